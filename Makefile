@@ -1,0 +1,35 @@
+# Two entry points (see README): `make report` (campaign + book) and `make test`.
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+CAMPAIGN ?= quick
+DATASET  ?=
+EXTRA    ?=
+
+.PHONY: install report campaign book test bench clean-book
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cifar100lab)" >/dev/null
+	touch $@
+
+install: $(VENV)/.installed
+
+campaign: install
+	$(PY) -m cifar100lab campaign params/$(CAMPAIGN).yaml $(if $(DATASET),--dataset $(DATASET)) $(EXTRA)
+
+book: install
+	$(PY) -m cifar100lab book
+
+# The main job: run the campaign (skipping finished runs), analyse it, build the bilingual book.
+report: install
+	$(PY) -m cifar100lab campaign params/$(CAMPAIGN).yaml $(if $(DATASET),--dataset $(DATASET)) $(EXTRA); \
+	  status=$$?; $(PY) -m cifar100lab book && exit $$status
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m cifar100lab bench --models resnet_20 --out benchmarks/records/cpu-resnet_20.json

@@ -1,0 +1,120 @@
+"""Command line: ``python -m cifar100lab {campaign,book,models,synth,evaluate,bench}``."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _set_values(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def cmd_campaign(a) -> int:
+    from . import campaign as C
+    from .data import DataError, load_dataset
+    from .train import ConfigError
+    try:
+        camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
+                               set_values=_set_values(a.set))
+        first = camp.runs[0].config if camp.runs else None
+        if first:  # the data must be there (or downloadable) before any run starts
+            load_dataset(first.dataset, first.data_root, first.download, first.train_subset, first.test_subset)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if a.dry_run:
+        for r in camp.runs:
+            print(r.run_id, C.status_of(r) or "new")
+        return 0
+    summary = C.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
+    print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
+          f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}")
+    for rid in summary["failed"]:
+        print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
+    if not a.no_analysis:
+        C.analyse(camp, a.runs_root, a.book)
+    return 1 if summary["failed"] else 0
+
+
+def cmd_book(a) -> int:
+    from jupyter_book.cli.main import find_config_path
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", a.book, "-W", "-n", "--keep-going"]
+    if subprocess.run(cmd).returncode:
+        return 1
+    # Jupyter Book builds next to the _config.yml it finds (the repository root here).
+    print(f"HTML: {(find_config_path(Path(a.book).resolve())[0] / '_build' / 'html' / 'index.html')}")
+    return 0
+
+
+def cmd_models(a) -> int:
+    from .catalog import models_table
+    print(models_table().to_string(index=False))
+    return 0
+
+
+def cmd_synth(a) -> int:
+    from .data import write_synthetic_cifar100
+    folder = write_synthetic_cifar100(a.root, a.train_size, a.test_size, a.num_classes, a.seed)
+    print(f"synthetic CIFAR-100-layout data written to {folder}")
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from .train import evaluate_checkpoint
+    m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
+    print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} images")
+    return 0
+
+
+def cmd_bench(a) -> int:
+    from .bench import main as bench_main
+    return bench_main(a)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="cifar100lab", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("campaign", help="run a campaign YAML with papermill, then its analysis")
+    c.add_argument("file")
+    c.add_argument("--dataset", help="cifar100 | fashion-mnist | synthetic (default: $CIFAR100LAB_DATASET or the YAML's)")
+    c.add_argument("--runs-root", default="runs")
+    c.add_argument("--book", default="book")
+    c.add_argument("--force", action="store_true", help="re-run complete runs (old run folders are moved aside)")
+    c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
+    c.add_argument("--jobs", type=int, help="runs side by side, each on its own GPU subset")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
+    c.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
+    c.add_argument("--no-analysis", action="store_true")
+    c.set_defaults(fn=cmd_campaign)
+    b = sub.add_parser("book", help="build the Jupyter Book (warnings are errors)")
+    b.add_argument("--book", default="book")
+    b.set_defaults(fn=cmd_book)
+    m = sub.add_parser("models", help="list the registered models")
+    m.set_defaults(fn=cmd_models)
+    s = sub.add_parser("synth", help="write a synthetic dataset in the CIFAR-100 layout")
+    s.add_argument("--root", default="data/synthetic")
+    s.add_argument("--train-size", type=int, default=5000)
+    s.add_argument("--test-size", type=int, default=1000)
+    s.add_argument("--num-classes", type=int, default=100)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_synth)
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set")
+    e.add_argument("checkpoint")
+    e.add_argument("--out")
+    e.add_argument("--data-root")
+    e.add_argument("--batch-size", type=int, default=1000)
+    e.set_defaults(fn=cmd_evaluate)
+    from .bench import add_arguments
+    add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
+    a = p.parse_args(argv)
+    return a.fn(a)

@@ -1,0 +1,334 @@
+"""Datasets as uint8 tensors in memory, and the batched, on-device augmentation the trainer uses.
+
+Three datasets, one shape (N, 3, 32, 32) uint8:
+
+* ``cifar100``: the official python layout ``<root>/cifar-100-python/{train,test,meta}``, md5-checked,
+  downloaded with torchvision when ``download`` is on and a network is there.
+* ``fashion-mnist``: a *real-image stand-in* for machines without CIFAR-100 (10 classes, 28×28 grey,
+  zero-padded to 32×32 and replicated to 3 channels), read from torchvision's
+  ``<root>/FashionMNIST/raw`` layout, filled from Debian's ``dataset-fashion-mnist`` package or
+  torchvision's download.
+* ``synthetic``: generated here *in the CIFAR-100 layout* (so the real reader runs), with a manifest
+  of its own md5s; learnable class structure. Always labelled synthetic.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import pickle
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DATASETS = ("cifar100", "fashion-mnist", "synthetic")
+KIND = {"cifar100": "real", "fashion-mnist": "stand-in", "synthetic": "synthetic"}
+LABEL = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST (stand-in for CIFAR-100)",
+         "synthetic": "synthetic data (CIFAR-100 layout)"}
+DATA_ENV = "CIFAR100LAB_DATA"
+
+CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+CIFAR100_TGZ_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
+CIFAR100_MD5 = {"train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+                "meta": "7973b15100ade9c7d40fb424638fde48"}
+CIFAR_FOLDER = "cifar-100-python"
+SYNTHETIC_MANIFEST = "SYNTHETIC.json"
+
+# md5 of the *decompressed* idx files (Debian recompressed the .gz, so their md5s differ from torchvision's).
+FASHION_MD5 = {"train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+               "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+               "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+               "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965"}
+FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+
+CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+NORMALIZATION = {"cifar100": (CIFAR100_MEAN, CIFAR100_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
+
+
+class DataError(RuntimeError):
+    """A dataset is missing, corrupt or unknown; the message says what to do."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    train_x: torch.Tensor  # uint8 (N, 3, 32, 32)
+    train_y: torch.Tensor  # int64 (N,)
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+    checksum: str
+    subsets: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return KIND[self.name]
+
+    @property
+    def label(self) -> str:
+        return LABEL[self.name]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "label": self.label, "checksum": self.checksum,
+                "num_classes": self.num_classes, "train_size": len(self.train_y), "test_size": len(self.test_y),
+                **self.subsets}
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    return Path(root or os.environ.get(DATA_ENV) or "data")
+
+
+def md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def combined_checksum(md5s: dict[str, str]) -> str:
+    return "md5:" + hashlib.md5(json.dumps(md5s, sort_keys=True).encode()).hexdigest()
+
+
+def verify_md5s(folder: Path, expected: dict[str, str], what: str) -> None:
+    for name, want in expected.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{what}: {path} is missing")
+        got = md5(path)
+        if got != want:
+            raise DataError(f"{what}: {path} has md5 {got}, expected {want}; the file is corrupt or not the "
+                            f"official one. Delete {folder} and download or extract it again.")
+
+
+def offline_error(root: Path, cause: BaseException | None = None) -> DataError:
+    why = f" (download failed: {cause})" if cause else ""
+    return DataError(
+        f"CIFAR-100 not found under {root / CIFAR_FOLDER}{why}.\n"
+        f"  Put the official tarball there: download {CIFAR100_URL} (md5 {CIFAR100_TGZ_MD5}) and run\n"
+        f"    tar -xzf cifar-100-python.tar.gz -C {root}\n"
+        f"  or set {DATA_ENV} / --data-root to the folder that holds {CIFAR_FOLDER}/.\n"
+        f"  Without CIFAR-100, opt into a labelled stand-in explicitly: dataset 'fashion-mnist' (real images;\n"
+        f"  Debian: apt-get install dataset-fashion-mnist) or 'synthetic' (generated, for plumbing only),\n"
+        f"  e.g. `make report DATASET=fashion-mnist` or `python -m cifar100lab campaign params/quick.yaml "
+        f"--dataset fashion-mnist`.")
+
+
+def read_cifar_python(folder: Path, md5s: dict[str, str], what: str):
+    """Read the CIFAR-100 python pickles (after checking their md5s) into uint8 tensors."""
+    verify_md5s(folder, md5s, what)
+
+    def load(name):
+        with open(folder / name, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+
+    meta = load("meta")
+    out = []
+    for split in ("train", "test"):
+        d = load(split)
+        x = torch.from_numpy(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).copy())
+        out += [x, torch.tensor(d["fine_labels"], dtype=torch.int64)]
+    return (*out, list(meta["fine_label_names"]))
+
+
+def ensure_cifar100(root: Path, download: bool) -> Path:
+    folder = root / CIFAR_FOLDER
+    if all((folder / n).is_file() for n in CIFAR100_MD5):
+        return folder
+    if not download:
+        raise offline_error(root)
+    from torchvision.datasets.utils import download_and_extract_archive
+    try:
+        download_and_extract_archive(CIFAR100_URL, str(root), md5=CIFAR100_TGZ_MD5)
+    except Exception as e:  # no network, proxy refusal, DNS failure…
+        raise offline_error(root, e) from e
+    return folder
+
+
+def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = 5000, test_size: int = 1000,
+                             num_classes: int = 100, seed: int = 0, noise: float = 48.0) -> Path:
+    """Write a synthetic dataset in the official CIFAR-100 python layout under ``root/cifar-100-python``.
+
+    Each class is a smooth random colour pattern (a 4×4×3 grid upsampled to 32×32); an image is its
+    class pattern, randomly shifted by up to 4 pixels, plus Gaussian noise. Learnable, not trivial.
+    """
+    folder = Path(root) / CIFAR_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(seed)
+    patterns = F.interpolate(torch.rand(num_classes, 3, 4, 4, generator=g), size=40, mode="bilinear",
+                             align_corners=False) * 200 + 28
+
+    def make(n):
+        y = torch.randint(0, num_classes, (n,), generator=g)
+        dy, dx = torch.randint(0, 9, (2, n), generator=g)
+        x = torch.stack([patterns[c, :, a:a + 32, b:b + 32] for c, a, b in zip(y.tolist(), dy.tolist(), dx.tolist())])
+        x = (x + noise * torch.randn(x.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+        return x.reshape(n, -1).numpy(), y.tolist()
+
+    files = {}
+    for split, n in (("train", train_size), ("test", test_size)):
+        x, y = make(n)
+        files[split] = {"batch_label": f"synthetic {split}", "data": x, "fine_labels": y,
+                        "coarse_labels": [c * 20 // num_classes for c in y],
+                        "filenames": [f"synthetic_{split}_{i}.png" for i in range(n)]}
+    files["meta"] = {"fine_label_names": [f"class_{i:02d}" for i in range(num_classes)],
+                     "coarse_label_names": [f"superclass_{i:02d}" for i in range(20)]}
+    md5s = {}
+    for name, obj in files.items():
+        tmp = folder / f".{name}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f, protocol=2)
+        os.replace(tmp, folder / name)
+        md5s[name] = md5(folder / name)
+    manifest = {"generator": "cifar100lab.data.write_synthetic_cifar100", "seed": seed, "train_size": train_size,
+                "test_size": test_size, "num_classes": num_classes, "md5": md5s}
+    atomic_write_text(folder / SYNTHETIC_MANIFEST, json.dumps(manifest, indent=2))
+    return folder
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def ensure_fashion_mnist(root: Path, download: bool) -> Path:
+    raw = root / "FashionMNIST" / "raw"
+    if all((raw / n).is_file() for n in FASHION_MD5):
+        return raw
+    if all((FASHION_DEBIAN_DIR / f"{n}.gz").is_file() for n in FASHION_MD5):
+        raw.mkdir(parents=True, exist_ok=True)
+        for n in FASHION_MD5:
+            tmp = raw / f".{n}.tmp"
+            with gzip.open(FASHION_DEBIAN_DIR / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(tmp, raw / n)
+        return raw
+    if download:
+        from torchvision.datasets import FashionMNIST
+        try:
+            FashionMNIST(str(root), download=True)
+            return raw
+        except Exception as e:
+            raise DataError(f"Fashion-MNIST could not be downloaded into {raw}: {e}") from e
+    raise DataError(f"Fashion-MNIST not found in {raw} or {FASHION_DEBIAN_DIR}. Install it with "
+                    f"`apt-get install dataset-fashion-mnist` (Debian) or allow the torchvision download.")
+
+
+def read_fashion_mnist(raw: Path):
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+    verify_md5s(raw, FASHION_MD5, "Fashion-MNIST")
+
+    def images(name):  # (N, 28, 28) -> (N, 3, 32, 32): zero-pad 2 px a side, replicate to RGB
+        x = F.pad(read_image_file(str(raw / name)), (2, 2, 2, 2))
+        return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+
+    return (images("train-images-idx3-ubyte"), read_label_file(str(raw / "train-labels-idx1-ubyte")).long(),
+            images("t10k-images-idx3-ubyte"), read_label_file(str(raw / "t10k-labels-idx1-ubyte")).long(),
+            list(FASHION_CLASSES))
+
+
+def fixed_subset(n_total: int, n: int | None, seed: int) -> torch.Tensor | None:
+    if not n or n >= n_total:
+        return None
+    return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, download: bool = True,
+                 train_subset: int | None = None, test_subset: int | None = None, subset_seed: int = 0,
+                 synthetic_size: tuple[int, int] = (5000, 1000)) -> Dataset:
+    """Load a dataset into memory. ``*_subset`` picks a fixed, seeded subset (the same for every run)."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    root = data_root(root)
+    if name == "cifar100":
+        folder = ensure_cifar100(root, download)
+        md5s = CIFAR100_MD5
+        parts = read_cifar_python(folder, md5s, "CIFAR-100")
+    elif name == "synthetic":
+        folder = root / "synthetic" / CIFAR_FOLDER
+        if not (folder / SYNTHETIC_MANIFEST).is_file():
+            write_synthetic_cifar100(folder.parent, *synthetic_size)
+        md5s = json.loads((folder / SYNTHETIC_MANIFEST).read_text())["md5"]
+        parts = read_cifar_python(folder, md5s, "synthetic CIFAR-100-layout data")
+    else:
+        md5s = FASHION_MD5
+        parts = read_fashion_mnist(ensure_fashion_mnist(root, download))
+    train_x, train_y, test_x, test_y, classes = parts
+    subsets = {}
+    for split, n in (("train", train_subset), ("test", test_subset)):
+        x, y = (train_x, train_y) if split == "train" else (test_x, test_y)
+        idx = fixed_subset(len(y), n, subset_seed)
+        if idx is not None:
+            subsets[f"{split}_subset"] = len(idx)
+            subsets[f"{split}_full_size"] = len(y)
+            if split == "train":
+                train_x, train_y = x[idx], y[idx]
+            else:
+                test_x, test_y = x[idx], y[idx]
+    return Dataset(name, train_x, train_y, test_x, test_y, classes, combined_checksum(md5s), subsets)
+
+
+# ---------------------------------------------------------------- batches and augmentation on the device
+
+def epoch_plan(n: int, batch_size: int, epoch: int, seed: int, world_size: int = 1):
+    """The epoch's sample order and augmentation draws, identical on every process and every resume."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    shifts = torch.randint(0, 9, (n, 2), generator=g)  # crop offsets into the 4-px padded 40×40 image
+    flips = torch.rand(n, generator=g) < 0.5
+    steps = n // (batch_size * world_size)
+    if steps == 0:
+        raise ValueError(f"{n} training images are fewer than one global batch ({batch_size}×{world_size})")
+    return perm, shifts, flips, steps
+
+
+def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """Per-image random crop (zero padding ``pad``) and horizontal flip for a whole batch, on x's device."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    rows = (shifts[:, 0, None] + torch.arange(h, device=x.device)).to(x.device)
+    cols = (shifts[:, 1, None] + torch.arange(w, device=x.device)).to(x.device)
+    cols = torch.where(flips.to(x.device)[:, None], cols.flip(1), cols)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int, seed: int,
+                  rank: int = 0, world_size: int = 1, augment: bool = True):
+    """Yield this process's (uint8 images, labels) batches for one epoch; x, y live on the device."""
+    perm, shifts, flips, steps = epoch_plan(len(y), batch_size, epoch, seed, world_size)
+    for step in range(steps):
+        start = (step * world_size + rank) * batch_size
+        idx = perm[start:start + batch_size]
+        xb = x[idx.to(x.device)]
+        if augment:
+            xb = crop_flip(xb, shifts[idx], flips[idx])
+        yield xb, y[idx.to(y.device)]
+
+
+def normalizer(normalization: str, device, size: int = 32, channels_last: bool = True):
+    """uint8 batch -> normalized float batch (resized to ``size`` for pretrained models)."""
+    if normalization not in NORMALIZATION:
+        raise ValueError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATION)}")
+    mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) * 255 for v in NORMALIZATION[normalization])
+
+    def prepare(xb: torch.Tensor) -> torch.Tensor:
+        xb = (xb.float() - mean) / std
+        if xb.shape[-1] != size:
+            xb = F.interpolate(xb, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+        return xb.contiguous(memory_format=torch.channels_last) if channels_last else xb
+
+    return prepare

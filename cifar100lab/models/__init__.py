@@ -1,0 +1,11 @@
+"""Model families, one file each; importing this package registers them all."""
+from . import cifar_resnet  # noqa: F401  ResNet-20/32/56, ECA-ResNet-20/32, Ghost-ResNet-20/32
+from . import convnext  # noqa: F401  ConvNeXt-T for 32x32 (own) and timm's pretrained ConvNeXt-T
+from . import mixer  # noqa: F401  MLP-Mixer tiny (own) and timm's Mixer-B/16
+from . import ghostnet  # noqa: F401  GhostNet 1.0x (timm)
+from . import coatnet  # noqa: F401  CoAtNet-0 (timm)
+from . import cspresnet  # noqa: F401  CSPResNet-50 (timm)
+from . import resnest  # noqa: F401  ResNeSt-50d (timm)
+from . import hornet  # noqa: F401  HorNet-T, recursive gated convolution (own)
+from . import mscan  # noqa: F401  SegNeXt MSCAN-T encoder (own)
+from . import lsknet  # noqa: F401  LSKNet-T (own)

@@ -1,0 +1,125 @@
+"""The one way a timm-backed family builds its model, with the benchmark's ``pretrained`` semantics.
+
+``pretrained``:
+
+* ``None``: random init (timm's own init for the architecture).
+* ``"hub"``: the tagged timm checkpoint (``model.safetensors`` of its Hugging Face repo). Taken from the
+  local Hugging Face cache when it is there, without touching the network; otherwise downloaded after a
+  short reachability probe, because an unreachable hub would otherwise cost huggingface_hub's retry
+  back-off (about 45 s) per file before failing.
+* a path: a local weights file (``.safetensors``/``.pth``/``.pt``/``.bin``, a bare state dict or a
+  training checkpoint holding one under ``state_dict``/``model``), or a folder holding one.
+
+Every weights file is loaded through timm's pretrained loader, so the model's checkpoint filter applies
+(e.g. CoAtNet's relative-position tables are resized to the built resolution) and the classifier is
+dropped and re-initialised when the checkpoint's class count differs from ``num_classes``.
+Anything that keeps the weights from being had raises ``PretrainedWeightsUnavailable`` with a one-line
+reason; weights that are there but do not fit the architecture raise ``ValueError``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn as nn
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import get_session, hf_hub_download, try_to_load_from_cache
+from timm.models import get_pretrained_cfg, load_state_dict
+
+from ..registry import PretrainedWeightsUnavailable
+
+HUB_PROBE_TIMEOUT_S = 5.0
+HUB_WEIGHTS_FILE = "model.safetensors"  # every timm/ repo on the hub carries its weights as safetensors
+FOLDER_WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")  # the hub layout, looked for first
+WEIGHTS_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+
+
+def create_timm_model(timm_name: str, num_classes: int, pretrained: str | None = None, **kwargs) -> nn.Module:
+    """``timm.create_model(timm_name, num_classes=..., **kwargs)`` with weights from ``pretrained``."""
+    if pretrained is None:
+        return timm.create_model(timm_name, num_classes=num_classes, **kwargs)
+    weights = hub_weights_file(timm_name) if pretrained == "hub" else local_weights_file(pretrained)
+    return _create_from_file(timm_name, weights, num_classes, **kwargs)
+
+
+def hub_weights_file(timm_name: str) -> Path:
+    """The local path of ``timm_name``'s hub checkpoint, downloading it if it is not cached."""
+    cfg = get_pretrained_cfg(timm_name)
+    if cfg is None or not cfg.hf_hub_id:
+        raise PretrainedWeightsUnavailable(f"timm has no Hugging Face hub weights for {timm_name!r}")
+    repo_id, _, revision = cfg.hf_hub_id.partition("@")
+    filename = cfg.hf_hub_filename or HUB_WEIGHTS_FILE
+    cached = try_to_load_from_cache(repo_id, filename, revision=revision or None)
+    if isinstance(cached, str):  # otherwise None or the "known not to exist" sentinel
+        return Path(cached)
+    if hf_constants.HF_HUB_OFFLINE:
+        raise PretrainedWeightsUnavailable(
+            f"HF_HUB_OFFLINE is set and {repo_id}/{filename} is not in the Hugging Face cache; "
+            f"unset it or pass a local weights file as pretrained=<path>")
+    _probe_hub()
+    try:
+        return Path(hf_hub_download(repo_id, filename, revision=revision or None))
+    except Exception as err:  # any hub/network failure means the weights cannot be had
+        raise PretrainedWeightsUnavailable(
+            f"could not download {repo_id}/{filename}: {type(err).__name__}: {_first_line(err)}") from err
+
+
+def local_weights_file(path: str | Path) -> Path:
+    """``path`` itself if it is a file, else the one weights file inside the folder ``path``."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise PretrainedWeightsUnavailable(f"pretrained weights {path} not found (no such file or folder)")
+    for name in FOLDER_WEIGHTS_FILES:
+        if (path / name).is_file():
+            return path / name
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in WEIGHTS_SUFFIXES)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ValueError(f"{path} holds several weights files ({', '.join(p.name for p in found)}); "
+                         f"pass the one to load")
+    raise PretrainedWeightsUnavailable(
+        f"no weights file ({', '.join('*' + s for s in WEIGHTS_SUFFIXES)}) in folder {path}")
+
+
+def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs) -> nn.Module:
+    # Read once to check the file against the architecture; timm reads it again to load it (a state dict
+    # handed to timm in memory would be deep-copied into the model's pretrained_cfg and kept there).
+    state_dict = load_state_dict(str(weights))
+    classifiers = get_pretrained_cfg(timm_name).classifier
+    classifiers = (classifiers,) if isinstance(classifiers, str) else tuple(classifiers or ())
+    classifier_keys = {f"{name}.{p}" for name in classifiers for p in ("weight", "bias")}
+    head = state_dict.get(f"{classifiers[0]}.weight") if classifiers else None
+    file_classes = 0 if head is None else head.shape[0]  # 0: a headless file
+    # A classifier mismatch makes timm load non-strictly, which would accept a file for another model; check
+    # the names first on a meta-device build (no memory, no init).
+    with torch.device("meta"):
+        expected = timm.create_model(timm_name, num_classes=num_classes, **kwargs).state_dict()
+    missing = [k for k in expected if k not in state_dict and k not in classifier_keys]
+    del state_dict
+    if missing:
+        raise ValueError(f"{weights} does not fit {timm_name}: {len(missing)} of its tensors are not in the file "
+                         f"(first: {missing[0]})")
+    # timm re-initialises the classifier when num_classes differs from the checkpoint's class count, which it
+    # reads from the pretrained cfg: give it the file's count, so a file with num_classes outputs (e.g. a
+    # CIFAR-100 fine-tune) keeps its head.
+    return timm.create_model(timm_name, num_classes=num_classes, pretrained=True,
+                             pretrained_cfg_overlay=dict(file=str(weights), num_classes=file_classes), **kwargs)
+
+
+def _probe_hub() -> None:
+    # The hub client's own session, so proxy settings apply; any answer at all means the hub is reachable.
+    try:
+        get_session().head(hf_constants.ENDPOINT, timeout=HUB_PROBE_TIMEOUT_S)
+    except Exception as err:
+        raise PretrainedWeightsUnavailable(
+            f"cannot reach {hf_constants.ENDPOINT} ({type(err).__name__}: {_first_line(err)}); "
+            f"pass a local weights file as pretrained=<path>") from None
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else ""

@@ -1,0 +1,44 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A small 10-class synthetic dataset in the official CIFAR-100 layout (root/synthetic/cifar-100-python)."""
+    from cifar100lab.data import write_synthetic_cifar100
+    root = tmp_path_factory.mktemp("data")
+    write_synthetic_cifar100(root / "synthetic", train_size=1024, test_size=300, num_classes=10, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fashion_root(tmp_path_factory) -> Path:
+    from cifar100lab.data import FASHION_DEBIAN_DIR
+    if not (FASHION_DEBIAN_DIR / "train-images-idx3-ubyte.gz").exists() and os.environ.get("CI"):
+        pytest.fail("Fashion-MNIST must be installed in CI (apt-get install dataset-fashion-mnist)")
+    if not (FASHION_DEBIAN_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    return tmp_path_factory.mktemp("fashion")
+
+
+def tiny_config(root, run_dir, **kw):
+    cfg = dict(model="resnet_20", dataset="synthetic", data_root=str(root), epochs=2, batch_size=64,
+               eval_batch_size=128, run_dir=str(run_dir), progress=False, seed=0,
+               overrides={"lr": 0.05})
+    cfg.update(kw)
+    return cfg
+
+
+@pytest.fixture
+def copy_repo_book(tmp_path):
+    """A scratch copy of the book sources and _config.yml, so a build never touches the repository's book."""
+    dst = tmp_path / "proj"
+    shutil.copytree(ROOT / "book", dst / "book", ignore=shutil.ignore_patterns("_build", "generated", "*.ipynb"))
+    shutil.copy(ROOT / "_config.yml", dst / "_config.yml")
+    return dst

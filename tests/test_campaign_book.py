@@ -1,0 +1,205 @@
+"""End to end on synthetic data: every model through the train notebook via a campaign (papermill),
+failure isolation, skip on re-run, kill-and-resume, analysis notebooks, the bilingual book with -W,
+and the built HTML in headless Chromium."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cifar100lab import records
+from cifar100lab.registry import model_names
+from conftest import ROOT
+
+PY = sys.executable
+SCREENSHOT_DIR = ROOT / "test-output"
+
+
+def campaign_cmd(yaml_path, runs, book, *extra):
+    return [PY, "-m", "cifar100lab", "campaign", str(yaml_path), "--runs-root", str(runs), "--book", str(book), *extra]
+
+
+def write_campaign(path: Path, data_root, **over):
+    spec = {"name": "mini", "dataset": "synthetic", "seeds": [0],
+            "defaults": {"epochs": 1, "batch_size": 16, "eval_batch_size": 64, "train_subset": 128,
+                         "test_subset": 64, "max_steps_per_epoch": 2, "data_root": str(data_root),
+                         "progress": False, "overrides": {"warmup_epochs": 0}}}
+    spec.update(over)
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory, synthetic_root):
+    """All 18 models + a deliberately diverging run + the Ghost-ratio study with 2 seeds, then the book."""
+    base = tmp_path_factory.mktemp("mini")
+    proj = base / "proj"
+    shutil.copytree(ROOT / "book", proj / "book", ignore=shutil.ignore_patterns("_build", "generated", "*.ipynb"))
+    shutil.copy(ROOT / "_config.yml", proj / "_config.yml")
+    yaml_path = write_campaign(base / "mini.yaml", synthetic_root,
+                               models=model_names() + [{"name": "diverging", "model": "resnet_20",
+                                                        "overrides": {"lr": 1.0e12}}],
+                               studies=[str(ROOT / "params/ablations/ghost_ratio.yaml")], study_seeds=[0, 1])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    t0 = time.time()
+    first = subprocess.run(campaign_cmd(yaml_path, base / "runs", proj / "book"), capture_output=True, text=True,
+                           env=env, cwd=ROOT)
+    print(f"mini campaign: {time.time() - t0:.0f}s")
+    return {"base": base, "proj": proj, "yaml": yaml_path, "first": first, "env": env,
+            "runs": base / "runs" / "mini", "book": proj / "book"}
+
+
+def test_campaign_runs_every_model_and_isolates_the_failure(mini):
+    first = mini["first"]
+    assert first.returncode == 1, first.stdout + first.stderr  # one run failed on purpose
+    recs = {r["run_id"]: r for r in records.load_records(mini["runs"])}
+    assert recs["mini-diverging-s0"]["status"] == "failed" and "loss became" in recs["mini-diverging-s0"]["reason"]
+    assert "failed: mini-diverging-s0" in first.stdout
+    for name in model_names():
+        rec = recs[f"mini-{name}-s0"]
+        if rec["pretrained"]:  # ImageNet fine-tunes: no hub here, so skipped with the reason
+            assert rec["status"] == "skipped" and "pretrained weights unavailable" in rec["reason"], name
+        else:
+            assert rec["status"] == "complete", (name, rec.get("reason"))
+            assert (mini["book"] / "runs" / f"mini-{name}-s0.ipynb").exists()
+    assert recs["mini-ghost_resnet_20-ratio-4-s1"]["status"] == "complete"
+    manifest = records.read_json(mini["runs"] / "campaign.json")
+    assert manifest["studies"][0]["runs"]["ratio 4"] == ["mini-ghost_resnet_20-ratio-4-s0", "mini-ghost_resnet_20-ratio-4-s1"]
+
+
+def test_run_notebook_carries_record_and_glued_metrics(mini):
+    nb = json.loads((mini["book"] / "runs" / "mini-resnet_20-s0.ipynb").read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    glued = {o["metadata"]["scrapbook"]["name"] for o in outputs if "scrapbook" in o.get("metadata", {})}
+    assert {"top1", "top5", "params_m", "curves", "status"} <= glued
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "model = \"resnet_20\"" in "".join(injected[0]["source"])
+
+
+def test_second_invocation_skips_everything_done(mini):
+    again = subprocess.run(campaign_cmd(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis"),
+                           capture_output=True, text=True, env=mini["env"], cwd=ROOT)
+    done = len([p for p in mini["runs"].glob("*/record.json")])
+    assert f"{done - 1} already done, 1 to run" in again.stdout  # only the failed run is retried
+    assert again.returncode == 1
+
+
+def test_analysis_tables_figures_and_study(mini):
+    gen = mini["book"] / "generated"
+    for f in ("table1.csv", "table1.tex", "table2.csv", "comparison.csv", "fig1.png", "fig2.png", "fig3.png",
+              "results_en.md", "results_zh.md", "study-ghost_ratio.png", "study-ghost_ratio_en.md",
+              "models_en.md", "models_zh.md", "analysis.ipynb", "ablation-ghost_ratio.ipynb"):
+        assert (gen / f).exists(), f
+    t1 = (gen / "table1.csv").read_text()
+    assert "resnet_20" in t1 and "mlp_mixer_b16" not in t1  # skipped models are listed apart, not ranked
+    study = (gen / "study-ghost_ratio_en.md").read_text()
+    assert "± " in study and "ratio 4" in study
+    results = (gen / "results_en.md").read_text()
+    assert "synthetic data" in results and "Not CIFAR-100" in results
+    for name in model_names():
+        assert f"| {name} |" in (gen / "models_en.md").read_text()
+
+
+def test_book_builds_without_warnings_with_twins(mini):
+    proc = subprocess.run([str(Path(PY).parent / "jupyter-book"), "build", str(mini["book"]), "-W", "-n",
+                           "--keep-going"], capture_output=True, text=True, cwd=mini["proj"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = mini["proj"] / "_build" / "html"
+    en = sorted(p.name for p in (html / "en").glob("*.html"))
+    zh = sorted(p.name for p in (html / "zh").glob("*.html"))
+    assert en == zh and "results.html" in en
+    # Each twin links to the other and cites the same runs (same model rows, same numbers).
+    for page in ("results", "ablations", "comparison", "findings"):
+        e, z = (html / "en" / f"{page}.html").read_text(), (html / "zh" / f"{page}.html").read_text()
+        assert f"../zh/{page}.html" in e and f"../en/{page}.html" in z
+        numbers = lambda s: sorted(re.findall(r"\b\d+\.\d{2}\b", re.sub(r"<[^>]+>", " ", s)))
+        assert numbers(e) == numbers(z), page
+    for lang in ("en", "zh"):
+        assert "synthetic" in (html / lang / "results.html").read_text().lower() or lang == "zh"
+    assert "合成数据" in (html / "zh" / "results.html").read_text()
+
+
+def test_built_html_in_chromium_has_no_broken_links_and_shows_figures(mini):
+    html = mini["proj"] / "_build" / "html"
+    if not (html / "index.html").exists():
+        pytest.skip("book not built")
+    missing = []
+    for page in html.rglob("*.html"):
+        for ref in re.findall(r'(?:href|src)="([^"#?]+)', page.read_text(errors="ignore")):
+            if re.match(r"^[a-z]+:", ref) or ref.startswith("//"):
+                continue
+            if not (page.parent / ref).resolve().exists():
+                missing.append(f"{page.relative_to(html)} -> {ref}")
+    assert not missing, missing[:20]
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        if os.environ.get("CI"):
+            pytest.fail("chromium must be installed in CI (.ci/run installs it)")
+        pytest.skip("chromium not installed")
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    shot = SCREENSHOT_DIR / "results-en.png"
+    shot.unlink(missing_ok=True)
+    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={mini['base'] / 'chrome'}", "--window-size=1280,2400"]
+    subprocess.run(base + [f"--screenshot={shot}", (html / "en" / "results.html").as_uri()], capture_output=True,
+                   timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000
+    dom = subprocess.run(base + ["--dump-dom", (html / "en" / "results.html").as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "Table 1" in dom and "fig1.png" in dom
+    print(f"screenshot of the results page: {shot}")
+
+
+def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
+    yaml_path = write_campaign(tmp_path / "k.yaml", synthetic_root, name="kill", models=["resnet_20", "ghost_resnet_20"],
+                               defaults={"epochs": 3, "batch_size": 16, "train_subset": 256, "test_subset": 64,
+                                         "eval_batch_size": 64, "data_root": str(synthetic_root), "progress": False})
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    proc = subprocess.Popen(campaign_cmd(yaml_path, runs, book, "--no-analysis"), cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = runs / "kill" / "kill-resnet_20-s0" / "checkpoint.pt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # like Ctrl-C on a server, the whole process group goes
+    proc.wait()
+    assert ckpt.exists()
+    assert not (runs / "kill" / "kill-resnet_20-s0" / "record.json").exists() or \
+        records.read_json(runs / "kill" / "kill-resnet_20-s0" / "record.json")["status"] != "complete"
+    again = subprocess.run(campaign_cmd(yaml_path, runs, book, "--no-analysis"), cwd=ROOT, capture_output=True,
+                           text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    first = records.read_json(runs / "kill" / "kill-resnet_20-s0" / "record.json")
+    assert first["status"] == "complete" and first["resumed_from_epoch"] >= 1 and first["epochs_done"] == 3
+    assert records.read_json(runs / "kill" / "kill-ghost_resnet_20-s0" / "record.json")["status"] == "complete"
+
+
+def test_bad_campaign_yaml_fails_before_any_run(tmp_path, synthetic_root):
+    bad = write_campaign(tmp_path / "bad.yaml", synthetic_root, models=["resnet_20"], seedz=[1])
+    proc = subprocess.run(campaign_cmd(bad, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 2 and "unknown key(s) seedz; valid keys: name" in proc.stderr
+    typo = write_campaign(tmp_path / "typo.yaml", synthetic_root, models=["resnet_20"],
+                          defaults={"epochs": 1, "overrides": {"lr_sched": "x"}, "data_root": str(synthetic_root)})
+    proc = subprocess.run(campaign_cmd(typo, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 2 and "lr_sched" in proc.stderr and "valid keys" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_offline_cifar100_campaign_names_the_stand_in(tmp_path):
+    y = tmp_path / "c.yaml"
+    y.write_text(yaml.safe_dump({"name": "c", "models": ["resnet_20"], "defaults": {"data_root": str(tmp_path / "d"),
+                                                                                     "download": False}}))
+    proc = subprocess.run(campaign_cmd(y, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
+                          cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "CIFAR100LAB_DATASET"})
+    assert proc.returncode == 2 and "DATASET=fashion-mnist" in proc.stderr
+    assert not (tmp_path / "runs").exists()

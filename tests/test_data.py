@@ -1,0 +1,107 @@
+import json
+import pickle
+import urllib.error
+
+import pytest
+import torch
+
+from cifar100lab import data
+from cifar100lab.data import DataError, load_dataset, write_synthetic_cifar100
+
+
+def test_synthetic_dataset_is_read_by_the_cifar_reader_and_labelled(synthetic_root):
+    ds = load_dataset("synthetic", synthetic_root)
+    assert ds.train_x.shape == (1024, 3, 32, 32) and ds.train_x.dtype == torch.uint8
+    assert ds.test_x.shape == (300, 3, 32, 32) and ds.num_classes == 10
+    assert ds.kind == "synthetic" and "synthetic" in ds.label
+    assert ds.describe()["checksum"].startswith("md5:")
+
+
+def test_official_layout_with_official_md5s(tmp_path, monkeypatch):
+    folder = write_synthetic_cifar100(tmp_path, train_size=50, test_size=20, num_classes=100)
+    manifest = json.loads((folder / data.SYNTHETIC_MANIFEST).read_text())
+    (folder / data.SYNTHETIC_MANIFEST).unlink()
+    # Pretend these are the official files: the cifar100 path must read them through the same reader.
+    monkeypatch.setattr(data, "CIFAR100_MD5", manifest["md5"])
+    ds = load_dataset("cifar100", tmp_path, download=False)
+    assert ds.kind == "real" and ds.label == "CIFAR-100" and len(ds.train_y) == 50 and ds.num_classes == 100
+    with open(folder / "train", "rb") as f:
+        raw = pickle.load(f, encoding="latin1")
+    assert torch.equal(ds.train_x[3].reshape(-1), torch.tensor(raw["data"][3]))
+    assert ds.train_y.tolist() == raw["fine_labels"]
+
+
+def test_md5_mismatch_is_one_clear_error(tmp_path):
+    write_synthetic_cifar100(tmp_path, train_size=20, test_size=10)
+    with pytest.raises(DataError, match=r"has md5 [0-9a-f]{32}, expected 16019d7e3df5f24257cddd939b257f8d"):
+        load_dataset("cifar100", tmp_path, download=False)
+
+
+def test_corrupted_synthetic_file_fails_its_manifest_check(tmp_path):
+    folder = write_synthetic_cifar100(tmp_path / "synthetic", train_size=20, test_size=10)
+    with open(folder / "test", "ab") as f:
+        f.write(b"x")
+    with pytest.raises(DataError, match="test has md5"):
+        load_dataset("synthetic", tmp_path)
+
+
+def test_offline_without_data_names_tarball_and_stand_ins(tmp_path, monkeypatch):
+    with pytest.raises(DataError) as e:
+        load_dataset("cifar100", tmp_path, download=False)
+    msg = str(e.value)
+    assert "cifar-100-python.tar.gz" in msg and "fashion-mnist" in msg and "synthetic" in msg
+    assert str(tmp_path) in msg
+
+    def no_network(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+    monkeypatch.setattr("torchvision.datasets.utils.download_and_extract_archive", no_network)
+    with pytest.raises(DataError, match="download failed.*Name or service not known"):
+        load_dataset("cifar100", tmp_path, download=True)
+    assert not (tmp_path / "cifar-100-python").exists()
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="valid: cifar100, fashion-mnist, synthetic"):
+        load_dataset("imagenet")
+
+
+def test_fashion_mnist_stand_in(fashion_root):
+    ds = load_dataset("fashion-mnist", fashion_root)
+    assert ds.kind == "stand-in" and "stand-in" in ds.label
+    assert ds.train_x.shape == (60000, 3, 32, 32) and ds.test_x.shape == (10000, 3, 32, 32)
+    assert ds.num_classes == 10 and set(ds.train_y.unique().tolist()) == set(range(10))
+    assert ds.train_x[:, :, :2].max() == 0 and ds.train_x[:, :, :, -2:].max() == 0  # zero padding 28 -> 32
+    assert torch.equal(ds.train_x[:, 0], ds.train_x[:, 2])  # grey replicated to RGB
+    assert (fashion_root / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()  # torchvision layout
+
+
+def test_fixed_subsets_are_the_same_every_time(synthetic_root):
+    a = load_dataset("synthetic", synthetic_root, train_subset=100, test_subset=50)
+    b = load_dataset("synthetic", synthetic_root, train_subset=100, test_subset=50)
+    assert torch.equal(a.train_x, b.train_x) and len(a.test_y) == 50
+    assert a.describe()["train_subset"] == 100 and a.describe()["train_full_size"] == 1024
+
+
+def test_crop_flip_matches_per_image_reference():
+    x = torch.randint(0, 255, (6, 3, 32, 32), dtype=torch.uint8)
+    shifts = torch.tensor([[0, 0], [8, 8], [4, 4], [1, 7], [3, 0], [8, 2]])
+    flips = torch.tensor([False, True, False, True, False, True])
+    out = data.crop_flip(x, shifts, flips)
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for i in range(6):
+        dy, dx = shifts[i].tolist()
+        ref = padded[i, :, dy:dy + 32, dx:dx + 32]
+        assert torch.equal(out[i], ref.flip(2) if flips[i] else ref)
+    assert torch.equal(data.crop_flip(x, torch.full((6, 2), 4), torch.zeros(6, dtype=torch.bool)), x)
+
+
+def test_ddp_shards_are_disjoint_and_same_plan_every_time():
+    x = torch.arange(100).view(100, 1, 1, 1).expand(100, 3, 32, 32).to(torch.uint8)
+    y = torch.arange(100)
+    seen = []
+    for rank in range(2):
+        seen += [int(v) for _, yb in data.train_batches(x, y, 16, epoch=3, seed=1, rank=rank, world_size=2,
+                                                        augment=False) for v in yb]
+    assert len(seen) == len(set(seen)) == 96  # 3 global steps of 2 × 16, no duplicates
+    again = [int(v) for _, yb in data.train_batches(x, y, 16, epoch=3, seed=1, rank=0, world_size=2) for v in yb]
+    assert again == seen[:48]

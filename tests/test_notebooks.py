@@ -1,0 +1,51 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill as pm
+
+from cifar100lab.train import TrainConfig
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_notebooks_in_git_carry_no_outputs():
+    assert {p.name for p in NOTEBOOKS} >= {"train.ipynb", "analysis.ipynb", "ablation.ipynb", "explore.ipynb",
+                                           "evaluate.ipynb"}
+    for p in NOTEBOOKS:
+        nb = json.loads(p.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs") and cell.get("execution_count") is None, p.name
+
+
+def test_train_notebook_parameters_cover_the_config():
+    params = pm.inspect_notebook(str(ROOT / "notebooks" / "train.ipynb"))
+    assert set(TrainConfig.field_names()) | {"num_processes"} == set(params)
+
+
+def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
+    out = tmp_path / "out.ipynb"
+    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "train.ipynb"), str(out),
+           "-p", "model", "eca_resnet_20", "-y", "options: {k_size: 5}", "-p", "dataset", "synthetic",
+           "-p", "data_root", str(synthetic_root), "-p", "epochs", "1", "-p", "batch_size", "32",
+           "-p", "max_steps_per_epoch", "2", "-p", "run_dir", str(tmp_path / "run"), "-p", "progress", "False",
+           "--no-progress-bar", "-k", "python3"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert rec["status"] == "complete" and rec["options"] == {"k_size": 5}
+    assert "top-1 (%)" in out.read_text()
+
+
+def test_explore_notebook_builds_its_widgets(synthetic_root, tmp_path):
+    from cifar100lab.train import train
+    from conftest import tiny_config
+    train(tiny_config(synthetic_root, tmp_path / "runs" / "c" / "r1", epochs=1, campaign="c", max_steps_per_epoch=2))
+    out = tmp_path / "explore.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "explore.ipynb"), str(out), parameters={"runs_root": str(tmp_path / "runs")},
+                        kernel_name="python3", progress_bar=False, cwd=str(ROOT))
+    text = out.read_text()
+    assert "application/vnd.jupyter.widget-view+json" in text and "r1" in text

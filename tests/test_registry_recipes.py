@@ -1,0 +1,95 @@
+import pytest
+import torch
+
+from cifar100lab import recipes
+from cifar100lab.registry import GROUPS, create_model, get_spec, model_names, UnknownModelError
+
+# He et al.'s CIFAR ResNets with option-A shortcuts and a 100-class head (published ≈ 0.28 / 0.47 / 0.86 M).
+PARAMS = {"resnet_20": 275_572, "resnet_32": 470_004, "resnet_56": 858_868,
+          "eca_resnet_20": 275_599, "eca_resnet_32": 470_049,  # + one 3-tap 1-D conv per block
+          "ghost_resnet_20": 146_308, "ghost_resnet_32": 246_884}
+
+ALL_MODELS = {"resnet_20", "resnet_32", "resnet_56", "eca_resnet_20", "eca_resnet_32", "ghost_resnet_20",
+              "ghost_resnet_32", "ghostnet_100", "convnext_tiny", "convnext_tiny_timm", "segnext_mscan_tiny",
+              "lsknet_tiny", "coatnet_0", "cspresnet50", "resnest50d", "hornet_tiny", "mlp_mixer_tiny",
+              "mlp_mixer_b16"}
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_all_eighteen_models_registered_with_metadata():
+    assert set(model_names()) == ALL_MODELS
+    for name in model_names():
+        spec = get_spec(name)
+        assert spec.group in GROUPS and spec.source in ("own", "timm") and spec.paper
+        assert spec.recipe in recipes.RECIPES and spec.input_size == 32
+        assert spec.normalization in ("cifar100", "imagenet")
+        assert (spec.default_pretrained is None) or spec.pretrainable
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_cifar_resnet_family_parameter_counts(name):
+    assert n_params(create_model(name)) == PARAMS[name]
+
+
+def test_shortcut_b_and_ghost_ratio_and_eca_options():
+    assert n_params(create_model("resnet_20", shortcut="B")) == 278_324
+    assert n_params(create_model("ghost_resnet_20", ratio=4)) == 81_004
+    assert n_params(create_model("eca_resnet_20", k_size=7)) == 275_572 + 9 * 7
+    assert n_params(create_model("eca_resnet_20", k_size="adaptive")) == 275_599  # the rule gives k=3 for 16-64 ch
+    with pytest.raises(ValueError, match="odd"):
+        create_model("eca_resnet_20", k_size=4)
+    with pytest.raises(ValueError, match="position must be one of"):
+        create_model("eca_resnet_20", position="middle")
+
+
+def test_eca_position_changes_where_attention_acts():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    outs = []
+    for pos in ("conv1", "conv2", "add"):
+        torch.manual_seed(0)
+        outs.append(create_model("eca_resnet_20", position=pos).eval()(x))
+    assert not torch.allclose(outs[0], outs[1]) and not torch.allclose(outs[1], outs[2])
+
+
+def test_unknown_model_and_option_errors_list_valid_names():
+    with pytest.raises(UnknownModelError, match="valid names: coatnet_0, convnext_tiny"):
+        create_model("resnet_21")
+    with pytest.raises(ValueError, match="valid options: k_size, position, shortcut"):
+        create_model("eca_resnet_20", ratio=2)
+
+
+def test_recipe_overrides_are_validated():
+    with pytest.raises(ValueError, match="unknown recipe key.*lrr.*valid keys: optimizer, lr"):
+        recipes.build_recipe("resnet_sgd", {"lrr": 0.1})
+    with pytest.raises(ValueError, match="schedule='linear' is not one of cosine, multistep, constant"):
+        recipes.build_recipe("resnet_sgd", {"schedule": "linear"})
+    with pytest.raises(ValueError, match="unknown recipe 'sgd'"):
+        recipes.build_recipe("sgd")
+    r = recipes.build_recipe("convnext_scratch", {"lr": 1e-3})
+    assert r.lr == 1e-3 and r.optimizer == "adamw" and r.weight_decay == 0.05
+
+
+def test_schedules_and_scaling_rule():
+    r = recipes.build_recipe("resnet_sgd", {"warmup_epochs": 1})
+    f = [recipes.lr_factor(r, s, 100, 10) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert f[-1] < 1e-3 and all(a >= b for a, b in zip(f[10:], f[11:]))
+    m = recipes.build_recipe("resnet_sgd", {"schedule": "multistep", "milestones": [0.5, 0.75]})
+    assert [recipes.lr_factor(m, s, 100, 10) for s in (0, 49, 50, 75)] == pytest.approx([1, 1, 0.1, 0.01])
+    assert recipes.scaled_lr(r, 8) == pytest.approx(0.8)
+    assert recipes.scaled_lr(recipes.build_recipe("resnet_sgd", {"lr_scaling": "none"}), 8) == 0.1
+    with pytest.raises(ValueError, match="warmup_epochs .* must be shorter"):
+        recipes.make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1), 
+                               recipes.build_recipe("convnext_scratch"), epochs=2, steps_per_epoch=5)
+
+
+def test_adamw_recipes_exclude_norm_and_bias_from_weight_decay():
+    model = create_model("resnet_20")
+    opt = recipes.make_optimizer(model, recipes.build_recipe("mixer_adamw"))
+    decay, no_decay = opt.param_groups
+    assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim <= 1 for p in no_decay["params"])
+    assert no_decay["weight_decay"] == 0

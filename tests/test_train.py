@@ -1,0 +1,113 @@
+import json
+
+import pytest
+import torch
+
+from cifar100lab import records
+from cifar100lab import train as train_mod
+from cifar100lab.train import ConfigError, TrainConfig, TrainingDiverged, train
+from conftest import tiny_config
+
+TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
+
+
+def test_learns_synthetic_data_far_above_chance(synthetic_root, tmp_path):
+    rec = train(tiny_config(synthetic_root, tmp_path / "run", epochs=3, overrides={"lr": 0.1}))
+    assert rec["status"] == "complete" and rec["epochs_done"] == 3
+    assert rec["final"]["top1"] > 60  # chance is 10 %
+    assert rec["final"]["evaluated"] == 300
+    for key in ("params", "flops", "wall_seconds", "images_per_second", "hardware", "versions", "git_commit",
+                "dataset", "config", "best", "seed", "started", "finished"):
+        assert key in rec
+    assert rec["dataset"]["kind"] == "synthetic" and rec["hardware"]["precision"] == "bf16"
+    rows = records.read_metrics(tmp_path / "run")
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert json.loads((tmp_path / "run" / "record.json").read_text())["status"] == "complete"
+
+
+def test_fashion_mnist_learnability_resnet20(fashion_root, tmp_path):
+    """Real images: ResNet-20 on 10,000 Fashion-MNIST training images for 3 epochs, full 10,000-image test set."""
+    rec = train(dict(model="resnet_20", dataset="fashion-mnist", data_root=str(fashion_root), train_subset=10000,
+                     epochs=3, batch_size=64, run_dir=str(tmp_path / "fm"), progress=False))
+    assert rec["final"]["evaluated"] == 10000
+    assert rec["final"]["top1"] >= 80, rec["final"]
+
+
+def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path, monkeypatch):
+    cfg = tiny_config(synthetic_root, tmp_path / "straight", epochs=3)
+    straight = train(cfg)
+
+    real_evaluate, calls = train_mod.evaluate, []
+
+    def dies_in_epoch_two(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # like a kill: no record is written
+        return real_evaluate(*a, **k)
+    monkeypatch.setattr(train_mod, "evaluate", dies_in_epoch_two)
+    cut = tiny_config(synthetic_root, tmp_path / "cut", epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(cut)
+    assert not (tmp_path / "cut" / "record.json").exists()
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    resumed = train(cut)
+    assert resumed["resumed_from_epoch"] == 1
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+    assert strip(records.read_metrics(tmp_path / "cut")) == strip(records.read_metrics(tmp_path / "straight"))
+    assert resumed["final"] == straight["final"] and resumed["best"] == straight["best"]
+
+
+def test_complete_run_is_not_redone_and_nothing_is_overwritten(synthetic_root, tmp_path):
+    cfg = tiny_config(synthetic_root, tmp_path / "r", epochs=1, max_steps_per_epoch=2)
+    first = train(cfg)
+    before = (tmp_path / "r" / "record.json").read_text()
+    assert train(cfg)["finished"] == first["finished"]
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train({**cfg, "resume": False})
+    with pytest.raises(ConfigError, match="different configuration.*epochs"):
+        train({**cfg, "epochs": 2})
+    assert (tmp_path / "r" / "record.json").read_text() == before
+
+
+def test_nan_loss_stops_with_clear_error_kept_in_record(synthetic_root, tmp_path):
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        train(tiny_config(synthetic_root, tmp_path / "nan", epochs=2, overrides={"lr": 1e12}))
+    rec = records.read_json(tmp_path / "nan" / "record.json")
+    assert rec["status"] == "failed" and "loss became" in rec["reason"]
+
+
+def test_pretrained_without_weights_is_skipped_with_reason(synthetic_root, tmp_path):
+    rec = train(tiny_config(synthetic_root, tmp_path / "p", model="resnest50d", pretrained=str(tmp_path / "none.pth")))
+    assert rec["status"] == "skipped" and "pretrained weights unavailable" in rec["reason"]
+    assert not (tmp_path / "p" / "checkpoint.pt").exists()
+
+
+def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
+    cases = [({"modle": "resnet_20"}, "unknown training key.*modle.*valid keys: model"),
+             ({"model": "resnet_99"}, "unknown model 'resnet_99'"),
+             ({"options": {"k_size": 4}, "model": "eca_resnet_20"}, "odd"),
+             ({"overrides": {"momentun": 0.9}}, "unknown recipe key.*momentun"),
+             ({"precision": "fp8"}, "precision 'fp8' is not one of"),
+             ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+             ({"pretrained": "hub"}, "has no pretrained weights")]
+    for change, msg in cases:
+        with pytest.raises(ConfigError, match=msg):
+            TrainConfig.from_dict({**tiny_config(synthetic_root, tmp_path / "bad"), **change})
+    assert not (tmp_path / "bad").exists()
+
+
+def test_bf16_and_fp32_reach_the_same_accuracy(synthetic_root, tmp_path):
+    """The fast path (bf16 autocast, channels_last, fused optimizer switch) stays within noise of fp32."""
+    base = tiny_config(synthetic_root, tmp_path / "x", epochs=2, overrides={"lr": 0.1})
+    fp32 = train({**base, "run_dir": str(tmp_path / "fp32"), "precision": "fp32", "channels_last": False})
+    bf16 = train({**base, "run_dir": str(tmp_path / "bf16"), "precision": "bf16"})
+    assert abs(fp32["final"]["top1"] - bf16["final"]["top1"]) < 8
+    assert fp32["hardware"]["precision"] == "no" and bf16["hardware"]["precision"] == "bf16"
+
+
+def test_evaluate_checkpoint_reproduces_the_record(synthetic_root, tmp_path):
+    rec = train(tiny_config(synthetic_root, tmp_path / "e", epochs=1, precision="fp32"))
+    m = train_mod.evaluate_checkpoint(tmp_path / "e" / "checkpoint.pt")
+    assert m["top1"] == pytest.approx(rec["final"]["top1"]) and m["evaluated"] == 300
+    assert records.read_json(tmp_path / "e" / "evaluation.json")["top5"] == pytest.approx(rec["final"]["top5"])

@@ -1,0 +1,172 @@
+"""timm-backed models: sizes, a training step, and the pretrained-weights path.
+
+Nothing here touches the network: hub tests switch it off, pretrained weights come from files written here.
+"""
+import time
+
+import pytest
+import safetensors.torch
+import torch
+import torch.nn.functional as F
+
+from cifar100lab.models import timm_backed
+from cifar100lab.registry import PretrainedWeightsUnavailable, create_model, get_spec, resolve_input_size
+
+# Exact parameter counts with 100 classes at 32×32 (scratch default) ...
+PARAMS_32 = {
+    "ghostnet_100": 4_029_608,
+    "convnext_tiny_timm": 27_897_028,
+    "coatnet_0": 26_681_254,
+    "cspresnet50": 20_693_668,
+    "resnest50d": 25_639_140,
+    "mlp_mixer_b16": 57_416_596,
+}
+# ... and at 224×224 (fine-tuning default) where the size depends on the resolution.
+PARAMS_224 = {"coatnet_0": 26_743_462, "mlp_mixer_b16": 59_188_372}
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.fixture
+def network_off(monkeypatch, tmp_path):
+    """An empty Hugging Face cache and a hub that cannot be reached (the probe fails, downloads are errors)."""
+    class NoNetwork:
+        def head(self, *args, **kwargs):
+            raise OSError("network is off")
+
+    monkeypatch.setattr(timm_backed.hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))
+    monkeypatch.setattr(timm_backed.hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(timm_backed, "get_session", NoNetwork)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("hf_hub_download called with the network off")
+
+    monkeypatch.setattr(timm_backed, "hf_hub_download", no_download)
+    return tmp_path / "hf_cache"
+
+
+@pytest.fixture(scope="module")
+def ghostnet_1000(tmp_path_factory):
+    """A 1000-class GhostNet (as on ImageNet) saved as <folder>/model.safetensors."""
+    model = create_model("ghostnet_100", num_classes=1000)
+    folder = tmp_path_factory.mktemp("ghostnet_1000")
+    safetensors.torch.save_file(model.state_dict(), folder / "model.safetensors")
+    return state(model), folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PARAMS_32)
+def test_scratch_32_params_and_sgd_step(name):
+    model = create_model(name)
+    assert n_params(model) == PARAMS_32[name]
+    params = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+    opt = torch.optim.SGD(params, lr=0.1)
+    out = model(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, 100) and torch.isfinite(out).all()
+    F.cross_entropy(out, torch.tensor([0, 1])).backward()
+    opt.step()
+    assert any(not torch.equal(b, p) for b, p in zip(before, params))
+
+
+def test_metadata():
+    for name in PARAMS_32:
+        spec = get_spec(name)
+        assert spec.source == "timm" and spec.pretrainable and spec.options == {}
+        assert resolve_input_size(name) == 32 and resolve_input_size(name, "hub") == 224
+    assert get_spec("ghostnet_100").default_pretrained is None
+    assert all(get_spec(n).default_pretrained == "hub" for n in PARAMS_32 if n != "ghostnet_100")
+
+
+def test_local_file_keeps_backbone_resets_head(ghostnet_1000):
+    saved, folder = ghostnet_1000
+    for pretrained in (folder / "model.safetensors", folder):  # the file, and the folder holding it
+        model = create_model("ghostnet_100", pretrained=str(pretrained))
+        loaded = model.state_dict()
+        assert all(torch.equal(loaded[k], saved[k]) for k in loaded if not k.startswith("classifier."))
+        assert loaded["classifier.weight"].shape == (100, 1280)
+        assert not torch.equal(loaded["classifier.weight"], saved["classifier.weight"][:100])
+
+
+def test_checkpoint_with_matching_classes_keeps_head(tmp_path):
+    trained = state(create_model("ghostnet_100"))
+    torch.save({"model": trained, "epoch": 3}, tmp_path / "last.pth")  # a training checkpoint
+    loaded = create_model("ghostnet_100", pretrained=str(tmp_path / "last.pth")).state_dict()
+    assert all(torch.equal(loaded[k], trained[k]) for k in trained)
+
+
+def test_file_for_another_model_is_refused(ghostnet_1000, tmp_path):
+    saved, _ = ghostnet_1000
+    torch.save({f"net.{k}": v for k, v in saved.items()}, tmp_path / "prefixed.pth")
+    with pytest.raises(ValueError, match="does not fit"):
+        create_model("ghostnet_100", pretrained=str(tmp_path / "prefixed.pth"))
+    for name in ("a.pth", "b.safetensors"):
+        (tmp_path / name).touch()
+    with pytest.raises(ValueError, match="several weights files"):
+        create_model("ghostnet_100", pretrained=str(tmp_path))
+
+
+def test_missing_weights_unavailable(tmp_path):
+    with pytest.raises(PretrainedWeightsUnavailable, match="not found"):
+        create_model("ghostnet_100", pretrained=str(tmp_path / "nope.safetensors"))
+    with pytest.raises(PretrainedWeightsUnavailable, match="no weights file"):
+        create_model("ghostnet_100", pretrained=str(tmp_path))
+
+
+def test_hub_unreachable_fails_fast(network_off):
+    start = time.monotonic()
+    with pytest.raises(PretrainedWeightsUnavailable, match="cannot reach"):
+        create_model("cspresnet50", pretrained="hub")
+    assert time.monotonic() - start < 5
+
+
+def test_hub_offline_mode_fails_fast(network_off, monkeypatch):
+    monkeypatch.setattr(timm_backed.hf_constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(PretrainedWeightsUnavailable, match="HF_HUB_OFFLINE"):
+        create_model("convnext_tiny_timm", pretrained="hub")
+
+
+def test_hub_weights_from_cache_without_network(network_off, ghostnet_1000):
+    saved, folder = ghostnet_1000
+    repo = network_off / "models--timm--ghostnet_100.in1k"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    (repo / "snapshots" / ("0" * 40) / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    loaded = create_model("ghostnet_100", pretrained="hub").state_dict()
+    assert torch.equal(loaded["conv_stem.weight"], saved["conv_stem.weight"])
+
+
+@pytest.mark.slow
+def test_coatnet_224_weights_load_at_32(tmp_path):
+    """Relative-position tables are resized to the 32×32 build; every other tensor loads as is."""
+    model_224 = create_model("coatnet_0", pretrained=None, img_size=224)
+    assert n_params(model_224) == PARAMS_224["coatnet_0"]
+    saved = state(model_224)
+    del model_224
+    safetensors.torch.save_file(saved, tmp_path / "coatnet.safetensors")
+    model_32 = create_model("coatnet_0", pretrained=str(tmp_path / "coatnet.safetensors"), img_size=32)
+    loaded = model_32.state_dict()
+    tables = [k for k in loaded if k.endswith("relative_position_bias_table")]
+    assert tables and all(loaded[k].shape[0] < saved[k].shape[0] for k in tables)
+    assert all(torch.equal(loaded[k], saved[k]) for k in loaded if k not in tables)  # head kept: 100 classes
+
+
+@pytest.mark.slow
+def test_mixer_224_size_and_pretrained_size_check(network_off):
+    assert n_params(create_model("mlp_mixer_b16", img_size=224)) == PARAMS_224["mlp_mixer_b16"]
+    with pytest.raises(ValueError, match="img_size=224"):
+        create_model("mlp_mixer_b16", pretrained="hub", img_size=32)  # fails before looking for weights
+
+
+@pytest.mark.parametrize("name, img_size", [("coatnet_0", 48), ("coatnet_0", 80), ("mlp_mixer_b16", 40),
+                                            ("mlp_mixer_b16", 16)])
+def test_bad_img_size(name, img_size):
+    with pytest.raises(ValueError, match="img_size"):
+        create_model(name, img_size=img_size)
