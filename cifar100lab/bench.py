@@ -20,8 +20,8 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import records
-from .registry import create_model
-from .train import choose_precision, count_flops
+from .registry import count_flops, create_model
+from .train import choose_precision
 
 
 def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:

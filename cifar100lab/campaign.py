@@ -31,7 +31,6 @@ CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "mo
 STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric")
 VARIANT_KEYS = ("label", "label_zh", "model", "options")
 DATASET_ENV = "CIFAR100LAB_DATASET"
-MANIFEST = "campaign.json"
 
 
 @dataclass
@@ -191,7 +190,7 @@ def study_runs(campaign: Campaign, study: Study) -> dict[str, list[str]]:
 
 
 def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
-    path = Path(runs_root) / campaign.name / MANIFEST
+    path = Path(runs_root) / campaign.name / records.MANIFEST
     records.atomic_write_json(path, {
         "name": campaign.name, "description": campaign.description, "dataset": campaign.dataset,
         "source": campaign.path, "models": campaign.models, "seeds": campaign.seeds,

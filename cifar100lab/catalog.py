@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .registry import GROUPS, create_model, get_spec, model_names
-from .train import count_flops, count_params
+from .registry import GROUPS, count_flops, count_params, create_model, get_spec, model_names
 
 
 def models_table() -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cifar100lab {campaign,book,models,synth,evaluate,bench}``."""
+"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,bench}``."""
 from __future__ import annotations
 
 import argparse
@@ -76,6 +76,20 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def cmd_train(a) -> int:
+    """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
+    from .train import ConfigError, TrainConfig, train
+    try:
+        cfg = yaml.safe_load(Path(a.config).read_text(encoding="utf-8")) if a.config else {}
+        cfg = TrainConfig.from_dict({**(cfg or {}), **_set_values(a.set)})
+    except (ConfigError, OSError, yaml.YAMLError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    record = train(cfg)
+    print(f"{record['run_id']}: {record['status']}" + (f" top-1 {record['final']['top1']:.2f}" if record.get("final") else ""))
+    return 0 if record["status"] != "failed" else 1
+
+
 def cmd_bench(a) -> int:
     from .bench import main as bench_main
     return bench_main(a)
@@ -114,6 +128,10 @@ def main(argv=None) -> int:
     e.add_argument("--data-root")
     e.add_argument("--batch-size", type=int, default=1000)
     e.set_defaults(fn=cmd_evaluate)
+    t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)")
+    t.add_argument("config", nargs="?")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE")
+    t.set_defaults(fn=cmd_train)
     from .bench import add_arguments
     add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
     a = p.parse_args(argv)

@@ -53,6 +53,10 @@ def run(config: TrainConfig | dict, num_processes: int | str | None = "auto", po
     n = choose_processes(num_processes)
     if n == 1:
         return train(cfg)  # no fork needed: same process, and the record comes back directly
+    # A kernel that already trained in-process holds Accelerate state, which notebook_launcher refuses to fork;
+    # the parent takes no part in the launched job, so its state is dropped.
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state(reset_partial_state=True)
     threads = max(1, (os.cpu_count() or 1) // n) if not visible_gpus() else None
     env = {"OMP_NUM_THREADS": str(threads)} if threads else {}
     old = {k: os.environ.get(k) for k in env}

@@ -15,6 +15,7 @@ RECORD = "record.json"
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
+MANIFEST = "campaign.json"  # a campaign's resolved plan, beside its run folders
 STATUSES = ("complete", "failed", "skipped", "running")
 
 

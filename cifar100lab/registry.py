@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 # The original report's Table 2 groups, in its order.
 GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP")
 NORMALIZATIONS = ("cifar100", "imagenet")
@@ -122,3 +124,20 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
     if "img_size" in inspect.signature(spec.builder).parameters:
         kwargs["img_size"] = resolve_input_size(name, pretrained, img_size)
     return spec.builder(**kwargs)
+
+
+def count_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: torch.nn.Module, input_size: int) -> int:
+    """FLOPs of one forward pass of one image (torch.utils.flop_counter; a multiply-add counts as 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())

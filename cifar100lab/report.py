@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from . import records
-from .campaign import MANIFEST
 from .registry import GROUPS
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
@@ -65,7 +64,7 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
     root = Path(runs_root) / campaign
-    manifest_path = root / MANIFEST
+    manifest_path = root / records.MANIFEST
     if not manifest_path.exists():
         raise FileNotFoundError(f"no campaign manifest at {manifest_path}: run the campaign first")
     manifest = records.read_json(manifest_path)

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import recipes, records
-from .registry import PretrainedWeightsUnavailable, create_model, get_spec, check_options, resolve_input_size
+from .registry import (PretrainedWeightsUnavailable, check_options, count_flops, count_params, create_model,
+                       get_spec, resolve_input_size)
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 # Config fields that may change between an interrupted run and its resume without changing the result.
@@ -129,29 +130,24 @@ def choose_precision(precision: str, cuda: bool) -> str:
     return precision
 
 
+def make_accelerator(precision: str):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    cuda = torch.cuda.is_available()
+    # Accelerate keeps one AcceleratorState per process; several runs in one kernel may differ in precision.
+    # The process group (PartialState) is kept.
+    AcceleratorState._reset_state()
+    # cpu=True on a machine without GPUs makes a multi-process launch one gloo job (MULTI_CPU) instead of
+    # independent single-process copies.
+    return Accelerator(mixed_precision=choose_precision(precision, cuda), cpu=not cuda)
+
+
 def seed_everything(seed: int) -> None:
     import random
     import numpy as np
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def count_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def count_flops(model: torch.nn.Module, input_size: int) -> int:
-    """FLOPs of one forward pass of one image (torch.utils.flop_counter; a multiply-add counts as 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(1, 3, input_size, input_size))
-    finally:
-        model.train(was_training)
-    return int(counter.get_total_flops())
 
 
 @torch.no_grad()
@@ -209,13 +205,13 @@ def train(config: TrainConfig | dict) -> dict:
     """Train one run (on every process) and return its run record."""
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     cfg.validate()
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
-    cuda = torch.cuda.is_available()
-    # cpu=True on a machine without GPUs makes a multi-process launch one gloo job (MULTI_CPU) instead of
-    # independent single-process copies.
-    accelerator = Accelerator(mixed_precision=choose_precision(cfg.precision, cuda), cpu=not cuda)
+    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        # Forked CPU workers share the cores: the launcher's thread budget per process. This also keeps a
+        # child from entering an OpenMP pool inherited from its parent across fork (a known libgomp hang).
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))
+    accelerator = make_accelerator(cfg.precision)
     main = accelerator.is_main_process
     run_dir = Path(cfg.run_dir)
     run_id = cfg.run_id or run_dir.name
@@ -377,14 +373,12 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
                         data_root: str | None = None, batch_size: int = 1000) -> dict:
     """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
     a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint)."""
-    from accelerate import Accelerator
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"no checkpoint at {checkpoint}")
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = TrainConfig.from_dict({**ckpt["config"], "data_root": data_root or ckpt["config"]["data_root"]})
-    accelerator = Accelerator(mixed_precision=choose_precision(cfg.precision, torch.cuda.is_available()),
-                              cpu=not torch.cuda.is_available())
+    accelerator = make_accelerator(cfg.precision)
     dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
     pretrained = cfg.resolved_pretrained()
     input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)

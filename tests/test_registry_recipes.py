@@ -93,3 +93,15 @@ def test_adamw_recipes_exclude_norm_and_bias_from_weight_decay():
     decay, no_decay = opt.param_groups
     assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim <= 1 for p in no_decay["params"])
     assert no_decay["weight_decay"] == 0
+
+
+def test_module_boundaries():
+    """report reads records only (never the trainer); data never imports models; models never import data/train."""
+    import subprocess
+    import sys
+    code = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
+            "print(' '.join(m for m in sys.modules if m.startswith('cifar100lab')))")
+    loaded = lambda mod: subprocess.run([sys.executable, "-c", code, mod], capture_output=True, text=True).stdout.split()
+    assert "cifar100lab.train" not in loaded("cifar100lab.report")
+    assert not any(m.startswith("cifar100lab.models") for m in loaded("cifar100lab.data"))
+    assert not {"cifar100lab.data", "cifar100lab.train"} & set(loaded("cifar100lab.models"))

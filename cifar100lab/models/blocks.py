@@ -34,6 +34,12 @@ def check_van_options(stem_stride, drop_rate, drop_path_rate) -> None:
             raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
 
 
+def drop_path_schedule(rate: float, n: int) -> list[float]:
+    """Stochastic depth rising linearly from 0 to ``rate`` over ``n`` blocks (plain Python, so models can
+    also be built on the meta device, where the registry checks options without allocating memory)."""
+    return [rate * i / max(1, n - 1) for i in range(n)]
+
+
 class OverlapPatchEmbed(nn.Sequential):
     """Overlapping patch embedding: k×k conv (stride ``stride``, padding k//2) + BatchNorm."""
 
@@ -96,7 +102,7 @@ class VanStyleNet(nn.Module):
                  mlp_ratios: Sequence[float] = (8, 8, 4, 4), drop_rate: float = 0.0, drop_path_rate: float = 0.0,
                  norm_eps: float = 1e-5):
         super().__init__()
-        drop_paths = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        drop_paths = drop_path_schedule(drop_path_rate, sum(depths))
         stages, first_block = [], 0
         for i, (dim, depth, mlp_ratio) in enumerate(zip(embed_dims, depths, mlp_ratios)):
             patch_embed = stem if i == 0 else OverlapPatchEmbed(embed_dims[i - 1], dim, patch_size=3, stride=2)

@@ -28,6 +28,7 @@ import torch.nn as nn
 from timm.layers import (DropPath, LayerNorm, LayerNorm2d, LayerScale, LayerScale2d, Mlp, NormMlpClassifierHead,
                          trunc_normal_)
 
+from .blocks import drop_path_schedule
 from ..registry import register_model
 
 PAPER_HORNET = ("Rao et al., HorNet: Efficient High-Order Spatial Interactions with Recursive Gated Convolutions, "
@@ -87,7 +88,7 @@ class HorNet(nn.Module):
         dims = [base_dim * 2 ** i for i in range(len(depths))]
         self.stem = nn.Sequential(nn.Conv2d(in_chans, dims[0], stem_stride, stem_stride),
                                   LayerNorm2d(dims[0], eps=1e-6))
-        drop_rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        drop_rates = drop_path_schedule(drop_path_rate, sum(depths))
         stages, first_block = [], 0
         for i, (dim, depth, order) in enumerate(zip(dims, depths, orders)):
             downsample = (nn.Identity() if i == 0 else
