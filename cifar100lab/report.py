@@ -110,7 +110,7 @@ def banner(ctx: dict, lang: str) -> str:
         title = "不是 CIFAR-100"
     out = ""
     if warn:
-        out += f":::{{warning}} {title}\n{warn}\n:::\n\n"
+        out += f":::{{admonition}} {title}\n:class: warning\n{warn}\n:::\n\n"
     return out + f":::{{note}}\n{src}\n:::\n\n"
 
 
@@ -337,8 +337,8 @@ def results_prose(rows: pd.DataFrame, lang: str) -> str:
                 f"({groups.iloc[0]:.2f} %)" + (f" and **{groups.index[-1]}** the lowest ({groups.iloc[-1]:.2f} %)."
                                                if len(groups) > 1 else "."))
         if len(skipped):
-            text += (f" {len(skipped)} model(s) did not complete: " +
-                     "; ".join(f"{r.model} ({r.status}: {r.reason})" for r in skipped.itertuples()) + ".")
+            text += (f" {len(skipped)} model(s) did not complete (" + ", ".join(skipped.model) +
+                     "); the table below gives each reason.")
     else:
         text = (f"{len(rows)} 个模型中 {len(done)} 个完成训练。准确率最高的是 **{best.model}**（Top-1 {best.top1:.2f}%，"
                 f"参数量 {best.params_m:.2f} M），最低的是 **{worst.model}**（{worst.top1:.2f}%）。{lead_note['zh']}"
@@ -346,8 +346,7 @@ def results_prose(rows: pd.DataFrame, lang: str) -> str:
                 f"**{GROUP_ZH[groups.index[0]]}** 类平均 Top-1 最高（{groups.iloc[0]:.2f}%）" +
                 (f"，**{GROUP_ZH[groups.index[-1]]}** 类最低（{groups.iloc[-1]:.2f}%）。" if len(groups) > 1 else "。"))
         if len(skipped):
-            text += (f"{len(skipped)} 个模型未完成：" +
-                     "；".join(f"{r.model}（{r.status}：{r.reason}）" for r in skipped.itertuples()) + "。")
+            text += f"{len(skipped)} 个模型未完成（{'、'.join(skipped.model)}），原因见下表。"
     return text + "\n"
 
 
