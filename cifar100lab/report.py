@@ -353,10 +353,14 @@ def results_prose(rows: pd.DataFrame, lang: str) -> str:
 def comparison_prose(rows: pd.DataFrame, lang: str) -> str:
     claims = pd.read_csv(REFERENCE / "original_claims.csv")
     m = claims.merge(rows[rows.status == "complete"][["model", "top1"]], on="model", suffixes=("_claim", ""))
+    heads = {"en": "Our parameter counts here are those of the trained models, whose head has as many outputs as "
+                   "the dataset has classes; the Models page gives every model's exact count with 100 classes. ",
+             "zh": "这里本项目的参数量是实际训练模型的参数量，其分类头的输出数等于数据集的类别数；"
+                   "模型页给出了每个模型在 100 类下的精确参数量。"}
     if lang == "en":
         text = ("**The original report's numbers were not measured**: its repository produces them with a simulation "
                 "script (`src/generate_results.py`) that draws training curves toward hard-coded targets. They are "
-                "shown here as claims only. ")
+                "shown here as claims only. " + heads["en"])
         if len(m):
             d = (m.top1 - m.top1_claim)
             rho = m.top1.rank().corr(m.top1_claim.rank()) if len(m) > 2 else float("nan")
@@ -365,7 +369,7 @@ def comparison_prose(rows: pd.DataFrame, lang: str) -> str:
                      f"ranking and the claimed one is {fmt(rho)}.")
     else:
         text = ("**原报告的数字并非实测**：其代码仓库用模拟脚本（`src/generate_results.py`）把训练曲线生成到预先写定的目标值。"
-                "这里只把它们作为“声称值”列出。")
+                "这里只把它们作为“声称值”列出。" + heads["zh"])
         if len(m):
             d = (m.top1 - m.top1_claim)
             rho = m.top1.rank().corr(m.top1_claim.rank()) if len(m) > 2 else float("nan")

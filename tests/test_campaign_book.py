@@ -205,3 +205,21 @@ def test_offline_cifar100_campaign_names_the_stand_in(tmp_path):
                           cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "CIFAR100LAB_DATASET"})
     assert proc.returncode == 2 and "DATASET=fashion-mnist" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_different_records_change_every_number_and_ranking(mini, tmp_path):
+    """Nothing in the book is typed by hand: edit the records, re-render, and the pages follow."""
+    from cifar100lab import report
+    runs = tmp_path / "runs"
+    shutil.copytree(mini["base"] / "runs", runs)
+    before = report.write_campaign_report("mini", runs, tmp_path / "before")
+    best = before["rows"].iloc[0]
+    path = runs / "mini" / f"mini-{best.model}-s0" / "record.json"
+    rec = records.read_json(path)
+    rec["final"]["top1"] = 0.0
+    records.atomic_write_json(path, rec)
+    after = report.write_campaign_report("mini", runs, tmp_path / "after")
+    ranked = after["rows"][after["rows"].status == "complete"]
+    assert ranked.iloc[0].model != best.model and ranked.iloc[-1].model == best.model
+    for name in ("results_en.md", "results_zh.md", "findings_en.md", "summary_zh.md", "table1.csv"):
+        assert (tmp_path / "before" / name).read_text() != (tmp_path / "after" / name).read_text(), name
