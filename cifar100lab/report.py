@@ -172,6 +172,12 @@ def show_run(record: dict) -> None:
 
 # ------------------------------------------------------------------------------------------ campaign tables
 
+def short_device(name: str) -> str:
+    """'Intel(R) Xeon(R) Processor (2 logical CPUs)' -> 'Intel Xeon CPU': narrow enough for a table cell."""
+    base = name.split(" (")[0].replace("(R)", "").replace("(TM)", "").replace(" Processor", "").strip()
+    return base if "NVIDIA" in base or "GPU" in base else f"{base} CPU"
+
+
 def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFrame:
     """One row per model (seeds aggregated) from the campaign's plain model runs (no options)."""
     rows = []
@@ -189,7 +195,7 @@ def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFram
                      "flops_m": (ok.flops.iloc[0] / 1e6) if len(ok) else math.nan,
                      "train_seconds": ok.wall_seconds.mean() if len(ok) else math.nan,
                      "images_per_second": ok.images_per_second.mean() if len(ok) else math.nan,
-                     "hardware": f"{int(ok.device_count.iloc[0])} × {ok.device.iloc[0]}" if len(ok) else ""})
+                     "hardware": f"{int(ok.device_count.iloc[0])} × {short_device(ok.device.iloc[0])}" if len(ok) else ""})
     out = pd.DataFrame(rows)
     if len(out):
         out["efficiency"] = out.top1 / out.params_m
