@@ -209,8 +209,7 @@ def status_of(run: Run) -> str | None:
 
 def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) -> tuple[int, str]:
     """Run papermill in a child process (so each job can see its own GPU subset)."""
-    params = {k: v for k, v in run.config.to_dict().items()}
-    params["num_processes"] = num_processes
+    params = {**run.config.to_dict(), "num_processes": num_processes}
     run.notebook.parent.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     params_file = log_dir / f"{run.run_id}.params.yaml"

@@ -65,7 +65,10 @@ def run(config: TrainConfig | dict, num_processes: int | str | None = "auto", po
         notebook_launcher(train, (cfg,), num_processes=n, use_port=str(port or free_port()))
     finally:
         for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     path = Path(cfg.run_dir) / records.RECORD
     if not path.exists():
         raise RuntimeError(f"the launched run wrote no record at {path}")
