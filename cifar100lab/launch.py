@@ -48,8 +48,7 @@ def choose_processes(num_processes: int | str | None = "auto") -> int:
 def run(config: TrainConfig | dict, num_processes: int | str | None = "auto", port: int | None = None) -> dict:
     """Validate, launch ``train`` on ``num_processes`` processes, and return the run record."""
     from accelerate import notebook_launcher
-    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    cfg.validate()
+    cfg = TrainConfig.coerce(config)
     n = choose_processes(num_processes)
     if n == 1:
         return train(cfg)  # no fork needed: same process, and the record comes back directly

@@ -55,6 +55,8 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
     """Decorator: register ``builder(num_classes=..., **options)`` under ``name``."""
     if group not in GROUPS:
         raise ValueError(f"{name}: group {group!r} is not one of {GROUPS}")
+    if meta.get("normalization", "cifar100") not in NORMALIZATIONS:
+        raise ValueError(f"{name}: normalization {meta['normalization']!r} is not one of {NORMALIZATIONS}")
 
     def wrap(builder: Callable) -> Callable:
         if name in MODEL_REGISTRY:

@@ -81,6 +81,14 @@ class TrainConfig:
         return cls.from_dict({k: namespace[k] for k in cls.field_names()})
 
     @classmethod
+    def coerce(cls, config: "TrainConfig | dict") -> "TrainConfig":
+        """A validated config from a TrainConfig or a dict (validated once either way)."""
+        if isinstance(config, cls):
+            config.validate()
+            return config
+        return cls.from_dict(config)
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         valid = cls.field_names()
         bad = sorted(set(d) - set(valid))
@@ -203,8 +211,7 @@ def _base_record(cfg: TrainConfig, run_id: str) -> dict:
 
 def train(config: TrainConfig | dict) -> dict:
     """Train one run (on every process) and return its run record."""
-    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    cfg.validate()
+    cfg = TrainConfig.coerce(config)
     from tqdm.auto import tqdm
 
     if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", 1)) > 1:
