@@ -31,5 +31,11 @@ report: install
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Speed records for the Performance page (CPU; a GPU machine runs benchmarks/gpu_check.sh instead).
+# Each writes its record when it ends; run them on an otherwise idle machine.
 bench: install
-	$(PY) -m cifar100lab bench --models resnet_20 --out benchmarks/records/cpu-resnet_20.json
+	$(PY) -m cifar100lab bench --models resnet_20 --compile --steps 30 --repeats 3 \
+	  --out benchmarks/records/cpu-resnet_20.json
+	$(PY) -m cifar100lab bench --runs benchmarks/fashion_check.yaml --out benchmarks/records/cpu-fashion-check.json
+	$(PY) -m cifar100lab bench --campaign params/quick.yaml --dataset fashion-mnist --steps 4 --warmup 1 \
+	  --out benchmarks/records/cpu-quick-epoch-times.json

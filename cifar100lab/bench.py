@@ -1,17 +1,27 @@
-"""Throughput benchmark: the original report's input pipeline against this project's path, same process,
-same model, same data.
+"""Speed measurements (not accuracy results), written as records that the book's Performance page renders.
+
+``python -m cifar100lab bench`` — the original report's input pipeline against this project's path, same
+process, same model, same synthetic data:
 
 * original: per-image PIL transforms (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize)
   through a DataLoader with worker processes, fp32, contiguous (NCHW) memory;
-* ours: uint8 tensors resident on the device, batched crop/flip on the device, channels_last, bf16 autocast
-  (optionally torch.compile), large-batch evaluation.
+* ours: the trainer's defaults — uint8 tensors resident on the device, batched crop/flip on the device,
+  channels_last, bf16 autocast, large-batch evaluation;
+* ours+compile (``--compile``): the same with ``torch.compile``; its one-off compile time is recorded apart.
 
-Reports images/s for training and evaluation, their ratio, and achieved FLOP/s beside the device's
-measured matmul peak. ``--out`` writes a JSON record that the book's Performance page renders.
+The paths are timed in interleaved rounds (``--repeats``) and each reports its median, so a slow spell of a
+shared machine does not land on one path only. Reports images/s, the speed-up over the original pipeline,
+and achieved FLOP/s beside the device's measured matmul peak.
+
+``python -m cifar100lab bench --campaign params/full.yaml`` — epoch time of every distinct network in a
+campaign (model, options, input size, batch) on this device with one process, and the campaign's predicted
+duration from them.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -20,8 +30,11 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import records
-from .registry import count_flops, create_model
+from .registry import count_flops, create_model, model_names, resolve_input_size
 from .train import choose_precision
+
+# Images per split of the real datasets, for predicting a campaign's epoch time without loading them.
+SPLIT_SIZES = {"cifar100": (50000, 10000), "fashion-mnist": (60000, 10000)}
 
 
 def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:
@@ -68,9 +81,9 @@ class PILDataset(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
 
 
-def _timed(step_fn, batches, warmup: int, device) -> tuple[float, int]:
-    """Seconds and images for the batches after ``warmup`` ones."""
-    seen, t0 = 0, None
+def _timed(step_fn, batches, warmup: int, device) -> tuple[float, int, float]:
+    """(seconds, images) for the batches after ``warmup`` ones, and the seconds the warmup batches took."""
+    seen, t_start, t0 = 0, time.perf_counter(), None
     for i, (xb, yb) in enumerate(batches):
         if i == warmup:
             sync(device)
@@ -79,124 +92,340 @@ def _timed(step_fn, batches, warmup: int, device) -> tuple[float, int]:
         if i >= warmup:
             seen += len(yb)
     sync(device)
-    return time.perf_counter() - t0, seen
+    if t0 is None:
+        raise ValueError(f"nothing timed: {warmup} warm-up batches used every batch")
+    return time.perf_counter() - t0, seen, t0 - t_start
 
 
-def bench_original(model_name, x, y, batch_size, steps, warmup, workers, device) -> dict:
-    torch.manual_seed(0)
-    model = create_model(model_name, num_classes=100).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    n = (steps + warmup) * batch_size
-    loader = torch.utils.data.DataLoader(PILDataset(x[:n], y[:n], True), batch_size=batch_size, shuffle=True,
-                                         num_workers=workers, drop_last=True, persistent_workers=False)
+class TrainingPath:
+    """One way of training and evaluating a model, timed a round at a time."""
 
-    def step(xb, yb):
-        xb, yb = xb.to(device), yb.to(device)
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    first_round_seconds = None  # warm-up of the first round: DataLoader start-up, compilation
 
-    secs, seen = _timed(step, loader, warmup, device)
-    model.eval()
-    eval_loader = torch.utils.data.DataLoader(PILDataset(x[:n], y[:n], False), batch_size=batch_size,
-                                              num_workers=workers)
-    with torch.no_grad():
-        esecs, eseen = _timed(lambda xb, yb: model(xb.to(device)), eval_loader, 1, device)
-    return {"train_images_per_second": seen / secs, "eval_images_per_second": eseen / esecs, "precision": "fp32",
-            "channels_last": False, "pipeline": f"PIL transforms + DataLoader({workers} workers)"}
+    def round(self, fn_name: str) -> float:
+        secs, seen, warm = getattr(self, fn_name)()
+        if fn_name == "train_round" and self.first_round_seconds is None:
+            self.first_round_seconds = warm
+        return seen / secs
 
 
-def bench_ours(model_name, x, y, batch_size, steps, warmup, device, precision, compile_model,
-               eval_batch_size) -> dict:
-    torch.manual_seed(0)
-    model = create_model(model_name, num_classes=100).to(device).to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    fwd = torch.compile(model) if compile_model else model
+class OriginalPath(TrainingPath):
+    def __init__(self, model_name, train, batch_size, warmup, workers, device):
+        torch.manual_seed(0)
+        self.model = create_model(model_name, num_classes=100).to(device)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.train_set, self.test_set = PILDataset(*train, True), PILDataset(*train, False)
+        self.batch_size, self.warmup, self.workers, self.device = batch_size, warmup, workers, device
+        self.info = {"precision": "fp32", "channels_last": False, "compile": False,
+                     "pipeline": f"PIL transforms + DataLoader({workers} workers)"}
+
+    def train_round(self):
+        model, opt, device = self.model.train(), self.opt, self.device
+        loader = torch.utils.data.DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
+                                             num_workers=self.workers, drop_last=True)
+
+        def step(xb, yb):
+            loss = F.cross_entropy(model(xb.to(device)), yb.to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        return _timed(step, loader, self.warmup, device)
+
+    def eval_round(self):
+        model = self.model.eval()
+        loader = torch.utils.data.DataLoader(self.test_set, batch_size=self.batch_size, num_workers=self.workers)
+        with torch.no_grad():
+            return _timed(lambda xb, yb: model(xb.to(self.device)), loader, 1, self.device)
+
+
+class OursPath(TrainingPath):
+    """The trainer's path for one network (its options, input size and normalization included)."""
+
+    def __init__(self, model_name, train, test, batch_size, warmup, device, precision="auto", compile_model=False,
+                 eval_batch_size=1000, options=None, pretrained=None, channels_last=True):
+        torch.manual_seed(0)
+        size = resolve_input_size(model_name, pretrained)
+        # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
+        model = create_model(model_name, num_classes=100, img_size=size, **(options or {})).to(device)
+        self.model = model.to(memory_format=torch.channels_last) if channels_last else model
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.fwd = torch.compile(self.model) if compile_model else self.model
+        mp = choose_precision(precision, device.type == "cuda")
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp)
+        self.autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+        self.prepare = data_mod.normalizer("imagenet" if pretrained else "cifar100", device, size, channels_last)
+        (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
+        self.batch_size, self.warmup, self.device = batch_size, warmup, device
+        self.eval_batch_size, self.input_size, self.epoch = eval_batch_size, size, 0
+        self.info = {"precision": mp, "channels_last": channels_last, "compile": compile_model,
+                     "pipeline": "uint8 tensors on device + batched crop/flip", "input_size": size}
+
+    def train_round(self):
+        model, opt = self.model.train(), self.opt
+
+        def step(xb, yb):
+            with self.autocast():
+                loss = F.cross_entropy(self.fwd(self.prepare(xb)).float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        self.epoch += 1
+        batches = data_mod.train_batches(self.x, self.y, self.batch_size, self.epoch, 0)
+        return _timed(step, batches, self.warmup, self.device)
+
+    def eval_round(self):
+        self.model.eval()
+        n, b = len(self.test_y), self.eval_batch_size
+        batches = ((self.test_x[i:i + b], self.test_y[i:i + b]) for i in range(0, n - b + 1, b))
+        with torch.no_grad(), self.autocast():
+            return _timed(lambda xb, yb: self.fwd(self.prepare(xb)), batches, 1 if n >= 2 * b else 0, self.device)
+
+
+def interleaved(paths: dict[str, TrainingPath], repeats: int) -> dict[str, dict]:
+    """Median images/s per path over ``repeats`` rounds that alternate between the paths."""
+    samples = {k: {"train": [], "eval": []} for k in paths}
+    for _ in range(repeats):
+        for label, p in paths.items():
+            samples[label]["train"].append(p.round("train_round"))
+    for _ in range(repeats):
+        for label, p in paths.items():
+            samples[label]["eval"].append(p.round("eval_round"))
+    return {label: {"train_images_per_second": statistics.median(s["train"]),
+                    "eval_images_per_second": statistics.median(s["eval"]),
+                    "train_samples": s["train"], "eval_samples": s["eval"],
+                    "first_round_seconds": paths[label].first_round_seconds, **paths[label].info}
+            for label, s in samples.items()}
+
+
+def measured_peaks(device, precision: str) -> dict[str, float]:
     mp = choose_precision(precision, device.type == "cuda")
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp)
-    prepare = data_mod.normalizer("cifar100", device)
-    n = (steps + warmup) * batch_size
-    xd, yd = x[:n].to(device), y[:n].to(device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp, torch.float32)
+    return {"fp32": matmul_peak(device, torch.float32), mp: matmul_peak(device, dtype)}
 
-    def ctx():
-        return torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
 
-    def step(xb, yb):
-        with ctx():
-            loss = F.cross_entropy(fwd(prepare(xb)).float(), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    secs, seen = _timed(step, data_mod.train_batches(xd, yd, batch_size, 0, 0), warmup, device)
-    model.eval()
-
-    def eval_batches():
-        for i in range(0, n, eval_batch_size):
-            yield xd[i:i + eval_batch_size], yd[i:i + eval_batch_size]
-
-    with torch.no_grad(), ctx():
-        esecs, eseen = _timed(lambda xb, yb: fwd(prepare(xb)), eval_batches(), 1 if n > eval_batch_size else 0, device)
-    return {"train_images_per_second": seen / secs, "eval_images_per_second": eseen / esecs,
-            "precision": mp, "channels_last": True, "compile": compile_model,
-            "pipeline": "uint8 tensors on device + batched crop/flip"}
+def _header(device, peaks, **extra) -> dict:
+    return {"device": records.device_name(device), "device_type": device.type,
+            "peaks_tflops": {k: v / 1e12 for k, v in peaks.items()}, **extra,
+            "versions": records.versions(), "git_commit": records.git_commit(),
+            "torch_threads": torch.get_num_threads(), "measured": records.now()}
 
 
 def run_bench(models, batch_size=128, steps=20, warmup=3, workers=2, precision="auto", compile_model=False,
-              eval_batch_size=1000, device=None) -> dict:
+              eval_batch_size=1000, device=None, repeats=3) -> dict:
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     x, y = synthetic_images(max((steps + warmup) * batch_size, eval_batch_size * 2))
-    mp = choose_precision(precision, device.type == "cuda")
-    peak_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp, torch.float32)
-    peaks = {"fp32": matmul_peak(device, torch.float32), mp: matmul_peak(device, peak_dtype)}
+    train = x[:(steps + warmup) * batch_size], y[:(steps + warmup) * batch_size]  # a round = one pass over it
+    peaks = measured_peaks(device, precision)
     rows = []
     for name in models:
         flops = count_flops(create_model(name, num_classes=100), 32)
-        orig = bench_original(name, x, y, batch_size, steps, warmup, workers, device)
-        ours = bench_ours(name, x, y, batch_size, steps, warmup, device, precision, compile_model, eval_batch_size)
-        for label, r in (("original", orig), ("ours", ours)):
+        paths = {"original": OriginalPath(name, train, batch_size, warmup, workers, device),
+                 "ours": OursPath(name, train, (x, y), batch_size, warmup, device, precision, False, eval_batch_size)}
+        if compile_model:
+            paths["ours+compile"] = OursPath(name, train, (x, y), batch_size, warmup, device, precision, True,
+                                             eval_batch_size)
+        result = interleaved(paths, repeats)
+        base = result["original"]
+        for label, r in result.items():
             peak = peaks["fp32" if r["precision"] in ("no", "fp32") else r["precision"]]
             achieved = 3 * flops * r["train_images_per_second"]  # forward + backward ≈ 3 × forward
-            rows.append({"model": name, "path": label, **r, "flops_per_image": flops,
-                         "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12,
-                         "fraction_of_peak": achieved / peak})
-        rows[-1]["train_speedup"] = ours["train_images_per_second"] / orig["train_images_per_second"]
-        rows[-1]["eval_speedup"] = ours["eval_images_per_second"] / orig["eval_images_per_second"]
-    return {"kind": "bench", "device": records.device_name(device), "device_type": device.type,
-            "data": "synthetic CIFAR-shaped uint8 images (throughput only)", "batch_size": batch_size,
-            "steps": steps, "warmup": warmup, "workers": workers, "peaks_tflops": {k: v / 1e12 for k, v in peaks.items()},
-            "rows": rows, "versions": records.versions(), "git_commit": records.git_commit(),
-            "torch_threads": torch.get_num_threads(), "measured": records.now()}
+            row = {"model": name, "path": label, **r, "flops_per_image": flops, "achieved_tflops": achieved / 1e12,
+                   "peak_tflops": peak / 1e12, "fraction_of_peak": achieved / peak}
+            if label != "original":
+                row["train_speedup"] = r["train_images_per_second"] / base["train_images_per_second"]
+                row["eval_speedup"] = r["eval_images_per_second"] / base["eval_images_per_second"]
+            rows.append(row)
+    return {"kind": "bench", **_header(device, peaks, data="synthetic CIFAR-shaped uint8 images (throughput only)",
+                                       batch_size=batch_size, steps=steps, warmup=warmup, workers=workers,
+                                       repeats=repeats), "rows": rows}
+
+
+def campaign_networks(campaign) -> dict[tuple, dict]:
+    """Distinct networks of a campaign -> what one epoch of each costs to time (one process)."""
+    nets = {}
+    for run in campaign.runs:
+        c = run.config
+        pretrained = c.resolved_pretrained()
+        key = (c.model, tuple(sorted(c.options.items())), resolve_input_size(c.model, pretrained, c.img_size),
+               c.batch_size, c.eval_batch_size)
+        nets.setdefault(key, {"model": c.model, "options": dict(c.options), "pretrained": pretrained,
+                              "input_size": key[2], "batch_size": c.batch_size, "eval_batch_size": c.eval_batch_size,
+                              "runs": []})["runs"].append(run)
+    return nets
+
+
+def run_campaign_times(campaign_path, steps=10, warmup=2, precision="auto", compile_model=False, device=None,
+                       dataset=None, only=None, progress=print) -> dict:
+    """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
+
+    Epoch time = training images / measured train images/s + test images / measured eval images/s; the
+    campaign's time is the sum over its runs of epochs × epoch time (a lower bound: start-up, checkpoints
+    and the first epoch's compilation are left out).
+    """
+    from .campaign import load_campaign
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    camp = load_campaign(campaign_path, dataset=dataset)
+    train_size, test_size = SPLIT_SIZES.get(camp.dataset, SPLIT_SIZES["cifar100"])
+    peaks = measured_peaks(device, precision)
+    networks, total = [], 0.0
+    nets = campaign_networks(camp)
+    for i, net in enumerate(nets.values()):
+        if only and net["model"] not in only:
+            continue
+        b, eb = net["batch_size"], net["eval_batch_size"]
+        x, y = synthetic_images(max((steps + warmup) * b, 2 * eb))
+        path = OursPath(net["model"], (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), b, warmup,
+                        device, precision, compile_model, eb, net["options"], net["pretrained"])
+        rates = interleaved({"ours": path}, 1)["ours"]
+        del path
+        n_train = min(net["runs"][0].config.train_subset or train_size, train_size) // b * b
+        n_test = min(net["runs"][0].config.test_subset or test_size, test_size)
+        epoch = n_train / rates["train_images_per_second"] + n_test / rates["eval_images_per_second"]
+        run_ids = [r.run_id for r in net["runs"]]
+        epochs = sum(r.config.epochs for r in net["runs"])
+        total += epochs * epoch
+        networks.append({"model": net["model"], "options": net["options"], "pretrained": net["pretrained"],
+                         "input_size": net["input_size"], "batch_size": b,
+                         "train_images_per_second": rates["train_images_per_second"],
+                         "eval_images_per_second": rates["eval_images_per_second"],
+                         "first_round_seconds": rates["first_round_seconds"], "precision": rates["precision"],
+                         "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch, "runs": run_ids, "run_epochs": epochs,
+                         "predicted_seconds": epochs * epoch})
+        progress(f"[{i + 1}/{len(nets)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
+                 f"{rates['train_images_per_second']:.0f} train img/s, epoch {epoch:.1f} s")
+    return {"kind": "epoch_times", **_header(device, peaks, campaign=camp.name, campaign_file=str(campaign_path),
+                                             dataset=camp.dataset, train_images=train_size, test_images=test_size,
+                                             processes=1, steps=steps, warmup=warmup, compile=compile_model,
+                                             complete=not only),
+            "networks": networks, "predicted_campaign_seconds": total}
+
+
+RUNS_KEYS = ("title", "description", "base", "variants")
+
+
+def load_runs_file(path) -> dict:
+    """A YAML of timed training runs: ``base`` (TrainConfig fields) and ``variants`` (``label`` + changes).
+    Every run's config is validated before any of them starts."""
+    import yaml
+    from .train import ConfigError, TrainConfig
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"runs file {path} does not exist")
+    d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    bad = sorted(set(d) - set(RUNS_KEYS)) if isinstance(d, dict) else ["(not a mapping)"]
+    if bad:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(RUNS_KEYS)}")
+    variants = d.get("variants") or [{"label": "default"}]
+    labels = [v.get("label") for v in variants]
+    if None in labels or len(set(labels)) != len(labels):
+        raise ConfigError(f"{path}: every variant needs a distinct 'label', got {labels}")
+    configs = []
+    for v in variants:
+        fields = {**(d.get("base") or {}), **{k: val for k, val in v.items() if k != "label"}, "progress": False}
+        try:
+            configs.append((v["label"], TrainConfig.from_dict(fields)))
+        except ConfigError as e:
+            raise ConfigError(f"{path}, variant {v['label']!r}: {e}") from None
+    return {"title": d.get("title") or {"en": path.stem, "zh": path.stem},
+            "description": d.get("description") or {}, "configs": configs}
+
+
+def run_timed_runs(path, data_root=None, progress=print) -> dict:
+    """Train every variant of a runs file in this process (fresh run folders) and keep their records."""
+    import dataclasses
+    import tempfile
+    from .train import train
+    spec = load_runs_file(path)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="cifar100lab-bench-") as tmp:
+        for i, (label, cfg) in enumerate(spec["configs"]):
+            changes = {"run_dir": str(Path(tmp) / f"run{i}"), "run_id": label, "resume": False}
+            if data_root:
+                changes["data_root"] = data_root
+            rec = train(dataclasses.replace(cfg, **changes))
+            epochs = records.read_metrics(Path(tmp) / f"run{i}")
+            out.append({"label": label, "status": rec["status"], "reason": rec.get("reason"),
+                        "config": rec["config"], "dataset": rec.get("dataset"), "hardware": rec.get("hardware"),
+                        "final": rec.get("final"), "best": rec.get("best"), "wall_seconds": rec["wall_seconds"],
+                        "images_per_second": rec.get("images_per_second"),
+                        "epoch_seconds": [r["epoch_seconds"] + r["eval_seconds"] for r in epochs]})
+            progress(f"[{i + 1}/{len(spec['configs'])}] {label}: {rec['status']}, top-1 "
+                     f"{(rec.get('final') or {}).get('top1', float('nan')):.2f} %, {rec['wall_seconds']:.0f} s")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return {"kind": "runs", **_header(device, {}, title=spec["title"], description=spec["description"],
+                                      file=str(path)), "runs": out}
 
 
 def format_table(result: dict) -> str:
     import pandas as pd
-    df = pd.DataFrame(result["rows"])
-    cols = ["model", "path", "precision", "train_images_per_second", "eval_images_per_second", "achieved_tflops",
-            "fraction_of_peak", "train_speedup", "eval_speedup"]
-    df = df[[c for c in cols if c in df.columns]]
     head = (f"device: {result['device']}  peaks (TFLOP/s): " +
             ", ".join(f"{k} {v:.3f}" for k, v in result["peaks_tflops"].items()))
-    return head + "\n" + df.to_string(index=False, float_format=lambda v: f"{v:.3g}")
+    if result["kind"] == "runs":
+        df = pd.DataFrame([{"label": r["label"], "status": r["status"], "top1": (r["final"] or {}).get("top1"),
+                            "wall_seconds": r["wall_seconds"], "images_per_second": r["images_per_second"]}
+                           for r in result["runs"]])
+        return f"device: {result['device']}\n" + df.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    if result["kind"] == "epoch_times":
+        df = pd.DataFrame(result["networks"])[["model", "options", "input_size", "batch_size",
+                                               "train_images_per_second", "epoch_seconds", "run_epochs",
+                                               "predicted_seconds"]]
+        tail = (f"\npredicted {result['campaign']} campaign on one process: "
+                f"{result['predicted_campaign_seconds'] / 3600:.2f} h")
+    else:
+        cols = ["model", "path", "precision", "train_images_per_second", "eval_images_per_second",
+                "achieved_tflops", "fraction_of_peak", "train_speedup", "eval_speedup", "first_round_seconds"]
+        df = pd.DataFrame(result["rows"])
+        df, tail = df[[c for c in cols if c in df.columns]], ""
+    return head + "\n" + df.to_string(index=False, float_format=lambda v: f"{v:.3g}") + tail
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", nargs="+", default=["resnet_20"])
+    p.add_argument("--models", nargs="+", help="models to time (default: resnet_20; with --campaign: all of it)")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20, help="timed training steps per round")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each round")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds per path (median reported)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the original pipeline")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
-    p.add_argument("--compile", action="store_true")
+    p.add_argument("--compile", action="store_true", help="also time the path with torch.compile")
+    p.add_argument("--campaign", help="instead: time one epoch of every network in this campaign YAML and "
+                                      "predict its duration on this device (--models limits the networks)")
+    p.add_argument("--dataset", help="with --campaign: the dataset whose split sizes set the epoch")
+    p.add_argument("--runs", help="instead: train the variants of this runs YAML (e.g. benchmarks/fashion_check.yaml) "
+                                  "and record accuracy and wall time")
+    p.add_argument("--data-root", help="with --runs: where the dataset lives (default: the config's)")
     p.add_argument("--device")
-    p.add_argument("--out", help="write the result as a JSON record (e.g. records/bench/cpu.json)")
+    p.add_argument("--out", help="write the result as a JSON record (e.g. benchmarks/records/cpu.json)")
     p.set_defaults(fn=main)
 
 
 def main(a) -> int:
-    result = run_bench(a.models, a.batch_size, a.steps, a.warmup, a.workers, a.precision, a.compile,
-                       device=a.device)
+    if a.out and Path(a.out).suffix != ".json":
+        raise SystemExit(f"--out must name a .json file, got {a.out}")
+    for flag in ("steps", "repeats", "batch_size"):
+        if getattr(a, flag) < 1:
+            raise SystemExit(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(a, flag)}")
+    unknown = sorted(set(a.models or []) - set(model_names()))
+    if unknown:
+        raise SystemExit(f"unknown model(s) {', '.join(unknown)}; valid: {', '.join(model_names())}")
+    if a.campaign and a.runs:
+        raise SystemExit("--campaign and --runs are separate measurements: give one")
+    from .data import DataError
+    from .train import ConfigError
+    try:
+        if a.runs:
+            result = run_timed_runs(a.runs, a.data_root)
+        elif a.campaign:
+            result = run_campaign_times(a.campaign, a.steps, a.warmup, a.precision, a.compile, a.device, a.dataset,
+                                        a.models)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not (a.runs or a.campaign):
+        result = run_bench(a.models or ["resnet_20"], a.batch_size, a.steps, a.warmup, a.workers, a.precision, a.compile,
+                           device=a.device, repeats=a.repeats)
     print(format_table(result))
     if a.out:
         records.atomic_write_json(Path(a.out), result)

@@ -208,14 +208,15 @@ def ensure_fashion_mnist(root: Path, download: bool) -> Path:
     raw = root / "FashionMNIST" / "raw"
     if all((raw / n).is_file() for n in FASHION_MD5):
         return raw
-    if all((FASHION_DEBIAN_DIR / f"{n}.gz").is_file() for n in FASHION_MD5):
-        raw.mkdir(parents=True, exist_ok=True)
-        for n in FASHION_MD5:
-            tmp = raw / f".{n}.tmp"
-            with gzip.open(FASHION_DEBIAN_DIR / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.replace(tmp, raw / n)
-        return raw
+    for source in (raw, FASHION_DEBIAN_DIR):  # .gz files beside (torchvision's layout), or Debian's package
+        if all((source / f"{n}.gz").is_file() for n in FASHION_MD5):
+            raw.mkdir(parents=True, exist_ok=True)
+            for n in FASHION_MD5:  # the decompressed files' md5s are checked when they are read
+                tmp = raw / f".{n}.tmp"
+                with gzip.open(source / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.replace(tmp, raw / n)
+            return raw
     if download:
         from torchvision.datasets import FashionMNIST
         try:

@@ -668,36 +668,146 @@ def explorer(runs_root="runs"):
 
 # ---------------------------------------------------------------------------------------------- performance
 
+PATH_ZH = {"original": "原始管线", "ours": "本项目", "ours+compile": "本项目 + compile"}
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def _bench_section(b: dict, en: bool) -> str:
+    df = pd.DataFrame(b["rows"])
+    speedup = df.get("train_speedup", pd.Series([None] * len(df)))
+    t = pd.DataFrame({
+        ("Model" if en else "模型"): df.model,
+        ("Path" if en else "路径"): df.path if en else df.path.map(lambda p: PATH_ZH.get(p, p)),
+        ("Precision" if en else "精度"): df.precision,
+        ("Train img/s" if en else "训练 图像/秒"): df.train_images_per_second.map(lambda v: fmt(v, 0)),
+        ("Eval img/s" if en else "评估 图像/秒"): df.eval_images_per_second.map(lambda v: fmt(v, 0)),
+        ("Achieved TFLOP/s" if en else "实际 TFLOP/s"): df.achieved_tflops.map(lambda v: fmt(v, 3)),
+        ("Share of matmul peak" if en else "占矩阵乘峰值比例"): df.fraction_of_peak.map(lambda v: f"{100 * v:.1f} %"),
+        ("Train speed-up" if en else "训练加速比"): speedup.map(lambda v: f"{v:.2f}×" if v == v and v else "–"),
+        ("Eval speed-up" if en else "评估加速比"): df.get("eval_speedup", speedup * float("nan")).map(
+            lambda v: f"{v:.2f}×" if v == v and v else "–"),
+        ("First round (s)" if en else "首轮用时（秒）"): df.get("first_round_seconds", speedup * float("nan")).map(fmt),
+    })
+    peaks = ", ".join(f"{k} {v:.3f}" for k, v in b["peaks_tflops"].items())
+    repeats = b.get("repeats", 1)
+    if en:
+        head = (f"**{b['device']}** — measured {b['measured']}, torch {b['versions']['torch']}, batch {b['batch_size']}, "
+                f"{b['steps']} timed steps per round, median of {repeats} interleaved round(s); measured matmul peak "
+                f"(TFLOP/s): {peaks}. *First round* is the untimed warm-up of the first round (DataLoader start-up; "
+                f"for `ours+compile` the one-off compilation).\n\n")
+    else:
+        head = (f"**{b['device']}** —— 测于 {b['measured']}，torch {b['versions']['torch']}，批大小 {b['batch_size']}，"
+                f"每轮计时 {b['steps']} 步，取 {repeats} 轮交替测量的中位数；实测矩阵乘峰值（TFLOP/s）：{peaks}。"
+                f"“首轮用时”是第一轮未计时的预热（DataLoader 启动；`ours+compile` 含一次性编译）。\n\n")
+    lines = []
+    for r in b["rows"]:
+        if r["path"] == "original":
+            continue
+        if en:
+            lines.append(f"- {r['model']}, `{r['path']}`: training **{r['train_speedup']:.2f}×** and evaluation "
+                         f"**{r['eval_speedup']:.2f}×** the original pipeline's images/s.")
+        else:
+            lines.append(f"- {r['model']}，`{r['path']}`：训练速度为原始管线的 **{r['train_speedup']:.2f}×**，"
+                         f"评估速度为 **{r['eval_speedup']:.2f}×**。")
+    return head + markdown_table(t) + "\n" + "\n".join(lines) + "\n"
+
+
+def _epoch_times_section(e: dict, en: bool) -> str:
+    df = pd.DataFrame(e["networks"])
+    net = df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else "")
+    t = pd.DataFrame({
+        ("Network" if en else "网络"): net, ("Input px" if en else "输入尺寸"): df.input_size,
+        ("Batch" if en else "批大小"): df.batch_size,
+        ("Train img/s" if en else "训练 图像/秒"): df.train_images_per_second.map(lambda v: fmt(v, 0)),
+        ("Eval img/s" if en else "评估 图像/秒"): df.eval_images_per_second.map(lambda v: fmt(v, 0)),
+        ("Epoch (s)" if en else "每轮（秒）"): df.epoch_seconds.map(lambda v: fmt(v, 1)),
+        ("Runs × epochs" if en else "运行 × 轮数"): [f"{len(r)} × {n // max(len(r), 1)}" for r, n in zip(df.runs, df.run_epochs)],
+        ("Predicted" if en else "预计用时"): df.predicted_seconds.map(_hours),
+    })
+    total = _hours(e["predicted_campaign_seconds"])
+    mode = "torch.compile" if e.get("compile") else ("eager" if en else "不编译")
+    partial = "" if e.get("complete", True) else (" (only some of its networks were timed)" if en else "（只测了部分网络）")
+    if en:
+        head = (f"**{e['device']}** — the `{e['campaign']}` campaign ({e['campaign_file']}){partial}, one process, "
+                f"{e['networks'][0]['precision']} ({mode}), measured {e['measured']} with torch {e['versions']['torch']}. "
+                f"An epoch is the run's training images (the campaign's subset, or all {e['train_images']:,} of "
+                f"{e['dataset']}) at the measured training rate plus its test images (up to {e['test_images']:,}) at "
+                f"the measured evaluation rate. "
+                f"**Predicted duration of the whole campaign on one process of this device: {total}** "
+                f"(a lower bound: process start-up, checkpoints and compilation are not included).\n\n")
+    else:
+        head = (f"**{e['device']}** —— `{e['campaign']}` 实验（{e['campaign_file']}）{partial}，单进程，"
+                f"{e['networks'][0]['precision']}（{mode}），测于 {e['measured']}，torch {e['versions']['torch']}。"
+                f"每轮 = 该运行的训练图像（实验所取子集，或 {e['dataset']} 全部 {e['train_images']:,} 张）按实测训练速度，"
+                f"加上其测试图像（至多 {e['test_images']:,} 张）按实测评估速度。**整个实验在该设备单进程上的预计用时：{total}**"
+                f"（下限：不含进程启动、检查点与编译时间）。\n\n")
+    return head + markdown_table(t)
+
+
+def _runs_section(r: dict, en: bool) -> str:
+    lang = "en" if en else "zh"
+    rows = r["runs"]
+    dataset = (rows[0].get("dataset") or {}) if rows else {}
+    t = pd.DataFrame({
+        ("Run" if en else "运行"): [x["label"] for x in rows],
+        ("Status" if en else "状态"): [x["status"] for x in rows],
+        ("Top-1 (%)" if en else "Top-1（%）"): [fmt((x.get("final") or {}).get("top1")) for x in rows],
+        ("Top-5 (%)" if en else "Top-5（%）"): [fmt((x.get("final") or {}).get("top5")) for x in rows],
+        ("Wall time" if en else "总用时"): [_hours(x["wall_seconds"]) for x in rows],
+        ("Mean epoch (s)" if en else "平均每轮（秒）"): [
+            fmt(sum(x["epoch_seconds"]) / len(x["epoch_seconds"]), 1) if x.get("epoch_seconds") else "–" for x in rows],
+        ("Train img/s" if en else "训练 图像/秒"): [fmt(x.get("images_per_second"), 0) for x in rows],
+    })
+    data = dataset.get("label", "") if en else DATASET_ZH.get(dataset.get("name"), dataset.get("label", ""))
+    head = (f"### {r['title'].get(lang, r['title'].get('en', ''))}\n\n{r['description'].get(lang, '')}\n\n"
+            + (f"**{r['device']}** — {data}; measured {r['measured']} with torch {r['versions']['torch']} "
+               f"(`python -m cifar100lab bench --runs {r['file']}`).\n\n" if en else
+               f"**{r['device']}** —— {data}；测于 {r['measured']}，torch {r['versions']['torch']}"
+               f"（`python -m cifar100lab bench --runs {r['file']}`）。\n\n"))
+    return head + markdown_table(t)
+
+
 def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generated") -> list[dict]:
-    """The Performance page from the benchmark records (``python -m cifar100lab bench --out …``)."""
+    """The Performance page from the benchmark records (``python -m cifar100lab bench [--campaign …] --out …``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    benches = [records.read_json(p) for p in sorted(Path(bench_dir).glob("*.json"))] if Path(bench_dir).is_dir() else []
+    found = [records.read_json(p) for p in sorted(Path(bench_dir).glob("*.json"))] if Path(bench_dir).is_dir() else []
+    benches = [b for b in found if b.get("kind") == "bench"]
+    epoch_times = [b for b in found if b.get("kind") == "epoch_times"]
+    timed_runs = [b for b in found if b.get("kind") == "runs"]
+    has_gpu = any(b.get("device_type") == "cuda" for b in found)
     for lang in LANGS:
         en = lang == "en"
-        parts = [("Throughput of the original report's input pipeline (per-image PIL transforms through a "
+        parts = ["## " + ("Input pipeline and training path" if en else "数据管线与训练路径") + "\n",
+                 ("Throughput of the original report's input pipeline (per-image PIL transforms through a "
                   "DataLoader, fp32) against this project's path (uint8 tensors on the device, batched crop/flip, "
                   "channels_last, bf16), measured by `python -m cifar100lab bench` in one process on synthetic "
                   "CIFAR-shaped images: these are speed measurements, not accuracy results.\n") if en else
                  ("原报告的数据管线（逐图 PIL 变换 + DataLoader，fp32）与本项目路径（设备上的 uint8 张量、批量裁剪/翻转、"
                   "channels_last、bf16）的吞吐量对比，由 `python -m cifar100lab bench` 在同一进程中用合成的 CIFAR 形状图像测得："
                   "这些是速度测量，不是准确率结果。\n")]
-        if not benches:
-            parts.append("No benchmark record yet.\n" if en else "尚无基准测试记录。\n")
-        for b in benches:
-            df = pd.DataFrame(b["rows"])
-            t = pd.DataFrame({
-                ("Model" if en else "模型"): df.model, ("Path" if en else "路径"): df.path,
-                ("Precision" if en else "精度"): df.precision,
-                ("Train img/s" if en else "训练 图像/秒"): df.train_images_per_second.map(lambda v: fmt(v, 0)),
-                ("Eval img/s" if en else "评估 图像/秒"): df.eval_images_per_second.map(lambda v: fmt(v, 0)),
-                ("Achieved TFLOP/s" if en else "实际 TFLOP/s"): df.achieved_tflops.map(lambda v: fmt(v, 3)),
-                ("Share of matmul peak" if en else "占矩阵乘峰值比例"): df.fraction_of_peak.map(lambda v: f"{100 * v:.1f} %"),
-                ("Train speed-up" if en else "训练加速比"): df.get("train_speedup", pd.Series([None] * len(df))).map(fmt),
-            })
-            peaks = ", ".join(f"{k} {v:.3f}" for k, v in b["peaks_tflops"].items())
-            head = (f"**{b['device']}** — {b['measured']}, torch {b['versions']['torch']}, batch {b['batch_size']}, "
-                    f"{b['steps']} timed steps; measured matmul peak (TFLOP/s): {peaks}.\n\n")
-            parts.append(head + markdown_table(t))
+        parts += [_bench_section(b, en) for b in benches] or ["No benchmark record yet.\n" if en else "尚无基准测试记录。\n"]
+        parts += ["## " + ("Epoch times and predicted campaign duration" if en else "每轮用时与实验预计时长") + "\n",
+                  ("Measured by `python -m cifar100lab bench --campaign <campaign.yaml>`: one epoch of every distinct "
+                   "network of a campaign on synthetic data of the campaign's sizes.\n") if en else
+                  ("由 `python -m cifar100lab bench --campaign <campaign.yaml>` 测得：在与实验相同尺寸的合成数据上，"
+                   "实验中每个不同网络的一轮用时。\n")]
+        parts += [_epoch_times_section(e, en) for e in epoch_times] or [
+            "No epoch-time record yet.\n" if en else "尚无每轮用时记录。\n"]
+        parts += ["## " + ("Timed training runs" if en else "计时训练运行") + "\n",
+                  ("Whole runs of the trainer, for accuracy and wall time together.\n" if en else
+                   "完整的训练运行，同时给出准确率与总用时。\n")]
+        parts += [_runs_section(r, en) for r in timed_runs] or [
+            "No timed-run record yet.\n" if en else "尚无计时训练记录。\n"]
+        if not has_gpu:
+            parts.append(":::{note}\n" + (
+                "No GPU measurement is recorded yet: these records come from CPUs only. On a GPU machine, "
+                "`bash benchmarks/gpu_check.sh` measures the same tables and the 200-epoch ResNet-20 run and writes "
+                "their records to `benchmarks/records/`." if en else
+                "尚无 GPU 测量记录：以上记录均来自 CPU。在 GPU 机器上运行 `bash benchmarks/gpu_check.sh` 可测得同样的表格"
+                "以及 200 轮 ResNet-20 的训练，并把记录写入 `benchmarks/records/`。") + "\n:::\n")
         (out / f"performance_{lang}.md").write_text("\n".join(parts), encoding="utf-8")
-    return benches
+    return found

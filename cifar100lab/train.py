@@ -58,7 +58,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 (fp16 on GPUs without bf16); fp32 disables autocast
     channels_last: bool = True
     compile: bool = False  # torch.compile the model
-    fused_optimizer: bool = False  # fused SGD/AdamW kernels (GPU)
+    fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
     augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
     max_steps_per_epoch: int | None = None  # cap for smoke tests
     run_dir: str = "runs/default"

@@ -75,6 +75,21 @@ def test_fashion_mnist_stand_in(fashion_root):
     assert (fashion_root / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()  # torchvision layout
 
 
+def test_fashion_mnist_gz_files_in_torchvision_raw_folder_are_enough(fashion_root, tmp_path, monkeypatch):
+    """A machine without Debian's package (e.g. a GPU box) loads the .gz files copied into FashionMNIST/raw."""
+    import shutil
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for n in data.FASHION_MD5:
+        shutil.copy(data.FASHION_DEBIAN_DIR / f"{n}.gz", raw / f"{n}.gz")
+    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", tmp_path / "no-debian-package")
+    ds = load_dataset("fashion-mnist", tmp_path, download=False, train_subset=100)
+    assert ds.kind == "stand-in" and len(ds.train_y) == 100 and len(ds.test_y) == 10000
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"corrupt")
+    with pytest.raises(DataError, match="md5"):
+        load_dataset("fashion-mnist", tmp_path, download=False)
+
+
 def test_fixed_subsets_are_the_same_every_time(synthetic_root):
     a = load_dataset("synthetic", synthetic_root, train_subset=100, test_subset=50)
     b = load_dataset("synthetic", synthetic_root, train_subset=100, test_subset=50)

@@ -95,6 +95,13 @@ def test_adamw_recipes_exclude_norm_and_bias_from_weight_decay():
     assert no_decay["weight_decay"] == 0
 
 
+@pytest.mark.parametrize("recipe", ["resnet_sgd", "mixer_adamw"])
+def test_fused_optimizer_switch_reaches_the_optimizer(recipe):
+    model = create_model("resnet_20")
+    assert recipes.make_optimizer(model, recipes.build_recipe(recipe), fused=True).defaults["fused"] is True
+    assert not recipes.make_optimizer(model, recipes.build_recipe(recipe)).defaults.get("fused")
+
+
 def test_module_boundaries():
     """report reads records only (never the trainer); data never imports models; models never import data/train."""
     import subprocess

@@ -98,7 +98,7 @@ def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
 
 
 def test_bf16_and_fp32_reach_the_same_accuracy(synthetic_root, tmp_path):
-    """The fast path (bf16 autocast, channels_last, fused optimizer switch) stays within noise of fp32."""
+    """The default fast path (bf16 autocast, channels_last) stays within noise of fp32."""
     base = tiny_config(synthetic_root, tmp_path / "x", epochs=2, overrides={"lr": 0.1})
     fp32 = train({**base, "run_dir": str(tmp_path / "fp32"), "precision": "fp32", "channels_last": False})
     bf16 = train({**base, "run_dir": str(tmp_path / "bf16"), "precision": "bf16"})
@@ -111,3 +111,29 @@ def test_evaluate_checkpoint_reproduces_the_record(synthetic_root, tmp_path):
     m = train_mod.evaluate_checkpoint(tmp_path / "e" / "checkpoint.pt")
     assert m["top1"] == pytest.approx(rec["final"]["top1"]) and m["evaluated"] == 300
     assert records.read_json(tmp_path / "e" / "evaluation.json")["top5"] == pytest.approx(rec["final"]["top5"])
+
+
+@pytest.fixture(scope="module")
+def plain_runs(synthetic_root, tmp_path_factory):
+    """The plain path with two seeds: their difference is the noise a speed switch must stay inside."""
+    root = tmp_path_factory.mktemp("plain")
+    return [train(tiny_config(synthetic_root, root / f"s{seed}", seed=seed, overrides={"lr": 0.1})) for seed in (0, 1)]
+
+
+def _losses(rec) -> list[float]:
+    return [r["train_loss"] for r in records.read_metrics(rec["config"]["run_dir"])]
+
+
+@pytest.mark.parametrize("switch", [{"compile": True}, {"fused_optimizer": True}], ids=["compile", "fused_optimizer"])
+def test_speed_switches_stay_within_noise_of_plain_path(synthetic_root, tmp_path, plain_runs, switch):
+    """Same seed and sample order as the plain run: every epoch's training loss and the final accuracy must
+    differ from it by less than another seed of the plain path does."""
+    plain, other_seed = plain_runs
+    fast = train(tiny_config(synthetic_root, tmp_path / "fast", seed=0, overrides={"lr": 0.1}, **switch))
+    assert fast["status"] == "complete" and fast["config"][next(iter(switch))] is True
+    noise = [abs(a - b) for a, b in zip(_losses(plain), _losses(other_seed))]
+    assert min(noise) > 0.05, "the two seeds should train differently; the check needs a noise level"
+    for epoch, (a, b, n) in enumerate(zip(_losses(plain), _losses(fast), noise), 1):
+        assert abs(a - b) < n / 2, f"epoch {epoch}: train loss {b:.4f} vs plain {a:.4f}, seed noise {n:.4f}"
+    seed_gap = abs(plain["final"]["top1"] - other_seed["final"]["top1"])
+    assert abs(plain["final"]["top1"] - fast["final"]["top1"]) < max(seed_gap / 2, 2.0)

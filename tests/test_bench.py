@@ -1,0 +1,131 @@
+"""The speed benchmark's three measurements and the Performance page rendered from their records."""
+import json
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from cifar100lab import bench, report
+from cifar100lab.records import atomic_write_json
+from cifar100lab.train import ConfigError
+from conftest import ROOT
+
+SMALL = dict(batch_size=16, steps=2, warmup=1, workers=0, eval_batch_size=32, repeats=2)
+
+
+@pytest.fixture(scope="module")
+def pipeline_record():
+    return bench.run_bench(["resnet_20"], compile_model=False, **SMALL)
+
+
+def test_pipeline_bench_times_both_paths_in_interleaved_rounds(pipeline_record):
+    rows = {r["path"]: r for r in pipeline_record["rows"]}
+    assert set(rows) == {"original", "ours"}
+    orig, ours = rows["original"], rows["ours"]
+    assert orig["precision"] == "fp32" and not orig["channels_last"]
+    assert ours["precision"] == "bf16" and ours["channels_last"]
+    for r in rows.values():
+        assert len(r["train_samples"]) == len(r["eval_samples"]) == 2
+        assert r["train_images_per_second"] == statistics.median(r["train_samples"])
+        assert r["achieved_tflops"] == pytest.approx(3 * r["flops_per_image"] * r["train_images_per_second"] / 1e12)
+    assert ours["train_speedup"] == pytest.approx(ours["train_images_per_second"] / orig["train_images_per_second"])
+    assert "train_speedup" not in orig
+    assert pipeline_record["device_type"] == "cpu" and pipeline_record["versions"]["torch"]
+
+
+def write_campaign(tmp_path, models="[resnet_20]", studies=""):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: t\ndataset: cifar100\nseeds: [0, 1]\nmodels: {models}\n"
+                    f"defaults: {{epochs: 3, batch_size: 16, eval_batch_size: 32, train_subset: 320}}\n{studies}")
+    return path
+
+
+def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
+    study = tmp_path / "s.yaml"
+    study.write_text("study: k\nseeds: [0]\nvariants:\n  - {label: k3, model: eca_resnet_20, options: {k_size: 3}}\n"
+                     "  - {label: k5, model: eca_resnet_20, options: {k_size: 5}}\n")
+    camp = write_campaign(tmp_path, "[resnet_20, eca_resnet_20]", f"studies: [{study}]\n")
+    rec = bench.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None)
+    nets = {(n["model"], json.dumps(n["options"])): n for n in rec["networks"]}
+    # resnet_20 × 2 seeds, eca (k 3 = default) × 2 seeds + 1 study seed, eca k5 × 1: three networks
+    assert set(nets) == {("resnet_20", "{}"), ("eca_resnet_20", "{}"), ("eca_resnet_20", '{"k_size": 5}')}
+    assert nets[("eca_resnet_20", "{}")]["run_epochs"] == 6 and len(nets[("resnet_20", "{}")]["runs"]) == 2
+    for n in rec["networks"]:
+        expected = 320 / n["train_images_per_second"] + 10000 / n["eval_images_per_second"]
+        assert n["epoch_seconds"] == pytest.approx(expected)
+        assert n["predicted_seconds"] == pytest.approx(n["run_epochs"] * n["epoch_seconds"])
+    assert rec["predicted_campaign_seconds"] == pytest.approx(sum(n["predicted_seconds"] for n in rec["networks"]))
+    assert rec["complete"] and rec["processes"] == 1
+
+
+def write_runs_file(tmp_path, variants, extra=""):
+    path = tmp_path / "runs.yaml"
+    path.write_text("title: {en: Check, zh: 检查}\nbase: {model: resnet_20, dataset: synthetic, epochs: 1, "
+                    f"batch_size: 64, eval_batch_size: 128}}\nvariants:\n{variants}{extra}")
+    return path
+
+
+def test_timed_runs_train_each_variant_and_keep_accuracy_and_time(synthetic_root, tmp_path):
+    path = write_runs_file(tmp_path, "  - {label: fp32, precision: fp32, channels_last: false}\n  - {label: bf16}\n")
+    rec = bench.run_timed_runs(path, data_root=str(synthetic_root), progress=lambda *_: None)
+    assert [r["label"] for r in rec["runs"]] == ["fp32", "bf16"]
+    for r in rec["runs"]:
+        assert r["status"] == "complete" and r["final"]["evaluated"] == 300 and len(r["epoch_seconds"]) == 1
+        assert r["dataset"]["kind"] == "synthetic" and r["wall_seconds"] > 0
+    assert rec["runs"][0]["hardware"]["precision"] == "no" and rec["runs"][1]["hardware"]["precision"] == "bf16"
+
+
+@pytest.mark.parametrize("variants, extra, message", [
+    ("  - {label: a}\n  - {label: a}\n", "", "distinct 'label'"),
+    ("  - {label: a, epochz: 2}\n", "", "variant 'a': .*epochz"),
+    ("  - {label: a}\n", "colour: red\n", "unknown key.*colour.*valid keys"),
+])
+def test_bad_runs_file_fails_before_any_training(tmp_path, variants, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        bench.run_timed_runs(write_runs_file(tmp_path, variants, extra))
+
+
+def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "r.json"
+    for args, message in ((["--models", "resnet_21"], "unknown model"), (["--out", "r.txt"], "must name a .json"),
+                          (["--campaign", str(tmp_path / "none.yaml"), "--out", str(out)], "does not exist"),
+                          (["--steps", "0"], "at least 1")):
+        p = subprocess.run([sys.executable, "-m", "cifar100lab", "bench", *args], capture_output=True, text=True,
+                           cwd=ROOT)
+        assert p.returncode != 0 and message in p.stderr, (args, p.stderr[-500:])
+        assert "Traceback" not in p.stderr
+    assert not out.exists()
+
+
+def test_performance_page_renders_every_kind_of_record_in_both_languages(pipeline_record, synthetic_root, tmp_path):
+    records_dir = tmp_path / "records"
+    atomic_write_json(records_dir / "cpu-pipeline.json", pipeline_record)
+    camp = write_campaign(tmp_path)
+    atomic_write_json(records_dir / "cpu-epochs.json",
+                      bench.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None))
+    runs = write_runs_file(tmp_path, "  - {label: plain-run}\n")
+    atomic_write_json(records_dir / "cpu-runs.json", bench.run_timed_runs(runs, str(synthetic_root), lambda *_: None))
+    found = report.write_performance_page(records_dir, tmp_path / "gen")
+    by_kind = {r["kind"]: r for r in found}
+    assert set(by_kind) == {"bench", "epoch_times", "runs"}
+    ours = next(r for r in pipeline_record["rows"] if r["path"] == "ours")
+    run = by_kind["runs"]["runs"][0]
+    for lang in ("en", "zh"):
+        page = (tmp_path / "gen" / f"performance_{lang}.md").read_text(encoding="utf-8")
+        assert f"{ours['train_speedup']:.2f}×" in page and f"{ours['eval_speedup']:.2f}×" in page
+        assert report._hours(by_kind["epoch_times"]["predicted_campaign_seconds"]) in page
+        assert f"{run['final']['top1']:.2f}" in page and "plain-run" in page
+        assert "gpu_check.sh" in page  # no GPU record: the page says so
+    assert "synthetic data" in (tmp_path / "gen" / "performance_en.md").read_text()
+    assert "合成数据" in (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
+
+
+def test_committed_benchmark_records_render(tmp_path):
+    """The records in benchmarks/records/ are what the book shows: each must still render."""
+    found = report.write_performance_page(ROOT / "benchmarks" / "records", tmp_path)
+    kinds = {r["kind"] for r in found}
+    assert "bench" in kinds
+    page = (tmp_path / "performance_en.md").read_text()
+    for r in found:
+        assert r["device"] in page
