@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from . import records
+from . import recipes, records
 from .registry import count_flops, create_model, model_names, resolve_input_size
 from .train import choose_precision
 
@@ -143,13 +143,15 @@ class OursPath(TrainingPath):
     """The trainer's path for one network (its options, input size and normalization included)."""
 
     def __init__(self, model_name, train, test, batch_size, warmup, device, precision="auto", compile_model=False,
-                 eval_batch_size=1000, options=None, pretrained=None, channels_last=True):
+                 eval_batch_size=1000, options=None, pretrained=None, channels_last=True, recipe=None,
+                 fused_optimizer=False):
         torch.manual_seed(0)
         size = resolve_input_size(model_name, pretrained)
         # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
         model = create_model(model_name, num_classes=100, img_size=size, **(options or {})).to(device)
         self.model = model.to(memory_format=torch.channels_last) if channels_last else model
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.opt = (recipes.make_optimizer(self.model, recipe, fused=fused_optimizer or None) if recipe else
+                    torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9))
         self.fwd = torch.compile(self.model) if compile_model else self.model
         mp = choose_precision(precision, device.type == "cuda")
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp)
@@ -249,18 +251,20 @@ def campaign_networks(campaign) -> dict[tuple, dict]:
         c = run.config
         pretrained = c.resolved_pretrained()
         key = (c.model, tuple(sorted(c.options.items())), resolve_input_size(c.model, pretrained, c.img_size),
-               c.batch_size, c.eval_batch_size)
+               c.batch_size, c.eval_batch_size, c.precision, c.channels_last, c.compile, c.fused_optimizer,
+               c.resolved_recipe(), tuple(sorted(c.overrides.items())))
         nets.setdefault(key, {"model": c.model, "options": dict(c.options), "pretrained": pretrained,
                               "input_size": key[2], "batch_size": c.batch_size, "eval_batch_size": c.eval_batch_size,
                               "runs": []})["runs"].append(run)
     return nets
 
 
-def run_campaign_times(campaign_path, steps=10, warmup=2, precision="auto", compile_model=False, device=None,
-                       dataset=None, only=None, progress=print) -> dict:
+def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, device=None, dataset=None, only=None,
+                       progress=print) -> dict:
     """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
 
-    Epoch time = training images / measured train images/s + test images / measured eval images/s; the
+    Each network is timed as its runs are configured (precision, channels_last, compile, recipe's optimizer;
+    ``compile_model`` turns compilation on for all). Epoch time = training images / measured train images/s + test images / measured eval images/s; the
     campaign's time is the sum over its runs of epochs × epoch time (a lower bound: start-up, checkpoints
     and the first epoch's compilation are left out).
     """
@@ -268,7 +272,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, precision="auto", comp
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     camp = load_campaign(campaign_path, dataset=dataset)
     train_size, test_size = SPLIT_SIZES.get(camp.dataset, SPLIT_SIZES["cifar100"])
-    peaks = measured_peaks(device, precision)
+    peaks = measured_peaks(device, "auto")
     networks, total = [], 0.0
     nets = campaign_networks(camp)
     for i, net in enumerate(nets.values()):
@@ -276,12 +280,15 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, precision="auto", comp
             continue
         b, eb = net["batch_size"], net["eval_batch_size"]
         x, y = synthetic_images(max((steps + warmup) * b, 2 * eb))
+        c = net["runs"][0].config  # the run's own switches, recipe and optimizer: the epoch it will have
         path = OursPath(net["model"], (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), b, warmup,
-                        device, precision, compile_model, eb, net["options"], net["pretrained"])
+                        device, c.precision, compile_model or c.compile, eb, net["options"], net["pretrained"],
+                        c.channels_last, recipes.build_recipe(c.resolved_recipe(), c.overrides), c.fused_optimizer)
         rates = interleaved({"ours": path}, 1)["ours"]
-        del path
-        n_train = min(net["runs"][0].config.train_subset or train_size, train_size) // b * b
-        n_test = min(net["runs"][0].config.test_subset or test_size, test_size)
+        optimizer = type(path.opt).__name__
+        del path  # free the network before building the next
+        n_train = min(c.train_subset or train_size, train_size) // b * b
+        n_test = min(c.test_subset or test_size, test_size)
         epoch = n_train / rates["train_images_per_second"] + n_test / rates["eval_images_per_second"]
         run_ids = [r.run_id for r in net["runs"]]
         epochs = sum(r.config.epochs for r in net["runs"])
@@ -291,6 +298,8 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, precision="auto", comp
                          "train_images_per_second": rates["train_images_per_second"],
                          "eval_images_per_second": rates["eval_images_per_second"],
                          "first_round_seconds": rates["first_round_seconds"], "precision": rates["precision"],
+                         "channels_last": rates["channels_last"], "compile": rates["compile"],
+                         "optimizer": optimizer,
                          "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch, "runs": run_ids, "run_epochs": epochs,
                          "predicted_seconds": epochs * epoch})
         progress(f"[{i + 1}/{len(nets)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
@@ -388,7 +397,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds per path (median reported)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the original pipeline")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="our path's precision (with --campaign: each run's own)")
     p.add_argument("--compile", action="store_true", help="also time the path with torch.compile")
     p.add_argument("--campaign", help="instead: time one epoch of every network in this campaign YAML and "
                                       "predict its duration on this device (--models limits the networks)")
@@ -418,8 +428,7 @@ def main(a) -> int:
         if a.runs:
             result = run_timed_runs(a.runs, a.data_root)
         elif a.campaign:
-            result = run_campaign_times(a.campaign, a.steps, a.warmup, a.precision, a.compile, a.device, a.dataset,
-                                        a.models)
+            result = run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -721,6 +721,9 @@ def _epoch_times_section(e: dict, en: bool) -> str:
     t = pd.DataFrame({
         ("Network" if en else "网络"): net, ("Input px" if en else "输入尺寸"): df.input_size,
         ("Batch" if en else "批大小"): df.batch_size,
+        ("Path" if en else "路径"): [
+            ", ".join([n.get("precision", ""), n.get("optimizer", "")] + (["channels_last"] if n.get("channels_last") else [])
+                      + (["compile"] if n.get("compile") else [])).strip(", ") for n in e["networks"]],
         ("Train img/s" if en else "训练 图像/秒"): df.train_images_per_second.map(lambda v: fmt(v, 0)),
         ("Eval img/s" if en else "评估 图像/秒"): df.eval_images_per_second.map(lambda v: fmt(v, 0)),
         ("Epoch (s)" if en else "每轮（秒）"): df.epoch_seconds.map(lambda v: fmt(v, 1)),
@@ -728,11 +731,11 @@ def _epoch_times_section(e: dict, en: bool) -> str:
         ("Predicted" if en else "预计用时"): df.predicted_seconds.map(_hours),
     })
     total = _hours(e["predicted_campaign_seconds"])
-    mode = "torch.compile" if e.get("compile") else ("eager" if en else "不编译")
     partial = "" if e.get("complete", True) else (" (only some of its networks were timed)" if en else "（只测了部分网络）")
     if en:
         head = (f"**{e['device']}** — the `{e['campaign']}` campaign ({e['campaign_file']}){partial}, one process, "
-                f"{e['networks'][0]['precision']} ({mode}), measured {e['measured']} with torch {e['versions']['torch']}. "
+                f"each network as its runs are configured (precision, memory format, compilation, its recipe's "
+                f"optimizer); measured {e['measured']} with torch {e['versions']['torch']}. "
                 f"An epoch is the run's training images (the campaign's subset, or all {e['train_images']:,} of "
                 f"{e['dataset']}) at the measured training rate plus its test images (up to {e['test_images']:,}) at "
                 f"the measured evaluation rate. "
@@ -740,7 +743,8 @@ def _epoch_times_section(e: dict, en: bool) -> str:
                 f"(a lower bound: process start-up, checkpoints and compilation are not included).\n\n")
     else:
         head = (f"**{e['device']}** —— `{e['campaign']}` 实验（{e['campaign_file']}）{partial}，单进程，"
-                f"{e['networks'][0]['precision']}（{mode}），测于 {e['measured']}，torch {e['versions']['torch']}。"
+                f"每个网络按其运行的配置计时（精度、内存格式、是否编译、配方的优化器）；测于 {e['measured']}，"
+                f"torch {e['versions']['torch']}。"
                 f"每轮 = 该运行的训练图像（实验所取子集，或 {e['dataset']} 全部 {e['train_images']:,} 张）按实测训练速度，"
                 f"加上其测试图像（至多 {e['test_images']:,} 张）按实测评估速度。**整个实验在该设备单进程上的预计用时：{total}**"
                 f"（下限：不含进程启动、检查点与编译时间）。\n\n")
