@@ -411,30 +411,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(fn=main)
 
 
-def main(a) -> int:
+def input_error(a) -> str | None:
+    """What is wrong with the command line, or None."""
     if a.out and Path(a.out).suffix != ".json":
-        raise SystemExit(f"--out must name a .json file, got {a.out}")
+        return f"--out must name a .json file, got {a.out}"
     for flag in ("steps", "repeats", "batch_size"):
         if getattr(a, flag) < 1:
-            raise SystemExit(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(a, flag)}")
+            return f"--{flag.replace('_', '-')} must be at least 1, got {getattr(a, flag)}"
     unknown = sorted(set(a.models or []) - set(model_names()))
     if unknown:
-        raise SystemExit(f"unknown model(s) {', '.join(unknown)}; valid: {', '.join(model_names())}")
+        return f"unknown model(s) {', '.join(unknown)}; valid: {', '.join(model_names())}"
     if a.campaign and a.runs:
-        raise SystemExit("--campaign and --runs are separate measurements: give one")
+        return "--campaign and --runs are separate measurements: give one"
+    return None
+
+
+def main(a) -> int:
     from .data import DataError
     from .train import ConfigError
     try:
+        problem = input_error(a)
+        if problem:
+            raise ConfigError(problem)
         if a.runs:
             result = run_timed_runs(a.runs, a.data_root)
         elif a.campaign:
             result = run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models)
+        else:
+            result = run_bench(a.models or ["resnet_20"], a.batch_size, a.steps, a.warmup, a.workers, a.precision,
+                               a.compile, device=a.device, repeats=a.repeats)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if not (a.runs or a.campaign):
-        result = run_bench(a.models or ["resnet_20"], a.batch_size, a.steps, a.warmup, a.workers, a.precision, a.compile,
-                           device=a.device, repeats=a.repeats)
     print(format_table(result))
     if a.out:
         records.atomic_write_json(Path(a.out), result)
