@@ -11,6 +11,7 @@ Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seed
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
 import time
@@ -254,14 +255,21 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
             todo.append(run)
     log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
         f"{len(summary['already'])} already done, {len(todo)} to run")
-    envs, started, count = _job_envs(jobs), time.time(), [0]
+    free_envs: queue.Queue = queue.Queue()  # a job's GPU subset is lent to one run at a time
+    for env in _job_envs(jobs):
+        free_envs.put(env)
+    started, count = time.time(), [0]
     nproc = campaign.num_processes if jobs == 1 else "auto"
     log_dir = Path(runs_root) / campaign.name / "logs"
 
     def one(i_run):
         i, run = i_run
         t0 = time.time()
-        code, tail = _execute(run, notebook, envs[i % jobs], log_dir, nproc)
+        env = free_envs.get()
+        try:
+            code, tail = _execute(run, notebook, env, log_dir, nproc)
+        finally:
+            free_envs.put(env)
         status = status_of(run)
         if code != 0 and status in (None, "running", "complete"):
             prior = records.read_json(run.run_dir / records.RECORD) if status else {}

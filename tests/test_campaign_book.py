@@ -223,3 +223,33 @@ def test_different_records_change_every_number_and_ranking(mini, tmp_path):
     assert ranked.iloc[0].model != best.model and ranked.iloc[-1].model == best.model
     for name in ("results_en.md", "results_zh.md", "findings_en.md", "summary_zh.md", "table1.csv"):
         assert (tmp_path / "before" / name).read_text() != (tmp_path / "after" / name).read_text(), name
+
+
+def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkeypatch):
+    """--jobs 2 on 4 GPUs: each running notebook sees its own 2 GPUs, whichever run finishes first."""
+    import threading
+    from cifar100lab import campaign as C
+    from cifar100lab import launch
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 4)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, seeds=[0, 1, 2, 3, 4, 5],
+                                          models=["resnet_20"]), runs_root=tmp_path / "runs", book_dir=tmp_path / "b")
+    running, seen, lock = {}, [], threading.Lock()
+    delays = iter([0.3, 0.05, 0.05, 0.3, 0.05, 0.05])  # the first run outlives the next ones
+
+    def fake_execute(run, notebook, env, log_dir, num_processes):
+        gpus = env["CUDA_VISIBLE_DEVICES"]
+        with lock:
+            assert gpus not in running.values(), f"{run.run_id} got {gpus}, already used by {running}"
+            running[run.run_id] = gpus
+            seen.append(gpus)
+            delay = next(delays)
+        time.sleep(delay)
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        with lock:
+            del running[run.run_id]
+        return 0, ""
+
+    monkeypatch.setattr(C, "_execute", fake_execute)
+    summary = C.execute(camp, tmp_path / "runs", jobs=2, log=lambda *_: None)
+    assert len(summary["complete"]) == 6 and sorted(set(seen)) == ["0,2", "1,3"]
