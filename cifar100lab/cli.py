@@ -26,6 +26,8 @@ def cmd_campaign(a) -> int:
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=_set_values(a.set))
+        if a.jobs is not None:
+            C.resolve_jobs(a.jobs, "--jobs")
         first = camp.runs[0].config if camp.runs else None
         if first:  # the data must be there (or downloadable) before any run starts
             load_dataset(first.dataset, first.data_root, first.download, first.train_subset, first.test_subset)
@@ -105,7 +107,9 @@ def main(argv=None) -> int:
     c.add_argument("--book", default="book")
     c.add_argument("--force", action="store_true", help="re-run complete runs (old run folders are moved aside)")
     c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
-    c.add_argument("--jobs", type=int, help="runs side by side, each on its own GPU subset")
+    c.add_argument("--jobs", type=lambda v: v if v == "auto" else int(v),
+                   help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
+                        "GPUs, 2 on a CPU-only machine (default: the campaign's)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
     c.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
     c.add_argument("--no-analysis", action="store_true")

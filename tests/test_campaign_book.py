@@ -253,3 +253,18 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
     monkeypatch.setattr(C, "_execute", fake_execute)
     summary = C.execute(camp, tmp_path / "runs", jobs=2, log=lambda *_: None)
     assert len(summary["complete"]) == 6 and sorted(set(seen)) == ["0,2", "1,3"]
+
+
+def test_jobs_auto_and_bad_jobs(monkeypatch):
+    from cifar100lab import campaign as C
+    from cifar100lab import launch
+    from cifar100lab.train import ConfigError
+    monkeypatch.setattr(C.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    assert C.resolve_jobs("auto") == 2 and C.resolve_jobs(3) == 3  # CPU: thread shares, any number
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 2)
+    assert C.resolve_jobs("auto") == 1 and C.resolve_jobs(2) == 2
+    for bad, message in ((3, "3 jobs need 3 GPUs"), (0, "positive integer or 'auto'"), ("two", "got 'two'"),
+                         (True, "positive integer")):
+        with pytest.raises(ConfigError, match=message):
+            C.resolve_jobs(bad)
