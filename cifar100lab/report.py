@@ -688,16 +688,13 @@ def _bench_section(b: dict, en: bool) -> str:
         ("Achieved TFLOP/s" if en else "实际 TFLOP/s"): df.achieved_tflops.map(lambda v: fmt(v, 3)),
         ("Share of matmul peak" if en else "占矩阵乘峰值比例"): df.fraction_of_peak.map(lambda v: f"{100 * v:.1f} %"),
         ("Train speed-up" if en else "训练加速比"): speedup.map(lambda v: f"{v:.2f}×" if v == v and v else "–"),
-        ("Eval speed-up" if en else "评估加速比"): df.get("eval_speedup", speedup * float("nan")).map(
-            lambda v: f"{v:.2f}×" if v == v and v else "–"),
-        ("First round (s)" if en else "首轮用时（秒）"): df.get("first_round_seconds", speedup * float("nan")).map(fmt),
     })
     peaks = ", ".join(f"{k} {v:.3f}" for k, v in b["peaks_tflops"].items())
     repeats = b.get("repeats", 1)
     if en:
         head = (f"**{b['device']}** — measured {b['measured']}, torch {b['versions']['torch']}, batch {b['batch_size']}, "
                 f"{b['steps']} timed steps per round, median of {repeats} interleaved round(s); measured matmul peak "
-                f"(TFLOP/s): {peaks}. *First round* is the untimed warm-up of the first round (DataLoader start-up; "
+                f"(TFLOP/s): {peaks}. *First round* is the untimed warm-up of a path's first round (DataLoader start-up; "
                 f"for `ours+compile` the one-off compilation, shorter when torch's compile cache is already warm).\n\n")
     else:
         head = (f"**{b['device']}** —— 测于 {b['measured']}，torch {b['versions']['torch']}，批大小 {b['batch_size']}，"
@@ -717,12 +714,15 @@ def _bench_section(b: dict, en: bool) -> str:
     for r in b["rows"]:
         if r["path"] == "original":
             continue
+        first = r.get("first_round_seconds")
         if en:
             lines.append(f"- {r['model']}, `{r['path']}`: training **{r['train_speedup']:.2f}×** and evaluation "
-                         f"**{r['eval_speedup']:.2f}×** the original pipeline's images/s.")
+                         f"**{r['eval_speedup']:.2f}×** the original pipeline's images/s"
+                         + (f"; first round {first:.1f} s." if first is not None else "."))
         else:
             lines.append(f"- {r['model']}，`{r['path']}`：训练速度为原始管线的 **{r['train_speedup']:.2f}×**，"
-                         f"评估速度为 **{r['eval_speedup']:.2f}×**。")
+                         f"评估速度为 **{r['eval_speedup']:.2f}×**"
+                         + (f"；首轮用时 {first:.1f} 秒。" if first is not None else "。"))
     return head + markdown_table(t) + "\n" + "\n".join(lines) + "\n"
 
 
@@ -733,8 +733,8 @@ def _epoch_times_section(e: dict, en: bool) -> str:
         ("Network" if en else "网络"): net, ("Input px" if en else "输入尺寸"): df.input_size,
         ("Batch" if en else "批大小"): df.batch_size,
         ("Path" if en else "路径"): [
-            ", ".join([n.get("precision", ""), n.get("optimizer", "")] + (["channels_last"] if n.get("channels_last") else [])
-                      + (["compile"] if n.get("compile") else [])).strip(", ") for n in e["networks"]],
+            " · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
+                                   "compile" if n.get("compile") else None) if x) for n in e["networks"]],
         ("Train img/s" if en else "训练 图像/秒"): df.train_images_per_second.map(lambda v: fmt(v, 0)),
         ("Eval img/s" if en else "评估 图像/秒"): df.eval_images_per_second.map(lambda v: fmt(v, 0)),
         ("Epoch (s)" if en else "每轮（秒）"): df.epoch_seconds.map(lambda v: fmt(v, 1)),
@@ -755,14 +755,15 @@ def _epoch_times_section(e: dict, en: bool) -> str:
                 f"{e['dataset']}) at the measured training rate plus its test images (up to {e['test_images']:,}) at "
                 f"the measured evaluation rate. "
                 f"**Predicted duration of the whole campaign on one process of this device: {total}** "
-                f"(a lower bound: process start-up, checkpoints and compilation are not included).\n\n")
+                f"(a lower bound: process start-up, checkpoints and compilation are not included). "
+                f"CL: channels_last.\n\n")
     else:
         head = (f"**{e['device']}** —— `{e['campaign']}` 实验（{e['campaign_file']}）{partial}，单进程，"
                 f"每个网络按其运行的配置计时（精度、内存格式、是否编译、配方的优化器）；测于 {e['measured']}，"
                 f"torch {e['versions']['torch']}。"
                 f"每轮 = 该运行的训练图像（实验所取子集，或 {e['dataset']} 全部 {e['train_images']:,} 张）按实测训练速度，"
                 f"加上其测试图像（至多 {e['test_images']:,} 张）按实测评估速度。**整个实验在该设备单进程上的预计用时：{total}**"
-                f"（下限：不含进程启动、检查点与编译时间）。\n\n")
+                f"（下限：不含进程启动、检查点与编译时间）。CL：channels_last。\n\n")
     return head + markdown_table(t)
 
 
