@@ -11,19 +11,25 @@
 #   mkdir -p data/FashionMNIST/raw && cp /usr/share/datasets/fashion-mnist/*.gz data/FashionMNIST/raw/
 #   and on a lent device machine: command "bash benchmarks/gpu_check.sh data", carry ["data/FashionMNIST/raw"].
 # Set OUT to copy the records somewhere else as well (e.g. the device tool's $OUT).
-set -euo pipefail
+set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
 py=${PYTHON:-python}
-"$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible: this script measures a GPU')"
-card=$("$py" -c "import torch; print(torch.cuda.get_device_name(0).replace('NVIDIA ', '').replace(' ', '-'))")
+# Preconditions stop the script; after them every step runs whatever the previous one did.
+"$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible: this script measures a GPU')" \
+  || exit 2
+card=$("$py" -c "import torch; print(torch.cuda.get_device_name(0).replace('NVIDIA ', '').replace(' ', '-'))") || exit 2
 dir=benchmarks/records
 mkdir -p "$dir"
 keep() { if [ -n "${OUT:-}" ]; then cp "$1" "$OUT/"; fi; }
 export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0}
 
-"$py" -m cifar100lab bench --models resnet_20 --compile --steps 100 --warmup 10 --repeats 3 --workers 4 \
-  --out "$dir/gpu-$card-resnet_20.json"; keep "$dir/gpu-$card-resnet_20.json"
-timeout 420 "$py" -m cifar100lab bench --runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root" \
-  --out "$dir/gpu-$card-resnet_20-200-epochs.json"; keep "$dir/gpu-$card-resnet_20-200-epochs.json"
-"$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
-  --out "$dir/gpu-$card-full-epoch-times.json"; keep "$dir/gpu-$card-full-epoch-times.json"
+failed=0
+step() {  # step NAME COMMAND...: run it, keep its record, go on to the next step whatever happens
+  local rec="$dir/gpu-$card-$1.json"; shift
+  if "$@" --out "$rec"; then keep "$rec"; else echo "step $rec failed (exit $?)" >&2; failed=1; fi
+}
+step resnet_20 "$py" -m cifar100lab bench --models resnet_20 --compile --steps 100 --warmup 10 --repeats 3 --workers 4
+step resnet_20-200-epochs timeout 420 "$py" -m cifar100lab bench --runs benchmarks/gpu_resnet20_200.yaml \
+  --data-root "$data_root"
+step full-epoch-times "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
+exit $failed

@@ -132,3 +132,18 @@ def test_committed_benchmark_records_render(tmp_path):
     page = (tmp_path / "performance_en.md").read_text()
     for r in found:
         assert r["device"] in page
+
+
+def test_gpu_check_script_refuses_a_machine_without_gpu(tmp_path):
+    """Run on a CPU box, the GPU script must stop before measuring anything (no gpu-*.json written)."""
+    import os
+    import subprocess
+    import sys
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    before = sorted((ROOT / "benchmarks" / "records").glob("*.json"))
+    p = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path)], cwd=ROOT,
+                       capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=120)
+    assert p.returncode == 2 and "no CUDA device visible" in p.stderr
+    assert sorted((ROOT / "benchmarks" / "records").glob("*.json")) == before
