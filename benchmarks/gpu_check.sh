@@ -13,7 +13,7 @@
 # Set OUT to copy the records somewhere else as well (e.g. the device tool's $OUT).
 set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
-py=${PYTHON:-python}
+py=${PYTHON:-python3}
 # Preconditions stop the script; after them every step runs whatever the previous one did.
 "$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible: this script measures a GPU')" \
   || exit 2
