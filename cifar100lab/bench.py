@@ -35,6 +35,11 @@ from .train import choose_precision
 
 # Images per split of the real datasets, for predicting a campaign's epoch time without loading them.
 SPLIT_SIZES = {"cifar100": (50000, 10000), "fashion-mnist": (60000, 10000)}
+AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}  # choose_precision's values; others: fp32
+
+
+def _device(name: str | None = None) -> torch.device:
+    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:
@@ -97,19 +102,9 @@ def _timed(step_fn, batches, warmup: int, device) -> tuple[float, int, float]:
     return time.perf_counter() - t0, seen, t0 - t_start
 
 
-class TrainingPath:
-    """One way of training and evaluating a model, timed a round at a time."""
+class OriginalPath:
+    """The original report's way of training; ``train_round``/``eval_round`` return ``_timed``'s triple."""
 
-    first_round_seconds = None  # warm-up of the first round: DataLoader start-up, compilation
-
-    def round(self, fn_name: str) -> float:
-        secs, seen, warm = getattr(self, fn_name)()
-        if fn_name == "train_round" and self.first_round_seconds is None:
-            self.first_round_seconds = warm
-        return seen / secs
-
-
-class OriginalPath(TrainingPath):
     def __init__(self, model_name, train, batch_size, warmup, workers, device):
         torch.manual_seed(0)
         self.model = create_model(model_name, num_classes=100).to(device)
@@ -139,14 +134,14 @@ class OriginalPath(TrainingPath):
             return _timed(lambda xb, yb: model(xb.to(self.device)), loader, 1, self.device)
 
 
-class OursPath(TrainingPath):
+class OursPath:
     """The trainer's path for one network (its options, input size and normalization included)."""
 
     def __init__(self, model_name, train, test, batch_size, warmup, device, precision="auto", compile_model=False,
                  eval_batch_size=1000, options=None, pretrained=None, channels_last=True, recipe=None,
-                 fused_optimizer=False):
+                 fused_optimizer=False, img_size=None):
         torch.manual_seed(0)
-        size = resolve_input_size(model_name, pretrained)
+        size = resolve_input_size(model_name, pretrained, img_size)
         # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
         model = create_model(model_name, num_classes=100, img_size=size, **(options or {})).to(device)
         self.model = model.to(memory_format=torch.channels_last) if channels_last else model
@@ -154,12 +149,12 @@ class OursPath(TrainingPath):
                     torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9))
         self.fwd = torch.compile(self.model) if compile_model else self.model
         mp = choose_precision(precision, device.type == "cuda")
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp)
+        dtype = AUTOCAST_DTYPE.get(mp)
         self.autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
         self.prepare = data_mod.normalizer("imagenet" if pretrained else "cifar100", device, size, channels_last)
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
         self.batch_size, self.warmup, self.device = batch_size, warmup, device
-        self.eval_batch_size, self.input_size, self.epoch = eval_batch_size, size, 0
+        self.eval_batch_size, self.epoch = eval_batch_size, 0
         self.info = {"precision": mp, "channels_last": channels_last, "compile": compile_model,
                      "pipeline": "uint8 tensors on device + batched crop/flip", "input_size": size}
 
@@ -185,25 +180,27 @@ class OursPath(TrainingPath):
             return _timed(lambda xb, yb: self.fwd(self.prepare(xb)), batches, 1 if n >= 2 * b else 0, self.device)
 
 
-def interleaved(paths: dict[str, TrainingPath], repeats: int) -> dict[str, dict]:
-    """Median images/s per path over ``repeats`` rounds that alternate between the paths."""
+def interleaved(paths: dict, repeats: int) -> dict[str, dict]:
+    """Median images/s per path over ``repeats`` rounds that alternate between the paths; the first training
+    round's warm-up (DataLoader start-up, compilation) is kept apart."""
     samples = {k: {"train": [], "eval": []} for k in paths}
-    for _ in range(repeats):
-        for label, p in paths.items():
-            samples[label]["train"].append(p.round("train_round"))
-    for _ in range(repeats):
-        for label, p in paths.items():
-            samples[label]["eval"].append(p.round("eval_round"))
+    first = {}
+    for kind in ("train", "eval"):
+        for _ in range(repeats):
+            for label, p in paths.items():
+                secs, seen, warm = (p.train_round if kind == "train" else p.eval_round)()
+                samples[label][kind].append(seen / secs)
+                first.setdefault((label, kind), warm)
     return {label: {"train_images_per_second": statistics.median(s["train"]),
                     "eval_images_per_second": statistics.median(s["eval"]),
                     "train_samples": s["train"], "eval_samples": s["eval"],
-                    "first_round_seconds": paths[label].first_round_seconds, **paths[label].info}
+                    "first_round_seconds": first[(label, "train")], **paths[label].info}
             for label, s in samples.items()}
 
 
 def measured_peaks(device, precision: str) -> dict[str, float]:
     mp = choose_precision(precision, device.type == "cuda")
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp, torch.float32)
+    dtype = AUTOCAST_DTYPE.get(mp, torch.float32)
     return {"fp32": matmul_peak(device, torch.float32), mp: matmul_peak(device, dtype)}
 
 
@@ -216,7 +213,7 @@ def _header(device, peaks, **extra) -> dict:
 
 def run_bench(models, batch_size=128, steps=20, warmup=3, workers=2, precision="auto", compile_model=False,
               eval_batch_size=1000, device=None, repeats=3) -> dict:
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = _device(device)
     x, y = synthetic_images(max((steps + warmup) * batch_size, eval_batch_size * 2))
     train = x[:(steps + warmup) * batch_size], y[:(steps + warmup) * batch_size]  # a round = one pass over it
     peaks = measured_peaks(device, precision)
@@ -269,7 +266,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     and the first epoch's compilation are left out).
     """
     from .campaign import load_campaign
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = _device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
     train_size, test_size = SPLIT_SIZES.get(camp.dataset, SPLIT_SIZES["cifar100"])
     peaks = measured_peaks(device, "auto")
@@ -283,7 +280,8 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
         c = net["runs"][0].config  # the run's own switches, recipe and optimizer: the epoch it will have
         path = OursPath(net["model"], (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), b, warmup,
                         device, c.precision, compile_model or c.compile, eb, net["options"], net["pretrained"],
-                        c.channels_last, recipes.build_recipe(c.resolved_recipe(), c.overrides), c.fused_optimizer)
+                        c.channels_last, recipes.build_recipe(c.resolved_recipe(), c.overrides), c.fused_optimizer,
+                        c.img_size)
         rates = interleaved({"ours": path}, 1)["ours"]
         optimizer = type(path.opt).__name__
         del path  # free the network before building the next
@@ -362,7 +360,7 @@ def run_timed_runs(path, data_root=None, progress=print) -> dict:
                         "epoch_seconds": [r["epoch_seconds"] + r["eval_seconds"] for r in epochs]})
             progress(f"[{i + 1}/{len(spec['configs'])}] {label}: {rec['status']}, top-1 "
                      f"{(rec.get('final') or {}).get('top1', float('nan')):.2f} %, {rec['wall_seconds']:.0f} s")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = _device()
     return {"kind": "runs", **_header(device, {}, title=spec["title"], description=spec["description"],
                                       file=str(path)), "runs": out}
 

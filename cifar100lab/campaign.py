@@ -280,8 +280,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     nproc = campaign.num_processes if jobs == 1 else "auto"
     log_dir = Path(runs_root) / campaign.name / "logs"
 
-    def one(i_run):
-        i, run = i_run
+    def one(run):
         t0 = time.time()
         env = free_envs.get()
         try:
@@ -305,7 +304,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {time.time() - t0:.0f}s (ETA {eta / 60:.1f} min)")
 
     with ThreadPoolExecutor(jobs) as pool:
-        list(pool.map(one, enumerate(todo)))
+        list(pool.map(one, todo))
     return summary
 
 

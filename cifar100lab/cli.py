@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     c.add_argument("--book", default="book")
     c.add_argument("--force", action="store_true", help="re-run complete runs (old run folders are moved aside)")
     c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
-    c.add_argument("--jobs", type=lambda v: v if v == "auto" else int(v),
+    c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
                    help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
                         "GPUs, 2 on a CPU-only machine (default: the campaign's)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")

@@ -790,38 +790,45 @@ def _runs_section(r: dict, en: bool) -> str:
     return head + markdown_table(t)
 
 
+# record kind -> its renderer and (heading, introduction, text when there is none), in both languages
+PERFORMANCE_SECTIONS = [
+    ("bench", _bench_section, (
+        {"en": "Input pipeline and training path", "zh": "数据管线与训练路径"},
+        {"en": "Throughput of the original report's input pipeline (per-image PIL transforms through a DataLoader, "
+               "fp32) against this project's path (uint8 tensors on the device, batched crop/flip, channels_last, "
+               "bf16), measured by `python -m cifar100lab bench` in one process on synthetic CIFAR-shaped images: "
+               "these are speed measurements, not accuracy results.",
+         "zh": "原报告的数据管线（逐图 PIL 变换 + DataLoader，fp32）与本项目路径（设备上的 uint8 张量、批量裁剪/翻转、"
+               "channels_last、bf16）的吞吐量对比，由 `python -m cifar100lab bench` 在同一进程中用合成的 CIFAR 形状图像测得："
+               "这些是速度测量，不是准确率结果。"},
+        {"en": "No benchmark record yet.", "zh": "尚无基准测试记录。"})),
+    ("epoch_times", _epoch_times_section, (
+        {"en": "Epoch times and predicted campaign duration", "zh": "每轮用时与实验预计时长"},
+        {"en": "Measured by `python -m cifar100lab bench --campaign <campaign.yaml>`: one epoch of every distinct "
+               "network of a campaign on synthetic data of the campaign's sizes.",
+         "zh": "由 `python -m cifar100lab bench --campaign <campaign.yaml>` 测得：在与实验相同尺寸的合成数据上，"
+               "实验中每个不同网络的一轮用时。"},
+        {"en": "No epoch-time record yet.", "zh": "尚无每轮用时记录。"})),
+    ("runs", _runs_section, (
+        {"en": "Timed training runs", "zh": "计时训练运行"},
+        {"en": "Whole runs of the trainer, for accuracy and wall time together.",
+         "zh": "完整的训练运行，同时给出准确率与总用时。"},
+        {"en": "No timed-run record yet.", "zh": "尚无计时训练记录。"})),
+]
+
+
 def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generated") -> list[dict]:
     """The Performance page from the benchmark records (``python -m cifar100lab bench [--campaign …] --out …``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     found = [records.read_json(p) for p in sorted(Path(bench_dir).glob("*.json"))] if Path(bench_dir).is_dir() else []
-    benches = [b for b in found if b.get("kind") == "bench"]
-    epoch_times = [b for b in found if b.get("kind") == "epoch_times"]
-    timed_runs = [b for b in found if b.get("kind") == "runs"]
     has_gpu = any(b.get("device_type") == "cuda" for b in found)
     for lang in LANGS:
         en = lang == "en"
-        parts = ["## " + ("Input pipeline and training path" if en else "数据管线与训练路径") + "\n",
-                 ("Throughput of the original report's input pipeline (per-image PIL transforms through a "
-                  "DataLoader, fp32) against this project's path (uint8 tensors on the device, batched crop/flip, "
-                  "channels_last, bf16), measured by `python -m cifar100lab bench` in one process on synthetic "
-                  "CIFAR-shaped images: these are speed measurements, not accuracy results.\n") if en else
-                 ("原报告的数据管线（逐图 PIL 变换 + DataLoader，fp32）与本项目路径（设备上的 uint8 张量、批量裁剪/翻转、"
-                  "channels_last、bf16）的吞吐量对比，由 `python -m cifar100lab bench` 在同一进程中用合成的 CIFAR 形状图像测得："
-                  "这些是速度测量，不是准确率结果。\n")]
-        parts += [_bench_section(b, en) for b in benches] or ["No benchmark record yet.\n" if en else "尚无基准测试记录。\n"]
-        parts += ["## " + ("Epoch times and predicted campaign duration" if en else "每轮用时与实验预计时长") + "\n",
-                  ("Measured by `python -m cifar100lab bench --campaign <campaign.yaml>`: one epoch of every distinct "
-                   "network of a campaign on synthetic data of the campaign's sizes.\n") if en else
-                  ("由 `python -m cifar100lab bench --campaign <campaign.yaml>` 测得：在与实验相同尺寸的合成数据上，"
-                   "实验中每个不同网络的一轮用时。\n")]
-        parts += [_epoch_times_section(e, en) for e in epoch_times] or [
-            "No epoch-time record yet.\n" if en else "尚无每轮用时记录。\n"]
-        parts += ["## " + ("Timed training runs" if en else "计时训练运行") + "\n",
-                  ("Whole runs of the trainer, for accuracy and wall time together.\n" if en else
-                   "完整的训练运行，同时给出准确率与总用时。\n")]
-        parts += [_runs_section(r, en) for r in timed_runs] or [
-            "No timed-run record yet.\n" if en else "尚无计时训练记录。\n"]
+        parts = []
+        for kind, render, (title, intro, empty) in PERFORMANCE_SECTIONS:
+            parts += [f"## {title[lang]}\n", intro[lang] + "\n"]
+            parts += [render(r, en) for r in found if r.get("kind") == kind] or [empty[lang] + "\n"]
         if not has_gpu:
             parts.append(":::{note}\n" + (
                 "No GPU measurement is recorded yet: these records come from CPUs only. On a GPU machine, "

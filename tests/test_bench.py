@@ -1,8 +1,12 @@
 """The speed benchmark's three measurements and the Performance page rendered from their records."""
 import json
+import os
 import statistics
+import subprocess
+import sys
 
 import pytest
+import torch
 
 from cifar100lab import bench, report
 from cifar100lab.records import atomic_write_json
@@ -136,10 +140,6 @@ def test_committed_benchmark_records_render(tmp_path):
 
 def test_gpu_check_script_refuses_a_machine_without_gpu(tmp_path):
     """Run on a CPU box, the GPU script must stop before measuring anything (no gpu-*.json written)."""
-    import os
-    import subprocess
-    import sys
-    import torch
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     before = sorted((ROOT / "benchmarks" / "records").glob("*.json"))
