@@ -26,10 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DATASETS = ("cifar100", "fashion-mnist", "synthetic")
-KIND = {"cifar100": "real", "fashion-mnist": "stand-in", "synthetic": "synthetic"}
-LABEL = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST (stand-in for CIFAR-100)",
-         "synthetic": "synthetic data (CIFAR-100 layout)"}
 DATA_ENV = "CIFAR100LAB_DATA"
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
@@ -50,7 +46,50 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+FASHION_MEAN, FASHION_STD = (0.2190,) * 3, (0.3318,) * 3
+SYNTHETIC_MEAN, SYNTHETIC_STD = (0.4970, 0.4959, 0.4995), (0.2381, 0.2350, 0.2346)
 NORMALIZATION = {"cifar100": (CIFAR100_MEAN, CIFAR100_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the rest of the package may know about a dataset without loading it.
+
+    ``kind`` is real / stand-in / synthetic (every page that shows a run says which); ``sizes`` are the full
+    train/test splits (synthetic: the generator's default); ``mean``/``std`` are per-channel statistics of the
+    32×32 RGB images the loader returns, used to normalise from-scratch runs.
+    """
+    name: str
+    kind: str
+    label: dict  # {"en": ..., "zh": ...}
+    num_classes: int
+    sizes: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+KIND_LABELS = {"real": {"en": "real data", "zh": "真实数据"},
+               "stand-in": {"en": "stand-in dataset", "zh": "替代数据集"},
+               "synthetic": {"en": "synthetic data", "zh": "合成数据"}}
+# Fashion-MNIST statistics are of the zero-padded 32×32 images (the 2-px border lowers both); synthetic ones
+# are of write_synthetic_cifar100's default set (seed 0, 5,000 train images).
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
+    DatasetSpec("cifar100", "real", {"en": "CIFAR-100", "zh": "CIFAR-100"}, 100, (50000, 10000),
+                CIFAR100_MEAN, CIFAR100_STD),
+    DatasetSpec("fashion-mnist", "stand-in", {"en": "Fashion-MNIST (stand-in for CIFAR-100)",
+                                              "zh": "Fashion-MNIST（CIFAR-100 的替代数据集）"}, 10, (60000, 10000),
+                FASHION_MEAN, FASHION_STD),
+    DatasetSpec("synthetic", "synthetic", {"en": "synthetic data (CIFAR-100 layout)",
+                                           "zh": "合成数据（CIFAR-100 目录格式）"}, 100, (5000, 1000),
+                SYNTHETIC_MEAN, SYNTHETIC_STD),
+)}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registered dataset ``name``; an unknown name is a DataError listing the valid ones."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    return DATASETS[name]
 
 
 class DataError(RuntimeError):
@@ -69,12 +108,16 @@ class Dataset:
     subsets: dict = field(default_factory=dict)
 
     @property
+    def spec(self) -> DatasetSpec:
+        return DATASETS[self.name]
+
+    @property
     def kind(self) -> str:
-        return KIND[self.name]
+        return self.spec.kind
 
     @property
     def label(self) -> str:
-        return LABEL[self.name]
+        return self.spec.label["en"]
 
     @property
     def num_classes(self) -> int:
@@ -251,8 +294,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
                  train_subset: int | None = None, test_subset: int | None = None, subset_seed: int = 0,
                  synthetic_size: tuple[int, int] = (5000, 1000)) -> Dataset:
     """Load a dataset into memory. ``*_subset`` picks a fixed, seeded subset (the same for every run)."""
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    dataset_spec(name)
     root = data_root(root)
     if name == "cifar100":
         folder = ensure_cifar100(root, download)
