@@ -29,12 +29,11 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from . import recipes, records
-from .registry import count_flops, create_model, model_names, resolve_input_size
-from .train import choose_precision
+from . import records
+from .config import ConfigError, TrainConfig, resolve
+from .models import count_flops, create_model, model_names
+from .train import build_network, choose_precision, make_accelerator, new_model
 
-# Images per split of the real datasets, for predicting a campaign's epoch time without loading them.
-SPLIT_SIZES = {"cifar100": (50000, 10000), "fashion-mnist": (60000, 10000)}
 AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}  # choose_precision's values; others: fp32
 
 
@@ -74,7 +73,8 @@ class PILDataset(torch.utils.data.Dataset):
         from torchvision import transforms as T
         self.images = x.permute(0, 2, 3, 1).numpy()
         self.labels = y.numpy()
-        norm = T.Normalize(data_mod.CIFAR100_MEAN, data_mod.CIFAR100_STD)
+        cifar = data_mod.DATASETS["cifar100"]
+        norm = T.Normalize(cifar.mean, cifar.std)
         aug = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()] if train else []
         self.transform = T.Compose([*aug, T.ToTensor(), norm])
 
@@ -135,49 +135,36 @@ class OriginalPath:
 
 
 class OursPath:
-    """The trainer's path for one network (its options, input size and normalization included)."""
+    """The trainer's own build-and-step for one run plan (network, input size, normalization, autocast,
+    optimizer and schedule of its recipe, label smoothing, scaler), on synthetic batches."""
 
-    def __init__(self, model_name, train, test, batch_size, warmup, device, precision="auto", compile_model=False,
-                 eval_batch_size=1000, options=None, pretrained=None, channels_last=True, recipe=None,
-                 fused_optimizer=False, img_size=None):
+    def __init__(self, plan, train, test, warmup, device):
+        cfg = plan.config
+        accelerator = make_accelerator(cfg.precision, cpu=device.type == "cpu")
         torch.manual_seed(0)
-        size = resolve_input_size(model_name, pretrained, img_size)
+        steps = len(train[1]) // cfg.batch_size
         # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
-        model = create_model(model_name, num_classes=100, img_size=size, **(options or {})).to(device)
-        self.model = model.to(memory_format=torch.channels_last) if channels_last else model
-        self.opt = (recipes.make_optimizer(self.model, recipe, fused=fused_optimizer or None) if recipe else
-                    torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9))
-        self.fwd = torch.compile(self.model) if compile_model else self.model
-        mp = choose_precision(precision, device.type == "cuda")
-        dtype = AUTOCAST_DTYPE.get(mp)
-        self.autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
-        self.prepare = data_mod.normalizer("imagenet" if pretrained else "cifar100", device, size, channels_last)
+        self.network = build_network(plan, accelerator, new_model(plan, 100, weights=False), steps)
+        device = accelerator.device
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
-        self.batch_size, self.warmup, self.device = batch_size, warmup, device
-        self.eval_batch_size, self.epoch = eval_batch_size, 0
-        self.info = {"precision": mp, "channels_last": channels_last, "compile": compile_model,
-                     "pipeline": "uint8 tensors on device + batched crop/flip", "input_size": size}
+        self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device
+        self.epoch = 0
+        self.info = {"precision": accelerator.mixed_precision, "channels_last": cfg.channels_last,
+                     "compile": cfg.compile, "pipeline": "uint8 tensors on device + batched crop/flip",
+                     "input_size": plan.input_size, "optimizer": type(self.network.optimizer.optimizer).__name__}
 
     def train_round(self):
-        model, opt = self.model.train(), self.opt
-
-        def step(xb, yb):
-            with self.autocast():
-                loss = F.cross_entropy(self.fwd(self.prepare(xb)).float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
+        self.network.model.train()
         self.epoch += 1
         batches = data_mod.train_batches(self.x, self.y, self.batch_size, self.epoch, 0)
-        return _timed(step, batches, self.warmup, self.device)
+        return _timed(self.network.step, batches, self.warmup, self.device)
 
     def eval_round(self):
-        self.model.eval()
+        self.network.model.eval()
         n, b = len(self.test_y), self.eval_batch_size
         batches = ((self.test_x[i:i + b], self.test_y[i:i + b]) for i in range(0, n - b + 1, b))
-        with torch.no_grad(), self.autocast():
-            return _timed(lambda xb, yb: self.fwd(self.prepare(xb)), batches, 1 if n >= 2 * b else 0, self.device)
+        with torch.no_grad():
+            return _timed(lambda xb, yb: self.network.logits(xb), batches, 1 if n >= 2 * b else 0, self.device)
 
 
 def interleaved(paths: dict, repeats: int) -> dict[str, dict]:
@@ -220,11 +207,12 @@ def run_bench(models, batch_size=128, steps=20, warmup=3, workers=2, precision="
     rows = []
     for name in models:
         flops = count_flops(create_model(name, num_classes=100), 32)
+        base = dict(model=name, pretrained="off", batch_size=batch_size, eval_batch_size=eval_batch_size,
+                    precision=precision)
         paths = {"original": OriginalPath(name, train, batch_size, warmup, workers, device),
-                 "ours": OursPath(name, train, (x, y), batch_size, warmup, device, precision, False, eval_batch_size)}
+                 "ours": OursPath(resolve(base), train, (x, y), warmup, device)}
         if compile_model:
-            paths["ours+compile"] = OursPath(name, train, (x, y), batch_size, warmup, device, precision, True,
-                                             eval_batch_size)
+            paths["ours+compile"] = OursPath(resolve({**base, "compile": True}), train, (x, y), warmup, device)
         result = interleaved(paths, repeats)
         base = result["original"]
         for label, r in result.items():
@@ -245,14 +233,12 @@ def campaign_networks(campaign) -> dict[tuple, dict]:
     """Distinct networks of a campaign -> what one epoch of each costs to time (one process)."""
     nets = {}
     for run in campaign.runs:
-        c = run.config
-        pretrained = c.resolved_pretrained()
-        key = (c.model, tuple(sorted(c.options.items())), resolve_input_size(c.model, pretrained, c.img_size),
-               c.batch_size, c.eval_batch_size, c.precision, c.channels_last, c.compile, c.fused_optimizer,
-               c.resolved_recipe(), tuple(sorted(c.overrides.items())))
-        nets.setdefault(key, {"model": c.model, "options": dict(c.options), "pretrained": pretrained,
-                              "input_size": key[2], "batch_size": c.batch_size, "eval_batch_size": c.eval_batch_size,
-                              "runs": []})["runs"].append(run)
+        p, c = run.plan, run.config
+        key = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
+               c.precision, c.channels_last, c.compile, c.fused_optimizer, p.recipe)
+        nets.setdefault(key, {"model": c.model, "options": dict(c.options), "pretrained": p.pretrained,
+                              "input_size": p.input_size, "batch_size": c.batch_size,
+                              "eval_batch_size": c.eval_batch_size, "runs": []})["runs"].append(run)
     return nets
 
 
@@ -260,15 +246,16 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
                        progress=print) -> dict:
     """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
 
-    Each network is timed as its runs are configured (precision, channels_last, compile, recipe's optimizer;
-    ``compile_model`` turns compilation on for all). Epoch time = training images / measured train images/s + test images / measured eval images/s; the
-    campaign's time is the sum over its runs of epochs × epoch time (a lower bound: start-up, checkpoints
-    and the first epoch's compilation are left out).
+    Each network is timed with the trainer's step as its runs are configured (precision, channels_last,
+    compile, recipe; ``compile_model`` turns compilation on for all). Epoch time = training images / measured
+    train images/s + test images / measured eval images/s; the campaign's time is the sum over its runs of
+    epochs × epoch time (a lower bound: start-up, checkpoints and the first epoch's compilation are left out).
     """
+    import dataclasses
     from .campaign import load_campaign
     device = _device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
-    train_size, test_size = SPLIT_SIZES.get(camp.dataset, SPLIT_SIZES["cifar100"])
+    train_size, test_size = data_mod.dataset_spec(camp.dataset).sizes
     peaks = measured_peaks(device, "auto")
     networks, total = [], 0.0
     nets = campaign_networks(camp)
@@ -277,28 +264,24 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
             continue
         b, eb = net["batch_size"], net["eval_batch_size"]
         x, y = synthetic_images(max((steps + warmup) * b, 2 * eb))
-        c = net["runs"][0].config  # the run's own switches, recipe and optimizer: the epoch it will have
-        path = OursPath(net["model"], (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), b, warmup,
-                        device, c.precision, compile_model or c.compile, eb, net["options"], net["pretrained"],
-                        c.channels_last, recipes.build_recipe(c.resolved_recipe(), c.overrides), c.fused_optimizer,
-                        c.img_size)
+        plan = net["runs"][0].plan  # the run's own switches, recipe and optimizer: the epoch it will have
+        if compile_model and not plan.config.compile:
+            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, compile=True))
+        path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device)
         rates = interleaved({"ours": path}, 1)["ours"]
-        optimizer = type(path.opt).__name__
         del path  # free the network before building the next
+        c = plan.config
         n_train = min(c.train_subset or train_size, train_size) // b * b
         n_test = min(c.test_subset or test_size, test_size)
         epoch = n_train / rates["train_images_per_second"] + n_test / rates["eval_images_per_second"]
-        run_ids = [r.run_id for r in net["runs"]]
         epochs = sum(r.config.epochs for r in net["runs"])
         total += epochs * epoch
-        networks.append({"model": net["model"], "options": net["options"], "pretrained": net["pretrained"],
-                         "input_size": net["input_size"], "batch_size": b,
-                         "train_images_per_second": rates["train_images_per_second"],
-                         "eval_images_per_second": rates["eval_images_per_second"],
-                         "first_round_seconds": rates["first_round_seconds"], "precision": rates["precision"],
-                         "channels_last": rates["channels_last"], "compile": rates["compile"],
-                         "optimizer": optimizer,
-                         "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch, "runs": run_ids, "run_epochs": epochs,
+        networks.append({**{k: net[k] for k in ("model", "options", "pretrained", "input_size", "batch_size")},
+                         **{k: rates[k] for k in ("train_images_per_second", "eval_images_per_second",
+                                                  "first_round_seconds", "precision", "channels_last", "compile",
+                                                  "optimizer")},
+                         "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch,
+                         "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,
                          "predicted_seconds": epochs * epoch})
         progress(f"[{i + 1}/{len(nets)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
                  f"{rates['train_images_per_second']:.0f} train img/s, epoch {epoch:.1f} s")
@@ -316,7 +299,6 @@ def load_runs_file(path) -> dict:
     """A YAML of timed training runs: ``base`` (TrainConfig fields) and ``variants`` (``label`` + changes).
     Every run's config is validated before any of them starts."""
     import yaml
-    from .train import ConfigError, TrainConfig
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"runs file {path} does not exist")
@@ -332,7 +314,7 @@ def load_runs_file(path) -> dict:
     for v in variants:
         fields = {**(d.get("base") or {}), **{k: val for k, val in v.items() if k != "label"}, "progress": False}
         try:
-            configs.append((v["label"], TrainConfig.from_dict(fields)))
+            configs.append((v["label"], resolve(fields)))
         except ConfigError as e:
             raise ConfigError(f"{path}, variant {v['label']!r}: {e}") from None
     return {"title": d.get("title") or {"en": path.stem, "zh": path.stem},
@@ -347,11 +329,11 @@ def run_timed_runs(path, data_root=None, progress=print) -> dict:
     spec = load_runs_file(path)
     out = []
     with tempfile.TemporaryDirectory(prefix="cifar100lab-bench-") as tmp:
-        for i, (label, cfg) in enumerate(spec["configs"]):
+        for i, (label, plan) in enumerate(spec["configs"]):
             changes = {"run_dir": str(Path(tmp) / f"run{i}"), "run_id": label, "resume": False}
             if data_root:
                 changes["data_root"] = data_root
-            rec = train(dataclasses.replace(cfg, **changes))
+            rec = train(dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes)))
             epochs = records.read_metrics(Path(tmp) / f"run{i}")
             out.append({"label": label, "status": rec["status"], "reason": rec.get("reason"),
                         "config": rec["config"], "dataset": rec.get("dataset"), "hardware": rec.get("hardware"),
@@ -426,7 +408,6 @@ def input_error(a) -> str | None:
 
 def main(a) -> int:
     from .data import DataError
-    from .train import ConfigError
     try:
         problem = input_error(a)
         if problem:

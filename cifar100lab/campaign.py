@@ -24,10 +24,11 @@ from typing import Any
 import yaml
 
 from . import records
-from .registry import get_spec, model_names
-from .train import ConfigError, TrainConfig
+from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .launch import job_envs, resolve_jobs
+from .models import get_spec, model_names
 
-ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs")
 STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric")
@@ -56,8 +57,12 @@ class Study:
 @dataclass
 class Run:
     run_id: str
-    config: TrainConfig
+    plan: RunPlan
     notebook: Path
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.plan.config
 
     @property
     def run_dir(self) -> Path:
@@ -143,8 +148,8 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     defaults = dict(d.get("defaults") or {})
     defaults.update(set_values or {})
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
-    studies = [load_study(ROOT / s if not Path(s).is_absolute() and not Path(s).exists() else s)
-               for s in d.get("studies") or []]
+    # Study paths are relative to the campaign file's folder, so a campaign works from any working folder.
+    studies = [load_study(path.parent / s) for s in d.get("studies") or []]
     camp = Campaign(name, d.get("description", ""), dataset, d.get("num_processes", "auto"),
                     _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
                     d.get("jobs", 1), str(path))
@@ -175,11 +180,13 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
         cfg = {**defaults, **extra, "overrides": merged_overrides, "model": model, "options": options, "seed": seed, "dataset": dataset,
                "run_dir": str(Path(runs_root) / name / rid), "run_id": rid, "campaign": name, "resume": True}
         try:
-            config = TrainConfig.from_dict(cfg)
+            plan = resolve(cfg)
         except ConfigError as e:
             raise ConfigError(f"{path}, run {rid}: {e}") from None
-        seen[rid] = Run(rid, config, Path(book_dir) / "runs" / f"{rid}.ipynb")
+        seen[rid] = Run(rid, plan, Path(book_dir) / "runs" / f"{rid}.ipynb")
     camp.runs = list(seen.values())
+    if not camp.runs:
+        raise ConfigError(f"{path} defines no runs; list 'models' (names or all) or 'studies'")
     return camp
 
 
@@ -224,42 +231,10 @@ def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) 
     return proc.returncode, (proc.stderr or proc.stdout)[-2000:]
 
 
-def resolve_jobs(jobs, where: str = "jobs") -> int:
-    """How many runs go side by side. ``auto``: 1 with GPUs (each run takes the GPUs its ``num_processes``
-    asks for); 2 on a CPU-only machine with 2 or more cores, each run getting half of them, because a run's
-    start-up (kernel, imports, model build) is single-threaded and overlaps with the other's training —
-    measured: the quick campaign on 2 cores in 9.6 min instead of 15.1. With GPUs, at most one job per GPU."""
-    from .launch import visible_gpus
-    gpus = visible_gpus()
-    if jobs == "auto":
-        return 1 if gpus else min(2, os.cpu_count() or 1)
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ConfigError(f"{where}: jobs must be a positive integer or 'auto', got {jobs!r}")
-    if gpus and jobs > gpus:
-        raise ConfigError(f"{where}: {jobs} jobs need {jobs} GPUs (one each at least); {gpus} visible")
-    return jobs
-
-
-def _job_envs(jobs: int) -> list[dict]:
-    """One environment per parallel job: a disjoint GPU subset each (or a CPU-thread share)."""
-    from .launch import visible_gpus
-    gpus = visible_gpus()
-    envs = []
-    for j in range(jobs):
-        env = dict(os.environ)
-        if gpus:
-            ids = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(gpus)))).split(",")
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(ids[j::jobs])
-        elif jobs > 1:
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
-        envs.append(env)
-    return envs
-
-
 def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
             force: bool = False, retry_skipped: bool = False, jobs: int | None = None, log=print) -> dict:
     """Execute every run not already done; returns {status: [run ids]}."""
-    notebook = Path(notebook or ROOT / "notebooks" / "train.ipynb")
+    notebook = Path(notebook or NOTEBOOKS / "train.ipynb")
     jobs = resolve_jobs(jobs or campaign.jobs, "--jobs")
     write_manifest(campaign, runs_root)
     done = {"complete"} | (set() if retry_skipped else {"skipped"})
@@ -274,7 +249,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
         f"{len(summary['already'])} already done, {len(todo)} to run")
     free_envs: queue.Queue = queue.Queue()  # a job's GPU subset is lent to one run at a time
-    for env in _job_envs(jobs):
+    for env in job_envs(jobs):
         free_envs.put(env)
     started, count = time.time(), [0]
     nproc = campaign.num_processes if jobs == 1 else "auto"
@@ -316,10 +291,10 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
     out.mkdir(parents=True, exist_ok=True)
     common = {"campaign": campaign.name, "runs_root": str(Path(runs_root).resolve()),
               "out_dir": str(out.resolve())}
-    pm.execute_notebook(str(ROOT / "notebooks" / "analysis.ipynb"), str(out / "analysis.ipynb"),
+    pm.execute_notebook(str(NOTEBOOKS / "analysis.ipynb"), str(out / "analysis.ipynb"),
                         parameters=common, cwd=str(Path.cwd()), progress_bar=False, kernel_name="python3")
     for study in campaign.studies:
-        pm.execute_notebook(str(ROOT / "notebooks" / "ablation.ipynb"), str(out / f"ablation-{study.name}.ipynb"),
+        pm.execute_notebook(str(NOTEBOOKS / "ablation.ipynb"), str(out / f"ablation-{study.name}.ipynb"),
                             parameters={**common, "study": study.name}, cwd=str(Path.cwd()), progress_bar=False,
                             kernel_name="python3")
     log(f"analysis written to {out}")

@@ -21,8 +21,8 @@ def _set_values(pairs: list[str]) -> dict:
 
 def cmd_campaign(a) -> int:
     from . import campaign as C
+    from .config import ConfigError
     from .data import DataError, load_dataset
-    from .train import ConfigError
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=_set_values(a.set))
@@ -80,14 +80,15 @@ def cmd_evaluate(a) -> int:
 
 def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
-    from .train import ConfigError, TrainConfig, train
+    from .config import ConfigError, resolve
+    from .train import train
     try:
         cfg = yaml.safe_load(Path(a.config).read_text(encoding="utf-8")) if a.config else {}
-        cfg = TrainConfig.from_dict({**(cfg or {}), **_set_values(a.set)})
+        plan = resolve({**(cfg or {}), **_set_values(a.set)})
     except (ConfigError, OSError, yaml.YAMLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    record = train(cfg)
+    record = train(plan)
     print(f"{record['run_id']}: {record['status']}" + (f" top-1 {record['final']['top1']:.2f}" if record.get("final") else ""))
     return 0 if record["status"] != "failed" else 1
 

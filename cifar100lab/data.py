@@ -45,10 +45,8 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
                    "Ankle boot"]
 
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 FASHION_MEAN, FASHION_STD = (0.2190,) * 3, (0.3318,) * 3
 SYNTHETIC_MEAN, SYNTHETIC_STD = (0.4970, 0.4959, 0.4995), (0.2381, 0.2350, 0.2346)
-NORMALIZATION = {"cifar100": (CIFAR100_MEAN, CIFAR100_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
 
 
 @dataclass(frozen=True)
@@ -362,11 +360,10 @@ def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int,
         yield xb, y[idx.to(y.device)]
 
 
-def normalizer(normalization: str, device, size: int = 32, channels_last: bool = True):
-    """uint8 batch -> normalized float batch (resized to ``size`` for pretrained models)."""
-    if normalization not in NORMALIZATION:
-        raise ValueError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATION)}")
-    mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) * 255 for v in NORMALIZATION[normalization])
+def normalizer(mean, std, device, size: int = 32, channels_last: bool = True):
+    """uint8 batch -> float batch normalized with per-channel ``mean``/``std`` (0-1 scale), resized to ``size``
+    for networks that run at another resolution (pretrained fine-tunes)."""
+    mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) * 255 for v in (mean, std))
 
     def prepare(xb: torch.Tensor) -> torch.Tensor:
         xb = (xb.float() - mean) / std

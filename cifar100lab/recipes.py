@@ -56,25 +56,56 @@ def valid_keys() -> list[str]:
     return [f.name for f in fields(Recipe)]
 
 
+# Allowed range of every numeric recipe field: (low, high, whether high itself is allowed).
+RANGES = {"lr": (0, math.inf, False), "momentum": (0, 1, False), "weight_decay": (0, math.inf, False),
+          "warmup_epochs": (0, math.inf, False), "min_lr": (0, math.inf, False), "gamma": (0, 1, True),
+          "label_smoothing": (0, 1, False)}
+
+
 def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
-    """The named recipe with ``overrides`` applied; unknown names, keys or values fail here."""
+    """The named recipe with ``overrides`` applied; unknown names, keys or values fail here, naming the key."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; valid: {', '.join(RECIPES)}")
     overrides = dict(overrides or {})
     bad = sorted(set(overrides) - set(valid_keys()))
     if bad:
         raise ValueError(f"unknown recipe key(s) {', '.join(bad)}; valid keys: {', '.join(valid_keys())}")
-    for key, options in CHOICES.items():
-        if key in overrides and overrides[key] not in options:
-            raise ValueError(f"recipe {key}={overrides[key]!r} is not one of {', '.join(options)}")
-    for key in ("betas", "milestones"):
-        if key in overrides:
-            overrides[key] = tuple(overrides[key])
+    for key, value in overrides.items():
+        overrides[key] = _checked(key, value)
     recipe = replace(RECIPES[name], **overrides)
-    if recipe.lr <= 0 or recipe.weight_decay < 0 or not 0 <= recipe.label_smoothing < 1:
-        raise ValueError(f"recipe values out of range: lr={recipe.lr}, weight_decay={recipe.weight_decay}, "
-                         f"label_smoothing={recipe.label_smoothing}")
+    if recipe.lr <= 0:
+        raise ValueError(f"recipe lr must be above 0, got {recipe.lr}")
     return recipe
+
+
+def _checked(key: str, value: Any) -> Any:
+    """One override value, type- and range-checked against the Recipe field it replaces."""
+    if key in CHOICES:
+        if value not in CHOICES[key]:
+            raise ValueError(f"recipe {key}={value!r} is not one of {', '.join(CHOICES[key])}")
+        return value
+    default = getattr(Recipe, key)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"recipe {key} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"recipe {key} must be a list of numbers, got {value!r}")
+        if key == "betas" and len(value) != 2:
+            raise ValueError(f"recipe betas must be two numbers, got {value!r}")
+        return tuple(_number(f"{key}[{i}]", v, (0, 1, False)) for i, v in enumerate(value))
+    return _number(key, value, RANGES[key])
+
+
+def _number(key: str, value: Any, bounds: tuple) -> float:
+    low, high, high_ok = bounds
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"recipe {key} must be a finite number, got {value!r}")
+    if value < low or value > high or (value == high and not high_ok):
+        closing = "]" if high_ok else ")"
+        raise ValueError(f"recipe {key}={value!r} is out of range [{low}, {high}{closing}")
+    return float(value)
 
 
 def scaled_lr(recipe: Recipe, world_size: int) -> float:
@@ -110,10 +141,7 @@ def lr_factor(recipe: Recipe, step: int, total_steps: int, steps_per_epoch: int)
 
 
 def make_scheduler(optimizer, recipe: Recipe, epochs: int, steps_per_epoch: int):
-    total = epochs * steps_per_epoch
-    if recipe.warmup_epochs >= epochs:
-        raise ValueError(f"warmup_epochs ({recipe.warmup_epochs}) must be shorter than the run ({epochs} epochs); "
-                         f"override warmup_epochs for short runs")
+    total = epochs * steps_per_epoch  # warmup_epochs < epochs is checked when the run is resolved
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(recipe, step, total, steps_per_epoch))
 

@@ -1,132 +1,41 @@
 """The one training function: CPU, one GPU, N GPUs (DDP) and several nodes, through Accelerate.
 
-``train(config)`` runs on every process (the launcher starts them); it writes, under ``run_dir``:
+``train(plan)`` runs on every process (the launcher starts them); it writes, under ``run_dir``:
 ``config.json``, ``metrics.jsonl`` (one row per epoch), ``checkpoint.pt`` (each epoch) and
 ``record.json`` (at the end, also when the run fails or is skipped). All writes are atomic.
 Resuming restarts at the epoch after the last checkpoint and reproduces the uninterrupted run exactly:
 the sample order, augmentation draws and global RNG are re-derived from ``(seed, epoch)``.
+
+It reads in phases: setup (the run folder, the accelerator, the data, the network), resume (the checkpoint),
+one epoch at a time, finish (the record). ``build_network`` + ``Network.step`` are the one build-and-step that
+``evaluate_checkpoint`` and the benchmark use too.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
 from . import recipes, records
-from .registry import (PretrainedWeightsUnavailable, check_options, count_flops, count_params, create_model,
-                       get_spec, resolve_input_size)
+from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .models import PretrainedWeightsUnavailable, count_flops, count_params, create_model
 
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+__all__ = ["ConfigError", "TrainConfig", "TrainingDiverged", "train", "evaluate_checkpoint", "build_network"]
+
 # Config fields that may change between an interrupted run and its resume without changing the result.
 RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
                "eval_batch_size", "progress", "notes"}
 
 
-class ConfigError(ValueError):
-    """A configuration is invalid; raised before any work starts."""
-
-
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-@dataclass
-class TrainConfig:
-    model: str = "resnet_20"
-    options: dict = field(default_factory=dict)  # model options (k_size, ratio, position, …)
-    pretrained: str | None = "default"  # default (the model's), off, hub, or a local weights path
-    img_size: int | None = None  # None: 32, or the pretraining size when fine-tuning
-    dataset: str = "cifar100"  # cifar100 | fashion-mnist | synthetic
-    data_root: str | None = None  # default: $CIFAR100LAB_DATA or ./data
-    download: bool = True
-    train_subset: int | None = None  # fixed seeded subset sizes (None: all)
-    test_subset: int | None = None
-    epochs: int = 200
-    batch_size: int = 128  # per process
-    eval_batch_size: int = 1000  # per process
-    recipe: str | None = None  # None: the model's default recipe
-    overrides: dict = field(default_factory=dict)  # recipe fields to override (lr, weight_decay, …)
-    seed: int = 0
-    precision: str = "auto"  # auto: bf16 (fp16 on GPUs without bf16); fp32 disables autocast
-    channels_last: bool = True
-    compile: bool = False  # torch.compile the model
-    fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
-    augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
-    max_steps_per_epoch: int | None = None  # cap for smoke tests
-    run_dir: str = "runs/default"
-    run_id: str | None = None
-    resume: bool = True  # continue from run_dir's checkpoint; False refuses to touch an existing run
-    campaign: str | None = None
-    progress: bool = True
-    notes: str = ""
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-    @classmethod
-    def from_namespace(cls, namespace: dict[str, Any]) -> "TrainConfig":
-        """The config from a notebook's parameter variables (every field must be there)."""
-        missing = [k for k in cls.field_names() if k not in namespace]
-        if missing:
-            raise ConfigError(f"parameters missing: {', '.join(missing)}")
-        return cls.from_dict({k: namespace[k] for k in cls.field_names()})
-
-    @classmethod
-    def coerce(cls, config: "TrainConfig | dict") -> "TrainConfig":
-        """A validated config from a TrainConfig or a dict (validated once either way)."""
-        if isinstance(config, cls):
-            config.validate()
-            return config
-        return cls.from_dict(config)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        valid = cls.field_names()
-        bad = sorted(set(d) - set(valid))
-        if bad:
-            raise ConfigError(f"unknown training key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}")
-        cfg = cls(**d)
-        cfg.validate()
-        return cfg
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def validate(self) -> None:
-        """Everything that can be checked without data or a model, so bad input fails before work."""
-        try:
-            check_options(self.model, self.options)
-            with torch.device("meta"):  # option values are checked by building the model without memory
-                create_model(self.model, num_classes=10, img_size=self.img_size, **self.options)
-            recipes.build_recipe(self.resolved_recipe(), self.overrides)
-        except (KeyError, ValueError, TypeError) as e:
-            raise ConfigError(str(e)) from None
-        if self.dataset not in data_mod.DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(data_mod.DATASETS)}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        for key in ("epochs", "batch_size", "eval_batch_size"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
-        spec = get_spec(self.model)
-        if self.resolved_pretrained() and not spec.pretrainable:
-            raise ConfigError(f"model {self.model!r} has no pretrained weights; use pretrained: off")
-
-    def resolved_recipe(self) -> str:
-        return self.recipe or get_spec(self.model).recipe
-
-    def resolved_pretrained(self) -> str | None:
-        value = get_spec(self.model).default_pretrained if self.pretrained == "default" else self.pretrained
-        return None if value in (None, "", "off", False) else str(value)
 
 
 def choose_precision(precision: str, cuda: bool) -> str:
@@ -138,10 +47,10 @@ def choose_precision(precision: str, cuda: bool) -> str:
     return precision
 
 
-def make_accelerator(precision: str):
+def make_accelerator(precision: str, cpu: bool = False):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
-    cuda = torch.cuda.is_available()
+    cuda = torch.cuda.is_available() and not cpu
     # Accelerate keeps one AcceleratorState per process; several runs in one kernel may differ in precision.
     # The process group (PartialState) is kept.
     AcceleratorState._reset_state()
@@ -158,30 +67,93 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+
+# ------------------------------------------------------------------ the one build-and-step
+
+@dataclass
+class Network:
+    """A network as the trainer runs it: prepared by Accelerate, fed through the run's normalizer, under
+    its autocast. ``step`` is the training step (label smoothing, backward through the scaler, optimizer and
+    scheduler); ``forward`` is the compiled module when ``compile`` is on."""
+    accelerator: Any
+    model: torch.nn.Module
+    forward: Callable
+    prepare: Callable
+    optimizer: Any = None
+    scheduler: Any = None
+    label_smoothing: float = 0.0
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor):
+        with self.accelerator.autocast():
+            logits = self.forward(self.prepare(xb))
+            loss = F.cross_entropy(logits.float(), yb, label_smoothing=self.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.accelerator.backward(loss)
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss, logits
+
+    def logits(self, xb: torch.Tensor) -> torch.Tensor:
+        with self.accelerator.autocast():
+            return self.model(self.prepare(xb)).float()
+
+
+def new_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:
+    """The plan's network; ``weights=False`` skips pretrained weights (they come from a checkpoint, or speed
+    is all that is measured)."""
+    cfg = plan.config
+    return create_model(cfg.model, num_classes=num_classes, pretrained=plan.pretrained if weights else None,
+                        img_size=plan.input_size, **cfg.options)
+
+
+def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,
+                  state: dict | None = None) -> Network:
+    """Wrap ``model`` the way the trainer runs it. With ``steps_per_epoch`` it can train (optimizer and
+    schedule from the plan's recipe, ``state`` restored from a checkpoint); without, it only evaluates."""
+    cfg, world = plan.config, accelerator.num_processes
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    prepare = data_mod.normalizer(plan.mean, plan.std, accelerator.device, plan.input_size, cfg.channels_last)
+    if steps_per_epoch is None:
+        model = accelerator.prepare(model)
+        return Network(accelerator, model, model, prepare)
+    optimizer = recipes.make_optimizer(model, plan.recipe, world, fused=cfg.fused_optimizer or None)
+    scheduler = recipes.make_scheduler(optimizer, plan.recipe, cfg.epochs, steps_per_epoch)
+    if state:  # before prepare: the states name the unwrapped model's parameters
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if state and state.get("scaler") and accelerator.scaler is not None:
+        accelerator.scaler.load_state_dict(state["scaler"])
+    forward = torch.compile(model) if cfg.compile else model
+    return Network(accelerator, model, forward, prepare, optimizer, scheduler, plan.recipe.label_smoothing)
+
+
 @torch.no_grad()
-def evaluate(model, x, y, prepare, accelerator, batch_size: int) -> dict:
+def evaluate(network: Network, x, y, batch_size: int) -> dict:
     """Top-1/top-5 over the whole test set; under DDP each process takes every world_size-th sample,
     so every sample is counted exactly once (no padding duplicates)."""
+    accelerator = network.accelerator
     rank, world = accelerator.process_index, accelerator.num_processes
     idx = torch.arange(rank, len(y), world, device=y.device)
     totals = torch.zeros(4, dtype=torch.float64, device=accelerator.device)  # n, top1, top5, loss
-    model.eval()
+    network.model.eval()
     for start in range(0, len(idx), batch_size):
         b = idx[start:start + batch_size]
-        with accelerator.autocast():
-            logits = model(prepare(x[b])).float()
-        target = y[b]
-        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
-        hit = top5 == target[:, None]
+        logits, target = network.logits(x[b]), y[b]
+        hit = logits.topk(min(5, logits.shape[1]), dim=1).indices == target[:, None]
         totals += torch.stack([torch.tensor(len(b), device=totals.device, dtype=torch.float64),
                                hit[:, 0].sum().double(), hit.any(1).sum().double(),
                                F.cross_entropy(logits, target, reduction="sum").double()])
-    model.train()
+    network.model.train()
     totals = accelerator.reduce(totals, reduction="sum")
     n = totals[0].item()
     return {"top1": 100 * totals[1].item() / n, "top5": 100 * totals[2].item() / n,
             "test_loss": totals[3].item() / n, "evaluated": int(n)}
 
+
+# ------------------------------------------------------------------ run folder, checkpoint, record
 
 def fingerprint(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k not in RESUME_FREE}
@@ -200,180 +172,201 @@ def load_checkpoint(run_dir: Path, cfg: dict):
     return ckpt
 
 
-def _base_record(cfg: TrainConfig, run_id: str) -> dict:
-    spec = get_spec(cfg.model)
-    return {"run_id": run_id, "status": "running", "reason": None, "campaign": cfg.campaign,
+def save_checkpoint(run_dir, network: Network, cfg: TrainConfig, epoch, best, history) -> None:
+    accelerator = network.accelerator
+    state = {"model": accelerator.unwrap_model(network.model).state_dict(),
+             "optimizer": network.optimizer.state_dict(), "scheduler": network.scheduler.state_dict(),
+             "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,
+             "config": cfg.to_dict(), "epoch": epoch, "best": best, "history": history}
+    tmp = run_dir / f".{records.CHECKPOINT}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, run_dir / records.CHECKPOINT)
+
+
+class RunState:
+    """One run in progress: its folder, accelerator, record and wall clock; ``finish`` writes the record."""
+
+    def __init__(self, plan: RunPlan, accelerator):
+        cfg = plan.config
+        self.plan, self.cfg, self.accelerator = plan, cfg, accelerator
+        self.main = accelerator.is_main_process
+        self.run_dir = Path(cfg.run_dir)
+        self.run_id = cfg.run_id or self.run_dir.name
+        self.wall = records.Timer()
+        spec = plan.spec
+        self.record = {
+            "run_id": self.run_id, "status": "running", "reason": None, "campaign": cfg.campaign,
             "model": cfg.model, "family": spec.family, "group": spec.group, "source": spec.source,
-            "options": cfg.options, "resolved_options": {**spec.options, **cfg.options}, "pretrained": cfg.resolved_pretrained(),
-            "seed": cfg.seed, "config": cfg.to_dict(), "recipe": None, "git_commit": records.git_commit(),
-            "versions": records.versions(), "started": records.now(), "finished": None}
+            "options": cfg.options, "resolved_options": {**spec.options, **cfg.options},
+            "pretrained": plan.pretrained, "seed": cfg.seed, "config": cfg.to_dict(), "recipe": None,
+            "input_size": plan.input_size, "normalization": plan.normalization,
+            "git_commit": records.git_commit(), "versions": records.versions(), "started": records.now(),
+            "finished": None}
+
+    def finish(self, status: str, reason: str | None = None, **extra) -> dict:
+        self.record.update(status=status, reason=reason, finished=records.now(), wall_seconds=self.wall(), **extra)
+        if self.main:
+            records.atomic_write_json(self.run_dir / records.RECORD, self.record)
+        self.accelerator.wait_for_everyone()
+        return self.record
 
 
-def train(config: TrainConfig | dict) -> dict:
-    """Train one run (on every process) and return its run record."""
-    cfg = TrainConfig.coerce(config)
-    from tqdm.auto import tqdm
-
-    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", 1)) > 1:
-        # Forked CPU workers share the cores: the launcher's thread budget per process. This also keeps a
-        # child from entering an OpenMP pool inherited from its parent across fork (a known libgomp hang).
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))
-    accelerator = make_accelerator(cfg.precision)
-    main = accelerator.is_main_process
-    run_dir = Path(cfg.run_dir)
-    run_id = cfg.run_id or run_dir.name
-    record = _base_record(cfg, run_id)
+def previous_result(plan: RunPlan) -> dict | None:
+    """The record of this very run when it is already complete; refuses a folder that ``resume=False`` may
+    not touch."""
+    cfg, run_dir = plan.config, Path(plan.config.run_dir)
     record_path = run_dir / records.RECORD
     if not cfg.resume and (record_path.exists() or (run_dir / records.CHECKPOINT).exists()):
         raise ConfigError(f"{run_dir} already holds a run; pass resume=True to continue it or choose another run_dir")
     previous = records.read_json(record_path) if record_path.exists() else None
     if previous and previous.get("status") == "complete" and fingerprint(previous["config"]) == fingerprint(cfg.to_dict()):
-        return previous  # already done: nothing to redo, nothing overwritten
-    wall = records.Timer()
-    seed_everything(cfg.seed)
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        records.atomic_write_json(run_dir / records.CONFIG, cfg.to_dict())
+        return previous
+    return None
 
-    def finish(status: str, reason: str | None = None, **extra) -> dict:
-        record.update(status=status, reason=reason, finished=records.now(), wall_seconds=wall(), **extra)
-        if main:
-            records.atomic_write_json(record_path, record)
-        accelerator.wait_for_everyone()
-        return record
 
-    dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
-    pretrained = cfg.resolved_pretrained()
-    spec = get_spec(cfg.model)
-    input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
-    normalization = "imagenet" if pretrained else "cifar100"
-    record.update(dataset=dataset.describe(), input_size=input_size, normalization=normalization)
-    try:
-        model = create_model(cfg.model, num_classes=dataset.num_classes, pretrained=pretrained,
-                             img_size=cfg.img_size, **cfg.options)
-    except PretrainedWeightsUnavailable as e:
-        return finish("skipped", f"pretrained weights unavailable: {e}")
-    record.update(params=count_params(model), flops=count_flops(model, input_size))
-
-    recipe = recipes.build_recipe(cfg.resolved_recipe(), cfg.overrides)
-    world = accelerator.num_processes
-    steps = len(dataset.train_y) // (cfg.batch_size * world)
+def steps_per_epoch(plan: RunPlan, n_train: int, world: int) -> int:
+    cfg = plan.config
+    steps = n_train // (cfg.batch_size * world)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
     if steps == 0:
-        raise ConfigError(f"{len(dataset.train_y)} training images are fewer than one global batch "
+        raise ConfigError(f"{n_train} training images are fewer than one global batch "
                           f"({cfg.batch_size} × {world} processes)")
-    record["recipe"] = {"name": cfg.resolved_recipe(), **recipes.recipe_dict(recipe),
-                        "effective_lr": recipes.scaled_lr(recipe, world), "global_batch": cfg.batch_size * world}
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = recipes.make_optimizer(model, recipe, world, fused=cfg.fused_optimizer or None)
-    scheduler = recipes.make_scheduler(optimizer, recipe, cfg.epochs, steps)
+    return steps
 
-    ckpt = load_checkpoint(run_dir, cfg.to_dict()) if cfg.resume else None
-    history: list[dict] = []
-    start_epoch, best = 0, {"top1": -1.0, "top5": None, "epoch": None}
-    if ckpt:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        start_epoch, best, history = ckpt["epoch"], ckpt["best"], ckpt["history"]
-        record["resumed_from_epoch"] = start_epoch
-    model, optimizer = accelerator.prepare(model, optimizer)
-    if ckpt and ckpt.get("scaler") and accelerator.scaler is not None:
-        accelerator.scaler.load_state_dict(ckpt["scaler"])
-    train_model = torch.compile(model) if cfg.compile else model
 
-    device = accelerator.device
-    train_x, train_y = dataset.train_x.to(device), dataset.train_y.to(device)
-    test_x, test_y = dataset.test_x.to(device), dataset.test_y.to(device)
-    prepare = data_mod.normalizer(normalization, device, input_size, cfg.channels_last)
-    record.update(hardware={"device": records.device_name(device), "count": world, "nodes": int(os.environ.get("NUM_NODES", 1)),
-                            "precision": accelerator.mixed_precision, "distributed": str(accelerator.distributed_type)})
-    if main and start_epoch == 0 and (run_dir / records.METRICS).exists():
-        (run_dir / records.METRICS).unlink()  # a leftover from a run that died before its first checkpoint
-    elif main and start_epoch:
-        # keep exactly the rows the checkpoint knows about (a crash can land between append and checkpoint)
-        kept = records.read_metrics(run_dir)[:start_epoch]
-        tmp = run_dir / f".{records.METRICS}.tmp"
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, run_dir / records.METRICS)
+# ------------------------------------------------------------------ the phases of a run
 
+def train(config: RunPlan | TrainConfig | dict) -> dict:
+    """Train one run (on every process) and return its run record."""
+    plan = resolve(config)
+    done = previous_result(plan)
+    if done:
+        return done  # already done: nothing to redo, nothing overwritten
+    run = RunState(plan, make_accelerator(plan.config.precision))
+    seed_everything(plan.config.seed)
+    setup = _setup(run)
+    if isinstance(setup, dict):
+        return setup  # skipped
+    dataset, model, steps = setup
+    ckpt = _resume(run)
+    network = build_network(plan, run.accelerator, model, steps, ckpt)
+    start, history, best = ((ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else
+                            (0, [], {"top1": -1.0, "top5": None, "epoch": None}))
+    device = run.accelerator.device
+    data = [t.to(device) for t in (dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y)]
     try:
-        for epoch in range(start_epoch, cfg.epochs):
-            torch.manual_seed(cfg.seed * 1_000_003 + epoch * 97 + accelerator.process_index)  # dropout/drop-path
-            t0 = time.perf_counter()
-            loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-            correct = torch.zeros((), device=device, dtype=torch.float64)
-            seen = 0
-            batches = data_mod.train_batches(train_x, train_y, cfg.batch_size, epoch, cfg.seed,
-                                             accelerator.process_index, world, cfg.augment)
-            bar = tqdm(total=steps, desc=f"{run_id} epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                       disable=not (main and cfg.progress))
-            for step, (xb, yb) in enumerate(batches):
-                if step == steps:
-                    break
-                with accelerator.autocast():
-                    logits = train_model(prepare(xb))
-                    loss = F.cross_entropy(logits.float(), yb, label_smoothing=recipe.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                loss_sum += loss.detach().double() * len(yb)
-                correct += (logits.detach().argmax(1) == yb).sum()
-                seen += len(yb)
-                if step % 50 == 0 and not torch.isfinite(loss_sum):
-                    break
-                bar.update()
-            bar.close()
-            totals = accelerator.reduce(torch.stack([loss_sum, correct, torch.tensor(float(seen), device=device,
-                                                                                  dtype=torch.float64)]), "sum")
-            if not torch.isfinite(totals[0]):
-                raise TrainingDiverged(f"loss became {totals[0].item()} in epoch {epoch + 1}; lower the learning "
-                                       f"rate ({record['recipe']['effective_lr']}) or check the data")
-            train_time = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            metrics = evaluate(model, test_x, test_y, prepare, accelerator, cfg.eval_batch_size)
-            eval_time = time.perf_counter() - t1
-            row = {"epoch": epoch + 1, "train_loss": totals[0].item() / totals[2].item(),
-                   "train_acc": 100 * totals[1].item() / totals[2].item(), **metrics,
-                   "lr": optimizer.param_groups[0]["lr"], "epoch_seconds": train_time, "eval_seconds": eval_time,
-                   "images_per_second": totals[2].item() / train_time}
+        for epoch in range(start, plan.config.epochs):
+            row = _epoch(run, network, data, steps, epoch)
             history.append(row)
-            if metrics["top1"] > best["top1"]:
-                best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": epoch + 1}
-            if main:
-                records.append_jsonl(run_dir / records.METRICS, row)
-                save_checkpoint(run_dir, accelerator, model, optimizer, scheduler, cfg, epoch + 1, best, history)
-                if cfg.progress:
-                    print(f"{run_id} epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.3f} "
-                          f"top1 {metrics['top1']:.2f} top5 {metrics['top5']:.2f} "
-                          f"({row['images_per_second']:.0f} img/s)", flush=True)
-            accelerator.wait_for_everyone()
+            if row["top1"] > best["top1"]:
+                best = {"top1": row["top1"], "top5": row["top5"], "epoch": epoch + 1}
+            _end_of_epoch(run, network, row, best, history)
     except TrainingDiverged as e:
-        finish("failed", str(e), epochs_done=len(history), history_tail=history[-1:])
+        run.finish("failed", str(e), epochs_done=len(history), history_tail=history[-1:])
         raise
     except Exception as e:
-        finish("failed", f"{type(e).__name__}: {e}", epochs_done=len(history))
+        run.finish("failed", f"{type(e).__name__}: {e}", epochs_done=len(history))
         raise
+    return _finish(run, history, best, fresh=history[start:])
 
-    fresh = history[start_epoch:] if ckpt else history
-    return finish(
+
+def _setup(run: RunState):
+    """Data, network and steps per epoch; a record (skipped) when the pretrained weights cannot be had."""
+    plan, cfg, accelerator = run.plan, run.cfg, run.accelerator
+    if run.main:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+    dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
+    run.record["dataset"] = dataset.describe()
+    try:
+        model = new_model(plan, dataset.num_classes)
+    except PretrainedWeightsUnavailable as e:
+        return run.finish("skipped", f"pretrained weights unavailable: {e}")
+    run.record.update(params=count_params(model), flops=count_flops(model, plan.input_size))
+    world = accelerator.num_processes
+    steps = steps_per_epoch(plan, len(dataset.train_y), world)
+    run.record["recipe"] = plan.recipe_record(world)
+    run.record["hardware"] = {"device": records.device_name(accelerator.device), "count": world,
+                              "nodes": int(os.environ.get("NUM_NODES", 1)), "precision": accelerator.mixed_precision,
+                              "distributed": str(accelerator.distributed_type)}
+    return dataset, model, steps
+
+
+def _resume(run: RunState) -> dict | None:
+    """The checkpoint to continue from (checked against this config before anything is written), and the
+    metrics file cut to the epochs it knows about."""
+    ckpt = load_checkpoint(run.run_dir, run.cfg.to_dict()) if run.cfg.resume else None
+    metrics = run.run_dir / records.METRICS
+    if run.main:
+        records.atomic_write_json(run.run_dir / records.CONFIG, run.cfg.to_dict())
+        if not ckpt and metrics.exists():
+            metrics.unlink()  # a leftover from a run that died before its first checkpoint
+        elif ckpt:
+            # keep exactly the rows the checkpoint knows about (a crash can land between append and checkpoint)
+            kept = records.read_metrics(run.run_dir)[:ckpt["epoch"]]
+            tmp = run.run_dir / f".{records.METRICS}.tmp"
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            os.replace(tmp, metrics)
+    if ckpt:
+        run.record["resumed_from_epoch"] = ckpt["epoch"]
+    return ckpt
+
+
+def _epoch(run: RunState, network: Network, data, steps: int, epoch: int) -> dict:
+    """Train one epoch, evaluate, and return its metrics row."""
+    from tqdm.auto import tqdm
+    cfg, accelerator = run.cfg, run.accelerator
+    train_x, train_y, test_x, test_y = data
+    device = accelerator.device
+    torch.manual_seed(cfg.seed * 1_000_003 + epoch * 97 + accelerator.process_index)  # dropout/drop-path
+    t0 = time.perf_counter()
+    totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, seen
+    batches = data_mod.train_batches(train_x, train_y, cfg.batch_size, epoch, cfg.seed,
+                                     accelerator.process_index, accelerator.num_processes, cfg.augment)
+    bar = tqdm(total=steps, desc=f"{run.run_id} epoch {epoch + 1}/{cfg.epochs}", leave=False,
+               disable=not (run.main and cfg.progress))
+    for step, (xb, yb) in enumerate(batches):
+        if step == steps:
+            break
+        loss, logits = network.step(xb, yb)
+        totals += torch.stack([loss.detach().double() * len(yb), (logits.detach().argmax(1) == yb).sum().double(),
+                               torch.tensor(float(len(yb)), device=device, dtype=torch.float64)])
+        if step % 50 == 0 and not torch.isfinite(totals[0]):
+            break
+        bar.update()
+    bar.close()
+    totals = accelerator.reduce(totals, "sum")
+    if not torch.isfinite(totals[0]):
+        raise TrainingDiverged(f"loss became {totals[0].item()} in epoch {epoch + 1}; lower the learning "
+                               f"rate ({run.record['recipe']['effective_lr']}) or check the data")
+    train_time = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    metrics = evaluate(network, test_x, test_y, cfg.eval_batch_size)
+    return {"epoch": epoch + 1, "train_loss": totals[0].item() / totals[2].item(),
+            "train_acc": 100 * totals[1].item() / totals[2].item(), **metrics,
+            "lr": network.optimizer.param_groups[0]["lr"], "epoch_seconds": train_time,
+            "eval_seconds": time.perf_counter() - t1, "images_per_second": totals[2].item() / train_time}
+
+
+def _end_of_epoch(run: RunState, network: Network, row: dict, best: dict, history: list) -> None:
+    cfg = run.cfg
+    if run.main:
+        records.append_jsonl(run.run_dir / records.METRICS, row)
+        save_checkpoint(run.run_dir, network, cfg, row["epoch"], best, history)
+        if cfg.progress:
+            print(f"{run.run_id} epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.3f} "
+                  f"top1 {row['top1']:.2f} top5 {row['top5']:.2f} ({row['images_per_second']:.0f} img/s)", flush=True)
+    run.accelerator.wait_for_everyone()
+
+
+def _finish(run: RunState, history: list, best: dict, fresh: list) -> dict:
+    """The complete record; speeds are averaged over the epochs this attempt ran (not the resumed ones)."""
+    return run.finish(
         "complete", epochs_done=len(history), final={k: history[-1][k] for k in ("top1", "top5", "test_loss", "evaluated")},
         best=best, train_seconds=sum(r["epoch_seconds"] for r in history),
         eval_seconds=sum(r["eval_seconds"] for r in history),
         images_per_second=sum(r["images_per_second"] for r in fresh) / max(1, len(fresh)),
         eval_images_per_second=sum(r["evaluated"] / r["eval_seconds"] for r in fresh) / max(1, len(fresh)))
-
-
-def save_checkpoint(run_dir, accelerator, model, optimizer, scheduler, cfg, epoch, best, history) -> None:
-    state = {"model": accelerator.unwrap_model(model).state_dict(), "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,
-             "config": cfg.to_dict(), "epoch": epoch, "best": best, "history": history}
-    tmp = run_dir / f".{records.CHECKPOINT}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, run_dir / records.CHECKPOINT)
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
@@ -384,23 +377,19 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     if not checkpoint.is_file():
         raise FileNotFoundError(f"no checkpoint at {checkpoint}")
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    cfg = TrainConfig.from_dict({**ckpt["config"], "data_root": data_root or ckpt["config"]["data_root"]})
+    plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"]["data_root"]})
+    cfg = plan.config
     accelerator = make_accelerator(cfg.precision)
     dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
-    pretrained = cfg.resolved_pretrained()
-    input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
-    # Weights come from the checkpoint, so the model is built without fetching pretrained ones.
-    model = create_model(cfg.model, num_classes=dataset.num_classes, img_size=input_size if pretrained else cfg.img_size,
-                         **cfg.options)
+    model = new_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
     model.load_state_dict(ckpt["model"])
-    model = accelerator.prepare(model.to(memory_format=torch.channels_last) if cfg.channels_last else model)
+    network = build_network(plan, accelerator, model)
     device = accelerator.device
-    prepare = data_mod.normalizer("imagenet" if pretrained else "cifar100", device, input_size, cfg.channels_last)
     t0 = time.perf_counter()
-    metrics = evaluate(model, dataset.test_x.to(device), dataset.test_y.to(device), prepare, accelerator, batch_size)
+    metrics = evaluate(network, dataset.test_x.to(device), dataset.test_y.to(device), batch_size)
     result = {"checkpoint": str(checkpoint), "epoch": ckpt["epoch"], "model": cfg.model, "options": cfg.options,
               "dataset": dataset.describe(), **metrics, "eval_seconds": time.perf_counter() - t0,
-              "params": count_params(accelerator.unwrap_model(model)), "evaluated_at": records.now(),
+              "params": count_params(accelerator.unwrap_model(network.model)), "evaluated_at": records.now(),
               "hardware": {"device": records.device_name(device), "precision": accelerator.mixed_precision},
               "versions": records.versions(), "git_commit": records.git_commit()}
     records.atomic_write_json(Path(out) if out else checkpoint.parent / "evaluation.json", result)

@@ -10,7 +10,7 @@ import torch
 
 from cifar100lab import bench, report
 from cifar100lab.records import atomic_write_json
-from cifar100lab.train import ConfigError
+from cifar100lab.config import ConfigError
 from conftest import ROOT
 
 SMALL = dict(batch_size=16, steps=2, warmup=1, workers=0, eval_batch_size=32, repeats=2)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from cifar100lab import records
-from cifar100lab.registry import model_names
+from cifar100lab.models import model_names
 from conftest import ROOT
 
 PY = sys.executable
@@ -258,7 +258,7 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
 def test_jobs_auto_and_bad_jobs(monkeypatch):
     from cifar100lab import campaign as C
     from cifar100lab import launch
-    from cifar100lab.train import ConfigError
+    from cifar100lab.config import ConfigError
     monkeypatch.setattr(C.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
     assert C.resolve_jobs("auto") == 2 and C.resolve_jobs(3) == 3  # CPU: thread shares, any number

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import papermill as pm
 
-from cifar100lab.train import TrainConfig
+from cifar100lab.config import TrainConfig
 from conftest import ROOT
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOK_DIR = ROOT / "cifar100lab" / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
 def test_notebooks_in_git_carry_no_outputs():
@@ -22,13 +23,13 @@ def test_notebooks_in_git_carry_no_outputs():
 
 
 def test_train_notebook_parameters_cover_the_config():
-    params = pm.inspect_notebook(str(ROOT / "notebooks" / "train.ipynb"))
+    params = pm.inspect_notebook(str(NOTEBOOK_DIR / "train.ipynb"))
     assert set(TrainConfig.field_names()) | {"num_processes"} == set(params)
 
 
 def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
     out = tmp_path / "out.ipynb"
-    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "train.ipynb"), str(out),
+    cmd = [sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "train.ipynb"), str(out),
            "-p", "model", "eca_resnet_20", "-y", "options: {k_size: 5}", "-p", "dataset", "synthetic",
            "-p", "data_root", str(synthetic_root), "-p", "epochs", "1", "-p", "batch_size", "32",
            "-p", "max_steps_per_epoch", "2", "-p", "run_dir", str(tmp_path / "run"), "-p", "progress", "False",
@@ -45,7 +46,7 @@ def test_explore_notebook_builds_its_widgets(synthetic_root, tmp_path):
     from conftest import tiny_config
     train(tiny_config(synthetic_root, tmp_path / "runs" / "c" / "r1", epochs=1, campaign="c", max_steps_per_epoch=2))
     out = tmp_path / "explore.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / "explore.ipynb"), str(out), parameters={"runs_root": str(tmp_path / "runs")},
+    pm.execute_notebook(str(NOTEBOOK_DIR / "explore.ipynb"), str(out), parameters={"runs_root": str(tmp_path / "runs")},
                         kernel_name="python3", progress_bar=False, cwd=str(ROOT))
     text = out.read_text()
     assert "application/vnd.jupyter.widget-view+json" in text and "r1" in text

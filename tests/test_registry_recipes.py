@@ -1,8 +1,11 @@
+import ast
+from pathlib import Path
+
 import pytest
 import torch
 
 from cifar100lab import recipes
-from cifar100lab.registry import GROUPS, create_model, get_spec, model_names, UnknownModelError
+from cifar100lab.models import GROUPS, create_model, get_spec, model_names, UnknownModelError
 
 # He et al.'s CIFAR ResNets with option-A shortcuts and a 100-class head (published ≈ 0.28 / 0.47 / 0.86 M).
 PARAMS = {"resnet_20": 275_572, "resnet_32": 470_004, "resnet_56": 858_868,
@@ -25,7 +28,6 @@ def test_all_eighteen_models_registered_with_metadata():
         spec = get_spec(name)
         assert spec.group in GROUPS and spec.source in ("own", "timm") and spec.paper
         assert spec.recipe in recipes.RECIPES and spec.input_size == 32
-        assert spec.normalization in ("cifar100", "imagenet")
         assert (spec.default_pretrained is None) or spec.pretrainable
 
 
@@ -82,9 +84,6 @@ def test_schedules_and_scaling_rule():
     assert [recipes.lr_factor(m, s, 100, 10) for s in (0, 49, 50, 75)] == pytest.approx([1, 1, 0.1, 0.01])
     assert recipes.scaled_lr(r, 8) == pytest.approx(0.8)
     assert recipes.scaled_lr(recipes.build_recipe("resnet_sgd", {"lr_scaling": "none"}), 8) == 0.1
-    with pytest.raises(ValueError, match="warmup_epochs .* must be shorter"):
-        recipes.make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1), 
-                               recipes.build_recipe("convnext_scratch"), epochs=2, steps_per_epoch=5)
 
 
 def test_adamw_recipes_exclude_norm_and_bias_from_weight_decay():
@@ -102,13 +101,60 @@ def test_fused_optimizer_switch_reaches_the_optimizer(recipe):
     assert not recipes.make_optimizer(model, recipes.build_recipe(recipe)).defaults.get("fused")
 
 
-def test_module_boundaries():
-    """report reads records only (never the trainer); data never imports models; models never import data/train."""
-    import subprocess
-    import sys
-    code = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
-            "print(' '.join(m for m in sys.modules if m.startswith('cifar100lab')))")
-    loaded = lambda mod: subprocess.run([sys.executable, "-c", code, mod], capture_output=True, text=True).stdout.split()
-    assert "cifar100lab.train" not in loaded("cifar100lab.report")
-    assert not any(m.startswith("cifar100lab.models") for m in loaded("cifar100lab.data"))
-    assert not {"cifar100lab.data", "cifar100lab.train"} & set(loaded("cifar100lab.models"))
+PACKAGE = Path(__file__).resolve().parent.parent / "cifar100lab"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every cifar100lab module a file imports, read statically: imports inside functions count too."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if path.name == "__init__.py":
+        package += ".__init__"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found |= {module} | {f"{module}.{a.name}" for a in node.names}
+    return {m for m in found if m.startswith("cifar100lab")}
+
+
+def imports_of(part: str) -> set[str]:
+    """What the module or package ``part`` (e.g. "data", "models") imports from outside itself."""
+    files = sorted((PACKAGE / part).rglob("*.py")) if (PACKAGE / part).is_dir() else [PACKAGE / f"{part}.py"]
+    inside = f"cifar100lab.{part}"
+    return {m for f in files for m in imported_modules(f) if not (m == inside or m.startswith(inside + "."))}
+
+
+def touches(imports: set[str], part: str) -> bool:
+    return any(m == f"cifar100lab.{part}" or m.startswith(f"cifar100lab.{part}.") for m in imports)
+
+
+@pytest.mark.parametrize("part, forbidden", [
+    ("models", ["registry", "data", "train", "config", "recipes", "records", "launch", "campaign", "report"]),
+    ("data", ["models", "train", "config", "recipes", "launch", "campaign", "report"]),
+    ("config", ["train", "launch", "campaign", "report", "bench"]),
+    # report still reads recipes for its recipes table; issue 11 item 3 moves that table onto records.
+    ("report", ["train", "launch", "campaign", "bench"]),
+    ("catalog", ["train", "launch", "campaign", "bench"]),
+    ("train", ["launch", "campaign", "report", "bench"]),
+    ("launch", ["campaign", "report", "bench"]),
+    ("records", ["models", "data", "train", "config", "launch", "campaign", "report"]),
+])
+def test_module_boundaries_hold_for_every_import_statement(part, forbidden):
+    """DESIGN.md's 'never' list and the one-way flow, read from the source (function-local imports count)."""
+    imports = imports_of(part)
+    assert not [f for f in forbidden if touches(imports, f)], sorted(imports)
+
+
+def test_boundary_reader_sees_function_local_imports(tmp_path):
+    pkg = tmp_path / "cifar100lab"
+    pkg.mkdir()
+    (pkg / "x.py").write_text("def f():\n    from .train import train\n    from . import data\n")
+    global PACKAGE
+    old, PACKAGE = PACKAGE, pkg
+    try:
+        assert {"cifar100lab.train", "cifar100lab.data"} <= imported_modules(pkg / "x.py")
+    finally:
+        PACKAGE = old

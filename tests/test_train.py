@@ -5,7 +5,8 @@ import torch
 
 from cifar100lab import records
 from cifar100lab import train as train_mod
-from cifar100lab.train import ConfigError, TrainConfig, TrainingDiverged, train
+from cifar100lab.config import ConfigError, resolve
+from cifar100lab.train import TrainingDiverged, train
 from conftest import tiny_config
 
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
@@ -93,7 +94,7 @@ def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
              ({"pretrained": "hub"}, "has no pretrained weights")]
     for change, msg in cases:
         with pytest.raises(ConfigError, match=msg):
-            TrainConfig.from_dict({**tiny_config(synthetic_root, tmp_path / "bad"), **change})
+            resolve({**tiny_config(synthetic_root, tmp_path / "bad"), **change})
     assert not (tmp_path / "bad").exists()
 
 

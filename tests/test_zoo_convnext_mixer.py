@@ -6,7 +6,7 @@ import pytest
 import timm
 import torch
 
-from cifar100lab.registry import create_model, get_spec
+from cifar100lab.models import create_model, get_spec
 
 
 def n_params(model):
@@ -48,11 +48,11 @@ def test_exact_parameter_counts(name, options, params):
 
 def test_metadata():
     convnext, mixer = get_spec("convnext_tiny"), get_spec("mlp_mixer_tiny")
-    assert (convnext.family, convnext.group, convnext.source, convnext.recipe, convnext.normalization) == (
-        "convnext", "modern conv", "own", "convnext_scratch", "cifar100")
+    assert (convnext.family, convnext.group, convnext.source, convnext.recipe) == (
+        "convnext", "modern conv", "own", "convnext_scratch")
     assert convnext.options == {"drop_path_rate": 0.1, "stem_stride": 2}
-    assert (mixer.family, mixer.group, mixer.source, mixer.recipe, mixer.normalization) == (
-        "mixer", "MLP", "own", "mixer_adamw", "cifar100")
+    assert (mixer.family, mixer.group, mixer.source, mixer.recipe) == (
+        "mixer", "MLP", "own", "mixer_adamw")
     assert mixer.options == {"patch_size": 4, "drop_path_rate": 0.1}
     assert not convnext.pretrainable and not mixer.pretrainable
 

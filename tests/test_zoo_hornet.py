@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from cifar100lab.models.hornet import GnConv, HorNetBlock
-from cifar100lab.registry import check_options, create_model, get_spec
+from cifar100lab.models import check_options, create_model, get_spec
 
 # Cross-checked against the authors' hornet_tiny_7x7 (raoyongming/HorNet): same count and outputs
 # with copied weights; 22,409,512 with their stride-4 stem and 1000 classes.
@@ -28,7 +28,7 @@ def n_params(m):
 def test_registry_metadata():
     spec = get_spec("hornet_tiny")
     assert (spec.family, spec.group, spec.source, spec.recipe) == ("hornet", "hybrid & advanced", "own", "hybrid_adamw")
-    assert spec.normalization == "cifar100" and spec.input_size == 32 and not spec.pretrainable
+    assert spec.input_size == 32 and not spec.pretrainable
     assert spec.options == {"drop_path_rate": 0.2, "stem_stride": 2}
 
 

@@ -4,7 +4,7 @@ import torch
 from cifar100lab.models.blocks import OverlapPatchEmbed, VanStyleNet
 from cifar100lab.models.lsknet import LargeSelectiveKernel
 from cifar100lab.models.mscan import MscanStem, MultiScaleConvAttention
-from cifar100lab.registry import create_model, get_spec
+from cifar100lab.models import create_model, get_spec
 
 # Stem stride changes resolutions, not weights: both strides have the same count.
 PARAMS = {"segnext_mscan_tiny": 3_929_284, "lsknet_tiny": 4_015_890}
@@ -17,7 +17,7 @@ def n_params(model):
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_registry_metadata(name):
     spec = get_spec(name)
-    assert (spec.group, spec.source, spec.recipe, spec.normalization) == ("attention", "own", "mixer_adamw", "cifar100")
+    assert (spec.group, spec.source, spec.recipe) == ("attention", "own", "mixer_adamw")
     assert spec.family == {"segnext_mscan_tiny": "mscan", "lsknet_tiny": "lsknet"}[name]
     assert spec.options == {"stem_stride": 2, "drop_path_rate": 0.1, "drop_rate": 0.0}
 

@@ -1,4 +1,11 @@
-"""Model families, one file each; importing this package registers them all."""
+"""Model families, one file each, and the registry they register into (timm's layout).
+
+Importing this package registers every family, so ``create_model`` / ``get_spec`` / ``model_names``
+imported from here always see all of them.
+"""
+from ._registry import (GROUPS, MODEL_REGISTRY, ModelSpec, PretrainedWeightsUnavailable, UnknownModelError,
+                        check_options, count_flops, count_params, create_model, get_spec, model_names,
+                        register_model, resolve_input_size)
 from . import cifar_resnet  # noqa: F401  ResNet-20/32/56, ECA-ResNet-20/32, Ghost-ResNet-20/32
 from . import convnext  # noqa: F401  ConvNeXt-T for 32x32 (own) and timm's pretrained ConvNeXt-T
 from . import mixer  # noqa: F401  MLP-Mixer tiny (own) and timm's Mixer-B/16
@@ -9,3 +16,7 @@ from . import resnest  # noqa: F401  ResNeSt-50d (timm)
 from . import hornet  # noqa: F401  HorNet-T, recursive gated convolution (own)
 from . import mscan  # noqa: F401  SegNeXt MSCAN-T encoder (own)
 from . import lsknet  # noqa: F401  LSKNet-T (own)
+
+__all__ = ["GROUPS", "MODEL_REGISTRY", "ModelSpec", "PretrainedWeightsUnavailable", "UnknownModelError",
+           "check_options", "count_flops", "count_params", "create_model", "get_spec", "model_names",
+           "register_model", "resolve_input_size"]

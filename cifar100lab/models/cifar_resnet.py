@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from timm.layers import EcaModule
 from timm.models.ghostnet import GhostModule
 
-from ..registry import register_model
+from ._registry import register_model
 
 PAPER_RESNET = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"
 PAPER_ECA = "Wang et al., ECA-Net: Efficient Channel Attention, CVPR 2020"

@@ -12,7 +12,7 @@ must be a multiple of 32. Pretrained weights load at any such size: timm resizes
 """
 from __future__ import annotations
 
-from ..registry import register_model
+from ._registry import register_model
 from .timm_backed import create_timm_model
 
 PAPER_COATNET = "Dai et al., CoAtNet: Marrying Convolution and Attention for All Data Sizes, NeurIPS 2021"
@@ -21,7 +21,7 @@ TOTAL_STRIDE = 32
 
 
 @register_model("coatnet_0", family="coatnet", group="hybrid & advanced", source="timm", paper=PAPER_COATNET,
-                recipe="hybrid_adamw", normalization="imagenet", pretrained_source=COATNET_0,
+                recipe="hybrid_adamw", pretrained_source=COATNET_0,
                 pretrained_input_size=224, default_pretrained="hub")
 def build_coatnet_0(num_classes=100, pretrained=None, img_size=32):
     if img_size < TOTAL_STRIDE or img_size % TOTAL_STRIDE:

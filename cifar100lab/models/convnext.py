@@ -27,7 +27,7 @@ import torch.nn as nn
 from timm.layers import trunc_normal_
 from timm.models.convnext import ConvNeXt
 
-from ..registry import register_model
+from ._registry import register_model
 from .timm_backed import create_timm_model
 
 PAPER_CONVNEXT = "Liu et al., A ConvNet for the 2020s, CVPR 2022"
@@ -44,7 +44,7 @@ def patchify_stem_conv(in_chans: int, out_chs: int, stride: int) -> nn.Conv2d:
 
 
 @register_model("convnext_tiny", family="convnext", group="modern conv", source="own", paper=PAPER_CONVNEXT,
-                recipe="convnext_scratch", normalization="cifar100")
+                recipe="convnext_scratch")
 def build_convnext_tiny(num_classes=100, drop_path_rate=0.1, stem_stride=2):
     if stem_stride not in STEM_STRIDES:
         raise ValueError(f"stem_stride must be one of {STEM_STRIDES}, got {stem_stride!r}")
@@ -64,7 +64,7 @@ CONVNEXT_TINY_TIMM = "convnext_tiny.fb_in1k"
 
 
 @register_model("convnext_tiny_timm", family="convnext", group="modern conv", source="timm", paper=PAPER_CONVNEXT,
-                recipe="convnext_finetune", normalization="imagenet", pretrained_source=CONVNEXT_TINY_TIMM,
+                recipe="convnext_finetune", pretrained_source=CONVNEXT_TINY_TIMM,
                 pretrained_input_size=224, default_pretrained="hub")
 def build_convnext_tiny_timm(num_classes=100, pretrained=None):
     return create_timm_model(CONVNEXT_TINY_TIMM, num_classes, pretrained)

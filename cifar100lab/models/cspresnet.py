@@ -7,7 +7,7 @@ See :mod:`cifar100lab.models.timm_backed` for ``pretrained``.
 """
 from __future__ import annotations
 
-from ..registry import register_model
+from ._registry import register_model
 from .timm_backed import create_timm_model
 
 PAPER_CSPNET = "Wang et al., CSPNet: A New Backbone that can Enhance Learning Capability of CNN, CVPR Workshops 2020"
@@ -15,7 +15,7 @@ CSPRESNET50 = "cspresnet50.ra_in1k"
 
 
 @register_model("cspresnet50", family="cspresnet", group="hybrid & advanced", source="timm", paper=PAPER_CSPNET,
-                recipe="hybrid_adamw", normalization="imagenet", pretrained_source=CSPRESNET50,
+                recipe="hybrid_adamw", pretrained_source=CSPRESNET50,
                 pretrained_input_size=224, default_pretrained="hub")
 def build_cspresnet50(num_classes=100, pretrained=None):
     return create_timm_model(CSPRESNET50, num_classes, pretrained)

@@ -8,7 +8,7 @@ see :mod:`cifar100lab.models.timm_backed`.
 """
 from __future__ import annotations
 
-from ..registry import register_model
+from ._registry import register_model
 from .timm_backed import create_timm_model
 
 PAPER_GHOSTNET = "Han et al., GhostNet: More Features from Cheap Operations, CVPR 2020"
@@ -16,7 +16,7 @@ GHOSTNET_100 = "ghostnet_100.in1k"
 
 
 @register_model("ghostnet_100", family="ghostnet", group="lightweight", source="timm", paper=PAPER_GHOSTNET,
-                recipe="ghostnet_sgd", normalization="cifar100", pretrained_source=GHOSTNET_100,
+                recipe="ghostnet_sgd", pretrained_source=GHOSTNET_100,
                 pretrained_input_size=224, default_pretrained=None)
 def build_ghostnet_100(num_classes=100, pretrained=None):
     return create_timm_model(GHOSTNET_100, num_classes, pretrained)

@@ -29,7 +29,7 @@ from timm.layers import (DropPath, LayerNorm, LayerNorm2d, LayerScale, LayerScal
                          trunc_normal_)
 
 from .blocks import drop_path_schedule
-from ..registry import register_model
+from ._registry import register_model
 
 PAPER_HORNET = ("Rao et al., HorNet: Efficient High-Order Spatial Interactions with Recursive Gated Convolutions, "
                 "NeurIPS 2022")
@@ -114,7 +114,7 @@ class HorNet(nn.Module):
 
 
 @register_model("hornet_tiny", family="hornet", group="hybrid & advanced", source="own", paper=PAPER_HORNET,
-                recipe="hybrid_adamw", normalization="cifar100")
+                recipe="hybrid_adamw")
 def hornet_tiny(num_classes=100, drop_path_rate=0.2, stem_stride=2):
     if stem_stride not in STEM_STRIDES:
         raise ValueError(f"stem_stride must be one of {STEM_STRIDES} (32x32 input keeps a last stage >= 2x2), "

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..registry import register_model
+from ._registry import register_model
 from .blocks import OverlapPatchEmbed, VanStyleNet, check_van_options
 
 PAPER_LSKNET = "Li et al., Large Selective Kernel Network for Remote Sensing Object Detection, ICCV 2023"
@@ -54,7 +54,7 @@ class LargeSelectiveKernel(nn.Module):
 
 
 @register_model("lsknet_tiny", family="lsknet", group="attention", source="own", paper=PAPER_LSKNET,
-                recipe="mixer_adamw", normalization="cifar100")
+                recipe="mixer_adamw")
 def lsknet_tiny(num_classes=100, stem_stride=2, drop_path_rate=0.1, drop_rate=0.0):
     check_van_options(stem_stride, drop_rate, drop_path_rate)
     embed_dims = (32, 64, 160, 256)

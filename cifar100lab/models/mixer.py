@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from timm.models.mlp_mixer import MlpMixer
 
-from ..registry import register_model
+from ._registry import register_model
 from .timm_backed import create_timm_model
 
 PAPER_MIXER = "Tolstikhin et al., MLP-Mixer: An all-MLP Architecture for Vision, NeurIPS 2021"
@@ -30,7 +30,7 @@ PATCH_SIZES = (1, 2, 4, 8, 16)  # divisors of 32 leaving at least 2×2 tokens
 
 
 @register_model("mlp_mixer_tiny", family="mixer", group="MLP", source="own", paper=PAPER_MIXER,
-                recipe="mixer_adamw", normalization="cifar100")
+                recipe="mixer_adamw")
 def build_mlp_mixer_tiny(num_classes=100, patch_size=4, drop_path_rate=0.1):
     if patch_size not in PATCH_SIZES:
         raise ValueError(f"patch_size must divide 32 and leave at least 2x2 tokens: one of {PATCH_SIZES}, "
@@ -53,7 +53,7 @@ MIXER_B16_PRETRAINED_SIZE = 224
 
 
 @register_model("mlp_mixer_b16", family="mixer", group="MLP", source="timm", paper=PAPER_MIXER,
-                recipe="mixer_adamw", normalization="imagenet", pretrained_source=MIXER_B16,
+                recipe="mixer_adamw", pretrained_source=MIXER_B16,
                 pretrained_input_size=MIXER_B16_PRETRAINED_SIZE, default_pretrained="hub")
 def build_mlp_mixer_b16(num_classes=100, pretrained=None, img_size=32):
     if img_size < 2 * MIXER_B16_PATCH or img_size % MIXER_B16_PATCH:

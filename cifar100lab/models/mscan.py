@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from ..registry import register_model
+from ._registry import register_model
 from .blocks import VanStyleNet, check_van_options
 
 PAPER_SEGNEXT = ("Guo et al., SegNeXt: Rethinking Convolutional Attention Design for Semantic Segmentation, "
@@ -63,7 +63,7 @@ class MscanStem(nn.Sequential):
 
 
 @register_model("segnext_mscan_tiny", family="mscan", group="attention", source="own", paper=PAPER_SEGNEXT,
-                recipe="mixer_adamw", normalization="cifar100")
+                recipe="mixer_adamw")
 def segnext_mscan_tiny(num_classes=100, stem_stride=2, drop_path_rate=0.1, drop_rate=0.0):
     check_van_options(stem_stride, drop_rate, drop_path_rate)
     embed_dims = (32, 64, 160, 256)

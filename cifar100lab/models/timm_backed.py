@@ -27,7 +27,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_session, hf_hub_download, try_to_load_from_cache
 from timm.models import get_pretrained_cfg, load_state_dict
 
-from ..registry import PretrainedWeightsUnavailable
+from ._registry import PretrainedWeightsUnavailable
 
 HUB_PROBE_TIMEOUT_S = 5.0
 HUB_WEIGHTS_FILE = "model.safetensors"  # every timm/ repo on the hub carries its weights as safetensors

@@ -1,0 +1,196 @@
+"""A run's settings: ``TrainConfig`` (what was asked for) and ``RunPlan`` (everything worked out from it).
+
+``resolve(config)`` is the one place a config is validated and its derived facts are decided: the model
+spec, the recipe with its overrides, the pretrained source, the input size, the normalization statistics
+and the dataset spec. ``train``, ``evaluate_checkpoint``, ``bench`` and ``campaign`` take the plan, so no
+part of the package works a setting out a second time.
+
+Normalization rule (the only place it lives): a run from scratch uses its dataset's statistics; a fine-tune
+uses the statistics its pretrained checkpoint was trained with (timm's ``pretrained_cfg``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from . import data as data_mod
+from . import recipes
+from .models import ModelSpec, check_options, create_model, get_spec, resolve_input_size
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+PRETRAINED_OFF = (None, "", "off", False)  # YAML reads a bare `off` as False
+# Smallest value of every integer field (``None`` stays allowed where the default is None).
+MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_size": 1, "train_subset": 1,
+           "test_subset": 1, "max_steps_per_epoch": 1}
+
+
+class ConfigError(ValueError):
+    """A configuration is invalid; raised before any work starts."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "resnet_20"
+    options: dict = field(default_factory=dict)  # model options (k_size, ratio, position, …)
+    pretrained: str | bool | None = "default"  # default (the model's), off, hub, or a local weights path
+    img_size: int | None = None  # None: 32, or the pretraining size when fine-tuning
+    dataset: str = "cifar100"  # cifar100 | fashion-mnist | synthetic
+    data_root: str | None = None  # default: $CIFAR100LAB_DATA or ./data
+    download: bool = True
+    train_subset: int | None = None  # fixed seeded subset sizes (None: all)
+    test_subset: int | None = None
+    epochs: int = 200
+    batch_size: int = 128  # per process
+    eval_batch_size: int = 1000  # per process
+    recipe: str | None = None  # None: the model's default recipe
+    overrides: dict = field(default_factory=dict)  # recipe fields to override (lr, weight_decay, …)
+    seed: int = 0
+    precision: str = "auto"  # auto: bf16 (fp16 on GPUs without bf16); fp32 disables autocast
+    channels_last: bool = True
+    compile: bool = False  # torch.compile the model
+    fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
+    augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
+    max_steps_per_epoch: int | None = None  # cap for smoke tests
+    run_dir: str = "runs/default"
+    run_id: str | None = None
+    resume: bool = True  # continue from run_dir's checkpoint; False refuses to touch an existing run
+    campaign: str | None = None
+    progress: bool = True
+    notes: str = ""
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_namespace(cls, namespace: dict[str, Any]) -> "TrainConfig":
+        """The config from a notebook's parameter variables (every field must be there)."""
+        missing = [k for k in cls.field_names() if k not in namespace]
+        if missing:
+            raise ConfigError(f"parameters missing: {', '.join(missing)}")
+        return cls.from_dict({k: namespace[k] for k in cls.field_names()})
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """The config with these fields; unknown keys fail here, values are checked by :func:`resolve`."""
+        valid = cls.field_names()
+        bad = sorted(set(d) - set(valid))
+        if bad:
+            raise ConfigError(f"unknown training key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run needs to know before it touches data, worked out once by :func:`resolve`."""
+    config: TrainConfig
+    spec: ModelSpec
+    dataset: data_mod.DatasetSpec
+    recipe_name: str
+    recipe: recipes.Recipe
+    pretrained: str | None  # None (from scratch), "hub" or a local weights path
+    input_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @property
+    def normalization(self) -> dict:
+        return {"source": "pretrained checkpoint" if self.pretrained else f"dataset {self.dataset.name}",
+                "mean": list(self.mean), "std": list(self.std)}
+
+    def recipe_record(self, world_size: int) -> dict:
+        """The recipe as the run uses it: overrides applied, lr scaled for ``world_size`` processes."""
+        return {"name": self.recipe_name, **recipes.recipe_dict(self.recipe),
+                "effective_lr": recipes.scaled_lr(self.recipe, world_size),
+                "global_batch": self.config.batch_size * world_size}
+
+
+def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
+    """The run's plan; every check that needs no data happens here, so bad input fails before any work."""
+    if isinstance(config, RunPlan):
+        return config
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    check_fields(cfg)
+    try:
+        spec = get_spec(cfg.model)
+        dataset = data_mod.dataset_spec(cfg.dataset)
+        recipe_name = cfg.recipe or spec.recipe
+        recipe = recipes.build_recipe(recipe_name, cfg.overrides)
+    except (KeyError, ValueError, data_mod.DataError) as e:
+        raise ConfigError(str(e)) from None
+    pretrained = spec.default_pretrained if cfg.pretrained == "default" else cfg.pretrained
+    pretrained = None if pretrained in PRETRAINED_OFF else str(pretrained)
+    if pretrained and not spec.pretrainable:
+        raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
+    input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
+    check_network(cfg.model, cfg.options, input_size)
+    check_schedule(cfg, recipe)
+    check_batch(cfg, dataset)
+    mean, std = spec.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
+    return RunPlan(cfg, spec, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std))
+
+
+def check_fields(cfg: TrainConfig) -> None:
+    """Every field's type (from its annotation; a bool is not an int) and every integer's range."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        allowed = typing.get_args(hints[f.name]) or (hints[f.name],)
+        if not any(_is(value, t) for t in allowed):
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
+            raise ConfigError(f"{f.name} must be {names}, got {value!r}")
+        if f.name in MINIMUM and value is not None and value < MINIMUM[f.name]:
+            raise ConfigError(f"{f.name} must be at least {MINIMUM[f.name]}, got {value!r}")
+    if cfg.precision not in PRECISIONS:
+        raise ConfigError(f"precision {cfg.precision!r} is not one of {', '.join(PRECISIONS)}")
+    if cfg.pretrained is True:
+        raise ConfigError("pretrained must be default, off, hub or a weights path, got True")
+
+
+def _is(value, t) -> bool:
+    if t is type(None):
+        return value is None
+    if t is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, t) and not (t is int and isinstance(value, bool))
+
+
+def check_schedule(cfg: TrainConfig, recipe: recipes.Recipe) -> None:
+    if recipe.warmup_epochs >= cfg.epochs:
+        raise ConfigError(f"warmup_epochs ({recipe.warmup_epochs}) must be shorter than the run ({cfg.epochs} "
+                          f"epochs); override warmup_epochs for short runs")
+
+
+def check_batch(cfg: TrainConfig, dataset: data_mod.DatasetSpec) -> None:
+    """A batch larger than the training set trains nothing. A synthetic set's size is only known once it is
+    generated, so there only the subset bounds it."""
+    full = None if dataset.kind == "synthetic" else dataset.sizes[0]
+    sizes = [n for n in (full, cfg.train_subset) if n]
+    if sizes and cfg.batch_size > min(sizes):
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {min(sizes)} training images "
+                          f"({cfg.dataset}{', train_subset' if cfg.train_subset else ''}); lower batch_size")
+
+
+_CHECKED_NETWORKS: set = set()
+
+
+def check_network(model: str, options: dict, input_size: int) -> None:
+    """Option values are checked by building the network on the meta device (no memory, no init); a network
+    is built once per process however many seeds or configs ask for it."""
+    key = (model, repr(sorted(options.items())), input_size)
+    if key in _CHECKED_NETWORKS:
+        return
+    import torch
+    try:
+        check_options(model, options)
+        with torch.device("meta"):
+            create_model(model, num_classes=10, img_size=input_size, **options)
+    except (KeyError, ValueError, TypeError) as e:
+        raise ConfigError(str(e)) from None
+    _CHECKED_NETWORKS.add(key)

@@ -1,0 +1,143 @@
+"""One registry for every model: name -> builder + the metadata the trainer and the report need.
+
+Model files in this package register themselves with ``@register_model(...)`` (timm's layout: the
+registry lives beside the families, so importing a family never climbs back out of ``models``);
+``create_model`` is the only way the rest of the package builds a model.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+# The original report's Table 2 groups, in its order.
+GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP")
+
+
+class PretrainedWeightsUnavailable(RuntimeError):
+    """Pretrained weights were asked for but cannot be had (no network, no local file); runs are skipped."""
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., Any]
+    family: str
+    group: str
+    source: str  # "own" (written here) or "timm"
+    paper: str
+    recipe: str  # name of the default recipe in cifar100lab.recipes
+    input_size: int = 32  # native resolution every model runs at
+    pretrained_source: str | None = None  # hub id (timm/Hugging Face); None = trained from scratch only
+    default_pretrained: str | None = None  # what a run uses unless told: None (scratch) or "hub" (fine-tune)
+    pretrained_input_size: int | None = None  # default resolution for pretrained fine-tuning
+    options: dict[str, Any] = field(default_factory=dict)  # tunable options and their defaults
+
+    @property
+    def pretrainable(self) -> bool:
+        return self.pretrained_source is not None
+
+    def pretrained_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The mean/std the pretrained checkpoint was trained with (timm's ``pretrained_cfg``: the CoAtNet and
+        Mixer weights use 0.5/0.5, the others ImageNet's statistics)."""
+        from timm.models import get_pretrained_cfg
+        cfg = get_pretrained_cfg(self.pretrained_source)
+        return tuple(cfg.mean), tuple(cfg.std)
+
+
+MODEL_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, *, family: str, group: str, source: str, paper: str, recipe: str,
+                   **meta: Any) -> Callable:
+    """Decorator: register ``builder(num_classes=..., **options)`` under ``name``."""
+    if group not in GROUPS:
+        raise ValueError(f"{name}: group {group!r} is not one of {GROUPS}")
+
+    def wrap(builder: Callable) -> Callable:
+        if name in MODEL_REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        sig = inspect.signature(builder)
+        options = {k: p.default for k, p in sig.parameters.items()
+                   if k not in ("num_classes", "pretrained", "img_size") and p.default is not inspect.Parameter.empty}
+        MODEL_REGISTRY[name] = ModelSpec(name, builder, family, group, source, paper, recipe,
+                                         options=options, **meta)
+        return builder
+
+    return wrap
+
+
+def model_names() -> list[str]:
+    return sorted(MODEL_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODEL_REGISTRY[name]
+    except KeyError:
+        raise UnknownModelError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODEL_REGISTRY))}") from None
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Fail before any work on an option the model does not take."""
+    spec = get_spec(name)
+    bad = sorted(set(options) - set(spec.options))
+    if bad:
+        valid = ", ".join(sorted(spec.options)) or "none"
+        raise ValueError(f"model {name!r} has no option(s) {', '.join(bad)}; valid options: {valid}")
+
+
+def resolve_input_size(name: str, pretrained: str | None = None, img_size: int | None = None) -> int:
+    """Native 32x32, or the pretraining resolution when fine-tuning pretrained weights (overridable)."""
+    spec = get_spec(name)
+    if img_size:
+        return int(img_size)
+    if pretrained and spec.pretrained_input_size:
+        return spec.pretrained_input_size
+    return spec.input_size
+
+
+def create_model(name: str, num_classes: int = 100, pretrained: str | Path | None = None,
+                 img_size: int | None = None, **options: Any):
+    """Build a registered model.
+
+    ``pretrained``: None/"off" (scratch), "hub" (timm / Hugging Face, needs a network) or a path to a
+    local weights file or folder. ``img_size`` defaults to :func:`resolve_input_size`.
+    """
+    spec = get_spec(name)
+    check_options(name, options)
+    if pretrained in (None, "", "off", False):
+        pretrained = None
+    kwargs: dict[str, Any] = dict(num_classes=num_classes, **options)
+    if pretrained is not None:
+        if not spec.pretrainable:
+            raise ValueError(f"model {name!r} has no pretrained weights; use pretrained=off")
+        kwargs["pretrained"] = str(pretrained)
+    if "img_size" in inspect.signature(spec.builder).parameters:
+        kwargs["img_size"] = resolve_input_size(name, pretrained, img_size)
+    return spec.builder(**kwargs)
+
+
+def count_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: torch.nn.Module, input_size: int) -> int:
+    """FLOPs of one forward pass of one image (torch.utils.flop_counter; a multiply-add counts as 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
