@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import recipes, records
 from .config import ConfigError, RunPlan, TrainConfig, resolve
-from .models import PretrainedWeightsUnavailable, count_flops, count_params, create_model
+from .models import PretrainedWeightsUnavailable, count_flops, count_params, create_model, weights_file
 
 __all__ = ["ConfigError", "TrainConfig", "TrainingDiverged", "train", "evaluate_checkpoint", "build_network"]
 
@@ -276,9 +276,12 @@ def _setup(run: RunState):
     plan, cfg, accelerator = run.plan, run.cfg, run.accelerator
     if run.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
-    dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
-    run.record["dataset"] = dataset.describe()
+    run.record["dataset"] = {"name": plan.dataset.name, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]}
     try:
+        if plan.pretrained:  # offline, a fine-tune is skipped here: before the data is read or a network built
+            weights_file(plan.spec.pretrained_source, plan.pretrained)
+        dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
+        run.record["dataset"] = dataset.describe()
         model = new_model(plan, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
         return run.finish("skipped", f"pretrained weights unavailable: {e}")

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,18 +13,39 @@ from conftest import tiny_config
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
 
 
-def test_learns_synthetic_data_far_above_chance(synthetic_root, tmp_path):
-    rec = train(tiny_config(synthetic_root, tmp_path / "run", epochs=3, overrides={"lr": 0.1}))
-    assert rec["status"] == "complete" and rec["epochs_done"] == 3
+@pytest.fixture(scope="module")
+def plain_runs(synthetic_root, tmp_path_factory):
+    """The plain path (bf16 autocast, channels_last) with two seeds, trained once for this module: seed 0 is
+    the reference run of several tests; the seeds' difference is the noise a speed switch must stay inside."""
+    root = tmp_path_factory.mktemp("plain")
+    return [train(tiny_config(synthetic_root, root / f"s{seed}", seed=seed, overrides={"lr": 0.1})) for seed in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def fp32_run(synthetic_root, tmp_path_factory):
+    return train(tiny_config(synthetic_root, tmp_path_factory.mktemp("fp32") / "run", overrides={"lr": 0.1},
+                             precision="fp32", channels_last=False))
+
+
+def test_learns_synthetic_data_far_above_chance(plain_runs):
+    rec = plain_runs[0]
+    assert rec["status"] == "complete" and rec["epochs_done"] == 2
     assert rec["final"]["top1"] > 60  # chance is 10 %
     assert rec["final"]["evaluated"] == 300
     for key in ("params", "flops", "wall_seconds", "images_per_second", "hardware", "versions", "git_commit",
                 "dataset", "config", "best", "seed", "started", "finished"):
         assert key in rec
     assert rec["dataset"]["kind"] == "synthetic" and rec["hardware"]["precision"] == "bf16"
-    rows = records.read_metrics(tmp_path / "run")
-    assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert json.loads((tmp_path / "run" / "record.json").read_text())["status"] == "complete"
+    rows = records.read_metrics(rec["config"]["run_dir"])
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert records.read_json(f"{rec['config']['run_dir']}/record.json")["status"] == "complete"
+
+
+def test_record_states_the_normalization_the_plan_chose(plain_runs):
+    from cifar100lab.data import DATASETS
+    norm = plain_runs[0]["normalization"]
+    assert norm["mean"] == list(DATASETS["synthetic"].mean) and norm["std"] == list(DATASETS["synthetic"].std)
+    assert plain_runs[0]["input_size"] == 32
 
 
 def test_fashion_mnist_learnability_resnet20(fashion_root, tmp_path):
@@ -34,10 +56,8 @@ def test_fashion_mnist_learnability_resnet20(fashion_root, tmp_path):
     assert rec["final"]["top1"] >= 80, rec["final"]
 
 
-def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path, monkeypatch):
-    cfg = tiny_config(synthetic_root, tmp_path / "straight", epochs=3)
-    straight = train(cfg)
-
+def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path, monkeypatch, plain_runs):
+    straight = plain_runs[0]
     real_evaluate, calls = train_mod.evaluate, []
 
     def dies_in_epoch_two(*a, **k):
@@ -46,7 +66,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_p
             raise KeyboardInterrupt  # like a kill: no record is written
         return real_evaluate(*a, **k)
     monkeypatch.setattr(train_mod, "evaluate", dies_in_epoch_two)
-    cut = tiny_config(synthetic_root, tmp_path / "cut", epochs=3)
+    cut = tiny_config(synthetic_root, tmp_path / "cut", seed=0, overrides={"lr": 0.1})
     with pytest.raises(KeyboardInterrupt):
         train(cut)
     assert not (tmp_path / "cut" / "record.json").exists()
@@ -55,7 +75,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_p
     resumed = train(cut)
     assert resumed["resumed_from_epoch"] == 1
     strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
-    assert strip(records.read_metrics(tmp_path / "cut")) == strip(records.read_metrics(tmp_path / "straight"))
+    assert strip(records.read_metrics(tmp_path / "cut")) == strip(records.read_metrics(straight["config"]["run_dir"]))
     assert resumed["final"] == straight["final"] and resumed["best"] == straight["best"]
 
 
@@ -84,6 +104,14 @@ def test_pretrained_without_weights_is_skipped_with_reason(synthetic_root, tmp_p
     assert not (tmp_path / "p" / "checkpoint.pt").exists()
 
 
+def test_fine_tune_without_weights_is_skipped_before_any_data_is_read(tmp_path):
+    """Offline, a fine-tune finds out first that it has no weights: here there is no data at all either."""
+    rec = train(dict(model="mlp_mixer_b16", pretrained=str(tmp_path / "none.pth"), dataset="fashion-mnist",
+                     data_root=str(tmp_path / "no-data"), download=False, run_dir=str(tmp_path / "p"), progress=False))
+    assert rec["status"] == "skipped" and "pretrained weights unavailable" in rec["reason"]
+    assert rec["dataset"]["kind"] == "stand-in" and not (tmp_path / "no-data").exists()
+
+
 def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
     cases = [({"modle": "resnet_20"}, "unknown training key.*modle.*valid keys: model"),
              ({"model": "resnet_99"}, "unknown model 'resnet_99'"),
@@ -98,27 +126,18 @@ def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_bf16_and_fp32_reach_the_same_accuracy(synthetic_root, tmp_path):
+def test_bf16_and_fp32_reach_the_same_accuracy(plain_runs, fp32_run):
     """The default fast path (bf16 autocast, channels_last) stays within noise of fp32."""
-    base = tiny_config(synthetic_root, tmp_path / "x", epochs=2, overrides={"lr": 0.1})
-    fp32 = train({**base, "run_dir": str(tmp_path / "fp32"), "precision": "fp32", "channels_last": False})
-    bf16 = train({**base, "run_dir": str(tmp_path / "bf16"), "precision": "bf16"})
-    assert abs(fp32["final"]["top1"] - bf16["final"]["top1"]) < 8
-    assert fp32["hardware"]["precision"] == "no" and bf16["hardware"]["precision"] == "bf16"
+    bf16 = plain_runs[0]
+    assert abs(fp32_run["final"]["top1"] - bf16["final"]["top1"]) < 8
+    assert fp32_run["hardware"]["precision"] == "no" and bf16["hardware"]["precision"] == "bf16"
 
 
-def test_evaluate_checkpoint_reproduces_the_record(synthetic_root, tmp_path):
-    rec = train(tiny_config(synthetic_root, tmp_path / "e", epochs=1, precision="fp32"))
-    m = train_mod.evaluate_checkpoint(tmp_path / "e" / "checkpoint.pt")
-    assert m["top1"] == pytest.approx(rec["final"]["top1"]) and m["evaluated"] == 300
-    assert records.read_json(tmp_path / "e" / "evaluation.json")["top5"] == pytest.approx(rec["final"]["top5"])
-
-
-@pytest.fixture(scope="module")
-def plain_runs(synthetic_root, tmp_path_factory):
-    """The plain path with two seeds: their difference is the noise a speed switch must stay inside."""
-    root = tmp_path_factory.mktemp("plain")
-    return [train(tiny_config(synthetic_root, root / f"s{seed}", seed=seed, overrides={"lr": 0.1})) for seed in (0, 1)]
+def test_evaluate_checkpoint_reproduces_the_record(fp32_run):
+    run_dir = Path(fp32_run["config"]["run_dir"])
+    m = train_mod.evaluate_checkpoint(run_dir / "checkpoint.pt")
+    assert m["top1"] == pytest.approx(fp32_run["final"]["top1"]) and m["evaluated"] == 300
+    assert records.read_json(run_dir / "evaluation.json")["top5"] == pytest.approx(fp32_run["final"]["top5"])
 
 
 def _losses(rec) -> list[float]:

@@ -16,7 +16,8 @@ from . import resnest  # noqa: F401  ResNeSt-50d (timm)
 from . import hornet  # noqa: F401  HorNet-T, recursive gated convolution (own)
 from . import mscan  # noqa: F401  SegNeXt MSCAN-T encoder (own)
 from . import lsknet  # noqa: F401  LSKNet-T (own)
+from .timm_backed import weights_file
 
 __all__ = ["GROUPS", "MODEL_REGISTRY", "ModelSpec", "PretrainedWeightsUnavailable", "UnknownModelError",
            "check_options", "count_flops", "count_params", "create_model", "get_spec", "model_names",
-           "register_model", "resolve_input_size"]
+           "register_model", "resolve_input_size", "weights_file"]

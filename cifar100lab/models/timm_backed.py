@@ -39,8 +39,13 @@ def create_timm_model(timm_name: str, num_classes: int, pretrained: str | None =
     """``timm.create_model(timm_name, num_classes=..., **kwargs)`` with weights from ``pretrained``."""
     if pretrained is None:
         return timm.create_model(timm_name, num_classes=num_classes, **kwargs)
-    weights = hub_weights_file(timm_name) if pretrained == "hub" else local_weights_file(pretrained)
-    return _create_from_file(timm_name, weights, num_classes, **kwargs)
+    return _create_from_file(timm_name, weights_file(timm_name, pretrained), num_classes, **kwargs)
+
+
+def weights_file(timm_name: str, pretrained: str | Path) -> Path:
+    """Where ``pretrained`` ("hub" or a path) puts ``timm_name``'s weights, found without building anything;
+    ``PretrainedWeightsUnavailable`` when they cannot be had."""
+    return hub_weights_file(timm_name) if pretrained == "hub" else local_weights_file(pretrained)
 
 
 def hub_weights_file(timm_name: str) -> Path:

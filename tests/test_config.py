@@ -1,0 +1,122 @@
+"""A run's settings are worked out once (config.resolve), with one normalization rule and every value checked."""
+import pytest
+import yaml
+
+from cifar100lab import config as config_mod
+from cifar100lab import data
+from cifar100lab.config import ConfigError, RunPlan, TrainConfig, resolve
+
+
+def test_from_scratch_runs_normalize_with_their_dataset_statistics():
+    for dataset in ("cifar100", "fashion-mnist", "synthetic"):
+        plan = resolve({"model": "resnet_20", "dataset": dataset})
+        spec = data.DATASETS[dataset]
+        assert (plan.mean, plan.std) == (spec.mean, spec.std) and plan.pretrained is None
+    scratch_mixer = resolve({"model": "mlp_mixer_b16", "dataset": "fashion-mnist", "pretrained": "off"})
+    assert scratch_mixer.mean == data.FASHION_MEAN and scratch_mixer.input_size == 32
+
+
+@pytest.mark.parametrize("model, mean, std", [
+    ("mlp_mixer_b16", (0.5,) * 3, (0.5,) * 3),  # the Mixer and CoAtNet weights were trained at 0.5/0.5
+    ("coatnet_0", (0.5,) * 3, (0.5,) * 3),
+    ("convnext_tiny_timm", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+])
+def test_fine_tunes_normalize_like_their_pretrained_checkpoint(model, mean, std):
+    plan = resolve({"model": model, "dataset": "fashion-mnist"})
+    assert plan.pretrained == "hub" and plan.input_size == 224
+    assert plan.mean == pytest.approx(mean) and plan.std == pytest.approx(std)
+    assert plan.normalization["source"] == "pretrained checkpoint"
+
+
+def test_plan_carries_recipe_with_overrides_and_effective_lr():
+    plan = resolve({"model": "resnet_20", "overrides": {"lr": 0.05, "warmup_epochs": 1}, "epochs": 3})
+    assert isinstance(plan, RunPlan) and plan.recipe_name == "resnet_sgd" and plan.recipe.lr == 0.05
+    rec = plan.recipe_record(world_size=4)
+    assert rec["effective_lr"] == pytest.approx(0.2) and rec["global_batch"] == 512 and rec["warmup_epochs"] == 1
+    assert resolve(plan) is plan  # a plan is never worked out twice
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"epochs": True}, "epochs must be int, got True"),
+    ({"batch_size": 64.0}, "batch_size must be int"),
+    ({"overrides": {"lr": float("nan")}}, "recipe lr must be a finite number, got nan"),
+    ({"overrides": {"lr": "abc"}}, "recipe lr must be a finite number, got 'abc'"),
+    ({"overrides": {"momentum": 1.5}}, r"recipe momentum=1.5 is out of range"),
+    ({"overrides": {"nesterov": "yes"}}, "recipe nesterov must be true or false"),
+    ({"train_subset": -5}, "train_subset must be at least 1, got -5"),
+    ({"test_subset": 0}, "test_subset must be at least 1"),
+    ({"max_steps_per_epoch": -1}, "max_steps_per_epoch must be at least 1, got -1"),
+    ({"seed": -1}, "seed must be at least 0"),
+    ({"epochs": 2, "overrides": {"warmup_epochs": 2}}, r"warmup_epochs \(2.0\) must be shorter than the run \(2"),
+    ({"train_subset": 100, "batch_size": 128}, "batch_size 128 is larger than the 100 training images"),
+    ({"dataset": "cifar100", "batch_size": 60000}, "larger than the 50000 training images"),
+    ({"compile": "yes"}, "compile must be bool"),
+    ({"options": [1]}, "options must be dict"),
+    ({"pretrained": True}, "pretrained must be default, off, hub or a weights path"),
+    ({"precision": "fp8"}, "precision 'fp8' is not one of"),
+])
+def test_every_bad_value_is_refused_by_resolve_naming_its_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve({"model": "resnet_20", "dataset": "fashion-mnist", "epochs": 5, **change})
+
+
+def test_a_synthetic_set_without_subset_is_not_bounded_by_a_guessed_size():
+    """Synthetic sets are generated at any size, so only a subset bounds the batch there."""
+    assert resolve({"dataset": "synthetic", "batch_size": 8000}).config.batch_size == 8000
+
+
+def test_launch_resolves_a_config_once_and_builds_each_network_on_meta_once(monkeypatch, synthetic_root, tmp_path):
+    from cifar100lab import launch
+    from conftest import tiny_config
+    calls, builds = [], []
+    real_check, real_create = config_mod.check_fields, config_mod.create_model
+    monkeypatch.setattr(config_mod, "check_fields", lambda cfg: calls.append(1) or real_check(cfg))
+    monkeypatch.setattr(config_mod, "create_model", lambda *a, **k: builds.append(1) or real_create(*a, **k))
+    monkeypatch.setattr(config_mod, "_CHECKED_NETWORKS", set())
+    rec = launch.run(tiny_config(synthetic_root, tmp_path / "r", epochs=1, max_steps_per_epoch=1), num_processes=1)
+    assert rec["status"] == "complete" and len(calls) == 1 and len(builds) == 1
+    resolve(tiny_config(synthetic_root, tmp_path / "other", seed=1))  # same network, another seed
+    assert len(calls) == 2 and len(builds) == 1
+
+
+def write_campaign(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "defines no runs"),
+    ("name: e\nmodels: []\n", "defines no runs"),
+    ("models: [resnet_20]\ndefaults: {epochs: true}\n", "epochs must be int, got True"),
+    ("models: [resnet_20]\ndefaults: {overrides: {lr: abc}}\n", "recipe lr must be a finite number, got 'abc'"),
+    ("models: [resnet_20]\ndefaults: {overrides: {lr: .nan}}\n", "recipe lr must be a finite number, got nan"),
+    ("models: [resnet_20]\ndefaults: {train_subset: -5}\n", "train_subset must be at least 1"),
+    ("models: [resnet_20]\ndefaults: {max_steps_per_epoch: -1}\n", "max_steps_per_epoch must be at least 1"),
+    ("models: [resnet_20]\ndefaults: {epochs: 2, overrides: {warmup_epochs: 2}}\n", "must be shorter than the run"),
+    ("models: [resnet_20]\ndefaults: {train_subset: 100, batch_size: 128}\n", "larger than the 100 training images"),
+])
+def test_campaign_dry_run_refuses_bad_input_in_one_line_before_any_work(tmp_path, capsys, text, message):
+    from cifar100lab.cli import main
+    path = write_campaign(tmp_path / "c.yaml", text)
+    runs = tmp_path / "runs"
+    assert main(["campaign", str(path), "--dry-run", "--dataset", "fashion-mnist", "--runs-root", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not runs.exists()
+
+
+def test_campaign_studies_resolve_relative_to_the_campaign_file(tmp_path, monkeypatch):
+    from cifar100lab.campaign import load_campaign
+    (tmp_path / "cfg" / "ablations").mkdir(parents=True)
+    (tmp_path / "cfg" / "ablations" / "s.yaml").write_text(yaml.safe_dump(
+        {"study": "s", "seeds": 1, "variants": [{"label": "k5", "model": "eca_resnet_20", "options": {"k_size": 5}}]}))
+    path = write_campaign(tmp_path / "cfg" / "c.yaml", "name: c\nstudies: [ablations/s.yaml]\n")
+    monkeypatch.chdir(tmp_path)  # not the campaign's folder
+    camp = load_campaign(path, dataset="synthetic")
+    assert [r.run_id for r in camp.runs] == ["c-eca_resnet_20-k_size-5-s0"]
+    assert isinstance(camp.runs[0].plan, RunPlan)
+
+
+def test_train_config_from_dict_names_unknown_keys():
+    with pytest.raises(ConfigError, match="unknown training key.*modle.*valid keys: model"):
+        TrainConfig.from_dict({"modle": "resnet_20"})

@@ -1,0 +1,46 @@
+"""A non-editable install works: the notebooks travel as package data, and a campaign's studies are found
+beside its file, not in a checkout."""
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.slow
+def test_wheel_install_finds_its_notebooks_and_runs_a_campaign_dry_run_from_another_folder(tmp_path):
+    wheels = tmp_path / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+    assert build.returncode == 0, build.stderr[-2000:]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # The dependencies come from this interpreter's site-packages through a plain path line, which runs no
+    # .pth hooks there, so its editable install of cifar100lab stays out.
+    venv_site = Path(site)
+    venv_site.mkdir(parents=True, exist_ok=True)
+    (venv_site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    wheel = next(wheels.glob("cifar100lab-*.whl"))
+    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                              str(wheel)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert install.returncode == 0, install.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import cifar100lab.campaign as C; print(C.__file__); "
+                            "print(all((C.NOTEBOOKS / n).is_file() for n in ('train.ipynb', 'analysis.ipynb', "
+                            "'ablation.ipynb')))"], capture_output=True, text=True, env=env, cwd=elsewhere)
+    module, found = where.stdout.split()
+    assert str(venv) in module and found == "True", where.stdout + where.stderr
+    dry = subprocess.run([str(venv / "bin" / "python"), "-m", "cifar100lab", "campaign",
+                          str(ROOT / "params" / "quick.yaml"), "--dataset", "synthetic", "--dry-run"],
+                         capture_output=True, text=True, env=env, cwd=elsewhere)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "quick-ghost_resnet_20-ratio-4-s0 new" in dry.stdout  # a study run: its YAML was found
