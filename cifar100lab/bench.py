@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import recipes, records
 from .registry import count_flops, create_model, model_names, resolve_input_size
+from .devices import visible_gpus
 from .train import choose_precision
 
 # Images per split of the real datasets, for predicting a campaign's epoch time without loading them.
@@ -39,7 +40,7 @@ AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}  # choose_preci
 
 
 def _device(name: str | None = None) -> torch.device:
-    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return torch.device(name or ("cuda" if visible_gpus() else "cpu"))
 
 
 def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:

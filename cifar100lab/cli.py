@@ -1,4 +1,4 @@
-"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,bench}``."""
+"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,bench,check}``."""
 from __future__ import annotations
 
 import argparse
@@ -136,7 +136,9 @@ def main(argv=None) -> int:
     t.add_argument("config", nargs="?")
     t.add_argument("--set", action="append", metavar="KEY=VALUE")
     t.set_defaults(fn=cmd_train)
-    from .bench import add_arguments
-    add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
+    from . import bench, checks
+    bench.add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
+    checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
+                                                      "killed-and-resumed run equals an uninterrupted one"))
     a = p.parse_args(argv)
     return a.fn(a)

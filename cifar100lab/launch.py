@@ -1,8 +1,8 @@
 """Start ``train`` on the right number of processes from a notebook or a script, and return its record.
 
 ``accelerate.notebook_launcher`` returns None and forks worker processes, so: the process count is chosen
-without initialising CUDA in the kernel (a forked child cannot use a CUDA context made by its parent),
-and the run record is read back from ``run_dir`` after the launch.
+through NVML, never the CUDA runtime (see :mod:`cifar100lab.devices`: a kernel that has called it cannot fork
+CUDA workers), and the run record is read back from ``run_dir`` after the launch.
 """
 from __future__ import annotations
 
@@ -11,13 +11,8 @@ import socket
 from pathlib import Path
 
 from . import records
+from .devices import visible_gpus
 from .train import ConfigError, TrainConfig, train
-
-
-def visible_gpus() -> int:
-    """GPUs this process may use, counted without creating a CUDA context (NVML query only)."""
-    import torch
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def free_port() -> int:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import recipes, records
+from .devices import visible_gpus
 from .registry import (PretrainedWeightsUnavailable, check_options, count_flops, count_params, create_model,
                        get_spec, resolve_input_size)
 
@@ -58,6 +59,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 (fp16 on GPUs without bf16); fp32 disables autocast
     channels_last: bool = True
     compile: bool = False  # torch.compile the model
+    deterministic: bool = False  # deterministic kernels (exact resume on GPU); off: cudnn.benchmark picks the fastest
     fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
     augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
     max_steps_per_epoch: int | None = None  # cap for smoke tests
@@ -114,6 +116,8 @@ class TrainConfig:
             raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(data_mod.DATASETS)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if not isinstance(self.deterministic, bool):
+            raise ConfigError(f"deterministic must be true or false, got {self.deterministic!r}")
         for key in ("epochs", "batch_size", "eval_batch_size"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
@@ -138,10 +142,29 @@ def choose_precision(precision: str, cuda: bool) -> str:
     return precision
 
 
+def set_kernel_policy(deterministic: bool) -> dict:
+    """Deterministic kernels, or the fastest ones; returned for the run record.
+
+    TF32 stays on for fp32 matmuls and convolutions either way (it is deterministic, and 8× faster than fp32 on
+    Ampere and later). Deterministic mode must set ``CUBLAS_WORKSPACE_CONFIG`` before cuBLAS starts, which this
+    does on every process before its first CUDA call. Ops with no deterministic kernel warn rather than stop a
+    run (``warn_only``): the warning names them in the run's log.
+    """
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    return {"deterministic": deterministic, "cudnn_benchmark": not deterministic, "tf32": True,
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
+
+
 def make_accelerator(precision: str):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
-    cuda = torch.cuda.is_available()
+    cuda = visible_gpus() > 0  # NVML: on a machine without GPUs the CUDA runtime is never asked
     # Accelerate keeps one AcceleratorState per process; several runs in one kernel may differ in precision.
     # The process group (PartialState) is kept.
     AcceleratorState._reset_state()
@@ -158,7 +181,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model, x, y, prepare, accelerator, batch_size: int) -> dict:
     """Top-1/top-5 over the whole test set; under DDP each process takes every world_size-th sample,
     so every sample is counted exactly once (no padding duplicates)."""
@@ -184,7 +207,9 @@ def evaluate(model, x, y, prepare, accelerator, batch_size: int) -> dict:
 
 
 def fingerprint(cfg: dict) -> dict:
-    return {k: v for k, v in cfg.items() if k not in RESUME_FREE}
+    """The fields that decide the result; a field newer than the run that wrote ``cfg`` takes its default."""
+    defaults = TrainConfig().to_dict()
+    return {k: cfg.get(k, defaults[k]) for k in defaults if k not in RESUME_FREE}
 
 
 def load_checkpoint(run_dir: Path, cfg: dict):
@@ -214,10 +239,11 @@ def train(config: TrainConfig | dict) -> dict:
     cfg = TrainConfig.coerce(config)
     from tqdm.auto import tqdm
 
-    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", 1)) > 1:
+    if not visible_gpus() and int(os.environ.get("WORLD_SIZE", 1)) > 1:
         # Forked CPU workers share the cores: the launcher's thread budget per process. This also keeps a
         # child from entering an OpenMP pool inherited from its parent across fork (a known libgomp hang).
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))
+    kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     accelerator = make_accelerator(cfg.precision)
     main = accelerator.is_main_process
     run_dir = Path(cfg.run_dir)
@@ -230,6 +256,7 @@ def train(config: TrainConfig | dict) -> dict:
     if previous and previous.get("status") == "complete" and fingerprint(previous["config"]) == fingerprint(cfg.to_dict()):
         return previous  # already done: nothing to redo, nothing overwritten
     wall = records.Timer()
+    record["kernels"] = kernels
     seed_everything(cfg.seed)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
