@@ -73,21 +73,33 @@ def cmd_synth(a) -> int:
 
 def cmd_evaluate(a) -> int:
     from .train import evaluate_checkpoint
-    m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
+    try:
+        m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
+    except _user_errors() as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} images")
     return 0
 
 
+def _user_errors():
+    """The errors that are the user's to fix (bad config, data, checkpoint, path): one line, not a traceback."""
+    from .data import DataError
+    from .train import ConfigError
+    return ConfigError, DataError, OSError, yaml.YAMLError
+
+
 def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
-    from .train import ConfigError, TrainConfig, train
+    from .train import TrainConfig, train
     try:
         cfg = yaml.safe_load(Path(a.config).read_text(encoding="utf-8")) if a.config else {}
-        cfg = TrainConfig.from_dict({**(cfg or {}), **_set_values(a.set)})
-    except (ConfigError, OSError, yaml.YAMLError) as e:
+        if not isinstance(cfg or {}, dict):
+            raise yaml.YAMLError(f"{a.config}: expected a mapping of TrainConfig fields")
+        record = train(TrainConfig.from_dict({**(cfg or {}), **_set_values(a.set)}))
+    except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    record = train(cfg)
     print(f"{record['run_id']}: {record['status']}" + (f" top-1 {record['final']['top1']:.2f}" if record.get("final") else ""))
     return 0 if record["status"] != "failed" else 1
 

@@ -35,6 +35,10 @@ class ConfigError(ValueError):
     """A configuration is invalid; raised before any work starts."""
 
 
+class CheckpointError(ConfigError):
+    """A checkpoint is missing, corrupt, not ours, or holds something other than tensors and plain values."""
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -212,11 +216,37 @@ def fingerprint(cfg: dict) -> dict:
     return {k: cfg.get(k, defaults[k]) for k in defaults if k not in RESUME_FREE}
 
 
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "best", "history")
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint this trainer wrote, read with ``weights_only=True``: tensors and plain values only, so a
+    crafted file cannot run code on load. Anything else is one CheckpointError saying what is wrong."""
+    import pickle
+    import zipfile
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} holds objects other than tensors and plain values, so it is not loaded "
+                              f"(it could run code): {first}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): "
+                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} is not a cifar100lab checkpoint (missing: {', '.join(missing)})")
+    return ckpt
+
+
 def load_checkpoint(run_dir: Path, cfg: dict):
     path = run_dir / records.CHECKPOINT
     if not path.exists():
         return None
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(path)
     old, new = fingerprint(ckpt["config"]), fingerprint(cfg)
     if old != new:
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -258,6 +288,9 @@ def train(config: TrainConfig | dict) -> dict:
     wall = records.Timer()
     record["kernels"] = kernels
     seed_everything(cfg.seed)
+    # Check the folder's checkpoint against this config before writing anything: a refused resume must leave
+    # config.json describing the checkpoint and metrics that are there.
+    ckpt = load_checkpoint(run_dir, cfg.to_dict()) if cfg.resume else None
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         records.atomic_write_json(run_dir / records.CONFIG, cfg.to_dict())
@@ -297,7 +330,6 @@ def train(config: TrainConfig | dict) -> dict:
     optimizer = recipes.make_optimizer(model, recipe, world, fused=cfg.fused_optimizer or None)
     scheduler = recipes.make_scheduler(optimizer, recipe, cfg.epochs, steps)
 
-    ckpt = load_checkpoint(run_dir, cfg.to_dict()) if cfg.resume else None
     history: list[dict] = []
     start_epoch, best = 0, {"top1": -1.0, "top5": None, "epoch": None}
     if ckpt:
@@ -408,9 +440,11 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
     a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint)."""
     checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint}")
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    out = Path(out) if out else checkpoint.parent / "evaluation.json"
+    ckpt = read_checkpoint(checkpoint)
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"cannot write the evaluation to {out}: its folder does not exist or is not writable "
+                          f"(or it is a folder); pass --out FILE in a writable folder")
     cfg = TrainConfig.from_dict({**ckpt["config"], "data_root": data_root or ckpt["config"]["data_root"]})
     accelerator = make_accelerator(cfg.precision)
     dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
@@ -430,5 +464,5 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
               "params": count_params(accelerator.unwrap_model(model)), "evaluated_at": records.now(),
               "hardware": {"device": records.device_name(device), "precision": accelerator.mixed_precision},
               "versions": records.versions(), "git_commit": records.git_commit()}
-    records.atomic_write_json(Path(out) if out else checkpoint.parent / "evaluation.json", result)
+    records.atomic_write_json(out, result)
     return result
