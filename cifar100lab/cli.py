@@ -1,4 +1,4 @@
-"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,bench,check}``."""
+"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,export,bench,check}``."""
 from __future__ import annotations
 
 import argparse
@@ -104,6 +104,17 @@ def cmd_train(a) -> int:
     return 0 if record["status"] != "failed" else 1
 
 
+def cmd_export(a) -> int:
+    from .export import ExportError, export_run
+    try:
+        out = export_run(a.source, a.out)
+    except (ExportError, *_user_errors()) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported to {out} (model.safetensors, config.json)")
+    return 0
+
+
 def cmd_bench(a) -> int:
     from .bench import main as bench_main
     return bench_main(a)
@@ -148,6 +159,10 @@ def main(argv=None) -> int:
     t.add_argument("config", nargs="?")
     t.add_argument("--set", action="append", metavar="KEY=VALUE")
     t.set_defaults(fn=cmd_train)
+    x = sub.add_parser("export", help="write a run's weights as model.safetensors + a timm-style config.json")
+    x.add_argument("source", help="run folder, checkpoint.pt")
+    x.add_argument("--out", help="folder to write (default: <run>/export)")
+    x.set_defaults(fn=cmd_export)
     from . import bench, checks
     bench.add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
     checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
