@@ -187,7 +187,8 @@ def records_frame(records: list[dict]):
             "top1": (r.get("final") or {}).get("top1"), "top5": (r.get("final") or {}).get("top5"),
             "best_top1": (r.get("best") or {}).get("top1"), "best_epoch": (r.get("best") or {}).get("epoch"),
             "epochs": (r.get("config") or {}).get("epochs"), "epochs_done": r.get("epochs_done"),
-            "wall_seconds": r.get("wall_seconds"), "images_per_second": r.get("images_per_second"),
+            "train_seconds": r.get("train_seconds"), "wall_seconds": r.get("wall_seconds"),
+            "images_per_second": r.get("images_per_second"),
             "device": hw.get("device"), "device_count": hw.get("count"), "precision": hw.get("precision"),
             "run_dir": r.get("run_dir"),
         })
