@@ -288,9 +288,8 @@ def _job_envs(jobs: int) -> list[dict]:
     return envs
 
 
-def _plan(campaign: Campaign, force: bool, retry_skipped: bool, summary: dict, log) -> list[Run]:
+def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
     """The runs to execute; done ones go to ``already``, complete ones whose config changed to ``stale``."""
-    done = {"complete"} | (set() if retry_skipped else {"skipped"})
     todo = []
     for run in campaign.runs:
         stale = [] if force else stale_fields(run)
@@ -319,10 +318,9 @@ def _mark_failure(run: Run, campaign: str, attempts_before: int, code: int, tail
     records.save(run.run_dir, records.fail(record, f"notebook failed: {last}"))
 
 
-def _attempt(run: Run, campaign: str, force: bool, done: set, execute_run) -> str:
-    """One run under its lock: re-checked (another process may have finished it meanwhile), then executed."""
-    status = status_of(run)
-    if status in done and not force:
+def _attempt(run: Run, campaign: str, force: bool, done: set[str], execute_run) -> str:
+    """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
+    if status_of(run) in done and not force:
         return "already"
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
@@ -343,6 +341,13 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     as ``locked``. The locks are OS locks, gone with their process, so a killed campaign leaves none behind."""
     notebook = Path(notebook or ROOT / "notebooks" / "train.ipynb")
     jobs = resolve_jobs(jobs or campaign.jobs, "--jobs")
+    done = {"complete"} | (set() if retry_skipped else {"skipped"})
+    log_dir = Path(runs_root) / campaign.name / "logs"
+    nproc = campaign.num_processes if jobs == 1 else "auto"
+
+    def attempt(run: Run, env: dict) -> str:
+        return _attempt(run, campaign.name, force, done, lambda r: _execute(r, notebook, env, log_dir, nproc))
+
     summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": []}
     with contextlib.ExitStack() as held:
         try:
@@ -351,42 +356,34 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         except records.Locked as e:
             log(f"campaign {campaign.name}: another campaign process holds it ({e.holder}); the runs it holds "
                 f"are skipped here (reported as locked)")
-        todo = _plan(campaign, force, retry_skipped, summary, log)
-        _run_all(campaign, todo, summary, notebook, Path(runs_root), force, retry_skipped, jobs, log)
+        todo = _plan(campaign, force, done, summary, log)
+        log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
+            f"{len(summary['already'])} already done, {len(todo)} to run"
+            + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
+        _run_parallel(todo, jobs, attempt, summary, log)
     return summary
 
 
-def _run_all(campaign, todo, summary, notebook, runs_root, force, retry_skipped, jobs, log) -> None:
-    log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
-        f"{len(summary['already'])} already done, {len(todo)} to run"
-        + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
+def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> None:
+    """``jobs`` runs side by side, each under its run lock with one job environment (GPU subset) of its own."""
     free_envs: queue.Queue = queue.Queue()  # a job's GPU subset is lent to one run at a time
     for env in _job_envs(jobs):
         free_envs.put(env)
     started, count = time.time(), [0]
-    nproc = campaign.num_processes if jobs == 1 else "auto"
-    log_dir = runs_root / campaign.name / "logs"
-    done = {"complete"} | (set() if retry_skipped else {"skipped"})
-
-    def execute_run(run):
-        env = free_envs.get()
-        try:
-            return _execute(run, notebook, env, log_dir, nproc)
-        finally:
-            free_envs.put(env)
 
     def one(run):
-        t0 = time.time()
+        t0, env = time.time(), free_envs.get()
         try:
             with records.lock(run_lock(run)):
-                status = _attempt(run, campaign.name, force, done, execute_run)
+                status = attempt(run, env)
         except records.Locked as e:
             status = "locked"
             log(f"{run.run_id}: locked, skipped: another campaign process is running it ({e.holder})")
+        finally:
+            free_envs.put(env)
         summary.setdefault(status, []).append(run.run_id)
         count[0] += 1
-        elapsed = time.time() - started
-        eta = elapsed / count[0] * (len(todo) - count[0])
+        eta = (time.time() - started) / count[0] * (len(todo) - count[0])
         log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {time.time() - t0:.0f}s (ETA {eta / 60:.1f} min)")
 
     with ThreadPoolExecutor(jobs) as pool:
