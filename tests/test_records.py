@@ -134,6 +134,7 @@ def _campaign(tmp_path, synthetic_root, **defaults):
 
 def _fake_execute(calls, code=0, tail=""):
     def run(run, notebook, env, log_dir, num_processes):
+        assert records.holder(C.run_lock(run)), "a run executes under its lock"
         calls.append(run.run_id)
         if code == 0:
             records.save(run.run_dir, records.finish(records.start(run.run_dir, config=run.config.to_dict())))
