@@ -1,6 +1,8 @@
 """Campaigns: a YAML file expands into runs; each run is ``notebooks/train.ipynb`` executed by papermill
 into ``book/runs/<run_id>.ipynb``; finished runs are skipped, interrupted ones resume from their
-checkpoint, failures are recorded and do not stop the others.
+checkpoint, failures are recorded and do not stop the others. Complete runs whose recorded config differs from
+what the campaign asks now are reported as stale (re-run with ``force``). One campaign per runs folder: a
+process holds OS locks on the campaign and on each run it runs; a second one skips what the first holds.
 
 Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, ``seeds``, ``models``
 (names or ``all``), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),

@@ -2,7 +2,8 @@
 
 ``train(config)`` runs on every process (the launcher starts them); it writes, under ``run_dir``:
 ``config.json``, ``metrics.jsonl`` (one row per epoch), ``checkpoint.pt`` (each epoch) and
-``record.json`` (at the end, also when the run fails or is skipped). All writes are atomic.
+``record.json`` (``running`` once the attempt is under way, then ``complete``, ``failed`` or ``skipped``:
+see :class:`records.RunRecord`). Every write is atomic and durable (:func:`records.atomic_write`).
 Resuming restarts at the epoch after the last checkpoint and reproduces the uninterrupted run exactly:
 the sample order, augmentation draws and global RNG are re-derived from ``(seed, epoch)``.
 """
