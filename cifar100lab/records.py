@@ -79,6 +79,7 @@ class RunRecord(TypedDict, total=False):
     images_per_second: float
     eval_images_per_second: float
     history_tail: list[dict]  # the last metrics row of a diverged run
+    run_dir: str  # added by load_records when read back; not written
 
 
 def now() -> str:
