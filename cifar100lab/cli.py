@@ -36,16 +36,22 @@ def cmd_campaign(a) -> int:
         return 2
     if a.dry_run:
         for r in camp.runs:
-            print(r.run_id, C.status_of(r) or "new")
+            print(r.run_id, C.describe(r))
         return 0
     summary = C.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
-          f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}")
+          f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}"
+          + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked") if summary[k]))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
+    for rid in summary["stale"]:
+        print(f"  stale: {rid} (complete with another config; --force re-runs it)")
+    for rid in summary["locked"]:
+        print(f"  locked: {rid} (another campaign process is running it; run again when it ends)")
     if not a.no_analysis:
         C.analyse(camp, a.runs_root, a.book)
-    return 1 if summary["failed"] else 0
+    # 1: a run failed; 3: nothing failed, but not every run is up to date (stale, or held by another process)
+    return 1 if summary["failed"] else 3 if summary["stale"] or summary["locked"] else 0
 
 
 def cmd_book(a) -> int:
@@ -128,13 +134,13 @@ def main(argv=None) -> int:
     c.add_argument("--dataset", help="cifar100 | fashion-mnist | synthetic (default: $CIFAR100LAB_DATASET or the YAML's)")
     c.add_argument("--runs-root", default="runs")
     c.add_argument("--book", default="book")
-    c.add_argument("--force", action="store_true", help="re-run complete runs (old run folders are moved aside)")
+    c.add_argument("--force", action="store_true", help="re-run complete runs, stale ones too (old run folders are moved aside)")
     c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
     c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
                    help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
                         "GPUs, 2 on a CPU-only machine (default: the campaign's)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
-    c.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
+    c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
     c.add_argument("--no-analysis", action="store_true")
     c.set_defaults(fn=cmd_campaign)
     b = sub.add_parser("book", help="build the Jupyter Book (warnings are errors)")

@@ -2,7 +2,8 @@
 
 ``train(config)`` runs on every process (the launcher starts them); it writes, under ``run_dir``:
 ``config.json``, ``metrics.jsonl`` (one row per epoch), ``checkpoint.pt`` (each epoch) and
-``record.json`` (at the end, also when the run fails or is skipped). All writes are atomic.
+``record.json`` (``running`` once the attempt is under way, then ``complete``, ``failed`` or ``skipped``:
+see :class:`records.RunRecord`). Every write is atomic and durable (:func:`records.atomic_write`).
 Resuming restarts at the epoch after the last checkpoint and reproduces the uninterrupted run exactly:
 the sample order, augmentation draws and global RNG are re-derived from ``(seed, epoch)``.
 """
@@ -255,13 +256,13 @@ def load_checkpoint(run_dir: Path, cfg: dict):
     return ckpt
 
 
-def _base_record(cfg: TrainConfig, run_id: str) -> dict:
+def _base_record(cfg: TrainConfig, run_id: str) -> records.RunRecord:
     spec = get_spec(cfg.model)
-    return {"run_id": run_id, "status": "running", "reason": None, "campaign": cfg.campaign,
-            "model": cfg.model, "family": spec.family, "group": spec.group, "source": spec.source,
-            "options": cfg.options, "resolved_options": {**spec.options, **cfg.options}, "pretrained": cfg.resolved_pretrained(),
-            "seed": cfg.seed, "config": cfg.to_dict(), "recipe": None, "git_commit": records.git_commit(),
-            "versions": records.versions(), "started": records.now(), "finished": None}
+    return records.start(
+        cfg.run_dir, run_id=run_id, campaign=cfg.campaign, model=cfg.model, family=spec.family, group=spec.group,
+        source=spec.source, options=cfg.options, resolved_options={**spec.options, **cfg.options},
+        pretrained=cfg.resolved_pretrained(), seed=cfg.seed, config=cfg.to_dict(), recipe=None,
+        git_commit=records.git_commit(), versions=records.versions())
 
 
 def train(config: TrainConfig | dict) -> dict:
@@ -295,12 +296,11 @@ def train(config: TrainConfig | dict) -> dict:
         run_dir.mkdir(parents=True, exist_ok=True)
         records.atomic_write_json(run_dir / records.CONFIG, cfg.to_dict())
 
-    def finish(status: str, reason: str | None = None, **extra) -> dict:
-        record.update(status=status, reason=reason, finished=records.now(), wall_seconds=wall(), **extra)
+    def close(ended: records.RunRecord) -> dict:
         if main:
-            records.atomic_write_json(record_path, record)
+            records.save(run_dir, ended)
         accelerator.wait_for_everyone()
-        return record
+        return ended
 
     dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
     pretrained = cfg.resolved_pretrained()
@@ -312,7 +312,7 @@ def train(config: TrainConfig | dict) -> dict:
         model = create_model(cfg.model, num_classes=dataset.num_classes, pretrained=pretrained,
                              img_size=cfg.img_size, **cfg.options)
     except PretrainedWeightsUnavailable as e:
-        return finish("skipped", f"pretrained weights unavailable: {e}")
+        return close(records.skip(record, f"pretrained weights unavailable: {e}", wall_seconds=wall()))
     record.update(params=count_params(model), flops=count_flops(model, input_size))
 
     recipe = recipes.build_recipe(cfg.resolved_recipe(), cfg.overrides)
@@ -338,6 +338,8 @@ def train(config: TrainConfig | dict) -> dict:
         scheduler.load_state_dict(ckpt["scheduler"])
         start_epoch, best, history = ckpt["epoch"], ckpt["best"], ckpt["history"]
         record["resumed_from_epoch"] = start_epoch
+    if main:  # this attempt is under way: the record says so (and keeps the earlier attempts)
+        records.save(run_dir, record)
     model, optimizer = accelerator.prepare(model, optimizer)
     if ckpt and ckpt.get("scaler") and accelerator.scaler is not None:
         accelerator.scaler.load_state_dict(ckpt["scaler"])
@@ -354,9 +356,7 @@ def train(config: TrainConfig | dict) -> dict:
     elif main and start_epoch:
         # keep exactly the rows the checkpoint knows about (a crash can land between append and checkpoint)
         kept = records.read_metrics(run_dir)[:start_epoch]
-        tmp = run_dir / f".{records.METRICS}.tmp"
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, run_dir / records.METRICS)
+        records.atomic_write_text(run_dir / records.METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
     try:
         for epoch in range(start_epoch, cfg.epochs):
@@ -411,28 +411,26 @@ def train(config: TrainConfig | dict) -> dict:
                           f"({row['images_per_second']:.0f} img/s)", flush=True)
             accelerator.wait_for_everyone()
     except TrainingDiverged as e:
-        finish("failed", str(e), epochs_done=len(history), history_tail=history[-1:])
+        close(records.fail(record, str(e), wall_seconds=wall(), epochs_done=len(history), history_tail=history[-1:]))
         raise
     except Exception as e:
-        finish("failed", f"{type(e).__name__}: {e}", epochs_done=len(history))
+        close(records.fail(record, f"{type(e).__name__}: {e}", wall_seconds=wall(), epochs_done=len(history)))
         raise
 
     fresh = history[start_epoch:] if ckpt else history
-    return finish(
-        "complete", epochs_done=len(history), final={k: history[-1][k] for k in ("top1", "top5", "test_loss", "evaluated")},
+    return close(records.finish(
+        record, wall_seconds=wall(), epochs_done=len(history), final={k: history[-1][k] for k in ("top1", "top5", "test_loss", "evaluated")},
         best=best, train_seconds=sum(r["epoch_seconds"] for r in history),
         eval_seconds=sum(r["eval_seconds"] for r in history),
         images_per_second=sum(r["images_per_second"] for r in fresh) / max(1, len(fresh)),
-        eval_images_per_second=sum(r["evaluated"] / r["eval_seconds"] for r in fresh) / max(1, len(fresh)))
+        eval_images_per_second=sum(r["evaluated"] / r["eval_seconds"] for r in fresh) / max(1, len(fresh))))
 
 
 def save_checkpoint(run_dir, accelerator, model, optimizer, scheduler, cfg, epoch, best, history) -> None:
     state = {"model": accelerator.unwrap_model(model).state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,
              "config": cfg.to_dict(), "epoch": epoch, "best": best, "history": history}
-    tmp = run_dir / f".{records.CHECKPOINT}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, run_dir / records.CHECKPOINT)
+    records.atomic_write(run_dir / records.CHECKPOINT, lambda f: torch.save(state, f))
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
