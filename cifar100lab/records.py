@@ -69,6 +69,7 @@ class RunRecord(TypedDict, total=False):
     params: int
     flops: int
     hardware: dict  # device, count, nodes, precision, distributed
+    kernels: dict  # deterministic, cudnn_benchmark, tf32, cublas_workspace_config (train.set_kernel_policy)
     resumed_from_epoch: int  # present when this attempt resumed from a checkpoint
     epochs_done: int
     final: dict  # top1, top5, test_loss, evaluated (last epoch)
