@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 6, as one script for a short GPU lease (about 10 minutes of work):
-#   1. the pipeline benchmark (original vs ours vs ours+compile) for ResNet-20;
-#   2. ResNet-20 for 200 epochs with per-epoch evaluation on real images (target: ≤ 4 min on one H100);
-#   3. the epoch time of every network of params/full.yaml, and that campaign's predicted duration on one GPU.
-# Each step writes its record to benchmarks/records/gpu-<card>-*.json as soon as it ends; commit them, and the
-# book's Performance page renders them.
+# The one GPU acceptance script (issue 10): about 10 minutes on one GPU. Each step writes its record to
+# benchmarks/records/gpu-<card>-<step>.json as soon as it ends, and a later step runs whatever an earlier one did:
+#   1. fork: after the kernel-side preparation a forked child creates a CUDA tensor (notebook_launcher's path);
+#   2. notebook: papermill executes notebooks/train.ipynb on the GPU through the launcher (Fashion-MNIST stand-in);
+#   3. resume: a deterministic run killed after its first checkpoint and resumed equals the uninterrupted run;
+#   4. precision: bf16 against fp32 accuracy (ResNet-20, 3 epochs, 10,000 Fashion-MNIST images);
+#   5. throughput: original pipeline vs ours vs ours+compile for ResNet-20, and every network of params/full.yaml;
+#   6. ResNet-20 for 200 epochs with per-epoch evaluation on 50,000 images (target: ≤ 4 min on one H100).
+# Commit the records; the book's Performance page renders them.
 #
 # Usage: bash benchmarks/gpu_check.sh DATA_ROOT
 #   DATA_ROOT holds FashionMNIST/raw/*.gz (copy /usr/share/datasets/fashion-mnist/*.gz there; 30 MB), e.g.
@@ -14,22 +17,40 @@
 set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
 py=${PYTHON:-python3}
-# Preconditions stop the script; after them every step runs whatever the previous one did.
-"$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible: this script measures a GPU')" \
-  || exit 2
+# The precondition stops the script (a CPU box measures nothing); it asks NVML, as the launcher does.
+why=$("$py" -c "import sys; from cifar100lab.devices import visible_gpus
+sys.exit(0 if visible_gpus() else 'no CUDA device visible (NVML reports no GPU): this script measures a GPU')" 2>&1) \
+  || { echo "${why##*$'\n'}" >&2; exit 2; }
 card=$("$py" -c "import torch; print(torch.cuda.get_device_name(0).replace('NVIDIA ', '').replace(' ', '-'))") || exit 2
 dir=benchmarks/records
-mkdir -p "$dir"
-keep() { if [ -n "${OUT:-}" ]; then cp "$1" "$OUT/"; fi; }
-export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0}
+work=${WORK:-runs/gpu-check}
+mkdir -p "$dir" "$work"
+keep() { if [ -n "${OUT:-}" ] && [ -f "$1" ]; then cp "$1" "$OUT/"; fi; }
+export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} PYTHONUNBUFFERED=1
 
 failed=0
-step() {  # step NAME COMMAND...: run it, keep its record, go on to the next step whatever happens
-  local rec="$dir/gpu-$card-$1.json"; shift
-  if "$@" --out "$rec"; then keep "$rec"; else echo "step $rec failed (exit $?)" >&2; failed=1; fi
+step() {  # step NAME SECONDS COMMAND...: run it with --out, keep its record, go on whatever happens
+  local rec="$dir/gpu-$card-$1.json" limit=$2; shift 2
+  echo "== $(date +%T) step $(basename "$rec")"
+  if timeout "$limit" "$@" --out "$rec"; then keep "$rec"; else echo "step $rec failed (exit $?)" >&2; keep "$rec"; failed=1; fi
 }
-step resnet_20 "$py" -m cifar100lab bench --models resnet_20 --compile --steps 100 --warmup 10 --repeats 3 --workers 4
-step resnet_20-200-epochs timeout 420 "$py" -m cifar100lab bench --runs benchmarks/gpu_resnet20_200.yaml \
-  --data-root "$data_root"
-step full-epoch-times "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
+small="{model: resnet_20, dataset: fashion-mnist, data_root: $data_root, train_subset: 10000, epochs: 3, batch_size: 128}"
+echo "$small" > "$work/small.yaml"
+echo "{model: resnet_20, dataset: fashion-mnist, data_root: $data_root, train_subset: 10000, epochs: 4, batch_size: 128,
+       deterministic: true}" > "$work/resume.yaml"
+
+step fork 60 "$py" -m cifar100lab check fork "$work/small.yaml"
+notebook() {  # papermill, as the campaign runs it; the record of the run is the step's record
+  "$py" -m papermill notebooks/train.ipynb "$work/train.ipynb" -k python3 --no-progress-bar \
+    -p model resnet_20 -p dataset fashion-mnist -p data_root "$data_root" -p train_subset 10000 -p epochs 3 \
+    -p run_dir "$work/notebook" -p run_id gpu-notebook -p num_processes auto -p resume False && cp "$work/notebook/record.json" "$2"
+}
+rm -rf "$work/notebook"
+step notebook 120 notebook
+rm -rf "$work/resume"
+step resume 150 "$py" -m cifar100lab check resume "$work/resume.yaml" --work-dir "$work"
+step precision 150 "$py" -m cifar100lab bench --runs benchmarks/gpu_precision.yaml --data-root "$data_root"
+step resnet_20 120 "$py" -m cifar100lab bench --models resnet_20 --compile --steps 100 --warmup 10 --repeats 3 --workers 4
+step full-epoch-times 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
+step resnet_20-200-epochs 420 "$py" -m cifar100lab bench --runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
 exit $failed

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import records
 from .config import ConfigError, TrainConfig, resolve
+from .devices import visible_gpus
 from .models import count_flops, create_model, model_names
 from .train import build_network, choose_precision, make_accelerator, new_model
 
@@ -38,7 +39,7 @@ AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}  # choose_preci
 
 
 def _device(name: str | None = None) -> torch.device:
-    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return torch.device(name or ("cuda" if visible_gpus() else "cpu"))
 
 
 def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:

@@ -1,6 +1,8 @@
 """Campaigns: a YAML file expands into runs; each run is ``notebooks/train.ipynb`` executed by papermill
 into ``book/runs/<run_id>.ipynb``; finished runs are skipped, interrupted ones resume from their
-checkpoint, failures are recorded and do not stop the others.
+checkpoint, failures are recorded and do not stop the others. Complete runs whose recorded config differs from
+what the campaign asks now are reported as stale (re-run with ``force``). One campaign per runs folder: a
+process holds OS locks on the campaign and on each run it runs; a second one skips what the first holds.
 
 Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, ``seeds``, ``models``
 (names or ``all``), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
@@ -11,6 +13,7 @@ Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seed
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -24,7 +27,7 @@ from typing import Any
 import yaml
 
 from . import records
-from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
 from .launch import job_envs, resolve_jobs
 from .models import get_spec, model_names
 
@@ -217,6 +220,37 @@ def status_of(run: Run) -> str | None:
     return records.read_json(path).get("status") if path.exists() else None
 
 
+def stale_fields(run: Run) -> list[str]:
+    """How a complete run's recorded config differs from what the campaign asks for now, one
+    ``field: recorded → asked`` per field that changes the result (none: up to date or not complete)."""
+    record = records.load(run.run_dir)
+    if not record or record.get("status") != "complete":
+        return []
+    defaults = TrainConfig().to_dict()  # a field added after the run was recorded had its default then
+    old, new = fingerprint(record.get("config") or {}), fingerprint(run.config.to_dict())
+    return [f"{k}: {old.get(k, defaults.get(k))!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new))
+            if old.get(k, defaults.get(k)) != new.get(k)]
+
+
+def campaign_lock(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
+    return Path(runs_root) / campaign.name / records.LOCKS / "campaign.lock"
+
+
+def run_lock(run: Run) -> Path:
+    return run.run_dir.parent / records.LOCKS / f"{run.run_id}.lock"
+
+
+def describe(run: Run) -> str:
+    """A run's state for ``--dry-run``: new, its status, stale (with the fields), or locked (by whom)."""
+    holder = records.holder(run_lock(run))
+    if holder:
+        return f"locked (another campaign process is running it: {holder})"
+    stale = stale_fields(run)
+    if stale:
+        return f"stale (complete, but the campaign now asks {'; '.join(stale)}; --force re-runs it)"
+    return status_of(run) or "new"
+
+
 def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) -> tuple[int, str]:
     """Run papermill in a child process (so each job can see its own GPU subset)."""
     params = {**run.config.to_dict(), "num_processes": num_processes}
@@ -231,63 +265,121 @@ def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) 
     return proc.returncode, (proc.stderr or proc.stdout)[-2000:]
 
 
-def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
-            force: bool = False, retry_skipped: bool = False, jobs: int | None = None, log=print) -> dict:
-    """Execute every run not already done; returns {status: [run ids]}."""
-    notebook = Path(notebook or NOTEBOOKS / "train.ipynb")
-    jobs = resolve_jobs(jobs or campaign.jobs, "--jobs")
-    write_manifest(campaign, runs_root)
-    done = {"complete"} | (set() if retry_skipped else {"skipped"})
-    todo, summary = [], {"complete": [], "skipped": [], "failed": [], "already": []}
+def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
+    """The runs to execute; done ones go to ``already``, complete ones whose config changed to ``stale``."""
+    todo = []
     for run in campaign.runs:
-        if status_of(run) in done and not force:
+        stale = [] if force else stale_fields(run)
+        if stale:
+            summary["stale"].append(run.run_id)
+            log(f"{run.run_id}: stale, not re-run: complete, but the campaign now asks {'; '.join(stale)} "
+                f"(--force re-runs it)")
+        elif status_of(run) in done and not force:
             summary["already"].append(run.run_id)
         else:
-            if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
-                run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
             todo.append(run)
-    log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
-        f"{len(summary['already'])} already done, {len(todo)} to run")
+    return todo
+
+
+def _mark_failure(run: Run, campaign: str, attempts_before: int, code: int, tail: str) -> None:
+    """The notebook exited non-zero: the record must say so for this attempt. The trainer's own failure
+    record stands; otherwise this attempt (begun by the trainer, or not even that) is marked failed."""
+    record = records.load(run.run_dir)
+    ours = record is not None and len(records.attempts_of(record)) > attempts_before
+    if ours and record["status"] in ("failed", "skipped"):
+        return
+    if not ours:  # it ended before the trainer began: a new attempt, without the old one's results
+        record = records.start(run.run_dir, run_id=run.run_id, campaign=campaign, model=run.config.model,
+                               options=run.config.options, seed=run.config.seed, config=run.config.to_dict())
+    last = tail.strip().splitlines()[-1] if tail.strip() else f"exit code {code}"
+    records.save(run.run_dir, records.fail(record, f"notebook failed: {last}"))
+
+
+def _attempt(run: Run, campaign: str, force: bool, done: set[str], execute_run) -> str:
+    """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
+    if status_of(run) in done and not force:
+        return "already"
+    if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
+        run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
+    attempts_before = len(records.attempts_of(records.load(run.run_dir)))
+    code, tail = execute_run(run)
+    if code != 0:
+        _mark_failure(run, campaign, attempts_before, code, tail)
+    return status_of(run) or "failed"
+
+
+def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
+            force: bool = False, retry_skipped: bool = False, jobs: int | None = None, log=print) -> dict:
+    """Execute every run not already done; returns {status: [run ids]}, with ``stale`` (complete runs whose
+    config changed, not re-run without ``force``) and ``locked`` (runs another campaign process holds).
+
+    One campaign per runs folder: this process holds the campaign's lock (for the manifest) and each run's lock
+    while it runs it. A second process on the same campaign runs only what nobody holds and reports the rest
+    as ``locked``. The locks are OS locks, gone with their process, so a killed campaign leaves none behind."""
+    notebook = Path(notebook or NOTEBOOKS / "train.ipynb")
+    jobs = resolve_jobs(jobs or campaign.jobs, "--jobs")
+    done = {"complete"} | (set() if retry_skipped else {"skipped"})
+    log_dir = Path(runs_root) / campaign.name / "logs"
+    nproc = campaign.num_processes if jobs == 1 else "auto"
+
+    def attempt(run: Run, env: dict) -> str:
+        return _attempt(run, campaign.name, force, done, lambda r: _execute(r, notebook, env, log_dir, nproc))
+
+    summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": []}
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(records.lock(campaign_lock(campaign, runs_root)))
+            write_manifest(campaign, runs_root)
+        except records.Locked as e:
+            log(f"campaign {campaign.name}: another campaign process holds it ({e.holder}); the runs it holds "
+                f"are skipped here (reported as locked)")
+        todo = _plan(campaign, force, done, summary, log)
+        log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
+            f"{len(summary['already'])} already done, {len(todo)} to run"
+            + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
+        _run_parallel(todo, jobs, attempt, summary, log)
+    return summary
+
+
+def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> None:
+    """``jobs`` runs side by side, each under its run lock with one job environment (GPU subset) of its own."""
     free_envs: queue.Queue = queue.Queue()  # a job's GPU subset is lent to one run at a time
     for env in job_envs(jobs):
         free_envs.put(env)
     started, count = time.time(), [0]
-    nproc = campaign.num_processes if jobs == 1 else "auto"
-    log_dir = Path(runs_root) / campaign.name / "logs"
 
     def one(run):
-        t0 = time.time()
-        env = free_envs.get()
+        t0, env = time.time(), free_envs.get()
         try:
-            code, tail = _execute(run, notebook, env, log_dir, nproc)
+            with records.lock(run_lock(run)):
+                status = attempt(run, env)
+        except records.Locked as e:
+            status = "locked"
+            log(f"{run.run_id}: locked, skipped: another campaign process is running it ({e.holder})")
         finally:
             free_envs.put(env)
-        status = status_of(run)
-        if code != 0 and status in (None, "running", "complete"):
-            prior = records.read_json(run.run_dir / records.RECORD) if status else {}
-            records.atomic_write_json(run.run_dir / records.RECORD, {
-                **prior, "run_id": run.run_id, "campaign": campaign.name, "model": run.config.model,
-                "options": run.config.options, "seed": run.config.seed, "config": run.config.to_dict(),
-                "status": "failed", "reason": f"notebook failed: {tail.strip().splitlines()[-1] if tail.strip() else code}",
-                "finished": records.now()})
-            status = "failed"
-        status = status or "failed"
         summary.setdefault(status, []).append(run.run_id)
         count[0] += 1
-        elapsed = time.time() - started
-        eta = elapsed / count[0] * (len(todo) - count[0])
+        eta = (time.time() - started) / count[0] * (len(todo) - count[0])
         log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {time.time() - t0:.0f}s (ETA {eta / 60:.1f} min)")
 
     with ThreadPoolExecutor(jobs) as pool:
         list(pool.map(one, todo))
-    return summary
 
 
 def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir: str | os.PathLike = "book",
             log=print) -> None:
-    """Execute the analysis notebook (tables, figures, rendered prose) and one notebook per ablation study."""
+    """Execute the analysis notebook (tables, figures, rendered prose) and one notebook per ablation study,
+    under the campaign's lock: while another campaign process holds it, its analysis is left to it."""
+    try:
+        with records.lock(campaign_lock(campaign, runs_root)):
+            _analyse(campaign, runs_root, Path(book_dir) / "generated", log)
+    except records.Locked as e:
+        log(f"analysis skipped: another campaign process holds campaign {campaign.name} ({e.holder})")
+
+
+def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
     import papermill as pm
-    out = Path(book_dir) / "generated"
     out.mkdir(parents=True, exist_ok=True)
     common = {"campaign": campaign.name, "runs_root": str(Path(runs_root).resolve()),
               "out_dir": str(out.resolve())}

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,bench}``."""
+"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,export,bench,check}``."""
 from __future__ import annotations
 
 import argparse
@@ -36,16 +36,22 @@ def cmd_campaign(a) -> int:
         return 2
     if a.dry_run:
         for r in camp.runs:
-            print(r.run_id, C.status_of(r) or "new")
+            print(r.run_id, C.describe(r))
         return 0
     summary = C.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
-          f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}")
+          f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}"
+          + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked") if summary[k]))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
+    for rid in summary["stale"]:
+        print(f"  stale: {rid} (complete with another config; --force re-runs it)")
+    for rid in summary["locked"]:
+        print(f"  locked: {rid} (another campaign process is running it; run again when it ends)")
     if not a.no_analysis:
         C.analyse(camp, a.runs_root, a.book)
-    return 1 if summary["failed"] else 0
+    # 1: a run failed; 3: nothing failed, but not every run is up to date (stale, or held by another process)
+    return 1 if summary["failed"] else 3 if summary["stale"] or summary["locked"] else 0
 
 
 def cmd_book(a) -> int:
@@ -73,24 +79,47 @@ def cmd_synth(a) -> int:
 
 def cmd_evaluate(a) -> int:
     from .train import evaluate_checkpoint
-    m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
+    try:
+        m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
+    except _user_errors() as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} images")
     return 0
 
 
+def _user_errors():
+    """The errors that are the user's to fix (bad config, data, checkpoint, path): one line, not a traceback."""
+    from .config import ConfigError
+    from .data import DataError
+    return ConfigError, DataError, OSError, yaml.YAMLError
+
+
 def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
-    from .config import ConfigError, resolve
+    from .config import resolve
     from .train import train
     try:
         cfg = yaml.safe_load(Path(a.config).read_text(encoding="utf-8")) if a.config else {}
-        plan = resolve({**(cfg or {}), **_set_values(a.set)})
-    except (ConfigError, OSError, yaml.YAMLError) as e:
+        if not isinstance(cfg or {}, dict):
+            raise yaml.YAMLError(f"{a.config}: expected a mapping of TrainConfig fields")
+        record = train(resolve({**(cfg or {}), **_set_values(a.set)}))
+    except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    record = train(plan)
     print(f"{record['run_id']}: {record['status']}" + (f" top-1 {record['final']['top1']:.2f}" if record.get("final") else ""))
     return 0 if record["status"] != "failed" else 1
+
+
+def cmd_export(a) -> int:
+    from .export import ExportError, export_run
+    try:
+        out = export_run(a.source, a.out)
+    except (ExportError, *_user_errors()) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported to {out} (model.safetensors, config.json)")
+    return 0
 
 
 def cmd_bench(a) -> int:
@@ -106,13 +135,13 @@ def main(argv=None) -> int:
     c.add_argument("--dataset", help="cifar100 | fashion-mnist | synthetic (default: $CIFAR100LAB_DATASET or the YAML's)")
     c.add_argument("--runs-root", default="runs")
     c.add_argument("--book", default="book")
-    c.add_argument("--force", action="store_true", help="re-run complete runs (old run folders are moved aside)")
+    c.add_argument("--force", action="store_true", help="re-run complete runs, stale ones too (old run folders are moved aside)")
     c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
     c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
                    help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
                         "GPUs, 2 on a CPU-only machine (default: the campaign's)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
-    c.add_argument("--dry-run", action="store_true", help="validate and list the runs, run nothing")
+    c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
     c.add_argument("--no-analysis", action="store_true")
     c.set_defaults(fn=cmd_campaign)
     b = sub.add_parser("book", help="build the Jupyter Book (warnings are errors)")
@@ -137,7 +166,13 @@ def main(argv=None) -> int:
     t.add_argument("config", nargs="?")
     t.add_argument("--set", action="append", metavar="KEY=VALUE")
     t.set_defaults(fn=cmd_train)
-    from .bench import add_arguments
-    add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
+    x = sub.add_parser("export", help="write a run's weights as model.safetensors + a timm-style config.json")
+    x.add_argument("source", help="run folder, checkpoint.pt")
+    x.add_argument("--out", help="folder to write (default: <run>/export)")
+    x.set_defaults(fn=cmd_export)
+    from . import bench, checks
+    bench.add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
+    checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
+                                                      "killed-and-resumed run equals an uninterrupted one"))
     a = p.parse_args(argv)
     return a.fn(a)

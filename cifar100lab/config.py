@@ -27,6 +27,11 @@ MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_s
            "test_subset": 1, "max_steps_per_epoch": 1}
 
 
+# Fields that may change between an interrupted run and its resume without changing the result.
+RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
+               "eval_batch_size", "progress", "notes"}
+
+
 class ConfigError(ValueError):
     """A configuration is invalid; raised before any work starts."""
 
@@ -51,6 +56,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 (fp16 on GPUs without bf16); fp32 disables autocast
     channels_last: bool = True
     compile: bool = False  # torch.compile the model
+    deterministic: bool = False  # deterministic kernels (exact resume on GPU); off: cudnn.benchmark picks the fastest
     fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
     augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
     max_steps_per_epoch: int | None = None  # cap for smoke tests
@@ -84,6 +90,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def fingerprint(cfg: dict) -> dict:
+    """The fields that decide the result; a field newer than the run that wrote ``cfg`` takes its default."""
+    defaults = TrainConfig().to_dict()
+    return {k: cfg.get(k, defaults[k]) for k in defaults if k not in RESUME_FREE}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .records import atomic_write, atomic_write_text
+
 DATA_ENV = "CIFAR100LAB_DATA"
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
@@ -228,21 +230,12 @@ def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = 5000, te
                      "coarse_label_names": [f"superclass_{i:02d}" for i in range(20)]}
     md5s = {}
     for name, obj in files.items():
-        tmp = folder / f".{name}.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(obj, f, protocol=2)
-        os.replace(tmp, folder / name)
+        atomic_write(folder / name, lambda f: pickle.dump(obj, f, protocol=2))
         md5s[name] = md5(folder / name)
     manifest = {"generator": "cifar100lab.data.write_synthetic_cifar100", "seed": seed, "train_size": train_size,
                 "test_size": test_size, "num_classes": num_classes, "md5": md5s}
     atomic_write_text(folder / SYNTHETIC_MANIFEST, json.dumps(manifest, indent=2))
     return folder
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def ensure_fashion_mnist(root: Path, download: bool) -> Path:
@@ -253,10 +246,8 @@ def ensure_fashion_mnist(root: Path, download: bool) -> Path:
         if all((source / f"{n}.gz").is_file() for n in FASHION_MD5):
             raw.mkdir(parents=True, exist_ok=True)
             for n in FASHION_MD5:  # the decompressed files' md5s are checked when they are read
-                tmp = raw / f".{n}.tmp"
-                with gzip.open(source / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                os.replace(tmp, raw / n)
+                with gzip.open(source / f"{n}.gz", "rb") as src:
+                    atomic_write(raw / n, lambda dst: shutil.copyfileobj(src, dst))
             return raw
     if download:
         from torchvision.datasets import FashionMNIST

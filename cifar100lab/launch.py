@@ -16,14 +16,9 @@ from pathlib import Path
 
 from . import records
 from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .devices import visible_gpus  # NVML only (see devices): the CUDA runtime is never asked here
 
 THREADS_ENV = "OMP_NUM_THREADS"
-
-
-def visible_gpus() -> int:
-    """GPUs this process may use, counted without creating a CUDA context (NVML query only)."""
-    import torch
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def free_port() -> int:

@@ -1,43 +1,136 @@
-"""Run records: one JSON per run (the only source of every number in the book), written atomically,
-plus per-epoch curves in ``metrics.jsonl`` beside it."""
+"""Run records: one JSON per run (the only source of every number in the book), plus per-epoch curves in
+``metrics.jsonl`` beside it.
+
+This module owns the record: its shape (:class:`RunRecord`), its transitions (:func:`start`, then one of
+:func:`finish`, :func:`fail`, :func:`skip`), and the one atomic and durable write (:func:`atomic_write`) that
+every file the package writes goes through. It also holds the per-run and per-campaign OS locks (:func:`lock`).
+"""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
+import socket
 import subprocess
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import IO, Any, Callable, Iterable, Iterator, TypedDict
 
 RECORD = "record.json"
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
 MANIFEST = "campaign.json"  # a campaign's resolved plan, beside its run folders
+LOCKS = ".locks"  # a campaign's lock files, beside its run folders (a run folder may be moved aside)
 STATUSES = ("complete", "failed", "skipped", "running")
+ATTEMPT_STATUSES = STATUSES + ("interrupted",)
+
+
+class Attempt(TypedDict):
+    """One try at a run. ``interrupted``: it ended without a word (killed, power loss)."""
+    started: str
+    finished: str | None
+    status: str  # one of ATTEMPT_STATUSES
+    reason: str | None
+
+
+class RunRecord(TypedDict, total=False):
+    """``record.json``. The top level always describes the latest attempt; ``attempts`` keeps them all.
+
+    Written at every transition: ``start`` (status running) and then ``finish`` (complete), ``fail``
+    (failed, with ``reason``) or ``skip`` (skipped, with ``reason``).
+    """
+    run_id: str
+    status: str  # one of STATUSES
+    reason: str | None  # why it failed or was skipped
+    started: str  # ISO timestamps (UTC) of the latest attempt
+    finished: str | None
+    attempts: list[Attempt]  # every attempt, oldest first; the last one is the top level's
+    campaign: str | None
+    model: str
+    family: str
+    group: str
+    source: str
+    options: dict  # as asked (canonical: defaults dropped)
+    resolved_options: dict  # with the model's defaults
+    pretrained: str | None
+    seed: int
+    config: dict  # the full training config (TrainConfig fields)
+    recipe: dict | None  # the recipe used: fields with overrides, effective_lr, global_batch
+    git_commit: str | None
+    versions: dict  # python, torch, torchvision, timm, accelerate, cifar100lab
+    dataset: dict  # name, kind, label, checksum, sizes
+    input_size: int
+    normalization: dict  # source, mean, std (config.RunPlan.normalization)
+    params: int
+    flops: int
+    hardware: dict  # device, count, nodes, precision, distributed
+    kernels: dict  # deterministic, cudnn_benchmark, tf32, cublas_workspace_config (train.set_kernel_policy)
+    resumed_from_epoch: int  # present when this attempt resumed from a checkpoint
+    epochs_done: int
+    final: dict  # top1, top5, test_loss, evaluated (last epoch)
+    best: dict  # top1, top5, epoch
+    train_seconds: float  # sum of every epoch's training time, resumes included
+    eval_seconds: float
+    wall_seconds: float  # this attempt only (restarts on resume)
+    images_per_second: float
+    eval_images_per_second: float
+    history_tail: list[dict]  # the last metrics row of a diverged run
+    run_dir: str  # added by load_records when read back; not written
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+# --- the one atomic + durable write ---------------------------------------------------------------------
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename or a new file in ``folder`` survive power loss (the entry lives in the folder)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write ``path`` all or nothing, and durably: ``write(f)`` fills a temporary file beside it, which is
+    fsynced, renamed over ``path``, and then the folder is fsynced. Readers (and a crash) see the old file or
+    the new one, never half of one. The temporary name carries the pid, so two writers never share one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
 def append_jsonl(path: str | os.PathLike, row: dict) -> None:
+    """One line, fsynced. A crash mid-append can tear the last line; :func:`read_metrics` drops it."""
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(row, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def read_json(path: str | os.PathLike) -> dict:
@@ -45,10 +138,23 @@ def read_json(path: str | os.PathLike) -> dict:
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
+    """The rows of ``metrics.jsonl``. A torn last line (a crash or a full disk mid-append) is dropped with a
+    warning; a bad line before the last is real damage and raises."""
     path = Path(run_dir) / METRICS
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for i, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i < len(lines):
+                raise ValueError(f"{path}, line {i}: not a metrics row ({e}); only a torn last line is "
+                                 f"expected after a crash") from None
+            warnings.warn(f"{path}: dropped a torn last line (an interrupted write): {line[:60]!r}",
+                          stacklevel=2)
+    return rows
 
 
 def find_records(root: str | os.PathLike) -> list[Path]:
@@ -83,11 +189,110 @@ def records_frame(records: list[dict]):
             "top1": (r.get("final") or {}).get("top1"), "top5": (r.get("final") or {}).get("top5"),
             "best_top1": (r.get("best") or {}).get("top1"), "best_epoch": (r.get("best") or {}).get("epoch"),
             "epochs": (r.get("config") or {}).get("epochs"), "epochs_done": r.get("epochs_done"),
-            "wall_seconds": r.get("wall_seconds"), "images_per_second": r.get("images_per_second"),
+            "train_seconds": r.get("train_seconds"), "wall_seconds": r.get("wall_seconds"),
+            "images_per_second": r.get("images_per_second"),
             "device": hw.get("device"), "device_count": hw.get("count"), "precision": hw.get("precision"),
             "run_dir": r.get("run_dir"),
         })
     return pd.DataFrame(rows)
+
+
+# --- transitions ---------------------------------------------------------------------------------------
+
+def load(run_dir: str | os.PathLike) -> RunRecord | None:
+    path = Path(run_dir) / RECORD
+    return read_json(path) if path.exists() else None
+
+
+def attempts_of(record: RunRecord | None) -> list[Attempt]:
+    """The attempt history; a record written before histories were kept counts as one attempt."""
+    if not record:
+        return []
+    if "attempts" in record:
+        return [dict(a) for a in record["attempts"]]
+    return [{"started": record.get("started"), "finished": record.get("finished"),
+             "status": record.get("status"), "reason": record.get("reason")}]
+
+
+def start(run_dir: str | os.PathLike, **fields) -> RunRecord:
+    """A new attempt at the run in ``run_dir``: status running, the earlier attempts kept. An earlier one
+    still marked running ended without a record (killed), so it becomes ``interrupted``."""
+    history = attempts_of(load(run_dir))
+    if history and history[-1]["status"] == "running":
+        history[-1].update(status="interrupted", reason="ended without a record (killed or lost power)")
+    started = now()
+    return {**fields, "status": "running", "reason": None, "started": started, "finished": None,
+            "attempts": history + [{"started": started, "finished": None, "status": "running", "reason": None}]}
+
+
+def _end(record: RunRecord, status: str, reason: str | None, fields: dict) -> RunRecord:
+    finished = now()
+    attempts = [dict(a) for a in record.get("attempts") or attempts_of(record)]
+    attempts[-1].update(finished=finished, status=status, reason=reason)
+    return {**record, **fields, "status": status, "reason": reason, "finished": finished, "attempts": attempts}
+
+
+def finish(record: RunRecord, **results) -> RunRecord:
+    """The attempt completed; ``results`` (final, best, epochs_done, …) join the record."""
+    return _end(record, "complete", None, results)
+
+
+def fail(record: RunRecord, reason: str, **fields) -> RunRecord:
+    return _end(record, "failed", reason, fields)
+
+
+def skip(record: RunRecord, reason: str, **fields) -> RunRecord:
+    return _end(record, "skipped", reason, fields)
+
+
+def save(run_dir: str | os.PathLike, record: RunRecord) -> None:
+    atomic_write_json(Path(run_dir) / RECORD, record)
+
+
+# --- locks ----------------------------------------------------------------------------------------------
+
+class Locked(RuntimeError):
+    """Another process holds the lock; ``holder`` says who (pid, host, since), as it wrote it."""
+
+    def __init__(self, path: Path, holder: str):
+        super().__init__(f"{path} is held by {holder or 'another process'}")
+        self.path, self.holder = path, holder
+
+
+@contextlib.contextmanager
+def lock(path: str | os.PathLike) -> Iterator[Path]:
+    """An exclusive OS lock (``flock``) on ``path``, or :class:`Locked` at once if another process holds it.
+    The kernel drops it when the holder's process ends, however it ends, so a killed campaign never leaves a
+    stale lock. The file (kept afterwards) names the holder, for the message of whoever finds it taken."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise Locked(path, f.read().strip()) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {now()}\n")
+        f.flush()
+        try:
+            yield path
+        finally:
+            f.seek(0)
+            f.truncate()  # released: no holder to name
+
+
+def holder(path: str | os.PathLike) -> str | None:
+    """Who holds the lock at ``path``, or None: a shared-lock probe that writes nothing."""
+    if not Path(path).exists():
+        return None
+    with open(path, encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return f.read().strip() or "another process"
+    return None
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:

@@ -193,7 +193,7 @@ def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFram
                      "top5": ok.top5.mean() if len(ok) else math.nan, "top5_std": ok.top5.std() if len(ok) > 1 else math.nan,
                      "params_m": (ok.params.iloc[0] / 1e6) if len(ok) else math.nan,
                      "flops_m": (ok.flops.iloc[0] / 1e6) if len(ok) else math.nan,
-                     "train_seconds": ok.wall_seconds.mean() if len(ok) else math.nan,
+                     "train_seconds": ok.train_seconds.mean() if len(ok) else math.nan,  # resumes included
                      "images_per_second": ok.images_per_second.mean() if len(ok) else math.nan,
                      "hardware": f"{int(ok.device_count.iloc[0])} × {short_device(ok.device.iloc[0])}" if len(ok) else ""})
     out = pd.DataFrame(rows)

@@ -2,7 +2,8 @@
 
 ``train(plan)`` runs on every process (the launcher starts them); it writes, under ``run_dir``:
 ``config.json``, ``metrics.jsonl`` (one row per epoch), ``checkpoint.pt`` (each epoch) and
-``record.json`` (at the end, also when the run fails or is skipped). All writes are atomic.
+``record.json`` (``running`` once the attempt is under way, then ``complete``, ``failed`` or ``skipped``:
+see :class:`records.RunRecord`). Every write is atomic and durable (:func:`records.atomic_write`).
 Resuming restarts at the epoch after the last checkpoint and reproduces the uninterrupted run exactly:
 the sample order, augmentation draws and global RNG are re-derived from ``(seed, epoch)``.
 
@@ -24,18 +25,18 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import recipes, records
-from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
+from .devices import visible_gpus
 from .models import PretrainedWeightsUnavailable, count_flops, count_params, create_model, weights_file
 
-__all__ = ["ConfigError", "TrainConfig", "TrainingDiverged", "train", "evaluate_checkpoint", "build_network"]
-
-# Config fields that may change between an interrupted run and its resume without changing the result.
-RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
-               "eval_batch_size", "progress", "notes"}
-
+__all__ = ["CheckpointError", "ConfigError", "TrainConfig", "TrainingDiverged", "train", "evaluate_checkpoint", "build_network"]
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint is missing, corrupt, not ours, or holds something other than tensors and plain values."""
 
 
 def choose_precision(precision: str, cuda: bool) -> str:
@@ -47,10 +48,29 @@ def choose_precision(precision: str, cuda: bool) -> str:
     return precision
 
 
+def set_kernel_policy(deterministic: bool) -> dict:
+    """Deterministic kernels, or the fastest ones; returned for the run record.
+
+    TF32 stays on for fp32 matmuls and convolutions either way (it is deterministic, and 8× faster than fp32 on
+    Ampere and later). Deterministic mode must set ``CUBLAS_WORKSPACE_CONFIG`` before cuBLAS starts, which this
+    does on every process before its first CUDA call. Ops with no deterministic kernel warn rather than stop a
+    run (``warn_only``): the warning names them in the run's log.
+    """
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    return {"deterministic": deterministic, "cudnn_benchmark": not deterministic, "tf32": True,
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
+
+
 def make_accelerator(precision: str, cpu: bool = False):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
-    cuda = torch.cuda.is_available() and not cpu
+    cuda = visible_gpus() > 0 and not cpu  # NVML: on a machine without GPUs the CUDA runtime is never asked
     # Accelerate keeps one AcceleratorState per process; several runs in one kernel may differ in precision.
     # The process group (PartialState) is kept.
     AcceleratorState._reset_state()
@@ -130,7 +150,7 @@ def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     return Network(accelerator, model, forward, prepare, optimizer, scheduler, plan.recipe.label_smoothing)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(network: Network, x, y, batch_size: int) -> dict:
     """Top-1/top-5 over the whole test set; under DDP each process takes every world_size-th sample,
     so every sample is counted exactly once (no padding duplicates)."""
@@ -155,15 +175,37 @@ def evaluate(network: Network, x, y, batch_size: int) -> dict:
 
 # ------------------------------------------------------------------ run folder, checkpoint, record
 
-def fingerprint(cfg: dict) -> dict:
-    return {k: v for k, v in cfg.items() if k not in RESUME_FREE}
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "best", "history")
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint this trainer wrote, read with ``weights_only=True``: tensors and plain values only, so a
+    crafted file cannot run code on load. Anything else is one CheckpointError saying what is wrong."""
+    import pickle
+    import zipfile
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} holds objects other than tensors and plain values, so it is not loaded "
+                              f"(it could run code): {first}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): "
+                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} is not a cifar100lab checkpoint (missing: {', '.join(missing)})")
+    return ckpt
 
 
 def load_checkpoint(run_dir: Path, cfg: dict):
     path = run_dir / records.CHECKPOINT
     if not path.exists():
         return None
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(path)
     old, new = fingerprint(ckpt["config"]), fingerprint(cfg)
     if old != new:
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -178,13 +220,11 @@ def save_checkpoint(run_dir, network: Network, cfg: TrainConfig, epoch, best, hi
              "optimizer": network.optimizer.state_dict(), "scheduler": network.scheduler.state_dict(),
              "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,
              "config": cfg.to_dict(), "epoch": epoch, "best": best, "history": history}
-    tmp = run_dir / f".{records.CHECKPOINT}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, run_dir / records.CHECKPOINT)
+    records.atomic_write(run_dir / records.CHECKPOINT, lambda f: torch.save(state, f))
 
 
 class RunState:
-    """One run in progress: its folder, accelerator, record and wall clock; ``finish`` writes the record."""
+    """One attempt at a run: its folder, accelerator, record and wall clock; ``close`` writes how it ended."""
 
     def __init__(self, plan: RunPlan, accelerator):
         cfg = plan.config
@@ -194,19 +234,21 @@ class RunState:
         self.run_id = cfg.run_id or self.run_dir.name
         self.wall = records.Timer()
         spec = plan.spec
-        self.record = {
-            "run_id": self.run_id, "status": "running", "reason": None, "campaign": cfg.campaign,
-            "model": cfg.model, "family": spec.family, "group": spec.group, "source": spec.source,
-            "options": cfg.options, "resolved_options": {**spec.options, **cfg.options},
-            "pretrained": plan.pretrained, "seed": cfg.seed, "config": cfg.to_dict(), "recipe": None,
-            "input_size": plan.input_size, "normalization": plan.normalization,
-            "git_commit": records.git_commit(), "versions": records.versions(), "started": records.now(),
-            "finished": None}
+        self.record = records.start(
+            cfg.run_dir, run_id=self.run_id, campaign=cfg.campaign, model=cfg.model, family=spec.family,
+            group=spec.group, source=spec.source, options=cfg.options, resolved_options={**spec.options, **cfg.options},
+            pretrained=plan.pretrained, seed=cfg.seed, config=cfg.to_dict(), recipe=None,
+            input_size=plan.input_size, normalization=plan.normalization, git_commit=records.git_commit(),
+            versions=records.versions())
 
-    def finish(self, status: str, reason: str | None = None, **extra) -> dict:
-        self.record.update(status=status, reason=reason, finished=records.now(), wall_seconds=self.wall(), **extra)
+    def save(self) -> None:
         if self.main:
-            records.atomic_write_json(self.run_dir / records.RECORD, self.record)
+            records.save(self.run_dir, self.record)
+
+    def close(self, transition, *reason, **fields) -> dict:
+        """End the attempt through ``records.finish`` / ``fail`` / ``skip`` and write the record."""
+        self.record = transition(self.record, *reason, wall_seconds=self.wall(), **fields)
+        self.save()
         self.accelerator.wait_for_everyone()
         return self.record
 
@@ -243,7 +285,9 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     done = previous_result(plan)
     if done:
         return done  # already done: nothing to redo, nothing overwritten
+    kernels = set_kernel_policy(plan.config.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     run = RunState(plan, make_accelerator(plan.config.precision))
+    run.record["kernels"] = kernels
     seed_everything(plan.config.seed)
     setup = _setup(run)
     if isinstance(setup, dict):
@@ -263,10 +307,10 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
                 best = {"top1": row["top1"], "top5": row["top5"], "epoch": epoch + 1}
             _end_of_epoch(run, network, row, best, history)
     except TrainingDiverged as e:
-        run.finish("failed", str(e), epochs_done=len(history), history_tail=history[-1:])
+        run.close(records.fail, str(e), epochs_done=len(history), history_tail=history[-1:])
         raise
     except Exception as e:
-        run.finish("failed", f"{type(e).__name__}: {e}", epochs_done=len(history))
+        run.close(records.fail, f"{type(e).__name__}: {e}", epochs_done=len(history))
         raise
     return _finish(run, history, best, fresh=history[start:])
 
@@ -284,7 +328,7 @@ def _setup(run: RunState):
         run.record["dataset"] = dataset.describe()
         model = new_model(plan, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
-        return run.finish("skipped", f"pretrained weights unavailable: {e}")
+        return run.close(records.skip, f"pretrained weights unavailable: {e}")
     run.record.update(params=count_params(model), flops=count_flops(model, plan.input_size))
     world = accelerator.num_processes
     steps = steps_per_epoch(plan, len(dataset.train_y), world)
@@ -296,22 +340,21 @@ def _setup(run: RunState):
 
 
 def _resume(run: RunState) -> dict | None:
-    """The checkpoint to continue from (checked against this config before anything is written), and the
-    metrics file cut to the epochs it knows about."""
+    """The checkpoint to continue from, checked against this config before anything is written (a refused
+    resume leaves config.json describing what is there), and the metrics cut to the epochs it knows about."""
     ckpt = load_checkpoint(run.run_dir, run.cfg.to_dict()) if run.cfg.resume else None
     metrics = run.run_dir / records.METRICS
+    if ckpt:
+        run.record["resumed_from_epoch"] = ckpt["epoch"]
     if run.main:
         records.atomic_write_json(run.run_dir / records.CONFIG, run.cfg.to_dict())
+        run.save()  # this attempt is under way: the record says so (and keeps the earlier attempts)
         if not ckpt and metrics.exists():
             metrics.unlink()  # a leftover from a run that died before its first checkpoint
         elif ckpt:
             # keep exactly the rows the checkpoint knows about (a crash can land between append and checkpoint)
             kept = records.read_metrics(run.run_dir)[:ckpt["epoch"]]
-            tmp = run.run_dir / f".{records.METRICS}.tmp"
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            os.replace(tmp, metrics)
-    if ckpt:
-        run.record["resumed_from_epoch"] = ckpt["epoch"]
+            records.atomic_write_text(metrics, "".join(json.dumps(r) + "\n" for r in kept))
     return ckpt
 
 
@@ -364,8 +407,8 @@ def _end_of_epoch(run: RunState, network: Network, row: dict, best: dict, histor
 
 def _finish(run: RunState, history: list, best: dict, fresh: list) -> dict:
     """The complete record; speeds are averaged over the epochs this attempt ran (not the resumed ones)."""
-    return run.finish(
-        "complete", epochs_done=len(history), final={k: history[-1][k] for k in ("top1", "top5", "test_loss", "evaluated")},
+    return run.close(
+        records.finish, epochs_done=len(history), final={k: history[-1][k] for k in ("top1", "top5", "test_loss", "evaluated")},
         best=best, train_seconds=sum(r["epoch_seconds"] for r in history),
         eval_seconds=sum(r["eval_seconds"] for r in history),
         images_per_second=sum(r["images_per_second"] for r in fresh) / max(1, len(fresh)),
@@ -377,9 +420,11 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
     a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint)."""
     checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint}")
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    out = Path(out) if out else checkpoint.parent / "evaluation.json"
+    ckpt = read_checkpoint(checkpoint)
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"cannot write the evaluation to {out}: its folder does not exist or is not writable "
+                          f"(or it is a folder); pass --out FILE in a writable folder")
     plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"]["data_root"]})
     cfg = plan.config
     accelerator = make_accelerator(cfg.precision)
@@ -395,5 +440,5 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
               "params": count_params(accelerator.unwrap_model(network.model)), "evaluated_at": records.now(),
               "hardware": {"device": records.device_name(device), "precision": accelerator.mixed_precision},
               "versions": records.versions(), "git_commit": records.git_commit()}
-    records.atomic_write_json(Path(out) if out else checkpoint.parent / "evaluation.json", result)
+    records.atomic_write_json(out, result)
     return result

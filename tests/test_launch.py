@@ -1,16 +1,139 @@
+"""The launcher: process counts from NVML only, a forked worker that can still use CUDA, and a 2-process
+gloo job on the CPU (the only multi-process layout a machine without GPUs can test)."""
+import json
+import os
+
+import pytest
 import torch
 
-from cifar100lab import launch
+from cifar100lab import launch, records
 from cifar100lab.train import evaluate_checkpoint
-from conftest import tiny_config
+from conftest import ROOT, tiny_config
 
 
-def test_auto_process_count_without_touching_cuda():
-    assert launch.choose_processes("auto") == max(1, torch.cuda.device_count())
-    assert not torch.cuda.is_initialized()
+@pytest.fixture
+def cuda_runtime_forbidden(monkeypatch):
+    """The CUDA runtime's device count — the call that poisons fork — raises in this process.
+
+    Forked children may still use it (a worker legitimately initialises CUDA), so the guard checks the pid.
+    """
+    parent, real = os.getpid(), torch._C._cuda_getDeviceCount
+
+    def forbidden():
+        if os.getpid() == parent:
+            raise AssertionError("cudaGetDeviceCount was called in the launching process: forked workers would die")
+        return real()
+
+    monkeypatch.setattr(torch._C, "_cuda_getDeviceCount", forbidden)
 
 
-def test_two_process_gloo_run_is_one_job_evaluating_every_sample_once(synthetic_root, tmp_path):
+@pytest.fixture
+def nvml_reports(monkeypatch):
+    """NVML (through torch's own NVML helper) reports ``n`` GPUs; CUDA_VISIBLE_DEVICES is unset."""
+    def report(n: int):
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: True)
+        monkeypatch.setattr(torch.cuda, "_raw_device_count_nvml", lambda: n)
+    return report
+
+
+def fake_record_launcher(calls):
+    """Stands in for accelerate.notebook_launcher: notes the process count and writes the record a run would."""
+    def launcher(function, args, num_processes, use_port):
+        cfg = args[0]
+        calls.append(num_processes)
+        records.atomic_write_json(records.Path(cfg.run_dir) / records.RECORD, {"status": "complete", "run_id": "x"})
+    return launcher
+
+
+def test_gpus_are_counted_through_nvml_honouring_visible_devices(nvml_reports, cuda_runtime_forbidden, monkeypatch):
+    nvml_reports(8)
+    assert launch.visible_gpus() == 8
+    assert launch.choose_processes("auto") == 8 and launch.choose_processes(3) == 3
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    assert launch.visible_gpus() == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert launch.visible_gpus() == 0
+
+
+def test_without_nvml_there_are_no_gpus_and_the_runtime_is_not_asked(monkeypatch, cuda_runtime_forbidden):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+    def no_nvml():
+        raise OSError("libnvidia-ml.so.1: cannot open shared object file")
+    monkeypatch.setattr(torch.cuda, "_raw_device_count_nvml", no_nvml)
+    assert launch.visible_gpus() == 0 and launch.choose_processes("auto") == 1
+
+
+def test_auto_launches_one_process_per_gpu_nvml_reports(nvml_reports, cuda_runtime_forbidden, monkeypatch,
+                                                        synthetic_root, tmp_path):
+    import accelerate
+    nvml_reports(8)
+    calls = []
+    monkeypatch.setattr(accelerate, "notebook_launcher", fake_record_launcher(calls))
+    rec = launch.run(tiny_config(synthetic_root, tmp_path / "auto"), num_processes="auto")
+    launch.run(tiny_config(synthetic_root, tmp_path / "four"), num_processes=4)
+    assert calls == [8, 4] and rec["status"] == "complete"
+
+
+def test_single_process_run_in_the_kernel_never_asks_the_cuda_runtime(cuda_runtime_forbidden, synthetic_root,
+                                                                      tmp_path):
+    """On a machine without GPUs the in-kernel run (auto = 1 process) decides its device through NVML too."""
+    rec = launch.run(tiny_config(synthetic_root, tmp_path / "one", epochs=1, max_steps_per_epoch=2),
+                     num_processes="auto")
+    assert rec["status"] == "complete" and rec["hardware"]["count"] == 1
+
+
+def test_notebook_parameter_cell_and_launch_cell_never_ask_the_cuda_runtime(cuda_runtime_forbidden, nvml_reports,
+                                                                           monkeypatch, synthetic_root, tmp_path):
+    """The train notebook's own cells, run as a kernel runs them (launcher and display stubbed)."""
+    import accelerate
+    from cifar100lab import report
+    nvml_reports(2)
+    calls = []
+    monkeypatch.setattr(accelerate, "notebook_launcher", fake_record_launcher(calls))
+    monkeypatch.setattr(report, "show_run", lambda record: None)
+    cells = [c for c in json.loads((ROOT / "cifar100lab" / "notebooks" / "train.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code"]
+    namespace: dict = {}
+    exec("".join(cells[0]["source"]), namespace)  # the parameters cell
+    namespace.update(tiny_config(synthetic_root, tmp_path / "nb"))  # what papermill would inject
+    for cell in cells[1:]:
+        exec("".join(cell["source"]), namespace)
+    assert calls == [2] and namespace["record"]["status"] == "complete"
+
+
+def test_campaign_cli_and_job_plan_never_ask_the_cuda_runtime(cuda_runtime_forbidden, nvml_reports, synthetic_root,
+                                                             tmp_path, capsys):
+    from cifar100lab import campaign as C
+    from cifar100lab.cli import main
+    nvml_reports(4)
+    assert C.resolve_jobs("auto") == 1 and C.resolve_jobs(2) == 2
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in launch.job_envs(2)] == ["0,2", "1,3"]
+    code = main(["campaign", str(ROOT / "params/quick.yaml"), "--dataset", "synthetic", "--jobs", "2", "--dry-run",
+                 "--runs-root", str(tmp_path / "runs"), "--set", f"data_root={synthetic_root}"])
+    assert code == 0 and "quick-resnet_20-s0" in capsys.readouterr().out
+
+
+def test_forked_child_after_kernel_side_preparation_is_not_in_a_bad_fork(synthetic_root, tmp_path):
+    """What notebook_launcher does after the kernel chose the process count: fork. The child must be able to
+    initialise CUDA (here: torch says it is not in a bad fork, which is what CUDA calls check)."""
+    from cifar100lab.config import resolve
+    resolve(tiny_config(synthetic_root, tmp_path / "fork"))
+    launch.choose_processes("auto")
+    launch.resolve_jobs("auto")
+    launch.job_envs(2)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports and leaves at once, running nothing of pytest's
+        os.write(write, b"1" if torch._C._cuda_isInBadFork() else b"0")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"0", "a forked worker would die on its first CUDA call"
+
+
+def test_two_process_gloo_run_is_one_job_evaluating_every_sample_once(cuda_runtime_forbidden, synthetic_root,
+                                                                     tmp_path):
     cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, batch_size=32, precision="fp32")
     rec = launch.run(cfg, num_processes=2)
     assert rec["status"] == "complete"

@@ -1,0 +1,118 @@
+"""Acceptance checks that a GPU machine runs (``benchmarks/gpu_check.sh``) and the CPU tests run too.
+
+* ``fork``: after everything a notebook kernel does before ``notebook_launcher`` forks (config validation,
+  process count, job plan), a forked child creates a tensor on the device — on a GPU, the path that dies when
+  the kernel has touched the CUDA runtime.
+* ``resume``: a run killed (SIGKILL, a real process) after its first checkpoint and resumed ends with the same
+  per-epoch metrics as the same run left alone.
+
+Each returns a record (a dict with ``check``, ``passed`` and the evidence) and ``main`` writes it as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from . import records
+from .devices import visible_gpus
+
+
+def _environment() -> dict:
+    import torch
+    return {"gpus": visible_gpus(), "torch": torch.__version__, "created": records.now()}
+
+
+def fork_check(config: dict) -> dict:
+    """Prepare as the kernel does, fork, and let the child make a tensor on the GPU (or the CPU)."""
+    from . import launch
+    from .config import resolve
+    resolve(config)
+    processes = launch.choose_processes("auto")
+    launch.job_envs(launch.resolve_jobs("auto"))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report, then leave without running anything of the parent's
+        import torch
+        try:
+            bad = torch._C._cuda_isInBadFork()
+            device = "cuda" if visible_gpus() else "cpu"
+            value = float(torch.ones(2, device=device).sum().item())
+            message = f"bad_fork={bad} device={device} sum={value}"
+        except Exception as e:  # the failure a poisoned fork gives: report it, never raise in the child
+            message = f"error {type(e).__name__}: {e}"
+        os.write(write, message.encode()[:4000])
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 4096).decode()
+    passed = child.startswith("bad_fork=False") and child.endswith("sum=2.0")
+    return {"check": "fork", "passed": passed, "child": child, "processes_auto": processes, **_environment()}
+
+
+def _start_run(config_path: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cifar100lab", "train", str(config_path)],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def resume_check(config: dict, work_dir: str | os.PathLike, timeout: float = 900) -> dict:
+    """Run ``config`` straight through and, in another run folder, kill it after its first checkpoint and
+    resume it; compare every epoch's metrics (timings aside)."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for name in ("straight", "interrupted"):
+        cfg = {**config, "run_dir": str(work_dir / name), "run_id": name, "progress": False}
+        path = work_dir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        runs[name] = path
+    straight = _start_run(runs["straight"], work_dir / "straight.log")
+    straight.wait(timeout)
+    victim = _start_run(runs["interrupted"], work_dir / "interrupted.log")
+    checkpoint = work_dir / "interrupted" / records.CHECKPOINT
+    deadline = time.time() + timeout
+    while not checkpoint.exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    killed = victim.poll() is None
+    if killed:
+        os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    resumed = _start_run(runs["interrupted"], work_dir / "resumed.log")
+    resumed.wait(timeout)
+    keys = ("epoch", "train_loss", "train_acc", "top1", "top5", "test_loss", "lr")
+    curves = {name: [{k: row[k] for k in keys} for row in records.read_metrics(work_dir / name)]
+              for name in ("straight", "interrupted")}
+    record = records.read_json(work_dir / "interrupted" / records.RECORD)
+    passed = (killed and straight.returncode == 0 and resumed.returncode == 0
+              and len(curves["straight"]) == config["epochs"] and curves["straight"] == curves["interrupted"])
+    return {"check": "resume", "passed": passed, "killed_mid_run": killed,
+            "resumed_from_epoch": record.get("resumed_from_epoch"), "kernels": record.get("kernels"),
+            "hardware": record.get("hardware"), "config": config, "curves": curves, **_environment()}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("check", choices=("fork", "resume"))
+    p.add_argument("config", help="YAML of TrainConfig fields (the run the check uses)")
+    p.add_argument("--work-dir", default="runs/checks", help="where the resume check's runs go")
+    p.add_argument("--out", help="write the record here (JSON)")
+    p.set_defaults(fn=main)
+
+
+def main(a) -> int:
+    from .config import ConfigError, resolve
+    try:
+        config = resolve(yaml.safe_load(Path(a.config).read_text(encoding="utf-8")) or {}).config.to_dict()
+    except (ConfigError, OSError, yaml.YAMLError) as e:
+        print(f"error: {a.config}: {e}", file=sys.stderr)
+        return 2
+    result = fork_check(config) if a.check == "fork" else resume_check(config, Path(a.work_dir) / a.check)
+    if a.out:
+        records.atomic_write_json(Path(a.out), result)
+    print(f"{a.check}: {'passed' if result['passed'] else 'FAILED'}")
+    return 0 if result["passed"] else 1

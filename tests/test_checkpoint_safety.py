@@ -1,0 +1,106 @@
+"""Checkpoints load as data only; refused resumes and bad command lines change nothing and print one line."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cifar100lab import records
+from cifar100lab.train import CheckpointError, evaluate_checkpoint, train
+from conftest import ROOT, tiny_config
+
+
+class PlantsMarker:
+    """A pickle that runs code on load: it creates a marker file."""
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("safety") / "run"
+    rec = train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2))
+    assert rec["status"] == "complete"
+    return run_dir
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "cifar100lab", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def crafted_checkpoint(path, marker, trained_dir):
+    good = torch.load(trained_dir / records.CHECKPOINT, weights_only=True)
+    torch.save({**good, "history": [PlantsMarker(marker)]}, path)
+
+
+def test_crafted_checkpoint_is_refused_by_evaluate_and_never_runs_code(trained, tmp_path):
+    evil, marker = tmp_path / "evil.pt", tmp_path / "marker"
+    crafted_checkpoint(evil, marker, trained)
+    with pytest.raises(CheckpointError, match="could run code"):
+        evaluate_checkpoint(evil)
+    proc = cli("evaluate", evil)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not marker.exists()
+
+
+def test_crafted_checkpoint_is_refused_on_resume_and_never_runs_code(trained, synthetic_root, tmp_path):
+    run_dir, marker = tmp_path / "victim", tmp_path / "marker"
+    run_dir.mkdir()
+    crafted_checkpoint(run_dir / records.CHECKPOINT, marker, trained)
+    with pytest.raises(CheckpointError, match="could run code"):
+        train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2))
+    assert not marker.exists()
+
+
+def test_refused_resume_leaves_the_folders_config_untouched(trained, synthetic_root, tmp_path):
+    import shutil
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained, run_dir)
+    (run_dir / records.RECORD).unlink()  # an interrupted run: checkpoint, config and metrics, no final record
+    before = (run_dir / records.CONFIG).read_text()
+    with pytest.raises(CheckpointError.__mro__[1], match="differs in: overrides"):
+        train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2, overrides={"lr": 0.01}))
+    assert (run_dir / records.CONFIG).read_text() == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not a checkpoint", "missing"])
+def test_evaluate_cli_names_a_damaged_checkpoint_in_one_line(trained, tmp_path, damage):
+    path = tmp_path / "c.pt"
+    if damage == "truncated":
+        data = (trained / records.CHECKPOINT).read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "not a checkpoint":
+        torch.save({"weights": torch.zeros(2)}, path)
+    proc = cli("evaluate", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert str(path) in proc.stderr
+
+
+def test_evaluate_checks_its_output_before_evaluating(trained, tmp_path, monkeypatch):
+    from cifar100lab import train as train_mod
+    monkeypatch.setattr(train_mod, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking --out"))
+    with pytest.raises(train_mod.ConfigError, match="cannot write the evaluation"):
+        evaluate_checkpoint(trained / records.CHECKPOINT, out=tmp_path / "no" / "such" / "folder" / "e.json")
+
+
+def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_path):
+    import yaml
+    cfg = tiny_config(synthetic_root, tmp_path / "big", batch_size=5000)  # more than the 1,024 images
+    (tmp_path / "big.yaml").write_text(yaml.safe_dump(cfg))
+    corrupt = tmp_path / "corrupt"
+    import shutil
+    shutil.copytree(synthetic_root, corrupt)
+    with open(corrupt / "synthetic" / "cifar-100-python" / "test", "ab") as f:
+        f.write(b"x")
+    (tmp_path / "corrupt.yaml").write_text(yaml.safe_dump(tiny_config(corrupt, tmp_path / "c")))
+    for name, expect in (("big", "fewer than one global batch"), ("corrupt", "md5")):
+        proc = cli("train", tmp_path / f"{name}.yaml")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert expect in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

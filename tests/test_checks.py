@@ -1,0 +1,52 @@
+"""The GPU acceptance checks (benchmarks/gpu_check.sh) run here on the CPU, and the kernel policy switch."""
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from cifar100lab import checks
+from cifar100lab.train import set_kernel_policy, train
+from conftest import ROOT, tiny_config
+
+
+@pytest.fixture
+def restore_kernel_policy():
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+              torch.backends.cudnn.benchmark)
+    yield
+    torch.use_deterministic_algorithms(before[0])
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1:]
+
+
+def test_deterministic_switch_sets_kernels_and_the_record_says_which(restore_kernel_policy, synthetic_root, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    fast = set_kernel_policy(False)
+    assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
+    assert fast["deterministic"] is False and fast["cudnn_benchmark"] is True
+    rec = train(tiny_config(synthetic_root, tmp_path / "det", epochs=1, max_steps_per_epoch=2, deterministic=True))
+    assert rec["kernels"]["deterministic"] is True and rec["kernels"]["cudnn_benchmark"] is False
+    assert rec["kernels"]["cublas_workspace_config"] == ":4096:8"
+    assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+    assert not torch.backends.cudnn.benchmark and rec["kernels"]["tf32"] is True
+
+
+def test_fork_check_passes_after_kernel_side_preparation(synthetic_root, tmp_path):
+    result = checks.fork_check(tiny_config(synthetic_root, tmp_path / "fork"))
+    assert result["passed"], result["child"]
+    assert result["child"] == "bad_fork=False device=cpu sum=2.0"
+
+
+def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root, tmp_path):
+    cfg = tiny_config(synthetic_root, tmp_path / "unused", epochs=3, max_steps_per_epoch=4, deterministic=True)
+    config_file = tmp_path / "check.yaml"
+    config_file.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "resume.json"
+    proc = subprocess.run([sys.executable, "-m", "cifar100lab", "check", "resume", str(config_file), "--work-dir",
+                           str(tmp_path / "work"), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = yaml.safe_load(out.read_text())
+    assert result["passed"] and result["killed_mid_run"] and result["resumed_from_epoch"] in (1, 2)
+    assert len(result["curves"]["straight"]) == 3

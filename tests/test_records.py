@@ -1,0 +1,250 @@
+"""Run records and campaign reliability: the record's shape and transitions, atomic + durable writes, a torn
+metrics line, the latest attempt on record, one campaign per runs folder (OS locks), stale complete runs."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cifar100lab import campaign as C
+from cifar100lab import records
+from cifar100lab import train as train_mod
+from cifar100lab.cli import main as cli_main
+from conftest import ROOT, tiny_config
+
+TINY = dict(epochs=2, max_steps_per_epoch=2, train_subset=128, test_subset=64)
+
+
+@pytest.fixture
+def fsynced(monkeypatch):
+    """Every path os.fsync is called on, in order (a folder ends with '/')."""
+    calls, real = [], os.fsync
+
+    def spy(fd):
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append(path + "/" if os.path.isdir(path) else path)
+        real(fd)
+    monkeypatch.setattr(os, "fsync", spy)
+    return calls
+
+
+def _synced_then_renamed(calls, path: Path) -> bool:
+    """The temporary file of ``path`` was fsynced, and then its folder (which holds the rename)."""
+    tmp = [i for i, c in enumerate(calls) if Path(c).parent == path.parent and Path(c).name.startswith(f".{path.name}.")]
+    return bool(tmp) and f"{path.parent}/" in calls[tmp[0] + 1:]
+
+
+# --- the record ----------------------------------------------------------------------------------------
+
+def test_record_keeps_every_attempt_and_describes_the_latest(tmp_path):
+    run = tmp_path / "r"
+    first = records.start(run, run_id="r", model="resnet_20")
+    assert first["status"] == "running" and first["attempts"][-1]["status"] == "running"
+    records.save(run, records.fail(first, "A: data checksum"))
+    second = records.fail(records.start(run, run_id="r", model="resnet_20"), "B: loss became nan")
+    assert second["status"] == "failed" and second["reason"] == "B: loss became nan"
+    assert [(a["status"], a["reason"]) for a in second["attempts"]] == [("failed", "A: data checksum"),
+                                                                       ("failed", "B: loss became nan")]
+    records.save(run, second)
+    records.save(run, records.start(run, run_id="r"))  # this attempt is killed: it stays 'running' on disk
+    third = records.finish(records.start(run, run_id="r"), epochs_done=2)
+    assert [a["status"] for a in third["attempts"]] == ["failed", "failed", "interrupted", "complete"]
+    assert third["status"] == "complete" and third["reason"] is None and third["epochs_done"] == 2
+    assert records.skip(records.start(run), "no weights")["status"] == "skipped"
+
+
+def test_record_written_before_histories_counts_as_one_attempt(tmp_path):
+    records.atomic_write_json(tmp_path / records.RECORD, {"status": "failed", "reason": "old", "started": "t0",
+                                                          "finished": "t1"})
+    rec = records.start(tmp_path)
+    assert rec["attempts"][0] == {"started": "t0", "finished": "t1", "status": "failed", "reason": "old"}
+
+
+def test_every_write_is_fsynced_before_and_after_the_rename(tmp_path, fsynced):
+    records.atomic_write_json(tmp_path / "a.json", {"x": 1})
+    assert _synced_then_renamed(fsynced, tmp_path / "a.json")
+    assert records.read_json(tmp_path / "a.json") == {"x": 1} and list(tmp_path.iterdir()) == [tmp_path / "a.json"]
+    from cifar100lab.data import write_synthetic_cifar100  # data files go through the same write
+    folder = write_synthetic_cifar100(tmp_path / "syn", train_size=20, test_size=10, num_classes=10)
+    assert _synced_then_renamed(fsynced, folder / "train")
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    records.atomic_write_text(tmp_path / "f.txt", "old")
+
+    def dies(f):
+        f.write(b"half")
+        raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"):
+        records.atomic_write(tmp_path / "f.txt", dies)
+    assert (tmp_path / "f.txt").read_text() == "old" and list(tmp_path.iterdir()) == [tmp_path / "f.txt"]
+
+
+def test_training_fsyncs_checkpoint_config_and_record_and_declares_every_record_key(synthetic_root, tmp_path,
+                                                                                   fsynced):
+    rec = train_mod.train(tiny_config(synthetic_root, tmp_path / "run", **TINY))
+    for name in (records.CHECKPOINT, records.CONFIG, records.RECORD):
+        assert _synced_then_renamed(fsynced, tmp_path / "run" / name), name
+    assert rec["status"] == "complete" and [a["status"] for a in rec["attempts"]] == ["complete"]
+    assert set(rec) <= set(records.RunRecord.__annotations__), set(rec) - set(records.RunRecord.__annotations__)
+
+
+def test_torn_last_metrics_line_is_dropped_on_resume_with_a_warning(synthetic_root, tmp_path, monkeypatch):
+    real_evaluate, calls = train_mod.evaluate, []
+
+    def killed_in_epoch_two(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **k)
+    monkeypatch.setattr(train_mod, "evaluate", killed_in_epoch_two)
+    cfg = tiny_config(synthetic_root, tmp_path / "run", **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.train(cfg)
+    with open(tmp_path / "run" / records.METRICS, "a") as f:
+        f.write('{"epoch": 2, "train_lo')  # the disk filled up mid-line
+    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    with pytest.warns(UserWarning, match="torn last line"):
+        rec = train_mod.train(cfg)
+    assert rec["status"] == "complete" and rec["resumed_from_epoch"] == 1
+    assert [r["epoch"] for r in records.read_metrics(tmp_path / "run")] == [1, 2]
+    assert [a["status"] for a in rec["attempts"]] == ["interrupted", "complete"]
+
+
+def test_a_bad_metrics_line_before_the_last_is_an_error_naming_it(tmp_path):
+    (tmp_path / records.METRICS).write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')
+    with pytest.raises(ValueError, match="line 2"):
+        records.read_metrics(tmp_path)
+
+
+# --- campaigns -----------------------------------------------------------------------------------------
+
+def _campaign(tmp_path, synthetic_root, **defaults):
+    spec = {"name": "rel", "dataset": "synthetic", "seeds": [0], "models": ["resnet_20", "eca_resnet_20"],
+            "defaults": {"epochs": 1, "batch_size": 16, "train_subset": 128, "test_subset": 64,
+                         "max_steps_per_epoch": 2, "data_root": str(synthetic_root), "progress": False, **defaults}}
+    path = tmp_path / "rel.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _fake_execute(calls, code=0, tail=""):
+    def run(run, notebook, env, log_dir, num_processes):
+        assert records.holder(C.run_lock(run)), "a run executes under its lock"
+        calls.append(run.run_id)
+        if code == 0:
+            records.save(run.run_dir, records.finish(records.start(run.run_dir, config=run.config.to_dict())))
+        return code, tail
+    return run
+
+
+def test_rerun_failing_for_a_new_reason_records_the_new_reason_and_keeps_the_old(tmp_path, synthetic_root,
+                                                                               monkeypatch):
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
+    run = camp.runs[0]
+    records.save(run.run_dir, records.fail(records.start(run.run_dir, run_id=run.run_id), "A: loss became nan"))
+    monkeypatch.setattr(C, "_execute", _fake_execute([], code=1, tail="Traceback ...\nDataError: B: md5 mismatch"))
+    summary = C.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    rec = records.load(run.run_dir)
+    assert run.run_id in summary["failed"] and rec["status"] == "failed" and "B: md5 mismatch" in rec["reason"]
+    assert [a["reason"] for a in rec["attempts"]] == ["A: loss became nan", "notebook failed: DataError: B: md5 mismatch"]
+
+
+def test_trainer_that_began_and_died_has_that_attempt_marked_failed(tmp_path, synthetic_root, monkeypatch):
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
+
+    def began_then_died(run, *a):
+        records.save(run.run_dir, records.start(run.run_dir, run_id=run.run_id))
+        return 1, "Killed"
+    monkeypatch.setattr(C, "_execute", began_then_died)
+    C.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    rec = records.load(camp.runs[0].run_dir)
+    assert rec["status"] == "failed" and [a["status"] for a in rec["attempts"]] == ["failed"]
+
+
+def test_complete_run_with_a_changed_config_is_stale_and_reruns_only_with_force(tmp_path, synthetic_root,
+                                                                               monkeypatch, capsys):
+    runs, calls = tmp_path / "runs", []
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    C.execute(C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs), runs, log=lambda *_: None)
+    assert len(calls) == 2
+    edited = _campaign(tmp_path, synthetic_root, epochs=2, overrides={"lr": 0.05})  # the YAML is edited
+    args = ["campaign", str(edited), "--runs-root", str(runs), "--book", str(tmp_path / "book"), "--no-analysis"]
+    assert cli_main(args + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("stale") == 2 and "epochs: 1 → 2" in out and "overrides: {} → {'lr': 0.05}" in out
+    assert cli_main(args) == 3 and len(calls) == 2  # reported, not re-run
+    out = capsys.readouterr().out
+    assert "rel-resnet_20-s0: stale, not re-run" in out and "epochs: 1 → 2" in out and "--force" in out
+    assert cli_main(args + ["--force"]) == 0 and len(calls) == 4
+    assert "stale" not in (capsys.readouterr().out) and cli_main(args) == 0  # now up to date
+
+
+def test_a_field_added_since_a_run_was_recorded_does_not_make_it_stale(tmp_path, synthetic_root):
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
+    run = camp.runs[0]
+    old_config = {k: v for k, v in run.config.to_dict().items() if k != "augment"}  # augment: its default
+    records.save(run.run_dir, records.finish(records.start(run.run_dir, config=old_config)))
+    assert C.stale_fields(run) == [] and C.describe(run) == "complete"
+
+
+def _hold(path: Path) -> subprocess.Popen:
+    """Another process holding the lock at ``path`` (like a campaign running that run)."""
+    code = ("import sys, time; from cifar100lab import records\n"
+            "with records.lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holder_leaves_no_lock(
+        tmp_path, synthetic_root, monkeypatch):
+    runs, calls, log = tmp_path / "runs", [], []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    holders = [_hold(C.campaign_lock(camp, runs)), _hold(C.run_lock(camp.runs[0]))]
+    try:
+        assert C.describe(camp.runs[0]).startswith(f"locked (another campaign process is running it: pid {holders[1].pid}")
+        summary = C.execute(camp, runs, log=log.append)
+    finally:
+        for p in holders:
+            p.send_signal(signal.SIGKILL)  # like kill -9: the OS drops their locks
+            p.wait()
+    assert summary["locked"] == [camp.runs[0].run_id] and calls == [camp.runs[1].run_id]
+    assert any("another campaign process is running it" in m and f"pid {holders[1].pid}" in m for m in log)
+    assert not (runs / camp.name / records.MANIFEST).exists()  # the manifest is the lock holder's
+    assert records.holder(C.run_lock(camp.runs[0])) is None
+    assert C.execute(camp, runs, log=log.append)["complete"] == [camp.runs[0].run_id]
+    assert (runs / camp.name / records.MANIFEST).exists()
+
+
+def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exits_3(tmp_path, synthetic_root):
+    runs = tmp_path / "runs"
+    path = _campaign(tmp_path, synthetic_root)
+    camp = C.load_campaign(path, runs_root=runs)
+    holders = [_hold(C.campaign_lock(camp, runs))] + [_hold(C.run_lock(r)) for r in camp.runs]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cifar100lab", "campaign", str(path), "--runs-root", str(runs),
+                               "--book", str(tmp_path / "book")], capture_output=True, text=True, cwd=ROOT,
+                              timeout=300)
+    finally:
+        for p in holders:
+            p.kill()
+            p.wait()
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "locked 2" in proc.stdout and "locked: rel-resnet_20-s0 (another campaign process" in proc.stdout
+    assert "analysis skipped: another campaign process holds campaign rel" in proc.stdout
+    assert not list(runs.glob("rel/*/record.json"))
+
+
+def test_table_train_time_is_the_sum_of_epoch_times_not_the_last_attempts_wall_time():
+    from cifar100lab.report import model_rows
+    rec = {"run_id": "c-resnet_20-s0", "status": "complete", "model": "resnet_20", "options": {}, "params": 1,
+           "flops": 1, "final": {"top1": 50.0, "top5": 80.0}, "hardware": {"device": "cpu", "count": 1},
+           "train_seconds": 40.0, "wall_seconds": 5.0}  # resumed for its last epoch: 5 s in this attempt
+    assert model_rows([rec]).train_seconds.iloc[0] == 40.0
