@@ -149,3 +149,17 @@ def test_gpu_check_script_refuses_a_machine_without_gpu(tmp_path):
     assert p.returncode == 2 and "no CUDA device visible" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr  # one clear line
     assert sorted((ROOT / "benchmarks" / "records").glob("*.json")) == before
+
+
+def test_our_path_times_the_trainers_own_step_with_its_schedule_and_label_smoothing(monkeypatch):
+    from cifar100lab import train as train_mod
+    from cifar100lab.config import resolve
+    calls, real_step = [], train_mod.Network.step
+    monkeypatch.setattr(train_mod.Network, "step", lambda self, xb, yb: calls.append(1) or real_step(self, xb, yb))
+    plan = resolve({"model": "resnet_20", "batch_size": 16, "eval_batch_size": 32,
+                    "overrides": {"label_smoothing": 0.1}})
+    path = bench.OursPath(plan, bench.synthetic_images(48), bench.synthetic_images(64), warmup=1,
+                          device=torch.device("cpu"))
+    secs, seen, _ = path.train_round()
+    assert len(calls) == 3 and seen == 32 and path.network.scheduler.last_epoch == 3
+    assert path.network.label_smoothing == 0.1 and path.info["optimizer"] == "SGD"

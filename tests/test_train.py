@@ -99,7 +99,8 @@ def test_nan_loss_stops_with_clear_error_kept_in_record(synthetic_root, tmp_path
 
 
 def test_pretrained_without_weights_is_skipped_with_reason(synthetic_root, tmp_path):
-    rec = train(tiny_config(synthetic_root, tmp_path / "p", model="resnest50d", pretrained=str(tmp_path / "none.pth")))
+    rec = train(tiny_config(synthetic_root, tmp_path / "p", model="resnest50d", pretrained=str(tmp_path / "none.pth"),
+                            overrides={"lr": 0.05, "warmup_epochs": 0}))
     assert rec["status"] == "skipped" and "pretrained weights unavailable" in rec["reason"]
     assert not (tmp_path / "p" / "checkpoint.pt").exists()
 
