@@ -5,7 +5,8 @@ checkpoint, failures are recorded and do not stop the others.
 Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, ``seeds``, ``models``
 (names or ``all``), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
 ``study_seeds`` (seeds for study runs; default: the study's own ``seeds``), ``jobs`` (runs side by side:
-a number or ``auto``, see :func:`resolve_jobs`).
+a number or ``auto``, see :func:`resolve_jobs`), ``executor`` (``kind: slurm`` and its resources, see
+:mod:`cifar100lab.slurm`).
 Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seeds``, ``variants``
 (each ``label``, ``model``, optional ``options`` and ``label_zh``).
 """
@@ -29,7 +30,7 @@ from .train import ConfigError, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
-                 "study_seeds", "jobs")
+                 "study_seeds", "jobs", "executor")
 STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric")
 VARIANT_KEYS = ("label", "label_zh", "model", "options")
 DATASET_ENV = "CIFAR100LAB_DATASET"
@@ -76,6 +77,7 @@ class Campaign:
     studies: list[Study]
     jobs: int | str = 1  # parallel runs, or "auto" (see resolve_jobs)
     path: str = ""
+    executor: Any = None  # where runs execute: local (default) or Slurm (slurm.ExecutorSpec)
     runs: list[Run] = field(default_factory=list)
 
 
@@ -149,6 +151,8 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
                     _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
                     d.get("jobs", 1), str(path))
     resolve_jobs(camp.jobs, str(path))
+    from .slurm import ExecutorSpec  # here so a bad executor block fails before any work, like every key
+    camp.executor = ExecutorSpec.from_dict(d.get("executor"), f"{path}: executor")
     study_seeds = d.get("study_seeds")
     # A model entry is a name or a mapping {model, options, name (run-id stem), any TrainConfig field}.
     entries = [dict(e) if isinstance(e, dict) else {"model": e} for e in models]
@@ -224,6 +228,21 @@ def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) 
     return proc.returncode, (proc.stderr or proc.stdout)[-2000:]
 
 
+def settle(run: Run, code: int, tail: str) -> str:
+    """The run's status after its notebook ended with ``code``; a failure the trainer could not record
+    (the kernel died, papermill failed) is written into the record here."""
+    status = status_of(run)
+    if code != 0 and status in (None, "running", "complete"):
+        prior = records.read_json(run.run_dir / records.RECORD) if status else {}
+        records.atomic_write_json(run.run_dir / records.RECORD, {
+            **prior, "run_id": run.run_id, "campaign": run.config.campaign, "model": run.config.model,
+            "options": run.config.options, "seed": run.config.seed, "config": run.config.to_dict(),
+            "status": "failed", "reason": f"notebook failed: {tail.strip().splitlines()[-1] if tail.strip() else code}",
+            "finished": records.now()})
+        status = "failed"
+    return status or "failed"
+
+
 def resolve_jobs(jobs, where: str = "jobs") -> int:
     """How many runs go side by side. ``auto``: 1 with GPUs (each run takes the GPUs its ``num_processes``
     asks for); 2 on a CPU-only machine with 2 or more cores, each run getting half of them, because a run's
@@ -287,16 +306,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
             code, tail = _execute(run, notebook, env, log_dir, nproc)
         finally:
             free_envs.put(env)
-        status = status_of(run)
-        if code != 0 and status in (None, "running", "complete"):
-            prior = records.read_json(run.run_dir / records.RECORD) if status else {}
-            records.atomic_write_json(run.run_dir / records.RECORD, {
-                **prior, "run_id": run.run_id, "campaign": campaign.name, "model": run.config.model,
-                "options": run.config.options, "seed": run.config.seed, "config": run.config.to_dict(),
-                "status": "failed", "reason": f"notebook failed: {tail.strip().splitlines()[-1] if tail.strip() else code}",
-                "finished": records.now()})
-            status = "failed"
-        status = status or "failed"
+        status = settle(run, code, tail)
         summary.setdefault(status, []).append(run.run_id)
         count[0] += 1
         elapsed = time.time() - started
