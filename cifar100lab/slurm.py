@@ -159,6 +159,8 @@ class RunJob:
         import submitit
         from . import campaign
         os.chdir(self.cwd)
+        if "SLURM_CPUS_PER_TASK" in os.environ:  # torch would take every core of a node other jobs share
+            os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
         job_env = submitit.JobEnvironment()
         nproc = "auto"  # every GPU Slurm gave the job
         if self.spec.nodes > 1:
