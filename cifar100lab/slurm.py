@@ -41,7 +41,7 @@ FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_
             "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"}
 STARTED = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
 # submitit counts an interrupt as a time-out when the limit is under about 50 min (measured), and time-outs are
-# capped, so no job asks for less.
+# capped (3 requeues), so a computed limit is never shorter.
 MIN_TIME_MIN = 60
 DEFAULT_TIME_MIN = 24 * 60
 START_UP_MIN = 10  # kernel, imports, data and model before the first epoch
@@ -54,7 +54,7 @@ class ExecutorSpec:
     account: str | None = None
     qos: str | None = None
     constraint: str | None = None
-    time_min: int | None = None  # None: from epoch_times, else 24 h
+    time_min: int | None = None  # None: from epoch_times (at least 60), else 24 h
     epoch_times: str | None = None  # a `bench --campaign` record: time limit = its epoch time × epochs × margin
     time_margin: float = 1.5
     nodes: int = 1
@@ -82,6 +82,8 @@ class ExecutorSpec:
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0
                                       or (value == 0 and key != "gpus_per_node")):
                 raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
+        if self.mem_gb is not None and (not isinstance(self.mem_gb, (int, float)) or self.mem_gb <= 0):
+            raise ConfigError(f"{where}: mem_gb must be a positive number, got {self.mem_gb!r}")
         if not isinstance(self.time_margin, (int, float)) or self.time_margin < 1:
             raise ConfigError(f"{where}: time_margin must be a number >= 1, got {self.time_margin!r}")
         if self.epoch_times and not Path(self.epoch_times).is_file():
@@ -120,7 +122,7 @@ def spec_with_flags(spec: ExecutorSpec, args) -> ExecutorSpec:
 def time_limit_min(runs, spec: ExecutorSpec, gpus: int) -> int:
     """The job's time limit: given, or the bench's epoch time × epochs × margin over the processes."""
     if spec.time_min:
-        return max(MIN_TIME_MIN, spec.time_min)
+        return spec.time_min
     if not spec.epoch_times:
         return DEFAULT_TIME_MIN
     bench = records.read_json(spec.epoch_times)
@@ -239,7 +241,7 @@ def job_states(job_ids: list[str]) -> dict[str, str]:
     for line in _query(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)]):
         job, _, state = line.partition("|")
         states[job] = state.split()[0] if state else ""
-    for line in _query(["squeue", "-h", "-r", "-o", "%i|%T"]):
+    for line in _query(["squeue", "--me", "-h", "-r", "-o", "%i|%T"]):
         job, _, state = line.partition("|")
         states[job] = state
     return {j: states[j] for j in job_ids if j in states}
