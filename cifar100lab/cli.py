@@ -43,7 +43,7 @@ def cmd_campaign(a) -> int:
     if a.status or spec.kind == "slurm":  # submit to Slurm and/or report, then return
         try:
             code = slurm.main(camp, spec, a, C.ROOT / "notebooks" / "train.ipynb")
-        except ConfigError as e:
+        except (ConfigError, slurm.SlurmError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         if a.wait and not a.no_analysis:

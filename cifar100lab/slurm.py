@@ -224,12 +224,21 @@ def locked(path: Path):
         yield
 
 
-def _query(cmd: list[str]) -> list[str]:
+class SlurmError(RuntimeError):
+    """Slurm could not be asked; nothing is submitted on a guess."""
+
+
+def _query(cmd: list[str], required: bool) -> list[str]:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return proc.stdout.splitlines() if proc.returncode == 0 else []
+    except (OSError, subprocess.SubprocessError) as e:
+        proc = subprocess.CompletedProcess(cmd, -1, "", str(e))
+    if proc.returncode == 0:
+        return proc.stdout.splitlines()
+    if required:  # without the live view every job would look gone, and live runs would be submitted again
+        raise SlurmError(f"`{' '.join(cmd)}` failed ({proc.stderr.strip() or proc.returncode}); is Slurm reachable "
+                         f"from here? Nothing was submitted.")
+    return []  # sacct without accounting: squeue alone knows the live jobs
 
 
 def job_states(job_ids: list[str]) -> dict[str, str]:
@@ -238,10 +247,10 @@ def job_states(job_ids: list[str]) -> dict[str, str]:
     if not job_ids:
         return {}
     states = {}
-    for line in _query(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)]):
+    for line in _query(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)], required=False):
         job, _, state = line.partition("|")
         states[job] = state.split()[0] if state else ""
-    for line in _query(["squeue", "--me", "-h", "-r", "-o", "%i|%T"]):
+    for line in _query(["squeue", "--me", "-h", "-r", "-o", "%i|%T"], required=True):
         job, _, state = line.partition("|")
         states[job] = state
     return {j: states[j] for j in job_ids if j in states}

@@ -83,6 +83,22 @@ def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_re
     assert run_state(None, False, None) == "new"
 
 
+def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp_path, monkeypatch, synthetic_root):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("squeue", "sbatch"):  # sbatch would submit; it must never be reached
+        (fake / tool).write_text(f"#!/bin/sh\necho '{tool}: slurm_load_jobs error: Unable to contact slurm controller' >&2\n"
+                                 "exit 1\n")
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    runs = tmp_path / "runs"
+    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--retry-failed")  # job 41 unseen is not job 41 gone
+    assert code == 2 and "Unable to contact slurm controller" in out and "Nothing was submitted" in out, out
+    assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41"]
+
+
 def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_environment(monkeypatch):
     import submitit
     from accelerate.commands.launch import launch_command_parser
