@@ -118,6 +118,12 @@ def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_e
 
 # ---- against a real single-node Slurm ----
 
+def test_local_slurm_that_cannot_start_says_exactly_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
+    with pytest.raises(SlurmUnavailable, match=r"not installed: munged, slurmctld.*apt-get install -y slurm-wlm munge"):
+        LocalSlurm(tmp_path / "cluster").start()
+
+
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
     """munged, slurmctld and slurmd on localhost; jobs are cancelled before the daemons stop."""
