@@ -164,22 +164,26 @@ class RunJob:
         if "SLURM_CPUS_PER_TASK" in os.environ:  # torch would take every core of a node other jobs share
             os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
         job_env = submitit.JobEnvironment()
-        nproc = "auto"  # every GPU Slurm gave the job
-        if self.spec.nodes > 1:
+        if self.spec.nodes == 1:
+            status = self._notebook("auto")  # on every GPU Slurm gave the job
+        else:
             cmd, env = accelerate_command(run_file(self.run, self.log_dir), self.spec, self.gpus, job_env)
             code = subprocess.run(cmd, env=env).returncode
             if job_env.global_rank != 0:
                 return "worker"
-            nproc = 1  # the record is complete: the notebook only renders it
-        if self.spec.nodes > 1 and code != 0:
-            status = campaign.settle(self.run, code, f"accelerate launch exited with {code}")
-        else:
-            code, tail = campaign._execute(self.run, Path(self.notebook), dict(os.environ), Path(self.log_dir), nproc)
-            status = campaign.settle(self.run, code, tail)
+            # node 0 renders the notebook from the finished record (one process: nothing is trained again)
+            status = (self._notebook(1) if code == 0
+                      else campaign.settle(self.run, code, f"accelerate launch exited with {code}"))
         note_job(self.run.run_dir, job_env)
         if status == "failed":  # the job fails too, so Slurm's accounting agrees with the record
             raise RuntimeError(f"{self.run.run_id} failed: {read_record(self.run.run_dir).get('reason')}")
         return status
+
+    def _notebook(self, num_processes) -> str:
+        from . import campaign
+        code, tail = campaign._execute(self.run, Path(self.notebook), dict(os.environ), Path(self.log_dir),
+                                       num_processes)
+        return campaign.settle(self.run, code, tail)
 
     def checkpoint(self, *args, **kwargs):
         # The trainer checkpoints every epoch in run_dir, so requeuing the same call resumes the run.
@@ -300,6 +304,8 @@ def _executor(spec: ExecutorSpec, folder: Path, timeout_min: int, gpus: int, nam
 def submit_runs(campaign, runs, spec: ExecutorSpec, runs_root, notebook: Path) -> dict[str, str]:
     """Submit ``runs`` as one job array; returns run id -> job id."""
     gpus = spec.gpus(campaign.num_processes)
+    if spec.nodes > 1 and not gpus:
+        raise ConfigError(f"nodes: {spec.nodes} needs GPUs: set gpus_per_node (or num_processes) in the campaign")
     root = Path(runs_root) / campaign.name
     log_dir = root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
