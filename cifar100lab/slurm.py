@@ -20,7 +20,6 @@ YAML (``executor:``) keys are :data:`EXECUTOR_KEYS`; ``--partition`` etc. overri
 from __future__ import annotations
 
 import fcntl
-import json
 import math
 import os
 import shutil
