@@ -7,7 +7,8 @@ process holds OS locks on the campaign and on each run it runs; a second one ski
 Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, ``seeds``, ``models``
 (names or ``all``), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
 ``study_seeds`` (seeds for study runs; default: the study's own ``seeds``), ``jobs`` (runs side by side:
-a number or ``auto``, see :func:`resolve_jobs`).
+a number or ``auto``, see :func:`resolve_jobs`), ``executor`` (``kind: slurm`` and its resources, see
+:mod:`cifar100lab.slurm`).
 Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seeds``, ``variants``
 (each ``label``, ``model``, optional ``options`` and ``label_zh``).
 """
@@ -33,7 +34,7 @@ from .models import get_spec, model_names
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
-                 "study_seeds", "jobs")
+                 "study_seeds", "jobs", "executor")
 STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric")
 VARIANT_KEYS = ("label", "label_zh", "model", "options")
 DATASET_ENV = "CIFAR100LAB_DATASET"
@@ -84,6 +85,7 @@ class Campaign:
     studies: list[Study]
     jobs: int | str = 1  # parallel runs, or "auto" (see resolve_jobs)
     path: str = ""
+    executor: Any = None  # where runs execute: local (default) or Slurm (slurm.ExecutorSpec)
     runs: list[Run] = field(default_factory=list)
 
 
@@ -157,6 +159,8 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
                     _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
                     d.get("jobs", 1), str(path))
     resolve_jobs(camp.jobs, str(path))
+    from .slurm import ExecutorSpec  # here so a bad executor block fails before any work, like every key
+    camp.executor = ExecutorSpec.from_dict(d.get("executor"), f"{path}: executor")
     study_seeds = d.get("study_seeds")
     # A model entry is a name or a mapping {model, options, name (run-id stem), any TrainConfig field}.
     entries = [dict(e) if isinstance(e, dict) else {"model": e} for e in models]
@@ -281,7 +285,7 @@ def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -
     return todo
 
 
-def _mark_failure(run: Run, campaign: str, attempts_before: int, code: int, tail: str) -> None:
+def _mark_failure(run: Run, campaign: str | None, attempts_before: int, code: int, tail: str) -> None:
     """The notebook exited non-zero: the record must say so for this attempt. The trainer's own failure
     record stands; otherwise this attempt (begun by the trainer, or not even that) is marked failed."""
     record = records.load(run.run_dir)
@@ -295,17 +299,27 @@ def _mark_failure(run: Run, campaign: str, attempts_before: int, code: int, tail
     records.save(run.run_dir, records.fail(record, f"notebook failed: {last}"))
 
 
-def _attempt(run: Run, campaign: str, force: bool, done: set[str], execute_run) -> str:
+def attempts_so_far(run: Run) -> int:
+    return len(records.attempts_of(records.load(run.run_dir)))
+
+
+def settle(run: Run, code: int, tail: str, attempts_before: int) -> str:
+    """The run's status once its notebook (or launcher) ended with ``code``; the local and the Slurm executor
+    both end here, so a failure the trainer could not record is written the same way by either."""
+    if code != 0:
+        _mark_failure(run, run.config.campaign, attempts_before, code, tail)
+    return status_of(run) or "failed"
+
+
+def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
     if status_of(run) in done and not force:
         return "already"
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
-    attempts_before = len(records.attempts_of(records.load(run.run_dir)))
+    before = attempts_so_far(run)
     code, tail = execute_run(run)
-    if code != 0:
-        _mark_failure(run, campaign, attempts_before, code, tail)
-    return status_of(run) or "failed"
+    return settle(run, code, tail, before)
 
 
 def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
@@ -323,7 +337,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     nproc = campaign.num_processes if jobs == 1 else "auto"
 
     def attempt(run: Run, env: dict) -> str:
-        return _attempt(run, campaign.name, force, done, lambda r: _execute(r, notebook, env, log_dir, nproc))
+        return _attempt(run, force, done, lambda r: _execute(r, notebook, env, log_dir, nproc))
 
     summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": []}
     with contextlib.ExitStack() as held:

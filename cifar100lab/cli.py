@@ -22,14 +22,16 @@ def _set_values(pairs: list[str]) -> dict:
 def cmd_campaign(a) -> int:
     from . import campaign as C
     from .config import ConfigError
+    from . import slurm
     from .data import DataError, load_dataset
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=_set_values(a.set))
         if a.jobs is not None:
             C.resolve_jobs(a.jobs, "--jobs")
+        spec = slurm.spec_with_flags(camp.executor, a)
         first = camp.runs[0].config if camp.runs else None
-        if first:  # the data must be there (or downloadable) before any run starts
+        if first and not a.status:  # the data must be there (or downloadable) before any run starts
             load_dataset(first.dataset, first.data_root, first.download, first.train_subset, first.test_subset)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -38,6 +40,15 @@ def cmd_campaign(a) -> int:
         for r in camp.runs:
             print(r.run_id, C.describe(r))
         return 0
+    if a.status or spec.kind == "slurm":  # submit to Slurm and/or report, then return
+        try:
+            code = slurm.main(camp, spec, a, C.NOTEBOOKS / "train.ipynb")
+        except (ConfigError, slurm.SlurmError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if a.wait and not a.no_analysis:
+            C.analyse(camp, a.runs_root, a.book)
+        return code
     summary = C.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
           f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}"
@@ -143,6 +154,8 @@ def main(argv=None) -> int:
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
     c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
     c.add_argument("--no-analysis", action="store_true")
+    from .slurm import add_arguments as slurm_arguments
+    slurm_arguments(c)
     c.set_defaults(fn=cmd_campaign)
     b = sub.add_parser("book", help="build the Jupyter Book (warnings are errors)")
     b.add_argument("--book", default="book")

@@ -1,0 +1,381 @@
+"""Campaigns on a Slurm cluster through submitit: each run is one Slurm job (one job array per submission).
+
+Inside a job the unit is the same as on one machine: papermill executes ``notebooks/train.ipynb`` into
+``book/runs/<run>.ipynb`` (``campaign._execute``), so notebooks and run records come out exactly as with the
+local executor. The repository, the runs root, the book and the data are assumed to be on shared storage.
+
+- ``runs/<campaign>/slurm.json`` maps every submitted run to its job ids; it is written atomically under a
+  lock, and a run is never submitted while a job for it is alive.
+- A run's state comes from Slurm (``squeue``; ``sacct`` where accounting is on) and its run record:
+  queued / running while a job is alive, else the record's complete / failed / skipped; a job gone without a
+  final record is failed. Failed runs are submitted again only with ``--retry-failed``.
+- Preemption and time limits: Slurm sends SIGUSR2 ahead of either, submitit calls :meth:`RunJob.checkpoint`
+  and requeues the job; the trainer checkpoints every epoch, so the requeued job resumes from ``run_dir``.
+  ``record["slurm"]["requeues"]`` counts the restarts.
+- ``nodes: N > 1``: every node's task starts ``accelerate launch -m cifar100lab train`` with the rendezvous
+  taken from the Slurm environment (:func:`accelerate_command`); node 0 then renders the notebook.
+
+YAML (``executor:``) keys are :data:`EXECUTOR_KEYS`; ``--partition`` etc. override them.
+"""
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from . import records
+from .config import ConfigError
+
+STATE_FILE = "slurm.json"
+KINDS = ("local", "slurm")
+# Slurm states after which no job runs any more; every other state Slurm reports is a live job.
+FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
+            "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"}
+STARTED = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
+# submitit counts an interrupt as a time-out when the limit is under about 50 min (measured), and time-outs are
+# capped (3 requeues), so a computed limit is never shorter.
+MIN_TIME_MIN = 60
+DEFAULT_TIME_MIN = 24 * 60
+START_UP_MIN = 10  # kernel, imports, data and model before the first epoch
+
+
+@dataclass
+class ExecutorSpec:
+    kind: str = "local"  # local | slurm
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    time_min: int | None = None  # None: from epoch_times (at least 60), else 24 h
+    epoch_times: str | None = None  # a `bench --campaign` record: time limit = its epoch time × epochs × margin
+    time_margin: float = 1.5
+    nodes: int = 1
+    gpus_per_node: int | None = None  # None: the campaign's num_processes when a number, else 0 (CPU jobs)
+    cpus_per_task: int | None = None  # None: 8 per GPU, 2 without
+    mem_gb: float | None = None
+    port: int = 29500  # rendezvous port on node 0 of a multi-node run
+    extra: dict = field(default_factory=dict)  # any other sbatch option, e.g. {exclusive: true}
+
+    @classmethod
+    def from_dict(cls, d: dict | None, where: str = "executor") -> "ExecutorSpec":
+        d = dict(d or {})
+        bad = sorted(set(d) - set(EXECUTOR_KEYS))
+        if bad:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(EXECUTOR_KEYS)}")
+        spec = cls(**d)
+        spec.validate(where)
+        return spec
+
+    def validate(self, where: str) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        for key in ("time_min", "nodes", "gpus_per_node", "cpus_per_task", "port"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0
+                                      or (value == 0 and key != "gpus_per_node")):
+                raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
+        if self.mem_gb is not None and (not isinstance(self.mem_gb, (int, float)) or self.mem_gb <= 0):
+            raise ConfigError(f"{where}: mem_gb must be a positive number, got {self.mem_gb!r}")
+        if not isinstance(self.time_margin, (int, float)) or self.time_margin < 1:
+            raise ConfigError(f"{where}: time_margin must be a number >= 1, got {self.time_margin!r}")
+        if self.epoch_times and not Path(self.epoch_times).is_file():
+            raise ConfigError(f"{where}: epoch_times {self.epoch_times} does not exist; write it with "
+                              f"`python -m cifar100lab bench --campaign CAMPAIGN.yaml --out FILE`")
+
+    def gpus(self, num_processes) -> int:
+        if self.gpus_per_node is not None:
+            return self.gpus_per_node
+        return num_processes if isinstance(num_processes, int) and not isinstance(num_processes, bool) else 0
+
+
+EXECUTOR_KEYS = tuple(f.name for f in fields(ExecutorSpec))
+FLAGS = ("partition", "account", "qos", "constraint", "time_min")
+
+
+def add_arguments(c) -> None:
+    """The campaign command's executor flags."""
+    c.add_argument("--executor", choices=KINDS, help="where runs execute (default: the YAML's executor, else local)")
+    c.add_argument("--status", action="store_true", help="report queued / running / complete / failed per run")
+    c.add_argument("--retry-failed", action="store_true", help="Slurm: submit failed runs again")
+    c.add_argument("--wait", action="store_true", help="Slurm: after submitting, wait until no job is alive")
+    for name in FLAGS:
+        c.add_argument(f"--{name.replace('_', '-')}", type=int if name == "time_min" else str,
+                       help=f"Slurm {name.replace('_', ' ')} (default: the YAML's executor block)")
+
+
+def spec_with_flags(spec: ExecutorSpec, args) -> ExecutorSpec:
+    """The YAML's executor block with the command line's choices on top."""
+    over = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    if getattr(args, "executor", None):
+        over["kind"] = args.executor
+    return ExecutorSpec.from_dict({**asdict(spec), **over}, "command line")
+
+
+def time_limit_min(runs, spec: ExecutorSpec, gpus: int) -> int:
+    """The job's time limit: given, or the bench's epoch time × epochs × margin over the processes."""
+    if spec.time_min:
+        return spec.time_min
+    if not spec.epoch_times:
+        return DEFAULT_TIME_MIN
+    bench = records.read_json(spec.epoch_times)
+    epoch_s = {rid: n["epoch_seconds"] for n in bench.get("networks", []) for rid in n["runs"]}
+    missing = [r.run_id for r in runs if r.run_id not in epoch_s]
+    if missing:
+        raise ConfigError(f"{spec.epoch_times} has no epoch time for {', '.join(missing[:3])}"
+                          f"{' …' if len(missing) > 3 else ''}; time it with `bench --campaign` or set time_min")
+    processes = max(1, gpus) * spec.nodes  # the bench timed one process
+    seconds = max(epoch_s[r.run_id] * r.config.epochs for r in runs) * spec.time_margin / processes
+    return max(MIN_TIME_MIN, START_UP_MIN + math.ceil(seconds / 60))
+
+
+def accelerate_command(run_file: str | os.PathLike, spec: ExecutorSpec, gpus: int, job_env=None) -> tuple[list, dict]:
+    """The command and environment one node's task starts for a multi-node run (rendezvous on node 0)."""
+    import submitit
+    env = job_env or submitit.JobEnvironment()
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+           "--num_machines", str(env.num_nodes), "--machine_rank", str(env.node),
+           "--main_process_ip", env.hostnames[0], "--main_process_port", str(spec.port),
+           "--num_processes", str(env.num_nodes * gpus), "-m", "cifar100lab", "train", str(run_file)]
+    return cmd, {**os.environ, "NUM_NODES": str(env.num_nodes)}
+
+
+@dataclass
+class RunJob:
+    """What one Slurm job executes: the run's notebook, as the local executor does."""
+    run: object  # campaign.Run
+    notebook: str
+    log_dir: str
+    cwd: str
+    spec: ExecutorSpec
+    gpus: int
+
+    def __call__(self) -> str:
+        import submitit
+        from . import campaign
+        os.chdir(self.cwd)
+        if "SLURM_CPUS_PER_TASK" in os.environ:  # torch would take every core of a node other jobs share
+            os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
+        job_env = submitit.JobEnvironment()
+        if self.spec.nodes == 1:
+            status = self._notebook("auto")  # on every GPU Slurm gave the job
+        else:
+            cmd, env = accelerate_command(run_file(self.run, self.log_dir), self.spec, self.gpus, job_env)
+            before = campaign.attempts_so_far(self.run)
+            code = subprocess.run(cmd, env=env).returncode
+            if job_env.global_rank != 0:
+                return "worker"
+            # node 0 renders the notebook from the finished record (one process: nothing is trained again)
+            status = (self._notebook(1) if code == 0
+                      else campaign.settle(self.run, code, f"accelerate launch exited with {code}", before))
+        note_job(self.run.run_dir, job_env)
+        if status == "failed":  # the job fails too, so Slurm's accounting agrees with the record
+            raise RuntimeError(f"{self.run.run_id} failed: {read_record(self.run.run_dir).get('reason')}")
+        return status
+
+    def _notebook(self, num_processes) -> str:
+        from . import campaign
+        before = campaign.attempts_so_far(self.run)
+        code, tail = campaign._execute(self.run, Path(self.notebook), dict(os.environ), Path(self.log_dir),
+                                       num_processes)
+        return campaign.settle(self.run, code, tail, before)
+
+    def checkpoint(self, *args, **kwargs):
+        # The trainer checkpoints every epoch in run_dir, so requeuing the same call resumes the run.
+        import submitit
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def run_file(run, log_dir) -> Path:
+    return Path(log_dir) / f"{run.run_id}.run.json"
+
+
+def read_record(run_dir: Path) -> dict:
+    path = Path(run_dir) / records.RECORD
+    return records.read_json(path) if path.exists() else {}
+
+
+def note_job(run_dir: Path, job_env) -> None:
+    """Add the job that produced the record, and how often Slurm restarted it, to the record."""
+    record = read_record(run_dir)
+    if record:
+        record["slurm"] = {"job_id": job_env.job_id, "requeues": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
+                           "nodes": job_env.num_nodes, "hosts": list(job_env.hostnames)}
+        records.atomic_write_json(Path(run_dir) / records.RECORD, record)
+
+
+# ---- state: which job runs which run, and what Slurm says about it ----
+
+def state_path(campaign, runs_root) -> Path:
+    return Path(runs_root) / campaign.name / STATE_FILE
+
+
+def read_state(path: Path) -> dict:
+    return records.read_json(path) if path.exists() else {"runs": {}}
+
+
+@contextmanager
+def locked(path: Path):
+    """One submitter at a time per campaign (two at once could both see a run as new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+class SlurmError(RuntimeError):
+    """Slurm could not be asked; nothing is submitted on a guess."""
+
+
+def _query(cmd: list[str], required: bool) -> list[str]:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        proc = subprocess.CompletedProcess(cmd, -1, "", str(e))
+    if proc.returncode == 0:
+        return proc.stdout.splitlines()
+    if required:  # without the live view every job would look gone, and live runs would be submitted again
+        raise SlurmError(f"`{' '.join(cmd)}` failed ({proc.stderr.strip() or proc.returncode}); is Slurm reachable "
+                         f"from here? Nothing was submitted.")
+    return []  # sacct without accounting: squeue alone knows the live jobs
+
+
+def job_states(job_ids: list[str]) -> dict[str, str]:
+    """Slurm's state of each job it still knows: sacct (where accounting is on) for finished ones, squeue's
+    live view on top. Jobs Slurm has forgotten are missing."""
+    if not job_ids:
+        return {}
+    states = {}
+    for line in _query(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)], required=False):
+        job, _, state = line.partition("|")
+        states[job] = state.split()[0] if state else ""
+    for line in _query(["squeue", "--me", "-h", "-r", "-o", "%i|%T"], required=True):
+        job, _, state = line.partition("|")
+        states[job] = state
+    return {j: states[j] for j in job_ids if j in states}
+
+
+def alive(slurm_state: str | None) -> bool:
+    return slurm_state is not None and slurm_state not in FINISHED
+
+
+def run_state(record_status: str | None, submitted: bool, slurm_state: str | None) -> str:
+    """queued / running while a job is alive; else the record's status; a job gone without one: failed."""
+    if alive(slurm_state):
+        return "running" if slurm_state in STARTED else "queued"
+    if record_status in ("complete", "skipped", "failed"):
+        return record_status
+    return "failed" if submitted else "new"  # an ended job left no final record: killed or cancelled
+
+
+def campaign_states(campaign, runs_root, state: dict) -> dict[str, dict]:
+    """run id -> {state, job, slurm, reason}. Slurm is asked before the records are read, so a job that ends
+    in between is seen alive (and waited for) rather than lost."""
+    jobs = {rid: entry["job_id"] for rid, entry in state.get("runs", {}).items()}
+    slurm = job_states(sorted(set(jobs.values())))
+    out = {}
+    for run in campaign.runs:
+        record = read_record(run.run_dir)
+        job = jobs.get(run.run_id)
+        out[run.run_id] = {"state": run_state(record.get("status"), job is not None, slurm.get(job)), "job": job,
+                           "slurm": slurm.get(job), "reason": record.get("reason")}
+    return out
+
+
+# ---- submitting ----
+
+def _executor(spec: ExecutorSpec, folder: Path, timeout_min: int, gpus: int, name: str):
+    import submitit
+    ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
+    params = {"timeout_min": timeout_min, "nodes": spec.nodes, "tasks_per_node": 1, "name": name,
+              "cpus_per_task": spec.cpus_per_task or (8 * gpus if gpus else 2), "gpus_per_node": gpus or None,
+              "mem_gb": spec.mem_gb, "slurm_partition": spec.partition, "slurm_account": spec.account,
+              "slurm_qos": spec.qos, "slurm_constraint": spec.constraint,
+              "slurm_additional_parameters": spec.extra or None}
+    ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
+    return ex
+
+
+def submit_runs(campaign, runs, spec: ExecutorSpec, runs_root, notebook: Path) -> dict[str, str]:
+    """Submit ``runs`` as one job array; returns run id -> job id."""
+    gpus = spec.gpus(campaign.num_processes)
+    if spec.nodes > 1 and not gpus:
+        raise ConfigError(f"nodes: {spec.nodes} needs GPUs: set gpus_per_node (or num_processes) in the campaign")
+    root = Path(runs_root) / campaign.name
+    log_dir = root / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for run in runs:  # written here once, read by every node of a multi-node job
+        records.atomic_write_json(run_file(run, log_dir), run.config.to_dict())
+    ex = _executor(spec, root / "slurm", time_limit_min(runs, spec, gpus), gpus, campaign.name)
+    with ex.batch():
+        jobs = [ex.submit(RunJob(run, str(notebook.resolve()), str(log_dir.resolve()), os.getcwd(), spec, gpus))
+                for run in runs]
+    return {run.run_id: job.job_id for run, job in zip(runs, jobs)}
+
+
+def submit(campaign, spec: ExecutorSpec, runs_root, notebook: Path, retry_failed=False, retry_skipped=False,
+           log=print) -> list[str]:
+    """Submit every run that is new (or failed / skipped, when asked) and has no live job; returns their ids."""
+    path = state_path(campaign, runs_root)
+    with locked(path):
+        state = read_state(path)
+        states = campaign_states(campaign, runs_root, state)
+        again = {"new"} | ({"failed"} if retry_failed else set()) | ({"skipped"} if retry_skipped else set())
+        todo = [r for r in campaign.runs if states[r.run_id]["state"] in again]
+        if not todo:
+            return []
+        jobs = submit_runs(campaign, todo, spec, runs_root, notebook)
+        for rid, job in jobs.items():
+            entry = state["runs"].setdefault(rid, {"jobs": []})
+            entry.update(job_id=job, submitted=records.now())
+            entry["jobs"].append(job)
+        records.atomic_write_json(path, {**state, "campaign": campaign.name})
+    log(f"submitted {len(jobs)} run(s) as one job array: {', '.join(jobs.values())}")
+    return list(jobs)
+
+
+# ---- reporting ----
+
+def report(campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]:
+    """Print one line per run and the totals; returns {state: [run ids]}."""
+    by_state: dict[str, list[str]] = {}
+    width = max((len(r) for r in states), default=0)
+    for rid, s in states.items():
+        by_state.setdefault(s["state"], []).append(rid)
+        reason = f"  ({s['reason']})" if s["state"] == "failed" and s["reason"] else ""
+        log(f"{rid:<{width}}  {s['state']:<8}  {s['job'] or '-'}{reason}")
+    log(f"campaign {campaign.name}: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(by_state.items())))
+    return by_state
+
+
+def wait(campaign, runs_root, poll_s: float = 2.0) -> dict[str, dict]:
+    path = state_path(campaign, runs_root)
+    while True:
+        states = campaign_states(campaign, runs_root, read_state(path))
+        if not any(s["state"] in ("queued", "running") for s in states.values()):
+            return states
+        time.sleep(poll_s)
+
+
+def main(campaign, spec: ExecutorSpec, args, notebook: Path, log=print) -> int:
+    """``campaign --executor slurm`` / ``--status``: submit what is due, report, exit 1 if any run failed."""
+    if spec.kind == "slurm" and not args.status:
+        if args.force:
+            raise ConfigError("--force is for the local executor; move a run's folder aside to re-run it on Slurm")
+        if shutil.which("sbatch") is None:
+            raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
+        from .campaign import write_manifest
+        write_manifest(campaign, args.runs_root)
+        if not submit(campaign, spec, args.runs_root, notebook, args.retry_failed, args.retry_skipped, log):
+            log("nothing to submit: every run is done, failed (see --retry-failed) or has a live job")
+    path = state_path(campaign, args.runs_root)
+    states = wait(campaign, args.runs_root) if args.wait else campaign_states(campaign, args.runs_root,
+                                                                              read_state(path))
+    by_state = report(campaign, states, log)
+    return 1 if by_state.get("failed") else 0

@@ -1,0 +1,238 @@
+"""Campaigns on Slurm (cifar100lab.slurm): executor settings, run states and the multi-node command as units,
+then campaigns against a real single-node Slurm started here (tests/slurm_cluster.py) on synthetic data."""
+import contextlib
+import io
+import json
+import os
+import subprocess
+import time
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from cifar100lab import cli, records
+from cifar100lab.campaign import load_campaign
+from cifar100lab.slurm import (MIN_TIME_MIN, ExecutorSpec, accelerate_command, run_state, spec_with_flags,
+                               time_limit_min)
+from cifar100lab.config import ConfigError
+from slurm_cluster import LocalSlurm, SlurmUnavailable
+
+# One run: 3 epochs of 4 steps, so an interrupt after the first checkpoint leaves two epochs to resume.
+RUN = {"epochs": 3, "batch_size": 64, "eval_batch_size": 128, "max_steps_per_epoch": 4, "progress": False,
+       "overrides": {"lr": 0.05}}
+EXECUTOR = {"kind": "slurm", "cpus_per_task": 1, "time_min": 60}
+
+
+def write_campaign(path, data_root, name, models, **over):
+    spec = {"name": name, "dataset": "synthetic", "seeds": [0], "executor": EXECUTOR, "models": models,
+            "defaults": {**RUN, "data_root": str(data_root)}, **over}
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def campaign(yaml_path, runs, book, *extra) -> tuple[int, str]:
+    """The campaign command in this process (torch is imported once); its exit code and output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = cli.main(["campaign", str(yaml_path), "--runs-root", str(runs), "--book", str(book), "--no-analysis",
+                         *extra])
+    return code, out.getvalue()
+
+
+# ---- units: no Slurm needed ----
+
+def test_executor_block_with_an_unknown_key_fails_before_any_work_naming_the_valid_keys(tmp_path, synthetic_root):
+    path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"],
+                          executor={"kind": "slurm", "partiton": "gpu"})
+    with pytest.raises(ConfigError, match=r"partiton.*valid keys: kind, partition"):
+        load_campaign(path)
+    with pytest.raises(ConfigError, match="kind must be one of local, slurm"):
+        ExecutorSpec.from_dict({"kind": "pbs"})
+
+
+def test_command_line_flags_override_the_yaml_executor_block():
+    yaml_spec = ExecutorSpec.from_dict({"kind": "local", "partition": "a100", "qos": "normal"})
+    args = SimpleNamespace(executor="slurm", partition="h100", account="lab", qos=None, constraint=None,
+                           time_min=None)
+    spec = spec_with_flags(yaml_spec, args)
+    assert (spec.kind, spec.partition, spec.account, spec.qos) == ("slurm", "h100", "lab", "normal")
+
+
+def test_time_limit_is_bench_epoch_time_times_epochs_with_margin_over_the_processes(tmp_path):
+    bench = tmp_path / "epoch-times.json"
+    bench.write_text(json.dumps({"networks": [{"runs": ["c-a-s0"], "epoch_seconds": 120.0},
+                                              {"runs": ["c-b-s0"], "epoch_seconds": 30.0}]}))
+    runs = [SimpleNamespace(run_id=r, config=SimpleNamespace(epochs=200)) for r in ("c-a-s0", "c-b-s0")]
+    spec = ExecutorSpec.from_dict({"kind": "slurm", "epoch_times": str(bench), "time_margin": 1.5})
+    # the slowest run: 120 s × 200 epochs × 1.5 / 8 processes = 75 min, plus 10 min of start-up
+    assert time_limit_min(runs, spec, gpus=8) == 85
+    assert time_limit_min(runs[1:], spec, gpus=8) == MIN_TIME_MIN  # never below submitit's time-out threshold
+    with pytest.raises(ConfigError, match="no epoch time for c-x-s0"):
+        time_limit_min([SimpleNamespace(run_id="c-x-s0", config=SimpleNamespace(epochs=1))], spec, gpus=1)
+
+
+def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_record_is_failed():
+    assert run_state(None, True, "PENDING") == "queued"
+    assert run_state("running", True, "RUNNING") == "running"
+    assert run_state("failed", True, "REQUEUED") == "queued"  # a requeued run is alive, whatever its record says
+    assert run_state("complete", True, None) == "complete"
+    assert run_state("failed", True, "FAILED") == "failed"
+    assert run_state("running", True, None) == "failed"  # the job died mid-run (its checkpoint stays)
+    assert run_state(None, True, "CANCELLED") == "failed"
+    assert run_state(None, False, None) == "new"
+
+
+def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp_path, monkeypatch, synthetic_root):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("squeue", "sbatch"):  # sbatch would submit; it must never be reached
+        (fake / tool).write_text(f"#!/bin/sh\necho '{tool}: slurm_load_jobs error: Unable to contact slurm controller' >&2\n"
+                                 "exit 1\n")
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    runs = tmp_path / "runs"
+    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--retry-failed")  # job 41 unseen is not job 41 gone
+    assert code == 2 and "Unable to contact slurm controller" in out and "Nothing was submitted" in out, out
+    assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41"]
+
+
+def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_environment(monkeypatch):
+    import submitit
+    from accelerate.commands.launch import launch_command_parser
+    for key, value in {"SUBMITIT_EXECUTOR": "slurm", "SLURM_JOB_ID": "77", "SLURM_JOB_NUM_NODES": "2",
+                       "SLURM_NODEID": "1", "SLURM_PROCID": "1", "SLURM_JOB_NODELIST": "gpu[07-08]"}.items():
+        monkeypatch.setenv(key, value)
+    spec = ExecutorSpec.from_dict({"kind": "slurm", "nodes": 2, "port": 29511})
+    cmd, env = accelerate_command("logs/r.run.json", spec, gpus=8, job_env=submitit.JobEnvironment())
+    assert cmd[1:3] == ["-m", "accelerate.commands.launch"]
+    launch = launch_command_parser().parse_args(cmd[3:])  # accelerate's own parser accepts every flag
+    assert (launch.num_machines, launch.machine_rank, launch.main_process_ip, launch.main_process_port,
+            launch.num_processes, launch.multi_gpu) == (2, 1, "gpu07", 29511, 16, True)
+    assert launch.module and launch.training_script == "cifar100lab"
+    assert launch.training_script_args == ["train", "logs/r.run.json"]
+    assert env["NUM_NODES"] == "2"  # the record's hardware.nodes
+
+
+# ---- against a real single-node Slurm ----
+
+def test_local_slurm_that_cannot_start_says_exactly_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
+    with pytest.raises(SlurmUnavailable, match=r"not installed: munged, slurmctld.*apt-get install -y slurm-wlm munge"):
+        LocalSlurm(tmp_path / "cluster").start()
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """munged, slurmctld and slurmd on localhost; jobs are cancelled before the daemons stop."""
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except SlurmUnavailable as e:
+        cluster.stop()
+        if os.environ.get("CI"):
+            pytest.fail(f"the local Slurm did not start: {e}")
+        pytest.skip(f"the local Slurm did not start: {e}")
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster.env["SLURM_CONF"]
+    yield cluster
+    cluster.stop()
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+
+
+def squeue() -> list[str]:
+    return subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True).stdout.split()
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; queue: {squeue()}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def submitted(slurm, tmp_path_factory, synthetic_root):
+    """Two campaigns submitted at once: `three` (2 good runs and a diverging one) and `resume` (the same
+    config as three's resnet_20 run); resume's job is interrupted with submitit's preemption signal after
+    its first checkpoint. Then everything is waited for."""
+    base = tmp_path_factory.mktemp("slurm-campaigns")
+    runs, book = base / "runs", base / "book"
+    resume = write_campaign(base / "resume.yaml", synthetic_root, "resume", ["resnet_20"])
+    three = write_campaign(base / "three.yaml", synthetic_root, "three", [
+        "resnet_20", {"name": "other", "model": "resnet_20", "epochs": 2},
+        {"name": "diverging", "model": "resnet_20", "overrides": {"lr": 1.0e+30}}])
+    t0 = time.time()
+    first_resume = campaign(resume, runs, book)
+    first = campaign(three, runs, book)
+    state_after_first = records.read_json(runs / "three" / "slurm.json")
+    queue_after_first = squeue()
+    again = campaign(three, runs, book)
+    job = records.read_json(runs / "resume" / "slurm.json")["runs"]["resume-resnet_20-s0"]["job_id"]
+    metrics = runs / "resume" / "resume-resnet_20-s0" / records.METRICS
+    wait_for(lambda: metrics.exists() and metrics.read_text().strip(), 240, "the first epoch of the resume run")
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before preemption/time-out
+    final = campaign(three, runs, book, "--status", "--wait")
+    final_resume = campaign(resume, runs, book, "--status", "--wait")
+    print(f"slurm campaigns: {time.time() - t0:.0f}s")
+    return SimpleNamespace(runs=runs, book=book, three=three, first=first, first_resume=first_resume,
+                           state_after_first=state_after_first, queue_after_first=queue_after_first, again=again,
+                           final=final, final_resume=final_resume)
+
+
+def test_slurm_campaign_of_three_runs_completes_two_fails_one_and_exits_nonzero(submitted):
+    code, out = submitted.first
+    assert code == 0 and "submitted 3 run(s)" in out, out
+    code, out = submitted.final
+    assert code == 1, out
+    assert "complete 2, failed 1" in out, out
+    recs = {r["run_id"]: r for r in records.load_records(submitted.runs / "three")}
+    state = records.read_json(submitted.runs / "three" / "slurm.json")["runs"]
+    assert recs["three-diverging-s0"]["status"] == "failed" and "loss became" in recs["three-diverging-s0"]["reason"]
+    for rid in ("three-resnet_20-s0", "three-other-s0"):
+        assert recs[rid]["status"] == "complete", recs[rid].get("reason")
+        assert recs[rid]["slurm"]["job_id"] == state[rid]["job_id"]  # the record names the job that made it
+        assert (submitted.book / "runs" / f"{rid}.ipynb").exists()  # the same notebook as a local run's
+
+
+def test_second_submission_while_jobs_are_alive_submits_nothing(submitted):
+    code, out = submitted.again
+    assert "nothing to submit" in out and "submitted" not in out.replace("nothing to submit", ""), out
+    assert records.read_json(submitted.runs / "three" / "slurm.json") == submitted.state_after_first
+    assert len(submitted.queue_after_first) >= 3
+
+
+def test_preempted_job_requeues_and_resumes_to_the_uninterrupted_runs_metrics(submitted):
+    code, out = submitted.final_resume
+    assert code == 0 and "complete 1" in out, out
+    resumed = records.read_json(submitted.runs / "resume" / "resume-resnet_20-s0" / records.RECORD)
+    plain = records.read_json(submitted.runs / "three" / "three-resnet_20-s0" / records.RECORD)
+    assert resumed["slurm"]["requeues"] >= 1 and resumed["resumed_from_epoch"] >= 1
+    assert resumed["final"] == plain["final"] and resumed["best"] == plain["best"]
+    curves = [records.read_metrics(submitted.runs / c / f"{c}-resnet_20-s0") for c in ("resume", "three")]
+    assert [r["top1"] for r in curves[0]] == [r["top1"] for r in curves[1]]
+    assert [r["train_loss"] for r in curves[0]] == [r["train_loss"] for r in curves[1]]
+
+
+def test_failed_runs_are_submitted_again_only_with_retry_failed(submitted):
+    code, out = campaign(submitted.three, submitted.runs, submitted.book)
+    assert code == 1 and "nothing to submit" in out, out  # the failure is reported, not resubmitted
+    code, out = campaign(submitted.three, submitted.runs, submitted.book, "--retry-failed")
+    state = records.read_json(submitted.runs / "three" / "slurm.json")["runs"]
+    subprocess.run(["scancel", state["three-diverging-s0"]["job_id"]])  # submitting was the point; no need to run it
+    assert "submitted 1 run(s)" in out, out
+    assert len(state["three-diverging-s0"]["jobs"]) == 2
+    assert state["three-resnet_20-s0"] == submitted.state_after_first["runs"]["three-resnet_20-s0"]
+
+
+def test_status_reports_each_runs_state_and_job(submitted):
+    code, out = campaign(submitted.three, submitted.runs, submitted.book, "--status")
+    state = records.read_json(submitted.runs / "three" / "slurm.json")["runs"]
+    line = next(ln for ln in out.splitlines() if ln.startswith("three-other-s0"))
+    assert line.split() == ["three-other-s0", "complete", state["three-other-s0"]["job_id"]]
