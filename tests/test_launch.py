@@ -93,7 +93,7 @@ def test_notebook_parameter_cell_and_launch_cell_never_ask_the_cuda_runtime(cuda
     calls = []
     monkeypatch.setattr(accelerate, "notebook_launcher", fake_record_launcher(calls))
     monkeypatch.setattr(report, "show_run", lambda record: None)
-    cells = [c for c in json.loads((ROOT / "cifar100lab" / "notebooks" / "train.ipynb").read_text())["cells"]
+    cells = [c for c in json.loads((ROOT / "notebooks" / "train.ipynb").read_text())["cells"]
              if c["cell_type"] == "code"]
     namespace: dict = {}
     exec("".join(cells[0]["source"]), namespace)  # the parameters cell

@@ -8,7 +8,7 @@ import papermill as pm
 from cifar100lab.config import TrainConfig
 from conftest import ROOT
 
-NOTEBOOK_DIR = ROOT / "cifar100lab" / "notebooks"
+NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
