@@ -47,6 +47,7 @@ class TrainConfig:
     download: bool = True
     train_subset: int | None = None  # fixed seeded subset sizes (None: all)
     test_subset: int | None = None
+    val_fraction: float = 0.0  # hold out this share of the training images to choose the best epoch on (0: off)
     epochs: int = 200
     batch_size: int = 128  # per process
     eval_batch_size: int = 1000  # per process
@@ -161,6 +162,8 @@ def check_fields(cfg: TrainConfig) -> None:
             raise ConfigError(f"{f.name} must be at least {MINIMUM[f.name]}, got {value!r}")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"precision {cfg.precision!r} is not one of {', '.join(PRECISIONS)}")
+    if not 0 <= cfg.val_fraction <= 0.5:
+        raise ConfigError(f"val_fraction must be between 0 (no validation split) and 0.5, got {cfg.val_fraction!r}")
     if cfg.pretrained is True:
         raise ConfigError("pretrained must be default, off, hub or a weights path, got True")
 
@@ -184,9 +187,11 @@ def check_batch(cfg: TrainConfig, dataset: data_mod.DatasetSpec) -> None:
     generated, so there only the subset bounds it."""
     full = None if dataset.kind == "synthetic" else dataset.sizes[0]
     sizes = [n for n in (full, cfg.train_subset) if n]
-    if sizes and cfg.batch_size > min(sizes):
-        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {min(sizes)} training images "
-                          f"({cfg.dataset}{', train_subset' if cfg.train_subset else ''}); lower batch_size")
+    if sizes and cfg.batch_size > min(sizes) - round(min(sizes) * cfg.val_fraction):
+        kept = min(sizes) - round(min(sizes) * cfg.val_fraction)
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {kept} training images "
+                          f"({cfg.dataset}{', train_subset' if cfg.train_subset else ''}"
+                          f"{', less the validation split' if cfg.val_fraction else ''}); lower batch_size")
 
 
 _CHECKED_NETWORKS: set = set()

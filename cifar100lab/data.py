@@ -106,6 +106,8 @@ class Dataset:
     classes: list[str]
     checksum: str
     subsets: dict = field(default_factory=dict)
+    val_x: torch.Tensor | None = None  # a hold-out of the training images (val_fraction), or None
+    val_y: torch.Tensor | None = None
 
     @property
     def spec(self) -> DatasetSpec:
@@ -126,7 +128,7 @@ class Dataset:
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "label": self.label, "checksum": self.checksum,
                 "num_classes": self.num_classes, "train_size": len(self.train_y), "test_size": len(self.test_y),
-                **self.subsets}
+                "val_size": 0 if self.val_y is None else len(self.val_y), **self.subsets}
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -281,8 +283,10 @@ def fixed_subset(n_total: int, n: int | None, seed: int) -> torch.Tensor | None:
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, download: bool = True,
                  train_subset: int | None = None, test_subset: int | None = None, subset_seed: int = 0,
-                 synthetic_size: tuple[int, int] = (5000, 1000)) -> Dataset:
-    """Load a dataset into memory. ``*_subset`` picks a fixed, seeded subset (the same for every run)."""
+                 synthetic_size: tuple[int, int] = (5000, 1000), val_fraction: float = 0.0) -> Dataset:
+    """Load a dataset into memory. ``*_subset`` picks a fixed, seeded subset (the same for every run);
+    ``val_fraction`` holds that share of the (sub)set's training images out as a validation split, the same
+    images for every run, so "best epoch" can be chosen without looking at the test set."""
     dataset_spec(name)
     root = data_root(root)
     if name == "cifar100":
@@ -310,7 +314,18 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
                 train_x, train_y = x[idx], y[idx]
             else:
                 test_x, test_y = x[idx], y[idx]
-    return Dataset(name, train_x, train_y, test_x, test_y, classes, combined_checksum(md5s), subsets)
+    train_x, train_y, val_x, val_y = hold_out(train_x, train_y, val_fraction, subset_seed)
+    return Dataset(name, train_x, train_y, test_x, test_y, classes, combined_checksum(md5s), subsets, val_x, val_y)
+
+
+def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
+    """(train x, train y, val x, val y): a fixed, seeded ``fraction`` of the images as validation (None if 0)."""
+    n_val = round(len(y) * fraction)
+    if n_val == 0:
+        return x, y, None, None
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed + 7_919))  # not the subset's draw
+    val, keep = perm[:n_val].sort().values, perm[n_val:].sort().values
+    return x[keep], y[keep], x[val], y[val]
 
 
 # ---------------------------------------------------------------- batches and augmentation on the device

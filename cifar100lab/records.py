@@ -73,7 +73,7 @@ class RunRecord(TypedDict, total=False):
     resumed_from_epoch: int  # present when this attempt resumed from a checkpoint
     epochs_done: int
     final: dict  # top1, top5, test_loss, evaluated (last epoch)
-    best: dict  # top1, top5, epoch
+    best: dict  # epoch, selected_on (validation | test: then the peak of the test curve, optimistic), top1, top5
     train_seconds: float  # sum of every epoch's training time, resumes included
     eval_seconds: float
     wall_seconds: float  # this attempt only (restarts on resume)
@@ -188,6 +188,7 @@ def records_frame(records: list[dict]):
             "flops": r.get("flops"), "input_size": r.get("input_size"),
             "top1": (r.get("final") or {}).get("top1"), "top5": (r.get("final") or {}).get("top5"),
             "best_top1": (r.get("best") or {}).get("top1"), "best_epoch": (r.get("best") or {}).get("epoch"),
+            "best_selected_on": (r.get("best") or {}).get("selected_on", "test"),
             "epochs": (r.get("config") or {}).get("epochs"), "epochs_done": r.get("epochs_done"),
             "train_seconds": r.get("train_seconds"), "wall_seconds": r.get("wall_seconds"),
             "images_per_second": r.get("images_per_second"),
