@@ -6,7 +6,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from .registry import GROUPS, count_flops, count_params, create_model, get_spec, model_names
+from ..registry import GROUPS, count_flops, count_params, create_model, get_spec, model_names
+from .i18n import LANGS, group
+from .tables import markdown_table
+
+SOURCE = {"own": {"en": "own", "zh": "本项目实现"}}
+DEFAULT_RUN = {"fine-tune": {"en": "fine-tune (ImageNet)", "zh": "微调（ImageNet 预训练）"},
+               "scratch": {"en": "scratch", "zh": "从头训练"}}
+COLUMNS = {"en": ["Model", "Group", "Source", "Paper", "Input", "Params", "FLOPs (M) at input", "Default run"],
+           "zh": ["模型", "类别", "来源", "论文", "输入尺寸", "参数量", "输入尺寸下 FLOPs (M)", "默认训练方式"]}
+NOTE = {"en": "Parameters are exact counts with a 100-class head. FLOPs are measured with "
+              "`torch.utils.flop_counter` for one image (a multiply-add counts as two); for ImageNet-pretrained "
+              "models the second value is at their pretraining resolution.",
+        "zh": "参数量为 100 类分类头下的精确计数。FLOPs 由 `torch.utils.flop_counter` 对单张图像测得（乘加计为 2 次）；"
+              "ImageNet 预训练模型的第二个数值为其预训练分辨率下的值。"}
 
 
 def models_table() -> pd.DataFrame:
@@ -29,10 +42,7 @@ def models_table() -> pd.DataFrame:
 
 
 def models_markdown(df: pd.DataFrame, lang: str) -> str:
-    from .report import GROUP_ZH, markdown_table
-    en = lang == "en"
-    cols = (["Model", "Group", "Source", "Paper", "Input", "Params", "FLOPs (M) at input", "Default run"] if en else
-            ["模型", "类别", "来源", "论文", "输入尺寸", "参数量", "输入尺寸下 FLOPs (M)", "默认训练方式"])
+    cols = COLUMNS[lang]
 
     def size(r):
         return f"{r.input_size}" + (f" / {int(r.pretrained_input_size)}" if pd.notna(r.flops_pretrained_size) else "")
@@ -40,17 +50,12 @@ def models_markdown(df: pd.DataFrame, lang: str) -> str:
     def flops(r):
         return f"{r.flops / 1e6:,.1f}" + (f" / {r.flops_pretrained_size / 1e6:,.1f}" if pd.notna(r.flops_pretrained_size) else "")
 
-    default = {"fine-tune": "fine-tune (ImageNet)" if en else "微调（ImageNet 预训练）", "scratch": "scratch" if en else "从头训练"}
-    t = pd.DataFrame({cols[0]: df.model, cols[1]: [g if en else GROUP_ZH[g] for g in df.group],
-                      cols[2]: df.source, cols[3]: df.paper, cols[4]: [size(r) for r in df.itertuples()],
-                      cols[5]: [f"{p:,}" for p in df.params], cols[6]: [flops(r) for r in df.itertuples()],
-                      cols[7]: df["default"].map(default)})
-    note = ("Parameters are exact counts with a 100-class head. FLOPs are measured with "
-            "`torch.utils.flop_counter` for one image (a multiply-add counts as two); for ImageNet-pretrained "
-            "models the second value is at their pretraining resolution." if en else
-            "参数量为 100 类分类头下的精确计数。FLOPs 由 `torch.utils.flop_counter` 对单张图像测得（乘加计为 2 次）；"
-            "ImageNet 预训练模型的第二个数值为其预训练分辨率下的值。")
-    return f"{note}\n\n" + markdown_table(t)
+    t = pd.DataFrame({cols[0]: df.model, cols[1]: [group(g)[lang] for g in df.group],
+                      cols[2]: [SOURCE.get(s, {lang: s})[lang] for s in df.source], cols[3]: df.paper,
+                      cols[4]: [size(r) for r in df.itertuples()], cols[5]: [f"{p:,}" for p in df.params],
+                      cols[6]: [flops(r) for r in df.itertuples()],
+                      cols[7]: [DEFAULT_RUN[d][lang] for d in df["default"]]})
+    return f"{NOTE[lang]}\n\n" + markdown_table(t)
 
 
 def write_models_page(out_dir="book/generated") -> pd.DataFrame:
@@ -58,6 +63,6 @@ def write_models_page(out_dir="book/generated") -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     df = models_table()
     df.to_csv(out / "models_catalog.csv", index=False)
-    for lang in ("en", "zh"):
+    for lang in LANGS:
         (out / f"models_{lang}.md").write_text(models_markdown(df, lang), encoding="utf-8")
     return df
