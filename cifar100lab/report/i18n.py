@@ -21,6 +21,9 @@ GROUPS = {"basic ResNet": {"en": "basic ResNet", "zh": "基础 ResNet"},
 STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "skipped", "zh": "已跳过"},
           "failed": {"en": "failed", "zh": "失败"}, "running": {"en": "running", "zh": "运行中"},
           "missing": {"en": "missing", "zh": "缺失"}}
+# Skip / failure reasons the trainer writes (English, in the record) -> the Chinese for their known start.
+REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
+              "notebook failed": "笔记本执行失败"}
 YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
 
@@ -57,6 +60,13 @@ def group(name: str) -> dict:
 
 def status(name) -> dict:
     return STATUS.get(name, {"en": str(name), "zh": str(name)})
+
+
+def reason(text) -> dict:
+    """A recorded reason in both languages: its known opening translated, the details (paths, numbers) kept."""
+    text = "–" if text is None or text != text else str(text)
+    zh = next((z + text[len(e):] for e, z in REASONS_ZH.items() if text.startswith(e)), text)
+    return {"en": text, "zh": zh}
 
 
 def dataset_label(name: str | None, fallback: str | None = None) -> dict:

@@ -4,6 +4,7 @@ Chinese pages say they are Chinese.
 * Before Sphinx reads the table of contents, fragments that no campaign has written yet are written in
   their empty state (each says that no runs exist and which command makes them), the Models and
   Performance pages are computed (they need no runs), and the campaign analysis page is a placeholder.
+* Sphinx's figure numbers are off (the report numbers figures per page, in the page's language).
 * ``<html lang>`` is ``zh`` on pages under ``zh/`` (Sphinx has one language per project).
 """
 from __future__ import annotations
@@ -40,6 +41,9 @@ def ensure_pages(book_dir: Path) -> None:
 
 
 def _config_inited(app, config) -> None:
+    # Jupyter Book forces numfig on; the report numbers figures per page in the page's language instead
+    # (Sphinx's book-wide "Fig. 7" prefix is English and counts across both languages).
+    config.numfig = False
     ensure_pages(Path(app.srcdir))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..registry import GROUPS
-from .i18n import YES_NO, fmt, group, head, say, status
+from .i18n import YES_NO, fmt, group, head, reason, say, status
 from .sources import REFERENCE
 
 
@@ -50,7 +50,9 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
               head("flops", lang): done.flops_m.map(lambda v: fmt(v, 1)),
               head("time", lang): done.train_seconds.map(lambda v: fmt(v, 0)),
               head("ips", lang): done.images_per_second.map(lambda v: fmt(v, 0)),
-              head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1)), head("seeds", lang): done.seeds})
+              head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1))})
+    if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
+        t[head("seeds", lang)] = done.seeds
     return pd.DataFrame(t)
 
 
@@ -58,7 +60,7 @@ def not_run_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
     other = rows[rows.status != "complete"]
     return pd.DataFrame({head("model", lang): other.model,
                          head("status", lang): [status(s)[lang] for s in other.status],
-                         head("reason", lang): other.reason.fillna("–")})
+                         head("reason", lang): [reason(r)[lang] for r in other.reason]})
 
 
 def table2(rows: pd.DataFrame, lang: str, show_top5: bool = True) -> pd.DataFrame:
