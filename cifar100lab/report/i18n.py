@@ -135,6 +135,9 @@ MESSAGES = {
               "`make report DATASET=fashion-mnist` offline) runs the quick campaign and fills it.",
         "zh": "尚未运行任何实验，本页暂无结果。运行 `make report`（离线时用 `make report DATASET=fashion-mnist`）"
               "执行 quick 实验并填充本页。"},
+    "landing": {"en": "This build shows campaign **{campaign}** on **{dataset}** ({kind}), {epochs} epoch(s).",
+                "zh": "本次构建展示实验配置 **{campaign}** 在 **{dataset}**（{kind}）上训练 {epochs} 个 epoch 的结果。"},
+    "landing_not_cifar": {"en": "These are **not CIFAR-100 results**.", "zh": "这些 **不是 CIFAR-100 结果**。"},
     # ---------------------------------------------------------------- results
     "no_complete": {"en": "No run of this campaign has completed yet.", "zh": "本实验配置尚无完成的运行。"},
     "results_head": {

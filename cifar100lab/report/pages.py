@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .figures import figure_acc_params, figure_curves, figure_top1, one_per_group, save
-from .i18n import LANGS, say
+from .i18n import LANGS, dataset_label, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
 from .runpages import publish_run_pages, runs_index
 from .sources import comparable_with_claims, context, load_campaign_records, model_rows, recipes_used
@@ -94,7 +94,18 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
         for name, text in pages.items():
             (out / f"{name}_{lang}.md").write_text(text, encoding="utf-8")
     (out / "runs_index.md").write_text(runs_index(recs, book_dir), encoding="utf-8")
+    (out / "landing.md").write_text(landing(ctx), encoding="utf-8")
     return {"rows": rows, "context": ctx, "figures": [f["en"] for f in figs.values()], "out_dir": str(out)}
+
+
+def landing(ctx: dict) -> str:
+    """The landing page's notice (both languages): which campaign and data this build shows."""
+    facts = [("landing", dict(campaign=ctx["campaign"], dataset=dataset_label(ctx["dataset"]),
+                              kind=kind_label(ctx["kind"]), epochs=", ".join(map(str, ctx["epochs"])) or "–"))]
+    if ctx["kind"] != "real":
+        facts.append(("landing_not_cifar", {}))
+    text = "\n\n".join(render(facts, lang) for lang in LANGS)
+    return f":::{{{'warning' if ctx['kind'] != 'real' else 'note'}}}\n{text}\n:::\n"
 
 
 def findings(rows: pd.DataFrame, ctx: dict, studies: dict, lang: str) -> str:
@@ -120,6 +131,10 @@ def write_empty_pages(out_dir="book/generated") -> list[str]:
                 text = say("no_recipes", lang) if name == "recipes" else say("no_runs", lang)
                 path.write_text(f":::{{note}}\n{text}\n:::\n", encoding="utf-8")
                 written.append(path.name)
+    if not (out / "landing.md").exists():
+        (out / "landing.md").write_text(":::{note}\n" + "\n\n".join(say("no_runs", lang) for lang in LANGS)
+                                        + "\n:::\n", encoding="utf-8")
+        written.append("landing.md")
     if not (out / "runs_index.md").exists():
         (out / "runs_index.md").write_text(runs_index([], out.parent), encoding="utf-8")
         written.append("runs_index.md")
