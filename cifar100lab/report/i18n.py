@@ -171,6 +171,35 @@ MESSAGES = {
                      "zh": "{k} 个模型未完成（{list}）；结果页的“未完成的模型”表给出了各自的原因。"},
     "top5_hidden": {"en": "Top-5 is not shown: with {classes} classes it is near 100 % for every model.",
                     "zh": "未列出 Top-5：只有 {classes} 个类别时，每个模型的 Top-5 都接近 100%。"},
+    # ---------------------------------------------------------------- pairwise findings
+    "pair_pretrained": {
+        "en": "**Pretrained against scratch.** The ImageNet fine-tune {model} reaches {a} % against {b} % for "
+              "{ref} trained from scratch ({diff} points; {verdict}).",
+        "zh": "**预训练与从头训练。** ImageNet 预训练后微调的 {model} 达到 {a}%，从头训练的 {ref} 为 {b}%"
+              "（相差 {diff} 个百分点；{verdict}）。"},
+    "pair_eca": {
+        "en": "**ECA on {ref}.** {model} reaches {a} % against {b} % without ECA ({diff} points; {verdict}).",
+        "zh": "**{ref} 上的 ECA。** {model} 达到 {a}%，不加 ECA 时为 {b}%（相差 {diff} 个百分点；{verdict}）。"},
+    "pair_ghost": {
+        "en": "**Ghost modules on {ref}.** {model} has {saving} % fewer parameters and changes top-1 by {diff} "
+              "points ({verdict}).",
+        "zh": "**{ref} 上的 Ghost 模块。** {model} 的参数量少 {saving}%，Top-1 变化 {diff} 个百分点（{verdict}）。"},
+    "time_spread": {
+        "en": "**Training time.** From {fast_s} s ({fast}) to {slow_s} s ({slow}): {ratio}× between the fastest "
+              "and the slowest model on the same hardware.",
+        "zh": "**训练时间。** 从 {fast_s} 秒（{fast}）到 {slow_s} 秒（{slow}）：同一硬件上最快与最慢的模型相差 {ratio} 倍。"},
+    "separable": {"en": "outside both 95 % intervals", "zh": "超出两者的 95% 置信区间"},
+    "not_separable_pair": {"en": "within the 95 % intervals, so not separable here",
+                           "zh": "在 95% 置信区间之内，此处无法区分"},
+    "no_pairs": {"en": "None of the original report's pairwise comparisons has both of its runs complete yet.",
+                 "zh": "原报告的成对比较中，尚无一对的两次运行都已完成。"},
+    "findings_pairs": {"en": "The original report's questions, answered by these runs",
+                       "zh": "用这些运行回答原报告的问题"},
+    "findings_overall": {"en": "Overall ranking", "zh": "总体排名"},
+    "findings_studies": {"en": "Ablations", "zh": "消融实验"},
+    "findings_claims": {"en": "Against the original report", "zh": "与原报告对照"},
+    "list_eff": {"en": "Top 5 by accuracy per parameter", "zh": "单位参数准确率前 5"},
+    "list_fast": {"en": "The 5 fastest to train", "zh": "训练最快的 5 个模型"},
     # ---------------------------------------------------------------- comparison
     "simulated": {
         "en": "**The original report's numbers were not measured**: its repository produces them with a "

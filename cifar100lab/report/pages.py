@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .findings import render_pairs, short_lists
 from .figures import figure_acc_params, figure_curves, figure_top1, one_per_group, save
 from .i18n import LANGS, dataset_label, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
@@ -63,6 +64,7 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     if len(t["nr"]):
         body += f"**{say('nr', lang)}**\n\n" + markdown_table(t["nr"]) + "\n"
     body += f"**{say('t2', lang)}**\n\n" + markdown_table(t["t2"]) + "\n" + _downloads(["table2.csv", "table2.tex"], lang)
+    body += short_lists(rows, lang)
     for i, (key, files) in enumerate(figs.items(), 1):
         body += figure_block(files[lang], say("fig_no", lang, i=i) + " " + say(key, lang))
     return body
@@ -109,13 +111,16 @@ def landing(ctx: dict) -> str:
 
 
 def findings(rows: pd.DataFrame, ctx: dict, studies: dict, lang: str) -> str:
-    """Key findings, every one rendered from the records."""
-    items = [results_prose(rows, lang).strip()]
+    """The findings discussion: the pairwise questions first, then ranking, ablations and the claims."""
     sep = " " if lang == "en" else ""
-    for name, (st, df) in studies.items():
-        items.append(f"**{st['title'].get(lang, name)}**: " + render(study_facts(df, lang), lang, sep))
-    items.append(comparison_prose(rows, ctx, comparable_with_claims(ctx), lang).strip())
-    return "".join(f"- {item}\n" for item in items)
+    parts = [f"## {say('findings_pairs', lang)}\n\n" + render_pairs(rows, lang),
+             f"## {say('findings_overall', lang)}\n\n" + results_prose(rows, lang)]
+    if studies:
+        parts.append(f"## {say('findings_studies', lang)}\n\n" + "".join(
+            f"- **{st['title'].get(lang, name)}**: " + render(study_facts(df, lang), lang, sep) + "\n"
+            for name, (st, df) in studies.items()))
+    parts.append(f"## {say('findings_claims', lang)}\n\n" + comparison_prose(rows, ctx, comparable_with_claims(ctx), lang))
+    return "\n".join(parts)
 
 
 def write_empty_pages(out_dir="book/generated") -> list[str]:
