@@ -155,3 +155,20 @@ def test_findings_answer_the_original_pairwise_questions_from_the_records(stand_
     assert "Pretrained against scratch" not in en  # convnext_tiny_timm was skipped: no pair, no sentence
     results = (gen / "results_en.md").read_text()
     assert "Top 5 by accuracy per parameter" in results and "The 5 fastest to train" in results
+
+
+def test_make_report_offline_ends_with_the_data_error(tmp_path):
+    """No CIFAR-100 and no network: the campaign's data error is the last thing printed; no book is built."""
+    import os
+    from conftest import ROOT
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".installed").touch()  # newer than pyproject.toml: make's install step has nothing to do
+    env = {k: v for k, v in os.environ.items() if k not in ("CIFAR100LAB_DATASET", "MAKEFLAGS")}
+    proc = subprocess.run(["make", "--no-print-directory", "report", f"VENV={venv}", f"PY={sys.executable}",
+                           f"EXTRA=--set data_root={tmp_path / 'none'} --set download=false --runs-root {tmp_path / 'runs'}"],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode != 0
+    err = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("make:")]
+    assert "error: CIFAR-100 not found" in proc.stderr and "DATASET=fashion-mnist" in err[-1], proc.stderr[-2000:]
+    assert "jupyter-book" not in proc.stdout.lower() and "sphinx" not in (proc.stdout + proc.stderr).lower()
