@@ -87,9 +87,14 @@ def pick(value, lang: str):
     return value[lang] if isinstance(value, dict) and set(value) == set(LANGS) else value
 
 
+def fill(templates: dict, lang: str, **values) -> str:
+    """``templates[lang]`` filled with ``values`` (bilingual values resolved to ``lang`` first)."""
+    return templates[lang].format(**{k: pick(v, lang) for k, v in values.items()})
+
+
 def say(fact: str, lang: str, **values) -> str:
-    """The fact's template in ``lang``, filled with ``values`` (bilingual values resolved first)."""
-    return MESSAGES[fact][lang].format(**{k: pick(v, lang) for k, v in values.items()})
+    """The fact's template in ``lang``, filled with ``values``."""
+    return fill(MESSAGES[fact], lang, **values)
 
 
 def both(fact: str, **values) -> dict:
