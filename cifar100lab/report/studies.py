@@ -107,6 +107,7 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     claims = pd.read_csv(REFERENCE / "original_ablations.csv")
     claims = claims[claims.study == study]
     seeds = int(df.seeds.max()) if len(df) else 0
+    number = [s["name"] for s in manifest["studies"]].index(study) + 1  # figures numbered per page: one per study
     for lang in LANGS:
         title = st["title"].get(lang, st["name"])
         notice = say("not_cifar_title", lang) if ctx["kind"] != "real" else ""
@@ -115,7 +116,8 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
         text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n" + study_prose(df, lang) + "\n"
                 + markdown_table(study_display(df, claims, lang)) + "\n"
                 + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
-                + figure_block(f"study-{study}_{lang}.png", f"{title}{'. ' if lang == 'en' else '。'}{cap}"))
+                + figure_block(f"study-{study}_{lang}.png",
+                               f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}"))
         (out / f"study-{study}_{lang}.md").write_text(text, encoding="utf-8")
     return {"study": st, "table": df, "context": ctx, "out_dir": str(out)}
 
