@@ -14,7 +14,11 @@ CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid
 
 
 def style():
+    import logging
+
     import seaborn as sns
+    # A CJK font with one weight makes matplotlib log a line per figure; those lines would land in run pages.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     sns.set_theme(style="whitegrid", context="notebook", palette="deep",
                   rc={"font.sans-serif": CJK_FONTS + ["sans-serif"], "axes.unicode_minus": False})
 
