@@ -47,7 +47,8 @@ def show_run(record: dict) -> None:
     kind = (record.get("dataset") or {}).get("kind")
     if kind and kind != "real":
         display(Markdown(f"**Dataset: {summary['dataset']} — not CIFAR-100.**"))
-    display(summary.to_frame("value"))
+    with pd.option_context("display.max_colwidth", None):  # hardware and versions in full, not cut at 50
+        display(summary.to_frame("value"))
     glue("status", record["status"], display=False)
     final = record.get("final") or {}
     for key in ("top1", "top5"):
