@@ -41,6 +41,13 @@ def models_table() -> pd.DataFrame:
     return df.sort_values(["group", "params"]).reset_index(drop=True)
 
 
+def short_paper(paper: str) -> str:
+    """'He et al., Deep Residual Learning for Image Recognition, CVPR 2016' -> 'He et al., CVPR 2016'
+    (titles are on the Related work page; the column stays narrow)."""
+    parts = [p.strip() for p in paper.split(",")]
+    return f"{parts[0]}, {parts[-1]}" if len(parts) > 2 else paper
+
+
 def models_markdown(df: pd.DataFrame, lang: str) -> str:
     cols = COLUMNS[lang]
 
@@ -51,7 +58,7 @@ def models_markdown(df: pd.DataFrame, lang: str) -> str:
         return f"{r.flops / 1e6:,.1f}" + (f" / {r.flops_pretrained_size / 1e6:,.1f}" if pd.notna(r.flops_pretrained_size) else "")
 
     t = pd.DataFrame({cols[0]: df.model, cols[1]: [group(g)[lang] for g in df.group],
-                      cols[2]: [SOURCE.get(s, {lang: s})[lang] for s in df.source], cols[3]: df.paper,
+                      cols[2]: [SOURCE.get(s, {lang: s})[lang] for s in df.source], cols[3]: df.paper.map(short_paper),
                       cols[4]: [size(r) for r in df.itertuples()], cols[5]: [f"{p:,}" for p in df.params],
                       cols[6]: [flops(r) for r in df.itertuples()],
                       cols[7]: [DEFAULT_RUN[d][lang] for d in df["default"]]})
