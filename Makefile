@@ -24,9 +24,11 @@ book: install
 	$(PY) -m cifar100lab book
 
 # The main job: run the campaign (skipping finished runs), analyse it, build the bilingual book.
+# Exit status 2 is bad input (no data, a bad campaign file): nothing ran, so no book is built and the
+# error stays the last thing printed.
 report: install
 	$(PY) -m cifar100lab campaign params/$(CAMPAIGN).yaml $(if $(DATASET),--dataset $(DATASET)) $(EXTRA); \
-	  status=$$?; $(PY) -m cifar100lab book && exit $$status
+	  status=$$?; [ $$status -eq 2 ] && exit 2; $(PY) -m cifar100lab book && exit $$status
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -395,8 +395,8 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
 def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
     import papermill as pm
     out.mkdir(parents=True, exist_ok=True)
-    common = {"campaign": campaign.name, "runs_root": str(Path(runs_root).resolve()),
-              "out_dir": str(out.resolve())}
+    common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
+              "out_dir": os.path.relpath(out)}
     pm.execute_notebook(str(NOTEBOOKS / "analysis.ipynb"), str(out / "analysis.ipynb"),
                         parameters=common, cwd=str(Path.cwd()), progress_bar=False, kernel_name="python3")
     for study in campaign.studies:

@@ -76,7 +76,7 @@ def cmd_book(a) -> int:
 
 
 def cmd_models(a) -> int:
-    from .catalog import models_table
+    from .report.models_page import models_table
     print(models_table().to_string(index=False))
     return 0
 

@@ -95,8 +95,8 @@ def test_second_invocation_skips_everything_done(mini):
 
 def test_analysis_tables_figures_and_study(mini):
     gen = mini["book"] / "generated"
-    for f in ("table1.csv", "table1.tex", "table2.csv", "comparison.csv", "fig1.png", "fig2.png", "fig3.png",
-              "results_en.md", "results_zh.md", "study-ghost_ratio.png", "study-ghost_ratio_en.md",
+    for f in ("table1.csv", "table1.tex", "table2.csv", "comparison.csv", "fig_top1_en.png", "fig_params_zh.png",
+              "fig_curves_en.png", "results_en.md", "results_zh.md", "study-ghost_ratio_en.png", "study-ghost_ratio_en.md",
               "models_en.md", "models_zh.md", "analysis.ipynb", "ablation-ghost_ratio.ipynb"):
         assert (gen / f).exists(), f
     t1 = (gen / "table1.csv").read_text()
@@ -128,38 +128,73 @@ def test_book_builds_without_warnings_with_twins(mini):
     assert "合成数据" in (html / "zh" / "results.html").read_text()
 
 
-def test_built_html_in_chromium_has_no_broken_links_and_shows_figures(mini):
+def _pages(html: Path):
+    return [p for p in html.rglob("*.html") if p.relative_to(html).parts[0] not in ("_static", "_sources")]
+
+
+def test_built_html_has_no_broken_links(mini):
     html = mini["proj"] / "_build" / "html"
     if not (html / "index.html").exists():
         pytest.skip("book not built")
     missing = []
-    for page in html.rglob("*.html"):
-        if page.relative_to(html).parts[0] in ("_static", "_sources"):
-            continue  # theme templates, not pages
+    for page in _pages(html):
         for ref in re.findall(r'(?:href|src)="([^"#?]+)', page.read_text(errors="ignore")):
             if re.match(r"^[a-z]+:", ref) or ref.startswith("//"):
                 continue
             if not (page.parent / ref).resolve().exists():
                 missing.append(f"{page.relative_to(html)} -> {ref}")
     assert not missing, missing[:20]
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
+
+
+def test_built_html_has_no_raw_myst_no_duplicate_run_titles_and_no_duplicate_figures(mini):
+    html = mini["proj"] / "_build" / "html"
+    if not (html / "index.html").exists():
+        pytest.skip("book not built")
+    titles, raw, doubled = {}, [], []
+    for page in _pages(html):
+        source = page.read_text(errors="ignore")
+        text = re.sub(r"<[^>]+>", "", re.sub(r"<(pre|script|style)\b.*?</\1>", "", source, flags=re.S))
+        if re.search(r":::\{|```\{|\|\s*---\s*\||\{glue", text):
+            raw.append(str(page.relative_to(html)))
+        images = re.findall(r'<img[^>]+src="([^"]+)"', source)
+        if len(images) != len(set(images)):
+            doubled.append(str(page.relative_to(html)))
+        if page.parent.name == "runs" and page.name != "index.html":
+            titles.setdefault(re.search(r"<title>(.*?)</title>", source, re.S).group(1), []).append(page.name)
+    assert not raw, f"raw MyST / Markdown table text in {raw}"
+    assert not doubled, f"a figure shown twice in {doubled}"
+    assert len(titles) > 10 and all(len(v) == 1 for v in titles.values()), titles
+
+
+def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini):
+    import chromium
+    html = mini["proj"] / "_build" / "html"
+    if not (html / "index.html").exists():
+        pytest.skip("book not built")
+    browser = chromium.find()
+    if not browser:
         if os.environ.get("CI"):
             pytest.fail("chromium must be installed in CI (.ci/run installs it)")
         pytest.skip("chromium not installed")
     SCREENSHOT_DIR.mkdir(exist_ok=True)
-    shot = SCREENSHOT_DIR / "results-en.png"
-    shot.unlink(missing_ok=True)
-    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={mini['base'] / 'chrome'}", "--window-size=1280,2400"]
-    subprocess.run(base + [f"--screenshot={shot}", (html / "en" / "results.html").as_uri()], capture_output=True,
-                   timeout=120)
-    assert shot.exists() and shot.stat().st_size > 20_000
-    dom = subprocess.run(base + ["--dump-dom", (html / "en" / "results.html").as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
-    assert "Table 1" in dom and "fig1.png" in dom
-    print(f"screenshot of the results page: {shot}")
+    profile = mini["base"] / "chrome"
+    pages = [f"{lang}/{p}.html" for lang in ("en", "zh") for p in ("results", "comparison", "models", "method",
+                                                                   "performance", "ablations")]
+    pages += ["runs/mini-resnet_20-s0.html", "runs/index.html"]
+    too_wide = []
+    for page in pages:
+        m = chromium.table_widths(browser, html / page, 1400, profile)
+        too_wide += [(page, round(w), round(m["column"]), what) for w, what in m["tables"] if w > m["column"] + 1]
+    assert not too_wide, too_wide
+    for page in ("en/results", "zh/results", "en/comparison", "zh/comparison", "runs/mini-resnet_20-s0"):
+        for width in (1400, 1000):
+            shot = chromium.screenshot(browser, html / f"{page}.html",
+                                       SCREENSHOT_DIR / f"{page.replace('/', '-')}-{width}.png", width, profile)
+            assert shot.exists() and shot.stat().st_size > 20_000, shot
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", f"--user-data-dir={profile}", "--dump-dom",
+                          (html / "en" / "results.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert "Table 1" in dom and "fig_top1_en.png" in dom
+    print(f"screenshots in {SCREENSHOT_DIR}")
 
 
 def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):

@@ -135,9 +135,7 @@ def touches(imports: set[str], part: str) -> bool:
     ("models", ["registry", "data", "train", "config", "recipes", "records", "launch", "campaign", "report"]),
     ("data", ["models", "train", "config", "recipes", "launch", "campaign", "report"]),
     ("config", ["train", "launch", "campaign", "report", "bench"]),
-    # report still reads recipes for its recipes table; issue 11 item 3 moves that table onto records.
-    ("report", ["train", "launch", "campaign", "bench"]),
-    ("catalog", ["train", "launch", "campaign", "bench"]),
+    ("report", ["train", "launch", "campaign", "bench", "recipes", "config"]),
     ("train", ["launch", "campaign", "report", "bench"]),
     ("launch", ["campaign", "report", "bench"]),
     ("records", ["models", "data", "train", "config", "launch", "campaign", "report"]),

@@ -1,0 +1,148 @@
+"""Figures, one per language: titles, axes and legends in the page's language."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import records
+from ..models import GROUPS
+from .i18n import group, say
+
+# matplotlib's default fonts have no CJK glyphs; these are tried in order (CI installs Noto CJK).
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback", "DejaVu Sans"]
+
+
+def style():
+    import logging
+
+    import seaborn as sns
+    # A CJK font with one weight makes matplotlib log a line per figure; those lines would land in run pages.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    sns.set_theme(style="whitegrid", context="notebook", palette="deep",
+                  rc={"font.sans-serif": CJK_FONTS + ["sans-serif"], "axes.unicode_minus": False})
+
+
+def save(fig, path: Path) -> str:
+    import matplotlib.pyplot as plt
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return path.name
+
+
+def _done(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    done = rows[rows.status == "complete"].copy()
+    done["group_label"] = [group(g)[lang] for g in done.group]
+    return done
+
+
+def _group_order(done: pd.DataFrame, lang: str) -> list[str]:
+    return [group(g)[lang] for g in GROUPS if g in set(done.group)]
+
+
+def figure_top1(rows: pd.DataFrame, lang: str):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    style()
+    done = _done(rows, lang)
+    fig, ax = plt.subplots(figsize=(8, 0.32 * max(4, len(done)) + 1))
+    sns.barplot(data=done, y="model", x="top1", hue="group_label", dodge=False, ax=ax,
+                hue_order=_group_order(done, lang))
+    err = [done.top1 - done.top1_lo, done.top1_hi - done.top1]
+    ax.errorbar(done.top1, range(len(done)), xerr=err, fmt="none", ecolor="black", capsize=2)
+    ax.set(xlabel=say("ax_top1", lang), ylabel="")
+    ax.legend(fontsize=7, loc="lower right", title=say("ax_group", lang), title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def figure_acc_params(rows: pd.DataFrame, lang: str):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    style()
+    done = _done(rows, lang).drop(columns=["group"]).rename(columns={"group_label": say("ax_group", lang), "flops_m": say("ax_flops", lang)})
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    sns.scatterplot(data=done, x="params_m", y="top1", hue=say("ax_group", lang), size=say("ax_flops", lang),
+                    sizes=(30, 600), ax=ax, hue_order=_group_order(_done(rows, lang), lang), alpha=0.8)
+    # Alternate label sides so neighbours with near-equal accuracy do not print over each other.
+    for i, r in enumerate(done.sort_values("params_m").itertuples()):
+        ax.annotate(r.model, (r.params_m, r.top1), fontsize=7, textcoords="offset points",
+                    xytext=(5, 4) if i % 2 else (5, -9))
+    ax.set(xscale="log", xlabel=say("ax_params", lang), ylabel=say("ax_top1", lang))
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def one_per_group(rows: pd.DataFrame) -> list[str]:
+    """The most accurate model of each group, as the original's Fig. 3 picked one per group."""
+    done = rows[rows.status == "complete"]
+    return list(done.sort_values("top1", ascending=False).groupby("group", sort=False).head(1).model)
+
+
+def figure_curves(recs: list[dict], models: list[str], lang: str):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    style()
+    frames = []
+    for r in recs:
+        if r.get("status") == "complete" and r["model"] in models and not r.get("options"):
+            m = pd.DataFrame(records.read_metrics(r["run_dir"]))
+            m["model"], m["seed"] = r["model"], r["seed"]
+            frames.append(m)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if frames:
+        df = pd.concat(frames)
+        few = len(models) <= 8
+        sns.lineplot(data=df, x="epoch", y="top1", hue="model", hue_order=models, ax=ax,
+                     style="model" if few else None, markers=few, dashes=few,
+                     errorbar="sd" if df.seed.nunique() > 1 else None)
+        ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left", ncol=1 if few else 2)
+    ax.set(xlabel=say("ax_epoch", lang), ylabel=say("ax_top1", lang))
+    fig.tight_layout()
+    return fig
+
+
+def figure_run_curves(history: list[dict], title: str = ""):
+    import matplotlib.pyplot as plt
+    style()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    df = pd.DataFrame(history)
+    if len(df):
+        a.plot(df.epoch, df.train_loss, marker="o", label="train")
+        a.plot(df.epoch, df.test_loss, marker="o", label="test")
+        b.plot(df.epoch, df.train_acc, marker="o", label="train top-1")
+        b.plot(df.epoch, df.top1, marker="o", label="test top-1")
+        b.plot(df.epoch, df.top5, marker="o", label="test top-5")
+    a.set(xlabel="epoch", ylabel="loss")
+    b.set(xlabel="epoch", ylabel="accuracy (%)")
+    a.legend(), b.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", notice: str = ""):
+    """Top-1 per variant (or against parameters, ``x='params_m'``), each seed a dot."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    style()
+    label = "variant" if lang == "en" else "variant_zh"
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    points = pd.DataFrame([{"variant": getattr(r, label), "params_m": r.params_m, "top1": v}
+                           for r in df.itertuples() for v in r.values])
+    if len(points) and x == "params_m":
+        sns.lineplot(data=points, x="params_m", y="top1", errorbar="sd", marker="o", ax=ax)
+        for r in df.itertuples():
+            ax.annotate(getattr(r, label), (r.params_m, r.mean), fontsize=8, xytext=(4, 4), textcoords="offset points")
+        ax.set_xlabel(say("ax_params", lang).replace(", log scale", "").replace("，对数坐标", ""))
+    elif len(points):
+        order = list(df[label])
+        sns.pointplot(data=points, x="variant", y="top1", errorbar="sd", capsize=0.15, linestyle="none", ax=ax,
+                      order=order)
+        sns.stripplot(data=points, x="variant", y="top1", color="0.4", size=4, ax=ax, order=order)
+        ax.set_xlabel(say("ax_variant", lang))
+    ax.set(ylabel=say("ax_top1", lang), title=title + (f"\n{notice}" if notice else ""))
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,59 @@
+"""The findings page: the original analysis's pairwise questions, answered from the records when both runs
+exist, with each difference judged against the two test-set intervals; and Table 2's two short lists."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .i18n import both, fmt, head, say
+from .tables import markdown_table
+
+# (question, model, reference): the comparisons the original report discussed.
+PAIRS = [("pair_pretrained", "convnext_tiny_timm", "convnext_tiny"),
+         ("pair_eca", "eca_resnet_20", "resnet_20"), ("pair_eca", "eca_resnet_32", "resnet_32")]
+GHOST = [("ghost_resnet_20", "resnet_20"), ("ghost_resnet_32", "resnet_32")]
+
+
+def _done(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows.status == "complete"].set_index("model")
+
+
+def _separable(a, b) -> str:
+    return "separable" if a.top1_lo > b.top1_hi or b.top1_lo > a.top1_hi else "not_separable_pair"
+
+
+def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
+    done, facts = _done(rows), []
+    for question, model, ref in PAIRS:
+        if model in done.index and ref in done.index:
+            a, b = done.loc[model], done.loc[ref]
+            facts.append((question, dict(model=model, ref=ref, a=fmt(a.top1), b=fmt(b.top1),
+                                         diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
+    for model, ref in GHOST:
+        if model in done.index and ref in done.index:
+            a, b = done.loc[model], done.loc[ref]
+            facts.append(("pair_ghost", dict(model=model, ref=ref, saving=f"{100 * (1 - a.params_m / b.params_m):.0f}",
+                                             diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
+    if len(done) > 1:
+        t = done.train_seconds.sort_values()
+        facts.append(("time_spread", dict(fast=t.index[0], fast_s=fmt(t.iloc[0], 0), slow=t.index[-1],
+                                          slow_s=fmt(t.iloc[-1], 0), ratio=fmt(t.iloc[-1] / t.iloc[0], 1))))
+    return facts
+
+
+def render_pairs(rows: pd.DataFrame, lang: str) -> str:
+    return "".join(f"- {say(fact, lang, **values)}\n" for fact, values in pair_facts(rows)) or say("no_pairs", lang) + "\n"
+
+
+def short_lists(rows: pd.DataFrame, lang: str) -> str:
+    """Top 5 by accuracy per parameter and the 5 fastest to train, as the original's Table 2 lists."""
+    done = rows[rows.status == "complete"]
+    if done.empty:
+        return ""
+    eff = done.sort_values("efficiency", ascending=False).head(5)
+    fast = done.sort_values("train_seconds").head(5)
+    t_eff = pd.DataFrame({head("model", lang): eff.model, head("eff", lang): eff.efficiency.map(lambda v: fmt(v, 1)),
+                          head("top1", lang): eff.top1.map(fmt)})
+    t_fast = pd.DataFrame({head("model", lang): fast.model, head("time", lang): fast.train_seconds.map(lambda v: fmt(v, 0)),
+                           head("top1", lang): fast.top1.map(fmt)})
+    return (f"**{say('list_eff', lang)}**\n\n" + markdown_table(t_eff) + "\n"
+            + f"**{say('list_fast', lang)}**\n\n" + markdown_table(t_fast) + "\n")

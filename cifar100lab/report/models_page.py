@@ -1,0 +1,75 @@
+"""The Models page: one row per registered model, with exact parameter counts and FLOPs measured by
+building each model (100 classes) at its input size(s)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..models import GROUPS, count_flops, count_params, create_model, get_spec, model_names
+from .i18n import LANGS, group
+from .tables import markdown_table
+
+SOURCE = {"own": {"en": "own", "zh": "本项目实现"}}
+DEFAULT_RUN = {"fine-tune": {"en": "fine-tune (ImageNet)", "zh": "微调（ImageNet 预训练）"},
+               "scratch": {"en": "scratch", "zh": "从头训练"}}
+COLUMNS = {"en": ["Model", "Group", "Source", "Paper", "Input", "Params", "FLOPs (M) at input", "Default run"],
+           "zh": ["模型", "类别", "来源", "论文", "输入尺寸", "参数量", "输入尺寸下 FLOPs (M)", "默认训练方式"]}
+NOTE = {"en": "Parameters are exact counts with a 100-class head. FLOPs are measured with "
+              "`torch.utils.flop_counter` for one image (a multiply-add counts as two); for ImageNet-pretrained "
+              "models the second value is at their pretraining resolution.",
+        "zh": "参数量为 100 类分类头下的精确计数。FLOPs 由 `torch.utils.flop_counter` 对单张图像测得（乘加计为 2 次）；"
+              "ImageNet 预训练模型的第二个数值为其预训练分辨率下的值。"}
+
+
+def models_table() -> pd.DataFrame:
+    rows = []
+    for name in model_names():
+        spec = get_spec(name)
+        model = create_model(name, num_classes=100)
+        row = {"model": name, "group": spec.group, "family": spec.family, "source": spec.source, "paper": spec.paper,
+               "recipe": spec.recipe, "input_size": spec.input_size, "params": count_params(model),
+               "flops": count_flops(model, spec.input_size), "pretrained": spec.pretrained_source or "",
+               "default": "fine-tune" if spec.default_pretrained else "scratch",
+               "pretrained_input_size": spec.pretrained_input_size, "flops_pretrained_size": None}
+        if spec.pretrained_input_size and spec.pretrained_input_size != spec.input_size:
+            big = create_model(name, num_classes=100, img_size=spec.pretrained_input_size)
+            row["flops_pretrained_size"] = count_flops(big, spec.pretrained_input_size)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df["group"] = pd.Categorical(df.group, GROUPS, ordered=True)
+    return df.sort_values(["group", "params"]).reset_index(drop=True)
+
+
+def short_paper(paper: str) -> str:
+    """'He et al., Deep Residual Learning for Image Recognition, CVPR 2016' -> 'He et al., CVPR 2016'
+    (titles are on the Related work page; the column stays narrow)."""
+    parts = [p.strip() for p in paper.split(",")]
+    return f"{parts[0]}, {parts[-1]}" if len(parts) > 2 else paper
+
+
+def models_markdown(df: pd.DataFrame, lang: str) -> str:
+    cols = COLUMNS[lang]
+
+    def size(r):
+        return f"{r.input_size}" + (f" / {int(r.pretrained_input_size)}" if pd.notna(r.flops_pretrained_size) else "")
+
+    def flops(r):
+        return f"{r.flops / 1e6:,.1f}" + (f" / {r.flops_pretrained_size / 1e6:,.1f}" if pd.notna(r.flops_pretrained_size) else "")
+
+    t = pd.DataFrame({cols[0]: df.model, cols[1]: [group(g)[lang] for g in df.group],
+                      cols[2]: [SOURCE.get(s, {lang: s})[lang] for s in df.source], cols[3]: df.paper.map(short_paper),
+                      cols[4]: [size(r) for r in df.itertuples()], cols[5]: [f"{p:,}" for p in df.params],
+                      cols[6]: [flops(r) for r in df.itertuples()],
+                      cols[7]: [DEFAULT_RUN[d][lang] for d in df["default"]]})
+    return f"{NOTE[lang]}\n\n" + markdown_table(t)
+
+
+def write_models_page(out_dir="book/generated") -> pd.DataFrame:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df = models_table()
+    df.to_csv(out / "models_catalog.csv", index=False)
+    for lang in LANGS:
+        (out / f"models_{lang}.md").write_text(models_markdown(df, lang), encoding="utf-8")
+    return df

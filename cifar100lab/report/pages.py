@@ -1,0 +1,146 @@
+"""The campaign's pages: every table, figure and prose fragment the book includes from ``book/generated``,
+and the empty state a fresh clone builds with before any campaign."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .findings import render_pairs, short_lists
+from .figures import figure_acc_params, figure_curves, figure_top1, one_per_group, save
+from .i18n import LANGS, dataset_label, kind_label, say
+from .prose import comparison_prose, provenance, render, results_prose
+from .runpages import publish_run_pages, runs_index
+from .sources import comparable_with_claims, context, load_campaign_records, model_rows, recipes_used
+from .studies import ablations_index, figure_block, study_facts, study_table
+from .tables import comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
+
+# Every fragment a book page includes (``{include} ../generated/<name>_<lang>.md``).
+FRAGMENTS = ("results", "comparison", "ablations", "findings", "summary", "recipes", "models", "performance")
+CAMPAIGN_FRAGMENTS = ("results", "comparison", "ablations", "findings", "summary", "recipes")
+
+
+def _figures(rows: pd.DataFrame, recs: list[dict], out: Path) -> dict[str, dict]:
+    """fig key -> {lang: file name}; none when no run completed."""
+    if not (rows.status == "complete").any():
+        return {}
+    done = list(rows[rows.status == "complete"].model)
+    makers = {"fig_top1": lambda lang: figure_top1(rows, lang), "fig_params": lambda lang: figure_acc_params(rows, lang),
+              "fig_curves": lambda lang: figure_curves(recs, one_per_group(rows), lang)}
+    if len(done) > len(one_per_group(rows)):
+        makers["fig_curves_all"] = lambda lang: figure_curves(recs, done, lang)
+    return {key: {lang: save(make(lang), out / f"{key}_{lang}.png") for lang in LANGS} for key, make in makers.items()}
+
+
+def _downloads(names: list[str], lang: str) -> str:
+    links = ", ".join(f"{{download}}`{n} <../generated/{n}>`" for n in names)
+    return say("downloads", lang, links=links) + "\n\n"
+
+
+def _write_tables(rows: pd.DataFrame, ctx: dict, out: Path, book_dir: Path) -> dict:
+    """Tables per language, plus the CSV / LaTeX downloads (English headers)."""
+    top5 = (ctx["classes"] or 100) > 10
+    subtract = comparable_with_claims(ctx)
+    tables = {lang: {"t1": table1(rows, lang, top5, book_dir), "t2": table2(rows, lang, top5),
+                     "cmp": comparison_table(rows, lang, subtract), "nr": not_run_table(rows, lang)} for lang in LANGS}
+    for key, name in (("t1", "table1"), ("t2", "table2"), ("cmp", "comparison")):
+        t = tables["en"][key] if key != "t1" else table1(rows, "en", top5, None)
+        t.to_csv(out / f"{name}.csv", index=False)
+        (out / f"{name}.tex").write_text(t.to_latex(index=False, escape=True), encoding="utf-8")
+    return tables
+
+
+def _results_page(rows, ctx, tables, figs, lang) -> str:
+    t = tables[lang]
+    seeds = max(ctx["seeds"] or [1])
+    what = say("t1_mean" if seeds > 1 else "t1_one", lang)
+    n_test = int(rows.evaluated.dropna().iloc[0]) if rows.evaluated.notna().any() else 0
+    body = provenance(ctx, lang) + results_prose(rows, lang) + "\n"
+    body += f"**{say('t1', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
+    body += say("t1_caption", lang, what=what, n_test=f"{n_test:,}", pooled=say("t1_pooled", lang) if seeds > 1 else "")
+    if (ctx["classes"] or 100) <= 10:
+        body += " " + say("top5_hidden", lang, classes=ctx["classes"])
+    body += "\n\n" + _downloads(["table1.csv", "table1.tex"], lang)
+    if len(t["nr"]):
+        body += f"**{say('nr', lang)}**\n\n" + markdown_table(t["nr"]) + "\n"
+    body += f"**{say('t2', lang)}**\n\n" + markdown_table(t["t2"]) + "\n" + _downloads(["table2.csv", "table2.tex"], lang)
+    body += short_lists(rows, lang)
+    for i, (key, files) in enumerate(figs.items(), 1):
+        body += figure_block(files[lang], say("fig_no", lang, i=i) + " " + say(key, lang))
+    return body
+
+
+def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generated") -> dict:
+    """Write every campaign-level table, figure and prose fragment the book includes; return them."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    book_dir = out.parent
+    manifest, recs = load_campaign_records(campaign, runs_root)
+    publish_run_pages(book_dir, recs)
+    rows = model_rows(recs, manifest["models"])
+    ctx = context(manifest, recs)
+    figs = _figures(rows, recs, out)
+    rows.drop(columns=["run_ids"], errors="ignore").to_csv(out / "models.csv", index=False)
+    tables = _write_tables(rows, ctx, out, book_dir)
+    studies = {st["name"]: (st, study_table(st, {r["run_id"]: r for r in recs})) for st in manifest.get("studies", [])}
+    subtract = comparable_with_claims(ctx)
+    for lang in LANGS:
+        pages = {"results": _results_page(rows, ctx, tables, figs, lang),
+                 "comparison": provenance(ctx, lang) + comparison_prose(rows, ctx, subtract, lang) + "\n"
+                 + f"**{say('cmp', lang)}**\n\n" + markdown_table(tables[lang]["cmp"]) + "\n"
+                 + _downloads(["comparison.csv", "comparison.tex"], lang),
+                 "ablations": ablations_index(manifest, ctx, lang),
+                 "findings": provenance(ctx, lang) + findings(rows, ctx, studies, lang),
+                 "summary": results_prose(rows, lang) + "\n" + comparison_prose(rows, ctx, subtract, lang),
+                 "recipes": f"**{say('recipes_title', lang)}**\n\n" + recipes_table(recipes_used(recs), lang)}
+        for name, text in pages.items():
+            (out / f"{name}_{lang}.md").write_text(text, encoding="utf-8")
+    (out / "runs_index.md").write_text(runs_index(recs, book_dir), encoding="utf-8")
+    (out / "landing.md").write_text(landing(ctx), encoding="utf-8")
+    return {"rows": rows, "context": ctx, "figures": [f["en"] for f in figs.values()], "out_dir": str(out)}
+
+
+def landing(ctx: dict) -> str:
+    """The landing page's notice (both languages): which campaign and data this build shows."""
+    facts = [("landing", dict(campaign=ctx["campaign"], dataset=dataset_label(ctx["dataset"]),
+                              kind=kind_label(ctx["kind"]), epochs=", ".join(map(str, ctx["epochs"])) or "–"))]
+    if ctx["kind"] != "real":
+        facts.append(("landing_not_cifar", {}))
+    text = "\n\n".join(render(facts, lang) for lang in LANGS)
+    return f":::{{{'warning' if ctx['kind'] != 'real' else 'note'}}}\n{text}\n:::\n"
+
+
+def findings(rows: pd.DataFrame, ctx: dict, studies: dict, lang: str) -> str:
+    """The findings discussion: the pairwise questions first, then ranking, ablations and the claims."""
+    sep = " " if lang == "en" else ""
+    parts = [f"## {say('findings_pairs', lang)}\n\n" + render_pairs(rows, lang),
+             f"## {say('findings_overall', lang)}\n\n" + results_prose(rows, lang)]
+    if studies:
+        parts.append(f"## {say('findings_studies', lang)}\n\n" + "".join(
+            f"- **{st['title'].get(lang, name)}**: " + render(study_facts(df, lang), lang, sep) + "\n"
+            for name, (st, df) in studies.items()))
+    parts.append(f"## {say('findings_claims', lang)}\n\n" + comparison_prose(rows, ctx, comparable_with_claims(ctx), lang))
+    return "\n".join(parts)
+
+
+def write_empty_pages(out_dir="book/generated") -> list[str]:
+    """Fragments for a book with no campaign yet (a fresh clone): each says so and names the command.
+    Existing fragments are kept; returns the names written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in CAMPAIGN_FRAGMENTS:
+        for lang in LANGS:
+            path = out / f"{name}_{lang}.md"
+            if not path.exists():
+                text = say("no_recipes", lang) if name == "recipes" else say("no_runs", lang)
+                path.write_text(f":::{{note}}\n{text}\n:::\n", encoding="utf-8")
+                written.append(path.name)
+    if not (out / "landing.md").exists():
+        (out / "landing.md").write_text(":::{note}\n" + "\n\n".join(say("no_runs", lang) for lang in LANGS)
+                                        + "\n:::\n", encoding="utf-8")
+        written.append("landing.md")
+    if not (out / "runs_index.md").exists():
+        (out / "runs_index.md").write_text(runs_index([], out.parent), encoding="utf-8")
+        written.append("runs_index.md")
+    return written

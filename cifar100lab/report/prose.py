@@ -1,0 +1,96 @@
+"""Result prose: every build-dependent sentence is a fact from :mod:`.i18n` filled from the records."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .i18n import dataset_label, fmt, group, join, kind_label, say
+from .sources import claims_matched, not_separable
+
+
+def _admonition(title: str, body: str, cls: str) -> str:
+    return f":::{{admonition}} {title}\n:class: {cls}\n{body}\n:::\n\n"
+
+
+def provenance(ctx: dict, lang: str) -> str:
+    """The provenance box of every results page, plus the notices this build calls for."""
+    v = ctx["versions"]
+    versions = ", ".join(f"{k} {v[k]}" for k in ("torch", "timm", "accelerate") if k in v) or "–"
+    label = dataset_label(ctx["dataset"])
+    src = say("source", lang, campaign=ctx["campaign"], complete=ctx["complete"], total=ctx["total"],
+              dataset=label, kind=kind_label(ctx["kind"]), classes=ctx["classes"] or "–",
+              train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
+              test_size=f"{ctx['test_size']:,}" if ctx["test_size"] else "–",
+              epochs=", ".join(map(str, ctx["epochs"])) or "–", seeds=", ".join(map(str, ctx["seeds"])) or "–",
+              hardware="; ".join(ctx["hardware"]) or "–", commit=", ".join(c[:12] for c in ctx["commits"]) or "–",
+              versions=versions, checksum=(ctx["checksum"] or "–")[:16], start=ctx["start"], end=ctx["end"])
+    notices = []
+    if ctx["kind"] in ("stand-in", "synthetic"):
+        notices.append(say("stand_in" if ctx["kind"] == "stand-in" else "synthetic", lang, dataset=label))
+    if ctx["epochs"] and max(ctx["epochs"]) < 200:
+        notices.append(say("short_protocol", lang, epochs=", ".join(map(str, ctx["epochs"])),
+                           train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–"))
+    title = say("not_cifar_title" if ctx["kind"] != "real" else "protocol_title", lang)
+    out = _admonition(title, "\n\n".join(notices), "warning") if notices else ""
+    return out + _admonition(say("provenance_title", lang), src, "note")
+
+
+def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
+    """The results facts (name, values) in reading order; rendered per language by :func:`results_prose`."""
+    done = rows[rows.status == "complete"]
+    if done.empty:
+        return [("no_complete", {})]
+    best, worst = done.iloc[0], done.iloc[-1]
+    facts = [("results_head", dict(n=len(rows), done=len(done), best=best.model, best_top1=fmt(best.top1),
+                                   best_params=fmt(best.params_m), worst=worst.model, worst_top1=fmt(worst.top1)))]
+    n_test = int(done.evaluated.iloc[0]) if "evaluated" in done and done.evaluated.notna().any() else 0
+    if n_test:
+        half = (done.top1_hi - done.top1_lo).median() / 2
+        facts.append(("interval", dict(n_test=f"{n_test:,}", half=fmt(half, 1))))
+    if len(done) > 1:
+        pairs = not_separable(rows)
+        facts.append(("not_separable", dict(k=len(pairs), pairs=len(done) - 1,
+                                            list={"en": "; ".join(f"{a} / {b}" for a, b in pairs),
+                                                  "zh": "；".join(f"{a} / {b}" for a, b in pairs)}))
+                     if pairs else ("all_separable", {}))
+    seeds = int(done.seeds.min())
+    facts.append(("seed_spread", dict(seeds=seeds)) if seeds > 1 else ("one_seed", {}))
+    eff = done.sort_values("efficiency", ascending=False).iloc[0]
+    facts.append(("efficiency", dict(model=eff.model, eff=fmt(eff.efficiency, 1))))
+    groups = done.groupby("group").top1.mean().sort_values(ascending=False)
+    if len(groups) > 1:
+        facts.append(("groups", dict(top=group(groups.index[0]), top_val=fmt(groups.iloc[0]),
+                                     low=group(groups.index[-1]), low_val=fmt(groups.iloc[-1]))))
+    skipped = rows[rows.status != "complete"]
+    if len(skipped):
+        facts.append(("not_complete", dict(k=len(skipped), list=list(skipped.model))))
+    return facts
+
+
+def render(facts: list[tuple[str, dict]], lang: str, sep: str | None = None) -> str:
+    sep = sep if sep is not None else (" " if lang == "en" else "")
+    return sep.join(say(f, lang, **{k: (join(v, lang) if isinstance(v, list) else v) for k, v in vals.items()})
+                    for f, vals in facts)
+
+
+def results_prose(rows: pd.DataFrame, lang: str) -> str:
+    return render(ranking_facts(rows), lang) + "\n"
+
+
+def comparison_facts(rows: pd.DataFrame, ctx: dict, subtract: bool) -> list[tuple[str, dict]]:
+    facts = [("simulated", {}), ("head_classes", dict(classes=ctx["classes"] or "–"))]
+    if not subtract:
+        return facts + [("no_subtraction", dict(dataset=dataset_label(ctx["dataset"]),
+                                                epochs=", ".join(map(str, ctx["epochs"])) or "–"))]
+    m = claims_matched(rows)
+    if len(m):
+        d = m.top1 - m.top1_claim
+        rho = m.top1.rank().corr(m.top1_claim.rank()) if len(m) > 2 else math.nan
+        facts.append(("gap", dict(n=len(m), mean=f"{d.mean():+.2f}", lo=f"{d.min():+.2f}", hi=f"{d.max():+.2f}",
+                                  rho=fmt(rho))))
+    return facts
+
+
+def comparison_prose(rows: pd.DataFrame, ctx: dict, subtract: bool, lang: str) -> str:
+    return render(comparison_facts(rows, ctx, subtract), lang) + "\n"

@@ -1,0 +1,80 @@
+"""Run pages as published: each executed run notebook titled by its run, with a plain-text epoch log
+instead of progress widgets; and the runs index that lists them. (The defaults cell is tagged
+``remove-cell`` in the notebook, so a page shows papermill's injected parameters only.)"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import records
+from .i18n import STATUS, fmt
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def run_title(rec: dict) -> str:
+    """'eca_resnet_20 · k_size=5 · seed 0': unique within a campaign, readable in the sidebar."""
+    opts = " · ".join(f"{k}={v}" for k, v in (rec.get("options") or {}).items())
+    return " · ".join(x for x in (rec.get("model", rec.get("run_id")), opts, f"seed {rec.get('seed')}") if x)
+
+
+def epoch_log(rec: dict) -> str:
+    rows = records.read_metrics(rec["run_dir"]) if rec.get("run_dir") else []
+    return "".join(f"epoch {m['epoch']}: train loss {m.get('train_loss', float('nan')):.4f}, test top-1 "
+                   f"{m.get('top1', float('nan')):.2f} %, {m.get('epoch_seconds', 0):.1f} s\n" for m in rows)
+
+
+def _retitle(nb: dict, rec: dict) -> None:
+    title = f"# {run_title(rec)}\n\n"
+    first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
+    if first is None:
+        nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": title})
+        return
+    text = "".join(first["source"])
+    body = text.split("\n", 1)[1] if text.startswith("# ") else text
+    first["source"] = title + body.lstrip("\n")
+
+
+def _plain_outputs(cell: dict, log: str) -> None:
+    outputs = cell.get("outputs") or []
+    kept = [o for o in outputs if WIDGET_MIME not in (o.get("data") or {})]
+    if len(kept) != len(outputs) and log:
+        kept.insert(0, {"output_type": "stream", "name": "stdout", "text": log})
+    cell["outputs"] = kept
+
+
+def publish_run_page(path: Path, rec: dict) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    _retitle(nb, rec)
+    log = epoch_log(rec)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            _plain_outputs(cell, log)
+    nb.get("metadata", {}).pop("widgets", None)
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if text != path.read_text(encoding="utf-8"):
+        path.write_text(text, encoding="utf-8")
+
+
+def publish_run_pages(book_dir: Path, recs: list[dict]) -> int:
+    n = 0
+    for rec in recs:
+        path = Path(book_dir) / "runs" / f"{rec['run_id']}.ipynb"
+        if path.exists():
+            publish_run_page(path, rec)
+            n += 1
+    return n
+
+
+def runs_index(recs: list[dict], book_dir: Path) -> str:
+    """The runs index (bilingual): one line per run with a page in the book."""
+    shown = [r for r in recs if (Path(book_dir) / "runs" / f"{r['run_id']}.ipynb").exists()]
+    if not shown:
+        return (":::{note}\nNo run has been published yet: `make report` runs the quick campaign and writes one "
+                "page per run here. 尚无运行记录：`make report` 执行 quick 实验，并在此为每次运行生成一页。\n:::\n")
+    lines = ["| Run · 运行 | Status · 状态 | Top-1 (%) |", "|---|---|---|"]
+    for r in shown:
+        st = STATUS.get(r.get("status"), {"en": r.get("status"), "zh": r.get("status")})
+        lines.append(f"| [{run_title(r)}]({r['run_id']}.ipynb) | {st['en']} · {st['zh']} | "
+                     f"{fmt((r.get('final') or {}).get('top1'))} |")
+    return "\n".join(lines) + "\n"

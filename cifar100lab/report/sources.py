@@ -1,0 +1,152 @@
+"""Run records -> the frames every page is computed from (one row per model, the campaign's context)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .. import records
+from ..data import DATASETS
+
+REFERENCE = Path(__file__).resolve().parent.parent / "reference"
+
+
+def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
+    root = Path(runs_root) / campaign
+    manifest_path = root / records.MANIFEST
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"no campaign manifest at {manifest_path}: run the campaign first")
+    manifest = records.read_json(manifest_path)
+    recs = {r["run_id"]: r for r in records.load_records(root)}
+    return manifest, [recs[i] for i in manifest["runs"] if i in recs]
+
+
+def wilson(p_percent: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's 95 % interval (in %) of an accuracy ``p_percent`` measured on ``n`` images."""
+    if not n or p_percent is None or math.isnan(p_percent):
+        return math.nan, math.nan
+    p = p_percent / 100
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return 100 * (centre - half), 100 * (centre + half)
+
+
+def short_device(name: str) -> str:
+    """'Intel(R) Xeon(R) Processor (2 logical CPUs)' -> 'Intel Xeon CPU'."""
+    base = name.split(" (")[0].replace("(R)", "").replace("(TM)", "").replace(" Processor", "").strip()
+    return base if "NVIDIA" in base or "GPU" in base else f"{base} CPU"
+
+
+def _dataset(recs: list[dict], manifest: dict) -> dict:
+    found = next((r["dataset"] for r in recs if r.get("status") == "complete" and r.get("dataset")), None)
+    ds = dict(found or {"name": manifest.get("dataset")})
+    spec = DATASETS.get(ds.get("name") or "")
+    ds.setdefault("kind", spec.kind if spec else "real")
+    ds.setdefault("num_classes", spec.num_classes if spec else None)
+    return ds
+
+
+def context(manifest: dict, recs: list[dict]) -> dict:
+    """Campaign, dataset, protocol and provenance a page's numbers come from."""
+    done = [r for r in recs if r.get("status") == "complete"]
+    ds = _dataset(recs, manifest)
+    hw = sorted({f"{r['hardware']['count']} × {short_device(r['hardware']['device'])} ({r['hardware']['precision']})"
+                 for r in done if r.get("hardware")})
+    versions = (done[0].get("versions") or {}) if done else {}
+    seeds = {r["model"]: 0 for r in done}
+    for r in done:
+        seeds[r["model"]] += not r.get("options")
+    stamps = sorted(t for r in done for t in (r.get("started"), r.get("finished")) if t)
+    return {"campaign": manifest["name"], "dataset": ds.get("name"), "kind": ds["kind"],
+            "checksum": ds.get("checksum"), "classes": ds.get("num_classes"),
+            "train_size": ds.get("train_size"), "test_size": ds.get("test_size"), "hardware": hw,
+            "epochs": sorted({r["config"]["epochs"] for r in done}), "complete": len(done), "total": len(recs),
+            "seeds": sorted(set(seeds.values()) - {0}), "commits": sorted({r.get("git_commit") or "–" for r in done}),
+            "versions": versions, "start": stamps[0][:10] if stamps else "–", "end": stamps[-1][:10] if stamps else "–",
+            "studies": len(manifest.get("studies") or [])}
+
+
+def _pooled_interval(ok: pd.DataFrame) -> tuple[float, float]:
+    """Wilson interval of the seeds' pooled correct count over their pooled test images."""
+    n = int(ok.evaluated.sum())
+    correct = float((ok.top1 * ok.evaluated).sum() / 100)
+    return wilson(100 * correct / n, n) if n else (math.nan, math.nan)
+
+
+def _model_row(model: str, g: pd.DataFrame, group: str | None) -> dict:
+    ok = g[g.status == "complete"]
+    first = g.iloc[0]
+    row = {"model": model, "group": group or first.group, "status": "complete" if len(ok) else first.status,
+           "reason": None if len(ok) else first.reason, "seeds": len(ok), "run_ids": list(ok.run_id)}
+    if not len(ok):
+        return row
+    lo, hi = _pooled_interval(ok)
+    return {**row, "top1": ok.top1.mean(), "top1_std": ok.top1.std() if len(ok) > 1 else math.nan,
+            "top1_lo": lo, "top1_hi": hi, "evaluated": int(ok.evaluated.iloc[0]),
+            "top5": ok.top5.mean(), "top5_std": ok.top5.std() if len(ok) > 1 else math.nan,
+            "params_m": ok.params.iloc[0] / 1e6, "flops_m": ok.flops.iloc[0] / 1e6,
+            "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean()}
+
+
+def runs_frame(recs: list[dict]) -> pd.DataFrame:
+    """records.records_frame plus what the report needs that it does not flatten (read defensively)."""
+    df = records.records_frame(recs)
+    if df.empty:
+        return df
+    by_id = {r["run_id"]: r for r in recs}
+    df["evaluated"] = [(by_id[i].get("final") or {}).get("evaluated") or
+                       (by_id[i].get("dataset") or {}).get("test_size") or 0 for i in df.run_id]
+    # train_seconds sums epoch times, so a resumed run is not timed from its last restart only.
+    df["train_seconds"] = [by_id[i].get("train_seconds", by_id[i].get("wall_seconds")) for i in df.run_id]
+    return df
+
+
+def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFrame:
+    """One row per model (seeds aggregated) from the campaign's plain model runs (no options), ranked."""
+    df = runs_frame(recs)
+    if df.empty:
+        return pd.DataFrame(columns=["rank", "model", "group", "status", "top1"])
+    plain = df[(df.options == "{}") & (df.model.isin(models) if models is not None else True)]
+    groups = {r["model"]: r.get("group") for r in recs}
+    out = pd.DataFrame([_model_row(m, g, groups.get(m)) for m, g in plain.groupby("model", sort=False)])
+    for col in ("top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params_m", "flops_m",
+                "train_seconds", "images_per_second", "evaluated"):
+        if col not in out:
+            out[col] = math.nan
+    out["efficiency"] = out.top1 / out.params_m
+    out = out.sort_values("top1", ascending=False, na_position="last").reset_index(drop=True)
+    out.insert(0, "rank", [i + 1 if s == "complete" else None for i, s in enumerate(out.status)])
+    return out
+
+
+def not_separable(rows: pd.DataFrame) -> list[tuple[str, str]]:
+    """Neighbours in the ranking whose 95 % intervals overlap."""
+    done = rows[rows.status == "complete"]
+    return [(a.model, b.model) for a, b in zip(done.itertuples(), done.iloc[1:].itertuples()) if b.top1_hi >= a.top1_lo]
+
+
+def comparable_with_claims(ctx: dict) -> bool:
+    """Claims and published results are CIFAR-100 at 200 epochs; only such runs may be subtracted from them."""
+    return ctx["dataset"] == "cifar100" and ctx["epochs"] == [200]
+
+
+def recipes_used(recs: list[dict]) -> pd.DataFrame:
+    """One row per distinct recipe the campaign's complete runs recorded (``record['recipe']``)."""
+    rows = {}
+    for r in recs:
+        rec = r.get("recipe")
+        if r.get("status") != "complete" or not rec:
+            continue
+        key = tuple(sorted((k, str(v)) for k, v in rec.items() if k not in ("global_batch",)))
+        row = rows.setdefault(key, {**rec, "models": []})
+        if r["model"] not in row["models"]:
+            row["models"].append(r["model"])
+    return pd.DataFrame(rows.values())
+
+
+def claims_matched(rows: pd.DataFrame) -> pd.DataFrame:
+    """The original report's claims joined to our complete models (columns top1_claim, top1)."""
+    claims = pd.read_csv(REFERENCE / "original_claims.csv")
+    done = rows[rows.status == "complete"][["model", "top1"]]
+    return claims.merge(done, on="model", suffixes=("_claim", ""))

@@ -1,0 +1,131 @@
+"""Ablation studies: one table, figure and paragraph per study, from the campaign manifest and records."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .. import records
+from .figures import figure_study, save
+from .i18n import LANGS, say
+from .prose import provenance
+from .sources import REFERENCE, context, load_campaign_records
+from .tables import markdown_table, study_display
+
+# The original's Fig. 7 plots Ghost's ratio against parameters: the ratio's point is the parameter saving.
+X_AXIS = {"ghost_ratio": "params_m"}
+
+
+def _history(run: dict) -> list:
+    return [(m.get("top1"), m.get("test_loss")) for m in records.read_metrics(run["run_dir"])] if run.get("run_dir") else []
+
+
+def study_table(manifest_study: dict, recs: dict) -> pd.DataFrame:
+    rows = []
+    for v in manifest_study["variants"]:
+        runs = [recs[i] for i in manifest_study["runs"].get(v["label"], []) if i in recs]
+        ok = [r for r in runs if r.get("status") == "complete"]
+        top1 = [r["final"]["top1"] for r in ok]
+        rows.append({"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
+                     "options": json.dumps(v.get("options") or {}), "seeds": len(ok),
+                     "mean": pd.Series(top1).mean() if top1 else math.nan,
+                     "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,
+                     "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1,
+                     "history": _history(ok[0]) if ok else [],
+                     "status": "complete" if ok else (runs[0]["status"] if runs else "missing")})
+    df = pd.DataFrame(rows)
+    base = df.iloc[0]
+    df["delta"] = df["mean"] - base["mean"]
+    # A difference counts when it exceeds twice its standard error (seed-to-seed spread), with >= 2 seeds each.
+    se = [math.sqrt(s ** 2 / n + base["std"] ** 2 / base.seeds) if n > 1 and base.seeds > 1 else math.nan
+          for s, n in zip(df["std"], df.seeds)]
+    df["beyond_spread"] = [None if i == 0 or math.isnan(e) else bool(abs(d) > 2 * e)
+                           for i, (d, e) in enumerate(zip(df.delta, se))]
+    df["same_as"] = same_network(df)
+    return df
+
+
+def same_network(df: pd.DataFrame) -> list[int]:
+    """For each variant, the row of the earlier variant it reproduces exactly (same model, parameters and
+    curve), or -1.
+
+    ECA's adaptive kernel resolves to k = 3 for 16-64 channels: a separate run of it repeats the k = 3 run."""
+    out = []
+    for i, r in enumerate(df.itertuples()):
+        twin = next((p for p in df.iloc[:i].itertuples() if r.history and p.model == r.model
+                     and p.params_m == r.params_m and p.history == r.history), None)
+        out.append(twin.Index if twin is not None else -1)
+    return out
+
+
+def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
+    label = "variant" if lang == "en" else "variant_zh"
+    done = df[df.seeds > 0]
+    if done.empty:
+        return [("study_none", {})]
+    top = done.sort_values("mean", ascending=False).iloc[0]
+    facts = [("study_top", dict(variant=top[label], top1=f"{top['mean']:.2f}", seeds=int(top.seeds)))]
+    significant = [r for r in df.itertuples() if r.beyond_spread]
+    if not (done.seeds > 1).all():
+        facts.append(("study_one_seed", {}))
+    elif significant:
+        sep = "; " if lang == "en" else "；"
+        facts.append(("study_beyond", dict(base=df.iloc[0][label], list=sep.join(
+            f"{getattr(r, label)} ({r.delta:+.2f})" for r in significant))))
+    else:
+        facts.append(("study_within", dict(base=df.iloc[0][label])))
+    for r in df.itertuples():
+        if r.same_as >= 0:
+            facts.append(("same_network", dict(variant=getattr(r, label), twin=df.iloc[r.same_as][label],
+                                               why=say("same_network_why", lang))))
+    return facts
+
+
+def study_prose(df: pd.DataFrame, lang: str) -> str:
+    sep = " " if lang == "en" else ""
+    return sep.join(say(f, lang, **v) for f, v in study_facts(df, lang)) + "\n"
+
+
+def figure_block(name: str, caption: str) -> str:
+    # Generated fragments are included by pages one folder down (book/en, book/zh), so paths start there.
+    return f"```{{figure}} ../generated/{name}\n:width: 100%\n\n{caption}\n```\n\n"
+
+
+def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="book/generated") -> dict:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest, recs_list = load_campaign_records(campaign, runs_root)
+    st = next((s for s in manifest["studies"] if s["name"] == study), None)
+    if st is None:
+        raise KeyError(f"campaign {campaign!r} has no study {study!r}; studies: "
+                       f"{', '.join(s['name'] for s in manifest['studies']) or 'none'}")
+    ctx = context(manifest, recs_list)
+    df = study_table(st, {r["run_id"]: r for r in recs_list})
+    df.drop(columns=["values", "history"]).to_csv(out / f"study-{study}.csv", index=False)
+    claims = pd.read_csv(REFERENCE / "original_ablations.csv")
+    claims = claims[claims.study == study]
+    seeds = int(df.seeds.max()) if len(df) else 0
+    number = [s["name"] for s in manifest["studies"]].index(study) + 1  # figures numbered per page: one per study
+    for lang in LANGS:
+        title = st["title"].get(lang, st["name"])
+        notice = say("not_cifar_title", lang) if ctx["kind"] != "real" else ""
+        save(figure_study(df, title, lang, X_AXIS.get(study, "variant"), notice), out / f"study-{study}_{lang}.png")
+        cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
+        text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n" + study_prose(df, lang) + "\n"
+                + markdown_table(study_display(df, claims, lang)) + "\n"
+                + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
+                + figure_block(f"study-{study}_{lang}.png",
+                               f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}"))
+        (out / f"study-{study}_{lang}.md").write_text(text, encoding="utf-8")
+    return {"study": st, "table": df, "context": ctx, "out_dir": str(out)}
+
+
+def ablations_index(manifest: dict, ctx: dict, lang: str) -> str:
+    parts = [provenance(ctx, lang)]
+    if not manifest.get("studies"):
+        parts.append(say("no_studies", lang) + "\n")
+    for st in manifest.get("studies", []):
+        parts.append(f"```{{include}} ../generated/study-{st['name']}_{lang}.md\n```\n")
+    return "\n".join(parts)

@@ -1,0 +1,123 @@
+"""Tables (as DataFrames, then Markdown / CSV / LaTeX) from the frames in :mod:`.sources`."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..models import GROUPS
+from .i18n import YES_NO, fmt, group, head, reason, say, status
+from .sources import REFERENCE
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row.values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def mean_std(values, digits=2) -> str:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return "–"
+    s = pd.Series(values)
+    return f"{s.mean():.{digits}f} ± {s.std():.{digits}f}" if len(s) > 1 else f"{s.mean():.{digits}f}"
+
+
+def _value_std(v, s) -> str:
+    return f"{v:.2f} ± {s:.2f}" if not math.isnan(s) else f"{v:.2f}"
+
+
+def run_link(model: str, run_ids: list[str], book_dir: Path | None) -> str:
+    """The model's name, linked to its first run's page when that page is in the book."""
+    if book_dir is None or not run_ids or not (book_dir / "runs" / f"{run_ids[0]}.ipynb").exists():
+        return model
+    return f"[{model}](../runs/{run_ids[0]}.ipynb)"
+
+
+def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path | None = None) -> pd.DataFrame:
+    done = rows[rows.status == "complete"]
+    t = {head("rank", lang): done["rank"].astype(int),
+         head("model", lang): [run_link(r.model, r.run_ids, book_dir) for r in done.itertuples()],
+         head("top1", lang): [_value_std(a, s) for a, s in zip(done.top1, done.top1_std)],
+         head("ci", lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(done.top1_lo, done.top1_hi)]}
+    if show_top5:
+        t[head("top5", lang)] = [_value_std(a, s) for a, s in zip(done.top5, done.top5_std)]
+    t.update({head("params", lang): done.params_m.map(lambda v: fmt(v, 3)),
+              head("flops", lang): done.flops_m.map(lambda v: fmt(v, 1)),
+              head("time", lang): done.train_seconds.map(lambda v: fmt(v, 0)),
+              head("ips", lang): done.images_per_second.map(lambda v: fmt(v, 0)),
+              head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1))})
+    if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
+        t[head("seeds", lang)] = done.seeds
+    return pd.DataFrame(t)
+
+
+def not_run_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    other = rows[rows.status != "complete"]
+    return pd.DataFrame({head("model", lang): other.model,
+                         head("status", lang): [status(s)[lang] for s in other.status],
+                         head("reason", lang): [reason(r)[lang] for r in other.reason]})
+
+
+def table2(rows: pd.DataFrame, lang: str, show_top5: bool = True) -> pd.DataFrame:
+    done = rows[rows.status == "complete"]
+    g = done.groupby("group").agg(n=("model", "count"), top1=("top1", "mean"), top5=("top5", "mean"),
+                                  params=("params_m", "mean"), eff=("efficiency", "mean"),
+                                  time=("train_seconds", "mean"))
+    g = g.reindex([x for x in GROUPS if x in g.index]).sort_values("top1", ascending=False)
+    t = {head("group", lang): [group(x)[lang] for x in g.index], head("n", lang): g.n.values,
+         head("top1", lang): g.top1.map(fmt).values}
+    if show_top5:
+        t[head("top5", lang)] = g.top5.map(fmt).values
+    t.update({head("params", lang): g.params.map(lambda v: fmt(v, 3)).values,
+              head("eff", lang): g.eff.map(lambda v: fmt(v, 1)).values,
+              head("time", lang): g.time.map(lambda v: fmt(v, 0)).values})
+    return pd.DataFrame(t)
+
+
+def comparison_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    claims = pd.read_csv(REFERENCE / "original_claims.csv")
+    pub = pd.read_csv(REFERENCE / "published.csv").groupby("model").agg(
+        top1=("top1", lambda s: " / ".join(f"{v:.2f}" for v in s)), source=("source", lambda s: "; ".join(s)))
+    ours = rows[["model", "top1", "params_m", "status"]]
+    m = claims.merge(ours, on="model", how="outer", suffixes=("_claim", ""))
+    return m.merge(pub, left_on="model", right_index=True, how="left", suffixes=("", "_pub"))
+
+
+def comparison_table(rows: pd.DataFrame, lang: str, subtract: bool) -> pd.DataFrame:
+    """Ours beside the claims and published numbers; ``Ours − claim`` only when ``subtract`` (same protocol)."""
+    m = comparison_frame(rows)
+    t = {head("model", lang): m.model, head("ours", lang): m.top1.map(fmt), head("claim", lang): m.top1_claim.map(fmt)}
+    if subtract:
+        t[head("diff", lang)] = (m.top1 - m.top1_claim).map(fmt)
+    t.update({head("ours_p", lang): m.params_m.map(lambda v: fmt(v, 3)), head("claim_p", lang): m.params_m_claim.map(fmt),
+              head("pub", lang): m.top1_pub.fillna("–"), head("source", lang): m.source.fillna("–")})
+    return pd.DataFrame(t)
+
+
+def study_display(df: pd.DataFrame, claims: pd.DataFrame, lang: str) -> pd.DataFrame:
+    t = pd.DataFrame({head("variant", lang): df.variant if lang == "en" else df.variant_zh,
+                      head("top1", lang): [mean_std(r.values) for r in df.itertuples()], head("seeds", lang): df.seeds,
+                      head("params", lang): df.params_m.map(lambda v: fmt(v, 3)), head("delta", lang): df.delta.map(fmt),
+                      head("beyond", lang): df.beyond_spread.map(lambda b: "–" if b is None else YES_NO[b][lang])})
+    if len(claims):
+        t[head("claim", lang)] = df.variant.map(dict(zip(claims.variant, claims.top1))).map(fmt).values
+    return t
+
+
+def recipes_table(used: pd.DataFrame, lang: str) -> str:
+    """What the runs used (from their records), not the code's defaults."""
+    if used.empty:
+        return say("no_recipes", lang) + "\n"
+    t = pd.DataFrame({
+        head("recipe", lang): used["name"], head("models", lang): used.models.map(", ".join),
+        head("optimizer", lang): used.optimizer.map(lambda o: "SGD" if o == "sgd" else "AdamW"),
+        head("lr", lang): [f"{a:g} → {b:g}" for a, b in zip(used.lr, used.effective_lr)],
+        head("wd", lang): used.weight_decay.map(lambda v: f"{v:g}"), head("schedule", lang): used.schedule,
+        head("warmup", lang): used.warmup_epochs.map(lambda v: f"{v:g}"),
+        head("batch", lang): used.get("global_batch", pd.Series(["–"] * len(used)))})
+    return markdown_table(t) + "\n" + say("recipes_note", lang) + "\n"
