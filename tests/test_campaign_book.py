@@ -20,7 +20,7 @@ from conftest import ROOT
 
 PY = sys.executable
 SCREENSHOT_DIR = ROOT / "test-output"
-MINI_MODELS = ["resnet_20", "mlp_mixer_b16"]  # trained from scratch; a fine-tune that offline is skipped
+MINI_MODELS = ["resnet_20", "ghost_resnet_20", "mlp_mixer_b16"]  # two from scratch (ranked); a fine-tune skipped offline
 
 
 def campaign_cmd(yaml_path, runs, book, *extra):

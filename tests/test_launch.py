@@ -40,9 +40,9 @@ def nvml_reports(monkeypatch):
 def fake_record_launcher(calls):
     """Stands in for accelerate.notebook_launcher: notes the process count and writes the record a run would."""
     def launcher(function, args, num_processes, use_port):
-        cfg = args[0]
+        plan = args[0]  # launch.worker(plan, threads)
         calls.append(num_processes)
-        records.atomic_write_json(records.Path(cfg.run_dir) / records.RECORD, {"status": "complete", "run_id": "x"})
+        records.atomic_write_json(records.Path(plan.config.run_dir) / records.RECORD, {"status": "complete", "run_id": "x"})
     return launcher
 
 

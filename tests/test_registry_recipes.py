@@ -104,9 +104,9 @@ def test_fused_optimizer_switch_reaches_the_optimizer(recipe):
 PACKAGE = Path(__file__).resolve().parent.parent / "cifar100lab"
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, package_dir: Path = PACKAGE) -> set[str]:
     """Every cifar100lab module a file imports, read statically: imports inside functions count too."""
-    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = ".".join(path.relative_to(package_dir.parent).with_suffix("").parts)
     if path.name == "__init__.py":
         package += ".__init__"
     found = set()
@@ -150,9 +150,4 @@ def test_boundary_reader_sees_function_local_imports(tmp_path):
     pkg = tmp_path / "cifar100lab"
     pkg.mkdir()
     (pkg / "x.py").write_text("def f():\n    from .train import train\n    from . import data\n")
-    global PACKAGE
-    old, PACKAGE = PACKAGE, pkg
-    try:
-        assert {"cifar100lab.train", "cifar100lab.data"} <= imported_modules(pkg / "x.py")
-    finally:
-        PACKAGE = old
+    assert {"cifar100lab.train", "cifar100lab.data"} <= imported_modules(pkg / "x.py", pkg)
