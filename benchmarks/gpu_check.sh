@@ -2,7 +2,7 @@
 # The one GPU acceptance script (issue 10): about 10 minutes on one GPU. Each step writes its record to
 # benchmarks/records/gpu-<card>-<step>.json as soon as it ends, and a later step runs whatever an earlier one did:
 #   1. fork: after the kernel-side preparation a forked child creates a CUDA tensor (notebook_launcher's path);
-#   2. notebook: papermill executes cifar100lab/notebooks/train.ipynb on the GPU through the launcher (Fashion-MNIST stand-in);
+#   2. notebook: papermill executes notebooks/train.ipynb on the GPU through the launcher (Fashion-MNIST stand-in);
 #   3. resume: a deterministic run killed after its first checkpoint and resumed equals the uninterrupted run;
 #   4. precision: bf16 against fp32 accuracy (ResNet-20, 3 epochs, 10,000 Fashion-MNIST images);
 #   5. throughput: original pipeline vs ours vs ours+compile for ResNet-20, and every network of params/full.yaml;
@@ -41,7 +41,7 @@ echo "{model: resnet_20, dataset: fashion-mnist, data_root: $data_root, train_su
 
 step fork 60 "$py" -m cifar100lab check fork "$work/small.yaml"
 notebook() {  # papermill, as the campaign runs it; the record of the run is the step's record
-  "$py" -m papermill cifar100lab/notebooks/train.ipynb "$work/train.ipynb" -k python3 --no-progress-bar \
+  "$py" -m papermill notebooks/train.ipynb "$work/train.ipynb" -k python3 --no-progress-bar \
     -p model resnet_20 -p dataset fashion-mnist -p data_root "$data_root" -p train_subset 10000 -p epochs 3 \
     -p run_dir "$work/notebook" -p run_id gpu-notebook -p num_processes auto -p resume False && cp "$work/notebook/record.json" "$2"
 }
