@@ -131,8 +131,11 @@ def load_study(path: str | os.PathLike) -> Study:
 
 
 def canonical_options(model: str, options: dict) -> dict:
-    """Options with those equal to the model's defaults dropped, so equal configs get one run."""
-    defaults = get_spec(model).options
+    """Options in the model's canonical form with those equal to its defaults dropped, so equal networks get
+    one run (a study variant that names the same network as another shares its runs)."""
+    spec = get_spec(model)
+    defaults = spec.options
+    options = spec.canonical(options) if spec.canonical else options
     return {k: v for k, v in sorted(options.items()) if not (k in defaults and defaults[k] == v)}
 
 

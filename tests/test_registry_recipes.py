@@ -6,6 +6,7 @@ import torch
 
 from cifar100lab import recipes
 from cifar100lab.models import GROUPS, create_model, get_spec, model_names, UnknownModelError
+from conftest import ROOT
 
 # He et al.'s CIFAR ResNets with option-A shortcuts and a 100-class head (published ≈ 0.28 / 0.47 / 0.86 M).
 PARAMS = {"resnet_20": 275_572, "resnet_32": 470_004, "resnet_56": 858_868,
@@ -151,3 +152,18 @@ def test_boundary_reader_sees_function_local_imports(tmp_path):
     pkg.mkdir()
     (pkg / "x.py").write_text("def f():\n    from .train import train\n    from . import data\n")
     assert {"cifar100lab.train", "cifar100lab.data"} <= imported_modules(pkg / "x.py", pkg)
+
+
+def test_a_study_variant_naming_the_same_network_shares_its_runs(tmp_path):
+    """ECA's adaptive kernel is k = 3 at 16-64 channels: the campaign trains that network once, and the study
+    maps both labels to the same runs."""
+    import yaml
+    from cifar100lab.campaign import load_campaign, study_runs
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"name": "c", "dataset": "synthetic", "models": [],
+                                    "studies": [str(ROOT / "params/ablations/eca_kernel.yaml")], "study_seeds": [0, 1],
+                                    "defaults": {"epochs": 2, "overrides": {"warmup_epochs": 0}}}))
+    camp = load_campaign(path, runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
+    runs = study_runs(camp, camp.studies[0])
+    assert runs["adaptive k"] == runs["k=3"] == ["c-eca_resnet_20-s0", "c-eca_resnet_20-s1"]
+    assert len(camp.runs) == 2 * (len(runs) - 1)  # one network fewer than there are labels

@@ -40,6 +40,9 @@ class ModelSpec:
     default_pretrained: str | None = None  # what a run uses unless told: None (scratch) or "hub" (fine-tune)
     pretrained_input_size: int | None = None  # default resolution for pretrained fine-tuning
     options: dict[str, Any] = field(default_factory=dict)  # tunable options and their defaults
+    # options -> the options of the same network in canonical form (e.g. ECA's "adaptive" kernel -> the k it
+    # resolves to), so a campaign never trains one network twice under two names
+    canonical: Callable[[dict], dict] | None = None
 
     @property
     def pretrainable(self) -> bool:

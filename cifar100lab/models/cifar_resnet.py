@@ -40,6 +40,9 @@ def ghost3x3(in_chs: int, out_chs: int, stride: int = 1, ratio: int = 2) -> nn.M
     return GhostModule(in_chs, out_chs, kernel_size=3, ratio=ratio, dw_size=3, stride=stride, act_layer=nn.Identity)
 
 
+STAGE_CHANNELS = (16, 32, 64)  # He et al.'s CIFAR widths
+
+
 class ShortcutA(nn.Module):
     """Parameter-free shortcut: subsample spatially, zero-pad the new channels."""
 
@@ -88,7 +91,7 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, depth=20, num_classes=100, widths=(16, 32, 64), conv_layer=conv3x3, shortcut="A",
+    def __init__(self, depth=20, num_classes=100, widths=STAGE_CHANNELS, conv_layer=conv3x3, shortcut="A",
                  attn_layer=None, attn_position="conv2", in_chans=3):
         super().__init__()
         if (depth - 2) % 6:
@@ -118,6 +121,15 @@ class CifarResNet(nn.Module):
     def forward(self, x):
         x = self.blocks(self.stem(x))
         return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def eca_canonical(options: dict) -> dict:
+    """``k_size: adaptive`` is the fixed kernel it resolves to when every stage resolves to the same one (the
+    paper's rule gives k = 3 for 16-64 channels): then it is that network, not a new one."""
+    if options.get("k_size") != "adaptive":
+        return options
+    kernels = {EcaModule(channels=c).conv.kernel_size[0] for c in STAGE_CHANNELS}  # timm's own rule
+    return {**options, "k_size": kernels.pop()} if len(kernels) == 1 else options
 
 
 def _check_k(k_size):
@@ -152,6 +164,6 @@ for _depth in (20, 32, 56):
                    paper=PAPER_RESNET, recipe="resnet_sgd")(_resnet(_depth))
 for _depth in (20, 32):
     register_model(f"eca_resnet_{_depth}", family="eca_resnet", group="attention", source="own",
-                   paper=PAPER_ECA, recipe="resnet_sgd")(_eca_resnet(_depth))
+                   paper=PAPER_ECA, recipe="resnet_sgd", canonical=eca_canonical)(_eca_resnet(_depth))
     register_model(f"ghost_resnet_{_depth}", family="ghost_resnet", group="lightweight", source="own",
                    paper=PAPER_GHOST, recipe="resnet_sgd")(_ghost_resnet(_depth))
