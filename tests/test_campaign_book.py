@@ -163,7 +163,7 @@ def test_built_html_has_no_raw_myst_no_duplicate_run_titles_and_no_duplicate_fig
             titles.setdefault(re.search(r"<title>(.*?)</title>", source, re.S).group(1), []).append(page.name)
     assert not raw, f"raw MyST / Markdown table text in {raw}"
     assert not doubled, f"a figure shown twice in {doubled}"
-    assert len(titles) > 10 and all(len(v) == 1 for v in titles.values()), titles
+    assert len(titles) >= 5 and all(len(v) == 1 for v in titles.values()), titles  # every run page titled apart
 
 
 def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini):

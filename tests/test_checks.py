@@ -6,7 +6,6 @@ import pytest
 import torch
 import yaml
 
-from cifar100lab import checks
 from cifar100lab.train import set_kernel_policy, train
 from conftest import ROOT, tiny_config
 
@@ -34,9 +33,15 @@ def test_deterministic_switch_sets_kernels_and_the_record_says_which(restore_ker
 
 
 def test_fork_check_passes_after_kernel_side_preparation(synthetic_root, tmp_path):
-    result = checks.fork_check(tiny_config(synthetic_root, tmp_path / "fork"))
-    assert result["passed"], result["child"]
-    assert result["child"] == "bad_fork=False device=cpu sum=2.0"
+    """The check as gpu_check.sh runs it: a fresh process prepares as a kernel does, forks, and the child
+    makes a tensor."""
+    config_file, out = tmp_path / "fork.yaml", tmp_path / "fork.json"
+    config_file.write_text(yaml.safe_dump(tiny_config(synthetic_root, tmp_path / "fork")))
+    proc = subprocess.run([sys.executable, "-m", "cifar100lab", "check", "fork", str(config_file), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = yaml.safe_load(out.read_text())
+    assert result["passed"] and result["child"] == "bad_fork=False device=cpu sum=2.0"
 
 
 def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root, tmp_path):

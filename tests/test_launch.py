@@ -117,19 +117,24 @@ def test_campaign_cli_and_job_plan_never_ask_the_cuda_runtime(cuda_runtime_forbi
 
 def test_forked_child_after_kernel_side_preparation_is_not_in_a_bad_fork(synthetic_root, tmp_path):
     """What notebook_launcher does after the kernel chose the process count: fork. The child must be able to
-    initialise CUDA (here: torch says it is not in a bad fork, which is what CUDA calls check)."""
-    from cifar100lab.config import resolve
-    resolve(tiny_config(synthetic_root, tmp_path / "fork"))
-    launch.choose_processes("auto")
-    launch.resolve_jobs("auto")
-    launch.job_envs(2)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child reports and leaves at once, running nothing of pytest's
-        os.write(write, b"1" if torch._C._cuda_isInBadFork() else b"0")
-        os._exit(0)
-    os.waitpid(pid, 0)
-    assert os.read(read, 1) == b"0", "a forked worker would die on its first CUDA call"
+    initialise CUDA (here: torch says it is not in a bad fork, which is what CUDA calls check). A fresh
+    interpreter, as a kernel is, so nothing an earlier test did in this process counts."""
+    import subprocess
+    import sys
+    code = f"""
+import os, torch
+from cifar100lab import launch
+from cifar100lab.config import resolve
+resolve({tiny_config(synthetic_root, tmp_path / "fork")!r})
+launch.choose_processes("auto"); launch.job_envs(launch.resolve_jobs("auto"))
+read, write = os.pipe()
+if os.fork() == 0:
+    os.write(write, b"1" if torch._C._cuda_isInBadFork() else b"0"); os._exit(0)
+os.wait(); print(os.read(read, 1).decode())
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "0", "a forked worker would die on its first CUDA call"
 
 
 def test_two_process_gloo_run_is_one_job_evaluating_every_sample_once(cuda_runtime_forbidden, synthetic_root,

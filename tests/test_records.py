@@ -243,7 +243,7 @@ def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exi
 
 
 def test_table_train_time_is_the_sum_of_epoch_times_not_the_last_attempts_wall_time():
-    from cifar100lab.report import model_rows
+    from cifar100lab.report.sources import model_rows
     rec = {"run_id": "c-resnet_20-s0", "status": "complete", "model": "resnet_20", "options": {}, "params": 1,
            "flops": 1, "final": {"top1": 50.0, "top5": 80.0}, "hardware": {"device": "cpu", "count": 1},
            "train_seconds": 40.0, "wall_seconds": 5.0}  # resumed for its last epoch: 5 s in this attempt

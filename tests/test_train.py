@@ -157,9 +157,10 @@ def test_speed_switches_stay_within_noise_of_plain_path(synthetic_root, tmp_path
     assert min(noise) > 0.05, "the two seeds should train differently; the check needs a noise level"
     for epoch, (a, b, n) in enumerate(zip(_losses(plain), _losses(fast), noise), 1):
         assert abs(a - b) < n / 2, f"epoch {epoch}: train loss {b:.4f} vs plain {a:.4f}, seed noise {n:.4f}"
-    # Final top-1 on 300 test images resolves differences only down to the sampling error of a difference of
-    # two accuracies; inside that (or inside the seed gap) the switch is indistinguishable from the plain path.
+    # Final top-1 of a 2-epoch run on 300 test images resolves a difference only down to the sampling error of
+    # a difference of two accuracies (the loss curves above are the fine check); a broken switch costs tens of
+    # points. Bound: the seed gap, or 3 standard errors of the difference (99.7 %).
     seed_gap = abs(plain["final"]["top1"] - other_seed["final"]["top1"])
     p, n = plain["final"]["top1"] / 100, plain["final"]["evaluated"]
-    resolvable = 2 * 100 * math.sqrt(2 * p * (1 - p) / n)
+    resolvable = 3 * 100 * math.sqrt(2 * p * (1 - p) / n)
     assert abs(plain["final"]["top1"] - fast["final"]["top1"]) < max(seed_gap, resolvable, 2.0)
