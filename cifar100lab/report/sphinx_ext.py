@@ -41,10 +41,14 @@ def ensure_pages(book_dir: Path) -> None:
 
 
 def _config_inited(app, config) -> None:
-    # Jupyter Book forces numfig on; the report numbers figures per page in the page's language instead
-    # (Sphinx's book-wide "Fig. 7" prefix is English and counts across both languages).
-    config.numfig = False
     ensure_pages(Path(app.srcdir))
+
+
+def _no_book_wide_figure_numbers(app, config) -> None:
+    # Jupyter Book turns numfig on; the report numbers figures per page in the page's language instead
+    # (Sphinx's book-wide "Fig. 7" prefix is English and counts across both languages). Runs last, after
+    # every extension that sets it.
+    config.numfig = False
 
 
 def _page_language(app, pagename, templatename, context, doctree) -> None:
@@ -54,5 +58,6 @@ def _page_language(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     app.connect("config-inited", _config_inited, priority=100)  # before sphinx-external-toc reads the toc (900)
+    app.connect("config-inited", _no_book_wide_figure_numbers, priority=10_000)
     app.connect("html-page-context", _page_language)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
