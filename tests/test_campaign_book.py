@@ -150,7 +150,7 @@ def test_built_html_has_no_raw_myst_no_duplicate_run_titles_and_no_duplicate_fig
     html = mini["proj"] / "_build" / "html"
     if not (html / "index.html").exists():
         pytest.skip("book not built")
-    titles, raw, doubled = {}, [], []
+    titles, raw, doubled, numbered = {}, [], [], []
     for page in _pages(html):
         source = page.read_text(errors="ignore")
         text = re.sub(r"<[^>]+>", "", re.sub(r"<(pre|script|style)\b.*?</\1>", "", source, flags=re.S))
@@ -159,10 +159,13 @@ def test_built_html_has_no_raw_myst_no_duplicate_run_titles_and_no_duplicate_fig
         images = re.findall(r'<img[^>]+src="([^"]+)"', source)
         if len(images) != len(set(images)):
             doubled.append(str(page.relative_to(html)))
+        if 'class="caption-number"' in source:  # Sphinx's book-wide, English "Fig. N" before our own number
+            numbered.append(str(page.relative_to(html)))
         if page.parent.name == "runs" and page.name != "index.html":
             titles.setdefault(re.search(r"<title>(.*?)</title>", source, re.S).group(1), []).append(page.name)
     assert not raw, f"raw MyST / Markdown table text in {raw}"
     assert not doubled, f"a figure shown twice in {doubled}"
+    assert not numbered, f"book-wide figure numbers in {numbered}"
     assert len(titles) >= 5 and all(len(v) == 1 for v in titles.values()), titles  # every run page titled apart
 
 
