@@ -61,6 +61,7 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
     import seaborn as sns
     style()
     done = _done(rows, lang).drop(columns=["group"]).rename(columns={"group_label": say("ax_group", lang), "flops_m": say("ax_flops", lang)})
+    done[say("ax_flops", lang)] = done[say("ax_flops", lang)].round()  # the size legend lists whole MFLOPs
     fig, ax = plt.subplots(figsize=(8, 4.8))
     sns.scatterplot(data=done, x="params_m", y="top1", hue=say("ax_group", lang), size=say("ax_flops", lang),
                     sizes=(30, 600), ax=ax, hue_order=_group_order(_done(rows, lang), lang), alpha=0.8)
