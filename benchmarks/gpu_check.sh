@@ -13,7 +13,8 @@
 #   DATA_ROOT holds FashionMNIST/raw/*.gz (copy /usr/share/datasets/fashion-mnist/*.gz there; 30 MB), e.g.
 #   mkdir -p data/FashionMNIST/raw && cp /usr/share/datasets/fashion-mnist/*.gz data/FashionMNIST/raw/
 #   and on a lent device machine: command "bash benchmarks/gpu_check.sh data", carry ["data/FashionMNIST/raw"].
-# Set OUT to copy the records somewhere else as well (e.g. the device tool's $OUT).
+# Set OUT to copy the records somewhere else as well (e.g. the device tool's $OUT). Set STEPS to run some of the
+# steps, by name, e.g. STEPS="fork notebook" (a short device lease splits the script into two calls).
 set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
 py=${PYTHON:-python3}
@@ -30,7 +31,8 @@ export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} PYTHONUNBUFFERED=1
 
 failed=0
 step() {  # step NAME SECONDS COMMAND...: run it with --out, keep its record, go on whatever happens
-  local rec="$dir/gpu-$card-$1.json" limit=$2; shift 2
+  local name=$1 rec="$dir/gpu-$card-$1.json" limit=$2; shift 2
+  case " ${STEPS:-$name} " in *" $name "*) ;; *) return 0;; esac
   echo "== $(date +%T) step $(basename "$rec")"
   if timeout "$limit" "$@" --out "$rec"; then keep "$rec"; else echo "step $rec failed (exit $?)" >&2; keep "$rec"; failed=1; fi
 }
