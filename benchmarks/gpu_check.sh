@@ -47,8 +47,9 @@ notebook() {  # papermill, as the campaign runs it; the record of the run is the
     -p model resnet_20 -p dataset fashion-mnist -p data_root "$data_root" -p train_subset 10000 -p epochs 3 \
     -p run_dir "$work/notebook" -p run_id gpu-notebook -p num_processes auto -p resume False && cp "$work/notebook/record.json" "$2"
 }
+export -f notebook; export py data_root work  # timeout runs programs, not shell functions: run it in a bash
 rm -rf "$work/notebook"
-step notebook 120 notebook
+step notebook 120 bash -c 'notebook "$@"' notebook
 rm -rf "$work/resume"
 step resume 150 "$py" -m cifar100lab check resume "$work/resume.yaml" --work-dir "$work"
 step precision 150 "$py" -m cifar100lab bench --runs benchmarks/gpu_precision.yaml --data-root "$data_root"

@@ -74,6 +74,9 @@ def resume_check(config: dict, work_dir: str | os.PathLike, timeout: float = 900
         runs[name] = path
     straight = _start_run(runs["straight"], work_dir / "straight.log")
     straight.wait(timeout)
+    if straight.returncode != 0:  # nothing to compare with: say why, without two more runs that fail alike
+        return {"check": "resume", "passed": False, "killed_mid_run": False, "config": config,
+                "errors": {"straight": _tail(work_dir / "straight.log")}, **_environment()}
     victim = _start_run(runs["interrupted"], work_dir / "interrupted.log")
     checkpoint = work_dir / "interrupted" / records.CHECKPOINT
     deadline = time.time() + timeout
@@ -88,12 +91,19 @@ def resume_check(config: dict, work_dir: str | os.PathLike, timeout: float = 900
     keys = ("epoch", "train_loss", "train_acc", "top1", "top5", "test_loss", "lr")
     curves = {name: [{k: row[k] for k in keys} for row in records.read_metrics(work_dir / name)]
               for name in ("straight", "interrupted")}
-    record = records.read_json(work_dir / "interrupted" / records.RECORD)
+    record_path = work_dir / "interrupted" / records.RECORD
+    record = records.read_json(record_path) if record_path.exists() else {}
     passed = (killed and straight.returncode == 0 and resumed.returncode == 0
               and len(curves["straight"]) == config["epochs"] and curves["straight"] == curves["interrupted"])
-    return {"check": "resume", "passed": passed, "killed_mid_run": killed,
+    # a run that failed says why in the record (its log's last lines), not only "FAILED"
+    errors = {"resumed": _tail(work_dir / "resumed.log")} if resumed.returncode != 0 else {}
+    return {"check": "resume", "passed": passed, "killed_mid_run": killed, "errors": errors,
             "resumed_from_epoch": record.get("resumed_from_epoch"), "kernels": record.get("kernels"),
             "hardware": record.get("hardware"), "config": config, "curves": curves, **_environment()}
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -114,5 +124,7 @@ def main(a) -> int:
     result = fork_check(config) if a.check == "fork" else resume_check(config, Path(a.work_dir) / a.check)
     if a.out:
         records.atomic_write_json(Path(a.out), result)
+    for name, tail in result.get("errors", {}).items():
+        print(f"{a.check}: the {name} run failed:\n{tail}", file=sys.stderr)
     print(f"{a.check}: {'passed' if result['passed'] else 'FAILED'}")
     return 0 if result["passed"] else 1

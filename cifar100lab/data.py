@@ -345,10 +345,11 @@ def epoch_plan(n: int, batch_size: int, epoch: int, seed: int, world_size: int =
 def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
     """Per-image random crop (zero padding ``pad``) and horizontal flip for a whole batch, on x's device."""
     n, _, h, w = x.shape
+    shifts, flips = shifts.to(x.device), flips.to(x.device)  # the epoch plan is drawn on the CPU
     padded = F.pad(x, (pad, pad, pad, pad))
-    rows = (shifts[:, 0, None] + torch.arange(h, device=x.device)).to(x.device)
-    cols = (shifts[:, 1, None] + torch.arange(w, device=x.device)).to(x.device)
-    cols = torch.where(flips.to(x.device)[:, None], cols.flip(1), cols)
+    rows = shifts[:, 0, None] + torch.arange(h, device=x.device)
+    cols = shifts[:, 1, None] + torch.arange(w, device=x.device)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
     batch = torch.arange(n, device=x.device)[:, None, None]
     return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 

@@ -55,3 +55,17 @@ def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root
     result = yaml.safe_load(out.read_text())
     assert result["passed"] and result["killed_mid_run"] and result["resumed_from_epoch"] in (1, 2)
     assert len(result["curves"]["straight"]) == 3
+
+
+def test_resume_check_that_fails_says_why(tmp_path):
+    # no data where the config points: the runs fail, and the record and the output carry the runs' error
+    cfg = {"model": "resnet_20", "dataset": "cifar100", "data_root": str(tmp_path / "empty"), "download": False,
+           "epochs": 2, "batch_size": 16}
+    config_file = tmp_path / "check.yaml"
+    config_file.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "resume.json"
+    proc = subprocess.run([sys.executable, "-m", "cifar100lab", "check", "resume", str(config_file), "--work-dir",
+                           str(tmp_path / "work"), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    result = yaml.safe_load(out.read_text())
+    assert proc.returncode == 1 and not result["passed"]
+    assert "CIFAR-100" in result["errors"]["straight"] and "the straight run failed" in proc.stderr

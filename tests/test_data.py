@@ -120,3 +120,12 @@ def test_ddp_shards_are_disjoint_and_same_plan_every_time():
     assert len(seen) == len(set(seen)) == 96  # 3 global steps of 2 × 16, no duplicates
     again = [int(v) for _, yb in data.train_batches(x, y, 16, epoch=3, seed=1, rank=0, world_size=2) for v in yb]
     assert again == seen[:48]
+
+
+def test_batches_follow_the_images_device_when_the_epoch_plan_is_on_the_cpu():
+    # The epoch plan (order, crop offsets, flips) is drawn on the CPU; the images live on the GPU. The meta
+    # device stands in for the GPU here: mixing it with CPU tensors fails as cuda:0 with cpu does.
+    x = torch.zeros(8, 3, 32, 32, dtype=torch.uint8, device="meta")
+    y = torch.zeros(8, dtype=torch.long, device="meta")
+    batches = list(data.train_batches(x, y, 4, epoch=0, seed=0))
+    assert [(xb.device.type, xb.shape, yb.device.type) for xb, yb in batches] == [("meta", (4, 3, 32, 32), "meta")] * 2
