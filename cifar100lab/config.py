@@ -29,7 +29,8 @@ MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_s
 
 # Fields that may change between an interrupted run and its resume without changing the result.
 RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
-               "eval_batch_size", "progress", "notes"}
+               "eval_batch_size", "progress", "notes", "log_with"}
+TRACKERS = ("tensorboard", "wandb", "mlflow")  # Accelerate's trackers a run can log to (log_with)
 
 
 class ConfigError(ValueError):
@@ -66,6 +67,7 @@ class TrainConfig:
     resume: bool = True  # continue from run_dir's checkpoint; False refuses to touch an existing run
     campaign: str | None = None
     progress: bool = True
+    log_with: str | None = None  # also log every epoch to tensorboard | wandb | mlflow (Accelerate's trackers)
     notes: str = ""
 
     @classmethod
@@ -142,7 +144,7 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
     if pretrained and not spec.pretrainable:
         raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
     input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
-    check_network(cfg.model, cfg.options, input_size)
+    check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1)
     check_schedule(cfg, recipe)
     check_batch(cfg, dataset)
     mean, std = spec.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
@@ -166,6 +168,19 @@ def check_fields(cfg: TrainConfig) -> None:
         raise ConfigError(f"val_fraction must be between 0 (no validation split) and 0.5, got {cfg.val_fraction!r}")
     if cfg.pretrained is True:
         raise ConfigError("pretrained must be default, off, hub or a weights path, got True")
+    check_tracker(cfg.log_with)
+
+
+def check_tracker(log_with: str | None) -> None:
+    if log_with is None:
+        return
+    if log_with not in TRACKERS:
+        raise ConfigError(f"log_with {log_with!r} is not one of {', '.join(TRACKERS)} (or null: no tracker)")
+    from accelerate.utils import is_mlflow_available, is_tensorboard_available, is_wandb_available
+    available = {"tensorboard": is_tensorboard_available, "wandb": is_wandb_available, "mlflow": is_mlflow_available}
+    if not available[log_with]():
+        hint = "pip install 'cifar100lab[tracking]'" if log_with == "tensorboard" else f"pip install {log_with}"
+        raise ConfigError(f"log_with: {log_with} needs the {log_with} package, which is not installed ({hint})")
 
 
 def _is(value, t) -> bool:
@@ -177,9 +192,19 @@ def _is(value, t) -> bool:
 
 
 def check_schedule(cfg: TrainConfig, recipe: recipes.Recipe) -> None:
+    """Recipe fields that only make sense against the run's length and batch."""
     if recipe.warmup_epochs >= cfg.epochs:
         raise ConfigError(f"warmup_epochs ({recipe.warmup_epochs}) must be shorter than the run ({cfg.epochs} "
                           f"epochs); override warmup_epochs for short runs")
+    if recipe.freeze_epochs and recipe.freeze == "backbone":
+        raise ConfigError("freeze: backbone already freezes the whole run; drop freeze_epochs (or use freeze: none "
+                          "with freeze_epochs N to train the classifier first, then everything)")
+    if recipe.freeze_epochs >= cfg.epochs:
+        raise ConfigError(f"freeze_epochs ({recipe.freeze_epochs}) must be shorter than the run ({cfg.epochs} "
+                          f"epochs); a run that never releases the backbone is freeze: backbone")
+    if (recipe.mixup or recipe.cutmix) and cfg.batch_size % 2:
+        raise ConfigError(f"Mixup/CutMix pair each batch with itself reversed, so batch_size must be even, "
+                          f"got {cfg.batch_size}")
 
 
 def check_batch(cfg: TrainConfig, dataset: data_mod.DatasetSpec) -> None:
@@ -197,17 +222,21 @@ def check_batch(cfg: TrainConfig, dataset: data_mod.DatasetSpec) -> None:
 _CHECKED_NETWORKS: set = set()
 
 
-def check_network(model: str, options: dict, input_size: int) -> None:
+def check_network(model: str, options: dict, input_size: int, layer_groups: bool = False) -> None:
     """Option values are checked by building the network on the meta device (no memory, no init); a network
-    is built once per process however many seeds or configs ask for it."""
-    key = (model, repr(sorted(options.items())), input_size)
+    is built once per process however many seeds or configs ask for it. ``layer_groups``: layer-wise lr decay
+    needs the network to say which layer each parameter belongs to (timm's ``group_matcher``)."""
+    key = (model, repr(sorted(options.items())), input_size, layer_groups)
     if key in _CHECKED_NETWORKS:
         return
     import torch
     try:
         check_options(model, options)
         with torch.device("meta"):
-            create_model(model, num_classes=10, img_size=input_size, **options)
+            network = create_model(model, num_classes=10, img_size=input_size, **options)
     except (KeyError, ValueError, TypeError) as e:
         raise ConfigError(str(e)) from None
+    if layer_groups and not hasattr(network, "group_matcher"):
+        raise ConfigError(f"layer_decay needs a network that groups its layers (timm's group_matcher); {model} "
+                          f"does not. It works with timm's models and the CIFAR ResNets, ConvNeXt-T and MLP-Mixer")
     _CHECKED_NETWORKS.add(key)

@@ -19,8 +19,10 @@ import json
 import os
 import pickle
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -355,8 +357,9 @@ def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: i
 
 
 def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int, seed: int,
-                  rank: int = 0, world_size: int = 1, augment: bool = True):
-    """Yield this process's (uint8 images, labels) batches for one epoch; x, y live on the device."""
+                  rank: int = 0, world_size: int = 1, augment: bool = True, policy=None):
+    """Yield this process's (uint8 images, labels) batches for one epoch; x, y live on the device. ``policy``
+    (:func:`policy_augmentation`) runs after the crop and flip, drawing from :func:`step_seed`."""
     perm, shifts, flips, steps = epoch_plan(len(y), batch_size, epoch, seed, world_size)
     for step in range(steps):
         start = (step * world_size + rank) * batch_size
@@ -364,7 +367,53 @@ def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int,
         xb = x[idx.to(x.device)]
         if augment:
             xb = crop_flip(xb, shifts[idx], flips[idx])
+        if policy is not None:
+            xb = policy(xb, step_seed(seed, epoch, step, rank))
         yield xb, y[idx.to(y.device)]
+
+
+def step_seed(seed: int, epoch: int, step: int, rank: int = 0) -> int:
+    """The seed of one step's random draws (RandAugment, erasing, Mixup/CutMix): a function of where the step
+    is, so a resumed run draws exactly what the uninterrupted one did."""
+    return (((seed * 1_000_003 + epoch) * 100_003 + step) * 1_009 + rank) % 2**62
+
+
+@contextmanager
+def seeded(seed: int):
+    """Inside, torch's CPU generator (torchvision's v2 transforms draw from it) and numpy's global one (timm's
+    Mixup draws from it) are seeded from ``seed``; both are restored after. CUDA's generator is left alone."""
+    np_state = np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        np.random.seed((seed * 2_654_435_761 + 1) % 2**32)  # not torch's stream: both are Mersenne twisters
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+
+
+# Images that share one RandAugment/erasing draw. transforms.v2 draws once per call; a call per image would
+# cost a kernel launch per image on a GPU, so a batch of 128 gets 8 independent draws instead of 128.
+POLICY_GROUP = 16
+
+
+def policy_augmentation(recipe, mean) -> Callable | None:
+    """The recipe's RandAugment / TrivialAugmentWide and random erasing (filled with the dataset mean, so it is
+    zero after normalisation, as timm's "const" mode) for uint8 batches on any device; None when all are off."""
+    from torchvision.transforms import v2
+    ops = {"randaugment": [v2.RandAugment(recipe.ra_ops, recipe.ra_magnitude)],
+           "trivialaugment": [v2.TrivialAugmentWide()], "none": []}[recipe.auto_augment]
+    if recipe.random_erasing:
+        ops.append(v2.RandomErasing(recipe.random_erasing, value=[round(255 * m) for m in mean]))
+    if not ops:
+        return None
+    transform = v2.Compose(ops)
+
+    def augment(xb: torch.Tensor, key: int) -> torch.Tensor:
+        with seeded(key):
+            return torch.cat([transform(group) for group in xb.split(POLICY_GROUP)])
+
+    return augment
 
 
 def normalizer(mean, std, device, size: int = 32, channels_last: bool = True):

@@ -4,6 +4,12 @@ Scaling rule: ``batch_size`` and ``lr`` are *per process* (per GPU). With ``lr_s
 (default; Goyal et al. 2017) the learning rate used is ``lr × world_size``, so the global batch and the
 learning rate grow together; ``"none"`` keeps ``lr`` for any world size (the original report's
 8 × 128 = 1024 global batch at lr 0.1 is ``lr_scaling: none``); ``"sqrt"`` uses ``lr × √world_size``.
+
+Regularisation and fine-tuning fields (issue 14) are all off by default, so the report's recipes are unchanged
+unless a YAML turns one on: Mixup/CutMix (``timm.data.Mixup``, soft-target loss), RandAugment or
+TrivialAugmentWide and random erasing (torchvision ``transforms.v2``, batched on the device), weight EMA
+(``timm.utils.ModelEmaV3``), gradient-norm clipping, a frozen backbone for the whole run (linear probe) or
+its first ``freeze_epochs``, and layer-wise lr decay (``timm.optim.param_groups_layer_decay``).
 """
 from __future__ import annotations
 
@@ -30,10 +36,26 @@ class Recipe:
     label_smoothing: float = 0.0
     lr_scaling: str = "linear"  # linear | sqrt | none
     decay_norm_and_bias: bool = True  # False: no weight decay on norm weights and biases (AdamW practice)
+    # regularisation and augmentation (off by default)
+    mixup: float = 0.0  # Mixup Beta(alpha, alpha); 0: off
+    cutmix: float = 0.0  # CutMix Beta(alpha, alpha); 0: off
+    mix_prob: float = 1.0  # share of batches mixed (when mixup or cutmix is on)
+    mix_switch_prob: float = 0.5  # with both on: share of mixed batches that use CutMix
+    auto_augment: str = "none"  # none | randaugment | trivialaugment
+    ra_ops: int = 2  # RandAugment: operations per image
+    ra_magnitude: int = 9  # RandAugment: magnitude (0-30)
+    random_erasing: float = 0.0  # probability of erasing a random box (filled with the dataset mean)
+    ema_decay: float = 0.0  # weight EMA decay (with timm's warm-up); 0: no EMA
+    grad_clip: float = 0.0  # clip the gradient norm to this; 0: off
+    # fine-tuning strategies (the original report §3.4.2)
+    freeze: str = "none"  # none | backbone (only the classifier trains: a linear probe)
+    freeze_epochs: int = 0  # train only the classifier for the first N epochs, then everything
+    layer_decay: float = 1.0  # layer-wise lr decay: layer i of L gets lr × layer_decay^(L-1-i); 1: off
 
 
 CHOICES = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "multistep", "constant"),
-           "lr_scaling": ("linear", "sqrt", "none")}
+           "lr_scaling": ("linear", "sqrt", "none"), "auto_augment": ("none", "randaugment", "trivialaugment"),
+           "freeze": ("none", "backbone")}
 
 _ADAMW = dict(optimizer="adamw", warmup_epochs=5.0, decay_norm_and_bias=False)
 RECIPES: dict[str, Recipe] = {
@@ -59,7 +81,10 @@ def valid_keys() -> list[str]:
 # Allowed range of every numeric recipe field: (low, high, whether high itself is allowed).
 RANGES = {"lr": (0, math.inf, False), "momentum": (0, 1, False), "weight_decay": (0, math.inf, False),
           "warmup_epochs": (0, math.inf, False), "min_lr": (0, math.inf, False), "gamma": (0, 1, True),
-          "label_smoothing": (0, 1, False)}
+          "label_smoothing": (0, 1, False), "mixup": (0, math.inf, False), "cutmix": (0, math.inf, False),
+          "mix_prob": (0, 1, True), "mix_switch_prob": (0, 1, True), "ra_ops": (1, 10, True),
+          "ra_magnitude": (0, 30, True), "random_erasing": (0, 1, True), "ema_decay": (0, 1, False),
+          "grad_clip": (0, math.inf, False), "freeze_epochs": (0, math.inf, False), "layer_decay": (0, 1, True)}
 
 
 def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
@@ -95,6 +120,10 @@ def _checked(key: str, value: Any) -> Any:
         if key == "betas" and len(value) != 2:
             raise ValueError(f"recipe betas must be two numbers, got {value!r}")
         return tuple(_number(f"{key}[{i}]", v, (0, 1, False)) for i, v in enumerate(value))
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"recipe {key} must be a whole number, got {value!r}")
+        return int(_number(key, value, RANGES[key]))
     return _number(key, value, RANGES[key])
 
 
@@ -102,6 +131,8 @@ def _number(key: str, value: Any, bounds: tuple) -> float:
     low, high, high_ok = bounds
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"recipe {key} must be a finite number, got {value!r}")
+    if key == "layer_decay" and value == 0:
+        raise ValueError("recipe layer_decay must be above 0 (1 turns it off), got 0")
     if value < low or value > high or (value == high and not high_ok):
         closing = "]" if high_ok else ")"
         raise ValueError(f"recipe {key}={value!r} is out of range [{low}, {high}{closing}")
@@ -114,16 +145,29 @@ def scaled_lr(recipe: Recipe, world_size: int) -> float:
 
 
 def make_optimizer(model: torch.nn.Module, recipe: Recipe, world_size: int = 1, fused: bool | None = None):
+    """The recipe's optimizer over the parameters that train (a frozen backbone's have requires_grad off)."""
     lr = scaled_lr(recipe, world_size)
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if (p.ndim <= 1 and not recipe.decay_norm_and_bias) else decay).append(p)
-    groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = param_groups(model, recipe)
+    for g in groups:  # layer decay: each group's peak lr; the schedule then scales every group alike
+        g["lr"] = lr * g.pop("lr_scale", 1.0)
     extra = {} if fused is None else {"fused": fused}
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov, **extra)
     return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, **extra)
+
+
+def param_groups(model: torch.nn.Module, recipe: Recipe) -> list[dict]:
+    """Weight-decay groups; with ``layer_decay`` < 1, timm's layer-wise groups (each with an ``lr_scale``),
+    built from the model's ``group_matcher`` (``config.resolve`` refuses models without one)."""
+    if recipe.layer_decay < 1:
+        from timm.optim import param_groups_layer_decay
+        return param_groups_layer_decay(model, weight_decay=recipe.weight_decay, layer_decay=recipe.layer_decay,
+                                        weight_decay_exclude_1d=not recipe.decay_norm_and_bias)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if (p.ndim <= 1 and not recipe.decay_norm_and_bias) else decay).append(p)
+    return [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def lr_factor(recipe: Recipe, step: int, total_steps: int, steps_per_epoch: int) -> float:

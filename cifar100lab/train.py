@@ -13,6 +13,7 @@ one epoch at a time, finish (the record). ``build_network`` + ``Network.step`` a
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -27,7 +28,8 @@ from . import data as data_mod
 from . import recipes, records
 from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
 from .devices import visible_gpus
-from .models import PretrainedWeightsUnavailable, count_flops, count_params, create_model, weights_file
+from .models import (PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model,
+                     weights_file)
 
 __all__ = ["CheckpointError", "ConfigError", "TrainConfig", "TrainingDiverged", "train", "evaluate_checkpoint", "build_network"]
 
@@ -67,7 +69,7 @@ def set_kernel_policy(deterministic: bool) -> dict:
             "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
 
 
-def make_accelerator(precision: str, cpu: bool = False):
+def make_accelerator(precision: str, cpu: bool = False, log_with: str | None = None, project_dir=None):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     cuda = visible_gpus() > 0 and not cpu  # NVML: on a machine without GPUs the CUDA runtime is never asked
@@ -76,7 +78,8 @@ def make_accelerator(precision: str, cpu: bool = False):
     AcceleratorState._reset_state()
     # cpu=True on a machine without GPUs makes a multi-process launch one gloo job (MULTI_CPU) instead of
     # independent single-process copies.
-    return Accelerator(mixed_precision=choose_precision(precision, cuda), cpu=not cuda)
+    return Accelerator(mixed_precision=choose_precision(precision, cuda), cpu=not cuda, log_with=log_with,
+                       project_dir=project_dir)
 
 
 def seed_everything(seed: int) -> None:
@@ -90,32 +93,87 @@ def seed_everything(seed: int) -> None:
 
 # ------------------------------------------------------------------ the one build-and-step
 
+class Frozen:
+    """The backbone (everything but the classifier) held fixed until epoch ``until``: its gradients are dropped
+    before each optimizer step (so neither the update nor weight decay touches it) and its modules stay in eval
+    mode (BatchNorm statistics and dropout stay put). Dropping gradients rather than switching
+    ``requires_grad`` keeps DDP's buckets valid when the backbone is released."""
+
+    def __init__(self, model: torch.nn.Module, until: int):
+        head = classifier_name(model)
+        inside = lambda name: name == head or name.startswith(head + ".")  # noqa: E731
+        self.params = [p for n, p in model.named_parameters() if not inside(n)]
+        # every module outside the classifier that does not contain it (eval() reaches a module's children)
+        self.modules = [m for n, m in model.named_modules() if n and not inside(n) and not head.startswith(n + ".")]
+        self.until, self.now = until, until > 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.now = epoch < self.until
+
+    def hold(self) -> None:
+        if self.now:
+            for m in self.modules:
+                m.eval()
+
+    def drop_grads(self) -> None:
+        if self.now:
+            for p in self.params:
+                p.grad = None
+
+
 @dataclass
 class Network:
     """A network as the trainer runs it: prepared by Accelerate, fed through the run's normalizer, under
-    its autocast. ``step`` is the training step (label smoothing, backward through the scaler, optimizer and
-    scheduler); ``forward`` is the compiled module when ``compile`` is on."""
+    its autocast. ``step`` is the training step (Mixup/CutMix, loss, backward through the scaler, frozen
+    backbone, gradient clipping, optimizer, scheduler, EMA); ``forward`` is the compiled module when
+    ``compile`` is on."""
     accelerator: Any
     model: torch.nn.Module
     forward: Callable
     prepare: Callable
     optimizer: Any = None
     scheduler: Any = None
-    label_smoothing: float = 0.0
+    criterion: Callable = F.cross_entropy
+    mix: Callable | None = None  # timm Mixup: (images, labels) -> (mixed images, soft targets)
+    grad_clip: float = 0.0
+    ema: Any = None  # timm ModelEmaV3
+    frozen: Frozen | None = None
 
-    def step(self, xb: torch.Tensor, yb: torch.Tensor):
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, key: int = 0):
+        x, target = self.prepare(xb), yb
+        if self.mix is not None:
+            with data_mod.seeded(key):  # the step's own draw: a resumed run mixes as the uninterrupted one did
+                x, target = self.mix(x, yb)
         with self.accelerator.autocast():
-            logits = self.forward(self.prepare(xb))
-            loss = F.cross_entropy(logits.float(), yb, label_smoothing=self.label_smoothing)
+            logits = self.forward(x)
+            loss = self.criterion(logits.float(), target)
         self.optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
+        if self.frozen is not None:
+            self.frozen.drop_grads()
+        if self.grad_clip:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.accelerator.unwrap_model(self.model), step=self.scheduler.last_epoch)
         return loss, logits
 
     def logits(self, xb: torch.Tensor) -> torch.Tensor:
         with self.accelerator.autocast():
             return self.model(self.prepare(xb)).float()
+
+    def train_mode(self, epoch: int | None = None) -> None:
+        """Training mode, with a frozen backbone held in eval mode (``epoch``: the one about to run)."""
+        if self.frozen is not None and epoch is not None:
+            self.frozen.set_epoch(epoch)
+        self.model.train()
+        if self.frozen is not None:
+            self.frozen.hold()
+
+    def ema_network(self) -> "Network":
+        """The EMA weights as an evaluable network (same normalizer and autocast)."""
+        return Network(self.accelerator, self.ema.module, self.ema.module, self.prepare)
 
 
 def new_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:
@@ -127,9 +185,10 @@ def new_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn
 
 
 def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,
-                  state: dict | None = None) -> Network:
+                  state: dict | None = None, num_classes: int | None = None) -> Network:
     """Wrap ``model`` the way the trainer runs it. With ``steps_per_epoch`` it can train (optimizer and
-    schedule from the plan's recipe, ``state`` restored from a checkpoint); without, it only evaluates."""
+    schedule from the plan's recipe, ``state`` restored from a checkpoint); without, it only evaluates.
+    ``num_classes``: the loaded dataset's (Mixup's soft targets), default the dataset spec's."""
     cfg, world = plan.config, accelerator.num_processes
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -137,8 +196,15 @@ def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     if steps_per_epoch is None:
         model = accelerator.prepare(model)
         return Network(accelerator, model, model, prepare)
-    optimizer = recipes.make_optimizer(model, plan.recipe, world, fused=cfg.fused_optimizer or None)
-    scheduler = recipes.make_scheduler(optimizer, plan.recipe, cfg.epochs, steps_per_epoch)
+    recipe = plan.recipe
+    frozen = None
+    if recipe.freeze == "backbone" or recipe.freeze_epochs:
+        frozen = Frozen(model, cfg.epochs if recipe.freeze == "backbone" else recipe.freeze_epochs)
+        if recipe.freeze == "backbone":  # never released: no backbone gradients are computed at all
+            for p in frozen.params:
+                p.requires_grad_(False)
+    optimizer = recipes.make_optimizer(model, recipe, world, fused=cfg.fused_optimizer or None)
+    scheduler = recipes.make_scheduler(optimizer, recipe, cfg.epochs, steps_per_epoch)
     if state:  # before prepare: the states name the unwrapped model's parameters
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -147,7 +213,23 @@ def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     if state and state.get("scaler") and accelerator.scaler is not None:
         accelerator.scaler.load_state_dict(state["scaler"])
     forward = torch.compile(model) if cfg.compile else model
-    return Network(accelerator, model, forward, prepare, optimizer, scheduler, plan.recipe.label_smoothing)
+    mix, criterion = None, functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
+    if recipe.mixup or recipe.cutmix:
+        from timm.data import Mixup
+        from timm.loss import SoftTargetCrossEntropy
+        mix = Mixup(mixup_alpha=recipe.mixup, cutmix_alpha=recipe.cutmix, prob=recipe.mix_prob,
+                    switch_prob=recipe.mix_switch_prob, label_smoothing=recipe.label_smoothing,
+                    num_classes=num_classes or plan.dataset.num_classes)  # label smoothing: in the targets
+        criterion = SoftTargetCrossEntropy()
+    ema = None
+    if recipe.ema_decay:
+        from timm.utils import ModelEmaV3
+        # timm's decay warm-up: a short run's EMA is not stuck near the initial weights
+        ema = ModelEmaV3(accelerator.unwrap_model(model), decay=recipe.ema_decay, use_warmup=True)
+        if state and state.get("ema"):
+            ema.load_state_dict(state["ema"])
+    return Network(accelerator, model, forward, prepare, optimizer, scheduler, criterion, mix, recipe.grad_clip,
+                   ema, frozen)
 
 
 @torch.inference_mode()
@@ -158,6 +240,7 @@ def evaluate(network: Network, x, y, batch_size: int) -> dict:
     rank, world = accelerator.process_index, accelerator.num_processes
     idx = torch.arange(rank, len(y), world, device=y.device)
     totals = torch.zeros(4, dtype=torch.float64, device=accelerator.device)  # n, top1, top5, loss
+    was_training = network.model.training
     network.model.eval()
     for start in range(0, len(idx), batch_size):
         b = idx[start:start + batch_size]
@@ -166,7 +249,8 @@ def evaluate(network: Network, x, y, batch_size: int) -> dict:
         totals += torch.stack([torch.tensor(len(b), device=totals.device, dtype=torch.float64),
                                hit[:, 0].sum().double(), hit.any(1).sum().double(),
                                F.cross_entropy(logits, target, reduction="sum").double()])
-    network.model.train()
+    if was_training:
+        network.train_mode()
     totals = accelerator.reduce(totals, reduction="sum")
     n = totals[0].item()
     return {"top1": 100 * totals[1].item() / n, "top5": 100 * totals[2].item() / n,
@@ -219,6 +303,7 @@ def save_checkpoint(run_dir, network: Network, cfg: TrainConfig, epoch, best, hi
     state = {"model": accelerator.unwrap_model(network.model).state_dict(),
              "optimizer": network.optimizer.state_dict(), "scheduler": network.scheduler.state_dict(),
              "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,
+             "ema": network.ema.state_dict() if network.ema is not None else None,
              "config": cfg.to_dict(), "epoch": epoch, "best": best, "history": history}
     records.atomic_write(run_dir / records.CHECKPOINT, lambda f: torch.save(state, f))
 
@@ -233,6 +318,7 @@ class RunState:
         self.run_dir = Path(cfg.run_dir)
         self.run_id = cfg.run_id or self.run_dir.name
         self.wall = records.Timer()
+        self.policy = None  # the recipe's RandAugment / erasing (data.policy_augmentation), set up with the data
         spec = plan.spec
         self.record = records.start(
             cfg.run_dir, run_id=self.run_id, campaign=cfg.campaign, model=cfg.model, family=spec.family,
@@ -286,7 +372,8 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     if done:
         return done  # already done: nothing to redo, nothing overwritten
     kernels = set_kernel_policy(plan.config.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
-    run = RunState(plan, make_accelerator(plan.config.precision))
+    cfg = plan.config
+    run = RunState(plan, make_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir))
     run.record["kernels"] = kernels
     seed_everything(plan.config.seed)
     setup = _setup(run)
@@ -294,7 +381,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         return setup  # skipped
     dataset, model, steps = setup
     ckpt = _resume(run)
-    network = build_network(plan, run.accelerator, model, steps, ckpt)
+    network = build_network(plan, run.accelerator, model, steps, ckpt, dataset.num_classes)
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
     device = run.accelerator.device
     data = [None if t is None else t.to(device) for t in
@@ -311,7 +398,9 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     except Exception as e:
         run.close(records.fail, f"{type(e).__name__}: {e}", epochs_done=len(history))
         raise
-    return _finish(run, history, best, fresh=history[start:])
+    finally:
+        run.accelerator.end_training()  # trackers flush and close, however the run ended
+    return _finish(run, history, best, fresh=history[start:], ema=network.ema is not None)
 
 
 def _setup(run: RunState):
@@ -333,10 +422,24 @@ def _setup(run: RunState):
     world = accelerator.num_processes
     steps = steps_per_epoch(plan, len(dataset.train_y), world)
     run.record["recipe"] = plan.recipe_record(world)
+    run.policy = data_mod.policy_augmentation(plan.recipe, plan.mean)
+    if cfg.log_with:
+        _start_trackers(run)
     run.record["hardware"] = {"device": records.device_name(accelerator.device), "count": world,
                               "nodes": int(os.environ.get("NUM_NODES", 1)), "precision": accelerator.mixed_precision,
                               "distributed": str(accelerator.distributed_type)}
     return dataset, model, steps
+
+
+def _start_trackers(run: RunState) -> None:
+    """Accelerate's tracker (TensorBoard under ``<run_dir>/tensorboard``, or a wandb / MLflow run named after
+    the run), with the config and recipe as its hyperparameters (scalars; the rest as JSON text)."""
+    cfg = run.cfg
+    hparams = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
+               for k, v in {**cfg.to_dict(), **{f"recipe.{k}": v for k, v in run.record["recipe"].items()}}.items()}
+    project = "tensorboard" if cfg.log_with == "tensorboard" else (cfg.campaign or "cifar100lab")
+    run.accelerator.init_trackers(project, config=hparams, init_kwargs={"wandb": {"name": run.run_id},
+                                                                         "mlflow": {"run_name": run.run_id}})
 
 
 def _resume(run: RunState) -> dict | None:
@@ -365,16 +468,18 @@ def _epoch(run: RunState, network: Network, data, steps: int, epoch: int) -> dic
     train_x, train_y, test_x, test_y, val_x, val_y = data
     device = accelerator.device
     torch.manual_seed(cfg.seed * 1_000_003 + epoch * 97 + accelerator.process_index)  # dropout/drop-path
+    network.train_mode(epoch)
     t0 = time.perf_counter()
     totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, seen
+    rank = accelerator.process_index
     batches = data_mod.train_batches(train_x, train_y, cfg.batch_size, epoch, cfg.seed,
-                                     accelerator.process_index, accelerator.num_processes, cfg.augment)
+                                     rank, accelerator.num_processes, cfg.augment, run.policy)
     bar = tqdm(total=steps, desc=f"{run.run_id} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                disable=not (run.main and cfg.progress))
     for step, (xb, yb) in enumerate(batches):
         if step == steps:
             break
-        loss, logits = network.step(xb, yb)
+        loss, logits = network.step(xb, yb, key=data_mod.step_seed(cfg.seed, epoch, step, rank) + 1)
         totals += torch.stack([loss.detach().double() * len(yb), (logits.detach().argmax(1) == yb).sum().double(),
                                torch.tensor(float(len(yb)), device=device, dtype=torch.float64)])
         if step % 50 == 0 and not torch.isfinite(totals[0]):
@@ -391,6 +496,9 @@ def _epoch(run: RunState, network: Network, data, steps: int, epoch: int) -> dic
     if val_y is not None:
         val = evaluate(network, val_x, val_y, cfg.eval_batch_size)
         metrics.update(val_top1=val["top1"], val_top5=val["top5"], val_loss=val["test_loss"])
+    if network.ema is not None:  # the EMA weights, evaluated beside the raw ones
+        ema = evaluate(network.ema_network(), test_x, test_y, cfg.eval_batch_size)
+        metrics.update(ema_top1=ema["top1"], ema_top5=ema["top5"], ema_test_loss=ema["test_loss"])
     return {"epoch": epoch + 1, "train_loss": totals[0].item() / totals[2].item(),
             "train_acc": 100 * totals[1].item() / totals[2].item(), **metrics,
             "lr": network.optimizer.param_groups[0]["lr"], "epoch_seconds": train_time,
@@ -411,6 +519,8 @@ def best_epoch(best: dict, row: dict) -> dict:
 
 def _end_of_epoch(run: RunState, network: Network, row: dict, best: dict, history: list) -> None:
     cfg = run.cfg
+    if cfg.log_with:
+        run.accelerator.log(row, step=row["epoch"])
     if run.main:
         records.append_jsonl(run.run_dir / records.METRICS, row)
         save_checkpoint(run.run_dir, network, cfg, row["epoch"], best, history)
@@ -420,8 +530,12 @@ def _end_of_epoch(run: RunState, network: Network, row: dict, best: dict, histor
     run.accelerator.wait_for_everyone()
 
 
-def _finish(run: RunState, history: list, best: dict, fresh: list) -> dict:
+def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = False) -> dict:
     """The complete record; speeds are averaged over the epochs this attempt ran (not the resumed ones)."""
+    if ema:
+        last = history[-1]
+        run.record["ema"] = {"decay": run.plan.recipe.ema_decay,
+                             "final": {k: last[f"ema_{k}"] for k in ("top1", "top5", "test_loss")}}
     return run.close(
         records.finish, epochs_done=len(history), final={k: history[-1][k] for k in ("top1", "top5", "test_loss", "evaluated")},
         best=best, train_seconds=sum(r["epoch_seconds"] for r in history),

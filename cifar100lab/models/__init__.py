@@ -4,7 +4,7 @@ Importing this package registers every family, so ``create_model`` / ``get_spec`
 imported from here always see all of them.
 """
 from ._registry import (GROUPS, MODEL_REGISTRY, ModelSpec, PretrainedWeightsUnavailable, UnknownModelError,
-                        check_options, count_flops, count_params, create_model, get_spec, model_names,
+                        check_options, classifier_name, count_flops, count_params, create_model, get_spec, model_names,
                         register_model, resolve_input_size)
 from . import cifar_resnet  # noqa: F401  ResNet-20/32/56, ECA-ResNet-20/32, Ghost-ResNet-20/32
 from . import convnext  # noqa: F401  ConvNeXt-T for 32x32 (own) and timm's pretrained ConvNeXt-T

@@ -129,6 +129,18 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
     return spec.builder(**kwargs)
 
 
+def classifier_name(model: torch.nn.Module) -> str:
+    """The module that maps features to classes: timm's ``pretrained_cfg`` names it; in the networks written
+    here it is the last ``nn.Linear``. Everything else is the backbone a linear probe freezes."""
+    name = (getattr(model, "pretrained_cfg", None) or {}).get("classifier")
+    if isinstance(name, (list, tuple)):
+        name = name[-1]
+    linear = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    if name or linear:
+        return name or linear[-1]
+    raise ValueError(f"{type(model).__name__} names no classifier (no pretrained_cfg['classifier'], no nn.Linear)")
+
+
 def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -118,6 +118,10 @@ class CifarResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """timm's layer grouping (the stem, then one group per block; the head last), for layer-wise lr decay."""
+        return {"stem": r"^stem", "blocks": r"^blocks\.(\d+)"}
+
     def forward(self, x):
         x = self.blocks(self.stem(x))
         return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))

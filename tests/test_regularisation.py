@@ -1,0 +1,188 @@
+"""Issue 14's training features: Mixup/CutMix, RandAugment and erasing, EMA, clipping, frozen backbones,
+layer-wise lr decay and TensorBoard, each switched on through recipe fields (``overrides``) or TrainConfig."""
+import math
+
+import pytest
+import safetensors.torch
+import torch
+
+from cifar100lab import data, records, recipes
+from cifar100lab import train as train_mod
+from cifar100lab.config import ConfigError, resolve
+from cifar100lab.models import create_model
+from cifar100lab.train import build_network, make_accelerator, train
+from conftest import tiny_config
+
+TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
+EVERYTHING = {"lr": 0.05, "mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "auto_augment": "randaugment",
+              "random_erasing": 0.25, "ema_decay": 0.99, "grad_clip": 1.0}
+
+
+def network_for(synthetic_root, tmp_path, steps=4, **overrides):
+    plan = resolve(tiny_config(synthetic_root, tmp_path / "net", overrides={"lr": 0.05, **overrides}))
+    model = create_model("resnet_20", num_classes=plan.dataset.num_classes)
+    return build_network(plan, make_accelerator("fp32"), model, steps_per_epoch=steps)
+
+
+def batch(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8), torch.arange(n) % 10
+
+
+@pytest.fixture(scope="module")
+def regularised(synthetic_root, tmp_path_factory):
+    """Every regularisation at once, logged to TensorBoard: straight through, and killed in epoch 2 then resumed."""
+    root = tmp_path_factory.mktemp("regularised")
+    cfg = lambda name: tiny_config(synthetic_root, root / name, epochs=2, max_steps_per_epoch=3,  # noqa: E731
+                                   log_with="tensorboard", overrides=EVERYTHING)
+    straight = train(cfg("straight"))
+    real_evaluate, calls = train_mod.evaluate, []
+
+    def dies_in_epoch_two(*a, **k):  # raw and EMA weights are evaluated each epoch: call 3 is epoch 2's
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **k)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train_mod, "evaluate", dies_in_epoch_two)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg("cut"))
+    return straight, train(cfg("cut"))
+
+
+def test_mixup_mixes_images_and_targets_as_specified(synthetic_root, tmp_path):
+    network = network_for(synthetic_root, tmp_path, mixup=0.8, label_smoothing=0.1)
+    xb, yb = batch()
+    x = network.prepare(xb)
+    with data.seeded(5):
+        mixed, target = network.mix(x.clone(), yb)
+    # timm's batch mode: one lambda per batch, each image mixed with the batch reversed, targets likewise
+    classes = network.mix.num_classes  # the synthetic set's 100
+    smooth = lambda y: torch.nn.functional.one_hot(y, classes) * 0.9 + 0.1 / classes  # noqa: E731
+    on, off = 0.9 + 0.1 / classes, 0.1 / classes
+    lam = ((target[0, yb[0]] - off) / (on - off)).item()  # y[0] and its partner y[-1] differ
+    assert 0 < lam < 1 and target.sum(1).allclose(torch.ones(8))
+    assert torch.allclose(target, lam * smooth(yb) + (1 - lam) * smooth(yb.flip(0)), atol=1e-6)
+    assert torch.allclose(mixed, lam * x + (1 - lam) * x.flip(0), atol=1e-5)
+    with data.seeded(5):
+        assert torch.equal(network.mix(x.clone(), yb)[1], target)  # the step's key decides the draw
+    with data.seeded(6):
+        assert not torch.equal(network.mix(x.clone(), yb)[1], target)
+    assert type(network.criterion).__name__ == "SoftTargetCrossEntropy"
+
+
+def test_cutmix_pastes_a_box_and_weights_targets_by_its_area(synthetic_root, tmp_path):
+    network = network_for(synthetic_root, tmp_path, cutmix=1.0)
+    xb, yb = batch()
+    x = network.prepare(xb)
+    with data.seeded(3):
+        mixed, target = network.mix(x.clone(), yb)
+    from_partner = (mixed == x.flip(0)).all(dim=1) & (mixed != x).any(dim=1)  # pixels taken from the partner
+    area = from_partner[0].float().mean().item()
+    assert 0 < area < 1 and math.isclose(target[0, yb[-1]].item(), area, abs_tol=1e-6)
+
+
+def test_randaugment_differs_between_epochs_is_identical_for_the_same_step_and_keeps_global_rng():
+    recipe = recipes.build_recipe("resnet_sgd", {"auto_augment": "randaugment", "random_erasing": 0.5})
+    policy = data.policy_augmentation(recipe, data.DATASETS["synthetic"].mean)
+    xb, _ = batch(32)
+    rng = torch.get_rng_state()
+    epoch0, again = policy(xb, data.step_seed(0, 0, 0)), policy(xb, data.step_seed(0, 0, 0))
+    epoch1 = policy(xb, data.step_seed(0, 1, 0))
+    assert torch.equal(epoch0, again) and not torch.equal(epoch0, epoch1) and not torch.equal(epoch0, xb)
+    assert epoch0.dtype == torch.uint8 and epoch0.shape == xb.shape
+    assert torch.equal(torch.get_rng_state(), rng)  # dropout and the rest of the run draw as before
+    assert data.policy_augmentation(recipes.build_recipe("resnet_sgd"), (0.5,) * 3) is None  # off by default
+
+
+def test_regularised_run_resumes_to_the_uninterrupted_runs_metrics(regularised):
+    straight, resumed = regularised
+    assert resumed["resumed_from_epoch"] == 1
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]  # noqa: E731
+    rows = strip(records.read_metrics(straight["config"]["run_dir"]))
+    assert rows == strip(records.read_metrics(resumed["config"]["run_dir"])) and "ema_top1" in rows[0]
+    assert resumed["final"] == straight["final"] and resumed["ema"] == straight["ema"]
+
+
+def test_ema_weights_are_evaluated_and_recorded_beside_the_raw_ones(regularised):
+    straight, _ = regularised
+    last = records.read_metrics(straight["config"]["run_dir"])[-1]
+    assert straight["ema"] == {"decay": 0.99, "final": {"top1": last["ema_top1"], "top5": last["ema_top5"],
+                                                        "test_loss": last["ema_test_loss"]}}
+    assert last["ema_test_loss"] != last["test_loss"]  # other weights, not the raw ones evaluated twice
+    assert straight["recipe"]["mixup"] == 0.8 and straight["recipe"]["auto_augment"] == "randaugment"
+
+
+def test_tensorboard_events_hold_the_numbers_of_metrics_jsonl(regularised):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    straight, _ = regularised
+    run_dir = straight["config"]["run_dir"]
+    events = EventAccumulator(f"{run_dir}/tensorboard").Reload()
+    rows = records.read_metrics(run_dir)
+    for key in ("train_loss", "top1", "top5", "test_loss", "lr", "ema_top1"):
+        logged = [(e.step, e.value) for e in events.Scalars(key)]
+        assert [s for s, _ in logged] == [r["epoch"] for r in rows]
+        assert all(math.isclose(v, r[key], rel_tol=1e-6, abs_tol=1e-9) for (_, v), r in zip(logged, rows))
+
+
+def test_frozen_backbone_keeps_pretrained_weights_bitwise(synthetic_root, tmp_path):
+    """A linear probe of local GhostNet weights: only the classifier trains; BatchNorm statistics stay too."""
+    saved = create_model("ghostnet_100", num_classes=1000).state_dict()
+    safetensors.torch.save_file(saved, tmp_path / "ghostnet.safetensors")
+    rec = train(tiny_config(synthetic_root, tmp_path / "probe", model="ghostnet_100", img_size=32, epochs=1,
+                            max_steps_per_epoch=2, pretrained=str(tmp_path / "ghostnet.safetensors"),
+                            overrides={"lr": 0.05, "freeze": "backbone"}))
+    trained = torch.load(tmp_path / "probe" / "checkpoint.pt", weights_only=True)["model"]
+    backbone = [k for k in trained if not k.startswith("classifier.")]
+    assert rec["status"] == "complete" and len(backbone) > 100
+    assert all(torch.equal(trained[k], saved[k]) for k in backbone)
+    optimizer = torch.load(tmp_path / "probe" / "checkpoint.pt", weights_only=True)["optimizer"]
+    assert len(optimizer["state"]) == 2  # momentum for the classifier's weight and bias only: nothing else stepped
+
+
+def test_freeze_epochs_trains_the_classifier_first_then_everything(synthetic_root, tmp_path):
+    network = network_for(synthetic_root, tmp_path, freeze_epochs=1)
+    model = network.model
+    snapshot = lambda: {k: v.clone() for k, v in model.state_dict().items()}  # noqa: E731
+    xb, yb = batch(64)
+    network.train_mode(0)
+    before = snapshot()
+    network.step(xb, yb)
+    after = snapshot()
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("head."))  # stats too
+    assert not torch.equal(before["head.weight"], after["head.weight"])
+    network.train_mode(1)
+    network.step(xb, yb)
+    assert not torch.equal(after["stem.0.weight"], model.state_dict()["stem.0.weight"])
+
+
+def test_layer_decay_gives_each_layer_its_learning_rate(synthetic_root, tmp_path):
+    network = network_for(synthetic_root, tmp_path, layer_decay=0.5)
+    lr_of = {id(p): g["lr"] for g in network.optimizer.param_groups for p in g["params"]}
+    names = dict(network.model.named_parameters())
+    lr = lambda name: lr_of[id(names[name])] / 0.05  # noqa: E731  relative to the recipe's lr
+    # ResNet-20: the stem, 9 blocks, the head = 11 layers; layer i gets 0.5 ** (10 - i)
+    assert lr("head.weight") == 1 and lr("head.bias") == 1
+    assert lr("blocks.8.conv1.weight") == 0.5 and lr("blocks.0.bn1.weight") == 0.5 ** 9
+    assert lr("stem.0.weight") == 0.5 ** 10
+    xb, yb = batch(64)
+    network.step(xb, yb)  # the schedule scales every layer alike: the ratios stay
+    lr_of = {id(p): g["lr"] for g in network.optimizer.param_groups for p in g["params"]}
+    assert math.isclose(lr_of[id(names["stem.0.weight"])] / lr_of[id(names["head.weight"])], 0.5 ** 10)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"batch_size": 63, "overrides": {"mixup": 0.8}}, "batch_size must be even"),
+    ({"epochs": 2, "overrides": {"freeze_epochs": 2}}, "freeze_epochs .2. must be shorter"),
+    ({"overrides": {"freeze": "backbone", "freeze_epochs": 1}}, "drop freeze_epochs"),
+    ({"model": "hornet_tiny", "overrides": {"layer_decay": 0.7}}, "layer_decay needs a network"),
+    ({"overrides": {"layer_decay": 0}}, "layer_decay must be above 0"),
+    ({"overrides": {"auto_augment": "autoaugment"}}, "auto_augment='autoaugment' is not one of none, randaugment"),
+    ({"overrides": {"ra_ops": 2.5}}, "ra_ops must be a whole number"),
+    ({"overrides": {"ema_decay": 1.0}}, r"ema_decay=1.0 is out of range \[0, 1\)"),
+    ({"log_with": "tensorbored"}, "log_with 'tensorbored' is not one of tensorboard, wandb, mlflow"),
+])
+def test_bad_regularisation_settings_fail_before_any_work(synthetic_root, tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(tiny_config(synthetic_root, tmp_path / "never", **change))
+    assert not (tmp_path / "never").exists()
