@@ -69,3 +69,14 @@ def test_resume_check_that_fails_says_why(tmp_path):
     result = yaml.safe_load(out.read_text())
     assert proc.returncode == 1 and not result["passed"]
     assert "CIFAR-100" in result["errors"]["straight"] and "the straight run failed" in proc.stderr
+
+
+def test_performance_page_lists_the_acceptance_checks_in_both_languages(tmp_path):
+    from cifar100lab import records
+    from cifar100lab.report.performance import write_performance_page
+    records.atomic_write_json(tmp_path / "bench" / "gpu-X-resume.json", {
+        "check": "resume", "passed": True, "hardware": {"device": "NVIDIA H200"}, "created": "2026-11-29"})
+    write_performance_page(tmp_path / "bench", tmp_path / "out")
+    en, zh = ((tmp_path / "out" / f"performance_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "- **resume** (a deterministic run killed" in en and "passed on NVIDIA H200, 2026-11-29." in en
+    assert "在 NVIDIA H200 上通过" in zh

@@ -50,3 +50,11 @@ def test_explore_notebook_builds_its_widgets(synthetic_root, tmp_path):
                         kernel_name="python3", progress_bar=False, cwd=str(ROOT))
     text = out.read_text()
     assert "application/vnd.jupyter.widget-view+json" in text and "r1" in text
+
+
+def test_a_run_shows_in_its_notebook_without_the_book_extra(monkeypatch, capsys):
+    """A training server may have the base install only (no myst-nb): the train notebook's display still works."""
+    from cifar100lab.report import display
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # importing it now raises ImportError
+    display.show_run({"run_id": "gpu-run", "status": "failed", "model": "resnet_20", "reason": "stopped"})
+    assert "gpu-run" in capsys.readouterr().out

@@ -47,10 +47,25 @@ def run_summary(record: dict) -> pd.Series:
     return pd.Series({k: ("–" if v is None else v) for k, v in rows.items()})
 
 
+def _glue():
+    """myst-nb's glue (the book's numbers come from it); without the book extra installed, as on a training
+    server, a stand-in that shows what should be shown and keeps the run's notebook from failing."""
+    try:
+        from myst_nb import glue
+        return glue
+    except ImportError:
+        from IPython.display import display as show
+
+        def glue(name, value, display=True):
+            if display:
+                show(value)
+        return glue
+
+
 def show_run(record: dict) -> None:
     """Display one run in its notebook and glue its numbers and figure (shown once) for the book."""
     from IPython.display import Markdown, display
-    from myst_nb import glue
+    glue = _glue()
     summary = run_summary(record)
     kind = (record.get("dataset") or {}).get("kind")
     if kind and kind != "real":

@@ -68,6 +68,23 @@ FACTS = {
 }
 
 
+CHECK_FACTS = {
+    "check": {"en": "- **{check}** ({what}): {result} on {device}, {created}.",
+              "zh": "- **{check}**（{what}）：在 {device} 上{result}，{created}。"},
+    "passed": {"en": "passed", "zh": "通过"}, "failed": {"en": "FAILED", "zh": "未通过"},
+    "fork": {"en": "a child forked after the notebook kernel's preparation makes a tensor on the device",
+             "zh": "在 notebook 内核完成准备后 fork 出的子进程可以在设备上创建张量"},
+    "resume": {"en": "a deterministic run killed after its first checkpoint and resumed has every epoch's metrics "
+                     "of the uninterrupted run", "zh": "在第一个检查点后被终止并恢复的确定性运行，每轮指标与未中断的运行完全相同"},
+}
+
+
+def _check_section(r: dict, lang: str) -> str:
+    device = (r.get("hardware") or {}).get("device") or (f"{r['gpus']} GPU" if r.get("gpus") else "CPU")
+    return fill(CHECK_FACTS["check"], lang, check=r["check"], what=CHECK_FACTS[r["check"]][lang], device=device,
+                result=CHECK_FACTS["passed" if r["passed"] else "failed"][lang], created=r.get("created", "–")) + "\n"
+
+
 def say(fact: str, lang: str, **values) -> str:
     return fill(FACTS[fact], lang, **values)
 
@@ -167,6 +184,11 @@ PERFORMANCE_SECTIONS = [
         {"en": "Whole runs of the trainer, for accuracy and wall time together.",
          "zh": "完整的训练运行，同时给出准确率与总用时。"},
         {"en": "No timed-run record yet.", "zh": "尚无计时训练记录。"})),
+    ("check", _check_section, (
+        {"en": "GPU acceptance checks", "zh": "GPU 验收检查"},
+        {"en": "Steps 1 and 3 of `benchmarks/gpu_check.sh` (`python -m cifar100lab check fork|resume`).",
+         "zh": "`benchmarks/gpu_check.sh` 的第 1 步与第 3 步（`python -m cifar100lab check fork|resume`）。"},
+        {"en": "No check record yet.", "zh": "尚无检查记录。"})),
 ]
 
 
@@ -180,7 +202,8 @@ def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generat
         parts = []
         for kind, render, (title, intro, empty) in PERFORMANCE_SECTIONS:
             parts += [f"## {title[lang]}\n", intro[lang] + "\n"]
-            parts += [render(r, lang) for r in found if r.get("kind") == kind] or [empty[lang] + "\n"]
+            parts += [render(r, lang) for r in found if r.get("kind", "check" if "check" in r else None) == kind] \
+                or [empty[lang] + "\n"]
         if not has_gpu:
             parts.append(":::{note}\n" + say("no_gpu", lang) + "\n:::\n")
         (out / f"performance_{lang}.md").write_text("\n".join(parts), encoding="utf-8")
