@@ -155,7 +155,7 @@ class OursPath:
                      "input_size": plan.input_size, "optimizer": type(self.network.optimizer.optimizer).__name__}
 
     def train_round(self):
-        self.network.model.train()
+        self.network.train_mode()
         self.epoch += 1
         batches = data_mod.train_batches(self.x, self.y, self.batch_size, self.epoch, 0)
         return _timed(self.network.step, batches, self.warmup, self.device)
@@ -338,7 +338,8 @@ def run_timed_runs(path, data_root=None, progress=print) -> dict:
             epochs = records.read_metrics(Path(tmp) / f"run{i}")
             out.append({"label": label, "status": rec["status"], "reason": rec.get("reason"),
                         "config": rec["config"], "dataset": rec.get("dataset"), "hardware": rec.get("hardware"),
-                        "final": rec.get("final"), "best": rec.get("best"), "wall_seconds": rec["wall_seconds"],
+                        "final": rec.get("final"), "best": rec.get("best"), "ema": rec.get("ema"),
+                        "wall_seconds": rec["wall_seconds"],
                         "images_per_second": rec.get("images_per_second"),
                         "epoch_seconds": [r["epoch_seconds"] + r["eval_seconds"] for r in epochs]})
             progress(f"[{i + 1}/{len(spec['configs'])}] {label}: {rec['status']}, top-1 "

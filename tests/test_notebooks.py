@@ -30,7 +30,7 @@ def test_train_notebook_parameters_cover_the_config():
 def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
     out = tmp_path / "out.ipynb"
     cmd = [sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "train.ipynb"), str(out),
-           "-p", "model", "eca_resnet_20", "-y", "options: {k_size: 5}", "-p", "dataset", "synthetic",
+           "-p", "model", "eca_resnet_20", "-y", "{options: {k_size: 5}, overrides: {ema_decay: 0.9}, log_with: tensorboard}", "-p", "dataset", "synthetic",
            "-p", "data_root", str(synthetic_root), "-p", "epochs", "1", "-p", "batch_size", "32",
            "-p", "max_steps_per_epoch", "2", "-p", "run_dir", str(tmp_path / "run"), "-p", "progress", "False",
            "--no-progress-bar", "-k", "python3"]
@@ -38,6 +38,7 @@ def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rec = json.loads((tmp_path / "run" / "record.json").read_text())
     assert rec["status"] == "complete" and rec["options"] == {"k_size": 5}
+    assert rec["ema"]["decay"] == 0.9 and (tmp_path / "run" / "tensorboard").is_dir()  # issue 14, from parameters
     assert "top-1 (%)" in out.read_text()
 
 

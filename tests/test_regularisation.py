@@ -186,3 +186,20 @@ def test_bad_regularisation_settings_fail_before_any_work(synthetic_root, tmp_pa
     with pytest.raises(ConfigError, match=message):
         resolve(tiny_config(synthetic_root, tmp_path / "never", **change))
     assert not (tmp_path / "never").exists()
+
+
+def test_campaign_yaml_reaches_every_feature(synthetic_root, tmp_path):
+    from cifar100lab.campaign import load_campaign
+    (tmp_path / "c.yaml").write_text(f"""
+name: reg
+dataset: synthetic
+models: [resnet_20]
+defaults: {{epochs: 3, batch_size: 32, data_root: {synthetic_root}, log_with: tensorboard,
+           overrides: {{mixup: 0.8, cutmix: 1.0, auto_augment: trivialaugment, random_erasing: 0.25,
+                       ema_decay: 0.999, grad_clip: 2.0, freeze_epochs: 1, layer_decay: 0.75}}}}
+""")
+    plan = load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs").runs[0].plan
+    assert plan.config.log_with == "tensorboard"
+    r = plan.recipe
+    assert (r.mixup, r.cutmix, r.auto_augment, r.random_erasing, r.ema_decay, r.grad_clip, r.freeze_epochs,
+            r.layer_decay) == (0.8, 1.0, "trivialaugment", 0.25, 0.999, 2.0, 1, 0.75)

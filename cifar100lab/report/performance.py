@@ -23,7 +23,8 @@ HEAD = {
     "predicted": {"en": "Predicted", "zh": "预计用时"}, "run": {"en": "Run", "zh": "运行"},
     "status": {"en": "Status", "zh": "状态"}, "top1": {"en": "Top-1 (%)", "zh": "Top-1（%）"},
     "top5": {"en": "Top-5 (%)", "zh": "Top-5（%）"}, "wall": {"en": "Wall time", "zh": "总用时"},
-    "mean_epoch": {"en": "Mean epoch (s)", "zh": "平均每轮（秒）"}}
+    "mean_epoch": {"en": "Mean epoch (s)", "zh": "平均每轮（秒）"},
+    "ema_top1": {"en": "EMA top-1 (%)", "zh": "EMA Top-1（%）"}}
 FACTS = {
     "bench_head": {
         "en": "**{device}** — measured {measured}, torch {torch}, batch {batch}, {steps} timed steps per round, median "
@@ -150,6 +151,8 @@ def _runs_section(r: dict, lang: str) -> str:
     t = _table({"run": [x["label"] for x in rows], "status": [x["status"] for x in rows],
                 "top1": [fmt((x.get("final") or {}).get("top1")) for x in rows],
                 "top5": [fmt((x.get("final") or {}).get("top5")) for x in rows],
+                **({"ema_top1": [fmt(((x.get("ema") or {}).get("final") or {}).get("top1")) for x in rows]}
+                   if any(x.get("ema") for x in rows) else {}),
                 "wall": [_hours(x["wall_seconds"]) for x in rows],
                 "mean_epoch": [fmt(sum(x["epoch_seconds"]) / len(x["epoch_seconds"]), 1) if x.get("epoch_seconds")
                                else "–" for x in rows],
