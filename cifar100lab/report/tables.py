@@ -124,9 +124,14 @@ def recipes_table(used: pd.DataFrame, lang: str) -> str:
         head("lr", lang): [f"{a:g} → {b:g}" for a, b in zip(used.lr, used.effective_lr)],
         head("wd", lang): used.weight_decay.map(lambda v: f"{v:g}"), head("schedule", lang): used.schedule,
         head("warmup", lang): used.warmup_epochs.map(lambda v: f"{v:g}"),
-        head("regularisation", lang): [regularisation(r, lang) for r in used.to_dict("records")],
+        head("regularisation", lang): [regularisation(_recorded(r), lang) for r in used.to_dict("records")],
         head("batch", lang): used.get("global_batch", pd.Series(["–"] * len(used)))})
     return markdown_table(t) + "\n" + say("recipes_note", lang) + "\n"
+
+
+def _recorded(row: dict) -> dict:
+    """A recipes_used row without the gaps (NaN) where other rows recorded a field this one did not."""
+    return {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
 
 
 def regularisation(recipe: dict, lang: str) -> str:
