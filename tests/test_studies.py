@@ -207,3 +207,12 @@ def test_study_figure_gives_each_model_its_own_panel_with_the_model_prefix_as_it
     assert [t.get_text() for t in axes[1].get_xticklabels()] == ["none", "Mixup+CutMix", "RandAugment", "EMA", "all"]
     one = figures.figure_study(df.assign(base=0), "t", "en")  # compared with the first: one shared axis
     assert len(one.axes) == 1
+
+
+def test_ema_is_set_beside_the_raw_weights_of_the_same_runs_only():
+    done = lambda top1, **more: {"status": "complete", "final": {"top1": top1}, "params": 1, **more}
+    recs = {"r0": done(60.0, ema={"decay": 0.9, "final": {"top1": 62.0}}), "r1": done(70.0)}  # r1: no EMA kept
+    df = studies.study_table({"variants": [{"label": "a", "model": "resnet_20", "overrides": {"ema_decay": 0.9}}],
+                              "runs": {"a": ["r0", "r1"]}}, recs)
+    assert studies.ema_facts(df, "en") == [("ema_beside_raw", {"variant": "a", "ema": "62.00", "raw": "60.00",
+                                                               "diff": "+2.00", "seeds": 1})]

@@ -25,13 +25,16 @@ def _history(run: dict) -> list:
 def _variant_row(v: dict, runs: list[dict]) -> dict:
     ok = [r for r in runs if r.get("status") == "complete"]
     top1 = [r["final"]["top1"] for r in ok]
-    ema = [r["ema"]["final"]["top1"] for r in ok if (r.get("ema") or {}).get("final")]
+    with_ema = [r for r in ok if (r.get("ema") or {}).get("final")]
+    ema = [r["ema"]["final"]["top1"] for r in with_ema]
     return {"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
-            "options": json.dumps(v.get("options") or {}), "overrides": json.dumps(v.get("overrides") or {},
-                                                                                  sort_keys=True),
-            "seeds": len(ok), "mean": _mean(top1), "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,
-            "ema_mean": _mean(ema), "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1,
-            "ema_values": ema, "history": _history(ok[0]) if ok else [],
+            "options": json.dumps(v.get("options") or {}),
+            "overrides": json.dumps(v.get("overrides") or {}, sort_keys=True), "seeds": len(ok),
+            "mean": _mean(top1), "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,
+            # the EMA weights against the raw weights of the same runs
+            "ema_mean": _mean(ema), "ema_raw_mean": _mean([r["final"]["top1"] for r in with_ema]),
+            "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
+            "history": _history(ok[0]) if ok else [],
             "status": "complete" if ok else (runs[0]["status"] if runs else "missing")}
 
 
@@ -69,8 +72,8 @@ def same_network(df: pd.DataFrame) -> list[int]:
     ECA's adaptive kernel resolves to k = 3 for 16-64 channels: a separate run of it repeats the k = 3 run."""
     out = []
     for i, r in enumerate(df.itertuples()):
-        twin = next((p for p in df.iloc[:i].itertuples() if r.history and p.model == r.model and p.overrides == r.overrides
-                     and p.params_m == r.params_m and p.history == r.history), None)
+        twin = next((p for p in df.iloc[:i].itertuples() if r.history and p.model == r.model
+                     and p.overrides == r.overrides and p.params_m == r.params_m and p.history == r.history), None)
         out.append(twin.Index if twin is not None else -1)
     return out
 
@@ -112,8 +115,8 @@ def _top(group: pd.DataFrame, label: str, model: str | None) -> tuple[str, dict]
 def ema_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
     """For each variant whose runs kept a weight EMA: its top-1 beside the raw weights' of the same runs."""
     label = "variant" if lang == "en" else "variant_zh"
-    return [("ema_beside_raw", dict(variant=getattr(r, label), ema=f"{r.ema_mean:.2f}", raw=f"{r.mean:.2f}",
-                                    diff=f"{r.ema_mean - r.mean:+.2f}", seeds=len(r.ema_values)))
+    return [("ema_beside_raw", dict(variant=getattr(r, label), ema=f"{r.ema_mean:.2f}", raw=f"{r.ema_raw_mean:.2f}",
+                                    diff=f"{r.ema_mean - r.ema_raw_mean:+.2f}", seeds=len(r.ema_values)))
             for r in df.itertuples() if r.ema_values]
 
 
