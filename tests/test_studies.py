@@ -205,6 +205,7 @@ def test_study_figure_gives_each_model_its_own_panel_with_the_model_prefix_as_it
     axes = [a for a in fig.axes if a.get_title()]
     assert [a.get_title() for a in axes] == ["ResNet-56", "ConvNeXt-T"]
     assert [t.get_text() for t in axes[1].get_xticklabels()] == ["none", "Mixup+CutMix", "RandAugment", "EMA", "all"]
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["EMA weights (mean)"]
     one = figures.figure_study(df.assign(base=0), "t", "en")  # compared with the first: one shared axis
     assert len(one.axes) == 1
 

@@ -163,6 +163,10 @@ def _study_variants(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang
     sns.pointplot(data=points, x="variant", y="top1", errorbar="sd", capsize=0.15, linestyle="none", ax=ax,
                   order=order)
     sns.stripplot(data=points, x="variant", y="top1", color="0.4", size=4, ax=ax, order=order)
+    ema = [(i + 0.25, r.ema_mean) for i, r in enumerate(df.itertuples()) if r.ema_values]
+    if ema:  # the EMA weights of the same runs, beside the raw weights
+        ax.scatter(*zip(*ema), marker="D", s=30, facecolors="none", edgecolors="C1", label=say("ax_ema", lang))
+        ax.legend(fontsize=7, loc="best")
     prefix = _shared_prefix(order) if several else ""
     if prefix:  # "ResNet-56 · Mixup+CutMix" under a "ResNet-56" panel reads "Mixup+CutMix"
         ax.set_xticks(range(len(order)), [o[len(prefix):] for o in order])

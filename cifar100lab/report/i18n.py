@@ -322,4 +322,5 @@ MESSAGES = {
     "ax_group": {"en": "group", "zh": "类别"},
     "ax_flops": {"en": "FLOPs (M)", "zh": "FLOPs (M)"},
     "ax_variant": {"en": "variant", "zh": "变体"},
+    "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
 }
