@@ -10,7 +10,9 @@ Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, `
 a number or ``auto``, see :func:`resolve_jobs`), ``executor`` (``kind: slurm`` and its resources, see
 :mod:`cifar100lab.slurm`).
 Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seeds``, ``variants``
-(each ``label``, ``model``, optional ``options`` and ``label_zh``).
+(each ``label``, unique, ``model``, optional ``options``, ``overrides`` (recipe fields, over the campaign
+defaults' overrides) and ``label_zh``), ``compare_within`` (``model``: each variant against the first variant
+of its model; default: every variant against the study's first).
 """
 from __future__ import annotations
 
@@ -35,8 +37,9 @@ from .models import get_spec, model_names
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs", "executor")
-STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric")
-VARIANT_KEYS = ("label", "label_zh", "model", "options")
+STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric", "compare_within")
+VARIANT_KEYS = ("label", "label_zh", "model", "options", "overrides")
+COMPARE_WITHIN = ("model",)
 DATASET_ENV = "CIFAR100LAB_DATASET"
 
 
@@ -46,6 +49,7 @@ class Variant:
     model: str
     options: dict
     label_zh: str | None = None
+    overrides: dict = field(default_factory=dict)  # recipe fields, as written in the study
 
 
 @dataclass
@@ -56,6 +60,15 @@ class Study:
     seeds: list[int]
     variants: list[Variant]
     path: str
+    compare_within: str | None = None  # None: the whole study against its first variant; "model": per model
+
+
+@dataclass
+class VariantRuns:
+    """What one study variant became in a campaign: the recipe fields it changes over the campaign's recipe
+    (checked values; those that change nothing dropped) and its run ids, one per seed."""
+    overrides: dict
+    run_ids: list[str]
 
 
 @dataclass
@@ -87,6 +100,7 @@ class Campaign:
     path: str = ""
     executor: Any = None  # where runs execute: local (default) or Slurm (slurm.ExecutorSpec)
     runs: list[Run] = field(default_factory=list)
+    variant_runs: dict[tuple[str, str], VariantRuns] = field(default_factory=dict)  # (study, label) -> runs
 
 
 def _read_yaml(path: Path, keys: tuple[str, ...], what: str) -> dict:
@@ -111,23 +125,39 @@ def _seeds(value, where: str) -> list[int]:
     return seeds
 
 
+def _variant(path: Path, i: int, v) -> Variant:
+    where = f"{path}: variant {i + 1}"
+    if not isinstance(v, dict):
+        raise ConfigError(f"{where} must be a mapping with 'label' and 'model', got {v!r}")
+    bad = sorted(set(v) - set(VARIANT_KEYS))
+    if bad:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(bad)}; valid keys: {', '.join(VARIANT_KEYS)}")
+    if "label" not in v or "model" not in v:
+        raise ConfigError(f"{where} needs 'label' and 'model'")
+    for key in ("options", "overrides"):
+        if not isinstance(v.get(key) or {}, dict):
+            raise ConfigError(f"{where} ({v['label']}): {key} must be a mapping, got {v[key]!r}")
+    return Variant(str(v["label"]), v["model"], dict(v.get("options") or {}), v.get("label_zh"),
+                   dict(v.get("overrides") or {}))
+
+
 def load_study(path: str | os.PathLike) -> Study:
     path = Path(path)
     d = _read_yaml(path, STUDY_KEYS, "study")
-    variants = []
-    for i, v in enumerate(d.get("variants") or []):
-        bad = sorted(set(v) - set(VARIANT_KEYS))
-        if bad:
-            raise ConfigError(f"{path}: variant {i + 1} has unknown key(s) {', '.join(bad)}; "
-                              f"valid keys: {', '.join(VARIANT_KEYS)}")
-        if "label" not in v or "model" not in v:
-            raise ConfigError(f"{path}: variant {i + 1} needs 'label' and 'model'")
-        variants.append(Variant(str(v["label"]), v["model"], dict(v.get("options") or {}), v.get("label_zh")))
+    variants = [_variant(path, i, v) for i, v in enumerate(d.get("variants") or [])]
     if not variants:
         raise ConfigError(f"{path}: a study needs at least one variant")
+    labels = [v.label for v in variants]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:  # the label is the variant's key in the manifest and the tables
+        raise ConfigError(f"{path}: variant label(s) {', '.join(twice)} appear more than once; labels must be unique")
+    within = d.get("compare_within")
+    if within is not None and within not in COMPARE_WITHIN:
+        raise ConfigError(f"{path}: compare_within must be {' or '.join(COMPARE_WITHIN)} (or omitted: every "
+                          f"variant against the first), got {within!r}")
     name = d.get("study") or path.stem
     return Study(name, d.get("title") or {"en": name, "zh": name}, d.get("question") or {},
-                 _seeds(d.get("seeds", 3), str(path)), variants, str(path))
+                 _seeds(d.get("seeds", 3), str(path)), variants, str(path), within)
 
 
 def canonical_options(model: str, options: dict) -> dict:
@@ -139,9 +169,15 @@ def canonical_options(model: str, options: dict) -> dict:
     return {k: v for k, v in sorted(options.items()) if not (k in defaults and defaults[k] == v)}
 
 
-def run_id_for(campaign: str, model: str, options: dict, seed: int) -> str:
-    parts = [campaign, model] + [f"{k}-{v}" for k, v in options.items()] + [f"s{seed}"]
+def run_id_for(campaign: str, model: str, options: dict, seed: int, overrides: dict | None = None) -> str:
+    """``<campaign>-<model>[-<option>-<value>…][-<recipe field>-<value>…]-s<seed>``, each part sorted."""
+    items = list(options.items()) + list((overrides or {}).items())
+    parts = [campaign, model] + [f"{k}-{_id_value(v)}" for k, v in items] + [f"s{seed}"]
     return "-".join(str(p).replace("/", "_").replace(" ", "_") for p in parts)
+
+
+def _id_value(value) -> str:
+    return "_".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root: str | os.PathLike = "runs",
@@ -171,42 +207,81 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
         if "model" not in e:
             raise ConfigError(f"{path}: model entry {e} has no 'model'")
     camp.models = [e.get("name") or e["model"] for e in entries]
-    wanted = [(e["model"], e.get("options") or {}, s, e.get("name"),
-               {k: v for k, v in e.items() if k not in ("model", "options", "name")})
-              for e in entries for s in camp.seeds]
+    runs = _Expansion(path, name, dataset, defaults, Path(runs_root), Path(book_dir))
+    for e in entries:
+        extra = {k: v for k, v in e.items() if k not in ("model", "options", "name")}
+        for s in camp.seeds:
+            runs.add(e["model"], e.get("options") or {}, s, e.get("name"), extra)
     for st in studies:
         seeds = _seeds(study_seeds, str(path)) if study_seeds is not None else st.seeds
-        wanted += [(v.model, v.options, s, None, {}) for v in st.variants for s in seeds]
-    seen = {}
-    for model, options, seed, stem, extra in wanted:
-        try:
-            options = canonical_options(model, options)
-        except KeyError as e:
-            raise ConfigError(f"{path}: {e}") from None
-        rid = run_id_for(name, stem or model, options, seed)
-        if rid in seen:
-            continue
-        merged_overrides = {**defaults.get("overrides", {}), **extra.get("overrides", {})}
-        cfg = {**defaults, **extra, "overrides": merged_overrides, "model": model, "options": options, "seed": seed, "dataset": dataset,
-               "run_dir": str(Path(runs_root) / name / rid), "run_id": rid, "campaign": name, "resume": True}
-        try:
-            plan = resolve(cfg)
-        except ConfigError as e:
-            raise ConfigError(f"{path}, run {rid}: {e}") from None
-        seen[rid] = Run(rid, plan, Path(book_dir) / "runs" / f"{rid}.ipynb")
-    camp.runs = list(seen.values())
+        for v in st.variants:
+            camp.variant_runs[(st.name, v.label)] = runs.add_variant(st, v, seeds)
+    camp.runs = list(runs.runs.values())
     if not camp.runs:
         raise ConfigError(f"{path} defines no runs; list 'models' (names or all) or 'studies'")
     return camp
 
 
+@dataclass
+class _Expansion:
+    """Model entries and study variants -> runs, one per distinct network, recipe and seed, each resolved
+    (so checked) once."""
+    path: Path
+    name: str
+    dataset: str
+    defaults: dict
+    runs_root: Path
+    book_dir: Path
+    runs: dict[str, Run] = field(default_factory=dict)
+    base_recipes: dict = field(default_factory=dict)  # model -> its recipe under the campaign's defaults
+
+    def config(self, model: str, options: dict, seed: int, extra: dict) -> dict:
+        overrides = {**self.defaults.get("overrides", {}), **extra.get("overrides", {})}
+        return {**self.defaults, **extra, "overrides": overrides, "model": model, "options": options, "seed": seed,
+                "dataset": self.dataset, "campaign": self.name, "resume": True}
+
+    def add(self, model: str, options: dict, seed: int, stem: str | None = None, extra: dict | None = None,
+            changed: dict | None = None) -> str:
+        """The run id of this network, recipe change and seed; the run is made and resolved on first sight."""
+        try:
+            options = canonical_options(model, options)
+        except KeyError as e:
+            raise ConfigError(f"{self.path}: {e}") from None
+        rid = run_id_for(self.name, stem or model, options, seed, changed)
+        if rid not in self.runs:
+            cfg = {**self.config(model, options, seed, extra or {}),
+                   "run_dir": str(self.runs_root / self.name / rid), "run_id": rid}
+            try:
+                plan = resolve(cfg)
+            except ConfigError as e:
+                raise ConfigError(f"{self.path}, run {rid}: {e}") from None
+            self.runs[rid] = Run(rid, plan, self.book_dir / "runs" / f"{rid}.ipynb")
+        return rid
+
+    def add_variant(self, study: Study, v: Variant, seeds: list[int]) -> VariantRuns:
+        changed = self.changed_fields(study, v)
+        extra = {"overrides": v.overrides} if changed else {}  # no change: the plain network's runs
+        return VariantRuns(changed, [self.add(v.model, v.options, s, extra=extra, changed=changed) for s in seeds])
+
+    def changed_fields(self, study: Study, v: Variant) -> dict:
+        """The variant's recipe fields that differ from the campaign's recipe for its model, as the run uses
+        them (checked, e.g. 1 -> 1.0), so equal recipes share one run whatever the YAML spelled."""
+        if not v.overrides:
+            return {}
+        try:
+            options = canonical_options(v.model, v.options)
+            recipe = resolve(self.config(v.model, options, 0, {"overrides": v.overrides})).recipe
+            if v.model not in self.base_recipes:
+                self.base_recipes[v.model] = resolve(self.config(v.model, options, 0, {})).recipe
+        except (ConfigError, KeyError) as e:
+            raise ConfigError(f"{study.path}: variant {v.label!r}: {e}") from None
+        base = self.base_recipes[v.model]
+        return {k: getattr(recipe, k) for k in sorted(v.overrides) if getattr(recipe, k) != getattr(base, k)}
+
+
 def study_runs(campaign: Campaign, study: Study) -> dict[str, list[str]]:
     """Variant label -> run ids of that variant (one per seed) in this campaign."""
-    out = {}
-    for v in study.variants:
-        opts = canonical_options(v.model, v.options)
-        out[v.label] = [r.run_id for r in campaign.runs if r.config.model == v.model and r.config.options == opts]
-    return out
+    return {v.label: campaign.variant_runs[(study.name, v.label)].run_ids for v in study.variants}
 
 
 def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
@@ -216,8 +291,11 @@ def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
         "source": campaign.path, "models": campaign.models, "seeds": campaign.seeds,
         "runs": [r.run_id for r in campaign.runs],
         "studies": [{"name": s.name, "title": s.title, "question": s.question, "path": s.path,
+                     "compare_within": s.compare_within,
                      "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,
-                                   "options": v.options} for v in s.variants],
+                                   "options": v.options,
+                                   "overrides": campaign.variant_runs[(s.name, v.label)].overrides}
+                                  for v in s.variants],
                      "runs": study_runs(campaign, s)} for s in campaign.studies]})
     return path
 

@@ -99,3 +99,41 @@ def write_fake_campaign(runs_root: Path, book_dir: Path | None = None, name: str
         "name": name, "description": "", "dataset": dataset, "source": "", "seeds": list(seeds),
         "models": list(CURVES) + list(SKIPPED), "runs": [w[-1] for w in wanted], "studies": [study]})
     return root
+
+
+def write_fake_study(runs_root: Path, study, top1: dict, ema: dict | None = None, name: str = "reg",
+                     dataset: str = "synthetic", epochs: int = 2) -> Path:
+    """A campaign of one study (``campaign.Study``, e.g. the regularisation YAML) whose variants may change the
+    recipe: records with ``top1[label]`` per seed, the variant's overrides in ``record['recipe']``, and for labels
+    in ``ema`` an EMA record and per-epoch EMA metrics. The plain variants' runs are the campaign's model runs."""
+    root, ema = Path(runs_root) / name, ema or {}
+    runs, models = {}, []
+    for v in study.variants:
+        change = "".join(f"-{k}-{val}" for k, val in sorted(v.overrides.items()))
+        runs[v.label] = [f"{name}-{v.model}{change}-s{s}" for s in range(len(top1[v.label]))]
+        if not v.overrides:
+            models.append(v.model)
+        for seed, (rid, acc) in enumerate(zip(runs[v.label], top1[v.label])):
+            rec = _record(name, rid, v.model, v.options, seed, [acc - 10, acc], dataset, epochs, 1000, 0.0)
+            run_dir = root / rid
+            rec["config"]["run_dir"] = str(run_dir)
+            rec["recipe"] = {**RECIPE, **v.overrides}
+            row = {}
+            if v.label in ema:
+                e = ema[v.label][seed]
+                rec["ema"] = {"decay": v.overrides.get("ema_decay"), "final": {"top1": e, "top5": e + 20, "test_loss": 1.0}}
+                row = {"ema_top1": e, "ema_top5": e + 20, "ema_test_loss": 1.0}
+            records.atomic_write_json(run_dir / records.RECORD, rec)
+            (run_dir / records.METRICS).unlink(missing_ok=True)
+            for epoch, t in enumerate([acc - 10, acc], 1):
+                records.append_jsonl(run_dir / records.METRICS, {
+                    "epoch": epoch, "train_loss": 2.0 / epoch, "train_acc": t, "top1": t, "top5": t + 20,
+                    "test_loss": 2.0 / epoch + acc / 1000, "epoch_seconds": 10.0, **row})
+    manifest_study = {"name": study.name, "title": study.title, "question": study.question, "path": study.path,
+                      "compare_within": study.compare_within, "runs": runs,
+                      "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,
+                                    "options": v.options, "overrides": v.overrides} for v in study.variants]}
+    records.atomic_write_json(root / records.MANIFEST, {
+        "name": name, "description": "", "dataset": dataset, "source": "", "seeds": [0], "models": models,
+        "runs": [rid for ids in runs.values() for rid in ids], "studies": [manifest_study]})
+    return root

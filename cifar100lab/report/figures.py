@@ -124,26 +124,62 @@ def figure_run_curves(history: list[dict], title: str = ""):
 
 
 def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", notice: str = ""):
-    """Top-1 per variant (or against parameters, ``x='params_m'``), each seed a dot."""
+    """Top-1 per variant (or against parameters, ``x='params_m'``), each seed a dot; one panel per model when
+    the study compares within each model (``base`` rows other than the first)."""
     import matplotlib.pyplot as plt
-    import seaborn as sns
     style()
     label = "variant" if lang == "en" else "variant_zh"
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    points = pd.DataFrame([{"variant": getattr(r, label), "params_m": r.params_m, "top1": v}
-                           for r in df.itertuples() for v in r.values])
-    if len(points) and x == "params_m":
-        sns.lineplot(data=points, x="params_m", y="top1", errorbar="sd", marker="o", ax=ax)
-        for r in df.itertuples():
-            ax.annotate(getattr(r, label), (r.params_m, r.mean), fontsize=8, xytext=(4, 4), textcoords="offset points")
-        ax.set_xlabel(say("ax_params", lang).replace(", log scale", "").replace("，对数坐标", ""))
-    elif len(points):
-        order = list(df[label])
-        sns.pointplot(data=points, x="variant", y="top1", errorbar="sd", capsize=0.15, linestyle="none", ax=ax,
-                      order=order)
-        sns.stripplot(data=points, x="variant", y="top1", color="0.4", size=4, ax=ax, order=order)
-        ax.set_xlabel(say("ax_variant", lang))
-    ax.set(ylabel=say("ax_top1", lang), title=title + (f"\n{notice}" if notice else ""))
-    ax.tick_params(axis="x", labelsize=8)
+    per_model = x == "variant" and "base" in df and bool((df.base != 0).any())
+    models = list(dict.fromkeys(df.model)) if per_model else [None]
+    widths = [max(2, (df.model == m).sum()) if m else 1 for m in models]
+    fig, axes = plt.subplots(1, len(models), figsize=(max(7, 1.1 * sum(widths)), 3.6), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    for ax, model in zip(axes[0], models):
+        part = df[df.model == model] if model else df
+        points = pd.DataFrame([{"variant": getattr(r, label), "params_m": r.params_m, "top1": v}
+                               for r in part.itertuples() for v in r.values])
+        if len(points) and x == "params_m":
+            _study_params(ax, part, points, label, lang)
+        elif len(points):
+            _study_variants(ax, part, points, label, lang, several=len(models) > 1)
+        ax.set(ylabel=say("ax_top1", lang) if ax is axes[0][0] else "")
+        ax.tick_params(axis="x", labelsize=8)
+    fig.suptitle(title + (f"\n{notice}" if notice else ""), fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _study_params(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang: str) -> None:
+    import seaborn as sns
+    sns.lineplot(data=points, x="params_m", y="top1", errorbar="sd", marker="o", ax=ax)
+    for r in df.itertuples():
+        ax.annotate(getattr(r, label), (r.params_m, r.mean), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel(say("ax_params", lang).replace(", log scale", "").replace("，对数坐标", ""))
+
+
+def _study_variants(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang: str, several: bool) -> None:
+    import seaborn as sns
+    order = list(df[label])
+    sns.pointplot(data=points, x="variant", y="top1", errorbar="sd", capsize=0.15, linestyle="none", ax=ax,
+                  order=order)
+    sns.stripplot(data=points, x="variant", y="top1", color="0.4", size=4, ax=ax, order=order)
+    ema = [(i + 0.25, r.ema_mean) for i, r in enumerate(df.itertuples()) if r.ema_values]
+    if ema:  # the EMA weights of the same runs, beside the raw weights
+        ax.scatter(*zip(*ema), marker="D", s=30, facecolors="none", edgecolors="C1", label=say("ax_ema", lang))
+        ax.legend(fontsize=7, loc="best")
+    prefix = _shared_prefix(order) if several else ""
+    if prefix:  # "ResNet-56 · Mixup+CutMix" under a "ResNet-56" panel reads "Mixup+CutMix"
+        ax.set_xticks(range(len(order)), [o[len(prefix):] for o in order])
+    ax.set_title(prefix.rstrip(" ·") or (df.model.iloc[0] if several else ""), fontsize=10)
+    ax.set_xlabel(say("ax_variant", lang))
+    if several or len(order) > 5:
+        ax.tick_params(axis="x", labelrotation=30)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
+
+
+def _shared_prefix(labels: list[str]) -> str:
+    """The labels' common start up to and including a ' · ' separator ('' if they share none)."""
+    first = labels[0]
+    cut = first.find(" · ")
+    return first[:cut + 3] if cut > 0 and all(x.startswith(first[:cut + 3]) for x in labels) else ""

@@ -42,6 +42,9 @@ HEAD = {
     "pub": {"en": "Published top-1 (%)", "zh": "公开结果 Top-1 (%)"},
     "source": {"en": "Published source", "zh": "公开来源"}, "variant": {"en": "Variant", "zh": "变体"},
     "delta": {"en": "Δ vs first (pp)", "zh": "相对首行 Δ (百分点)"},
+    "delta_model": {"en": "Δ vs its model's first (pp)", "zh": "相对同模型首行 Δ (百分点)"},
+    "ema_top1": {"en": "EMA top-1 (%)", "zh": "EMA Top-1 (%)"},
+    "regularisation": {"en": "Regularisation", "zh": "正则化"},
     "beyond": {"en": "Beyond seed spread?", "zh": "超出种子波动？"},
     "recipe": {"en": "Recipe", "zh": "配方"}, "models": {"en": "Models", "zh": "模型"},
     "optimizer": {"en": "Optimizer", "zh": "优化器"}, "lr": {"en": "LR (set → used)", "zh": "学习率（设定 → 实际）"},
@@ -231,6 +234,8 @@ MESSAGES = {
     "study_none": {"en": "No run of this study has completed.", "zh": "该消融实验尚无完成的运行。"},
     "study_top": {"en": "The highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
                   "zh": "平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
+    "study_top_model": {"en": "For {model}, the highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
+                        "zh": "{model} 中平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
     "study_one_seed": {
         "en": "With a single seed per variant the seed-to-seed spread is unknown, so **no variant is called "
               "better than another** here; run the study with several seeds (the `fast` or `full` profile).",
@@ -241,6 +246,20 @@ MESSAGES = {
     "study_within": {"en": "No variant differs from {base} by more than twice the standard error of the difference: "
                            "**within the seed-to-seed spread, no best variant can be claimed**.",
                      "zh": "没有任何变体与 {base} 的差异超过差值标准误的两倍：**在种子波动范围内，无法宣称最佳变体**。"},
+    "study_beyond_model": {
+        "en": "Differences from the first variant of the same model that exceed twice their standard error: {list}. "
+              "All other differences are within the seed-to-seed spread.",
+        "zh": "与同一模型的第一个变体相比，差异超过两倍标准误的有：{list}。其余差异都在种子波动范围内。"},
+    "delta_against": {"en": "{variant} ({delta} against {base})", "zh": "{variant}（相对 {base} {delta}）"},
+    "study_within_model": {
+        "en": "No variant differs from the first variant of its model by more than twice the standard error of the "
+              "difference: **within the seed-to-seed spread, no best variant can be claimed**.",
+        "zh": "没有任何变体与同一模型第一个变体的差异超过差值标准误的两倍：**在种子波动范围内，无法宣称最佳变体**。"},
+    "ema_beside_raw": {
+        "en": "With **{variant}**, the EMA of the weights reaches {ema} % top-1 against {raw} % for the raw weights "
+              "of the same runs ({diff} points; {seeds} seed(s)).",
+        "zh": "**{variant}** 中，权重的 EMA 达到 {ema}% 的 Top-1，同一批运行的原始权重为 {raw}%（相差 {diff} 个百分点；"
+              "{seeds} 个种子）。"},
     "same_network": {
         "en": "**{variant}** builds the same network as **{twin}** ({why}): its numbers repeat that run and are "
               "not a separate result.",
@@ -265,6 +284,20 @@ MESSAGES = {
         "en": "Read from the run records: the learning rate set per process and the one used after scaling to "
               "the number of processes (`lr_scaling`), with the campaign's overrides applied.",
         "zh": "取自运行记录：每个进程设定的学习率，以及按进程数缩放（`lr_scaling`）后实际使用的学习率，已包含实验配置的覆盖值。"},
+    # One entry of the recipes table's regularisation column (values as recorded).
+    "reg_smoothing": {"en": "label smoothing {v}", "zh": "标签平滑 {v}"},
+    "reg_mixup": {"en": "Mixup {v}", "zh": "Mixup {v}"},
+    "reg_cutmix": {"en": "CutMix {v}", "zh": "CutMix {v}"},
+    "reg_mix_prob": {"en": "mixing p {v}", "zh": "混合概率 {v}"},
+    "reg_mix_switch": {"en": "CutMix share {v}", "zh": "CutMix 占比 {v}"},
+    "reg_randaugment": {"en": "RandAugment n{n} m{m}", "zh": "RandAugment n{n} m{m}"},
+    "reg_trivialaugment": {"en": "TrivialAugment", "zh": "TrivialAugment"},
+    "reg_erasing": {"en": "erasing {v}", "zh": "随机擦除 {v}"},
+    "reg_ema": {"en": "EMA {v}", "zh": "EMA {v}"},
+    "reg_clip": {"en": "clip {v}", "zh": "梯度裁剪 {v}"},
+    "reg_freeze": {"en": "freeze backbone", "zh": "冻结骨干"},
+    "reg_freeze_epochs": {"en": "head only for {v} epoch(s)", "zh": "前 {v} 个 epoch 只训练分类头"},
+    "reg_layer_decay": {"en": "layer decay {v}", "zh": "逐层学习率衰减 {v}"},
     "no_recipes": {"en": "No run has recorded its recipe yet.", "zh": "尚无运行记录其配方。"},
     "downloads": {"en": "Download: {links}.", "zh": "下载：{links}。"},
     "t1_caption": {"en": "Top-1: {what}; the 95 % CI is Wilson's interval over the {n_test} test images{pooled}. "
@@ -289,4 +322,5 @@ MESSAGES = {
     "ax_group": {"en": "group", "zh": "类别"},
     "ax_flops": {"en": "FLOPs (M)", "zh": "FLOPs (M)"},
     "ax_variant": {"en": "variant", "zh": "变体"},
+    "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
 }

@@ -11,7 +11,7 @@ from .figures import figure_acc_params, figure_curves, figure_top1, one_per_grou
 from .i18n import LANGS, dataset_label, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
 from .runpages import publish_run_pages, runs_index
-from .sources import comparable_with_claims, context, load_campaign_records, model_rows, recipes_used
+from .sources import comparable_with_claims, context, load_campaign_records, model_records, model_rows, recipes_used
 from .studies import ablations_index, figure_block, study_facts, study_table
 from .tables import comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
 
@@ -77,9 +77,10 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
     book_dir = out.parent
     manifest, recs = load_campaign_records(campaign, runs_root)
     publish_run_pages(book_dir, recs)
-    rows = model_rows(recs, manifest["models"])
+    plain = model_records(manifest, recs)
+    rows = model_rows(plain, manifest["models"])
     ctx = context(manifest, recs)
-    figs = _figures(rows, recs, out)
+    figs = _figures(rows, plain, out)
     rows.drop(columns=["run_ids"], errors="ignore").to_csv(out / "models.csv", index=False)
     tables = _write_tables(rows, ctx, out, book_dir)
     studies = {st["name"]: (st, study_table(st, {r["run_id"]: r for r in recs})) for st in manifest.get("studies", [])}

@@ -8,14 +8,18 @@ from pathlib import Path
 
 from .. import records
 from .i18n import STATUS, fmt
+from .tables import regularisation
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def run_title(rec: dict) -> str:
-    """'eca_resnet_20 · k_size=5 · seed 0': unique within a campaign, readable in the sidebar."""
+    """'eca_resnet_20 · k_size=5 · seed 0', 'resnet_56 · Mixup 0.8 · CutMix 1 · seed 0': unique within a
+    campaign (a study variant's regularisation is part of it), readable in the sidebar."""
     opts = " · ".join(f"{k}={v}" for k, v in (rec.get("options") or {}).items())
-    return " · ".join(x for x in (rec.get("model", rec.get("run_id")), opts, f"seed {rec.get('seed')}") if x)
+    reg = regularisation(rec.get("recipe") or {}, "en")
+    return " · ".join(x for x in (rec.get("model", rec.get("run_id")), opts, reg if reg != "–" else "",
+                                  f"seed {rec.get('seed')}") if x)
 
 
 def epoch_log(rec: dict) -> str:

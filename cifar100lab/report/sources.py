@@ -22,6 +22,19 @@ def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[d
     return manifest, [recs[i] for i in manifest["runs"] if i in recs]
 
 
+def study_only_runs(manifest: dict) -> set[str]:
+    """Runs of study variants that change the recipe (``overrides`` in the manifest): they answer their study
+    and are not more seeds of their model (a Mixup ResNet-56 run is not a ResNet-56 run of Table 1)."""
+    return {rid for st in manifest.get("studies") or [] for v in st["variants"] if v.get("overrides")
+            for rid in st["runs"].get(v["label"], [])}
+
+
+def model_records(manifest: dict, recs: list[dict]) -> list[dict]:
+    """The records the model pages are computed from: every run but the recipe-changing study variants'."""
+    skip = study_only_runs(manifest)
+    return [r for r in recs if r["run_id"] not in skip]
+
+
 def wilson(p_percent: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson's 95 % interval (in %) of an accuracy ``p_percent`` measured on ``n`` images."""
     if not n or p_percent is None or math.isnan(p_percent):
@@ -54,9 +67,10 @@ def context(manifest: dict, recs: list[dict]) -> dict:
     hw = sorted({f"{r['hardware']['count']} × {short_device(r['hardware']['device'])} ({r['hardware']['precision']})"
                  for r in done if r.get("hardware")})
     versions = (done[0].get("versions") or {}) if done else {}
-    seeds = {r["model"]: 0 for r in done}
-    for r in done:
-        seeds[r["model"]] += not r.get("options")
+    plain = [r for r in model_records(manifest, done) if not r.get("options")]
+    seeds = {r["model"]: 0 for r in plain}
+    for r in plain:
+        seeds[r["model"]] += 1
     stamps = sorted(t for r in done for t in (r.get("started"), r.get("finished")) if t)
     return {"campaign": manifest["name"], "dataset": ds.get("name"), "kind": ds["kind"],
             "checksum": ds.get("checksum"), "classes": ds.get("num_classes"),

@@ -22,40 +22,58 @@ def _history(run: dict) -> list:
     return [(m.get("top1"), m.get("test_loss")) for m in records.read_metrics(run["run_dir"])] if run.get("run_dir") else []
 
 
+def _variant_row(v: dict, runs: list[dict]) -> dict:
+    ok = [r for r in runs if r.get("status") == "complete"]
+    top1 = [r["final"]["top1"] for r in ok]
+    with_ema = [r for r in ok if (r.get("ema") or {}).get("final")]
+    ema = [r["ema"]["final"]["top1"] for r in with_ema]
+    return {"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
+            "options": json.dumps(v.get("options") or {}),
+            "overrides": json.dumps(v.get("overrides") or {}, sort_keys=True), "seeds": len(ok),
+            "mean": _mean(top1), "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,
+            # the EMA weights against the raw weights of the same runs
+            "ema_mean": _mean(ema), "ema_raw_mean": _mean([r["final"]["top1"] for r in with_ema]),
+            "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
+            "history": _history(ok[0]) if ok else [],
+            "status": "complete" if ok else (runs[0]["status"] if runs else "missing")}
+
+
+def _mean(values: list) -> float:
+    return pd.Series(values).mean() if values else math.nan
+
+
+def base_rows(df: pd.DataFrame, compare_within: str | None) -> list[int]:
+    """Each variant's reference row: the study's first variant, or (``compare_within: model``) the first
+    variant of the same model, since a ResNet's and a ConvNeXt's accuracies answer different questions."""
+    if compare_within != "model":
+        return [0] * len(df)
+    return [int(df.index[df.model == m][0]) for m in df.model]
+
+
 def study_table(manifest_study: dict, recs: dict) -> pd.DataFrame:
-    rows = []
-    for v in manifest_study["variants"]:
-        runs = [recs[i] for i in manifest_study["runs"].get(v["label"], []) if i in recs]
-        ok = [r for r in runs if r.get("status") == "complete"]
-        top1 = [r["final"]["top1"] for r in ok]
-        rows.append({"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
-                     "options": json.dumps(v.get("options") or {}), "seeds": len(ok),
-                     "mean": pd.Series(top1).mean() if top1 else math.nan,
-                     "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,
-                     "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1,
-                     "history": _history(ok[0]) if ok else [],
-                     "status": "complete" if ok else (runs[0]["status"] if runs else "missing")})
-    df = pd.DataFrame(rows)
-    base = df.iloc[0]
+    df = pd.DataFrame([_variant_row(v, [recs[i] for i in manifest_study["runs"].get(v["label"], []) if i in recs])
+                       for v in manifest_study["variants"]])
+    df["base"] = base_rows(df, manifest_study.get("compare_within"))
+    base = df.loc[df.base].reset_index(drop=True)
     df["delta"] = df["mean"] - base["mean"]
     # A difference counts when it exceeds twice its standard error (seed-to-seed spread), with >= 2 seeds each.
-    se = [math.sqrt(s ** 2 / n + base["std"] ** 2 / base.seeds) if n > 1 and base.seeds > 1 else math.nan
-          for s, n in zip(df["std"], df.seeds)]
-    df["beyond_spread"] = [None if i == 0 or math.isnan(e) else bool(abs(d) > 2 * e)
-                           for i, (d, e) in enumerate(zip(df.delta, se))]
+    se = [math.sqrt(s ** 2 / n + bs ** 2 / bn) if n > 1 and bn > 1 else math.nan
+          for s, n, bs, bn in zip(df["std"], df.seeds, base["std"], base.seeds)]
+    df["beyond_spread"] = [None if i == b or math.isnan(e) else bool(abs(d) > 2 * e)
+                           for i, (b, d, e) in enumerate(zip(df.base, df.delta, se))]
     df["same_as"] = same_network(df)
     return df
 
 
 def same_network(df: pd.DataFrame) -> list[int]:
-    """For each variant, the row of the earlier variant it reproduces exactly (same model, parameters and
-    curve), or -1.
+    """For each variant, the row of the earlier variant it reproduces exactly (same model, recipe change,
+    parameters and curve), or -1. (An EMA variant's raw weights train like its plain twin: not a repeat.)
 
     ECA's adaptive kernel resolves to k = 3 for 16-64 channels: a separate run of it repeats the k = 3 run."""
     out = []
     for i, r in enumerate(df.itertuples()):
         twin = next((p for p in df.iloc[:i].itertuples() if r.history and p.model == r.model
-                     and p.params_m == r.params_m and p.history == r.history), None)
+                     and p.overrides == r.overrides and p.params_m == r.params_m and p.history == r.history), None)
         out.append(twin.Index if twin is not None else -1)
     return out
 
@@ -65,22 +83,41 @@ def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
     done = df[df.seeds > 0]
     if done.empty:
         return [("study_none", {})]
-    top = done.sort_values("mean", ascending=False).iloc[0]
-    facts = [("study_top", dict(variant=top[label], top1=f"{top['mean']:.2f}", seeds=int(top.seeds)))]
+    per_model = bool((df.base != 0).any())
+    facts = [_top(g, label, model if per_model else None) for model, g in
+             (done.groupby("model", sort=False) if per_model else [(None, done)])]
     significant = [r for r in df.itertuples() if r.beyond_spread]
+    sep = "; " if lang == "en" else "；"
     if not (done.seeds > 1).all():
         facts.append(("study_one_seed", {}))
+    elif significant and per_model:
+        facts.append(("study_beyond_model", dict(list=sep.join(say(
+            "delta_against", lang, variant=getattr(r, label), delta=f"{r.delta:+.2f}", base=df.iloc[r.base][label])
+            for r in significant))))
     elif significant:
-        sep = "; " if lang == "en" else "；"
         facts.append(("study_beyond", dict(base=df.iloc[0][label], list=sep.join(
             f"{getattr(r, label)} ({r.delta:+.2f})" for r in significant))))
     else:
-        facts.append(("study_within", dict(base=df.iloc[0][label])))
+        facts.append(("study_within_model", {}) if per_model else ("study_within", dict(base=df.iloc[0][label])))
     for r in df.itertuples():
         if r.same_as >= 0:
             facts.append(("same_network", dict(variant=getattr(r, label), twin=df.iloc[r.same_as][label],
                                                why=say("same_network_why", lang))))
-    return facts
+    return facts + ema_facts(df, lang)
+
+
+def _top(group: pd.DataFrame, label: str, model: str | None) -> tuple[str, dict]:
+    top = group.sort_values("mean", ascending=False).iloc[0]
+    values = dict(variant=top[label], top1=f"{top['mean']:.2f}", seeds=int(top.seeds))
+    return ("study_top_model", dict(values, model=model)) if model else ("study_top", values)
+
+
+def ema_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
+    """For each variant whose runs kept a weight EMA: its top-1 beside the raw weights' of the same runs."""
+    label = "variant" if lang == "en" else "variant_zh"
+    return [("ema_beside_raw", dict(variant=getattr(r, label), ema=f"{r.ema_mean:.2f}", raw=f"{r.ema_raw_mean:.2f}",
+                                    diff=f"{r.ema_mean - r.ema_raw_mean:+.2f}", seeds=len(r.ema_values)))
+            for r in df.itertuples() if r.ema_values]
 
 
 def study_prose(df: pd.DataFrame, lang: str) -> str:
@@ -103,7 +140,7 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
                        f"{', '.join(s['name'] for s in manifest['studies']) or 'none'}")
     ctx = context(manifest, recs_list)
     df = study_table(st, {r["run_id"]: r for r in recs_list})
-    df.drop(columns=["values", "history"]).to_csv(out / f"study-{study}.csv", index=False)
+    df.drop(columns=["values", "ema_values", "history"]).to_csv(out / f"study-{study}.csv", index=False)
     claims = pd.read_csv(REFERENCE / "original_ablations.csv")
     claims = claims[claims.study == study]
     seeds = int(df.seeds.max()) if len(df) else 0

@@ -100,10 +100,15 @@ def comparison_table(rows: pd.DataFrame, lang: str, subtract: bool) -> pd.DataFr
 
 
 def study_display(df: pd.DataFrame, claims: pd.DataFrame, lang: str) -> pd.DataFrame:
-    t = pd.DataFrame({head("variant", lang): df.variant if lang == "en" else df.variant_zh,
-                      head("top1", lang): [mean_std(r.values) for r in df.itertuples()], head("seeds", lang): df.seeds,
-                      head("params", lang): df.params_m.map(lambda v: fmt(v, 3)), head("delta", lang): df.delta.map(fmt),
-                      head("beyond", lang): df.beyond_spread.map(lambda b: "–" if b is None else YES_NO[b][lang])})
+    t = {head("variant", lang): df.variant if lang == "en" else df.variant_zh,
+         head("top1", lang): [mean_std(r.values) for r in df.itertuples()]}
+    if df.ema_values.map(len).any():  # the EMA weights' top-1 beside the raw weights' of the same runs
+        t[head("ema_top1", lang)] = df.ema_values.map(mean_std)
+    delta = "delta_model" if (df.base != 0).any() else "delta"
+    t.update({head("seeds", lang): df.seeds, head("params", lang): df.params_m.map(lambda v: fmt(v, 3)),
+              head(delta, lang): df.delta.map(fmt),
+              head("beyond", lang): df.beyond_spread.map(lambda b: "–" if b is None else YES_NO[b][lang])})
+    t = pd.DataFrame(t)
     if len(claims):
         t[head("claim", lang)] = df.variant.map(dict(zip(claims.variant, claims.top1))).map(fmt).values
     return t
@@ -119,5 +124,33 @@ def recipes_table(used: pd.DataFrame, lang: str) -> str:
         head("lr", lang): [f"{a:g} → {b:g}" for a, b in zip(used.lr, used.effective_lr)],
         head("wd", lang): used.weight_decay.map(lambda v: f"{v:g}"), head("schedule", lang): used.schedule,
         head("warmup", lang): used.warmup_epochs.map(lambda v: f"{v:g}"),
+        head("regularisation", lang): [regularisation(_recorded(r), lang) for r in used.to_dict("records")],
         head("batch", lang): used.get("global_batch", pd.Series(["–"] * len(used)))})
     return markdown_table(t) + "\n" + say("recipes_note", lang) + "\n"
+
+
+def _recorded(row: dict) -> dict:
+    """A recipes_used row without the gaps (NaN) where other rows recorded a field this one did not."""
+    return {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
+
+
+def regularisation(recipe: dict, lang: str) -> str:
+    """The regularisation a recorded recipe switches on, compactly ("Mixup 0.8 · CutMix 1 · EMA 0.9998"), or
+    "–". A field a record lacks (recorded before it existed) is off; off values are recipes.Recipe's defaults."""
+    get = recipe.get
+    mixup, cutmix, aug = get("mixup") or 0, get("cutmix") or 0, get("auto_augment") or "none"
+    on = [("reg_smoothing", (get("label_smoothing") or 0) > 0, {"v": get("label_smoothing")}),
+          ("reg_mixup", mixup > 0, {"v": mixup}), ("reg_cutmix", cutmix > 0, {"v": cutmix}),
+          ("reg_mix_prob", (mixup or cutmix) and get("mix_prob", 1) != 1, {"v": get("mix_prob")}),
+          ("reg_mix_switch", mixup and cutmix and get("mix_switch_prob", 0.5) != 0.5, {"v": get("mix_switch_prob")}),
+          ("reg_randaugment", aug == "randaugment", {"n": get("ra_ops", 2), "m": get("ra_magnitude", 9)}),
+          ("reg_trivialaugment", aug == "trivialaugment", {}),
+          ("reg_erasing", (get("random_erasing") or 0) > 0, {"v": get("random_erasing")}),
+          ("reg_ema", (get("ema_decay") or 0) > 0, {"v": get("ema_decay")}),
+          ("reg_clip", (get("grad_clip") or 0) > 0, {"v": get("grad_clip")}),
+          ("reg_freeze", get("freeze", "none") == "backbone", {}),
+          ("reg_freeze_epochs", (get("freeze_epochs") or 0) > 0, {"v": get("freeze_epochs")}),
+          ("reg_layer_decay", get("layer_decay", 1) != 1, {"v": get("layer_decay")})]
+    parts = [say(fact, lang, **{k: f"{v:g}" if isinstance(v, (int, float)) else v for k, v in values.items()})
+             for fact, shown, values in on if shown]
+    return " · ".join(parts) or "–"

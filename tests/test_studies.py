@@ -1,0 +1,219 @@
+"""Ablation studies whose variants change the recipe (``overrides``), compare within each model, and keep a
+weight EMA beside the raw weights: campaign expansion without training, the report on hand-made records."""
+import pytest
+import yaml
+
+from cifar100lab import records, report
+from cifar100lab.campaign import load_campaign, load_study, study_runs, write_manifest
+from cifar100lab.config import ConfigError
+from cifar100lab.report import figures, sources, studies, tables
+from conftest import ROOT
+from fake_campaign import RECIPE, write_fake_study
+
+REGULARISATION = ROOT / "params" / "ablations" / "regularisation.yaml"
+
+
+def _campaign(tmp_path, variants, defaults=None, models=("resnet_20",), **study):
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"study": "s", "seeds": 2, "variants": variants, **study}))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "name": "c", "dataset": "synthetic", "models": list(models), "studies": ["s.yaml"],
+        "defaults": {"epochs": 2, "overrides": {"warmup_epochs": 0}, **(defaults or {})}}))
+    return load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
+
+
+# ---------------------------------------------------------------- campaign: variants with recipe overrides
+
+def test_variant_overrides_get_their_own_runs_and_a_change_that_changes_nothing_shares_the_plain_run(tmp_path):
+    camp = _campaign(tmp_path, [
+        {"label": "plain", "model": "resnet_20"},
+        {"label": "smooth", "model": "resnet_20", "overrides": {"label_smoothing": 0.1}},
+        # the same recipe spelled differently: resnet_sgd's weight decay is 5e-4 already
+        {"label": "smooth, wd spelled", "model": "resnet_20", "overrides": {"weight_decay": 0.0005, "label_smoothing": 0.1}},
+        {"label": "no-op", "model": "resnet_20", "overrides": {"warmup_epochs": 0}},  # the campaign's own value
+    ])
+    runs = study_runs(camp, camp.studies[0])
+    assert runs["plain"] == runs["no-op"] == ["c-resnet_20-s0", "c-resnet_20-s1"]  # = the model entry's runs
+    assert runs["smooth"] == runs["smooth, wd spelled"] == ["c-resnet_20-label_smoothing-0.1-s0",
+                                                            "c-resnet_20-label_smoothing-0.1-s1"]
+    assert [r.run_id for r in camp.runs] == ["c-resnet_20-s0", "c-resnet_20-s1"] + runs["smooth"]
+    smooth = next(r for r in camp.runs if r.run_id == runs["smooth"][0])
+    assert smooth.plan.recipe.label_smoothing == 0.1 and smooth.plan.recipe.warmup_epochs == 0  # merged
+    assert camp.runs[0].plan.recipe.label_smoothing == 0.0  # the plain variant never picks up the change
+
+
+def test_manifest_records_each_variants_recipe_change_and_how_the_study_compares(tmp_path):
+    camp = _campaign(tmp_path, [{"label": "plain", "model": "resnet_20"},
+                                {"label": "smooth", "model": "resnet_20", "overrides": {"label_smoothing": 0.1}}],
+                     compare_within="model")
+    st = records.read_json(write_manifest(camp, tmp_path / "runs"))["studies"][0]
+    assert [v["overrides"] for v in st["variants"]] == [{}, {"label_smoothing": 0.1}]
+    assert st["compare_within"] == "model" and st["runs"]["smooth"] == ["c-resnet_20-label_smoothing-0.1-s0",
+                                                                        "c-resnet_20-label_smoothing-0.1-s1"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"variants": [{"label": "x", "model": "resnet_20", "overrides": {"label_smoothng": 0.1}}]},
+     r"s.yaml: variant 'x': unknown recipe key\(s\) label_smoothng; valid keys: .*label_smoothing"),
+    ({"variants": [{"label": "x", "model": "resnet_20", "overrides": {"label_smoothing": 2}}]},
+     r"variant 'x': recipe label_smoothing=2 is out of range"),
+    ({"variants": [{"label": "x", "model": "resnet_20", "overrides": [0.1]}]}, r"variant 1 \(x\): overrides must be a mapping"),
+    ({"variants": [{"label": "x", "model": "resnet_20"}, {"label": "x", "model": "resnet_32"}]},
+     "variant label.* x appear more than once"),
+    ({"variants": [{"label": "x", "model": "resnet_20"}], "compare_within": "seed"},
+     "compare_within must be model .*got 'seed'"),
+])
+def test_bad_study_input_fails_at_load_in_one_error_naming_the_study(tmp_path, change, message):
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"study": "s", "seeds": 1, **change}))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"name": "c", "dataset": "synthetic", "studies": ["s.yaml"]}))
+    with pytest.raises(ConfigError, match=message):
+        load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------- the regularisation study (needs the new recipe fields)
+
+def test_regularisation_study_has_unique_bilingual_labels_and_compares_within_each_model():
+    st = load_study(REGULARISATION)
+    assert st.compare_within == "model" and st.seeds == [0, 1, 2] and len(st.variants) == 10
+    assert {v.model for v in st.variants} == {"resnet_56", "convnext_tiny"}
+    assert all(st.title[lang] and st.question[lang] for lang in ("en", "zh"))
+    mixup = next(v for v in st.variants if v.label == "ConvNeXt-T · Mixup+CutMix")
+    assert mixup.overrides == {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1}
+    for name in ("quick", "full", "fast"):
+        assert "ablations/regularisation.yaml" in yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text())["studies"]
+
+
+def test_regularisation_study_runs_three_seeds_and_shares_its_plain_variants_with_the_model_runs(tmp_path):
+    """Needs recipes.Recipe's mixup / cutmix / auto_augment / random_erasing / ema_decay fields."""
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"name": "c", "dataset": "synthetic", "models": ["resnet_56"],
+                                                     "studies": [str(REGULARISATION)],
+                                                     "defaults": {"epochs": 2, "overrides": {"warmup_epochs": 0}}}))
+    camp = load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs")
+    runs = study_runs(camp, camp.studies[0])
+    assert runs["ResNet-56 · none"] == ["c-resnet_56-s0", "c-resnet_56-s1", "c-resnet_56-s2"]
+    assert runs["ResNet-56 · EMA"] == ["c-resnet_56-ema_decay-0.9998-s0", "c-resnet_56-ema_decay-0.9998-s1",
+                                       "c-resnet_56-ema_decay-0.9998-s2"]
+    assert runs["ConvNeXt-T · RandAugment"][0] == "c-convnext_tiny-auto_augment-randaugment-random_erasing-0.25-s0"
+    assert len(camp.runs) == 10 * 3 and len({i for ids in runs.values() for i in ids}) == 30
+    every = next(r for r in camp.runs if r.run_id == runs["ResNet-56 · all"][0]).plan.recipe
+    assert (every.mixup, every.cutmix, every.auto_augment, every.ra_ops, every.ema_decay) == (0.8, 1.0, "randaugment", 2, 0.9998)
+
+
+def test_quick_campaign_dry_run_lists_the_regularisation_runs(capsys):
+    """Needs the new recipe fields (the integrator's side of issue 14)."""
+    from cifar100lab.cli import main
+    assert main(["campaign", str(ROOT / "params" / "quick.yaml"), "--dataset", "fashion-mnist", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "quick-resnet_56-cutmix-1.0-label_smoothing-0.1-mixup-0.8-s0" in out
+    assert "quick-convnext_tiny-ema_decay-0.9998-s0" in out and out.count("quick-convnext_tiny-s0") == 1
+
+
+# ---------------------------------------------------------------- the report on hand-made records
+
+# Per seed: ResNet-56's Mixup beats its plain runs by far more than the seed spread; ConvNeXt's RandAugment
+# does not; the EMA variants' raw weights train like the plain ones (same numbers), their EMA is 1 point higher.
+TOP1 = {"ResNet-56 · none": [60.0, 60.5, 61.0], "ResNet-56 · Mixup+CutMix": [64.0, 64.5, 65.0],
+        "ResNet-56 · RandAugment": [60.2, 61.4, 60.0], "ResNet-56 · EMA": [60.0, 60.5, 61.0],
+        "ResNet-56 · all": [65.0, 65.5, 66.0], "ConvNeXt-T · none": [50.0, 50.5, 51.0],
+        "ConvNeXt-T · Mixup+CutMix": [53.0, 53.5, 54.0], "ConvNeXt-T · RandAugment": [50.5, 49.9, 51.2],
+        "ConvNeXt-T · EMA": [50.0, 50.5, 51.0], "ConvNeXt-T · all": [55.0, 55.5, 56.0]}
+EMA = {"ResNet-56 · EMA": [61.0, 61.5, 62.0], "ResNet-56 · all": [66.0, 66.5, 67.0],
+       "ConvNeXt-T · EMA": [51.0, 51.5, 52.0], "ConvNeXt-T · all": [56.0, 56.5, 57.0]}
+
+
+@pytest.fixture(scope="module")
+def reg(tmp_path_factory):
+    runs, gen = tmp_path_factory.mktemp("reg") / "runs", tmp_path_factory.mktemp("gen")
+    write_fake_study(runs, load_study(REGULARISATION), TOP1, EMA)
+    result = report.write_study_report("reg", "regularisation", runs, gen)
+    return result, runs, gen
+
+
+def test_compare_within_model_measures_each_variant_against_the_first_of_its_model(reg):
+    df = reg[0]["table"].set_index("variant")
+    assert df.loc["ResNet-56 · Mixup+CutMix", "delta"] == pytest.approx(4.0)
+    assert df.loc["ConvNeXt-T · Mixup+CutMix", "delta"] == pytest.approx(3.0)  # not against ResNet-56 (−7)
+    assert df.loc["ConvNeXt-T · none", "delta"] == 0 and df.loc["ConvNeXt-T · none", "beyond_spread"] is None
+    assert df.loc["ResNet-56 · Mixup+CutMix", "beyond_spread"] and not df.loc["ConvNeXt-T · RandAugment", "beyond_spread"]
+    en = (reg[2] / "study-regularisation_en.md").read_text()
+    assert "Δ vs its model's first (pp)" in en
+    assert "ConvNeXt-T · Mixup+CutMix (+3.00 against ConvNeXt-T · none)" in en
+    assert "For resnet_56, the highest mean top-1 is **ResNet-56 · all**" in en
+    assert "For convnext_tiny, the highest mean top-1 is **ConvNeXt-T · all**" in en
+    assert "相对同模型首行" in (reg[2] / "study-regularisation_zh.md").read_text()
+
+
+def test_a_study_without_compare_within_still_measures_every_variant_against_its_first(reg):
+    manifest = records.read_json(reg[1] / "reg" / records.MANIFEST)["studies"][0]
+    recs = {r["run_id"]: r for r in records.load_records(reg[1] / "reg")}
+    df = studies.study_table({**manifest, "compare_within": None}, recs).set_index("variant")
+    assert df.loc["ConvNeXt-T · Mixup+CutMix", "delta"] == pytest.approx(53.5 - 60.5)
+    assert (df.base == 0).all()
+
+
+def test_ema_top1_stands_beside_the_raw_top1_in_the_table_and_the_prose_in_both_languages(reg):
+    _, _, gen = reg
+    en, zh = (gen / "study-regularisation_en.md").read_text(), (gen / "study-regularisation_zh.md").read_text()
+    assert "| Variant | Top-1 (%) | EMA top-1 (%) |" in en and "| 变体 | Top-1 (%) | EMA Top-1 (%) |" in zh
+    assert "| ResNet-56 · EMA | 60.50 ± 0.50 | 61.50 ± 0.50 |" in en
+    assert "| ResNet-56 · none | 60.50 ± 0.50 | – |" in en
+    assert ("With **ResNet-56 · EMA**, the EMA of the weights reaches 61.50 % top-1 against 60.50 % for the raw "
+            "weights of the same runs (+1.00 points; 3 seed(s)).") in en
+    assert "**ConvNeXt-T · 全部** 中，权重的 EMA 达到 56.50% 的 Top-1，同一批运行的原始权重为 55.50%" in zh
+    # the EMA variant's raw weights train like the plain variant: a different recipe, so not "the same network"
+    assert "builds the same network" not in en
+
+
+def test_a_study_without_ema_has_no_ema_column(tmp_path):
+    from fake_campaign import write_fake_campaign
+    write_fake_campaign(tmp_path / "runs")
+    report.write_study_report("mini", "eca_kernel", tmp_path / "runs", tmp_path / "gen")
+    assert "EMA" not in (tmp_path / "gen" / "study-eca_kernel_en.md").read_text()
+    assert "Δ vs first (pp)" in (tmp_path / "gen" / "study-eca_kernel_en.md").read_text()
+
+
+def test_recipe_changing_variants_stay_out_of_the_model_table_and_get_run_titles_of_their_own(reg, tmp_path):
+    _, runs, _ = reg
+    out = report.write_campaign_report("reg", runs, tmp_path / "book" / "generated")
+    rows = out["rows"].set_index("model")
+    assert rows.loc["resnet_56", "top1"] == pytest.approx(60.5) and rows.loc["resnet_56", "seeds"] == 3
+    assert out["context"]["seeds"] == [3]
+    recs = records.load_records(runs / "reg")
+    titles = [report.runpages.run_title(r) for r in recs]
+    assert len(set(titles)) == len(titles) == 30
+    assert "resnet_56 · label smoothing 0.1 · Mixup 0.8 · CutMix 1 · seed 0" in titles
+
+
+def test_recipes_table_lists_the_regularisation_that_is_on_and_splits_recipes_that_differ_only_there():
+    def rec(model, **change):
+        return {"run_id": f"{model}{change}", "status": "complete", "model": model, "recipe": {**RECIPE, **change}}
+    used = sources.recipes_used([rec("resnet_56"), rec("resnet_20"), rec("resnet_56", mixup=0.8, cutmix=1.0),
+                                 rec("resnet_56", ema_decay=0.9998, grad_clip=1.0, auto_augment="randaugment",
+                                     ra_ops=2, ra_magnitude=9, random_erasing=0.25, freeze="backbone",
+                                     layer_decay=0.75)])
+    assert len(used) == 3 and list(used.models.iloc[0]) == ["resnet_56", "resnet_20"]
+    en, zh = tables.recipes_table(used, "en"), tables.recipes_table(used, "zh")
+    assert "| Regularisation |" in en and "| 正则化 |" in zh
+    assert "| Mixup 0.8 · CutMix 1 |" in en and "| – |" in en
+    assert ("RandAugment n2 m9 · erasing 0.25 · EMA 0.9998 · clip 1 · freeze backbone · layer decay 0.75" in en)
+    assert "随机擦除 0.25 · EMA 0.9998 · 梯度裁剪 1 · 冻结骨干 · 逐层学习率衰减 0.75" in zh
+
+
+def test_study_figure_gives_each_model_its_own_panel_with_the_model_prefix_as_its_title(reg):
+    df = reg[0]["table"]
+    fig = figures.figure_study(df, "t", "en")
+    axes = [a for a in fig.axes if a.get_title()]
+    assert [a.get_title() for a in axes] == ["ResNet-56", "ConvNeXt-T"]
+    assert [t.get_text() for t in axes[1].get_xticklabels()] == ["none", "Mixup+CutMix", "RandAugment", "EMA", "all"]
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["EMA weights (mean)"]
+    one = figures.figure_study(df.assign(base=0), "t", "en")  # compared with the first: one shared axis
+    assert len(one.axes) == 1
+
+
+def test_ema_is_set_beside_the_raw_weights_of_the_same_runs_only():
+    done = lambda top1, **more: {"status": "complete", "final": {"top1": top1}, "params": 1, **more}
+    recs = {"r0": done(60.0, ema={"decay": 0.9, "final": {"top1": 62.0}}), "r1": done(70.0)}  # r1: no EMA kept
+    df = studies.study_table({"variants": [{"label": "a", "model": "resnet_20", "overrides": {"ema_decay": 0.9}}],
+                              "runs": {"a": ["r0", "r1"]}}, recs)
+    assert studies.ema_facts(df, "en") == [("ema_beside_raw", {"variant": "a", "ema": "62.00", "raw": "60.00",
+                                                               "diff": "+2.00", "seeds": 1})]
