@@ -344,9 +344,11 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
 
     summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": []}
     with contextlib.ExitStack() as held:
+        owner = False  # of the campaign's lock, hence of its manifest and timing record
         try:
             held.enter_context(records.lock(campaign_lock(campaign, runs_root)))
             write_manifest(campaign, runs_root)
+            owner = True
         except records.Locked as e:
             log(f"campaign {campaign.name}: another campaign process holds it ({e.holder}); the runs it holds "
                 f"are skipped here (reported as locked)")
@@ -354,16 +356,35 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
             f"{len(summary['already'])} already done, {len(todo)} to run"
             + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
-        _run_parallel(todo, jobs, attempt, summary, log)
+        started, clock = records.now(), records.Timer()
+        seconds = _run_parallel(todo, jobs, attempt, summary, log)
+        if todo and owner:
+            write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
     return summary
 
 
-def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> None:
-    """``jobs`` runs side by side, each under its run lock with one job environment (GPU subset) of its own."""
+def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: float, jobs: int,
+                 seconds: dict[str, float], summary: dict) -> Path:
+    """The record of this invocation's wall time (the book's Performance page shows it): when, how long, on what,
+    how many runs side by side, and each executed run's time from its start to its record."""
+    from .devices import visible_gpus
+    status = {rid: s for s, rids in summary.items() for rid in rids}
+    path = Path(runs_root) / campaign.name / records.TIMING
+    records.atomic_write_json(path, {
+        "campaign": campaign.name, "source": campaign.path, "dataset": campaign.dataset, "started": started,
+        "finished": records.now(), "wall_seconds": wall_seconds, "jobs": jobs, "cpu": records.cpu_name(),
+        "cpus": os.cpu_count(), "gpus": visible_gpus(), "already_done": len(summary["already"]),
+        "runs": [{"run_id": rid, "status": status.get(rid), "seconds": s} for rid, s in seconds.items()]})
+    return path
+
+
+def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> dict[str, float]:
+    """``jobs`` runs side by side, each under its run lock with one job environment (GPU subset) of its own;
+    returns each run's seconds from its start to its end."""
     free_envs: queue.Queue = queue.Queue()  # a job's GPU subset is lent to one run at a time
     for env in job_envs(jobs):
         free_envs.put(env)
-    started, count = time.time(), [0]
+    started, count, seconds = time.time(), [0], {}
 
     def one(run):
         t0, env = time.time(), free_envs.get()
@@ -376,12 +397,14 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> No
         finally:
             free_envs.put(env)
         summary.setdefault(status, []).append(run.run_id)
+        seconds[run.run_id] = time.time() - t0
         count[0] += 1
         eta = (time.time() - started) / count[0] * (len(todo) - count[0])
-        log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {time.time() - t0:.0f}s (ETA {eta / 60:.1f} min)")
+        log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s (ETA {eta / 60:.1f} min)")
 
     with ThreadPoolExecutor(jobs) as pool:
         list(pool.map(one, todo))
+    return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
 
 
 def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir: str | os.PathLike = "book",

@@ -107,6 +107,11 @@ def test_analysis_tables_figures_and_study(mini):
     assert "synthetic data" in results and "Not CIFAR-100" in results
     for name in model_names():
         assert f"| {name} |" in (gen / "models_en.md").read_text()
+    timing = records.read_json(mini["runs"] / records.TIMING)  # the campaign's own record, on the Performance page
+    wall = f"**{len(timing['runs'])} runs in {timing['wall_seconds'] / 60:.1f} min**"
+    assert wall in (gen / "performance_en.md").read_text()
+    assert f"**{len(timing['runs'])} 次运行共用时 {timing['wall_seconds'] / 60:.1f} min**" in \
+        (gen / "performance_zh.md").read_text(encoding="utf-8")
 
 
 def test_book_builds_without_warnings_with_twins(mini):

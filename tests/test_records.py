@@ -192,6 +192,21 @@ def test_a_field_added_since_a_run_was_recorded_does_not_make_it_stale(tmp_path,
     assert C.stale_fields(run) == [] and C.describe(run) == "complete"
 
 
+def test_campaign_records_its_wall_time_and_each_runs_time_only_when_it_ran_something(tmp_path, synthetic_root,
+                                                                                     monkeypatch):
+    runs, calls = tmp_path / "runs", []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    C.execute(camp, runs, log=lambda *_: None)
+    timing = records.read_json(runs / "rel" / records.TIMING)
+    assert [r["run_id"] for r in timing["runs"]] == calls and {r["status"] for r in timing["runs"]} == {"complete"}
+    assert timing["wall_seconds"] >= max(r["seconds"] for r in timing["runs"]) > 0
+    assert timing["jobs"] == 1 and timing["cpus"] == os.cpu_count() and timing["already_done"] == 0
+    before = (runs / "rel" / records.TIMING).read_text()
+    C.execute(camp, runs, log=lambda *_: None)  # nothing to run: the last timing that ran something stays
+    assert (runs / "rel" / records.TIMING).read_text() == before
+
+
 def _hold(path: Path) -> subprocess.Popen:
     """Another process holding the lock at ``path`` (like a campaign running that run)."""
     code = ("import sys, time; from cifar100lab import records\n"
@@ -218,6 +233,7 @@ def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holde
     assert summary["locked"] == [camp.runs[0].run_id] and calls == [camp.runs[1].run_id]
     assert any("another campaign process is running it" in m and f"pid {holders[1].pid}" in m for m in log)
     assert not (runs / camp.name / records.MANIFEST).exists()  # the manifest is the lock holder's
+    assert not (runs / camp.name / records.TIMING).exists()  # and so is the campaign's timing
     assert records.holder(C.run_lock(camp.runs[0])) is None
     assert C.execute(camp, runs, log=log.append)["complete"] == [camp.runs[0].run_id]
     assert (runs / camp.name / records.MANIFEST).exists()
