@@ -29,8 +29,9 @@ import yaml
 
 from . import records
 from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
-from .launch import job_envs, resolve_jobs
+from .launch import job_envs, notebook_jobs, resolve_jobs
 from .models import get_spec, model_names
+from .train import skip_without_weights
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
@@ -258,18 +259,24 @@ def describe(run: Run) -> str:
     return status_of(run) or "new"
 
 
-def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) -> tuple[int, str]:
-    """Run papermill in a child process (so each job can see its own GPU subset)."""
-    params = {**run.config.to_dict(), "num_processes": num_processes}
-    run.notebook.parent.mkdir(parents=True, exist_ok=True)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    params_file = log_dir / f"{run.run_id}.params.yaml"
+def _papermill(notebook: Path, target: Path, params: dict, log_stem: Path, env: dict) -> tuple[int, str]:
+    """papermill in a child process (so each job can see its own GPU subset): its exit code and output's tail;
+    the parameters and the whole output are kept beside ``log_stem``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    params_file = log_stem.with_name(log_stem.name + ".params.yaml")
     params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(run.notebook), "-f", str(params_file),
+    cmd = [sys.executable, "-m", "papermill", str(notebook), str(target), "-f", str(params_file),
            "--cwd", str(Path.cwd()), "--no-progress-bar", "-k", "python3"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    (log_dir / f"{run.run_id}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    log_stem.with_name(log_stem.name + ".log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     return proc.returncode, (proc.stderr or proc.stdout)[-2000:]
+
+
+def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) -> tuple[int, str]:
+    """The run's notebook, executed by papermill with the run's config as parameters."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    params = {**run.config.to_dict(), "num_processes": num_processes}
+    return _papermill(notebook, run.notebook, params, log_dir / run.run_id, env)
 
 
 def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
@@ -321,6 +328,9 @@ def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
     before = attempts_so_far(run)
+    if skip_without_weights(run.plan):  # offline fine-tune: found out here, without a kernel start
+        run.notebook.unlink(missing_ok=True)  # an earlier attempt's page would show results it no longer has
+        return "skipped"
     code, tail = execute_run(run)
     return settle(run, code, tail, before)
 
@@ -419,14 +429,23 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
 
 
 def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
-    import papermill as pm
+    """The analysis notebook and one per study, side by side (each is a single-threaded kernel)."""
     out.mkdir(parents=True, exist_ok=True)
     common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
               "out_dir": os.path.relpath(out)}
-    pm.execute_notebook(str(NOTEBOOKS / "analysis.ipynb"), str(out / "analysis.ipynb"),
-                        parameters=common, cwd=str(Path.cwd()), progress_bar=False, kernel_name="python3")
-    for study in campaign.studies:
-        pm.execute_notebook(str(NOTEBOOKS / "ablation.ipynb"), str(out / f"ablation-{study.name}.ipynb"),
-                            parameters={**common, "study": study.name}, cwd=str(Path.cwd()), progress_bar=False,
-                            kernel_name="python3")
+    books = [("analysis.ipynb", "analysis.ipynb", common)]
+    books += [("ablation.ipynb", f"ablation-{s.name}.ipynb", {**common, "study": s.name}) for s in campaign.studies]
+    log_dir = Path(runs_root) / campaign.name / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    def one(book) -> tuple[str, int, str]:
+        source, target, params = book
+        code, tail = _papermill(NOTEBOOKS / source, out / target, params, log_dir / f"{Path(target).stem}", os.environ)
+        return target, code, tail
+
+    with ThreadPoolExecutor(notebook_jobs(len(books))) as pool:
+        failed = [(t, tail) for t, code, tail in pool.map(one, books) if code]
+    if failed:
+        raise RuntimeError("analysis failed: " + "; ".join(f"{t}: {tail.strip().splitlines()[-1] if tail.strip() else '?'}"
+                                                          for t, tail in failed))
     log(f"analysis written to {out}")

@@ -16,7 +16,7 @@ import yaml
 
 from cifar100lab import records
 from cifar100lab.models import model_names
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 PY = sys.executable
 SCREENSHOT_DIR = ROOT / "test-output"
@@ -229,25 +229,23 @@ def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
     assert records.read_json(runs / "kill" / "kill-ghost_resnet_20-s0" / "record.json")["status"] == "complete"
 
 
-def test_bad_campaign_yaml_fails_before_any_run(tmp_path, synthetic_root):
+def test_bad_campaign_yaml_fails_before_any_run(tmp_path, synthetic_root, capfd):
     bad = write_campaign(tmp_path / "bad.yaml", synthetic_root, models=["resnet_20"], seedz=[1])
-    proc = subprocess.run(campaign_cmd(bad, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = run_cli(capfd, *campaign_cmd(bad, tmp_path / "runs", tmp_path / "book")[3:])
     assert proc.returncode == 2 and "unknown key(s) seedz; valid keys: name" in proc.stderr
     typo = write_campaign(tmp_path / "typo.yaml", synthetic_root, models=["resnet_20"],
                           defaults={"epochs": 1, "overrides": {"lr_sched": "x"}, "data_root": str(synthetic_root)})
-    proc = subprocess.run(campaign_cmd(typo, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = run_cli(capfd, *campaign_cmd(typo, tmp_path / "runs", tmp_path / "book")[3:])
     assert proc.returncode == 2 and "lr_sched" in proc.stderr and "valid keys" in proc.stderr
     assert not (tmp_path / "runs").exists()
 
 
-def test_offline_cifar100_campaign_names_the_stand_in(tmp_path):
+def test_offline_cifar100_campaign_names_the_stand_in(tmp_path, monkeypatch, capfd):
     y = tmp_path / "c.yaml"
     y.write_text(yaml.safe_dump({"name": "c", "models": ["resnet_20"], "defaults": {"data_root": str(tmp_path / "d"),
                                                                                      "download": False}}))
-    proc = subprocess.run(campaign_cmd(y, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
-                          cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "CIFAR100LAB_DATASET"})
+    monkeypatch.delenv("CIFAR100LAB_DATASET", raising=False)
+    proc = run_cli(capfd, *campaign_cmd(y, tmp_path / "runs", tmp_path / "book")[3:])
     assert proc.returncode == 2 and "DATASET=fashion-mnist" in proc.stderr
     assert not (tmp_path / "runs").exists()
 
@@ -313,3 +311,30 @@ def test_jobs_auto_and_bad_jobs(monkeypatch):
                          (True, "positive integer")):
         with pytest.raises(ConfigError, match=message):
             C.resolve_jobs(bad)
+
+
+def test_analysis_runs_its_notebooks_side_by_side_and_names_a_failed_one(tmp_path, synthetic_root, monkeypatch):
+    import threading
+    from cifar100lab import campaign as C
+    from cifar100lab import launch
+    studies = [str(ROOT / "params/ablations/ghost_ratio.yaml"), str(ROOT / "params/ablations/eca_kernel.yaml")]
+    camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, models=["resnet_20"], studies=studies),
+                           runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 2)
+    running, peak, done, lock = [0], [0], [], threading.Lock()
+
+    def fake_papermill(notebook, target, params, log_stem, env):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+            done.append((target.name, params.get("study")))
+        return (1, "Traceback ...\nValueError: boom\n") if "eca" in target.name else (0, "")
+
+    monkeypatch.setattr(C, "_papermill", fake_papermill)
+    with pytest.raises(RuntimeError, match=r"analysis failed: ablation-eca_kernel.ipynb: ValueError: boom"):
+        C.analyse(camp, tmp_path / "runs", tmp_path / "book", log=lambda *_: None)
+    assert peak[0] == 2 and sorted(done) == [("ablation-eca_kernel.ipynb", "eca_kernel"),
+                                             ("ablation-ghost_ratio.ipynb", "ghost_ratio"), ("analysis.ipynb", None)]
