@@ -1,6 +1,8 @@
 """End to end on synthetic data: a small campaign through the train notebook (papermill) — a model trained
 from scratch, a fine-tune skipped offline, a diverging run and an ablation study — failure isolation, skip on re-run, kill-and-resume, analysis notebooks, the bilingual book with -W,
 and the built HTML in headless Chromium."""
+import contextlib
+import io
 import json
 import os
 import re
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cifar100lab import records
+from cifar100lab import cli, records
 from cifar100lab.models import model_names
 from conftest import ROOT, run_cli
 
@@ -25,6 +27,19 @@ MINI_MODELS = ["resnet_20", "ghost_resnet_20", "mlp_mixer_b16"]  # two from scra
 
 def campaign_cmd(yaml_path, runs, book, *extra):
     return [PY, "-m", "cifar100lab", "campaign", str(yaml_path), "--runs-root", str(runs), "--book", str(book), *extra]
+
+
+def campaign_here(yaml_path, runs, book, *extra) -> subprocess.CompletedProcess:
+    """The campaign command run in this process from the repository root, as ``make report`` runs it: torch is
+    imported once per suite instead of once per command (the runs are papermill children either way)."""
+    out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(campaign_cmd(yaml_path, runs, book, *extra)[3:])
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["campaign", str(yaml_path)], code, out.getvalue(), err.getvalue())
 
 
 def write_campaign(path: Path, data_root, **over):
@@ -49,12 +64,11 @@ def mini(tmp_path_factory, synthetic_root):
                                models=MINI_MODELS + [{"name": "diverging", "model": "resnet_20", "max_steps_per_epoch": 6,
                                                         "overrides": {"lr": 1.0e30}}],
                                studies=[str(ROOT / "params/ablations/ghost_ratio.yaml")], study_seeds=[0, 1])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # conftest: no hub, so the fine-tune is skipped
     t0 = time.time()
-    first = subprocess.run(campaign_cmd(yaml_path, base / "runs", proj / "book"), capture_output=True, text=True,
-                           env=env, cwd=ROOT)
+    first = campaign_here(yaml_path, base / "runs", proj / "book")
     print(f"mini campaign: {time.time() - t0:.0f}s")
-    return {"base": base, "proj": proj, "yaml": yaml_path, "first": first, "env": env,
+    return {"base": base, "proj": proj, "yaml": yaml_path, "first": first,
             "runs": base / "runs" / "mini", "book": proj / "book"}
 
 
@@ -86,8 +100,7 @@ def test_run_notebook_carries_record_and_glued_metrics(mini):
 
 
 def test_second_invocation_skips_everything_done(mini):
-    again = subprocess.run(campaign_cmd(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis"),
-                           capture_output=True, text=True, env=mini["env"], cwd=ROOT)
+    again = campaign_here(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis")
     done = len([p for p in mini["runs"].glob("*/record.json")])
     assert f"{done - 1} already done, 1 to run" in again.stdout  # only the failed run is retried
     assert again.returncode == 1
@@ -221,8 +234,7 @@ def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
     assert ckpt.exists()
     assert not (runs / "kill" / "kill-resnet_20-s0" / "record.json").exists() or \
         records.read_json(runs / "kill" / "kill-resnet_20-s0" / "record.json")["status"] != "complete"
-    again = subprocess.run(campaign_cmd(yaml_path, runs, book, "--no-analysis"), cwd=ROOT, capture_output=True,
-                           text=True)
+    again = campaign_here(yaml_path, runs, book, "--no-analysis")
     assert again.returncode == 0, again.stdout + again.stderr
     first = records.read_json(runs / "kill" / "kill-resnet_20-s0" / "record.json")
     assert first["status"] == "complete" and first["resumed_from_epoch"] >= 1 and first["epochs_done"] == 3
