@@ -170,7 +170,8 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
     runs = timing["runs"]
     epochs = [_epochs_seconds(folder / r["run_id"]) for r in runs]
     total = [r["seconds"] for r in runs]
-    head = say("campaign_time", lang, campaign=timing["campaign"], file=timing.get("source") or "–",
+    source = Path(timing.get("source") or "–")
+    head = say("campaign_time", lang, campaign=timing["campaign"], file=source.name if source.is_absolute() else source,
                dataset=dataset_label(timing.get("dataset")), started=timing["started"][:16].replace("T", " "),
                runs=len(runs), wall=_hours(timing["wall_seconds"]), jobs=timing["jobs"],
                device=f"{timing['cpu']} ({timing['cpus']} CPUs)",
