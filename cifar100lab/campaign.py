@@ -328,11 +328,19 @@ def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
     before = attempts_so_far(run)
-    if skip_without_weights(run.plan):  # offline fine-tune: found out here, without a kernel start
+    if _skipped_offline(run):
         run.notebook.unlink(missing_ok=True)  # an earlier attempt's page would show results it no longer has
         return "skipped"
     code, tail = execute_run(run)
     return settle(run, code, tail, before)
+
+
+def _skipped_offline(run: Run) -> bool:
+    """A fine-tune whose weights cannot be had is recorded as skipped here, without a kernel start."""
+    try:
+        return skip_without_weights(run.plan) is not None
+    except Exception:  # any other trouble with the weights: the notebook fails on it and records why
+        return False
 
 
 def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,

@@ -229,6 +229,22 @@ def test_offline_fine_tune_is_skipped_by_the_campaign_without_starting_its_noteb
     assert [a["status"] for a in rec["attempts"]] == ["skipped"] and not tuned.notebook.exists()
 
 
+def test_weights_the_campaign_cannot_judge_are_left_to_the_notebook_to_fail_on(tmp_path, synthetic_root,
+                                                                               monkeypatch):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("a.safetensors", "b.safetensors"):  # which one? the loader refuses to guess
+        (weights / name).write_bytes(b"")
+    path = _campaign(tmp_path, synthetic_root, pretrained=str(weights), overrides={"warmup_epochs": 0})
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "models": ["ghostnet_100"]}))
+    camp = C.load_campaign(path, runs_root=tmp_path / "runs")
+    calls = []
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls, code=1, tail="ValueError: several weights files"))
+    summary = C.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    assert calls == ["rel-ghostnet_100-s0"] and summary["failed"] == calls
+
+
 def _hold(path: Path) -> subprocess.Popen:
     """Another process holding the lock at ``path`` (like a campaign running that run)."""
     code = ("import sys, time; from cifar100lab import records\n"
