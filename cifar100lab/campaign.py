@@ -31,8 +31,9 @@ import yaml
 
 from . import records
 from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
-from .launch import job_envs, resolve_jobs
+from .launch import job_envs, notebook_jobs, resolve_jobs
 from .models import get_spec, model_names
+from .train import skip_without_weights
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
@@ -336,18 +337,24 @@ def describe(run: Run) -> str:
     return status_of(run) or "new"
 
 
-def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) -> tuple[int, str]:
-    """Run papermill in a child process (so each job can see its own GPU subset)."""
-    params = {**run.config.to_dict(), "num_processes": num_processes}
-    run.notebook.parent.mkdir(parents=True, exist_ok=True)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    params_file = log_dir / f"{run.run_id}.params.yaml"
+def _papermill(notebook: Path, target: Path, params: dict, log_stem: Path, env: dict) -> tuple[int, str]:
+    """papermill in a child process (so each job can see its own GPU subset): its exit code and output's tail;
+    the parameters and the whole output are kept beside ``log_stem``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    params_file = log_stem.with_name(log_stem.name + ".params.yaml")
     params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(run.notebook), "-f", str(params_file),
+    cmd = [sys.executable, "-m", "papermill", str(notebook), str(target), "-f", str(params_file),
            "--cwd", str(Path.cwd()), "--no-progress-bar", "-k", "python3"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    (log_dir / f"{run.run_id}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    log_stem.with_name(log_stem.name + ".log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     return proc.returncode, (proc.stderr or proc.stdout)[-2000:]
+
+
+def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) -> tuple[int, str]:
+    """The run's notebook, executed by papermill with the run's config as parameters."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    params = {**run.config.to_dict(), "num_processes": num_processes}
+    return _papermill(notebook, run.notebook, params, log_dir / run.run_id, env)
 
 
 def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
@@ -399,8 +406,19 @@ def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
     before = attempts_so_far(run)
+    if _skipped_offline(run):
+        run.notebook.unlink(missing_ok=True)  # an earlier attempt's page would show results it no longer has
+        return "skipped"
     code, tail = execute_run(run)
     return settle(run, code, tail, before)
+
+
+def _skipped_offline(run: Run) -> bool:
+    """A fine-tune whose weights cannot be had is recorded as skipped here, without a kernel start."""
+    try:
+        return skip_without_weights(run.plan) is not None
+    except Exception:  # any other trouble with the weights: the notebook fails on it and records why
+        return False
 
 
 def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
@@ -422,9 +440,11 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
 
     summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": []}
     with contextlib.ExitStack() as held:
+        owner = False  # of the campaign's lock, hence of its manifest and timing record
         try:
             held.enter_context(records.lock(campaign_lock(campaign, runs_root)))
             write_manifest(campaign, runs_root)
+            owner = True
         except records.Locked as e:
             log(f"campaign {campaign.name}: another campaign process holds it ({e.holder}); the runs it holds "
                 f"are skipped here (reported as locked)")
@@ -432,16 +452,35 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
             f"{len(summary['already'])} already done, {len(todo)} to run"
             + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
-        _run_parallel(todo, jobs, attempt, summary, log)
+        started, clock = records.now(), records.Timer()
+        seconds = _run_parallel(todo, jobs, attempt, summary, log)
+        if todo and owner:
+            write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
     return summary
 
 
-def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> None:
-    """``jobs`` runs side by side, each under its run lock with one job environment (GPU subset) of its own."""
+def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: float, jobs: int,
+                 seconds: dict[str, float], summary: dict) -> Path:
+    """The record of this invocation's wall time (the book's Performance page shows it): when, how long, on what,
+    how many runs side by side, and each executed run's time from its start to its record."""
+    from .devices import visible_gpus
+    status = {rid: s for s, rids in summary.items() for rid in rids}
+    path = Path(runs_root) / campaign.name / records.TIMING
+    records.atomic_write_json(path, {
+        "campaign": campaign.name, "source": campaign.path, "dataset": campaign.dataset, "started": started,
+        "finished": records.now(), "wall_seconds": wall_seconds, "jobs": jobs, "cpu": records.cpu_name(),
+        "cpus": os.cpu_count(), "gpus": visible_gpus(), "already_done": len(summary["already"]),
+        "runs": [{"run_id": rid, "status": status.get(rid), "seconds": s} for rid, s in seconds.items()]})
+    return path
+
+
+def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> dict[str, float]:
+    """``jobs`` runs side by side, each under its run lock with one job environment (GPU subset) of its own;
+    returns each run's seconds from its start to its end."""
     free_envs: queue.Queue = queue.Queue()  # a job's GPU subset is lent to one run at a time
     for env in job_envs(jobs):
         free_envs.put(env)
-    started, count = time.time(), [0]
+    started, count, seconds = time.time(), [0], {}
 
     def one(run):
         t0, env = time.time(), free_envs.get()
@@ -454,12 +493,14 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> No
         finally:
             free_envs.put(env)
         summary.setdefault(status, []).append(run.run_id)
+        seconds[run.run_id] = time.time() - t0
         count[0] += 1
         eta = (time.time() - started) / count[0] * (len(todo) - count[0])
-        log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {time.time() - t0:.0f}s (ETA {eta / 60:.1f} min)")
+        log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s (ETA {eta / 60:.1f} min)")
 
     with ThreadPoolExecutor(jobs) as pool:
         list(pool.map(one, todo))
+    return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
 
 
 def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir: str | os.PathLike = "book",
@@ -474,14 +515,23 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
 
 
 def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
-    import papermill as pm
+    """The analysis notebook and one per study, side by side (each is a single-threaded kernel)."""
     out.mkdir(parents=True, exist_ok=True)
     common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
               "out_dir": os.path.relpath(out)}
-    pm.execute_notebook(str(NOTEBOOKS / "analysis.ipynb"), str(out / "analysis.ipynb"),
-                        parameters=common, cwd=str(Path.cwd()), progress_bar=False, kernel_name="python3")
-    for study in campaign.studies:
-        pm.execute_notebook(str(NOTEBOOKS / "ablation.ipynb"), str(out / f"ablation-{study.name}.ipynb"),
-                            parameters={**common, "study": study.name}, cwd=str(Path.cwd()), progress_bar=False,
-                            kernel_name="python3")
+    books = [("analysis.ipynb", "analysis.ipynb", common)]
+    books += [("ablation.ipynb", f"ablation-{s.name}.ipynb", {**common, "study": s.name}) for s in campaign.studies]
+    log_dir = Path(runs_root) / campaign.name / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    def one(book) -> tuple[str, int, str]:
+        source, target, params = book
+        code, tail = _papermill(NOTEBOOKS / source, out / target, params, log_dir / f"{Path(target).stem}", os.environ)
+        return target, code, tail
+
+    with ThreadPoolExecutor(notebook_jobs(len(books))) as pool:
+        failed = [(t, tail) for t, code, tail in pool.map(one, books) if code]
+    if failed:
+        raise RuntimeError("analysis failed: " + "; ".join(f"{t}: {tail.strip().splitlines()[-1] if tail.strip() else '?'}"
+                                                          for t, tail in failed))
     log(f"analysis written to {out}")

@@ -66,6 +66,11 @@ def resolve_jobs(jobs, where: str = "jobs") -> int:
     return jobs
 
 
+def notebook_jobs(count: int) -> int:
+    """Analysis notebooks side by side: up to one per CPU core (each kernel is single-threaded report work)."""
+    return max(1, min(count, os.cpu_count() or 1))
+
+
 def job_envs(jobs: int) -> list[dict]:
     """One environment per parallel job: a disjoint GPU subset each (or a CPU-thread share)."""
     gpus = visible_gpus()

@@ -25,6 +25,7 @@ METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
 MANIFEST = "campaign.json"  # a campaign's resolved plan, beside its run folders
+TIMING = "timing.json"  # how long the campaign's last invocation that ran something took, beside its run folders
 LOCKS = ".locks"  # a campaign's lock files, beside its run folders (a run folder may be moved aside)
 STATUSES = ("complete", "failed", "skipped", "running")
 ATTEMPT_STATUSES = STATUSES + ("interrupted",)

@@ -319,13 +319,7 @@ class RunState:
         self.run_id = cfg.run_id or self.run_dir.name
         self.wall = records.Timer()
         self.policy = None  # the recipe's RandAugment / erasing (data.policy_augmentation), set up with the data
-        spec = plan.spec
-        self.record = records.start(
-            cfg.run_dir, run_id=self.run_id, campaign=cfg.campaign, model=cfg.model, family=spec.family,
-            group=spec.group, source=spec.source, options=cfg.options, resolved_options={**spec.options, **cfg.options},
-            pretrained=plan.pretrained, seed=cfg.seed, config=cfg.to_dict(), recipe=None,
-            input_size=plan.input_size, normalization=plan.normalization, git_commit=records.git_commit(),
-            versions=records.versions())
+        self.record = start_record(plan)
 
     def save(self) -> None:
         if self.main:
@@ -337,6 +331,41 @@ class RunState:
         self.save()
         self.accelerator.wait_for_everyone()
         return self.record
+
+
+def start_record(plan: RunPlan) -> dict:
+    """A new attempt's record: what the plan says about the run, before any work."""
+    cfg, spec = plan.config, plan.spec
+    return records.start(
+        cfg.run_dir, run_id=cfg.run_id or Path(cfg.run_dir).name, campaign=cfg.campaign, model=cfg.model,
+        family=spec.family, group=spec.group, source=spec.source, options=cfg.options,
+        resolved_options={**spec.options, **cfg.options}, pretrained=plan.pretrained, seed=cfg.seed,
+        config=cfg.to_dict(), recipe=None, input_size=plan.input_size, normalization=plan.normalization,
+        dataset={"name": plan.dataset.name, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]},
+        git_commit=records.git_commit(), versions=records.versions())
+
+
+def missing_weights(plan: RunPlan) -> str | None:
+    """Why a fine-tune cannot have its pretrained weights (offline, not cached), or None."""
+    if not plan.pretrained:
+        return None
+    try:
+        weights_file(plan.spec.pretrained_source, plan.pretrained)
+    except PretrainedWeightsUnavailable as e:
+        return f"pretrained weights unavailable: {e}"
+    return None
+
+
+def skip_without_weights(plan: RunPlan) -> dict | None:
+    """The skipped record of a fine-tune whose weights cannot be had, written; None when it can run. A campaign
+    asks this before it starts a notebook kernel, so finding out costs no kernel start."""
+    wall = records.Timer()
+    reason = missing_weights(plan)
+    if reason is None:
+        return None
+    record = records.skip(start_record(plan), reason, wall_seconds=wall())
+    records.save(plan.config.run_dir, record)
+    return record
 
 
 def previous_result(plan: RunPlan) -> dict | None:
@@ -408,10 +437,10 @@ def _setup(run: RunState):
     plan, cfg, accelerator = run.plan, run.cfg, run.accelerator
     if run.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
-    run.record["dataset"] = {"name": plan.dataset.name, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]}
+    reason = missing_weights(plan)  # offline, a fine-tune is skipped here: before the data is read or a network built
+    if reason:
+        return run.close(records.skip, reason)
     try:
-        if plan.pretrained:  # offline, a fine-tune is skipped here: before the data is read or a network built
-            weights_file(plan.spec.pretrained_source, plan.pretrained)
         dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
                                         val_fraction=cfg.val_fraction)
         run.record["dataset"] = dataset.describe()

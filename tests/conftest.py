@@ -1,5 +1,7 @@
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,18 @@ def copy_repo_book(tmp_path):
     shutil.copytree(ROOT / "book", dst / "book", ignore=shutil.ignore_patterns("_build", "generated", "*.ipynb"))
     shutil.copy(ROOT / "_config.yml", dst / "_config.yml")
     return dst
+
+
+def run_cli(capfd, *args) -> subprocess.CompletedProcess:
+    """``python -m cifar100lab ARGS`` run in this process, so torch is imported once per suite rather than once
+    per command: its exit status and what it printed, captured at the file-descriptor level as a child's is."""
+    from cifar100lab.cli import main
+    capfd.readouterr()  # what came before is not this command's
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:  # as the interpreter ends a child: a message goes to stderr with status 1
+        if not isinstance(e.code, int) and e.code is not None:
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(["cifar100lab", *map(str, args)], code, out, err)

@@ -128,6 +128,27 @@ def test_performance_page_renders_every_kind_of_record_in_both_languages(pipelin
     assert "合成数据" in (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
 
 
+def test_performance_page_shows_the_campaigns_own_wall_time_record_in_both_languages(tmp_path):
+    runs = tmp_path / "runs"
+    empty = report.write_performance_page(tmp_path / "none", tmp_path / "before", runs, "c")
+    assert empty == [] and "No campaign has been timed yet" in (tmp_path / "before" / "performance_en.md").read_text()
+    for rid, train_s in (("c-resnet_20-s0", 3.0), ("c-mlp_mixer_b16-s0", None)):
+        atomic_write_json(runs / "c" / rid / "record.json", {"run_id": rid, "train_seconds": train_s,
+                                                             "eval_seconds": 1.0 if train_s else None})
+    atomic_write_json(runs / "c" / "timing.json", {
+        "campaign": "c", "source": "params/c.yaml", "dataset": "fashion-mnist", "started": "2026-11-29T23:00:00+00:00",
+        "finished": "2026-11-29T23:05:12+00:00", "wall_seconds": 312.0, "jobs": 2, "cpu": "Some CPU", "cpus": 2,
+        "gpus": 0, "already_done": 1, "runs": [{"run_id": "c-resnet_20-s0", "status": "complete", "seconds": 20.0},
+                                               {"run_id": "c-mlp_mixer_b16-s0", "status": "skipped", "seconds": 9.0}]})
+    report.write_performance_page(tmp_path / "none", tmp_path / "gen", runs, "c")
+    en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh"))
+    assert "**2 runs in 5.2 min**" in en and "2 side by side" in en and "Some CPU (2 CPUs)" in en
+    assert "14.5 s on average, of which its epochs (training and evaluation) took 2.0 s" in en
+    assert "1 runs already done" in en and "Fashion-MNIST" in en
+    assert "| c-resnet_20-s0 | complete | 20.0 | 4.0 |" in en and "| c-mlp_mixer_b16-s0 | skipped | 9.0 | 0.0 |" in en
+    assert "**2 次运行共用时 5.2 min**" in zh and "平均用时 14.5 秒" in zh and "| c-resnet_20-s0 | 完成 | 20.0 | 4.0 |" in zh
+
+
 def test_committed_benchmark_records_render(tmp_path):
     """The records in benchmarks/records/ are what the book shows: each must still render."""
     found = report.write_performance_page(ROOT / "benchmarks" / "records", tmp_path)

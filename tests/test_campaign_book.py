@@ -1,22 +1,26 @@
 """End to end on synthetic data: a small campaign through the train notebook (papermill) — a model trained
 from scratch, a fine-tune skipped offline, a diverging run and an ablation study — failure isolation, skip on re-run, kill-and-resume, analysis notebooks, the bilingual book with -W,
 and the built HTML in headless Chromium."""
+import contextlib
+import io
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from cifar100lab import records
+from cifar100lab import cli, records
 from cifar100lab.models import model_names
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 PY = sys.executable
 SCREENSHOT_DIR = ROOT / "test-output"
@@ -25,6 +29,19 @@ MINI_MODELS = ["resnet_20", "ghost_resnet_20", "mlp_mixer_b16"]  # two from scra
 
 def campaign_cmd(yaml_path, runs, book, *extra):
     return [PY, "-m", "cifar100lab", "campaign", str(yaml_path), "--runs-root", str(runs), "--book", str(book), *extra]
+
+
+def campaign_here(yaml_path, runs, book, *extra) -> subprocess.CompletedProcess:
+    """The campaign command run in this process from the repository root, as ``make report`` runs it: torch is
+    imported once per suite instead of once per command (the runs are papermill children either way)."""
+    out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(campaign_cmd(yaml_path, runs, book, *extra)[3:])
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["campaign", str(yaml_path)], code, out.getvalue(), err.getvalue())
 
 
 def write_campaign(path: Path, data_root, **over):
@@ -49,12 +66,12 @@ def mini(tmp_path_factory, synthetic_root):
                                models=MINI_MODELS + [{"name": "diverging", "model": "resnet_20", "max_steps_per_epoch": 6,
                                                         "overrides": {"lr": 1.0e30}}],
                                studies=[str(ROOT / "params/ablations/ghost_ratio.yaml")], study_seeds=[0, 1])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # conftest: no hub, so the fine-tune is skipped
     t0 = time.time()
-    first = subprocess.run(campaign_cmd(yaml_path, base / "runs", proj / "book"), capture_output=True, text=True,
-                           env=env, cwd=ROOT)
+    first = campaign_here(yaml_path, base / "runs", proj / "book")
     print(f"mini campaign: {time.time() - t0:.0f}s")
-    return {"base": base, "proj": proj, "yaml": yaml_path, "first": first, "env": env,
+    return {"base": base, "proj": proj, "yaml": yaml_path, "first": first,
+            "timing": records.read_json(base / "runs" / "mini" / records.TIMING),  # later invocations replace it
             "runs": base / "runs" / "mini", "book": proj / "book"}
 
 
@@ -86,8 +103,7 @@ def test_run_notebook_carries_record_and_glued_metrics(mini):
 
 
 def test_second_invocation_skips_everything_done(mini):
-    again = subprocess.run(campaign_cmd(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis"),
-                           capture_output=True, text=True, env=mini["env"], cwd=ROOT)
+    again = campaign_here(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis")
     done = len([p for p in mini["runs"].glob("*/record.json")])
     assert f"{done - 1} already done, 1 to run" in again.stdout  # only the failed run is retried
     assert again.returncode == 1
@@ -107,6 +123,12 @@ def test_analysis_tables_figures_and_study(mini):
     assert "synthetic data" in results and "Not CIFAR-100" in results
     for name in model_names():
         assert f"| {name} |" in (gen / "models_en.md").read_text()
+    timing = mini["timing"]  # the first invocation's own record, on the Performance page its analysis wrote
+    assert len(timing["runs"]) == len(list(mini["runs"].glob("*/record.json")))
+    wall = f"**{len(timing['runs'])} runs in {timing['wall_seconds'] / 60:.1f} min**"
+    assert wall in (gen / "performance_en.md").read_text()
+    assert f"**{len(timing['runs'])} 次运行共用时 {timing['wall_seconds'] / 60:.1f} min**" in \
+        (gen / "performance_zh.md").read_text(encoding="utf-8")
 
 
 def test_book_builds_without_warnings_with_twins(mini):
@@ -180,22 +202,35 @@ def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini):
             pytest.fail("chromium must be installed in CI (.ci/run installs it)")
         pytest.skip("chromium not installed")
     SCREENSHOT_DIR.mkdir(exist_ok=True)
-    profile = mini["base"] / "chrome"
+    profiles = queue.Queue()  # two browsers side by side, each with a profile of its own (a profile is locked)
+    for i in range(2):
+        profiles.put(mini["base"] / f"chrome{i}")
+
+    def browse(task):
+        profile = profiles.get()
+        try:
+            return task(profile)
+        finally:
+            profiles.put(profile)
+
     pages = [f"{lang}/{p}.html" for lang in ("en", "zh") for p in ("results", "comparison", "models", "method",
                                                                    "performance", "ablations")]
     pages += ["runs/mini-resnet_20-s0.html", "runs/index.html"]
-    too_wide = []
-    for page in pages:
-        m = chromium.table_widths(browser, html / page, 1400, profile)
-        too_wide += [(page, round(w), round(m["column"]), what) for w, what in m["tables"] if w > m["column"] + 1]
+    shots = [(page, width) for page in ("en/results", "zh/results", "en/comparison", "zh/comparison",
+                                        "runs/mini-resnet_20-s0") for width in (1400, 1000)]
+    with ThreadPoolExecutor(2) as pool:
+        widths = pool.map(lambda page: (page, browse(lambda p: chromium.table_widths(browser, html / page, 1400, p))),
+                          pages)
+        too_wide = [(page, round(w), round(m["column"]), what) for page, m in widths for w, what in m["tables"]
+                    if w > m["column"] + 1]
+        shot_files = list(pool.map(lambda s: browse(lambda p: chromium.screenshot(
+            browser, html / f"{s[0]}.html", SCREENSHOT_DIR / f"{s[0].replace('/', '-')}-{s[1]}.png", s[1], p)), shots))
     assert not too_wide, too_wide
-    for page in ("en/results", "zh/results", "en/comparison", "zh/comparison", "runs/mini-resnet_20-s0"):
-        for width in (1400, 1000):
-            shot = chromium.screenshot(browser, html / f"{page}.html",
-                                       SCREENSHOT_DIR / f"{page.replace('/', '-')}-{width}.png", width, profile)
-            assert shot.exists() and shot.stat().st_size > 20_000, shot
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", f"--user-data-dir={profile}", "--dump-dom",
-                          (html / "en" / "results.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    for shot in shot_files:
+        assert shot.exists() and shot.stat().st_size > 20_000, shot
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", f"--user-data-dir={mini['base'] / 'chrome0'}",
+                          "--dump-dom", (html / "en" / "results.html").as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
     assert "Table 1" in dom and "fig_top1_en.png" in dom
     print(f"screenshots in {SCREENSHOT_DIR}")
 
@@ -216,33 +251,30 @@ def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
     assert ckpt.exists()
     assert not (runs / "kill" / "kill-resnet_20-s0" / "record.json").exists() or \
         records.read_json(runs / "kill" / "kill-resnet_20-s0" / "record.json")["status"] != "complete"
-    again = subprocess.run(campaign_cmd(yaml_path, runs, book, "--no-analysis"), cwd=ROOT, capture_output=True,
-                           text=True)
+    again = campaign_here(yaml_path, runs, book, "--no-analysis")
     assert again.returncode == 0, again.stdout + again.stderr
     first = records.read_json(runs / "kill" / "kill-resnet_20-s0" / "record.json")
     assert first["status"] == "complete" and first["resumed_from_epoch"] >= 1 and first["epochs_done"] == 3
     assert records.read_json(runs / "kill" / "kill-ghost_resnet_20-s0" / "record.json")["status"] == "complete"
 
 
-def test_bad_campaign_yaml_fails_before_any_run(tmp_path, synthetic_root):
+def test_bad_campaign_yaml_fails_before_any_run(tmp_path, synthetic_root, capfd):
     bad = write_campaign(tmp_path / "bad.yaml", synthetic_root, models=["resnet_20"], seedz=[1])
-    proc = subprocess.run(campaign_cmd(bad, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = run_cli(capfd, *campaign_cmd(bad, tmp_path / "runs", tmp_path / "book")[3:])
     assert proc.returncode == 2 and "unknown key(s) seedz; valid keys: name" in proc.stderr
     typo = write_campaign(tmp_path / "typo.yaml", synthetic_root, models=["resnet_20"],
                           defaults={"epochs": 1, "overrides": {"lr_sched": "x"}, "data_root": str(synthetic_root)})
-    proc = subprocess.run(campaign_cmd(typo, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = run_cli(capfd, *campaign_cmd(typo, tmp_path / "runs", tmp_path / "book")[3:])
     assert proc.returncode == 2 and "lr_sched" in proc.stderr and "valid keys" in proc.stderr
     assert not (tmp_path / "runs").exists()
 
 
-def test_offline_cifar100_campaign_names_the_stand_in(tmp_path):
+def test_offline_cifar100_campaign_names_the_stand_in(tmp_path, monkeypatch, capfd):
     y = tmp_path / "c.yaml"
     y.write_text(yaml.safe_dump({"name": "c", "models": ["resnet_20"], "defaults": {"data_root": str(tmp_path / "d"),
                                                                                      "download": False}}))
-    proc = subprocess.run(campaign_cmd(y, tmp_path / "runs", tmp_path / "book"), capture_output=True, text=True,
-                          cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "CIFAR100LAB_DATASET"})
+    monkeypatch.delenv("CIFAR100LAB_DATASET", raising=False)
+    proc = run_cli(capfd, *campaign_cmd(y, tmp_path / "runs", tmp_path / "book")[3:])
     assert proc.returncode == 2 and "DATASET=fashion-mnist" in proc.stderr
     assert not (tmp_path / "runs").exists()
 
@@ -308,3 +340,30 @@ def test_jobs_auto_and_bad_jobs(monkeypatch):
                          (True, "positive integer")):
         with pytest.raises(ConfigError, match=message):
             C.resolve_jobs(bad)
+
+
+def test_analysis_runs_its_notebooks_side_by_side_and_names_a_failed_one(tmp_path, synthetic_root, monkeypatch):
+    import threading
+    from cifar100lab import campaign as C
+    from cifar100lab import launch
+    studies = [str(ROOT / "params/ablations/ghost_ratio.yaml"), str(ROOT / "params/ablations/eca_kernel.yaml")]
+    camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, models=["resnet_20"], studies=studies),
+                           runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 2)
+    running, peak, done, lock = [0], [0], [], threading.Lock()
+
+    def fake_papermill(notebook, target, params, log_stem, env):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+            done.append((target.name, params.get("study")))
+        return (1, "Traceback ...\nValueError: boom\n") if "eca" in target.name else (0, "")
+
+    monkeypatch.setattr(C, "_papermill", fake_papermill)
+    with pytest.raises(RuntimeError, match=r"analysis failed: ablation-eca_kernel.ipynb: ValueError: boom"):
+        C.analyse(camp, tmp_path / "runs", tmp_path / "book", log=lambda *_: None)
+    assert peak[0] == 2 and sorted(done) == [("ablation-eca_kernel.ipynb", "eca_kernel"),
+                                             ("ablation-ghost_ratio.ipynb", "ghost_ratio"), ("analysis.ipynb", None)]

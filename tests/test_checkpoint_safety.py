@@ -1,14 +1,10 @@
 """Checkpoints load as data only; refused resumes and bad command lines change nothing and print one line."""
-import json
-import subprocess
-import sys
-
 import pytest
 import torch
 
 from cifar100lab import records
 from cifar100lab.train import CheckpointError, evaluate_checkpoint, train
-from conftest import ROOT, tiny_config
+from conftest import run_cli, tiny_config
 
 
 class PlantsMarker:
@@ -28,22 +24,17 @@ def trained(synthetic_root, tmp_path_factory):
     return run_dir
 
 
-def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "cifar100lab", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
 def crafted_checkpoint(path, marker, trained_dir):
     good = torch.load(trained_dir / records.CHECKPOINT, weights_only=True)
     torch.save({**good, "history": [PlantsMarker(marker)]}, path)
 
 
-def test_crafted_checkpoint_is_refused_by_evaluate_and_never_runs_code(trained, tmp_path):
+def test_crafted_checkpoint_is_refused_by_evaluate_and_never_runs_code(trained, tmp_path, capfd):
     evil, marker = tmp_path / "evil.pt", tmp_path / "marker"
     crafted_checkpoint(evil, marker, trained)
     with pytest.raises(CheckpointError, match="could run code"):
         evaluate_checkpoint(evil)
-    proc = cli("evaluate", evil)
+    proc = run_cli(capfd, "evaluate", evil)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not marker.exists()
@@ -70,14 +61,14 @@ def test_refused_resume_leaves_the_folders_config_untouched(trained, synthetic_r
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not a checkpoint", "missing"])
-def test_evaluate_cli_names_a_damaged_checkpoint_in_one_line(trained, tmp_path, damage):
+def test_evaluate_cli_names_a_damaged_checkpoint_in_one_line(trained, tmp_path, damage, capfd):
     path = tmp_path / "c.pt"
     if damage == "truncated":
         data = (trained / records.CHECKPOINT).read_bytes()
         path.write_bytes(data[: len(data) // 2])
     elif damage == "not a checkpoint":
         torch.save({"weights": torch.zeros(2)}, path)
-    proc = cli("evaluate", path)
+    proc = run_cli(capfd, "evaluate", path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith(f"error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert str(path) in proc.stderr
@@ -90,7 +81,7 @@ def test_evaluate_checks_its_output_before_evaluating(trained, tmp_path, monkeyp
         evaluate_checkpoint(trained / records.CHECKPOINT, out=tmp_path / "no" / "such" / "folder" / "e.json")
 
 
-def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_path):
+def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_path, capfd):
     import yaml
     cfg = tiny_config(synthetic_root, tmp_path / "big", batch_size=5000)  # more than the 1,024 images
     (tmp_path / "big.yaml").write_text(yaml.safe_dump(cfg))
@@ -101,6 +92,6 @@ def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_pa
         f.write(b"x")
     (tmp_path / "corrupt.yaml").write_text(yaml.safe_dump(tiny_config(corrupt, tmp_path / "c")))
     for name, expect in (("big", "fewer than one global batch"), ("corrupt", "md5")):
-        proc = cli("train", tmp_path / f"{name}.yaml")
+        proc = run_cli(capfd, "train", tmp_path / f"{name}.yaml")
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert expect in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,7 +1,5 @@
 """Trained models one line away: torch.hub on a local checkout, and an export timm loads."""
 import json
-import subprocess
-import sys
 
 import pytest
 import timm
@@ -11,7 +9,7 @@ from cifar100lab import records
 from cifar100lab.export import ExportError, export_run, load_trained
 from cifar100lab.models import create_model
 from cifar100lab.train import read_checkpoint, train
-from conftest import ROOT, tiny_config
+from conftest import ROOT, run_cli, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +49,8 @@ def test_hub_entry_refuses_weights_of_another_model(runs):
         torch.hub.load(str(ROOT), "resnet_20", pretrained=str(runs["ghostnet_100"]), source="local", trust_repo=True)
 
 
-def test_export_writes_safetensors_that_timm_loads_with_the_same_logits(runs, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "cifar100lab", "export", str(runs["ghostnet_100"]), "--out",
-                           str(tmp_path / "exp")], capture_output=True, text=True, cwd=ROOT)
+def test_export_writes_safetensors_that_timm_loads_with_the_same_logits(runs, tmp_path, capfd):
+    proc = run_cli(capfd, "export", runs["ghostnet_100"], "--out", tmp_path / "exp")
     assert proc.returncode == 0, proc.stderr
     cfg = json.loads((tmp_path / "exp" / "config.json").read_text())
     assert cfg["architecture"] == "ghostnet_100" and cfg["num_classes"] == 10 and cfg["input_size"] == [3, 32, 32]
@@ -66,7 +63,6 @@ def test_export_writes_safetensors_that_timm_loads_with_the_same_logits(runs, tm
         assert torch.equal(load_trained(tmp_path / "exp")(x), timm_model(x))  # the export loads back here too
 
 
-def test_export_of_something_that_is_not_a_run_is_one_error_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "cifar100lab", "export", str(tmp_path)], capture_output=True,
-                          text=True, cwd=ROOT)
+def test_export_of_something_that_is_not_a_run_is_one_error_line(tmp_path, capfd):
+    proc = run_cli(capfd, "export", tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

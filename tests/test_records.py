@@ -14,7 +14,7 @@ from cifar100lab import campaign as C
 from cifar100lab import records
 from cifar100lab import train as train_mod
 from cifar100lab.cli import main as cli_main
-from conftest import ROOT, tiny_config
+from conftest import ROOT, run_cli, tiny_config
 
 TINY = dict(epochs=2, max_steps_per_epoch=2, train_subset=128, test_subset=64)
 
@@ -192,6 +192,59 @@ def test_a_field_added_since_a_run_was_recorded_does_not_make_it_stale(tmp_path,
     assert C.stale_fields(run) == [] and C.describe(run) == "complete"
 
 
+def test_campaign_records_its_wall_time_and_each_runs_time_only_when_it_ran_something(tmp_path, synthetic_root,
+                                                                                     monkeypatch):
+    runs, calls = tmp_path / "runs", []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    C.execute(camp, runs, log=lambda *_: None)
+    timing = records.read_json(runs / "rel" / records.TIMING)
+    assert [r["run_id"] for r in timing["runs"]] == calls and {r["status"] for r in timing["runs"]} == {"complete"}
+    assert timing["wall_seconds"] >= max(r["seconds"] for r in timing["runs"]) > 0
+    assert timing["jobs"] == 1 and timing["cpus"] == os.cpu_count() and timing["already_done"] == 0
+    before = (runs / "rel" / records.TIMING).read_text()
+    C.execute(camp, runs, log=lambda *_: None)  # nothing to run: the last timing that ran something stays
+    assert (runs / "rel" / records.TIMING).read_text() == before
+
+
+def test_offline_fine_tune_is_skipped_by_the_campaign_without_starting_its_notebook(tmp_path, synthetic_root,
+                                                                                   monkeypatch):
+    """HF_HUB_OFFLINE (set for the tests) and no cached weights: the campaign finds out itself, writes the skipped
+    record the trainer would write, and starts no kernel for it (the other run still runs)."""
+    runs, calls = tmp_path / "runs", []
+    path = _campaign(tmp_path, synthetic_root)
+    spec = yaml.safe_load(path.read_text())
+    spec["defaults"]["overrides"] = {"warmup_epochs": 0}
+    path.write_text(yaml.safe_dump({**spec, "models": ["resnet_20", "mlp_mixer_b16"]}))
+    camp = C.load_campaign(path, runs_root=runs, book_dir=tmp_path / "book")
+    tuned = next(r for r in camp.runs if r.config.model == "mlp_mixer_b16")
+    tuned.notebook.parent.mkdir(parents=True)
+    tuned.notebook.write_text("{}")  # an earlier attempt's page
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    summary = C.execute(camp, runs, log=lambda *_: None)
+    assert calls == ["rel-resnet_20-s0"] and summary["skipped"] == [tuned.run_id]
+    rec = records.load(tuned.run_dir)
+    assert rec["status"] == "skipped" and rec["reason"].startswith("pretrained weights unavailable: HF_HUB_OFFLINE")
+    assert rec["pretrained"] == "hub" and rec["group"] == "MLP" and rec["dataset"]["kind"] == "synthetic"
+    assert [a["status"] for a in rec["attempts"]] == ["skipped"] and not tuned.notebook.exists()
+
+
+def test_weights_the_campaign_cannot_judge_are_left_to_the_notebook_to_fail_on(tmp_path, synthetic_root,
+                                                                               monkeypatch):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("a.safetensors", "b.safetensors"):  # which one? the loader refuses to guess
+        (weights / name).write_bytes(b"")
+    path = _campaign(tmp_path, synthetic_root, pretrained=str(weights), overrides={"warmup_epochs": 0})
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "models": ["ghostnet_100"]}))
+    camp = C.load_campaign(path, runs_root=tmp_path / "runs")
+    calls = []
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls, code=1, tail="ValueError: several weights files"))
+    summary = C.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    assert calls == ["rel-ghostnet_100-s0"] and summary["failed"] == calls
+
+
 def _hold(path: Path) -> subprocess.Popen:
     """Another process holding the lock at ``path`` (like a campaign running that run)."""
     code = ("import sys, time; from cifar100lab import records\n"
@@ -218,20 +271,20 @@ def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holde
     assert summary["locked"] == [camp.runs[0].run_id] and calls == [camp.runs[1].run_id]
     assert any("another campaign process is running it" in m and f"pid {holders[1].pid}" in m for m in log)
     assert not (runs / camp.name / records.MANIFEST).exists()  # the manifest is the lock holder's
+    assert not (runs / camp.name / records.TIMING).exists()  # and so is the campaign's timing
     assert records.holder(C.run_lock(camp.runs[0])) is None
     assert C.execute(camp, runs, log=log.append)["complete"] == [camp.runs[0].run_id]
     assert (runs / camp.name / records.MANIFEST).exists()
 
 
-def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exits_3(tmp_path, synthetic_root):
+def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exits_3(tmp_path, synthetic_root,
+                                                                                     capfd):
     runs = tmp_path / "runs"
     path = _campaign(tmp_path, synthetic_root)
     camp = C.load_campaign(path, runs_root=runs)
     holders = [_hold(C.campaign_lock(camp, runs))] + [_hold(C.run_lock(r)) for r in camp.runs]
     try:
-        proc = subprocess.run([sys.executable, "-m", "cifar100lab", "campaign", str(path), "--runs-root", str(runs),
-                               "--book", str(tmp_path / "book")], capture_output=True, text=True, cwd=ROOT,
-                              timeout=300)
+        proc = run_cli(capfd, "campaign", path, "--runs-root", runs, "--book", tmp_path / "book")
     finally:
         for p in holders:
             p.kill()

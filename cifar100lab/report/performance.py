@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
-from .i18n import LANGS, dataset_label, fill, fmt
+from .i18n import LANGS, STATUS, dataset_label, fill, fmt
 from .tables import markdown_table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # issue 6: ResNet-20 training on 2 CPU cores vs the original pipeline
@@ -23,8 +23,8 @@ HEAD = {
     "predicted": {"en": "Predicted", "zh": "预计用时"}, "run": {"en": "Run", "zh": "运行"},
     "status": {"en": "Status", "zh": "状态"}, "top1": {"en": "Top-1 (%)", "zh": "Top-1（%）"},
     "top5": {"en": "Top-5 (%)", "zh": "Top-5（%）"}, "wall": {"en": "Wall time", "zh": "总用时"},
-    "mean_epoch": {"en": "Mean epoch (s)", "zh": "平均每轮（秒）"},
-    "ema_top1": {"en": "EMA top-1 (%)", "zh": "EMA Top-1（%）"}}
+    "mean_epoch": {"en": "Mean epoch (s)", "zh": "平均每轮（秒）"}, "run_total": {"en": "Start to record (s)", "zh": "启动至记录（秒）"},
+    "run_epochs": {"en": "Epochs (s)", "zh": "各轮（秒）"}, "ema_top1": {"en": "EMA top-1 (%)", "zh": "EMA Top-1（%）"}}
 FACTS = {
     "bench_head": {
         "en": "**{device}** — measured {measured}, torch {torch}, batch {batch}, {steps} timed steps per round, median "
@@ -61,6 +61,20 @@ FACTS = {
     "runs_head": {"en": "**{device}** — {data}; measured {measured} with torch {torch} (`python -m cifar100lab bench "
                         "--runs {file}`).",
                   "zh": "**{device}** —— {data}；测于 {measured}，torch {torch}（`python -m cifar100lab bench --runs {file}`）。"},
+    "campaign_time": {
+        "en": "The `{campaign}` campaign ({file}) on {dataset}, measured {started} by the campaign itself: **{runs} runs "
+              "in {wall}**, {jobs} side by side, on {device}{gpus}{already}. From its start to its record a run took "
+              "{mean} s on average, of which its epochs (training and evaluation) took {epochs} s; the rest is its "
+              "start-up and wind-down (notebook kernel, imports, network build, FLOP count, checkpoint, record and "
+              "run page).",
+        "zh": "`{campaign}` 实验（{file}），数据集 {dataset}，由实验本身于 {started} 测得：**{runs} 次运行共用时 {wall}**，"
+              "{jobs} 个并行，设备为 {device}{gpus}{already}。每次运行从启动到写出记录平均用时 {mean} 秒，其中各轮（训练与"
+              "评估）用时 {epochs} 秒；其余为启动与收尾（notebook 内核、导入、构建网络、计算 FLOPs、检查点、记录与运行页）。"},
+    "campaign_gpus": {"en": " with {n} GPU(s)", "zh": "，{n} 块 GPU"},
+    "campaign_already": {"en": " ({n} runs already done were not repeated)", "zh": "（{n} 次已完成的运行未重复）"},
+    "no_campaign_time": {"en": "No campaign has been timed yet: `make report` runs the quick campaign, which records "
+                               "its wall time here.",
+                         "zh": "尚无实验计时：`make report` 运行 quick 实验，并在此记录其总用时。"},
     "no_gpu": {"en": "No GPU measurement is recorded yet: these records come from CPUs only. On a GPU machine, "
                      "`bash benchmarks/gpu_check.sh` measures the same tables and the 200-epoch ResNet-20 run and "
                      "writes their records to `benchmarks/records/`.",
@@ -163,6 +177,41 @@ def _runs_section(r: dict, lang: str) -> str:
     return f"### {title}\n\n{r['description'].get(lang, '')}\n\n{head}\n\n{t}"
 
 
+def _epochs_seconds(run_dir: Path) -> float:
+    rec = records.load(run_dir) or {}
+    return (rec.get("train_seconds") or 0.0) + (rec.get("eval_seconds") or 0.0)
+
+
+def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
+    """The campaign's own record of its last invocation that ran anything, with each run's time split into its
+    epochs (from the run records) and the rest."""
+    folder = Path(runs_root) / timing["campaign"]
+    runs = timing["runs"]
+    epochs = [_epochs_seconds(folder / r["run_id"]) for r in runs]
+    total = [r["seconds"] for r in runs]
+    source = Path(timing.get("source") or "–")
+    head = say("campaign_time", lang, campaign=timing["campaign"], file=source.name if source.is_absolute() else source,
+               dataset=dataset_label(timing.get("dataset")), started=timing["started"][:16].replace("T", " "),
+               runs=len(runs), wall=_hours(timing["wall_seconds"]), jobs=timing["jobs"],
+               device=f"{timing['cpu']} ({timing['cpus']} CPUs)",
+               gpus=say("campaign_gpus", lang, n=timing["gpus"]) if timing.get("gpus") else "",
+               already=say("campaign_already", lang, n=timing["already_done"]) if timing.get("already_done") else "",
+               mean=fmt(sum(total) / max(1, len(total)), 1), epochs=fmt(sum(epochs) / max(1, len(epochs)), 1))
+    t = _table({"run": [r["run_id"] for r in runs], "status": [STATUS.get(r["status"], {lang: r["status"]})[lang] for r in runs],
+                "run_total": [fmt(x, 1) for x in total], "run_epochs": [fmt(x, 1) for x in epochs]}, lang)
+    return head + "\n\n" + t
+
+
+CAMPAIGN_TITLE = {"en": "Campaign wall time", "zh": "实验总用时"}
+
+
+def _campaign_part(runs_root, campaign: str | None, lang: str) -> list[str]:
+    path = Path(runs_root or "runs") / (campaign or "") / records.TIMING
+    body = campaign_time_section(records.read_json(path), runs_root, lang) if campaign and path.is_file() \
+        else say("no_campaign_time", lang) + "\n"
+    return [f"## {CAMPAIGN_TITLE[lang]}\n", body]
+
+
 # record kind -> its renderer and (heading, introduction, text when there is none), in both languages
 PERFORMANCE_SECTIONS = [
     ("bench", _bench_section, (
@@ -195,14 +244,16 @@ PERFORMANCE_SECTIONS = [
 ]
 
 
-def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generated") -> list[dict]:
-    """The Performance page from the benchmark records (``python -m cifar100lab bench [--campaign …] --out …``)."""
+def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generated", runs_root="runs",
+                           campaign: str | None = None) -> list[dict]:
+    """The Performance page: the campaign's own timing record (``runs/<campaign>/timing.json``) and the
+    benchmark records (``python -m cifar100lab bench [--campaign …] --out …``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     found = [records.read_json(p) for p in sorted(Path(bench_dir).glob("*.json"))] if Path(bench_dir).is_dir() else []
     has_gpu = any(b.get("device_type") == "cuda" for b in found)
     for lang in LANGS:
-        parts = []
+        parts = _campaign_part(runs_root, campaign, lang)
         for kind, render, (title, intro, empty) in PERFORMANCE_SECTIONS:
             parts += [f"## {title[lang]}\n", intro[lang] + "\n"]
             parts += [render(r, lang) for r in found if r.get("kind", "check" if "check" in r else None) == kind] \
