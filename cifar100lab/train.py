@@ -427,8 +427,9 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     except Exception as e:
         run.close(records.fail, f"{type(e).__name__}: {e}", epochs_done=len(history))
         raise
-    finally:
-        run.accelerator.end_training()  # trackers flush and close, however the run ended
+    finally:  # trackers flush and close however the run ended (end_training() would end the process group too)
+        for tracker in run.accelerator.trackers:
+            tracker.finish()
     return _finish(run, history, best, fresh=history[start:], ema=network.ema is not None)
 
 
