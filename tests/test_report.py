@@ -102,7 +102,7 @@ def test_table1_train_time_is_the_sum_of_epoch_times_not_the_wall_time(stand_in)
 def test_recipes_table_shows_what_the_runs_used(stand_in):
     _, gen = stand_in
     text = (gen / "recipes_en.md").read_text()
-    assert "| resnet_sgd |" in text and "| 0.5 |" in text  # the campaign's warmup override, not the code's 0
+    assert "| resnet_sgd |" in text and "| cosine, warmup 0.5 ep |" in text  # the campaign's warmup override, not the code's 0
     assert "0.1 → 0.1" in text
 
 

@@ -49,7 +49,7 @@ HEAD = {
     "recipe": {"en": "Recipe", "zh": "配方"}, "models": {"en": "Models", "zh": "模型"},
     "optimizer": {"en": "Optimizer", "zh": "优化器"}, "lr": {"en": "LR (set → used)", "zh": "学习率（设定 → 实际）"},
     "wd": {"en": "Weight decay", "zh": "权重衰减"}, "schedule": {"en": "Schedule", "zh": "调度"},
-    "warmup": {"en": "Warmup (ep)", "zh": "预热 (epoch)"}, "batch": {"en": "Global batch", "zh": "全局批大小"},
+    "batch": {"en": "Global batch", "zh": "全局批大小"},
 }
 
 

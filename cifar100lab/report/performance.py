@@ -199,7 +199,8 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
                mean=fmt(sum(total) / max(1, len(total)), 1), epochs=fmt(sum(epochs) / max(1, len(epochs)), 1))
     t = _table({"run": [r["run_id"] for r in runs], "status": [STATUS.get(r["status"], {lang: r["status"]})[lang] for r in runs],
                 "run_total": [fmt(x, 1) for x in total], "run_epochs": [fmt(x, 1) for x in epochs]}, lang)
-    return head + "\n\n" + t
+    # run ids (a study variant's names its recipe changes) may wrap: book/_static/tables.css, .run-ids
+    return head + "\n\n:::{div} run-ids\n" + t + "\n:::\n"
 
 
 CAMPAIGN_TITLE = {"en": "Campaign wall time", "zh": "实验总用时"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..models import GROUPS
-from .i18n import YES_NO, fmt, group, head, reason, say, status
+from .i18n import YES_NO, fill, fmt, group, head, reason, say, status
 from .sources import REFERENCE
 
 
@@ -114,6 +114,9 @@ def study_display(df: pd.DataFrame, claims: pd.DataFrame, lang: str) -> pd.DataF
     return t
 
 
+SCHEDULE = {"en": "{schedule}, warmup {warmup} ep", "zh": "{schedule}，预热 {warmup} 轮"}  # one column, not two
+
+
 def recipes_table(used: pd.DataFrame, lang: str) -> str:
     """What the runs used (from their records), not the code's defaults."""
     if used.empty:
@@ -122,8 +125,9 @@ def recipes_table(used: pd.DataFrame, lang: str) -> str:
         head("recipe", lang): used["name"], head("models", lang): used.models.map(", ".join),
         head("optimizer", lang): used.optimizer.map(lambda o: "SGD" if o == "sgd" else "AdamW"),
         head("lr", lang): [f"{a:g} → {b:g}" for a, b in zip(used.lr, used.effective_lr)],
-        head("wd", lang): used.weight_decay.map(lambda v: f"{v:g}"), head("schedule", lang): used.schedule,
-        head("warmup", lang): used.warmup_epochs.map(lambda v: f"{v:g}"),
+        head("wd", lang): used.weight_decay.map(lambda v: f"{v:g}"),
+        head("schedule", lang): [fill(SCHEDULE, lang, schedule=s, warmup=f"{w:g}")
+                                 for s, w in zip(used.schedule, used.warmup_epochs)],
         head("regularisation", lang): [regularisation(_recorded(r), lang) for r in used.to_dict("records")],
         head("batch", lang): used.get("global_batch", pd.Series(["–"] * len(used)))})
     return markdown_table(t) + "\n" + say("recipes_note", lang) + "\n"
