@@ -75,6 +75,14 @@ FACTS = {
     "no_campaign_time": {"en": "No campaign has been timed yet: `make report` runs the quick campaign, which records "
                                "its wall time here.",
                          "zh": "尚无实验计时：`make report` 运行 quick 实验，并在此记录其总用时。"},
+    "check": {"en": "- **{check}** ({what}): {result} on {device}, {created}.",
+              "zh": "- **{check}**（{what}）：在 {device} 上{result}，{created}。"},
+    "check_passed": {"en": "passed", "zh": "通过"}, "check_failed": {"en": "FAILED", "zh": "未通过"},
+    "check_fork": {"en": "a child forked after the notebook kernel's preparation makes a tensor on the device",
+                   "zh": "在 notebook 内核完成准备后 fork 出的子进程可以在设备上创建张量"},
+    "check_resume": {"en": "a deterministic run killed after its first checkpoint and resumed has every epoch's "
+                           "metrics of the uninterrupted run",
+                     "zh": "在第一个检查点后被终止并恢复的确定性运行，每轮指标与未中断的运行完全相同"},
     "no_gpu": {"en": "No GPU measurement is recorded yet: these records come from CPUs only. On a GPU machine, "
                      "`bash benchmarks/gpu_check.sh` measures the same tables and the 200-epoch ResNet-20 run and "
                      "writes their records to `benchmarks/records/`.",
@@ -83,21 +91,10 @@ FACTS = {
 }
 
 
-CHECK_FACTS = {
-    "check": {"en": "- **{check}** ({what}): {result} on {device}, {created}.",
-              "zh": "- **{check}**（{what}）：在 {device} 上{result}，{created}。"},
-    "passed": {"en": "passed", "zh": "通过"}, "failed": {"en": "FAILED", "zh": "未通过"},
-    "fork": {"en": "a child forked after the notebook kernel's preparation makes a tensor on the device",
-             "zh": "在 notebook 内核完成准备后 fork 出的子进程可以在设备上创建张量"},
-    "resume": {"en": "a deterministic run killed after its first checkpoint and resumed has every epoch's metrics "
-                     "of the uninterrupted run", "zh": "在第一个检查点后被终止并恢复的确定性运行，每轮指标与未中断的运行完全相同"},
-}
-
-
 def _check_section(r: dict, lang: str) -> str:
     device = (r.get("hardware") or {}).get("device") or (f"{r['gpus']} GPU" if r.get("gpus") else "CPU")
-    return fill(CHECK_FACTS["check"], lang, check=r["check"], what=CHECK_FACTS[r["check"]][lang], device=device,
-                result=CHECK_FACTS["passed" if r["passed"] else "failed"][lang], created=r.get("created", "–")) + "\n"
+    return say("check", lang, check=r["check"], what=say(f"check_{r['check']}", lang), device=device,
+               result=say("check_passed" if r["passed"] else "check_failed", lang), created=r.get("created", "–")) + "\n"
 
 
 def say(fact: str, lang: str, **values) -> str:
