@@ -19,10 +19,8 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import subprocess
-import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,8 @@ import yaml
 
 from . import records
 from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
-from .launch import job_envs, notebook_jobs, resolve_jobs
+from .devices import visible_gpus
+from .launch import choose_processes, job_envs, notebook_jobs, resolve_jobs
 from .models import get_spec, model_names
 from .train import skip_without_weights
 
@@ -337,24 +336,99 @@ def describe(run: Run) -> str:
     return status_of(run) or "new"
 
 
-def _papermill(notebook: Path, target: Path, params: dict, log_stem: Path, env: dict) -> tuple[int, str]:
-    """papermill in a child process (so each job can see its own GPU subset): its exit code and output's tail;
-    the parameters and the whole output are kept beside ``log_stem``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    params_file = log_stem.with_name(log_stem.name + ".params.yaml")
-    params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(target), "-f", str(params_file),
-           "--cwd", str(Path.cwd()), "--no-progress-bar", "-k", "python3"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    log_stem.with_name(log_stem.name + ".log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
-    return proc.returncode, (proc.stderr or proc.stdout)[-2000:]
+ENGINE = "cifar100lab"  # papermill's nbclient engine on a kernel the caller starts and keeps (``KernelSlot``)
 
 
-def _execute(run: Run, notebook: Path, env: dict, log_dir: Path, num_processes) -> tuple[int, str]:
+def _register_engine() -> None:
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class KeptKernelEngine(NBClientEngine):
+        """nbclient on the caller's kernel. nbclient leaves a kernel it does not own running, and its client's
+        channels open (a heartbeat thread each): they are closed here after every notebook."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, km=None, **_):
+            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=papermill_logger,
+                                             log_output=log_output, stdout_file=stdout_file,
+                                             stderr_file=stderr_file, startup_timeout=start_timeout,
+                                             timeout=execution_timeout)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    from papermill.log import logger as papermill_logger
+    papermill_engines.register(ENGINE, KeptKernelEngine)
+
+
+class KernelSlot:
+    """Where one job's notebooks execute: papermill in this process, on a kernel started with the job's
+    environment (its GPU subset or CPU-thread share).
+
+    With ``keep`` the kernel stays up for the job's next notebook. A quick run trains for seconds, and a fresh
+    kernel's start and imports (torch, timm, accelerate) cost about 6 s of CPU each time; a kept kernel pays
+    them once per job. After a failure, or when the kernel died, the next notebook gets a fresh kernel.
+    ``execute`` returns papermill's exit status (0 or 1) and the tail of the error."""
+
+    def __init__(self, env: dict, keep: bool = False):
+        self.env, self.keep, self._km = env, keep, None
+
+    def _kernel(self):
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+        if self._km is not None and not run_sync(self._km.is_alive)():
+            self.close()
+        if self._km is None:
+            self._km = AsyncKernelManager(kernel_name="python3")
+            run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd())
+        return self._km
+
+    def execute(self, notebook: Path, target: Path, params: dict, log_stem: Path) -> tuple[int, str]:
+        """The notebook with ``params``, into ``target``; its parameters, streams and error beside ``log_stem``."""
+        import papermill
+        if ENGINE not in papermill.engines.papermill_engines._engines:
+            _register_engine()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        log_stem.with_name(log_stem.name + ".params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True),
+                                                                       encoding="utf-8")
+        code, tail = 0, ""
+        with open(log_stem.with_name(log_stem.name + ".log"), "w", encoding="utf-8") as log:
+            try:
+                papermill.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
+                                           engine_name=ENGINE, km=self._kernel(), progress_bar=False,
+                                           stdout_file=log, stderr_file=log)
+            except Exception as e:  # the notebook's own error, a dead kernel, a kernel that would not start
+                code, tail = 1, f"{type(e).__name__}: {e}".rstrip() + "\n"
+                log.write(tail)
+        if code or not self.keep:
+            self.close()
+        return code, tail[-2000:]
+
+    def close(self) -> None:
+        from jupyter_core.utils import run_sync
+        km, self._km = self._km, None
+        if km is not None:
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # already gone
+                pass
+
+
+def keep_kernels(num_processes) -> bool:
+    """Whether a job keeps its kernel between runs: only where each run trains inside the kernel on the CPU.
+    A GPU run, or a launch that forks workers (whose parent must be untouched by CUDA and Accelerate), starts
+    from a fresh kernel, as the GPU checks were run."""
+    return not visible_gpus() and choose_processes(num_processes) == 1
+
+
+def _execute(run: Run, notebook: Path, slot: KernelSlot, log_dir: Path, num_processes) -> tuple[int, str]:
     """The run's notebook, executed by papermill with the run's config as parameters."""
     log_dir.mkdir(parents=True, exist_ok=True)
     params = {**run.config.to_dict(), "num_processes": num_processes}
-    return _papermill(notebook, run.notebook, params, log_dir / run.run_id, env)
+    return slot.execute(notebook, run.notebook, params, log_dir / run.run_id)
 
 
 def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
@@ -435,8 +509,8 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     log_dir = Path(runs_root) / campaign.name / "logs"
     nproc = campaign.num_processes if jobs == 1 else "auto"
 
-    def attempt(run: Run, env: dict) -> str:
-        return _attempt(run, force, done, lambda r: _execute(r, notebook, env, log_dir, nproc))
+    def attempt(run: Run, slot: KernelSlot) -> str:
+        return _attempt(run, force, done, lambda r: _execute(r, notebook, slot, log_dir, nproc))
 
     summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": []}
     with contextlib.ExitStack() as held:
@@ -453,7 +527,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
             f"{len(summary['already'])} already done, {len(todo)} to run"
             + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
         started, clock = records.now(), records.Timer()
-        seconds = _run_parallel(todo, jobs, attempt, summary, log)
+        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc) if todo else False)
         if todo and owner:
             write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
     return summary
@@ -463,7 +537,6 @@ def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: floa
                  seconds: dict[str, float], summary: dict) -> Path:
     """The record of this invocation's wall time (the book's Performance page shows it): when, how long, on what,
     how many runs side by side, and each executed run's time from its start to its record."""
-    from .devices import visible_gpus
     status = {rid: s for s, rids in summary.items() for rid in rids}
     path = Path(runs_root) / campaign.name / records.TIMING
     records.atomic_write_json(path, {
@@ -474,32 +547,58 @@ def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: floa
     return path
 
 
-def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log) -> dict[str, float]:
-    """``jobs`` runs side by side, each under its run lock with one job environment (GPU subset) of its own;
-    returns each run's seconds from its start to its end."""
-    free_envs: queue.Queue = queue.Queue()  # a job's GPU subset is lent to one run at a time
-    for env in job_envs(jobs):
-        free_envs.put(env)
-    started, count, seconds = time.time(), [0], {}
+def in_jobs(items: list, envs: list[dict], keep: bool, work, stop: threading.Event | None = None) -> None:
+    """One thread per environment, each with its own ``KernelSlot`` (a kernel client is tied to its thread's
+    event loop), calling ``work(item, slot)`` on the next item until none is left or ``stop`` is set."""
+    pending: queue.Queue = queue.Queue()
+    for item in items:
+        pending.put(item)
+    stop = stop or threading.Event()
 
-    def one(run):
-        t0, env = time.time(), free_envs.get()
+    def job(env: dict) -> None:
+        slot = KernelSlot(env, keep)
+        try:
+            while not stop.is_set():
+                try:
+                    item = pending.get_nowait()
+                except queue.Empty:
+                    return
+                work(item, slot)
+        finally:
+            slot.close()
+
+    threads = [threading.Thread(target=job, args=(env,), daemon=True) for env in envs]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        stop.set()  # interrupted (Ctrl-C): the jobs take nothing new
+
+
+def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False) -> dict[str, float]:
+    """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share) and kernel;
+    every run under its run lock. Returns each run's seconds from its start to its end."""
+    started, count, seconds, tally = time.time(), [0], {}, threading.Lock()
+
+    def one(run: Run, slot: KernelSlot) -> None:
+        t0 = time.time()
         try:
             with records.lock(run_lock(run)):
-                status = attempt(run, env)
+                status = attempt(run, slot)
         except records.Locked as e:
             status = "locked"
             log(f"{run.run_id}: locked, skipped: another campaign process is running it ({e.holder})")
-        finally:
-            free_envs.put(env)
-        summary.setdefault(status, []).append(run.run_id)
-        seconds[run.run_id] = time.time() - t0
-        count[0] += 1
-        eta = (time.time() - started) / count[0] * (len(todo) - count[0])
-        log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s (ETA {eta / 60:.1f} min)")
+        with tally:
+            summary.setdefault(status, []).append(run.run_id)
+            seconds[run.run_id] = time.time() - t0
+            count[0] += 1
+            eta = (time.time() - started) / count[0] * (len(todo) - count[0])
+            log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s "
+                f"(ETA {eta / 60:.1f} min)")
 
-    with ThreadPoolExecutor(jobs) as pool:
-        list(pool.map(one, todo))
+    in_jobs(todo, job_envs(jobs), keep, one)
     return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
 
 
@@ -515,7 +614,7 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
 
 
 def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
-    """The analysis notebook and one per study, side by side (each is a single-threaded kernel)."""
+    """The analysis notebook and one per study, side by side (each kernel does single-threaded report work)."""
     out.mkdir(parents=True, exist_ok=True)
     common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
               "out_dir": os.path.relpath(out)}
@@ -524,13 +623,16 @@ def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=pr
     log_dir = Path(runs_root) / campaign.name / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
 
-    def one(book) -> tuple[str, int, str]:
-        source, target, params = book
-        code, tail = _papermill(NOTEBOOKS / source, out / target, params, log_dir / f"{Path(target).stem}", os.environ)
-        return target, code, tail
+    failed = []
 
-    with ThreadPoolExecutor(notebook_jobs(len(books))) as pool:
-        failed = [(t, tail) for t, code, tail in pool.map(one, books) if code]
+    def one(book, slot: KernelSlot) -> None:
+        source, target, params = book
+        code, tail = slot.execute(NOTEBOOKS / source, out / target, params, log_dir / Path(target).stem)
+        if code:
+            failed.append((target, tail))
+
+    # Report work only (no CUDA, no fork), so each job keeps its kernel: the imports are paid once per job.
+    in_jobs(books, [dict(os.environ)] * notebook_jobs(len(books)), True, one)
     if failed:
         raise RuntimeError("analysis failed: " + "; ".join(f"{t}: {tail.strip().splitlines()[-1] if tail.strip() else '?'}"
                                                           for t, tail in failed))

@@ -182,8 +182,8 @@ class RunJob:
     def _notebook(self, num_processes) -> str:
         from . import campaign
         before = campaign.attempts_so_far(self.run)
-        code, tail = campaign._execute(self.run, Path(self.notebook), dict(os.environ), Path(self.log_dir),
-                                       num_processes)
+        code, tail = campaign._execute(self.run, Path(self.notebook), campaign.KernelSlot(dict(os.environ)),
+                                       Path(self.log_dir), num_processes)
         return campaign.settle(self.run, code, tail, before)
 
     def checkpoint(self, *args, **kwargs):

@@ -212,6 +212,8 @@ def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     model, optimizer = accelerator.prepare(model, optimizer)
     if state and state.get("scaler") and accelerator.scaler is not None:
         accelerator.scaler.load_state_dict(state["scaler"])
+    if cfg.compile:  # a kernel that compiled other models before (a kept job kernel, a re-run cell) would reach
+        torch._dynamo.reset()  # dynamo's recompile limit and fall back to eager without saying so
     forward = torch.compile(model) if cfg.compile else model
     mix, criterion = None, functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
     if recipe.mixup or recipe.cutmix:

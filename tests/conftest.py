@@ -39,10 +39,12 @@ def tiny_config(root, run_dir, **kw):
 
 @pytest.fixture
 def copy_repo_book(tmp_path):
-    """A scratch copy of the book sources and _config.yml, so a build never touches the repository's book."""
+    """A scratch copy of the book sources, _config.yml and the campaign files, so a build never touches the
+    repository's book."""
     dst = tmp_path / "proj"
     shutil.copytree(ROOT / "book", dst / "book", ignore=shutil.ignore_patterns("_build", "generated", "*.ipynb"))
     shutil.copy(ROOT / "_config.yml", dst / "_config.yml")
+    shutil.copytree(ROOT / "params", dst / "params")
     return dst
 
 

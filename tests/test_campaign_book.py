@@ -102,6 +102,31 @@ def test_run_notebook_carries_record_and_glued_metrics(mini):
     assert injected and "model = \"resnet_20\"" in "".join(injected[0]["source"])
 
 
+def test_a_run_in_a_kept_kernel_has_the_numbers_of_the_same_run_in_a_fresh_kernel(mini, tmp_path):
+    """Each job keeps its kernel between runs (campaign.KernelSlot): what ran there before must not change a run."""
+    from cifar100lab import campaign as C
+    timing = ("epoch_seconds", "eval_seconds", "images_per_second")
+
+    def rows(run_dir):
+        return [{k: v for k, v in json.loads(line).items() if k not in timing}
+                for line in (run_dir / records.METRICS).read_text().splitlines()]
+
+    def first_count(notebook):  # 1 in a fresh kernel; more where an earlier notebook ran in the same kernel
+        return next(c["execution_count"] for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
+
+    later = [p.stem for p in sorted((mini["book"] / "runs").glob("*.ipynb"))
+             if first_count(p) > 1 and records.load(mini["runs"] / p.stem)["status"] == "complete"]
+    assert later, "no job reused its kernel"
+    rid = later[-1]
+    params = yaml.safe_load((mini["runs"] / "logs" / f"{rid}.params.yaml").read_text())
+    params["run_dir"] = str(tmp_path / rid)
+    code, tail = C.KernelSlot(dict(os.environ)).execute(C.NOTEBOOKS / "train.ipynb", tmp_path / "fresh.ipynb",
+                                                         params, tmp_path / "fresh")
+    assert code == 0, tail
+    assert first_count(tmp_path / "fresh.ipynb") == 1
+    assert rows(tmp_path / rid) == rows(mini["runs"] / rid)
+
+
 def test_second_invocation_skips_everything_done(mini):
     again = campaign_here(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis")
     done = len([p for p in mini["runs"].glob("*/record.json")])
@@ -309,8 +334,8 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
     running, seen, lock = {}, [], threading.Lock()
     delays = iter([0.3, 0.05, 0.05, 0.3, 0.05, 0.05])  # the first run outlives the next ones
 
-    def fake_execute(run, notebook, env, log_dir, num_processes):
-        gpus = env["CUDA_VISIBLE_DEVICES"]
+    def fake_execute(run, notebook, slot, log_dir, num_processes):
+        gpus = slot.env["CUDA_VISIBLE_DEVICES"]
         with lock:
             assert gpus not in running.values(), f"{run.run_id} got {gpus}, already used by {running}"
             running[run.run_id] = gpus
@@ -352,7 +377,7 @@ def test_analysis_runs_its_notebooks_side_by_side_and_names_a_failed_one(tmp_pat
     monkeypatch.setattr(launch.os, "cpu_count", lambda: 2)
     running, peak, done, lock = [0], [0], [], threading.Lock()
 
-    def fake_papermill(notebook, target, params, log_stem, env):
+    def fake_execute(slot, notebook, target, params, log_stem):
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
@@ -362,7 +387,7 @@ def test_analysis_runs_its_notebooks_side_by_side_and_names_a_failed_one(tmp_pat
             done.append((target.name, params.get("study")))
         return (1, "Traceback ...\nValueError: boom\n") if "eca" in target.name else (0, "")
 
-    monkeypatch.setattr(C, "_papermill", fake_papermill)
+    monkeypatch.setattr(C.KernelSlot, "execute", fake_execute)
     with pytest.raises(RuntimeError, match=r"analysis failed: ablation-eca_kernel.ipynb: ValueError: boom"):
         C.analyse(camp, tmp_path / "runs", tmp_path / "book", log=lambda *_: None)
     assert peak[0] == 2 and sorted(done) == [("ablation-eca_kernel.ipynb", "eca_kernel"),

@@ -133,7 +133,7 @@ def _campaign(tmp_path, synthetic_root, **defaults):
 
 
 def _fake_execute(calls, code=0, tail=""):
-    def run(run, notebook, env, log_dir, num_processes):
+    def run(run, notebook, slot, log_dir, num_processes):
         assert records.holder(C.run_lock(run)), "a run executes under its lock"
         calls.append(run.run_id)
         if code == 0:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cifar100lab import report
 from cifar100lab.report import i18n, sources
@@ -143,6 +144,28 @@ def test_book_builds_on_a_fresh_clone_before_any_campaign(copy_repo_book):
     for page in ("en/results.html", "zh/results.html", "en/comparison.html", "runs/index.html", "index.html"):
         assert "make report" in text(page), page
     assert (html / "generated" / "analysis.html").exists()
+    quick = yaml.safe_load((copy_repo_book / "params" / "quick.yaml").read_text())["defaults"]
+    for page in ("en/method.html", "zh/method.html"):  # the campaigns table is the YAMLs', not typed in
+        row = next(r for r in re.findall(r"<tr.*?</tr>", (html / page).read_text(), re.S) if ">quick<" in r)
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        assert cells[3:7] == [f"{quick['epochs']}", f"{quick['train_subset']:,}", f"{quick['test_subset']:,}",
+                              f"{quick['batch_size']}"], cells
+
+
+def test_campaigns_table_follows_the_campaign_files(tmp_path):
+    from cifar100lab.report.pages import write_campaigns_page
+    params, out = tmp_path / "params", tmp_path / "gen"
+    params.mkdir()
+    (params / "a.yaml").write_text("name: a\nmodels: [resnet_20, resnet_32]\nnum_processes: 2\nseeds: [0, 1]\n"
+                                   "study_seeds: [0, 1, 2]\ndefaults: {epochs: 3, batch_size: 8, train_subset: 1234}\n")
+    (params / "b.yaml").write_text("name: b\nmodels: all\ndefaults: {epochs: 1}\n")
+    write_campaigns_page(params, out)
+    en, zh = ((out / f"campaigns_{lang}.md").read_text().splitlines() for lang in ("en", "zh"))
+    assert en[2].startswith("| `b` | all (") and "| 1 / – | 1 | all | all | – | one per GPU" in en[2]  # fewest epochs first
+    assert en[3] == "| `a` | 2 | 2 / 3 | 3 | 1,234 | all | 8 | 2 |" and zh[3] == "| `a` | 2 | 2 / 3 | 3 | 1,234 | 全部 | 8 | 2 |"
+    (params / "a.yaml").write_text((params / "a.yaml").read_text().replace("1234", "99"))
+    write_campaigns_page(params, out)
+    assert "| 99 |" in (out / "campaigns_en.md").read_text()
 
 
 def test_findings_answer_the_original_pairwise_questions_from_the_records(stand_in):

@@ -50,6 +50,12 @@ HEAD = {
     "optimizer": {"en": "Optimizer", "zh": "优化器"}, "lr": {"en": "LR (set → used)", "zh": "学习率（设定 → 实际）"},
     "wd": {"en": "Weight decay", "zh": "权重衰减"}, "schedule": {"en": "Schedule", "zh": "调度"},
     "batch": {"en": "Global batch", "zh": "全局批大小"},
+    "campaign": {"en": "Campaign", "zh": "实验配置"},
+    "campaign_seeds": {"en": "Seeds (models / variants)", "zh": "种子数（模型 / 变体）"},
+    "epochs": {"en": "Epochs", "zh": "轮数"}, "train_images": {"en": "Training images", "zh": "训练图像"},
+    "test_images": {"en": "Test images", "zh": "测试图像"},
+    "batch_per_process": {"en": "Batch per process", "zh": "每进程批大小"},
+    "processes": {"en": "Processes per run", "zh": "每次运行的进程数"},
 }
 
 
@@ -299,6 +305,11 @@ MESSAGES = {
     "reg_freeze_epochs": {"en": "head only for {v} epoch(s)", "zh": "前 {v} 个 epoch 只训练分类头"},
     "reg_layer_decay": {"en": "layer decay {v}", "zh": "逐层学习率衰减 {v}"},
     "no_recipes": {"en": "No run has recorded its recipe yet.", "zh": "尚无运行记录其配方。"},
+    # The campaigns table (from params/*.yaml): values that are words, not numbers.
+    "all_models": {"en": "all ({n})", "zh": "全部（{n}）"},
+    "all_images": {"en": "all", "zh": "全部"},
+    "one_per_gpu": {"en": "one per GPU (1 on a CPU)", "zh": "每个 GPU 一个（CPU 上为 1）"},
+    "no_campaign_files": {"en": "No campaign files in `{where}`.", "zh": "`{where}` 中没有实验配置文件。"},
     "downloads": {"en": "Download: {links}.", "zh": "下载：{links}。"},
     "t1_caption": {"en": "Top-1: {what}; the 95 % CI is Wilson's interval over the {n_test} test images{pooled}. "
                          "Train time is the sum of epoch times (unaffected by resumes).",

@@ -13,7 +13,7 @@ from .prose import comparison_prose, provenance, render, results_prose
 from .runpages import publish_run_pages, runs_index
 from .sources import comparable_with_claims, context, load_campaign_records, model_records, model_rows, recipes_used
 from .studies import ablations_index, figure_block, study_facts, study_table
-from .tables import comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
+from .tables import campaigns_table, comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
 
 # Every fragment a book page includes (``{include} ../generated/<name>_<lang>.md``).
 FRAGMENTS = ("results", "comparison", "ablations", "findings", "summary", "recipes", "models", "performance")
@@ -122,6 +122,22 @@ def findings(rows: pd.DataFrame, ctx: dict, studies: dict, lang: str) -> str:
             for name, (st, df) in studies.items()))
     parts.append(f"## {say('findings_claims', lang)}\n\n" + comparison_prose(rows, ctx, comparable_with_claims(ctx), lang))
     return "\n".join(parts)
+
+
+def write_campaigns_page(params_dir, out_dir="book/generated") -> None:
+    """``campaigns_<lang>.md``: the campaign files in ``params_dir`` as a table, shortest first. Rewritten only
+    when it changes (Sphinx rebuilds the pages that include a changed file)."""
+    import yaml
+    specs = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(Path(params_dir).glob("*.yaml"))]
+    specs = sorted((s for s in specs if isinstance(s, dict) and "name" in s),
+                   key=lambda s: ((s.get("defaults") or {}).get("epochs", 0), s["name"]))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for lang in LANGS:
+        text = campaigns_table(specs, lang) if specs else say("no_campaign_files", lang, where=Path(params_dir).name) + "\n"
+        path = out / f"campaigns_{lang}.md"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
 
 
 def write_empty_pages(out_dir="book/generated") -> list[str]:

@@ -3,7 +3,8 @@ Chinese pages say they are Chinese.
 
 * Before Sphinx reads the table of contents, fragments that no campaign has written yet are written in
   their empty state (each says that no runs exist and which command makes them), the Models and
-  Performance pages are computed (they need no runs), and the campaign analysis page is a placeholder.
+  Performance pages are computed (they need no runs), the campaigns table is rendered from
+  ``params/*.yaml``, and the campaign analysis page is a placeholder.
 * Sphinx's figure numbers are off (the report numbers figures per page, in the page's language).
 * ``<html lang>`` is ``zh`` on pages under ``zh/`` (Sphinx has one language per project).
 """
@@ -27,10 +28,11 @@ def _placeholder_notebook(path: Path, heading: str) -> None:
 
 def ensure_pages(book_dir: Path) -> None:
     from .models_page import write_models_page
-    from .pages import write_empty_pages
+    from .pages import write_campaigns_page, write_empty_pages
     from .performance import write_performance_page
     out = Path(book_dir) / "generated"
     write_empty_pages(out)
+    write_campaigns_page(Path(book_dir).resolve().parent / "params", out)  # follows the YAMLs at every build
     for name, heading in PLACEHOLDER_NOTEBOOKS.items():
         if not (out / f"{name}.ipynb").exists():
             _placeholder_notebook(out / f"{name}.ipynb", heading)

@@ -158,3 +158,28 @@ def regularisation(recipe: dict, lang: str) -> str:
     parts = [say(fact, lang, **{k: f"{v:g}" if isinstance(v, (int, float)) else v for k, v in values.items()})
              for fact, shown, values in on if shown]
     return " · ".join(parts) or "–"
+
+
+def campaigns_table(specs: list[dict], lang: str) -> str:
+    """The campaign YAMLs' protocols (``params/*.yaml`` as written), so the Method page states what they run."""
+    from ..models import model_names
+
+    def count(value, all_words):
+        return f"{value:,}" if isinstance(value, int) else say(all_words, lang, n=len(model_names()))
+
+    rows = []
+    for spec in specs:
+        d = spec.get("defaults") or {}
+        models = spec.get("models", "all")
+        seeds = len(spec.get("seeds") or [0])
+        rows.append({head("campaign", lang): f"`{spec['name']}`",
+                     head("models", lang): len(models) if isinstance(models, list) else count(None, "all_models"),
+                     head("campaign_seeds", lang): f"{seeds} / {len(spec['study_seeds']) if 'study_seeds' in spec else '–'}",
+                     head("epochs", lang): d.get("epochs", "–"),
+                     head("train_images", lang): count(d.get("train_subset"), "all_images"),
+                     head("test_images", lang): count(d.get("test_subset"), "all_images"),
+                     head("batch_per_process", lang): d.get("batch_size", "–"),
+                     head("processes", lang): spec.get("num_processes") if isinstance(spec.get("num_processes"), int)
+                     else say("one_per_gpu", lang)})
+    return markdown_table(pd.DataFrame(rows))
+

@@ -1,0 +1,88 @@
+"""A job's kernel kept between its runs (campaign.KernelSlot): reused while its notebooks succeed, replaced after
+a failure, started with the job's environment; kept only where runs train inside the kernel on the CPU."""
+import os
+import threading
+
+import nbformat
+import pytest
+
+from cifar100lab import campaign as C
+from cifar100lab import launch
+
+
+def probe(path):
+    """A notebook that prints its kernel's process id and the job's marker, and fails when asked."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("fail = False")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import os\nprint('kernel', os.getpid(), os.environ.get('JOB_MARK'))\nif fail:\n    raise ValueError('boom')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def printed(path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return next(line for line in text.splitlines() if line.startswith("kernel")).split()[1:]
+
+
+def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOB_MARK", "campaign")
+    nb = probe(tmp_path / "probe.ipynb")
+    slot = C.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True)
+    try:
+        pids = []
+        for i, fail in enumerate([False, False, True, False]):
+            code, tail = slot.execute(nb, tmp_path / f"out{i}.ipynb", {"fail": fail}, tmp_path / f"log{i}")
+            assert code == int(fail), tail
+            pid, mark = printed(tmp_path / f"out{i}.ipynb")
+            assert mark == "job-1"  # the kernel has the job's environment, not the campaign's
+            pids.append(pid)
+        assert tail == "" and pids[0] == pids[1] == pids[2] != pids[3]  # fresh after the failure
+        assert (tmp_path / "log0.log").read_text().startswith("kernel ")  # the kernel's output is in the log
+        code, tail = slot.execute(nb, tmp_path / "out.ipynb", {"fail": True}, tmp_path / "log")
+        assert code == 1 and tail.strip().splitlines()[-1] == "ValueError: boom"  # the campaign's failure reason
+    finally:
+        slot.close()
+    once = C.KernelSlot(dict(os.environ))
+    firsts = [once.execute(nb, tmp_path / f"once{i}.ipynb", {}, tmp_path / f"once{i}") for i in range(2)]
+    assert firsts == [(0, ""), (0, "")]
+    assert printed(tmp_path / "once0.ipynb")[0] != printed(tmp_path / "once1.ipynb")[0]
+
+
+def test_kernels_are_kept_only_where_runs_train_inside_them_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 4)
+    for where in (C, launch):
+        monkeypatch.setattr(where, "visible_gpus", lambda: 0)
+    assert C.keep_kernels("auto") and C.keep_kernels(1)
+    assert not C.keep_kernels(2)  # a multi-process gloo job forks its workers from the kernel
+    for where in (C, launch):
+        monkeypatch.setattr(where, "visible_gpus", lambda: 2)
+    assert not C.keep_kernels("auto") and not C.keep_kernels(1)  # GPU runs: a fresh kernel each, as verified
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_job_keeps_one_kernel_for_its_runs(tmp_path, monkeypatch, jobs):
+    """The campaign's jobs each make one slot and use it for every run they take."""
+    made, used = [], {}
+    real = C.KernelSlot
+
+    class Spy(real):
+        def __init__(self, env, keep=False):
+            super().__init__(env, keep)
+            made.append((self, keep))
+
+    def attempt(run, slot):
+        used.setdefault(id(slot), []).append((run.run_id, threading.get_ident()))
+        return "complete"
+
+    monkeypatch.setattr(C, "KernelSlot", Spy)
+    monkeypatch.setattr(C, "run_lock", lambda run: tmp_path / f"{run.run_id}.lock")
+    runs = [type("R", (), {"run_id": f"r{i}"})() for i in range(6)]
+    summary = {}
+    C._run_parallel(runs, jobs, attempt, summary, lambda *_: None, keep=True)
+    assert len(made) == jobs and all(keep for _, keep in made) and sorted(summary["complete"]) == [f"r{i}" for i in range(6)]
+    for calls in used.values():
+        assert len({thread for _, thread in calls}) == 1  # a slot stays on its job's thread (its event loop)
