@@ -373,8 +373,10 @@ class KernelSlot:
     them once per job. After a failure, or when the kernel died, the next notebook gets a fresh kernel.
     ``execute`` returns papermill's exit status (0 or 1) and the tail of the error."""
 
-    def __init__(self, env: dict, keep: bool = False):
-        self.env, self.keep, self._km = env, keep, None
+    def __init__(self, env: dict, keep: bool = False, kernel_log: Path | None = None):
+        # kernel_log: the kernel process's own output (start-up warnings, a crash's last words); the notebook's
+        # streams go to each notebook's log
+        self.env, self.keep, self.kernel_log, self._km = env, keep, kernel_log, None
 
     def _kernel(self):
         from jupyter_client.manager import AsyncKernelManager
@@ -383,7 +385,12 @@ class KernelSlot:
             self.close()
         if self._km is None:
             self._km = AsyncKernelManager(kernel_name="python3")
-            run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd())
+            if self.kernel_log:
+                self.kernel_log.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.kernel_log, "ab") as out:  # the child keeps its own copy of the descriptor
+                    run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd(), stdout=out, stderr=out)
+            else:
+                run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd())
         return self._km
 
     def execute(self, notebook: Path, target: Path, params: dict, log_stem: Path) -> tuple[int, str]:
@@ -527,7 +534,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
             f"{len(summary['already'])} already done, {len(todo)} to run"
             + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
         started, clock = records.now(), records.Timer()
-        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc) if todo else False)
+        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc) if todo else False, log_dir)
         if todo and owner:
             write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
     return summary
@@ -547,16 +554,15 @@ def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: floa
     return path
 
 
-def in_jobs(items: list, envs: list[dict], keep: bool, work, stop: threading.Event | None = None) -> None:
-    """One thread per environment, each with its own ``KernelSlot`` (a kernel client is tied to its thread's
-    event loop), calling ``work(item, slot)`` on the next item until none is left or ``stop`` is set."""
+def in_jobs(items: list, slots: list[KernelSlot], work, stop: threading.Event | None = None) -> None:
+    """One thread per slot (a kernel client is tied to its thread's event loop), calling ``work(item, slot)`` on
+    the next item until none is left or ``stop`` is set; each slot's kernel is shut down when its thread ends."""
     pending: queue.Queue = queue.Queue()
     for item in items:
         pending.put(item)
     stop = stop or threading.Event()
 
-    def job(env: dict) -> None:
-        slot = KernelSlot(env, keep)
+    def job(slot: KernelSlot) -> None:
         try:
             while not stop.is_set():
                 try:
@@ -567,7 +573,7 @@ def in_jobs(items: list, envs: list[dict], keep: bool, work, stop: threading.Eve
         finally:
             slot.close()
 
-    threads = [threading.Thread(target=job, args=(env,), daemon=True) for env in envs]
+    threads = [threading.Thread(target=job, args=(slot,), daemon=True) for slot in slots]
     try:
         for t in threads:
             t.start()
@@ -577,7 +583,8 @@ def in_jobs(items: list, envs: list[dict], keep: bool, work, stop: threading.Eve
         stop.set()  # interrupted (Ctrl-C): the jobs take nothing new
 
 
-def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False) -> dict[str, float]:
+def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False,
+                  log_dir: Path | None = None) -> dict[str, float]:
     """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share) and kernel;
     every run under its run lock. Returns each run's seconds from its start to its end."""
     started, count, seconds, tally = time.time(), [0], {}, threading.Lock()
@@ -598,7 +605,8 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
             log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s "
                 f"(ETA {eta / 60:.1f} min)")
 
-    in_jobs(todo, job_envs(jobs), keep, one)
+    in_jobs(todo, [KernelSlot(env, keep, log_dir and log_dir / f"kernel-job{i}.log")
+                   for i, env in enumerate(job_envs(jobs))], one)
     return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
 
 
@@ -632,7 +640,8 @@ def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=pr
             failed.append((target, tail))
 
     # Report work only (no CUDA, no fork), so each job keeps its kernel: the imports are paid once per job.
-    in_jobs(books, [dict(os.environ)] * notebook_jobs(len(books)), True, one)
+    in_jobs(books, [KernelSlot(dict(os.environ), True, log_dir / f"kernel-analysis{i}.log")
+                    for i in range(notebook_jobs(len(books)))], one)
     if failed:
         raise RuntimeError("analysis failed: " + "; ".join(f"{t}: {tail.strip().splitlines()[-1] if tail.strip() else '?'}"
                                                           for t, tail in failed))

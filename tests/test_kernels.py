@@ -31,7 +31,7 @@ def printed(path) -> list[str]:
 def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failure(tmp_path, monkeypatch):
     monkeypatch.setenv("JOB_MARK", "campaign")
     nb = probe(tmp_path / "probe.ipynb")
-    slot = C.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True)
+    slot = C.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True, kernel_log=tmp_path / "logs" / "kernel.log")
     try:
         pids = []
         for i, fail in enumerate([False, False, True, False]):
@@ -41,7 +41,8 @@ def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failu
             assert mark == "job-1"  # the kernel has the job's environment, not the campaign's
             pids.append(pid)
         assert tail == "" and pids[0] == pids[1] == pids[2] != pids[3]  # fresh after the failure
-        assert (tmp_path / "log0.log").read_text().startswith("kernel ")  # the kernel's output is in the log
+        assert (tmp_path / "log0.log").read_text().startswith("kernel ")  # the notebook's output is in its log
+        assert (tmp_path / "logs" / "kernel.log").exists()  # the kernel process's own output, not the terminal
         code, tail = slot.execute(nb, tmp_path / "out.ipynb", {"fail": True}, tmp_path / "log")
         assert code == 1 and tail.strip().splitlines()[-1] == "ValueError: boom"  # the campaign's failure reason
     finally:
@@ -70,8 +71,8 @@ def test_a_job_keeps_one_kernel_for_its_runs(tmp_path, monkeypatch, jobs):
     real = C.KernelSlot
 
     class Spy(real):
-        def __init__(self, env, keep=False):
-            super().__init__(env, keep)
+        def __init__(self, env, keep=False, kernel_log=None):
+            super().__init__(env, keep, kernel_log)
             made.append((self, keep))
 
     def attempt(run, slot):

@@ -2,6 +2,7 @@
 building each model (100 classes) at its input size(s)."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,9 @@ def models_table() -> pd.DataFrame:
                "default": "fine-tune" if spec.default_pretrained else "scratch",
                "pretrained_input_size": spec.pretrained_input_size, "flops_pretrained_size": None}
         if spec.pretrained_input_size and spec.pretrained_input_size != spec.input_size:
-            big = create_model(name, num_classes=100, img_size=spec.pretrained_input_size)
+            # Rebuilt only where the architecture depends on the input size (position tables, token count)
+            big = (create_model(name, num_classes=100, img_size=spec.pretrained_input_size)
+                   if "img_size" in inspect.signature(spec.builder).parameters else model)
             row["flops_pretrained_size"] = count_flops(big, spec.pretrained_input_size)
         rows.append(row)
     df = pd.DataFrame(rows)
