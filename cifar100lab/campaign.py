@@ -17,8 +17,10 @@ of its model; default: every variant against the study's first).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -336,10 +338,10 @@ def describe(run: Run) -> str:
     return status_of(run) or "new"
 
 
-ENGINE = "cifar100lab"  # papermill's nbclient engine on a kernel the caller starts and keeps (``KernelSlot``)
-
-
-def _register_engine() -> None:
+@functools.cache
+def _engine() -> str:
+    """papermill's nbclient engine on a kernel the caller starts and keeps (``KernelSlot``), registered on first
+    use (papermill is imported only when a notebook runs)."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
@@ -361,7 +363,8 @@ def _register_engine() -> None:
                     client.kc.stop_channels()
 
     from papermill.log import logger as papermill_logger
-    papermill_engines.register(ENGINE, KeptKernelEngine)
+    papermill_engines.register("cifar100lab", KeptKernelEngine)
+    return "cifar100lab"
 
 
 class KernelSlot:
@@ -396,8 +399,6 @@ class KernelSlot:
     def execute(self, notebook: Path, target: Path, params: dict, log_stem: Path) -> tuple[int, str]:
         """The notebook with ``params``, into ``target``; its parameters, streams and error beside ``log_stem``."""
         import papermill
-        if ENGINE not in papermill.engines.papermill_engines._engines:
-            _register_engine()
         target.parent.mkdir(parents=True, exist_ok=True)
         log_stem.with_name(log_stem.name + ".params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True),
                                                                        encoding="utf-8")
@@ -405,14 +406,25 @@ class KernelSlot:
         with open(log_stem.with_name(log_stem.name + ".log"), "w", encoding="utf-8") as log:
             try:
                 papermill.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
-                                           engine_name=ENGINE, km=self._kernel(), progress_bar=False,
+                                           engine_name=_engine(), km=self._kernel(), progress_bar=False,
                                            stdout_file=log, stderr_file=log)
             except Exception as e:  # the notebook's own error, a dead kernel, a kernel that would not start
                 code, tail = 1, f"{type(e).__name__}: {e}".rstrip() + "\n"
                 log.write(tail)
+            except BaseException:  # interrupted: Ctrl-C, or submitit's exit on a scheduler's preemption signal
+                self.kill()
+                raise
         if code or not self.keep:
             self.close()
         return code, tail[-2000:]
+
+    def kill(self) -> None:
+        """Stop the kernel, and the workers it launched, now; from any thread. The kernel leads a session of
+        its own, so a terminal's Ctrl-C or a scheduler's signal to the campaign's process group misses it."""
+        process = getattr(getattr(self._km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def close(self) -> None:
         from jupyter_core.utils import run_sync
@@ -579,8 +591,11 @@ def in_jobs(items: list, slots: list[KernelSlot], work, stop: threading.Event | 
             t.start()
         for t in threads:
             t.join()
-    finally:
-        stop.set()  # interrupted (Ctrl-C): the jobs take nothing new
+    except BaseException:  # interrupted (Ctrl-C): the jobs take nothing new, and their kernels stop now
+        stop.set()
+        for slot in slots:
+            slot.kill()
+        raise
 
 
 def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False,

@@ -87,3 +87,29 @@ def test_a_job_keeps_one_kernel_for_its_runs(tmp_path, monkeypatch, jobs):
     assert len(made) == jobs and all(keep for _, keep in made) and sorted(summary["complete"]) == [f"r{i}" for i in range(6)]
     for calls in used.values():
         assert len({thread for _, thread in calls}) == 1  # a slot stays on its job's thread (its event loop)
+
+
+def test_an_interrupted_notebook_takes_its_kernel_down_at_once(tmp_path):
+    """submitit's preemption handler (or Ctrl-C) raises in the campaign's main thread while a notebook runs; the
+    kernel leads a session of its own, so no signal reaches it: the slot must kill it, or the run trains on."""
+    import signal
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import time\nprint('started', flush=True)\ntime.sleep(60)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "sleep.ipynb")
+    slot, seen = C.KernelSlot(dict(os.environ), keep=True), {}
+
+    def preempted(signum, frame):
+        seen["kernel"] = slot._km.provisioner.process
+        raise SystemExit(-1)  # what submitit's handler does after requeueing
+
+    old = signal.signal(signal.SIGALRM, preempted)
+    signal.setitimer(signal.ITIMER_REAL, 3.0)
+    try:
+        with pytest.raises(SystemExit):
+            slot.execute(tmp_path / "sleep.ipynb", tmp_path / "out.ipynb", {}, tmp_path / "log")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert seen["kernel"].wait(timeout=5) is not None  # gone, not sleeping out its minute
+    slot.close()
