@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import records
-from .config import ConfigError, TrainConfig, resolve
+from .config import ConfigError, resolve
 from .devices import visible_gpus
 from .models import count_flops, create_model, model_names
 from .train import build_network, choose_precision, make_accelerator, new_model

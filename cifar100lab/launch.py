@@ -1,18 +1,26 @@
-"""Resource policy in one place, and ``train`` started on the right number of processes.
+"""Resource policy in one place, where notebooks execute, and ``train`` started on the right number of processes.
 
 Everything that decides how much of the machine a run gets lives here: the GPU count (never through a CUDA
 runtime call: a forked child cannot use a CUDA context made by its parent), the process count of one run,
 how many runs a campaign puts side by side (``resolve_jobs``), and the GPU subset or CPU-thread share each
-of them gets (``job_envs``, ``worker``).
+of them gets (``job_envs``, ``worker``). Each job is a thread with a ``KernelSlot``: papermill on a kernel
+started with the job's environment, kept between runs where that is safe (``keep_kernels``).
 
 ``accelerate.notebook_launcher`` returns None and forks worker processes, so the run record is read back
 from ``run_dir`` after the launch.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import queue
+import signal
 import socket
+import threading
 from pathlib import Path
+
+import yaml
 
 from . import records
 from .config import ConfigError, RunPlan, TrainConfig, resolve
@@ -84,6 +92,143 @@ def job_envs(jobs: int) -> list[dict]:
             env[THREADS_ENV] = str(thread_share(jobs))
         envs.append(env)
     return envs
+
+
+@functools.cache
+def _engine() -> str:
+    """papermill's nbclient engine on a kernel the caller starts and keeps (``KernelSlot``), registered on first
+    use (papermill is imported only when a notebook runs)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class KeptKernelEngine(NBClientEngine):
+        """nbclient on the caller's kernel. nbclient leaves a kernel it does not own running, and its client's
+        channels open (a heartbeat thread each): they are closed here after every notebook."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, km=None, **_):
+            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=papermill_logger,
+                                             log_output=log_output, stdout_file=stdout_file,
+                                             stderr_file=stderr_file, startup_timeout=start_timeout,
+                                             timeout=execution_timeout)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    from papermill.log import logger as papermill_logger
+    papermill_engines.register("cifar100lab", KeptKernelEngine)
+    return "cifar100lab"
+
+
+class KernelSlot:
+    """Where one job's notebooks execute: papermill in this process, on a kernel started with the job's
+    environment (its GPU subset or CPU-thread share).
+
+    With ``keep`` the kernel stays up for the job's next notebook. A quick run trains for seconds, and a fresh
+    kernel's start and imports (torch, timm, accelerate) cost about 6 s of CPU each time; a kept kernel pays
+    them once per job. After a failure, or when the kernel died, the next notebook gets a fresh kernel.
+    ``execute`` returns papermill's exit status (0 or 1) and the tail of the error."""
+
+    def __init__(self, env: dict, keep: bool = False, kernel_log: Path | None = None):
+        # kernel_log: the kernel process's own output (start-up warnings, a crash's last words); the notebook's
+        # streams go to each notebook's log
+        self.env, self.keep, self.kernel_log, self._km = env, keep, kernel_log, None
+
+    def _kernel(self):
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+        if self._km is not None and not run_sync(self._km.is_alive)():
+            self.close()
+        if self._km is None:
+            self._km = AsyncKernelManager(kernel_name="python3")
+            if self.kernel_log:
+                self.kernel_log.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.kernel_log, "ab") as out:  # the child keeps its own copy of the descriptor
+                    run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd(), stdout=out, stderr=out)
+            else:
+                run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd())
+        return self._km
+
+    def execute(self, notebook: Path, target: Path, params: dict, log_stem: Path) -> tuple[int, str]:
+        """The notebook with ``params``, into ``target``; its parameters, streams and error beside ``log_stem``."""
+        import papermill
+        target.parent.mkdir(parents=True, exist_ok=True)
+        log_stem.with_name(log_stem.name + ".params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True),
+                                                                       encoding="utf-8")
+        code, tail = 0, ""
+        with open(log_stem.with_name(log_stem.name + ".log"), "w", encoding="utf-8") as log:
+            try:
+                papermill.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
+                                           engine_name=_engine(), km=self._kernel(), progress_bar=False,
+                                           stdout_file=log, stderr_file=log)
+            except Exception as e:  # the notebook's own error, a dead kernel, a kernel that would not start
+                code, tail = 1, f"{type(e).__name__}: {e}".rstrip() + "\n"
+                log.write(tail)
+            except BaseException:  # interrupted: Ctrl-C, or submitit's exit on a scheduler's preemption signal
+                self.kill()
+                raise
+        if code or not self.keep:
+            self.close()
+        return code, tail[-2000:]
+
+    def kill(self) -> None:
+        """Stop the kernel, and the workers it launched, now; from any thread. The kernel leads a session of
+        its own, so a terminal's Ctrl-C or a scheduler's signal to the campaign's process group misses it."""
+        process = getattr(getattr(self._km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        from jupyter_core.utils import run_sync
+        km, self._km = self._km, None
+        if km is not None:
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # already gone
+                pass
+
+
+def keep_kernels(num_processes) -> bool:
+    """Whether a job keeps its kernel between runs: only where each run trains inside the kernel on the CPU.
+    A GPU run, or a launch that forks workers (whose parent must be untouched by CUDA and Accelerate), starts
+    from a fresh kernel, as the GPU checks were run."""
+    return not visible_gpus() and choose_processes(num_processes) == 1
+
+
+def in_jobs(items: list, slots: list[KernelSlot], work, stop: threading.Event | None = None) -> None:
+    """One thread per slot (a kernel client is tied to its thread's event loop), calling ``work(item, slot)`` on
+    the next item until none is left or ``stop`` is set; each slot's kernel is shut down when its thread ends."""
+    pending: queue.Queue = queue.Queue()
+    for item in items:
+        pending.put(item)
+    stop = stop or threading.Event()
+
+    def job(slot: KernelSlot) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    item = pending.get_nowait()
+                except queue.Empty:
+                    return
+                work(item, slot)
+        finally:
+            slot.close()
+
+    threads = [threading.Thread(target=job, args=(slot,), daemon=True) for slot in slots]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    except BaseException:  # interrupted (Ctrl-C): the jobs take nothing new, and their kernels stop now
+        stop.set()
+        for slot in slots:
+            slot.kill()
+        raise
 
 
 def worker(plan: RunPlan, threads: int | None) -> None:

@@ -181,8 +181,9 @@ class RunJob:
 
     def _notebook(self, num_processes) -> str:
         from . import campaign
+        from .launch import KernelSlot
         before = campaign.attempts_so_far(self.run)
-        code, tail = campaign._execute(self.run, Path(self.notebook), campaign.KernelSlot(dict(os.environ)),
+        code, tail = campaign._execute(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
                                        Path(self.log_dir), num_processes)
         return campaign.settle(self.run, code, tail, before)
 

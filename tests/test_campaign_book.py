@@ -103,7 +103,7 @@ def test_run_notebook_carries_record_and_glued_metrics(mini):
 
 
 def test_a_run_in_a_kept_kernel_has_the_numbers_of_the_same_run_in_a_fresh_kernel(mini, tmp_path):
-    """Each job keeps its kernel between runs (campaign.KernelSlot): what ran there before must not change a run."""
+    """Each job keeps its kernel between runs (launch.KernelSlot): what ran there before must not change a run."""
     from cifar100lab import campaign as C
     timing = ("epoch_seconds", "eval_seconds", "images_per_second")
 

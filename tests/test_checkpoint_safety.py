@@ -70,7 +70,7 @@ def test_evaluate_cli_names_a_damaged_checkpoint_in_one_line(trained, tmp_path, 
         torch.save({"weights": torch.zeros(2)}, path)
     proc = run_cli(capfd, "evaluate", path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.startswith(f"error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert str(path) in proc.stderr
 
 

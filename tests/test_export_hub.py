@@ -6,7 +6,7 @@ import timm
 import torch
 
 from cifar100lab import records
-from cifar100lab.export import ExportError, export_run, load_trained
+from cifar100lab.export import ExportError, load_trained
 from cifar100lab.models import create_model
 from cifar100lab.train import read_checkpoint, train
 from conftest import ROOT, run_cli, tiny_config

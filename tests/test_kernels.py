@@ -1,4 +1,4 @@
-"""A job's kernel kept between its runs (campaign.KernelSlot): reused while its notebooks succeed, replaced after
+"""A job's kernel kept between its runs (launch.KernelSlot): reused while its notebooks succeed, replaced after
 a failure, started with the job's environment; kept only where runs train inside the kernel on the CPU."""
 import os
 import threading
@@ -31,7 +31,7 @@ def printed(path) -> list[str]:
 def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failure(tmp_path, monkeypatch):
     monkeypatch.setenv("JOB_MARK", "campaign")
     nb = probe(tmp_path / "probe.ipynb")
-    slot = C.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True, kernel_log=tmp_path / "logs" / "kernel.log")
+    slot = launch.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True, kernel_log=tmp_path / "logs" / "kernel.log")
     try:
         pids = []
         for i, fail in enumerate([False, False, True, False]):
@@ -47,7 +47,7 @@ def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failu
         assert code == 1 and tail.strip().splitlines()[-1] == "ValueError: boom"  # the campaign's failure reason
     finally:
         slot.close()
-    once = C.KernelSlot(dict(os.environ))
+    once = launch.KernelSlot(dict(os.environ))
     firsts = [once.execute(nb, tmp_path / f"once{i}.ipynb", {}, tmp_path / f"once{i}") for i in range(2)]
     assert firsts == [(0, ""), (0, "")]
     assert printed(tmp_path / "once0.ipynb")[0] != printed(tmp_path / "once1.ipynb")[0]
@@ -55,20 +55,18 @@ def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failu
 
 def test_kernels_are_kept_only_where_runs_train_inside_them_on_the_cpu(monkeypatch):
     monkeypatch.setattr(launch.os, "cpu_count", lambda: 4)
-    for where in (C, launch):
-        monkeypatch.setattr(where, "visible_gpus", lambda: 0)
-    assert C.keep_kernels("auto") and C.keep_kernels(1)
-    assert not C.keep_kernels(2)  # a multi-process gloo job forks its workers from the kernel
-    for where in (C, launch):
-        monkeypatch.setattr(where, "visible_gpus", lambda: 2)
-    assert not C.keep_kernels("auto") and not C.keep_kernels(1)  # GPU runs: a fresh kernel each, as verified
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    assert launch.keep_kernels("auto") and launch.keep_kernels(1)
+    assert not launch.keep_kernels(2)  # a multi-process gloo job forks its workers from the kernel
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 2)
+    assert not launch.keep_kernels("auto") and not launch.keep_kernels(1)  # GPU runs: a fresh kernel each, as verified
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_job_keeps_one_kernel_for_its_runs(tmp_path, monkeypatch, jobs):
     """The campaign's jobs each make one slot and use it for every run they take."""
     made, used = [], {}
-    real = C.KernelSlot
+    real = launch.KernelSlot
 
     class Spy(real):
         def __init__(self, env, keep=False, kernel_log=None):
@@ -97,7 +95,7 @@ def test_an_interrupted_notebook_takes_its_kernel_down_at_once(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell("import time\nprint('started', flush=True)\ntime.sleep(60)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "sleep.ipynb")
-    slot, seen = C.KernelSlot(dict(os.environ), keep=True), {}
+    slot, seen = launch.KernelSlot(dict(os.environ), keep=True), {}
 
     def preempted(signum, frame):
         seen["kernel"] = slot._km.provisioner.process

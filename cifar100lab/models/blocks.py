@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-import torch
 import torch.nn as nn
 from timm.layers import ClassifierHead, DropPath, LayerNorm2d, LayerScale2d, trunc_normal_
 
