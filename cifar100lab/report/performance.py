@@ -153,7 +153,7 @@ def _epoch_times_section(e: dict, lang: str) -> str:
                torch=e["versions"]["torch"], train=f"{e['train_images']:,}", dataset=e["dataset"],
                test=f"{e['test_images']:,}", total=_hours(e["predicted_campaign_seconds"]),
                tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "")
-    return head + "\n\n" + t
+    return head + "\n\n:::{div} names-wrap\n" + t + ":::\n"  # network names may wrap: book/_static/tables.css
 
 
 def _runs_section(r: dict, lang: str) -> str:
