@@ -93,8 +93,7 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
                  "ablations": ablations_index(manifest, ctx, lang),
                  "findings": provenance(ctx, lang) + findings(rows, ctx, studies, lang),
                  "summary": results_prose(rows, lang) + "\n" + comparison_prose(rows, ctx, subtract, lang),
-                 "recipes": f"**{say('recipes_title', lang)}**\n\n:::{{div}} names-wrap-2\n"  # tables.css
-                            + recipes_table(recipes_used(recs), lang) + ":::\n"}
+                 "recipes": f"**{say('recipes_title', lang)}**\n\n" + recipes_table(recipes_used(recs), lang)}
         for name, text in pages.items():
             (out / f"{name}_{lang}.md").write_text(text, encoding="utf-8")
     (out / "runs_index.md").write_text(runs_index(recs, book_dir), encoding="utf-8")

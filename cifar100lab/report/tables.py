@@ -122,7 +122,7 @@ def recipes_table(used: pd.DataFrame, lang: str) -> str:
     if used.empty:
         return say("no_recipes", lang) + "\n"
     t = pd.DataFrame({
-        head("recipe", lang): used["name"], head("models", lang): used.models.map(", ".join),
+        head("recipe", lang): used["name"], head("models", lang): used.models.map(_breakable_names),
         head("optimizer", lang): used.optimizer.map(lambda o: "SGD" if o == "sgd" else "AdamW"),
         head("lr", lang): [f"{a:g} → {b:g}" for a, b in zip(used.lr, used.effective_lr)],
         head("wd", lang): used.weight_decay.map(lambda v: f"{v:g}"),
@@ -131,6 +131,12 @@ def recipes_table(used: pd.DataFrame, lang: str) -> str:
         head("regularisation", lang): [regularisation(_recorded(r), lang) for r in used.to_dict("records")],
         head("batch", lang): used.get("global_batch", pd.Series(["–"] * len(used)))})
     return markdown_table(t) + "\n" + say("recipes_note", lang) + "\n"
+
+
+def _breakable_names(names) -> str:
+    """Model names, each breakable after its underscores (``<wbr>``: a line may end there, nothing is added to
+    copied text), so a long list fits a narrow column without breaking a name mid-word."""
+    return ", ".join(n.replace("_", "_<wbr>") for n in names)
 
 
 def _recorded(row: dict) -> dict:
