@@ -438,7 +438,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
             f"{len(summary['already'])} already done, {len(todo)} to run"
             + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
         started, clock = records.now(), records.Timer()
-        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc) if todo else False, log_dir)
+        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc), log_dir)
         if todo and owner:
             write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
     return summary

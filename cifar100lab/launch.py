@@ -146,10 +146,9 @@ class KernelSlot:
             self._km = AsyncKernelManager(kernel_name="python3")
             if self.kernel_log:
                 self.kernel_log.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.kernel_log, "ab") as out:  # the child keeps its own copy of the descriptor
-                    run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd(), stdout=out, stderr=out)
-            else:
-                run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd())
+            # The child keeps its own copy of the log's descriptor; without a log it inherits ours.
+            with open(self.kernel_log, "ab") if self.kernel_log else contextlib.nullcontext() as out:
+                run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd(), stdout=out, stderr=out)
         return self._km
 
     def execute(self, notebook: Path, target: Path, params: dict, log_stem: Path) -> tuple[int, str]:
@@ -199,13 +198,14 @@ def keep_kernels(num_processes) -> bool:
     return not visible_gpus() and choose_processes(num_processes) == 1
 
 
-def in_jobs(items: list, slots: list[KernelSlot], work, stop: threading.Event | None = None) -> None:
+def in_jobs(items: list, slots: list[KernelSlot], work) -> None:
     """One thread per slot (a kernel client is tied to its thread's event loop), calling ``work(item, slot)`` on
-    the next item until none is left or ``stop`` is set; each slot's kernel is shut down when its thread ends."""
+    the next item until none is left or the caller is interrupted; each slot's kernel is shut down when its
+    thread ends."""
     pending: queue.Queue = queue.Queue()
     for item in items:
         pending.put(item)
-    stop = stop or threading.Event()
+    stop = threading.Event()
 
     def job(slot: KernelSlot) -> None:
         try:

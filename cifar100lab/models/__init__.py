@@ -5,7 +5,7 @@ imported from here always see all of them.
 """
 from ._registry import (GROUPS, MODEL_REGISTRY, ModelSpec, PretrainedWeightsUnavailable, UnknownModelError,
                         check_options, classifier_name, count_flops, count_params, create_model, get_spec, model_names,
-                        register_model, resolve_input_size)
+                        register_model, resolve_input_size, shaped_by_input_size)
 from . import cifar_resnet  # noqa: F401  ResNet-20/32/56, ECA-ResNet-20/32, Ghost-ResNet-20/32
 from . import convnext  # noqa: F401  ConvNeXt-T for 32x32 (own) and timm's pretrained ConvNeXt-T
 from . import mixer  # noqa: F401  MLP-Mixer tiny (own) and timm's Mixer-B/16
@@ -20,4 +20,4 @@ from .timm_backed import weights_file
 
 __all__ = ["GROUPS", "MODEL_REGISTRY", "ModelSpec", "PretrainedWeightsUnavailable", "UnknownModelError",
            "check_options", "count_flops", "count_params", "create_model", "get_spec", "model_names",
-           "register_model", "resolve_input_size", "weights_file"]
+           "register_model", "resolve_input_size", "shaped_by_input_size", "weights_file"]

@@ -108,6 +108,12 @@ def resolve_input_size(name: str, pretrained: str | None = None, img_size: int |
     return spec.input_size
 
 
+def shaped_by_input_size(name: str) -> bool:
+    """Whether the architecture itself depends on the input size (position tables, token count): its builder
+    takes ``img_size``. Other models run at any size with the same weights."""
+    return "img_size" in inspect.signature(get_spec(name).builder).parameters
+
+
 def create_model(name: str, num_classes: int = 100, pretrained: str | Path | None = None,
                  img_size: int | None = None, **options: Any):
     """Build a registered model.
@@ -124,7 +130,7 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
         if not spec.pretrainable:
             raise ValueError(f"model {name!r} has no pretrained weights; use pretrained=off")
         kwargs["pretrained"] = str(pretrained)
-    if "img_size" in inspect.signature(spec.builder).parameters:
+    if shaped_by_input_size(name):
         kwargs["img_size"] = resolve_input_size(name, pretrained, img_size)
     return spec.builder(**kwargs)
 

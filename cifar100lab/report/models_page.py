@@ -2,12 +2,11 @@
 building each model (100 classes) at its input size(s)."""
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pandas as pd
 
-from ..models import GROUPS, count_flops, count_params, create_model, get_spec, model_names
+from ..models import GROUPS, count_flops, count_params, create_model, get_spec, model_names, shaped_by_input_size
 from .i18n import LANGS, group
 from .tables import markdown_table
 
@@ -34,9 +33,8 @@ def models_table() -> pd.DataFrame:
                "default": "fine-tune" if spec.default_pretrained else "scratch",
                "pretrained_input_size": spec.pretrained_input_size, "flops_pretrained_size": None}
         if spec.pretrained_input_size and spec.pretrained_input_size != spec.input_size:
-            # Rebuilt only where the architecture depends on the input size (position tables, token count)
             big = (create_model(name, num_classes=100, img_size=spec.pretrained_input_size)
-                   if "img_size" in inspect.signature(spec.builder).parameters else model)
+                   if shaped_by_input_size(name) else model)
             row["flops_pretrained_size"] = count_flops(big, spec.pretrained_input_size)
         rows.append(row)
     df = pd.DataFrame(rows)
