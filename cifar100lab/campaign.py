@@ -389,7 +389,7 @@ def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     if status_of(run) in done and not force:
         return "already"
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
-        run.run_dir.rename(run.run_dir.with_name(f"{run.run_dir.name}.replaced-{int(time.time())}"))
+        run.run_dir.rename(records.moved_aside(run.run_dir))
     before = attempts_so_far(run)
     if _skipped_offline(run):
         run.notebook.unlink(missing_ok=True)  # an earlier attempt's page would show results it no longer has

@@ -27,6 +27,7 @@ CHECKPOINT = "checkpoint.pt"
 MANIFEST = "campaign.json"  # a campaign's resolved plan, beside its run folders
 TIMING = "timing.json"  # how long the campaign's last invocation that ran something took, beside its run folders
 LOCKS = ".locks"  # a campaign's lock files, beside its run folders (a run folder may be moved aside)
+REPLACED = ".replaced-"  # a run folder moved aside by a forced re-run: <run folder>.replaced-<unix time>
 STATUSES = ("complete", "failed", "skipped", "running")
 ATTEMPT_STATUSES = STATUSES + ("interrupted",)
 
@@ -158,8 +159,18 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def moved_aside(run_dir: str | os.PathLike) -> Path:
+    """Where a forced re-run keeps the folder it replaces (kept, never deleted, never read as a result)."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}{REPLACED}{int(time.time())}")
+
+
 def find_records(root: str | os.PathLike) -> list[Path]:
-    return sorted(Path(root).glob(f"**/{RECORD}"))
+    """Every current run's ``record.json`` under ``root``: folders moved aside by ``--force`` are history, and
+    hidden folders (locks, temporary copies) hold no results."""
+    root = Path(root)
+    return sorted(p for p in root.glob(f"**/{RECORD}")
+                  if not any(REPLACED in part or part.startswith(".") for part in p.relative_to(root).parts[:-1]))
 
 
 def load_records(root: str | os.PathLike | Iterable[str | os.PathLike]) -> list[dict]:

@@ -300,3 +300,23 @@ def test_table_train_time_is_the_sum_of_epoch_times_not_the_last_attempts_wall_t
            "flops": 1, "final": {"top1": 50.0, "top5": 80.0}, "hardware": {"device": "cpu", "count": 1},
            "train_seconds": 40.0, "wall_seconds": 5.0}  # resumed for its last epoch: 5 s in this attempt
     assert model_rows([rec]).train_seconds.iloc[0] == 40.0
+
+
+def test_runs_moved_aside_by_force_are_never_read_as_results(tmp_path, synthetic_root, monkeypatch):
+    from cifar100lab.report.sources import load_campaign_records
+    runs, top1 = tmp_path / "runs", iter([31.5, 46.5])
+
+    def execute(run, *a):
+        rec = records.start(run.run_dir, run_id=run.run_id, config=run.config.to_dict())
+        records.save(run.run_dir, records.finish(rec, final={"top1": next(top1)}))
+        return 0, ""
+    monkeypatch.setattr(C, "_execute", execute)
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    camp.runs = camp.runs[:1]
+    C.execute(camp, runs, log=lambda *_: None)
+    C.execute(camp, runs, force=True, log=lambda *_: None)
+    aside = [p for p in (runs / "rel").iterdir() if ".replaced-" in p.name]
+    assert len(aside) == 1 and records.load(aside[0])["final"]["top1"] == 31.5  # kept, not deleted
+    _, recs = load_campaign_records("rel", runs)
+    assert [r["final"]["top1"] for r in recs] == [46.5]
+    assert [r["final"]["top1"] for r in records.load_records(runs)] == [46.5]  # the explorer's reader too

@@ -18,8 +18,9 @@ def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[d
     if not manifest_path.exists():
         raise FileNotFoundError(f"no campaign manifest at {manifest_path}: run the campaign first")
     manifest = records.read_json(manifest_path)
-    recs = {r["run_id"]: r for r in records.load_records(root)}
-    return manifest, [recs[i] for i in manifest["runs"] if i in recs]
+    # Each run of the manifest is read from its own folder, never from a folder moved aside by --force.
+    recs = [records.load(root / rid) for rid in manifest["runs"]]
+    return manifest, [{**r, "run_dir": str(root / rid)} for rid, r in zip(manifest["runs"], recs) if r]
 
 
 def study_only_runs(manifest: dict) -> set[str]:
