@@ -31,7 +31,7 @@ from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
 from .devices import visible_gpus
 from .launch import KernelSlot, in_jobs, job_envs, keep_kernels, notebook_jobs, resolve_jobs
 from .models import get_spec, model_names
-from .train import skip_without_weights
+from .train import CheckpointError, restore_metrics, skip_without_weights
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
@@ -352,10 +352,25 @@ def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -
             log(f"{run.run_id}: stale, not re-run: complete, but the campaign now asks {'; '.join(stale)} "
                 f"(--force re-runs it)")
         elif status_of(run) in done and not force:
+            _restore_damaged_metrics(run, log)
             summary["already"].append(run.run_id)
         else:
             todo.append(run)
     return todo
+
+
+def _restore_damaged_metrics(run: Run, log) -> None:
+    """A complete run whose ``metrics.jsonl`` lost or tore a line gets it back from its checkpoint's history
+    (the report refuses a curve with an epoch missing)."""
+    record = records.load(run.run_dir)
+    damage = record.get("status") == "complete" and records.metrics_damage(run.run_dir, record.get("epochs_done") or 0)
+    if not damage or records.holder(run_lock(run)):
+        return
+    try:
+        restore_metrics(run.run_dir)
+        log(f"{run.run_id}: {records.METRICS} was damaged; restored from its checkpoint")
+    except CheckpointError as e:
+        log(f"{run.run_id}: {damage.split(';')[0]}, and its checkpoint cannot restore it ({e}); --force re-runs it")
 
 
 def _mark_failure(run: Run, campaign: str | None, attempts_before: int, code: int, tail: str) -> None:

@@ -139,6 +139,10 @@ def read_json(path: str | os.PathLike) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+class RecordError(ValueError):
+    """A run's file is damaged or does not say what its record says; the message names the file."""
+
+
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     """The rows of ``metrics.jsonl``. A torn last line (a crash or a full disk mid-append) is dropped with a
     warning; a bad line before the last is real damage and raises."""
@@ -152,11 +156,39 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
             rows.append(json.loads(line))
         except json.JSONDecodeError as e:
             if i < len(lines):
-                raise ValueError(f"{path}, line {i}: not a metrics row ({e}); only a torn last line is "
-                                 f"expected after a crash") from None
+                raise RecordError(f"{path}, line {i}: not a metrics row ({e}); only a torn last line is "
+                                  f"expected after a crash") from None
             warnings.warn(f"{path}: dropped a torn last line (an interrupted write): {line[:60]!r}",
                           stacklevel=2)
     return rows
+
+
+def metrics_damage(run_dir: str | os.PathLike, epochs_done: int) -> str | None:
+    """What is wrong with a complete run's ``metrics.jsonl`` (None: one whole row per epoch, 1..epochs_done)."""
+    path = Path(run_dir) / METRICS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            epochs = [row.get("epoch") for row in read_metrics(run_dir)]
+        except RecordError as e:
+            return str(e)
+    if epochs != list(range(1, epochs_done + 1)):
+        return (f"{path} holds epochs {epochs or 'none'} but the run trained {epochs_done} (a torn or lost line); "
+                f"the run's checkpoint holds every epoch: run its campaign again to restore the file from it")
+    return None
+
+
+def curve(record: dict) -> list[dict]:
+    """A run's per-epoch rows, for the report. A complete run's must hold every epoch its record counts: a
+    curve with an epoch silently missing is refused (RecordError naming the file and the fix)."""
+    run_dir = record.get("run_dir") or (record.get("config") or {}).get("run_dir")
+    if not run_dir:
+        return []
+    if record.get("status") == "complete" and record.get("epochs_done") is not None:
+        damage = metrics_damage(run_dir, record["epochs_done"])
+        if damage:
+            raise RecordError(damage)
+    return read_metrics(run_dir)
 
 
 def moved_aside(run_dir: str | os.PathLike) -> Path:

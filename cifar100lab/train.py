@@ -487,10 +487,19 @@ def _resume(run: RunState) -> dict | None:
         if not ckpt and metrics.exists():
             metrics.unlink()  # a leftover from a run that died before its first checkpoint
         elif ckpt:
-            # keep exactly the rows the checkpoint knows about (a crash can land between append and checkpoint)
-            kept = records.read_metrics(run.run_dir)[:ckpt["epoch"]]
-            records.atomic_write_text(metrics, "".join(json.dumps(r) + "\n" for r in kept))
+            # exactly the rows the checkpoint knows about: a crash can land between append and checkpoint, and a
+            # torn or lost line in the file is restored from the checkpoint's copy
+            write_metrics(run.run_dir, ckpt["history"])
     return ckpt
+
+
+def write_metrics(run_dir: Path, history: list[dict]) -> None:
+    records.atomic_write_text(Path(run_dir) / records.METRICS, "".join(json.dumps(r) + "\n" for r in history))
+
+
+def restore_metrics(run_dir: str | os.PathLike) -> None:
+    """Rewrite a run's ``metrics.jsonl`` from its checkpoint's history (the copy written with the weights)."""
+    write_metrics(Path(run_dir), read_checkpoint(Path(run_dir) / records.CHECKPOINT)["history"])
 
 
 def _epoch(run: RunState, network: Network, data, steps: int, epoch: int) -> dict:

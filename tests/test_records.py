@@ -1,5 +1,6 @@
 """Run records and campaign reliability: the record's shape and transitions, atomic + durable writes, a torn
 metrics line, the latest attempt on record, one campaign per runs folder (OS locks), stale complete runs."""
+import json
 import os
 import signal
 import subprocess
@@ -90,28 +91,6 @@ def test_training_fsyncs_checkpoint_config_and_record_and_declares_every_record_
         assert _synced_then_renamed(fsynced, tmp_path / "run" / name), name
     assert rec["status"] == "complete" and [a["status"] for a in rec["attempts"]] == ["complete"]
     assert set(rec) <= set(records.RunRecord.__annotations__), set(rec) - set(records.RunRecord.__annotations__)
-
-
-def test_torn_last_metrics_line_is_dropped_on_resume_with_a_warning(synthetic_root, tmp_path, monkeypatch):
-    real_evaluate, calls = train_mod.evaluate, []
-
-    def killed_in_epoch_two(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_evaluate(*a, **k)
-    monkeypatch.setattr(train_mod, "evaluate", killed_in_epoch_two)
-    cfg = tiny_config(synthetic_root, tmp_path / "run", **TINY)
-    with pytest.raises(KeyboardInterrupt):
-        train_mod.train(cfg)
-    with open(tmp_path / "run" / records.METRICS, "a") as f:
-        f.write('{"epoch": 2, "train_lo')  # the disk filled up mid-line
-    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
-    with pytest.warns(UserWarning, match="torn last line"):
-        rec = train_mod.train(cfg)
-    assert rec["status"] == "complete" and rec["resumed_from_epoch"] == 1
-    assert [r["epoch"] for r in records.read_metrics(tmp_path / "run")] == [1, 2]
-    assert [a["status"] for a in rec["attempts"]] == ["interrupted", "complete"]
 
 
 def test_a_bad_metrics_line_before_the_last_is_an_error_naming_it(tmp_path):
@@ -320,3 +299,61 @@ def test_runs_moved_aside_by_force_are_never_read_as_results(tmp_path, synthetic
     _, recs = load_campaign_records("rel", runs)
     assert [r["final"]["top1"] for r in recs] == [46.5]
     assert [r["final"]["top1"] for r in records.load_records(runs)] == [46.5]  # the explorer's reader too
+
+
+def _tear_last_line(run_dir: Path) -> None:
+    path = run_dir / records.METRICS
+    text = path.read_text()
+    path.write_text(text[:text.rstrip("\n").rfind("\n") + 1] + text.rstrip("\n").rsplit("\n", 1)[-1][:20])
+
+
+def test_resume_rewrites_metrics_from_the_checkpoint_restoring_torn_lines_and_dropping_later_ones(synthetic_root, tmp_path, monkeypatch):
+    real_evaluate, calls = train_mod.evaluate, []
+
+    def killed_in_epoch_three(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **k)
+    monkeypatch.setattr(train_mod, "evaluate", killed_in_epoch_three)
+    cfg = tiny_config(synthetic_root, tmp_path / "run", **{**TINY, "epochs": 3})
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.train(cfg)
+    _tear_last_line(tmp_path / "run")  # epoch 2's row, which the checkpoint of epoch 2 also holds
+    with open(tmp_path / "run" / records.METRICS, "a") as f:
+        f.write('\n{"epoch": 3, "train_lo')  # and epoch 3's, torn mid-append (the disk filled up)
+    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    rec = train_mod.train(cfg)
+    assert rec["status"] == "complete" and rec["resumed_from_epoch"] == 2
+    assert [r["epoch"] for r in records.read_metrics(tmp_path / "run")] == [1, 2, 3]
+
+
+def test_report_refuses_a_complete_runs_curve_with_an_epoch_missing_and_names_the_file(tmp_path):
+    rows = [{"epoch": 1, "top1": 10.0}, {"epoch": 2, "top1": 20.0}]
+    (tmp_path / records.METRICS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from cifar100lab.report.runpages import epoch_log
+    rec = {"status": "complete", "epochs_done": 2, "run_dir": str(tmp_path)}
+    assert epoch_log(rec).count("epoch ") == 2
+    _tear_last_line(tmp_path)
+    with pytest.raises(ValueError, match=f"{tmp_path / records.METRICS}.*epochs \\[1\\].*trained 2"):
+        epoch_log(rec)
+    (tmp_path / records.METRICS).write_text(json.dumps(rows[1]) + "\n")  # a lost first line
+    with pytest.raises(ValueError, match="epochs \\[2\\]"):
+        epoch_log(rec)
+
+
+def test_campaign_restores_a_complete_runs_damaged_metrics_from_its_checkpoint(synthetic_root, tmp_path,
+                                                                               monkeypatch):
+    runs, calls = tmp_path / "runs", []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root, epochs=2), runs_root=runs)
+    camp.runs = camp.runs[:1]
+    run = camp.runs[0]
+    train_mod.train(run.plan)
+    whole = (run.run_dir / records.METRICS).read_text()
+    _tear_last_line(run.run_dir)
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    said = []
+    C.execute(camp, runs, log=said.append)
+    assert calls == [] and (run.run_dir / records.METRICS).read_text() == whole
+    assert any("restored from its checkpoint" in line for line in said)
+    assert records.curve(records.load(run.run_dir) | {"run_dir": str(run.run_dir)})[-1]["epoch"] == 2

@@ -79,7 +79,7 @@ def show_run(record: dict) -> None:
     glue("params_m", (record.get("params") or 0) / 1e6, display=False)
     if record["status"] == "complete":
         import matplotlib.pyplot as plt
-        fig = figure_run_curves(records.read_metrics(record.get("run_dir") or record["config"]["run_dir"]),
+        fig = figure_run_curves(records.curve(record),
                                 record["run_id"])
         glue("curves", fig, display=True)
         plt.close(fig)  # glue displayed it; closing stops the inline backend from showing it a second time

@@ -88,7 +88,7 @@ def figure_curves(recs: list[dict], models: list[str], lang: str):
     frames = []
     for r in recs:
         if r.get("status") == "complete" and r["model"] in models and not r.get("options"):
-            m = pd.DataFrame(records.read_metrics(r["run_dir"]))
+            m = pd.DataFrame(records.curve(r))
             m["model"], m["seed"] = r["model"], r["seed"]
             frames.append(m)
     fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -23,7 +23,7 @@ def run_title(rec: dict) -> str:
 
 
 def epoch_log(rec: dict) -> str:
-    rows = records.read_metrics(rec["run_dir"]) if rec.get("run_dir") else []
+    rows = records.curve(rec)
     return "".join(f"epoch {m['epoch']}: train loss {m.get('train_loss', float('nan')):.4f}, test top-1 "
                    f"{m.get('top1', float('nan')):.2f} %, {m.get('epoch_seconds', 0):.1f} s\n" for m in rows)
 

@@ -19,7 +19,7 @@ X_AXIS = {"ghost_ratio": "params_m"}
 
 
 def _history(run: dict) -> list:
-    return [(m.get("top1"), m.get("test_loss")) for m in records.read_metrics(run["run_dir"])] if run.get("run_dir") else []
+    return [(m.get("top1"), m.get("test_loss")) for m in records.curve(run)]
 
 
 def _variant_row(v: dict, runs: list[dict]) -> dict:
