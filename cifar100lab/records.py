@@ -8,6 +8,7 @@ every file the package writes goes through. It also holds the per-run and per-ca
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -113,10 +114,27 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        _raise_if_disk_full(e, path)
         raise
     fsync_dir(path.parent)
+
+
+class DiskFull(OSError):
+    """A write failed because the file system is full; the message names the file and what to do."""
+
+
+def _raise_if_disk_full(error: BaseException, path: Path) -> None:
+    """Say "no space left on device" and where, whatever the writer raised (torch.save reports a full disk as
+    ``RuntimeError: [enforce fail at inline_container.cc…]``)."""
+    if not isinstance(error, Exception) or isinstance(error, DiskFull):
+        return
+    st = os.statvfs(path.parent)
+    free = (st.f_bfree if os.geteuid() == 0 else st.f_bavail) * st.f_frsize
+    if getattr(error, "errno", None) == errno.ENOSPC or free < 1 << 20:
+        raise DiskFull(errno.ENOSPC, f"no space left on device writing {path} ({free} bytes free there); free "
+                                     f"some space and run again (a run resumes from its last checkpoint)") from None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -129,10 +147,14 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def append_jsonl(path: str | os.PathLike, row: dict) -> None:
     """One line, fsynced. A crash mid-append can tear the last line; :func:`read_metrics` drops it."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, default=str) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        _raise_if_disk_full(e, Path(path))
+        raise
 
 
 def read_json(path: str | os.PathLike) -> dict:

@@ -357,3 +357,26 @@ def test_campaign_restores_a_complete_runs_damaged_metrics_from_its_checkpoint(s
     assert calls == [] and (run.run_dir / records.METRICS).read_text() == whole
     assert any("restored from its checkpoint" in line for line in said)
     assert records.curve(records.load(run.run_dir) | {"run_dir": str(run.run_dir)})[-1]["epoch"] == 2
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB file system (tmpfs; the suite runs as root in CI): room for a run's folder, not its checkpoint."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root and must be able to mount a tmpfs")
+        pytest.skip("mounting a tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_is_recorded_as_no_space_left_naming_the_file(synthetic_root, small_disk):
+    cfg = tiny_config(synthetic_root, small_disk / "run", **TINY)
+    with pytest.raises(OSError, match="no space left on device writing .*checkpoint.pt"):
+        train_mod.train(cfg)
+    rec = records.load(small_disk / "run")
+    assert rec["status"] == "failed" and "no space left on device" in rec["reason"], rec["reason"]
+    assert str(small_disk / "run" / records.CHECKPOINT) in rec["reason"] and "enforce fail" not in rec["reason"]
+    assert not [p for p in (small_disk / "run").iterdir() if p.name.endswith(".tmp")]  # no half-written file left
