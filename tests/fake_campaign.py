@@ -27,6 +27,12 @@ RECIPE = {"name": "resnet_sgd", "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, 
           "schedule": "cosine", "warmup_epochs": 0.5, "lr_scaling": "linear", "effective_lr": 0.1, "global_batch": 64}
 
 
+def _stretch(curve: list[float], epochs: int) -> list[float]:
+    """One metrics row per recorded epoch (the report refuses a complete run's curve with epochs missing):
+    the curve's points, its first value repeated until the last epoch."""
+    return [curve[0]] * (epochs - len(curve)) + list(curve) if epochs > len(curve) else list(curve[-epochs:])
+
+
 def _k(options: dict) -> int:
     k = options.get("k_size", 0)
     return 3 if k == "adaptive" else k  # adaptive resolves to 3 at 16-64 channels
@@ -81,7 +87,7 @@ def write_fake_campaign(runs_root: Path, book_dir: Path | None = None, name: str
         rec["config"]["run_dir"] = str(run_dir)
         records.atomic_write_json(run_dir / records.RECORD, rec)
         (run_dir / records.METRICS).unlink(missing_ok=True)
-        for e, top1 in enumerate(curve, 1):
+        for e, top1 in enumerate(_stretch(curve, epochs), 1):
             records.append_jsonl(run_dir / records.METRICS, {"epoch": e, "train_loss": 2.0 / e, "train_acc": top1,
                                                              "top1": top1 + 0.4 * seed, "top5": top1 + 30,
                                                              "test_loss": 2.0 / e, "epoch_seconds": 10.0})
@@ -125,7 +131,7 @@ def write_fake_study(runs_root: Path, study, top1: dict, ema: dict | None = None
                 row = {"ema_top1": e, "ema_top5": e + 20, "ema_test_loss": 1.0}
             records.atomic_write_json(run_dir / records.RECORD, rec)
             (run_dir / records.METRICS).unlink(missing_ok=True)
-            for epoch, t in enumerate([acc - 10, acc], 1):
+            for epoch, t in enumerate(_stretch([acc - 10, acc], epochs), 1):
                 records.append_jsonl(run_dir / records.METRICS, {
                     "epoch": epoch, "train_loss": 2.0 / epoch, "train_acc": t, "top1": t, "top5": t + 20,
                     "test_loss": 2.0 / epoch + acc / 1000, "epoch_seconds": 10.0, **row})
