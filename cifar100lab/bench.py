@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import records
-from .config import ConfigError, resolve
+from .config import ConfigError, read_yaml_mapping, resolve
 from .devices import visible_gpus
 from .models import count_flops, create_model, model_names
 from .train import build_network, choose_precision, make_accelerator, new_model
@@ -299,15 +299,11 @@ RUNS_KEYS = ("title", "description", "base", "variants")
 def load_runs_file(path) -> dict:
     """A YAML of timed training runs: ``base`` (TrainConfig fields) and ``variants`` (``label`` + changes).
     Every run's config is validated before any of them starts."""
-    import yaml
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"runs file {path} does not exist")
-    d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    bad = sorted(set(d) - set(RUNS_KEYS)) if isinstance(d, dict) else ["(not a mapping)"]
-    if bad:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(RUNS_KEYS)}")
+    d = read_yaml_mapping(path, RUNS_KEYS, "runs")
     variants = d.get("variants") or [{"label": "default"}]
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+        raise ConfigError(f"{path}: variants must be a list of mappings, each with a 'label', got {variants!r}")
     labels = [v.get("label") for v in variants]
     if None in labels or len(set(labels)) != len(labels):
         raise ConfigError(f"{path}: every variant needs a distinct 'label', got {labels}")

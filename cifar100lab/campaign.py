@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import records
-from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
+from .config import ConfigError, RunPlan, TrainConfig, check_name, read_yaml_mapping, resolve, resolved_fingerprint
 from .devices import visible_gpus
 from .launch import KernelSlot, in_jobs, job_envs, keep_kernels, notebook_jobs, resolve_jobs
 from .models import get_spec, model_names
@@ -40,6 +38,13 @@ STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric", "comp
 VARIANT_KEYS = ("label", "label_zh", "model", "options", "overrides")
 COMPARE_WITHIN = ("model",)
 DATASET_ENV = "CIFAR100LAB_DATASET"
+# TrainConfig fields the campaign sets per run, so `defaults:` (or --set) may not hold them: where each belongs.
+PER_RUN = {"model": "a model entry ('models:')", "options": "a model entry ('options:') or a study variant",
+           "dataset": "the campaign's 'dataset:' key or --dataset", "seed": "the campaign's 'seeds:' key",
+           "run_dir": "--runs-root (run folders are <runs-root>/<campaign>/<run>)",
+           "run_id": "a model entry's 'name:'", "campaign": "the campaign's 'name:' key",
+           "resume": "nowhere: a campaign resumes interrupted runs; --force re-runs complete ones"}
+ENTRY_KEYS = ("model", "options", "name")  # a model entry's own keys; any other is a TrainConfig field
 
 
 @dataclass
@@ -102,19 +107,13 @@ class Campaign:
     variant_runs: dict[tuple[str, str], VariantRuns] = field(default_factory=dict)  # (study, label) -> runs
 
 
-def _read_yaml(path: Path, keys: tuple[str, ...], what: str) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"{what} file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    bad = sorted(set(data) - set(keys))
+def _refuse_per_run_fields(fields: dict, where: str, allowed: tuple[str, ...] = ()) -> None:
+    """Fields the campaign sets for each run would be overwritten without a word: refuse them, saying where
+    each belongs."""
+    bad = [k for k in fields if k in PER_RUN and k not in allowed]
     if bad:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(keys)}")
-    return data
+        raise ConfigError(f"{where}: {', '.join(bad)} cannot be set there (the campaign sets it per run); "
+                          + "; ".join(f"{k} belongs in {PER_RUN[k]}" for k in bad))
 
 
 def _seeds(value, where: str) -> list[int]:
@@ -142,7 +141,7 @@ def _variant(path: Path, i: int, v) -> Variant:
 
 def load_study(path: str | os.PathLike) -> Study:
     path = Path(path)
-    d = _read_yaml(path, STUDY_KEYS, "study")
+    d = read_yaml_mapping(path, STUDY_KEYS, "study")
     variants = [_variant(path, i, v) for i, v in enumerate(d.get("variants") or [])]
     if not variants:
         raise ConfigError(f"{path}: a study needs at least one variant")
@@ -154,7 +153,7 @@ def load_study(path: str | os.PathLike) -> Study:
     if within is not None and within not in COMPARE_WITHIN:
         raise ConfigError(f"{path}: compare_within must be {' or '.join(COMPARE_WITHIN)} (or omitted: every "
                           f"variant against the first), got {within!r}")
-    name = d.get("study") or path.stem
+    name = check_name(d.get("study") or path.stem, f"{path}: study name")
     return Study(name, d.get("title") or {"en": name, "zh": name}, d.get("question") or {},
                  _seeds(d.get("seeds", 3), str(path)), variants, str(path), within)
 
@@ -183,13 +182,17 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
                   book_dir: str | os.PathLike = "book", set_values: dict | None = None) -> Campaign:
     """Read and fully validate a campaign (every run's config) before any work starts."""
     path = Path(path)
-    d = _read_yaml(path, CAMPAIGN_KEYS, "campaign")
-    name = d.get("name") or path.stem
+    d = read_yaml_mapping(path, CAMPAIGN_KEYS, "campaign")
+    name = check_name(d.get("name") or path.stem, f"{path}: campaign name")
     models = d.get("models") or []
     if models == "all":
         models = model_names()
-    defaults = dict(d.get("defaults") or {})
-    defaults.update(set_values or {})
+    defaults = d.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: defaults must be a mapping of TrainConfig fields, got {defaults!r}")
+    _refuse_per_run_fields(defaults, f"{path}: defaults")
+    _refuse_per_run_fields(set_values or {}, "--set")
+    defaults = {**defaults, **(set_values or {})}
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
     # Study paths are relative to the campaign file's folder, so a campaign works from any working folder.
     studies = [load_study(path.parent / s) for s in d.get("studies") or []]
@@ -201,14 +204,11 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     camp.executor = ExecutorSpec.from_dict(d.get("executor"), f"{path}: executor")
     study_seeds = d.get("study_seeds")
     # A model entry is a name or a mapping {model, options, name (run-id stem), any TrainConfig field}.
-    entries = [dict(e) if isinstance(e, dict) else {"model": e} for e in models]
-    for e in entries:
-        if "model" not in e:
-            raise ConfigError(f"{path}: model entry {e} has no 'model'")
+    entries = [_model_entry(path, e) for e in models]
     camp.models = [e.get("name") or e["model"] for e in entries]
     runs = _Expansion(path, name, dataset, defaults, Path(runs_root), Path(book_dir))
     for e in entries:
-        extra = {k: v for k, v in e.items() if k not in ("model", "options", "name")}
+        extra = {k: v for k, v in e.items() if k not in ENTRY_KEYS}
         for s in camp.seeds:
             runs.add(e["model"], e.get("options") or {}, s, e.get("name"), extra)
     for st in studies:
@@ -219,6 +219,18 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     if not camp.runs:
         raise ConfigError(f"{path} defines no runs; list 'models' (names or all) or 'studies'")
     return camp
+
+
+def _model_entry(path: Path, entry) -> dict:
+    """A model entry: a name, or a mapping of ``model``, ``options``, ``name`` (the run-id stem, a plain name)
+    and TrainConfig fields that do not vary per run."""
+    e = dict(entry) if isinstance(entry, dict) else {"model": entry}
+    if "model" not in e:
+        raise ConfigError(f"{path}: model entry {e} has no 'model'")
+    _refuse_per_run_fields(e, f"{path}: model entry {e['model']}", allowed=ENTRY_KEYS)
+    if "name" in e:
+        check_name(e["name"], f"{path}: model entry {e['model']}: name")
+    return e
 
 
 @dataclass
@@ -246,7 +258,7 @@ class _Expansion:
             options = canonical_options(model, options)
         except KeyError as e:
             raise ConfigError(f"{self.path}: {e}") from None
-        rid = run_id_for(self.name, stem or model, options, seed, changed)
+        rid = check_name(run_id_for(self.name, stem or model, options, seed, changed), f"{self.path}: run id")
         if rid not in self.runs:
             cfg = {**self.config(model, options, seed, extra or {}),
                    "run_dir": str(self.runs_root / self.name / rid), "run_id": rid}
@@ -300,20 +312,28 @@ def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
 
 
 def status_of(run: Run) -> str | None:
-    path = run.run_dir / records.RECORD
-    return records.read_json(path).get("status") if path.exists() else None
+    """The run's recorded status (None: no record); a damaged record is a :class:`records.RecordError`."""
+    record = records.load(run.run_dir)
+    return record.get("status") if record else None
 
 
 def stale_fields(run: Run) -> list[str]:
     """How a complete run's recorded config differs from what the campaign asks for now, one
-    ``field: recorded → asked`` per field that changes the result (none: up to date or not complete)."""
+    ``field: recorded → asked`` per field that changes the result (none: up to date or not complete).
+    Resolved plans are compared, not spellings, so ``lr: 0.1`` on a recipe whose lr is 0.1 changes nothing;
+    a field added after the run was recorded had its default then."""
     record = records.load(run.run_dir)
     if not record or record.get("status") != "complete":
         return []
-    defaults = TrainConfig().to_dict()  # a field added after the run was recorded had its default then
-    old, new = fingerprint(record.get("config") or {}), fingerprint(run.config.to_dict())
-    return [f"{k}: {old.get(k, defaults.get(k))!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new))
-            if old.get(k, defaults.get(k)) != new.get(k)]
+    recorded = record.get("config") or {}
+    old, new = resolved_fingerprint(recorded), resolved_fingerprint(run.plan)
+    spelled_old, spelled_new = {**TrainConfig().to_dict(), **recorded}, run.config.to_dict()
+
+    def shown(k):  # as the YAML spells it where the spellings differ; else as resolved
+        if k in spelled_new and spelled_old.get(k) != spelled_new[k]:
+            return spelled_old.get(k), spelled_new[k]
+        return old.get(k), new.get(k)
+    return [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
 def campaign_lock(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
@@ -325,11 +345,15 @@ def run_lock(run: Run) -> Path:
 
 
 def describe(run: Run) -> str:
-    """A run's state for ``--dry-run``: new, its status, stale (with the fields), or locked (by whom)."""
+    """A run's state for ``--dry-run``: new, its status, stale (with the fields), locked (by whom) or damaged
+    (why). It reads and writes nothing else."""
     holder = records.holder(run_lock(run))
     if holder:
         return f"locked (another campaign process is running it: {holder})"
-    stale = stale_fields(run)
+    try:
+        stale = stale_fields(run)
+    except records.RecordError as e:
+        return f"damaged ({e}; --force moves the run folder aside and re-runs it)"
     if stale:
         return f"stale (complete, but the campaign now asks {'; '.join(stale)}; --force re-runs it)"
     return status_of(run) or "new"
@@ -346,12 +370,17 @@ def _plan(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -
     """The runs to execute; done ones go to ``already``, complete ones whose config changed to ``stale``."""
     todo = []
     for run in campaign.runs:
-        stale = [] if force else stale_fields(run)
+        try:
+            stale = [] if force else stale_fields(run)
+        except records.RecordError as e:  # this run is reported; the others go on
+            summary["damaged"].append(run.run_id)
+            log(f"{run.run_id}: damaged, not run: {e} (--force moves the run folder aside and re-runs it)")
+            continue
         if stale:
             summary["stale"].append(run.run_id)
             log(f"{run.run_id}: stale, not re-run: complete, but the campaign now asks {'; '.join(stale)} "
                 f"(--force re-runs it)")
-        elif status_of(run) in done and not force:
+        elif not force and status_of(run) in done:
             _restore_damaged_metrics(run, log)
             summary["already"].append(run.run_id)
         else:
@@ -401,7 +430,7 @@ def settle(run: Run, code: int, tail: str, attempts_before: int) -> str:
 
 def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
-    if status_of(run) in done and not force:
+    if not force and status_of(run) in done:
         return "already"
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(records.moved_aside(run.run_dir))
@@ -438,7 +467,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     def attempt(run: Run, slot: KernelSlot) -> str:
         return _attempt(run, force, done, lambda r: _execute(r, notebook, slot, log_dir, nproc))
 
-    summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": []}
+    summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": [], "damaged": []}
     with contextlib.ExitStack() as held:
         owner = False  # of the campaign's lock, hence of its manifest and timing record
         try:
@@ -487,6 +516,9 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
         except records.Locked as e:
             status = "locked"
             log(f"{run.run_id}: locked, skipped: another campaign process is running it ({e.holder})")
+        except records.RecordError as e:  # damaged since the plan was made: reported, the others go on
+            status = "damaged"
+            log(f"{run.run_id}: damaged: {e}")
         with tally:
             summary.setdefault(status, []).append(run.run_id)
             seconds[run.run_id] = time.time() - t0

@@ -115,10 +115,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(a) -> int:
-    from .config import ConfigError, resolve
+    from .config import ConfigError, read_yaml_mapping, resolve
     try:
-        config = resolve(yaml.safe_load(Path(a.config).read_text(encoding="utf-8")) or {}).config.to_dict()
-    except (ConfigError, OSError, yaml.YAMLError) as e:
+        config = resolve(read_yaml_mapping(a.config, None, "check config")).config.to_dict()
+    except (ConfigError, OSError) as e:
         print(f"error: {a.config}: {e}", file=sys.stderr)
         return 2
     result = fork_check(config) if a.check == "fork" else resume_check(config, Path(a.work_dir) / a.check)

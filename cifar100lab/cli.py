@@ -10,33 +10,45 @@ import yaml
 
 
 def _set_values(pairs: list[str]) -> dict:
+    """``--set KEY=VALUE`` pairs, each VALUE read as YAML; a malformed one is a ConfigError naming it."""
+    from .config import ConfigError, parse_yaml
     out = {}
     for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key] = yaml.safe_load(value)
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. --set epochs=10), got {pair!r}")
+        if key.strip() in out:
+            raise ConfigError(f"--set {key.strip()} is given twice; give each key once")
+        out[key.strip()] = parse_yaml(value, f"--set {pair!r}")
     return out
+
+
+def _fail(e: BaseException) -> int:
+    """The one way a command refuses: one line on stderr, exit status 2."""
+    print(f"error: {e}", file=sys.stderr)
+    return 2
 
 
 def cmd_campaign(a) -> int:
     from . import campaign as C
     from .config import ConfigError
     from . import slurm
-    from .data import DataError, load_dataset
+    from .data import DataError, data_available, load_dataset
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=_set_values(a.set))
         if a.jobs is not None:
             C.resolve_jobs(a.jobs, "--jobs")
         spec = slurm.spec_with_flags(camp.executor, a)
-        first = camp.runs[0].config if camp.runs else None
-        if first and not a.status:  # the data must be there (or downloadable) before any run starts
+        first = camp.runs[0].config
+        # The data must be there (or obtainable) before any run starts; a dry run only looks, writing nothing.
+        data_note = data_available(first.dataset, first.data_root, first.download) if a.dry_run else None
+        if not a.dry_run and not a.status:
             load_dataset(first.dataset, first.data_root, first.download, first.train_subset, first.test_subset)
     except (ConfigError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _fail(e)
     if a.dry_run:
+        print(f"data: {data_note}")
         for r in camp.runs:
             print(r.run_id, C.describe(r))
         return 0
@@ -44,25 +56,26 @@ def cmd_campaign(a) -> int:
         try:
             code = slurm.main(camp, spec, a, C.NOTEBOOKS / "train.ipynb")
         except (ConfigError, slurm.SlurmError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return _fail(e)
         if a.wait and not a.no_analysis:
             C.analyse(camp, a.runs_root, a.book)
         return code
     summary = C.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
           f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}"
-          + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked") if summary[k]))
+          + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged") if summary[k]))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
     for rid in summary["stale"]:
         print(f"  stale: {rid} (complete with another config; --force re-runs it)")
+    for rid in summary["damaged"]:
+        print(f"  damaged: {rid} (its record.json cannot be read; --force moves the folder aside and re-runs it)")
     for rid in summary["locked"]:
         print(f"  locked: {rid} (another campaign process is running it; run again when it ends)")
     if not a.no_analysis:
         C.analyse(camp, a.runs_root, a.book)
     # 1: a run failed; 3: nothing failed, but not every run is up to date (stale, or held by another process)
-    return 1 if summary["failed"] else 3 if summary["stale"] or summary["locked"] else 0
+    return 1 if summary["failed"] or summary["damaged"] else 3 if summary["stale"] or summary["locked"] else 0
 
 
 def cmd_book(a) -> int:
@@ -93,8 +106,7 @@ def cmd_evaluate(a) -> int:
     try:
         m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
     except _user_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _fail(e)
     print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} images")
     return 0
 
@@ -103,21 +115,23 @@ def _user_errors():
     """The errors that are the user's to fix (bad config, data, checkpoint, path): one line, not a traceback."""
     from .config import ConfigError
     from .data import DataError
-    return ConfigError, DataError, OSError, yaml.YAMLError
+    from .records import RecordError
+    return ConfigError, DataError, RecordError, OSError, yaml.YAMLError
 
 
 def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
-    from .config import resolve
+    from .config import read_yaml_mapping, resolve
+    from .data import data_available
     from .train import train
     try:
-        cfg = yaml.safe_load(Path(a.config).read_text(encoding="utf-8")) if a.config else {}
-        if not isinstance(cfg or {}, dict):
-            raise yaml.YAMLError(f"{a.config}: expected a mapping of TrainConfig fields")
-        record = train(resolve({**(cfg or {}), **_set_values(a.set)}))
+        cfg = read_yaml_mapping(a.config, None, "training config") if a.config else {}
+        plan = resolve({**cfg, **_set_values(a.set)})
+        # refused here, before the trainer makes the run folder, if the data cannot be had
+        data_available(plan.config.dataset, plan.config.data_root, plan.config.download)
+        record = train(plan)
     except _user_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _fail(e)
     print(f"{record['run_id']}: {record['status']}" + (f" top-1 {record['final']['top1']:.2f}" if record.get("final") else ""))
     return 0 if record["status"] != "failed" else 1
 
@@ -127,8 +141,7 @@ def cmd_export(a) -> int:
     try:
         out = export_run(a.source, a.out)
     except (ExportError, *_user_errors()) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _fail(e)
     print(f"exported to {out} (model.safetensors, config.json)")
     return 0
 

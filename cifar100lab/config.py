@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from . import data as data_mod
 from . import recipes
@@ -35,6 +39,96 @@ TRACKERS = ("tensorboard", "wandb", "mlflow")  # Accelerate's trackers a run can
 
 class ConfigError(ValueError):
     """A configuration is invalid; raised before any work starts."""
+
+
+# --- the one YAML reader: every campaign, study, train config, runs file is read through read_yaml ---------
+
+YAML_MAX_BYTES = 1 << 20  # settings, not data: a bigger file is a mistake, and it is copied into every record
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error: PyYAML keeps the last
+    silently, so an edit lower down would undo one above without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may repeat keys on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error says so
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping (first on line {first}); give each "
+                                f"key once", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error on one line: what is wrong and where (PyYAML's own text spans several lines)."""
+    mark = getattr(e, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    context = getattr(e, "context", None)
+    return where + (getattr(e, "problem", None) or str(e)).strip() + (f" ({context})" if context else "")
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``text`` as YAML (duplicate keys refused); a parse error is one ConfigError line naming ``where``."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where} is not valid YAML: {_yaml_problem(e)}") from None
+
+
+def read_yaml(path: str | os.PathLike, what: str = "YAML") -> Any:
+    """The YAML file at ``path`` (``what``: campaign, study, config …): missing, over :data:`YAML_MAX_BYTES`,
+    not UTF-8 or not valid YAML is one ConfigError line that says which and what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} file {path} does not exist")
+    size = path.stat().st_size
+    if size > YAML_MAX_BYTES:
+        raise ConfigError(f"{path} is {size:,} bytes; a {what} file may be at most {YAML_MAX_BYTES:,} bytes "
+                          f"(it holds settings, not data)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); "
+                          f"save it as UTF-8") from None
+    return parse_yaml(text, str(path))
+
+
+def read_yaml_mapping(path: str | os.PathLike, keys: tuple[str, ...] | None, what: str) -> dict:
+    """A YAML file whose top level is a mapping (empty: {}), with only ``keys`` when given."""
+    data = read_yaml(path, what)
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping (key: value lines) at the top level, "
+                          f"got {type(data).__name__}")
+    bad = sorted(map(str, set(data) - set(keys))) if keys is not None else []
+    if bad:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(keys)}")
+    return data
+
+
+# --- names that become paths --------------------------------------------------------------------------
+
+NAME_MAX = 200  # room for the suffixes a run folder gets (.ipynb, .lock, .replaced-<time>) under 255 bytes
+
+
+def check_name(value, what: str) -> str:
+    """``value`` as one plain path component: a name that becomes a folder or file name (campaign, run, study)
+    must not climb out of where it is put (``..``, ``/``, an absolute path) nor hide (a leading dot)."""
+    ok = (isinstance(value, str) and value not in ("", ".", "..") and not value.startswith(".")
+          and not any(c in value for c in "/\\\0") and value.isprintable() and len(value.encode()) <= NAME_MAX)
+    if not ok:
+        raise ConfigError(f"{what} {value!r} must be a plain name, as it becomes a folder or file name: not empty, "
+                          f"no '/' or '\\', not starting with '.', at most {NAME_MAX} bytes (e.g. quick, k5-lr0.2)")
+    return value
 
 
 @dataclass
@@ -99,6 +193,21 @@ def fingerprint(cfg: dict) -> dict:
     """The fields that decide the result; a field newer than the run that wrote ``cfg`` takes its default."""
     defaults = TrainConfig().to_dict()
     return {k: cfg.get(k, defaults[k]) for k in defaults if k not in RESUME_FREE}
+
+
+def resolved_fingerprint(cfg: "dict | TrainConfig | RunPlan") -> dict:
+    """:func:`fingerprint` with what :func:`resolve` works out in place of how it was spelled: the recipe's
+    every field (``lr: 0.1`` on a recipe whose lr is 0.1 is no change), its name, the pretrained source and the
+    input size. A config that no longer resolves (a field or model since removed) keeps its spelling."""
+    spelled = cfg.config.to_dict() if isinstance(cfg, RunPlan) else (
+        cfg.to_dict() if isinstance(cfg, TrainConfig) else cfg)
+    out = fingerprint(spelled)
+    try:
+        plan = resolve(cfg if isinstance(cfg, (RunPlan, TrainConfig)) else fingerprint(cfg))
+    except (ConfigError, TypeError):
+        return out
+    return {**out, "recipe": plan.recipe_name, "overrides": recipes.recipe_dict(plan.recipe),
+            "pretrained": plan.pretrained, "img_size": plan.input_size}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import json
 import os
 import pickle
 import shutil
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,17 +243,38 @@ def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = 5000, te
     return folder
 
 
+def _fashion_gz_source(raw: Path) -> Path | None:
+    """Where the .gz files are: beside the raw files (torchvision's layout) or in Debian's package; None: neither."""
+    return next((source for source in (raw, FASHION_DEBIAN_DIR)
+                 if all((source / f"{n}.gz").is_file() for n in FASHION_MD5)), None)
+
+
+def _fashion_missing(raw: Path) -> DataError:
+    return DataError(f"Fashion-MNIST not found in {raw} or {FASHION_DEBIAN_DIR}. Install it with "
+                     f"`apt-get install dataset-fashion-mnist` (Debian) or allow the torchvision download.")
+
+
+def _gunzip(gz: Path, target: Path, expected_md5: str) -> None:
+    """``gz`` decompressed into ``target`` (atomically: a damaged archive leaves nothing behind)."""
+    try:
+        with gzip.open(gz, "rb") as src:
+            atomic_write(target, lambda dst: shutil.copyfileobj(src, dst))
+    except (EOFError, OSError, zlib.error) as e:  # truncated (EOFError), not gzip (BadGzipFile), corrupt (zlib)
+        fix = ("reinstall it (apt-get install --reinstall dataset-fashion-mnist)" if gz.parent == FASHION_DEBIAN_DIR
+               else "delete it and run again (it is copied or downloaded anew)")
+        raise DataError(f"{gz} is damaged ({type(e).__name__}: {e}); decompressed it should have md5 "
+                        f"{expected_md5}; {fix}") from None
+
+
 def ensure_fashion_mnist(root: Path, download: bool) -> Path:
     raw = root / "FashionMNIST" / "raw"
     if all((raw / n).is_file() for n in FASHION_MD5):
         return raw
-    for source in (raw, FASHION_DEBIAN_DIR):  # .gz files beside (torchvision's layout), or Debian's package
-        if all((source / f"{n}.gz").is_file() for n in FASHION_MD5):
-            raw.mkdir(parents=True, exist_ok=True)
-            for n in FASHION_MD5:  # the decompressed files' md5s are checked when they are read
-                with gzip.open(source / f"{n}.gz", "rb") as src:
-                    atomic_write(raw / n, lambda dst: shutil.copyfileobj(src, dst))
-            return raw
+    source = _fashion_gz_source(raw)
+    if source is not None:
+        for n, want in FASHION_MD5.items():  # the decompressed files' md5s are checked when they are read
+            _gunzip(source / f"{n}.gz", raw / n, want)
+        return raw
     if download:
         from torchvision.datasets import FashionMNIST
         try:
@@ -260,8 +282,34 @@ def ensure_fashion_mnist(root: Path, download: bool) -> Path:
             return raw
         except Exception as e:
             raise DataError(f"Fashion-MNIST could not be downloaded into {raw}: {e}") from e
-    raise DataError(f"Fashion-MNIST not found in {raw} or {FASHION_DEBIAN_DIR}. Install it with "
-                    f"`apt-get install dataset-fashion-mnist` (Debian) or allow the torchvision download.")
+    raise _fashion_missing(raw)
+
+
+def data_available(name: str, root: str | os.PathLike | None = None, download: bool = True) -> str:
+    """Where the dataset is, or where it will come from, found by looking only (a dry run writes nothing);
+    a DataError when it cannot be had."""
+    dataset_spec(name)
+    root = data_root(root)
+    if name == "cifar100":
+        folder = root / CIFAR_FOLDER
+        if all((folder / n).is_file() for n in CIFAR100_MD5):
+            return f"cifar100 in {folder}"
+        if not download:
+            raise offline_error(root)
+        return f"cifar100 not in {folder}: a real run downloads it from {CIFAR100_URL}"
+    if name == "synthetic":
+        folder = root / "synthetic" / CIFAR_FOLDER
+        made = (folder / SYNTHETIC_MANIFEST).is_file()
+        return f"synthetic in {folder}" if made else f"synthetic not in {folder}: a real run generates it there"
+    raw = root / "FashionMNIST" / "raw"
+    if all((raw / n).is_file() for n in FASHION_MD5):
+        return f"fashion-mnist in {raw}"
+    source = _fashion_gz_source(raw)
+    if source is not None:
+        return f"fashion-mnist not in {raw}: a real run decompresses it there from {source}"
+    if download:
+        return f"fashion-mnist not in {raw}: a real run downloads it with torchvision"
+    raise _fashion_missing(raw)
 
 
 def read_fashion_mnist(raw: Path):
@@ -299,7 +347,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
         folder = root / "synthetic" / CIFAR_FOLDER
         if not (folder / SYNTHETIC_MANIFEST).is_file():
             write_synthetic_cifar100(folder.parent, *synthetic_size)
-        md5s = json.loads((folder / SYNTHETIC_MANIFEST).read_text())["md5"]
+        md5s = _synthetic_md5s(folder / SYNTHETIC_MANIFEST)
         parts = read_cifar_python(folder, md5s, "synthetic CIFAR-100-layout data")
     else:
         md5s = FASHION_MD5
@@ -318,6 +366,17 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
                 test_x, test_y = x[idx], y[idx]
     train_x, train_y, val_x, val_y = hold_out(train_x, train_y, val_fraction, subset_seed)
     return Dataset(name, train_x, train_y, test_x, test_y, classes, combined_checksum(md5s), subsets, val_x, val_y)
+
+
+def _synthetic_md5s(manifest: Path) -> dict[str, str]:
+    try:
+        md5s = json.loads(manifest.read_text(encoding="utf-8"))["md5"]
+        if isinstance(md5s, dict):
+            return md5s
+    except (ValueError, KeyError, TypeError):  # not UTF-8, not JSON, not the manifest's shape
+        pass
+    raise DataError(f"{manifest} is damaged; delete {manifest.parent} and run again (the synthetic set is "
+                    f"generated anew)")
 
 
 def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):

@@ -157,12 +157,25 @@ def append_jsonl(path: str | os.PathLike, row: dict) -> None:
         raise
 
 
-def read_json(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
 class RecordError(ValueError):
-    """A run's file is damaged or does not say what its record says; the message names the file."""
+    """A file the package wrote (a run record, a manifest, metrics, …) is damaged: not JSON, not UTF-8, not a
+    mapping, a record without a valid status, or metrics that do not hold what the record says. The message
+    names the file."""
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """The JSON mapping at ``path``; a damaged file is a :class:`RecordError` naming it (a missing one stays
+    FileNotFoundError)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise RecordError(f"{path} is damaged (not UTF-8 text at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path} is damaged (not JSON: {e.msg} at line {e.lineno}, column {e.colno})") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"{path} is damaged (a JSON {type(data).__name__}, not the expected mapping)")
+    return data
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
@@ -233,7 +246,11 @@ def load_records(root: str | os.PathLike | Iterable[str | os.PathLike]) -> list[
     out = []
     for r in roots:
         for path in find_records(r):
-            rec = read_json(path)
+            try:
+                rec = load(path.parent)
+            except RecordError as e:  # one damaged record must not hide every other run; the campaign names it
+                warnings.warn(f"skipped: {e}", stacklevel=2)
+                continue
             rec["run_dir"] = str(path.parent)
             out.append(rec)
     return out
@@ -267,8 +284,18 @@ def records_frame(records: list[dict]):
 # --- transitions ---------------------------------------------------------------------------------------
 
 def load(run_dir: str | os.PathLike) -> RunRecord | None:
+    """The run's record, or None when it has none; a damaged one is a :class:`RecordError` naming the file."""
     path = Path(run_dir) / RECORD
-    return read_json(path) if path.exists() else None
+    if not path.exists():
+        return None
+    record = read_json(path)
+    if record.get("status", "complete") not in STATUSES:  # (report fixtures write records without one)
+        raise RecordError(f"{path} is damaged (status {record.get('status')!r}; a record's status is one of "
+                          f"{', '.join(STATUSES)})")
+    attempts = record.get("attempts", [])
+    if not (isinstance(attempts, list) and all(isinstance(a, dict) for a in attempts)):
+        raise RecordError(f"{path} is damaged ('attempts' is not a list of attempts)")
+    return record
 
 
 def attempts_of(record: RunRecord | None) -> list[Attempt]:

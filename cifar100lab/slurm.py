@@ -282,10 +282,13 @@ def campaign_states(campaign, runs_root, state: dict) -> dict[str, dict]:
     slurm = job_states(sorted(set(jobs.values())))
     out = {}
     for run in campaign.runs:
-        record = read_record(run.run_dir)
         job = jobs.get(run.run_id)
-        out[run.run_id] = {"state": run_state(record.get("status"), job is not None, slurm.get(job)), "job": job,
-                           "slurm": slurm.get(job), "reason": record.get("reason")}
+        try:
+            record = read_record(run.run_dir)
+            state = run_state(record.get("status"), job is not None, slurm.get(job))
+        except records.RecordError as e:  # reported, never submitted on a guess; the other runs go on
+            record, state = {"reason": str(e)}, "running" if alive(slurm.get(job)) else "damaged"
+        out[run.run_id] = {"state": state, "job": job, "slurm": slurm.get(job), "reason": record.get("reason")}
     return out
 
 
@@ -349,7 +352,7 @@ def report(campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]
     width = max((len(r) for r in states), default=0)
     for rid, s in states.items():
         by_state.setdefault(s["state"], []).append(rid)
-        reason = f"  ({s['reason']})" if s["state"] == "failed" and s["reason"] else ""
+        reason = f"  ({s['reason']})" if s["state"] in ("failed", "damaged") and s["reason"] else ""
         log(f"{rid:<{width}}  {s['state']:<8}  {s['job'] or '-'}{reason}")
     log(f"campaign {campaign.name}: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(by_state.items())))
     return by_state
@@ -379,4 +382,4 @@ def main(campaign, spec: ExecutorSpec, args, notebook: Path, log=print) -> int:
     states = wait(campaign, args.runs_root) if args.wait else campaign_states(campaign, args.runs_root,
                                                                               read_state(path))
     by_state = report(campaign, states, log)
-    return 1 if by_state.get("failed") else 0
+    return 1 if by_state.get("failed") or by_state.get("damaged") else 0

@@ -1,0 +1,196 @@
+"""Bad input is one `error:` line and exit status 2 before any work, and nothing is written: YAML files and
+--set values, names that would climb out of the runs folder, per-run fields in `defaults:`, damaged run
+records (reported per run while the others go on), damaged dataset archives; a dry run writes nothing; an
+override equal to the recipe's own value is not stale."""
+import gzip
+import warnings
+
+import pytest
+
+from cifar100lab import campaign as C
+from cifar100lab import records, slurm
+from cifar100lab.config import YAML_MAX_BYTES
+from cifar100lab.data import FASHION_DEBIAN_DIR, FASHION_MD5
+from conftest import run_cli
+from test_records import _campaign, _fake_execute
+
+MODELS = "models: [resnet_20]\n"
+
+
+def _refused(result, *parts):
+    """One `error:` line holding every part, exit status 2."""
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    for part in parts:
+        assert part in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("text, parts", [
+    (MODELS + "defaults: {epochs: 1, epochs: 2}\n", ["line 2", "key 'epochs' appears twice"]),
+    (MODELS + "defaults:\n  overrides: {lr: 0.1}\n  overrides: {lr: 0.2}\n", ["line 4", "'overrides' appears twice"]),
+    ("name: a\nname: b\n" + MODELS, ["'name' appears twice"]),
+    (b"models: [resnet_20]\nnotes: caf\xe9\n", ["not UTF-8", "save it as UTF-8"]),
+    (MODELS + "defaults: {options: {k_size: abc}}\n", ["defaults: options cannot be set there", "model entry"]),
+    (MODELS + "defaults: {model: resnet_32}\n", ["defaults: model cannot be set there", "model entry"]),
+    (MODELS + "defaults: {dataset: fashion-mnist}\n", ["dataset belongs in", "--dataset"]),
+    (MODELS + "defaults: {seed: 3}\n", ["seed belongs in the campaign's 'seeds:' key"]),
+    (MODELS + "defaults: {run_dir: /tmp/x}\n", ["run_dir belongs in --runs-root"]),
+    ("models: [{model: resnet_20, seed: 4}]\n", ["model entry resnet_20: seed cannot be set there"]),
+    ("name: ../../escaped\n" + MODELS, ["campaign name '../../escaped' must be a plain name"]),
+    ("name: /tmp/escaped\n" + MODELS, ["campaign name '/tmp/escaped' must be a plain name"]),
+    ("name: .hidden\n" + MODELS, ["must be a plain name"]),
+    ("models: [{model: resnet_20, name: ../x}]\n", ["model entry resnet_20: name '../x' must be a plain name"]),
+    ("models: [{model: resnet_20, name: ''}]\n", ["name '' must be a plain name"]),
+    ("name: " + "n" * 250 + "\n" + MODELS, ["at most 200 bytes"]),
+    ("- just\n- a list\n", ["expected a mapping"]),
+    ("models: [resnet_20\n", ["is not valid YAML: line 2"]),
+])
+def test_bad_campaign_file_is_one_error_line_and_writes_nothing(tmp_path, capfd, text, parts):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    _refused(run_cli(capfd, "campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
+                     "--book", tmp_path / "book", "--dry-run"), *parts)  # the real run is refused by the same check
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no runs, book or data folder
+
+
+def test_study_whose_name_would_leave_the_book_is_refused(tmp_path, capfd):
+    (tmp_path / "s.yaml").write_text("study: ../../../outside\nvariants: [{label: a, model: resnet_20}]\n")
+    (tmp_path / "c.yaml").write_text("studies: [s.yaml]\n")
+    _refused(run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dry-run", "--runs-root", tmp_path / "runs"),
+             "study name '../../../outside' must be a plain name")
+
+
+def test_yaml_over_the_size_limit_is_refused_saying_the_limit(tmp_path, capfd):
+    path = tmp_path / "c.yaml"
+    path.write_text(MODELS + "notes: " + "x" * YAML_MAX_BYTES + "\n")
+    _refused(run_cli(capfd, "campaign", path, "--dry-run", "--runs-root", tmp_path / "runs"),
+             str(path), f"at most {YAML_MAX_BYTES:,} bytes")
+    _refused(run_cli(capfd, "train", path), f"at most {YAML_MAX_BYTES:,} bytes")
+
+
+@pytest.mark.parametrize("pair, parts", [
+    ("epochs=[1", ["--set 'epochs=[1' is not valid YAML"]),
+    ("epochs", ["--set expects KEY=VALUE", "'epochs'"]),
+    ("=3", ["--set expects KEY=VALUE"]),
+    ("seed=3", ["--set: seed cannot be set there", "'seeds:'"]),
+    ("overrides={lr: 1, lr: 2}", ["'lr' appears twice"]),
+])
+def test_bad_set_value_is_one_error_line_in_campaign_and_train(tmp_path, capfd, pair, parts):
+    path = tmp_path / "c.yaml"
+    path.write_text(MODELS)
+    _refused(run_cli(capfd, "campaign", path, "--dry-run", "--set", pair, "--runs-root", tmp_path / "runs"), *parts)
+    if "seed" not in pair:  # a single run may choose its seed
+        _refused(run_cli(capfd, "train", "--set", pair), *parts[:1])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_train_config_file_that_is_not_utf8_or_has_a_key_twice_is_one_error_line(tmp_path, capfd):
+    bad = tmp_path / "run.yaml"
+    bad.write_bytes(b"epochs: 1\nnotes: \xff\n")
+    _refused(run_cli(capfd, "train", bad), str(bad), "not UTF-8")
+    bad.write_text("epochs: 1\nepochs: 2\n")
+    _refused(run_cli(capfd, "train", bad), "'epochs' appears twice")
+
+
+# --- a dry run writes nothing; a refused train command leaves no run folder ------------------------------
+
+@pytest.mark.skipif(not (FASHION_DEBIAN_DIR / "train-images-idx3-ubyte.gz").exists(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_dry_run_with_missing_data_root_creates_nothing_and_says_where_the_data_will_come_from(tmp_path, capfd):
+    data = tmp_path / "nodata"
+    path = tmp_path / "c.yaml"
+    path.write_text(MODELS + f"defaults: {{epochs: 1, data_root: {data}}}\n")
+    result = run_cli(capfd, "campaign", path, "--dataset", "fashion-mnist", "--dry-run",
+                     "--runs-root", tmp_path / "runs", "--book", tmp_path / "book")
+    assert result.returncode == 0, result.stderr
+    assert f"data: fashion-mnist not in {data}/FashionMNIST/raw: a real run decompresses it" in result.stdout
+    assert "c-resnet_20-s0 new" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_train_refused_for_missing_data_leaves_no_run_folder(tmp_path, capfd):
+    run_dir = tmp_path / "runs" / "default"
+    result = run_cli(capfd, "train", "--set", "dataset=cifar100", "--set", f"data_root={tmp_path / 'nodata'}",
+                     "--set", "download=false", "--set", "epochs=1", "--set", f"run_dir={run_dir}")
+    assert result.returncode == 2 and result.stderr.startswith("error: CIFAR-100 not found"), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# --- damaged run records --------------------------------------------------------------------------------
+
+DAMAGE = {"garbage": b"\x00\x9f garbage", "truncated": b'{"status": "comp', "empty": b"",
+          "not a mapping": b'["complete"]', "bad status": b'{"status": 42}'}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_record_is_named_and_reported_while_the_other_runs_go_on(tmp_path, synthetic_root, monkeypatch,
+                                                                         capfd, damage):
+    runs, calls = tmp_path / "runs", []
+    path = _campaign(tmp_path, synthetic_root)
+    camp = C.load_campaign(path, runs_root=runs)
+    damaged = camp.runs[0]
+    damaged.run_dir.mkdir(parents=True)
+    (damaged.run_dir / records.RECORD).write_bytes(DAMAGE[damage])
+    with pytest.raises(records.RecordError, match=f"{damaged.run_dir / records.RECORD} is damaged"):
+        records.load(damaged.run_dir)
+    args = ["campaign", path, "--runs-root", runs, "--book", tmp_path / "book", "--no-analysis"]
+    dry = run_cli(capfd, *args, "--dry-run")
+    assert dry.returncode == 0 and f"{damaged.run_id} damaged ({damaged.run_dir / records.RECORD} is damaged" in dry.stdout
+    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    result = run_cli(capfd, *args)
+    assert result.returncode == 1 and calls == [camp.runs[1].run_id]  # the other run ran
+    assert f"{damaged.run_id}: damaged, not run: {damaged.run_dir / records.RECORD} is damaged" in result.stdout
+    assert (damaged.run_dir / records.RECORD).read_bytes() == DAMAGE[damage]  # kept for whoever looks at it
+    assert run_cli(capfd, *args, "--force").returncode == 0 and damaged.run_id in calls  # moved aside, re-run
+    assert list(runs.glob(f"rel/{damaged.run_id}.replaced-*/{records.RECORD}"))
+
+
+def test_report_and_slurm_status_name_a_damaged_record_and_read_the_others(tmp_path, synthetic_root):
+    runs = tmp_path / "runs"
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    bad, good = camp.runs
+    records.save(good.run_dir, records.finish(records.start(good.run_dir, run_id=good.run_id)))
+    bad.run_dir.mkdir(parents=True)
+    (bad.run_dir / records.RECORD).write_text("{")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [r["run_id"] for r in records.load_records(runs)] == [good.run_id]
+    assert any(str(bad.run_dir / records.RECORD) in str(w.message) for w in caught)
+    states = slurm.campaign_states(camp, runs, {"runs": {}})  # no job ids: Slurm is not asked
+    assert states[good.run_id]["state"] == "complete" and states[bad.run_id]["state"] == "damaged"
+    assert str(bad.run_dir / records.RECORD) in states[bad.run_id]["reason"]
+
+
+# --- stale: resolved plans, not spellings --------------------------------------------------------------
+
+def test_override_equal_to_the_recipes_own_value_is_not_stale_and_a_different_one_is(tmp_path, synthetic_root):
+    runs = tmp_path / "runs"
+    run = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs).runs[0]
+    assert run.plan.recipe.lr == 0.1 and run.plan.recipe_name == "resnet_sgd"
+    records.save(run.run_dir, records.finish(records.start(run.run_dir, config=run.config.to_dict())))
+    for same in ({"overrides": {"lr": 0.1}}, {"overrides": {"lr": 0.1, "momentum": 0.9}}, {"recipe": "resnet_sgd"}):
+        again = C.load_campaign(_campaign(tmp_path, synthetic_root, **same), runs_root=runs).runs[0]
+        assert C.stale_fields(again) == [] and C.describe(again) == "complete", same
+    changed = C.load_campaign(_campaign(tmp_path, synthetic_root, overrides={"lr": 0.2}), runs_root=runs).runs[0]
+    assert C.stale_fields(changed) == ["overrides: {} → {'lr': 0.2}"]
+
+
+# --- damaged dataset archives --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("archive, cause", [
+    (b"this is not gzip", "BadGzipFile"),
+    (gzip.compress(b"\x00" * 4096)[:30], "EOFError"),
+])
+def test_damaged_dataset_archive_is_named_with_its_md5_and_the_fix(tmp_path, capfd, archive, cause):
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in FASHION_MD5:
+        (raw / f"{name}.gz").write_bytes(archive)
+    path = tmp_path / "c.yaml"
+    path.write_text(MODELS + f"defaults: {{data_root: {tmp_path / 'data'}}}\n")
+    result = run_cli(capfd, "campaign", path, "--dataset", "fashion-mnist", "--runs-root", tmp_path / "runs",
+                     "--no-analysis")
+    first = next(iter(FASHION_MD5))
+    _refused(result, f"{raw / first}.gz is damaged ({cause}", f"md5 {FASHION_MD5[first]}", "delete it and run again")
+    assert not (tmp_path / "runs").exists() and sorted(p.name for p in raw.iterdir()) == sorted(
+        f"{n}.gz" for n in FASHION_MD5)  # nothing half-written beside them
