@@ -137,12 +137,12 @@ def cmd_train(a) -> int:
 
 
 def cmd_export(a) -> int:
-    from .export import ExportError, export_run
+    from .export import ExportError, export_run, load_message
     try:
         out = export_run(a.source, a.out)
     except (ExportError, *_user_errors()) as e:
         return _fail(e)
-    print(f"exported to {out} (model.safetensors, config.json)")
+    print(load_message(out))
     return 0
 
 
@@ -192,8 +192,8 @@ def main(argv=None) -> int:
     t.add_argument("config", nargs="?")
     t.add_argument("--set", action="append", metavar="KEY=VALUE")
     t.set_defaults(fn=cmd_train)
-    x = sub.add_parser("export", help="write a run's weights as model.safetensors + a timm-style config.json")
-    x.add_argument("source", help="run folder, checkpoint.pt")
+    x = sub.add_parser("export", help="write a run's weights as model.safetensors + config.json in timm's Hub layout")
+    x.add_argument("source", help="run folder, checkpoint.pt or an exported folder")
     x.add_argument("--out", help="folder to write (default: <run>/export)")
     x.set_defaults(fn=cmd_export)
     from . import bench, checks

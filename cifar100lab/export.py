@@ -1,80 +1,157 @@
 """Trained models one line away.
 
 * :func:`load_trained` rebuilds a run's network with its weights from a run folder, its ``checkpoint.pt`` or an
-  exported folder; ``model.pretrained_cfg`` carries the mean, std and input size the run trained with, as
-  timm's models do. ``hubconf.py`` serves it: ``torch.hub.load(repo_or_dir, "resnet_20", pretrained=RUN_DIR)``.
-* :func:`export_run` writes ``model.safetensors`` and ``config.json`` in timm's pretrained-cfg shape, so a
-  timm-backed run loads with ``timm.create_model(arch, pretrained=True, num_classes=N,
-  pretrained_cfg_overlay=dict(file=".../model.safetensors"))``.
+  exported folder; ``model.pretrained_cfg`` carries the mean, std, input size, class count and label names the
+  run trained with, as timm's models do. ``hubconf.py`` serves it:
+  ``torch.hub.load(repo_or_dir, "resnet_20", pretrained=RUN_DIR)``.
+* :func:`export_run` writes ``model.safetensors`` and ``config.json`` in timm's Hugging Face Hub layout
+  (``architecture``, ``num_classes``, ``label_names``, ``model_args``, ``pretrained_cfg``), so the folder can be
+  pushed to a hub as it is and a timm-backed run loads with ``timm.create_model("local-dir:EXPORT",
+  pretrained=True)``. What timm does not read sits under the key ``cifar100lab``, which timm ignores: the
+  registry name and options that rebuild our own networks, and the sha256 of ``model.safetensors`` that
+  :func:`load_trained` checks, so altered or torn weights are refused.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 from . import data as data_mod
 from . import records
-from .models import create_model, get_spec, resolve_input_size
+from .models import classifier_name, create_model, get_spec, shaped_by_input_size
 
 WEIGHTS = "model.safetensors"
-EXPORT_CONFIG = "config.json"  # the name timm and the Hugging Face hub give a model's pretrained cfg
+EXPORT_CONFIG = "config.json"  # the name timm and the Hugging Face hub give a model's config
+OWN_KEY = "cifar100lab"  # the config's section timm ignores
 # Records written before normalization came from config.resolve named it; these are the statistics they used.
 LEGACY_NORMALIZATION = {"cifar100": (data_mod.CIFAR100_MEAN, data_mod.CIFAR100_STD),
                         "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+# The pretrained-cfg fields that describe the architecture itself; the rest of timm's cfg (licence, hub ids,
+# test-time sizes) describes the ImageNet weights a run may have started from, not the exported ones.
+ARCHITECTURE_CFG_KEYS = ("first_conv", "classifier", "fixed_input_size")
+RECORD_REMEDY = "restore it, or move it aside to export from the checkpoint's config alone"
+EXPORT_REMEDY = "export the run again with `python -m cifar100lab export`"
 
 
 class ExportError(ValueError):
-    """The source is not a run folder, checkpoint or exported model."""
+    """The source is not a run folder, checkpoint or exported model, or its weights do not fit its model."""
 
 
-def _run_facts(config: dict, record: dict | None) -> dict:
-    """Model, options, classes, input size and normalisation of the run that wrote ``config``."""
-    pretrained = record.get("pretrained") if record else None
-    if record is None:
-        spec_default = get_spec(config["model"]).default_pretrained
-        value = spec_default if config.get("pretrained") == "default" else config.get("pretrained")
-        pretrained = None if value in (None, "", "off", False) else value
-    input_size = (record or {}).get("input_size") or resolve_input_size(config["model"], pretrained,
-                                                                          config.get("img_size"))
-    normalization = (record or {}).get("normalization")
-    if isinstance(normalization, dict):
-        mean, std = normalization["mean"], normalization["std"]
-    elif normalization:
-        mean, std = LEGACY_NORMALIZATION[normalization]
-    else:  # no record: the rule the run was trained with
-        from .config import resolve
+# ------------------------------------------------------------------ reading a run or an export
+
+def read_json_file(path: Path, what: str, remedy: str) -> dict:
+    """A JSON object from ``path``; damage is one ExportError naming the file (``what``) and what to do."""
+    try:
+        return records.read_json(path)
+    except records.RecordError as e:
+        raise ExportError(f"{e}: {what} cannot be read; {remedy}") from None
+
+
+def _run_facts(config: dict, record: dict | None, state: dict, source: Path) -> dict:
+    """Model, options, classes, input size and normalisation of the run that wrote ``config``; the record,
+    when there is one, says what the run actually used."""
+    from .config import ConfigError, resolve
+    try:
         plan = resolve(config)
-        mean, std = plan.mean, plan.std
-    num_classes = ((record or {}).get("dataset") or {}).get("num_classes") \
-        or data_mod.dataset_spec(config["dataset"]).num_classes
-    return {"model": config["model"], "options": dict(config.get("options") or {}), "num_classes": int(num_classes),
-            "input_size": int(input_size), "mean": list(mean), "std": list(std),
-            "img_size": input_size if pretrained else config.get("img_size")}
+    except ConfigError as e:
+        raise ExportError(f"{source} carries a run config that is not valid: {e}") from None
+    record = record or {}
+    try:
+        pretrained = record["pretrained"] if "pretrained" in record else plan.pretrained
+        input_size = int(record.get("input_size") or plan.input_size)
+        mean, std = ([float(v) for v in values] for values in _normalization(record.get("normalization"), plan))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ExportError(f"{source.parent / records.RECORD} is damaged (its input size or normalization cannot "
+                          f"be read: {type(e).__name__}: {e}); {RECORD_REMEDY}") from None
+    cfg = plan.config
+    img_size = input_size if pretrained else cfg.img_size
+    num_classes = _classes_of_weights(cfg.model, cfg.options, img_size, state) or plan.dataset.num_classes
+    return {"model": cfg.model, "options": dict(cfg.options), "num_classes": num_classes, "input_size": input_size,
+            "mean": mean, "std": std, "img_size": img_size,
+            "label_names": _label_names(cfg.dataset, cfg.data_root, num_classes)}
+
+
+def _normalization(recorded, plan) -> tuple:
+    if isinstance(recorded, dict):
+        return recorded["mean"], recorded["std"]
+    if recorded:
+        return LEGACY_NORMALIZATION[recorded]
+    return plan.mean, plan.std  # no record: the rule the run was trained with
+
+
+def _classes_of_weights(model: str, options: dict, img_size: int | None, state: dict) -> int | None:
+    """The classifier's output count in ``state`` (a synthetic run's class count is the generated data's, which
+    neither its config nor the dataset registry knows); None when ``state`` has no such classifier."""
+    with torch.device("meta"):  # only the classifier's name is wanted: no memory, no init
+        head = classifier_name(create_model(model, num_classes=1, img_size=img_size, **options))
+    weight = state.get(f"{head}.weight")
+    return int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.ndim >= 1 else None
+
+
+def _label_names(dataset: str, root: str | None, num_classes: int) -> list[str] | None:
+    """The class names, in label order, from the dataset's own files (md5-checked, as training checks them);
+    None when those are not on this machine or do not match the weights' class count."""
+    if dataset == "fashion-mnist":
+        names = list(data_mod.FASHION_CLASSES)
+    else:
+        folder = data_mod.data_root(root) / ("synthetic" if dataset == "synthetic" else "") / data_mod.CIFAR_FOLDER
+        try:
+            md5s = data_mod.CIFAR100_MD5 if dataset == "cifar100" else \
+                json.loads((folder / data_mod.SYNTHETIC_MANIFEST).read_text())["md5"]
+            data_mod.verify_md5s(folder, {"meta": md5s["meta"]}, dataset)
+            with open(folder / "meta", "rb") as f:
+                names = list(pickle.load(f, encoding="latin1")["fine_label_names"])
+        except (OSError, ValueError, KeyError, data_mod.DataError):
+            return None
+    return names if len(names) == num_classes else None
 
 
 def _from_checkpoint(path: Path) -> tuple[dict, dict]:
     from .train import read_checkpoint
     ckpt = read_checkpoint(path)
     record_path = path.parent / records.RECORD
-    record = records.read_json(record_path) if record_path.is_file() else None
-    if record is not None and record.get("config", {}).get("model") != ckpt["config"]["model"]:
+    record = read_json_file(record_path, "the run record", RECORD_REMEDY) if record_path.is_file() else None
+    recorded = (record or {}).get("config")
+    if not isinstance(recorded, dict) or recorded.get("model") != ckpt["config"]["model"]:
         record = None  # a record beside a foreign checkpoint says nothing about it
-    return _run_facts(ckpt["config"], record), ckpt["model"]
+    return {**_run_facts(ckpt["config"], record, ckpt["model"], path), "weights": str(path)}, ckpt["model"]
 
 
 def _from_export(folder: Path) -> tuple[dict, dict]:
-    from safetensors.torch import load_file
-    cfg = json.loads((folder / EXPORT_CONFIG).read_text(encoding="utf-8"))
-    facts = cfg["cifar100lab"]
-    return {**facts, "mean": cfg["mean"], "std": cfg["std"], "num_classes": cfg["num_classes"],
-            "input_size": cfg["input_size"][-1]}, load_file(str(folder / WEIGHTS))
+    """An export's facts and weights, after checking the weights are the ones its config.json hashed."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+    config_path, weights_path = folder / EXPORT_CONFIG, folder / WEIGHTS
+    config = read_json_file(config_path, "the export's config", EXPORT_REMEDY)
+    ours = config.get(OWN_KEY)
+    if not isinstance(ours, dict) or "weights_sha256" not in ours:
+        raise ExportError(f"{config_path} is not a cifar100lab export with a content hash (written by another "
+                          f"tool or an older version); {EXPORT_REMEDY}")
+    blob = weights_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != ours["weights_sha256"]:
+        raise ExportError(f"{weights_path} is not the file that was exported (its sha256 differs from the one in "
+                          f"{config_path}): altered or damaged; {EXPORT_REMEDY}")
+    try:
+        state = load_safetensors(blob)
+        cfg = config["pretrained_cfg"]
+        facts = {"model": ours["model"], "options": dict(ours["options"]), "img_size": ours["img_size"],
+                 "num_classes": int(config["num_classes"]), "input_size": int(cfg["input_size"][-1]),
+                 "mean": list(cfg["mean"]), "std": list(cfg["std"]), "label_names": config.get("label_names"),
+                 "weights": str(weights_path)}
+    except (SafetensorError, KeyError, TypeError, ValueError) as e:
+        raise ExportError(f"{folder} is damaged ({type(e).__name__}: {e}); {EXPORT_REMEDY}") from None
+    return facts, state
 
 
 def read_trained(source: str | os.PathLike) -> tuple[dict, dict]:
-    """(facts, state dict) from a run folder, a checkpoint file or an exported folder."""
+    """(facts, state dict) from a run folder, a checkpoint file or an exported folder; ``facts["weights"]`` is
+    the file the state dict came from."""
     source = Path(source)
     if source.is_dir() and (source / WEIGHTS).is_file() and (source / EXPORT_CONFIG).is_file():
         return _from_export(source)
@@ -86,44 +163,98 @@ def read_trained(source: str | os.PathLike) -> tuple[dict, dict]:
     return _from_checkpoint(source)
 
 
+# ------------------------------------------------------------------ the network
+
+def build_trained(facts: dict, state: dict) -> nn.Module:
+    """The network ``facts`` describe with ``state`` loaded exactly (else one ExportError), in eval mode, with
+    timm's ``pretrained_cfg`` describing how to feed it."""
+    from .train import CheckpointError, load_weights
+    model = create_model(facts["model"], num_classes=facts["num_classes"], img_size=facts["img_size"],
+                         **facts["options"])
+    try:
+        load_weights(model, state, facts["weights"], facts["model"])
+    except CheckpointError as e:
+        raise ExportError(str(e)) from None
+    model.pretrained_cfg = {**getattr(model, "pretrained_cfg", {}), **data_cfg(facts)}
+    return model.eval()
+
+
 def load_trained(source: str | os.PathLike, expect_model: str | None = None) -> nn.Module:
     """The trained network of ``source`` in eval mode, with ``pretrained_cfg`` (mean, std, input_size,
-    num_classes). ``expect_model``: refuse weights of another model (what a hub entry point asks for)."""
+    num_classes, label_names). ``expect_model``: refuse weights of another model (what a hub entry point asks
+    for)."""
     facts, state = read_trained(source)
     if expect_model and facts["model"] != expect_model:
         raise ExportError(f"{source} holds a {facts['model']!r} run, not {expect_model!r}; load it with "
                           f"torch.hub.load(..., {facts['model']!r}, pretrained=...)")
-    model = create_model(facts["model"], num_classes=facts["num_classes"], img_size=facts["img_size"],
-                         **facts["options"])
-    model.load_state_dict(state)
-    model.pretrained_cfg = {**getattr(model, "pretrained_cfg", {}), **pretrained_cfg(facts)}
-    return model.eval()
+    return build_trained(facts, state)
 
 
-def pretrained_cfg(facts: dict) -> dict:
-    """timm's pretrained-cfg shape, plus what rebuilds our own models."""
-    spec = get_spec(facts["model"])
-    architecture = spec.pretrained_source.split(".")[0] if spec.source == "timm" and spec.pretrained_source \
-        else facts["model"]
-    return {"architecture": architecture, "num_classes": facts["num_classes"],
-            "input_size": [3, facts["input_size"], facts["input_size"]], "mean": facts["mean"], "std": facts["std"],
-            "interpolation": "bilinear", "crop_pct": 1.0,
-            "cifar100lab": {"model": facts["model"], "options": facts["options"], "img_size": facts["img_size"],
-                            "timm_loadable": spec.source == "timm"}}
+def data_cfg(facts: dict) -> dict:
+    """How the network is fed and what it answers, in timm's pretrained-cfg fields."""
+    size = facts["input_size"]
+    cfg = {"input_size": [3, size, size], "interpolation": "bilinear", "crop_pct": 1.0, "crop_mode": "center",
+           "mean": facts["mean"], "std": facts["std"], "num_classes": facts["num_classes"]}
+    return {**cfg, "label_names": facts["label_names"]} if facts.get("label_names") else cfg
 
+
+def timm_architecture(model: str) -> str | None:
+    """The timm name that builds ``model``; None for networks written here."""
+    spec = get_spec(model)
+    return spec.pretrained_source.split(".")[0] if spec.source == "timm" and spec.pretrained_source else None
+
+
+def hub_config(facts: dict, model: nn.Module, weights_sha256: str) -> dict:
+    """``config.json`` in timm's Hub layout (what ``timm.create_model("local-dir:…")`` and ``hf-hub:`` read),
+    plus the ``cifar100lab`` section timm ignores."""
+    architecture = timm_architecture(facts["model"])
+    cfg = {k: v for k, v in (getattr(model, "pretrained_cfg", None) or {}).items() if k in ARCHITECTURE_CFG_KEYS}
+    cfg.update(data_cfg(facts), classifier=classifier_name(model))
+    cfg.pop("label_names", None)  # timm reads them from the top level
+    how = (f'timm.create_model("local-dir:<this folder>", pretrained=True)' if architecture else
+           f'torch.hub.load("<owner>/cifar100lab", "{facts["model"]}", pretrained="<this folder>") '
+           f'(a network written in cifar100lab; timm cannot build it)')
+    config = {"architecture": architecture or f"{OWN_KEY}/{facts['model']}", "num_classes": facts["num_classes"],
+              "num_features": getattr(model, "num_features", None)}
+    if facts.get("label_names"):
+        config["label_names"] = facts["label_names"]
+    if architecture and shaped_by_input_size(facts["model"]):
+        config["model_args"] = {"img_size": facts["img_size"] or facts["input_size"]}
+    config["pretrained_cfg"] = cfg
+    config[OWN_KEY] = {"model": facts["model"], "options": facts["options"], "img_size": facts["img_size"],
+                       "timm_loadable": architecture is not None, "load_with": how,
+                       "weights_sha256": weights_sha256}
+    return {k: v for k, v in config.items() if v is not None}
+
+
+# ------------------------------------------------------------------ export
 
 def export_run(source: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path:
-    """Write ``model.safetensors`` + ``config.json`` for a run (default: ``<run>/export``); returns the folder."""
-    from safetensors.torch import save_file
+    """Write ``model.safetensors`` + ``config.json`` for a run (default: ``<run>/export``); returns the folder.
+    Everything is checked first (the weights are loaded into their network, exactly), so a refused export
+    writes nothing."""
+    from safetensors.torch import save as safetensors_bytes
     facts, state = read_trained(source)
+    model = build_trained(facts, state)
     source = Path(source)
     out = Path(out_dir) if out_dir else (source if source.is_dir() else source.parent) / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{WEIGHTS}.tmp"
-    save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out / WEIGHTS)
-    records.atomic_write_json(out / EXPORT_CONFIG, pretrained_cfg(facts))
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"cannot export to {out}: it is a file; pass --out FOLDER")
+    blob = safetensors_bytes({k: v.detach().contiguous() for k, v in state.items()}, metadata={"format": "pt"})
+    config = hub_config(facts, model, hashlib.sha256(blob).hexdigest())
+    # weights first: a crash between the two writes leaves a config whose hash refuses the new weights
+    records.atomic_write(out / WEIGHTS, lambda f: f.write(blob))
+    records.atomic_write_json(out / EXPORT_CONFIG, config)
     return out
+
+
+def load_message(out: Path) -> str:
+    """What ``export`` prints: where the files are and the one line that loads them."""
+    config = read_json_file(out / EXPORT_CONFIG, "the export's config", EXPORT_REMEDY)
+    labels = "" if config.get("label_names") else \
+        "; no label names (the dataset's files, which hold them, are not on this machine)"
+    return f"exported to {out} ({WEIGHTS}, {EXPORT_CONFIG}){labels}; load with " + \
+        config[OWN_KEY]["load_with"].replace("<this folder>", str(out))
 
 
 def hub_entry(name: str):

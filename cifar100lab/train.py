@@ -284,7 +284,34 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise CheckpointError(f"{path} is not a cifar100lab checkpoint (missing: {', '.join(missing)})")
+    config = ckpt["config"]
+    # TrainConfig's defaults would stand in for a missing model or dataset: refuse rather than guess
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), str) for k in ("model", "dataset")):
+        raise CheckpointError(f"{path} is damaged: its 'config' is not the mapping of TrainConfig fields, naming "
+                              f"the model and the dataset, that the trainer writes")
+    if not isinstance(ckpt["model"], dict) or not all(isinstance(v, torch.Tensor) for v in ckpt["model"].values()):
+        raise CheckpointError(f"{path} is damaged: its 'model' must be a state dict (names to tensors)")
     return ckpt
+
+
+def load_weights(model: torch.nn.Module, state: dict, source, name: str) -> torch.nn.Module:
+    """Load ``state`` into ``model`` (the network ``name``) exactly: every tensor there, none extra, every shape
+    equal and every value finite. Anything else is one CheckpointError naming ``source``, because a partial or
+    foreign state dict would otherwise give a network that runs and answers wrongly."""
+    expected = model.state_dict()
+    found = {"missing": [k for k in expected if k not in state],
+             "unexpected": [k for k in state if k not in expected],
+             "of another shape": [k for k in expected if k in state and state[k].shape != expected[k].shape]}
+    if any(found.values()):
+        what = "; ".join(f"{len(keys)} {kind} (first: {keys[0]})" for kind, keys in found.items() if keys)
+        raise CheckpointError(f"{source} holds weights that do not fit {name}: {what}; they belong to another "
+                              f"model or configuration")
+    nonfinite = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if nonfinite:
+        raise CheckpointError(f"{source} holds inf or NaN in {nonfinite}: damaged or altered weights; "
+                              f"use the run's own checkpoint or export it again")
+    model.load_state_dict(state)
+    return model
 
 
 def load_checkpoint(run_dir: Path, cfg: dict):
@@ -595,12 +622,15 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise ConfigError(f"cannot write the evaluation to {out}: its folder does not exist or is not writable "
                           f"(or it is a folder); pass --out FILE in a writable folder")
-    plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"]["data_root"]})
+    try:
+        plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")})
+    except ConfigError as e:
+        raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
     cfg = plan.config
     accelerator = make_accelerator(cfg.precision)
     dataset = data_mod.load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
     model = new_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
-    model.load_state_dict(ckpt["model"])
+    load_weights(model, ckpt["model"], checkpoint, cfg.model)
     network = build_network(plan, accelerator, model)
     device = accelerator.device
     t0 = time.perf_counter()

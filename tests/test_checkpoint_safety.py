@@ -95,3 +95,34 @@ def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_pa
         proc = run_cli(capfd, "train", tmp_path / f"{name}.yaml")
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert expect in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def altered_checkpoint(trained, path, damage):
+    """A copy of the trained checkpoint with one part damaged the way a hand-edited or foreign file is."""
+    ckpt = torch.load(trained / records.CHECKPOINT, weights_only=True)
+    if damage == "config without a model":
+        ckpt["config"] = {k: v for k, v in ckpt["config"].items() if k != "model"}
+    elif damage == "config not a mapping":
+        ckpt["config"] = "resnet_20"
+    elif damage == "config with a bad value":
+        ckpt["config"] = {**ckpt["config"], "model": "no_such_net"}
+    elif damage == "weights of another model":
+        from cifar100lab.models import create_model
+        ckpt["model"] = create_model("eca_resnet_20", num_classes=10).state_dict()
+    elif damage == "inf in the weights":
+        head = [k for k in ckpt["model"] if k.endswith("weight")][-1]
+        ckpt["model"][head][0, 0] = float("inf")
+    torch.save(ckpt, path)
+
+
+@pytest.mark.parametrize("damage", ["config without a model", "config not a mapping", "config with a bad value",
+                                    "weights of another model", "inf in the weights"])
+def test_evaluate_names_a_checkpoint_with_a_bad_config_or_foreign_weights_in_one_line(trained, tmp_path, damage,
+                                                                                        capfd):
+    path = tmp_path / "c.pt"
+    altered_checkpoint(trained, path, damage)
+    proc = run_cli(capfd, "evaluate", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert str(path) in proc.stderr
+    assert not (tmp_path / "evaluation.json").exists()

@@ -1,15 +1,24 @@
-"""Trained models one line away: torch.hub on a local checkout, and an export timm loads."""
+"""Trained models one line away: torch.hub on a local checkout, and an export in timm's Hub layout that timm
+loads with its trained head; altered, foreign or damaged weights and records are refused in one line."""
+import ast
 import json
+import re
+import shutil
 
 import pytest
 import timm
 import torch
+from safetensors.torch import load_file, save_file
 
 from cifar100lab import records
-from cifar100lab.export import ExportError, load_trained
+from cifar100lab.export import ExportError, export_run, load_trained
 from cifar100lab.models import create_model
 from cifar100lab.train import read_checkpoint, train
 from conftest import ROOT, run_cli, tiny_config
+
+# The fenced block after this marker in README.md holds the documented ways to load a trained model; the test
+# below runs it as written, with run_dir, export_dir and checkout set.
+README_MARKER = "<!-- load-trained: tests/test_export_hub.py runs this block -->"
 
 
 @pytest.fixture(scope="module")
@@ -24,24 +33,75 @@ def runs(synthetic_root, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def exports(runs, tmp_path_factory):
+    base = tmp_path_factory.mktemp("exported")
+    return {model: export_run(run_dir, base / model) for model, run_dir in runs.items()}
+
+
 def checkpoint_logits(run_dir, x):
     """What the run's own weights give, built the plain way."""
     ckpt = read_checkpoint(run_dir / records.CHECKPOINT)
     model = create_model(ckpt["config"]["model"], num_classes=10, **ckpt["config"]["options"])
     model.load_state_dict(ckpt["model"])
-    return model.eval()(x)
+    with torch.no_grad():
+        return model.eval()(x)
 
 
-def test_torch_hub_load_from_a_local_checkout_reproduces_the_checkpoint_logits(runs):
+def readme_block() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(re.escape(README_MARKER) + r"\s*```python\n(.*?)```", text, re.S)
+    assert found, f"README.md lacks the ```python block after {README_MARKER!r} (see the export report)"
+    return found.group(1)
+
+
+def test_the_readmes_load_lines_give_the_checkpoints_logits_exactly(runs, exports):
+    x = torch.randn(2, 3, 32, 32)
+    expected = checkpoint_logits(runs["ghostnet_100"], x)
+    scope = {"run_dir": str(runs["ghostnet_100"]), "export_dir": str(exports["ghostnet_100"]), "checkout": str(ROOT)}
+    loaded = 0
+    for statement in ast.parse(readme_block()).body:  # one statement at a time: each way is checked on its own
+        scope.pop("model", None)
+        exec(compile(ast.Module([statement], type_ignores=[]), "README.md", "exec"), scope)
+        if "model" in scope:
+            with torch.no_grad():
+                assert torch.equal(scope["model"](x), expected), ast.unparse(statement)
+            loaded += 1
+    assert loaded == 3  # timm local-dir:, timm with the overlay, torch.hub
+
+
+def test_export_is_timms_hub_layout_and_local_dir_loads_the_trained_head(runs, exports):
+    cfg = json.loads((exports["ghostnet_100"] / "config.json").read_text())
+    assert cfg["architecture"] == "ghostnet_100" and cfg["num_classes"] == 10
+    assert cfg["label_names"] == [f"class_{i:02d}" for i in range(10)]
+    model = timm.create_model(f"local-dir:{exports['ghostnet_100']}", pretrained=True).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), checkpoint_logits(runs["ghostnet_100"], x))
+    pcfg = model.pretrained_cfg
+    assert pcfg["input_size"] == [3, 32, 32] and pcfg["num_classes"] == 10 and len(pcfg["mean"]) == 3
+    assert pcfg["label_names"] == cfg["label_names"]
+
+
+def test_torch_hub_load_from_a_local_checkout_reproduces_the_checkpoint_logits(runs, exports):
     x = torch.randn(4, 3, 32, 32)
-    for source in (runs["resnet_20"], runs["resnet_20"] / records.CHECKPOINT):
+    for source in (runs["resnet_20"], runs["resnet_20"] / records.CHECKPOINT, exports["resnet_20"]):
         model = torch.hub.load(str(ROOT), "resnet_20", pretrained=str(source), source="local", trust_repo=True)
         with torch.no_grad():
             assert torch.equal(model(x), checkpoint_logits(runs["resnet_20"], x))
         cfg = model.pretrained_cfg
         assert cfg["input_size"] == [3, 32, 32] and cfg["num_classes"] == 10 and len(cfg["mean"]) == 3
+        assert cfg["label_names"][0] == "class_00"
     untrained = torch.hub.load(str(ROOT), "ghostnet_100", num_classes=7, source="local", trust_repo=True)
     assert untrained.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 7)  # every registered model is an entry point
+
+
+def test_export_of_a_network_timm_cannot_build_says_so_and_how_to_load_it(runs, tmp_path, capfd):
+    proc = run_cli(capfd, "export", runs["resnet_20"], "--out", tmp_path / "exp")
+    assert proc.returncode == 0, proc.stderr
+    assert "torch.hub.load" in proc.stdout and "timm cannot build it" in proc.stdout
+    ours = json.loads((tmp_path / "exp" / "config.json").read_text())["cifar100lab"]
+    assert ours["timm_loadable"] is False and "timm cannot build it" in ours["load_with"]
 
 
 def test_hub_entry_refuses_weights_of_another_model(runs):
@@ -49,18 +109,51 @@ def test_hub_entry_refuses_weights_of_another_model(runs):
         torch.hub.load(str(ROOT), "resnet_20", pretrained=str(runs["ghostnet_100"]), source="local", trust_repo=True)
 
 
-def test_export_writes_safetensors_that_timm_loads_with_the_same_logits(runs, tmp_path, capfd):
-    proc = run_cli(capfd, "export", runs["ghostnet_100"], "--out", tmp_path / "exp")
-    assert proc.returncode == 0, proc.stderr
-    cfg = json.loads((tmp_path / "exp" / "config.json").read_text())
-    assert cfg["architecture"] == "ghostnet_100" and cfg["num_classes"] == 10 and cfg["input_size"] == [3, 32, 32]
-    timm_model = timm.create_model(cfg["architecture"], pretrained=True, num_classes=cfg["num_classes"],
-                                   pretrained_cfg_overlay=dict(file=str(tmp_path / "exp" / "model.safetensors"),
-                                                               num_classes=cfg["num_classes"])).eval()
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        assert torch.equal(timm_model(x), checkpoint_logits(runs["ghostnet_100"], x))
-        assert torch.equal(load_trained(tmp_path / "exp")(x), timm_model(x))  # the export loads back here too
+def test_altered_export_weights_are_refused_naming_the_file(exports, tmp_path):
+    altered = tmp_path / "altered"
+    shutil.copytree(exports["ghostnet_100"], altered)
+    state = load_file(altered / "model.safetensors")
+    state["classifier.weight"][0, 0] = float("inf")
+    save_file(state, altered / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ExportError, match=re.escape(str(altered / "model.safetensors")) + ".*sha256"):
+        load_trained(altered)
+    with pytest.raises(ExportError, match="sha256"):
+        torch.hub.load(str(ROOT), "ghostnet_100", pretrained=str(altered), source="local", trust_repo=True)
+
+
+def foreign_weights(run_dir, donor_dir, tmp_path):
+    """A copy of ``run_dir`` whose checkpoint holds ``donor_dir``'s weights under its own config."""
+    victim = tmp_path / "foreign"
+    shutil.copytree(run_dir, victim)
+    ckpt = torch.load(victim / records.CHECKPOINT, weights_only=True)
+    ckpt["model"] = torch.load(donor_dir / records.CHECKPOINT, weights_only=True)["model"]
+    torch.save(ckpt, victim / records.CHECKPOINT)
+    return victim
+
+
+def test_export_refuses_weights_that_do_not_fit_the_model_and_writes_nothing(runs, tmp_path, capfd):
+    victim = foreign_weights(runs["resnet_20"], runs["ghostnet_100"], tmp_path)
+    proc = run_cli(capfd, "export", victim)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert "do not fit resnet_20" in proc.stderr and str(victim / records.CHECKPOINT) in proc.stderr
+    assert not (victim / "export").exists()
+    with pytest.raises(ExportError, match="do not fit resnet_20"):
+        torch.hub.load(str(ROOT), "resnet_20", pretrained=str(victim), source="local", trust_repo=True)
+
+
+@pytest.mark.parametrize("garbage", ['{"status": "compl', "[1, 2]", "\udcff"])
+def test_a_damaged_record_is_one_line_naming_it_for_export_and_torch_hub(runs, tmp_path, garbage, capfd):
+    victim = tmp_path / "run"
+    shutil.copytree(runs["resnet_20"], victim)
+    (victim / records.RECORD).write_bytes(garbage.encode("utf-8", "surrogateescape"))
+    proc = run_cli(capfd, "export", victim)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert str(victim / records.RECORD) in proc.stderr
+    assert not (victim / "export").exists()
+    with pytest.raises(ExportError, match=re.escape(str(victim / records.RECORD))):
+        torch.hub.load(str(ROOT), "resnet_20", pretrained=str(victim), source="local", trust_repo=True)
 
 
 def test_export_of_something_that_is_not_a_run_is_one_error_line(tmp_path, capfd):
