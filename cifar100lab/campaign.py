@@ -450,6 +450,14 @@ def _skipped_offline(run: Run) -> bool:
         return False
 
 
+class CannotStart(RuntimeError):
+    """The campaign's folder cannot be written (disk full, read-only, not ours); nothing was started."""
+
+    def __init__(self, folder: Path, error: OSError):
+        super().__init__(f"cannot write the campaign folder {folder}: {error.strerror or error}; free space there or "
+                         f"choose another --runs-root (nothing was started)")
+
+
 def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
             force: bool = False, retry_skipped: bool = False, jobs: int | None = None, log=print) -> dict:
     """Execute every run not already done; returns {status: [run ids]}, with ``stale`` (complete runs whose
@@ -477,12 +485,17 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         except records.Locked as e:
             log(f"campaign {campaign.name}: another campaign process holds it ({e.holder}); the runs it holds "
                 f"are skipped here (reported as locked)")
+        except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
+            raise CannotStart(Path(runs_root) / campaign.name, e) from None
         todo = _plan(campaign, force, done, summary, log)
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
             f"{len(summary['already'])} already done, {len(todo)} to run"
             + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
         started, clock = records.now(), records.Timer()
-        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc), log_dir)
+        # The kernels' own logs are the campaign lock holder's; another process's kernels log beside them
+        # under its pid, so it never writes a file the holder writes.
+        kernel_logs = "kernel-job" if owner else f"kernel-pid{os.getpid()}-job"
+        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc), log_dir, kernel_logs)
         if todo and owner:
             write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
     return summary
@@ -503,9 +516,10 @@ def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: floa
 
 
 def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False,
-                  log_dir: Path | None = None) -> dict[str, float]:
-    """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share) and kernel;
-    every run under its run lock. Returns each run's seconds from its start to its end."""
+                  log_dir: Path | None = None, kernel_logs: str = "kernel-job") -> dict[str, float]:
+    """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share) and kernel
+    (its output in ``log_dir/<kernel_logs><job>.log``); every run under its run lock. Returns each run's seconds
+    from its start to its end."""
     started, count, seconds, tally = time.time(), [0], {}, threading.Lock()
 
     def one(run: Run, slot: KernelSlot) -> None:
@@ -519,6 +533,9 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
         except records.RecordError as e:  # damaged since the plan was made: reported, the others go on
             status = "damaged"
             log(f"{run.run_id}: damaged: {e}")
+        except OSError as e:  # e.g. the disk filled up: the run's record could not say so; the other runs go on
+            status = "failed"
+            log(f"{run.run_id}: failed, and its folder could not be written: {e}")
         with tally:
             summary.setdefault(status, []).append(run.run_id)
             seconds[run.run_id] = time.time() - t0
@@ -527,7 +544,7 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
             log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s "
                 f"(ETA {eta / 60:.1f} min)")
 
-    in_jobs(todo, [KernelSlot(env, keep, log_dir and log_dir / f"kernel-job{i}.log")
+    in_jobs(todo, [KernelSlot(env, keep, log_dir and log_dir / f"{kernel_logs}{i}.log")
                    for i, env in enumerate(job_envs(jobs))], one)
     return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
 

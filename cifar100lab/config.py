@@ -11,6 +11,8 @@ uses the statistics its pretrained checkpoint was trained with (timm's ``pretrai
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import typing
@@ -25,6 +27,7 @@ from . import recipes
 from .models import ModelSpec, check_options, create_model, get_spec, resolve_input_size
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+RUNS_ROOT = "runs"  # where a run without run_dir gets its folder (relative to the working folder)
 PRETRAINED_OFF = (None, "", "off", False)  # YAML reads a bare `off` as False
 # Smallest value of every integer field (``None`` stays allowed where the default is None).
 MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_size": 1, "train_subset": 1,
@@ -156,8 +159,8 @@ class TrainConfig:
     fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
     augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
     max_steps_per_epoch: int | None = None  # cap for smoke tests
-    run_dir: str = "runs/default"
-    run_id: str | None = None
+    run_dir: str | None = None  # None: runs/<run_id> (see run_folder)
+    run_id: str | None = None  # None: the run folder's name, or one made from the settings (see run_folder)
     resume: bool = True  # continue from run_dir's checkpoint; False refuses to touch an existing run
     campaign: str | None = None
     progress: bool = True
@@ -241,6 +244,7 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
         return config
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     check_fields(cfg)
+    cfg = run_folder(cfg)
     try:
         spec = get_spec(cfg.model)
         dataset = data_mod.dataset_spec(cfg.dataset)
@@ -258,6 +262,18 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
     check_batch(cfg, dataset)
     mean, std = spec.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
     return RunPlan(cfg, spec, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std))
+
+
+def run_folder(cfg: TrainConfig) -> TrainConfig:
+    """A run without ``run_dir`` (a notebook or ``train`` run by hand) gets ``runs/<run_id>``; without ``run_id``
+    too, the id is its model, seed and a hash of every setting that decides its result: the same settings find
+    the same folder again (to resume, or to say the run is complete) and other settings never share it."""
+    if cfg.run_dir is not None:
+        return cfg
+    if cfg.run_id is None:
+        settings = json.dumps(fingerprint(cfg.to_dict()), sort_keys=True, default=str)
+        cfg = dataclasses.replace(cfg, run_id=f"{cfg.model}-s{cfg.seed}-{hashlib.sha1(settings.encode()).hexdigest()[:8]}")
+    return dataclasses.replace(cfg, run_dir=f"{RUNS_ROOT}/{cfg.run_id}")
 
 
 def check_fields(cfg: TrainConfig) -> None:

@@ -24,6 +24,7 @@ import yaml
 
 from . import records
 from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .data import DataError
 from .devices import visible_gpus  # NVML only (see devices): the CUDA runtime is never asked here
 
 THREADS_ENV = "OMP_NUM_THREADS"
@@ -136,6 +137,7 @@ class KernelSlot:
         # kernel_log: the kernel process's own output (start-up warnings, a crash's last words); the notebook's
         # streams go to each notebook's log
         self.env, self.keep, self.kernel_log, self._km = env, keep, kernel_log, None
+        self.killed = False  # by kill(): the notebook did not fail, it was stopped
 
     def _kernel(self):
         from jupyter_client.manager import AsyncKernelManager
@@ -149,6 +151,9 @@ class KernelSlot:
             # The child keeps its own copy of the log's descriptor; without a log it inherits ours.
             with open(self.kernel_log, "ab") if self.kernel_log else contextlib.nullcontext() as out:
                 run_sync(self._km.start_kernel)(env=self.env, cwd=os.getcwd(), stdout=out, stderr=out)
+        if self.killed:  # stopped while this kernel started: it must not outlive the campaign
+            self.kill()
+            raise KeyboardInterrupt("stopped before the notebook began")
         return self._km
 
     def execute(self, notebook: Path, target: Path, params: dict, log_stem: Path) -> tuple[int, str]:
@@ -164,6 +169,8 @@ class KernelSlot:
                                            engine_name=_engine(), km=self._kernel(), progress_bar=False,
                                            stdout_file=log, stderr_file=log)
             except Exception as e:  # the notebook's own error, a dead kernel, a kernel that would not start
+                if self.killed:  # stopped from another thread (Ctrl-C, a stop signal): no failure to record
+                    raise KeyboardInterrupt(f"{notebook.name}: its kernel was stopped") from None
                 code, tail = 1, f"{type(e).__name__}: {e}".rstrip() + "\n"
                 log.write(tail)
             except BaseException:  # interrupted: Ctrl-C, or submitit's exit on a scheduler's preemption signal
@@ -176,6 +183,7 @@ class KernelSlot:
     def kill(self) -> None:
         """Stop the kernel, and the workers it launched, now; from any thread. The kernel leads a session of
         its own, so a terminal's Ctrl-C or a scheduler's signal to the campaign's process group misses it."""
+        self.killed = True
         process = getattr(getattr(self._km, "provisioner", None), "process", None)
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError):
@@ -215,6 +223,8 @@ def in_jobs(items: list, slots: list[KernelSlot], work) -> None:
                 except queue.Empty:
                     return
                 work(item, slot)
+        except KeyboardInterrupt:  # its kernel was killed because the caller was interrupted: the caller reports it
+            pass
         finally:
             slot.close()
 
@@ -224,7 +234,7 @@ def in_jobs(items: list, slots: list[KernelSlot], work) -> None:
             t.start()
         for t in threads:
             t.join()
-    except BaseException:  # interrupted (Ctrl-C): the jobs take nothing new, and their kernels stop now
+    except BaseException:  # interrupted (Ctrl-C, a stop signal): the jobs take nothing new, and their kernels stop now
         stop.set()
         for slot in slots:
             slot.kill()
@@ -242,8 +252,23 @@ def worker(plan: RunPlan, threads: int | None) -> None:
     train(plan)
 
 
+def one_line(error: BaseException) -> BaseException:
+    """``error`` as a notebook shows it: its one line, without the traceback. IPython renders an exception through
+    its ``_render_traceback_()`` where it has one (and papermill's error carries what the kernel rendered)."""
+    error._render_traceback_ = lambda: [f"{type(error).__name__}: {error}"]
+    return error
+
+
 def run(config: RunPlan | TrainConfig | dict, num_processes: int | str | None = "auto", port: int | None = None) -> dict:
-    """Resolve the config (once), launch ``train`` on ``num_processes`` processes, and return the run record."""
+    """Resolve the config (once), launch ``train`` on ``num_processes`` processes, and return the run record.
+    An error that is the user's to fix (a bad setting, missing data, an unwritable folder) shows as one line."""
+    try:
+        return _launch(config, num_processes, port)
+    except (ConfigError, DataError, OSError) as e:
+        raise one_line(e)
+
+
+def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | None) -> dict:
     from accelerate import notebook_launcher
     from .train import train
     plan = resolve(config)

@@ -427,8 +427,10 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     """Train one run (on every process) and return its run record."""
     plan = resolve(config)
     done = previous_result(plan)
-    if done:
-        return done  # already done: nothing to redo, nothing overwritten
+    if done:  # nothing to redo, nothing overwritten
+        if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
+            print(f"{done['run_id']}: already complete, nothing trained ({plan.config.run_dir})")
+        return done
     kernels = set_kernel_policy(plan.config.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     cfg = plan.config
     run = RunState(plan, make_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir))
@@ -508,6 +510,8 @@ def _resume(run: RunState) -> dict | None:
     metrics = run.run_dir / records.METRICS
     if ckpt:
         run.record["resumed_from_epoch"] = ckpt["epoch"]
+        if run.main:
+            print(f"{run.run_id}: resumed from epoch {ckpt['epoch']} of {run.cfg.epochs}")
     if run.main:
         records.atomic_write_json(run.run_dir / records.CONFIG, run.cfg.to_dict())
         run.save()  # this attempt is under way: the record says so (and keeps the earlier attempts)
