@@ -214,7 +214,7 @@ def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
         accelerator.scaler.load_state_dict(state["scaler"])
     if cfg.compile:  # a kernel that compiled other models before (a kept job kernel, a re-run cell) would reach
         torch._dynamo.reset()  # dynamo's recompile limit and fall back to eager without saying so
-    forward = torch.compile(model) if cfg.compile else model
+    forward = torch.compile(model, mode=cfg.compile_mode) if cfg.compile else model
     mix, criterion = None, functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
     if recipe.mixup or recipe.cutmix:
         from timm.data import Mixup
@@ -565,11 +565,19 @@ def _end_of_epoch(run: RunState, network: Network, row: dict, best: dict, histor
         run.accelerator.log(row, step=row["epoch"])
     if run.main:
         records.append_jsonl(run.run_dir / records.METRICS, row)
-        save_checkpoint(run.run_dir, network, cfg, row["epoch"], best, history)
+        if checkpoint_due(row["epoch"], cfg):
+            save_checkpoint(run.run_dir, network, cfg, row["epoch"], best, history)
         if cfg.progress:
             print(f"{run.run_id} epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.3f} "
                   f"top1 {row['top1']:.2f} top5 {row['top5']:.2f} ({row['images_per_second']:.0f} img/s)", flush=True)
     run.accelerator.wait_for_everyone()
+
+
+def checkpoint_due(epoch: int, cfg: TrainConfig) -> bool:
+    """Whether the checkpoint is written after ``epoch`` (1-based): every ``checkpoint_every`` epochs and after
+    the last. A short epoch would otherwise spend much of itself writing; a resume from an older checkpoint
+    redoes the epochs after it, exactly (everything is re-derived from the seed and the epoch)."""
+    return epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs
 
 
 def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = False) -> dict:
