@@ -6,7 +6,12 @@
 #   3. resume: a deterministic run killed after its first checkpoint and resumed equals the uninterrupted run;
 #   4. precision: bf16 against fp32 accuracy (ResNet-20, 3 epochs, 10,000 Fashion-MNIST images);
 #   5. throughput: original pipeline vs ours vs ours+compile for ResNet-20, and every network of params/full.yaml;
-#   6. ResNet-20 for 200 epochs with per-epoch evaluation on 50,000 images (target: ≤ 4 min on one H100).
+#   6. ResNet-20 for 200 epochs with per-epoch evaluation on 50,000 images (target: ≤ 4 min on one H100);
+#   7. sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error") (issue 21.1);
+#   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU (issue 21.3);
+#   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU (issue 21.5;
+#      take --slowdown from the pack record's shared_run_slowdown for k = 4, and compare the 200-epoch run with
+#      the prediction of its own epoch time: within 15 %).
 # Commit the records; the book's Performance page renders them.
 #
 # Usage: bash benchmarks/gpu_check.sh DATA_ROOT
@@ -56,4 +61,9 @@ step precision 150 "$py" -m cifar100lab bench --runs benchmarks/gpu_precision.ya
 step resnet_20 120 "$py" -m cifar100lab bench --models resnet_20 --compile --steps 100 --warmup 10 --repeats 3 --workers 4
 step full-epoch-times 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
 step resnet_20-200-epochs 420 "$py" -m cifar100lab bench --runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
+step sync 300 "$py" benchmarks/sync_check.py
+step pack 400 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
+slowdown=$("$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$dir/gpu-$card-pack.json" 2>/dev/null || echo 1.0)
+step full-epoch-times-packed 300 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+  --runs-per-gpu 4 --slowdown "$slowdown"
 exit $failed

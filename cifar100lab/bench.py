@@ -244,13 +244,15 @@ def campaign_networks(campaign) -> dict[tuple, dict]:
 
 
 def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, device=None, dataset=None, only=None,
-                       progress=print) -> dict:
+                       progress=print, runs_per_gpu: int = 1, slowdown: float = 1.0) -> dict:
     """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
 
     Each network is timed with the trainer's step as its runs are configured (precision, channels_last,
     compile, recipe; ``compile_model`` turns compilation on for all). Epoch time = training images / measured
     train images/s + test images / measured eval images/s; the campaign's time is the sum over its runs of
     epochs × epoch time (a lower bound: start-up, checkpoints and the first epoch's compilation are left out).
+    ``prediction`` spreads the runs over 1 and 8 GPUs, ``runs_per_gpu`` side by side on each, each shared run
+    ``slowdown`` times slower than alone (``bench --pack`` measures it).
     """
     import dataclasses
     from .campaign import load_campaign
@@ -283,6 +285,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
                                                   "optimizer")},
                          "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch,
                          "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,
+                         "epochs_per_run": [r.config.epochs for r in net["runs"]],
                          "predicted_seconds": epochs * epoch})
         progress(f"[{i + 1}/{len(nets)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
                  f"{rates['train_images_per_second']:.0f} train img/s, epoch {epoch:.1f} s")
@@ -290,7 +293,70 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
                                              dataset=camp.dataset, train_images=train_size, test_images=test_size,
                                              processes=1, steps=steps, warmup=warmup, compile=compile_model,
                                              complete=not only),
-            "networks": networks, "predicted_campaign_seconds": total}
+            "networks": networks, "predicted_campaign_seconds": total,
+            "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
+
+
+def predicted_wall(run_seconds: list[float], gpus: int, runs_per_gpu: int = 1, slowdown: float = 1.0) -> float:
+    """Wall time of runs of these durations (each alone on a GPU) on ``gpus`` GPUs with ``runs_per_gpu`` side by
+    side on each, every shared run ``slowdown`` times slower than alone: longest run first onto the slot that
+    frees first (the campaign's queue hands the next run to the first free job)."""
+    slots = [0.0] * (gpus * runs_per_gpu)
+    for seconds in sorted(run_seconds, reverse=True):
+        slots[slots.index(min(slots))] += seconds * (slowdown if runs_per_gpu > 1 else 1.0)
+    return max(slots)
+
+
+def campaign_prediction(networks: list[dict], runs_per_gpu: int = 1, slowdown: float = 1.0) -> dict:
+    """The campaign's predicted wall time on 1 and on 8 GPUs with this packing (start-up and checkpoints left
+    out, as in the epoch times)."""
+    seconds = [net["epoch_seconds"] * epochs for net in networks for epochs in net["epochs_per_run"]]
+    return {"runs_per_gpu": runs_per_gpu, "shared_run_slowdown": slowdown,
+            "gpus_1_seconds": predicted_wall(seconds, 1, runs_per_gpu, slowdown),
+            "gpus_8_seconds": predicted_wall(seconds, 8, runs_per_gpu, slowdown)}
+
+
+def _pack_worker(model, batch_size, steps, warmup, device, threads, barrier, results) -> None:
+    """One of k runs sharing a device (a spawned process: the parent never starts CUDA): a warm-up round, then
+    a timed round that starts with the others'."""
+    torch.set_num_threads(threads)
+    plan = resolve(dict(model=model, pretrained="off", batch_size=batch_size, progress=False))
+    x, y = synthetic_images((steps + warmup) * batch_size)
+    path = OursPath(plan, (x, y), (x, y), warmup, torch.device(device))
+    path.train_round()  # compilation, cuDNN autotuning, lazy optimizer state
+    barrier.wait()
+    secs, seen, _ = path.train_round()
+    results.put(seen / secs)
+
+
+def run_packing(ks=(1, 2, 4, 8), model="resnet_20", batch_size=128, steps=50, warmup=5, device=None) -> dict:
+    """Aggregate training images/s of k runs sharing one device, for each k: small networks leave a large GPU
+    idle, so several side by side may train more images per second in all."""
+    import multiprocessing
+    from .launch import thread_share
+    device = _device(device)
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for k in ks:
+        barrier, results = context.Barrier(k), context.Queue()
+        threads = thread_share(k) if device.type == "cpu" else 1
+        workers = [context.Process(target=_pack_worker, args=(model, batch_size, steps, warmup, str(device),
+                                                               threads, barrier, results)) for _ in range(k)]
+        for w in workers:
+            w.start()
+        rates = [results.get(timeout=1800) for _ in workers]
+        for w in workers:
+            w.join()
+        rows.append({"runs": k, "per_run_images_per_second": sorted(rates),
+                     "aggregate_images_per_second": sum(rates)})
+    for row in rows:
+        row["aggregate_speedup"] = row["aggregate_images_per_second"] / rows[0]["aggregate_images_per_second"]
+        row["shared_run_slowdown"] = row["runs"] / row["aggregate_speedup"]
+    best = max(rows, key=lambda r: r["aggregate_images_per_second"])
+    return {"kind": "packing", "device": records.device_name(device), "device_type": device.type, "model": model,
+            "batch_size": batch_size, "steps": steps, "warmup": warmup, "peaks_tflops": {}, "rows": rows,
+            "best_runs_per_gpu": best["runs"], "versions": records.versions(), "git_commit": records.git_commit(),
+            "measured": records.now()}
 
 
 RUNS_KEYS = ("title", "description", "base", "variants")
@@ -349,6 +415,11 @@ def format_table(result: dict) -> str:
     import pandas as pd
     head = (f"device: {result['device']}  peaks (TFLOP/s): " +
             ", ".join(f"{k} {v:.3f}" for k, v in result["peaks_tflops"].items()))
+    if result["kind"] == "packing":
+        df = pd.DataFrame(result["rows"])[["runs", "aggregate_images_per_second", "aggregate_speedup",
+                                           "shared_run_slowdown"]]
+        return (f"device: {result['device']}  {result['model']} runs sharing it\n" +
+                df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if result["kind"] == "runs":
         df = pd.DataFrame([{"label": r["label"], "status": r["status"], "top1": (r["final"] or {}).get("top1"),
                             "wall_seconds": r["wall_seconds"], "images_per_second": r["images_per_second"]}
@@ -358,8 +429,10 @@ def format_table(result: dict) -> str:
         df = pd.DataFrame(result["networks"])[["model", "options", "input_size", "batch_size",
                                                "train_images_per_second", "epoch_seconds", "run_epochs",
                                                "predicted_seconds"]]
+        pred = result["prediction"]
         tail = (f"\npredicted {result['campaign']} campaign on one process: "
-                f"{result['predicted_campaign_seconds'] / 3600:.2f} h")
+                f"{result['predicted_campaign_seconds'] / 3600:.2f} h; {pred['runs_per_gpu']} run(s) per GPU: "
+                f"{pred['gpus_1_seconds'] / 3600:.2f} h on 1 GPU, {pred['gpus_8_seconds'] / 3600:.2f} h on 8")
     else:
         cols = ["model", "path", "precision", "train_images_per_second", "eval_images_per_second",
                 "achieved_tflops", "fraction_of_peak", "train_speedup", "eval_speedup", "first_round_seconds"]
@@ -381,6 +454,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--campaign", help="instead: time one epoch of every network in this campaign YAML and "
                                       "predict its duration on this device (--models limits the networks)")
     p.add_argument("--dataset", help="with --campaign: the dataset whose split sizes set the epoch")
+    p.add_argument("--pack", type=int, nargs="+", metavar="K",
+                   help="instead: aggregate training images/s of K runs of the first --models sharing one device "
+                        "(e.g. --pack 1 2 4 8)")
+    p.add_argument("--runs-per-gpu", type=int, default=1, help="with --campaign: runs side by side on each GPU in "
+                                                               "the 1- and 8-GPU prediction")
+    p.add_argument("--slowdown", type=float, default=1.0, help="with --campaign and --runs-per-gpu above 1: how "
+                                                               "much slower a shared run is (from bench --pack)")
     p.add_argument("--runs", help="instead: train the variants of this runs YAML (e.g. benchmarks/fashion_check.yaml) "
                                   "and record accuracy and wall time")
     p.add_argument("--data-root", help="with --runs: where the dataset lives (default: the config's)")
@@ -399,8 +479,13 @@ def input_error(a) -> str | None:
     unknown = sorted(set(a.models or []) - set(model_names()))
     if unknown:
         return f"unknown model(s) {', '.join(unknown)}; valid: {', '.join(model_names())}"
-    if a.campaign and a.runs:
-        return "--campaign and --runs are separate measurements: give one"
+    if sum(bool(m) for m in (a.campaign, a.runs, a.pack)) > 1:
+        return "--campaign, --runs and --pack are separate measurements: give one"
+    if any(k < 1 for k in a.pack or []):
+        return f"--pack takes run counts of at least 1, got {' '.join(map(str, a.pack))}"
+    if a.runs_per_gpu < 1 or not (a.slowdown >= 1.0 and a.slowdown < float("inf")):
+        return (f"--runs-per-gpu must be at least 1 and --slowdown a number of at least 1 (a shared run is not "
+                f"faster than one alone), got {a.runs_per_gpu} and {a.slowdown}")
     return None
 
 
@@ -412,8 +497,11 @@ def main(a) -> int:
             raise ConfigError(problem)
         if a.runs:
             result = run_timed_runs(a.runs, a.data_root)
+        elif a.pack:
+            result = run_packing(a.pack, (a.models or ["resnet_20"])[0], a.batch_size, a.steps, a.warmup, a.device)
         elif a.campaign:
-            result = run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models)
+            result = run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models,
+                                        runs_per_gpu=a.runs_per_gpu, slowdown=a.slowdown)
         else:
             result = run_bench(a.models or ["resnet_20"], a.batch_size, a.steps, a.warmup, a.workers, a.precision,
                                a.compile, device=a.device, repeats=a.repeats)

@@ -31,12 +31,15 @@ RUNS_ROOT = "runs"  # where a run without run_dir gets its folder (relative to t
 PRETRAINED_OFF = (None, "", "off", False)  # YAML reads a bare `off` as False
 # Smallest value of every integer field (``None`` stays allowed where the default is None).
 MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_size": 1, "train_subset": 1,
-           "test_subset": 1, "max_steps_per_epoch": 1}
+           "test_subset": 1, "max_steps_per_epoch": 1, "checkpoint_every": 1}
+# torch.compile's modes; reduce-overhead and max-autotune replay CUDA graphs (static shapes: every training batch
+# has the same size, as train_batches drops the last partial one).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 # Fields that may change between an interrupted run and its resume without changing the result.
 RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
-               "eval_batch_size", "progress", "notes", "log_with"}
+               "eval_batch_size", "progress", "notes", "log_with", "checkpoint_every"}
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # Accelerate's trackers a run can log to (log_with)
 
 
@@ -155,6 +158,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 (fp16 on GPUs without bf16); fp32 disables autocast
     channels_last: bool = True
     compile: bool = False  # torch.compile the model
+    compile_mode: str = "default"  # torch.compile mode (with compile): reduce-overhead / max-autotune use CUDA graphs
     deterministic: bool = False  # deterministic kernels (exact resume on GPU); off: cudnn.benchmark picks the fastest
     fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
     augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
@@ -162,6 +166,7 @@ class TrainConfig:
     run_dir: str | None = None  # None: runs/<run_id> (see run_folder)
     run_id: str | None = None  # None: the run folder's name, or one made from the settings (see run_folder)
     resume: bool = True  # continue from run_dir's checkpoint; False refuses to touch an existing run
+    checkpoint_every: int = 1  # write the checkpoint every N epochs (and after the last); a resume redoes the rest
     campaign: str | None = None
     progress: bool = True
     log_with: str | None = None  # also log every epoch to tensorboard | wandb | mlflow (Accelerate's trackers)
@@ -287,6 +292,10 @@ def check_fields(cfg: TrainConfig) -> None:
             raise ConfigError(f"{f.name} must be {names}, got {value!r}")
         if f.name in MINIMUM and value is not None and value < MINIMUM[f.name]:
             raise ConfigError(f"{f.name} must be at least {MINIMUM[f.name]}, got {value!r}")
+    if cfg.compile_mode not in COMPILE_MODES:
+        raise ConfigError(f"compile_mode {cfg.compile_mode!r} is not one of {', '.join(COMPILE_MODES)}")
+    if cfg.compile_mode != "default" and not cfg.compile:
+        raise ConfigError(f"compile_mode {cfg.compile_mode} needs compile: true (without it nothing is compiled)")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"precision {cfg.precision!r} is not one of {', '.join(PRECISIONS)}")
     if not 0 <= cfg.val_fraction <= 0.5:

@@ -391,8 +391,12 @@ def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
 
 # ---------------------------------------------------------------- batches and augmentation on the device
 
-def epoch_plan(n: int, batch_size: int, epoch: int, seed: int, world_size: int = 1):
-    """The epoch's sample order and augmentation draws, identical on every process and every resume."""
+def epoch_plan(n: int, batch_size: int, epoch: int, seed: int, world_size: int = 1, device=None):
+    """The epoch's sample order and augmentation draws, identical on every process and every resume.
+
+    Drawn on the CPU (the same numbers on every device), then moved to ``device`` in one copy per tensor for
+    the whole epoch: a step that copied its slice of the plan from the host would wait for the GPU's queue to
+    drain (a pageable copy blocks), so the host could never run ahead of the device."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     perm = torch.randperm(n, generator=g)
     shifts = torch.randint(0, 9, (n, 2), generator=g)  # crop offsets into the 4-px padded 40×40 image
@@ -400,13 +404,15 @@ def epoch_plan(n: int, batch_size: int, epoch: int, seed: int, world_size: int =
     steps = n // (batch_size * world_size)
     if steps == 0:
         raise ValueError(f"{n} training images are fewer than one global batch ({batch_size}×{world_size})")
+    if device is not None:
+        perm, shifts, flips = (t.to(device) for t in (perm, shifts, flips))
     return perm, shifts, flips, steps
 
 
 def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
     """Per-image random crop (zero padding ``pad``) and horizontal flip for a whole batch, on x's device."""
     n, _, h, w = x.shape
-    shifts, flips = shifts.to(x.device), flips.to(x.device)  # the epoch plan is drawn on the CPU
+    shifts, flips = shifts.to(x.device), flips.to(x.device)  # no copy when the plan is on x's device already
     padded = F.pad(x, (pad, pad, pad, pad))
     rows = shifts[:, 0, None] + torch.arange(h, device=x.device)
     cols = shifts[:, 1, None] + torch.arange(w, device=x.device)
@@ -418,12 +424,13 @@ def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: i
 def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int, seed: int,
                   rank: int = 0, world_size: int = 1, augment: bool = True, policy=None):
     """Yield this process's (uint8 images, labels) batches for one epoch; x, y live on the device. ``policy``
-    (:func:`policy_augmentation`) runs after the crop and flip, drawing from :func:`step_seed`."""
-    perm, shifts, flips, steps = epoch_plan(len(y), batch_size, epoch, seed, world_size)
+    (:func:`policy_augmentation`) runs after the crop and flip, drawing from :func:`step_seed`. The epoch plan
+    is moved to x's device once, before the first batch; no step copies anything from the host."""
+    perm, shifts, flips, steps = epoch_plan(len(y), batch_size, epoch, seed, world_size, device=x.device)
     for step in range(steps):
         start = (step * world_size + rank) * batch_size
         idx = perm[start:start + batch_size]
-        xb = x[idx.to(x.device)]
+        xb = x[idx]
         if augment:
             xb = crop_flip(xb, shifts[idx], flips[idx])
         if policy is not None:

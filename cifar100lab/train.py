@@ -214,7 +214,7 @@ def build_network(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
         accelerator.scaler.load_state_dict(state["scaler"])
     if cfg.compile:  # a kernel that compiled other models before (a kept job kernel, a re-run cell) would reach
         torch._dynamo.reset()  # dynamo's recompile limit and fall back to eager without saying so
-    forward = torch.compile(model) if cfg.compile else model
+    forward = torch.compile(model, mode=cfg.compile_mode) if cfg.compile else model
     mix, criterion = None, functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
     if recipe.mixup or recipe.cutmix:
         from timm.data import Mixup
@@ -248,9 +248,10 @@ def evaluate(network: Network, x, y, batch_size: int) -> dict:
         b = idx[start:start + batch_size]
         logits, target = network.logits(x[b]), y[b]
         hit = logits.topk(min(5, logits.shape[1]), dim=1).indices == target[:, None]
-        totals += torch.stack([torch.tensor(len(b), device=totals.device, dtype=torch.float64),
-                               hit[:, 0].sum().double(), hit.any(1).sum().double(),
-                               F.cross_entropy(logits, target, reduction="sum").double()])
+        # scalar adds on the device: a tensor made from the count would be a blocking host-to-device copy
+        totals[0] += len(b)
+        totals[1:] += torch.stack([hit[:, 0].sum().double(), hit.any(1).sum().double(),
+                                   F.cross_entropy(logits, target, reduction="sum").double()])
     if was_training:
         network.train_mode()
     totals = accelerator.reduce(totals, reduction="sum")
@@ -538,25 +539,16 @@ def _epoch(run: RunState, network: Network, data, steps: int, epoch: int) -> dic
     from tqdm.auto import tqdm
     cfg, accelerator = run.cfg, run.accelerator
     train_x, train_y, test_x, test_y, val_x, val_y = data
-    device = accelerator.device
     torch.manual_seed(cfg.seed * 1_000_003 + epoch * 97 + accelerator.process_index)  # dropout/drop-path
     network.train_mode(epoch)
     t0 = time.perf_counter()
-    totals = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, seen
     rank = accelerator.process_index
     batches = data_mod.train_batches(train_x, train_y, cfg.batch_size, epoch, cfg.seed,
                                      rank, accelerator.num_processes, cfg.augment, run.policy)
     bar = tqdm(total=steps, desc=f"{run.run_id} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                disable=not (run.main and cfg.progress))
-    for step, (xb, yb) in enumerate(batches):
-        if step == steps:
-            break
-        loss, logits = network.step(xb, yb, key=data_mod.step_seed(cfg.seed, epoch, step, rank) + 1)
-        totals += torch.stack([loss.detach().double() * len(yb), (logits.detach().argmax(1) == yb).sum().double(),
-                               torch.tensor(float(len(yb)), device=device, dtype=torch.float64)])
-        if step % 50 == 0 and not torch.isfinite(totals[0]):
-            break
-        bar.update()
+    keys = (data_mod.step_seed(cfg.seed, epoch, step, rank) + 1 for step in range(steps))
+    totals = train_steps(network, batches, keys, on_step=bar.update)
     bar.close()
     totals = accelerator.reduce(totals, "sum")
     if not torch.isfinite(totals[0]):
@@ -577,6 +569,24 @@ def _epoch(run: RunState, network: Network, data, steps: int, epoch: int) -> dic
             "eval_seconds": time.perf_counter() - t1, "images_per_second": totals[2].item() / train_time}
 
 
+def train_steps(network: Network, batches, keys, on_step: Callable = lambda: None) -> torch.Tensor:
+    """One training step per key (a :func:`data.step_seed`; fewer if the batches run out); returns (loss sum, correct, images seen) as one float64 tensor on the
+    device. Nothing in here waits for the device: no ``.item()``, no tensor made from host values (a blocking
+    host-to-device copy), no branch on a device value, so the host queues steps ahead of the GPU. A diverged
+    loss shows in the sum, which the caller reads once, after the epoch."""
+    sums = None
+    seen = 0
+    for key, (xb, yb) in zip(keys, batches):  # keys first: no batch is prepared past the last key
+        loss, logits = network.step(xb, yb, key=key)
+        batch = torch.stack([loss.detach().double() * len(yb), (logits.detach().argmax(1) == yb).sum().double()])
+        sums = batch if sums is None else sums + batch
+        seen += len(yb)
+        on_step()
+    if sums is None:
+        raise ValueError("an epoch without a single step")
+    return torch.cat([sums, sums.new_full((1,), float(seen))])
+
+
 def best_epoch(best: dict, row: dict) -> dict:
     """The best epoch so far. Chosen on the validation split when there is one; without one it is the peak of
     the test curve, which selects on the test set: the record says which (``selected_on``), and the book calls
@@ -595,11 +605,19 @@ def _end_of_epoch(run: RunState, network: Network, row: dict, best: dict, histor
         run.accelerator.log(row, step=row["epoch"])
     if run.main:
         records.append_jsonl(run.run_dir / records.METRICS, row)
-        save_checkpoint(run.run_dir, network, cfg, row["epoch"], best, history)
+        if checkpoint_due(row["epoch"], cfg):
+            save_checkpoint(run.run_dir, network, cfg, row["epoch"], best, history)
         if cfg.progress:
             print(f"{run.run_id} epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.3f} "
                   f"top1 {row['top1']:.2f} top5 {row['top5']:.2f} ({row['images_per_second']:.0f} img/s)", flush=True)
     run.accelerator.wait_for_everyone()
+
+
+def checkpoint_due(epoch: int, cfg: TrainConfig) -> bool:
+    """Whether the checkpoint is written after ``epoch`` (1-based): every ``checkpoint_every`` epochs and after
+    the last. A short epoch would otherwise spend much of itself writing; a resume from an older checkpoint
+    redoes the epochs after it, exactly (everything is re-derived from the seed and the epoch)."""
+    return epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs
 
 
 def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = False) -> dict:

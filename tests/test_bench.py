@@ -59,6 +59,34 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
         assert n["predicted_seconds"] == pytest.approx(n["run_epochs"] * n["epoch_seconds"])
     assert rec["predicted_campaign_seconds"] == pytest.approx(sum(n["predicted_seconds"] for n in rec["networks"]))
     assert rec["complete"] and rec["processes"] == 1
+    # one run at a time on one GPU takes the whole sum; 8 GPUs take at least the longest run
+    pred = rec["prediction"]
+    assert pred["gpus_1_seconds"] == pytest.approx(rec["predicted_campaign_seconds"]) and pred["runs_per_gpu"] == 1
+    longest = max(n["epoch_seconds"] * e for n in rec["networks"] for e in n["epochs_per_run"])
+    assert longest <= pred["gpus_8_seconds"] < pred["gpus_1_seconds"]
+
+
+def test_predicted_wall_time_hands_the_longest_runs_out_first_to_the_first_free_slot():
+    runs = [10, 6, 4, 4]
+    assert bench.predicted_wall(runs, gpus=1) == 24 and bench.predicted_wall(runs, gpus=2) == 14
+    assert bench.predicted_wall(runs, gpus=8) == 10  # more GPUs than runs: the longest run
+    # two runs per GPU, each 1.5× slower than alone: slots 15 | 9+6 | then 6 more on the first free
+    assert bench.predicted_wall(runs, gpus=1, runs_per_gpu=2, slowdown=1.5) == 21
+
+
+@pytest.mark.slow  # three spawned processes, each importing torch
+def test_packing_bench_reports_aggregate_throughput_of_runs_sharing_the_device(tmp_path, capsys):
+    from cifar100lab.cli import main
+    out = tmp_path / "pack.json"
+    assert main(["bench", "--pack", "1", "2", "--steps", "2", "--warmup", "1", "--batch-size", "8",
+                 "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["kind"] == "packing" and [r["runs"] for r in rec["rows"]] == [1, 2]
+    two = rec["rows"][1]
+    assert len(two["per_run_images_per_second"]) == 2 and two["aggregate_images_per_second"] > 0
+    assert two["aggregate_speedup"] == pytest.approx(two["aggregate_images_per_second"] /
+                                                     rec["rows"][0]["aggregate_images_per_second"])
+    assert "aggregate_images_per_second" in capsys.readouterr().out
 
 
 def write_runs_file(tmp_path, variants, extra=""):
@@ -95,6 +123,9 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
                           (["--out", "r.txt"], "must name a .json"),
                           (["--campaign", str(tmp_path / "none.yaml"), "--out", str(out)], "does not exist"),
                           (["--runs", "x.yaml", "--campaign", "y.yaml"], "give one"),
+                          (["--pack", "2", "--campaign", "y.yaml"], "give one"),
+                          (["--pack", "0", "2"], "--pack takes run counts of at least 1, got 0 2"),
+                          (["--campaign", "y.yaml", "--slowdown", "0.5"], "--slowdown a number of at least 1"),
                           (["--steps", "0"], "at least 1")):
         assert main(["bench", *args]) == 2
         err = capsys.readouterr().err

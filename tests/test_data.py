@@ -129,3 +129,27 @@ def test_batches_follow_the_images_device_when_the_epoch_plan_is_on_the_cpu():
     y = torch.zeros(8, dtype=torch.long, device="meta")
     batches = list(data.train_batches(x, y, 4, epoch=0, seed=0))
     assert [(xb.device.type, xb.shape, yb.device.type) for xb, yb in batches] == [("meta", (4, 3, 32, 32), "meta")] * 2
+
+
+def test_no_step_copies_from_the_host_the_epoch_plan_moves_to_the_device_once_per_epoch():
+    # On a GPU each pageable host-to-device copy blocks the host until the queue drains. The meta device stands in
+    # for the GPU: a 2-step and an 8-step epoch copy the same (the plan, once), so a step copies nothing.
+    from host_traffic import HostTraffic
+
+    def copies(steps):
+        x = torch.zeros(4 * steps, 3, 32, 32, dtype=torch.uint8, device="meta")
+        y = torch.zeros(4 * steps, dtype=torch.long, device="meta")
+        with HostTraffic() as traffic:
+            batches = list(data.train_batches(x, y, 4, epoch=0, seed=0))
+        assert len(batches) == steps
+        return traffic.events
+
+    assert copies(8) == copies(2)
+    assert len(copies(2)) <= 3  # order, crop offsets, flips
+
+
+def test_the_epoch_plan_on_the_device_draws_what_the_host_plan_draws():
+    host = data.epoch_plan(100, 16, epoch=3, seed=1)
+    moved = data.epoch_plan(100, 16, epoch=3, seed=1, device="meta")
+    assert [t.device.type for t in moved[:3]] == ["meta"] * 3 and moved[3] == host[3] == 6
+    assert [(t.shape, t.dtype) for t in moved[:3]] == [(t.shape, t.dtype) for t in host[:3]]

@@ -148,3 +148,30 @@ def test_two_process_gloo_run_is_one_job_evaluating_every_sample_once(cuda_runti
     single = evaluate_checkpoint(tmp_path / "ddp" / "checkpoint.pt")
     assert single["evaluated"] == 300
     assert abs(single["top1"] - rec["final"]["top1"]) <= 100 / 300 + 1e-9  # at most one borderline sample
+
+
+def test_more_jobs_than_gpus_share_them_round_robin_after_an_nvml_memory_check(nvml_reports, cuda_runtime_forbidden,
+                                                                               monkeypatch):
+    from cifar100lab import devices
+    from cifar100lab.config import ConfigError
+    nvml_reports(2)
+    gib = 2**30
+    asked = []
+    monkeypatch.setattr(devices, "gpu_memory", lambda ids: asked.append(ids) or {i: (9 * gib, 80 * gib) for i in ids})
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in launch.job_envs(launch.resolve_jobs(8))] == ["0", "1"] * 4
+    assert asked == [["0", "1"]] and launch.runs_per_gpu(8, 2) == 4
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in launch.job_envs(2)] == ["0", "1"]  # one each: no check
+    assert len(asked) == 1
+    with pytest.raises(ConfigError, match=r"5 runs per GPU need 10.0 GiB free on GPU 0 .* 9.0 of 80.0 GiB free\. "
+                                          r"Use fewer jobs \(at most 8\)"):
+        launch.job_envs(10)
+
+
+def test_gpu_memory_without_nvml_is_unknown_and_never_asks_the_cuda_runtime(cuda_runtime_forbidden, monkeypatch):
+    import ctypes
+    from cifar100lab import devices
+
+    def no_library(name, *a, **k):
+        raise OSError(f"{name}: cannot open shared object file")
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    assert devices.gpu_memory(["0"]) is None

@@ -203,3 +203,26 @@ defaults: {{epochs: 3, batch_size: 32, data_root: {synthetic_root}, log_with: te
     r = plan.recipe
     assert (r.mixup, r.cutmix, r.auto_augment, r.random_erasing, r.ema_decay, r.grad_clip, r.freeze_epochs,
             r.layer_decay) == (0.8, 1.0, "trivialaugment", 0.25, 0.999, 2.0, 1, 0.75)
+
+
+@pytest.mark.parametrize("features", [{}, {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1},
+                                      {"ema_decay": 0.99}, {"grad_clip": 1.0}, {"freeze_epochs": 1}],
+                         ids=["plain", "mixup-cutmix", "ema", "clip", "freeze"])
+def test_a_training_step_never_waits_on_the_host(synthetic_root, tmp_path, features):
+    # On a GPU, a .item(), a branch on a device value or a tensor made from host values (a blocking copy) in the
+    # step loop stops the host from queueing steps ahead of the device. A longer epoch must cost nothing more
+    # of that kind than a shorter one (the epoch's own setup, done once, is allowed). AdamW is left out: its step
+    # counts live on the host on a GPU too, so reading them costs nothing there, but on the CPU it looks the same.
+    from host_traffic import HostTraffic
+    network = network_for(synthetic_root, tmp_path, steps=8, **features)
+    network.train_mode(0)
+    x, y = batch(8 * 16)
+    train_mod.train_steps(network, data.train_batches(x, y, 8, 0, 0), range(1))  # lazy state (optimizer, EMA)
+
+    def traffic(steps):
+        with HostTraffic() as seen:
+            totals = train_mod.train_steps(network, data.train_batches(x, y, 8, 1, 0), range(steps))
+        assert totals[2].item() == 8 * steps
+        return seen.events
+
+    assert traffic(2) == traffic(1)

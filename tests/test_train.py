@@ -120,7 +120,11 @@ def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
              ({"overrides": {"momentun": 0.9}}, "unknown recipe key.*momentun"),
              ({"precision": "fp8"}, "precision 'fp8' is not one of"),
              ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
-             ({"pretrained": "hub"}, "has no pretrained weights")]
+             ({"pretrained": "hub"}, "has no pretrained weights"),
+             ({"compile": True, "compile_mode": "fast"}, "compile_mode 'fast' is not one of default, reduce-overhead"),
+             ({"compile_mode": "reduce-overhead"}, "compile_mode reduce-overhead needs compile: true"),
+             ({"checkpoint_every": 0}, "checkpoint_every must be at least 1, got 0"),
+             ({"checkpoint_every": True}, "checkpoint_every must be int")]
     for change, msg in cases:
         with pytest.raises(ConfigError, match=msg):
             resolve({**tiny_config(synthetic_root, tmp_path / "bad"), **change})
@@ -163,3 +167,40 @@ def test_speed_switches_stay_within_noise_of_plain_path(synthetic_root, tmp_path
     p, n = plain["final"]["top1"] / 100, plain["final"]["evaluated"]
     resolvable = 3 * 100 * math.sqrt(2 * p * (1 - p) / n)
     assert abs(plain["final"]["top1"] - fast["final"]["top1"]) < max(seed_gap, resolvable, 2.0)
+
+
+def test_compile_mode_reaches_torch_compile(synthetic_root, tmp_path, monkeypatch):
+    """reduce-overhead and max-autotune replay CUDA graphs for the static training shapes."""
+    modes = []
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None: modes.append(mode) or model)
+    plan = resolve(tiny_config(synthetic_root, tmp_path / "c", compile=True, compile_mode="reduce-overhead"))
+    train_mod.build_network(plan, train_mod.make_accelerator("fp32", cpu=True), train_mod.new_model(plan, 10), 4)
+    assert modes == ["reduce-overhead"]
+
+
+def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_root, tmp_path, monkeypatch):
+    """checkpoint_every 2 of 4 epochs writes after epochs 2 and 4; killed in epoch 4, the run resumes from epoch 2
+    (the row of epoch 3 is dropped and redone) and ends exactly as the uninterrupted run."""
+    cfg = lambda name: tiny_config(synthetic_root, tmp_path / name, epochs=4, max_steps_per_epoch=2,  # noqa: E731
+                                   checkpoint_every=2)
+    real_save, saved = train_mod.save_checkpoint, []
+    monkeypatch.setattr(train_mod, "save_checkpoint", lambda *a: saved.append(a[3]) or real_save(*a))
+    straight = train(cfg("straight"))
+    assert saved == [2, 4]
+    real_evaluate, calls = train_mod.evaluate, []
+
+    def dies_in_epoch_four(*a, **k):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **k)
+    monkeypatch.setattr(train_mod, "evaluate", dies_in_epoch_four)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg("cut"))
+    assert len(records.read_metrics(tmp_path / "cut")) == 3  # epoch 3 ran, but no checkpoint holds it
+    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    resumed = train({**cfg("cut"), "checkpoint_every": 1})  # the cadence may change on resume: same result
+    assert resumed["resumed_from_epoch"] == 2
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]  # noqa: E731
+    assert strip(records.read_metrics(tmp_path / "cut")) == strip(records.read_metrics(tmp_path / "straight"))
+    assert resumed["final"] == straight["final"] and resumed["best"] == straight["best"]
