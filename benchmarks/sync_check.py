@@ -2,7 +2,6 @@
 any step that makes the host wait for the device (.item(), a blocking host-to-device copy, a branch on a device
 value) fails by name. Usage: python benchmarks/sync_check.py --out RECORD.json (run by gpu_check.sh)."""
 import argparse
-import json
 import os
 import traceback
 

@@ -255,6 +255,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     ``slowdown`` times slower than alone (``bench --pack`` measures it).
     """
     import dataclasses
+
     from .campaign import load_campaign
     device = _device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
@@ -333,6 +334,7 @@ def run_packing(ks=(1, 2, 4, 8), model="resnet_20", batch_size=128, steps=50, wa
     """Aggregate training images/s of k runs sharing one device, for each k: small networks leave a large GPU
     idle, so several side by side may train more images per second in all."""
     import multiprocessing
+
     from .launch import thread_share
     device = _device(device)
     context = multiprocessing.get_context("spawn")
@@ -388,6 +390,7 @@ def run_timed_runs(path, data_root=None, progress=print) -> dict:
     """Train every variant of a runs file in this process (fresh run folders) and keep their records."""
     import dataclasses
     import tempfile
+
     from .train import train
     spec = load_runs_file(path)
     out = []

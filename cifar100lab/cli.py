@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-
 # What a terminal, a scheduler (scancel, a time limit) or a hang-up sends to stop a command; Ctrl-C's SIGINT is
 # Python's KeyboardInterrupt already.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -80,8 +79,8 @@ def _fail(e: BaseException) -> int:
 
 def cmd_campaign(a) -> int:
     from . import campaign as C
-    from .config import ConfigError
     from . import slurm
+    from .config import ConfigError
     from .data import DataError, data_available, load_dataset
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,

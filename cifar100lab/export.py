@@ -211,7 +211,7 @@ def hub_config(facts: dict, model: nn.Module, weights_sha256: str) -> dict:
     cfg = {k: v for k, v in (getattr(model, "pretrained_cfg", None) or {}).items() if k in ARCHITECTURE_CFG_KEYS}
     cfg.update(data_cfg(facts), classifier=classifier_name(model))
     cfg.pop("label_names", None)  # timm reads them from the top level
-    how = (f'timm.create_model("local-dir:<this folder>", pretrained=True)' if architecture else
+    how = ('timm.create_model("local-dir:<this folder>", pretrained=True)' if architecture else
            f'torch.hub.load("<owner>/cifar100lab", "{facts["model"]}", pretrained="<this folder>") '
            f'(a network written in cifar100lab; timm cannot build it)')
     config = {"architecture": architecture or f"{OWN_KEY}/{facts['model']}", "num_classes": facts["num_classes"],

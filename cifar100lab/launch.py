@@ -297,6 +297,7 @@ def run(config: RunPlan | TrainConfig | dict, num_processes: int | str | None = 
 
 def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | None) -> dict:
     from accelerate import notebook_launcher
+
     from .train import train
     plan = resolve(config)
     n = choose_processes(num_processes)

@@ -406,6 +406,7 @@ def versions() -> dict:
     import timm
     import torch
     import torchvision
+
     from . import __version__
     return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "timm": timm.__version__, "accelerate": accelerate.__version__, "cifar100lab": __version__}

@@ -158,6 +158,7 @@ class RunJob:
 
     def __call__(self) -> str:
         import submitit
+
         from . import campaign
         os.chdir(self.cwd)
         if "SLURM_CPUS_PER_TASK" in os.environ:  # torch would take every core of a node other jobs share

@@ -28,8 +28,7 @@ from . import data as data_mod
 from . import recipes, records
 from .config import ConfigError, RunPlan, TrainConfig, fingerprint, resolve
 from .devices import visible_gpus
-from .models import (PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model,
-                     weights_file)
+from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model, weights_file
 
 __all__ = ["CheckpointError", "ConfigError", "TrainConfig", "TrainingDiverged", "train", "evaluate_checkpoint", "build_network"]
 
@@ -84,6 +83,7 @@ def make_accelerator(precision: str, cpu: bool = False, log_with: str | None = N
 
 def seed_everything(seed: int) -> None:
     import random
+
     import numpy as np
     random.seed(seed)
     np.random.seed(seed % 2**32)

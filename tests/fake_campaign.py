@@ -6,10 +6,11 @@ import copy
 import json
 from pathlib import Path
 
+from conftest import ROOT
+
 from cifar100lab import records
 from cifar100lab.data import DATASETS
 from cifar100lab.models import get_spec
-from conftest import ROOT
 
 # model -> final top-1 per epoch (last = final); eca k=3 and "adaptive" share one curve on purpose.
 CURVES = {"resnet_20": [40.0, 61.0], "resnet_32": [42.0, 62.5], "eca_resnet_20": [41.0, 64.0],

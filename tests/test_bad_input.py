@@ -6,13 +6,13 @@ import gzip
 import warnings
 
 import pytest
+from conftest import run_cli
+from test_records import _campaign, _fake_execute
 
 from cifar100lab import campaign as C
 from cifar100lab import records, slurm
 from cifar100lab.config import YAML_MAX_BYTES
 from cifar100lab.data import FASHION_DEBIAN_DIR, FASHION_MD5
-from conftest import run_cli
-from test_records import _campaign, _fake_execute
 
 MODELS = "models: [resnet_20]\n"
 

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT
 
 from cifar100lab import bench, report
-from cifar100lab.records import atomic_write_json
 from cifar100lab.config import ConfigError
-from conftest import ROOT
+from cifar100lab.records import atomic_write_json
 
 SMALL = dict(batch_size=16, steps=2, warmup=1, workers=0, eval_batch_size=32, repeats=2)
 

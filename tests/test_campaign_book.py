@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, run_cli
 
 from cifar100lab import cli, records
 from cifar100lab.models import model_names
-from conftest import ROOT, run_cli
 
 PY = sys.executable
 SCREENSHOT_DIR = ROOT / "test-output"
@@ -325,6 +325,7 @@ def test_different_records_change_every_number_and_ranking(mini, tmp_path):
 def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkeypatch):
     """--jobs 2 on 4 GPUs: each running notebook sees its own 2 GPUs, whichever run finishes first."""
     import threading
+
     from cifar100lab import campaign as C
     from cifar100lab import launch
     monkeypatch.setattr(launch, "visible_gpus", lambda: 4)
@@ -369,6 +370,7 @@ def test_jobs_auto_and_bad_jobs(monkeypatch):
 
 def test_analysis_runs_its_notebooks_side_by_side_and_names_a_failed_one(tmp_path, synthetic_root, monkeypatch):
     import threading
+
     from cifar100lab import campaign as C
     from cifar100lab import launch
     studies = [str(ROOT / "params/ablations/ghost_ratio.yaml"), str(ROOT / "params/ablations/eca_kernel.yaml")]

@@ -1,10 +1,10 @@
 """Checkpoints load as data only; refused resumes and bad command lines change nothing and print one line."""
 import pytest
 import torch
+from conftest import run_cli, tiny_config
 
 from cifar100lab import records
 from cifar100lab.train import CheckpointError, evaluate_checkpoint, train
-from conftest import run_cli, tiny_config
 
 
 class PlantsMarker:

@@ -5,9 +5,9 @@ import sys
 import pytest
 import torch
 import yaml
+from conftest import ROOT, tiny_config
 
 from cifar100lab.train import set_kernel_policy, train
-from conftest import ROOT, tiny_config
 
 
 @pytest.fixture

@@ -66,8 +66,9 @@ def test_a_synthetic_set_without_subset_is_not_bounded_by_a_guessed_size():
 
 
 def test_launch_resolves_a_config_once_and_builds_each_network_on_meta_once(monkeypatch, synthetic_root, tmp_path):
-    from cifar100lab import launch
     from conftest import tiny_config
+
+    from cifar100lab import launch
     calls, builds = [], []
     real_check, real_create = config_mod.check_fields, config_mod.create_model
     monkeypatch.setattr(config_mod, "check_fields", lambda cfg: calls.append(1) or real_check(cfg))

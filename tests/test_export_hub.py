@@ -8,13 +8,13 @@ import shutil
 import pytest
 import timm
 import torch
+from conftest import ROOT, run_cli, tiny_config
 from safetensors.torch import load_file, save_file
 
 from cifar100lab import records
 from cifar100lab.export import ExportError, export_run, load_trained
 from cifar100lab.models import create_model
 from cifar100lab.train import read_checkpoint, train
-from conftest import ROOT, run_cli, tiny_config
 
 # The fenced block after this marker in README.md holds the documented ways to load a trained model; the test
 # below runs it as written, with run_dir, export_dir and checkout set.

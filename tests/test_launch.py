@@ -5,10 +5,10 @@ import os
 
 import pytest
 import torch
+from conftest import ROOT, tiny_config
 
 from cifar100lab import launch, records
 from cifar100lab.train import evaluate_checkpoint
-from conftest import ROOT, tiny_config
 
 
 @pytest.fixture
@@ -88,6 +88,7 @@ def test_notebook_parameter_cell_and_launch_cell_never_ask_the_cuda_runtime(cuda
                                                                            monkeypatch, synthetic_root, tmp_path):
     """The train notebook's own cells, run as a kernel runs them (launcher and display stubbed)."""
     import accelerate
+
     from cifar100lab import report
     nvml_reports(2)
     calls = []
@@ -169,6 +170,7 @@ def test_more_jobs_than_gpus_share_them_round_robin_after_an_nvml_memory_check(n
 
 def test_gpu_memory_without_nvml_is_unknown_and_never_asks_the_cuda_runtime(cuda_runtime_forbidden, monkeypatch):
     import ctypes
+
     from cifar100lab import devices
 
     def no_library(name, *a, **k):

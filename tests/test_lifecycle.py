@@ -15,12 +15,12 @@ import papermill as pm
 import psutil
 import pytest
 import yaml
+from conftest import ROOT, run_cli, tiny_config
 
 from cifar100lab import campaign as C
-from cifar100lab import cli, launch, records
+from cifar100lab import cli, records
 from cifar100lab import train as train_mod
 from cifar100lab.config import TrainConfig
-from conftest import ROOT, run_cli, tiny_config
 
 TRAIN_NOTEBOOK = ROOT / "notebooks" / "train.ipynb"
 

@@ -3,9 +3,9 @@ import subprocess
 import sys
 
 import papermill as pm
+from conftest import ROOT
 
 from cifar100lab.config import TrainConfig
-from conftest import ROOT
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -42,8 +42,9 @@ def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
 
 
 def test_explore_notebook_builds_its_widgets(synthetic_root, tmp_path):
-    from cifar100lab.train import train
     from conftest import tiny_config
+
+    from cifar100lab.train import train
     train(tiny_config(synthetic_root, tmp_path / "runs" / "c" / "r1", epochs=1, campaign="c", max_steps_per_epoch=2))
     out = tmp_path / "explore.ipynb"
     pm.execute_notebook(str(NOTEBOOK_DIR / "explore.ipynb"), str(out), parameters={"runs_root": str(tmp_path / "runs")},

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, run_cli, tiny_config
 
 from cifar100lab import campaign as C
 from cifar100lab import records
 from cifar100lab import train as train_mod
 from cifar100lab.cli import main as cli_main
-from conftest import ROOT, run_cli, tiny_config
 
 TINY = dict(epochs=2, max_steps_per_epoch=2, train_subset=128, test_subset=64)
 

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 
 from cifar100lab import recipes
-from cifar100lab.models import GROUPS, create_model, get_spec, model_names, UnknownModelError
-from conftest import ROOT
+from cifar100lab.models import GROUPS, UnknownModelError, create_model, get_spec, model_names
 
 # He et al.'s CIFAR ResNets with option-A shortcuts and a 100-class head (published ≈ 0.28 / 0.47 / 0.86 M).
 PARAMS = {"resnet_20": 275_572, "resnet_32": 470_004, "resnet_56": 858_868,
@@ -158,6 +158,7 @@ def test_a_study_variant_naming_the_same_network_shares_its_runs(tmp_path):
     """ECA's adaptive kernel is k = 3 at 16-64 channels: the campaign trains that network once, and the study
     maps both labels to the same runs."""
     import yaml
+
     from cifar100lab.campaign import load_campaign, study_runs
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"name": "c", "dataset": "synthetic", "models": [],

@@ -5,13 +5,13 @@ import math
 import pytest
 import safetensors.torch
 import torch
+from conftest import tiny_config
 
-from cifar100lab import data, records, recipes
+from cifar100lab import data, recipes, records
 from cifar100lab import train as train_mod
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.models import create_model
 from cifar100lab.train import build_network, make_accelerator, train
-from conftest import tiny_config
 
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
 EVERYTHING = {"lr": 0.05, "mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "auto_augment": "randaugment",

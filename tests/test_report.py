@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_campaign import write_fake_campaign
 
 from cifar100lab import report
 from cifar100lab.report import i18n, sources
-from fake_campaign import write_fake_campaign
 
 
 def _report(tmp_path, **kw):
@@ -183,6 +183,7 @@ def test_findings_answer_the_original_pairwise_questions_from_the_records(stand_
 def test_make_report_offline_ends_with_the_data_error(tmp_path):
     """No CIFAR-100 and no network: the campaign's data error is the last thing printed; no book is built."""
     import os
+
     from conftest import ROOT
     venv = tmp_path / "venv"
     venv.mkdir()

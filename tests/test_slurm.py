@@ -10,13 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from slurm_cluster import LocalSlurm, SlurmUnavailable
 
 from cifar100lab import cli, records
 from cifar100lab.campaign import load_campaign
-from cifar100lab.slurm import (MIN_TIME_MIN, ExecutorSpec, accelerate_command, run_state, spec_with_flags,
-                               time_limit_min)
 from cifar100lab.config import ConfigError
-from slurm_cluster import LocalSlurm, SlurmUnavailable
+from cifar100lab.slurm import MIN_TIME_MIN, ExecutorSpec, accelerate_command, run_state, spec_with_flags, time_limit_min
 
 # One run: 3 epochs of 4 steps, so an interrupt after the first checkpoint leaves two epochs to resume.
 RUN = {"epochs": 3, "batch_size": 64, "eval_batch_size": 128, "max_steps_per_epoch": 4, "progress": False,

@@ -2,13 +2,13 @@
 weight EMA beside the raw weights: campaign expansion without training, the report on hand-made records."""
 import pytest
 import yaml
+from conftest import ROOT
+from fake_campaign import RECIPE, write_fake_study
 
 from cifar100lab import records, report
 from cifar100lab.campaign import load_campaign, load_study, study_runs, write_manifest
 from cifar100lab.config import ConfigError
 from cifar100lab.report import figures, sources, studies, tables
-from conftest import ROOT
-from fake_campaign import RECIPE, write_fake_study
 
 REGULARISATION = ROOT / "params" / "ablations" / "regularisation.yaml"
 

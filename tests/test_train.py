@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from cifar100lab import records
 from cifar100lab import train as train_mod
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.train import TrainingDiverged, train
-from conftest import tiny_config
 
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
 

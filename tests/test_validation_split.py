@@ -2,11 +2,11 @@
 the test curve (optimistic). The final epoch stays the headline."""
 import pytest
 import torch
+from conftest import tiny_config
 
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.data import hold_out, load_dataset
 from cifar100lab.train import best_epoch, train
-from conftest import tiny_config
 
 
 def test_validation_split_is_a_fixed_disjoint_hold_out_of_the_training_images(synthetic_root):

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from cifar100lab.models.hornet import GnConv, HorNetBlock
 from cifar100lab.models import check_options, create_model, get_spec
+from cifar100lab.models.hornet import GnConv, HorNetBlock
 
 # Cross-checked against the authors' hornet_tiny_7x7 (raoyongming/HorNet): same count and outputs
 # with copied weights; 22,409,512 with their stride-4 stem and 1000 classes.

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
+from cifar100lab.models import create_model, get_spec
 from cifar100lab.models.blocks import OverlapPatchEmbed, VanStyleNet
 from cifar100lab.models.lsknet import LargeSelectiveKernel
 from cifar100lab.models.mscan import MscanStem, MultiScaleConvAttention
-from cifar100lab.models import create_model, get_spec
 
 # Stem stride changes resolutions, not weights: both strides have the same count.
 PARAMS = {"segnext_mscan_tiny": 3_929_284, "lsknet_tiny": 4_015_890}

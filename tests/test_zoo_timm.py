@@ -9,8 +9,7 @@ import safetensors.torch
 import torch
 import torch.nn.functional as F
 
-from cifar100lab.models import timm_backed
-from cifar100lab.models import PretrainedWeightsUnavailable, create_model, get_spec, resolve_input_size
+from cifar100lab.models import PretrainedWeightsUnavailable, create_model, get_spec, resolve_input_size, timm_backed
 
 # Exact parameter counts with 100 classes at 32×32 (scratch default) ...
 PARAMS_32 = {

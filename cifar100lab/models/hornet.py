@@ -25,11 +25,19 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from timm.layers import (DropPath, LayerNorm, LayerNorm2d, LayerScale, LayerScale2d, Mlp, NormMlpClassifierHead,
-                         trunc_normal_)
+from timm.layers import (
+    DropPath,
+    LayerNorm,
+    LayerNorm2d,
+    LayerScale,
+    LayerScale2d,
+    Mlp,
+    NormMlpClassifierHead,
+    trunc_normal_,
+)
 
-from .blocks import drop_path_schedule
 from ._registry import register_model
+from .blocks import drop_path_schedule
 
 PAPER_HORNET = ("Rao et al., HorNet: Efficient High-Order Spatial Interactions with Recursive Gated Convolutions, "
                 "NeurIPS 2022")

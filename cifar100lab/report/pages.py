@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .findings import render_pairs, short_lists
 from .figures import figure_acc_params, figure_curves, figure_top1, one_per_group, save
+from .findings import render_pairs, short_lists
 from .i18n import LANGS, dataset_label, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
 from .runpages import publish_run_pages, runs_index
