@@ -29,6 +29,29 @@ def fashion_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fashion")
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB file system (tmpfs; the suite runs as root in CI): room for a run's folder, not its checkpoint."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root and must be able to mount a tmpfs")
+        pytest.skip("mounting a tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def fill(folder: Path) -> None:
+    """Take every free byte of ``folder``'s file system (a full disk)."""
+    try:
+        with open(folder / "filler", "wb", buffering=0) as f:
+            while True:
+                f.write(b"\0" * 4096)
+    except OSError:
+        pass
+
+
 def tiny_config(root, run_dir, **kw):
     cfg = dict(model="resnet_20", dataset="synthetic", data_root=str(root), epochs=2, batch_size=64,
                eval_batch_size=128, run_dir=str(run_dir), progress=False, seed=0,

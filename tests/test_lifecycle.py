@@ -3,7 +3,6 @@ no kernel left training), a second campaign on a held folder (writes none of the
 start, a bad notebook parameter (one line), and notebook runs outside a campaign (their own folder each)."""
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import papermill as pm
 import psutil
 import pytest
 import yaml
-from conftest import ROOT, run_cli, tiny_config
+from conftest import ROOT, fill, run_cli, tiny_config
 
 from cifar100lab import campaign as C
 from cifar100lab import cli, records
@@ -187,30 +186,19 @@ def test_the_campaign_that_loses_the_lock_leaves_every_file_of_the_holder_as_it_
 
 # --- a full disk at start ------------------------------------------------------------------------------------
 
-@pytest.fixture
-def unwritable_files():
-    """No file may grow, as on a full disk (writes fail with EFBIG where a full disk says ENOSPC)."""
-    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
-    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error, not the signal that ends the process
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, old_limit[1]))
-    yield
-    resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
-    signal.signal(signal.SIGXFSZ, old_handler)
-
-
 def test_a_campaign_that_cannot_write_at_start_says_so_in_one_line_exits_2_and_keeps_what_was_there(
-        tmp_path, synthetic_root, capsys, request):
-    runs = tmp_path / "runs"
+        tmp_path, synthetic_root, capsys, small_disk):
+    runs = small_disk / "runs"
     path = write_campaign(tmp_path, synthetic_root)
     manifest = runs / "life" / records.MANIFEST
     records.atomic_write_json(manifest, {"name": "life", "runs": ["from before"]})
     kept = manifest.read_bytes()
     main_args = ["campaign", str(path), "--runs-root", str(runs), "--book", str(tmp_path / "book")]
-    request.getfixturevalue("unwritable_files")
+    fill(small_disk)
     code = cli.main(main_args)
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith(f"error: cannot write the campaign folder {runs / 'life'}: File too large;")
+    assert err.startswith(f"error: cannot write the campaign folder {runs / 'life'}: ") and "no space left" in err.lower()
     assert manifest.read_bytes() == kept and not (runs / "life" / "life-resnet_20-s0").exists()
 
 

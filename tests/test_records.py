@@ -359,19 +359,6 @@ def test_campaign_restores_a_complete_runs_damaged_metrics_from_its_checkpoint(s
     assert records.curve(records.load(run.run_dir) | {"run_dir": str(run.run_dir)})[-1]["epoch"] == 2
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MiB file system (tmpfs; the suite runs as root in CI): room for a run's folder, not its checkpoint."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
-        if os.environ.get("CI"):
-            pytest.fail("CI runs as root and must be able to mount a tmpfs")
-        pytest.skip("mounting a tmpfs needs root")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
-
-
 def test_a_full_disk_is_recorded_as_no_space_left_naming_the_file(synthetic_root, small_disk):
     cfg = tiny_config(synthetic_root, small_disk / "run", **TINY)
     with pytest.raises(OSError, match="no space left on device writing .*checkpoint.pt"):
