@@ -6,7 +6,7 @@ CAMPAIGN ?= quick
 DATASET  ?=
 EXTRA    ?=
 
-.PHONY: install report campaign book test bench clean-book
+.PHONY: install report campaign book test test-fast lint bench clean-book
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ report: install
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The inner loop: everything but the tests marked slow (kernels, clusters, browsers, seconds of training).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
 
 # Speed records for the Performance page (CPU; a GPU machine runs benchmarks/gpu_check.sh instead).
 # Each writes its record when it ends; run them on an otherwise idle machine.

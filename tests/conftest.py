@@ -9,6 +9,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 
+# `make test-fast` (pytest -m "not slow") leaves out what starts kernels, processes, a cluster or a browser, or
+# trains for seconds: every test of these modules, and the tests marked slow in their own files.
+SLOW_MODULES = {"test_campaign_book", "test_checks", "test_every_model_steps", "test_install", "test_kernels",
+                "test_lifecycle", "test_slurm"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:

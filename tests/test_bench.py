@@ -96,6 +96,7 @@ def write_runs_file(tmp_path, variants, extra=""):
     return path
 
 
+@pytest.mark.slow
 def test_timed_runs_train_each_variant_and_keep_accuracy_and_time(synthetic_root, tmp_path):
     path = write_runs_file(tmp_path, "  - {label: fp32, precision: fp32, channels_last: false}\n  - {label: bf16}\n")
     rec = bench.run_timed_runs(path, data_root=str(synthetic_root), progress=lambda *_: None)
@@ -133,6 +134,7 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_performance_page_renders_every_kind_of_record_in_both_languages(pipeline_record, synthetic_root, tmp_path):
     records_dir = tmp_path / "records"
     atomic_write_json(records_dir / "cpu-pipeline.json", pipeline_record)

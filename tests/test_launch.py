@@ -116,6 +116,7 @@ def test_campaign_cli_and_job_plan_never_ask_the_cuda_runtime(cuda_runtime_forbi
     assert code == 0 and "quick-resnet_20-s0" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # starts processes
 def test_forked_child_after_kernel_side_preparation_is_not_in_a_bad_fork(synthetic_root, tmp_path):
     """What notebook_launcher does after the kernel chose the process count: fork. The child must be able to
     initialise CUDA (here: torch says it is not in a bad fork, which is what CUDA calls check). A fresh
@@ -138,6 +139,7 @@ os.wait(); print(os.read(read, 1).decode())
     assert proc.stdout.strip() == "0", "a forked worker would die on its first CUDA call"
 
 
+@pytest.mark.slow  # starts processes
 def test_two_process_gloo_run_is_one_job_evaluating_every_sample_once(cuda_runtime_forbidden, synthetic_root,
                                                                      tmp_path):
     cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, batch_size=32, precision="fp32")

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import papermill as pm
+import pytest
 from conftest import ROOT
 
 from cifar100lab.config import TrainConfig
@@ -26,6 +27,7 @@ def test_train_notebook_parameters_cover_the_config():
     assert set(TrainConfig.field_names()) | {"num_processes"} == set(params)
 
 
+@pytest.mark.slow
 def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
     out = tmp_path / "out.ipynb"
     cmd = [sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "train.ipynb"), str(out),
@@ -41,6 +43,7 @@ def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
     assert "top-1 (%)" in out.read_text()
 
 
+@pytest.mark.slow
 def test_explore_notebook_builds_its_widgets(synthetic_root, tmp_path):
     from conftest import tiny_config
 

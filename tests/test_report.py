@@ -130,6 +130,7 @@ def test_run_pages_are_titled_by_run_and_show_a_plain_epoch_log(stand_in):
     assert "[resnet_20](../runs/mini-resnet_20-s0.ipynb)" in (gen / "results_en.md").read_text()
 
 
+@pytest.mark.slow
 def test_book_builds_on_a_fresh_clone_before_any_campaign(copy_repo_book):
     """No generated/ and no run notebooks: -W passes and the results pages say which command fills them."""
     gen = copy_repo_book / "book" / "generated"
@@ -180,6 +181,7 @@ def test_findings_answer_the_original_pairwise_questions_from_the_records(stand_
     assert "Top 5 by accuracy per parameter" in results and "The 5 fastest to train" in results
 
 
+@pytest.mark.slow
 def test_make_report_offline_ends_with_the_data_error(tmp_path):
     """No CIFAR-100 and no network: the campaign's data error is the last thing printed; no book is built."""
     import os

@@ -48,12 +48,14 @@ def test_record_states_the_normalization_the_plan_chose(plain_runs):
     assert plain_runs[0]["input_size"] == 32
 
 
+@pytest.mark.slow
 def test_fashion_mnist_learnability_resnet20(fashion_root, tmp_path):
-    """Real images: ResNet-20 on 10,000 Fashion-MNIST training images for 3 epochs, full 10,000-image test set."""
-    rec = train(dict(model="resnet_20", dataset="fashion-mnist", data_root=str(fashion_root), train_subset=10000,
-                     epochs=3, batch_size=64, run_dir=str(tmp_path / "fm"), progress=False))
-    assert rec["final"]["evaluated"] == 10000
-    assert rec["final"]["top1"] >= 80, rec["final"]
+    """Real images: ResNet-20 on 3,000 Fashion-MNIST training images for 2 epochs reaches far above chance (10 %)
+    on 2,000 test images (74 % when written; longer training is the benchmarks' job, `bench --runs`)."""
+    rec = train(dict(model="resnet_20", dataset="fashion-mnist", data_root=str(fashion_root), train_subset=3000,
+                     test_subset=2000, epochs=2, batch_size=64, run_dir=str(tmp_path / "fm"), progress=False))
+    assert rec["final"]["evaluated"] == 2000
+    assert rec["final"]["top1"] >= 65, rec["final"]
 
 
 def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path, monkeypatch, plain_runs):
@@ -149,6 +151,7 @@ def _losses(rec) -> list[float]:
     return [r["train_loss"] for r in records.read_metrics(rec["config"]["run_dir"])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("switch", [{"compile": True}, {"fused_optimizer": True}], ids=["compile", "fused_optimizer"])
 def test_speed_switches_stay_within_noise_of_plain_path(synthetic_root, tmp_path, plain_runs, switch):
     """Same seed and sample order as the plain run: every epoch's training loss and the final accuracy must
