@@ -2,56 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import yaml
 
-# What a terminal, a scheduler (scancel, a time limit) or a hang-up sends to stop a command; Ctrl-C's SIGINT is
-# Python's KeyboardInterrupt already.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-
-
-class Stopped(KeyboardInterrupt):
-    """A stop signal raised where Ctrl-C raises KeyboardInterrupt, so the one cleanup that serves Ctrl-C serves it
-    too: the campaign's kernels (each in a session of its own, which no signal to this process reaches) are
-    killed, and a run in progress keeps its last checkpoint."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _raise_stopped(signum, frame):
-    raise Stopped(signum)
-
-
-@contextlib.contextmanager
-def stop_signals():
-    """Within: every stop signal still at its default (which ends the process at once, with no cleanup) raises
-    :class:`Stopped`. A signal someone else handles is left to them: inside a Slurm job submitit owns SIGTERM
-    and SIGUSR2 (preemption sends both; submitit requeues on SIGUSR2)."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    for sig, handler in previous.items():
-        if handler is signal.SIG_DFL:
-            signal.signal(sig, _raise_stopped)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
 
 def interrupted(e: KeyboardInterrupt) -> int:
     """One line for Ctrl-C or a stop signal, and the shell's status for it (128 + the signal's number)."""
-    signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+    signum = getattr(e, "signum", signal.SIGINT)  # launch.Stopped carries the stop signal's number
     print(f"interrupted by {signal.Signals(signum).name}: stopped; a run in progress resumes from its last "
           f"checkpoint when the command runs again", file=sys.stderr)
     return 128 + signum
@@ -253,6 +214,7 @@ def main(argv=None) -> int:
     checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
                                                       "killed-and-resumed run equals an uninterrupted one"))
     a = p.parse_args(argv)
+    from .launch import stop_signals
     try:
         with stop_signals():
             return a.fn(a)

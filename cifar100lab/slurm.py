@@ -23,6 +23,7 @@ import fcntl
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from . import records
 from .config import ConfigError
 
 STATE_FILE = "slurm.json"
+STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's SIGUSR2 or scancel's SIGKILL ends the job
 KINDS = ("local", "slurm")
 # Slurm states after which no job runs any more; every other state Slurm reports is a live job.
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
@@ -182,10 +184,22 @@ class RunJob:
 
     def _notebook(self, num_processes) -> str:
         from . import campaign
-        from .launch import KernelSlot
+        from .launch import KernelSlot, Stopped, raise_stopped
         before = campaign.attempts_so_far(self.run)
-        code, tail = campaign._execute(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
-                                       Path(self.log_dir), num_processes)
+        # scancel sends SIGTERM, which submitit ignores; the kernel sits in a session of its own that Slurm's
+        # signals miss, so it is stopped here, and the run keeps its last checkpoint.
+        previous = signal.signal(signal.SIGTERM, raise_stopped)
+        try:
+            code, tail = campaign._execute(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
+                                           Path(self.log_dir), num_processes)
+        except Stopped:
+            # A preemption follows SIGTERM with submitit's SIGUSR2 (it requeues the job), scancel with SIGKILL
+            # after Slurm's KillWait: wait for either rather than end the job as if the run had finished.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            time.sleep(STOPPED_WAIT_S)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         return campaign.settle(self.run, code, tail, before)
 
     def checkpoint(self, *args, **kwargs):

@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT, fill, run_cli, tiny_config
 
 from cifar100lab import campaign as C
-from cifar100lab import cli, records
+from cifar100lab import cli, launch, records
 from cifar100lab import train as train_mod
 from cifar100lab.config import TrainConfig
 
@@ -119,9 +119,9 @@ def test_stop_signals_are_left_to_whoever_already_handles_them_and_restored_afte
     theirs = lambda *_: None  # noqa: E731
     before = signal.signal(signal.SIGTERM, theirs)
     try:
-        with cli.stop_signals():
+        with launch.stop_signals():
             assert signal.getsignal(signal.SIGTERM) is theirs
-            with pytest.raises(cli.Stopped) as stopped:
+            with pytest.raises(launch.Stopped) as stopped:
                 os.kill(os.getpid(), signal.SIGUSR1)
                 time.sleep(1)
             assert stopped.value.signum == signal.SIGUSR1 and isinstance(stopped.value, KeyboardInterrupt)

@@ -167,7 +167,10 @@ def submitted(slurm, tmp_path_factory, synthetic_root):
     three = write_campaign(base / "three.yaml", synthetic_root, "three", [
         "resnet_20", {"name": "other", "model": "resnet_20", "epochs": 2},
         {"name": "diverging", "model": "resnet_20", "overrides": {"lr": 1.0e+30}}])
+    cancel = write_campaign(base / "cancel.yaml", synthetic_root, "cancel",
+                            [{"name": "long", "model": "resnet_20", "epochs": 60}])
     t0 = time.time()
+    campaign(cancel, runs, book)
     first_resume = campaign(resume, runs, book)
     first = campaign(three, runs, book)
     state_after_first = records.read_json(runs / "three" / "slurm.json")
@@ -177,12 +180,37 @@ def submitted(slurm, tmp_path_factory, synthetic_root):
     metrics = runs / "resume" / "resume-resnet_20-s0" / records.METRICS
     wait_for(lambda: metrics.exists() and metrics.read_text().strip(), 240, "the first epoch of the resume run")
     subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before preemption/time-out
+    cancelled = scancel_when_training(runs / "cancel", "cancel-long-s0")
     final = campaign(three, runs, book, "--status", "--wait")
     final_resume = campaign(resume, runs, book, "--status", "--wait")
     print(f"slurm campaigns: {time.time() - t0:.0f}s")
     return SimpleNamespace(runs=runs, book=book, three=three, first=first, first_resume=first_resume,
                            state_after_first=state_after_first, queue_after_first=queue_after_first, again=again,
-                           final=final, final_resume=final_resume)
+                           final=final, final_resume=final_resume, cancelled=cancelled)
+
+
+def scancel_when_training(campaign_runs, run_id) -> SimpleNamespace:
+    """A plain ``scancel`` (SIGTERM, then SIGKILL after KillWait) once the run has trained an epoch; the run's
+    metrics rows when it was sent, once the job has left the queue, and 2 s after that."""
+    job = records.read_json(campaign_runs / "slurm.json")["runs"][run_id]["job_id"]
+    metrics = campaign_runs / run_id / records.METRICS
+
+    def rows() -> int:
+        return len(metrics.read_text().splitlines()) if metrics.exists() else 0
+    wait_for(lambda: rows() >= 1, 240, f"the first epoch of {run_id}")
+    at_cancel = rows()
+    subprocess.run(["scancel", job], check=True)
+    wait_for(lambda: job not in squeue(), 60, f"job {job} to end after scancel")
+    at_end = rows()
+    time.sleep(2)
+    return SimpleNamespace(at_cancel=at_cancel, at_end=at_end, later=rows(),
+                           record=records.load(campaign_runs / run_id))
+
+
+def test_scancel_stops_the_training_kernel_at_once_and_leaves_the_run_resumable(submitted):
+    c = submitted.cancelled
+    assert c.at_end <= c.at_cancel + 1 and c.later == c.at_end, c  # no epoch after the cancel but the one under way
+    assert c.record["status"] == "running", c.record  # stopped, not failed: the next submission resumes it
 
 
 def test_slurm_campaign_of_three_runs_completes_two_fails_one_and_exits_nonzero(submitted):
