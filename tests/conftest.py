@@ -15,6 +15,26 @@ SLOW_MODULES = {"test_campaign_book", "test_checks", "test_every_model_steps", "
                 "test_lifecycle", "test_slurm"}
 
 
+# Tests write into temporary folders only: a run notebook left in the repository's book breaks the next
+# `make report` (its page has no record behind it).
+REPO_OUTPUTS = (ROOT / "book" / "runs", ROOT / "book" / "generated", ROOT / "runs")
+
+
+def _repo_outputs() -> set[Path]:
+    return {p for folder in REPO_OUTPUTS if folder.exists() for p in folder.rglob("*")}
+
+
+def pytest_sessionstart(session):
+    session.config.repo_outputs_before = _repo_outputs()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    new = sorted(_repo_outputs() - session.config.repo_outputs_before)
+    if new:
+        print(f"\ntests wrote into the repository (they must use tmp_path): {', '.join(map(str, new[:5]))}")
+        session.exitstatus = 1
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES:

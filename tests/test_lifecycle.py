@@ -96,7 +96,7 @@ def test_a_stop_signal_to_a_campaign_kills_its_kernel_prints_one_line_and_exits_
     code = ("import sys; from pathlib import Path; from cifar100lab import campaign, cli\n"
             "campaign.NOTEBOOKS = Path(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(books), "campaign", str(path), "--runs-root", str(runs),
-                             "--jobs", "1", "--no-analysis"], cwd=ROOT, text=True,
+                             "--book", str(tmp_path / "book"), "--jobs", "1", "--no-analysis"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     pid_file = runs / "life" / "life-resnet_20-s0" / "kernel.pid"
     wait_for(lambda: pid_file.exists() and pid_file.read_text(), proc)
