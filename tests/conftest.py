@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import subprocess
@@ -81,6 +82,35 @@ def fill(folder: Path) -> None:
                 f.write(b"\0" * 4096)
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def dies_in_epoch(epoch: int):
+    """Within: the trainer dies during epoch ``epoch``'s evaluation, like a kill (KeyboardInterrupt: no record is
+    written; the checkpoint of the epoch before stays)."""
+    from cifar100lab import train
+    real, calls = train.evaluate, []
+
+    def evaluate(*a, **k):
+        calls.append(1)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    train.evaluate = evaluate
+    try:
+        yield
+    finally:
+        train.evaluate = real
+
+
+def hold_lock(path: Path) -> subprocess.Popen:
+    """Another process holding the lock at ``path``, as a running campaign holds it."""
+    code = ("import sys, time; from cifar100lab import records\n"
+            "with records.lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout.readline().strip() == "held"
+    return proc
 
 
 def tiny_config(root, run_dir, **kw):

@@ -14,11 +14,10 @@ import papermill as pm
 import psutil
 import pytest
 import yaml
-from conftest import ROOT, fill, run_cli, tiny_config
+from conftest import ROOT, dies_in_epoch, fill, hold_lock, run_cli, tiny_config
 
 from cifar100lab import campaign as C
 from cifar100lab import cli, launch, records
-from cifar100lab import train as train_mod
 from cifar100lab.config import TrainConfig
 
 TRAIN_NOTEBOOK = ROOT / "notebooks" / "train.ipynb"
@@ -132,16 +131,6 @@ def test_stop_signals_are_left_to_whoever_already_handles_them_and_restored_afte
 
 # --- two campaigns on one folder -----------------------------------------------------------------------------
 
-def hold(path: Path) -> subprocess.Popen:
-    """Another process holding the lock at ``path``, as a campaign running holds it."""
-    code = ("import sys, time; from cifar100lab import records\n"
-            "with records.lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout.readline().strip() == "held"
-    return proc
-
-
 def snapshot(*folders: Path) -> dict:
     return {p: (p.read_bytes(), p.stat().st_mtime_ns) for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
 
@@ -163,7 +152,7 @@ def test_the_campaign_that_loses_the_lock_leaves_every_file_of_the_holder_as_it_
     for name in (f"runs/{held.run_id}.ipynb", "generated/analysis.ipynb"):
         (book / name).parent.mkdir(parents=True, exist_ok=True)
         (book / name).write_text("{}")
-    holders = [hold(C.campaign_lock(camp, runs)), hold(C.run_lock(held))]
+    holders = [hold_lock(C.campaign_lock(camp, runs)), hold_lock(C.run_lock(held))]
     before = snapshot(runs, book)
     time.sleep(0.05)  # a write now would show in the mtime
     # the loser runs what nobody holds, in a kernel of its own, which writes to its log at start
@@ -241,18 +230,9 @@ def test_notebook_runs_without_run_dir_get_their_own_folders_and_say_resumed_or_
     assert run_notebook_cells(settings)["finished"] == first["finished"]  # the same settings, the same folder
     assert f"{first['run_id']}: already complete, nothing trained" in capsys.readouterr().out
 
-    real_evaluate, calls = train_mod.evaluate, []
-
-    def dies_in_epoch_two(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # killed: the checkpoint of epoch 1 stays
-        return real_evaluate(*a, **k)
-    monkeypatch.setattr(train_mod, "evaluate", dies_in_epoch_two)
     cut = {**settings, "seed": 1}
-    with pytest.raises(KeyboardInterrupt):
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):  # the checkpoint of epoch 1 stays
         run_notebook_cells(cut)
-    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
     capsys.readouterr()
     resumed = run_notebook_cells(cut)
     assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == 1

@@ -3,13 +3,11 @@ metrics line, the latest attempt on record, one campaign per runs folder (OS loc
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli, tiny_config
+from conftest import dies_in_epoch, hold_lock, run_cli, tiny_config
 
 from cifar100lab import campaign as C
 from cifar100lab import records
@@ -223,22 +221,12 @@ def test_weights_the_campaign_cannot_judge_are_left_to_the_notebook_to_fail_on(t
     assert calls == ["rel-ghostnet_100-s0"] and summary["failed"] == calls
 
 
-def _hold(path: Path) -> subprocess.Popen:
-    """Another process holding the lock at ``path`` (like a campaign running that run)."""
-    code = ("import sys, time; from cifar100lab import records\n"
-            "with records.lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout.readline().strip() == "held"
-    return proc
-
-
 def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holder_leaves_no_lock(
         tmp_path, synthetic_root, monkeypatch):
     runs, calls, log = tmp_path / "runs", [], []
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
     monkeypatch.setattr(C, "_execute", _fake_execute(calls))
-    holders = [_hold(C.campaign_lock(camp, runs)), _hold(C.run_lock(camp.runs[0]))]
+    holders = [hold_lock(C.campaign_lock(camp, runs)), hold_lock(C.run_lock(camp.runs[0]))]
     try:
         assert C.describe(camp.runs[0]).startswith(f"locked (another campaign process is running it: pid {holders[1].pid}")
         summary = C.execute(camp, runs, log=log.append)
@@ -260,7 +248,7 @@ def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exi
     runs = tmp_path / "runs"
     path = _campaign(tmp_path, synthetic_root)
     camp = C.load_campaign(path, runs_root=runs)
-    holders = [_hold(C.campaign_lock(camp, runs))] + [_hold(C.run_lock(r)) for r in camp.runs]
+    holders = [hold_lock(C.campaign_lock(camp, runs))] + [hold_lock(C.run_lock(r)) for r in camp.runs]
     try:
         proc = run_cli(capfd, "campaign", path, "--runs-root", runs, "--book", tmp_path / "book")
     finally:
@@ -308,21 +296,12 @@ def _tear_last_line(run_dir: Path) -> None:
 
 
 def test_resume_rewrites_metrics_from_the_checkpoint_restoring_torn_lines_and_dropping_later_ones(synthetic_root, tmp_path, monkeypatch):
-    real_evaluate, calls = train_mod.evaluate, []
-
-    def killed_in_epoch_three(*a, **k):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_evaluate(*a, **k)
-    monkeypatch.setattr(train_mod, "evaluate", killed_in_epoch_three)
     cfg = tiny_config(synthetic_root, tmp_path / "run", **{**TINY, "epochs": 3})
-    with pytest.raises(KeyboardInterrupt):
+    with dies_in_epoch(3), pytest.raises(KeyboardInterrupt):
         train_mod.train(cfg)
     _tear_last_line(tmp_path / "run")  # epoch 2's row, which the checkpoint of epoch 2 also holds
     with open(tmp_path / "run" / records.METRICS, "a") as f:
         f.write('\n{"epoch": 3, "train_lo')  # and epoch 3's, torn mid-append (the disk filled up)
-    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
     rec = train_mod.train(cfg)
     assert rec["status"] == "complete" and rec["resumed_from_epoch"] == 2
     assert [r["epoch"] for r in records.read_metrics(tmp_path / "run")] == [1, 2, 3]

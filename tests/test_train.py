@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import dies_in_epoch, tiny_config
 
 from cifar100lab import records
 from cifar100lab import train as train_mod
@@ -190,18 +190,9 @@ def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_r
     monkeypatch.setattr(train_mod, "save_checkpoint", lambda *a: saved.append(a[3]) or real_save(*a))
     straight = train(cfg("straight"))
     assert saved == [2, 4]
-    real_evaluate, calls = train_mod.evaluate, []
-
-    def dies_in_epoch_four(*a, **k):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real_evaluate(*a, **k)
-    monkeypatch.setattr(train_mod, "evaluate", dies_in_epoch_four)
-    with pytest.raises(KeyboardInterrupt):
+    with dies_in_epoch(4), pytest.raises(KeyboardInterrupt):
         train(cfg("cut"))
     assert len(records.read_metrics(tmp_path / "cut")) == 3  # epoch 3 ran, but no checkpoint holds it
-    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
     resumed = train({**cfg("cut"), "checkpoint_every": 1})  # the cadence may change on resume: same result
     assert resumed["resumed_from_epoch"] == 2
     strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]  # noqa: E731
