@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from . import records
-from .config import ConfigError, RunPlan, TrainConfig, check_name, read_yaml_mapping, resolve, resolved_fingerprint
+from .config import (
+    ConfigError,
+    RunPlan,
+    TrainConfig,
+    check_name,
+    read_yaml_mapping,
+    refuse_unknown_keys,
+    resolve,
+    resolved_fingerprint,
+)
 from .devices import visible_gpus
 from .launch import KernelSlot, in_jobs, job_envs, keep_kernels, notebook_jobs, resolve_jobs
 from .models import get_spec, model_names
@@ -127,9 +136,7 @@ def _variant(path: Path, i: int, v) -> Variant:
     where = f"{path}: variant {i + 1}"
     if not isinstance(v, dict):
         raise ConfigError(f"{where} must be a mapping with 'label' and 'model', got {v!r}")
-    bad = sorted(set(v) - set(VARIANT_KEYS))
-    if bad:
-        raise ConfigError(f"{where} has unknown key(s) {', '.join(bad)}; valid keys: {', '.join(VARIANT_KEYS)}")
+    refuse_unknown_keys(v, VARIANT_KEYS, where)
     if "label" not in v or "model" not in v:
         raise ConfigError(f"{where} needs 'label' and 'model'")
     for key in ("options", "overrides"):

@@ -115,10 +115,16 @@ def read_yaml_mapping(path: str | os.PathLike, keys: tuple[str, ...] | None, wha
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping (key: value lines) at the top level, "
                           f"got {type(data).__name__}")
-    bad = sorted(map(str, set(data) - set(keys))) if keys is not None else []
-    if bad:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(keys)}")
+    if keys is not None:
+        refuse_unknown_keys(data, keys, str(path))
     return data
+
+
+def refuse_unknown_keys(given, valid: tuple[str, ...], where: str) -> None:
+    """The one unknown-key check: a mapping with a key outside ``valid`` is refused, listing the valid ones."""
+    bad = sorted(map(str, set(given) - set(valid)))
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}")
 
 
 # --- names that become paths --------------------------------------------------------------------------
@@ -187,10 +193,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """The config with these fields; unknown keys fail here, values are checked by :func:`resolve`."""
-        valid = cls.field_names()
-        bad = sorted(set(d) - set(valid))
-        if bad:
-            raise ConfigError(f"unknown training key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}")
+        refuse_unknown_keys(d, cls.field_names(), "training config")
         return cls(**d)
 
     def to_dict(self) -> dict:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import records
-from .config import ConfigError
+from .config import ConfigError, refuse_unknown_keys
 
 STATE_FILE = "slurm.json"
 STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's SIGUSR2 or scancel's SIGKILL ends the job
@@ -68,9 +68,7 @@ class ExecutorSpec:
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "executor") -> "ExecutorSpec":
         d = dict(d or {})
-        bad = sorted(set(d) - set(EXECUTOR_KEYS))
-        if bad:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(EXECUTOR_KEYS)}")
+        refuse_unknown_keys(d, EXECUTOR_KEYS, where)
         spec = cls(**d)
         spec.validate(where)
         return spec

@@ -119,5 +119,5 @@ def test_campaign_studies_resolve_relative_to_the_campaign_file(tmp_path, monkey
 
 
 def test_train_config_from_dict_names_unknown_keys():
-    with pytest.raises(ConfigError, match="unknown training key.*modle.*valid keys: model"):
+    with pytest.raises(ConfigError, match="training config: unknown key.*modle.*valid keys: model"):
         TrainConfig.from_dict({"modle": "resnet_20"})

@@ -116,7 +116,7 @@ def test_fine_tune_without_weights_is_skipped_before_any_data_is_read(tmp_path):
 
 
 def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
-    cases = [({"modle": "resnet_20"}, "unknown training key.*modle.*valid keys: model"),
+    cases = [({"modle": "resnet_20"}, "training config: unknown key.*modle.*valid keys: model"),
              ({"model": "resnet_99"}, "unknown model 'resnet_99'"),
              ({"options": {"k_size": 4}, "model": "eca_resnet_20"}, "odd"),
              ({"overrides": {"momentun": 0.9}}, "unknown recipe key.*momentun"),
