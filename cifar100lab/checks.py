@@ -31,11 +31,12 @@ def _environment() -> dict:
 
 def fork_check(config: dict) -> dict:
     """Prepare as the kernel does, fork, and let the child make a tensor on the GPU (or the CPU)."""
-    from . import launch
     from .config import resolve
+    from .kernels import job_envs, resolve_jobs
+    from .launch import choose_processes
     resolve(config)
-    processes = launch.choose_processes("auto")
-    launch.job_envs(launch.resolve_jobs("auto"))
+    processes = choose_processes("auto")
+    job_envs(resolve_jobs("auto"))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: report, then leave without running anything of the parent's

@@ -12,7 +12,7 @@ import yaml
 
 def interrupted(e: KeyboardInterrupt) -> int:
     """One line for Ctrl-C or a stop signal, and the shell's status for it (128 + the signal's number)."""
-    signum = getattr(e, "signum", signal.SIGINT)  # launch.Stopped carries the stop signal's number
+    signum = getattr(e, "signum", signal.SIGINT)  # kernels.Stopped carries the stop signal's number
     print(f"interrupted by {signal.Signals(signum).name}: stopped; a run in progress resumes from its last "
           f"checkpoint when the command runs again", file=sys.stderr)
     return 128 + signum
@@ -38,17 +38,40 @@ def _fail(e: BaseException) -> int:
     return 2
 
 
+def add_executor_arguments(c) -> None:
+    """The campaign command's executor flags."""
+    from .config import EXECUTOR_FLAGS, EXECUTOR_KINDS
+    c.add_argument("--executor", choices=EXECUTOR_KINDS,
+                   help="where runs execute (default: the YAML's executor, else local)")
+    c.add_argument("--status", action="store_true", help="report queued / running / complete / failed per run")
+    c.add_argument("--retry-failed", action="store_true", help="Slurm: submit failed runs again")
+    c.add_argument("--wait", action="store_true", help="Slurm: after submitting, wait until no job is alive")
+    for name in EXECUTOR_FLAGS:
+        c.add_argument(f"--{name.replace('_', '-')}", type=int if name == "time_min" else str,
+                       help=f"Slurm {name.replace('_', ' ')} (default: the YAML's executor block)")
+
+
+def executor_with_flags(executor, a):
+    """The YAML's executor block with the command line's choices on top."""
+    from .config import EXECUTOR_FLAGS
+    changes = {k: getattr(a, k) for k in EXECUTOR_FLAGS if getattr(a, k, None) is not None}
+    if getattr(a, "executor", None):
+        changes["kind"] = a.executor
+    return executor.with_changes(changes, "command line")
+
+
 def cmd_campaign(a) -> int:
     from . import campaign as C
-    from . import slurm
     from .config import ConfigError
     from .data import DataError, data_available, load_dataset
+    from .kernels import resolve_jobs
+    from .runs import describe
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=_set_values(a.set))
         if a.jobs is not None:
-            C.resolve_jobs(a.jobs, "--jobs")
-        spec = slurm.spec_with_flags(camp.executor, a)
+            resolve_jobs(a.jobs, "--jobs")
+        executor = executor_with_flags(camp.executor, a)
         first = camp.runs[0].config
         # The data must be there (or obtainable) before any run starts; a dry run only looks, writing nothing.
         data_note = data_available(first.dataset, first.data_root, first.download) if a.dry_run else None
@@ -59,21 +82,33 @@ def cmd_campaign(a) -> int:
     if a.dry_run:
         print(f"data: {data_note}")
         for r in camp.runs:
-            print(r.run_id, C.describe(r))
+            print(r.run_id, describe(r))
         return 0
-    if a.status or spec.kind == "slurm":  # submit to Slurm and/or report, then return
-        try:
-            code = slurm.main(camp, spec, a, C.NOTEBOOKS / "train.ipynb")
-        except (ConfigError, slurm.SlurmError) as e:
-            return _fail(e)
-        if a.wait and not a.no_analysis:
-            C.analyse(camp, a.runs_root, a.book)
-        return code
+    if a.status or executor.kind == "slurm":
+        return _campaign_on_slurm(camp, executor, a)
+    return _campaign_here(camp, a)
+
+
+def _campaign_on_slurm(camp, executor, a) -> int:
+    """Submit to Slurm and/or report, then (after --wait) analyse here."""
+    from .executors import local, slurm
+    from .runs import NOTEBOOKS
     try:
-        summary = C.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
-    except C.CannotStart as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        code = slurm.main(camp, executor, a, NOTEBOOKS / "train.ipynb")
+    except (slurm.SlurmError, *_user_errors()) as e:  # e.g. a damaged slurm.json, an unwritable runs root
+        return _fail(e)
+    if a.wait and not a.no_analysis:
+        local.analyse(camp, a.runs_root, a.book)
+    return code
+
+
+def _campaign_here(camp, a) -> int:
+    """The local executor, a summary of what it did, then the analysis."""
+    from .executors import local
+    try:
+        summary = local.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
+    except local.CannotStart as e:
+        return _fail(e)
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
           f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}"
           + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged") if summary[k]))
@@ -86,7 +121,7 @@ def cmd_campaign(a) -> int:
     for rid in summary["locked"]:
         print(f"  locked: {rid} (another campaign process is running it; run again when it ends)")
     if not a.no_analysis:
-        C.analyse(camp, a.runs_root, a.book)
+        local.analyse(camp, a.runs_root, a.book)
     # 1: a run failed; 3: nothing failed, but not every run is up to date (stale, or held by another process)
     return 1 if summary["failed"] or summary["damaged"] else 3 if summary["stale"] or summary["locked"] else 0
 
@@ -180,8 +215,7 @@ def main(argv=None) -> int:
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
     c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
     c.add_argument("--no-analysis", action="store_true")
-    from .slurm import add_arguments as slurm_arguments
-    slurm_arguments(c)
+    add_executor_arguments(c)
     c.set_defaults(fn=cmd_campaign)
     b = sub.add_parser("book", help="build the Jupyter Book (warnings are errors)")
     b.add_argument("--book", default="book")
@@ -214,7 +248,7 @@ def main(argv=None) -> int:
     checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
                                                       "killed-and-resumed run equals an uninterrupted one"))
     a = p.parse_args(argv)
-    from .launch import stop_signals
+    from .kernels import stop_signals
     try:
         with stop_signals():
             return a.fn(a)

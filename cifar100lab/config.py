@@ -377,3 +377,64 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
         raise ConfigError(f"layer_decay needs a network that groups its layers (timm's group_matcher); {model} "
                           f"does not. It works with timm's models and the CIFAR ResNets, ConvNeXt-T and MLP-Mixer")
     _CHECKED_NETWORKS.add(key)
+
+
+# --- where a campaign's runs execute --------------------------------------------------------------------
+
+EXECUTOR_KINDS = ("local", "slurm")
+EXECUTOR_FLAGS = ("partition", "account", "qos", "constraint", "time_min")  # also settable on the command line
+
+
+@dataclass
+class ExecutorConfig:
+    """A campaign's ``executor:`` block: the local executor (the default) or Slurm, with its resources."""
+    kind: str = "local"  # one of EXECUTOR_KINDS
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    time_min: int | None = None  # None: from epoch_times (at least 60), else 24 h
+    epoch_times: str | None = None  # a `bench --campaign` record: time limit = its epoch time × epochs × margin
+    time_margin: float = 1.5
+    nodes: int = 1
+    gpus_per_node: int | None = None  # None: the campaign's num_processes when a number, else 0 (CPU jobs)
+    cpus_per_task: int | None = None  # None: 8 per GPU, 2 without
+    mem_gb: float | None = None
+    port: int = 29500  # rendezvous port on node 0 of a multi-node run
+    extra: dict = field(default_factory=dict)  # any other sbatch option, e.g. {exclusive: true}
+
+    @classmethod
+    def from_dict(cls, d: dict | None, where: str = "executor") -> "ExecutorConfig":
+        d = dict(d or {})
+        refuse_unknown_keys(d, EXECUTOR_KEYS, where)
+        executor = cls(**d)
+        executor.validate(where)
+        return executor
+
+    def with_changes(self, changes: dict, where: str = "command line") -> "ExecutorConfig":
+        """This block with ``changes`` (e.g. the command line's flags) on top, checked again."""
+        return ExecutorConfig.from_dict({**dataclasses.asdict(self), **changes}, where)
+
+    def validate(self, where: str) -> None:
+        if self.kind not in EXECUTOR_KINDS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(EXECUTOR_KINDS)}, got {self.kind!r}")
+        for key in ("time_min", "nodes", "gpus_per_node", "cpus_per_task", "port"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0
+                                      or (value == 0 and key != "gpus_per_node")):
+                raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
+        if self.mem_gb is not None and (not isinstance(self.mem_gb, (int, float)) or self.mem_gb <= 0):
+            raise ConfigError(f"{where}: mem_gb must be a positive number, got {self.mem_gb!r}")
+        if not isinstance(self.time_margin, (int, float)) or self.time_margin < 1:
+            raise ConfigError(f"{where}: time_margin must be a number >= 1, got {self.time_margin!r}")
+        if self.epoch_times and not Path(self.epoch_times).is_file():
+            raise ConfigError(f"{where}: epoch_times {self.epoch_times} does not exist; write it with "
+                              f"`python -m cifar100lab bench --campaign CAMPAIGN.yaml --out FILE`")
+
+    def gpus(self, num_processes) -> int:
+        if self.gpus_per_node is not None:
+            return self.gpus_per_node
+        return num_processes if isinstance(num_processes, int) and not isinstance(num_processes, bool) else 0
+
+
+EXECUTOR_KEYS = tuple(f.name for f in fields(ExecutorConfig))

@@ -10,9 +10,11 @@ from conftest import run_cli
 from test_records import _campaign, _fake_execute
 
 from cifar100lab import campaign as C
-from cifar100lab import records, slurm
+from cifar100lab import records
 from cifar100lab.config import YAML_MAX_BYTES
 from cifar100lab.data import FASHION_DEBIAN_DIR, FASHION_MD5
+from cifar100lab.executors import local, slurm
+from cifar100lab.runs import describe, stale_fields
 
 MODELS = "models: [resnet_20]\n"
 
@@ -136,7 +138,7 @@ def test_damaged_record_is_named_and_reported_while_the_other_runs_go_on(tmp_pat
     args = ["campaign", path, "--runs-root", runs, "--book", tmp_path / "book", "--no-analysis"]
     dry = run_cli(capfd, *args, "--dry-run")
     assert dry.returncode == 0 and f"{damaged.run_id} damaged ({damaged.run_dir / records.RECORD} is damaged" in dry.stdout
-    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
     result = run_cli(capfd, *args)
     assert result.returncode == 1 and calls == [camp.runs[1].run_id]  # the other run ran
     assert f"{damaged.run_id}: damaged, not run: {damaged.run_dir / records.RECORD} is damaged" in result.stdout
@@ -170,9 +172,9 @@ def test_override_equal_to_the_recipes_own_value_is_not_stale_and_a_different_on
     records.save(run.run_dir, records.finish(records.start(run.run_dir, config=run.config.to_dict())))
     for same in ({"overrides": {"lr": 0.1}}, {"overrides": {"lr": 0.1, "momentum": 0.9}}, {"recipe": "resnet_sgd"}):
         again = C.load_campaign(_campaign(tmp_path, synthetic_root, **same), runs_root=runs).runs[0]
-        assert C.stale_fields(again) == [] and C.describe(again) == "complete", same
+        assert stale_fields(again) == [] and describe(again) == "complete", same
     changed = C.load_campaign(_campaign(tmp_path, synthetic_root, overrides={"lr": 0.2}), runs_root=runs).runs[0]
-    assert C.stale_fields(changed) == ["overrides: {} → {'lr': 0.2}"]
+    assert stale_fields(changed) == ["overrides: {} → {'lr': 0.2}"]
 
 
 # --- damaged dataset archives --------------------------------------------------------------------------

@@ -103,8 +103,9 @@ def test_run_notebook_carries_record_and_glued_metrics(mini):
 
 
 def test_a_run_in_a_kept_kernel_has_the_numbers_of_the_same_run_in_a_fresh_kernel(mini, tmp_path):
-    """Each job keeps its kernel between runs (launch.KernelSlot): what ran there before must not change a run."""
-    from cifar100lab import campaign as C
+    """Each job keeps its kernel between runs (kernels.KernelSlot): what ran there before must not change a run."""
+    from cifar100lab.kernels import KernelSlot
+    from cifar100lab.runs import NOTEBOOKS
     timing = ("epoch_seconds", "eval_seconds", "images_per_second")
 
     def rows(run_dir):
@@ -120,7 +121,7 @@ def test_a_run_in_a_kept_kernel_has_the_numbers_of_the_same_run_in_a_fresh_kerne
     rid = later[-1]
     params = yaml.safe_load((mini["runs"] / "logs" / f"{rid}.params.yaml").read_text())
     params["run_dir"] = str(tmp_path / rid)
-    code, tail = C.KernelSlot(dict(os.environ)).execute(C.NOTEBOOKS / "train.ipynb", tmp_path / "fresh.ipynb",
+    code, tail = KernelSlot(dict(os.environ)).execute(NOTEBOOKS / "train.ipynb", tmp_path / "fresh.ipynb",
                                                          params, tmp_path / "fresh")
     assert code == 0, tail
     assert first_count(tmp_path / "fresh.ipynb") == 1
@@ -327,8 +328,9 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
     import threading
 
     from cifar100lab import campaign as C
-    from cifar100lab import launch
-    monkeypatch.setattr(launch, "visible_gpus", lambda: 4)
+    from cifar100lab import kernels
+    from cifar100lab.executors import local
+    monkeypatch.setattr(kernels, "visible_gpus", lambda: 4)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, seeds=[0, 1, 2, 3, 4, 5],
                                           models=["resnet_20"]), runs_root=tmp_path / "runs", book_dir=tmp_path / "b")
@@ -348,35 +350,36 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
             del running[run.run_id]
         return 0, ""
 
-    monkeypatch.setattr(C, "_execute", fake_execute)
-    summary = C.execute(camp, tmp_path / "runs", jobs=2, log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", fake_execute)
+    summary = local.execute(camp, tmp_path / "runs", jobs=2, log=lambda *_: None)
     assert len(summary["complete"]) == 6 and sorted(set(seen)) == ["0,2", "1,3"]
 
 
 def test_jobs_auto_and_bad_jobs(monkeypatch):
-    from cifar100lab import campaign as C
-    from cifar100lab import launch
+    from cifar100lab import kernels
     from cifar100lab.config import ConfigError
-    monkeypatch.setattr(C.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
-    assert C.resolve_jobs("auto") == 2 and C.resolve_jobs(3) == 3  # CPU: thread shares, any number
-    monkeypatch.setattr(launch, "visible_gpus", lambda: 2)
-    assert C.resolve_jobs("auto") == 1 and C.resolve_jobs(2) == 2 and C.resolve_jobs(3) == 3  # 3: GPUs shared
+    from cifar100lab.kernels import resolve_jobs
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(kernels, "visible_gpus", lambda: 0)
+    assert resolve_jobs("auto") == 2 and resolve_jobs(3) == 3  # CPU: thread shares, any number
+    monkeypatch.setattr(kernels, "visible_gpus", lambda: 2)
+    assert resolve_jobs("auto") == 1 and resolve_jobs(2) == 2 and resolve_jobs(3) == 3  # 3: GPUs shared
     for bad, message in ((0, "positive integer or 'auto'"), ("two", "got 'two'"),
                          (True, "positive integer")):
         with pytest.raises(ConfigError, match=message):
-            C.resolve_jobs(bad)
+            resolve_jobs(bad)
 
 
 def test_analysis_runs_its_notebooks_side_by_side_and_names_a_failed_one(tmp_path, synthetic_root, monkeypatch):
     import threading
 
     from cifar100lab import campaign as C
-    from cifar100lab import launch
+    from cifar100lab import kernels
+    from cifar100lab.executors import local
     studies = [str(ROOT / "params/ablations/ghost_ratio.yaml"), str(ROOT / "params/ablations/eca_kernel.yaml")]
     camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, models=["resnet_20"], studies=studies),
                            runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
-    monkeypatch.setattr(launch.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 2)
     running, peak, done, lock = [0], [0], [], threading.Lock()
 
     def fake_execute(slot, notebook, target, params, log_stem):
@@ -389,8 +392,8 @@ def test_analysis_runs_its_notebooks_side_by_side_and_names_a_failed_one(tmp_pat
             done.append((target.name, params.get("study")))
         return (1, "Traceback ...\nValueError: boom\n") if "eca" in target.name else (0, "")
 
-    monkeypatch.setattr(C.KernelSlot, "execute", fake_execute)
+    monkeypatch.setattr(kernels.KernelSlot, "execute", fake_execute)
     with pytest.raises(RuntimeError, match=r"analysis failed: ablation-eca_kernel.ipynb: ValueError: boom"):
-        C.analyse(camp, tmp_path / "runs", tmp_path / "book", log=lambda *_: None)
+        local.analyse(camp, tmp_path / "runs", tmp_path / "book", log=lambda *_: None)
     assert peak[0] == 2 and sorted(done) == [("ablation-eca_kernel.ipynb", "eca_kernel"),
                                              ("ablation-ghost_ratio.ipynb", "ghost_ratio"), ("analysis.ipynb", None)]

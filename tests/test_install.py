@@ -33,8 +33,8 @@ def test_wheel_install_finds_its_notebooks_and_runs_a_campaign_dry_run_from_anot
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
-                            "import cifar100lab.campaign as C; print(C.__file__); "
-                            "print(all((C.NOTEBOOKS / n).is_file() for n in ('train.ipynb', 'analysis.ipynb', "
+                            "import cifar100lab.runs as R; print(R.__file__); "
+                            "print(all((R.NOTEBOOKS / n).is_file() for n in ('train.ipynb', 'analysis.ipynb', "
                             "'ablation.ipynb')))"], capture_output=True, text=True, env=env, cwd=elsewhere)
     module, found = where.stdout.split()
     assert str(venv) in module and found == "True", where.stdout + where.stderr

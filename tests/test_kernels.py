@@ -1,4 +1,4 @@
-"""A job's kernel kept between its runs (launch.KernelSlot): reused while its notebooks succeed, replaced after
+"""A job's kernel kept between its runs (kernels.KernelSlot): reused while its notebooks succeed, replaced after
 a failure, started with the job's environment; kept only where runs train inside the kernel on the CPU."""
 import os
 import threading
@@ -6,8 +6,8 @@ import threading
 import nbformat
 import pytest
 
-from cifar100lab import campaign as C
-from cifar100lab import launch
+from cifar100lab import kernels, launch
+from cifar100lab.executors import local
 
 
 def probe(path):
@@ -31,7 +31,7 @@ def printed(path) -> list[str]:
 def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failure(tmp_path, monkeypatch):
     monkeypatch.setenv("JOB_MARK", "campaign")
     nb = probe(tmp_path / "probe.ipynb")
-    slot = launch.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True, kernel_log=tmp_path / "logs" / "kernel.log")
+    slot = kernels.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True, kernel_log=tmp_path / "logs" / "kernel.log")
     try:
         pids = []
         for i, fail in enumerate([False, False, True, False]):
@@ -47,26 +47,28 @@ def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failu
         assert code == 1 and tail.strip().splitlines()[-1] == "ValueError: boom"  # the campaign's failure reason
     finally:
         slot.close()
-    once = launch.KernelSlot(dict(os.environ))
+    once = kernels.KernelSlot(dict(os.environ))
     firsts = [once.execute(nb, tmp_path / f"once{i}.ipynb", {}, tmp_path / f"once{i}") for i in range(2)]
     assert firsts == [(0, ""), (0, "")]
     assert printed(tmp_path / "once0.ipynb")[0] != printed(tmp_path / "once1.ipynb")[0]
 
 
 def test_kernels_are_kept_only_where_runs_train_inside_them_on_the_cpu(monkeypatch):
-    monkeypatch.setattr(launch.os, "cpu_count", lambda: 4)
-    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
-    assert launch.keep_kernels("auto") and launch.keep_kernels(1)
-    assert not launch.keep_kernels(2)  # a multi-process gloo job forks its workers from the kernel
-    monkeypatch.setattr(launch, "visible_gpus", lambda: 2)
-    assert not launch.keep_kernels("auto") and not launch.keep_kernels(1)  # GPU runs: a fresh kernel each, as verified
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 4)
+    for module in (kernels, launch):  # keep_kernels asks, and so does the launcher's process count
+        monkeypatch.setattr(module, "visible_gpus", lambda: 0)
+    assert kernels.keep_kernels("auto") and kernels.keep_kernels(1)
+    assert not kernels.keep_kernels(2)  # a multi-process gloo job forks its workers from the kernel
+    for module in (kernels, launch):
+        monkeypatch.setattr(module, "visible_gpus", lambda: 2)
+    assert not kernels.keep_kernels("auto") and not kernels.keep_kernels(1)  # GPU runs: a fresh kernel each, as verified
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_job_keeps_one_kernel_for_its_runs(tmp_path, monkeypatch, jobs):
     """The campaign's jobs each make one slot and use it for every run they take."""
     made, used = [], {}
-    real = launch.KernelSlot
+    real = kernels.KernelSlot
 
     class Spy(real):
         def __init__(self, env, keep=False, kernel_log=None):
@@ -77,11 +79,11 @@ def test_a_job_keeps_one_kernel_for_its_runs(tmp_path, monkeypatch, jobs):
         used.setdefault(id(slot), []).append((run.run_id, threading.get_ident()))
         return "complete"
 
-    monkeypatch.setattr(C, "KernelSlot", Spy)
-    monkeypatch.setattr(C, "run_lock", lambda run: tmp_path / f"{run.run_id}.lock")
+    monkeypatch.setattr(local, "KernelSlot", Spy)
+    monkeypatch.setattr(local, "run_lock", lambda run: tmp_path / f"{run.run_id}.lock")
     runs = [type("R", (), {"run_id": f"r{i}"})() for i in range(6)]
     summary = {}
-    C._run_parallel(runs, jobs, attempt, summary, lambda *_: None, keep=True)
+    local._run_parallel(runs, jobs, attempt, summary, lambda *_: None, keep=True)
     assert len(made) == jobs and all(keep for _, keep in made) and sorted(summary["complete"]) == [f"r{i}" for i in range(6)]
     for calls in used.values():
         assert len({thread for _, thread in calls}) == 1  # a slot stays on its job's thread (its event loop)
@@ -95,7 +97,7 @@ def test_an_interrupted_notebook_takes_its_kernel_down_at_once(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell("import time\nprint('started', flush=True)\ntime.sleep(60)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "sleep.ipynb")
-    slot, seen = launch.KernelSlot(dict(os.environ), keep=True), {}
+    slot, seen = kernels.KernelSlot(dict(os.environ), keep=True), {}
 
     def preempted(signum, frame):
         seen["kernel"] = slot._km.provisioner.process

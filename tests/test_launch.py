@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import ROOT, tiny_config
 
-from cifar100lab import launch, records
+from cifar100lab import kernels, launch, records
 from cifar100lab.train import evaluate_checkpoint
 
 
@@ -106,11 +106,10 @@ def test_notebook_parameter_cell_and_launch_cell_never_ask_the_cuda_runtime(cuda
 
 def test_campaign_cli_and_job_plan_never_ask_the_cuda_runtime(cuda_runtime_forbidden, nvml_reports, synthetic_root,
                                                              tmp_path, capsys):
-    from cifar100lab import campaign as C
     from cifar100lab.cli import main
     nvml_reports(4)
-    assert C.resolve_jobs("auto") == 1 and C.resolve_jobs(2) == 2
-    assert [env["CUDA_VISIBLE_DEVICES"] for env in launch.job_envs(2)] == ["0,2", "1,3"]
+    assert kernels.resolve_jobs("auto") == 1 and kernels.resolve_jobs(2) == 2
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in kernels.job_envs(2)] == ["0,2", "1,3"]
     code = main(["campaign", str(ROOT / "params/quick.yaml"), "--dataset", "synthetic", "--jobs", "2", "--dry-run",
                  "--runs-root", str(tmp_path / "runs"), "--set", f"data_root={synthetic_root}"])
     assert code == 0 and "quick-resnet_20-s0" in capsys.readouterr().out
@@ -125,10 +124,10 @@ def test_forked_child_after_kernel_side_preparation_is_not_in_a_bad_fork(synthet
     import sys
     code = f"""
 import os, torch
-from cifar100lab import launch
+from cifar100lab import kernels, launch
 from cifar100lab.config import resolve
 resolve({tiny_config(synthetic_root, tmp_path / "fork")!r})
-launch.choose_processes("auto"); launch.job_envs(launch.resolve_jobs("auto"))
+launch.choose_processes("auto"); kernels.job_envs(kernels.resolve_jobs("auto"))
 read, write = os.pipe()
 if os.fork() == 0:
     os.write(write, b"1" if torch._C._cuda_isInBadFork() else b"0"); os._exit(0)
@@ -161,13 +160,13 @@ def test_more_jobs_than_gpus_share_them_round_robin_after_an_nvml_memory_check(n
     gib = 2**30
     asked = []
     monkeypatch.setattr(devices, "gpu_memory", lambda ids: asked.append(ids) or {i: (9 * gib, 80 * gib) for i in ids})
-    assert [env["CUDA_VISIBLE_DEVICES"] for env in launch.job_envs(launch.resolve_jobs(8))] == ["0", "1"] * 4
-    assert asked == [["0", "1"]] and launch.runs_per_gpu(8, 2) == 4
-    assert [env["CUDA_VISIBLE_DEVICES"] for env in launch.job_envs(2)] == ["0", "1"]  # one each: no check
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in kernels.job_envs(kernels.resolve_jobs(8))] == ["0", "1"] * 4
+    assert asked == [["0", "1"]] and kernels.runs_per_gpu(8, 2) == 4
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in kernels.job_envs(2)] == ["0", "1"]  # one each: no check
     assert len(asked) == 1
     with pytest.raises(ConfigError, match=r"5 runs per GPU need 10.0 GiB free on GPU 0 .* 9.0 of 80.0 GiB free\. "
                                           r"Use fewer jobs \(at most 8\)"):
-        launch.job_envs(10)
+        kernels.job_envs(10)
 
 
 def test_gpu_memory_without_nvml_is_unknown_and_never_asks_the_cuda_runtime(cuda_runtime_forbidden, monkeypatch):

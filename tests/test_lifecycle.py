@@ -17,8 +17,10 @@ import yaml
 from conftest import ROOT, dies_in_epoch, fill, hold_lock, run_cli, tiny_config
 
 from cifar100lab import campaign as C
-from cifar100lab import cli, launch, records
+from cifar100lab import cli, kernels, records
 from cifar100lab.config import TrainConfig
+from cifar100lab.executors import local
+from cifar100lab.runs import run_lock
 
 TRAIN_NOTEBOOK = ROOT / "notebooks" / "train.ipynb"
 
@@ -118,9 +120,9 @@ def test_stop_signals_are_left_to_whoever_already_handles_them_and_restored_afte
     theirs = lambda *_: None  # noqa: E731
     before = signal.signal(signal.SIGTERM, theirs)
     try:
-        with launch.stop_signals():
+        with kernels.stop_signals():
             assert signal.getsignal(signal.SIGTERM) is theirs
-            with pytest.raises(launch.Stopped) as stopped:
+            with pytest.raises(kernels.Stopped) as stopped:
                 os.kill(os.getpid(), signal.SIGUSR1)
                 time.sleep(1)
             assert stopped.value.signum == signal.SIGUSR1 and isinstance(stopped.value, KeyboardInterrupt)
@@ -152,11 +154,11 @@ def test_the_campaign_that_loses_the_lock_leaves_every_file_of_the_holder_as_it_
     for name in (f"runs/{held.run_id}.ipynb", "generated/analysis.ipynb"):
         (book / name).parent.mkdir(parents=True, exist_ok=True)
         (book / name).write_text("{}")
-    holders = [hold_lock(C.campaign_lock(camp, runs)), hold_lock(C.run_lock(held))]
+    holders = [hold_lock(local.campaign_lock(camp, runs)), hold_lock(run_lock(held))]
     before = snapshot(runs, book)
     time.sleep(0.05)  # a write now would show in the mtime
     # the loser runs what nobody holds, in a kernel of its own, which writes to its log at start
-    monkeypatch.setattr(C, "NOTEBOOKS", notebook(tmp_path / "notebooks", (
+    monkeypatch.setattr(local, "NOTEBOOKS", notebook(tmp_path / "notebooks", (
         "from cifar100lab import records\n"
         "records.save(run_dir, records.finish(records.start(run_dir, run_id=run_id)))")))
     try:

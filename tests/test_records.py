@@ -13,6 +13,8 @@ from cifar100lab import campaign as C
 from cifar100lab import records
 from cifar100lab import train as train_mod
 from cifar100lab.cli import main as cli_main
+from cifar100lab.executors import local
+from cifar100lab.runs import describe, run_lock, stale_fields
 
 TINY = dict(epochs=2, max_steps_per_epoch=2, train_subset=128, test_subset=64)
 
@@ -110,7 +112,7 @@ def _campaign(tmp_path, synthetic_root, **defaults):
 
 def _fake_execute(calls, code=0, tail=""):
     def run(run, notebook, slot, log_dir, num_processes):
-        assert records.holder(C.run_lock(run)), "a run executes under its lock"
+        assert records.holder(run_lock(run)), "a run executes under its lock"
         calls.append(run.run_id)
         if code == 0:
             records.save(run.run_dir, records.finish(records.start(run.run_dir, config=run.config.to_dict())))
@@ -123,8 +125,8 @@ def test_rerun_failing_for_a_new_reason_records_the_new_reason_and_keeps_the_old
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
     run = camp.runs[0]
     records.save(run.run_dir, records.fail(records.start(run.run_dir, run_id=run.run_id), "A: loss became nan"))
-    monkeypatch.setattr(C, "_execute", _fake_execute([], code=1, tail="Traceback ...\nDataError: B: md5 mismatch"))
-    summary = C.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute([], code=1, tail="Traceback ...\nDataError: B: md5 mismatch"))
+    summary = local.execute(camp, tmp_path / "runs", log=lambda *_: None)
     rec = records.load(run.run_dir)
     assert run.run_id in summary["failed"] and rec["status"] == "failed" and "B: md5 mismatch" in rec["reason"]
     assert [a["reason"] for a in rec["attempts"]] == ["A: loss became nan", "notebook failed: DataError: B: md5 mismatch"]
@@ -136,8 +138,8 @@ def test_trainer_that_began_and_died_has_that_attempt_marked_failed(tmp_path, sy
     def began_then_died(run, *a):
         records.save(run.run_dir, records.start(run.run_dir, run_id=run.run_id))
         return 1, "Killed"
-    monkeypatch.setattr(C, "_execute", began_then_died)
-    C.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", began_then_died)
+    local.execute(camp, tmp_path / "runs", log=lambda *_: None)
     rec = records.load(camp.runs[0].run_dir)
     assert rec["status"] == "failed" and [a["status"] for a in rec["attempts"]] == ["failed"]
 
@@ -145,8 +147,8 @@ def test_trainer_that_began_and_died_has_that_attempt_marked_failed(tmp_path, sy
 def test_complete_run_with_a_changed_config_is_stale_and_reruns_only_with_force(tmp_path, synthetic_root,
                                                                                monkeypatch, capsys):
     runs, calls = tmp_path / "runs", []
-    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
-    C.execute(C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs), runs, log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    local.execute(C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs), runs, log=lambda *_: None)
     assert len(calls) == 2
     edited = _campaign(tmp_path, synthetic_root, epochs=2, overrides={"lr": 0.05})  # the YAML is edited
     args = ["campaign", str(edited), "--runs-root", str(runs), "--book", str(tmp_path / "book"), "--no-analysis"]
@@ -165,21 +167,21 @@ def test_a_field_added_since_a_run_was_recorded_does_not_make_it_stale(tmp_path,
     run = camp.runs[0]
     old_config = {k: v for k, v in run.config.to_dict().items() if k != "augment"}  # augment: its default
     records.save(run.run_dir, records.finish(records.start(run.run_dir, config=old_config)))
-    assert C.stale_fields(run) == [] and C.describe(run) == "complete"
+    assert stale_fields(run) == [] and describe(run) == "complete"
 
 
 def test_campaign_records_its_wall_time_and_each_runs_time_only_when_it_ran_something(tmp_path, synthetic_root,
                                                                                      monkeypatch):
     runs, calls = tmp_path / "runs", []
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
-    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
-    C.execute(camp, runs, log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    local.execute(camp, runs, log=lambda *_: None)
     timing = records.read_json(runs / "rel" / records.TIMING)
     assert [r["run_id"] for r in timing["runs"]] == calls and {r["status"] for r in timing["runs"]} == {"complete"}
     assert timing["wall_seconds"] >= max(r["seconds"] for r in timing["runs"]) > 0
     assert timing["jobs"] == 1 and timing["cpus"] == os.cpu_count() and timing["already_done"] == 0
     before = (runs / "rel" / records.TIMING).read_text()
-    C.execute(camp, runs, log=lambda *_: None)  # nothing to run: the last timing that ran something stays
+    local.execute(camp, runs, log=lambda *_: None)  # nothing to run: the last timing that ran something stays
     assert (runs / "rel" / records.TIMING).read_text() == before
 
 
@@ -196,8 +198,8 @@ def test_offline_fine_tune_is_skipped_by_the_campaign_without_starting_its_noteb
     tuned = next(r for r in camp.runs if r.config.model == "mlp_mixer_b16")
     tuned.notebook.parent.mkdir(parents=True)
     tuned.notebook.write_text("{}")  # an earlier attempt's page
-    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
-    summary = C.execute(camp, runs, log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    summary = local.execute(camp, runs, log=lambda *_: None)
     assert calls == ["rel-resnet_20-s0"] and summary["skipped"] == [tuned.run_id]
     rec = records.load(tuned.run_dir)
     assert rec["status"] == "skipped" and rec["reason"].startswith("pretrained weights unavailable: HF_HUB_OFFLINE")
@@ -216,8 +218,8 @@ def test_weights_the_campaign_cannot_judge_are_left_to_the_notebook_to_fail_on(t
     path.write_text(yaml.safe_dump({**spec, "models": ["ghostnet_100"]}))
     camp = C.load_campaign(path, runs_root=tmp_path / "runs")
     calls = []
-    monkeypatch.setattr(C, "_execute", _fake_execute(calls, code=1, tail="ValueError: several weights files"))
-    summary = C.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls, code=1, tail="ValueError: several weights files"))
+    summary = local.execute(camp, tmp_path / "runs", log=lambda *_: None)
     assert calls == ["rel-ghostnet_100-s0"] and summary["failed"] == calls
 
 
@@ -225,11 +227,11 @@ def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holde
         tmp_path, synthetic_root, monkeypatch):
     runs, calls, log = tmp_path / "runs", [], []
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
-    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
-    holders = [hold_lock(C.campaign_lock(camp, runs)), hold_lock(C.run_lock(camp.runs[0]))]
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    holders = [hold_lock(local.campaign_lock(camp, runs)), hold_lock(run_lock(camp.runs[0]))]
     try:
-        assert C.describe(camp.runs[0]).startswith(f"locked (another campaign process is running it: pid {holders[1].pid}")
-        summary = C.execute(camp, runs, log=log.append)
+        assert describe(camp.runs[0]).startswith(f"locked (another campaign process is running it: pid {holders[1].pid}")
+        summary = local.execute(camp, runs, log=log.append)
     finally:
         for p in holders:
             p.send_signal(signal.SIGKILL)  # like kill -9: the OS drops their locks
@@ -238,8 +240,8 @@ def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holde
     assert any("another campaign process is running it" in m and f"pid {holders[1].pid}" in m for m in log)
     assert not (runs / camp.name / records.MANIFEST).exists()  # the manifest is the lock holder's
     assert not (runs / camp.name / records.TIMING).exists()  # and so is the campaign's timing
-    assert records.holder(C.run_lock(camp.runs[0])) is None
-    assert C.execute(camp, runs, log=log.append)["complete"] == [camp.runs[0].run_id]
+    assert records.holder(run_lock(camp.runs[0])) is None
+    assert local.execute(camp, runs, log=log.append)["complete"] == [camp.runs[0].run_id]
     assert (runs / camp.name / records.MANIFEST).exists()
 
 
@@ -248,7 +250,7 @@ def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exi
     runs = tmp_path / "runs"
     path = _campaign(tmp_path, synthetic_root)
     camp = C.load_campaign(path, runs_root=runs)
-    holders = [hold_lock(C.campaign_lock(camp, runs))] + [hold_lock(C.run_lock(r)) for r in camp.runs]
+    holders = [hold_lock(local.campaign_lock(camp, runs))] + [hold_lock(run_lock(r)) for r in camp.runs]
     try:
         proc = run_cli(capfd, "campaign", path, "--runs-root", runs, "--book", tmp_path / "book")
     finally:
@@ -277,11 +279,11 @@ def test_runs_moved_aside_by_force_are_never_read_as_results(tmp_path, synthetic
         rec = records.start(run.run_dir, run_id=run.run_id, config=run.config.to_dict())
         records.save(run.run_dir, records.finish(rec, final={"top1": next(top1)}))
         return 0, ""
-    monkeypatch.setattr(C, "_execute", execute)
+    monkeypatch.setattr(local, "execute_notebook", execute)
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
     camp.runs = camp.runs[:1]
-    C.execute(camp, runs, log=lambda *_: None)
-    C.execute(camp, runs, force=True, log=lambda *_: None)
+    local.execute(camp, runs, log=lambda *_: None)
+    local.execute(camp, runs, force=True, log=lambda *_: None)
     aside = [p for p in (runs / "rel").iterdir() if ".replaced-" in p.name]
     assert len(aside) == 1 and records.load(aside[0])["final"]["top1"] == 31.5  # kept, not deleted
     _, recs = load_campaign_records("rel", runs)
@@ -330,9 +332,9 @@ def test_campaign_restores_a_complete_runs_damaged_metrics_from_its_checkpoint(s
     train_mod.train(run.plan)
     whole = (run.run_dir / records.METRICS).read_text()
     _tear_last_line(run.run_dir)
-    monkeypatch.setattr(C, "_execute", _fake_execute(calls))
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
     said = []
-    C.execute(camp, runs, log=said.append)
+    local.execute(camp, runs, log=said.append)
     assert calls == [] and (run.run_dir / records.METRICS).read_text() == whole
     assert any("restored from its checkpoint" in line for line in said)
     assert records.curve(records.load(run.run_dir) | {"run_dir": str(run.run_dir)})[-1]["epoch"] == 2

@@ -135,11 +135,16 @@ def touches(imports: set[str], part: str) -> bool:
 @pytest.mark.parametrize("part, forbidden", [
     ("models", ["registry", "data", "train", "config", "recipes", "records", "launch", "campaign", "report"]),
     ("data", ["models", "train", "config", "recipes", "launch", "campaign", "report"]),
-    ("config", ["train", "launch", "campaign", "report", "bench"]),
-    ("report", ["train", "launch", "campaign", "bench", "recipes", "config"]),
-    ("train", ["launch", "campaign", "report", "bench"]),
-    ("launch", ["campaign", "report", "bench"]),
-    ("records", ["models", "data", "train", "config", "launch", "campaign", "report"]),
+    ("config", ["train", "launch", "kernels", "runs", "campaign", "executors", "report", "bench"]),
+    ("report", ["train", "launch", "kernels", "runs", "campaign", "executors", "bench", "recipes", "config"]),
+    ("train", ["launch", "kernels", "runs", "campaign", "executors", "report", "bench"]),
+    ("launch", ["kernels", "runs", "campaign", "executors", "report", "bench"]),
+    ("kernels", ["train", "runs", "campaign", "executors", "report", "bench"]),
+    ("runs", ["campaign", "executors", "report", "bench"]),
+    ("campaign", ["executors", "report", "bench"]),
+    ("executors", ["report", "bench"]),
+    ("records", ["models", "data", "train", "config", "launch", "kernels", "runs", "campaign", "executors",
+                 "report"]),
 ])
 def test_module_boundaries_hold_for_every_import_statement(part, forbidden):
     """DESIGN.md's 'never' list and the one-way flow, read from the source (function-local imports count)."""

@@ -1,5 +1,5 @@
-"""Campaigns on Slurm (cifar100lab.slurm): executor settings, run states and the multi-node command as units,
-then campaigns against a real single-node Slurm started here (tests/slurm_cluster.py) on synthetic data."""
+"""Campaigns on Slurm (cifar100lab.executors.slurm): executor settings, run states and the multi-node command
+as units, then campaigns against a real single-node Slurm started here (tests/slurm_cluster.py) on synthetic data."""
 import contextlib
 import io
 import json
@@ -14,8 +14,9 @@ from slurm_cluster import LocalSlurm, SlurmUnavailable
 
 from cifar100lab import cli, records
 from cifar100lab.campaign import load_campaign
-from cifar100lab.config import ConfigError
-from cifar100lab.slurm import MIN_TIME_MIN, ExecutorSpec, accelerate_command, run_state, spec_with_flags, time_limit_min
+from cifar100lab.cli import executor_with_flags
+from cifar100lab.config import ConfigError, ExecutorConfig
+from cifar100lab.executors.slurm import MIN_TIME_MIN, accelerate_command, run_state, time_limit_min
 
 # One run: 3 epochs of 4 steps, so an interrupt after the first checkpoint leaves two epochs to resume.
 RUN = {"epochs": 3, "batch_size": 64, "eval_batch_size": 128, "max_steps_per_epoch": 4, "progress": False,
@@ -24,9 +25,9 @@ EXECUTOR = {"kind": "slurm", "cpus_per_task": 1, "time_min": 60}
 
 
 def write_campaign(path, data_root, name, models, **over):
-    spec = {"name": name, "dataset": "synthetic", "seeds": [0], "executor": EXECUTOR, "models": models,
-            "defaults": {**RUN, "data_root": str(data_root)}, **over}
-    path.write_text(yaml.safe_dump(spec))
+    content = {"name": name, "dataset": "synthetic", "seeds": [0], "executor": EXECUTOR, "models": models,
+               "defaults": {**RUN, "data_root": str(data_root)}, **over}
+    path.write_text(yaml.safe_dump(content))
     return path
 
 
@@ -47,15 +48,15 @@ def test_executor_block_with_an_unknown_key_fails_before_any_work_naming_the_val
     with pytest.raises(ConfigError, match=r"partiton.*valid keys: kind, partition"):
         load_campaign(path)
     with pytest.raises(ConfigError, match="kind must be one of local, slurm"):
-        ExecutorSpec.from_dict({"kind": "pbs"})
+        ExecutorConfig.from_dict({"kind": "pbs"})
 
 
 def test_command_line_flags_override_the_yaml_executor_block():
-    yaml_spec = ExecutorSpec.from_dict({"kind": "local", "partition": "a100", "qos": "normal"})
+    from_yaml = ExecutorConfig.from_dict({"kind": "local", "partition": "a100", "qos": "normal"})
     args = SimpleNamespace(executor="slurm", partition="h100", account="lab", qos=None, constraint=None,
                            time_min=None)
-    spec = spec_with_flags(yaml_spec, args)
-    assert (spec.kind, spec.partition, spec.account, spec.qos) == ("slurm", "h100", "lab", "normal")
+    executor = executor_with_flags(from_yaml, args)
+    assert (executor.kind, executor.partition, executor.account, executor.qos) == ("slurm", "h100", "lab", "normal")
 
 
 def test_time_limit_is_bench_epoch_time_times_epochs_with_margin_over_the_processes(tmp_path):
@@ -63,12 +64,12 @@ def test_time_limit_is_bench_epoch_time_times_epochs_with_margin_over_the_proces
     bench.write_text(json.dumps({"networks": [{"runs": ["c-a-s0"], "epoch_seconds": 120.0},
                                               {"runs": ["c-b-s0"], "epoch_seconds": 30.0}]}))
     runs = [SimpleNamespace(run_id=r, config=SimpleNamespace(epochs=200)) for r in ("c-a-s0", "c-b-s0")]
-    spec = ExecutorSpec.from_dict({"kind": "slurm", "epoch_times": str(bench), "time_margin": 1.5})
+    executor = ExecutorConfig.from_dict({"kind": "slurm", "epoch_times": str(bench), "time_margin": 1.5})
     # the slowest run: 120 s × 200 epochs × 1.5 / 8 processes = 75 min, plus 10 min of start-up
-    assert time_limit_min(runs, spec, gpus=8) == 85
-    assert time_limit_min(runs[1:], spec, gpus=8) == MIN_TIME_MIN  # never below submitit's time-out threshold
+    assert time_limit_min(runs, executor, gpus=8) == 85
+    assert time_limit_min(runs[1:], executor, gpus=8) == MIN_TIME_MIN  # never below submitit's time-out threshold
     with pytest.raises(ConfigError, match="no epoch time for c-x-s0"):
-        time_limit_min([SimpleNamespace(run_id="c-x-s0", config=SimpleNamespace(epochs=1))], spec, gpus=1)
+        time_limit_min([SimpleNamespace(run_id="c-x-s0", config=SimpleNamespace(epochs=1))], executor, gpus=1)
 
 
 def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_record_is_failed():
@@ -104,8 +105,8 @@ def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_e
     for key, value in {"SUBMITIT_EXECUTOR": "slurm", "SLURM_JOB_ID": "77", "SLURM_JOB_NUM_NODES": "2",
                        "SLURM_NODEID": "1", "SLURM_PROCID": "1", "SLURM_JOB_NODELIST": "gpu[07-08]"}.items():
         monkeypatch.setenv(key, value)
-    spec = ExecutorSpec.from_dict({"kind": "slurm", "nodes": 2, "port": 29511})
-    cmd, env = accelerate_command("logs/r.run.json", spec, gpus=8, job_env=submitit.JobEnvironment())
+    executor = ExecutorConfig.from_dict({"kind": "slurm", "nodes": 2, "port": 29511})
+    cmd, env = accelerate_command("logs/r.run.json", executor, gpus=8, job_env=submitit.JobEnvironment())
     assert cmd[1:3] == ["-m", "accelerate.commands.launch"]
     launch = launch_command_parser().parse_args(cmd[3:])  # accelerate's own parser accepts every flag
     assert (launch.num_machines, launch.machine_rank, launch.main_process_ip, launch.main_process_port,

@@ -1,8 +1,8 @@
 """Campaigns on a Slurm cluster through submitit: each run is one Slurm job (one job array per submission).
 
 Inside a job the unit is the same as on one machine: papermill executes ``notebooks/train.ipynb`` into
-``book/runs/<run>.ipynb`` (``campaign._execute``), so notebooks and run records come out exactly as with the
-local executor. The repository, the runs root, the book and the data are assumed to be on shared storage.
+``book/runs/<run>.ipynb`` (:func:`cifar100lab.runs.execute_notebook`), so notebooks and run records come out
+exactly as with the local executor. The repository, the runs root, the book and the data are assumed to be on shared storage.
 
 - ``runs/<campaign>/slurm.json`` maps every submitted run to its job ids; it is written atomically under a
   lock, and a run is never submitted while a job for it is alive.
@@ -15,7 +15,7 @@ local executor. The repository, the runs root, the book and the data are assumed
 - ``nodes: N > 1``: every node's task starts ``accelerate launch -m cifar100lab train`` with the rendezvous
   taken from the Slurm environment (:func:`accelerate_command`); node 0 then renders the notebook.
 
-YAML (``executor:``) keys are :data:`EXECUTOR_KEYS`; ``--partition`` etc. override them.
+YAML (``executor:``) keys are :class:`cifar100lab.config.ExecutorConfig`'s; ``--partition`` etc. override them.
 """
 from __future__ import annotations
 
@@ -28,120 +28,52 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import records
-from .config import ConfigError, refuse_unknown_keys
+from .. import records
+from ..campaign import Campaign, write_manifest
+from ..config import ConfigError, ExecutorConfig
+from ..kernels import KernelSlot, Stopped, raise_stopped
+from ..runs import Run, attempts_so_far, execute_notebook, record_outcome
 
 STATE_FILE = "slurm.json"
 STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's SIGUSR2 or scancel's SIGKILL ends the job
-KINDS = ("local", "slurm")
 # Slurm states after which no job runs any more; every other state Slurm reports is a live job.
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
             "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"}
 STARTED = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
-# submitit counts an interrupt as a time-out when the limit is under about 50 min (measured), and time-outs are
+# submitit counts an interrupt as a time-out when the limit is short, and time-outs are
 # capped (3 requeues), so a computed limit is never shorter.
 MIN_TIME_MIN = 60
 DEFAULT_TIME_MIN = 24 * 60
 START_UP_MIN = 10  # kernel, imports, data and model before the first epoch
 
 
-@dataclass
-class ExecutorSpec:
-    kind: str = "local"  # local | slurm
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    time_min: int | None = None  # None: from epoch_times (at least 60), else 24 h
-    epoch_times: str | None = None  # a `bench --campaign` record: time limit = its epoch time × epochs × margin
-    time_margin: float = 1.5
-    nodes: int = 1
-    gpus_per_node: int | None = None  # None: the campaign's num_processes when a number, else 0 (CPU jobs)
-    cpus_per_task: int | None = None  # None: 8 per GPU, 2 without
-    mem_gb: float | None = None
-    port: int = 29500  # rendezvous port on node 0 of a multi-node run
-    extra: dict = field(default_factory=dict)  # any other sbatch option, e.g. {exclusive: true}
-
-    @classmethod
-    def from_dict(cls, d: dict | None, where: str = "executor") -> "ExecutorSpec":
-        d = dict(d or {})
-        refuse_unknown_keys(d, EXECUTOR_KEYS, where)
-        spec = cls(**d)
-        spec.validate(where)
-        return spec
-
-    def validate(self, where: str) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        for key in ("time_min", "nodes", "gpus_per_node", "cpus_per_task", "port"):
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0
-                                      or (value == 0 and key != "gpus_per_node")):
-                raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
-        if self.mem_gb is not None and (not isinstance(self.mem_gb, (int, float)) or self.mem_gb <= 0):
-            raise ConfigError(f"{where}: mem_gb must be a positive number, got {self.mem_gb!r}")
-        if not isinstance(self.time_margin, (int, float)) or self.time_margin < 1:
-            raise ConfigError(f"{where}: time_margin must be a number >= 1, got {self.time_margin!r}")
-        if self.epoch_times and not Path(self.epoch_times).is_file():
-            raise ConfigError(f"{where}: epoch_times {self.epoch_times} does not exist; write it with "
-                              f"`python -m cifar100lab bench --campaign CAMPAIGN.yaml --out FILE`")
-
-    def gpus(self, num_processes) -> int:
-        if self.gpus_per_node is not None:
-            return self.gpus_per_node
-        return num_processes if isinstance(num_processes, int) and not isinstance(num_processes, bool) else 0
-
-
-EXECUTOR_KEYS = tuple(f.name for f in fields(ExecutorSpec))
-FLAGS = ("partition", "account", "qos", "constraint", "time_min")
-
-
-def add_arguments(c) -> None:
-    """The campaign command's executor flags."""
-    c.add_argument("--executor", choices=KINDS, help="where runs execute (default: the YAML's executor, else local)")
-    c.add_argument("--status", action="store_true", help="report queued / running / complete / failed per run")
-    c.add_argument("--retry-failed", action="store_true", help="Slurm: submit failed runs again")
-    c.add_argument("--wait", action="store_true", help="Slurm: after submitting, wait until no job is alive")
-    for name in FLAGS:
-        c.add_argument(f"--{name.replace('_', '-')}", type=int if name == "time_min" else str,
-                       help=f"Slurm {name.replace('_', ' ')} (default: the YAML's executor block)")
-
-
-def spec_with_flags(spec: ExecutorSpec, args) -> ExecutorSpec:
-    """The YAML's executor block with the command line's choices on top."""
-    over = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
-    if getattr(args, "executor", None):
-        over["kind"] = args.executor
-    return ExecutorSpec.from_dict({**asdict(spec), **over}, "command line")
-
-
-def time_limit_min(runs, spec: ExecutorSpec, gpus: int) -> int:
+def time_limit_min(runs: list[Run], executor: ExecutorConfig, gpus: int) -> int:
     """The job's time limit: given, or the bench's epoch time × epochs × margin over the processes."""
-    if spec.time_min:
-        return spec.time_min
-    if not spec.epoch_times:
+    if executor.time_min:
+        return executor.time_min
+    if not executor.epoch_times:
         return DEFAULT_TIME_MIN
-    bench = records.read_json(spec.epoch_times)
+    bench = records.read_json(executor.epoch_times)
     epoch_s = {rid: n["epoch_seconds"] for n in bench.get("networks", []) for rid in n["runs"]}
     missing = [r.run_id for r in runs if r.run_id not in epoch_s]
     if missing:
-        raise ConfigError(f"{spec.epoch_times} has no epoch time for {', '.join(missing[:3])}"
+        raise ConfigError(f"{executor.epoch_times} has no epoch time for {', '.join(missing[:3])}"
                           f"{' …' if len(missing) > 3 else ''}; time it with `bench --campaign` or set time_min")
-    processes = max(1, gpus) * spec.nodes  # the bench timed one process
-    seconds = max(epoch_s[r.run_id] * r.config.epochs for r in runs) * spec.time_margin / processes
+    processes = max(1, gpus) * executor.nodes  # the bench timed one process
+    seconds = max(epoch_s[r.run_id] * r.config.epochs for r in runs) * executor.time_margin / processes
     return max(MIN_TIME_MIN, START_UP_MIN + math.ceil(seconds / 60))
 
 
-def accelerate_command(run_file: str | os.PathLike, spec: ExecutorSpec, gpus: int, job_env=None) -> tuple[list, dict]:
+def accelerate_command(run_file: str | os.PathLike, executor: ExecutorConfig, gpus: int, job_env=None) -> tuple[list, dict]:
     """The command and environment one node's task starts for a multi-node run (rendezvous on node 0)."""
     import submitit
     env = job_env or submitit.JobEnvironment()
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
            "--num_machines", str(env.num_nodes), "--machine_rank", str(env.node),
-           "--main_process_ip", env.hostnames[0], "--main_process_port", str(spec.port),
+           "--main_process_ip", env.hostnames[0], "--main_process_port", str(executor.port),
            "--num_processes", str(env.num_nodes * gpus), "-m", "cifar100lab", "train", str(run_file)]
     return cmd, {**os.environ, "NUM_NODES": str(env.num_nodes)}
 
@@ -149,47 +81,43 @@ def accelerate_command(run_file: str | os.PathLike, spec: ExecutorSpec, gpus: in
 @dataclass
 class RunJob:
     """What one Slurm job executes: the run's notebook, as the local executor does."""
-    run: object  # campaign.Run
+    run: Run
     notebook: str
     log_dir: str
     cwd: str
-    spec: ExecutorSpec
+    executor: ExecutorConfig
     gpus: int
 
     def __call__(self) -> str:
         import submitit
-
-        from . import campaign
         os.chdir(self.cwd)
         if "SLURM_CPUS_PER_TASK" in os.environ:  # torch would take every core of a node other jobs share
             os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
         job_env = submitit.JobEnvironment()
-        if self.spec.nodes == 1:
+        if self.executor.nodes == 1:
             status = self._notebook("auto")  # on every GPU Slurm gave the job
         else:
-            cmd, env = accelerate_command(run_file(self.run, self.log_dir), self.spec, self.gpus, job_env)
-            before = campaign.attempts_so_far(self.run)
+            cmd, env = accelerate_command(run_file(self.run, self.log_dir), self.executor, self.gpus, job_env)
+            before = attempts_so_far(self.run)
             code = subprocess.run(cmd, env=env).returncode
             if job_env.global_rank != 0:
                 return "worker"
             # node 0 renders the notebook from the finished record (one process: nothing is trained again)
             status = (self._notebook(1) if code == 0
-                      else campaign.settle(self.run, code, f"accelerate launch exited with {code}", before))
+                      else record_outcome(self.run, code, f"accelerate launch exited with {code}", before))
         note_job(self.run.run_dir, job_env)
         if status == "failed":  # the job fails too, so Slurm's accounting agrees with the record
-            raise RuntimeError(f"{self.run.run_id} failed: {read_record(self.run.run_dir).get('reason')}")
+            raise RuntimeError(f"{self.run.run_id} failed: {(records.load(self.run.run_dir) or {}).get('reason')}")
         return status
 
     def _notebook(self, num_processes) -> str:
-        from . import campaign
-        from .launch import KernelSlot, Stopped, raise_stopped
-        before = campaign.attempts_so_far(self.run)
+        before = attempts_so_far(self.run)
         # scancel sends SIGTERM, which submitit ignores; the kernel sits in a session of its own that Slurm's
         # signals miss, so it is stopped here, and the run keeps its last checkpoint.
         previous = signal.signal(signal.SIGTERM, raise_stopped)
         try:
-            code, tail = campaign._execute(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
-                                           Path(self.log_dir), num_processes)
+            code, tail = execute_notebook(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
+                                          Path(self.log_dir), num_processes)
         except Stopped:
             # A preemption follows SIGTERM with submitit's SIGUSR2 (it requeues the job), scancel with SIGKILL
             # after Slurm's KillWait: wait for either rather than end the job as if the run had finished.
@@ -198,7 +126,7 @@ class RunJob:
             raise
         finally:
             signal.signal(signal.SIGTERM, previous)
-        return campaign.settle(self.run, code, tail, before)
+        return record_outcome(self.run, code, tail, before)
 
     def checkpoint(self, *args, **kwargs):
         # The trainer checkpoints every epoch in run_dir, so requeuing the same call resumes the run.
@@ -206,18 +134,13 @@ class RunJob:
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
 
 
-def run_file(run, log_dir) -> Path:
+def run_file(run: Run, log_dir) -> Path:
     return Path(log_dir) / f"{run.run_id}.run.json"
-
-
-def read_record(run_dir: Path) -> dict:
-    path = Path(run_dir) / records.RECORD
-    return records.read_json(path) if path.exists() else {}
 
 
 def note_job(run_dir: Path, job_env) -> None:
     """Add the job that produced the record, and how often Slurm restarted it, to the record."""
-    record = read_record(run_dir)
+    record = records.load(run_dir)
     if record:
         record["slurm"] = {"job_id": job_env.job_id, "requeues": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
                            "nodes": job_env.num_nodes, "hosts": list(job_env.hostnames)}
@@ -226,7 +149,7 @@ def note_job(run_dir: Path, job_env) -> None:
 
 # ---- state: which job runs which run, and what Slurm says about it ----
 
-def state_path(campaign, runs_root) -> Path:
+def state_path(campaign: Campaign, runs_root) -> Path:
     return Path(runs_root) / campaign.name / STATE_FILE
 
 
@@ -288,7 +211,7 @@ def run_state(record_status: str | None, submitted: bool, slurm_state: str | Non
     return "failed" if submitted else "new"  # an ended job left no final record: killed or cancelled
 
 
-def campaign_states(campaign, runs_root, state: dict) -> dict[str, dict]:
+def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dict]:
     """run id -> {state, job, slurm, reason}. Slurm is asked before the records are read, so a job that ends
     in between is seen alive (and waited for) rather than lost."""
     jobs = {rid: entry["job_id"] for rid, entry in state.get("runs", {}).items()}
@@ -297,7 +220,7 @@ def campaign_states(campaign, runs_root, state: dict) -> dict[str, dict]:
     for run in campaign.runs:
         job = jobs.get(run.run_id)
         try:
-            record = read_record(run.run_dir)
+            record = records.load(run.run_dir) or {}
             state = run_state(record.get("status"), job is not None, slurm.get(job))
         except records.RecordError as e:  # reported, never submitted on a guess; the other runs go on
             record, state = {"reason": str(e)}, "running" if alive(slurm.get(job)) else "damaged"
@@ -307,36 +230,36 @@ def campaign_states(campaign, runs_root, state: dict) -> dict[str, dict]:
 
 # ---- submitting ----
 
-def _executor(spec: ExecutorSpec, folder: Path, timeout_min: int, gpus: int, name: str):
+def _submitit_executor(executor: ExecutorConfig, folder: Path, timeout_min: int, gpus: int, name: str):
     import submitit
     ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
-    params = {"timeout_min": timeout_min, "nodes": spec.nodes, "tasks_per_node": 1, "name": name,
-              "cpus_per_task": spec.cpus_per_task or (8 * gpus if gpus else 2), "gpus_per_node": gpus or None,
-              "mem_gb": spec.mem_gb, "slurm_partition": spec.partition, "slurm_account": spec.account,
-              "slurm_qos": spec.qos, "slurm_constraint": spec.constraint,
-              "slurm_additional_parameters": spec.extra or None}
+    params = {"timeout_min": timeout_min, "nodes": executor.nodes, "tasks_per_node": 1, "name": name,
+              "cpus_per_task": executor.cpus_per_task or (8 * gpus if gpus else 2), "gpus_per_node": gpus or None,
+              "mem_gb": executor.mem_gb, "slurm_partition": executor.partition, "slurm_account": executor.account,
+              "slurm_qos": executor.qos, "slurm_constraint": executor.constraint,
+              "slurm_additional_parameters": executor.extra or None}
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
     return ex
 
 
-def submit_runs(campaign, runs, spec: ExecutorSpec, runs_root, notebook: Path) -> dict[str, str]:
+def submit_runs(campaign: Campaign, runs: list[Run], executor: ExecutorConfig, runs_root, notebook: Path) -> dict[str, str]:
     """Submit ``runs`` as one job array; returns run id -> job id."""
-    gpus = spec.gpus(campaign.num_processes)
-    if spec.nodes > 1 and not gpus:
-        raise ConfigError(f"nodes: {spec.nodes} needs GPUs: set gpus_per_node (or num_processes) in the campaign")
+    gpus = executor.gpus(campaign.num_processes)
+    if executor.nodes > 1 and not gpus:
+        raise ConfigError(f"nodes: {executor.nodes} needs GPUs: set gpus_per_node (or num_processes) in the campaign")
     root = Path(runs_root) / campaign.name
     log_dir = root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     for run in runs:  # written here once, read by every node of a multi-node job
         records.atomic_write_json(run_file(run, log_dir), run.config.to_dict())
-    ex = _executor(spec, root / "slurm", time_limit_min(runs, spec, gpus), gpus, campaign.name)
+    ex = _submitit_executor(executor, root / "slurm", time_limit_min(runs, executor, gpus), gpus, campaign.name)
     with ex.batch():
-        jobs = [ex.submit(RunJob(run, str(notebook.resolve()), str(log_dir.resolve()), os.getcwd(), spec, gpus))
+        jobs = [ex.submit(RunJob(run, str(notebook.resolve()), str(log_dir.resolve()), os.getcwd(), executor, gpus))
                 for run in runs]
     return {run.run_id: job.job_id for run, job in zip(runs, jobs)}
 
 
-def submit(campaign, spec: ExecutorSpec, runs_root, notebook: Path, retry_failed=False, retry_skipped=False,
+def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Path, retry_failed=False, retry_skipped=False,
            log=print) -> list[str]:
     """Submit every run that is new (or failed / skipped, when asked) and has no live job; returns their ids."""
     path = state_path(campaign, runs_root)
@@ -347,7 +270,7 @@ def submit(campaign, spec: ExecutorSpec, runs_root, notebook: Path, retry_failed
         todo = [r for r in campaign.runs if states[r.run_id]["state"] in again]
         if not todo:
             return []
-        jobs = submit_runs(campaign, todo, spec, runs_root, notebook)
+        jobs = submit_runs(campaign, todo, executor, runs_root, notebook)
         for rid, job in jobs.items():
             entry = state["runs"].setdefault(rid, {"jobs": []})
             entry.update(job_id=job, submitted=records.now())
@@ -359,7 +282,7 @@ def submit(campaign, spec: ExecutorSpec, runs_root, notebook: Path, retry_failed
 
 # ---- reporting ----
 
-def report(campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]:
+def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]:
     """Print one line per run and the totals; returns {state: [run ids]}."""
     by_state: dict[str, list[str]] = {}
     width = max((len(r) for r in states), default=0)
@@ -371,7 +294,7 @@ def report(campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]
     return by_state
 
 
-def wait(campaign, runs_root, poll_s: float = 2.0) -> dict[str, dict]:
+def wait(campaign: Campaign, runs_root, poll_s: float = 2.0) -> dict[str, dict]:
     path = state_path(campaign, runs_root)
     while True:
         states = campaign_states(campaign, runs_root, read_state(path))
@@ -380,16 +303,15 @@ def wait(campaign, runs_root, poll_s: float = 2.0) -> dict[str, dict]:
         time.sleep(poll_s)
 
 
-def main(campaign, spec: ExecutorSpec, args, notebook: Path, log=print) -> int:
+def main(campaign: Campaign, executor: ExecutorConfig, args, notebook: Path, log=print) -> int:
     """``campaign --executor slurm`` / ``--status``: submit what is due, report, exit 1 if any run failed."""
-    if spec.kind == "slurm" and not args.status:
+    if executor.kind == "slurm" and not args.status:
         if args.force:
             raise ConfigError("--force is for the local executor; move a run's folder aside to re-run it on Slurm")
         if shutil.which("sbatch") is None:
             raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
-        from .campaign import write_manifest
         write_manifest(campaign, args.runs_root)
-        if not submit(campaign, spec, args.runs_root, notebook, args.retry_failed, args.retry_skipped, log):
+        if not submit(campaign, executor, args.runs_root, notebook, args.retry_failed, args.retry_skipped, log):
             log("nothing to submit: every run is done, failed (see --retry-failed) or has a live job")
     path = state_path(campaign, args.runs_root)
     states = wait(campaign, args.runs_root) if args.wait else campaign_states(campaign, args.runs_root,

@@ -1,0 +1,209 @@
+"""The local executor: a campaign's runs as papermill jobs on this machine. Finished runs are skipped,
+interrupted ones resume from their checkpoint, failures are recorded and do not stop the others; complete runs
+whose recorded config differs from what the campaign asks now are reported as stale (re-run with ``force``).
+
+One campaign per runs folder: a process holds OS locks on the campaign (for the manifest, the timing record and
+the analysis) and on each run it runs; a second process on the same campaign skips what the first holds.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+
+from .. import records
+from ..campaign import Campaign, write_manifest
+from ..devices import visible_gpus
+from ..kernels import KernelSlot, job_envs, keep_kernels, notebook_jobs, resolve_jobs, run_in_slots
+from ..runs import (
+    NOTEBOOKS,
+    Run,
+    attempts_so_far,
+    execute_notebook,
+    record_outcome,
+    restore_damaged_metrics,
+    run_lock,
+    skipped_offline,
+    stale_fields,
+    status_of,
+)
+
+
+class CannotStart(RuntimeError):
+    """The campaign's folder cannot be written (disk full, read-only, not ours); nothing was started."""
+
+    def __init__(self, folder: Path, error: OSError):
+        super().__init__(f"cannot write the campaign folder {folder}: {error.strerror or error}; free space there or "
+                         f"choose another --runs-root (nothing was started)")
+
+
+def campaign_lock(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
+    return Path(runs_root) / campaign.name / records.LOCKS / "campaign.lock"
+
+
+def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
+    """The runs to execute; done ones go to ``already``, complete ones whose config changed to ``stale``."""
+    todo = []
+    for run in campaign.runs:
+        try:
+            stale = [] if force else stale_fields(run)
+        except records.RecordError as e:  # this run is reported; the others go on
+            summary["damaged"].append(run.run_id)
+            log(f"{run.run_id}: damaged, not run: {e} (--force moves the run folder aside and re-runs it)")
+            continue
+        if stale:
+            summary["stale"].append(run.run_id)
+            log(f"{run.run_id}: stale, not re-run: complete, but the campaign now asks {'; '.join(stale)} "
+                f"(--force re-runs it)")
+        elif not force and status_of(run) in done:
+            restore_damaged_metrics(run, log)
+            summary["already"].append(run.run_id)
+        else:
+            todo.append(run)
+    return todo
+
+
+def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
+    """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
+    if not force and status_of(run) in done:
+        return "already"
+    if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
+        run.run_dir.rename(records.moved_aside(run.run_dir))
+    before = attempts_so_far(run)
+    if skipped_offline(run):
+        run.notebook.unlink(missing_ok=True)  # an earlier attempt's page would show results it no longer has
+        return "skipped"
+    code, tail = execute_run(run)
+    return record_outcome(run, code, tail, before)
+
+
+def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
+            force: bool = False, retry_skipped: bool = False, jobs: int | None = None, log=print) -> dict:
+    """Execute every run not already done; returns {status: [run ids]}, with ``stale`` (complete runs whose
+    config changed, not re-run without ``force``) and ``locked`` (runs another campaign process holds).
+
+    This process holds the campaign's lock (for the manifest) and each run's lock while it runs it. A second
+    process on the same campaign runs only what nobody holds and reports the rest as ``locked``. The locks are
+    OS locks, gone with their process, so a killed campaign leaves none behind."""
+    notebook = Path(notebook or NOTEBOOKS / "train.ipynb")
+    jobs = resolve_jobs(jobs or campaign.jobs, "--jobs")
+    done = {"complete"} | (set() if retry_skipped else {"skipped"})
+    log_dir = Path(runs_root) / campaign.name / "logs"
+    nproc = campaign.num_processes if jobs == 1 else "auto"
+
+    def attempt(run: Run, slot: KernelSlot) -> str:
+        return _attempt(run, force, done, lambda r: execute_notebook(r, notebook, slot, log_dir, nproc))
+
+    summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": [], "damaged": []}
+    with contextlib.ExitStack() as held:
+        owner = False  # of the campaign's lock, hence of its manifest and timing record
+        try:
+            held.enter_context(records.lock(campaign_lock(campaign, runs_root)))
+            write_manifest(campaign, runs_root)
+            owner = True
+        except records.Locked as e:
+            log(f"campaign {campaign.name}: another campaign process holds it ({e.holder}); the runs it holds "
+                f"are skipped here (reported as locked)")
+        except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
+            raise CannotStart(Path(runs_root) / campaign.name, e) from None
+        todo = runs_to_do(campaign, force, done, summary, log)
+        log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
+            f"{len(summary['already'])} already done, {len(todo)} to run"
+            + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
+        started, clock = records.now(), records.Timer()
+        # The kernels' own logs are the campaign lock holder's; another process's kernels log beside them
+        # under its pid, so it never writes a file the holder writes.
+        kernel_logs = "kernel-job" if owner else f"kernel-pid{os.getpid()}-job"
+        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc), log_dir, kernel_logs)
+        if todo and owner:
+            write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
+    return summary
+
+
+def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: float, jobs: int,
+                 seconds: dict[str, float], summary: dict) -> Path:
+    """The record of this invocation's wall time (the book's Performance page shows it): when, how long, on what,
+    how many runs side by side, and each executed run's time from its start to its record."""
+    status = {rid: s for s, rids in summary.items() for rid in rids}
+    path = Path(runs_root) / campaign.name / records.TIMING
+    records.atomic_write_json(path, {
+        "campaign": campaign.name, "source": campaign.path, "dataset": campaign.dataset, "started": started,
+        "finished": records.now(), "wall_seconds": wall_seconds, "jobs": jobs, "cpu": records.cpu_name(),
+        "cpus": os.cpu_count(), "gpus": visible_gpus(), "already_done": len(summary["already"]),
+        "runs": [{"run_id": rid, "status": status.get(rid), "seconds": s} for rid, s in seconds.items()]})
+    return path
+
+
+def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False,
+                  log_dir: Path | None = None, kernel_logs: str = "kernel-job") -> dict[str, float]:
+    """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share) and kernel
+    (its output in ``log_dir/<kernel_logs><job>.log``); every run under its run lock. Returns each run's seconds
+    from its start to its end."""
+    started, count, seconds, tally = time.time(), [0], {}, threading.Lock()
+
+    def attempt_and_count(run: Run, slot: KernelSlot) -> None:
+        t0 = time.time()
+        try:
+            with records.lock(run_lock(run)):
+                status = attempt(run, slot)
+        except records.Locked as e:
+            status = "locked"
+            log(f"{run.run_id}: locked, skipped: another campaign process is running it ({e.holder})")
+        except records.RecordError as e:  # damaged since the runs to do were chosen: reported, the others go on
+            status = "damaged"
+            log(f"{run.run_id}: damaged: {e}")
+        except OSError as e:  # e.g. the disk filled up: the run's record could not say so; the other runs go on
+            status = "failed"
+            log(f"{run.run_id}: failed, and its folder could not be written: {e}")
+        with tally:
+            summary.setdefault(status, []).append(run.run_id)
+            seconds[run.run_id] = time.time() - t0
+            count[0] += 1
+            eta = (time.time() - started) / count[0] * (len(todo) - count[0])
+            log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s "
+                f"(ETA {eta / 60:.1f} min)")
+
+    run_in_slots(todo, [KernelSlot(env, keep, log_dir and log_dir / f"{kernel_logs}{i}.log")
+                        for i, env in enumerate(job_envs(jobs))], attempt_and_count)
+    return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
+
+
+def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir: str | os.PathLike = "book",
+            log=print) -> None:
+    """Execute the analysis notebook (tables, figures, rendered prose) and one notebook per ablation study on
+    this machine, whichever executor trained the runs, under the campaign's lock: while another campaign process
+    holds it, its analysis is left to it."""
+    try:
+        with records.lock(campaign_lock(campaign, runs_root)):
+            _analyse(campaign, runs_root, Path(book_dir) / "generated", log)
+    except records.Locked as e:
+        log(f"analysis skipped: another campaign process holds campaign {campaign.name} ({e.holder})")
+
+
+def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
+    """The analysis notebook and one per study, side by side (each kernel does single-threaded report work)."""
+    out.mkdir(parents=True, exist_ok=True)
+    common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
+              "out_dir": os.path.relpath(out)}
+    books = [("analysis.ipynb", "analysis.ipynb", common)]
+    books += [("ablation.ipynb", f"ablation-{s.name}.ipynb", {**common, "study": s.name}) for s in campaign.studies]
+    log_dir = Path(runs_root) / campaign.name / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    failed = []
+
+    def execute_book(book, slot: KernelSlot) -> None:
+        source, target, params = book
+        code, tail = slot.execute(NOTEBOOKS / source, out / target, params, log_dir / Path(target).stem)
+        if code:
+            failed.append((target, tail))
+
+    # Report work only (no CUDA, no fork), so each job keeps its kernel: the imports are paid once per job.
+    run_in_slots(books, [KernelSlot(dict(os.environ), True, log_dir / f"kernel-analysis{i}.log")
+                         for i in range(notebook_jobs(len(books)))], execute_book)
+    if failed:
+        raise RuntimeError("analysis failed: " + "; ".join(f"{t}: {tail.strip().splitlines()[-1] if tail.strip() else '?'}"
+                                                          for t, tail in failed))
+    log(f"analysis written to {out}")

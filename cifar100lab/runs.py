@@ -1,0 +1,131 @@
+"""One run's life, shared by every executor: its notebook executed by papermill (``notebooks/train.ipynb`` with
+the run's config as parameters, into ``book/runs/<run_id>.ipynb``), its status and attempts as its record says,
+the outcome of an attempt written to the record whatever ended it, its lock, and whether its recorded config is
+still what the campaign asks for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import records
+from .config import RunPlan, TrainConfig, resolved_fingerprint
+from .kernels import KernelSlot
+from .train import CheckpointError, restore_metrics, skip_without_weights
+
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
+
+
+@dataclass
+class Run:
+    run_id: str
+    plan: RunPlan
+    notebook: Path  # the executed notebook, the run's page in the book
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.plan.config
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.run_dir)
+
+
+def status_of(run: Run) -> str | None:
+    """The run's recorded status (None: no record); a damaged record is a :class:`records.RecordError`."""
+    record = records.load(run.run_dir)
+    return record.get("status") if record else None
+
+
+def attempts_so_far(run: Run) -> int:
+    return len(records.attempts_of(records.load(run.run_dir)))
+
+
+def stale_fields(run: Run) -> list[str]:
+    """How a complete run's recorded config differs from what the campaign asks for now, one
+    ``field: recorded → asked`` per field that changes the result (none: up to date or not complete).
+    Resolved plans are compared, not spellings, so ``lr: 0.1`` on a recipe whose lr is 0.1 changes nothing;
+    a field added after the run was recorded had its default then."""
+    record = records.load(run.run_dir)
+    if not record or record.get("status") != "complete":
+        return []
+    recorded = record.get("config") or {}
+    old, new = resolved_fingerprint(recorded), resolved_fingerprint(run.plan)
+    spelled_old, spelled_new = {**TrainConfig().to_dict(), **recorded}, run.config.to_dict()
+
+    def shown(k):  # as the YAML spells it where the spellings differ; else as resolved
+        if k in spelled_new and spelled_old.get(k) != spelled_new[k]:
+            return spelled_old.get(k), spelled_new[k]
+        return old.get(k), new.get(k)
+    return [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def run_lock(run: Run) -> Path:
+    return run.run_dir.parent / records.LOCKS / f"{run.run_id}.lock"
+
+
+def describe(run: Run) -> str:
+    """A run's state for ``--dry-run``: new, its status, stale (with the fields), locked (by whom) or damaged
+    (why). It reads and writes nothing else."""
+    holder = records.holder(run_lock(run))
+    if holder:
+        return f"locked (another campaign process is running it: {holder})"
+    try:
+        stale = stale_fields(run)
+    except records.RecordError as e:
+        return f"damaged ({e}; --force moves the run folder aside and re-runs it)"
+    if stale:
+        return f"stale (complete, but the campaign now asks {'; '.join(stale)}; --force re-runs it)"
+    return status_of(run) or "new"
+
+
+def execute_notebook(run: Run, notebook: Path, slot: KernelSlot, log_dir: Path, num_processes) -> tuple[int, str]:
+    """The run's notebook, executed by papermill with the run's config as parameters; papermill's exit status
+    and the tail of the error."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    params = {**run.config.to_dict(), "num_processes": num_processes}
+    return slot.execute(notebook, run.notebook, params, log_dir / run.run_id)
+
+
+def record_outcome(run: Run, code: int, tail: str, attempts_before: int) -> str:
+    """The run's status once its notebook (or launcher) ended with ``code``; every executor ends here, so a
+    failure the trainer could not record is written the same way by each."""
+    if code != 0:
+        _mark_failure(run, attempts_before, code, tail)
+    return status_of(run) or "failed"
+
+
+def _mark_failure(run: Run, attempts_before: int, code: int, tail: str) -> None:
+    """The notebook exited non-zero: the record must say so for this attempt. The trainer's own failure
+    record stands; otherwise this attempt (begun by the trainer, or not even that) is marked failed."""
+    record = records.load(run.run_dir)
+    ours = record is not None and len(records.attempts_of(record)) > attempts_before
+    if ours and record["status"] in ("failed", "skipped"):
+        return
+    if not ours:  # it ended before the trainer began: a new attempt, without the old one's results
+        record = records.start(run.run_dir, run_id=run.run_id, campaign=run.config.campaign, model=run.config.model,
+                               options=run.config.options, seed=run.config.seed, config=run.config.to_dict())
+    last = tail.strip().splitlines()[-1] if tail.strip() else f"exit code {code}"
+    records.save(run.run_dir, records.fail(record, f"notebook failed: {last}"))
+
+
+def skipped_offline(run: Run) -> bool:
+    """A fine-tune whose weights cannot be had is recorded as skipped here, without a kernel start."""
+    try:
+        return skip_without_weights(run.plan) is not None
+    except Exception:  # any other trouble with the weights: the notebook fails on it and records why
+        return False
+
+
+def restore_damaged_metrics(run: Run, log) -> None:
+    """A complete run whose ``metrics.jsonl`` lost or tore a line gets it back from its checkpoint's history
+    (the report refuses a curve with an epoch missing)."""
+    record = records.load(run.run_dir)
+    damage = record.get("status") == "complete" and records.metrics_damage(run.run_dir, record.get("epochs_done") or 0)
+    if not damage or records.holder(run_lock(run)):
+        return
+    try:
+        restore_metrics(run.run_dir)
+        log(f"{run.run_id}: {records.METRICS} was damaged; restored from its checkpoint")
+    except CheckpointError as e:
+        log(f"{run.run_id}: {damage.split(';')[0]}, and its checkpoint cannot restore it ({e}); --force re-runs it")
