@@ -99,6 +99,25 @@ def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp
     assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41"]
 
 
+@pytest.mark.parametrize("flags", [("--status",), ("--executor", "slurm")], ids=["status", "submit"])
+def test_a_damaged_slurm_state_is_one_error_line_exit_2_and_nothing_is_written(tmp_path, monkeypatch, synthetic_root,
+                                                                               flags):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("squeue", "sacct", "sbatch"):  # never reached: the state is read first
+        (fake / tool).write_text("#!/bin/sh\nexit 1\n")
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    state = tmp_path / "runs" / "c" / "slurm.json"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b'{"runs": {"c-resnet_20-s0": {"job_')  # torn by a full disk or a killed editor
+    code, out = campaign(yaml_path, tmp_path / "runs", tmp_path / "book", *flags)
+    assert code == 2 and out.count("\n") == 1 and out.startswith("error: ") and "slurm.json" in out, out
+    assert state.read_bytes() == b'{"runs": {"c-resnet_20-s0": {"job_'
+    assert not (state.parent / records.MANIFEST).exists()  # nothing written before the refusal
+
+
 def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_environment(monkeypatch):
     import submitit
     from accelerate.commands.launch import launch_command_parser

@@ -266,6 +266,7 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
     with locked(path):
         state = read_state(path)
         states = campaign_states(campaign, runs_root, state)
+        write_manifest(campaign, runs_root)  # after the state is read and Slurm answered: a refusal writes nothing
         again = {"new"} | ({"failed"} if retry_failed else set()) | ({"skipped"} if retry_skipped else set())
         todo = [r for r in campaign.runs if states[r.run_id]["state"] in again]
         if not todo:
@@ -310,7 +311,6 @@ def main(campaign: Campaign, executor: ExecutorConfig, args, notebook: Path, log
             raise ConfigError("--force is for the local executor; move a run's folder aside to re-run it on Slurm")
         if shutil.which("sbatch") is None:
             raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
-        write_manifest(campaign, args.runs_root)
         if not submit(campaign, executor, args.runs_root, notebook, args.retry_failed, args.retry_skipped, log):
             log("nothing to submit: every run is done, failed (see --retry-failed) or has a live job")
     path = state_path(campaign, args.runs_root)
