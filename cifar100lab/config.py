@@ -5,6 +5,8 @@ spec, the recipe with its overrides, the pretrained source, the input size, the 
 and the dataset spec. ``train``, ``evaluate_checkpoint``, ``bench`` and ``campaign`` take the plan, so no
 part of the package works a setting out a second time.
 
+A campaign's ``executor:`` block is configuration too: :class:`ExecutorConfig` (local, or Slurm and its resources).
+
 Normalization rule (the only place it lives): a run from scratch uses its dataset's statistics; a fine-tune
 uses the statistics its pretrained checkpoint was trained with (timm's ``pretrained_cfg``).
 """

@@ -71,15 +71,15 @@ def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_k
                              "--book", str(tmp_path / "book"), "--jobs", "1"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: (runs / "life" / "life-resnet_20-s0" / records.METRICS).exists(), proc)  # it trains
-    kernels = psutil.Process(proc.pid).children(recursive=True)
-    assert kernels
+    kernel_processes = psutil.Process(proc.pid).children(recursive=True)
+    assert kernel_processes
     proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted by SIGINT: stopped; a run in progress resumes from its last "
                                         "checkpoint when the command runs again"]
     time.sleep(3)
-    assert all(gone(k.pid) for k in kernels)
+    assert all(gone(k.pid) for k in kernel_processes)
     assert records.load(runs / "life" / "life-resnet_20-s0")["status"] == "running"  # resumable, not failed
 
 
@@ -94,8 +94,8 @@ def test_a_stop_signal_to_a_campaign_kills_its_kernel_prints_one_line_and_exits_
                                              "time.sleep(120)")
     path = write_campaign(tmp_path, synthetic_root)
     runs = tmp_path / "runs"
-    code = ("import sys; from pathlib import Path; from cifar100lab import campaign, cli\n"
-            "campaign.NOTEBOOKS = Path(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))")
+    code = ("import sys; from pathlib import Path; from cifar100lab import cli; from cifar100lab.executors import local\n"
+            "local.NOTEBOOKS = Path(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(books), "campaign", str(path), "--runs-root", str(runs),
                              "--book", str(tmp_path / "book"), "--jobs", "1", "--no-analysis"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
