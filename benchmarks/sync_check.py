@@ -8,8 +8,9 @@ import traceback
 import torch
 
 from cifar100lab import data, records
+from cifar100lab.accelerator import make_accelerator, set_kernel_policy
 from cifar100lab.config import resolve
-from cifar100lab.train import build_network, make_accelerator, new_model, set_kernel_policy, train_steps
+from cifar100lab.train import build_learner, new_model, train_steps
 
 FEATURES = {"plain": {}, "mixup-cutmix": {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1},
             "randaugment-erasing": {"auto_augment": "randaugment", "random_erasing": 0.25},
@@ -22,7 +23,7 @@ def check(name, overrides):
                     "overrides": {"lr": 0.05, **overrides}, "progress": False})
     set_kernel_policy(False)
     accelerator = make_accelerator("auto")
-    network = build_network(plan, accelerator, new_model(plan, 100, weights=False), 20, num_classes=100)
+    network = build_learner(plan, accelerator, new_model(plan, 100, weights=False), 20, num_classes=100)
     if name == "ddp-1-process":
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", "29531")

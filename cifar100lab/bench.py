@@ -30,10 +30,11 @@ import torch.nn.functional as F
 
 from . import data as data_mod
 from . import records
+from .accelerator import choose_precision, make_accelerator
 from .config import ConfigError, read_yaml_mapping, resolve
 from .devices import visible_gpus
 from .models import count_flops, create_model, model_names
-from .train import build_network, choose_precision, make_accelerator, new_model
+from .train import build_learner, new_model
 
 AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}  # choose_precision's values; others: fp32
 
@@ -145,7 +146,7 @@ class OursPath:
         torch.manual_seed(0)
         steps = len(train[1]) // cfg.batch_size
         # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
-        self.network = build_network(plan, accelerator, new_model(plan, 100, weights=False), steps)
+        self.network = build_learner(plan, accelerator, new_model(plan, 100, weights=False), steps)
         device = accelerator.device
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
         self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device

@@ -150,7 +150,7 @@ def cmd_synth(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
-    from .train import evaluate_checkpoint
+    from .evaluation import evaluate_checkpoint
     try:
         m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
     except _user_errors() as e:

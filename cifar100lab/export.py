@@ -24,6 +24,7 @@ import torch.nn as nn
 
 from . import data as data_mod
 from . import records
+from .checkpoint import CheckpointError, load_weights, read_checkpoint
 from .models import classifier_name, create_model, get_spec, shaped_by_input_size
 
 WEIGHTS = "model.safetensors"
@@ -113,10 +114,11 @@ def _label_names(dataset: str, root: str | None, num_classes: int) -> list[str] 
 
 
 def _from_checkpoint(path: Path) -> tuple[dict, dict]:
-    from .train import read_checkpoint
     ckpt = read_checkpoint(path)
-    record_path = path.parent / records.RECORD
-    record = read_json_file(record_path, "the run record", RECORD_REMEDY) if record_path.is_file() else None
+    try:
+        record = records.load(path.parent)
+    except records.RecordError as e:
+        raise ExportError(f"{e}: the run record cannot be read; {RECORD_REMEDY}") from None
     recorded = (record or {}).get("config")
     if not isinstance(recorded, dict) or recorded.get("model") != ckpt["config"]["model"]:
         record = None  # a record beside a foreign checkpoint says nothing about it
@@ -168,7 +170,6 @@ def read_trained(source: str | os.PathLike) -> tuple[dict, dict]:
 def build_trained(facts: dict, state: dict) -> nn.Module:
     """The network ``facts`` describe with ``state`` loaded exactly (else one ExportError), in eval mode, with
     timm's ``pretrained_cfg`` describing how to feed it."""
-    from .train import CheckpointError, load_weights
     model = create_model(facts["model"], num_classes=facts["num_classes"], img_size=facts["img_size"],
                          **facts["options"])
     try:

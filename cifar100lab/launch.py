@@ -85,8 +85,8 @@ def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | Non
         return train(plan)  # no fork needed: same process, and the record comes back directly
     # A kernel that already trained in-process holds Accelerate state, which notebook_launcher refuses to fork;
     # the parent takes no part in the launched job, so its state is dropped.
-    from accelerate.state import AcceleratorState
-    AcceleratorState._reset_state(reset_partial_state=True)
+    from .accelerator import reset_accelerate_state
+    reset_accelerate_state(keep_process_group=False)
     threads = None if visible_gpus() else thread_share(n)
     notebook_launcher(worker, (plan, threads), num_processes=n, use_port=str(port or free_port()))
     path = Path(plan.config.run_dir) / records.RECORD

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import records
+from .attempt import skip_without_weights
+from .checkpoint import CheckpointError, restore_metrics
 from .config import RunPlan, TrainConfig, resolved_fingerprint
 from .kernels import KernelSlot
-from .train import CheckpointError, restore_metrics, skip_without_weights
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
 

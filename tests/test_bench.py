@@ -208,8 +208,8 @@ def test_gpu_check_script_refuses_a_machine_without_gpu(tmp_path):
 def test_our_path_times_the_trainers_own_step_with_its_schedule_and_label_smoothing(monkeypatch):
     from cifar100lab import train as train_mod
     from cifar100lab.config import resolve
-    calls, real_step = [], train_mod.Network.step
-    monkeypatch.setattr(train_mod.Network, "step", lambda self, xb, yb: calls.append(1) or real_step(self, xb, yb))
+    calls, real_step = [], train_mod.Learner.step
+    monkeypatch.setattr(train_mod.Learner, "step", lambda self, xb, yb: calls.append(1) or real_step(self, xb, yb))
     plan = resolve({"model": "resnet_20", "batch_size": 16, "eval_batch_size": 32,
                     "overrides": {"label_smoothing": 0.1}})
     path = bench.OursPath(plan, bench.synthetic_images(48), bench.synthetic_images(64), warmup=1,

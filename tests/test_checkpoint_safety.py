@@ -4,7 +4,9 @@ import torch
 from conftest import run_cli, tiny_config
 
 from cifar100lab import records
-from cifar100lab.train import CheckpointError, evaluate_checkpoint, train
+from cifar100lab.checkpoint import CheckpointError
+from cifar100lab.evaluation import evaluate_checkpoint
+from cifar100lab.train import train
 
 
 class PlantsMarker:
@@ -75,9 +77,10 @@ def test_evaluate_cli_names_a_damaged_checkpoint_in_one_line(trained, tmp_path, 
 
 
 def test_evaluate_checks_its_output_before_evaluating(trained, tmp_path, monkeypatch):
-    from cifar100lab import train as train_mod
-    monkeypatch.setattr(train_mod, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking --out"))
-    with pytest.raises(train_mod.ConfigError, match="cannot write the evaluation"):
+    from cifar100lab import evaluation
+    from cifar100lab.config import ConfigError
+    monkeypatch.setattr(evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking --out"))
+    with pytest.raises(ConfigError, match="cannot write the evaluation"):
         evaluate_checkpoint(trained / records.CHECKPOINT, out=tmp_path / "no" / "such" / "folder" / "e.json")
 
 
@@ -126,3 +129,17 @@ def test_evaluate_names_a_checkpoint_with_a_bad_config_or_foreign_weights_in_one
     assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert str(path) in proc.stderr
     assert not (tmp_path / "evaluation.json").exists()
+
+
+def test_reading_a_checkpoint_exporting_and_asking_for_weights_never_import_the_trainer():
+    from test_architecture import module_graph
+    graph = module_graph()
+
+    def reached(module: str, seen: set) -> set:
+        for nxt in graph.get(module, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                reached(nxt, seen)
+        return seen
+    for module in ("cifar100lab.checkpoint", "cifar100lab.export", "cifar100lab.attempt"):
+        assert module in graph and "cifar100lab.train" not in reached(module, set()), module

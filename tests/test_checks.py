@@ -7,7 +7,8 @@ import torch
 import yaml
 from conftest import ROOT, tiny_config
 
-from cifar100lab.train import set_kernel_policy, train
+from cifar100lab.accelerator import set_kernel_policy
+from cifar100lab.train import train
 
 
 @pytest.fixture

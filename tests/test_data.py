@@ -22,7 +22,7 @@ def test_official_layout_with_official_md5s(tmp_path, monkeypatch):
     manifest = json.loads((folder / data.SYNTHETIC_MANIFEST).read_text())
     (folder / data.SYNTHETIC_MANIFEST).unlink()
     # Pretend these are the official files: the cifar100 path must read them through the same reader.
-    monkeypatch.setattr(data, "CIFAR100_MD5", manifest["md5"])
+    monkeypatch.setattr(data.datasets, "CIFAR100_MD5", manifest["md5"])
     ds = load_dataset("cifar100", tmp_path, download=False)
     assert ds.kind == "real" and ds.label == "CIFAR-100" and len(ds.train_y) == 50 and ds.num_classes == 100
     with open(folder / "train", "rb") as f:
@@ -82,7 +82,7 @@ def test_fashion_mnist_gz_files_in_torchvision_raw_folder_are_enough(fashion_roo
     raw.mkdir(parents=True)
     for n in data.FASHION_MD5:
         shutil.copy(data.FASHION_DEBIAN_DIR / f"{n}.gz", raw / f"{n}.gz")
-    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", tmp_path / "no-debian-package")
+    monkeypatch.setattr(data.datasets, "FASHION_DEBIAN_DIR", tmp_path / "no-debian-package")
     ds = load_dataset("fashion-mnist", tmp_path, download=False, train_subset=100)
     assert ds.kind == "stand-in" and len(ds.train_y) == 100 and len(ds.test_y) == 10000
     (raw / "t10k-labels-idx1-ubyte").write_bytes(b"corrupt")
@@ -122,8 +122,8 @@ def test_ddp_shards_are_disjoint_and_same_plan_every_time():
     assert again == seen[:48]
 
 
-def test_batches_follow_the_images_device_when_the_epoch_plan_is_on_the_cpu():
-    # The epoch plan (order, crop offsets, flips) is drawn on the CPU; the images live on the GPU. The meta
+def test_batches_follow_the_images_device_when_the_epoch_draws_are_on_the_cpu():
+    # The epoch's draws (order, crop offsets, flips) is drawn on the CPU; the images live on the GPU. The meta
     # device stands in for the GPU here: mixing it with CPU tensors fails as cuda:0 with cpu does.
     x = torch.zeros(8, 3, 32, 32, dtype=torch.uint8, device="meta")
     y = torch.zeros(8, dtype=torch.long, device="meta")
@@ -131,9 +131,9 @@ def test_batches_follow_the_images_device_when_the_epoch_plan_is_on_the_cpu():
     assert [(xb.device.type, xb.shape, yb.device.type) for xb, yb in batches] == [("meta", (4, 3, 32, 32), "meta")] * 2
 
 
-def test_no_step_copies_from_the_host_the_epoch_plan_moves_to_the_device_once_per_epoch():
+def test_no_step_copies_from_the_host_the_epoch_draws_move_to_the_device_once_per_epoch():
     # On a GPU each pageable host-to-device copy blocks the host until the queue drains. The meta device stands in
-    # for the GPU: a 2-step and an 8-step epoch copy the same (the plan, once), so a step copies nothing.
+    # for the GPU: a 2-step and an 8-step epoch copy the same (the draws, once), so a step copies nothing.
     from host_traffic import HostTraffic
 
     def copies(steps):
@@ -148,8 +148,14 @@ def test_no_step_copies_from_the_host_the_epoch_plan_moves_to_the_device_once_pe
     assert len(copies(2)) <= 3  # order, crop offsets, flips
 
 
-def test_the_epoch_plan_on_the_device_draws_what_the_host_plan_draws():
-    host = data.epoch_plan(100, 16, epoch=3, seed=1)
-    moved = data.epoch_plan(100, 16, epoch=3, seed=1, device="meta")
-    assert [t.device.type for t in moved[:3]] == ["meta"] * 3 and moved[3] == host[3] == 6
-    assert [(t.shape, t.dtype) for t in moved[:3]] == [(t.shape, t.dtype) for t in host[:3]]
+def test_the_epoch_draws_on_the_device_are_the_host_draws():
+    host = data.epoch_draws(100, epoch=3, seed=1)
+    moved = data.epoch_draws(100, epoch=3, seed=1, device="meta")
+    assert [t.device.type for t in moved] == ["meta"] * 3
+    assert [(t.shape, t.dtype) for t in moved] == [(t.shape, t.dtype) for t in host]
+
+
+def test_an_epoch_has_as_many_steps_as_full_global_batches():
+    assert data.full_batches(100, 16) == 6 and data.full_batches(100, 16, world_size=2) == 3
+    assert len(list(data.train_batches(torch.zeros(100, 3, 32, 32, dtype=torch.uint8), torch.zeros(100).long(), 16,
+                                       epoch=0, seed=0, world_size=2))) == 3

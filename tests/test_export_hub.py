@@ -12,9 +12,10 @@ from conftest import ROOT, run_cli, tiny_config
 from safetensors.torch import load_file, save_file
 
 from cifar100lab import records
+from cifar100lab.checkpoint import read_checkpoint
 from cifar100lab.export import ExportError, export_run, load_trained
 from cifar100lab.models import create_model
-from cifar100lab.train import read_checkpoint, train
+from cifar100lab.train import train
 
 # The fenced block after this marker in README.md holds the documented ways to load a trained model; the test
 # below runs it as written, with run_dir, export_dir and checkout set.
@@ -142,7 +143,7 @@ def test_export_refuses_weights_that_do_not_fit_the_model_and_writes_nothing(run
         torch.hub.load(str(ROOT), "resnet_20", pretrained=str(victim), source="local", trust_repo=True)
 
 
-@pytest.mark.parametrize("garbage", ['{"status": "compl', "[1, 2]", "\udcff"])
+@pytest.mark.parametrize("garbage", ['{"status": "compl', "[1, 2]", "\udcff", '{"status": "exploded"}'])
 def test_a_damaged_record_is_one_line_naming_it_for_export_and_torch_hub(runs, tmp_path, garbage, capfd):
     victim = tmp_path / "run"
     shutil.copytree(runs["resnet_20"], victim)

@@ -8,7 +8,7 @@ import torch
 from conftest import ROOT, tiny_config
 
 from cifar100lab import kernels, launch, records
-from cifar100lab.train import evaluate_checkpoint
+from cifar100lab.evaluation import evaluate_checkpoint
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ import safetensors.torch
 import torch
 from conftest import tiny_config
 
-from cifar100lab import data, recipes, records
+from cifar100lab import data, recipes, records, seeds
 from cifar100lab import train as train_mod
+from cifar100lab.accelerator import make_accelerator
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.models import create_model
-from cifar100lab.train import build_network, make_accelerator, train
+from cifar100lab.train import build_learner, train
 
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
 EVERYTHING = {"lr": 0.05, "mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "auto_augment": "randaugment",
@@ -21,7 +22,7 @@ EVERYTHING = {"lr": 0.05, "mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "
 def network_for(synthetic_root, tmp_path, steps=4, **overrides):
     plan = resolve(tiny_config(synthetic_root, tmp_path / "net", overrides={"lr": 0.05, **overrides}))
     model = create_model("resnet_20", num_classes=plan.dataset.num_classes)
-    return build_network(plan, make_accelerator("fp32"), model, steps_per_epoch=steps)
+    return build_learner(plan, make_accelerator("fp32"), model, steps_per_epoch=steps)
 
 
 def batch(n=8, seed=0):
@@ -54,7 +55,7 @@ def test_mixup_mixes_images_and_targets_as_specified(synthetic_root, tmp_path):
     network = network_for(synthetic_root, tmp_path, mixup=0.8, label_smoothing=0.1)
     xb, yb = batch()
     x = network.prepare(xb)
-    with data.seeded(5):
+    with seeds.seeded(5):
         mixed, target = network.mix(x.clone(), yb)
     # timm's batch mode: one lambda per batch, each image mixed with the batch reversed, targets likewise
     classes = network.mix.num_classes  # the synthetic set's 100
@@ -64,9 +65,9 @@ def test_mixup_mixes_images_and_targets_as_specified(synthetic_root, tmp_path):
     assert 0 < lam < 1 and target.sum(1).allclose(torch.ones(8))
     assert torch.allclose(target, lam * smooth(yb) + (1 - lam) * smooth(yb.flip(0)), atol=1e-6)
     assert torch.allclose(mixed, lam * x + (1 - lam) * x.flip(0), atol=1e-5)
-    with data.seeded(5):
+    with seeds.seeded(5):
         assert torch.equal(network.mix(x.clone(), yb)[1], target)  # the step's key decides the draw
-    with data.seeded(6):
+    with seeds.seeded(6):
         assert not torch.equal(network.mix(x.clone(), yb)[1], target)
     assert type(network.criterion).__name__ == "SoftTargetCrossEntropy"
 
@@ -75,7 +76,7 @@ def test_cutmix_pastes_a_box_and_weights_targets_by_its_area(synthetic_root, tmp
     network = network_for(synthetic_root, tmp_path, cutmix=1.0)
     xb, yb = batch()
     x = network.prepare(xb)
-    with data.seeded(3):
+    with seeds.seeded(3):
         mixed, target = network.mix(x.clone(), yb)
     from_partner = (mixed == x.flip(0)).all(dim=1) & (mixed != x).any(dim=1)  # pixels taken from the partner
     area = from_partner[0].float().mean().item()
@@ -87,8 +88,8 @@ def test_randaugment_differs_between_epochs_is_identical_for_the_same_step_and_k
     policy = data.policy_augmentation(recipe, data.DATASETS["synthetic"].mean)
     xb, _ = batch(32)
     rng = torch.get_rng_state()
-    epoch0, again = policy(xb, data.step_seed(0, 0, 0)), policy(xb, data.step_seed(0, 0, 0))
-    epoch1 = policy(xb, data.step_seed(0, 1, 0))
+    epoch0, again = policy(xb, seeds.step_seed(0, 0, 0)), policy(xb, seeds.step_seed(0, 0, 0))
+    epoch1 = policy(xb, seeds.step_seed(0, 1, 0))
     assert torch.equal(epoch0, again) and not torch.equal(epoch0, epoch1) and not torch.equal(epoch0, xb)
     assert epoch0.dtype == torch.uint8 and epoch0.shape == xb.shape
     assert torch.equal(torch.get_rng_state(), rng)  # dropout and the rest of the run draw as before

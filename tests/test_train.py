@@ -7,7 +7,9 @@ from conftest import dies_in_epoch, tiny_config
 
 from cifar100lab import records
 from cifar100lab import train as train_mod
+from cifar100lab.accelerator import make_accelerator
 from cifar100lab.config import ConfigError, resolve
+from cifar100lab.evaluation import evaluate_checkpoint
 from cifar100lab.train import TrainingDiverged, train
 
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
@@ -142,7 +144,7 @@ def test_bf16_and_fp32_reach_the_same_accuracy(plain_runs, fp32_run):
 
 def test_evaluate_checkpoint_reproduces_the_record(fp32_run):
     run_dir = Path(fp32_run["config"]["run_dir"])
-    m = train_mod.evaluate_checkpoint(run_dir / "checkpoint.pt")
+    m = evaluate_checkpoint(run_dir / "checkpoint.pt")
     assert m["top1"] == pytest.approx(fp32_run["final"]["top1"]) and m["evaluated"] == 300
     assert records.read_json(run_dir / "evaluation.json")["top5"] == pytest.approx(fp32_run["final"]["top5"])
 
@@ -177,7 +179,7 @@ def test_compile_mode_reaches_torch_compile(synthetic_root, tmp_path, monkeypatc
     modes = []
     monkeypatch.setattr(torch, "compile", lambda model, mode=None: modes.append(mode) or model)
     plan = resolve(tiny_config(synthetic_root, tmp_path / "c", compile=True, compile_mode="reduce-overhead"))
-    train_mod.build_network(plan, train_mod.make_accelerator("fp32", cpu=True), train_mod.new_model(plan, 10), 4)
+    train_mod.build_learner(plan, make_accelerator("fp32", cpu=True), train_mod.new_model(plan, 10), 4)
     assert modes == ["reduce-overhead"]
 
 
@@ -187,7 +189,7 @@ def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_r
     cfg = lambda name: tiny_config(synthetic_root, tmp_path / name, epochs=4, max_steps_per_epoch=2,  # noqa: E731
                                    checkpoint_every=2)
     real_save, saved = train_mod.save_checkpoint, []
-    monkeypatch.setattr(train_mod, "save_checkpoint", lambda *a: saved.append(a[3]) or real_save(*a))
+    monkeypatch.setattr(train_mod, "save_checkpoint", lambda run_dir, state: saved.append(state["epoch"]) or real_save(run_dir, state))
     straight = train(cfg("straight"))
     assert saved == [2, 4]
     with dies_in_epoch(4), pytest.raises(KeyboardInterrupt):

@@ -32,8 +32,9 @@ from ._registry import (
     resolve_input_size,
     shaped_by_input_size,
 )
-from .timm_backed import weights_file
+from .timm_backed import missing_weights, weights_file
 
 __all__ = ["GROUPS", "MODEL_REGISTRY", "ModelSpec", "PretrainedWeightsUnavailable", "UnknownModelError",
-           "check_options", "classifier_name", "count_flops", "count_params", "create_model", "get_spec", "model_names",
-           "register_model", "resolve_input_size", "shaped_by_input_size", "weights_file"]
+           "check_options", "classifier_name", "count_flops", "count_params", "create_model", "get_spec",
+           "missing_weights", "model_names", "register_model", "resolve_input_size", "shaped_by_input_size",
+           "weights_file"]

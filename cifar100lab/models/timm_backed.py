@@ -48,6 +48,18 @@ def weights_file(timm_name: str, pretrained: str | Path) -> Path:
     return hub_weights_file(timm_name) if pretrained == "hub" else local_weights_file(pretrained)
 
 
+def missing_weights(timm_name: str | None, pretrained: str | Path | None) -> str | None:
+    """Why ``pretrained`` cannot give ``timm_name`` its weights (offline and not cached, no such file), or None
+    when they can be had or none are asked for. Asked before a run reads its data or builds a network."""
+    if not pretrained:
+        return None
+    try:
+        weights_file(timm_name, pretrained)
+    except PretrainedWeightsUnavailable as e:
+        return f"pretrained weights unavailable: {e}"
+    return None
+
+
 def hub_weights_file(timm_name: str) -> Path:
     """The local path of ``timm_name``'s hub checkpoint, downloading it if it is not cached."""
     cfg = get_pretrained_cfg(timm_name)

@@ -1,4 +1,4 @@
-"""Datasets as uint8 tensors in memory, and the batched, on-device augmentation the trainer uses.
+"""Datasets as uint8 tensors in memory: found, downloaded or generated, checked, and read.
 
 Three datasets, one shape (N, 3, 32, 32) uint8:
 
@@ -20,16 +20,15 @@ import os
 import pickle
 import shutil
 import zlib
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .records import atomic_write, atomic_write_text
+from ..records import atomic_write, atomic_write_text
+from ..seeds import holdout_seed
 
 DATA_ENV = "CIFAR100LAB_DATA"
 
@@ -127,6 +126,11 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def to(self, device) -> "Dataset":
+        """The same dataset with its images and labels on ``device`` (one copy each, for the whole run)."""
+        tensors = {name: getattr(self, name) for name in ("train_x", "train_y", "test_x", "test_y", "val_x", "val_y")}
+        return replace(self, **{name: t if t is None else t.to(device) for name, t in tensors.items()})
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "label": self.label, "checksum": self.checksum,
@@ -384,113 +388,6 @@ def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
     n_val = round(len(y) * fraction)
     if n_val == 0:
         return x, y, None, None
-    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed + 7_919))  # not the subset's draw
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(holdout_seed(seed)))
     val, keep = perm[:n_val].sort().values, perm[n_val:].sort().values
     return x[keep], y[keep], x[val], y[val]
-
-
-# ---------------------------------------------------------------- batches and augmentation on the device
-
-def epoch_plan(n: int, batch_size: int, epoch: int, seed: int, world_size: int = 1, device=None):
-    """The epoch's sample order and augmentation draws, identical on every process and every resume.
-
-    Drawn on the CPU (the same numbers on every device), then moved to ``device`` in one copy per tensor for
-    the whole epoch: a step that copied its slice of the plan from the host would wait for the GPU's queue to
-    drain (a pageable copy blocks), so the host could never run ahead of the device."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    perm = torch.randperm(n, generator=g)
-    shifts = torch.randint(0, 9, (n, 2), generator=g)  # crop offsets into the 4-px padded 40×40 image
-    flips = torch.rand(n, generator=g) < 0.5
-    steps = n // (batch_size * world_size)
-    if steps == 0:
-        raise ValueError(f"{n} training images are fewer than one global batch ({batch_size}×{world_size})")
-    if device is not None:
-        perm, shifts, flips = (t.to(device) for t in (perm, shifts, flips))
-    return perm, shifts, flips, steps
-
-
-def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
-    """Per-image random crop (zero padding ``pad``) and horizontal flip for a whole batch, on x's device."""
-    n, _, h, w = x.shape
-    shifts, flips = shifts.to(x.device), flips.to(x.device)  # no copy when the plan is on x's device already
-    padded = F.pad(x, (pad, pad, pad, pad))
-    rows = shifts[:, 0, None] + torch.arange(h, device=x.device)
-    cols = shifts[:, 1, None] + torch.arange(w, device=x.device)
-    cols = torch.where(flips[:, None], cols.flip(1), cols)
-    batch = torch.arange(n, device=x.device)[:, None, None]
-    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-
-
-def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int, seed: int,
-                  rank: int = 0, world_size: int = 1, augment: bool = True, policy=None):
-    """Yield this process's (uint8 images, labels) batches for one epoch; x, y live on the device. ``policy``
-    (:func:`policy_augmentation`) runs after the crop and flip, drawing from :func:`step_seed`. The epoch plan
-    is moved to x's device once, before the first batch; no step copies anything from the host."""
-    perm, shifts, flips, steps = epoch_plan(len(y), batch_size, epoch, seed, world_size, device=x.device)
-    for step in range(steps):
-        start = (step * world_size + rank) * batch_size
-        idx = perm[start:start + batch_size]
-        xb = x[idx]
-        if augment:
-            xb = crop_flip(xb, shifts[idx], flips[idx])
-        if policy is not None:
-            xb = policy(xb, step_seed(seed, epoch, step, rank))
-        yield xb, y[idx.to(y.device)]
-
-
-def step_seed(seed: int, epoch: int, step: int, rank: int = 0) -> int:
-    """The seed of one step's random draws (RandAugment, erasing, Mixup/CutMix): a function of where the step
-    is, so a resumed run draws exactly what the uninterrupted one did."""
-    return (((seed * 1_000_003 + epoch) * 100_003 + step) * 1_009 + rank) % 2**62
-
-
-@contextmanager
-def seeded(seed: int):
-    """Inside, torch's CPU generator (torchvision's v2 transforms draw from it) and numpy's global one (timm's
-    Mixup draws from it) are seeded from ``seed``; both are restored after. CUDA's generator is left alone."""
-    np_state = np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        np.random.seed((seed * 2_654_435_761 + 1) % 2**32)  # not torch's stream: both are Mersenne twisters
-        try:
-            yield
-        finally:
-            np.random.set_state(np_state)
-
-
-# Images that share one RandAugment/erasing draw. transforms.v2 draws once per call; a call per image would
-# cost a kernel launch per image on a GPU, so a batch of 128 gets 8 independent draws instead of 128.
-POLICY_GROUP = 16
-
-
-def policy_augmentation(recipe, mean) -> Callable | None:
-    """The recipe's RandAugment / TrivialAugmentWide and random erasing (filled with the dataset mean, so it is
-    zero after normalisation, as timm's "const" mode) for uint8 batches on any device; None when all are off."""
-    from torchvision.transforms import v2
-    ops = {"randaugment": [v2.RandAugment(recipe.ra_ops, recipe.ra_magnitude)],
-           "trivialaugment": [v2.TrivialAugmentWide()], "none": []}[recipe.auto_augment]
-    if recipe.random_erasing:
-        ops.append(v2.RandomErasing(recipe.random_erasing, value=[round(255 * m) for m in mean]))
-    if not ops:
-        return None
-    transform = v2.Compose(ops)
-
-    def augment(xb: torch.Tensor, key: int) -> torch.Tensor:
-        with seeded(key):
-            return torch.cat([transform(group) for group in xb.split(POLICY_GROUP)])
-
-    return augment
-
-
-def normalizer(mean, std, device, size: int = 32, channels_last: bool = True):
-    """uint8 batch -> float batch normalized with per-channel ``mean``/``std`` (0-1 scale), resized to ``size``
-    for networks that run at another resolution (pretrained fine-tunes)."""
-    mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) * 255 for v in (mean, std))
-
-    def prepare(xb: torch.Tensor) -> torch.Tensor:
-        xb = (xb.float() - mean) / std
-        if xb.shape[-1] != size:
-            xb = F.interpolate(xb, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
-        return xb.contiguous(memory_format=torch.channels_last) if channels_last else xb
-
-    return prepare

@@ -1,0 +1,55 @@
+"""The process's Accelerate setup: mixed precision, kernel policy, and the one place that drops Accelerate's
+per-process state between runs."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .devices import visible_gpus
+
+
+def choose_precision(precision: str, cuda: bool) -> str:
+    """Accelerate's mixed_precision value: bf16 where supported (CPU autocast too), else fp16 on GPU."""
+    if precision == "fp32":
+        return "no"
+    if precision == "auto":
+        return "bf16" if (not cuda or torch.cuda.is_bf16_supported()) else "fp16"
+    return precision
+
+
+def set_kernel_policy(deterministic: bool) -> dict:
+    """Deterministic kernels, or the fastest ones; returned for the run record.
+
+    TF32 stays on for fp32 matmuls and convolutions either way (it is deterministic, and much faster than fp32
+    on Ampere and later). Deterministic mode must set ``CUBLAS_WORKSPACE_CONFIG`` before cuBLAS starts, which
+    this does on every process before its first CUDA call. Ops with no deterministic kernel warn rather than stop
+    a run (``warn_only``): the warning names them in the run's log.
+    """
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    return {"deterministic": deterministic, "cudnn_benchmark": not deterministic, "tf32": True,
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
+
+
+def reset_accelerate_state(keep_process_group: bool = True) -> None:
+    """Forget the AcceleratorState Accelerate keeps once per process (private API: accelerate has no public
+    reset), so the next Accelerator may differ, e.g. in precision. ``keep_process_group=False`` drops the
+    PartialState too, which ``notebook_launcher`` needs before it forks."""
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state(reset_partial_state=not keep_process_group)
+
+
+def make_accelerator(precision: str, cpu: bool = False, log_with: str | None = None, project_dir=None):
+    from accelerate import Accelerator
+    cuda = visible_gpus() > 0 and not cpu  # NVML: on a machine without GPUs the CUDA runtime is never asked
+    reset_accelerate_state()  # several runs in one kernel may differ in precision; the process group is kept
+    # cpu=True on a machine without GPUs makes a multi-process launch one gloo job (MULTI_CPU) instead of
+    # independent single-process copies.
+    return Accelerator(mixed_precision=choose_precision(precision, cuda), cpu=not cuda, log_with=log_with,
+                       project_dir=project_dir)

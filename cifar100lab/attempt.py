@@ -1,0 +1,75 @@
+"""One attempt at a run, as its record tells it: the record started from the plan, written when the attempt is
+under way and closed as complete, failed or skipped (see :class:`records.RunRecord`). The trainer runs an attempt;
+a campaign asks here, without the trainer, whether a run is already complete or must be skipped."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import records
+from .config import ConfigError, RunPlan, fingerprint
+from .models import missing_weights
+
+
+class RunState:
+    """One attempt at a run: its folder, accelerator, record and wall clock; ``close`` writes how it ended."""
+
+    def __init__(self, plan: RunPlan, accelerator):
+        cfg = plan.config
+        self.plan, self.cfg, self.accelerator = plan, cfg, accelerator
+        self.main = accelerator.is_main_process
+        self.run_dir = Path(cfg.run_dir)
+        self.run_id = cfg.run_id or self.run_dir.name
+        self.wall = records.Timer()
+        self.record = start_record(plan)
+
+    def save(self) -> None:
+        if self.main:
+            records.save(self.run_dir, self.record)
+
+    def close(self, transition, *reason, **fields) -> dict:
+        """End the attempt through ``records.finish`` / ``fail`` / ``skip`` and write the record."""
+        self.record = transition(self.record, *reason, wall_seconds=self.wall(), **fields)
+        self.save()
+        self.accelerator.wait_for_everyone()
+        return self.record
+
+
+def start_record(plan: RunPlan) -> dict:
+    """A new attempt's record: what the plan says about the run, before any work."""
+    cfg, spec = plan.config, plan.spec
+    return records.start(
+        cfg.run_dir, run_id=cfg.run_id or Path(cfg.run_dir).name, campaign=cfg.campaign, model=cfg.model,
+        family=spec.family, group=spec.group, source=spec.source, options=cfg.options,
+        resolved_options={**spec.options, **cfg.options}, pretrained=plan.pretrained, seed=cfg.seed,
+        config=cfg.to_dict(), recipe=None, input_size=plan.input_size, normalization=plan.normalization,
+        dataset={"name": plan.dataset.name, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]},
+        git_commit=records.git_commit(), versions=records.versions())
+
+
+def weights_unavailable(plan: RunPlan) -> str | None:
+    """Why the plan's fine-tune cannot have its pretrained weights (offline, not cached), or None."""
+    return missing_weights(plan.spec.pretrained_source, plan.pretrained)
+
+
+def skip_without_weights(plan: RunPlan) -> dict | None:
+    """The skipped record of a fine-tune whose weights cannot be had, written; None when it can run. A campaign
+    asks this before it starts a notebook kernel, so finding out costs no kernel start."""
+    wall = records.Timer()
+    reason = weights_unavailable(plan)
+    if reason is None:
+        return None
+    record = records.skip(start_record(plan), reason, wall_seconds=wall())
+    records.save(plan.config.run_dir, record)
+    return record
+
+
+def previous_result(plan: RunPlan) -> dict | None:
+    """The record of this very run when it is already complete; refuses a folder that ``resume=False`` may
+    not touch."""
+    cfg, run_dir = plan.config, Path(plan.config.run_dir)
+    if not cfg.resume and ((run_dir / records.RECORD).exists() or (run_dir / records.CHECKPOINT).exists()):
+        raise ConfigError(f"{run_dir} already holds a run; pass resume=True to continue it or choose another run_dir")
+    previous = records.load(run_dir)
+    if previous and previous.get("status") == "complete" and fingerprint(previous["config"]) == fingerprint(cfg.to_dict()):
+        return previous
+    return None

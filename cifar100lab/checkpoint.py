@@ -1,0 +1,105 @@
+"""A run's ``checkpoint.pt``: written each ``checkpoint_every`` epochs by the trainer, read back to resume, to
+evaluate and to export. Reading never runs code (``weights_only=True``) and refuses, with one
+:class:`CheckpointError` that says what is wrong, anything that is not a checkpoint this package wrote for this
+configuration. The checkpoint also holds the metrics history, so a torn ``metrics.jsonl`` is restored from it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from . import records
+from .config import ConfigError, fingerprint
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "best", "history")
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint is missing, corrupt, not ours, or holds something other than tensors and plain values."""
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint this trainer wrote, read with ``weights_only=True``: tensors and plain values only, so a
+    crafted file cannot run code on load. Anything else is one CheckpointError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    ckpt = _load_plain(path)
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} is not a cifar100lab checkpoint (missing: {', '.join(missing)})")
+    config = ckpt["config"]
+    # TrainConfig's defaults would stand in for a missing model or dataset: refuse rather than guess
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), str) for k in ("model", "dataset")):
+        raise CheckpointError(f"{path} is damaged: its 'config' is not the mapping of TrainConfig fields, naming "
+                              f"the model and the dataset, that the trainer writes")
+    if not isinstance(ckpt["model"], dict) or not all(isinstance(v, torch.Tensor) for v in ckpt["model"].values()):
+        raise CheckpointError(f"{path} is damaged: its 'model' must be a state dict (names to tensors)")
+    return ckpt
+
+
+def _load_plain(path: Path):
+    """``torch.load`` of tensors and plain values only; anything else, or a damaged file, is a CheckpointError."""
+    import pickle
+    import zipfile
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} holds objects other than tensors and plain values, so it is not loaded "
+                              f"(it could run code): {first}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): "
+                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+
+
+def load_weights(model: torch.nn.Module, state: dict, source, name: str) -> torch.nn.Module:
+    """Load ``state`` into ``model`` (the network ``name``) exactly: every tensor there, none extra, every shape
+    equal and every value finite. Anything else is one CheckpointError naming ``source``, because a partial or
+    foreign state dict would otherwise give a network that runs and answers wrongly."""
+    expected = model.state_dict()
+    found = {"missing": [k for k in expected if k not in state],
+             "unexpected": [k for k in state if k not in expected],
+             "of another shape": [k for k in expected if k in state and state[k].shape != expected[k].shape]}
+    if any(found.values()):
+        what = "; ".join(f"{len(keys)} {kind} (first: {keys[0]})" for kind, keys in found.items() if keys)
+        raise CheckpointError(f"{source} holds weights that do not fit {name}: {what}; they belong to another "
+                              f"model or configuration")
+    nonfinite = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if nonfinite:
+        raise CheckpointError(f"{source} holds inf or NaN in {nonfinite}: damaged or altered weights; "
+                              f"use the run's own checkpoint or export it again")
+    model.load_state_dict(state)
+    return model
+
+
+def load_checkpoint(run_dir: Path, config: dict) -> dict | None:
+    """The run's checkpoint to resume from (None when it has none), refused when another configuration
+    (``config``: the resuming run's ``TrainConfig.to_dict()``) wrote it."""
+    path = Path(run_dir) / records.CHECKPOINT
+    if not path.exists():
+        return None
+    ckpt = read_checkpoint(path)
+    old, new = fingerprint(ckpt["config"]), fingerprint(config)
+    if old != new:
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise ConfigError(f"{path} was written by a run with a different configuration (differs in: "
+                          f"{', '.join(diff)}); resume with the same configuration or use a new run_dir")
+    return ckpt
+
+
+def save_checkpoint(run_dir: str | os.PathLike, state: dict) -> None:
+    """Write ``state`` (the :data:`CHECKPOINT_KEYS` and the scaler's and EMA's states) atomically."""
+    records.atomic_write(Path(run_dir) / records.CHECKPOINT, lambda f: torch.save(state, f))
+
+
+def write_metrics(run_dir: str | os.PathLike, history: list[dict]) -> None:
+    records.atomic_write_text(Path(run_dir) / records.METRICS, "".join(json.dumps(r) + "\n" for r in history))
+
+
+def restore_metrics(run_dir: str | os.PathLike) -> None:
+    """Rewrite a run's ``metrics.jsonl`` from its checkpoint's history (the copy written with the weights)."""
+    write_metrics(run_dir, read_checkpoint(Path(run_dir) / records.CHECKPOINT)["history"])

@@ -1,0 +1,47 @@
+"""``python -m cifar100lab evaluate``: a saved checkpoint evaluated on its run's full test set, the metrics
+written beside it."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from . import records
+from .accelerator import make_accelerator
+from .checkpoint import CheckpointError, load_weights, read_checkpoint
+from .config import ConfigError, resolve
+from .data import load_dataset
+from .models import count_params
+from .train import build_learner, evaluate, new_model
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
+                        data_root: str | None = None, batch_size: int = 1000) -> dict:
+    """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
+    a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint)."""
+    checkpoint = Path(checkpoint)
+    out = Path(out) if out else checkpoint.parent / "evaluation.json"
+    ckpt = read_checkpoint(checkpoint)
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"cannot write the evaluation to {out}: its folder does not exist or is not writable "
+                          f"(or it is a folder); pass --out FILE in a writable folder")
+    try:
+        plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")})
+    except ConfigError as e:
+        raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
+    cfg = plan.config
+    accelerator = make_accelerator(cfg.precision)
+    dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
+    model = new_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
+    load_weights(model, ckpt["model"], checkpoint, cfg.model)
+    learner = build_learner(plan, accelerator, model)
+    device = accelerator.device
+    t0 = time.perf_counter()
+    metrics = evaluate(learner, dataset.test_x.to(device), dataset.test_y.to(device), batch_size)
+    result = {"checkpoint": str(checkpoint), "epoch": ckpt["epoch"], "model": cfg.model, "options": cfg.options,
+              "dataset": dataset.describe(), **metrics, "eval_seconds": time.perf_counter() - t0,
+              "params": count_params(accelerator.unwrap_model(learner.model)), "evaluated_at": records.now(),
+              "hardware": {"device": records.device_name(device), "precision": accelerator.mixed_precision},
+              "versions": records.versions(), "git_commit": records.git_commit()}
+    records.atomic_write_json(out, result)
+    return result
