@@ -59,7 +59,7 @@ def test_the_circle_finder_finds_a_planted_circle(tmp_path):
     assert find_circle(module_graph(pkg)) == ["cifar100lab.a", "cifar100lab.sub.b", "cifar100lab.c", "cifar100lab.a"]
 
 
-STILL_LONG = {"bench.py", "campaign.py", "data.py", "train.py"}  # being split (issue 22); must end empty
+STILL_LONG = {"campaign.py", "data.py", "train.py"}  # being split (issue 22); must end empty
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True)) if p.name in STILL_LONG else p
