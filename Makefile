@@ -45,6 +45,6 @@ lint: install
 bench: install
 	$(PY) -m cifar100lab bench --models resnet_20 --compile --steps 30 --repeats 3 \
 	  --out benchmarks/records/cpu-resnet_20.json
-	$(PY) -m cifar100lab bench --runs benchmarks/fashion_check.yaml --out benchmarks/records/cpu-fashion-check.json
+	$(PY) -m cifar100lab timed-runs benchmarks/fashion_check.yaml --out benchmarks/records/cpu-fashion-check.json
 	$(PY) -m cifar100lab bench --campaign params/quick.yaml --dataset fashion-mnist --steps 4 --warmup 1 \
 	  --out benchmarks/records/cpu-quick-epoch-times.json

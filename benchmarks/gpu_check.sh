@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one GPU acceptance script (issue 10): about 10 minutes on one GPU. Each step writes its record to
+# The one GPU acceptance script, each step under its own time limit. Each step writes its record to
 # benchmarks/records/gpu-<card>-<step>.json as soon as it ends, and a later step runs whatever an earlier one did:
 #   1. fork: after the kernel-side preparation a forked child creates a CUDA tensor (notebook_launcher's path);
 #   2. notebook: papermill executes notebooks/train.ipynb on the GPU through the launcher (Fashion-MNIST stand-in);
@@ -7,10 +7,10 @@
 #   4. precision: bf16 against fp32 accuracy (ResNet-20, 3 epochs, 10,000 Fashion-MNIST images);
 #   5. throughput: original pipeline vs ours vs ours+compile for ResNet-20, and every network of params/full.yaml;
 #   6. ResNet-20 for 200 epochs with per-epoch evaluation on 50,000 images (target: ≤ 4 min on one H100);
-#   7. sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error") (issue 21.1);
-#   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU (issue 21.3);
-#   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU (issue 21.5;
-#      take --slowdown from the pack record's shared_run_slowdown for k = 4, and compare the 200-epoch run with
+#   7. sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error");
+#   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU;
+#   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU
+#      (--slowdown taken from the pack record's shared_run_slowdown for k = 4; compare the 200-epoch run with
 #      the prediction of its own epoch time: within 15 %).
 # Commit the records; the book's Performance page renders them.
 #
@@ -57,10 +57,10 @@ rm -rf "$work/notebook"
 step notebook 120 bash -c 'notebook "$@"' notebook
 rm -rf "$work/resume"
 step resume 150 "$py" -m cifar100lab check resume "$work/resume.yaml" --work-dir "$work"
-step precision 150 "$py" -m cifar100lab bench --runs benchmarks/gpu_precision.yaml --data-root "$data_root"
+step precision 150 "$py" -m cifar100lab timed-runs benchmarks/gpu_precision.yaml --data-root "$data_root"
 step resnet_20 120 "$py" -m cifar100lab bench --models resnet_20 --compile --steps 100 --warmup 10 --repeats 3 --workers 4
 step full-epoch-times 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
-step resnet_20-200-epochs 420 "$py" -m cifar100lab bench --runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
+step resnet_20-200-epochs 420 "$py" -m cifar100lab timed-runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
 step sync 300 "$py" benchmarks/sync_check.py
 step pack 400 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
 slowdown=$("$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$dir/gpu-$card-pack.json" 2>/dev/null || echo 1.0)

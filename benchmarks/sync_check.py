@@ -1,4 +1,4 @@
-"""Issue 21.1 on a GPU: a few training steps of every feature under torch.cuda.set_sync_debug_mode("error"), so
+"""On a GPU: a few training steps of every feature under torch.cuda.set_sync_debug_mode("error"), so
 any step that makes the host wait for the device (.item(), a blocking host-to-device copy, a branch on a device
 value) fails by name. Usage: python benchmarks/sync_check.py --out RECORD.json (run by gpu_check.sh)."""
 import argparse

@@ -116,12 +116,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(a) -> int:
-    from .config import ConfigError, read_yaml_mapping, resolve
-    try:
-        config = resolve(read_yaml_mapping(a.config, None, "check config")).config.to_dict()
-    except (ConfigError, OSError) as e:
-        print(f"error: {a.config}: {e}", file=sys.stderr)
-        return 2
+    from .config import read_yaml_mapping, resolve
+    config = resolve(read_yaml_mapping(a.config, None, "check config")).config.to_dict()
     result = fork_check(config) if a.check == "fork" else resume_check(config, Path(a.work_dir) / a.check)
     if a.out:
         records.atomic_write_json(Path(a.out), result)

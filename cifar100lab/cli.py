@@ -1,4 +1,7 @@
-"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,export,bench,check}``."""
+"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,export,bench,timed-runs,check}``.
+
+A command refuses bad input by raising one of :func:`_user_errors`; :func:`main` turns it into one ``error:``
+line and exit status 2 (:func:`_fail`), so no command prints its own."""
 from __future__ import annotations
 
 import argparse
@@ -151,10 +154,7 @@ def cmd_synth(a) -> int:
 
 def cmd_evaluate(a) -> int:
     from .evaluation import evaluate_checkpoint
-    try:
-        m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
-    except _user_errors() as e:
-        return _fail(e)
+    m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
     print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} images")
     return 0
 
@@ -163,8 +163,9 @@ def _user_errors():
     """The errors that are the user's to fix (bad config, data, checkpoint, path): one line, not a traceback."""
     from .config import ConfigError
     from .data import DataError
+    from .export import ExportError
     from .records import RecordError
-    return ConfigError, DataError, RecordError, OSError, yaml.YAMLError
+    return ConfigError, DataError, RecordError, ExportError, OSError, yaml.YAMLError
 
 
 def cmd_train(a) -> int:
@@ -172,31 +173,20 @@ def cmd_train(a) -> int:
     from .config import read_yaml_mapping, resolve
     from .data import data_available
     from .train import train
-    try:
-        cfg = read_yaml_mapping(a.config, None, "training config") if a.config else {}
-        plan = resolve({**cfg, **_set_values(a.set)})
-        # refused here, before the trainer makes the run folder, if the data cannot be had
-        data_available(plan.config.dataset, plan.config.data_root, plan.config.download)
-        record = train(plan)
-    except _user_errors() as e:
-        return _fail(e)
+    cfg = read_yaml_mapping(a.config, None, "training config") if a.config else {}
+    plan = resolve({**cfg, **_set_values(a.set)})
+    # refused here, before the trainer makes the run folder, if the data cannot be had
+    data_available(plan.config.dataset, plan.config.data_root, plan.config.download)
+    record = train(plan)
     print(f"{record['run_id']}: {record['status']}" + (f" top-1 {record['final']['top1']:.2f}" if record.get("final") else ""))
     return 0 if record["status"] != "failed" else 1
 
 
 def cmd_export(a) -> int:
-    from .export import ExportError, export_run, load_message
-    try:
-        out = export_run(a.source, a.out)
-    except (ExportError, *_user_errors()) as e:
-        return _fail(e)
+    from .export import export_run, load_message
+    out = export_run(a.source, a.out)
     print(load_message(out))
     return 0
-
-
-def cmd_bench(a) -> int:
-    from .bench import main as bench_main
-    return bench_main(a)
 
 
 def main(argv=None) -> int:
@@ -243,8 +233,12 @@ def main(argv=None) -> int:
     x.add_argument("source", help="run folder, checkpoint.pt or an exported folder")
     x.add_argument("--out", help="folder to write (default: <run>/export)")
     x.set_defaults(fn=cmd_export)
-    from . import bench, checks
-    bench.add_arguments(sub.add_parser("bench", help="training/eval throughput: original pipeline vs ours"))
+    from . import checks, timed_runs
+    from .bench import command as bench
+    bench.add_arguments(sub.add_parser("bench", help="speed only: training/eval throughput of the original "
+                                                     "pipeline vs ours; campaign epoch times; runs sharing a device"))
+    timed_runs.add_arguments(sub.add_parser("timed-runs", help="train the variants of a runs YAML (e.g. "
+                                                               "benchmarks/fashion_check.yaml): accuracy and wall time"))
     checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
                                                       "killed-and-resumed run equals an uninterrupted one"))
     a = p.parse_args(argv)
@@ -254,3 +248,5 @@ def main(argv=None) -> int:
             return a.fn(a)
     except KeyboardInterrupt as e:
         return interrupted(e)
+    except _user_errors() as e:
+        return _fail(e)

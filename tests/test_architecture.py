@@ -58,10 +58,6 @@ def test_the_circle_finder_finds_a_planted_circle(tmp_path):
     assert find_circle(module_graph(pkg)) == ["cifar100lab.a", "cifar100lab.sub.b", "cifar100lab.c", "cifar100lab.a"]
 
 
-STILL_LONG = {"bench.py"}  # being split (issue 22); must end empty
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True)) if p.name in STILL_LONG else p
-                                  for p in sorted(PACKAGE.rglob("*.py"))], ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_is_longer_than_a_reader_takes_in(path):
     assert len(path.read_text(encoding="utf-8").splitlines()) <= MAX_MODULE_LINES

@@ -1,4 +1,5 @@
-"""The speed benchmark's three measurements and the Performance page rendered from their records."""
+"""The speed benchmark's measurements (pipeline throughput, campaign epoch times, runs sharing a device), the timed
+training runs, and the Performance page rendered from their records."""
 import json
 import os
 import statistics
@@ -7,18 +8,20 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
-from cifar100lab import bench, report
+from cifar100lab import report, timed_runs
+from cifar100lab.bench import campaign_time, throughput, timing
 from cifar100lab.config import ConfigError
 from cifar100lab.records import atomic_write_json
+from cifar100lab.report.performance import CPU_TRAIN_SPEEDUP_TARGET
 
 SMALL = dict(batch_size=16, steps=2, warmup=1, workers=0, eval_batch_size=32, repeats=2)
 
 
 @pytest.fixture(scope="module")
 def pipeline_record():
-    return bench.run_bench(["resnet_20"], compile_model=False, **SMALL)
+    return throughput.run_bench(["resnet_20"], compile_model=False, **SMALL)
 
 
 def test_pipeline_bench_times_both_paths_in_interleaved_rounds(pipeline_record):
@@ -48,7 +51,7 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
     study.write_text("study: k\nseeds: [0]\nvariants:\n  - {label: k3, model: eca_resnet_20, options: {k_size: 3}}\n"
                      "  - {label: k5, model: eca_resnet_20, options: {k_size: 5}}\n")
     camp = write_campaign(tmp_path, "[resnet_20, eca_resnet_20]", f"studies: [{study}]\n")
-    rec = bench.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None)
+    rec = campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None)
     nets = {(n["model"], json.dumps(n["options"])): n for n in rec["networks"]}
     # resnet_20 × 2 seeds, eca (k 3 = default) × 2 seeds + 1 study seed, eca k5 × 1: three networks
     assert set(nets) == {("resnet_20", "{}"), ("eca_resnet_20", "{}"), ("eca_resnet_20", '{"k_size": 5}')}
@@ -68,10 +71,11 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
 
 def test_predicted_wall_time_hands_the_longest_runs_out_first_to_the_first_free_slot():
     runs = [10, 6, 4, 4]
-    assert bench.predicted_wall(runs, gpus=1) == 24 and bench.predicted_wall(runs, gpus=2) == 14
-    assert bench.predicted_wall(runs, gpus=8) == 10  # more GPUs than runs: the longest run
+    predicted_wall = campaign_time.predicted_wall
+    assert predicted_wall(runs, gpus=1) == 24 and predicted_wall(runs, gpus=2) == 14
+    assert predicted_wall(runs, gpus=8) == 10  # more GPUs than runs: the longest run
     # two runs per GPU, each 1.5× slower than alone: slots 15 | 9+6 | then 6 more on the first free
-    assert bench.predicted_wall(runs, gpus=1, runs_per_gpu=2, slowdown=1.5) == 21
+    assert predicted_wall(runs, gpus=1, runs_per_gpu=2, slowdown=1.5) == 21
 
 
 @pytest.mark.slow  # three spawned processes, each importing torch
@@ -99,7 +103,7 @@ def write_runs_file(tmp_path, variants, extra=""):
 @pytest.mark.slow
 def test_timed_runs_train_each_variant_and_keep_accuracy_and_time(synthetic_root, tmp_path):
     path = write_runs_file(tmp_path, "  - {label: fp32, precision: fp32, channels_last: false}\n  - {label: bf16}\n")
-    rec = bench.run_timed_runs(path, data_root=str(synthetic_root), progress=lambda *_: None)
+    rec = timed_runs.run_timed_runs(path, data_root=str(synthetic_root), progress=lambda *_: None)
     assert [r["label"] for r in rec["runs"]] == ["fp32", "bf16"]
     for r in rec["runs"]:
         assert r["status"] == "complete" and r["final"]["evaluated"] == 300 and len(r["epoch_seconds"]) == 1
@@ -114,7 +118,7 @@ def test_timed_runs_train_each_variant_and_keep_accuracy_and_time(synthetic_root
 ])
 def test_bad_runs_file_fails_before_any_training(tmp_path, variants, extra, message):
     with pytest.raises(ConfigError, match=message):
-        bench.run_timed_runs(write_runs_file(tmp_path, variants, extra))
+        timed_runs.run_timed_runs(write_runs_file(tmp_path, variants, extra))
 
 
 def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
@@ -123,7 +127,6 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
     for args, message in ((["--models", "resnet_21"], "unknown model(s) resnet_21; valid: "),
                           (["--out", "r.txt"], "must name a .json"),
                           (["--campaign", str(tmp_path / "none.yaml"), "--out", str(out)], "does not exist"),
-                          (["--runs", "x.yaml", "--campaign", "y.yaml"], "give one"),
                           (["--pack", "2", "--campaign", "y.yaml"], "give one"),
                           (["--pack", "0", "2"], "--pack takes run counts of at least 1, got 0 2"),
                           (["--campaign", "y.yaml", "--slowdown", "0.5"], "--slowdown a number of at least 1"),
@@ -134,29 +137,59 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_bench_runs_flag_names_the_timed_runs_command_and_trains_nothing(tmp_path, capfd):
+    runs = write_runs_file(tmp_path, "  - {label: a}\n")
+    out = tmp_path / "r.json"
+    proc = run_cli(capfd, "bench", "--runs", runs, "--data-root", "data", "--out", out)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"python -m cifar100lab timed-runs {runs} --data-root data" in proc.stderr
+    assert not out.exists() and not proc.stdout
+
+
+def test_timed_runs_command_trains_each_variant_and_writes_its_record(synthetic_root, tmp_path, capfd):
+    tiny = "  - {label: plain, train_subset: 128, test_subset: 64, max_steps_per_epoch: 2}\n"
+    out = tmp_path / "runs.json"
+    proc = run_cli(capfd, "timed-runs", write_runs_file(tmp_path, tiny), "--data-root", synthetic_root, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(out.read_text())
+    assert rec["kind"] == "runs" and [r["label"] for r in rec["runs"]] == ["plain"]
+    assert rec["runs"][0]["status"] == "complete" and "plain" in proc.stdout
+
+
+def test_timed_runs_command_refuses_bad_input_in_one_line_before_training(tmp_path, capfd):
+    runs = write_runs_file(tmp_path, "  - {label: a}\n")
+    for args, message in (([tmp_path / "none.yaml"], "runs file " + str(tmp_path / "none.yaml") + " does not exist"),
+                          ([runs, "--out", "r.txt"], "--out must name a .json file, got r.txt")):
+        proc = run_cli(capfd, "timed-runs", *args)
+        assert proc.returncode == 2 and proc.stderr == f"error: {message}\n", proc.stderr
+    assert not list(tmp_path.glob("*.json")) and not (tmp_path / "r.txt").exists()
+
+
 @pytest.mark.slow
 def test_performance_page_renders_every_kind_of_record_in_both_languages(pipeline_record, synthetic_root, tmp_path):
     records_dir = tmp_path / "records"
     atomic_write_json(records_dir / "cpu-pipeline.json", pipeline_record)
     camp = write_campaign(tmp_path)
     atomic_write_json(records_dir / "cpu-epochs.json",
-                      bench.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None))
+                      campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None))
     runs = write_runs_file(tmp_path, "  - {label: plain-run}\n")
-    atomic_write_json(records_dir / "cpu-runs.json", bench.run_timed_runs(runs, str(synthetic_root), lambda *_: None))
+    atomic_write_json(records_dir / "cpu-runs.json", timed_runs.run_timed_runs(runs, str(synthetic_root), lambda *_: None))
     found = report.write_performance_page(records_dir, tmp_path / "gen")
     by_kind = {r["kind"]: r for r in found}
     assert set(by_kind) == {"bench", "epoch_times", "runs"}
     ours = next(r for r in pipeline_record["rows"] if r["path"] == "ours")
     run = by_kind["runs"]["runs"][0]
+    predicted = by_kind["epoch_times"]["predicted_campaign_seconds"]
+    assert predicted < 3600
     for lang in ("en", "zh"):
         page = (tmp_path / "gen" / f"performance_{lang}.md").read_text(encoding="utf-8")
         assert f"{ours['train_speedup']:.2f}×" in page and f"{ours['eval_speedup']:.2f}×" in page
-        assert report._hours(by_kind["epoch_times"]["predicted_campaign_seconds"]) in page
+        assert f"{predicted / 60:.1f} min" in page  # the campaign's predicted duration, under an hour here
         assert f"{run['final']['top1']:.2f}" in page and "plain-run" in page
         assert "gpu_check.sh" in page  # no GPU record: the page says so
     page_en = (tmp_path / "gen" / "performance_en.md").read_text()
     assert "synthetic data" in page_en
-    met = ours["train_speedup"] >= report.CPU_TRAIN_SPEEDUP_TARGET
+    met = ours["train_speedup"] >= CPU_TRAIN_SPEEDUP_TARGET
     assert ("target is training at ≥ 2.5×" in page_en) and (("met by `ours`" in page_en) == met)
     assert "合成数据" in (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
 
@@ -212,7 +245,7 @@ def test_our_path_times_the_trainers_own_step_with_its_schedule_and_label_smooth
     monkeypatch.setattr(train_mod.Learner, "step", lambda self, xb, yb: calls.append(1) or real_step(self, xb, yb))
     plan = resolve({"model": "resnet_20", "batch_size": 16, "eval_batch_size": 32,
                     "overrides": {"label_smoothing": 0.1}})
-    path = bench.OursPath(plan, bench.synthetic_images(48), bench.synthetic_images(64), warmup=1,
+    path = timing.OursPath(plan, timing.synthetic_images(48), timing.synthetic_images(64), warmup=1,
                           device=torch.device("cpu"))
     secs, seen, _ = path.train_round()
     assert len(calls) == 3 and seen == 32 and path.network.scheduler.last_epoch == 3

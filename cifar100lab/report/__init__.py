@@ -12,9 +12,8 @@ published references are data files in ``cifar100lab/reference``).
 from .display import explorer, run_summary, show_campaign, show_run, show_study
 from .models_page import models_table, write_models_page
 from .pages import write_campaign_report, write_empty_pages
-from .performance import CPU_TRAIN_SPEEDUP_TARGET, _hours, write_performance_page
+from .performance import write_performance_page
 from .studies import write_study_report
 
 __all__ = ["explorer", "run_summary", "show_campaign", "show_run", "show_study", "models_table", "write_models_page",
-           "write_campaign_report", "write_empty_pages", "CPU_TRAIN_SPEEDUP_TARGET", "write_performance_page",
-           "write_study_report", "_hours"]
+           "write_campaign_report", "write_empty_pages", "write_performance_page", "write_study_report"]

@@ -15,8 +15,7 @@ from .sources import comparable_with_claims, context, load_campaign_records, mod
 from .studies import ablations_index, figure_block, study_facts, study_table
 from .tables import campaigns_table, comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
 
-# Every fragment a book page includes (``{include} ../generated/<name>_<lang>.md``).
-FRAGMENTS = ("results", "comparison", "ablations", "findings", "summary", "recipes", "models", "performance")
+# The fragments a campaign writes (``{include} ../generated/<name>_<lang>.md``); a fresh clone gets a note for each.
 CAMPAIGN_FRAGMENTS = ("results", "comparison", "ablations", "findings", "summary", "recipes")
 
 

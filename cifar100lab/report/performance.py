@@ -10,7 +10,7 @@ from .. import records
 from .i18n import LANGS, STATUS, dataset_label, fill, fmt
 from .tables import markdown_table
 
-CPU_TRAIN_SPEEDUP_TARGET = 2.5  # issue 6: ResNet-20 training on 2 CPU cores vs the original pipeline
+CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
 PATHS = {"original": {"en": "original", "zh": "原始管线"}, "ours": {"en": "ours", "zh": "本项目"},
          "ours+compile": {"en": "ours+compile", "zh": "本项目 + compile"}}
 HEAD = {
@@ -58,9 +58,9 @@ FACTS = {
               "预计用时：{total}{tuned}**（下限：不含进程启动、检查点与编译时间）。CL：channels_last。"},
     "tuned": {"en": "; fine-tunes of pretrained weights account for {t} of it", "zh": "；其中预训练权重微调占 {t}"},
     "partial": {"en": " (only some of its networks were timed)", "zh": "（只测了部分网络）"},
-    "runs_head": {"en": "**{device}** — {data}; measured {measured} with torch {torch} (`python -m cifar100lab bench "
-                        "--runs {file}`).",
-                  "zh": "**{device}** —— {data}；测于 {measured}，torch {torch}（`python -m cifar100lab bench --runs {file}`）。"},
+    "runs_head": {"en": "**{device}** — {data}; measured {measured} with torch {torch} (`python -m cifar100lab timed-runs "
+                        "{file}`).",
+                  "zh": "**{device}** —— {data}；测于 {measured}，torch {torch}（`python -m cifar100lab timed-runs {file}`）。"},
     "campaign_time": {
         "en": "The `{campaign}` campaign ({file}) on {dataset}, measured {started} by the campaign itself: **{runs} runs "
               "in {wall}**, {jobs} side by side, on {device}{gpus}{already}. From its start to its record a run took "

@@ -1,0 +1,102 @@
+"""``python -m cifar100lab bench --campaign params/full.yaml``: the epoch time of every distinct network in a
+campaign (model, options, input size, batch, switches, recipe) on this device with one process, and the
+campaign's predicted duration from them, on 1 and on 8 GPUs with a chosen packing."""
+from __future__ import annotations
+
+import dataclasses
+
+from .. import data as data_mod
+from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
+
+RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "precision",
+             "channels_last", "compile", "optimizer")
+
+
+def campaign_networks(campaign) -> dict[tuple, dict]:
+    """Distinct networks of a campaign -> what one epoch of each costs to time (one process)."""
+    nets = {}
+    for run in campaign.runs:
+        p, c = run.plan, run.config
+        key = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
+               c.precision, c.channels_last, c.compile, c.fused_optimizer, p.recipe)
+        nets.setdefault(key, {"model": c.model, "options": dict(c.options), "pretrained": p.pretrained,
+                              "input_size": p.input_size, "batch_size": c.batch_size,
+                              "eval_batch_size": c.eval_batch_size, "runs": []})["runs"].append(run)
+    return nets
+
+
+def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, device) -> dict:
+    """Measured train and eval images/s of one network, built as its first run is configured."""
+    b, eb = net["batch_size"], net["eval_batch_size"]
+    x, y = synthetic_images(max((steps + warmup) * b, 2 * eb))
+    plan = net["runs"][0].plan  # the run's own switches, recipe and optimizer: the epoch it will have
+    if compile_model and not plan.config.compile:
+        plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, compile=True))
+    path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device)
+    return interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
+
+
+def _network_row(net: dict, rates: dict, train_size: int, test_size: int) -> dict:
+    """Epoch time = training images / train images/s + test images / eval images/s; the network's runs take
+    their epochs × that."""
+    c = net["runs"][0].config
+    n_train = min(c.train_subset or train_size, train_size) // net["batch_size"] * net["batch_size"]
+    n_test = min(c.test_subset or test_size, test_size)
+    epoch = n_train / rates["train_images_per_second"] + n_test / rates["eval_images_per_second"]
+    epochs = sum(r.config.epochs for r in net["runs"])
+    return {**{k: net[k] for k in ("model", "options", "pretrained", "input_size", "batch_size")},
+            **{k: rates[k] for k in RATE_KEYS},
+            "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch,
+            "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,
+            "epochs_per_run": [r.config.epochs for r in net["runs"]], "predicted_seconds": epochs * epoch}
+
+
+def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, device=None, dataset=None, only=None,
+                       progress=print, runs_per_gpu: int = 1, slowdown: float = 1.0) -> dict:
+    """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
+
+    Each network is timed with the trainer's step as its runs are configured (precision, channels_last,
+    compile, recipe; ``compile_model`` turns compilation on for all). The campaign's time is the sum over its
+    runs of epochs × epoch time (a lower bound: start-up, checkpoints and the first epoch's compilation are left
+    out). ``prediction`` spreads the runs over 1 and 8 GPUs, ``runs_per_gpu`` side by side on each, each shared
+    run ``slowdown`` times slower than alone (``bench --pack`` measures it).
+    """
+    from ..campaign import load_campaign
+    device = default_device(device)
+    camp = load_campaign(campaign_path, dataset=dataset)
+    train_size, test_size = data_mod.dataset_spec(camp.dataset).sizes
+    peaks = measured_peaks(device, "auto")
+    nets = campaign_networks(camp)
+    networks = []
+    for i, net in enumerate(nets.values()):
+        if only and net["model"] not in only:
+            continue
+        rates = _network_rates(net, steps, warmup, compile_model, device)
+        networks.append(_network_row(net, rates, train_size, test_size))
+        progress(f"[{i + 1}/{len(nets)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
+                 f"{rates['train_images_per_second']:.0f} train img/s, epoch {networks[-1]['epoch_seconds']:.1f} s")
+    return {"kind": "epoch_times", **header(device, peaks, campaign=camp.name, campaign_file=str(campaign_path),
+                                            dataset=camp.dataset, train_images=train_size, test_images=test_size,
+                                            processes=1, steps=steps, warmup=warmup, compile=compile_model,
+                                            complete=not only),
+            "networks": networks, "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
+            "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
+
+
+def predicted_wall(run_seconds: list[float], gpus: int, runs_per_gpu: int = 1, slowdown: float = 1.0) -> float:
+    """Wall time of runs of these durations (each alone on a GPU) on ``gpus`` GPUs with ``runs_per_gpu`` side by
+    side on each, every shared run ``slowdown`` times slower than alone: longest run first onto the slot that
+    frees first (the campaign's queue hands the next run to the first free job)."""
+    slots = [0.0] * (gpus * runs_per_gpu)
+    for seconds in sorted(run_seconds, reverse=True):
+        slots[slots.index(min(slots))] += seconds * (slowdown if runs_per_gpu > 1 else 1.0)
+    return max(slots)
+
+
+def campaign_prediction(networks: list[dict], runs_per_gpu: int = 1, slowdown: float = 1.0) -> dict:
+    """The campaign's predicted wall time on 1 and on 8 GPUs with this packing (start-up and checkpoints left
+    out, as in the epoch times)."""
+    seconds = [net["epoch_seconds"] * epochs for net in networks for epochs in net["epochs_per_run"]]
+    return {"runs_per_gpu": runs_per_gpu, "shared_run_slowdown": slowdown,
+            "gpus_1_seconds": predicted_wall(seconds, 1, runs_per_gpu, slowdown),
+            "gpus_8_seconds": predicted_wall(seconds, 8, runs_per_gpu, slowdown)}

@@ -1,0 +1,118 @@
+"""``python -m cifar100lab bench``: which measurement the flags ask for, run it, print its table, write its record."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import records
+from ..config import ConfigError
+from ..models import model_names
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", nargs="+", help="models to time (default: resnet_20; with --campaign: all of it)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=20, help="timed training steps per round")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each round")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds per path (median reported)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the original pipeline")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="our path's precision (with --campaign: each run's own)")
+    p.add_argument("--compile", action="store_true", help="also time the path with torch.compile")
+    p.add_argument("--campaign", help="instead: time one epoch of every network in this campaign YAML and "
+                                      "predict its duration on this device (--models limits the networks)")
+    p.add_argument("--dataset", help="with --campaign: the dataset whose split sizes set the epoch")
+    p.add_argument("--pack", type=int, nargs="+", metavar="K",
+                   help="instead: aggregate training images/s of K runs of the first --models sharing one device "
+                        "(e.g. --pack 1 2 4 8)")
+    p.add_argument("--runs-per-gpu", type=int, default=1, help="with --campaign: runs side by side on each GPU in "
+                                                               "the 1- and 8-GPU prediction")
+    p.add_argument("--slowdown", type=float, default=1.0, help="with --campaign and --runs-per-gpu above 1: how "
+                                                               "much slower a shared run is (from bench --pack)")
+    # Training runs that record accuracy are the timed-runs command; the old flags say so instead of failing
+    # with argparse's "unrecognized arguments".
+    p.add_argument("--runs", help=argparse.SUPPRESS)
+    p.add_argument("--data-root", help=argparse.SUPPRESS)
+    p.add_argument("--device")
+    p.add_argument("--out", help="write the result as a JSON record (e.g. benchmarks/records/cpu.json)")
+    p.set_defaults(fn=main)
+
+
+def input_error(a) -> str | None:
+    """What is wrong with the command line, or None."""
+    if a.runs or a.data_root:
+        return ("bench measures speed only; training runs that record accuracy are their own command: "
+                f"python -m cifar100lab timed-runs {a.runs or 'FILE.yaml'}"
+                + (f" --data-root {a.data_root}" if a.data_root else ""))
+    if a.out and Path(a.out).suffix != ".json":
+        return f"--out must name a .json file, got {a.out}"
+    for flag in ("steps", "repeats", "batch_size"):
+        if getattr(a, flag) < 1:
+            return f"--{flag.replace('_', '-')} must be at least 1, got {getattr(a, flag)}"
+    unknown = sorted(set(a.models or []) - set(model_names()))
+    if unknown:
+        return f"unknown model(s) {', '.join(unknown)}; valid: {', '.join(model_names())}"
+    if a.campaign and a.pack:
+        return "--campaign and --pack are separate measurements: give one"
+    if any(k < 1 for k in a.pack or []):
+        return f"--pack takes run counts of at least 1, got {' '.join(map(str, a.pack))}"
+    if a.runs_per_gpu < 1 or not (a.slowdown >= 1.0 and a.slowdown < float("inf")):
+        return (f"--runs-per-gpu must be at least 1 and --slowdown a number of at least 1 (a shared run is not "
+                f"faster than one alone), got {a.runs_per_gpu} and {a.slowdown}")
+    return None
+
+
+def measure(a) -> dict:
+    """The measurement the flags ask for, as its record."""
+    if a.pack:
+        from .packing import run_packing
+        return run_packing(a.pack, (a.models or ["resnet_20"])[0], a.batch_size, a.steps, a.warmup, a.device)
+    if a.campaign:
+        from .campaign_time import run_campaign_times
+        return run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models,
+                                  runs_per_gpu=a.runs_per_gpu, slowdown=a.slowdown)
+    from .throughput import run_bench
+    return run_bench(a.models or ["resnet_20"], a.batch_size, a.steps, a.warmup, a.workers, a.precision,
+                     a.compile, device=a.device, repeats=a.repeats)
+
+
+def main(a) -> int:
+    """Bad input is a ConfigError (or DataError) before anything is measured; the command line prints it."""
+    problem = input_error(a)
+    if problem:
+        raise ConfigError(problem)
+    result = measure(a)
+    print(format_table(result))
+    if a.out:
+        records.atomic_write_json(Path(a.out), result)
+        print(f"record written to {a.out}")
+    return 0
+
+
+def _number(v) -> str:
+    return f"{v:.3g}"
+
+
+def format_table(result: dict) -> str:
+    import pandas as pd
+    if result["kind"] == "packing":
+        df = pd.DataFrame(result["rows"])[["runs", "aggregate_images_per_second", "aggregate_speedup",
+                                           "shared_run_slowdown"]]
+        return (f"device: {result['device']}  {result['model']} runs sharing it\n" +
+                df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    head = (f"device: {result['device']}  peaks (TFLOP/s): " +
+            ", ".join(f"{k} {v:.3f}" for k, v in result["peaks_tflops"].items()))
+    if result["kind"] == "epoch_times":
+        df = pd.DataFrame(result["networks"])[["model", "options", "input_size", "batch_size",
+                                               "train_images_per_second", "epoch_seconds", "run_epochs",
+                                               "predicted_seconds"]]
+        pred = result["prediction"]
+        tail = (f"\npredicted {result['campaign']} campaign on one process: "
+                f"{result['predicted_campaign_seconds'] / 3600:.2f} h; {pred['runs_per_gpu']} run(s) per GPU: "
+                f"{pred['gpus_1_seconds'] / 3600:.2f} h on 1 GPU, {pred['gpus_8_seconds'] / 3600:.2f} h on 8")
+    else:
+        cols = ["model", "path", "precision", "train_images_per_second", "eval_images_per_second",
+                "achieved_tflops", "fraction_of_peak", "train_speedup", "eval_speedup", "first_round_seconds"]
+        df = pd.DataFrame(result["rows"])
+        df, tail = df[[c for c in cols if c in df.columns]], ""
+    return head + "\n" + df.to_string(index=False, float_format=_number) + tail

@@ -1,0 +1,128 @@
+"""What every speed measurement shares: the trainer's own build-and-step timed on synthetic batches, rounds that
+alternate between the paths compared, the device's measured matmul peak, and the record's header."""
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from .. import data as data_mod
+from .. import records
+from ..accelerator import choose_precision, make_accelerator
+from ..devices import visible_gpus
+from ..train import build_learner, new_model
+
+AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}  # choose_precision's values; others: fp32
+
+
+def default_device(name: str | None = None) -> torch.device:
+    return torch.device(name or ("cuda" if visible_gpus() else "cpu"))
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:
+    """Measured dense matmul FLOP/s for ``dtype`` on ``device`` (the practical ceiling for conv nets)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    sync(device)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    sync(device)
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
+def measured_peaks(device, precision: str) -> dict[str, float]:
+    mp = choose_precision(precision, device.type == "cuda")
+    dtype = AUTOCAST_DTYPE.get(mp, torch.float32)
+    return {"fp32": matmul_peak(device, torch.float32), mp: matmul_peak(device, dtype)}
+
+
+def header(device, peaks, **extra) -> dict:
+    """The fields every measurement record starts with: where, when and with what it was measured."""
+    return {"device": records.device_name(device), "device_type": device.type,
+            "peaks_tflops": {k: v / 1e12 for k, v in peaks.items()}, **extra,
+            "versions": records.versions(), "git_commit": records.git_commit(),
+            "torch_threads": torch.get_num_threads(), "measured": records.now()}
+
+
+def synthetic_images(n: int, num_classes: int = 100, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8),
+            torch.randint(0, num_classes, (n,), generator=g))
+
+
+def timed(step_fn, batches, warmup: int, device) -> tuple[float, int, float]:
+    """(seconds, images) for the batches after ``warmup`` ones, and the seconds the warmup batches took."""
+    seen, t_start, t0 = 0, time.perf_counter(), None
+    for i, (xb, yb) in enumerate(batches):
+        if i == warmup:
+            sync(device)
+            t0 = time.perf_counter()
+        step_fn(xb, yb)
+        if i >= warmup:
+            seen += len(yb)
+    sync(device)
+    if t0 is None:
+        raise ValueError(f"nothing timed: {warmup} warm-up batches used every batch")
+    return time.perf_counter() - t0, seen, t0 - t_start
+
+
+class OursPath:
+    """The trainer's own build-and-step for one run plan (network, input size, normalization, autocast,
+    optimizer and schedule of its recipe, label smoothing, scaler), on synthetic batches; ``train_round`` and
+    ``eval_round`` return ``timed``'s triple."""
+
+    def __init__(self, plan, train, test, warmup, device):
+        cfg = plan.config
+        accelerator = make_accelerator(cfg.precision, cpu=device.type == "cpu")
+        torch.manual_seed(0)
+        steps = len(train[1]) // cfg.batch_size
+        # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
+        self.network = build_learner(plan, accelerator, new_model(plan, 100, weights=False), steps)
+        device = accelerator.device
+        (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
+        self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device
+        self.epoch = 0
+        self.info = {"precision": accelerator.mixed_precision, "channels_last": cfg.channels_last,
+                     "compile": cfg.compile, "pipeline": "uint8 tensors on device + batched crop/flip",
+                     "input_size": plan.input_size, "optimizer": type(self.network.optimizer.optimizer).__name__}
+
+    def train_round(self):
+        self.network.train_mode()
+        self.epoch += 1
+        batches = data_mod.train_batches(self.x, self.y, self.batch_size, self.epoch, 0)
+        return timed(self.network.step, batches, self.warmup, self.device)
+
+    def eval_round(self):
+        self.network.model.eval()
+        n, b = len(self.test_y), self.eval_batch_size
+        batches = ((self.test_x[i:i + b], self.test_y[i:i + b]) for i in range(0, n - b + 1, b))
+        with torch.no_grad():
+            return timed(lambda xb, yb: self.network.logits(xb), batches, 1 if n >= 2 * b else 0, self.device)
+
+
+def interleaved(paths: dict, repeats: int) -> dict[str, dict]:
+    """Median images/s per path over ``repeats`` rounds that alternate between the paths, so a slow spell of a
+    shared machine does not land on one path only; the first training round's warm-up (DataLoader start-up,
+    compilation) is kept apart."""
+    samples = {k: {"train": [], "eval": []} for k in paths}
+    first = {}
+    for kind in ("train", "eval"):
+        for _ in range(repeats):
+            for label, p in paths.items():
+                secs, seen, warm = (p.train_round if kind == "train" else p.eval_round)()
+                samples[label][kind].append(seen / secs)
+                first.setdefault((label, kind), warm)
+    return {label: {"train_images_per_second": statistics.median(s["train"]),
+                    "eval_images_per_second": statistics.median(s["eval"]),
+                    "train_samples": s["train"], "eval_samples": s["eval"],
+                    "first_round_seconds": first[(label, "train")], **paths[label].info}
+            for label, s in samples.items()}

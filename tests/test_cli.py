@@ -1,0 +1,18 @@
+"""The command line's one way to refuse: a command raises a user error, ``cli.main`` prints one ``error:`` line
+and exits 2."""
+from conftest import run_cli
+
+
+def test_synth_onto_a_file_is_one_error_line_not_a_traceback(tmp_path, capfd):
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    proc = run_cli(capfd, "synth", "--root", taken, "--train-size", 10, "--test-size", 10)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert str(taken) in proc.stderr and taken.read_text() == "keep me"
+
+
+def test_check_with_a_missing_config_is_one_error_line_naming_it(tmp_path, capfd):
+    missing = tmp_path / "none.yaml"
+    proc = run_cli(capfd, "check", "fork", missing, "--out", tmp_path / "fork.json")
+    assert proc.returncode == 2 and proc.stderr == f"error: check config file {missing} does not exist\n"
+    assert not (tmp_path / "fork.json").exists()
