@@ -29,7 +29,8 @@ def stand_in(tmp_path_factory):
 
 
 def _header(path: Path) -> list[str]:
-    return next(csv.reader(path.open(encoding="utf-8")))
+    """The CSV's column names (after its leading comment line, which says what the table was measured on)."""
+    return next(csv.reader(line for line in path.open(encoding="utf-8") if not line.startswith("#")))
 
 
 def test_every_fact_has_one_template_per_language_with_the_same_fields():
@@ -71,7 +72,7 @@ def test_ranking_names_the_neighbours_inside_each_others_interval(stand_in):
 def test_top5_is_shown_only_with_more_than_ten_classes(stand_in, tmp_path):
     _, gen = stand_in
     assert "Top-5 (%)" not in _header(gen / "table1.csv")
-    assert "Top-5 is not shown" in (gen / "results_en.md").read_text()
+    assert "Top-5 is not in the table" in (gen / "results_en.md").read_text()
     _, gen100 = _report(tmp_path, dataset="cifar100")
     assert "Top-5 (%)" in _header(gen100 / "table1.csv")
 
@@ -82,7 +83,7 @@ def test_seed_spread_is_given_with_n_only_where_there_are_seeds(stand_in, tmp_pa
     _, gen2 = _report(tmp_path, dataset="cifar100", seeds=(0, 1))
     text = (gen2 / "results_en.md").read_text()
     assert "With 2 seeds per model" in text and "Seeds" not in _header(gen2 / "table1.csv")
-    assert "2 seed(s) per model" in text  # n, in the provenance box
+    assert "2 seeds per model" in text  # n, in the provenance box
     assert " ± " in (gen2 / "table1.csv").read_text()
 
 
@@ -200,3 +201,149 @@ def test_make_report_offline_ends_with_the_data_error(tmp_path):
     err = [line for line in proc.stderr.splitlines() if line.strip() and not re.match(r"make(\[\d+\])?:", line)]
     assert "error: CIFAR-100 not found" in proc.stderr and "DATASET=fashion-mnist" in err[-1], proc.stderr[-2000:]
     assert "jupyter-book" not in proc.stdout.lower() and "sphinx" not in (proc.stdout + proc.stderr).lower()
+
+
+# ---------------------------------------------------------------- claims checked against the records (issue 23)
+
+def _sentence_numbers(text: str, pattern: str) -> tuple[float, ...]:
+    found = re.search(pattern, text)
+    assert found, pattern
+    return tuple(float(v) for v in found.groups())
+
+
+def test_top5_sentence_states_the_range_the_records_hold(stand_in):
+    out, gen = stand_in
+    done = out["rows"][out["rows"].status == "complete"]
+    en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
+    assert _sentence_numbers(en, r"ranges from ([\d.]+) % to ([\d.]+) %") == (done.top5.min(), done.top5.max())
+    assert _sentence_numbers(zh, r"介于 ([\d.]+)% 与 ([\d.]+)%") == (done.top5.min(), done.top5.max())
+    assert "near 100" not in en
+
+
+def _rows(groups: dict[str, list[float]], n_test: int = 1000):
+    import pandas as pd
+    return pd.DataFrame([{"model": f"{g}-{i}", "group": g, "status": "complete", "top1": v, "evaluated": n_test,
+                          "seeds": 1} for g, vals in groups.items() for i, v in enumerate(vals)])
+
+
+def test_group_claim_is_made_only_when_the_group_intervals_separate():
+    from cifar100lab.report import prose
+    apart = prose.group_facts(_rows({"attention": [70.0, 72.0], "MLP": [40.0]}))
+    assert [f for f, _ in apart] == ["groups", "groups_single"]
+    assert apart[0][1]["top_ci"] == "69.0–72.9" and apart[1][1] == {"k": 1, "n": 2}
+    close = prose.group_facts(_rows({"attention": [42.75], "hybrid & advanced": [42.40]}, n_test=500))
+    assert close[0][0] == "groups_noise"
+    text = prose.render(close, "en")
+    assert "within noise" in text and "highest average top-1" in text and "95 % CI" in text
+
+
+def test_group_sentence_on_the_results_page_follows_the_intervals_it_prints(stand_in):
+    out, gen = stand_in
+    groups = sources.group_intervals(out["rows"])
+    top, nxt = groups.iloc[0], groups.iloc[1]
+    en = (gen / "results_en.md").read_text()
+    assert f"({top.top1:.2f} %, 95 % CI {top.lo:.1f}–{top.hi:.1f})" in en
+    assert ("within noise" in en) == (top.lo <= nxt.hi)
+    assert "| 95 % CI |" in (gen / "results_en.md").read_text().split("Table 2")[1]
+
+
+def test_a_short_protocol_orders_models_without_calling_it_a_rank(stand_in, tmp_path):
+    _, gen = stand_in
+    assert _header(gen / "table1.csv")[0] == "No." and "Rank" not in _header(gen / "table1.csv")
+    en = (gen / "results_en.md").read_text()
+    assert "not a ranking" in en and "| Rank |" not in en and "Overall ranking" not in (gen / "findings_en.md").read_text()
+    _, full = _report(tmp_path, dataset="cifar100", epochs=200)
+    assert _header(full / "table1.csv")[0] == "Rank" and "Models ranked by top-1" in (full / "results_en.md").read_text()
+
+
+def _fail_resnet_20(runs: Path) -> None:
+    """resnet_20 of the fake campaign ends below chance after a training loss far above a uniform guess's."""
+    import json
+
+    from cifar100lab import records
+    run = runs / "mini" / "mini-resnet_20-s0"
+    rec = json.loads((run / records.RECORD).read_text())
+    rec["final"]["top1"] = 8.0
+    records.atomic_write_json(run / records.RECORD, rec)
+    (run / records.METRICS).unlink()
+    for epoch, (loss, top1) in enumerate([(9.5, 9.0), (2.5, 8.0)], 1):
+        records.append_jsonl(run / records.METRICS, {"epoch": epoch, "train_loss": loss, "train_acc": 10.0,
+                                                     "top1": top1, "top5": 50.0, "test_loss": 2.4, "epoch_seconds": 1.0})
+
+
+def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_and_figures(tmp_path):
+    from cifar100lab.report import figures
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    _fail_resnet_20(runs)
+    out = report.write_campaign_report("mini", runs, book / "generated")
+    report.write_study_report("mini", "eca_kernel", runs, book / "generated")
+    gen = book / "generated"
+    en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
+    row = next(line for line in en.splitlines() if "[resnet_20](../runs/" in line)  # Table 1's row
+    assert "at or below chance (10 %); loss diverged (epoch 1: 9.5) |" in row
+    assert "At or below chance (10 %, a uniform guess over 10 classes): resnet_20." in en
+    assert "The loss diverged for resnet_20" in en and "resnet_20 的损失发散" in zh
+    assert "The dashed line is chance" in en and "† marks a model whose loss diverged" in en
+    study_row = next(line for line in (gen / "study-eca_kernel_en.md").read_text().splitlines() if "| no ECA" in line)
+    assert "at or below chance (10 %)" in study_row
+    fig = figures.figure_top1(out["rows"], "en")
+    assert any(list(line.get_xdata()) == [10.0, 10.0] for line in fig.axes[0].get_lines())  # the chance line
+    assert "resnet_20 †" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_english_pages_agree_their_plurals_with_their_numbers(stand_in):
+    _, gen = stand_in
+    for page in gen.glob("*_en.md"):
+        assert not re.search(r"\w\(s\)", page.read_text()), page.name
+    assert "1 seed per model" in (gen / "results_en.md").read_text()
+
+
+def test_downloads_and_study_pages_name_the_dataset_campaign_and_scale(stand_in):
+    import pandas as pd
+    _, gen = stand_in
+    label = "Measured on Fashion-MNIST (stand-in for CIFAR-100), campaign mini: 2 epochs on 2,000 training images"
+    for name in ("table1", "table2", "comparison"):
+        assert (gen / f"{name}.csv").read_text().splitlines()[0].startswith("# Table") or name == "comparison"
+        assert label in (gen / f"{name}.csv").read_text().splitlines()[0]
+        assert "\\caption{" in (gen / f"{name}.tex").read_text() and label in (gen / f"{name}.tex").read_text()
+        assert len(pd.read_csv(gen / f"{name}.csv", comment="#"))
+    assert (gen / "study-eca_kernel.csv").read_text().startswith("# Measured on Fashion-MNIST")
+    study = (gen / "study-eca_kernel_en.md").read_text()
+    assert "campaign mini: 2,000 training images, 2 epochs, 1 seed per variant" in study
+    assert "| Variant | Top-1 (%) | 95 % CI |" in study
+    assert "实验配置 mini：2,000 张训练图像，2 个 epoch，每个变体 1 个种子" in (gen / "study-eca_kernel_zh.md").read_text()
+
+
+def test_epoch_axes_are_ticked_at_whole_epochs(stand_in):
+    from cifar100lab.report import figures
+    _, gen = stand_in
+    _, recs = sources.load_campaign_records("mini", gen.parent.parent / "runs")
+    ax = figures.figure_curves(recs, ["resnet_20", "resnet_32"], "en").axes[0]
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+
+
+def test_future_work_does_not_deny_the_validation_split_method_documents():
+    from cifar100lab.config import TrainConfig
+    assert "val_fraction" in TrainConfig.__dataclass_fields__
+    for lang, denial in (("en", "there is none today"), ("zh", "目前还没有")):
+        text = (BOOK / lang / "future_work.md").read_text()
+        assert "`val_fraction`" in text and denial not in text, lang
+
+
+def test_reproducibility_gives_the_same_existing_notebook_paths_in_both_languages():
+    paths = {lang: set(re.findall(r"[\w./-]+\.ipynb", (BOOK / lang / "reproducibility.md").read_text()))
+             - {"out.ipynb", "eval.ipynb"} for lang in i18n.LANGS}
+    assert paths["en"] == paths["zh"] and paths["en"]
+    assert all((BOOK.parent / p).is_file() and not p.startswith("cifar100lab/") for p in paths["en"]), paths
+
+
+def test_introduction_states_the_one_rule_for_where_claims_appear():
+    for lang, column in (("en", "Original claim"), ("zh", "原报告声称")):
+        text = (BOOK / lang / "introduction.md").read_text()
+        assert column in text and "ablations.md" in text and "comparison.md" in text, lang

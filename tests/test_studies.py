@@ -154,11 +154,11 @@ def test_a_study_without_compare_within_still_measures_every_variant_against_its
 def test_ema_top1_stands_beside_the_raw_top1_in_the_table_and_the_prose_in_both_languages(reg):
     _, _, gen = reg
     en, zh = (gen / "study-regularisation_en.md").read_text(), (gen / "study-regularisation_zh.md").read_text()
-    assert "| Variant | Top-1 (%) | EMA top-1 (%) |" in en and "| 变体 | Top-1 (%) | EMA Top-1 (%) |" in zh
-    assert "| ResNet-56 · EMA | 60.50 ± 0.50 | 61.50 ± 0.50 |" in en
-    assert "| ResNet-56 · none | 60.50 ± 0.50 | – |" in en
+    assert "| Variant | Top-1 (%) | 95 % CI | EMA top-1 (%) |" in en and "| 变体 | Top-1 (%) | 95% 置信区间 | EMA Top-1 (%) |" in zh
+    assert "| ResNet-56 · EMA | 60.50 ± 0.50 | 58.7–62.2 | 61.50 ± 0.50 |" in en  # Wilson over 3 × 1,000 images
+    assert "| ResNet-56 · none | 60.50 ± 0.50 | 58.7–62.2 | – |" in en
     assert ("With **ResNet-56 · EMA**, the EMA of the weights reaches 61.50 % top-1 against 60.50 % for the raw "
-            "weights of the same runs (+1.00 points; 3 seed(s)).") in en
+            "weights of the same runs (+1.00 points; 3 seeds).") in en
     assert "**ConvNeXt-T · 全部** 中，权重的 EMA 达到 56.50% 的 Top-1，同一批运行的原始权重为 55.50%" in zh
     # the EMA variant's raw weights train like the plain variant: a different recipe, so not "the same network"
     assert "builds the same network" not in en

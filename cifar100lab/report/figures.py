@@ -8,6 +8,7 @@ import pandas as pd
 from .. import records
 from ..models import GROUPS
 from .i18n import group, say
+from .sources import chance_level, num_classes
 
 # matplotlib's default fonts have no CJK glyphs; these are tried in order (CI installs Noto CJK).
 CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback", "DejaVu Sans"]
@@ -36,6 +37,25 @@ def _done(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
     return done
 
 
+def chance_line(ax, chance: float, lang: str, vertical: bool = False) -> None:
+    """The accuracy of a uniform guess, dashed, so a reader sees at once which runs did not beat it."""
+    if chance != chance:  # unknown class count
+        return
+    line = ax.axvline if vertical else ax.axhline
+    line(chance, color="0.3", linestyle="--", linewidth=1, label=say("ax_chance", lang, chance=f"{chance:g}"))
+
+
+def integer_epochs(ax) -> None:
+    """Epoch ticks at whole epochs only (a 2-epoch axis is otherwise ticked at 1.2, 1.4, ...)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def failure_label(row) -> str:
+    """The model's name, marked † when its loss diverged (the Note column and the caption say so)."""
+    return f"{row.model} †" if isinstance(row.diverged, dict) else row.model
+
+
 def _group_order(done: pd.DataFrame, lang: str) -> list[str]:
     return [group(g)[lang] for g in GROUPS if g in set(done.group)]
 
@@ -45,13 +65,15 @@ def figure_top1(rows: pd.DataFrame, lang: str):
     import seaborn as sns
     style()
     done = _done(rows, lang)
+    done["model"] = [failure_label(r) for r in done.itertuples()]
     fig, ax = plt.subplots(figsize=(8, 0.32 * max(4, len(done)) + 1))
     sns.barplot(data=done, y="model", x="top1", hue="group_label", dodge=False, ax=ax,
                 hue_order=_group_order(done, lang))
     err = [done.top1 - done.top1_lo, done.top1_hi - done.top1]
     ax.errorbar(done.top1, range(len(done)), xerr=err, fmt="none", ecolor="black", capsize=2)
+    chance_line(ax, done.chance.iloc[0], lang, vertical=True)
     ax.set(xlabel=say("ax_top1", lang), ylabel="")
-    ax.legend(fontsize=7, loc="lower right", title=say("ax_group", lang), title_fontsize=7)
+    ax.legend(fontsize=8, loc="lower right", title=say("ax_group", lang), title_fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -67,8 +89,9 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
                     sizes=(30, 600), ax=ax, hue_order=_group_order(_done(rows, lang), lang), alpha=0.8)
     # Alternate label sides so neighbours with near-equal accuracy do not print over each other.
     for i, r in enumerate(done.sort_values("params_m").itertuples()):
-        ax.annotate(r.model, (r.params_m, r.top1), fontsize=7, textcoords="offset points",
+        ax.annotate(failure_label(r), (r.params_m, r.top1), fontsize=7, textcoords="offset points",
                     xytext=(5, 4) if i % 2 else (5, -9))
+    chance_line(ax, done.chance.iloc[0], lang)
     ax.set(xscale="log", xlabel=say("ax_params", lang), ylabel=say("ax_top1", lang))
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
@@ -98,7 +121,9 @@ def figure_curves(recs: list[dict], models: list[str], lang: str):
         sns.lineplot(data=df, x="epoch", y="top1", hue="model", hue_order=models, ax=ax,
                      style="model" if few else None, markers=few, dashes=few,
                      errorbar="sd" if df.seed.nunique() > 1 else None)
+        chance_line(ax, chance_level(num_classes(recs[0])), lang)
         ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left", ncol=1 if few else 2)
+    integer_epochs(ax)
     ax.set(xlabel=say("ax_epoch", lang), ylabel=say("ax_top1", lang))
     fig.tight_layout()
     return fig
@@ -115,6 +140,7 @@ def figure_run_curves(history: list[dict], title: str = ""):
         b.plot(df.epoch, df.train_acc, marker="o", label="train top-1")
         b.plot(df.epoch, df.top1, marker="o", label="test top-1")
         b.plot(df.epoch, df.top5, marker="o", label="test top-5")
+    integer_epochs(a), integer_epochs(b)
     a.set(xlabel="epoch", ylabel="loss")
     b.set(xlabel="epoch", ylabel="accuracy (%)")
     a.legend(), b.legend(fontsize=8)
@@ -142,8 +168,9 @@ def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", no
             _study_params(ax, part, points, label, lang)
         elif len(points):
             _study_variants(ax, part, points, label, lang, several=len(models) > 1)
+        chance_line(ax, part.chance.iloc[0] if "chance" in part and len(part) else float("nan"), lang)
         ax.set(ylabel=say("ax_top1", lang) if ax is axes[0][0] else "")
-        ax.tick_params(axis="x", labelsize=8)
+        ax.tick_params(axis="both", labelsize=10)
     fig.suptitle(title + (f"\n{notice}" if notice else ""), fontsize=11)
     fig.tight_layout()
     return fig

@@ -7,6 +7,7 @@ dataset label, a group name) is resolved to that language first, so callers comp
 from __future__ import annotations
 
 import math
+import re
 
 from ..data import DATASETS, KIND_LABELS
 
@@ -28,14 +29,14 @@ YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
 
 HEAD = {
-    "rank": {"en": "Rank", "zh": "排名"}, "model": {"en": "Model", "zh": "模型"},
+    "rank": {"en": "Rank", "zh": "排名"}, "order": {"en": "No.", "zh": "序号"}, "model": {"en": "Model", "zh": "模型"},
     "group": {"en": "Group", "zh": "类别"}, "top1": {"en": "Top-1 (%)", "zh": "Top-1 (%)"},
     "ci": {"en": "95 % CI", "zh": "95% 置信区间"}, "top5": {"en": "Top-5 (%)", "zh": "Top-5 (%)"},
     "params": {"en": "Params (M)", "zh": "参数量 (M)"}, "flops": {"en": "FLOPs (M)", "zh": "FLOPs (M)"},
     "time": {"en": "Train time (s)", "zh": "训练时间 (s)"}, "ips": {"en": "Images/s", "zh": "图像/秒"},
     "eff": {"en": "Top-1 / M params", "zh": "Top-1 / 百万参数"}, "seeds": {"en": "Seeds", "zh": "种子数"},
     "n": {"en": "Models", "zh": "模型数"}, "status": {"en": "Status", "zh": "状态"},
-    "reason": {"en": "Reason", "zh": "原因"}, "ours": {"en": "Ours top-1 (%)", "zh": "本项目 Top-1 (%)"},
+    "reason": {"en": "Reason", "zh": "原因"}, "note": {"en": "Note", "zh": "备注"}, "ours": {"en": "Ours top-1 (%)", "zh": "本项目 Top-1 (%)"},
     "claim": {"en": "Original claim (%)", "zh": "原报告声称 (%)"}, "diff": {"en": "Ours − claim", "zh": "本项目 − 声称"},
     "ours_p": {"en": "Ours params (M)", "zh": "本项目参数量 (M)"},
     "claim_p": {"en": "Claimed params (M)", "zh": "原报告参数量 (M)"},
@@ -96,9 +97,19 @@ def pick(value, lang: str):
     return value[lang] if isinstance(value, dict) and set(value) == set(LANGS) else value
 
 
+# "2 epoch(s)" in an English template: the noun after a number, made singular or plural by that number.
+_PLURAL = re.compile(r"\b(\d[\d,.]*)( \*{0,2}[A-Za-z-]+?)\(s\)")
+
+
+def plurals(text: str) -> str:
+    """English "(s)" nouns agreed with the number before them: "1 seed(s)" -> "1 seed", "2 epoch(s)" -> "2 epochs"."""
+    return _PLURAL.sub(lambda m: m.group(1) + m.group(2) + ("" if m.group(1) == "1" else "s"), text)
+
+
 def fill(templates: dict, lang: str, **values) -> str:
     """``templates[lang]`` filled with ``values`` (bilingual values resolved to ``lang`` first)."""
-    return templates[lang].format(**{k: pick(v, lang) for k, v in values.items()})
+    text = templates[lang].format(**{k: pick(v, lang) for k, v in values.items()})
+    return plurals(text) if lang == "en" else text
 
 
 def say(fact: str, lang: str, **values) -> str:
@@ -177,14 +188,32 @@ MESSAGES = {
     "efficiency": {
         "en": "The best accuracy per parameter is reached by **{model}** ({eff} points per million parameters).",
         "zh": "单位参数准确率最高的是 **{model}**（每百万参数 {eff} 个百分点）。"},
-    "groups": {"en": "By group, **{top}** models average the highest top-1 ({top_val} %) and **{low}** the "
-                     "lowest ({low_val} %).",
-               "zh": "按类别，**{top}**类平均 Top-1 最高（{top_val}%），**{low}**类最低（{low_val}%）。"},
+    "groups": {"en": "By group, **{top}** models average the highest top-1 ({top_val} %, 95 % CI {top_ci}), "
+                     "ahead of **{next}** ({next_val} %, {next_ci}) beyond test-set noise.",
+               "zh": "按类别，**{top}**类平均 Top-1 最高（{top_val}%，95% 置信区间 {top_ci}），超出测试集噪声地领先于"
+                     "**{next}**类（{next_val}%，{next_ci}）。"},
+    "groups_noise": {"en": "By group, the highest average top-1, **{top}** ({top_val} %, 95 % CI {top_ci}), is within "
+                           "noise of **{next}** ({next_val} %, {next_ci}): the intervals overlap, so no group "
+                           "can be called the most accurate.",
+                     "zh": "按类别，平均 Top-1 最高的**{top}**类（{top_val}%，95% 置信区间 {top_ci}）与**{next}**类"
+                           "（{next_val}%，{next_ci}）的差异在噪声之内：区间重叠，无法认定哪一类最准确。"},
+    "groups_single": {"en": "{k} of {n} groups hold one model, so their average is that model's top-1.",
+                      "zh": "{n} 个类别中有 {k} 个只含一个模型，其平均值就是该模型的 Top-1。"},
+    "at_chance": {"en": "At or below chance ({chance} %, a uniform guess over {classes} classes): {list}. Such a number "
+                        "says the training failed, not how good the architecture is.",
+                  "zh": "不高于随机猜测水平（{chance}%，即在 {classes} 个类别中均匀猜测）的模型：{list}。"
+                        "这样的数字说明训练失败，而不是架构的优劣。"},
+    "diverged": {"en": "The loss diverged for {list} (Table 1's Note column gives the epoch).",
+                 "zh": "{list} 的损失发散（表 1 的备注列给出发生的 epoch）。"},
+    "note_chance": {"en": "at or below chance ({chance} %)", "zh": "不高于随机水平（{chance}%）"},
+    "note_diverged": {"en": "loss diverged (epoch {epoch}: {loss})", "zh": "损失发散（第 {epoch} 个 epoch：{loss}）"},
     "not_complete": {"en": "{k} model(s) did not complete ({list}); the table *Models that did not complete* on "
                            "the Results page gives each reason.",
                      "zh": "{k} 个模型未完成（{list}）；结果页的“未完成的模型”表给出了各自的原因。"},
-    "top5_hidden": {"en": "Top-5 is not shown: with {classes} classes it is near 100 % for every model.",
-                    "zh": "未列出 Top-5：只有 {classes} 个类别时，每个模型的 Top-5 都接近 100%。"},
+    "top5_hidden": {"en": "Top-5 is not in the table: with only {classes} classes it says little beyond top-1 "
+                          "(here it ranges from {lo} % to {hi} %; each run's page gives it).",
+                    "zh": "表中未列出 Top-5：只有 {classes} 个类别时，它在 Top-1 之外提供的信息很少"
+                          "（此处介于 {lo}% 与 {hi}% 之间；各运行页面给出了它）。"},
     # ---------------------------------------------------------------- pairwise findings
     "pair_pretrained": {
         "en": "**Pretrained against scratch.** The ImageNet fine-tune {model} reaches {a} % against {b} % for "
@@ -210,6 +239,7 @@ MESSAGES = {
     "findings_pairs": {"en": "The original report's questions, answered by these runs",
                        "zh": "用这些运行回答原报告的问题"},
     "findings_overall": {"en": "Overall ranking", "zh": "总体排名"},
+    "findings_order": {"en": "All models, by top-1 (not a ranking)", "zh": "全部模型，按 Top-1 排列（不是排名）"},
     "findings_studies": {"en": "Ablations", "zh": "消融实验"},
     "findings_claims": {"en": "Against the original report", "zh": "与原报告对照"},
     "list_eff": {"en": "Top 5 by accuracy per parameter", "zh": "单位参数准确率前 5"},
@@ -237,6 +267,10 @@ MESSAGES = {
         "zh": "**这里不计算任何差值**：本项目的运行使用{dataset}、训练 {epochs} 个 epoch，而声称值与公开结果是 CIFAR-100 上 200 "
               "个 epoch 的结果。两者的差值或相关系数反映的是协议差异而非模型差异，因此只并列展示。"},
     # ---------------------------------------------------------------- studies
+    "study_scale": {"en": "Measured on {dataset}, campaign {campaign}: {train_size} training images, {epochs} epoch(s), "
+                          "{seeds} seed(s) per variant",
+                    "zh": "在{dataset}上测得，实验配置 {campaign}：{train_size} 张训练图像，{epochs} 个 epoch，"
+                          "每个变体 {seeds} 个种子"},
     "study_none": {"en": "No run of this study has completed.", "zh": "该消融实验尚无完成的运行。"},
     "study_top": {"en": "The highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
                   "zh": "平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
@@ -281,6 +315,8 @@ MESSAGES = {
     "no_studies": {"en": "This campaign ran no ablation study.", "zh": "本实验配置未运行消融实验。"},
     # ---------------------------------------------------------------- tables and figures
     "t1": {"en": "Table 1. Models ranked by top-1 accuracy", "zh": "表 1. 按 Top-1 准确率排序的模型"},
+    "t1_order": {"en": "Table 1. Models in order of top-1 accuracy (not a ranking)",
+                 "zh": "表 1. 按 Top-1 准确率排列的模型（不是排名）"},
     "t2": {"en": "Table 2. Averages per group", "zh": "表 2. 按类别平均"},
     "nr": {"en": "Models that did not complete", "zh": "未完成的模型"},
     "cmp": {"en": "Our measurements beside the original report's claims and published results",
@@ -311,6 +347,10 @@ MESSAGES = {
     "one_per_gpu": {"en": "one per GPU (1 on a CPU)", "zh": "每个 GPU 一个（CPU 上为 1）"},
     "no_campaign_files": {"en": "No campaign files in `{where}`.", "zh": "`{where}` 中没有实验配置文件。"},
     "downloads": {"en": "Download: {links}.", "zh": "下载：{links}。"},
+    "download_label": {"en": "Measured on {dataset}, campaign {campaign}: {epochs} epoch(s) on {train_size} training "
+                             "images, {seeds} seed(s) per model",
+                       "zh": "在{dataset}上测得，实验配置 {campaign}：{train_size} 张训练图像上训练 {epochs} 个 epoch，"
+                             "每个模型 {seeds} 个种子"},
     "t1_caption": {"en": "Top-1: {what}; the 95 % CI is Wilson's interval over the {n_test} test images{pooled}. "
                          "Train time is the sum of epoch times (unaffected by resumes).",
                    "zh": "Top-1：{what}；95% 置信区间为 {n_test} 张测试图像上的 Wilson 区间{pooled}。"
@@ -333,5 +373,8 @@ MESSAGES = {
     "ax_group": {"en": "group", "zh": "类别"},
     "ax_flops": {"en": "FLOPs (M)", "zh": "FLOPs (M)"},
     "ax_variant": {"en": "variant", "zh": "变体"},
+    "fig_chance": {"en": "The dashed line is chance (a uniform guess).", "zh": "虚线为随机水平（均匀猜测）。"},
+    "fig_diverged": {"en": "† marks a model whose loss diverged.", "zh": "† 表示损失发散的模型。"},
+    "ax_chance": {"en": "chance ({chance} %)", "zh": "随机水平（{chance}%）"},
     "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
 }

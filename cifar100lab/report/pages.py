@@ -6,12 +6,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..records import atomic_write_text
 from .figures import figure_acc_params, figure_curves, figure_top1, one_per_group, save
 from .findings import render_pairs, short_lists
-from .i18n import LANGS, dataset_label, kind_label, say
+from .i18n import LANGS, dataset_label, fmt, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
 from .runpages import publish_run_pages, runs_index
-from .sources import comparable_with_claims, context, load_campaign_records, model_records, model_rows, recipes_used
+from .sources import (
+    comparable_with_claims,
+    context,
+    load_campaign_records,
+    model_records,
+    model_rows,
+    recipes_used,
+    short_protocol,
+)
 from .studies import ablations_index, figure_block, study_facts, study_table
 from .tables import campaigns_table, comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
 
@@ -39,14 +48,29 @@ def _downloads(names: list[str], lang: str) -> str:
 def _write_tables(rows: pd.DataFrame, ctx: dict, out: Path, book_dir: Path) -> dict:
     """Tables per language, plus the CSV / LaTeX downloads (English headers)."""
     top5 = (ctx["classes"] or 100) > 10
-    subtract = comparable_with_claims(ctx)
-    tables = {lang: {"t1": table1(rows, lang, top5, book_dir), "t2": table2(rows, lang, top5),
+    subtract, ranked = comparable_with_claims(ctx), not short_protocol(ctx)
+    tables = {lang: {"t1": table1(rows, lang, top5, book_dir, ranked), "t2": table2(rows, lang, top5),
                      "cmp": comparison_table(rows, lang, subtract), "nr": not_run_table(rows, lang)} for lang in LANGS}
+    titles = {"t1": say("t1" if ranked else "t1_order", "en"), "t2": say("t2", "en"), "cmp": say("cmp", "en")}
     for key, name in (("t1", "table1"), ("t2", "table2"), ("cmp", "comparison")):
-        t = tables["en"][key] if key != "t1" else table1(rows, "en", top5, None)
-        t.to_csv(out / f"{name}.csv", index=False)
-        (out / f"{name}.tex").write_text(t.to_latex(index=False, escape=True), encoding="utf-8")
+        t = tables["en"][key] if key != "t1" else table1(rows, "en", top5, None, ranked)
+        write_download(t, out / name, f"{titles[key]}. {download_label(ctx)}")
     return tables
+
+
+def download_label(ctx: dict) -> str:
+    """What a downloaded table was measured on, so it cannot be read as a CIFAR-100 result out of context."""
+    return say("download_label", "en", dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
+               epochs=", ".join(map(str, ctx["epochs"])) or "–",
+               train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
+               seeds=", ".join(map(str, ctx["seeds"])) or "–")
+
+
+def write_download(table: pd.DataFrame, stem: Path, caption: str) -> None:
+    """``stem``.csv with the caption as a leading ``#`` comment line (``pandas.read_csv(comment="#")`` skips it)
+    and ``stem``.tex with it as the table's caption."""
+    atomic_write_text(stem.with_suffix(".csv"), f"# {caption}\n" + table.to_csv(index=False))
+    atomic_write_text(stem.with_suffix(".tex"), table.to_latex(index=False, escape=True, caption=caption))
 
 
 def _results_page(rows, ctx, tables, figs, lang) -> str:
@@ -55,17 +79,21 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     what = say("t1_mean" if seeds > 1 else "t1_one", lang)
     n_test = int(rows.evaluated.dropna().iloc[0]) if rows.evaluated.notna().any() else 0
     body = provenance(ctx, lang) + results_prose(rows, lang) + "\n"
-    body += f"**{say('t1', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
+    body += f"**{say('t1' if not short_protocol(ctx) else 't1_order', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
     body += say("t1_caption", lang, what=what, n_test=f"{n_test:,}", pooled=say("t1_pooled", lang) if seeds > 1 else "")
     if (ctx["classes"] or 100) <= 10:
-        body += " " + say("top5_hidden", lang, classes=ctx["classes"])
+        done = rows[rows.status == "complete"]
+        body += " " + say("top5_hidden", lang, classes=ctx["classes"], lo=fmt(done.top5.min(), 1),
+                          hi=fmt(done.top5.max(), 1))
     body += "\n\n" + _downloads(["table1.csv", "table1.tex"], lang)
     if len(t["nr"]):
         body += f"**{say('nr', lang)}**\n\n" + markdown_table(t["nr"]) + "\n"
     body += f"**{say('t2', lang)}**\n\n" + markdown_table(t["t2"]) + "\n" + _downloads(["table2.csv", "table2.tex"], lang)
     body += short_lists(rows, lang)
+    sep = " " if lang == "en" else ""
+    marks = sep + say("fig_chance", lang) + (sep + say("fig_diverged", lang) if rows.diverged.notna().any() else "")
     for i, (key, files) in enumerate(figs.items(), 1):
-        body += figure_block(files[lang], say("fig_no", lang, i=i) + " " + say(key, lang))
+        body += figure_block(files[lang], say("fig_no", lang, i=i) + " " + say(key, lang) + marks)
     return body
 
 
@@ -114,7 +142,8 @@ def findings(rows: pd.DataFrame, ctx: dict, studies: dict, lang: str) -> str:
     """The findings discussion: the pairwise questions first, then ranking, ablations and the claims."""
     sep = " " if lang == "en" else ""
     parts = [f"## {say('findings_pairs', lang)}\n\n" + render_pairs(rows, lang),
-             f"## {say('findings_overall', lang)}\n\n" + results_prose(rows, lang)]
+             f"## {say('findings_order' if short_protocol(ctx) else 'findings_overall', lang)}\n\n"
+             + results_prose(rows, lang)]
     if studies:
         parts.append(f"## {say('findings_studies', lang)}\n\n" + "".join(
             f"- **{st['title'].get(lang, name)}**: " + render(study_facts(df, lang), lang, sep) + "\n"

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from .i18n import dataset_label, fmt, group, join, kind_label, say
-from .sources import claims_matched, not_separable
+from .sources import claims_matched, group_intervals, not_separable, short_protocol
 
 
 def _admonition(title: str, body: str, cls: str) -> str:
@@ -28,7 +28,7 @@ def provenance(ctx: dict, lang: str) -> str:
     notices = []
     if ctx["kind"] in ("stand-in", "synthetic"):
         notices.append(say("stand_in" if ctx["kind"] == "stand-in" else "synthetic", lang, dataset=label))
-    if ctx["epochs"] and max(ctx["epochs"]) < 200:
+    if short_protocol(ctx):
         notices.append(say("short_protocol", lang, epochs=", ".join(map(str, ctx["epochs"])),
                            train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–"))
     title = say("not_cifar_title" if ctx["kind"] != "real" else "protocol_title", lang)
@@ -58,13 +58,38 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     facts.append(("seed_spread", dict(seeds=seeds)) if seeds > 1 else ("one_seed", {}))
     eff = done.sort_values("efficiency", ascending=False).iloc[0]
     facts.append(("efficiency", dict(model=eff.model, eff=fmt(eff.efficiency, 1))))
-    groups = done.groupby("group").top1.mean().sort_values(ascending=False)
-    if len(groups) > 1:
-        facts.append(("groups", dict(top=group(groups.index[0]), top_val=fmt(groups.iloc[0]),
-                                     low=group(groups.index[-1]), low_val=fmt(groups.iloc[-1]))))
+    facts += group_facts(rows) + failure_facts(rows)
     skipped = rows[rows.status != "complete"]
     if len(skipped):
         facts.append(("not_complete", dict(k=len(skipped), list=list(skipped.model))))
+    return facts
+
+
+def group_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
+    """The best group average against the next, claimed only when their test-set intervals do not overlap."""
+    groups = group_intervals(rows)
+    if len(groups) < 2:
+        return []
+    top, nxt = groups.iloc[0], groups.iloc[1]
+    ci = lambda g: f"{g.lo:.1f}–{g.hi:.1f}"  # noqa: E731
+    values = dict(top=group(top.group), top_val=fmt(top.top1), top_ci=ci(top),
+                  next=group(nxt.group), next_val=fmt(nxt.top1), next_ci=ci(nxt))
+    facts = [("groups" if top.lo > nxt.hi else "groups_noise", values)]
+    single = int((groups.n == 1).sum())
+    return facts + ([("groups_single", dict(k=single, n=len(groups)))] if single else [])
+
+
+def failure_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
+    """Models at or below chance, and models whose loss diverged: named, so no reader ranks a failure."""
+    done = rows[rows.status == "complete"]
+    facts = []
+    low = done[done.at_chance.fillna(False).astype(bool)]
+    if len(low):
+        facts.append(("at_chance", dict(chance=fmt(done.chance.iloc[0], 0),
+                                        classes=int(done.classes.iloc[0]), list=list(low.model))))
+    bad = done[done.diverged.notna()]
+    if len(bad):
+        facts.append(("diverged", dict(list=list(bad.model))))
     return facts
 
 

@@ -46,6 +46,40 @@ def wilson(p_percent: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return 100 * (centre - half), 100 * (centre + half)
 
 
+# A loss this many times a uniform guess's (ln of the class count) means the network is confidently wrong.
+DIVERGED_FACTOR = 3.0
+
+
+def num_classes(record: dict) -> int | None:
+    """The class count a run was trained on: its record's, else its dataset's (records before it was kept)."""
+    ds = record.get("dataset") or {}
+    spec = DATASETS.get(ds.get("name") or "")
+    return ds.get("num_classes") or (spec.num_classes if spec else None)
+
+
+def chance_level(classes: int | None) -> float:
+    """Top-1 (%) of a uniform guess over ``classes`` classes; NaN when the class count is unknown."""
+    return 100.0 / classes if classes else math.nan
+
+
+def divergence(record: dict) -> dict | None:
+    """{'epoch', 'loss'} of the first sign that a run's loss diverged, or None. Signs: a non-finite loss, a
+    training loss above DIVERGED_FACTOR x ln(classes) in any epoch, or such a final test loss (an early test
+    loss may spike while BatchNorm statistics settle; a final one has not recovered)."""
+    classes = num_classes(record)
+    if record.get("status") != "complete" or not classes:
+        return None
+    limit = DIVERGED_FACTOR * math.log(classes)
+    curve = records.curve(record)
+    final_epoch = curve[-1].get("epoch") if curve else None
+    for row in curve:
+        losses = [row.get("train_loss")] + ([row.get("test_loss")] if row.get("epoch") == final_epoch else [])
+        bad = [v for v in losses if v is not None and (not math.isfinite(v) or v > limit)]
+        if bad:
+            return {"epoch": row.get("epoch"), "loss": bad[0]}
+    return None
+
+
 def short_device(name: str) -> str:
     """'Intel(R) Xeon(R) Processor (2 logical CPUs)' -> 'Intel Xeon CPU'."""
     base = name.split(" (")[0].replace("(R)", "").replace("(TM)", "").replace(" Processor", "").strip()
@@ -89,7 +123,7 @@ def _pooled_interval(ok: pd.DataFrame) -> tuple[float, float]:
     return wilson(100 * correct / n, n) if n else (math.nan, math.nan)
 
 
-def _model_row(model: str, g: pd.DataFrame, group: str | None) -> dict:
+def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -> dict:
     ok = g[g.status == "complete"]
     first = g.iloc[0]
     row = {"model": model, "group": group or first.group, "status": "complete" if len(ok) else first.status,
@@ -97,7 +131,10 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None) -> dict:
     if not len(ok):
         return row
     lo, hi = _pooled_interval(ok)
-    return {**row, "top1": ok.top1.mean(), "top1_std": ok.top1.std() if len(ok) > 1 else math.nan,
+    chance = chance_level(ok.num_classes.iloc[0])
+    return {**row, "classes": ok.num_classes.iloc[0], "chance": chance, "at_chance": bool(ok.top1.mean() <= chance),
+            "diverged": next((diverged[i] for i in ok.run_id if diverged.get(i)), None),
+            "top1": ok.top1.mean(), "top1_std": ok.top1.std() if len(ok) > 1 else math.nan,
             "top1_lo": lo, "top1_hi": hi, "evaluated": int(ok.evaluated.iloc[0]),
             "top5": ok.top5.mean(), "top5_std": ok.top5.std() if len(ok) > 1 else math.nan,
             "params_m": ok.params.iloc[0] / 1e6, "flops_m": ok.flops.iloc[0] / 1e6,
@@ -114,6 +151,7 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
                        (by_id[i].get("dataset") or {}).get("test_size") or 0 for i in df.run_id]
     # train_seconds sums epoch times, so a resumed run is not timed from its last restart only.
     df["train_seconds"] = [by_id[i].get("train_seconds", by_id[i].get("wall_seconds")) for i in df.run_id]
+    df["num_classes"] = [num_classes(by_id[i]) for i in df.run_id]
     return df
 
 
@@ -124,8 +162,9 @@ def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFram
         return pd.DataFrame(columns=["rank", "model", "group", "status", "top1"])
     plain = df[(df.options == "{}") & (df.model.isin(models) if models is not None else True)]
     groups = {r["model"]: r.get("group") for r in recs}
-    out = pd.DataFrame([_model_row(m, g, groups.get(m)) for m, g in plain.groupby("model", sort=False)])
-    for col in ("top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params_m", "flops_m",
+    diverged = {r["run_id"]: divergence(r) for r in recs}
+    out = pd.DataFrame([_model_row(m, g, groups.get(m), diverged) for m, g in plain.groupby("model", sort=False)])
+    for col in ("classes", "chance", "at_chance", "diverged", "top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params_m", "flops_m",
                 "train_seconds", "images_per_second", "evaluated"):
         if col not in out:
             out[col] = math.nan
@@ -139,6 +178,25 @@ def not_separable(rows: pd.DataFrame) -> list[tuple[str, str]]:
     """Neighbours in the ranking whose 95 % intervals overlap."""
     done = rows[rows.status == "complete"]
     return [(a.model, b.model) for a, b in zip(done.itertuples(), done.iloc[1:].itertuples()) if b.top1_hi >= a.top1_lo]
+
+
+def group_intervals(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per group of complete models: n, mean top-1 and the Wilson interval of the group's pooled correct count
+    over its models' pooled test images (the test-set noise of the average), best mean first."""
+    done = rows[rows.status == "complete"]
+    out = []
+    for name, g in done.groupby("group", sort=False):
+        n = int((g.evaluated * g.seeds).sum())
+        correct = float((g.top1 * g.evaluated * g.seeds).sum() / 100)
+        lo, hi = wilson(100 * correct / n, n) if n else (math.nan, math.nan)
+        out.append({"group": name, "n": len(g), "top1": g.top1.mean(), "lo": lo, "hi": hi})
+    cols = ["group", "n", "top1", "lo", "hi"]
+    return pd.DataFrame(out, columns=cols).sort_values("top1", ascending=False).reset_index(drop=True)
+
+
+def short_protocol(ctx: dict) -> bool:
+    """Runs far shorter than the original 200 epochs: they test the pipeline and their order is not a ranking."""
+    return bool(ctx["epochs"]) and max(ctx["epochs"]) < 200
 
 
 def comparable_with_claims(ctx: dict) -> bool:

@@ -9,9 +9,9 @@ import pandas as pd
 
 from .. import records
 from .figures import figure_study, save
-from .i18n import LANGS, say
+from .i18n import LANGS, dataset_label, say
 from .prose import provenance
-from .sources import REFERENCE, context, load_campaign_records
+from .sources import REFERENCE, chance_level, context, divergence, load_campaign_records, num_classes, wilson
 from .tables import markdown_table, study_display
 
 # The original's Fig. 7 plots Ghost's ratio against parameters: the ratio's point is the parameter saving.
@@ -27,7 +27,10 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
     top1 = [r["final"]["top1"] for r in ok]
     with_ema = [r for r in ok if (r.get("ema") or {}).get("final")]
     ema = [r["ema"]["final"]["top1"] for r in with_ema]
-    return {"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
+    lo, hi = _pooled_wilson(ok)
+    chance = chance_level(num_classes(ok[0])) if ok else math.nan
+    return {"top1_lo": lo, "top1_hi": hi, "chance": chance, "at_chance": bool(ok) and _mean(top1) <= chance,
+            "diverged": next((d for d in map(divergence, ok) if d), None),"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
             "options": json.dumps(v.get("options") or {}),
             "overrides": json.dumps(v.get("overrides") or {}, sort_keys=True), "seeds": len(ok),
             "mean": _mean(top1), "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,
@@ -36,6 +39,13 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
             "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
             "history": _history(ok[0]) if ok else [],
             "status": "complete" if ok else (runs[0]["status"] if runs else "missing")}
+
+
+def _pooled_wilson(ok: list[dict]) -> tuple[float, float]:
+    """Wilson's 95 % interval of the variant's seeds pooled: their correct counts over their test images."""
+    images = [r["final"].get("evaluated") or (r.get("dataset") or {}).get("test_size") or 0 for r in ok]
+    n, correct = sum(images), sum(r["final"]["top1"] / 100 * m for r, m in zip(ok, images))
+    return wilson(100 * correct / n, n) if n else (math.nan, math.nan)
 
 
 def _mean(values: list) -> float:
@@ -140,7 +150,8 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
                        f"{', '.join(s['name'] for s in manifest['studies']) or 'none'}")
     ctx = context(manifest, recs_list)
     df = study_table(st, {r["run_id"]: r for r in recs_list})
-    df.drop(columns=["values", "ema_values", "history"]).to_csv(out / f"study-{study}.csv", index=False)
+    csv_text = df.drop(columns=["values", "ema_values", "history"]).to_csv(index=False)
+    records.atomic_write_text(out / f"study-{study}.csv", f"# {study_label(ctx, df, 'en')}\n" + csv_text)
     claims = pd.read_csv(REFERENCE / "original_ablations.csv")
     claims = claims[claims.study == study]
     seeds = int(df.seeds.max()) if len(df) else 0
@@ -150,13 +161,22 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
         notice = say("not_cifar_title", lang) if ctx["kind"] != "real" else ""
         save(figure_study(df, title, lang, X_AXIS.get(study, "variant"), notice), out / f"study-{study}_{lang}.png")
         cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
-        text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n" + study_prose(df, lang) + "\n"
+        text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n*{study_label(ctx, df, lang)}.*\n\n"
+                + study_prose(df, lang) + "\n"
                 + markdown_table(study_display(df, claims, lang)) + "\n"
                 + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
                 + figure_block(f"study-{study}_{lang}.png",
                                f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}"))
         (out / f"study-{study}_{lang}.md").write_text(text, encoding="utf-8")
     return {"study": st, "table": df, "context": ctx, "out_dir": str(out)}
+
+
+def study_label(ctx: dict, df: pd.DataFrame, lang: str) -> str:
+    """What a study was measured on: dataset, campaign and scale (images, epochs, seeds per variant)."""
+    return say("study_scale", lang, dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
+               train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
+               epochs=", ".join(map(str, ctx["epochs"])) or "–",
+               seeds=", ".join(map(str, sorted(set(df.seeds) - {0}))) or "–")
 
 
 def ablations_index(manifest: dict, ctx: dict, lang: str) -> str:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..models import GROUPS
 from .i18n import YES_NO, fill, fmt, group, head, reason, say, status
-from .sources import REFERENCE
+from .sources import REFERENCE, group_intervals
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -38,9 +38,21 @@ def run_link(model: str, run_ids: list[str], book_dir: Path | None) -> str:
     return f"[{model}](../runs/{run_ids[0]}.ipynb)"
 
 
-def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path | None = None) -> pd.DataFrame:
+def failure_note(row, lang: str) -> str:
+    """A model row's Note: at or below chance, loss diverged (and where), or '' when neither."""
+    notes = []
+    if pd.notna(getattr(row, "at_chance", None)) and bool(row.at_chance):
+        notes.append(say("note_chance", lang, chance=fmt(row.chance, 0)))
+    if isinstance(getattr(row, "diverged", None), dict):
+        notes.append(say("note_diverged", lang, epoch=row.diverged["epoch"], loss=f"{row.diverged['loss']:.3g}"))
+    return "; ".join(notes) if lang == "en" else "；".join(notes)
+
+
+def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path | None = None,
+           ranked: bool = True) -> pd.DataFrame:
+    """Complete models by top-1; the first column is a Rank only when the protocol makes the order a ranking."""
     done = rows[rows.status == "complete"]
-    t = {head("rank", lang): done["rank"].astype(int),
+    t = {head("rank" if ranked else "order", lang): done["rank"].astype(int),
          head("model", lang): [run_link(r.model, r.run_ids, book_dir) for r in done.itertuples()],
          head("top1", lang): [_value_std(a, s) for a, s in zip(done.top1, done.top1_std)],
          head("ci", lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(done.top1_lo, done.top1_hi)]}
@@ -53,6 +65,9 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
               head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1))})
     if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
         t[head("seeds", lang)] = done.seeds
+    notes = [failure_note(r, lang) for r in done.itertuples()]
+    if any(notes):
+        t[head("note", lang)] = [n or "–" for n in notes]
     return pd.DataFrame(t)
 
 
@@ -69,8 +84,10 @@ def table2(rows: pd.DataFrame, lang: str, show_top5: bool = True) -> pd.DataFram
                                   params=("params_m", "mean"), eff=("efficiency", "mean"),
                                   time=("train_seconds", "mean"))
     g = g.reindex([x for x in GROUPS if x in g.index]).sort_values("top1", ascending=False)
+    ci = group_intervals(rows).set_index("group").reindex(g.index)
     t = {head("group", lang): [group(x)[lang] for x in g.index], head("n", lang): g.n.values,
-         head("top1", lang): g.top1.map(fmt).values}
+         head("top1", lang): g.top1.map(fmt).values,
+         head("ci", lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(ci.lo, ci.hi)]}
     if show_top5:
         t[head("top5", lang)] = g.top5.map(fmt).values
     t.update({head("params", lang): g.params.map(lambda v: fmt(v, 3)).values,
@@ -101,13 +118,17 @@ def comparison_table(rows: pd.DataFrame, lang: str, subtract: bool) -> pd.DataFr
 
 def study_display(df: pd.DataFrame, claims: pd.DataFrame, lang: str) -> pd.DataFrame:
     t = {head("variant", lang): df.variant if lang == "en" else df.variant_zh,
-         head("top1", lang): [mean_std(r.values) for r in df.itertuples()]}
+         head("top1", lang): [mean_std(r.values) for r in df.itertuples()],
+         head("ci", lang): [f"{lo:.1f}–{hi:.1f}" if lo == lo else "–" for lo, hi in zip(df.top1_lo, df.top1_hi)]}
     if df.ema_values.map(len).any():  # the EMA weights' top-1 beside the raw weights' of the same runs
         t[head("ema_top1", lang)] = df.ema_values.map(mean_std)
     delta = "delta_model" if (df.base != 0).any() else "delta"
     t.update({head("seeds", lang): df.seeds, head("params", lang): df.params_m.map(lambda v: fmt(v, 3)),
               head(delta, lang): df.delta.map(fmt),
               head("beyond", lang): df.beyond_spread.map(lambda b: "–" if b is None else YES_NO[b][lang])})
+    notes = [failure_note(r, lang) for r in df.itertuples()]
+    if any(notes):
+        t[head("note", lang)] = [n or "–" for n in notes]
     t = pd.DataFrame(t)
     if len(claims):
         t[head("claim", lang)] = df.variant.map(dict(zip(claims.variant, claims.top1))).map(fmt).values
