@@ -36,11 +36,11 @@ class RunState:
 
 def start_record(plan: RunPlan) -> dict:
     """A new attempt's record: what the plan says about the run, before any work."""
-    cfg, spec = plan.config, plan.spec
+    cfg, entry = plan.config, plan.model
     return records.start(
         cfg.run_dir, run_id=cfg.run_id or Path(cfg.run_dir).name, campaign=cfg.campaign, model=cfg.model,
-        family=spec.family, group=spec.group, source=spec.source, options=cfg.options,
-        resolved_options={**spec.options, **cfg.options}, pretrained=plan.pretrained, seed=cfg.seed,
+        family=entry.family, group=entry.group, source=entry.source, options=cfg.options,
+        resolved_options={**entry.options, **cfg.options}, pretrained=plan.pretrained, seed=cfg.seed,
         config=cfg.to_dict(), recipe=None, input_size=plan.input_size, normalization=plan.normalization,
         dataset={"name": plan.dataset.name, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]},
         git_commit=records.git_commit(), versions=records.versions())
@@ -48,7 +48,7 @@ def start_record(plan: RunPlan) -> dict:
 
 def weights_unavailable(plan: RunPlan) -> str | None:
     """Why the plan's fine-tune cannot have its pretrained weights (offline, not cached), or None."""
-    return missing_weights(plan.spec.pretrained_source, plan.pretrained)
+    return missing_weights(plan.model.pretrained_source, plan.pretrained)
 
 
 def skip_without_weights(plan: RunPlan) -> dict | None:

@@ -23,7 +23,7 @@ from typing import Any
 from . import records
 from .config import ConfigError, ExecutorConfig, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
 from .kernels import resolve_jobs
-from .models import get_spec, model_names
+from .models import model_entry, model_names
 from .runs import Run
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
@@ -138,9 +138,9 @@ def load_study(path: str | os.PathLike) -> Study:
 def canonical_options(model: str, options: dict) -> dict:
     """Options in the model's canonical form with those equal to its defaults dropped, so equal networks get
     one run (a study variant that names the same network as another shares its runs)."""
-    spec = get_spec(model)
-    defaults = spec.options
-    options = spec.canonical(options) if spec.canonical else options
+    entry = model_entry(model)
+    defaults = entry.options
+    options = entry.canonical(options) if entry.canonical else options
     return {k: v for k, v in sorted(options.items()) if not (k in defaults and defaults[k] == v)}
 
 

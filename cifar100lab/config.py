@@ -1,8 +1,8 @@
 """A run's settings: ``TrainConfig`` (what was asked for) and ``RunPlan`` (everything worked out from it).
 
 ``resolve(config)`` is the one place a config is validated and its derived facts are decided: the model
-spec, the recipe with its overrides, the pretrained source, the input size, the normalization statistics
-and the dataset spec. ``train``, ``evaluate_checkpoint``, ``bench`` and ``campaign`` take the plan, so no
+registry entry, the recipe with its overrides, the pretrained source, the input size, the normalization statistics
+and the dataset entry. ``train``, ``evaluate_checkpoint``, ``bench`` and ``campaign`` take the plan, so no
 part of the package works a setting out a second time.
 
 A campaign's ``executor:`` block is configuration too: :class:`ExecutorConfig` (local, or Slurm and its resources).
@@ -26,7 +26,7 @@ import yaml
 
 from . import data as data_mod
 from . import recipes
-from .models import ModelSpec, check_options, create_model, get_spec, resolve_input_size
+from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 RUNS_ROOT = "runs"  # where a run without run_dir gets its folder (relative to the working folder)
@@ -227,8 +227,8 @@ def resolved_fingerprint(cfg: "dict | TrainConfig | RunPlan") -> dict:
 class RunPlan:
     """Everything a run needs to know before it touches data, worked out once by :func:`resolve`."""
     config: TrainConfig
-    spec: ModelSpec
-    dataset: data_mod.DatasetSpec
+    model: ModelEntry  # the registry entry of config.model
+    dataset: data_mod.DatasetEntry
     recipe_name: str
     recipe: recipes.Recipe
     pretrained: str | None  # None (from scratch), "hub" or a local weights path
@@ -256,22 +256,22 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
     check_fields(cfg)
     cfg = run_folder(cfg)
     try:
-        spec = get_spec(cfg.model)
-        dataset = data_mod.dataset_spec(cfg.dataset)
-        recipe_name = cfg.recipe or spec.recipe
+        entry = model_entry(cfg.model)
+        dataset = data_mod.dataset_entry(cfg.dataset)
+        recipe_name = cfg.recipe or entry.recipe
         recipe = recipes.build_recipe(recipe_name, cfg.overrides)
     except (KeyError, ValueError, data_mod.DataError) as e:
         raise ConfigError(str(e)) from None
-    pretrained = spec.default_pretrained if cfg.pretrained == "default" else cfg.pretrained
+    pretrained = entry.default_pretrained if cfg.pretrained == "default" else cfg.pretrained
     pretrained = None if pretrained in PRETRAINED_OFF else str(pretrained)
-    if pretrained and not spec.pretrainable:
+    if pretrained and not entry.pretrainable:
         raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
     input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
     check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1)
     check_schedule(cfg, recipe)
     check_batch(cfg, dataset)
-    mean, std = spec.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
-    return RunPlan(cfg, spec, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std))
+    mean, std = entry.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
+    return RunPlan(cfg, entry, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std))
 
 
 def run_folder(cfg: TrainConfig) -> TrainConfig:
@@ -346,7 +346,7 @@ def check_schedule(cfg: TrainConfig, recipe: recipes.Recipe) -> None:
                           f"got {cfg.batch_size}")
 
 
-def check_batch(cfg: TrainConfig, dataset: data_mod.DatasetSpec) -> None:
+def check_batch(cfg: TrainConfig, dataset: data_mod.DatasetEntry) -> None:
     """A batch larger than the training set trains nothing. A synthetic set's size is only known once it is
     generated, so there only the subset bounds it."""
     full = None if dataset.kind == "synthetic" else dataset.sizes[0]

@@ -25,7 +25,7 @@ import torch.nn as nn
 from . import data as data_mod
 from . import records
 from .checkpoint import CheckpointError, load_weights, read_checkpoint
-from .models import classifier_name, create_model, get_spec, shaped_by_input_size
+from .models import classifier_name, create_model, model_entry, shaped_by_input_size
 
 WEIGHTS = "model.safetensors"
 EXPORT_CONFIG = "config.json"  # the name timm and the Hugging Face hub give a model's config
@@ -201,8 +201,8 @@ def data_cfg(facts: dict) -> dict:
 
 def timm_architecture(model: str) -> str | None:
     """The timm name that builds ``model``; None for networks written here."""
-    spec = get_spec(model)
-    return spec.pretrained_source.split(".")[0] if spec.source == "timm" and spec.pretrained_source else None
+    entry = model_entry(model)
+    return entry.pretrained_source.split(".")[0] if entry.source == "timm" and entry.pretrained_source else None
 
 
 def hub_config(facts: dict, model: nn.Module, weights_sha256: str) -> dict:
@@ -265,6 +265,6 @@ def hub_entry(name: str):
             return load_trained(pretrained, expect_model=name)
         return create_model(name, num_classes=num_classes, **options)
     entry.__name__ = name
-    entry.__doc__ = (f"{name} ({get_spec(name).paper}). pretrained: a cifar100lab run folder, its checkpoint.pt "
+    entry.__doc__ = (f"{name} ({model_entry(name).paper}). pretrained: a cifar100lab run folder, its checkpoint.pt "
                      f"or an exported folder; None: untrained.")
     return entry

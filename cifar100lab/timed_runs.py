@@ -51,18 +51,18 @@ def run_timed_runs(path, data_root=None, progress=print) -> dict:
     """Train every variant of a runs file in this process (fresh run folders) and keep their records."""
     from .bench.timing import default_device, header
     from .train import train
-    spec = load_runs_file(path)
+    runs_file = load_runs_file(path)
     out = []
     with tempfile.TemporaryDirectory(prefix="cifar100lab-timed-runs-") as tmp:
-        for i, (label, plan) in enumerate(spec["configs"]):
+        for i, (label, plan) in enumerate(runs_file["configs"]):
             changes = {"run_dir": str(Path(tmp) / f"run{i}"), "run_id": label, "resume": False}
             if data_root:
                 changes["data_root"] = data_root
             rec = train(dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes)))
             out.append(_run_entry(label, rec, Path(tmp) / f"run{i}"))
-            progress(f"[{i + 1}/{len(spec['configs'])}] {label}: {rec['status']}, top-1 "
+            progress(f"[{i + 1}/{len(runs_file['configs'])}] {label}: {rec['status']}, top-1 "
                      f"{(rec.get('final') or {}).get('top1', float('nan')):.2f} %, {rec['wall_seconds']:.0f} s")
-    return {"kind": "runs", **header(default_device(), {}, title=spec["title"], description=spec["description"],
+    return {"kind": "runs", **header(default_device(), {}, title=runs_file["title"], description=runs_file["description"],
                                      file=str(path)), "runs": out}
 
 

@@ -10,7 +10,7 @@ from conftest import ROOT
 
 from cifar100lab import records
 from cifar100lab.data import DATASETS
-from cifar100lab.models import get_spec
+from cifar100lab.models import model_entry
 
 # model -> final top-1 per epoch (last = final); eca k=3 and "adaptive" share one curve on purpose.
 CURVES = {"resnet_20": [40.0, 61.0], "resnet_32": [42.0, 62.5], "eca_resnet_20": [41.0, 64.0],
@@ -43,7 +43,7 @@ def _record(camp, rid, model, options, seed, curve, dataset, epochs, n_test, shi
     spec = DATASETS[dataset]
     final = curve[-1] + shift
     return {"run_id": rid, "status": "complete", "reason": None, "campaign": camp, "model": model,
-            "group": get_spec(model).group, "options": options, "pretrained": None, "seed": seed,
+            "group": model_entry(model).group, "options": options, "pretrained": None, "seed": seed,
             "recipe": RECIPE, "git_commit": "0123456789abcdef", "config": {"epochs": epochs, "run_dir": ""},
             "versions": {"python": "3.11", "torch": "2.x", "timm": "1.x", "accelerate": "1.x"},
             "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:01:00+00:00",
@@ -98,7 +98,7 @@ def write_fake_campaign(runs_root: Path, book_dir: Path | None = None, name: str
         rid = f"{name}-{model}-s0"
         records.atomic_write_json(root / rid / records.RECORD, {
             "run_id": rid, "status": "skipped", "reason": reason, "campaign": name, "model": model,
-            "group": get_spec(model).group, "options": {}, "seed": 0, "config": {"epochs": epochs}})
+            "group": model_entry(model).group, "options": {}, "seed": 0, "config": {"epochs": epochs}})
         wanted.append((model, {}, 0, None, rid))
     study = copy.deepcopy(STUDY)
     study["runs"] = runs

@@ -13,7 +13,7 @@ def test_from_scratch_runs_normalize_with_their_dataset_statistics():
         spec = data.DATASETS[dataset]
         assert (plan.mean, plan.std) == (spec.mean, spec.std) and plan.pretrained is None
     scratch_mixer = resolve({"model": "mlp_mixer_b16", "dataset": "fashion-mnist", "pretrained": "off"})
-    assert scratch_mixer.mean == data.FASHION_MEAN and scratch_mixer.input_size == 32
+    assert scratch_mixer.mean == data.DATASETS["fashion-mnist"].mean and scratch_mixer.input_size == 32
 
 
 @pytest.mark.parametrize("model, mean, std", [

@@ -6,7 +6,7 @@ import torch
 from conftest import ROOT
 
 from cifar100lab import recipes
-from cifar100lab.models import GROUPS, UnknownModelError, create_model, get_spec, model_names
+from cifar100lab.models import GROUPS, UnknownModelError, create_model, model_entry, model_names
 
 # He et al.'s CIFAR ResNets with option-A shortcuts and a 100-class head (published ≈ 0.28 / 0.47 / 0.86 M).
 PARAMS = {"resnet_20": 275_572, "resnet_32": 470_004, "resnet_56": 858_868,
@@ -26,7 +26,7 @@ def n_params(m):
 def test_all_eighteen_models_registered_with_metadata():
     assert set(model_names()) == ALL_MODELS
     for name in model_names():
-        spec = get_spec(name)
+        spec = model_entry(name)
         assert spec.group in GROUPS and spec.source in ("own", "timm") and spec.paper
         assert spec.recipe in recipes.RECIPES and spec.input_size == 32
         assert (spec.default_pretrained is None) or spec.pretrainable

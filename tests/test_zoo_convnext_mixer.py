@@ -6,7 +6,7 @@ import pytest
 import timm
 import torch
 
-from cifar100lab.models import create_model, get_spec
+from cifar100lab.models import create_model, model_entry
 
 
 def n_params(model):
@@ -47,7 +47,7 @@ def test_exact_parameter_counts(name, options, params):
 
 
 def test_metadata():
-    convnext, mixer = get_spec("convnext_tiny"), get_spec("mlp_mixer_tiny")
+    convnext, mixer = model_entry("convnext_tiny"), model_entry("mlp_mixer_tiny")
     assert (convnext.family, convnext.group, convnext.source, convnext.recipe) == (
         "convnext", "modern conv", "own", "convnext_scratch")
     assert convnext.options == {"drop_path_rate": 0.1, "stem_stride": 2}

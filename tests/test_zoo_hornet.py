@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from cifar100lab.models import check_options, create_model, get_spec
+from cifar100lab.models import check_options, create_model, model_entry
 from cifar100lab.models.hornet import GnConv, HorNetBlock
 
 # Cross-checked against the authors' hornet_tiny_7x7 (raoyongming/HorNet): same count and outputs
@@ -26,7 +26,7 @@ def n_params(m):
 
 
 def test_registry_metadata():
-    spec = get_spec("hornet_tiny")
+    spec = model_entry("hornet_tiny")
     assert (spec.family, spec.group, spec.source, spec.recipe) == ("hornet", "hybrid & advanced", "own", "hybrid_adamw")
     assert spec.input_size == 32 and not spec.pretrainable
     assert spec.options == {"drop_path_rate": 0.2, "stem_stride": 2}

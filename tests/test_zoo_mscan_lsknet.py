@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cifar100lab.models import create_model, get_spec
+from cifar100lab.models import create_model, model_entry
 from cifar100lab.models.blocks import OverlapPatchEmbed, VanStyleNet
 from cifar100lab.models.lsknet import LargeSelectiveKernel
 from cifar100lab.models.mscan import MscanStem, MultiScaleConvAttention
@@ -16,7 +16,7 @@ def n_params(model):
 
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_registry_metadata(name):
-    spec = get_spec(name)
+    spec = model_entry(name)
     assert (spec.group, spec.source, spec.recipe) == ("attention", "own", "mixer_adamw")
     assert spec.family == {"segnext_mscan_tiny": "mscan", "lsknet_tiny": "lsknet"}[name]
     assert spec.options == {"stem_stride": 2, "drop_path_rate": 0.1, "drop_rate": 0.0}

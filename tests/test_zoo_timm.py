@@ -9,7 +9,7 @@ import safetensors.torch
 import torch
 import torch.nn.functional as F
 
-from cifar100lab.models import PretrainedWeightsUnavailable, create_model, get_spec, resolve_input_size, timm_backed
+from cifar100lab.models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, timm_backed
 
 # Exact parameter counts with 100 classes at 32×32 (scratch default) ...
 PARAMS_32 = {
@@ -76,11 +76,11 @@ def test_scratch_32_params_and_sgd_step(name):
 
 def test_metadata():
     for name in PARAMS_32:
-        spec = get_spec(name)
+        spec = model_entry(name)
         assert spec.source == "timm" and spec.pretrainable and spec.options == {}
         assert resolve_input_size(name) == 32 and resolve_input_size(name, "hub") == 224
-    assert get_spec("ghostnet_100").default_pretrained is None
-    assert all(get_spec(n).default_pretrained == "hub" for n in PARAMS_32 if n != "ghostnet_100")
+    assert model_entry("ghostnet_100").default_pretrained is None
+    assert all(model_entry(n).default_pretrained == "hub" for n in PARAMS_32 if n != "ghostnet_100")
 
 
 def test_local_file_keeps_backbone_resets_head(ghostnet_1000):

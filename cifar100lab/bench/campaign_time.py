@@ -64,7 +64,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     from ..campaign import load_campaign
     device = default_device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
-    train_size, test_size = data_mod.dataset_spec(camp.dataset).sizes
+    train_size, test_size = data_mod.dataset_entry(camp.dataset).sizes
     peaks = measured_peaks(device, "auto")
     nets = campaign_networks(camp)
     networks = []

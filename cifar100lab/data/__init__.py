@@ -14,10 +14,10 @@ from .datasets import (
     SYNTHETIC_MANIFEST,
     DataError,
     Dataset,
-    DatasetSpec,
+    DatasetEntry,
     data_available,
     data_root,
-    dataset_spec,
+    dataset_entry,
     hold_out,
     load_dataset,
     verify_md5s,
@@ -27,6 +27,6 @@ from .pipeline import crop_flip, epoch_draws, full_batches, normalizer, policy_a
 
 __all__ = ["CIFAR100_MD5", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR_FOLDER", "DATASETS", "FASHION_CLASSES",
            "FASHION_DEBIAN_DIR", "FASHION_MD5", "KIND_LABELS", "SYNTHETIC_MANIFEST", "DataError", "Dataset",
-           "DatasetSpec", "crop_flip", "data_available", "data_root", "dataset_spec", "epoch_draws", "full_batches",
+           "DatasetEntry", "crop_flip", "data_available", "data_root", "dataset_entry", "epoch_draws", "full_batches",
            "hold_out", "load_dataset", "normalizer", "policy_augmentation", "train_batches", "verify_md5s",
            "write_synthetic_cifar100"]

@@ -54,7 +54,7 @@ SYNTHETIC_MEAN, SYNTHETIC_STD = (0.4970, 0.4959, 0.4995), (0.2381, 0.2350, 0.234
 
 
 @dataclass(frozen=True)
-class DatasetSpec:
+class DatasetEntry:
     """What the rest of the package may know about a dataset without loading it.
 
     ``kind`` is real / stand-in / synthetic (every page that shows a run says which); ``sizes`` are the full
@@ -75,19 +75,19 @@ KIND_LABELS = {"real": {"en": "real data", "zh": "真实数据"},
                "synthetic": {"en": "synthetic data", "zh": "合成数据"}}
 # Fashion-MNIST statistics are of the zero-padded 32×32 images (the 2-px border lowers both); synthetic ones
 # are of write_synthetic_cifar100's default set (seed 0, 5,000 train images).
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
-    DatasetSpec("cifar100", "real", {"en": "CIFAR-100", "zh": "CIFAR-100"}, 100, (50000, 10000),
+DATASETS: dict[str, DatasetEntry] = {entry.name: entry for entry in (
+    DatasetEntry("cifar100", "real", {"en": "CIFAR-100", "zh": "CIFAR-100"}, 100, (50000, 10000),
                 CIFAR100_MEAN, CIFAR100_STD),
-    DatasetSpec("fashion-mnist", "stand-in", {"en": "Fashion-MNIST (stand-in for CIFAR-100)",
+    DatasetEntry("fashion-mnist", "stand-in", {"en": "Fashion-MNIST (stand-in for CIFAR-100)",
                                               "zh": "Fashion-MNIST（CIFAR-100 的替代数据集）"}, 10, (60000, 10000),
                 FASHION_MEAN, FASHION_STD),
-    DatasetSpec("synthetic", "synthetic", {"en": "synthetic data (CIFAR-100 layout)",
+    DatasetEntry("synthetic", "synthetic", {"en": "synthetic data (CIFAR-100 layout)",
                                            "zh": "合成数据（CIFAR-100 目录格式）"}, 100, (5000, 1000),
                 SYNTHETIC_MEAN, SYNTHETIC_STD),
 )}
 
 
-def dataset_spec(name: str) -> DatasetSpec:
+def dataset_entry(name: str) -> DatasetEntry:
     """The registered dataset ``name``; an unknown name is a DataError listing the valid ones."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
@@ -112,16 +112,16 @@ class Dataset:
     val_y: torch.Tensor | None = None
 
     @property
-    def spec(self) -> DatasetSpec:
+    def entry(self) -> DatasetEntry:
         return DATASETS[self.name]
 
     @property
     def kind(self) -> str:
-        return self.spec.kind
+        return self.entry.kind
 
     @property
     def label(self) -> str:
-        return self.spec.label["en"]
+        return self.entry.label["en"]
 
     @property
     def num_classes(self) -> int:
@@ -292,7 +292,7 @@ def ensure_fashion_mnist(root: Path, download: bool) -> Path:
 def data_available(name: str, root: str | os.PathLike | None = None, download: bool = True) -> str:
     """Where the dataset is, or where it will come from, found by looking only (a dry run writes nothing);
     a DataError when it cannot be had."""
-    dataset_spec(name)
+    dataset_entry(name)
     root = data_root(root)
     if name == "cifar100":
         folder = root / CIFAR_FOLDER
@@ -341,7 +341,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
     """Load a dataset into memory. ``*_subset`` picks a fixed, seeded subset (the same for every run);
     ``val_fraction`` holds that share of the (sub)set's training images out as a validation split, the same
     images for every run, so "best epoch" can be chosen without looking at the test set."""
-    dataset_spec(name)
+    dataset_entry(name)
     root = data_root(root)
     if name == "cifar100":
         folder = ensure_cifar100(root, download)

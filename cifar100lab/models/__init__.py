@@ -1,6 +1,6 @@
 """Model families, one file each, and the registry they register into (timm's layout).
 
-Importing this package registers every family, so ``create_model`` / ``get_spec`` / ``model_names``
+Importing this package registers every family, so ``create_model`` / ``model_entry`` / ``model_names``
 imported from here always see all of them.
 """
 from . import (
@@ -18,7 +18,7 @@ from . import (
 from ._registry import (
     GROUPS,
     MODEL_REGISTRY,
-    ModelSpec,
+    ModelEntry,
     PretrainedWeightsUnavailable,
     UnknownModelError,
     check_options,
@@ -26,7 +26,7 @@ from ._registry import (
     count_flops,
     count_params,
     create_model,
-    get_spec,
+    model_entry,
     model_names,
     register_model,
     resolve_input_size,
@@ -34,7 +34,7 @@ from ._registry import (
 )
 from .timm_backed import missing_weights, weights_file
 
-__all__ = ["GROUPS", "MODEL_REGISTRY", "ModelSpec", "PretrainedWeightsUnavailable", "UnknownModelError",
-           "check_options", "classifier_name", "count_flops", "count_params", "create_model", "get_spec",
+__all__ = ["GROUPS", "MODEL_REGISTRY", "ModelEntry", "PretrainedWeightsUnavailable", "UnknownModelError",
+           "check_options", "classifier_name", "count_flops", "count_params", "create_model", "model_entry",
            "missing_weights", "model_names", "register_model", "resolve_input_size", "shaped_by_input_size",
            "weights_file"]

@@ -27,7 +27,7 @@ class UnknownModelError(KeyError):
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelEntry:
     name: str
     builder: Callable[..., Any]
     family: str
@@ -56,7 +56,7 @@ class ModelSpec:
         return tuple(cfg.mean), tuple(cfg.std)
 
 
-MODEL_REGISTRY: dict[str, ModelSpec] = {}
+MODEL_REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register_model(name: str, *, family: str, group: str, source: str, paper: str, recipe: str,
@@ -71,7 +71,7 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
         sig = inspect.signature(builder)
         options = {k: p.default for k, p in sig.parameters.items()
                    if k not in ("num_classes", "pretrained", "img_size") and p.default is not inspect.Parameter.empty}
-        MODEL_REGISTRY[name] = ModelSpec(name, builder, family, group, source, paper, recipe,
+        MODEL_REGISTRY[name] = ModelEntry(name, builder, family, group, source, paper, recipe,
                                          options=options, **meta)
         return builder
 
@@ -82,7 +82,7 @@ def model_names() -> list[str]:
     return sorted(MODEL_REGISTRY)
 
 
-def get_spec(name: str) -> ModelSpec:
+def model_entry(name: str) -> ModelEntry:
     try:
         return MODEL_REGISTRY[name]
     except KeyError:
@@ -91,27 +91,27 @@ def get_spec(name: str) -> ModelSpec:
 
 def check_options(name: str, options: dict[str, Any]) -> None:
     """Fail before any work on an option the model does not take."""
-    spec = get_spec(name)
-    bad = sorted(set(options) - set(spec.options))
+    entry = model_entry(name)
+    bad = sorted(set(options) - set(entry.options))
     if bad:
-        valid = ", ".join(sorted(spec.options)) or "none"
+        valid = ", ".join(sorted(entry.options)) or "none"
         raise ValueError(f"model {name!r} has no option(s) {', '.join(bad)}; valid options: {valid}")
 
 
 def resolve_input_size(name: str, pretrained: str | None = None, img_size: int | None = None) -> int:
     """Native 32x32, or the pretraining resolution when fine-tuning pretrained weights (overridable)."""
-    spec = get_spec(name)
+    entry = model_entry(name)
     if img_size:
         return int(img_size)
-    if pretrained and spec.pretrained_input_size:
-        return spec.pretrained_input_size
-    return spec.input_size
+    if pretrained and entry.pretrained_input_size:
+        return entry.pretrained_input_size
+    return entry.input_size
 
 
 def shaped_by_input_size(name: str) -> bool:
     """Whether the architecture itself depends on the input size (position tables, token count): its builder
     takes ``img_size``. Other models run at any size with the same weights."""
-    return "img_size" in inspect.signature(get_spec(name).builder).parameters
+    return "img_size" in inspect.signature(model_entry(name).builder).parameters
 
 
 def create_model(name: str, num_classes: int = 100, pretrained: str | Path | None = None,
@@ -121,18 +121,18 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
     ``pretrained``: None/"off" (scratch), "hub" (timm / Hugging Face, needs a network) or a path to a
     local weights file or folder. ``img_size`` defaults to :func:`resolve_input_size`.
     """
-    spec = get_spec(name)
+    entry = model_entry(name)
     check_options(name, options)
     if pretrained in (None, "", "off", False):
         pretrained = None
     kwargs: dict[str, Any] = dict(num_classes=num_classes, **options)
     if pretrained is not None:
-        if not spec.pretrainable:
+        if not entry.pretrainable:
             raise ValueError(f"model {name!r} has no pretrained weights; use pretrained=off")
         kwargs["pretrained"] = str(pretrained)
     if shaped_by_input_size(name):
         kwargs["img_size"] = resolve_input_size(name, pretrained, img_size)
-    return spec.builder(**kwargs)
+    return entry.builder(**kwargs)
 
 
 def classifier_name(model: torch.nn.Module) -> str:

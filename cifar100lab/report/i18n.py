@@ -80,8 +80,8 @@ def reason(text) -> dict:
 
 
 def dataset_label(name: str | None, fallback: str | None = None) -> dict:
-    spec = DATASETS.get(name or "")
-    return dict(spec.label) if spec else {"en": fallback or str(name), "zh": fallback or str(name)}
+    entry = DATASETS.get(name or "")
+    return dict(entry.label) if entry else {"en": fallback or str(name), "zh": fallback or str(name)}
 
 
 def kind_label(kind: str) -> dict:

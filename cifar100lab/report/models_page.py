@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..models import GROUPS, count_flops, count_params, create_model, get_spec, model_names, shaped_by_input_size
+from ..models import GROUPS, count_flops, count_params, create_model, model_entry, model_names, shaped_by_input_size
 from .i18n import LANGS, group
 from .tables import markdown_table
 
@@ -25,17 +25,17 @@ NOTE = {"en": "Parameters are exact counts with a 100-class head. FLOPs are meas
 def models_table() -> pd.DataFrame:
     rows = []
     for name in model_names():
-        spec = get_spec(name)
+        entry = model_entry(name)
         model = create_model(name, num_classes=100)
-        row = {"model": name, "group": spec.group, "family": spec.family, "source": spec.source, "paper": spec.paper,
-               "recipe": spec.recipe, "input_size": spec.input_size, "params": count_params(model),
-               "flops": count_flops(model, spec.input_size), "pretrained": spec.pretrained_source or "",
-               "default": "fine-tune" if spec.default_pretrained else "scratch",
-               "pretrained_input_size": spec.pretrained_input_size, "flops_pretrained_size": None}
-        if spec.pretrained_input_size and spec.pretrained_input_size != spec.input_size:
-            big = (create_model(name, num_classes=100, img_size=spec.pretrained_input_size)
+        row = {"model": name, "group": entry.group, "family": entry.family, "source": entry.source, "paper": entry.paper,
+               "recipe": entry.recipe, "input_size": entry.input_size, "params": count_params(model),
+               "flops": count_flops(model, entry.input_size), "pretrained": entry.pretrained_source or "",
+               "default": "fine-tune" if entry.default_pretrained else "scratch",
+               "pretrained_input_size": entry.pretrained_input_size, "flops_pretrained_size": None}
+        if entry.pretrained_input_size and entry.pretrained_input_size != entry.input_size:
+            big = (create_model(name, num_classes=100, img_size=entry.pretrained_input_size)
                    if shaped_by_input_size(name) else model)
-            row["flops_pretrained_size"] = count_flops(big, spec.pretrained_input_size)
+            row["flops_pretrained_size"] = count_flops(big, entry.pretrained_input_size)
         rows.append(row)
     df = pd.DataFrame(rows)
     df["group"] = pd.Categorical(df.group, GROUPS, ordered=True)

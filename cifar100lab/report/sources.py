@@ -53,8 +53,8 @@ DIVERGED_FACTOR = 3.0
 def num_classes(record: dict) -> int | None:
     """The class count a run was trained on: its record's, else its dataset's (records before it was kept)."""
     ds = record.get("dataset") or {}
-    spec = DATASETS.get(ds.get("name") or "")
-    return ds.get("num_classes") or (spec.num_classes if spec else None)
+    entry = DATASETS.get(ds.get("name") or "")
+    return ds.get("num_classes") or (entry.num_classes if entry else None)
 
 
 def chance_level(classes: int | None) -> float:
@@ -89,9 +89,9 @@ def short_device(name: str) -> str:
 def _dataset(recs: list[dict], manifest: dict) -> dict:
     found = next((r["dataset"] for r in recs if r.get("status") == "complete" and r.get("dataset")), None)
     ds = dict(found or {"name": manifest.get("dataset")})
-    spec = DATASETS.get(ds.get("name") or "")
-    ds.setdefault("kind", spec.kind if spec else "real")
-    ds.setdefault("num_classes", spec.num_classes if spec else None)
+    entry = DATASETS.get(ds.get("name") or "")
+    ds.setdefault("kind", entry.kind if entry else "real")
+    ds.setdefault("num_classes", entry.num_classes if entry else None)
     return ds
 
 

@@ -187,7 +187,7 @@ def regularisation(recipe: dict, lang: str) -> str:
     return " · ".join(parts) or "–"
 
 
-def campaigns_table(specs: list[dict], lang: str) -> str:
+def campaigns_table(campaign_files: list[dict], lang: str) -> str:
     """The campaign YAMLs' protocols (``params/*.yaml`` as written), so the Method page states what they run."""
     from ..models import model_names
 
@@ -195,18 +195,18 @@ def campaigns_table(specs: list[dict], lang: str) -> str:
         return f"{value:,}" if isinstance(value, int) else say(all_words, lang, n=len(model_names()))
 
     rows = []
-    for spec in specs:
-        d = spec.get("defaults") or {}
-        models = spec.get("models", "all")
-        seeds = len(spec.get("seeds") or [0])
-        rows.append({head("campaign", lang): f"`{spec['name']}`",
+    for campaign_file in campaign_files:
+        d = campaign_file.get("defaults") or {}
+        models = campaign_file.get("models", "all")
+        seeds = len(campaign_file.get("seeds") or [0])
+        rows.append({head("campaign", lang): f"`{campaign_file['name']}`",
                      head("models", lang): len(models) if isinstance(models, list) else count(None, "all_models"),
-                     head("campaign_seeds", lang): f"{seeds} / {len(spec['study_seeds']) if 'study_seeds' in spec else '–'}",
+                     head("campaign_seeds", lang): f"{seeds} / {len(campaign_file['study_seeds']) if 'study_seeds' in campaign_file else '–'}",
                      head("epochs", lang): d.get("epochs", "–"),
                      head("train_images", lang): count(d.get("train_subset"), "all_images"),
                      head("test_images", lang): count(d.get("test_subset"), "all_images"),
                      head("batch_per_process", lang): d.get("batch_size", "–"),
-                     head("processes", lang): spec.get("num_processes") if isinstance(spec.get("num_processes"), int)
+                     head("processes", lang): campaign_file.get("num_processes") if isinstance(campaign_file.get("num_processes"), int)
                      else say("one_per_gpu", lang)})
     return markdown_table(pd.DataFrame(rows))
 
