@@ -8,9 +8,9 @@ import traceback
 import torch
 
 from cifar100lab import data, records
-from cifar100lab.accelerator import make_accelerator, set_kernel_policy
+from cifar100lab.accelerator import build_accelerator, set_kernel_policy
 from cifar100lab.config import resolve
-from cifar100lab.train import build_learner, new_model, train_steps
+from cifar100lab.train import build_learner, build_model, train_steps
 
 FEATURES = {"plain": {}, "mixup-cutmix": {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1},
             "randaugment-erasing": {"auto_augment": "randaugment", "random_erasing": 0.25},
@@ -22,8 +22,8 @@ def check(name, overrides):
     plan = resolve({"model": "resnet_20", "dataset": "synthetic", "epochs": 2, "batch_size": 128,
                     "overrides": {"lr": 0.05, **overrides}, "progress": False})
     set_kernel_policy(False)
-    accelerator = make_accelerator("auto")
-    network = build_learner(plan, accelerator, new_model(plan, 100, weights=False), 20, num_classes=100)
+    accelerator = build_accelerator("auto")
+    network = build_learner(plan, accelerator, build_model(plan, 100, weights=False), 20, num_classes=100)
     if name == "ddp-1-process":
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", "29531")

@@ -45,7 +45,7 @@ def reset_accelerate_state(keep_process_group: bool = True) -> None:
     AcceleratorState._reset_state(reset_partial_state=not keep_process_group)
 
 
-def make_accelerator(precision: str, cpu: bool = False, log_with: str | None = None, project_dir=None):
+def build_accelerator(precision: str, cpu: bool = False, log_with: str | None = None, project_dir=None):
     from accelerate import Accelerator
     cuda = visible_gpus() > 0 and not cpu  # NVML: on a machine without GPUs the CUDA runtime is never asked
     reset_accelerate_state()  # several runs in one kernel may differ in precision; the process group is kept

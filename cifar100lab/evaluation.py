@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 from . import records
-from .accelerator import make_accelerator
+from .accelerator import build_accelerator
 from .checkpoint import CheckpointError, load_weights, read_checkpoint
 from .config import ConfigError, resolve
 from .data import load_dataset
 from .models import count_params
-from .train import build_learner, evaluate, new_model
+from .train import build_learner, build_model, evaluate
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
@@ -30,9 +30,9 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     except ConfigError as e:
         raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
     cfg = plan.config
-    accelerator = make_accelerator(cfg.precision)
+    accelerator = build_accelerator(cfg.precision)
     dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
-    model = new_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
+    model = build_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
     load_weights(model, ckpt["model"], checkpoint, cfg.model)
     learner = build_learner(plan, accelerator, model)
     device = accelerator.device

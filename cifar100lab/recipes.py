@@ -5,7 +5,7 @@ Scaling rule: ``batch_size`` and ``lr`` are *per process* (per GPU). With ``lr_s
 learning rate grow together; ``"none"`` keeps ``lr`` for any world size (the original report's
 8 × 128 = 1024 global batch at lr 0.1 is ``lr_scaling: none``); ``"sqrt"`` uses ``lr × √world_size``.
 
-Regularisation and fine-tuning fields (issue 14) are all off by default, so the report's recipes are unchanged
+Regularisation and fine-tuning fields are all off by default, so the report's recipes are unchanged
 unless a YAML turns one on: Mixup/CutMix (``timm.data.Mixup``, soft-target loss), RandAugment or
 TrivialAugmentWide and random erasing (torchvision ``transforms.v2``, batched on the device), weight EMA
 (``timm.utils.ModelEmaV3``), gradient-norm clipping, a frozen backbone for the whole run (linear probe) or
@@ -144,7 +144,7 @@ def scaled_lr(recipe: Recipe, world_size: int) -> float:
     return recipe.lr * factor
 
 
-def make_optimizer(model: torch.nn.Module, recipe: Recipe, world_size: int = 1, fused: bool | None = None):
+def build_optimizer(model: torch.nn.Module, recipe: Recipe, world_size: int = 1, fused: bool | None = None):
     """The recipe's optimizer over the parameters that train (a frozen backbone's have requires_grad off)."""
     lr = scaled_lr(recipe, world_size)
     groups = param_groups(model, recipe)
@@ -184,7 +184,7 @@ def lr_factor(recipe: Recipe, step: int, total_steps: int, steps_per_epoch: int)
     return 1.0
 
 
-def make_scheduler(optimizer, recipe: Recipe, epochs: int, steps_per_epoch: int):
+def build_scheduler(optimizer, recipe: Recipe, epochs: int, steps_per_epoch: int):
     total = epochs * steps_per_epoch  # warmup_epochs < epochs is checked when the run is resolved
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(recipe, step, total, steps_per_epoch))

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from . import recipes, records
-from .accelerator import make_accelerator, set_kernel_policy
+from .accelerator import build_accelerator, set_kernel_policy
 from .attempt import RunState, previous_result, weights_unavailable
 from .checkpoint import load_checkpoint, save_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
@@ -32,7 +32,7 @@ from .data import Dataset, full_batches, load_dataset, normalizer, policy_augmen
 from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model
 from .seeds import dropout_seed, mix_seed, seed_everything, seeded
 
-__all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "new_model", "train"]
+__all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_model", "train"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -132,7 +132,7 @@ class Learner:
                 "ema": self.ema.state_dict() if self.ema is not None else None}
 
 
-def new_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:
+def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:
     """The plan's network; ``weights=False`` skips pretrained weights (they come from a checkpoint, or speed
     is all that is measured)."""
     return create_model(plan.config.model, num_classes=num_classes, pretrained=plan.pretrained if weights else None,
@@ -152,8 +152,8 @@ def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
         model = accelerator.prepare(model)
         return Learner(accelerator, model, model, prepare)
     frozen = _frozen_backbone(model, plan)
-    optimizer = recipes.make_optimizer(model, recipe, accelerator.num_processes, fused=cfg.fused_optimizer or None)
-    scheduler = recipes.make_scheduler(optimizer, recipe, cfg.epochs, steps_per_epoch)
+    optimizer = recipes.build_optimizer(model, recipe, accelerator.num_processes, fused=cfg.fused_optimizer or None)
+    scheduler = recipes.build_scheduler(optimizer, recipe, cfg.epochs, steps_per_epoch)
     if state:  # before prepare: the states name the unwrapped model's parameters
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -254,7 +254,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
             print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
         return done
     kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
-    accelerator = make_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
+    accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
     run = RunState(plan, accelerator)
     run.record["kernels"] = kernels
     seed_everything(cfg.seed)
@@ -267,7 +267,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
                                val_fraction=cfg.val_fraction)
         run.record["dataset"] = dataset.describe()
-        model = new_model(plan, dataset.num_classes)
+        model = build_model(plan, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
         return run.close(records.skip, f"pretrained weights unavailable: {e}")
     steps = steps_per_epoch(plan, len(dataset.train_y), accelerator.num_processes)

@@ -89,7 +89,7 @@ def test_schedules_and_scaling_rule():
 
 def test_adamw_recipes_exclude_norm_and_bias_from_weight_decay():
     model = create_model("resnet_20")
-    opt = recipes.make_optimizer(model, recipes.build_recipe("mixer_adamw"))
+    opt = recipes.build_optimizer(model, recipes.build_recipe("mixer_adamw"))
     decay, no_decay = opt.param_groups
     assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim <= 1 for p in no_decay["params"])
     assert no_decay["weight_decay"] == 0
@@ -98,8 +98,8 @@ def test_adamw_recipes_exclude_norm_and_bias_from_weight_decay():
 @pytest.mark.parametrize("recipe", ["resnet_sgd", "mixer_adamw"])
 def test_fused_optimizer_switch_reaches_the_optimizer(recipe):
     model = create_model("resnet_20")
-    assert recipes.make_optimizer(model, recipes.build_recipe(recipe), fused=True).defaults["fused"] is True
-    assert not recipes.make_optimizer(model, recipes.build_recipe(recipe)).defaults.get("fused")
+    assert recipes.build_optimizer(model, recipes.build_recipe(recipe), fused=True).defaults["fused"] is True
+    assert not recipes.build_optimizer(model, recipes.build_recipe(recipe)).defaults.get("fused")
 
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cifar100lab"

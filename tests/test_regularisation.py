@@ -9,7 +9,7 @@ from conftest import tiny_config
 
 from cifar100lab import data, recipes, records, seeds
 from cifar100lab import train as train_mod
-from cifar100lab.accelerator import make_accelerator
+from cifar100lab.accelerator import build_accelerator
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.models import create_model
 from cifar100lab.train import build_learner, train
@@ -22,7 +22,7 @@ EVERYTHING = {"lr": 0.05, "mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "
 def network_for(synthetic_root, tmp_path, steps=4, **overrides):
     plan = resolve(tiny_config(synthetic_root, tmp_path / "net", overrides={"lr": 0.05, **overrides}))
     model = create_model("resnet_20", num_classes=plan.dataset.num_classes)
-    return build_learner(plan, make_accelerator("fp32"), model, steps_per_epoch=steps)
+    return build_learner(plan, build_accelerator("fp32"), model, steps_per_epoch=steps)
 
 
 def batch(n=8, seed=0):

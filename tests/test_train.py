@@ -7,7 +7,7 @@ from conftest import dies_in_epoch, tiny_config
 
 from cifar100lab import records
 from cifar100lab import train as train_mod
-from cifar100lab.accelerator import make_accelerator
+from cifar100lab.accelerator import build_accelerator
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.evaluation import evaluate_checkpoint
 from cifar100lab.train import TrainingDiverged, train
@@ -179,7 +179,7 @@ def test_compile_mode_reaches_torch_compile(synthetic_root, tmp_path, monkeypatc
     modes = []
     monkeypatch.setattr(torch, "compile", lambda model, mode=None: modes.append(mode) or model)
     plan = resolve(tiny_config(synthetic_root, tmp_path / "c", compile=True, compile_mode="reduce-overhead"))
-    train_mod.build_learner(plan, make_accelerator("fp32", cpu=True), train_mod.new_model(plan, 10), 4)
+    train_mod.build_learner(plan, build_accelerator("fp32", cpu=True), train_mod.build_model(plan, 10), 4)
     assert modes == ["reduce-overhead"]
 
 

@@ -9,9 +9,9 @@ import torch
 
 from .. import data as data_mod
 from .. import records
-from ..accelerator import choose_precision, make_accelerator
+from ..accelerator import build_accelerator, choose_precision
 from ..devices import visible_gpus
-from ..train import build_learner, new_model
+from ..train import build_learner, build_model
 
 AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}  # choose_precision's values; others: fp32
 
@@ -82,11 +82,11 @@ class OursPath:
 
     def __init__(self, plan, train, test, warmup, device):
         cfg = plan.config
-        accelerator = make_accelerator(cfg.precision, cpu=device.type == "cpu")
+        accelerator = build_accelerator(cfg.precision, cpu=device.type == "cpu")
         torch.manual_seed(0)
         steps = len(train[1]) // cfg.batch_size
         # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
-        self.network = build_learner(plan, accelerator, new_model(plan, 100, weights=False), steps)
+        self.network = build_learner(plan, accelerator, build_model(plan, 100, weights=False), steps)
         device = accelerator.device
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
         self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device

@@ -55,7 +55,7 @@ class ShortcutA(nn.Module):
         return F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
 
 
-def make_eca(channels: int, k_size) -> nn.Module:
+def build_eca(channels: int, k_size) -> nn.Module:
     # timm's EcaModule derives the adaptive kernel from `channels`; passing None keeps k fixed.
     if k_size == "adaptive":
         return EcaModule(channels=channels)
@@ -150,7 +150,7 @@ def _resnet(depth):
 def _eca_resnet(depth):
     def build(num_classes=100, k_size=3, position="conv2", shortcut="A"):
         _check_k(k_size)
-        return CifarResNet(depth, num_classes, shortcut=shortcut, attn_layer=partial(make_eca, k_size=k_size),
+        return CifarResNet(depth, num_classes, shortcut=shortcut, attn_layer=partial(build_eca, k_size=k_size),
                            attn_position=position)
     return build
 

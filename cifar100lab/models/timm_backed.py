@@ -6,7 +6,7 @@
 * ``"hub"``: the tagged timm checkpoint (``model.safetensors`` of its Hugging Face repo). Taken from the
   local Hugging Face cache when it is there, without touching the network; otherwise downloaded after a
   short reachability probe, because an unreachable hub would otherwise cost huggingface_hub's retry
-  back-off (about 45 s) per file before failing.
+  back-off per file before failing.
 * a path: a local weights file (``.safetensors``/``.pth``/``.pt``/``.bin``, a bare state dict or a
   training checkpoint holding one under ``state_dict``/``model``), or a folder holding one.
 
