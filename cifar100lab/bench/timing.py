@@ -84,7 +84,7 @@ class OursPath:
         cfg = plan.config
         accelerator = build_accelerator(cfg.precision, cpu=device.type == "cpu")
         torch.manual_seed(0)
-        steps = len(train[1]) // cfg.batch_size
+        steps = data_mod.full_batches(len(train[1]), cfg.batch_size)
         # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
         self.network = build_learner(plan, accelerator, build_model(plan, 100, weights=False), steps)
         device = accelerator.device
