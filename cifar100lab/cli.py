@@ -21,20 +21,6 @@ def interrupted(e: KeyboardInterrupt) -> int:
     return 128 + signum
 
 
-def _set_values(pairs: list[str]) -> dict:
-    """``--set KEY=VALUE`` pairs, each VALUE read as YAML; a malformed one is a ConfigError naming it."""
-    from .config import ConfigError, parse_yaml
-    out = {}
-    for pair in pairs or []:
-        key, eq, value = pair.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE (e.g. --set epochs=10), got {pair!r}")
-        if key.strip() in out:
-            raise ConfigError(f"--set {key.strip()} is given twice; give each key once")
-        out[key.strip()] = parse_yaml(value, f"--set {pair!r}")
-    return out
-
-
 def _fail(e: BaseException) -> int:
     """The one way a command refuses: one line on stderr, exit status 2."""
     print(f"error: {e}", file=sys.stderr)
@@ -69,9 +55,10 @@ def cmd_campaign(a) -> int:
     from .data import DataError, data_available, load_dataset
     from .kernels import resolve_jobs
     from .runs import describe
+    from .settings import parse_set
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
-                               set_values=_set_values(a.set))
+                               set_values=parse_set(a.set))
         if a.jobs is not None:
             resolve_jobs(a.jobs, "--jobs")
         executor = executor_with_flags(camp.executor, a)
@@ -172,9 +159,10 @@ def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
     from .config import read_yaml_mapping, resolve
     from .data import data_available
+    from .settings import apply_set, parse_set
     from .train import train
     cfg = read_yaml_mapping(a.config, None, "training config") if a.config else {}
-    plan = resolve({**cfg, **_set_values(a.set)})
+    plan = resolve(apply_set(cfg, parse_set(a.set)))
     # refused here, before the trainer makes the run folder, if the data cannot be had
     data_available(plan.config.dataset, plan.config.data_root, plan.config.download)
     record = train(plan)

@@ -190,7 +190,10 @@ class TrainConfig:
         missing = [k for k in cls.field_names() if k not in namespace]
         if missing:
             raise ConfigError(f"parameters missing: {', '.join(missing)}")
-        return cls.from_dict({k: namespace[k] for k in cls.field_names()})
+        values = {k: namespace[k] for k in cls.field_names()}
+        # papermill passes a mapping given on its command line (-p overrides '{"lr": 0.05}') as a string
+        return cls.from_dict({k: parse_yaml(v, f"parameter {k}") if k in ("options", "overrides") and
+                              isinstance(v, str) else v for k, v in values.items()})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
