@@ -108,7 +108,8 @@ def _tail(log: Path, lines: int = 15) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("check", choices=("fork", "resume"))
+    p.add_argument("check", choices=("fork", "resume"), help="fork: the kernel forks after preparing; "
+                   "resume: a killed-and-resumed run equals an uninterrupted one")
     p.add_argument("config", help="YAML of TrainConfig fields (the run the check uses)")
     p.add_argument("--work-dir", default="runs/checks", help="where the resume check's runs go")
     p.add_argument("--out", help="write the record here (JSON)")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,export,bench,timed-runs,check}``.
+"""The command line, ``python -m cifar100lab COMMAND`` (:func:`build_parser` lists the commands).
 
 A command refuses bad input by raising one of :func:`_user_errors`; :func:`main` turns it into one ``error:``
 line and exit status 2 (:func:`_fail`), so no command prints its own."""
@@ -177,45 +177,34 @@ def cmd_export(a) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="cifar100lab", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("campaign", help="run a campaign YAML with papermill, then its analysis")
-    c.add_argument("file")
-    c.add_argument("--dataset", help="cifar100 | fashion-mnist | synthetic (default: $CIFAR100LAB_DATASET or the YAML's)")
-    c.add_argument("--runs-root", default="runs")
-    c.add_argument("--book", default="book")
-    c.add_argument("--force", action="store_true", help="re-run complete runs, stale ones too (old run folders are moved aside)")
-    c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
-    c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
-                   help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
-                        "GPUs, 2 on a CPU-only machine (default: the campaign's)")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
-    c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
-    c.add_argument("--no-analysis", action="store_true")
-    add_executor_arguments(c)
-    c.set_defaults(fn=cmd_campaign)
+DESCRIPTION = """CIFAR-100 benchmark: train registered models with one Accelerate trainer, run campaigns of runs
+from YAML through papermill, list models and runs, and build the bilingual Jupyter Book report from run records.
+Each command's --help lists its options; bad input is one 'error:' line and exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    p = argparse.ArgumentParser(prog="cifar100lab", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    _add_campaign(sub)
     b = sub.add_parser("book", help="build the Jupyter Book (warnings are errors)")
-    b.add_argument("--book", default="book")
+    b.add_argument("--book", default="book", help="the book's source folder (default: book)")
     b.set_defaults(fn=cmd_book)
-    m = sub.add_parser("models", help="list the registered models")
+    m = sub.add_parser("models", help="list the registered models with their parameter counts and FLOPs")
     m.set_defaults(fn=cmd_models)
-    s = sub.add_parser("synth", help="write a synthetic dataset in the CIFAR-100 layout")
-    s.add_argument("--root", default="data/synthetic")
-    s.add_argument("--train-size", type=int, default=5000)
-    s.add_argument("--test-size", type=int, default=1000)
-    s.add_argument("--num-classes", type=int, default=100)
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_synth)
+    _add_synth(sub)
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set")
-    e.add_argument("checkpoint")
-    e.add_argument("--out")
-    e.add_argument("--data-root")
-    e.add_argument("--batch-size", type=int, default=1000)
+    e.add_argument("checkpoint", help="a run's checkpoint.pt")
+    e.add_argument("--out", help="write the metrics here as JSON (default: evaluation.json beside the checkpoint)")
+    e.add_argument("--data-root", help="where the dataset lives (default: the checkpoint's config's)")
+    e.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size (default: 1000)")
     e.set_defaults(fn=cmd_evaluate)
     t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)")
-    t.add_argument("config", nargs="?")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE")
+    t.add_argument("config", nargs="?", help="YAML of TrainConfig fields (default: every field's default)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a field, VALUE read as YAML; a dotted key changes one recipe field or model "
+                        "option (--set overrides.lr=0.05, --set options.k_size=5); repeatable")
     t.set_defaults(fn=cmd_train)
     x = sub.add_parser("export", help="write a run's weights as model.safetensors + config.json in timm's Hub layout")
     x.add_argument("source", help="run folder, checkpoint.pt or an exported folder")
@@ -229,6 +218,41 @@ def main(argv=None) -> int:
                                                                "benchmarks/fashion_check.yaml): accuracy and wall time"))
     checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
                                                       "killed-and-resumed run equals an uninterrupted one"))
+    return p
+
+
+def _add_campaign(sub) -> None:
+    c = sub.add_parser("campaign", help="run a campaign YAML with papermill, then its analysis")
+    c.add_argument("file", help="the campaign YAML (e.g. params/quick.yaml)")
+    c.add_argument("--dataset", help="cifar100 | fashion-mnist | synthetic (default: $CIFAR100LAB_DATASET or the YAML's)")
+    c.add_argument("--runs-root", default="runs", help="folder holding <campaign>/<run> folders (default: runs)")
+    c.add_argument("--book", default="book", help="the book folder the analysis writes pages into (default: book)")
+    c.add_argument("--force", action="store_true", help="re-run complete runs, stale ones too (old run folders are moved aside)")
+    c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
+    c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
+                   help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
+                        "GPUs, 2 on a CPU-only machine (default: the campaign's)")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a training field for every run, VALUE read as YAML; a dotted key changes one "
+                        "recipe field or model option (--set overrides.lr=0.05); repeatable")
+    c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
+    c.add_argument("--no-analysis", action="store_true", help="skip the analysis and book pages after the runs")
+    add_executor_arguments(c)
+    c.set_defaults(fn=cmd_campaign)
+
+
+def _add_synth(sub) -> None:
+    s = sub.add_parser("synth", help="write a synthetic dataset in the CIFAR-100 layout")
+    s.add_argument("--root", default="data/synthetic", help="folder to write into (default: data/synthetic)")
+    s.add_argument("--train-size", type=int, default=5000, help="training images (default: 5000)")
+    s.add_argument("--test-size", type=int, default=1000, help="test images (default: 1000)")
+    s.add_argument("--num-classes", type=int, default=100, help="classes (default: 100)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the generated images (default: 0)")
+    s.set_defaults(fn=cmd_synth)
+
+
+def main(argv=None) -> int:
+    p = build_parser()
     a = p.parse_args(argv)
     from .kernels import stop_signals
     try:

@@ -1,13 +1,16 @@
 """Settings from the command line and from papermill: dotted ``--set`` keys reach one key of a mapping field,
 papermill's string for a mapping parameter is read as JSON, and ``papermill --help-notebook`` documents every
 parameter of the train notebook."""
+import argparse
 import ast
 import json
 
 import papermill as pm
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
+import cifar100lab
 from cifar100lab.campaign import load_campaign
+from cifar100lab.cli import build_parser
 from cifar100lab.config import TrainConfig, resolve
 from cifar100lab.settings import apply_set, parse_set
 
@@ -63,3 +66,29 @@ def test_train_notebook_parameters_cell_runs_as_plain_python():
     namespace: dict = {}
     exec("".join(cell["source"]), namespace)
     assert TrainConfig.from_namespace(namespace) == TrainConfig()
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    """``parser`` and every sub-command's parser under it, with its command path."""
+    yield "cifar100lab", parser
+    for action in parser._actions:  # argparse keeps sub-parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"cifar100lab {name}", sub
+
+
+def test_every_option_and_argument_of_every_command_has_help_text():
+    missing = [f"{where}: {'/'.join(a.option_strings) or a.dest}" for where, p in _parsers(build_parser())
+               for a in p._actions if not a.help and not isinstance(a, argparse._SubParsersAction)]
+    assert not missing, missing
+
+
+def test_top_level_help_is_plain_text_without_restructuredtext_markup(capfd):
+    proc = run_cli(capfd, "--help")
+    assert proc.returncode == 0 and "campaign" in proc.stdout
+    assert not any(mark in proc.stdout for mark in ("``", ":func:", ":class:")), proc.stdout
+
+
+def test_version_prints_the_package_version(capfd):
+    proc = run_cli(capfd, "--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"cifar100lab {cifar100lab.__version__}"

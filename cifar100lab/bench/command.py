@@ -11,7 +11,7 @@ from ..models import model_names
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", nargs="+", help="models to time (default: resnet_20; with --campaign: all of it)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="training batch size (default: 128)")
     p.add_argument("--steps", type=int, default=20, help="timed training steps per round")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds per path (median reported)")
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # with argparse's "unrecognized arguments".
     p.add_argument("--runs", help=argparse.SUPPRESS)
     p.add_argument("--data-root", help=argparse.SUPPRESS)
-    p.add_argument("--device")
+    p.add_argument("--device", help="torch device to time on (default: cuda when visible, else cpu)")
     p.add_argument("--out", help="write the result as a JSON record (e.g. benchmarks/records/cpu.json)")
     p.set_defaults(fn=main)
 
