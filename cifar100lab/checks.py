@@ -21,17 +21,19 @@ from pathlib import Path
 import yaml
 
 from . import records
-from .devices import visible_gpus
 
 
 def _environment() -> dict:
     import torch
+
+    from .devices import visible_gpus
     return {"gpus": visible_gpus(), "torch": torch.__version__, "created": records.now()}
 
 
 def fork_check(config: dict) -> dict:
     """Prepare as the kernel does, fork, and let the child make a tensor on the GPU (or the CPU)."""
     from .config import resolve
+    from .devices import visible_gpus  # before the fork: the child imports nothing
     from .kernels import job_envs, resolve_jobs
     from .launch import choose_processes
     resolve(config)

@@ -5,6 +5,7 @@ line and exit status 2 (:func:`_fail`), so no command prints its own."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import subprocess
 import sys
@@ -21,6 +22,11 @@ def interrupted(e: KeyboardInterrupt) -> int:
     return 128 + signum
 
 
+def _stop_signals():
+    from .kernels import stop_signals
+    return stop_signals()
+
+
 def _fail(e: BaseException) -> int:
     """The one way a command refuses: one line on stderr, exit status 2."""
     print(f"error: {e}", file=sys.stderr)
@@ -29,7 +35,7 @@ def _fail(e: BaseException) -> int:
 
 def add_executor_arguments(c) -> None:
     """The campaign command's executor flags."""
-    from .config import EXECUTOR_FLAGS, EXECUTOR_KINDS
+    from .executors import EXECUTOR_FLAGS, EXECUTOR_KINDS
     c.add_argument("--executor", choices=EXECUTOR_KINDS,
                    help="where runs execute (default: the YAML's executor, else local)")
     c.add_argument("--status", action="store_true", help="report queued / running / complete / failed per run")
@@ -42,7 +48,7 @@ def add_executor_arguments(c) -> None:
 
 def executor_with_flags(executor, a):
     """The YAML's executor block with the command line's choices on top."""
-    from .config import EXECUTOR_FLAGS
+    from .executors import EXECUTOR_FLAGS
     changes = {k: getattr(a, k) for k in EXECUTOR_FLAGS if getattr(a, k, None) is not None}
     if getattr(a, "executor", None):
         changes["kind"] = a.executor
@@ -127,8 +133,8 @@ def cmd_book(a) -> int:
 
 
 def cmd_models(a) -> int:
-    from .report.models_page import models_table
-    print(models_table().to_string(index=False))
+    from .model_catalog import models_listing
+    print(models_listing(a.format, measure=a.measure))
     return 0
 
 
@@ -192,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--book", default="book", help="the book's source folder (default: book)")
     b.set_defaults(fn=cmd_book)
     m = sub.add_parser("models", help="list the registered models with their parameter counts and FLOPs")
-    m.set_defaults(fn=cmd_models)
+    _add_format(m)
+    m.add_argument("--measure", action="store_true", help="count every registered model now instead of reading "
+                                                          "the cached counts (e.g. for a model added since)")
+    m.set_defaults(fn=cmd_models, reads_only=True)
     _add_synth(sub)
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set")
     e.add_argument("checkpoint", help="a run's checkpoint.pt")
@@ -251,12 +260,19 @@ def _add_synth(sub) -> None:
     s.set_defaults(fn=cmd_synth)
 
 
+def _add_format(p) -> None:
+    from .listing import FORMATS
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (fits 120 columns), or every field as csv, json or markdown (default: table)")
+
+
 def main(argv=None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
-    from .kernels import stop_signals
     try:
-        with stop_signals():
+        # a listing only reads files: it skips the signal handling of commands that start kernels (and the
+        # torch import that comes with it)
+        with _stop_signals() if not getattr(a, "reads_only", False) else contextlib.nullcontext():
             return a.fn(a)
     except KeyboardInterrupt as e:
         return interrupted(e)

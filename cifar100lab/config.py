@@ -26,6 +26,7 @@ import yaml
 
 from . import data as data_mod
 from . import recipes
+from .executors import EXECUTOR_FLAGS, EXECUTOR_KINDS  # noqa: F401 (part of the executor spec)
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -386,8 +387,6 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
 
 # --- where a campaign's runs execute --------------------------------------------------------------------
 
-EXECUTOR_KINDS = ("local", "slurm")
-EXECUTOR_FLAGS = ("partition", "account", "qos", "constraint", "time_min")  # also settable on the command line
 
 
 @dataclass

@@ -1,12 +1,12 @@
-"""``python -m cifar100lab bench``: which measurement the flags ask for, run it, print its table, write its record."""
+"""``python -m cifar100lab bench``: which measurement the flags ask for, run it, print its table, write its record.
+
+The package's heavy modules are imported where they are used, so building the command line imports no torch."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from .. import records
-from ..config import ConfigError
-from ..models import model_names
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def input_error(a) -> str | None:
     """What is wrong with the command line, or None."""
+    from ..models import model_names
     if a.runs or a.data_root:
         return ("bench measures speed only; training runs that record accuracy are their own command: "
                 f"python -m cifar100lab timed-runs {a.runs or 'FILE.yaml'}"
@@ -78,6 +79,7 @@ def measure(a) -> dict:
 
 def main(a) -> int:
     """Bad input is a ConfigError (or DataError) before anything is measured; the command line prints it."""
+    from ..config import ConfigError
     problem = input_error(a)
     if problem:
         raise ConfigError(problem)
