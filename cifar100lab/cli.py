@@ -138,6 +138,12 @@ def cmd_models(a) -> int:
     return 0
 
 
+def cmd_runs(a) -> int:
+    from .run_listing import runs_listing
+    print(runs_listing(a.runs_root, a.campaign, a.format))
+    return 0
+
+
 def cmd_synth(a) -> int:
     from .data import write_synthetic_cifar100
     folder = write_synthetic_cifar100(a.root, a.train_size, a.test_size, a.num_classes, a.seed)
@@ -202,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--measure", action="store_true", help="count every registered model now instead of reading "
                                                           "the cached counts (e.g. for a model added since)")
     m.set_defaults(fn=cmd_models, reads_only=True)
+    r = sub.add_parser("runs", help="list runs: status, epochs done/total, top-1 with its interval, time, short id")
+    r.add_argument("--runs-root", default="runs", help="folder to look for runs in (default: runs)")
+    r.add_argument("--campaign", help="only this campaign's runs (default: every run, by hand or by campaign)")
+    _add_format(r)
+    r.set_defaults(fn=cmd_runs, reads_only=True)
     _add_synth(sub)
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set")
     e.add_argument("checkpoint", help="a run's checkpoint.pt")
