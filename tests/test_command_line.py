@@ -4,8 +4,10 @@ parameter of the train notebook."""
 import argparse
 import ast
 import json
+import os
 
 import papermill as pm
+import pytest
 from conftest import ROOT, run_cli
 
 import cifar100lab
@@ -92,3 +94,19 @@ def test_top_level_help_is_plain_text_without_restructuredtext_markup(capfd):
 def test_version_prints_the_package_version(capfd):
     proc = run_cli(capfd, "--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"cifar100lab {cifar100lab.__version__}"
+
+
+@pytest.mark.slow  # starts processes
+def test_two_process_cpu_run_says_cpu_and_prints_no_thread_warning(synthetic_root, tmp_path, capfd, monkeypatch):
+    from conftest import tiny_config
+
+    from cifar100lab import launch
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    capfd.readouterr()
+    cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, batch_size=32, max_steps_per_epoch=2)
+    assert launch.run(cfg, num_processes=2)["status"] == "complete"
+    out, err = capfd.readouterr()
+    assert "Launching training on 2 CPU processes (one gloo group)." in out
+    assert "CUDA" not in out + err and "OMP_NUM_THREADS" not in out + err, out + err
+    assert "OMP_NUM_THREADS" not in os.environ  # the launch's setting ends with it
