@@ -25,6 +25,7 @@ from .config import ConfigError, ExecutorConfig, check_name, read_yaml_mapping, 
 from .kernels import resolve_jobs
 from .models import model_entry, model_names
 from .runs import Run
+from .settings import apply_set, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs", "executor")
@@ -168,8 +169,8 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: defaults must be a mapping of TrainConfig fields, got {defaults!r}")
     _refuse_per_run_fields(defaults, f"{path}: defaults")
-    _refuse_per_run_fields(set_values or {}, "--set")
-    defaults = {**defaults, **(set_values or {})}
+    _refuse_per_run_fields(top_level_keys(set_values or {}), "--set")
+    defaults = apply_set(defaults, set_values or {})
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
     # Study paths are relative to the campaign file's folder, so a campaign works from any working folder.
     studies = [load_study(path.parent / s) for s in d.get("studies") or []]

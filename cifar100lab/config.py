@@ -26,6 +26,7 @@ import yaml
 
 from . import data as data_mod
 from . import recipes
+from .executors import EXECUTOR_FLAGS, EXECUTOR_KINDS  # noqa: F401 (part of the executor spec)
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -190,7 +191,10 @@ class TrainConfig:
         missing = [k for k in cls.field_names() if k not in namespace]
         if missing:
             raise ConfigError(f"parameters missing: {', '.join(missing)}")
-        return cls.from_dict({k: namespace[k] for k in cls.field_names()})
+        values = {k: namespace[k] for k in cls.field_names()}
+        # papermill passes a mapping given on its command line (-p overrides '{"lr": 0.05}') as a string
+        return cls.from_dict({k: parse_yaml(v, f"parameter {k}") if k in ("options", "overrides") and
+                              isinstance(v, str) else v for k, v in values.items()})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -383,8 +387,6 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
 
 # --- where a campaign's runs execute --------------------------------------------------------------------
 
-EXECUTOR_KINDS = ("local", "slurm")
-EXECUTOR_FLAGS = ("partition", "account", "qos", "constraint", "time_min")  # also settable on the command line
 
 
 @dataclass

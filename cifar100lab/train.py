@@ -14,7 +14,6 @@ are the one build-and-step that :mod:`.evaluation` and the benchmark use too.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import recipes, records
-from .accelerator import build_accelerator, set_kernel_policy
+from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, previous_result, weights_unavailable
 from .checkpoint import load_checkpoint, save_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
@@ -301,21 +300,10 @@ def _describe(run: RunState, model: torch.nn.Module) -> None:
     run.record.update(params=count_params(model), flops=count_flops(model, run.plan.input_size))
     run.record["recipe"] = run.plan.recipe_record(world)
     if run.cfg.log_with:
-        _start_trackers(run)
+        start_trackers(run.accelerator, run.cfg, run.record["recipe"], run.run_id)
     run.record["hardware"] = {"device": records.device_name(accelerator.device), "count": world,
                               "nodes": int(os.environ.get("NUM_NODES", 1)), "precision": accelerator.mixed_precision,
                               "distributed": str(accelerator.distributed_type)}
-
-
-def _start_trackers(run: RunState) -> None:
-    """Accelerate's tracker (TensorBoard under ``<run_dir>/tensorboard``, or a wandb / MLflow run named after
-    the run), with the config and recipe as its hyperparameters (scalars; the rest as JSON text)."""
-    cfg = run.cfg
-    hparams = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
-               for k, v in {**cfg.to_dict(), **{f"recipe.{k}": v for k, v in run.record["recipe"].items()}}.items()}
-    project = "tensorboard" if cfg.log_with == "tensorboard" else (cfg.campaign or "cifar100lab")
-    run.accelerator.init_trackers(project, config=hparams, init_kwargs={"wandb": {"name": run.run_id},
-                                                                         "mlflow": {"run_name": run.run_id}})
 
 
 def _resume(run: RunState) -> dict | None:
@@ -412,7 +400,7 @@ def best_epoch(best: dict, row: dict) -> dict:
 def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, history: list) -> None:
     cfg = run.cfg
     if cfg.log_with:
-        run.accelerator.log(row, step=row["epoch"])
+        log_epoch(run.accelerator, row)
     if run.main:
         records.append_jsonl(run.run_dir / records.METRICS, row)
         if checkpoint_due(row["epoch"], cfg):

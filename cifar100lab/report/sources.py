@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import records
 from ..data import DATASETS
+from ..intervals import wilson  # noqa: F401 (the report's interval; listings share it)
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 
@@ -34,16 +35,6 @@ def model_records(manifest: dict, recs: list[dict]) -> list[dict]:
     """The records the model pages are computed from: every run but the recipe-changing study variants'."""
     skip = study_only_runs(manifest)
     return [r for r in recs if r["run_id"] not in skip]
-
-
-def wilson(p_percent: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson's 95 % interval (in %) of an accuracy ``p_percent`` measured on ``n`` images."""
-    if not n or p_percent is None or math.isnan(p_percent):
-        return math.nan, math.nan
-    p = p_percent / 100
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return 100 * (centre - half), 100 * (centre + half)
 
 
 # A loss this many times a uniform guess's (ln of the class count) means the network is confidently wrong.
