@@ -3,10 +3,12 @@ campaign's model set says what it means, and a dataset is a registry entry, a pl
 import sys
 
 import pytest
+import torch
 
-from cifar100lab import models
+from cifar100lab import data, models
 from cifar100lab.campaign import load_campaign
-from cifar100lab.config import ConfigError
+from cifar100lab.config import ConfigError, resolve
+from cifar100lab.data import DataError, load_dataset
 
 PROBE_FAMILY = '''
 import torch.nn as nn
@@ -98,3 +100,178 @@ def test_the_campaign_files_say_which_model_set_they_mean():
     from conftest import ROOT
     for path in sorted((ROOT / "params").glob("*.yaml")):
         assert "\nmodels: study " in path.read_text(), path
+
+
+# --- datasets -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def official_cifar10(monkeypatch):
+    """Files written by the generator count as torchvision's official CIFAR-10 (its md5 lists are patched)."""
+    from torchvision.datasets import CIFAR10
+
+    def make(root, train_size=50, test_size=20):
+        md5s = data.write_synthetic_cifar10(root, train_size, test_size)
+        monkeypatch.setattr(CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]] for i in range(1, 6)])
+        monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
+        monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5s["batches.meta"]})
+        return root / CIFAR10.base_folder
+    return make
+
+
+def test_cifar10_is_read_by_torchvision_from_its_official_layout_and_labelled_not_cifar100(tmp_path, official_cifar10):
+    import pickle
+    folder = official_cifar10(tmp_path)
+    ds = load_dataset("cifar10", tmp_path, download=False)
+    assert ds.train_x.shape == (50, 3, 32, 32) and ds.train_x.dtype == torch.uint8 and len(ds.test_y) == 20
+    assert ds.num_classes == 10 and ds.label == "CIFAR-10" and ds.kind == "other"
+    assert data.KIND_LABELS[ds.kind]["en"] == "real images, not CIFAR-100"
+    with open(folder / "data_batch_1", "rb") as f:
+        first = pickle.load(f, encoding="latin1")
+    assert torch.equal(ds.train_x[0].reshape(-1), torch.from_numpy(first["data"][0]))
+    assert ds.train_y[:len(first["labels"])].tolist() == first["labels"]
+    assert data.data_available("cifar10", tmp_path, download=False) == f"cifar10 in {folder}"
+    plan = resolve({"model": "resnet_20", "dataset": "cifar10", "epochs": 2, "overrides": {"warmup_epochs": 0}})
+    assert plan.mean == data.cifar10.CIFAR10_MEAN and plan.dataset.num_classes == 10
+
+
+def test_cifar10_missing_or_altered_is_one_error_naming_the_tarball_or_the_file(tmp_path):
+    with pytest.raises(DataError, match=r"CIFAR-10 not found under .*cifar-10-batches-py\. Download "
+                                        r"https://www\.cs\.toronto\.edu/~kriz/cifar-10-python\.tar\.gz \(md5 c58f3010"):
+        data.data_available("cifar10", tmp_path, download=False)
+    data.write_synthetic_cifar10(tmp_path, 20, 10)  # the layout, not the official bytes
+    with pytest.raises(DataError, match=r"data_batch_1 has md5 [0-9a-f]{32}, expected c99cafc152244af753f735de768cd75f"):
+        load_dataset("cifar10", tmp_path, download=False)
+
+
+FASHION_GZ = data.FASHION_DEBIAN_DIR / "train-images-idx3-ubyte.gz"
+
+
+def fashion_images(n: int):
+    """The first ``n`` Fashion-MNIST training images (uint8 28×28) and labels, read from Debian's package."""
+    import gzip
+
+    import numpy as np
+    if not FASHION_GZ.exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    with gzip.open(FASHION_GZ) as f:
+        images = np.frombuffer(f.read(16 + 28 * 28 * n)[16:], np.uint8).reshape(n, 28, 28)
+    with gzip.open(data.FASHION_DEBIAN_DIR / "train-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(8 + n)[8:], np.uint8)
+    return images, labels
+
+
+def image_folder(folder, per_class: int = 5, classes=(0, 1, 9)):
+    """Real Fashion-MNIST images written as PNGs, ``per_class`` in a sub-folder per class (named as the class)."""
+    from PIL import Image
+    images, labels = fashion_images(400)
+    for c in classes:
+        name = data.FASHION_CLASSES[c].replace("/", "-")
+        (folder / name).mkdir(parents=True)
+        for i, image in enumerate(images[labels == c][:per_class]):
+            Image.fromarray(image).save(folder / name / f"{i:03d}.png")
+    return folder
+
+
+def test_a_folder_of_real_images_is_a_dataset_split_by_name_with_a_checksum_of_its_files(tmp_path):
+    folder = image_folder(tmp_path / "fashion", per_class=10)
+    ds = load_dataset(f"imagefolder:{folder}", image_size=32)
+    assert ds.classes == ["Ankle boot", "T-shirt-top", "Trouser"] and ds.kind == "other"
+    assert ds.train_x.shape == (24, 3, 32, 32) and ds.test_x.shape == (6, 3, 32, 32) and ds.train_x.dtype == torch.uint8
+    assert ds.test_y.tolist() == [0, 0, 1, 1, 2, 2]  # every 5th image of each class, by name: 004 and 009
+    assert torch.equal(ds.train_x[:, 0], ds.train_x[:, 2]) and ds.train_x.float().std() > 20  # grey, not blank
+    about = ds.describe()
+    assert about["checksum"].startswith("sha256:") and about["files"] == 30 and about["folder"] == str(folder)
+    assert about["image_size"] == 32 and "centre crop" in about["resize"]
+    assert load_dataset(str(folder)).checksum == ds.checksum  # the bare path is the same dataset
+    (folder / "Trouser" / "000.png").rename(folder / "Trouser" / "100.png")
+    assert load_dataset(str(folder)).checksum != ds.checksum  # the file list is in the checksum
+
+
+def test_an_image_folder_resizes_mixed_sizes_to_the_runs_input_size(tmp_path):
+    from PIL import Image
+    folder = image_folder(tmp_path / "fashion")
+    Image.new("RGB", (60, 20), (200, 10, 10)).save(folder / "Trouser" / "wide.png")
+    ds = load_dataset(str(folder), image_size=48)
+    assert ds.train_x.shape[1:] == (3, 48, 48) and ds.describe()["image_size"] == 48
+    plan = resolve({"model": "resnet_20", "dataset": str(folder), "epochs": 2, "batch_size": 4,
+                    "overrides": {"warmup_epochs": 0}})
+    assert plan.dataset.num_classes == 3 and plan.dataset.sizes == (13, 3) and plan.mean == (0.485, 0.456, 0.406)
+
+
+def test_a_run_on_an_image_folder_records_the_folder_and_its_checksum(tmp_path):
+    from conftest import tiny_config
+
+    from cifar100lab.train import train
+    folder = image_folder(tmp_path / "fashion")
+    record = train(tiny_config(tmp_path, tmp_path / "run", dataset=str(folder), epochs=1, batch_size=4,
+                               overrides={"warmup_epochs": 0}))
+    assert record["status"] == "complete"
+    assert record["dataset"]["checksum"] == load_dataset(str(folder)).checksum
+    assert record["dataset"]["folder"] == str(folder) and record["dataset"]["num_classes"] == 3
+
+
+def _write(path, content: bytes = b"") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda f: None, r"image folder .*/images does not exist or is not a folder"),
+    (lambda f: f.mkdir(), r"image folder .*/images has no class sub-folders; put each class's images in a sub-folder"),
+    (lambda f: (image_folder(f, classes=(0,))), r"has one class \(T-shirt-top\); a classifier needs at least two"),
+    (lambda f: (image_folder(f), (f / "empty").mkdir()), r"class folder\(s\) empty hold no images"),
+    (lambda f: (image_folder(f / "train")), r"has a train/ or test/ folder but not both"),
+    (lambda f: (image_folder(f / "train"), image_folder(f / "val", classes=(0, 1))),
+     r"train/ and val/ name different classes \(only in train/: \['Ankle boot'\]"),
+    (lambda f: image_folder(f, per_class=4), r"leaves no test images \(every 5th image"),
+])
+def test_an_image_folder_that_cannot_make_a_classification_set_is_one_clear_error(tmp_path, make, says):
+    make(tmp_path / "images")
+    with pytest.raises(DataError, match=says):
+        data.dataset_entry(f"imagefolder:{tmp_path / 'images'}")
+    with pytest.raises(ConfigError, match=says):  # refused when the run is planned, before any work
+        resolve({"model": "resnet_20", "dataset": str(tmp_path / "images")})
+
+
+def test_a_file_that_is_not_an_image_is_named(tmp_path):
+    folder = image_folder(tmp_path / "images")
+    _write(folder / "Trouser" / "notes.png", b"not a png")
+    with pytest.raises(DataError, match=r"Trouser/notes\.png is not an image that can be read"):
+        load_dataset(str(folder))
+
+
+def test_an_unknown_dataset_lists_the_registered_ones_and_the_image_folder_form():
+    with pytest.raises(DataError, match=r"unknown dataset 'imagenet'; valid: cifar100, fashion-mnist, synthetic, "
+                                        r"cifar10, or a folder of images \(imagefolder:/path/to/images"):
+        data.dataset_entry("imagenet")
+
+
+PROBE_DATASET = '''
+import torch
+from cifar100lab.data import DatasetEntry, Parts
+
+
+def read(request):
+    g = torch.Generator().manual_seed(0)
+    images = lambda n: torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    return Parts(images(40), torch.arange(40) % 4, images(8), torch.arange(8) % 4, list("abcd"), "probe:1")
+
+
+ENTRY = DatasetEntry("probe-set", "other", {"en": "probe set", "zh": "探针数据集"}, 4, (40, 8),
+                     (0.5,) * 3, (0.25,) * 3, read, lambda request: "probe-set: generated")
+'''
+
+
+def test_a_plugin_package_registers_a_dataset_through_the_entry_point_group(tmp_path, monkeypatch):
+    _plugin(tmp_path, "probe_data_plugin", PROBE_DATASET, group=data.PLUGIN_GROUP)
+    (tmp_path / "probe_data_plugin-0.1.dist-info" / "entry_points.txt").write_text(
+        f"[{data.PLUGIN_GROUP}]\nprobe = probe_data_plugin:ENTRY\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(data.registry, "DATASETS", dict(data.DATASETS))  # forgotten after the test
+    data.load_plugins()
+    ds = load_dataset("probe-set", train_subset=20)
+    assert ds.label == "probe set" and ds.num_classes == 4 and len(ds.train_y) == 20 and ds.checksum == "probe:1"
+    assert data.data_available("probe-set") == "probe-set: generated"
+    assert resolve({"model": "resnet_20", "dataset": "probe-set", "epochs": 2, "batch_size": 8,
+                    "overrides": {"warmup_epochs": 0}}).mean == (0.5,) * 3
