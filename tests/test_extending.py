@@ -60,12 +60,14 @@ def test_a_plugin_package_registers_its_models_through_the_entry_point_group(tmp
     assert models.create_model("probe_plugin_net", num_classes=3)[-1].out_features == 3
 
 
-def test_a_plugin_that_fails_to_import_is_named_in_a_warning_and_left_out(tmp_path, monkeypatch):
-    _plugin(tmp_path, "broken_model_plugin", "raise RuntimeError('needs a GPU library')\n")
+@pytest.mark.parametrize("what, group, load", [("model", "cifar100lab.models", models.load_plugins),
+                                               ("dataset", "cifar100lab.datasets", data.load_plugins)])
+def test_a_plugin_that_fails_to_import_is_named_in_a_warning_and_left_out(tmp_path, monkeypatch, what, group, load):
+    _plugin(tmp_path, f"broken_{what}_plugin", "raise RuntimeError('needs a GPU library')\n", group=group)
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.warns(UserWarning, match=r"model plugin probe \(broken_model_plugin\) was not loaded: "
+    with pytest.warns(UserWarning, match=rf"{what} plugin probe \(broken_{what}_plugin\) was not loaded: "
                                          r"RuntimeError: needs a GPU library"):
-        models.load_plugins()
+        load()
 
 
 def _campaign(tmp_path, models_line: str):
@@ -275,3 +277,19 @@ def test_a_plugin_package_registers_a_dataset_through_the_entry_point_group(tmp_
     assert data.data_available("probe-set") == "probe-set: generated"
     assert resolve({"model": "resnet_20", "dataset": "probe-set", "epochs": 2, "batch_size": 8,
                     "overrides": {"warmup_epochs": 0}}).mean == (0.5,) * 3
+
+
+@pytest.mark.slow  # draws every figure of a campaign's report
+def test_every_results_page_of_a_cifar10_build_names_it_and_says_it_is_not_cifar100(tmp_path):
+    from fake_campaign import write_fake_campaign
+
+    from cifar100lab import report
+    runs, gen = tmp_path / "runs", tmp_path / "book" / "generated"
+    write_fake_campaign(runs, tmp_path / "book", dataset="cifar10")
+    report.write_campaign_report("mini", runs, gen)
+    report.write_study_report("mini", "eca_kernel", runs, gen)
+    for page in ("results", "findings", "comparison", "ablations", "summary", "study-eca_kernel"):
+        for lang in ("en", "zh"):
+            assert "CIFAR-10" in (gen / f"{page}_{lang}.md").read_text(encoding="utf-8"), (page, lang)
+    for words in ("(real images, not CIFAR-100)", "**not CIFAR-100 results**", "（真实图像，非 CIFAR-100）"):
+        assert words in (gen / "landing.md").read_text(encoding="utf-8")
