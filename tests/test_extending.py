@@ -137,10 +137,17 @@ def test_cifar10_is_read_by_torchvision_from_its_official_layout_and_labelled_no
     assert plan.mean == data.cifar10.CIFAR10_MEAN and plan.dataset.num_classes == 10
 
 
-def test_cifar10_missing_or_altered_is_one_error_naming_the_tarball_or_the_file(tmp_path):
+def test_cifar10_missing_or_altered_is_one_error_naming_the_tarball_or_the_file(tmp_path, monkeypatch):
+    import urllib.error
     with pytest.raises(DataError, match=r"CIFAR-10 not found under .*cifar-10-batches-py\. Download "
                                         r"https://www\.cs\.toronto\.edu/~kriz/cifar-10-python\.tar\.gz \(md5 c58f3010"):
         data.data_available("cifar10", tmp_path, download=False)
+
+    def no_network(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+    monkeypatch.setattr("torchvision.datasets.cifar.download_and_extract_archive", no_network)
+    with pytest.raises(DataError, match=r"CIFAR-10 not found .*\(download failed: .*Name or service not known"):
+        load_dataset("cifar10", tmp_path, download=True)
     data.write_synthetic_cifar10(tmp_path, 20, 10)  # the layout, not the official bytes
     with pytest.raises(DataError, match=r"data_batch_1 has md5 [0-9a-f]{32}, expected c99cafc152244af753f735de768cd75f"):
         load_dataset("cifar10", tmp_path, download=False)

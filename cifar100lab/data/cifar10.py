@@ -34,9 +34,9 @@ def _folder(root: Path) -> Path:
 def _missing(root: Path, cause: BaseException | None = None) -> DataError:
     from torchvision.datasets import CIFAR10
     why = f" (download failed: {cause})" if cause else ""
+    online = "" if cause else ", or allow the download (download: true) on a machine with a network"
     return DataError(f"CIFAR-10 not found under {_folder(root)}{why}. Download {CIFAR10.url} (md5 {CIFAR10.tgz_md5}) "
-                     f"and run `tar -xzf {CIFAR10.filename} -C {root}`, or set download: true on a machine with a "
-                     f"network")
+                     f"and run `tar -xzf {CIFAR10.filename} -C {root}`{online}")
 
 
 def _check_files(folder: Path) -> None:

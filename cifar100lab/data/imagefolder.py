@@ -132,14 +132,19 @@ def read_folder(layout: FolderLayout, request: DataRequest) -> Parts:
     return Parts(train_x, train_y, test_x, test_y, list(layout.classes), "sha256:" + digest.hexdigest(), details)
 
 
+def locate_folder(layout: FolderLayout, request: DataRequest) -> str:
+    return (f"image folder {layout.folder}: {len(layout.train) + len(layout.test)} images in {len(layout.classes)} "
+            f"classes, {layout.split}")
+
+
 def folder_entry(path: str) -> DatasetEntry:
-    """The registry entry of the image folder at ``path`` (``~`` expanded), made by listing it."""
+    """The registry entry of the image folder at ``path`` (``~`` expanded; a relative path is relative to the
+    folder the command runs in, as the campaign's kernels are), made by listing it."""
     layout = scan(Path(path).expanduser().absolute())
-    what = f"{len(layout.train) + len(layout.test)} images in {len(layout.classes)} classes, {layout.split}"
     return DatasetEntry(f"{FOLDER_PREFIX}:{path}", "other",
                         {"en": f"image folder {layout.folder.name}", "zh": f"图像文件夹 {layout.folder.name}"},
                         len(layout.classes), (len(layout.train), len(layout.test)), IMAGENET_MEAN, IMAGENET_STD,
-                        partial(read_folder, layout), lambda request: f"image folder {layout.folder}: {what}")
+                        partial(read_folder, layout), partial(locate_folder, layout))
 
 
 register_prefix(FOLDER_PREFIX, folder_entry)
