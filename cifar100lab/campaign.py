@@ -4,7 +4,7 @@ the studies that compare them; :func:`write_manifest` writes what the report nee
 runs is the executors' job (:mod:`cifar100lab.executors`); one run's steps are :mod:`cifar100lab.runs`.
 
 Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, ``seeds``, ``models``
-(names or ``all``), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
+(a list of names, or ``study``: the original study's models, or ``registered``: every registered model), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
 ``study_seeds`` (seeds for study runs; default: the study's own ``seeds``), ``jobs`` (runs side by side:
 a number or ``auto``, see :func:`cifar100lab.kernels.resolve_jobs`), ``executor`` (``kind: slurm`` and its
 resources, :class:`cifar100lab.config.ExecutorConfig`).
@@ -23,7 +23,7 @@ from typing import Any
 from . import records
 from .config import ConfigError, ExecutorConfig, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
 from .kernels import resolve_jobs
-from .models import model_entry, model_names
+from .models import model_entry, model_set
 from .runs import Run
 from .settings import apply_set, top_level_keys
 
@@ -162,9 +162,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     path = Path(path)
     d = read_yaml_mapping(path, CAMPAIGN_KEYS, "campaign")
     name = check_name(d.get("name") or path.stem, f"{path}: campaign name")
-    models = d.get("models") or []
-    if models == "all":
-        models = model_names()
+    models = _model_list(path, d.get("models") or [])
     defaults = d.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: defaults must be a mapping of TrainConfig fields, got {defaults!r}")
@@ -194,8 +192,18 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
             camp.variant_runs[(st.name, v.label)] = runs.add_variant(st, v, seeds)
     camp.runs = list(runs.runs.values())
     if not camp.runs:
-        raise ConfigError(f"{path} defines no runs; list 'models' (names or all) or 'studies'")
+        raise ConfigError(f"{path} defines no runs; list 'models' (names, study or registered) or 'studies'")
     return camp
+
+
+def _model_list(path: Path, models) -> list:
+    """The campaign's model entries: its list, or the names a model set's word (``study``, ``registered``) means."""
+    if not isinstance(models, str):
+        return list(models)
+    try:
+        return model_set(models)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _model_entry(path: Path, entry) -> dict:

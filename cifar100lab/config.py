@@ -152,7 +152,7 @@ class TrainConfig:
     options: dict = field(default_factory=dict)  # model options (k_size, ratio, position, …)
     pretrained: str | bool | None = "default"  # default (the model's), off, hub, or a local weights path
     img_size: int | None = None  # None: 32, or the pretraining size when fine-tuning
-    dataset: str = "cifar100"  # cifar100 | fashion-mnist | synthetic
+    dataset: str = "cifar100"  # a registered dataset (cifar100, cifar10, fashion-mnist, synthetic) or imagefolder:/path
     data_root: str | None = None  # default: $CIFAR100LAB_DATA or ./data
     download: bool = True
     train_subset: int | None = None  # fixed seeded subset sizes (None: all)

@@ -264,7 +264,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         return run.close(records.skip, reason)
     try:
         dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
-                               val_fraction=cfg.val_fraction)
+                               val_fraction=cfg.val_fraction, image_size=plan.input_size)
         run.record["dataset"] = dataset.describe()
         model = build_model(plan, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:

@@ -160,10 +160,10 @@ def test_campaigns_table_follows_the_campaign_files(tmp_path):
     params.mkdir()
     (params / "a.yaml").write_text("name: a\nmodels: [resnet_20, resnet_32]\nnum_processes: 2\nseeds: [0, 1]\n"
                                    "study_seeds: [0, 1, 2]\ndefaults: {epochs: 3, batch_size: 8, train_subset: 1234}\n")
-    (params / "b.yaml").write_text("name: b\nmodels: all\ndefaults: {epochs: 1}\n")
+    (params / "b.yaml").write_text("name: b\nmodels: study\ndefaults: {epochs: 1}\n")
     write_campaigns_page(params, out)
     en, zh = ((out / f"campaigns_{lang}.md").read_text().splitlines() for lang in ("en", "zh"))
-    assert en[2].startswith("| `b` | all (") and "| 1 / – | 1 | all | all | – | one per GPU" in en[2]  # fewest epochs first
+    assert en[2].startswith("| `b` | the study's 18 |") and zh[2].startswith("| `b` | 原研究的 18 个 |") and "| 1 / – | 1 | all | all | – | one per GPU" in en[2]  # fewest epochs first
     assert en[3] == "| `a` | 2 | 2 / 3 | 3 | 1,234 | all | 8 | 2 |" and zh[3] == "| `a` | 2 | 2 / 3 | 3 | 1,234 | 全部 | 8 | 2 |"
     (params / "a.yaml").write_text((params / "a.yaml").read_text().replace("1234", "99"))
     write_campaigns_page(params, out)

@@ -342,7 +342,8 @@ MESSAGES = {
     "reg_layer_decay": {"en": "layer decay {v}", "zh": "逐层学习率衰减 {v}"},
     "no_recipes": {"en": "No run has recorded its recipe yet.", "zh": "尚无运行记录其配方。"},
     # The campaigns table (from params/*.yaml): values that are words, not numbers.
-    "all_models": {"en": "all ({n})", "zh": "全部（{n}）"},
+    "study_models": {"en": "the study's {n}", "zh": "原研究的 {n} 个"},
+    "registered_models": {"en": "all {n} registered", "zh": "全部已注册的 {n} 个"},
     "all_images": {"en": "all", "zh": "全部"},
     "one_per_gpu": {"en": "one per GPU (1 on a CPU)", "zh": "每个 GPU 一个（CPU 上为 1）"},
     "no_campaign_files": {"en": "No campaign files in `{where}`.", "zh": "`{where}` 中没有实验配置文件。"},

@@ -189,18 +189,21 @@ def regularisation(recipe: dict, lang: str) -> str:
 
 def campaigns_table(campaign_files: list[dict], lang: str) -> str:
     """The campaign YAMLs' protocols (``params/*.yaml`` as written), so the Method page states what they run."""
-    from ..models import model_names
+    from ..models import model_set
 
     def count(value, all_words):
-        return f"{value:,}" if isinstance(value, int) else say(all_words, lang, n=len(model_names()))
+        return f"{value:,}" if isinstance(value, int) else say(all_words, lang)
+
+    def model_count(models) -> str | int:  # a list's length, or the set's word and what it stands for now
+        return len(models) if isinstance(models, list) else say(f"{models}_models", lang, n=len(model_set(models)))
 
     rows = []
     for campaign_file in campaign_files:
         d = campaign_file.get("defaults") or {}
-        models = campaign_file.get("models", "all")
+        models = campaign_file.get("models") or []
         seeds = len(campaign_file.get("seeds") or [0])
         rows.append({head("campaign", lang): f"`{campaign_file['name']}`",
-                     head("models", lang): len(models) if isinstance(models, list) else count(None, "all_models"),
+                     head("models", lang): model_count(models),
                      head("campaign_seeds", lang): f"{seeds} / {len(campaign_file['study_seeds']) if 'study_seeds' in campaign_file else '–'}",
                      head("epochs", lang): d.get("epochs", "–"),
                      head("train_images", lang): count(d.get("train_subset"), "all_images"),
