@@ -35,7 +35,7 @@ def _fail(e: BaseException) -> int:
 
 def add_executor_arguments(c) -> None:
     """The campaign command's executor flags."""
-    from .executors import EXECUTOR_FLAGS, EXECUTOR_KINDS
+    from .executor_choices import EXECUTOR_FLAGS, EXECUTOR_KINDS
     c.add_argument("--executor", choices=EXECUTOR_KINDS,
                    help="where runs execute (default: the YAML's executor, else local)")
     c.add_argument("--status", action="store_true", help="report queued / running / complete / failed per run")
@@ -48,7 +48,7 @@ def add_executor_arguments(c) -> None:
 
 def executor_with_flags(executor, a):
     """The YAML's executor block with the command line's choices on top."""
-    from .executors import EXECUTOR_FLAGS
+    from .executor_choices import EXECUTOR_FLAGS
     changes = {k: getattr(a, k) for k in EXECUTOR_FLAGS if getattr(a, k, None) is not None}
     if getattr(a, "executor", None):
         changes["kind"] = a.executor

@@ -26,7 +26,7 @@ import yaml
 
 from . import data as data_mod
 from . import recipes
-from .executors import EXECUTOR_FLAGS, EXECUTOR_KINDS  # noqa: F401 (part of the executor spec)
+from .executor_choices import EXECUTOR_KINDS
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
