@@ -36,7 +36,7 @@ HEAD = {
     "time": {"en": "Train time (s)", "zh": "训练时间 (s)"}, "ips": {"en": "Images/s", "zh": "图像/秒"},
     "eff": {"en": "Top-1 / M params", "zh": "Top-1 / 百万参数"}, "seeds": {"en": "Seeds", "zh": "种子数"},
     "n": {"en": "Models", "zh": "模型数"}, "status": {"en": "Status", "zh": "状态"},
-    "reason": {"en": "Reason", "zh": "原因"}, "note": {"en": "Note", "zh": "备注"}, "ours": {"en": "Ours top-1 (%)", "zh": "本项目 Top-1 (%)"},
+    "reason": {"en": "Reason", "zh": "原因"}, "weights": {"en": "Weights", "zh": "权重"}, "note": {"en": "Note", "zh": "备注"}, "ours": {"en": "Ours top-1 (%)", "zh": "本项目 Top-1 (%)"},
     "claim": {"en": "Original claim (%)", "zh": "原报告声称 (%)"}, "diff": {"en": "Ours − claim", "zh": "本项目 − 声称"},
     "ours_p": {"en": "Ours params (M)", "zh": "本项目参数量 (M)"},
     "claim_p": {"en": "Claimed params (M)", "zh": "原报告参数量 (M)"},
@@ -72,9 +72,19 @@ def status(name) -> dict:
     return STATUS.get(name, {"en": str(name), "zh": str(name)})
 
 
+# Reasons a reader should read as a sentence, not as the library's error (the run page keeps the raw text).
+REASON_FACTS = ((re.compile(r"pretrained weights unavailable: cannot reach (?:https?://)?([^\s/();]+)"), "reason_offline"),
+                (re.compile(r"pretrained weights unavailable"), "reason_no_weights"))
+
+
 def reason(text) -> dict:
-    """A recorded reason in both languages: its known opening translated, the details (paths, numbers) kept."""
+    """A recorded reason in both languages: a known reason as its sentence; otherwise its known opening
+    translated, the details (paths, numbers) kept."""
     text = "–" if text is None or text != text else str(text)
+    for pattern, fact in REASON_FACTS:
+        found = pattern.match(text)
+        if found:
+            return both(fact, host=found.group(1) if pattern.groups else "")
     zh = next((z + text[len(e):] for e, z in REASONS_ZH.items() if text.startswith(e)), text)
     return {"en": text, "zh": zh}
 
@@ -205,6 +215,17 @@ MESSAGES = {
                         "这样的数字说明训练失败，而不是架构的优劣。"},
     "diverged": {"en": "The loss diverged for {list} (Table 1's Note column gives the epoch).",
                  "zh": "{list} 的损失发散（表 1 的备注列给出发生的 epoch）。"},
+    "reason_offline": {"en": "ImageNet weights unavailable: {host} cannot be reached from this machine (offline); a local "
+                             "weights file, given as pretrained=<path>, lets the fine-tune run",
+                       "zh": "ImageNet 预训练权重不可用：本机无法连接 {host}（离线）；以 pretrained=<路径> 提供本地权重文件即可运行微调"},
+    "reason_no_weights": {"en": "ImageNet weights unavailable; a local weights file, given as pretrained=<path>, lets the "
+                                "fine-tune run",
+                          "zh": "ImageNet 预训练权重不可用；以 pretrained=<路径> 提供本地权重文件即可运行微调"},
+    "reason_fallback": {"en": "{reason}. Trained from scratch instead: row **{row}**",
+                        "zh": "{reason}。已改为从头训练：见 **{row}** 行"},
+    "weights_imagenet": {"en": "ImageNet fine-tune", "zh": "ImageNet 预训练微调"},
+    "weights_scratch": {"en": "from scratch", "zh": "从头训练"},
+    "note_fallback": {"en": "from scratch; ImageNet weights unavailable", "zh": "从头训练；ImageNet 权重不可用"},
     "note_chance": {"en": "at or below chance ({chance} %)", "zh": "不高于随机水平（{chance}%）"},
     "note_diverged": {"en": "loss diverged (epoch {epoch}: {loss})", "zh": "损失发散（第 {epoch} 个 epoch：{loss}）"},
     "not_complete": {"en": "{k} model(s) did not complete ({list}); the table *Models that did not complete* on "
