@@ -356,6 +356,7 @@ OFFLINE = ("pretrained weights unavailable: cannot reach https://huggingface.co 
 def _offline_fine_tune_with_scratch_row(runs: Path) -> None:
     """The skipped fine-tune records the raw offline error; the same model trained from scratch is run too."""
     import json
+
     from fake_campaign import _record
 
     from cifar100lab import records
