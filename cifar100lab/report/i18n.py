@@ -292,6 +292,7 @@ MESSAGES = {
                           "{seeds} seed(s) per variant",
                     "zh": "在{dataset}上测得，实验配置 {campaign}：{train_size} 张训练图像，{epochs} 个 epoch，"
                           "每个变体 {seeds} 个种子"},
+    "study_page_title": {"en": "Ablation: {title}", "zh": "消融实验：{title}"},
     "study_none": {"en": "No run of this study has completed.", "zh": "该消融实验尚无完成的运行。"},
     "study_top": {"en": "The highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
                   "zh": "平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
@@ -396,6 +397,21 @@ MESSAGES = {
     "ax_variant": {"en": "variant", "zh": "变体"},
     "fig_chance": {"en": "The dashed line is chance (a uniform guess).", "zh": "虚线为随机水平（均匀猜测）。"},
     "fig_diverged": {"en": "† marks a model whose loss diverged.", "zh": "† 表示损失发散的模型。"},
+    # Alt text: what a figure shows, for a reader who cannot see it (filled from the same rows as the figure).
+    "alt_fig_top1": {"en": "Bar chart of test top-1 accuracy for {n} models with 95 % intervals, from {lo} % ({worst}) "
+                           "to {hi} % ({best}); a dashed line marks chance.",
+                     "zh": "条形图：{n} 个模型的测试集 Top-1 准确率及 95% 置信区间，从 {lo}%（{worst}）到 {hi}%（{best}）；虚线为随机水平。"},
+    "alt_fig_params": {"en": "Scatter plot of top-1 accuracy against parameter count (log scale) for {n} models; marker "
+                             "size is FLOPs per image.",
+                       "zh": "散点图：{n} 个模型的 Top-1 准确率与参数量（对数坐标）；标记大小表示每张图像的 FLOPs。"},
+    "alt_fig_curves": {"en": "Line chart of test top-1 accuracy per epoch for {models}.",
+                       "zh": "折线图：{models} 每个 epoch 的测试集 Top-1 准确率。"},
+    "alt_fig_curves_all": {"en": "Line charts of test top-1 accuracy per epoch for all {n} models.",
+                           "zh": "折线图：全部 {n} 个模型每个 epoch 的测试集 Top-1 准确率。"},
+    "alt_study": {"en": "Dot plot of test top-1 accuracy for the {n} variants of the study \"{title}\", from {lo} % to {hi} %.",
+                  "zh": "点图：消融实验“{title}”中 {n} 个变体的测试集 Top-1 准确率，从 {lo}% 到 {hi}%。"},
+    "alt_run": {"en": "Training curves of run {run}: loss and test top-1 accuracy per epoch.",
+                "zh": "运行 {run} 的训练曲线：每个 epoch 的损失与测试集 Top-1 准确率。"},
     "ax_chance": {"en": "chance ({chance} %)", "zh": "随机水平（{chance}%）"},
     "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
 }
