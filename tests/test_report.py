@@ -396,3 +396,31 @@ def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_agai
     assert scratch.fallback and not scratch.pretrained and scratch.status == "complete"
     assert sources.claims_matched(out["rows"]).model.tolist().count("convnext_tiny_timm") == 0
     assert "| convnext_tiny_timm-scratch | 50.00 | – |" in cmp  # no claim beside it
+
+
+def test_the_predicted_campaign_duration_is_set_beside_what_its_runs_measured_not_called_a_bound(tmp_path):
+    from cifar100lab import records
+    runs, bench = tmp_path / "runs", tmp_path / "bench"
+    timing = {"campaign": "c", "source": "params/c.yaml", "dataset": "synthetic", "started": "2026-12-02T21:15:16",
+              "wall_seconds": 60.0, "jobs": 1, "cpu": "CPU", "cpus": 2, "gpus": 0, "runs": [
+                  {"run_id": "c-a-s0", "status": "complete", "seconds": 40.0},
+                  {"run_id": "c-b-s0", "status": "skipped", "seconds": 0.1}]}
+    records.atomic_write_json(runs / "c" / records.TIMING, timing)
+    records.atomic_write_json(runs / "c" / "c-a-s0" / records.RECORD,
+                              {"run_id": "c-a-s0", "status": "complete", "train_seconds": 20.0, "eval_seconds": 10.0})
+    net = {"options": {}, "input_size": 32, "batch_size": 32, "train_images_per_second": 1.0,
+           "eval_images_per_second": 1.0, "precision": "fp32", "channels_last": False, "compile": False,
+           "optimizer": "SGD", "epoch_seconds": 45.0, "run_epochs": 2}
+    records.atomic_write_json(bench / "cpu-c-epoch-times.json", {
+        "kind": "epoch_times", "device": "CPU", "campaign": "c", "campaign_file": "c.yaml", "measured": "2026-12-02",
+        "versions": {"torch": "2.x"}, "train_images": 500, "test_images": 500, "dataset": "synthetic",
+        "predicted_campaign_seconds": 3690.0, "networks": [
+            {**net, "model": "a", "runs": ["c-a-s0"], "predicted_seconds": 90.0},  # a trained: 90 s against 30 s
+            {**net, "model": "b", "pretrained": "hub", "runs": ["c-b-s0"], "predicted_seconds": 3600.0}]})  # skipped
+    report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+    en = (tmp_path / "gen" / "performance_en.md").read_text()
+    zh = (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
+    assert "lower bound" not in en and "下限" not in zh
+    assert "For the 1 run that trained, it predicts 1.5 min; their records (2026-12-02) hold 0.5 min of epochs, so " \
+           "the prediction is **3.0×** what was measured" in en
+    assert "预测为实测的 **3.0×**" in zh
