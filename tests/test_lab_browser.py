@@ -91,10 +91,13 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(Path(os.environ["LAB_SHOTS"]) / name))
 
 
+SHOWN = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the active tab (others stay in the page)
+
+
 def open_notebook(page, url: str, token: str, name: str) -> None:
     page.goto(f"{url}/lab/tree/{name}?token={token}&reset")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()  # its kernel is up
+    page.locator(f"{SHOWN} .jp-Cell").first.wait_for()
+    page.locator(f"{SHOWN} .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()  # its kernel is up
 
 
 def append_to_parameters(page, text: str) -> None:
@@ -107,6 +110,7 @@ def append_to_parameters(page, text: str) -> None:
 
 
 def run_all(page) -> None:
+    page.locator(f"{SHOWN} .jp-MarkdownCell").first.click()  # the menu's commands act on the focused notebook
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
 
@@ -158,7 +162,7 @@ def test_train_live_in_jupyterlab_then_stop_a_run_from_the_toolbar_then_pick_run
 
     open_notebook(page, url, token, "explore.ipynb")
     run_all(page)
-    figure = page.locator(".jp-OutputArea-output .widget-output img").first
+    figure = page.locator(f"{SHOWN} .widget-output img").first
     figure.wait_for()
     before = figure.get_attribute("src")
     page.locator(".widget-dropdown select").first.select_option(label=OUTSIDE)
