@@ -75,6 +75,8 @@ def run(config: RunPlan | TrainConfig | dict, num_processes: int | str | None = 
         return _launch(config, num_processes, port)
     except (ConfigError, DataError, OSError) as e:
         raise one_line(e)
+    except KeyboardInterrupt as e:  # stopped by hand: the trainer said where, and that running again resumes
+        raise one_line(KeyboardInterrupt(str(e) or "stopped; running the cell again resumes the run")) from None
 
 
 def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | None) -> dict:

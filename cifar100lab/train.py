@@ -29,6 +29,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .data import Dataset, full_batches, load_dataset, normalizer, policy_augmentation, train_batches
 from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model
+from .progress import Progress
 from .seeds import dropout_seed, mix_seed, seed_everything, seeded
 
 __all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_model", "train"]
@@ -276,12 +277,19 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes)
     data = dataset.to(accelerator.device)
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
+    # a campaign's notebooks run unwatched: no live curve to draw there
+    run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress, curve=not cfg.campaign)
     try:
         for epoch in range(start, cfg.epochs):
             row = _epoch(run, learner, data, policy, steps, epoch)
             history.append(row)
             best = best_epoch(best, row)
             _end_of_epoch(run, learner, row, best, history)
+        run.progress.close()
+    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, a notebook's stop button): say so, keep the checkpoint
+        run.interrupt(len(history), max((e for e in range(start + 1, len(history) + 1) if checkpoint_due(e, cfg)),
+                                        default=start))
+        raise
     except TrainingDiverged as e:
         run.close(records.fail, str(e), epochs_done=len(history), history_tail=history[-1:])
         raise
@@ -289,6 +297,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         run.close(records.fail, f"{type(e).__name__}: {e}", epochs_done=len(history))
         raise
     finally:  # trackers flush and close however the run ended (end_training() would end the process group too)
+        run.progress.close(finished=False)  # a stopped or failed run's bar and curve stay, showing where it got
         for tracker in accelerator.trackers:
             tracker.finish()
     return _finish(run, history, best, fresh=history[start:], ema=learner.ema is not None)
@@ -329,18 +338,15 @@ def _resume(run: RunState) -> dict | None:
 
 def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, epoch: int) -> dict:
     """Train one epoch, evaluate, and return its metrics row."""
-    from tqdm.auto import tqdm
     cfg, accelerator, rank = run.cfg, run.accelerator, run.accelerator.process_index
     torch.manual_seed(dropout_seed(cfg.seed, epoch, rank))
     learner.train_mode(epoch)
     t0 = time.perf_counter()
     batches = train_batches(data.train_x, data.train_y, cfg.batch_size, epoch, cfg.seed,
                             rank, accelerator.num_processes, cfg.augment, policy)
-    bar = tqdm(total=steps, desc=f"{run.run_id} epoch {epoch + 1}/{cfg.epochs}", leave=False,
-               disable=not (run.main and cfg.progress))
+    run.progress.start_epoch(epoch)
     keys = (mix_seed(cfg.seed, epoch, step, rank) for step in range(steps))
-    totals = train_steps(learner, batches, keys, on_step=bar.update)
-    bar.close()
+    totals = train_steps(learner, batches, keys, on_step=run.progress.step)
     totals = accelerator.reduce(totals, "sum")
     if not torch.isfinite(totals[0]):
         raise TrainingDiverged(f"loss became {totals[0].item()} in epoch {epoch + 1}; lower the learning "
@@ -406,9 +412,7 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
         if checkpoint_due(row["epoch"], cfg):
             save_checkpoint(run.run_dir, {**learner.state_dict(), "config": cfg.to_dict(), "epoch": row["epoch"],
                                           "best": best, "history": history})
-        if cfg.progress:
-            print(f"{run.run_id} epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.3f} "
-                  f"top1 {row['top1']:.2f} top5 {row['top5']:.2f} ({row['images_per_second']:.0f} img/s)", flush=True)
+        run.progress.end_epoch(row, history)
     run.accelerator.wait_for_everyone()
 
 

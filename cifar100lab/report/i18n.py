@@ -21,10 +21,11 @@ GROUPS = {"basic ResNet": {"en": "basic ResNet", "zh": "基础 ResNet"},
           "MLP": {"en": "MLP", "zh": "MLP"}}
 STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "skipped", "zh": "已跳过"},
           "failed": {"en": "failed", "zh": "失败"}, "running": {"en": "running", "zh": "运行中"},
-          "missing": {"en": "missing", "zh": "缺失"}}
+          "interrupted": {"en": "interrupted", "zh": "已中断"}, "missing": {"en": "missing", "zh": "缺失"}}
 # Skip / failure reasons the trainer writes (English, in the record) -> the Chinese for their known start.
 REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
-              "notebook failed": "笔记本执行失败"}
+              "notebook failed": "笔记本执行失败",
+              "stopped by hand": "手动停止"}
 YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
 
