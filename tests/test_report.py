@@ -11,7 +11,7 @@ import pytest
 import yaml
 from fake_campaign import write_fake_campaign
 
-from cifar100lab import report
+from cifar100lab import intervals, report
 from cifar100lab.report import i18n, sources
 
 
@@ -56,9 +56,9 @@ def test_comparison_subtracts_when_dataset_and_protocol_match(tmp_path):
 
 
 def test_wilson_interval_matches_the_textbook_value():
-    lo, hi = sources.wilson(60.0, 1000)
+    lo, hi = intervals.wilson(60.0, 1000)
     assert round(lo, 1) == 56.9 and round(hi, 1) == 63.0
-    assert sources.wilson(100.0, 50)[1] == pytest.approx(100.0)
+    assert intervals.wilson(100.0, 50)[1] == pytest.approx(100.0)
 
 
 def test_ranking_names_the_neighbours_inside_each_others_interval(stand_in):

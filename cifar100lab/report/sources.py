@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import records
 from ..data import DATASETS
-from ..intervals import wilson  # noqa: F401 (the report's interval; listings share it)
+from ..intervals import wilson
 from ..models import MODEL_REGISTRY
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"

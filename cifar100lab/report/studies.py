@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..intervals import wilson
 from .figures import figure_study, save
 from .i18n import LANGS, dataset_label, say
 from .prose import provenance
-from .sources import REFERENCE, chance_level, context, divergence, load_campaign_records, num_classes, wilson
+from .sources import REFERENCE, chance_level, context, divergence, load_campaign_records, num_classes
 from .tables import markdown_table, study_display
 
 # The original's Fig. 7 plots Ghost's ratio against parameters: the ratio's point is the parameter saving.
