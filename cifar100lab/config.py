@@ -262,12 +262,15 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
     try:
         entry = model_entry(cfg.model)
         dataset = data_mod.dataset_entry(cfg.dataset)
-        recipe_name = cfg.recipe or entry.recipe
-        recipe = recipes.build_recipe(recipe_name, cfg.overrides)
     except (KeyError, ValueError, data_mod.DataError) as e:
         raise ConfigError(str(e)) from None
     pretrained = entry.default_pretrained if cfg.pretrained == "default" else cfg.pretrained
     pretrained = None if pretrained in PRETRAINED_OFF else str(pretrained)
+    recipe_name = cfg.recipe or entry.default_recipe(pretrained)
+    try:
+        recipe = recipes.build_recipe(recipe_name, cfg.overrides)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if pretrained and not entry.pretrainable:
         raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
     input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
