@@ -52,6 +52,7 @@ class ModelEntry:
     # e.g. ("patch", "16", "4"); what names a key of the Models page's bilingual labels
     adaptation: tuple[tuple[str, str, str], ...] = ()
     scratch_recipe: str | None = None  # the recipe of a run from scratch where it differs from ``recipe``
+    pretrained_size_only: bool = False  # pretrained weights fit only at pretrained_input_size (tables sized by it)
 
     def default_recipe(self, pretrained: str | None) -> str:
         """The recipe a run uses unless told: ``scratch_recipe`` from scratch where there is one, else ``recipe``."""
@@ -129,8 +130,12 @@ def check_options(name: str, options: dict[str, Any]) -> None:
 
 
 def resolve_input_size(name: str, pretrained: str | None = None, img_size: int | None = None) -> int:
-    """Native 32x32, or the pretraining resolution when fine-tuning pretrained weights (overridable)."""
+    """Native 32x32, or the pretraining resolution when fine-tuning pretrained weights (overridable, except to a
+    size the weights do not fit: ValueError)."""
     entry = model_entry(name)
+    if pretrained and entry.pretrained_size_only and img_size and int(img_size) != entry.pretrained_input_size:
+        raise ValueError(f"{name} pretrained weights fit only img_size={entry.pretrained_input_size}, got {img_size}; "
+                         f"use img_size={entry.pretrained_input_size} or pretrained: off")
     if img_size:
         return int(img_size)
     if pretrained and entry.pretrained_input_size:

@@ -20,7 +20,7 @@ SMALL_PATCH = 4
 @register_model("deit_tiny", family="deit", group="transformers", source="timm", paper=PAPER_DEIT,
                 recipe="vit_finetune", scratch_recipe="deit_scratch", pretrained_source=DEIT_TINY,
                 pretrained_input_size=PRETRAINED_SIZE,
-                default_pretrained="hub", adaptation=(("patch", "16", str(SMALL_PATCH)),))
+                default_pretrained="hub", pretrained_size_only=True, adaptation=(("patch", "16", str(SMALL_PATCH)),))
 def build_deit_tiny(num_classes=100, pretrained=None, img_size=32, drop_path_rate=0.1):
     # drop_path_rate: DeiT's stochastic depth (paper Table 9: 0.1)
     if imagenet_layout("DeiT-Tiny", img_size, PRETRAINED_SIZE, pretrained):

@@ -27,7 +27,7 @@ TOTAL_STRIDE = 16 * SMALL_PARTITION  # four 2× stages, each split into whole pa
 @register_model("maxvit_tiny", family="maxvit", group="transformers", source="timm", paper=PAPER_MAXVIT,
                 recipe="vit_finetune", scratch_recipe="maxvit_scratch", pretrained_source=MAXVIT_T,
                 pretrained_input_size=PRETRAINED_SIZE,
-                default_pretrained="hub",
+                default_pretrained="hub", pretrained_size_only=True,
                 adaptation=(("stem stride", "2", "1"), ("partition", "7", str(SMALL_PARTITION))))
 def build_maxvit_tiny(num_classes=100, pretrained=None, img_size=32, drop_path_rate=0.2):
     # drop_path_rate: the paper's stochastic depth for MaxViT-T (appendix, ImageNet-1k settings: 0.2)

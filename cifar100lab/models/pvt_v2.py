@@ -25,7 +25,7 @@ TOTAL_STRIDE = SMALL_STEM_STRIDE * 8  # the stem, then three 2× patch embedding
 @register_model("pvt_v2_b0", family="pvt_v2", group="transformers", source="timm", paper=PAPER_PVT_V2,
                 recipe="vit_finetune", scratch_recipe="pvt_scratch", pretrained_source=PVT_V2_B0,
                 pretrained_input_size=PRETRAINED_SIZE,
-                default_pretrained="hub",
+                default_pretrained="hub", pretrained_size_only=True,
                 adaptation=(("stem stride", "4", str(SMALL_STEM_STRIDE)),
                             ("K/V reduction", "8, 4, 2, 1", ", ".join(map(str, SMALL_SR_RATIOS)))))
 def build_pvt_v2_b0(num_classes=100, pretrained=None, img_size=32, drop_path_rate=0.1):

@@ -23,7 +23,7 @@ TOTAL_STRIDE = SMALL_PATCH * 8  # the patch, then three 2× patch mergings
 @register_model("swin_tiny", family="swin", group="transformers", source="timm", paper=PAPER_SWIN,
                 recipe="vit_finetune", scratch_recipe="swin_scratch", pretrained_source=SWIN_T,
                 pretrained_input_size=PRETRAINED_SIZE,
-                default_pretrained="hub",
+                default_pretrained="hub", pretrained_size_only=True,
                 adaptation=(("patch", "4", str(SMALL_PATCH)), ("window", "7", str(SMALL_WINDOW))))
 def build_swin_tiny(num_classes=100, pretrained=None, img_size=32, drop_path_rate=0.2):
     # drop_path_rate: the paper's stochastic depth for Swin-T (§A2.1: 0.2)
