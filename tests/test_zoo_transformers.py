@@ -129,3 +129,16 @@ def test_a_transformer_trained_from_scratch_by_design_is_its_own_row_not_a_stand
     assert not rows.loc["deit_tiny-scratch", "fallback"]
     assert rows.loc["deit_tiny", "pretrained"] and not rows.loc["deit_tiny-scratch", "pretrained"]
     assert rows.loc["deit_tiny", "group"] == "transformers"
+
+
+def test_an_export_of_a_small_image_layout_says_timm_cannot_build_it_and_one_at_224_names_timms_network():
+    from cifar100lab.export import hub_config
+    facts = {"model": "pvt_v2_b0", "options": {}, "img_size": None, "input_size": 32, "mean": [0.5] * 3,
+             "std": [0.25] * 3, "num_classes": 10}
+    with torch.device("meta"):
+        small = hub_config(facts, create_model("pvt_v2_b0", num_classes=10), "0" * 64)
+        tuned = hub_config({**facts, "input_size": 224}, create_model("pvt_v2_b0", num_classes=10, img_size=224),
+                           "0" * 64)
+    assert small["architecture"] == "cifar100lab/pvt_v2_b0" and not small["cifar100lab"]["timm_loadable"]
+    assert "timm cannot build it" in small["cifar100lab"]["load_with"] and "model_args" not in small
+    assert tuned["architecture"] == "pvt_v2_b0" and tuned["cifar100lab"]["timm_loadable"]
