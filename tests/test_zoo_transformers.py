@@ -41,6 +41,7 @@ def test_at_its_pretraining_size_each_transformer_has_exactly_timms_parameters_a
     cached = {r["model"]: r for r in read_catalog()}[name]  # 100 classes: 900 fewer rows in the head
     assert cached["input_size"] == 224 and cached["params"] == count_params(ours) - 900 * (
         ours.get_classifier().in_features + 1)
+    assert cached["adaptation"] == [list(change) for change in entry.adaptation]  # for the Models page
 
 
 # The last feature map at 32 px in each small-image layout: a token grid, never a single pixel.
