@@ -302,6 +302,12 @@ def study_runs(campaign: Campaign, study: Study) -> dict[str, list[str]]:
     return {v.label: campaign.variant_runs[(study.name, v.label)].run_ids for v in study.variants}
 
 
+def skipped_variants(campaign: Campaign) -> list[str]:
+    """One line per study variant the campaign skips (its teacher is not there), saying which and why."""
+    return [f"study {study}: variant {label!r} skipped: its teacher {v.skipped['teacher']} is not there "
+            f"({v.skipped['why']})" for (study, label), v in campaign.variant_runs.items() if v.skipped]
+
+
 def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
     path = Path(runs_root) / campaign.name / records.MANIFEST
     records.atomic_write_json(path, {

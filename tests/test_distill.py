@@ -245,3 +245,56 @@ def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_ru
     assert runs["ResNet-20 · ImageNet ConvNeXt-T, α 0.5"] == []  # no fine-tuned ConvNeXt-T run: still skipped
     student = next(r for r in camp.runs if r.run_id == runs["ResNet-20 · trained teacher, α 0.9"][0])
     assert student.plan.recipe.distill_from == str(runs_root / "c" / "c-resnet_56-s1")
+
+
+def kd_study_with_skipped_teacher(tmp_path):
+    """A finished distillation study whose fine-tuned teacher never ran: its variants were skipped."""
+    from fake_campaign import write_fake_study
+
+    from cifar100lab.campaign import load_study
+    study = load_study(STUDY)
+    top1 = {v.label: [40.0 + i, 41.0 + i] for i, v in enumerate(study.variants)}
+    root = write_fake_study(tmp_path / "runs", study, top1, name="kd")
+    manifest = records.read_json(root / records.MANIFEST)
+    for v in manifest["studies"][0]["variants"]:
+        if "ImageNet" in v["label"]:
+            v["skipped"] = {"teacher": v["overrides"]["distill_from"], "why": "no complete run"}
+            manifest["studies"][0]["runs"][v["label"]] = []
+    records.atomic_write_json(root / records.MANIFEST, manifest)
+    return manifest
+
+
+SKIPPED_EN = "**ResNet-20 · ImageNet ConvNeXt-T, α 0.9** was not run: its teacher (`best:convnext_tiny_timm`)"
+SKIPPED_ZH = "**ResNet-20 · ImageNet ConvNeXt-T，α 0.9** 未运行：其教师模型（`best:convnext_tiny_timm`）"
+
+
+def test_the_study_says_in_both_languages_which_variants_wait_for_their_teacher(tmp_path):
+    from cifar100lab.report.studies import study_prose, study_table
+    manifest = kd_study_with_skipped_teacher(tmp_path)
+    recs = {r["run_id"]: r for r in records.load_records(tmp_path / "runs" / "kd")}
+    df = study_table(manifest["studies"][0], recs)
+    assert set(df[df.status == "skipped"].variant) == {v["label"] for v in manifest["studies"][0]["variants"]
+                                                       if "ImageNet" in v["label"]}
+    en, zh = study_prose(df, "en"), study_prose(df, "zh")
+    assert SKIPPED_EN in en and SKIPPED_ZH in zh
+    assert en.count("was not run") == 4 and zh.count("未运行") == 4  # the trained teacher's variants ran
+
+
+@pytest.mark.slow
+def test_the_study_page_builds_with_its_skipped_variants(tmp_path):
+    from cifar100lab import report
+    kd_study_with_skipped_teacher(tmp_path)
+    report.write_study_report("kd", "distillation", tmp_path / "runs", tmp_path / "gen")
+    assert SKIPPED_EN in (tmp_path / "gen" / "study-distillation_en.md").read_text()
+    assert SKIPPED_ZH in (tmp_path / "gen" / "study-distillation_zh.md").read_text()
+
+
+def test_a_campaign_dry_run_lists_the_variants_it_skips_for_want_of_a_teacher(tmp_path, capfd):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "name": "c", "dataset": "synthetic", "models": ["resnet_56"], "studies": [str(STUDY)], "study_seeds": [0],
+        "defaults": {"epochs": 2, "overrides": {"warmup_epochs": 0}}}))
+    result = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--runs-root", tmp_path / "runs", "--dry-run")
+    assert result.returncode == 0
+    assert ("study distillation: variant 'GhostNet-ResNet-20 · trained teacher, α 0.5' skipped: its teacher "
+            "best:convnext_tiny|resnet_56 is not there (no complete run of convnext_tiny or resnet_56 in") in result.stdout
+    assert "c-ghost_resnet_20-s0" in result.stdout

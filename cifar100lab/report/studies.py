@@ -40,7 +40,7 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
             "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
             "history": _history(ok[0]) if ok else [],
             "status": "complete" if ok else (runs[0]["status"] if runs else "skipped" if v.get("skipped") else "missing"),
-            "skipped_teacher": (v.get("skipped") or {}).get("teacher")}
+            "skipped_teacher": (v.get("skipped") or {}).get("teacher") or ""}  # "": not skipped (None reads as NaN)
 
 
 def _pooled_wilson(ok: list[dict]) -> tuple[float, float]:
