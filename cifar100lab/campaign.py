@@ -12,6 +12,9 @@ Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seed
 (each ``label``, unique, ``model``, optional ``options``, ``overrides`` (recipe fields, over the campaign
 defaults' overrides) and ``label_zh``), ``compare_within`` (``model``: each variant against the first variant
 of its model; default: every variant against the study's first).
+A variant's ``distill_from: best:MODEL|MODEL`` is this campaign's best complete run of those models, found when
+the campaign is loaded; a variant whose teacher is not there is skipped, and the manifest, the dry run and the
+study page say which (:mod:`cifar100lab.distill`).
 """
 from __future__ import annotations
 

@@ -91,9 +91,13 @@ def teacher_spec(source: str) -> TeacherSpec:
     path = Path(source).expanduser()
     if not path.exists():
         raise TeacherMissing(f"distill_from {source}: no such run or export folder; give {FORMS}")
-    target = path / records.CHECKPOINT if path.is_dir() and not (path / "model.safetensors").is_file() else path
-    stat = target.stat() if target.exists() else None
-    return _trained_spec(str(path), stat and (stat.st_mtime_ns, stat.st_size))
+    export = path / "model.safetensors"
+    target = (export if export.is_file() else path / records.CHECKPOINT) if path.is_dir() else path
+    if not target.is_file():
+        raise TeacherMissing(f"distill_from {source}: the folder holds neither {records.CHECKPOINT} (a run not "
+                             f"started or not checkpointed yet) nor an export; give {FORMS}")
+    stat = target.stat()  # the version: a teacher trained further or exported again is read again
+    return _trained_spec(str(path), (stat.st_mtime_ns, stat.st_size))
 
 
 @functools.lru_cache(maxsize=8)
@@ -216,7 +220,7 @@ def build_teacher(spec: TeacherSpec, plan: RunPlan, device, num_classes: int) ->
     else:
         module = build_trained(*read_trained(spec.source))
     channels_last = plan.config.channels_last
-    module = module.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    module = module.to(device, memory_format=torch.channels_last) if channels_last else module.to(device)
     view = teacher_view(plan.mean, plan.std, spec.mean, spec.std, spec.input_size, device, channels_last)
     return Teacher(spec, module, view, plan.recipe.distill_alpha, plan.recipe.distill_temperature)
 

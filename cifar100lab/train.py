@@ -96,7 +96,7 @@ class Learner:
         with self.accelerator.autocast():
             logits = self.forward(x)
             loss = self.criterion(logits.float(), target)
-            if self.teacher is not None:  # same autocast; the teacher's forward runs without gradients
+            if self.teacher is not None:  # the loss above (under Mixup: against the mixed targets) + the teacher's
                 loss = self.teacher.loss(x, logits.float(), loss)
         self.optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)

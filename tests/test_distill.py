@@ -161,6 +161,7 @@ def test_a_resume_under_other_teacher_weights_is_refused(teacher_run, synthetic_
 
 @pytest.mark.parametrize("overrides, message", [
     ({"distill_from": "{missing}"}, r"distill_from .*missing: no such run or export folder; give a run folder"),
+    ({"distill_from": "{tmp}"}, r"the folder holds neither checkpoint.pt \(a run not started or not checkpointed"),
     ({"distill_from": "{teacher}", "distill_alpha": 1.5}, r"recipe distill_alpha=1.5 is out of range \[0, 1\]"),
     ({"distill_from": "{teacher}", "distill_temperature": 0}, r"distill_temperature must be above 0"),
     ({"distill_from": "{teacher}", "distill_temperature": -1.0}, r"distill_temperature=-1.0 is out of range"),
@@ -172,7 +173,7 @@ def test_a_resume_under_other_teacher_weights_is_refused(teacher_run, synthetic_
 ])
 def test_a_bad_distillation_setting_is_one_error_line_before_any_work(overrides, message, teacher_run,
                                                                       synthetic_root, tmp_path, capfd):
-    filled = {k: v.format(missing=tmp_path / "missing", teacher=teacher_run) if isinstance(v, str) else v
+    filled = {k: v.format(missing=tmp_path / "missing", teacher=teacher_run, tmp=tmp_path) if isinstance(v, str) else v
               for k, v in overrides.items()}
     cfg = tiny_config(synthetic_root, tmp_path / "student", overrides={"lr": 0.05, **filled})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
