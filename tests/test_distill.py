@@ -135,15 +135,16 @@ def test_the_teacher_stays_bitwise_unchanged_out_of_the_optimizer_and_out_of_the
 @pytest.fixture(scope="module")
 def teacher_run(synthetic_root, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("teacher") / "teacher"
-    train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2))
+    train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2, test_subset=64))
     return run_dir
 
 
 def test_a_run_distils_from_a_run_folder_and_records_which_teacher_with_its_sha256(teacher_run, synthetic_root,
                                                                                    tmp_path):
     sha = hashlib.sha256((teacher_run / records.CHECKPOINT).read_bytes()).hexdigest()
-    rec = train(tiny_config(synthetic_root, tmp_path / "student", epochs=1, max_steps_per_epoch=2, overrides={
-        "lr": 0.05, "distill_from": str(teacher_run), "distill_alpha": 0.9, "distill_temperature": 2.0}))
+    distilling = {"lr": 0.05, "distill_from": str(teacher_run), "distill_alpha": 0.9, "distill_temperature": 2.0}
+    rec = train(tiny_config(synthetic_root, tmp_path / "student", epochs=1, max_steps_per_epoch=2, test_subset=64,
+                            overrides=distilling))
     assert rec["status"] == "complete"
     assert rec["distillation"]["sha256"] == sha and rec["distillation"]["kind"] == "run"
     assert (rec["recipe"]["distill_alpha"], rec["recipe"]["distill_temperature"]) == (0.9, 2.0)
