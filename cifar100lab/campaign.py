@@ -12,15 +12,19 @@ Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seed
 (each ``label``, unique, ``model``, optional ``options``, ``overrides`` (recipe fields, over the campaign
 defaults' overrides) and ``label_zh``), ``compare_within`` (``model``: each variant against the first variant
 of its model; default: every variant against the study's first).
+A variant's ``distill_from: best:MODEL|MODEL`` is this campaign's best complete run of those models, found when
+the campaign is loaded; a variant whose teacher is not there is skipped, and the manifest, the dry run and the
+study page say which (:mod:`cifar100lab.distill`).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import records
+from . import distill, records
 from .config import ConfigError, ExecutorConfig, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
 from .kernels import resolve_jobs
 from .models import model_entry, model_set
@@ -68,6 +72,7 @@ class VariantRuns:
     (checked values; those that change nothing dropped) and its run ids, one per seed."""
     overrides: dict
     run_ids: list[str]
+    skipped: dict | None = None  # why the variant has no runs (its teacher is not there): {"teacher": ...}
 
 
 @dataclass
@@ -249,15 +254,35 @@ class _CampaignRuns:
                    "run_dir": str(self.runs_root / self.name / rid), "run_id": rid}
             try:
                 plan = resolve(cfg)
+                distill.check_teacher(plan)  # there, and trained on the campaign's classes
             except ConfigError as e:
                 raise ConfigError(f"{self.path}, run {rid}: {e}") from None
             self.runs[rid] = Run(rid, plan, self.book_dir / "runs" / f"{rid}.ipynb")
         return rid
 
     def add_variant(self, study: Study, v: Variant, seeds: list[int]) -> VariantRuns:
+        try:
+            v = self.with_teacher(study, v)
+        except distill.TeacherMissing as e:  # not trained yet, or gone: the other variants still run
+            return VariantRuns({}, [], skipped={"teacher": v.overrides["distill_from"], "why": str(e)})
         changed = self.changed_fields(study, v)
         extra = {"overrides": v.overrides} if changed else {}  # no change: the plain network's runs
-        return VariantRuns(changed, [self.add(v.model, v.options, s, extra=extra, changed=changed) for s in seeds])
+        in_id = distill.id_fields(changed)
+        return VariantRuns(changed, [self.add(v.model, v.options, s, extra=extra, changed=in_id) for s in seeds])
+
+    def with_teacher(self, study: Study, v: Variant) -> Variant:
+        """The variant with its ``distill_from`` made concrete (``best:…`` becomes the campaign's best run of
+        those models); TeacherMissing when the teacher is not there."""
+        source = v.overrides.get("distill_from")
+        if not isinstance(source, str):
+            return v
+        try:
+            concrete = distill.locate_teacher(source, self.runs_root / self.name, self.dataset)
+        except distill.TeacherMissing:
+            raise
+        except ConfigError as e:
+            raise ConfigError(f"{study.path}: variant {v.label!r}: {e}") from None
+        return dataclasses.replace(v, overrides={**v.overrides, "distill_from": concrete})
 
     def changed_fields(self, study: Study, v: Variant) -> dict:
         """The variant's recipe fields that differ from the campaign's recipe for its model, as the run uses
@@ -280,6 +305,12 @@ def study_runs(campaign: Campaign, study: Study) -> dict[str, list[str]]:
     return {v.label: campaign.variant_runs[(study.name, v.label)].run_ids for v in study.variants}
 
 
+def skipped_variants(campaign: Campaign) -> list[str]:
+    """One line per study variant the campaign skips (its teacher is not there), saying which and why."""
+    return [f"study {study}: variant {label!r} skipped: its teacher {v.skipped['teacher']} is not there "
+            f"({v.skipped['why']})" for (study, label), v in campaign.variant_runs.items() if v.skipped]
+
+
 def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
     path = Path(runs_root) / campaign.name / records.MANIFEST
     records.atomic_write_json(path, {
@@ -290,7 +321,12 @@ def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
                      "compare_within": s.compare_within,
                      "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,
                                    "options": v.options,
-                                   "overrides": campaign.variant_runs[(s.name, v.label)].overrides}
+                                   "overrides": campaign.variant_runs[(s.name, v.label)].overrides,
+                                   **_skipped(campaign.variant_runs[(s.name, v.label)])}
                                   for v in s.variants],
                      "runs": study_runs(campaign, s)} for s in campaign.studies]})
     return path
+
+
+def _skipped(variant: VariantRuns) -> dict:
+    return {"skipped": variant.skipped} if variant.skipped else {}

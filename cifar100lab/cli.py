@@ -75,6 +75,8 @@ def cmd_campaign(a) -> int:
             load_dataset(first.dataset, first.data_root, first.download, first.train_subset, first.test_subset)
     except (ConfigError, DataError) as e:
         return _fail(e)
+    for note in C.skipped_variants(camp):  # a study variant whose teacher is not trained yet
+        print(note)
     if a.dry_run:
         print(f"data: {data_note}")
         for r in camp.runs:

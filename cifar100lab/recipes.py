@@ -51,6 +51,10 @@ class Recipe:
     freeze: str = "none"  # none | backbone (only the classifier trains: a linear probe)
     freeze_epochs: int = 0  # train only the classifier for the first N epochs, then everything
     layer_decay: float = 1.0  # layer-wise lr decay: layer i of L gets lr × layer_decay^(L-1-i); 1: off
+    # knowledge distillation (Hinton et al. 2015; see cifar100lab.distill); off without distill_from
+    distill_from: str | None = None  # teacher: a run folder, an export folder, or MODEL@WEIGHTS (a registered model)
+    distill_alpha: float = 0.5  # weight of the teacher's soft targets; 1 - alpha weighs the labels
+    distill_temperature: float = 4.0  # softmax temperature of both sides of the soft term
 
 
 CHOICES = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "multistep", "constant"),
@@ -107,7 +111,8 @@ RANGES = {"lr": (0, math.inf, False), "momentum": (0, 1, False), "weight_decay":
           "label_smoothing": (0, 1, False), "mixup": (0, math.inf, False), "cutmix": (0, math.inf, False),
           "mix_prob": (0, 1, True), "mix_switch_prob": (0, 1, True), "ra_ops": (1, 10, True),
           "ra_magnitude": (0, 30, True), "random_erasing": (0, 1, True), "ema_decay": (0, 1, False),
-          "grad_clip": (0, math.inf, False), "freeze_epochs": (0, math.inf, False), "layer_decay": (0, 1, True)}
+          "grad_clip": (0, math.inf, False), "freeze_epochs": (0, math.inf, False), "layer_decay": (0, 1, True),
+          "distill_alpha": (0, 1, True), "distill_temperature": (0, math.inf, False)}
 
 
 def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
@@ -121,6 +126,9 @@ def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
     for key, value in overrides.items():
         overrides[key] = _checked(key, value)
     recipe = replace(RECIPES[name], **overrides)
+    if not recipe.distill_from and {"distill_alpha", "distill_temperature"} & set(overrides):
+        raise ValueError("recipe distill_alpha and distill_temperature only act with distill_from (the teacher: "
+                         "a run folder, an export folder or MODEL@WEIGHTS); give it, or drop them")
     if recipe.lr <= 0:
         raise ValueError(f"recipe lr must be above 0, got {recipe.lr}")
     return recipe
@@ -131,6 +139,11 @@ def _checked(key: str, value: Any) -> Any:
     if key in CHOICES:
         if value not in CHOICES[key]:
             raise ValueError(f"recipe {key}={value!r} is not one of {', '.join(CHOICES[key])}")
+        return value
+    if key == "distill_from":
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"recipe distill_from must be a run folder, an export folder or MODEL@WEIGHTS "
+                             f"(or null: no distillation), got {value!r}")
         return value
     default = getattr(Recipe, key)
     if isinstance(default, bool):
@@ -154,8 +167,9 @@ def _number(key: str, value: Any, bounds: tuple) -> float:
     low, high, high_ok = bounds
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"recipe {key} must be a finite number, got {value!r}")
-    if key == "layer_decay" and value == 0:
-        raise ValueError("recipe layer_decay must be above 0 (1 turns it off), got 0")
+    if key in ("layer_decay", "distill_temperature") and value == 0:
+        hint = " (1 turns it off)" if key == "layer_decay" else " (the softmax temperature; 1 is plain softmax)"
+        raise ValueError(f"recipe {key} must be above 0{hint}, got 0")
     if value < low or value > high or (value == high and not high_ok):
         closing = "]" if high_ok else ")"
         raise ValueError(f"recipe {key}={value!r} is out of range [{low}, {high}{closing}")

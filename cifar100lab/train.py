@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from . import recipes, records
+from . import distill, recipes, records
 from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, previous_result, weights_unavailable
 from .checkpoint import load_checkpoint, save_checkpoint, write_metrics
@@ -86,6 +86,7 @@ class Learner:
     grad_clip: float = 0.0
     ema: Any = None  # timm ModelEmaV3
     frozen: Frozen | None = None
+    teacher: distill.Teacher | None = None  # distils: the hard loss becomes the distilled one
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, key: int = 0):
         x, target = self.prepare(xb), yb
@@ -95,6 +96,8 @@ class Learner:
         with self.accelerator.autocast():
             logits = self.forward(x)
             loss = self.criterion(logits.float(), target)
+            if self.teacher is not None:  # the loss above (under Mixup: against the mixed targets) + the teacher's
+                loss = self.teacher.loss(x, logits.float(), loss)
         self.optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
         if self.frozen is not None:
@@ -129,7 +132,8 @@ class Learner:
         return {"model": accelerator.unwrap_model(self.model).state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,
-                "ema": self.ema.state_dict() if self.ema is not None else None}
+                "ema": self.ema.state_dict() if self.ema is not None else None,
+                **({"teacher": self.teacher.state()} if self.teacher is not None else {})}
 
 
 def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:
@@ -140,7 +144,8 @@ def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.
 
 
 def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,
-                  state: dict | None = None, num_classes: int | None = None) -> Learner:
+                  state: dict | None = None, num_classes: int | None = None,
+                  teacher: distill.Teacher | None = None) -> Learner:
     """Wrap ``model`` the way the trainer runs it. With ``steps_per_epoch`` it can train (optimizer and
     schedule from the plan's recipe, ``state`` restored from a checkpoint); without, it only evaluates.
     ``num_classes``: the loaded dataset's (Mixup's soft targets), default the dataset's registered count."""
@@ -154,6 +159,7 @@ def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     frozen = _frozen_backbone(model, plan)
     optimizer = recipes.build_optimizer(model, recipe, accelerator.num_processes, fused=cfg.fused_optimizer or None)
     scheduler = recipes.build_scheduler(optimizer, recipe, cfg.epochs, steps_per_epoch)
+    distill.check_resume(state, teacher)
     if state:  # before prepare: the states name the unwrapped model's parameters
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -167,7 +173,7 @@ def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     mix, criterion = _mixing(recipe, num_classes or plan.dataset.num_classes)
     ema = _ema(accelerator.unwrap_model(model), recipe, state)
     return Learner(accelerator, model, forward, prepare, optimizer, scheduler, criterion, mix, recipe.grad_clip,
-                   ema, frozen)
+                   ema, frozen, teacher)
 
 
 def _frozen_backbone(model: torch.nn.Module, plan: RunPlan) -> Frozen | None:
@@ -253,10 +259,13 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
             print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
         return done
+    teacher_spec = distill.check_teacher(plan)  # before any work: a teacher that is not there is one error line
     kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
     run = RunState(plan, accelerator)
     run.record["kernels"] = kernels
+    if teacher_spec:
+        run.record["distillation"] = teacher_spec.describe()
     seed_everything(cfg.seed)
     if run.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -268,13 +277,14 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
                                val_fraction=cfg.val_fraction, image_size=plan.input_size)
         run.record["dataset"] = dataset.describe()
         model = build_model(plan, dataset.num_classes)
+        teacher = teacher_spec and distill.build_teacher(teacher_spec, plan, accelerator.device, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
         return run.close(records.skip, f"pretrained weights unavailable: {e}")
     steps = steps_per_epoch(plan, len(dataset.train_y), accelerator.num_processes)
     _describe(run, model)
     policy = policy_augmentation(plan.recipe, plan.mean)
     ckpt = _resume(run)
-    learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes)
+    learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes, teacher)
     data = dataset.to(accelerator.device)
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
     # a campaign's notebooks run unwatched: no live curve to draw there

@@ -301,6 +301,10 @@ MESSAGES = {
                           "每个变体 {seeds} 个种子"},
     "study_page_title": {"en": "Ablation: {title}", "zh": "消融实验：{title}"},
     "study_none": {"en": "No run of this study has completed.", "zh": "该消融实验尚无完成的运行。"},
+    "variant_skipped": {
+        "en": "**{variant}** was not run: its teacher (`{teacher}`) has no complete run in this campaign yet; running "
+              "the campaign again once the teacher is trained runs it.",
+        "zh": "**{variant}** 未运行：其教师模型（`{teacher}`）在本实验配置中尚无完成的运行；教师训练完成后再次运行该实验配置即可运行它。"},
     "study_top": {"en": "The highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
                   "zh": "平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
     "study_top_model": {"en": "For {model}, the highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",

@@ -39,7 +39,8 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
             "ema_mean": _mean(ema), "ema_raw_mean": _mean([r["final"]["top1"] for r in with_ema]),
             "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
             "history": _history(ok[0]) if ok else [],
-            "status": "complete" if ok else (runs[0]["status"] if runs else "missing")}
+            "status": "complete" if ok else (runs[0]["status"] if runs else "skipped" if v.get("skipped") else "missing"),
+            "skipped_teacher": (v.get("skipped") or {}).get("teacher") or ""}  # "": not skipped (None reads as NaN)
 
 
 def _pooled_wilson(ok: list[dict]) -> tuple[float, float]:
@@ -93,7 +94,7 @@ def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
     label = "variant" if lang == "en" else "variant_zh"
     done = df[df.seeds > 0]
     if done.empty:
-        return [("study_none", {})]
+        return [("study_none", {})] + skipped_facts(df, lang)
     per_model = bool((df.base != 0).any())
     facts = [_top(g, label, model if per_model else None) for model, g in
              (done.groupby("model", sort=False) if per_model else [(None, done)])]
@@ -114,13 +115,20 @@ def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
         if r.same_as >= 0:
             facts.append(("same_network", dict(variant=getattr(r, label), twin=df.iloc[r.same_as][label],
                                                why=say("same_network_why", lang))))
-    return facts + ema_facts(df, lang)
+    return facts + ema_facts(df, lang) + skipped_facts(df, lang)
 
 
 def _top(group: pd.DataFrame, label: str, model: str | None) -> tuple[str, dict]:
     top = group.sort_values("mean", ascending=False).iloc[0]
     values = dict(variant=top[label], top1=f"{top['mean']:.2f}", seeds=int(top.seeds))
     return ("study_top_model", dict(values, model=model)) if model else ("study_top", values)
+
+
+def skipped_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
+    """For each variant the campaign skipped because its teacher has no run yet: which, and which teacher."""
+    label = "variant" if lang == "en" else "variant_zh"
+    return [("variant_skipped", dict(variant=getattr(r, label), teacher=r.skipped_teacher))
+            for r in df.itertuples() if r.skipped_teacher]
 
 
 def ema_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:

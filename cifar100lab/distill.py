@@ -1,0 +1,280 @@
+"""Knowledge distillation (Hinton, Vinyals and Dean, *Distilling the Knowledge in a Neural Network*, 2015).
+
+A run distils when its recipe has ``distill_from``: the student's loss becomes
+
+    (1 - α) · hard + α · T² · KL(softmax(teacher / T) ‖ softmax(student / T))
+
+with α = ``distill_alpha``, T = ``distill_temperature`` and ``hard`` the recipe's own loss (cross-entropy with
+its label smoothing; under Mixup/CutMix, the soft-target cross-entropy against the mixed, smoothed targets, so
+the hard term is exactly what the run would minimise without a teacher). The T² keeps the soft term's gradients
+on the hard term's scale as T changes (Hinton et al. §2).
+
+``distill_from`` names the teacher: a run folder (its ``checkpoint.pt``), an export folder
+(``model.safetensors`` + ``config.json``), or ``MODEL@WEIGHTS``: a registered timm-backed model with a local
+weights file (or ``@hub``: timm's checkpoint from the local Hugging Face cache). :func:`check_teacher` reads it
+before any work and refuses, in one line, a teacher that is not there or whose classes are not the dataset's.
+
+The teacher sees exactly the image the student sees (after augmentation and Mixup/CutMix), re-normalised with
+its own statistics and resized to its own input size on the device (a 224-px fine-tune teaches a 32-px
+student). It runs in eval mode, under the student's autocast and ``torch.no_grad``; it is not in the optimizer,
+not in the checkpoint's trainable state (the checkpoint names it, with its weights' sha256) and never changes.
+
+Teacher logits are computed on the fly, not cached: a training image is re-augmented every epoch (random crop
+and flip drawn from the seed and the epoch, RandAugment, Mixup/CutMix drawn per step), so the teacher's answer
+for it differs each epoch and a cache would be filled and read once. Only a run with ``augment: false`` and no
+mixing or policy sees the same images each epoch; it is rare enough not to warrant a second code path.
+
+In a study, ``distill_from: best:MODEL|MODEL`` means the campaign's complete run of those models with the
+highest final top-1 (:func:`best_run`); a variant whose teacher has no such run is skipped, and the study says
+which (:class:`TeacherMissing`), so a campaign that has not yet trained its teachers still runs the rest.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import records
+from .config import ConfigError, RunPlan
+from .export import ExportError, build_trained, read_trained
+from .models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, weights_file
+
+MODEL_WEIGHTS = "@"  # MODEL@WEIGHTS: a registered timm-backed model with a local weights file (or @hub)
+BEST = "best:"  # best:MODEL|MODEL — a study's teacher: the campaign's best complete run of those models
+FORMS = ("a run folder, an export folder (model.safetensors + config.json), or MODEL@WEIGHTS (a registered timm "
+         "model with a local weights file, or @hub for timm's cached checkpoint)")
+
+
+class TeacherMissing(ConfigError):
+    """The teacher named is not there (no such run, folder or weights file); a study skips the variant."""
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """What a run knows of its teacher before building it: enough to check it and to record which it was."""
+    source: str  # distill_from as written
+    kind: str  # run | export | model
+    model: str
+    options: dict
+    num_classes: int
+    img_size: int | None  # what builds the network (None: its own default)
+    input_size: int  # what it is fed
+    mean: tuple
+    std: tuple
+    weights: str  # the file its weights come from
+    sha256: str
+
+    def describe(self) -> dict:
+        """The record's and the checkpoint's ``teacher``: which network, from which file, which bytes."""
+        return {k: v for k, v in asdict(self).items() if k not in ("mean", "std")} | {
+            "mean": list(self.mean), "std": list(self.std)}
+
+
+# ------------------------------------------------------------------ reading and checking the teacher
+
+def file_sha256(path: str | os.PathLike) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def teacher_spec(source: str) -> TeacherSpec:
+    """The teacher ``source`` names, read (not built); TeacherMissing when it is not there, ConfigError when it
+    is not a teacher. Read once per file version in a process (a campaign asks for each student's seeds)."""
+    if MODEL_WEIGHTS in source and not Path(source).exists():
+        return _model_spec(source)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise TeacherMissing(f"distill_from {source}: no such run or export folder; give {FORMS}")
+    export = path / "model.safetensors"
+    target = (export if export.is_file() else path / records.CHECKPOINT) if path.is_dir() else path
+    if not target.is_file():
+        raise TeacherMissing(f"distill_from {source}: the folder holds neither {records.CHECKPOINT} (a run not "
+                             f"started or not checkpointed yet) nor an export; give {FORMS}")
+    stat = target.stat()  # the version: a teacher trained further or exported again is read again
+    return _trained_spec(str(path), (stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _trained_spec(source: str, version) -> TeacherSpec:
+    try:
+        facts, _ = read_trained(source)
+    except (ExportError, ConfigError) as e:
+        raise ConfigError(f"distill_from {source} is not a usable teacher: {e}") from None
+    kind = "export" if Path(facts["weights"]).name == "model.safetensors" else "run"
+    return TeacherSpec(source, kind, facts["model"], facts["options"], facts["num_classes"], facts["img_size"],
+                       facts["input_size"], tuple(facts["mean"]), tuple(facts["std"]), facts["weights"],
+                       file_sha256(facts["weights"]))
+
+
+def _model_spec(source: str) -> TeacherSpec:
+    """``MODEL@WEIGHTS``: the registered model with the weights file's classifier, fed as its pretraining was."""
+    name, _, weights = source.partition(MODEL_WEIGHTS)
+    try:
+        entry = model_entry(name)
+    except KeyError as e:
+        raise ConfigError(f"distill_from {source}: {e}") from None
+    if not entry.pretrainable:
+        raise ConfigError(f"distill_from {source}: {name} is not a timm-backed model with pretrained weights; "
+                          f"give its run folder or export instead")
+    try:
+        path = weights_file(entry.pretrained_source, weights)
+    except PretrainedWeightsUnavailable as e:
+        raise TeacherMissing(f"distill_from {source}: {e}") from None
+    mean, std = entry.pretrained_stats()
+    return TeacherSpec(source, "model", name, {}, _classes_in_file(entry.pretrained_source, path), None,
+                       resolve_input_size(name, weights), tuple(mean), tuple(std), str(path), file_sha256(path))
+
+
+def _classes_in_file(timm_name: str, path: Path) -> int:
+    from timm.models import get_pretrained_cfg, load_state_dict
+    head = get_pretrained_cfg(timm_name).classifier
+    head = head if isinstance(head, str) else head[0]
+    weight = load_state_dict(str(path)).get(f"{head}.weight")
+    if weight is None:
+        raise ConfigError(f"distill_from: {path} has no classifier ({head}.weight), so it cannot teach classes")
+    return int(weight.shape[0])
+
+
+def check_teacher(plan: RunPlan, num_classes: int | None = None) -> TeacherSpec | None:
+    """The plan's teacher, checked before any work; None when the run does not distil. ``num_classes``: the
+    loaded dataset's; without it the registered count is checked (a synthetic set's is known once loaded)."""
+    source = plan.recipe.distill_from
+    if not source:
+        return None
+    if source.startswith(BEST):
+        raise ConfigError(f"distill_from {source}: best:… names a campaign's run, so it works in a campaign's "
+                          f"study only; elsewhere give {FORMS}")
+    spec = teacher_spec(source)
+    classes = num_classes or (None if plan.dataset.kind == "synthetic" else plan.dataset.num_classes)
+    if classes is not None and spec.num_classes != classes:
+        raise ConfigError(f"distill_from {source}: the teacher answers {spec.num_classes} classes but "
+                          f"{plan.config.dataset} has {classes}; a teacher must be trained on the student's classes")
+    return spec
+
+
+# ------------------------------------------------------------------ the teacher at work
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, hard: torch.Tensor, alpha: float,
+                      temperature: float) -> torch.Tensor:
+    """(1 - α)·hard + α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), the KL averaged over the batch."""
+    soft = F.kl_div(F.log_softmax(student / temperature, dim=1), F.log_softmax(teacher / temperature, dim=1),
+                    reduction="batchmean", log_target=True)
+    return (1 - alpha) * hard + alpha * temperature ** 2 * soft
+
+
+def teacher_view(student_mean, student_std, teacher_mean, teacher_std, size: int, device,
+                 channels_last: bool = True):
+    """The student's normalised batch as the teacher is fed: the same pixels re-normalised with the teacher's
+    statistics, resized to its input size. Working from the student's batch (not the raw images) keeps every
+    augmentation, Mixup and CutMix the student saw."""
+    s_mean, s_std, t_mean, t_std = (torch.tensor(v, device=device, dtype=torch.float32).view(1, 3, 1, 1)
+                                    for v in (student_mean, student_std, teacher_mean, teacher_std))
+    same_stats = tuple(student_mean) == tuple(teacher_mean) and tuple(student_std) == tuple(teacher_std)
+    scale, shift = s_std / t_std, (s_mean - t_mean) / t_std
+
+    def view(x: torch.Tensor) -> torch.Tensor:
+        if not same_stats:
+            x = x * scale + shift
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+    return view
+
+
+class Teacher:
+    """The teacher network beside a learner: fixed (eval mode, no gradients, no optimizer) and fed the
+    student's batch through :func:`teacher_view`. ``loss`` turns the student's hard loss into the distilled one."""
+
+    def __init__(self, spec: TeacherSpec, module: nn.Module, view, alpha: float, temperature: float):
+        self.spec, self.module, self.view = spec, module.eval().requires_grad_(False), view
+        self.alpha, self.temperature = alpha, temperature
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(self.view(x)).float()
+
+    def loss(self, x: torch.Tensor, student_logits: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
+        return distillation_loss(student_logits, self.logits(x), hard, self.alpha, self.temperature)
+
+    def state(self) -> dict:
+        """What a checkpoint keeps of the teacher: which it was, never its weights."""
+        return self.spec.describe()
+
+
+def build_teacher(spec: TeacherSpec, plan: RunPlan, device, num_classes: int) -> Teacher:
+    """The teacher of ``spec`` on ``device``, its classes checked against the loaded dataset's and its weights
+    against the bytes :func:`check_teacher` hashed (a teacher replaced in between is refused)."""
+    spec_now = check_teacher(plan, num_classes)
+    if spec_now.sha256 != spec.sha256:
+        raise ConfigError(f"distill_from {spec.source} changed while the run started (its weights' sha256 "
+                          f"differs); start the run again")
+    if spec.kind == "model":
+        module = create_model(spec.model, num_classes=spec.num_classes, pretrained=spec.weights)
+    else:
+        module = build_trained(*read_trained(spec.source))
+    channels_last = plan.config.channels_last
+    module = module.to(device, memory_format=torch.channels_last) if channels_last else module.to(device)
+    view = teacher_view(plan.mean, plan.std, spec.mean, spec.std, spec.input_size, device, channels_last)
+    return Teacher(spec, module, view, plan.recipe.distill_alpha, plan.recipe.distill_temperature)
+
+
+def check_resume(state: dict | None, teacher: Teacher | None) -> None:
+    """A resumed run keeps the teacher it started with: a checkpoint written under other teacher weights is
+    refused (the loss it optimised would change mid-run)."""
+    before = (state or {}).get("teacher")
+    now = teacher.state() if teacher is not None else None
+    if state and (before or {}).get("sha256") != (now or {}).get("sha256"):
+        raise ConfigError(f"the checkpoint was written while distilling from {(before or {}).get('weights')} "
+                          f"but this run's teacher is {(now or {}).get('weights')}; resume with the same teacher "
+                          f"or use a new run_dir")
+
+
+# ------------------------------------------------------------------ a study's teachers
+
+def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -> Path | None:
+    """The complete run under ``campaign_dir`` of one of ``models`` on ``dataset``, itself not distilled, with
+    the highest final top-1; None when there is none."""
+    best, best_top1 = None, None
+    for path in records.find_records(campaign_dir):
+        try:
+            record = records.load(path.parent)
+        except records.RecordError:
+            continue  # a damaged record teaches nothing
+        recipe = record.get("recipe") or {}
+        ok = (record.get("status") == "complete" and record.get("model") in models and not recipe.get("distill_from")
+              and (record.get("config") or {}).get("dataset") == dataset)
+        top1 = (record.get("final") or {}).get("top1") if ok else None
+        if top1 is not None and (best_top1 is None or top1 > best_top1):
+            best, best_top1 = path.parent, top1
+    return best
+
+
+def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -> str:
+    """A study variant's ``distill_from`` as a concrete source: ``best:A|B`` becomes the best run's folder
+    (TeacherMissing when there is none yet); anything else is checked to be there."""
+    if source.startswith(BEST):
+        models = [m for m in source[len(BEST):].split("|") if m]
+        run = best_run(campaign_dir, models, dataset)
+        if run is None:
+            raise TeacherMissing(f"no complete run of {' or '.join(models)} in {campaign_dir} yet")
+        return str(run)
+    teacher_spec(source)
+    return source
+
+
+def id_fields(changed: dict) -> dict:
+    """A variant's changed recipe fields as its run id spells them: the teacher by its folder's name (a run id,
+    itself naming the teacher's model and seed) or ``MODEL@weights-file-stem``, not by its whole path."""
+    source = changed.get("distill_from")
+    if not source:
+        return changed
+    name, at, weights = source.partition(MODEL_WEIGHTS)
+    short = f"{name}@{Path(weights).stem}" if at and not Path(source).exists() else Path(source).name
+    return {**changed, "distill_from": short}

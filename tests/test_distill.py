@@ -1,0 +1,302 @@
+"""Knowledge distillation: the loss, the teacher kept fixed and out of the student's state, the teacher's
+input at its own size and statistics, the checks before any work, and the distillation study in a campaign."""
+import hashlib
+import math
+import shutil
+
+import pytest
+import torch
+import torch.nn as nn
+import yaml
+from conftest import ROOT, run_cli, tiny_config
+
+from cifar100lab import distill, records
+from cifar100lab.accelerator import build_accelerator
+from cifar100lab.campaign import load_campaign, study_runs, write_manifest
+from cifar100lab.checkpoint import read_checkpoint
+from cifar100lab.config import ConfigError, resolve
+from cifar100lab.data import normalizer
+from cifar100lab.models import create_model
+from cifar100lab.train import build_learner, train
+
+STUDY = ROOT / "params" / "ablations" / "distillation.yaml"
+
+
+def hand_kl_loss(student, teacher, hard, alpha, t):
+    """The Hinton et al. loss written out element by element, in float64."""
+    total = 0.0
+    for s_row, t_row in zip(student.double().tolist(), teacher.double().tolist()):
+        zs = sum(math.exp(v / t) for v in s_row)
+        zt = sum(math.exp(v / t) for v in t_row)
+        p = [math.exp(v / t) / zt for v in t_row]
+        q = [math.exp(v / t) / zs for v in s_row]
+        total += sum(pi * (math.log(pi) - math.log(qi)) for pi, qi in zip(p, q))
+    return (1 - alpha) * hard + alpha * t * t * total / len(student)
+
+
+@pytest.mark.parametrize("alpha, t", [(0.0, 4.0), (0.5, 4.0), (0.9, 2.0), (1.0, 1.0)])
+def test_the_distillation_loss_equals_a_hand_computation(alpha, t):
+    g = torch.Generator().manual_seed(0)
+    student, teacher = torch.randn(6, 10, generator=g) * 3, torch.randn(6, 10, generator=g) * 3
+    got = distill.distillation_loss(student, teacher, torch.tensor(1.25), alpha, t)
+    assert got.item() == pytest.approx(hand_kl_loss(student, teacher, 1.25, alpha, t), rel=1e-5)
+
+
+def test_a_student_that_answers_as_its_teacher_pays_only_the_hard_loss():
+    logits = torch.randn(4, 10)
+    assert distill.distillation_loss(logits, logits.clone(), torch.tensor(2.0), 0.9, 4.0).item() == \
+        pytest.approx(0.1 * 2.0, abs=1e-6)
+
+
+def test_the_teacher_sees_the_students_pixels_at_its_own_size_and_statistics():
+    xb = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    s_mean, s_std, t_mean, t_std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    student = normalizer(s_mean, s_std, "cpu", 32, channels_last=False)(xb)
+    view = distill.teacher_view(s_mean, s_std, t_mean, t_std, 64, "cpu", channels_last=False)
+    expected = normalizer(t_mean, t_std, "cpu", 64, channels_last=False)(xb)  # the teacher's own pipeline
+    assert view(student).shape == (4, 3, 64, 64)
+    torch.testing.assert_close(view(student), expected, atol=1e-4, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- a teacher at work beside a learner
+
+class AlwaysClassZero(nn.Module):
+    """A teacher whose answer, whatever the image, is class 0."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+        with torch.no_grad():
+            self.bias[0] = 8.0
+
+    def forward(self, x):
+        return self.bias.expand(len(x), -1) + 0 * x.mean()
+
+
+def fake_spec(**kw):
+    values = dict(source="fake", kind="run", model="resnet_20", options={}, num_classes=10, img_size=None,
+                  input_size=32, mean=(0.5,) * 3, std=(0.25,) * 3, weights="fake/checkpoint.pt", sha256="0" * 64)
+    return distill.TeacherSpec(**{**values, **kw})
+
+
+def learner_with(plan, teacher_module, alpha, steps=8):
+    view = distill.teacher_view(plan.mean, plan.std, (0.5,) * 3, (0.25,) * 3, 32, "cpu", channels_last=True)
+    teacher = distill.Teacher(fake_spec(), teacher_module, view, alpha, 4.0)
+    model = create_model("resnet_20", num_classes=10)
+    return build_learner(plan, build_accelerator("fp32"), model, steps_per_epoch=steps, num_classes=10,
+                         teacher=teacher), teacher
+
+
+def images(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8), torch.arange(n) % 10
+
+
+def test_a_student_distilled_from_a_teacher_that_always_answers_class_0_moves_toward_class_0(synthetic_root,
+                                                                                              tmp_path):
+    plan = resolve(tiny_config(synthetic_root, tmp_path / "s", overrides={
+        "lr": 0.05, "distill_from": str(tmp_path), "distill_alpha": 1.0}))
+    learner, _ = learner_with(plan, AlwaysClassZero(), alpha=1.0)
+    xb, yb = images(16)
+    share = lambda: (learner.logits(xb).softmax(1)[:, 0].mean().item())  # noqa: E731
+    learner.model.eval()
+    before = share()
+    learner.train_mode()
+    for step in range(4):
+        learner.step(xb, yb, key=step)
+    learner.model.eval()
+    assert before < 0.3 and share() > 0.6  # labels spread over 10 classes: only the teacher pulls to class 0
+
+
+def test_the_teacher_stays_bitwise_unchanged_out_of_the_optimizer_and_out_of_the_trainable_state(synthetic_root,
+                                                                                                 tmp_path):
+    plan = resolve(tiny_config(synthetic_root, tmp_path / "s", overrides={
+        "lr": 0.05, "distill_from": str(tmp_path), "mixup": 0.8, "label_smoothing": 0.1}))
+    teacher_net = create_model("resnet_20", num_classes=10)  # BatchNorm: eval mode keeps its statistics
+    before = {k: v.clone() for k, v in teacher_net.state_dict().items()}
+    learner, teacher = learner_with(plan, teacher_net, alpha=0.5)
+    xb, yb = images(16)
+    learner.train_mode()
+    for step in range(2):
+        learner.step(xb, yb, key=step)
+    after = teacher_net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before) and not teacher_net.training
+    assert all(p.grad is None and not p.requires_grad for p in teacher_net.parameters())
+    in_optimizer = {id(p) for g in learner.optimizer.param_groups for p in g["params"]}
+    assert not in_optimizer & {id(p) for p in teacher_net.parameters()}
+    state = learner.state_dict()
+    assert set(state["model"]) == set(learner.model.state_dict())  # the student's tensors only
+    assert state["teacher"]["sha256"] == "0" * 64  # which teacher, never its weights:
+    assert not any(isinstance(v, torch.Tensor) for v in state["teacher"].values())
+
+
+# ---------------------------------------------------------------- a real teacher run and its student
+
+@pytest.fixture(scope="module")
+def teacher_run(synthetic_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("teacher") / "teacher"
+    train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2, test_subset=64))
+    return run_dir
+
+
+def test_a_run_distils_from_a_run_folder_and_records_which_teacher_with_its_sha256(teacher_run, synthetic_root,
+                                                                                   tmp_path):
+    sha = hashlib.sha256((teacher_run / records.CHECKPOINT).read_bytes()).hexdigest()
+    distilling = {"lr": 0.05, "distill_from": str(teacher_run), "distill_alpha": 0.9, "distill_temperature": 2.0}
+    rec = train(tiny_config(synthetic_root, tmp_path / "student", epochs=1, max_steps_per_epoch=2, test_subset=64,
+                            overrides=distilling))
+    assert rec["status"] == "complete"
+    assert rec["distillation"]["sha256"] == sha and rec["distillation"]["kind"] == "run"
+    assert (rec["recipe"]["distill_alpha"], rec["recipe"]["distill_temperature"]) == (0.9, 2.0)
+    ckpt = read_checkpoint(tmp_path / "student" / records.CHECKPOINT)
+    assert ckpt["teacher"]["sha256"] == sha and ckpt["teacher"]["model"] == "resnet_20"
+
+
+def test_a_resume_under_other_teacher_weights_is_refused(teacher_run, synthetic_root, tmp_path):
+    state = {"teacher": {"sha256": "1" * 64, "weights": "old/checkpoint.pt"}}
+    teacher = distill.Teacher(fake_spec(), AlwaysClassZero(), lambda x: x, 0.5, 4.0)
+    with pytest.raises(ConfigError, match="resume with the same teacher"):
+        distill.check_resume(state, teacher)
+    distill.check_resume({"teacher": teacher.state()}, teacher)  # the same teacher resumes
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"distill_from": "{missing}"}, r"distill_from .*missing: no such run or export folder; give a run folder"),
+    ({"distill_from": "{tmp}"}, r"the folder holds neither checkpoint.pt \(a run not started or not checkpointed"),
+    ({"distill_from": "{teacher}", "distill_alpha": 1.5}, r"recipe distill_alpha=1.5 is out of range \[0, 1\]"),
+    ({"distill_from": "{teacher}", "distill_temperature": 0}, r"distill_temperature must be above 0"),
+    ({"distill_from": "{teacher}", "distill_temperature": -1.0}, r"distill_temperature=-1.0 is out of range"),
+    ({"distill_alpha": 0.9}, r"distill_alpha and distill_temperature only act with distill_from"),
+    ({"distill_from": ""}, r"distill_from must be a run folder, an export folder or MODEL@WEIGHTS"),
+    ({"distill_from": "best:resnet_56"}, r"best:… names a campaign's run, so it works in a campaign's study only"),
+    ({"distill_from": "resnet_56@/w.pt"}, r"resnet_56 is not a timm-backed model"),
+    ({"distill_from": "ghostnet_100@{missing}/w.safetensors"}, r"pretrained weights .* not found"),
+])
+def test_a_bad_distillation_setting_is_one_error_line_before_any_work(overrides, message, teacher_run,
+                                                                      synthetic_root, tmp_path, capfd):
+    filled = {k: v.format(missing=tmp_path / "missing", teacher=teacher_run, tmp=tmp_path) if isinstance(v, str) else v
+              for k, v in overrides.items()}
+    cfg = tiny_config(synthetic_root, tmp_path / "student", overrides={"lr": 0.05, **filled})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    result = run_cli(capfd, "train", tmp_path / "c.yaml")
+    assert result.returncode == 2 and not (tmp_path / "student").exists()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert __import__("re").search(message, lines[0]), lines[0]
+
+
+def test_a_teacher_of_other_classes_is_refused_before_any_data_is_read(teacher_run, tmp_path):
+    plan = resolve(dict(model="resnet_20", dataset="cifar100", data_root=str(tmp_path / "nothing"), epochs=1,
+                        run_dir=str(tmp_path / "s"), overrides={"distill_from": str(teacher_run)}))
+    with pytest.raises(ConfigError, match="the teacher answers 10 classes but cifar100 has 100; a teacher must"):
+        distill.check_teacher(plan)
+
+
+def test_an_export_and_a_timm_model_with_local_weights_are_teachers(teacher_run, synthetic_root, tmp_path):
+    from safetensors.torch import save_file
+
+    from cifar100lab.export import export_run
+    export = export_run(teacher_run, tmp_path / "export")
+    spec = distill.teacher_spec(str(export))
+    assert (spec.kind, spec.model, spec.num_classes) == ("export", "resnet_20", 10)
+    weights = tmp_path / "ghostnet-10.safetensors"
+    save_file(create_model("ghostnet_100", num_classes=10).state_dict(), weights)
+    spec = distill.teacher_spec(f"ghostnet_100@{weights}")
+    assert (spec.kind, spec.num_classes, spec.input_size, spec.mean) == ("model", 10, 224, (0.485, 0.456, 0.406))
+    plan = resolve(tiny_config(synthetic_root, tmp_path / "s", overrides={"distill_from": f"ghostnet_100@{weights}"}))
+    teacher = distill.build_teacher(spec, plan, "cpu", 10)
+    xb, _ = images(2)
+    student_batch = normalizer(plan.mean, plan.std, "cpu", 32)(xb)
+    assert teacher.view(student_batch).shape[-1] == 224 and teacher.logits(student_batch).shape == (2, 10)
+
+
+# ---------------------------------------------------------------- the study in a campaign
+
+def campaign_with_study(tmp_path, runs_root):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "name": "c", "dataset": "synthetic", "models": ["resnet_56"], "studies": [str(STUDY)],
+        "study_seeds": [0], "defaults": {"epochs": 2, "overrides": {"warmup_epochs": 0}}}))
+    return load_campaign(tmp_path / "c.yaml", runs_root=runs_root, book_dir=tmp_path / "book")
+
+
+def test_a_study_whose_teachers_have_no_run_skips_those_variants_and_says_which(tmp_path):
+    camp = campaign_with_study(tmp_path, tmp_path / "runs")
+    runs = study_runs(camp, camp.studies[0])
+    assert runs["ResNet-20 · none"] == ["c-resnet_20-s0"] and runs["GhostNet-ResNet-20 · none"] == [
+        "c-ghost_resnet_20-s0"]
+    assert all(ids == [] for label, ids in runs.items() if "none" not in label)
+    manifest = records.read_json(write_manifest(camp, tmp_path / "runs"))
+    skipped = {v["label"]: v.get("skipped", {}).get("teacher") for v in manifest["studies"][0]["variants"]}
+    assert skipped["ResNet-20 · trained teacher, α 0.9"] == "best:convnext_tiny|resnet_56"
+    assert skipped["GhostNet-ResNet-20 · ImageNet ConvNeXt-T, α 0.5"] == "best:convnext_tiny_timm"
+    assert skipped["ResNet-20 · none"] is None
+
+
+def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_run, tmp_path):
+    runs_root = tmp_path / "runs"
+    for name, top1 in (("c-resnet_56-s0", 12.0), ("c-resnet_56-s1", 30.0)):  # two teacher runs: the better one
+        shutil.copytree(teacher_run, runs_root / "c" / name)
+        record = records.read_json(runs_root / "c" / name / records.RECORD)
+        records.save(runs_root / "c" / name, {**record, "model": "resnet_56", "final": {**record["final"],
+                                                                                      "top1": top1}})
+    camp = campaign_with_study(tmp_path, runs_root)
+    runs = study_runs(camp, camp.studies[0])
+    assert runs["ResNet-20 · trained teacher, α 0.9"] == [
+        "c-resnet_20-distill_alpha-0.9-distill_from-c-resnet_56-s1-s0"]
+    assert runs["ResNet-20 · trained teacher, α 0.5"] == ["c-resnet_20-distill_from-c-resnet_56-s1-s0"]
+    assert runs["ResNet-20 · ImageNet ConvNeXt-T, α 0.5"] == []  # no fine-tuned ConvNeXt-T run: still skipped
+    student = next(r for r in camp.runs if r.run_id == runs["ResNet-20 · trained teacher, α 0.9"][0])
+    assert student.plan.recipe.distill_from == str(runs_root / "c" / "c-resnet_56-s1")
+
+
+def kd_study_with_skipped_teacher(tmp_path):
+    """A finished distillation study whose fine-tuned teacher never ran: its variants were skipped."""
+    from fake_campaign import write_fake_study
+
+    from cifar100lab.campaign import load_study
+    study = load_study(STUDY)
+    top1 = {v.label: [40.0 + i, 41.0 + i] for i, v in enumerate(study.variants)}
+    root = write_fake_study(tmp_path / "runs", study, top1, name="kd")
+    manifest = records.read_json(root / records.MANIFEST)
+    for v in manifest["studies"][0]["variants"]:
+        if "ImageNet" in v["label"]:
+            v["skipped"] = {"teacher": v["overrides"]["distill_from"], "why": "no complete run"}
+            manifest["studies"][0]["runs"][v["label"]] = []
+    records.atomic_write_json(root / records.MANIFEST, manifest)
+    return manifest
+
+
+SKIPPED_EN = "**ResNet-20 · ImageNet ConvNeXt-T, α 0.9** was not run: its teacher (`best:convnext_tiny_timm`)"
+SKIPPED_ZH = "**ResNet-20 · ImageNet ConvNeXt-T，α 0.9** 未运行：其教师模型（`best:convnext_tiny_timm`）"
+
+
+def test_the_study_says_in_both_languages_which_variants_wait_for_their_teacher(tmp_path):
+    from cifar100lab.report.studies import study_prose, study_table
+    manifest = kd_study_with_skipped_teacher(tmp_path)
+    recs = {r["run_id"]: r for r in records.load_records(tmp_path / "runs" / "kd")}
+    df = study_table(manifest["studies"][0], recs)
+    assert set(df[df.status == "skipped"].variant) == {v["label"] for v in manifest["studies"][0]["variants"]
+                                                       if "ImageNet" in v["label"]}
+    en, zh = study_prose(df, "en"), study_prose(df, "zh")
+    assert SKIPPED_EN in en and SKIPPED_ZH in zh
+    assert en.count("was not run") == 4 and zh.count("未运行") == 4  # the trained teacher's variants ran
+
+
+@pytest.mark.slow
+def test_the_study_page_builds_with_its_skipped_variants(tmp_path):
+    from cifar100lab import report
+    kd_study_with_skipped_teacher(tmp_path)
+    report.write_study_report("kd", "distillation", tmp_path / "runs", tmp_path / "gen")
+    assert SKIPPED_EN in (tmp_path / "gen" / "study-distillation_en.md").read_text()
+    assert SKIPPED_ZH in (tmp_path / "gen" / "study-distillation_zh.md").read_text()
+
+
+def test_a_campaign_dry_run_lists_the_variants_it_skips_for_want_of_a_teacher(tmp_path, capfd):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "name": "c", "dataset": "synthetic", "models": ["resnet_56"], "studies": [str(STUDY)], "study_seeds": [0],
+        "defaults": {"epochs": 2, "overrides": {"warmup_epochs": 0}}}))
+    result = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--runs-root", tmp_path / "runs", "--dry-run")
+    assert result.returncode == 0
+    assert ("study distillation: variant 'GhostNet-ResNet-20 · trained teacher, α 0.5' skipped: its teacher "
+            "best:convnext_tiny|resnet_56 is not there (no complete run of convnext_tiny or resnet_56 in") in result.stdout
+    assert "c-ghost_resnet_20-s0" in result.stdout
