@@ -31,6 +31,7 @@ from .data import Dataset, full_batches, load_dataset, normalizer, policy_augmen
 from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model
 from .progress import Progress
 from .seeds import dropout_seed, mix_seed, seed_everything, seeded
+from .tune.trial import trial_report
 
 __all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_model", "train"]
 
@@ -257,6 +258,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
     run = RunState(plan, accelerator)
     run.record["kernels"] = kernels
+    trial = trial_report(run)  # a tuning trial reports each epoch and may be pruned; None for other runs
     seed_everything(cfg.seed)
     if run.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -266,6 +268,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     try:
         dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
                                val_fraction=cfg.val_fraction, image_size=plan.input_size)
+        dataset = trial.held_out(dataset) if trial else dataset
         run.record["dataset"] = dataset.describe()
         model = build_model(plan, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
@@ -285,6 +288,8 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
             history.append(row)
             best = best_epoch(best, row)
             _end_of_epoch(run, learner, row, best, history)
+            if trial and (reason := trial.prune_reason(row)):
+                return run.close(records.prune, reason, epochs_done=len(history), pruned_at_epoch=row["epoch"])
         run.progress.close()
     except KeyboardInterrupt:  # stopped by hand (Ctrl-C, a notebook's stop button): say so, keep the checkpoint
         run.interrupt(len(history), max((e for e in range(start + 1, len(history) + 1) if checkpoint_due(e, cfg)),
