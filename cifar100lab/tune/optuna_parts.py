@@ -2,7 +2,9 @@
 trial whose worker died is failed and retried). Shared by the workers and, for the pruner, the trainer's side."""
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
@@ -38,10 +40,47 @@ def build_storage(url: str, heartbeat: int | None = None):
     engine = {"connect_args": {"timeout": 120}} if is_sqlite(url) else {"pool_pre_ping": True}
     if heartbeat is None:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or \
-        optuna.storages.RetryFailedTrialCallback  # the older name before Optuna 4.9
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat,
-                                      grace_period=2 * heartbeat, failed_trial_callback=retry(max_retry=RETRIES))
+    callback = "heartbeat_stale_trial_callback" if _new_retry_names() else "failed_trial_callback"
+    with quiet():
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat,
+                                          grace_period=2 * heartbeat, **{callback: retry_callback()})
+
+
+def _new_retry_names() -> bool:
+    import optuna
+    return hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback")  # Optuna 4.9 renamed the retry callback
+
+
+@contextlib.contextmanager
+def quiet():
+    """Without Optuna's notes that the heartbeat and retry parts are experimental (they are stable since 2.8)."""
+    import optuna
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def retry_callback():
+    """Optuna's callback that enqueues a failed trial again with its parameters (``max_retry`` times)."""
+    import optuna
+    cls = optuna.storages.RetryHeartbeatStaleTrialCallback if _new_retry_names() else \
+        optuna.storages.RetryFailedTrialCallback
+    with quiet():
+        return cls(max_retry=RETRIES)
+
+
+def first_try(trial) -> int:
+    """The number of the trial's first try (its own, unless it is a retry)."""
+    with quiet():
+        retried = retry_callback().retried_trial_number(trial)
+    return trial.number if retried is None else retried
+
+
+def shown(url: str) -> str:
+    """The URL as printed: its password hidden."""
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def storage_from_env() -> str:

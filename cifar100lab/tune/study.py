@@ -78,6 +78,10 @@ class StudySpec:
         kernel or a Slurm worker finds it from any working folder)."""
         return self.storage or f"sqlite:///{(Path(runs_root) / self.name / STORAGE_FILE).resolve()}"
 
+    def first(self) -> dict:
+        """Each searched name at its first value (the low end, or the first choice)."""
+        return {p.name: p.ends()[0] for p in self.search}
+
     def settings(self, values: dict) -> dict:
         """The base settings with the searched ``values``: run settings at the top, recipe fields in
         ``overrides``."""
@@ -198,14 +202,14 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None) -> Stud
         _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
         ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor"), str(path))
     resolve_jobs(spec.jobs, f"{path}: jobs")
-    spec.pruner = _pruner(path, d.get("pruner", "median"), resolve(spec.config({}, "check", "check")).config.epochs)
     _check_space(spec)
+    spec.pruner = _pruner(path, d.get("pruner", "median"), resolve(spec.config(spec.first(), "check", "check")).config.epochs)
     return spec
 
 
 def _check_space(spec: StudySpec) -> None:
     """Every end of every searched range, with the other names at their first value, resolves to a valid run."""
-    first = {p.name: p.ends()[0] for p in spec.search}
+    first = spec.first()
     for p in spec.search:
         for value in p.ends():
             try:
