@@ -37,8 +37,8 @@ def main(a) -> int:
     load_dataset(spec.dataset, first.get("data_root"), first.get("download", True))
     kind = a.executor or spec.executor.kind
     if a.finish:
-        from .finish import finish
-        study = open_study(spec, url, heartbeat=False)
+        from .finish import existing_study, finish
+        study = existing_study(spec, url)
         result = finish(spec, study, a.runs_root, a.book, a.jobs)
         write_summary(spec, study, a.runs_root, finish=result)
         return 1 if result["summary"]["failed"] else 0

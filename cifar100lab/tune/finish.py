@@ -16,13 +16,28 @@ from .study import StudySpec
 FINISH_FILE = "finish.yaml"
 
 
+def existing_study(spec: StudySpec, url: str):
+    """The study as ``tune`` left it in its storage; a ConfigError (nothing created) when there is none."""
+    import optuna
+
+    from .optuna_parts import build_storage, is_sqlite, shown
+    missing = ConfigError(f"study {spec.name} has no trials in {shown(url)} yet; run `tune` first, then "
+                          f"`tune --finish`")
+    if is_sqlite(url) and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise missing
+    try:
+        return optuna.load_study(study_name=spec.name, storage=build_storage(url))
+    except KeyError:
+        raise missing from None
+
+
 def best_trial(study):
     """The complete trial with the highest validation top-1 (a ConfigError before any trial completed)."""
     try:
         return study.best_trial
     except ValueError:
-        raise ConfigError(f"study {study.study_name} has no complete trial yet; run `tune` first, then "
-                          f"`tune --finish`") from None
+        raise ConfigError(f"study {study.study_name} has no complete trial yet; run `tune` first (or until a "
+                          f"trial completes), then `tune --finish`") from None
 
 
 def finish_campaign_file(spec: StudySpec, best, runs_root: str | os.PathLike) -> Path:
@@ -40,7 +55,7 @@ def finish(spec: StudySpec, study, runs_root: str | os.PathLike, book: str | os.
            log=print) -> dict:
     """Re-run the best configuration on the local executor; the summary of what ran and the re-runs' ids."""
     from ..executors import local
-    best = best_trial(study)
+    best = best_trial(study)  # refused before anything is written
     path = finish_campaign_file(spec, best, runs_root)
     camp = load_campaign(path, runs_root=runs_root, book_dir=book)
     log(f"study {spec.name}: re-running trial {best.number}'s configuration {best.params} with seeds "
