@@ -21,6 +21,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(fn=main)
 
 
+def write_page(a) -> None:
+    """The book's Hyperparameter search page, from every study's summary under the runs folder."""
+    from pathlib import Path
+
+    from ..report.tuning import write_tuning_page
+    write_tuning_page(a.runs_root, Path(a.book) / "generated")
+
+
 def main(a) -> int:
     from ..data import load_dataset
     from ..kernels import resolve_jobs
@@ -41,11 +49,13 @@ def main(a) -> int:
         study = existing_study(spec, url)
         result = finish(spec, study, a.runs_root, a.book, a.jobs)
         write_summary(spec, study, a.runs_root, finish=result)
+        write_page(a)
         return 1 if result["summary"]["failed"] else 0
     if kind == "slurm":
         from .slurm import submit_workers
         return submit_workers(spec, url, a)
     states = run_trials(spec, a.runs_root, url, a.jobs)
     write_summary(spec, open_study(spec, url, heartbeat=False), a.runs_root)
+    write_page(a)
     print(f"study {spec.name}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())) + f" ({shown(url)})")
     return 0

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 from .. import records
+from ..report.tuning import SUMMARY
 from .study import StudySpec
-
-SUMMARY = "study.json"
 
 
 def trial_summary(t) -> dict:
