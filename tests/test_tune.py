@@ -110,8 +110,9 @@ class FakeRuns:
     """Executes a trial's run without a kernel: a complete record whose validation top-1 is the trial's lr × 100;
     every execution is noted (run id, lr), and one overlaps another so two workers truly run side by side."""
 
-    def __init__(self, stop_first=False, seconds=0.3):
+    def __init__(self, stop_first=False, seconds=0.3, prune_second=False):
         self.executed, self.lock, self.stop_first, self.seconds = [], threading.Lock(), stop_first, seconds
+        self.prune_second = prune_second
 
     def __call__(self, run, slot):
         with self.lock:
@@ -121,7 +122,10 @@ class FakeRuns:
             raise KeyboardInterrupt("stopped")
         time.sleep(self.seconds)
         value = 100 * run.plan.config.overrides["lr"]
-        records.save(run.run_dir, records.finish(start_record(run.plan), final={"top1": value}))
+        if self.prune_second and len(self.executed) == 2:
+            records.save(run.run_dir, records.prune(start_record(run.plan), "behind", pruned_at_epoch=1))
+        else:
+            records.save(run.run_dir, records.finish(start_record(run.plan), final={"top1": value}))
         return 0, ""
 
 
@@ -192,3 +196,35 @@ def test_finish_before_any_trial_or_any_complete_trial_is_one_error_line_and_wri
     _refused(run_cli(capfd, "tune", path, "--finish", "--runs-root", tmp_path / "runs"),
              "no complete trial yet", "run `tune` first")
     assert not (tmp_path / "runs" / "tiny" / "finish.yaml").exists()
+
+
+def test_tuning_page_shows_each_study_in_both_languages_with_its_plots_pruned_trials_and_tested_reruns(
+        tmp_path, synthetic_root):
+    from cifar100lab.intervals import wilson
+    from cifar100lab.report.tuning import write_tuning_page
+    from cifar100lab.tune.summary import write_summary
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=4))
+    runs = tmp_path / "runs"
+    url = spec.storage_url(runs)
+    workers.run_trials(spec, runs, url, jobs=1, execute=FakeRuns(seconds=0, prune_second=True), log=lambda *_: None)
+    rerun = runs / "tiny-best" / "tiny-best-resnet_20-s0"
+    camp = load_campaign(finish_campaign_file(spec, workers.open_study(spec, url).best_trial, runs), runs_root=runs)
+    records.save(rerun, records.finish(start_record(camp.runs[0].plan), final={"top1": 37.5, "evaluated": 32}))
+    write_summary(spec, workers.open_study(spec, url), runs,
+                  finish={"campaign": "tiny-best", "runs": ["tiny-best-resnet_20-s0", "tiny-best-resnet_20-s1"]})
+    write_tuning_page(runs, tmp_path / "generated")
+    low, high = wilson(37.5, 32)
+    for lang, words in (("en", ["3 complete, 1 pruned", "best trial", "1 seed"]), ("zh", ["完成 3，剪枝 1", "最佳试验"])):
+        page = (tmp_path / "generated" / f"tuning_{lang}.md").read_text()
+        assert page.startswith("## tiny") and f"| 37.50 | {low:.2f}–{high:.2f} |" in page
+        for word in words:
+            assert word in page, page
+        for plot in ("history", "importance", "slice"):
+            assert f"tuning-tiny-{plot}_{lang}.png" in page and (tmp_path / "generated" / f"tuning-tiny-{plot}_{lang}.png").exists()
+
+
+def test_tuning_page_before_any_study_says_how_to_run_one(tmp_path):
+    from cifar100lab.report.tuning import write_tuning_page
+    write_tuning_page(tmp_path / "runs", tmp_path / "generated")
+    assert "cifar100lab tune params/tune/" in (tmp_path / "generated" / "tuning_en.md").read_text()
+    assert "超参数搜索" in (tmp_path / "generated" / "tuning_zh.md").read_text()
