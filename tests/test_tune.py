@@ -80,6 +80,7 @@ def test_study_file_puts_searched_recipe_fields_in_overrides_and_run_settings_at
     assert spec.storage_url(tmp_path / "runs") == f"sqlite:///{tmp_path / 'runs' / 'tiny' / 'optuna.db'}"
 
 
+@pytest.mark.slow  # trains one epoch in this process
 def test_trial_reports_validation_top1_each_epoch_and_is_pruned_with_its_epoch_and_reason(
         tmp_path, synthetic_root, monkeypatch):
     text = STUDY.format(root=synthetic_root, n_trials=2) + "pruner: {kind: median, n_startup_trials: 3}\n"
@@ -198,6 +199,7 @@ def test_finish_before_any_trial_or_any_complete_trial_is_one_error_line_and_wri
     assert not (tmp_path / "runs" / "tiny" / "finish.yaml").exists()
 
 
+@pytest.mark.slow  # six figures
 def test_tuning_page_shows_each_study_in_both_languages_with_its_plots_pruned_trials_and_tested_reruns(
         tmp_path, synthetic_root):
     from cifar100lab.intervals import wilson
@@ -220,7 +222,8 @@ def test_tuning_page_shows_each_study_in_both_languages_with_its_plots_pruned_tr
         for word in words:
             assert word in page, page
         for plot in ("history", "importance", "slice"):
-            assert f"tuning-tiny-{plot}_{lang}.png" in page and (tmp_path / "generated" / f"tuning-tiny-{plot}_{lang}.png").exists()
+            figure = f"tuning-tiny-{plot}_{lang}.png"
+            assert f"../generated/{figure}" in page and (tmp_path / "generated" / figure).exists()
 
 
 def test_tuning_page_before_any_study_says_how_to_run_one(tmp_path):

@@ -118,7 +118,7 @@ def study_section(summary: dict, runs_root: Path, out: Path, lang: str) -> str:
                 failed=states.count("fail"), sampler=summary["sampler"], pruner=summary["pruner"]["kind"]) + "\n"]
     study = rebuild(summary)
     for name, caption in _figures(summary, study, out, lang):
-        text.append(f"```{{figure}} {name}\n:alt: {caption}\n\n{caption}\n```\n")
+        text.append(f"```{{figure}} ../generated/{name}\n:width: 100%\n:alt: {caption}\n\n{caption}\n```\n")
     complete = [t for t in summary["trials"] if t["state"] == "complete"]
     if complete:
         best = max(complete, key=lambda t: t["value"])

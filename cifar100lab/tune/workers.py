@@ -9,6 +9,7 @@ the heartbeat, then retried with its parameters in its first try's run folder, s
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from .. import records
@@ -103,6 +104,9 @@ def execute_trial(spec: StudySpec, trial, runs_root, execute, log) -> float:
     """One trial: its run executed under the run's lock, its outcome recorded, its value returned."""
     run = trial_run(spec, trial, runs_root)
     trial.set_user_attr("run_id", run.run_id)
+    # which worker ran it: its Slurm job, else this process and thread (a local worker)
+    trial.set_user_attr("worker", os.environ.get("SLURM_JOB_ID") or f"pid {os.getpid()} "
+                                                                     f"{threading.current_thread().name}")
     log(f"trial {trial.number}: {run.run_id} {trial.params}")
     try:
         with records.lock(run_lock(run)):
