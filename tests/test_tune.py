@@ -231,3 +231,12 @@ def test_tuning_page_before_any_study_says_how_to_run_one(tmp_path):
     write_tuning_page(tmp_path / "runs", tmp_path / "generated")
     assert "cifar100lab tune params/tune/" in (tmp_path / "generated" / "tuning_en.md").read_text()
     assert "超参数搜索" in (tmp_path / "generated" / "tuning_zh.md").read_text()
+
+
+def test_storage_that_does_not_answer_is_one_error_line_without_its_password_and_writes_nothing(
+        tmp_path, capfd, synthetic_root):
+    path = _study(tmp_path, synthetic_root)
+    result = run_cli(capfd, "tune", path, "--storage", "mysql+pymysql://tune:s3cret@127.0.0.1:1/optuna",
+                     "--runs-root", tmp_path / "runs")
+    _refused(result, "cannot open the study's storage mysql+pymysql://tune:***@127.0.0.1:1/optuna")
+    assert "s3cret" not in result.stderr + result.stdout and not (tmp_path / "runs").exists()

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from .. import records
-from ..config import resolve
+from ..config import ConfigError, resolve
 from ..kernels import KernelSlot, job_envs, keep_kernels, resolve_jobs, run_in_slots
 from ..runs import NOTEBOOKS, Run, attempts_so_far, execute_notebook, record_outcome, run_lock
 from .optuna_parts import (
@@ -26,6 +26,7 @@ from .optuna_parts import (
     is_sqlite,
     quiet,
     retry_callback,
+    shown,
 )
 from .study import StudySpec
 
@@ -38,9 +39,13 @@ def open_study(spec: StudySpec, url: str, heartbeat: bool = True):
     """The study in its storage, created on first use and loaded as it is after that (a killed ``tune`` resumes
     it). The objective, validation top-1, is maximised."""
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
     if is_sqlite(url):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    storage = build_storage(url, spec.heartbeat if heartbeat else None)
+    try:
+        storage = build_storage(url, spec.heartbeat if heartbeat else None)
+    except (ImportError, SQLAlchemyError) as e:  # no driver for the URL, a server that does not answer
+        raise ConfigError(f"cannot open the study's storage {shown(url)}: {str(e).splitlines()[0]}") from None
     return optuna.create_study(study_name=spec.name, storage=storage, direction="maximize", load_if_exists=True,
                                sampler=build_sampler(spec.sampler, spec.sampler_seed),
                                pruner=build_pruner(spec.pruner))
