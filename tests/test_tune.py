@@ -23,7 +23,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 STUDY = """model: resnet_20
 dataset: synthetic
-defaults: {{epochs: 2, val_fraction: 0.25, train_subset: 128, test_subset: 32, eval_batch_size: 64,
+defaults: {{epochs: 2, val_fraction: 0.25, train_subset: 128, test_subset: 48, eval_batch_size: 64,
             max_steps_per_epoch: 1, progress: false, data_root: {root}}}
 search:
   lr: {{low: 0.01, high: 0.5, log: true}}
@@ -240,3 +240,26 @@ def test_storage_that_does_not_answer_is_one_error_line_without_its_password_and
                      "--runs-root", tmp_path / "runs")
     _refused(result, "cannot open the study's storage mysql+pymysql://tune:***@127.0.0.1:1/optuna")
     assert "s3cret" not in result.stderr + result.stdout and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # the train notebook on papermill kernels, as every run
+def test_tune_then_finish_end_to_end_trials_are_notebook_runs_and_only_the_reruns_see_the_test_set(
+        tmp_path, capfd, synthetic_root):
+    path = _study(tmp_path, synthetic_root, n_trials=1)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    tuned = run_cli(capfd, "tune", path, "--runs-root", runs, "--book", book)
+    assert tuned.returncode == 0 and "study tiny: complete 1" in tuned.stdout, tuned.stdout + tuned.stderr
+    trial = records.load(runs / "tiny" / "tiny-t0000")
+    assert (runs / "tiny" / "tiny-t0000" / "tiny-t0000.ipynb").exists()  # the executed notebook beside its record
+    assert trial["status"] == "complete" and trial["tuning"]["trial"] == 0
+    assert trial["dataset"]["test_size"] == trial["dataset"]["val_size"] == 32  # its validation split, not the test set
+    finished = run_cli(capfd, "tune", path, "--finish", "--runs-root", runs, "--book", book)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    for seed in (0, 1):
+        rerun = records.load(runs / "tiny-best" / f"tiny-best-resnet_20-s{seed}")
+        assert rerun["status"] == "complete" and rerun["config"]["trial"] is None
+        assert rerun["dataset"]["test_size"] == 48 and rerun["final"]["evaluated"] == 48  # the test subset
+        assert (book / "runs" / f"tiny-best-resnet_20-s{seed}.ipynb").exists()
+    summary = json.loads((runs / "tiny" / "study.json").read_text())
+    assert summary["finish"]["runs"] == ["tiny-best-resnet_20-s0", "tiny-best-resnet_20-s1"]
+    assert "tiny-best-resnet_20-s1" in (book / "generated" / "tuning_en.md").read_text()

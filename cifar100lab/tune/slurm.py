@@ -34,7 +34,11 @@ class TuneWorker:
 
 def submit_workers(spec, url: str, a, log=print) -> int:
     """Submit ``--jobs`` (else the study's ``jobs``) workers as one job array; their job ids are printed."""
+    from .workers import open_study
     workers = resolve_jobs(a.jobs or spec.jobs, "--jobs")
+    # The storage's tables and the study are made here, once: workers starting together on a new database
+    # would each create the tables, and all but one fail ("table already exists").
+    open_study(spec, url, heartbeat=False)
     executor = spec.executor
     gpus = executor.gpus_per_node or 0  # a trial's run takes every GPU its job has
     folder = Path(a.runs_root) / spec.name / "slurm"
