@@ -8,7 +8,7 @@ import time
 
 import optuna
 import pytest
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 from cifar100lab import records
 from cifar100lab.attempt import start_record
@@ -263,3 +263,9 @@ def test_tune_then_finish_end_to_end_trials_are_notebook_runs_and_only_the_rerun
     summary = json.loads((runs / "tiny" / "study.json").read_text())
     assert summary["finish"]["runs"] == ["tiny-best-resnet_20-s0", "tiny-best-resnet_20-s1"]
     assert "tiny-best-resnet_20-s1" in (book / "generated" / "tuning_en.md").read_text()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params" / "tune").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_study_file_in_params_is_valid(path):
+    spec = load_study_file(path)
+    assert spec.defaults["val_fraction"] > 0 and spec.search
