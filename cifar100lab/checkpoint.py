@@ -103,3 +103,10 @@ def write_metrics(run_dir: str | os.PathLike, history: list[dict]) -> None:
 def restore_metrics(run_dir: str | os.PathLike) -> None:
     """Rewrite a run's ``metrics.jsonl`` from its checkpoint's history (the copy written with the weights)."""
     write_metrics(run_dir, read_checkpoint(Path(run_dir) / records.CHECKPOINT)["history"])
+
+
+def checkpoint_due(epoch: int, cfg) -> bool:
+    """Whether the checkpoint is written after ``epoch`` (1-based): every ``checkpoint_every`` epochs and after
+    the last. A short epoch would otherwise spend much of itself writing; a resume from an older checkpoint
+    redoes the epochs after it, exactly (everything is re-derived from the seed and the epoch)."""
+    return epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs

@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(fn=cmd_export)
     from . import checks, timed_runs
     from .bench import command as bench
+    from .tune import command as tune
+    tune.add_arguments(sub.add_parser("tune", help="hyperparameter search with Optuna: a study's trials are runs; "
+                                                   "--finish re-runs the best on the test set"))
     bench.add_arguments(sub.add_parser("bench", help="speed only: training/eval throughput of the original "
                                                      "pipeline vs ours; campaign epoch times; runs sharing a device"))
     timed_runs.add_arguments(sub.add_parser("timed-runs", help="train the variants of a runs YAML (e.g. "

@@ -42,7 +42,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 # Fields that may change between an interrupted run and its resume without changing the result.
 RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
-               "eval_batch_size", "progress", "notes", "log_with", "checkpoint_every"}
+               "eval_batch_size", "progress", "notes", "log_with", "checkpoint_every", "trial"}
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # Accelerate's trackers a run can log to (log_with)
 
 
@@ -180,6 +180,7 @@ class TrainConfig:
     progress: bool = True
     log_with: str | None = None  # also log every epoch to tensorboard | wandb | mlflow (Accelerate's trackers)
     notes: str = ""
+    trial: dict | None = None  # set by `tune` only: the Optuna trial this run is (see cifar100lab.tune.trial)
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -193,7 +194,7 @@ class TrainConfig:
             raise ConfigError(f"parameters missing: {', '.join(missing)}")
         values = {k: namespace[k] for k in cls.field_names()}
         # papermill passes a mapping given on its command line (-p overrides '{"lr": 0.05}') as a string
-        return cls.from_dict({k: parse_yaml(v, f"parameter {k}") if k in ("options", "overrides") and
+        return cls.from_dict({k: parse_yaml(v, f"parameter {k}") if k in ("options", "overrides", "trial") and
                               isinstance(v, str) else v for k, v in values.items()})
 
     @classmethod

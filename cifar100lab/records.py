@@ -30,8 +30,9 @@ TIMING = "timing.json"  # how long the campaign's last invocation that ran somet
 LOCKS = ".locks"  # a campaign's lock files, beside its run folders (a run folder may be moved aside)
 REPLACED = ".replaced-"  # a run folder moved aside by a forced re-run: <run folder>.replaced-<unix time>
 # interrupted: stopped by hand (Ctrl-C, a notebook's stop button) with its checkpoint kept, or, for an earlier
-# attempt, ended without a word (killed, power loss); either way the next run resumes it
-STATUSES = ("complete", "failed", "skipped", "running", "interrupted")
+# attempt, ended without a word (killed, power loss); either way the next run resumes it. pruned: a tuning
+# trial its study's pruner stopped (the record says at which epoch and why)
+STATUSES = ("complete", "failed", "skipped", "running", "interrupted", "pruned")
 ATTEMPT_STATUSES = STATUSES
 
 
@@ -339,6 +340,10 @@ def fail(record: RunRecord, reason: str, **fields) -> RunRecord:
 
 def skip(record: RunRecord, reason: str, **fields) -> RunRecord:
     return _end(record, "skipped", reason, fields)
+
+
+def prune(record: RunRecord, reason: str, **fields) -> RunRecord:
+    return _end(record, "pruned", reason, fields)
 
 
 def interrupt(record: RunRecord, reason: str, **fields) -> RunRecord:

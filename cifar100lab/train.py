@@ -25,12 +25,13 @@ import torch.nn.functional as F
 from . import distill, recipes, records
 from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, previous_result, weights_unavailable
-from .checkpoint import load_checkpoint, save_checkpoint, write_metrics
+from .checkpoint import checkpoint_due, load_checkpoint, save_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .data import Dataset, full_batches, load_dataset, normalizer, policy_augmentation, train_batches
 from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model
 from .progress import Progress
 from .seeds import dropout_seed, mix_seed, seed_everything, seeded
+from .tune.trial import trial_report
 
 __all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_model", "train"]
 
@@ -266,6 +267,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     run.record["kernels"] = kernels
     if teacher_spec:
         run.record["distillation"] = teacher_spec.describe()
+    trial = trial_report(run)  # a tuning trial reports each epoch and may be pruned; None for other runs
     seed_everything(cfg.seed)
     if run.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -275,6 +277,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     try:
         dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
                                val_fraction=cfg.val_fraction, image_size=plan.input_size)
+        dataset = trial.held_out(dataset) if trial else dataset
         run.record["dataset"] = dataset.describe()
         model = build_model(plan, dataset.num_classes)
         teacher = teacher_spec and distill.build_teacher(teacher_spec, plan, accelerator.device, dataset.num_classes)
@@ -295,6 +298,8 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
             history.append(row)
             best = best_epoch(best, row)
             _end_of_epoch(run, learner, row, best, history)
+            if trial and (reason := trial.prune_reason(row)):
+                return run.close(records.prune, reason, epochs_done=len(history), pruned_at_epoch=row["epoch"])
         run.progress.close()
     except KeyboardInterrupt:  # stopped by hand (Ctrl-C, a notebook's stop button): say so, keep the checkpoint
         run.interrupt(len(history), max((e for e in range(start + 1, len(history) + 1) if checkpoint_due(e, cfg)),
@@ -424,13 +429,6 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
                                           "best": best, "history": history})
         run.progress.end_epoch(row, history)
     run.accelerator.wait_for_everyone()
-
-
-def checkpoint_due(epoch: int, cfg: TrainConfig) -> bool:
-    """Whether the checkpoint is written after ``epoch`` (1-based): every ``checkpoint_every`` epochs and after
-    the last. A short epoch would otherwise spend much of itself writing; a resume from an older checkpoint
-    redoes the epochs after it, exactly (everything is re-derived from the seed and the epoch)."""
-    return epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs
 
 
 def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = False) -> dict:

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from mariadb_server import LocalMariaDB, MariaDBUnavailable
 from slurm_cluster import LocalSlurm, SlurmUnavailable
 
 from cifar100lab import cli, records
@@ -284,3 +285,47 @@ def test_status_reports_each_runs_state_and_job(submitted):
     assert any(ln.split()[:3] == ["run", "state", "job"] for ln in out.splitlines()), out  # a header names them
     line = next(ln for ln in out.splitlines() if ln.startswith("other-s0 "))  # the id without the campaign's name
     assert line.split()[:4] == ["other-s0", "complete", state["three-other-s0"]["job_id"], "2/2"]
+
+
+# ---- tune: two Slurm workers on one study in a real MariaDB server ----
+
+
+@pytest.fixture(scope="module")
+def mariadb(tmp_path_factory):
+    server = LocalMariaDB(tmp_path_factory.mktemp("mariadb"))
+    try:
+        server.start()
+    except MariaDBUnavailable as e:
+        server.stop()
+        if os.environ.get("CI"):
+            pytest.fail(f"the local MariaDB did not start: {e}")
+        pytest.skip(f"the local MariaDB did not start: {e}")
+    yield server
+    server.stop()
+
+
+def test_two_slurm_workers_share_one_study_in_a_mariadb_server_each_trial_run_once(slurm, mariadb, tmp_path,
+                                                                                    synthetic_root):
+    import optuna
+    url = mariadb.database("tune_share")
+    study_file = tmp_path / "share.yaml"
+    study_file.write_text(yaml.safe_dump({
+        "model": "resnet_20", "dataset": "synthetic", "n_trials": 2, "jobs": 2, "seeds": [0], "executor": EXECUTOR,
+        "defaults": {"epochs": 1, "val_fraction": 0.25, "train_subset": 128, "test_subset": 32, "batch_size": 16,
+                     "eval_batch_size": 64, "max_steps_per_epoch": 2, "progress": False,
+                     "data_root": str(synthetic_root)},
+        "search": {"lr": {"low": 0.01, "high": 0.1, "log": True}}}))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = cli.main(["tune", str(study_file), "--executor", "slurm", "--storage", url,
+                         "--runs-root", str(tmp_path / "runs")])
+    assert code == 0 and "2 Slurm worker(s) submitted" in out.getvalue(), out.getvalue()
+    assert "s3cret" not in out.getvalue()  # the storage's password is never printed
+    wait_for(lambda: not squeue(), 900, "the two tune workers")
+    trials = optuna.load_study(study_name="share", storage=url).get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"], [t.user_attrs for t in trials]
+    assert sorted(t.user_attrs["run_id"] for t in trials) == ["share-t0000", "share-t0001"]
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # one trial each: both pulled from the shared study
+    for t in trials:
+        record = records.load(tmp_path / "runs" / "share" / t.user_attrs["run_id"])
+        assert record["status"] == "complete" and record["final"]["top1"] == t.value

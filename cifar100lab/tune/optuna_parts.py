@@ -1,0 +1,90 @@
+"""Optuna's parts as a study file names them: the sampler, the pruner and the RDB storage (with heartbeats, so a
+trial whose worker died is failed and retried). Shared by the workers and, for the pruner, the trainer's side."""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")
+STORAGE_ENV = "CIFAR100LAB_TUNE_STORAGE"  # how a trial's kernel finds the storage: a URL may hold a password,
+# so it never travels in the run's parameters (which its record and notebook keep)
+RETRIES = 2  # times a trial interrupted by a dead worker is retried
+
+
+def build_sampler(name: str, seed: int | None):
+    import optuna
+    return optuna.samplers.TPESampler(seed=seed) if name == "tpe" else optuna.samplers.RandomSampler(seed=seed)
+
+
+def build_pruner(spec: dict):
+    """``spec``: ``{"kind": median | hyperband | none, …Optuna's options}``; Hyperband's ``max_resource`` is the
+    run's epochs (added by the study)."""
+    import optuna
+    options = {k: v for k, v in spec.items() if k != "kind"}
+    kinds = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
+             "none": optuna.pruners.NopPruner}
+    return kinds[spec["kind"]](**options)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
+def build_storage(url: str, heartbeat: int | None = None):
+    """The RDB storage at ``url``. With ``heartbeat`` (seconds) each running trial beats; one silent for twice
+    that is failed and enqueued again with its parameters (Optuna's retry callback)."""
+    import optuna
+    # SQLite serialises writers: several workers wait their turn rather than fail on "database is locked"
+    engine = {"connect_args": {"timeout": 120}} if is_sqlite(url) else {"pool_pre_ping": True}
+    if heartbeat is None:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    callback = "heartbeat_stale_trial_callback" if _new_retry_names() else "failed_trial_callback"
+    with quiet():
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat,
+                                          grace_period=2 * heartbeat, **{callback: retry_callback()})
+
+
+def _new_retry_names() -> bool:
+    import optuna
+    return hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback")  # Optuna 4.9 renamed the retry callback
+
+
+@contextlib.contextmanager
+def quiet():
+    """Without Optuna's notes that the heartbeat and retry parts are experimental (they are stable since 2.8)."""
+    import optuna
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def retry_callback():
+    """Optuna's callback that enqueues a failed trial again with its parameters (``max_retry`` times)."""
+    import optuna
+    cls = optuna.storages.RetryHeartbeatStaleTrialCallback if _new_retry_names() else \
+        optuna.storages.RetryFailedTrialCallback
+    with quiet():
+        return cls(max_retry=RETRIES)
+
+
+def first_try(trial) -> int:
+    """The number of the trial's first try (its own, unless it is a retry)."""
+    with quiet():
+        retried = retry_callback().retried_trial_number(trial)
+    return trial.number if retried is None else retried
+
+
+def shown(url: str) -> str:
+    """The URL as printed: its password hidden."""
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def storage_from_env() -> str:
+    url = os.environ.get(STORAGE_ENV)
+    if not url:
+        raise RuntimeError(f"a tuning trial needs ${STORAGE_ENV} (the study's storage URL); `tune` sets it")
+    return url

@@ -1,0 +1,168 @@
+"""Workers that pull trials from a study's storage and execute each as a run: the run's notebook
+(``notebooks/train.ipynb`` by papermill) with the sampled settings, its record, its folder
+``<runs-root>/<study>/<study>-t<NNNN>``. Every worker, local (``--jobs N``) or a Slurm array task, runs the same
+loop on the shared storage, which hands each trial to exactly one of them.
+
+A worker's trials beat (Optuna's heartbeat); one whose worker died is failed once its beat is older than twice
+the heartbeat, then retried with its parameters in its first try's run folder, so it resumes from its checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from .. import records
+from ..config import ConfigError, resolve
+from ..kernels import KernelSlot, job_envs, keep_kernels, resolve_jobs, run_in_slots
+from ..runs import NOTEBOOKS, Run, attempts_so_far, execute_notebook, record_outcome, run_lock
+from .optuna_parts import (
+    RETRIES,
+    STORAGE_ENV,
+    build_pruner,
+    build_sampler,
+    build_storage,
+    first_try,
+    is_sqlite,
+    quiet,
+    retry_callback,
+    shown,
+)
+from .study import StudySpec
+
+
+class TrialFailed(RuntimeError):
+    """The trial's run failed (its record says why); the study goes on with the next trial."""
+
+
+def open_study(spec: StudySpec, url: str, heartbeat: bool = True):
+    """The study in its storage, created on first use and loaded as it is after that (a killed ``tune`` resumes
+    it). The objective, validation top-1, is maximised."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+    if is_sqlite(url):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        storage = build_storage(url, spec.heartbeat if heartbeat else None)
+    except (ImportError, SQLAlchemyError) as e:  # no driver for the URL, a server that does not answer
+        raise ConfigError(f"cannot open the study's storage {shown(url)}: {str(e).splitlines()[0]}") from None
+    return optuna.create_study(study_name=spec.name, storage=storage, direction="maximize", load_if_exists=True,
+                               sampler=build_sampler(spec.sampler, spec.sampler_seed),
+                               pruner=build_pruner(spec.pruner))
+
+
+def trials_left(study, n_trials: int) -> int:
+    """Trials still to start: ``n_trials`` less those done or running. A failed trial counts (a diverging
+    range would otherwise be tried for ever), except one interrupted and enqueued again, whose retry stands for it."""
+    from optuna.trial import TrialState
+    _fail_stale(study)
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    counted = [t for t in trials if t.state != TrialState.WAITING and t.number not in retried]
+    return n_trials - len(counted)
+
+
+def _fail_stale(study) -> None:
+    import optuna
+    with quiet():
+        optuna.storages.fail_stale_trials(study)
+
+
+def retry_interrupted(study) -> list[int]:
+    """Enqueue again, with their parameters, the trials a stopped ``tune`` left failed (Ctrl-C or a stop signal
+    fails the running trial at once; a killed worker's trial goes stale instead, and Optuna retries that one)."""
+    from optuna.trial import TrialState
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    stopped = [t for t in trials if t.state == TrialState.FAIL and t.user_attrs.get("interrupted")
+               and t.number not in retried]
+    retry = retry_callback()
+    for t in stopped:
+        with quiet():
+            retry(study, t)
+    return [t.number for t in stopped]
+
+
+def trial_run(spec: StudySpec, trial, runs_root: str | os.PathLike) -> Run:
+    """The run a trial is: its sampled settings, and the folder of its first try (a retry resumes it)."""
+    values = {p.name: p.suggest(trial) for p in spec.search}
+    run_id = f"{spec.name}-t{first_try(trial):04d}"
+    run_dir = Path(runs_root) / spec.name / run_id
+    # the storage's own id of the trial: what a kernel needs to report to it (Optuna keeps it on the trial)
+    identity = {"study": spec.name, "trial_id": trial._trial_id, "number": trial.number, "pruner": spec.pruner}
+    plan = resolve(spec.config(values, run_dir, run_id, identity))
+    return Run(run_id, plan, run_dir / f"{run_id}.ipynb")
+
+
+def objective_value(run: Run, status: str) -> float:
+    """The trial's value, validation top-1 of its last epoch; a pruned run is Optuna's TrialPruned."""
+    import optuna
+    record = records.load(run.run_dir) or {}
+    if status == "complete":
+        return record["final"]["top1"]
+    if status == "pruned":
+        raise optuna.TrialPruned(record.get("reason"))
+    raise TrialFailed(f"{run.run_id}: {status}: {record.get('reason')}")
+
+
+def execute_trial(spec: StudySpec, trial, runs_root, execute, log) -> float:
+    """One trial: its run executed under the run's lock, its outcome recorded, its value returned."""
+    run = trial_run(spec, trial, runs_root)
+    trial.set_user_attr("run_id", run.run_id)
+    # which worker ran it: its Slurm job, else this process and thread (a local worker)
+    trial.set_user_attr("worker", os.environ.get("SLURM_JOB_ID") or f"pid {os.getpid()} "
+                                                                     f"{threading.current_thread().name}")
+    log(f"trial {trial.number}: {run.run_id} {trial.params}")
+    try:
+        with records.lock(run_lock(run)):
+            before = attempts_so_far(run)
+            code, tail = execute(run)
+            status = record_outcome(run, code, tail, before)
+    except records.Locked as e:
+        raise TrialFailed(f"{run.run_id}: another process is running it ({e.holder})") from None
+    except KeyboardInterrupt:  # Optuna fails the trial; the next `tune` enqueues it again (retry_interrupted)
+        trial.set_user_attr("interrupted", True)
+        raise
+    log(f"trial {trial.number}: {status}")
+    return objective_value(run, status)
+
+
+def notebook_execution(runs_root, spec: StudySpec, slot: KernelSlot, num_processes):
+    """Execute a trial's run as every run executes: its notebook by papermill on the job's kernel."""
+    log_dir = Path(runs_root) / spec.name / "logs"
+    return lambda run: execute_notebook(run, NOTEBOOKS / "train.ipynb", slot, log_dir, num_processes)
+
+
+def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = None, execute=None,
+               num_processes="auto", log=print) -> dict:
+    """Pull and execute trials on ``jobs`` local workers until the study has its trials; each worker has its
+    own kernel (its GPU subset or CPU-thread share). ``execute(run, slot)`` replaces the notebook in tests.
+    Returns {state: count} over the study's trials."""
+    jobs = resolve_jobs(jobs or spec.jobs, "--jobs")
+    study = open_study(spec, url)
+    os.environ[STORAGE_ENV] = url  # for a trial trained in this process; a kernel gets it in its environment
+    if retried := retry_interrupted(study):
+        log(f"study {spec.name}: trial(s) {', '.join(map(str, retried))} were stopped; enqueued again")
+    log(f"study {spec.name}: {trials_left(study, spec.n_trials)} of {spec.n_trials} trials to run, {jobs} "
+        f"worker(s)")
+    log_dir = Path(runs_root) / spec.name / "logs"
+    slots = [KernelSlot({**env, STORAGE_ENV: url}, keep_kernels(num_processes), log_dir / f"kernel-worker{i}.log")
+             for i, env in enumerate(job_envs(jobs))]
+
+    def work(_, slot: KernelSlot) -> None:
+        if trials_left(study, spec.n_trials) <= 0:
+            return
+        run = (lambda r: execute(r, slot)) if execute else notebook_execution(runs_root, spec, slot, num_processes)
+        study.optimize(lambda trial: execute_trial(spec, trial, runs_root, run, log), n_trials=1,
+                       catch=(TrialFailed,))
+
+    # one item per trial it may take: the planned ones and each possible retry
+    run_in_slots(list(range(spec.n_trials * (RETRIES + 1))), slots, work)
+    return trial_states(study)
+
+
+def trial_states(study) -> dict:
+    states: dict = {}
+    for t in study.get_trials(deepcopy=False):
+        states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
+    return states

@@ -1,0 +1,272 @@
+"""`tune`: a study file is checked whole before any work; its trials are runs that report validation top-1 each
+epoch and never see the test set; a pruned run says so in its record; workers on one storage never share a trial;
+a killed or stopped study resumes and retries its interrupted trial; `--finish` re-runs the best configuration as
+an ordinary campaign entry on the test set."""
+import json
+import threading
+import time
+
+import optuna
+import pytest
+from conftest import ROOT, run_cli
+
+from cifar100lab import records
+from cifar100lab.attempt import start_record
+from cifar100lab.campaign import load_campaign
+from cifar100lab.train import train
+from cifar100lab.tune import workers
+from cifar100lab.tune.finish import finish_campaign_file
+from cifar100lab.tune.optuna_parts import STORAGE_ENV
+from cifar100lab.tune.study import load_study_file
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+STUDY = """model: resnet_20
+dataset: synthetic
+defaults: {{epochs: 2, val_fraction: 0.25, train_subset: 128, test_subset: 48, eval_batch_size: 64,
+            max_steps_per_epoch: 1, progress: false, data_root: {root}}}
+search:
+  lr: {{low: 0.01, high: 0.5, log: true}}
+  batch_size: {{choices: [16, 32]}}
+n_trials: {n_trials}
+seeds: [0, 1]
+heartbeat: 1
+"""
+
+
+def _study(tmp_path, root, n_trials=2, text=None, name="tiny"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text or STUDY.format(root=root, n_trials=n_trials))
+    return path
+
+
+def _refused(result, *parts):
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    for part in parts:
+        assert part in result.stderr, result.stderr
+
+
+GOOD = STUDY.format(root="/nonexistent", n_trials=2)
+
+
+@pytest.mark.parametrize("change, parts", [
+    (("val_fraction: 0.25", "val_fraction: 0"), ["never the test set", "val_fraction"]),
+    (("n_trials: 2", "n_trials: 2\nsampler_sed: 1"), ["unknown key(s) sampler_sed"]),
+    (("  lr:", "  lrr:"), ["search: lrr", "not a searchable name", "weight_decay"]),
+    (("log: true", "log: true, step: 2, high2: 1"), ["search: lr", "give a range"]),
+    (("low: 0.01, high: 0.5", "low: 0.5, high: 0.01"), ["search: lr", "low < high"]),
+    (("low: 0.01, high: 0.5, log: true", "low: 0, high: 0.5, log: true"), ["low > 0 with log"]),
+    (("choices: [16, 32]", "choices: [16, 512]"), ["batch_size = 512 makes an invalid run", "lower batch_size"]),
+    (("  lr:", "  warmup_epochs: {low: 0, high: 5}\n  lr:"), ["warmup_epochs = 5", "shorter than the run"]),
+    (("heartbeat: 1", "heartbeat: 1\npruner: quantile"), ["pruner must be one of median, hyperband, none"]),
+    (("heartbeat: 1", "heartbeat: 1\npruner: {kind: median, n_warmup_steps: -1}"), ["pruner median"]),
+    (("heartbeat: 1", "heartbeat: 1\nstorage: not a url"), ["not an SQLAlchemy URL"]),
+    (("max_steps_per_epoch: 1,", "max_steps_per_epoch: 1, seed: 3,"), ["seed cannot be set there"]),
+    (("max_steps_per_epoch: 1,", "max_steps_per_epoch: 1, lr: 0.1,"), ["lr is both searched and fixed"]),
+    (("model: resnet_20", "model: resnet_2000"), ["resnet_2000"]),
+])
+def test_bad_study_file_is_one_error_line_before_any_work_and_writes_nothing(tmp_path, capfd, change, parts):
+    path = _study(tmp_path, None, text=GOOD.replace(*change))
+    assert change[0] in GOOD
+    _refused(run_cli(capfd, "tune", path, "--runs-root", tmp_path / "runs"), *parts)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_study_file_puts_searched_recipe_fields_in_overrides_and_run_settings_at_the_top(tmp_path):
+    spec = load_study_file(_study(tmp_path, "/data"))
+    config = spec.config({"lr": 0.2, "batch_size": 16}, tmp_path / "r", "r")
+    assert config["overrides"] == {"lr": 0.2} and config["batch_size"] == 16 and config["val_fraction"] == 0.25
+    assert spec.storage_url(tmp_path / "runs") == f"sqlite:///{tmp_path / 'runs' / 'tiny' / 'optuna.db'}"
+
+
+@pytest.mark.slow  # trains one epoch in this process
+def test_trial_reports_validation_top1_each_epoch_and_is_pruned_with_its_epoch_and_reason(
+        tmp_path, synthetic_root, monkeypatch):
+    text = STUDY.format(root=synthetic_root, n_trials=2) + "pruner: {kind: median, n_startup_trials: 3}\n"
+    spec = load_study_file(_study(tmp_path, synthetic_root, text=text))
+    url = spec.storage_url(tmp_path / "runs")
+    monkeypatch.setenv(STORAGE_ENV, url)
+    study = workers.open_study(spec, url)
+    for n in range(3):  # earlier trials far ahead at every epoch: the median pruner stops the next after epoch 1
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": 0.1, "batch_size": 16}, distributions=study.get_trials()[0].distributions if n else {
+                "lr": optuna.distributions.FloatDistribution(0.01, 0.5, log=True),
+                "batch_size": optuna.distributions.CategoricalDistribution([16, 32])},
+            value=99.0, intermediate_values={1: 99.0, 2: 99.0}))
+    trial = study.ask()
+    run = workers.trial_run(spec, trial, tmp_path / "runs")
+    record = train(run.plan)
+    assert record["status"] == "pruned" and record["pruned_at_epoch"] == 1 and record["epochs_done"] == 1
+    assert "median pruner after epoch 1" in record["reason"]
+    rows = [json.loads(line) for line in (run.run_dir / records.METRICS).read_text().splitlines()]
+    assert study._storage.get_trial(trial._trial_id).intermediate_values == {1: rows[0]["val_top1"]}
+    # the trial evaluated its validation split, never the test set
+    assert record["dataset"]["test_size"] == record["dataset"]["val_size"] == 32
+    assert record["tuning"] == {"study": "tiny", "trial": 3,
+                                "held_out": "the validation split, evaluated in place of the test set"}
+
+
+class FakeRuns:
+    """Executes a trial's run without a kernel: a complete record whose validation top-1 is the trial's lr × 100;
+    every execution is noted (run id, lr), and one overlaps another so two workers truly run side by side."""
+
+    def __init__(self, stop_first=False, seconds=0.3, prune_second=False):
+        self.executed, self.lock, self.stop_first, self.seconds = [], threading.Lock(), stop_first, seconds
+        self.prune_second = prune_second
+
+    def __call__(self, run, slot):
+        with self.lock:
+            self.executed.append((run.run_id, run.plan.config.overrides["lr"]))
+            stop = self.stop_first and len(self.executed) == 1
+        if stop:
+            raise KeyboardInterrupt("stopped")
+        time.sleep(self.seconds)
+        value = 100 * run.plan.config.overrides["lr"]
+        if self.prune_second and len(self.executed) == 2:
+            records.save(run.run_dir, records.prune(start_record(run.plan), "behind", pruned_at_epoch=1))
+        else:
+            records.save(run.run_dir, records.finish(start_record(run.plan), final={"top1": value}))
+        return 0, ""
+
+
+def test_two_local_workers_on_one_sqlite_storage_never_run_the_same_trial(tmp_path, synthetic_root):
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=4))
+    url = spec.storage_url(tmp_path / "runs")
+    fake = FakeRuns()
+    states = workers.run_trials(spec, tmp_path / "runs", url, jobs=2, execute=fake, log=lambda *_: None)
+    assert states == {"complete": 4}
+    run_ids = [rid for rid, _ in fake.executed]
+    assert sorted(run_ids) == [f"tiny-t{n:04d}" for n in range(4)]  # each trial ran once, by one worker
+    study = workers.open_study(spec, url)
+    for t in study.get_trials():
+        assert t.user_attrs["run_id"] == f"tiny-t{t.number:04d}" and t.value == pytest.approx(100 * t.params["lr"])
+
+
+def test_a_killed_tune_resumes_its_study_and_retries_the_trial_its_dead_worker_left_running(tmp_path, synthetic_root):
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
+    url = spec.storage_url(tmp_path / "runs")
+    study = workers.open_study(spec, url)
+    orphan = study.ask()
+    params = {p.name: p.suggest(orphan) for p in spec.search}
+    study._storage.record_heartbeat(orphan._trial_id)  # its worker beat once, then was killed
+    time.sleep(2.2)  # longer than the grace period (twice the 1-second heartbeat)
+    fake = FakeRuns()
+    states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=fake, log=lambda *_: None)
+    assert states == {"fail": 1, "complete": 2}
+    assert ("tiny-t0000", params["lr"]) in fake.executed  # retried with its parameters, in its first try's folder
+    assert len(fake.executed) == 2
+
+
+def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries_it(tmp_path, synthetic_root):
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
+    url = spec.storage_url(tmp_path / "runs")
+    first = FakeRuns(stop_first=True)
+    workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=first, log=lambda *_: None)
+    assert first.executed == first.executed[:1]  # stopped in its first trial
+    again = FakeRuns()
+    states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
+    assert states == {"fail": 1, "complete": 2}
+    assert again.executed[0] == first.executed[0]  # the same run folder and parameters, before any new trial
+
+
+def test_finish_reruns_the_best_configuration_with_the_study_seeds_as_a_campaign_entry_on_the_test_set(
+        tmp_path, synthetic_root):
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=3))
+    url = spec.storage_url(tmp_path / "runs")
+    workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=FakeRuns(seconds=0), log=lambda *_: None)
+    study = workers.open_study(spec, url)
+    best = max(study.get_trials(), key=lambda t: t.value)
+    camp = load_campaign(finish_campaign_file(spec, study.best_trial, tmp_path / "runs"), runs_root=tmp_path / "runs")
+    assert camp.name == "tiny-best" and camp.seeds == [0, 1]
+    assert [r.run_id for r in camp.runs] == ["tiny-best-resnet_20-s0", "tiny-best-resnet_20-s1"]
+    for run in camp.runs:
+        cfg = run.config
+        assert cfg.overrides == {"lr": best.params["lr"]} and cfg.batch_size == best.params["batch_size"]
+        assert cfg.trial is None and cfg.val_fraction == 0.25  # an ordinary run: it evaluates the test set
+
+
+def test_finish_before_any_trial_or_any_complete_trial_is_one_error_line_and_writes_nothing(
+        tmp_path, capfd, synthetic_root):
+    path = _study(tmp_path, synthetic_root)
+    _refused(run_cli(capfd, "tune", path, "--finish", "--runs-root", tmp_path / "runs"),
+             "has no trials in", "run `tune` first")
+    assert not (tmp_path / "runs").exists()
+    spec = load_study_file(path)
+    workers.open_study(spec, spec.storage_url(tmp_path / "runs")).ask()  # a trial, none complete
+    _refused(run_cli(capfd, "tune", path, "--finish", "--runs-root", tmp_path / "runs"),
+             "no complete trial yet", "run `tune` first")
+    assert not (tmp_path / "runs" / "tiny" / "finish.yaml").exists()
+
+
+@pytest.mark.slow  # six figures
+def test_tuning_page_shows_each_study_in_both_languages_with_its_plots_pruned_trials_and_tested_reruns(
+        tmp_path, synthetic_root):
+    from cifar100lab.intervals import wilson
+    from cifar100lab.report.tuning import write_tuning_page
+    from cifar100lab.tune.summary import write_summary
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=4))
+    runs = tmp_path / "runs"
+    url = spec.storage_url(runs)
+    workers.run_trials(spec, runs, url, jobs=1, execute=FakeRuns(seconds=0, prune_second=True), log=lambda *_: None)
+    rerun = runs / "tiny-best" / "tiny-best-resnet_20-s0"
+    camp = load_campaign(finish_campaign_file(spec, workers.open_study(spec, url).best_trial, runs), runs_root=runs)
+    records.save(rerun, records.finish(start_record(camp.runs[0].plan), final={"top1": 37.5, "evaluated": 32}))
+    write_summary(spec, workers.open_study(spec, url), runs,
+                  finish={"campaign": "tiny-best", "runs": ["tiny-best-resnet_20-s0", "tiny-best-resnet_20-s1"]})
+    write_tuning_page(runs, tmp_path / "generated")
+    low, high = wilson(37.5, 32)
+    for lang, words in (("en", ["3 complete, 1 pruned", "best trial", "1 seed"]), ("zh", ["完成 3，剪枝 1", "最佳试验"])):
+        page = (tmp_path / "generated" / f"tuning_{lang}.md").read_text()
+        assert page.startswith("## tiny") and f"| 37.50 | {low:.2f}–{high:.2f} |" in page
+        for word in words:
+            assert word in page, page
+        for plot in ("history", "importance", "slice"):
+            figure = f"tuning-tiny-{plot}_{lang}.png"
+            assert f"../generated/{figure}" in page and (tmp_path / "generated" / figure).exists()
+
+
+def test_tuning_page_before_any_study_says_how_to_run_one(tmp_path):
+    from cifar100lab.report.tuning import write_tuning_page
+    write_tuning_page(tmp_path / "runs", tmp_path / "generated")
+    assert "cifar100lab tune params/tune/" in (tmp_path / "generated" / "tuning_en.md").read_text()
+    assert "超参数搜索" in (tmp_path / "generated" / "tuning_zh.md").read_text()
+
+
+def test_storage_that_does_not_answer_is_one_error_line_without_its_password_and_writes_nothing(
+        tmp_path, capfd, synthetic_root):
+    path = _study(tmp_path, synthetic_root)
+    result = run_cli(capfd, "tune", path, "--storage", "mysql+pymysql://tune:s3cret@127.0.0.1:1/optuna",
+                     "--runs-root", tmp_path / "runs")
+    _refused(result, "cannot open the study's storage mysql+pymysql://tune:***@127.0.0.1:1/optuna")
+    assert "s3cret" not in result.stderr + result.stdout and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # the train notebook on papermill kernels, as every run
+def test_tune_then_finish_end_to_end_trials_are_notebook_runs_and_only_the_reruns_see_the_test_set(
+        tmp_path, capfd, synthetic_root):
+    text = STUDY.format(root=synthetic_root, n_trials=1).replace("seeds: [0, 1]", "seeds: [1]")
+    path = _study(tmp_path, synthetic_root, text=text)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    tuned = run_cli(capfd, "tune", path, "--runs-root", runs, "--book", book)
+    assert tuned.returncode == 0 and "study tiny: complete 1" in tuned.stdout, tuned.stdout + tuned.stderr
+    trial = records.load(runs / "tiny" / "tiny-t0000")
+    assert (runs / "tiny" / "tiny-t0000" / "tiny-t0000.ipynb").exists()  # the executed notebook beside its record
+    assert trial["status"] == "complete" and trial["tuning"]["trial"] == 0
+    assert trial["dataset"]["test_size"] == trial["dataset"]["val_size"] == 32  # its validation split, not the test set
+    finished = run_cli(capfd, "tune", path, "--finish", "--runs-root", runs, "--book", book)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    for seed in (1,):
+        rerun = records.load(runs / "tiny-best" / f"tiny-best-resnet_20-s{seed}")
+        assert rerun["status"] == "complete" and rerun["config"]["trial"] is None
+        assert rerun["dataset"]["test_size"] == 48 and rerun["final"]["evaluated"] == 48  # the test subset
+        assert (book / "runs" / f"tiny-best-resnet_20-s{seed}.ipynb").exists()
+    summary = json.loads((runs / "tiny" / "study.json").read_text())
+    assert summary["finish"]["runs"] == ["tiny-best-resnet_20-s1"]
+    assert "tiny-best-resnet_20-s1" in (book / "generated" / "tuning_en.md").read_text()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params" / "tune").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_study_file_in_params_is_valid(path):
+    spec = load_study_file(path)
+    assert spec.defaults["val_fraction"] > 0 and spec.search
