@@ -26,6 +26,10 @@ STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "ski
 REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
               "notebook failed": "笔记本执行失败",
               "stopped by hand": "手动停止"}
+# Theme words the themes' zh catalogs lack (the rest come from the catalogs Sphinx and the themes ship).
+THEME_ZH = {"Color mode": "配色模式", "System Settings": "跟随系统", "Collapse Sidebar": "收起侧边栏",
+            "Expand Sidebar": "展开侧边栏", "Breadcrumb": "导航路径", "Link to this heading": "链接到此标题",
+            "Link to this image": "链接到此图片", "Link to this table": "链接到此表格", "Link to this code": "链接到此代码"}
 YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
 
@@ -414,6 +418,9 @@ MESSAGES = {
                   "zh": "点图：消融实验“{title}”中 {n} 个变体的测试集 Top-1 准确率，从 {lo}% 到 {hi}%。"},
     "alt_run": {"en": "Training curves of run {run}: loss and test top-1 accuracy per epoch.",
                 "zh": "运行 {run} 的训练曲线：每个 epoch 的损失与测试集 Top-1 准确率。"},
+    "lang_name": {"en": "English", "zh": "中文"},  # the language switch names the twin page's language in it
+    "lang_switch_tip": {"en": "This page in Chinese", "zh": "本页的英文版"},
+    "search_bar": {"en": "Search this book...", "zh": "搜索本书……"},
     "ax_chance": {"en": "chance ({chance} %)", "zh": "随机水平（{chance}%）"},
     "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
 }
