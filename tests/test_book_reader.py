@@ -100,8 +100,9 @@ def test_the_language_switch_leads_to_the_twin_page_and_navigation_stays_in_one_
             assert not (under(m[key]) or "").startswith(other + "/"), (page, width, key, m[key])
         assert not [x for x in m["sidebar_links"] if under(x).startswith(other + "/")], (page, width)
         assert {"English": "en", "中文": "zh"}.get(m["sidebar_parts"][0]) == lang  # its own part, first
-    assert read_pages["en/conclusion.html", 1400]["next"] is None or \
-        not under(read_pages["en/conclusion.html", 1400]["next"]).startswith("zh/")
+    # the last English page leads on to the runs (past the Chinese part), the first Chinese page back to the start
+    assert under(read_pages["en/conclusion.html", 1400]["next"]) == "generated/analysis.html"
+    assert under(read_pages["zh/introduction.html", 1400]["prev"]) == "index.html"
     assert under(read_pages["zh/introduction.html", 1400]["next"]) == "zh/related_work.html"
 
 

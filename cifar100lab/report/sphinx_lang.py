@@ -101,11 +101,19 @@ def _install_theme_language(app, pagename, templatename, context, doctree) -> No
 
 
 def _one_language_relations(app, pagename, context) -> None:
+    """Previous/Next skip the other language's pages: en Conclusion leads on to the runs, not to 引言."""
     lang = page_language(pagename)
-    for key in ("prev", "next"):
-        linked = (getattr(app.builder, "relations", {}).get(pagename) or [None, None, None])[1 if key == "prev" else 2]
-        if lang and page_language(linked) not in (None, lang):
-            context[key] = None
+    relations = getattr(app.builder, "relations", {})
+    if lang is None:
+        return
+    for key, step in (("prev", 1), ("next", 2)):
+        linked = (relations.get(pagename) or [None, None, None])[step]
+        if page_language(linked) in (None, lang):
+            continue
+        while linked and page_language(linked) not in (None, lang):
+            linked = (relations.get(linked) or [None, None, None])[step]
+        context[key] = {"link": context["pathto"](linked),
+                        "title": app.builder.render_partial(app.env.titles[linked])["title"]} if linked else None
 
 
 def _own_sidebar(pagename: str, toctree_html):
