@@ -262,15 +262,18 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
     try:
         entry = model_entry(cfg.model)
         dataset = data_mod.dataset_entry(cfg.dataset)
-        recipe_name = cfg.recipe or entry.recipe
-        recipe = recipes.build_recipe(recipe_name, cfg.overrides)
     except (KeyError, ValueError, data_mod.DataError) as e:
         raise ConfigError(str(e)) from None
     pretrained = entry.default_pretrained if cfg.pretrained == "default" else cfg.pretrained
     pretrained = None if pretrained in PRETRAINED_OFF else str(pretrained)
     if pretrained and not entry.pretrainable:
         raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
-    input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
+    try:
+        recipe_name = cfg.recipe or entry.default_recipe(pretrained)
+        recipe = recipes.build_recipe(recipe_name, cfg.overrides)
+        input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1)
     check_schedule(cfg, recipe)
     check_batch(cfg, dataset)

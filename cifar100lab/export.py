@@ -199,22 +199,26 @@ def data_cfg(facts: dict) -> dict:
     return {**cfg, "label_names": facts["label_names"]} if facts.get("label_names") else cfg
 
 
-def timm_architecture(model: str) -> str | None:
-    """The timm name that builds ``model``; None for networks written here."""
+def timm_architecture(model: str, img_size: int) -> str | None:
+    """The timm name that builds ``model`` at ``img_size``; None for networks written here, and for a timm family's
+    small-image layout (a Vision Transformer below its pretraining size), whose changes timm's arguments cannot
+    all express."""
     entry = model_entry(model)
+    if entry.adaptation and img_size != entry.pretrained_input_size:
+        return None
     return entry.pretrained_source.split(".")[0] if entry.source == "timm" and entry.pretrained_source else None
 
 
 def hub_config(facts: dict, model: nn.Module, weights_sha256: str) -> dict:
     """``config.json`` in timm's Hub layout (what ``timm.create_model("local-dir:…")`` and ``hf-hub:`` read),
     plus the ``cifar100lab`` section timm ignores."""
-    architecture = timm_architecture(facts["model"])
+    architecture = timm_architecture(facts["model"], facts["img_size"] or facts["input_size"])
     cfg = {k: v for k, v in (getattr(model, "pretrained_cfg", None) or {}).items() if k in ARCHITECTURE_CFG_KEYS}
     cfg.update(data_cfg(facts), classifier=classifier_name(model))
     cfg.pop("label_names", None)  # timm reads them from the top level
     how = ('timm.create_model("local-dir:<this folder>", pretrained=True)' if architecture else
            f'torch.hub.load("<owner>/cifar100lab", "{facts["model"]}", pretrained="<this folder>") '
-           f'(a network written in cifar100lab; timm cannot build it)')
+           f'(a network written in cifar100lab, or a timm family in its small-image layout; timm cannot build it)')
     config = {"architecture": architecture or f"{OWN_KEY}/{facts['model']}", "num_classes": facts["num_classes"],
               "num_features": getattr(model, "num_features", None)}
     if facts.get("label_names"):

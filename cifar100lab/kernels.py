@@ -14,6 +14,7 @@ import os
 import queue
 import signal
 import threading
+import uuid
 from pathlib import Path
 
 import yaml
@@ -153,6 +154,18 @@ def stop_signals():
             signal.signal(sig, handler)
 
 
+def _local_sockets() -> dict:
+    """Unix sockets (ipc) named after a connection file of their own: the kernel is on this machine, ipykernel
+    warns about unencrypted TCP on every start, and without their own name kernels started side by side in one
+    folder would race for ``kernel-ipc-N``. TCP where the socket path would pass the Unix limit (108 bytes)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+    connection_file = Path(jupyter_runtime_dir()) / f"kernel-{uuid.uuid4().hex[:12]}.json"
+    if len(str(connection_file)) > 90:
+        return {}
+    connection_file.parent.mkdir(parents=True, exist_ok=True)
+    return {"transport": "ipc", "connection_file": str(connection_file)}
+
+
 class KernelSlot:
     """Where one job's notebooks execute: papermill in this process, on a kernel started with the job's
     environment (its GPU subset or CPU-thread share).
@@ -174,7 +187,7 @@ class KernelSlot:
         if self._km is not None and not run_sync(self._km.is_alive)():
             self.close()
         if self._km is None:
-            self._km = AsyncKernelManager(kernel_name="python3")
+            self._km = AsyncKernelManager(kernel_name="python3", **_local_sockets())
             if self.kernel_log:
                 self.kernel_log.parent.mkdir(parents=True, exist_ok=True)
             # The child keeps its own copy of the log's descriptor; without a log it inherits ours.

@@ -34,7 +34,8 @@ def measure_model(name: str) -> dict:
             "paper": entry.paper, "recipe": entry.recipe,
             "default_run": "fine-tune" if entry.default_pretrained else "scratch", "input_size": size,
             "params": sum(p.numel() for p in network.parameters()), "flops": int(counter.get_total_flops()),
-            "pretrained": entry.pretrained_source}
+            "pretrained": entry.pretrained_source,
+            "adaptation": [list(change) for change in entry.adaptation]}  # lists: the cache is JSON
 
 
 def measure_catalog() -> list[dict]:

@@ -71,6 +71,29 @@ RECIPES: dict[str, Recipe] = {
     "hybrid_adamw": Recipe(lr=1e-3, weight_decay=0.05, **_ADAMW),
     # MLP-Mixer (tiny and B/16), MSCAN, LSKNet: AdamW 1e-3, wd 0.01.
     "mixer_adamw": Recipe(lr=1e-3, weight_decay=0.01, **_ADAMW),
+    # Vision Transformers from scratch, each as its paper trains it on ImageNet-1k (crop/flip only here: the
+    # papers' RandAugment, Mixup/CutMix and random erasing are recipe fields a campaign may add). Learning rates
+    # are for the full campaign's global batch of 1024 (lr_scaling: none there).
+    # DeiT (Touvron et al. 2021, Table 9): AdamW, lr 5e-4 × batch/512 = 1e-3, wd 0.05, 5 warm-up epochs, cosine,
+    # label smoothing 0.1; cosine floor 1e-5 (the DeiT code's --min-lr).
+    "deit_scratch": Recipe(lr=1e-3, weight_decay=0.05, min_lr=1e-5, label_smoothing=0.1, **_ADAMW),
+    # Swin (Liu et al. 2021, §A2.1): AdamW, lr 1e-3 at batch 1024, wd 0.05, 20 warm-up epochs, cosine, gradient
+    # norm clipped at 5, label smoothing 0.1 (DeiT's augmentation, which Swin adopts); cosine floor 1e-5 (the Swin
+    # code's MIN_LR 5e-6 at batch 512, scaled as its code scales it).
+    "swin_scratch": Recipe(lr=1e-3, weight_decay=0.05, min_lr=1e-5, label_smoothing=0.1, grad_clip=5.0,
+                           **{**_ADAMW, "warmup_epochs": 20.0}),
+    # MaxViT (Tu et al. 2022, appendix: ImageNet-1k settings): AdamW, lr 3e-3 at batch 4096 → 7.5e-4 at 1024 by
+    # the linear rule, wd 0.05, label smoothing 0.1, cosine; its 10k warm-up steps at batch 4096 are 32 ImageNet
+    # epochs, kept as 32 epochs.
+    "maxvit_scratch": Recipe(lr=7.5e-4, weight_decay=0.05, label_smoothing=0.1, **{**_ADAMW, "warmup_epochs": 32.0}),
+    # PVT v2 (Wang et al. 2022, classification settings, which follow DeiT): AdamW, lr 5e-4 × batch/512 = 1e-3, wd 0.05, 5 warm-up
+    # epochs, cosine, label smoothing 0.1; cosine floor 1e-5 (the PVT code's, DeiT's --min-lr).
+    "pvt_scratch": Recipe(lr=1e-3, weight_decay=0.05, min_lr=1e-5, label_smoothing=0.1, **_ADAMW),
+    # The four fine-tuned from ImageNet-1k at 224 px: lr 5e-5 and wd 0.05 of this project's ConvNeXt-T fine-tune
+    # (convnext_finetune), label smoothing 0.1 as in the scratch recipes, and layer-wise lr decay 0.75, MAE's for
+    # end-to-end fine-tuning of ViT-B (He et al. 2022, appendix A.1): the blocks near the input, which carry the
+    # most general ImageNet features, move least.
+    "vit_finetune": Recipe(lr=5e-5, weight_decay=0.05, label_smoothing=0.1, layer_decay=0.75, **_ADAMW),
 }
 
 

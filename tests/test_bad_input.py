@@ -186,8 +186,8 @@ def test_override_equal_to_the_recipes_own_value_is_not_stale_and_a_different_on
 
 @pytest.mark.parametrize("archive, cause", [
     (b"this is not gzip", "BadGzipFile"),
-    (gzip.compress(b"\x00" * 4096)[:30], "EOFError"),
-])
+    (gzip.compress(b"\x00" * 4096, mtime=0)[:30], "EOFError"),
+], ids=["not-gzip", "truncated-gzip"])  # ids that are the same at every collection (pytest-xdist compares them)
 def test_damaged_dataset_archive_is_named_with_its_md5_and_the_fix(tmp_path, capfd, archive, cause):
     raw = tmp_path / "data" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)

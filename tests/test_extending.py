@@ -99,9 +99,18 @@ def test_a_model_set_word_that_does_not_say_what_it_means_is_one_clear_error(tmp
 
 
 def test_the_campaign_files_say_which_model_set_they_mean():
+    """Each trains the original study's models, by the word ``study`` or by name (full.yaml: then the transformers)."""
+    import yaml
     from conftest import ROOT
+
+    from cifar100lab.models import STUDY_MODELS
     for path in sorted((ROOT / "params").glob("*.yaml")):
-        assert "\nmodels: study " in path.read_text(), path
+        models = yaml.safe_load(path.read_text())["models"]
+        if isinstance(models, str):
+            assert models == "study" and "\nmodels: study " in path.read_text(), path
+        else:
+            names = [m if isinstance(m, str) else m["model"] for m in models]
+            assert names[:len(STUDY_MODELS)] == list(STUDY_MODELS), path
 
 
 # --- datasets -------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ def printed(path) -> list[str]:
 
 def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failure(tmp_path, monkeypatch):
     monkeypatch.setenv("JOB_MARK", "campaign")
+    monkeypatch.chdir(tmp_path)  # the kernels' working folder
     nb = probe(tmp_path / "probe.ipynb")
     slot = kernels.KernelSlot({**os.environ, "JOB_MARK": "job-1"}, keep=True, kernel_log=tmp_path / "logs" / "kernel.log")
     try:
@@ -42,7 +43,9 @@ def test_kept_kernel_serves_the_jobs_next_notebook_and_is_replaced_after_a_failu
             pids.append(pid)
         assert tail == "" and pids[0] == pids[1] == pids[2] != pids[3]  # fresh after the failure
         assert (tmp_path / "log0.log").read_text().startswith("kernel ")  # the notebook's output is in its log
-        assert (tmp_path / "logs" / "kernel.log").exists()  # the kernel process's own output, not the terminal
+        kernel_log = (tmp_path / "logs" / "kernel.log").read_text()  # the kernel process's own output
+        assert "without encryption" not in kernel_log  # local sockets (ipc): no TCP warning for every run
+        assert not list(tmp_path.glob("kernel-ipc*"))  # named after the kernel's own connection file, not the folder
         code, tail = slot.execute(nb, tmp_path / "out.ipynb", {"fail": True}, tmp_path / "log")
         assert code == 1 and tail.strip().splitlines()[-1] == "ValueError: boom"  # the campaign's failure reason
     finally:

@@ -110,3 +110,19 @@ def test_campaign_status_has_a_header_and_each_runs_epochs_and_top1(tmp_path, ca
     assert lines[0].split()[:5] == ["run", "state", "job", "epochs", "top-1"], proc.stdout
     assert lines[1].split() == ["resnet_20-s0", "complete", "-", "2/2", "40.00", "37.01-43.07", "0:01:00"]
     assert lines[2].split()[:4] == ["resnet_32-s0", "new", "-", "0/2"]
+
+
+def test_models_page_shows_the_catalogs_counts_and_builds_no_network(tmp_path, monkeypatch):
+    from cifar100lab import models
+    from cifar100lab.report.models_page import write_models_page
+
+    def refuse(*a, **k):
+        raise AssertionError("the Models page built a network")
+    monkeypatch.setattr(models, "create_model", refuse)
+    write_models_page(tmp_path)
+    for lang in ("en", "zh"):
+        rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[1:-1]]
+                for r in (tmp_path / f"models_{lang}.md").read_text().splitlines() if r.startswith("| ")}
+        for row in read_catalog():  # every model, at the size it runs at, with the catalog's count
+            assert rows[row["model"]][4:6] == [str(row["input_size"]), f"{row['params']:,}"], (lang, row["model"])
+    assert rows["mlp_mixer_b16"][4:6] == ["224", "59,188,372"]

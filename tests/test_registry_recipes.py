@@ -23,6 +23,7 @@ def test_the_study_models_are_registered_and_every_registered_model_has_metadata
         spec = model_entry(name)
         assert spec.group in GROUPS and spec.source in ("own", "timm") and spec.paper
         assert spec.recipe in recipes.RECIPES and spec.input_size == 32
+        assert spec.scratch_recipe is None or spec.scratch_recipe in recipes.RECIPES
         assert (spec.default_pretrained is None) or spec.pretrainable
 
 

@@ -19,3 +19,19 @@ def test_tensorboard_logs_hparams_in_the_runs_own_folder_and_no_epoch_scalar(syn
     assert {"top1", "train_loss"} <= scalars and not {"epoch", "evaluated"} & scalars, scalars
     assert [s.step for s in events.Scalars("top1")] == [1, 2]
     assert "_hparams_/session_start_info" in events.summary_metadata  # the hyperparameters, in the same file
+
+
+@pytest.mark.slow  # trains two short epochs
+def test_mlflow_run_is_named_after_the_run_and_read_back_from_a_sqlite_store(synthetic_root, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow", reason="the tracking extra installs mlflow-skinny")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    record = train(tiny_config(synthetic_root, tmp_path / "run", log_with="mlflow", max_steps_per_epoch=2,
+                               campaign="trackers"))
+    assert record["status"] == "complete"
+    runs = mlflow.search_runs(experiment_names=["trackers"], output_format="list")
+    assert [r.info.run_name for r in runs] == [record["run_id"]] and runs[0].info.status == "FINISHED"
+    data = runs[0].data
+    assert data.params["model"] == "resnet_20" and float(data.params["recipe.lr"]) == 0.05
+    assert {"top1", "train_loss"} <= set(data.metrics) and not {"epoch", "evaluated"} & set(data.metrics)
+    history = mlflow.MlflowClient().get_metric_history(runs[0].info.run_id, "top1")
+    assert [m.step for m in history] == [1, 2] and history[-1].value == pytest.approx(record["final"]["top1"], abs=1e-6)

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import torch
 
-# The original report's Table 2 groups, in its order.
-GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP")
+# The original report's Table 2 groups, in its order, then the Vision Transformers its future work named.
+GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP", "transformers")
 # The original study's eighteen networks: what a campaign's ``models: study`` means, whatever else is registered.
 STUDY_MODELS = ("resnet_20", "resnet_32", "resnet_56", "eca_resnet_20", "eca_resnet_32", "ghost_resnet_20",
                 "ghost_resnet_32", "ghostnet_100", "convnext_tiny", "convnext_tiny_timm", "segnext_mscan_tiny",
@@ -48,6 +48,15 @@ class ModelEntry:
     # options -> the options of the same network in canonical form (e.g. ECA's "adaptive" kernel -> the k it
     # resolves to), so a campaign never trains one network twice under two names
     canonical: Callable[[dict], dict] | None = None
+    # how a family with an ImageNet layout is adapted to small images: (what, ImageNet value, small value) each,
+    # e.g. ("patch", "16", "4"); what names a key of the Models page's bilingual labels
+    adaptation: tuple[tuple[str, str, str], ...] = ()
+    scratch_recipe: str | None = None  # the recipe of a run from scratch where it differs from ``recipe``
+    pretrained_size_only: bool = False  # pretrained weights fit only at pretrained_input_size (tables sized by it)
+
+    def default_recipe(self, pretrained: str | None) -> str:
+        """The recipe a run uses unless told: ``scratch_recipe`` from scratch where there is one, else ``recipe``."""
+        return self.scratch_recipe if pretrained is None and self.scratch_recipe else self.recipe
 
     @property
     def pretrainable(self) -> bool:
@@ -121,8 +130,12 @@ def check_options(name: str, options: dict[str, Any]) -> None:
 
 
 def resolve_input_size(name: str, pretrained: str | None = None, img_size: int | None = None) -> int:
-    """Native 32x32, or the pretraining resolution when fine-tuning pretrained weights (overridable)."""
+    """Native 32x32, or the pretraining resolution when fine-tuning pretrained weights (overridable, except to a
+    size the weights do not fit: ValueError)."""
     entry = model_entry(name)
+    if pretrained and entry.pretrained_size_only and img_size and int(img_size) != entry.pretrained_input_size:
+        raise ValueError(f"{name} pretrained weights fit only img_size={entry.pretrained_input_size}, got {img_size}; "
+                         f"use img_size={entry.pretrained_input_size} or pretrained: off")
     if img_size:
         return int(img_size)
     if pretrained and entry.pretrained_input_size:

@@ -54,7 +54,7 @@ MIXER_B16_PRETRAINED_SIZE = 224
 
 @register_model("mlp_mixer_b16", family="mixer", group="MLP", source="timm", paper=PAPER_MIXER,
                 recipe="mixer_adamw", pretrained_source=MIXER_B16,
-                pretrained_input_size=MIXER_B16_PRETRAINED_SIZE, default_pretrained="hub")
+                pretrained_input_size=MIXER_B16_PRETRAINED_SIZE, default_pretrained="hub", pretrained_size_only=True)
 def build_mlp_mixer_b16(num_classes=100, pretrained=None, img_size=32):
     if img_size < 2 * MIXER_B16_PATCH or img_size % MIXER_B16_PATCH:
         raise ValueError(f"Mixer-B/16 img_size must be a multiple of {MIXER_B16_PATCH} leaving at least 2x2 tokens "

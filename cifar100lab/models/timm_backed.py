@@ -140,3 +140,21 @@ def _probe_hub() -> None:
 def _first_line(err: Exception) -> str:
     lines = str(err).strip().splitlines()
     return lines[0] if lines else ""
+
+
+def imagenet_layout(label: str, img_size: int, pretrained_size: int, pretrained: str | None) -> bool:
+    """Whether a family with a small-image layout builds timm's ImageNet layout: only at its pretraining size,
+    the one size its pretrained weights fit; every other size gets the small-image layout."""
+    if img_size == pretrained_size:
+        return True
+    if pretrained is not None:
+        raise ValueError(f"{label} pretrained weights fit its ImageNet layout, built only at "
+                         f"img_size={pretrained_size}, got {img_size}; use img_size={pretrained_size} or pretrained=off")
+    return False
+
+
+def check_multiple(label: str, img_size: int, step: int, why: str) -> None:
+    """Refuse an ``img_size`` that is not a positive multiple of ``step`` (``why``: what needs it)."""
+    if img_size < step or img_size % step:
+        raise ValueError(f"{label} img_size must be a positive multiple of {step} ({why}) or its pretraining "
+                         f"size, got {img_size}")

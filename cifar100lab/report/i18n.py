@@ -18,7 +18,13 @@ GROUPS = {"basic ResNet": {"en": "basic ResNet", "zh": "基础 ResNet"},
           "lightweight": {"en": "lightweight", "zh": "轻量化"},
           "modern conv": {"en": "modern conv", "zh": "现代卷积"},
           "hybrid & advanced": {"en": "hybrid & advanced", "zh": "混合与先进架构"},
-          "MLP": {"en": "MLP", "zh": "MLP"}}
+          "MLP": {"en": "MLP", "zh": "MLP"},
+          "transformers": {"en": "transformers", "zh": "视觉 Transformer"}}
+# What a small-image layout changes (a registry entry's ``adaptation``), for the Models page.
+ADAPTATIONS = {"patch": {"en": "patch", "zh": "patch 大小"}, "window": {"en": "window", "zh": "窗口"},
+               "partition": {"en": "window/grid partition", "zh": "窗口/网格划分"},
+               "stem stride": {"en": "stem stride", "zh": "stem 步幅"},
+               "K/V reduction": {"en": "K/V reduction ratios", "zh": "K/V 空间缩减比"}}
 STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "skipped", "zh": "已跳过"},
           "failed": {"en": "failed", "zh": "失败"}, "running": {"en": "running", "zh": "运行中"},
           "interrupted": {"en": "interrupted", "zh": "已中断"}, "missing": {"en": "missing", "zh": "缺失"}}

@@ -1,45 +1,45 @@
-"""The Models page: one row per registered model, with exact parameter counts and FLOPs measured by
-building each model (100 classes) at its input size(s)."""
+"""The Models page: one row per registered model, from the models catalog (``reference/models.json``: parameters
+and FLOPs counted at the size each model runs at, which a test checks against the registry), so a build
+constructs no network."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
 
-from ..models import GROUPS, count_flops, count_params, create_model, model_entry, model_names, shaped_by_input_size
-from .i18n import LANGS, group
+from ..model_catalog import read_catalog
+from ..models import GROUPS
+from .i18n import ADAPTATIONS, LANGS, group
 from .tables import markdown_table
 
 SOURCE = {"own": {"en": "own", "zh": "本项目实现"}}
 DEFAULT_RUN = {"fine-tune": {"en": "fine-tune (ImageNet)", "zh": "微调（ImageNet 预训练）"},
                "scratch": {"en": "scratch", "zh": "从头训练"}}
-COLUMNS = {"en": ["Model", "Group", "Source", "Paper", "Input", "Params", "FLOPs (M) at input", "Default run"],
-           "zh": ["模型", "类别", "来源", "论文", "输入尺寸", "参数量", "输入尺寸下 FLOPs (M)", "默认训练方式"]}
-NOTE = {"en": "Parameters are exact counts with a 100-class head. FLOPs are measured with "
-              "`torch.utils.flop_counter` for one image (a multiply-add counts as two); for ImageNet-pretrained "
-              "models the second value is at their pretraining resolution.",
-        "zh": "参数量为 100 类分类头下的精确计数。FLOPs 由 `torch.utils.flop_counter` 对单张图像测得（乘加计为 2 次）；"
-              "ImageNet 预训练模型的第二个数值为其预训练分辨率下的值。"}
+COLUMNS = {"en": ["Model", "Group", "Source", "Paper", "Input", "Params", "FLOPs (M) at input", "Default run",
+                  "32 px layout (ImageNet → here)"],
+           "zh": ["模型", "类别", "来源", "论文", "输入尺寸", "参数量", "输入尺寸下 FLOPs (M)", "默认训练方式",
+                  "32 px 布局（ImageNet → 本项目）"]}
+NOTE = {"en": "Parameters are exact counts with a 100-class head, at the input size each model runs at by default "
+              "(its pretraining size when it fine-tunes: patch and position embeddings grow with the input). FLOPs "
+              "are measured with `torch.utils.flop_counter` for one image at that size (a multiply-add counts as two). "
+              "The Vision Transformers fine-tune in timm's ImageNet layout at their pretraining size and train from "
+              "scratch at 32 px in the small-image layout the last column gives (what changes, ImageNet → here).",
+        "zh": "参数量为 100 类分类头下的精确计数，按各模型默认运行的输入尺寸统计（微调模型为其预训练尺寸：patch 与位置嵌入随输入尺寸变化）。"
+              "FLOPs 由 `torch.utils.flop_counter` 在该尺寸下对单张图像测得（乘加计为 2 次）。"
+              "视觉 Transformer 在预训练尺寸下以 timm 的 ImageNet 布局微调，在 32 px 下以最后一列给出的小图像布局从头训练"
+              "（改动之处，ImageNet → 本项目）。"}
 
 
 def models_table() -> pd.DataFrame:
-    rows = []
-    for name in model_names():
-        entry = model_entry(name)
-        model = create_model(name, num_classes=100)
-        row = {"model": name, "group": entry.group, "family": entry.family, "source": entry.source, "paper": entry.paper,
-               "recipe": entry.recipe, "input_size": entry.input_size, "params": count_params(model),
-               "flops": count_flops(model, entry.input_size), "pretrained": entry.pretrained_source or "",
-               "default": "fine-tune" if entry.default_pretrained else "scratch",
-               "pretrained_input_size": entry.pretrained_input_size, "flops_pretrained_size": None}
-        if entry.pretrained_input_size and entry.pretrained_input_size != entry.input_size:
-            big = (create_model(name, num_classes=100, img_size=entry.pretrained_input_size)
-                   if shaped_by_input_size(name) else model)
-            row["flops_pretrained_size"] = count_flops(big, entry.pretrained_input_size)
-        rows.append(row)
-    df = pd.DataFrame(rows)
+    """The catalog's rows in the report's group order, smallest first within a group."""
+    df = pd.DataFrame(read_catalog())
     df["group"] = pd.Categorical(df.group, GROUPS, ordered=True)
     return df.sort_values(["group", "params"]).reset_index(drop=True)
+
+
+def adaptation_text(adaptation, lang: str) -> str:
+    """A small-image layout's changes, e.g. 'patch 16 → 4; window 7 → 4'; '–' for a model without one."""
+    return "; ".join(f"{ADAPTATIONS[what][lang]} {imagenet} → {small}" for what, imagenet, small in adaptation) or "–"
 
 
 def short_paper(paper: str) -> str:
@@ -51,18 +51,12 @@ def short_paper(paper: str) -> str:
 
 def models_markdown(df: pd.DataFrame, lang: str) -> str:
     cols = COLUMNS[lang]
-
-    def size(r):
-        return f"{r.input_size}" + (f" / {int(r.pretrained_input_size)}" if pd.notna(r.flops_pretrained_size) else "")
-
-    def flops(r):
-        return f"{r.flops / 1e6:,.1f}" + (f" / {r.flops_pretrained_size / 1e6:,.1f}" if pd.notna(r.flops_pretrained_size) else "")
-
     t = pd.DataFrame({cols[0]: df.model, cols[1]: [group(g)[lang] for g in df.group],
                       cols[2]: [SOURCE.get(s, {lang: s})[lang] for s in df.source], cols[3]: df.paper.map(short_paper),
-                      cols[4]: [size(r) for r in df.itertuples()], cols[5]: [f"{p:,}" for p in df.params],
-                      cols[6]: [flops(r) for r in df.itertuples()],
-                      cols[7]: [DEFAULT_RUN[d][lang] for d in df["default"]]})
+                      cols[4]: df.input_size.astype(str), cols[5]: [f"{p:,}" for p in df.params],
+                      cols[6]: [f"{f / 1e6:,.1f}" for f in df.flops],
+                      cols[7]: [DEFAULT_RUN[d][lang] for d in df.default_run],
+                      cols[8]: [adaptation_text(a, lang) for a in df.adaptation]})
     return f"{NOTE[lang]}\n\n" + markdown_table(t)
 
 

@@ -165,9 +165,13 @@ def _given(value) -> bool:
 
 def _weights(row: dict, g: pd.DataFrame) -> dict:
     """Where a row's weights started: ImageNet (a fine-tune) or from scratch; a scratch row of a fine-tune
-    model says so (``fallback``)."""
+    model stands in for it (``fallback``), unless the model has a from-scratch recipe of its own: then it
+    trains from scratch by design (the Vision Transformers' small-image layouts)."""
     model = g.model.iloc[0]
-    return {**row, "base_model": model, "pretrained": _given(g.pretrained.iloc[0]), "fallback": row["model"] != model}
+    entry = MODEL_REGISTRY.get(model)
+    by_design = bool(entry and entry.scratch_recipe)
+    return {**row, "base_model": model, "pretrained": _given(g.pretrained.iloc[0]),
+            "fallback": row["model"] != model and not by_design}
 
 
 def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFrame:

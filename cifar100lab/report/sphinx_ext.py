@@ -24,11 +24,11 @@ PLACEHOLDER_NOTEBOOKS = {"analysis": "# Campaign analysis · 实验分析\n\n"}
 
 
 def _placeholder_notebook(path: Path, heading: str) -> None:
+    import nbformat  # its constructors give each cell the id that format 4.5 requires
     text = heading + say("no_runs", "en") + "\n\n" + say("no_runs", "zh") + "\n"
-    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": text}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
 def ensure_pages(book_dir: Path) -> None:
