@@ -160,7 +160,22 @@ def _one_language_navigation(app, pagename, templatename, context, doctree) -> N
         _switch_link(app, pagename, context)
 
 
+def _quiet_jieba() -> None:
+    # Sphinx's Chinese search imports jieba, which imports the deprecated pkg_resources (a UserWarning on every
+    # build) and logs its dictionary loading to stderr: imported here first, quietly, a build's output stays clean.
+    import logging
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        try:
+            import jieba
+        except ImportError:  # Sphinx then reports the missing segmenter itself
+            return
+    jieba.setLogLevel(logging.WARNING)
+
+
 def setup(app):
+    _quiet_jieba()
     app.connect("builder-inited", _remember_english)
     app.connect("doctree-resolved", _language_before_writing)
     app.connect("html-page-context", _install_theme_language, priority=1)
