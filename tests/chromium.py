@@ -84,7 +84,7 @@ READ = "() => {" + MEASURE.split("(() => {", 1)[1].rsplit("const pre", 1)[0] + "
     search_box: [...document.querySelectorAll('input[name=q]')].map(i => i.placeholder),
     prev_next: texts('.prev-next-subtitle'),
     contents: texts('.page-toc.tocsection'),
-    buttons: [...document.querySelectorAll('.btn-fullscreen-button, .theme-switch-button, .btn-download-source-button')]
+    buttons: [...document.querySelectorAll('.btn-fullscreen-button, .theme-switch-button, .btn-download-source-button, .primary-toggle, .secondary-toggle')]
       .map(b => b.getAttribute('title') || b.getAttribute('aria-label')).filter(t => t)};
   out.switch = link('.lang-switch a');
   out.prev = link('a.left-prev'); out.next = link('a.right-next');

@@ -35,7 +35,8 @@ REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "los
 # Theme words the themes' zh catalogs lack (the rest come from the catalogs Sphinx and the themes ship).
 THEME_ZH = {"Color mode": "配色模式", "System Settings": "跟随系统", "Collapse Sidebar": "收起侧边栏",
             "Expand Sidebar": "展开侧边栏", "Breadcrumb": "导航路径", "Link to this heading": "链接到此标题",
-            "Link to this image": "链接到此图片", "Link to this table": "链接到此表格", "Link to this code": "链接到此代码"}
+            "Link to this image": "链接到此图片", "Link to this table": "链接到此表格", "Link to this code": "链接到此代码",
+            "Toggle primary sidebar": "显示或隐藏导航栏", "Toggle secondary sidebar": "显示或隐藏本页目录"}
 YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
 
