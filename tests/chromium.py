@@ -1,7 +1,11 @@
 """Headless Chromium for book tests: screenshots; the width of every table against the text column, the
-narrowest table cell, and every image's alt text."""
+narrowest table cell, and every image's alt text; the theme's words, the language switch and Previous/Next.
+
+:func:`session` drives one browser for every page a test module reads (Playwright, Debian's Chromium, no
+browser download); :func:`read` measures one page in it at one width."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -68,3 +72,56 @@ def table_widths(chromium: str, page: Path, width: int, profile: Path) -> dict:
     found = re.search(r'<pre id="measure"[^>]*>(.*?)</pre>', dom, re.S)
     assert found, f"no measurement from {page}"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+
+
+# Read in the page, after its scripts ran: what MEASURE reports, and what the reader sees of the page's language.
+READ = "() => {" + MEASURE.split("(() => {", 1)[1].rsplit("const pre", 1)[0] + """
+  const texts = sel => [...document.querySelectorAll(sel)].map(e => e.innerText.trim()).filter(t => t);
+  const link = sel => { const a = document.querySelector(sel); return a ? a.href : null; };
+  out.lang = document.documentElement.lang;
+  out.theme = {  // the theme's own words, as the reader meets them
+    search: texts('.search-button__default-text'),
+    search_box: [...document.querySelectorAll('input[name=q]')].map(i => i.placeholder),
+    prev_next: texts('.prev-next-subtitle'),
+    contents: texts('.page-toc.tocsection'),
+    buttons: [...document.querySelectorAll('.btn-fullscreen-button, .theme-switch-button, .btn-download-source-button, .primary-toggle, .secondary-toggle')]
+      .map(b => b.getAttribute('title') || b.getAttribute('aria-label')).filter(t => t)};
+  out.switch = link('.lang-switch a');
+  out.prev = link('a.left-prev'); out.next = link('a.right-next');
+  out.sidebar_parts = texts('.bd-sidebar-primary p.caption');
+  out.sidebar_links = [...document.querySelectorAll('.bd-sidebar-primary nav a.reference.internal')].map(a => a.href);
+  return out;
+}"""
+
+
+@contextlib.contextmanager
+def session():
+    """One headless Chromium page for a whole module's reading (Playwright drives the system browser)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=find(), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def read(page, html: Path, width: int, shot: Path | None = None) -> dict:
+    """What :data:`READ` reports of ``html`` at ``width`` px (links as file paths); a full-page screenshot to
+    ``shot`` if given."""
+    page.set_viewport_size({"width": width, "height": 1200})
+    page.goto(html.resolve().as_uri())
+    found = page.evaluate(READ)
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
+    for key in ("switch", "prev", "next"):
+        found[key] = _local(found[key])
+    found["sidebar_links"] = [_local(x) for x in found["sidebar_links"]]
+    return found
+
+
+def _local(url: str | None) -> str | None:
+    from urllib.parse import unquote, urlparse
+    return unquote(urlparse(url).path) if url else None

@@ -132,6 +132,14 @@ def copy_repo_book(tmp_path):
     return dst
 
 
+@pytest.fixture(scope="session")
+def reader_book(tmp_path_factory) -> Path:
+    """The book built once per session from a fake campaign's records (tests/book_reader.py), shared by every
+    book test that reads pages: its HTML folder."""
+    from book_reader import build_reader_book
+    return build_reader_book(tmp_path_factory)
+
+
 def run_cli(capfd, *args) -> subprocess.CompletedProcess:
     """``python -m cifar100lab ARGS`` run in this process, so torch is imported once per suite rather than once
     per command: its exit status and what it printed, captured at the file-descriptor level as a child's is."""

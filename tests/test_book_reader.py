@@ -1,72 +1,39 @@
-"""The book as a reader meets it, built from run records written in-process (tests/fake_campaign.py) and read in
-headless Chromium at 1400 and 1000 px in both languages: tables fit, no column squeezed to a character, every
-image described, every ablation page titled by its study."""
-import base64
+"""The book as a reader meets it (the session's ``reader_book``, tests/book_reader.py), read in one headless
+Chromium at 1400 and 1000 px in both languages: tables fit, no column squeezed to a character, every image
+described, every ablation page titled by its study; each language reads in its own words, with its own
+Previous/Next and sidebar part and a switch to its twin page; search finds Chinese words."""
 import json
 import os
-import queue
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fake_campaign import write_fake_campaign
 
-from cifar100lab import records, report
 from cifar100lab.report import i18n
 
-# A study variant's run title names every recipe change: the longest titles a runs index shows.
-LONG_RECIPE = {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "auto_augment": "randaugment",
-               "random_erasing": 0.25, "ema_decay": 0.9998}
-
-
-def _ablation_page(gen: Path, study: str, figure_of: str) -> None:
-    """The study's notebook page as the campaign's analysis executes it: the generic heading, then the study's
-    figure displayed as an output (myst-nb names it by the sha256 of its bytes)."""
-    png = base64.b64encode((gen / f"study-{figure_of}_en.png").read_bytes()).decode()
-    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Ablation study\n\nEvery variant.\n"},
-                    {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "report.show_study(r)",
-                     "outputs": [{"output_type": "display_data", "metadata": {},
-                                  "data": {"image/png": png, "text/plain": "<IPython.core.display.Image object>"}}]}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (gen / f"ablation-{study}.ipynb").write_text(json.dumps(nb))
+PAGES = [f"{lang}/{p}.html" for lang in i18n.LANGS for p in ("introduction", "results", "ablations", "method",
+                                                              "performance", "conclusion")]
+PAGES += ["runs/index.html", "runs/mini-resnet_20-s0.html", "generated/ablation-eca_kernel.html",
+          "generated/analysis.html"]
+WIDTHS = (1400, 1000)
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def reader_book(tmp_path_factory, copy_repo_book_module):
-    proj = copy_repo_book_module
-    runs, book, gen = proj / "runs", proj / "book", proj / "book" / "generated"
-    write_fake_campaign(runs, book, dataset="fashion-mnist")
-    rid = "mini-resnet_20-s0"
-    rec = records.read_json(runs / "mini" / rid / records.RECORD)
-    records.atomic_write_json(runs / "mini" / rid / records.RECORD, {**rec, "recipe": {**rec["recipe"], **LONG_RECIPE}})
-    report.write_campaign_report("mini", runs, gen)
-    report.write_study_report("mini", "eca_kernel", runs, gen)
-    for lang in i18n.LANGS:  # a second study page: the same variants under their own name and title
-        text = (gen / f"study-eca_kernel_{lang}.md").read_text(encoding="utf-8")
-        (gen / f"study-ghost_ratio_{lang}.md").write_text(
-            text.replace("ECA kernel size", "Ghost ratio").replace("ECA 卷积核大小", "Ghost 比例"), encoding="utf-8")
-    for study in ("eca_kernel", "ghost_ratio"):
-        _ablation_page(gen, study, "eca_kernel")
-    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "book/", "-W", "-n",
-                           "--keep-going"], capture_output=True, text=True, cwd=proj)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return proj / "_build" / "html"
-
-
-@pytest.fixture(scope="module")
-def copy_repo_book_module(tmp_path_factory):
-    import shutil
-
-    from conftest import ROOT
-    dst = tmp_path_factory.mktemp("reader") / "proj"
-    shutil.copytree(ROOT / "book", dst / "book", ignore=shutil.ignore_patterns("_build", "generated", "*.ipynb"))
-    shutil.copy(ROOT / "_config.yml", dst / "_config.yml")
-    shutil.copytree(ROOT / "params", dst / "params")
-    return dst
+def read_pages(reader_book):
+    """{(page, width): what Chromium read}: every page at both widths, in one browser for the module."""
+    import chromium
+    if not chromium.find():
+        if os.environ.get("CI"):
+            pytest.fail("chromium must be installed in CI (.ci/run installs it)")
+        pytest.skip("chromium not installed")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the lab extra)")
+    shots = Path(os.environ["BOOK_SHOTS"]) if os.environ.get("BOOK_SHOTS") else None  # a screenshot per page, width
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
+    with chromium.session() as page:
+        return {(p, w): chromium.read(page, reader_book / p, w, shot=shots / f"{p.replace('/', '_')}-{w}.png" if shots else None)
+                for p in PAGES for w in WIDTHS}
 
 
 @pytest.mark.slow
@@ -80,37 +47,79 @@ def test_each_ablation_page_is_titled_by_its_study_in_both_languages(reader_book
 
 
 @pytest.mark.slow
-def test_pages_in_chromium_fit_describe_their_images_and_squeeze_no_column_at_both_widths(reader_book):
-    import chromium
-    browser = chromium.find()
-    if not browser:
-        if os.environ.get("CI"):
-            pytest.fail("chromium must be installed in CI (.ci/run installs it)")
-        pytest.skip("chromium not installed")
-    pages = [f"{lang}/{p}.html" for lang in i18n.LANGS for p in ("results", "ablations", "method", "performance")]
-    pages += ["runs/index.html", "runs/mini-resnet_20-s0.html", "generated/ablation-eca_kernel.html",
-              "generated/analysis.html"]
-    profiles = queue.Queue()  # two browsers side by side, each with a profile of its own (a profile is locked)
-    for i in range(2):
-        profiles.put(reader_book.parent / f"chrome{i}")
-
-    def measure(page: str, width: int) -> tuple[str, int, dict]:
-        profile = profiles.get()
-        try:
-            return page, width, chromium.table_widths(browser, reader_book / page, width, profile)
-        finally:
-            profiles.put(profile)
-
-    with ThreadPoolExecutor(2) as pool:
-        measured = list(pool.map(lambda job: measure(*job), [(p, w) for p in pages for w in (1400, 1000)]))
-    too_wide = [(page, width, round(w), what[:20]) for page, width, m in measured for w, what in m["tables"]
+def test_pages_fit_describe_their_images_and_squeeze_no_column_at_both_widths(read_pages):
+    too_wide = [(page, width, round(w), what[:20]) for (page, width), m in read_pages.items() for w, what in m["tables"]
                 if w > m["column"] + 1]
     assert not too_wide, too_wide  # runs/index's Status and Top-1 columns stay in view too
-    squeezed = [(page, width, m["narrowest_cell"]) for page, width, m in measured
+    squeezed = [(page, width, m["narrowest_cell"]) for (page, width), m in read_pages.items()
                 if m["narrowest_cell"] and m["narrowest_cell"][0] < 2]
     assert not squeezed, squeezed  # no "已/跳/过", one character per line
-    undescribed = [(page, src, alt) for page, _, m in measured for src, alt in m["images"]
+    undescribed = [(page, src, alt) for (page, _), m in read_pages.items() for src, alt in m["images"]
                    if "_images/" in src and (len(alt) < 20 or "/" in alt and alt.endswith(".png"))]
     assert not undescribed, undescribed
-    zh = next(m for page, _, m in measured if page == "zh/results.html")
+    zh = read_pages["zh/results.html", 1400]
     assert any(alt.startswith("条形图") for _, alt in zh["images"])  # in the page's language
+
+
+def _theme_words(m: dict) -> list[str]:
+    t = m["theme"]
+    return t["search"] + t["search_box"] + t["prev_next"] + t["contents"] + t["buttons"]
+
+
+@pytest.mark.slow
+def test_each_language_reads_the_themes_words_in_its_own_language_at_both_widths(read_pages):
+    for (page, width), m in read_pages.items():
+        lang = page.split("/")[0]
+        if lang not in i18n.LANGS:
+            continue
+        words = _theme_words(m)
+        assert m["theme"]["search_box"] and m["theme"]["prev_next"], (page, width, m["theme"])
+        if lang == "zh":
+            assert m["lang"] == "zh-CN", page
+            assert all(CJK.search(w) for w in words), (page, width, [w for w in words if not CJK.search(w)])
+        else:
+            assert m["lang"] == "en", page
+            assert not any(CJK.search(w) for w in words), (page, width, words)
+    assert "目录" in read_pages["zh/method.html", 1400]["theme"]["contents"][0]
+    assert read_pages["zh/results.html", 1000]["theme"]["prev_next"] == ["上一页", "下一页"]
+    assert [w.lower() for w in read_pages["en/results.html", 1000]["theme"]["prev_next"]] == ["previous", "next"]
+
+
+@pytest.mark.slow
+def test_the_language_switch_leads_to_the_twin_page_and_navigation_stays_in_one_language(read_pages, reader_book):
+    def under(path: str | None) -> str | None:  # 'en/results.html' for a link into the book
+        return os.path.relpath(path, reader_book) if path else None
+
+    for (page, width), m in read_pages.items():
+        lang = page.split("/")[0]
+        if lang not in i18n.LANGS:
+            continue
+        other = "zh" if lang == "en" else "en"
+        assert under(m["switch"]) == other + page[len(lang):], (page, width)
+        for key in ("prev", "next"):  # never into the other language (en Conclusion no longer leads to 引言)
+            assert not (under(m[key]) or "").startswith(other + "/"), (page, width, key, m[key])
+        assert not [x for x in m["sidebar_links"] if under(x).startswith(other + "/")], (page, width)
+        assert {"English": "en", "中文": "zh"}.get(m["sidebar_parts"][0]) == lang  # its own part, first
+    # the last English page leads on to the runs (past the Chinese part), the first Chinese page back to the start
+    assert under(read_pages["en/conclusion.html", 1400]["next"]) == "generated/analysis.html"
+    assert under(read_pages["zh/introduction.html", 1400]["prev"]) == "index.html"
+    assert under(read_pages["zh/introduction.html", 1400]["next"]) == "zh/related_work.html"
+
+
+@pytest.mark.slow
+def test_search_finds_a_chinese_word_on_every_page_that_has_it_and_english_words_still(reader_book):
+    from bs4 import BeautifulSoup
+    text = (reader_book / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1:text.rindex(")")])
+
+    def found(term: str) -> set[str]:
+        hits = set()
+        for table in ("terms", "titleterms"):
+            docs = index[table].get(term, [])
+            hits |= {index["docnames"][i] for i in ([docs] if isinstance(docs, int) else docs)}
+        return hits
+
+    having = {p.relative_to(reader_book).with_suffix("").as_posix() for p in (reader_book / "zh").glob("*.html")
+              if "种子" in BeautifulSoup(p.read_text(encoding="utf-8"), "html.parser").select_one("article").get_text()}
+    assert len(having) >= 5 and having <= found("种子")
+    assert {"en/results", "en/method"} <= found("seed")  # English words are still stemmed and found

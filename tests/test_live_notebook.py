@@ -140,3 +140,44 @@ def test_explore_notebook_shows_its_widget_once_with_a_static_figure_and_table(s
     assert len(views) == 1  # shown once
     static = "".join(views[0]["data"]["text/html"])  # a saved notebook may keep the text as a list of lines
     assert static.startswith('<img alt="top1 by epoch" src="data:image/png;base64,') and "r1" in static
+
+
+def run_notebook_live(kernel: LiveKernel, name: str, **parameters) -> list[tuple[dict, list[dict]]]:
+    """Run ``notebooks/<name>`` cell by cell as a person does: its parameters cell, the values they change,
+    then every other code cell; each cell's reply and messages."""
+    cells = [c for c in json.loads((ROOT / "notebooks" / name).read_text())["cells"] if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) for c in cells]
+    at = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
+    sources.insert(at + 1, "\n".join(f"{k} = {v!r}" for k, v in parameters.items()))
+    return [kernel.run(code) for code in sources]
+
+
+def shown(messages: list[dict], mime: str) -> list:
+    return [m["content"]["data"][mime] for m in messages if m["msg_type"] in ("display_data", "execute_result")
+            and mime in m["content"]["data"]]
+
+
+def test_evaluate_notebook_runs_live_and_shows_and_writes_the_checkpoints_metrics(kernel, synthetic_root, tmp_path):
+    settings = tiny_config(synthetic_root, tmp_path / "run", epochs=1, max_steps_per_epoch=2, train_subset=128,
+                           test_subset=64)
+    reply, _ = kernel.run(f"from cifar100lab.launch import run\nrecord = run({settings!r})")
+    assert reply["status"] == "ok", reply
+    cells = run_notebook_live(kernel, "evaluate.ipynb", checkpoint=str(tmp_path / "run" / records.CHECKPOINT),
+                              out=str(tmp_path / "evaluation.json"), batch_size=64)
+    assert all(reply["status"] == "ok" for reply, _ in cells), [r for r, _ in cells]
+    written = records.read_json(tmp_path / "evaluation.json")
+    assert written["evaluated"] == 64
+    table = shown(cells[-1][1], "text/plain")  # the metrics, shown as the cell's result
+    assert table and "top1" in table[-1] and str(written["top1"]) in table[-1]
+
+
+def test_ablation_notebook_runs_live_and_shows_its_studys_table_and_figure(kernel, tmp_path):
+    from fake_campaign import write_fake_campaign
+    write_fake_campaign(tmp_path / "runs")
+    cells = run_notebook_live(kernel, "ablation.ipynb", campaign="mini", study="eca_kernel",
+                              runs_root=str(tmp_path / "runs"), out_dir=str(tmp_path / "gen"))
+    assert all(reply["status"] == "ok" for reply, _ in cells), [r for r, _ in cells]
+    last = cells[-1][1]
+    assert shown(last, "image/png")  # the study's figure
+    assert any("| Variant |" in text for text in shown(last, "text/markdown"))  # its table, with intervals
+    assert (tmp_path / "gen" / "study-eca_kernel_zh.md").is_file()

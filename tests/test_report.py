@@ -412,7 +412,7 @@ def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_agai
     assert "| convnext_tiny_timm-scratch | 50.00 | – |" in cmp  # no claim beside it
 
 
-def test_the_predicted_campaign_duration_is_set_beside_what_its_runs_measured_not_called_a_bound(tmp_path):
+def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaigns_measured_time(tmp_path):
     from cifar100lab import records
     runs, bench = tmp_path / "runs", tmp_path / "bench"
     timing = {"campaign": "c", "source": "params/c.yaml", "dataset": "synthetic", "started": "2026-12-02T21:15:16",
@@ -435,6 +435,9 @@ def test_the_predicted_campaign_duration_is_set_beside_what_its_runs_measured_no
     en = (tmp_path / "gen" / "performance_en.md").read_text()
     zh = (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
     assert "lower bound" not in en and "下限" not in zh
-    assert "For the 1 run that trained, it predicts 1.5 min; their records (2026-12-02) hold 0.5 min of epochs, so " \
-           "the prediction is **3.0×** what was measured" in en
-    assert "预测为实测的 **3.0×**" in zh
+    # What the estimate is, beside what the same campaign measured: its wall time, what did not train, the ratio.
+    assert "**Estimated epoch time of the whole campaign on one process of this device: 1.0 h" in en
+    assert "The campaign itself ran on 2026-12-02: 1.0 min of wall time with 1 run side by side; 1 run did not " \
+           "train (skipped), holding 1.0 h of the estimate. For the 1 run that trained, the estimate is 1.5 min of " \
+           "epochs; their records hold 0.5 min, so the estimate is **3.0×** what was measured: an over-estimate." in en
+    assert "估计为实测的 **3.0×**：估计偏高" in zh and "占估计中的 1.0 h" in zh

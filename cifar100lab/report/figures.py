@@ -86,16 +86,30 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
     done[say("ax_flops", lang)] = done[say("ax_flops", lang)].round()  # the size legend lists whole MFLOPs
     fig, ax = plt.subplots(figsize=(8, 4.8))
     sns.scatterplot(data=done, x="params_m", y="top1", hue=say("ax_group", lang), size=say("ax_flops", lang),
-                    sizes=(30, 600), ax=ax, hue_order=_group_order(_done(rows, lang), lang), alpha=0.8)
-    # Alternate label sides so neighbours with near-equal accuracy do not print over each other.
-    for i, r in enumerate(done.sort_values("params_m").itertuples()):
-        ax.annotate(failure_label(r), (r.params_m, r.top1), fontsize=7, textcoords="offset points",
-                    xytext=(5, 4) if i % 2 else (5, -9))
+                    sizes=(30, 400), ax=ax, hue_order=_group_order(_done(rows, lang), lang), alpha=0.8)
     chance_line(ax, done.chance.iloc[0], lang)
     ax.set(xscale="log", xlabel=say("ax_params", lang), ylabel=say("ax_top1", lang))
+    from matplotlib.ticker import FuncFormatter
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.1, 1, 10: no mathtext minus
+    ax.margins(x=0.12, y=0.1)  # room inside the axes for the outermost points' labels
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
+    place_labels(ax, [(failure_label(r), r.params_m, r.top1) for r in done.itertuples()])
     return fig
+
+
+def place_labels(ax, labels: list[tuple[str, float, float]]) -> list:
+    """Point labels that overlap neither each other nor the points and stay inside the axes (adjustText moves
+    them apart; a thin line leads from a moved label to its point)."""
+    from adjustText import adjust_text
+    # Each label starts just right of its point (a constant step on a log axis), clear of a large marker.
+    step = 1.15 if ax.get_xscale() == "log" else 1.0
+    texts = [ax.text(x * step, y, text, fontsize=7, va="center") for text, x, y in labels]
+    if texts:
+        xs, ys = [x for _, x, _ in labels], [y for _, _, y in labels]
+        adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, ax=ax, ensure_inside_axes=True,
+                    expand=(1.2, 1.5), arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
+    return texts
 
 
 def one_per_group(rows: pd.DataFrame) -> list[str]:
@@ -125,6 +139,35 @@ def figure_curves(recs: list[dict], models: list[str], lang: str):
         ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left", ncol=1 if few else 2)
     integer_epochs(ax)
     ax.set(xlabel=say("ax_epoch", lang), ylabel=say("ax_top1", lang))
+    fig.tight_layout()
+    return fig
+
+
+def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns: int = 4):
+    """One small panel per model (its curve in colour, every other model's in grey behind it, the same axes in
+    every panel), for more models than one legend keeps apart."""
+    import matplotlib.pyplot as plt
+    style()
+    curves = {r["model"]: pd.DataFrame(records.curve(r)) for r in recs
+              if r.get("status") == "complete" and r["model"] in models and not r.get("options")}
+    shown = [m for m in models if m in curves]
+    rows = max(1, -(-len(shown) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(8, 1.9 * rows + 0.6), sharex=True, sharey=True, squeeze=False)
+    chance = chance_level(num_classes(recs[0])) if recs else float("nan")
+    for i, ax in enumerate(axes.flat):
+        if i >= len(shown):
+            ax.set_visible(False)
+            continue
+        for other in shown:
+            c = curves[other].groupby("epoch").top1.mean()
+            ax.plot(c.index, c.values, color="0.8" if other != shown[i] else "C0",
+                    lw=1.8 if other == shown[i] else 0.8, zorder=3 if other == shown[i] else 1)
+        chance_line(ax, chance, lang)
+        ax.set_title(shown[i], fontsize=9)
+        ax.tick_params(labelsize=8, labelbottom=i + columns >= len(shown))  # epochs under each column's last panel
+        integer_epochs(ax)
+    fig.supxlabel(say("ax_epoch", lang), fontsize=10)
+    fig.supylabel(say("ax_top1", lang), fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -32,6 +32,11 @@ STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "ski
 REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
               "notebook failed": "笔记本执行失败",
               "stopped by hand": "手动停止"}
+# Theme words the themes' zh catalogs lack (the rest come from the catalogs Sphinx and the themes ship).
+THEME_ZH = {"Color mode": "配色模式", "System Settings": "跟随系统", "Collapse Sidebar": "收起侧边栏",
+            "Expand Sidebar": "展开侧边栏", "Breadcrumb": "导航路径", "Link to this heading": "链接到此标题",
+            "Link to this image": "链接到此图片", "Link to this table": "链接到此表格", "Link to this code": "链接到此代码",
+            "Toggle primary sidebar": "显示或隐藏导航栏", "Toggle secondary sidebar": "显示或隐藏本页目录"}
 YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
 
@@ -399,7 +404,8 @@ MESSAGES = {
                    "zh": "准确率与参数量（对数坐标）；标记大小表示每张图像的 FLOPs。"},
     "fig_curves": {"en": "Test top-1 accuracy per epoch of one model per group.",
                    "zh": "每个类别选一个模型的每 epoch 测试集 Top-1 准确率。"},
-    "fig_curves_all": {"en": "Test top-1 accuracy per epoch of every model.", "zh": "所有模型每 epoch 的测试集 Top-1 准确率。"},
+    "fig_curves_all": {"en": "Test top-1 accuracy per epoch of every model, one panel each (the others in grey).",
+                       "zh": "所有模型每 epoch 的测试集 Top-1 准确率，每个模型一个小图（其余模型为灰色）。"},
     "ax_top1": {"en": "test top-1 accuracy (%)", "zh": "测试集 Top-1 准确率 (%)"},
     "ax_params": {"en": "parameters (M, log scale)", "zh": "参数量（M，对数坐标）"},
     "ax_epoch": {"en": "epoch", "zh": "epoch"},
@@ -418,12 +424,15 @@ MESSAGES = {
                        "zh": "散点图：{n} 个模型的 Top-1 准确率与参数量（对数坐标）；标记大小表示每张图像的 FLOPs。"},
     "alt_fig_curves": {"en": "Line chart of test top-1 accuracy per epoch for {models}.",
                        "zh": "折线图：{models} 每个 epoch 的测试集 Top-1 准确率。"},
-    "alt_fig_curves_all": {"en": "Line charts of test top-1 accuracy per epoch for all {n} models.",
-                           "zh": "折线图：全部 {n} 个模型每个 epoch 的测试集 Top-1 准确率。"},
+    "alt_fig_curves_all": {"en": "Line charts of test top-1 accuracy per epoch for all {n} models, one small panel per model.",
+                           "zh": "折线图：全部 {n} 个模型每个 epoch 的测试集 Top-1 准确率，每个模型一个小图。"},
     "alt_study": {"en": "Dot plot of test top-1 accuracy for the {n} variants of the study \"{title}\", from {lo} % to {hi} %.",
                   "zh": "点图：消融实验“{title}”中 {n} 个变体的测试集 Top-1 准确率，从 {lo}% 到 {hi}%。"},
     "alt_run": {"en": "Training curves of run {run}: loss and test top-1 accuracy per epoch.",
                 "zh": "运行 {run} 的训练曲线：每个 epoch 的损失与测试集 Top-1 准确率。"},
+    "lang_name": {"en": "English", "zh": "中文"},  # the language switch names the twin page's language in it
+    "lang_switch_tip": {"en": "This page in Chinese", "zh": "本页的英文版"},
+    "search_bar": {"en": "Search this book...", "zh": "搜索本书……"},
     "ax_chance": {"en": "chance ({chance} %)", "zh": "随机水平（{chance}%）"},
     "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
     # ---------------------------------------------------------------- hyperparameter search (tune)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..records import atomic_write_text
-from .figures import figure_acc_params, figure_curves, figure_top1, one_per_group, save
+from .figures import figure_acc_params, figure_curves, figure_curves_panels, figure_top1, one_per_group, save
 from .findings import render_pairs, short_lists
 from .i18n import LANGS, dataset_label, fmt, join, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
@@ -36,7 +36,7 @@ def _figures(rows: pd.DataFrame, recs: list[dict], out: Path) -> dict[str, dict]
     makers = {"fig_top1": lambda lang: figure_top1(rows, lang), "fig_params": lambda lang: figure_acc_params(rows, lang),
               "fig_curves": lambda lang: figure_curves(recs, one_per_group(rows), lang)}
     if len(done) > len(one_per_group(rows)):
-        makers["fig_curves_all"] = lambda lang: figure_curves(recs, done, lang)
+        makers["fig_curves_all"] = lambda lang: figure_curves_panels(recs, done, lang)
     figs = {key: {lang: save(make(lang), out / f"{key}_{lang}.png") for lang in LANGS} for key, make in makers.items()}
     record_alt(out, {files[lang]: figure_alt(key, rows, lang) for key, files in figs.items() for lang in LANGS})
     return figs

@@ -2,6 +2,8 @@
 Each sentence is one template per fact in both languages (as in :mod:`.i18n`); the tables' headers too."""
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -49,17 +51,38 @@ FACTS = {
               "configured (precision, memory format, compilation, its recipe's optimizer); measured {measured} with "
               "torch {torch}. An epoch is the run's training images (the campaign's subset, or all {train} of "
               "{dataset}) at the measured training rate plus its test images (up to {test}) at the measured "
-              "evaluation rate. **Predicted duration of the whole campaign on one process of this device: "
-              "{total}{tuned}** (process start-up, checkpoints and compilation not included){against}. "
-              "CL: channels_last.",
+              "evaluation rate. **Estimated epoch time of the whole campaign on one process of this device: "
+              "{total}{tuned}** (an estimate from one timed epoch per network; process start-up, checkpoints and "
+              "compilation not included){against}. CL: channels_last.",
         "zh": "**{device}** —— `{campaign}` 实验（{file}）{partial}，单进程，每个网络按其运行的配置计时（精度、内存格式、"
               "是否编译、配方的优化器）；测于 {measured}，torch {torch}。每轮 = 该运行的训练图像（实验所取子集，或 {dataset} "
               "全部 {train} 张）按实测训练速度，加上其测试图像（至多 {test} 张）按实测评估速度。**整个实验在该设备单进程上的"
-              "预计用时：{total}{tuned}**（不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
-    "against_measured": {"en": ". For the {n} run(s) that trained, it predicts {predicted}; their records ({started}) hold "
-                               "{measured} of epochs, so the prediction is **{ratio}×** what was measured",
-                         "zh": "。对实际训练的 {n} 次运行，预测为 {predicted}；其记录（{started}）中各轮共用时 {measured}，"
-                               "预测为实测的 **{ratio}×**"},
+              "各轮用时估计：{total}{tuned}**（由每个网络计时一轮估算；不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
+    "against_measured": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side by "
+                               "side{skipped}. For the {n} run(s) that trained, the estimate is {predicted} of epochs; "
+                               "their records hold {measured}, so the estimate is **{ratio}×** what was measured: {verdict}",
+                         "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
+                               "各轮用时估计为 {predicted}；其记录中各轮共用时 {measured}，估计为实测的 **{ratio}×**：{verdict}"},
+    "against_skipped": {"en": "; {n} run(s) did not train (skipped), holding {t} of the estimate",
+                        "zh": "；{n} 次运行未训练（已跳过），占估计中的 {t}"},
+    "estimate_over": {"en": "an over-estimate", "zh": "估计偏高"},
+    "estimate_under": {"en": "an under-estimate", "zh": "估计偏低"},
+    "estimate_close": {"en": "within 10 % of the measurement", "zh": "与实测相差不到 10%"},
+    "same_setup": {"en": "The same {model} setup ({setup}) appears as \"{label}\" here at {ips} img/s and as \"{other}\" in "
+                         "\"{other_title}\" at {other_ips} img/s. They are different measurements ({when} and {other_when}, "
+                         "commits {commit} and {other_commit}), not different settings; within this run one epoch took "
+                         "{lo}–{hi} s ({spread}× apart), which points to other work on the machine while it ran. Read a "
+                         "setup's speed from the run whose epochs agree with each other.",
+                   "zh": "相同的 {model} 设置（{setup}）在此为“{label}”，{ips} 图像/秒；在“{other_title}”中为“{other}”，"
+                         "{other_ips} 图像/秒。这是两次不同的测量（{when} 与 {other_when}，提交 {commit} 与 {other_commit}），"
+                         "而非不同的设置；本次运行中每轮用时 {lo}–{hi} 秒（相差 {spread}×），表明运行期间机器很可能同时在做其他工作。"
+                         "某一设置的速度应以各轮用时一致的那次运行为准。"},
+    "setup_words": {"en": "{precision}, {layout}, batch {batch}, {images:,} images × {epochs} epochs, {threads} threads",
+                    "zh": "{precision}、{layout}、批大小 {batch}、{images:,} 张图像 × {epochs} 轮、{threads} 线程"},
+    "other_gpu": {"en": "The target above names an {named}; this record ran on an {device} (the record's GPU), so it "
+                        "shows the time on an {device}, not whether an {named} meets the target.",
+                  "zh": "上文的目标针对 {named}；本记录在 {device} 上测得（记录中的 GPU），因此它给出的是 {device} 上的用时，"
+                        "并不说明 {named} 能否达到该目标。"},
     "tuned": {"en": "; fine-tunes of pretrained weights account for {t} of it", "zh": "；其中预训练权重微调占 {t}"},
     "partial": {"en": " (only some of its networks were timed)", "zh": "（只测了部分网络）"},
     "runs_head": {"en": "**{device}** — {data}; measured {measured} with torch {torch} (`python -m cifar100lab timed-runs "
@@ -141,31 +164,44 @@ def _bench_section(b: dict, lang: str) -> str:
 
 
 def measured_epochs(runs_root, campaign: str | None) -> dict | None:
-    """{'campaign', 'started', 'seconds': {run id: epoch seconds}}: the epoch time (training and evaluation) each
-    run of the campaign's last timed invocation recorded; None without a timing record."""
+    """{'campaign', 'started', 'wall_seconds', 'jobs', 'seconds': {run id: epoch seconds}, 'skipped': [run ids]}:
+    the epoch time (training and evaluation) each run of the campaign's last timed invocation recorded, and the
+    runs that did not train; None without a timing record."""
     path = Path(runs_root or "runs") / (campaign or "") / records.TIMING
     if not campaign or not path.is_file():
         return None
     timing = records.read_json(path)
     seconds = {r["run_id"]: _epochs_seconds(path.parent / r["run_id"]) for r in timing["runs"]}
-    return {"campaign": timing["campaign"], "started": timing["started"][:10],
-            "seconds": {k: v for k, v in seconds.items() if v}}
+    return {"campaign": timing["campaign"], "started": timing["started"][:10], "wall_seconds": timing["wall_seconds"],
+            "jobs": timing["jobs"], "seconds": {k: v for k, v in seconds.items() if v},
+            "skipped": [r["run_id"] for r in timing["runs"] if r["status"] == "skipped"]}
+
+
+def _predicted_for(e: dict, run_ids) -> float:
+    """The estimate's share for these runs (a network's estimate split evenly over its runs)."""
+    return sum(n["predicted_seconds"] * sum(r in run_ids for r in n["runs"]) / max(1, len(n["runs"]))
+               for n in e["networks"])
 
 
 def _against(e: dict, measured: dict | None, lang: str) -> str:
-    """The prediction for the runs that trained beside what they measured, one process's worth (so the
-    prediction is never called a bound the data contradicts)."""
+    """The estimate beside what the same campaign measured: its wall time, the runs that did not train, and the
+    epochs of those that did (so the estimate is called what the data shows it is)."""
     if not measured or measured["campaign"] != e["campaign"] or not measured["seconds"]:
         return ""
     ran = measured["seconds"]
-    predicted = sum(n["predicted_seconds"] * sum(r in ran for r in n["runs"]) / max(1, len(n["runs"]))
-                    for n in e["networks"])
+    predicted = _predicted_for(e, ran)
     actual = sum(ran[r] for n in e["networks"] for r in n["runs"] if r in ran)
     if not predicted or not actual:
         return ""
+    ratio = predicted / actual
+    verdict = "estimate_close" if 0.9 <= ratio <= 1.1 else "estimate_over" if ratio > 1 else "estimate_under"
+    skipped = measured.get("skipped") or []
     return say("against_measured", lang, n=sum(r in ran for n in e["networks"] for r in n["runs"]),
                predicted=_hours(predicted), measured=_hours(actual), started=measured["started"],
-               ratio=f"{predicted / actual:.1f}")
+               wall=_hours(measured["wall_seconds"]), jobs=measured["jobs"], ratio=f"{ratio:.1f}",
+               verdict=say(verdict, lang),
+               skipped=say("against_skipped", lang, n=len(skipped), t=_hours(_predicted_for(e, skipped)))
+               if skipped else "")
 
 
 def _epoch_times_section(e: dict, lang: str, measured: dict | None = None) -> str:
@@ -188,7 +224,48 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None) -> st
     return head + "\n\n:::{div} names-wrap\n" + t + ":::\n"  # network names may wrap: book/_static/tables.css
 
 
-def _runs_section(r: dict, lang: str) -> str:
+# What makes two timed runs the same setup (with the device, its threads and the resolved precision).
+SETUP_KEYS = ("model", "options", "dataset", "train_subset", "epochs", "batch_size", "channels_last", "compile",
+              "fused_optimizer", "recipe", "augment", "overrides")
+GPU_NAME = re.compile(r"\b(?:[ABHLV]\d{2,3}|GH200|GB200)\b")  # a GPU model a target names: H100, A100, V100, L40
+
+
+def _setup(record: dict, run: dict) -> str:
+    cfg = run.get("config") or {}
+    return json.dumps([record["device"], record.get("torch_threads"), (run.get("hardware") or {}).get("precision"),
+                       *(cfg.get(k) for k in SETUP_KEYS)], sort_keys=True, default=str)
+
+
+def _same_setup_notes(r: dict, found: list[dict], lang: str) -> list[str]:
+    """For each run of ``r`` that another record measured in the same setup at a very different speed (this one
+    the slower): why the two numbers differ, from the two records (dates, commits, this run's epoch spread)."""
+    notes = []
+    for x in r["runs"]:
+        twins = [(o, y) for o in found if o is not r and o.get("kind") == "runs" for y in o["runs"]
+                 if _setup(o, y) == _setup(r, x) and (y.get("images_per_second") or 0) >= 1.5 * (x.get("images_per_second") or 1e9)]
+        if not twins or not x.get("epoch_seconds"):
+            continue
+        # the same seed first (the same images in the same order), then the fastest
+        o, y = max(twins, key=lambda t: (t[1]["config"].get("seed") == x["config"].get("seed"), t[1]["images_per_second"]))
+        cfg, lo, hi = x["config"], min(x["epoch_seconds"]), max(x["epoch_seconds"])
+        setup = say("setup_words", lang, precision=x["hardware"]["precision"], batch=cfg["batch_size"],
+                    layout="channels_last" if cfg.get("channels_last") else "NCHW", images=cfg["train_subset"],
+                    epochs=cfg["epochs"], threads=r.get("torch_threads"))
+        notes.append(say("same_setup", lang, model=cfg["model"], setup=setup, label=x["label"], ips=fmt(x["images_per_second"], 0),
+                         other=y["label"], other_title=o["title"].get(lang, ""), other_ips=fmt(y["images_per_second"], 0),
+                         when=r["measured"][:10], other_when=o["measured"][:10], commit=r.get("git_commit", "–")[:7],
+                         other_commit=o.get("git_commit", "–")[:7], lo=fmt(lo, 0), hi=fmt(hi, 0), spread=f"{hi / lo:.1f}"))
+    return notes
+
+
+def _gpu_notes(r: dict, lang: str) -> list[str]:
+    """A target that names another GPU than the record's: the record speaks for its own GPU only."""
+    named = sorted(set(GPU_NAME.findall(r["description"].get("en", ""))))
+    return [say("other_gpu", lang, named=n, device=r["device"]) for n in named
+            if r.get("device_type") == "cuda" and n not in r["device"]]
+
+
+def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
     rows = r["runs"]
     dataset = (rows[0].get("dataset") or {}) if rows else {}
     t = _table({"run": [x["label"] for x in rows], "status": [x["status"] for x in rows],
@@ -203,7 +280,8 @@ def _runs_section(r: dict, lang: str) -> str:
     head = say("runs_head", lang, device=r["device"], data=dataset_label(dataset.get("name"), dataset.get("label", "")),
                measured=r["measured"], torch=r["versions"]["torch"], file=r["file"])
     title = r["title"].get(lang, r["title"].get("en", ""))
-    return f"### {title}\n\n{r['description'].get(lang, '')}\n\n{head}\n\n{t}"
+    notes = "".join("\n" + n + "\n" for n in _gpu_notes(r, lang) + _same_setup_notes(r, list(found), lang))
+    return f"### {title}\n\n{r['description'].get(lang, '')}\n\n{head}\n\n{t}{notes}"
 
 
 def _epochs_seconds(run_dir: Path) -> float:
@@ -282,12 +360,12 @@ def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generat
     out.mkdir(parents=True, exist_ok=True)
     found = [records.read_json(p) for p in sorted(Path(bench_dir).glob("*.json"))] if Path(bench_dir).is_dir() else []
     has_gpu = any(b.get("device_type") == "cuda" for b in found)
-    measured = {"measured": measured_epochs(runs_root, campaign)}
+    extra = {"epoch_times": {"measured": measured_epochs(runs_root, campaign)}, "runs": {"found": found}}
     for lang in LANGS:
         parts = _campaign_part(runs_root, campaign, lang)
         for kind, render, (title, intro, empty) in PERFORMANCE_SECTIONS:
             parts += [f"## {title[lang]}\n", intro[lang] + "\n"]
-            parts += [render(r, lang, **(measured if kind == "epoch_times" else {})) for r in found
+            parts += [render(r, lang, **extra.get(kind, {})) for r in found
                       if r.get("kind", "check" if "check" in r else None) == kind] \
                 or [empty[lang] + "\n"]
         if not has_gpu:

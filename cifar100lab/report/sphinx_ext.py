@@ -1,12 +1,11 @@
-"""A Sphinx extension for the book (listed in ``_config.yml``): the book builds before any campaign, and
-Chinese pages say they are Chinese.
+"""A Sphinx extension for the book (listed in ``_config.yml``): the book builds before any campaign (the
+languages' own reading is :mod:`.sphinx_lang`, set up from here).
 
 * Before Sphinx reads the table of contents, fragments that no campaign has written yet are written in
   their empty state (each says that no runs exist and which command makes them), the Models and
   Performance pages are computed (they need no runs), the campaigns table is rendered from
   ``params/*.yaml``, and the campaign analysis page is a placeholder.
 * Sphinx's figure numbers are off (the report numbers figures per page, in the page's language).
-* ``<html lang>`` is ``zh`` on pages under ``zh/`` (Sphinx has one language per project).
 * Each ablation study's page is titled by its study in both languages (the notebook's heading is generic).
 * Every image has alt text: a notebook page's image (named by its content's sha256 by myst-nb) gets the alt
   text the report recorded for the generated figure with the same content; a run page's curves say whose.
@@ -109,15 +108,10 @@ def _alt_texts(app, doctree) -> None:
             image["alt"] = alt
 
 
-def _page_language(app, pagename, templatename, context, doctree) -> None:
-    if pagename.startswith("zh/"):
-        context["language"] = "zh"
-
-
 def setup(app):
     app.connect("config-inited", _config_inited, priority=100)  # before sphinx-external-toc reads the toc (900)
     app.connect("config-inited", _no_book_wide_figure_numbers, priority=10_000)
-    app.connect("html-page-context", _page_language)
+    app.setup_extension("cifar100lab.report.sphinx_lang")  # each language's own theme words, navigation, switch
     app.connect("doctree-read", _retitle_study_page, priority=400)
     app.connect("doctree-read", _alt_texts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

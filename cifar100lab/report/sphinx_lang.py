@@ -1,0 +1,183 @@
+"""A Sphinx extension that gives each language of the one bilingual book its own reading: a page under ``zh/``
+reads in Chinese throughout, a page under ``en/`` in English (``jupyter-book build book/`` still builds one book).
+
+* The theme's own words (Search, Contents, Previous, Next, the header buttons' tooltips) come from the
+  zh_CN message catalogs that Sphinx and the themes ship, installed for the page being written, and
+  ``<html lang>`` names the page's language. Sphinx has one language per project; only the page templates'
+  words are switched here, so the content (written in both languages) is untouched.
+* Previous/Next never lead into the other language, and the sidebar shows the page's own language's part
+  (the bilingual parts, runs and references, stay in both).
+* Every page with a twin (``en/x`` and ``zh/x``) starts with a link to it.
+"""
+from __future__ import annotations
+
+import gettext
+import posixpath
+from functools import lru_cache
+from pathlib import Path
+
+from sphinx import locale
+
+from .i18n import LANGS, THEME_ZH, say
+
+# The catalogs the theme's templates and header buttons read: Sphinx's (with pydata-sphinx-theme's words
+# merged into it) and sphinx-book-theme's.
+CATALOGS = ("sphinx", "booktheme")
+
+
+def page_language(docname: str | None) -> str | None:
+    """'en' or 'zh' for a page of one language (under en/ or zh/), None for a bilingual page."""
+    head = (docname or "").split("/", 1)[0]
+    return head if head in LANGS and "/" in (docname or "") else None
+
+
+def twin(docname: str) -> str | None:
+    """The same page in the other language ('en/results' <-> 'zh/results'), None for a bilingual page."""
+    lang = page_language(docname)
+    if lang is None:
+        return None
+    other = next(x for x in LANGS if x != lang)
+    return other + docname[len(lang):]
+
+
+class _Words(gettext.NullTranslations):
+    """The last fallback of a catalog: the theme words its zh catalog lacks."""
+
+    def __init__(self, words: dict[str, str]):
+        super().__init__()
+        self.words = words
+
+    def gettext(self, message: str) -> str:
+        return self.words.get(message, message)
+
+
+@lru_cache(maxsize=None)
+def chinese_catalogs() -> dict[str, gettext.NullTranslations]:
+    """The zh_CN catalogs of Sphinx, pydata-sphinx-theme and sphinx-book-theme, by catalog name."""
+    import pydata_sphinx_theme
+    import sphinx
+    import sphinx_book_theme
+    sphinx_zh = gettext.translation("sphinx", Path(sphinx.__file__).parent / "locale", ["zh_CN"])
+    sphinx_zh.add_fallback(gettext.translation("sphinx", Path(pydata_sphinx_theme.__file__).parent / "locale",
+                                               ["zh", "zh_CN"]))
+    sphinx_zh.add_fallback(_Words(THEME_ZH))
+    book = Path(sphinx_book_theme.__file__).parent / "theme" / "sphinx_book_theme" / "static" / "locales"
+    book_zh = gettext.translation("booktheme", book, ["zh_CN"])
+    book_zh.add_fallback(_Words(THEME_ZH))
+    return {"sphinx": sphinx_zh, "booktheme": book_zh}
+
+
+def _remember_english(app) -> None:
+    # The catalogs Sphinx set up for the project's language (English), to put back on English pages.
+    app._cifar100lab_english = {name: locale.translators.get(("general", name), gettext.NullTranslations())
+                                for name in CATALOGS}
+    app._cifar100lab_english["templates"] = app.translator
+
+
+def _use_language(app, docname: str) -> None:
+    """The page's language for every word translated from now until the next page: Sphinx's HTML writer
+    ("Link to this heading"), the themes' handlers (header buttons) and the templates (Jinja's gettext)."""
+    if not hasattr(app, "_cifar100lab_english") or not hasattr(app.builder, "templates"):
+        return
+    english = app._cifar100lab_english
+    zh = page_language(docname) == "zh"
+    catalogs = chinese_catalogs() if zh else english
+    for name in CATALOGS:
+        locale.translators["general", name] = catalogs[name]
+    app.builder.templates.environment.install_gettext_translations(
+        catalogs["sphinx"] if zh else english["templates"])
+
+
+def _language_before_writing(app, doctree, docname) -> None:
+    # doctree-resolved comes just before the page's body is written (the writer translates as it goes).
+    _use_language(app, docname)
+
+
+def _install_theme_language(app, pagename, templatename, context, doctree) -> None:
+    # First of the html-page-context handlers (pages with no doctree, search and genindex, come only here).
+    _use_language(app, pagename)
+    if page_language(pagename) == "zh":
+        context["language"] = "zh-CN"
+
+
+def _one_language_relations(app, pagename, context) -> None:
+    """Previous/Next skip the other language's pages: en Conclusion leads on to the runs, not to 引言."""
+    lang = page_language(pagename)
+    relations = getattr(app.builder, "relations", {})
+    if lang is None:
+        return
+    for key, step in (("prev", 1), ("next", 2)):
+        linked = (relations.get(pagename) or [None, None, None])[step]
+        if page_language(linked) in (None, lang):
+            continue
+        while linked and page_language(linked) not in (None, lang):
+            linked = (relations.get(linked) or [None, None, None])[step]
+        context[key] = {"link": context["pathto"](linked),
+                        "title": app.builder.render_partial(app.env.titles[linked])["title"]} if linked else None
+
+
+def _own_sidebar(pagename: str, toctree_html):
+    """The sidebar without the other language's part; a part's language is that of the pages it links."""
+    from bs4 import BeautifulSoup
+    lang = page_language(pagename)
+    if lang is None:
+        return toctree_html
+    soup = BeautifulSoup(toctree_html, "html.parser") if isinstance(toctree_html, str) else toctree_html
+    for caption in soup.find_all("p", class_="caption"):
+        part = caption.find_next_sibling("ul")
+        first = part.find("a", href=True) if part else None
+        if first is None:
+            continue
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(pagename), first["href"].split("#")[0]))
+        if page_language(target) not in (None, lang):
+            caption.decompose()
+            part.decompose()
+    return soup if soup is toctree_html else str(soup)
+
+
+def _switch_link(app, pagename: str, context) -> None:
+    other = twin(pagename)
+    if other is None or other not in app.env.all_docs:
+        return
+    lang = page_language(pagename)
+    other_lang = page_language(other)
+    href = context["pathto"](other)
+    link = (f'<p class="lang-switch"><a href="{href}" hreflang="{other_lang}" lang="{other_lang}" '
+            f'title="{say("lang_switch_tip", lang)}">{say("lang_name", other_lang)}</a></p>\n')
+    context["body"] = link + context.get("body", "")
+    context["metatags"] = context.get("metatags", "") + f'<link rel="alternate" hreflang="{other_lang}" href="{href}">\n'
+
+
+def _one_language_navigation(app, pagename, templatename, context, doctree) -> None:
+    # After pydata-sphinx-theme has put its toctree function into the context (default priority).
+    _one_language_relations(app, pagename, context)
+    if page_language(pagename):  # Jupyter Book sets one search-box text for the whole book
+        context["theme_search_bar_text"] = say("search_bar", page_language(pagename))
+    build_toctree = context.get("generate_toctree_html")
+    if build_toctree is not None and page_language(pagename):
+        context["generate_toctree_html"] = lambda *a, **kw: _own_sidebar(pagename, build_toctree(*a, **kw))
+    if "body" in context:
+        _switch_link(app, pagename, context)
+
+
+def _quiet_jieba() -> None:
+    # Sphinx's Chinese search imports jieba, which imports the deprecated pkg_resources (a UserWarning on every
+    # build) and logs its dictionary loading to stderr: imported here first, quietly, a build's output stays clean.
+    import logging
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        try:
+            import jieba
+        except ImportError:  # Sphinx then reports the missing segmenter itself
+            return
+    jieba.setLogLevel(logging.WARNING)
+
+
+def setup(app):
+    _quiet_jieba()
+    app.connect("builder-inited", _remember_english)
+    app.connect("doctree-resolved", _language_before_writing)
+    app.connect("html-page-context", _install_theme_language, priority=1)
+    app.connect("html-page-context", _one_language_navigation, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

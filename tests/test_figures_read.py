@@ -1,0 +1,49 @@
+"""Figures a reader can read: point labels apart and inside the plot; many models as small multiples."""
+import json
+
+import pandas as pd
+
+from cifar100lab import records
+from cifar100lab.report import figures
+
+
+def _rows(points: list[tuple[str, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"model": m, "group": "attention", "status": "complete", "params_m": p, "top1": t,
+                          "flops_m": 100.0, "chance": 10.0, "diverged": None} for m, p, t in points])
+
+
+def _boxes(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    return ax.get_window_extent(renderer), [t.get_window_extent(renderer) for t in ax.texts]
+
+
+def test_point_labels_of_near_equal_models_neither_overlap_nor_leave_the_plot():
+    # Three models a hair apart (as segnext / lsknet were) and the largest model with a long name at the edge.
+    fig = figures.figure_acc_params(_rows([("segnext_mscan_tiny", 4.0, 52.0), ("lsknet_tiny", 4.1, 51.2),
+                                           ("lsknet_tiny_b", 4.2, 51.6), ("resnet_20", 0.27, 39.9),
+                                           ("convnext_tiny_with_a_long_name", 27.8, 40.4)]), "zh")
+    axes, labels = _boxes(fig)
+    assert len(labels) == 5
+    overlapping = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a.overlaps(b)]
+    assert not overlapping
+    outside = [b for b in labels if b.x0 < axes.x0 - 1 or b.x1 > axes.x1 + 1 or b.y0 < axes.y0 - 1 or b.y1 > axes.y1 + 1]
+    assert not outside  # none clipped at the plot's edge
+
+
+def test_every_models_curves_are_small_multiples_one_titled_panel_per_model(tmp_path):
+    recs = []
+    for i in range(6):
+        run = tmp_path / f"m{i}"
+        records.atomic_write_text(run / records.METRICS, "".join(
+            json.dumps({"epoch": e, "top1": 10.0 * e + i}) + "\n" for e in (1, 2)))
+        recs.append({"status": "complete", "model": f"m{i}", "seed": 0, "run_dir": str(run),
+                     "dataset": {"num_classes": 10}})
+    fig = figures.figure_curves_panels(recs, [f"m{i}" for i in range(6)], "en", columns=4)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == [f"m{i}" for i in range(6)]
+    # each panel: every model's curve, its own in colour and the others in grey
+    assert all(len(ax.lines) >= 6 for ax in shown)
+    # epochs are labelled under each column's last panel (the second row has two panels; columns 3-4 end above)
+    assert [ax.xaxis.get_tick_params()["labelbottom"] for ax in shown] == [False, False, True, True, True, True]
