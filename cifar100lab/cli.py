@@ -1,4 +1,4 @@
-"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,export,bench,timed-runs,check}``.
+"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,robustness,export,bench,timed-runs,check}``.
 
 A command refuses bad input by raising one of :func:`_user_errors`; :func:`main` turns it into one ``error:``
 line and exit status 2 (:func:`_fail`), so no command prints its own."""
@@ -159,6 +159,13 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def cmd_robustness(a) -> int:
+    from .robustness.analyse import analyse_campaign
+    summary = analyse_campaign(a.folder, a.data_root, a.force)
+    print(", ".join(f"{status} {len(rids)}" for status, rids in summary.items()) or "no model runs")
+    return 0
+
+
 def _user_errors():
     """The errors that are the user's to fix (bad config, data, checkpoint, path): one line, not a traceback."""
     from .config import ConfigError
@@ -225,6 +232,12 @@ def main(argv=None) -> int:
     e.add_argument("--data-root")
     e.add_argument("--batch-size", type=int, default=1000)
     e.set_defaults(fn=cmd_evaluate)
+    r = sub.add_parser("robustness", help="corruption robustness, calibration and per-class errors of a "
+                                          "campaign's model runs (robustness.json beside each record.json)")
+    r.add_argument("folder", help="the campaign's runs folder, e.g. runs/quick")
+    r.add_argument("--data-root")
+    r.add_argument("--force", action="store_true", help="analyse again even when up to date")
+    r.set_defaults(fn=cmd_robustness)
     t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)")
     t.add_argument("config", nargs="?")
     t.add_argument("--set", action="append", metavar="KEY=VALUE")

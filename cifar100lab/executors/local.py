@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -182,9 +184,25 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
         log(f"analysis skipped: another campaign process holds campaign {campaign.name} ({e.holder})")
 
 
+def robustness_step(campaign: Campaign, runs_root: str | os.PathLike, log=print) -> int:
+    """``python -m cifar100lab robustness`` on the campaign's folder, in a process of its own: it evaluates
+    checkpoints on the runs' device, and the campaign process makes no CUDA call. A failure is logged (its
+    output in the campaign's logs); the book then shows those runs without robustness numbers."""
+    folder = Path(runs_root) / campaign.name
+    log_path = folder / "logs" / "robustness.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as out:
+        code = subprocess.run([sys.executable, "-m", "cifar100lab", "robustness", str(folder)], stdout=out,
+                              stderr=subprocess.STDOUT).returncode
+    log(f"robustness: {'done' if code == 0 else f'failed (exit {code})'}; log: {log_path}")
+    return code
+
+
 def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
     """The analysis notebook and one per study, side by side (each kernel does single-threaded report work)."""
     out.mkdir(parents=True, exist_ok=True)
+    if campaign.robustness is not None:
+        robustness_step(campaign, runs_root, log)
     common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
               "out_dir": os.path.relpath(out)}
     books = [("analysis.ipynb", "analysis.ipynb", common)]

@@ -1,0 +1,174 @@
+"""The post-training robustness step: each run's own checkpoint evaluated on the clean and corrupted test
+images, batched on the run's device, its calibration and per-class errors, written to ``robustness.json``
+beside ``record.json``. A run whose checkpoint and settings are unchanged since its last analysis is skipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import torch
+
+from .. import records
+from ..checkpoint import read_checkpoint
+from ..config import ConfigError
+from ..data import data_root
+from ..data.datasets import fixed_subset
+from ..devices import visible_gpus
+from ..evaluation import load_for_evaluation
+from .calibration import ece_interval, expected_calibration_error, reliability
+from .corruptions import CACHE_FOLDER, PUBLISHED_FOLDER, generated_set, published_set
+from .per_class import confusion, per_class_accuracy, superclasses
+from .settings import RobustnessSettings
+
+OUT = "robustness.json"
+FORMAT = 1  # bumped when what is measured changes, so older files count as out of date
+RECIPE_FIELDS = ("label_smoothing", "mixup", "cutmix")  # known to change calibration: named beside ECE
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def up_to_date_key(checkpoint: Path, settings: RobustnessSettings) -> dict:
+    return {"format": FORMAT, "checkpoint_sha256": file_sha256(checkpoint), "settings": settings.as_dict()}
+
+
+def read_result(path: Path) -> dict | None:
+    """The robustness.json at ``path``, or None when there is none or it cannot be read (it is redone)."""
+    try:
+        return records.read_json(path)
+    except (OSError, records.RecordError, ValueError):
+        return None
+
+
+@torch.no_grad()
+def probabilities(learner, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Softmax outputs (float32, on the CPU) for uint8 images ``x`` already on the learner's device."""
+    learner.model.eval()
+    return torch.cat([learner.logits(x[i:i + batch_size]).float().softmax(dim=1)
+                      for i in range(0, len(x), batch_size)]).cpu()
+
+
+def analyse_run(run_dir: str | Path, settings: RobustnessSettings, data: str | None = None,
+                force: bool = False) -> tuple[str, dict | None]:
+    """("analysed" | "up to date" | "not complete", result) for one run folder."""
+    run_dir = Path(run_dir)
+    checkpoint, out = run_dir / "checkpoint.pt", run_dir / OUT
+    record = records.load(run_dir)
+    if not record or record.get("status") != "complete" or not checkpoint.is_file():
+        return "not complete", None
+    key = up_to_date_key(checkpoint, settings)
+    old = read_result(out)
+    if old and old.get("key") == key and not force:
+        return "up to date", old
+    t0 = time.perf_counter()
+    # Without a GPU in fp32: bf16 autocast on a CPU without bf16 units is emulated, several times slower.
+    loaded = load_for_evaluation(checkpoint, read_checkpoint(checkpoint), data, None if visible_gpus() else "fp32")
+    result = measure(loaded, settings, data)
+    result.update(key=key, run_id=record["run_id"], model=record["model"], group=record.get("group"),
+                  recipe={k: (record.get("recipe") or {}).get(k, 0) for k in RECIPE_FIELDS},
+                  dataset=loaded.dataset.describe(), seconds=time.perf_counter() - t0, evaluated_at=records.now(),
+                  hardware={"device": records.device_name(loaded.accelerator.device),
+                            "precision": loaded.accelerator.mixed_precision}, versions=records.versions())
+    records.atomic_write_json(out, result)
+    return "analysed", result
+
+
+def _test_images(loaded, settings: RobustnessSettings):
+    """The images analysed (a seeded subset of the run's test set when ``images`` is set), their labels and
+    their rows in the full test set (for the published arrays)."""
+    dataset, cfg = loaded.dataset, loaded.plan.config
+    full = dataset.subsets.get("test_full_size", len(dataset.test_y))
+    rows = fixed_subset(full, cfg.test_subset, 0)  # the trainer's own test subset (load_dataset's seed)
+    rows = torch.arange(full) if rows is None else rows
+    pick = fixed_subset(len(dataset.test_y), settings.images, settings.seed)
+    pick = torch.arange(len(dataset.test_y)) if pick is None else pick
+    return dataset.test_x[pick], dataset.test_y[pick], rows[pick]
+
+
+def corrupted_sets(loaded, settings: RobustnessSettings, clean: torch.Tensor, labels, rows, data: str | None):
+    """(corruption, severity, CorruptedSet) for every set the settings name, published arrays first."""
+    root = data_root(data or loaded.plan.config.data_root)
+    published = root / PUBLISHED_FOLDER if loaded.dataset.name == "cifar100" else None
+    for name in settings.corruptions:
+        for severity in settings.severities:
+            found = published and published_set(published, name, severity, rows, labels)
+            yield name, severity, found or generated_set(clean, name, severity, settings.seed,
+                                                         root / CACHE_FOLDER)
+
+
+def measure(loaded, settings: RobustnessSettings, data: str | None) -> dict:
+    """Clean accuracy, calibration and per-class errors; corruption error per set; calibration at the
+    calibration severity over every corruption."""
+    clean, labels, rows = _test_images(loaded, settings)
+    device, batch = loaded.accelerator.device, loaded.plan.config.eval_batch_size
+    probs = probabilities(loaded.learner, clean.to(device), batch)
+    result = {"images": len(labels), "clean": clean_metrics(loaded, probs, labels, settings.seed, data),
+              "corrupted": {}, "calibration_severity": settings.calibration_severity, "sources": {}}
+    at_severity = []
+    for name, severity, found in corrupted_sets(loaded, settings, clean, labels, rows, data):
+        p = probabilities(loaded.learner, found.images.to(device), batch)
+        top1 = float(100 * (p.argmax(dim=1) == labels).float().mean())
+        result["corrupted"].setdefault(name, {})[str(severity)] = {"error": 100 - top1, "checksum": found.checksum}
+        result["sources"][found.source] = result["sources"].get(found.source, 0) + 1
+        if severity == settings.calibration_severity:
+            at_severity.append(p)
+    if at_severity:
+        pooled, pooled_labels = torch.cat(at_severity), labels.repeat(len(at_severity))
+        result["corrupted_calibration"] = {"ece": expected_calibration_error(pooled, pooled_labels),
+                                           "reliability": reliability(pooled, pooled_labels)}
+    return result
+
+
+def clean_metrics(loaded, probs: torch.Tensor, labels: torch.Tensor, seed: int, data: str | None) -> dict:
+    num_classes = probs.shape[1]
+    predicted = probs.argmax(dim=1)
+    out = {"top1": float(100 * (predicted == labels).float().mean()),
+           "ece": expected_calibration_error(probs, labels), "ece_interval": ece_interval(probs, labels, seed),
+           "reliability": reliability(probs, labels), "classes": list(loaded.dataset.classes),
+           "per_class_accuracy": per_class_accuracy(predicted, labels, num_classes)}
+    coarse = superclasses(loaded.dataset.name, data or loaded.plan.config.data_root)
+    if coarse is not None:  # the superclass confusion (CIFAR-100's 20 superclasses)
+        coarse_of, names = coarse
+        to_coarse = torch.tensor(coarse_of)
+        out["confusion"] = {"level": "superclass", "names": names,
+                            "counts": confusion(to_coarse[predicted], to_coarse[labels], len(names))}
+    elif num_classes <= 20:  # a small label set (the stand-in's 10 classes) is its own confusion
+        out["confusion"] = {"level": "class", "names": list(loaded.dataset.classes),
+                            "counts": confusion(predicted, labels, num_classes)}
+    return out
+
+
+def campaign_runs(manifest: dict) -> list[str]:
+    """The runs the robustness step analyses: the campaign's model runs (not the recipe-changing study
+    variants, which answer their own study)."""
+    if "model_runs" in manifest:
+        return list(manifest["model_runs"])
+    variants = {rid for st in manifest.get("studies") or [] for v in st["variants"] if v.get("overrides")
+                for rid in st["runs"].get(v["label"], [])}
+    return [rid for rid in manifest["runs"] if rid not in variants]
+
+
+def analyse_campaign(folder: str | Path, data: str | None = None, force: bool = False, log=print) -> dict:
+    """Every model run of the campaign in ``folder``; returns {status: [run ids]}. The settings are the
+    campaign's (its manifest's ``robustness`` block)."""
+    folder = Path(folder)
+    manifest_path = folder / records.MANIFEST
+    if not manifest_path.is_file():
+        raise ConfigError(f"no campaign at {folder} (no {records.MANIFEST}); give a campaign's runs folder, "
+                          f"e.g. runs/quick, after running the campaign")
+    manifest = records.read_json(manifest_path)
+    settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, f"{manifest_path}: robustness")
+    summary: dict[str, list[str]] = {}
+    for rid in campaign_runs(manifest):
+        t0 = time.perf_counter()
+        status, _ = analyse_run(folder / rid, settings, data, force)
+        summary.setdefault(status, []).append(rid)
+        log(f"{rid}: robustness {status} ({time.perf_counter() - t0:.1f}s)")
+    return summary
