@@ -20,9 +20,9 @@ from ..evaluation import load_for_evaluation
 from .calibration import ece_interval, expected_calibration_error, reliability
 from .corruptions import CACHE_FOLDER, PUBLISHED_FOLDER, generated_set, published_set
 from .per_class import confusion, per_class_accuracy, superclasses
+from .results import OUT, campaign_runs, read_result
 from .settings import RobustnessSettings
 
-OUT = "robustness.json"
 FORMAT = 1  # bumped when what is measured changes, so older files count as out of date
 RECIPE_FIELDS = ("label_smoothing", "mixup", "cutmix")  # known to change calibration: named beside ECE
 
@@ -37,14 +37,6 @@ def file_sha256(path: Path) -> str:
 
 def up_to_date_key(checkpoint: Path, settings: RobustnessSettings) -> dict:
     return {"format": FORMAT, "checkpoint_sha256": file_sha256(checkpoint), "settings": settings.as_dict()}
-
-
-def read_result(path: Path) -> dict | None:
-    """The robustness.json at ``path``, or None when there is none or it cannot be read (it is redone)."""
-    try:
-        return records.read_json(path)
-    except (OSError, records.RecordError, ValueError):
-        return None
 
 
 @torch.no_grad()
@@ -71,7 +63,8 @@ def analyse_run(run_dir: str | Path, settings: RobustnessSettings, data: str | N
     # Without a GPU in fp32: bf16 autocast on a CPU without bf16 units is emulated, several times slower.
     loaded = load_for_evaluation(checkpoint, read_checkpoint(checkpoint), data, None if visible_gpus() else "fp32")
     result = measure(loaded, settings, data)
-    result.update(key=key, run_id=record["run_id"], model=record["model"], group=record.get("group"),
+    result.update(key=key, run_id=record["run_id"], model=record["model"], options=record.get("options") or {},
+                  seed=record.get("seed"), group=record.get("group"),
                   recipe={k: (record.get("recipe") or {}).get(k, 0) for k in RECIPE_FIELDS},
                   dataset=loaded.dataset.describe(), seconds=time.perf_counter() - t0, evaluated_at=records.now(),
                   hardware={"device": records.device_name(loaded.accelerator.device),
@@ -143,16 +136,6 @@ def clean_metrics(loaded, probs: torch.Tensor, labels: torch.Tensor, seed: int, 
         out["confusion"] = {"level": "class", "names": list(loaded.dataset.classes),
                             "counts": confusion(predicted, labels, num_classes)}
     return out
-
-
-def campaign_runs(manifest: dict) -> list[str]:
-    """The runs the robustness step analyses: the campaign's model runs (not the recipe-changing study
-    variants, which answer their own study)."""
-    if "model_runs" in manifest:
-        return list(manifest["model_runs"])
-    variants = {rid for st in manifest.get("studies") or [] for v in st["variants"] if v.get("overrides")
-                for rid in st["runs"].get(v["label"], [])}
-    return [rid for rid in manifest["runs"] if rid not in variants]
 
 
 def analyse_campaign(folder: str | Path, data: str | None = None, force: bool = False, log=print) -> dict:
