@@ -163,7 +163,7 @@ def cmd_robustness(a) -> int:
     from .robustness.analyse import analyse_campaign
     summary = analyse_campaign(a.folder, a.data_root, a.force)
     print(", ".join(f"{status} {len(rids)}" for status, rids in summary.items()) or "no model runs")
-    return 0
+    return 1 if summary.get("failed") else 0
 
 
 def _user_errors():

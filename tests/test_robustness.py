@@ -243,3 +243,21 @@ def test_the_robustness_step_skips_a_run_whose_checkpoint_and_settings_are_uncha
 def test_the_robustness_command_on_a_folder_without_a_campaign_is_one_line(tmp_path, capfd):
     done = run_cli(capfd, "robustness", tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no campaign at" in done.stderr
+
+
+def test_a_run_whose_checkpoint_is_damaged_is_reported_and_the_others_are_analysed(trained_campaign, tmp_path, capfd):
+    import shutil
+    folder = tmp_path / "c"
+    shutil.copytree(trained_campaign, folder)
+    shutil.copytree(folder / "c-resnet_20-s0", folder / "c-broken-s0")
+    (folder / "c-broken-s0" / "robustness.json").unlink(missing_ok=True)
+    checkpoint = folder / "c-broken-s0" / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    manifest = json.loads((folder / "campaign.json").read_text())
+    manifest["model_runs"] = ["c-broken-s0", "c-resnet_20-s0"]
+    (folder / "campaign.json").write_text(json.dumps(manifest))
+    done = run_cli(capfd, "robustness", folder)
+    assert done.returncode == 1 and "c-broken-s0: robustness failed:" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("failed 1, ")
+    assert (folder / "c-resnet_20-s0" / "robustness.json").exists()
+    assert not (folder / "c-broken-s0" / "robustness.json").exists()

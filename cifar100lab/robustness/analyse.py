@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 
 from .. import records
-from ..checkpoint import read_checkpoint
+from ..checkpoint import CheckpointError, read_checkpoint
 from ..config import ConfigError
-from ..data import data_root
+from ..data import DataError, data_root
 from ..data.datasets import fixed_subset
 from ..devices import visible_gpus
 from ..evaluation import load_for_evaluation
@@ -151,7 +151,11 @@ def analyse_campaign(folder: str | Path, data: str | None = None, force: bool = 
     summary: dict[str, list[str]] = {}
     for rid in campaign_runs(manifest):
         t0 = time.perf_counter()
-        status, _ = analyse_run(folder / rid, settings, data, force)
+        try:
+            status, _ = analyse_run(folder / rid, settings, data, force)
+        except (CheckpointError, DataError, ConfigError, records.RecordError) as e:  # this run; the others go on
+            status = "failed"
+            log(f"{rid}: robustness failed: {e}")
         summary.setdefault(status, []).append(rid)
         log(f"{rid}: robustness {status} ({time.perf_counter() - t0:.1f}s)")
     return summary
