@@ -15,7 +15,6 @@ from ..checkpoint import CheckpointError, read_checkpoint
 from ..config import ConfigError
 from ..data import DataError, data_root
 from ..data.datasets import fixed_subset
-from ..devices import visible_gpus
 from ..evaluation import load_for_evaluation
 from .calibration import ece_interval, expected_calibration_error, reliability
 from .corruptions import CACHE_FOLDER, PUBLISHED_FOLDER, generated_set, published_set
@@ -60,8 +59,7 @@ def analyse_run(run_dir: str | Path, settings: RobustnessSettings, data: str | N
     if old and old.get("key") == key and not force:
         return "up to date", old
     t0 = time.perf_counter()
-    # Without a GPU in fp32: bf16 autocast on a CPU without bf16 units is emulated, several times slower.
-    loaded = load_for_evaluation(checkpoint, read_checkpoint(checkpoint), data, None if visible_gpus() else "fp32")
+    loaded = load_for_evaluation(checkpoint, read_checkpoint(checkpoint), data)  # the run's device and precision
     result = measure(loaded, settings, data)
     result.update(key=key, run_id=record["run_id"], model=record["model"], options=record.get("options") or {},
                   seed=record.get("seed"), group=record.get("group"),
