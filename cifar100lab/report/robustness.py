@@ -12,12 +12,13 @@ from ..robustness.results import OUT, campaign_runs, read_result
 from ..robustness.settings import RobustnessSettings
 from .i18n import LANGS, dataset_label, fmt, join
 from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
-from .robustness_text import text
+from .robustness_text import corruption_name, text
 from .sources import wilson
 from .studies import figure_block
 from .tables import markdown_table
 
 PAGE = "robustness"
+ERRORS_CSV = "robustness_errors.csv"  # every corruption and severity (English headers)
 
 
 def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
@@ -64,14 +65,17 @@ def summary_table(results: list[dict], baseline: dict | None, lang: str) -> pd.D
     return pd.DataFrame(rows)
 
 
-def errors_table(results: list[dict], lang: str) -> pd.DataFrame:
-    """Corruption error (%) per model (rows) and corruption × severity (columns)."""
+def errors_table(results: list[dict], lang: str, by_severity: bool = False) -> pd.DataFrame:
+    """Corruption error (%) per model (rows) and corruption (columns): the mean over the measured severities,
+    or (``by_severity``, for the download) one column per corruption and severity."""
     rows = []
     for r in results:
         row = {text("model", lang): label(r)}
-        for name, by_severity in r["corrupted"].items():
-            for s, v in by_severity.items():
-                row[f"{name} {s}"] = fmt(v["error"], 1)
+        for name, errors in r["corrupted"].items():
+            if by_severity:
+                row.update({f"{corruption_name(name, lang)} {s}": fmt(v["error"], 1) for s, v in errors.items()})
+            else:
+                row[corruption_name(name, lang)] = fmt(sum(v["error"] for v in errors.values()) / len(errors), 1)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -107,13 +111,16 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
     sources = {s for r in results for s in r.get("sources", {})}
     body = text("intro", lang, campaign=manifest.get("name", "?"), n=len(results),
                 dataset=dataset_label(results[0]["dataset"]["name"]), images=f"{results[0]['images']:,}",
-                corruptions=join(settings.corruptions, lang), severities=join(map(str, settings.severities), lang),
+                corruptions=join([corruption_name(c, lang) for c in settings.corruptions], lang),
+                severities=join(map(str, settings.severities), lang),
                 source=join([text(s, lang) for s in sorted(sources)], lang), baseline=settings.baseline) + "\n\n"
     if baseline is None:
         body += f":::{{warning}}\n{text('no_baseline', lang, baseline=settings.baseline)}\n:::\n\n"
     body += f"**{text('table', lang)}**\n\n" + markdown_table(summary_table(results, baseline, lang)) + "\n"
     body += text("table_caption", lang, severity=settings.calibration_severity) + "\n\n"
     body += f"**{text('errors_title', lang)}**\n\n" + markdown_table(errors_table(results, lang)) + "\n"
+    body += text("errors_caption", lang, severities=join(map(str, settings.severities), lang)) + " "
+    body += text("download", lang, link=f"{{download}}`{ERRORS_CSV} <../generated/{ERRORS_CSV}>`") + "\n\n"
     captions = {"fig_severity": text("fig_severity", lang),
                 "fig_reliability": text("fig_reliability", lang, severity=settings.calibration_severity)}
     if "fig_confusion" in figs:
@@ -123,7 +130,7 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
                                          best=label(best), worst=label(worst))
     for i, (key, files) in enumerate(figs.items(), 1):
         body += figure_block(files[lang], ("Figure" if lang == "en" else "图") + f" {i}. " + captions[key])
-    body += f"### {text('per_class_title', lang)}\n\n" + per_class_prose(results, lang)
+    body += f"## {text('per_class_title', lang)}\n\n" + per_class_prose(results, lang)
     return body
 
 
@@ -135,6 +142,7 @@ def write_robustness_page(campaign: str, runs_root="runs", out_dir="book/generat
     if not results:
         return write_empty_robustness_page(out, replace=True)
     figs = _figures(results, out)
+    records.atomic_write_text(out / ERRORS_CSV, errors_table(results, "en", by_severity=True).to_csv(index=False))
     for lang in LANGS:
         records.atomic_write_text(out / f"{PAGE}_{lang}.md", robustness_page(manifest, results, figs, lang))
     return [f"{PAGE}_{lang}.md" for lang in LANGS]

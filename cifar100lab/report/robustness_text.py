@@ -14,7 +14,7 @@ TEXT = {
               "`python -m cifar100lab robustness runs/<campaign>`，再运行 `python -m cifar100lab book`。"},
     "intro": {
         "en": "Campaign **{campaign}**, {n} model(s) on **{dataset}**: every number below is measured from the "
-              "run's own checkpoint on {images} test image(s) and read from its `robustness.json`. Corruptions: "
+              "run's own checkpoint on {images} image(s) of its test set and read from its `robustness.json`. Corruptions: "
               "{corruptions} at severities {severities} ({source}). mCE and relative mCE are normalised by "
               "**{baseline}**, which scores 100 by construction; below 100 means fewer errors under corruption "
               "than {baseline}.",
@@ -32,9 +32,11 @@ TEXT = {
     "table_caption": {
         "en": "Top-1 with Wilson's 95 % interval; ECE (15 bins) with a bootstrap 95 % interval, clean and over "
               "every corruption at severity {severity}. Label smoothing, Mixup and CutMix change calibration; "
-              "the Recipe column names them where a run used them.",
+              "the Recipe column names them where a run used them. Relative mCE divides by the baseline's rise in error under each "
+              "corruption; it is left out (–) where that rise is not positive, as it can be after a short training.",
         "zh": "Top-1 附 Wilson 95% 置信区间；ECE（15 个分箱）附自助法 95% 区间，分别为干净图像和严重度 {severity} "
-              "下所有损坏类型。标签平滑、Mixup 与 CutMix 会改变校准；“配方”列注明使用了它们的运行。"},
+              "下所有损坏类型。标签平滑、Mixup 与 CutMix 会改变校准；“配方”列注明使用了它们的运行。相对 mCE 除以基准模型"
+              "在各损坏类型下误差的增量；该增量不为正时（短训练后可能如此）不给出（–）。"},
     "model": {"en": "Model", "zh": "模型"}, "clean_top1": {"en": "Clean top-1 (%)", "zh": "干净 Top-1 (%)"},
     "mce": {"en": "mCE", "zh": "mCE"}, "rel_mce": {"en": "Relative mCE", "zh": "相对 mCE"},
     "ece": {"en": "ECE clean (%)", "zh": "干净 ECE (%)"},
@@ -42,8 +44,10 @@ TEXT = {
     "recipe": {"en": "Recipe", "zh": "配方"}, "plain": {"en": "plain", "zh": "普通"},
     "label_smoothing": {"en": "label smoothing {v}", "zh": "标签平滑 {v}"},
     "mixup": {"en": "Mixup {v}", "zh": "Mixup {v}"}, "cutmix": {"en": "CutMix {v}", "zh": "CutMix {v}"},
-    "errors_title": {"en": "Corruption error per corruption and severity (%)",
-                     "zh": "各损坏类型与严重度的误差 (%)"},
+    "errors_title": {"en": "Corruption error per corruption (%)", "zh": "各损坏类型的误差 (%)"},
+    "errors_caption": {"en": "Each cell is the top-1 error averaged over severities {severities}.",
+                       "zh": "每格为严重度 {severities} 下 Top-1 误差的平均值。"},
+    "download": {"en": "Every corruption and severity: {link}.", "zh": "各损坏类型与严重度的完整数据：{link}。"},
     "corruption": {"en": "Corruption", "zh": "损坏类型"}, "severity": {"en": "severity", "zh": "严重度"},
     "per_class_title": {"en": "Per-class errors", "zh": "各类别错误"},
     "always_wrong": {"en": "Classes no model gets a single test image of right: {names}.",
@@ -73,6 +77,21 @@ TEXT = {
     "noise": {"en": "noise", "zh": "噪声"}, "blur": {"en": "blur", "zh": "模糊"},
     "weather": {"en": "weather", "zh": "天气"}, "digital": {"en": "digital", "zh": "数字"},
 }
+
+# The corruptions' names as the tables and legends show them.
+CORRUPTION_NAMES = {
+    "gaussian_noise": ("Gaussian noise", "高斯噪声"), "shot_noise": ("shot noise", "散粒噪声"),
+    "impulse_noise": ("impulse noise", "脉冲噪声"), "defocus_blur": ("defocus blur", "散焦模糊"),
+    "glass_blur": ("glass blur", "玻璃模糊"), "motion_blur": ("motion blur", "运动模糊"),
+    "zoom_blur": ("zoom blur", "缩放模糊"), "snow": ("snow", "雪"), "frost": ("frost", "霜"), "fog": ("fog", "雾"),
+    "brightness": ("brightness", "亮度"), "contrast": ("contrast", "对比度"),
+    "elastic_transform": ("elastic transform", "弹性变换"), "pixelate": ("pixelate", "像素化"),
+    "jpeg_compression": ("JPEG compression", "JPEG 压缩")}
+
+
+def corruption_name(name: str, lang: str) -> str:
+    en, zh = CORRUPTION_NAMES.get(name, (name, name))
+    return en if lang == "en" else zh
 
 
 def text(key: str, lang: str, **values) -> str:
