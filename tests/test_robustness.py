@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import run_cli, tiny_config
+from conftest import ROOT, run_cli, tiny_config
 from torchmetrics.functional.classification import multiclass_calibration_error
 
 from cifar100lab.config import ConfigError
@@ -169,12 +169,14 @@ def test_a_campaign_without_its_mce_baseline_is_refused_before_work(tmp_path, ca
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_quick_campaign_measures_the_reduced_protocol():
-    from cifar100lab.campaign import load_campaign
-    camp = load_campaign("params/quick.yaml", dataset="synthetic")
-    settings = camp.robustness
-    assert (len(settings.corruptions), len(settings.severities), settings.images) == (5, 2, 500)
-    assert "quick-resnet_20-s0" in camp.model_runs
+@pytest.mark.parametrize("campaign, shape", [("quick", (5, 2, 500)), ("fast", (15, 5, None)),
+                                             ("full", (15, 5, None))])
+def test_the_quick_campaign_measures_a_reduced_protocol_and_the_others_the_whole(campaign, shape):
+    import yaml
+    spec = yaml.safe_load((ROOT / "params" / f"{campaign}.yaml").read_text())
+    settings = RobustnessSettings.from_dict(spec["robustness"], campaign)
+    assert (len(settings.corruptions), len(settings.severities), settings.images) == shape
+    assert spec["models"] == "all"  # so the baseline, resnet_20, is trained in it
 
 
 # ------------------------------------------------------------------ per class

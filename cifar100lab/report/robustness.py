@@ -89,7 +89,7 @@ def per_class_prose(results: list[dict], lang: str) -> str:
              else text("none_always_wrong", lang)]
     spread = most_disagreed(accuracies)
     if spread:
-        parts.append(text("disagreed", lang, items=join([f"{names[c]} ({fmt(v, 0)} pp)" for c, v in spread], lang)))
+        parts.append(text("disagreed", lang, items=join([f"{names[c]} ({fmt(v, 0)} {text('pp', lang)})" for c, v in spread], lang)))
     return (" " if lang == "en" else "").join(parts) + "\n"
 
 

@@ -73,7 +73,7 @@ TEXT = {
     "ax_accuracy": {"en": "top-1 accuracy (%)", "zh": "Top-1 准确率 (%)"},
     "ax_confidence": {"en": "confidence", "zh": "置信度"}, "ax_bin_accuracy": {"en": "accuracy", "zh": "准确率"},
     "ax_true": {"en": "true", "zh": "真实"}, "ax_predicted": {"en": "predicted", "zh": "预测"},
-    "clean": {"en": "clean", "zh": "干净"},
+    "clean": {"en": "clean", "zh": "干净"}, "pp": {"en": "pp", "zh": "百分点"},
     "noise": {"en": "noise", "zh": "噪声"}, "blur": {"en": "blur", "zh": "模糊"},
     "weather": {"en": "weather", "zh": "天气"}, "digital": {"en": "digital", "zh": "数字"},
 }
