@@ -6,7 +6,7 @@ CAMPAIGN ?= quick
 DATASET  ?=
 EXTRA    ?=
 
-.PHONY: install report campaign book test test-fast lint bench clean-book
+.PHONY: install report campaign book test test-fast lint bench clean-book lab explore
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,17 @@ bench: install
 	$(PY) -m cifar100lab timed-runs benchmarks/fashion_check.yaml --out benchmarks/records/cpu-fashion-check.json
 	$(PY) -m cifar100lab bench --campaign params/quick.yaml --dataset fashion-mnist --steps 4 --warmup 1 \
 	  --out benchmarks/records/cpu-quick-epoch-times.json
+
+# Working interactively: JupyterLab on notebooks/ with the project's kernel, which works in the project folder
+# (so runs/ and params/ are where a campaign has them); it prints the URL with its token.
+LAB_PORT ?= 8888
+# a container's root user (JupyterLab refuses root without it)
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --MappingKernelManager.root_dir=$(CURDIR) \
+	  --port=$(LAB_PORT) --no-browser $(ALLOW_ROOT)
+
+# The run explorer as an app without code cells (Voila), reading the run records under runs/.
+explore: install
+	$(VENV)/bin/voila $(CURDIR)/notebooks/explore.ipynb --Voila.root_dir=$(CURDIR)/notebooks \
+	  --MappingKernelManager.root_dir=$(CURDIR) --port=$(LAB_PORT) --no-browser

@@ -1,7 +1,8 @@
-"""The process's Accelerate setup: mixed precision, kernel policy, and the one place that drops Accelerate's
-per-process state between runs."""
+"""The process's Accelerate setup: mixed precision, kernel policy, the run's trackers, and the one place that
+drops Accelerate's per-process state between runs."""
 from __future__ import annotations
 
+import json
 import os
 
 import torch
@@ -53,3 +54,35 @@ def build_accelerator(precision: str, cpu: bool = False, log_with: str | None = 
     # independent single-process copies.
     return Accelerator(mixed_precision=choose_precision(precision, cuda), cpu=not cuda, log_with=log_with,
                        project_dir=project_dir)
+
+
+# A metrics row's fields that are not measurements: the epoch is the step every value is logged at, and the
+# count of evaluated images is the same every epoch.
+NOT_SCALARS = ("epoch", "evaluated")
+
+
+def start_trackers(accelerator, cfg, recipe: dict, run_id: str) -> None:
+    """Accelerate's tracker (TensorBoard under ``<run_dir>/tensorboard``, or a wandb / MLflow run named after
+    the run), with the config and recipe as its hyperparameters (scalars; the rest as JSON text)."""
+    hparams = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
+               for k, v in {**cfg.to_dict(), **{f"recipe.{k}": v for k, v in recipe.items()}}.items()}
+    if cfg.log_with == "tensorboard":
+        # Accelerate's add_hparams writes them into a second, time-named run folder; they go into the run's own
+        accelerator.init_trackers("tensorboard")
+        if accelerator.is_main_process:  # the only one with a writer
+            _tensorboard_hparams(accelerator.get_tracker("tensorboard", unwrap=True), hparams)
+        return
+    accelerator.init_trackers(cfg.campaign or "cifar100lab", config=hparams,
+                              init_kwargs={"wandb": {"name": run_id}, "mlflow": {"run_name": run_id}})
+
+
+def _tensorboard_hparams(writer, hparams: dict) -> None:
+    """The hyperparameters in ``writer``'s own event file (the HParams tab shows them beside its scalars)."""
+    from torch.utils.tensorboard.summary import hparams as hparams_summaries
+    for summary in hparams_summaries(hparams, {}):
+        writer.file_writer.add_summary(summary)
+
+
+def log_epoch(accelerator, row: dict) -> None:
+    """An epoch's measurements to the trackers, at the epoch as the step."""
+    accelerator.log({k: v for k, v in row.items() if k not in NOT_SCALARS}, step=row["epoch"])

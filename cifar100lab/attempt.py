@@ -33,6 +33,16 @@ class RunState:
         self.accelerator.wait_for_everyone()
         return self.record
 
+    def interrupt(self, epochs_done: int, resumes_from: int) -> None:
+        """Record the attempt as stopped by hand, with the epoch its next run resumes from. No collective call:
+        in a multi-process run the other processes may have stopped already."""
+        reason = (f"stopped by hand in epoch {epochs_done + 1} of {self.cfg.epochs}; "
+                  f"running it again resumes from epoch {resumes_from}")
+        self.record = records.interrupt(self.record, reason, wall_seconds=self.wall(), epochs_done=epochs_done)
+        self.save()
+        if self.main:
+            print(f"{self.run_id}: {reason}", flush=True)
+
 
 def start_record(plan: RunPlan) -> dict:
     """A new attempt's record: what the plan says about the run, before any work."""

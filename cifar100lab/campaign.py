@@ -4,7 +4,7 @@ the studies that compare them; :func:`write_manifest` writes what the report nee
 runs is the executors' job (:mod:`cifar100lab.executors`); one run's steps are :mod:`cifar100lab.runs`.
 
 Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, ``seeds``, ``models``
-(names or ``all``), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
+(a list of names, or ``study``: the original study's models, or ``registered``: every registered model), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
 ``study_seeds`` (seeds for study runs; default: the study's own ``seeds``), ``jobs`` (runs side by side:
 a number or ``auto``, see :func:`cifar100lab.kernels.resolve_jobs`), ``executor`` (``kind: slurm`` and its
 resources, :class:`cifar100lab.config.ExecutorConfig`), ``robustness`` (the post-training robustness step's
@@ -24,9 +24,10 @@ from typing import Any
 from . import records
 from .config import ConfigError, ExecutorConfig, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
 from .kernels import resolve_jobs
-from .models import model_entry, model_names
+from .models import model_entry, model_set
 from .robustness.settings import RobustnessSettings
 from .runs import Run
+from .settings import apply_set, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs", "executor", "robustness")
@@ -165,15 +166,13 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     path = Path(path)
     d = read_yaml_mapping(path, CAMPAIGN_KEYS, "campaign")
     name = check_name(d.get("name") or path.stem, f"{path}: campaign name")
-    models = d.get("models") or []
-    if models == "all":
-        models = model_names()
+    models = _model_list(path, d.get("models") or [])
     defaults = d.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: defaults must be a mapping of TrainConfig fields, got {defaults!r}")
     _refuse_per_run_fields(defaults, f"{path}: defaults")
-    _refuse_per_run_fields(set_values or {}, "--set")
-    defaults = {**defaults, **(set_values or {})}
+    _refuse_per_run_fields(top_level_keys(set_values or {}), "--set")
+    defaults = apply_set(defaults, set_values or {})
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
     # Study paths are relative to the campaign file's folder, so a campaign works from any working folder.
     studies = [load_study(path.parent / s) for s in d.get("studies") or []]
@@ -198,7 +197,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     camp.runs = list(runs.runs.values())
     camp.robustness = _robustness(path, d.get("robustness"), [e["model"] for e in entries])
     if not camp.runs:
-        raise ConfigError(f"{path} defines no runs; list 'models' (names or all) or 'studies'")
+        raise ConfigError(f"{path} defines no runs; list 'models' (names, study or registered) or 'studies'")
     return camp
 
 
@@ -211,6 +210,16 @@ def _robustness(path: Path, block, models: list[str]) -> RobustnessSettings | No
         raise ConfigError(f"{path}: robustness: its baseline {settings.baseline} (mCE is normalised by it) is not "
                           f"among the campaign's models; add it to 'models:' or name another baseline")
     return settings
+
+
+def _model_list(path: Path, models) -> list:
+    """The campaign's model entries: its list, or the names a model set's word (``study``, ``registered``) means."""
+    if not isinstance(models, str):
+        return list(models)
+    try:
+        return model_set(models)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _model_entry(path: Path, entry) -> dict:

@@ -21,17 +21,19 @@ from pathlib import Path
 import yaml
 
 from . import records
-from .devices import visible_gpus
 
 
 def _environment() -> dict:
     import torch
+
+    from .devices import visible_gpus
     return {"gpus": visible_gpus(), "torch": torch.__version__, "created": records.now()}
 
 
 def fork_check(config: dict) -> dict:
     """Prepare as the kernel does, fork, and let the child make a tensor on the GPU (or the CPU)."""
     from .config import resolve
+    from .devices import visible_gpus  # before the fork: the child imports nothing
     from .kernels import job_envs, resolve_jobs
     from .launch import choose_processes
     resolve(config)
@@ -108,7 +110,8 @@ def _tail(log: Path, lines: int = 15) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("check", choices=("fork", "resume"))
+    p.add_argument("check", choices=("fork", "resume"), help="fork: the kernel forks after preparing; "
+                   "resume: a killed-and-resumed run equals an uninterrupted one")
     p.add_argument("config", help="YAML of TrainConfig fields (the run the check uses)")
     p.add_argument("--work-dir", default="runs/checks", help="where the resume check's runs go")
     p.add_argument("--out", help="write the record here (JSON)")

@@ -1,10 +1,11 @@
-"""Command line: ``python -m cifar100lab {campaign,train,book,models,synth,evaluate,robustness,export,bench,timed-runs,check}``.
+"""The command line, ``python -m cifar100lab COMMAND`` (:func:`build_parser` lists the commands).
 
 A command refuses bad input by raising one of :func:`_user_errors`; :func:`main` turns it into one ``error:``
 line and exit status 2 (:func:`_fail`), so no command prints its own."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import subprocess
 import sys
@@ -21,18 +22,9 @@ def interrupted(e: KeyboardInterrupt) -> int:
     return 128 + signum
 
 
-def _set_values(pairs: list[str]) -> dict:
-    """``--set KEY=VALUE`` pairs, each VALUE read as YAML; a malformed one is a ConfigError naming it."""
-    from .config import ConfigError, parse_yaml
-    out = {}
-    for pair in pairs or []:
-        key, eq, value = pair.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE (e.g. --set epochs=10), got {pair!r}")
-        if key.strip() in out:
-            raise ConfigError(f"--set {key.strip()} is given twice; give each key once")
-        out[key.strip()] = parse_yaml(value, f"--set {pair!r}")
-    return out
+def _stop_signals():
+    from .kernels import stop_signals
+    return stop_signals()
 
 
 def _fail(e: BaseException) -> int:
@@ -43,7 +35,7 @@ def _fail(e: BaseException) -> int:
 
 def add_executor_arguments(c) -> None:
     """The campaign command's executor flags."""
-    from .config import EXECUTOR_FLAGS, EXECUTOR_KINDS
+    from .executor_choices import EXECUTOR_FLAGS, EXECUTOR_KINDS
     c.add_argument("--executor", choices=EXECUTOR_KINDS,
                    help="where runs execute (default: the YAML's executor, else local)")
     c.add_argument("--status", action="store_true", help="report queued / running / complete / failed per run")
@@ -56,7 +48,7 @@ def add_executor_arguments(c) -> None:
 
 def executor_with_flags(executor, a):
     """The YAML's executor block with the command line's choices on top."""
-    from .config import EXECUTOR_FLAGS
+    from .executor_choices import EXECUTOR_FLAGS
     changes = {k: getattr(a, k) for k in EXECUTOR_FLAGS if getattr(a, k, None) is not None}
     if getattr(a, "executor", None):
         changes["kind"] = a.executor
@@ -69,9 +61,10 @@ def cmd_campaign(a) -> int:
     from .data import DataError, data_available, load_dataset
     from .kernels import resolve_jobs
     from .runs import describe
+    from .settings import parse_set
     try:
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
-                               set_values=_set_values(a.set))
+                               set_values=parse_set(a.set))
         if a.jobs is not None:
             resolve_jobs(a.jobs, "--jobs")
         executor = executor_with_flags(camp.executor, a)
@@ -140,8 +133,14 @@ def cmd_book(a) -> int:
 
 
 def cmd_models(a) -> int:
-    from .report.models_page import models_table
-    print(models_table().to_string(index=False))
+    from .model_catalog import models_listing
+    print(models_listing(a.format, measure=a.measure))
+    return 0
+
+
+def cmd_runs(a) -> int:
+    from .run_listing import runs_listing
+    print(runs_listing(a.runs_root, a.campaign, a.format))
     return 0
 
 
@@ -179,9 +178,10 @@ def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
     from .config import read_yaml_mapping, resolve
     from .data import data_available
+    from .settings import apply_set, parse_set
     from .train import train
     cfg = read_yaml_mapping(a.config, None, "training config") if a.config else {}
-    plan = resolve({**cfg, **_set_values(a.set)})
+    plan = resolve(apply_set(cfg, parse_set(a.set)))
     # refused here, before the trainer makes the run folder, if the data cannot be had
     data_available(plan.config.dataset, plan.config.data_root, plan.config.download)
     record = train(plan)
@@ -196,51 +196,48 @@ def cmd_export(a) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="cifar100lab", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("campaign", help="run a campaign YAML with papermill, then its analysis")
-    c.add_argument("file")
-    c.add_argument("--dataset", help="cifar100 | fashion-mnist | synthetic (default: $CIFAR100LAB_DATASET or the YAML's)")
-    c.add_argument("--runs-root", default="runs")
-    c.add_argument("--book", default="book")
-    c.add_argument("--force", action="store_true", help="re-run complete runs, stale ones too (old run folders are moved aside)")
-    c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
-    c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
-                   help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
-                        "GPUs, 2 on a CPU-only machine (default: the campaign's)")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training field for every run")
-    c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
-    c.add_argument("--no-analysis", action="store_true")
-    add_executor_arguments(c)
-    c.set_defaults(fn=cmd_campaign)
+DESCRIPTION = """CIFAR-100 benchmark: train registered models with one Accelerate trainer, run campaigns of runs
+from YAML through papermill, list models and runs, and build the bilingual Jupyter Book report from run records.
+Each command's --help lists its options; bad input is one 'error:' line and exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    p = argparse.ArgumentParser(prog="cifar100lab", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    _add_campaign(sub)
     b = sub.add_parser("book", help="build the Jupyter Book (warnings are errors)")
-    b.add_argument("--book", default="book")
+    b.add_argument("--book", default="book", help="the book's source folder (default: book)")
     b.set_defaults(fn=cmd_book)
-    m = sub.add_parser("models", help="list the registered models")
-    m.set_defaults(fn=cmd_models)
-    s = sub.add_parser("synth", help="write a synthetic dataset in the CIFAR-100 layout")
-    s.add_argument("--root", default="data/synthetic")
-    s.add_argument("--train-size", type=int, default=5000)
-    s.add_argument("--test-size", type=int, default=1000)
-    s.add_argument("--num-classes", type=int, default=100)
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_synth)
+    m = sub.add_parser("models", help="list the registered models with their parameter counts and FLOPs")
+    _add_format(m)
+    m.add_argument("--measure", action="store_true", help="count every registered model now instead of reading "
+                                                          "the cached counts (e.g. for a model added since)")
+    m.set_defaults(fn=cmd_models, reads_only=True)
+    r = sub.add_parser("runs", help="list runs: status, epochs done/total, top-1 with its interval, time, short id")
+    r.add_argument("--runs-root", default="runs", help="folder to look for runs in (default: runs)")
+    r.add_argument("--campaign", help="only this campaign's runs (default: every run, by hand or by campaign)")
+    _add_format(r)
+    r.set_defaults(fn=cmd_runs, reads_only=True)
+    _add_synth(sub)
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set")
-    e.add_argument("checkpoint")
-    e.add_argument("--out")
-    e.add_argument("--data-root")
-    e.add_argument("--batch-size", type=int, default=1000)
+    e.add_argument("checkpoint", help="a run's checkpoint.pt")
+    e.add_argument("--out", help="write the metrics here as JSON (default: evaluation.json beside the checkpoint)")
+    e.add_argument("--data-root", help="where the dataset lives (default: the checkpoint's config's)")
+    e.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size (default: 1000)")
     e.set_defaults(fn=cmd_evaluate)
-    r = sub.add_parser("robustness", help="corruption robustness, calibration and per-class errors of a "
-                                          "campaign's model runs (robustness.json beside each record.json)")
-    r.add_argument("folder", help="the campaign's runs folder, e.g. runs/quick")
-    r.add_argument("--data-root")
-    r.add_argument("--force", action="store_true", help="analyse again even when up to date")
-    r.set_defaults(fn=cmd_robustness)
+    rb = sub.add_parser("robustness", help="corruption robustness, calibration, per-class errors and Grad-CAM of "
+                                           "a campaign's model runs (robustness.json beside each record.json)")
+    rb.add_argument("folder", help="the campaign's runs folder, e.g. runs/quick")
+    rb.add_argument("--data-root", help="where the dataset lives (default: each run's config's)")
+    rb.add_argument("--force", action="store_true", help="analyse again even when up to date")
+    rb.set_defaults(fn=cmd_robustness)
     t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)")
-    t.add_argument("config", nargs="?")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE")
+    t.add_argument("config", nargs="?", help="YAML of TrainConfig fields (default: every field's default)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a field, VALUE read as YAML; a dotted key changes one recipe field or model "
+                        "option (--set overrides.lr=0.05, --set options.k_size=5); repeatable")
     t.set_defaults(fn=cmd_train)
     x = sub.add_parser("export", help="write a run's weights as model.safetensors + config.json in timm's Hub layout")
     x.add_argument("source", help="run folder, checkpoint.pt or an exported folder")
@@ -254,10 +251,53 @@ def main(argv=None) -> int:
                                                                "benchmarks/fashion_check.yaml): accuracy and wall time"))
     checks.add_arguments(sub.add_parser("check", help="GPU acceptance checks: fork after kernel preparation; "
                                                       "killed-and-resumed run equals an uninterrupted one"))
+    return p
+
+
+def _add_campaign(sub) -> None:
+    c = sub.add_parser("campaign", help="run a campaign YAML with papermill, then its analysis")
+    c.add_argument("file", help="the campaign YAML (e.g. params/quick.yaml)")
+    c.add_argument("--dataset", help="a registered dataset (cifar100, cifar10, fashion-mnist, synthetic, a plugin's) "
+                   "or imagefolder:/path (default: $CIFAR100LAB_DATASET or the YAML's)")
+    c.add_argument("--runs-root", default="runs", help="folder holding <campaign>/<run> folders (default: runs)")
+    c.add_argument("--book", default="book", help="the book folder the analysis writes pages into (default: book)")
+    c.add_argument("--force", action="store_true", help="re-run complete runs, stale ones too (old run folders are moved aside)")
+    c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
+    c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
+                   help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
+                        "GPUs, 2 on a CPU-only machine (default: the campaign's)")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a training field for every run, VALUE read as YAML; a dotted key changes one "
+                        "recipe field or model option (--set overrides.lr=0.05); repeatable")
+    c.add_argument("--dry-run", action="store_true", help="validate and list the runs (new, done, stale or locked), run nothing")
+    c.add_argument("--no-analysis", action="store_true", help="skip the analysis and book pages after the runs")
+    add_executor_arguments(c)
+    c.set_defaults(fn=cmd_campaign)
+
+
+def _add_synth(sub) -> None:
+    s = sub.add_parser("synth", help="write a synthetic dataset in the CIFAR-100 layout")
+    s.add_argument("--root", default="data/synthetic", help="folder to write into (default: data/synthetic)")
+    s.add_argument("--train-size", type=int, default=5000, help="training images (default: 5000)")
+    s.add_argument("--test-size", type=int, default=1000, help="test images (default: 1000)")
+    s.add_argument("--num-classes", type=int, default=100, help="classes (default: 100)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the generated images (default: 0)")
+    s.set_defaults(fn=cmd_synth)
+
+
+def _add_format(p) -> None:
+    from .listing import FORMATS
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (fits 120 columns), or every field as csv, json or markdown (default: table)")
+
+
+def main(argv=None) -> int:
+    p = build_parser()
     a = p.parse_args(argv)
-    from .kernels import stop_signals
     try:
-        with stop_signals():
+        # a listing only reads files: it skips the signal handling of commands that start kernels (and the
+        # torch import that comes with it)
+        with _stop_signals() if not getattr(a, "reads_only", False) else contextlib.nullcontext():
             return a.fn(a)
     except KeyboardInterrupt as e:
         return interrupted(e)

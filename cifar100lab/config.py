@@ -26,6 +26,7 @@ import yaml
 
 from . import data as data_mod
 from . import recipes
+from .executor_choices import EXECUTOR_KINDS
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -151,7 +152,7 @@ class TrainConfig:
     options: dict = field(default_factory=dict)  # model options (k_size, ratio, position, …)
     pretrained: str | bool | None = "default"  # default (the model's), off, hub, or a local weights path
     img_size: int | None = None  # None: 32, or the pretraining size when fine-tuning
-    dataset: str = "cifar100"  # cifar100 | fashion-mnist | synthetic
+    dataset: str = "cifar100"  # a registered dataset (cifar100, cifar10, fashion-mnist, synthetic) or imagefolder:/path
     data_root: str | None = None  # default: $CIFAR100LAB_DATA or ./data
     download: bool = True
     train_subset: int | None = None  # fixed seeded subset sizes (None: all)
@@ -190,7 +191,10 @@ class TrainConfig:
         missing = [k for k in cls.field_names() if k not in namespace]
         if missing:
             raise ConfigError(f"parameters missing: {', '.join(missing)}")
-        return cls.from_dict({k: namespace[k] for k in cls.field_names()})
+        values = {k: namespace[k] for k in cls.field_names()}
+        # papermill passes a mapping given on its command line (-p overrides '{"lr": 0.05}') as a string
+        return cls.from_dict({k: parse_yaml(v, f"parameter {k}") if k in ("options", "overrides") and
+                              isinstance(v, str) else v for k, v in values.items()})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -383,8 +387,6 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
 
 # --- where a campaign's runs execute --------------------------------------------------------------------
 
-EXECUTOR_KINDS = ("local", "slurm")
-EXECUTOR_FLAGS = ("partition", "account", "qos", "constraint", "time_min")  # also settable on the command line
 
 
 @dataclass

@@ -36,7 +36,8 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
         raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
     cfg = plan.config
     accelerator = build_accelerator(cfg.precision)
-    dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
+    dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
+                           image_size=plan.input_size)
     model = build_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
     load_weights(model, ckpt["model"], checkpoint, cfg.model)
     return Loaded(plan, dataset, build_learner(plan, accelerator, model), accelerator)

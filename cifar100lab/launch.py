@@ -8,8 +8,10 @@ from ``run_dir`` after the launch.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sys
 from pathlib import Path
 
 from . import records
@@ -73,6 +75,8 @@ def run(config: RunPlan | TrainConfig | dict, num_processes: int | str | None = 
         return _launch(config, num_processes, port)
     except (ConfigError, DataError, OSError) as e:
         raise one_line(e)
+    except KeyboardInterrupt as e:  # stopped by hand: the trainer said where, and that running again resumes
+        raise one_line(KeyboardInterrupt(str(e) or "stopped; running the cell again resumes the run")) from None
 
 
 def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | None) -> dict:
@@ -87,9 +91,48 @@ def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | Non
     # the parent takes no part in the launched job, so its state is dropped.
     from .accelerator import reset_accelerate_state
     reset_accelerate_state(keep_process_group=False)
-    threads = None if visible_gpus() else thread_share(n)
-    notebook_launcher(worker, (plan, threads), num_processes=n, use_port=str(port or free_port()))
+    gpus = visible_gpus()
+    threads = None if gpus else thread_share(n)
+    print(f"Launching training on {n} {'GPUs' if gpus else 'CPU processes (one gloo group)'}.")
+    # torch's launcher warns (through two loggers) when OMP_NUM_THREADS is unset and then sets 1; it is set
+    # here to each worker's share instead, unless the user chose it.
+    env = {} if os.environ.get("OMP_NUM_THREADS") else {"OMP_NUM_THREADS": str(threads or 1)}
+    with _environment(env), _without_line(sys.stdout, "Launching training on"):  # accelerate's says CUDA on a CPU
+        notebook_launcher(worker, (plan, threads), num_processes=n, use_port=str(port or free_port()))
     path = Path(plan.config.run_dir) / records.RECORD
     if not path.exists():
         raise RuntimeError(f"the launched run wrote no record at {path}")
     return records.read_json(path)
+
+
+@contextlib.contextmanager
+def _environment(changes: dict):
+    """``os.environ`` with ``changes`` within, as it was after."""
+    before = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _without_line(stream, prefix: str):
+    """Within: a printed line of ``stream`` starting with ``prefix`` is dropped (print writes the text and its
+    newline separately, so the newline after it goes too); everything else passes through unchanged."""
+    real_write, dropped = stream.write, [False]
+
+    def write(text):
+        if text.startswith(prefix) or (dropped[0] and text == "\n"):
+            dropped[0] = not dropped[0]
+            return len(text)
+        return real_write(text)
+    stream.write = write
+    try:
+        yield
+    finally:
+        stream.write = real_write

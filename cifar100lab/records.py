@@ -29,8 +29,10 @@ MANIFEST = "campaign.json"  # a campaign's resolved plan, beside its run folders
 TIMING = "timing.json"  # how long the campaign's last invocation that ran something took, beside its run folders
 LOCKS = ".locks"  # a campaign's lock files, beside its run folders (a run folder may be moved aside)
 REPLACED = ".replaced-"  # a run folder moved aside by a forced re-run: <run folder>.replaced-<unix time>
-STATUSES = ("complete", "failed", "skipped", "running")
-ATTEMPT_STATUSES = STATUSES + ("interrupted",)
+# interrupted: stopped by hand (Ctrl-C, a notebook's stop button) with its checkpoint kept, or, for an earlier
+# attempt, ended without a word (killed, power loss); either way the next run resumes it
+STATUSES = ("complete", "failed", "skipped", "running", "interrupted")
+ATTEMPT_STATUSES = STATUSES
 
 
 class Attempt(TypedDict):
@@ -337,6 +339,11 @@ def fail(record: RunRecord, reason: str, **fields) -> RunRecord:
 
 def skip(record: RunRecord, reason: str, **fields) -> RunRecord:
     return _end(record, "skipped", reason, fields)
+
+
+def interrupt(record: RunRecord, reason: str, **fields) -> RunRecord:
+    """The attempt was stopped by hand; its checkpoint stays for the next run to resume from."""
+    return _end(record, "interrupted", reason, fields)
 
 
 def save(run_dir: str | os.PathLike, record: RunRecord) -> None:

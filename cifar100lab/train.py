@@ -14,7 +14,6 @@ are the one build-and-step that :mod:`.evaluation` and the benchmark use too.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -24,12 +23,13 @@ import torch
 import torch.nn.functional as F
 
 from . import recipes, records
-from .accelerator import build_accelerator, set_kernel_policy
+from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, previous_result, weights_unavailable
 from .checkpoint import load_checkpoint, save_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .data import Dataset, full_batches, load_dataset, normalizer, policy_augmentation, train_batches
 from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model
+from .progress import Progress
 from .seeds import dropout_seed, mix_seed, seed_everything, seeded
 
 __all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_model", "train"]
@@ -265,7 +265,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         return run.close(records.skip, reason)
     try:
         dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
-                               val_fraction=cfg.val_fraction)
+                               val_fraction=cfg.val_fraction, image_size=plan.input_size)
         run.record["dataset"] = dataset.describe()
         model = build_model(plan, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
@@ -277,12 +277,19 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes)
     data = dataset.to(accelerator.device)
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
+    # a campaign's notebooks run unwatched: no live curve to draw there
+    run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress, curve=not cfg.campaign)
     try:
         for epoch in range(start, cfg.epochs):
             row = _epoch(run, learner, data, policy, steps, epoch)
             history.append(row)
             best = best_epoch(best, row)
             _end_of_epoch(run, learner, row, best, history)
+        run.progress.close()
+    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, a notebook's stop button): say so, keep the checkpoint
+        run.interrupt(len(history), max((e for e in range(start + 1, len(history) + 1) if checkpoint_due(e, cfg)),
+                                        default=start))
+        raise
     except TrainingDiverged as e:
         run.close(records.fail, str(e), epochs_done=len(history), history_tail=history[-1:])
         raise
@@ -290,6 +297,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         run.close(records.fail, f"{type(e).__name__}: {e}", epochs_done=len(history))
         raise
     finally:  # trackers flush and close however the run ended (end_training() would end the process group too)
+        run.progress.close(finished=False)  # a stopped or failed run's bar and curve stay, showing where it got
         for tracker in accelerator.trackers:
             tracker.finish()
     return _finish(run, history, best, fresh=history[start:], ema=learner.ema is not None)
@@ -301,21 +309,10 @@ def _describe(run: RunState, model: torch.nn.Module) -> None:
     run.record.update(params=count_params(model), flops=count_flops(model, run.plan.input_size))
     run.record["recipe"] = run.plan.recipe_record(world)
     if run.cfg.log_with:
-        _start_trackers(run)
+        start_trackers(run.accelerator, run.cfg, run.record["recipe"], run.run_id)
     run.record["hardware"] = {"device": records.device_name(accelerator.device), "count": world,
                               "nodes": int(os.environ.get("NUM_NODES", 1)), "precision": accelerator.mixed_precision,
                               "distributed": str(accelerator.distributed_type)}
-
-
-def _start_trackers(run: RunState) -> None:
-    """Accelerate's tracker (TensorBoard under ``<run_dir>/tensorboard``, or a wandb / MLflow run named after
-    the run), with the config and recipe as its hyperparameters (scalars; the rest as JSON text)."""
-    cfg = run.cfg
-    hparams = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
-               for k, v in {**cfg.to_dict(), **{f"recipe.{k}": v for k, v in run.record["recipe"].items()}}.items()}
-    project = "tensorboard" if cfg.log_with == "tensorboard" else (cfg.campaign or "cifar100lab")
-    run.accelerator.init_trackers(project, config=hparams, init_kwargs={"wandb": {"name": run.run_id},
-                                                                         "mlflow": {"run_name": run.run_id}})
 
 
 def _resume(run: RunState) -> dict | None:
@@ -341,18 +338,15 @@ def _resume(run: RunState) -> dict | None:
 
 def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, epoch: int) -> dict:
     """Train one epoch, evaluate, and return its metrics row."""
-    from tqdm.auto import tqdm
     cfg, accelerator, rank = run.cfg, run.accelerator, run.accelerator.process_index
     torch.manual_seed(dropout_seed(cfg.seed, epoch, rank))
     learner.train_mode(epoch)
     t0 = time.perf_counter()
     batches = train_batches(data.train_x, data.train_y, cfg.batch_size, epoch, cfg.seed,
                             rank, accelerator.num_processes, cfg.augment, policy)
-    bar = tqdm(total=steps, desc=f"{run.run_id} epoch {epoch + 1}/{cfg.epochs}", leave=False,
-               disable=not (run.main and cfg.progress))
+    run.progress.start_epoch(epoch)
     keys = (mix_seed(cfg.seed, epoch, step, rank) for step in range(steps))
-    totals = train_steps(learner, batches, keys, on_step=bar.update)
-    bar.close()
+    totals = train_steps(learner, batches, keys, on_step=run.progress.step)
     totals = accelerator.reduce(totals, "sum")
     if not torch.isfinite(totals[0]):
         raise TrainingDiverged(f"loss became {totals[0].item()} in epoch {epoch + 1}; lower the learning "
@@ -412,15 +406,13 @@ def best_epoch(best: dict, row: dict) -> dict:
 def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, history: list) -> None:
     cfg = run.cfg
     if cfg.log_with:
-        run.accelerator.log(row, step=row["epoch"])
+        log_epoch(run.accelerator, row)
     if run.main:
         records.append_jsonl(run.run_dir / records.METRICS, row)
         if checkpoint_due(row["epoch"], cfg):
             save_checkpoint(run.run_dir, {**learner.state_dict(), "config": cfg.to_dict(), "epoch": row["epoch"],
                                           "best": best, "history": history})
-        if cfg.progress:
-            print(f"{run.run_id} epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.3f} "
-                  f"top1 {row['top1']:.2f} top5 {row['top5']:.2f} ({row['images_per_second']:.0f} img/s)", flush=True)
+        run.progress.end_epoch(row, history)
     run.accelerator.wait_for_everyone()
 
 

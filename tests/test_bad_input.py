@@ -76,6 +76,11 @@ def test_yaml_over_the_size_limit_is_refused_saying_the_limit(tmp_path, capfd):
     ("=3", ["--set expects KEY=VALUE"]),
     ("seed=3", ["--set: seed cannot be set there", "'seeds:'"]),
     ("overrides={lr: 1, lr: 2}", ["'lr' appears twice"]),
+    ("lr=0.05", ["--set lr: unknown key", "use --set overrides.lr=VALUE"]),
+    ("k_size=5", ["--set k_size: unknown key", "model option as options.KEY"]),
+    ("epochs.x=1", ["--set epochs.x: epochs is not a mapping", "--set epochs=VALUE"]),
+    ("overrides.lr.x=1", ["one key deep", "--set overrides.lr=VALUE"]),
+    ("overrides..lr=1", ["--set expects KEY=VALUE"]),
 ])
 def test_bad_set_value_is_one_error_line_in_campaign_and_train(tmp_path, capfd, pair, parts):
     path = tmp_path / "c.yaml"

@@ -90,7 +90,7 @@ def test_packing_bench_reports_aggregate_throughput_of_runs_sharing_the_device(t
     assert len(two["per_run_images_per_second"]) == 2 and two["aggregate_images_per_second"] > 0
     assert two["aggregate_speedup"] == pytest.approx(two["aggregate_images_per_second"] /
                                                      rec["rows"][0]["aggregate_images_per_second"])
-    assert "aggregate_images_per_second" in capsys.readouterr().out
+    assert "total img/s" in capsys.readouterr().out  # the table prints each row under its short header
 
 
 def write_runs_file(tmp_path, variants, extra=""):
@@ -250,3 +250,60 @@ def test_our_path_times_the_trainers_own_step_with_its_schedule_and_label_smooth
     secs, seen, _ = path.train_round()
     assert len(calls) == 3 and seen == 32 and path.network.scheduler.last_epoch == 3
     assert path.network.criterion.keywords["label_smoothing"] == 0.1 and path.info["optimizer"] == "SGD"
+
+
+def _timing_row(path, **kw):
+    return {"model": "convnext_tiny_timm", "path": path, "precision": "bf16", "train_images_per_second": 1043.7,
+            "eval_images_per_second": 20480.2, "achieved_tflops": 0.0123, "fraction_of_peak": 0.00456,
+            "first_round_seconds": 1.25, "train_speedup": 3.5, "eval_speedup": 2.25, **kw}
+
+
+def test_bench_tables_fit_120_columns_with_plain_numbers():
+    from cifar100lab.bench.command import format_table
+    peaks = {"fp32": 1.5, "bf16": 3.25}
+    timing_table = format_table({"kind": "pipeline", "device": "cpu", "peaks_tflops": peaks, "rows": [
+        _timing_row("original", train_speedup=None, eval_speedup=None), _timing_row("ours+compile", compile_seconds=42.5)]})
+    epochs = format_table({"kind": "epoch_times", "device": "cpu", "peaks_tflops": peaks, "campaign": "quick",
+                           "complete": True, "predicted_campaign_seconds": 32544.0,
+                           "prediction": {"runs_per_gpu": 1, "gpus_1_seconds": 32544.0, "gpus_8_seconds": 4068.0},
+                           "networks": [{"model": "eca_resnet_20", "options": {"k_size": 5}, "input_size": 32,
+                                         "batch_size": 128, "train_images_per_second": 1043.7, "epoch_seconds": 54.24,
+                                         "run_epochs": 600, "predicted_seconds": 32544.0, "runs": ["a", "b", "c"]}]})
+    for table in (timing_table, epochs):
+        assert max(map(len, table.splitlines())) <= 120 and "e+" not in table and "e-" not in table, table
+    assert "1,044" in timing_table and "42.5" in timing_table.splitlines()[-1]  # compile time in its own column
+    assert "k_size=5" in epochs and "9.04" in epochs and "predicted quick campaign: 9.04 h" in epochs
+
+
+def test_bench_campaign_limited_by_models_says_it_predicts_only_what_it_measured():
+    from cifar100lab.bench.command import format_table
+    result = {"kind": "epoch_times", "device": "cpu", "peaks_tflops": {}, "campaign": "full", "complete": False,
+              "predicted_campaign_seconds": 3600.0,
+              "prediction": {"runs_per_gpu": 1, "gpus_1_seconds": 3600.0, "gpus_8_seconds": 1200.0},
+              "networks": [{"model": "resnet_20", "options": {}, "input_size": 32, "batch_size": 128,
+                            "train_images_per_second": 5000.0, "epoch_seconds": 12.0, "run_epochs": 300,
+                            "predicted_seconds": 3600.0, "runs": ["r0", "r1", "r2"]}]}
+    last = format_table(result).splitlines()[-1]
+    assert last.startswith("predicted for the 1 measured network(s) only, 3 run(s) of campaign full"), last
+    assert "predicted full campaign" not in format_table(result)
+
+
+class _CompilingPath:
+    """A stand-in path whose first training round is slow, as torch.compile's first round is."""
+    info = {"compile": True}
+
+    def __init__(self):
+        self.rounds = 0
+
+    def train_round(self):
+        self.rounds += 1
+        return (5.0 if self.rounds == 1 else 0.01), 100, 0.0
+
+    def eval_round(self):
+        return 0.01, 100, 0.0
+
+
+def test_a_compiled_paths_compile_round_is_untimed_and_reported_apart():
+    rates = timing.interleaved({"ours+compile": _CompilingPath()}, repeats=1)["ours+compile"]
+    assert rates["train_images_per_second"] == pytest.approx(100 / 0.01)
+    assert rates["compile_seconds"] is not None

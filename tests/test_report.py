@@ -11,7 +11,7 @@ import pytest
 import yaml
 from fake_campaign import write_fake_campaign
 
-from cifar100lab import report
+from cifar100lab import intervals, report
 from cifar100lab.report import i18n, sources
 
 
@@ -56,9 +56,9 @@ def test_comparison_subtracts_when_dataset_and_protocol_match(tmp_path):
 
 
 def test_wilson_interval_matches_the_textbook_value():
-    lo, hi = sources.wilson(60.0, 1000)
+    lo, hi = intervals.wilson(60.0, 1000)
     assert round(lo, 1) == 56.9 and round(hi, 1) == 63.0
-    assert sources.wilson(100.0, 50)[1] == pytest.approx(100.0)
+    assert intervals.wilson(100.0, 50)[1] == pytest.approx(100.0)
 
 
 def test_ranking_names_the_neighbours_inside_each_others_interval(stand_in):
@@ -162,10 +162,10 @@ def test_campaigns_table_follows_the_campaign_files(tmp_path):
     params.mkdir()
     (params / "a.yaml").write_text("name: a\nmodels: [resnet_20, resnet_32]\nnum_processes: 2\nseeds: [0, 1]\n"
                                    "study_seeds: [0, 1, 2]\ndefaults: {epochs: 3, batch_size: 8, train_subset: 1234}\n")
-    (params / "b.yaml").write_text("name: b\nmodels: all\ndefaults: {epochs: 1}\n")
+    (params / "b.yaml").write_text("name: b\nmodels: study\ndefaults: {epochs: 1}\n")
     write_campaigns_page(params, out)
     en, zh = ((out / f"campaigns_{lang}.md").read_text().splitlines() for lang in ("en", "zh"))
-    assert en[2].startswith("| `b` | all (") and "| 1 / – | 1 | all | all | – | one per GPU" in en[2]  # fewest epochs first
+    assert en[2].startswith("| `b` | the study's 18 |") and zh[2].startswith("| `b` | 原研究的 18 个 |") and "| 1 / – | 1 | all | all | – | one per GPU" in en[2]  # fewest epochs first
     assert en[3] == "| `a` | 2 | 2 / 3 | 3 | 1,234 | all | 8 | 2 |" and zh[3] == "| `a` | 2 | 2 / 3 | 3 | 1,234 | 全部 | 8 | 2 |"
     (params / "a.yaml").write_text((params / "a.yaml").read_text().replace("1234", "99"))
     write_campaigns_page(params, out)
@@ -349,3 +349,80 @@ def test_introduction_states_the_one_rule_for_where_claims_appear():
     for lang, column in (("en", "Original claim"), ("zh", "原报告声称")):
         text = (BOOK / lang / "introduction.md").read_text()
         assert column in text and "ablations.md" in text and "comparison.md" in text, lang
+
+
+OFFLINE = ("pretrained weights unavailable: cannot reach https://huggingface.co (ConnectError: [Errno -2] Name or "
+           "service not known); pass a local weights file as pretrained=<path>")
+
+
+def _offline_fine_tune_with_scratch_row(runs: Path) -> None:
+    """The skipped fine-tune records the raw offline error; the same model trained from scratch is run too."""
+    import json
+
+    from fake_campaign import _record
+
+    from cifar100lab import records
+    root = runs / "mini"
+    skipped = records.read_json(root / "mini-convnext_tiny_timm-s0" / records.RECORD)
+    records.atomic_write_json(root / "mini-convnext_tiny_timm-s0" / records.RECORD,
+                              {**skipped, "reason": OFFLINE, "pretrained": "hub"})
+    rid = "mini-convnext_tiny_timm-scratch-s0"
+    rec = _record("mini", rid, "convnext_tiny_timm", {}, 0, [30.0, 50.0], "fashion-mnist", 2, 1000, 0.0)
+    records.atomic_write_json(root / rid / records.RECORD, rec)
+    for e, top1 in enumerate([30.0, 50.0], 1):
+        records.append_jsonl(root / rid / records.METRICS, {"epoch": e, "train_loss": 1.0, "train_acc": top1,
+                                                            "top1": top1, "top5": 90.0, "test_loss": 1.0,
+                                                            "epoch_seconds": 1.0})
+    manifest = json.loads((root / records.MANIFEST).read_text())
+    records.atomic_write_json(root / records.MANIFEST, {**manifest, "runs": manifest["runs"] + [rid]})
+
+
+def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_against_the_fine_tunes_claim(tmp_path):
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    _offline_fine_tune_with_scratch_row(runs)
+    out = report.write_campaign_report("mini", runs, book / "generated")
+    gen = book / "generated"
+    en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text(encoding="utf-8")
+    row = next(line for line in en.splitlines() if line.startswith("|") and "convnext_tiny_timm-scratch" in line)
+    assert "| from scratch |" in row and "from scratch; ImageNet weights unavailable" in row
+    assert "| Weights |" in en and "| 权重 |" in zh and "从头训练；ImageNet 权重不可用" in zh
+    # The skipped fine-tune's reason reads as a sentence in each language, naming the row that stands in for it.
+    assert "ConnectError" not in en + zh and "Errno" not in en + zh
+    assert "ImageNet weights unavailable: huggingface.co cannot be reached" in en
+    assert "Trained from scratch instead: row **convnext_tiny_timm-scratch**" in en
+    assert "本机无法连接 huggingface.co（离线）" in zh and "已改为从头训练" in zh
+    # Never set against the pretrained model's claim or its pairwise finding.
+    cmp = (gen / "comparison_en.md").read_text()
+    scratch = out["rows"][out["rows"].model == "convnext_tiny_timm-scratch"].iloc[0]
+    assert scratch.fallback and not scratch.pretrained and scratch.status == "complete"
+    assert sources.claims_matched(out["rows"]).model.tolist().count("convnext_tiny_timm") == 0
+    assert "| convnext_tiny_timm-scratch | 50.00 | – |" in cmp  # no claim beside it
+
+
+def test_the_predicted_campaign_duration_is_set_beside_what_its_runs_measured_not_called_a_bound(tmp_path):
+    from cifar100lab import records
+    runs, bench = tmp_path / "runs", tmp_path / "bench"
+    timing = {"campaign": "c", "source": "params/c.yaml", "dataset": "synthetic", "started": "2026-12-02T21:15:16",
+              "wall_seconds": 60.0, "jobs": 1, "cpu": "CPU", "cpus": 2, "gpus": 0, "runs": [
+                  {"run_id": "c-a-s0", "status": "complete", "seconds": 40.0},
+                  {"run_id": "c-b-s0", "status": "skipped", "seconds": 0.1}]}
+    records.atomic_write_json(runs / "c" / records.TIMING, timing)
+    records.atomic_write_json(runs / "c" / "c-a-s0" / records.RECORD,
+                              {"run_id": "c-a-s0", "status": "complete", "train_seconds": 20.0, "eval_seconds": 10.0})
+    net = {"options": {}, "input_size": 32, "batch_size": 32, "train_images_per_second": 1.0,
+           "eval_images_per_second": 1.0, "precision": "fp32", "channels_last": False, "compile": False,
+           "optimizer": "SGD", "epoch_seconds": 45.0, "run_epochs": 2}
+    records.atomic_write_json(bench / "cpu-c-epoch-times.json", {
+        "kind": "epoch_times", "device": "CPU", "campaign": "c", "campaign_file": "c.yaml", "measured": "2026-12-02",
+        "versions": {"torch": "2.x"}, "train_images": 500, "test_images": 500, "dataset": "synthetic",
+        "predicted_campaign_seconds": 3690.0, "networks": [
+            {**net, "model": "a", "runs": ["c-a-s0"], "predicted_seconds": 90.0},  # a trained: 90 s against 30 s
+            {**net, "model": "b", "pretrained": "hub", "runs": ["c-b-s0"], "predicted_seconds": 3600.0}]})  # skipped
+    report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+    en = (tmp_path / "gen" / "performance_en.md").read_text()
+    zh = (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
+    assert "lower bound" not in en and "下限" not in zh
+    assert "For the 1 run that trained, it predicts 1.5 min; their records (2026-12-02) hold 0.5 min of epochs, so " \
+           "the prediction is **3.0×** what was measured" in en
+    assert "预测为实测的 **3.0×**" in zh

@@ -73,7 +73,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_p
     cut = tiny_config(synthetic_root, tmp_path / "cut", seed=0, overrides={"lr": 0.1})
     with pytest.raises(KeyboardInterrupt):
         train(cut)
-    assert records.read_json(tmp_path / "cut" / "record.json")["status"] == "running"  # killed: never finished
+    assert records.read_json(tmp_path / "cut" / "record.json")["status"] == "interrupted"  # stopped, resumable
     assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["epoch"] == 1
     monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
     resumed = train(cut)

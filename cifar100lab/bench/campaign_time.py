@@ -8,7 +8,7 @@ import dataclasses
 from .. import data as data_mod
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
-RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "precision",
+RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",
              "channels_last", "compile", "optimizer")
 
 

@@ -1,17 +1,22 @@
-"""``python -m cifar100lab bench``: which measurement the flags ask for, run it, print its table, write its record."""
+"""``python -m cifar100lab bench``: which measurement the flags ask for, run it, print its table, write its record.
+
+The package's heavy modules are imported where they are used, so building the command line imports no torch."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from .. import records
-from ..config import ConfigError
-from ..models import model_names
+from ..listing import Column, fixed, render, scaled
+
+
+def _options(options: dict | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in (options or {}).items()) or "-"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", nargs="+", help="models to time (default: resnet_20; with --campaign: all of it)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="training batch size (default: 128)")
     p.add_argument("--steps", type=int, default=20, help="timed training steps per round")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds per path (median reported)")
@@ -33,13 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # with argparse's "unrecognized arguments".
     p.add_argument("--runs", help=argparse.SUPPRESS)
     p.add_argument("--data-root", help=argparse.SUPPRESS)
-    p.add_argument("--device")
+    p.add_argument("--device", help="torch device to time on (default: cuda when visible, else cpu)")
     p.add_argument("--out", help="write the result as a JSON record (e.g. benchmarks/records/cpu.json)")
     p.set_defaults(fn=main)
 
 
 def input_error(a) -> str | None:
     """What is wrong with the command line, or None."""
+    from ..models import model_names
     if a.runs or a.data_root:
         return ("bench measures speed only; training runs that record accuracy are their own command: "
                 f"python -m cifar100lab timed-runs {a.runs or 'FILE.yaml'}"
@@ -78,6 +84,7 @@ def measure(a) -> dict:
 
 def main(a) -> int:
     """Bad input is a ConfigError (or DataError) before anything is measured; the command line prints it."""
+    from ..config import ConfigError
     problem = input_error(a)
     if problem:
         raise ConfigError(problem)
@@ -89,30 +96,46 @@ def main(a) -> int:
     return 0
 
 
-def _number(v) -> str:
-    return f"{v:.3g}"
+TIMING_COLUMNS = [Column("model", "model"), Column("path", "path"), Column("precision", "prec"),
+                  Column("train_images_per_second", "train img/s", fixed(0), right=True),
+                  Column("eval_images_per_second", "eval img/s", fixed(0), right=True),
+                  Column("achieved_tflops", "TFLOP/s", fixed(2), right=True),
+                  Column("fraction_of_peak", "% peak", scaled(0.01, 1), right=True),
+                  Column("train_speedup", "train x", fixed(2), right=True),
+                  Column("eval_speedup", "eval x", fixed(2), right=True),
+                  Column("first_round_seconds", "warm s", fixed(1), right=True),
+                  Column("compile_seconds", "compile s", fixed(1), right=True)]
+EPOCH_COLUMNS = [Column("model", "model"), Column("options", "options", _options),
+                 Column("input_size", "input", right=True), Column("batch_size", "batch", right=True),
+                 Column("train_images_per_second", "train img/s", fixed(0), right=True),
+                 Column("epoch_seconds", "epoch s", fixed(1), right=True),
+                 Column("run_epochs", "epochs", right=True), Column("predicted_seconds", "predicted h", scaled(3600, 2),
+                                                                   right=True)]
+PACKING_COLUMNS = [Column("runs", "runs", right=True),
+                   Column("aggregate_images_per_second", "total img/s", fixed(0), right=True),
+                   Column("aggregate_speedup", "speed-up", fixed(2), right=True),
+                   Column("shared_run_slowdown", "slowdown per run", fixed(2), right=True)]
 
 
 def format_table(result: dict) -> str:
-    import pandas as pd
+    """The measurement as a table of at most 120 columns with plain numbers (the record keeps every field)."""
     if result["kind"] == "packing":
-        df = pd.DataFrame(result["rows"])[["runs", "aggregate_images_per_second", "aggregate_speedup",
-                                           "shared_run_slowdown"]]
-        return (f"device: {result['device']}  {result['model']} runs sharing it\n" +
-                df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        return (f"device: {result['device']}  {result['model']} runs sharing it\n"
+                + render(result["rows"], PACKING_COLUMNS))
     head = (f"device: {result['device']}  peaks (TFLOP/s): " +
             ", ".join(f"{k} {v:.3f}" for k, v in result["peaks_tflops"].items()))
-    if result["kind"] == "epoch_times":
-        df = pd.DataFrame(result["networks"])[["model", "options", "input_size", "batch_size",
-                                               "train_images_per_second", "epoch_seconds", "run_epochs",
-                                               "predicted_seconds"]]
-        pred = result["prediction"]
-        tail = (f"\npredicted {result['campaign']} campaign on one process: "
-                f"{result['predicted_campaign_seconds'] / 3600:.2f} h; {pred['runs_per_gpu']} run(s) per GPU: "
-                f"{pred['gpus_1_seconds'] / 3600:.2f} h on 1 GPU, {pred['gpus_8_seconds'] / 3600:.2f} h on 8")
-    else:
-        cols = ["model", "path", "precision", "train_images_per_second", "eval_images_per_second",
-                "achieved_tflops", "fraction_of_peak", "train_speedup", "eval_speedup", "first_round_seconds"]
-        df = pd.DataFrame(result["rows"])
-        df, tail = df[[c for c in cols if c in df.columns]], ""
-    return head + "\n" + df.to_string(index=False, float_format=_number) + tail
+    if result["kind"] != "epoch_times":
+        return head + "\n" + render(result["rows"], TIMING_COLUMNS)
+    return head + "\n" + render(result["networks"], EPOCH_COLUMNS) + "\n" + _prediction(result)
+
+
+def _prediction(result: dict) -> str:
+    """The campaign's predicted time, said to cover only the measured networks when --models chose some."""
+    pred = result["prediction"]
+    hours = (f"{result['predicted_campaign_seconds'] / 3600:.2f} h on one process; {pred['runs_per_gpu']} run(s) "
+             f"per GPU: {pred['gpus_1_seconds'] / 3600:.2f} h on 1 GPU, {pred['gpus_8_seconds'] / 3600:.2f} h on 8")
+    if result.get("complete", True):
+        return f"predicted {result['campaign']} campaign: {hours}"
+    runs = sum(len(n["runs"]) for n in result["networks"])
+    return (f"predicted for the {len(result['networks'])} measured network(s) only, {runs} run(s) of campaign "
+            f"{result['campaign']} (--models left its other networks unmeasured): {hours}")

@@ -1,32 +1,47 @@
-"""Data, in two jobs: :mod:`.datasets` finds, checks and reads a dataset into memory (CIFAR-100, the
-Fashion-MNIST stand-in, the synthetic set); :mod:`.pipeline` turns it into the training batches on the device.
+"""Data, in jobs: :mod:`.registry` names every dataset (one :class:`DatasetEntry` each, plugins through the
+``cifar100lab.datasets`` entry point group); :mod:`.datasets` (CIFAR-100, the Fashion-MNIST stand-in, the synthetic
+set), :mod:`.cifar10` and :mod:`.imagefolder` register and read them; :mod:`.pipeline` turns a dataset into the
+training batches on the device. Importing this package registers every built-in dataset and installed plugin.
 The names the rest of the package and users call are here."""
+from . import cifar10, imagefolder  # noqa: F401  register CIFAR-10 and the imagefolder: prefix
+from .cifar10 import write_synthetic_cifar10
 from .datasets import (
     CIFAR100_MD5,
     CIFAR100_MEAN,
     CIFAR100_STD,
     CIFAR_FOLDER,
-    DATASETS,
     FASHION_CLASSES,
     FASHION_DEBIAN_DIR,
     FASHION_MD5,
-    KIND_LABELS,
     SYNTHETIC_MANIFEST,
-    DataError,
     Dataset,
-    DatasetEntry,
     data_available,
-    data_root,
-    dataset_entry,
     hold_out,
     load_dataset,
     verify_md5s,
     write_synthetic_cifar100,
 )
 from .pipeline import crop_flip, epoch_draws, full_batches, normalizer, policy_augmentation, train_batches
+from .registry import (
+    DATASETS,
+    KIND_LABELS,
+    PLUGIN_GROUP,
+    DataError,
+    DataRequest,
+    DatasetEntry,
+    Parts,
+    data_root,
+    dataset_entry,
+    load_plugins,
+    register_dataset,
+    register_prefix,
+)
+
+load_plugins()
 
 __all__ = ["CIFAR100_MD5", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR_FOLDER", "DATASETS", "FASHION_CLASSES",
-           "FASHION_DEBIAN_DIR", "FASHION_MD5", "KIND_LABELS", "SYNTHETIC_MANIFEST", "DataError", "Dataset",
-           "DatasetEntry", "crop_flip", "data_available", "data_root", "dataset_entry", "epoch_draws", "full_batches",
-           "hold_out", "load_dataset", "normalizer", "policy_augmentation", "train_batches", "verify_md5s",
-           "write_synthetic_cifar100"]
+           "FASHION_DEBIAN_DIR", "FASHION_MD5", "KIND_LABELS", "PLUGIN_GROUP", "SYNTHETIC_MANIFEST", "DataError",
+           "DataRequest", "Dataset", "DatasetEntry", "Parts", "crop_flip", "data_available", "data_root",
+           "dataset_entry", "epoch_draws", "full_batches", "hold_out", "load_dataset", "load_plugins", "normalizer",
+           "policy_augmentation", "register_dataset", "register_prefix", "train_batches", "verify_md5s",
+           "write_synthetic_cifar10", "write_synthetic_cifar100"]

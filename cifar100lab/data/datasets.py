@@ -1,6 +1,8 @@
 """Datasets as uint8 tensors in memory: found, downloaded or generated, checked, and read.
 
-Three datasets, one shape (N, 3, 32, 32) uint8:
+:func:`load_dataset` reads any registered dataset (:mod:`.registry`) and takes its fixed subsets and validation
+split. Three datasets are registered here, one shape (N, 3, 32, 32) uint8 (CIFAR-10 in :mod:`.cifar10`, folders
+of images in :mod:`.imagefolder`):
 
 * ``cifar100``: the official python layout ``<root>/cifar-100-python/{train,test,meta}``, md5-checked,
   downloaded with torchvision when ``download`` is on and a network is there.
@@ -14,7 +16,6 @@ Three datasets, one shape (N, 3, 32, 32) uint8:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import pickle
@@ -29,8 +30,18 @@ import torch.nn.functional as F
 
 from ..records import atomic_write, atomic_write_text
 from ..seeds import holdout_seed
-
-DATA_ENV = "CIFAR100LAB_DATA"
+from .registry import (
+    DATA_ENV,
+    DataError,
+    DataRequest,
+    DatasetEntry,
+    Parts,
+    combined_checksum,
+    data_root,
+    dataset_entry,
+    md5,
+    register_dataset,
+)
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_TGZ_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
@@ -53,55 +64,10 @@ FASHION_MEAN, FASHION_STD = (0.2190,) * 3, (0.3318,) * 3
 SYNTHETIC_MEAN, SYNTHETIC_STD = (0.4970, 0.4959, 0.4995), (0.2381, 0.2350, 0.2346)
 
 
-@dataclass(frozen=True)
-class DatasetEntry:
-    """What the rest of the package may know about a dataset without loading it.
-
-    ``kind`` is real / stand-in / synthetic (every page that shows a run says which); ``sizes`` are the full
-    train/test splits (synthetic: the generator's default); ``mean``/``std`` are per-channel statistics of the
-    32×32 RGB images the loader returns, used to normalise from-scratch runs.
-    """
-    name: str
-    kind: str
-    label: dict  # {"en": ..., "zh": ...}
-    num_classes: int
-    sizes: tuple[int, int]
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-
-KIND_LABELS = {"real": {"en": "real data", "zh": "真实数据"},
-               "stand-in": {"en": "stand-in dataset", "zh": "替代数据集"},
-               "synthetic": {"en": "synthetic data", "zh": "合成数据"}}
-# Fashion-MNIST statistics are of the zero-padded 32×32 images (the 2-px border lowers both); synthetic ones
-# are of write_synthetic_cifar100's default set (seed 0, 5,000 train images).
-DATASETS: dict[str, DatasetEntry] = {entry.name: entry for entry in (
-    DatasetEntry("cifar100", "real", {"en": "CIFAR-100", "zh": "CIFAR-100"}, 100, (50000, 10000),
-                CIFAR100_MEAN, CIFAR100_STD),
-    DatasetEntry("fashion-mnist", "stand-in", {"en": "Fashion-MNIST (stand-in for CIFAR-100)",
-                                              "zh": "Fashion-MNIST（CIFAR-100 的替代数据集）"}, 10, (60000, 10000),
-                FASHION_MEAN, FASHION_STD),
-    DatasetEntry("synthetic", "synthetic", {"en": "synthetic data (CIFAR-100 layout)",
-                                           "zh": "合成数据（CIFAR-100 目录格式）"}, 100, (5000, 1000),
-                SYNTHETIC_MEAN, SYNTHETIC_STD),
-)}
-
-
-def dataset_entry(name: str) -> DatasetEntry:
-    """The registered dataset ``name``; an unknown name is a DataError listing the valid ones."""
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
-    return DATASETS[name]
-
-
-class DataError(RuntimeError):
-    """A dataset is missing, corrupt or unknown; the message says what to do."""
-
-
 @dataclass
 class Dataset:
     name: str
-    train_x: torch.Tensor  # uint8 (N, 3, 32, 32)
+    train_x: torch.Tensor  # uint8 (N, 3, H, W): 32×32 but for an image folder (the run's input size)
     train_y: torch.Tensor  # int64 (N,)
     test_x: torch.Tensor
     test_y: torch.Tensor
@@ -113,7 +79,7 @@ class Dataset:
 
     @property
     def entry(self) -> DatasetEntry:
-        return DATASETS[self.name]
+        return dataset_entry(self.name)
 
     @property
     def kind(self) -> str:
@@ -136,22 +102,6 @@ class Dataset:
         return {"name": self.name, "kind": self.kind, "label": self.label, "checksum": self.checksum,
                 "num_classes": self.num_classes, "train_size": len(self.train_y), "test_size": len(self.test_y),
                 "val_size": 0 if self.val_y is None else len(self.val_y), **self.subsets}
-
-
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    return Path(root or os.environ.get(DATA_ENV) or "data")
-
-
-def md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def combined_checksum(md5s: dict[str, str]) -> str:
-    return "md5:" + hashlib.md5(json.dumps(md5s, sort_keys=True).encode()).hexdigest()
 
 
 def verify_md5s(folder: Path, expected: dict[str, str], what: str) -> None:
@@ -209,15 +159,11 @@ def ensure_cifar100(root: Path, download: bool) -> Path:
     return folder
 
 
-def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = 5000, test_size: int = 1000,
-                             num_classes: int = 100, seed: int = 0, noise: float = 48.0) -> Path:
-    """Write a synthetic dataset in the official CIFAR-100 python layout under ``root/cifar-100-python``.
+def synthetic_splits(sizes: tuple[int, ...], num_classes: int, seed: int = 0, noise: float = 48.0):
+    """Synthetic images for each split size: [(uint8 (n, 3072) array in CIFAR's row layout, labels)].
 
-    Each class is a smooth random colour pattern (a 4×4×3 grid upsampled to 32×32); an image is its
-    class pattern, randomly shifted by up to 4 pixels, plus Gaussian noise. Learnable, not trivial.
-    """
-    folder = Path(root) / CIFAR_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    Each class is a smooth random colour pattern (a 4×4×3 grid upsampled to 32×32); an image is its class
+    pattern, randomly shifted by up to 4 pixels, plus Gaussian noise. Learnable, not trivial."""
     g = torch.Generator().manual_seed(seed)
     patterns = F.interpolate(torch.rand(num_classes, 3, 4, 4, generator=g), size=40, mode="bilinear",
                              align_corners=False) * 200 + 28
@@ -229,9 +175,18 @@ def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = 5000, te
         x = (x + noise * torch.randn(x.shape, generator=g)).clamp(0, 255).to(torch.uint8)
         return x.reshape(n, -1).numpy(), y.tolist()
 
+    return [make(n) for n in sizes]
+
+
+def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = 5000, test_size: int = 1000,
+                             num_classes: int = 100, seed: int = 0, noise: float = 48.0) -> Path:
+    """Write a synthetic dataset (:func:`synthetic_splits`) in the official CIFAR-100 python layout under
+    ``root/cifar-100-python``, with a manifest of its files' md5s."""
+    folder = Path(root) / CIFAR_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    splits = synthetic_splits((train_size, test_size), num_classes, seed, noise)
     files = {}
-    for split, n in (("train", train_size), ("test", test_size)):
-        x, y = make(n)
+    for split, n, (x, y) in zip(("train", "test"), (train_size, test_size), splits):
         files[split] = {"batch_label": f"synthetic {split}", "data": x, "fine_labels": y,
                         "coarse_labels": [c * 20 // num_classes for c in y],
                         "filenames": [f"synthetic_{split}_{i}.png" for i in range(n)]}
@@ -289,31 +244,58 @@ def ensure_fashion_mnist(root: Path, download: bool) -> Path:
     raise _fashion_missing(raw)
 
 
-def data_available(name: str, root: str | os.PathLike | None = None, download: bool = True) -> str:
-    """Where the dataset is, or where it will come from, found by looking only (a dry run writes nothing);
-    a DataError when it cannot be had."""
-    dataset_entry(name)
-    root = data_root(root)
-    if name == "cifar100":
-        folder = root / CIFAR_FOLDER
-        if all((folder / n).is_file() for n in CIFAR100_MD5):
-            return f"cifar100 in {folder}"
-        if not download:
-            raise offline_error(root)
-        return f"cifar100 not in {folder}: a real run downloads it from {CIFAR100_URL}"
-    if name == "synthetic":
-        folder = root / "synthetic" / CIFAR_FOLDER
-        made = (folder / SYNTHETIC_MANIFEST).is_file()
-        return f"synthetic in {folder}" if made else f"synthetic not in {folder}: a real run generates it there"
-    raw = root / "FashionMNIST" / "raw"
+def _locate_cifar100(request: DataRequest) -> str:
+    folder = request.root / CIFAR_FOLDER
+    if all((folder / n).is_file() for n in CIFAR100_MD5):
+        return f"cifar100 in {folder}"
+    if not request.download:
+        raise offline_error(request.root)
+    return f"cifar100 not in {folder}: a real run downloads it from {CIFAR100_URL}"
+
+
+def _locate_synthetic(request: DataRequest) -> str:
+    folder = request.root / "synthetic" / CIFAR_FOLDER
+    made = (folder / SYNTHETIC_MANIFEST).is_file()
+    return f"synthetic in {folder}" if made else f"synthetic not in {folder}: a real run generates it there"
+
+
+def _locate_fashion_mnist(request: DataRequest) -> str:
+    raw = request.root / "FashionMNIST" / "raw"
     if all((raw / n).is_file() for n in FASHION_MD5):
         return f"fashion-mnist in {raw}"
     source = _fashion_gz_source(raw)
     if source is not None:
         return f"fashion-mnist not in {raw}: a real run decompresses it there from {source}"
-    if download:
+    if request.download:
         return f"fashion-mnist not in {raw}: a real run downloads it with torchvision"
     raise _fashion_missing(raw)
+
+
+def _read_cifar100(request: DataRequest) -> Parts:
+    folder = ensure_cifar100(request.root, request.download)
+    return Parts(*read_cifar_python(folder, CIFAR100_MD5, "CIFAR-100"), combined_checksum(CIFAR100_MD5))
+
+
+def _read_synthetic(request: DataRequest) -> Parts:
+    folder = request.root / "synthetic" / CIFAR_FOLDER
+    if not (folder / SYNTHETIC_MANIFEST).is_file():
+        write_synthetic_cifar100(folder.parent)
+    md5s = _synthetic_md5s(folder / SYNTHETIC_MANIFEST)
+    return Parts(*read_cifar_python(folder, md5s, "synthetic CIFAR-100-layout data"), combined_checksum(md5s))
+
+
+def _read_fashion_mnist(request: DataRequest) -> Parts:
+    raw = ensure_fashion_mnist(request.root, request.download)
+    return Parts(*read_fashion_mnist(raw), combined_checksum(FASHION_MD5))
+
+
+def data_available(name: str, root: str | os.PathLike | None = None, download: bool = True) -> str:
+    """Where the dataset is, or where it will come from, found by looking only (a dry run writes nothing);
+    a DataError when it cannot be had."""
+    entry = dataset_entry(name)
+    if entry.locate is None:  # a plugin that cannot tell without reading
+        return f"{name}: {entry.label['en']} (a real run reads it)"
+    return entry.locate(DataRequest(data_root(root), download))
 
 
 def read_fashion_mnist(raw: Path):
@@ -337,26 +319,14 @@ def fixed_subset(n_total: int, n: int | None, seed: int) -> torch.Tensor | None:
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, download: bool = True,
                  train_subset: int | None = None, test_subset: int | None = None, subset_seed: int = 0,
-                 synthetic_size: tuple[int, int] = (5000, 1000), val_fraction: float = 0.0) -> Dataset:
+                 val_fraction: float = 0.0, image_size: int = 32) -> Dataset:
     """Load a dataset into memory. ``*_subset`` picks a fixed, seeded subset (the same for every run);
     ``val_fraction`` holds that share of the (sub)set's training images out as a validation split, the same
-    images for every run, so "best epoch" can be chosen without looking at the test set."""
-    dataset_entry(name)
-    root = data_root(root)
-    if name == "cifar100":
-        folder = ensure_cifar100(root, download)
-        md5s = CIFAR100_MD5
-        parts = read_cifar_python(folder, md5s, "CIFAR-100")
-    elif name == "synthetic":
-        folder = root / "synthetic" / CIFAR_FOLDER
-        if not (folder / SYNTHETIC_MANIFEST).is_file():
-            write_synthetic_cifar100(folder.parent, *synthetic_size)
-        md5s = _synthetic_md5s(folder / SYNTHETIC_MANIFEST)
-        parts = read_cifar_python(folder, md5s, "synthetic CIFAR-100-layout data")
-    else:
-        md5s = FASHION_MD5
-        parts = read_fashion_mnist(ensure_fashion_mnist(root, download))
-    train_x, train_y, test_x, test_y, classes = parts
+    images for every run, so "best epoch" can be chosen without looking at the test set. ``image_size``: the
+    side a dataset of images of any size (an image folder) is resized to, the run's input size."""
+    entry = dataset_entry(name)
+    parts = entry.read(DataRequest(data_root(root), download, image_size))
+    train_x, train_y, test_x, test_y = parts.train_x, parts.train_y, parts.test_x, parts.test_y
     subsets = {}
     for split, n in (("train", train_subset), ("test", test_subset)):
         x, y = (train_x, train_y) if split == "train" else (test_x, test_y)
@@ -369,7 +339,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
             else:
                 test_x, test_y = x[idx], y[idx]
     train_x, train_y, val_x, val_y = hold_out(train_x, train_y, val_fraction, subset_seed)
-    return Dataset(name, train_x, train_y, test_x, test_y, classes, combined_checksum(md5s), subsets, val_x, val_y)
+    return Dataset(name, train_x, train_y, test_x, test_y, list(parts.classes), parts.checksum,
+                   {**subsets, **(parts.details or {})}, val_x, val_y)
 
 
 def _synthetic_md5s(manifest: Path) -> dict[str, str]:
@@ -391,3 +362,18 @@ def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
     perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(holdout_seed(seed)))
     val, keep = perm[:n_val].sort().values, perm[n_val:].sort().values
     return x[keep], y[keep], x[val], y[val]
+
+
+# Fashion-MNIST statistics are of the zero-padded 32×32 images (the 2-px border lowers both); synthetic ones
+# are of write_synthetic_cifar100's default set (seed 0, 5,000 train images).
+for _entry in (
+    DatasetEntry("cifar100", "real", {"en": "CIFAR-100", "zh": "CIFAR-100"}, 100, (50000, 10000),
+                 CIFAR100_MEAN, CIFAR100_STD, _read_cifar100, _locate_cifar100),
+    DatasetEntry("fashion-mnist", "stand-in", {"en": "Fashion-MNIST (stand-in for CIFAR-100)",
+                                               "zh": "Fashion-MNIST（CIFAR-100 的替代数据集）"}, 10, (60000, 10000),
+                 FASHION_MEAN, FASHION_STD, _read_fashion_mnist, _locate_fashion_mnist),
+    DatasetEntry("synthetic", "synthetic", {"en": "synthetic data (CIFAR-100 layout)",
+                                            "zh": "合成数据（CIFAR-100 目录格式）"}, 100, (5000, 1000),
+                 SYNTHETIC_MEAN, SYNTHETIC_STD, _read_synthetic, _locate_synthetic),
+):
+    register_dataset(_entry)

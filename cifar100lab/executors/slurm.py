@@ -284,13 +284,17 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
 # ---- reporting ----
 
 def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]:
-    """Print one line per run and the totals; returns {state: [run ids]}."""
+    """Print a table of the runs (state, job, epochs, top-1, time), the reasons of failed ones and the totals;
+    returns {state: [run ids]}."""
+    from ..run_listing import STATUS_COLUMNS, render, status_rows
     by_state: dict[str, list[str]] = {}
-    width = max((len(r) for r in states), default=0)
     for rid, s in states.items():
         by_state.setdefault(s["state"], []).append(rid)
-        reason = f"  ({s['reason']})" if s["state"] in ("failed", "damaged") and s["reason"] else ""
-        log(f"{rid:<{width}}  {s['state']:<8}  {s['job'] or '-'}{reason}")
+    rows = status_rows(campaign, states)
+    log(render(rows, STATUS_COLUMNS))
+    for row in rows:
+        if row["state"] in ("failed", "damaged") and row.get("reason"):
+            log(f"  {row['state']}: {row['short_id']}: {row['reason']}")
     log(f"campaign {campaign.name}: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(by_state.items())))
     return by_state
 

@@ -1,23 +1,20 @@
 """Model families, one file each, and the registry they register into (timm's layout).
 
-Importing this package registers every family, so ``create_model`` / ``model_entry`` / ``model_names``
-imported from here always see all of them.
+A family is one file in this folder whose ``@register_model`` functions register its networks: importing this
+package imports every module in it (:func:`import_families`), so a new file is found without editing a list.
+Models in another installed package register through the ``cifar100lab.models`` entry point group
+(:func:`load_plugins`): its value names a module, which registers its models when imported.
 """
-from . import (
-    cifar_resnet,  # noqa: F401  ResNet-20/32/56, ECA-ResNet-20/32, Ghost-ResNet-20/32
-    coatnet,  # noqa: F401  CoAtNet-0 (timm)
-    convnext,  # noqa: F401  ConvNeXt-T for 32x32 (own) and timm's pretrained ConvNeXt-T
-    cspresnet,  # noqa: F401  CSPResNet-50 (timm)
-    ghostnet,  # noqa: F401  GhostNet 1.0x (timm)
-    hornet,  # noqa: F401  HorNet-T, recursive gated convolution (own)
-    lsknet,  # noqa: F401  LSKNet-T (own)
-    mixer,  # noqa: F401  MLP-Mixer tiny (own) and timm's Mixer-B/16
-    mscan,  # noqa: F401  SegNeXt MSCAN-T encoder (own)
-    resnest,  # noqa: F401  ResNeSt-50d (timm)
-)
+import importlib
+import pkgutil
+import warnings
+from importlib.metadata import entry_points
+
 from ._registry import (
     GROUPS,
     MODEL_REGISTRY,
+    MODEL_SETS,
+    STUDY_MODELS,
     ModelEntry,
     PretrainedWeightsUnavailable,
     UnknownModelError,
@@ -28,13 +25,39 @@ from ._registry import (
     create_model,
     model_entry,
     model_names,
+    model_set,
     register_model,
     resolve_input_size,
     shaped_by_input_size,
 )
 from .timm_backed import missing_weights, weights_file
 
-__all__ = ["GROUPS", "MODEL_REGISTRY", "ModelEntry", "PretrainedWeightsUnavailable", "UnknownModelError",
-           "check_options", "classifier_name", "count_flops", "count_params", "create_model", "model_entry",
-           "missing_weights", "model_names", "register_model", "resolve_input_size", "shaped_by_input_size",
+PLUGIN_GROUP = "cifar100lab.models"
+
+
+def import_families() -> None:
+    """Import every module of this package (``_``-prefixed ones are its own machinery): each registers its models."""
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+def load_plugins() -> None:
+    """Import the modules other installed packages name in the ``cifar100lab.models`` entry point group. A plugin
+    that fails to import is named in a warning and left out, so one broken package does not stop every command."""
+    for point in entry_points(group=PLUGIN_GROUP):
+        try:
+            point.load()
+        except Exception as e:  # anything a third party's import may raise
+            warnings.warn(f"model plugin {point.name} ({point.value}) was not loaded: {type(e).__name__}: {e}",
+                          stacklevel=2)
+
+
+import_families()
+load_plugins()
+
+__all__ = ["GROUPS", "MODEL_REGISTRY", "MODEL_SETS", "PLUGIN_GROUP", "STUDY_MODELS", "ModelEntry",
+           "PretrainedWeightsUnavailable", "UnknownModelError", "check_options", "classifier_name", "count_flops",
+           "count_params", "create_model", "import_families", "load_plugins", "missing_weights", "model_entry",
+           "model_names", "model_set", "register_model", "resolve_input_size", "shaped_by_input_size",
            "weights_file"]

@@ -15,6 +15,11 @@ import torch
 
 # The original report's Table 2 groups, in its order.
 GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP")
+# The original study's eighteen networks: what a campaign's ``models: study`` means, whatever else is registered.
+STUDY_MODELS = ("resnet_20", "resnet_32", "resnet_56", "eca_resnet_20", "eca_resnet_32", "ghost_resnet_20",
+                "ghost_resnet_32", "ghostnet_100", "convnext_tiny", "convnext_tiny_timm", "segnext_mscan_tiny",
+                "lsknet_tiny", "coatnet_0", "cspresnet50", "resnest50d", "hornet_tiny", "mlp_mixer_tiny",
+                "mlp_mixer_b16")
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
@@ -80,6 +85,23 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
 
 def model_names() -> list[str]:
     return sorted(MODEL_REGISTRY)
+
+
+# A campaign's ``models:`` as one word: the study's fixed set, or every model registered now (it grows with each
+# model file or plugin added, and says so by its name).
+MODEL_SETS = {"study": lambda: sorted(STUDY_MODELS), "registered": model_names}
+
+
+def model_set(name: str) -> list[str]:
+    """The model names a campaign's ``models: <name>`` stands for; ValueError for any other word."""
+    if name == "all":  # once meant the study's 18 while nothing else was registered: now it would mean either
+        raise ValueError(f"models: all is ambiguous; write models: study (the original study's {len(STUDY_MODELS)} "
+                         f"models) or models: registered (every registered model, now {len(MODEL_REGISTRY)}, "
+                         f"growing with each model added)")
+    if name not in MODEL_SETS:
+        raise ValueError(f"models: {name} is not a model set; write {' or '.join(MODEL_SETS)}, or a list of "
+                         f"model names")
+    return MODEL_SETS[name]()
 
 
 def model_entry(name: str) -> ModelEntry:

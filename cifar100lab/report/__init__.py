@@ -4,12 +4,13 @@
 * :mod:`.tables`, :mod:`.figures`, :mod:`.prose` (facts from :mod:`.i18n`, one template per fact, two languages);
 * :mod:`.studies` ablations; :mod:`.performance` the Performance page; :mod:`.models_page` the Models page;
 * :mod:`.pages` the campaign's pages and the empty state; :mod:`.runpages` run pages as published;
-* :mod:`.display` what notebooks show (and the records explorer).
+* :mod:`.display` what notebooks show; :mod:`.explorer` the records explorer.
 
 Nothing here trains; nothing here holds a result typed by hand (the original report's *claims* and
 published references are data files in ``cifar100lab/reference``).
 """
-from .display import explorer, run_summary, show_campaign, show_run, show_study
+from .display import run_summary, show_campaign, show_run, show_study
+from .explorer import explorer
 from .models_page import models_table, write_models_page
 from .pages import write_campaign_report, write_empty_pages
 from .performance import write_performance_page

@@ -1,4 +1,4 @@
-"""What notebooks show: one run (glued for its book page), a campaign, a study, and the records explorer."""
+"""What notebooks show: one run (glued for its book page), a campaign, a study (the records explorer: :mod:`.explorer`)."""
 from __future__ import annotations
 
 import json
@@ -104,51 +104,3 @@ def show_study(result: dict) -> None:
     show_markdown(Path(result["out_dir"]) / f"study-{name}_en.md")
     display(Image(filename=str(Path(result["out_dir"]) / f"study-{name}_en.png")))
 
-
-def explorer(runs_root="runs"):
-    """ipywidgets: pick a campaign, runs and a metric; compare curves and final numbers."""
-    import ipywidgets as w
-    from IPython.display import display
-    recs = [r for r in records.load_records(runs_root) if r.get("status") == "complete"]
-    frame = records.records_frame(recs)
-    if frame.empty:
-        print(f"no complete run records under {runs_root}")
-        return None
-    pick_campaign = w.Dropdown(options=sorted(frame.campaign.dropna().unique()), description="campaign")
-    pick_runs = w.SelectMultiple(description="runs", rows=10)
-    pick_metric = w.Dropdown(options=["top1", "top5", "test_loss", "train_loss", "train_acc", "lr"], description="metric")
-    output = w.Output()
-
-    def refresh_runs(*_):
-        sub = frame[frame.campaign == pick_campaign.value]
-        pick_runs.options = list(sub.run_id)
-        pick_runs.value = tuple(sub.run_id[:3])
-
-    def draw(*_):
-        with output:
-            output.clear_output(wait=True)
-            _explorer_view(frame[frame.run_id.isin(pick_runs.value)], pick_metric.value)
-
-    pick_campaign.observe(refresh_runs, "value")
-    for widget in (pick_runs, pick_metric):
-        widget.observe(draw, "value")
-    refresh_runs()
-    draw()
-    box = w.VBox([w.HBox([pick_campaign, pick_metric]), pick_runs, output])
-    display(box)
-    return box
-
-
-def _explorer_view(chosen: pd.DataFrame, metric: str) -> None:
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for r in chosen.itertuples():
-        m = pd.DataFrame(records.read_metrics(r.run_dir))
-        ax.plot(m.epoch, m[metric], marker="o", label=r.run_id)
-    ax.set(xlabel="epoch", ylabel=metric)
-    if len(chosen):
-        ax.legend(fontsize=7)
-    plt.show()
-    display(chosen[["run_id", "model", "seed", "top1", "top5", "params", "flops", "wall_seconds",
-                    "images_per_second", "dataset_label"]])

@@ -21,10 +21,11 @@ GROUPS = {"basic ResNet": {"en": "basic ResNet", "zh": "基础 ResNet"},
           "MLP": {"en": "MLP", "zh": "MLP"}}
 STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "skipped", "zh": "已跳过"},
           "failed": {"en": "failed", "zh": "失败"}, "running": {"en": "running", "zh": "运行中"},
-          "missing": {"en": "missing", "zh": "缺失"}}
+          "interrupted": {"en": "interrupted", "zh": "已中断"}, "missing": {"en": "missing", "zh": "缺失"}}
 # Skip / failure reasons the trainer writes (English, in the record) -> the Chinese for their known start.
 REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
-              "notebook failed": "笔记本执行失败"}
+              "notebook failed": "笔记本执行失败",
+              "stopped by hand": "手动停止"}
 YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
 
@@ -36,7 +37,7 @@ HEAD = {
     "time": {"en": "Train time (s)", "zh": "训练时间 (s)"}, "ips": {"en": "Images/s", "zh": "图像/秒"},
     "eff": {"en": "Top-1 / M params", "zh": "Top-1 / 百万参数"}, "seeds": {"en": "Seeds", "zh": "种子数"},
     "n": {"en": "Models", "zh": "模型数"}, "status": {"en": "Status", "zh": "状态"},
-    "reason": {"en": "Reason", "zh": "原因"}, "note": {"en": "Note", "zh": "备注"}, "ours": {"en": "Ours top-1 (%)", "zh": "本项目 Top-1 (%)"},
+    "reason": {"en": "Reason", "zh": "原因"}, "weights": {"en": "Weights", "zh": "权重"}, "note": {"en": "Note", "zh": "备注"}, "ours": {"en": "Ours top-1 (%)", "zh": "本项目 Top-1 (%)"},
     "claim": {"en": "Original claim (%)", "zh": "原报告声称 (%)"}, "diff": {"en": "Ours − claim", "zh": "本项目 − 声称"},
     "ours_p": {"en": "Ours params (M)", "zh": "本项目参数量 (M)"},
     "claim_p": {"en": "Claimed params (M)", "zh": "原报告参数量 (M)"},
@@ -72,9 +73,19 @@ def status(name) -> dict:
     return STATUS.get(name, {"en": str(name), "zh": str(name)})
 
 
+# Reasons a reader should read as a sentence, not as the library's error (the run page keeps the raw text).
+REASON_FACTS = ((re.compile(r"pretrained weights unavailable: cannot reach (?:https?://)?([^\s/();]+)"), "reason_offline"),
+                (re.compile(r"pretrained weights unavailable"), "reason_no_weights"))
+
+
 def reason(text) -> dict:
-    """A recorded reason in both languages: its known opening translated, the details (paths, numbers) kept."""
+    """A recorded reason in both languages: a known reason as its sentence; otherwise its known opening
+    translated, the details (paths, numbers) kept."""
     text = "–" if text is None or text != text else str(text)
+    for pattern, fact in REASON_FACTS:
+        found = pattern.match(text)
+        if found:
+            return both(fact, host=found.group(1) if pattern.groups else "")
     zh = next((z + text[len(e):] for e, z in REASONS_ZH.items() if text.startswith(e)), text)
     return {"en": text, "zh": zh}
 
@@ -205,6 +216,17 @@ MESSAGES = {
                         "这样的数字说明训练失败，而不是架构的优劣。"},
     "diverged": {"en": "The loss diverged for {list} (Table 1's Note column gives the epoch).",
                  "zh": "{list} 的损失发散（表 1 的备注列给出发生的 epoch）。"},
+    "reason_offline": {"en": "ImageNet weights unavailable: {host} cannot be reached from this machine (offline); a local "
+                             "weights file, given as pretrained=<path>, lets the fine-tune run",
+                       "zh": "ImageNet 预训练权重不可用：本机无法连接 {host}（离线）；以 pretrained=<路径> 提供本地权重文件即可运行微调"},
+    "reason_no_weights": {"en": "ImageNet weights unavailable; a local weights file, given as pretrained=<path>, lets the "
+                                "fine-tune run",
+                          "zh": "ImageNet 预训练权重不可用；以 pretrained=<路径> 提供本地权重文件即可运行微调"},
+    "reason_fallback": {"en": "{reason}. Trained from scratch instead: row **{row}**",
+                        "zh": "{reason}。已改为从头训练：见 **{row}** 行"},
+    "weights_imagenet": {"en": "ImageNet fine-tune", "zh": "ImageNet 预训练微调"},
+    "weights_scratch": {"en": "from scratch", "zh": "从头训练"},
+    "note_fallback": {"en": "from scratch; ImageNet weights unavailable", "zh": "从头训练；ImageNet 权重不可用"},
     "note_chance": {"en": "at or below chance ({chance} %)", "zh": "不高于随机水平（{chance}%）"},
     "note_diverged": {"en": "loss diverged (epoch {epoch}: {loss})", "zh": "损失发散（第 {epoch} 个 epoch：{loss}）"},
     "not_complete": {"en": "{k} model(s) did not complete ({list}); the table *Models that did not complete* on "
@@ -271,6 +293,7 @@ MESSAGES = {
                           "{seeds} seed(s) per variant",
                     "zh": "在{dataset}上测得，实验配置 {campaign}：{train_size} 张训练图像，{epochs} 个 epoch，"
                           "每个变体 {seeds} 个种子"},
+    "study_page_title": {"en": "Ablation: {title}", "zh": "消融实验：{title}"},
     "study_none": {"en": "No run of this study has completed.", "zh": "该消融实验尚无完成的运行。"},
     "study_top": {"en": "The highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
                   "zh": "平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
@@ -342,7 +365,8 @@ MESSAGES = {
     "reg_layer_decay": {"en": "layer decay {v}", "zh": "逐层学习率衰减 {v}"},
     "no_recipes": {"en": "No run has recorded its recipe yet.", "zh": "尚无运行记录其配方。"},
     # The campaigns table (from params/*.yaml): values that are words, not numbers.
-    "all_models": {"en": "all ({n})", "zh": "全部（{n}）"},
+    "study_models": {"en": "the study's {n}", "zh": "原研究的 {n} 个"},
+    "registered_models": {"en": "all {n} registered", "zh": "全部已注册的 {n} 个"},
     "all_images": {"en": "all", "zh": "全部"},
     "one_per_gpu": {"en": "one per GPU (1 on a CPU)", "zh": "每个 GPU 一个（CPU 上为 1）"},
     "no_campaign_files": {"en": "No campaign files in `{where}`.", "zh": "`{where}` 中没有实验配置文件。"},
@@ -375,6 +399,21 @@ MESSAGES = {
     "ax_variant": {"en": "variant", "zh": "变体"},
     "fig_chance": {"en": "The dashed line is chance (a uniform guess).", "zh": "虚线为随机水平（均匀猜测）。"},
     "fig_diverged": {"en": "† marks a model whose loss diverged.", "zh": "† 表示损失发散的模型。"},
+    # Alt text: what a figure shows, for a reader who cannot see it (filled from the same rows as the figure).
+    "alt_fig_top1": {"en": "Bar chart of test top-1 accuracy for {n} models with 95 % intervals, from {lo} % ({worst}) "
+                           "to {hi} % ({best}); a dashed line marks chance.",
+                     "zh": "条形图：{n} 个模型的测试集 Top-1 准确率及 95% 置信区间，从 {lo}%（{worst}）到 {hi}%（{best}）；虚线为随机水平。"},
+    "alt_fig_params": {"en": "Scatter plot of top-1 accuracy against parameter count (log scale) for {n} models; marker "
+                             "size is FLOPs per image.",
+                       "zh": "散点图：{n} 个模型的 Top-1 准确率与参数量（对数坐标）；标记大小表示每张图像的 FLOPs。"},
+    "alt_fig_curves": {"en": "Line chart of test top-1 accuracy per epoch for {models}.",
+                       "zh": "折线图：{models} 每个 epoch 的测试集 Top-1 准确率。"},
+    "alt_fig_curves_all": {"en": "Line charts of test top-1 accuracy per epoch for all {n} models.",
+                           "zh": "折线图：全部 {n} 个模型每个 epoch 的测试集 Top-1 准确率。"},
+    "alt_study": {"en": "Dot plot of test top-1 accuracy for the {n} variants of the study \"{title}\", from {lo} % to {hi} %.",
+                  "zh": "点图：消融实验“{title}”中 {n} 个变体的测试集 Top-1 准确率，从 {lo}% 到 {hi}%。"},
+    "alt_run": {"en": "Training curves of run {run}: loss and test top-1 accuracy per epoch.",
+                "zh": "运行 {run} 的训练曲线：每个 epoch 的损失与测试集 Top-1 准确率。"},
     "ax_chance": {"en": "chance ({chance} %)", "zh": "随机水平（{chance}%）"},
     "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
 }

@@ -9,7 +9,7 @@ import pandas as pd
 from ..records import atomic_write_text
 from .figures import figure_acc_params, figure_curves, figure_top1, one_per_group, save
 from .findings import render_pairs, short_lists
-from .i18n import LANGS, dataset_label, fmt, kind_label, say
+from .i18n import LANGS, dataset_label, fmt, join, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
 from .robustness import write_robustness_page
 from .runpages import publish_run_pages, runs_index
@@ -22,7 +22,7 @@ from .sources import (
     recipes_used,
     short_protocol,
 )
-from .studies import ablations_index, figure_block, study_facts, study_table
+from .studies import ablations_index, figure_block, record_alt, study_facts, study_table
 from .tables import campaigns_table, comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
 
 # The fragments a campaign writes (``{include} ../generated/<name>_<lang>.md``); a fresh clone gets a note for each.
@@ -38,7 +38,18 @@ def _figures(rows: pd.DataFrame, recs: list[dict], out: Path) -> dict[str, dict]
               "fig_curves": lambda lang: figure_curves(recs, one_per_group(rows), lang)}
     if len(done) > len(one_per_group(rows)):
         makers["fig_curves_all"] = lambda lang: figure_curves(recs, done, lang)
-    return {key: {lang: save(make(lang), out / f"{key}_{lang}.png") for lang in LANGS} for key, make in makers.items()}
+    figs = {key: {lang: save(make(lang), out / f"{key}_{lang}.png") for lang in LANGS} for key, make in makers.items()}
+    record_alt(out, {files[lang]: figure_alt(key, rows, lang) for key, files in figs.items() for lang in LANGS})
+    return figs
+
+
+def figure_alt(key: str, rows: pd.DataFrame, lang: str) -> str:
+    """A campaign figure's alt text, from the rows it plots."""
+    done = rows[rows.status == "complete"].sort_values("top1")
+    if done.empty:
+        return ""
+    return say(f"alt_{key}", lang, n=len(done), lo=fmt(done.top1.iloc[0], 1), hi=fmt(done.top1.iloc[-1], 1),
+               worst=done.model.iloc[0], best=done.model.iloc[-1], models=join(one_per_group(rows), lang))
 
 
 def _downloads(names: list[str], lang: str) -> str:
@@ -94,7 +105,8 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     sep = " " if lang == "en" else ""
     marks = sep + say("fig_chance", lang) + (sep + say("fig_diverged", lang) if rows.diverged.notna().any() else "")
     for i, (key, files) in enumerate(figs.items(), 1):
-        body += figure_block(files[lang], say("fig_no", lang, i=i) + " " + say(key, lang) + marks)
+        body += figure_block(files[lang], say("fig_no", lang, i=i) + " " + say(key, lang) + marks,
+                             figure_alt(key, rows, lang))
     return body
 
 

@@ -50,12 +50,16 @@ FACTS = {
               "torch {torch}. An epoch is the run's training images (the campaign's subset, or all {train} of "
               "{dataset}) at the measured training rate plus its test images (up to {test}) at the measured "
               "evaluation rate. **Predicted duration of the whole campaign on one process of this device: "
-              "{total}{tuned}** (a lower bound: process start-up, checkpoints and compilation are not included). "
+              "{total}{tuned}** (process start-up, checkpoints and compilation not included){against}. "
               "CL: channels_last.",
         "zh": "**{device}** —— `{campaign}` 实验（{file}）{partial}，单进程，每个网络按其运行的配置计时（精度、内存格式、"
               "是否编译、配方的优化器）；测于 {measured}，torch {torch}。每轮 = 该运行的训练图像（实验所取子集，或 {dataset} "
               "全部 {train} 张）按实测训练速度，加上其测试图像（至多 {test} 张）按实测评估速度。**整个实验在该设备单进程上的"
-              "预计用时：{total}{tuned}**（下限：不含进程启动、检查点与编译时间）。CL：channels_last。"},
+              "预计用时：{total}{tuned}**（不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
+    "against_measured": {"en": ". For the {n} run(s) that trained, it predicts {predicted}; their records ({started}) hold "
+                               "{measured} of epochs, so the prediction is **{ratio}×** what was measured",
+                         "zh": "。对实际训练的 {n} 次运行，预测为 {predicted}；其记录（{started}）中各轮共用时 {measured}，"
+                               "预测为实测的 **{ratio}×**"},
     "tuned": {"en": "; fine-tunes of pretrained weights account for {t} of it", "zh": "；其中预训练权重微调占 {t}"},
     "partial": {"en": " (only some of its networks were timed)", "zh": "（只测了部分网络）"},
     "runs_head": {"en": "**{device}** — {data}; measured {measured} with torch {torch} (`python -m cifar100lab timed-runs "
@@ -136,7 +140,35 @@ def _bench_section(b: dict, lang: str) -> str:
     return head + "\n\n" + t + "\n" + "\n".join(lines) + "\n"
 
 
-def _epoch_times_section(e: dict, lang: str) -> str:
+def measured_epochs(runs_root, campaign: str | None) -> dict | None:
+    """{'campaign', 'started', 'seconds': {run id: epoch seconds}}: the epoch time (training and evaluation) each
+    run of the campaign's last timed invocation recorded; None without a timing record."""
+    path = Path(runs_root or "runs") / (campaign or "") / records.TIMING
+    if not campaign or not path.is_file():
+        return None
+    timing = records.read_json(path)
+    seconds = {r["run_id"]: _epochs_seconds(path.parent / r["run_id"]) for r in timing["runs"]}
+    return {"campaign": timing["campaign"], "started": timing["started"][:10],
+            "seconds": {k: v for k, v in seconds.items() if v}}
+
+
+def _against(e: dict, measured: dict | None, lang: str) -> str:
+    """The prediction for the runs that trained beside what they measured, one process's worth (so the
+    prediction is never called a bound the data contradicts)."""
+    if not measured or measured["campaign"] != e["campaign"] or not measured["seconds"]:
+        return ""
+    ran = measured["seconds"]
+    predicted = sum(n["predicted_seconds"] * sum(r in ran for r in n["runs"]) / max(1, len(n["runs"]))
+                    for n in e["networks"])
+    actual = sum(ran[r] for n in e["networks"] for r in n["runs"] if r in ran)
+    if not predicted or not actual:
+        return ""
+    return say("against_measured", lang, n=sum(r in ran for n in e["networks"] for r in n["runs"]),
+               predicted=_hours(predicted), measured=_hours(actual), started=measured["started"],
+               ratio=f"{predicted / actual:.1f}")
+
+
+def _epoch_times_section(e: dict, lang: str, measured: dict | None = None) -> str:
     df = pd.DataFrame(e["networks"])
     paths = [" · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
                                     "compile" if n.get("compile") else None) if x) for n in e["networks"]]
@@ -152,7 +184,7 @@ def _epoch_times_section(e: dict, lang: str) -> str:
                partial="" if e.get("complete", True) else say("partial", lang), measured=e["measured"],
                torch=e["versions"]["torch"], train=f"{e['train_images']:,}", dataset=e["dataset"],
                test=f"{e['test_images']:,}", total=_hours(e["predicted_campaign_seconds"]),
-               tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "")
+               tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "", against=_against(e, measured, lang))
     return head + "\n\n:::{div} names-wrap\n" + t + ":::\n"  # network names may wrap: book/_static/tables.css
 
 
@@ -250,11 +282,13 @@ def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generat
     out.mkdir(parents=True, exist_ok=True)
     found = [records.read_json(p) for p in sorted(Path(bench_dir).glob("*.json"))] if Path(bench_dir).is_dir() else []
     has_gpu = any(b.get("device_type") == "cuda" for b in found)
+    measured = {"measured": measured_epochs(runs_root, campaign)}
     for lang in LANGS:
         parts = _campaign_part(runs_root, campaign, lang)
         for kind, render, (title, intro, empty) in PERFORMANCE_SECTIONS:
             parts += [f"## {title[lang]}\n", intro[lang] + "\n"]
-            parts += [render(r, lang) for r in found if r.get("kind", "check" if "check" in r else None) == kind] \
+            parts += [render(r, lang, **(measured if kind == "epoch_times" else {})) for r in found
+                      if r.get("kind", "check" if "check" in r else None) == kind] \
                 or [empty[lang] + "\n"]
         if not has_gpu:
             parts.append(":::{note}\n" + say("no_gpu", lang) + "\n:::\n")

@@ -81,4 +81,5 @@ def runs_index(recs: list[dict], book_dir: Path) -> str:
         st = STATUS.get(r.get("status"), {"en": r.get("status"), "zh": r.get("status")})
         lines.append(f"| [{run_title(r)}]({r['run_id']}.ipynb) | {st['en']} · {st['zh']} | "
                      f"{fmt((r.get('final') or {}).get('top1'))} |")
-    return "\n".join(lines) + "\n"
+    # Run titles wrap between words so Status and Top-1 stay in view (book/_static/tables.css, .run-titles).
+    return ":::{div} run-titles\n" + "\n".join(lines) + "\n:::\n"

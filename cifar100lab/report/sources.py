@@ -8,6 +8,8 @@ import pandas as pd
 
 from .. import records
 from ..data import DATASETS
+from ..intervals import wilson
+from ..models import MODEL_REGISTRY
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 
@@ -34,16 +36,6 @@ def model_records(manifest: dict, recs: list[dict]) -> list[dict]:
     """The records the model pages are computed from: every run but the recipe-changing study variants'."""
     skip = study_only_runs(manifest)
     return [r for r in recs if r["run_id"] not in skip]
-
-
-def wilson(p_percent: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson's 95 % interval (in %) of an accuracy ``p_percent`` measured on ``n`` images."""
-    if not n or p_percent is None or math.isnan(p_percent):
-        return math.nan, math.nan
-    p = p_percent / 100
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return 100 * (centre - half), 100 * (centre + half)
 
 
 # A loss this many times a uniform guess's (ln of the class count) means the network is confidently wrong.
@@ -155,15 +147,41 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
     return df
 
 
+SCRATCH = "-scratch"
+
+
+def row_name(model: str, pretrained) -> str:
+    """The row a run belongs to: its model, or ``<model>-scratch`` for a model that is fine-tuned from ImageNet
+    weights by default but was trained from scratch (weights unavailable): a different experiment, never
+    compared with the fine-tune's claims or pairs."""
+    entry = MODEL_REGISTRY.get(model)
+    fine_tune = bool(entry and entry.default_pretrained)
+    return f"{model}{SCRATCH}" if fine_tune and not _given(pretrained) else model
+
+
+def _given(value) -> bool:
+    return value is not None and value == value and value != ""  # None / NaN (pandas) / "" mean from scratch
+
+
+def _weights(row: dict, g: pd.DataFrame) -> dict:
+    """Where a row's weights started: ImageNet (a fine-tune) or from scratch; a scratch row of a fine-tune
+    model says so (``fallback``)."""
+    model = g.model.iloc[0]
+    return {**row, "base_model": model, "pretrained": _given(g.pretrained.iloc[0]), "fallback": row["model"] != model}
+
+
 def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFrame:
-    """One row per model (seeds aggregated) from the campaign's plain model runs (no options), ranked."""
+    """One row per model (seeds aggregated) from the campaign's plain model runs (no options), ranked; a
+    fine-tune model trained from scratch is a row of its own (:func:`row_name`)."""
     df = runs_frame(recs)
     if df.empty:
         return pd.DataFrame(columns=["rank", "model", "group", "status", "top1"])
-    plain = df[(df.options == "{}") & (df.model.isin(models) if models is not None else True)]
+    plain = df[(df.options == "{}") & (df.model.isin(models) if models is not None else True)].copy()
+    plain["row"] = [row_name(m, p) for m, p in zip(plain.model, plain.pretrained)]
     groups = {r["model"]: r.get("group") for r in recs}
     diverged = {r["run_id"]: divergence(r) for r in recs}
-    out = pd.DataFrame([_model_row(m, g, groups.get(m), diverged) for m, g in plain.groupby("model", sort=False)])
+    out = pd.DataFrame([_weights(_model_row(name, g, groups.get(g.model.iloc[0]), diverged), g)
+                        for name, g in plain.groupby("row", sort=False)])
     for col in ("classes", "chance", "at_chance", "diverged", "top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params_m", "flops_m",
                 "train_seconds", "images_per_second", "evaluated"):
         if col not in out:

@@ -7,11 +7,17 @@ Chinese pages say they are Chinese.
   ``params/*.yaml``, and the campaign analysis page is a placeholder.
 * Sphinx's figure numbers are off (the report numbers figures per page, in the page's language).
 * ``<html lang>`` is ``zh`` on pages under ``zh/`` (Sphinx has one language per project).
+* Each ablation study's page is titled by its study in both languages (the notebook's heading is generic).
+* Every image has alt text: a notebook page's image (named by its content's sha256 by myst-nb) gets the alt
+  text the report recorded for the generated figure with the same content; a run page's curves say whose.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+
+from docutils import nodes
 
 from .i18n import LANGS, say
 
@@ -55,6 +61,54 @@ def _no_book_wide_figure_numbers(app, config) -> None:
     config.numfig = False
 
 
+STUDY_PAGE = "generated/ablation-"
+
+
+def study_page_title(generated: Path, study: str) -> str | None:
+    """'Ablation: <title> · 消融实验：<标题>' from the study's rendered fragments, or None before they exist."""
+    titles = {}
+    for lang in LANGS:
+        fragment = generated / f"study-{study}_{lang}.md"
+        first = fragment.read_text(encoding="utf-8").split("\n", 1)[0] if fragment.exists() else ""
+        if not first.startswith("## "):
+            return None
+        titles[lang] = say("study_page_title", lang, title=first[3:].strip())
+    return " · ".join(titles[lang] for lang in LANGS)
+
+
+def _retitle_study_page(app, doctree) -> None:
+    # Runs before Sphinx collects the title (priority 500), so the sidebar, <title> and Next/Previous agree.
+    docname = app.env.docname
+    if not docname.startswith(STUDY_PAGE):
+        return
+    title = study_page_title(Path(app.srcdir) / "generated", docname[len(STUDY_PAGE):])
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if title and section is not None and isinstance(section[0], nodes.title):
+        section[0].children = [nodes.Text(title)]
+
+
+def notebook_alt_texts(generated: Path) -> dict[str, str]:
+    """sha256 of each generated figure's bytes -> its recorded alt text (English: notebook pages are)."""
+    path = generated / "alt.json"
+    texts = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {hashlib.sha256((generated / name).read_bytes()).hexdigest(): text
+            for name, text in texts.items() if name.endswith("_en.png") and (generated / name).exists()}
+
+
+def _alt_texts(app, doctree) -> None:
+    images = [i for i in doctree.findall(nodes.image) if not i.get("alt")]
+    if not images:
+        return
+    docname = app.env.docname
+    known = notebook_alt_texts(Path(app.srcdir) / "generated")
+    for image in images:
+        alt = known.get(Path(image["uri"]).stem)
+        if alt is None and docname.startswith("runs/"):
+            alt = say("alt_run", "en", run=docname.split("/", 1)[1])
+        if alt:
+            image["alt"] = alt
+
+
 def _page_language(app, pagename, templatename, context, doctree) -> None:
     if pagename.startswith("zh/"):
         context["language"] = "zh"
@@ -64,4 +118,6 @@ def setup(app):
     app.connect("config-inited", _config_inited, priority=100)  # before sphinx-external-toc reads the toc (900)
     app.connect("config-inited", _no_book_wide_figure_numbers, priority=10_000)
     app.connect("html-page-context", _page_language)
+    app.connect("doctree-read", _retitle_study_page, priority=400)
+    app.connect("doctree-read", _alt_texts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..intervals import wilson
 from .figures import figure_study, save
 from .i18n import LANGS, dataset_label, say
 from .prose import provenance
-from .sources import REFERENCE, chance_level, context, divergence, load_campaign_records, num_classes, wilson
+from .sources import REFERENCE, chance_level, context, divergence, load_campaign_records, num_classes
 from .tables import markdown_table, study_display
 
 # The original's Fig. 7 plots Ghost's ratio against parameters: the ratio's point is the parameter saving.
@@ -135,9 +136,26 @@ def study_prose(df: pd.DataFrame, lang: str) -> str:
     return sep.join(say(f, lang, **v) for f, v in study_facts(df, lang)) + "\n"
 
 
-def figure_block(name: str, caption: str) -> str:
+def figure_block(name: str, caption: str, alt: str) -> str:
     # Generated fragments are included by pages one folder down (book/en, book/zh), so paths start there.
-    return f"```{{figure}} ../generated/{name}\n:width: 100%\n\n{caption}\n```\n\n"
+    alt = " ".join(alt.split())
+    return f"```{{figure}} ../generated/{name}\n:width: 100%\n:alt: {alt}\n\n{caption}\n```\n\n"
+
+
+ALT_TEXTS = "alt.json"  # figure file -> its alt text, for the notebook pages that display the same file
+
+
+def record_alt(out: Path, texts: dict[str, str]) -> None:
+    """Add figure file -> alt text entries to the generated folder's alt.json (read by the book's extension)."""
+    path = Path(out) / ALT_TEXTS
+    known = records.read_json(path) if path.exists() else {}
+    records.atomic_write_text(path, json.dumps({**known, **texts}, indent=1, ensure_ascii=False, sort_keys=True))
+
+
+def study_alt(df: pd.DataFrame, title: str, lang: str) -> str:
+    done = df[df.seeds > 0]
+    return say("alt_study", lang, n=len(df), title=title, lo=f"{done['mean'].min():.1f}" if len(done) else "–",
+               hi=f"{done['mean'].max():.1f}" if len(done) else "–")
 
 
 def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="book/generated") -> dict:
@@ -166,7 +184,9 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
                 + markdown_table(study_display(df, claims, lang)) + "\n"
                 + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
                 + figure_block(f"study-{study}_{lang}.png",
-                               f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}"))
+                               f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}",
+                               study_alt(df, title, lang)))
+        record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang)})
         (out / f"study-{study}_{lang}.md").write_text(text, encoding="utf-8")
     return {"study": st, "table": df, "context": ctx, "out_dir": str(out)}
 

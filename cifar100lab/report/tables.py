@@ -39,8 +39,9 @@ def run_link(model: str, run_ids: list[str], book_dir: Path | None) -> str:
 
 
 def failure_note(row, lang: str) -> str:
-    """A model row's Note: at or below chance, loss diverged (and where), or '' when neither."""
-    notes = []
+    """A model row's Note: trained from scratch for want of its ImageNet weights, at or below chance, loss
+    diverged (and where), or '' when none of these."""
+    notes = [say("note_fallback", lang)] if getattr(row, "fallback", False) is True else []
     if pd.notna(getattr(row, "at_chance", None)) and bool(row.at_chance):
         notes.append(say("note_chance", lang, chance=fmt(row.chance, 0)))
     if isinstance(getattr(row, "diverged", None), dict):
@@ -63,6 +64,8 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
               head("time", lang): done.train_seconds.map(lambda v: fmt(v, 0)),
               head("ips", lang): done.images_per_second.map(lambda v: fmt(v, 0)),
               head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1))})
+    if "pretrained" in done and (done.pretrained.eq(True) | done.fallback.eq(True)).any():  # a fine-tune among them
+        t[head("weights", lang)] = [weights_label(r, lang) for r in done.itertuples()]
     if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
         t[head("seeds", lang)] = done.seeds
     notes = [failure_note(r, lang) for r in done.itertuples()]
@@ -71,11 +74,20 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
     return pd.DataFrame(t)
 
 
+def weights_label(row, lang: str) -> str:
+    """Where a row's weights started, in the reader's language."""
+    return say("weights_imagenet" if getattr(row, "pretrained", False) is True else "weights_scratch", lang)
+
+
 def not_run_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Models without a complete run and why; a fine-tune whose weights were unavailable names its from-scratch row."""
     other = rows[rows.status != "complete"]
+    fallbacks = {r.base_model: r.model for r in rows.itertuples() if getattr(r, "fallback", False) is True
+                 and r.status == "complete"}
+    why = [reason(r)[lang] if m not in fallbacks else say("reason_fallback", lang, reason=reason(r), row=fallbacks[m])
+           for m, r in zip(other.model, other.reason)]
     return pd.DataFrame({head("model", lang): other.model,
-                         head("status", lang): [status(s)[lang] for s in other.status],
-                         head("reason", lang): [reason(r)[lang] for r in other.reason]})
+                         head("status", lang): [status(s)[lang] for s in other.status], head("reason", lang): why})
 
 
 def table2(rows: pd.DataFrame, lang: str, show_top5: bool = True) -> pd.DataFrame:
@@ -189,18 +201,21 @@ def regularisation(recipe: dict, lang: str) -> str:
 
 def campaigns_table(campaign_files: list[dict], lang: str) -> str:
     """The campaign YAMLs' protocols (``params/*.yaml`` as written), so the Method page states what they run."""
-    from ..models import model_names
+    from ..models import model_set
 
     def count(value, all_words):
-        return f"{value:,}" if isinstance(value, int) else say(all_words, lang, n=len(model_names()))
+        return f"{value:,}" if isinstance(value, int) else say(all_words, lang)
+
+    def model_count(models) -> str | int:  # a list's length, or the set's word and what it stands for now
+        return len(models) if isinstance(models, list) else say(f"{models}_models", lang, n=len(model_set(models)))
 
     rows = []
     for campaign_file in campaign_files:
         d = campaign_file.get("defaults") or {}
-        models = campaign_file.get("models", "all")
+        models = campaign_file.get("models") or []
         seeds = len(campaign_file.get("seeds") or [0])
         rows.append({head("campaign", lang): f"`{campaign_file['name']}`",
-                     head("models", lang): len(models) if isinstance(models, list) else count(None, "all_models"),
+                     head("models", lang): model_count(models),
                      head("campaign_seeds", lang): f"{seeds} / {len(campaign_file['study_seeds']) if 'study_seeds' in campaign_file else '–'}",
                      head("epochs", lang): d.get("epochs", "–"),
                      head("train_images", lang): count(d.get("train_subset"), "all_images"),

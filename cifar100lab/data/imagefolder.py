@@ -1,0 +1,150 @@
+"""A folder of images as a dataset: ``dataset: imagefolder:/path/to/images`` (or the bare path).
+
+Layout (torchvision's ``ImageFolder``): one sub-folder per class, its name the class name, images anywhere below
+it. With ``train/`` and ``test/`` (or ``val/``) sub-folders, each holds the class folders of its split; without
+them, every ``TEST_EVERY``-th image of each class (in name order) is a test image, the same ones every time.
+
+Every image is read into the same uint8 on-device pipeline as the built-in sets, at the run's input size: images
+of any size and shape are centre-cropped to a square and resized to it (PIL's ``ImageOps.fit``, bicubic), so mixed
+sizes are allowed and none is stretched. The record keeps a sha256 over the sorted file list and each file's
+bytes, the folder, the file count and this resize policy. What cannot make a classification set (no folder, no
+class folders, an empty class, one class, a split without test images, a file that is not an image) is one
+DataError naming the folder or file and the fix.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .registry import FOLDER_PREFIX, DataError, DataRequest, DatasetEntry, Parts, register_prefix
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
+TEST_EVERY = 5  # a folder without train/ and test/: every 5th image of a class is a test image (a 20 % split)
+TEST_FOLDERS = ("test", "val")
+# Unknown images are normalised with ImageNet's statistics, the usual choice for photographs (a dataset's own
+# statistics would need every image read before the run is even planned).
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+RESIZE_POLICY = "centre crop to a square, then resized to the run's input size (bicubic)"
+
+
+@dataclass(frozen=True)
+class FolderLayout:
+    """An image folder's classes and its (file, label) pairs per split, in name order."""
+    folder: Path
+    classes: list
+    train: list
+    test: list
+    split: str  # how the test split was chosen, in words, for the record
+
+
+def _class_files(folder: Path) -> dict[str, list[Path]]:
+    """Class name -> its image files (sorted), for each sub-folder of ``folder``; empty classes are an error."""
+    classes = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise DataError(f"image folder {folder} has no class sub-folders; put each class's images in a sub-folder "
+                        f"of its own ({folder}/<class>/*.png)")
+    files = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+             for d in classes}
+    empty = [name for name, found in files.items() if not found]
+    if empty:
+        raise DataError(f"image folder {folder}: class folder(s) {', '.join(empty)} hold no images "
+                        f"({', '.join(IMAGE_SUFFIXES)}); add images or remove the folder")
+    return files
+
+
+def _pairs(files: dict[str, list[Path]], classes: list[str]) -> list[tuple[Path, int]]:
+    return [(path, label) for label, name in enumerate(classes) for path in files[name]]
+
+
+def scan(folder: Path) -> FolderLayout:
+    """The folder's layout, found by listing it (no image is opened)."""
+    if not folder.is_dir():
+        raise DataError(f"image folder {folder} does not exist or is not a folder; give the folder that holds one "
+                        f"sub-folder per class (imagefolder:/path/to/images)")
+    test_dir = next((folder / t for t in TEST_FOLDERS if (folder / t).is_dir()), None)
+    if (folder / "train").is_dir() or test_dir is not None:
+        if not (folder / "train").is_dir() or test_dir is None:
+            raise DataError(f"image folder {folder} has a train/ or test/ folder but not both; give it train/ and "
+                            f"test/ (or val/), or neither (then every {TEST_EVERY}th image of a class is held out)")
+        train, test = _class_files(folder / "train"), _class_files(test_dir)
+        if set(train) != set(test):
+            raise DataError(f"image folder {folder}: train/ and {test_dir.name}/ name different classes "
+                            f"(only in train/: {sorted(set(train) - set(test))}, only in {test_dir.name}/: "
+                            f"{sorted(set(test) - set(train))}); both need the same class folders")
+        classes = sorted(train)
+        layout = FolderLayout(folder, classes, _pairs(train, classes), _pairs(test, classes),
+                              f"train/ and {test_dir.name}/ folders")
+    else:
+        files = _class_files(folder)
+        classes = sorted(files)
+        held = {name: set(found[TEST_EVERY - 1::TEST_EVERY]) for name, found in files.items()}
+        pairs = _pairs(files, classes)
+        layout = FolderLayout(folder, classes, [p for p in pairs if p[0] not in held[classes[p[1]]]],
+                              [p for p in pairs if p[0] in held[classes[p[1]]]],
+                              f"every {TEST_EVERY}th image of each class (by name) held out as test")
+    _check_split(layout)
+    return layout
+
+
+def _check_split(layout: FolderLayout) -> None:
+    if len(layout.classes) < 2:
+        raise DataError(f"image folder {layout.folder} has one class ({layout.classes[0]}); a classifier needs at "
+                        f"least two class sub-folders")
+    if not layout.test:
+        raise DataError(f"image folder {layout.folder} leaves no test images ({layout.split}: no class has "
+                        f"{TEST_EVERY} images); add images, or give it train/ and test/ folders")
+
+
+def _image(data: bytes, path: Path, size: int) -> torch.Tensor:
+    """One image file's bytes as uint8 (3, size, size): RGB, centre-cropped to a square and resized."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            square = ImageOps.fit(image.convert("RGB"), (size, size), method=Image.Resampling.BICUBIC)
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"{path} is not an image that can be read ({type(e).__name__}: {e}); replace or remove "
+                        f"it") from None
+    return torch.from_numpy(np.asarray(square).copy()).permute(2, 0, 1)
+
+
+def _read_split(pairs: list, folder: Path, size: int, digest) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's images and labels; each file's name and bytes go into ``digest`` as it is read."""
+    x = torch.empty(len(pairs), 3, size, size, dtype=torch.uint8)
+    for i, (path, _) in enumerate(pairs):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(folder).as_posix()}\t{hashlib.sha256(data).hexdigest()}\n".encode())
+        x[i] = _image(data, path, size)
+    return x, torch.tensor([label for _, label in pairs], dtype=torch.int64)
+
+
+def read_folder(layout: FolderLayout, request: DataRequest) -> Parts:
+    digest = hashlib.sha256()
+    train_x, train_y = _read_split(layout.train, layout.folder, request.image_size, digest)
+    test_x, test_y = _read_split(layout.test, layout.folder, request.image_size, digest)
+    details = {"folder": str(layout.folder), "files": len(layout.train) + len(layout.test),
+               "image_size": request.image_size, "split": layout.split, "resize": RESIZE_POLICY}
+    return Parts(train_x, train_y, test_x, test_y, list(layout.classes), "sha256:" + digest.hexdigest(), details)
+
+
+def locate_folder(layout: FolderLayout, request: DataRequest) -> str:
+    return (f"image folder {layout.folder}: {len(layout.train) + len(layout.test)} images in {len(layout.classes)} "
+            f"classes, {layout.split}")
+
+
+def folder_entry(path: str) -> DatasetEntry:
+    """The registry entry of the image folder at ``path`` (``~`` expanded; a relative path is relative to the
+    folder the command runs in, as the campaign's kernels are), made by listing it."""
+    layout = scan(Path(path).expanduser().absolute())
+    return DatasetEntry(f"{FOLDER_PREFIX}:{path}", "other",
+                        {"en": f"image folder {layout.folder.name}", "zh": f"图像文件夹 {layout.folder.name}"},
+                        len(layout.classes), (len(layout.train), len(layout.test)), IMAGENET_MEAN, IMAGENET_STD,
+                        partial(read_folder, layout), partial(locate_folder, layout))
+
+
+register_prefix(FOLDER_PREFIX, folder_entry)

@@ -1,0 +1,83 @@
+"""A run's progress, shown where someone watches it.
+
+In a notebook kernel's own process the bar is a widget while the run trains, and it ends as its final text line,
+so an executed or saved notebook shows where the run got (a widget's saved text would be its first state). Each
+epoch prints its log line and, live, redraws the run's curve. A worker forked from the kernel (``num_processes``
+> 1) cannot send display messages ("attempted to send message from fork"), so it reports as text, as a terminal
+does; only the main process reports at all.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+
+def in_notebook() -> bool:
+    """This process is a notebook kernel's own: it can display and drive widgets (a forked worker cannot)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return (shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+            and multiprocessing.parent_process() is None)
+
+
+class Progress:
+    """The progress of one attempt at a run: one bar over the epochs it trains, the epoch log lines and, in a
+    notebook, the curve so far (only when nobody executes the notebook unwatched: a campaign's runs draw none)."""
+
+    def __init__(self, run_id: str, epochs: int, steps: int, start: int, enabled: bool, curve: bool = True):
+        self.run_id, self.epochs, self.enabled = run_id, epochs, enabled
+        self.live = enabled and in_notebook()
+        self.bar = self._bar(steps * (epochs - start), start) if enabled else None
+        self.figure = None
+        if self.live and curve:
+            from IPython.display import display
+            self.figure = display(display_id=True)
+
+    def _bar(self, total: int, start: int):
+        desc = f"{self.run_id} epoch {start + 1}/{self.epochs}"
+        if not self.live:
+            from tqdm import tqdm
+            return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=1.0)
+        from IPython.display import display
+        from tqdm.notebook import tqdm
+        bar = tqdm(total=total, desc=desc, display=False)
+        self.handle = display(bar.container, display_id=True)
+        return bar
+
+    def step(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def start_epoch(self, epoch: int) -> None:
+        """``epoch``: 0-based, the one about to train."""
+        if self.bar is not None:
+            self.bar.set_description(f"{self.run_id} epoch {epoch + 1}/{self.epochs}", refresh=False)
+
+    def end_epoch(self, row: dict, history: list[dict]) -> None:
+        """The epoch's log line and, live, the curve of every epoch so far."""
+        if not self.enabled:
+            return
+        print(f"{self.run_id} epoch {row['epoch']}/{self.epochs}: loss {row['train_loss']:.3f} "
+              f"top1 {row['top1']:.2f} top5 {row['top5']:.2f} ({row['images_per_second']:.0f} img/s)", flush=True)
+        if self.figure is not None:
+            self._draw(history)
+
+    def _draw(self, history: list[dict]) -> None:
+        import matplotlib.pyplot as plt
+
+        from .report.figures import figure_run_curves
+        fig = figure_run_curves(history, f"{self.run_id}: {len(history)}/{self.epochs} epochs")
+        self.figure.update(fig)
+        plt.close(fig)  # the display holds its picture; closing keeps the inline backend from showing it again
+
+    def close(self, finished: bool = True) -> None:
+        """End the bar: live, the widget gives way to its final text line. A finished run's curve makes room for
+        the summary's; a stopped run's stays, showing where it got."""
+        if self.bar is None:
+            return
+        self.bar.close()
+        if self.live:
+            from tqdm import tqdm
+            self.handle.update({"text/plain": tqdm.format_meter(**{**self.bar.format_dict, "ncols": 100})}, raw=True)
+            if finished and self.figure is not None:
+                self.figure.update({"text/plain": ""}, raw=True)
+        self.bar = None

@@ -1,0 +1,80 @@
+"""The run-records explorer (``notebooks/explore.ipynb``, and as an app through Voila): pick a campaign (or the
+runs made outside one), runs and a metric; the curves and the table follow live.
+
+The explorer is shown once, as the cell's value. Where widgets cannot render (a saved notebook opened without
+its widget state, an HTML export) the same display carries the current figure and table as plain HTML.
+"""
+from __future__ import annotations
+
+import base64
+import io
+
+import pandas as pd
+
+from .. import records
+
+OUTSIDE = "(runs outside a campaign)"
+METRICS = ["top1", "top5", "test_loss", "train_loss", "train_acc", "lr"]
+COLUMNS = ["run_id", "model", "seed", "top1", "top5", "params", "flops", "wall_seconds", "images_per_second",
+           "dataset_label"]
+
+
+def explorer(runs_root="runs"):
+    """The explorer's widget over the complete runs under ``runs_root`` (None, with a line, when there are none)."""
+    import ipywidgets as w
+    frame = records.records_frame([r for r in records.load_records(runs_root) if r.get("status") == "complete"])
+    if frame.empty:
+        print(f"no complete run records under {runs_root}")
+        return None
+    frame["campaign"] = frame.campaign.fillna(OUTSIDE)
+    pick_campaign = w.Dropdown(options=sorted(frame.campaign.unique(), key=lambda c: (c == OUTSIDE, c)),
+                               description="campaign")
+    pick_runs = w.SelectMultiple(description="runs", rows=10)
+    pick_metric = w.Dropdown(options=METRICS, description="metric")
+    output, static, quiet = w.Output(), {}, []
+
+    def refresh_runs(*_):
+        sub = frame[frame.campaign == pick_campaign.value]
+        quiet.append(True)  # new options empty the selection first: one redraw for the new runs, not two
+        try:
+            pick_runs.options = [(r.run_id, r.run_dir) for r in sub.itertuples()]
+            pick_runs.value = tuple(sub.run_dir[:3])
+        finally:
+            quiet.clear()
+        draw()
+
+    def draw(*_):
+        if quiet:
+            return
+        with output:
+            output.clear_output(wait=True)
+            static["html"] = show_view(frame[frame.run_dir.isin(pick_runs.value)], pick_metric.value)
+
+    pick_campaign.observe(refresh_runs, "value")
+    for widget in (pick_runs, pick_metric):
+        widget.observe(draw, "value")
+    box = w.VBox([w.HBox([pick_campaign, pick_metric]), pick_runs, output])
+    refresh_runs()
+    box._repr_mimebundle_ = lambda **kw: {**w.VBox._repr_mimebundle_(box, **kw), "text/html": static["html"]}
+    return box
+
+
+def show_view(chosen: pd.DataFrame, metric: str) -> str:
+    """Display the chosen runs' ``metric`` curves and their table; returns both as static HTML."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for r in chosen.itertuples():
+        m = pd.DataFrame(records.read_metrics(r.run_dir))
+        ax.plot(m.epoch, m[metric], marker="o", label=r.run_id)
+    ax.set(xlabel="epoch", ylabel=metric)
+    if len(chosen):
+        ax.legend(fontsize=7)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", bbox_inches="tight")
+    display(fig)
+    plt.close(fig)  # displayed once: the inline backend would show it again at the cell's end
+    table = chosen[[c for c in COLUMNS if c in chosen]]
+    display(table)
+    return (f'<img alt="{metric} by epoch" src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}">'
+            + table.to_html(index=False))

@@ -1,0 +1,104 @@
+"""The runs listing: one row per run found under a runs folder (campaign runs and runs made by hand alike),
+read from the records alone: status, epochs done of total, final top-1 with its 95 % interval, time, and a short
+id (the full one stays in the record and names the folder)."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from . import records
+from .intervals import wilson  # the book's interval, so the listing and the book agree
+from .listing import Column, fixed, render, text  # noqa: F401 (render: the status table's too)
+
+SHORT_ID_MAX = 40  # a longer id keeps its start and gets a hash of the whole, so two ids never print alike
+COLUMNS = [Column("campaign", "campaign", text), Column("short_id", "run"), Column("status", "status"),
+           Column("epochs", "epochs", right=True), Column("top1", "top-1 %", fixed(2), right=True),
+           Column("interval", "95% interval", text, right=True), Column("time", "time", right=True)]
+
+
+def short_id(run_id: str, campaign: str | None) -> str:
+    """``run_id`` without its campaign's prefix, cut to :data:`SHORT_ID_MAX` characters with a hash."""
+    short = run_id[len(campaign) + 1:] if campaign and run_id.startswith(f"{campaign}-") else run_id
+    if len(short) <= SHORT_ID_MAX:
+        return short
+    return f"{short[:SHORT_ID_MAX - 9]}~{hashlib.sha1(run_id.encode()).hexdigest()[:8]}"
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
+
+
+def record_row(record: dict, run_dir: Path) -> dict:
+    """A run's row, from its record (and its metrics, for a run still going)."""
+    final = record.get("final") or {}
+    done = record.get("epochs_done")
+    if done is None:
+        done = len(records.read_metrics(run_dir))
+    low, high = wilson(final.get("top1"), final.get("evaluated") or 0) if final.get("top1") is not None else (
+        None, None)
+    seconds = [record.get(k) for k in ("train_seconds", "eval_seconds") if record.get(k) is not None]
+    run_id = record.get("run_id") or run_dir.name
+    return {"campaign": record.get("campaign"), "short_id": short_id(run_id, record.get("campaign")),
+            "status": record.get("status"), "epochs": f"{done}/{(record.get('config') or {}).get('epochs', '?')}",
+            "top1": final.get("top1"), "interval": f"{low:.2f}-{high:.2f}" if low is not None else None,
+            "time": clock(sum(seconds)) if seconds else "-", "reason": record.get("reason"), "run_id": run_id,
+            "run_dir": str(run_dir)}
+
+
+def run_rows(runs_root: str | Path, campaign: str | None = None) -> list[dict]:
+    """Every run under ``runs_root`` (only ``campaign``'s when given), by campaign then id; a damaged record is
+    a row that says so, not a stop."""
+    rows = []
+    for path in records.find_records(runs_root):
+        try:
+            row = record_row(records.load(path.parent), path.parent)
+        except records.RecordError as e:
+            row = {"short_id": path.parent.name, "status": "damaged", "reason": str(e), "run_id": path.parent.name,
+                   "run_dir": str(path.parent)}
+        rows.append(row)
+    if campaign is not None:
+        rows = [r for r in rows if r.get("campaign") == campaign]
+    return sorted(rows, key=lambda r: (r.get("campaign") or "", r["run_id"]))
+
+
+def runs_listing(runs_root: str | Path, campaign: str | None = None, fmt: str = "table") -> str:
+    problem = listing_problem(runs_root, campaign)
+    if problem:
+        from .config import ConfigError  # imported on refusal only: config brings torch
+        raise ConfigError(problem)
+    rows = run_rows(runs_root, campaign)
+    return render(rows, COLUMNS, fmt) if rows or fmt != "table" else f"no runs under {runs_root}"
+
+
+def listing_problem(runs_root: str | Path, campaign: str | None) -> str | None:
+    """What is wrong with the listing's arguments (a missing folder, a campaign with no runs there), or None."""
+    if not Path(runs_root).is_dir():
+        return (f"runs folder {runs_root} does not exist; pass --runs-root FOLDER (the campaign's --runs-root, "
+                f"default runs)")
+    if campaign is not None and not run_rows(runs_root, campaign):
+        found = sorted({r.get("campaign") for r in run_rows(runs_root) if r.get("campaign")})
+        return f"no runs of campaign {campaign!r} under {runs_root}; campaigns there: {', '.join(found) or 'none'}"
+    return None
+
+
+STATUS_COLUMNS = [Column("short_id", "run"), Column("state", "state"), Column("job", "job", text)] + COLUMNS[3:]
+
+
+def status_rows(campaign, states: dict[str, dict]) -> list[dict]:
+    """``campaign --status``'s rows: each planned run's state and job (``states``: run id -> state, job,
+    reason) with what its record says so far (nothing yet for a run that has not started)."""
+    rows = []
+    for run in campaign.runs:
+        s = states[run.run_id]
+        try:
+            record = records.load(run.run_dir)
+        except records.RecordError:
+            record = None
+        row = record_row(record, Path(run.run_dir)) if record else {
+            "epochs": f"0/{run.config.epochs}", "time": "-", "run_id": run.run_id}
+        rows.append({**row, "short_id": short_id(run.run_id, campaign.name), "state": s["state"],
+                     "job": s.get("job"), "reason": s.get("reason")})
+    return rows

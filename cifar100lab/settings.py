@@ -1,0 +1,71 @@
+"""Settings spelled on a command line: ``--set KEY=VALUE`` pairs, where a dotted KEY reaches into a mapping
+field (``--set overrides.lr=0.05`` changes one recipe field and keeps the others)."""
+from __future__ import annotations
+
+import copy
+from dataclasses import fields
+from typing import Any
+
+from .config import ConfigError, TrainConfig, parse_yaml
+from .recipes import Recipe
+
+# The TrainConfig fields that are mappings, and what their keys are: a bare key of theirs is refused with its
+# dotted spelling.
+MAPPING_FIELDS = {"overrides": "recipe field", "options": "model option"}
+
+
+def parse_set(pairs: list[str] | None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs as {KEY: VALUE}, each VALUE read as YAML (so JSON too); a malformed pair or a
+    key given twice is a ConfigError naming it."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, eq, value = pair.partition("=")
+        key = key.strip()
+        if not eq or not key or "" in key.split("."):
+            raise ConfigError(f"--set expects KEY=VALUE or FIELD.KEY=VALUE (e.g. --set epochs=10, "
+                              f"--set overrides.lr=0.05), got {pair!r}")
+        if key in out:
+            raise ConfigError(f"--set {key} is given twice; give each key once")
+        out[key] = parse_yaml(value, f"--set {pair!r}")
+    return out
+
+
+def check_set_key(key: str) -> list[str]:
+    """``key``'s path, refused unless it names a TrainConfig field, or one key inside a mapping field."""
+    path = key.split(".")
+    field_names = [f.name for f in fields(TrainConfig)]
+    if path[0] not in field_names:
+        recipe_fields = {f.name for f in fields(Recipe)}
+        hint = (f"{key} is a recipe field: use --set overrides.{key}=VALUE" if key in recipe_fields else
+                "a recipe field is set as overrides.KEY, a model option as options.KEY")
+        raise ConfigError(f"--set {key}: unknown key; {hint} (training fields: {', '.join(field_names)})")
+    if len(path) > 1 and path[0] not in MAPPING_FIELDS:
+        raise ConfigError(f"--set {key}: {path[0]} is not a mapping, so it has no keys; set it whole "
+                          f"(--set {path[0]}=VALUE). Dotted keys reach into {', '.join(MAPPING_FIELDS)}")
+    if len(path) > 2:
+        raise ConfigError(f"--set {key}: a {MAPPING_FIELDS[path[0]]} is one key deep "
+                          f"(--set {path[0]}.{path[1]}=VALUE)")
+    return path
+
+
+def apply_set(base: dict, values: dict[str, Any]) -> dict:
+    """``base`` (a mapping of TrainConfig fields, left unchanged) with every ``--set`` value on top: a plain key
+    replaces its field, a dotted one changes one key of a mapping field and keeps the rest."""
+    out = copy.deepcopy(base)
+    for key, value in values.items():
+        path = check_set_key(key)
+        if len(path) == 1:
+            out[key] = value
+            continue
+        inner = out.get(path[0])
+        if inner is None:
+            inner = {}
+        if not isinstance(inner, dict):
+            raise ConfigError(f"--set {key}: {path[0]} is {inner!r}, not a mapping; set it whole instead")
+        out[path[0]] = {**inner, path[1]: value}
+    return out
+
+
+def top_level_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """The TrainConfig fields ``values`` touches (``overrides.lr`` touches ``overrides``)."""
+    return {key.split(".")[0]: value for key, value in values.items()}

@@ -1,0 +1,302 @@
+"""Extending the benchmark without editing a list: a model is one file (or a plugin package's entry point), a
+campaign's model set says what it means, and a dataset is a registry entry, a plugin or a folder of images."""
+import sys
+
+import pytest
+import torch
+
+from cifar100lab import data, models
+from cifar100lab.campaign import load_campaign
+from cifar100lab.config import ConfigError, resolve
+from cifar100lab.data import DataError, load_dataset
+
+PROBE_FAMILY = '''
+import torch.nn as nn
+from {registry} import register_model
+
+
+@register_model("{name}", family="probe", group="basic ResNet", source="own", paper="a test", recipe="resnet_sgd")
+def build_probe(num_classes=100, width=8):
+    return nn.Sequential(nn.Conv2d(3, width, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
+'''
+
+
+@pytest.fixture
+def forget_models():
+    """Names the test registers, dropped from the registry (and their modules from sys.modules) afterwards."""
+    added: list[tuple[str, str]] = []
+    yield added
+    for name, module in added:
+        models.MODEL_REGISTRY.pop(name, None)
+        sys.modules.pop(module, None)
+
+
+def test_a_new_file_in_the_models_folder_is_a_model_found_by_name_without_editing_a_list(tmp_path, monkeypatch,
+                                                                                         forget_models):
+    (tmp_path / "probe_family.py").write_text(PROBE_FAMILY.format(registry="._registry", name="probe_file_net"))
+    forget_models.append(("probe_file_net", "cifar100lab.models.probe_family"))
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])  # the folder, with the file in it
+    models.import_families()
+    assert "probe_file_net" in models.model_names()
+    assert models.create_model("probe_file_net", num_classes=7, width=4)[-1].out_features == 7
+    assert models.model_entry("probe_file_net").options == {"width": 8}
+
+
+def _plugin(site, module: str, source: str, group: str = "cifar100lab.models") -> None:
+    """An installed distribution in ``site`` whose ``group`` entry point names ``module``."""
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{module}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\nprobe = {module}\n")
+
+
+def test_a_plugin_package_registers_its_models_through_the_entry_point_group(tmp_path, monkeypatch, forget_models):
+    _plugin(tmp_path, "probe_model_plugin", PROBE_FAMILY.format(registry="cifar100lab.models", name="probe_plugin_net"))
+    forget_models.append(("probe_plugin_net", "probe_model_plugin"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    models.load_plugins()
+    assert models.model_entry("probe_plugin_net").family == "probe"
+    assert models.create_model("probe_plugin_net", num_classes=3)[-1].out_features == 3
+
+
+@pytest.mark.parametrize("what, group, load", [("model", "cifar100lab.models", models.load_plugins),
+                                               ("dataset", "cifar100lab.datasets", data.load_plugins)])
+def test_a_plugin_that_fails_to_import_is_named_in_a_warning_and_left_out(tmp_path, monkeypatch, what, group, load):
+    _plugin(tmp_path, f"broken_{what}_plugin", "raise RuntimeError('needs a GPU library')\n", group=group)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(UserWarning, match=rf"{what} plugin probe \(broken_{what}_plugin\) was not loaded: "
+                                         r"RuntimeError: needs a GPU library"):
+        load()
+
+
+def _campaign(tmp_path, models_line: str):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\n{models_line}\ndefaults: {{epochs: 2, batch_size: 8, overrides: {{warmup_epochs: 0}}}}\n")
+    return load_campaign(path, dataset="synthetic", runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
+
+
+def test_models_study_is_the_original_eighteen_and_registered_adds_every_new_model(tmp_path, monkeypatch,
+                                                                                   forget_models):
+    (tmp_path / "probe_family.py").write_text(PROBE_FAMILY.format(registry="._registry", name="probe_set_net"))
+    forget_models.append(("probe_set_net", "cifar100lab.models.probe_family"))
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
+    models.import_families()
+    study = _campaign(tmp_path, "models: study")
+    assert study.models == sorted(models.STUDY_MODELS) and len(study.runs) == 18
+    registered = _campaign(tmp_path, "models: registered")
+    assert "probe_set_net" in registered.models and len(registered.runs) == len(models.model_names())
+
+
+@pytest.mark.parametrize("models_line, says", [
+    ("models: all", r"c\.yaml: models: all is ambiguous; write models: study \(the original study's 18 models\) "
+                    r"or models: registered \(every registered model, now \d+"),
+    ("models: everything", r"c\.yaml: models: everything is not a model set; write study or registered, or a list"),
+])
+def test_a_model_set_word_that_does_not_say_what_it_means_is_one_clear_error(tmp_path, models_line, says):
+    with pytest.raises(ConfigError, match=says):
+        _campaign(tmp_path, models_line)
+
+
+def test_the_campaign_files_say_which_model_set_they_mean():
+    from conftest import ROOT
+    for path in sorted((ROOT / "params").glob("*.yaml")):
+        assert "\nmodels: study " in path.read_text(), path
+
+
+# --- datasets -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def official_cifar10(monkeypatch):
+    """Files written by the generator count as torchvision's official CIFAR-10 (its md5 lists are patched)."""
+    from torchvision.datasets import CIFAR10
+
+    def make(root, train_size=50, test_size=20):
+        md5s = data.write_synthetic_cifar10(root, train_size, test_size)
+        monkeypatch.setattr(CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]] for i in range(1, 6)])
+        monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
+        monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5s["batches.meta"]})
+        return root / CIFAR10.base_folder
+    return make
+
+
+def test_cifar10_is_read_by_torchvision_from_its_official_layout_and_labelled_not_cifar100(tmp_path, official_cifar10):
+    import pickle
+    folder = official_cifar10(tmp_path)
+    ds = load_dataset("cifar10", tmp_path, download=False)
+    assert ds.train_x.shape == (50, 3, 32, 32) and ds.train_x.dtype == torch.uint8 and len(ds.test_y) == 20
+    assert ds.num_classes == 10 and ds.label == "CIFAR-10" and ds.kind == "other"
+    assert data.KIND_LABELS[ds.kind]["en"] == "real images, not CIFAR-100"
+    with open(folder / "data_batch_1", "rb") as f:
+        first = pickle.load(f, encoding="latin1")
+    assert torch.equal(ds.train_x[0].reshape(-1), torch.from_numpy(first["data"][0]))
+    assert ds.train_y[:len(first["labels"])].tolist() == first["labels"]
+    assert data.data_available("cifar10", tmp_path, download=False) == f"cifar10 in {folder}"
+    plan = resolve({"model": "resnet_20", "dataset": "cifar10", "epochs": 2, "overrides": {"warmup_epochs": 0}})
+    assert plan.mean == data.cifar10.CIFAR10_MEAN and plan.dataset.num_classes == 10
+
+
+def test_cifar10_missing_or_altered_is_one_error_naming_the_tarball_or_the_file(tmp_path, monkeypatch):
+    import urllib.error
+    with pytest.raises(DataError, match=r"CIFAR-10 not found under .*cifar-10-batches-py\. Download "
+                                        r"https://www\.cs\.toronto\.edu/~kriz/cifar-10-python\.tar\.gz \(md5 c58f3010"):
+        data.data_available("cifar10", tmp_path, download=False)
+
+    def no_network(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+    monkeypatch.setattr("torchvision.datasets.cifar.download_and_extract_archive", no_network)
+    with pytest.raises(DataError, match=r"CIFAR-10 not found .*\(download failed: .*Name or service not known"):
+        load_dataset("cifar10", tmp_path, download=True)
+    data.write_synthetic_cifar10(tmp_path, 20, 10)  # the layout, not the official bytes
+    with pytest.raises(DataError, match=r"data_batch_1 has md5 [0-9a-f]{32}, expected c99cafc152244af753f735de768cd75f"):
+        load_dataset("cifar10", tmp_path, download=False)
+
+
+FASHION_GZ = data.FASHION_DEBIAN_DIR / "train-images-idx3-ubyte.gz"
+
+
+def fashion_images(n: int):
+    """The first ``n`` Fashion-MNIST training images (uint8 28×28) and labels, read from Debian's package."""
+    import gzip
+
+    import numpy as np
+    if not FASHION_GZ.exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    with gzip.open(FASHION_GZ) as f:
+        images = np.frombuffer(f.read(16 + 28 * 28 * n)[16:], np.uint8).reshape(n, 28, 28)
+    with gzip.open(data.FASHION_DEBIAN_DIR / "train-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(8 + n)[8:], np.uint8)
+    return images, labels
+
+
+def image_folder(folder, per_class: int = 5, classes=(0, 1, 9)):
+    """Real Fashion-MNIST images written as PNGs, ``per_class`` in a sub-folder per class (named as the class)."""
+    from PIL import Image
+    images, labels = fashion_images(400)
+    for c in classes:
+        name = data.FASHION_CLASSES[c].replace("/", "-")
+        (folder / name).mkdir(parents=True)
+        for i, image in enumerate(images[labels == c][:per_class]):
+            Image.fromarray(image).save(folder / name / f"{i:03d}.png")
+    return folder
+
+
+def test_a_folder_of_real_images_is_a_dataset_split_by_name_with_a_checksum_of_its_files(tmp_path):
+    folder = image_folder(tmp_path / "fashion", per_class=10)
+    ds = load_dataset(f"imagefolder:{folder}", image_size=32)
+    assert ds.classes == ["Ankle boot", "T-shirt-top", "Trouser"] and ds.kind == "other"
+    assert ds.train_x.shape == (24, 3, 32, 32) and ds.test_x.shape == (6, 3, 32, 32) and ds.train_x.dtype == torch.uint8
+    assert ds.test_y.tolist() == [0, 0, 1, 1, 2, 2]  # every 5th image of each class, by name: 004 and 009
+    assert torch.equal(ds.train_x[:, 0], ds.train_x[:, 2]) and ds.train_x.float().std() > 20  # grey, not blank
+    about = ds.describe()
+    assert about["checksum"].startswith("sha256:") and about["files"] == 30 and about["folder"] == str(folder)
+    assert about["image_size"] == 32 and "centre crop" in about["resize"]
+    assert load_dataset(str(folder)).checksum == ds.checksum  # the bare path is the same dataset
+    (folder / "Trouser" / "000.png").rename(folder / "Trouser" / "100.png")
+    assert load_dataset(str(folder)).checksum != ds.checksum  # the file list is in the checksum
+
+
+def test_an_image_folder_resizes_mixed_sizes_to_the_runs_input_size(tmp_path):
+    from PIL import Image
+    folder = image_folder(tmp_path / "fashion")
+    Image.new("RGB", (60, 20), (200, 10, 10)).save(folder / "Trouser" / "wide.png")
+    ds = load_dataset(str(folder), image_size=48)
+    assert ds.train_x.shape[1:] == (3, 48, 48) and ds.describe()["image_size"] == 48
+    plan = resolve({"model": "resnet_20", "dataset": str(folder), "epochs": 2, "batch_size": 4,
+                    "overrides": {"warmup_epochs": 0}})
+    assert plan.dataset.num_classes == 3 and plan.dataset.sizes == (13, 3) and plan.mean == (0.485, 0.456, 0.406)
+
+
+def test_a_run_on_an_image_folder_records_the_folder_and_its_checksum(tmp_path):
+    from conftest import tiny_config
+
+    from cifar100lab.train import train
+    folder = image_folder(tmp_path / "fashion")
+    record = train(tiny_config(tmp_path, tmp_path / "run", dataset=str(folder), epochs=1, batch_size=4,
+                               overrides={"warmup_epochs": 0}))
+    assert record["status"] == "complete"
+    assert record["dataset"]["checksum"] == load_dataset(str(folder)).checksum
+    assert record["dataset"]["folder"] == str(folder) and record["dataset"]["num_classes"] == 3
+
+
+def _write(path, content: bytes = b"") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda f: None, r"image folder .*/images does not exist or is not a folder"),
+    (lambda f: f.mkdir(), r"image folder .*/images has no class sub-folders; put each class's images in a sub-folder"),
+    (lambda f: (image_folder(f, classes=(0,))), r"has one class \(T-shirt-top\); a classifier needs at least two"),
+    (lambda f: (image_folder(f), (f / "empty").mkdir()), r"class folder\(s\) empty hold no images"),
+    (lambda f: (image_folder(f / "train")), r"has a train/ or test/ folder but not both"),
+    (lambda f: (image_folder(f / "train"), image_folder(f / "val", classes=(0, 1))),
+     r"train/ and val/ name different classes \(only in train/: \['Ankle boot'\]"),
+    (lambda f: image_folder(f, per_class=4), r"leaves no test images \(every 5th image"),
+])
+def test_an_image_folder_that_cannot_make_a_classification_set_is_one_clear_error(tmp_path, make, says):
+    make(tmp_path / "images")
+    with pytest.raises(DataError, match=says):
+        data.dataset_entry(f"imagefolder:{tmp_path / 'images'}")
+    with pytest.raises(ConfigError, match=says):  # refused when the run is planned, before any work
+        resolve({"model": "resnet_20", "dataset": str(tmp_path / "images")})
+
+
+def test_a_file_that_is_not_an_image_is_named(tmp_path):
+    folder = image_folder(tmp_path / "images")
+    _write(folder / "Trouser" / "notes.png", b"not a png")
+    with pytest.raises(DataError, match=r"Trouser/notes\.png is not an image that can be read"):
+        load_dataset(str(folder))
+
+
+def test_an_unknown_dataset_lists_the_registered_ones_and_the_image_folder_form():
+    with pytest.raises(DataError, match=r"unknown dataset 'imagenet'; valid: cifar100, fashion-mnist, synthetic, "
+                                        r"cifar10, or a folder of images \(imagefolder:/path/to/images"):
+        data.dataset_entry("imagenet")
+
+
+PROBE_DATASET = '''
+import torch
+from cifar100lab.data import DatasetEntry, Parts
+
+
+def read(request):
+    g = torch.Generator().manual_seed(0)
+    images = lambda n: torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    return Parts(images(40), torch.arange(40) % 4, images(8), torch.arange(8) % 4, list("abcd"), "probe:1")
+
+
+ENTRY = DatasetEntry("probe-set", "other", {"en": "probe set", "zh": "探针数据集"}, 4, (40, 8),
+                     (0.5,) * 3, (0.25,) * 3, read, lambda request: "probe-set: generated")
+'''
+
+
+def test_a_plugin_package_registers_a_dataset_through_the_entry_point_group(tmp_path, monkeypatch):
+    _plugin(tmp_path, "probe_data_plugin", PROBE_DATASET, group=data.PLUGIN_GROUP)
+    (tmp_path / "probe_data_plugin-0.1.dist-info" / "entry_points.txt").write_text(
+        f"[{data.PLUGIN_GROUP}]\nprobe = probe_data_plugin:ENTRY\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(data.registry, "DATASETS", dict(data.DATASETS))  # forgotten after the test
+    data.load_plugins()
+    ds = load_dataset("probe-set", train_subset=20)
+    assert ds.label == "probe set" and ds.num_classes == 4 and len(ds.train_y) == 20 and ds.checksum == "probe:1"
+    assert data.data_available("probe-set") == "probe-set: generated"
+    assert resolve({"model": "resnet_20", "dataset": "probe-set", "epochs": 2, "batch_size": 8,
+                    "overrides": {"warmup_epochs": 0}}).mean == (0.5,) * 3
+
+
+@pytest.mark.slow  # draws every figure of a campaign's report
+def test_every_results_page_of_a_cifar10_build_names_it_and_says_it_is_not_cifar100(tmp_path):
+    from fake_campaign import write_fake_campaign
+
+    from cifar100lab import report
+    runs, gen = tmp_path / "runs", tmp_path / "book" / "generated"
+    write_fake_campaign(runs, tmp_path / "book", dataset="cifar10")
+    report.write_campaign_report("mini", runs, gen)
+    report.write_study_report("mini", "eca_kernel", runs, gen)
+    for page in ("results", "findings", "comparison", "ablations", "summary", "study-eca_kernel"):
+        for lang in ("en", "zh"):
+            assert "CIFAR-10" in (gen / f"{page}_{lang}.md").read_text(encoding="utf-8"), (page, lang)
+    for words in ("(real images, not CIFAR-100)", "**not CIFAR-100 results**", "（真实图像，非 CIFAR-100）"):
+        assert words in (gen / "landing.md").read_text(encoding="utf-8")

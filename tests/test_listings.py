@@ -1,0 +1,112 @@
+"""Listings fit a terminal and start at once: ``models`` reads cached counts (no torch, nothing built), counted
+at the size each model runs at; ``--format`` gives csv, json or markdown for other tools."""
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from cifar100lab.model_catalog import measure_catalog, read_catalog
+from cifar100lab.models import model_entry, model_names, resolve_input_size
+
+REGENERATE = ("regenerate it: python -c 'from cifar100lab.model_catalog import write_catalog; write_catalog()'")
+
+
+def test_models_listing_imports_no_torch_and_fits_120_columns():
+    code = "import sys; from cifar100lab.cli import main; main(['models']); assert 'torch' not in sys.modules"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1 + len(model_names()) and max(map(len, lines)) <= 120
+    assert not any(mark in proc.stdout for mark in ("NaN", "e+0", ".0 "))  # one plain number format
+
+
+def test_models_listing_counts_each_model_at_the_size_it_runs_at(capfd):
+    rows = {line.split()[0]: line.split() for line in run_cli(capfd, "models").stdout.splitlines()[1:]}
+    assert rows["mlp_mixer_b16"][-4:-1] == ["224", "59.19", "25.202"]  # input, params (M), GFLOPs
+    assert rows["coatnet_0"][-4:-2] == ["224", "26.74"] and rows["resnet_20"][-4:-2] == ["32", "0.28"]
+
+
+def test_model_catalog_lists_every_registered_model_with_its_registry_facts():
+    catalog = {r["model"]: r for r in read_catalog()}
+    assert sorted(catalog) == model_names(), REGENERATE
+    for name, row in catalog.items():
+        entry = model_entry(name)
+        assert (row["group"], row["source"], row["recipe"], row["input_size"]) == (
+            entry.group, entry.source, entry.recipe, resolve_input_size(name, entry.default_pretrained)), REGENERATE
+
+
+@pytest.mark.slow
+def test_model_catalog_counts_equal_counts_made_now():
+    assert measure_catalog() == read_catalog(), REGENERATE
+
+
+def test_models_listing_formats_for_other_tools(capfd):
+    as_csv = list(csv.DictReader(io.StringIO(run_cli(capfd, "models", "--format", "csv").stdout)))
+    as_json = json.loads(run_cli(capfd, "models", "--format", "json").stdout)
+    markdown = run_cli(capfd, "models", "--format", "markdown").stdout.splitlines()
+    assert [r["model"] for r in as_csv] == [r["model"] for r in as_json] and len(as_json) == len(model_names())
+    assert {r["model"]: int(r["params"]) for r in as_csv} == {r["model"]: r["params"] for r in as_json}
+    assert markdown[1].startswith("| ---") and all(line.startswith("| ") for line in markdown)
+
+
+def _record(run_dir, **fields):
+    run_dir.mkdir(parents=True)
+    (run_dir / "record.json").write_text(json.dumps({"status": "complete", "config": {"epochs": 2}, **fields}))
+
+
+@pytest.fixture
+def runs_root(tmp_path):
+    """A campaign's finished run, a run made by hand with a long id, and one still going (two metrics rows)."""
+    root = tmp_path / "runs"
+    _record(root / "quick" / "quick-resnet_20-s0", run_id="quick-resnet_20-s0", campaign="quick", epochs_done=2,
+            final={"top1": 40.0, "evaluated": 1000}, train_seconds=3700.4, eval_seconds=10)
+    long_id = "resnet_20-" + "-".join(f"option{i}-value{i}" for i in range(8)) + "-s0"
+    _record(root / long_id, run_id=long_id, campaign=None, epochs_done=1, final={"top1": 10.0, "evaluated": 300})
+    going = root / "quick" / "quick-resnet_32-s0"
+    _record(going, run_id="quick-resnet_32-s0", campaign="quick", status="running")
+    (going / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": 2}\n')
+    return root
+
+
+def test_runs_lists_campaign_and_hand_made_runs_with_status_epochs_top1_interval_and_time(runs_root, capfd):
+    lines = run_cli(capfd, "runs", "--runs-root", runs_root).stdout.splitlines()
+    assert lines[0].split() == ["campaign", "run", "status", "epochs", "top-1", "%", "95%", "interval", "time"]
+    rows = {line.split()[1]: line.split() for line in lines[1:] if line.startswith("quick")}
+    assert rows["resnet_20-s0"][2:] == ["complete", "2/2", "40.00", "37.01-43.07", "1:01:50"]
+    assert rows["resnet_32-s0"][2:] == ["running", "2/2", "-", "-", "-"]
+    assert len(lines) == 4 and max(map(len, lines)) <= 120
+
+
+def test_runs_short_id_is_readable_and_the_record_keeps_the_full_id(runs_root, capfd):
+    rows = json.loads(run_cli(capfd, "runs", "--runs-root", runs_root, "--format", "json").stdout)
+    by_hand = next(r for r in rows if r["campaign"] is None)
+    assert len(by_hand["run_id"]) > 100 and by_hand["run_id"].startswith(by_hand["short_id"].split("~")[0])
+    assert len(by_hand["short_id"]) <= 40 and by_hand["short_id"].startswith("resnet_20-option0-value0")
+    only = run_cli(capfd, "runs", "--runs-root", runs_root, "--campaign", "quick").stdout
+    assert "option0" not in only and "resnet_20-s0" in only
+
+
+def test_runs_of_a_campaign_not_there_is_one_error_line_naming_those_there(runs_root, capfd):
+    proc = run_cli(capfd, "runs", "--runs-root", runs_root, "--campaign", "qiuck")
+    assert proc.returncode == 2 and proc.stderr == (f"error: no runs of campaign 'qiuck' under {runs_root}; "
+                                                    f"campaigns there: quick\n")
+
+
+def test_campaign_status_has_a_header_and_each_runs_epochs_and_top1(tmp_path, capfd):
+    from cifar100lab.campaign import load_campaign
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\nmodels: [resnet_20, resnet_32]\ndataset: synthetic\ndefaults: {epochs: 2}\n")
+    done = load_campaign(path, runs_root=tmp_path / "runs").runs[0]
+    _record(Path(done.run_dir), run_id=done.run_id, campaign="c", epochs_done=2,
+            final={"top1": 40.0, "evaluated": 1000}, train_seconds=60)
+    proc = run_cli(capfd, "campaign", path, "--status", "--runs-root", tmp_path / "runs", "--no-analysis")
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:5] == ["run", "state", "job", "epochs", "top-1"], proc.stdout
+    assert lines[1].split() == ["resnet_20-s0", "complete", "-", "2/2", "40.00", "37.01-43.07", "0:01:00"]
+    assert lines[2].split()[:4] == ["resnet_32-s0", "new", "-", "0/2"]

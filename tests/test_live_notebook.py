@@ -1,0 +1,142 @@
+"""A notebook as a person runs it: one live kernel (jupyter_client), cells sent one at a time, the stop button
+(a kernel interrupt) pressed mid-run, widgets and display updates read off the kernel's messages."""
+import json
+import os
+import queue
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, tiny_config
+
+from cifar100lab import records
+
+pytestmark = pytest.mark.slow
+TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+class LiveKernel:
+    """The project's kernel, started as JupyterLab starts it, with the messages each cell sent back."""
+
+    def __init__(self, cwd: Path):
+        from jupyter_client import KernelManager
+        self.km = KernelManager(kernel_name="python3")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+        self.log = cwd / "kernel.log"  # what the kernel's processes say outside the notebook (a fork's warnings)
+        self.km.start_kernel(cwd=str(cwd), env=env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        self.client = self.km.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float = 120, while_running=None) -> tuple[dict, list[dict]]:
+        """Execute ``code``; ``while_running()`` is called as messages come until it returns True once.
+        Returns the execute reply's content and every iopub message of the cell."""
+        msg_id, messages, deadline = self.client.execute(code), [], time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.2)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    messages.append(msg)
+                    if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                        break
+            except queue.Empty:
+                pass
+            if while_running is not None and while_running():
+                while_running = None
+            assert time.monotonic() < deadline, f"the cell did not finish within {timeout}s: {code}"
+        reply = self.client.get_shell_msg(timeout=10)
+        while reply["parent_header"].get("msg_id") != msg_id:  # a reply to an earlier request (kernel_info)
+            reply = self.client.get_shell_msg(timeout=10)
+        return reply["content"], messages
+
+    def close(self):
+        self.client.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    live = LiveKernel(tmp_path)
+    yield live
+    live.close()
+
+
+def printed(messages: list[dict], name: str = "stdout") -> str:
+    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream" and m["content"]["name"] == name)
+
+
+def curve(run_dir: Path) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in records.read_metrics(run_dir)]
+
+
+def test_stop_button_stops_a_live_run_within_seconds_and_running_the_cell_again_resumes_it_exactly(
+        kernel, synthetic_root, tmp_path):
+    settings = tiny_config(synthetic_root, tmp_path / "cut", epochs=4, max_steps_per_epoch=2, train_subset=256,
+                           test_subset=64, progress=True)
+    # each evaluation waits a second, so the stop lands mid-run, after the first checkpoint, whatever the machine
+    kernel.run("import time\nfrom cifar100lab import train as T\nfrom cifar100lab.launch import run\n"
+               "real = T.evaluate\nT.evaluate = lambda *a, **k: (time.sleep(1), real(*a, **k))[1]")
+    checkpoint, pressed = tmp_path / "cut" / records.CHECKPOINT, []
+
+    def press_stop_after_the_first_checkpoint():
+        if checkpoint.exists():
+            kernel.km.interrupt_kernel()
+            pressed.append(time.monotonic())
+            return True
+    reply, messages = kernel.run(f"record = run({settings!r})", while_running=press_stop_after_the_first_checkpoint)
+    stopped_in = time.monotonic() - pressed[0]
+    assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt" and stopped_in < 5
+    record = records.read_json(tmp_path / "cut" / records.RECORD)
+    assert record["status"] == "interrupted"  # not "running": the kernel lives on, the run does not
+    done = record["epochs_done"]
+    assert 1 <= done < 4
+    assert record["reason"] == f"stopped by hand in epoch {done + 1} of 4; running it again resumes from epoch {done}"
+    assert record["reason"] in printed(messages)
+    # the progress bar was a widget while it ran, and its display ended as one text line where the run stopped
+    assert any(WIDGET in m["content"].get("data", {}) for m in messages if m["msg_type"] == "display_data")
+    final = [m["content"]["data"]["text/plain"] for m in messages if m["msg_type"] == "update_display_data"
+             and WIDGET not in m["content"]["data"]]
+    assert any(f"{2 * done}/8" in line for line in final), final
+
+    kernel.run("T.evaluate = real")
+    straight = {**settings, "run_dir": str(tmp_path / "straight")}
+    reply, messages = kernel.run(f"resumed = run({settings!r}); straight = run({straight!r})")
+    assert reply["status"] == "ok", reply
+    resumed = records.read_json(tmp_path / "cut" / records.RECORD)
+    assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == done
+    assert [a["status"] for a in resumed["attempts"]] == ["interrupted", "complete"]
+    assert curve(tmp_path / "cut") == curve(tmp_path / "straight")
+
+
+def test_two_process_gloo_run_from_a_live_kernel_reports_progress_as_text_without_warnings(
+        kernel, synthetic_root, tmp_path):
+    settings = tiny_config(synthetic_root, tmp_path / "gloo", epochs=1, max_steps_per_epoch=2, train_subset=256,
+                           test_subset=64, progress=True)
+    reply, messages = kernel.run("from cifar100lab.launch import run\n"
+                                 f"record = run({settings!r}, num_processes=2)\nprint(record['status'])", timeout=180)
+    assert reply["status"] == "ok", reply
+    record = records.read_json(tmp_path / "gloo" / records.RECORD)
+    assert record["status"] == "complete" and record["hardware"]["count"] == 2
+    out, err = printed(messages), printed(messages, "stderr")
+    assert "gloo epoch 1/1: loss" in out and "complete" in out
+    assert "gloo epoch 1/1: 100%" in err  # the bar, as text: a forked worker cannot drive a widget
+    assert "fork" not in err + kernel.log.read_text() and "Warning" not in err, err
+    assert not [m for m in messages if m["msg_type"] == "display_data" and WIDGET in m["content"]["data"]]
+
+
+def test_explore_notebook_shows_its_widget_once_with_a_static_figure_and_table(synthetic_root, tmp_path):
+    import papermill as pm
+
+    from cifar100lab.train import train
+    train(tiny_config(synthetic_root, tmp_path / "runs" / "c" / "r1", epochs=1, campaign="c", max_steps_per_epoch=2))
+    train(tiny_config(synthetic_root, tmp_path / "runs" / "alone", epochs=1, max_steps_per_epoch=2, seed=1))
+    out = tmp_path / "explore.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "explore.ipynb"), str(out), kernel_name="python3",
+                        parameters={"runs_root": str(tmp_path / "runs")}, progress_bar=False, cwd=str(ROOT))
+    outputs = [o for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    views = [o for o in outputs if WIDGET in o.get("data", {})]
+    assert len(views) == 1  # shown once
+    static = "".join(views[0]["data"]["text/html"])  # a saved notebook may keep the text as a list of lines
+    assert static.startswith('<img alt="top1 by epoch" src="data:image/png;base64,') and "r1" in static
