@@ -27,17 +27,18 @@ class Loaded:
     accelerator: Accelerator
 
 
-def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = None) -> Loaded:
+def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = None, read=load_dataset) -> Loaded:
     """The network of ``ckpt`` (read from ``checkpoint``) with its weights, on this process's device, and the
-    run's dataset (its own subsets), so every evaluation sees the images the run was measured on."""
+    run's dataset (its own subsets), so every evaluation sees the images the run was measured on. ``read``:
+    :func:`~cifar100lab.data.load_dataset` or one that returns a dataset it already read."""
     try:
         plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")})
     except ConfigError as e:
         raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
     cfg = plan.config
     accelerator = build_accelerator(cfg.precision)
-    dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
-                           image_size=plan.input_size)
+    dataset = read(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
+                   image_size=plan.input_size)
     model = build_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
     load_weights(model, ckpt["model"], checkpoint, cfg.model)
     return Loaded(plan, dataset, build_learner(plan, accelerator, model), accelerator)

@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
-from ..robustness.metrics import mce, relative_mce
+from ..robustness.metrics import mce, mce_interval, relative_mce
 from ..robustness.results import OUT, campaign_runs, read_result
 from ..robustness.settings import RobustnessSettings
 from .i18n import LANGS, dataset_label, fmt, join
 from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
+from .robustness_gradcam import figure_gradcam, with_panels
 from .robustness_text import corruption_name, text
 from .sources import wilson
 from .studies import figure_block
@@ -47,6 +48,13 @@ def _interval(lo: float, hi: float, scale: float = 1.0) -> str:
     return f"[{fmt(lo * scale, 1)}, {fmt(hi * scale, 1)}]"
 
 
+def _mce(result: dict, baseline: dict | None) -> str:
+    if not baseline:
+        return "–"
+    interval = mce_interval(result, baseline) if result is not baseline else None
+    return fmt(mce(result, baseline), 1) + (f" {_interval(*interval)}" if interval else "")
+
+
 def summary_table(results: list[dict], baseline: dict | None, lang: str) -> pd.DataFrame:
     """One row per model: clean top-1 (interval), mCE, relative mCE, ECE clean (interval) and under corruption,
     and the recipe fields that change calibration."""
@@ -56,7 +64,7 @@ def summary_table(results: list[dict], baseline: dict | None, lang: str) -> pd.D
         lo, hi = wilson(clean["top1"], r["images"])
         rows.append({text("model", lang): label(r),
                      text("clean_top1", lang): f"{fmt(clean['top1'], 1)} {_interval(lo, hi)}",
-                     text("mce", lang): fmt(mce(r, baseline), 1) if baseline else "–",
+                     text("mce", lang): _mce(r, baseline),
                      text("rel_mce", lang): fmt(relative_mce(r, baseline), 1) if baseline else "–",
                      text("ece", lang): f"{fmt(100 * clean['ece'], 1)} {_interval(*clean['ece_interval'], 100)}",
                      text("ece_corrupt", lang, severity=severity):
@@ -101,6 +109,8 @@ def _figures(results: list[dict], out: Path) -> dict[str, dict[str, str]]:
               "fig_reliability": lambda lang: figure_reliability(results, lang)}
     if best["clean"].get("confusion"):
         makers["fig_confusion"] = lambda lang: figure_confusion([best, worst], lang)
+    if with_panels(results):
+        makers["fig_gradcam"] = lambda lang: figure_gradcam(results, lang)
     return {key: {lang: save(make(lang), out / f"robustness_{key}_{lang}.png") for lang in LANGS}
             for key, make in makers.items()}
 
@@ -117,7 +127,8 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
     if baseline is None:
         body += f":::{{warning}}\n{text('no_baseline', lang, baseline=settings.baseline)}\n:::\n\n"
     body += f"**{text('table', lang)}**\n\n" + markdown_table(summary_table(results, baseline, lang)) + "\n"
-    body += text("table_caption", lang, severity=settings.calibration_severity) + "\n\n"
+    body += text("table_caption", lang, severity=settings.calibration_severity) + " " + text("mce_interval", lang)
+    body += "\n\n"
     body += f"**{text('errors_title', lang)}**\n\n" + markdown_table(errors_table(results, lang)) + "\n"
     body += text("errors_caption", lang, severities=join(map(str, settings.severities), lang)) + " "
     body += text("download", lang, link=f"{{download}}`{ERRORS_CSV} <../generated/{ERRORS_CSV}>`") + "\n\n"
@@ -128,9 +139,15 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
         worst = min(results, key=lambda r: r["clean"]["top1"])
         captions["fig_confusion"] = text("fig_confusion", lang, level=text(best["clean"]["confusion"]["level"], lang),
                                          best=label(best), worst=label(worst))
-    for i, (key, files) in enumerate(figs.items(), 1):
-        body += figure_block(files[lang], ("Figure" if lang == "en" else "图") + f" {i}. " + captions[key])
+    numbered = {key: ("Figure" if lang == "en" else "图") + f" {i}. " for i, key in enumerate(figs, 1)}
+    for key, files in figs.items():
+        if key != "fig_gradcam":
+            body += figure_block(files[lang], numbered[key] + captions[key])
     body += f"## {text('per_class_title', lang)}\n\n" + per_class_prose(results, lang)
+    if "fig_gradcam" in figs:
+        cams = len(with_panels(results)[0]["gradcam"]["labels"])
+        body += f"\n## {text('gradcam_title', lang)}\n\n"
+        body += figure_block(figs["fig_gradcam"][lang], numbered["fig_gradcam"] + text("fig_gradcam", lang, cams=cams))
     return body
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def corruption_errors(result: dict) -> dict[str, dict[int, float]]:
     """corruption -> severity -> top-1 error (%) from a robustness.json's ``corrupted`` block."""
@@ -35,3 +37,35 @@ def _normalised(model: dict, baseline: dict, model_clean: float, baseline_clean:
             return math.nan
         ratios.append(sum(e - model_clean for e in model[name].values()) / below)
     return 100 * sum(ratios) / len(ratios)
+
+
+BOOTSTRAP = 200  # resamples of the images for the mCE interval
+
+
+def _correct(bits: str, n: int):
+    return np.unpackbits(np.frombuffer(bytes.fromhex(bits), dtype=np.uint8))[:n].astype(bool)
+
+
+def mce_interval(model: dict, baseline: dict, seed: int = 0, resamples: int = BOOTSTRAP) -> tuple[float, float] | None:
+    """The 2.5th and 97.5th percentiles of mCE over bootstrap resamples of the images, the same images for the
+    model and its baseline (both measured them); None when the per-image results needed are not there."""
+    n = model.get("images")
+    try:
+        sets = [(c, s, _correct(v["correct"], n), _correct(baseline["corrupted"][c][s]["correct"], n))
+                for c, by in model["corrupted"].items() for s, v in by.items()]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not sets or baseline.get("images") != n:
+        return None
+    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    values = []
+    for pick in picks:
+        errors = [{}, {}]
+        for c, s, ours, theirs in sets:
+            errors[0].setdefault(c, {})[int(s)] = 100 - 100 * ours[pick].mean()
+            errors[1].setdefault(c, {})[int(s)] = 100 - 100 * theirs[pick].mean()
+        values.append(_normalised(errors[0], errors[1], 0.0, 0.0))
+    values = np.array(values)
+    if np.isnan(values).any():
+        return None
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))

@@ -4,7 +4,8 @@ any work like every other setting.
 Keys: ``corruptions`` (names, or ``all``: the 15 of Hendrycks & Dietterich), ``severities`` (1–5, or ``all``),
 ``images`` (how many of the run's test images, a fixed seeded subset; omitted: all of them), ``seed`` (of the
 subset and of the generated corruptions), ``baseline`` (the model mCE is normalised by; it must be one of the
-campaign's models). A campaign without the block has no robustness step; the ``robustness`` command then
+campaign's models), ``cam_images`` (how many of the analysed images, the first of the seeded subset, get
+Grad-CAM heat maps for every model; 0: none). A campaign without the block has no robustness step; the ``robustness`` command then
 measures the whole protocol.
 """
 from __future__ import annotations
@@ -21,8 +22,9 @@ FAMILIES = {"noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
             "digital": ("contrast", "elastic_transform", "pixelate", "jpeg_compression")}
 CORRUPTIONS = tuple(name for names in FAMILIES.values() for name in names)
 SEVERITIES = (1, 2, 3, 4, 5)
-KEYS = ("corruptions", "severities", "images", "seed", "baseline")
+KEYS = ("corruptions", "severities", "images", "seed", "baseline", "cam_images")
 BASELINE = "resnet_20"
+CAM_IMAGES = 8  # Grad-CAM panel: one row of images per model
 CALIBRATION_SEVERITY = 3  # the protocol's middle severity: the reliability diagram under corruption
 
 
@@ -37,6 +39,7 @@ class RobustnessSettings:
     images: int | None = None  # None: the run's whole test set
     seed: int = 0
     baseline: str = BASELINE
+    cam_images: int = CAM_IMAGES
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -56,7 +59,8 @@ class RobustnessSettings:
         refuse_unknown_keys(d, KEYS, where)
         return cls(_names(d.get("corruptions", "all"), where), _severities(d.get("severities", "all"), where),
                    _images(d.get("images"), where), _integer(d.get("seed", 0), f"{where}: seed"),
-                   _baseline(d.get("baseline", BASELINE), where))
+                   _baseline(d.get("baseline", BASELINE), where),
+                   _integer(d.get("cam_images", CAM_IMAGES), f"{where}: cam_images"))
 
 
 def _names(value, where: str) -> tuple[str, ...]:
