@@ -64,6 +64,7 @@ def test_the_bootstrap_ece_bins_as_torchmetrics_does_even_at_confidence_one():
     expected = multiclass_calibration_error(probs, labels, num_classes=7, n_bins=15, norm="l1")
     confidence, predicted = probs.max(dim=1)
     assert float(binned_ece(confidence, predicted == labels)[0]) == pytest.approx(float(expected), abs=1e-6)
+    assert expected_calibration_error(probs, labels) == pytest.approx(float(expected), abs=1e-6)
 
 
 # ------------------------------------------------------------------ mCE
@@ -154,6 +155,7 @@ def test_a_cached_set_whose_file_was_altered_is_generated_again(tmp_path):
     ({"images": 0}, "images (omit it for the whole test set) must be an integer ≥ 1"),
     ({"baseline": "resnet_21"}, "baseline 'resnet_21' is not a registered model"),
     ({"severity": [1]}, "unknown key(s) severity; valid keys: corruptions"),
+    ({"cam_images": -1}, "cam_images must be an integer ≥ 0"),
 ])
 def test_a_bad_robustness_setting_is_one_line_naming_it(block, says):
     with pytest.raises(ConfigError, match=None) as e:
@@ -169,14 +171,16 @@ def test_a_campaign_without_its_mce_baseline_is_refused_before_work(tmp_path, ca
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("campaign, shape", [("quick", (5, 2, 500)), ("fast", (15, 5, None)),
-                                             ("full", (15, 5, None))])
+@pytest.mark.parametrize("campaign, shape", [("quick", (5, 2)), ("fast", (15, 5)), ("full", (15, 5))])
 def test_the_quick_campaign_measures_a_reduced_protocol_and_the_others_the_whole(campaign, shape):
     import yaml
+
+    from cifar100lab.campaign import load_campaign
     spec = yaml.safe_load((ROOT / "params" / f"{campaign}.yaml").read_text())
     settings = RobustnessSettings.from_dict(spec["robustness"], campaign)
-    assert (len(settings.corruptions), len(settings.severities), settings.images) == shape
-    assert spec["models"] == "all"  # so the baseline, resnet_20, is trained in it
+    assert (len(settings.corruptions), len(settings.severities)) == shape
+    assert (settings.images is not None) == (campaign == "quick")  # the others: the whole test set
+    assert load_campaign(ROOT / "params" / f"{campaign}.yaml", "synthetic").robustness == settings  # baseline trained
 
 
 # ------------------------------------------------------------------ per class
@@ -204,7 +208,7 @@ def trained_campaign(synthetic_root, tmp_path_factory):
     from cifar100lab.train import train
     folder = tmp_path_factory.mktemp("runs") / "c"
     train(tiny_config(synthetic_root, folder / "c-resnet_20-s0", epochs=1, max_steps_per_epoch=2))
-    settings = {"corruptions": ["gaussian_noise", "contrast"], "severities": [1, 3], "images": 60}
+    settings = {"corruptions": ["gaussian_noise", "contrast"], "severities": [1, 3], "images": 60, "cam_images": 2}
     records.atomic_write_json(folder / records.MANIFEST, {"name": "c", "runs": ["c-resnet_20-s0"],
                                                           "model_runs": ["c-resnet_20-s0"], "robustness": settings})
     return folder
@@ -222,6 +226,32 @@ def test_the_robustness_step_writes_every_measure_beside_the_record(trained_camp
     assert sum(map(sum, clean["confusion"]["counts"])) == 60 and len(clean["per_class_accuracy"]) == 10
     assert result["calibration_severity"] == 3 and "ece" in result["corrupted_calibration"]
     assert result["recipe"] == {"label_smoothing": 0.0, "mixup": 0.0, "cutmix": 0.0}
+    cam = result["gradcam"]
+    assert cam["layer"] == "blocks" and cam["shape"] == [2, 32, 32] and len(cam["predicted"]) == 2
+
+
+def test_a_campaigns_runs_share_one_dataset_read_and_one_corruption_of_each_set(trained_campaign, tmp_path, monkeypatch):
+    import shutil
+
+    from cifar100lab.robustness import analyse
+    folder = tmp_path / "c"
+    shutil.copytree(trained_campaign, folder)
+    shutil.copytree(folder / "c-resnet_20-s0", folder / "c-twin-s0")
+    manifest = json.loads((folder / "campaign.json").read_text())
+    manifest["model_runs"] = ["c-resnet_20-s0", "c-twin-s0"]
+    (folder / "campaign.json").write_text(json.dumps(manifest))
+    calls = {"read": 0, "generate": 0}
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+    monkeypatch.setattr(analyse, "load_dataset", counted("read", analyse.load_dataset))
+    monkeypatch.setattr(analyse, "generated_set", counted("generate", analyse.generated_set))
+    summary = analyse.analyse_campaign(folder, force=True, log=lambda line: None)
+    assert summary == {"analysed": ["c-resnet_20-s0", "c-twin-s0"]}
+    assert calls == {"read": 1, "generate": 4}  # 2 corruptions × 2 severities, once for both runs
 
 
 def test_the_robustness_step_skips_a_run_whose_checkpoint_and_settings_are_unchanged(trained_campaign, capfd):

@@ -2,8 +2,10 @@
 languages, and its figures."""
 from __future__ import annotations
 
+import base64
 import re
 
+import numpy as np
 import pytest
 
 from cifar100lab import records
@@ -12,6 +14,21 @@ from cifar100lab.robustness.calibration import BINS
 
 SETTINGS = {"corruptions": ["gaussian_noise", "contrast"], "severities": [1, 3], "images": 200, "seed": 0,
             "baseline": "resnet_20"}
+
+
+def _bits(error: float, n: int = 200) -> str:
+    """Per-image results with ``error`` % wrong (the first images right)."""
+    return np.packbits(np.arange(n) < round(n * (1 - error / 100))).tobytes().hex()
+
+
+def _panel(n: int = 3) -> dict:
+    """A Grad-CAM panel of ``n`` 8×8 images whose maps light their top-left corner."""
+    images = np.full((n, 8, 8, 3), 128, dtype=np.uint8)
+    maps = np.zeros((n, 8, 8), dtype=np.uint8)
+    maps[:, :4, :4] = 255
+    return {"layer": "blocks", "tokens": False, "shape": [n, 8, 8], "labels": [0, 1, 2][:n],
+            "predicted": [0, 2, 2][:n], "images": base64.b64encode(images.tobytes()).decode(),
+            "maps": base64.b64encode(maps.tobytes()).decode()}
 
 
 def _result(model: str, top1: float, errors: dict, recipe: dict | None = None) -> dict:
@@ -24,8 +41,9 @@ def _result(model: str, top1: float, errors: dict, recipe: dict | None = None) -
                       "classes": [f"c{i}" for i in range(10)], "per_class_accuracy": [0.0] + [top1] * 9,
                       "confusion": {"level": "class", "names": [f"c{i}" for i in range(10)],
                                     "counts": [[20 if i == j else 0 for j in range(10)] for i in range(10)]}},
-            "corrupted": {c: {str(s): {"error": e} for s, e in by.items()} for c, by in errors.items()},
-            "corrupted_calibration": {"ece": 0.2, "reliability": bins}}
+            "corrupted": {c: {str(s): {"error": e, "correct": _bits(e)} for s, e in by.items()}
+                          for c, by in errors.items()},
+            "corrupted_calibration": {"ece": 0.2, "reliability": bins}, "gradcam": _panel()}
 
 
 def _campaign(root):
@@ -69,7 +87,10 @@ def test_the_chapter_renders_every_number_from_the_results_in_both_languages(tmp
     baseline_row = next(line for line in en.splitlines() if line.startswith("| resnet_20 |"))
     assert "| 100.0 | 100.0 |" in baseline_row  # mCE and relative mCE of the baseline
     convnext_row = next(line for line in en.splitlines() if line.startswith("| convnext_tiny |"))
-    assert "| 75.0 |" in convnext_row  # (20 + 30) / (40 + 60) and (35 + 50) / (35 + 50), averaged
+    # (20 + 30) / (40 + 60) and (35 + 50) / (35 + 50), averaged; then its bootstrap interval over the images
+    assert re.search(r"\| 75\.0 \[(\d+\.\d), (\d+\.\d)\] \|", convnext_row)
+    lo, hi = map(float, re.search(r"\| 75\.0 \[(\d+\.\d), (\d+\.\d)\] \|", convnext_row).groups())
+    assert lo < 75.0 < hi
     assert "label smoothing 0.1, Mixup 0.8" in convnext_row and "标签平滑 0.1、Mixup 0.8" in zh
     assert "generated with imagecorruptions" in en and "由 imagecorruptions 生成" in zh
     numbers = lambda s: sorted(re.findall(r"\b\d+\.\d\b", s))
@@ -83,6 +104,20 @@ def test_the_chapter_draws_its_figures_in_both_languages_and_cites_them(tmp_path
     write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
     for lang in ("en", "zh"):
         page = (tmp_path / "gen" / f"robustness_{lang}.md").read_text()
-        for key in ("fig_severity", "fig_reliability", "fig_confusion"):
+        for key in ("fig_severity", "fig_reliability", "fig_confusion", "fig_gradcam"):
             name = f"robustness_{key}_{lang}.png"
             assert (tmp_path / "gen" / name).stat().st_size > 1000 and f"../generated/{name}" in page
+
+
+def test_the_chapter_shows_the_grad_cam_grid_under_its_heading_in_both_languages(tmp_path, monkeypatch):
+    from cifar100lab.report import robustness
+    monkeypatch.setattr(robustness, "figure_severity", lambda results, lang: None)
+    _campaign(tmp_path / "runs")
+    drawn = {}
+    monkeypatch.setattr(robustness, "_figures", lambda results, out: {"fig_gradcam": {
+        lang: drawn.setdefault(lang, f"robustness_fig_gradcam_{lang}.png") for lang in ("en", "zh")}})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "## Grad-CAM: where each model looked" in en and "## Grad-CAM：各模型关注的位置" in zh
+    assert "Figure 1. Grad-CAM heat maps" in en and "图 1. Grad-CAM 热力图" in zh
+    assert "MLP-Mixer has no convolutional feature map" in en and "of 3 images of the analysed" in en

@@ -126,7 +126,9 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
                 source=join([text(s, lang) for s in sorted(sources)], lang), baseline=settings.baseline) + "\n\n"
     if baseline is None:
         body += f":::{{warning}}\n{text('no_baseline', lang, baseline=settings.baseline)}\n:::\n\n"
-    body += f"**{text('table', lang)}**\n\n" + markdown_table(summary_table(results, baseline, lang)) + "\n"
+    # intervals and recipes wrap inside their cells, so a narrow window keeps every column: book/_static/tables.css
+    body += (f"**{text('table', lang)}**\n\n:::{{div}} robustness-summary\n"
+             + markdown_table(summary_table(results, baseline, lang)) + "\n:::\n")
     body += text("table_caption", lang, severity=settings.calibration_severity) + " " + text("mce_interval", lang)
     body += "\n\n"
     body += f"**{text('errors_title', lang)}**\n\n" + markdown_table(errors_table(results, lang)) + "\n"
@@ -142,12 +144,13 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
     numbered = {key: ("Figure" if lang == "en" else "图") + f" {i}. " for i, key in enumerate(figs, 1)}
     for key, files in figs.items():
         if key != "fig_gradcam":
-            body += figure_block(files[lang], numbered[key] + captions[key])
+            body += figure_block(files[lang], numbered[key] + captions[key], captions[key])
     body += f"## {text('per_class_title', lang)}\n\n" + per_class_prose(results, lang)
     if "fig_gradcam" in figs:
         cams = len(with_panels(results)[0]["gradcam"]["labels"])
         body += f"\n## {text('gradcam_title', lang)}\n\n"
-        body += figure_block(figs["fig_gradcam"][lang], numbered["fig_gradcam"] + text("fig_gradcam", lang, cams=cams))
+        caption = text("fig_gradcam", lang, cams=cams)
+        body += figure_block(figs["fig_gradcam"][lang], numbered["fig_gradcam"] + caption, caption)
     return body
 
 
