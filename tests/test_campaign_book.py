@@ -197,6 +197,8 @@ def test_the_robustness_chapter_shows_every_model_run_in_both_languages(mini, bu
     numbers = lambda s: sorted(re.findall(r"\b\d+\.\d\b", s))
     assert numbers(plain["en"]) == numbers(plain["zh"])
     assert "mini-ghost_resnet_20-s0" in records.read_json(mini["runs"] / records.MANIFEST)["model_runs"]
+    assert "Grad-CAM" in plain["en"] and "各模型关注的位置" in plain["zh"] and result["gradcam"]["layer"] == "blocks"
+    assert "robustness_fig_gradcam_en.png" in (html / "en" / "robustness.html").read_text()
 
 
 def _pages(html: Path):

@@ -85,7 +85,7 @@ def analyse_run(run_dir: str | Path, settings: RobustnessSettings, data: str | N
     t0 = time.perf_counter()
     shared = shared or Shared()
     # the run's device and precision; the dataset as read for an earlier run of this analysis
-    loaded = load_for_evaluation(checkpoint, read_checkpoint(checkpoint), data, shared.load_dataset)
+    loaded = load_for_evaluation(checkpoint, read_checkpoint(checkpoint, mmap=True), data, shared.load_dataset)
     result = measure(loaded, settings, data, shared)
     result.update(key=key, run_id=record["run_id"], model=record["model"], options=record.get("options") or {},
                   seed=record.get("seed"), group=record.get("group"),
