@@ -1,5 +1,5 @@
 """The Robustness chapter's Grad-CAM panel grid: one row per model, one column per panel image, each heat map
-laid over its image, titled with the predicted class and whether it is right."""
+laid over its image, titled with the predicted class (green: right; red, marked ×: wrong)."""
 from __future__ import annotations
 
 from ..robustness.gradcam import decode
@@ -30,7 +30,8 @@ def figure_gradcam(results: list[dict], lang: str):
             ax.imshow(images[j], interpolation="nearest")
             ax.imshow(maps[j], cmap="jet", alpha=0.45, vmin=0, vmax=255, interpolation="bilinear")
             right = cam["predicted"][j] == cam["labels"][j]
-            ax.set_title(("✓ " if right else "✗ ") + str(classes[cam["predicted"][j]])[:12], fontsize=7,
+            # × (Latin-1, in every font the book uses) marks a wrong prediction; ✓/✗ are missing from them
+            ax.set_title(("" if right else "× ") + str(classes[cam["predicted"][j]])[:12], fontsize=7,
                          color="#1a7f37" if right else "#cf222e")
             ax.set_xticks([])
             ax.set_yticks([])
