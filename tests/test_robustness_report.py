@@ -121,3 +121,4 @@ def test_the_chapter_shows_the_grad_cam_grid_under_its_heading_in_both_languages
     assert "## Grad-CAM: where each model looked" in en and "## Grad-CAM：各模型关注的位置" in zh
     assert "Figure 1. Grad-CAM heat maps" in en and "图 1. Grad-CAM 热力图" in zh
     assert "MLP-Mixer has no convolutional feature map" in en and "of 3 images of the analysed" in en
+    assert "red and marked ×: wrong" in en and "红色并标 ×：错误" in zh

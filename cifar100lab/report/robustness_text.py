@@ -72,13 +72,15 @@ TEXT = {
     "gradcam_title": {"en": "Grad-CAM: where each model looked", "zh": "Grad-CAM：各模型关注的位置"},
     "fig_gradcam": {
         "en": "Grad-CAM heat maps (the grad-cam package) of {cams} image(s) of the analysed test images, the same "
-              "for every model, each at its run size, X. The map is the registry's layer per family: the residual stage for "
-              "the CIFAR ResNets (8×8 at 32 px), the third stage for ConvNeXt, HorNet, MSCAN and LSKNet (4×4; "
-              "their last stage is 2×2 at 32 px). MLP-Mixer has no convolutional feature map: what is shown is "
+              "for every model, each at its run size, for the class the model predicted, named above each map "
+              "(green: right; red and marked ×: wrong; the true class under each column). The map is the "
+              "registry's layer per family: the residual stage for the CIFAR ResNets (8×8 at 32 px), the third "
+              "stage for ConvNeXt, HorNet, MSCAN and LSKNet (4×4; their last stage is 2×2 at 32 px). MLP-Mixer has no convolutional feature map: what is shown is "
               "the gradient-weighted activation of its last block's tokens, one per patch, on the patch grid, "
               "upsampled to the image.",
         "zh": "Grad-CAM 热力图（grad-cam 库）：所分析测试图像中的 {cams} 张，各模型相同，均在其运行尺寸下，"
-              "针对模型预测的类别，标于每张图上方（绿色：正确；红色并标 ×：错误；每列下方为真实类别）。热力图取自注册表为每个模型族声明的层："
+              "针对模型预测的类别，标于每张图上方（绿色：正确；红色并标 ×：错误；每列下方为真实类别）。"
+              "热力图取自注册表为每个模型族声明的层："
               "CIFAR ResNet 为残差阶段（32 像素下 8×8），ConvNeXt、HorNet、MSCAN 与 LSKNet 为第三阶段（4×4；"
               "其最后阶段在 32 像素下仅 2×2）。MLP-Mixer 没有卷积特征图：所示为其最后一个块的各 token（每个图块一个）"
               "按梯度加权的激活，排列在图块网格上并上采样到图像大小。"},
