@@ -129,7 +129,8 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
     # intervals and recipes wrap inside their cells, so a narrow window keeps every column: book/_static/tables.css
     body += (f"**{text('table', lang)}**\n\n:::{{div}} robustness-summary\n"
              + markdown_table(summary_table(results, baseline, lang)) + "\n:::\n")
-    body += text("table_caption", lang, severity=settings.calibration_severity) + " " + text("mce_interval", lang)
+    body += (text("table_caption", lang, severity=settings.calibration_severity) + (" " if lang == "en" else "")
+             + text("mce_interval", lang))
     body += "\n\n"
     body += f"**{text('errors_title', lang)}**\n\n" + markdown_table(errors_table(results, lang)) + "\n"
     body += text("errors_caption", lang, severities=join(map(str, settings.severities), lang)) + " "
