@@ -230,6 +230,7 @@ def test_the_robustness_step_writes_every_measure_beside_the_record(trained_camp
     assert cam["layer"] == "blocks" and cam["shape"] == [2, 32, 32] and len(cam["predicted"]) == 2
 
 
+@pytest.mark.slow  # analyses two runs with their Grad-CAM panels: over 5 s on a busy machine
 def test_a_campaigns_runs_share_one_dataset_read_and_one_corruption_of_each_set(trained_campaign, tmp_path, monkeypatch):
     import shutil
 
