@@ -7,7 +7,8 @@ Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, `
 (a list of names, or ``study``: the original study's models, or ``registered``: every registered model), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
 ``study_seeds`` (seeds for study runs; default: the study's own ``seeds``), ``jobs`` (runs side by side:
 a number or ``auto``, see :func:`cifar100lab.kernels.resolve_jobs`), ``executor`` (``kind: slurm`` and its
-resources, :class:`cifar100lab.config.ExecutorConfig`).
+resources, :class:`cifar100lab.config.ExecutorConfig`), ``robustness`` (the post-training robustness step's
+settings, :class:`cifar100lab.robustness.RobustnessSettings`; without it there is no such step).
 Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seeds``, ``variants``
 (each ``label``, unique, ``model``, optional ``options``, ``overrides`` (recipe fields, over the campaign
 defaults' overrides) and ``label_zh``), ``compare_within`` (``model``: each variant against the first variant
@@ -28,11 +29,12 @@ from . import distill, records
 from .config import ConfigError, ExecutorConfig, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
 from .kernels import resolve_jobs
 from .models import model_entry, model_set
+from .robustness.settings import RobustnessSettings
 from .runs import Run
 from .settings import apply_set, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
-                 "study_seeds", "jobs", "executor")
+                 "study_seeds", "jobs", "executor", "robustness")
 STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric", "compare_within")
 VARIANT_KEYS = ("label", "label_zh", "model", "options", "overrides")
 COMPARE_WITHIN = ("model",)
@@ -90,6 +92,8 @@ class Campaign:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where runs execute: local or Slurm
     runs: list[Run] = field(default_factory=list)
     variant_runs: dict[tuple[str, str], VariantRuns] = field(default_factory=dict)  # (study, label) -> runs
+    model_runs: list[str] = field(default_factory=list)  # the runs of the model entries (not study variants)
+    robustness: RobustnessSettings | None = None  # the post-training robustness step; None: none
 
 
 def _refuse_per_run_fields(fields: dict, where: str, allowed: tuple[str, ...] = ()) -> None:
@@ -190,15 +194,27 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     for e in entries:
         extra = {k: v for k, v in e.items() if k not in ENTRY_KEYS}
         for s in camp.seeds:
-            runs.add(e["model"], e.get("options") or {}, s, e.get("name"), extra)
+            camp.model_runs.append(runs.add(e["model"], e.get("options") or {}, s, e.get("name"), extra))
     for st in studies:
         seeds = _seeds(study_seeds, str(path)) if study_seeds is not None else st.seeds
         for v in st.variants:
             camp.variant_runs[(st.name, v.label)] = runs.add_variant(st, v, seeds)
     camp.runs = list(runs.runs.values())
+    camp.robustness = _robustness(path, d.get("robustness"), [e["model"] for e in entries])
     if not camp.runs:
         raise ConfigError(f"{path} defines no runs; list 'models' (names, study or registered) or 'studies'")
     return camp
+
+
+def _robustness(path: Path, block, models: list[str]) -> RobustnessSettings | None:
+    """The robustness step's checked settings; mCE needs its baseline trained in the same campaign."""
+    if block is None:
+        return None
+    settings = RobustnessSettings.from_dict(block, f"{path}: robustness")
+    if settings.baseline not in models:
+        raise ConfigError(f"{path}: robustness: its baseline {settings.baseline} (mCE is normalised by it) is not "
+                          f"among the campaign's models; add it to 'models:' or name another baseline")
+    return settings
 
 
 def _model_list(path: Path, models) -> list:
@@ -316,7 +332,8 @@ def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
     records.atomic_write_json(path, {
         "name": campaign.name, "description": campaign.description, "dataset": campaign.dataset,
         "source": campaign.path, "models": campaign.models, "seeds": campaign.seeds,
-        "runs": [r.run_id for r in campaign.runs],
+        "runs": [r.run_id for r in campaign.runs], "model_runs": list(dict.fromkeys(campaign.model_runs)),
+        "robustness": campaign.robustness and campaign.robustness.as_dict(),
         "studies": [{"name": s.name, "title": s.title, "question": s.question, "path": s.path,
                      "compare_within": s.compare_within,
                      "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,

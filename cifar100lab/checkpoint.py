@@ -21,13 +21,14 @@ class CheckpointError(ConfigError):
     """A checkpoint is missing, corrupt, not ours, or holds something other than tensors and plain values."""
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
+def read_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict:
     """A checkpoint this trainer wrote, read with ``weights_only=True``: tensors and plain values only, so a
-    crafted file cannot run code on load. Anything else is one CheckpointError saying what is wrong."""
+    crafted file cannot run code on load. Anything else is one CheckpointError saying what is wrong.
+    ``mmap``: tensors are read from the file when first used (an evaluation never reads the optimizer's)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    ckpt = _load_plain(path)
+    ckpt = _load_plain(path, mmap)
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise CheckpointError(f"{path} is not a cifar100lab checkpoint (missing: {', '.join(missing)})")
@@ -41,12 +42,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def _load_plain(path: Path):
+def _load_plain(path: Path, mmap: bool = False):
     """``torch.load`` of tensors and plain values only; anything else, or a damaged file, is a CheckpointError."""
     import pickle
     import zipfile
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path} holds objects other than tensors and plain values, so it is not loaded "

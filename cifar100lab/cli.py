@@ -160,6 +160,13 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def cmd_robustness(a) -> int:
+    from .robustness.analyse import analyse_campaign
+    summary = analyse_campaign(a.folder, a.data_root, a.force)
+    print(", ".join(f"{status} {len(rids)}" for status, rids in summary.items()) or "no model runs")
+    return 1 if summary.get("failed") else 0
+
+
 def _user_errors():
     """The errors that are the user's to fix (bad config, data, checkpoint, path): one line, not a traceback."""
     from .config import ConfigError
@@ -222,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-root", help="where the dataset lives (default: the checkpoint's config's)")
     e.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size (default: 1000)")
     e.set_defaults(fn=cmd_evaluate)
+    rb = sub.add_parser("robustness", help="corruption robustness, calibration, per-class errors and Grad-CAM of "
+                                           "a campaign's model runs (robustness.json beside each record.json)")
+    rb.add_argument("folder", help="the campaign's runs folder, e.g. runs/quick")
+    rb.add_argument("--data-root", help="where the dataset lives (default: each run's config's)")
+    rb.add_argument("--force", action="store_true", help="analyse again even when up to date")
+    rb.set_defaults(fn=cmd_robustness)
     t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)")
     t.add_argument("config", nargs="?", help="YAML of TrainConfig fields (default: every field's default)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",

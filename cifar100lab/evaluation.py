@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from accelerate import Accelerator
 
 from . import records
 from .accelerator import build_accelerator
 from .checkpoint import CheckpointError, load_weights, read_checkpoint
-from .config import ConfigError, resolve
-from .data import load_dataset
+from .config import ConfigError, RunPlan, resolve
+from .data import Dataset, load_dataset
 from .models import count_params
-from .train import build_learner, build_model, evaluate
+from .train import Learner, build_learner, build_model, evaluate
+
+
+@dataclass
+class Loaded:
+    """A checkpoint ready to evaluate: its run's plan, the run's dataset and a learner holding its weights."""
+    plan: RunPlan
+    dataset: Dataset
+    learner: Learner
+    accelerator: Accelerator
+
+
+def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = None, read=load_dataset) -> Loaded:
+    """The network of ``ckpt`` (read from ``checkpoint``) with its weights, on this process's device, and the
+    run's dataset (its own subsets), so every evaluation sees the images the run was measured on. ``read``:
+    :func:`~cifar100lab.data.load_dataset` or one that returns a dataset it already read."""
+    try:
+        plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")})
+    except ConfigError as e:
+        raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
+    cfg = plan.config
+    accelerator = build_accelerator(cfg.precision)
+    dataset = read(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
+                   image_size=plan.input_size)
+    model = build_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
+    load_weights(model, ckpt["model"], checkpoint, cfg.model)
+    return Loaded(plan, dataset, build_learner(plan, accelerator, model), accelerator)
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
@@ -25,17 +54,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise ConfigError(f"cannot write the evaluation to {out}: its folder does not exist or is not writable "
                           f"(or it is a folder); pass --out FILE in a writable folder")
-    try:
-        plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")})
-    except ConfigError as e:
-        raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
-    cfg = plan.config
-    accelerator = build_accelerator(cfg.precision)
-    dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
-                           image_size=plan.input_size)
-    model = build_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
-    load_weights(model, ckpt["model"], checkpoint, cfg.model)
-    learner = build_learner(plan, accelerator, model)
+    loaded = load_for_evaluation(checkpoint, ckpt, data_root)
+    cfg, dataset, learner, accelerator = loaded.plan.config, loaded.dataset, loaded.learner, loaded.accelerator
     device = accelerator.device
     t0 = time.perf_counter()
     metrics = evaluate(learner, dataset.test_x.to(device), dataset.test_y.to(device), batch_size)

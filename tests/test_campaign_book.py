@@ -65,7 +65,9 @@ def mini(tmp_path_factory, synthetic_root):
     yaml_path = write_campaign(base / "mini.yaml", synthetic_root,
                                models=MINI_MODELS + [{"name": "diverging", "model": "resnet_20", "max_steps_per_epoch": 6,
                                                         "overrides": {"lr": 1.0e30}}],
-                               studies=[str(ROOT / "params/ablations/ghost_ratio.yaml")], study_seeds=[0, 1])
+                               studies=[str(ROOT / "params/ablations/ghost_ratio.yaml")], study_seeds=[0, 1],
+                               robustness={"corruptions": ["gaussian_noise", "contrast"], "severities": [1, 3],
+                                           "images": 64})
     assert os.environ["HF_HUB_OFFLINE"] == "1"  # conftest: no hub, so the fine-tune is skipped
     t0 = time.time()
     first = campaign_here(yaml_path, base / "runs", proj / "book")
@@ -184,6 +186,19 @@ def test_book_builds_without_warnings_with_twins(mini, built_book):
     for lang in ("en", "zh"):
         assert "synthetic" in (html / lang / "results.html").read_text().lower() or lang == "zh"
     assert "合成数据" in (html / "zh" / "results.html").read_text()
+
+
+def test_the_robustness_chapter_shows_every_model_run_in_both_languages(mini, built_book):
+    html = built_html(mini, built_book)
+    result = records.read_json(mini["runs"] / "mini-resnet_20-s0" / "robustness.json")
+    plain = {lang: re.sub(r"<[^>]+>", " ", (html / lang / "robustness.html").read_text()) for lang in ("en", "zh")}
+    assert "generated with imagecorruptions" in plain["en"] and "由 imagecorruptions 生成" in plain["zh"]
+    assert f"{result['clean']['top1']:.1f}" in plain["en"] and "100.0" in plain["en"]  # the baseline's mCE
+    numbers = lambda s: sorted(re.findall(r"\b\d+\.\d\b", s))
+    assert numbers(plain["en"]) == numbers(plain["zh"])
+    assert "mini-ghost_resnet_20-s0" in records.read_json(mini["runs"] / records.MANIFEST)["model_runs"]
+    assert "Grad-CAM" in plain["en"] and "各模型关注的位置" in plain["zh"] and result["gradcam"]["layer"] == "blocks"
+    assert "robustness_fig_gradcam_en.png" in (html / "en" / "robustness.html").read_text()
 
 
 def _pages(html: Path):

@@ -142,8 +142,10 @@ def test_book_builds_on_a_fresh_clone_before_any_campaign(copy_repo_book):
     assert "Warning" not in proc.stderr, proc.stderr[-2000:]  # e.g. nbformat's MissingIDFieldWarning
     html = copy_repo_book / "_build" / "html"
     text = lambda page: re.sub(r"<[^>]+>", "", (html / page).read_text())
-    for page in ("en/results.html", "zh/results.html", "en/comparison.html", "runs/index.html", "index.html"):
+    for page in ("en/results.html", "zh/results.html", "en/comparison.html", "runs/index.html", "index.html",
+                 "en/robustness.html", "zh/robustness.html"):
         assert "make report" in text(page), page
+    assert "python -m cifar100lab robustness runs/" in text("zh/robustness.html")
     assert (html / "generated" / "analysis.html").exists()
     quick = yaml.safe_load((copy_repo_book / "params" / "quick.yaml").read_text())["defaults"]
     for page in ("en/method.html", "zh/method.html"):  # the campaigns table is the YAMLs', not typed in

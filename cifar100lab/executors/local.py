@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -182,9 +184,52 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
         log(f"analysis skipped: another campaign process holds campaign {campaign.name} ({e.holder})")
 
 
+def robustness_step(campaign: Campaign, runs_root: str | os.PathLike, log=print) -> int:
+    """The robustness step on the campaign's folder. On a CPU-only machine it runs in this process, which has
+    already imported everything it needs (a process of its own would pay those imports again, more than the
+    quick campaign's whole step); with a GPU it is ``python -m cifar100lab robustness`` in a process of its
+    own, so the campaign process makes no CUDA call. A failure is logged; the book then shows those runs
+    without robustness numbers."""
+    import torch
+    folder = Path(runs_root) / campaign.name
+    log_path = folder / "logs" / "robustness.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if torch.cuda.is_available():
+        with open(log_path, "w", encoding="utf-8") as out:
+            code = subprocess.run([sys.executable, "-m", "cifar100lab", "robustness", str(folder)], stdout=out,
+                                  stderr=subprocess.STDOUT).returncode
+    else:
+        code = _robustness_here(folder, log_path)
+    log(f"robustness: {'done' if code == 0 else f'failed (exit {code})'}; log: {log_path}")
+    return code
+
+
+def _robustness_here(folder: Path, log_path: Path) -> int:
+    """The step in this process, on half the cores (one of two): its batches of small images gain little from
+    more threads, and on a busy machine idle threads spin, costing CPU time the runs beside it need."""
+    import torch
+
+    from ..robustness.analyse import analyse_campaign
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    with open(log_path, "w", encoding="utf-8") as out:
+        def write(line: str) -> None:
+            print(line, file=out, flush=True)
+        try:
+            summary = analyse_campaign(folder, log=write)
+        except Exception as e:  # noqa: BLE001 -- the book is still built; the log says what went wrong
+            write(f"robustness step failed: {type(e).__name__}: {e}")
+            return 1
+        finally:
+            torch.set_num_threads(threads)
+    return 1 if summary.get("failed") else 0
+
+
 def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
     """The analysis notebook and one per study, side by side (each kernel does single-threaded report work)."""
     out.mkdir(parents=True, exist_ok=True)
+    if campaign.robustness is not None:
+        robustness_step(campaign, runs_root, log)
     common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
               "out_dir": os.path.relpath(out)}
     books = [("analysis.ipynb", "analysis.ipynb", common)]

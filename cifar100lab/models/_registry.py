@@ -48,6 +48,10 @@ class ModelEntry:
     # options -> the options of the same network in canonical form (e.g. ECA's "adaptive" kernel -> the k it
     # resolves to), so a campaign never trains one network twice under two names
     canonical: Callable[[dict], dict] | None = None
+    # Grad-CAM: the module whose output is the map it weighs (a dotted path; default: the family's, CAM_LAYERS)
+    # and whether that output is a token sequence (B×N×C) to lay out as the square grid it came from
+    cam_layer: str | None = None
+    cam_tokens: bool = False
     # how a family with an ImageNet layout is adapted to small images: (what, ImageNet value, small value) each,
     # e.g. ("patch", "16", "4"); what names a key of the Models page's bilingual labels
     adaptation: tuple[tuple[str, str, str], ...] = ()
@@ -72,6 +76,16 @@ class ModelEntry:
 
 MODEL_REGISTRY: dict[str, ModelEntry] = {}
 
+# Grad-CAM's target per family, beside the classifier (:func:`classifier_name`): the last feature map that is
+# still wider than 2×2 at the family's run size (at 32 px the modern families' last stage is 2×2, too coarse
+# to show where; their third stage is 4×4), as (module path, output is a token sequence).
+CAM_LAYERS = {"resnet": ("blocks", False), "eca_resnet": ("blocks", False), "ghost_resnet": ("blocks", False),
+              "ghostnet": ("blocks.6", False), "convnext": ("stages.2", False), "hornet": ("stages.2", False),
+              "mscan": ("stages.2", False), "lsknet": ("stages.2", False), "coatnet": ("stages.3", False),
+              "cspresnet": ("stages", False), "resnest": ("layer4", False),
+              # Mixer has no convolutional map: its last block's tokens, one per patch, on the patch grid
+              "mixer": ("blocks", True)}
+
 
 def register_model(name: str, *, family: str, group: str, source: str, paper: str, recipe: str,
                    **meta: Any) -> Callable:
@@ -85,8 +99,9 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
         sig = inspect.signature(builder)
         options = {k: p.default for k, p in sig.parameters.items()
                    if k not in ("num_classes", "pretrained", "img_size") and p.default is not inspect.Parameter.empty}
-        MODEL_REGISTRY[name] = ModelEntry(name, builder, family, group, source, paper, recipe,
-                                         options=options, **meta)
+        cam_layer, cam_tokens = CAM_LAYERS.get(family, (None, False))
+        MODEL_REGISTRY[name] = ModelEntry(name, builder, family, group, source, paper, recipe, options=options,
+                                         **{"cam_layer": cam_layer, "cam_tokens": cam_tokens, **meta})
         return builder
 
     return wrap

@@ -11,6 +11,7 @@ from .figures import figure_acc_params, figure_curves, figure_curves_panels, fig
 from .findings import render_pairs, short_lists
 from .i18n import LANGS, dataset_label, fmt, join, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
+from .robustness import write_robustness_page
 from .runpages import publish_run_pages, runs_index
 from .sources import (
     comparable_with_claims,
@@ -137,6 +138,7 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
             (out / f"{name}_{lang}.md").write_text(text, encoding="utf-8")
     (out / "runs_index.md").write_text(runs_index(recs, book_dir), encoding="utf-8")
     (out / "landing.md").write_text(landing(ctx), encoding="utf-8")
+    write_robustness_page(campaign, runs_root, out)
     return {"rows": rows, "context": ctx, "figures": [f["en"] for f in figs.values()], "out_dir": str(out)}
 
 

@@ -35,10 +35,12 @@ def ensure_pages(book_dir: Path) -> None:
     from .models_page import write_models_page
     from .pages import write_campaigns_page, write_empty_pages
     from .performance import write_performance_page
+    from .robustness import write_empty_robustness_page
     from .tuning import ensure_tuning_page
     out = Path(book_dir) / "generated"
     write_empty_pages(out)
     ensure_tuning_page(out)
+    write_empty_robustness_page(out)
     write_campaigns_page(Path(book_dir).resolve().parent / "params", out)  # follows the YAMLs at every build
     for name, heading in PLACEHOLDER_NOTEBOOKS.items():
         if not (out / f"{name}.ipynb").exists():

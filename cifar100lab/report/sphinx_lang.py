@@ -41,14 +41,17 @@ def twin(docname: str) -> str | None:
 
 
 class _Words(gettext.NullTranslations):
-    """The last fallback of a catalog: the theme words its zh catalog lacks."""
+    """A few words of our own in front of a catalog: the theme words its zh catalog lacks, and the ones it gives in
+    traditional rather than simplified Chinese."""
 
     def __init__(self, words: dict[str, str]):
         super().__init__()
         self.words = words
 
     def gettext(self, message: str) -> str:
-        return self.words.get(message, message)
+        if message in self.words:
+            return self.words[message]
+        return self._fallback.gettext(message) if self._fallback else message
 
 
 @lru_cache(maxsize=None)
@@ -62,8 +65,8 @@ def chinese_catalogs() -> dict[str, gettext.NullTranslations]:
                                                ["zh", "zh_CN"]))
     sphinx_zh.add_fallback(_Words(THEME_ZH))
     book = Path(sphinx_book_theme.__file__).parent / "theme" / "sphinx_book_theme" / "static" / "locales"
-    book_zh = gettext.translation("booktheme", book, ["zh_CN"])
-    book_zh.add_fallback(_Words(THEME_ZH))
+    book_zh = _Words(THEME_ZH)
+    book_zh.add_fallback(gettext.translation("booktheme", book, ["zh_CN"]))
     return {"sphinx": sphinx_zh, "booktheme": book_zh}
 
 

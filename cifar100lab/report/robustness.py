@@ -1,0 +1,182 @@
+"""The "Robustness and interpretability" chapter: every number read from the runs' ``robustness.json``
+(written by :mod:`cifar100lab.robustness.analyse`), with an empty state that names the command that fills it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import records
+from ..robustness.metrics import mce, mce_interval, relative_mce
+from ..robustness.results import OUT, campaign_runs, read_result
+from ..robustness.settings import RobustnessSettings
+from .i18n import LANGS, dataset_label, fmt, join
+from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
+from .robustness_gradcam import figure_gradcam, with_panels
+from .robustness_text import corruption_name, text
+from .sources import wilson
+from .studies import figure_block
+from .tables import markdown_table
+
+PAGE = "robustness"
+ERRORS_CSV = "robustness_errors.csv"  # every corruption and severity (English headers)
+
+
+def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
+    """(manifest, the model runs' robustness results in manifest order); none when the campaign or the
+    results are missing."""
+    folder = Path(runs_root) / campaign
+    try:
+        manifest = records.read_json(folder / records.MANIFEST)
+    except (OSError, records.RecordError, ValueError):
+        return {}, []
+    found = [read_result(folder / rid / OUT) for rid in campaign_runs(manifest)]
+    return manifest, [r for r in found if r and r.get("corrupted") is not None]
+
+
+def baseline_of(results: list[dict], name: str) -> dict | None:
+    """The baseline model's result (its default options; the first seed)."""
+    return next((r for r in results if r["model"] == name and not r.get("options")), None)
+
+
+def _recipe(result: dict, lang: str) -> str:
+    used = [text(k, lang, v=f"{v:g}") for k, v in (result.get("recipe") or {}).items() if v]
+    return join(used, lang) if used else text("plain", lang)
+
+
+def _interval(lo: float, hi: float, scale: float = 1.0) -> str:
+    return f"[{fmt(lo * scale, 1)}, {fmt(hi * scale, 1)}]"
+
+
+def _mce(result: dict, baseline: dict | None) -> str:
+    if not baseline:
+        return "–"
+    interval = mce_interval(result, baseline) if result is not baseline else None
+    return fmt(mce(result, baseline), 1) + (f" {_interval(*interval)}" if interval else "")
+
+
+def summary_table(results: list[dict], baseline: dict | None, lang: str) -> pd.DataFrame:
+    """One row per model: clean top-1 (interval), mCE, relative mCE, ECE clean (interval) and under corruption,
+    and the recipe fields that change calibration."""
+    rows = []
+    for r in results:
+        clean, severity = r["clean"], r.get("calibration_severity")
+        lo, hi = wilson(clean["top1"], r["images"])
+        rows.append({text("model", lang): label(r),
+                     text("clean_top1", lang): f"{fmt(clean['top1'], 1)} {_interval(lo, hi)}",
+                     text("mce", lang): _mce(r, baseline),
+                     text("rel_mce", lang): fmt(relative_mce(r, baseline), 1) if baseline else "–",
+                     text("ece", lang): f"{fmt(100 * clean['ece'], 1)} {_interval(*clean['ece_interval'], 100)}",
+                     text("ece_corrupt", lang, severity=severity):
+                         fmt(100 * r.get("corrupted_calibration", {}).get("ece", float("nan")), 1),
+                     text("recipe", lang): _recipe(r, lang)})
+    return pd.DataFrame(rows)
+
+
+def errors_table(results: list[dict], lang: str, by_severity: bool = False) -> pd.DataFrame:
+    """Corruption error (%) per model (rows) and corruption (columns): the mean over the measured severities,
+    or (``by_severity``, for the download) one column per corruption and severity."""
+    rows = []
+    for r in results:
+        row = {text("model", lang): label(r)}
+        for name, errors in r["corrupted"].items():
+            if by_severity:
+                row.update({f"{corruption_name(name, lang)} {s}": fmt(v["error"], 1) for s, v in errors.items()})
+            else:
+                row[corruption_name(name, lang)] = fmt(sum(v["error"] for v in errors.values()) / len(errors), 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_class_prose(results: list[dict], lang: str) -> str:
+    from ..robustness.per_class import always_wrong, most_disagreed
+    accuracies = {r["run_id"]: r["clean"]["per_class_accuracy"] for r in results}
+    names = results[0]["clean"]["classes"]
+    missed = always_wrong(accuracies)
+    parts = [text("always_wrong", lang, names=join([names[c] for c in missed[:20]], lang)) if missed
+             else text("none_always_wrong", lang)]
+    spread = most_disagreed(accuracies)
+    if spread:
+        parts.append(text("disagreed", lang, items=join([f"{names[c]} ({fmt(v, 0)} {text('pp', lang)})" for c, v in spread], lang)))
+    return (" " if lang == "en" else "").join(parts) + "\n"
+
+
+def _figures(results: list[dict], out: Path) -> dict[str, dict[str, str]]:
+    from .figures import save
+    best = max(results, key=lambda r: r["clean"]["top1"])
+    worst = min(results, key=lambda r: r["clean"]["top1"])
+    makers = {"fig_severity": lambda lang: figure_severity(results, lang),
+              "fig_reliability": lambda lang: figure_reliability(results, lang)}
+    if best["clean"].get("confusion"):
+        makers["fig_confusion"] = lambda lang: figure_confusion([best, worst], lang)
+    if with_panels(results):
+        makers["fig_gradcam"] = lambda lang: figure_gradcam(results, lang)
+    return {key: {lang: save(make(lang), out / f"robustness_{key}_{lang}.png") for lang in LANGS}
+            for key, make in makers.items()}
+
+
+def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) -> str:
+    settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, "campaign manifest: robustness")
+    baseline = baseline_of(results, settings.baseline)
+    sources = {s for r in results for s in r.get("sources", {})}
+    body = text("intro", lang, campaign=manifest.get("name", "?"), n=len(results),
+                dataset=dataset_label(results[0]["dataset"]["name"]), images=f"{results[0]['images']:,}",
+                corruptions=join([corruption_name(c, lang) for c in settings.corruptions], lang),
+                severities=join(map(str, settings.severities), lang),
+                source=join([text(s, lang) for s in sorted(sources)], lang), baseline=settings.baseline) + "\n\n"
+    if baseline is None:
+        body += f":::{{warning}}\n{text('no_baseline', lang, baseline=settings.baseline)}\n:::\n\n"
+    # intervals and recipes wrap inside their cells, so a narrow window keeps every column: book/_static/tables.css
+    body += (f"**{text('table', lang)}**\n\n:::{{div}} robustness-summary\n"
+             + markdown_table(summary_table(results, baseline, lang)) + "\n:::\n")
+    body += (text("table_caption", lang, severity=settings.calibration_severity) + (" " if lang == "en" else "")
+             + text("mce_interval", lang))
+    body += "\n\n"
+    body += f"**{text('errors_title', lang)}**\n\n" + markdown_table(errors_table(results, lang)) + "\n"
+    body += text("errors_caption", lang, severities=join(map(str, settings.severities), lang)) + " "
+    body += text("download", lang, link=f"{{download}}`{ERRORS_CSV} <../generated/{ERRORS_CSV}>`") + "\n\n"
+    captions = {"fig_severity": text("fig_severity", lang),
+                "fig_reliability": text("fig_reliability", lang, severity=settings.calibration_severity)}
+    if "fig_confusion" in figs:
+        best = max(results, key=lambda r: r["clean"]["top1"])
+        worst = min(results, key=lambda r: r["clean"]["top1"])
+        captions["fig_confusion"] = text("fig_confusion", lang, level=text(best["clean"]["confusion"]["level"], lang),
+                                         best=label(best), worst=label(worst))
+    numbered = {key: ("Figure" if lang == "en" else "图") + f" {i}. " for i, key in enumerate(figs, 1)}
+    for key, files in figs.items():
+        if key != "fig_gradcam":
+            body += figure_block(files[lang], numbered[key] + captions[key], captions[key])
+    body += f"## {text('per_class_title', lang)}\n\n" + per_class_prose(results, lang)
+    if "fig_gradcam" in figs:
+        cams = len(with_panels(results)[0]["gradcam"]["labels"])
+        body += f"\n## {text('gradcam_title', lang)}\n\n"
+        caption = text("fig_gradcam", lang, cams=cams)
+        body += figure_block(figs["fig_gradcam"][lang], numbered["fig_gradcam"] + caption, caption)
+    return body
+
+
+def write_robustness_page(campaign: str, runs_root="runs", out_dir="book/generated") -> list[str]:
+    """``robustness_<lang>.md`` and its figures from the campaign's robustness results (or the empty state)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest, results = load_results(campaign, runs_root)
+    if not results:
+        return write_empty_robustness_page(out, replace=True)
+    figs = _figures(results, out)
+    records.atomic_write_text(out / ERRORS_CSV, errors_table(results, "en", by_severity=True).to_csv(index=False))
+    for lang in LANGS:
+        records.atomic_write_text(out / f"{PAGE}_{lang}.md", robustness_page(manifest, results, figs, lang))
+    return [f"{PAGE}_{lang}.md" for lang in LANGS]
+
+
+def write_empty_robustness_page(out_dir="book/generated", replace: bool = False) -> list[str]:
+    """The chapter's empty state (kept when results were written, unless ``replace``)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for lang in LANGS:
+        path = out / f"{PAGE}_{lang}.md"
+        if replace or not path.exists():
+            records.atomic_write_text(path, f":::{{note}}\n{text('empty', lang)}\n:::\n")
+            written.append(path.name)
+    return written

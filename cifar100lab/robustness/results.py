@@ -1,0 +1,27 @@
+"""Where a run's robustness result lives and which runs a campaign's step analyses: what the report reads,
+without the evaluation machinery (the report never imports the trainer)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import records
+
+OUT = "robustness.json"
+
+
+def read_result(path: Path) -> dict | None:
+    """The robustness.json at ``path``, or None when there is none or it cannot be read (it is redone)."""
+    try:
+        return records.read_json(path)
+    except (OSError, records.RecordError, ValueError):
+        return None
+
+
+def campaign_runs(manifest: dict) -> list[str]:
+    """The runs the robustness step analyses: the campaign's model runs (not the recipe-changing study
+    variants, which answer their own study)."""
+    if "model_runs" in manifest:
+        return list(manifest["model_runs"])
+    variants = {rid for st in manifest.get("studies") or [] for v in st["variants"] if v.get("overrides")
+                for rid in st["runs"].get(v["label"], [])}
+    return [rid for rid in manifest["runs"] if rid not in variants]

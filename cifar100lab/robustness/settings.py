@@ -1,0 +1,101 @@
+"""What a campaign's robustness step measures (the ``robustness:`` block of a campaign YAML), checked before
+any work like every other setting.
+
+Keys: ``corruptions`` (names, or ``all``: the 15 of Hendrycks & Dietterich), ``severities`` (1–5, or ``all``),
+``images`` (how many of the run's test images, a fixed seeded subset; omitted: all of them), ``seed`` (of the
+subset and of the generated corruptions), ``baseline`` (the model mCE is normalised by; it must be one of the
+campaign's models), ``cam_images`` (how many of the analysed images, the first of the seeded subset, get
+Grad-CAM heat maps for every model; 0: none). A campaign without the block has no robustness step; the ``robustness`` command then
+measures the whole protocol.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..config import ConfigError, refuse_unknown_keys
+from ..models import model_names
+
+# The CIFAR-100-C protocol's 15 corruptions by family (the four held-out validation corruptions are not used).
+FAMILIES = {"noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
+            "blur": ("defocus_blur", "glass_blur", "motion_blur", "zoom_blur"),
+            "weather": ("snow", "frost", "fog", "brightness"),
+            "digital": ("contrast", "elastic_transform", "pixelate", "jpeg_compression")}
+CORRUPTIONS = tuple(name for names in FAMILIES.values() for name in names)
+SEVERITIES = (1, 2, 3, 4, 5)
+KEYS = ("corruptions", "severities", "images", "seed", "baseline", "cam_images")
+BASELINE = "resnet_20"
+CAM_IMAGES = 8  # Grad-CAM panel: one row of images per model
+CALIBRATION_SEVERITY = 3  # the protocol's middle severity: the reliability diagram under corruption
+
+
+def family_of(corruption: str) -> str:
+    return next(family for family, names in FAMILIES.items() if corruption in names)
+
+
+@dataclass(frozen=True)
+class RobustnessSettings:
+    corruptions: tuple[str, ...] = CORRUPTIONS
+    severities: tuple[int, ...] = SEVERITIES
+    images: int | None = None  # None: the run's whole test set
+    seed: int = 0
+    baseline: str = BASELINE
+    cam_images: int = CAM_IMAGES
+
+    def as_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @property
+    def calibration_severity(self) -> int:
+        """Severity 3 when measured, else the measured severity nearest to it."""
+        return min(self.severities, key=lambda s: (abs(s - CALIBRATION_SEVERITY), s))
+
+    @classmethod
+    def from_dict(cls, d, where: str) -> "RobustnessSettings":
+        """The checked settings; anything wrong is one ConfigError naming the key and what is valid."""
+        if d is None:
+            return cls()
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where} must be a mapping of {', '.join(KEYS)}, got {d!r}")
+        refuse_unknown_keys(d, KEYS, where)
+        return cls(_names(d.get("corruptions", "all"), where), _severities(d.get("severities", "all"), where),
+                   _images(d.get("images"), where), _integer(d.get("seed", 0), f"{where}: seed"),
+                   _baseline(d.get("baseline", BASELINE), where),
+                   _integer(d.get("cam_images", CAM_IMAGES), f"{where}: cam_images"))
+
+
+def _names(value, where: str) -> tuple[str, ...]:
+    if value == "all":
+        return CORRUPTIONS
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: corruptions must be 'all' or a list of names, got {value!r}")
+    bad = [v for v in value if v not in CORRUPTIONS]
+    if bad or len(set(value)) != len(value):
+        what = f"unknown corruption(s) {', '.join(bad)}" if bad else "a corruption is listed twice"
+        raise ConfigError(f"{where}: {what}; valid: {', '.join(CORRUPTIONS)}")
+    return tuple(sorted(value, key=CORRUPTIONS.index))
+
+
+def _severities(value, where: str) -> tuple[int, ...]:
+    if value == "all":
+        return SEVERITIES
+    if (not isinstance(value, list) or not value or len(set(value)) != len(value)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v in SEVERITIES for v in value)):
+        raise ConfigError(f"{where}: severities must be 'all' or a list of distinct integers 1 to 5, got {value!r}")
+    return tuple(sorted(value))
+
+
+def _integer(value, where: str, low: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ConfigError(f"{where} must be an integer ≥ {low}, got {value!r}")
+    return value
+
+
+def _images(value, where: str) -> int | None:
+    return None if value is None else _integer(value, f"{where}: images (omit it for the whole test set)", 1)
+
+
+def _baseline(value, where: str) -> str:
+    if value not in model_names():
+        raise ConfigError(f"{where}: baseline {value!r} is not a registered model; valid: {', '.join(model_names())}")
+    return value
+

@@ -1,0 +1,296 @@
+"""Robustness, calibration and per-class errors: the measures, checked against hand computations, and the
+post-training step that writes robustness.json."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from conftest import ROOT, run_cli, tiny_config
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+from cifar100lab.config import ConfigError
+from cifar100lab.robustness.calibration import binned_ece, ece_interval, expected_calibration_error, reliability
+from cifar100lab.robustness.corruptions import corrupt, generated_set
+from cifar100lab.robustness.metrics import mce, relative_mce
+from cifar100lab.robustness.per_class import always_wrong, most_disagreed, per_class_accuracy, superclasses
+from cifar100lab.robustness.settings import CORRUPTIONS, RobustnessSettings
+
+QUICK_CORRUPTIONS = ("gaussian_noise", "defocus_blur", "brightness", "contrast", "jpeg_compression")
+# Hendrycks & Dietterich's parameter tables for these do not grow in pixel distance at every step (glass blur's
+# severity 2 moves fewer pixels than 1; snow, frost and fog step back at 4 or 5): only their ends are ordered.
+ENDS_ORDERED = ("glass_blur", "snow", "frost", "fog")
+
+
+def _probs_with_confidence(confidence: torch.Tensor, predicted: torch.Tensor, classes: int) -> torch.Tensor:
+    """Softmax-like rows whose top class is ``predicted`` with probability ``confidence``, the rest shared."""
+    probs = ((1 - confidence) / (classes - 1))[:, None].expand(-1, classes).clone()
+    probs[torch.arange(len(predicted)), predicted] = confidence
+    return probs
+
+
+# ------------------------------------------------------------------ calibration
+
+def test_ece_of_a_perfectly_calibrated_predictor_is_about_zero():
+    g = torch.Generator().manual_seed(0)
+    n, classes = 40_000, 10
+    confidence = 0.1 + 0.9 * torch.rand(n, generator=g)
+    labels = torch.randint(classes, (n,), generator=g)
+    right = torch.rand(n, generator=g) < confidence  # right exactly as often as it is confident
+    predicted = torch.where(right, labels, (labels + torch.randint(1, classes, (n,), generator=g)) % classes)
+    assert expected_calibration_error(_probs_with_confidence(confidence, predicted, classes), labels) < 0.01
+
+
+def test_ece_of_a_constant_overconfident_predictor_is_its_confidence_minus_its_accuracy():
+    n, classes = 1000, 10
+    labels = torch.arange(n) % classes
+    predicted = torch.where(torch.arange(n) < 600, labels, (labels + 1) % classes)  # 60 % right
+    probs = _probs_with_confidence(torch.full((n,), 0.9), predicted, classes)
+    # one bin holds every image: |0.6 accuracy − 0.9 confidence| × 1 = 0.3
+    assert expected_calibration_error(probs, labels) == pytest.approx(0.3, abs=1e-5)
+    bins = reliability(probs, labels)
+    full = [i for i, c in enumerate(bins["count"]) if c]
+    assert full == [13] and bins["accuracy"][13] == pytest.approx(0.6) and bins["confidence"][13] == pytest.approx(0.9, abs=1e-5)
+    lo, hi = ece_interval(probs, labels)
+    assert lo <= 0.3 <= hi
+
+
+def test_the_bootstrap_ece_bins_as_torchmetrics_does_even_at_confidence_one():
+    g = torch.Generator().manual_seed(1)
+    probs = torch.softmax(4 * torch.randn(500, 7, generator=g), dim=1)
+    probs[:40] = torch.nn.functional.one_hot(torch.arange(40) % 7, 7).float()  # saturated: confidence exactly 1
+    labels = torch.randint(7, (500,), generator=g)
+    expected = multiclass_calibration_error(probs, labels, num_classes=7, n_bins=15, norm="l1")
+    confidence, predicted = probs.max(dim=1)
+    assert float(binned_ece(confidence, predicted == labels)[0]) == pytest.approx(float(expected), abs=1e-6)
+    assert expected_calibration_error(probs, labels) == pytest.approx(float(expected), abs=1e-6)
+
+
+# ------------------------------------------------------------------ mCE
+
+def _result(clean_top1: float, errors: dict) -> dict:
+    return {"clean": {"top1": clean_top1},
+            "corrupted": {c: {str(s): {"error": e} for s, e in by.items()} for c, by in errors.items()}}
+
+
+def test_mce_and_relative_mce_of_the_baseline_are_100_by_construction():
+    baseline = _result(70.0, {"fog": {1: 40.0, 3: 55.0}, "contrast": {1: 35.0, 3: 80.0}})
+    assert mce(baseline, baseline) == pytest.approx(100.0)
+    assert relative_mce(baseline, baseline) == pytest.approx(100.0)
+
+
+def test_mce_is_the_mean_of_per_corruption_error_ratios_to_the_baseline():
+    baseline = _result(70.0, {"fog": {1: 40.0, 3: 60.0}, "contrast": {1: 40.0, 3: 80.0}})
+    model = _result(80.0, {"fog": {1: 20.0, 3: 30.0}, "contrast": {1: 40.0, 3: 80.0}})
+    assert mce(model, baseline) == pytest.approx(100 * (0.5 + 1.0) / 2)
+    # rises over the clean error (20 for the model, 30 for the baseline): fog 10/40, contrast 80/60
+    assert relative_mce(model, baseline) == pytest.approx(100 * (10 / 40 + 80 / 60) / 2)
+
+
+def test_mce_is_not_a_number_when_the_two_measured_different_sets():
+    baseline = _result(70.0, {"fog": {1: 40.0}})
+    assert math.isnan(mce(_result(70.0, {"fog": {3: 40.0}}), baseline))
+
+
+# ------------------------------------------------------------------ corruptions
+
+def _images(n: int = 6) -> torch.Tensor:
+    """Smooth synthetic photographs-to-be: a colour gradient with a square, so blur and JPEG change them."""
+    y, x = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+    base = torch.stack([x * 7, y * 7, (x + y) * 3]).float()
+    imgs = base.expand(n, -1, -1, -1).clone()
+    for i in range(n):
+        imgs[i, :, 8 + i:20 + i, 6:18] = 230 - 20 * i
+    return imgs.clamp(0, 255).to(torch.uint8)
+
+
+@pytest.fixture(scope="module")
+def photos(fashion_root) -> torch.Tensor:
+    """Real images: the stand-in's first test images, as the robustness step sees them."""
+    from cifar100lab.data import load_dataset
+    return load_dataset("fashion-mnist", fashion_root, False, 64, 64).test_x[:8]
+
+
+def _distances(corruption: str, x: torch.Tensor) -> list[float]:
+    return [float((corrupt(x, corruption, s, seed=0).float() - x.float()).pow(2).mean().sqrt()) for s in range(1, 6)]
+
+
+@pytest.mark.parametrize("corruption", QUICK_CORRUPTIONS)
+def test_severities_are_monotone_in_pixel_distance_from_the_clean_image(corruption, photos):
+    d = _distances(corruption, photos)
+    assert all(a < b for a, b in zip(d, d[1:])), d
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corruption", [c for c in CORRUPTIONS if c not in QUICK_CORRUPTIONS])
+def test_every_protocol_corruption_grows_with_severity(corruption, photos):
+    d = _distances(corruption, photos)
+    ordered = zip(d[:1], d[-1:]) if corruption in ENDS_ORDERED else zip(d, d[1:])
+    assert all(a < b for a, b in ordered), d
+
+
+def test_a_corrupted_set_is_identical_when_regenerated_from_its_seed(tmp_path):
+    x = _images()
+    first = generated_set(x, "gaussian_noise", 3, 7, tmp_path / "a")
+    again = generated_set(x, "gaussian_noise", 3, 7, tmp_path / "b")  # another cache: generated anew
+    assert torch.equal(first.images, again.images) and first.checksum == again.checksum
+    assert first.source == "generated"
+    assert not torch.equal(first.images, corrupt(x, "gaussian_noise", 3, seed=8))
+
+
+def test_a_cached_set_whose_file_was_altered_is_generated_again(tmp_path):
+    x = _images()
+    first = generated_set(x, "contrast", 2, 0, tmp_path)
+    data = next(tmp_path.glob("*.npy"))
+    data.write_bytes(data.read_bytes()[:-7] + bytes(7))  # the last pixels zeroed
+    assert torch.equal(generated_set(x, "contrast", 2, 0, tmp_path).images, first.images)
+
+
+# ------------------------------------------------------------------ settings
+
+@pytest.mark.parametrize("block, says", [
+    ({"corruptions": ["fogg"]}, "unknown corruption(s) fogg; valid: gaussian_noise"),
+    ({"severities": [0, 3]}, "severities must be 'all' or a list of distinct integers 1 to 5"),
+    ({"images": 0}, "images (omit it for the whole test set) must be an integer ≥ 1"),
+    ({"baseline": "resnet_21"}, "baseline 'resnet_21' is not a registered model"),
+    ({"severity": [1]}, "unknown key(s) severity; valid keys: corruptions"),
+    ({"cam_images": -1}, "cam_images must be an integer ≥ 0"),
+])
+def test_a_bad_robustness_setting_is_one_line_naming_it(block, says):
+    with pytest.raises(ConfigError, match=None) as e:
+        RobustnessSettings.from_dict(block, "quick.yaml: robustness")
+    assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_campaign_without_its_mce_baseline_is_refused_before_work(tmp_path, capfd):
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text("name: c\nmodels: [resnet_32]\nrobustness: {severities: [1]}\n", encoding="utf-8")
+    done = run_cli(capfd, "campaign", yaml, "--dataset", "synthetic", "--runs-root", tmp_path / "runs")
+    assert done.returncode == 2 and "its baseline resnet_20" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("campaign, shape", [("quick", (5, 2)), ("fast", (15, 5)), ("full", (15, 5))])
+def test_the_quick_campaign_measures_a_reduced_protocol_and_the_others_the_whole(campaign, shape):
+    import yaml
+
+    from cifar100lab.campaign import load_campaign
+    spec = yaml.safe_load((ROOT / "params" / f"{campaign}.yaml").read_text())
+    settings = RobustnessSettings.from_dict(spec["robustness"], campaign)
+    assert (len(settings.corruptions), len(settings.severities)) == shape
+    assert (settings.images is not None) == (campaign == "quick")  # the others: the whole test set
+    assert load_campaign(ROOT / "params" / f"{campaign}.yaml", "synthetic").robustness == settings  # baseline trained
+
+
+# ------------------------------------------------------------------ per class
+
+def test_per_class_accuracy_and_the_classes_models_miss_or_disagree_on():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    a = per_class_accuracy(torch.tensor([0, 0, 0, 1, 0, 0]), labels, 4)
+    b = per_class_accuracy(torch.tensor([1, 0, 1, 1, 1, 0]), labels, 4)
+    assert a == [100.0, 50.0, 0.0, None] and b == [50.0, 100.0, 0.0, None]
+    assert always_wrong({"a": a, "b": b}) == [2]
+    assert most_disagreed({"a": a, "b": b}, top=2) == [(0, 50.0), (1, 50.0)]
+
+
+def test_superclasses_come_from_the_datasets_own_files(synthetic_root):
+    coarse_of, names = superclasses("synthetic", synthetic_root)
+    assert len(names) == 20 and coarse_of == [c * 20 // 10 for c in range(10)]
+    assert superclasses("fashion-mnist", synthetic_root) is None
+
+
+# ------------------------------------------------------------------ the post-training step
+
+@pytest.fixture(scope="module")
+def trained_campaign(synthetic_root, tmp_path_factory):
+    from cifar100lab import records
+    from cifar100lab.train import train
+    folder = tmp_path_factory.mktemp("runs") / "c"
+    train(tiny_config(synthetic_root, folder / "c-resnet_20-s0", epochs=1, max_steps_per_epoch=2))
+    settings = {"corruptions": ["gaussian_noise", "contrast"], "severities": [1, 3], "images": 60, "cam_images": 2}
+    records.atomic_write_json(folder / records.MANIFEST, {"name": "c", "runs": ["c-resnet_20-s0"],
+                                                          "model_runs": ["c-resnet_20-s0"], "robustness": settings})
+    return folder
+
+
+def test_the_robustness_step_writes_every_measure_beside_the_record(trained_campaign, capfd):
+    done = run_cli(capfd, "robustness", trained_campaign, "--force")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((trained_campaign / "c-resnet_20-s0" / "robustness.json").read_text())
+    assert result["images"] == 60 and result["sources"] == {"generated": 4}
+    assert set(result["corrupted"]) == {"gaussian_noise", "contrast"} and set(result["corrupted"]["contrast"]) == {"1", "3"}
+    clean = result["clean"]
+    assert 0 <= clean["ece"] <= 1 and clean["ece_interval"][0] <= clean["ece"] <= clean["ece_interval"][1]
+    assert clean["confusion"]["level"] == "superclass" and len(clean["confusion"]["counts"]) == 20
+    assert sum(map(sum, clean["confusion"]["counts"])) == 60 and len(clean["per_class_accuracy"]) == 10
+    assert result["calibration_severity"] == 3 and "ece" in result["corrupted_calibration"]
+    assert result["recipe"] == {"label_smoothing": 0.0, "mixup": 0.0, "cutmix": 0.0}
+    cam = result["gradcam"]
+    assert cam["layer"] == "blocks" and cam["shape"] == [2, 32, 32] and len(cam["predicted"]) == 2
+
+
+@pytest.mark.slow  # analyses two runs with their Grad-CAM panels: over 5 s on a busy machine
+def test_a_campaigns_runs_share_one_dataset_read_and_one_corruption_of_each_set(trained_campaign, tmp_path, monkeypatch):
+    import shutil
+
+    from cifar100lab.robustness import analyse
+    folder = tmp_path / "c"
+    shutil.copytree(trained_campaign, folder)
+    shutil.copytree(folder / "c-resnet_20-s0", folder / "c-twin-s0")
+    manifest = json.loads((folder / "campaign.json").read_text())
+    manifest["model_runs"] = ["c-resnet_20-s0", "c-twin-s0"]
+    (folder / "campaign.json").write_text(json.dumps(manifest))
+    calls = {"read": 0, "generate": 0}
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+    monkeypatch.setattr(analyse, "load_dataset", counted("read", analyse.load_dataset))
+    monkeypatch.setattr(analyse, "generated_set", counted("generate", analyse.generated_set))
+    summary = analyse.analyse_campaign(folder, force=True, log=lambda line: None)
+    assert summary == {"analysed": ["c-resnet_20-s0", "c-twin-s0"]}
+    assert calls == {"read": 1, "generate": 4}  # 2 corruptions × 2 severities, once for both runs
+
+
+def test_the_robustness_step_skips_a_run_whose_checkpoint_and_settings_are_unchanged(trained_campaign, capfd):
+    run_cli(capfd, "robustness", trained_campaign)
+    again = run_cli(capfd, "robustness", trained_campaign)
+    assert again.returncode == 0 and again.stdout.strip().endswith("up to date 1")
+    checkpoint = trained_campaign / "c-resnet_20-s0" / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes())  # same bytes: still up to date
+    assert "up to date 1" in run_cli(capfd, "robustness", trained_campaign).stdout
+    manifest = trained_campaign / "campaign.json"
+    changed = json.loads(manifest.read_text())
+    changed["robustness"]["severities"] = [1]
+    manifest.write_text(json.dumps(changed))
+    try:
+        assert "analysed 1" in run_cli(capfd, "robustness", trained_campaign).stdout
+    finally:
+        changed["robustness"]["severities"] = [1, 3]
+        manifest.write_text(json.dumps(changed))
+
+
+def test_the_robustness_command_on_a_folder_without_a_campaign_is_one_line(tmp_path, capfd):
+    done = run_cli(capfd, "robustness", tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no campaign at" in done.stderr
+
+
+def test_a_run_whose_checkpoint_is_damaged_is_reported_and_the_others_are_analysed(trained_campaign, tmp_path, capfd):
+    import shutil
+    folder = tmp_path / "c"
+    shutil.copytree(trained_campaign, folder)
+    shutil.copytree(folder / "c-resnet_20-s0", folder / "c-broken-s0")
+    (folder / "c-broken-s0" / "robustness.json").unlink(missing_ok=True)
+    checkpoint = folder / "c-broken-s0" / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    manifest = json.loads((folder / "campaign.json").read_text())
+    manifest["model_runs"] = ["c-broken-s0", "c-resnet_20-s0"]
+    (folder / "campaign.json").write_text(json.dumps(manifest))
+    done = run_cli(capfd, "robustness", folder)
+    assert done.returncode == 1 and "c-broken-s0: robustness failed:" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("failed 1, ")
+    assert (folder / "c-resnet_20-s0" / "robustness.json").exists()
+    assert not (folder / "c-broken-s0" / "robustness.json").exists()

@@ -1,0 +1,124 @@
+"""The Robustness chapter rendered from robustness.json files: its empty state, its tables in both
+languages, and its figures."""
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pytest
+
+from cifar100lab import records
+from cifar100lab.report.robustness import write_empty_robustness_page, write_robustness_page
+from cifar100lab.robustness.calibration import BINS
+
+SETTINGS = {"corruptions": ["gaussian_noise", "contrast"], "severities": [1, 3], "images": 200, "seed": 0,
+            "baseline": "resnet_20"}
+
+
+def _bits(error: float, n: int = 200) -> str:
+    """Per-image results with ``error`` % wrong (the first images right)."""
+    return np.packbits(np.arange(n) < round(n * (1 - error / 100))).tobytes().hex()
+
+
+def _panel(n: int = 3) -> dict:
+    """A Grad-CAM panel of ``n`` 8×8 images whose maps light their top-left corner."""
+    images = np.full((n, 8, 8, 3), 128, dtype=np.uint8)
+    maps = np.zeros((n, 8, 8), dtype=np.uint8)
+    maps[:, :4, :4] = 255
+    return {"layer": "blocks", "tokens": False, "shape": [n, 8, 8], "labels": [0, 1, 2][:n],
+            "predicted": [0, 2, 2][:n], "images": base64.b64encode(images.tobytes()).decode(),
+            "maps": base64.b64encode(maps.tobytes()).decode()}
+
+
+def _result(model: str, top1: float, errors: dict, recipe: dict | None = None) -> dict:
+    bins = {"count": [0] * (BINS - 1) + [200], "confidence": [None] * (BINS - 1) + [0.97],
+            "accuracy": [None] * (BINS - 1) + [top1 / 100]}
+    return {"run_id": f"c-{model}-s0", "model": model, "options": {}, "seed": 0, "images": 200,
+            "dataset": {"name": "fashion-mnist"}, "sources": {"generated": 4}, "calibration_severity": 3,
+            "recipe": recipe or {"label_smoothing": 0, "mixup": 0, "cutmix": 0},
+            "clean": {"top1": top1, "ece": 0.123, "ece_interval": [0.1, 0.15], "reliability": bins,
+                      "classes": [f"c{i}" for i in range(10)], "per_class_accuracy": [0.0] + [top1] * 9,
+                      "confusion": {"level": "class", "names": [f"c{i}" for i in range(10)],
+                                    "counts": [[20 if i == j else 0 for j in range(10)] for i in range(10)]}},
+            "corrupted": {c: {str(s): {"error": e, "correct": _bits(e)} for s, e in by.items()}
+                          for c, by in errors.items()},
+            "corrupted_calibration": {"ece": 0.2, "reliability": bins}, "gradcam": _panel()}
+
+
+def _campaign(root):
+    folder = root / "c"
+    results = {"resnet_20": _result("resnet_20", 70.0, {"gaussian_noise": {1: 40.0, 3: 60.0},
+                                                         "contrast": {1: 35.0, 3: 50.0}}),
+               "convnext_tiny": _result("convnext_tiny", 80.0, {"gaussian_noise": {1: 20.0, 3: 30.0},
+                                                                 "contrast": {1: 35.0, 3: 50.0}},
+                                        {"label_smoothing": 0.1, "mixup": 0.8, "cutmix": 0})}
+    for model, result in results.items():
+        records.atomic_write_json(folder / f"c-{model}-s0" / "robustness.json", result)
+    records.atomic_write_json(folder / records.MANIFEST, {"name": "c", "runs": [f"c-{m}-s0" for m in results],
+                                                          "robustness": SETTINGS})
+    return folder
+
+
+def test_the_chapter_says_which_command_fills_it_before_any_robustness_result(tmp_path):
+    write_robustness_page("nothing-here", tmp_path / "runs", tmp_path / "gen")
+    for lang in ("en", "zh"):
+        assert "python -m cifar100lab robustness runs/<campaign>" in (tmp_path / "gen" / f"robustness_{lang}.md").read_text()
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """The pages without drawing their figures (a figure costs a second or more; one test draws them)."""
+    from cifar100lab.report import robustness
+    monkeypatch.setattr(robustness, "_figures", lambda results, out: {})
+
+
+def test_the_empty_state_never_replaces_a_written_chapter(tmp_path, no_figures):
+    _campaign(tmp_path / "runs")
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    write_empty_robustness_page(tmp_path / "gen")  # what every book build does
+    assert "mCE" in (tmp_path / "gen" / "robustness_en.md").read_text()
+
+
+def test_the_chapter_renders_every_number_from_the_results_in_both_languages(tmp_path, no_figures):
+    _campaign(tmp_path / "runs")
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+    baseline_row = next(line for line in en.splitlines() if line.startswith("| resnet_20 |"))
+    assert "| 100.0 | 100.0 |" in baseline_row  # mCE and relative mCE of the baseline
+    convnext_row = next(line for line in en.splitlines() if line.startswith("| convnext_tiny |"))
+    # (20 + 30) / (40 + 60) and (35 + 50) / (35 + 50), averaged; then its bootstrap interval over the images
+    assert re.search(r"\| 75\.0 \[(\d+\.\d), (\d+\.\d)\] \|", convnext_row)
+    lo, hi = map(float, re.search(r"\| 75\.0 \[(\d+\.\d), (\d+\.\d)\] \|", convnext_row).groups())
+    assert lo < 75.0 < hi
+    assert "label smoothing 0.1, Mixup 0.8" in convnext_row and "标签平滑 0.1、Mixup 0.8" in zh
+    assert "generated with imagecorruptions" in en and "由 imagecorruptions 生成" in zh
+    numbers = lambda s: sorted(re.findall(r"\b\d+\.\d\b", s))
+    assert numbers(en) == numbers(zh)
+    assert "c0" in en  # no model gets class c0 right
+
+
+@pytest.mark.slow
+def test_the_chapter_draws_its_figures_in_both_languages_and_cites_them(tmp_path):
+    _campaign(tmp_path / "runs")
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    for lang in ("en", "zh"):
+        page = (tmp_path / "gen" / f"robustness_{lang}.md").read_text()
+        for key in ("fig_severity", "fig_reliability", "fig_confusion", "fig_gradcam"):
+            name = f"robustness_{key}_{lang}.png"
+            assert (tmp_path / "gen" / name).stat().st_size > 1000 and f"../generated/{name}" in page
+
+
+def test_the_chapter_shows_the_grad_cam_grid_under_its_heading_in_both_languages(tmp_path, monkeypatch):
+    from cifar100lab.report import robustness
+    monkeypatch.setattr(robustness, "figure_severity", lambda results, lang: None)
+    _campaign(tmp_path / "runs")
+    drawn = {}
+    monkeypatch.setattr(robustness, "_figures", lambda results, out: {"fig_gradcam": {
+        lang: drawn.setdefault(lang, f"robustness_fig_gradcam_{lang}.png") for lang in ("en", "zh")}})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "## Grad-CAM: where each model looked" in en and "## Grad-CAM：各模型关注的位置" in zh
+    assert "Figure 1. Grad-CAM heat maps" in en and "图 1. Grad-CAM 热力图" in zh
+    assert "MLP-Mixer has no convolutional feature map" in en and "of 3 images of the analysed" in en
+    assert "red and marked ×: wrong" in en and "红色并标 ×：错误" in zh
