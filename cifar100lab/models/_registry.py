@@ -84,7 +84,12 @@ CAM_LAYERS = {"resnet": ("blocks", False), "eca_resnet": ("blocks", False), "gho
               "mscan": ("stages.2", False), "lsknet": ("stages.2", False), "coatnet": ("stages.3", False),
               "cspresnet": ("stages", False), "resnest": ("layer4", False),
               # Mixer has no convolutional map: its last block's tokens, one per patch, on the patch grid
-              "mixer": ("blocks", True)}
+              "mixer": ("blocks", True),
+              # the transformers: MaxViT's and PVT-v2's stages are maps; DeiT's patch tokens before its last block
+              # (the last block's reach the head only through the class token; that token dropped) and Swin's
+              # channels-last stage, laid out as maps
+              "maxvit": ("stages.2", False), "pvt_v2": ("stages.2", False), "deit": ("blocks.10", True),
+              "swin": ("layers.2", True)}
 
 
 def register_model(name: str, *, family: str, group: str, source: str, paper: str, recipe: str,

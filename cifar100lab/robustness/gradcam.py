@@ -23,12 +23,15 @@ def submodule(model: torch.nn.Module, path: str) -> torch.nn.Module:
 
 
 def tokens_to_grid(tokens: torch.Tensor) -> torch.Tensor:
-    """B×N×C tokens, N a square number of patches in row order, as a B×C×√N×√N map."""
+    """Tokens as a B×C×H×W map: B×N×C in row order (a square patch grid, after any class/prefix tokens, which
+    carry no place and are dropped), or a channels-last B×H×W×C map (Swin's stages)."""
+    if tokens.dim() == 4:
+        return tokens.permute(0, 3, 1, 2)
     b, n, c = tokens.shape
     side = math.isqrt(n)
-    if side * side != n:
+    if side < 1 or n - side * side >= side:  # more leftover tokens than a few prefix ones: no square grid here
         raise ValueError(f"{n} tokens do not form a square patch grid")
-    return tokens.reshape(b, side, side, c).permute(0, 3, 1, 2)
+    return tokens[:, n - side * side:].reshape(b, side, side, c).permute(0, 3, 1, 2)
 
 
 def heat_maps(model: torch.nn.Module, layer: str, tokens: bool, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
