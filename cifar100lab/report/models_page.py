@@ -15,17 +15,18 @@ from .tables import markdown_table
 SOURCE = {"own": {"en": "own", "zh": "本项目实现"}}
 DEFAULT_RUN = {"fine-tune": {"en": "fine-tune (ImageNet)", "zh": "微调（ImageNet 预训练）"},
                "scratch": {"en": "scratch", "zh": "从头训练"}}
-COLUMNS = {"en": ["Model", "Group", "Source", "Paper", "Input", "Params", "FLOPs (M) at input", "Default run",
+COLUMNS = {"en": ["Model", "Group", "Source", "Input", "Params", "FLOPs (M) at input", "Default run",
                   "32 px layout (ImageNet → here)"],
-           "zh": ["模型", "类别", "来源", "论文", "输入尺寸", "参数量", "输入尺寸下 FLOPs (M)", "默认训练方式",
+           "zh": ["模型", "类别", "来源", "输入尺寸", "参数量", "输入尺寸下 FLOPs (M)", "默认训练方式",
                   "32 px 布局（ImageNet → 本项目）"]}
 NOTE = {"en": "Parameters are exact counts with a 100-class head, at the input size each model runs at by default "
               "(its pretraining size when it fine-tunes: patch and position embeddings grow with the input). FLOPs "
               "are measured with `torch.utils.flop_counter` for one image at that size (a multiply-add counts as two). "
+              "Each model's paper is on the Related work page. "
               "The Vision Transformers fine-tune in timm's ImageNet layout at their pretraining size and train from "
               "scratch at 32 px in the small-image layout the last column gives (what changes, ImageNet → here).",
         "zh": "参数量为 100 类分类头下的精确计数，按各模型默认运行的输入尺寸统计（微调模型为其预训练尺寸：patch 与位置嵌入随输入尺寸变化）。"
-              "FLOPs 由 `torch.utils.flop_counter` 在该尺寸下对单张图像测得（乘加计为 2 次）。"
+              "FLOPs 由 `torch.utils.flop_counter` 在该尺寸下对单张图像测得（乘加计为 2 次）。各模型的论文见“相关工作”页。"
               "视觉 Transformer 在预训练尺寸下以 timm 的 ImageNet 布局微调，在 32 px 下以最后一列给出的小图像布局从头训练"
               "（改动之处，ImageNet → 本项目）。"}
 
@@ -42,21 +43,14 @@ def adaptation_text(adaptation, lang: str) -> str:
     return "; ".join(f"{ADAPTATIONS[what][lang]} {imagenet} → {small}" for what, imagenet, small in adaptation) or "–"
 
 
-def short_paper(paper: str) -> str:
-    """'He et al., Deep Residual Learning for Image Recognition, CVPR 2016' -> 'He et al., CVPR 2016'
-    (titles are on the Related work page; the column stays narrow)."""
-    parts = [p.strip() for p in paper.split(",")]
-    return f"{parts[0]}, {parts[-1]}" if len(parts) > 2 else paper
-
-
 def models_markdown(df: pd.DataFrame, lang: str) -> str:
     cols = COLUMNS[lang]
     t = pd.DataFrame({cols[0]: df.model, cols[1]: [group(g)[lang] for g in df.group],
-                      cols[2]: [SOURCE.get(s, {lang: s})[lang] for s in df.source], cols[3]: df.paper.map(short_paper),
-                      cols[4]: df.input_size.astype(str), cols[5]: [f"{p:,}" for p in df.params],
-                      cols[6]: [f"{f / 1e6:,.1f}" for f in df.flops],
-                      cols[7]: [DEFAULT_RUN[d][lang] for d in df.default_run],
-                      cols[8]: [adaptation_text(a, lang) for a in df.adaptation]})
+                      cols[2]: [SOURCE.get(s, {lang: s})[lang] for s in df.source],
+                      cols[3]: df.input_size.astype(str), cols[4]: [f"{p:,}" for p in df.params],
+                      cols[5]: [f"{f / 1e6:,.1f}" for f in df.flops],
+                      cols[6]: [DEFAULT_RUN[d][lang] for d in df.default_run],
+                      cols[7]: [adaptation_text(a, lang) for a in df.adaptation]})
     return f"{NOTE[lang]}\n\n" + markdown_table(t)
 
 
