@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -306,5 +307,8 @@ def main(argv=None) -> int:
             return a.fn(a)
     except KeyboardInterrupt as e:
         return interrupted(e)
+    except BrokenPipeError:  # the reader stopped reading (`models | head`): nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush stays quiet too
+        return 0
     except _user_errors() as e:
         return _fail(e)

@@ -126,3 +126,12 @@ def test_models_page_shows_the_catalogs_counts_and_builds_no_network(tmp_path, m
         for row in read_catalog():  # every model, at the size it runs at, with the catalog's count
             assert rows[row["model"]][3:5] == [str(row["input_size"]), f"{row['params']:,}"], (lang, row["model"])
     assert rows["mlp_mixer_b16"][3:5] == ["224", "59,188,372"]
+
+
+def test_a_listing_whose_reader_has_gone_ends_quietly():
+    """`models | head`: the reader closes the pipe (here before the listing is written), and no error is printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "cifar100lab", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0 and err == "", err
