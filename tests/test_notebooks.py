@@ -44,19 +44,6 @@ def test_papermill_cli_executes_the_train_notebook(synthetic_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_explore_notebook_builds_its_widgets(synthetic_root, tmp_path):
-    from conftest import tiny_config
-
-    from cifar100lab.train import train
-    train(tiny_config(synthetic_root, tmp_path / "runs" / "c" / "r1", epochs=1, campaign="c", max_steps_per_epoch=2))
-    out = tmp_path / "explore.ipynb"
-    pm.execute_notebook(str(NOTEBOOK_DIR / "explore.ipynb"), str(out), parameters={"runs_root": str(tmp_path / "runs")},
-                        kernel_name="python3", progress_bar=False, cwd=str(ROOT),
-                        execution_timeout=300)  # a lost kernel message fails the test, never hangs CI
-    text = out.read_text()
-    assert "application/vnd.jupyter.widget-view+json" in text and "r1" in text
-
-
 def test_a_run_shows_in_its_notebook_without_the_book_extra(monkeypatch, capsys):
     """A training server may have the base install only (no myst-nb): the train notebook's display still works."""
     from cifar100lab.report import display
