@@ -180,7 +180,7 @@ class TrainConfig:
     progress: bool = True
     log_with: str | None = None  # also log every epoch to tensorboard | wandb | mlflow (Accelerate's trackers)
     notes: str = ""
-    trial: dict | None = None  # set by `tune` only: the Optuna trial this run is (see cifar100lab.tune.trial)
+    trial: dict | None = None  # set by `tune` only: the Optuna trial this run is (see cifar100lab.trial)
 
     @classmethod
     def field_names(cls) -> list[str]:

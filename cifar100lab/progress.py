@@ -64,7 +64,7 @@ class Progress:
     def _draw(self, history: list[dict]) -> None:
         import matplotlib.pyplot as plt
 
-        from .report.figures import figure_run_curves
+        from .curves import figure_run_curves
         fig = figure_run_curves(history, f"{self.run_id}: {len(history)}/{self.epochs} epochs")
         self.figure.update(fig)
         plt.close(fig)  # the display holds its picture; closing keeps the inline backend from showing it again

@@ -31,7 +31,7 @@ from .data import Dataset, full_batches, load_dataset, normalizer, policy_augmen
 from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model
 from .progress import Progress
 from .seeds import dropout_seed, mix_seed, seed_everything, seeded
-from .tune.trial import trial_report
+from .trial import trial_report
 
 __all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_model", "train"]
 

@@ -13,10 +13,10 @@ from conftest import ROOT, run_cli
 from cifar100lab import records
 from cifar100lab.attempt import start_record
 from cifar100lab.campaign import load_campaign
+from cifar100lab.optuna_parts import STORAGE_ENV
 from cifar100lab.train import train
 from cifar100lab.tune import workers
 from cifar100lab.tune.finish import finish_campaign_file
-from cifar100lab.tune.optuna_parts import STORAGE_ENV
 from cifar100lab.tune.study import load_study_file
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

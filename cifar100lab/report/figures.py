@@ -6,22 +6,12 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..curves import CJK_FONTS, figure_run_curves, integer_epochs, style  # noqa: F401 (the report's names too)
 from ..models import GROUPS
 from .i18n import group, say
 from .sources import chance_level, num_classes
 
 # matplotlib's default fonts have no CJK glyphs; these are tried in order (CI installs Noto CJK).
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback", "DejaVu Sans"]
-
-
-def style():
-    import logging
-
-    import seaborn as sns
-    # A CJK font with one weight makes matplotlib log a line per figure; those lines would land in run pages.
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    sns.set_theme(style="whitegrid", context="notebook", palette="deep",
-                  rc={"font.sans-serif": CJK_FONTS + ["sans-serif"], "axes.unicode_minus": False})
 
 
 def save(fig, path: Path) -> str:
@@ -43,12 +33,6 @@ def chance_line(ax, chance: float, lang: str, vertical: bool = False) -> None:
         return
     line = ax.axvline if vertical else ax.axhline
     line(chance, color="0.3", linestyle="--", linewidth=1, label=say("ax_chance", lang, chance=f"{chance:g}"))
-
-
-def integer_epochs(ax) -> None:
-    """Epoch ticks at whole epochs only (a 2-epoch axis is otherwise ticked at 1.2, 1.4, ...)."""
-    from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def failure_label(row) -> str:
@@ -168,26 +152,6 @@ def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns
         integer_epochs(ax)
     fig.supxlabel(say("ax_epoch", lang), fontsize=10)
     fig.supylabel(say("ax_top1", lang), fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def figure_run_curves(history: list[dict], title: str = ""):
-    import matplotlib.pyplot as plt
-    style()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
-    df = pd.DataFrame(history)
-    if len(df):
-        a.plot(df.epoch, df.train_loss, marker="o", label="train")
-        a.plot(df.epoch, df.test_loss, marker="o", label="test")
-        b.plot(df.epoch, df.train_acc, marker="o", label="train top-1")
-        b.plot(df.epoch, df.top1, marker="o", label="test top-1")
-        b.plot(df.epoch, df.top5, marker="o", label="test top-5")
-    integer_epochs(a), integer_epochs(b)
-    a.set(xlabel="epoch", ylabel="loss")
-    b.set(xlabel="epoch", ylabel="accuracy (%)")
-    a.legend(), b.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

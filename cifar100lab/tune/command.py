@@ -32,7 +32,7 @@ def write_page(a) -> None:
 def main(a) -> int:
     from ..data import load_dataset
     from ..kernels import resolve_jobs
-    from .optuna_parts import shown
+    from ..optuna_parts import shown
     from .study import load_study_file
     from .summary import write_summary
     from .workers import open_study, run_trials

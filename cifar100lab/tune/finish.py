@@ -20,7 +20,7 @@ def existing_study(spec: StudySpec, url: str):
     """The study as ``tune`` left it in its storage; a ConfigError (nothing created) when there is none."""
     import optuna
 
-    from .optuna_parts import build_storage, is_sqlite, shown
+    from ..optuna_parts import build_storage, is_sqlite, shown
     missing = ConfigError(f"study {spec.name} has no trials in {shown(url)} yet; run `tune` first, then "
                           f"`tune --finish`")
     if is_sqlite(url) and not Path(url.removeprefix("sqlite:///")).is_file():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..executors.slurm import DEFAULT_TIME_MIN, _submitit_executor
 from ..kernels import resolve_jobs
-from .optuna_parts import STORAGE_ENV, shown, storage_from_env
+from ..optuna_parts import STORAGE_ENV, shown, storage_from_env
 
 
 @dataclass

@@ -20,8 +20,8 @@ from pathlib import Path
 from ..campaign import PER_RUN
 from ..config import ConfigError, ExecutorConfig, TrainConfig, check_name, read_yaml_mapping, resolve
 from ..kernels import resolve_jobs
+from ..optuna_parts import PRUNERS, SAMPLERS, build_pruner
 from ..recipes import Recipe
-from .optuna_parts import PRUNERS, SAMPLERS, build_pruner
 
 STUDY_KEYS = ("study", "description", "model", "options", "dataset", "defaults", "search", "n_trials", "seeds",
               "sampler", "sampler_seed", "pruner", "storage", "heartbeat", "jobs", "executor")

@@ -15,8 +15,7 @@ from pathlib import Path
 from .. import records
 from ..config import ConfigError, resolve
 from ..kernels import KernelSlot, job_envs, keep_kernels, resolve_jobs, run_in_slots
-from ..runs import NOTEBOOKS, Run, attempts_so_far, execute_notebook, record_outcome, run_lock
-from .optuna_parts import (
+from ..optuna_parts import (
     RETRIES,
     STORAGE_ENV,
     build_pruner,
@@ -28,6 +27,7 @@ from .optuna_parts import (
     retry_callback,
     shown,
 )
+from ..runs import NOTEBOOKS, Run, attempts_so_far, execute_notebook, record_outcome, run_lock
 from .study import StudySpec
 
 

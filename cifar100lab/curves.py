@@ -1,0 +1,43 @@
+"""A run's training curves (loss; top-1 and top-5 by epoch) and the figures' common style: drawn live by the
+trainer's progress display and by the report's run pages, so it depends on neither."""
+from __future__ import annotations
+
+import pandas as pd
+
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback", "DejaVu Sans"]
+
+
+def style():
+    import logging
+
+    import seaborn as sns
+    # A CJK font with one weight makes matplotlib log a line per figure; those lines would land in run pages.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    sns.set_theme(style="whitegrid", context="notebook", palette="deep",
+                  rc={"font.sans-serif": CJK_FONTS + ["sans-serif"], "axes.unicode_minus": False})
+
+
+def integer_epochs(ax) -> None:
+    """Epoch ticks at whole epochs only (a 2-epoch axis is otherwise ticked at 1.2, 1.4, ...)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def figure_run_curves(history: list[dict], title: str = ""):
+    import matplotlib.pyplot as plt
+    style()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    df = pd.DataFrame(history)
+    if len(df):
+        a.plot(df.epoch, df.train_loss, marker="o", label="train")
+        a.plot(df.epoch, df.test_loss, marker="o", label="test")
+        b.plot(df.epoch, df.train_acc, marker="o", label="train top-1")
+        b.plot(df.epoch, df.top1, marker="o", label="test top-1")
+        b.plot(df.epoch, df.top5, marker="o", label="test top-5")
+    integer_epochs(a), integer_epochs(b)
+    a.set(xlabel="epoch", ylabel="loss")
+    b.set(xlabel="epoch", ylabel="accuracy (%)")
+    a.legend(), b.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
