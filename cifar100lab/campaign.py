@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from . import distill, records
-from .config import ConfigError, ExecutorConfig, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
+from .config import ConfigError, ExecutorConfig, RunPlan, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
 from .kernels import resolve_jobs
-from .models import model_entry, model_set
+from .models import hub_weights_unreachable, model_entry, model_set
 from .robustness.settings import RobustnessSettings
 from .runs import Run
 from .settings import apply_set, top_level_keys
@@ -191,10 +191,13 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     entries = [_model_entry(path, e) for e in models]
     camp.models = [e.get("name") or e["model"] for e in entries]
     runs = _CampaignRuns(path, name, dataset, defaults, Path(runs_root), Path(book_dir))
-    for e in entries:
-        extra = {k: v for k, v in e.items() if k not in ENTRY_KEYS}
-        for s in camp.seeds:
-            camp.model_runs.append(runs.add(e["model"], e.get("options") or {}, s, e.get("name"), extra))
+    plans = [runs.add_entry(e, camp.seeds) for e in entries]
+    fallbacks = scratch_fallbacks(entries, plans)
+    entries += fallbacks
+    camp.models += [e["name"] for e in fallbacks]
+    for e in fallbacks:
+        runs.add_entry(e, camp.seeds)
+    camp.model_runs = list(runs.model_runs)
     for st in studies:
         seeds = _seeds(study_seeds, str(path)) if study_seeds is not None else st.seeds
         for v in st.variants:
@@ -204,6 +207,18 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     if not camp.runs:
         raise ConfigError(f"{path} defines no runs; list 'models' (names, study or registered) or 'studies'")
     return camp
+
+
+def scratch_fallbacks(entries: list[dict], plans: list[RunPlan]) -> list[dict]:
+    """From-scratch entries (``<name>_scratch``, pretrained off, at the model's own small-image size) for the
+    fine-tunes whose hub weights cannot be had here (offline, not cached), so every architecture of the
+    campaign still has a measured row -- a different experiment, labelled so and never compared with the
+    fine-tune's claim. Not for a family the campaign already trains from scratch (ConvNeXt-T, Mixer-Tiny)."""
+    from_scratch = {plan.model.family for plan in plans if not plan.pretrained}
+    return [{**e, "pretrained": "off", "name": f"{e.get('name') or e['model']}_scratch"}
+            for e, plan in zip(entries, plans)
+            if plan.pretrained == "hub" and plan.model.family not in from_scratch
+            and hub_weights_unreachable(plan.model.pretrained_source)]
 
 
 def _robustness(path: Path, block, models: list[str]) -> RobustnessSettings | None:
@@ -251,11 +266,19 @@ class _CampaignRuns:
     book_dir: Path
     runs: dict[str, Run] = field(default_factory=dict)
     base_recipes: dict = field(default_factory=dict)  # model -> its recipe under the campaign's defaults
+    model_runs: list[str] = field(default_factory=list)  # the model entries' runs, in order
 
     def config(self, model: str, options: dict, seed: int, extra: dict) -> dict:
         overrides = {**self.defaults.get("overrides", {}), **extra.get("overrides", {})}
         return {**self.defaults, **extra, "overrides": overrides, "model": model, "options": options, "seed": seed,
                 "dataset": self.dataset, "campaign": self.name, "resume": True}
+
+    def add_entry(self, entry: dict, seeds: list[int]) -> RunPlan:
+        """A model entry's runs, one per seed; the plan of its first."""
+        extra = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+        rids = [self.add(entry["model"], entry.get("options") or {}, s, entry.get("name"), extra) for s in seeds]
+        self.model_runs += rids
+        return self.runs[rids[0]].plan
 
     def add(self, model: str, options: dict, seed: int, stem: str | None = None, extra: dict | None = None,
             changed: dict | None = None) -> str:

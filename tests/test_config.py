@@ -121,3 +121,21 @@ def test_campaign_studies_resolve_relative_to_the_campaign_file(tmp_path, monkey
 def test_train_config_from_dict_names_unknown_keys():
     with pytest.raises(ConfigError, match="training config: unknown key.*modle.*valid keys: model"):
         TrainConfig.from_dict({"modle": "resnet_20"})
+
+
+def test_a_fine_tune_without_its_weights_gets_a_from_scratch_run_unless_its_family_trains_from_scratch(
+        tmp_path, monkeypatch):
+    """Offline (the suite sets HF_HUB_OFFLINE), CoAtNet's fine-tune cannot have its ImageNet weights: the campaign
+    adds ``coatnet_0_scratch`` so the architecture still has a measured row. ConvNeXt-T's timm fine-tune gets
+    none: the campaign's own ConvNeXt-T trains from scratch already. With the weights at hand, nothing is added."""
+    from cifar100lab import campaign as campaign_mod
+    path = write_campaign(tmp_path / "c.yaml", "name: c\nmodels: [resnet_20, coatnet_0, convnext_tiny, "
+                                               "convnext_tiny_timm]\nseeds: [0, 1]\n")
+    camp = campaign_mod.load_campaign(path, dataset="synthetic", runs_root=tmp_path / "runs")
+    scratch = {r.run_id: r.plan for r in camp.runs if "scratch" in r.run_id}
+    assert sorted(scratch) == ["c-coatnet_0_scratch-s0", "c-coatnet_0_scratch-s1"]
+    assert all(p.pretrained is None and p.input_size == 32 and p.config.model == "coatnet_0" for p in scratch.values())
+    assert camp.models[-1] == "coatnet_0_scratch" and set(scratch) <= set(camp.model_runs)
+    assert "c-coatnet_0-s0" in {r.run_id for r in camp.runs}  # the fine-tune stays, to be skipped saying why
+    monkeypatch.setattr(campaign_mod, "hub_weights_unreachable", lambda name: None)
+    assert not [r for r in campaign_mod.load_campaign(path, dataset="synthetic").runs if "scratch" in r.run_id]

@@ -122,3 +122,18 @@ def test_the_chapter_shows_the_grad_cam_grid_under_its_heading_in_both_languages
     assert "Figure 1. Grad-CAM heat maps" in en and "图 1. Grad-CAM 热力图" in zh
     assert "MLP-Mixer has no convolutional feature map" in en and "of 3 images of the analysed" in en
     assert "red and marked ×: wrong" in en and "红色并标 ×：错误" in zh
+
+
+def test_the_confusion_figure_shows_two_different_models_and_says_when_they_are_tied():
+    from cifar100lab.report.robustness import best_and_worst, confusion_caption
+    errors = {"contrast": {1: 35.0, 3: 50.0}}
+    tied = [_result("resnet_20", 70.0, errors), _result("convnext_tiny", 70.0, errors)]
+    assert {r["model"] for r in best_and_worst(tied)} == {"resnet_20", "convnext_tiny"}
+    en = confusion_caption(tied, "en")
+    assert "convnext_tiny and resnet_20" in en and "same clean top-1 (70.0 %)" in en
+    assert "相同（70.0 %）" in confusion_caption(tied, "zh")
+    ranked = [_result("resnet_20", 60.0, errors), _result("convnext_tiny", 80.0, errors)]
+    assert [r["model"] for r in best_and_worst(ranked)] == ["convnext_tiny", "resnet_20"]
+    assert "highest clean top-1 (convnext_tiny) and the lowest (resnet_20)" in confusion_caption(ranked, "en")
+    assert [r["model"] for r in best_and_worst(ranked[:1])] == ["resnet_20"]
+    assert "one model, resnet_20" in confusion_caption(ranked[:1], "en")

@@ -62,24 +62,44 @@ def missing_weights(timm_name: str | None, pretrained: str | Path | None) -> str
 
 def hub_weights_file(timm_name: str) -> Path:
     """The local path of ``timm_name``'s hub checkpoint, downloading it if it is not cached."""
+    repo_id, filename, revision = _hub_file(timm_name)
+    cached = try_to_load_from_cache(repo_id, filename, revision=revision)
+    if isinstance(cached, str):  # otherwise None or the "known not to exist" sentinel
+        return Path(cached)
+    _check_hub_reachable(repo_id, filename)
+    try:
+        return Path(hf_hub_download(repo_id, filename, revision=revision))
+    except Exception as err:  # any hub/network failure means the weights cannot be had
+        raise PretrainedWeightsUnavailable(
+            f"could not download {repo_id}/{filename}: {type(err).__name__}: {_first_line(err)}") from err
+
+
+def hub_weights_unreachable(timm_name: str) -> str | None:
+    """Why ``timm_name``'s hub checkpoint cannot be had, found without downloading it (not cached, and the hub
+    offline or unreachable), or None. A campaign asks it when it is loaded, to plan a from-scratch row."""
+    try:
+        repo_id, filename, revision = _hub_file(timm_name)
+        if not isinstance(try_to_load_from_cache(repo_id, filename, revision=revision), str):
+            _check_hub_reachable(repo_id, filename)
+    except PretrainedWeightsUnavailable as e:
+        return f"pretrained weights unavailable: {e}"
+    return None
+
+
+def _hub_file(timm_name: str) -> tuple[str, str, str | None]:
     cfg = get_pretrained_cfg(timm_name)
     if cfg is None or not cfg.hf_hub_id:
         raise PretrainedWeightsUnavailable(f"timm has no Hugging Face hub weights for {timm_name!r}")
     repo_id, _, revision = cfg.hf_hub_id.partition("@")
-    filename = cfg.hf_hub_filename or HUB_WEIGHTS_FILE
-    cached = try_to_load_from_cache(repo_id, filename, revision=revision or None)
-    if isinstance(cached, str):  # otherwise None or the "known not to exist" sentinel
-        return Path(cached)
+    return repo_id, cfg.hf_hub_filename or HUB_WEIGHTS_FILE, revision or None
+
+
+def _check_hub_reachable(repo_id: str, filename: str) -> None:
     if hf_constants.HF_HUB_OFFLINE:
         raise PretrainedWeightsUnavailable(
             f"HF_HUB_OFFLINE is set and {repo_id}/{filename} is not in the Hugging Face cache; "
             f"unset it or pass a local weights file as pretrained=<path>")
     _probe_hub()
-    try:
-        return Path(hf_hub_download(repo_id, filename, revision=revision or None))
-    except Exception as err:  # any hub/network failure means the weights cannot be had
-        raise PretrainedWeightsUnavailable(
-            f"could not download {repo_id}/{filename}: {type(err).__name__}: {_first_line(err)}") from err
 
 
 def local_weights_file(path: str | Path) -> Path:

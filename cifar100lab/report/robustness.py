@@ -101,14 +101,32 @@ def per_class_prose(results: list[dict], lang: str) -> str:
     return (" " if lang == "en" else "").join(parts) + "\n"
 
 
+def best_and_worst(results: list[dict]) -> list[dict]:
+    """The models with the highest and the lowest clean top-1, two different ones whenever there are two (ties
+    broken by name, so the choice is stable); one when the campaign has one."""
+    ranked = sorted(results, key=lambda r: (-r["clean"]["top1"], label(r)))
+    return ranked[:1] if len(ranked) == 1 else [ranked[0], ranked[-1]]
+
+
+def confusion_caption(results: list[dict], lang: str) -> str:
+    """What the confusion figure shows: the best and the worst model, or models tied on clean top-1, or one."""
+    shown = best_and_worst(results)
+    level = text(shown[0]["clean"]["confusion"]["level"], lang)
+    if len(shown) == 1:
+        return text("fig_confusion_one", lang, level=level, model=label(shown[0]))
+    best, worst = shown
+    if best["clean"]["top1"] == worst["clean"]["top1"]:
+        return text("fig_confusion_tied", lang, level=level, best=label(best), worst=label(worst),
+                    top1=fmt(best["clean"]["top1"], 1))
+    return text("fig_confusion", lang, level=level, best=label(best), worst=label(worst))
+
+
 def _figures(results: list[dict], out: Path) -> dict[str, dict[str, str]]:
     from .figures import save
-    best = max(results, key=lambda r: r["clean"]["top1"])
-    worst = min(results, key=lambda r: r["clean"]["top1"])
     makers = {"fig_severity": lambda lang: figure_severity(results, lang),
               "fig_reliability": lambda lang: figure_reliability(results, lang)}
-    if best["clean"].get("confusion"):
-        makers["fig_confusion"] = lambda lang: figure_confusion([best, worst], lang)
+    if results[0]["clean"].get("confusion"):
+        makers["fig_confusion"] = lambda lang: figure_confusion(best_and_worst(results), lang)
     if with_panels(results):
         makers["fig_gradcam"] = lambda lang: figure_gradcam(results, lang)
     return {key: {lang: save(make(lang), out / f"robustness_{key}_{lang}.png") for lang in LANGS}
@@ -138,10 +156,7 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
     captions = {"fig_severity": text("fig_severity", lang),
                 "fig_reliability": text("fig_reliability", lang, severity=settings.calibration_severity)}
     if "fig_confusion" in figs:
-        best = max(results, key=lambda r: r["clean"]["top1"])
-        worst = min(results, key=lambda r: r["clean"]["top1"])
-        captions["fig_confusion"] = text("fig_confusion", lang, level=text(best["clean"]["confusion"]["level"], lang),
-                                         best=label(best), worst=label(worst))
+        captions["fig_confusion"] = confusion_caption(results, lang)
     numbered = {key: ("Figure" if lang == "en" else "图") + f" {i}. " for i, key in enumerate(figs, 1)}
     for key, files in figs.items():
         if key != "fig_gradcam":

@@ -69,6 +69,14 @@ TEXT = {
                             "with the highest clean top-1 ({best}) and the lowest ({worst}).",
                       "zh": "干净 Top-1 最高的模型（{best}）与最低的模型（{worst}）的{level}混淆矩阵"
                             "（行：真实，列：预测；按行归一化）。"},
+    "fig_confusion_tied": {"en": "{level} confusion (rows: true, columns: predicted; shares of each row) of two "
+                                 "models: every model has the same clean top-1 ({top1} %), so none is best or "
+                                 "worst; shown: {best} and {worst}.",
+                           "zh": "两个模型的{level}混淆矩阵（行：真实，列：预测；按行归一化）：所有模型的干净 Top-1 "
+                                 "相同（{top1} %），没有最好或最差之分；所示为 {best} 与 {worst}。"},
+    "fig_confusion_one": {"en": "{level} confusion (rows: true, columns: predicted; shares of each row) of the "
+                                "campaign's one model, {model}.",
+                          "zh": "本活动唯一模型 {model} 的{level}混淆矩阵（行：真实，列：预测；按行归一化）。"},
     "gradcam_title": {"en": "Grad-CAM: where each model looked", "zh": "Grad-CAM：各模型关注的位置"},
     "fig_gradcam": {
         "en": "Grad-CAM heat maps (the grad-cam package) of {cams} image(s) of the analysed test images, the same "

@@ -82,7 +82,8 @@ def weights_label(row, lang: str) -> str:
 def not_run_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Models without a complete run and why; a fine-tune whose weights were unavailable names its from-scratch row."""
     other = rows[rows.status != "complete"]
-    fallbacks = {r.base_model: r.model for r in rows.itertuples() if getattr(r, "fallback", False) is True
+    # the same network's from-scratch row: a fallback, or a scratch layout the campaign trains beside it
+    fallbacks = {r.base_model: r.model for r in rows.itertuples() if r.model != getattr(r, "base_model", r.model)
                  and r.status == "complete"}
     why = [reason(r)[lang] if m not in fallbacks else say("reason_fallback", lang, reason=reason(r), row=fallbacks[m])
            for m, r in zip(other.model, other.reason)]
