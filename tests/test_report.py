@@ -11,7 +11,7 @@ import pytest
 import yaml
 from fake_campaign import write_fake_campaign
 
-from cifar100lab import intervals, report
+from cifar100lab import intervals, records, report
 from cifar100lab.report import i18n, sources
 
 
@@ -399,8 +399,8 @@ def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_agai
     gen = book / "generated"
     en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text(encoding="utf-8")
     row = next(line for line in en.splitlines() if line.startswith("|") and "convnext_tiny_timm-scratch" in line)
-    assert "| from scratch |" in row and "from scratch; ImageNet weights unavailable" in row
-    assert "| Weights |" in en and "| 权重 |" in zh and "从头训练；ImageNet 权重不可用" in zh
+    assert "from scratch; ImageNet weights unavailable" in row and "从头训练；ImageNet 权重不可用" in zh
+    assert "| Weights |" not in en  # every row trained from scratch: the column would say nothing
     # The skipped fine-tune's reason reads as a sentence in each language, naming the row that stands in for it.
     assert "ConnectError" not in en + zh and "Errno" not in en + zh
     assert "ImageNet weights unavailable: huggingface.co cannot be reached" in en
@@ -412,6 +412,13 @@ def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_agai
     assert scratch.fallback and not scratch.pretrained and scratch.status == "complete"
     assert sources.claims_matched(out["rows"]).model.tolist().count("convnext_tiny_timm") == 0
     assert "| convnext_tiny_timm-scratch | 50.00 | – |" in cmp  # no claim beside it
+    # Beside a completed ImageNet fine-tune, a Weights column says where each row started.
+    rid = next(r for r in out["rows"].run_ids.iloc[0])
+    rec = records.read_json(runs / "mini" / rid / records.RECORD)
+    records.atomic_write_json(runs / "mini" / rid / records.RECORD, {**rec, "pretrained": "hub"})
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text(encoding="utf-8")
+    assert "| Weights |" in en and "| ImageNet fine-tune |" in en and "| from scratch |" in en and "| 权重 |" in zh
 
 
 def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaigns_measured_time(tmp_path):

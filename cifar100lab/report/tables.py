@@ -64,7 +64,9 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
               head("time", lang): done.train_seconds.map(lambda v: fmt(v, 0)),
               head("ips", lang): done.images_per_second.map(lambda v: fmt(v, 0)),
               head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1))})
-    if "pretrained" in done and (done.pretrained.eq(True) | done.fallback.eq(True)).any():  # a fine-tune among them
+    # Only beside an ImageNet fine-tune: when every row trained from scratch the column says nothing (a fallback
+    # row's note says why it did), and at 1000 px it would squeeze that note to a few characters a line.
+    if "pretrained" in done and done.pretrained.eq(True).any():
         t[head("weights", lang)] = [weights_label(r, lang) for r in done.itertuples()]
     if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
         t[head("seeds", lang)] = done.seeds
