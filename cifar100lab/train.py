@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import distill, recipes, records
-from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
+from .accelerator import build_accelerator, cpu_depthwise_in_fp32, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, previous_result, weights_unavailable
 from .checkpoint import checkpoint_due, load_checkpoint, save_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
@@ -153,6 +153,7 @@ def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     cfg, recipe = plan.config, plan.recipe
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    cpu_depthwise_in_fp32(model, accelerator)
     prepare = normalizer(plan.mean, plan.std, accelerator.device, plan.input_size, cfg.channels_last)
     if steps_per_epoch is None:
         model = accelerator.prepare(model)
@@ -287,6 +288,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     _describe(run, model)
     policy = policy_augmentation(plan.recipe, plan.mean)
     ckpt = _resume(run)
+    run.record["kernels"]["fp32_depthwise_convs"] = cpu_depthwise_in_fp32(model, accelerator)
     learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes, teacher)
     data = dataset.to(accelerator.device)
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})

@@ -1,0 +1,39 @@
+"""The CPU kernel policy: large-kernel depthwise convolutions run in fp32 inside bf16 autocast (oneDNN's bf16
+weight gradient for them is several times slower), without changing the network or its checkpoints."""
+import torch
+
+from cifar100lab.accelerator import Fp32DepthwiseConv2d, build_accelerator, cpu_depthwise_in_fp32
+from cifar100lab.models import create_model
+
+
+def _depthwise_large(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.groups == m.in_channels > 1
+            and max(m.kernel_size) > 3]
+
+
+def test_large_depthwise_convs_compute_in_fp32_under_cpu_bf16_autocast_with_the_same_state_dict():
+    torch.manual_seed(0)
+    model = create_model("convnext_tiny", num_classes=10)
+    reference = create_model("convnext_tiny", num_classes=10)
+    reference.load_state_dict(model.state_dict())
+    keys = list(model.state_dict())
+    assert cpu_depthwise_in_fp32(model, build_accelerator("auto")) == 18 == len(_depthwise_large(model))  # 3+3+9+3
+    assert cpu_depthwise_in_fp32(model, build_accelerator("auto")) == 18  # again: nothing more to change
+    assert list(model.state_dict()) == keys
+    dtypes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype)) for m in _depthwise_large(model)]
+    x = torch.randn(4, 3, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, ref = model(x), reference(x)
+    assert dtypes == [torch.float32] * 18
+    assert torch.allclose(out.float(), ref.float(), atol=0.1, rtol=0.05)  # the same network, less rounding
+    for h in hooks:
+        h.remove()
+
+
+def test_small_depthwise_convs_fp32_runs_and_other_networks_are_left_alone():
+    ghost = create_model("ghost_resnet_20", num_classes=10)  # its cheap operations are 3×3 depthwise
+    assert cpu_depthwise_in_fp32(ghost, build_accelerator("auto")) == 0
+    convnext = create_model("convnext_tiny", num_classes=10)
+    assert cpu_depthwise_in_fp32(convnext, build_accelerator("fp32")) == 0  # no autocast to step out of
+    assert not any(isinstance(m, Fp32DepthwiseConv2d) for m in convnext.modules())
