@@ -4,7 +4,8 @@ the studies that compare them; :func:`write_manifest` writes what the report nee
 runs is the executors' job (:mod:`cifar100lab.executors`); one run's steps are :mod:`cifar100lab.runs`.
 
 Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, ``seeds``, ``models``
-(a list of names, or ``study``: the original study's models, or ``registered``: every registered model), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths),
+(a list of names, or ``study``: the original study's models, or ``registered``: every registered model), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths, or
+``{study: PATH, models: [...]}``: only that study's variants of those models, the study page says so),
 ``study_seeds`` (seeds for study runs; default: the study's own ``seeds``), ``jobs`` (runs side by side:
 a number or ``auto``, see :func:`cifar100lab.kernels.resolve_jobs`), ``executor`` (``kind: slurm`` and its
 resources, :class:`cifar100lab.config.ExecutorConfig`), ``robustness`` (the post-training robustness step's
@@ -66,6 +67,7 @@ class Study:
     variants: list[Variant]
     path: str
     compare_within: str | None = None  # None: the whole study against its first variant; "model": per model
+    left_out: list[str] = field(default_factory=list)  # models whose variants this campaign does not run
 
 
 @dataclass
@@ -145,6 +147,26 @@ def load_study(path: str | os.PathLike) -> Study:
                  _seeds(d.get("seeds", 3), str(path)), variants, str(path), within)
 
 
+def _campaign_study(path: Path, entry) -> Study:
+    """A campaign's ``studies`` entry: a study file, or ``{study: FILE, models: [...]}`` for only its variants of
+    those models (a short campaign that cannot afford a study's expensive half; the study page says what was
+    left out)."""
+    if isinstance(entry, str):
+        return load_study(path.parent / entry)
+    where = f"{path}: studies entry {entry!r}"
+    if not isinstance(entry, dict) or set(entry) != {"study", "models"} or not isinstance(entry["models"], list):
+        raise ConfigError(f"{where} must be a study file's path or {{study: PATH, models: [MODEL, ...]}}")
+    study = load_study(path.parent / str(entry["study"]))
+    models = list(dict.fromkeys(v.model for v in study.variants))
+    unknown = [m for m in entry["models"] if m not in models]
+    if unknown or not entry["models"]:
+        raise ConfigError(f"{where}: models must name some of the study's models ({', '.join(models)}); "
+                          + (f"{', '.join(map(str, unknown))} has no variant there" if unknown else "none given"))
+    study.variants = [v for v in study.variants if v.model in entry["models"]]
+    study.left_out = [m for m in models if m not in entry["models"]]
+    return study
+
+
 def canonical_options(model: str, options: dict) -> dict:
     """Options in the model's canonical form with those equal to its defaults dropped, so equal networks get
     one run (a study variant that names the same network as another shares its runs)."""
@@ -180,7 +202,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     defaults = apply_set(defaults, set_values or {})
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
     # Study paths are relative to the campaign file's folder, so a campaign works from any working folder.
-    studies = [load_study(path.parent / s) for s in d.get("studies") or []]
+    studies = [_campaign_study(path, s) for s in d.get("studies") or []]
     camp = Campaign(name, d.get("description", ""), dataset, d.get("num_processes", "auto"),
                     _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
                     d.get("jobs", 1), str(path))
@@ -358,7 +380,7 @@ def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
         "runs": [r.run_id for r in campaign.runs], "model_runs": list(dict.fromkeys(campaign.model_runs)),
         "robustness": campaign.robustness and campaign.robustness.as_dict(),
         "studies": [{"name": s.name, "title": s.title, "question": s.question, "path": s.path,
-                     "compare_within": s.compare_within,
+                     "compare_within": s.compare_within, "left_out": s.left_out,
                      "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,
                                    "options": v.options,
                                    "overrides": campaign.variant_runs[(s.name, v.label)].overrides,

@@ -80,7 +80,8 @@ def test_regularisation_study_has_unique_bilingual_labels_and_compares_within_ea
     mixup = next(v for v in st.variants if v.label == "ConvNeXt-T · Mixup+CutMix")
     assert mixup.overrides == {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1}
     for name in ("quick", "full", "fast"):
-        assert "ablations/regularisation.yaml" in yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text())["studies"]
+        entries = yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text())["studies"]
+        assert "ablations/regularisation.yaml" in [e["study"] if isinstance(e, dict) else e for e in entries]
 
 
 def test_regularisation_study_runs_three_seeds_and_shares_its_plain_variants_with_the_model_runs(tmp_path):
@@ -99,13 +100,54 @@ def test_regularisation_study_runs_three_seeds_and_shares_its_plain_variants_wit
     assert (every.mixup, every.cutmix, every.auto_augment, every.ra_ops, every.ema_decay) == (0.8, 1.0, "randaugment", 2, 0.9998)
 
 
-def test_quick_campaign_dry_run_lists_the_regularisation_runs(capsys):
-    """Needs the new recipe fields (the integrator's side of issue 14)."""
+def test_quick_campaign_dry_run_lists_the_regularisation_runs_of_resnet56_only(capsys):
+    """The quick campaign narrows the study to ResNet-56 (the main command's time); fast runs all of it."""
     from cifar100lab.cli import main
     assert main(["campaign", str(ROOT / "params" / "quick.yaml"), "--dataset", "fashion-mnist", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "quick-resnet_56-cutmix-1.0-label_smoothing-0.1-mixup-0.8-s0" in out
-    assert "quick-convnext_tiny-ema_decay-0.9998-s0" in out and out.count("quick-convnext_tiny-s0") == 1
+    assert "convnext_tiny-ema_decay" not in out and out.count("quick-convnext_tiny-s0") == 1
+    assert main(["campaign", str(ROOT / "params" / "fast.yaml"), "--dataset", "fashion-mnist", "--dry-run"]) == 0
+    assert "fast-convnext_tiny-ema_decay-0.9998-s0" in capsys.readouterr().out
+
+
+def _narrowing_campaign(tmp_path, entry):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"name": "c", "dataset": "synthetic", "studies": [entry]}))
+    return load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs")
+
+
+def test_a_campaign_may_run_a_studys_variants_of_some_models_and_its_page_says_which_it_left_out(tmp_path):
+    camp = _narrowing_campaign(tmp_path, {"study": str(REGULARISATION), "models": ["resnet_56"]})
+    (study,) = camp.studies
+    assert [v.model for v in study.variants] == ["resnet_56"] * 5 and study.left_out == ["convnext_tiny"]
+    assert not any("convnext" in r.run_id for r in camp.runs)
+    write_manifest(camp, tmp_path / "runs")
+    assert records.read_json(tmp_path / "runs" / "c" / records.MANIFEST)["studies"][0]["left_out"] == ["convnext_tiny"]
+    # its page, on records of the variants it ran
+    top1 = {v.label: TOP1[v.label] for v in study.variants}
+    write_fake_study(tmp_path / "fake", study, top1, {k: v for k, v in EMA.items() if k in top1})
+    report.write_study_report("reg", "regularisation", tmp_path / "fake", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"study-regularisation_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "runs the variants of `resnet_56` only; those of `convnext_tiny` are in the study file " \
+           "(`ablations/regularisation.yaml`)" in en
+    assert "只运行 `resnet_56` 的变体；`convnext_tiny` 的变体" in zh
+    whole = tmp_path / "whole"
+    write_fake_study(whole, load_study(REGULARISATION), TOP1, EMA)
+    report.write_study_report("reg", "regularisation", whole, tmp_path / "gen")
+    assert "only" not in (tmp_path / "gen" / "study-regularisation_en.md").read_text().split("|")[0]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"study": "ablations/regularisation.yaml", "models": ["resnet_99"]},
+     r"models must name some of the study's models \(resnet_56, convnext_tiny\); resnet_99 has no variant there"),
+    ({"study": "ablations/regularisation.yaml", "models": []}, "none given"),
+    ({"study": "ablations/regularisation.yaml", "model": ["resnet_56"]}, r"must be a study file's path or \{study"),
+])
+def test_a_narrowed_study_entry_that_names_no_model_of_the_study_is_one_error_before_any_work(tmp_path, entry, message):
+    entry = {k: str(REGULARISATION) if k == "study" else v for k, v in entry.items()}
+    with pytest.raises(ConfigError, match=message):
+        _narrowing_campaign(tmp_path, entry)
+    assert not (tmp_path / "runs").exists()
 
 
 # ---------------------------------------------------------------- the report on hand-made records

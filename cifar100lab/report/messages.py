@@ -156,6 +156,9 @@ MESSAGES = {
                           "{seeds} seed(s) per variant",
                     "zh": "在{dataset}上测得，实验配置 {campaign}：{train_size} 张训练图像，{epochs} 个 epoch，"
                           "每个变体 {seeds} 个种子"},
+    "study_left_out": {"en": "This campaign runs the variants of {kept} only; those of {left} are in the study "
+                               "file (`{path}`) and other campaigns run them.",
+                       "zh": "本实验配置只运行 {kept} 的变体；{left} 的变体在研究文件（`{path}`）中，由其他实验配置运行。"},
     "study_page_title": {"en": "Ablation: {title}", "zh": "消融实验：{title}"},
     "study_none": {"en": "No run of this study has completed.", "zh": "该消融实验尚无完成的运行。"},
     "variant_skipped": {

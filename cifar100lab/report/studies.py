@@ -188,6 +188,7 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
         save(figure_study(df, title, lang, X_AXIS.get(study, "variant"), notice), out / f"study-{study}_{lang}.png")
         cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
         text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n*{study_label(ctx, df, lang)}.*\n\n"
+                + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
                 + study_prose(df, lang) + "\n"
                 + markdown_table(study_display(df, claims, lang)) + "\n"
                 + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
@@ -197,6 +198,14 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
         record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang)})
         (out / f"study-{study}_{lang}.md").write_text(text, encoding="utf-8")
     return {"study": st, "table": df, "context": ctx, "out_dir": str(out)}
+
+
+def left_out_note(st: dict, lang: str) -> str:
+    """Which of the study's models this campaign left out (``{study: FILE, models: [...]}`` in its YAML)."""
+    sep = ", " if lang == "en" else "、"
+    kept = list(dict.fromkeys(v["model"] for v in st["variants"]))
+    return say("study_left_out", lang, kept=sep.join(f"`{m}`" for m in kept),
+               left=sep.join(f"`{m}`" for m in st["left_out"]), path="/".join(Path(st["path"]).parts[-2:]))
 
 
 def study_label(ctx: dict, df: pd.DataFrame, lang: str) -> str:
