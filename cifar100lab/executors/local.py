@@ -226,14 +226,18 @@ def _robustness_here(folder: Path, log_path: Path) -> int:
 
 
 def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=print) -> None:
-    """The analysis notebook and one per study, side by side (each kernel does single-threaded report work)."""
+    """The analysis notebook and one per study, side by side (each kernel does single-threaded report work).
+    The robustness step runs beside the study notebooks (they do not read its results; on a CPU it keeps one
+    core), and the analysis notebook, whose robustness page does, starts when it has finished."""
     out.mkdir(parents=True, exist_ok=True)
+    robustness = None
     if campaign.robustness is not None:
-        robustness_step(campaign, runs_root, log)
+        robustness = threading.Thread(target=robustness_step, args=(campaign, runs_root, log), daemon=True)
+        robustness.start()
     common = {"campaign": campaign.name, "runs_root": os.path.relpath(runs_root),  # no machine paths in the book
               "out_dir": os.path.relpath(out)}
-    books = [("analysis.ipynb", "analysis.ipynb", common)]
-    books += [("ablation.ipynb", f"ablation-{s.name}.ipynb", {**common, "study": s.name}) for s in campaign.studies]
+    books = [("ablation.ipynb", f"ablation-{s.name}.ipynb", {**common, "study": s.name}) for s in campaign.studies]
+    books += [("analysis.ipynb", "analysis.ipynb", common)]
     log_dir = Path(runs_root) / campaign.name / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -241,6 +245,8 @@ def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=pr
 
     def execute_book(book, slot: KernelSlot) -> None:
         source, target, params = book
+        if source == "analysis.ipynb" and robustness is not None:
+            robustness.join()
         code, tail = slot.execute(NOTEBOOKS / source, out / target, params, log_dir / Path(target).stem)
         if code:
             failed.append((target, tail))
@@ -248,6 +254,8 @@ def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=pr
     # Report work only (no CUDA, no fork), so each job keeps its kernel: the imports are paid once per job.
     run_in_slots(books, [KernelSlot(dict(os.environ), True, log_dir / f"kernel-analysis{i}.log")
                          for i in range(notebook_jobs(len(books)))], execute_book)
+    if robustness is not None:
+        robustness.join()
     if failed:
         raise RuntimeError("analysis failed: " + "; ".join(f"{t}: {tail.strip().splitlines()[-1] if tail.strip() else '?'}"
                                                           for t, tail in failed))
