@@ -29,7 +29,7 @@ from typing import Any
 from . import distill, records
 from .config import ConfigError, ExecutorConfig, RunPlan, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
 from .kernels import resolve_jobs
-from .models import hub_weights_unreachable, model_entry, model_set
+from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings
 from .runs import Run
 from .settings import apply_set, top_level_keys
@@ -237,10 +237,11 @@ def scratch_fallbacks(entries: list[dict], plans: list[RunPlan]) -> list[dict]:
     campaign still has a measured row -- a different experiment, labelled so and never compared with the
     fine-tune's claim. Not for a family the campaign already trains from scratch (ConvNeXt-T, Mixer-Tiny)."""
     from_scratch = {plan.model.family for plan in plans if not plan.pretrained}
+    probe = probe_hub_once()
     return [{**e, "pretrained": "off", "name": f"{e.get('name') or e['model']}_scratch"}
             for e, plan in zip(entries, plans)
             if plan.pretrained == "hub" and plan.model.family not in from_scratch
-            and hub_weights_unreachable(plan.model.pretrained_source)]
+            and hub_weights_unreachable(plan.model.pretrained_source, probe)]
 
 
 def _robustness(path: Path, block, models: list[str]) -> RobustnessSettings | None:

@@ -137,5 +137,27 @@ def test_a_fine_tune_without_its_weights_gets_a_from_scratch_run_unless_its_fami
     assert all(p.pretrained is None and p.input_size == 32 and p.config.model == "coatnet_0" for p in scratch.values())
     assert camp.models[-1] == "coatnet_0_scratch" and set(scratch) <= set(camp.model_runs)
     assert "c-coatnet_0-s0" in {r.run_id for r in camp.runs}  # the fine-tune stays, to be skipped saying why
-    monkeypatch.setattr(campaign_mod, "hub_weights_unreachable", lambda name: None)
+    monkeypatch.setattr(campaign_mod, "hub_weights_unreachable", lambda name, probe=None: None)
     assert not [r for r in campaign_mod.load_campaign(path, dataset="synthetic").runs if "scratch" in r.run_id]
+
+
+def test_a_campaign_load_asks_the_unreachable_hub_once_however_many_fine_tunes_it_has(tmp_path, monkeypatch):
+    """Each probe of an unreachable hub may cost its timeout: one load asks once for all its fine-tunes."""
+    from huggingface_hub import constants
+
+    from cifar100lab import campaign as campaign_mod
+    from cifar100lab.models import PretrainedWeightsUnavailable, timm_backed
+    asked = []
+
+    def unreachable():
+        asked.append(1)
+        raise PretrainedWeightsUnavailable("cannot reach the hub (test)")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(timm_backed, "try_to_load_from_cache", lambda *a, **k: None)  # nothing cached
+    monkeypatch.setattr(timm_backed, "_probe_hub", unreachable)
+    path = write_campaign(tmp_path / "c.yaml", "name: c\nmodels: [coatnet_0, cspresnet50, resnest50d]\n")
+    camp = campaign_mod.load_campaign(path, dataset="synthetic", runs_root=tmp_path / "runs")
+    assert camp.models[3:] == ["coatnet_0_scratch", "cspresnet50_scratch", "resnest50d_scratch"]
+    assert len(asked) == 1
+    campaign_mod.load_campaign(path, dataset="synthetic", runs_root=tmp_path / "runs")
+    assert len(asked) == 2  # a new load asks again: the hub may have come back

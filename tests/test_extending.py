@@ -83,7 +83,7 @@ def test_models_study_is_the_original_eighteen_and_registered_adds_every_new_mod
     monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
     models.import_families()
     # the weights at hand: offline, fine-tunes would add from-scratch rows (tests/test_config.py covers those)
-    monkeypatch.setattr("cifar100lab.campaign.hub_weights_unreachable", lambda name: None)
+    monkeypatch.setattr("cifar100lab.campaign.hub_weights_unreachable", lambda name, probe=None: None)
     study = _campaign(tmp_path, "models: study")
     assert study.models == sorted(models.STUDY_MODELS) and len(study.runs) == 18
     registered = _campaign(tmp_path, "models: registered")

@@ -195,7 +195,7 @@ def test_offline_fine_tune_is_skipped_by_the_campaign_without_starting_its_noteb
     spec["defaults"]["overrides"] = {"warmup_epochs": 0}
     path.write_text(yaml.safe_dump({**spec, "models": ["resnet_20", "mlp_mixer_b16"]}))
     # as if the hub answered when the campaign was loaded (so no from-scratch row is planned): the run finds out
-    monkeypatch.setattr("cifar100lab.campaign.hub_weights_unreachable", lambda name: None)
+    monkeypatch.setattr("cifar100lab.campaign.hub_weights_unreachable", lambda name, probe=None: None)
     camp = C.load_campaign(path, runs_root=runs, book_dir=tmp_path / "book")
     tuned = next(r for r in camp.runs if r.config.model == "mlp_mixer_b16")
     tuned.notebook.parent.mkdir(parents=True)

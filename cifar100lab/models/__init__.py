@@ -30,7 +30,7 @@ from ._registry import (
     resolve_input_size,
     shaped_by_input_size,
 )
-from .timm_backed import hub_weights_unreachable, missing_weights, weights_file
+from .timm_backed import hub_weights_unreachable, missing_weights, probe_hub_once, weights_file
 
 PLUGIN_GROUP = "cifar100lab.models"
 
@@ -58,6 +58,7 @@ load_plugins()
 
 __all__ = ["GROUPS", "MODEL_REGISTRY", "MODEL_SETS", "PLUGIN_GROUP", "STUDY_MODELS", "ModelEntry",
            "PretrainedWeightsUnavailable", "UnknownModelError", "check_options", "classifier_name", "count_flops",
-           "count_params", "create_model", "hub_weights_unreachable", "import_families", "load_plugins", "missing_weights", "model_entry",
+           "count_params", "create_model", "hub_weights_unreachable", "import_families", "load_plugins", "missing_weights",
+           "probe_hub_once", "model_entry",
            "model_names", "model_set", "register_model", "resolve_input_size", "shaped_by_input_size",
            "weights_file"]

@@ -74,13 +74,14 @@ def hub_weights_file(timm_name: str) -> Path:
             f"could not download {repo_id}/{filename}: {type(err).__name__}: {_first_line(err)}") from err
 
 
-def hub_weights_unreachable(timm_name: str) -> str | None:
+def hub_weights_unreachable(timm_name: str, probe=None) -> str | None:
     """Why ``timm_name``'s hub checkpoint cannot be had, found without downloading it (not cached, and the hub
-    offline or unreachable), or None. A campaign asks it when it is loaded, to plan a from-scratch row."""
+    offline or unreachable), or None. A campaign asks it when it is loaded, to plan a from-scratch row.
+    ``probe``: how to ask whether the hub answers (default: ask it now; :func:`probe_hub_once` asks once)."""
     try:
         repo_id, filename, revision = _hub_file(timm_name)
         if not isinstance(try_to_load_from_cache(repo_id, filename, revision=revision), str):
-            _check_hub_reachable(repo_id, filename)
+            _check_hub_reachable(repo_id, filename, probe)
     except PretrainedWeightsUnavailable as e:
         return f"pretrained weights unavailable: {e}"
     return None
@@ -94,12 +95,12 @@ def _hub_file(timm_name: str) -> tuple[str, str, str | None]:
     return repo_id, cfg.hf_hub_filename or HUB_WEIGHTS_FILE, revision or None
 
 
-def _check_hub_reachable(repo_id: str, filename: str) -> None:
+def _check_hub_reachable(repo_id: str, filename: str, probe=None) -> None:
     if hf_constants.HF_HUB_OFFLINE:
         raise PretrainedWeightsUnavailable(
             f"HF_HUB_OFFLINE is set and {repo_id}/{filename} is not in the Hugging Face cache; "
             f"unset it or pass a local weights file as pretrained=<path>")
-    _probe_hub()
+    (probe or _probe_hub)()
 
 
 def local_weights_file(path: str | Path) -> Path:
@@ -155,6 +156,23 @@ def _probe_hub() -> None:
         raise PretrainedWeightsUnavailable(
             f"cannot reach {hf_constants.ENDPOINT} ({type(err).__name__}: {_first_line(err)}); "
             f"pass a local weights file as pretrained=<path>") from None
+
+
+def probe_hub_once():
+    """A hub probe that asks once and repeats its answer: one campaign load asks about each of its fine-tunes,
+    and an unreachable hub costs its timeout once, not once per model."""
+    answer: list = []
+
+    def probe() -> None:
+        if not answer:
+            try:
+                _probe_hub()
+                answer.append(None)
+            except PretrainedWeightsUnavailable as err:
+                answer.append(err)
+        if answer[0] is not None:
+            raise answer[0]
+    return probe
 
 
 def _first_line(err: Exception) -> str:
