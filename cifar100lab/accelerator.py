@@ -53,7 +53,7 @@ class Fp32DepthwiseConv2d(torch.nn.Conv2d):
 def cpu_depthwise_in_fp32(model: torch.nn.Module, accelerator) -> int:
     """Turn ``model``'s large-kernel depthwise convolutions into :class:`Fp32DepthwiseConv2d` when it trains on
     the CPU under bf16 autocast (3×3 ones stay: oneDNN's bf16 kernel is as fast there); returns how many it has
-    (for the run record; calling it again changes nothing)."""
+    (for the run record)."""
     if accelerator.device.type != "cpu" or accelerator.mixed_precision != "bf16":
         return 0
     for module in model.modules():

@@ -88,6 +88,7 @@ class Learner:
     ema: Any = None  # timm ModelEmaV3
     frozen: Frozen | None = None
     teacher: distill.Teacher | None = None  # distils: the hard loss becomes the distilled one
+    fp32_depthwise_convs: int = 0  # the CPU kernel policy's count (accelerator.cpu_depthwise_in_fp32)
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, key: int = 0):
         x, target = self.prepare(xb), yb
@@ -153,11 +154,11 @@ def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     cfg, recipe = plan.config, plan.recipe
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    cpu_depthwise_in_fp32(model, accelerator)
+    fp32_depthwise = cpu_depthwise_in_fp32(model, accelerator)
     prepare = normalizer(plan.mean, plan.std, accelerator.device, plan.input_size, cfg.channels_last)
     if steps_per_epoch is None:
         model = accelerator.prepare(model)
-        return Learner(accelerator, model, model, prepare)
+        return Learner(accelerator, model, model, prepare, fp32_depthwise_convs=fp32_depthwise)
     frozen = _frozen_backbone(model, plan)
     optimizer = recipes.build_optimizer(model, recipe, accelerator.num_processes, fused=cfg.fused_optimizer or None)
     scheduler = recipes.build_scheduler(optimizer, recipe, cfg.epochs, steps_per_epoch)
@@ -175,7 +176,7 @@ def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_
     mix, criterion = _mixing(recipe, num_classes or plan.dataset.num_classes)
     ema = _ema(accelerator.unwrap_model(model), recipe, state)
     return Learner(accelerator, model, forward, prepare, optimizer, scheduler, criterion, mix, recipe.grad_clip,
-                   ema, frozen, teacher)
+                   ema, frozen, teacher, fp32_depthwise)
 
 
 def _frozen_backbone(model: torch.nn.Module, plan: RunPlan) -> Frozen | None:
@@ -288,8 +289,8 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     _describe(run, model)
     policy = policy_augmentation(plan.recipe, plan.mean)
     ckpt = _resume(run)
-    run.record["kernels"]["fp32_depthwise_convs"] = cpu_depthwise_in_fp32(model, accelerator)
     learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes, teacher)
+    run.record["kernels"]["fp32_depthwise_convs"] = learner.fp32_depthwise_convs
     data = dataset.to(accelerator.device)
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
     # a campaign's notebooks run unwatched: no live curve to draw there

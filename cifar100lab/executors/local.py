@@ -254,8 +254,6 @@ def _analyse(campaign: Campaign, runs_root: str | os.PathLike, out: Path, log=pr
     # Report work only (no CUDA, no fork), so each job keeps its kernel: the imports are paid once per job.
     run_in_slots(books, [KernelSlot(dict(os.environ), True, log_dir / f"kernel-analysis{i}.log")
                          for i in range(notebook_jobs(len(books)))], execute_book)
-    if robustness is not None:
-        robustness.join()
     if failed:
         raise RuntimeError("analysis failed: " + "; ".join(f"{t}: {tail.strip().splitlines()[-1] if tail.strip() else '?'}"
                                                           for t, tail in failed))

@@ -18,6 +18,7 @@ reason; weights that are there but do not fit the architecture raise ``ValueErro
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import timm
@@ -161,17 +162,17 @@ def _probe_hub() -> None:
 def probe_hub_once():
     """A hub probe that asks once and repeats its answer: one campaign load asks about each of its fine-tunes,
     and an unreachable hub costs its timeout once, not once per model."""
-    answer: list = []
+    @functools.cache
+    def why_unreachable() -> PretrainedWeightsUnavailable | None:
+        try:
+            _probe_hub()
+        except PretrainedWeightsUnavailable as err:
+            return err
+        return None
 
     def probe() -> None:
-        if not answer:
-            try:
-                _probe_hub()
-                answer.append(None)
-            except PretrainedWeightsUnavailable as err:
-                answer.append(err)
-        if answer[0] is not None:
-            raise answer[0]
+        if (err := why_unreachable()) is not None:
+            raise err
     return probe
 
 
