@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import queue
 import signal
@@ -101,8 +102,9 @@ def _engine() -> str:
 
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                     stderr_file=None, start_timeout=60, execution_timeout=None, km=None, **_):
-            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=papermill_logger,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, km=None,
+                                     log=None, **_):
+            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=log or papermill_logger,
                                              log_output=log_output, stdout_file=stdout_file,
                                              stderr_file=stderr_file, startup_timeout=start_timeout,
                                              timeout=execution_timeout)
@@ -209,7 +211,7 @@ class KernelSlot:
             try:
                 papermill.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
                                            engine_name=_engine(), km=self._kernel(), progress_bar=False,
-                                           stdout_file=log, stderr_file=log)
+                                           stdout_file=log, stderr_file=log, log=_SilentOnceKilled(self))
             except Exception as e:  # the notebook's own error, a dead kernel, a kernel that would not start
                 if self.killed:  # stopped from another thread (Ctrl-C, a stop signal): no failure to record
                     raise KeyboardInterrupt(f"{notebook.name}: its kernel was stopped") from None
@@ -239,6 +241,18 @@ class KernelSlot:
                 run_sync(km.shutdown_kernel)(now=True)
             except Exception:  # already gone
                 pass
+
+
+class _SilentOnceKilled(logging.LoggerAdapter):
+    """papermill's logger for a slot's notebook, silent once the slot is killed: nbclient, still waiting in the
+    job's thread, would then log the kernel's death after the stop's one line, though the stop killed it."""
+
+    def __init__(self, slot: KernelSlot):
+        super().__init__(logging.getLogger("papermill"), {})
+        self.slot = slot
+
+    def isEnabledFor(self, level) -> bool:  # noqa: N802 -- logging's name
+        return not self.slot.killed and super().isEnabledFor(level)
 
 
 def keep_kernels(num_processes) -> bool:

@@ -47,3 +47,16 @@ def test_every_models_curves_are_small_multiples_one_titled_panel_per_model(tmp_
     assert all(len(ax.lines) >= 6 for ax in shown)
     # epochs are labelled under each column's last panel (the second row has two panels; columns 3-4 end above)
     assert [ax.xaxis.get_tick_params()["labelbottom"] for ax in shown] == [False, False, True, True, True, True]
+
+
+def test_parameter_axis_of_models_within_one_decade_has_plain_numbers_every_font_can_draw():
+    """Within a decade a log axis labels its minor ticks in mathtext (2.8×10⁻¹), whose minus the CJK fonts
+    lack: the labels drew boxes, in both languages."""
+    for lang in ("en", "zh"):
+        fig = figures.figure_acc_params(_rows([("resnet_20", 0.279, 61.0), ("eca_resnet_20", 0.283, 64.0),
+                                               ("ghost_resnet_20", 0.285, 52.0)]), lang)
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        labels = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text()]
+        assert labels, "the axis has labelled ticks"
+        assert all("$" not in t and float(t) for t in labels), labels

@@ -1,7 +1,9 @@
 """A job's kernel kept between its runs (kernels.KernelSlot): reused while its notebooks succeed, replaced after
 a failure, started with the job's environment; kept only where runs train inside the kernel on the CPU."""
+import logging
 import os
 import threading
+import time
 
 import nbformat
 import pytest
@@ -116,3 +118,31 @@ def test_an_interrupted_notebook_takes_its_kernel_down_at_once(tmp_path):
         signal.signal(signal.SIGALRM, old)
     assert seen["kernel"].wait(timeout=5) is not None  # gone, not sleeping out its minute
     slot.close()
+
+
+def test_a_notebook_stopped_from_another_thread_leaves_no_log_of_its_kernels_death(tmp_path, caplog, monkeypatch):
+    """Ctrl-C kills the job threads' kernels (run_in_slots) and prints the stop's one line; nbclient, still
+    waiting in a job thread, then finds the kernel dead and would log "Kernel died" after that line."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(60)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "sleep.ipynb")
+    slot, outcome = kernels.KernelSlot(dict(os.environ)), {}
+
+    def job():
+        try:
+            slot.execute(tmp_path / "sleep.ipynb", tmp_path / "out.ipynb", {}, tmp_path / "log")
+        except BaseException as e:  # noqa: BLE001 -- what the job thread saw
+            outcome["raised"] = e
+
+    monkeypatch.chdir(tmp_path)  # the kernel's working folder
+    thread = threading.Thread(target=job)
+    with caplog.at_level("DEBUG"):
+        thread.start()
+        deadline = time.time() + 60
+        while not (tmp_path / "started").exists() and time.time() < deadline:
+            time.sleep(0.1)
+        slot.kill()
+        thread.join(timeout=60)
+    assert isinstance(outcome.get("raised"), KeyboardInterrupt), outcome  # stopped, not failed
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

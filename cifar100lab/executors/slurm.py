@@ -91,8 +91,7 @@ class RunJob:
     def __call__(self) -> str:
         import submitit
         os.chdir(self.cwd)
-        if "SLURM_CPUS_PER_TASK" in os.environ:  # torch would take every core of a node other jobs share
-            os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
+        threads_from_slurm()
         job_env = submitit.JobEnvironment()
         if self.executor.nodes == 1:
             status = self._notebook("auto")  # on every GPU Slurm gave the job
@@ -132,6 +131,13 @@ class RunJob:
         # The trainer checkpoints every epoch in run_dir, so requeuing the same call resumes the run.
         import submitit
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def threads_from_slurm() -> None:
+    """In a job: torch's threads are the CPUs Slurm gave the task (unless the user chose), not every core of a
+    node other jobs share."""
+    if "SLURM_CPUS_PER_TASK" in os.environ:
+        os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
 
 
 def run_file(run: Run, log_dir) -> Path:

@@ -64,10 +64,9 @@ def missing_weights(timm_name: str | None, pretrained: str | Path | None) -> str
 def hub_weights_file(timm_name: str) -> Path:
     """The local path of ``timm_name``'s hub checkpoint, downloading it if it is not cached."""
     repo_id, filename, revision = _hub_file(timm_name)
-    cached = try_to_load_from_cache(repo_id, filename, revision=revision)
-    if isinstance(cached, str):  # otherwise None or the "known not to exist" sentinel
-        return Path(cached)
-    _check_hub_reachable(repo_id, filename)
+    cached = _cached_or_reachable(repo_id, filename, revision)
+    if cached:
+        return cached
     try:
         return Path(hf_hub_download(repo_id, filename, revision=revision))
     except Exception as err:  # any hub/network failure means the weights cannot be had
@@ -80,9 +79,7 @@ def hub_weights_unreachable(timm_name: str, probe=None) -> str | None:
     offline or unreachable), or None. A campaign asks it when it is loaded, to plan a from-scratch row.
     ``probe``: how to ask whether the hub answers (default: ask it now; :func:`probe_hub_once` asks once)."""
     try:
-        repo_id, filename, revision = _hub_file(timm_name)
-        if not isinstance(try_to_load_from_cache(repo_id, filename, revision=revision), str):
-            _check_hub_reachable(repo_id, filename, probe)
+        _cached_or_reachable(*_hub_file(timm_name), probe)
     except PretrainedWeightsUnavailable as e:
         return f"pretrained weights unavailable: {e}"
     return None
@@ -96,12 +93,18 @@ def _hub_file(timm_name: str) -> tuple[str, str, str | None]:
     return repo_id, cfg.hf_hub_filename or HUB_WEIGHTS_FILE, revision or None
 
 
-def _check_hub_reachable(repo_id: str, filename: str, probe=None) -> None:
+def _cached_or_reachable(repo_id: str, filename: str, revision: str | None, probe=None) -> Path | None:
+    """The file's path in the local Hugging Face cache; else None once the hub is known to answer (a
+    PretrainedWeightsUnavailable when it is offline or does not)."""
+    cached = try_to_load_from_cache(repo_id, filename, revision=revision)
+    if isinstance(cached, str):  # otherwise None or the "known not to exist" sentinel
+        return Path(cached)
     if hf_constants.HF_HUB_OFFLINE:
         raise PretrainedWeightsUnavailable(
             f"HF_HUB_OFFLINE is set and {repo_id}/{filename} is not in the Hugging Face cache; "
             f"unset it or pass a local weights file as pretrained=<path>")
     (probe or _probe_hub)()
+    return None
 
 
 def local_weights_file(path: str | Path) -> Path:

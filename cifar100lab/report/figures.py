@@ -62,6 +62,17 @@ def figure_top1(rows: pd.DataFrame, lang: str):
     return fig
 
 
+def _plain_minor_log_formatter(**kw):
+    """A log axis's minor-tick labels as plain numbers, on the ticks matplotlib's own formatter labels (none
+    when the axis spans decades, some within one)."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainMinorLogFormatter(LogFormatter):
+        def __call__(self, x, pos=None):
+            return f"{x:.3g}" if super().__call__(x, pos) else ""
+    return PlainMinorLogFormatter(**kw)
+
+
 def figure_acc_params(rows: pd.DataFrame, lang: str):
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -74,7 +85,10 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
     chance_line(ax, done.chance.iloc[0], lang)
     ax.set(xscale="log", xlabel=say("ax_params", lang), ylabel=say("ax_top1", lang))
     from matplotlib.ticker import FuncFormatter
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.1, 1, 10: no mathtext minus
+    # 0.1, 1, 10, and within a decade some minor ticks' 0.28, 0.29: matplotlib's default labels are mathtext
+    # (2.8×10⁻¹), whose minus sign the CJK fonts lack
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(_plain_minor_log_formatter(labelOnlyBase=False))
     ax.margins(x=0.12, y=0.1)  # room inside the axes for the outermost points' labels
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..executors.slurm import DEFAULT_TIME_MIN, _submitit_executor
+from ..executors.slurm import DEFAULT_TIME_MIN, _submitit_executor, threads_from_slurm
 from ..kernels import resolve_jobs
 from ..optuna_parts import STORAGE_ENV, shown, storage_from_env
 
@@ -25,8 +25,7 @@ class TuneWorker:
         from .study import load_study_file
         from .workers import run_trials
         os.chdir(self.cwd)
-        if "SLURM_CPUS_PER_TASK" in os.environ:  # torch would take every core of a node other jobs share
-            os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
+        threads_from_slurm()
         url = storage_from_env()
         spec = load_study_file(self.study_file, storage=url)
         return run_trials(spec, self.runs_root, url, jobs=1)
