@@ -41,12 +41,17 @@ report: install
 	$(PY) -m cifar100lab campaign params/$(CAMPAIGN).yaml $(if $(DATASET),--dataset $(DATASET)) $(EXTRA); \
 	  status=$$?; [ $$status -eq 2 ] && exit 2; $(PY) -m cifar100lab book && exit $$status
 
+# Two workers (pytest-xdist), each taking whole modules, so a module's shared fixtures (a campaign, a cluster,
+# a built book) are made once; TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 2
+TEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+
 test: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(TEST_XDIST) $(PYTEST_ARGS)
 
 # The inner loop: everything but the tests marked slow (kernels, clusters, browsers, seconds of training).
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" $(TEST_XDIST) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,3 +1,4 @@
+import collections
 import contextlib
 import os
 import shutil
@@ -9,6 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
+# Two workers share two cores (`make test`): an OpenMP thread with no work sleeps rather than spins, in the
+# workers and in every kernel and process they start (libgomp reads it when torch loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # `make test-fast` (pytest -m "not slow") leaves out what starts kernels, processes, a cluster or a browser, or
 # trains for seconds: every test of these modules, and the tests marked slow in their own files.
@@ -40,6 +44,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+    # `make test` runs two xdist workers, each taking whole modules in this order (--dist loadfile): the
+    # modules with the most slow tests first, so the many quick ones fill the end and neither worker finishes
+    # minutes before the other.
+    slow = collections.Counter(item.module.__name__ for item in items if item.get_closest_marker("slow"))
+    order = {name: i for i, name in enumerate(dict.fromkeys(item.module.__name__ for item in items))}
+    items.sort(key=lambda item: (-slow[item.module.__name__], order[item.module.__name__]))
 
 
 @pytest.fixture(scope="session")

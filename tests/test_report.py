@@ -28,6 +28,12 @@ def stand_in(tmp_path_factory):
     return _report(tmp_path_factory.mktemp("stand_in"), dataset="fashion-mnist")
 
 
+@pytest.fixture(scope="module")
+def full_protocol(tmp_path_factory):
+    """The fake campaign on CIFAR-100 itself, two seeds of each model trained the published 200 epochs."""
+    return _report(tmp_path_factory.mktemp("full_protocol"), dataset="cifar100", epochs=200, seeds=(0, 1))
+
+
 def _header(path: Path) -> list[str]:
     """The CSV's column names (after its leading comment line, which says what the table was measured on)."""
     return next(csv.reader(line for line in path.open(encoding="utf-8") if not line.startswith("#")))
@@ -49,8 +55,8 @@ def test_comparison_refuses_to_subtract_across_datasets(stand_in):
             assert says in text and "rank correlation" not in text and "秩相关" not in text, (page, lang)
 
 
-def test_comparison_subtracts_when_dataset_and_protocol_match(tmp_path):
-    _, gen = _report(tmp_path, dataset="cifar100", epochs=200)
+def test_comparison_subtracts_when_dataset_and_protocol_match(full_protocol):
+    _, gen = full_protocol
     assert "Ours − claim" in _header(gen / "comparison.csv")
     assert "differs from the claim" in (gen / "comparison_en.md").read_text()
 
@@ -69,18 +75,18 @@ def test_ranking_names_the_neighbours_inside_each_others_interval(stand_in):
     assert "ghost_resnet_20 / mlp_mixer_tiny" not in text  # 52 vs 35 is separable
 
 
-def test_top5_is_shown_only_with_more_than_ten_classes(stand_in, tmp_path):
+def test_top5_is_shown_only_with_more_than_ten_classes(stand_in, full_protocol):
     _, gen = stand_in
     assert "Top-5 (%)" not in _header(gen / "table1.csv")
     assert "Top-5 is not in the table" in (gen / "results_en.md").read_text()
-    _, gen100 = _report(tmp_path, dataset="cifar100")
+    _, gen100 = full_protocol
     assert "Top-5 (%)" in _header(gen100 / "table1.csv")
 
 
-def test_seed_spread_is_given_with_n_only_where_there_are_seeds(stand_in, tmp_path):
+def test_seed_spread_is_given_with_n_only_where_there_are_seeds(stand_in, full_protocol):
     _, gen = stand_in
     assert "one seed" in (gen / "results_en.md").read_text() and " ± " not in (gen / "table1.csv").read_text()
-    _, gen2 = _report(tmp_path, dataset="cifar100", seeds=(0, 1))
+    _, gen2 = full_protocol
     text = (gen2 / "results_en.md").read_text()
     assert "With 2 seeds per model" in text and "Seeds" not in _header(gen2 / "table1.csv")
     assert "2 seeds per model" in text  # n, in the provenance box
@@ -263,12 +269,12 @@ def test_group_sentence_on_the_results_page_follows_the_intervals_it_prints(stan
     assert "| 95 % CI |" in (gen / "results_en.md").read_text().split("Table 2")[1]
 
 
-def test_a_short_protocol_orders_models_without_calling_it_a_rank(stand_in, tmp_path):
+def test_a_short_protocol_orders_models_without_calling_it_a_rank(stand_in, full_protocol):
     _, gen = stand_in
     assert _header(gen / "table1.csv")[0] == "No." and "Rank" not in _header(gen / "table1.csv")
     en = (gen / "results_en.md").read_text()
     assert "not a ranking" in en and "| Rank |" not in en and "Overall ranking" not in (gen / "findings_en.md").read_text()
-    _, full = _report(tmp_path, dataset="cifar100", epochs=200)
+    _, full = full_protocol
     assert _header(full / "table1.csv")[0] == "Rank" and "Models ranked by top-1" in (full / "results_en.md").read_text()
 
 
