@@ -10,9 +10,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
-# Two workers share two cores (`make test`): an OpenMP thread with no work sleeps rather than spins, in the
-# workers and in every kernel and process they start (libgomp reads it when torch loads).
+# An OpenMP thread with no work sleeps rather than spins (libgomp reads this when torch loads, here and in every
+# kernel and process a test starts): spinning threads took a quarter of the suite's CPU time.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test`'s two workers share the two cores: each process computes on one thread. With two, every
+    # parallel region waited for a thread the other worker's process kept off its core (the training tests
+    # ran 4-7 times slower than alone).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # `make test-fast` (pytest -m "not slow") leaves out what starts kernels, processes, a cluster or a browser, or
 # trains for seconds: every test of these modules, and the tests marked slow in their own files.
