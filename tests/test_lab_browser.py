@@ -110,9 +110,20 @@ def append_to_parameters(page, text: str) -> None:
 
 
 def run_all(page) -> None:
-    page.locator(f"{SHOWN} .jp-MarkdownCell").first.click()  # the menu's commands act on the focused notebook
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
+    """Run ▸ Run All Cells, once more if no cell's prompt changed within 15 s: a menu command can reach a
+    notebook that has not taken the focus yet, and then nothing runs (seen once: every prompt stayed [ ])."""
+    prompts = page.locator(f"{SHOWN} .jp-CodeCell .jp-InputPrompt")
+    before = prompts.all_inner_texts()
+    for _ in range(2):
+        page.locator(f"{SHOWN} .jp-MarkdownCell").first.click()  # the menu's commands act on the focused notebook
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if prompts.all_inner_texts() != before:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"Run All Cells started no cell (prompts {before})")
 
 
 def record_of(project: Path, epochs: int, status: str, timeout: float = 60) -> dict:
