@@ -9,15 +9,18 @@ EXTRA    ?=
 .PHONY: install report campaign book test test-fast lint bench clean-book lab explore
 
 # uv, when it is on PATH, installs the same packages from its cache in seconds; pip unpacks torch's 5.5 GB
-# again on every fresh clone (about 3.5 minutes here). uv writes no bytecode unless asked, and where
-# PYTHONDONTWRITEBYTECODE is set (as on these machines) every process would compile torch and timm again:
-# 10-15 CPU-seconds per kernel, against about 50 s once here.
+# again on every fresh clone (about 3.5 minutes here).
 UV       ?= $(shell command -v uv 2>/dev/null)
+# Every process started from here writes the bytecode of the modules it imports, as Python does by default:
+# where PYTHONDONTWRITEBYTECODE is set (as on these machines) each kernel compiled torch and timm again
+# (10-15 CPU-s), and compiling the whole venv at install (uv --compile-bytecode: 19,000 modules, most never
+# imported) took 54 s of a fresh clone's 68-s install.
+export PYTHONDONTWRITEBYTECODE :=
 
 $(VENV)/.installed: pyproject.toml
 ifneq ($(UV),)
 	$(UV) venv -q --seed --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip install -q --compile-bytecode --python $(PY) -e ".[dev]"
+	$(UV) pip install -q --python $(PY) -e ".[dev]"
 else
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
@@ -41,9 +44,11 @@ report: install
 	$(PY) -m cifar100lab campaign params/$(CAMPAIGN).yaml $(if $(DATASET),--dataset $(DATASET)) $(EXTRA); \
 	  status=$$?; [ $$status -eq 2 ] && exit 2; $(PY) -m cifar100lab book && exit $$status
 
-# Two workers (pytest-xdist), each taking whole modules, so a module's shared fixtures (a campaign, a cluster,
-# a built book) are made once; TEST_WORKERS=0 runs the suite in this one process.
-TEST_WORKERS ?= 2
+# Three workers (pytest-xdist) on these two cores, each taking whole modules, so a module's shared fixtures (a
+# campaign, a cluster, a built book) are made once. Much of the suite waits (on kernels starting, Slurm's
+# scheduler, a browser): the third fills those waits (the whole suite: 548 s against 785 s with two, one hour
+# apart on one clone). TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 3
 TEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 
 test: install

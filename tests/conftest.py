@@ -14,8 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 # kernel and process a test starts): spinning threads took a quarter of the suite's CPU time.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test`'s two workers share the two cores: each process computes on one thread. With two, every
-    # parallel region waited for a thread the other worker's process kept off its core (the training tests
+    # `make test`'s workers share the two cores: each process computes on one thread. With two threads, every
+    # parallel region waited for a thread another worker's process kept off its core (the training tests
     # ran 4-7 times slower than alone).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -52,8 +52,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-    # `make test` runs two xdist workers, each taking whole modules in this order (--dist loadfile): the longest
-    # modules first, then those with the most slow tests, so the many quick ones fill the end and neither worker
+    # `make test` runs xdist workers, each taking whole modules in this order (--dist loadfile): the longest
+    # modules first, then those with the most slow tests, so the many quick ones fill the end and no worker
     # finishes minutes before the other. The sort is stable: ties keep the collection's order.
     slow = collections.Counter(item.module.__name__ for item in items if item.get_closest_marker("slow"))
     rank = {name: i for i, name in enumerate(LONG_MODULES)}

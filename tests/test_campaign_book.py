@@ -53,6 +53,10 @@ def write_campaign(path: Path, data_root, **over):
     return path
 
 
+def _record_texts(runs: Path) -> dict[str, str]:
+    return {p.parent.name: p.read_text() for p in runs.glob(f"*/{records.RECORD}")}
+
+
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory, synthetic_root):
     """A scratch model, an offline fine-tune (skipped, and its from-scratch row added), a deliberately diverging run and the Ghost-ratio study with
@@ -73,6 +77,7 @@ def mini(tmp_path_factory, synthetic_root):
     print(f"mini campaign: {time.time() - t0:.0f}s")
     return {"base": base, "proj": proj, "yaml": yaml_path, "first": first,
             "timing": records.read_json(base / "runs" / "mini" / records.TIMING),  # later invocations replace it
+            "records": _record_texts(base / "runs" / "mini"),  # those its analysis rendered the pages from
             "runs": base / "runs" / "mini", "book": proj / "book"}
 
 
@@ -129,6 +134,28 @@ def test_a_run_in_a_kept_kernel_has_the_numbers_of_the_same_run_in_a_fresh_kerne
     assert code == 0, tail
     assert first_count(tmp_path / "fresh.ipynb") == 1
     assert rows(tmp_path / rid) == rows(mini["runs"] / rid)
+
+
+def test_different_records_change_every_number_and_ranking(mini, tmp_path):
+    """Nothing in the book is typed by hand: edit the records, re-render, and the pages follow. Before: what the
+    campaign's own analysis notebook rendered from the same records."""
+    from cifar100lab import report
+    from cifar100lab.report.sources import load_campaign_records, model_records, model_rows
+    runs = tmp_path / "runs"
+    shutil.copytree(mini["base"] / "runs", runs)
+    # (here, before test_second_invocation_skips_everything_done retries the failed run and rewrites its record)
+    assert _record_texts(runs / "mini") == mini["records"], "the records changed since the campaign's analysis"
+    manifest, recs = load_campaign_records("mini", runs)
+    best = model_rows(model_records(manifest, recs), manifest["models"]).iloc[0]
+    path = runs / "mini" / list(best.run_ids)[0] / "record.json"  # a row's name need not be its run's
+    rec = records.read_json(path)
+    rec["final"]["top1"] = 0.0
+    records.atomic_write_json(path, rec)
+    after = report.write_campaign_report("mini", runs, tmp_path / "after")
+    ranked = after["rows"][after["rows"].status == "complete"]
+    assert ranked.iloc[0].model != best.model and ranked.iloc[-1].model == best.model
+    for name in ("results_en.md", "results_zh.md", "findings_en.md", "summary_zh.md", "table1.csv"):
+        assert (mini["book"] / "generated" / name).read_text() != (tmp_path / "after" / name).read_text(), name
 
 
 def test_second_invocation_skips_everything_done(mini):
@@ -312,24 +339,6 @@ def test_offline_cifar100_campaign_names_the_stand_in(tmp_path, monkeypatch, cap
     proc = run_cli(capfd, *campaign_cmd(y, tmp_path / "runs", tmp_path / "book")[3:])
     assert proc.returncode == 2 and "DATASET=fashion-mnist" in proc.stderr
     assert not (tmp_path / "runs").exists()
-
-
-def test_different_records_change_every_number_and_ranking(mini, tmp_path):
-    """Nothing in the book is typed by hand: edit the records, re-render, and the pages follow."""
-    from cifar100lab import report
-    runs = tmp_path / "runs"
-    shutil.copytree(mini["base"] / "runs", runs)
-    before = report.write_campaign_report("mini", runs, tmp_path / "before")
-    best = before["rows"].iloc[0]
-    path = runs / "mini" / list(best.run_ids)[0] / "record.json"  # a row's name need not be its run's
-    rec = records.read_json(path)
-    rec["final"]["top1"] = 0.0
-    records.atomic_write_json(path, rec)
-    after = report.write_campaign_report("mini", runs, tmp_path / "after")
-    ranked = after["rows"][after["rows"].status == "complete"]
-    assert ranked.iloc[0].model != best.model and ranked.iloc[-1].model == best.model
-    for name in ("results_en.md", "results_zh.md", "findings_en.md", "summary_zh.md", "table1.csv"):
-        assert (tmp_path / "before" / name).read_text() != (tmp_path / "after" / name).read_text(), name
 
 
 def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkeypatch):

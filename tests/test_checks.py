@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import ROOT, tiny_config
+from conftest import ROOT, run_cli, tiny_config
 
 from cifar100lab.accelerator import set_kernel_policy
 from cifar100lab.train import train
@@ -45,28 +45,27 @@ def test_fork_check_passes_after_kernel_side_preparation(synthetic_root, tmp_pat
     assert result["passed"] and result["child"] == "bad_fork=False device=cpu sum=2.0"
 
 
-def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root, tmp_path):
+def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root, tmp_path, capfd):
     cfg = tiny_config(synthetic_root, tmp_path / "unused", epochs=3, max_steps_per_epoch=4, deterministic=True)
     config_file = tmp_path / "check.yaml"
     config_file.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "resume.json"
-    proc = subprocess.run([sys.executable, "-m", "cifar100lab", "check", "resume", str(config_file), "--work-dir",
-                           str(tmp_path / "work"), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    # the check's own process is this one (its runs are real processes); one torch import fewer than a child
+    proc = run_cli(capfd, "check", "resume", config_file, "--work-dir", tmp_path / "work", "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = yaml.safe_load(out.read_text())
     assert result["passed"] and result["killed_mid_run"] and result["resumed_from_epoch"] in (1, 2)
     assert len(result["curves"]["straight"]) == 3
 
 
-def test_resume_check_that_fails_says_why(tmp_path):
+def test_resume_check_that_fails_says_why(tmp_path, capfd):
     # no data where the config points: the runs fail, and the record and the output carry the runs' error
     cfg = {"model": "resnet_20", "dataset": "cifar100", "data_root": str(tmp_path / "empty"), "download": False,
            "epochs": 2, "batch_size": 16}
     config_file = tmp_path / "check.yaml"
     config_file.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "resume.json"
-    proc = subprocess.run([sys.executable, "-m", "cifar100lab", "check", "resume", str(config_file), "--work-dir",
-                           str(tmp_path / "work"), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    proc = run_cli(capfd, "check", "resume", config_file, "--work-dir", tmp_path / "work", "--out", out)
     result = yaml.safe_load(out.read_text())
     assert proc.returncode == 1 and not result["passed"]
     assert "CIFAR-100" in result["errors"]["straight"] and "the straight run failed" in proc.stderr
