@@ -1,4 +1,3 @@
-import collections
 import contextlib
 import os
 import shutil
@@ -23,9 +22,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # trains for seconds: every test of these modules, and the tests marked slow in their own files.
 SLOW_MODULES = {"test_campaign_book", "test_checks", "test_every_model_steps", "test_install", "test_kernels",
                 "test_lifecycle", "test_slurm"}
-# The modules that take a minute or more alone (`pytest --durations=0`, 2026-12-03), longest first.
-LONG_MODULES = ["test_campaign_book", "test_train", "test_slurm", "test_report", "test_checks", "test_lifecycle",
-                "test_live_notebook", "test_lab_browser", "test_book_reader", "test_tune"]
 
 
 # Tests write into temporary folders only: a run notebook left in the repository's book breaks the next
@@ -52,12 +48,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-    # `make test` runs xdist workers, each taking whole modules in this order (--dist loadfile): the longest
-    # modules first, then those with the most slow tests, so the many quick ones fill the end and no worker
-    # finishes minutes before the other. The sort is stable: ties keep the collection's order.
-    slow = collections.Counter(item.module.__name__ for item in items if item.get_closest_marker("slow"))
-    rank = {name: i for i, name in enumerate(LONG_MODULES)}
-    items.sort(key=lambda item: (rank.get(item.module.__name__, len(LONG_MODULES)), -slow[item.module.__name__]))
 
 
 @pytest.fixture(scope="session")
