@@ -46,8 +46,8 @@ report: install
 
 # Three workers (pytest-xdist) on these two cores, each taking whole modules, so a module's shared fixtures (a
 # campaign, a cluster, a built book) are made once. Much of the suite waits (on kernels starting, Slurm's
-# scheduler, a browser): the third fills those waits (the whole suite: 548 s against 785 s with two, one hour
-# apart on one clone). xdist hands the modules out most tests first, which mixes long and short ones; handing
+# scheduler, a browser): the third fills those waits (the whole suite: 548 s against 785 s with two, one after
+# the other on one clone). xdist hands the modules out most tests first, which mixes long and short ones; handing
 # out the longest first (--no-loadscope-reorder) was slower: the three heaviest ran side by side, each about 1.5
 # times as long. TEST_WORKERS=0 runs the suite in this one process.
 TEST_WORKERS ?= 3
