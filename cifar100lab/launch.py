@@ -50,6 +50,18 @@ def thread_share(parts: int) -> int:
     return max(1, (os.cpu_count() or 1) // parts)
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """Within: torch computes on ``threads`` CPU threads; its count before comes back after."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def worker(plan: RunPlan, threads: int | None) -> None:
     """One launched process: its CPU-thread share, then the trainer."""
     from .train import train

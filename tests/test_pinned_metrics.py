@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import tiny_config
 
 from cifar100lab import records
+from cifar100lab.launch import torch_threads
 from cifar100lab.train import train
 
 PINS = Path(__file__).parent / "pins"
@@ -29,12 +29,8 @@ CASES = {"plain": dict(overrides={"lr": 0.1}),
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_same_seed_gives_the_pinned_metrics_bitwise(case, synthetic_root, tmp_path):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         rec = train(tiny_config(synthetic_root, tmp_path / case, **CASES[case]))
-    finally:
-        torch.set_num_threads(threads)
     rows = [{k: v for k, v in row.items() if k not in TIMING} for row in records.read_metrics(tmp_path / case)]
     got = json.loads(json.dumps({"metrics": rows, "params": rec["params"]}))
     pin = PINS / f"{case}.json"

@@ -19,6 +19,7 @@ from .. import records
 from ..campaign import Campaign, write_manifest
 from ..devices import visible_gpus
 from ..kernels import KernelSlot, job_envs, keep_kernels, notebook_jobs, resolve_jobs, run_in_slots
+from ..launch import torch_threads
 from ..runs import (
     NOTEBOOKS,
     Run,
@@ -207,12 +208,8 @@ def robustness_step(campaign: Campaign, runs_root: str | os.PathLike, log=print)
 def _robustness_here(folder: Path, log_path: Path) -> int:
     """The step in this process, on half the cores (one of two): its batches of small images gain little from
     more threads, and on a busy machine idle threads spin, costing CPU time the runs beside it need."""
-    import torch
-
     from ..robustness.analyse import analyse_campaign
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
-    with open(log_path, "w", encoding="utf-8") as out:
+    with open(log_path, "w", encoding="utf-8") as out, torch_threads(max(1, (os.cpu_count() or 2) // 2)):
         def write(line: str) -> None:
             print(line, file=out, flush=True)
         try:
@@ -220,8 +217,6 @@ def _robustness_here(folder: Path, log_path: Path) -> int:
         except Exception as e:  # noqa: BLE001 -- the book is still built; the log says what went wrong
             write(f"robustness step failed: {type(e).__name__}: {e}")
             return 1
-        finally:
-            torch.set_num_threads(threads)
     return 1 if summary.get("failed") else 0
 
 
