@@ -5,13 +5,14 @@
 #   2. notebook: papermill executes notebooks/train.ipynb on the GPU through the launcher (Fashion-MNIST stand-in);
 #   3. resume: a deterministic run killed after its first checkpoint and resumed equals the uninterrupted run;
 #   4. precision: bf16 against fp32 accuracy (ResNet-20, 3 epochs, 10,000 Fashion-MNIST images);
-#   5. throughput: original pipeline vs ours vs ours+compile for ResNet-20, and every network of params/full.yaml;
-#   6. ResNet-20 for 200 epochs with per-epoch evaluation on 50,000 images (target: ≤ 4 min on one H100);
+#   5. throughput: original pipeline vs ours vs ours+compile (default and reduce-overhead) for ResNet-20 at
+#      batch 128 (target: ≥ 4× the original), and every network of params/full.yaml;
+#   6. ResNet-20 for 200 epochs at batch 128 with per-epoch evaluation on 50,000 images (target: ≤ 3 min on one
+#      H200), and the prediction of that run from its epoch time (resnet_20-prediction: within 15 %);
 #   7. sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error");
-#   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU;
+#   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU (target: 8 runs ≥ 3× one);
 #   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU
-#      (--slowdown taken from the pack record's shared_run_slowdown for k = 4; compare the 200-epoch run with
-#      the prediction of its own epoch time: within 15 %).
+#      (--slowdown taken from the pack record's shared_run_slowdown for k = 4).
 # Commit the records; the book's Performance page renders them.
 #
 # Usage: bash benchmarks/gpu_check.sh DATA_ROOT
@@ -32,7 +33,7 @@ dir=benchmarks/records
 work=${WORK:-runs/gpu-check}
 mkdir -p "$dir" "$work"
 keep() { if [ -n "${OUT:-}" ] && [ -f "$1" ]; then cp "$1" "$OUT/"; fi; }
-export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} PYTHONUNBUFFERED=1
+export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 
 failed=0
 step() {  # step NAME SECONDS COMMAND...: run it with --out, keep its record, go on whatever happens
@@ -58,12 +59,15 @@ step notebook 120 bash -c 'notebook "$@"' notebook
 rm -rf "$work/resume"
 step resume 150 "$py" -m cifar100lab check resume "$work/resume.yaml" --work-dir "$work"
 step precision 150 "$py" -m cifar100lab timed-runs benchmarks/gpu_precision.yaml --data-root "$data_root"
-step resnet_20 120 "$py" -m cifar100lab bench --models resnet_20 --compile --steps 100 --warmup 10 --repeats 3 --workers 4
+step sync 100 "$py" benchmarks/sync_check.py
+step resnet_20 150 "$py" -m cifar100lab bench --models resnet_20 --compile-mode reduce-overhead --steps 100 --warmup 10 \
+  --repeats 3 --workers 4
 step full-epoch-times 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
-step resnet_20-200-epochs 420 "$py" -m cifar100lab timed-runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
-step sync 300 "$py" benchmarks/sync_check.py
-step pack 400 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
+step resnet_20-200-epochs 360 "$py" -m cifar100lab timed-runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
+step resnet_20-prediction 90 "$py" -m cifar100lab bench --campaign params/full.yaml --models resnet_20 \
+  --compile-mode reduce-overhead --steps 200 --warmup 20
+step pack 150 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
 slowdown=$("$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$dir/gpu-$card-pack.json" 2>/dev/null || echo 1.0)
-step full-epoch-times-packed 300 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+step full-epoch-times-packed 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --runs-per-gpu 4 --slowdown "$slowdown"
 exit $failed

@@ -12,14 +12,19 @@ from cifar100lab.accelerator import build_accelerator, set_kernel_policy
 from cifar100lab.config import resolve
 from cifar100lab.train import build_learner, build_model, train_steps
 
+# feature -> its recipe overrides (and run settings: compiled with CUDA graphs)
 FEATURES = {"plain": {}, "mixup-cutmix": {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1},
             "randaugment-erasing": {"auto_augment": "randaugment", "random_erasing": 0.25},
             "ema": {"ema_decay": 0.999}, "clip": {"grad_clip": 1.0}, "freeze": {"freeze_epochs": 1},
-            "adamw": {"optimizer": "adamw", "warmup_epochs": 1.0}, "ddp-1-process": {}}
+            "adamw": {"optimizer": "adamw", "warmup_epochs": 1.0}, "ddp-1-process": {},
+            "compile-reduce-overhead": {"settings": {"compile": True, "compile_mode": "reduce-overhead",
+                                                     "fused_optimizer": True}}}
 
 
 def check(name, overrides):
-    plan = resolve({"model": "resnet_20", "dataset": "synthetic", "epochs": 2, "batch_size": 128,
+    settings = overrides.get("settings", {})
+    overrides = {k: v for k, v in overrides.items() if k != "settings"}
+    plan = resolve({"model": "resnet_20", "dataset": "synthetic", "epochs": 2, "batch_size": 128, **settings,
                     "overrides": {"lr": 0.05, **overrides}, "progress": False})
     set_kernel_policy(False)
     accelerator = build_accelerator("auto")
@@ -48,7 +53,8 @@ def check(name, overrides):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
-    out = {"kind": "sync_check", "device": torch.cuda.get_device_name(0), "measured": records.now(), "features": {}}
+    out = {"kind": "sync_check", "device": torch.cuda.get_device_name(0), "measured": records.now(),
+           "git_commit": records.git_commit(), "features": {}}
     for name, overrides in FEATURES.items():
         try:
             out["features"][name] = check(name, overrides)

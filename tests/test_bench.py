@@ -51,7 +51,12 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
     study.write_text("study: k\nseeds: [0]\nvariants:\n  - {label: k3, model: eca_resnet_20, options: {k_size: 3}}\n"
                      "  - {label: k5, model: eca_resnet_20, options: {k_size: 5}}\n")
     camp = write_campaign(tmp_path, "[resnet_20, eca_resnet_20]", f"studies: [{study}]\n")
-    rec = campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None)
+    kept = []
+    rec = campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None, keep=kept.append)
+    # the record is kept as it grows: a time limit that stops the bench keeps what it measured
+    assert [(len(k["networks"]), k["unfinished"], k["complete"]) for k in kept] == [(1, 2, False), (2, 1, False),
+                                                                                    (3, 0, True)]
+    assert kept[-1]["networks"] == rec["networks"]
     nets = {(n["model"], json.dumps(n["options"])): n for n in rec["networks"]}
     # resnet_20 × 2 seeds, eca (k 3 = default) × 2 seeds + 1 study seed, eca k5 × 1: three networks
     assert set(nets) == {("resnet_20", "{}"), ("eca_resnet_20", "{}"), ("eca_resnet_20", '{"k_size": 5}')}
@@ -130,7 +135,8 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
                           (["--pack", "2", "--campaign", "y.yaml"], "give one"),
                           (["--pack", "0", "2"], "--pack takes run counts of at least 1, got 0 2"),
                           (["--campaign", "y.yaml", "--slowdown", "0.5"], "--slowdown a number of at least 1"),
-                          (["--steps", "0"], "at least 1")):
+                          (["--steps", "0"], "at least 1"),
+                          (["--compile-mode", "fast"], "--compile-mode must be one of reduce-overhead, max-autotune")):
         assert main(["bench", *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1, (args, err)
@@ -286,6 +292,26 @@ def test_bench_campaign_limited_by_models_says_it_predicts_only_what_it_measured
     last = format_table(result).splitlines()[-1]
     assert last.startswith("predicted for the 1 measured network(s) only, 3 run(s) of campaign full"), last
     assert "predicted full campaign" not in format_table(result)
+
+
+def test_bench_campaign_stopped_partway_leaves_a_record_of_the_networks_it_measured(tmp_path, monkeypatch, capfd):
+    camp = write_campaign(tmp_path, "[resnet_20, eca_resnet_20]")
+    measured = []
+
+    def rates(net, *args):  # the second network's timing is stopped, as a time limit stops it
+        if measured:
+            raise KeyboardInterrupt
+        measured.append(net["model"])
+        return {**dict.fromkeys(campaign_time.RATE_KEYS), "train_images_per_second": 1000.0,
+                "eval_images_per_second": 2000.0}
+
+    monkeypatch.setattr(campaign_time, "_network_rates", rates)
+    out = tmp_path / "epochs.json"
+    assert run_cli(capfd, "bench", "--campaign", str(camp), "--device", "cpu", "--out", str(out)).returncode != 0
+    rec = json.loads(out.read_text())
+    assert [n["model"] for n in rec["networks"]] == measured and rec["unfinished"] == 1 and not rec["complete"]
+    from cifar100lab.bench.command import format_table
+    assert "1 network(s) measured before it stopped" in format_table(rec).splitlines()[-1]
 
 
 class _CompilingPath:

@@ -102,7 +102,7 @@ def test_a_student_distilled_from_a_teacher_that_always_answers_class_0_moves_to
     learner.model.eval()
     before = share()
     learner.train_mode()
-    for step in range(4):
+    for step in range(8):  # 4 steps reached 0.6 on one CPU kind and 0.44 on another (AVX2, one thread)
         learner.step(xb, yb, key=step)
     learner.model.eval()
     assert before < 0.3 and share() > 0.6  # labels spread over 10 classes: only the teacher pulls to class 0

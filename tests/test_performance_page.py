@@ -1,6 +1,9 @@
 """The Performance page explains its own numbers from the records: one setup measured at two speeds, and a
 target that names another GPU than the record's."""
+import pandas as pd
+
 from cifar100lab import records, report
+from cifar100lab.report.sources import REFERENCE
 
 CPU = "Intel(R) Xeon(R) Processor (2 logical CPUs)"
 
@@ -64,3 +67,122 @@ def test_a_target_naming_another_gpu_says_the_record_speaks_for_its_own_gpu_only
                    description=target)
     en, _ = _pages(tmp_path / "h100", h100)
     assert "The target above names" not in en
+
+
+H200 = "NVIDIA H200"
+
+
+def _pack_record(speedups: dict[int, float]) -> dict:
+    one = 8915.0
+    rows = [{"runs": k, "aggregate_images_per_second": one * s, "aggregate_speedup": s, "shared_run_slowdown": k / s}
+            for k, s in speedups.items()]
+    return {"kind": "packing", "device": H200, "device_type": "cuda", "model": "resnet_20", "batch_size": 128,
+            "steps": 100, "warmup": 10, "rows": rows, "versions": {"torch": "2.x"}, "git_commit": "ad18e03de275",
+            "measured": "2026-12-04T15:48:03+00:00"}
+
+
+def test_several_runs_on_one_gpu_are_tabled_and_the_8_run_target_is_judged_from_the_record(tmp_path):
+    en, zh = _pages(tmp_path, _pack_record({1: 1.0, 2: 1.97, 4: 4.3, 8: 5.074}))
+    assert "## Several runs on one GPU" in en and "## 一块 GPU 上同时运行多次训练" in zh
+    assert "| Runs on the GPU | Total img/s | Speed-up over one run | Slowdown per run |" in en
+    assert "| 8 | 45,235 | 5.07× | 1.58× |" in en and "| 1 | 8,915 | 1.00× | 1.00× |" in en
+    assert ("The project's GPU packing target is 8 resnet_20 runs sharing one H200 at ≥ 3× the aggregate throughput "
+            "of one run: met (5.07×).") in en
+    assert "measured 2026-12-04 with torch 2.x, commit ad18e03." in en
+    assert "合计吞吐量达到单次运行的 ≥ 3×：达到（5.07×）" in zh
+    en, zh = _pages(tmp_path / "slow", _pack_record({1: 1.0, 8: 2.5}))
+    assert "of one run: not met (2.50×)." in en and "未达到（2.50×）" in zh
+    en, _ = _pages(tmp_path / "no8", _pack_record({1: 1.0, 4: 3.9}))
+    assert "of one run: not measured (this record has no row with 8 runs)." in en
+
+
+WHERE = """Traceback (most recent call last):
+  File "/work/main/benchmarks/sync_check.py", line 47, in check
+    totals = train_steps(network, batches, range(4))
+  File "/work/main/cifar100lab/data/pipeline.py", line 83, in augment
+    return torch.cat([transform(group) for group in xb.split(POLICY_GROUP)])
+  File "/opt/venv/lib/python3.12/site-packages/torchvision/transforms/v2/functional/_geometry.py", line 931, in affine_image
+    theta = torch.tensor(matrix, dtype=dtype, device=image.device).reshape(1, 2, 3)
+RuntimeError: called a synchronizing CUDA operation
+"""
+
+
+def test_the_sync_check_says_which_features_passed_and_where_a_failing_one_made_the_host_wait(tmp_path):
+    sync = {"kind": "sync_check", "device": H200, "measured": "2026-12-04T15:46:03+00:00",
+            "features": {"plain": {"ok": True, "images": 512.0},
+                         "randaugment-erasing": {"ok": False, "where": WHERE,
+                                                 "error": "RuntimeError: called a synchronizing CUDA operation\nmore"}}}
+    en, zh = _pages(tmp_path, sync)
+    assert "## A training step that never waits on the host" in en and "## 从不让主机等待的训练步" in zh
+    assert 'torch.cuda.set_sync_debug_mode("error")' in en and "4 training steps of each feature (ResNet-20, batch 128" in en
+    assert "**NVIDIA H200** — measured 2026-12-04, commit not recorded: 1 of 2 features train without a host wait." in en
+    assert "| plain | passed |" in en
+    assert ("| randaugment-erasing | FAILED: RuntimeError: called a synchronizing CUDA operation at "
+            "`torchvision/transforms/v2/functional/_geometry.py:931`, called from `cifar100lab/data/pipeline.py:83` |") in en
+    assert "| plain | 通过 |" in zh and "未记录提交" in zh and "由 `cifar100lab/data/pipeline.py:83` 调用" in zh
+    en, _ = _pages(tmp_path / "c", {**sync, "git_commit": "0123456789"})
+    assert "measured 2026-12-04, commit 0123456:" in en
+
+
+def _net(model="resnet_20", batch=128, epoch=1.5, runs=("full-resnet_20-s0",), mode="reduce-overhead") -> dict:
+    return {"model": model, "options": {}, "input_size": 32, "batch_size": batch, "train_images_per_second": 1.0,
+            "eval_images_per_second": 1.0, "precision": "bf16", "channels_last": True, "compile": True,
+            "compile_mode": mode, "optimizer": "SGD", "epoch_seconds": epoch, "runs": list(runs),
+            "run_epochs": 200 * len(runs), "predicted_seconds": 200 * epoch * len(runs)}
+
+
+def _epoch_record(networks: list[dict], campaign="full", complete=True, per_gpu=1, slowdown=1.0) -> dict:
+    total = sum(n["predicted_seconds"] for n in networks)
+    return {"kind": "epoch_times", "device": H200, "device_type": "cuda", "campaign": campaign,
+            "campaign_file": f"params/{campaign}.yaml", "measured": "2026-12-04T15:45:28+00:00", "complete": complete,
+            "versions": {"torch": "2.x"}, "train_images": 50000, "test_images": 10000, "dataset": "cifar100",
+            "predicted_campaign_seconds": total, "networks": networks,
+            "prediction": {"runs_per_gpu": per_gpu, "shared_run_slowdown": slowdown, "gpus_1_seconds": 36000.0,
+                           "gpus_8_seconds": 5400.0}}
+
+
+def test_the_predicted_wall_time_on_1_and_8_gpus_stands_beside_the_original_claim_only_for_the_whole_full_campaign(tmp_path):
+    hours = pd.read_csv(REFERENCE / "original_claims.csv").set_index("model").train_hours_8xV100
+    nets = [_net(runs=("a", "b", "c")), _net("resnet_32", runs=("d",))]
+    en, zh = _pages(tmp_path, _epoch_record(nets, per_gpu=4, slowdown=1.2))
+    assert ("- Predicted wall time of the campaign's 4 runs: **10.00 h** on one NVIDIA H200 and **1.50 h** on 8, "
+            "4 runs sharing each GPU, each 1.20× slower than alone.") in en
+    assert (f"The original report's claim, for comparison: **{hours.sum():.1f} h on 8×V100** for its {len(hours)} "
+            f"models, one 200-epoch run each (the sum of its table's training times, {hours.min():.1f}–"
+            f"{hours.max():.1f} h per model; ResNet-20 {hours['resnet_20']:.1f} h), numbers produced by its "
+            "simulation script, not measured.") in en
+    assert "单块 NVIDIA H200 上 **10.00 h**，8 块上 **1.50 h**，每块 GPU 同时运行 4 次" in zh
+    assert f"在 8×V100 上共 **{hours.sum():.1f} h**" in zh
+    # Only some networks timed: the prediction says what it covers, and is not set against the whole study's claim.
+    en, zh = _pages(tmp_path / "partial", _epoch_record(nets, complete=False))
+    assert ("- Predicted wall time of only the 4 runs of the networks timed here, not the whole campaign: **10.00 h** "
+            "on one NVIDIA H200 and **1.50 h** on 8, one run per GPU at a time.") in en
+    assert "8×V100" not in en and "8×V100" not in zh and "仅此处计时网络的 4 次运行（并非整个实验）" in zh
+    en, _ = _pages(tmp_path / "quick", _epoch_record(nets, campaign="quick"))
+    assert "Predicted wall time of the campaign's 4 runs" in en and "8×V100" not in en
+
+
+def _run200(batch: int, epoch: float, mode="reduce-overhead") -> dict:
+    run = _run("bf16, compile", 50000.0, [epoch] * 200, batch=batch)
+    run["config"].update(epochs=200, compile=True, compile_mode=mode)
+    return {**_record("ResNet-20, 200 epochs", [run], device=H200), "file": "benchmarks/gpu_resnet20_200.yaml"}
+
+
+def test_the_200_epoch_resnet_20_run_is_checked_against_its_predicted_epoch_time(tmp_path):
+    prediction = _epoch_record([_net(epoch=1.5)], complete=False)
+    en, zh = _pages(tmp_path, prediction, _run200(128, 1.6))
+    assert ("- The 200-epoch resnet_20 run at batch 128 (`benchmarks/gpu_resnet20_200.yaml`, 2026-11-28): predicted "
+            "200 × 1.50 s = **300 s** of epochs, measured **320 s** (its epochs' training and evaluation), so the "
+            "prediction is 0.94× the measurement: they agree within 15 %.") in en
+    assert "预计为实测的 0.94×：两者相差在 15% 以内" in zh
+    en, _ = _pages(tmp_path / "slow", prediction, _run200(128, 2.0))
+    assert "so the prediction is 0.75× the measurement: they differ by more than 15 %." in en
+    # An older run at batch 512, or none: nothing to compare yet.
+    for name, found in (("older", (prediction, _run200(512, 1.0))), ("none", (prediction,))):
+        en, zh = _pages(tmp_path / name, *found)
+        assert "The 200-epoch resnet_20 run at batch 128 (`benchmarks/gpu_resnet20_200.yaml`) has not been recorded " \
+               "yet" in en and "predicted 200 ×" not in en and "尚未记录" in zh
+        assert ("(the record there is an older run at batch 512)" in en) == (name == "older")
+    # A run compiled another way is not this record's prediction to check.
+    en, _ = _pages(tmp_path / "mode", prediction, _run200(128, 1.6, mode="default"))
+    assert "200-epoch resnet_20 run" not in en

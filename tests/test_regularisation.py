@@ -14,6 +14,8 @@ from cifar100lab.config import ConfigError, resolve
 from cifar100lab.models import create_model
 from cifar100lab.train import build_learner, train
 
+AUGMENT = ("auto_augment", "random_erasing")  # the recipe fields of the policy augmentation
+
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
 EVERYTHING = {"lr": 0.05, "mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "auto_augment": "randaugment",
               "random_erasing": 0.25, "ema_decay": 0.99, "grad_clip": 1.0}
@@ -94,6 +96,39 @@ def test_randaugment_differs_between_epochs_is_identical_for_the_same_step_and_k
     assert epoch0.dtype == torch.uint8 and epoch0.shape == xb.shape
     assert torch.equal(torch.get_rng_state(), rng)  # dropout and the rest of the run draw as before
     assert data.policy_augmentation(recipes.build_recipe("resnet_sgd"), (0.5,) * 3) is None  # off by default
+
+
+@pytest.mark.parametrize("space", ["RandAugment", "TrivialAugmentWide"])
+def test_every_policy_op_is_torchvisions_pixel_for_pixel_and_copies_nothing_from_the_host(space):
+    # torchvision's own tensor kernels copy a matrix, a kernel or a fill from the host on each call, or index with
+    # a mask: each of those blocks a GPU step. The policy's ops must compute what torchvision's do, without that.
+    from host_traffic import HostTraffic
+    from torchvision.transforms import v2
+
+    from cifar100lab.data import policy
+    reference = getattr(v2, space)()
+    x, _ = batch(16)
+    x[3] = 7  # a flat image: autocontrast and equalize leave it as it is
+    for name, (bins, signed) in policy.AugmentationSpace(reference).bins(32, 32).items():
+        for m in [0.0] if bins is None else [*map(float, bins[::6]), *([-float(bins[-1])] if signed else [])]:
+            with HostTraffic() as seen:
+                ours = policy.ops()[name](x, m)
+            expected = reference._apply_image_or_video_transform(x, name, m, reference.interpolation,
+                                                                  reference._fill)
+            assert torch.equal(ours, expected), (name, m)
+            assert seen.events == [], (name, m)
+
+
+def test_erasing_fills_one_box_per_group_with_the_dataset_mean():
+    recipe = recipes.build_recipe("resnet_sgd", {"random_erasing": 1.0})
+    mean = (0.25, 0.5, 0.75)
+    erased = data.policy_augmentation(recipe, mean)(torch.full((32, 3, 32, 32), 3, dtype=torch.uint8), 11)
+    boxes = (erased != 3).all(dim=1)  # pixels erased in every channel
+    for group in boxes.split(16):  # a group shares its box
+        assert torch.equal(group, group[:1].expand_as(group))
+        area = group[0].float().mean().item()
+        assert 0.02 * 0.9 <= area <= 0.33 * 1.1
+    assert [erased[0, c][boxes[0]].unique().tolist() for c in range(3)] == [[64], [128], [191]]
 
 
 def test_regularised_run_resumes_to_the_uninterrupted_runs_metrics(regularised):
@@ -207,23 +242,29 @@ defaults: {{epochs: 3, batch_size: 32, data_root: {synthetic_root}, log_with: te
 
 
 @pytest.mark.parametrize("features", [{}, {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1},
-                                      {"ema_decay": 0.99}, {"grad_clip": 1.0}, {"freeze_epochs": 1}],
-                         ids=["plain", "mixup-cutmix", "ema", "clip", "freeze"])
+                                      {"ema_decay": 0.99}, {"grad_clip": 1.0}, {"freeze_epochs": 1},
+                                      {"auto_augment": "randaugment", "random_erasing": 1.0},
+                                      {"auto_augment": "trivialaugment", "random_erasing": 1.0}],
+                         ids=["plain", "mixup-cutmix", "ema", "clip", "freeze", "randaugment-erasing",
+                              "trivialaugment-erasing"])
 def test_a_training_step_never_waits_on_the_host(synthetic_root, tmp_path, features):
-    # On a GPU, a .item(), a branch on a device value or a tensor made from host values (a blocking copy) in the
-    # step loop stops the host from queueing steps ahead of the device. A longer epoch must cost nothing more
-    # of that kind than a shorter one (the epoch's own setup, done once, is allowed). AdamW is left out: its step
-    # counts live on the host on a GPU too, so reading them costs nothing there, but on the CPU it looks the same.
+    # On a GPU, a .item(), a branch on a device value, an output shaped by the data or a tensor made from host
+    # values (a blocking copy) in the step loop stops the host from queueing steps ahead of the device. A longer
+    # epoch must cost nothing more of that kind than a shorter one (the epoch's own setup, done once, is allowed).
+    # AdamW is left out: its step counts live on the host on a GPU too, so reading them costs nothing there, but
+    # on the CPU it looks the same.
     from host_traffic import HostTraffic
     network = network_for(synthetic_root, tmp_path, steps=8, **features)
     network.train_mode(0)
-    x, y = batch(8 * 16)
-    train_mod.train_steps(network, data.train_batches(x, y, 8, 0, 0), range(1))  # lazy state (optimizer, EMA)
+    recipe = recipes.build_recipe("resnet_sgd", {k: v for k, v in features.items() if k in AUGMENT})
+    policy = data.policy_augmentation(recipe, data.DATASETS["synthetic"].mean)
+    x, y = batch(8 * 16 * 4)  # batches of 32: two policy groups each
+    train_mod.train_steps(network, data.train_batches(x, y, 32, 0, 0, policy=policy), range(1))  # lazy state
 
     def traffic(steps):
         with HostTraffic() as seen:
-            totals = train_mod.train_steps(network, data.train_batches(x, y, 8, 1, 0), range(steps))
-        assert totals[2].item() == 8 * steps
+            totals = train_mod.train_steps(network, data.train_batches(x, y, 32, 1, 0, policy=policy), range(steps))
+        assert totals[2].item() == 32 * steps
         return seen.events
 
     assert traffic(2) == traffic(1)

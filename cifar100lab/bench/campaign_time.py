@@ -4,12 +4,13 @@ campaign's predicted duration from them, on 1 and on 8 GPUs with a chosen packin
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from .. import data as data_mod
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
 RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",
-             "channels_last", "compile", "optimizer")
+             "channels_last", "compile", "compile_mode", "optimizer")
 
 
 def campaign_networks(campaign) -> dict[tuple, dict]:
@@ -25,13 +26,14 @@ def campaign_networks(campaign) -> dict[tuple, dict]:
     return nets
 
 
-def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, device) -> dict:
+def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, device, compile_mode=None) -> dict:
     """Measured train and eval images/s of one network, built as its first run is configured."""
     b, eb = net["batch_size"], net["eval_batch_size"]
     x, y = synthetic_images(max((steps + warmup) * b, 2 * eb))
     plan = net["runs"][0].plan  # the run's own switches, recipe and optimizer: the epoch it will have
-    if compile_model and not plan.config.compile:
-        plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, compile=True))
+    if compile_model or compile_mode:
+        mode = {"compile_mode": compile_mode} if compile_mode else {}
+        plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, compile=True, **mode))
     path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device)
     return interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
 
@@ -52,14 +54,17 @@ def _network_row(net: dict, rates: dict, train_size: int, test_size: int) -> dic
 
 
 def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, device=None, dataset=None, only=None,
-                       progress=print, runs_per_gpu: int = 1, slowdown: float = 1.0) -> dict:
+                       progress=print, runs_per_gpu: int = 1, slowdown: float = 1.0, compile_mode=None,
+                       keep: Callable[[dict], None] | None = None) -> dict:
     """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
 
     Each network is timed with the trainer's step as its runs are configured (precision, channels_last,
-    compile, recipe; ``compile_model`` turns compilation on for all). The campaign's time is the sum over its
-    runs of epochs × epoch time (a lower bound: start-up, checkpoints and the first epoch's compilation are left
-    out). ``prediction`` spreads the runs over 1 and 8 GPUs, ``runs_per_gpu`` side by side on each, each shared
-    run ``slowdown`` times slower than alone (``bench --pack`` measures it).
+    compile, recipe; ``compile_model`` turns compilation on for all, ``compile_mode`` in that mode). The
+    campaign's time is the sum over its runs of epochs × epoch time (a lower bound: start-up, checkpoints and the
+    first epoch's compilation are left out). ``prediction`` spreads the runs over 1 and 8 GPUs, ``runs_per_gpu``
+    side by side on each, each shared run ``slowdown`` times slower than alone (``bench --pack`` measures it).
+    ``keep`` receives the record so far after each network (``unfinished``: how many networks are left), so a run
+    stopped by a time limit keeps what it measured.
     """
     from ..campaign import load_campaign
     device = default_device(device)
@@ -67,20 +72,27 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     train_size, test_size = data_mod.dataset_entry(camp.dataset).sizes
     peaks = measured_peaks(device, "auto")
     nets = campaign_networks(camp)
+    chosen = [net for net in nets.values() if not only or net["model"] in only]
+
+    def record(networks: list[dict]) -> dict:
+        return {"kind": "epoch_times", **header(device, peaks, campaign=camp.name, campaign_file=str(campaign_path),
+                                                dataset=camp.dataset, train_images=train_size, test_images=test_size,
+                                                processes=1, steps=steps, warmup=warmup,
+                                                compile=compile_model or bool(compile_mode), compile_mode=compile_mode,
+                                                complete=not only and len(networks) == len(nets),
+                                                unfinished=len(chosen) - len(networks)),
+                "networks": networks, "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
+                "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
+
     networks = []
-    for i, net in enumerate(nets.values()):
-        if only and net["model"] not in only:
-            continue
-        rates = _network_rates(net, steps, warmup, compile_model, device)
+    for i, net in enumerate(chosen):
+        rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode)
         networks.append(_network_row(net, rates, train_size, test_size))
-        progress(f"[{i + 1}/{len(nets)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
+        progress(f"[{i + 1}/{len(chosen)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
                  f"{rates['train_images_per_second']:.0f} train img/s, epoch {networks[-1]['epoch_seconds']:.1f} s")
-    return {"kind": "epoch_times", **header(device, peaks, campaign=camp.name, campaign_file=str(campaign_path),
-                                            dataset=camp.dataset, train_images=train_size, test_images=test_size,
-                                            processes=1, steps=steps, warmup=warmup, compile=compile_model,
-                                            complete=not only),
-            "networks": networks, "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
-            "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
+        if keep is not None:
+            keep(record(list(networks)))
+    return record(networks)
 
 
 def predicted_wall(run_seconds: list[float], gpus: int, runs_per_gpu: int = 1, slowdown: float = 1.0) -> float:

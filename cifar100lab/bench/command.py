@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
                    help="our path's precision (with --campaign: each run's own)")
     p.add_argument("--compile", action="store_true", help="also time the path with torch.compile")
+    p.add_argument("--compile-mode", help="also time torch.compile in this mode (e.g. "
+                   "reduce-overhead: CUDA graphs) beside the default one; implies --compile (with --campaign: every "
+                   "network compiled in this mode)")
     p.add_argument("--campaign", help="instead: time one epoch of every network in this campaign YAML and "
                                       "predict its duration on this device (--models limits the networks)")
     p.add_argument("--dataset", help="with --campaign: the dataset whose split sizes set the epoch")
@@ -50,6 +53,9 @@ def input_error(a) -> str | None:
         return ("bench measures speed only; training runs that record accuracy are their own command: "
                 f"python -m cifar100lab timed-runs {a.runs or 'FILE.yaml'}"
                 + (f" --data-root {a.data_root}" if a.data_root else ""))
+    from ..config import COMPILE_MODES
+    if a.compile_mode is not None and a.compile_mode not in COMPILE_MODES[1:]:
+        return f"--compile-mode must be one of {', '.join(COMPILE_MODES[1:])}, got {a.compile_mode}"
     if a.out and Path(a.out).suffix != ".json":
         return f"--out must name a .json file, got {a.out}"
     for flag in ("steps", "repeats", "batch_size"):
@@ -69,17 +75,19 @@ def input_error(a) -> str | None:
 
 
 def measure(a) -> dict:
-    """The measurement the flags ask for, as its record."""
+    """The measurement the flags ask for, as its record (a campaign's is written as it grows, so a time limit
+    that stops it keeps the networks measured)."""
     if a.pack:
         from .packing import run_packing
         return run_packing(a.pack, (a.models or ["resnet_20"])[0], a.batch_size, a.steps, a.warmup, a.device)
     if a.campaign:
         from .campaign_time import run_campaign_times
         return run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models,
-                                  runs_per_gpu=a.runs_per_gpu, slowdown=a.slowdown)
+                                  runs_per_gpu=a.runs_per_gpu, slowdown=a.slowdown, compile_mode=a.compile_mode,
+                                  keep=(lambda r: records.atomic_write_json(Path(a.out), r)) if a.out else None)
     from .throughput import run_bench
     return run_bench(a.models or ["resnet_20"], a.batch_size, a.steps, a.warmup, a.workers, a.precision,
-                     a.compile, device=a.device, repeats=a.repeats)
+                     a.compile or bool(a.compile_mode), device=a.device, repeats=a.repeats, compile_mode=a.compile_mode)
 
 
 def main(a) -> int:
@@ -137,5 +145,8 @@ def _prediction(result: dict) -> str:
     if result.get("complete", True):
         return f"predicted {result['campaign']} campaign: {hours}"
     runs = sum(len(n["runs"]) for n in result["networks"])
+    if result.get("unfinished"):
+        return (f"predicted for the {len(result['networks'])} network(s) measured before it stopped, {runs} run(s) of "
+                f"campaign {result['campaign']} ({result['unfinished']} network(s) left unmeasured): {hours}")
     return (f"predicted for the {len(result['networks'])} measured network(s) only, {runs} run(s) of campaign "
             f"{result['campaign']} (--models left its other networks unmeasured): {hours}")

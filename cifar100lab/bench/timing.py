@@ -26,11 +26,22 @@ def sync(device) -> None:
 
 
 def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:
-    """Measured dense matmul FLOP/s for ``dtype`` on ``device`` (the practical ceiling for conv nets)."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    sync(device)
+    """Measured dense matmul FLOP/s for ``dtype`` on ``device`` (the practical ceiling for conv nets), on
+    matrices of up to ``n``: from 256 up, doubled while one product takes under 1/20 of ``seconds`` (a CPU
+    without native bf16 takes tens of seconds for one 2048² product)."""
+    size = 256
+    while True:
+        a = torch.randn(size, size, device=device, dtype=dtype)
+        b = torch.randn(size, size, device=device, dtype=dtype)
+        a @ b  # warm-up (kernel choice, first-touch)
+        sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        sync(device)
+        if size >= n or time.perf_counter() - t0 >= seconds / 20:
+            break
+        size *= 2
+    n = size
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         a @ b
@@ -92,7 +103,7 @@ class OursPath:
         self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device
         self.epoch = 0
         self.info = {"precision": accelerator.mixed_precision, "channels_last": cfg.channels_last,
-                     "compile": cfg.compile, "pipeline": "uint8 tensors on device + batched crop/flip",
+                     "compile": cfg.compile, "compile_mode": cfg.compile_mode if cfg.compile else None, "pipeline": "uint8 tensors on device + batched crop/flip",
                      "input_size": plan.input_size, "optimizer": type(self.network.optimizer.optimizer).__name__}
 
     def train_round(self):

@@ -1,8 +1,8 @@
 """Data, in jobs: :mod:`.registry` names every dataset (one :class:`DatasetEntry` each, plugins through the
 ``cifar100lab.datasets`` entry point group); :mod:`.datasets` (CIFAR-100, the Fashion-MNIST stand-in, the synthetic
 set), :mod:`.cifar10` and :mod:`.imagefolder` register and read them; :mod:`.pipeline` turns a dataset into the
-training batches on the device. Importing this package registers every built-in dataset and installed plugin.
-The names the rest of the package and users call are here."""
+training batches on the device and :mod:`.policy` augments them (RandAugment, erasing). Importing this package
+registers every built-in dataset and installed plugin. The names the rest of the package and users call are here."""
 from . import cifar10, imagefolder  # noqa: F401  register CIFAR-10 and the imagefolder: prefix
 from .cifar10 import write_synthetic_cifar10
 from .datasets import (
@@ -21,7 +21,8 @@ from .datasets import (
     verify_md5s,
     write_synthetic_cifar100,
 )
-from .pipeline import crop_flip, epoch_draws, full_batches, normalizer, policy_augmentation, train_batches
+from .pipeline import crop_flip, epoch_draws, full_batches, normalizer, train_batches
+from .policy import policy_augmentation
 from .registry import (
     DATASETS,
     KIND_LABELS,

@@ -1,19 +1,13 @@
 """The training pipeline on the device: each epoch's sample order and crop/flip draws, the batches one process
-takes, the recipe's policy augmentation (RandAugment, erasing) and the normalizer. Every draw comes from
+takes (with the recipe's policy augmentation, :mod:`.policy`) and the normalizer. Every draw comes from
 :mod:`cifar100lab.seeds`, so a resumed run sees exactly the batches the uninterrupted one saw.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 
-from ..seeds import epoch_seed, seeded, step_seed
-
-# Images that share one RandAugment/erasing draw. transforms.v2 draws once per call; a call per image would
-# cost a kernel launch per image on a GPU, so a batch of 128 gets 8 independent draws instead of 128.
-POLICY_GROUP = 16
+from ..seeds import epoch_seed, step_seed
 
 
 def full_batches(n: int, batch_size: int, world_size: int = 1) -> int:
@@ -52,7 +46,7 @@ def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: i
 def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int, seed: int,
                   rank: int = 0, world_size: int = 1, augment: bool = True, policy=None):
     """Yield this process's (uint8 images, labels) batches for one epoch; x, y live on the device. ``policy``
-    (:func:`policy_augmentation`) runs after the crop and flip, drawing from :func:`seeds.step_seed`. The
+    (:func:`.policy.policy_augmentation`) runs after the crop and flip, drawing from :func:`seeds.step_seed`. The
     epoch's draws are moved to x's device once, before the first batch; no step copies anything from the host."""
     perm, shifts, flips = epoch_draws(len(y), epoch, seed, device=x.device)
     for step in range(full_batches(len(y), batch_size, world_size)):
@@ -64,25 +58,6 @@ def train_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int,
         if policy is not None:
             xb = policy(xb, step_seed(seed, epoch, step, rank))
         yield xb, y[idx.to(y.device)]
-
-
-def policy_augmentation(recipe, mean) -> Callable | None:
-    """The recipe's RandAugment / TrivialAugmentWide and random erasing (filled with the dataset mean, so it is
-    zero after normalisation, as timm's "const" mode) for uint8 batches on any device; None when all are off."""
-    from torchvision.transforms import v2
-    ops = {"randaugment": [v2.RandAugment(recipe.ra_ops, recipe.ra_magnitude)],
-           "trivialaugment": [v2.TrivialAugmentWide()], "none": []}[recipe.auto_augment]
-    if recipe.random_erasing:
-        ops.append(v2.RandomErasing(recipe.random_erasing, value=[round(255 * m) for m in mean]))
-    if not ops:
-        return None
-    transform = v2.Compose(ops)
-
-    def augment(xb: torch.Tensor, key: int) -> torch.Tensor:
-        with seeded(key):
-            return torch.cat([transform(group) for group in xb.split(POLICY_GROUP)])
-
-    return augment
 
 
 def normalizer(mean, std, device, size: int = 32, channels_last: bool = True):

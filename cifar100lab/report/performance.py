@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from . import performance_gpu as gpu
 from .i18n import LANGS, STATUS, dataset_label, fill, fmt
 from .tables import markdown_table
 
@@ -204,7 +205,7 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
                if skipped else "")
 
 
-def _epoch_times_section(e: dict, lang: str, measured: dict | None = None) -> str:
+def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found: list[dict] = ()) -> str:
     df = pd.DataFrame(e["networks"])
     paths = [" · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
                                     "compile" if n.get("compile") else None) if x) for n in e["networks"]]
@@ -221,7 +222,9 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None) -> st
                torch=e["versions"]["torch"], train=f"{e['train_images']:,}", dataset=e["dataset"],
                test=f"{e['test_images']:,}", total=_hours(e["predicted_campaign_seconds"]),
                tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "", against=_against(e, measured, lang))
-    return head + "\n\n:::{div} names-wrap\n" + t + ":::\n"  # network names may wrap: book/_static/tables.css
+    notes = [n for n in (gpu.prediction(e, lang), gpu.run_check(e, list(found), lang)) if n]
+    # network names may wrap: book/_static/tables.css
+    return head + "\n\n:::{div} names-wrap\n" + t + ":::\n" + "".join("\n" + n for n in notes) + ("\n" if notes else "")
 
 
 # What makes two timed runs the same setup (with the device, its threads and the resolved precision).
@@ -332,6 +335,18 @@ PERFORMANCE_SECTIONS = [
                "channels_last、bf16）的吞吐量对比，由 `python -m cifar100lab bench` 在同一进程中用合成的 CIFAR 形状图像测得："
                "这些是速度测量，不是准确率结果。"},
         {"en": "No benchmark record yet.", "zh": "尚无基准测试记录。"})),
+    ("packing", gpu.packing_section, (
+        {"en": "Several runs on one GPU", "zh": "一块 GPU 上同时运行多次训练"},
+        {"en": "A small network leaves a large GPU mostly idle, so several runs side by side may train more images "
+               "per second in all. `python -m cifar100lab bench --pack 1 2 4 8` starts k runs of one network, each "
+               "in its own process on the same GPU, times them together and adds up their training images/s; the "
+               "slowdown per run (k ÷ the speed-up) is what `bench --campaign --slowdown` takes to predict a "
+               "campaign's wall time.",
+         "zh": "小网络只能用到大 GPU 的一小部分，因此并行运行多次训练，合计每秒训练的图像可能更多。"
+               "`python -m cifar100lab bench --pack 1 2 4 8` 在同一块 GPU 上启动 k 次同一网络的运行（各自一个进程），"
+               "同时计时并把它们的训练 图像/秒 相加；每次运行的减速（k ÷ 加速比）即 `bench --campaign --slowdown` "
+               "预计实验总用时所用的值。"},
+        {"en": "No packing record yet.", "zh": "尚无多运行共享 GPU 的记录。"})),
     ("epoch_times", _epoch_times_section, (
         {"en": "Epoch times and predicted campaign duration", "zh": "每轮用时与实验预计时长"},
         {"en": "Measured by `python -m cifar100lab bench --campaign <campaign.yaml>`: one epoch of every distinct "
@@ -349,6 +364,16 @@ PERFORMANCE_SECTIONS = [
         {"en": "Steps 1 and 3 of `benchmarks/gpu_check.sh` (`python -m cifar100lab check fork|resume`).",
          "zh": "`benchmarks/gpu_check.sh` 的第 1 步与第 3 步（`python -m cifar100lab check fork|resume`）。"},
         {"en": "No check record yet.", "zh": "尚无检查记录。"})),
+    ("sync_check", gpu.sync_section, (
+        {"en": "A training step that never waits on the host", "zh": "从不让主机等待的训练步"},
+        {"en": "`benchmarks/sync_check.py` (step 7 of `benchmarks/gpu_check.sh`) runs 4 training steps of each "
+               "feature (ResNet-20, batch 128, synthetic images, after 3 warm-up steps) under "
+               "`torch.cuda.set_sync_debug_mode(\"error\")`, so any step that makes the host wait for the device "
+               "(`.item()`, a blocking host-to-device copy, a branch on a device value) fails and names the operation.",
+         "zh": "`benchmarks/sync_check.py`（`benchmarks/gpu_check.sh` 的第 7 步）在 "
+               "`torch.cuda.set_sync_debug_mode(\"error\")` 下对每个功能运行 4 个训练步（ResNet-20，批大小 128，合成图像，"
+               "先预热 3 步），任何让主机等待设备的操作（`.item()`、阻塞的主机到设备拷贝、依据设备上的值分支）都会报错并指出该操作。"},
+        {"en": "No sync-check record yet.", "zh": "尚无同步检查记录。"})),
 ]
 
 
@@ -360,7 +385,7 @@ def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generat
     out.mkdir(parents=True, exist_ok=True)
     found = [records.read_json(p) for p in sorted(Path(bench_dir).glob("*.json"))] if Path(bench_dir).is_dir() else []
     has_gpu = any(b.get("device_type") == "cuda" for b in found)
-    extra = {"epoch_times": {"measured": measured_epochs(runs_root, campaign)}, "runs": {"found": found}}
+    extra = {"epoch_times": {"measured": measured_epochs(runs_root, campaign), "found": found}, "runs": {"found": found}}
     for lang in LANGS:
         parts = _campaign_part(runs_root, campaign, lang)
         for kind, render, (title, intro, empty) in PERFORMANCE_SECTIONS:
