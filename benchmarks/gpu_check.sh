@@ -9,10 +9,14 @@
 #      batch 128 (target: ≥ 4× the original), and every network of params/full.yaml;
 #   6. ResNet-20 for 200 epochs at batch 128 with per-epoch evaluation on 50,000 images (target: ≤ 3 min on one
 #      H200), and the prediction of that run from its epoch time (resnet_20-prediction: within 15 %);
-#   7. sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error");
+#   7. graph: the step replayed as one CUDA graph (cuda_graph: true) trains as the eager step does (30 steps,
+#      deterministic kernels, SGD and AdamW with Mixup, EMA and clipping);
+#      sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error");
 #   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU (target: 8 runs ≥ 3× one);
 #   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU
-#      (--slowdown taken from the pack record's shared_run_slowdown for k = 4).
+#      (--slowdown taken from the pack record's shared_run_slowdown for k = 4);
+#  10. full-epoch-times-graphed: the same with every network's step as one CUDA graph (its record is kept after
+#      every network, so a time limit leaves the networks measured).
 # Commit the records; the book's Performance page renders them.
 #
 # Usage: bash benchmarks/gpu_check.sh DATA_ROOT
@@ -59,15 +63,18 @@ step notebook 120 bash -c 'notebook "$@"' notebook
 rm -rf "$work/resume"
 step resume 150 "$py" -m cifar100lab check resume "$work/resume.yaml" --work-dir "$work"
 step precision 150 "$py" -m cifar100lab timed-runs benchmarks/gpu_precision.yaml --data-root "$data_root"
+step graph 90 "$py" benchmarks/graph_check.py
 step sync 100 "$py" benchmarks/sync_check.py
-step resnet_20 150 "$py" -m cifar100lab bench --models resnet_20 --compile-mode reduce-overhead --steps 100 --warmup 10 \
+step resnet_20 180 "$py" -m cifar100lab bench --models resnet_20 --cuda-graph --compile --steps 100 --warmup 10 \
   --repeats 3 --workers 4
 step full-epoch-times 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
-step resnet_20-200-epochs 360 "$py" -m cifar100lab timed-runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
+step resnet_20-200-epochs 300 "$py" -m cifar100lab timed-runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
 step resnet_20-prediction 90 "$py" -m cifar100lab bench --campaign params/full.yaml --models resnet_20 \
-  --compile-mode reduce-overhead --steps 200 --warmup 20
+  --cuda-graph --steps 200 --warmup 20
 step pack 150 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
 slowdown=$("$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$dir/gpu-$card-pack.json" 2>/dev/null || echo 1.0)
-step full-epoch-times-packed 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+step full-epoch-times-packed 330 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --runs-per-gpu 4 --slowdown "$slowdown"
+step full-epoch-times-graphed 400 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+  --cuda-graph
 exit $failed

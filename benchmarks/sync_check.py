@@ -18,7 +18,11 @@ FEATURES = {"plain": {}, "mixup-cutmix": {"mixup": 0.8, "cutmix": 1.0, "label_sm
             "ema": {"ema_decay": 0.999}, "clip": {"grad_clip": 1.0}, "freeze": {"freeze_epochs": 1},
             "adamw": {"optimizer": "adamw", "warmup_epochs": 1.0}, "ddp-1-process": {},
             "compile-reduce-overhead": {"settings": {"compile": True, "compile_mode": "reduce-overhead",
-                                                     "fused_optimizer": True}}}
+                                                     "fused_optimizer": True}},
+            "cuda-graph": {"settings": {"cuda_graph": True}},
+            "cuda-graph-adamw-mixup-ema-clip": {"settings": {"cuda_graph": True}, "optimizer": "adamw",
+                                                "warmup_epochs": 1.0, "mixup": 0.8, "cutmix": 1.0, "ema_decay": 0.999,
+                                                "grad_clip": 1.0}}
 
 
 def check(name, overrides):
@@ -38,7 +42,8 @@ def check(name, overrides):
     x = torch.randint(0, 256, (128 * 8, 3, 32, 32), dtype=torch.uint8, device="cuda")
     y = torch.randint(0, 100, (128 * 8,), device="cuda")
     network.train_mode(0)
-    train_steps(network, data.train_batches(x, y, 128, 0, 0, policy=policy), range(3))  # warm-up, lazy state
+    # warm-up: lazy state, compilation, and a CUDA graph's eager steps and capture (which synchronizes)
+    train_steps(network, data.train_batches(x, y, 128, 0, 0, policy=policy), range(5))
     batches = data.train_batches(x, y, 128, 1, 0, policy=policy)
     next(batches)  # the epoch's setup (the plan's one copy to the device) is allowed
     torch.cuda.synchronize()

@@ -10,12 +10,21 @@ import torch
 from .devices import visible_gpus
 
 
+def cpu_has_native_bf16() -> bool:
+    """AMX or AVX512-BF16: the CPUs where bf16 autocast is fast. Elsewhere (AVX2, e.g. AMD Zen 3) oneDNN emulates
+    bf16 and a ResNet-20 step under it took about 10× as long as in fp32 (35 against 325 img/s)."""
+    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+
+
 def choose_precision(precision: str, cuda: bool) -> str:
-    """Accelerate's mixed_precision value: bf16 where supported (CPU autocast too), else fp16 on GPU."""
+    """Accelerate's mixed_precision value. auto: on a GPU bf16 where supported, else fp16; on a CPU bf16 where it
+    is native (:func:`cpu_has_native_bf16`), else fp32."""
     if precision == "fp32":
         return "no"
     if precision == "auto":
-        return "bf16" if (not cuda or torch.cuda.is_bf16_supported()) else "fp16"
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_native_bf16() else "no"
     return precision
 
 

@@ -164,10 +164,11 @@ class TrainConfig:
     recipe: str | None = None  # None: the model's default recipe
     overrides: dict = field(default_factory=dict)  # recipe fields to override (lr, weight_decay, …)
     seed: int = 0
-    precision: str = "auto"  # auto: bf16 (fp16 on GPUs without bf16); fp32 disables autocast
+    precision: str = "auto"  # auto: bf16 (fp16 on GPUs without it, fp32 on CPUs without native bf16); fp32: no autocast
     channels_last: bool = True
     compile: bool = False  # torch.compile the model
     compile_mode: str = "default"  # torch.compile mode (with compile): reduce-overhead / max-autotune use CUDA graphs
+    cuda_graph: bool = False  # capture the whole training step (optimizer included) as one CUDA graph (see step_graph)
     deterministic: bool = False  # deterministic kernels (exact resume on GPU); off: cudnn.benchmark picks the fastest
     fused_optimizer: bool = False  # fused SGD/AdamW kernels (CPU and GPU)
     augment: bool = True  # random crop (4-px padding) + horizontal flip, batched on the device
@@ -275,6 +276,10 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
         input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    if cfg.cuda_graph:
+        from .step_graph import settings_conflict  # (torch: check_network below imports it anyway)
+        if why := settings_conflict(cfg, recipe):
+            raise ConfigError(why)
     check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1)
     check_schedule(cfg, recipe)
     check_batch(cfg, dataset)
@@ -294,8 +299,7 @@ def run_folder(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, run_dir=f"{RUNS_ROOT}/{cfg.run_id}")
 
 
-def check_fields(cfg: TrainConfig) -> None:
-    """Every field's type (from its annotation; a bool is not an int) and every integer's range."""
+def check_fields(cfg: TrainConfig) -> None:  # every field's type (a bool is not an int) and every integer's range
     hints = typing.get_type_hints(TrainConfig)
     for f in fields(TrainConfig):
         value = getattr(cfg, f.name)
@@ -390,8 +394,6 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
 
 
 # --- where a campaign's runs execute --------------------------------------------------------------------
-
-
 
 @dataclass
 class ExecutorConfig:

@@ -181,8 +181,10 @@ def scaled_lr(recipe: Recipe, world_size: int) -> float:
     return recipe.lr * factor
 
 
-def build_optimizer(model: torch.nn.Module, recipe: Recipe, world_size: int = 1, fused: bool | None = None):
-    """The recipe's optimizer over the parameters that train (a frozen backbone's have requires_grad off)."""
+def build_optimizer(model: torch.nn.Module, recipe: Recipe, world_size: int = 1, fused: bool | None = None,
+                    capturable: bool = False):
+    """The recipe's optimizer over the parameters that train (a frozen backbone's have requires_grad off);
+    ``capturable``: AdamW's step count stays on the device, so a CUDA graph can capture its step."""
     lr = scaled_lr(recipe, world_size)
     groups = param_groups(model, recipe)
     for g in groups:  # layer decay: each group's peak lr; the schedule then scales every group alike
@@ -190,7 +192,7 @@ def build_optimizer(model: torch.nn.Module, recipe: Recipe, world_size: int = 1,
     extra = {} if fused is None else {"fused": fused}
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov, **extra)
-    return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, **extra)
+    return torch.optim.AdamW(groups, lr=lr, betas=recipe.betas, capturable=capturable, **extra)
 
 
 def param_groups(model: torch.nn.Module, recipe: Recipe) -> list[dict]:

@@ -8,29 +8,29 @@ Resuming restarts at the epoch after the last checkpoint and reproduces the unin
 the sample order, augmentation draws and global RNG are re-derived from ``(seed, epoch)`` (:mod:`.seeds`).
 
 ``train`` reads as Accelerate's example training function does: seed, accelerator, data, model, optimizer
-and schedule (:func:`build_learner`), the loop, evaluation, checkpoint. ``build_learner`` + ``Learner.step``
-are the one build-and-step that :mod:`.evaluation` and the benchmark use too.
+and schedule (:func:`.learner.build_learner`), the loop, evaluation, checkpoint. ``build_learner`` +
+``Learner.step`` (:mod:`.learner`) are the one build-and-step that :mod:`.evaluation` and the benchmark use too.
 """
 from __future__ import annotations
 
-import functools
 import os
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from . import distill, recipes, records
-from .accelerator import build_accelerator, cpu_depthwise_in_fp32, log_epoch, set_kernel_policy, start_trackers
+from . import distill, records
+from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, previous_result, weights_unavailable
 from .checkpoint import checkpoint_due, load_checkpoint, save_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
-from .data import Dataset, full_batches, load_dataset, normalizer, policy_augmentation, train_batches
-from .models import PretrainedWeightsUnavailable, classifier_name, count_flops, count_params, create_model
+from .data import Dataset, full_batches, load_dataset, policy_augmentation, train_batches
+from .learner import Learner, build_learner, build_model
+from .models import PretrainedWeightsUnavailable, count_flops, count_params
 from .progress import Progress
-from .seeds import dropout_seed, mix_seed, seed_everything, seeded
+from .seeds import dropout_seed, mix_seed, seed_everything
+from .step_graph import device_conflict
 from .trial import trial_report
 
 __all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_model", "train"]
@@ -38,180 +38,6 @@ __all__ = ["Learner", "TrainingDiverged", "build_learner", "evaluate", "build_mo
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-# ------------------------------------------------------------------ the one build-and-step
-
-class Frozen:
-    """The backbone (everything but the classifier) held fixed until epoch ``until``: its gradients are dropped
-    before each optimizer step (so neither the update nor weight decay touches it) and its modules stay in eval
-    mode (BatchNorm statistics and dropout stay put). Dropping gradients rather than switching
-    ``requires_grad`` keeps DDP's buckets valid when the backbone is released."""
-
-    def __init__(self, model: torch.nn.Module, until: int):
-        head = classifier_name(model)
-        inside = lambda name: name == head or name.startswith(head + ".")  # noqa: E731
-        self.params = [p for n, p in model.named_parameters() if not inside(n)]
-        # every module outside the classifier that does not contain it (eval() reaches a module's children)
-        self.modules = [m for n, m in model.named_modules() if n and not inside(n) and not head.startswith(n + ".")]
-        self.until, self.holding = until, until > 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.holding = epoch < self.until
-
-    def hold(self) -> None:
-        if self.holding:
-            for m in self.modules:
-                m.eval()
-
-    def drop_grads(self) -> None:
-        if self.holding:
-            for p in self.params:
-                p.grad = None
-
-
-@dataclass
-class Learner:
-    """What learns: the network prepared by Accelerate, fed through the run's normalizer under its autocast,
-    with its optimizer, schedule, loss, Mixup/CutMix, EMA and frozen backbone. ``step`` is the training step
-    (loss, backward through the scaler, gradient clipping, optimizer, scheduler, EMA); ``forward`` is the
-    compiled module when ``compile`` is on. Without an optimizer it only evaluates."""
-    accelerator: Any
-    model: torch.nn.Module
-    forward: Callable
-    prepare: Callable
-    optimizer: Any = None
-    scheduler: Any = None
-    criterion: Callable = F.cross_entropy
-    mix: Callable | None = None  # timm Mixup: (images, labels) -> (mixed images, soft targets)
-    grad_clip: float = 0.0
-    ema: Any = None  # timm ModelEmaV3
-    frozen: Frozen | None = None
-    teacher: distill.Teacher | None = None  # distils: the hard loss becomes the distilled one
-    fp32_depthwise_convs: int = 0  # the CPU kernel policy's count (accelerator.cpu_depthwise_in_fp32)
-
-    def step(self, xb: torch.Tensor, yb: torch.Tensor, key: int = 0):
-        x, target = self.prepare(xb), yb
-        if self.mix is not None:
-            with seeded(key):  # the step's own draw: a resumed run mixes as the uninterrupted one did
-                x, target = self.mix(x, yb)
-        with self.accelerator.autocast():
-            logits = self.forward(x)
-            loss = self.criterion(logits.float(), target)
-            if self.teacher is not None:  # the loss above (under Mixup: against the mixed targets) + the teacher's
-                loss = self.teacher.loss(x, logits.float(), loss)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.accelerator.backward(loss)
-        if self.frozen is not None:
-            self.frozen.drop_grads()
-        if self.grad_clip:
-            self.accelerator.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        if self.ema is not None:
-            self.ema.update(self.accelerator.unwrap_model(self.model), step=self.scheduler.last_epoch)
-        return loss, logits
-
-    def logits(self, xb: torch.Tensor) -> torch.Tensor:
-        with self.accelerator.autocast():
-            return self.model(self.prepare(xb)).float()
-
-    def train_mode(self, epoch: int | None = None) -> None:
-        """Training mode, with a frozen backbone held in eval mode (``epoch``: the one about to run)."""
-        if self.frozen is not None and epoch is not None:
-            self.frozen.set_epoch(epoch)
-        self.model.train()
-        if self.frozen is not None:
-            self.frozen.hold()
-
-    def ema_learner(self) -> "Learner":
-        """The EMA weights as an evaluable learner (same normalizer and autocast)."""
-        return Learner(self.accelerator, self.ema.module, self.ema.module, self.prepare)
-
-    def state_dict(self) -> dict:
-        """What a checkpoint keeps of the learner; :func:`build_learner` restores it."""
-        accelerator = self.accelerator
-        return {"model": accelerator.unwrap_model(self.model).state_dict(),
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,
-                "ema": self.ema.state_dict() if self.ema is not None else None,
-                **({"teacher": self.teacher.state()} if self.teacher is not None else {})}
-
-
-def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:
-    """The plan's network; ``weights=False`` skips pretrained weights (they come from a checkpoint, or speed
-    is all that is measured)."""
-    return create_model(plan.config.model, num_classes=num_classes, pretrained=plan.pretrained if weights else None,
-                        img_size=plan.input_size, **plan.config.options)
-
-
-def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,
-                  state: dict | None = None, num_classes: int | None = None,
-                  teacher: distill.Teacher | None = None) -> Learner:
-    """Wrap ``model`` the way the trainer runs it. With ``steps_per_epoch`` it can train (optimizer and
-    schedule from the plan's recipe, ``state`` restored from a checkpoint); without, it only evaluates.
-    ``num_classes``: the loaded dataset's (Mixup's soft targets), default the dataset's registered count."""
-    cfg, recipe = plan.config, plan.recipe
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    fp32_depthwise = cpu_depthwise_in_fp32(model, accelerator)
-    prepare = normalizer(plan.mean, plan.std, accelerator.device, plan.input_size, cfg.channels_last)
-    if steps_per_epoch is None:
-        model = accelerator.prepare(model)
-        return Learner(accelerator, model, model, prepare, fp32_depthwise_convs=fp32_depthwise)
-    frozen = _frozen_backbone(model, plan)
-    optimizer = recipes.build_optimizer(model, recipe, accelerator.num_processes, fused=cfg.fused_optimizer or None)
-    scheduler = recipes.build_scheduler(optimizer, recipe, cfg.epochs, steps_per_epoch)
-    distill.check_resume(state, teacher)
-    if state:  # before prepare: the states name the unwrapped model's parameters
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-    model, optimizer = accelerator.prepare(model, optimizer)
-    if state and state.get("scaler") and accelerator.scaler is not None:
-        accelerator.scaler.load_state_dict(state["scaler"])
-    if cfg.compile:  # a kernel that compiled other models before (a kept job kernel, a re-run cell) would reach
-        torch._dynamo.reset()  # dynamo's recompile limit and fall back to eager without saying so
-    forward = torch.compile(model, mode=cfg.compile_mode) if cfg.compile else model
-    mix, criterion = _mixing(recipe, num_classes or plan.dataset.num_classes)
-    ema = _ema(accelerator.unwrap_model(model), recipe, state)
-    return Learner(accelerator, model, forward, prepare, optimizer, scheduler, criterion, mix, recipe.grad_clip,
-                   ema, frozen, teacher, fp32_depthwise)
-
-
-def _frozen_backbone(model: torch.nn.Module, plan: RunPlan) -> Frozen | None:
-    """The recipe's frozen backbone: for ``freeze_epochs``, or for the whole run (``freeze: backbone``)."""
-    recipe = plan.recipe
-    if not (recipe.freeze == "backbone" or recipe.freeze_epochs):
-        return None
-    frozen = Frozen(model, plan.config.epochs if recipe.freeze == "backbone" else recipe.freeze_epochs)
-    if recipe.freeze == "backbone":  # never released: no backbone gradients are computed at all
-        for p in frozen.params:
-            p.requires_grad_(False)
-    return frozen
-
-
-def _mixing(recipe, num_classes: int) -> tuple[Callable | None, Callable]:
-    """(timm's Mixup/CutMix or None, the loss): label smoothing goes into the soft targets when mixing."""
-    if not (recipe.mixup or recipe.cutmix):
-        return None, functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
-    from timm.data import Mixup
-    from timm.loss import SoftTargetCrossEntropy
-    mix = Mixup(mixup_alpha=recipe.mixup, cutmix_alpha=recipe.cutmix, prob=recipe.mix_prob,
-                switch_prob=recipe.mix_switch_prob, label_smoothing=recipe.label_smoothing, num_classes=num_classes)
-    return mix, SoftTargetCrossEntropy()
-
-
-def _ema(model: torch.nn.Module, recipe, state: dict | None):
-    """timm's EMA of the weights (with its decay warm-up, so a short run's EMA is not stuck near the initial
-    weights), restored from ``state``; None without ``ema_decay``."""
-    if not recipe.ema_decay:
-        return None
-    from timm.utils import ModelEmaV3
-    ema = ModelEmaV3(model, decay=recipe.ema_decay, use_warmup=True)
-    if state and state.get("ema"):
-        ema.load_state_dict(state["ema"])
-    return ema
 
 
 @torch.inference_mode()
@@ -265,6 +91,8 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     teacher_spec = distill.check_teacher(plan)  # before any work: a teacher that is not there is one error line
     kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
+    if cfg.cuda_graph and (why := device_conflict(accelerator)):  # refused before anything is written
+        raise ConfigError(why)
     run = RunState(plan, accelerator)
     run.record["kernels"] = kernels
     if teacher_spec:
@@ -374,7 +202,7 @@ def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, e
     metrics = _evaluations(learner, data, cfg.eval_batch_size)
     return {"epoch": epoch + 1, "train_loss": totals[0].item() / totals[2].item(),
             "train_acc": 100 * totals[1].item() / totals[2].item(), **metrics,
-            "lr": learner.optimizer.param_groups[0]["lr"], "epoch_seconds": train_time,
+            "lr": float(learner.optimizer.param_groups[0]["lr"]), "epoch_seconds": train_time,
             "eval_seconds": time.perf_counter() - t1, "images_per_second": totals[2].item() / train_time}
 
 

@@ -186,3 +186,69 @@ def test_the_200_epoch_resnet_20_run_is_checked_against_its_predicted_epoch_time
     # A run compiled another way is not this record's prediction to check.
     en, _ = _pages(tmp_path / "mode", prediction, _run200(128, 1.6, mode="default"))
     assert "200-epoch resnet_20 run" not in en
+
+
+def test_a_run_with_its_step_as_one_cuda_graph_is_checked_against_the_graphed_prediction_only(tmp_path):
+    graphed = _net(epoch=0.9)
+    graphed.update(compile=False, compile_mode=None, cuda_graph=True)
+    run = _run200(128, 0.88)
+    run["runs"][0]["config"].update(compile=False, compile_mode="default", cuda_graph=True)
+    en, _ = _pages(tmp_path, _epoch_record([graphed], complete=False), run)
+    assert "predicted 200 × 0.90 s = **180 s** of epochs, measured **176 s**" in en
+    assert "bf16 · SGD · CL · CUDA graph" in en
+    en, _ = _pages(tmp_path / "eager", _epoch_record([_net(epoch=0.9)], complete=False), run)  # compiled, no graph
+    assert "200-epoch resnet_20 run" not in en
+
+
+def test_the_200_epoch_run_is_judged_against_its_3_minute_target_on_the_h200(tmp_path):
+    for wall, verdict, zh_verdict in ((181.5, "not met", "未达到"), (170.0, "met", "达到")):
+        run = _run200(128, 0.85)
+        run["device_type"] = "cuda"
+        run["runs"][0]["wall_seconds"] = wall
+        en, zh = _pages(tmp_path / str(wall), run)
+        assert (f"- The project's target for this run is ≤ 3 min of wall time on one H200: {verdict} ({wall:.1f} s "
+                "from start to record, of which 170.0 s in its epochs' training and evaluation).") in en
+        assert f"总用时 ≤ 3 分钟：{zh_verdict}（从启动到写出记录 {wall:.1f} 秒" in zh
+
+
+def _bench_record(speedups: dict[str, float], device=H200, batch=128) -> dict:
+    rows = [{"model": "resnet_20", "path": path, "precision": "bf16", "train_images_per_second": 1000.0 * s,
+             "eval_images_per_second": 1.0, "achieved_tflops": 1.0, "fraction_of_peak": 0.01,
+             "train_speedup": s, "eval_speedup": 1.0} for path, s in speedups.items()]
+    rows[0].pop("train_speedup")
+    return {"kind": "bench", "device": device, "device_type": "cuda", "measured": "2026-12-04", "batch_size": batch,
+            "steps": 100, "repeats": 3, "versions": {"torch": "2.x"}, "peaks_tflops": {"fp32": 50.0}, "rows": rows}
+
+
+def test_the_gpu_throughput_target_is_judged_by_the_fastest_path_of_the_record(tmp_path):
+    en, zh = _pages(tmp_path, _bench_record({"original": 1.0, "ours": 1.07, "ours+cuda-graph": 4.75}))
+    assert ("- The project's GPU target is resnet_20 training at batch 128 at ≥ 4× the original pipeline's images/s: "
+            "met (best: `ours+cuda-graph`, 4.75×).") in en
+    assert "| ours+CUDA graph |" in en and "| 本项目 + CUDA 图 |" in zh and "达到（最好为 `ours+cuda-graph`，4.75×）" in zh
+    en, _ = _pages(tmp_path / "slow", _bench_record({"original": 1.0, "ours": 1.07, "ours+compile": 1.2}))
+    assert "images/s: not met (best: `ours+compile`, 1.20×)." in en
+    en, _ = _pages(tmp_path / "b512", _bench_record({"original": 1.0, "ours": 5.0}, batch=512))
+    assert "GPU target" not in en
+
+
+def test_the_cuda_graph_check_tables_each_case_against_the_eager_step(tmp_path):
+    rec = {"kind": "graph_check", "device": H200, "measured": "2026-12-04T18:41:40", "git_commit": "abcdef12",
+           "cases": {"sgd": {"ok": True, "max_loss_gap": 0.0, "max_param_diff": 0.0},
+                     "adamw": {"ok": False, "max_loss_gap": 0.5, "max_param_diff": 0.01}}}
+    en, zh = _pages(tmp_path, rec)
+    assert ("**NVIDIA H200** — measured 2026-12-04, commit abcdef1: 1 of 2 cases train exactly as the eager step does "
+            "(loss difference ≤ 0.1 %).") in en
+    assert "| sgd | passed | 0 | 0 |" in en and "| adamw | differs | 0.5 | 0.01 |" in en
+    assert "2 种情形中有 1 种与逐步执行的训练一致" in zh
+
+
+def test_the_full_protocol_prediction_is_judged_against_its_4_hour_target_on_one_h200(tmp_path):
+    record = _epoch_record([_net()])
+    en, zh = _pages(tmp_path, record)
+    assert "The project's target for the whole `full` protocol is ≤ 4 h on one H200: not met." in en
+    assert "本项目对整个 `full` 协议的目标是单块 H200 上 ≤ 4 小时：未达到。" in zh
+    record["prediction"]["gpus_1_seconds"] = 3.5 * 3600
+    en, _ = _pages(tmp_path / "fast", record)
+    assert "≤ 4 h on one H200: met." in en
+    en, _ = _pages(tmp_path / "quick", _epoch_record([_net()], campaign="quick"))
+    assert "protocol is ≤ 4 h" not in en

@@ -10,7 +10,7 @@ from .. import data as data_mod
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
 RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",
-             "channels_last", "compile", "compile_mode", "optimizer")
+             "channels_last", "compile", "compile_mode", "cuda_graph", "optimizer")
 
 
 def campaign_networks(campaign) -> dict[tuple, dict]:
@@ -19,21 +19,23 @@ def campaign_networks(campaign) -> dict[tuple, dict]:
     for run in campaign.runs:
         p, c = run.plan, run.config
         key = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
-               c.precision, c.channels_last, c.compile, c.fused_optimizer, p.recipe)
+               c.precision, c.channels_last, c.compile, c.cuda_graph, c.fused_optimizer, p.recipe)
         nets.setdefault(key, {"model": c.model, "options": dict(c.options), "pretrained": p.pretrained,
                               "input_size": p.input_size, "batch_size": c.batch_size,
                               "eval_batch_size": c.eval_batch_size, "runs": []})["runs"].append(run)
     return nets
 
 
-def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, device, compile_mode=None) -> dict:
+def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, device, compile_mode=None,
+                   cuda_graph=False) -> dict:
     """Measured train and eval images/s of one network, built as its first run is configured."""
     b, eb = net["batch_size"], net["eval_batch_size"]
     x, y = synthetic_images(max((steps + warmup) * b, 2 * eb))
     plan = net["runs"][0].plan  # the run's own switches, recipe and optimizer: the epoch it will have
-    if compile_model or compile_mode:
-        mode = {"compile_mode": compile_mode} if compile_mode else {}
-        plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, compile=True, **mode))
+    changes = {**({"compile": True} if compile_model or compile_mode else {}),
+               **({"compile_mode": compile_mode} if compile_mode else {}), **({"cuda_graph": True} if cuda_graph else {})}
+    if changes:
+        plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes))
     path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device)
     return interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
 
@@ -55,11 +57,12 @@ def _network_row(net: dict, rates: dict, train_size: int, test_size: int) -> dic
 
 def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, device=None, dataset=None, only=None,
                        progress=print, runs_per_gpu: int = 1, slowdown: float = 1.0, compile_mode=None,
-                       keep: Callable[[dict], None] | None = None) -> dict:
+                       keep: Callable[[dict], None] | None = None, cuda_graph: bool = False) -> dict:
     """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
 
     Each network is timed with the trainer's step as its runs are configured (precision, channels_last,
-    compile, recipe; ``compile_model`` turns compilation on for all, ``compile_mode`` in that mode). The
+    compile, recipe; ``compile_model`` turns compilation on for all, ``compile_mode`` in that mode, and
+    ``cuda_graph`` replays every network's step as one CUDA graph). The
     campaign's time is the sum over its runs of epochs × epoch time (a lower bound: start-up, checkpoints and the
     first epoch's compilation are left out). ``prediction`` spreads the runs over 1 and 8 GPUs, ``runs_per_gpu``
     side by side on each, each shared run ``slowdown`` times slower than alone (``bench --pack`` measures it).
@@ -74,19 +77,19 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     nets = campaign_networks(camp)
     chosen = [net for net in nets.values() if not only or net["model"] in only]
 
-    def record(networks: list[dict]) -> dict:
-        return {"kind": "epoch_times", **header(device, peaks, campaign=camp.name, campaign_file=str(campaign_path),
-                                                dataset=camp.dataset, train_images=train_size, test_images=test_size,
-                                                processes=1, steps=steps, warmup=warmup,
-                                                compile=compile_model or bool(compile_mode), compile_mode=compile_mode,
-                                                complete=not only and len(networks) == len(nets),
-                                                unfinished=len(chosen) - len(networks)),
-                "networks": networks, "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
+    head = header(device, peaks, campaign=camp.name, campaign_file=str(campaign_path), dataset=camp.dataset,
+                  train_images=train_size, test_images=test_size, processes=1, steps=steps, warmup=warmup,
+                  compile=compile_model or bool(compile_mode), compile_mode=compile_mode, cuda_graph=cuda_graph)
+
+    def record(networks: list[dict]) -> dict:  # one header ("measured": the start), not git and versions per network
+        return {"kind": "epoch_times", **head, "complete": not only and len(networks) == len(nets),
+                "unfinished": len(chosen) - len(networks), "networks": networks,
+                "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
                 "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
 
     networks = []
     for i, net in enumerate(chosen):
-        rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode)
+        rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
         networks.append(_network_row(net, rates, train_size, test_size))
         progress(f"[{i + 1}/{len(chosen)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
                  f"{rates['train_images_per_second']:.0f} train img/s, epoch {networks[-1]['epoch_seconds']:.1f} s")

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile-mode", help="also time torch.compile in this mode (e.g. "
                    "reduce-overhead: CUDA graphs) beside the default one; implies --compile (with --campaign: every "
                    "network compiled in this mode)")
+    p.add_argument("--cuda-graph", action="store_true", help="also time the whole step replayed as one CUDA graph "
+                   "(cuda_graph: true; with --compile also compiled; with --campaign: every network so)")
     p.add_argument("--campaign", help="instead: time one epoch of every network in this campaign YAML and "
                                       "predict its duration on this device (--models limits the networks)")
     p.add_argument("--dataset", help="with --campaign: the dataset whose split sizes set the epoch")
@@ -56,6 +58,12 @@ def input_error(a) -> str | None:
     from ..config import COMPILE_MODES
     if a.compile_mode is not None and a.compile_mode not in COMPILE_MODES[1:]:
         return f"--compile-mode must be one of {', '.join(COMPILE_MODES[1:])}, got {a.compile_mode}"
+    if a.cuda_graph and not (a.device or "cuda").startswith("cuda"):
+        return f"--cuda-graph replays CUDA graphs: it needs --device cuda, got --device {a.device}"
+    if a.cuda_graph and not a.device:
+        from ..devices import visible_gpus
+        if not visible_gpus():
+            return "--cuda-graph replays CUDA graphs, and this machine has no CUDA device (NVML reports none)"
     if a.out and Path(a.out).suffix != ".json":
         return f"--out must name a .json file, got {a.out}"
     for flag in ("steps", "repeats", "batch_size"):
@@ -84,10 +92,12 @@ def measure(a) -> dict:
         from .campaign_time import run_campaign_times
         return run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models,
                                   runs_per_gpu=a.runs_per_gpu, slowdown=a.slowdown, compile_mode=a.compile_mode,
-                                  keep=(lambda r: records.atomic_write_json(Path(a.out), r)) if a.out else None)
+                                  keep=(lambda r: records.atomic_write_json(Path(a.out), r)) if a.out else None,
+                                  cuda_graph=a.cuda_graph)
     from .throughput import run_bench
     return run_bench(a.models or ["resnet_20"], a.batch_size, a.steps, a.warmup, a.workers, a.precision,
-                     a.compile or bool(a.compile_mode), device=a.device, repeats=a.repeats, compile_mode=a.compile_mode)
+                     a.compile or bool(a.compile_mode), device=a.device, repeats=a.repeats, compile_mode=a.compile_mode,
+                     cuda_graph=a.cuda_graph)
 
 
 def main(a) -> int:

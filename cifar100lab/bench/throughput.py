@@ -7,7 +7,9 @@ process, same model, same synthetic data.
   channels_last, bf16 autocast, large-batch evaluation;
 * ours+compile (``--compile``): the same with ``torch.compile``; its one-off compile time is recorded apart;
 * ours+compile:MODE (``--compile-mode``): also with ``torch.compile`` in that mode (reduce-overhead replays the
-  network's forward and backward as CUDA graphs).
+  network's forward and backward as CUDA graphs);
+* ours+cuda-graph (``--cuda-graph``): the whole step, optimizer included, replayed as one CUDA graph
+  (``cuda_graph: true``); with ``--compile`` also ours+compile+cuda-graph, the compiled kernels in that graph.
 
 The paths are timed in interleaved rounds (``--repeats``), each reporting its median. The record has images/s,
 the speed-up over the original pipeline, and achieved FLOP/s beside the device's measured matmul peak.
@@ -91,7 +93,7 @@ def _rows(name: str, result: dict, flops: int, peaks: dict) -> list[dict]:
 
 
 def run_bench(models, batch_size=128, steps=20, warmup=3, workers=2, precision="auto", compile_model=False,
-              eval_batch_size=1000, device=None, repeats=3, compile_mode=None) -> dict:
+              eval_batch_size=1000, device=None, repeats=3, compile_mode=None, cuda_graph=False) -> dict:
     device = default_device(device)
     x, y = synthetic_images(max((steps + warmup) * batch_size, eval_batch_size * 2))
     train = x[:(steps + warmup) * batch_size], y[:(steps + warmup) * batch_size]  # a round = one pass over it
@@ -108,6 +110,11 @@ def run_bench(models, batch_size=128, steps=20, warmup=3, workers=2, precision="
         if compile_mode and compile_mode != "default":
             paths[f"ours+compile:{compile_mode}"] = OursPath(
                 resolve({**base, "compile": True, "compile_mode": compile_mode}), train, (x, y), warmup, device)
+        if cuda_graph:
+            paths["ours+cuda-graph"] = OursPath(resolve({**base, "cuda_graph": True}), train, (x, y), warmup, device)
+        if cuda_graph and compile_model:
+            paths["ours+compile+cuda-graph"] = OursPath(resolve({**base, "compile": True, "cuda_graph": True}),
+                                                        train, (x, y), warmup, device)
         rows += _rows(name, interleaved(paths, repeats), flops, peaks)
     return {"kind": "bench", **header(device, peaks, data="synthetic CIFAR-shaped uint8 images (throughput only)",
                                       batch_size=batch_size, steps=steps, warmup=warmup, workers=workers,

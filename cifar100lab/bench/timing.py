@@ -52,8 +52,10 @@ def matmul_peak(device, dtype, n: int = 2048, seconds: float = 1.0) -> float:
 
 def measured_peaks(device, precision: str) -> dict[str, float]:
     mp = choose_precision(precision, device.type == "cuda")
-    dtype = AUTOCAST_DTYPE.get(mp, torch.float32)
-    return {"fp32": matmul_peak(device, torch.float32), mp: matmul_peak(device, dtype)}
+    peaks = {"fp32": matmul_peak(device, torch.float32)}
+    if mp in AUTOCAST_DTYPE:  # "no": fp32 is the path's own precision
+        peaks[mp] = matmul_peak(device, AUTOCAST_DTYPE[mp])
+    return peaks
 
 
 def header(device, peaks, **extra) -> dict:
@@ -103,7 +105,8 @@ class OursPath:
         self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device
         self.epoch = 0
         self.info = {"precision": accelerator.mixed_precision, "channels_last": cfg.channels_last,
-                     "compile": cfg.compile, "compile_mode": cfg.compile_mode if cfg.compile else None, "pipeline": "uint8 tensors on device + batched crop/flip",
+                     "compile": cfg.compile, "compile_mode": cfg.compile_mode if cfg.compile else None,
+                     "cuda_graph": cfg.cuda_graph, "pipeline": "uint8 tensors on device + batched crop/flip",
                      "input_size": plan.input_size, "optimizer": type(self.network.optimizer.optimizer).__name__}
 
     def train_round(self):
@@ -125,9 +128,10 @@ def interleaved(paths: dict, repeats: int) -> dict[str, dict]:
     shared machine does not land on one path only; the first training round's warm-up (DataLoader start-up,
     compilation) is kept apart."""
     samples = {k: {"train": [], "eval": []} for k in paths}
-    # A compiled path compiles its training and its evaluation graph in its first rounds: those run once,
-    # untimed, before any timed round, and their time is reported apart as the compile time.
-    compiled = {label: _compile_rounds(p) for label, p in paths.items() if p.info.get("compile")}
+    # A compiled path compiles its training and its evaluation graph in its first rounds, and a CUDA-graphed one
+    # captures its step: those run once, untimed, before any timed round; their time is reported apart.
+    compiled = {label: _compile_rounds(p) for label, p in paths.items()
+                if p.info.get("compile") or p.info.get("cuda_graph")}
     first = {}
     for kind in ("train", "eval"):
         for _ in range(repeats):

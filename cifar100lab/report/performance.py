@@ -15,7 +15,9 @@ from .tables import markdown_table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
 PATHS = {"original": {"en": "original", "zh": "原始管线"}, "ours": {"en": "ours", "zh": "本项目"},
-         "ours+compile": {"en": "ours+compile", "zh": "本项目 + compile"}}
+         "ours+compile": {"en": "ours+compile", "zh": "本项目 + compile"},
+         "ours+cuda-graph": {"en": "ours+CUDA graph", "zh": "本项目 + CUDA 图"},
+         "ours+compile+cuda-graph": {"en": "ours+compile+CUDA graph", "zh": "本项目 + compile + CUDA 图"}}
 HEAD = {
     "model": {"en": "Model", "zh": "模型"}, "path": {"en": "Path", "zh": "路径"}, "precision": {"en": "Precision", "zh": "精度"},
     "train": {"en": "Train img/s", "zh": "训练 图像/秒"}, "eval": {"en": "Eval img/s", "zh": "评估 图像/秒"},
@@ -161,6 +163,7 @@ def _bench_section(b: dict, lang: str) -> str:
         lines.append(say("speedups", lang, model=r["model"], path=r["path"], train=f"{r['train_speedup']:.2f}",
                          eval=f"{r['eval_speedup']:.2f}",
                          first=say("first_round", lang, s=f"{first:.1f}") if first is not None else ""))
+    lines += [x for x in [gpu.bench_target(b, lang)] if x]
     return head + "\n\n" + t + "\n" + "\n".join(lines) + "\n"
 
 
@@ -208,7 +211,8 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
 def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found: list[dict] = ()) -> str:
     df = pd.DataFrame(e["networks"])
     paths = [" · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
-                                    "compile" if n.get("compile") else None) if x) for n in e["networks"]]
+                                    "compile" if n.get("compile") else None, "CUDA graph" if n.get("cuda_graph") else None)
+                         if x) for n in e["networks"]]
     t = _table({"network": df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else ""),
                 "input": df.input_size, "batch": df.batch_size, "path": paths,
                 "train": df.train_images_per_second.map(lambda v: fmt(v, 0)),
@@ -283,8 +287,10 @@ def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
     head = say("runs_head", lang, device=r["device"], data=dataset_label(dataset.get("name"), dataset.get("label", "")),
                measured=r["measured"], torch=r["versions"]["torch"], file=r["file"])
     title = r["title"].get(lang, r["title"].get("en", ""))
-    notes = "".join("\n" + n + "\n" for n in _gpu_notes(r, lang) + _same_setup_notes(r, list(found), lang))
-    return f"### {title}\n\n{r['description'].get(lang, '')}\n\n{head}\n\n{t}{notes}"
+    notes = "".join("\n" + n + "\n" for n in gpu.run_target(r, lang) + _gpu_notes(r, lang)
+                    + _same_setup_notes(r, list(found), lang))
+    # a variant's label (its switches, in words) wraps between words: book/_static/tables.css, .run-titles
+    return f"### {title}\n\n{r['description'].get(lang, '')}\n\n{head}\n\n:::{{div}} run-titles\n{t}:::\n{notes}"
 
 
 def _epochs_seconds(run_dir: Path) -> float:
@@ -367,13 +373,23 @@ PERFORMANCE_SECTIONS = [
     ("sync_check", gpu.sync_section, (
         {"en": "A training step that never waits on the host", "zh": "从不让主机等待的训练步"},
         {"en": "`benchmarks/sync_check.py` (step 7 of `benchmarks/gpu_check.sh`) runs 4 training steps of each "
-               "feature (ResNet-20, batch 128, synthetic images, after 3 warm-up steps) under "
+               "feature (ResNet-20, batch 128, synthetic images, after 5 warm-up steps: a CUDA graph is captured in them) under "
                "`torch.cuda.set_sync_debug_mode(\"error\")`, so any step that makes the host wait for the device "
                "(`.item()`, a blocking host-to-device copy, a branch on a device value) fails and names the operation.",
          "zh": "`benchmarks/sync_check.py`（`benchmarks/gpu_check.sh` 的第 7 步）在 "
                "`torch.cuda.set_sync_debug_mode(\"error\")` 下对每个功能运行 4 个训练步（ResNet-20，批大小 128，合成图像，"
-               "先预热 3 步），任何让主机等待设备的操作（`.item()`、阻塞的主机到设备拷贝、依据设备上的值分支）都会报错并指出该操作。"},
+               "先预热 5 步，CUDA 图在其中捕获），任何让主机等待设备的操作（`.item()`、阻塞的主机到设备拷贝、依据设备上的值分支）都会报错并指出该操作。"},
         {"en": "No sync-check record yet.", "zh": "尚无同步检查记录。"})),
+    ("graph_check", gpu.graph_section, (
+        {"en": "The whole step as one CUDA graph", "zh": "整个训练步作为一个 CUDA 图"},
+        {"en": "With `cuda_graph: true` the trainer captures the step's forward, backward, clipping and optimizer once "
+               "and replays it with one launch per step (`cifar100lab/step_graph.py`). `benchmarks/graph_check.py` "
+               "trains two copies of ResNet-20 on the same 30 batches with deterministic kernels, one step by step "
+               "and one through the graph, and compares their losses and final weights.",
+         "zh": "设置 `cuda_graph: true` 后，训练器把一步的前向、反向、梯度裁剪与优化器捕获一次，之后每步只需一次启动即可重放"
+               "（`cifar100lab/step_graph.py`）。`benchmarks/graph_check.py` 用确定性内核在相同的 30 个批次上训练两份 ResNet-20，"
+               "一份逐步执行，一份经由 CUDA 图，并比较二者的损失与最终权重。"},
+        {"en": "No CUDA-graph check record yet.", "zh": "尚无 CUDA 图检查记录。"})),
 ]
 
 

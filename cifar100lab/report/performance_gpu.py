@@ -1,7 +1,8 @@
-"""The Performance page's GPU sections, from the records ``benchmarks/gpu_check.sh`` writes: several runs sharing
-one GPU (``bench --pack``), a training step that never waits on the host (``benchmarks/sync_check.py``), and the
-campaign's predicted wall time on 1 and 8 GPUs beside the original report's claim and checked against a real
-200-epoch run. Each sentence in English and Chinese (:mod:`.i18n`)."""
+"""The Performance page's GPU sections, from the records ``benchmarks/gpu_check.sh`` writes: the GPU targets of
+the throughput bench and the 200-epoch run, several runs sharing one GPU (``bench --pack``), a training step that
+never waits on the host (``benchmarks/sync_check.py``), the step replayed as one CUDA graph against the eager one
+(``benchmarks/graph_check.py``), and the campaign's predicted wall time on 1 and 8 GPUs beside the original
+report's claim and checked against a real 200-epoch run. Each sentence in English and Chinese (:mod:`.i18n`)."""
 from __future__ import annotations
 
 import re
@@ -19,12 +20,19 @@ PACK_TARGET = {"runs": 8, "model": "resnet_20", "gpu": "H200", "speedup": 3.0}
 # The 200-epoch run (benchmarks/gpu_check.sh, step 6) that checks an epoch-time prediction against a real run.
 RUN_CHECK = {"file": "benchmarks/gpu_resnet20_200.yaml", "model": "resnet_20", "batch_size": 128, "epochs": 200}
 RUN_CHECK_TOLERANCE = 0.15
+# Issue 21's GPU targets: ResNet-20 at batch 128 trains at ≥ 4× the original pipeline's images/s, and the 200-epoch
+# run above takes ≤ 3 minutes of wall time on one H200.
+BENCH_TARGET = {"model": "resnet_20", "batch_size": 128, "speedup": 4.0}
+RUN_TARGET_SECONDS = 180
+PROTOCOL_TARGET_SECONDS = 4 * 3600  # and the full protocol, predicted on one H200: ≤ 4 h
 CLAIM_CAMPAIGN = "full"  # the original report's protocol: the only campaign its training times speak for
 HEAD = {
     "pack_runs": {"en": "Runs on the GPU", "zh": "GPU 上的运行数"}, "pack_total": {"en": "Total img/s", "zh": "合计 图像/秒"},
     "pack_speedup": {"en": "Speed-up over one run", "zh": "相对单次运行的加速比"},
     "pack_slowdown": {"en": "Slowdown per run", "zh": "每次运行的减速"},
-    "feature": {"en": "Feature", "zh": "功能"}, "result": {"en": "Result", "zh": "结果"}}
+    "feature": {"en": "Feature", "zh": "功能"}, "result": {"en": "Result", "zh": "结果"},
+    "case": {"en": "Case", "zh": "情形"}, "loss_gap": {"en": "Largest loss difference", "zh": "最大损失差"},
+    "param_diff": {"en": "Largest weight difference after 30 steps", "zh": "30 步后最大权重差"}}
 FACTS = {
     "pack_head": {"en": "**{device}** — {model} at batch {batch}, {steps} timed training steps per run after {warmup} "
                         "warm-up steps, on synthetic images; measured {measured} with torch {torch}, {commit}.",
@@ -71,6 +79,22 @@ FACTS = {
     "run_check_older": {"en": " (the record there is an older run at batch {batch})",
                         "zh": "（现有记录是较早的一次批大小 {batch} 的运行）"},
     "check_passed": {"en": "passed", "zh": "通过"},
+    "bench_target": {"en": "- The project's GPU target is {model} training at batch {batch} at ≥ {target}× the original "
+                           "pipeline's images/s: {verdict} (best: `{path}`, {speedup}×).",
+                     "zh": "- 本项目的 GPU 目标是 {model} 以批大小 {batch} 训练时达到原始管线 图像/秒 的 ≥ {target}×：{verdict}"
+                           "（最好为 `{path}`，{speedup}×）。"},
+    "protocol_target": {"en": " The project's target for the whole `full` protocol is ≤ {target} h on one {gpu}: {verdict}.",
+                        "zh": "本项目对整个 `full` 协议的目标是单块 {gpu} 上 ≤ {target} 小时：{verdict}。"},
+    "met": {"en": "met", "zh": "达到"}, "missed": {"en": "not met", "zh": "未达到"},
+    "differs": {"en": "differs", "zh": "不一致"},
+    "run_target": {"en": "- The project's target for this run is ≤ {target} min of wall time on one {gpu}: {verdict} "
+                         "({wall} s from start to record, of which {epochs} s in its epochs' training and evaluation).",
+                   "zh": "- 本项目对该运行的目标是在单块 {gpu} 上总用时 ≤ {target} 分钟：{verdict}（从启动到写出记录 {wall} 秒，"
+                         "其中各轮训练与评估 {epochs} 秒）。"},
+    "graph_head": {"en": "**{device}** — measured {measured}, {commit}: {passed} of {n} cases train exactly as the eager "
+                         "step does (loss difference ≤ 0.1 %).",
+                   "zh": "**{device}** —— 测于 {measured}，{commit}：{n} 种情形中有 {passed} 种与逐步执行的训练一致"
+                         "（损失差 ≤ 0.1%）。"},
 }
 
 
@@ -110,16 +134,25 @@ def prediction(e: dict, lang: str) -> str:
         if pred["runs_per_gpu"] > 1 else say("one_run_per_gpu", lang)
     return say("prediction", lang, scope=say("prediction_all" if complete else "prediction_partial", lang, n=runs),
                gpus_1=_in_hours(pred["gpus_1_seconds"]), gpus_8=_in_hours(pred["gpus_8_seconds"]), device=e["device"],
-               packing=packing, claim=_original_claim(lang) if complete and e["campaign"] == CLAIM_CAMPAIGN else "")
+               packing=packing, claim=_original_claim(lang) + _protocol_target(e, lang)
+               if complete and e["campaign"] == CLAIM_CAMPAIGN else "")
 
 
-def _compile_mode(settings: dict) -> str | None:
-    return (settings.get("compile_mode") or "default") if settings.get("compile") else None
+def _protocol_target(e: dict, lang: str) -> str:
+    gpu = PACK_TARGET["gpu"]
+    met = gpu in e["device"] and e["prediction"]["gpus_1_seconds"] <= PROTOCOL_TARGET_SECONDS
+    return say("protocol_target", lang, target=PROTOCOL_TARGET_SECONDS // 3600, gpu=gpu,
+               verdict=say("met" if met else "missed", lang))
+
+
+def _speed_mode(settings: dict) -> tuple:
+    """How a run's step is executed: the torch.compile mode (None: not compiled), and whether it is one CUDA graph."""
+    return (settings.get("compile_mode") or "default") if settings.get("compile") else None, bool(settings.get("cuda_graph"))
 
 
 def run_check(e: dict, found: list[dict], lang: str) -> str:
-    """The record's epoch time × 200 against the 200-epoch run of the same network, batch and compile mode on the
-    same GPU: the prediction checked against a real run, or why it cannot be yet."""
+    """The record's epoch time × 200 against the 200-epoch run of the same network, batch, compile mode and CUDA
+    graph setting on the same GPU: the prediction checked against a real run, or why it cannot be yet."""
     row = next((n for n in e["networks"] if n["model"] == RUN_CHECK["model"] and n["batch_size"] == RUN_CHECK["batch_size"]),
                None)
     if e.get("device_type") != "cuda" or row is None:
@@ -133,7 +166,7 @@ def run_check(e: dict, found: list[dict], lang: str) -> str:
         return say("run_check_missing", lang, epochs=RUN_CHECK["epochs"], model=RUN_CHECK["model"],
                    batch=RUN_CHECK["batch_size"], file=RUN_CHECK["file"],
                    older=say("run_check_older", lang, batch=" / ".join(map(str, sorted(older)))) if older else "")
-    same = [(r, x) for r, x in wanted if _compile_mode(x["config"]) == _compile_mode(row)]
+    same = [(r, x) for r, x in wanted if _speed_mode(x["config"]) == _speed_mode(row)]
     if not same:  # the run was compiled another way: another record's prediction is the one to check
         return ""
     r, x = max(same, key=lambda t: t[0]["measured"])
@@ -197,4 +230,37 @@ def sync_section(r: dict, lang: str) -> str:
                lang)
     head = say("sync_head", lang, device=r["device"], measured=r["measured"][:10], commit=_commit(r, lang),
                passed=sum(f["ok"] for f in features.values()), n=len(features))
+    return head + "\n\n" + t
+
+
+def bench_target(b: dict, lang: str) -> str:
+    """The throughput bench's GPU target line, for a GPU record of the target's model and batch."""
+    ours = [r for r in b["rows"] if r["model"] == BENCH_TARGET["model"] and r["path"] != "original"]
+    if b.get("device_type") != "cuda" or b.get("batch_size") != BENCH_TARGET["batch_size"] or not ours:
+        return ""
+    best = max(ours, key=lambda r: r["train_speedup"])
+    return say("bench_target", lang, model=BENCH_TARGET["model"], batch=BENCH_TARGET["batch_size"],
+               target=f"{BENCH_TARGET['speedup']:g}", path=best["path"], speedup=f"{best['train_speedup']:.2f}",
+               verdict=say("met" if best["train_speedup"] >= BENCH_TARGET["speedup"] else "missed", lang))
+
+
+def run_target(r: dict, lang: str) -> list[str]:
+    """The 200-epoch run's wall-time target, for each complete run of its file on a GPU."""
+    if r.get("file") != RUN_CHECK["file"] or r.get("device_type") != "cuda":
+        return []
+    gpu = PACK_TARGET["gpu"]
+    return [say("run_target", lang, target=RUN_TARGET_SECONDS // 60, gpu=gpu, wall=f"{x['wall_seconds']:.1f}",
+                epochs=f"{sum(x['epoch_seconds']):.1f}",
+                verdict=say("met" if x["wall_seconds"] <= RUN_TARGET_SECONDS and gpu in r["device"] else "missed", lang))
+            for x in r["runs"] if x["status"] == "complete" and x.get("epoch_seconds")]
+
+
+def graph_section(r: dict, lang: str) -> str:
+    cases = r["cases"]
+    t = _table({"case": list(cases), "result": [say("check_passed", lang) if c["ok"] else say("differs", lang)
+                                                for c in cases.values()],
+                "loss_gap": [f"{c['max_loss_gap']:.3g}" for c in cases.values()],
+                "param_diff": [f"{c['max_param_diff']:.3g}" for c in cases.values()]}, lang)
+    head = say("graph_head", lang, device=r["device"], measured=r["measured"][:10], commit=_commit(r, lang),
+               passed=sum(c["ok"] for c in cases.values()), n=len(cases))
     return head + "\n\n" + t
