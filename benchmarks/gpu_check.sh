@@ -16,7 +16,8 @@
 #   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU
 #      (--slowdown taken from the pack record's shared_run_slowdown for k = 4);
 #  10. full-epoch-times-graphed: the same with every network's step as one CUDA graph (its record is kept after
-#      every network, so a time limit leaves the networks measured).
+#      every network, so a time limit leaves the networks measured); pack-graphed and
+#      full-epoch-times-graphed-packed: steps 8 and 9 with the graph.
 # Commit the records; the book's Performance page renders them.
 #
 # Usage: bash benchmarks/gpu_check.sh DATA_ROOT
@@ -77,4 +78,8 @@ step full-epoch-times-packed 330 "$py" -m cifar100lab bench --campaign params/fu
   --runs-per-gpu 4 --slowdown "$slowdown"
 step full-epoch-times-graphed 400 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --cuda-graph
+step pack-graphed 200 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10 --cuda-graph
+slowdown=$("$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$dir/gpu-$card-pack-graphed.json" 2>/dev/null || echo 1.0)
+step full-epoch-times-graphed-packed 400 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+  --cuda-graph --runs-per-gpu 4 --slowdown "$slowdown"
 exit $failed

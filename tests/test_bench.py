@@ -30,7 +30,7 @@ def test_pipeline_bench_times_both_paths_in_interleaved_rounds(pipeline_record):
     assert set(rows) == {"original", "ours"}
     orig, ours = rows["original"], rows["ours"]
     assert orig["precision"] == "fp32" and not orig["channels_last"]
-    assert ours["precision"] == ("bf16" if cpu_has_native_bf16() else "no") and ours["channels_last"]
+    assert ours["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32") and ours["channels_last"]
     for r in rows.values():
         assert len(r["train_samples"]) == len(r["eval_samples"]) == 2
         assert r["train_images_per_second"] == statistics.median(r["train_samples"])
@@ -138,7 +138,9 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
                           (["--pack", "0", "2"], "--pack takes run counts of at least 1, got 0 2"),
                           (["--campaign", "y.yaml", "--slowdown", "0.5"], "--slowdown a number of at least 1"),
                           (["--steps", "0"], "at least 1"),
-                          (["--compile-mode", "fast"], "--compile-mode must be one of reduce-overhead, max-autotune")):
+                          (["--compile-mode", "fast"], "--compile-mode must be one of reduce-overhead, max-autotune"),
+                          (["--pack", "1", "2", "--cuda-graph", "--device", "cpu"],
+                           "--cuda-graph replays CUDA graphs: it needs --device cuda, got --device cpu")):
         assert main(["bench", *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1, (args, err)

@@ -94,6 +94,11 @@ def test_several_runs_on_one_gpu_are_tabled_and_the_8_run_target_is_judged_from_
     assert "of one run: not met (2.50×)." in en and "未达到（2.50×）" in zh
     en, _ = _pages(tmp_path / "no8", _pack_record({1: 1.0, 4: 3.9}))
     assert "of one run: not measured (this record has no row with 8 runs)." in en
+    graphed = {**_pack_record({1: 1.0, 8: 2.5}), "cuda_graph": True}
+    en, zh = _pages(tmp_path / "graph", graphed)
+    assert "**NVIDIA H200** — resnet_20 at batch 128, each run's step as one CUDA graph, 100 timed" in en
+    assert "批大小 128，每次运行的训练步作为一个 CUDA 图" in zh
+    assert "each run's step as one CUDA graph" not in next(_pages(tmp_path / "eager", _pack_record({1: 1.0})))
 
 
 WHERE = """Traceback (most recent call last):

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "reduce-overhead: CUDA graphs) beside the default one; implies --compile (with --campaign: every "
                    "network compiled in this mode)")
     p.add_argument("--cuda-graph", action="store_true", help="also time the whole step replayed as one CUDA graph "
-                   "(cuda_graph: true; with --compile also compiled; with --campaign: every network so)")
+                   "(cuda_graph: true; with --compile also compiled; with --campaign or --pack: every run so)")
     p.add_argument("--campaign", help="instead: time one epoch of every network in this campaign YAML and "
                                       "predict its duration on this device (--models limits the networks)")
     p.add_argument("--dataset", help="with --campaign: the dataset whose split sizes set the epoch")
@@ -87,7 +87,8 @@ def measure(a) -> dict:
     that stops it keeps the networks measured)."""
     if a.pack:
         from .packing import run_packing
-        return run_packing(a.pack, (a.models or ["resnet_20"])[0], a.batch_size, a.steps, a.warmup, a.device)
+        return run_packing(a.pack, (a.models or ["resnet_20"])[0], a.batch_size, a.steps, a.warmup, a.device,
+                           cuda_graph=a.cuda_graph)
     if a.campaign:
         from .campaign_time import run_campaign_times
         return run_campaign_times(a.campaign, a.steps, a.warmup, a.compile, a.device, a.dataset, a.models,

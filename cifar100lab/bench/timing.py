@@ -104,7 +104,8 @@ class OursPath:
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
         self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device
         self.epoch = 0
-        self.info = {"precision": accelerator.mixed_precision, "channels_last": cfg.channels_last,
+        precision = {"no": "fp32"}.get(accelerator.mixed_precision, accelerator.mixed_precision)  # Accelerate says "no"
+        self.info = {"precision": precision, "channels_last": cfg.channels_last,
                      "compile": cfg.compile, "compile_mode": cfg.compile_mode if cfg.compile else None,
                      "cuda_graph": cfg.cuda_graph, "pipeline": "uint8 tensors on device + batched crop/flip",
                      "input_size": plan.input_size, "optimizer": type(self.network.optimizer.optimizer).__name__}

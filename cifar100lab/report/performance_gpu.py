@@ -34,10 +34,11 @@ HEAD = {
     "case": {"en": "Case", "zh": "情形"}, "loss_gap": {"en": "Largest loss difference", "zh": "最大损失差"},
     "param_diff": {"en": "Largest weight difference after 30 steps", "zh": "30 步后最大权重差"}}
 FACTS = {
-    "pack_head": {"en": "**{device}** — {model} at batch {batch}, {steps} timed training steps per run after {warmup} "
-                        "warm-up steps, on synthetic images; measured {measured} with torch {torch}, {commit}.",
-                  "zh": "**{device}** —— {model}，批大小 {batch}，每次运行在 {warmup} 步预热后计时 {steps} 个训练步，使用合成图像；"
-                        "测于 {measured}，torch {torch}，{commit}。"},
+    "pack_head": {"en": "**{device}** — {model} at batch {batch}{graph}, {steps} timed training steps per run after "
+                        "{warmup} warm-up steps, on synthetic images; measured {measured} with torch {torch}, {commit}.",
+                  "zh": "**{device}** —— {model}，批大小 {batch}{graph}，每次运行在 {warmup} 步预热后计时 {steps} 个训练步，"
+                        "使用合成图像；测于 {measured}，torch {torch}，{commit}。"},
+    "pack_graph": {"en": ", each run's step as one CUDA graph", "zh": "，每次运行的训练步作为一个 CUDA 图"},
     "pack_target": {"en": "- The project's GPU packing target is {runs} {model} runs sharing one {gpu} at ≥ {target}× the "
                           "aggregate throughput of one run: {verdict}.",
                     "zh": "- 本项目的 GPU 共享目标是 {runs} 个 {model} 运行共享一块 {gpu} 时，合计吞吐量达到单次运行的 ≥ {target}×："
@@ -186,6 +187,7 @@ def packing_section(r: dict, lang: str) -> str:
                 "pack_speedup": [f"{x['aggregate_speedup']:.2f}×" for x in rows],
                 "pack_slowdown": [f"{x['shared_run_slowdown']:.2f}×" for x in rows]}, lang)
     head = say("pack_head", lang, device=r["device"], model=r["model"], batch=r["batch_size"], steps=r["steps"],
+               graph=say("pack_graph", lang) if r.get("cuda_graph") else "",
                warmup=r["warmup"], measured=r["measured"][:10], torch=r["versions"]["torch"], commit=_commit(r, lang))
     target = ""
     if r.get("device_type") == "cuda" and r["model"] == PACK_TARGET["model"]:
