@@ -113,7 +113,7 @@ class StepGraph:
         self.key = None  # (input shape, target shape, frozen backbone held): what the capture assumed
         self.eager_steps = 0
 
-    def __call__(self, x: torch.Tensor, target: torch.Tensor):
+    def __call__(self, x: torch.Tensor, target: torch.Tensor, labels: torch.Tensor):
         frozen = self.learner.frozen
         key = (tuple(x.shape), tuple(target.shape), target.dtype, frozen is not None and frozen.holding)
         if self.graph is not None and key != self.key:
@@ -121,24 +121,26 @@ class StepGraph:
                 self.graph = None  # what trains changed: warm up and capture again
                 self.eager_steps = 0
             else:
-                return self.learner.update(x, target)  # another batch size: one eager step
+                return self.learner.update(x, target, labels)  # another batch size: one eager step
         if self.graph is None:
             if self.eager_steps < WARMUP_STEPS:
                 self.eager_steps += 1
-                self.example = self.graph_factory(x.device).warmup(lambda: self.learner.update(x, target))
+                self.example = self.graph_factory(x.device).warmup(lambda: self.learner.update(x, target, labels))
                 return self.example
-            self._capture(x, target, key)
+            self._capture(x, target, labels, key)
         self.static_x.copy_(x)
         self.static_target.copy_(target)
+        self.static_labels.copy_(labels)
         self.graph.replay()
         return self.outputs
 
-    def _capture(self, x, target, key) -> None:
-        self.static_x, self.static_target = x.clone(), target.clone()
+    def _capture(self, x, target, labels, key) -> None:
+        self.static_x, self.static_target, self.static_labels = x.clone(), target.clone(), labels.clone()
         self.outputs = tuple(torch.empty_like(t) for t in self.example)  # what each replay writes its results to
 
         def step():
-            for out, value in zip(self.outputs, self.learner.update(self.static_x, self.static_target)):
+            static = self.learner.update(self.static_x, self.static_target, self.static_labels)
+            for out, value in zip(self.outputs, static):
                 out.copy_(value.detach())
         self.learner.optimizer.zero_grad(set_to_none=True)  # the captured backward allocates them in its pool
         graph = self.graph_factory(x.device)

@@ -224,15 +224,13 @@ def train_steps(learner: Learner, batches, keys, on_step: Callable = lambda: Non
     ``.item()``, no tensor made from host values (a blocking host-to-device copy), no branch on a device value,
     so the host queues steps ahead of the GPU. A diverged loss shows in the sum, which the caller reads once,
     after the epoch."""
-    sums = None
+    sums = torch.zeros(2, dtype=torch.float64, device=learner.accelerator.device)
     seen = 0
     for key, (xb, yb) in zip(keys, batches):  # keys first: no batch is prepared past the last key
-        loss, logits = learner.step(xb, yb, key=key)
-        batch = torch.stack([loss.detach().double() * len(yb), (logits.detach().argmax(1) == yb).sum().double()])
-        sums = batch if sums is None else sums + batch
+        sums += learner.step(xb, yb, key=key)[2]  # one launch a step; 0 + the first batch's totals is exact
         seen += len(yb)
         on_step()
-    if sums is None:
+    if not seen:
         raise ValueError("an epoch without a single step")
     return torch.cat([sums, sums.new_full((1,), float(seen))])
 

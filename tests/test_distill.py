@@ -82,6 +82,7 @@ def fake_spec(**kw):
 def learner_with(plan, teacher_module, alpha, steps=8):
     view = distill.teacher_view(plan.mean, plan.std, (0.5,) * 3, (0.25,) * 3, 32, "cpu", channels_last=True)
     teacher = distill.Teacher(fake_spec(), teacher_module, view, alpha, 4.0)
+    torch.manual_seed(0)  # the student's initial weights, whatever ran before in this process
     model = create_model("resnet_20", num_classes=10)
     return build_learner(plan, build_accelerator("fp32"), model, steps_per_epoch=steps, num_classes=10,
                          teacher=teacher), teacher

@@ -48,15 +48,20 @@ def _batches(n, batch=16, seed=1):
 
 
 def _train(learner, batches):
+    """Each step's loss and totals (loss × images, correct), read before the next step overwrites them."""
     learner.train_mode(0)
-    return [learner.step(x, y)[0].item() for x, y in batches]
+    out = []
+    for x, y in batches:
+        loss, _, totals = learner.step(x, y)
+        out.append((loss.item(), totals.tolist()))
+    return out
 
 
 @pytest.mark.parametrize("recipe", [{}, {"overrides": {"lr": 0.05, "mixup": 0.8, "warmup_epochs": 1.0}}])
 def test_a_replayed_step_trains_exactly_as_the_eager_one(synthetic_root, tmp_path, recipe):
     """Eight steps: three warm-up, one capture, four replays of new batches under a changing LR (warm-up then
-    cosine; Mixup's draws outside the graph) follow the eager run bit for bit. Fails if a replay reused the
-    captured batch, or the optimizer read a stale LR."""
+    cosine; Mixup's draws outside the graph) follow the eager run bit for bit, totals included. Fails if a replay
+    reused the captured batch or labels, or the optimizer read a stale LR."""
     batches = _batches(WARMUP_STEPS + 5)
     eager = _learner(synthetic_root, tmp_path / "e", False, **recipe)
     graphed = _learner(synthetic_root, tmp_path / "g", True, **recipe)
@@ -88,7 +93,7 @@ def test_another_batch_shape_runs_eagerly_and_a_released_backbone_is_captured_ag
     for x, y in _batches(WARMUP_STEPS + 2):
         learner.step(x, y)
     small = _batches(1, batch=8)[0]
-    loss, logits = learner.step(*small)
+    loss, logits, totals = learner.step(*small)
     assert logits.shape[0] == 8 and PythonGraph.captures == before + 1  # no capture for one odd batch
     learner.train_mode(1)  # backbone released: what the optimizer updates changed
     backbone = [p.clone() for p in learner.frozen.params]
