@@ -44,11 +44,11 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
                "eval_batch_size", "progress", "notes", "log_with", "checkpoint_every", "trial"}
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # Accelerate's trackers a run can log to (log_with)
+ID_NEUTRAL = {"cuda_graph": False}  # field: value left out of a run id's hash (see run_folder)
 
 
 class ConfigError(ValueError):
     """A configuration is invalid; raised before any work starts."""
-
 
 # --- the one YAML reader: every campaign, study, train config, runs file is read through read_yaml ---------
 
@@ -116,8 +116,7 @@ def read_yaml_mapping(path: str | os.PathLike, keys: tuple[str, ...] | None, wha
     data = read_yaml(path, what)
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping (key: value lines) at the top level, "
-                          f"got {type(data).__name__}")
+        raise ConfigError(f"{path}: expected a mapping (key: value lines) at the top level, got {type(data).__name__}")
     if keys is not None:
         refuse_unknown_keys(data, keys, str(path))
     return data
@@ -293,8 +292,9 @@ def run_folder(cfg: TrainConfig) -> TrainConfig:
     the same folder again (to resume, or to say the run is complete) and other settings never share it."""
     if cfg.run_dir is not None:
         return cfg
-    if cfg.run_id is None:
-        settings = json.dumps(fingerprint(cfg.to_dict()), sort_keys=True, default=str)
+    if cfg.run_id is None:  # fields newer than the ids, at their old behaviour, stay out: old runs keep their folder
+        kept = {k: v for k, v in fingerprint(cfg.to_dict()).items() if k not in ID_NEUTRAL or v != ID_NEUTRAL[k]}
+        settings = json.dumps(kept, sort_keys=True, default=str)
         cfg = dataclasses.replace(cfg, run_id=f"{cfg.model}-s{cfg.seed}-{hashlib.sha1(settings.encode()).hexdigest()[:8]}")
     return dataclasses.replace(cfg, run_dir=f"{RUNS_ROOT}/{cfg.run_id}")
 

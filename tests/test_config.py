@@ -161,3 +161,13 @@ def test_a_campaign_load_asks_the_unreachable_hub_once_however_many_fine_tunes_i
     assert len(asked) == 1
     campaign_mod.load_campaign(path, dataset="synthetic", runs_root=tmp_path / "runs")
     assert len(asked) == 2  # a new load asks again: the hub may have come back
+
+
+def test_a_field_added_later_leaves_the_run_ids_given_out_before_it_unchanged():
+    """A notebook run without run_id finds its folder by a hash of its settings; cuda_graph (added after those ids
+    were given out) stays out of the hash at its old behaviour, so a run started before it resumes after it. The
+    ids below are what 06f58ba, before cuda_graph, gave these settings."""
+    from cifar100lab.config import TrainConfig, run_folder
+    assert run_folder(TrainConfig(model="resnet_20")).run_id == "resnet_20-s0-cbe092bc"
+    assert run_folder(TrainConfig(model="convnext_tiny", seed=2, compile=True)).run_id == "convnext_tiny-s2-650db8f3"
+    assert run_folder(TrainConfig(model="resnet_20", cuda_graph=True)).run_id != "resnet_20-s0-cbe092bc"
