@@ -47,6 +47,9 @@ step() {  # step NAME SECONDS COMMAND...: run it with --out, keep its record, go
   echo "== $(date +%T) step $(basename "$rec")"
   if timeout "$limit" "$@" --out "$rec"; then keep "$rec"; else echo "step $rec failed (exit $?)" >&2; keep "$rec"; failed=1; fi
 }
+slowdown_of() {  # a pack record's slowdown per run at 4 runs per GPU (at least 1; 1.0 without the record)
+  "$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$1" 2>/dev/null || echo 1.0
+}
 small="{model: resnet_20, dataset: fashion-mnist, data_root: $data_root, train_subset: 10000, epochs: 3, batch_size: 128}"
 echo "$small" > "$work/small.yaml"
 echo "{model: resnet_20, dataset: fashion-mnist, data_root: $data_root, train_subset: 10000, epochs: 4, batch_size: 128,
@@ -73,13 +76,13 @@ step resnet_20-200-epochs 300 "$py" -m cifar100lab timed-runs benchmarks/gpu_res
 step resnet_20-prediction 90 "$py" -m cifar100lab bench --campaign params/full.yaml --models resnet_20 \
   --cuda-graph --steps 200 --warmup 20
 step pack 150 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
-slowdown=$("$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$dir/gpu-$card-pack.json" 2>/dev/null || echo 1.0)
+slowdown=$(slowdown_of "$dir/gpu-$card-pack.json")
 step full-epoch-times-packed 330 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --runs-per-gpu 4 --slowdown "$slowdown"
 step full-epoch-times-graphed 400 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --cuda-graph
 step pack-graphed 200 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10 --cuda-graph
-slowdown=$("$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(max(1.0, next(x['shared_run_slowdown'] for x in r['rows'] if x['runs']==4)))" "$dir/gpu-$card-pack-graphed.json" 2>/dev/null || echo 1.0)
+slowdown=$(slowdown_of "$dir/gpu-$card-pack-graphed.json")
 step full-epoch-times-graphed-packed 400 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --cuda-graph --runs-per-gpu 4 --slowdown "$slowdown"
 exit $failed

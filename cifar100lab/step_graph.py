@@ -20,6 +20,9 @@ from typing import Callable
 import torch
 
 WARMUP_STEPS = 3  # eager steps before capture (cuDNN/cuBLAS choices made, optimizer state created)
+# precision: fp16 asked for, or chosen by auto on a GPU without bf16
+FP16_REFUSED = ("cuda_graph: true cannot capture fp16's loss scaler (it reads the device on every step); use "
+                "precision bf16 or fp32")
 
 
 def settings_conflict(cfg, recipe) -> str | None:
@@ -28,8 +31,7 @@ def settings_conflict(cfg, recipe) -> str | None:
         return (f"cuda_graph: true captures the whole step itself; compile_mode {cfg.compile_mode} would capture "
                 "graphs inside it (use compile_mode default or max-autotune-no-cudagraphs)")
     if cfg.precision == "fp16":
-        return ("cuda_graph: true cannot capture fp16's loss scaler (it reads the device every step); use precision "
-                "auto, bf16 or fp32")
+        return FP16_REFUSED
     if recipe.distill_from:
         return "cuda_graph: true does not capture a distillation teacher (distill_from); set cuda_graph: false"
     return None
@@ -44,8 +46,7 @@ def device_conflict(accelerator) -> str | None:
         return (f"cuda_graph: true runs one process per run, not {accelerator.num_processes} (DDP's all-reduce is "
                 "not captured); give a small network a GPU share with runs_per_gpu instead")
     if accelerator.scaler is not None:
-        return ("cuda_graph: true cannot capture fp16's loss scaler (it reads the device on every step); use "
-                "precision bf16 or fp32")
+        return FP16_REFUSED
     return None
 
 
