@@ -1,5 +1,5 @@
 """The Performance page, from the benchmark records in ``benchmarks/records`` (``python -m cifar100lab bench``).
-Each sentence is one template per fact in both languages (as in :mod:`.i18n`); the tables' headers too."""
+Its words, in English and Chinese, are in :mod:`.performance_text`."""
 from __future__ import annotations
 
 import json
@@ -10,115 +10,10 @@ import pandas as pd
 
 from .. import records
 from . import performance_gpu as gpu
-from .i18n import LANGS, STATUS, dataset_label, fill, fmt
-from .tables import markdown_table
+from .i18n import LANGS, STATUS, dataset_label, fmt
+from .performance_text import PATHS, say, table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
-PATHS = {"original": {"en": "original", "zh": "原始管线"}, "ours": {"en": "ours", "zh": "本项目"},
-         "ours+compile": {"en": "ours+compile", "zh": "本项目 + compile"},
-         "ours+cuda-graph": {"en": "ours+CUDA graph", "zh": "本项目 + CUDA 图"},
-         "ours+compile+cuda-graph": {"en": "ours+compile+CUDA graph", "zh": "本项目 + compile + CUDA 图"}}
-HEAD = {
-    "model": {"en": "Model", "zh": "模型"}, "path": {"en": "Path", "zh": "路径"}, "precision": {"en": "Precision", "zh": "精度"},
-    "train": {"en": "Train img/s", "zh": "训练 图像/秒"}, "eval": {"en": "Eval img/s", "zh": "评估 图像/秒"},
-    "tflops": {"en": "Achieved TFLOP/s", "zh": "实际 TFLOP/s"}, "peak": {"en": "Share of matmul peak", "zh": "占矩阵乘峰值比例"},
-    "speedup": {"en": "Train speed-up", "zh": "训练加速比"}, "network": {"en": "Network", "zh": "网络"},
-    "input": {"en": "Input px", "zh": "输入尺寸"}, "batch": {"en": "Batch", "zh": "批大小"},
-    "epoch": {"en": "Epoch (s)", "zh": "每轮（秒）"}, "runs": {"en": "Runs × epochs", "zh": "运行 × 轮数"},
-    "predicted": {"en": "Predicted", "zh": "预计用时"}, "run": {"en": "Run", "zh": "运行"},
-    "status": {"en": "Status", "zh": "状态"}, "top1": {"en": "Top-1 (%)", "zh": "Top-1（%）"},
-    "top5": {"en": "Top-5 (%)", "zh": "Top-5（%）"}, "wall": {"en": "Wall time", "zh": "总用时"},
-    "mean_epoch": {"en": "Mean epoch (s)", "zh": "平均每轮（秒）"}, "run_total": {"en": "Start to record (s)", "zh": "启动至记录（秒）"},
-    "run_epochs": {"en": "Epochs (s)", "zh": "各轮（秒）"}, "ema_top1": {"en": "EMA top-1 (%)", "zh": "EMA Top-1（%）"}}
-FACTS = {
-    "bench_head": {
-        "en": "**{device}** — measured {measured}, torch {torch}, batch {batch}, {steps} timed steps per round, median "
-              "of {repeats} interleaved round(s); measured matmul peak (TFLOP/s): {peaks}. *First round* is the untimed "
-              "warm-up of a path's first round (DataLoader start-up; for `ours+compile` the one-off compilation, "
-              "shorter when torch's compile cache is already warm).",
-        "zh": "**{device}** —— 测于 {measured}，torch {torch}，批大小 {batch}，每轮计时 {steps} 步，取 {repeats} 轮交替测量的"
-              "中位数；实测矩阵乘峰值（TFLOP/s）：{peaks}。“首轮用时”是第一轮未计时的预热（DataLoader 启动；`ours+compile` "
-              "含一次性编译；若 torch 的编译缓存已存在则更短）。"},
-    "target_met": {"en": "- The project's CPU target is training at ≥ {target}× the original pipeline: met by `{path}` "
-                         "({speedup}×).",
-                   "zh": "- 本项目的 CPU 目标是训练速度达到原始管线的 ≥ {target}×：`{path}` 达到（{speedup}×）。"},
-    "target_missed": {"en": "- The project's CPU target is training at ≥ {target}× the original pipeline: not met "
-                            "(best: `{path}`, {speedup}×).",
-                      "zh": "- 本项目的 CPU 目标是训练速度达到原始管线的 ≥ {target}×：未达到（最好为 `{path}`，{speedup}×）。"},
-    "speedups": {"en": "- {model}, `{path}`: training **{train}×** and evaluation **{eval}×** the original pipeline's "
-                       "images/s{first}.",
-                 "zh": "- {model}，`{path}`：训练速度为原始管线的 **{train}×**，评估速度为 **{eval}×**{first}。"},
-    "first_round": {"en": "; first round {s} s", "zh": "；首轮用时 {s} 秒"},
-    "epochs_head": {
-        "en": "**{device}** — the `{campaign}` campaign ({file}){partial}, one process, each network as its runs are "
-              "configured (precision, memory format, compilation, its recipe's optimizer); measured {measured} with "
-              "torch {torch}. An epoch is the run's training images (the campaign's subset, or all {train} of "
-              "{dataset}) at the measured training rate plus its test images (up to {test}) at the measured "
-              "evaluation rate. **Estimated epoch time of the whole campaign on one process of this device: "
-              "{total}{tuned}** (an estimate from one timed epoch per network; process start-up, checkpoints and "
-              "compilation not included){against}. CL: channels_last.",
-        "zh": "**{device}** —— `{campaign}` 实验（{file}）{partial}，单进程，每个网络按其运行的配置计时（精度、内存格式、"
-              "是否编译、配方的优化器）；测于 {measured}，torch {torch}。每轮 = 该运行的训练图像（实验所取子集，或 {dataset} "
-              "全部 {train} 张）按实测训练速度，加上其测试图像（至多 {test} 张）按实测评估速度。**整个实验在该设备单进程上的"
-              "各轮用时估计：{total}{tuned}**（由每个网络计时一轮估算；不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
-    "against_measured": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side by "
-                               "side{skipped}. For the {n} run(s) that trained, the estimate is {predicted} of epochs; "
-                               "their records hold {measured}, so the estimate is **{ratio}×** what was measured: {verdict}",
-                         "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
-                               "各轮用时估计为 {predicted}；其记录中各轮共用时 {measured}，估计为实测的 **{ratio}×**：{verdict}"},
-    "against_skipped": {"en": "; {n} run(s) did not train (skipped), holding {t} of the estimate",
-                        "zh": "；{n} 次运行未训练（已跳过），占估计中的 {t}"},
-    "estimate_over": {"en": "an over-estimate", "zh": "估计偏高"},
-    "estimate_under": {"en": "an under-estimate", "zh": "估计偏低"},
-    "estimate_close": {"en": "within 10 % of the measurement", "zh": "与实测相差不到 10%"},
-    "same_setup": {"en": "The same {model} setup ({setup}) appears as \"{label}\" here at {ips} img/s and as \"{other}\" in "
-                         "\"{other_title}\" at {other_ips} img/s. They are different measurements ({when} and {other_when}, "
-                         "commits {commit} and {other_commit}), not different settings; within this run one epoch took "
-                         "{lo}–{hi} s ({spread}× apart), which points to other work on the machine while it ran. Read a "
-                         "setup's speed from the run whose epochs agree with each other.",
-                   "zh": "相同的 {model} 设置（{setup}）在此为“{label}”，{ips} 图像/秒；在“{other_title}”中为“{other}”，"
-                         "{other_ips} 图像/秒。这是两次不同的测量（{when} 与 {other_when}，提交 {commit} 与 {other_commit}），"
-                         "而非不同的设置；本次运行中每轮用时 {lo}–{hi} 秒（相差 {spread}×），表明运行期间机器很可能同时在做其他工作。"
-                         "某一设置的速度应以各轮用时一致的那次运行为准。"},
-    "setup_words": {"en": "{precision}, {layout}, batch {batch}, {images:,} images × {epochs} epochs, {threads} threads",
-                    "zh": "{precision}、{layout}、批大小 {batch}、{images:,} 张图像 × {epochs} 轮、{threads} 线程"},
-    "other_gpu": {"en": "The target above names an {named}; this record ran on an {device} (the record's GPU), so it "
-                        "shows the time on an {device}, not whether an {named} meets the target.",
-                  "zh": "上文的目标针对 {named}；本记录在 {device} 上测得（记录中的 GPU），因此它给出的是 {device} 上的用时，"
-                        "并不说明 {named} 能否达到该目标。"},
-    "tuned": {"en": "; fine-tunes of pretrained weights account for {t} of it", "zh": "；其中预训练权重微调占 {t}"},
-    "partial": {"en": " (only some of its networks were timed)", "zh": "（只测了部分网络）"},
-    "runs_head": {"en": "**{device}** — {data}; measured {measured} with torch {torch} (`python -m cifar100lab timed-runs "
-                        "{file}`).",
-                  "zh": "**{device}** —— {data}；测于 {measured}，torch {torch}（`python -m cifar100lab timed-runs {file}`）。"},
-    "campaign_time": {
-        "en": "The `{campaign}` campaign ({file}) on {dataset}, measured {started} by the campaign itself: **{runs} runs "
-              "in {wall}**, {jobs} side by side, on {device}{gpus}{already}. From its start to its record a run took "
-              "{mean} s on average, of which its epochs (training and evaluation) took {epochs} s; the rest is its "
-              "start-up and wind-down (notebook kernel, imports, network build, FLOP count, checkpoint, record and "
-              "run page).",
-        "zh": "`{campaign}` 实验（{file}），数据集 {dataset}，由实验本身于 {started} 测得：**{runs} 次运行共用时 {wall}**，"
-              "{jobs} 个并行，设备为 {device}{gpus}{already}。每次运行从启动到写出记录平均用时 {mean} 秒，其中各轮（训练与"
-              "评估）用时 {epochs} 秒；其余为启动与收尾（notebook 内核、导入、构建网络、计算 FLOPs、检查点、记录与运行页）。"},
-    "campaign_gpus": {"en": " with {n} GPU(s)", "zh": "，{n} 块 GPU"},
-    "campaign_already": {"en": " ({n} runs already done were not repeated)", "zh": "（{n} 次已完成的运行未重复）"},
-    "no_campaign_time": {"en": "No campaign has been timed yet: `make report` runs the quick campaign, which records "
-                               "its wall time here.",
-                         "zh": "尚无实验计时：`make report` 运行 quick 实验，并在此记录其总用时。"},
-    "check": {"en": "- **{check}** ({what}): {result} on {device}, {created}.",
-              "zh": "- **{check}**（{what}）：在 {device} 上{result}，{created}。"},
-    "check_passed": {"en": "passed", "zh": "通过"}, "check_failed": {"en": "FAILED", "zh": "未通过"},
-    "check_fork": {"en": "a child forked after the notebook kernel's preparation makes a tensor on the device",
-                   "zh": "在 notebook 内核完成准备后 fork 出的子进程可以在设备上创建张量"},
-    "check_resume": {"en": "a deterministic run killed after its first checkpoint and resumed has every epoch's "
-                           "metrics of the uninterrupted run",
-                     "zh": "在第一个检查点后被终止并恢复的确定性运行，每轮指标与未中断的运行完全相同"},
-    "no_gpu": {"en": "No GPU measurement is recorded yet: these records come from CPUs only. On a GPU machine, "
-                     "`bash benchmarks/gpu_check.sh` measures the same tables and the 200-epoch ResNet-20 run and "
-                     "writes their records to `benchmarks/records/`.",
-               "zh": "尚无 GPU 测量记录：以上记录均来自 CPU。在 GPU 机器上运行 `bash benchmarks/gpu_check.sh` 可测得同样的"
-                     "表格以及 200 轮 ResNet-20 的训练，并把记录写入 `benchmarks/records/`。"},
-}
 
 
 def _check_section(r: dict, lang: str) -> str:
@@ -127,22 +22,14 @@ def _check_section(r: dict, lang: str) -> str:
                result=say("check_passed" if r["passed"] else "check_failed", lang), created=r.get("created", "–")) + "\n"
 
 
-def say(fact: str, lang: str, **values) -> str:
-    return fill(FACTS[fact], lang, **values)
-
-
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
-
-
-def _table(columns: dict, lang: str) -> str:
-    return markdown_table(pd.DataFrame({HEAD[k][lang]: v for k, v in columns.items()}))
 
 
 def _bench_section(b: dict, lang: str) -> str:
     df = pd.DataFrame(b["rows"])
     speedup = df.get("train_speedup", pd.Series([None] * len(df)))
-    t = _table({"model": df.model, "path": [PATHS.get(p, {lang: p})[lang] for p in df.path], "precision": df.precision,
+    t = table({"model": df.model, "path": [PATHS.get(p, {lang: p})[lang] for p in df.path], "precision": df.precision,
                 "train": df.train_images_per_second.map(lambda v: fmt(v, 0)),
                 "eval": df.eval_images_per_second.map(lambda v: fmt(v, 0)),
                 "tflops": df.achieved_tflops.map(lambda v: fmt(v, 3)),
@@ -213,7 +100,7 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
     paths = [" · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
                                     "compile" if n.get("compile") else None, "CUDA graph" if n.get("cuda_graph") else None)
                          if x) for n in e["networks"]]
-    t = _table({"network": df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else ""),
+    t = table({"network": df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else ""),
                 "input": df.input_size, "batch": df.batch_size, "path": paths,
                 "train": df.train_images_per_second.map(lambda v: fmt(v, 0)),
                 "eval": df.eval_images_per_second.map(lambda v: fmt(v, 0)),
@@ -275,7 +162,7 @@ def _gpu_notes(r: dict, lang: str) -> list[str]:
 def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
     rows = r["runs"]
     dataset = (rows[0].get("dataset") or {}) if rows else {}
-    t = _table({"run": [x["label"] for x in rows], "status": [x["status"] for x in rows],
+    t = table({"run": [x["label"] for x in rows], "status": [x["status"] for x in rows],
                 "top1": [fmt((x.get("final") or {}).get("top1")) for x in rows],
                 "top5": [fmt((x.get("final") or {}).get("top5")) for x in rows],
                 **({"ema_top1": [fmt(((x.get("ema") or {}).get("final") or {}).get("top1")) for x in rows]}
@@ -313,7 +200,7 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
                gpus=say("campaign_gpus", lang, n=timing["gpus"]) if timing.get("gpus") else "",
                already=say("campaign_already", lang, n=timing["already_done"]) if timing.get("already_done") else "",
                mean=fmt(sum(total) / max(1, len(total)), 1), epochs=fmt(sum(epochs) / max(1, len(epochs)), 1))
-    t = _table({"run": [r["run_id"] for r in runs], "status": [STATUS.get(r["status"], {lang: r["status"]})[lang] for r in runs],
+    t = table({"run": [r["run_id"] for r in runs], "status": [STATUS.get(r["status"], {lang: r["status"]})[lang] for r in runs],
                 "run_total": [fmt(x, 1) for x in total], "run_epochs": [fmt(x, 1) for x in epochs]}, lang)
     # run ids (a study variant's names its recipe changes) may wrap: book/_static/tables.css, .run-ids
     return head + "\n\n:::{div} run-ids\n" + t + "\n:::\n"

@@ -2,7 +2,7 @@
 the throughput bench and the 200-epoch run, several runs sharing one GPU (``bench --pack``), a training step that
 never waits on the host (``benchmarks/sync_check.py``), the step replayed as one CUDA graph against the eager one
 (``benchmarks/graph_check.py``), and the campaign's predicted wall time on 1 and 8 GPUs beside the original
-report's claim and checked against a real 200-epoch run. Each sentence in English and Chinese (:mod:`.i18n`)."""
+report's claim and checked against a real 200-epoch run. Its words are in :mod:`.performance_text`."""
 from __future__ import annotations
 
 import re
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .i18n import fill, fmt
+from .i18n import fmt
+from .performance_text import say, table
 from .sources import REFERENCE
-from .tables import markdown_table
 
 # Issue 21's goal: small networks leave a big GPU idle, so 8 ResNet-20 runs sharing one H200 should train ≥ 3× the
 # images/s of one run alone.
@@ -26,85 +26,6 @@ BENCH_TARGET = {"model": "resnet_20", "batch_size": 128, "speedup": 4.0}
 RUN_TARGET_SECONDS = 180
 PROTOCOL_TARGET_SECONDS = 4 * 3600  # and the full protocol, predicted on one H200: ≤ 4 h
 CLAIM_CAMPAIGN = "full"  # the original report's protocol: the only campaign its training times speak for
-HEAD = {
-    "pack_runs": {"en": "Runs on the GPU", "zh": "GPU 上的运行数"}, "pack_total": {"en": "Total img/s", "zh": "合计 图像/秒"},
-    "pack_speedup": {"en": "Speed-up over one run", "zh": "相对单次运行的加速比"},
-    "pack_slowdown": {"en": "Slowdown per run", "zh": "每次运行的减速"},
-    "feature": {"en": "Feature", "zh": "功能"}, "result": {"en": "Result", "zh": "结果"},
-    "case": {"en": "Case", "zh": "情形"}, "loss_gap": {"en": "Largest loss difference", "zh": "最大损失差"},
-    "param_diff": {"en": "Largest weight difference after 30 steps", "zh": "30 步后最大权重差"}}
-FACTS = {
-    "pack_head": {"en": "**{device}** — {model} at batch {batch}{graph}, {steps} timed training steps per run after "
-                        "{warmup} warm-up steps, on synthetic images; measured {measured} with torch {torch}, {commit}.",
-                  "zh": "**{device}** —— {model}，批大小 {batch}{graph}，每次运行在 {warmup} 步预热后计时 {steps} 个训练步，"
-                        "使用合成图像；测于 {measured}，torch {torch}，{commit}。"},
-    "pack_graph": {"en": ", each run's step as one CUDA graph", "zh": "，每次运行的训练步作为一个 CUDA 图"},
-    "pack_target": {"en": "- The project's GPU packing target is {runs} {model} runs sharing one {gpu} at ≥ {target}× the "
-                          "aggregate throughput of one run: {verdict}.",
-                    "zh": "- 本项目的 GPU 共享目标是 {runs} 个 {model} 运行共享一块 {gpu} 时，合计吞吐量达到单次运行的 ≥ {target}×："
-                          "{verdict}。"},
-    "pack_met": {"en": "met ({speedup}×)", "zh": "达到（{speedup}×）"},
-    "pack_missed": {"en": "not met ({speedup}×)", "zh": "未达到（{speedup}×）"},
-    "pack_unmeasured": {"en": "not measured (this record has no row with {runs} runs)",
-                        "zh": "未测（本记录没有 {runs} 个运行的一行）"},
-    "sync_head": {"en": "**{device}** — measured {measured}, {commit}: {passed} of {n} features train without a host wait.",
-                  "zh": "**{device}** —— 测于 {measured}，{commit}：{n} 个功能中有 {passed} 个训练时无需主机等待。"},
-    "commit": {"en": "commit {commit}", "zh": "提交 {commit}"},
-    "no_commit": {"en": "commit not recorded", "zh": "未记录提交"},
-    "sync_failed": {"en": "FAILED: {error}{where}", "zh": "未通过：{error}{where}"},
-    "sync_where": {"en": " at `{frame}`", "zh": "，位于 `{frame}`"},
-    "sync_called_from": {"en": ", called from `{frame}`", "zh": "，由 `{frame}` 调用"},
-    "prediction": {"en": "- Predicted wall time of {scope}: **{gpus_1}** on one {device} and **{gpus_8}** on 8, {packing}.{claim}",
-                   "zh": "- {scope}的预计总用时：单块 {device} 上 **{gpus_1}**，8 块上 **{gpus_8}**，{packing}。{claim}"},
-    "prediction_all": {"en": "the campaign's {n} run(s)", "zh": "实验全部 {n} 次运行"},
-    "prediction_partial": {"en": "only the {n} run(s) of the networks timed here, not the whole campaign",
-                           "zh": "仅此处计时网络的 {n} 次运行（并非整个实验）"},
-    "one_run_per_gpu": {"en": "one run per GPU at a time", "zh": "每块 GPU 同时只运行一次"},
-    "runs_per_gpu": {"en": "{k} runs sharing each GPU, each {slowdown}× slower than alone",
-                     "zh": "每块 GPU 同时运行 {k} 次，每次比单独运行慢 {slowdown}×"},
-    "original_claim": {"en": " The original report's claim, for comparison: **{total} on 8×V100** for its {models} models, "
-                             "one 200-epoch run each (the sum of its table's training times, {lo}–{hi} per model; "
-                             "ResNet-20 {resnet_20}), numbers produced by its simulation script, not measured.",
-                       "zh": "作为对照，原报告声称：其 {models} 个模型各训练一次 200 轮，在 8×V100 上共 **{total}**（其表中各模型"
-                             "训练时间之和，每个模型 {lo}–{hi}；ResNet-20 为 {resnet_20}），这些数字由其模拟脚本生成，并非实测。"},
-    "run_check": {"en": "- The {epochs}-epoch {model} run at batch {batch} (`{file}`, {measured}): predicted {epochs} × "
-                        "{epoch} s = **{predicted}** of epochs, measured **{actual}** (its epochs' training and "
-                        "evaluation), so the prediction is {ratio}× the measurement: {verdict}.",
-                  "zh": "- {model} 以批大小 {batch} 训练 {epochs} 轮的运行（`{file}`，{measured}）：预计 {epochs} × {epoch} 秒 = "
-                        "**{predicted}**，实测 **{actual}**（各轮训练与评估），预计为实测的 {ratio}×：{verdict}。"},
-    "run_check_agree": {"en": "they agree within {tol} %", "zh": "两者相差在 {tol}% 以内"},
-    "run_check_differ": {"en": "they differ by more than {tol} %", "zh": "两者相差超过 {tol}%"},
-    "run_check_missing": {"en": "- The {epochs}-epoch {model} run at batch {batch} (`{file}`) has not been recorded yet{older}, "
-                                "so this prediction is not checked against a run.",
-                          "zh": "- {model} 以批大小 {batch} 训练 {epochs} 轮的运行（`{file}`）尚未记录{older}，因此该预计尚未与实际运行对照。"},
-    "run_check_older": {"en": " (the record there is an older run at batch {batch})",
-                        "zh": "（现有记录是较早的一次批大小 {batch} 的运行）"},
-    "check_passed": {"en": "passed", "zh": "通过"},
-    "bench_target": {"en": "- The project's GPU target is {model} training at batch {batch} at ≥ {target}× the original "
-                           "pipeline's images/s: {verdict} (best: `{path}`, {speedup}×).",
-                     "zh": "- 本项目的 GPU 目标是 {model} 以批大小 {batch} 训练时达到原始管线 图像/秒 的 ≥ {target}×：{verdict}"
-                           "（最好为 `{path}`，{speedup}×）。"},
-    "protocol_target": {"en": " The project's target for the whole `full` protocol is ≤ {target} h on one {gpu}: {verdict}.",
-                        "zh": "本项目对整个 `full` 协议的目标是单块 {gpu} 上 ≤ {target} 小时：{verdict}。"},
-    "met": {"en": "met", "zh": "达到"}, "missed": {"en": "not met", "zh": "未达到"},
-    "differs": {"en": "differs", "zh": "不一致"},
-    "run_target": {"en": "- The project's target for this run is ≤ {target} min of wall time on one {gpu}: {verdict} "
-                         "({wall} s from start to record, of which {epochs} s in its epochs' training and evaluation).",
-                   "zh": "- 本项目对该运行的目标是在单块 {gpu} 上总用时 ≤ {target} 分钟：{verdict}（从启动到写出记录 {wall} 秒，"
-                         "其中各轮训练与评估 {epochs} 秒）。"},
-    "graph_head": {"en": "**{device}** — measured {measured}, {commit}: {passed} of {n} cases train exactly as the eager "
-                         "step does (loss difference ≤ 0.1 %).",
-                   "zh": "**{device}** —— 测于 {measured}，{commit}：{n} 种情形中有 {passed} 种与逐步执行的训练一致"
-                         "（损失差 ≤ 0.1%）。"},
-}
-
-
-def say(fact: str, lang: str, **values) -> str:
-    return fill(FACTS[fact], lang, **values)
-
-
-def _table(columns: dict, lang: str) -> str:
-    return markdown_table(pd.DataFrame({HEAD[k][lang]: v for k, v in columns.items()}))
 
 
 def _in_hours(seconds: float) -> str:
@@ -182,7 +103,7 @@ def run_check(e: dict, found: list[dict], lang: str) -> str:
 
 def packing_section(r: dict, lang: str) -> str:
     rows = sorted(r["rows"], key=lambda x: x["runs"])
-    t = _table({"pack_runs": [x["runs"] for x in rows],
+    t = table({"pack_runs": [x["runs"] for x in rows],
                 "pack_total": [f"{x['aggregate_images_per_second']:,.0f}" for x in rows],
                 "pack_speedup": [f"{x['aggregate_speedup']:.2f}×" for x in rows],
                 "pack_slowdown": [f"{x['shared_run_slowdown']:.2f}×" for x in rows]}, lang)
@@ -227,7 +148,7 @@ def _sync_failure(f: dict, lang: str) -> str:
 
 def sync_section(r: dict, lang: str) -> str:
     features = r["features"]
-    t = _table({"feature": list(features),
+    t = table({"feature": list(features),
                 "result": [say("check_passed", lang) if f["ok"] else _sync_failure(f, lang) for f in features.values()]},
                lang)
     head = say("sync_head", lang, device=r["device"], measured=r["measured"][:10], commit=_commit(r, lang),
@@ -259,7 +180,7 @@ def run_target(r: dict, lang: str) -> list[str]:
 
 def graph_section(r: dict, lang: str) -> str:
     cases = r["cases"]
-    t = _table({"case": list(cases), "result": [say("check_passed", lang) if c["ok"] else say("differs", lang)
+    t = table({"case": list(cases), "result": [say("check_passed", lang) if c["ok"] else say("differs", lang)
                                                 for c in cases.values()],
                 "loss_gap": [f"{c['max_loss_gap']:.3g}" for c in cases.values()],
                 "param_diff": [f"{c['max_param_diff']:.3g}" for c in cases.values()]}, lang)

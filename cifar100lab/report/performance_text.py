@@ -1,0 +1,192 @@
+"""The Performance page's words: one English and one Chinese template per fact, and its tables' headers
+(:mod:`.performance` for the CPU sections, :mod:`.performance_gpu` for the GPU ones; filled as :mod:`.i18n` does)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .i18n import fill
+from .tables import markdown_table
+
+PATHS = {"original": {"en": "original", "zh": "原始管线"}, "ours": {"en": "ours", "zh": "本项目"},
+         "ours+compile": {"en": "ours+compile", "zh": "本项目 + compile"},
+         "ours+cuda-graph": {"en": "ours+CUDA graph", "zh": "本项目 + CUDA 图"},
+         "ours+compile+cuda-graph": {"en": "ours+compile+CUDA graph", "zh": "本项目 + compile + CUDA 图"}}
+HEAD = {
+    "model": {"en": "Model", "zh": "模型"}, "path": {"en": "Path", "zh": "路径"}, "precision": {"en": "Precision", "zh": "精度"},
+    "train": {"en": "Train img/s", "zh": "训练 图像/秒"}, "eval": {"en": "Eval img/s", "zh": "评估 图像/秒"},
+    "tflops": {"en": "Achieved TFLOP/s", "zh": "实际 TFLOP/s"}, "peak": {"en": "Share of matmul peak", "zh": "占矩阵乘峰值比例"},
+    "speedup": {"en": "Train speed-up", "zh": "训练加速比"}, "network": {"en": "Network", "zh": "网络"},
+    "input": {"en": "Input px", "zh": "输入尺寸"}, "batch": {"en": "Batch", "zh": "批大小"},
+    "epoch": {"en": "Epoch (s)", "zh": "每轮（秒）"}, "runs": {"en": "Runs × epochs", "zh": "运行 × 轮数"},
+    "predicted": {"en": "Predicted", "zh": "预计用时"}, "run": {"en": "Run", "zh": "运行"},
+    "status": {"en": "Status", "zh": "状态"}, "top1": {"en": "Top-1 (%)", "zh": "Top-1（%）"},
+    "top5": {"en": "Top-5 (%)", "zh": "Top-5（%）"}, "wall": {"en": "Wall time", "zh": "总用时"},
+    "mean_epoch": {"en": "Mean epoch (s)", "zh": "平均每轮（秒）"}, "run_total": {"en": "Start to record (s)", "zh": "启动至记录（秒）"},
+    "run_epochs": {"en": "Epochs (s)", "zh": "各轮（秒）"}, "ema_top1": {"en": "EMA top-1 (%)", "zh": "EMA Top-1（%）"},
+    # the GPU sections' tables
+    "pack_runs": {"en": "Runs on the GPU", "zh": "GPU 上的运行数"}, "pack_total": {"en": "Total img/s", "zh": "合计 图像/秒"},
+    "pack_speedup": {"en": "Speed-up over one run", "zh": "相对单次运行的加速比"},
+    "pack_slowdown": {"en": "Slowdown per run", "zh": "每次运行的减速"},
+    "feature": {"en": "Feature", "zh": "功能"}, "result": {"en": "Result", "zh": "结果"},
+    "case": {"en": "Case", "zh": "情形"}, "loss_gap": {"en": "Largest loss difference", "zh": "最大损失差"},
+    "param_diff": {"en": "Largest weight difference after 30 steps", "zh": "30 步后最大权重差"}}
+TEXT = {
+    "bench_head": {
+        "en": "**{device}** — measured {measured}, torch {torch}, batch {batch}, {steps} timed steps per round, median "
+              "of {repeats} interleaved round(s); measured matmul peak (TFLOP/s): {peaks}. *First round* is the untimed "
+              "warm-up of a path's first round (DataLoader start-up; for `ours+compile` the one-off compilation, "
+              "shorter when torch's compile cache is already warm).",
+        "zh": "**{device}** —— 测于 {measured}，torch {torch}，批大小 {batch}，每轮计时 {steps} 步，取 {repeats} 轮交替测量的"
+              "中位数；实测矩阵乘峰值（TFLOP/s）：{peaks}。“首轮用时”是第一轮未计时的预热（DataLoader 启动；`ours+compile` "
+              "含一次性编译；若 torch 的编译缓存已存在则更短）。"},
+    "target_met": {"en": "- The project's CPU target is training at ≥ {target}× the original pipeline: met by `{path}` "
+                         "({speedup}×).",
+                   "zh": "- 本项目的 CPU 目标是训练速度达到原始管线的 ≥ {target}×：`{path}` 达到（{speedup}×）。"},
+    "target_missed": {"en": "- The project's CPU target is training at ≥ {target}× the original pipeline: not met "
+                            "(best: `{path}`, {speedup}×).",
+                      "zh": "- 本项目的 CPU 目标是训练速度达到原始管线的 ≥ {target}×：未达到（最好为 `{path}`，{speedup}×）。"},
+    "speedups": {"en": "- {model}, `{path}`: training **{train}×** and evaluation **{eval}×** the original pipeline's "
+                       "images/s{first}.",
+                 "zh": "- {model}，`{path}`：训练速度为原始管线的 **{train}×**，评估速度为 **{eval}×**{first}。"},
+    "first_round": {"en": "; first round {s} s", "zh": "；首轮用时 {s} 秒"},
+    "epochs_head": {
+        "en": "**{device}** — the `{campaign}` campaign ({file}){partial}, one process, each network as its runs are "
+              "configured (precision, memory format, compilation, its recipe's optimizer); measured {measured} with "
+              "torch {torch}. An epoch is the run's training images (the campaign's subset, or all {train} of "
+              "{dataset}) at the measured training rate plus its test images (up to {test}) at the measured "
+              "evaluation rate. **Estimated epoch time of the whole campaign on one process of this device: "
+              "{total}{tuned}** (an estimate from one timed epoch per network; process start-up, checkpoints and "
+              "compilation not included){against}. CL: channels_last.",
+        "zh": "**{device}** —— `{campaign}` 实验（{file}）{partial}，单进程，每个网络按其运行的配置计时（精度、内存格式、"
+              "是否编译、配方的优化器）；测于 {measured}，torch {torch}。每轮 = 该运行的训练图像（实验所取子集，或 {dataset} "
+              "全部 {train} 张）按实测训练速度，加上其测试图像（至多 {test} 张）按实测评估速度。**整个实验在该设备单进程上的"
+              "各轮用时估计：{total}{tuned}**（由每个网络计时一轮估算；不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
+    "against_measured": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side by "
+                               "side{skipped}. For the {n} run(s) that trained, the estimate is {predicted} of epochs; "
+                               "their records hold {measured}, so the estimate is **{ratio}×** what was measured: {verdict}",
+                         "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
+                               "各轮用时估计为 {predicted}；其记录中各轮共用时 {measured}，估计为实测的 **{ratio}×**：{verdict}"},
+    "against_skipped": {"en": "; {n} run(s) did not train (skipped), holding {t} of the estimate",
+                        "zh": "；{n} 次运行未训练（已跳过），占估计中的 {t}"},
+    "estimate_over": {"en": "an over-estimate", "zh": "估计偏高"},
+    "estimate_under": {"en": "an under-estimate", "zh": "估计偏低"},
+    "estimate_close": {"en": "within 10 % of the measurement", "zh": "与实测相差不到 10%"},
+    "same_setup": {"en": "The same {model} setup ({setup}) appears as \"{label}\" here at {ips} img/s and as \"{other}\" in "
+                         "\"{other_title}\" at {other_ips} img/s. They are different measurements ({when} and {other_when}, "
+                         "commits {commit} and {other_commit}), not different settings; within this run one epoch took "
+                         "{lo}–{hi} s ({spread}× apart), which points to other work on the machine while it ran. Read a "
+                         "setup's speed from the run whose epochs agree with each other.",
+                   "zh": "相同的 {model} 设置（{setup}）在此为“{label}”，{ips} 图像/秒；在“{other_title}”中为“{other}”，"
+                         "{other_ips} 图像/秒。这是两次不同的测量（{when} 与 {other_when}，提交 {commit} 与 {other_commit}），"
+                         "而非不同的设置；本次运行中每轮用时 {lo}–{hi} 秒（相差 {spread}×），表明运行期间机器很可能同时在做其他工作。"
+                         "某一设置的速度应以各轮用时一致的那次运行为准。"},
+    "setup_words": {"en": "{precision}, {layout}, batch {batch}, {images:,} images × {epochs} epochs, {threads} threads",
+                    "zh": "{precision}、{layout}、批大小 {batch}、{images:,} 张图像 × {epochs} 轮、{threads} 线程"},
+    "other_gpu": {"en": "The target above names an {named}; this record ran on an {device} (the record's GPU), so it "
+                        "shows the time on an {device}, not whether an {named} meets the target.",
+                  "zh": "上文的目标针对 {named}；本记录在 {device} 上测得（记录中的 GPU），因此它给出的是 {device} 上的用时，"
+                        "并不说明 {named} 能否达到该目标。"},
+    "tuned": {"en": "; fine-tunes of pretrained weights account for {t} of it", "zh": "；其中预训练权重微调占 {t}"},
+    "partial": {"en": " (only some of its networks were timed)", "zh": "（只测了部分网络）"},
+    "runs_head": {"en": "**{device}** — {data}; measured {measured} with torch {torch} (`python -m cifar100lab timed-runs "
+                        "{file}`).",
+                  "zh": "**{device}** —— {data}；测于 {measured}，torch {torch}（`python -m cifar100lab timed-runs {file}`）。"},
+    "campaign_time": {
+        "en": "The `{campaign}` campaign ({file}) on {dataset}, measured {started} by the campaign itself: **{runs} runs "
+              "in {wall}**, {jobs} side by side, on {device}{gpus}{already}. From its start to its record a run took "
+              "{mean} s on average, of which its epochs (training and evaluation) took {epochs} s; the rest is its "
+              "start-up and wind-down (notebook kernel, imports, network build, FLOP count, checkpoint, record and "
+              "run page).",
+        "zh": "`{campaign}` 实验（{file}），数据集 {dataset}，由实验本身于 {started} 测得：**{runs} 次运行共用时 {wall}**，"
+              "{jobs} 个并行，设备为 {device}{gpus}{already}。每次运行从启动到写出记录平均用时 {mean} 秒，其中各轮（训练与"
+              "评估）用时 {epochs} 秒；其余为启动与收尾（notebook 内核、导入、构建网络、计算 FLOPs、检查点、记录与运行页）。"},
+    "campaign_gpus": {"en": " with {n} GPU(s)", "zh": "，{n} 块 GPU"},
+    "campaign_already": {"en": " ({n} runs already done were not repeated)", "zh": "（{n} 次已完成的运行未重复）"},
+    "no_campaign_time": {"en": "No campaign has been timed yet: `make report` runs the quick campaign, which records "
+                               "its wall time here.",
+                         "zh": "尚无实验计时：`make report` 运行 quick 实验，并在此记录其总用时。"},
+    "check": {"en": "- **{check}** ({what}): {result} on {device}, {created}.",
+              "zh": "- **{check}**（{what}）：在 {device} 上{result}，{created}。"},
+    "check_passed": {"en": "passed", "zh": "通过"}, "check_failed": {"en": "FAILED", "zh": "未通过"},
+    "check_fork": {"en": "a child forked after the notebook kernel's preparation makes a tensor on the device",
+                   "zh": "在 notebook 内核完成准备后 fork 出的子进程可以在设备上创建张量"},
+    "check_resume": {"en": "a deterministic run killed after its first checkpoint and resumed has every epoch's "
+                           "metrics of the uninterrupted run",
+                     "zh": "在第一个检查点后被终止并恢复的确定性运行，每轮指标与未中断的运行完全相同"},
+    "no_gpu": {"en": "No GPU measurement is recorded yet: these records come from CPUs only. On a GPU machine, "
+                     "`bash benchmarks/gpu_check.sh` measures the same tables and the 200-epoch ResNet-20 run and "
+                     "writes their records to `benchmarks/records/`.",
+               "zh": "尚无 GPU 测量记录：以上记录均来自 CPU。在 GPU 机器上运行 `bash benchmarks/gpu_check.sh` 可测得同样的"
+                     "表格以及 200 轮 ResNet-20 的训练，并把记录写入 `benchmarks/records/`。"},
+    # ---------------------------------------------------------------- the GPU sections
+    "pack_head": {"en": "**{device}** — {model} at batch {batch}{graph}, {steps} timed training steps per run after "
+                        "{warmup} warm-up steps, on synthetic images; measured {measured} with torch {torch}, {commit}.",
+                  "zh": "**{device}** —— {model}，批大小 {batch}{graph}，每次运行在 {warmup} 步预热后计时 {steps} 个训练步，"
+                        "使用合成图像；测于 {measured}，torch {torch}，{commit}。"},
+    "pack_graph": {"en": ", each run's step as one CUDA graph", "zh": "，每次运行的训练步作为一个 CUDA 图"},
+    "pack_target": {"en": "- The project's GPU packing target is {runs} {model} runs sharing one {gpu} at ≥ {target}× the "
+                          "aggregate throughput of one run: {verdict}.",
+                    "zh": "- 本项目的 GPU 共享目标是 {runs} 个 {model} 运行共享一块 {gpu} 时，合计吞吐量达到单次运行的 ≥ {target}×："
+                          "{verdict}。"},
+    "pack_met": {"en": "met ({speedup}×)", "zh": "达到（{speedup}×）"},
+    "pack_missed": {"en": "not met ({speedup}×)", "zh": "未达到（{speedup}×）"},
+    "pack_unmeasured": {"en": "not measured (this record has no row with {runs} runs)",
+                        "zh": "未测（本记录没有 {runs} 个运行的一行）"},
+    "sync_head": {"en": "**{device}** — measured {measured}, {commit}: {passed} of {n} features train without a host wait.",
+                  "zh": "**{device}** —— 测于 {measured}，{commit}：{n} 个功能中有 {passed} 个训练时无需主机等待。"},
+    "commit": {"en": "commit {commit}", "zh": "提交 {commit}"},
+    "no_commit": {"en": "commit not recorded", "zh": "未记录提交"},
+    "sync_failed": {"en": "FAILED: {error}{where}", "zh": "未通过：{error}{where}"},
+    "sync_where": {"en": " at `{frame}`", "zh": "，位于 `{frame}`"},
+    "sync_called_from": {"en": ", called from `{frame}`", "zh": "，由 `{frame}` 调用"},
+    "prediction": {"en": "- Predicted wall time of {scope}: **{gpus_1}** on one {device} and **{gpus_8}** on 8, {packing}.{claim}",
+                   "zh": "- {scope}的预计总用时：单块 {device} 上 **{gpus_1}**，8 块上 **{gpus_8}**，{packing}。{claim}"},
+    "prediction_all": {"en": "the campaign's {n} run(s)", "zh": "实验全部 {n} 次运行"},
+    "prediction_partial": {"en": "only the {n} run(s) of the networks timed here, not the whole campaign",
+                           "zh": "仅此处计时网络的 {n} 次运行（并非整个实验）"},
+    "one_run_per_gpu": {"en": "one run per GPU at a time", "zh": "每块 GPU 同时只运行一次"},
+    "runs_per_gpu": {"en": "{k} runs sharing each GPU, each {slowdown}× slower than alone",
+                     "zh": "每块 GPU 同时运行 {k} 次，每次比单独运行慢 {slowdown}×"},
+    "original_claim": {"en": " The original report's claim, for comparison: **{total} on 8×V100** for its {models} models, "
+                             "one 200-epoch run each (the sum of its table's training times, {lo}–{hi} per model; "
+                             "ResNet-20 {resnet_20}), numbers produced by its simulation script, not measured.",
+                       "zh": "作为对照，原报告声称：其 {models} 个模型各训练一次 200 轮，在 8×V100 上共 **{total}**（其表中各模型"
+                             "训练时间之和，每个模型 {lo}–{hi}；ResNet-20 为 {resnet_20}），这些数字由其模拟脚本生成，并非实测。"},
+    "run_check": {"en": "- The {epochs}-epoch {model} run at batch {batch} (`{file}`, {measured}): predicted {epochs} × "
+                        "{epoch} s = **{predicted}** of epochs, measured **{actual}** (its epochs' training and "
+                        "evaluation), so the prediction is {ratio}× the measurement: {verdict}.",
+                  "zh": "- {model} 以批大小 {batch} 训练 {epochs} 轮的运行（`{file}`，{measured}）：预计 {epochs} × {epoch} 秒 = "
+                        "**{predicted}**，实测 **{actual}**（各轮训练与评估），预计为实测的 {ratio}×：{verdict}。"},
+    "run_check_agree": {"en": "they agree within {tol} %", "zh": "两者相差在 {tol}% 以内"},
+    "run_check_differ": {"en": "they differ by more than {tol} %", "zh": "两者相差超过 {tol}%"},
+    "run_check_missing": {"en": "- The {epochs}-epoch {model} run at batch {batch} (`{file}`) has not been recorded yet{older}, "
+                                "so this prediction is not checked against a run.",
+                          "zh": "- {model} 以批大小 {batch} 训练 {epochs} 轮的运行（`{file}`）尚未记录{older}，因此该预计尚未与实际运行对照。"},
+    "run_check_older": {"en": " (the record there is an older run at batch {batch})",
+                        "zh": "（现有记录是较早的一次批大小 {batch} 的运行）"},
+    "bench_target": {"en": "- The project's GPU target is {model} training at batch {batch} at ≥ {target}× the original "
+                           "pipeline's images/s: {verdict} (best: `{path}`, {speedup}×).",
+                     "zh": "- 本项目的 GPU 目标是 {model} 以批大小 {batch} 训练时达到原始管线 图像/秒 的 ≥ {target}×：{verdict}"
+                           "（最好为 `{path}`，{speedup}×）。"},
+    "protocol_target": {"en": " The project's target for the whole `full` protocol is ≤ {target} h on one {gpu}: {verdict}.",
+                        "zh": "本项目对整个 `full` 协议的目标是单块 {gpu} 上 ≤ {target} 小时：{verdict}。"},
+    "met": {"en": "met", "zh": "达到"}, "missed": {"en": "not met", "zh": "未达到"},
+    "differs": {"en": "differs", "zh": "不一致"},
+    "run_target": {"en": "- The project's target for this run is ≤ {target} min of wall time on one {gpu}: {verdict} "
+                         "({wall} s from start to record, of which {epochs} s in its epochs' training and evaluation).",
+                   "zh": "- 本项目对该运行的目标是在单块 {gpu} 上总用时 ≤ {target} 分钟：{verdict}（从启动到写出记录 {wall} 秒，"
+                         "其中各轮训练与评估 {epochs} 秒）。"},
+    "graph_head": {"en": "**{device}** — measured {measured}, {commit}: {passed} of {n} cases train exactly as the eager "
+                         "step does (loss difference ≤ 0.1 %).",
+                   "zh": "**{device}** —— 测于 {measured}，{commit}：{n} 种情形中有 {passed} 种与逐步执行的训练一致"
+                         "（损失差 ≤ 0.1%）。"},
+}
+
+
+def say(fact: str, lang: str, **values) -> str:
+    return fill(TEXT[fact], lang, **values)
+
+
+def table(columns: dict, lang: str) -> str:
+    """A markdown table of ``{header key: column values}``, headed in ``lang``."""
+    return markdown_table(pd.DataFrame({HEAD[k][lang]: v for k, v in columns.items()}))
