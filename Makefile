@@ -43,13 +43,14 @@ report: install
 	$(PY) -m cifar100lab campaign params/$(CAMPAIGN).yaml $(if $(DATASET),--dataset $(DATASET)) $(EXTRA); \
 	  status=$$?; [ $$status -eq 2 ] && exit 2; $(PY) -m cifar100lab book && exit $$status
 
-# Three workers (pytest-xdist) on these two cores, each taking whole modules, so a module's shared fixtures (a
+# Four workers (pytest-xdist) on these two cores, each taking whole modules, so a module's shared fixtures (a
 # campaign, a cluster, a built book) are made once. Much of the suite waits (on kernels starting, Slurm's
-# scheduler, a browser): the third fills those waits (the whole suite: 548 s against 785 s with two, one after
-# the other on one clone). xdist hands the modules out most tests first, which mixes long and short ones; handing
-# out the longest first (--no-loadscope-reorder) was slower: the three heaviest ran side by side, each about 1.5
-# times as long. TEST_WORKERS=0 runs the suite in this one process.
-TEST_WORKERS ?= 3
+# scheduler, a browser), and the extra workers fill those waits: on an AMD EPYC here, 597 s and 634 s with four
+# against 697 s with three (1.6 cores busy against 1.35; a stray kernel trained beside that one); on an Intel
+# Xeon earlier, 548 s with three against 785 s with two. xdist hands the modules out most tests first, which
+# mixes long and short ones; handing out the longest first (--no-loadscope-reorder) was slower: the heaviest ran
+# side by side, each about 1.5 times as long. TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 4
 TEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 
 test: install

@@ -19,6 +19,22 @@ def in_notebook() -> bool:
             and multiprocessing.parent_process() is None)
 
 
+def import_plotting() -> None:
+    """matplotlib and seaborn, for the live curve. An import that a stop (KeyboardInterrupt) cuts short leaves its
+    package half-initialised in ``sys.modules``, and every later import of it in the kernel fails ("module
+    'matplotlib' has no attribute ..."); so the Python modules an interrupted import added are taken out again.
+    Compiled ones stay: some (numpy's core) refuse to load twice, and one that is in ``sys.modules`` finished."""
+    before = set(sys.modules)
+    try:
+        import matplotlib.pyplot  # noqa: F401
+        import seaborn  # noqa: F401
+    except BaseException:
+        for name in set(sys.modules) - before:
+            if str(getattr(sys.modules[name], "__file__", None) or "").endswith(".py"):
+                del sys.modules[name]
+        raise
+
+
 class Progress:
     """The progress of one attempt at a run: one bar over the epochs it trains, the epoch log lines and, in a
     notebook, the curve so far (only when nobody executes the notebook unwatched: a campaign's runs draw none)."""
@@ -30,6 +46,7 @@ class Progress:
         self.figure = None
         if self.live and curve:
             from IPython.display import display
+            import_plotting()  # now, not at the first epoch's end, where the stop button may land
             self.figure = display(display_id=True)
 
     def _bar(self, total: int, start: int):

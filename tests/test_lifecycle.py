@@ -1,6 +1,7 @@
 """A campaign's and a run's life at its edges: Ctrl-C and a scheduler's stop signals (one line, the shell's status,
 no kernel left training), a second campaign on a held folder (writes none of the holder's files), a full disk at
 start, a bad notebook parameter (one line), and notebook runs outside a campaign (their own folder each)."""
+import contextlib
 import json
 import os
 import signal
@@ -67,14 +68,23 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
 def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_kernel(tmp_path, synthetic_root):
     path = write_campaign(tmp_path, synthetic_root, epochs=1000)
     runs = tmp_path / "runs"
+    # A terminal's foreground command starts with Ctrl-C's default action, whatever this worker process inherited
+    # or was given (a process that starts with SIGINT ignored keeps it ignored, as a shell's `cmd &` does).
     proc = subprocess.Popen([sys.executable, "-m", "cifar100lab", "campaign", str(path), "--runs-root", str(runs),
                              "--book", str(tmp_path / "book"), "--jobs", "1"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for(lambda: (runs / "life" / "life-resnet_20-s0" / records.METRICS).exists(), proc)  # it trains
-    kernel_processes = psutil.Process(proc.pid).children(recursive=True)
-    assert kernel_processes
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
-    out, err = proc.communicate(timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        wait_for(lambda: (runs / "life" / "life-resnet_20-s0" / records.METRICS).exists(), proc)  # it trains
+        kernel_processes = psutil.Process(proc.pid).children(recursive=True)
+        assert kernel_processes
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
+        out, err = proc.communicate(timeout=60)
+    finally:  # a campaign that ignored the signal must not train on for the rest of the suite
+        for p in [proc.pid] + [k.pid for k in psutil.Process(proc.pid).children(recursive=True)] \
+                if proc.poll() is None else []:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted by SIGINT: stopped; a run in progress resumes from its last "
                                         "checkpoint when the command runs again"]

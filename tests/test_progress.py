@@ -1,0 +1,30 @@
+"""A run's live progress in a notebook kernel (cifar100lab.progress)."""
+import subprocess
+import sys
+
+# A fresh interpreter whose first import of matplotlib is stopped part-way, as the stop button's KeyboardInterrupt
+# stops it, then imports the plotting modules again, as running the cell again does.
+STOPPED_IMPORT = """
+import importlib.abc, sys
+import numpy  # as torch has imported it in a kernel that trains
+from cifar100lab.progress import import_plotting
+
+class StopInRcsetup(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "matplotlib.rcsetup":
+            sys.meta_path.remove(self)
+            raise KeyboardInterrupt
+try:
+    sys.meta_path.insert(0, StopInRcsetup())
+    import_plotting()
+except KeyboardInterrupt:
+    print("stopped")
+import_plotting()
+import matplotlib
+print(matplotlib.get_data_path() is not None)
+"""
+
+
+def test_plotting_imports_again_after_a_stop_cut_its_first_import_short():
+    proc = subprocess.run([sys.executable, "-c", STOPPED_IMPORT], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["stopped", "True"], proc.stdout + proc.stderr
