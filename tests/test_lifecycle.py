@@ -81,10 +81,11 @@ def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_k
         proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
         out, err = proc.communicate(timeout=60)
     finally:  # a campaign that ignored the signal must not train on for the rest of the suite
-        for p in [proc.pid] + [k.pid for k in psutil.Process(proc.pid).children(recursive=True)] \
-                if proc.poll() is None else []:
-            with contextlib.suppress(OSError):
-                os.kill(p, signal.SIGKILL)
+        if proc.poll() is None:
+            campaign = psutil.Process(proc.pid)
+            for p in [campaign, *campaign.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    p.kill()
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted by SIGINT: stopped; a run in progress resumes from its last "
                                         "checkpoint when the command runs again"]
