@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from . import distill, records
-from .config import ConfigError, ExecutorConfig, RunPlan, check_name, read_yaml_mapping, refuse_unknown_keys, resolve
+from .config import ExecutorConfig, RunPlan, check_name, resolve
+from .config_files import ConfigError, read_yaml_mapping, refuse_unknown_keys
 from .kernels import resolve_jobs
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings

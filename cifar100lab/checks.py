@@ -119,7 +119,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(a) -> int:
-    from .config import read_yaml_mapping, resolve
+    from .config import resolve
+    from .config_files import read_yaml_mapping
     config = resolve(read_yaml_mapping(a.config, None, "check config")).config.to_dict()
     result = fork_check(config) if a.check == "fork" else resume_check(config, Path(a.work_dir) / a.check)
     if a.out:

@@ -58,7 +58,7 @@ def executor_with_flags(executor, a):
 
 def cmd_campaign(a) -> int:
     from . import campaign as C
-    from .config import ConfigError
+    from .config_files import ConfigError
     from .data import DataError, data_available, load_dataset
     from .kernels import resolve_jobs
     from .runs import describe
@@ -170,7 +170,7 @@ def cmd_robustness(a) -> int:
 
 def _user_errors():
     """The errors that are the user's to fix (bad config, data, checkpoint, path): one line, not a traceback."""
-    from .config import ConfigError
+    from .config_files import ConfigError
     from .data import DataError
     from .export import ExportError
     from .records import RecordError
@@ -179,7 +179,8 @@ def _user_errors():
 
 def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
-    from .config import read_yaml_mapping, resolve
+    from .config import resolve
+    from .config_files import read_yaml_mapping
     from .data import data_available
     from .settings import apply_set, parse_set
     from .train import train

@@ -6,6 +6,8 @@ and the dataset entry. ``train``, ``evaluate_checkpoint``, ``bench`` and ``campa
 part of the package works a setting out a second time.
 
 A campaign's ``executor:`` block is configuration too: :class:`ExecutorConfig` (local, or Slurm and its resources).
+The error every refused setting raises (``ConfigError``) and the YAML reader are :mod:`.config_files`'s, which
+needs no torch.
 
 Normalization rule (the only place it lives): a run from scratch uses its dataset's statistics; a fine-tune
 uses the statistics its pretrained checkpoint was trained with (timm's ``pretrained_cfg``).
@@ -16,16 +18,14 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import data as data_mod
 from . import recipes
+from .config_files import ConfigError, parse_yaml, refuse_unknown_keys
 from .executor_choices import EXECUTOR_KINDS
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
 
@@ -45,88 +45,6 @@ RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download
                "eval_batch_size", "progress", "notes", "log_with", "checkpoint_every", "trial"}
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # Accelerate's trackers a run can log to (log_with)
 ID_NEUTRAL = {"cuda_graph": False}  # field: value left out of a run id's hash (see run_folder)
-
-
-class ConfigError(ValueError):
-    """A configuration is invalid; raised before any work starts."""
-
-# --- the one YAML reader: every campaign, study, train config, runs file is read through read_yaml ---------
-
-YAML_MAX_BYTES = 1 << 20  # settings, not data: a bigger file is a mistake, and it is copied into every record
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error: PyYAML keeps the last
-    silently, so an edit lower down would undo one above without a word."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may repeat keys on purpose
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.get(key)
-            except TypeError:  # an unhashable key: SafeLoader's own error says so
-                continue
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping (first on line {first}); give each "
-                                f"key once", key_node.start_mark)
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-def _yaml_problem(e: yaml.YAMLError) -> str:
-    """A YAML error on one line: what is wrong and where (PyYAML's own text spans several lines)."""
-    mark = getattr(e, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    context = getattr(e, "context", None)
-    return where + (getattr(e, "problem", None) or str(e)).strip() + (f" ({context})" if context else "")
-
-
-def parse_yaml(text: str, where: str) -> Any:
-    """``text`` as YAML (duplicate keys refused); a parse error is one ConfigError line naming ``where``."""
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{where} is not valid YAML: {_yaml_problem(e)}") from None
-
-
-def read_yaml(path: str | os.PathLike, what: str = "YAML") -> Any:
-    """The YAML file at ``path`` (``what``: campaign, study, config …): missing, over :data:`YAML_MAX_BYTES`,
-    not UTF-8 or not valid YAML is one ConfigError line that says which and what to do."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} file {path} does not exist")
-    size = path.stat().st_size
-    if size > YAML_MAX_BYTES:
-        raise ConfigError(f"{path} is {size:,} bytes; a {what} file may be at most {YAML_MAX_BYTES:,} bytes "
-                          f"(it holds settings, not data)")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); "
-                          f"save it as UTF-8") from None
-    return parse_yaml(text, str(path))
-
-
-def read_yaml_mapping(path: str | os.PathLike, keys: tuple[str, ...] | None, what: str) -> dict:
-    """A YAML file whose top level is a mapping (empty: {}), with only ``keys`` when given."""
-    data = read_yaml(path, what)
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping (key: value lines) at the top level, got {type(data).__name__}")
-    if keys is not None:
-        refuse_unknown_keys(data, keys, str(path))
-    return data
-
-
-def refuse_unknown_keys(given, valid: tuple[str, ...], where: str) -> None:
-    """The one unknown-key check: a mapping with a key outside ``valid`` is refused, listing the valid ones."""
-    bad = sorted(map(str, set(given) - set(valid)))
-    if bad:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}")
 
 
 # --- names that become paths --------------------------------------------------------------------------

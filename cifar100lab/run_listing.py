@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 from . import records
+from .config_files import ConfigError
 from .intervals import wilson  # the book's interval, so the listing and the book agree
 from .listing import Column, fixed, render, text  # noqa: F401 (render: the status table's too)
 
@@ -67,7 +68,6 @@ def run_rows(runs_root: str | Path, campaign: str | None = None) -> list[dict]:
 def runs_listing(runs_root: str | Path, campaign: str | None = None, fmt: str = "table") -> str:
     problem = listing_problem(runs_root, campaign)
     if problem:
-        from .config import ConfigError  # imported on refusal only: config brings torch
         raise ConfigError(problem)
     rows = run_rows(runs_root, campaign)
     return render(rows, COLUMNS, fmt) if rows or fmt != "table" else f"no runs under {runs_root}"

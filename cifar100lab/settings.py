@@ -6,7 +6,8 @@ import copy
 from dataclasses import fields
 from typing import Any
 
-from .config import ConfigError, TrainConfig, parse_yaml
+from .config import TrainConfig
+from .config_files import ConfigError, parse_yaml
 from .recipes import Recipe
 
 # The TrainConfig fields that are mappings, and what their keys are: a bare key of theirs is refused with its

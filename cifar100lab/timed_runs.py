@@ -17,7 +17,8 @@ RUNS_KEYS = ("title", "description", "base", "variants")
 def load_runs_file(path) -> dict:
     """A YAML of timed training runs: ``base`` (TrainConfig fields) and ``variants`` (``label`` + changes).
     Every run's config is validated before any of them starts."""
-    from .config import ConfigError, read_yaml_mapping, resolve
+    from .config import resolve
+    from .config_files import ConfigError, read_yaml_mapping
     path = Path(path)
     d = read_yaml_mapping(path, RUNS_KEYS, "runs")
     variants = d.get("variants") or [{"label": "default"}]
@@ -83,7 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(a) -> int:
     """Bad input (the --out name, any variant's config) is a ConfigError before any variant trains."""
-    from .config import ConfigError
+    from .config_files import ConfigError
     if a.out and Path(a.out).suffix != ".json":
         raise ConfigError(f"--out must name a .json file, got {a.out}")
     result = run_timed_runs(a.file, a.data_root)

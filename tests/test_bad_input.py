@@ -11,7 +11,7 @@ from test_records import _campaign, _fake_execute
 
 from cifar100lab import campaign as C
 from cifar100lab import records
-from cifar100lab.config import YAML_MAX_BYTES
+from cifar100lab.config_files import YAML_MAX_BYTES
 from cifar100lab.data import FASHION_DEBIAN_DIR, FASHION_MD5
 from cifar100lab.executors import local, slurm
 from cifar100lab.runs import describe, stale_fields

@@ -140,6 +140,8 @@ def touches(imports: set[str], part: str) -> bool:
     ("executors", ["report", "bench"]),
     ("records", ["models", "data", "train", "config", "launch", "kernels", "runs", "campaign", "executors",
                  "report"]),
+    ("config_files", ["models", "data", "train", "config", "recipes", "records", "launch", "kernels", "runs",
+                      "campaign", "executors", "report", "bench"]),
 ])
 def test_module_boundaries_hold_for_every_import_statement(part, forbidden):
     """DESIGN.md's 'never' list and the one-way flow, read from the source (function-local imports count)."""

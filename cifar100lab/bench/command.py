@@ -103,7 +103,7 @@ def measure(a) -> dict:
 
 def main(a) -> int:
     """Bad input is a ConfigError (or DataError) before anything is measured; the command line prints it."""
-    from ..config import ConfigError
+    from ..config_files import ConfigError
     problem = input_error(a)
     if problem:
         raise ConfigError(problem)

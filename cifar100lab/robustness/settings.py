@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..config import ConfigError, refuse_unknown_keys
+from ..config_files import ConfigError, refuse_unknown_keys
 from ..models import model_names
 
 # The CIFAR-100-C protocol's 15 corruptions by family (the four held-out validation corruptions are not used).

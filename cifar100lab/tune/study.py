@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..campaign import PER_RUN
-from ..config import ConfigError, ExecutorConfig, TrainConfig, check_name, read_yaml_mapping, resolve
+from ..config import ExecutorConfig, TrainConfig, check_name, resolve
+from ..config_files import ConfigError, read_yaml_mapping
 from ..kernels import resolve_jobs
 from ..optuna_parts import PRUNERS, SAMPLERS, build_pruner
 from ..recipes import Recipe
