@@ -9,17 +9,20 @@ EXTRA    ?=
 .PHONY: install report campaign book test test-fast lint bench clean-book lab explore
 
 # uv, when it is on PATH, installs the same packages from its cache in seconds; pip unpacks torch's 5.5 GB
-# again on every fresh clone (about 3.5 minutes here). uv writes no bytecode unless asked, and where
-# PYTHONDONTWRITEBYTECODE is set (as on these machines) every process would compile torch and timm again:
-# 10-15 CPU-seconds per kernel, against about 50 s once here. (Writing it on first import instead saved those
-# 50 s, but a live notebook's stop button then once interrupted a kernel while it compiled matplotlib, leaving
-# the module half-imported for the next run of the cell.)
+# again on every fresh clone (about 3.5 minutes here).
 UV       ?= $(shell command -v uv 2>/dev/null)
+# Every process started from here writes the bytecode of the modules it imports, as Python does by default:
+# where PYTHONDONTWRITEBYTECODE is set (as on these machines) each kernel would compile torch and timm again
+# (10-15 CPU-s), and compiling the whole venv at install (uv --compile-bytecode: 19,000 modules, most never
+# imported) costs about 55 CPU-s; the modules a run imports take about 10 once. (A live notebook's stop button
+# once landed while a kernel compiled matplotlib and left it half-imported: the live display now imports its
+# plotting before training, and a stop inside that import removes the half, tests/test_progress.py.)
+export PYTHONDONTWRITEBYTECODE :=
 
 $(VENV)/.installed: pyproject.toml
 ifneq ($(UV),)
 	$(UV) venv -q --seed --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip install -q --compile-bytecode --python $(PY) -e ".[dev]"
+	$(UV) pip install -q --python $(PY) -e ".[dev]"
 else
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
