@@ -5,7 +5,7 @@ import math
 import pytest
 import safetensors.torch
 import torch
-from conftest import tiny_config
+from conftest import dies_in_epoch, tiny_config
 
 from cifar100lab import data, recipes, records, seeds
 from cifar100lab import train as train_mod
@@ -39,17 +39,8 @@ def regularised(synthetic_root, tmp_path_factory):
     cfg = lambda name: tiny_config(synthetic_root, root / name, epochs=2, max_steps_per_epoch=3,  # noqa: E731
                                    log_with="tensorboard", overrides=EVERYTHING)
     straight = train(cfg("straight"))
-    real_evaluate, calls = train_mod.evaluate, []
-
-    def dies_in_epoch_two(*a, **k):  # raw and EMA weights are evaluated each epoch: call 3 is epoch 2's
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_evaluate(*a, **k)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(train_mod, "evaluate", dies_in_epoch_two)
-        with pytest.raises(KeyboardInterrupt):
-            train(cfg("cut"))
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
+        train(cfg("cut"))
     return straight, train(cfg("cut"))
 
 

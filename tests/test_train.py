@@ -53,30 +53,23 @@ def test_record_states_the_normalization_the_plan_chose(plain_runs):
 
 @pytest.mark.slow
 def test_fashion_mnist_learnability_resnet20(fashion_root, tmp_path):
-    """Real images: ResNet-20 on 3,000 Fashion-MNIST training images for 2 epochs reaches far above chance (10 %)
-    on 1,000 test images (72 % when written; longer training is the benchmarks' job, `bench --runs`)."""
+    """Real images: ResNet-20 after one epoch over 3,000 Fashion-MNIST training images reaches five times chance
+    (10 %) on 1,000 test images: 63.1 % when written, and 59.2-62.1 % with seeds 1-3 (longer training is the
+    benchmarks' job, `bench --runs`)."""
     rec = train(dict(model="resnet_20", dataset="fashion-mnist", data_root=str(fashion_root), train_subset=3000,
-                     test_subset=1000, epochs=2, batch_size=64, run_dir=str(tmp_path / "fm"), progress=False))
+                     test_subset=1000, epochs=1, batch_size=32, run_dir=str(tmp_path / "fm"), progress=False))
     assert rec["final"]["evaluated"] == 1000
-    assert rec["final"]["top1"] >= 65, rec["final"]
+    assert rec["final"]["top1"] >= 50, rec["final"]
 
 
-def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path, monkeypatch, plain_runs):
+def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path, plain_runs):
     straight = plain_runs[0]
-    real_evaluate, calls = train_mod.evaluate, []
-
-    def dies_in_epoch_two(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # like a kill: no record is written
-        return real_evaluate(*a, **k)
-    monkeypatch.setattr(train_mod, "evaluate", dies_in_epoch_two)
     cut = tiny_config(synthetic_root, tmp_path / "cut", seed=0, overrides={"lr": 0.1})
-    with pytest.raises(KeyboardInterrupt):
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
         train(cut)
     assert records.read_json(tmp_path / "cut" / "record.json")["status"] == "interrupted"  # stopped, resumable
     assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["epoch"] == 1
-    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    assert len(records.read_metrics(tmp_path / "cut")) == 1
     resumed = train(cut)
     assert resumed["resumed_from_epoch"] == 1
     strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
