@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 from conftest import ROOT, run_cli, tiny_config
-from torchmetrics.functional.classification import multiclass_calibration_error
 
 from cifar100lab.config import ConfigError
 from cifar100lab.robustness.calibration import binned_ece, ece_interval, expected_calibration_error, reliability
@@ -57,6 +56,8 @@ def test_ece_of_a_constant_overconfident_predictor_is_its_confidence_minus_its_a
 
 
 def test_the_bootstrap_ece_bins_as_torchmetrics_does_even_at_confidence_one():
+    # imported here: torchmetrics imports scipy (1.7 s), which every worker would pay collecting this module
+    from torchmetrics.functional.classification import multiclass_calibration_error
     g = torch.Generator().manual_seed(1)
     probs = torch.softmax(4 * torch.randn(500, 7, generator=g), dim=1)
     probs[:40] = torch.nn.functional.one_hot(torch.arange(40) % 7, 7).float()  # saturated: confidence exactly 1
