@@ -1,7 +1,8 @@
 """Settings files, read before any work: :class:`ConfigError`, the error every refused setting raises, and the one
 YAML reader every campaign, study, train config and runs file goes through.
 
-Nothing here imports torch: the CLI, the book and the robustness settings refuse a bad file without it.
+Nothing here imports torch or the rest of the package: the runs listing, for one, refuses a missing folder without
+importing torch.
 """
 from __future__ import annotations
 
