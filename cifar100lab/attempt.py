@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import records
+from .checkpoint import CheckpointWriter, overlaps_training
 from .config import ConfigError, RunPlan, fingerprint
 from .models import missing_weights
 
@@ -21,21 +22,26 @@ class RunState:
         self.run_id = cfg.run_id or self.run_dir.name
         self.wall = records.Timer()
         self.record = start_record(plan)
+        self.checkpoints = CheckpointWriter(background=overlaps_training(accelerator.device))
 
     def save(self) -> None:
         if self.main:
             records.save(self.run_dir, self.record)
 
     def close(self, transition, *reason, **fields) -> dict:
-        """End the attempt through ``records.finish`` / ``fail`` / ``skip`` and write the record."""
+        """End the attempt through ``records.finish`` / ``fail`` / ``skip`` and write the record, once the last
+        checkpoint is on disk (a failed write fails a run that would have finished)."""
+        self.checkpoints.wait(raise_error=transition is not records.fail)
         self.record = transition(self.record, *reason, wall_seconds=self.wall(), **fields)
         self.save()
         self.accelerator.wait_for_everyone()
         return self.record
 
-    def interrupt(self, epochs_done: int, resumes_from: int) -> None:
-        """Record the attempt as stopped by hand, with the epoch its next run resumes from. No collective call:
-        in a multi-process run the other processes may have stopped already."""
+    def interrupt(self, epochs_done: int) -> None:
+        """Record the attempt as stopped by hand, with the epoch its next run resumes from (the last checkpoint
+        on disk). No collective call: in a multi-process run the other processes may have stopped already."""
+        self.checkpoints.wait(raise_error=False)
+        resumes_from = self.checkpoints.written
         reason = (f"stopped by hand in epoch {epochs_done + 1} of {self.cfg.epochs}; "
                   f"running it again resumes from epoch {resumes_from}")
         self.record = records.interrupt(self.record, reason, wall_seconds=self.wall(), epochs_done=epochs_done)

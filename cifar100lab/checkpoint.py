@@ -1,12 +1,14 @@
-"""A run's ``checkpoint.pt``: written each ``checkpoint_every`` epochs by the trainer, read back to resume, to
-evaluate and to export. Reading never runs code (``weights_only=True``) and refuses, with one
-:class:`CheckpointError` that says what is wrong, anything that is not a checkpoint this package wrote for this
-configuration. The checkpoint also holds the metrics history, so a torn ``metrics.jsonl`` is restored from it.
+"""A run's ``checkpoint.pt``: written each ``checkpoint_every`` epochs by the trainer (:class:`CheckpointWriter`;
+on a GPU while the next epoch trains), read back to resume, to evaluate and to export. Reading never runs code
+(``weights_only=True``) and refuses, with one :class:`CheckpointError` that says what is wrong, anything that is
+not a checkpoint this package wrote for this configuration. The checkpoint also holds the metrics history, so a
+torn ``metrics.jsonl`` is restored from it.
 """
 from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import torch
@@ -95,6 +97,70 @@ def load_checkpoint(run_dir: Path, config: dict) -> dict | None:
 def save_checkpoint(run_dir: str | os.PathLike, state: dict) -> None:
     """Write ``state`` (the :data:`CHECKPOINT_KEYS` and the scaler's and EMA's states) atomically."""
     records.atomic_write(Path(run_dir) / records.CHECKPOINT, lambda f: torch.save(state, f))
+
+
+def overlaps_training(device: torch.device) -> bool:
+    """Whether a run's checkpoints are written while its next epoch trains: on a GPU, whose host mostly waits
+    for the device. A CPU run's write would take the cycles of the training it overlaps (measured: 13 ms less
+    per epoch outside training, 25 ms more in it)."""
+    return device.type == "cuda"
+
+
+class CheckpointWriter:
+    """A run's checkpoints, written in ``background`` (:func:`overlaps_training`) on a thread, one at a time,
+    so the next epoch trains while the last checkpoint is serialised and fsynced: about 20 ms for ResNet-20,
+    2 % of its 1-second epoch on an H200.
+
+    ``save`` then copies the state first, because the next step changes the live tensors in place: a GPU's
+    tensors are queued into pinned host memory and the thread waits for those copies, so the host does not.
+    ``wait`` returns once the last write is on disk and raises the error it met (a full disk), if any.
+    ``written``: the epoch of the last checkpoint on disk, which a resume starts from."""
+
+    def __init__(self, background: bool = True, written: int = 0):
+        self.background, self.written, self.thread, self.error = background, written, None, None
+
+    def save(self, run_dir: str | os.PathLike, state: dict) -> None:
+        self.wait()
+        if not self.background:
+            save_checkpoint(run_dir, state)
+            self.written = state["epoch"]
+            return
+        copy = host_copy(state)
+        copied = torch.cuda.Event() if torch.cuda.is_initialized() else None  # never initialises CUDA itself
+        if copied is not None:
+            copied.record()  # after the queued copies: the thread waits for this, not for the step after them
+        self.thread = threading.Thread(target=self._write, args=(run_dir, copy, copied), name="checkpoint-writer")
+        self.thread.start()
+
+    def _write(self, run_dir, state: dict, copied) -> None:
+        try:
+            if copied is not None:
+                copied.synchronize()
+            save_checkpoint(run_dir, state)
+            self.written = state["epoch"]
+        except BaseException as e:  # raised in the training thread, by the next save or wait
+            self.error = e
+
+    def wait(self, raise_error: bool = True) -> None:
+        """Return once the last write is done; raise its error (``raise_error=False``: a run already stopping
+        for another reason drops it, and ``written`` still names the checkpoint on disk)."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        error, self.error = self.error, None
+        if error is not None and raise_error:
+            raise error
+
+
+def host_copy(state):
+    """``state`` with every tensor copied to host memory (a GPU's copies queued, into pinned memory)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", non_blocking=state.is_cuda, copy=True)
+    if isinstance(state, dict):
+        return {k: host_copy(v) for k, v in state.items()}
+    if type(state) in (list, tuple):
+        return type(state)(host_copy(v) for v in state)
+    return state
 
 
 def write_metrics(run_dir: str | os.PathLike, history: list[dict]) -> None:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from . import distill, records
 from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, previous_result, weights_unavailable
-from .checkpoint import checkpoint_due, load_checkpoint, save_checkpoint, write_metrics
+from .checkpoint import checkpoint_due, load_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .data import Dataset, full_batches, load_dataset, policy_augmentation, train_batches
 from .learner import Learner, build_learner, build_model
@@ -121,6 +121,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     run.record["kernels"]["fp32_depthwise_convs"] = learner.fp32_depthwise_convs
     data = dataset.to(accelerator.device)
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
+    run.checkpoints.written = start
     # a campaign's notebooks run unwatched: no live curve to draw there
     run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress, curve=not cfg.campaign)
     try:
@@ -131,10 +132,10 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
             _end_of_epoch(run, learner, row, best, history)
             if trial and (reason := trial.prune_reason(row)):
                 return run.close(records.prune, reason, epochs_done=len(history), pruned_at_epoch=row["epoch"])
+        run.checkpoints.wait()  # the last checkpoint is on disk before the record says complete
         run.progress.close()
     except KeyboardInterrupt:  # stopped by hand (Ctrl-C, a notebook's stop button): say so, keep the checkpoint
-        run.interrupt(len(history), max((e for e in range(start + 1, len(history) + 1) if checkpoint_due(e, cfg)),
-                                        default=start))
+        run.interrupt(len(history))
         raise
     except TrainingDiverged as e:
         run.close(records.fail, str(e), epochs_done=len(history), history_tail=history[-1:])
@@ -254,8 +255,8 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
     if run.main:
         records.append_jsonl(run.run_dir / records.METRICS, row)
         if checkpoint_due(row["epoch"], cfg):
-            save_checkpoint(run.run_dir, {**learner.state_dict(), "config": cfg.to_dict(), "epoch": row["epoch"],
-                                          "best": best, "history": history})
+            run.checkpoints.save(run.run_dir, {**learner.state_dict(), "config": cfg.to_dict(),
+                                               "epoch": row["epoch"], "best": best, "history": history})
         run.progress.end_epoch(row, history)
     run.accelerator.wait_for_everyone()
 

@@ -1,10 +1,14 @@
 import math
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import dies_in_epoch, tiny_config
 
+from cifar100lab import attempt as attempt_mod
+from cifar100lab import checkpoint as checkpoint_mod
 from cifar100lab import records
 from cifar100lab import train as train_mod
 from cifar100lab.accelerator import build_accelerator, cpu_has_native_bf16
@@ -183,8 +187,9 @@ def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_r
     (the row of epoch 3 is dropped and redone) and ends exactly as the uninterrupted run."""
     cfg = lambda name: tiny_config(synthetic_root, tmp_path / name, epochs=4, max_steps_per_epoch=2,  # noqa: E731
                                    test_subset=64, checkpoint_every=2)
-    real_save, saved = train_mod.save_checkpoint, []
-    monkeypatch.setattr(train_mod, "save_checkpoint", lambda run_dir, state: saved.append(state["epoch"]) or real_save(run_dir, state))
+    real_save, saved = checkpoint_mod.save_checkpoint, []
+    monkeypatch.setattr(checkpoint_mod, "save_checkpoint",
+                        lambda run_dir, state: saved.append(state["epoch"]) or real_save(run_dir, state))
     straight = train(cfg("straight"))
     assert saved == [2, 4]
     with dies_in_epoch(4), pytest.raises(KeyboardInterrupt):
@@ -195,3 +200,59 @@ def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_r
     strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]  # noqa: E731
     assert strip(records.read_metrics(tmp_path / "cut")) == strip(records.read_metrics(tmp_path / "straight"))
     assert resumed["final"] == straight["final"] and resumed["best"] == straight["best"]
+
+
+def slowed_checkpoints(monkeypatch, seconds: float = 0.0, error: Exception | None = None):
+    """Every checkpoint write first waits ``seconds`` (or raises ``error``): a slow or full disk. The trainer
+    writes in the background as it does on a GPU."""
+    monkeypatch.setattr(attempt_mod, "overlaps_training", lambda device: True)
+    real = checkpoint_mod.save_checkpoint
+
+    def save(run_dir, state):
+        time.sleep(seconds)
+        if error is not None:
+            raise error
+        real(run_dir, state)
+    monkeypatch.setattr(checkpoint_mod, "save_checkpoint", save)
+
+
+def test_checkpoint_writer_overlaps_the_write_and_keeps_the_epochs_weights(tmp_path, monkeypatch):
+    """``save`` returns while the write is still going on, and what is written is the state when ``save`` was
+    called, though training changes the tensors in place meanwhile."""
+    started, release = threading.Event(), threading.Event()
+    real = checkpoint_mod.save_checkpoint
+
+    def held(run_dir, state):
+        started.set()
+        release.wait(10)
+        real(run_dir, state)
+    monkeypatch.setattr(checkpoint_mod, "save_checkpoint", held)
+    weights = torch.zeros(3)
+    writer = checkpoint_mod.CheckpointWriter()
+    writer.save(tmp_path, {"model": {"w": weights}, "history": [{"epoch": 1}], "epoch": 1})
+    assert started.wait(10) and writer.thread.is_alive()  # the caller is free while the write waits
+    weights.add_(1)  # the next step
+    release.set()
+    writer.wait()
+    saved = torch.load(tmp_path / records.CHECKPOINT, weights_only=True)
+    assert saved["model"]["w"].tolist() == [0, 0, 0] and saved["epoch"] == writer.written == 1
+
+
+def test_a_checkpoint_write_that_fails_fails_the_run(synthetic_root, tmp_path, monkeypatch):
+    """The last write's error reaches the trainer, which records the run as failed, not complete."""
+    slowed_checkpoints(monkeypatch, error=records.DiskFull("no space left on device writing checkpoint.pt"))
+    with pytest.raises(records.DiskFull):
+        train(tiny_config(synthetic_root, tmp_path / "run", epochs=1, max_steps_per_epoch=1, test_subset=64))
+    record = records.load(tmp_path / "run")
+    assert record["status"] == "failed" and "no space left" in record["reason"]
+
+
+def test_a_stop_waits_for_the_checkpoint_being_written_and_names_it(synthetic_root, tmp_path, monkeypatch):
+    """Stopped while epoch 2's checkpoint is still being written: the stop waits for it, and the record says the
+    run resumes from epoch 2, which is the checkpoint on disk."""
+    slowed_checkpoints(monkeypatch, seconds=1.0)
+    cfg = tiny_config(synthetic_root, tmp_path / "run", epochs=3, max_steps_per_epoch=2, test_subset=64)
+    with dies_in_epoch(3), pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    assert checkpoint_mod.read_checkpoint(tmp_path / "run" / records.CHECKPOINT)["epoch"] == 2
+    assert "resumes from epoch 2" in records.load(tmp_path / "run")["reason"]
