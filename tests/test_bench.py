@@ -14,6 +14,7 @@ from cifar100lab import report, timed_runs
 from cifar100lab.accelerator import cpu_has_native_bf16
 from cifar100lab.bench import campaign_time, throughput, timing
 from cifar100lab.config import ConfigError
+from cifar100lab.model_catalog import read_catalog
 from cifar100lab.records import atomic_write_json
 from cifar100lab.report.performance import CPU_TRAIN_SPEEDUP_TARGET
 
@@ -62,6 +63,9 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
     # resnet_20 × 2 seeds, eca (k 3 = default) × 2 seeds + 1 study seed, eca k5 × 1: three networks
     assert set(nets) == {("resnet_20", "{}"), ("eca_resnet_20", "{}"), ("eca_resnet_20", '{"k_size": 5}')}
     assert nets[("eca_resnet_20", "{}")]["run_epochs"] == 6 and len(nets[("resnet_20", "{}")]["runs"]) == 2
+    catalog = {m["model"]: m["flops"] for m in read_catalog()}  # counted alike: 100 classes, 32 px
+    assert nets[("resnet_20", "{}")]["flops_per_image"] == catalog["resnet_20"]
+    assert nets[("eca_resnet_20", '{"k_size": 5}')]["flops_per_image"] > catalog["eca_resnet_20"]  # wider conv
     for n in rec["networks"]:
         expected = 320 / n["train_images_per_second"] + 10000 / n["eval_images_per_second"]
         assert n["epoch_seconds"] == pytest.approx(expected)

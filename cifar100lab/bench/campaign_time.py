@@ -40,16 +40,27 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
     return interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
 
 
-def _network_row(net: dict, rates: dict, train_size: int, test_size: int) -> dict:
+def forward_flops(net: dict, num_classes: int) -> int:
+    """One image's forward FLOPs at the network's input size (a multiply-add counts as 2), counted on the meta
+    device, so nothing is allocated."""
+    import torch
+
+    from ..models import count_flops, create_model
+    with torch.device("meta"):
+        network = create_model(net["model"], num_classes=num_classes, img_size=net["input_size"], **net["options"])
+        return count_flops(network, net["input_size"])
+
+
+def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops: int) -> dict:
     """Epoch time = training images / train images/s + test images / eval images/s; the network's runs take
-    their epochs × that."""
+    their epochs × that. ``flops``: one image's forward FLOPs (what the page weighs the time against)."""
     c = net["runs"][0].config
     n_train = min(c.train_subset or train_size, train_size) // net["batch_size"] * net["batch_size"]
     n_test = min(c.test_subset or test_size, test_size)
     epoch = n_train / rates["train_images_per_second"] + n_test / rates["eval_images_per_second"]
     epochs = sum(r.config.epochs for r in net["runs"])
     return {**{k: net[k] for k in ("model", "options", "pretrained", "input_size", "batch_size")},
-            **{k: rates[k] for k in RATE_KEYS},
+            **{k: rates[k] for k in RATE_KEYS}, "flops_per_image": flops,
             "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch,
             "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,
             "epochs_per_run": [r.config.epochs for r in net["runs"]], "predicted_seconds": epochs * epoch}
@@ -72,7 +83,8 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     from ..campaign import load_campaign
     device = default_device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
-    train_size, test_size = data_mod.dataset_entry(camp.dataset).sizes
+    entry = data_mod.dataset_entry(camp.dataset)
+    train_size, test_size = entry.sizes
     peaks = measured_peaks(device, "auto")
     nets = campaign_networks(camp)
     chosen = [net for net in nets.values() if not only or net["model"] in only]
@@ -90,7 +102,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     networks = []
     for i, net in enumerate(chosen):
         rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
-        networks.append(_network_row(net, rates, train_size, test_size))
+        networks.append(_network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes)))
         progress(f"[{i + 1}/{len(chosen)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
                  f"{rates['train_images_per_second']:.0f} train img/s, epoch {networks[-1]['epoch_seconds']:.1f} s")
         if keep is not None:

@@ -64,7 +64,22 @@ def _protocol_target(e: dict, lang: str) -> str:
     gpu = PACK_TARGET["gpu"]
     met = gpu in e["device"] and e["prediction"]["gpus_1_seconds"] <= PROTOCOL_TARGET_SECONDS
     return say("protocol_target", lang, target=PROTOCOL_TARGET_SECONDS // 3600, gpu=gpu,
-               verdict=say("met" if met else "missed", lang))
+               verdict=say("met" if met else "missed", lang)) + _protocol_arithmetic(e, lang)
+
+
+def _protocol_arithmetic(e: dict, lang: str) -> str:
+    """What the target asks of the GPU: the protocol's FLOPs over the target time, against the measured matmul
+    peak of the networks' precision and what the prediction sustains ("" for a record without FLOPs)."""
+    nets = e["networks"]
+    precisions = {n["precision"] for n in nets}
+    peak = e.get("peaks_tflops", {}).get(next(iter(precisions)))
+    if len(precisions) != 1 or not peak or not all(n.get("flops_per_image") for n in nets):
+        return ""
+    flop = sum(n["run_epochs"] * n["flops_per_image"] * (3 * n["train_images"] + n["test_images"]) for n in nets)
+    need, now = flop / PROTOCOL_TARGET_SECONDS / 1e12, flop / e["prediction"]["gpus_1_seconds"] / 1e12
+    return say("protocol_arithmetic", lang, eflop=f"{flop / 1e18:.2f}", target=PROTOCOL_TARGET_SECONDS // 3600,
+               need=f"{need:.0f}", need_share=f"{need / peak:.0%}", precision=next(iter(precisions)),
+               peak=f"{peak:.0f}", now=f"{now:.0f}", now_share=f"{now / peak:.0%}")
 
 
 def _speed_mode(settings: dict) -> tuple:
