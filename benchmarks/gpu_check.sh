@@ -7,8 +7,9 @@
 #   4. precision: bf16 against fp32 accuracy (ResNet-20, 3 epochs, 10,000 Fashion-MNIST images);
 #   5. throughput: original pipeline vs ours vs ours+compile (default and reduce-overhead) for ResNet-20 at
 #      batch 128 (target: ≥ 4× the original), and every network of params/full.yaml;
-#   6. ResNet-20 for 200 epochs at batch 128 with per-epoch evaluation on 50,000 images (target: ≤ 3 min on one
-#      H200), and the prediction of that run from its epoch time (resnet_20-prediction: within 15 %);
+#   6. ResNet-20 for 200 epochs at batch 128 with per-epoch evaluation on 50,000 images, compiled and as one CUDA
+#      graph (target: ≤ 3 min on one H200), and the prediction of that run from its epoch time with the same
+#      switches (resnet_20-prediction: within 15 %);
 #   7. graph: the step replayed as one CUDA graph (cuda_graph: true) trains as the eager step does (30 steps,
 #      deterministic kernels, SGD and AdamW with Mixup, EMA and clipping);
 #      sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error");
@@ -74,7 +75,7 @@ step resnet_20 180 "$py" -m cifar100lab bench --models resnet_20 --cuda-graph --
 step full-epoch-times 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
 step resnet_20-200-epochs 300 "$py" -m cifar100lab timed-runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
 step resnet_20-prediction 90 "$py" -m cifar100lab bench --campaign params/full.yaml --models resnet_20 \
-  --cuda-graph --steps 200 --warmup 20
+  --compile --cuda-graph --steps 200 --warmup 20
 step pack 150 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
 slowdown=$(slowdown_of "$dir/gpu-$card-pack.json")
 step full-epoch-times-packed 330 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \

@@ -343,3 +343,16 @@ def test_a_compiled_paths_compile_round_is_untimed_and_reported_apart():
     rates = timing.interleaved({"ours+compile": _CompilingPath()}, repeats=1)["ours+compile"]
     assert rates["train_images_per_second"] == pytest.approx(100 / 0.01)
     assert rates["compile_seconds"] is not None
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_timed_runs_file_loads_with_every_variant_valid(path):
+    assert timed_runs.load_runs_file(path)["configs"]
+
+
+def test_the_200_epoch_run_and_its_prediction_step_use_the_same_speed_switches():
+    """The Performance page checks the prediction only against a run of the same compile and graph settings."""
+    (_, plan), = timed_runs.load_runs_file(ROOT / "benchmarks" / "gpu_resnet20_200.yaml")["configs"]
+    script = (ROOT / "benchmarks" / "gpu_check.sh").read_text()
+    step = script[script.index("step resnet_20-prediction"):].split("\nstep ")[0]
+    assert ("--compile" in step, "--cuda-graph" in step) == (plan.config.compile, plan.config.cuda_graph)
