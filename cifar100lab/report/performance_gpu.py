@@ -54,17 +54,18 @@ def prediction(e: dict, lang: str) -> str:
     runs = sum(len(n["runs"]) for n in e["networks"])
     packing = say("runs_per_gpu", lang, k=pred["runs_per_gpu"], slowdown=f"{pred['shared_run_slowdown']:.2f}") \
         if pred["runs_per_gpu"] > 1 else say("one_run_per_gpu", lang)
+    whole_study = complete and e["campaign"] == CLAIM_CAMPAIGN
     return say("prediction", lang, scope=say("prediction_all" if complete else "prediction_partial", lang, n=runs),
                gpus_1=_in_hours(pred["gpus_1_seconds"]), gpus_8=_in_hours(pred["gpus_8_seconds"]), device=e["device"],
-               packing=packing, claim=_original_claim(lang) + _protocol_target(e, lang)
-               if complete and e["campaign"] == CLAIM_CAMPAIGN else "")
+               packing=packing, claim=_original_claim(lang) + _protocol_target(e, lang) if whole_study else "") \
+        + (_protocol_arithmetic(e, lang) if whole_study else "")
 
 
 def _protocol_target(e: dict, lang: str) -> str:
     gpu = PACK_TARGET["gpu"]
     met = gpu in e["device"] and e["prediction"]["gpus_1_seconds"] <= PROTOCOL_TARGET_SECONDS
     return say("protocol_target", lang, target=PROTOCOL_TARGET_SECONDS // 3600, gpu=gpu,
-               verdict=say("met" if met else "missed", lang)) + _protocol_arithmetic(e, lang)
+               verdict=say("met" if met else "missed", lang))
 
 
 def _protocol_arithmetic(e: dict, lang: str) -> str:
