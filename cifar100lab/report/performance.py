@@ -11,7 +11,7 @@ import pandas as pd
 from .. import records
 from . import performance_gpu as gpu
 from .i18n import LANGS, STATUS, dataset_label, fmt
-from .performance_text import PATHS, say, table
+from .performance_text import PATHS, SECTIONS, say, table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
 
@@ -206,78 +206,17 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
     return head + "\n\n:::{div} run-ids\n" + t + "\n:::\n"
 
 
-CAMPAIGN_TITLE = {"en": "Campaign wall time", "zh": "实验总用时"}
-
-
 def _campaign_part(runs_root, campaign: str | None, lang: str) -> list[str]:
     path = Path(runs_root or "runs") / (campaign or "") / records.TIMING
     body = campaign_time_section(records.read_json(path), runs_root, lang) if campaign and path.is_file() \
         else say("no_campaign_time", lang) + "\n"
-    return [f"## {CAMPAIGN_TITLE[lang]}\n", body]
+    return [f"## {say('campaign_title', lang)}\n", body]
 
 
-# record kind -> its renderer and (heading, introduction, text when there is none), in both languages
-PERFORMANCE_SECTIONS = [
-    ("bench", _bench_section, (
-        {"en": "Input pipeline and training path", "zh": "数据管线与训练路径"},
-        {"en": "Throughput of the original report's input pipeline (per-image PIL transforms through a DataLoader, "
-               "fp32) against this project's path (uint8 tensors on the device, batched crop/flip, channels_last, "
-               "bf16), measured by `python -m cifar100lab bench` in one process on synthetic CIFAR-shaped images: "
-               "these are speed measurements, not accuracy results.",
-         "zh": "原报告的数据管线（逐图 PIL 变换 + DataLoader，fp32）与本项目路径（设备上的 uint8 张量、批量裁剪/翻转、"
-               "channels_last、bf16）的吞吐量对比，由 `python -m cifar100lab bench` 在同一进程中用合成的 CIFAR 形状图像测得："
-               "这些是速度测量，不是准确率结果。"},
-        {"en": "No benchmark record yet.", "zh": "尚无基准测试记录。"})),
-    ("packing", gpu.packing_section, (
-        {"en": "Several runs on one GPU", "zh": "一块 GPU 上同时运行多次训练"},
-        {"en": "A small network leaves a large GPU mostly idle, so several runs side by side may train more images "
-               "per second in all. `python -m cifar100lab bench --pack 1 2 4 8` starts k runs of one network, each "
-               "in its own process on the same GPU, times them together and adds up their training images/s; the "
-               "slowdown per run (k ÷ the speed-up) is what `bench --campaign --slowdown` takes to predict a "
-               "campaign's wall time.",
-         "zh": "小网络只能用到大 GPU 的一小部分，因此并行运行多次训练，合计每秒训练的图像可能更多。"
-               "`python -m cifar100lab bench --pack 1 2 4 8` 在同一块 GPU 上启动 k 次同一网络的运行（各自一个进程），"
-               "同时计时并把它们的训练 图像/秒 相加；每次运行的减速（k ÷ 加速比）即 `bench --campaign --slowdown` "
-               "预计实验总用时所用的值。"},
-        {"en": "No packing record yet.", "zh": "尚无多运行共享 GPU 的记录。"})),
-    ("epoch_times", _epoch_times_section, (
-        {"en": "Epoch times and predicted campaign duration", "zh": "每轮用时与实验预计时长"},
-        {"en": "Measured by `python -m cifar100lab bench --campaign <campaign.yaml>`: one epoch of every distinct "
-               "network of a campaign on synthetic data of the campaign's sizes.",
-         "zh": "由 `python -m cifar100lab bench --campaign <campaign.yaml>` 测得：在与实验相同尺寸的合成数据上，"
-               "实验中每个不同网络的一轮用时。"},
-        {"en": "No epoch-time record yet.", "zh": "尚无每轮用时记录。"})),
-    ("runs", _runs_section, (
-        {"en": "Timed training runs", "zh": "计时训练运行"},
-        {"en": "Whole runs of the trainer, for accuracy and wall time together.",
-         "zh": "完整的训练运行，同时给出准确率与总用时。"},
-        {"en": "No timed-run record yet.", "zh": "尚无计时训练记录。"})),
-    ("check", _check_section, (
-        {"en": "GPU acceptance checks", "zh": "GPU 验收检查"},
-        {"en": "Steps 1 and 3 of `benchmarks/gpu_check.sh` (`python -m cifar100lab check fork|resume`).",
-         "zh": "`benchmarks/gpu_check.sh` 的第 1 步与第 3 步（`python -m cifar100lab check fork|resume`）。"},
-        {"en": "No check record yet.", "zh": "尚无检查记录。"})),
-    ("sync_check", gpu.sync_section, (
-        {"en": "A training step that never waits on the host", "zh": "从不让主机等待的训练步"},
-        {"en": "`benchmarks/sync_check.py` (step 7 of `benchmarks/gpu_check.sh`) runs 4 training steps of each "
-               "feature (ResNet-20, batch 128, synthetic images, after 5 warm-up steps: a CUDA graph is captured in them) under "
-               "`torch.cuda.set_sync_debug_mode(\"error\")`, so any step that makes the host wait for the device "
-               "(`.item()`, a blocking host-to-device copy, a branch on a device value) fails and names the operation.",
-         "zh": "`benchmarks/sync_check.py`（`benchmarks/gpu_check.sh` 的第 7 步）在 "
-               "`torch.cuda.set_sync_debug_mode(\"error\")` 下对每个功能运行 4 个训练步（ResNet-20，批大小 128，合成图像，"
-               "先预热 5 步，CUDA 图在其中捕获），任何让主机等待设备的操作（`.item()`、阻塞的主机到设备拷贝、依据设备上的值分支）都会报错并指出该操作。"},
-        {"en": "No sync-check record yet.", "zh": "尚无同步检查记录。"})),
-    ("graph_check", gpu.graph_section, (
-        {"en": "The whole step as one CUDA graph", "zh": "整个训练步作为一个 CUDA 图"},
-        {"en": "With `cuda_graph: true` the trainer captures the step's forward, backward, clipping and optimizer once "
-               "and replays it with one launch per step (`cifar100lab/step_graph.py`). `benchmarks/graph_check.py` "
-               "trains two copies of ResNet-20 on the same 30 batches with deterministic kernels, one step by step "
-               "and one through the graph, and compares their losses and final weights.",
-         "zh": "设置 `cuda_graph: true` 后，训练器把一步的前向、反向、梯度裁剪与优化器捕获一次，之后每步只需一次启动即可重放"
-               "（`cifar100lab/step_graph.py`）。`benchmarks/graph_check.py` 用确定性内核在相同的 30 个批次上训练两份 ResNet-20，"
-               "一份逐步执行，一份经由 CUDA 图，并比较二者的损失与最终权重。"},
-        {"en": "No CUDA-graph check record yet.", "zh": "尚无 CUDA 图检查记录。"})),
-]
+# record kind -> its renderer, in the page's order (its words: performance_text.SECTIONS)
+PERFORMANCE_SECTIONS = [("bench", _bench_section), ("packing", gpu.packing_section),
+                        ("epoch_times", _epoch_times_section), ("runs", _runs_section), ("check", _check_section),
+                        ("sync_check", gpu.sync_section), ("graph_check", gpu.graph_section)]
 
 
 def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generated", runs_root="runs",
@@ -291,7 +230,8 @@ def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generat
     extra = {"epoch_times": {"measured": measured_epochs(runs_root, campaign), "found": found}, "runs": {"found": found}}
     for lang in LANGS:
         parts = _campaign_part(runs_root, campaign, lang)
-        for kind, render, (title, intro, empty) in PERFORMANCE_SECTIONS:
+        for kind, render in PERFORMANCE_SECTIONS:
+            title, intro, empty = SECTIONS[kind]
             parts += [f"## {title[lang]}\n", intro[lang] + "\n"]
             parts += [render(r, lang, **extra.get(kind, {})) for r in found
                       if r.get("kind", "check" if "check" in r else None) == kind] \

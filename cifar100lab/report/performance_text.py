@@ -1,5 +1,6 @@
-"""The Performance page's words: one English and one Chinese template per fact, and its tables' headers
-(:mod:`.performance` for the CPU sections, :mod:`.performance_gpu` for the GPU ones; filled as :mod:`.i18n` does)."""
+"""The Performance page's words: one English and one Chinese template per fact, its tables' headers, and each
+section's heading, introduction and empty text (:mod:`.performance` for the CPU sections, :mod:`.performance_gpu`
+for the GPU ones; filled as :mod:`.i18n` does)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -31,6 +32,7 @@ HEAD = {
     "case": {"en": "Case", "zh": "情形"}, "loss_gap": {"en": "Largest loss difference", "zh": "最大损失差"},
     "param_diff": {"en": "Largest weight difference after 30 steps", "zh": "30 步后最大权重差"}}
 TEXT = {
+    "campaign_title": {"en": "Campaign wall time", "zh": "实验总用时"},  # the page's first section
     "bench_head": {
         "en": "**{device}** — measured {measured}, torch {torch}, batch {batch}, {steps} timed steps per round, median "
               "of {repeats} interleaved round(s); measured matmul peak (TFLOP/s): {peaks}. *First round* is the untimed "
@@ -188,6 +190,70 @@ TEXT = {
                          "step does (loss difference ≤ 0.1 %).",
                    "zh": "**{device}** —— 测于 {measured}，{commit}：{n} 种情形中有 {passed} 种与逐步执行的训练一致"
                          "（损失差 ≤ 0.1%）。"},
+}
+
+
+# each Performance section's (heading, introduction, text when there is no record of its kind)
+SECTIONS = {
+    "bench": (
+        {"en": "Input pipeline and training path", "zh": "数据管线与训练路径"},
+        {"en": "Throughput of the original report's input pipeline (per-image PIL transforms through a DataLoader, "
+               "fp32) against this project's path (uint8 tensors on the device, batched crop/flip, channels_last, "
+               "bf16), measured by `python -m cifar100lab bench` in one process on synthetic CIFAR-shaped images: "
+               "these are speed measurements, not accuracy results.",
+         "zh": "原报告的数据管线（逐图 PIL 变换 + DataLoader，fp32）与本项目路径（设备上的 uint8 张量、批量裁剪/翻转、"
+               "channels_last、bf16）的吞吐量对比，由 `python -m cifar100lab bench` 在同一进程中用合成的 CIFAR 形状图像测得："
+               "这些是速度测量，不是准确率结果。"},
+        {"en": "No benchmark record yet.", "zh": "尚无基准测试记录。"}),
+    "packing": (
+        {"en": "Several runs on one GPU", "zh": "一块 GPU 上同时运行多次训练"},
+        {"en": "A small network leaves a large GPU mostly idle, so several runs side by side may train more images "
+               "per second in all. `python -m cifar100lab bench --pack 1 2 4 8` starts k runs of one network, each "
+               "in its own process on the same GPU, times them together and adds up their training images/s; the "
+               "slowdown per run (k ÷ the speed-up) is what `bench --campaign --slowdown` takes to predict a "
+               "campaign's wall time.",
+         "zh": "小网络只能用到大 GPU 的一小部分，因此并行运行多次训练，合计每秒训练的图像可能更多。"
+               "`python -m cifar100lab bench --pack 1 2 4 8` 在同一块 GPU 上启动 k 次同一网络的运行（各自一个进程），"
+               "同时计时并把它们的训练 图像/秒 相加；每次运行的减速（k ÷ 加速比）即 `bench --campaign --slowdown` "
+               "预计实验总用时所用的值。"},
+        {"en": "No packing record yet.", "zh": "尚无多运行共享 GPU 的记录。"}),
+    "epoch_times": (
+        {"en": "Epoch times and predicted campaign duration", "zh": "每轮用时与实验预计时长"},
+        {"en": "Measured by `python -m cifar100lab bench --campaign <campaign.yaml>`: one epoch of every distinct "
+               "network of a campaign on synthetic data of the campaign's sizes.",
+         "zh": "由 `python -m cifar100lab bench --campaign <campaign.yaml>` 测得：在与实验相同尺寸的合成数据上，"
+               "实验中每个不同网络的一轮用时。"},
+        {"en": "No epoch-time record yet.", "zh": "尚无每轮用时记录。"}),
+    "runs": (
+        {"en": "Timed training runs", "zh": "计时训练运行"},
+        {"en": "Whole runs of the trainer, for accuracy and wall time together.",
+         "zh": "完整的训练运行，同时给出准确率与总用时。"},
+        {"en": "No timed-run record yet.", "zh": "尚无计时训练记录。"}),
+    "check": (
+        {"en": "GPU acceptance checks", "zh": "GPU 验收检查"},
+        {"en": "Steps 1 and 3 of `benchmarks/gpu_check.sh` (`python -m cifar100lab check fork|resume`).",
+         "zh": "`benchmarks/gpu_check.sh` 的第 1 步与第 3 步（`python -m cifar100lab check fork|resume`）。"},
+        {"en": "No check record yet.", "zh": "尚无检查记录。"}),
+    "sync_check": (
+        {"en": "A training step that never waits on the host", "zh": "从不让主机等待的训练步"},
+        {"en": "`benchmarks/sync_check.py` (step 7 of `benchmarks/gpu_check.sh`) runs 4 training steps of each "
+               "feature (ResNet-20, batch 128, synthetic images, after 5 warm-up steps: a CUDA graph is captured in them) under "
+               "`torch.cuda.set_sync_debug_mode(\"error\")`, so any step that makes the host wait for the device "
+               "(`.item()`, a blocking host-to-device copy, a branch on a device value) fails and names the operation.",
+         "zh": "`benchmarks/sync_check.py`（`benchmarks/gpu_check.sh` 的第 7 步）在 "
+               "`torch.cuda.set_sync_debug_mode(\"error\")` 下对每个功能运行 4 个训练步（ResNet-20，批大小 128，合成图像，"
+               "先预热 5 步，CUDA 图在其中捕获），任何让主机等待设备的操作（`.item()`、阻塞的主机到设备拷贝、依据设备上的值分支）都会报错并指出该操作。"},
+        {"en": "No sync-check record yet.", "zh": "尚无同步检查记录。"}),
+    "graph_check": (
+        {"en": "The whole step as one CUDA graph", "zh": "整个训练步作为一个 CUDA 图"},
+        {"en": "With `cuda_graph: true` the trainer captures the step's forward, backward, clipping and optimizer once "
+               "and replays it with one launch per step (`cifar100lab/step_graph.py`). `benchmarks/graph_check.py` "
+               "trains two copies of ResNet-20 on the same 30 batches with deterministic kernels, one step by step "
+               "and one through the graph, and compares their losses and final weights.",
+         "zh": "设置 `cuda_graph: true` 后，训练器把一步的前向、反向、梯度裁剪与优化器捕获一次，之后每步只需一次启动即可重放"
+               "（`cifar100lab/step_graph.py`）。`benchmarks/graph_check.py` 用确定性内核在相同的 30 个批次上训练两份 ResNet-20，"
+               "一份逐步执行，一份经由 CUDA 图，并比较二者的损失与最终权重。"},
+        {"en": "No CUDA-graph check record yet.", "zh": "尚无 CUDA 图检查记录。"}),
 }
 
 
