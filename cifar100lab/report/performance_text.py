@@ -220,9 +220,12 @@ SECTIONS = {
     "epoch_times": (
         {"en": "Epoch times and predicted campaign duration", "zh": "每轮用时与实验预计时长"},
         {"en": "Measured by `python -m cifar100lab bench --campaign <campaign.yaml>`: one epoch of every distinct "
-               "network of a campaign on synthetic data of the campaign's sizes.",
+               "network of a campaign on synthetic data of the campaign's sizes, with each network's forward FLOPs "
+               "(`torch.utils.flop_counter`; older records lack them), from which the full protocol's prediction "
+               "says what its target asks of the GPU.",
          "zh": "由 `python -m cifar100lab bench --campaign <campaign.yaml>` 测得：在与实验相同尺寸的合成数据上，"
-               "实验中每个不同网络的一轮用时。"},
+               "实验中每个不同网络的一轮用时，以及每个网络的前向 FLOPs（`torch.utils.flop_counter`；较早的记录没有），"
+               "完整协议的预计据此说明其目标对 GPU 的要求。"},
         {"en": "No epoch-time record yet.", "zh": "尚无每轮用时记录。"}),
     "runs": (
         {"en": "Timed training runs", "zh": "计时训练运行"},
