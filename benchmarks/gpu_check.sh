@@ -13,6 +13,7 @@
 #   7. graph: the step replayed as one CUDA graph (cuda_graph: true) trains as the eager step does (30 steps,
 #      deterministic kernels, SGD and AdamW with Mixup, EMA and clipping);
 #      sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error");
+#      checkpoint: how long a checkpoint holds training up, inline and written in the background;
 #   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU (target: 8 runs ≥ 3× one);
 #   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU
 #      (--slowdown taken from the pack record's shared_run_slowdown for k = 4);
@@ -69,6 +70,7 @@ rm -rf "$work/resume"
 step resume 150 "$py" -m cifar100lab check resume "$work/resume.yaml" --work-dir "$work"
 step precision 150 "$py" -m cifar100lab timed-runs benchmarks/gpu_precision.yaml --data-root "$data_root"
 step graph 90 "$py" benchmarks/graph_check.py
+step checkpoint 90 "$py" benchmarks/checkpoint_write.py
 step sync 100 "$py" benchmarks/sync_check.py
 step resnet_20 180 "$py" -m cifar100lab bench --models resnet_20 --cuda-graph --compile --steps 100 --warmup 10 \
   --repeats 3 --workers 4

@@ -190,9 +190,17 @@ def test_performance_page_renders_every_kind_of_record_in_both_languages(pipelin
                       campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None))
     runs = write_runs_file(tmp_path, "  - {label: plain-run}\n")
     atomic_write_json(records_dir / "cpu-runs.json", timed_runs.run_timed_runs(runs, str(synthetic_root), lambda *_: None))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "checkpoint_write.py"), "--models", "resnet_20",
+                           "--repeats", "1", "--out", str(records_dir / "cpu-checkpoint-write.json")],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
     found = report.write_performance_page(records_dir, tmp_path / "gen")
     by_kind = {r["kind"]: r for r in found}
-    assert set(by_kind) == {"bench", "epoch_times", "runs"}
+    assert set(by_kind) == {"bench", "epoch_times", "runs", "checkpoint_write"}
+    written, = by_kind["checkpoint_write"]["rows"]
+    # a CPU run writes inline; the background write kept the weights asked for though they changed right after
+    assert not by_kind["checkpoint_write"]["trainer_writes_in_background"] and written["kept_the_asked_weights"]
+    assert written["tensors"] > 100 and 0 < written["background_blocking_ms"] < written["background_total_ms"]
     ours = next(r for r in pipeline_record["rows"] if r["path"] == "ours")
     run = by_kind["runs"]["runs"][0]
     predicted = by_kind["epoch_times"]["predicted_campaign_seconds"]
@@ -203,6 +211,7 @@ def test_performance_page_renders_every_kind_of_record_in_both_languages(pipelin
         assert f"{predicted / 60:.1f} min" in page  # the campaign's predicted duration, under an hour here
         assert f"{run['final']['top1']:.2f}" in page and "plain-run" in page
         assert "gpu_check.sh" in page  # no GPU record: the page says so
+        assert f"| resnet_20 | 2.2 | {written['tensors']} | {written['inline_ms']:.1f} |" in page
     page_en = (tmp_path / "gen" / "performance_en.md").read_text()
     assert "synthetic data" in page_en
     met = ours["train_speedup"] >= CPU_TRAIN_SPEEDUP_TARGET

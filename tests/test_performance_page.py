@@ -278,3 +278,20 @@ def test_the_4_hour_target_is_weighed_against_the_protocols_flops_and_the_measur
     del nets[1]["flops_per_image"]
     en, _ = _pages(tmp_path / "older", {**_epoch_record(nets), "peaks_tflops": {"bf16": 640.0}})
     assert "≤ 4 h on one H200: not met." in en and "EFLOP" not in en
+
+
+def test_checkpoint_writes_say_how_the_trainer_writes_on_that_device_and_flag_a_write_that_lost_its_weights(tmp_path):
+    rows = [{"model": "resnet_20", "tensors": 175, "megabytes": 2.2, "inline_ms": 19.0, "background_blocking_ms": 1.5,
+             "background_total_ms": 20.0, "kept_the_asked_weights": True},
+            {"model": "convnext_tiny", "tensors": 728, "megabytes": 334.7, "inline_ms": 874.7,
+             "background_blocking_ms": 30.2, "background_total_ms": 900.0, "kept_the_asked_weights": False}]
+    rec = {"kind": "checkpoint_write", "device": H200, "device_type": "cuda", "trainer_writes_in_background": True,
+           "measured": "2026-12-06T10:00:00", "git_commit": "abcdef12", "repeats": 5, "rows": rows}
+    en, zh = _pages(tmp_path, rec)
+    assert ("**NVIDIA H200** — measured 2026-12-06, commit abcdef1, median of 5 writes; the trainer writes its "
+            "checkpoints in the background on this device.") in en
+    assert "| resnet_20 | 2.2 | 175 | 19.0 | 1.5 | 20.0 | passed |" in en
+    assert "| convnext_tiny | 334.7 | 728 | 874.7 | 30.2 | 900.0 | FAILED |" in en
+    assert "在此设备上训练器在后台写检查点" in zh and "| convnext_tiny | 334.7 | 728 | 874.7 | 30.2 | 900.0 | 未通过 |" in zh
+    en, _ = _pages(tmp_path / "none")
+    assert "## Checkpoint writes" in en and "No checkpoint-write record yet." in en

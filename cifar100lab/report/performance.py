@@ -22,6 +22,19 @@ def _check_section(r: dict, lang: str) -> str:
                result=say("check_passed" if r["passed"] else "check_failed", lang), created=r.get("created", "–")) + "\n"
 
 
+def _checkpoint_section(r: dict, lang: str) -> str:
+    """``benchmarks/checkpoint_write.py``: how long a checkpoint holds up training, inline and in the background."""
+    df = pd.DataFrame(r["rows"])
+    head = say("ckpt_head", lang, device=r["device"], measured=r["measured"][:10], commit=gpu.commit_words(r, lang),
+               repeats=r["repeats"], mode=say("ckpt_background" if r["trainer_writes_in_background"] else "ckpt_inline",
+                                              lang))
+    return head + "\n\n" + table({
+        "model": df.model, "ckpt_state": df.megabytes.map(lambda v: fmt(v, 1)), "ckpt_tensors": df.tensors,
+        "ckpt_inline": df.inline_ms.map(lambda v: fmt(v, 1)), "ckpt_held": df.background_blocking_ms.map(lambda v: fmt(v, 1)),
+        "ckpt_total": df.background_total_ms.map(lambda v: fmt(v, 1)),
+        "ckpt_kept": [say("check_passed" if k else "check_failed", lang) for k in df.kept_the_asked_weights]}, lang) + "\n"
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
@@ -216,7 +229,8 @@ def _campaign_part(runs_root, campaign: str | None, lang: str) -> list[str]:
 # record kind -> its renderer, in the page's order (its words: performance_text.SECTIONS)
 PERFORMANCE_SECTIONS = [("bench", _bench_section), ("packing", gpu.packing_section),
                         ("epoch_times", _epoch_times_section), ("runs", _runs_section), ("check", _check_section),
-                        ("sync_check", gpu.sync_section), ("graph_check", gpu.graph_section)]
+                        ("checkpoint_write", _checkpoint_section), ("sync_check", gpu.sync_section),
+                        ("graph_check", gpu.graph_section)]
 
 
 def write_performance_page(bench_dir="benchmarks/records", out_dir="book/generated", runs_root="runs",

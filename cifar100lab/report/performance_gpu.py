@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .i18n import fmt
-from .performance_text import say, table
+from .performance_text import commit_words, say, table
 from .sources import REFERENCE
 
 # Issue 21's goal: small networks leave a big GPU idle, so 8 ResNet-20 runs sharing one H200 should train ≥ 3× the
@@ -30,10 +30,6 @@ CLAIM_CAMPAIGN = "full"  # the original report's protocol: the only campaign its
 
 def _in_hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
-
-
-def _commit(r: dict, lang: str) -> str:
-    return say("commit", lang, commit=r["git_commit"][:7]) if r.get("git_commit") else say("no_commit", lang)
 
 
 def _original_claim(lang: str) -> str:
@@ -125,7 +121,7 @@ def packing_section(r: dict, lang: str) -> str:
                 "pack_slowdown": [f"{x['shared_run_slowdown']:.2f}×" for x in rows]}, lang)
     head = say("pack_head", lang, device=r["device"], model=r["model"], batch=r["batch_size"], steps=r["steps"],
                graph=say("pack_graph", lang) if r.get("cuda_graph") else "",
-               warmup=r["warmup"], measured=r["measured"][:10], torch=r["versions"]["torch"], commit=_commit(r, lang))
+               warmup=r["warmup"], measured=r["measured"][:10], torch=r["versions"]["torch"], commit=commit_words(r, lang))
     target = ""
     if r.get("device_type") == "cuda" and r["model"] == PACK_TARGET["model"]:
         packed = next((x for x in rows if x["runs"] == PACK_TARGET["runs"]), None)
@@ -167,7 +163,7 @@ def sync_section(r: dict, lang: str) -> str:
     t = table({"feature": list(features),
                 "result": [say("check_passed", lang) if f["ok"] else _sync_failure(f, lang) for f in features.values()]},
                lang)
-    head = say("sync_head", lang, device=r["device"], measured=r["measured"][:10], commit=_commit(r, lang),
+    head = say("sync_head", lang, device=r["device"], measured=r["measured"][:10], commit=commit_words(r, lang),
                passed=sum(f["ok"] for f in features.values()), n=len(features))
     return head + "\n\n" + t
 
@@ -200,6 +196,6 @@ def graph_section(r: dict, lang: str) -> str:
                                                 for c in cases.values()],
                 "loss_gap": [f"{c['max_loss_gap']:.3g}" for c in cases.values()],
                 "param_diff": [f"{c['max_param_diff']:.3g}" for c in cases.values()]}, lang)
-    head = say("graph_head", lang, device=r["device"], measured=r["measured"][:10], commit=_commit(r, lang),
+    head = say("graph_head", lang, device=r["device"], measured=r["measured"][:10], commit=commit_words(r, lang),
                passed=sum(c["ok"] for c in cases.values()), n=len(cases))
     return head + "\n\n" + t

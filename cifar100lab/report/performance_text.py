@@ -28,6 +28,11 @@ HEAD = {
     "pack_runs": {"en": "Runs on the GPU", "zh": "GPU 上的运行数"}, "pack_total": {"en": "Total img/s", "zh": "合计 图像/秒"},
     "pack_speedup": {"en": "Speed-up over one run", "zh": "相对单次运行的加速比"},
     "pack_slowdown": {"en": "Slowdown per run", "zh": "每次运行的减速"},
+    "ckpt_state": {"en": "State (MB)", "zh": "状态（MB）"}, "ckpt_tensors": {"en": "Tensors", "zh": "张量数"},
+    "ckpt_inline": {"en": "Inline write (ms)", "zh": "同步写入（毫秒）"},
+    "ckpt_held": {"en": "Training held, background (ms)", "zh": "后台写入时训练被占用（毫秒）"},
+    "ckpt_total": {"en": "Background write (ms)", "zh": "后台写入总时长（毫秒）"},
+    "ckpt_kept": {"en": "Weights check", "zh": "权重检查"},
     "feature": {"en": "Feature", "zh": "功能"}, "result": {"en": "Result", "zh": "结果"},
     "case": {"en": "Case", "zh": "情形"}, "loss_gap": {"en": "Largest loss difference", "zh": "最大损失差"},
     "param_diff": {"en": "Largest weight difference after 30 steps", "zh": "30 步后最大权重差"}}
@@ -180,6 +185,10 @@ TEXT = {
                             "zh": "\n- {target} 小时目标对 GPU 的要求：该协议的计算量为 **{eflop} EFLOP**（训练按各网络前向 FLOPs 的 "
                                   "3 倍计，另加每轮评估），因此 ≤ {target} 小时需持续 {need} TFLOP/s，即此 GPU 实测 {precision} "
                                   "矩阵乘峰值（{peak} TFLOP/s）的 {need_share}；该预计的持续算力为 {now} TFLOP/s（{now_share}）。"},
+    "ckpt_head": {"en": "**{device}** — measured {measured}, {commit}, median of {repeats} writes; the trainer "
+                        "writes its checkpoints {mode} on this device.",
+                  "zh": "**{device}** —— 测于 {measured}，{commit}，{repeats} 次写入的中位数；在此设备上训练器{mode}写检查点。"},
+    "ckpt_background": {"en": "in the background", "zh": "在后台"}, "ckpt_inline": {"en": "inline", "zh": "同步地"},
     "met": {"en": "met", "zh": "达到"}, "missed": {"en": "not met", "zh": "未达到"},
     "differs": {"en": "differs", "zh": "不一致"},
     "run_target": {"en": "- The project's target for this run is ≤ {target} min of wall time on one {gpu}: {verdict} "
@@ -237,6 +246,17 @@ SECTIONS = {
         {"en": "Steps 1 and 3 of `benchmarks/gpu_check.sh` (`python -m cifar100lab check fork|resume`).",
          "zh": "`benchmarks/gpu_check.sh` 的第 1 步与第 3 步（`python -m cifar100lab check fork|resume`）。"},
         {"en": "No check record yet.", "zh": "尚无检查记录。"}),
+    "checkpoint_write": (
+        {"en": "Checkpoint writes", "zh": "检查点写入"},
+        {"en": "`benchmarks/checkpoint_write.py` times the checkpoint the trainer writes after an epoch, for a small "
+               "state (ResNet-20, SGD) and a large one (ConvNeXt-T at 32 px, AdamW), each with a 200-epoch history: "
+               "written inline, as a CPU run does, and on a background thread while the next epoch trains, as a GPU "
+               "run does, where only the copy of the weights holds training up. The last column checks that the "
+               "background write kept the weights of the moment it was asked for, though training changed them next.",
+         "zh": "`benchmarks/checkpoint_write.py` 对训练器在每轮后写入的检查点计时，分别针对小状态（ResNet-20，SGD）与大状态"
+               "（32 px 的 ConvNeXt-T，AdamW），均带 200 轮的历史：同步写入（CPU 运行的做法），以及在下一轮训练的同时由后台线程写入"
+               "（GPU 运行的做法，此时只有权重的拷贝会占用训练）。最后一列检查后台写入保存的是请求时的权重，尽管训练随后改变了它们。"},
+        {"en": "No checkpoint-write record yet.", "zh": "尚无检查点写入记录。"}),
     "sync_check": (
         {"en": "A training step that never waits on the host", "zh": "从不让主机等待的训练步"},
         {"en": "`benchmarks/sync_check.py` (step 7 of `benchmarks/gpu_check.sh`) runs 4 training steps of each "
@@ -262,6 +282,11 @@ SECTIONS = {
 
 def say(fact: str, lang: str, **values) -> str:
     return fill(TEXT[fact], lang, **values)
+
+
+def commit_words(r: dict, lang: str) -> str:
+    """The record's commit, short, or that it has none."""
+    return say("commit", lang, commit=r["git_commit"][:7]) if r.get("git_commit") else say("no_commit", lang)
 
 
 def table(columns: dict, lang: str) -> str:
