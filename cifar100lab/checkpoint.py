@@ -108,8 +108,8 @@ def overlaps_training(device: torch.device) -> bool:
 
 class CheckpointWriter:
     """A run's checkpoints, written in ``background`` (:func:`overlaps_training`) on a thread, one at a time,
-    so the next epoch trains while the last checkpoint is serialised and fsynced (ResNet-20's: 19 ms on our CI
-    machine, 2 % of its 0.9-second epoch on an H200).
+    so the next epoch trains while the last checkpoint is serialised and fsynced (ResNet-20's: about 20 ms on our
+    CI machine, 2 % of its 0.9-second epoch on an H200; ``benchmarks/checkpoint_write.py``).
 
     ``save`` then copies the state first, because the next step changes the live tensors in place: a GPU's
     tensors are queued into pinned host memory and the thread waits for those copies, so the host does not.
