@@ -103,8 +103,12 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     for i, net in enumerate(chosen):
         rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
         networks.append(_network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes)))
-        progress(f"[{i + 1}/{len(chosen)}] {net['model']} {net['options'] or ''} {net['input_size']}px: "
-                 f"{rates['train_images_per_second']:.0f} train img/s, epoch {networks[-1]['epoch_seconds']:.1f} s")
+        row = networks[-1]  # training ≈ 3 × the forward FLOPs, as the throughput bench counts them
+        options = f" {net['options']}" if net["options"] else ""
+        progress(f"[{i + 1}/{len(chosen)}] {net['model']}{options} {net['input_size']}px: "
+                 f"{rates['train_images_per_second']:.0f} train img/s "
+                 f"({3 * row['flops_per_image'] * rates['train_images_per_second'] / 1e12:.1f} TFLOP/s), "
+                 f"epoch {row['epoch_seconds']:.1f} s")
         if keep is not None:
             keep(record(list(networks)))
     return record(networks)
