@@ -11,7 +11,7 @@ import pandas as pd
 from .. import records
 from . import performance_gpu as gpu
 from .i18n import LANGS, STATUS, dataset_label, fmt
-from .performance_text import PATHS, SECTIONS, say, table
+from .performance_text import PATHS, SECTIONS, commit_words, say, table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
 
@@ -25,13 +25,14 @@ def _check_section(r: dict, lang: str) -> str:
 def _checkpoint_section(r: dict, lang: str) -> str:
     """``benchmarks/checkpoint_write.py``: how long a checkpoint holds up training, inline and in the background."""
     df = pd.DataFrame(r["rows"])
-    head = say("ckpt_head", lang, device=r["device"], measured=r["measured"][:10], commit=gpu.commit_words(r, lang),
-               repeats=r["repeats"], mode=say("ckpt_background" if r["trainer_writes_in_background"] else "ckpt_inline",
-                                              lang))
+    mode = say("ckpt_background" if r["trainer_writes_in_background"] else "ckpt_inline", lang)
+    head = say("ckpt_head", lang, device=r["device"], measured=r["measured"][:10], commit=commit_words(r, lang),
+               repeats=r["repeats"], mode=mode)
+    one_decimal = lambda column: df[column].map(lambda v: fmt(v, 1))  # noqa: E731
     return head + "\n\n" + table({
-        "model": df.model, "ckpt_state": df.megabytes.map(lambda v: fmt(v, 1)), "ckpt_tensors": df.tensors,
-        "ckpt_inline": df.inline_ms.map(lambda v: fmt(v, 1)), "ckpt_held": df.background_blocking_ms.map(lambda v: fmt(v, 1)),
-        "ckpt_total": df.background_total_ms.map(lambda v: fmt(v, 1)),
+        "model": df.model, "ckpt_state": one_decimal("megabytes"), "ckpt_tensors": df.tensors,
+        "ckpt_inline": one_decimal("inline_ms"), "ckpt_held": one_decimal("background_blocking_ms"),
+        "ckpt_total": one_decimal("background_total_ms"),
         "ckpt_kept": [say("check_passed" if k else "check_failed", lang) for k in df.kept_the_asked_weights]}, lang) + "\n"
 
 
