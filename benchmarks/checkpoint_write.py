@@ -14,6 +14,7 @@ import torch
 
 from cifar100lab import records
 from cifar100lab.accelerator import build_accelerator
+from cifar100lab.bench.timing import sync
 from cifar100lab.checkpoint import CheckpointWriter, overlaps_training, read_checkpoint, save_checkpoint
 from cifar100lab.config import resolve
 from cifar100lab.learner import build_learner, build_model
@@ -41,22 +42,18 @@ def run_state(name: str) -> tuple[dict, torch.device]:
     return state, device
 
 
-def settle(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def measure(name: str, repeats: int, folder: Path) -> dict:
     state, device = run_state(name)
-    tensors = [t for part in (state["model"], state["optimizer"]["state"]) for t in _tensors(part)]
+    tensors = [*state["model"].values(),
+               *(t for kept in state["optimizer"]["state"].values() for t in kept.values() if torch.is_tensor(t))]
     inline, blocking, total = [], [], []
     writer = CheckpointWriter(background=True)
     for _ in range(repeats):
-        settle(device)
+        sync(device)
         t0 = time.perf_counter()
         save_checkpoint(folder, state)
         inline.append(time.perf_counter() - t0)
-        settle(device)
+        sync(device)
         t0 = time.perf_counter()
         writer.save(folder, state)
         t1 = time.perf_counter()
@@ -75,14 +72,6 @@ def measure(name: str, repeats: int, folder: Path) -> dict:
             "megabytes": sum(t.numel() * t.element_size() for t in tensors) / 1e6,
             "inline_ms": 1e3 * statistics.median(inline), "background_blocking_ms": 1e3 * statistics.median(blocking),
             "background_total_ms": 1e3 * statistics.median(total), "kept_the_asked_weights": kept}
-
-
-def _tensors(part):
-    if torch.is_tensor(part):
-        return [part]
-    if isinstance(part, dict):
-        return [t for v in part.values() for t in _tensors(v)]
-    return []
 
 
 def main() -> int:

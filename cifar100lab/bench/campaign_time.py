@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import torch
+
 from .. import data as data_mod
+from ..models import TRAINING_FLOPS_PER_FORWARD, count_flops, create_model
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
 RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",
@@ -43,9 +46,6 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
 def forward_flops(net: dict, num_classes: int) -> int:
     """One image's forward FLOPs at the network's input size (a multiply-add counts as 2), counted on the meta
     device, so nothing is allocated."""
-    import torch
-
-    from ..models import count_flops, create_model
     with torch.device("meta"):
         network = create_model(net["model"], num_classes=num_classes, img_size=net["input_size"], **net["options"])
         return count_flops(network, net["input_size"])
@@ -103,11 +103,11 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     for i, net in enumerate(chosen):
         rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
         networks.append(_network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes)))
-        row = networks[-1]  # training ≈ 3 × the forward FLOPs, as the throughput bench counts them
+        row = networks[-1]
         options = f" {net['options']}" if net["options"] else ""
+        tflops = TRAINING_FLOPS_PER_FORWARD * row["flops_per_image"] * rates["train_images_per_second"] / 1e12
         progress(f"[{i + 1}/{len(chosen)}] {net['model']}{options} {net['input_size']}px: "
-                 f"{rates['train_images_per_second']:.0f} train img/s "
-                 f"({3 * row['flops_per_image'] * rates['train_images_per_second'] / 1e12:.1f} TFLOP/s), "
+                 f"{rates['train_images_per_second']:.0f} train img/s ({tflops:.1f} TFLOP/s), "
                  f"epoch {row['epoch_seconds']:.1f} s")
         if keep is not None:
             keep(record(list(networks)))

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .. import data as data_mod
 from ..config import resolve
-from ..models import count_flops, create_model
+from ..models import TRAINING_FLOPS_PER_FORWARD, count_flops, create_model
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images, timed
 
 
@@ -82,7 +82,7 @@ def _rows(name: str, result: dict, flops: int, peaks: dict) -> list[dict]:
     base, rows = result["original"], []
     for label, r in result.items():
         peak = peaks["fp32" if r["precision"] in ("no", "fp32") else r["precision"]]
-        achieved = 3 * flops * r["train_images_per_second"]  # forward + backward ≈ 3 × forward
+        achieved = TRAINING_FLOPS_PER_FORWARD * flops * r["train_images_per_second"]
         row = {"model": name, "path": label, **r, "flops_per_image": flops, "achieved_tflops": achieved / 1e12,
                "peak_tflops": peak / 1e12, "fraction_of_peak": achieved / peak}
         if label != "original":

@@ -15,6 +15,7 @@ from ._registry import (
     MODEL_REGISTRY,
     MODEL_SETS,
     STUDY_MODELS,
+    TRAINING_FLOPS_PER_FORWARD,
     ModelEntry,
     PretrainedWeightsUnavailable,
     UnknownModelError,
@@ -56,8 +57,8 @@ def load_plugins() -> None:
 import_families()
 load_plugins()
 
-__all__ = ["GROUPS", "MODEL_REGISTRY", "MODEL_SETS", "PLUGIN_GROUP", "STUDY_MODELS", "ModelEntry",
-           "PretrainedWeightsUnavailable", "UnknownModelError", "check_options", "classifier_name", "count_flops",
+__all__ = ["GROUPS", "MODEL_REGISTRY", "MODEL_SETS", "PLUGIN_GROUP", "STUDY_MODELS", "TRAINING_FLOPS_PER_FORWARD",
+           "ModelEntry", "PretrainedWeightsUnavailable", "UnknownModelError", "check_options", "classifier_name", "count_flops",
            "count_params", "create_model", "hub_weights_unreachable", "import_families", "load_plugins", "missing_weights",
            "probe_hub_once", "model_entry",
            "model_names", "model_set", "register_model", "resolve_input_size", "shaped_by_input_size",

@@ -206,6 +206,12 @@ def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+# A training step's FLOPs per image as a multiple of the forward pass's (backward: input and weight gradients,
+# each about a forward). The bench and the Performance page count training this way: torch's FlopCounterMode
+# counts a grouped convolution's backward as if ungrouped (a depthwise 7×7 at 64 channels: 66× its forward).
+TRAINING_FLOPS_PER_FORWARD = 3
+
+
 def count_flops(model: torch.nn.Module, input_size: int) -> int:
     """FLOPs of one forward pass of one image (torch.utils.flop_counter; a multiply-add counts as 2)."""
     from torch.utils.flop_counter import FlopCounterMode

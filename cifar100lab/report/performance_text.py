@@ -178,12 +178,12 @@ TEXT = {
     "protocol_target": {"en": " The project's target for the whole `full` protocol is ≤ {target} h on one {gpu}: {verdict}.",
                         "zh": "本项目对整个 `full` 协议的目标是单块 {gpu} 上 ≤ {target} 小时：{verdict}。"},
     "protocol_arithmetic": {"en": "\n- What the {target}-hour target asks of the GPU: the protocol's arithmetic is "
-                                  "**{eflop} EFLOP** (training counted as 3 × each network's forward FLOPs, plus each "
+                                  "**{eflop} EFLOP** (training counted as {factor} × each network's forward FLOPs, plus each "
                                   "epoch's evaluation), so ≤ {target} h needs {need} TFLOP/s sustained, {need_share} of "
                                   "this GPU's measured {precision} matmul peak ({peak} TFLOP/s); the prediction sustains "
                                   "{now} TFLOP/s ({now_share}).",
                             "zh": "\n- {target} 小时目标对 GPU 的要求：该协议的计算量为 **{eflop} EFLOP**（训练按各网络前向 FLOPs 的 "
-                                  "3 倍计，另加每轮评估），因此 ≤ {target} 小时需持续 {need} TFLOP/s，即此 GPU 实测 {precision} "
+                                  "{factor} 倍计，另加每轮评估），因此 ≤ {target} 小时需持续 {need} TFLOP/s，即此 GPU 实测 {precision} "
                                   "矩阵乘峰值（{peak} TFLOP/s）的 {need_share}；该预计的持续算力为 {now} TFLOP/s（{now_share}）。"},
     "ckpt_head": {"en": "**{device}** — measured {measured}, {commit}, median of {repeats} writes; the trainer "
                         "writes its checkpoints {mode} on this device.",
