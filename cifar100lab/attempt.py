@@ -41,7 +41,7 @@ class RunState:
         """Record the attempt as stopped by hand, with the epoch its next run resumes from (the last checkpoint
         on disk). No collective call: in a multi-process run the other processes may have stopped already."""
         self.checkpoints.wait(raise_error=False)
-        resumes_from = self.checkpoints.written
+        resumes_from = self.checkpoints.on_disk()
         reason = (f"stopped by hand in epoch {epochs_done + 1} of {self.cfg.epochs}; "
                   f"running it again resumes from epoch {resumes_from}")
         self.record = records.interrupt(self.record, reason, wall_seconds=self.wall(), epochs_done=epochs_done)

@@ -114,16 +114,18 @@ class CheckpointWriter:
     ``save`` then copies the state first, because the next step changes the live tensors in place: a GPU's
     tensors are queued into pinned host memory and the thread waits for those copies, so the host does not.
     ``wait`` returns once the last write is on disk and raises the error it met (a full disk), if any.
-    ``written``: the epoch of the last checkpoint on disk, which a resume starts from."""
+    ``written``: the epoch of the last checkpoint written whole; :meth:`on_disk` is the one a resume starts from."""
 
     def __init__(self, background: bool = True, written: int = 0):
         self.background, self.written, self.thread, self.error = background, written, None, None
+        self.inline_write = None  # the path of an inline write under way: a stop may land in it
 
     def save(self, run_dir: str | os.PathLike, state: dict) -> None:
         self.wait()
         if not self.background:
+            self.inline_write = Path(run_dir) / records.CHECKPOINT
             save_checkpoint(run_dir, state)
-            self.written = state["epoch"]
+            self.written, self.inline_write = state["epoch"], None
             return
         copy = host_copy(state)
         copied = torch.cuda.Event() if torch.cuda.is_initialized() else None  # never initialises CUDA itself
@@ -150,6 +152,13 @@ class CheckpointWriter:
         error, self.error = self.error, None
         if error is not None and raise_error:
             raise error
+
+    def on_disk(self) -> int:
+        """The epoch of the checkpoint on disk, once writes are done (:meth:`wait`). A stop by hand can land in an
+        inline write after the file is renamed into place and before ``written`` says so: then the file says."""
+        if self.inline_write is None:
+            return self.written
+        return read_checkpoint(self.inline_write, mmap=True)["epoch"] if self.inline_write.exists() else 0
 
 
 def host_copy(state):

@@ -256,3 +256,21 @@ def test_a_stop_waits_for_the_checkpoint_being_written_and_names_it(synthetic_ro
         train(cfg)
     assert checkpoint_mod.read_checkpoint(tmp_path / "run" / records.CHECKPOINT)["epoch"] == 2
     assert "resumes from epoch 2" in records.load(tmp_path / "run")["reason"]
+
+
+def test_a_stop_landing_just_after_an_inline_checkpoint_is_renamed_names_that_checkpoint(
+        synthetic_root, tmp_path, monkeypatch):
+    """On a CPU the checkpoint is written inline, and Ctrl-C can land after the new file is in place but before
+    the writer has noted it (it did in CI's live-notebook test): the record must still name the checkpoint that a
+    resume reads, epoch 1, not the one before it."""
+    real = checkpoint_mod.save_checkpoint
+
+    def renamed_then_stopped(run_dir, state):
+        real(run_dir, state)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(checkpoint_mod, "save_checkpoint", renamed_then_stopped)
+    cfg = tiny_config(synthetic_root, tmp_path / "run", epochs=3, max_steps_per_epoch=1, test_subset=64)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    assert checkpoint_mod.read_checkpoint(tmp_path / "run" / records.CHECKPOINT)["epoch"] == 1
+    assert records.load(tmp_path / "run")["reason"].endswith("resumes from epoch 1")
