@@ -147,7 +147,8 @@ class CheckpointWriter:
         """Return once the last write is done; raise its error (``raise_error=False``: a run already stopping
         for another reason drops it, and ``written`` still names the checkpoint on disk)."""
         if self.thread is not None:
-            self.thread.join()
+            if self.thread.ident is not None:  # not when a stop landed before it started: nothing was written
+                self.thread.join()
             self.thread = None
         error, self.error = self.error, None
         if error is not None and raise_error:

@@ -2,6 +2,7 @@ import math
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -274,3 +275,17 @@ def test_a_stop_landing_just_after_an_inline_checkpoint_is_renamed_names_that_ch
         train(cfg)
     assert checkpoint_mod.read_checkpoint(tmp_path / "run" / records.CHECKPOINT)["epoch"] == 1
     assert records.load(tmp_path / "run")["reason"].endswith("resumes from epoch 1")
+
+
+def test_a_stop_landing_before_the_writer_thread_starts_leaves_the_last_checkpoint_named(tmp_path, monkeypatch):
+    """Ctrl-C between the writer thread's creation and its start: waiting for it must not fail (joining a thread
+    never started raises), and the checkpoint named is the one before, which is what is on disk."""
+    class StoppedBeforeStart(threading.Thread):
+        def start(self):
+            raise KeyboardInterrupt
+    monkeypatch.setattr(checkpoint_mod, "threading", SimpleNamespace(Thread=StoppedBeforeStart))  # this module only
+    writer = checkpoint_mod.CheckpointWriter(written=3)
+    with pytest.raises(KeyboardInterrupt):
+        writer.save(tmp_path, {"model": {"w": torch.zeros(1)}, "history": [], "epoch": 4})
+    writer.wait(raise_error=False)
+    assert writer.on_disk() == 3 and not (tmp_path / records.CHECKPOINT).exists()
