@@ -77,6 +77,7 @@ def page(request, tmp_path):
         browser = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
+        sync_api.expect.set_options(timeout=60_000)  # expect() keeps its own 5 s default; a loaded CI needs more
         failures = request.session.testsfailed
         yield page
         if request.session.testsfailed > failures:  # the call failed (its report comes before the teardown)
