@@ -365,3 +365,32 @@ def test_the_200_epoch_run_and_its_prediction_step_use_the_same_speed_switches()
     script = (ROOT / "benchmarks" / "gpu_check.sh").read_text()
     step = script[script.index("step resnet_20-prediction"):].split("\nstep ")[0]
     assert ("--compile" in step, "--cuda-graph" in step) == (plan.config.compile, plan.config.cuda_graph)
+
+
+def _gpu_check_commands() -> dict[str, list[str]]:
+    """Each step of gpu_check.sh that runs the CLI: its arguments, with the script's variables filled in."""
+    import shlex
+    script = (ROOT / "benchmarks" / "gpu_check.sh").read_text().replace("\\\n", " ")
+    fill = {"$data_root": "data", "$work": "runs/gpu-check", "$slowdown": "1.5", '"$py"': "python3"}
+    commands = {}
+    for line in script.splitlines():
+        if line.startswith("step ") and '"$py" -m cifar100lab ' in line:
+            for name, value in fill.items():
+                line = line.replace(name, value)
+            words = shlex.split(line)
+            commands[words[1]] = words[words.index("cifar100lab") + 1:] + ["--out", "record.json"]
+    return commands
+
+
+def test_every_gpu_check_step_is_a_command_line_the_cli_accepts():
+    """A device lease is 15 minutes: a step whose options the CLI refuses would spend one for nothing."""
+    from cifar100lab.cli import build_parser
+    commands = _gpu_check_commands()
+    assert {"fork", "resume", "precision", "resnet_20", "pack", "full-epoch-times-graphed-packed"} <= set(commands)
+    for name, args in commands.items():
+        try:
+            build_parser().parse_args(args)
+        except SystemExit:
+            pytest.fail(f"gpu_check.sh step {name}: the CLI refuses {' '.join(args)}")
+        files = [a for a in args if a.endswith(".yaml") and not a.startswith("runs/")]
+        assert all((ROOT / f).is_file() for f in files), (name, files)
