@@ -99,7 +99,9 @@ def test_an_interrupted_notebook_takes_its_kernel_down_at_once(tmp_path):
     kernel leads a session of its own, so no signal reaches it: the slot must kill it, or the run trains on."""
     import signal
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import time\nprint('started', flush=True)\ntime.sleep(60)")]
+    started = tmp_path / "started"
+    nb.cells = [nbformat.v4.new_code_cell(f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\n"
+                                          "time.sleep(60)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "sleep.ipynb")
     slot, seen = kernels.KernelSlot(dict(os.environ), keep=True), {}
@@ -108,13 +110,22 @@ def test_an_interrupted_notebook_takes_its_kernel_down_at_once(tmp_path):
         seen["kernel"] = slot._km.provisioner.process
         raise SystemExit(-1)  # what submitit's handler does after requeueing
 
-    old = signal.signal(signal.SIGALRM, preempted)
-    signal.setitimer(signal.ITIMER_REAL, 3.0)
+    def signal_once_the_cell_runs():  # not after a fixed time: a loaded machine can take longer to start a kernel
+        deadline = time.monotonic() + 120
+        while not started.exists() and not done.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not done.is_set():
+            os.kill(os.getpid(), signal.SIGALRM)  # handled in the main thread, inside slot.execute
+
+    old, done = signal.signal(signal.SIGALRM, preempted), threading.Event()
+    watcher = threading.Thread(target=signal_once_the_cell_runs)
+    watcher.start()
     try:
         with pytest.raises(SystemExit):
             slot.execute(tmp_path / "sleep.ipynb", tmp_path / "out.ipynb", {}, tmp_path / "log")
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        done.set()
+        watcher.join()  # before the old handler is back: a late SIGALRM would end this process
         signal.signal(signal.SIGALRM, old)
     assert seen["kernel"].wait(timeout=5) is not None  # gone, not sleeping out its minute
     slot.close()
