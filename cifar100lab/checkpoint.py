@@ -145,7 +145,7 @@ class CheckpointWriter:
 
     def wait(self, raise_error: bool = True) -> None:
         """Return once the last write is done; raise its error (``raise_error=False``: a run already stopping
-        for another reason drops it, and ``written`` still names the checkpoint on disk)."""
+        for another reason drops it, and :meth:`on_disk` still names the checkpoint on disk)."""
         if self.thread is not None:
             if self.thread.ident is not None:  # not when a stop landed before it started: nothing was written
                 self.thread.join()
