@@ -21,19 +21,17 @@ def measure_model(name: str) -> dict:
     """One model's row: its registry metadata, and its parameters and FLOPs (one image, a multiply-add counts
     as two) counted on the meta device with a 100-class head at the size it runs at, so nothing is allocated."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    from .models import create_model, model_entry, resolve_input_size
+    from .models import count_flops, count_params, create_model, model_entry, resolve_input_size
     entry = model_entry(name)
     size = resolve_input_size(name, entry.default_pretrained)
     with torch.device("meta"):
-        network = create_model(name, num_classes=100, img_size=size).eval()
-        with FlopCounterMode(display=False) as counter:
-            network(torch.zeros(1, 3, size, size))
+        network = create_model(name, num_classes=100, img_size=size)
+        flops = count_flops(network, size)
     return {"model": name, "group": entry.group, "family": entry.family, "source": entry.source,
             "paper": entry.paper, "recipe": entry.recipe,
             "default_run": "fine-tune" if entry.default_pretrained else "scratch", "input_size": size,
-            "params": sum(p.numel() for p in network.parameters()), "flops": int(counter.get_total_flops()),
+            "params": count_params(network), "flops": flops,
             "pretrained": entry.pretrained_source,
             "adaptation": [list(change) for change in entry.adaptation]}  # lists: the cache is JSON
 

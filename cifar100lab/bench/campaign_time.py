@@ -102,8 +102,8 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     networks = []
     for i, net in enumerate(chosen):
         rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
-        networks.append(_network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes)))
-        row = networks[-1]
+        row = _network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes))
+        networks.append(row)
         options = f" {net['options']}" if net["options"] else ""
         tflops = TRAINING_FLOPS_PER_FORWARD * row["flops_per_image"] * rates["train_images_per_second"] / 1e12
         progress(f"[{i + 1}/{len(chosen)}] {net['model']}{options} {net['input_size']}px: "
