@@ -2,15 +2,44 @@
 trainer's progress display and by the report's run pages, so it depends on neither."""
 from __future__ import annotations
 
+import functools
+import warnings
+
 import pandas as pd
 
+# matplotlib's default fonts have no CJK glyphs; these are tried in order (CI installs WenQuanYi Zen Hei)
 CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback", "DejaVu Sans"]
+CJK_FONT_PACKAGES = "fonts-noto-cjk or fonts-wqy-zenhei (Debian, Ubuntu), google-noto-sans-cjk-fonts (Fedora)"
+
+
+@functools.cache
+def find_cjk_font() -> str | None:
+    """The first of :data:`CJK_FONTS` matplotlib can draw with, or None. matplotlib lists the system's fonts once,
+    in a cache it never refreshes: a CJK font installed after that (by the README's setup, or CI's) stayed
+    unknown, and every Chinese figure drew empty boxes. So when none is known, the system's fonts are listed
+    again (about 0.1 s, once per process); with none installed at all, one warning says what to install."""
+    from matplotlib import font_manager
+
+    def known() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS[:-1] if name in names), None)
+    if known() is None:
+        listed = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in listed:
+                font_manager.fontManager.addfont(path)
+    name = known()
+    if name is None:
+        warnings.warn(f"no CJK font is installed, so the Chinese figures' text shows as boxes; install one of "
+                      f"{CJK_FONT_PACKAGES}", stacklevel=3)
+    return name
 
 
 def style():
     import logging
 
     import seaborn as sns
+    find_cjk_font()
     # A CJK font with one weight makes matplotlib log a line per figure; those lines would land in run pages.
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     sns.set_theme(style="whitegrid", context="notebook", palette="deep",

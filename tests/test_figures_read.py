@@ -60,3 +60,27 @@ def test_parameter_axis_of_models_within_one_decade_has_plain_numbers_every_font
         labels = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text()]
         assert labels, "the axis has labelled ticks"
         assert all("$" not in t and float(t) for t in labels), labels
+
+
+def test_a_cjk_font_installed_after_matplotlib_listed_the_fonts_draws_the_chinese_figures(monkeypatch):
+    """matplotlib lists the system's fonts once and never again: a CJK font installed after that (CI's apt line
+    ran after the first import) was unknown, and every Chinese figure drew boxes for its characters."""
+    import warnings
+
+    from matplotlib import font_manager
+
+    from cifar100lab import curves
+    assert any(k in path.lower() for path in font_manager.findSystemFonts() for k in ("wqy", "cjk", "droid")), \
+        "this machine has no CJK font (CI installs fonts-wqy-zenhei)"
+    # the font list as a cache written before the font was installed holds it: none of its files' faces
+    files = {f.fname for f in font_manager.fontManager.ttflist if f.name in curves.CJK_FONTS[:-1]}
+    stale = [f for f in font_manager.fontManager.ttflist if f.fname not in files]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    font_manager.fontManager._findfont_cached.cache_clear()  # what it found before the list went stale
+    curves.find_cjk_font.cache_clear()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Glyph")  # "Glyph 27979 ... missing from font(s) DejaVu Sans"
+        fig = figures.figure_acc_params(_rows([("resnet_20", 0.27, 39.9), ("eca_resnet_20", 0.28, 41.0)]), "zh")
+        fig.canvas.draw()
+    assert "准确率" in fig.axes[0].get_ylabel()
+    curves.find_cjk_font.cache_clear()

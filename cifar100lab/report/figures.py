@@ -11,8 +11,6 @@ from ..models import GROUPS
 from .i18n import group, say
 from .sources import chance_level, num_classes
 
-# matplotlib's default fonts have no CJK glyphs; these are tried in order (CI installs Noto CJK).
-
 
 def save(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
