@@ -53,9 +53,32 @@ def integer_epochs(ax) -> None:
 
 
 def figure_run_curves(history: list[dict], title: str = ""):
+    """The curves on a pyplot figure (a notebook shows it; the caller closes it)."""
     import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=CURVES_SIZE)
+    draw_run_curves(fig, history, title)
+    return fig
+
+
+def run_curves_png(history: list[dict], title: str = "") -> bytes:
+    """The curves as PNG, drawn on a figure pyplot never holds: the live display's. A stop landing mid-draw
+    then leaves no open figure for IPython's end-of-cell hook to draw again under the traceback (where an error
+    of its own would replace the KeyboardInterrupt as the cell's error)."""
+    import io
+
+    from matplotlib.figure import Figure
+    fig, png = Figure(figsize=CURVES_SIZE), io.BytesIO()
+    draw_run_curves(fig, history, title)
+    fig.savefig(png, format="png", bbox_inches="tight")
+    return png.getvalue()
+
+
+CURVES_SIZE = (9, 3.4)
+
+
+def draw_run_curves(fig, history: list[dict], title: str) -> None:
     style()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a, b = fig.subplots(1, 2)
     df = pd.DataFrame(history)
     if len(df):
         a.plot(df.epoch, df.train_loss, marker="o", label="train")
@@ -69,4 +92,3 @@ def figure_run_curves(history: list[dict], title: str = ""):
     a.legend(), b.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig

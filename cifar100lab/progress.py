@@ -20,14 +20,24 @@ def in_notebook() -> bool:
 
 
 def import_plotting() -> None:
-    """matplotlib and seaborn, for the live curve. An import that a stop (KeyboardInterrupt) cuts short leaves its
-    package half-initialised in ``sys.modules``, and every later import of it in the kernel fails ("module
-    'matplotlib' has no attribute ..."); so the Python modules an interrupted import added are taken out again.
-    Compiled ones stay: some (numpy's core) refuse to load twice, and one that is in ``sys.modules`` finished."""
+    """Everything the live curve's drawing imports (matplotlib, seaborn, Agg, Pillow's image formats), so that
+    its first drawing, at the first epoch's end where the stop button may land, imports nothing.
+
+    An import that a stop (KeyboardInterrupt) cuts short leaves its package half-initialised in ``sys.modules``,
+    and every later import of it in the kernel fails ("module 'matplotlib' has no attribute ..."); so the Python
+    modules an interrupted import added are taken out again. Compiled ones stay: some (numpy's core) refuse to
+    load twice, and one that is in ``sys.modules`` finished."""
     before = set(sys.modules)
     try:
+        import matplotlib.backends.backend_agg  # noqa: F401
         import matplotlib.pyplot  # noqa: F401
+        import PIL.Image
         import seaborn  # noqa: F401
+        from IPython.display import Image  # noqa: F401
+
+        from . import curves
+        PIL.Image.preinit()  # the formats Pillow loads at its first save
+        curves.find_cjk_font()
     except BaseException:
         for name in set(sys.modules) - before:
             if str(getattr(sys.modules[name], "__file__", None) or "").endswith(".py"):
@@ -79,12 +89,10 @@ class Progress:
             self._draw(history)
 
     def _draw(self, history: list[dict]) -> None:
-        import matplotlib.pyplot as plt
+        from IPython.display import Image
 
-        from .curves import figure_run_curves
-        fig = figure_run_curves(history, f"{self.run_id}: {len(history)}/{self.epochs} epochs")
-        self.figure.update(fig)
-        plt.close(fig)  # the display holds its picture; closing keeps the inline backend from showing it again
+        from .curves import run_curves_png
+        self.figure.update(Image(run_curves_png(history, f"{self.run_id}: {len(history)}/{self.epochs} epochs")))
 
     def close(self, finished: bool = True) -> None:
         """End the bar: live, the widget gives way to its final text line. A finished run's curve makes room for

@@ -115,6 +115,25 @@ def test_stop_button_stops_a_live_run_within_seconds_and_running_the_cell_again_
     assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == on_disk
     assert [a["status"] for a in resumed["attempts"]] == ["interrupted", "complete"]
     assert curve(tmp_path / "cut") == curve(tmp_path / "straight")
+    # each epoch redrew the live curve in its one display, as a picture
+    assert [m for m in messages if m["msg_type"] == "update_display_data" and "image/png" in m["content"]["data"]]
+
+
+def test_a_stop_landing_while_the_live_curve_draws_ends_the_cell_with_it_and_shows_nothing_after(
+        kernel, synthetic_root, tmp_path):
+    """The curve was drawn on a pyplot figure: a stop mid-draw left it open, IPython's end-of-cell hook drew it
+    again under the traceback, and an error there (an import the stop had cut short) became the cell's error
+    (CI: ImportError where KeyboardInterrupt was expected)."""
+    settings = tiny_config(synthetic_root, tmp_path / "r", epochs=2, max_steps_per_epoch=1, train_subset=128,
+                           test_subset=64, progress=True)
+    reply, messages = kernel.run(
+        "from cifar100lab import curves\nfrom cifar100lab.launch import run\nreal = curves.integer_epochs\n"
+        "def stop_mid_draw(ax):\n    raise KeyboardInterrupt\ncurves.integer_epochs = stop_mid_draw\n"
+        f"record = run({settings!r})")
+    assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", "\n".join(reply["traceback"])
+    error = next(i for i, m in enumerate(messages) if m["msg_type"] == "error")
+    assert [m["msg_type"] for m in messages[error + 1:]] == ["status"], messages[error + 1:]  # idle, nothing drawn
+    assert records.read_json(tmp_path / "r" / records.RECORD)["status"] == "interrupted"
 
 
 def test_two_process_gloo_run_from_a_live_kernel_reports_progress_as_text_without_warnings(
