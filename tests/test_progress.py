@@ -22,20 +22,8 @@ except KeyboardInterrupt:
 import_plotting()
 import matplotlib
 print(matplotlib.get_data_path() is not None)
-"""
-
-
-def test_plotting_imports_again_after_a_stop_cut_its_first_import_short():
-    proc = subprocess.run([sys.executable, "-c", STOPPED_IMPORT], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.split() == ["stopped", "True"], proc.stdout + proc.stderr
-
-
-DRAWN_AFTER_IMPORT = """
-import sys
-import numpy, torch  # as in a kernel that trains
-from cifar100lab.progress import import_plotting
+# then the live curve's first drawing, at the first epoch's end where a stop often lands, imports nothing
 from cifar100lab.curves import run_curves_png
-import_plotting()
 before = set(sys.modules)
 row = dict(epoch=1, train_loss=2.0, test_loss=2.1, train_acc=10.0, top1=9.0, top5=40.0)
 assert run_curves_png([row], "r: 1/2 epochs").startswith(b"\\x89PNG")
@@ -43,8 +31,9 @@ print(sorted(set(sys.modules) - before))
 """
 
 
-def test_the_live_curves_first_drawing_imports_nothing_the_stop_button_could_cut_short():
-    """The first drawing comes at the first epoch's end, where a stop often lands; an import it cut short left a
-    half-initialised module behind (matplotlib_inline, Pillow's formats)."""
-    proc = subprocess.run([sys.executable, "-c", DRAWN_AFTER_IMPORT], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.split() == ["[]"], proc.stdout + proc.stderr
+def test_plotting_imports_again_after_a_stop_cut_its_first_import_short_and_then_drawing_imports_nothing():
+    """A cut-short import left a half-initialised module behind (matplotlib; for the first drawing,
+    matplotlib_inline and Pillow's formats), and every later import of it failed."""
+    proc = subprocess.run([sys.executable, "-c", STOPPED_IMPORT], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["stopped", "True", "[]"], proc.stdout + proc.stderr
+
