@@ -84,3 +84,22 @@ def test_a_cjk_font_installed_after_matplotlib_listed_the_fonts_draws_the_chines
         fig.canvas.draw()
     assert "准确率" in fig.axes[0].get_ylabel()
     curves.find_cjk_font.cache_clear()
+
+
+def test_without_any_cjk_font_the_figures_warn_once_naming_the_packages_to_install(monkeypatch):
+    import warnings
+
+    from matplotlib import font_manager
+
+    from cifar100lab import curves
+    files = {f.fname for f in font_manager.fontManager.ttflist if f.name in curves.CJK_FONTS[:-1]}
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if f.fname not in files])
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
+    curves.find_cjk_font.cache_clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        curves.style(), curves.style()
+    curves.find_cjk_font.cache_clear()
+    said = [str(w.message) for w in caught if "CJK" in str(w.message)]
+    assert len(said) == 1 and "fonts-wqy-zenhei" in said[0] and "boxes" in said[0], said
