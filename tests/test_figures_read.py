@@ -32,6 +32,24 @@ def test_point_labels_of_near_equal_models_neither_overlap_nor_leave_the_plot():
     assert not outside  # none clipped at the plot's edge
 
 
+
+def test_the_top1_bars_legend_covers_no_bar_and_no_whisker():
+    """It sat in the plot's lower right, over the longest bars' ends and their intervals."""
+    rows = _rows([("resnet_20", 0.27, 61.0), ("resnet_32", 0.46, 62.5), ("eca_resnet_20", 0.28, 64.0),
+                  ("ghost_resnet_20", 0.2, 52.0), ("mlp_mixer_tiny", 0.3, 35.0)])
+    rows["group"] = ["basic ResNet", "basic ResNet", "attention", "lightweight", "MLP"]
+    rows["top1_lo"], rows["top1_hi"] = rows.top1 - 3, rows.top1 + 3
+    for lang in ("en", "zh"):
+        fig = figures.figure_top1(rows, lang)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent(renderer)
+        bars = [b.get_window_extent(renderer) for b in ax.patches if b.get_width() > 0]
+        whiskers = [box for c in ax.collections if (box := c.get_window_extent(renderer)).width > 0]  # not the
+        # empty ones (infinite boxes, which overlap everything)
+        assert len(bars) == 5 and not [b for b in bars + whiskers if legend.overlaps(b)], lang
+
 def test_every_models_curves_are_small_multiples_one_titled_panel_per_model(tmp_path):
     recs = []
     for i in range(6):

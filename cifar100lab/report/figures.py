@@ -55,7 +55,8 @@ def figure_top1(rows: pd.DataFrame, lang: str):
     ax.errorbar(done.top1, range(len(done)), xerr=err, fmt="none", ecolor="black", capsize=2)
     chance_line(ax, done.chance.iloc[0], lang, vertical=True)
     ax.set(xlabel=say("ax_top1", lang), ylabel="")
-    ax.legend(fontsize=8, loc="lower right", title=say("ax_group", lang), title_fontsize=8)
+    # beside the plot: inside, it covered the ends and whiskers of the longest bars
+    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left", title=say("ax_group", lang), title_fontsize=8)
     fig.tight_layout()
     return fig
 
