@@ -50,6 +50,20 @@ def test_the_top1_bars_legend_covers_no_bar_and_no_whisker():
         # empty ones (infinite boxes, which overlap everything)
         assert len(bars) == 5 and not [b for b in bars + whiskers if legend.overlaps(b)], lang
 
+
+def test_point_labels_of_models_within_two_percent_in_size_sit_by_their_points():
+    """An ablation's variants differ by a few parameters: each label started 15 % right of its point in data
+    units, beyond the axis' whole span, and ended at the far edge on a long leader line."""
+    points = [("eca_resnet_20", 0.283, 64.0), ("resnet_32", 0.279, 62.5), ("resnet_20", 0.279, 61.0),
+              ("ghost_resnet_20", 0.285, 52.0), ("mlp_mixer_tiny", 0.284, 35.0)]
+    fig = figures.figure_acc_params(_rows(points), "en")
+    _, labels = _boxes(fig)
+    ax = fig.axes[0]
+    for (name, x, y), box in zip(points, labels):
+        px, py = ax.transData.transform((x, y))
+        gap = (max(box.x0 - px, 0, px - box.x1) ** 2 + max(box.y0 - py, 0, py - box.y1) ** 2) ** 0.5
+        assert gap < 30, (name, gap)  # pixels
+
 def test_every_models_curves_are_small_multiples_one_titled_panel_per_model(tmp_path):
     recs = []
     for i in range(6):

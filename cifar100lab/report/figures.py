@@ -99,9 +99,11 @@ def place_labels(ax, labels: list[tuple[str, float, float]]) -> list:
     """Point labels that overlap neither each other nor the points and stay inside the axes (adjustText moves
     them apart; a thin line leads from a moved label to its point)."""
     from adjustText import adjust_text
-    # Each label starts just right of its point (a constant step on a log axis), clear of a large marker.
-    step = 1.15 if ax.get_xscale() == "log" else 1.0
-    texts = [ax.text(x * step, y, text, fontsize=7, va="center") for text, x, y in labels]
+    # Each label starts 8 pixels right of its point, clear of a large marker, whatever the axis spans (a step in
+    # data units put the labels of points within 2 % of each other at the far edge, on long leader lines).
+    to_data = ax.transData.inverted()
+    starts = [to_data.transform(ax.transData.transform((x, y)) + (8, 0)) for _, x, y in labels]
+    texts = [ax.text(sx, sy, text, fontsize=7, va="center") for (text, _, _), (sx, sy) in zip(labels, starts)]
     if texts:
         xs, ys = [x for _, x, _ in labels], [y for _, _, y in labels]
         adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, ax=ax, ensure_inside_axes=True,
