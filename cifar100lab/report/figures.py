@@ -99,8 +99,8 @@ def place_labels(ax, labels: list[tuple[str, float, float]]) -> list:
     """Point labels that overlap neither each other nor the points and stay inside the axes (adjustText moves
     them apart; a thin line leads from a moved label to its point)."""
     from adjustText import adjust_text
-    # Each label starts 8 pixels right of its point, clear of a large marker, whatever the axis spans (a step in
-    # data units put the labels of points within 2 % of each other at the far edge, on long leader lines).
+    # Each label starts 8 pixels right of its point, whatever the axis spans, and adjustText moves it clear of the
+    # markers (a step in data units put the labels of points within 2 % of each other at the far edge).
     to_data = ax.transData.inverted()
     starts = [to_data.transform(ax.transData.transform((x, y)) + (8, 0)) for _, x, y in labels]
     texts = [ax.text(sx, sy, text, fontsize=7, va="center") for (text, _, _), (sx, sy) in zip(labels, starts)]
