@@ -7,10 +7,11 @@ import warnings
 
 import pandas as pd
 
-# matplotlib's default fonts have no CJK glyphs; these are tried in order (CI installs WenQuanYi Zen Hei)
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback", "DejaVu Sans"]
-CURVES_SIZE = (9, 3.4)  # inches: loss beside accuracy
+# matplotlib's default fonts have no CJK glyphs; these are tried in order (CI installs WenQuanYi Zen Hei), then
+# DejaVu Sans
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback"]
 CJK_FONT_PACKAGES = "fonts-noto-cjk or fonts-wqy-zenhei (Debian, Ubuntu), google-noto-sans-cjk-fonts (Fedora)"
+CURVES_SIZE = (9, 3.4)  # inches: loss beside accuracy
 
 
 @functools.cache
@@ -23,7 +24,7 @@ def find_cjk_font() -> str | None:
 
     def known() -> str | None:
         names = {f.name for f in font_manager.fontManager.ttflist}
-        return next((name for name in CJK_FONTS[:-1] if name in names), None)
+        return next((name for name in CJK_FONTS if name in names), None)
     if known() is None:
         listed = {f.fname for f in font_manager.fontManager.ttflist}
         for path in font_manager.findSystemFonts():
@@ -44,7 +45,7 @@ def style():
     # A CJK font with one weight makes matplotlib log a line per figure; those lines would land in run pages.
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     sns.set_theme(style="whitegrid", context="notebook", palette="deep",
-                  rc={"font.sans-serif": CJK_FONTS + ["sans-serif"], "axes.unicode_minus": False})
+                  rc={"font.sans-serif": CJK_FONTS + ["DejaVu Sans", "sans-serif"], "axes.unicode_minus": False})
 
 
 def integer_epochs(ax) -> None:

@@ -94,6 +94,17 @@ def test_parameter_axis_of_models_within_one_decade_has_plain_numbers_every_font
         assert all("$" not in t and float(t) for t in labels), labels
 
 
+
+def without_cjk_fonts_listed(monkeypatch):
+    """matplotlib's font list without any face of a CJK font's files."""
+    from matplotlib import font_manager
+
+    from cifar100lab import curves
+    files = {f.fname for f in font_manager.fontManager.ttflist if f.name in curves.CJK_FONTS}
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if f.fname not in files])
+
+
 def test_a_cjk_font_installed_after_matplotlib_listed_the_fonts_draws_the_chinese_figures(monkeypatch):
     """matplotlib lists the system's fonts once and never again: a CJK font installed after that (CI's apt line
     ran after the first import) was unknown, and every Chinese figure drew boxes for its characters."""
@@ -104,10 +115,7 @@ def test_a_cjk_font_installed_after_matplotlib_listed_the_fonts_draws_the_chines
     from cifar100lab import curves
     assert any(k in path.lower() for path in font_manager.findSystemFonts() for k in ("wqy", "cjk", "droid")), \
         "this machine has no CJK font (CI installs fonts-wqy-zenhei)"
-    # the font list as a cache written before the font was installed holds it: none of its files' faces
-    files = {f.fname for f in font_manager.fontManager.ttflist if f.name in curves.CJK_FONTS[:-1]}
-    stale = [f for f in font_manager.fontManager.ttflist if f.fname not in files]
-    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    without_cjk_fonts_listed(monkeypatch)  # as a cache written before the font was installed
     font_manager.fontManager._findfont_cached.cache_clear()  # what it found before the list went stale
     curves.find_cjk_font.cache_clear()
     with warnings.catch_warnings():
@@ -124,9 +132,7 @@ def test_without_any_cjk_font_the_figures_warn_once_naming_the_packages_to_insta
     from matplotlib import font_manager
 
     from cifar100lab import curves
-    files = {f.fname for f in font_manager.fontManager.ttflist if f.name in curves.CJK_FONTS[:-1]}
-    monkeypatch.setattr(font_manager.fontManager, "ttflist",
-                        [f for f in font_manager.fontManager.ttflist if f.fname not in files])
+    without_cjk_fonts_listed(monkeypatch)
     monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
     curves.find_cjk_font.cache_clear()
     with warnings.catch_warnings(record=True) as caught:

@@ -101,11 +101,10 @@ def place_labels(ax, labels: list[tuple[str, float, float]]) -> list:
     from adjustText import adjust_text
     # Each label starts 8 pixels right of its point, whatever the axis spans, and adjustText moves it clear of the
     # markers (a step in data units put the labels of points within 2 % of each other at the far edge).
-    to_data = ax.transData.inverted()
-    starts = [to_data.transform(ax.transData.transform((x, y)) + (8, 0)) for _, x, y in labels]
+    xs, ys = [x for _, x, _ in labels], [y for _, _, y in labels]
+    starts = ax.transData.inverted().transform(ax.transData.transform(list(zip(xs, ys))) + (8, 0)) if labels else []
     texts = [ax.text(sx, sy, text, fontsize=7, va="center") for (text, _, _), (sx, sy) in zip(labels, starts)]
     if texts:
-        xs, ys = [x for _, x, _ in labels], [y for _, _, y in labels]
         adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, ax=ax, ensure_inside_axes=True,
                     expand=(1.2, 1.5), arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
     return texts
