@@ -19,6 +19,11 @@ UV       ?= $(shell command -v uv 2>/dev/null)
 # plotting before training, and a stop inside that import removes the half, tests/test_progress.py.)
 export PYTHONDONTWRITEBYTECODE :=
 
+# rfc3987-syntax, jsonschema's optional IRI format checker (its format-nongpl extra, which jupyter-events asks
+# for), compiles 38 Earley grammars when jsonschema is imported (nbformat imports it): 1.6 CPU-s in every kernel,
+# papermill and jupyter-book process (papermill running a 2-step train notebook from a fresh process: 12.7 CPU-s
+# with it, 9.8 without), for a format no notebook schema uses (python-jsonschema/jsonschema#1428). jsonschema skips
+# that checker when the package is absent.
 $(VENV)/.installed: pyproject.toml
 ifneq ($(UV),)
 	$(UV) venv -q --seed --allow-existing --python $(PYTHON) $(VENV)
@@ -28,6 +33,7 @@ else
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[dev]"
 endif
+	$(PY) -m pip uninstall -y -q rfc3987-syntax
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cifar100lab)" >/dev/null
 	touch $@
 
