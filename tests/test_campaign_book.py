@@ -373,6 +373,32 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
     assert len(summary["complete"]) == 6 and sorted(set(seen)) == ["0,2", "1,3"]
 
 
+def test_the_eta_goes_by_the_runs_that_executed_their_notebooks(tmp_path, synthetic_root, monkeypatch):
+    """A fine-tune skipped offline ends in no time: counted in the pace, it promised the whole quick campaign in
+    0.2 min. On a clock where each executed run takes 30 s: no ETA until one has, then 2 and 1 runs to go."""
+    from types import SimpleNamespace
+
+    from cifar100lab import campaign as C
+    from cifar100lab.executors import local
+    camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, models=["resnet_20"],
+                                          seeds=[0, 1, 2, 3]), runs_root=tmp_path / "runs", book_dir=tmp_path / "b")
+    clock = [1000.0]
+    monkeypatch.setattr(local, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(local, "skipped_offline", lambda run: run.run_id.endswith("s0"))
+
+    def fake_execute(run, notebook, slot, log_dir, num_processes):
+        clock[0] += 30
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        return 0, ""
+
+    monkeypatch.setattr(local, "execute_notebook", fake_execute)
+    lines = []
+    local.execute(camp, tmp_path / "runs", jobs=1, log=lines.append)
+    assert [line for line in lines if line.startswith("[")] == [
+        "[1/4] mini-resnet_20-s0: skipped in 0s", "[2/4] mini-resnet_20-s1: complete in 30s (ETA 1.0 min)",
+        "[3/4] mini-resnet_20-s2: complete in 30s (ETA 0.5 min)", "[4/4] mini-resnet_20-s3: complete in 30s"]
+
+
 def test_jobs_auto_and_bad_jobs(monkeypatch):
     from cifar100lab import kernels
     from cifar100lab.config import ConfigError

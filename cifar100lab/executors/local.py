@@ -139,12 +139,25 @@ def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: floa
     return path
 
 
+# What a run ends as without executing its notebook: it took no time, so it says nothing of the pace.
+UNTIMED = {"already", "skipped", "locked", "damaged"}
+
+
+def eta_note(elapsed: float, timed: int, remaining: int) -> str:
+    """' (ETA 3.2 min)' at the pace of the runs that executed their notebooks so far; nothing before the first of
+    them ends (a quick campaign's first runs are fine-tunes skipped offline, which promised the rest in 0.2 min)
+    or once none remain."""
+    if not timed or not remaining:
+        return ""
+    return f" (ETA {elapsed / timed * remaining / 60:.1f} min)"
+
+
 def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False,
                   log_dir: Path | None = None, kernel_logs: str = "kernel-job") -> dict[str, float]:
     """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share) and kernel
     (its output in ``log_dir/<kernel_logs><job>.log``); every run under its run lock. Returns each run's seconds
     from its start to its end."""
-    started, count, seconds, tally = time.time(), [0], {}, threading.Lock()
+    started, count, timed, seconds, tally = time.time(), [0], [0], {}, threading.Lock()
 
     def attempt_and_count(run: Run, slot: KernelSlot) -> None:
         t0 = time.time()
@@ -164,9 +177,9 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
             summary.setdefault(status, []).append(run.run_id)
             seconds[run.run_id] = time.time() - t0
             count[0] += 1
-            eta = (time.time() - started) / count[0] * (len(todo) - count[0])
-            log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s "
-                f"(ETA {eta / 60:.1f} min)")
+            timed[0] += status not in UNTIMED
+            log(f"[{count[0]}/{len(todo)}] {run.run_id}: {status} in {seconds[run.run_id]:.0f}s"
+                + eta_note(time.time() - started, timed[0], len(todo) - count[0]))
 
     run_in_slots(todo, [KernelSlot(env, keep, log_dir and log_dir / f"{kernel_logs}{i}.log")
                         for i, env in enumerate(job_envs(jobs))], attempt_and_count)
