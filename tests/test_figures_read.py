@@ -33,6 +33,26 @@ def test_point_labels_of_near_equal_models_neither_overlap_nor_leave_the_plot():
 
 
 
+def test_the_same_records_draw_the_same_labelled_figure_on_a_slower_machine(monkeypatch):
+    """adjustText stopped after 1 s by default, so where the labels sat (and the book's image) changed with the
+    machine's speed and load: a rebuild from the same records overwrote the figure with another."""
+    import io
+
+    import adjustText
+    rows = _rows([("segnext_mscan_tiny", 4.0, 52.0), ("lsknet_tiny", 4.1, 51.2), ("lsknet_tiny_b", 4.2, 51.6),
+                  ("resnet_20", 0.27, 39.9), ("convnext_tiny_with_a_long_name", 27.8, 40.4)])
+
+    def png() -> bytes:
+        out = io.BytesIO()
+        figures.figure_acc_params(rows, "en").savefig(out, format="png")
+        return out.getvalue()
+    here = png()
+    assert png() == here
+    clock = iter(range(0, 10**6, 3))  # each reading 3 s after the last: a machine far slower than this one
+    monkeypatch.setattr(adjustText, "timer", lambda: float(next(clock)))
+    assert png() == here
+
+
 def test_the_top1_bars_legend_covers_no_bar_and_no_whisker():
     """It sat in the plot's lower right, over the longest bars' ends and their intervals."""
     rows = _rows([("resnet_20", 0.27, 61.0), ("resnet_32", 0.46, 62.5), ("eca_resnet_20", 0.28, 64.0),

@@ -105,7 +105,10 @@ def place_labels(ax, labels: list[tuple[str, float, float]]) -> list:
     starts = ax.transData.inverted().transform(ax.transData.transform(list(zip(xs, ys))) + (8, 0)) if labels else []
     texts = [ax.text(sx, sy, text, fontsize=7, va="center") for (text, _, _), (sx, sy) in zip(labels, starts)]
     if texts:
-        adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, ax=ax, ensure_inside_axes=True,
+        # A fixed number of steps: adjustText's default stops after 1 s, so the labels sat where the machine's speed
+        # left them and the same records drew a different figure each time. The quick campaign's 16 labels settle
+        # within 50 steps (then swing by a pixel from step to step).
+        adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, ax=ax, ensure_inside_axes=True, iter_lim=200,
                     expand=(1.2, 1.5), arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
     return texts
 
