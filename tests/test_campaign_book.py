@@ -161,7 +161,9 @@ def test_different_records_change_every_number_and_ranking(mini, tmp_path):
 def test_second_invocation_skips_everything_done(mini):
     again = campaign_here(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis")
     done = len([p for p in mini["runs"].glob("*/record.json")])
-    assert f"{done - 1} already done, 1 to run" in again.stdout  # only the failed run is retried
+    # only the failed run is retried; the fine-tune skipped offline is done, and the line says how to retry it
+    assert (f"{done - 1} already done (1 of them skipped for want of pretrained weights: --retry-skipped tries "
+            f"again), 1 to run") in again.stdout
     assert again.returncode == 1
 
 

@@ -112,8 +112,11 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
             raise CannotStart(Path(runs_root) / campaign.name, e) from None
         todo = runs_to_do(campaign, force, done, summary, log)
+        skipped_before = sum(status_of(r) == "skipped" for r in campaign.runs if r.run_id in summary["already"])
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
-            f"{len(summary['already'])} already done, {len(todo)} to run"
+            f"{len(summary['already'])} already done"
+            + (f" ({skipped_before} of them skipped for want of pretrained weights: --retry-skipped tries again)"
+               if skipped_before else "") + f", {len(todo)} to run"
             + (f", {len(summary['stale'])} stale (kept: --force re-runs them)" if summary["stale"] else ""))
         started, clock = records.now(), records.Timer()
         # The kernels' own logs are the campaign lock holder's; another process's kernels log beside them
