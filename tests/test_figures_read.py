@@ -33,6 +33,25 @@ def test_point_labels_of_near_equal_models_neither_overlap_nor_leave_the_plot():
 
 
 
+def test_no_point_label_covers_a_models_marker_however_large():
+    """The markers grow with FLOPs: the quick campaign's HorNet and ConvNeXt labels sat on their own bubbles."""
+    import math
+    rows = _rows([("hornet_tiny", 22.0, 42.4), ("convnext_tiny", 27.8, 40.4), ("resnest50d", 25.0, 48.0),
+                  ("coatnet_0", 26.0, 23.0), ("resnet_20", 0.27, 20.4), ("ghostnet_100", 4.0, 36.8)])
+    rows["flops_m"] = [4400.0, 4500.0, 1200.0, 900.0, 41.0, 12.0]
+    fig = figures.figure_acc_params(rows, "en")
+    _, labels = _boxes(fig)
+    markers = fig.axes[0].collections[0]
+    centres = markers.get_offset_transform().transform(markers.get_offsets())
+    radii = [math.sqrt(s) / 2 * fig.dpi / 72 for s in markers.get_sizes()]  # sizes are areas in points²
+    assert len(labels) == len(centres) == len(radii) == 6
+
+    def gap(box, centre):  # from the marker's centre to the nearest point of the label's box, in pixels
+        return math.hypot(max(box.x0 - centre[0], 0, centre[0] - box.x1), max(box.y0 - centre[1], 0, centre[1] - box.y1))
+    covered = [(i, j) for i, box in enumerate(labels) for j, (c, r) in enumerate(zip(centres, radii)) if gap(box, c) < r - 1]
+    assert not covered, covered
+
+
 def test_the_same_records_draw_the_same_labelled_figure_on_a_slower_machine(monkeypatch):
     """adjustText stopped after 1 s by default, so where the labels sat (and the book's image) changed with the
     machine's speed and load: a rebuild from the same records overwrote the figure with another."""

@@ -91,13 +91,15 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
     ax.margins(x=0.12, y=0.1)  # room inside the axes for the outermost points' labels
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
-    place_labels(ax, [(failure_label(r), r.params_m, r.top1) for r in done.itertuples()])
+    place_labels(ax, [(failure_label(r), r.params_m, r.top1) for r in done.itertuples()], markers=ax.collections[0])
     return fig
 
 
-def place_labels(ax, labels: list[tuple[str, float, float]]) -> list:
+def place_labels(ax, labels: list[tuple[str, float, float]], markers=None) -> list:
     """Point labels that overlap neither each other nor the points and stay inside the axes (adjustText moves
-    them apart; a thin line leads from a moved label to its point)."""
+    them apart; a thin line leads from a moved label to its point). ``markers``, the points' scatter, keeps the
+    labels off each marker's whole extent, not only its centre: a large model's bubble otherwise sat under its
+    label."""
     from adjustText import adjust_text
     # Each label starts 8 pixels right of its point, whatever the axis spans, and adjustText moves it clear of the
     # markers (a step in data units put the labels of points within 2 % of each other at the far edge).
@@ -108,8 +110,8 @@ def place_labels(ax, labels: list[tuple[str, float, float]]) -> list:
         # A fixed number of steps: adjustText's default stops after 1 s, so the labels sat where the machine's speed
         # left them and the same records drew a different figure each time. The quick campaign's 16 labels settle
         # within 50 steps (then swing by a pixel from step to step).
-        adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, ax=ax, ensure_inside_axes=True, iter_lim=200,
-                    expand=(1.2, 1.5), arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
+        adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, objects=markers, ax=ax, ensure_inside_axes=True,
+                    iter_lim=200, expand=(1.2, 1.5), arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
     return texts
 
 
