@@ -103,6 +103,7 @@ def _campaign_on_slurm(camp, executor, a) -> int:
 
 def _campaign_here(camp, a) -> int:
     """The local executor, a summary of what it did, then the analysis."""
+    from . import records
     from .executors import local
     try:
         summary = local.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
@@ -113,6 +114,8 @@ def _campaign_here(camp, a) -> int:
           + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged") if summary[k]))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
+    for rid in summary["skipped"]:  # why: a fine-tune's weights could not be had (offline, say), and the fix
+        print(f"  skipped: {rid} ({(records.load(Path(a.runs_root) / camp.name / rid) or {}).get('reason')})")
     for rid in summary["stale"]:
         print(f"  stale: {rid} (complete with another config; --force re-runs it)")
     for rid in summary["damaged"]:

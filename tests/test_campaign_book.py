@@ -87,6 +87,7 @@ def test_campaign_runs_its_models_and_isolates_the_failure(mini):
     recs = {r["run_id"]: r for r in records.load_records(mini["runs"])}
     assert recs["mini-diverging-s0"]["status"] == "failed" and "loss became" in recs["mini-diverging-s0"]["reason"]
     assert "failed: mini-diverging-s0" in first.stdout
+    assert "skipped: mini-deit_tiny-s0 (pretrained weights unavailable" in first.stdout  # with the fix it names
     for name in MINI_MODELS:
         rec = recs[f"mini-{name}-s0"]
         if rec["pretrained"]:  # ImageNet fine-tunes: no hub here, so skipped with the reason
