@@ -252,6 +252,30 @@ def test_study_figure_gives_each_model_its_own_panel_with_the_model_prefix_as_it
     assert len(one.axes) == 1
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_one_model_studys_variant_names_neither_repeat_the_model_nor_run_into_each_other(reg, lang):
+    """The quick campaign runs the regularisation study on ResNet-56 only: one panel, whose five names, each
+    starting "ResNet-56 · ", ran into each other."""
+    df = reg[0]["table"]
+    fig = figures.figure_study(df[df.model == "resnet_56"].assign(base=0), "t", lang)
+    (ax,) = fig.axes
+    fig.canvas.draw()
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert ax.get_title() == "ResNet-56" and len(names) == 5 and not any("ResNet-56" in n for n in names)
+    boxes = [t.get_window_extent() for t in ax.get_xticklabels()]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    assert {t.get_rotation() for t in ax.get_xticklabels()} == {0}  # they fit level
+    long = df.assign(base=0, variant=[f"a variant named at length, number {i}" for i in range(len(df))])
+    long["variant_zh"] = long.variant
+    fig = figures.figure_study(long, "t", lang)
+    fig.canvas.draw()
+    labels = fig.axes[0].get_xticklabels()
+    assert {t.get_rotation() for t in labels} == {30}  # too long to stand level: slanted
+    step = labels[1].get_window_extent().x1 - labels[0].get_window_extent().x1
+    line = labels[0].get_fontsize() * fig.dpi / 72  # a line's height in pixels
+    assert step * 0.5 > 1.5 * line  # slanted lines a step apart (sin 30° = 0.5) clear a line's height
+
+
 def test_ema_is_set_beside_the_raw_weights_of_the_same_runs_only():
     done = lambda top1, **more: {"status": "complete", "final": {"top1": top1}, "params": 1, **more}
     recs = {"r0": done(60.0, ema={"decay": 0.9, "final": {"top1": 62.0}}), "r1": done(70.0)}  # r1: no EMA kept
