@@ -1,7 +1,10 @@
 """Figures a reader can read: point labels apart and inside the plot; many models as small multiples."""
+import contextlib
 import json
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from cifar100lab import records
 from cifar100lab.report import figures
@@ -50,6 +53,23 @@ def test_no_point_label_covers_a_models_marker_however_large():
         return math.hypot(max(box.x0 - centre[0], 0, centre[0] - box.x1), max(box.y0 - centre[1], 0, centre[1] - box.y1))
     covered = [(i, j) for i, box in enumerate(labels) for j, (c, r) in enumerate(zip(centres, radii)) if gap(box, c) < r - 1]
     assert not covered, covered
+
+
+def test_a_figure_whose_drawing_fails_leaves_the_last_one_whole(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    path = tmp_path / "fig_top1_en.png"
+    path.write_bytes(b"the last build's figure")
+    fig = plt.figure()
+
+    def draws_half(target, **kw):  # a stop, or a full disk, halfway through the PNG
+        with open(target, "wb") if isinstance(target, (str, Path)) else contextlib.nullcontext(target) as f:
+            f.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(fig, "savefig", draws_half)
+    with pytest.raises(KeyboardInterrupt):
+        figures.save(fig, path)
+    assert path.read_bytes() == b"the last build's figure" and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert not plt.fignum_exists(fig.number)  # closed all the same
 
 
 def test_the_same_records_draw_the_same_labelled_figure_on_a_slower_machine(monkeypatch):

@@ -13,10 +13,13 @@ from .sources import chance_level, num_classes
 
 
 def save(fig, path: Path) -> str:
+    """Write the figure all or nothing, as every result file is: a stopped analysis leaves the last figure whole."""
     import matplotlib.pyplot as plt
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    return path.name
+    try:
+        records.atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:], dpi=130, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+    return Path(path).name
 
 
 def _done(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
