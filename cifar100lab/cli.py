@@ -114,8 +114,11 @@ def _campaign_here(camp, a) -> int:
           + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged") if summary[k]))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
-    for rid in summary["skipped"]:  # why: a fine-tune's weights could not be had (offline, say), and the fix
-        print(f"  skipped: {rid} ({(records.load(Path(a.runs_root) / camp.name / rid) or {}).get('reason')})")
+    skipped: dict[str, list[str]] = {}  # why (a fine-tune's weights could not be had, and the fix) -> runs
+    for rid in summary["skipped"]:
+        skipped.setdefault((records.load(Path(a.runs_root) / camp.name / rid) or {}).get("reason"), []).append(rid)
+    for reason, rids in skipped.items():
+        print(f"  skipped: {', '.join(rids)} ({reason})")
     for rid in summary["stale"]:
         print(f"  stale: {rid} (complete with another config; --force re-runs it)")
     for rid in summary["damaged"]:
