@@ -84,6 +84,24 @@ def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_re
     assert run_state(None, False, None) == "new"
 
 
+def test_status_gives_each_reason_for_skipping_once_with_its_runs_and_how_to_submit_them_again(tmp_path,
+                                                                                                 synthetic_root):
+    from cifar100lab import campaign as C
+    from cifar100lab.executors import slurm
+    camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, "sk", ["resnet_20", "resnet_32",
+                                                                                       "ghost_resnet_20"]),
+                           runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
+    offline = "pretrained weights unavailable: cannot reach the hub; pass a local weights file as pretrained=<path>"
+    states = {r.run_id: {"state": "complete", "job": "7"} for r in camp.runs}
+    for r in camp.runs[:2]:
+        states[r.run_id] = {"state": "skipped", "job": None, "reason": offline}
+    lines = []
+    by_state = slurm.report(camp, states, lines.append)
+    assert by_state["skipped"] == [r.run_id for r in camp.runs[:2]]
+    skipped = [line for line in lines if line.startswith("  skipped")]
+    assert skipped == [f"  skipped: resnet_20-s0, resnet_32-s0 ({offline}; --retry-skipped submits them again)"]
+
+
 def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp_path, monkeypatch, synthetic_root):
     fake = tmp_path / "bin"
     fake.mkdir()

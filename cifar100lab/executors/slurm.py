@@ -298,9 +298,14 @@ def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, 
         by_state.setdefault(s["state"], []).append(rid)
     rows = status_rows(campaign, states)
     log(render(rows, STATUS_COLUMNS))
+    skipped: dict[str, list[str]] = {}  # one line per reason (a fine-tune's weights unavailable), with its runs
     for row in rows:
         if row["state"] in ("failed", "damaged") and row.get("reason"):
             log(f"  {row['state']}: {row['short_id']}: {row['reason']}")
+        elif row["state"] == "skipped":
+            skipped.setdefault(row.get("reason"), []).append(row["short_id"])
+    for reason, ids in skipped.items():
+        log(f"  skipped: {', '.join(ids)} ({reason}; --retry-skipped submits them again)")
     log(f"campaign {campaign.name}: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(by_state.items())))
     return by_state
 
@@ -322,7 +327,8 @@ def main(campaign: Campaign, executor: ExecutorConfig, args, notebook: Path, log
         if shutil.which("sbatch") is None:
             raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
         if not submit(campaign, executor, args.runs_root, notebook, args.retry_failed, args.retry_skipped, log):
-            log("nothing to submit: every run is done, failed (see --retry-failed) or has a live job")
+            log("nothing to submit: every run is done, skipped (see --retry-skipped), failed (see --retry-failed) "
+                "or has a live job")
     path = state_path(campaign, args.runs_root)
     states = wait(campaign, args.runs_root) if args.wait else campaign_states(campaign, args.runs_root,
                                                                               read_state(path))
