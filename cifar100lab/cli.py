@@ -105,6 +105,7 @@ def _campaign_here(camp, a) -> int:
     """The local executor, a summary of what it did, then the analysis."""
     from . import records
     from .executors import local
+    from .run_listing import skipped_lines
     try:
         summary = local.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
     except local.CannotStart as e:
@@ -114,11 +115,9 @@ def _campaign_here(camp, a) -> int:
           + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged") if summary[k]))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
-    skipped: dict[str, list[str]] = {}  # why (a fine-tune's weights could not be had, and the fix) -> runs
-    for rid in summary["skipped"]:
-        skipped.setdefault((records.load(Path(a.runs_root) / camp.name / rid) or {}).get("reason"), []).append(rid)
-    for reason, rids in skipped.items():
-        print(f"  skipped: {', '.join(rids)} ({reason})")
+    for line in skipped_lines([(rid, (records.load(Path(a.runs_root) / camp.name / rid) or {}).get("reason"))
+                               for rid in summary["skipped"]], ""):
+        print(line)
     for rid in summary["stale"]:
         print(f"  stale: {rid} (complete with another config; --force re-runs it)")
     for rid in summary["damaged"]:

@@ -102,3 +102,12 @@ def status_rows(campaign, states: dict[str, dict]) -> list[dict]:
         rows.append({**row, "short_id": short_id(run.run_id, campaign.name), "state": s["state"],
                      "job": s.get("job"), "reason": s.get("reason")})
     return rows
+
+
+def skipped_lines(runs: list[tuple[str, str | None]], again: str) -> list[str]:
+    """One line per reason for skipping (a fine-tune's weights unavailable, and the fix), naming its runs and how
+    to try them again: ``runs`` is (run id, reason) pairs, in order."""
+    by_reason: dict[str | None, list[str]] = {}
+    for run_id, reason in runs:
+        by_reason.setdefault(reason, []).append(run_id)
+    return [f"  skipped: {', '.join(ids)} ({reason}{again})" for reason, ids in by_reason.items()]

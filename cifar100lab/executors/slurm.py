@@ -292,20 +292,18 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
 def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]:
     """Print a table of the runs (state, job, epochs, top-1, time), the reasons of failed ones and the totals;
     returns {state: [run ids]}."""
-    from ..run_listing import STATUS_COLUMNS, render, status_rows
+    from ..run_listing import STATUS_COLUMNS, render, skipped_lines, status_rows
     by_state: dict[str, list[str]] = {}
     for rid, s in states.items():
         by_state.setdefault(s["state"], []).append(rid)
     rows = status_rows(campaign, states)
     log(render(rows, STATUS_COLUMNS))
-    skipped: dict[str, list[str]] = {}  # one line per reason (a fine-tune's weights unavailable), with its runs
     for row in rows:
         if row["state"] in ("failed", "damaged") and row.get("reason"):
             log(f"  {row['state']}: {row['short_id']}: {row['reason']}")
-        elif row["state"] == "skipped":
-            skipped.setdefault(row.get("reason"), []).append(row["short_id"])
-    for reason, ids in skipped.items():
-        log(f"  skipped: {', '.join(ids)} ({reason}; --retry-skipped submits them again)")
+    for line in skipped_lines([(row["short_id"], row.get("reason")) for row in rows if row["state"] == "skipped"],
+                              "; --retry-skipped submits them again"):
+        log(line)
     log(f"campaign {campaign.name}: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(by_state.items())))
     return by_state
 

@@ -202,8 +202,10 @@ def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", no
         ax.tick_params(axis="both", labelsize=10)
     fig.suptitle(title + (f"\n{notice}" if notice else ""), fontsize=11)
     fig.tight_layout()
-    if x == "variant" and any([_slant_if_crowded(ax) for ax in axes[0]]):
-        fig.tight_layout()  # room under the slanted labels
+    if x == "variant":
+        fig.draw_without_rendering()  # places the tick labels, for every panel at once
+        if any([_slant_if_crowded(ax) for ax in axes[0]]):
+            fig.tight_layout()  # room under the slanted labels
     return fig
 
 
@@ -234,8 +236,8 @@ def _study_variants(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang
 
 def _slant_if_crowded(ax) -> bool:
     """Slant the x labels when two of them, level, would touch (long variant names, narrow panels); a count of
-    variants missed the quick campaign's five ResNet-56 variants, whose names ran into each other."""
-    ax.figure.draw_without_rendering()  # places the tick labels
+    variants missed the quick campaign's five ResNet-56 variants, whose names ran into each other. The figure has
+    been drawn, so the labels are where they will be."""
     boxes = sorted((t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()), key=lambda b: b.x0)
     if not any(left.x1 + 6 > right.x0 for left, right in zip(boxes, boxes[1:])):
         return False
