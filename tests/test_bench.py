@@ -88,7 +88,7 @@ def test_predicted_wall_time_hands_the_longest_runs_out_first_to_the_first_free_
     assert predicted_wall(runs, gpus=1, runs_per_gpu=2, slowdown=1.5) == 21
 
 
-@pytest.mark.slow  # three spawned processes, each importing torch
+@pytest.mark.slow  # a fork server importing torch once, and three runs forked from it
 def test_packing_bench_reports_aggregate_throughput_of_runs_sharing_the_device(tmp_path, capsys):
     from cifar100lab.cli import main
     out = tmp_path / "pack.json"
