@@ -55,8 +55,9 @@ report: install
 # Four workers (pytest-xdist) on these two cores, each taking whole modules, so a module's shared fixtures (a
 # campaign, a cluster, a built book) are made once. Much of the suite waits (on kernels starting, Slurm's
 # scheduler, a browser), and the extra workers fill those waits: on an AMD EPYC here, 597 s and 634 s with four
-# against 697 s with three (1.6 cores busy against 1.35; a stray kernel trained beside that one); on an Intel
-# Xeon earlier, 548 s with three against 785 s with two. xdist hands the modules out most tests first, which
+# against 697 s with three (a stray kernel trained beside that one), and 473 s with six against 470 s with four
+# on 2026-12-05, both cores busy throughout (/proc/stat; `time` misses the Slurm jobs, browsers and servers); on an
+# Intel Xeon earlier, 548 s with three against 785 s with two. xdist hands the modules out most tests first, which
 # mixes long and short ones; handing out the longest first (--no-loadscope-reorder) was slower: the heaviest ran
 # side by side, each about 1.5 times as long. TEST_WORKERS=0 runs the suite in this one process.
 TEST_WORKERS ?= 4
