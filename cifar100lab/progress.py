@@ -8,8 +8,11 @@ does; only the main process reports at all.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import signal
 import sys
+import threading
 
 
 def in_notebook() -> bool:
@@ -43,6 +46,26 @@ def import_plotting() -> None:
             if str(getattr(sys.modules[name], "__file__", None) or "").endswith(".py"):
                 del sys.modules[name]
         raise
+
+
+@contextlib.contextmanager
+def stop_after_drawing():
+    """A stop (SIGINT: the stop button, Ctrl-C) that lands while the curve is drawn takes effect once it is drawn.
+    Inside Agg's compiled renderer the KeyboardInterrupt is lost: pybind11 clears it while converting a clip box
+    and raises ``ValueError: Invalid bounding box``, and the stopped run was recorded as failed (CI, JupyterLab's
+    stop button one step after the epoch's log line). The signal is held, then raised again under the handler
+    it would have met."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # only the main thread receives signals; a handler set outside Python cannot be put back
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
 
 
 class Progress:
@@ -92,7 +115,8 @@ class Progress:
         from IPython.display import Image
 
         from .curves import run_curves_png
-        self.figure.update(Image(run_curves_png(history, f"{self.run_id}: {len(history)}/{self.epochs} epochs")))
+        with stop_after_drawing():
+            self.figure.update(Image(run_curves_png(history, f"{self.run_id}: {len(history)}/{self.epochs} epochs")))
 
     def close(self, finished: bool = True) -> None:
         """End the bar: live, the widget gives way to its final text line. A finished run's curve makes room for

@@ -134,6 +134,20 @@ def test_a_stop_landing_while_the_live_curve_draws_ends_the_cell_with_it_and_sho
     error = next(i for i, m in enumerate(messages) if m["msg_type"] == "error")
     assert [m["msg_type"] for m in messages[error + 1:]] == ["status"], messages[error + 1:]  # idle, nothing drawn
     assert records.read_json(tmp_path / "r" / records.RECORD)["status"] == "interrupted"
+    # A real stop signal landing inside Agg's compiled renderer, as it converts a clip box: there the
+    # KeyboardInterrupt became "ValueError: Invalid bounding box" and the run was recorded as failed (CI).
+    reply, _ = kernel.run(
+        "import os, signal, sys\nfrom matplotlib.transforms import BboxBase\ncurves.integer_epochs = real\n"
+        "real_array = BboxBase.__array__\n"
+        "def stop_inside_the_renderer(self, *args, **kwargs):\n"
+        "    if sys._getframe(1).f_code.co_name == 'draw_path':  # called from the compiled renderer\n"
+        "        BboxBase.__array__ = real_array\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real_array(self, *args, **kwargs)\n"
+        "BboxBase.__array__ = stop_inside_the_renderer\n"
+        f"record = run({dict(settings, run_dir=str(tmp_path / 'agg'))!r})")
+    assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", "\n".join(reply["traceback"])
+    assert records.read_json(tmp_path / "agg" / records.RECORD)["status"] == "interrupted"
 
 
 def test_two_process_gloo_run_from_a_live_kernel_reports_progress_as_text_without_warnings(
