@@ -23,6 +23,7 @@ class RunState:
         self.wall = records.Timer()
         self.record = start_record(plan)
         self.checkpoints = CheckpointWriter(background=overlaps_training(accelerator.device))
+        self.closed = False  # the record says how the attempt ended
 
     def save(self) -> None:
         if self.main:
@@ -34,6 +35,7 @@ class RunState:
         self.checkpoints.wait(raise_error=transition is not records.fail)
         self.record = transition(self.record, *reason, wall_seconds=self.wall(), **fields)
         self.save()
+        self.closed = True
         self.accelerator.wait_for_everyone()
         return self.record
 
@@ -41,11 +43,14 @@ class RunState:
         """Record the attempt as stopped by hand, with the epoch its next run resumes from (the last checkpoint
         on disk). No collective call: in a multi-process run the other processes may have stopped already."""
         self.checkpoints.wait(raise_error=False)
-        resumes_from = self.checkpoints.on_disk()
-        reason = (f"stopped by hand in epoch {epochs_done + 1} of {self.cfg.epochs}; "
-                  f"running it again resumes from epoch {resumes_from}")
+        resumes_from, epochs = self.checkpoints.on_disk(), self.cfg.epochs
+        where = (f"in epoch {epochs_done + 1} of {epochs}" if epochs_done < epochs
+                 else "after its last epoch, before its record was written")
+        again = "finishes it without training" if resumes_from == epochs else f"resumes from epoch {resumes_from}"
+        reason = f"stopped by hand {where}; running it again {again}"
         self.record = records.interrupt(self.record, reason, wall_seconds=self.wall(), epochs_done=epochs_done)
         self.save()
+        self.closed = True
         if self.main:
             print(f"{self.run_id}: {reason}", flush=True)
 

@@ -116,15 +116,17 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     steps = steps_per_epoch(plan, len(dataset.train_y), accelerator.num_processes)
     _describe(run, model)
     policy = policy_augmentation(plan.recipe, plan.mean)
-    ckpt = _resume(run)
-    learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes, teacher)
-    run.record["kernels"]["fp32_depthwise_convs"] = learner.fp32_depthwise_convs
-    data = dataset.to(accelerator.device)
+    ckpt = _resume(run)  # from here the record says running: however the attempt ends, the record says how
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
     run.checkpoints.written = start
-    # a campaign's notebooks run unwatched: no live curve to draw there
-    run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress, curve=not cfg.campaign)
+    run.progress = None
     try:
+        learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes, teacher)
+        run.record["kernels"]["fp32_depthwise_convs"] = learner.fp32_depthwise_convs
+        data = dataset.to(accelerator.device)
+        # a campaign's notebooks run unwatched: no live curve to draw there
+        run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress,
+                                curve=not cfg.campaign)
         for epoch in range(start, cfg.epochs):
             row = _epoch(run, learner, data, policy, steps, epoch)
             history.append(row)
@@ -134,20 +136,23 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
                 return run.close(records.prune, reason, epochs_done=len(history), pruned_at_epoch=row["epoch"])
         run.checkpoints.wait()  # the last checkpoint is on disk before the record says complete
         run.progress.close()
+        return _finish(run, history, best, fresh=history[start:], ema=learner.ema is not None)
     except KeyboardInterrupt:  # stopped by hand (Ctrl-C, a notebook's stop button): say so, keep the checkpoint
-        run.interrupt(len(history))
+        if not run.closed:  # a stop that lands once the record says complete changes nothing
+            run.interrupt(len(history))
         raise
     except TrainingDiverged as e:
         run.close(records.fail, str(e), epochs_done=len(history), history_tail=history[-1:])
         raise
     except Exception as e:
-        run.close(records.fail, f"{type(e).__name__}: {e}", epochs_done=len(history))
+        if not run.closed:
+            run.close(records.fail, f"{type(e).__name__}: {e}", epochs_done=len(history))
         raise
     finally:  # trackers flush and close however the run ended (end_training() would end the process group too)
-        run.progress.close(finished=False)  # a stopped or failed run's bar and curve stay, showing where it got
+        if run.progress is not None:
+            run.progress.close(finished=False)  # a stopped or failed run's bar and curve stay, showing where it got
         for tracker in accelerator.trackers:
             tracker.finish()
-    return _finish(run, history, best, fresh=history[start:], ema=learner.ema is not None)
 
 
 def _describe(run: RunState, model: torch.nn.Module) -> None:

@@ -259,6 +259,31 @@ def test_a_stop_waits_for_the_checkpoint_being_written_and_names_it(synthetic_ro
     assert "resumes from epoch 2" in records.load(tmp_path / "run")["reason"]
 
 
+@pytest.mark.parametrize("lands_in", ["build_learner", "Progress", "_finish"])
+def test_a_stop_before_the_first_epoch_or_after_the_last_is_recorded_and_running_again_ends_the_run(
+        lands_in, synthetic_root, tmp_path, monkeypatch):
+    """Stops can land outside the epochs once the record says running: while the learner is built or the live
+    display imports its plotting, or after the last epoch (the stress test of the stop button found both). The
+    record said running for good, and a stop after the last epoch was "in epoch 3 of 2"."""
+    real = getattr(train_mod, lands_in)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train_mod, lands_in, stopped)
+    cfg = tiny_config(synthetic_root, tmp_path / "run", epochs=2, max_steps_per_epoch=1, test_subset=64)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    record = records.load(tmp_path / "run")
+    after_the_last = lands_in == "_finish"
+    assert record["status"] == "interrupted" and record["reason"] == (
+        "stopped by hand after its last epoch, before its record was written; running it again finishes it "
+        "without training" if after_the_last else "stopped by hand in epoch 1 of 2; running it again resumes from epoch 0")
+    monkeypatch.setattr(train_mod, lands_in, real)
+    again = train(cfg)
+    assert again["status"] == "complete" and again.get("resumed_from_epoch") == (2 if after_the_last else None)
+    assert [r["epoch"] for r in records.read_metrics(tmp_path / "run")] == [1, 2]
+
+
 def test_a_stop_landing_just_after_an_inline_checkpoint_is_renamed_names_that_checkpoint(
         synthetic_root, tmp_path, monkeypatch):
     """On a CPU the checkpoint is written inline, and Ctrl-C can land after the new file is in place but before
