@@ -14,6 +14,7 @@ import logging
 import os
 import queue
 import signal
+import subprocess
 import threading
 import uuid
 from pathlib import Path
@@ -232,6 +233,8 @@ class KernelSlot:
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError):
                 os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # gone before anyone writes what it wrote last
+                process.wait(timeout=10)
 
     def close(self) -> None:
         from jupyter_core.utils import run_sync
@@ -262,29 +265,33 @@ def keep_kernels(num_processes) -> bool:
     return not visible_gpus() and choose_processes(num_processes) == 1
 
 
-def run_in_slots(items: list, slots: list[KernelSlot], work) -> None:
+def run_in_slots(items: list, slots: list[KernelSlot], work, stopped=None) -> None:
     """One thread per slot (a kernel client is tied to its thread's event loop), calling ``work(item, slot)`` on
     the next item until none is left or the caller is interrupted; each slot's kernel is shut down when its
-    thread ends."""
+    thread ends. When the caller is interrupted, ``stopped(item)`` is called for each item under way, once its
+    kernel is gone."""
     pending: queue.Queue = queue.Queue()
     for item in items:
         pending.put(item)
     stop = threading.Event()
+    under_way: dict[int, object] = {}
 
-    def job(slot: KernelSlot) -> None:
+    def job(index: int, slot: KernelSlot) -> None:
         try:
             while not stop.is_set():
                 try:
                     item = pending.get_nowait()
                 except queue.Empty:
                     return
+                under_way[index] = item
                 work(item, slot)
+                under_way.pop(index, None)
         except KeyboardInterrupt:  # its kernel was killed because the caller was interrupted: the caller reports it
             pass
         finally:
             slot.close()
 
-    threads = [threading.Thread(target=job, args=(slot,), daemon=True) for slot in slots]
+    threads = [threading.Thread(target=job, args=(i, slot), daemon=True) for i, slot in enumerate(slots)]
     try:
         for t in threads:
             t.start()
@@ -294,4 +301,6 @@ def run_in_slots(items: list, slots: list[KernelSlot], work) -> None:
         stop.set()
         for slot in slots:
             slot.kill()
+        for item in list(under_way.values()) if stopped else ():
+            stopped(item)
         raise

@@ -110,6 +110,21 @@ def _mark_failure(run: Run, attempts_before: int, code: int, tail: str) -> None:
     records.save(run.run_dir, records.fail(record, f"notebook failed: {last}"))
 
 
+def record_stopped(run: Run) -> None:
+    """The campaign was stopped while ``run`` trained and its kernel is gone: the record says the run was
+    stopped, and where, as the trainer says of a stop by hand (it said running, for good)."""
+    try:
+        record = records.load(run.run_dir)
+    except records.RecordError:  # a damaged record stays as it is: the next campaign reports it
+        return
+    if not record or record.get("status") != "running":
+        return
+    done, epochs = len(records.read_metrics(run.run_dir)), run.config.epochs
+    where = f"in epoch {done + 1} of {epochs}" if done < epochs else "after its last epoch"
+    reason = f"stopped with its campaign {where}; running the campaign again resumes from its last checkpoint"
+    records.save(run.run_dir, records.interrupt(record, reason, epochs_done=done))
+
+
 def skipped_offline(run: Run) -> bool:
     """A fine-tune whose weights cannot be had is recorded as skipped here, without a kernel start."""
     try:

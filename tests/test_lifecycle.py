@@ -91,7 +91,9 @@ def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_k
                                         "checkpoint when the command runs again"]
     time.sleep(3)
     assert all(gone(k.pid) for k in kernel_processes)
-    assert records.load(runs / "life" / "life-resnet_20-s0")["status"] == "running"  # resumable, not failed
+    record = records.load(runs / "life" / "life-resnet_20-s0")  # stopped and resumable, not failed nor running
+    assert record["status"] == "interrupted" and record["reason"].startswith("stopped with its campaign in epoch ")
+    assert record["reason"].endswith("; running the campaign again resumes from its last checkpoint")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])

@@ -26,6 +26,7 @@ from ..runs import (
     attempts_so_far,
     execute_notebook,
     record_outcome,
+    record_stopped,
     restore_damaged_metrics,
     run_lock,
     skipped_offline,
@@ -185,7 +186,7 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
                 + eta_note(time.time() - started, timed[0], len(todo) - count[0]))
 
     run_in_slots(todo, [KernelSlot(env, keep, log_dir and log_dir / f"{kernel_logs}{i}.log")
-                        for i, env in enumerate(job_envs(jobs))], attempt_and_count)
+                        for i, env in enumerate(job_envs(jobs))], attempt_and_count, stopped=record_stopped)
     return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
 
 
