@@ -21,6 +21,7 @@ from cifar100lab import campaign as C
 from cifar100lab import cli, kernels, records
 from cifar100lab.config import TrainConfig
 from cifar100lab.executors import local
+from cifar100lab.report import i18n
 from cifar100lab.runs import run_lock
 
 TRAIN_NOTEBOOK = ROOT / "notebooks" / "train.ipynb"
@@ -94,6 +95,7 @@ def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_k
     record = records.load(runs / "life" / "life-resnet_20-s0")  # stopped and resumable, not failed nor running
     assert record["status"] == "interrupted" and record["reason"].startswith("stopped with its campaign in epoch ")
     assert record["reason"].endswith("; running the campaign again resumes from its last checkpoint")
+    assert i18n.reason(record["reason"])["zh"].startswith("随实验配置一同停止 in epoch ")  # the book's Chinese
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
