@@ -44,15 +44,19 @@ class RunState:
         on disk). No collective call: in a multi-process run the other processes may have stopped already."""
         self.checkpoints.wait(raise_error=False)
         resumes_from, epochs = self.checkpoints.on_disk(), self.cfg.epochs
-        where = (f"in epoch {epochs_done + 1} of {epochs}" if epochs_done < epochs
-                 else "after its last epoch, before its record was written")
         again = "finishes it without training" if resumes_from == epochs else f"resumes from epoch {resumes_from}"
-        reason = f"stopped by hand {where}; running it again {again}"
+        reason = f"stopped by hand {where_stopped(epochs_done, epochs)}; running it again {again}"
         self.record = records.interrupt(self.record, reason, wall_seconds=self.wall(), epochs_done=epochs_done)
         self.save()
         self.closed = True
         if self.main:
             print(f"{self.run_id}: {reason}", flush=True)
+
+
+def where_stopped(epochs_done: int, epochs: int) -> str:
+    """Where in a run a stop landed, as its reason says it: "in epoch 3 of 10", or after the last epoch."""
+    return f"in epoch {epochs_done + 1} of {epochs}" if epochs_done < epochs else \
+        "after its last epoch, before its record was written"
 
 
 def start_record(plan: RunPlan) -> dict:

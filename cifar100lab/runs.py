@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import records
-from .attempt import skip_without_weights
+from .attempt import skip_without_weights, where_stopped
 from .checkpoint import CheckpointError, restore_metrics
 from .config import RunPlan, TrainConfig, resolved_fingerprint
 from .kernels import KernelSlot
@@ -119,9 +119,9 @@ def record_stopped(run: Run) -> None:
         return
     if not record or record.get("status") != "running":
         return
-    done, epochs = len(records.read_metrics(run.run_dir)), run.config.epochs
-    where = f"in epoch {done + 1} of {epochs}" if done < epochs else "after its last epoch"
-    reason = f"stopped with its campaign {where}; running the campaign again resumes from its last checkpoint"
+    done = len(records.read_metrics(run.run_dir))
+    reason = (f"stopped with its campaign {where_stopped(done, run.config.epochs)}; running the campaign "
+              f"again resumes from its last checkpoint")
     records.save(run.run_dir, records.interrupt(record, reason, epochs_done=done))
 
 
