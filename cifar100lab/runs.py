@@ -110,9 +110,9 @@ def _mark_failure(run: Run, attempts_before: int, code: int, tail: str) -> None:
     records.save(run.run_dir, records.fail(record, f"notebook failed: {last}"))
 
 
-def record_stopped(run: Run) -> None:
-    """The campaign was stopped while ``run`` trained and its kernel is gone: the record says the run was
-    stopped, and where, as the trainer says of a stop by hand (it said running, for good)."""
+def record_stopped(run: Run, cause: str = "with its campaign", again: str = "running the campaign again") -> None:
+    """``run``'s kernel is gone, stopped while it trained (its campaign stopped, or Slurm stopped its job): the
+    record says the run was stopped, and where, as the trainer says of a stop by hand (it said running, for good)."""
     try:
         record = records.load(run.run_dir)
     except records.RecordError:  # a damaged record stays as it is: the next campaign reports it
@@ -120,8 +120,7 @@ def record_stopped(run: Run) -> None:
     if not record or record.get("status") != "running":
         return
     done = len(records.read_metrics(run.run_dir))
-    reason = (f"stopped with its campaign {where_stopped(done, run.config.epochs)}; running the campaign "
-              f"again resumes from its last checkpoint")
+    reason = f"stopped {cause} {where_stopped(done, run.config.epochs)}; {again} resumes from its last checkpoint"
     records.save(run.run_dir, records.interrupt(record, reason, epochs_done=done))
 
 

@@ -18,6 +18,7 @@ from cifar100lab.campaign import load_campaign
 from cifar100lab.cli import executor_with_flags
 from cifar100lab.config import ConfigError, ExecutorConfig
 from cifar100lab.executors.slurm import MIN_TIME_MIN, accelerate_command, run_state, time_limit_min
+from cifar100lab.report import i18n
 
 # One run: 3 epochs of 4 steps, so an interrupt after the first checkpoint leaves two epochs to resume.
 RUN = {"epochs": 3, "batch_size": 64, "eval_batch_size": 128, "max_steps_per_epoch": 4, "progress": False,
@@ -81,6 +82,8 @@ def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_re
     assert run_state("failed", True, "FAILED") == "failed"
     assert run_state("running", True, None) == "failed"  # the job died mid-run (its checkpoint stays)
     assert run_state(None, True, "CANCELLED") == "failed"
+    assert run_state("interrupted", True, "CANCELLED") == "interrupted"  # scancel'd: the job said where it stopped
+    assert run_state("interrupted", True, "PENDING") == "queued"
     assert run_state(None, False, None) == "new"
 
 
@@ -116,6 +119,26 @@ def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp
     code, out = campaign(yaml_path, runs, tmp_path / "book", "--retry-failed")  # job 41 unseen is not job 41 gone
     assert code == 2 and "Unable to contact slurm controller" in out and "Nothing was submitted" in out, out
     assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41"]
+
+
+def test_a_job_killed_mid_run_is_failed_with_the_reason_and_is_submitted_again_only_with_retry_failed(
+        tmp_path, monkeypatch, synthetic_root):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")  # no live job
+    (fake / "sacct").write_text("#!/bin/sh\necho '41|CANCELLED by 0'\n")
+    (fake / "sbatch").write_text("#!/bin/sh\nexit 1\n")  # never reached without --retry-failed
+    for tool in ("squeue", "sacct", "sbatch"):
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    runs = tmp_path / "runs"
+    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    records.save(runs / "c" / "c-resnet_20-s0", records.start(runs / "c" / "c-resnet_20-s0", run_id="c-resnet_20-s0"))
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # SIGKILLed: it said nothing
+    assert code == 1 and "nothing to submit" in out, out
+    assert ("  failed: resnet_20-s0: job 41 ended (CANCELLED) before the run's record was final; --retry-failed "
+            "submits it again, to resume from its last checkpoint if it wrote one") in out, out
 
 
 @pytest.mark.parametrize("flags", [("--status",), ("--executor", "slurm")], ids=["status", "submit"])
@@ -227,7 +250,7 @@ def submitted(slurm, tmp_path_factory, synthetic_root):
     print(f"slurm campaigns: {time.time() - t0:.0f}s")
     return SimpleNamespace(runs=runs, book=book, three=three, first=first, first_resume=first_resume,
                            state_after_first=state_after_first, queue_after_first=queue_after_first, again=again,
-                           final=final, final_resume=final_resume, cancelled=cancelled)
+                           final=final, final_resume=final_resume, cancelled=cancelled, cancel=cancel)
 
 
 def scancel_when_training(campaign_runs, run_id) -> SimpleNamespace:
@@ -248,10 +271,21 @@ def scancel_when_training(campaign_runs, run_id) -> SimpleNamespace:
                            record=records.load(campaign_runs / run_id))
 
 
-def test_scancel_stops_the_training_kernel_at_once_and_leaves_the_run_resumable(submitted):
+def test_scancel_stops_the_training_kernel_at_once_and_the_next_submission_resumes_the_run(submitted):
     c = submitted.cancelled
     assert c.at_end <= c.at_cancel + 1 and c.later == c.at_end, c  # no epoch after the cancel but the one under way
-    assert c.record["status"] == "running", c.record  # stopped, not failed: the next submission resumes it
+    assert c.record["status"] == "interrupted", c.record  # stopped, not failed
+    assert c.record["reason"] == (f"stopped by Slurm (its job was cancelled or preempted) in epoch {c.at_end + 1} of "
+                                  f"60; submitting the campaign again resumes from its last checkpoint")
+    assert i18n.reason(c.record["reason"])["zh"].startswith("被 Slurm 停止（作业被取消或抢占） in epoch ")  # the book's Chinese
+    code, out = campaign(submitted.cancel, submitted.runs, submitted.book, "--status")
+    assert code == 0 and next(ln for ln in out.splitlines() if ln.startswith("long-s0 ")).split()[1] == "interrupted"
+    assert f"  interrupted: long-s0: {c.record['reason']}" in out, out
+    code, out = campaign(submitted.cancel, submitted.runs, submitted.book)  # no --retry-failed
+    state = records.read_json(submitted.runs / "cancel" / "slurm.json")["runs"]["cancel-long-s0"]
+    subprocess.run(["scancel", state["job_id"]])  # submitting was the point; no need to run it
+    assert "submitted 1 run(s)" in out, out
+    assert len(state["jobs"]) == 2
 
 
 def test_slurm_campaign_of_three_runs_completes_two_fails_one_and_exits_nonzero(submitted):

@@ -7,8 +7,9 @@ exactly as with the local executor. The repository, the runs root, the book and 
 - ``runs/<campaign>/slurm.json`` maps every submitted run to its job ids; it is written atomically under a
   lock, and a run is never submitted while a job for it is alive.
 - A run's state comes from Slurm (``squeue``; ``sacct`` where accounting is on) and its run record:
-  queued / running while a job is alive, else the record's complete / failed / skipped; a job gone without a
-  final record is failed. Failed runs are submitted again only with ``--retry-failed``.
+  queued / running while a job is alive, else the record's complete / failed / skipped / interrupted; a job gone
+  without a final record is failed. Interrupted runs (``scancel``: the job records where it stopped) are submitted
+  again like new ones and resume from their checkpoint; failed runs only with ``--retry-failed``.
 - Preemption and time limits: Slurm sends SIGUSR2 ahead of either, submitit calls :meth:`RunJob.checkpoint`
   and requeues the job; the trainer checkpoints every epoch, so the requeued job resumes from ``run_dir``.
   ``record["slurm"]["requeues"]`` counts the restarts.
@@ -35,7 +36,7 @@ from .. import records
 from ..campaign import Campaign, write_manifest
 from ..config import ConfigError, ExecutorConfig
 from ..kernels import KernelSlot, Stopped, raise_stopped
-from ..runs import Run, attempts_so_far, execute_notebook, record_outcome
+from ..runs import Run, attempts_so_far, execute_notebook, record_outcome, record_stopped
 
 STATE_FILE = "slurm.json"
 STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's SIGUSR2 or scancel's SIGKILL ends the job
@@ -118,6 +119,9 @@ class RunJob:
             code, tail = execute_notebook(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
                                           Path(self.log_dir), num_processes)
         except Stopped:
+            # The kernel is gone (killed on the way out of execute): the record says where the run stopped, so
+            # the next submission resumes it as it would a new run, rather than reading a vanished job as failed.
+            record_stopped(self.run, "by Slurm (its job was cancelled or preempted)", "submitting the campaign again")
             # A preemption follows SIGTERM with submitit's SIGUSR2 (it requeues the job), scancel with SIGKILL
             # after Slurm's KillWait: wait for either rather than end the job as if the run had finished.
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -212,7 +216,7 @@ def run_state(record_status: str | None, submitted: bool, slurm_state: str | Non
     """queued / running while a job is alive; else the record's status; a job gone without one: failed."""
     if alive(slurm_state):
         return "running" if slurm_state in STARTED else "queued"
-    if record_status in ("complete", "skipped", "failed"):
+    if record_status in ("complete", "skipped", "failed", "interrupted"):
         return record_status
     return "failed" if submitted else "new"  # an ended job left no final record: killed or cancelled
 
@@ -228,6 +232,10 @@ def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dic
         try:
             record = records.load(run.run_dir) or {}
             state = run_state(record.get("status"), job is not None, slurm.get(job))
+            if state == "failed" and record.get("status") != "failed":  # killed before it could say why
+                record = {"reason": f"job {job} ended{f' ({slurm[job]})' if slurm.get(job) else ''} before the "
+                                    f"run's record was final; --retry-failed submits it again, to resume from "
+                                    f"its last checkpoint if it wrote one"}
         except records.RecordError as e:  # reported, never submitted on a guess; the other runs go on
             record, state = {"reason": str(e)}, "running" if alive(slurm.get(job)) else "damaged"
         out[run.run_id] = {"state": state, "job": job, "slurm": slurm.get(job), "reason": record.get("reason")}
@@ -273,7 +281,7 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
         state = read_state(path)
         states = campaign_states(campaign, runs_root, state)
         write_manifest(campaign, runs_root)  # after the state is read and Slurm answered: a refusal writes nothing
-        again = {"new"} | ({"failed"} if retry_failed else set()) | ({"skipped"} if retry_skipped else set())
+        again = {"new", "interrupted"} | ({"failed"} if retry_failed else set()) | ({"skipped"} if retry_skipped else set())
         todo = [r for r in campaign.runs if states[r.run_id]["state"] in again]
         if not todo:
             return []
@@ -299,7 +307,7 @@ def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, 
     rows = status_rows(campaign, states)
     log(render(rows, STATUS_COLUMNS))
     for row in rows:
-        if row["state"] in ("failed", "damaged") and row.get("reason"):
+        if row["state"] in ("failed", "damaged", "interrupted") and row.get("reason"):
             log(f"  {row['state']}: {row['short_id']}: {row['reason']}")
     for line in skipped_lines([(row["short_id"], row.get("reason")) for row in rows if row["state"] == "skipped"],
                               "; --retry-skipped submits them again"):

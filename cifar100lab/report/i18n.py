@@ -32,7 +32,8 @@ STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "ski
 # Skip / failure reasons the trainer writes (English, in the record) -> the Chinese for their known start.
 REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
               "notebook failed": "笔记本执行失败",
-              "stopped by hand": "手动停止", "stopped with its campaign": "随实验配置一同停止"}
+              "stopped by hand": "手动停止", "stopped with its campaign": "随实验配置一同停止",
+              "stopped by Slurm (its job was cancelled or preempted)": "被 Slurm 停止（作业被取消或抢占）"}
 # Theme words the themes' zh catalogs lack (the rest come from the catalogs Sphinx and the themes ship).
 THEME_ZH = {"Color mode": "配色模式", "System Settings": "跟随系统", "Collapse Sidebar": "收起侧边栏",
             "Expand Sidebar": "展开侧边栏", "Breadcrumb": "导航路径", "Link to this heading": "链接到此标题",
