@@ -3,6 +3,8 @@ epoch and never see the test set; a pruned run says so in its record; workers on
 a killed or stopped study resumes and retries its interrupted trial; `--finish` re-runs the best configuration as
 an ordinary campaign entry on the test set."""
 import json
+import os
+import signal
 import threading
 import time
 
@@ -14,6 +16,7 @@ from cifar100lab import records
 from cifar100lab.attempt import start_record
 from cifar100lab.campaign import load_campaign
 from cifar100lab.optuna_parts import STORAGE_ENV
+from cifar100lab.report import i18n
 from cifar100lab.train import train
 from cifar100lab.tune import workers
 from cifar100lab.tune.finish import finish_campaign_file
@@ -168,6 +171,68 @@ def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries
     states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
     assert states == {"fail": 1, "complete": 2}
     assert again.executed[0] == first.executed[0]  # the same run folder and parameters, before any new trial
+
+
+class StoppedMidTrial(FakeRuns):
+    """A trial's run that has trained its first epoch when the user stops ``tune`` (a real SIGINT to the main
+    thread), then waits, as a kernel does, until its slot kills it."""
+
+    def __call__(self, run, slot):
+        self.executed.append((run.run_id, run.plan.config.overrides["lr"]))
+        records.save(run.run_dir, start_record(run.plan))
+        (run.run_dir / records.METRICS).write_text(json.dumps({"epoch": 1, "train_loss": 2.0, "top1": 20.0}) + "\n")
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        deadline = time.time() + 10
+        while not slot.killed and time.time() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt("its kernel was stopped")
+
+
+def test_a_tune_stopped_mid_trial_records_the_trials_run_as_interrupted_and_the_next_tune_resumes_it(
+        tmp_path, synthetic_root):
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
+    url = spec.storage_url(tmp_path / "runs")
+    first = StoppedMidTrial()
+    with pytest.raises(KeyboardInterrupt):
+        workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=first, log=lambda *_: None)
+    run_id = first.executed[0][0]
+    record = records.read_json(tmp_path / "runs" / "tiny" / run_id / records.RECORD)
+    epochs = record["config"]["epochs"]
+    assert record["status"] == "interrupted", record  # not running, for good
+    assert record["reason"] == (f"stopped with its study in epoch 2 of {epochs}; running tune again resumes from its "
+                                f"last checkpoint")
+    assert i18n.reason(record["reason"])["zh"].startswith("随超参数搜索一同停止 in epoch 2")
+    again = FakeRuns()
+    workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
+    assert again.executed[0] == first.executed[0]  # the same run folder and parameters
+
+
+def test_a_slurm_tune_worker_that_gets_scancels_sigterm_stops_its_trial_and_waits_for_slurm(tmp_path, monkeypatch):
+    from cifar100lab.executors import slurm as slurm_executor
+    from cifar100lab.kernels import Stopped
+    from cifar100lab.tune import slurm as tune_slurm
+    from cifar100lab.tune import study as study_module
+    went_on = []
+
+    def trials(spec, runs_root, url, jobs):
+        os.kill(os.getpid(), signal.SIGTERM)  # scancel; submitit ignores it
+        time.sleep(1)
+        went_on.append("the trial went on training")
+    monkeypatch.setattr(workers, "run_trials", trials)
+    monkeypatch.setattr(study_module, "load_study_file", lambda path, storage: None)
+    monkeypatch.setattr(slurm_executor, "STOPPED_WAIT_S", 0)  # Slurm's SIGKILL would end the wait
+    monkeypatch.setenv(STORAGE_ENV, "sqlite:///study.db")
+    monkeypatch.chdir(tmp_path)  # the worker moves to its cwd
+    def ignored(*_):  # as submitit does; without the worker's own handler, scancel's SIGTERM would end here
+        pass
+    before = signal.signal(signal.SIGTERM, ignored)
+    try:
+        with pytest.raises(Stopped):
+            tune_slurm.TuneWorker("study.yaml", str(tmp_path / "runs"), str(tmp_path))()
+        assert signal.getsignal(signal.SIGTERM) is ignored  # the job's handler is back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert went_on == []
 
 
 def test_finish_reruns_the_best_configuration_with_the_study_seeds_as_a_campaign_entry_on_the_test_set(

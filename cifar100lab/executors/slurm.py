@@ -112,29 +112,37 @@ class RunJob:
 
     def _notebook(self, num_processes) -> str:
         before = attempts_so_far(self.run)
-        # scancel sends SIGTERM, which submitit ignores; the kernel sits in a session of its own that Slurm's
-        # signals miss, so it is stopped here, and the run keeps its last checkpoint.
-        previous = signal.signal(signal.SIGTERM, raise_stopped)
-        try:
+        # the record says where a cancelled run stopped, so the next submission resumes it as it would a new
+        # run, rather than reading a vanished job as failed
+        with stopped_by_slurm(lambda: record_stopped(self.run, "by Slurm (its job was cancelled or preempted)",
+                                                     "submitting the campaign again")):
             code, tail = execute_notebook(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
                                           Path(self.log_dir), num_processes)
-        except Stopped:
-            # The kernel is gone (killed on the way out of execute): the record says where the run stopped, so
-            # the next submission resumes it as it would a new run, rather than reading a vanished job as failed.
-            record_stopped(self.run, "by Slurm (its job was cancelled or preempted)", "submitting the campaign again")
-            # A preemption follows SIGTERM with submitit's SIGUSR2 (it requeues the job), scancel with SIGKILL
-            # after Slurm's KillWait: wait for either rather than end the job as if the run had finished.
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            time.sleep(STOPPED_WAIT_S)
-            raise
-        finally:
-            signal.signal(signal.SIGTERM, previous)
         return record_outcome(self.run, code, tail, before)
 
     def checkpoint(self, *args, **kwargs):
         # The trainer checkpoints every epoch in run_dir, so requeuing the same call resumes the run.
         import submitit
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+@contextmanager
+def stopped_by_slurm(on_stop=lambda: None):
+    """Within, in a job: scancel's SIGTERM (which submitit ignores) raises :class:`Stopped`, so the job's kernels,
+    each in a session of its own that Slurm's signals miss, are killed on the way out and every run keeps its last
+    checkpoint; then ``on_stop()`` records the stop, and the job waits for Slurm to end it."""
+    previous = signal.signal(signal.SIGTERM, raise_stopped)
+    try:
+        yield
+    except Stopped:
+        on_stop()
+        # A preemption follows SIGTERM with submitit's SIGUSR2 (it requeues the job), scancel with SIGKILL
+        # after Slurm's KillWait: wait for either rather than end the job as if its work had finished.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(STOPPED_WAIT_S)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def threads_from_slurm() -> None:

@@ -33,6 +33,7 @@ STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "ski
 REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
               "notebook failed": "笔记本执行失败",
               "stopped by hand": "手动停止", "stopped with its campaign": "随实验配置一同停止",
+              "stopped with its study": "随超参数搜索一同停止",
               "stopped by Slurm (its job was cancelled or preempted)": "被 Slurm 停止（作业被取消或抢占）"}
 # Theme words the themes' zh catalogs lack (the rest come from the catalogs Sphinx and the themes ship).
 THEME_ZH = {"Color mode": "配色模式", "System Settings": "跟随系统", "Collapse Sidebar": "收起侧边栏",

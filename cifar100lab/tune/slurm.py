@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..executors.slurm import DEFAULT_TIME_MIN, _submitit_executor, threads_from_slurm
+from ..executors.slurm import DEFAULT_TIME_MIN, _submitit_executor, stopped_by_slurm, threads_from_slurm
 from ..kernels import resolve_jobs
 from ..optuna_parts import STORAGE_ENV, shown, storage_from_env
 
@@ -28,7 +28,8 @@ class TuneWorker:
         threads_from_slurm()
         url = storage_from_env()
         spec = load_study_file(self.study_file, storage=url)
-        return run_trials(spec, self.runs_root, url, jobs=1)
+        with stopped_by_slurm():  # a stopped trial is failed and marked interrupted: the next `tune` retries it
+            return run_trials(spec, self.runs_root, url, jobs=1)
 
 
 def submit_workers(spec, url: str, a, log=print) -> int:

@@ -27,7 +27,7 @@ from ..optuna_parts import (
     retry_callback,
     shown,
 )
-from ..runs import NOTEBOOKS, Run, attempts_so_far, execute_notebook, record_outcome, run_lock
+from ..runs import NOTEBOOKS, Run, attempts_so_far, execute_notebook, record_outcome, record_stopped, run_lock
 from .study import StudySpec
 
 
@@ -149,15 +149,26 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
     slots = [KernelSlot({**env, STORAGE_ENV: url}, keep_kernels(num_processes), log_dir / f"kernel-worker{i}.log")
              for i, env in enumerate(job_envs(jobs))]
 
-    def work(_, slot: KernelSlot) -> None:
+    runs: dict[int, Run] = {}  # work item -> the run its trial executes
+
+    def work(item: int, slot: KernelSlot) -> None:
         if trials_left(study, spec.n_trials) <= 0:
             return
-        run = (lambda r: execute(r, slot)) if execute else notebook_execution(runs_root, spec, slot, num_processes)
+        execute_run = (lambda r: execute(r, slot)) if execute else notebook_execution(runs_root, spec, slot,
+                                                                                       num_processes)
+
+        def run(r: Run):
+            runs[item] = r
+            return execute_run(r)
         study.optimize(lambda trial: execute_trial(spec, trial, runs_root, run, log), n_trials=1,
                        catch=(TrialFailed,))
 
+    def stopped(item: int) -> None:  # its kernel is gone: the run's record says where it stopped
+        if item in runs:
+            record_stopped(runs[item], "with its study", "running tune again")
+
     # one item per trial it may take: the planned ones and each possible retry
-    run_in_slots(list(range(spec.n_trials * (RETRIES + 1))), slots, work)
+    run_in_slots(list(range(spec.n_trials * (RETRIES + 1))), slots, work, stopped)
     return trial_states(study)
 
 
