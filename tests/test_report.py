@@ -456,3 +456,13 @@ def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaign
            "train (skipped), holding 1.0 h of the estimate. For the 1 run that trained, the estimate is 1.5 min of " \
            "epochs; their records hold 0.5 min, so the estimate is **3.0×** what was measured: an over-estimate." in en
     assert "估计为实测的 **3.0×**：估计偏高" in zh and "占估计中的 1.0 h" in zh
+
+
+def test_provenance_and_run_summary_call_an_fp32_run_fp32_not_accelerates_no():
+    """A CPU without native bf16 trains in fp32, which the record keeps as Accelerate's "no"; readers see fp32."""
+    from fake_campaign import _record
+    rec = _record("mini", "mini-resnet_20-s0", "resnet_20", {}, 0, [30.0, 50.0], "fashion-mnist", 2, 1000, 0.0)
+    rec["hardware"] = {"device": "AMD EPYC (2 logical CPUs)", "count": 1, "precision": "no"}
+    assert sources.context({"name": "mini", "runs": [rec["run_id"]]}, [rec])["hardware"] == ["1 × AMD EPYC CPU (fp32)"]
+    assert report.run_summary(rec)["hardware"] == "1 × AMD EPYC (2 logical CPUs) (fp32)"
+    assert i18n.precision_label("bf16") == "bf16"

@@ -9,10 +9,7 @@ import pandas as pd
 from .. import records
 from .figures import figure_run_curves
 from .i18n import fmt
-
-
-def _hardware(hw: dict) -> str | None:
-    return f"{hw.get('count')} × {hw.get('device')} ({hw.get('precision')})" if hw else None
+from .sources import hardware_label
 
 
 def _int(v) -> str:
@@ -38,7 +35,7 @@ def run_summary(record: dict) -> pd.Series:
             best_label(best): fmt(best.get("top1")) + (f" (epoch {best['epoch']})" if best.get("epoch") else ""),
             "params": _int(record.get("params")), "FLOPs": _int(record.get("flops")),
             "epochs": record.get("epochs_done"), "train time (s)": fmt(record.get("train_seconds"), 1),
-            "images/s": fmt(record.get("images_per_second"), 0), "hardware": _hardware(hw),
+            "images/s": fmt(record.get("images_per_second"), 0), "hardware": hardware_label(hw, short=False) if hw else None,
             "recipe": rec.get("name"), "effective lr": f"{rec['effective_lr']:g}" if "effective_lr" in rec else "–",
             "global batch": rec.get("global_batch"), "commit": (record.get("git_commit") or "–")[:12],
             "versions": ", ".join(f"{k} {versions[k]}" for k in ("torch", "timm", "accelerate") if k in versions)}

@@ -147,6 +147,11 @@ def both(fact: str, **values) -> dict:
     return {lang: say(fact, lang, **values) for lang in LANGS}
 
 
+def precision_label(precision) -> str:
+    """A run's precision as readers know it: the record keeps Accelerate's name, whose "no" is plain fp32."""
+    return {"no": "fp32", None: "–"}.get(precision, str(precision))
+
+
 def fmt(x, digits=2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import records
 from . import performance_gpu as gpu
-from .i18n import LANGS, STATUS, dataset_label, fmt
+from .i18n import LANGS, STATUS, dataset_label, fmt, precision_label
 from .performance_text import PATHS, SECTIONS, commit_words, say, table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
@@ -156,7 +156,7 @@ def _same_setup_notes(r: dict, found: list[dict], lang: str) -> list[str]:
         # the same seed first (the same images in the same order), then the fastest
         o, y = max(twins, key=lambda t: (t[1]["config"].get("seed") == x["config"].get("seed"), t[1]["images_per_second"]))
         cfg, lo, hi = x["config"], min(x["epoch_seconds"]), max(x["epoch_seconds"])
-        setup = say("setup_words", lang, precision=x["hardware"]["precision"], batch=cfg["batch_size"],
+        setup = say("setup_words", lang, precision=precision_label(x["hardware"]["precision"]), batch=cfg["batch_size"],
                     layout="channels_last" if cfg.get("channels_last") else "NCHW", images=cfg["train_subset"],
                     epochs=cfg["epochs"], threads=r.get("torch_threads"))
         notes.append(say("same_setup", lang, model=cfg["model"], setup=setup, label=x["label"], ips=fmt(x["images_per_second"], 0),

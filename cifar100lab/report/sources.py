@@ -10,6 +10,7 @@ from .. import records
 from ..data import DATASETS
 from ..intervals import wilson
 from ..models import MODEL_REGISTRY
+from .i18n import precision_label
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 
@@ -78,6 +79,12 @@ def short_device(name: str) -> str:
     return base if "NVIDIA" in base or "GPU" in base else f"{base} CPU"
 
 
+def hardware_label(hw: dict, short: bool = True) -> str:
+    """'1 × AMD EPYC CPU (fp32)': the device count, the device (shortened) and the run's precision."""
+    device = short_device(hw["device"]) if short else hw["device"]
+    return f"{hw.get('count')} × {device} ({precision_label(hw.get('precision'))})"
+
+
 def _dataset(recs: list[dict], manifest: dict) -> dict:
     found = next((r["dataset"] for r in recs if r.get("status") == "complete" and r.get("dataset")), None)
     ds = dict(found or {"name": manifest.get("dataset")})
@@ -91,8 +98,7 @@ def context(manifest: dict, recs: list[dict]) -> dict:
     """Campaign, dataset, protocol and provenance a page's numbers come from."""
     done = [r for r in recs if r.get("status") == "complete"]
     ds = _dataset(recs, manifest)
-    hw = sorted({f"{r['hardware']['count']} × {short_device(r['hardware']['device'])} ({r['hardware']['precision']})"
-                 for r in done if r.get("hardware")})
+    hw = sorted({hardware_label(r["hardware"]) for r in done if r.get("hardware")})
     versions = (done[0].get("versions") or {}) if done else {}
     plain = [r for r in model_records(manifest, done) if not r.get("options")]
     seeds = {r["model"]: 0 for r in plain}
