@@ -154,7 +154,7 @@ MESSAGES = {
     # ---------------------------------------------------------------- studies
     "study_scale": {"en": "Measured on {dataset}, campaign {campaign}: {train_size} training images, {epochs} epoch(s), "
                           "{seeds} seed(s) per variant",
-                    "zh": "在{dataset}上测得，实验配置 {campaign}：{train_size} 张训练图像，{epochs} 个 epoch，"
+                    "zh": "在 {dataset} 上测得，实验配置 {campaign}：{train_size} 张训练图像，{epochs} 个 epoch，"
                           "每个变体 {seeds} 个种子"},
     "study_left_out": {"en": "This campaign runs the variants of {kept} only; those of {left} are in the study "
                                "file (`{path}`) and other campaigns run them.",
@@ -243,7 +243,7 @@ MESSAGES = {
     "downloads": {"en": "Download: {links}.", "zh": "下载：{links}。"},
     "download_label": {"en": "Measured on {dataset}, campaign {campaign}: {epochs} epoch(s) on {train_size} training "
                              "images, {seeds} seed(s) per model",
-                       "zh": "在{dataset}上测得，实验配置 {campaign}：{train_size} 张训练图像上训练 {epochs} 个 epoch，"
+                       "zh": "在 {dataset} 上测得，实验配置 {campaign}：{train_size} 张训练图像上训练 {epochs} 个 epoch，"
                              "每个模型 {seeds} 个种子"},
     "t1_caption": {"en": "Top-1: {what}; the 95 % CI is Wilson's interval over the {n_test} test images{pooled}. "
                          "Train time is the sum of epoch times (unaffected by resumes).",
