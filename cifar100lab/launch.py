@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -62,9 +63,23 @@ def torch_threads(threads: int):
         torch.set_num_threads(before)
 
 
+# The signals torch's launcher handles in the process that launches (raising its SignalException there); a forked
+# worker inherits those handlers, and the launcher's process keeps them after the launch.
+LAUNCHER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _stop_once(signum, frame):
+    signal.signal(signum, signal.SIG_IGN)  # one stop: the launcher passes the stop button's SIGINT on again
+    raise KeyboardInterrupt
+
+
 def worker(plan: RunPlan, threads: int | None) -> None:
-    """One launched process: its CPU-thread share, then the trainer."""
+    """One launched process: its CPU-thread share, then the trainer. A stop (the stop button's SIGINT reaches the
+    kernel's whole process group; SIGTERM) reaches the trainer as KeyboardInterrupt, which records the run as
+    interrupted; with the launcher's inherited handler it raised SignalException and the run was recorded failed."""
     from .train import train
+    for signum in LAUNCHER_SIGNALS:
+        signal.signal(signum, _stop_once if signum in (signal.SIGINT, signal.SIGTERM) else signal.SIG_DFL)
     if threads:
         # Set in the forked child itself: this also keeps it from entering an OpenMP pool inherited from its
         # parent across fork (a known libgomp hang).
@@ -109,12 +124,28 @@ def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | Non
     # torch's launcher warns (through two loggers) when OMP_NUM_THREADS is unset and then sets 1; it is set
     # here to each worker's share instead, unless the user chose it.
     env = {} if os.environ.get("OMP_NUM_THREADS") else {"OMP_NUM_THREADS": str(threads or 1)}
-    with _environment(env), _without_line(sys.stdout, "Launching training on"):  # accelerate's says CUDA on a CPU
-        notebook_launcher(worker, (plan, threads), num_processes=n, use_port=str(port or free_port()))
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    with _environment(env), _without_line(sys.stdout, "Launching training on"), _handlers_kept(LAUNCHER_SIGNALS):
+        try:  # accelerate's line says CUDA on a CPU
+            notebook_launcher(worker, (plan, threads), num_processes=n, use_port=str(port or free_port()))
+        except SignalException:  # a stop, as torch's launcher reports it: its workers have recorded where
+            raise KeyboardInterrupt from None
     path = Path(plan.config.run_dir) / records.RECORD
     if not path.exists():
         raise RuntimeError(f"the launched run wrote no record at {path}")
     return records.read_json(path)
+
+
+@contextlib.contextmanager
+def _handlers_kept(signums):
+    """Within, anything may set handlers for ``signums`` (torch's launcher does); after, they are as they were."""
+    before = {signum: signal.getsignal(signum) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            if handler is not None:  # None: set outside Python, cannot be put back from here
+                signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

@@ -150,7 +150,7 @@ def test_a_stop_landing_while_the_live_curve_draws_ends_the_cell_with_it_and_sho
     assert records.read_json(tmp_path / "agg" / records.RECORD)["status"] == "interrupted"
 
 
-def test_two_process_gloo_run_from_a_live_kernel_reports_progress_as_text_without_warnings(
+def test_two_process_gloo_run_from_a_live_kernel_reports_progress_as_text_and_a_stop_is_recorded_and_resumed(
         kernel, synthetic_root, tmp_path):
     settings = tiny_config(synthetic_root, tmp_path / "gloo", epochs=1, max_steps_per_epoch=2, train_subset=256,
                            test_subset=64, progress=True)
@@ -164,6 +164,25 @@ def test_two_process_gloo_run_from_a_live_kernel_reports_progress_as_text_withou
     assert "gloo epoch 1/1: 100%" in err  # the bar, as text: a forked worker cannot drive a widget
     assert "fork" not in err + kernel.log.read_text() and "Warning" not in err, err
     assert not [m for m in messages if m["msg_type"] == "display_data" and WIDGET in m["content"]["data"]]
+
+    # The stop button mid-run: its SIGINT reaches the kernel's process group, and torch's launcher passes it on to
+    # the workers again. With the launcher's handler inherited across fork, the workers raised SignalException and
+    # the run was recorded as failed; each evaluation waits a second here, so the stop lands after a checkpoint.
+    cut = {**settings, "run_dir": str(tmp_path / "gloo-cut"), "epochs": 4, "progress": False}
+    kernel.run("import time\nfrom cifar100lab import train as T\n"
+               "real = T.evaluate\nT.evaluate = lambda *a, **k: (time.sleep(1), real(*a, **k))[1]")
+    checkpoint = tmp_path / "gloo-cut" / records.CHECKPOINT
+    reply, messages = kernel.run(f"record = run({cut!r}, num_processes=2)", timeout=180,
+                                 while_running=lambda: checkpoint.exists() and (kernel.km.interrupt_kernel() or True))
+    assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", "\n".join(reply.get("traceback", []))
+    record = records.read_json(tmp_path / "gloo-cut" / records.RECORD)
+    assert record["status"] == "interrupted" and record["reason"].startswith("stopped by hand in epoch "), record
+    reply, messages = kernel.run(f"T.evaluate = real\nrecord = run({cut!r}, num_processes=2)\n"
+                                 "import signal\nprint('SIGTERM', signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)", timeout=180)
+    assert reply["status"] == "ok", reply
+    resumed = records.read_json(tmp_path / "gloo-cut" / records.RECORD)
+    assert resumed["status"] == "complete" and [a["status"] for a in resumed["attempts"]] == ["interrupted", "complete"]
+    assert "SIGTERM True" in printed(messages)  # the kernel's handlers are its own again after a launch
 
 
 def test_explore_notebook_shows_its_widget_once_with_a_static_figure_and_table(synthetic_root, tmp_path):
