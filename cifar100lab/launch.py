@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from . import records
@@ -139,6 +140,9 @@ def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | Non
 @contextlib.contextmanager
 def _handlers_kept(signums):
     """Within, anything may set handlers for ``signums`` (torch's launcher does); after, they are as they were."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers are set in the main thread only (the launcher sets none from another)
+        return
     before = {signum: signal.getsignal(signum) for signum in signums}
     try:
         yield

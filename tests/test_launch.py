@@ -178,3 +178,27 @@ def test_gpu_memory_without_nvml_is_unknown_and_never_asks_the_cuda_runtime(cuda
         raise OSError(f"{name}: cannot open shared object file")
     monkeypatch.setattr(ctypes, "CDLL", no_library)
     assert devices.gpu_memory(["0"]) is None
+
+
+def test_a_launch_leaves_the_callers_signal_handlers_as_they_were_and_runs_from_any_thread():
+    """torch's launcher sets its own handlers in the launching process and keeps them; the kernel's come back."""
+    import signal
+    import threading
+
+    from cifar100lab.launch import LAUNCHER_SIGNALS, _handlers_kept
+    before = signal.getsignal(signal.SIGTERM)
+    with _handlers_kept(LAUNCHER_SIGNALS):
+        signal.signal(signal.SIGTERM, lambda *_: None)  # as the launcher does
+    assert signal.getsignal(signal.SIGTERM) is before
+    errors = []
+
+    def launch_in_a_thread():  # where signal.signal would raise ValueError
+        try:
+            with _handlers_kept(LAUNCHER_SIGNALS):
+                pass
+        except Exception as e:
+            errors.append(e)
+    thread = threading.Thread(target=launch_in_a_thread)
+    thread.start()
+    thread.join()
+    assert errors == []
