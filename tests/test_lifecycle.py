@@ -95,7 +95,8 @@ def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_k
     record = records.load(runs / "life" / "life-resnet_20-s0")  # stopped and resumable, not failed nor running
     assert record["status"] == "interrupted" and record["reason"].startswith("stopped with its campaign in epoch ")
     assert record["reason"].endswith("; running the campaign again resumes from its last checkpoint")
-    assert i18n.reason(record["reason"])["zh"].startswith("随实验配置一同停止 in epoch ")  # the book's Chinese
+    zh = i18n.reason(record["reason"])["zh"]  # the book's Chinese, a whole sentence
+    assert zh.startswith("随实验配置一同停止，于第 ") and zh.endswith("个）；再次运行实验配置将从最后一个检查点继续"), zh
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])

@@ -466,3 +466,19 @@ def test_provenance_and_run_summary_call_an_fp32_run_fp32_not_accelerates_no():
     assert sources.context({"name": "mini", "runs": [rec["run_id"]]}, [rec])["hardware"] == ["1 × AMD EPYC CPU (fp32)"]
     assert report.run_summary(rec)["hardware"] == "1 × AMD EPYC (2 logical CPUs) (fp32)"
     assert i18n.precision_label("bf16") == "bf16"
+
+
+@pytest.mark.parametrize("en, zh", [
+    ("stopped by hand in epoch 3 of 10; running it again resumes from epoch 2",
+     "手动停止，于第 3 个 epoch（共 10 个）；再次运行将从第 2 个 epoch 的检查点继续"),
+    ("stopped by hand after its last epoch, before its record was written; running it again finishes it without "
+     "training", "手动停止，于最后一个 epoch 之后、记录写入之前；再次运行将直接完成，无需再训练"),
+    ("stopped with its campaign in epoch 1 of 2; running the campaign again resumes from its last checkpoint",
+     "随实验配置一同停止，于第 1 个 epoch（共 2 个）；再次运行实验配置将从最后一个检查点继续"),
+    ("stopped so-and-so in epoch 1 of 2; running it again resumes from epoch 0",  # unknown words stay English
+     "stopped so-and-so in epoch 1 of 2; running it again resumes from epoch 0"),
+    ("loss became nan in epoch 4; lower the learning rate (0.4) or check the data",
+     "损失在第 4 个 epoch 变为 nan；请降低学习率（0.4）或检查数据"),
+    ("notebook failed: CUDA error: out of memory", "笔记本执行失败: CUDA error: out of memory")])
+def test_a_stop_reason_reads_as_one_chinese_sentence_and_other_reasons_keep_their_details(en, zh):
+    assert i18n.reason(en) == {"en": en, "zh": zh}

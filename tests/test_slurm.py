@@ -74,14 +74,17 @@ def test_time_limit_is_bench_epoch_time_times_epochs_with_margin_over_the_proces
         time_limit_min([SimpleNamespace(run_id="c-x-s0", config=SimpleNamespace(epochs=1))], executor, gpus=1)
 
 
-def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_record_is_failed():
+def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_record_is_failed_unless_cancelled_pending():
     assert run_state(None, True, "PENDING") == "queued"
     assert run_state("running", True, "RUNNING") == "running"
     assert run_state("failed", True, "REQUEUED") == "queued"  # a requeued run is alive, whatever its record says
     assert run_state("complete", True, None) == "complete"
     assert run_state("failed", True, "FAILED") == "failed"
     assert run_state("running", True, None) == "failed"  # the job died mid-run (its checkpoint stays)
-    assert run_state(None, True, "CANCELLED") == "failed"
+    assert run_state(None, True, "CANCELLED") == "new"  # scancel'd while pending: it never began
+    assert run_state(None, True, "FAILED") == "failed"  # it crashed before its record: not resubmitted on its own
+    assert run_state(None, True, None) == "failed"  # no accounting: gone, and nobody can say why
+    assert run_state("running", True, "CANCELLED") == "failed"  # killed mid-run without a word (SIGKILL)
     assert run_state("interrupted", True, "CANCELLED") == "interrupted"  # scancel'd: the job said where it stopped
     assert run_state("interrupted", True, "PENDING") == "queued"
     assert run_state(None, False, None) == "new"
@@ -139,6 +142,28 @@ def test_a_job_killed_mid_run_is_failed_with_the_reason_and_is_submitted_again_o
     assert code == 1 and "nothing to submit" in out, out
     assert ("  failed: resnet_20-s0: job 41 ended (CANCELLED) before the run's record was final; --retry-failed "
             "submits it again, to resume from its last checkpoint if it wrote one") in out, out
+
+
+def test_a_job_cancelled_while_pending_is_new_again_and_the_next_submission_submits_it(tmp_path, monkeypatch,
+                                                                                        synthetic_root):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")  # no live job
+    (fake / "sacct").write_text("#!/bin/sh\necho '41|CANCELLED by 0'\necho '42|PENDING'\n")
+    (fake / "sbatch").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'sbatch.log'}\necho 'Submitted batch job 42'\n")
+    for tool in ("squeue", "sacct", "sbatch"):
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    runs = tmp_path / "runs"
+    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--status")
+    assert code == 0 and ("  new: resnet_20-s0: job 41 was cancelled before it started; the next submission submits "
+                          "it again") in out, out
+    assert not (tmp_path / "sbatch.log").exists()
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # no --retry-failed needed
+    assert code == 0 and "submitted 1 run(s) as one job array: 42" in out, out
+    assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41", "42"]
 
 
 @pytest.mark.parametrize("flags", [("--status",), ("--executor", "slurm")], ids=["status", "submit"])
@@ -277,7 +302,8 @@ def test_scancel_stops_the_training_kernel_at_once_and_the_next_submission_resum
     assert c.record["status"] == "interrupted", c.record  # stopped, not failed
     assert c.record["reason"] == (f"stopped by Slurm (its job was cancelled or preempted) in epoch {c.at_end + 1} of "
                                   f"60; submitting the campaign again resumes from its last checkpoint")
-    assert i18n.reason(c.record["reason"])["zh"].startswith("被 Slurm 停止（作业被取消或抢占） in epoch ")  # the book's Chinese
+    assert i18n.reason(c.record["reason"])["zh"] == (f"被 Slurm 停止（作业被取消或抢占），于第 {c.at_end + 1} 个 epoch（共 60 个）；"
+                                                     f"再次提交实验配置将从最后一个检查点继续")  # the book's Chinese
     code, out = campaign(submitted.cancel, submitted.runs, submitted.book, "--status")
     assert code == 0 and next(ln for ln in out.splitlines() if ln.startswith("long-s0 ")).split()[1] == "interrupted"
     assert f"  interrupted: long-s0: {c.record['reason']}" in out, out

@@ -15,6 +15,7 @@ from conftest import ROOT, run_cli
 from cifar100lab import records
 from cifar100lab.attempt import start_record
 from cifar100lab.campaign import load_campaign
+from cifar100lab.executors.slurm import STOPPED_BY_SLURM
 from cifar100lab.optuna_parts import STORAGE_ENV
 from cifar100lab.report import i18n
 from cifar100lab.train import train
@@ -188,20 +189,23 @@ class StoppedMidTrial(FakeRuns):
         raise KeyboardInterrupt("its kernel was stopped")
 
 
+@pytest.mark.parametrize("by, zh", [({}, "随超参数搜索一同停止"),
+                                   ({"stopped_by": STOPPED_BY_SLURM}, "被 Slurm 停止（作业被取消或抢占）")],
+                         ids=["tune", "slurm"])
 def test_a_tune_stopped_mid_trial_records_the_trials_run_as_interrupted_and_the_next_tune_resumes_it(
-        tmp_path, synthetic_root):
+        tmp_path, synthetic_root, by, zh):
     spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
     url = spec.storage_url(tmp_path / "runs")
     first = StoppedMidTrial()
     with pytest.raises(KeyboardInterrupt):
-        workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=first, log=lambda *_: None)
+        workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=first, log=lambda *_: None, **by)
     run_id = first.executed[0][0]
     record = records.read_json(tmp_path / "runs" / "tiny" / run_id / records.RECORD)
     epochs = record["config"]["epochs"]
     assert record["status"] == "interrupted", record  # not running, for good
-    assert record["reason"] == (f"stopped with its study in epoch 2 of {epochs}; running tune again resumes from its "
-                                f"last checkpoint")
-    assert i18n.reason(record["reason"])["zh"].startswith("随超参数搜索一同停止 in epoch 2")
+    assert record["reason"] == (f"stopped {by.get('stopped_by', 'with its study')} in epoch 2 of {epochs}; running "
+                                f"tune again resumes from its last checkpoint")
+    assert i18n.reason(record["reason"])["zh"] == f"{zh}，于第 2 个 epoch（共 {epochs} 个）；再次运行超参数搜索将从最后一个检查点继续"
     again = FakeRuns()
     workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
     assert again.executed[0] == first.executed[0]  # the same run folder and parameters
@@ -214,7 +218,8 @@ def test_a_slurm_tune_worker_that_gets_scancels_sigterm_stops_its_trial_and_wait
     from cifar100lab.tune import study as study_module
     went_on = []
 
-    def trials(spec, runs_root, url, jobs):
+    def trials(spec, runs_root, url, jobs, stopped_by):
+        assert stopped_by == STOPPED_BY_SLURM  # what the stopped trial's record will say stopped it
         os.kill(os.getpid(), signal.SIGTERM)  # scancel; submitit ignores it
         time.sleep(1)
         went_on.append("the trial went on training")

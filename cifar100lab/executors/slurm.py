@@ -7,8 +7,8 @@ exactly as with the local executor. The repository, the runs root, the book and 
 - ``runs/<campaign>/slurm.json`` maps every submitted run to its job ids; it is written atomically under a
   lock, and a run is never submitted while a job for it is alive.
 - A run's state comes from Slurm (``squeue``; ``sacct`` where accounting is on) and its run record:
-  queued / running while a job is alive, else the record's complete / failed / skipped / interrupted; a job gone
-  without a final record is failed. Interrupted runs (``scancel``: the job records where it stopped) are submitted
+  queued / running while a job is alive, else the record's complete / failed / skipped / interrupted; a job
+  cancelled while pending (no record) is new again, any other job gone without a final record is failed. Interrupted runs (``scancel``: the job records where it stopped) are submitted
   again like new ones and resume from their checkpoint; failed runs only with ``--retry-failed``.
 - Preemption and time limits: Slurm sends SIGUSR2 ahead of either, submitit calls :meth:`RunJob.checkpoint`
   and requeues the job; the trainer checkpoints every epoch, so the requeued job resumes from ``run_dir``.
@@ -114,8 +114,7 @@ class RunJob:
         before = attempts_so_far(self.run)
         # the record says where a cancelled run stopped, so the next submission resumes it as it would a new
         # run, rather than reading a vanished job as failed
-        with stopped_by_slurm(lambda: record_stopped(self.run, "by Slurm (its job was cancelled or preempted)",
-                                                     "submitting the campaign again")):
+        with stopped_by_slurm(lambda: record_stopped(self.run, STOPPED_BY_SLURM, "submitting the campaign again")):
             code, tail = execute_notebook(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
                                           Path(self.log_dir), num_processes)
         return record_outcome(self.run, code, tail, before)
@@ -124,6 +123,9 @@ class RunJob:
         # The trainer checkpoints every epoch in run_dir, so requeuing the same call resumes the run.
         import submitit
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+STOPPED_BY_SLURM = "by Slurm (its job was cancelled or preempted)"  # a stopped run's reason: stopped {this} in epoch …
 
 
 @contextmanager
@@ -221,12 +223,15 @@ def alive(slurm_state: str | None) -> bool:
 
 
 def run_state(record_status: str | None, submitted: bool, slurm_state: str | None) -> str:
-    """queued / running while a job is alive; else the record's status; a job gone without one: failed."""
+    """queued / running while a job is alive; else the record's status; a job cancelled before it began (no
+    record at all): new again; any other job gone without a final record: failed."""
     if alive(slurm_state):
         return "running" if slurm_state in STARTED else "queued"
     if record_status in ("complete", "skipped", "failed", "interrupted"):
         return record_status
-    return "failed" if submitted else "new"  # an ended job left no final record: killed or cancelled
+    if record_status is None and slurm_state == "CANCELLED":  # scancel'd while pending: nothing ran
+        return "new"
+    return "failed" if submitted else "new"  # an ended job left no final record: killed, or it crashed on start
 
 
 def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dict]:
@@ -244,6 +249,8 @@ def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dic
                 record = {"reason": f"job {job} ended{f' ({slurm[job]})' if slurm.get(job) else ''} before the "
                                     f"run's record was final; --retry-failed submits it again, to resume from "
                                     f"its last checkpoint if it wrote one"}
+            elif state == "new" and job is not None:
+                record = {"reason": f"job {job} was cancelled before it started; the next submission submits it again"}
         except records.RecordError as e:  # reported, never submitted on a guess; the other runs go on
             record, state = {"reason": str(e)}, "running" if alive(slurm.get(job)) else "damaged"
         out[run.run_id] = {"state": state, "job": job, "slurm": slurm.get(job), "reason": record.get("reason")}
@@ -315,7 +322,7 @@ def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, 
     rows = status_rows(campaign, states)
     log(render(rows, STATUS_COLUMNS))
     for row in rows:
-        if row["state"] in ("failed", "damaged", "interrupted") and row.get("reason"):
+        if row["state"] in ("failed", "damaged", "interrupted", "new") and row.get("reason"):
             log(f"  {row['state']}: {row['short_id']}: {row['reason']}")
     for line in skipped_lines([(row["short_id"], row.get("reason")) for row in rows if row["state"] == "skipped"],
                               "; --retry-skipped submits them again"):

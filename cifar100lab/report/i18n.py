@@ -30,11 +30,15 @@ STATUS = {"complete": {"en": "complete", "zh": "完成"}, "skipped": {"en": "ski
           "failed": {"en": "failed", "zh": "失败"}, "running": {"en": "running", "zh": "运行中"},
           "interrupted": {"en": "interrupted", "zh": "已中断"}, "missing": {"en": "missing", "zh": "缺失"}}
 # Skip / failure reasons the trainer writes (English, in the record) -> the Chinese for their known start.
-REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "loss became": "损失变为",
-              "notebook failed": "笔记本执行失败",
-              "stopped by hand": "手动停止", "stopped with its campaign": "随实验配置一同停止",
-              "stopped with its study": "随超参数搜索一同停止",
-              "stopped by Slurm (its job was cancelled or preempted)": "被 Slurm 停止（作业被取消或抢占）"}
+REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "notebook failed": "笔记本执行失败"}
+# A stop's reason (attempt.interrupt, runs.record_stopped), "stopped <who> <where>; <again> <then>", read whole.
+STOP_REASON = re.compile(r"stopped (?P<who>.+?) (?:in epoch (?P<epoch>\d+) of (?P<epochs>\d+)|(?P<last>after its last "
+                         r"epoch, before its record was written)); (?P<again>.+?) (?:resumes from epoch (?P<resume>\d+)"
+                         r"|(?P<checkpoint>resumes from its last checkpoint)|finishes it without training)$")
+STOP_WHO_ZH = {"by hand": "手动停止", "with its campaign": "随实验配置一同停止", "with its study": "随超参数搜索一同停止",
+               "by Slurm (its job was cancelled or preempted)": "被 Slurm 停止（作业被取消或抢占）"}
+STOP_AGAIN_ZH = {"running it again": "再次运行", "running the campaign again": "再次运行实验配置",
+                 "running tune again": "再次运行超参数搜索", "submitting the campaign again": "再次提交实验配置"}
 # Theme words the themes' zh catalogs lack (the rest come from the catalogs Sphinx and the themes ship).
 THEME_ZH = {"Color mode": "配色模式", "System Settings": "跟随系统", "Collapse Sidebar": "收起侧边栏",
             "Expand Sidebar": "展开侧边栏", "Breadcrumb": "导航路径", "Link to this heading": "链接到此标题",
@@ -89,8 +93,11 @@ def status(name) -> dict:
 
 
 # Reasons a reader should read as a sentence, not as the library's error (the run page keeps the raw text).
-REASON_FACTS = ((re.compile(r"pretrained weights unavailable: cannot reach (?:https?://)?([^\s/();]+)"), "reason_offline"),
-                (re.compile(r"pretrained weights unavailable"), "reason_no_weights"))
+REASON_FACTS = ((re.compile(r"pretrained weights unavailable: cannot reach (?:https?://)?(?P<host>[^\s/();]+)"),
+                 "reason_offline"),
+                (re.compile(r"pretrained weights unavailable"), "reason_no_weights"),
+                (re.compile(r"loss became (?P<loss>\S+) in epoch (?P<epoch>\d+); lower the learning rate "
+                            r"\((?P<lr>[^)]*)\) or check the data$"), "reason_diverged"))
 
 
 def reason(text) -> dict:
@@ -100,9 +107,20 @@ def reason(text) -> dict:
     for pattern, fact in REASON_FACTS:
         found = pattern.match(text)
         if found:
-            return both(fact, host=found.group(1) if pattern.groups else "")
+            return both(fact, **found.groupdict())
+    stop = STOP_REASON.match(text)
+    if stop and stop["who"] in STOP_WHO_ZH and stop["again"] in STOP_AGAIN_ZH:
+        return {"en": text, "zh": _stop_reason_zh(stop)}
     zh = next((z + text[len(e):] for e, z in REASONS_ZH.items() if text.startswith(e)), text)
     return {"en": text, "zh": zh}
+
+
+def _stop_reason_zh(stop: re.Match) -> str:
+    where = ("于最后一个 epoch 之后、记录写入之前" if stop["last"] else
+             f"于第 {stop['epoch']} 个 epoch（共 {stop['epochs']} 个）")
+    then = (f"将从第 {stop['resume']} 个 epoch 的检查点继续" if stop["resume"] else
+            "将从最后一个检查点继续" if stop["checkpoint"] else "将直接完成，无需再训练")
+    return f"{STOP_WHO_ZH[stop['who']]}，{where}；{STOP_AGAIN_ZH[stop['again']]}{then}"
 
 
 def dataset_label(name: str | None, fallback: str | None = None) -> dict:

@@ -85,6 +85,8 @@ MESSAGES = {
     "reason_no_weights": {"en": "ImageNet weights unavailable; a local weights file, given as pretrained=<path>, lets the "
                                 "fine-tune run",
                           "zh": "ImageNet 预训练权重不可用；以 pretrained=<路径> 提供本地权重文件即可运行微调"},
+    "reason_diverged": {"en": "loss became {loss} in epoch {epoch}; lower the learning rate ({lr}) or check the data",
+                        "zh": "损失在第 {epoch} 个 epoch 变为 {loss}；请降低学习率（{lr}）或检查数据"},
     "reason_fallback": {"en": "{reason}. Trained from scratch instead: row **{row}**",
                         "zh": "{reason}。已改为从头训练：见 **{row}** 行"},
     "weights_imagenet": {"en": "ImageNet fine-tune", "zh": "ImageNet 预训练微调"},

@@ -9,7 +9,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..executors.slurm import DEFAULT_TIME_MIN, _submitit_executor, stopped_by_slurm, threads_from_slurm
+from ..executors.slurm import (
+    DEFAULT_TIME_MIN,
+    STOPPED_BY_SLURM,
+    _submitit_executor,
+    stopped_by_slurm,
+    threads_from_slurm,
+)
 from ..kernels import resolve_jobs
 from ..optuna_parts import STORAGE_ENV, shown, storage_from_env
 
@@ -29,7 +35,7 @@ class TuneWorker:
         url = storage_from_env()
         spec = load_study_file(self.study_file, storage=url)
         with stopped_by_slurm():  # a stopped trial is failed and marked interrupted: the next `tune` retries it
-            return run_trials(spec, self.runs_root, url, jobs=1)
+            return run_trials(spec, self.runs_root, url, jobs=1, stopped_by=STOPPED_BY_SLURM)
 
 
 def submit_workers(spec, url: str, a, log=print) -> int:

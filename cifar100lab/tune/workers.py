@@ -134,9 +134,10 @@ def notebook_execution(runs_root, spec: StudySpec, slot: KernelSlot, num_process
 
 
 def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = None, execute=None,
-               num_processes="auto", log=print) -> dict:
+               num_processes="auto", log=print, stopped_by="with its study") -> dict:
     """Pull and execute trials on ``jobs`` local workers until the study has its trials; each worker has its
     own kernel (its GPU subset or CPU-thread share). ``execute(run, slot)`` replaces the notebook in tests.
+    A stop records each run under way as stopped ``stopped_by`` (who stopped it: the study, or Slurm).
     Returns {state: count} over the study's trials."""
     jobs = resolve_jobs(jobs or spec.jobs, "--jobs")
     study = open_study(spec, url)
@@ -165,7 +166,7 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
 
     def stopped(item: int) -> None:  # its kernel is gone: the run's record says where it stopped
         if item in runs:
-            record_stopped(runs[item], "with its study", "running tune again")
+            record_stopped(runs[item], stopped_by, "running tune again")
 
     # one item per trial it may take: the planned ones and each possible retry
     run_in_slots(list(range(spec.n_trials * (RETRIES + 1))), slots, work, stopped)
