@@ -9,6 +9,7 @@ from ``run_dir`` after the launch.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -126,7 +127,8 @@ def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | Non
     # here to each worker's share instead, unless the user chose it.
     env = {} if os.environ.get("OMP_NUM_THREADS") else {"OMP_NUM_THREADS": str(threads or 1)}
     from torch.distributed.elastic.multiprocessing.api import SignalException
-    with _environment(env), _without_line(sys.stdout, "Launching training on"), _handlers_kept(LAUNCHER_SIGNALS):
+    with _environment(env), _without_line(sys.stdout, "Launching training on"), _handlers_kept(LAUNCHER_SIGNALS), \
+            _stop_notices_dropped():
         try:  # accelerate's line says CUDA on a CPU
             notebook_launcher(worker, (plan, threads), num_processes=n, use_port=str(port or free_port()))
         except SignalException:  # a stop, as torch's launcher reports it: its workers have recorded where
@@ -135,6 +137,27 @@ def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | Non
     if not path.exists():
         raise RuntimeError(f"the launched run wrote no record at {path}")
     return records.read_json(path)
+
+
+# How torch's launcher logs a stop, as warnings: the signal, then each worker it closes. The stop's one line
+# (the trainer's "stopped by hand in epoch …") says it all; a worker's failure is logged otherwise and kept.
+LAUNCHER_STOP_NOTICES = {"torch.distributed.elastic.agent.server.api": "Received %s death signal, shutting down workers",
+                         "torch.distributed.elastic.multiprocessing.api": "Closing process %s via signal %s"}
+
+
+@contextlib.contextmanager
+def _stop_notices_dropped():
+    """Within, the launcher's notices of a stop are not logged."""
+    def keep(record: logging.LogRecord) -> bool:
+        return record.msg != LAUNCHER_STOP_NOTICES.get(record.name)
+    loggers = [logging.getLogger(name) for name in LAUNCHER_STOP_NOTICES]
+    for logger in loggers:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(keep)
 
 
 @contextlib.contextmanager
