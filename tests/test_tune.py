@@ -174,6 +174,15 @@ def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries
     assert again.executed[0] == first.executed[0]  # the same run folder and parameters, before any new trial
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt, as Ctrl-C does in a terminal, even where this process started with SIGINT
+    ignored (a shell's `cmd &` starts it so); as it was after."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 class StoppedMidTrial(FakeRuns):
     """A trial's run that has trained its first epoch when the user stops ``tune`` (a real SIGINT to the main
     thread), then waits, as a kernel does, until its slot kills it."""
@@ -193,7 +202,7 @@ class StoppedMidTrial(FakeRuns):
                                    ({"stopped_by": STOPPED_BY_SLURM}, "被 Slurm 停止（作业被取消或抢占）")],
                          ids=["tune", "slurm"])
 def test_a_tune_stopped_mid_trial_records_the_trials_run_as_interrupted_and_the_next_tune_resumes_it(
-        tmp_path, synthetic_root, by, zh):
+        tmp_path, synthetic_root, by, zh, ctrl_c_raises):
     spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
     url = spec.storage_url(tmp_path / "runs")
     first = StoppedMidTrial()
