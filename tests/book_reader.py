@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fake_campaign import write_fake_campaign
+from fake_campaign import offline_fine_tune_with_scratch_row, write_fake_campaign
 
 from cifar100lab import records, report
 from cifar100lab.report import i18n
@@ -36,6 +36,7 @@ def build_reader_book(tmp_path_factory) -> Path:
     proj = _copy_repo_book(tmp_path_factory)
     runs, book, gen = proj / "runs", proj / "book", proj / "book" / "generated"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
+    offline_fine_tune_with_scratch_row(runs)  # Table 1's Note column, with its longest note
     rid = "mini-resnet_20-s0"
     rec = records.read_json(runs / "mini" / rid / records.RECORD)
     records.atomic_write_json(runs / "mini" / rid / records.RECORD, {**rec, "recipe": {**rec["recipe"], **LONG_RECIPE}})

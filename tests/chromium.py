@@ -32,6 +32,21 @@ MEASURE = """
       t.innerText.slice(0, 40)]), narrowest_cell: cells[0] || null,
       images: [...document.querySelectorAll('img')].map(i => [i.getAttribute('src'), i.getAttribute('alt') || '']),
       title: document.title};
+  // A prose word broken across lines in a table cell ("ImageNe/t"): a word of letters whose rendered boxes sit on
+  // two lines. Identifiers (run ids, paths, URLs, names with _ or digits) may break anywhere and are not words.
+  out.broken_words = [];
+  for (const c of col.querySelectorAll('td, th')) {
+    const walk = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      for (const m of node.data.matchAll(/(?<=^|\s|[(])[A-Za-z]{4,15}(?=[.,;:)]?(\s|$))/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (tops.size > 1) out.broken_words.push(m[0]);
+      }
+    }
+  }
 """
 
 

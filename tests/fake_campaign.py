@@ -144,3 +144,25 @@ def write_fake_study(runs_root: Path, study, top1: dict, ema: dict | None = None
         "name": name, "description": "", "dataset": dataset, "source": "", "seeds": [0], "models": models,
         "runs": [rid for ids in runs.values() for rid in ids], "studies": [manifest_study]})
     return root
+
+
+OFFLINE = ("pretrained weights unavailable: cannot reach https://huggingface.co (ConnectError: [Errno -2] Name or "
+           "service not known); pass a local weights file as pretrained=<path>")
+
+
+def offline_fine_tune_with_scratch_row(runs: Path, name: str = "mini") -> None:
+    """In a fake campaign: the skipped fine-tune records the raw offline error, and the same model trained from
+    scratch is run too (its row's Note says so)."""
+    root = Path(runs) / name
+    skipped = records.read_json(root / f"{name}-convnext_tiny_timm-s0" / records.RECORD)
+    records.atomic_write_json(root / f"{name}-convnext_tiny_timm-s0" / records.RECORD,
+                              {**skipped, "reason": OFFLINE, "pretrained": "hub"})
+    rid = f"{name}-convnext_tiny_timm-scratch-s0"
+    rec = _record(name, rid, "convnext_tiny_timm", {}, 0, [30.0, 50.0], "fashion-mnist", 2, 1000, 0.0)
+    records.atomic_write_json(root / rid / records.RECORD, rec)
+    for e, top1 in enumerate([30.0, 50.0], 1):
+        records.append_jsonl(root / rid / records.METRICS, {"epoch": e, "train_loss": 1.0, "train_acc": top1,
+                                                            "top1": top1, "top5": 90.0, "test_loss": 1.0,
+                                                            "epoch_seconds": 1.0})
+    manifest = json.loads((root / records.MANIFEST).read_text())
+    records.atomic_write_json(root / records.MANIFEST, {**manifest, "runs": manifest["runs"] + [rid]})

@@ -54,6 +54,8 @@ def test_pages_fit_describe_their_images_and_squeeze_no_column_at_both_widths(re
     squeezed = [(page, width, m["narrowest_cell"]) for (page, width), m in read_pages.items()
                 if m["narrowest_cell"] and m["narrowest_cell"][0] < 2]
     assert not squeezed, squeezed  # no "已/跳/过", one character per line
+    broken = [(page, width, m["broken_words"]) for (page, width), m in read_pages.items() if m["broken_words"]]
+    assert not broken, broken  # no "ImageNe/t weights unavaila/ble" in a narrow Note column
     undescribed = [(page, src, alt) for (page, _), m in read_pages.items() for src, alt in m["images"]
                    if "_images/" in src and (len(alt) < 20 or "/" in alt and alt.endswith(".png"))]
     assert not undescribed, undescribed

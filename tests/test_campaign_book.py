@@ -292,6 +292,8 @@ def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini, built_boo
     too_wide = [(p, round(w), round(m["column"]), what) for p, m in read.items() for w, what in m["tables"]
                 if w > m["column"] + 1]
     assert not too_wide, too_wide
+    broken = [(p, m["broken_words"]) for p, m in read.items() if m["broken_words"]]
+    assert not broken, broken  # a word split across lines in a squeezed column
     for shot in shots.values():
         assert shot.stat().st_size > 20_000, shot
     results = read["en/results.html"]

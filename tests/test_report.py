@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_campaign import write_fake_campaign
+from fake_campaign import offline_fine_tune_with_scratch_row, write_fake_campaign
 
 from cifar100lab import intervals, records, report
 from cifar100lab.report import i18n, sources
@@ -371,36 +371,10 @@ def test_introduction_states_the_one_rule_for_where_claims_appear():
         assert column in text and "ablations.md" in text and "comparison.md" in text, lang
 
 
-OFFLINE = ("pretrained weights unavailable: cannot reach https://huggingface.co (ConnectError: [Errno -2] Name or "
-           "service not known); pass a local weights file as pretrained=<path>")
-
-
-def _offline_fine_tune_with_scratch_row(runs: Path) -> None:
-    """The skipped fine-tune records the raw offline error; the same model trained from scratch is run too."""
-    import json
-
-    from fake_campaign import _record
-
-    from cifar100lab import records
-    root = runs / "mini"
-    skipped = records.read_json(root / "mini-convnext_tiny_timm-s0" / records.RECORD)
-    records.atomic_write_json(root / "mini-convnext_tiny_timm-s0" / records.RECORD,
-                              {**skipped, "reason": OFFLINE, "pretrained": "hub"})
-    rid = "mini-convnext_tiny_timm-scratch-s0"
-    rec = _record("mini", rid, "convnext_tiny_timm", {}, 0, [30.0, 50.0], "fashion-mnist", 2, 1000, 0.0)
-    records.atomic_write_json(root / rid / records.RECORD, rec)
-    for e, top1 in enumerate([30.0, 50.0], 1):
-        records.append_jsonl(root / rid / records.METRICS, {"epoch": e, "train_loss": 1.0, "train_acc": top1,
-                                                            "top1": top1, "top5": 90.0, "test_loss": 1.0,
-                                                            "epoch_seconds": 1.0})
-    manifest = json.loads((root / records.MANIFEST).read_text())
-    records.atomic_write_json(root / records.MANIFEST, {**manifest, "runs": manifest["runs"] + [rid]})
-
-
 def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_against_the_fine_tunes_claim(tmp_path):
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
-    _offline_fine_tune_with_scratch_row(runs)
+    offline_fine_tune_with_scratch_row(runs)
     out = report.write_campaign_report("mini", runs, book / "generated")
     gen = book / "generated"
     en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text(encoding="utf-8")
