@@ -38,6 +38,21 @@ def test_explorer_offers_the_runs_made_outside_a_campaign_and_redraws_on_each_pi
     assert 'alt="test_loss by epoch"' in static_view(box)
 
 
+def test_the_live_view_is_one_html_widget_equal_to_the_static_view_and_no_output_widget(runs):
+    """nbclient (papermill, Voila) answers an Output widget on the shell channel while it waits there for the
+    cell's reply, and sometimes hung (nbclient issue 312): the view is an HTML widget, the static HTML's twin."""
+    import ipywidgets as w
+    box = explorer(runs)
+
+    def walk(widget):
+        yield widget
+        for child in getattr(widget, "children", ()):
+            yield from walk(child)
+    assert not [x for x in walk(box) if isinstance(x, w.Output)]
+    view = box.children[2]
+    assert isinstance(view, w.HTML) and view.value == static_view(box) and "in-campaign" in view.value
+
+
 def test_explorer_over_an_empty_folder_says_so_and_shows_nothing(tmp_path, capsys):
     assert explorer(tmp_path) is None
     assert f"no complete run records under {tmp_path}" in capsys.readouterr().out

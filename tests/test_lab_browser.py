@@ -174,11 +174,11 @@ def test_train_live_in_jupyterlab_then_stop_a_run_from_the_toolbar_then_pick_run
 
     open_notebook(page, url, token, "explore.ipynb")
     run_all(page)
-    figure = page.locator(f"{SHOWN} .widget-output img").first
+    figure = page.locator(f"{SHOWN} .widget-html img").first
     figure.wait_for()
     before = figure.get_attribute("src")
     page.locator(".widget-dropdown select").first.select_option(label=OUTSIDE)
     sync_api.expect(page.locator(".widget-select-multiple select option").first).to_have_text(done["run_id"])
-    sync_api.expect(page.locator(".widget-output table").filter(has_text=done["run_id"])).to_be_visible()
+    sync_api.expect(page.locator(".widget-html table").filter(has_text=done["run_id"])).to_be_visible()
     sync_api.expect(figure).not_to_have_attribute("src", before)
     shot(page, "explore-after-a-pick.png")

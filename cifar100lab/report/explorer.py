@@ -1,8 +1,10 @@
 """The run-records explorer (``notebooks/explore.ipynb``, and as an app through Voila): pick a campaign (or the
 runs made outside one), runs and a metric; the curves and the table follow live.
 
-The explorer is shown once, as the cell's value. Where widgets cannot render (a saved notebook opened without
-its widget state, an HTML export) the same display carries the current figure and table as plain HTML.
+The explorer is shown once, as the cell's value. Its view (the figure as a PNG and the table) is one HTML widget,
+and where widgets cannot render (a saved notebook opened without its widget state, an HTML export) the same
+display carries that HTML. No Output widget: nbclient (papermill, Voila) answers an Output widget's messages on
+the shell channel while it waits there for the cell's reply, and the execution sometimes hung (nbclient issue 312).
 """
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ from .. import records
 
 OUTSIDE = "(runs outside a campaign)"
 METRICS = ["top1", "top5", "test_loss", "train_loss", "train_acc", "lr"]
+# An HTML widget gets none of the notebook's table styling: a light one of its own.
+TABLE_STYLE = ("<style>.explorer-table { border-collapse: collapse; font-size: 0.9em; margin-top: 0.5em; } "
+               ".explorer-table th, .explorer-table td { padding: 0.2em 0.6em; text-align: right; } "
+               ".explorer-table th { border-bottom: 1px solid #888; } "
+               ".explorer-table tr:nth-child(even) td { background: rgba(128, 128, 128, 0.08); }</style>")
 COLUMNS = ["run_id", "model", "seed", "top1", "top5", "params", "flops", "wall_seconds", "images_per_second",
            "dataset_label"]
 
@@ -31,7 +38,7 @@ def explorer(runs_root="runs"):
                                description="campaign")
     pick_runs = w.SelectMultiple(description="runs", rows=10)
     pick_metric = w.Dropdown(options=METRICS, description="metric")
-    output, static, quiet = w.Output(), {}, []
+    view, quiet = w.HTML(), []
 
     def refresh_runs(*_):
         sub = frame[frame.campaign == pick_campaign.value]
@@ -44,37 +51,33 @@ def explorer(runs_root="runs"):
         draw()
 
     def draw(*_):
-        if quiet:
-            return
-        with output:
-            output.clear_output(wait=True)
-            static["html"] = show_view(frame[frame.run_dir.isin(pick_runs.value)], pick_metric.value)
+        if not quiet:
+            view.value = view_html(frame[frame.run_dir.isin(pick_runs.value)], pick_metric.value)
 
     pick_campaign.observe(refresh_runs, "value")
     for widget in (pick_runs, pick_metric):
         widget.observe(draw, "value")
-    box = w.VBox([w.HBox([pick_campaign, pick_metric]), pick_runs, output])
+    box = w.VBox([w.HBox([pick_campaign, pick_metric]), pick_runs, view])
     refresh_runs()
-    box._repr_mimebundle_ = lambda **kw: {**w.VBox._repr_mimebundle_(box, **kw), "text/html": static["html"]}
+    box._repr_mimebundle_ = lambda **kw: {**w.VBox._repr_mimebundle_(box, **kw), "text/html": view.value}
     return box
 
 
-def show_view(chosen: pd.DataFrame, metric: str) -> str:
-    """Display the chosen runs' ``metric`` curves and their table; returns both as static HTML."""
+def view_html(chosen: pd.DataFrame, metric: str) -> str:
+    """The chosen runs' ``metric`` curves (a PNG) and their table, as HTML."""
     import matplotlib.pyplot as plt
-    from IPython.display import display
+    from matplotlib.ticker import MaxNLocator
     fig, ax = plt.subplots(figsize=(8, 4))
     for r in chosen.itertuples():
         m = pd.DataFrame(records.read_metrics(r.run_dir))
         ax.plot(m.epoch, m[metric], marker="o", label=r.run_id)
     ax.set(xlabel="epoch", ylabel=metric)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     if len(chosen):
         ax.legend(fontsize=7)
     png = io.BytesIO()
     fig.savefig(png, format="png", bbox_inches="tight")
-    display(fig)
-    plt.close(fig)  # displayed once: the inline backend would show it again at the cell's end
+    plt.close(fig)  # never shown as a figure: the inline backend would show it at the cell's end
     table = chosen[[c for c in COLUMNS if c in chosen]]
-    display(table)
     return (f'<img alt="{metric} by epoch" src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}">'
-            + table.to_html(index=False))
+            + TABLE_STYLE + table.to_html(index=False, border=0, classes="explorer-table"))
