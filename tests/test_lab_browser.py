@@ -4,6 +4,7 @@ by Playwright. Train a run and watch it, stop a second run from the toolbar, the
 On failure a screenshot of the page is left under test-output/lab-browser/. With LAB_SHOTS=<folder> the test
 also saves what a person would have seen at two moments (a run training with its progress bar; the explorer
 after a pick)."""
+import contextlib
 import json
 import os
 import secrets
@@ -11,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -39,36 +41,61 @@ def lab_command(project: Path, port: int, token: str) -> list[str]:
             f"--LabApp.user_settings_dir={project / '.settings'}"] + (["--allow-root"] if os.geteuid() == 0 else [])
 
 
+def explore_command(project: Path, port: int) -> list[str]:
+    """`make explore`'s command: Voila serving the explorer without its code, its kernel in the project folder."""
+    return [str(Path(sys.executable).parent / "voila"), str(project / "notebooks" / "explore.ipynb"),
+            f"--Voila.root_dir={project / 'notebooks'}", f"--MappingKernelManager.root_dir={project}",
+            f"--port={port}", "--no-browser"]
+
+
 @pytest.fixture
-def lab(tmp_path, synthetic_root):
-    """A project folder (the notebooks, one campaign run already made) and JupyterLab serving it."""
+def project(tmp_path, synthetic_root) -> Path:
+    """A project folder: the notebooks, and one campaign run already made."""
     project = tmp_path / "project"
     shutil.copytree(ROOT / "notebooks", project / "notebooks")
     from cifar100lab.train import train
     train(tiny_config(synthetic_root, project / "runs" / "c" / "made-by-a-campaign", epochs=2, campaign="c",
                       max_steps_per_epoch=2, train_subset=128, test_subset=64, run_id="made-by-a-campaign"))
+    return project
+
+
+@contextlib.contextmanager
+def served(command: list[str], ready: str, tmp_path: Path):
+    """``command`` (a Jupyter server) running until the block ends, once ``ready`` answers at all."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
+    log = tmp_path / "server.log"
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
+                              start_new_session=True)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(ready, timeout=2)
+                break
+            except urllib.error.HTTPError:  # it answers (Voila refuses its API to a stranger): it is up
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.3)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture
+def lab(tmp_path, project):
+    """JupyterLab serving the project."""
     settings = project / ".settings" / "@jupyterlab"
     for plugin, value in (("apputils-extension/notification", '{"fetchNews": "false"}'),  # no pop-up over outputs
                           ("notebook-extension/tracker", '{"windowingMode": "none"}')):  # every cell in the page
         (settings / f"{plugin}.jupyterlab-settings").parent.mkdir(parents=True, exist_ok=True)
         (settings / f"{plugin}.jupyterlab-settings").write_text(value)
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
-    server = subprocess.Popen(lab_command(project, port, token), env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(tmp_path / "lab.log", "w"), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "lab.log").read_text()
-            time.sleep(0.3)
-    yield project, url, token
-    server.terminate()
-    server.wait(timeout=20)
+    with served(lab_command(project, port, token), f"{url}/api/status?token={token}", tmp_path):
+        yield project, url, token
 
 
 @pytest.fixture
@@ -182,3 +209,18 @@ def test_train_live_in_jupyterlab_then_stop_a_run_from_the_toolbar_then_pick_run
     sync_api.expect(page.locator(".widget-html table").filter(has_text=done["run_id"])).to_be_visible()
     sync_api.expect(figure).not_to_have_attribute("src", before)
     shot(page, "explore-after-a-pick.png")
+
+
+def test_make_explore_serves_the_explorer_without_its_code_and_it_redraws_on_a_pick(project, page, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with served(explore_command(project, port), url + "api/status", tmp_path):
+        page.goto(url)
+        figure = page.locator(".widget-html img").first
+        figure.wait_for()
+        assert "explorer(runs_root)" not in page.content()  # the app, not its code
+        before = figure.get_attribute("src")
+        page.locator(".widget-dropdown select").nth(1).select_option(label="test_loss")  # the metric
+        sync_api.expect(figure).not_to_have_attribute("src", before)
+        sync_api.expect(page.locator(".widget-html table").filter(has_text="made-by-a-campaign")).to_be_visible()
+        shot(page, "explore-app.png")

@@ -24,6 +24,8 @@ TABLE_STYLE = ("<style>.explorer-table { border-collapse: collapse; font-size: 0
                ".explorer-table tr:nth-child(even) td { background: rgba(128, 128, 128, 0.08); }</style>")
 COLUMNS = ["run_id", "model", "seed", "top1", "top5", "params", "flops", "wall_seconds", "images_per_second",
            "dataset_label"]
+SHOWN_AS = {"top1": "{:.2f}", "top5": "{:.2f}", "params": "{:,.0f}", "flops": "{:,.0f}", "wall_seconds": "{:.1f}",
+            "images_per_second": "{:,.0f}"}
 
 
 def explorer(runs_root="runs"):
@@ -36,7 +38,7 @@ def explorer(runs_root="runs"):
     frame["campaign"] = frame.campaign.fillna(OUTSIDE)
     pick_campaign = w.Dropdown(options=sorted(frame.campaign.unique(), key=lambda c: (c == OUTSIDE, c)),
                                description="campaign")
-    pick_runs = w.SelectMultiple(description="runs", rows=10)
+    pick_runs = w.SelectMultiple(description="runs", rows=10, layout=w.Layout(width="36em"))  # whole run ids
     pick_metric = w.Dropdown(options=METRICS, description="metric")
     view, quiet = w.HTML(), []
 
@@ -80,4 +82,5 @@ def view_html(chosen: pd.DataFrame, metric: str) -> str:
     plt.close(fig)  # never shown as a figure: the inline backend would show it at the cell's end
     table = chosen[[c for c in COLUMNS if c in chosen]]
     return (f'<img alt="{metric} by epoch" src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}">'
-            + TABLE_STYLE + table.to_html(index=False, border=0, classes="explorer-table"))
+            + TABLE_STYLE + table.to_html(index=False, border=0, classes="explorer-table", formatters={
+                c: (lambda v, f=f: "–" if pd.isna(v) else f.format(v)) for c, f in SHOWN_AS.items() if c in table}))
