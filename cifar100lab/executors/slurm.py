@@ -8,8 +8,9 @@ exactly as with the local executor. The repository, the runs root, the book and 
   lock, and a run is never submitted while a job for it is alive.
 - A run's state comes from Slurm (``squeue``; ``sacct`` where accounting is on) and its run record:
   queued / running while a job is alive, else the record's complete / failed / skipped / interrupted; a job
-  cancelled while pending (no record) is new again, any other job gone without a final record is failed. Interrupted runs (``scancel``: the job records where it stopped) are submitted
-  again like new ones and resume from their checkpoint; failed runs only with ``--retry-failed``.
+  cancelled while pending (no record) is new again, any other job gone without a final record is failed.
+  Interrupted runs (``scancel``: the job records where it stopped) are submitted again like new ones and resume
+  from their checkpoint; failed runs only with ``--retry-failed``.
 - Preemption and time limits: Slurm sends SIGUSR2 ahead of either, submitit calls :meth:`RunJob.checkpoint`
   and requeues the job; the trainer checkpoints every epoch, so the requeued job resumes from ``run_dir``.
   ``record["slurm"]["requeues"]`` counts the restarts.
@@ -79,6 +80,9 @@ def accelerate_command(run_file: str | os.PathLike, executor: ExecutorConfig, gp
     return cmd, {**os.environ, "NUM_NODES": str(env.num_nodes)}
 
 
+STOPPED_BY_SLURM = "by Slurm (its job was cancelled or preempted)"  # a stopped run's reason: stopped {this} in epoch …
+
+
 @dataclass
 class RunJob:
     """What one Slurm job executes: the run's notebook, as the local executor does."""
@@ -123,9 +127,6 @@ class RunJob:
         # The trainer checkpoints every epoch in run_dir, so requeuing the same call resumes the run.
         import submitit
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
-
-
-STOPPED_BY_SLURM = "by Slurm (its job was cancelled or preempted)"  # a stopped run's reason: stopped {this} in epoch …
 
 
 @contextmanager
