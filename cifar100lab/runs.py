@@ -5,6 +5,7 @@ still what the campaign asks for.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,24 @@ def stale_fields(run: Run) -> list[str]:
             return spelled_old.get(k), spelled_new[k]
         return old.get(k), new.get(k)
     return [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def stale_groups(runs: list[Run]) -> dict[str, list[str]]:
+    """The complete runs among ``runs`` whose config changed, by what changed ("field: recorded → asked; …")."""
+    groups: dict[str, list[str]] = {}
+    for run in runs:
+        if changed := stale_fields(run):
+            groups.setdefault("; ".join(changed), []).append(run.run_id)
+    return groups
+
+
+def stale_note(changed: str, run_ids: list[str]) -> str:
+    """What a campaign says of runs kept stale: which, what changed, and how to go on. Where only the dataset
+    changed (the stand-in's runs, then the real data), ``--dataset`` with the old one continues as recorded."""
+    note = (f"{len(run_ids)} run(s) complete, but the campaign now asks {changed}: {', '.join(run_ids)}; --force "
+            f"re-runs them (their folders are moved aside)")
+    only_dataset = re.fullmatch(r"dataset: '([^']+)' → '[^']+'", changed)
+    return note + (f", --dataset {only_dataset[1]} goes on with the runs as recorded" if only_dataset else "")
 
 
 def run_lock(run: Run) -> Path:

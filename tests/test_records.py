@@ -157,9 +157,30 @@ def test_complete_run_with_a_changed_config_is_stale_and_reruns_only_with_force(
     assert out.count("stale") == 2 and "epochs: 1 → 2" in out and "overrides: {} → {'lr': 0.05}" in out
     assert cli_main(args) == 3 and len(calls) == 2  # reported, not re-run
     out = capsys.readouterr().out
-    assert "rel-resnet_20-s0: stale, not re-run" in out and "epochs: 1 → 2" in out and "--force" in out
+    both = ("2 run(s) complete, but the campaign now asks epochs: 1 → 2; overrides: {} → {'lr': 0.05}: "
+            "rel-resnet_20-s0, rel-eca_resnet_20-s0; --force re-runs them (their folders are moved aside)")
+    assert out.count(both) == 2, out  # once as the campaign starts, once in its summary: a line per change, not per run
+    assert f"stale, not re-run: {both}\n" in out and f"  stale: {both}\n" in out
     assert cli_main(args + ["--force"]) == 0 and len(calls) == 4
     assert "stale" not in (capsys.readouterr().out) and cli_main(args) == 0  # now up to date
+
+
+def test_runs_kept_stale_by_a_dataset_change_are_told_how_to_go_on_with_the_recorded_dataset(
+        tmp_path, synthetic_root, monkeypatch, capsys):
+    runs, calls = tmp_path / "runs", []
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    local.execute(camp, runs, log=lambda *_: None)
+    for run in camp.runs:  # as if the campaign had run on the stand-in
+        rec = records.load(run.run_dir)
+        records.save(run.run_dir, {**rec, "config": {**rec["config"], "dataset": "fashion-mnist"}})
+    args = ["campaign", str(_campaign(tmp_path, synthetic_root)), "--runs-root", str(runs), "--book",
+            str(tmp_path / "book"), "--no-analysis"]
+    assert cli_main(args) == 3 and len(calls) == 2
+    out = capsys.readouterr().out
+    assert ("  stale: 2 run(s) complete, but the campaign now asks dataset: 'fashion-mnist' → 'synthetic': "
+            "rel-resnet_20-s0, rel-eca_resnet_20-s0; --force re-runs them (their folders are moved aside), "
+            "--dataset fashion-mnist goes on with the runs as recorded") in out, out
 
 
 def test_a_field_added_since_a_run_was_recorded_does_not_make_it_stale(tmp_path, synthetic_root):
