@@ -42,6 +42,24 @@ def campaign(yaml_path, runs, book, *extra) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def fake_slurm(tmp_path, monkeypatch, **scripts: str) -> None:
+    """Slurm's commands on PATH as shell scripts: ``squeue="exit 0"`` and so on (the text after ``#!/bin/sh``)."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool, script in scripts.items():
+        (fake / tool).write_text(f"#!/bin/sh\n{script}\n")
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+
+
+def job_41_submitted(tmp_path, synthetic_root):
+    """A one-run campaign whose run was submitted as job 41: its YAML and runs root."""
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    runs = tmp_path / "runs"
+    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    return yaml_path, runs
+
+
 # ---- units: no Slurm needed ----
 
 def test_executor_block_with_an_unknown_key_fails_before_any_work_naming_the_valid_keys(tmp_path, synthetic_root):
@@ -109,16 +127,10 @@ def test_status_gives_each_reason_for_skipping_once_with_its_runs_and_how_to_sub
 
 
 def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp_path, monkeypatch, synthetic_root):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    for tool in ("squeue", "sbatch"):  # sbatch would submit; it must never be reached
-        (fake / tool).write_text(f"#!/bin/sh\necho '{tool}: slurm_load_jobs error: Unable to contact slurm controller' >&2\n"
-                                 "exit 1\n")
-        (fake / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
-    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
-    runs = tmp_path / "runs"
-    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    fake_slurm(tmp_path, monkeypatch, **{  # sbatch would submit; it must never be reached
+        tool: f"echo '{tool}: slurm_load_jobs error: Unable to contact slurm controller' >&2\nexit 1"
+        for tool in ("squeue", "sbatch")})
+    yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
     code, out = campaign(yaml_path, runs, tmp_path / "book", "--retry-failed")  # job 41 unseen is not job 41 gone
     assert code == 2 and "Unable to contact slurm controller" in out and "Nothing was submitted" in out, out
     assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41"]
@@ -126,17 +138,9 @@ def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp
 
 def test_a_job_killed_mid_run_is_failed_with_the_reason_and_is_submitted_again_only_with_retry_failed(
         tmp_path, monkeypatch, synthetic_root):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")  # no live job
-    (fake / "sacct").write_text("#!/bin/sh\necho '41|CANCELLED by 0'\n")
-    (fake / "sbatch").write_text("#!/bin/sh\nexit 1\n")  # never reached without --retry-failed
-    for tool in ("squeue", "sacct", "sbatch"):
-        (fake / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
-    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
-    runs = tmp_path / "runs"
-    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job
+               sacct="echo '41|CANCELLED by 0'", sbatch="exit 1")  # sbatch: never reached without --retry-failed
+    yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
     records.save(runs / "c" / "c-resnet_20-s0", records.start(runs / "c" / "c-resnet_20-s0", run_id="c-resnet_20-s0"))
     code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # SIGKILLed: it said nothing
     assert code == 1 and "nothing to submit" in out, out
@@ -146,17 +150,10 @@ def test_a_job_killed_mid_run_is_failed_with_the_reason_and_is_submitted_again_o
 
 def test_a_job_cancelled_while_pending_is_new_again_and_the_next_submission_submits_it(tmp_path, monkeypatch,
                                                                                         synthetic_root):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")  # no live job
-    (fake / "sacct").write_text("#!/bin/sh\necho '41|CANCELLED by 0'\necho '42|PENDING'\n")
-    (fake / "sbatch").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'sbatch.log'}\necho 'Submitted batch job 42'\n")
-    for tool in ("squeue", "sacct", "sbatch"):
-        (fake / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
-    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
-    runs = tmp_path / "runs"
-    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {"c-resnet_20-s0": {"job_id": "41", "jobs": ["41"]}}})
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job
+               sacct="echo '41|CANCELLED by 0'\necho '42|PENDING'",
+               sbatch=f"echo \"$@\" >> {tmp_path / 'sbatch.log'}\necho 'Submitted batch job 42'")
+    yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
     code, out = campaign(yaml_path, runs, tmp_path / "book", "--status")
     assert code == 0 and ("  new: resnet_20-s0: job 41 was cancelled before it started; the next submission submits "
                           "it again") in out, out
@@ -169,12 +166,8 @@ def test_a_job_cancelled_while_pending_is_new_again_and_the_next_submission_subm
 @pytest.mark.parametrize("flags", [("--status",), ("--executor", "slurm")], ids=["status", "submit"])
 def test_a_damaged_slurm_state_is_one_error_line_exit_2_and_nothing_is_written(tmp_path, monkeypatch, synthetic_root,
                                                                                flags):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    for tool in ("squeue", "sacct", "sbatch"):  # never reached: the state is read first
-        (fake / tool).write_text("#!/bin/sh\nexit 1\n")
-        (fake / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 1", sacct="exit 1", sbatch="exit 1")  # never reached: the
+    # state is read first
     yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
     state = tmp_path / "runs" / "c" / "slurm.json"
     state.parent.mkdir(parents=True)
