@@ -236,6 +236,28 @@ def test_the_gpu_throughput_target_is_judged_by_the_fastest_path_of_the_record(t
     assert "GPU target" not in en
 
 
+def _cpu_bench_record(compiled_speedup: float, peaks: dict) -> dict:
+    rows = [{"model": "resnet_20", "path": path, "precision": precision, "train_images_per_second": 400.0 * s,
+             "eval_images_per_second": 1.0, "achieved_tflops": 0.1 * s, "fraction_of_peak": 0.1 * s / peaks[precision],
+             "train_speedup": s, "eval_speedup": 1.0}
+            for path, precision, s in (("original", "fp32", 1.0), ("ours", "bf16", 2.1),
+                                       ("ours+compile", "bf16", compiled_speedup))]
+    rows[0].pop("train_speedup")
+    return {"kind": "bench", "device": "AMD EPYC (2 logical CPUs)", "device_type": "cpu", "measured": "2026-12-05",
+            "batch_size": 128, "steps": 30, "repeats": 3, "versions": {"torch": "2.x"}, "peaks_tflops": peaks,
+            "rows": rows}
+
+
+def test_a_missed_cpu_target_says_what_share_of_the_bf16_peak_it_would_need(tmp_path):
+    en, zh = _pages(tmp_path, _cpu_bench_record(2.3, {"fp32": 0.2, "bf16": 0.4}))
+    assert ("not met (best: `ours+compile`, 2.30×). On this CPU the measured bf16 matmul peak is 2.00× the fp32 one; "
+            "the original pipeline runs at 50.0 % of the fp32 peak, so 2.5× needs `ours+compile` to run at 62.5 % of "
+            "the bf16 peak (it runs at 57.5 %).") in en
+    assert "实测 bf16 矩阵乘峰值是 fp32 的 2.00×" in zh and "须达到 bf16 峰值的 62.5 %（现为 57.5 %）" in zh
+    en, zh = _pages(tmp_path / "amx", _cpu_bench_record(2.7, {"fp32": 0.2, "bf16": 1.6}))
+    assert "met by `ours+compile` (2.70×)." in en and "On this CPU" not in en and "在这台 CPU 上" not in zh
+
+
 def test_the_cuda_graph_check_tables_each_case_against_the_eager_step(tmp_path):
     rec = {"kind": "graph_check", "device": H200, "measured": "2026-12-04T18:41:40", "git_commit": "abcdef12",
            "cases": {"sgd": {"ok": True, "max_loss_gap": 0.0, "max_param_diff": 0.0},

@@ -92,7 +92,7 @@ def test_time_limit_is_bench_epoch_time_times_epochs_with_margin_over_the_proces
         time_limit_min([SimpleNamespace(run_id="c-x-s0", config=SimpleNamespace(epochs=1))], executor, gpus=1)
 
 
-def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_record_is_failed_unless_cancelled_pending():
+def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_record_is_failed_unless_cancelled():
     assert run_state(None, True, "PENDING") == "queued"
     assert run_state("running", True, "RUNNING") == "running"
     assert run_state("failed", True, "REQUEUED") == "queued"  # a requeued run is alive, whatever its record says
@@ -102,7 +102,10 @@ def test_run_state_is_the_live_job_then_the_record_and_a_vanished_job_without_re
     assert run_state(None, True, "CANCELLED") == "new"  # scancel'd while pending: it never began
     assert run_state(None, True, "FAILED") == "failed"  # it crashed before its record: not resubmitted on its own
     assert run_state(None, True, None) == "failed"  # no accounting: gone, and nobody can say why
-    assert run_state("running", True, "CANCELLED") == "failed"  # killed mid-run without a word (SIGKILL)
+    assert run_state("running", True, "CANCELLED") == "interrupted"  # scancel'd, SIGKILLed before its record
+    assert run_state("running", True, "PREEMPTED") == "interrupted"
+    assert run_state("running", True, "NODE_FAIL") == "failed"  # killed mid-run by a fault: --retry-failed
+    assert run_state("running", True, "TIMEOUT") == "failed"  # its time limit: the same limit would end it again
     assert run_state("interrupted", True, "CANCELLED") == "interrupted"  # scancel'd: the job said where it stopped
     assert run_state("interrupted", True, "PENDING") == "queued"
     assert run_state(None, False, None) == "new"
@@ -136,16 +139,32 @@ def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp
     assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41"]
 
 
-def test_a_job_killed_mid_run_is_failed_with_the_reason_and_is_submitted_again_only_with_retry_failed(
+def test_a_job_killed_mid_run_by_a_fault_is_failed_with_the_reason_and_is_submitted_again_only_with_retry_failed(
         tmp_path, monkeypatch, synthetic_root):
     fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job
-               sacct="echo '41|CANCELLED by 0'", sbatch="exit 1")  # sbatch: never reached without --retry-failed
+               sacct="echo '41|NODE_FAIL'", sbatch="exit 1")  # sbatch: never reached without --retry-failed
     yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
     records.save(runs / "c" / "c-resnet_20-s0", records.start(runs / "c" / "c-resnet_20-s0", run_id="c-resnet_20-s0"))
-    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # SIGKILLed: it said nothing
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # its node died: it said nothing
     assert code == 1 and "nothing to submit" in out, out
-    assert ("  failed: resnet_20-s0: job 41 ended (CANCELLED) before the run's record was final; --retry-failed "
+    assert ("  failed: resnet_20-s0: job 41 ended (NODE_FAIL) before the run's record was final; --retry-failed "
             "submits it again, to resume from its last checkpoint if it wrote one") in out, out
+
+
+def test_a_job_cancelled_mid_run_and_killed_before_its_record_said_so_is_interrupted_and_submitted_again(
+        tmp_path, monkeypatch, synthetic_root):
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job
+               sacct="echo '41|CANCELLED by 0'\necho '42|PENDING'",
+               sbatch=f"echo \"$@\" >> {tmp_path / 'sbatch.log'}\necho 'Submitted batch job 42'")
+    yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
+    records.save(runs / "c" / "c-resnet_20-s0", records.start(runs / "c" / "c-resnet_20-s0", run_id="c-resnet_20-s0"))
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--status")  # scancel's SIGKILL came before the record
+    assert code == 0 and ("  interrupted: resnet_20-s0: job 41 was cancelled before the run could record where it "
+                          "stopped; the next submission resumes it from its last checkpoint") in out, out
+    assert not (tmp_path / "sbatch.log").exists()
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # no --retry-failed needed
+    assert code == 0 and "submitted 1 run(s) as one job array: 42" in out, out
+    assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41", "42"]
 
 
 def test_a_job_cancelled_while_pending_is_new_again_and_the_next_submission_submits_it(tmp_path, monkeypatch,

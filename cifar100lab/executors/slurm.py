@@ -45,6 +45,7 @@ STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
             "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"}
 STARTED = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
+STOPPED = {"CANCELLED", "PREEMPTED"}  # somebody (or the scheduler) stopped the job: its run resumes, as after Ctrl-C
 # submitit counts an interrupt as a time-out when the limit is short, and time-outs are
 # capped (3 requeues), so a computed limit is never shorter.
 MIN_TIME_MIN = 60
@@ -225,13 +226,16 @@ def alive(slurm_state: str | None) -> bool:
 
 def run_state(record_status: str | None, submitted: bool, slurm_state: str | None) -> str:
     """queued / running while a job is alive; else the record's status; a job cancelled before it began (no
-    record at all): new again; any other job gone without a final record: failed."""
+    record at all): new again; one cancelled or preempted mid-run: interrupted, even when SIGKILL came before
+    its record said so; any other job gone without a final record: failed."""
     if alive(slurm_state):
         return "running" if slurm_state in STARTED else "queued"
     if record_status in ("complete", "skipped", "failed", "interrupted"):
         return record_status
     if record_status is None and slurm_state == "CANCELLED":  # scancel'd while pending: nothing ran
         return "new"
+    if record_status == "running" and slurm_state in STOPPED:  # KillWait ran out before the record was written
+        return "interrupted"
     return "failed" if submitted else "new"  # an ended job left no final record: killed, or it crashed on start
 
 
@@ -252,6 +256,9 @@ def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dic
                                     f"its last checkpoint if it wrote one"}
             elif state == "new" and job is not None:
                 record = {"reason": f"job {job} was cancelled before it started; the next submission submits it again"}
+            elif state == "interrupted" and record.get("status") == "running":
+                record = {"reason": f"job {job} was {slurm[job].lower()} before the run could record where it "
+                                    f"stopped; the next submission resumes it from its last checkpoint"}
         except records.RecordError as e:  # reported, never submitted on a guess; the other runs go on
             record, state = {"reason": str(e)}, "running" if alive(slurm.get(job)) else "damaged"
         out[run.run_id] = {"state": state, "job": job, "slurm": slurm.get(job), "reason": record.get("reason")}

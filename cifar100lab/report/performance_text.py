@@ -52,6 +52,11 @@ TEXT = {
     "target_missed": {"en": "- The project's CPU target is training at ≥ {target}× the original pipeline: not met "
                             "(best: `{path}`, {speedup}×).",
                       "zh": "- 本项目的 CPU 目标是训练速度达到原始管线的 ≥ {target}×：未达到（最好为 `{path}`，{speedup}×）。"},
+    "target_needs": {"en": " On this CPU the measured {precision} matmul peak is {peak_ratio}× the fp32 one; the original pipeline "
+                           "runs at {original} of the fp32 peak, so {target}× needs `{path}` to run at {need} of the "
+                           "{precision} peak (it runs at {now}).",
+                     "zh": "在这台 CPU 上，实测 {precision} 矩阵乘峰值是 fp32 的 {peak_ratio}×；原始管线的算力为 fp32 峰值的 "
+                           "{original}，因此要达到 {target}×，`{path}` 须达到 {precision} 峰值的 {need}（现为 {now}）。"},
     "speedups": {"en": "- {model}, `{path}`: training **{train}×** and evaluation **{eval}×** the original pipeline's "
                        "images/s{first}.",
                  "zh": "- {model}，`{path}`：训练速度为原始管线的 **{train}×**，评估速度为 **{eval}×**{first}。"},
