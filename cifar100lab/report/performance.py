@@ -52,9 +52,11 @@ def _target_needs(b: dict, best: dict, lang: str) -> str:
     if not original or original["precision"] != "fp32" or not peaks.get("fp32") or not peaks.get(best["precision"]):
         return ""
     need = CPU_TRAIN_SPEEDUP_TARGET * original["achieved_tflops"] / peaks[best["precision"]]
-    return say("target_needs", lang, precision=best["precision"], peak_ratio=f"{peaks[best['precision']] / peaks['fp32']:.2f}",
+    return say("target_needs_fp32" if best["precision"] == "fp32" else "target_needs", lang,
+               precision=best["precision"], peak_ratio=f"{peaks[best['precision']] / peaks['fp32']:.2f}",
                original=_percent(original["fraction_of_peak"]), target=CPU_TRAIN_SPEEDUP_TARGET, path=best["path"],
-               need=_percent(need), now=_percent(best["fraction_of_peak"]))
+               need=_percent(need), now=_percent(best["fraction_of_peak"]),
+               beyond=say("beyond_peak", lang) if need > 1 else "")
 
 
 def _bench_section(b: dict, lang: str) -> str:
