@@ -118,7 +118,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """The config with these fields; unknown keys fail here, values are checked by :func:`resolve`."""
-        refuse_unknown_keys(d, cls.field_names(), "training config")
+        refuse_unknown_keys(d, cls.field_names(), "training config", whole_file=True)
         return cls(**d)
 
     def to_dict(self) -> dict:

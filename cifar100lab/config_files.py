@@ -83,12 +83,25 @@ def read_yaml_mapping(path: str | os.PathLike, keys: tuple[str, ...] | None, wha
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping (key: value lines) at the top level, got {type(data).__name__}")
     if keys is not None:
-        refuse_unknown_keys(data, keys, str(path))
+        refuse_unknown_keys(data, keys, str(path), whole_file=True)
     return data
 
 
-def refuse_unknown_keys(given, valid: tuple[str, ...], where: str) -> None:
-    """The one unknown-key check: a mapping with a key outside ``valid`` is refused, listing the valid ones."""
+# The files the commands read, each told by a key only it has (first match wins): a file given to the wrong
+# command (most of its keys unknown there, not one mistyped key) is named for what it is.
+FILE_KINDS = (("search", "a tune study, which `cifar100lab tune` runs"),
+              ("models", "a campaign, which `cifar100lab campaign` runs"),
+              ("question", "an ablation study, which a campaign runs from its `studies:` list"),
+              ("base", "a runs file, which `cifar100lab timed-runs` runs"),
+              ("model", "a training config, which `cifar100lab train` runs"))
+
+
+def refuse_unknown_keys(given, valid: tuple[str, ...], where: str, whole_file: bool = False) -> None:
+    """The one unknown-key check: a mapping with a key outside ``valid`` is refused, listing the valid ones (and,
+    for a whole file, what kind of file its keys say it is)."""
     bad = sorted(map(str, set(given) - set(valid)))
     if bad:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}")
+        other_file = whole_file and len(bad) > len(set(map(str, given))) - len(bad)
+        kind = next((what for key, what in FILE_KINDS if key in bad), None) if other_file else None
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}"
+                          + (f" (its keys say it is {kind})" if kind else ""))

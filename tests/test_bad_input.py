@@ -6,7 +6,7 @@ import gzip
 import warnings
 
 import pytest
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from test_records import _campaign, _fake_execute
 
 from cifar100lab import campaign as C
@@ -53,6 +53,28 @@ def test_bad_campaign_file_is_one_error_line_and_writes_nothing(tmp_path, capfd,
     _refused(run_cli(capfd, "campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
                      "--book", tmp_path / "book", "--dry-run"), *parts)  # the real run is refused by the same check
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no runs, book or data folder
+
+
+@pytest.mark.parametrize("command, given, kind", [
+    ("campaign", "params/tune/resnet56-sgd.yaml", "a tune study, which `cifar100lab tune` runs"),
+    ("campaign", "benchmarks/fashion_check.yaml", "a runs file, which `cifar100lab timed-runs` runs"),
+    ("tune", "params/ablations/eca_kernel.yaml", "an ablation study, which a campaign runs from its `studies:` list"),
+    ("timed-runs", "params/quick.yaml", "a campaign, which `cifar100lab campaign` runs"),
+    ("train", "params/quick.yaml", "a campaign, which `cifar100lab campaign` runs"),
+    ("campaign", "training.yaml", "a training config, which `cifar100lab train` runs"),
+], ids=lambda v: "" if " " in v else v)
+def test_a_file_given_to_the_wrong_command_is_named_for_what_it_is(tmp_path, capfd, command, given, kind):
+    (tmp_path / "training.yaml").write_text("model: resnet_20\nepochs: 1\nbatch_size: 32\n")
+    path = tmp_path / given if given == "training.yaml" else ROOT / given
+    _refused(run_cli(capfd, command, path, *(["--dry-run"] if command == "campaign" else [])),
+             "unknown key(s)", f"(its keys say it is {kind})")
+
+
+def test_a_mistyped_key_in_a_campaign_is_not_taken_for_another_kind_of_file(tmp_path, capfd):
+    (tmp_path / "c.yaml").write_text("name: c\nseeds: 2\nmodel: [resnet_20]\n")  # models, mistyped
+    result = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dry-run")
+    _refused(result, "unknown key(s) model; valid keys: name")
+    assert "its keys say" not in result.stderr
 
 
 def test_study_whose_name_would_leave_the_book_is_refused(tmp_path, capfd):
