@@ -226,6 +226,18 @@ def test_recipe_changing_variants_stay_out_of_the_model_table_and_get_run_titles
     assert "resnet_56 · label smoothing 0.1 · Mixup 0.8 · CutMix 1 · seed 0" in titles
 
 
+def test_runs_that_would_share_a_page_title_are_told_apart_by_their_run_ids():
+    """A named entry (here 'diverging': resnet_20 at another learning rate) has the model, seed and regularisation
+    of the plain run: both page titles and index lines name their run."""
+    def rec(run_id, seed=0):
+        return {"run_id": run_id, "campaign": "mini", "status": "complete", "model": "resnet_20", "seed": seed,
+                "recipe": RECIPE}
+    recs = [rec("mini-resnet_20-s0"), rec("mini-diverging-s0"), rec("mini-resnet_20-s1", seed=1)]
+    assert report.runpages.run_titles(recs) == {"mini-resnet_20-s0": "resnet_20 · seed 0 (resnet_20-s0)",
+                                                "mini-diverging-s0": "resnet_20 · seed 0 (diverging-s0)",
+                                                "mini-resnet_20-s1": "resnet_20 · seed 1"}
+
+
 def test_recipes_table_lists_the_regularisation_that_is_on_and_splits_recipes_that_differ_only_there():
     def rec(model, **change):
         return {"run_id": f"{model}{change}", "status": "complete", "model": model, "recipe": {**RECIPE, **change}}

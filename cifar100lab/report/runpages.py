@@ -4,9 +4,11 @@ instead of progress widgets; and the runs index that lists them. (The defaults c
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from .. import records
+from ..run_listing import short_id
 from .i18n import STATUS, fmt
 from .tables import regularisation
 
@@ -22,14 +24,23 @@ def run_title(rec: dict) -> str:
                                   f"seed {rec.get('seed')}") if x)
 
 
+def run_titles(recs: list[dict]) -> dict[str, str]:
+    """run id -> page title: :func:`run_title`, with the run's short id added where two runs would share a title
+    (a named model entry differing only in a recipe field, such as a deliberately diverging learning rate)."""
+    titles = {r["run_id"]: run_title(r) for r in recs}
+    shared = Counter(titles.values())
+    return {r["run_id"]: titles[r["run_id"]] + (f" ({short_id(r['run_id'], r.get('campaign'))})"
+                                                if shared[titles[r["run_id"]]] > 1 else "") for r in recs}
+
+
 def epoch_log(rec: dict) -> str:
     rows = records.curve(rec)
     return "".join(f"epoch {m['epoch']}: train loss {m.get('train_loss', float('nan')):.4f}, test top-1 "
                    f"{m.get('top1', float('nan')):.2f} %, {m.get('epoch_seconds', 0):.1f} s\n" for m in rows)
 
 
-def _retitle(nb: dict, rec: dict) -> None:
-    title = f"# {run_title(rec)}\n\n"
+def _retitle(nb: dict, title: str) -> None:
+    title = f"# {title}\n\n"
     first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
     if first is None:
         nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": title})
@@ -47,9 +58,9 @@ def _plain_outputs(cell: dict, log: str) -> None:
     cell["outputs"] = kept
 
 
-def publish_run_page(path: Path, rec: dict) -> None:
+def publish_run_page(path: Path, rec: dict, title: str) -> None:
     nb = json.loads(path.read_text(encoding="utf-8"))
-    _retitle(nb, rec)
+    _retitle(nb, title)
     log = epoch_log(rec)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
@@ -60,26 +71,29 @@ def publish_run_page(path: Path, rec: dict) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def _with_pages(recs: list[dict], book_dir: Path) -> list[dict]:
+    return [r for r in recs if (Path(book_dir) / "runs" / f"{r['run_id']}.ipynb").exists()]
+
+
 def publish_run_pages(book_dir: Path, recs: list[dict]) -> int:
-    n = 0
-    for rec in recs:
-        path = Path(book_dir) / "runs" / f"{rec['run_id']}.ipynb"
-        if path.exists():
-            publish_run_page(path, rec)
-            n += 1
-    return n
+    shown = _with_pages(recs, book_dir)
+    titles = run_titles(shown)
+    for rec in shown:
+        publish_run_page(Path(book_dir) / "runs" / f"{rec['run_id']}.ipynb", rec, titles[rec["run_id"]])
+    return len(shown)
 
 
 def runs_index(recs: list[dict], book_dir: Path) -> str:
     """The runs index (bilingual): one line per run with a page in the book."""
-    shown = [r for r in recs if (Path(book_dir) / "runs" / f"{r['run_id']}.ipynb").exists()]
+    shown = _with_pages(recs, book_dir)
+    titles = run_titles(shown)
     if not shown:
         return (":::{note}\nNo run has been published yet: `make report` runs the quick campaign and writes one "
                 "page per run here. 尚无运行记录：`make report` 执行 quick 实验，并在此为每次运行生成一页。\n:::\n")
     lines = ["| Run · 运行 | Status · 状态 | Top-1 (%) |", "|---|---|---|"]
     for r in shown:
         st = STATUS.get(r.get("status"), {"en": r.get("status"), "zh": r.get("status")})
-        lines.append(f"| [{run_title(r)}]({r['run_id']}.ipynb) | {st['en']} · {st['zh']} | "
+        lines.append(f"| [{titles[r['run_id']]}]({r['run_id']}.ipynb) | {st['en']} · {st['zh']} | "
                      f"{fmt((r.get('final') or {}).get('top1'))} |")
     # Run titles wrap between words so Status and Top-1 stay in view (book/_static/tables.css, .run-titles).
     return ":::{div} run-titles\n" + "\n".join(lines) + "\n:::\n"
