@@ -1,6 +1,7 @@
 """The runs listing: one row per run found under a runs folder (campaign runs and runs made by hand alike),
-read from the records alone: status, epochs done of total, final top-1 with its 95 % interval, time, and a short
-id (the full one stays in the record and names the folder)."""
+read from the records alone: status, epochs done of total, final top-1 with its 95 % interval, time, dataset (a
+line under the table names each one that is not CIFAR-100), and a short id (the full one stays in the record and
+names the folder)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,8 @@ from .listing import Column, fixed, render, text  # noqa: F401 (render: the stat
 SHORT_ID_MAX = 40  # a longer id keeps its start and gets a hash of the whole, so two ids never print alike
 COLUMNS = [Column("campaign", "campaign", text), Column("short_id", "run"), Column("status", "status"),
            Column("epochs", "epochs", right=True), Column("top1", "top-1 %", fixed(2), right=True),
-           Column("interval", "95% interval", text, right=True), Column("time", "time", right=True)]
+           Column("interval", "95% interval", text, right=True), Column("time", "time", right=True),
+           Column("dataset", "data", text)]
 
 
 def short_id(run_id: str, campaign: str | None) -> str:
@@ -42,11 +44,13 @@ def record_row(record: dict, run_dir: Path) -> dict:
         None, None)
     seconds = [record.get(k) for k in ("train_seconds", "eval_seconds") if record.get(k) is not None]
     run_id = record.get("run_id") or run_dir.name
+    dataset = record.get("dataset") or {}
     return {"campaign": record.get("campaign"), "short_id": short_id(run_id, record.get("campaign")),
             "status": record.get("status"), "epochs": f"{done}/{(record.get('config') or {}).get('epochs', '?')}",
             "top1": final.get("top1"), "interval": f"{low:.2f}-{high:.2f}" if low is not None else None,
-            "time": clock(sum(seconds)) if seconds else "-", "reason": record.get("reason"), "run_id": run_id,
-            "run_dir": str(run_dir)}
+            "time": clock(sum(seconds)) if seconds else "-", "dataset": dataset.get("name"),
+            "dataset_kind": dataset.get("kind"), "dataset_label": dataset.get("label"), "reason": record.get("reason"),
+            "run_id": run_id, "run_dir": str(run_dir)}
 
 
 def run_rows(runs_root: str | Path, campaign: str | None = None) -> list[dict]:
@@ -70,7 +74,21 @@ def runs_listing(runs_root: str | Path, campaign: str | None = None, fmt: str = 
     if problem:
         raise ConfigError(problem)
     rows = run_rows(runs_root, campaign)
-    return render(rows, COLUMNS, fmt) if rows or fmt != "table" else f"no runs under {runs_root}"
+    if not rows and fmt == "table":
+        return f"no runs under {runs_root}"
+    note = not_cifar100_note(rows) if fmt in ("table", "markdown") else ""
+    gap = "\n\n" if fmt == "markdown" else "\n"  # Markdown would read a line right under a table as a row
+    return render(rows, COLUMNS, fmt) + (gap + note if note else "")
+
+
+def not_cifar100_note(rows: list[dict]) -> str:
+    """One line naming each dataset of the listing that is not CIFAR-100 itself (a stand-in, synthetic data,
+    other images), as its records label it: those top-1 numbers are no CIFAR-100 result."""
+    others = {r["dataset"]: r.get("dataset_label") or r["dataset"] for r in rows
+              if r.get("dataset") and r.get("dataset_kind") != "real"}
+    if not others:
+        return ""
+    return "not CIFAR-100 results: the runs " + "; ".join(f"on {name}, {label}" for name, label in sorted(others.items()))
 
 
 def listing_problem(runs_root: str | Path, campaign: str | None) -> str | None:

@@ -55,6 +55,11 @@ def test_models_listing_formats_for_other_tools(capfd):
     assert markdown[1].startswith("| ---") and all(line.startswith("| ") for line in markdown)
 
 
+CIFAR100 = {"name": "cifar100", "kind": "real", "label": "CIFAR-100"}
+FASHION = {"name": "fashion-mnist", "kind": "stand-in", "label": "Fashion-MNIST (stand-in for CIFAR-100)"}
+SYNTHETIC = {"name": "synthetic", "kind": "synthetic", "label": "synthetic data (CIFAR-100 layout)"}
+
+
 def _record(run_dir, **fields):
     run_dir.mkdir(parents=True)
     (run_dir / "record.json").write_text(json.dumps({"status": "complete", "config": {"epochs": 2}, **fields}))
@@ -65,9 +70,10 @@ def runs_root(tmp_path):
     """A campaign's finished run, a run made by hand with a long id, and one still going (two metrics rows)."""
     root = tmp_path / "runs"
     _record(root / "quick" / "quick-resnet_20-s0", run_id="quick-resnet_20-s0", campaign="quick", epochs_done=2,
-            final={"top1": 40.0, "evaluated": 1000}, train_seconds=3700.4, eval_seconds=10)
+            final={"top1": 40.0, "evaluated": 1000}, train_seconds=3700.4, eval_seconds=10, dataset=CIFAR100)
     long_id = "resnet_20-" + "-".join(f"option{i}-value{i}" for i in range(8)) + "-s0"
-    _record(root / long_id, run_id=long_id, campaign=None, epochs_done=1, final={"top1": 10.0, "evaluated": 300})
+    _record(root / long_id, run_id=long_id, campaign=None, epochs_done=1, final={"top1": 10.0, "evaluated": 300},
+            dataset=FASHION)
     going = root / "quick" / "quick-resnet_32-s0"
     _record(going, run_id="quick-resnet_32-s0", campaign="quick", status="running")
     (going / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": 2}\n')
@@ -76,11 +82,30 @@ def runs_root(tmp_path):
 
 def test_runs_lists_campaign_and_hand_made_runs_with_status_epochs_top1_interval_and_time(runs_root, capfd):
     lines = run_cli(capfd, "runs", "--runs-root", runs_root).stdout.splitlines()
-    assert lines[0].split() == ["campaign", "run", "status", "epochs", "top-1", "%", "95%", "interval", "time"]
+    assert lines[0].split() == ["campaign", "run", "status", "epochs", "top-1", "%", "95%", "interval", "time", "data"]
     rows = {line.split()[1]: line.split() for line in lines[1:] if line.startswith("quick")}
-    assert rows["resnet_20-s0"][2:] == ["complete", "2/2", "40.00", "37.01-43.07", "1:01:50"]
-    assert rows["resnet_32-s0"][2:] == ["running", "2/2", "-", "-", "-"]
-    assert len(lines) == 4 and max(map(len, lines)) <= 120
+    assert rows["resnet_20-s0"][2:] == ["complete", "2/2", "40.00", "37.01-43.07", "1:01:50", "cifar100"]
+    assert rows["resnet_32-s0"][2:] == ["running", "2/2", "-", "-", "-", "-"]
+    assert lines[1].split()[-1] == "fashion-mnist"  # the run by hand
+    assert lines[-1] == "not CIFAR-100 results: the runs on fashion-mnist, Fashion-MNIST (stand-in for CIFAR-100)"
+    assert len(lines) == 5 and max(map(len, lines)) <= 120
+
+
+def test_every_dataset_that_is_not_cifar100_is_named_under_the_listing_and_a_cifar100_one_is_not(tmp_path, capfd):
+    for name, dataset in (("a", CIFAR100), ("b", SYNTHETIC), ("c", FASHION), ("d", SYNTHETIC)):
+        _record(tmp_path / "runs" / name, run_id=name, campaign=None, dataset=dataset)
+    out = run_cli(capfd, "runs", "--runs-root", tmp_path / "runs").stdout.splitlines()
+    assert out[-1] == ("not CIFAR-100 results: the runs on fashion-mnist, Fashion-MNIST (stand-in for CIFAR-100); "
+                       "on synthetic, synthetic data (CIFAR-100 layout)")
+    markdown = run_cli(capfd, "runs", "--runs-root", tmp_path / "runs", "--format", "markdown").stdout.splitlines()
+    assert markdown[-2:] == ["", out[-1]]  # a paragraph of its own, not a row of the table
+    rows = json.loads(run_cli(capfd, "runs", "--runs-root", tmp_path / "runs", "--format", "json").stdout)
+    assert [(r["dataset"], r["dataset_kind"]) for r in rows] == [("cifar100", "real"), ("synthetic", "synthetic"),
+                                                                 ("fashion-mnist", "stand-in"), ("synthetic", "synthetic")]
+    (tmp_path / "runs" / "b" / "record.json").unlink()
+    (tmp_path / "runs" / "c" / "record.json").unlink()
+    (tmp_path / "runs" / "d" / "record.json").unlink()
+    assert "not CIFAR-100" not in run_cli(capfd, "runs", "--runs-root", tmp_path / "runs").stdout
 
 
 def test_runs_short_id_is_readable_and_the_record_keeps_the_full_id(runs_root, capfd):
@@ -104,12 +129,13 @@ def test_campaign_status_has_a_header_and_each_runs_epochs_and_top1(tmp_path, ca
     path.write_text("name: c\nmodels: [resnet_20, resnet_32]\ndataset: synthetic\ndefaults: {epochs: 2}\n")
     done = load_campaign(path, runs_root=tmp_path / "runs").runs[0]
     _record(Path(done.run_dir), run_id=done.run_id, campaign="c", epochs_done=2,
-            final={"top1": 40.0, "evaluated": 1000}, train_seconds=60)
+            final={"top1": 40.0, "evaluated": 1000}, train_seconds=60, dataset=SYNTHETIC)
     proc = run_cli(capfd, "campaign", path, "--status", "--runs-root", tmp_path / "runs", "--no-analysis")
     lines = proc.stdout.splitlines()
     assert lines[0].split()[:5] == ["run", "state", "job", "epochs", "top-1"], proc.stdout
-    assert lines[1].split() == ["resnet_20-s0", "complete", "-", "2/2", "40.00", "37.01-43.07", "0:01:00"]
+    assert lines[1].split() == ["resnet_20-s0", "complete", "-", "2/2", "40.00", "37.01-43.07", "0:01:00", "synthetic"]
     assert lines[2].split()[:4] == ["resnet_32-s0", "new", "-", "0/2"]
+    assert lines[3] == "not CIFAR-100 results: the runs on synthetic, synthetic data (CIFAR-100 layout)"
 
 
 def test_models_page_shows_the_catalogs_counts_and_builds_no_network(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import records
 from ..campaign import Campaign, write_manifest
+from ..data import dataset_entry
 from ..devices import visible_gpus
 from ..kernels import KernelSlot, job_envs, keep_kernels, notebook_jobs, resolve_jobs, run_in_slots
 from ..launch import torch_threads
@@ -116,7 +117,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
             raise CannotStart(Path(runs_root) / campaign.name, e) from None
         todo = runs_to_do(campaign, force, done, summary, log)
         skipped_before = sum(status_of(r) == "skipped" for r in campaign.runs if r.run_id in summary["already"])
-        log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {campaign.dataset}; "
+        log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {dataset_entry(campaign.dataset).label['en']}; "
             f"{len(summary['already'])} already done"
             + (f" ({skipped_before} of them skipped for want of pretrained weights: --retry-skipped tries again)"
                if skipped_before else "") + f", {len(todo)} to run"

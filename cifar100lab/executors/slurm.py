@@ -321,14 +321,16 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
 # ---- reporting ----
 
 def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, list[str]]:
-    """Print a table of the runs (state, job, epochs, top-1, time), the reasons of failed ones and the totals;
-    returns {state: [run ids]}."""
-    from ..run_listing import STATUS_COLUMNS, render, skipped_lines, status_rows
+    """Print a table of the runs (state, job, epochs, top-1, time, dataset; a line naming a dataset that is not
+    CIFAR-100), the reasons of failed ones and the totals; returns {state: [run ids]}."""
+    from ..run_listing import STATUS_COLUMNS, not_cifar100_note, render, skipped_lines, status_rows
     by_state: dict[str, list[str]] = {}
     for rid, s in states.items():
         by_state.setdefault(s["state"], []).append(rid)
     rows = status_rows(campaign, states)
     log(render(rows, STATUS_COLUMNS))
+    if note := not_cifar100_note(rows):
+        log(note)
     for row in rows:
         if row["state"] in ("failed", "damaged", "interrupted", "new") and row.get("reason"):
             log(f"  {row['state']}: {row['short_id']}: {row['reason']}")
