@@ -164,7 +164,8 @@ def cmd_synth(a) -> int:
 def cmd_evaluate(a) -> int:
     from .evaluation import evaluate_checkpoint
     m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
-    print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} images")
+    print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} test "
+          f"images of {m['dataset']['label']}")
     return 0
 
 

@@ -75,7 +75,8 @@ def _run_facts(config: dict, record: dict | None, state: dict, source: Path) -> 
     num_classes = _classes_of_weights(cfg.model, cfg.options, img_size, state) or plan.dataset.num_classes
     return {"model": cfg.model, "options": dict(cfg.options), "num_classes": num_classes, "input_size": input_size,
             "mean": mean, "std": std, "img_size": img_size,
-            "label_names": _label_names(cfg.dataset, cfg.data_root, num_classes)}
+            "label_names": _label_names(cfg.dataset, cfg.data_root, num_classes),
+            "trained_on": {"dataset": cfg.dataset, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]}}
 
 
 def _normalization(recorded, plan) -> tuple:
@@ -145,7 +146,7 @@ def _from_export(folder: Path) -> tuple[dict, dict]:
         facts = {"model": ours["model"], "options": dict(ours["options"]), "img_size": ours["img_size"],
                  "num_classes": int(config["num_classes"]), "input_size": int(cfg["input_size"][-1]),
                  "mean": list(cfg["mean"]), "std": list(cfg["std"]), "label_names": config.get("label_names"),
-                 "weights": str(weights_path)}
+                 "trained_on": ours.get("trained_on"), "weights": str(weights_path)}
     except (SafetensorError, KeyError, TypeError, ValueError) as e:
         raise ExportError(f"{folder} is damaged ({type(e).__name__}: {e}); {EXPORT_REMEDY}") from None
     return facts, state
@@ -228,7 +229,7 @@ def hub_config(facts: dict, model: nn.Module, weights_sha256: str) -> dict:
     config["pretrained_cfg"] = cfg
     config[OWN_KEY] = {"model": facts["model"], "options": facts["options"], "img_size": facts["img_size"],
                        "timm_loadable": architecture is not None, "load_with": how,
-                       "weights_sha256": weights_sha256}
+                       "trained_on": facts.get("trained_on"), "weights_sha256": weights_sha256}
     return {k: v for k, v in config.items() if v is not None}
 
 
@@ -258,7 +259,9 @@ def load_message(out: Path) -> str:
     config = read_json_file(out / EXPORT_CONFIG, "the export's config", EXPORT_REMEDY)
     labels = "" if config.get("label_names") else \
         "; no label names (the dataset's files, which hold them, are not on this machine)"
-    return f"exported to {out} ({WEIGHTS}, {EXPORT_CONFIG}){labels}; load with " + \
+    trained_on = config[OWN_KEY].get("trained_on") or {}
+    other = f"; trained on {trained_on['label']}, not CIFAR-100" if trained_on.get("kind") not in (None, "real") else ""
+    return f"exported to {out} ({WEIGHTS}, {EXPORT_CONFIG}){other}{labels}; load with " + \
         config[OWN_KEY]["load_with"].replace("<this folder>", str(out))
 
 

@@ -1,4 +1,6 @@
 """Checkpoints load as data only; refused resumes and bad command lines change nothing and print one line."""
+import re
+
 import pytest
 import torch
 from conftest import run_cli, tiny_config
@@ -74,6 +76,13 @@ def test_evaluate_cli_names_a_damaged_checkpoint_in_one_line(trained, tmp_path, 
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert str(path) in proc.stderr
+
+
+def test_evaluate_cli_names_the_dataset_it_measured_on(trained, tmp_path, capfd):
+    proc = run_cli(capfd, "evaluate", trained / records.CHECKPOINT, "--out", tmp_path / "e.json")
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(r"resnet_20 epoch \d+: top-1 [\d.]+ top-5 [\d.]+ on \d+ test images of synthetic data "
+                        r"\(CIFAR-100 layout\)\n", proc.stdout), proc.stdout
 
 
 def test_evaluate_checks_its_output_before_evaluating(trained, tmp_path, monkeypatch):

@@ -103,6 +103,12 @@ def test_export_of_a_network_timm_cannot_build_says_so_and_how_to_load_it(runs, 
     assert "torch.hub.load" in proc.stdout and "timm cannot build it" in proc.stdout
     ours = json.loads((tmp_path / "exp" / "config.json").read_text())["cifar100lab"]
     assert ours["timm_loadable"] is False and "timm cannot build it" in ours["load_with"]
+    # weights trained on synthetic data say so where they are shared, and in the export's line
+    assert ours["trained_on"] == {"dataset": "synthetic", "kind": "synthetic",
+                                  "label": "synthetic data (CIFAR-100 layout)"}
+    assert "; trained on synthetic data (CIFAR-100 layout), not CIFAR-100;" in proc.stdout
+    proc = run_cli(capfd, "export", tmp_path / "exp", "--out", tmp_path / "again")  # an export exported again
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["cifar100lab"]["trained_on"] == ours["trained_on"]
 
 
 def test_hub_entry_refuses_weights_of_another_model(runs):
