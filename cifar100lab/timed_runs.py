@@ -72,7 +72,9 @@ def format_table(result: dict) -> str:
     df = pd.DataFrame([{"label": r["label"], "status": r["status"], "top1": (r["final"] or {}).get("top1"),
                         "wall_seconds": r["wall_seconds"], "images_per_second": r["images_per_second"]}
                        for r in result["runs"]])
-    return f"device: {result['device']}\n" + df.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    data = dict.fromkeys((r.get("dataset") or {}).get("label") for r in result["runs"])
+    return (f"device: {result['device']}; data: {', '.join(label for label in data if label) or '-'}\n"
+            + df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -170,6 +170,7 @@ def test_timed_runs_command_trains_each_variant_and_writes_its_record(synthetic_
     rec = json.loads(out.read_text())
     assert rec["kind"] == "runs" and [r["label"] for r in rec["runs"]] == ["plain"]
     assert rec["runs"][0]["status"] == "complete" and "plain" in proc.stdout
+    assert "; data: synthetic data (CIFAR-100 layout)\n" in proc.stdout  # the top-1 column's data, named
 
 
 def test_timed_runs_command_refuses_bad_input_in_one_line_before_training(tmp_path, capfd):
