@@ -3,9 +3,10 @@ under way and closed as complete, failed or skipped (see :class:`records.RunReco
 a campaign asks here, without the trainer, whether a run is already complete or must be skipped."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from . import records
+from . import locks, records
 from .checkpoint import CheckpointWriter, overlaps_training
 from .config import ConfigError, RunPlan, fingerprint
 from .models import missing_weights
@@ -51,6 +52,19 @@ class RunState:
         self.closed = True
         if self.main:
             print(f"{self.run_id}: {reason}", flush=True)
+
+
+def hold_training_lock(run: RunState, held: contextlib.ExitStack) -> None:
+    """The run folder's lock, held in ``held`` by the process that trains it: a second process training the same
+    folder at once is refused before it writes anything, and a listing tells a run whose process was killed
+    from one still training (:func:`locks.holder_gone`)."""
+    try:
+        held.enter_context(locks.lock(run.run_dir / locks.TRAINING_LOCK))
+    except locks.Locked as e:
+        raise ConfigError(f"{run.run_dir} is being trained by another process ({e.holder}); wait for it to end, "
+                          f"or give this run another run_dir") from None
+    except OSError:  # a file system without flock: trained unguarded, as before there was a lock
+        pass
 
 
 def where_stopped(epochs_done: int, epochs: int) -> str:

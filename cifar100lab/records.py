@@ -3,23 +3,20 @@
 
 This module owns the record: its shape (:class:`RunRecord`), its transitions (:func:`start`, then one of
 :func:`finish`, :func:`fail`, :func:`skip`), and the one atomic and durable write (:func:`atomic_write`) that
-every file the package writes goes through. It also holds the per-run and per-campaign OS locks (:func:`lock`).
+every file the package writes goes through. The OS locks that say who is writing are in :mod:`.locks`.
 """
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import json
 import os
 import platform
-import socket
 import subprocess
 import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, TypedDict
+from typing import IO, Any, Callable, Iterable, TypedDict
 
 RECORD = "record.json"
 METRICS = "metrics.jsonl"
@@ -27,7 +24,6 @@ CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
 MANIFEST = "campaign.json"  # a campaign's resolved plan, beside its run folders
 TIMING = "timing.json"  # how long the campaign's last invocation that ran something took, beside its run folders
-LOCKS = ".locks"  # a campaign's lock files, beside its run folders (a run folder may be moved aside)
 REPLACED = ".replaced-"  # a run folder moved aside by a forced re-run: <run folder>.replaced-<unix time>
 # interrupted: stopped by hand (Ctrl-C, a notebook's stop button) with its checkpoint kept, or, for an earlier
 # attempt, ended without a word (killed, power loss); either way the next run resumes it. pruned: a tuning
@@ -353,52 +349,6 @@ def interrupt(record: RunRecord, reason: str, **fields) -> RunRecord:
 
 def save(run_dir: str | os.PathLike, record: RunRecord) -> None:
     atomic_write_json(Path(run_dir) / RECORD, record)
-
-
-# --- locks ----------------------------------------------------------------------------------------------
-
-class Locked(RuntimeError):
-    """Another process holds the lock; ``holder`` says who (pid, host, since), as it wrote it."""
-
-    def __init__(self, path: Path, holder: str):
-        super().__init__(f"{path} is held by {holder or 'another process'}")
-        self.path, self.holder = path, holder
-
-
-@contextlib.contextmanager
-def lock(path: str | os.PathLike) -> Iterator[Path]:
-    """An exclusive OS lock (``flock``) on ``path``, or :class:`Locked` at once if another process holds it.
-    The kernel drops it when the holder's process ends, however it ends, so a killed campaign never leaves a
-    stale lock. The file (kept afterwards) names the holder, for the message of whoever finds it taken."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            raise Locked(path, f.read().strip()) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {now()}\n")
-        f.flush()
-        try:
-            yield path
-        finally:
-            f.seek(0)
-            f.truncate()  # released: no holder to name
-
-
-def holder(path: str | os.PathLike) -> str | None:
-    """Who holds the lock at ``path``, or None: a shared-lock probe that writes nothing."""
-    if not Path(path).exists():
-        return None
-    with open(path, encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return f.read().strip() or "another process"
-    return None
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import records
+from . import locks, records
 from .config_files import ConfigError
 from .intervals import wilson  # the book's interval, so the listing and the book agree
 from .listing import Column, fixed, render, text  # noqa: F401 (render: the status table's too)
@@ -45,11 +45,14 @@ def record_row(record: dict, run_dir: Path) -> dict:
     seconds = [record.get(k) for k in ("train_seconds", "eval_seconds") if record.get(k) is not None]
     run_id = record.get("run_id") or run_dir.name
     dataset = record.get("dataset") or {}
+    status, reason = record.get("status"), record.get("reason")
+    if status == "running" and (why := locks.killed(run_dir)):
+        status, reason = "interrupted", why
     return {"campaign": record.get("campaign"), "short_id": short_id(run_id, record.get("campaign")),
-            "status": record.get("status"), "epochs": f"{done}/{(record.get('config') or {}).get('epochs', '?')}",
+            "status": status, "epochs": f"{done}/{(record.get('config') or {}).get('epochs', '?')}",
             "top1": final.get("top1"), "interval": f"{low:.2f}-{high:.2f}" if low is not None else None,
             "time": clock(sum(seconds)) if seconds else "-", "dataset": dataset.get("name"),
-            "dataset_kind": dataset.get("kind"), "dataset_label": dataset.get("label"), "reason": record.get("reason"),
+            "dataset_kind": dataset.get("kind"), "dataset_label": dataset.get("label"), "reason": reason,
             "run_id": run_id, "run_dir": str(run_dir)}
 
 

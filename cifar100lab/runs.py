@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import records
+from . import locks, records
 from .attempt import skip_without_weights, where_stopped
 from .checkpoint import CheckpointError, restore_metrics
 from .config import RunPlan, TrainConfig, resolved_fingerprint
@@ -81,13 +81,13 @@ def stale_note(changed: str, run_ids: list[str]) -> str:
 
 
 def run_lock(run: Run) -> Path:
-    return run.run_dir.parent / records.LOCKS / f"{run.run_id}.lock"
+    return run.run_dir.parent / locks.LOCKS / f"{run.run_id}.lock"
 
 
 def describe(run: Run) -> str:
     """A run's state for ``--dry-run``: new, its status, stale (with the fields), locked (by whom) or damaged
     (why). It reads and writes nothing else."""
-    holder = records.holder(run_lock(run))
+    holder = locks.holder(run_lock(run))
     if holder:
         return f"locked (another campaign process is running it: {holder})"
     try:
@@ -156,7 +156,7 @@ def restore_damaged_metrics(run: Run, log) -> None:
     (the report refuses a curve with an epoch missing)."""
     record = records.load(run.run_dir)
     damage = record.get("status") == "complete" and records.metrics_damage(run.run_dir, record.get("epochs_done") or 0)
-    if not damage or records.holder(run_lock(run)):
+    if not damage or locks.holder(run_lock(run)):
         return
     try:
         restore_metrics(run.run_dir)

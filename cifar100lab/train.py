@@ -13,6 +13,7 @@ and schedule (:func:`.learner.build_learner`), the loop, evaluation, checkpoint.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Callable
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 
 from . import distill, records
 from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
-from .attempt import RunState, previous_result, weights_unavailable
+from .attempt import RunState, hold_training_lock, previous_result, weights_unavailable
 from .checkpoint import checkpoint_due, load_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .data import Dataset, full_batches, load_dataset, policy_augmentation, train_batches
@@ -99,8 +100,17 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         run.record["distillation"] = teacher_spec.describe()
     trial = trial_report(run)  # a tuning trial reports each epoch and may be pruned; None for other runs
     seed_everything(cfg.seed)
-    if run.main:
-        run.run_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as held:  # released however the attempt ends, also in a kernel that lives on
+        if run.main:
+            run.run_dir.mkdir(parents=True, exist_ok=True)
+            hold_training_lock(run, held)
+        return _attempt(run, trial, teacher_spec)
+
+
+def _attempt(run: RunState, trial, teacher_spec) -> dict:
+    """The attempt from its folder on: skipped offline, or the data read, the network built and trained from
+    its last checkpoint; the record says how it ended."""
+    plan, cfg, accelerator = run.plan, run.cfg, run.accelerator
     # offline, a fine-tune is skipped here: before the data is read or a network built
     if reason := weights_unavailable(plan):
         return run.close(records.skip, reason)

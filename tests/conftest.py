@@ -114,8 +114,8 @@ def dies_in_epoch(epoch: int):
 
 def hold_lock(path: Path) -> subprocess.Popen:
     """Another process holding the lock at ``path``, as a running campaign holds it."""
-    code = ("import sys, time; from cifar100lab import records\n"
-            "with records.lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)")
+    code = ("import sys, time; from cifar100lab import locks\n"
+            "with locks.lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout.readline().strip() == "held"

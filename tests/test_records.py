@@ -10,9 +10,10 @@ import yaml
 from conftest import dies_in_epoch, hold_lock, run_cli, tiny_config
 
 from cifar100lab import campaign as C
-from cifar100lab import records
+from cifar100lab import locks, records
 from cifar100lab import train as train_mod
 from cifar100lab.cli import main as cli_main
+from cifar100lab.config import ConfigError
 from cifar100lab.executors import local
 from cifar100lab.runs import describe, run_lock, stale_fields
 
@@ -112,7 +113,7 @@ def _campaign(tmp_path, synthetic_root, **defaults):
 
 def _fake_execute(calls, code=0, tail=""):
     def run(run, notebook, slot, log_dir, num_processes):
-        assert records.holder(run_lock(run)), "a run executes under its lock"
+        assert locks.holder(run_lock(run)), "a run executes under its lock"
         calls.append(run.run_id)
         if code == 0:
             records.save(run.run_dir, records.finish(records.start(run.run_dir, config=run.config.to_dict())))
@@ -263,7 +264,7 @@ def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holde
     assert any("another campaign process is running it" in m and f"pid {holders[1].pid}" in m for m in log)
     assert not (runs / camp.name / records.MANIFEST).exists()  # the manifest is the lock holder's
     assert not (runs / camp.name / records.TIMING).exists()  # and so is the campaign's timing
-    assert records.holder(run_lock(camp.runs[0])) is None
+    assert locks.holder(run_lock(camp.runs[0])) is None
     assert local.execute(camp, runs, log=log.append)["complete"] == [camp.runs[0].run_id]
     assert (runs / camp.name / records.MANIFEST).exists()
 
@@ -371,3 +372,65 @@ def test_a_full_disk_is_recorded_as_no_space_left_naming_the_file(synthetic_root
     assert rec["status"] == "failed" and "no space left on device" in rec["reason"], rec["reason"]
     assert str(small_disk / "run" / records.CHECKPOINT) in rec["reason"] and "enforce fail" not in rec["reason"]
     assert not [p for p in (small_disk / "run").iterdir() if p.name.endswith(".tmp")]  # no half-written file left
+
+
+def test_a_run_folder_trained_by_another_process_is_refused_before_anything_is_written(tmp_path, synthetic_root):
+    run_dir = tmp_path / "r"
+    holder = hold_lock(run_dir / locks.TRAINING_LOCK)  # a notebook, or `train`, training this folder now
+    try:
+        with pytest.raises(ConfigError, match=rf"{run_dir} is being trained by another process \(pid {holder.pid} "
+                                              r"on .*\); wait for it to end, or give this run another run_dir"):
+            train_mod.train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2))
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert sorted(p.name for p in run_dir.iterdir()) == [locks.TRAINING_LOCK]  # no record, no config
+    assert train_mod.train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2))["status"] == \
+        "complete"  # its holder killed, the folder is free
+    assert locks.holder(run_dir / locks.TRAINING_LOCK) is None  # and released once trained
+
+
+def _running(run_dir, **fields):
+    records.save(run_dir, records.start(run_dir, run_id=run_dir.name, config={"epochs": 4}, **fields))
+
+
+def test_a_run_whose_training_process_was_killed_is_listed_as_interrupted_not_running(tmp_path, capfd):
+    killed, training, elsewhere = (tmp_path / "runs" / name for name in ("killed", "training", "elsewhere"))
+    for run_dir in (killed, training, elsewhere):
+        _running(run_dir)
+    holders = [hold_lock(killed / locks.TRAINING_LOCK), hold_lock(training / locks.TRAINING_LOCK)]
+    holders[0].send_signal(signal.SIGKILL)  # kill -9, a restarted kernel, a lost machine: no record written
+    holders[0].wait()
+    (elsewhere / locks.TRAINING_LOCK).write_text("pid 7 on another-node since 2026-12-06T00:00:00+00:00\n")
+    try:
+        rows = {r["run_id"]: r for r in json.loads(
+            run_cli(capfd, "runs", "--runs-root", tmp_path / "runs", "--format", "json").stdout)}
+    finally:
+        holders[1].send_signal(signal.SIGKILL)
+        holders[1].wait()
+    assert rows["killed"]["status"] == "interrupted"
+    assert rows["killed"]["reason"].startswith(f"its training process (pid {holders[0].pid} on ")
+    assert rows["killed"]["reason"].endswith(") ended without a final record (killed, or the machine went down); "
+                                             "running it again resumes from its last checkpoint")
+    assert rows["training"]["status"] == "running"  # its process holds the lock
+    assert rows["elsewhere"]["status"] == "running"  # a lock another host held proves nothing here
+
+
+def test_campaign_status_says_a_run_training_here_is_running_and_one_whose_process_died_is_interrupted(
+        tmp_path, synthetic_root, capfd):
+    runs = tmp_path / "runs"
+    path = _campaign(tmp_path, synthetic_root)
+    camp = C.load_campaign(path, runs_root=runs)
+    for run in camp.runs:
+        _running(run.run_dir)
+    holders = [hold_lock(run.run_dir / locks.TRAINING_LOCK) for run in camp.runs]
+    holders[1].send_signal(signal.SIGKILL)
+    holders[1].wait()
+    try:
+        out = run_cli(capfd, "campaign", path, "--runs-root", runs, "--status", "--no-analysis").stdout
+    finally:
+        holders[0].send_signal(signal.SIGKILL)
+        holders[0].wait()
+    states = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:3]}
+    assert states == {"resnet_20-s0": "running", "eca_resnet_20-s0": "interrupted"}, out  # was "new" for both
+    assert f"  interrupted: eca_resnet_20-s0: its training process (pid {holders[1].pid} on " in out

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from .. import records
+from .. import locks, records
 from ..campaign import Campaign, write_manifest
 from ..data import dataset_entry
 from ..devices import visible_gpus
@@ -46,7 +46,7 @@ class CannotStart(RuntimeError):
 
 
 def campaign_lock(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
-    return Path(runs_root) / campaign.name / records.LOCKS / "campaign.lock"
+    return Path(runs_root) / campaign.name / locks.LOCKS / "campaign.lock"
 
 
 def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
@@ -107,10 +107,10 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     with contextlib.ExitStack() as held:
         owner = False  # of the campaign's lock, hence of its manifest and timing record
         try:
-            held.enter_context(records.lock(campaign_lock(campaign, runs_root)))
+            held.enter_context(locks.lock(campaign_lock(campaign, runs_root)))
             write_manifest(campaign, runs_root)
             owner = True
-        except records.Locked as e:
+        except locks.Locked as e:
             log(f"campaign {campaign.name}: another campaign process holds it ({e.holder}); the runs it holds "
                 f"are skipped here (reported as locked)")
         except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
@@ -169,9 +169,9 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
     def attempt_and_count(run: Run, slot: KernelSlot) -> None:
         t0 = time.time()
         try:
-            with records.lock(run_lock(run)):
+            with locks.lock(run_lock(run)):
                 status = attempt(run, slot)
-        except records.Locked as e:
+        except locks.Locked as e:
             status = "locked"
             log(f"{run.run_id}: locked, skipped: another campaign process is running it ({e.holder})")
         except records.RecordError as e:  # damaged since the runs to do were chosen: reported, the others go on
@@ -199,9 +199,9 @@ def analyse(campaign: Campaign, runs_root: str | os.PathLike = "runs", book_dir:
     this machine, whichever executor trained the runs, under the campaign's lock: while another campaign process
     holds it, its analysis is left to it."""
     try:
-        with records.lock(campaign_lock(campaign, runs_root)):
+        with locks.lock(campaign_lock(campaign, runs_root)):
             _analyse(campaign, runs_root, Path(book_dir) / "generated", log)
-    except records.Locked as e:
+    except locks.Locked as e:
         log(f"analysis skipped: another campaign process holds campaign {campaign.name} ({e.holder})")
 
 

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import records
+from .. import locks, records
 from ..campaign import Campaign, write_manifest
 from ..config import ConfigError, ExecutorConfig
 from ..kernels import KernelSlot, Stopped, raise_stopped
@@ -250,7 +250,10 @@ def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dic
         try:
             record = records.load(run.run_dir) or {}
             state = run_state(record.get("status"), job is not None, slurm.get(job))
-            if state == "failed" and record.get("status") != "failed":  # killed before it could say why
+            if job is None and record.get("status") == "running":  # run here: its process says whether it lives
+                why = locks.killed(run.run_dir)
+                state, record = ("interrupted", {"reason": why}) if why else ("running", record)
+            elif state == "failed" and record.get("status") != "failed":  # killed before it could say why
                 record = {"reason": f"job {job} ended{f' ({slurm[job]})' if slurm.get(job) else ''} before the "
                                     f"run's record was final; --retry-failed submits it again, to resume from "
                                     f"its last checkpoint if it wrote one"}

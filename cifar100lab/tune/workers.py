@@ -12,7 +12,7 @@ import os
 import threading
 from pathlib import Path
 
-from .. import records
+from .. import locks, records
 from ..config import ConfigError, resolve
 from ..kernels import KernelSlot, job_envs, keep_kernels, resolve_jobs, run_in_slots
 from ..optuna_parts import (
@@ -114,11 +114,11 @@ def execute_trial(spec: StudySpec, trial, runs_root, execute, log) -> float:
                                                                      f"{threading.current_thread().name}")
     log(f"trial {trial.number}: {run.run_id} {trial.params}")
     try:
-        with records.lock(run_lock(run)):
+        with locks.lock(run_lock(run)):
             before = attempts_so_far(run)
             code, tail = execute(run)
             status = record_outcome(run, code, tail, before)
-    except records.Locked as e:
+    except locks.Locked as e:
         raise TrialFailed(f"{run.run_id}: another process is running it ({e.holder})") from None
     except KeyboardInterrupt:  # Optuna fails the trial; the next `tune` enqueues it again (retry_interrupted)
         trial.set_user_attr("interrupted", True)
