@@ -255,10 +255,12 @@ def test_a_missed_cpu_target_says_what_share_of_the_peak_it_would_need(tmp_path)
             "the bf16 peak (it runs at 57.5 %).") in en
     assert "实测 bf16 矩阵乘峰值是 fp32 的 2.00×" in zh and "须达到 bf16 峰值的 62.5 %（现为 57.5 %）。" in zh
     en, zh = _pages(tmp_path / "avx2", _cpu_bench_record({"ours": 1.25}, {"fp32": 0.08}, precision="fp32"))
-    assert ("not met (best: `ours`, 1.25×). On this CPU `ours` trains in fp32, as the original pipeline does (the CPU "
-            "has no bf16 instructions); the original runs at 62.5 % of the fp32 peak, so 2.5× needs `ours` to run at "
-            "156.2 % of it (it runs at 78.1 %): more than the peak itself.") in en
-    assert "须达到该峰值的 156.2 %（现为 78.1 %），超过峰值本身。" in zh
+    assert ("not met (best: `ours`, 1.25×). On this CPU `ours` trains in fp32, as the original pipeline does (the "
+            "bench measured no bf16 peak: the CPU has no bf16 instructions); the original runs at 62.5 % of the fp32 "
+            "peak, so 2.5× needs `ours` to run at 156.2 % of it (it runs at 78.1 %): more than the peak itself.") in en
+    assert "没有 bf16 指令）；" in zh and "须达到该峰值的 156.2 %（现为 78.1 %），超过峰值本身。" in zh
+    en, _ = _pages(tmp_path / "asked", _cpu_bench_record({"ours": 1.25}, {"fp32": 0.08, "bf16": 0.3}, precision="fp32"))
+    assert "trains in fp32, as the original pipeline does; the original runs at" in en  # fp32 asked for, not forced
     en, zh = _pages(tmp_path / "amx", _cpu_bench_record({"ours": 2.2, "ours+compile": 2.7}, {"fp32": 0.1, "bf16": 0.8}))
     assert "met by `ours+compile` (2.70×)." in en and "On this CPU" not in en and "在这台 CPU 上" not in zh
 

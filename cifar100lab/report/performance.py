@@ -56,7 +56,7 @@ def _target_needs(b: dict, best: dict, lang: str) -> str:
                precision=best["precision"], peak_ratio=f"{peaks[best['precision']] / peaks['fp32']:.2f}",
                original=_percent(original["fraction_of_peak"]), target=CPU_TRAIN_SPEEDUP_TARGET, path=best["path"],
                need=_percent(need), now=_percent(best["fraction_of_peak"]),
-               beyond=say("beyond_peak", lang) if need > 1 else "")
+               beyond=say("beyond_peak", lang) if need > 1 else "", no_bf16="" if "bf16" in peaks else say("no_bf16", lang))
 
 
 def _bench_section(b: dict, lang: str) -> str:

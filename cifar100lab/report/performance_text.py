@@ -57,11 +57,13 @@ TEXT = {
                            "{precision} peak (it runs at {now}){beyond}.",
                      "zh": "在这台 CPU 上，实测 {precision} 矩阵乘峰值是 fp32 的 {peak_ratio}×；原始管线的算力为 fp32 峰值的 "
                            "{original}，因此要达到 {target}×，`{path}` 须达到 {precision} 峰值的 {need}（现为 {now}）{beyond}。"},
-    "target_needs_fp32": {"en": " On this CPU `{path}` trains in fp32, as the original pipeline does (the CPU has no bf16 "
-                                "instructions); the original runs at {original} of the fp32 peak, so {target}× needs "
-                                "`{path}` to run at {need} of it (it runs at {now}){beyond}.",
-                          "zh": "这台 CPU 没有 bf16 指令，`{path}` 与原始管线一样以 fp32 训练；原始管线的算力为 fp32 峰值的 "
+    "target_needs_fp32": {"en": " On this CPU `{path}` trains in fp32, as the original pipeline does{no_bf16}; the original "
+                                "runs at {original} of the fp32 peak, so {target}× needs `{path}` to run at {need} of it "
+                                "(it runs at {now}){beyond}.",
+                          "zh": "在这台 CPU 上，`{path}` 与原始管线一样以 fp32 训练{no_bf16}；原始管线的算力为 fp32 峰值的 "
                                 "{original}，因此要达到 {target}×，`{path}` 须达到该峰值的 {need}（现为 {now}）{beyond}。"},
+    "no_bf16": {"en": " (the bench measured no bf16 peak: the CPU has no bf16 instructions)",
+                "zh": "（基准未测到 bf16 峰值：这台 CPU 没有 bf16 指令）"},
     "beyond_peak": {"en": ": more than the peak itself", "zh": "，超过峰值本身"},
     "speedups": {"en": "- {model}, `{path}`: training **{train}×** and evaluation **{eval}×** the original pipeline's "
                        "images/s{first}.",
