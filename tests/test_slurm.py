@@ -151,31 +151,21 @@ def test_a_job_killed_mid_run_by_a_fault_is_failed_with_the_reason_and_is_submit
             "submits it again, to resume from its last checkpoint if it wrote one") in out, out
 
 
-def test_a_job_cancelled_mid_run_and_killed_before_its_record_said_so_is_interrupted_and_submitted_again(
-        tmp_path, monkeypatch, synthetic_root):
+@pytest.mark.parametrize("began, line", [
+    (False, "  new: resnet_20-s0: job 41 was cancelled before it started; the next submission submits it again"),
+    (True, "  interrupted: resnet_20-s0: job 41 was cancelled before the run could record where it stopped; the next "
+           "submission resumes it from its last checkpoint"),  # scancel's SIGKILL came before the record
+], ids=["while-pending", "mid-run"])
+def test_a_cancelled_job_is_submitted_again_by_the_next_plain_submission(tmp_path, monkeypatch, synthetic_root,
+                                                                         began, line):
     fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job
                sacct="echo '41|CANCELLED by 0'\necho '42|PENDING'",
                sbatch=f"echo \"$@\" >> {tmp_path / 'sbatch.log'}\necho 'Submitted batch job 42'")
     yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
-    records.save(runs / "c" / "c-resnet_20-s0", records.start(runs / "c" / "c-resnet_20-s0", run_id="c-resnet_20-s0"))
-    code, out = campaign(yaml_path, runs, tmp_path / "book", "--status")  # scancel's SIGKILL came before the record
-    assert code == 0 and ("  interrupted: resnet_20-s0: job 41 was cancelled before the run could record where it "
-                          "stopped; the next submission resumes it from its last checkpoint") in out, out
-    assert not (tmp_path / "sbatch.log").exists()
-    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # no --retry-failed needed
-    assert code == 0 and "submitted 1 run(s) as one job array: 42" in out, out
-    assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41", "42"]
-
-
-def test_a_job_cancelled_while_pending_is_new_again_and_the_next_submission_submits_it(tmp_path, monkeypatch,
-                                                                                        synthetic_root):
-    fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job
-               sacct="echo '41|CANCELLED by 0'\necho '42|PENDING'",
-               sbatch=f"echo \"$@\" >> {tmp_path / 'sbatch.log'}\necho 'Submitted batch job 42'")
-    yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
+    if began:
+        records.save(runs / "c" / "c-resnet_20-s0", records.start(runs / "c" / "c-resnet_20-s0", run_id="c-resnet_20-s0"))
     code, out = campaign(yaml_path, runs, tmp_path / "book", "--status")
-    assert code == 0 and ("  new: resnet_20-s0: job 41 was cancelled before it started; the next submission submits "
-                          "it again") in out, out
+    assert code == 0 and line in out, out
     assert not (tmp_path / "sbatch.log").exists()
     code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")  # no --retry-failed needed
     assert code == 0 and "submitted 1 run(s) as one job array: 42" in out, out
