@@ -106,7 +106,7 @@ def _campaign_here(camp, a) -> int:
     from . import records
     from .executors import local
     from .run_listing import skipped_lines
-    from .runs import stale_groups, stale_note
+    from .runs import stale_fields, stale_groups, stale_note
     try:
         summary = local.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
     except local.CannotStart as e:
@@ -119,7 +119,7 @@ def _campaign_here(camp, a) -> int:
     for line in skipped_lines([(rid, (records.load(Path(a.runs_root) / camp.name / rid) or {}).get("reason"))
                                for rid in summary["skipped"]], ""):
         print(line)
-    stale = [r for r in camp.runs if r.run_id in summary["stale"]]
+    stale = {r.run_id: stale_fields(r) for r in camp.runs if r.run_id in summary["stale"]}
     for changed, run_ids in stale_groups(stale).items():
         print(f"  stale: {stale_note(changed, run_ids)}")
     for rid in summary["damaged"]:

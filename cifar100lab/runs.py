@@ -62,12 +62,11 @@ def stale_fields(run: Run) -> list[str]:
     return [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def stale_groups(runs: list[Run]) -> dict[str, list[str]]:
-    """The complete runs among ``runs`` whose config changed, by what changed ("field: recorded → asked; …")."""
+def stale_groups(stale: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Stale runs (run id -> its :func:`stale_fields`) by what changed ("field: recorded → asked; …")."""
     groups: dict[str, list[str]] = {}
-    for run in runs:
-        if changed := stale_fields(run):
-            groups.setdefault("; ".join(changed), []).append(run.run_id)
+    for run_id, changed in stale.items():
+        groups.setdefault("; ".join(changed), []).append(run_id)
     return groups
 
 

@@ -32,6 +32,7 @@ from ..runs import (
     run_lock,
     skipped_offline,
     stale_fields,
+    stale_groups,
     stale_note,
     status_of,
 )
@@ -51,7 +52,7 @@ def campaign_lock(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
 
 def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, log) -> list[Run]:
     """The runs to execute; done ones go to ``already``, complete ones whose config changed to ``stale``."""
-    todo, stale_by_change = [], {}
+    todo, stale_by_run = [], {}
     for run in campaign.runs:
         try:
             stale = [] if force else stale_fields(run)
@@ -61,13 +62,13 @@ def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, l
             continue
         if stale:
             summary["stale"].append(run.run_id)
-            stale_by_change.setdefault("; ".join(stale), []).append(run.run_id)
+            stale_by_run[run.run_id] = stale
         elif not force and status_of(run) in done:
             restore_damaged_metrics(run, log)
             summary["already"].append(run.run_id)
         else:
             todo.append(run)
-    for changed, run_ids in stale_by_change.items():  # one line per change, not per run
+    for changed, run_ids in stale_groups(stale_by_run).items():  # one line per change, not per run
         log(f"stale, not re-run: {stale_note(changed, run_ids)}")
     return todo
 
