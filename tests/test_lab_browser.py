@@ -137,13 +137,28 @@ def append_to_parameters(page, text: str) -> None:
     page.keyboard.press("Escape")
 
 
+def answer_kernel_dialog(page) -> None:
+    """Pick the preselected kernel if JupyterLab asks for one. In a loaded suite run it once asked after the
+    server had started the notebook's kernel (its log shows that one) while the page held none (the dialog
+    offered "No Kernel"), and the dialog took every later click; a person answers with the kernel offered."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():
+        dialog.locator(".jp-mod-accept").click()
+        dialog.wait_for(state="detached")
+
+
 def run_all(page) -> None:
     """Run ▸ Run All Cells, once more if no cell's prompt changed within 15 s: a menu command can reach a
-    notebook that has not taken the focus yet, and then nothing runs (seen once: every prompt stayed [ ])."""
+    notebook that has not taken the focus yet, and then nothing runs (seen once: every prompt stayed [ ]).
+    A click that a late kernel dialog takes is tried again once the dialog is answered."""
     prompts = page.locator(f"{SHOWN} .jp-CodeCell .jp-InputPrompt")
     before = prompts.all_inner_texts()
-    for _ in range(2):
-        page.locator(f"{SHOWN} .jp-MarkdownCell").first.click()  # the menu's commands act on the focused notebook
+    for _ in range(3):
+        answer_kernel_dialog(page)
+        try:  # the menu's commands act on the focused notebook
+            page.locator(f"{SHOWN} .jp-MarkdownCell").first.click(timeout=15_000)
+        except sync_api.TimeoutError:
+            continue
         page.locator(".lm-MenuBar-item", has_text="Run").first.click()
         page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
         deadline = time.monotonic() + 15
