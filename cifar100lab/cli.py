@@ -144,7 +144,7 @@ def cmd_book(a) -> int:
 
 def cmd_models(a) -> int:
     from .model_catalog import models_listing
-    print(models_listing(a.format, measure=a.measure))
+    print(models_listing(a.format, measure=a.measure, update_cache=a.update_cache))
     return 0
 
 
@@ -225,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the registered models with their parameter counts and FLOPs")
     _add_format(m)
     m.add_argument("--measure", action="store_true", help="count every registered model now instead of reading "
-                                                          "the cached counts (e.g. for a model added since)")
+                                                          "the cached counts")
+    m.add_argument("--update-cache", action="store_true",
+                   help="count every registered model now and write the counts the listing and the book's Models "
+                        "page read (cifar100lab/reference/models.json) after adding or changing a model")
     m.set_defaults(fn=cmd_models, reads_only=True)
     r = sub.add_parser("runs", help="list runs: status, epochs done/total, top-1 with its interval, time, short id")
     r.add_argument("--runs-root", default="runs", help="folder to look for runs in (default: runs)")

@@ -1,16 +1,24 @@
 """The models listing's facts: every registered model's metadata with its parameter count and FLOPs at the
 size it runs at by default (its pretraining size when it fine-tunes), cached in ``reference/models.json``.
 
-Listing reads the cache, so it imports no torch and builds no network; ``models --measure`` counts afresh
-(a model added since the cache was written), and a test checks the cache against the registry."""
+The cache names what it was counted from (:func:`registry_fingerprint`: the model files and the plugin models).
+While that holds, the listing and the book's Models page read it, importing no torch and building no network;
+once a model is added or changed they count every model afresh, so a new model is listed at once, and
+``models --update-cache`` writes the cache again. A test checks the cache against the registry."""
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from .listing import Column, render, scaled, text
 
-CATALOG = Path(__file__).parent / "reference" / "models.json"
+PACKAGE = Path(__file__).parent
+CATALOG = PACKAGE / "reference" / "models.json"
+MODELS_DIR = PACKAGE / "models"
+PLUGIN_GROUP = f"{__package__}.models"  # models.PLUGIN_GROUP, spelled here: importing models imports torch
 COLUMNS = [Column("model", "model"), Column("group", "group"), Column("source", "source"),
            Column("default_run", "default run"), Column("input_size", "input", str, right=True),
            Column("params", "params (M)", scaled(1e6, 2), right=True),
@@ -43,16 +51,54 @@ def measure_catalog() -> list[dict]:
     return sorted(rows, key=lambda r: (GROUPS.index(r["group"]), r["params"]))
 
 
-def write_catalog(path: Path = CATALOG) -> None:
-    """Count every registered model again and write the cache (after adding or changing a model)."""
+def registry_fingerprint() -> str:
+    """What the catalog's rows follow from, read without importing torch: the bytes of every model file and the
+    plugin models' entry points with their packages' versions. (A timm release that changed a timm-backed
+    network's size is caught by the test that counts every model against the cache.)"""
+    digest = hashlib.sha256()
+    for path in sorted(MODELS_DIR.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for point in sorted(entry_points(group=PLUGIN_GROUP), key=lambda p: (p.name, p.value)):
+        digest.update(f"{point.name}={point.value}@{point.dist.version if point.dist else ''}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def write_catalog(path: Path | None = None) -> list[dict]:
+    """Count every registered model again and write the cache with what it was counted from; the rows."""
     from .records import atomic_write_json
-    atomic_write_json(path, measure_catalog())
+    rows = measure_catalog()
+    atomic_write_json(path or CATALOG, {"fingerprint": registry_fingerprint(), "models": rows})
+    return rows
 
 
-def read_catalog(path: Path = CATALOG) -> list[dict]:
-    return json.loads(path.read_text(encoding="utf-8"))
+def read_catalog(path: Path | None = None) -> list[dict]:
+    """The cached rows, as written (:func:`current_catalog` checks that they still hold)."""
+    return json.loads((path or CATALOG).read_text(encoding="utf-8"))["models"]
 
 
-def models_listing(fmt: str = "table", measure: bool = False) -> str:
-    """The registered models in ``fmt``: from the cache, or counted now with ``measure``."""
-    return render(measure_catalog() if measure else read_catalog(), COLUMNS, fmt)
+def current_catalog() -> tuple[list[dict], bool]:
+    """(rows, counted now): the cache while the model files and plugins are those it was counted from;
+    otherwise every registered model counted afresh (seconds: it imports torch and builds each network)."""
+    cached = json.loads(CATALOG.read_text(encoding="utf-8")) if CATALOG.exists() else {}
+    if cached.get("fingerprint") == registry_fingerprint():
+        return cached["models"], False
+    return measure_catalog(), True
+
+
+STALE = ("models: counted now (the model files or plugin models changed since {cache} was written); "
+         "`python -m cifar100lab models --update-cache` saves the counts")
+
+
+def models_listing(fmt: str = "table", measure: bool = False, update_cache: bool = False) -> str:
+    """The registered models in ``fmt``: from the cache while it holds, else counted now (said on stderr);
+    always counted now with ``measure``; counted and written to the cache with ``update_cache``."""
+    if update_cache:
+        rows = write_catalog()
+    elif measure:
+        rows = measure_catalog()
+    else:
+        rows, counted_now = current_catalog()
+        if counted_now:
+            shown = CATALOG.relative_to(PACKAGE.parent) if CATALOG.is_relative_to(PACKAGE.parent) else CATALOG
+            print(STALE.format(cache=shown), file=sys.stderr)
+    return render(rows, COLUMNS, fmt)

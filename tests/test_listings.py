@@ -1,8 +1,10 @@
 """Listings fit a terminal and start at once: ``models`` reads cached counts (no torch, nothing built), counted
 at the size each model runs at; ``--format`` gives csv, json or markdown for other tools."""
 import csv
+import importlib.util
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 
-from cifar100lab.model_catalog import measure_catalog, read_catalog
-from cifar100lab.models import model_entry, model_names, resolve_input_size
+from cifar100lab import model_catalog
+from cifar100lab.model_catalog import measure_catalog, read_catalog, registry_fingerprint
+from cifar100lab.models import _registry, model_entry, model_names, resolve_input_size
 
-REGENERATE = ("regenerate it: python -c 'from cifar100lab.model_catalog import write_catalog; write_catalog()'")
+REGENERATE = "regenerate it: python -m cifar100lab models --update-cache"
 
 
 def test_models_listing_imports_no_torch_and_fits_120_columns():
@@ -33,6 +36,8 @@ def test_models_listing_counts_each_model_at_the_size_it_runs_at(capfd):
 
 
 def test_model_catalog_lists_every_registered_model_with_its_registry_facts():
+    # counted from the model files as they are: otherwise every listing would count afresh
+    assert json.loads(model_catalog.CATALOG.read_text())["fingerprint"] == registry_fingerprint(), REGENERATE
     catalog = {r["model"]: r for r in read_catalog()}
     assert sorted(catalog) == model_names(), REGENERATE
     for name, row in catalog.items():
@@ -44,6 +49,42 @@ def test_model_catalog_lists_every_registered_model_with_its_registry_facts():
 @pytest.mark.slow
 def test_model_catalog_counts_equal_counts_made_now():
     assert measure_catalog() == read_catalog(), REGENERATE
+
+
+TINY_CNN = """from torch import nn
+from cifar100lab.models import register_model
+
+
+@register_model("tiny_cnn", family="tiny", group="basic ResNet", source="own", paper="-", recipe="resnet_sgd")
+def tiny_cnn(num_classes: int = 100, width: int = 8):
+    return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(width, num_classes))
+"""
+
+
+def test_a_model_file_added_is_listed_at_once_and_update_cache_writes_its_counts(tmp_path, monkeypatch, capfd):
+    """The README's "adding a model": a new file in cifar100lab/models/ is in the `models` listing and on the
+    book's Models page before anyone rewrites the cached counts (it used to be missing from both)."""
+    from cifar100lab.report.models_page import models_table
+    models_dir, cache = tmp_path / "models", tmp_path / "models.json"
+    shutil.copytree(model_catalog.MODELS_DIR, models_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    (models_dir / "tiny_cnn.py").write_text(TINY_CNN)
+    shutil.copy(model_catalog.CATALOG, cache)
+    monkeypatch.setattr(model_catalog, "MODELS_DIR", models_dir)
+    monkeypatch.setattr(model_catalog, "CATALOG", cache)
+    monkeypatch.setattr(_registry, "MODEL_REGISTRY", dict(_registry.MODEL_REGISTRY))  # the new model: this test's
+    spec = importlib.util.spec_from_file_location("tiny_cnn_family", models_dir / "tiny_cnn.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # as importing cifar100lab.models imports it
+
+    first = run_cli(capfd, "models")
+    assert first.returncode == 0 and "tiny_cnn" in first.stdout
+    assert "counted now" in first.stderr and "models --update-cache" in first.stderr
+    assert "tiny_cnn" not in {r["model"] for r in read_catalog(cache)}  # a listing writes nothing
+    assert run_cli(capfd, "models", "--update-cache").returncode == 0
+    assert json.loads(cache.read_text())["fingerprint"] == registry_fingerprint()
+    again = run_cli(capfd, "models")
+    assert again.stdout == first.stdout and again.stderr == ""  # read from the cache it wrote
+    assert "tiny_cnn" in set(models_table().model)
 
 
 def test_models_listing_formats_for_other_tools(capfd):

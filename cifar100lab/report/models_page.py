@@ -1,13 +1,13 @@
 """The Models page: one row per registered model, from the models catalog (``reference/models.json``: parameters
 and FLOPs counted at the size each model runs at, which a test checks against the registry), so a build
-constructs no network."""
+constructs no network; a model added or changed since the cache was written is counted then (model_catalog)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
 
-from ..model_catalog import read_catalog
+from ..model_catalog import current_catalog
 from ..models import GROUPS
 from .i18n import ADAPTATIONS, LANGS, group
 from .tables import markdown_table
@@ -33,7 +33,7 @@ NOTE = {"en": "Parameters are exact counts with a 100-class head, at the input s
 
 def models_table() -> pd.DataFrame:
     """The catalog's rows in the report's group order, smallest first within a group."""
-    df = pd.DataFrame(read_catalog())
+    df = pd.DataFrame(current_catalog()[0])
     df["group"] = pd.Categorical(df.group, GROUPS, ordered=True)
     return df.sort_values(["group", "params"]).reset_index(drop=True)
 
