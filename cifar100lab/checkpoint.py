@@ -29,7 +29,8 @@ def read_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict:
     ``mmap``: tensors are read from the file when first used (an evaluation never reads the optimizer's)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        from .run_listing import listed_run_hint
+        raise CheckpointError(f"no checkpoint at {path}{listed_run_hint(path)}")
     ckpt = _load_plain(path, mmap)
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:

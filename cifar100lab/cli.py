@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_runs, reads_only=True)
     _add_synth(sub)
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set")
-    e.add_argument("checkpoint", help="a run's checkpoint.pt")
+    e.add_argument("checkpoint", help="a run's checkpoint.pt, or its run folder")
     e.add_argument("--out", help="write the metrics here as JSON (default: evaluation.json beside the checkpoint)")
     e.add_argument("--data-root", help="where the dataset lives (default: the checkpoint's config's)")
     e.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size (default: 1000)")

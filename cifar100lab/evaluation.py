@@ -47,8 +47,11 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
                         data_root: str | None = None, batch_size: int = 1000) -> dict:
     """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
-    a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint)."""
+    a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint). ``checkpoint``: the file,
+    or the run folder holding it."""
     checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / records.CHECKPOINT
     out = Path(out) if out else checkpoint.parent / "evaluation.json"
     ckpt = read_checkpoint(checkpoint)
     if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):

@@ -26,6 +26,7 @@ from . import data as data_mod
 from . import records
 from .checkpoint import CheckpointError, load_weights, read_checkpoint
 from .models import classifier_name, create_model, model_entry, shaped_by_input_size
+from .run_listing import listed_run_hint
 
 WEIGHTS = "model.safetensors"
 EXPORT_CONFIG = "config.json"  # the name timm and the Hugging Face hub give a model's config
@@ -156,6 +157,8 @@ def read_trained(source: str | os.PathLike) -> tuple[dict, dict]:
     """(facts, state dict) from a run folder, a checkpoint file or an exported folder; ``facts["weights"]`` is
     the file the state dict came from."""
     source = Path(source)
+    if not source.exists():
+        raise ExportError(f"{source} does not exist{listed_run_hint(source)}")
     if source.is_dir() and (source / WEIGHTS).is_file() and (source / EXPORT_CONFIG).is_file():
         return _from_export(source)
     if source.is_dir():

@@ -27,6 +27,21 @@ def short_id(run_id: str, campaign: str | None) -> str:
     return f"{short[:SHORT_ID_MAX - 9]}~{hashlib.sha1(run_id.encode()).hexdigest()[:8]}"
 
 
+def listed_run_hint(path: str | Path) -> str:
+    """For a run path that does not exist, built from the listing's short id (``runs/quick/resnet_56-s0``), the
+    folder that run is in (``runs/quick/quick-resnet_56-s0``), as a clause for an error line; "" otherwise."""
+    path = Path(path)
+    folder = path.parent if path.name == records.CHECKPOINT else path
+    if folder.exists() or not folder.parent.is_dir():
+        return ""
+    campaign = folder.parent.name
+    found = sorted(d for d in folder.parent.iterdir() if d.is_dir() and short_id(d.name, campaign) == folder.name)
+    if len(found) != 1:
+        return ""
+    return (f" (the runs listing shows its runs without the campaign's prefix: run {folder.name} of campaign "
+            f"{campaign} is {found[0] / path.relative_to(folder)})")
+
+
 def clock(seconds: float | None) -> str:
     if seconds is None:
         return "-"

@@ -8,6 +8,7 @@ from conftest import run_cli, tiny_config
 from cifar100lab import records
 from cifar100lab.checkpoint import CheckpointError
 from cifar100lab.evaluation import evaluate_checkpoint
+from cifar100lab.run_listing import short_id
 from cifar100lab.train import train
 
 
@@ -78,11 +79,31 @@ def test_evaluate_cli_names_a_damaged_checkpoint_in_one_line(trained, tmp_path, 
     assert str(path) in proc.stderr
 
 
-def test_evaluate_cli_names_the_dataset_it_measured_on(trained, tmp_path, capfd):
-    proc = run_cli(capfd, "evaluate", trained / records.CHECKPOINT, "--out", tmp_path / "e.json")
+@pytest.mark.parametrize("given", ["checkpoint", "run folder"])
+def test_evaluate_cli_names_the_dataset_it_measured_on(trained, tmp_path, capfd, given):
+    path = trained / records.CHECKPOINT if given == "checkpoint" else trained  # export takes either: so does this
+    proc = run_cli(capfd, "evaluate", path, "--out", tmp_path / "e.json")
     assert proc.returncode == 0, proc.stderr
     assert re.fullmatch(r"resnet_20 epoch \d+: top-1 [\d.]+ top-5 [\d.]+ on \d+ test images of synthetic data "
                         r"\(CIFAR-100 layout\)\n", proc.stdout), proc.stdout
+
+
+def test_a_run_path_built_from_the_runs_listing_is_pointed_to_the_runs_folder(tmp_path, capfd):
+    """The runs listing shows a campaign's runs without the campaign's prefix (and cuts long ids), so a path built
+    from it misses the folder: the error line names the folder meant, not only that nothing is there."""
+    campaign = tmp_path / "runs" / "quick"
+    long_id = "quick-resnet_56-" + "-".join(f"option{i}-value{i}" for i in range(6)) + "-s0"
+    for run_id in ("quick-resnet_20-s0", long_id):
+        (campaign / run_id).mkdir(parents=True)
+    cases = [("evaluate", campaign / "resnet_20-s0" / records.CHECKPOINT,
+              campaign / "quick-resnet_20-s0" / records.CHECKPOINT),
+             ("export", campaign / short_id(long_id, "quick"), campaign / long_id)]
+    for command, given, meant in cases:
+        proc = run_cli(capfd, command, given)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert str(given) in proc.stderr and proc.stderr.rstrip().endswith(f"is {meant})"), proc.stderr
+    unknown = run_cli(capfd, "evaluate", campaign / "resnet_32-s0")
+    assert unknown.returncode == 2 and "runs listing" not in unknown.stderr  # no such run: nothing to point to
 
 
 def test_evaluate_checks_its_output_before_evaluating(trained, tmp_path, monkeypatch):
