@@ -56,8 +56,8 @@ def registry_fingerprint() -> str:
     plugin models' entry points with their packages' versions. (A timm release that changed a timm-backed
     network's size is caught by the test that counts every model against the cache.)"""
     digest = hashlib.sha256()
-    for path in sorted(MODELS_DIR.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(MODELS_DIR.glob("*.py")):  # line endings as a Windows checkout writes them count as equal
+        digest.update(path.name.encode() + b"\0" + path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
     for point in sorted(entry_points(group=PLUGIN_GROUP), key=lambda p: (p.name, p.value)):
         digest.update(f"{point.name}={point.value}@{point.dist.version if point.dist else ''}\0".encode())
     return digest.hexdigest()[:16]
