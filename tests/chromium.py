@@ -38,7 +38,7 @@ MEASURE = """
   for (const c of col.querySelectorAll('td, th')) {
     const walk = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
     for (let node = walk.nextNode(); node; node = walk.nextNode()) {
-      for (const m of node.data.matchAll(/(?<=^|\s|[(])[A-Za-z]{4,15}(?=[.,;:)]?(\s|$))/g)) {
+      for (const m of node.data.matchAll(/(?<=^|\\s|[(])[A-Za-z]{4,15}(?=[.,;:)]?(\\s|$))/g)) {
         const range = document.createRange();
         range.setStart(node, m.index);
         range.setEnd(node, m.index + m[0].length);
