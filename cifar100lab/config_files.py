@@ -6,6 +6,7 @@ importing torch.
 """
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,13 @@ import yaml
 
 class ConfigError(ValueError):
     """A configuration is invalid; raised before any work starts."""
+
+
+def did_you_mean(given, valid, prefix: str = "") -> str:
+    """' (did you mean PREFIXNAME?)' for the valid name closest to a mistyped one ('' when none is close), so an
+    error that lists every valid name also points at the one meant."""
+    close = difflib.get_close_matches(str(given), [str(v) for v in valid], n=1, cutoff=0.75)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 YAML_MAX_BYTES = 1 << 20  # settings, not data: a bigger file is a mistake, and it is copied into every record
@@ -103,5 +111,6 @@ def refuse_unknown_keys(given, valid: tuple[str, ...], where: str, whole_file: b
     if bad:
         other_file = whole_file and len(bad) > len(set(map(str, given))) - len(bad)
         kind = next((what for key, what in FILE_KINDS if key in bad), None) if other_file else None
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid keys: {', '.join(valid)}"
+        named = ", ".join(f"{key}{did_you_mean(key, valid)}" for key in bad)
+        raise ConfigError(f"{where}: unknown key(s) {named}; valid keys: {', '.join(valid)}"
                           + (f" (its keys say it is {kind})" if kind else ""))

@@ -7,7 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from .config import TrainConfig
-from .config_files import ConfigError, parse_yaml
+from .config_files import ConfigError, did_you_mean, parse_yaml
 from .recipes import Recipe
 
 # The TrainConfig fields that are mappings, and what their keys are: a bare key of theirs is refused with its
@@ -37,9 +37,12 @@ def check_set_key(key: str) -> list[str]:
     field_names = [f.name for f in fields(TrainConfig)]
     if path[0] not in field_names:
         recipe_fields = {f.name for f in fields(Recipe)}
-        hint = (f"{key} is a recipe field: use --set overrides.{key}=VALUE" if key in recipe_fields else
-                "a recipe field is set as overrides.KEY, a model option as options.KEY")
-        raise ConfigError(f"--set {key}: unknown key; {hint} (training fields: {', '.join(field_names)})")
+        if key in recipe_fields:
+            guess, hint = "", f"{key} is a recipe field: use --set overrides.{key}=VALUE"
+        else:
+            guess = did_you_mean(path[0], field_names) or did_you_mean(path[0], recipe_fields, "overrides.")
+            hint = "a recipe field is set as overrides.KEY, a model option as options.KEY"
+        raise ConfigError(f"--set {key}: unknown key{guess}; {hint} (training fields: {', '.join(field_names)})")
     if len(path) > 1 and path[0] not in MAPPING_FIELDS:
         raise ConfigError(f"--set {key}: {path[0]} is not a mapping, so it has no keys; set it whole "
                           f"(--set {path[0]}=VALUE). Dotted keys reach into {', '.join(MAPPING_FIELDS)}")

@@ -73,7 +73,7 @@ def test_a_file_given_to_the_wrong_command_is_named_for_what_it_is(tmp_path, cap
 def test_a_mistyped_key_in_a_campaign_is_not_taken_for_another_kind_of_file(tmp_path, capfd):
     (tmp_path / "c.yaml").write_text("name: c\nseeds: 2\nmodel: [resnet_20]\n")  # models, mistyped
     result = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dry-run")
-    _refused(result, "unknown key(s) model; valid keys: name")
+    _refused(result, "unknown key(s) model (did you mean models?); valid keys: name")
     assert "its keys say" not in result.stderr
 
 
@@ -98,7 +98,9 @@ def test_yaml_over_the_size_limit_is_refused_saying_the_limit(tmp_path, capfd):
     ("=3", ["--set expects KEY=VALUE"]),
     ("seed=3", ["--set: seed cannot be set there", "'seeds:'"]),
     ("overrides={lr: 1, lr: 2}", ["'lr' appears twice"]),
-    ("lr=0.05", ["--set lr: unknown key", "use --set overrides.lr=VALUE"]),
+    ("lr=0.05", ["--set lr: unknown key; lr is a recipe field", "use --set overrides.lr=VALUE"]),
+    ("epoch=3", ["--set epoch: unknown key (did you mean epochs?)"]),
+    ("lrr=0.05", ["--set lrr: unknown key (did you mean overrides.lr?)"]),
     ("k_size=5", ["--set k_size: unknown key", "model option as options.KEY"]),
     ("epochs.x=1", ["--set epochs.x: epochs is not a mapping", "--set epochs=VALUE"]),
     ("overrides.lr.x=1", ["one key deep", "--set overrides.lr=VALUE"]),

@@ -137,7 +137,7 @@ def test_bad_runs_file_fails_before_any_training(tmp_path, variants, extra, mess
 def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
     from cifar100lab.cli import main
     out = tmp_path / "r.json"
-    for args, message in ((["--models", "resnet_21"], "unknown model(s) resnet_21; valid: "),
+    for args, message in ((["--models", "resnet20"], "unknown model(s) resnet20 (did you mean resnet_20?); valid: "),
                           (["--out", "r.txt"], "must name a .json"),
                           (["--campaign", str(tmp_path / "none.yaml"), "--out", str(out)], "does not exist"),
                           (["--pack", "2", "--campaign", "y.yaml"], "give one"),

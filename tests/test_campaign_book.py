@@ -328,7 +328,7 @@ def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
 def test_bad_campaign_yaml_fails_before_any_run(tmp_path, synthetic_root, capfd):
     bad = write_campaign(tmp_path / "bad.yaml", synthetic_root, models=["resnet_20"], seedz=[1])
     proc = run_cli(capfd, *campaign_cmd(bad, tmp_path / "runs", tmp_path / "book")[3:])
-    assert proc.returncode == 2 and "unknown key(s) seedz; valid keys: name" in proc.stderr
+    assert proc.returncode == 2 and "unknown key(s) seedz (did you mean seeds?); valid keys: name" in proc.stderr
     typo = write_campaign(tmp_path / "typo.yaml", synthetic_root, models=["resnet_20"],
                           defaults={"epochs": 1, "overrides": {"lr_sched": "x"}, "data_root": str(synthetic_root)})
     proc = run_cli(capfd, *campaign_cmd(typo, tmp_path / "runs", tmp_path / "book")[3:])

@@ -155,7 +155,7 @@ def test_a_cached_set_whose_file_was_altered_is_generated_again(tmp_path):
     ({"severities": [0, 3]}, "severities must be 'all' or a list of distinct integers 1 to 5"),
     ({"images": 0}, "images (omit it for the whole test set) must be an integer ≥ 1"),
     ({"baseline": "resnet_21"}, "baseline 'resnet_21' is not a registered model"),
-    ({"severity": [1]}, "unknown key(s) severity; valid keys: corruptions"),
+    ({"severity": [1]}, "unknown key(s) severity (did you mean severities?); valid keys: corruptions"),
     ({"cam_images": -1}, "cam_images must be an integer ≥ 0"),
 ])
 def test_a_bad_robustness_setting_is_one_line_naming_it(block, says):

@@ -53,7 +53,8 @@ def test_manifest_records_each_variants_recipe_change_and_how_the_study_compares
 
 @pytest.mark.parametrize("change, message", [
     ({"variants": [{"label": "x", "model": "resnet_20", "overrides": {"label_smoothng": 0.1}}]},
-     r"s.yaml: variant 'x': unknown recipe key\(s\) label_smoothng; valid keys: .*label_smoothing"),
+     r"s.yaml: variant 'x': unknown recipe key\(s\) label_smoothng \(did you mean label_smoothing\?\); "
+     r"valid keys: .*label_smoothing"),
     ({"variants": [{"label": "x", "model": "resnet_20", "overrides": {"label_smoothing": 2}}]},
      r"variant 'x': recipe label_smoothing=2 is out of range"),
     ({"variants": [{"label": "x", "model": "resnet_20", "overrides": [0.1]}]}, r"variant 1 \(x\): overrides must be a mapping"),

@@ -118,9 +118,9 @@ def test_fine_tune_without_weights_is_skipped_before_any_data_is_read(tmp_path):
 
 def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
     cases = [({"modle": "resnet_20"}, "training config: unknown key.*modle.*valid keys: model"),
-             ({"model": "resnet_99"}, "unknown model 'resnet_99'"),
+             ({"model": "resnet20"}, "unknown model 'resnet20' \\(did you mean resnet_20\\?\\); valid names"),
              ({"options": {"k_size": 4}, "model": "eca_resnet_20"}, "odd"),
-             ({"overrides": {"momentun": 0.9}}, "unknown recipe key.*momentun"),
+             ({"overrides": {"momentun": 0.9}}, "unknown recipe key.*momentun \\(did you mean momentum\\?\\)"),
              ({"precision": "fp8"}, "precision 'fp8' is not one of"),
              ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
              ({"pretrained": "hub"}, "has no pretrained weights"),

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import torch
 
+from ..config_files import did_you_mean
+
 # The original report's Table 2 groups, in its order, then the Vision Transformers its future work named.
 GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP", "transformers")
 # The original study's eighteen networks: what a campaign's ``models: study`` means, whatever else is registered.
@@ -137,7 +139,8 @@ def model_entry(name: str) -> ModelEntry:
     try:
         return MODEL_REGISTRY[name]
     except KeyError:
-        raise UnknownModelError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODEL_REGISTRY))}") from None
+        raise UnknownModelError(f"unknown model {name!r}{did_you_mean(name, MODEL_REGISTRY)}; valid names: "
+                                f"{', '.join(sorted(MODEL_REGISTRY))}") from None
 
 
 def check_options(name: str, options: dict[str, Any]) -> None:
