@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from ..config_files import did_you_mean
+
 DATA_ENV = "CIFAR100LAB_DATA"
 PLUGIN_GROUP = "cifar100lab.datasets"
 FOLDER_PREFIX = "imagefolder"  # what a bare path stands for
@@ -121,8 +123,8 @@ def dataset_entry(name: str) -> DatasetEntry:
         return PREFIXES[prefix](rest)
     if "/" in name or name.startswith("~"):
         return PREFIXES[FOLDER_PREFIX](name)
-    raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or a folder of images "
-                    f"({FOLDER_PREFIX}:/path/to/images, one sub-folder per class)")
+    raise DataError(f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}; valid: {', '.join(DATASETS)}, or a "
+                    f"folder of images ({FOLDER_PREFIX}:/path/to/images, one sub-folder per class)")
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:

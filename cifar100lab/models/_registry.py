@@ -149,7 +149,8 @@ def check_options(name: str, options: dict[str, Any]) -> None:
     bad = sorted(set(options) - set(entry.options))
     if bad:
         valid = ", ".join(sorted(entry.options)) or "none"
-        raise ValueError(f"model {name!r} has no option(s) {', '.join(bad)}; valid options: {valid}")
+        named = ", ".join(f"{key}{did_you_mean(key, entry.options)}" for key in bad)
+        raise ValueError(f"model {name!r} has no option(s) {named}; valid options: {valid}")
 
 
 def resolve_input_size(name: str, pretrained: str | None = None, img_size: int | None = None) -> int:
