@@ -71,7 +71,9 @@ def read_yaml(path: str | os.PathLike, what: str = "YAML") -> Any:
     not UTF-8 or not valid YAML is one ConfigError line that says which and what to do."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{what} file {path} does not exist")
+        beside = [f.name for f in path.parent.glob("*.y*ml")] if path.parent.is_dir() else []
+        guess = did_you_mean(path.name, beside, f"{path.parent}/" if path.parent != Path() else "")
+        raise ConfigError(f"{what} file {path} does not exist{guess}")
     size = path.stat().st_size
     if size > YAML_MAX_BYTES:
         raise ConfigError(f"{path} is {size:,} bytes; a {what} file may be at most {YAML_MAX_BYTES:,} bytes "

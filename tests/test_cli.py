@@ -16,3 +16,11 @@ def test_check_with_a_missing_config_is_one_error_line_naming_it(tmp_path, capfd
     proc = run_cli(capfd, "check", "fork", missing, "--out", tmp_path / "fork.json")
     assert proc.returncode == 2 and proc.stderr == f"error: check config file {missing} does not exist\n"
     assert not (tmp_path / "fork.json").exists()
+
+
+def test_a_mistyped_campaign_file_is_named_with_the_file_beside_it_that_was_meant(tmp_path, capfd):
+    (tmp_path / "quick.yaml").write_text("models: [resnet_20]\n")
+    proc = run_cli(capfd, "campaign", tmp_path / "quik.yaml", "--dry-run", "--runs-root", tmp_path / "runs")
+    assert proc.returncode == 2 and proc.stderr == (
+        f"error: campaign file {tmp_path / 'quik.yaml'} does not exist (did you mean {tmp_path / 'quick.yaml'}?)\n")
+    assert not (tmp_path / "runs").exists()
