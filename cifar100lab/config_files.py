@@ -25,6 +25,11 @@ def did_you_mean(given, valid, prefix: str = "") -> str:
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
+def with_guesses(names, valid) -> str:
+    """``names`` (the refused ones) joined by commas, each followed by its :func:`did_you_mean`."""
+    return ", ".join(f"{name}{did_you_mean(name, valid)}" for name in names)
+
+
 YAML_MAX_BYTES = 1 << 20  # settings, not data: a bigger file is a mistake, and it is copied into every record
 
 
@@ -113,6 +118,5 @@ def refuse_unknown_keys(given, valid: tuple[str, ...], where: str, whole_file: b
     if bad:
         other_file = whole_file and len(bad) > len(set(map(str, given))) - len(bad)
         kind = next((what for key, what in FILE_KINDS if key in bad), None) if other_file else None
-        named = ", ".join(f"{key}{did_you_mean(key, valid)}" for key in bad)
-        raise ConfigError(f"{where}: unknown key(s) {named}; valid keys: {', '.join(valid)}"
+        raise ConfigError(f"{where}: unknown key(s) {with_guesses(bad, valid)}; valid keys: {', '.join(valid)}"
                           + (f" (its keys say it is {kind})" if kind else ""))

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .config_files import did_you_mean
+from .config_files import with_guesses
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
     overrides = dict(overrides or {})
     bad = sorted(set(overrides) - set(valid_keys()))
     if bad:
-        named = ", ".join(f"{key}{did_you_mean(key, valid_keys())}" for key in bad)
-        raise ValueError(f"unknown recipe key(s) {named}; valid keys: {', '.join(valid_keys())}")
+        raise ValueError(f"unknown recipe key(s) {with_guesses(bad, valid_keys())}; valid keys: "
+                         f"{', '.join(valid_keys())}")
     for key, value in overrides.items():
         overrides[key] = _checked(key, value)
     recipe = replace(RECIPES[name], **overrides)

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from .. import records
-from ..config_files import did_you_mean
+from ..config_files import with_guesses
 from ..listing import Column, fixed, render, scaled
 
 
@@ -72,8 +72,7 @@ def input_error(a) -> str | None:
             return f"--{flag.replace('_', '-')} must be at least 1, got {getattr(a, flag)}"
     unknown = sorted(set(a.models or []) - set(model_names()))
     if unknown:
-        named = ", ".join(f"{name}{did_you_mean(name, model_names())}" for name in unknown)
-        return f"unknown model(s) {named}; valid: {', '.join(model_names())}"
+        return f"unknown model(s) {with_guesses(unknown, model_names())}; valid: {', '.join(model_names())}"
     if a.campaign and a.pack:
         return "--campaign and --pack are separate measurements: give one"
     if any(k < 1 for k in a.pack or []):

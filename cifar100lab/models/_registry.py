@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..config_files import did_you_mean
+from ..config_files import did_you_mean, with_guesses
 
 # The original report's Table 2 groups, in its order, then the Vision Transformers its future work named.
 GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP", "transformers")
@@ -149,8 +149,7 @@ def check_options(name: str, options: dict[str, Any]) -> None:
     bad = sorted(set(options) - set(entry.options))
     if bad:
         valid = ", ".join(sorted(entry.options)) or "none"
-        named = ", ".join(f"{key}{did_you_mean(key, entry.options)}" for key in bad)
-        raise ValueError(f"model {name!r} has no option(s) {named}; valid options: {valid}")
+        raise ValueError(f"model {name!r} has no option(s) {with_guesses(bad, entry.options)}; valid options: {valid}")
 
 
 def resolve_input_size(name: str, pretrained: str | None = None, img_size: int | None = None) -> int:
