@@ -133,6 +133,10 @@ def _campaign_here(camp, a) -> int:
 
 
 def cmd_book(a) -> int:
+    from .config_files import ConfigError
+    if not (Path(a.book) / "_toc.yml").is_file():  # jupyter-book would answer with its usage text
+        raise ConfigError(f"--book {a.book} is not a book folder (it holds no _toc.yml); give the folder that does "
+                          f"(default: book)")
     from jupyter_book.cli.main import find_config_path
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", a.book, "-W", "-n", "--keep-going"]
     if subprocess.run(cmd).returncode:

@@ -24,3 +24,10 @@ def test_a_mistyped_campaign_file_is_named_with_the_file_beside_it_that_was_mean
     assert proc.returncode == 2 and proc.stderr == (
         f"error: campaign file {tmp_path / 'quik.yaml'} does not exist (did you mean {tmp_path / 'quick.yaml'}?)\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_book_of_a_folder_that_is_not_a_book_is_one_error_line(tmp_path, capfd):
+    proc = run_cli(capfd, "book", "--book", tmp_path / "boo")  # jupyter-book would print its usage text
+    assert proc.returncode == 2 and proc.stderr == (
+        f"error: --book {tmp_path / 'boo'} is not a book folder (it holds no _toc.yml); give the folder that does "
+        f"(default: book)\n") and proc.stdout == ""
