@@ -6,6 +6,7 @@ importing torch.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 from pathlib import Path
@@ -17,12 +18,35 @@ import yaml
 class ConfigError(ValueError):
     """A configuration is invalid; raised before any work starts."""
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows it (a notebook cell, papermill's error): its one line, as the command line does."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 def did_you_mean(given, valid, prefix: str = "") -> str:
     """' (did you mean PREFIXNAME?)' for the valid name closest to a mistyped one ('' when none is close), so an
     error that lists every valid name also points at the one meant."""
     close = difflib.get_close_matches(str(given), [str(v) for v in valid], n=1, cutoff=0.75)
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
+PAPERMILL_HEADER = "# Parameters"  # the first line of the cell papermill injects (papermill.translators.codify)
+
+
+def papermill_injected_names(namespace: dict) -> set[str]:
+    """The names papermill's injected-parameters cell assigned in this kernel, read from IPython's input history
+    (``In``): papermill only warns about a parameter the notebook does not declare ("Passed unknown parameter"),
+    so the notebook must refuse it itself. Empty outside a papermill run."""
+    names: set[str] = set()
+    for source in namespace.get("In") or ():
+        if isinstance(source, str) and source.split("\n", 1)[0].strip() == PAPERMILL_HEADER:
+            try:
+                body = ast.parse(source).body
+            except SyntaxError:
+                continue
+            names |= {target.id for node in body if isinstance(node, ast.Assign) for target in node.targets
+                      if isinstance(target, ast.Name)}
+    return names
 
 
 def with_guesses(names, valid) -> str:

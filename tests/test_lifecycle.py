@@ -211,13 +211,18 @@ def test_a_campaign_that_cannot_write_at_start_says_so_in_one_line_exits_2_and_k
 
 # --- the train notebook outside a campaign -------------------------------------------------------------------
 
-def test_a_bad_notebook_parameter_is_one_line_in_the_notebook_and_in_papermills_error(tmp_path):
+@pytest.mark.parametrize("parameters, message", [
+    ({"model": "nosuchmodel"}, "unknown model 'nosuchmodel'; valid names:"),
+    # papermill itself only warns ("Passed unknown parameter"), and the run trained the default 200 epochs
+    ({"epoch": 1, "lr": 0.1}, "unknown notebook parameter(s) epoch (did you mean epochs?), lr; the parameters are"),
+])
+def test_a_bad_notebook_parameter_is_one_line_in_the_notebook_and_in_papermills_error(tmp_path, parameters, message):
     out = tmp_path / "out.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as raised:
-        pm.execute_notebook(str(TRAIN_NOTEBOOK), str(out), parameters={"model": "nosuchmodel"},
+        pm.execute_notebook(str(TRAIN_NOTEBOOK), str(out), parameters=parameters,
                             kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
-    assert raised.value.ename == "ConfigError" and raised.value.evalue.startswith("unknown model 'nosuchmodel'; valid names:")
-    assert len(raised.value.traceback) == 1 and "unknown model 'nosuchmodel'; valid names:" in str(raised.value)
+    assert raised.value.ename == "ConfigError" and raised.value.evalue.startswith(message)
+    assert len(raised.value.traceback) == 1 and message in str(raised.value)
     nb = nbformat.read(out, as_version=4)
     first = next(o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error")
     assert first.traceback == [f"ConfigError: {raised.value.evalue}"]
