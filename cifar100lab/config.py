@@ -25,7 +25,7 @@ from typing import Any
 
 from . import data as data_mod
 from . import recipes
-from .config_files import ConfigError, papermill_injected_names, parse_yaml, refuse_unknown_keys, with_guesses
+from .config_files import ConfigError, check_notebook_parameters, parse_yaml, refuse_unknown_keys
 from .executor_choices import EXECUTOR_KINDS
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
 
@@ -105,15 +105,10 @@ class TrainConfig:
         return [f.name for f in fields(cls)]
 
     @classmethod
-    def from_namespace(cls, namespace: dict[str, Any], launch: tuple[str, ...] = ("num_processes",)) -> "TrainConfig":
-        """The config from a notebook's parameter variables (every field must be there). A parameter papermill
-        injected that is neither a field nor one of the notebook's ``launch`` parameters is refused: papermill
-        only warns, and the run would train without it (``-p epoch 1`` trained the default 200 epochs)."""
-        known = (*cls.field_names(), *launch)
-        if unknown := sorted(papermill_injected_names(namespace) - set(known)):
-            raise ConfigError(f"unknown notebook parameter(s) {with_guesses(unknown, known)}; the parameters are "
-                              f"{', '.join(known)} (a recipe field goes in overrides, e.g. -p overrides "
-                              f"'{{\"lr\": 0.05}}')")
+    def from_namespace(cls, namespace: dict[str, Any]) -> "TrainConfig":
+        """The config from a notebook's parameter variables (every field must be there); a parameter papermill
+        injected that the notebook does not declare is refused (:func:`check_notebook_parameters`)."""
+        check_notebook_parameters(namespace, " (a recipe field is set in overrides: -p overrides '{\"lr\": 0.05}')")
         missing = [k for k in cls.field_names() if k not in namespace]
         if missing:
             raise ConfigError(f"parameters missing: {', '.join(missing)}")

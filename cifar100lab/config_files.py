@@ -33,20 +33,35 @@ def did_you_mean(given, valid, prefix: str = "") -> str:
 PAPERMILL_HEADER = "# Parameters"  # the first line of the cell papermill injects (papermill.translators.codify)
 
 
-def papermill_injected_names(namespace: dict) -> set[str]:
-    """The names papermill's injected-parameters cell assigned in this kernel, read from IPython's input history
-    (``In``): papermill only warns about a parameter the notebook does not declare ("Passed unknown parameter"),
-    so the notebook must refuse it itself. Empty outside a papermill run."""
-    names: set[str] = set()
-    for source in namespace.get("In") or ():
-        if isinstance(source, str) and source.split("\n", 1)[0].strip() == PAPERMILL_HEADER:
-            try:
-                body = ast.parse(source).body
-            except SyntaxError:
-                continue
-            names |= {target.id for node in body if isinstance(node, ast.Assign) for target in node.targets
-                      if isinstance(target, ast.Name)}
-    return names
+def _assigned(source: str) -> set[str]:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return set()
+    return {target.id for node in body if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)}
+
+
+def check_notebook_parameters(namespace: dict, hint: str = "") -> None:
+    """Refuse a parameter papermill injected that the notebook does not declare. Papermill only warns ("Passed
+    unknown parameter") and the notebook runs on its default: ``-p epoch 1`` trained 200 epochs, and
+    ``-p campain full`` would write the quick campaign's report. Read from IPython's input history (``In``): the
+    declared parameters are the names the cells before papermill's injected cell assign (its parameters cell);
+    a kernel kept between runs holds every run's cells. Nothing to check outside papermill. ``hint`` ends the
+    error line."""
+    declared: set[str] | None = None
+    injected: set[str] = set()
+    history = [s for s in namespace.get("In") or () if isinstance(s, str)]
+    for i, source in enumerate(history):
+        if source.split("\n", 1)[0].strip() == PAPERMILL_HEADER:
+            if declared is None:
+                declared = set().union(*map(_assigned, history[:i]))
+            injected |= _assigned(source)
+    if unknown := sorted(injected - (declared or set())):
+        known = sorted(declared or ())
+        raise ConfigError(f"unknown notebook parameter(s) {with_guesses(unknown, known)}; this notebook's "
+                          f"parameters are {', '.join(known)}{hint}")
 
 
 def with_guesses(names, valid) -> str:

@@ -171,3 +171,17 @@ def test_a_field_added_later_leaves_the_run_ids_given_out_before_it_unchanged():
     assert run_folder(TrainConfig(model="resnet_20")).run_id == "resnet_20-s0-cbe092bc"
     assert run_folder(TrainConfig(model="convnext_tiny", seed=2, compile=True)).run_id == "convnext_tiny-s2-650db8f3"
     assert run_folder(TrainConfig(model="resnet_20", cuda_graph=True)).run_id != "resnet_20-s0-cbe092bc"
+
+
+def test_notebook_parameters_papermill_injected_but_not_declared_are_refused_also_in_a_kept_kernel():
+    """The kernel's input history as papermill leaves it: the parameters cell, papermill's injected cell, the
+    call; a campaign's kept kernel holds every run's cells in turn."""
+    from cifar100lab.config_files import check_notebook_parameters
+    params, call = "campaign = 'quick'\nruns_root: str = 'runs'\n", "result = report(campaign, runs_root)\n"
+    run = ["", params, "# Parameters\ncampaign = 'full'\n", call]
+    check_notebook_parameters({"In": run + run[1:]})  # declared names only, twice over
+    check_notebook_parameters({"In": ["", params, call]})  # run by hand: nothing injected
+    check_notebook_parameters({})  # not IPython
+    with pytest.raises(ConfigError, match=r"^unknown notebook parameter\(s\) campain \(did you mean campaign\?\), "
+                                          r"zz; this notebook's parameters are campaign, runs_root$"):
+        check_notebook_parameters({"In": run + ["", params, "# Parameters\ncampain = 'full'\nzz = 1\n", call]})

@@ -214,7 +214,8 @@ def test_a_campaign_that_cannot_write_at_start_says_so_in_one_line_exits_2_and_k
 @pytest.mark.parametrize("parameters, message", [
     ({"model": "nosuchmodel"}, "unknown model 'nosuchmodel'; valid names:"),
     # papermill itself only warns ("Passed unknown parameter"), and the run trained the default 200 epochs
-    ({"epoch": 1, "lr": 0.1}, "unknown notebook parameter(s) epoch (did you mean epochs?), lr; the parameters are"),
+    ({"epoch": 1, "lr": 0.1}, "unknown notebook parameter(s) epoch (did you mean epochs?), lr; this notebook's "
+                              "parameters are augment, batch_size,"),
 ])
 def test_a_bad_notebook_parameter_is_one_line_in_the_notebook_and_in_papermills_error(tmp_path, parameters, message):
     out = tmp_path / "out.ipynb"
@@ -227,6 +228,18 @@ def test_a_bad_notebook_parameter_is_one_line_in_the_notebook_and_in_papermills_
     first = next(o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error")
     assert first.traceback == [f"ConfigError: {raised.value.evalue}"]
     assert not (tmp_path / "runs").exists()  # refused before any work
+
+
+def test_a_parameter_the_evaluate_notebook_does_not_take_is_one_line_before_any_work(tmp_path):
+    """papermill would evaluate the notebook's default checkpoint: the one meant is named under a mistyped key."""
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as raised:
+        pm.execute_notebook(str(ROOT / "notebooks" / "evaluate.ipynb"), str(out),
+                            parameters={"checkpont": str(tmp_path / "run" / "checkpoint.pt")},
+                            kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    assert raised.value.ename == "ConfigError" and len(raised.value.traceback) == 1
+    assert raised.value.evalue == ("unknown notebook parameter(s) checkpont (did you mean checkpoint?); this "
+                                   "notebook's parameters are batch_size, checkpoint, data_root, out")
 
 
 def run_notebook_cells(overrides: dict) -> dict:
