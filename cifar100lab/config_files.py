@@ -46,22 +46,18 @@ def _assigned(source: str) -> set[str]:
 def check_notebook_parameters(namespace: dict, hint: str = "") -> None:
     """Refuse a parameter papermill injected that the notebook does not declare. Papermill only warns ("Passed
     unknown parameter") and the notebook runs on its default: ``-p epoch 1`` trained 200 epochs, and
-    ``-p campain full`` would write the quick campaign's report. Read from IPython's input history (``In``): the
-    declared parameters are the names the cells before papermill's injected cell assign (its parameters cell);
-    a kernel kept between runs holds every run's cells. Nothing to check outside papermill. ``hint`` ends the
-    error line."""
-    declared: set[str] | None = None
-    injected: set[str] = set()
+    ``-p campain full`` would write the quick campaign's report. Read from IPython's input history (``In``):
+    papermill puts its injected cell right after the parameters cell, so this run's injected cell (the last) is
+    checked against the names the cell before it assigns; a kernel kept between runs holds earlier runs' cells
+    too. Nothing to check outside papermill. ``hint`` ends the error line."""
     history = [s for s in namespace.get("In") or () if isinstance(s, str)]
-    for i, source in enumerate(history):
-        if source.split("\n", 1)[0].strip() == PAPERMILL_HEADER:
-            if declared is None:
-                declared = set().union(*map(_assigned, history[:i]))
-            injected |= _assigned(source)
-    if unknown := sorted(injected - (declared or set())):
-        known = sorted(declared or ())
-        raise ConfigError(f"unknown notebook parameter(s) {with_guesses(unknown, known)}; this notebook's "
-                          f"parameters are {', '.join(known)}{hint}")
+    injected_at = [i for i, source in enumerate(history) if source.split("\n", 1)[0].strip() == PAPERMILL_HEADER]
+    if not injected_at or injected_at[-1] == 0:
+        return
+    declared = sorted(_assigned(history[injected_at[-1] - 1]))
+    if unknown := sorted(_assigned(history[injected_at[-1]]) - set(declared)):
+        raise ConfigError(f"unknown notebook parameter(s) {with_guesses(unknown, declared)}; this notebook's "
+                          f"parameters are {', '.join(declared)}{hint}")
 
 
 def with_guesses(names, valid) -> str:

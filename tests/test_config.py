@@ -180,8 +180,9 @@ def test_notebook_parameters_papermill_injected_but_not_declared_are_refused_als
     params, call = "campaign = 'quick'\nruns_root: str = 'runs'\n", "result = report(campaign, runs_root)\n"
     run = ["", params, "# Parameters\ncampaign = 'full'\n", call]
     check_notebook_parameters({"In": run + run[1:]})  # declared names only, twice over
+    check_notebook_parameters({"In": run + ["epochs = 2\n", "# Parameters\nepochs = 3\n"]})  # another notebook
     check_notebook_parameters({"In": ["", params, call]})  # run by hand: nothing injected
     check_notebook_parameters({})  # not IPython
     with pytest.raises(ConfigError, match=r"^unknown notebook parameter\(s\) campain \(did you mean campaign\?\), "
                                           r"zz; this notebook's parameters are campaign, runs_root$"):
-        check_notebook_parameters({"In": run + ["", params, "# Parameters\ncampain = 'full'\nzz = 1\n", call]})
+        check_notebook_parameters({"In": run + [params, "# Parameters\ncampain = 'full'\nzz = 1\n", call]})
