@@ -15,6 +15,7 @@ import torch
 
 from . import records
 from .config import ConfigError, fingerprint
+from .run_listing import listed_run_hint
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "best", "history")
 
@@ -23,13 +24,18 @@ class CheckpointError(ConfigError):
     """A checkpoint is missing, corrupt, not ours, or holds something other than tensors and plain values."""
 
 
+def checkpoint_file(path: str | os.PathLike) -> Path:
+    """``path``, or the checkpoint in it when it is a run folder."""
+    path = Path(path)
+    return path / records.CHECKPOINT if path.is_dir() else path
+
+
 def read_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict:
     """A checkpoint this trainer wrote, read with ``weights_only=True``: tensors and plain values only, so a
     crafted file cannot run code on load. Anything else is one CheckpointError saying what is wrong.
     ``mmap``: tensors are read from the file when first used (an evaluation never reads the optimizer's)."""
     path = Path(path)
     if not path.is_file():
-        from .run_listing import listed_run_hint
         raise CheckpointError(f"no checkpoint at {path}{listed_run_hint(path)}")
     ckpt = _load_plain(path, mmap)
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]

@@ -11,7 +11,7 @@ from accelerate import Accelerator
 
 from . import records
 from .accelerator import build_accelerator
-from .checkpoint import CheckpointError, load_weights, read_checkpoint
+from .checkpoint import CheckpointError, checkpoint_file, load_weights, read_checkpoint
 from .config import ConfigError, RunPlan, resolve
 from .data import Dataset, load_dataset
 from .models import count_params
@@ -49,9 +49,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
     a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint). ``checkpoint``: the file,
     or the run folder holding it."""
-    checkpoint = Path(checkpoint)
-    if checkpoint.is_dir():
-        checkpoint = checkpoint / records.CHECKPOINT
+    checkpoint = checkpoint_file(checkpoint)
     out = Path(out) if out else checkpoint.parent / "evaluation.json"
     ckpt = read_checkpoint(checkpoint)
     if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from . import data as data_mod
 from . import records
-from .checkpoint import CheckpointError, load_weights, read_checkpoint
+from .checkpoint import CheckpointError, checkpoint_file, load_weights, read_checkpoint
 from .models import classifier_name, create_model, model_entry, shaped_by_input_size
 from .run_listing import listed_run_hint
 
@@ -161,8 +161,7 @@ def read_trained(source: str | os.PathLike) -> tuple[dict, dict]:
         raise ExportError(f"{source} does not exist{listed_run_hint(source)}")
     if source.is_dir() and (source / WEIGHTS).is_file() and (source / EXPORT_CONFIG).is_file():
         return _from_export(source)
-    if source.is_dir():
-        source = source / records.CHECKPOINT
+    source = checkpoint_file(source)
     if not source.is_file():
         raise ExportError(f"{source} is neither a checkpoint nor a folder holding {records.CHECKPOINT} or "
                           f"{WEIGHTS} + {EXPORT_CONFIG}")

@@ -48,31 +48,36 @@ def lock(path: str | os.PathLike) -> Iterator[Path]:
             f.truncate()  # released: no holder to name
 
 
-def holder(path: str | os.PathLike) -> str | None:
-    """Who holds the lock at ``path``, or None: a shared-lock probe that writes nothing."""
+def _probe(path: str | os.PathLike) -> tuple[bool, str] | None:
+    """(held, the holder the file names) from a shared-lock probe that writes nothing; None without the file.
+    OSError on a file system without locks."""
     if not Path(path).exists():
         return None
     with open(path, encoding="utf-8") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return f.read().strip() or "another process"
-    return None
+            return True, f.read().strip()
+        return False, f.read().strip()
+
+
+def holder(path: str | os.PathLike) -> str | None:
+    """Who holds the lock at ``path``, or None."""
+    probe = _probe(path)
+    return (probe[1] or "another process") if probe and probe[0] else None
 
 
 def holder_gone(path: str | os.PathLike) -> str | None:
     """The holder a lock file still names though nobody holds the lock: a process on this host that ended without
     releasing it (killed, or the machine went down). None while it is held, once released, and for a holder on
     another host (a shared file system need not carry locks between hosts, so a free lock proves nothing there)."""
-    if not Path(path).exists():
+    try:
+        probe = _probe(path)
+    except OSError:  # a file system without locks: nothing can be said
         return None
-    with open(path, encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:  # held (BlockingIOError), or a file system without locks: nothing can be said
-            return None
-        named = f.read().strip()
-    return named if f" on {socket.gethostname()} since " in named else None
+    if not probe or probe[0]:
+        return None
+    return probe[1] if f" on {socket.gethostname()} since " in probe[1] else None
 
 
 def killed(run_dir: str | os.PathLike) -> str | None:
