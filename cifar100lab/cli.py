@@ -17,14 +17,14 @@ import yaml
 
 def interrupted(e: KeyboardInterrupt) -> int:
     """One line for Ctrl-C or a stop signal, and the shell's status for it (128 + the signal's number)."""
-    signum = getattr(e, "signum", signal.SIGINT)  # kernels.Stopped carries the stop signal's number
+    signum = getattr(e, "signum", signal.SIGINT)  # stopping.Stopped carries the stop signal's number
     print(f"interrupted by {signal.Signals(signum).name}: stopped; a run in progress resumes from its last "
           f"checkpoint when the command runs again", file=sys.stderr)
     return 128 + signum
 
 
 def _stop_signals():
-    from .kernels import stop_signals
+    from .stopping import stop_signals
     return stop_signals()
 
 

@@ -24,6 +24,7 @@ import yaml
 from .config import ConfigError
 from .devices import visible_gpus  # NVML only (see devices): the CUDA runtime is never asked here
 from .launch import choose_processes, thread_share
+from .stopping import STOP_SIGNALS, Stopped, raise_stopped, stop_signals  # noqa: F401 (the kernels' names too)
 
 THREADS_ENV = "OMP_NUM_THREADS"
 
@@ -118,44 +119,6 @@ def _engine() -> str:
     from papermill.log import logger as papermill_logger
     papermill_engines.register("cifar100lab", KeptKernelEngine)
     return "cifar100lab"
-
-# What a terminal, a scheduler (scancel, a time limit) or a hang-up sends to stop a command; Ctrl-C's SIGINT is
-# Python's KeyboardInterrupt already.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-
-
-class Stopped(KeyboardInterrupt):
-    """A stop signal raised where Ctrl-C raises KeyboardInterrupt, so the one cleanup that serves Ctrl-C serves it
-    too: the campaign's kernels (each in a session of its own, which no signal to this process reaches) are
-    killed, and a run in progress keeps its last checkpoint."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def raise_stopped(signum, frame):
-    raise Stopped(signum)
-
-
-@contextlib.contextmanager
-def stop_signals():
-    """Within: every stop signal still at its default (which ends the process at once, with no cleanup) raises
-    :class:`Stopped`. A signal someone else handles is left to them: inside a Slurm job submitit owns SIGTERM
-    and SIGUSR2 (preemption sends both; submitit requeues on SIGUSR2)."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    for sig, handler in previous.items():
-        if handler is signal.SIG_DFL:
-            signal.signal(sig, raise_stopped)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
 
 def _local_sockets() -> dict:
     """Unix sockets (ipc) named after a connection file of their own: the kernel is on this machine, ipykernel

@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from .listing import Column, render, scaled, text
+from .model_facts import GROUPS
 
 PACKAGE = Path(__file__).parent
 CATALOG = PACKAGE / "reference" / "models.json"
@@ -41,12 +42,13 @@ def measure_model(name: str) -> dict:
             "default_run": "fine-tune" if entry.default_pretrained else "scratch", "input_size": size,
             "params": count_params(network), "flops": flops,
             "pretrained": entry.pretrained_source,
-            "adaptation": [list(change) for change in entry.adaptation]}  # lists: the cache is JSON
+            "adaptation": [list(change) for change in entry.adaptation],  # lists: the cache is JSON
+            "scratch_recipe": entry.scratch_recipe}
 
 
 def measure_catalog() -> list[dict]:
     """Every registered model's row, in the report's group order, smallest first within a group."""
-    from .models import GROUPS, model_names
+    from .models import model_names
     rows = [measure_model(name) for name in model_names()]
     return sorted(rows, key=lambda r: (GROUPS.index(r["group"]), r["params"]))
 
@@ -76,13 +78,25 @@ def read_catalog(path: Path | None = None) -> list[dict]:
     return json.loads((path or CATALOG).read_text(encoding="utf-8"))["models"]
 
 
+_COUNTED_NOW: dict[str, list[dict]] = {}  # fingerprint -> rows, so a process counts a stale cache once
+
+
 def current_catalog() -> tuple[list[dict], bool]:
     """(rows, counted now): the cache while the model files and plugins are those it was counted from;
-    otherwise every registered model counted afresh (seconds: it imports torch and builds each network)."""
+    otherwise every registered model counted afresh, once per process (seconds: it imports torch and builds each
+    network)."""
     cached = json.loads(CATALOG.read_text(encoding="utf-8")) if CATALOG.exists() else {}
-    if cached.get("fingerprint") == registry_fingerprint():
+    fingerprint = registry_fingerprint()
+    if cached.get("fingerprint") == fingerprint:
         return cached["models"], False
-    return measure_catalog(), True
+    if fingerprint not in _COUNTED_NOW:
+        _COUNTED_NOW[fingerprint] = measure_catalog()
+    return _COUNTED_NOW[fingerprint], True
+
+
+def catalog_rows() -> dict[str, dict]:
+    """The current catalog's rows by model name: what the report knows of a model without importing torch."""
+    return {row["model"]: row for row in current_catalog()[0]}
 
 
 STALE = ("models: counted now (the model files or plugin models changed since {cache} was written); "

@@ -1,7 +1,8 @@
 """Every seed a run derives from its one ``seed``, in one place. Each is a function of where the draw happens
 (the epoch, the step, the process), never of what ran before, so a resumed run draws exactly what the
 uninterrupted one did. The multipliers are primes that keep the derived streams apart; changing one changes
-every pinned result (tests/test_pinned_metrics.py).
+every pinned result (tests/test_pinned_metrics.py). torch is imported where a generator is seeded: the seed
+arithmetic is also read where nothing trains (the dataset registry, the report).
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import random
 from contextlib import contextmanager
 
 import numpy as np
-import torch
 
 
 def seed_everything(seed: int) -> None:
@@ -17,6 +17,7 @@ def seed_everything(seed: int) -> None:
 
     What ``accelerate.utils.set_seed`` does, except that numpy gets ``seed % 2**32``: set_seed hands numpy the
     seed unreduced, and numpy refuses seeds of 2**32 and more, which a run's config allows."""
+    import torch
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -51,6 +52,7 @@ def holdout_seed(seed: int) -> int:
 def seeded(seed: int):
     """Inside, torch's CPU generator (torchvision's v2 transforms draw from it) and numpy's global one (timm's
     Mixup draws from it) are seeded from ``seed``; both are restored after. CUDA's generator is left alone."""
+    import torch
     np_state = np.random.get_state()
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)

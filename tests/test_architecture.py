@@ -1,5 +1,7 @@
 """The package's shape, read from its source: imports flow one way (no circle) and no module grows past what a
 reader takes in at once."""
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,32 @@ def test_the_circle_finder_finds_a_planted_circle(tmp_path):
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_is_longer_than_a_reader_takes_in(path):
     assert len(path.read_text(encoding="utf-8").splitlines()) <= MAX_MODULE_LINES
+
+
+# What builds the book and the analysis pages, and the book command's signal handling: none of it trains, so none
+# of it imports torch (about 4 CPU-s in every book build and analysis kernel when it did, through the model
+# registry, the dataset registry and the seeds).
+TORCH_FREE = ["cifar100lab.report", "cifar100lab.report.sphinx_ext", "cifar100lab.report.display",
+              "cifar100lab.report.explorer", "cifar100lab.report.pages", "cifar100lab.report.robustness",
+              "cifar100lab.report.tuning", "cifar100lab.report.studies", "cifar100lab.report.performance",
+              "cifar100lab.model_catalog", "cifar100lab.data", "cifar100lab.stopping", "cifar100lab.cli"]
+
+
+def test_the_report_and_the_book_import_no_torch():
+    code = (f"import importlib, sys\nfor name in {TORCH_FREE!r}:\n    importlib.import_module(name)\n"
+            "print(sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_report_reads_model_facts_from_the_catalog_and_the_dataset_registry_without_torch():
+    """The facts the report needs of a model and a dataset, asked for in a process that imported no torch."""
+    code = ("import sys\nfrom cifar100lab.report.sources import row_name\nfrom cifar100lab.model_catalog import "
+            "catalog_rows\nfrom cifar100lab.report.i18n import dataset_label\nfrom cifar100lab.report.tables import "
+            "set_size\nc = catalog_rows()\nprint(row_name('convnext_tiny_timm', None, c), row_name('resnet_20', None, "
+            "c), dataset_label('fashion-mnist')['en'], set_size('study'), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout.split()
+    assert out[:2] == ["convnext_tiny_timm-scratch", "resnet_20"] and out[-2:] == ["18", "False"]
+    assert "stand-in" in " ".join(out)

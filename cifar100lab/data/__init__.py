@@ -3,6 +3,8 @@
 set), :mod:`.cifar10` and :mod:`.imagefolder` register and read them; :mod:`.pipeline` turns a dataset into the
 training batches on the device and :mod:`.policy` augments them (RandAugment, erasing). Importing this package
 registers every built-in dataset and installed plugin. The names the rest of the package and users call are here."""
+import importlib
+
 from . import cifar10, imagefolder  # noqa: F401  register CIFAR-10 and the imagefolder: prefix
 from .cifar10 import write_synthetic_cifar10
 from .datasets import (
@@ -21,8 +23,6 @@ from .datasets import (
     verify_md5s,
     write_synthetic_cifar100,
 )
-from .pipeline import crop_flip, epoch_draws, full_batches, normalizer, train_batches
-from .policy import policy_augmentation
 from .registry import (
     DATASETS,
     KIND_LABELS,
@@ -39,6 +39,17 @@ from .registry import (
 )
 
 load_plugins()
+
+# The on-device pipeline and augmentation import torch: loaded when first asked for, so the registry's facts load
+# without it (datasets.py says why).
+_LAZY = {"crop_flip": "pipeline", "epoch_draws": "pipeline", "full_batches": "pipeline", "normalizer": "pipeline",
+         "train_batches": "pipeline", "policy_augmentation": "policy"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
 
 __all__ = ["CIFAR100_MD5", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR_FOLDER", "DATASETS", "FASHION_CLASSES",
            "FASHION_DEBIAN_DIR", "FASHION_MD5", "KIND_LABELS", "PLUGIN_GROUP", "SYNTHETIC_MANIFEST", "DataError",

@@ -10,7 +10,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..records import atomic_write
 from .datasets import synthetic_splits
@@ -73,6 +72,8 @@ def read_cifar10(request: DataRequest) -> Parts:
         except Exception as e:  # no network, proxy refusal, DNS failure…
             raise _missing(root, e) from e
     _check_files(_folder(root))
+
+    import torch
 
     def split(train: bool):
         d = CIFAR10(str(root), train=train, download=False)

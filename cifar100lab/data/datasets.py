@@ -12,6 +12,9 @@ of images in :mod:`.imagefolder`):
   torchvision's download.
 * ``synthetic``: generated here *in the CIFAR-100 layout* (so the real reader runs), with a manifest
   of its own md5s; learnable class structure. Always labelled synthetic.
+
+torch is imported where images are read or drawn, so the registry's facts load without it: the report and the
+book read them in processes that train nothing.
 """
 from __future__ import annotations
 
@@ -23,10 +26,9 @@ import shutil
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..records import atomic_write, atomic_write_text
 from ..seeds import holdout_seed
@@ -42,6 +44,9 @@ from .registry import (
     md5,
     register_dataset,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_TGZ_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
@@ -130,6 +135,7 @@ def offline_error(root: Path, cause: BaseException | None = None) -> DataError:
 
 def read_cifar_python(folder: Path, md5s: dict[str, str], what: str):
     """Read the CIFAR-100 python pickles (after checking their md5s) into uint8 tensors."""
+    import torch
     verify_md5s(folder, md5s, what)
 
     def load(name):
@@ -164,6 +170,8 @@ def synthetic_splits(sizes: tuple[int, ...], num_classes: int, seed: int = 0, no
 
     Each class is a smooth random colour pattern (a 4×4×3 grid upsampled to 32×32); an image is its class
     pattern, randomly shifted by up to 4 pixels, plus Gaussian noise. Learnable, not trivial."""
+    import torch
+    import torch.nn.functional as F
     g = torch.Generator().manual_seed(seed)
     patterns = F.interpolate(torch.rand(num_classes, 3, 4, 4, generator=g), size=40, mode="bilinear",
                              align_corners=False) * 200 + 28
@@ -299,6 +307,7 @@ def data_available(name: str, root: str | os.PathLike | None = None, download: b
 
 
 def read_fashion_mnist(raw: Path):
+    import torch.nn.functional as F
     from torchvision.datasets.mnist import read_image_file, read_label_file
     verify_md5s(raw, FASHION_MD5, "Fashion-MNIST")
 
@@ -314,6 +323,7 @@ def read_fashion_mnist(raw: Path):
 def fixed_subset(n_total: int, n: int | None, seed: int) -> torch.Tensor | None:
     if not n or n >= n_total:
         return None
+    import torch
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
@@ -359,6 +369,7 @@ def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
     n_val = round(len(y) * fraction)
     if n_val == 0:
         return x, y, None, None
+    import torch
     perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(holdout_seed(seed)))
     val, keep = perm[:n_val].sort().values, perm[n_val:].sort().values
     return x[keep], y[keep], x[val], y[val]

@@ -18,11 +18,14 @@ import io
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .registry import FOLDER_PREFIX, DataError, DataRequest, DatasetEntry, Parts, register_prefix
+
+if TYPE_CHECKING:  # imported where images are read (datasets.py says why)
+    import torch
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
 TEST_EVERY = 5  # a folder without train/ and test/: every 5th image of a class is a test image (a 20 % split)
@@ -103,6 +106,7 @@ def _check_split(layout: FolderLayout) -> None:
 
 def _image(data: bytes, path: Path, size: int) -> torch.Tensor:
     """One image file's bytes as uint8 (3, size, size): RGB, centre-cropped to a square and resized."""
+    import torch
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -115,6 +119,7 @@ def _image(data: bytes, path: Path, size: int) -> torch.Tensor:
 
 def _read_split(pairs: list, folder: Path, size: int, digest) -> tuple[torch.Tensor, torch.Tensor]:
     """The split's images and labels; each file's name and bytes go into ``digest`` as it is read."""
+    import torch
     x = torch.empty(len(pairs), 3, size, size, dtype=torch.uint8)
     for i, (path, _) in enumerate(pairs):
         data = path.read_bytes()

@@ -18,11 +18,12 @@ import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable, NamedTuple
-
-import torch
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from ..config_files import did_you_mean
+
+if TYPE_CHECKING:  # the registry's facts load without torch (datasets.py says why)
+    import torch
 
 DATA_ENV = "CIFAR100LAB_DATA"
 PLUGIN_GROUP = "cifar100lab.datasets"

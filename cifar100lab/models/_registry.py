@@ -14,14 +14,7 @@ from typing import Any, Callable
 import torch
 
 from ..config_files import did_you_mean, with_guesses
-
-# The original report's Table 2 groups, in its order, then the Vision Transformers its future work named.
-GROUPS = ("basic ResNet", "attention", "lightweight", "modern conv", "hybrid & advanced", "MLP", "transformers")
-# The original study's eighteen networks: what a campaign's ``models: study`` means, whatever else is registered.
-STUDY_MODELS = ("resnet_20", "resnet_32", "resnet_56", "eca_resnet_20", "eca_resnet_32", "ghost_resnet_20",
-                "ghost_resnet_32", "ghostnet_100", "convnext_tiny", "convnext_tiny_timm", "segnext_mscan_tiny",
-                "lsknet_tiny", "coatnet_0", "cspresnet50", "resnest50d", "hornet_tiny", "mlp_mixer_tiny",
-                "mlp_mixer_b16")
+from ..model_facts import GROUPS, STUDY_MODELS, TRAINING_FLOPS_PER_FORWARD  # noqa: F401 (the registry's names too)
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
@@ -207,12 +200,6 @@ def classifier_name(model: torch.nn.Module) -> str:
 
 def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-# A training step's FLOPs per image as a multiple of the forward pass's (backward: input and weight gradients,
-# each about a forward). The bench and the Performance page count training this way: torch's FlopCounterMode
-# counts a grouped convolution's backward as if ungrouped (a depthwise 7×7 at 64 channels: 66× its forward).
-TRAINING_FLOPS_PER_FORWARD = 3
 
 
 def count_flops(model: torch.nn.Module, input_size: int) -> int:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .. import records
 from ..curves import CJK_FONTS, figure_run_curves, integer_epochs, style  # noqa: F401 (the report's names too)
-from ..models import GROUPS
+from ..model_facts import GROUPS
 from .i18n import group, say
 from .sources import chance_level, num_classes
 

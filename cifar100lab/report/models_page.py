@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..model_catalog import current_catalog
-from ..models import GROUPS
+from ..model_facts import GROUPS
 from .i18n import ADAPTATIONS, LANGS, group
 from .tables import markdown_table
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..models import TRAINING_FLOPS_PER_FORWARD
+from ..model_facts import TRAINING_FLOPS_PER_FORWARD
 from .i18n import fmt
 from .performance_text import commit_words, say, table
 from .sources import REFERENCE

@@ -2,7 +2,7 @@
 laid over its image, titled with the predicted class (green: right; red, marked ×: wrong)."""
 from __future__ import annotations
 
-from ..robustness.gradcam import decode
+from ..robustness.results import decode
 from .figures import style
 from .robustness_figures import label
 from .robustness_text import text

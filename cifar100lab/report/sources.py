@@ -9,7 +9,7 @@ import pandas as pd
 from .. import records
 from ..data import DATASETS
 from ..intervals import wilson
-from ..models import MODEL_REGISTRY
+from ..model_catalog import catalog_rows
 from .i18n import precision_label
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
@@ -156,12 +156,11 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
 SCRATCH = "-scratch"
 
 
-def row_name(model: str, pretrained) -> str:
+def row_name(model: str, pretrained, catalog: dict[str, dict]) -> str:
     """The row a run belongs to: its model, or ``<model>-scratch`` for a model that is fine-tuned from ImageNet
     weights by default but was trained from scratch (weights unavailable): a different experiment, never
-    compared with the fine-tune's claims or pairs."""
-    entry = MODEL_REGISTRY.get(model)
-    fine_tune = bool(entry and entry.default_pretrained)
+    compared with the fine-tune's claims or pairs. ``catalog``: :func:`model_catalog.catalog_rows`."""
+    fine_tune = (catalog.get(model) or {}).get("default_run") == "fine-tune"
     return f"{model}{SCRATCH}" if fine_tune and not _given(pretrained) else model
 
 
@@ -169,13 +168,12 @@ def _given(value) -> bool:
     return value is not None and value == value and value != ""  # None / NaN (pandas) / "" mean from scratch
 
 
-def _weights(row: dict, g: pd.DataFrame) -> dict:
+def _weights(row: dict, g: pd.DataFrame, catalog: dict[str, dict]) -> dict:
     """Where a row's weights started: ImageNet (a fine-tune) or from scratch; a scratch row of a fine-tune
     model stands in for it (``fallback``), unless the model has a from-scratch recipe of its own: then it
     trains from scratch by design (the Vision Transformers' small-image layouts)."""
     model = g.model.iloc[0]
-    entry = MODEL_REGISTRY.get(model)
-    by_design = bool(entry and entry.scratch_recipe)
+    by_design = bool((catalog.get(model) or {}).get("scratch_recipe"))
     return {**row, "base_model": model, "pretrained": _given(g.pretrained.iloc[0]),
             "fallback": row["model"] != model and not by_design}
 
@@ -187,10 +185,11 @@ def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFram
     if df.empty:
         return pd.DataFrame(columns=["rank", "model", "group", "status", "top1"])
     plain = df[(df.options == "{}") & (df.model.isin(models) if models is not None else True)].copy()
-    plain["row"] = [row_name(m, p) for m, p in zip(plain.model, plain.pretrained)]
+    catalog = catalog_rows()  # the registry's facts, read without importing torch
+    plain["row"] = [row_name(m, p, catalog) for m, p in zip(plain.model, plain.pretrained)]
     groups = {r["model"]: r.get("group") for r in recs}
     diverged = {r["run_id"]: divergence(r) for r in recs}
-    out = pd.DataFrame([_weights(_model_row(name, g, groups.get(g.model.iloc[0]), diverged), g)
+    out = pd.DataFrame([_weights(_model_row(name, g, groups.get(g.model.iloc[0]), diverged), g, catalog)
                         for name, g in plain.groupby("row", sort=False)])
     for col in ("classes", "chance", "at_chance", "diverged", "top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params_m", "flops_m",
                 "train_seconds", "images_per_second", "evaluated"):

@@ -50,12 +50,6 @@ def _bytes(x: torch.Tensor) -> str:
     return base64.b64encode(x.contiguous().numpy().tobytes()).decode("ascii")
 
 
-def decode(block: dict, key: str) -> np.ndarray:
-    """The images (N×H×W×3) or maps (N×H×W, 0–255) of a stored panel."""
-    shape = block["shape"] + ([3] if key == "images" else [])
-    return np.frombuffer(base64.b64decode(block[key]), dtype=np.uint8).reshape(shape)
-
-
 def panel(learner, accelerator, entry, images: torch.Tensor, labels: torch.Tensor) -> dict:
     """The panel block of ``robustness.json``: the uint8 images, their heat maps at the images' size (0–255),
     the true and predicted classes and what the map is of."""

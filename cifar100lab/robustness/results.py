@@ -2,7 +2,10 @@
 without the evaluation machinery (the report never imports the trainer)."""
 from __future__ import annotations
 
+import base64
 from pathlib import Path
+
+import numpy as np
 
 from .. import records
 
@@ -25,3 +28,9 @@ def campaign_runs(manifest: dict) -> list[str]:
     variants = {rid for st in manifest.get("studies") or [] for v in st["variants"] if v.get("overrides")
                 for rid in st["runs"].get(v["label"], [])}
     return [rid for rid in manifest["runs"] if rid not in variants]
+
+
+def decode(block: dict, key: str) -> np.ndarray:
+    """The images (N×H×W×3) or maps (N×H×W, 0–255) of a stored Grad-CAM panel (:func:`.gradcam.panel`)."""
+    shape = block["shape"] + ([3] if key == "images" else [])
+    return np.frombuffer(base64.b64decode(block[key]), dtype=np.uint8).reshape(shape)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..config_files import ConfigError, refuse_unknown_keys
-from ..models import model_names
+from ..model_catalog import catalog_rows
 
 # The CIFAR-100-C protocol's 15 corruptions by family (the four held-out validation corruptions are not used).
 FAMILIES = {"noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
@@ -95,7 +95,8 @@ def _images(value, where: str) -> int | None:
 
 
 def _baseline(value, where: str) -> str:
-    if value not in model_names():
-        raise ConfigError(f"{where}: baseline {value!r} is not a registered model; valid: {', '.join(model_names())}")
+    registered = catalog_rows()  # the registry's names without importing torch: the report reads these settings
+    if value not in registered:
+        raise ConfigError(f"{where}: baseline {value!r} is not a registered model; valid: {', '.join(sorted(registered))}")
     return value
 
