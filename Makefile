@@ -24,13 +24,6 @@ export PYTHONDONTWRITEBYTECODE :=
 # papermill and jupyter-book process (papermill running a 2-step train notebook from a fresh process: 12.7 CPU-s
 # with it, 9.8 without), for a format no notebook schema uses (python-jsonschema/jsonschema#1428). jsonschema skips
 # that checker when the package is absent.
-# The modules nearly every process imports (the trainer, a kernel, the report, a book build, a test worker),
-# imported once at install so that their bytecode is written once: a fresh clone's first processes start together
-# (four test workers, a campaign's kernels) and each compiled the same few thousand modules (about 10 CPU-s each).
-WARM_IMPORTS := cifar100lab.train, cifar100lab.campaign, cifar100lab.report.sphinx_ext, cifar100lab.report.display, \
-	ipykernel.kernelapp, ipykernel.ipkernel, matplotlib.pyplot, seaborn, sphinx.builders.html, myst_nb.sphinx_ext, \
-	sphinx_book_theme, jupyter_book.cli.main, pytest, xdist.dsession
-
 $(VENV)/.installed: pyproject.toml
 ifneq ($(UV),)
 	$(UV) venv -q --seed --allow-existing --python $(PYTHON) $(VENV)
@@ -42,7 +35,6 @@ else
 endif
 	$(PY) -m pip uninstall -y -q rfc3987-syntax
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cifar100lab)" >/dev/null
-	$(PY) -c "import $(WARM_IMPORTS)"
 	touch $@
 
 install: $(VENV)/.installed
