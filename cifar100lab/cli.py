@@ -61,6 +61,7 @@ def cmd_campaign(a) -> int:
     from .config_files import ConfigError
     from .data import DataError, data_available, load_dataset
     from .kernels import resolve_jobs
+    from .model_catalog import stale_note
     from .runs import describe
     from .settings import parse_set
     try:
@@ -78,6 +79,8 @@ def cmd_campaign(a) -> int:
         return _fail(e)
     for note in C.skipped_variants(camp):  # a study variant whose teacher is not trained yet
         print(note)
+    if note := stale_note():  # a model file added or changed: its counts are not cached yet
+        print(note, file=sys.stderr)
     if a.dry_run:
         print(f"data: {data_note}")
         for r in camp.runs:

@@ -78,6 +78,12 @@ def read_catalog(path: Path | None = None) -> list[dict]:
     return json.loads((path or CATALOG).read_text(encoding="utf-8"))["models"]
 
 
+def _cache_and_fingerprint() -> tuple[dict, str]:
+    """(the cache as written, {} without one; what it must have been counted from to hold now)."""
+    cached = json.loads(CATALOG.read_text(encoding="utf-8")) if CATALOG.exists() else {}
+    return cached, registry_fingerprint()
+
+
 _COUNTED_NOW: dict[str, list[dict]] = {}  # fingerprint -> rows, so a process counts a stale cache once
 
 
@@ -85,8 +91,7 @@ def current_catalog() -> tuple[list[dict], bool]:
     """(rows, counted now): the cache while the model files and plugins are those it was counted from;
     otherwise every registered model counted afresh, once per process (seconds: it imports torch and builds each
     network)."""
-    cached = json.loads(CATALOG.read_text(encoding="utf-8")) if CATALOG.exists() else {}
-    fingerprint = registry_fingerprint()
+    cached, fingerprint = _cache_and_fingerprint()
     if cached.get("fingerprint") == fingerprint:
         return cached["models"], False
     if fingerprint not in _COUNTED_NOW:
@@ -101,6 +106,21 @@ def catalog_rows() -> dict[str, dict]:
 
 STALE = ("models: counted now (the model files or plugin models changed since {cache} was written); "
          "`python -m cifar100lab models --update-cache` saves the counts")
+# What a campaign says while the cache is stale: each analysis kernel and book build would count every model again.
+STALE_FOR_REPORT = ("models: the model files or plugin models changed since {cache} was written, so the report and "
+                    "the book count every model again in each process (seconds each); `python -m cifar100lab models "
+                    "--update-cache` saves the counts")
+
+
+def cache_shown() -> Path:
+    """The cache's path as a user in the repository would type it."""
+    return CATALOG.relative_to(PACKAGE.parent) if CATALOG.is_relative_to(PACKAGE.parent) else CATALOG
+
+
+def stale_note() -> str | None:
+    """:data:`STALE_FOR_REPORT` while the cache no longer follows the model files and plugins, else None (no torch)."""
+    cached, fingerprint = _cache_and_fingerprint()
+    return None if cached.get("fingerprint") == fingerprint else STALE_FOR_REPORT.format(cache=cache_shown())
 
 
 def models_listing(fmt: str = "table", measure: bool = False, update_cache: bool = False) -> str:
@@ -113,6 +133,5 @@ def models_listing(fmt: str = "table", measure: bool = False, update_cache: bool
     else:
         rows, counted_now = current_catalog()
         if counted_now:
-            shown = CATALOG.relative_to(PACKAGE.parent) if CATALOG.is_relative_to(PACKAGE.parent) else CATALOG
-            print(STALE.format(cache=shown), file=sys.stderr)
+            print(STALE.format(cache=cache_shown()), file=sys.stderr)
     return render(rows, COLUMNS, fmt)

@@ -204,3 +204,20 @@ def test_a_listing_whose_reader_has_gone_ends_quietly():
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0 and err == "", err
+
+
+def test_a_campaign_says_when_the_model_counts_are_not_cached(tmp_path, monkeypatch, capfd):
+    """After a model file is added or changed, every analysis kernel and book build counts every model again until
+    the cache is saved: the campaign says so (on stderr), and says nothing while the cache holds."""
+    camp = tmp_path / "c.yaml"
+    camp.write_text("name: t\ndataset: synthetic\nmodels: [resnet_20]\ndefaults: {epochs: 1}\n")
+    args = ("campaign", camp, "--dry-run", "--runs-root", tmp_path / "runs", "--book", tmp_path / "book")
+    held = run_cli(capfd, *args)
+    assert held.returncode == 0 and "update-cache" not in held.stderr
+    models_dir = tmp_path / "models"
+    shutil.copytree(model_catalog.MODELS_DIR, models_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    (models_dir / "tiny_cnn.py").write_text(TINY_CNN)  # the file alone: its model need not be imported here
+    monkeypatch.setattr(model_catalog, "MODELS_DIR", models_dir)
+    stale = run_cli(capfd, *args)
+    assert stale.returncode == 0 and stale.stdout == held.stdout
+    assert "model files or plugin models changed" in stale.stderr and "models --update-cache" in stale.stderr
