@@ -79,8 +79,8 @@ def cmd_campaign(a) -> int:
         return _fail(e)
     for note in C.skipped_variants(camp):  # a study variant whose teacher is not trained yet
         print(note)
-    if note := stale_note():  # a model file added or changed: its counts are not cached yet
-        print(note, file=sys.stderr)
+    if stale := stale_note():  # a model file added or changed: its counts are not cached yet
+        print(stale, file=sys.stderr)
     if a.dry_run:
         print(f"data: {data_note}")
         for r in camp.runs:
