@@ -30,6 +30,11 @@ def did_you_mean(given, valid, prefix: str = "") -> str:
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
+def with_guesses(names, valid) -> str:
+    """``names`` (the refused ones) joined by commas, each followed by its :func:`did_you_mean`."""
+    return ", ".join(f"{name}{did_you_mean(name, valid)}" for name in names)
+
+
 PAPERMILL_HEADER = "# Parameters"  # the first line of the cell papermill injects (papermill.translators.codify)
 
 
@@ -58,11 +63,6 @@ def check_notebook_parameters(namespace: dict, hint: str = "") -> None:
     if unknown := sorted(_assigned(history[injected_at[-1]]) - set(declared)):
         raise ConfigError(f"unknown notebook parameter(s) {with_guesses(unknown, declared)}; this notebook's "
                           f"parameters are {', '.join(declared)}{hint}")
-
-
-def with_guesses(names, valid) -> str:
-    """``names`` (the refused ones) joined by commas, each followed by its :func:`did_you_mean`."""
-    return ", ".join(f"{name}{did_you_mean(name, valid)}" for name in names)
 
 
 YAML_MAX_BYTES = 1 << 20  # settings, not data: a bigger file is a mistake, and it is copied into every record

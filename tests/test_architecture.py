@@ -103,9 +103,9 @@ def test_the_report_and_the_book_import_no_torch():
 def test_a_report_reads_model_facts_from_the_catalog_and_the_dataset_registry_without_torch():
     """The facts the report needs of a model and a dataset, asked for in a process that imported no torch."""
     code = ("import sys\nfrom cifar100lab.report.sources import row_name\nfrom cifar100lab.model_catalog import "
-            "catalog_rows\nfrom cifar100lab.report.i18n import dataset_label\nfrom cifar100lab.report.tables import "
-            "set_size\nc = catalog_rows()\nprint(row_name('convnext_tiny_timm', None, c), row_name('resnet_20', None, "
-            "c), dataset_label('fashion-mnist')['en'], set_size('study'), 'torch' in sys.modules)")
+            "catalog_rows\nfrom cifar100lab.report.i18n import dataset_label\nfrom cifar100lab.model_facts import "
+            "resolve_model_set\nc = catalog_rows()\nprint(row_name('convnext_tiny_timm', None, c), row_name('resnet_20', None, "
+            "c), dataset_label('fashion-mnist')['en'], len(resolve_model_set('study', list)), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=PACKAGE.parent).stdout.split()
     assert out[:2] == ["convnext_tiny_timm-scratch", "resnet_20"] and out[-2:] == ["18", "False"]

@@ -13,7 +13,6 @@ from importlib.metadata import entry_points
 from ._registry import (
     GROUPS,
     MODEL_REGISTRY,
-    MODEL_SETS,
     STUDY_MODELS,
     TRAINING_FLOPS_PER_FORWARD,
     ModelEntry,
@@ -57,7 +56,7 @@ def load_plugins() -> None:
 import_families()
 load_plugins()
 
-__all__ = ["GROUPS", "MODEL_REGISTRY", "MODEL_SETS", "PLUGIN_GROUP", "STUDY_MODELS", "TRAINING_FLOPS_PER_FORWARD",
+__all__ = ["GROUPS", "MODEL_REGISTRY", "PLUGIN_GROUP", "STUDY_MODELS", "TRAINING_FLOPS_PER_FORWARD",
            "ModelEntry", "PretrainedWeightsUnavailable", "UnknownModelError", "check_options", "classifier_name", "count_flops",
            "count_params", "create_model", "hub_weights_unreachable", "import_families", "load_plugins", "missing_weights",
            "probe_hub_once", "model_entry",

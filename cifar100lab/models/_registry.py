@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from ..config_files import did_you_mean, with_guesses
-from ..model_facts import GROUPS, STUDY_MODELS, TRAINING_FLOPS_PER_FORWARD  # noqa: F401 (the registry's names too)
+from ..model_facts import GROUPS, STUDY_MODELS, TRAINING_FLOPS_PER_FORWARD, resolve_model_set  # noqa: F401 (the registry's names too)
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
@@ -113,19 +113,9 @@ def model_names() -> list[str]:
 
 # A campaign's ``models:`` as one word: the study's fixed set, or every model registered now (it grows with each
 # model file or plugin added, and says so by its name).
-MODEL_SETS = {"study": lambda: sorted(STUDY_MODELS), "registered": model_names}
-
-
 def model_set(name: str) -> list[str]:
     """The model names a campaign's ``models: <name>`` stands for; ValueError for any other word."""
-    if name == "all":  # once meant the study's 18 while nothing else was registered: now it would mean either
-        raise ValueError(f"models: all is ambiguous; write models: study (the original study's {len(STUDY_MODELS)} "
-                         f"models) or models: registered (every registered model, now {len(MODEL_REGISTRY)}, "
-                         f"growing with each model added)")
-    if name not in MODEL_SETS:
-        raise ValueError(f"models: {name} is not a model set; write {' or '.join(MODEL_SETS)}, or a list of "
-                         f"model names")
-    return MODEL_SETS[name]()
+    return resolve_model_set(name, model_names)
 
 
 def model_entry(name: str) -> ModelEntry:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..model_catalog import catalog_rows
-from ..model_facts import GROUPS, STUDY_MODELS
+from ..model_facts import GROUPS, resolve_model_set
 from .i18n import YES_NO, fill, fmt, group, head, reason, say, status
 from .sources import REFERENCE, group_intervals
 
@@ -203,22 +203,16 @@ def regularisation(recipe: dict, lang: str) -> str:
     return " · ".join(parts) or "–"
 
 
-def set_size(name: str) -> int:
-    """How many models a campaign's ``models: study|registered`` stands for now (``models.model_set``'s words),
-    read without importing torch."""
-    sizes = {"study": lambda: len(STUDY_MODELS), "registered": lambda: len(catalog_rows())}
-    if name not in sizes:
-        raise ValueError(f"models: {name} is not a model set; write {' or '.join(sizes)}, or a list of model names")
-    return sizes[name]()
-
-
 def campaigns_table(campaign_files: list[dict], lang: str) -> str:
     """The campaign YAMLs' protocols (``params/*.yaml`` as written), so the Method page states what they run."""
     def count(value, all_words):
         return f"{value:,}" if isinstance(value, int) else say(all_words, lang)
 
     def model_count(models) -> str | int:  # a list's length, or the set's word and what it stands for now
-        return len(models) if isinstance(models, list) else say(f"{models}_models", lang, n=set_size(models))
+        if isinstance(models, list):
+            return len(models)
+        registered = lambda: list(catalog_rows())  # noqa: E731 (the catalog's names: no torch in a book build)
+        return say(f"{models}_models", lang, n=len(resolve_model_set(models, registered)))
 
     rows = []
     for campaign_file in campaign_files:
