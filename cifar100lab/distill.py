@@ -240,20 +240,31 @@ def check_resume(state: dict | None, teacher: Teacher | None) -> None:
 
 def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -> Path | None:
     """The complete run under ``campaign_dir`` of one of ``models`` on ``dataset``, itself not distilled, with
-    the highest final top-1; None when there is none."""
+    the highest final top-1; None when there is none. A model is meant as registered: a fine-tune's run started
+    from pretrained weights, a from-scratch model's without, so the from-scratch row a campaign adds for a
+    fine-tune whose weights cannot be had (``<name>_scratch``) never stands in for the fine-tuned teacher."""
     best, best_top1 = None, None
     for path in records.find_records(campaign_dir):
         try:
             record = records.load(path.parent)
         except records.RecordError:
             continue  # a damaged record teaches nothing
-        recipe = record.get("recipe") or {}
-        ok = (record.get("status") == "complete" and record.get("model") in models and not recipe.get("distill_from")
-              and (record.get("config") or {}).get("dataset") == dataset)
+        recipe, model = record.get("recipe") or {}, record.get("model")
+        ok = (record.get("status") == "complete" and model in models and not recipe.get("distill_from")
+              and (record.get("config") or {}).get("dataset") == dataset
+              and bool(record.get("pretrained")) == _fine_tune(model))
         top1 = (record.get("final") or {}).get("top1") if ok else None
         if top1 is not None and (best_top1 is None or top1 > best_top1):
             best, best_top1 = path.parent, top1
     return best
+
+
+def _fine_tune(model: str) -> bool:
+    """Whether ``model``, as registered, starts from pretrained weights (False for a name not registered)."""
+    try:
+        return bool(model_entry(model).default_pretrained)
+    except KeyError:
+        return False
 
 
 def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -> str:
@@ -263,7 +274,10 @@ def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -
         models = [m for m in source[len(BEST):].split("|") if m]
         run = best_run(campaign_dir, models, dataset)
         if run is None:
-            raise TeacherMissing(f"no complete run of {' or '.join(models)} in {campaign_dir} yet")
+            fine_tunes = [m for m in models if _fine_tune(m)]
+            raise TeacherMissing(f"no complete run of {' or '.join(models)} in {campaign_dir} yet"
+                                 + (f" ({', '.join(fine_tunes)}: fine-tuned from its pretrained weights; a "
+                                    f"from-scratch run does not stand in)" if fine_tunes else ""))
         return str(run)
     teacher_spec(source)
     return source

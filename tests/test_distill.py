@@ -250,6 +250,27 @@ def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_ru
     assert student.plan.recipe.distill_from == str(runs_root / "c" / "c-resnet_56-s1")
 
 
+def test_the_from_scratch_row_of_a_fine_tune_never_stands_in_for_its_fine_tuned_teacher(teacher_run, tmp_path):
+    """Offline, a campaign trains ``convnext_tiny_timm_scratch`` (the fine-tune's model from scratch at 32 px) in
+    place of the fine-tune: its complete run is not the "ImageNet ConvNeXt-T" teacher, whose variants stay
+    skipped and say why; the fine-tuned run, once there, is the teacher."""
+    runs_root, label = tmp_path / "runs", "ResNet-20 · ImageNet ConvNeXt-T, α 0.5"
+
+    def finished(name, pretrained):
+        shutil.copytree(teacher_run, runs_root / "c" / name)
+        record = records.read_json(runs_root / "c" / name / records.RECORD)
+        records.save(runs_root / "c" / name, {**record, "model": "convnext_tiny_timm", "pretrained": pretrained})
+        camp = campaign_with_study(tmp_path, runs_root)
+        return camp, study_runs(camp, camp.studies[0])[label]
+
+    camp, runs = finished("c-convnext_tiny_timm_scratch-s0", None)
+    assert runs == []
+    why = camp.variant_runs[("distillation", label)].skipped["why"]
+    assert "no complete run of convnext_tiny_timm" in why and "a from-scratch run does not stand in" in why
+    _, runs = finished("c-convnext_tiny_timm-s0", "hub")
+    assert runs == ["c-resnet_20-distill_from-c-convnext_tiny_timm-s0-s0"]
+
+
 def kd_study_with_skipped_teacher(tmp_path):
     """A finished distillation study whose fine-tuned teacher never ran: its variants were skipped."""
     from fake_campaign import write_fake_study
