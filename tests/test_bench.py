@@ -67,6 +67,7 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
     assert nets[("resnet_20", "{}")]["flops_per_image"] == catalog["resnet_20"]
     assert nets[("eca_resnet_20", '{"k_size": 5}')]["flops_per_image"] > catalog["eca_resnet_20"]  # wider conv
     for n in rec["networks"]:
+        assert (n["train_images"], n["eval_images"]) == (320, 10000)
         expected = 320 / n["train_images_per_second"] + 10000 / n["eval_images_per_second"]
         assert n["epoch_seconds"] == pytest.approx(expected)
         assert n["predicted_seconds"] == pytest.approx(n["run_epochs"] * n["epoch_seconds"])
@@ -77,6 +78,39 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
     assert pred["gpus_1_seconds"] == pytest.approx(rec["predicted_campaign_seconds"]) and pred["runs_per_gpu"] == 1
     longest = max(n["epoch_seconds"] * e for n in rec["networks"] for e in n["epochs_per_run"])
     assert longest <= pred["gpus_8_seconds"] < pred["gpus_1_seconds"]
+
+
+def test_campaign_epoch_times_time_each_runs_whole_epoch_on_its_own_datasets_classes(tmp_path, monkeypatch):
+    """A 10-class campaign whose regularisation variants mix labels, draw RandAugment and keep an EMA: each network
+    is timed with its dataset's classes (Mixup's one-hot targets once failed on the 100-class synthetic labels),
+    its batches get the recipe's policy as the trainer's do, and its epoch counts every evaluation the trainer
+    makes (the validation split; the test set again for the EMA weights)."""
+    study = tmp_path / "s.yaml"
+    study.write_text("study: r\nseeds: [0]\nvariants:\n  - {label: none, model: resnet_20}\n"
+                     "  - {label: mix, model: resnet_20, overrides: {mixup: 0.8, cutmix: 1.0, label_smoothing: 0.1}}\n"
+                     "  - {label: ra, model: resnet_20, overrides: {auto_augment: randaugment, ra_ops: 2,"
+                     " random_erasing: 0.25, ema_decay: 0.9998}}\n")
+    camp = tmp_path / "c.yaml"
+    camp.write_text(f"name: t\ndataset: fashion-mnist\nseeds: [0]\nmodels: []\nstudies: [{study}]\ndefaults: "
+                    "{epochs: 1, batch_size: 16, eval_batch_size: 32, train_subset: 320, test_subset: 64, "
+                    "val_fraction: 0.1}\n")
+    real, augmented = timing.data_mod.policy_augmentation, []
+
+    def spy(recipe, mean):
+        policy = real(recipe, mean)
+        return policy and (lambda xb, key: augmented.append((recipe.auto_augment, len(xb))) or policy(xb, key))
+
+    monkeypatch.setattr(timing.data_mod, "policy_augmentation", spy)
+    rec = campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None)
+    assert rec["complete"] and len(rec["networks"]) == 3
+    assert augmented == [("randaugment", 16)] * 3  # the RandAugment network's warm-up and two timed steps
+    # 320 images less a 10 % validation split, in full batches of 16: 288 trained; 64 test + 32 validation
+    # images evaluated, and the 64 test images again for the EMA weights
+    evaluated = sorted(n["eval_images"] for n in rec["networks"])
+    assert [n["train_images"] for n in rec["networks"]] == [288] * 3 and evaluated == [96, 96, 160]
+    for n in rec["networks"]:
+        expected = 288 / n["train_images_per_second"] + n["eval_images"] / n["eval_images_per_second"]
+        assert n["epoch_seconds"] == pytest.approx(expected)
 
 
 def test_predicted_wall_time_hands_the_longest_runs_out_first_to_the_first_free_slot():

@@ -293,7 +293,7 @@ def test_the_4_hour_target_is_weighed_against_the_protocols_flops_and_the_measur
     time, each as a share of the measured peak of the networks' precision; absent when a network lacks FLOPs."""
     nets = [_net(runs=("a", "b", "c")), _net("resnet_32", runs=("d",))]
     for n in nets:
-        n.update(flops_per_image=1e10, train_images=50000, test_images=10000)
+        n.update(flops_per_image=1e10, train_images=50000, eval_images=10000)
     record = {**_epoch_record(nets), "peaks_tflops": {"fp32": 50.0, "bf16": 640.0}}
     en, zh = _pages(tmp_path, record)
     # (600 + 200 epochs) × 1e10 × (3 × 50,000 + 10,000) = 1.28e18; / 14,400 s = 89 TFLOP/s; / 36,000 s = 36

@@ -33,8 +33,8 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
                    cuda_graph=False) -> dict:
     """Measured train and eval images/s of one network, built as its first run is configured."""
     b, eb = net["batch_size"], net["eval_batch_size"]
-    x, y = synthetic_images(max((steps + warmup) * b, 2 * eb))
-    plan = net["runs"][0].plan  # the run's own switches, recipe and optimizer: the epoch it will have
+    plan = net["runs"][0].plan  # the run's own switches, recipe, optimizer and classes: the epoch it will have
+    x, y = synthetic_images(max((steps + warmup) * b, 2 * eb), plan.dataset.num_classes)
     changes = {**({"compile": True} if compile_model or compile_mode else {}),
                **({"compile_mode": compile_mode} if compile_mode else {}), **({"cuda_graph": True} if cuda_graph else {})}
     if changes:
@@ -51,17 +51,26 @@ def forward_flops(net: dict, num_classes: int) -> int:
         return count_flops(network, net["input_size"])
 
 
-def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops: int) -> dict:
-    """Epoch time = training images / train images/s + test images / eval images/s; the network's runs take
-    their epochs × that. ``flops``: one image's forward FLOPs (what the page weighs the time against)."""
-    c = net["runs"][0].config
-    n_train = min(c.train_subset or train_size, train_size) // net["batch_size"] * net["batch_size"]
+def epoch_images(plan, train_size: int, test_size: int) -> tuple[int, int]:
+    """(images trained, images evaluated) in one epoch of a run, one process: the full batches of the training
+    (sub)set less its validation split; the test (sub)set, again for the EMA weights when the recipe keeps them,
+    and the validation split (the trainer's ``_evaluations``)."""
+    c = plan.config
+    n_all = min(c.train_subset or train_size, train_size)
+    n_val = round(n_all * c.val_fraction)
     n_test = min(c.test_subset or test_size, test_size)
-    epoch = n_train / rates["train_images_per_second"] + n_test / rates["eval_images_per_second"]
+    return (n_all - n_val) // c.batch_size * c.batch_size, n_test * (2 if plan.recipe.ema_decay else 1) + n_val
+
+
+def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops: int) -> dict:
+    """Epoch time = training images / train images/s + evaluated images / eval images/s; the network's runs take
+    their epochs × that. ``flops``: one image's forward FLOPs (what the page weighs the time against)."""
+    n_train, n_eval = epoch_images(net["runs"][0].plan, train_size, test_size)
+    epoch = n_train / rates["train_images_per_second"] + n_eval / rates["eval_images_per_second"]
     epochs = sum(r.config.epochs for r in net["runs"])
     return {**{k: net[k] for k in ("model", "options", "pretrained", "input_size", "batch_size")},
             **{k: rates[k] for k in RATE_KEYS}, "flops_per_image": flops,
-            "train_images": n_train, "test_images": n_test, "epoch_seconds": epoch,
+            "train_images": n_train, "eval_images": n_eval, "epoch_seconds": epoch,
             "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,
             "epochs_per_run": [r.config.epochs for r in net["runs"]], "predicted_seconds": epochs * epoch}
 

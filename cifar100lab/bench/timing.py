@@ -89,21 +89,26 @@ def timed(step_fn, batches, warmup: int, device) -> tuple[float, int, float]:
 
 
 class OursPath:
-    """The trainer's own build-and-step for one run plan (network, input size, normalization, autocast,
-    optimizer and schedule of its recipe, label smoothing, scaler), on synthetic batches; ``train_round`` and
-    ``eval_round`` return ``timed``'s triple."""
+    """The trainer's own build-and-step for one run plan (network and head for its dataset's classes, input size,
+    normalization, autocast, optimizer and schedule of its recipe, Mixup, label smoothing, EMA, scaler), on
+    synthetic batches drawn as the trainer's epoch draws them (crop and flip, the recipe's RandAugment and
+    erasing); ``train_round`` and ``eval_round`` return ``timed``'s triple. Labels must be below the dataset's
+    class count (:func:`synthetic_images` with ``plan.dataset.num_classes``)."""
 
     def __init__(self, plan, train, test, warmup, device):
-        cfg = plan.config
+        cfg, num_classes = plan.config, plan.dataset.num_classes
+        if max(int(train[1].max()), int(test[1].max())) >= num_classes:
+            raise ValueError(f"synthetic labels must be below {plan.dataset.name}'s {num_classes} classes")
         accelerator = build_accelerator(cfg.precision, cpu=device.type == "cpu")
         torch.manual_seed(0)
         steps = data_mod.full_batches(len(train[1]), cfg.batch_size)
         # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
-        self.network = build_learner(plan, accelerator, build_model(plan, 100, weights=False), steps)
+        self.network = build_learner(plan, accelerator, build_model(plan, num_classes, weights=False), steps)
+        self.policy = data_mod.policy_augmentation(plan.recipe, plan.mean)
         device = accelerator.device
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
         self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device
-        self.epoch = 0
+        self.augment, self.seed, self.epoch = cfg.augment, cfg.seed, 0
         precision = {"no": "fp32"}.get(accelerator.mixed_precision, accelerator.mixed_precision)  # Accelerate says "no"
         self.info = {"precision": precision, "channels_last": cfg.channels_last,
                      "compile": cfg.compile, "compile_mode": cfg.compile_mode if cfg.compile else None,
@@ -113,7 +118,8 @@ class OursPath:
     def train_round(self):
         self.network.train_mode()
         self.epoch += 1
-        batches = data_mod.train_batches(self.x, self.y, self.batch_size, self.epoch, 0)
+        batches = data_mod.train_batches(self.x, self.y, self.batch_size, self.epoch, self.seed,
+                                         augment=self.augment, policy=self.policy)
         return timed(self.network.step, batches, self.warmup, self.device)
 
     def eval_round(self):
