@@ -16,7 +16,8 @@
 #      checkpoint: how long a checkpoint holds training up, inline and written in the background;
 #   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU (target: 8 runs ≥ 3× one);
 #   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU
-#      (--slowdown taken from the pack record's shared_run_slowdown for k = 4);
+#      (--slowdown taken from the pack record's shared_run_slowdown for k = 4); its 50 networks are 42 and the
+#      distillation study's 8 students, each with its teacher's forward;
 #  10. full-epoch-times-graphed: the same with every network's step as one CUDA graph (its record is kept after
 #      every network, so a time limit leaves the networks measured); pack-graphed and
 #      full-epoch-times-graphed-packed: steps 8 and 9 with the graph.
@@ -74,18 +75,18 @@ step checkpoint 90 "$py" benchmarks/checkpoint_write.py
 step sync 100 "$py" benchmarks/sync_check.py
 step resnet_20 180 "$py" -m cifar100lab bench --models resnet_20 --cuda-graph --compile --steps 100 --warmup 10 \
   --repeats 3 --workers 4
-step full-epoch-times 150 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
+step full-epoch-times 200 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
 step resnet_20-200-epochs 300 "$py" -m cifar100lab timed-runs benchmarks/gpu_resnet20_200.yaml --data-root "$data_root"
 step resnet_20-prediction 90 "$py" -m cifar100lab bench --campaign params/full.yaml --models resnet_20 \
   --compile --cuda-graph --steps 200 --warmup 20
 step pack 150 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10
 slowdown=$(slowdown_of "$dir/gpu-$card-pack.json")
-step full-epoch-times-packed 330 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+step full-epoch-times-packed 420 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --runs-per-gpu 4 --slowdown "$slowdown"
-step full-epoch-times-graphed 400 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+step full-epoch-times-graphed 480 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --cuda-graph
 step pack-graphed 200 "$py" -m cifar100lab bench --pack 1 2 4 8 --models resnet_20 --steps 100 --warmup 10 --cuda-graph
 slowdown=$(slowdown_of "$dir/gpu-$card-pack-graphed.json")
-step full-epoch-times-graphed-packed 400 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
+step full-epoch-times-graphed-packed 480 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3 \
   --cuda-graph --runs-per-gpu 4 --slowdown "$slowdown"
 exit $failed

@@ -78,6 +78,7 @@ class VariantRuns:
     overrides: dict
     run_ids: list[str]
     skipped: dict | None = None  # why the variant has no runs (its teacher is not there): {"teacher": ...}
+    seeds: list[int] = field(default_factory=list)  # its runs' seeds (skipped: the seeds it will run)
 
 
 @dataclass
@@ -278,6 +279,16 @@ def _model_entry(path: Path, entry) -> dict:
     return e
 
 
+def run_config(campaign: str, dataset: str, defaults: dict, model: str, options: dict, seed: int,
+               extra: dict | None = None) -> dict:
+    """A campaign run's TrainConfig fields: the campaign's defaults, the entry's or variant's own fields
+    (``extra``, its recipe overrides over the defaults' overrides), the network and the seed."""
+    extra = extra or {}
+    overrides = {**defaults.get("overrides", {}), **extra.get("overrides", {})}
+    return {**defaults, **extra, "overrides": overrides, "model": model, "options": options, "seed": seed,
+            "dataset": dataset, "campaign": campaign, "resume": True}
+
+
 @dataclass
 class _CampaignRuns:
     """The campaign's runs as its model entries and study variants add them: one per distinct network, recipe
@@ -293,9 +304,7 @@ class _CampaignRuns:
     model_runs: list[str] = field(default_factory=list)  # the model entries' runs, in order
 
     def config(self, model: str, options: dict, seed: int, extra: dict) -> dict:
-        overrides = {**self.defaults.get("overrides", {}), **extra.get("overrides", {})}
-        return {**self.defaults, **extra, "overrides": overrides, "model": model, "options": options, "seed": seed,
-                "dataset": self.dataset, "campaign": self.name, "resume": True}
+        return run_config(self.name, self.dataset, self.defaults, model, options, seed, extra)
 
     def add_entry(self, entry: dict, seeds: list[int]) -> RunPlan:
         """A model entry's runs, one per seed; the plan of its first."""
@@ -327,11 +336,12 @@ class _CampaignRuns:
         try:
             v = self.with_teacher(study, v)
         except distill.TeacherMissing as e:  # not trained yet, or gone: the other variants still run
-            return VariantRuns({}, [], skipped={"teacher": v.overrides["distill_from"], "why": str(e)})
+            return VariantRuns({}, [], skipped={"teacher": v.overrides["distill_from"], "why": str(e)}, seeds=seeds)
         changed = self.changed_fields(study, v)
         extra = {"overrides": v.overrides} if changed else {}  # no change: the plain network's runs
         in_id = distill.id_fields(changed)
-        return VariantRuns(changed, [self.add(v.model, v.options, s, extra=extra, changed=in_id) for s in seeds])
+        return VariantRuns(changed, [self.add(v.model, v.options, s, extra=extra, changed=in_id) for s in seeds],
+                           seeds=seeds)
 
     def with_teacher(self, study: Study, v: Variant) -> Variant:
         """The variant with its ``distill_from`` made concrete (``best:…`` becomes the campaign's best run of

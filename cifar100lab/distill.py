@@ -59,7 +59,7 @@ class TeacherMissing(ConfigError):
 class TeacherSpec:
     """What a run knows of its teacher before building it: enough to check it and to record which it was."""
     source: str  # distill_from as written
-    kind: str  # run | export | model
+    kind: str  # run | export | model (stand-in: an untrained one the bench times)
     model: str
     options: dict
     num_classes: int
@@ -252,14 +252,14 @@ def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -
         recipe, model = record.get("recipe") or {}, record.get("model")
         ok = (record.get("status") == "complete" and model in models and not recipe.get("distill_from")
               and (record.get("config") or {}).get("dataset") == dataset
-              and bool(record.get("pretrained")) == _fine_tune(model))
+              and bool(record.get("pretrained")) == is_fine_tune(model))
         top1 = (record.get("final") or {}).get("top1") if ok else None
         if top1 is not None and (best_top1 is None or top1 > best_top1):
             best, best_top1 = path.parent, top1
     return best
 
 
-def _fine_tune(model: str) -> bool:
+def is_fine_tune(model: str) -> bool:
     """Whether ``model``, as registered, starts from pretrained weights (False for a name not registered)."""
     try:
         return bool(model_entry(model).default_pretrained)
@@ -274,7 +274,7 @@ def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -
         models = [m for m in source[len(BEST):].split("|") if m]
         run = best_run(campaign_dir, models, dataset)
         if run is None:
-            fine_tunes = [m for m in models if _fine_tune(m)]
+            fine_tunes = [m for m in models if is_fine_tune(m)]
             raise TeacherMissing(f"no complete run of {' or '.join(models)} in {campaign_dir} yet"
                                  + (f" ({', '.join(fine_tunes)}: fine-tuned from its pretrained weights; a "
                                     f"from-scratch run does not stand in)" if fine_tunes else ""))

@@ -18,6 +18,12 @@ STUDY_MODELS = ("resnet_20", "resnet_32", "resnet_56", "eca_resnet_20", "eca_res
 TRAINING_FLOPS_PER_FORWARD = 3
 
 
+def training_flops(network: dict) -> float:
+    """FLOPs one training image costs a network of a campaign bench (``flops_per_image``: its forward): forward and
+    backward, and the forward of a distilling run's teacher (``teacher``: its ``flops_per_image``)."""
+    return TRAINING_FLOPS_PER_FORWARD * network["flops_per_image"] + network.get("teacher", {}).get("flops_per_image", 0)
+
+
 def resolve_model_set(name: str, registered: Callable[[], list[str]]) -> list[str]:
     """The model names a campaign's ``models: <name>`` stands for, given the registered names (the registry's, or
     the catalog's where torch is not imported); ValueError for any other word."""

@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import ROOT, run_cli
 
-from cifar100lab import report, timed_runs
+from cifar100lab import distill, report, timed_runs
 from cifar100lab.accelerator import cpu_has_native_bf16
 from cifar100lab.bench import campaign_time, throughput, timing
-from cifar100lab.config import ConfigError
+from cifar100lab.config import ConfigError, resolve
 from cifar100lab.model_catalog import read_catalog
 from cifar100lab.records import atomic_write_json
 from cifar100lab.report.performance import CPU_TRAIN_SPEEDUP_TARGET
@@ -111,6 +111,63 @@ def test_campaign_epoch_times_time_each_runs_whole_epoch_on_its_own_datasets_cla
     for n in rec["networks"]:
         expected = 288 / n["train_images_per_second"] + n["eval_images"] / n["eval_images_per_second"]
         assert n["epoch_seconds"] == pytest.approx(expected)
+
+
+def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_not_trained_yet(tmp_path, monkeypatch):
+    """Before its teachers have run, a campaign skips its distilling variants; the bench times them as they will
+    run, the teacher a randomly initialised network of the campaign's teacher run, its forward in every step and
+    in the FLOPs; a variant whose teacher the campaign never trains is named as not timed, on the page too."""
+    study = tmp_path / "kd.yaml"
+    study.write_text("study: kd\nseeds: [0, 1]\nvariants:\n  - {label: none, model: resnet_20}\n"
+                     "  - {label: trained, model: resnet_20, overrides: {distill_from: 'best:convnext_tiny|resnet_56'}}\n"
+                     "  - {label: imagenet, label_zh: 预训练, model: resnet_20,"
+                     " overrides: {distill_from: 'best:convnext_tiny_timm'}}\n")
+    camp = write_campaign(tmp_path, "[resnet_56]", f"studies: [{study}]\n")
+    taught = []
+    real_logits = distill.Teacher.logits
+    monkeypatch.setattr(distill.Teacher, "logits", lambda self, x: taught.append(len(x)) or real_logits(self, x))
+    rec = campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None)
+    students = [n for n in rec["networks"] if "teacher" in n]
+    assert len(students) == 1 and rec["complete"]
+    student, = students
+    assert (student["model"], student["teacher"]["model"], student["teacher"]["input_size"]) == ("resnet_20", "resnet_56", 32)
+    assert len(student["runs"]) == 2 and student["run_epochs"] == 6  # two seeds × 3 epochs
+    assert taught == [16] * 3  # the teacher answered the warm-up step and the two timed ones
+    catalog = {m["model"]: m["flops"] for m in read_catalog()}  # counted alike: 100 classes, 32 px
+    assert student["teacher"]["flops_per_image"] == catalog["resnet_56"]
+    assert rec["untimed_variants"] == [{"study": "kd", "label": "imagenet", "label_zh": "预训练",
+                                        "teacher": "best:convnext_tiny_timm"}]
+    # --models resnet_20 times the plain ResNet-20 (gpu_check.sh's prediction of its 200-epoch run), not its student
+    plain = campaign_time.run_campaign_times(camp, steps=1, warmup=0, progress=lambda *_: None, only=["resnet_20"])
+    assert [(n["model"], "teacher" in n) for n in plain["networks"]] == [("resnet_20", False)]
+    out = tmp_path / "records"
+    atomic_write_json(out / "epochs.json", rec)
+    report.write_performance_page(out, tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "resnet_20 ← resnet_56 32 px" in en and "resnet_20 ← resnet_56 32 px" in zh
+    assert "Not timed (no run of their teacher in the campaign): `kd` · imagenet (`best:convnext_tiny_timm`)." in en
+    assert "未计时（实验中没有其教师模型的运行）：`kd` · 预训练 (`best:convnext_tiny_timm`)。" in zh
+
+
+def test_a_distilling_runs_own_teacher_answers_in_its_timed_step(tmp_path, monkeypatch):
+    """Once its teacher is there, a distilling run is timed with it: here an ImageNet-style timm teacher at 224 px
+    from a local weights file, fed every training batch."""
+    from safetensors.torch import save_file
+
+    from cifar100lab.models import create_model
+    weights = tmp_path / "ghostnet.safetensors"
+    save_file(create_model("ghostnet_100", num_classes=100).state_dict(), weights)
+    plan = resolve(dict(model="resnet_20", batch_size=16, eval_batch_size=32,
+                        overrides={"distill_from": f"ghostnet_100@{weights}"}))
+    taught = []
+    real_logits = distill.Teacher.logits
+    monkeypatch.setattr(distill.Teacher, "logits", lambda self, x: taught.append(self.view(x).shape[-1]) or
+                        real_logits(self, x))
+    x, y = timing.synthetic_images(64)
+    path = timing.OursPath(plan, (x[:48], y[:48]), (x, y), 1, torch.device("cpu"))
+    path.train_round()
+    assert taught == [224] * 3
+    assert path.info["teacher"] == {"model": "ghostnet_100", "options": {}, "input_size": 224, "kind": "model"}
 
 
 def test_predicted_wall_time_hands_the_longest_runs_out_first_to_the_first_free_slot():

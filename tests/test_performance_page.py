@@ -298,10 +298,15 @@ def test_the_4_hour_target_is_weighed_against_the_protocols_flops_and_the_measur
     en, zh = _pages(tmp_path, record)
     # (600 + 200 epochs) × 1e10 × (3 × 50,000 + 10,000) = 1.28e18; / 14,400 s = 89 TFLOP/s; / 36,000 s = 36
     assert ("not met.\n- What the 4-hour target asks of the GPU: the protocol's arithmetic is **1.28 EFLOP** "
-            "(training counted as 3 × each network's forward FLOPs, plus each epoch's evaluation), so ≤ 4 h needs "
+            "(training counted as 3 × each network's forward FLOPs, plus a distilling run's teacher forward, plus "
+            "each epoch's evaluation), so ≤ 4 h needs "
             "89 TFLOP/s sustained, 14% of this GPU's measured bf16 matmul peak (640 TFLOP/s); the prediction "
             "sustains 36 TFLOP/s (6%).") in en
     assert "该协议的计算量为 **1.28 EFLOP**" in zh and "需持续 89 TFLOP/s" in zh
+    # a distilling network's teacher forward (1e10 per training image) adds 200 × 1e10 × 50,000 = 0.10 EFLOP
+    nets[1]["teacher"] = {"model": "resnet_56", "input_size": 32, "flops_per_image": 1e10}
+    en, _ = _pages(tmp_path / "taught", {**_epoch_record(nets), "peaks_tflops": {"bf16": 640.0}})
+    assert "the protocol's arithmetic is **1.38 EFLOP**" in en and "resnet_32 ← resnet_56 32 px" in en
     en, _ = _pages(tmp_path / "quick", {**_epoch_record(nets, campaign="quick"), "peaks_tflops": {"bf16": 640.0}})
     assert "EFLOP" not in en  # another campaign is not the protocol the target is for
     del nets[1]["flops_per_image"]

@@ -9,7 +9,11 @@ from typing import Callable
 import torch
 
 from .. import data as data_mod
-from ..models import TRAINING_FLOPS_PER_FORWARD, count_flops, create_model
+from .. import distill
+from ..campaign import Run, canonical_options, load_campaign, run_config
+from ..config import resolve
+from ..model_facts import training_flops
+from ..models import count_flops, create_model
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
 RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",
@@ -23,10 +27,59 @@ def campaign_networks(campaign) -> dict[tuple, dict]:
         p, c = run.plan, run.config
         key = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
                c.precision, c.channels_last, c.compile, c.cuda_graph, c.fused_optimizer, p.recipe)
-        nets.setdefault(key, {"model": c.model, "options": dict(c.options), "pretrained": p.pretrained,
-                              "input_size": p.input_size, "batch_size": c.batch_size,
-                              "eval_batch_size": c.eval_batch_size, "runs": []})["runs"].append(run)
+        if key not in nets:
+            teacher = distill.check_teacher(p)  # a distilling run's, trained: read, not built
+            nets[key] = {**_network(p), "teacher_model": teacher.model if teacher else None, "runs": []}
+        nets[key]["runs"].append(run)
     return nets
+
+
+def waiting_students(campaign) -> tuple[list[dict], list[dict]]:
+    """The networks of the study variants a campaign skips until their teachers are trained (``best:…``), planned
+    as their runs will be, each with the costliest (forward FLOPs) network among the campaign's runs its teacher
+    may be; and the skipped variants that cannot be timed so (no run of their teacher in the campaign:
+    {study, label, label_zh, teacher})."""
+    networks, untimed, classes = [], [], campaign_classes(campaign)
+    for study in campaign.studies:
+        for v in study.variants:
+            waiting = campaign.variant_runs[(study.name, v.label)]
+            if not waiting.skipped:
+                continue
+            teachers = _teacher_networks(campaign, waiting.skipped["teacher"])
+            if not teachers:
+                untimed.append({"study": study.name, "label": v.label, "label_zh": v.label_zh or v.label,
+                                "teacher": waiting.skipped["teacher"]})
+                continue
+            teacher = max(teachers, key=lambda t: forward_flops(_network(t), classes))
+            plans = [resolve(run_config(campaign.name, campaign.dataset, campaign.defaults, v.model,
+                                        canonical_options(v.model, v.options), seed, {"overrides": v.overrides}))
+                     for seed in waiting.seeds]
+            runs = [Run(f"{study.name}: {v.label} (seed {p.config.seed})", p, None) for p in plans]  # no run ids yet
+            networks.append({**_network(plans[0]), "runs": runs, "teacher_plan": teacher,
+                             "teacher_model": teacher.config.model})
+    return networks, untimed
+
+
+def _teacher_networks(campaign, source: str) -> list:
+    """One plan per distinct network among the campaign's runs that ``best:A|B`` may pick (:func:`distill.best_run`:
+    not distilled, the model as registered); none for another source."""
+    models = source[len(distill.BEST):].split("|") if source.startswith(distill.BEST) else []
+    plans = {}
+    for run in campaign.runs:
+        model = run.config.model
+        if model in models and not run.plan.recipe.distill_from and bool(run.plan.pretrained) == distill.is_fine_tune(model):
+            plans.setdefault((model, tuple(sorted(run.config.options.items())), run.plan.input_size), run.plan)
+    return list(plans.values())
+
+
+def _network(plan) -> dict:
+    c = plan.config
+    return {"model": c.model, "options": dict(c.options), "pretrained": plan.pretrained,
+            "input_size": plan.input_size, "batch_size": c.batch_size, "eval_batch_size": c.eval_batch_size}
+
+
+def campaign_classes(campaign) -> int:
+    return data_mod.dataset_entry(campaign.dataset).num_classes
 
 
 def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, device, compile_mode=None,
@@ -39,7 +92,8 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
                **({"compile_mode": compile_mode} if compile_mode else {}), **({"cuda_graph": True} if cuda_graph else {})}
     if changes:
         plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes))
-    path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device)
+    path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device,
+                    net.get("teacher_plan"))
     return interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
 
 
@@ -69,7 +123,8 @@ def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops:
     epoch = n_train / rates["train_images_per_second"] + n_eval / rates["eval_images_per_second"]
     epochs = sum(r.config.epochs for r in net["runs"])
     return {**{k: net[k] for k in ("model", "options", "pretrained", "input_size", "batch_size")},
-            **{k: rates[k] for k in RATE_KEYS}, "flops_per_image": flops,
+            **{k: rates[k] for k in RATE_KEYS}, **{k: rates[k] for k in ("teacher",) if k in rates},
+            "flops_per_image": flops,
             "train_images": n_train, "eval_images": n_eval, "epoch_seconds": epoch,
             "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,
             "epochs_per_run": [r.config.epochs for r in net["runs"]], "predicted_seconds": epochs * epoch}
@@ -89,14 +144,15 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     ``keep`` receives the record so far after each network (``unfinished``: how many networks are left), so a run
     stopped by a time limit keeps what it measured.
     """
-    from ..campaign import load_campaign
     device = default_device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
     entry = data_mod.dataset_entry(camp.dataset)
     train_size, test_size = entry.sizes
     peaks = measured_peaks(device, "auto")
-    nets = campaign_networks(camp)
-    chosen = [net for net in nets.values() if not only or net["model"] in only]
+    students, untimed = waiting_students(camp)  # distilling variants whose teachers are not trained yet
+    nets = [*campaign_networks(camp).values(), *students]
+    # --models: a distilling network runs two, so it is timed when both its model and its teacher's are named
+    chosen = [net for net in nets if not only or net["model"] in only and net["teacher_model"] in (None, *only)]
 
     head = header(device, peaks, campaign=camp.name, campaign_file=str(campaign_path), dataset=camp.dataset,
                   train_images=train_size, test_images=test_size, processes=1, steps=steps, warmup=warmup,
@@ -104,7 +160,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
 
     def record(networks: list[dict]) -> dict:  # one header ("measured": the start), not git and versions per network
         return {"kind": "epoch_times", **head, "complete": not only and len(networks) == len(nets),
-                "unfinished": len(chosen) - len(networks), "networks": networks,
+                "unfinished": len(chosen) - len(networks), "networks": networks, "untimed_variants": untimed,
                 "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
                 "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
 
@@ -112,10 +168,13 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     for i, net in enumerate(chosen):
         rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
         row = _network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes))
+        if "teacher" in row:  # its forward on every training image is part of the step
+            row["teacher"]["flops_per_image"] = forward_flops(row["teacher"], entry.num_classes)
         networks.append(row)
         options = f" {net['options']}" if net["options"] else ""
-        tflops = TRAINING_FLOPS_PER_FORWARD * row["flops_per_image"] * rates["train_images_per_second"] / 1e12
-        progress(f"[{i + 1}/{len(chosen)}] {net['model']}{options} {net['input_size']}px: "
+        teacher = f" ← teacher {row['teacher']['model']} {row['teacher']['input_size']}px" if "teacher" in row else ""
+        tflops = training_flops(row) * rates["train_images_per_second"] / 1e12
+        progress(f"[{i + 1}/{len(chosen)}] {net['model']}{options} {net['input_size']}px{teacher}: "
                  f"{rates['train_images_per_second']:.0f} train img/s ({tflops:.1f} TFLOP/s), "
                  f"epoch {row['epoch_seconds']:.1f} s")
         if keep is not None:

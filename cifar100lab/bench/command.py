@@ -16,7 +16,8 @@ def _options(options: dict | None) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", nargs="+", help="models to time (default: resnet_20; with --campaign: all of it)")
+    p.add_argument("--models", nargs="+", help="models to time (default: resnet_20; with --campaign: all of it, and a "
+                   "distilling network when its teacher's model is named too)")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size (default: 128)")
     p.add_argument("--steps", type=int, default=20, help="timed training steps per round")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each round")

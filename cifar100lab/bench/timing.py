@@ -8,7 +8,7 @@ import time
 import torch
 
 from .. import data as data_mod
-from .. import records
+from .. import distill, records
 from ..accelerator import build_accelerator, choose_precision
 from ..devices import visible_gpus
 from ..train import build_learner, build_model
@@ -95,15 +95,24 @@ class OursPath:
     erasing); ``train_round`` and ``eval_round`` return ``timed``'s triple. Labels must be below the dataset's
     class count (:func:`synthetic_images` with ``plan.dataset.num_classes``)."""
 
-    def __init__(self, plan, train, test, warmup, device):
+    def __init__(self, plan, train, test, warmup, device, teacher_plan=None):
         cfg, num_classes = plan.config, plan.dataset.num_classes
         if max(int(train[1].max()), int(test[1].max())) >= num_classes:
             raise ValueError(f"synthetic labels must be below {plan.dataset.name}'s {num_classes} classes")
         accelerator = build_accelerator(cfg.precision, cpu=device.type == "cpu")
         torch.manual_seed(0)
         steps = data_mod.full_batches(len(train[1]), cfg.batch_size)
-        # Weights do not change speed: a fine-tune is timed on a randomly initialised network of its size.
-        self.network = build_learner(plan, accelerator, build_model(plan, num_classes, weights=False), steps)
+        # Weights do not change speed: a fine-tune is timed as a randomly initialised network of its size, and so
+        # is a distilling run's teacher that is not trained yet (``teacher_plan``: the teacher run's plan).
+        if teacher_plan is not None:
+            teacher = stand_in_teacher(plan, teacher_plan, accelerator.device, num_classes)
+        elif plan.recipe.distill_from:
+            teacher = distill.build_teacher(distill.check_teacher(plan, num_classes), plan, accelerator.device,
+                                            num_classes)
+        else:
+            teacher = None
+        self.network = build_learner(plan, accelerator, build_model(plan, num_classes, weights=False), steps,
+                                     teacher=teacher)
         self.policy = data_mod.policy_augmentation(plan.recipe, plan.mean)
         device = accelerator.device
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
@@ -114,6 +123,10 @@ class OursPath:
                      "compile": cfg.compile, "compile_mode": cfg.compile_mode if cfg.compile else None,
                      "cuda_graph": cfg.cuda_graph, "pipeline": "uint8 tensors on device + batched crop/flip",
                      "input_size": plan.input_size, "optimizer": type(self.network.optimizer.optimizer).__name__}
+        if teacher is not None:  # its forward is in every step
+            spec = teacher.spec
+            self.info["teacher"] = {"model": spec.model, "options": dict(spec.options), "input_size": spec.input_size,
+                                    "kind": spec.kind}
 
     def train_round(self):
         self.network.train_mode()
@@ -128,6 +141,20 @@ class OursPath:
         batches = ((self.test_x[i:i + b], self.test_y[i:i + b]) for i in range(0, n - b + 1, b))
         with torch.no_grad():
             return timed(lambda xb, yb: self.network.logits(xb), batches, 1 if n >= 2 * b else 0, self.device)
+
+
+def stand_in_teacher(plan, teacher_plan, device, num_classes: int) -> distill.Teacher:
+    """A distilling run's teacher for timing, before it is trained: a randomly initialised network of the run
+    ``teacher_plan`` plans, fed the student's batch as the trained one will be (its statistics and input size)."""
+    t = teacher_plan
+    spec = distill.TeacherSpec(plan.recipe.distill_from, "stand-in", t.config.model, dict(t.config.options),
+                               num_classes, t.config.img_size, t.input_size, t.mean, t.std, "", "")
+    channels_last = plan.config.channels_last
+    module = build_model(teacher_plan, num_classes, weights=False).to(device)
+    module = module.to(memory_format=torch.channels_last) if channels_last else module
+    view = distill.teacher_view(plan.mean, plan.std, teacher_plan.mean, teacher_plan.std, teacher_plan.input_size,
+                                device, channels_last)
+    return distill.Teacher(spec, module, view, plan.recipe.distill_alpha, plan.recipe.distill_temperature)
 
 
 def interleaved(paths: dict, repeats: int) -> dict[str, dict]:

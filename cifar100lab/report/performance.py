@@ -128,12 +128,22 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
                if skipped else "")
 
 
+def _untimed(variants: list[dict] | None, lang: str) -> str:
+    """The study variants the estimate leaves out, as the study pages name them."""
+    label = "label_zh" if lang == "zh" else "label"
+    return say("untimed", lang, variants="; ".join(f"`{v['study']}` · {v[label]} (`{v['teacher']}`)"
+                                                 for v in variants)) if variants else ""
+
+
 def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found: list[dict] = ()) -> str:
     df = pd.DataFrame(e["networks"])
     paths = [" · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
                                     "compile" if n.get("compile") else None, "CUDA graph" if n.get("cuda_graph") else None)
                          if x) for n in e["networks"]]
-    t = table({"network": df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else ""),
+    teachers = [f" ← {t['model']} {t['input_size']} px" if isinstance(t, dict) else ""
+                for t in (df.teacher if "teacher" in df else [None] * len(df))]
+    t = table({"network": df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else "")
+               + teachers,
                 "input": df.input_size, "batch": df.batch_size, "path": paths,
                 "train": df.train_images_per_second.map(lambda v: fmt(v, 0)),
                 "eval": df.eval_images_per_second.map(lambda v: fmt(v, 0)),
@@ -145,7 +155,8 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
                partial="" if e.get("complete", True) else say("partial", lang), measured=e["measured"],
                torch=e["versions"]["torch"], train=f"{e['train_images']:,}", dataset=e["dataset"],
                test=f"{e['test_images']:,}", total=_hours(e["predicted_campaign_seconds"]),
-               tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "", against=_against(e, measured, lang))
+               tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "", against=_against(e, measured, lang),
+               untimed=_untimed(e.get("untimed_variants"), lang))
     notes = [n for n in (gpu.prediction(e, lang), gpu.run_check(e, list(found), lang)) if n]
     # network names may wrap: book/_static/tables.css
     return head + "\n\n:::{div} names-wrap\n" + t + ":::\n" + "".join("\n" + n for n in notes) + ("\n" if notes else "")

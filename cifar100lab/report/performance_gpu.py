@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..model_facts import TRAINING_FLOPS_PER_FORWARD
+from ..model_facts import TRAINING_FLOPS_PER_FORWARD, training_flops
 from .i18n import fmt
 from .performance_text import commit_words, say, table
 from .sources import REFERENCE
@@ -73,8 +73,8 @@ def _protocol_arithmetic(e: dict, lang: str) -> str:
     peak = e.get("peaks_tflops", {}).get(next(iter(precisions)))
     if len(precisions) != 1 or not peak or not all(n.get("flops_per_image") for n in nets):
         return ""
-    flop = sum(n["run_epochs"] * n["flops_per_image"] * (TRAINING_FLOPS_PER_FORWARD * n["train_images"]
-                                                         + n.get("eval_images", n.get("test_images")))
+    flop = sum(n["run_epochs"] * (training_flops(n) * n["train_images"]
+                                  + n["flops_per_image"] * n.get("eval_images", n.get("test_images")))
                for n in nets)  # records before 2026-12-06 named the evaluated images test_images
     need, now = flop / PROTOCOL_TARGET_SECONDS / 1e12, flop / e["prediction"]["gpus_1_seconds"] / 1e12
     return say("protocol_arithmetic", lang, factor=TRAINING_FLOPS_PER_FORWARD, eflop=f"{flop / 1e18:.2f}",

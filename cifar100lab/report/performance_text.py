@@ -73,14 +73,19 @@ TEXT = {
         "en": "**{device}** — the `{campaign}` campaign ({file}){partial}, one process, each network as its runs are "
               "configured (precision, memory format, compilation, its recipe's optimizer); measured {measured} with "
               "torch {torch}. An epoch is the run's training images (the campaign's subset, or all {train} of "
-              "{dataset}) at the measured training rate plus its test images (up to {test}) at the measured "
-              "evaluation rate. **Estimated epoch time of the whole campaign on one process of this device: "
+              "{dataset}) at the measured training rate plus the images it evaluates at the measured evaluation rate: "
+              "its test images (up to {test}), again for its EMA weights, and its validation split. A distilling "
+              "run's step includes its teacher's forward (← teacher; a randomly initialised one of the teacher "
+              "run's network while that is not trained yet).{untimed} **Estimated epoch time of the whole campaign on one process of this device: "
               "{total}{tuned}** (an estimate from one timed epoch per network; process start-up, checkpoints and "
               "compilation not included){against}. CL: channels_last.",
         "zh": "**{device}** —— `{campaign}` 实验（{file}）{partial}，单进程，每个网络按其运行的配置计时（精度、内存格式、"
               "是否编译、配方的优化器）；测于 {measured}，torch {torch}。每轮 = 该运行的训练图像（实验所取子集，或 {dataset} "
-              "全部 {train} 张）按实测训练速度，加上其测试图像（至多 {test} 张）按实测评估速度。**整个实验在该设备单进程上的"
+              "全部 {train} 张）按实测训练速度，加上其评估的图像按实测评估速度：测试图像（至多 {test} 张），有 EMA 权重时再评估一遍，"
+              "以及验证集。蒸馏运行的每步包含其教师模型的前向（← 教师；教师尚未训练时用教师运行网络的随机初始化副本）。{untimed}**整个实验在该设备单进程上的"
               "各轮用时估计：{total}{tuned}**（由每个网络计时一轮估算；不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
+    "untimed": {"en": " Not timed (no run of their teacher in the campaign): {variants}.",
+                "zh": "未计时（实验中没有其教师模型的运行）：{variants}。"},
     "against_measured": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side by "
                                "side{skipped}. For the {n} run(s) that trained, the estimate is {predicted} of epochs; "
                                "their records hold {measured}, so the estimate is **{ratio}×** what was measured: {verdict}",
@@ -191,12 +196,12 @@ TEXT = {
     "protocol_target": {"en": " The project's target for the whole `full` protocol is ≤ {target} h on one {gpu}: {verdict}.",
                         "zh": "本项目对整个 `full` 协议的目标是单块 {gpu} 上 ≤ {target} 小时：{verdict}。"},
     "protocol_arithmetic": {"en": "\n- What the {target}-hour target asks of the GPU: the protocol's arithmetic is "
-                                  "**{eflop} EFLOP** (training counted as {factor} × each network's forward FLOPs, plus each "
-                                  "epoch's evaluation), so ≤ {target} h needs {need} TFLOP/s sustained, {need_share} of "
+                                  "**{eflop} EFLOP** (training counted as {factor} × each network's forward FLOPs, plus a "
+                                  "distilling run's teacher forward, plus each epoch's evaluation), so ≤ {target} h needs {need} TFLOP/s sustained, {need_share} of "
                                   "this GPU's measured {precision} matmul peak ({peak} TFLOP/s); the prediction sustains "
                                   "{now} TFLOP/s ({now_share}).",
                             "zh": "\n- {target} 小时目标对 GPU 的要求：该协议的计算量为 **{eflop} EFLOP**（训练按各网络前向 FLOPs 的 "
-                                  "{factor} 倍计，另加每轮评估），因此 ≤ {target} 小时需持续 {need} TFLOP/s，即此 GPU 实测 {precision} "
+                                  "{factor} 倍计，另加蒸馏运行的教师前向与每轮评估），因此 ≤ {target} 小时需持续 {need} TFLOP/s，即此 GPU 实测 {precision} "
                                   "矩阵乘峰值（{peak} TFLOP/s）的 {need_share}；该预计的持续算力为 {now} TFLOP/s（{now_share}）。"},
     "ckpt_head": {"en": "**{device}** — measured {measured}, {commit}, median of {repeats} writes; the trainer "
                         "writes its checkpoints {mode} on this device.",
