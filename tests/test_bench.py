@@ -123,6 +123,7 @@ def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_n
                      "  - {label: imagenet, label_zh: 预训练, model: resnet_20,"
                      " overrides: {distill_from: 'best:convnext_tiny_timm'}}\n")
     camp = write_campaign(tmp_path, "[resnet_56]", f"studies: [{study}]\n")
+    monkeypatch.chdir(tmp_path)  # the campaign's runs folder (where best:… looks for teachers) is ./runs: empty
     taught = []
     real_logits = distill.Teacher.logits
     monkeypatch.setattr(distill.Teacher, "logits", lambda self, x: taught.append(len(x)) or real_logits(self, x))
