@@ -138,6 +138,12 @@ def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_n
     assert student["teacher"]["flops_per_image"] == catalog["resnet_56"]
     assert rec["untimed_variants"] == [{"study": "kd", "label": "imagenet", "label_zh": "预训练",
                                         "teacher": "best:convnext_tiny_timm"}]
+    # a run that distils cannot replay its step as a CUDA graph (config refuses it): a graphed bench times it eagerly,
+    # as it will run (on this CPU a graphed step would be refused outright)
+    from cifar100lab.campaign import load_campaign
+    waiting, _ = campaign_time.waiting_students(load_campaign(camp))
+    eager = campaign_time._network_rates(waiting[0], 1, 0, False, torch.device("cpu"), cuda_graph=True)
+    assert eager["cuda_graph"] is False and eager["teacher"]["model"] == "resnet_56"
     # --models resnet_20 times the plain ResNet-20 (gpu_check.sh's prediction of its 200-epoch run), not its student
     plain = campaign_time.run_campaign_times(camp, steps=1, warmup=0, progress=lambda *_: None, only=["resnet_20"])
     assert [(n["model"], "teacher" in n) for n in plain["networks"]] == [("resnet_20", False)]

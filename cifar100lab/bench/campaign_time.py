@@ -14,6 +14,7 @@ from ..campaign import Run, canonical_options, load_campaign, run_config
 from ..config import resolve
 from ..model_facts import training_flops
 from ..models import count_flops, create_model
+from ..step_graph import settings_conflict
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
 RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",
@@ -89,7 +90,10 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
     plan = net["runs"][0].plan  # the run's own switches, recipe, optimizer and classes: the epoch it will have
     x, y = synthetic_images(max((steps + warmup) * b, 2 * eb), plan.dataset.num_classes)
     changes = {**({"compile": True} if compile_model or compile_mode else {}),
-               **({"compile_mode": compile_mode} if compile_mode else {}), **({"cuda_graph": True} if cuda_graph else {})}
+               **({"compile_mode": compile_mode} if compile_mode else {})}
+    graphed = dataclasses.replace(plan.config, **changes, cuda_graph=True)
+    if cuda_graph and not settings_conflict(graphed, plan.recipe):  # one that cannot be captured runs as it will
+        changes["cuda_graph"] = True
     if changes:
         plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes))
     path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device,
