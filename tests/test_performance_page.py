@@ -329,3 +329,13 @@ def test_checkpoint_writes_say_how_the_trainer_writes_on_that_device_and_flag_a_
     assert "在此设备上训练器在后台写检查点" in zh and "| convnext_tiny | 334.7 | 728 | 874.7 | 30.2 | 900.0 | 未通过 |" in zh
     en, _ = _pages(tmp_path / "none")
     assert "## Checkpoint writes" in en and "No checkpoint-write record yet." in en
+
+
+def test_an_epoch_record_older_than_whole_epoch_timing_says_what_it_leaves_out(tmp_path):
+    """Records made before the bench timed policies, EMA evaluation and teachers (they have no
+    ``untimed_variants``) say that they understate; a newer one does not."""
+    older_en, older_zh = _pages(tmp_path / "older", _epoch_record([_net()]))
+    assert "This record is older than the bench's timing of whole epochs (2026-12-06)" in older_en
+    assert "此记录早于基准测试按完整一轮计时" in older_zh
+    newer_en, _ = _pages(tmp_path / "newer", {**_epoch_record([_net()]), "untimed_variants": []})
+    assert "older than the bench's timing" not in newer_en and "Not timed" not in newer_en

@@ -84,6 +84,13 @@ TEXT = {
               "全部 {train} 张）按实测训练速度，加上其评估的图像按实测评估速度：测试图像（至多 {test} 张），有 EMA 权重时再评估一遍，"
               "以及验证集。蒸馏运行的每步包含其教师模型的前向（← 教师；教师尚未训练时用教师运行网络的随机初始化副本）。{untimed}**整个实验在该设备单进程上的"
               "各轮用时估计：{total}{tuned}**（由每个网络计时一轮估算；不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
+    "before_whole_epoch": {
+        "en": " This record is older than the bench's timing of whole epochs (2026-12-06): its networks were timed "
+              "without their recipe's RandAugment and erasing, its EMA weights' evaluation and a distilling run's "
+              "teacher, and it leaves out the distilling runs that were waiting for their teachers, so it "
+              "understates a campaign with those.",
+        "zh": "此记录早于基准测试按完整一轮计时（2026-12-06）：其网络计时未含配方的 RandAugment 与随机擦除、EMA 权重的评估以及"
+              "蒸馏运行的教师模型，也未计入等待教师训练的蒸馏运行，因此对含这些内容的实验估计偏低。"},
     "untimed": {"en": " Not timed (no run of their teacher in the campaign): {variants}.",
                 "zh": "未计时（实验中没有其教师模型的运行）：{variants}。"},
     "against_measured": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side by "
