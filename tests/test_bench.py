@@ -152,6 +152,7 @@ def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_n
     report.write_performance_page(out, tmp_path / "gen")
     en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text() for lang in ("en", "zh"))
     assert "resnet_20 ← resnet_56 32 px" in en and "resnet_20 ← resnet_56 32 px" in zh
+    assert "A distilling run's step includes its teacher's forward" in en and "蒸馏运行的每步包含其教师模型的前向" in zh
     assert "Not timed (no run of their teacher in the campaign): `kd` · imagenet (`best:convnext_tiny_timm`)." in en
     assert "未计时（实验中没有其教师模型的运行）：`kd` · 预训练 (`best:convnext_tiny_timm`)。" in zh
 

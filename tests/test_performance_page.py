@@ -339,3 +339,4 @@ def test_an_epoch_record_older_than_whole_epoch_timing_says_what_it_leaves_out(t
     assert "此记录早于基准测试按完整一轮计时" in older_zh
     newer_en, _ = _pages(tmp_path / "newer", {**_epoch_record([_net()]), "untimed_variants": []})
     assert "older than the bench's timing" not in newer_en and "Not timed" not in newer_en
+    assert "A distilling run's step includes its teacher's forward" not in newer_en  # said where a teacher is

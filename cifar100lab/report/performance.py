@@ -156,7 +156,8 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
                torch=e["versions"]["torch"], train=f"{e['train_images']:,}", dataset=e["dataset"],
                test=f"{e['test_images']:,}", total=_hours(e["predicted_campaign_seconds"]),
                tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "", against=_against(e, measured, lang),
-               untimed=_untimed(e["untimed_variants"], lang) if "untimed_variants" in e else say("before_whole_epoch", lang))
+               untimed=_untimed(e["untimed_variants"], lang) if "untimed_variants" in e else say("before_whole_epoch", lang),
+               teachers=say("teachers", lang) if any("teacher" in n for n in e["networks"]) else "")
     notes = [n for n in (gpu.prediction(e, lang), gpu.run_check(e, list(found), lang)) if n]
     # network names may wrap: book/_static/tables.css
     return head + "\n\n:::{div} names-wrap\n" + t + ":::\n" + "".join("\n" + n for n in notes) + ("\n" if notes else "")

@@ -74,15 +74,14 @@ TEXT = {
               "configured (precision, memory format, compilation, its recipe's optimizer); measured {measured} with "
               "torch {torch}. An epoch is the run's training images (the campaign's subset, or all {train} of "
               "{dataset}) at the measured training rate plus the images it evaluates at the measured evaluation rate: "
-              "its test images (up to {test}), again for its EMA weights, and its validation split. A distilling "
-              "run's step includes its teacher's forward (← teacher; a randomly initialised one of the teacher "
-              "run's network while that is not trained yet).{untimed} **Estimated epoch time of the whole campaign on one process of this device: "
+              "its test images (up to {test}; twice when it keeps EMA weights) and any validation split."
+              "{teachers}{untimed} **Estimated epoch time of the whole campaign on one process of this device: "
               "{total}{tuned}** (an estimate from one timed epoch per network; process start-up, checkpoints and "
               "compilation not included){against}. CL: channels_last.",
         "zh": "**{device}** —— `{campaign}` 实验（{file}）{partial}，单进程，每个网络按其运行的配置计时（精度、内存格式、"
               "是否编译、配方的优化器）；测于 {measured}，torch {torch}。每轮 = 该运行的训练图像（实验所取子集，或 {dataset} "
-              "全部 {train} 张）按实测训练速度，加上其评估的图像按实测评估速度：测试图像（至多 {test} 张），有 EMA 权重时再评估一遍，"
-              "以及验证集。蒸馏运行的每步包含其教师模型的前向（← 教师；教师尚未训练时用教师运行网络的随机初始化副本）。{untimed}**整个实验在该设备单进程上的"
+              "全部 {train} 张）按实测训练速度，加上其评估的图像按实测评估速度：测试图像（至多 {test} 张；有 EMA 权重时评估两遍）"
+              "以及验证集（如有）。{teachers}{untimed}**整个实验在该设备单进程上的"
               "各轮用时估计：{total}{tuned}**（由每个网络计时一轮估算；不含进程启动、检查点与编译时间）{against}。CL：channels_last。"},
     "before_whole_epoch": {
         "en": " This record is older than the bench's timing of whole epochs (2026-12-06): its networks were timed "
@@ -91,6 +90,9 @@ TEXT = {
               "understates a campaign with those.",
         "zh": "此记录早于基准测试按完整一轮计时（2026-12-06）：其网络计时未含配方的 RandAugment 与随机擦除、EMA 权重的评估以及"
               "蒸馏运行的教师模型，也未计入等待教师训练的蒸馏运行，因此对含这些内容的实验估计偏低。"},
+    "teachers": {"en": " A distilling run's step includes its teacher's forward (← teacher; a randomly initialised "
+                        "network of the teacher run while that is not trained yet).",
+                 "zh": "蒸馏运行的每步包含其教师模型的前向（← 教师；教师尚未训练时用教师运行网络的随机初始化副本）。"},
     "untimed": {"en": " Not timed (no run of their teacher in the campaign): {variants}.",
                 "zh": "未计时（实验中没有其教师模型的运行）：{variants}。"},
     "against_measured": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side by "
