@@ -393,11 +393,16 @@ def test_bench_tables_fit_120_columns_with_plain_numbers():
                            "prediction": {"runs_per_gpu": 1, "gpus_1_seconds": 32544.0, "gpus_8_seconds": 4068.0},
                            "networks": [{"model": "eca_resnet_20", "options": {"k_size": 5}, "input_size": 32,
                                          "batch_size": 128, "train_images_per_second": 1043.7, "epoch_seconds": 54.24,
-                                         "run_epochs": 600, "predicted_seconds": 32544.0, "runs": ["a", "b", "c"]}]})
+                                         "run_epochs": 600, "predicted_seconds": 32544.0, "runs": ["a", "b", "c"]},
+                                        {"model": "segnext_mscan_tiny", "options": {"position": "conv1"},
+                                         "teacher": {"model": "convnext_tiny_timm", "input_size": 224}, "input_size": 32,
+                                         "batch_size": 128, "train_images_per_second": 88.5, "epoch_seconds": 612.5,
+                                         "run_epochs": 600, "predicted_seconds": 367500.0, "runs": ["d", "e", "f"]}]})
     for table in (timing_table, epochs):
         assert max(map(len, table.splitlines())) <= 120 and "e+" not in table and "e-" not in table, table
     assert "1,044" in timing_table and "42.5" in timing_table.splitlines()[-1]  # compile time in its own column
     assert "k_size=5" in epochs and "9.04" in epochs and "predicted quick campaign: 9.04 h" in epochs
+    assert "convnext_tiny_timm 224px" in epochs  # a distilling network's teacher
 
 
 def test_bench_campaign_limited_by_models_says_it_predicts_only_what_it_measured():

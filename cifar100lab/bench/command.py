@@ -126,7 +126,11 @@ TIMING_COLUMNS = [Column("model", "model"), Column("path", "path"), Column("prec
                   Column("eval_speedup", "eval x", fixed(2), right=True),
                   Column("first_round_seconds", "warm s", fixed(1), right=True),
                   Column("compile_seconds", "compile s", fixed(1), right=True)]
-EPOCH_COLUMNS = [Column("model", "model"), Column("options", "options", _options),
+def _teacher(teacher: dict | None) -> str:
+    return f"{teacher['model']} {teacher['input_size']}px" if teacher else "-"
+
+
+EPOCH_COLUMNS = [Column("model", "model"), Column("options", "options", _options), Column("teacher", "teacher", _teacher),
                  Column("input_size", "input", right=True), Column("batch_size", "batch", right=True),
                  Column("train_images_per_second", "train img/s", fixed(0), right=True),
                  Column("epoch_seconds", "epoch s", fixed(1), right=True),
