@@ -106,6 +106,8 @@ def test_campaign_epoch_times_time_each_runs_whole_epoch_on_its_own_datasets_cla
     assert augmented == [("randaugment", 16)] * 3  # the RandAugment network's warm-up and two timed steps
     # 320 images less a 10 % validation split, in full batches of 16: 288 trained; 64 test + 32 validation
     # images evaluated, and the 64 test images again for the EMA weights
+    # the two networks that differ from the plain one only in their recipe are told apart by their variant
+    assert sorted(n.get("variant", {}).get("label", "-") for n in rec["networks"]) == ["-", "mix", "ra"]
     evaluated = sorted(n["eval_images"] for n in rec["networks"])
     assert [n["train_images"] for n in rec["networks"]] == [288] * 3 and evaluated == [96, 96, 160]
     for n in rec["networks"]:
@@ -151,7 +153,7 @@ def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_n
     atomic_write_json(out / "epochs.json", rec)
     report.write_performance_page(out, tmp_path / "gen")
     en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text() for lang in ("en", "zh"))
-    assert "resnet_20 ← resnet_56 32 px" in en and "resnet_20 ← resnet_56 32 px" in zh
+    assert "resnet_20 ← resnet_56 32 px (trained)" in en and "resnet_20 ← resnet_56 32 px (trained)" in zh
     assert "A distilling run's step includes its teacher's forward" in en and "蒸馏运行的每步包含其教师模型的前向" in zh
     assert "Not timed (no run of their teacher in the campaign): `kd` · imagenet (`best:convnext_tiny_timm`)." in en
     assert "未计时（实验中没有其教师模型的运行）：`kd` · 预训练 (`best:convnext_tiny_timm`)。" in zh

@@ -23,16 +23,29 @@ RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_s
 
 def campaign_networks(campaign) -> dict[tuple, dict]:
     """Distinct networks of a campaign -> what one epoch of each costs to time (one process)."""
-    nets = {}
+    nets, variants = {}, recipe_variants(campaign)
     for run in campaign.runs:
         p, c = run.plan, run.config
         key = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
                c.precision, c.channels_last, c.compile, c.cuda_graph, c.fused_optimizer, p.recipe)
         if key not in nets:
             teacher = distill.check_teacher(p)  # a distilling run's, trained: read, not built
-            nets[key] = {**_network(p), "teacher_model": teacher.model if teacher else None, "runs": []}
+            nets[key] = {**_network(p), "teacher_model": teacher.model if teacher else None, "runs": [],
+                         **({"variant": variants[run.run_id]} if run.run_id in variants else {})}
         nets[key]["runs"].append(run)
     return nets
+
+
+def recipe_variants(campaign) -> dict[str, dict]:
+    """Run id -> the study variant that changes its recipe ({study, label, label_zh}), so networks that differ only
+    in their recipe are told apart."""
+    return {rid: _variant(study, v) for study in campaign.studies for v in study.variants
+            if campaign.variant_runs[(study.name, v.label)].overrides
+            for rid in campaign.variant_runs[(study.name, v.label)].run_ids}
+
+
+def _variant(study, v) -> dict:
+    return {"study": study.name, "label": v.label, "label_zh": v.label_zh or v.label}
 
 
 def waiting_students(campaign) -> tuple[list[dict], list[dict]]:
@@ -48,8 +61,7 @@ def waiting_students(campaign) -> tuple[list[dict], list[dict]]:
                 continue
             teachers = _teacher_networks(campaign, waiting.skipped["teacher"])
             if not teachers:
-                untimed.append({"study": study.name, "label": v.label, "label_zh": v.label_zh or v.label,
-                                "teacher": waiting.skipped["teacher"]})
+                untimed.append({**_variant(study, v), "teacher": waiting.skipped["teacher"]})
                 continue
             teacher = max(teachers, key=lambda t: forward_flops(_network(t), classes))
             plans = [resolve(run_config(campaign.name, campaign.dataset, campaign.defaults, v.model,
@@ -57,7 +69,7 @@ def waiting_students(campaign) -> tuple[list[dict], list[dict]]:
                      for seed in waiting.seeds]
             runs = [Run(f"{study.name}: {v.label} (seed {p.config.seed})", p, None) for p in plans]  # no run ids yet
             networks.append({**_network(plans[0]), "runs": runs, "teacher_plan": teacher,
-                             "teacher_model": teacher.config.model})
+                             "teacher_model": teacher.config.model, "variant": _variant(study, v)})
     return networks, untimed
 
 
@@ -128,6 +140,7 @@ def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops:
     epochs = sum(r.config.epochs for r in net["runs"])
     return {**{k: net[k] for k in ("model", "options", "pretrained", "input_size", "batch_size")},
             **{k: rates[k] for k in RATE_KEYS}, **{k: rates[k] for k in ("teacher",) if k in rates},
+            **{k: net[k] for k in ("variant",) if k in net},
             "flops_per_image": flops,
             "train_images": n_train, "eval_images": n_eval, "epoch_seconds": epoch,
             "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,

@@ -140,10 +140,11 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
     paths = [" · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
                                     "compile" if n.get("compile") else None, "CUDA graph" if n.get("cuda_graph") else None)
                          if x) for n in e["networks"]]
-    teachers = [f" ← {t['model']} {t['input_size']} px" if isinstance(t, dict) else ""
-                for t in (df.teacher if "teacher" in df else [None] * len(df))]
+    label = "label_zh" if lang == "zh" else "label"
+    told_apart = [(f" ← {n['teacher']['model']} {n['teacher']['input_size']} px" if n.get("teacher") else "")
+                  + (f" ({n['variant'][label]})" if n.get("variant") else "") for n in e["networks"]]
     t = table({"network": df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else "")
-               + teachers,
+               + told_apart,
                 "input": df.input_size, "batch": df.batch_size, "path": paths,
                 "train": df.train_images_per_second.map(lambda v: fmt(v, 0)),
                 "eval": df.eval_images_per_second.map(lambda v: fmt(v, 0)),
