@@ -16,6 +16,7 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -228,6 +229,9 @@ def keep_kernels(num_processes) -> bool:
     return not visible_gpus() and choose_processes(num_processes) == 1
 
 
+STOP_GRACE_SECONDS = 10  # how long a stop waits for the job threads to finish with their killed kernels
+
+
 def run_in_slots(items: list, slots: list[KernelSlot], work, stopped=None) -> None:
     """One thread per slot (a kernel client is tied to its thread's event loop), calling ``work(item, slot)`` on
     the next item until none is left or the caller is interrupted; each slot's kernel is shut down when its
@@ -253,7 +257,9 @@ def run_in_slots(items: list, slots: list[KernelSlot], work, stopped=None) -> No
             pass
         finally:
             slot.close()
+            job_ended[index].set()
 
+    job_ended = [threading.Event() for _ in slots]
     threads = [threading.Thread(target=job, args=(i, slot), daemon=True) for i, slot in enumerate(slots)]
     try:
         for t in threads:
@@ -264,6 +270,13 @@ def run_in_slots(items: list, slots: list[KernelSlot], work, stopped=None) -> No
         stop.set()
         for slot in slots:
             slot.kill()
+        # The jobs' own handling of the stop (a tune trial marked interrupted, so the next tune retries it) ends
+        # before this process may exit and before the records say where each run stopped.
+        # (Their ends are events: a Thread.join that Ctrl-C interrupted returns at once when called again.)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for t, ended in zip(threads, job_ended):
+            if t.ident is not None:
+                ended.wait(max(0.0, deadline - time.monotonic()))
         for item in list(under_way.values()) if stopped else ():
             stopped(item)
         raise

@@ -2,6 +2,7 @@
 a failure, started with the job's environment; kept only where runs train inside the kernel on the CPU."""
 import logging
 import os
+import signal
 import threading
 import time
 
@@ -157,3 +158,37 @@ def test_a_notebook_stopped_from_another_thread_leaves_no_log_of_its_kernels_dea
         thread.join(timeout=60)
     assert isinstance(outcome.get("raised"), KeyboardInterrupt), outcome  # stopped, not failed
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_an_interrupted_run_in_slots_returns_after_its_jobs_handled_the_stop_and_then_says_where_each_stopped():
+    """A tune worker marks its trial interrupted when its kernel is killed (so the next tune retries it); the
+    interrupted caller must not exit, nor record where the run stopped, before that handling is done."""
+    events, killed = [], threading.Event()
+
+    class Slot:  # a job's kernel, as far as run_in_slots uses it
+        def kill(self):
+            killed.set()
+
+        def close(self):
+            pass
+
+    def work(item, slot):
+        events.append(f"started {item}")
+        killed.wait(timeout=30)
+        time.sleep(0.3)  # e.g. Optuna writing the failed trial to its storage
+        events.append(f"handled the stop of {item}")
+        raise KeyboardInterrupt("its kernel was stopped")
+
+    def interrupt_once_started():
+        while not events:
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_started, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            kernels.run_in_slots([7], [Slot()], work, stopped=lambda item: events.append(f"recorded {item}"))
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert events == ["started 7", "handled the stop of 7", "recorded 7"]
