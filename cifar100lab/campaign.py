@@ -336,6 +336,7 @@ class _CampaignRuns:
         try:
             v = self.with_teacher(study, v)
         except distill.TeacherMissing as e:  # not trained yet, or gone: the other variants still run
+            self.changed_fields(study, v)  # its options and recipe checked now, not when its teacher is there
             return VariantRuns({}, [], skipped={"teacher": v.overrides["distill_from"], "why": str(e)}, seeds=seeds)
         changed = self.changed_fields(study, v)
         extra = {"overrides": v.overrides} if changed else {}  # no change: the plain network's runs

@@ -233,6 +233,21 @@ def test_a_study_whose_teachers_have_no_run_skips_those_variants_and_says_which(
     assert skipped["ResNet-20 · none"] is None
 
 
+@pytest.mark.parametrize("variant, message", [
+    ("{label: kd, model: resnet_20, overrides: {distill_from: 'best:resnet_56', distill_alpha: 1.7}}",
+     "variant 'kd': recipe distill_alpha=1.7 is out of range"),
+    ("{label: kd, model: eca_resnet_20, options: {k_size: 4}, overrides: {distill_from: 'best:resnet_56'}}",
+     "variant 'kd': k_size must be an odd positive integer")])
+def test_a_variant_waiting_for_its_teacher_is_checked_before_the_campaign_trains_its_teacher(tmp_path, variant,
+                                                                                            message):
+    """Its typo is one error now, not after the hours that train its teacher."""
+    (tmp_path / "kd.yaml").write_text(f"study: kd\nseeds: [0]\nvariants:\n  - {variant}\n")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"name": "c", "dataset": "synthetic", "models": ["resnet_56"],
+                                                     "studies": [str(tmp_path / "kd.yaml")]}))
+    with pytest.raises(ConfigError, match=message):
+        load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
+
+
 def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_run, tmp_path):
     runs_root = tmp_path / "runs"
     for name, top1 in (("c-resnet_56-s0", 12.0), ("c-resnet_56-s1", 30.0)):  # two teacher runs: the better one
