@@ -267,11 +267,24 @@ def is_fine_tune(model: str) -> bool:
         return False
 
 
+def best_models(source: str) -> list[str]:
+    """The registered models ``best:A|B`` names; ConfigError for a name not registered."""
+    models = [m for m in source[len(BEST):].split("|") if m]
+    for m in models:
+        try:
+            model_entry(m)
+        except KeyError as e:
+            raise ConfigError(f"distill_from {source}: {e.args[0]}") from None
+    if not models:
+        raise ConfigError(f"distill_from {source}: name the teacher's model(s) after best:, e.g. best:resnet_56")
+    return models
+
+
 def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -> str:
     """A study variant's ``distill_from`` as a concrete source: ``best:A|B`` becomes the best run's folder
     (TeacherMissing when there is none yet); anything else is checked to be there."""
     if source.startswith(BEST):
-        models = [m for m in source[len(BEST):].split("|") if m]
+        models = best_models(source)
         run = best_run(campaign_dir, models, dataset)
         if run is None:
             fine_tunes = [m for m in models if is_fine_tune(m)]

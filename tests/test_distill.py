@@ -237,7 +237,9 @@ def test_a_study_whose_teachers_have_no_run_skips_those_variants_and_says_which(
     ("{label: kd, model: resnet_20, overrides: {distill_from: 'best:resnet_56', distill_alpha: 1.7}}",
      "variant 'kd': recipe distill_alpha=1.7 is out of range"),
     ("{label: kd, model: eca_resnet_20, options: {k_size: 4}, overrides: {distill_from: 'best:resnet_56'}}",
-     "variant 'kd': k_size must be an odd positive integer")])
+     "variant 'kd': k_size must be an odd positive integer"),
+    ("{label: kd, model: resnet_20, overrides: {distill_from: 'best:resnet_65'}}",  # would wait for ever
+     r"variant 'kd': distill_from best:resnet_65: unknown model 'resnet_65' \(did you mean resnet_56\?\)")])
 def test_a_variant_waiting_for_its_teacher_is_checked_before_the_campaign_trains_its_teacher(tmp_path, variant,
                                                                                             message):
     """Its typo is one error now, not after the hours that train its teacher."""

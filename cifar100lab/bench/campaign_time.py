@@ -76,7 +76,7 @@ def waiting_students(campaign) -> tuple[list[dict], list[dict]]:
 def _teacher_networks(campaign, source: str) -> list:
     """One plan per distinct network among the campaign's runs that ``best:A|B`` may pick (:func:`distill.best_run`:
     not distilled, the model as registered); none for another source."""
-    models = source[len(distill.BEST):].split("|") if source.startswith(distill.BEST) else []
+    models = distill.best_models(source) if source.startswith(distill.BEST) else []
     plans = {}
     for run in campaign.runs:
         model = run.config.model
