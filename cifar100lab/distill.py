@@ -289,8 +289,8 @@ def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -
         if run is None:
             fine_tunes = [m for m in models if is_fine_tune(m)]
             raise TeacherMissing(f"no complete run of {' or '.join(models)} in {campaign_dir} yet"
-                                 + (f" ({', '.join(fine_tunes)}: fine-tuned from its pretrained weights; a "
-                                    f"from-scratch run does not stand in)" if fine_tunes else ""))
+                                 + (f"; {' or '.join(fine_tunes)} means a run fine-tuned from pretrained weights, "
+                                    f"not a from-scratch one" if fine_tunes else ""))
         return str(run)
     teacher_spec(source)
     return source

@@ -283,7 +283,7 @@ def test_the_from_scratch_row_of_a_fine_tune_never_stands_in_for_its_fine_tuned_
     camp, runs = finished("c-convnext_tiny_timm_scratch-s0", None)
     assert runs == []
     why = camp.variant_runs[("distillation", label)].skipped["why"]
-    assert "no complete run of convnext_tiny_timm" in why and "a from-scratch run does not stand in" in why
+    assert "no complete run of convnext_tiny_timm" in why and "means a run fine-tuned from pretrained weights, not a from-scratch one" in why
     _, runs = finished("c-convnext_tiny_timm-s0", "hub")
     assert runs == ["c-resnet_20-distill_from-c-convnext_tiny_timm-s0-s0"]
 
