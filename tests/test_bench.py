@@ -159,6 +159,18 @@ def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_n
     assert "未计时（实验中没有其教师模型的运行）：`kd` · 预训练 (`best:convnext_tiny_timm`)。" in zh
 
 
+def test_the_full_protocols_prediction_covers_its_distillation_study(tmp_path, monkeypatch):
+    """Before any teacher has run, the `full` campaign's 24 distilled runs (2 students × 2 teachers × 2 α × 3 seeds)
+    are in what `bench --campaign params/full.yaml` times, each with the costlier teacher it may get."""
+    from cifar100lab.campaign import load_campaign
+    monkeypatch.chdir(tmp_path)  # no runs: no teacher is trained
+    students, untimed = campaign_time.waiting_students(load_campaign(ROOT / "params" / "full.yaml"))
+    assert untimed == [] and sum(len(n["runs"]) for n in students) == 24
+    teachers = {(n["model"], n["teacher_plan"].config.model, n["teacher_plan"].input_size) for n in students}
+    assert teachers == {(m, t, size) for m in ("resnet_20", "ghost_resnet_20")
+                        for t, size in (("convnext_tiny", 32), ("convnext_tiny_timm", 224))}
+
+
 def test_a_distilling_runs_own_teacher_answers_in_its_timed_step(tmp_path, monkeypatch):
     """Once its teacher is there, a distilling run is timed with it: here an ImageNet-style timm teacher at 224 px
     from a local weights file, fed every training batch."""
