@@ -90,9 +90,9 @@ TEXT = {
               "understates a campaign with those.",
         "zh": "此记录早于基准测试按完整一轮计时（2026-12-06）：其网络计时未含配方的 RandAugment 与随机擦除、EMA 权重的评估以及"
               "蒸馏运行的教师模型，也未计入等待教师训练的蒸馏运行，因此对含这些内容的实验估计偏低。"},
-    "teachers": {"en": " A distilling run's step includes its teacher's forward (← teacher; a randomly initialised "
-                        "network of the teacher run while that is not trained yet).",
-                 "zh": "蒸馏运行的每步包含其教师模型的前向（← 教师；教师尚未训练时用教师运行网络的随机初始化副本）。"},
+    "teachers": {"en": " A distilling run's step includes its teacher's forward (← teacher; while the teacher is not "
+                        "trained yet, a randomly initialised network of the costliest teacher run it may get).",
+                 "zh": "蒸馏运行的每步包含其教师模型的前向（← 教师；教师尚未训练时，用其可能得到的开销最大的教师运行网络的随机初始化副本）。"},
     "untimed": {"en": " Not timed (no run of their teacher in the campaign): {variants}.",
                 "zh": "未计时（实验中没有其教师模型的运行）：{variants}。"},
     "against_measured": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side by "
