@@ -219,6 +219,12 @@ def build_teacher(spec: TeacherSpec, plan: RunPlan, device, num_classes: int) ->
         module = create_model(spec.model, num_classes=spec.num_classes, pretrained=spec.weights)
     else:
         module = build_trained(*read_trained(spec.source))
+    return teacher_for(spec, module, plan, device)
+
+
+def teacher_for(spec: TeacherSpec, module: nn.Module, plan: RunPlan, device) -> Teacher:
+    """``module`` on ``device`` as the teacher of the student ``plan`` plans: in the student's memory format, fed
+    the student's batch re-normalised and resized as ``spec`` says, with the student's α and temperature."""
     channels_last = plan.config.channels_last
     module = module.to(device, memory_format=torch.channels_last) if channels_last else module.to(device)
     view = teacher_view(plan.mean, plan.std, spec.mean, spec.std, spec.input_size, device, channels_last)
@@ -249,14 +255,19 @@ def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -
             record = records.load(path.parent)
         except records.RecordError:
             continue  # a damaged record teaches nothing
-        recipe, model = record.get("recipe") or {}, record.get("model")
-        ok = (record.get("status") == "complete" and model in models and not recipe.get("distill_from")
-              and (record.get("config") or {}).get("dataset") == dataset
-              and bool(record.get("pretrained")) == is_fine_tune(model))
+        model = record.get("model")
+        ok = (record.get("status") == "complete" and model in models and (record.get("config") or {}).get("dataset") == dataset
+              and may_teach(model, record.get("pretrained"), (record.get("recipe") or {}).get("distill_from")))
         top1 = (record.get("final") or {}).get("top1") if ok else None
         if top1 is not None and (best_top1 is None or top1 > best_top1):
             best, best_top1 = path.parent, top1
     return best
+
+
+def may_teach(model: str, pretrained, distill_from) -> bool:
+    """Whether a run of ``model`` (started from ``pretrained`` weights or not, distilled from ``distill_from`` or
+    not) is one ``best:MODEL`` may pick: not itself distilled, and the model as registered."""
+    return not distill_from and bool(pretrained) == is_fine_tune(model)
 
 
 def is_fine_tune(model: str) -> bool:

@@ -80,7 +80,7 @@ def _teacher_networks(campaign, source: str) -> list:
     plans = {}
     for run in campaign.runs:
         model = run.config.model
-        if model in models and not run.plan.recipe.distill_from and bool(run.plan.pretrained) == distill.is_fine_tune(model):
+        if model in models and distill.may_teach(model, run.plan.pretrained, run.plan.recipe.distill_from):
             plans.setdefault((model, tuple(sorted(run.config.options.items())), run.plan.input_size), run.plan)
     return list(plans.values())
 

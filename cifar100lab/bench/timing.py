@@ -149,12 +149,7 @@ def stand_in_teacher(plan, teacher_plan, device, num_classes: int) -> distill.Te
     t = teacher_plan
     spec = distill.TeacherSpec(plan.recipe.distill_from, "stand-in", t.config.model, dict(t.config.options),
                                num_classes, t.config.img_size, t.input_size, t.mean, t.std, "", "")
-    channels_last = plan.config.channels_last
-    module = build_model(teacher_plan, num_classes, weights=False).to(device)
-    module = module.to(memory_format=torch.channels_last) if channels_last else module
-    view = distill.teacher_view(plan.mean, plan.std, teacher_plan.mean, teacher_plan.std, teacher_plan.input_size,
-                                device, channels_last)
-    return distill.Teacher(spec, module, view, plan.recipe.distill_alpha, plan.recipe.distill_temperature)
+    return distill.teacher_for(spec, build_model(t, num_classes, weights=False), plan, device)
 
 
 def interleaved(paths: dict, repeats: int) -> dict[str, dict]:
