@@ -110,6 +110,9 @@ def read_yaml(path: str | os.PathLike, what: str = "YAML") -> Any:
     """The YAML file at ``path`` (``what``: campaign, study, config …): missing, over :data:`YAML_MAX_BYTES`,
     not UTF-8 or not valid YAML is one ConfigError line that says which and what to do."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, /dev/null …: "does not exist" would mislead
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise ConfigError(f"{what} file {path} is {kind}; give the path of a YAML file")
     if not path.is_file():
         beside = [f.name for f in path.parent.glob("*.y*ml")] if path.parent.is_dir() else []
         guess = did_you_mean(path.name, beside, f"{path.parent}/" if path.parent != Path() else "")

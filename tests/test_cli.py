@@ -26,6 +26,14 @@ def test_a_mistyped_campaign_file_is_named_with_the_file_beside_it_that_was_mean
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_campaign_file_that_is_a_folder_is_called_a_folder_not_missing(tmp_path, capfd):
+    (tmp_path / "params").mkdir()
+    proc = run_cli(capfd, "campaign", tmp_path / "params", "--dry-run", "--runs-root", tmp_path / "runs")
+    assert proc.returncode == 2 and proc.stderr == (
+        f"error: campaign file {tmp_path / 'params'} is a folder; give the path of a YAML file\n")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_book_of_a_folder_that_is_not_a_book_is_one_error_line(tmp_path, capfd):
     proc = run_cli(capfd, "book", "--book", tmp_path / "boo")  # jupyter-book would print its usage text
     assert proc.returncode == 2 and proc.stderr == (
