@@ -53,6 +53,16 @@ def runs_per_gpu(jobs: int, gpus: int) -> int:
     return max(1, -(-jobs // gpus)) if gpus else 0
 
 
+def processes_per_run(jobs: int, num_processes) -> int:
+    """The processes a campaign run launches with ``jobs`` jobs side by side: the campaign's ``num_processes``
+    with one job; otherwise ``auto`` within the job's GPU subset (:func:`job_envs`: the first subset is the
+    largest), or 1 on a machine without GPUs."""
+    if jobs == 1:
+        return choose_processes(num_processes)
+    gpus = visible_gpus()
+    return max(1, -(-gpus // jobs))
+
+
 def notebook_jobs(count: int) -> int:
     """Analysis notebooks side by side: up to one per CPU core (each kernel is single-threaded report work)."""
     return max(1, min(count, os.cpu_count() or 1))

@@ -42,11 +42,24 @@ def device_conflict(accelerator) -> str | None:
     if accelerator.device.type != "cuda":
         return (f"cuda_graph: true needs a CUDA device; this run's device is {accelerator.device.type} "
                 "(set cuda_graph: false)")
-    if accelerator.num_processes > 1:
-        return (f"cuda_graph: true runs one process per run, not {accelerator.num_processes} (DDP's all-reduce is "
-                "not captured); give a small network a GPU share with runs_per_gpu instead")
     if accelerator.scaler is not None:
         return FP16_REFUSED
+    return _processes_conflict(accelerator.num_processes)
+
+
+def launch_conflict(gpus: int, processes: int, no_gpu: str = "this machine has none (NVML reports no GPU)") -> str | None:
+    """Why runs with ``cuda_graph: true`` cannot train with ``gpus`` GPUs and ``processes`` to a run: what
+    :func:`device_conflict` would refuse in every run, said once before a campaign starts (``no_gpu`` says
+    where the GPU is missing)."""
+    if not gpus:
+        return f"cuda_graph: true needs a CUDA device, and {no_gpu}; set cuda_graph: false"
+    return _processes_conflict(processes)
+
+
+def _processes_conflict(processes: int) -> str | None:
+    if processes > 1:
+        return (f"cuda_graph: true runs one process per run, not {processes} (DDP's all-reduce is not captured); "
+                "give a small network a GPU share with runs_per_gpu instead")
     return None
 
 

@@ -48,11 +48,23 @@ def _run_entry(label: str, rec: dict, run_dir: Path) -> dict:
             "epoch_seconds": [r["epoch_seconds"] + r["eval_seconds"] for r in epochs]}
 
 
+def refuse_graphs_that_cannot_run(path, configs) -> None:
+    """Each variant trains here, in one process: one that asks for a CUDA graph this machine cannot replay is
+    refused before the first variant trains, not after the variants before it have."""
+    from .config_files import ConfigError
+    from .devices import visible_gpus
+    from .step_graph import launch_conflict
+    graphed = [label for label, plan in configs if plan.config.cuda_graph]
+    if graphed and (why := launch_conflict(visible_gpus(), 1)):
+        raise ConfigError(f"{path}, variant {graphed[0]!r}: {why}")
+
+
 def run_timed_runs(path, data_root=None, progress=print) -> dict:
     """Train every variant of a runs file in this process (fresh run folders) and keep their records."""
     from .bench.timing import default_device, header
     from .train import train
     runs_file = load_runs_file(path)
+    refuse_graphs_that_cannot_run(path, runs_file["configs"])
     out = []
     with tempfile.TemporaryDirectory(prefix="cifar100lab-timed-runs-") as tmp:
         for i, (label, plan) in enumerate(runs_file["configs"]):

@@ -139,6 +139,20 @@ def test_a_failing_squeue_stops_submission_instead_of_resubmitting_live_runs(tmp
     assert records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["jobs"] == ["41"]
 
 
+@pytest.mark.parametrize("over, why", [
+    ({}, "needs a CUDA device, and its Slurm jobs ask for none"),  # a CPU job
+    ({"num_processes": 2}, "runs one process per run, not 2"),  # each job trains on both its GPUs
+])
+def test_graphed_runs_that_a_job_cannot_replay_are_refused_before_any_submission(tmp_path, monkeypatch,
+                                                                                 synthetic_root, over, why):
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0", sbatch="echo submitted >&2\nexit 1")
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"], **over)
+    text = yaml_path.read_text().replace("max_steps_per_epoch: 4", "max_steps_per_epoch: 4\n  cuda_graph: true")
+    yaml_path.write_text(text)
+    code, out = campaign(yaml_path, tmp_path / "runs", tmp_path / "book")
+    assert code == 2 and why in out and "nothing was submitted" in out and "submitted\n" not in out, out
+
+
 def test_a_job_killed_mid_run_by_a_fault_is_failed_with_the_reason_and_is_submitted_again_only_with_retry_failed(
         tmp_path, monkeypatch, synthetic_root):
     fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job

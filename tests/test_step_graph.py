@@ -128,3 +128,43 @@ def test_cuda_graph_on_the_cpu_is_one_error_before_anything_is_written(synthetic
         train(tiny_config(synthetic_root, tmp_path / "run", cuda_graph=True))
     assert not (tmp_path / "run").exists()
 
+
+
+def test_a_campaign_of_graphed_runs_on_the_cpu_is_one_error_before_any_run(synthetic_root, tmp_path, capfd):
+    """Without it the campaign started every run, and each failed in its notebook (exit 1, a failed record)."""
+    from conftest import run_cli
+    path = tmp_path / "graphed.yaml"
+    path.write_text(f"name: graphed\ndataset: synthetic\nmodels: [resnet_20, resnet_32]\n"
+                    f"defaults: {{epochs: 1, cuda_graph: true, data_root: {synthetic_root}}}\n")
+    proc = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--no-analysis")
+    assert proc.returncode == 2 and proc.stderr == (
+        "error: cuda_graph: true needs a CUDA device, and this machine has none (NVML reports no GPU); set "
+        "cuda_graph: false (2 run(s) to do ask for it: graphed-resnet_20-s0, graphed-resnet_32-s0; nothing was "
+        "started)\n"), proc.stderr
+    assert not list((tmp_path / "runs" / "graphed").glob("graphed-*"))
+
+
+def test_a_runs_file_with_a_graphed_variant_is_refused_before_its_first_variant_trains(tmp_path, capfd):
+    from conftest import run_cli
+    path = tmp_path / "runs.yaml"
+    path.write_text("base: {model: resnet_20, dataset: synthetic, epochs: 1}\n"
+                    "variants:\n  - {label: eager}\n  - {label: graphed, cuda_graph: true}\n")
+    proc = run_cli(capfd, "timed-runs", path, "--out", tmp_path / "record.json")
+    assert proc.returncode == 2 and "variant 'graphed': cuda_graph: true needs a CUDA device" in proc.stderr
+    assert "[1/2]" not in proc.stdout and not (tmp_path / "record.json").exists()
+
+
+@pytest.mark.parametrize("gpus, jobs, num_processes, refused", [
+    (8, 1, 8, "runs one process per run, not 8"),  # full.yaml as written: 8 processes to a run
+    (8, 2, 8, "runs one process per run, not 4"),  # two jobs: auto within each job's 4 GPUs
+    (8, 8, 8, None),                                # full.yaml --jobs 8: one GPU each
+    (1, 4, "auto", None),                           # four runs sharing one GPU
+    (0, 1, "auto", "needs a CUDA device"),
+])
+def test_graphed_runs_need_a_gpu_and_one_process_each(monkeypatch, gpus, jobs, num_processes, refused):
+    from cifar100lab import kernels, launch
+    from cifar100lab.step_graph import launch_conflict
+    monkeypatch.setattr(kernels, "visible_gpus", lambda: gpus)
+    monkeypatch.setattr(launch, "visible_gpus", lambda: gpus)
+    why = launch_conflict(gpus, kernels.processes_per_run(jobs, num_processes))
+    assert (why is None) if refused is None else (refused in why), why

@@ -17,9 +17,18 @@ from pathlib import Path
 
 from .. import locks, records
 from ..campaign import Campaign, write_manifest
+from ..config_files import ConfigError
 from ..data import dataset_entry
 from ..devices import visible_gpus
-from ..kernels import KernelSlot, job_envs, keep_kernels, notebook_jobs, resolve_jobs, run_in_slots
+from ..kernels import (
+    KernelSlot,
+    job_envs,
+    keep_kernels,
+    notebook_jobs,
+    processes_per_run,
+    resolve_jobs,
+    run_in_slots,
+)
 from ..launch import torch_threads
 from ..runs import (
     NOTEBOOKS,
@@ -36,6 +45,7 @@ from ..runs import (
     stale_note,
     status_of,
 )
+from ..step_graph import launch_conflict
 
 
 class CannotStart(RuntimeError):
@@ -71,6 +81,15 @@ def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, l
     for changed, run_ids in stale_groups(stale_by_run).items():  # one line per change, not per run
         log(f"stale, not re-run: {stale_note(changed, run_ids)}")
     return todo
+
+
+def refuse_graphs_that_cannot_run(todo: list[Run], jobs: int, num_processes) -> None:
+    """One error before any run starts, rather than every ``cuda_graph: true`` run failing in its notebook: no
+    GPU here, or more than one process to a run."""
+    graphed = [r.run_id for r in todo if r.config.cuda_graph]
+    if graphed and (why := launch_conflict(visible_gpus(), processes_per_run(jobs, num_processes))):
+        named = ", ".join(graphed[:3]) + (f" and {len(graphed) - 3} more" if len(graphed) > 3 else "")
+        raise ConfigError(f"{why} ({len(graphed)} run(s) to do ask for it: {named}; nothing was started)")
 
 
 def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
@@ -117,6 +136,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
             raise CannotStart(Path(runs_root) / campaign.name, e) from None
         todo = runs_to_do(campaign, force, done, summary, log)
+        refuse_graphs_that_cannot_run(todo, jobs, campaign.num_processes)
         skipped_before = sum(status_of(r) == "skipped" for r in campaign.runs if r.run_id in summary["already"])
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {dataset_entry(campaign.dataset).label['en']}; "
             f"{len(summary['already'])} already done"

@@ -38,6 +38,7 @@ from ..campaign import Campaign, write_manifest
 from ..config import ConfigError, ExecutorConfig
 from ..kernels import KernelSlot, Stopped, raise_stopped
 from ..runs import Run, attempts_so_far, execute_notebook, record_outcome, record_stopped
+from ..step_graph import launch_conflict
 
 STATE_FILE = "slurm.json"
 STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's SIGUSR2 or scancel's SIGKILL ends the job
@@ -287,6 +288,11 @@ def submit_runs(campaign: Campaign, runs: list[Run], executor: ExecutorConfig, r
     gpus = executor.gpus(campaign.num_processes)
     if executor.nodes > 1 and not gpus:
         raise ConfigError(f"nodes: {executor.nodes} needs GPUs: set gpus_per_node (or num_processes) in the campaign")
+    graphed = [r.run_id for r in runs if r.config.cuda_graph]  # a job trains on every GPU Slurm gives it
+    no_gpu = "its Slurm jobs ask for none (gpus_per_node, or the campaign's num_processes)"
+    if graphed and (why := launch_conflict(gpus, max(1, gpus) * executor.nodes, no_gpu)):
+        raise ConfigError(f"{why} ({len(graphed)} run(s) to submit ask for it; each job has {gpus} GPU(s) on "
+                          f"{executor.nodes} node(s); nothing was submitted)")
     root = Path(runs_root) / campaign.name
     log_dir = root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
