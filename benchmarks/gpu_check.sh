@@ -29,7 +29,8 @@
 #   mkdir -p data/FashionMNIST/raw && cp /usr/share/datasets/fashion-mnist/*.gz data/FashionMNIST/raw/
 #   and on a lent device machine: command "bash benchmarks/gpu_check.sh data", carry ["data/FashionMNIST/raw"].
 # Set OUT to copy the records somewhere else as well (e.g. the device tool's $OUT). Set STEPS to run some of the
-# steps, by name, e.g. STEPS="fork notebook" (a short device lease splits the script into two calls).
+# steps, by name, e.g. STEPS="fork notebook" (a short device lease splits the script into two calls), and BUDGET
+# to the seconds the call may take (a little under the device tool's timeout_s): no step runs past it.
 set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
 py=${PYTHON:-python3}
@@ -41,14 +42,22 @@ card=$("$py" -c "import torch; print(torch.cuda.get_device_name(0).replace('NVID
 dir=benchmarks/records
 work=${WORK:-runs/gpu-check}
 mkdir -p "$dir" "$work"
-keep() { if [ -n "${OUT:-}" ] && [ -f "$1" ]; then cp "$1" "$OUT/"; fi; }
+stamp="$work/.step-started"
+# a record the step wrote (not one committed before it, which a step that failed early leaves in place)
+keep() { if [ -n "${OUT:-}" ] && [ "$1" -nt "$stamp" ]; then cp "$1" "$OUT/"; fi; }
 export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 
 failed=0
 step() {  # step NAME SECONDS COMMAND...: run it with --out, keep its record, go on whatever happens
-  local name=$1 rec="$dir/gpu-$card-$1.json" limit=$2; shift 2
+  local name=$1 rec="$dir/gpu-$card-$1.json" limit=$2 left; shift 2
   case " ${STEPS:-$name} " in *" $name "*) ;; *) return 0;; esac
-  echo "== $(date +%T) step $(basename "$rec")"
+  # BUDGET: the whole script's seconds. A step is cut where the budget ends, so what it recorded so far comes
+  # back in $OUT, rather than the device tool killing the script mid-step and losing it.
+  left=$(( ${BUDGET:-86400} - SECONDS ))
+  if (( left < 10 )); then echo "step $rec skipped: ${left} s of BUDGET=$BUDGET left" >&2; failed=1; return 0; fi
+  (( limit > left )) && limit=$left
+  echo "== $(date +%T) step $(basename "$rec") (at most ${limit} s)"
+  touch "$stamp"; sleep 1  # a record written in the same second as the stamp still counts as newer
   if timeout "$limit" "$@" --out "$rec"; then keep "$rec"; else echo "step $rec failed (exit $?)" >&2; keep "$rec"; failed=1; fi
 }
 slowdown_of() {  # a pack record's slowdown per run at 4 runs per GPU (at least 1; 1.0 without the record)

@@ -2,9 +2,11 @@
 training runs, and the Performance page rendered from their records."""
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -375,6 +377,37 @@ def test_gpu_check_script_refuses_a_machine_without_gpu(tmp_path):
     assert p.returncode == 2 and "no CUDA device visible" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr  # one clear line
     assert sorted((ROOT / "benchmarks" / "records").glob("*.json")) == before
+
+
+FAKE_GPU_PYTHON = """#!/bin/bash
+# python3 as gpu_check.sh calls it, on a pretend GPU: its checks pass; a step writes its record and works on
+if [ "$1" = -c ]; then case "$2" in *visible_gpus*) exit 0;; *get_device_name*) echo Fake; exit 0;; esac; exit 1; fi
+case "$*" in *graph_check*) exit 1;; esac  # a step that fails at once, writing nothing
+echo '{"written": "by the step"}' > "${@: -1}"; exec sleep 60
+"""
+
+
+@pytest.mark.slow
+def test_gpu_check_cuts_a_step_at_its_budget_keeps_what_it_wrote_and_skips_the_rest(tmp_path):
+    """A device call killed mid-step returns nothing of that step: BUDGET cuts the step first, so its record so far
+    comes back in OUT; a step that failed early sends back no record, not the committed one it left in place."""
+    (tmp_path / "benchmarks" / "records").mkdir(parents=True)
+    shutil.copy(ROOT / "benchmarks" / "gpu_check.sh", tmp_path / "benchmarks")
+    (tmp_path / "benchmarks" / "records" / "gpu-Fake-graph.json").write_text('{"written": "committed earlier"}')
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_GPU_PYTHON)
+    fake.chmod(0o755)
+    (tmp_path / "out").mkdir()
+    env = {**os.environ, "PYTHON": str(fake), "OUT": str(tmp_path / "out"), "STEPS": "graph sync resnet_20",
+           "BUDGET": "12"}
+    start = time.monotonic()
+    p = subprocess.run(["bash", "benchmarks/gpu_check.sh", "data"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert time.monotonic() - start < 20, p.stderr  # not the 60 s the sync step would have taken
+    assert p.returncode == 1
+    assert "step benchmarks/records/gpu-Fake-resnet_20.json skipped" in p.stderr, p.stderr
+    assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["gpu-Fake-sync.json"]
+    assert json.loads((tmp_path / "out" / "gpu-Fake-sync.json").read_text()) == {"written": "by the step"}
 
 
 def test_our_path_times_the_trainers_own_step_with_its_schedule_and_label_smoothing(monkeypatch):
