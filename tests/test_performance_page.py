@@ -167,6 +167,16 @@ def test_the_predicted_wall_time_on_1_and_8_gpus_stands_beside_the_original_clai
     assert "Predicted wall time of the campaign's 4 runs" in en and "8×V100" not in en
 
 
+def test_rows_of_one_model_that_differ_only_in_recipe_are_told_apart_in_a_record_older_than_variant_labels(tmp_path):
+    """The committed H200 record (2026-12-04) has four resnet_56 rows and no variant labels: each row but the plain
+    one is named by what its run id changes."""
+    nets = [_net("resnet_56", runs=("full-resnet_56-s0", "full-resnet_56-s1")),
+            _net("resnet_56", runs=("full-resnet_56-ema_decay-0.9998-s0",)), _net(runs=("full-resnet_20-s0",))]
+    en, zh = _pages(tmp_path, _epoch_record(nets))
+    assert "| resnet_56 | 32 |" in en and "| resnet_56 (ema_decay-0.9998) | 32 |" in en
+    assert "| resnet_20 | 32 |" in en and "| resnet_56 (ema_decay-0.9998) | 32 |" in zh
+
+
 def _run200(batch: int, epoch: float, mode="reduce-overhead") -> dict:
     run = _run("bf16, compile", 50000.0, [epoch] * 200, batch=batch)
     run["config"].update(epochs=200, compile=True, compile_mode=mode)

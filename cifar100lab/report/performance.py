@@ -135,6 +135,14 @@ def _untimed(variants: list[dict] | None, lang: str) -> str:
                                                  for v in variants)) if variants else ""
 
 
+def _run_id_changes(network: dict, campaign: str) -> str:
+    """For rows a record names alike (one older than the study variants' labels): what the row's first run id
+    changes (" (ema_decay-0.9998)"), so they are told apart; "" for the model's plain run."""
+    run_id, prefix = (network.get("runs") or [""])[0], f"{campaign}-{network['model']}-"
+    changes = re.sub(r"-?s\d+$", "", run_id[len(prefix):]) if run_id.startswith(prefix) else ""
+    return f" ({changes})" if changes else ""
+
+
 def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found: list[dict] = ()) -> str:
     df = pd.DataFrame(e["networks"])
     paths = [" · ".join(x for x in (n.get("precision"), n.get("optimizer"), "CL" if n.get("channels_last") else None,
@@ -143,8 +151,11 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
     label = "label_zh" if lang == "zh" else "label"
     told_apart = [(f" ← {n['teacher']['model']} {n['teacher']['input_size']} px" if n.get("teacher") else "")
                   + (f" ({n['variant'][label]})" if n.get("variant") else "") for n in e["networks"]]
-    t = table({"network": df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else "")
-               + told_apart,
+    names = list(df.model + df.options.map(lambda o: "".join(f", {k}={v}" for k, v in o.items()) if o else "")
+                 + told_apart)
+    names = [name + (_run_id_changes(n, e["campaign"]) if names.count(name) > 1 else "")
+             for name, n in zip(names, e["networks"])]
+    t = table({"network": names,
                 "input": df.input_size, "batch": df.batch_size, "path": paths,
                 "train": df.train_images_per_second.map(lambda v: fmt(v, 0)),
                 "eval": df.eval_images_per_second.map(lambda v: fmt(v, 0)),
