@@ -60,7 +60,8 @@ def refuse_graphs_that_cannot_run(path, configs) -> None:
 
 
 def run_timed_runs(path, data_root=None, progress=print) -> dict:
-    """Train every variant of a runs file in this process (fresh run folders) and keep their records."""
+    """Train every variant of a runs file in this process (fresh run folders) and keep their records; a variant
+    that fails once training has started is kept as failed, with its reason, and the next one trains."""
     from .bench.timing import default_device, header
     from .train import train
     runs_file = load_runs_file(path)
@@ -71,8 +72,17 @@ def run_timed_runs(path, data_root=None, progress=print) -> dict:
             changes = {"run_dir": str(Path(tmp) / f"run{i}"), "run_id": label, "resume": False}
             if data_root:
                 changes["data_root"] = data_root
-            rec = train(dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes)))
-            out.append(_run_entry(label, rec, Path(tmp) / f"run{i}"))
+            run_dir = Path(tmp) / f"run{i}"
+            try:
+                rec = train(dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes)))
+            except Exception as e:  # one variant failing (diverged, a kernel the device lacks) keeps the others
+                rec = records.load(run_dir)
+                if rec is None or rec.get("status") != "failed":  # failed before its record: nothing to keep
+                    raise
+                progress(f"[{i + 1}/{len(runs_file['configs'])}] {label}: failed ({type(e).__name__}: {e})")
+                out.append(_run_entry(label, rec, run_dir))
+                continue
+            out.append(_run_entry(label, rec, run_dir))
             progress(f"[{i + 1}/{len(runs_file['configs'])}] {label}: {rec['status']}, top-1 "
                      f"{(rec.get('final') or {}).get('top1', float('nan')):.2f} %, {rec['wall_seconds']:.0f} s")
     return {"kind": "runs", **header(default_device(), {}, title=runs_file["title"], description=runs_file["description"],
@@ -106,4 +116,4 @@ def main(a) -> int:
     if a.out:
         records.atomic_write_json(Path(a.out), result)
         print(f"record written to {a.out}")
-    return 0
+    return 1 if any(r["status"] == "failed" for r in result["runs"]) else 0

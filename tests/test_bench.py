@@ -288,6 +288,20 @@ def test_timed_runs_command_trains_each_variant_and_writes_its_record(synthetic_
     assert "; data: synthetic data (CIFAR-100 layout)\n" in proc.stdout  # the top-1 column's data, named
 
 
+def test_a_variant_that_fails_in_training_is_kept_as_failed_and_the_next_one_trains(synthetic_root, tmp_path, capfd):
+    """A GPU call's timed runs are written at the end: one variant's failure once lost every variant's result."""
+    tiny = "train_subset: 128, test_subset: 64, max_steps_per_epoch: 2"
+    variants = (f"  - {{label: diverges, {tiny}, overrides: {{lr: 1.0e+30}}}}\n"
+                f"  - {{label: plain, {tiny}}}\n")
+    out = tmp_path / "runs.json"
+    proc = run_cli(capfd, "timed-runs", write_runs_file(tmp_path, variants), "--data-root", synthetic_root,
+                   "--out", out)
+    assert proc.returncode == 1, proc.stderr
+    rec = json.loads(out.read_text())
+    assert [(r["label"], r["status"]) for r in rec["runs"]] == [("diverges", "failed"), ("plain", "complete")]
+    assert "loss became" in rec["runs"][0]["reason"] and "[1/2] diverges: failed (TrainingDiverged" in proc.stdout
+
+
 def test_timed_runs_command_refuses_bad_input_in_one_line_before_training(tmp_path, capfd):
     runs = write_runs_file(tmp_path, "  - {label: a}\n")
     for args, message in (([tmp_path / "none.yaml"], "runs file " + str(tmp_path / "none.yaml") + " does not exist"),

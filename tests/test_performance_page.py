@@ -48,6 +48,15 @@ def test_one_setup_at_two_speeds_is_explained_by_the_two_measurements_not_left_u
     assert "相同的 resnet_20 设置" in zh and "相差 3.9×" in zh
 
 
+def test_a_failed_variant_says_why_in_either_language(tmp_path):
+    failed = {**_run("compile reduce-overhead", 0.0, []), "status": "failed", "final": None, "images_per_second": None,
+              "reason": "loss became nan in epoch 2; lower the learning rate (0.1) or check the data"}
+    en, zh = _pages(tmp_path, _record("Switches", [_run("plain", 645.0, [19.0]), failed]))
+    assert ("| compile reduce-overhead | failed: loss became nan in epoch 2; lower the learning rate (0.1) or check "
+            "the data | – |") in en and "| plain | complete | 80.00 |" in en
+    assert "| compile reduce-overhead | 失败：损失在第 2 个 epoch 变为 nan" in zh and "| plain | 完成 |" in zh
+
+
 def test_runs_of_different_setups_or_similar_speeds_get_no_such_note(tmp_path):
     a = _record("A", [_run("batch 64", 645.0, [19.0, 19.0, 19.0])])
     b = _record("B", [_run("batch 128", 30.0, [100.0, 100.0, 100.0], batch=128),  # another setup

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import records
 from . import performance_gpu as gpu
-from .i18n import LANGS, STATUS, dataset_label, fmt, precision_label
+from .i18n import LANGS, STATUS, dataset_label, fmt, precision_label, reason
 from .performance_text import PATHS, SECTIONS, commit_words, say, table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
@@ -219,7 +219,10 @@ def _gpu_notes(r: dict, lang: str) -> list[str]:
 def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
     rows = r["runs"]
     dataset = (rows[0].get("dataset") or {}) if rows else {}
-    t = table({"run": [x["label"] for x in rows], "status": [x["status"] for x in rows],
+    t = table({"run": [x["label"] for x in rows],
+                "status": [STATUS.get(x["status"], {lang: x["status"]})[lang]
+                           + (("：" if lang == "zh" else ": ") + reason(x.get("reason"))[lang] if x["status"] == "failed"
+                              else "") for x in rows],
                 "top1": [fmt((x.get("final") or {}).get("top1")) for x in rows],
                 "top5": [fmt((x.get("final") or {}).get("top5")) for x in rows],
                 **({"ema_top1": [fmt(((x.get("ema") or {}).get("final") or {}).get("top1")) for x in rows]}
