@@ -117,6 +117,35 @@ def test_campaign_epoch_times_time_each_runs_whole_epoch_on_its_own_datasets_cla
         assert n["epoch_seconds"] == pytest.approx(expected)
 
 
+def test_a_network_that_cannot_be_timed_is_named_with_its_error_and_the_others_are_timed(tmp_path, monkeypatch, capfd):
+    """On a 15-minute device lease, one network out of memory once ended the campaign bench for all that followed."""
+    camp = tmp_path / "c.yaml"
+    camp.write_text("name: t\ndataset: synthetic\nseeds: [0, 1]\nmodels: [resnet_32, resnet_20]\ndefaults: "
+                    "{epochs: 2, batch_size: 16, eval_batch_size: 32, train_subset: 64, test_subset: 32}\n")
+    real = campaign_time._network_rates
+
+    def out_of_memory(net, *args, **kwargs):
+        if net["model"] == "resnet_32":
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(net, *args, **kwargs)
+
+    monkeypatch.setattr(campaign_time, "_network_rates", out_of_memory)
+    out = tmp_path / "times.json"
+    proc = run_cli(capfd, "bench", "--campaign", camp, "--steps", 1, "--warmup", 0, "--out", out)
+    assert proc.returncode == 1, proc.stderr
+    rec = json.loads(out.read_text())
+    assert [n["model"] for n in rec["networks"]] == ["resnet_20"] and not rec["complete"] and rec["unfinished"] == 0
+    assert rec["failed_networks"] == [{"model": "resnet_32", "options": {}, "input_size": 32, "batch_size": 16,
+                                       "runs": ["t-resnet_32-s0", "t-resnet_32-s1"],
+                                       "error": "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"}]
+    assert "1 failed, their 2 run(s) left out: resnet_32 32px (RuntimeError: CUDA out of memory" in proc.stdout
+    report.write_performance_page(tmp_path, tmp_path / "gen", tmp_path / "runs")
+    page = (tmp_path / "gen" / "performance_en.md").read_text()
+    assert ("- resnet_32 at 32 px could not be timed, so its 2 runs are not in the prediction: `RuntimeError: CUDA "
+            "out of memory. Tried to allocate 2.00 GiB`.") in page
+    assert "resnet_32（32 px）未能计时" in (tmp_path / "gen" / "performance_zh.md").read_text()
+
+
 def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_not_trained_yet(tmp_path, monkeypatch):
     """Before its teachers have run, a campaign skips its distilling variants; the bench times them as they will
     run, the teacher a randomly initialised network of the campaign's teacher run, its forward in every step and

@@ -159,7 +159,8 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     first epoch's compilation are left out). ``prediction`` spreads the runs over 1 and 8 GPUs, ``runs_per_gpu``
     side by side on each, each shared run ``slowdown`` times slower than alone (``bench --pack`` measures it).
     ``keep`` receives the record so far after each network (``unfinished``: how many networks are left), so a run
-    stopped by a time limit keeps what it measured.
+    stopped by a time limit keeps what it measured. A network that fails to be timed is listed in ``failed_networks``
+    with its error, and the record is then not ``complete``.
     """
     device = default_device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
@@ -177,16 +178,27 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
 
     def record(networks: list[dict]) -> dict:  # one header ("measured": the start), not git and versions per network
         return {"kind": "epoch_times", **head, "complete": not only and len(networks) == len(nets),
-                "unfinished": len(chosen) - len(networks), "networks": networks, "untimed_variants": untimed,
+                "unfinished": len(chosen) - len(networks) - len(failed), "networks": networks,
+                "failed_networks": failed, "untimed_variants": untimed,
                 "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
                 "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
 
-    networks = []
+    networks, failed = [], []
     for i, net in enumerate(chosen):
-        rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
-        row = _network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes))
-        if "teacher" in row:  # its forward on every training image is part of the step
-            row["teacher"]["flops_per_image"] = forward_flops(row["teacher"], entry.num_classes)
+        try:
+            rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
+            row = _network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes))
+            if "teacher" in row:  # its forward on every training image is part of the step
+                row["teacher"]["flops_per_image"] = forward_flops(row["teacher"], entry.num_classes)
+        except Exception as e:  # out of memory, a kernel the device lacks: the other networks are still timed
+            failed.append({**{k: net[k] for k in ("model", "options", "input_size", "batch_size")},
+                           "runs": [r.run_id for r in net["runs"]], "error": f"{type(e).__name__}: {e}"[:400]})
+            progress(f"[{i + 1}/{len(chosen)}] {net['model']} {net['input_size']}px: failed ({failed[-1]['error']})")
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            if keep is not None:
+                keep(record(list(networks)))
+            continue
         networks.append(row)
         options = f" {net['options']}" if net["options"] else ""
         teacher = f" ← teacher {row['teacher']['model']} {row['teacher']['input_size']}px" if "teacher" in row else ""

@@ -114,7 +114,7 @@ def main(a) -> int:
     if a.out:
         records.atomic_write_json(Path(a.out), result)
         print(f"record written to {a.out}")
-    return 0
+    return 1 if result.get("failed_networks") else 0
 
 
 TIMING_COLUMNS = [Column("model", "model"), Column("path", "path"), Column("precision", "prec"),
@@ -162,6 +162,11 @@ def _prediction(result: dict) -> str:
     if result.get("complete", True):
         return f"predicted {result['campaign']} campaign: {hours}"
     runs = sum(len(n["runs"]) for n in result["networks"])
+    if failed := result.get("failed_networks"):
+        return (f"predicted for the {len(result['networks'])} network(s) measured, {runs} run(s) of campaign "
+                f"{result['campaign']}; {len(failed)} failed, their {sum(len(n['runs']) for n in failed)} run(s) "
+                f"left out: " + "; ".join(f"{n['model']} {n['input_size']}px ({n['error']})" for n in failed)
+                + f"\n{hours}")
     if result.get("unfinished"):
         return (f"predicted for the {len(result['networks'])} network(s) measured before it stopped, {runs} run(s) of "
                 f"campaign {result['campaign']} ({result['unfinished']} network(s) left unmeasured): {hours}")
