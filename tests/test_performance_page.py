@@ -186,6 +186,21 @@ def test_rows_of_one_model_that_differ_only_in_recipe_are_told_apart_in_a_record
     assert "| resnet_20 | 32 |" in en and "| resnet_56 (ema_decay-0.9998) | 32 |" in zh
 
 
+def test_a_packed_prediction_says_its_slowdown_was_measured_on_a_small_network_and_bounds_it(tmp_path):
+    """bench --pack measures the slowdown of ResNet-20 runs sharing a GPU (1.0 at 4 runs on an H200); a 224-px
+    network that fills the GPU alone cannot share it as freely, so the page gives the no-gain bound beside it."""
+    nets = [{**_net(runs=("a", "b", "c")), "epochs_per_run": [200] * 3},  # 3 runs of 300 s
+            {**_net("resnet_32", runs=("d",)), "epochs_per_run": [200]}]
+    en, zh = _pages(tmp_path, _epoch_record(nets, per_gpu=4, slowdown=1.0))
+    assert ("4 runs sharing each GPU, each 1.00× slower than alone (the slowdown `bench --pack` measured for one small "
+            "network; a network that keeps the GPU busy on its own gains nothing from sharing, each of its 4 runs 4× "
+            "slower, and were that so of every network the campaign would take up to **0.33 h** on one and "
+            "**0.33 h** on 8).") in en
+    assert "若所有网络都如此，整个实验单块上最多需 **0.33 h**" in zh
+    en, _ = _pages(tmp_path / "alone", _epoch_record(nets))  # one run per GPU: no bound to give
+    assert "gains nothing from sharing" not in en
+
+
 def _run200(batch: int, epoch: float, mode="reduce-overhead") -> dict:
     run = _run("bf16, compile", 50000.0, [epoch] * 200, batch=batch)
     run["config"].update(epochs=200, compile=True, compile_mode=mode)

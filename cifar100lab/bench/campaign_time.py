@@ -15,6 +15,7 @@ from ..config import resolve
 from ..model_facts import training_flops
 from ..models import count_flops, create_model
 from ..step_graph import settings_conflict
+from .schedule import campaign_prediction
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
 RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",
@@ -209,22 +210,3 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
         if keep is not None:
             keep(record(list(networks)))
     return record(networks)
-
-
-def predicted_wall(run_seconds: list[float], gpus: int, runs_per_gpu: int = 1, slowdown: float = 1.0) -> float:
-    """Wall time of runs of these durations (each alone on a GPU) on ``gpus`` GPUs with ``runs_per_gpu`` side by
-    side on each, every shared run ``slowdown`` times slower than alone: longest run first onto the slot that
-    frees first (the campaign's queue hands the next run to the first free job)."""
-    slots = [0.0] * (gpus * runs_per_gpu)
-    for seconds in sorted(run_seconds, reverse=True):
-        slots[slots.index(min(slots))] += seconds * (slowdown if runs_per_gpu > 1 else 1.0)
-    return max(slots)
-
-
-def campaign_prediction(networks: list[dict], runs_per_gpu: int = 1, slowdown: float = 1.0) -> dict:
-    """The campaign's predicted wall time on 1 and on 8 GPUs with this packing (start-up and checkpoints left
-    out, as in the epoch times)."""
-    seconds = [net["epoch_seconds"] * epochs for net in networks for epochs in net["epochs_per_run"]]
-    return {"runs_per_gpu": runs_per_gpu, "shared_run_slowdown": slowdown,
-            "gpus_1_seconds": predicted_wall(seconds, 1, runs_per_gpu, slowdown),
-            "gpus_8_seconds": predicted_wall(seconds, 8, runs_per_gpu, slowdown)}

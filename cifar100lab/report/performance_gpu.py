@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..bench.schedule import no_gain_prediction
 from ..model_facts import TRAINING_FLOPS_PER_FORWARD, training_flops
 from .i18n import fmt
 from .performance_text import commit_words, say, table
@@ -49,8 +50,13 @@ def prediction(e: dict, lang: str) -> str:
         return ""
     complete = e.get("complete", True)
     runs = sum(len(n["runs"]) for n in e["networks"])
-    packing = say("runs_per_gpu", lang, k=pred["runs_per_gpu"], slowdown=f"{pred['shared_run_slowdown']:.2f}") \
-        if pred["runs_per_gpu"] > 1 else say("one_run_per_gpu", lang)
+    k = pred["runs_per_gpu"]
+    packing = say("runs_per_gpu", lang, k=k, slowdown=f"{pred['shared_run_slowdown']:.2f}") \
+        if k > 1 else say("one_run_per_gpu", lang)
+    if k > 1 and pred["shared_run_slowdown"] < k and all(n.get("epochs_per_run") for n in e["networks"]):
+        bound = no_gain_prediction(e["networks"], k)  # the slowdown was measured on one small network
+        packing += say("no_gain", lang, k=k, gpus_1=_in_hours(bound["gpus_1_seconds"]),
+                       gpus_8=_in_hours(bound["gpus_8_seconds"]))
     whole_study = complete and e["campaign"] == CLAIM_CAMPAIGN
     return say("prediction", lang, scope=say("prediction_all" if complete else "prediction_partial", lang, n=runs),
                gpus_1=_in_hours(pred["gpus_1_seconds"]), gpus_8=_in_hours(pred["gpus_8_seconds"]), device=e["device"],

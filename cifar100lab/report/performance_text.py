@@ -184,6 +184,11 @@ TEXT = {
     "one_run_per_gpu": {"en": "one run per GPU at a time", "zh": "每块 GPU 同时只运行一次"},
     "runs_per_gpu": {"en": "{k} runs sharing each GPU, each {slowdown}× slower than alone",
                      "zh": "每块 GPU 同时运行 {k} 次，每次比单独运行慢 {slowdown}×"},
+    "no_gain": {"en": " (the slowdown `bench --pack` measured for one small network; a network that keeps the GPU busy "
+                      "on its own gains nothing from sharing, each of its {k} runs {k}× slower, and were that so of "
+                      "every network the campaign would take up to **{gpus_1}** on one and **{gpus_8}** on 8)",
+                "zh": "（该减速比是 `bench --pack` 对一个小网络测得的；单独运行即能占满 GPU 的网络无法从共享中获益，"
+                      "其 {k} 次运行各慢 {k}×；若所有网络都如此，整个实验单块上最多需 **{gpus_1}**，8 块上最多需 **{gpus_8}**）"},
     "original_claim": {"en": " The original report's claim, for comparison: **{total} on 8×V100** for its {models} models, "
                              "one 200-epoch run each (the sum of its table's training times, {lo}–{hi} per model; "
                              "ResNet-20 {resnet_20}), numbers produced by its simulation script, not measured.",
