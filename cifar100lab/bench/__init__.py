@@ -6,6 +6,7 @@ By job:
   (:class:`~.timing.OursPath`), interleaved timed rounds, the device's measured matmul peak, the record's header;
 * :mod:`.throughput` ``python -m cifar100lab bench``: the original report's input pipeline against ours;
 * :mod:`.campaign_time` ``bench --campaign``: every network's epoch time and the campaign's predicted duration;
+* :mod:`.schedule` that duration from the runs' times on 1 and 8 GPUs, k runs to a GPU (no torch: the report reads it);
 * :mod:`.packing` ``bench --pack``: aggregate throughput of runs sharing one device;
 * :mod:`.command` the ``bench`` command line.
 
