@@ -48,7 +48,7 @@ def _run_entry(label: str, rec: dict, run_dir: Path) -> dict:
             "epoch_seconds": [r["epoch_seconds"] + r["eval_seconds"] for r in epochs]}
 
 
-def refuse_graphs_that_cannot_run(path, configs) -> None:
+def refuse_graphed_variants_here(path, configs) -> None:
     """Each variant trains here, in one process: one that asks for a CUDA graph this machine cannot replay is
     refused before the first variant trains, not after the variants before it have."""
     from .config_files import ConfigError
@@ -65,7 +65,7 @@ def run_timed_runs(path, data_root=None, progress=print) -> dict:
     from .bench.timing import default_device, header
     from .train import train
     runs_file = load_runs_file(path)
-    refuse_graphs_that_cannot_run(path, runs_file["configs"])
+    refuse_graphed_variants_here(path, runs_file["configs"])
     out = []
     with tempfile.TemporaryDirectory(prefix="cifar100lab-timed-runs-") as tmp:
         for i, (label, plan) in enumerate(runs_file["configs"]):

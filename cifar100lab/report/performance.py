@@ -170,8 +170,8 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
                tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "", against=_against(e, measured, lang),
                untimed=_untimed(e["untimed_variants"], lang) if "untimed_variants" in e else say("before_whole_epoch", lang),
                teachers=say("teachers", lang) if any("teacher" in n for n in e["networks"]) else "")
-    failed = [say("failed_network", lang, model=n["model"], size=n["input_size"], runs=len(n["runs"]), error=n["error"].replace("`", "'"))
-              for n in e.get("failed_networks") or []]
+    failed = [say("failed_network", lang, model=n["model"], size=n["input_size"], runs=len(n["runs"]),
+                  error=n["error"].replace("`", "'")) for n in e.get("failed_networks") or []]
     notes = [n for n in (gpu.prediction(e, lang), *failed, gpu.run_check(e, list(found), lang)) if n]
     # network names may wrap: book/_static/tables.css
     return head + "\n\n:::{div} names-wrap\n" + t + ":::\n" + "".join("\n" + n for n in notes) + ("\n" if notes else "")
