@@ -31,6 +31,12 @@
 # Set OUT to copy the records somewhere else as well (e.g. the device tool's $OUT). Set STEPS to run some of the
 # steps, by name, e.g. STEPS="fork notebook" (a short device lease splits the script into two calls), and BUDGET
 # to the seconds the call may take (a little under the device tool's timeout_s): no step runs past it.
+# A 15-minute lease (its start included), most needed first; the steps' times are the H200's of 2026-12-04:
+#   1. OUT=$OUT BUDGET=340 STEPS="full-epoch-times-graphed" (timeout_s 360; 42 networks took 2 min, now 50
+#      with the distilling students, timed eagerly with their teachers' forward);
+#   2. OUT=$OUT BUDGET=310 STEPS="resnet_20-200-epochs resnet_20-prediction" (timeout_s 330; 3.2 min and 15 s
+#      before compile was added to both);
+#   3. with the time left: STEPS="precision checkpoint pack-graphed" (precision compiles two variants).
 set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
 py=${PYTHON:-python3}
