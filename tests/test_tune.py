@@ -77,6 +77,14 @@ def test_bad_study_file_is_one_error_line_before_any_work_and_writes_nothing(tmp
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_graphed_study_on_the_cpu_is_one_error_before_any_trial(tmp_path, capfd, synthetic_root):
+    """Without it every trial failed in its notebook with the same reason, and the study counted failures."""
+    text = STUDY.format(root=synthetic_root, n_trials=2).replace("progress: false,", "progress: false, cuda_graph: true,")
+    _refused(run_cli(capfd, "tune", _study(tmp_path, synthetic_root, text=text), "--runs-root", tmp_path / "runs"),
+             "study tiny: cuda_graph: true needs a CUDA device", "(no trial was started)")
+    assert not (tmp_path / "runs" / "tiny" / "optuna.db").exists()
+
+
 def test_study_file_puts_searched_recipe_fields_in_overrides_and_run_settings_at_the_top(tmp_path):
     spec = load_study_file(_study(tmp_path, "/data"))
     config = spec.config({"lr": 0.2, "batch_size": 16}, tmp_path / "r", "r")

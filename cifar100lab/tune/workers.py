@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import locks, records
 from ..config import ConfigError, resolve
-from ..kernels import KernelSlot, job_envs, keep_kernels, resolve_jobs, run_in_slots
+from ..kernels import KernelSlot, job_envs, keep_kernels, processes_per_run, resolve_jobs, run_in_slots
 from ..optuna_parts import (
     RETRIES,
     STORAGE_ENV,
@@ -140,6 +140,11 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
     A stop records each run under way as stopped ``stopped_by`` (who stopped it: the study, or Slurm).
     Returns {state: count} over the study's trials."""
     jobs = resolve_jobs(jobs or spec.jobs, "--jobs")
+    if spec.settings(spec.first()).get("cuda_graph"):  # refused once here, not in every trial's notebook
+        from ..devices import visible_gpus
+        from ..step_graph import launch_conflict
+        if why := launch_conflict(visible_gpus(), processes_per_run(jobs, num_processes)):
+            raise ConfigError(f"study {spec.name}: {why} (no trial was started)")
     study = open_study(spec, url)
     os.environ[STORAGE_ENV] = url  # for a trial trained in this process; a kernel gets it in its environment
     if retried := retry_interrupted(study):
