@@ -7,7 +7,8 @@ Campaign YAML keys: ``name``, ``description``, ``dataset``, ``num_processes``, `
 (a list of names, or ``study``: the original study's models, or ``registered``: every registered model), ``defaults`` (TrainConfig fields for every run), ``studies`` (ablation YAML paths, or
 ``{study: PATH, models: [...]}``: only that study's variants of those models, the study page says so),
 ``study_seeds`` (seeds for study runs; default: the study's own ``seeds``), ``jobs`` (runs side by side:
-a number or ``auto``, see :func:`cifar100lab.kernels.resolve_jobs`), ``executor`` (``kind: slurm`` and its
+a number or ``auto``, see :func:`cifar100lab.kernels.resolve_jobs`) or ``runs_per_gpu`` (that many runs on each
+GPU, one GPU to a run: :func:`cifar100lab.kernels.campaign_jobs`), ``executor`` (``kind: slurm`` and its
 resources, :class:`cifar100lab.config.ExecutorConfig`), ``robustness`` (the post-training robustness step's
 settings, :class:`cifar100lab.robustness.RobustnessSettings`; without it there is no such step).
 Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seeds``, ``variants``
@@ -29,14 +30,14 @@ from typing import Any
 from . import distill, records
 from .config import ExecutorConfig, RunPlan, check_name, resolve
 from .config_files import ConfigError, read_yaml_mapping, refuse_unknown_keys
-from .kernels import resolve_jobs
+from .kernels import check_runs_per_gpu, resolve_jobs
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings
 from .runs import Run
 from .settings import apply_set, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
-                 "study_seeds", "jobs", "executor", "robustness")
+                 "study_seeds", "jobs", "runs_per_gpu", "executor", "robustness")
 STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric", "compare_within")
 VARIANT_KEYS = ("label", "label_zh", "model", "options", "overrides")
 COMPARE_WITHIN = ("model",)
@@ -92,6 +93,7 @@ class Campaign:
     defaults: dict
     studies: list[Study]
     jobs: int | str = 1  # parallel runs, or "auto" (see resolve_jobs)
+    runs_per_gpu: int | None = None  # instead of jobs: this many runs on each GPU (kernels.campaign_jobs)
     path: str = ""
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where runs execute: local or Slurm
     runs: list[Run] = field(default_factory=list)
@@ -209,6 +211,10 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
                     _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
                     d.get("jobs", 1), str(path))
     resolve_jobs(camp.jobs, str(path))
+    camp.runs_per_gpu = check_runs_per_gpu(d.get("runs_per_gpu"), str(path))
+    if camp.runs_per_gpu is not None and "jobs" in d:
+        raise ConfigError(f"{path}: give jobs (runs side by side in all) or runs_per_gpu (runs sharing each GPU), "
+                          "not both")
     camp.executor = ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor")
     study_seeds = d.get("study_seeds")
     # A model entry is a name or a mapping {model, options, name (run-id stem), any TrainConfig field}.

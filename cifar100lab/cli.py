@@ -60,7 +60,7 @@ def cmd_campaign(a) -> int:
     from . import campaign as C
     from .config_files import ConfigError
     from .data import DataError, data_available, load_dataset
-    from .kernels import resolve_jobs
+    from .kernels import check_runs_per_gpu, resolve_jobs
     from .model_catalog import stale_note
     from .runs import describe
     from .settings import parse_set
@@ -69,7 +69,17 @@ def cmd_campaign(a) -> int:
                                set_values=parse_set(a.set))
         if a.jobs is not None:
             resolve_jobs(a.jobs, "--jobs")
+        check_runs_per_gpu(a.runs_per_gpu, "--runs-per-gpu")
         executor = executor_with_flags(camp.executor, a)
+        if executor.kind == "slurm" and (a.runs_per_gpu or camp.runs_per_gpu):
+            raise ConfigError("runs_per_gpu shares this machine's GPUs among the local executor's runs; on Slurm "
+                              "each run is a job with GPUs of its own (executor: gpus_per_node)")
+        if a.jobs is not None and a.runs_per_gpu is not None:
+            raise ConfigError("give --jobs (runs side by side in all) or --runs-per-gpu (runs sharing each GPU), "
+                              "not both")
+        if executor.kind == "local" and not a.status and not a.dry_run:  # a dry run checks the file, not this machine
+            from .executors.local import side_by_side
+            side_by_side(camp, a.jobs, a.runs_per_gpu)  # GPUs to share: checked before any run
         first = camp.runs[0].config
         # The data must be there (or obtainable) before any run starts; a dry run only looks, writing nothing.
         data_note = data_available(first.dataset, first.data_root, first.download) if a.dry_run else None
@@ -111,7 +121,8 @@ def _campaign_here(camp, a) -> int:
     from .run_listing import skipped_lines
     from .runs import stale_fields, stale_groups, stale_note
     try:
-        summary = local.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs)
+        summary = local.execute(camp, a.runs_root, force=a.force, retry_skipped=a.retry_skipped, jobs=a.jobs,
+                                runs_per_gpu=a.runs_per_gpu)
     except local.CannotStart as e:
         return _fail(e)
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
@@ -291,6 +302,9 @@ def _add_campaign(sub) -> None:
     c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
                    help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
                         "GPUs, 2 on a CPU-only machine (default: the campaign's)")
+    c.add_argument("--runs-per-gpu", type=int, metavar="K",
+                   help="instead of --jobs: K runs sharing each GPU, one GPU to a run (small networks leave a large "
+                        "GPU idle; each GPU must have 2 GiB free per run)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="change a training field for every run, VALUE read as YAML; a dotted key changes one "
                         "recipe field or model option (--set overrides.lr=0.05); repeatable")

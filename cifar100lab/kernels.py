@@ -48,6 +48,24 @@ def resolve_jobs(jobs, where: str = "jobs") -> int:
     return jobs
 
 
+def check_runs_per_gpu(value, where: str) -> int | None:
+    """A campaign's ``runs_per_gpu`` (or ``--runs-per-gpu``): a positive integer, or None when not given."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigError(f"{where}: runs_per_gpu must be a positive integer (runs sharing each GPU), got {value!r}")
+    return value
+
+
+def campaign_jobs(jobs, per_gpu: int | None, where: str) -> int:
+    """Runs side by side: ``per_gpu`` on each visible GPU (one GPU to a run), else ``jobs`` (:func:`resolve_jobs`).
+    ``where`` names the setting in an error."""
+    if per_gpu is None:
+        return resolve_jobs(jobs, where)
+    if not (gpus := visible_gpus()):
+        raise ConfigError(f"{where}: runs_per_gpu {per_gpu} shares GPUs, and this machine has none (NVML reports no "
+                          "GPU); use jobs for runs side by side on the CPU")
+    return per_gpu * gpus
+
+
 def runs_per_gpu(jobs: int, gpus: int) -> int:
     """The most runs any one GPU carries when ``jobs`` runs share ``gpus`` GPUs (1 when each has its own)."""
     return max(1, -(-jobs // gpus)) if gpus else 0

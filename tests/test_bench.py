@@ -589,3 +589,12 @@ def test_every_gpu_check_step_is_a_command_line_the_cli_accepts():
             pytest.fail(f"gpu_check.sh step {name}: the CLI refuses {' '.join(args)}")
         files = [a for a in args if a.endswith(".yaml") and not a.startswith("runs/")]
         assert all((ROOT / f).is_file() for f in files), (name, files)
+
+
+def test_the_campaign_bench_predicts_with_the_campaigns_own_runs_per_gpu_unless_told_otherwise(tmp_path):
+    camp = tmp_path / "c.yaml"
+    camp.write_text("name: t\ndataset: synthetic\nruns_per_gpu: 4\nmodels: [resnet_20]\ndefaults: "
+                    "{epochs: 1, batch_size: 16, eval_batch_size: 32, train_subset: 32, test_subset: 32}\n")
+    quiet = {"steps": 1, "warmup": 0, "progress": lambda *_: None}
+    assert campaign_time.run_campaign_times(camp, **quiet)["prediction"]["runs_per_gpu"] == 4
+    assert campaign_time.run_campaign_times(camp, runs_per_gpu=2, **quiet)["prediction"]["runs_per_gpu"] == 2

@@ -378,6 +378,55 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
     assert len(summary["complete"]) == 6 and sorted(set(seen)) == ["0,2", "1,3"]
 
 
+def test_runs_per_gpu_puts_that_many_runs_on_each_gpu_one_gpu_to_a_run(tmp_path, synthetic_root, monkeypatch):
+    """runs_per_gpu: 2 on 2 GPUs is 4 jobs, two on each GPU, each run on one GPU (num_processes auto)."""
+    import threading
+
+    from cifar100lab import campaign as C
+    from cifar100lab import kernels
+    from cifar100lab.executors import local
+    monkeypatch.setattr(kernels, "visible_gpus", lambda: 2)
+    monkeypatch.setattr(local, "visible_gpus", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, seeds=list(range(8)), runs_per_gpu=2,
+                                          models=["resnet_20"]), runs_root=tmp_path / "runs", book_dir=tmp_path / "b")
+    running, most, lock, both = [], {}, threading.Lock(), threading.Barrier(4, timeout=10)
+
+    def fake_execute(run, notebook, slot, log_dir, num_processes):
+        gpu = slot.env["CUDA_VISIBLE_DEVICES"]
+        with lock:
+            running.append(gpu)
+            most[gpu] = max(most.get(gpu, 0), running.count(gpu))
+        if run.run_id.endswith(("s0", "s1", "s2", "s3")):
+            both.wait()  # the first four runs are under way together
+        with lock:
+            running.remove(gpu)
+        assert num_processes == "auto"
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        return 0, ""
+
+    monkeypatch.setattr(local, "execute_notebook", fake_execute)
+    summary = local.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    assert len(summary["complete"]) == 8 and most == {"0": 2, "1": 2}
+
+
+def test_runs_per_gpu_is_refused_without_gpus_with_jobs_beside_it_and_on_slurm(tmp_path, synthetic_root, capfd):
+    from cifar100lab import campaign as C
+    from cifar100lab.config import ConfigError
+    with pytest.raises(ConfigError, match="give jobs .* or runs_per_gpu .*, not both"):
+        C.load_campaign(write_campaign(tmp_path / "both.yaml", synthetic_root, jobs=2, runs_per_gpu=2))
+    with pytest.raises(ConfigError, match="runs_per_gpu must be a positive integer .*got 0"):
+        C.load_campaign(write_campaign(tmp_path / "zero.yaml", synthetic_root, runs_per_gpu=0))
+    path = write_campaign(tmp_path / "c.yaml", synthetic_root, runs_per_gpu=4, models=["resnet_20"])
+    for extra, message in (([], "runs_per_gpu 4 shares GPUs, and this machine has none"),
+                           (["--executor", "slurm"], "on Slurm each run is a job with GPUs of its own"),
+                           (["--jobs", "2", "--runs-per-gpu", "2"], "give --jobs (runs side by side in all) or "
+                                                                    "--runs-per-gpu")):
+        proc = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--no-analysis", *extra)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 def test_the_eta_goes_by_the_runs_that_executed_their_notebooks(tmp_path, synthetic_root, monkeypatch):
     """A fine-tune skipped offline ends in no time: counted in the pace, it promised the whole quick campaign in
     0.2 min. On a clock where each executed run takes 30 s: no ETA until one has, then 2 and 1 runs to go."""

@@ -149,7 +149,7 @@ def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops:
 
 
 def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, device=None, dataset=None, only=None,
-                       progress=print, runs_per_gpu: int = 1, slowdown: float = 1.0, compile_mode=None,
+                       progress=print, runs_per_gpu: int | None = None, slowdown: float = 1.0, compile_mode=None,
                        keep: Callable[[dict], None] | None = None, cuda_graph: bool = False) -> dict:
     """Per-network epoch times for a campaign on this device (one process) and its predicted duration.
 
@@ -158,13 +158,15 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     ``cuda_graph`` replays every network's step as one CUDA graph). The
     campaign's time is the sum over its runs of epochs × epoch time (a lower bound: start-up, checkpoints and the
     first epoch's compilation are left out). ``prediction`` spreads the runs over 1 and 8 GPUs, ``runs_per_gpu``
-    side by side on each, each shared run ``slowdown`` times slower than alone (``bench --pack`` measures it).
+    (default: the campaign's) side by side on each, each shared run ``slowdown`` times slower than alone
+    (``bench --pack`` measures it).
     ``keep`` receives the record so far after each network (``unfinished``: how many networks are left), so a run
     stopped by a time limit keeps what it measured. A network that fails to be timed is listed in ``failed_networks``
     with its error, and the record is then not ``complete``.
     """
     device = default_device(device)
     camp = load_campaign(campaign_path, dataset=dataset)
+    runs_per_gpu = runs_per_gpu or camp.runs_per_gpu or 1  # as the campaign would place its runs
     entry = data_mod.dataset_entry(camp.dataset)
     train_size, test_size = entry.sizes
     peaks = measured_peaks(device, "auto")

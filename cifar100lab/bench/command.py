@@ -37,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pack", type=int, nargs="+", metavar="K",
                    help="instead: aggregate training images/s of K runs of the first --models sharing one device "
                         "(e.g. --pack 1 2 4 8)")
-    p.add_argument("--runs-per-gpu", type=int, default=1, help="with --campaign: runs side by side on each GPU in "
-                                                               "the 1- and 8-GPU prediction")
+    p.add_argument("--runs-per-gpu", type=int, help="with --campaign: runs side by side on each GPU in the 1- and "
+                                                    "8-GPU prediction (default: the campaign's runs_per_gpu, else 1)")
     p.add_argument("--slowdown", type=float, default=1.0, help="with --campaign and --runs-per-gpu above 1: how "
                                                                "much slower a shared run is (from bench --pack)")
     # Training runs that record accuracy are the timed-runs command; the old flags say so instead of failing
@@ -78,7 +78,7 @@ def input_error(a) -> str | None:
         return "--campaign and --pack are separate measurements: give one"
     if any(k < 1 for k in a.pack or []):
         return f"--pack takes run counts of at least 1, got {' '.join(map(str, a.pack))}"
-    if a.runs_per_gpu < 1 or not (a.slowdown >= 1.0 and a.slowdown < float("inf")):
+    if (a.runs_per_gpu or 1) < 1 or not (a.slowdown >= 1.0 and a.slowdown < float("inf")):
         return (f"--runs-per-gpu must be at least 1 and --slowdown a number of at least 1 (a shared run is not "
                 f"faster than one alone), got {a.runs_per_gpu} and {a.slowdown}")
     return None

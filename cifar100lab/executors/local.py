@@ -22,11 +22,11 @@ from ..data import dataset_entry
 from ..devices import visible_gpus
 from ..kernels import (
     KernelSlot,
+    campaign_jobs,
     job_envs,
     keep_kernels,
     notebook_jobs,
     processes_per_run,
-    resolve_jobs,
     run_in_slots,
 )
 from ..launch import torch_threads
@@ -83,6 +83,16 @@ def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, l
     return todo
 
 
+def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> int:
+    """How many runs go side by side: the command line's ``--jobs`` or ``--runs-per-gpu``, else the campaign's
+    ``jobs`` or ``runs_per_gpu`` (the command line wins over the file)."""
+    if jobs is not None and runs_per_gpu is not None:
+        raise ConfigError("give --jobs (runs side by side in all) or --runs-per-gpu (runs sharing each GPU), not both")
+    if jobs is not None or runs_per_gpu is not None:
+        return campaign_jobs(jobs, runs_per_gpu, "--runs-per-gpu" if runs_per_gpu is not None else "--jobs")
+    return campaign_jobs(campaign.jobs, campaign.runs_per_gpu, campaign.path or campaign.name)
+
+
 def refuse_graphs_that_cannot_run(todo: list[Run], jobs: int, num_processes) -> None:
     """One error before any run starts, rather than every ``cuda_graph: true`` run failing in its notebook: no
     GPU here, or more than one process to a run."""
@@ -107,7 +117,8 @@ def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
 
 
 def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook: str | os.PathLike | None = None,
-            force: bool = False, retry_skipped: bool = False, jobs: int | None = None, log=print) -> dict:
+            force: bool = False, retry_skipped: bool = False, jobs: int | None = None, runs_per_gpu: int | None = None,
+            log=print) -> dict:
     """Execute every run not already done; returns {status: [run ids]}, with ``stale`` (complete runs whose
     config changed, not re-run without ``force``) and ``locked`` (runs another campaign process holds).
 
@@ -115,7 +126,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     process on the same campaign runs only what nobody holds and reports the rest as ``locked``. The locks are
     OS locks, gone with their process, so a killed campaign leaves none behind."""
     notebook = Path(notebook or NOTEBOOKS / "train.ipynb")
-    jobs = resolve_jobs(jobs or campaign.jobs, "--jobs")
+    jobs = side_by_side(campaign, jobs, runs_per_gpu)
     done = {"complete"} | (set() if retry_skipped else {"skipped"})
     log_dir = Path(runs_root) / campaign.name / "logs"
     nproc = campaign.num_processes if jobs == 1 else "auto"
