@@ -12,9 +12,9 @@ import pytest
 import torch
 from conftest import ROOT, run_cli
 
-from cifar100lab import distill, report, timed_runs
+from cifar100lab import distill, report, timed_runs, wall_time
 from cifar100lab.accelerator import cpu_has_native_bf16
-from cifar100lab.bench import campaign_time, schedule, throughput, timing
+from cifar100lab.bench import campaign_time, throughput, timing
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.model_catalog import read_catalog
 from cifar100lab.records import atomic_write_json
@@ -225,7 +225,7 @@ def test_a_distilling_runs_own_teacher_answers_in_its_timed_step(tmp_path, monke
 
 def test_predicted_wall_time_hands_the_longest_runs_out_first_to_the_first_free_slot():
     runs = [10, 6, 4, 4]
-    predicted_wall = schedule.predicted_wall
+    predicted_wall = wall_time.predicted_wall
     assert predicted_wall(runs, gpus=1) == 24 and predicted_wall(runs, gpus=2) == 14
     assert predicted_wall(runs, gpus=8) == 10  # more GPUs than runs: the longest run
     # two runs per GPU, each 1.5× slower than alone: slots 15 | 9+6 | then 6 more on the first free

@@ -15,7 +15,7 @@ from ..config import resolve
 from ..model_facts import training_flops
 from ..models import count_flops, create_model
 from ..step_graph import settings_conflict
-from .schedule import campaign_prediction
+from ..wall_time import campaign_prediction
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
 RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_seconds", "compile_seconds", "precision",

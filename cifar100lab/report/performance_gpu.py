@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..bench.schedule import no_gain_prediction
 from ..model_facts import TRAINING_FLOPS_PER_FORWARD, training_flops
+from ..wall_time import no_gain_prediction
 from .i18n import fmt
 from .performance_text import commit_words, say, table
 from .sources import REFERENCE

@@ -1,5 +1,5 @@
-"""A campaign's wall time from its runs' durations, on some GPUs with some runs sharing each (no torch: the report
-reads it too)."""
+"""A campaign's wall time from its runs' durations, on some GPUs with some runs sharing each: the bench predicts
+with it and the report bounds a prediction with it (no torch, and outside bench, which the report may not import)."""
 from __future__ import annotations
 
 
