@@ -9,6 +9,7 @@ import torch
 
 from cifar100lab import data, records
 from cifar100lab.accelerator import build_accelerator, set_kernel_policy
+from cifar100lab.bench.timing import stand_in_teacher
 from cifar100lab.config import resolve
 from cifar100lab.train import build_learner, build_model, train_steps
 
@@ -22,17 +23,24 @@ FEATURES = {"plain": {}, "mixup-cutmix": {"mixup": 0.8, "cutmix": 1.0, "label_sm
             "cuda-graph": {"settings": {"cuda_graph": True}},
             "cuda-graph-adamw-mixup-ema-clip": {"settings": {"cuda_graph": True}, "optimizer": "adamw",
                                                 "warmup_epochs": 1.0, "mixup": 0.8, "cutmix": 1.0, "ema_decay": 0.999,
-                                                "grad_clip": 1.0}}
+                                                "grad_clip": 1.0},
+            # the distillation study's students: the teacher's forward, re-normalised and resized to its input size
+            "distill-resized-teacher": {"distill_from": "resnet_32@teacher.pth",
+                                        "teacher": {"model": "resnet_32", "img_size": 64}}}
 
 
 def check(name, overrides):
-    settings = overrides.get("settings", {})
-    overrides = {k: v for k, v in overrides.items() if k != "settings"}
+    settings, teacher = overrides.get("settings", {}), overrides.get("teacher")
+    overrides = {k: v for k, v in overrides.items() if k not in ("settings", "teacher")}
     plan = resolve({"model": "resnet_20", "dataset": "synthetic", "epochs": 2, "batch_size": 128, **settings,
                     "overrides": {"lr": 0.05, **overrides}, "progress": False})
     set_kernel_policy(False)
     accelerator = build_accelerator("auto")
-    network = build_learner(plan, accelerator, build_model(plan, 100, weights=False), 20, num_classes=100)
+    if teacher:  # an untrained network of the teacher's kind, as the campaign bench times a waiting student
+        teacher = stand_in_teacher(plan, resolve({"dataset": "synthetic", "progress": False, **teacher}),
+                                   accelerator.device, 100)
+    network = build_learner(plan, accelerator, build_model(plan, 100, weights=False), 20, num_classes=100,
+                            teacher=teacher)
     if name == "ddp-1-process":
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", "29531")

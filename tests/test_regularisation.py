@@ -259,3 +259,33 @@ def test_a_training_step_never_waits_on_the_host(synthetic_root, tmp_path, featu
         return seen.events
 
     assert traffic(2) == traffic(1)
+
+
+@pytest.mark.parametrize("teacher_model, teacher_size", [("resnet_32", None), ("resnet_20", 64)],
+                         ids=["same-size", "resized"])
+def test_a_distilling_step_never_waits_on_the_host(synthetic_root, tmp_path, teacher_model, teacher_size):
+    """The distillation study's students: the teacher's forward on the student's batch (re-normalised, and resized
+    when the teacher takes another input size) and the distilled loss add no host wait to a step."""
+    from host_traffic import HostTraffic
+
+    from cifar100lab.bench.timing import stand_in_teacher
+    plan = resolve(tiny_config(synthetic_root, tmp_path / "student",
+                               overrides={"lr": 0.05, "distill_from": f"{teacher_model}@teacher.pth"}))
+    teacher_plan = resolve(tiny_config(synthetic_root, tmp_path / "teacher", model=teacher_model,
+                                       **({"img_size": teacher_size} if teacher_size else {})))
+    accelerator = build_accelerator("fp32")
+    teacher = stand_in_teacher(plan, teacher_plan, accelerator.device, plan.dataset.num_classes)
+    assert teacher.spec.input_size == (teacher_size or 32)
+    network = build_learner(plan, accelerator, create_model("resnet_20", num_classes=plan.dataset.num_classes),
+                            steps_per_epoch=8, teacher=teacher)
+    network.train_mode(0)
+    x, y = batch(8 * 16 * 4)
+    train_mod.train_steps(network, data.train_batches(x, y, 32, 0, 0), range(1))  # lazy state
+
+    def traffic(steps):
+        with HostTraffic() as seen:
+            totals = train_mod.train_steps(network, data.train_batches(x, y, 32, 1, 0), range(steps))
+        assert totals[2].item() == 32 * steps
+        return seen.events
+
+    assert traffic(2) == traffic(1)
