@@ -596,5 +596,19 @@ def test_the_campaign_bench_predicts_with_the_campaigns_own_runs_per_gpu_unless_
     camp.write_text("name: t\ndataset: synthetic\nruns_per_gpu: 4\nmodels: [resnet_20]\ndefaults: "
                     "{epochs: 1, batch_size: 16, eval_batch_size: 32, train_subset: 32, test_subset: 32}\n")
     quiet = {"steps": 1, "warmup": 0, "progress": lambda *_: None}
-    assert campaign_time.run_campaign_times(camp, **quiet)["prediction"]["runs_per_gpu"] == 4
+    rec = campaign_time.run_campaign_times(camp, **quiet)
+    assert rec["prediction"]["runs_per_gpu"] == 4
+    assert rec["networks"][0]["peak_memory_bytes"] is None  # a GPU's only (torch.cuda.max_memory_allocated)
     assert campaign_time.run_campaign_times(camp, runs_per_gpu=2, **quiet)["prediction"]["runs_per_gpu"] == 2
+
+
+def test_the_campaign_table_shows_gpu_memory_per_run_when_the_record_has_it():
+    from cifar100lab.bench.command import format_table
+    row = {"model": "resnet_20", "options": {}, "input_size": 32, "batch_size": 128, "train_images_per_second": 5e4,
+           "epoch_seconds": 1.0, "run_epochs": 200, "predicted_seconds": 200.0, "runs": ["a"]}
+    record = {"kind": "epoch_times", "device": "NVIDIA H200", "peaks_tflops": {}, "campaign": "full",
+              "predicted_campaign_seconds": 200.0, "complete": True,
+              "prediction": {"runs_per_gpu": 1, "gpus_1_seconds": 200.0, "gpus_8_seconds": 200.0}}
+    shown = format_table({**record, "networks": [{**row, "peak_memory_bytes": 1.5 * 2**30}]})
+    assert "GPU GiB" in shown and " 1.5 " in shown
+    assert "GPU GiB" not in format_table({**record, "networks": [{**row, "peak_memory_bytes": None}]})

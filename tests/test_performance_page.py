@@ -201,6 +201,15 @@ def test_a_packed_prediction_says_its_slowdown_was_measured_on_a_small_network_a
     assert "gains nothing from sharing" not in en
 
 
+def test_a_gpu_records_memory_per_run_is_a_column_and_an_older_record_has_none(tmp_path):
+    nets = [{**_net(), "peak_memory_bytes": 3 * 2**30}, {**_net("resnet_32"), "peak_memory_bytes": None}]
+    en, zh = _pages(tmp_path, _epoch_record(nets))
+    assert "| GPU memory (GiB) |" in en and "| 3.0 | 1 × 200 |" in en and "| – | 1 × 200 |" in en
+    assert "| 显存（GiB） |" in zh
+    en, _ = _pages(tmp_path / "old", _epoch_record([_net()]))
+    assert "GPU memory" not in en
+
+
 def _run200(batch: int, epoch: float, mode="reduce-overhead") -> dict:
     run = _run("bf16, compile", 50000.0, [epoch] * 200, batch=batch)
     run["config"].update(epochs=200, compile=True, compile_mode=mode)

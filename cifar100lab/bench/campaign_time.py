@@ -109,9 +109,15 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
         changes["cuda_graph"] = True
     if changes:
         plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device,
                     net.get("teacher_plan"))
-    return interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
+    rates = interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
+    # what one run of it holds on a GPU (network, optimizer, activations, a teacher, a graph's pool; the dataset's
+    # uint8 images add 3 KB each at 32 px): whether k of them fit on one GPU (runs_per_gpu)
+    rates["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    return rates
 
 
 def forward_flops(net: dict, num_classes: int) -> int:
@@ -142,7 +148,7 @@ def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops:
     return {**{k: net[k] for k in ("model", "options", "pretrained", "input_size", "batch_size")},
             **{k: rates[k] for k in RATE_KEYS}, **{k: rates[k] for k in ("teacher",) if k in rates},
             **{k: net[k] for k in ("variant",) if k in net},
-            "flops_per_image": flops,
+            "flops_per_image": flops, "peak_memory_bytes": rates.get("peak_memory_bytes"),
             "train_images": n_train, "eval_images": n_eval, "epoch_seconds": epoch,
             "runs": [r.run_id for r in net["runs"]], "run_epochs": epochs,
             "epochs_per_run": [r.config.epochs for r in net["runs"]], "predicted_seconds": epochs * epoch}

@@ -134,6 +134,7 @@ EPOCH_COLUMNS = [Column("model", "model"), Column("options", "options", _options
                  Column("input_size", "input", right=True), Column("batch_size", "batch", right=True),
                  Column("train_images_per_second", "train img/s", fixed(0), right=True),
                  Column("epoch_seconds", "epoch s", fixed(1), right=True),
+                 Column("peak_memory_bytes", "GPU GiB", scaled(2**30, 1), right=True),
                  Column("run_epochs", "epochs", right=True), Column("predicted_seconds", "predicted h", scaled(3600, 2),
                                                                    right=True)]
 PACKING_COLUMNS = [Column("runs", "runs", right=True),
@@ -151,7 +152,9 @@ def format_table(result: dict) -> str:
             ", ".join(f"{k} {v:.3f}" for k, v in result["peaks_tflops"].items()))
     if result["kind"] != "epoch_times":
         return head + "\n" + render(result["rows"], TIMING_COLUMNS)
-    return head + "\n" + render(result["networks"], EPOCH_COLUMNS) + "\n" + _prediction(result)
+    columns = [c for c in EPOCH_COLUMNS  # memory is measured on a GPU only
+               if c.key != "peak_memory_bytes" or any(n.get("peak_memory_bytes") for n in result["networks"])]
+    return head + "\n" + render(result["networks"], columns) + "\n" + _prediction(result)
 
 
 def _prediction(result: dict) -> str:

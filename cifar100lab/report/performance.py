@@ -160,6 +160,10 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
                 "train": df.train_images_per_second.map(lambda v: fmt(v, 0)),
                 "eval": df.eval_images_per_second.map(lambda v: fmt(v, 0)),
                 "epoch": df.epoch_seconds.map(lambda v: fmt(v, 1)),
+                # a GPU record's memory per run: how many runs of it one GPU can hold (runs_per_gpu)
+                **({"memory": [fmt(n["peak_memory_bytes"] / 2**30, 1) if n.get("peak_memory_bytes") else "–"
+                               for n in e["networks"]]}
+                   if any(n.get("peak_memory_bytes") for n in e["networks"]) else {}),
                 "runs": [f"{len(r)} × {n // max(len(r), 1)}" for r, n in zip(df.runs, df.run_epochs)],
                 "predicted": df.predicted_seconds.map(_hours)}, lang)
     tuned = sum(n["predicted_seconds"] for n in e["networks"] if n.get("pretrained"))

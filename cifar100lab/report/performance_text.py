@@ -19,6 +19,7 @@ HEAD = {
     "speedup": {"en": "Train speed-up", "zh": "训练加速比"}, "network": {"en": "Network", "zh": "网络"},
     "input": {"en": "Input px", "zh": "输入尺寸"}, "batch": {"en": "Batch", "zh": "批大小"},
     "epoch": {"en": "Epoch (s)", "zh": "每轮（秒）"}, "runs": {"en": "Runs × epochs", "zh": "运行 × 轮数"},
+    "memory": {"en": "GPU memory (GiB)", "zh": "显存（GiB）"},
     "predicted": {"en": "Predicted", "zh": "预计用时"}, "run": {"en": "Run", "zh": "运行"},
     "status": {"en": "Status", "zh": "状态"}, "top1": {"en": "Top-1 (%)", "zh": "Top-1（%）"},
     "top5": {"en": "Top-5 (%)", "zh": "Top-5（%）"}, "wall": {"en": "Wall time", "zh": "总用时"},
