@@ -4,6 +4,7 @@ campaign's predicted duration from them, on 1 and on 8 GPUs with a chosen packin
 from __future__ import annotations
 
 import dataclasses
+import gc
 from typing import Callable
 
 import torch
@@ -109,14 +110,17 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
         changes["cuda_graph"] = True
     if changes:
         plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes))
-    if device.type == "cuda":
+    before = 0
+    if device.type == "cuda":  # what earlier networks left allocated (a compiled graph's cache) is not this one's
+        gc.collect()
         torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
     path = OursPath(plan, (x[:(steps + warmup) * b], y[:(steps + warmup) * b]), (x, y), warmup, device,
                     net.get("teacher_plan"))
     rates = interleaved({"ours": path}, 1)["ours"]  # the path (and its network) is freed on return
     # what one run of it holds on a GPU (network, optimizer, activations, a teacher, a graph's pool; the dataset's
     # uint8 images add 3 KB each at 32 px): whether k of them fit on one GPU (runs_per_gpu)
-    rates["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    rates["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device) - before if device.type == "cuda" else None
     return rates
 
 
