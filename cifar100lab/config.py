@@ -324,7 +324,9 @@ class ExecutorConfig:
     qos: str | None = None
     constraint: str | None = None
     time_min: int | None = None  # None: from epoch_times (at least 60), else 24 h
-    epoch_times: str | None = None  # a `bench --campaign` record: time limit = its epoch time × epochs × margin
+    # a `bench --campaign` record. Slurm: time limit = its epoch time × epochs × margin; local, runs sharing a GPU:
+    # the memory each must find free (its networks' peaks on the GPU the bench ran on)
+    epoch_times: str | None = None
     time_margin: float = 1.5
     nodes: int = 1
     gpus_per_node: int | None = None  # None: the campaign's num_processes when a number, else 0 (CPU jobs)

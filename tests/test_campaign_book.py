@@ -410,6 +410,43 @@ def test_runs_per_gpu_puts_that_many_runs_on_each_gpu_one_gpu_to_a_run(tmp_path,
     assert len(summary["complete"]) == 8 and most == {"0": 2, "1": 2}
 
 
+def test_runs_sharing_a_gpu_need_the_memory_the_bench_measured_for_their_networks(tmp_path, synthetic_root,
+                                                                                 monkeypatch):
+    """2 GiB a run is what a small network needs; with an epoch-times record from the GPU, each shared run must
+    find its network's measured peak free, before any run starts."""
+    from cifar100lab import campaign as C
+    from cifar100lab import devices, kernels
+    from cifar100lab.config import ConfigError
+    from cifar100lab.executors import local
+    gib = 2**30
+    monkeypatch.setattr(kernels, "visible_gpus", lambda: 1)
+    monkeypatch.setattr(local, "visible_gpus", lambda: 1)
+    monkeypatch.setattr(devices, "gpu_memory", lambda ids: {"0": (10 * gib, 80 * gib)})
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    started = []
+
+    def fake_execute(run, notebook, slot, log_dir, num_processes):
+        started.append(run.run_id)
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        return 0, ""
+
+    monkeypatch.setattr(local, "execute_notebook", fake_execute)
+    small = C.load_campaign(write_campaign(tmp_path / "small.yaml", synthetic_root, seeds=[0, 1, 2, 3],
+                                           runs_per_gpu=4, models=["resnet_20"]), runs_root=tmp_path / "runs")
+    assert len(local.execute(small, tmp_path / "runs", log=lambda *_: None)["complete"]) == 4  # 4 × 2 GiB fit
+    bench = tmp_path / "times.json"
+    records.atomic_write_json(bench, {"kind": "epoch_times", "networks": [
+        {"model": "resnet_20", "runs": [f"big-resnet_20-s{i}" for i in range(4)], "peak_memory_bytes": 4 * gib}]})
+    big = C.load_campaign(write_campaign(tmp_path / "big.yaml", synthetic_root, name="big", seeds=[0, 1, 2, 3],
+                                         runs_per_gpu=4, models=["resnet_20"], executor={"epoch_times": str(bench)}),
+                          runs_root=tmp_path / "runs")
+    started.clear()
+    with pytest.raises(ConfigError, match=r"4 runs per GPU need 16\.0 GiB free on GPU 0 \(4\.0 GiB each\); it has "
+                                          r"10\.0 of 80\.0"):
+        local.execute(big, tmp_path / "runs", log=lambda *_: None)
+    assert not started
+
+
 def test_runs_per_gpu_is_refused_without_gpus_with_jobs_beside_it_and_on_slurm(tmp_path, synthetic_root, capfd):
     from cifar100lab import campaign as C
     from cifar100lab.config import ConfigError

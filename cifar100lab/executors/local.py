@@ -21,6 +21,7 @@ from ..config_files import ConfigError
 from ..data import dataset_entry
 from ..devices import visible_gpus
 from ..kernels import (
+    MEMORY_PER_SHARED_RUN,
     KernelSlot,
     campaign_jobs,
     job_envs,
@@ -93,6 +94,17 @@ def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None)
     return campaign_jobs(campaign.jobs, campaign.runs_per_gpu, campaign.path or campaign.name)
 
 
+def shared_run_memory(campaign: Campaign, todo: list[Run]) -> int:
+    """GPU memory each run sharing a GPU must find free: the largest peak that the campaign's ``executor:
+    epoch_times`` record (``bench --campaign`` on a GPU) measured for a run to do, and at least
+    :data:`MEMORY_PER_SHARED_RUN`, which a small network needs (a 224-px fine-tune needs far more)."""
+    if not campaign.executor.epoch_times:
+        return MEMORY_PER_SHARED_RUN
+    bench = records.read_json(campaign.executor.epoch_times)
+    peak = {rid: n.get("peak_memory_bytes") or 0 for n in bench.get("networks", []) for rid in n["runs"]}
+    return max([MEMORY_PER_SHARED_RUN, *(peak.get(r.run_id, 0) for r in todo)])
+
+
 def refuse_graphs_that_cannot_run(todo: list[Run], jobs: int, num_processes) -> None:
     """One error before any run starts, rather than every ``cuda_graph: true`` run failing in its notebook: no
     GPU here, or more than one process to a run."""
@@ -158,7 +170,8 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         # The kernels' own logs are the campaign lock holder's; another process's kernels log beside them
         # under its pid, so it never writes a file the holder writes.
         kernel_logs = "kernel-job" if owner else f"kernel-pid{os.getpid()}-job"
-        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc), log_dir, kernel_logs)
+        seconds = _run_parallel(todo, jobs, attempt, summary, log, keep_kernels(nproc), log_dir, kernel_logs,
+                                shared_run_memory(campaign, todo))
         if todo and owner:
             write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
     return summary
@@ -192,10 +205,11 @@ def eta_note(elapsed: float, timed: int, remaining: int) -> str:
 
 
 def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep: bool = False,
-                  log_dir: Path | None = None, kernel_logs: str = "kernel-job") -> dict[str, float]:
-    """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share) and kernel
-    (its output in ``log_dir/<kernel_logs><job>.log``); every run under its run lock. Returns each run's seconds
-    from its start to its end."""
+                  log_dir: Path | None = None, kernel_logs: str = "kernel-job",
+                  memory_per_run: int = MEMORY_PER_SHARED_RUN) -> dict[str, float]:
+    """``jobs`` runs side by side, each job with its own environment (GPU subset or CPU-thread share, a shared
+    GPU checked for ``memory_per_run`` free per run) and kernel (its output in ``log_dir/<kernel_logs><job>.log``);
+    every run under its run lock. Returns each run's seconds from its start to its end."""
     started, count, timed, seconds, tally = time.time(), [0], [0], {}, threading.Lock()
 
     def attempt_and_count(run: Run, slot: KernelSlot) -> None:
@@ -221,7 +235,8 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
                 + eta_note(time.time() - started, timed[0], len(todo) - count[0]))
 
     run_in_slots(todo, [KernelSlot(env, keep, log_dir and log_dir / f"{kernel_logs}{i}.log")
-                        for i, env in enumerate(job_envs(jobs))], attempt_and_count, stopped=record_stopped)
+                        for i, env in enumerate(job_envs(jobs, memory_per_run))], attempt_and_count,
+                 stopped=record_stopped)
     return {r.run_id: seconds[r.run_id] for r in todo if r.run_id in seconds}
 
 
