@@ -93,8 +93,8 @@ class Campaign:
     defaults: dict
     studies: list[Study]
     jobs: int | str = 1  # parallel runs, or "auto" (see resolve_jobs)
-    runs_per_gpu: int | None = None  # instead of jobs: this many runs on each GPU (kernels.campaign_jobs)
     path: str = ""
+    runs_per_gpu: int | None = None  # instead of jobs: this many runs on each GPU (kernels.campaign_jobs)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where runs execute: local or Slurm
     runs: list[Run] = field(default_factory=list)
     variant_runs: dict[tuple[str, str], VariantRuns] = field(default_factory=dict)  # (study, label) -> runs
@@ -209,7 +209,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     studies = [_campaign_study(path, s) for s in d.get("studies") or []]
     camp = Campaign(name, d.get("description", ""), dataset, d.get("num_processes", "auto"),
                     _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
-                    d.get("jobs", 1), str(path))
+                    jobs=d.get("jobs", 1), path=str(path))
     resolve_jobs(camp.jobs, str(path))
     camp.runs_per_gpu = check_runs_per_gpu(d.get("runs_per_gpu"), str(path))
     if camp.runs_per_gpu is not None and "jobs" in d:

@@ -378,6 +378,25 @@ def test_parallel_jobs_never_share_a_gpu_subset(tmp_path, synthetic_root, monkey
     assert len(summary["complete"]) == 6 and sorted(set(seen)) == ["0,2", "1,3"]
 
 
+def test_the_campaign_file_is_named_in_its_manifest_and_timing_record(tmp_path, synthetic_root, monkeypatch):
+    """The Performance page and the provenance say which YAML a campaign came from; a field added to Campaign
+    once took the path's place, and every page said "(–)"."""
+    from cifar100lab import campaign as C
+    from cifar100lab.executors import local
+    path = write_campaign(tmp_path / "c.yaml", synthetic_root, models=["resnet_20"])
+    camp = C.load_campaign(path, runs_root=tmp_path / "runs", book_dir=tmp_path / "b")
+    assert camp.path == str(path) and camp.jobs == 1 and camp.runs_per_gpu is None
+
+    def fake_execute(run, notebook, slot, log_dir, num_processes):
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        return 0, ""
+
+    monkeypatch.setattr(local, "execute_notebook", fake_execute)
+    local.execute(camp, tmp_path / "runs", log=lambda *_: None)
+    assert records.read_json(tmp_path / "runs" / "mini" / "campaign.json")["source"] == str(path)
+    assert records.read_json(tmp_path / "runs" / "mini" / records.TIMING)["source"] == str(path)
+
+
 def test_runs_per_gpu_puts_that_many_runs_on_each_gpu_one_gpu_to_a_run(tmp_path, synthetic_root, monkeypatch):
     """runs_per_gpu: 2 on 2 GPUs is 4 jobs, two on each GPU, each run on one GPU (num_processes auto)."""
     import threading
