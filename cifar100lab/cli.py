@@ -74,11 +74,9 @@ def cmd_campaign(a) -> int:
         if executor.kind == "slurm" and (a.runs_per_gpu or camp.runs_per_gpu):
             raise ConfigError("runs_per_gpu shares this machine's GPUs among the local executor's runs; on Slurm "
                               "each run is a job with GPUs of its own (executor: gpus_per_node)")
-        if a.jobs is not None and a.runs_per_gpu is not None:
-            raise ConfigError("give --jobs (runs side by side in all) or --runs-per-gpu (runs sharing each GPU), "
-                              "not both")
+        from .executors.local import refuse_both_flags, side_by_side
+        refuse_both_flags(a.jobs, a.runs_per_gpu)
         if executor.kind == "local" and not a.status and not a.dry_run:  # a dry run checks the file, not this machine
-            from .executors.local import side_by_side
             side_by_side(camp, a.jobs, a.runs_per_gpu)  # GPUs to share: checked before any run
         first = camp.runs[0].config
         # The data must be there (or obtainable) before any run starts; a dry run only looks, writing nothing.
@@ -304,7 +302,7 @@ def _add_campaign(sub) -> None:
                         "GPUs, 2 on a CPU-only machine (default: the campaign's)")
     c.add_argument("--runs-per-gpu", type=int, metavar="K",
                    help="instead of --jobs: K runs sharing each GPU, one GPU to a run (small networks leave a large "
-                        "GPU idle; each GPU must have 2 GiB free per run)")
+                        "GPU idle); each GPU must have 2 GiB free per run, or the peak executor: epoch_times measured")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="change a training field for every run, VALUE read as YAML; a dotted key changes one "
                         "recipe field or model option (--set overrides.lr=0.05); repeatable")

@@ -84,11 +84,15 @@ def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, l
     return todo
 
 
+def refuse_both_flags(jobs, runs_per_gpu) -> None:
+    if jobs is not None and runs_per_gpu is not None:
+        raise ConfigError("give --jobs (runs side by side in all) or --runs-per-gpu (runs sharing each GPU), not both")
+
+
 def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> int:
     """How many runs go side by side: the command line's ``--jobs`` or ``--runs-per-gpu``, else the campaign's
     ``jobs`` or ``runs_per_gpu`` (the command line wins over the file)."""
-    if jobs is not None and runs_per_gpu is not None:
-        raise ConfigError("give --jobs (runs side by side in all) or --runs-per-gpu (runs sharing each GPU), not both")
+    refuse_both_flags(jobs, runs_per_gpu)
     if jobs is not None or runs_per_gpu is not None:
         return campaign_jobs(jobs, runs_per_gpu, "--runs-per-gpu" if runs_per_gpu is not None else "--jobs")
     return campaign_jobs(campaign.jobs, campaign.runs_per_gpu, campaign.path or campaign.name)
