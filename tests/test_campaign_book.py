@@ -466,6 +466,30 @@ def test_runs_sharing_a_gpu_need_the_memory_the_bench_measured_for_their_network
     assert not started
 
 
+def test_runs_per_gpu_gives_each_run_one_gpu_whatever_the_campaigns_num_processes(tmp_path, synthetic_root,
+                                                                                  monkeypatch):
+    """full.yaml asks for 8 processes a run; with --runs-per-gpu 1 on a 1-GPU machine that was one job with
+    8 processes, refused for want of GPUs, though each run was meant to have one GPU."""
+    from cifar100lab import campaign as C
+    from cifar100lab import kernels, launch
+    from cifar100lab.executors import local
+    for module in (kernels, launch, local):
+        monkeypatch.setattr(module, "visible_gpus", lambda: 1)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    processes = []
+
+    def fake_execute(run, notebook, slot, log_dir, num_processes):
+        processes.append(num_processes)
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        return 0, ""
+
+    monkeypatch.setattr(local, "execute_notebook", fake_execute)
+    camp = C.load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, num_processes=8, seeds=[0, 1],
+                                          models=["resnet_20"]), runs_root=tmp_path / "runs")
+    assert len(local.execute(camp, tmp_path / "runs", runs_per_gpu=1, log=lambda *_: None)["complete"]) == 2
+    assert processes == ["auto", "auto"]
+
+
 def test_runs_per_gpu_is_refused_without_gpus_with_jobs_beside_it_and_on_slurm(tmp_path, synthetic_root, capfd):
     from cifar100lab import campaign as C
     from cifar100lab.config import ConfigError

@@ -89,13 +89,21 @@ def refuse_both_flags(jobs, runs_per_gpu) -> None:
         raise ConfigError("give --jobs (runs side by side in all) or --runs-per-gpu (runs sharing each GPU), not both")
 
 
-def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> int:
-    """How many runs go side by side: the command line's ``--jobs`` or ``--runs-per-gpu``, else the campaign's
-    ``jobs`` or ``runs_per_gpu`` (the command line wins over the file)."""
+def per_gpu_asked(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> int | None:
+    """The runs per GPU in effect: the command line's ``--runs-per-gpu``, none where it gives ``--jobs``, else
+    the campaign's ``runs_per_gpu`` (the command line wins over the file)."""
     refuse_both_flags(jobs, runs_per_gpu)
-    if jobs is not None or runs_per_gpu is not None:
-        return campaign_jobs(jobs, runs_per_gpu, "--runs-per-gpu" if runs_per_gpu is not None else "--jobs")
-    return campaign_jobs(campaign.jobs, campaign.runs_per_gpu, campaign.path or campaign.name)
+    return runs_per_gpu if runs_per_gpu is not None or jobs is not None else campaign.runs_per_gpu
+
+
+def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> int:
+    """How many runs go side by side: ``--jobs`` or ``--runs-per-gpu``, else the campaign's ``jobs`` or
+    ``runs_per_gpu``."""
+    if (per_gpu := per_gpu_asked(campaign, jobs, runs_per_gpu)) is not None:
+        return campaign_jobs(None, per_gpu, "--runs-per-gpu" if runs_per_gpu is not None
+                             else campaign.path or campaign.name)
+    return campaign_jobs(jobs if jobs is not None else campaign.jobs, None, "--jobs" if jobs is not None
+                         else campaign.path or campaign.name)
 
 
 def shared_run_memory(campaign: Campaign, todo: list[Run]) -> int:
@@ -142,10 +150,12 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     process on the same campaign runs only what nobody holds and reports the rest as ``locked``. The locks are
     OS locks, gone with their process, so a killed campaign leaves none behind."""
     notebook = Path(notebook or NOTEBOOKS / "train.ipynb")
+    shared = per_gpu_asked(campaign, jobs, runs_per_gpu) is not None
     jobs = side_by_side(campaign, jobs, runs_per_gpu)
     done = {"complete"} | (set() if retry_skipped else {"skipped"})
     log_dir = Path(runs_root) / campaign.name / "logs"
-    nproc = campaign.num_processes if jobs == 1 else "auto"
+    # one job runs with the campaign's processes; several jobs, or runs sharing GPUs, each on its own GPUs
+    nproc = campaign.num_processes if jobs == 1 and not shared else "auto"
 
     def attempt(run: Run, slot: KernelSlot) -> str:
         return _attempt(run, force, done, lambda r: execute_notebook(r, notebook, slot, log_dir, nproc))
@@ -163,7 +173,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
             raise CannotStart(Path(runs_root) / campaign.name, e) from None
         todo = runs_to_do(campaign, force, done, summary, log)
-        refuse_graphs_that_cannot_run(todo, jobs, campaign.num_processes)
+        refuse_graphs_that_cannot_run(todo, jobs, nproc)
         skipped_before = sum(status_of(r) == "skipped" for r in campaign.runs if r.run_id in summary["already"])
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {dataset_entry(campaign.dataset).label['en']}; "
             f"{len(summary['already'])} already done"
