@@ -105,8 +105,8 @@ def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, devi
     x, y = synthetic_images(max((steps + warmup) * b, 2 * eb), plan.dataset.num_classes)
     changes = {**({"compile": True} if compile_model or compile_mode else {}),
                **({"compile_mode": compile_mode} if compile_mode else {})}
-    graphed = dataclasses.replace(plan.config, **changes, cuda_graph=True)
-    if cuda_graph and not settings_conflict(graphed, plan.recipe):  # one that cannot be captured runs as it will
+    # one that cannot be captured (a distilling student) runs as it will: eagerly
+    if cuda_graph and not settings_conflict(dataclasses.replace(plan.config, **changes, cuda_graph=True), plan.recipe):
         changes["cuda_graph"] = True
     if changes:
         plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, **changes))

@@ -89,21 +89,14 @@ def refuse_both_flags(jobs, runs_per_gpu) -> None:
         raise ConfigError("give --jobs (runs side by side in all) or --runs-per-gpu (runs sharing each GPU), not both")
 
 
-def per_gpu_asked(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> int | None:
-    """The runs per GPU in effect: the command line's ``--runs-per-gpu``, none where it gives ``--jobs``, else
-    the campaign's ``runs_per_gpu`` (the command line wins over the file)."""
+def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> tuple[int, bool]:
+    """How many runs go side by side, and whether they share GPUs (one GPU to a run): ``--jobs`` or
+    ``--runs-per-gpu``, else the campaign's ``jobs`` or ``runs_per_gpu`` (the command line wins over the file)."""
     refuse_both_flags(jobs, runs_per_gpu)
-    return runs_per_gpu if runs_per_gpu is not None or jobs is not None else campaign.runs_per_gpu
-
-
-def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None) -> int:
-    """How many runs go side by side: ``--jobs`` or ``--runs-per-gpu``, else the campaign's ``jobs`` or
-    ``runs_per_gpu``."""
-    if (per_gpu := per_gpu_asked(campaign, jobs, runs_per_gpu)) is not None:
-        return campaign_jobs(None, per_gpu, "--runs-per-gpu" if runs_per_gpu is not None
-                             else campaign.path or campaign.name)
-    return campaign_jobs(jobs if jobs is not None else campaign.jobs, None, "--jobs" if jobs is not None
-                         else campaign.path or campaign.name)
+    flag = "--runs-per-gpu" if runs_per_gpu is not None else "--jobs" if jobs is not None else None
+    if flag is None:
+        jobs, runs_per_gpu = campaign.jobs, campaign.runs_per_gpu
+    return campaign_jobs(jobs, runs_per_gpu, flag or campaign.path or campaign.name), runs_per_gpu is not None
 
 
 def shared_run_memory(campaign: Campaign, todo: list[Run]) -> int:
@@ -150,8 +143,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     process on the same campaign runs only what nobody holds and reports the rest as ``locked``. The locks are
     OS locks, gone with their process, so a killed campaign leaves none behind."""
     notebook = Path(notebook or NOTEBOOKS / "train.ipynb")
-    shared = per_gpu_asked(campaign, jobs, runs_per_gpu) is not None
-    jobs = side_by_side(campaign, jobs, runs_per_gpu)
+    jobs, shared = side_by_side(campaign, jobs, runs_per_gpu)
     done = {"complete"} | (set() if retry_skipped else {"skipped"})
     log_dir = Path(runs_root) / campaign.name / "logs"
     # one job runs with the campaign's processes; several jobs, or runs sharing GPUs, each on its own GPUs

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import records
 from . import performance_gpu as gpu
-from .i18n import LANGS, STATUS, dataset_label, fmt, precision_label, reason
+from .i18n import LANGS, dataset_label, fmt, precision_label, reason, status
 from .performance_text import PATHS, SECTIONS, commit_words, say, table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
@@ -226,9 +226,9 @@ def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
     rows = r["runs"]
     dataset = (rows[0].get("dataset") or {}) if rows else {}
     t = table({"run": [x["label"] for x in rows],
-                "status": [STATUS.get(x["status"], {lang: x["status"]})[lang]
-                           + (("：" if lang == "zh" else ": ") + reason(x.get("reason"))[lang] if x["status"] == "failed"
-                              else "") for x in rows],
+                "status": [say("failed_because", lang, status=status(x["status"])[lang],
+                               reason=reason(x.get("reason"))[lang]) if x["status"] == "failed"
+                           else status(x["status"])[lang] for x in rows],
                 "top1": [fmt((x.get("final") or {}).get("top1")) for x in rows],
                 "top5": [fmt((x.get("final") or {}).get("top5")) for x in rows],
                 **({"ema_top1": [fmt(((x.get("ema") or {}).get("final") or {}).get("top1")) for x in rows]}
@@ -266,7 +266,7 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
                gpus=say("campaign_gpus", lang, n=timing["gpus"]) if timing.get("gpus") else "",
                already=say("campaign_already", lang, n=timing["already_done"]) if timing.get("already_done") else "",
                mean=fmt(sum(total) / max(1, len(total)), 1), epochs=fmt(sum(epochs) / max(1, len(epochs)), 1))
-    t = table({"run": [r["run_id"] for r in runs], "status": [STATUS.get(r["status"], {lang: r["status"]})[lang] for r in runs],
+    t = table({"run": [r["run_id"] for r in runs], "status": [status(r["status"])[lang] for r in runs],
                 "run_total": [fmt(x, 1) for x in total], "run_epochs": [fmt(x, 1) for x in epochs]}, lang)
     # run ids (a study variant's names its recipe changes) may wrap: book/_static/tables.css, .run-ids
     return head + "\n\n:::{div} run-ids\n" + t + "\n:::\n"

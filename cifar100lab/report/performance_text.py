@@ -123,6 +123,7 @@ TEXT = {
                         "并不说明 {named} 能否达到该目标。"},
     "tuned": {"en": "; fine-tunes of pretrained weights account for {t} of it", "zh": "；其中预训练权重微调占 {t}"},
     "partial": {"en": " (only some of its networks were timed)", "zh": "（只测了部分网络）"},
+    "failed_because": {"en": "{status}: {reason}", "zh": "{status}：{reason}"},
     "failed_network": {"en": "- {model} at {size} px could not be timed, so its {runs} run(s) are not in the prediction: "
                              "`{error}`.",
                        "zh": "- {model}（{size} px）未能计时，因此其 {runs} 次运行不在预测之内：`{error}`。"},
