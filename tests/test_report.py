@@ -134,6 +134,9 @@ def test_run_pages_are_titled_by_run_and_show_a_plain_epoch_log(stand_in):
     assert any("epoch 2: train loss" in o.get("text", "") for o in outputs)
     index = (gen / "runs_index.md").read_text()
     assert "[eca_resnet_20 · k_size=5 · seed 0](mini-eca_resnet_20-k_size-5-s0.ipynb)" in index
+    # the stand-in's top-1 numbers are listed under its name, never unlabelled
+    assert index.index("**Dataset: Fashion-MNIST (stand-in for CIFAR-100) · 数据集：Fashion-MNIST（CIFAR-100 的替代数据集）**") \
+        < index.index("| Run · 运行 |")
     assert "[resnet_20](../runs/mini-resnet_20-s0.ipynb)" in (gen / "results_en.md").read_text()
 
 

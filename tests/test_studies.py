@@ -239,6 +239,18 @@ def test_runs_that_would_share_a_page_title_are_told_apart_by_their_run_ids():
                                                 "mini-resnet_20-s1": "resnet_20 · seed 1"}
 
 
+def test_a_fine_tune_model_trained_from_scratch_is_titled_as_its_results_row():
+    """The runs index and page title of a scratch run of a fine-tune model say so, as the results table does;
+    the fine-tune and the scratch run of coatnet_0 are not two pages called 'coatnet_0 · seed 0'."""
+    def rec(run_id, pretrained):
+        return {"run_id": run_id, "campaign": "mini", "status": "complete", "model": "coatnet_0", "seed": 0,
+                "pretrained": pretrained, "recipe": RECIPE}
+    recs = [rec("mini-coatnet_0-s0", "timm"), rec("mini-coatnet_0_scratch-s0", None)]
+    assert report.runpages.run_titles(recs) == {"mini-coatnet_0-s0": "coatnet_0 · seed 0",
+                                                "mini-coatnet_0_scratch-s0": "coatnet_0-scratch · seed 0"}
+    assert report.runpages.run_title({**rec("r", None), "model": "resnet_20"}) == "resnet_20 · seed 0"
+
+
 def test_recipes_table_lists_the_regularisation_that_is_on_and_splits_recipes_that_differ_only_there():
     def rec(model, **change):
         return {"run_id": f"{model}{change}", "status": "complete", "model": model, "recipe": {**RECIPE, **change}}

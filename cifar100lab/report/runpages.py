@@ -8,26 +8,32 @@ from collections import Counter
 from pathlib import Path
 
 from .. import records
+from ..model_catalog import catalog_rows
 from ..run_listing import short_id
-from .i18n import STATUS, fmt
+from .i18n import STATUS, dataset_label, fmt
+from .sources import row_name
 from .tables import regularisation
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-def run_title(rec: dict) -> str:
+def run_title(rec: dict, catalog: dict[str, dict] | None = None) -> str:
     """'eca_resnet_20 · k_size=5 · seed 0', 'resnet_56 · Mixup 0.8 · CutMix 1 · seed 0': unique within a
-    campaign (a study variant's regularisation is part of it), readable in the sidebar."""
+    campaign (a study variant's regularisation is part of it), readable in the sidebar. A fine-tune model
+    trained from scratch is named as its results row is ('coatnet_0-scratch'), apart from its fine-tune."""
+    model = rec.get("model")
+    name = row_name(model, rec.get("pretrained"), catalog_rows() if catalog is None else catalog) if model else None
     opts = " · ".join(f"{k}={v}" for k, v in (rec.get("options") or {}).items())
     reg = regularisation(rec.get("recipe") or {}, "en")
-    return " · ".join(x for x in (rec.get("model", rec.get("run_id")), opts, reg if reg != "–" else "",
+    return " · ".join(x for x in (name or rec.get("run_id"), opts, reg if reg != "–" else "",
                                   f"seed {rec.get('seed')}") if x)
 
 
 def run_titles(recs: list[dict]) -> dict[str, str]:
     """run id -> page title: :func:`run_title`, with the run's short id added where two runs would share a title
     (a named model entry differing only in a recipe field, such as a deliberately diverging learning rate)."""
-    titles = {r["run_id"]: run_title(r) for r in recs}
+    catalog = catalog_rows()
+    titles = {r["run_id"]: run_title(r, catalog) for r in recs}
     shared = Counter(titles.values())
     return {r["run_id"]: titles[r["run_id"]] + (f" ({short_id(r['run_id'], r.get('campaign'))})"
                                                 if shared[titles[r["run_id"]]] > 1 else "") for r in recs}
@@ -90,10 +96,20 @@ def runs_index(recs: list[dict], book_dir: Path) -> str:
     if not shown:
         return (":::{note}\nNo run has been published yet: `make report` runs the quick campaign and writes one "
                 "page per run here. 尚无运行记录：`make report` 执行 quick 实验，并在此为每次运行生成一页。\n:::\n")
-    lines = ["| Run · 运行 | Status · 状态 | Top-1 (%) |", "|---|---|---|"]
+    # One table per dataset, under its name: a stand-in's or synthetic data's numbers never appear unlabelled.
+    by_dataset: dict[str, list[dict]] = {}
     for r in shown:
-        st = STATUS.get(r.get("status"), {"en": r.get("status"), "zh": r.get("status")})
-        lines.append(f"| [{titles[r['run_id']]}]({r['run_id']}.ipynb) | {st['en']} · {st['zh']} | "
-                     f"{fmt((r.get('final') or {}).get('top1'))} |")
-    # Run titles wrap between words so Status and Top-1 stay in view (book/_static/tables.css, .run-titles).
-    return ":::{div} run-titles\n" + "\n".join(lines) + "\n:::\n"
+        by_dataset.setdefault((r.get("dataset") or {}).get("name") or "", []).append(r)
+    parts = []
+    for name, group in by_dataset.items():
+        label = dataset_label(name, (group[0].get("dataset") or {}).get("label") or "–")
+        lines = [f"**Dataset: {label['en']} · 数据集：{label['zh']}**", "",
+                 "| Run · 运行 | Status · 状态 | Top-1 (%) |", "|---|---|---|"]
+        for r in group:
+            st = STATUS.get(r.get("status"), {"en": r.get("status"), "zh": r.get("status")})
+            lines.append(f"| [{titles[r['run_id']]}]({r['run_id']}.ipynb) | {st['en']} · {st['zh']} | "
+                         f"{fmt((r.get('final') or {}).get('top1'))} |")
+        parts.append("\n".join(lines))
+    # Run titles wrap between words so Status and Top-1 stay in view; a status stays on one line
+    # (book/_static/tables.css, .run-titles and .runs-index).
+    return ":::{div} run-titles runs-index\n" + "\n\n".join(parts) + "\n:::\n"
