@@ -67,6 +67,17 @@ def hold_training_lock(run: RunState, held: contextlib.ExitStack) -> None:
         pass
 
 
+def drop_unused_folder(run_dir: Path) -> None:
+    """Remove a run folder this attempt made and left holding nothing but its training lock (the attempt was
+    refused before it wrote anything): bad input leaves no trace."""
+    try:
+        if {p.name for p in run_dir.iterdir()} <= {locks.TRAINING_LOCK}:
+            (run_dir / locks.TRAINING_LOCK).unlink(missing_ok=True)
+            run_dir.rmdir()
+    except OSError:
+        pass  # something else is there after all, or the folder went: either way nothing of ours to remove
+
+
 def where_stopped(epochs_done: int, epochs: int) -> str:
     """Where in a run a stop landed, as its reason says it: "in epoch 3 of 10", or after the last epoch."""
     return f"in epoch {epochs_done + 1} of {epochs}" if epochs_done < epochs else \

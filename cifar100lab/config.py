@@ -212,6 +212,8 @@ def run_folder(cfg: TrainConfig) -> TrainConfig:
     the same folder again (to resume, or to say the run is complete) and other settings never share it."""
     if cfg.run_dir is not None:
         return cfg
+    if cfg.run_id is not None:  # it names the folder under runs/: '../x' would train and write outside it
+        check_name(cfg.run_id, "run_id")
     if cfg.run_id is None:  # fields newer than the ids, at their old behaviour, stay out: old runs keep their folder
         kept = {k: v for k, v in fingerprint(cfg.to_dict()).items() if k not in ID_NEUTRAL or v != ID_NEUTRAL[k]}
         settings = json.dumps(kept, sort_keys=True, default=str)

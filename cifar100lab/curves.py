@@ -49,9 +49,10 @@ def style():
 
 
 def integer_epochs(ax) -> None:
-    """Epoch ticks at whole epochs only (a 2-epoch axis is otherwise ticked at 1.2, 1.4, ...)."""
+    """Epoch ticks at whole epochs only (a 2-epoch axis is otherwise ticked at 1.2, 1.4, ...; a 1-epoch one, whose
+    axis spans less than one epoch, at 0.945, 0.960, ... unless one tick is enough)."""
     from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def figure_run_curves(history: list[dict], title: str = ""):

@@ -49,6 +49,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
     a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint). ``checkpoint``: the file,
     or the run folder holding it."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a whole number of images, at least 1, got {batch_size!r}")
     checkpoint = checkpoint_file(checkpoint)
     out = Path(out) if out else checkpoint.parent / "evaluation.json"
     ckpt = read_checkpoint(checkpoint)

@@ -35,8 +35,11 @@ def choose_processes(num_processes: int | str | None = "auto") -> int:
     An explicit count above 1 without GPUs runs one multi-process gloo job on the CPU (the trainer builds
     its Accelerator with ``cpu=True`` there, so the processes form one group instead of independent copies).
     """
+    whole = isinstance(num_processes, int) and not isinstance(num_processes, bool)
+    if not (num_processes in (None, "auto") or whole or (isinstance(num_processes, str) and num_processes.isdigit())):
+        raise ConfigError(f"num_processes must be 'auto' or a whole number of processes, got {num_processes!r}")
     gpus = visible_gpus()
-    if num_processes in (None, "auto", 0):
+    if num_processes in (None, "auto", 0, "0"):
         return max(1, gpus)
     n = int(num_processes)
     if n < 1:

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 
 from . import distill, records
 from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
-from .attempt import RunState, hold_training_lock, previous_result, weights_unavailable
+from .attempt import RunState, drop_unused_folder, hold_training_lock, previous_result, weights_unavailable
 from .checkpoint import checkpoint_due, load_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
-from .data import Dataset, full_batches, load_dataset, policy_augmentation, train_batches
+from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
 from .learner import Learner, build_learner, build_model
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
 from .progress import Progress
@@ -100,11 +100,25 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
         run.record["distillation"] = teacher_spec.describe()
     trial = trial_report(run)  # a tuning trial reports each epoch and may be pruned; None for other runs
     seed_everything(cfg.seed)
-    with contextlib.ExitStack() as held:  # released however the attempt ends, also in a kernel that lives on
-        if run.main:
-            run.run_dir.mkdir(parents=True, exist_ok=True)
-            hold_training_lock(run, held)
-        return _attempt(run, trial, teacher_spec)
+    created = run.main and not run.run_dir.exists()
+    try:
+        with contextlib.ExitStack() as held:  # released however the attempt ends, also in a kernel that lives on
+            if run.main:
+                run.run_dir.mkdir(parents=True, exist_ok=True)
+                hold_training_lock(run, held)
+            return _attempt(run, trial, teacher_spec)
+    except (ConfigError, DataError):  # the user's to fix (no data, too few images): no folder left behind
+        if created:
+            drop_unused_folder(run.run_dir)
+        raise
+
+
+def _skipped(run: RunState, reason: str) -> dict:
+    """The run closed as skipped, and said so where it was started (a notebook cell would otherwise print
+    nothing, and papermill would report success)."""
+    if run.main:
+        print(f"{run.run_dir.name}: skipped, nothing trained: {reason}")
+    return run.close(records.skip, reason)
 
 
 def _attempt(run: RunState, trial, teacher_spec) -> dict:
@@ -113,7 +127,7 @@ def _attempt(run: RunState, trial, teacher_spec) -> dict:
     plan, cfg, accelerator = run.plan, run.cfg, run.accelerator
     # offline, a fine-tune is skipped here: before the data is read or a network built
     if reason := weights_unavailable(plan):
-        return run.close(records.skip, reason)
+        return _skipped(run, reason)
     try:
         dataset = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
                                val_fraction=cfg.val_fraction, image_size=plan.input_size)
@@ -122,7 +136,7 @@ def _attempt(run: RunState, trial, teacher_spec) -> dict:
         model = build_model(plan, dataset.num_classes)
         teacher = teacher_spec and distill.build_teacher(teacher_spec, plan, accelerator.device, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
-        return run.close(records.skip, f"pretrained weights unavailable: {e}")
+        return _skipped(run, f"pretrained weights unavailable: {e}")
     steps = steps_per_epoch(plan, len(dataset.train_y), accelerator.num_processes)
     _describe(run, model)
     policy = policy_augmentation(plan.recipe, plan.mean)

@@ -140,6 +140,71 @@ def test_every_models_curves_are_small_multiples_one_titled_panel_per_model(tmp_
     assert [ax.xaxis.get_tick_params()["labelbottom"] for ax in shown] == [False, False, True, True, True, True]
 
 
+def _curve_records(tmp_path, runs: list[tuple[str, str | None, int, list[float]]]) -> list[dict]:
+    """Complete run records (model, pretrained, seed, top-1 per epoch) with their metrics files."""
+    recs = []
+    for model, pretrained, seed, top1 in runs:
+        run = tmp_path / f"{model}-{pretrained}-s{seed}"
+        records.atomic_write_text(run / records.METRICS, "".join(
+            json.dumps({"epoch": e, "top1": t}) + "\n" for e, t in enumerate(top1, 1)))
+        recs.append({"status": "complete", "model": model, "pretrained": pretrained, "seed": seed,
+                     "run_dir": str(run), "dataset": {"num_classes": 10}})
+    return recs
+
+
+def _drawn(ax) -> dict[str, list]:
+    """Each legend label's plotted y values: seaborn draws a hue's data unlabelled, in its legend entry's colour."""
+    data = {line.get_color(): list(line.get_ydata()) for line in ax.lines if line.get_label().startswith("_")}
+    handles, labels = ax.get_legend_handles_labels()
+    return {lab: data[h.get_color()] for h, lab in zip(handles, labels) if h.get_color() in data}
+
+
+def test_a_fine_tune_models_scratch_row_has_its_curves_drawn(tmp_path):
+    """Figures 3 and 4 are asked for results rows: coatnet_0 trained from scratch is the row 'coatnet_0-scratch',
+    while its record says model 'coatnet_0'; its legend entry had no line and its panel was missing."""
+    recs = _curve_records(tmp_path, [("coatnet_0", None, 0, [20.0, 30.0]), ("resnet_20", None, 0, [15.0, 25.0])])
+    rows = ["coatnet_0-scratch", "resnet_20"]
+    fig = figures.figure_curves(recs, rows, "en")
+    assert _drawn(fig.axes[0]) == {"coatnet_0-scratch": [20.0, 30.0], "resnet_20": [15.0, 25.0]}
+    panels = figures.figure_curves_panels(recs, rows, "en")
+    assert [ax.get_title() for ax in panels.axes if ax.get_visible()] == rows
+
+
+def test_a_panel_shows_the_mean_of_its_models_seeds(tmp_path):
+    recs = _curve_records(tmp_path, [("resnet_20", None, 0, [10.0, 20.0]), ("resnet_20", None, 1, [30.0, 40.0])])
+    fig = figures.figure_curves_panels(recs, ["resnet_20"], "en")
+    own = [line for line in fig.axes[0].lines if line.get_color() == "C0"]
+    assert [list(line.get_ydata()) for line in own] == [[20.0, 30.0]]
+
+
+def test_a_one_epoch_curve_is_ticked_at_its_epoch_only(tmp_path):
+    recs = _curve_records(tmp_path, [("resnet_20", None, 0, [20.0])])
+    ax = figures.figure_curves(recs, ["resnet_20"], "en").axes[0]
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_xlim()
+    assert [t for t in ax.get_xticks() if lo <= t <= hi] == [1.0]
+
+
+def test_campaign_figures_name_a_stand_in_dataset_and_say_not_cifar():
+    import matplotlib.pyplot as plt
+    for lang, says in (("en", "Fashion-MNIST (stand-in for CIFAR-100) · Not CIFAR-100"),
+                       ("zh", "Fashion-MNIST（CIFAR-100 的替代数据集） · 不是 CIFAR-100")):
+        fig = figures.mark_not_cifar(plt.figure(), {"kind": "stand-in", "dataset": "fashion-mnist"}, lang)
+        assert fig._suptitle is not None and fig._suptitle.get_text() == says
+    assert figures.mark_not_cifar(plt.figure(), {"kind": "real", "dataset": "cifar100"}, "en")._suptitle is None
+
+
+def test_models_of_near_equal_size_get_a_readable_parameter_axis():
+    """Two models 0.1 % apart: the log axis spanned 0.2721-0.2725 and labelled nine ticks '0.272'."""
+    fig = figures.figure_acc_params(_rows([("resnet_20", 0.27215, 40.0), ("eca_resnet_20", 0.27245, 46.0)]), "en")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    shown = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text() and lo <= t.get_position()[0] <= hi]
+    assert shown and len(shown) == len(set(shown)), shown
+    assert hi >= 2 * lo * 0.999
+
+
 def test_parameter_axis_of_models_within_one_decade_has_plain_numbers_every_font_can_draw():
     """Within a decade a log axis labels its minor ticks in mathtext (2.8×10⁻¹), whose minus the CJK fonts
     lack: the labels drew boxes, in both languages."""

@@ -202,3 +202,24 @@ def test_a_launch_leaves_the_callers_signal_handlers_as_they_were_and_runs_from_
     thread.start()
     thread.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("given", ["abc", 1.5, True, "-1"])
+def test_a_process_count_that_is_not_a_whole_number_is_one_error_line_before_any_work(tmp_path, given):
+    """'abc' was a raw int() ValueError with its traceback; 1.5 was taken as 1."""
+    from cifar100lab.config import ConfigError
+    with pytest.raises(ConfigError, match="num_processes must be 'auto' or a whole number") as caught:
+        launch.run(dict(run_dir=str(tmp_path / "r"), dataset="synthetic", data_root=str(tmp_path / "none")),
+                   num_processes=given)
+    assert caught.value._render_traceback_() == [f"ConfigError: {caught.value}"]
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_run_id_that_would_leave_the_runs_folder_is_refused(tmp_path, monkeypatch):
+    """Without run_dir the run id names runs/<run_id>: '../../escape' trained and wrote outside runs/."""
+    from cifar100lab.config import ConfigError
+    monkeypatch.chdir(tmp_path)
+    for bad in ("../../escape", "a/b", ".hidden"):
+        with pytest.raises(ConfigError, match="run_id .* must be a plain name"):
+            launch.run(dict(run_id=bad, dataset="synthetic", data_root=str(tmp_path / "none")))
+    assert list(tmp_path.iterdir()) == []

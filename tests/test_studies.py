@@ -308,3 +308,17 @@ def test_ema_is_set_beside_the_raw_weights_of_the_same_runs_only():
                               "runs": {"a": ["r0", "r1"]}}, recs)
     assert studies.ema_facts(df, "en") == [("ema_beside_raw", {"variant": "a", "ema": "62.00", "raw": "60.00",
                                                                "diff": "+2.00", "seeds": 1})]
+
+
+def test_a_campaign_or_study_that_is_not_there_is_one_error_line_and_writes_nothing(reg, tmp_path):
+    """The analysis and ablation notebooks' campaign and study parameters: a FileNotFoundError and a KeyError with
+    their tracebacks, after book/generated had been made."""
+    from cifar100lab.config_files import ConfigError
+    _, runs, _ = reg
+    gen = tmp_path / "gen"
+    with pytest.raises(ConfigError, match=r"no campaign 'nosuch' under .*: run it first .*campaigns there: reg") as e:
+        report.write_campaign_report("nosuch", runs, gen)
+    assert e.value._render_traceback_() == [f"ConfigError: {e.value}"]
+    with pytest.raises(ConfigError, match="campaign 'reg' has no study 'nosuch'; its studies: regularisation"):
+        report.write_study_report("reg", "nosuch", runs, gen)
+    assert not gen.exists()

@@ -101,11 +101,31 @@ def test_nan_loss_stops_with_clear_error_kept_in_record(synthetic_root, tmp_path
     assert rec["status"] == "failed" and "loss became" in rec["reason"]
 
 
-def test_pretrained_without_weights_is_skipped_with_reason(synthetic_root, tmp_path):
+def test_pretrained_without_weights_is_skipped_with_reason(synthetic_root, tmp_path, capsys):
     rec = train(tiny_config(synthetic_root, tmp_path / "p", model="resnest50d", pretrained=str(tmp_path / "none.pth"),
                             overrides={"lr": 0.05, "warmup_epochs": 0}))
     assert rec["status"] == "skipped" and "pretrained weights unavailable" in rec["reason"]
     assert not (tmp_path / "p" / "checkpoint.pt").exists()
+    # the cell that started it says so: a notebook printed nothing and papermill reported success
+    assert capsys.readouterr().out.startswith("p: skipped, nothing trained: pretrained weights unavailable")
+
+
+def test_a_run_refused_for_missing_data_leaves_no_run_folder(tmp_path):
+    """The trainer made the run folder and its lock before it read the data: a notebook run without its data
+    left runs/<run>/.training.lock behind."""
+    from cifar100lab.data import DataError
+    run_dir = tmp_path / "runs" / "r"
+    with pytest.raises(DataError, match="CIFAR-100 not found"):
+        train(dict(dataset="cifar100", data_root=str(tmp_path / "nodata"), download=False, epochs=1,
+                   run_dir=str(run_dir), progress=False))
+    assert not run_dir.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()  # a folder that was there before stays, with what it held
+    (kept / "notes.txt").write_text("mine")
+    with pytest.raises(DataError):
+        train(dict(dataset="cifar100", data_root=str(tmp_path / "nodata"), download=False, epochs=1,
+                   run_dir=str(kept), progress=False))
+    assert (kept / "notes.txt").read_text() == "mine"
 
 
 def test_fine_tune_without_weights_is_skipped_before_any_data_is_read(tmp_path):

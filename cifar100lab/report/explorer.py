@@ -14,6 +14,7 @@ import io
 import pandas as pd
 
 from .. import records
+from ..curves import integer_epochs
 
 OUTSIDE = "(runs outside a campaign)"
 METRICS = ["top1", "top5", "test_loss", "train_loss", "train_acc", "lr"]
@@ -68,13 +69,12 @@ def explorer(runs_root="runs"):
 def view_html(chosen: pd.DataFrame, metric: str) -> str:
     """The chosen runs' ``metric`` curves (a PNG) and their table, as HTML."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
     fig, ax = plt.subplots(figsize=(8, 4))
     for r in chosen.itertuples():
         m = pd.DataFrame(records.read_metrics(r.run_dir))
         ax.plot(m.epoch, m[metric], marker="o", label=r.run_id)
     ax.set(xlabel="epoch", ylabel=metric)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+    integer_epochs(ax)
     if len(chosen):
         ax.legend(fontsize=7)
     png = io.BytesIO()

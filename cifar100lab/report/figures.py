@@ -7,9 +7,10 @@ import pandas as pd
 
 from .. import records
 from ..curves import CJK_FONTS, figure_run_curves, integer_epochs, style  # noqa: F401 (the report's names too)
+from ..model_catalog import catalog_rows
 from ..model_facts import GROUPS
-from .i18n import group, say
-from .sources import chance_level, num_classes
+from .i18n import dataset_label, group, say
+from .sources import chance_level, num_classes, record_row
 
 
 def save(fig, path: Path) -> str:
@@ -20,6 +21,16 @@ def save(fig, path: Path) -> str:
     finally:
         plt.close(fig)
     return Path(path).name
+
+
+def mark_not_cifar(fig, ctx: dict, lang: str):
+    """``fig`` headed with its dataset and "Not CIFAR-100" when its runs were on a stand-in or synthetic data: a
+    figure is also seen alone (downloaded, copied into slides), away from the page's notice."""
+    if ctx.get("kind") != "real":
+        fig.suptitle(f"{dataset_label(ctx.get('dataset'))[lang]} · {say('not_cifar_title', lang)}", fontsize=9,
+                     color="#9a3412", x=0.01, ha="left")
+        fig.tight_layout()
+    return fig
 
 
 def _done(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -92,6 +103,10 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(_plain_minor_log_formatter(labelOnlyBase=False))
     ax.margins(x=0.12, y=0.1)  # room inside the axes for the outermost points' labels
+    lo, hi = ax.get_xlim()
+    if hi < 2 * lo:  # models of near-equal size: at least a factor of 2 wide, not 0.2721-0.2725 ticked "0.272" 9 times
+        mid = (lo * hi) ** 0.5
+        ax.set_xlim(mid / 2 ** 0.5, mid * 2 ** 0.5)
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
     place_labels(ax, [(failure_label(r), r.params_m, r.top1) for r in done.itertuples()], markers=ax.collections[0])
@@ -128,11 +143,11 @@ def figure_curves(recs: list[dict], models: list[str], lang: str):
     import matplotlib.pyplot as plt
     import seaborn as sns
     style()
-    frames = []
-    for r in recs:
-        if r.get("status") == "complete" and r["model"] in models and not r.get("options"):
+    frames, catalog = [], catalog_rows()
+    for r in recs:  # ``models`` are results rows: a fine-tune model's scratch run is its '-scratch' row
+        if r.get("status") == "complete" and record_row(r, catalog) in models and not r.get("options"):
             m = pd.DataFrame(records.curve(r))
-            m["model"], m["seed"] = r["model"], r["seed"]
+            m["model"], m["seed"] = record_row(r, catalog), r["seed"]
             frames.append(m)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if frames:
@@ -154,8 +169,11 @@ def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns
     every panel), for more models than one legend keeps apart."""
     import matplotlib.pyplot as plt
     style()
-    curves = {r["model"]: pd.DataFrame(records.curve(r)) for r in recs
-              if r.get("status") == "complete" and r["model"] in models and not r.get("options")}
+    catalog, frames = catalog_rows(), {}
+    for r in recs:  # every seed's curve: a panel shows their mean
+        if r.get("status") == "complete" and record_row(r, catalog) in models and not r.get("options"):
+            frames.setdefault(record_row(r, catalog), []).append(pd.DataFrame(records.curve(r)))
+    curves = {row: pd.concat(parts) for row, parts in frames.items()}
     shown = [m for m in models if m in curves]
     rows = max(1, -(-len(shown) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(8, 1.9 * rows + 0.6), sharex=True, sharey=True, squeeze=False)

@@ -7,7 +7,15 @@ from pathlib import Path
 import pandas as pd
 
 from ..records import atomic_write_text
-from .figures import figure_acc_params, figure_curves, figure_curves_panels, figure_top1, one_per_group, save
+from .figures import (
+    figure_acc_params,
+    figure_curves,
+    figure_curves_panels,
+    figure_top1,
+    mark_not_cifar,
+    one_per_group,
+    save,
+)
 from .findings import render_pairs, short_lists
 from .i18n import LANGS, dataset_label, fmt, join, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
@@ -29,8 +37,8 @@ from .tables import campaigns_table, comparison_table, markdown_table, not_run_t
 CAMPAIGN_FRAGMENTS = ("results", "comparison", "ablations", "findings", "summary", "recipes")
 
 
-def _figures(rows: pd.DataFrame, recs: list[dict], out: Path) -> dict[str, dict]:
-    """fig key -> {lang: file name}; none when no run completed."""
+def _figures(rows: pd.DataFrame, recs: list[dict], ctx: dict, out: Path) -> dict[str, dict]:
+    """fig key -> {lang: file name}; none when no run completed. Each says its dataset when it is not CIFAR-100."""
     if not (rows.status == "complete").any():
         return {}
     done = list(rows[rows.status == "complete"].model)
@@ -38,7 +46,8 @@ def _figures(rows: pd.DataFrame, recs: list[dict], out: Path) -> dict[str, dict]
               "fig_curves": lambda lang: figure_curves(recs, one_per_group(rows), lang)}
     if len(done) > len(one_per_group(rows)):
         makers["fig_curves_all"] = lambda lang: figure_curves_panels(recs, done, lang)
-    figs = {key: {lang: save(make(lang), out / f"{key}_{lang}.png") for lang in LANGS} for key, make in makers.items()}
+    figs = {key: {lang: save(mark_not_cifar(make(lang), ctx, lang), out / f"{key}_{lang}.png") for lang in LANGS}
+            for key, make in makers.items()}
     record_alt(out, {files[lang]: figure_alt(key, rows, lang) for key, files in figs.items() for lang in LANGS})
     return figs
 
@@ -112,15 +121,15 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
 
 def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generated") -> dict:
     """Write every campaign-level table, figure and prose fragment the book includes; return them."""
+    manifest, recs = load_campaign_records(campaign, runs_root)  # a campaign that is not there: nothing written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     book_dir = out.parent
-    manifest, recs = load_campaign_records(campaign, runs_root)
     publish_run_pages(book_dir, recs)
     plain = model_records(manifest, recs)
     rows = model_rows(plain, manifest["models"])
     ctx = context(manifest, recs)
-    figs = _figures(rows, plain, out)
+    figs = _figures(rows, plain, ctx, out)
     rows.drop(columns=["run_ids"], errors="ignore").to_csv(out / "models.csv", index=False)
     tables = _write_tables(rows, ctx, out, book_dir)
     studies = {st["name"]: (st, study_table(st, {r["run_id"]: r for r in recs})) for st in manifest.get("studies", [])}

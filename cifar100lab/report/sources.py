@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..config_files import ConfigError
 from ..data import DATASETS
 from ..intervals import wilson
 from ..model_catalog import catalog_rows
@@ -18,8 +19,11 @@ REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
     root = Path(runs_root) / campaign
     manifest_path = root / records.MANIFEST
-    if not manifest_path.exists():
-        raise FileNotFoundError(f"no campaign manifest at {manifest_path}: run the campaign first")
+    if not manifest_path.is_file():
+        found = sorted(p.parent.name for p in Path(runs_root).glob(f"*/{records.MANIFEST}"))
+        raise ConfigError(f"no campaign {campaign!r} under {runs_root} (no {manifest_path}): run it first "
+                          f"(python -m cifar100lab campaign params/{campaign}.yaml); campaigns there: "
+                          f"{', '.join(found) or 'none'}")
     manifest = records.read_json(manifest_path)
     # Each run of the manifest is read from its own folder, never from a folder moved aside by --force.
     recs = [records.load(root / rid) for rid in manifest["runs"]]
@@ -101,9 +105,10 @@ def context(manifest: dict, recs: list[dict]) -> dict:
     hw = sorted({hardware_label(r["hardware"]) for r in done if r.get("hardware")})
     versions = (done[0].get("versions") or {}) if done else {}
     plain = [r for r in model_records(manifest, done) if not r.get("options")]
-    seeds = {r["model"]: 0 for r in plain}
+    catalog = catalog_rows()
+    seeds = {record_row(r, catalog): 0 for r in plain}  # a fine-tune and its scratch run are two rows
     for r in plain:
-        seeds[r["model"]] += 1
+        seeds[record_row(r, catalog)] += 1
     stamps = sorted(t for r in done for t in (r.get("started"), r.get("finished")) if t)
     return {"campaign": manifest["name"], "dataset": ds.get("name"), "kind": ds["kind"],
             "checksum": ds.get("checksum"), "classes": ds.get("num_classes"),
@@ -162,6 +167,11 @@ def row_name(model: str, pretrained, catalog: dict[str, dict]) -> str:
     compared with the fine-tune's claims or pairs. ``catalog``: :func:`model_catalog.catalog_rows`."""
     fine_tune = (catalog.get(model) or {}).get("default_run") == "fine-tune"
     return f"{model}{SCRATCH}" if fine_tune and not _given(pretrained) else model
+
+
+def record_row(rec: dict, catalog: dict[str, dict]) -> str:
+    """The results row a run record belongs to (:func:`row_name`)."""
+    return row_name(rec["model"], rec.get("pretrained"), catalog)
 
 
 def _given(value) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..config_files import ConfigError
 from ..intervals import wilson
 from .figures import figure_study, save
 from .i18n import LANGS, dataset_label, say
@@ -167,13 +168,13 @@ def study_alt(df: pd.DataFrame, title: str, lang: str) -> str:
 
 
 def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="book/generated") -> dict:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     manifest, recs_list = load_campaign_records(campaign, runs_root)
     st = next((s for s in manifest["studies"] if s["name"] == study), None)
     if st is None:
-        raise KeyError(f"campaign {campaign!r} has no study {study!r}; studies: "
-                       f"{', '.join(s['name'] for s in manifest['studies']) or 'none'}")
+        raise ConfigError(f"campaign {campaign!r} has no study {study!r}; its studies: "
+                          f"{', '.join(s['name'] for s in manifest['studies']) or 'none'}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     ctx = context(manifest, recs_list)
     df = study_table(st, {r["run_id"]: r for r in recs_list})
     csv_text = df.drop(columns=["values", "ema_values", "history"]).to_csv(index=False)
