@@ -1,4 +1,4 @@
-"""``python -m cifar100lab evaluate``: a saved checkpoint evaluated on its run's full test set, the metrics
+"""``python -m cifar100lab evaluate``: a saved checkpoint evaluated on its run's test images, the metrics
 written beside it."""
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
                         data_root: str | None = None, batch_size: int = 1000) -> dict:
-    """Evaluate a saved checkpoint on its run's full test set (single process) and write the metrics
-    a run record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint). ``checkpoint``: the file,
-    or the run folder holding it."""
+    """Evaluate a saved checkpoint on the test images its run was measured on (its test_subset, if any; single
+    process) and write the metrics a run record holds to ``out`` (default: ``evaluation.json`` beside the
+    checkpoint). ``checkpoint``: the file, or the run folder holding it."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a whole number of images, at least 1, got {batch_size!r}")
     checkpoint = checkpoint_file(checkpoint)

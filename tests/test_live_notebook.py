@@ -228,8 +228,9 @@ def test_evaluate_notebook_runs_live_and_shows_and_writes_the_checkpoints_metric
     assert all(reply["status"] == "ok" for reply, _ in cells), [r for r, _ in cells]
     written = records.read_json(tmp_path / "evaluation.json")
     assert written["evaluated"] == 64
-    table = shown(cells[-1][1], "text/plain")  # the metrics, shown as the cell's result
-    assert table and "top1" in table[-1] and str(written["top1"]) in table[-1]
+    table = shown(cells[-1][1], "text/plain")  # the metrics, shown as a table under the dataset's notice
+    assert table and "top-1 (%)" in table[-1] and f"{written['top1']:.2f}" in table[-1]
+    assert shown(cells[-1][1], "text/markdown")[0].startswith("**Dataset: synthetic data")
 
 
 def test_ablation_notebook_runs_live_and_shows_its_studys_table_and_figure(kernel, tmp_path):

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import papermill as pm
 import pytest
@@ -50,3 +51,47 @@ def test_a_run_shows_in_its_notebook_without_the_book_extra(monkeypatch, capsys)
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # importing it now raises ImportError
     display.show_run({"run_id": "gpu-run", "status": "failed", "model": "resnet_20", "reason": "stopped"})
     assert "gpu-run" in capsys.readouterr().out
+
+
+def test_a_notebook_opened_in_its_own_folder_works_in_the_projects(tmp_path, monkeypatch, capsys):
+    """Jupyter starts a notebook's kernel in notebooks/: 'runs' and 'data' were read there (no runs found, a
+    second dataset downloaded into notebooks/data). A kernel elsewhere stays where it is."""
+    from cifar100lab.project import enter_project
+    project = tmp_path / "proj"
+    for name in ("params", "notebooks"):
+        (project / name).mkdir(parents=True)
+    (project / "_config.yml").write_text("title: x\n")
+    monkeypatch.chdir(project / "notebooks")
+    assert enter_project() == project and Path.cwd() == project
+    assert f"Working folder: {project}" in capsys.readouterr().out
+    for elsewhere in (project, project / "params", tmp_path):
+        monkeypatch.chdir(elsewhere)
+        assert enter_project() == elsewhere and Path.cwd() == elsewhere
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # a notebooks/ folder outside a project
+    assert enter_project() == tmp_path / "notebooks"
+
+
+def test_every_notebook_enters_the_project_before_its_work():
+    for p in NOTEBOOKS:
+        cells = [c for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code"]
+        params = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
+        enters = [i for i, c in enumerate(cells) if "enter_project()" in "".join(c["source"])]
+        assert enters == [params + 1], p.name  # the cell after the parameters, before any call that uses them
+        assert "remove-cell" in cells[params + 1]["metadata"].get("tags", []), p.name  # not on the book's pages
+
+
+@pytest.mark.slow
+def test_the_analysis_notebook_run_from_the_notebooks_folder_reads_the_projects_runs(tmp_path):
+    import shutil
+    project = tmp_path / "proj"
+    shutil.copytree(NOTEBOOK_DIR, project / "notebooks")
+    (project / "params").mkdir()
+    (project / "_config.yml").write_text("title: x\n")
+    (project / "runs" / "mine").mkdir(parents=True)
+    (project / "runs" / "mine" / "campaign.json").write_text("{}")
+    with pytest.raises(pm.PapermillExecutionError, match="campaigns there: mine"):
+        pm.execute_notebook(str(project / "notebooks" / "analysis.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={"campaign": "nosuch"}, cwd=str(project / "notebooks"), kernel_name="python3",
+                            progress_bar=False)
+    assert not (project / "notebooks" / "book").exists()

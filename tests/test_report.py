@@ -459,3 +459,54 @@ def test_provenance_and_run_summary_call_an_fp32_run_fp32_not_accelerates_no():
     ("notebook failed: CUDA error: out of memory", "笔记本执行失败: CUDA error: out of memory")])
 def test_a_stop_reason_reads_as_one_chinese_sentence_and_other_reasons_keep_their_details(en, zh):
     assert i18n.reason(en) == {"en": en, "zh": zh}
+
+
+def _displayed(monkeypatch) -> list:
+    """What IPython would show, in order."""
+    import IPython.display
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    return shown
+
+
+def test_the_analysis_and_ablation_notebooks_show_plain_markdown_with_every_figure_and_its_caption(stand_in,
+                                                                                                  monkeypatch):
+    """In Jupyter the campaign's fragments read ':::{admonition} Not CIFAR-100 :class: warning' and
+    '{download}`table1.csv <../generated/table1.csv>`', and the text stopped at the first figure: the figures
+    came without their captions."""
+    from IPython.display import Image, Markdown
+
+    from cifar100lab.report import display
+    out, gen = stand_in
+    shown = _displayed(monkeypatch)
+    display.show_campaign(out)
+    texts = [o.data for o in shown if isinstance(o, Markdown)]
+    assert texts[0].startswith("> **Not CIFAR-100**\n>\n> These results were measured on **Fashion-MNIST")
+    page = "\n".join(texts)
+    assert ":::" not in page and "{download}" not in page and "](../" not in page and "```" not in page
+    assert "`table1.csv`" in page
+    images = [Path(o.filename).name for o in shown if isinstance(o, Image)]
+    assert sorted(images) == sorted(out["figures"])  # each once, in place
+    for n in range(1, len(images) + 1):
+        assert any(t.startswith(f"*Figure {n}. ") for t in texts), n
+    shown.clear()
+    display.show_study(report.write_study_report("mini", "eca_kernel", gen.parent.parent / "runs", gen))
+    assert [Path(o.filename).name for o in shown if isinstance(o, Image)] == ["study-eca_kernel_en.png"]
+    assert any(isinstance(o, Markdown) and o.data.startswith("*Figure 1. ") for o in shown)
+
+
+def test_an_evaluation_shows_its_dataset_and_says_when_it_is_not_cifar(monkeypatch):
+    """The evaluate notebook showed the raw metrics dict, its dataset cut off inside it."""
+    from IPython.display import Markdown
+
+    from cifar100lab.report import display
+    shown = _displayed(monkeypatch)
+    dataset = {"name": "fashion-mnist", "kind": "stand-in", "label": "Fashion-MNIST (stand-in for CIFAR-100)"}
+    display.show_evaluation({"checkpoint": "runs/r/checkpoint.pt", "epoch": 2, "model": "resnet_20", "top1": 61.5,
+                             "evaluated": 200, "dataset": dataset})
+    assert shown[0].data == "**Dataset: Fashion-MNIST (stand-in for CIFAR-100) — not CIFAR-100.**"
+    table = shown[1]["value"]
+    assert table["top-1 (%)"] == "61.50" and table["test images"] == "200" and table["dataset"] == dataset["label"]
+    shown.clear()
+    display.show_evaluation({"dataset": {"name": "cifar100", "kind": "real", "label": "CIFAR-100"}})
+    assert not any(isinstance(o, Markdown) for o in shown)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -59,16 +60,20 @@ def _glue():
         return glue
 
 
+def _show_table(summary: pd.Series, dataset: dict) -> None:
+    """A summary under its dataset's notice when that is not CIFAR-100, with long values (hardware, versions)
+    in full, not cut at 50 characters."""
+    from IPython.display import Markdown, display
+    if dataset.get("kind") not in (None, "real"):
+        display(Markdown(f"**Dataset: {dataset.get('label') or dataset.get('name')} — not CIFAR-100.**"))
+    with pd.option_context("display.max_colwidth", None):
+        display(summary.to_frame("value"))
+
+
 def show_run(record: dict) -> None:
     """Display one run in its notebook and glue its numbers and figure (shown once) for the book."""
-    from IPython.display import Markdown, display
     glue = _glue()
-    summary = run_summary(record)
-    kind = (record.get("dataset") or {}).get("kind")
-    if kind and kind != "real":
-        display(Markdown(f"**Dataset: {summary['dataset']} — not CIFAR-100.**"))
-    with pd.option_context("display.max_colwidth", None):  # hardware and versions in full, not cut at 50
-        display(summary.to_frame("value"))
+    _show_table(run_summary(record), record.get("dataset") or {})
     glue("status", record["status"], display=False)
     final = record.get("final") or {}
     for key in ("top1", "top5"):
@@ -82,22 +87,87 @@ def show_run(record: dict) -> None:
         plt.close(fig)  # glue displayed it; closing stops the inline backend from showing it a second time
 
 
-def show_markdown(path: Path) -> None:
-    """A generated Markdown fragment, rendered (figures are displayed apart by the callers)."""
-    from IPython.display import Markdown, display
-    display(Markdown(Path(path).read_text(encoding="utf-8").split("```{figure}")[0]))
+def evaluation_summary(result: dict) -> pd.Series:
+    """An evaluation (:func:`cifar100lab.evaluation.evaluate_checkpoint`) as a readable two-column table."""
+    ds, hw, versions = result.get("dataset") or {}, result.get("hardware") or {}, result.get("versions") or {}
+    rows = {"checkpoint": result.get("checkpoint"), "epoch": result.get("epoch"), "model": result.get("model"),
+            "options": json.dumps(result.get("options") or {}), "dataset": ds.get("label"),
+            "test images": _int(result.get("evaluated")), "top-1 (%)": fmt(result.get("top1")),
+            "top-5 (%)": fmt(result.get("top5")), "test loss": fmt(result.get("test_loss"), 4),
+            "eval time (s)": fmt(result.get("eval_seconds"), 1), "params": _int(result.get("params")),
+            "hardware": f"{hw['device']} ({hw.get('precision')})" if hw.get("device") else None,
+            "commit": (result.get("git_commit") or "–")[:12],
+            "versions": ", ".join(f"{k} {versions[k]}" for k in ("torch", "timm", "accelerate") if k in versions)}
+    return pd.Series({k: ("–" if v is None else v) for k, v in rows.items()})
+
+
+def show_evaluation(result: dict) -> None:
+    _show_table(evaluation_summary(result), result.get("dataset") or {})
+
+
+# The book's MyST, as plain Markdown renders it: a notebook shows a fragment in Jupyter, where MyST's directives
+# and roles would read as raw text, as well as in the book.
+_FENCE = re.compile(r"^(:::|```)\{(\w+)\}\s*(.*)$")
+_ROLE = re.compile(r"\{(\w+)\}`([^`<]*?)\s*(?:<[^>]*>)?`")
+_RELATIVE_LINK = re.compile(r"\[([^\]]+)\]\((?!https?:|mailto:)[^)]*\)")  # a book page's: no target in Jupyter
+
+
+def _inline(text: str) -> str:
+    text = _ROLE.sub(lambda m: f"`{m[2]}`" if m[1] == "download" else m[2], text)
+    return _RELATIVE_LINK.sub(r"\1", text)
+
+
+def notebook_parts(text: str, folder: Path) -> list[tuple[str, str] | tuple[str, Path, str]]:
+    """A generated fragment as ("markdown", text) and ("figure", image path, caption) parts in page order: an
+    admonition becomes a quote under its title, a figure its image with its caption, a role its text, a link to
+    a book page its words."""
+    parts, lines, block = [], [], None  # block: (kind, title, body lines) while inside a directive
+    for line in text.splitlines():
+        fence = _FENCE.match(line)
+        if block is None and fence:
+            block = (fence[2], fence[3].strip(), [])
+        elif block is not None and line.strip() in (":::", "```"):
+            kind, title, body = block
+            body = [b for b in body if not re.match(r"^:[\w-]+:", b)]  # the directive's options
+            if kind == "figure":
+                parts.append(("markdown", "\n".join(lines)))
+                lines = []
+                parts.append(("figure", folder / Path(title).name, _inline(" ".join(b for b in body if b.strip()))))
+            elif kind == "div":
+                lines += [_inline(b) for b in body]
+            else:
+                lines += [f"> **{title or kind.capitalize()}**", ">"] + [f"> {_inline(b)}" for b in body]
+            block = None
+        elif block is not None:
+            block[2].append(line)
+        else:
+            lines.append(_inline(line))
+    parts.append(("markdown", "\n".join(lines)))
+    return [p for p in parts if p[0] == "figure" or p[1].strip()]
+
+
+def show_markdown(path: Path) -> list[str]:
+    """A generated Markdown fragment, rendered with its figures (:func:`notebook_parts`); the figures' names."""
+    from IPython.display import Image, Markdown, display
+    shown = []
+    for part in notebook_parts(Path(path).read_text(encoding="utf-8"), Path(path).parent):
+        if part[0] == "markdown":
+            display(Markdown(part[1]))
+        elif part[1].exists():
+            display(Image(filename=str(part[1])))
+            display(Markdown(f"*{part[2]}*"))
+            shown.append(part[1].name)
+    return shown
 
 
 def show_campaign(results: dict) -> None:
     from IPython.display import Image, display
-    show_markdown(Path(results["out_dir"]) / "results_en.md")
+    shown = show_markdown(Path(results["out_dir"]) / "results_en.md")
     for name in results["figures"]:
-        display(Image(filename=str(Path(results["out_dir"]) / name)))
+        if name not in shown:
+            display(Image(filename=str(Path(results["out_dir"]) / name)))
 
 
 def show_study(result: dict) -> None:
-    from IPython.display import Image, display
-    name = result["study"]["name"]
-    show_markdown(Path(result["out_dir"]) / f"study-{name}_en.md")
-    display(Image(filename=str(Path(result["out_dir"]) / f"study-{name}_en.png")))
+    show_markdown(Path(result["out_dir"]) / f"study-{result['study']['name']}_en.md")
 
