@@ -69,6 +69,14 @@ GOOD = STUDY.format(root="/nonexistent", n_trials=2)
     (("max_steps_per_epoch: 1,", "max_steps_per_epoch: 1, seed: 3,"), ["seed cannot be set there"]),
     (("max_steps_per_epoch: 1,", "max_steps_per_epoch: 1, lr: 0.1,"), ["lr is both searched and fixed"]),
     (("model: resnet_20", "model: resnet_2000"), ["resnet_2000"]),
+    (("model: resnet_20", "model: resnet_20\noptions: 5"), ["options must map the model's option names", "got 5"]),
+    (("model: resnet_20", "model: resnet_20\noptions: [1]"), ["options must map", "got [1]"]),
+    (("heartbeat: 1", "heartbeat: 1\nsampler_seed: abc"), ["sampler_seed must be a whole number", "'abc'"]),
+    (("heartbeat: 1", "heartbeat: 1\nsampler_seed: -1"), ["sampler_seed must be a whole number from 0"]),
+    (("high: 0.5, log: true", "high: 0.5, step: -1"), ["search: lr: step must be a positive number, got -1"]),
+    (("high: 0.5, log: true", "high: 0.5, step: abc"), ["search: lr: step must be a positive number, got 'abc'"]),
+    (("log: true", "log: true, step: 0.1"), ["search: lr: step and log: true cannot be combined"]),
+    (("choices: [16, 32]", "low: 16, high: 32, step: 0.5"), ["search: batch_size: step must be a positive whole"]),
 ])
 def test_bad_study_file_is_one_error_line_before_any_work_and_writes_nothing(tmp_path, capfd, change, parts):
     path = _study(tmp_path, None, text=GOOD.replace(*change))
@@ -83,6 +91,26 @@ def test_a_graphed_study_on_the_cpu_is_one_error_before_any_trial(tmp_path, capf
     _refused(run_cli(capfd, "tune", _study(tmp_path, synthetic_root, text=text), "--runs-root", tmp_path / "runs"),
              "study tiny: cuda_graph: true needs a CUDA device", "(no trial was started)")
     assert not (tmp_path / "runs" / "tiny" / "optuna.db").exists()
+
+
+@pytest.mark.parametrize("search, args, now", [
+    ("weight_decay: {low: 0.0001, high: 0.01, log: true}", [], "weight_decay 0.0001..0.01 log"),  # another name
+    ("lr: {low: 0.01, high: 0.9, log: true}", [], "lr 0.01..0.9 log"),  # another range
+    ("weight_decay: {low: 0.0001, high: 0.01, log: true}", ["--finish"], "weight_decay"),  # its best is not this file's
+], ids=["name", "range", "finish"])
+def test_a_study_file_whose_search_changed_is_refused_before_any_trial_and_the_study_is_kept(
+        tmp_path, capfd, synthetic_root, search, args, now):
+    """Optuna loads an existing study whatever its trials searched: trials of two spaces were mixed in one study."""
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=1))
+    runs = tmp_path / "runs"
+    workers.run_trials(spec, runs, spec.storage_url(runs), jobs=1, execute=FakeRuns(seconds=0), log=lambda *_: None)
+    changed = STUDY.format(root=synthetic_root, n_trials=2).replace("lr: {low: 0.01, high: 0.5, log: true}", search)
+    kept = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+    _refused(run_cli(capfd, "tune", _study(tmp_path, synthetic_root, text=changed), *args, "--runs-root", runs,
+                     "--book", tmp_path / "book"),
+             "study tiny in sqlite:///", "searched batch_size choices [16, 32], lr 0.01..0.5 log;",
+             f"searches batch_size choices [16, 32], {now}", "give it another name (the file's study: key)")
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == kept and not (tmp_path / "book").exists()
 
 
 def test_study_file_puts_searched_recipe_fields_in_overrides_and_run_settings_at_the_top(tmp_path):

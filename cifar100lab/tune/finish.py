@@ -12,6 +12,7 @@ from .. import records
 from ..campaign import load_campaign
 from ..config import ConfigError
 from .study import StudySpec
+from .workers import refuse_changed_space
 
 FINISH_FILE = "finish.yaml"
 
@@ -25,10 +26,13 @@ def existing_study(spec: StudySpec, url: str):
                           f"`tune --finish`")
     if is_sqlite(url) and not Path(url.removeprefix("sqlite:///")).is_file():
         raise missing
+    storage = build_storage(url)
     try:
-        return optuna.load_study(study_name=spec.name, storage=build_storage(url))
+        study = optuna.load_study(study_name=spec.name, storage=storage)
     except KeyError:
         raise missing from None
+    refuse_changed_space(spec, storage, url)  # its best trial's configuration is not one of this file's
+    return study
 
 
 def best_trial(study):

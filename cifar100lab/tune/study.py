@@ -49,6 +49,15 @@ class Param:
             return trial.suggest_int(self.name, self.low, self.high, step=self.step or 1, log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
 
+    def distribution(self):
+        """The Optuna distribution :meth:`suggest` samples from, as a stored trial of the study records it."""
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+        if self.kind == "categorical":
+            return CategoricalDistribution(self.choices)
+        if self.kind == "int":
+            return IntDistribution(self.low, self.high, log=self.log, step=self.step or 1)
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
     def ends(self) -> list:
         """The values that bound the space: each must make a valid run."""
         return list(self.choices) if self.kind == "categorical" else [self.low, self.high]
@@ -117,7 +126,21 @@ def _param(path: Path, name: str, spec) -> Param:
         raise ConfigError(f"{where}: needs numbers low < high (low > 0 with log: true), got {spec!r}")
     if kind == "int" and not all(isinstance(v, int) for v in (low, high)):
         raise ConfigError(f"{where}: {name} is a whole number; give integer low and high, got {spec!r}")
-    return Param(name, kind, low, high, log, spec.get("step"))
+    return Param(name, kind, low, high, log, _step(where, kind, spec))
+
+
+def _step(where: str, kind: str, spec: dict):
+    """A range's grid step: a positive number (whole for a whole-number name) on a linear range; Optuna would
+    refuse it only when the first trial is sampled, and the study would count that trial as failed."""
+    step = spec.get("step")
+    if step is None:
+        return None
+    whole = kind == "int"
+    if isinstance(step, bool) or not isinstance(step, int if whole else (int, float)) or step <= 0:
+        raise ConfigError(f"{where}: step must be a positive {'whole ' if whole else ''}number, got {step!r}")
+    if spec.get("log"):
+        raise ConfigError(f"{where}: step and log: true cannot be combined (a grid is linear); give one of them")
+    return step
 
 
 def _search(path: Path, d: dict, defaults: dict) -> list[Param]:
@@ -149,6 +172,20 @@ def _positive(path: Path, d: dict, key: str, default):
     value = d.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{path}: {key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _options(path: Path, value) -> dict:
+    if not isinstance(value, (dict, type(None))):
+        raise ConfigError(f"{path}: options must map the model's option names to values (e.g. options: "
+                          f"{{k_size: 5}}), got {value!r}")
+    return dict(value or {})
+
+
+def _sampler_seed(path: Path, value) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32):
+        raise ConfigError(f"{path}: sampler_seed must be a whole number from 0 to 2**32 - 1 (numpy's seeds), "
+                          f"or left out for a fresh seed each run, got {value!r}")
     return value
 
 
@@ -197,10 +234,10 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None) -> Stud
         raise ConfigError(f"{path}: sampler must be one of {', '.join(SAMPLERS)}, got {d['sampler']!r}")
     spec = StudySpec(
         check_name(d.get("study") or path.stem, f"{path}: study name"), str(d.get("description") or ""),
-        d["model"], dict(d.get("options") or {}), d.get("dataset") or "cifar100", defaults,
+        d["model"], _options(path, d.get("options")), d.get("dataset") or "cifar100", defaults,
         _search(path, d, defaults), _positive(path, d, "n_trials", 20), _seeds(path, d.get("seeds", 3)),
-        d.get("sampler", "tpe"), d.get("sampler_seed"), {}, _storage(path, storage or d.get("storage")),
-        _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
+        d.get("sampler", "tpe"), _sampler_seed(path, d.get("sampler_seed")), {},
+        _storage(path, storage or d.get("storage")), _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
         ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor"), str(path))
     resolve_jobs(spec.jobs, f"{path}: jobs")
     _check_space(spec)

@@ -46,9 +46,34 @@ def open_study(spec: StudySpec, url: str, heartbeat: bool = True):
         storage = build_storage(url, spec.heartbeat if heartbeat else None)
     except (ImportError, SQLAlchemyError) as e:  # no driver for the URL, a server that does not answer
         raise ConfigError(f"cannot open the study's storage {shown(url)}: {str(e).splitlines()[0]}") from None
+    refuse_changed_space(spec, storage, url)
     return optuna.create_study(study_name=spec.name, storage=storage, direction="maximize", load_if_exists=True,
                                sampler=build_sampler(spec.sampler, spec.sampler_seed),
                                pruner=build_pruner(spec.pruner))
+
+
+def _space(distributions: dict) -> str:
+    """A search space on one line: each name with its range (``log``, ``step``) or its choices."""
+    def one(d) -> str:
+        if hasattr(d, "choices"):
+            return f"choices {list(d.choices)}"
+        return f"{d.low}..{d.high}" + (" log" if d.log else "") + (f" step {d.step}" if d.step not in (None, 1) else "")
+    return ", ".join(f"{name} {one(d)}" for name, d in sorted(distributions.items()))
+
+
+def refuse_changed_space(spec: StudySpec, storage, url: str) -> None:
+    """A study file whose search space differs from the one its stored trials sampled is refused: the sampler
+    would learn from trials of both spaces, and the study's best trial compare them."""
+    try:
+        trials = storage.get_all_trials(storage.get_study_id_from_name(spec.name), deepcopy=False)
+    except KeyError:  # a new study
+        return
+    wanted = {p.name: p.distribution() for p in spec.search}
+    for t in trials:
+        if t.distributions and t.distributions != wanted:  # a trial not yet sampled has none
+            raise ConfigError(f"study {spec.name} in {shown(url)} searched {_space(t.distributions)}; {spec.path} "
+                              f"searches {_space(wanted)}: a changed search is a new study, so give it another "
+                              f"name (the file's study: key)")
 
 
 def trials_left(study, n_trials: int) -> int:
