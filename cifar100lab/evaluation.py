@@ -54,9 +54,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     checkpoint = checkpoint_file(checkpoint)
     out = Path(out) if out else checkpoint.parent / "evaluation.json"
     ckpt = read_checkpoint(checkpoint)
-    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        raise ConfigError(f"cannot write the evaluation to {out}: its folder does not exist or is not writable "
-                          f"(or it is a folder); pass --out FILE in a writable folder")
+    records.writable_output(out, "the evaluation")
     loaded = load_for_evaluation(checkpoint, ckpt, data_root)
     cfg, dataset, learner, accelerator = loaded.plan.config, loaded.dataset, loaded.learner, loaded.accelerator
     device = accelerator.device

@@ -136,6 +136,21 @@ def _raise_if_disk_full(error: BaseException, path: Path) -> None:
                                      f"some space and run again (a run resumes from its last checkpoint)") from None
 
 
+def writable_output(path: str | os.PathLike, what: str) -> Path:
+    """``path``, an output file a command writes at its end, checked before the command's work: a folder that is
+    missing, a file or not writable would lose that work when :func:`atomic_write` fails on it."""
+    from .config_files import ConfigError
+    path = Path(path)
+    folder = path.parent
+    why = ("it is a folder" if path.is_dir() else
+           f"its folder {folder} does not exist" if not folder.exists() else
+           f"{folder} is a file, not a folder" if not folder.is_dir() else
+           f"its folder {folder} is not writable" if not os.access(folder, os.W_OK) else None)
+    if why:
+        raise ConfigError(f"cannot write {what} to {path}: {why}; pass --out FILE in a writable folder")
+    return path
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 

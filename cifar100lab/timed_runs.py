@@ -111,6 +111,8 @@ def main(a) -> int:
     from .config_files import ConfigError
     if a.out and Path(a.out).suffix != ".json":
         raise ConfigError(f"--out must name a .json file, got {a.out}")
+    if a.out:  # the runs train in a temporary folder: a record that cannot be written would lose them all
+        records.writable_output(a.out, "the record")
     result = run_timed_runs(a.file, a.data_root)
     print(format_table(result))
     if a.out:

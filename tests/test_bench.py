@@ -340,6 +340,26 @@ def test_timed_runs_command_refuses_bad_input_in_one_line_before_training(tmp_pa
     assert not list(tmp_path.glob("*.json")) and not (tmp_path / "r.txt").exists()
 
 
+@pytest.mark.parametrize("out, why", [("taken/r.json", "taken is a file, not a folder"),
+                                      ("none/r.json", "its folder none does not exist"),
+                                      ("folder.json", "it is a folder")])
+@pytest.mark.parametrize("command", ["timed-runs", "bench"])
+def test_an_out_that_cannot_be_written_is_refused_before_any_training_or_timing(
+        tmp_path, capfd, monkeypatch, command, out, why):
+    """The record is written at the end: the runs (in a temporary folder) or timings were lost to its error."""
+    from cifar100lab.bench import command as bench
+    monkeypatch.setattr(timed_runs, "run_timed_runs", lambda *a, **k: pytest.fail("trained before checking --out"))
+    monkeypatch.setattr(bench, "measure", lambda a: pytest.fail("timed before checking --out"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_text("keep me")
+    (tmp_path / "folder.json").mkdir()
+    args = [write_runs_file(tmp_path, "  - {label: a}\n")] if command == "timed-runs" else []
+    proc = run_cli(capfd, command, *args, "--out", out)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"error: cannot write the record to {out}: {why}; pass --out FILE in a writable folder\n"), proc.stderr
+    assert (tmp_path / "taken").read_text() == "keep me" and not (tmp_path / "none").exists()
+
+
 @pytest.mark.slow
 def test_performance_page_renders_every_kind_of_record_in_both_languages(pipeline_record, synthetic_root, tmp_path):
     records_dir = tmp_path / "records"

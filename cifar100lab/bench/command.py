@@ -109,6 +109,8 @@ def main(a) -> int:
     problem = input_error(a)
     if problem:
         raise ConfigError(problem)
+    if a.out:  # checked before the timings, which its failing write would lose
+        records.writable_output(a.out, "the record")
     result = measure(a)
     print(format_table(result))
     if a.out:
