@@ -297,6 +297,37 @@ def test_cli_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("args, gpus, error", [
+    (["--device", "foo"], 0, "error: --device must be cpu, cuda or cuda:N (N a GPU index), got foo"),
+    (["--device", "cuda"], 0, "error: --device cuda: this machine has no CUDA device (NVML reports none); use "
+                              "--device cpu"),
+    (["--device", "cuda:1"], 1, "error: --device cuda:1: this machine has 1 CUDA device(s), cuda:0 to cuda:0"),
+    (["--workers", "-1"], 0, "cifar100lab bench: error: argument --workers: must be at least 0, got -1"),
+    (["--warmup", "-1"], 0, "cifar100lab bench: error: argument --warmup: must be at least 0, got -1"),
+    (["--warmup", "x"], 0, "cifar100lab bench: error: argument --warmup: must be a whole number of at least 0, "
+                           "got 'x'"),
+], ids=["device-foo", "device-cuda", "device-cuda:1", "workers-1", "warmup-1", "warmup-x"])
+def test_a_device_this_machine_lacks_and_negative_workers_or_warmup_are_refused_before_any_timing(
+        tmp_path, capfd, monkeypatch, args, gpus, error):
+    """Each was a traceback (torch's, the DataLoader's, or "nothing timed") once the timing had started."""
+    from cifar100lab import devices
+    from cifar100lab.bench import command as bench
+    monkeypatch.setattr(devices, "visible_gpus", lambda: gpus)
+    monkeypatch.setattr(bench, "measure", lambda a: pytest.fail("timed before checking its flags"))
+    proc = run_cli(capfd, "bench", *args, "--out", tmp_path / "r.json")
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == error, proc.stderr
+    assert error.startswith("cifar100lab") or proc.stderr.count("\n") == 1  # argparse's usage, else one line
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_the_original_paths_evaluation_times_its_only_batch_when_there_is_one():
+    """--steps 1 --warmup 0 makes one batch; its evaluation warmed up on it and had nothing left to time."""
+    x, y = timing.synthetic_images(4)
+    path = throughput.OriginalPath("resnet_20", (x, y), 4, 0, 0, torch.device("cpu"))
+    seconds, seen, _ = path.eval_round()
+    assert seen == 4 and seconds > 0
+
+
 def test_bench_runs_flag_names_the_timed_runs_command_and_trains_nothing(tmp_path, capfd):
     runs = write_runs_file(tmp_path, "  - {label: a}\n")
     out = tmp_path / "r.json"

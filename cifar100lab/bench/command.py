@@ -4,10 +4,12 @@ The package's heavy modules are imported where they are used, so building the co
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from .. import records
 from ..config_files import with_guesses
+from ..flags import whole_number
 from ..listing import Column, fixed, render, scaled
 
 
@@ -20,9 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "distilling network when its teacher's model is named too)")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size (default: 128)")
     p.add_argument("--steps", type=int, default=20, help="timed training steps per round")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each round")
+    p.add_argument("--warmup", type=whole_number(0), default=3, help="untimed steps at the start of each round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds per path (median reported)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the original pipeline")
+    p.add_argument("--workers", type=whole_number(0), default=2, help="DataLoader workers of the original pipeline")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
                    help="our path's precision (with --campaign: each run's own)")
     p.add_argument("--compile", action="store_true", help="also time the path with torch.compile")
@@ -50,6 +52,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(fn=main)
 
 
+def device_error(device: str | None) -> str | None:
+    """What is wrong with --device: the timings build on cpu or a CUDA device this machine has, or None."""
+    if device is None or device == "cpu":
+        return None
+    if not re.fullmatch(r"cuda(:\d+)?", device):
+        return f"--device must be cpu, cuda or cuda:N (N a GPU index), got {device}"
+    from ..devices import visible_gpus
+    gpus, index = visible_gpus(), int(device.partition(":")[2] or 0)
+    if not gpus:
+        return f"--device {device}: this machine has no CUDA device (NVML reports none); use --device cpu"
+    if index >= gpus:
+        return f"--device {device}: this machine has {gpus} CUDA device(s), cuda:0 to cuda:{gpus - 1}"
+    return None
+
+
 def input_error(a) -> str | None:
     """What is wrong with the command line, or None."""
     from ..models import model_names
@@ -57,6 +74,8 @@ def input_error(a) -> str | None:
         return ("bench measures speed only; training runs that record accuracy are their own command: "
                 f"python -m cifar100lab timed-runs {a.runs or 'FILE.yaml'}"
                 + (f" --data-root {a.data_root}" if a.data_root else ""))
+    if problem := device_error(a.device):
+        return problem
     from ..config import COMPILE_MODES
     if a.compile_mode is not None and a.compile_mode not in COMPILE_MODES[1:]:
         return f"--compile-mode must be one of {', '.join(COMPILE_MODES[1:])}, got {a.compile_mode}"
