@@ -313,11 +313,13 @@ def _add_campaign(sub) -> None:
 
 
 def _add_synth(sub) -> None:
+    from .flags import whole_number
     s = sub.add_parser("synth", help="write a synthetic dataset in the CIFAR-100 layout")
     s.add_argument("--root", default="data/synthetic", help="folder to write into (default: data/synthetic)")
-    s.add_argument("--train-size", type=int, default=5000, help="training images (default: 5000)")
-    s.add_argument("--test-size", type=int, default=1000, help="test images (default: 1000)")
-    s.add_argument("--num-classes", type=int, default=100, help="classes (default: 100)")
+    s.add_argument("--train-size", type=whole_number(1), default=5000, help="training images (default: 5000)")
+    s.add_argument("--test-size", type=whole_number(1), default=1000, help="test images (default: 1000)")
+    # one class is nothing to classify
+    s.add_argument("--num-classes", type=whole_number(2), default=100, help="classes, at least 2 (default: 100)")
     s.add_argument("--seed", type=int, default=0, help="seed of the generated images (default: 0)")
     s.set_defaults(fn=cmd_synth)
 

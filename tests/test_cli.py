@@ -1,5 +1,6 @@
 """The command line's one way to refuse: a command raises a user error, ``cli.main`` prints one ``error:`` line
 and exits 2."""
+import pytest
 from conftest import run_cli
 
 
@@ -9,6 +10,17 @@ def test_synth_onto_a_file_is_one_error_line_not_a_traceback(tmp_path, capfd):
     proc = run_cli(capfd, "synth", "--root", taken, "--train-size", 10, "--test-size", 10)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert str(taken) in proc.stderr and taken.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("flag, value, least", [("--train-size", 0, 1), ("--test-size", 0, 1), ("--train-size", -5, 1),
+                                               ("--num-classes", 0, 2), ("--num-classes", 1, 2)])
+def test_synth_sizes_below_what_a_dataset_needs_are_argparse_errors_and_write_nothing(tmp_path, capfd, flag, value,
+                                                                                      least):
+    """Each was a torch RuntimeError traceback, after the data folder was made."""
+    proc = run_cli(capfd, "synth", "--root", tmp_path / "data", flag, value)
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == (
+        f"cifar100lab synth: error: argument {flag}: must be at least {least}, got {value}"), proc.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_check_with_a_missing_config_is_one_error_line_naming_it(tmp_path, capfd):
