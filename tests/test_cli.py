@@ -1,7 +1,9 @@
 """The command line's one way to refuse: a command raises a user error, ``cli.main`` prints one ``error:`` line
 and exits 2."""
+import re
+
 import pytest
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 
 def test_synth_onto_a_file_is_one_error_line_not_a_traceback(tmp_path, capfd):
@@ -51,3 +53,15 @@ def test_book_of_a_folder_that_is_not_a_book_is_one_error_line(tmp_path, capfd):
     assert proc.returncode == 2 and proc.stderr == (
         f"error: --book {tmp_path / 'boo'} is not a book folder (it holds no _toc.yml); give the folder that does "
         f"(default: book)\n") and proc.stdout == ""
+
+
+def test_every_settings_file_a_commands_help_gives_as_an_example_exists(monkeypatch):
+    """`tune --help` once gave params/tune/resnet20-lr.yaml, a file the repository never had."""
+    from cifar100lab.cli import build_parser
+    monkeypatch.setenv("COLUMNS", "1000")  # argparse wraps help at the terminal's width, which may split a path
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a.choices, dict)).choices
+    texts = [parser.format_help(), *(c.format_help() for c in commands.values())]
+    named = set(re.findall(r"[\w./-]+\.ya?ml\b", " ".join(texts)))
+    assert {"params/tune/resnet56-sgd.yaml", "params/quick.yaml"} <= named  # the pattern finds them
+    assert not [path for path in sorted(named) if not (ROOT / path).is_file()]

@@ -7,7 +7,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="the study file (e.g. params/tune/resnet20-lr.yaml)")
+    p.add_argument("file", help="the study file (e.g. params/tune/resnet56-sgd.yaml)")
     p.add_argument("--runs-root", default="runs", help="folder holding <study>/<trial run> folders (default: runs)")
     p.add_argument("--book", default="book", help="the book folder the re-runs' pages go into (default: book)")
     p.add_argument("--storage", help="an SQLAlchemy URL of the study's database (default: the file's storage, "
