@@ -29,7 +29,7 @@ from typing import Any
 
 from . import distill, records
 from .config import ExecutorConfig, RunPlan, check_name, resolve
-from .config_files import ConfigError, read_yaml_mapping, refuse_unknown_keys
+from .config_files import ConfigError, bilingual, read_yaml_mapping, refuse_unknown_keys
 from .kernels import check_runs_per_gpu, resolve_jobs
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings
@@ -38,7 +38,7 @@ from .settings import apply_set, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs", "runs_per_gpu", "executor", "robustness")
-STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "metric", "compare_within")
+STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "compare_within")
 VARIANT_KEYS = ("label", "label_zh", "model", "options", "overrides")
 COMPARE_WITHIN = ("model",)
 DATASET_ENV = "CIFAR100LAB_DATASET"
@@ -125,6 +125,10 @@ def _variant(path: Path, i: int, v) -> Variant:
     refuse_unknown_keys(v, VARIANT_KEYS, where)
     if "label" not in v or "model" not in v:
         raise ConfigError(f"{where} needs 'label' and 'model'")
+    if not isinstance(v["model"], str):
+        raise ConfigError(f"{where} ({v['label']}): model must be a registered model's name, got {v['model']!r}")
+    if v.get("label_zh") is not None and not isinstance(v["label_zh"], str):
+        raise ConfigError(f"{where} ({v['label']}): label_zh must be text, got {v['label_zh']!r}")
     for key in ("options", "overrides"):
         if not isinstance(v.get(key) or {}, dict):
             raise ConfigError(f"{where} ({v['label']}): {key} must be a mapping, got {v[key]!r}")
@@ -135,6 +139,9 @@ def _variant(path: Path, i: int, v) -> Variant:
 def load_study(path: str | os.PathLike) -> Study:
     path = Path(path)
     d = read_yaml_mapping(path, STUDY_KEYS, "study")
+    if not isinstance(d.get("variants") or [], list):
+        raise ConfigError(f"{path}: variants must be a list of mappings, each with 'label' and 'model', "
+                          f"got {d['variants']!r}")
     variants = [_variant(path, i, v) for i, v in enumerate(d.get("variants") or [])]
     if not variants:
         raise ConfigError(f"{path}: a study needs at least one variant")
@@ -147,8 +154,13 @@ def load_study(path: str | os.PathLike) -> Study:
         raise ConfigError(f"{path}: compare_within must be {' or '.join(COMPARE_WITHIN)} (or omitted: every "
                           f"variant against the first), got {within!r}")
     name = check_name(d.get("study") or path.stem, f"{path}: study name")
-    return Study(name, d.get("title") or {"en": name, "zh": name}, d.get("question") or {},
+    return Study(name, _bilingual(path, d, "title") or {"en": name, "zh": name}, _bilingual(path, d, "question"),
                  _seeds(d.get("seeds", 3), str(path)), variants, str(path), within)
+
+
+def _bilingual(path: Path, d: dict, key: str) -> dict:
+    """A study's ``title`` or ``question``, checked now: the report reads it per language after every run."""
+    return {} if d.get(key) is None else bilingual(d[key], f"{path}: {key}")
 
 
 def _campaign_study(path: Path, entry) -> Study:

@@ -140,6 +140,18 @@ def read_yaml_mapping(path: str | os.PathLike, keys: tuple[str, ...] | None, wha
     return data
 
 
+LANGUAGES = ("en", "zh")  # the report's (report.i18n.LANGS; importing it here would import the report's libraries)
+
+
+def bilingual(value, where: str) -> dict:
+    """A text the report shows in each language, ``{en: TEXT, zh: TEXT}`` (a language left out: the report's
+    fallback). A plain string is refused: the report looks each language up in it."""
+    if not isinstance(value, dict) or not all(isinstance(text, str) for text in value.values()):
+        raise ConfigError(f"{where} must be a mapping of language to text, {{en: TEXT, zh: TEXT}}, got {value!r}")
+    refuse_unknown_keys(value, LANGUAGES, where)
+    return value
+
+
 # The files the commands read, each told by a key only it has (first match wins): a file given to the wrong
 # command (most of its keys unknown there, not one mistyped key) is named for what it is.
 FILE_KINDS = (("search", "a tune study, which `cifar100lab tune` runs"),

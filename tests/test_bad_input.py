@@ -55,6 +55,31 @@ def test_bad_campaign_file_is_one_error_line_and_writes_nothing(tmp_path, capfd,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no runs, book or data folder
 
 
+STUDY = "variants: [{label: a, model: resnet_20}]\n"
+
+
+@pytest.mark.parametrize("text, parts", [
+    # the report reads title and question per language, after every run has trained
+    ("title: hello\n" + STUDY, ["s.yaml: title must be a mapping of language to text, {en: TEXT, zh: TEXT}, "
+                                "got 'hello'"]),
+    ("question: why?\n" + STUDY, ["s.yaml: question must be a mapping of language to text"]),
+    ("title: {en: a, fr: b}\n" + STUDY, ["s.yaml: title: unknown key(s) fr; valid keys: en, zh"]),
+    ("title: {en: [a]}\n" + STUDY, ["title must be a mapping of language to text, {en: TEXT, zh: TEXT}, got"]),
+    ("metric: top5\n" + STUDY, ["unknown key(s) metric; valid keys: study, title"]),  # the report ranks top-1 only
+    ("variants: 5\n", ["s.yaml: variants must be a list of mappings", "got 5"]),
+    ("variants: [{label: a, model: [resnet_20]}]\n", ["variant 1 (a): model must be a registered model's name"]),
+    ("variants: [{label: a, model: resnet_20, label_zh: {x: 1}}]\n", ["variant 1 (a): label_zh must be text"]),
+])
+def test_bad_study_file_is_one_error_line_in_a_dry_and_a_real_run_and_writes_nothing(tmp_path, capfd, text, parts):
+    (tmp_path / "s.yaml").write_text(text)
+    (tmp_path / "c.yaml").write_text("studies: [s.yaml]\n")
+    args = ["campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
+            "--book", tmp_path / "book"]
+    for flag in ("--dry-run", "--no-analysis"):  # the dry run first: a real run that is not refused trains
+        _refused(run_cli(capfd, *args, flag), *parts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "s.yaml"]
+
+
 @pytest.mark.parametrize("command, given, kind", [
     ("campaign", "params/tune/resnet56-sgd.yaml", "a tune study, which `cifar100lab tune` runs"),
     ("campaign", "benchmarks/fashion_check.yaml", "a runs file, which `cifar100lab timed-runs` runs"),
