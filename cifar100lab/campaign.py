@@ -31,6 +31,7 @@ from . import distill, records
 from .config import ExecutorConfig, RunPlan, check_name, resolve
 from .config_files import ConfigError, bilingual, read_yaml_mapping, refuse_unknown_keys
 from .kernels import check_runs_per_gpu, resolve_jobs
+from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings
 from .runs import Run
@@ -223,6 +224,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
                     _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
                     jobs=d.get("jobs", 1), path=str(path))
     resolve_jobs(camp.jobs, str(path))
+    check_processes(camp.num_processes, f"{path}: num_processes")  # this machine's count: when runs start here
     camp.runs_per_gpu = check_runs_per_gpu(d.get("runs_per_gpu"), str(path))
     if camp.runs_per_gpu is not None and "jobs" in d:
         raise ConfigError(f"{path}: give jobs (runs side by side in all) or runs_per_gpu (runs sharing each GPU), "

@@ -74,10 +74,11 @@ def cmd_campaign(a) -> int:
         if executor.kind == "slurm" and (a.runs_per_gpu or camp.runs_per_gpu):
             raise ConfigError("runs_per_gpu shares this machine's GPUs among the local executor's runs; on Slurm "
                               "each run is a job with GPUs of its own (executor: gpus_per_node)")
-        from .executors.local import refuse_both_flags, side_by_side
+        from .executors.local import refuse_both_flags, run_processes, side_by_side
         refuse_both_flags(a.jobs, a.runs_per_gpu)
         if executor.kind == "local" and not a.status and not a.dry_run:  # a dry run checks the file, not this machine
-            side_by_side(camp, a.jobs, a.runs_per_gpu)  # GPUs to share: checked before any run
+            # GPUs to share and each run's processes: checked before any run, and before the data is written
+            run_processes(camp, *side_by_side(camp, a.jobs, a.runs_per_gpu))
         first = camp.runs[0].config
         # The data must be there (or obtainable) before any run starts; a dry run only looks, writing nothing.
         data_note = data_available(first.dataset, first.data_root, first.download) if a.dry_run else None

@@ -29,25 +29,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def check_processes(num_processes: int | str | None, where: str = "num_processes") -> None:
+    """``num_processes`` as written: ``auto`` (or None, 0) or a whole number. This machine is not asked, so a
+    campaign's file is checked so where its runs will not execute (a dry run, a Slurm login node)."""
+    whole = isinstance(num_processes, int) and not isinstance(num_processes, bool)
+    if not (num_processes in (None, "auto") or whole or (isinstance(num_processes, str) and num_processes.isdigit())):
+        raise ConfigError(f"{where} must be 'auto' or a whole number of processes, got {num_processes!r}")
+    if whole and num_processes < 0:
+        raise ConfigError(f"{where} must be >= 1 or 'auto', got {num_processes!r}")
+
+
 def choose_processes(num_processes: int | str | None = "auto") -> int:
     """``auto``: one process per visible GPU, or one on a machine without GPUs.
 
     An explicit count above 1 without GPUs runs one multi-process gloo job on the CPU (the trainer builds
     its Accelerator with ``cpu=True`` there, so the processes form one group instead of independent copies).
     """
-    whole = isinstance(num_processes, int) and not isinstance(num_processes, bool)
-    if not (num_processes in (None, "auto") or whole or (isinstance(num_processes, str) and num_processes.isdigit())):
-        raise ConfigError(f"num_processes must be 'auto' or a whole number of processes, got {num_processes!r}")
+    check_processes(num_processes)
     gpus = visible_gpus()
     if num_processes in (None, "auto", 0, "0"):
         return max(1, gpus)
     n = int(num_processes)
-    if n < 1:
-        raise ConfigError(f"num_processes must be >= 1 or 'auto', got {num_processes!r}")
     if gpus and n > gpus:
         raise ConfigError(f"num_processes={n} but only {gpus} GPU(s) are visible; use 'auto' or at most {gpus}")
     if not gpus and n > (os.cpu_count() or 1):
-        raise ConfigError(f"num_processes={n} exceeds the {os.cpu_count()} CPUs of this machine")
+        raise ConfigError(f"num_processes={n} exceeds the {os.cpu_count()} CPUs of this machine; use 'auto' or at "
+                          f"most {os.cpu_count()}")
     return n
 
 

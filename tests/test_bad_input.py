@@ -3,6 +3,7 @@
 records (reported per run while the others go on), damaged dataset archives; a dry run writes nothing; an
 override equal to the recipe's own value is not stale."""
 import gzip
+import os
 import warnings
 
 import pytest
@@ -10,7 +11,7 @@ from conftest import ROOT, run_cli
 from test_records import _campaign, _fake_execute
 
 from cifar100lab import campaign as C
-from cifar100lab import records
+from cifar100lab import launch, records
 from cifar100lab.config_files import YAML_MAX_BYTES
 from cifar100lab.data import FASHION_DEBIAN_DIR, FASHION_MD5
 from cifar100lab.executors import local, slurm
@@ -46,13 +47,30 @@ def _refused(result, *parts):
     ("name: " + "n" * 250 + "\n" + MODELS, ["at most 200 bytes"]),
     ("- just\n- a list\n", ["expected a mapping"]),
     ("models: [resnet_20\n", ["is not valid YAML: line 2"]),
+    (MODELS + "num_processes: many\n", ["c.yaml: num_processes must be 'auto' or a whole number of processes, "
+                                        "got 'many'"]),
+    (MODELS + "num_processes: 1.5\n", ["num_processes must be 'auto' or a whole number", "got 1.5"]),
+    (MODELS + "num_processes: -1\n", ["c.yaml: num_processes must be >= 1 or 'auto', got -1"]),
 ])
 def test_bad_campaign_file_is_one_error_line_and_writes_nothing(tmp_path, capfd, text, parts):
     path = tmp_path / "c.yaml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    _refused(run_cli(capfd, "campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
-                     "--book", tmp_path / "book", "--dry-run"), *parts)  # the real run is refused by the same check
+    args = ["campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs", "--book", tmp_path / "book"]
+    for flag in ("--dry-run", "--no-analysis"):  # the dry run first: a real run that is not refused trains
+        _refused(run_cli(capfd, *args, flag), *parts)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no runs, book or data folder
+
+
+def test_more_processes_than_this_machine_has_are_refused_before_the_data_or_the_manifest_is_written(
+        tmp_path, capfd, monkeypatch):
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    cpus = os.cpu_count()
+    path = tmp_path / "c.yaml"
+    path.write_text(MODELS + f"num_processes: {cpus + 1}\ndefaults: {{data_root: {tmp_path / 'data'}}}\n")
+    _refused(run_cli(capfd, "campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
+                     "--book", tmp_path / "book", "--no-analysis"),
+             f"c.yaml: num_processes={cpus + 1} exceeds the {cpus} CPUs of this machine; use 'auto' or at most {cpus}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
 STUDY = "variants: [{label: a, model: resnet_20}]\n"

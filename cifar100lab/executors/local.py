@@ -30,7 +30,7 @@ from ..kernels import (
     processes_per_run,
     run_in_slots,
 )
-from ..launch import torch_threads
+from ..launch import choose_processes, torch_threads
 from ..runs import (
     NOTEBOOKS,
     Run,
@@ -99,6 +99,18 @@ def side_by_side(campaign: Campaign, jobs=None, runs_per_gpu: int | None = None)
     return campaign_jobs(jobs, runs_per_gpu, flag or campaign.path or campaign.name), runs_per_gpu is not None
 
 
+def run_processes(campaign: Campaign, jobs: int, shared: bool) -> int | str:
+    """Each run's num_processes: the campaign's with one job at a time; several jobs, or runs sharing GPUs, each
+    ``auto`` on its own GPUs. Checked against this machine's GPUs or CPUs, so a count it cannot start is refused
+    before anything is written rather than by the first run."""
+    nproc = campaign.num_processes if jobs == 1 and not shared else "auto"
+    try:
+        choose_processes(nproc)
+    except ConfigError as e:
+        raise ConfigError(f"{campaign.path or campaign.name}: {e}") from None
+    return nproc
+
+
 def shared_run_memory(campaign: Campaign, todo: list[Run]) -> int:
     """GPU memory each run sharing a GPU must find free: the largest peak that the campaign's ``executor:
     epoch_times`` record (``bench --campaign`` on a GPU) measured for a run to do, and at least
@@ -146,8 +158,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     jobs, shared = side_by_side(campaign, jobs, runs_per_gpu)
     done = {"complete"} | (set() if retry_skipped else {"skipped"})
     log_dir = Path(runs_root) / campaign.name / "logs"
-    # one job runs with the campaign's processes; several jobs, or runs sharing GPUs, each on its own GPUs
-    nproc = campaign.num_processes if jobs == 1 and not shared else "auto"
+    nproc = run_processes(campaign, jobs, shared)
 
     def attempt(run: Run, slot: KernelSlot) -> str:
         return _attempt(run, force, done, lambda r: execute_notebook(r, notebook, slot, log_dir, nproc))
