@@ -56,6 +56,16 @@ def executor_with_flags(executor, a):
     return executor.with_changes(changes, "command line")
 
 
+def check_folder(path, flag: str, what: str) -> None:
+    """A folder flag that names a file, or a path under one, is refused before any work: the campaign would
+    otherwise fail writing into it (README.md/generated: not a directory) only after every run."""
+    from .config_files import ConfigError
+    path = Path(path)
+    there = next(p for p in (path, *path.parents) if p.exists())  # '.' or '/' at the latest
+    if not there.is_dir():
+        raise ConfigError(f"{flag} {path}: {there} is not a folder; give {what}")
+
+
 def cmd_campaign(a) -> int:
     from . import campaign as C
     from .config_files import ConfigError
@@ -65,6 +75,8 @@ def cmd_campaign(a) -> int:
     from .runs import describe
     from .settings import parse_set
     try:
+        check_folder(a.runs_root, "--runs-root", "the folder that holds <campaign>/<run> folders (default: runs)")
+        check_folder(a.book, "--book", "the book folder the analysis writes pages into (default: book)")
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=parse_set(a.set))
         if a.jobs is not None:

@@ -98,6 +98,24 @@ def test_bad_study_file_is_one_error_line_in_a_dry_and_a_real_run_and_writes_not
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "s.yaml"]
 
 
+@pytest.mark.parametrize("flag, given, parts", [
+    ("--book", "README.md", ["--book {tmp}/README.md: {tmp}/README.md is not a folder; give the book folder"]),
+    ("--book", "README.md/book", ["--book {tmp}/README.md/book: {tmp}/README.md is not a folder"]),
+    ("--runs-root", "README.md", ["--runs-root {tmp}/README.md: {tmp}/README.md is not a folder; give the folder "
+                                  "that holds <campaign>/<run> folders"]),
+], ids=["book-file", "book-under-a-file", "runs-root-file"])
+def test_a_folder_flag_that_names_a_file_is_refused_before_any_run(tmp_path, capfd, flag, given, parts):
+    """--book README.md passed the dry run, then failed after every run: README.md/generated: not a directory."""
+    (tmp_path / "README.md").write_text("kept\n")
+    (tmp_path / "c.yaml").write_text(MODELS)
+    folders = {"--runs-root": tmp_path / "runs", "--book": tmp_path / "book", flag: tmp_path / given}
+    args = ["campaign", tmp_path / "c.yaml", "--dataset", "synthetic", *[x for kv in folders.items() for x in kv]]
+    for more in (["--dry-run"], ["--no-analysis"]):
+        _refused(run_cli(capfd, *args, *more), *[p.format(tmp=tmp_path) for p in parts])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "c.yaml"]
+    assert (tmp_path / "README.md").read_text() == "kept\n"
+
+
 @pytest.mark.parametrize("command, given, kind", [
     ("campaign", "params/tune/resnet56-sgd.yaml", "a tune study, which `cifar100lab tune` runs"),
     ("campaign", "benchmarks/fashion_check.yaml", "a runs file, which `cifar100lab timed-runs` runs"),
