@@ -35,7 +35,7 @@ from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings
 from .runs import Run
-from .settings import apply_set, top_level_keys
+from .settings import apply_set, check_mapping_fields, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs", "runs_per_gpu", "executor", "robustness")
@@ -112,10 +112,15 @@ def _refuse_per_run_fields(fields: dict, where: str, allowed: tuple[str, ...] = 
                           + "; ".join(f"{k} belongs in {PER_RUN[k]}" for k in bad))
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _seeds(value, where: str) -> list[int]:
-    seeds = list(range(value)) if isinstance(value, int) else list(value)
-    if not seeds or not all(isinstance(s, int) for s in seeds):
-        raise ConfigError(f"{where}: seeds must be a count or a list of integers, got {value!r}")
+    """A count (seeds 0 … n-1) or a list of integers; ``where`` names the key."""
+    seeds = list(range(value)) if _whole(value) else list(value) if isinstance(value, list) else []
+    if not seeds or not all(map(_whole, seeds)):
+        raise ConfigError(f"{where} must be a count or a list of integers (e.g. 3 or [0, 1, 2]), got {value!r}")
     return seeds
 
 
@@ -156,12 +161,21 @@ def load_study(path: str | os.PathLike) -> Study:
                           f"variant against the first), got {within!r}")
     name = check_name(d.get("study") or path.stem, f"{path}: study name")
     return Study(name, _bilingual(path, d, "title") or {"en": name, "zh": name}, _bilingual(path, d, "question"),
-                 _seeds(d.get("seeds", 3), str(path)), variants, str(path), within)
+                 _seeds(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), within)
 
 
 def _bilingual(path: Path, d: dict, key: str) -> dict:
     """A study's ``title`` or ``question``, checked now: the report reads it per language after every run."""
     return {} if d.get(key) is None else bilingual(d[key], f"{path}: {key}")
+
+
+def _studies(path: Path, entries) -> list[Study]:
+    """The campaign's studies; their paths are relative to the campaign file's folder, so a campaign works from
+    any working folder."""
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: studies must be a list of study files or {{study: PATH, models: [MODEL, ...]}} "
+                          f"entries, got {entries!r}")
+    return [_campaign_study(path, entry) for entry in entries]
 
 
 def _campaign_study(path: Path, entry) -> Study:
@@ -215,13 +229,13 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: defaults must be a mapping of TrainConfig fields, got {defaults!r}")
     _refuse_per_run_fields(defaults, f"{path}: defaults")
+    check_mapping_fields(defaults, f"{path}: defaults")
     _refuse_per_run_fields(top_level_keys(set_values or {}), "--set")
     defaults = apply_set(defaults, set_values or {})
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
-    # Study paths are relative to the campaign file's folder, so a campaign works from any working folder.
-    studies = [_campaign_study(path, s) for s in d.get("studies") or []]
+    studies = _studies(path, d.get("studies") or [])
     camp = Campaign(name, d.get("description", ""), dataset, d.get("num_processes", "auto"),
-                    _seeds(d.get("seeds", [0]), str(path)), list(models), defaults, studies,
+                    _seeds(d.get("seeds", [0]), f"{path}: seeds"), list(models), defaults, studies,
                     jobs=d.get("jobs", 1), path=str(path))
     resolve_jobs(camp.jobs, str(path))
     check_processes(camp.num_processes, f"{path}: num_processes")  # this machine's count: when runs start here
@@ -230,7 +244,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
         raise ConfigError(f"{path}: give jobs (runs side by side in all) or runs_per_gpu (runs sharing each GPU), "
                           "not both")
     camp.executor = ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor")
-    study_seeds = d.get("study_seeds")
+    study_seeds = None if d.get("study_seeds") is None else _seeds(d["study_seeds"], f"{path}: study_seeds")
     # A model entry is a name or a mapping {model, options, name (run-id stem), any TrainConfig field}.
     entries = [_model_entry(path, e) for e in models]
     camp.models = [e.get("name") or e["model"] for e in entries]
@@ -243,7 +257,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
         runs.add_entry(e, camp.seeds)
     camp.model_runs = list(runs.model_runs)
     for st in studies:
-        seeds = _seeds(study_seeds, str(path)) if study_seeds is not None else st.seeds
+        seeds = study_seeds or st.seeds
         for v in st.variants:
             camp.variant_runs[(st.name, v.label)] = runs.add_variant(st, v, seeds)
     camp.runs = list(runs.runs.values())
@@ -279,8 +293,11 @@ def _robustness(path: Path, block, models: list[str]) -> RobustnessSettings | No
 
 def _model_list(path: Path, models) -> list:
     """The campaign's model entries: its list, or the names a model set's word (``study``, ``registered``) means."""
-    if not isinstance(models, str):
+    if isinstance(models, list):
         return list(models)
+    if not isinstance(models, str):
+        raise ConfigError(f"{path}: models must be a list of model names or entries, or a model set's name (study, "
+                          f"registered), got {models!r}")
     try:
         return model_set(models)
     except ValueError as e:
@@ -290,10 +307,16 @@ def _model_list(path: Path, models) -> list:
 def _model_entry(path: Path, entry) -> dict:
     """A model entry: a name, or a mapping of ``model``, ``options``, ``name`` (the run-id stem, a plain name)
     and TrainConfig fields that do not vary per run."""
+    if not isinstance(entry, (str, dict)):
+        raise ConfigError(f"{path}: model entry {entry!r} must be a model name or a mapping {{model: NAME, "
+                          f"options: {{...}}, name: RUN_ID_STEM, any TrainConfig field}}")
     e = dict(entry) if isinstance(entry, dict) else {"model": entry}
     if "model" not in e:
         raise ConfigError(f"{path}: model entry {e} has no 'model'")
+    if not isinstance(e["model"], str):
+        raise ConfigError(f"{path}: model entry {e}: model must be a registered model's name, got {e['model']!r}")
     _refuse_per_run_fields(e, f"{path}: model entry {e['model']}", allowed=ENTRY_KEYS)
+    check_mapping_fields(e, f"{path}: model entry {e['model']}")
     if "name" in e:
         check_name(e["name"], f"{path}: model entry {e['model']}: name")
     return e
@@ -304,7 +327,7 @@ def run_config(campaign: str, dataset: str, defaults: dict, model: str, options:
     """A campaign run's TrainConfig fields: the campaign's defaults, the entry's or variant's own fields
     (``extra``, its recipe overrides over the defaults' overrides), the network and the seed."""
     extra = extra or {}
-    overrides = {**defaults.get("overrides", {}), **extra.get("overrides", {})}
+    overrides = {**(defaults.get("overrides") or {}), **(extra.get("overrides") or {})}
     return {**defaults, **extra, "overrides": overrides, "model": model, "options": options, "seed": seed,
             "dataset": dataset, "campaign": campaign, "resume": True}
 

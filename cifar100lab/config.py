@@ -339,6 +339,9 @@ class ExecutorConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "executor") -> "ExecutorConfig":
+        if d is not None and not isinstance(d, dict):  # `executor: slurm` means {kind: slurm}, but says less
+            raise ConfigError(f"{where} must be a mapping, e.g. {{kind: slurm, partition: gpu}} (keys: "
+                              f"{', '.join(EXECUTOR_KEYS)}), got {d!r}")
         d = dict(d or {})
         refuse_unknown_keys(d, EXECUTOR_KEYS, where)
         executor = cls(**d)
@@ -359,6 +362,9 @@ class ExecutorConfig:
                 raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
         if self.mem_gb is not None and (not isinstance(self.mem_gb, (int, float)) or self.mem_gb <= 0):
             raise ConfigError(f"{where}: mem_gb must be a positive number, got {self.mem_gb!r}")
+        if self.extra is not None and not isinstance(self.extra, dict):  # passed to sbatch option by option
+            raise ConfigError(f"{where}: extra must be a mapping of sbatch options, e.g. {{exclusive: true}}, "
+                              f"got {self.extra!r}")
         if not isinstance(self.time_margin, (int, float)) or self.time_margin < 1:
             raise ConfigError(f"{where}: time_margin must be a number >= 1, got {self.time_margin!r}")
         if self.epoch_times and not Path(self.epoch_times).is_file():

@@ -56,6 +56,7 @@ def apply_set(base: dict, values: dict[str, Any]) -> dict:
     """``base`` (a mapping of TrainConfig fields, left unchanged) with every ``--set`` value on top: a plain key
     replaces its field, a dotted one changes one key of a mapping field and keeps the rest."""
     out = copy.deepcopy(base)
+    check_mapping_fields({key: value for key, value in values.items() if "." not in key}, "--set")
     for key, value in values.items():
         path = check_set_key(key)
         if len(path) == 1:
@@ -68,6 +69,15 @@ def apply_set(base: dict, values: dict[str, Any]) -> dict:
             raise ConfigError(f"--set {key}: {path[0]} is {inner!r}, not a mapping; set it whole instead")
         out[path[0]] = {**inner, path[1]: value}
     return out
+
+
+def check_mapping_fields(fields: dict, where: str) -> None:
+    """The mapping fields (overrides, options) in ``fields`` as mappings (None: left out): a run's are merged key
+    by key over the campaign's, so a number or a word there is refused before any run, naming the key."""
+    for key, what in MAPPING_FIELDS.items():
+        if fields.get(key) is not None and not isinstance(fields[key], dict):
+            raise ConfigError(f"{where}: {key} must be a mapping of {what}s ({{NAME: VALUE}}; one of them: "
+                              f"{key}.NAME), got {fields[key]!r}")
 
 
 def top_level_keys(values: dict[str, Any]) -> dict[str, Any]:

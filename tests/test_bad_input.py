@@ -51,6 +51,25 @@ def _refused(result, *parts):
                                         "got 'many'"]),
     (MODELS + "num_processes: 1.5\n", ["num_processes must be 'auto' or a whole number", "got 1.5"]),
     (MODELS + "num_processes: -1\n", ["c.yaml: num_processes must be >= 1 or 'auto', got -1"]),
+    (MODELS + "seeds: 3.5\n", ["c.yaml: seeds must be a count or a list of integers (e.g. 3 or [0, 1, 2]), got 3.5"]),
+    (MODELS + "seeds:\n", ["c.yaml: seeds must be a count or a list of integers", "got None"]),
+    (MODELS + "seeds: true\n", ["c.yaml: seeds must be a count", "got True"]),
+    (MODELS + "seeds: [0, 1.5]\n", ["c.yaml: seeds must be a count", "got [0, 1.5]"]),
+    (MODELS + "study_seeds: 2.5\n", ["c.yaml: study_seeds must be a count or a list of integers", "got 2.5"]),
+    ("models: 5\n", ["c.yaml: models must be a list of model names or entries, or a model set's name", "got 5"]),
+    ("models: [[resnet_20]]\n", ["model entry ['resnet_20'] must be a model name or a mapping {model: NAME"]),
+    ("models: [{model: [resnet_20]}]\n", ["model entry {'model': ['resnet_20']}: model must be a registered"]),
+    ("models: [{model: eca_resnet_20, options: 5}]\n", ["model entry eca_resnet_20: options must be a mapping of "
+                                                          "model options ({NAME: VALUE}; one of them: options.NAME), "
+                                                          "got 5"]),
+    ("models: [{model: resnet_20, overrides: [0.1]}]\n", ["model entry resnet_20: overrides must be a mapping"]),
+    ("studies: 5\n", ["c.yaml: studies must be a list of study files or {study: PATH, models: [MODEL, ...]} "
+                      "entries, got 5"]),
+    (MODELS + "defaults: {overrides: 5}\n", ["c.yaml: defaults: overrides must be a mapping of recipe fields "
+                                             "({NAME: VALUE}; one of them: overrides.NAME), got 5"]),
+    (MODELS + "executor: slurm\n", ["c.yaml: executor must be a mapping, e.g. {kind: slurm, partition: gpu} "
+                                    "(keys: kind,", "got 'slurm'"]),
+    (MODELS + "executor: {kind: slurm, extra: exclusive}\n", ["executor: extra must be a mapping of sbatch options"]),
 ])
 def test_bad_campaign_file_is_one_error_line_and_writes_nothing(tmp_path, capfd, text, parts):
     path = tmp_path / "c.yaml"
@@ -87,6 +106,7 @@ STUDY = "variants: [{label: a, model: resnet_20}]\n"
     ("variants: 5\n", ["s.yaml: variants must be a list of mappings", "got 5"]),
     ("variants: [{label: a, model: [resnet_20]}]\n", ["variant 1 (a): model must be a registered model's name"]),
     ("variants: [{label: a, model: resnet_20, label_zh: {x: 1}}]\n", ["variant 1 (a): label_zh must be text"]),
+    ("seeds: 1.5\n" + STUDY, ["s.yaml: seeds must be a count or a list of integers", "got 1.5"]),
 ])
 def test_bad_study_file_is_one_error_line_in_a_dry_and_a_real_run_and_writes_nothing(tmp_path, capfd, text, parts):
     (tmp_path / "s.yaml").write_text(text)
@@ -166,6 +186,8 @@ def test_yaml_over_the_size_limit_is_refused_saying_the_limit(tmp_path, capfd):
     ("epochs.x=1", ["--set epochs.x: epochs is not a mapping", "--set epochs=VALUE"]),
     ("overrides.lr.x=1", ["one key deep", "--set overrides.lr=VALUE"]),
     ("overrides..lr=1", ["--set expects KEY=VALUE"]),
+    ("overrides=3", ["--set: overrides must be a mapping of recipe fields ({NAME: VALUE}; one of them: "
+                     "overrides.NAME), got 3"]),
 ])
 def test_bad_set_value_is_one_error_line_in_campaign_and_train(tmp_path, capfd, pair, parts):
     path = tmp_path / "c.yaml"

@@ -66,6 +66,7 @@ GOOD = STUDY.format(root="/nonexistent", n_trials=2)
     (("heartbeat: 1", "heartbeat: 1\npruner: quantile"), ["pruner must be one of median, hyperband, none"]),
     (("heartbeat: 1", "heartbeat: 1\npruner: {kind: median, n_warmup_steps: -1}"), ["pruner median"]),
     (("heartbeat: 1", "heartbeat: 1\nstorage: not a url"), ["not an SQLAlchemy URL"]),
+    (("heartbeat: 1", "heartbeat: 1\nexecutor: slurm"), ["tiny.yaml: executor must be a mapping", "got 'slurm'"]),
     (("max_steps_per_epoch: 1,", "max_steps_per_epoch: 1, seed: 3,"), ["seed cannot be set there"]),
     (("max_steps_per_epoch: 1,", "max_steps_per_epoch: 1, lr: 0.1,"), ["lr is both searched and fixed"]),
     (("model: resnet_20", "model: resnet_2000"), ["resnet_2000"]),
