@@ -70,8 +70,10 @@ def cmd_campaign(a) -> int:
     from . import campaign as C
     from .config_files import ConfigError
     from .data import DataError, data_available, load_dataset
+    from .executors.slurm import SlurmError, check_ready
     from .kernels import check_runs_per_gpu, resolve_jobs
     from .model_catalog import stale_note
+    from .records import RecordError
     from .runs import describe
     from .settings import parse_set
     try:
@@ -91,12 +93,14 @@ def cmd_campaign(a) -> int:
         if executor.kind == "local" and not a.status and not a.dry_run:  # a dry run checks the file, not this machine
             # GPUs to share and each run's processes: checked before any run, and before the data is written
             run_processes(camp, *side_by_side(camp, a.jobs, a.runs_per_gpu))
+        if executor.kind == "slurm" and not a.status and not a.dry_run:
+            check_ready(camp, a.runs_root)  # before the data, the manifest or a job's file is written
         first = camp.runs[0].config
         # The data must be there (or obtainable) before any run starts; a dry run only looks, writing nothing.
         data_note = data_available(first.dataset, first.data_root, first.download) if a.dry_run else None
         if not a.dry_run and not a.status:
             load_dataset(first.dataset, first.data_root, first.download, first.train_subset, first.test_subset)
-    except (ConfigError, DataError) as e:
+    except (ConfigError, DataError, RecordError, SlurmError) as e:
         return _fail(e)
     for note in C.skipped_variants(camp):  # a study variant whose teacher is not trained yet
         print(note)

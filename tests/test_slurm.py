@@ -201,6 +201,45 @@ def test_a_damaged_slurm_state_is_one_error_line_exit_2_and_nothing_is_written(t
     assert not (state.parent / records.MANIFEST).exists()  # nothing written before the refusal
 
 
+NO_CONFIG = ("echo '{tool}: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host' >&2\n"
+             "echo '{tool}: fatal: Could not establish a configuration source' >&2\nexit 1")  # no Slurm here
+
+
+@pytest.mark.parametrize("tools, why", [
+    ({"squeue": NO_CONFIG.format(tool="squeue"), "sbatch": NO_CONFIG.format(tool="sbatch")},
+     "`squeue --me -h -o %i` failed (squeue: fatal: Could not establish a configuration source); is Slurm reachable "
+     "from here? Nothing was submitted."),
+    ({"squeue": "exit 0"}, "--executor slurm needs Slurm's sbatch on PATH"),
+], ids=["unreachable", "no-sbatch"])
+def test_a_slurm_that_cannot_take_jobs_is_one_error_line_before_the_data_or_the_manifest_is_written(
+        tmp_path, monkeypatch, tools, why):
+    """Its first submission asked Slurm nothing before sbatch: a submitit traceback, after campaign.json, the
+    jobs' pickles and run files were written (and the data before the check for sbatch)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, script in tools.items():
+        (bin_dir / tool).write_text(f"#!/bin/sh\n{script}\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))  # Slurm's commands only: this machine's would be asked otherwise
+    yaml_path = write_campaign(tmp_path / "c.yaml", tmp_path / "data", "c", ["resnet_20"])
+    code, out = campaign(yaml_path, tmp_path / "runs", tmp_path / "book", "--executor", "slurm")
+    assert code == 2 and out.startswith(f"error: {why}") and out.count("\n") == 1, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "c.yaml"]
+
+
+def test_jobs_that_sbatch_refuses_are_one_error_line_and_leave_none_of_their_files(tmp_path, monkeypatch,
+                                                                                  synthetic_root):
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0", sbatch=(
+        "echo 'sbatch: error: Invalid partition name specified' >&2\n"
+        "echo 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1"))
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    code, out = campaign(yaml_path, tmp_path / "runs", tmp_path / "book", "--executor", "slurm", "--partition", "gpu")
+    assert code == 2 and out == ("error: Slurm could not take the jobs: sbatch: error: Batch job submission failed: "
+                                 "Invalid partition name specified; nothing was submitted\n"), out
+    left = sorted(str(p.relative_to(tmp_path / "runs")) for p in (tmp_path / "runs").rglob("*") if p.is_file())
+    assert left == ["c/.slurm.json.lock"]  # no campaign.json, slurm.json, job pickles or run files
+
+
 def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_environment(monkeypatch):
     import submitit
     from accelerate.commands.launch import launch_command_parser

@@ -22,6 +22,7 @@ YAML (``executor:``) keys are :class:`cifar100lab.config.ExecutorConfig`'s; ``--
 from __future__ import annotations
 
 import fcntl
+import io
 import math
 import os
 import shutil
@@ -29,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,6 +194,14 @@ class SlurmError(RuntimeError):
     """Slurm could not be asked; nothing is submitted on a guess."""
 
 
+def last_line(text: str, limit: int = 300) -> str:
+    """The last line of a Slurm command's error text, where sbatch and squeue say why ("fatal: …"), so the
+    refusal stays one line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[:limit] + " …"
+
+
 def _query(cmd: list[str], required: bool) -> list[str]:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -201,9 +210,19 @@ def _query(cmd: list[str], required: bool) -> list[str]:
     if proc.returncode == 0:
         return proc.stdout.splitlines()
     if required:  # without the live view every job would look gone, and live runs would be submitted again
-        raise SlurmError(f"`{' '.join(cmd)}` failed ({proc.stderr.strip() or proc.returncode}); is Slurm reachable "
-                         f"from here? Nothing was submitted.")
+        raise SlurmError(f"`{' '.join(cmd)}` failed ({last_line(proc.stderr) or proc.returncode}); is Slurm "
+                         f"reachable from here? Nothing was submitted.")
     return []  # sacct without accounting: squeue alone knows the live jobs
+
+
+def check_ready(campaign: Campaign, runs_root) -> None:
+    """Before anything is written (the data, the manifest, the jobs' files): the campaign's state can be read,
+    sbatch is on PATH and Slurm's controller answers. The first submission asks Slurm nothing else before
+    sbatch, which would fail only after every job's files were written."""
+    read_state(state_path(campaign, runs_root))  # damaged: the first thing to mend, whatever Slurm says
+    if shutil.which("sbatch") is None:
+        raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
+    _query(["squeue", "--me", "-h", "-o", "%i"], required=True)
 
 
 def job_states(job_ids: list[str]) -> dict[str, str]:
@@ -293,15 +312,23 @@ def submit_runs(campaign: Campaign, runs: list[Run], executor: ExecutorConfig, r
     if graphed and (why := launch_conflict(gpus, max(1, gpus) * executor.nodes, no_gpu)):
         raise ConfigError(f"{why} ({len(graphed)} run(s) to submit ask for it; each job has {gpus} GPU(s) on "
                           f"{executor.nodes} node(s); nothing was submitted)")
+    import submitit
     root = Path(runs_root) / campaign.name
     log_dir = root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     for run in runs:  # written here once, read by every node of a multi-node job
         records.atomic_write_json(run_file(run, log_dir), run.config.to_dict())
     ex = _submitit_executor(executor, root / "slurm", time_limit_min(runs, executor, gpus), gpus, campaign.name)
-    with ex.batch():
-        jobs = [ex.submit(RunJob(run, str(notebook.resolve()), str(log_dir.resolve()), os.getcwd(), executor, gpus))
-                for run in runs]
+    before = set((root / "slurm").glob("*"))
+    try:  # submitit prints sbatch's refusal whole on stderr before raising it: said once, in one line, below
+        with redirect_stderr(io.StringIO()), ex.batch():  # (the batch is submitted as it closes)
+            jobs = [ex.submit(RunJob(run, str(notebook.resolve()), str(log_dir.resolve()), os.getcwd(), executor,
+                                     gpus)) for run in runs]
+    except submitit.core.utils.FailedJobError as e:  # sbatch refused: its files name jobs that never were
+        for leftover in [run_file(run, log_dir) for run in runs] + sorted(set((root / "slurm").glob("*")) - before):
+            if not leftover.is_dir():
+                leftover.unlink(missing_ok=True)
+        raise SlurmError(f"Slurm could not take the jobs: {last_line(str(e))}; nothing was submitted") from None
     return {run.run_id: job.job_id for run, job in zip(runs, jobs)}
 
 
@@ -312,12 +339,19 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
     with locked(path):
         state = read_state(path)
         states = campaign_states(campaign, runs_root, state)
+        manifest = Path(runs_root) / campaign.name / records.MANIFEST
+        first = not manifest.exists()
         write_manifest(campaign, runs_root)  # after the state is read and Slurm answered: a refusal writes nothing
         again = {"new", "interrupted"} | ({"failed"} if retry_failed else set()) | ({"skipped"} if retry_skipped else set())
         todo = [r for r in campaign.runs if states[r.run_id]["state"] in again]
         if not todo:
             return []
-        jobs = submit_runs(campaign, todo, executor, runs_root, notebook)
+        try:
+            jobs = submit_runs(campaign, todo, executor, runs_root, notebook)
+        except SlurmError:
+            if first:  # a new campaign that Slurm refused leaves no manifest behind
+                manifest.unlink(missing_ok=True)
+            raise
         for rid, job in jobs.items():
             entry = state["runs"].setdefault(rid, {"jobs": []})
             entry.update(job_id=job, submitted=records.now())
@@ -364,8 +398,6 @@ def main(campaign: Campaign, executor: ExecutorConfig, args, notebook: Path, log
     if executor.kind == "slurm" and not args.status:
         if args.force:
             raise ConfigError("--force is for the local executor; move a run's folder aside to re-run it on Slurm")
-        if shutil.which("sbatch") is None:
-            raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
         if not submit(campaign, executor, args.runs_root, notebook, args.retry_failed, args.retry_skipped, log):
             log("nothing to submit: every run is done, skipped (see --retry-skipped), failed (see --retry-failed) "
                 "or has a live job")
