@@ -37,6 +37,7 @@ LEGACY_NORMALIZATION = {"cifar100": (data_mod.CIFAR100_MEAN, data_mod.CIFAR100_S
 # The pretrained-cfg fields that describe the architecture itself; the rest of timm's cfg (licence, hub ids,
 # test-time sizes) describes the ImageNet weights a run may have started from, not the exported ones.
 ARCHITECTURE_CFG_KEYS = ("first_conv", "classifier", "fixed_input_size")
+RUN_FILES = (records.RECORD, records.CHECKPOINT, records.METRICS)  # what marks a folder as a run's
 RECORD_REMEDY = "restore it, or move it aside to export from the checkpoint's config alone"
 EXPORT_REMEDY = "export the run again with `python -m cifar100lab export`"
 
@@ -242,18 +243,40 @@ def export_run(source: str | os.PathLike, out_dir: str | os.PathLike | None = No
     Everything is checked first (the weights are loaded into their network, exactly), so a refused export
     writes nothing."""
     from safetensors.torch import save as safetensors_bytes
-    facts, state = read_trained(source)
-    model = build_trained(facts, state)
     source = Path(source)
     out = Path(out_dir) if out_dir else (source if source.is_dir() else source.parent) / "export"
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"cannot export to {out}: it is a file; pass --out FOLDER")
+    check_export_folder(out)
+    facts, state = read_trained(source)
+    model = build_trained(facts, state)
     blob = safetensors_bytes({k: v.detach().contiguous() for k, v in state.items()}, metadata={"format": "pt"})
     config = hub_config(facts, model, hashlib.sha256(blob).hexdigest())
     # weights first: a crash between the two writes leaves a config whose hash refuses the new weights
     records.atomic_write(out / WEIGHTS, lambda f: f.write(blob))
     records.atomic_write_json(out / EXPORT_CONFIG, config)
     return out
+
+
+def check_export_folder(out: Path) -> None:
+    """An export goes into a new folder or over an earlier export, never over what else a folder holds: a run's
+    own config.json has the export config's name, and files another tool wrote are not ours to replace."""
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"cannot export to {out}: it is a file; pass --out FOLDER")
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held:
+        raise ExportError(f"cannot export to {out}: it is a run's folder (it holds {', '.join(held)}), whose "
+                          f"{EXPORT_CONFIG} the export would replace; pass --out a new folder (default: <run>/export)")
+    ours = [name for name in (WEIGHTS, EXPORT_CONFIG) if (out / name).exists()]
+    if ours and not _is_export_config(out / EXPORT_CONFIG):
+        raise ExportError(f"cannot export to {out}: it holds {' and '.join(ours)} not written by an earlier "
+                          f"cifar100lab export, which the export would replace; pass --out a new folder, or move "
+                          f"them aside")
+
+
+def _is_export_config(path: Path) -> bool:
+    try:
+        return isinstance(records.read_json(path).get(OWN_KEY), dict)
+    except (records.RecordError, OSError):
+        return False
 
 
 def load_message(out: Path) -> str:

@@ -166,3 +166,20 @@ def test_a_damaged_record_is_one_line_naming_it_for_export_and_torch_hub(runs, t
 def test_export_of_something_that_is_not_a_run_is_one_error_line(tmp_path, capfd):
     proc = run_cli(capfd, "export", tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_export_never_writes_over_a_runs_files_nor_files_it_did_not_write(runs, tmp_path, capfd):
+    other = tmp_path / "other-run"
+    shutil.copytree(runs["ghostnet_100"], other)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "config.json").write_text('{"mine": true}')
+    for out, why in [(other, "it is a run's folder (it holds record.json, checkpoint.pt, metrics.jsonl)"),
+                     (runs["resnet_20"], "it is a run's folder"), (foreign, "it holds config.json not written by an earlier")]:
+        before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+        proc = run_cli(capfd, "export", runs["resnet_20"], "--out", out)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and why in proc.stderr, proc.stderr
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    again = tmp_path / "exp"
+    for _ in range(2):  # an earlier export of the run is replaced
+        assert run_cli(capfd, "export", runs["resnet_20"], "--out", again).returncode == 0
