@@ -17,6 +17,10 @@ from .data import Dataset, load_dataset
 from .models import count_params
 from .train import Learner, build_learner, build_model, evaluate
 
+EVALUATION = "evaluation.json"  # beside the checkpoint, unless --out says otherwise
+EVALUATION_KEYS = {"checkpoint", "epoch", "evaluated_at"}  # what marks a file as an earlier evaluation
+RUN_FILES = (records.RECORD, records.CHECKPOINT, records.CONFIG, records.METRICS)
+
 
 @dataclass
 class Loaded:
@@ -44,6 +48,25 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
     return Loaded(plan, dataset, build_learner(plan, accelerator, model), accelerator)
 
 
+def check_out(out: Path) -> None:
+    """The evaluation goes to a new file or over an earlier evaluation, never over a run's own files (a record
+    replaced by an evaluation reads as no run at all) nor over a file it did not write."""
+    if {out.name, out.resolve().name} & set(RUN_FILES):
+        raise ConfigError(f"cannot write the evaluation to {out}: {', '.join(RUN_FILES)} are a run's own files; "
+                          f"pass --out another file (default: {EVALUATION} beside the checkpoint)")
+    records.writable_output(out, "the evaluation")
+    if out.exists() and not _is_evaluation(out):
+        raise ConfigError(f"cannot write the evaluation to {out}: it holds something other than an earlier "
+                          f"evaluation, which would be lost; pass --out a new file, or move it aside")
+
+
+def _is_evaluation(path: Path) -> bool:
+    try:  # an evaluation is a few kB: a larger file is something else, and is not read whole to find out
+        return path.stat().st_size < 1 << 20 and EVALUATION_KEYS <= records.read_json(path).keys()
+    except (records.RecordError, OSError):
+        return False
+
+
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
                         data_root: str | None = None, batch_size: int = 1000) -> dict:
     """Evaluate a saved checkpoint on the test images its run was measured on (its test_subset, if any; single
@@ -52,9 +75,9 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a whole number of images, at least 1, got {batch_size!r}")
     checkpoint = checkpoint_file(checkpoint)
-    out = Path(out) if out else checkpoint.parent / "evaluation.json"
-    ckpt = read_checkpoint(checkpoint)
-    records.writable_output(out, "the evaluation")
+    out = Path(out) if out else checkpoint.parent / EVALUATION
+    ckpt = read_checkpoint(checkpoint)  # first: a missing checkpoint's folder is no --out problem
+    check_out(out)
     loaded = load_for_evaluation(checkpoint, ckpt, data_root)
     cfg, dataset, learner, accelerator = loaded.plan.config, loaded.dataset, loaded.learner, loaded.accelerator
     device = accelerator.device

@@ -114,6 +114,22 @@ def test_evaluate_checks_its_output_before_evaluating(trained, tmp_path, monkeyp
         evaluate_checkpoint(trained / records.CHECKPOINT, out=tmp_path / "no" / "such" / "folder" / "e.json")
 
 
+def test_evaluate_never_writes_over_a_runs_files_nor_a_file_that_is_not_an_evaluation(trained, tmp_path, capfd):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.json").write_text('{"mine": true}')
+    targets = [trained / name for name in (records.RECORD, records.CHECKPOINT, records.CONFIG, records.METRICS)]
+    for out in [*targets, other / records.RECORD, other / "notes.json"]:
+        before = out.read_bytes() if out.exists() else None
+        proc = run_cli(capfd, "evaluate", trained, "--out", out)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "cannot write the evaluation to" in proc.stderr and "pass --out" in proc.stderr
+        assert (out.read_bytes() if out.exists() else None) == before
+    for _ in range(2):  # evaluating again replaces the earlier evaluation beside the checkpoint
+        assert run_cli(capfd, "evaluate", trained).returncode == 0
+    assert records.read_json(trained / "evaluation.json")["epoch"] == 1
+
+
 def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_path, capfd):
     import yaml
     cfg = tiny_config(synthetic_root, tmp_path / "big", batch_size=5000)  # more than the 1,024 images
