@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from . import records
+from . import locks, records
+from .config_files import ConfigError
+
+RUN_NAMES = ("straight", "interrupted")  # the resume check's runs: one left alone, one killed and resumed
 
 
 def _environment() -> dict:
@@ -59,6 +63,35 @@ def fork_check(config: dict) -> dict:
     return {"check": "fork", "passed": passed, "child": child, "processes_auto": processes, **_environment()}
 
 
+def fresh_work_dir(work_dir: Path) -> None:
+    """Make ``work_dir`` and empty it of an earlier check's runs: a run found complete trains nothing, and the
+    check would pass having tested nothing. Only runs this check made there go (their folder is the run_dir of
+    the config it wrote beside them); anything else, or a run still training, is refused before any is removed."""
+    existing = next(folder for folder in (work_dir, *work_dir.parents) if folder.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"--work-dir: {existing} is a file, not a folder; pass --work-dir FOLDER")
+    left = [work_dir / name for name in RUN_NAMES if (work_dir / name).exists()]
+    for run_dir in left:
+        if not _made_by_check(run_dir):
+            raise ConfigError(f"{run_dir} was not made by `check resume`, and the check would replace it; pass "
+                              f"another --work-dir, or move it aside")
+        if holder := locks.holder(run_dir / locks.TRAINING_LOCK):
+            raise ConfigError(f"{run_dir} is being trained by {holder} (another check in this work dir?); wait "
+                              f"for it, or pass another --work-dir")
+    for run_dir in left:
+        shutil.rmtree(run_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _made_by_check(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is the run of the config file the check writes beside it."""
+    try:
+        cfg = yaml.safe_load(run_dir.with_suffix(".yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(cfg, dict) and cfg.get("run_dir") == str(run_dir) and cfg.get("run_id") == run_dir.name
+
+
 def _start_run(config_path: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "cifar100lab", "train", str(config_path)],
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -68,9 +101,9 @@ def resume_check(config: dict, work_dir: str | os.PathLike, timeout: float = 900
     """Run ``config`` straight through and, in another run folder, kill it after its first checkpoint and
     resume it; compare every epoch's metrics (timings aside)."""
     work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    fresh_work_dir(work_dir)
     runs = {}
-    for name in ("straight", "interrupted"):
+    for name in RUN_NAMES:
         cfg = {**config, "run_dir": str(work_dir / name), "run_id": name, "progress": False}
         path = work_dir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(cfg))
@@ -93,7 +126,7 @@ def resume_check(config: dict, work_dir: str | os.PathLike, timeout: float = 900
     resumed.wait(timeout)
     keys = ("epoch", "train_loss", "train_acc", "top1", "top5", "test_loss", "lr")
     curves = {name: [{k: row[k] for k in keys} for row in records.read_metrics(work_dir / name)]
-              for name in ("straight", "interrupted")}
+              for name in RUN_NAMES}
     record_path = work_dir / "interrupted" / records.RECORD
     record = records.read_json(record_path) if record_path.exists() else {}
     passed = (killed and straight.returncode == 0 and resumed.returncode == 0

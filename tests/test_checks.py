@@ -50,12 +50,30 @@ def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root
     config_file = tmp_path / "check.yaml"
     config_file.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "resume.json"
+    # an earlier check's run, complete, left in the work dir: found "already complete", it would train nothing
+    earlier = {**cfg, "run_dir": str(tmp_path / "work" / "resume" / "straight"), "run_id": "straight"}
+    assert train(earlier)["status"] == "complete"
+    (tmp_path / "work" / "resume" / "straight.yaml").write_text(yaml.safe_dump(earlier))
     # the check's own process is this one (its runs are real processes); one torch import fewer than a child
     proc = run_cli(capfd, "check", "resume", config_file, "--work-dir", tmp_path / "work", "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = yaml.safe_load(out.read_text())
     assert result["passed"] and result["killed_mid_run"] and result["resumed_from_epoch"] in (1, 2)
     assert len(result["curves"]["straight"]) == 3
+    assert "nothing trained" not in (tmp_path / "work" / "resume" / "straight.log").read_text()
+
+
+def test_resume_check_refuses_a_work_dir_holding_runs_it_did_not_make(synthetic_root, tmp_path, capfd):
+    cfg = tiny_config(synthetic_root, tmp_path / "unused", epochs=2)
+    config_file = tmp_path / "check.yaml"
+    config_file.write_text(yaml.safe_dump(cfg))
+    theirs = tmp_path / "work" / "resume" / "straight"
+    theirs.mkdir(parents=True)
+    (theirs / "record.json").write_text("{}")
+    proc = run_cli(capfd, "check", "resume", config_file, "--work-dir", tmp_path / "work")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{theirs} was not made by `check resume`" in proc.stderr and "pass another --work-dir" in proc.stderr
+    assert sorted(p.name for p in theirs.parent.iterdir()) == ["straight"] and (theirs / "record.json").exists()
 
 
 def test_resume_check_that_fails_says_why(tmp_path, capfd):
