@@ -279,6 +279,16 @@ def test_the_robustness_command_on_a_folder_without_a_campaign_is_one_line(tmp_p
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no campaign at" in done.stderr
 
 
+@pytest.mark.parametrize("manifest, says", [("{}", "it does not list the campaign's runs (KeyError"),
+                                             ('{"runs": 3}', "(TypeError"),
+                                             ('{"model_runs": ["../elsewhere"]}', "must be run folder names")])
+def test_a_campaign_json_that_lists_no_runs_is_one_line_naming_it(tmp_path, capfd, manifest, says):
+    (tmp_path / "campaign.json").write_text(manifest)
+    done = run_cli(capfd, "robustness", tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"{tmp_path / 'campaign.json'} is damaged" in done.stderr and says in done.stderr
+
+
 def test_a_run_whose_checkpoint_is_damaged_is_reported_and_the_others_are_analysed(trained_campaign, tmp_path, capfd):
     import shutil
     folder = tmp_path / "c"

@@ -28,9 +28,10 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
     folder = Path(runs_root) / campaign
     try:
         manifest = records.read_json(folder / records.MANIFEST)
+        run_ids = campaign_runs(manifest, folder / records.MANIFEST)
     except (OSError, records.RecordError, ValueError):
         return {}, []
-    found = [read_result(folder / rid / OUT) for rid in campaign_runs(manifest)]
+    found = [read_result(folder / rid / OUT) for rid in run_ids]
     return manifest, [r for r in found if r and r.get("corrupted") is not None]
 
 

@@ -190,7 +190,7 @@ def analyse_campaign(folder: str | Path, data: str | None = None, force: bool = 
     settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, f"{manifest_path}: robustness")
     summary: dict[str, list[str]] = {}
     shared = Shared()
-    for rid in campaign_runs(manifest):
+    for rid in campaign_runs(manifest, manifest_path):
         t0 = time.perf_counter()
         try:
             status, _ = analyse_run(folder / rid, settings, data, force, shared)

@@ -20,14 +20,25 @@ def read_result(path: Path) -> dict | None:
         return None
 
 
-def campaign_runs(manifest: dict) -> list[str]:
+def campaign_runs(manifest: dict, path: Path) -> list[str]:
     """The runs the robustness step analyses: the campaign's model runs (not the recipe-changing study
-    variants, which answer their own study)."""
-    if "model_runs" in manifest:
-        return list(manifest["model_runs"])
-    variants = {rid for st in manifest.get("studies") or [] for v in st["variants"] if v.get("overrides")
-                for rid in st["runs"].get(v["label"], [])}
-    return [rid for rid in manifest["runs"] if rid not in variants]
+    variants, which answer their own study). A manifest (read from ``path``) that does not list them as run
+    folder names is one RecordError naming it."""
+    try:
+        if "model_runs" in manifest:
+            found = list(manifest["model_runs"])
+        else:
+            variants = {rid for st in manifest.get("studies") or [] for v in st["variants"] if v.get("overrides")
+                        for rid in st["runs"].get(v["label"], [])}
+            found = [rid for rid in manifest["runs"] if rid not in variants]
+    except (KeyError, TypeError, AttributeError) as e:
+        raise records.RecordError(f"{path} is damaged: it does not list the campaign's runs ({type(e).__name__}: "
+                                  f"{e}; a campaign's manifest holds runs: [run folder names]); run the campaign "
+                                  f"again to write it") from None
+    if not all(isinstance(rid, str) and rid and "/" not in rid and rid not in (".", "..") for rid in found):
+        raise records.RecordError(f"{path} is damaged: its runs must be run folder names beside it, got {found!r}; "
+                                  f"run the campaign again to write it")
+    return found
 
 
 def decode(block: dict, key: str) -> np.ndarray:
