@@ -62,10 +62,13 @@ def refuse_graphed_variants_here(path, configs) -> None:
 def run_timed_runs(path, data_root=None, progress=print) -> dict:
     """Train every variant of a runs file in this process (fresh run folders) and keep their records; a variant
     that fails once training has started is kept as failed, with its reason, and the next one trains."""
+    from . import data as data_mod
     from .bench.timing import default_device, header
     from .train import train
     runs_file = load_runs_file(path)
     refuse_graphed_variants_here(path, runs_file["configs"])
+    if data_root:
+        data_mod.data_root(data_root)  # refused before the first variant trains
     out = []
     with tempfile.TemporaryDirectory(prefix="cifar100lab-timed-runs-") as tmp:
         for i, (label, plan) in enumerate(runs_file["configs"]):

@@ -230,6 +230,19 @@ def test_train_refused_for_missing_data_leaves_no_run_folder(tmp_path, capfd):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["train", "timed-runs"])
+def test_a_data_root_that_is_a_file_is_one_line_saying_so_not_a_damaged_dataset(tmp_path, capfd, command):
+    not_a_folder = tmp_path / "README.md"
+    not_a_folder.write_text("# notes\n")
+    base = {"model": "resnet_20", "dataset": "fashion-mnist", "epochs": 1, "batch_size": 32}
+    (tmp_path / "runs.yaml").write_text(f"base: {base}\n")
+    args = (["train", "--set", "dataset=fashion-mnist", "--set", "epochs=1", "--set", f"data_root={not_a_folder}",
+             "--set", f"run_dir={tmp_path / 'run'}"] if command == "train" else
+            ["timed-runs", tmp_path / "runs.yaml", "--data-root", not_a_folder])
+    _refused(run_cli(capfd, *args), f"data_root {not_a_folder} is a file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "runs.yaml"]
+
+
 # --- damaged run records --------------------------------------------------------------------------------
 
 DAMAGE = {"garbage": b"\x00\x9f garbage", "truncated": b'{"status": "comp', "empty": b"",

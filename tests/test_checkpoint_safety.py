@@ -130,6 +130,13 @@ def test_evaluate_never_writes_over_a_runs_files_nor_a_file_that_is_not_an_evalu
     assert records.read_json(trained / "evaluation.json")["epoch"] == 1
 
 
+def test_evaluate_with_a_data_root_that_is_a_file_says_so(trained, tmp_path, capfd):
+    (tmp_path / "notes.md").write_text("# notes\n")
+    proc = run_cli(capfd, "evaluate", trained, "--data-root", tmp_path / "notes.md", "--out", tmp_path / "e.json")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"data_root {tmp_path / 'notes.md'} is a file, not a folder" in proc.stderr
+
+
 def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_path, capfd):
     import yaml
     cfg = tiny_config(synthetic_root, tmp_path / "big", batch_size=5000)  # more than the 1,024 images

@@ -289,6 +289,13 @@ def test_a_campaign_json_that_lists_no_runs_is_one_line_naming_it(tmp_path, capf
     assert f"{tmp_path / 'campaign.json'} is damaged" in done.stderr and says in done.stderr
 
 
+def test_a_data_root_that_is_a_file_is_refused_before_any_run_is_analysed(trained_campaign, tmp_path, capfd):
+    (tmp_path / "notes.md").write_text("# notes\n")
+    done = run_cli(capfd, "robustness", trained_campaign, "--data-root", tmp_path / "notes.md", "--force")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"data_root {tmp_path / 'notes.md'} is a file, not a folder" in done.stderr and not done.stdout
+
+
 def test_a_run_whose_checkpoint_is_damaged_is_reported_and_the_others_are_analysed(trained_campaign, tmp_path, capfd):
     import shutil
     folder = tmp_path / "c"

@@ -129,7 +129,14 @@ def dataset_entry(name: str) -> DatasetEntry:
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    return Path(root or os.environ.get(DATA_ENV) or "data")
+    """The folder the datasets are in or go to: ``root``, else $CIFAR100LAB_DATA, else ./data. A file there is
+    refused here, once: read as a folder, each dataset would blame its own files (or the system's copy)."""
+    path = Path(root or os.environ.get(DATA_ENV) or "data")
+    if path.exists() and not path.is_dir():
+        given = "data_root" if root else f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "the default data_root"
+        raise DataError(f"{given} {path} is a file, not a folder; give the folder the datasets are in (or are "
+                        f"downloaded to)")
+    return path
 
 
 def md5(path: Path) -> str:

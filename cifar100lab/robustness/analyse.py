@@ -186,6 +186,8 @@ def analyse_campaign(folder: str | Path, data: str | None = None, force: bool = 
     if not manifest_path.is_file():
         raise ConfigError(f"no campaign at {folder} (no {records.MANIFEST}); give a campaign's runs folder, "
                           f"e.g. runs/quick, after running the campaign")
+    if data:
+        data_root(data)  # a bad --data-root is the command's input, not each run's failure
     manifest = records.read_json(manifest_path)
     settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, f"{manifest_path}: robustness")
     summary: dict[str, list[str]] = {}
