@@ -58,12 +58,23 @@ def _load_plain(path: Path, mmap: bool = False):
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
+        if not _looks_saved_by_torch(path):
+            raise CheckpointError(f"{path} is not a checkpoint (neither the zip archive nor the pickle that "
+                                  f"torch.save writes); give a run folder or its {records.CHECKPOINT}") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path} holds objects other than tensors and plain values, so it is not loaded "
                               f"(it could run code): {first}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): "
                               f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+
+
+def _looks_saved_by_torch(path: Path) -> bool:
+    """Whether ``path`` starts as torch.save's files do: a zip archive (damaged ones too) or a pickle of protocol
+    2 or later. Only such a file is worth the warning that it holds objects which could run code."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return head == b"PK" or head[:1] == b"\x80"
 
 
 def load_weights(model: torch.nn.Module, state: dict, source, name: str) -> torch.nn.Module:

@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from . import locks, records
-from .config_files import ConfigError
+from .config_files import ConfigError, refuse_file_as_folder
 
 RUN_NAMES = ("straight", "interrupted")  # the resume check's runs: one left alone, one killed and resumed
 
@@ -67,9 +67,7 @@ def fresh_work_dir(work_dir: Path) -> None:
     """Make ``work_dir`` and empty it of an earlier check's runs: a run found complete trains nothing, and the
     check would pass having tested nothing. Only runs this check made there go (their folder is the run_dir of
     the config it wrote beside them); anything else, or a run still training, is refused before any is removed."""
-    existing = next(folder for folder in (work_dir, *work_dir.parents) if folder.exists())
-    if not existing.is_dir():
-        raise ConfigError(f"--work-dir: {existing} is a file, not a folder; pass --work-dir FOLDER")
+    refuse_file_as_folder(work_dir, "--work-dir")
     left = [work_dir / name for name in RUN_NAMES if (work_dir / name).exists()]
     for run_dir in left:
         if not _made_by_check(run_dir):

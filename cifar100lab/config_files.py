@@ -98,6 +98,18 @@ def _yaml_problem(e: yaml.YAMLError) -> str:
     return where + (getattr(e, "problem", None) or str(e)).strip() + (f" ({context})" if context else "")
 
 
+def refuse_file_as_folder(folder: str | os.PathLike, what: str) -> None:
+    """A ConfigError when ``folder`` (the ``what`` setting), or the nearest part of it that exists, is a file:
+    the folder could not be made there, and the OS's "File exists" would not say which setting is wrong."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or existing.is_dir():
+        return
+    if existing == folder:
+        raise ConfigError(f"{what} {folder} is a file, not a folder; give a folder")
+    raise ConfigError(f"{what} {folder} cannot be made: {existing} is a file, not a folder; give a folder")
+
+
 def parse_yaml(text: str, where: str) -> Any:
     """``text`` as YAML (duplicate keys refused); a parse error is one ConfigError line naming ``where``."""
     try:

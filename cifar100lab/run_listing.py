@@ -112,7 +112,8 @@ def not_cifar100_note(rows: list[dict]) -> str:
 def listing_problem(runs_root: str | Path, campaign: str | None) -> str | None:
     """What is wrong with the listing's arguments (a missing folder, a campaign with no runs there), or None."""
     if not Path(runs_root).is_dir():
-        return (f"runs folder {runs_root} does not exist; pass --runs-root FOLDER (the campaign's --runs-root, "
+        what = "is a file, not a folder" if Path(runs_root).exists() else "does not exist"
+        return (f"runs folder {runs_root} {what}; pass --runs-root FOLDER (the campaign's --runs-root, "
                 f"default runs)")
     if campaign is not None and not run_rows(runs_root, campaign):
         found = sorted({r.get("campaign") for r in run_rows(runs_root) if r.get("campaign")})

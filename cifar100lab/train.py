@@ -26,6 +26,7 @@ from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_
 from .attempt import RunState, drop_unused_folder, hold_training_lock, previous_result, weights_unavailable
 from .checkpoint import checkpoint_due, load_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
 from .learner import Learner, build_learner, build_model
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
@@ -85,6 +86,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     """Train one run (on every process) and return its run record."""
     plan = resolve(config)
     cfg = plan.config
+    refuse_file_as_folder(cfg.run_dir, "run_dir")
     if done := previous_result(plan):  # nothing to redo, nothing overwritten
         if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
             print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")

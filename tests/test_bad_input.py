@@ -243,6 +243,25 @@ def test_a_data_root_that_is_a_file_is_one_line_saying_so_not_a_damaged_dataset(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "runs.yaml"]
 
 
+@pytest.mark.parametrize("args, says", [
+    (["train", "--set", "dataset=synthetic", "--set", "epochs=1", "--set", "run_dir={file}"],
+     "run_dir {file} is a file, not a folder"),
+    (["train", "--set", "dataset=synthetic", "--set", "epochs=1", "--set", "run_dir={file}/run"],
+     "run_dir {file}/run cannot be made: {file} is a file, not a folder"),
+    (["evaluate", "{file}"], "{file} is not a checkpoint (neither the zip archive nor the pickle"),
+    (["export", "{file}"], "{file} is not a checkpoint (neither the zip archive nor the pickle"),
+    (["runs", "--runs-root", "{file}"], "runs folder {file} is a file, not a folder"),
+], ids=["train-run_dir", "train-run_dir-inside", "evaluate", "export", "runs"])
+def test_a_file_given_where_a_folder_or_checkpoint_belongs_is_named_for_what_it_is(tmp_path, capfd, args, says):
+    file = tmp_path / "README.md"
+    file.write_text("# notes\n")
+    result = run_cli(capfd, *[a.format(file=file) for a in args], *(
+        ["--set", f"data_root={tmp_path / 'data'}"] if args[0] == "train" else []))
+    _refused(result, says.format(file=file))
+    assert "could run code" not in result.stderr and "Errno" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"] and file.read_text() == "# notes\n"
+
+
 # --- damaged run records --------------------------------------------------------------------------------
 
 DAMAGE = {"garbage": b"\x00\x9f garbage", "truncated": b'{"status": "comp', "empty": b"",
