@@ -28,6 +28,7 @@ from . import recipes
 from .config_files import ConfigError, check_notebook_parameters, parse_yaml, refuse_unknown_keys
 from .executor_choices import EXECUTOR_KINDS
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size
+from .optuna_parts import PRUNERS
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 RUNS_ROOT = "runs"  # where a run without run_dir gets its folder (relative to the working folder)
@@ -43,6 +44,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 # Fields that may change between an interrupted run and its resume without changing the result.
 RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
                "eval_batch_size", "progress", "notes", "log_with", "checkpoint_every", "trial"}
+TRIAL_FIELDS = {"study": str, "trial_id": int, "number": int, "pruner": dict}  # what `tune` sets (see check_trial)
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # Accelerate's trackers a run can log to (log_with)
 ID_NEUTRAL = {"cuda_graph": False}  # field: value left out of a run id's hash (see run_folder)
 
@@ -242,6 +244,20 @@ def check_fields(cfg: TrainConfig) -> None:  # every field's type (a bool is not
     if cfg.pretrained is True:
         raise ConfigError("pretrained must be default, off, hub or a weights path, got True")
     check_tracker(cfg.log_with)
+    check_trial(cfg.trial)
+
+
+def check_trial(trial: dict | None) -> None:
+    """``trial`` names the Optuna trial a run of ``tune`` reports to; one set by hand without those names
+    would fail once the run had started."""
+    if not trial:  # no trial: a run of one's own (the trainer reads {} as none too)
+        return
+    pruner = trial.get("pruner")
+    if (set(trial) != set(TRIAL_FIELDS) or not all(_is(trial[k], t) for k, t in TRIAL_FIELDS.items())
+            or pruner.get("kind") not in PRUNERS):
+        raise ConfigError(f"trial is set only by `cifar100lab tune` (the Optuna trial a run reports to) and holds "
+                          f"study (a name), trial_id and number (integers) and pruner ({{kind: "
+                          f"{' | '.join(PRUNERS)}}}), got {trial!r}; leave it out for a run of your own")
 
 
 def check_tracker(log_with: str | None) -> None:

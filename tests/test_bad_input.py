@@ -198,6 +198,12 @@ def test_bad_set_value_is_one_error_line_in_campaign_and_train(tmp_path, capfd, 
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_trial_set_by_hand_is_one_error_line_saying_tune_sets_it(tmp_path, capfd):
+    _refused(run_cli(capfd, "train", "--set", "trial={a: 1}", "--set", f"run_dir={tmp_path / 'run'}"),
+             "trial is set only by `cifar100lab tune`", "leave it out for a run of your own")
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_config_file_that_is_not_utf8_or_has_a_key_twice_is_one_error_line(tmp_path, capfd):
     bad = tmp_path / "run.yaml"
     bad.write_bytes(b"epochs: 1\nnotes: \xff\n")

@@ -54,6 +54,9 @@ def test_plan_carries_recipe_with_overrides_and_effective_lr():
     ({"options": [1]}, "options must be dict"),
     ({"pretrained": True}, "pretrained must be default, off, hub or a weights path"),
     ({"precision": "fp8"}, "precision 'fp8' is not one of"),
+    ({"trial": {"a": 1}}, r"trial is set only by `cifar100lab tune` .* study \(a name\), trial_id and number"),
+    ({"trial": {"study": "s", "trial_id": 1, "number": 0, "pruner": {"kind": "sometimes"}}},
+     r"pruner \(\{kind: median \| hyperband \| none\}\), got"),
 ])
 def test_every_bad_value_is_refused_by_resolve_naming_its_key(change, message):
     with pytest.raises(ConfigError, match=message):
