@@ -198,6 +198,12 @@ def test_bad_set_value_is_one_error_line_in_campaign_and_train(tmp_path, capfd, 
     assert not (tmp_path / "runs").exists()
 
 
+def test_an_input_size_the_network_cannot_take_is_refused_before_a_run_folder_is_made(tmp_path, capfd):
+    _refused(run_cli(capfd, "train", "--set", "model=mlp_mixer_tiny", "--set", "img_size=48", "--set", "epochs=10",
+                     "--set", f"run_dir={tmp_path / 'run'}"), "img_size it runs at: 32 (of")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_trial_set_by_hand_is_one_error_line_saying_tune_sets_it(tmp_path, capfd):
     _refused(run_cli(capfd, "train", "--set", "trial={a: 1}", "--set", f"run_dir={tmp_path / 'run'}"),
              "trial is set only by `cifar100lab tune`", "leave it out for a run of your own")

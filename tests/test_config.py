@@ -54,6 +54,10 @@ def test_plan_carries_recipe_with_overrides_and_effective_lr():
     ({"options": [1]}, "options must be dict"),
     ({"pretrained": True}, "pretrained must be default, off, hub or a weights path"),
     ({"precision": "fp8"}, "precision 'fp8' is not one of"),
+    ({"model": "mlp_mixer_tiny", "img_size": 48},
+     r"mlp_mixer_tiny cannot run on 48×48 images \(AssertionError: .*\); img_size it runs at: 32 \(of 16, 24"),
+    ({"model": "convnext_tiny", "img_size": 8}, r"convnext_tiny cannot run on 8×8 images \(RuntimeError: .*Kernel "
+                                                r"size.*\); img_size it runs at: 16, 24, 32, 48"),
     ({"trial": {"a": 1}}, r"trial is set only by `cifar100lab tune` .* study \(a name\), trial_id and number"),
     ({"trial": {"study": "s", "trial_id": 1, "number": 0, "pruner": {"kind": "sometimes"}}},
      r"pruner \(\{kind: median \| hyperband \| none\}\), got"),
