@@ -248,7 +248,8 @@ def run_notebook_cells(overrides: dict) -> dict:
     namespace: dict = {}
     exec("".join(cells[0]["source"]), namespace)
     namespace.update(overrides)
-    exec("".join(cells[1]["source"]), namespace)  # the launch; the display cell is the book's
+    for cell in cells[1:-1]:  # entering the project, then the launch; the display cell is the book's
+        exec("".join(cell["source"]), namespace)
     return namespace["record"]
 
 
