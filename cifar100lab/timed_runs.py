@@ -18,9 +18,12 @@ def load_runs_file(path) -> dict:
     """A YAML of timed training runs: ``base`` (TrainConfig fields) and ``variants`` (``label`` + changes).
     Every run's config is validated before any of them starts."""
     from .config import resolve
-    from .config_files import ConfigError, read_yaml_mapping
+    from .config_files import ConfigError, bilingual, read_yaml_mapping
     path = Path(path)
     d = read_yaml_mapping(path, RUNS_KEYS, "runs")
+    for key in ("title", "description"):  # the Performance page looks each language up in them
+        if d.get(key) is not None:
+            bilingual(d[key], f"{path}: {key}")
     variants = d.get("variants") or [{"label": "default"}]
     if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
         raise ConfigError(f"{path}: variants must be a list of mappings, each with a 'label', got {variants!r}")

@@ -272,6 +272,9 @@ def test_timed_runs_train_each_variant_and_keep_accuracy_and_time(synthetic_root
     ("  - {label: a}\n  - {label: a}\n", "", "distinct 'label'"),
     ("  - {label: a, epochz: 2}\n", "", "variant 'a': .*epochz"),
     ("  - {label: a}\n", "colour: red\n", "unknown key.*colour.*valid keys"),
+    # the Performance page looks each language up in them: a plain string failed there, after every variant trained
+    ("  - {label: a}\n", "description: Speed switches\n", "description must be a mapping of language to text"),
+    ("  - {label: a}\n", "description: [a]\n", "description must be a mapping of language to text"),
 ])
 def test_bad_runs_file_fails_before_any_training(tmp_path, variants, extra, message):
     with pytest.raises(ConfigError, match=message):
