@@ -201,7 +201,8 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
         from .step_graph import settings_conflict  # (torch: check_network below imports it anyway)
         if why := settings_conflict(cfg, recipe):
             raise ConfigError(why)
-    check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1)
+    check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1,
+                  size_asked=cfg.img_size is not None)
     check_schedule(cfg, recipe)
     check_batch(cfg, dataset)
     mean, std = entry.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
@@ -312,11 +313,14 @@ _CHECKED_NETWORKS: set = set()
 PROBE_SIZES = (16, 24, 32, 48, 64, 96, 128, 224)  # named when a network cannot take the asked input size
 
 
-def check_network(model: str, options: dict, input_size: int, layer_groups: bool = False) -> None:
+def check_network(model: str, options: dict, input_size: int, layer_groups: bool = False,
+                  size_asked: bool = True) -> None:
     """Option values are checked by building the network on the meta device (no memory, no init); a network
     is built once per process however many seeds or configs ask for it. ``layer_groups``: layer-wise lr decay
-    needs the network to say which layer each parameter belongs to (timm's ``group_matcher``)."""
-    key = (model, repr(sorted(options.items())), input_size, layer_groups)
+    needs the network to say which layer each parameter belongs to (timm's ``group_matcher``). ``size_asked``:
+    an input size the run chose is also tried in a forward pass (a model's own size is, by the model tests; the
+    pass costs a campaign's every network up to a second)."""
+    key = (model, repr(sorted(options.items())), input_size, layer_groups, size_asked)
     if key in _CHECKED_NETWORKS:
         return
     import torch
@@ -326,7 +330,7 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
             network = create_model(model, num_classes=10, img_size=input_size, **options)
     except (KeyError, ValueError, TypeError) as e:
         raise ConfigError(str(e)) from None
-    if why := forward_problem(network, input_size):
+    if size_asked and (why := forward_problem(network, input_size)):
         works = [size for size in PROBE_SIZES if runs_at(model, options, size, network)]
         raise ConfigError(f"{model} cannot run on {input_size}×{input_size} images ({why}); img_size it runs at: "
                           f"{', '.join(map(str, works)) or 'none'} (of {', '.join(map(str, PROBE_SIZES))} tried)")
