@@ -112,8 +112,9 @@ _ROLE = re.compile(r"\{(\w+)\}`([^`<]*?)\s*(?:<[^>]*>)?`")
 _RELATIVE_LINK = re.compile(r"\[([^\]]+)\]\((?!https?:|mailto:)[^)]*\)")  # a book page's: no target in Jupyter
 
 
-def _inline(text: str) -> str:
-    text = _ROLE.sub(lambda m: f"`{m[2]}`" if m[1] == "download" else m[2], text)
+def _inline(text: str, folder: Path) -> str:
+    # a download is a file the notebook wrote: named by where it is
+    text = _ROLE.sub(lambda m: f"`{(folder / m[2]).as_posix()}`" if m[1] == "download" else m[2], text)
     return _RELATIVE_LINK.sub(r"\1", text)
 
 
@@ -132,16 +133,16 @@ def notebook_parts(text: str, folder: Path) -> list[tuple[str, str] | tuple[str,
             if kind == "figure":
                 parts.append(("markdown", "\n".join(lines)))
                 lines = []
-                parts.append(("figure", folder / Path(title).name, _inline(" ".join(b for b in body if b.strip()))))
+                parts.append(("figure", folder / Path(title).name, _inline(" ".join(b for b in body if b.strip()), folder)))
             elif kind == "div":
-                lines += [_inline(b) for b in body]
+                lines += [_inline(b, folder) for b in body]
             else:
-                lines += [f"> **{title or kind.capitalize()}**", ">"] + [f"> {_inline(b)}" for b in body]
+                lines += [f"> **{title or kind.capitalize()}**", ">"] + [f"> {_inline(b, folder)}" for b in body]
             block = None
         elif block is not None:
             block[2].append(line)
         else:
-            lines.append(_inline(line))
+            lines.append(_inline(line, folder))
     parts.append(("markdown", "\n".join(lines)))
     return [p for p in parts if p[0] == "figure" or p[1].strip()]
 
