@@ -55,5 +55,6 @@ def test_tokens_are_laid_out_on_their_patch_grid_in_row_order():
 
 def test_every_registered_family_declares_its_grad_cam_layer():
     missing = sorted(e.name for e in MODEL_REGISTRY.values() if not e.cam_layer)
-    assert not missing, f"no Grad-CAM layer declared for {missing} (models/_registry.py CAM_LAYERS)"
+    assert not missing, (f"no Grad-CAM layer declared for {missing}: give @register_model cam_layer='<module "
+                         f"path>' (cam_tokens=True for tokens), or add the family to models/_registry.py CAM_LAYERS")
     assert {e.family for e in MODEL_REGISTRY.values() if e.cam_tokens} == {"mixer", "deit", "swin"}

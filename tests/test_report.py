@@ -510,3 +510,29 @@ def test_an_evaluation_shows_its_dataset_and_says_when_it_is_not_cifar(monkeypat
     shown.clear()
     display.show_evaluation({"dataset": {"name": "cifar100", "kind": "real", "label": "CIFAR-100"}})
     assert not any(isinstance(o, Markdown) for o in shown)
+
+
+def _context(**changes) -> dict:
+    ctx = {"campaign": "c", "complete": 2, "total": 2, "dataset": "cifar100", "kind": "real", "classes": 100,
+           "train_size": 50000, "test_size": 10000, "epochs": [200], "seeds": [3], "hardware": [], "commits": [],
+           "versions": {}, "checksum": None, "start": "–", "end": "–", "studies": 0}
+    return {**ctx, **changes}
+
+
+def test_every_dataset_that_is_not_cifar100_says_so_in_its_own_words(monkeypatch):
+    """A stand-in was described as Fashion-MNIST's 28×28 grey images whatever it was, and CIFAR-10 or an image
+    folder at the full protocol got no notice at all."""
+    from cifar100lab.data import DATASETS, DatasetEntry
+    from cifar100lab.report.prose import provenance
+    other = provenance(_context(dataset="cifar10", kind="other", classes=10), "en")
+    assert other.startswith(":::{admonition} Not CIFAR-100\n:class: warning\nThese results were measured on "
+                            "**CIFAR-10** (10 classes): real images, but **not CIFAR-100 results**")
+    assert "**CIFAR-10**（10 类）上测得" in provenance(_context(dataset="cifar10", kind="other", classes=10), "zh")
+    fashion = provenance(_context(dataset="fashion-mnist", kind="stand-in", classes=10), "en")
+    assert "**Fashion-MNIST (stand-in for CIFAR-100)**: real images, but 10 classes of 28×28 grey" in fashion
+    monkeypatch.setitem(DATASETS, "blobs", DatasetEntry("blobs", "stand-in", {"en": "Blobs", "zh": "Blobs"}, 4,
+                                                        (100, 10), (0.5,) * 3, (0.2,) * 3))
+    for lang in ("en", "zh"):
+        text = provenance(_context(dataset="blobs", kind="stand-in", classes=4), lang)
+        assert "Blobs" in text and "28×28" not in text
+    assert "Not CIFAR-100" not in provenance(_context(), "en")

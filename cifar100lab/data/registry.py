@@ -69,6 +69,7 @@ class DatasetEntry:
     are the full train/test splits; ``mean``/``std`` are per-channel statistics (0-1 scale) used to normalise
     from-scratch runs. ``read(request) -> Parts`` loads the images; ``locate(request) -> str`` says where they
     are or where a real run will get them, only by looking (a dry run writes nothing), or raises DataError.
+    ``about`` ({"en", "zh"}): what its images are, in the notice of every results page it is not CIFAR-100 on.
     """
     name: str
     kind: str
@@ -79,6 +80,7 @@ class DatasetEntry:
     std: tuple[float, float, float]
     read: Callable[[DataRequest], Parts] | None = field(default=None, compare=False, repr=False)
     locate: Callable[[DataRequest], str] | None = field(default=None, compare=False, repr=False)
+    about: dict | None = None
 
 
 DATASETS: dict[str, DatasetEntry] = {}

@@ -91,7 +91,8 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
                    **meta: Any) -> Callable:
     """Decorator: register ``builder(num_classes=..., **options)`` under ``name``."""
     if group not in GROUPS:
-        raise ValueError(f"{name}: group {group!r} is not one of {GROUPS}")
+        raise ValueError(f"{name}: group {group!r} is not one of the report's groups {GROUPS} (a new group is "
+                         f"added to model_facts.GROUPS with its labels)")
 
     def wrap(builder: Callable) -> Callable:
         if name in MODEL_REGISTRY:

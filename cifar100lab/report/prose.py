@@ -5,6 +5,7 @@ import math
 
 import pandas as pd
 
+from ..data import DATASETS
 from .i18n import dataset_label, fmt, group, join, kind_label, say
 from .sources import claims_matched, group_intervals, not_separable, short_protocol
 
@@ -26,14 +27,22 @@ def provenance(ctx: dict, lang: str) -> str:
               hardware="; ".join(ctx["hardware"]) or "–", commit=", ".join(c[:12] for c in ctx["commits"]) or "–",
               versions=versions, checksum=(ctx["checksum"] or "–")[:16], start=ctx["start"], end=ctx["end"])
     notices = []
-    if ctx["kind"] in ("stand-in", "synthetic"):
-        notices.append(say("stand_in" if ctx["kind"] == "stand-in" else "synthetic", lang, dataset=label))
+    if ctx["kind"] != "real":  # every other dataset says what it is, whatever the protocol
+        notice = {"stand-in": "stand_in", "synthetic": "synthetic"}.get(ctx["kind"], "other_data")
+        notices.append(say(notice, lang, dataset=label, classes=ctx["classes"] or "–", about=_about(ctx, lang)))
     if short_protocol(ctx):
         notices.append(say("short_protocol", lang, epochs=", ".join(map(str, ctx["epochs"])),
                            train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–"))
     title = say("not_cifar_title" if ctx["kind"] != "real" else "protocol_title", lang)
     out = _admonition(title, "\n\n".join(notices), "warning") if notices else ""
     return out + _admonition(say("provenance_title", lang), src, "note")
+
+
+def _about(ctx: dict, lang: str) -> str:
+    """What the dataset's images are, as its registry entry says (``about``), led in for the notice's sentence."""
+    entry = DATASETS.get(ctx["dataset"] or "")
+    about = entry.about.get(lang) if entry and entry.about else None
+    return f"{': ' if lang == 'en' else '：'}{about}" if about else ""
 
 
 def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
