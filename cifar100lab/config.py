@@ -202,7 +202,7 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
         if why := settings_conflict(cfg, recipe):
             raise ConfigError(why)
     check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1,
-                  size_asked=cfg.img_size is not None)
+                  size_asked=cfg.img_size is not None or bool(cfg.options))
     check_schedule(cfg, recipe)
     check_batch(cfg, dataset)
     mean, std = entry.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
@@ -318,8 +318,8 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
     """Option values are checked by building the network on the meta device (no memory, no init); a network
     is built once per process however many seeds or configs ask for it. ``layer_groups``: layer-wise lr decay
     needs the network to say which layer each parameter belongs to (timm's ``group_matcher``). ``size_asked``:
-    an input size the run chose is also tried in a forward pass (a model's own size is, by the model tests; the
-    pass costs a campaign's every network up to a second)."""
+    an input size or options the run chose are also tried in a forward pass (a model's own size and defaults are,
+    by the model tests; the pass costs a campaign's every network up to a second)."""
     key = (model, repr(sorted(options.items())), input_size, layer_groups, size_asked)
     if key in _CHECKED_NETWORKS:
         return

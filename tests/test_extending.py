@@ -311,3 +311,30 @@ def test_every_results_page_of_a_cifar10_build_names_it_and_says_it_is_not_cifar
             assert "CIFAR-10" in (gen / f"{page}_{lang}.md").read_text(encoding="utf-8"), (page, lang)
     for words in ("(real images, not CIFAR-100)", "**not CIFAR-100 results**", "（真实图像，非 CIFAR-100）"):
         assert words in (gen / "landing.md").read_text(encoding="utf-8")
+
+
+DEEP_PROBE = '''
+import torch.nn as nn
+from cifar100lab.models import register_model
+
+
+@register_model("probe_deep_net", family="probe", group="basic ResNet", source="own", paper="a test",
+                recipe="resnet_sgd")
+def build_deep_probe(num_classes=100, depth=2):
+    """Each level halves the image: a depth a 32-pixel image cannot take builds, and fails in the forward pass."""
+    layers = [nn.Conv2d(3 if i == 0 else 8, 8, 3, stride=2) for i in range(depth)]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes))
+'''
+
+
+def test_a_new_models_option_that_its_network_cannot_run_with_is_one_error_before_any_run(tmp_path, monkeypatch,
+                                                                                          forget_models):
+    """An option the builder accepts but the forward pass cannot take (depth=9 halves 32 pixels to nothing) was a
+    RuntimeError once training started, leaving a run folder holding only its lock."""
+    (tmp_path / "probe_deep.py").write_text(DEEP_PROBE)
+    forget_models.append(("probe_deep_net", "probe_deep"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("probe_deep")
+    resolve({"model": "probe_deep_net", "options": {"depth": 3}, "dataset": "synthetic"})
+    with pytest.raises(ConfigError, match="probe_deep_net cannot run on 32×32 images .*img_size it runs at: .*224"):
+        resolve({"model": "probe_deep_net", "options": {"depth": 6}, "dataset": "synthetic"})
