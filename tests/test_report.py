@@ -536,3 +536,28 @@ def test_every_dataset_that_is_not_cifar100_says_so_in_its_own_words(monkeypatch
         text = provenance(_context(dataset="blobs", kind="stand-in", classes=4), lang)
         assert "Blobs" in text and "28×28" not in text
     assert "Not CIFAR-100" not in provenance(_context(), "en")
+
+
+def test_run_pages_of_another_campaign_are_indexed_under_its_name_with_their_dataset(stand_in, tmp_path):
+    """The sidebar lists every page in book/runs; the index listed this campaign's only, so an earlier
+    campaign's pages were there without a word of what they were."""
+    import json
+    import shutil
+
+    from cifar100lab.report.runpages import runs_index
+    out, gen = stand_in
+    book, runs = tmp_path / "book", gen.parent.parent / "runs"
+    shutil.copytree(gen.parent / "runs", book / "runs")
+    recs = records.load_records(runs / "mini")
+    kept = [r for r in recs if r["run_id"] != "mini-resnet_20-s0"]  # as if resnet_20 were another campaign's
+    page = json.loads((book / "runs" / "mini-resnet_20-s0.ipynb").read_text())
+    page.setdefault("metadata", {})["papermill"] = {"parameters": {"campaign": "mini", "run_id": "mini-resnet_20-s0",
+                                                                    "run_dir": "elsewhere"}}
+    (book / "runs" / "mini-resnet_20-s0.ipynb").write_text(json.dumps(page))
+    (book / "runs" / "lost-s0.ipynb").write_text("{}")  # a page whose run cannot be found
+    index = runs_index(kept, book, runs)
+    head = "## Runs of campaign mini, not the one this book reports"
+    assert index.index("(mini-eca_resnet_20-s0.ipynb)") < index.index(head) < index.index("(mini-resnet_20-s0.ipynb)")
+    other = index[index.index(head):]
+    assert "**Dataset: Fashion-MNIST (stand-in for CIFAR-100)" in other and "[resnet_20 · seed 0]" in other
+    assert "[lost-s0](lost-s0.ipynb) | – · – | – |" in index

@@ -89,27 +89,63 @@ def publish_run_pages(book_dir: Path, recs: list[dict]) -> int:
     return len(shown)
 
 
-def runs_index(recs: list[dict], book_dir: Path) -> str:
-    """The runs index (bilingual): one line per run with a page in the book."""
-    shown = _with_pages(recs, book_dir)
-    titles = run_titles(shown)
-    if not shown:
-        return (":::{note}\nNo run has been published yet: `make report` runs the quick campaign and writes one "
-                "page per run here. 尚无运行记录：`make report` 执行 quick 实验，并在此为每次运行生成一页。\n:::\n")
-    # One table per dataset, under its name: a stand-in's or synthetic data's numbers never appear unlabelled.
+def _pages_of_other_campaigns(shown: list[dict], book_dir: Path, runs_root) -> list[dict]:
+    """The run pages in the book that ``shown`` (this campaign's) does not hold, each with its record where it
+    can be found (its campaign's folder under ``runs_root``, or the run_dir papermill was given), else the
+    little its notebook says: they stay in the book (the sidebar lists them), so the index says what they are."""
+    mine = {r["run_id"] for r in shown}
+    others = []
+    for page in sorted((Path(book_dir) / "runs").glob("*.ipynb")):
+        if page.stem in mine:
+            continue
+        try:
+            given = json.loads(page.read_text(encoding="utf-8"))["metadata"]["papermill"]["parameters"]
+        except (OSError, ValueError, KeyError, TypeError):
+            given = {}
+        folders = [Path(runs_root) / str(given.get("campaign")) / page.stem, Path(str(given.get("run_dir")))]
+        rec = next((r for r in map(records.load, folders) if r), None) if given else None
+        others.append({**(rec or {"model": None, "status": None}), "run_id": page.stem,
+                       "campaign": (rec or given).get("campaign")})
+    return others
+
+
+def _index_tables(recs: list[dict], titles: dict[str, str]) -> list[str]:
+    """One table per dataset, under its name: a stand-in's or synthetic data's numbers never appear unlabelled."""
     by_dataset: dict[str, list[dict]] = {}
-    for r in shown:
+    for r in recs:
         by_dataset.setdefault((r.get("dataset") or {}).get("name") or "", []).append(r)
     parts = []
     for name, group in by_dataset.items():
-        label = dataset_label(name, (group[0].get("dataset") or {}).get("label") or "–")
+        label = dataset_label(name, (group[0].get("dataset") or {}).get("label") or "–") if name else \
+            {"en": "– (no record found)", "zh": "–（未找到运行记录）"}
         lines = [f"**Dataset: {label['en']} · 数据集：{label['zh']}**", "",
                  "| Run · 运行 | Status · 状态 | Top-1 (%) |", "|---|---|---|"]
         for r in group:
-            st = STATUS.get(r.get("status"), {"en": r.get("status"), "zh": r.get("status")})
+            st = STATUS.get(r.get("status"), {"en": r.get("status") or "–", "zh": r.get("status") or "–"})
             lines.append(f"| [{titles[r['run_id']]}]({r['run_id']}.ipynb) | {st['en']} · {st['zh']} | "
                          f"{fmt((r.get('final') or {}).get('top1'))} |")
         parts.append("\n".join(lines))
+    return parts
+
+
+def runs_index(recs: list[dict], book_dir: Path, runs_root="runs") -> str:
+    """The runs index (bilingual): one line per run with a page in the book, this campaign's first, then any
+    other campaign's whose pages are still in the book, under their campaign's name."""
+    shown = _with_pages(recs, book_dir)
+    others = _pages_of_other_campaigns(shown, book_dir, runs_root)
+    if not shown and not others:
+        return (":::{note}\nNo run has been published yet: `make report` runs the quick campaign and writes one "
+                "page per run here. 尚无运行记录：`make report` 执行 quick 实验，并在此为每次运行生成一页。\n:::\n")
+    titles = run_titles(shown)
+    titles.update({r["run_id"]: run_title(r) if r.get("model") else r["run_id"] for r in others})
+    parts = _index_tables(shown, titles)
+    by_campaign: dict[str, list[dict]] = {}
+    for r in others:
+        by_campaign.setdefault(r.get("campaign") or "–", []).append(r)
+    for campaign, group in by_campaign.items():
+        parts.append(f"## Runs of campaign {campaign}, not the one this book reports · 实验配置 {campaign} 的运行"
+                     f"（不是本书所报告的实验配置）")
+        parts += _index_tables(group, titles)
     # Run titles wrap between words so Status and Top-1 stay in view; a status stays on one line
     # (book/_static/tables.css, .run-titles and .runs-index).
     return ":::{div} run-titles runs-index\n" + "\n\n".join(parts) + "\n:::\n"
