@@ -92,7 +92,10 @@ lab: install
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --MappingKernelManager.root_dir=$(CURDIR) \
 	  --port=$(LAB_PORT) --no-browser $(ALLOW_ROOT)
 
-# The run explorer as an app without code cells (Voila), reading the run records under runs/.
+# The run explorer as an app without code cells (Voila), reading the run records under runs/. A page's kernel is
+# shut down when it is left, if Voila's shutdown call gets through (with jupyter_server 2.21 it is refused: no
+# _xsrf); the culler stops a kernel no page has been connected to for 5 minutes, so visits do not pile up.
 explore: install
 	$(VENV)/bin/voila $(CURDIR)/notebooks/explore.ipynb --Voila.root_dir=$(CURDIR)/notebooks \
-	  --MappingKernelManager.root_dir=$(CURDIR) --port=$(LAB_PORT) --no-browser
+	  --MappingKernelManager.root_dir=$(CURDIR) --MappingKernelManager.cull_idle_timeout=300 \
+	  --MappingKernelManager.cull_interval=60 --port=$(LAB_PORT) --no-browser

@@ -11,14 +11,12 @@ from pathlib import Path
 PROJECT_MARKERS = ("params", "notebooks", "_config.yml")
 
 
-def enter_project(cwd: Path | None = None) -> Path:
+def enter_project() -> None:
     """Move from the project's ``notebooks/`` folder to the project's, saying so; anywhere else (the project
-    itself, a campaign's working folder, a user's own folder for an installed package) nothing changes.
-    Returns the working folder."""
-    cwd = Path.cwd() if cwd is None else cwd
+    itself, a campaign's working folder, a user's own folder for an installed package) nothing changes. (Nothing
+    is returned: the call ends its cell, whose value a notebook would show.)"""
+    cwd = Path.cwd()
     root = cwd.parent
     if cwd.name == "notebooks" and all((root / marker).exists() for marker in PROJECT_MARKERS):
         os.chdir(root)
         print(f"Working folder: {root} (the project's: runs/, data/ and book/ are read and written there)")
-        return root
-    return cwd

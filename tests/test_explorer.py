@@ -16,7 +16,7 @@ def runs(synthetic_root, tmp_path_factory):
 
 
 def controls(box):
-    (campaign, metric), runs = box.children[0].children, box.children[1]
+    (campaign, metric, _), runs = box.children[0].children, box.children[1]
     return campaign, runs, metric
 
 
@@ -56,3 +56,36 @@ def test_the_live_view_is_one_html_widget_equal_to_the_static_view_and_no_output
 def test_explorer_over_an_empty_folder_says_so_and_shows_nothing(tmp_path, capsys):
     assert explorer(tmp_path) is None
     assert f"no complete run records under {tmp_path}" in capsys.readouterr().out
+
+
+def test_explorer_reads_the_records_again_so_new_changed_moved_and_unfinished_runs_show_as_they_are(runs, tmp_path):
+    """It read the records once: a run trained since never appeared, a run trained again showed its new curve
+    beside its old numbers, a moved run froze the view without a word, and runs not complete were left out
+    unsaid."""
+    import json
+    import shutil
+
+    from cifar100lab import records
+    root = tmp_path / "runs"
+    shutil.copytree(runs, root)
+    box = explorer(root)
+    campaign, picked, _ = controls(box)
+    reload = box.children[0].children[2]
+    campaign.value = OUTSIDE
+    shutil.copytree(root / "alone", root / "later")  # a run made after the explorer opened
+    rec = records.read_json(root / "later" / records.RECORD)
+    records.atomic_write_json(root / "later" / records.RECORD, {**rec, "run_id": "later",
+                                                                "final": {**rec["final"], "top1": 77.25}})
+    failed = root / "broken"
+    failed.mkdir()
+    records.atomic_write_json(failed / records.RECORD, {**rec, "run_id": "broken", "status": "failed"})
+    reload.click()
+    assert sorted(label for label, _ in picked.options) == ["alone", "later"]
+    picked.value = (str(root / "later"),)
+    assert "77.25" in static_view(box)
+    assert "1 run(s) of this campaign not complete" in static_view(box)
+    shutil.move(str(root / "later"), str(tmp_path / "moved"))
+    picked.value = (str(root / "alone"), str(root / "later"))
+    view = static_view(box)
+    assert "no top1 curve (its folder moved or emptied; reload records): later" in view and "could not" not in view
+    assert json.dumps(view)  # drawn, not frozen on the previous picture

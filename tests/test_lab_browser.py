@@ -45,6 +45,7 @@ def explore_command(project: Path, port: int) -> list[str]:
     """`make explore`'s command: Voila serving the explorer without its code, its kernel in the project folder."""
     return [str(Path(sys.executable).parent / "voila"), str(project / "notebooks" / "explore.ipynb"),
             f"--Voila.root_dir={project / 'notebooks'}", f"--MappingKernelManager.root_dir={project}",
+            "--MappingKernelManager.cull_idle_timeout=300", "--MappingKernelManager.cull_interval=60",
             f"--port={port}", "--no-browser"]
 
 

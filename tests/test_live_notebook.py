@@ -200,7 +200,11 @@ def test_explore_notebook_shows_its_widget_once_with_a_static_figure_and_table(k
              if m["msg_type"] in ("display_data", "execute_result") and WIDGET in m["content"]["data"]]
     assert len(views) == 1  # shown once
     static = views[0]["text/html"]  # what a saved notebook and the book show without a live kernel
-    assert static.startswith('<img alt="top1 by epoch" src="data:image/png;base64,') and "r1" in static
+    assert static.startswith('<img style="max-width: 100%; height: auto" alt="top1 by epoch" src="data:image/png;'
+                             'base64,') and "r1" in static  # the width the notebook gives it, beside a file browser
+    # no cell shows a value of its own but the explorer (entering the project once showed a PosixPath)
+    results = [m["content"]["data"] for _, messages in cells for m in messages if m["msg_type"] == "execute_result"]
+    assert all(WIDGET in data for data in results), results
 
 
 def run_notebook_live(kernel: LiveKernel, name: str, **parameters) -> list[tuple[dict, list[dict]]]:

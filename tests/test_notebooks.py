@@ -62,14 +62,13 @@ def test_a_notebook_opened_in_its_own_folder_works_in_the_projects(tmp_path, mon
         (project / name).mkdir(parents=True)
     (project / "_config.yml").write_text("title: x\n")
     monkeypatch.chdir(project / "notebooks")
-    assert enter_project() == project and Path.cwd() == project
+    assert enter_project() is None and Path.cwd() == project  # None: the cell's value, which a notebook shows
     assert f"Working folder: {project}" in capsys.readouterr().out
-    for elsewhere in (project, project / "params", tmp_path):
-        monkeypatch.chdir(elsewhere)
-        assert enter_project() == elsewhere and Path.cwd() == elsewhere
     (tmp_path / "notebooks").mkdir()
-    monkeypatch.chdir(tmp_path / "notebooks")  # a notebooks/ folder outside a project
-    assert enter_project() == tmp_path / "notebooks"
+    for elsewhere in (project, project / "params", tmp_path, tmp_path / "notebooks"):  # the last: no project
+        monkeypatch.chdir(elsewhere)
+        enter_project()
+        assert Path.cwd() == elsewhere
 
 
 def test_every_notebook_enters_the_project_before_its_work():

@@ -9,6 +9,7 @@ the shell channel while it waits there for the cell's reply, and the execution s
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 import pandas as pd
@@ -29,58 +30,109 @@ SHOWN_AS = {"top1": "{:.2f}", "top5": "{:.2f}", "params": "{:,.0f}", "flops": "{
             "images_per_second": "{:,.0f}"}
 
 
+def _records(runs_root) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The complete runs under ``runs_root`` (a campaign's name, or OUTSIDE), and how many others each has."""
+    found = records.load_records(runs_root)
+    frame = records.records_frame([r for r in found if r.get("status") == "complete"])
+    if not frame.empty:
+        frame["campaign"] = frame.campaign.fillna(OUTSIDE)
+    others: dict[str, int] = {}
+    for r in found:
+        if r.get("status") != "complete":
+            others[r.get("campaign") or OUTSIDE] = others.get(r.get("campaign") or OUTSIDE, 0) + 1
+    return frame, others
+
+
 def explorer(runs_root="runs"):
-    """The explorer's widget over the complete runs under ``runs_root`` (None, with a line, when there are none)."""
+    """The explorer's widget over the complete runs under ``runs_root`` (None, with a line, when there are none).
+    Records are read again at each campaign pick and by its reload button: runs trained since it opened show."""
     import ipywidgets as w
-    frame = records.records_frame([r for r in records.load_records(runs_root) if r.get("status") == "complete"])
+    frame, others = _records(runs_root)
     if frame.empty:
         print(f"no complete run records under {runs_root}")
         return None
-    frame["campaign"] = frame.campaign.fillna(OUTSIDE)
-    pick_campaign = w.Dropdown(options=sorted(frame.campaign.unique(), key=lambda c: (c == OUTSIDE, c)),
-                               description="campaign")
+    state = {"frame": frame, "others": others}
+
+    def campaigns():
+        return sorted(state["frame"].campaign.unique(), key=lambda c: (c == OUTSIDE, c))
+
+    pick_campaign = w.Dropdown(options=campaigns(), description="campaign")
     pick_runs = w.SelectMultiple(description="runs", rows=10, layout=w.Layout(width="36em"))  # whole run ids
     pick_metric = w.Dropdown(options=METRICS, description="metric")
+    reload = w.Button(description="reload records", tooltip="read the run records again (runs trained since)")
     view, quiet = w.HTML(), []
 
+    def read_again(*_):
+        state["frame"], state["others"] = _records(runs_root)
+        quiet.append(True)  # the campaign list may change: one redraw, by refresh_runs
+        try:
+            chosen = pick_campaign.value
+            pick_campaign.options = campaigns()  # (which picks the first)
+            if chosen in pick_campaign.options:
+                pick_campaign.value = chosen
+        finally:
+            quiet.clear()
+        refresh_runs()
+
     def refresh_runs(*_):
-        sub = frame[frame.campaign == pick_campaign.value]
+        sub = state["frame"][state["frame"].campaign == pick_campaign.value]
+        kept = [d for d in pick_runs.value if d in set(sub.run_dir)]
         quiet.append(True)  # new options empty the selection first: one redraw for the new runs, not two
         try:
             pick_runs.options = [(r.run_id, r.run_dir) for r in sub.itertuples()]
-            pick_runs.value = tuple(sub.run_dir[:3])
+            pick_runs.value = tuple(kept or sub.run_dir[:3])
         finally:
             quiet.clear()
         draw()
 
     def draw(*_):
-        if not quiet:
-            view.value = view_html(frame[frame.run_dir.isin(pick_runs.value)], pick_metric.value)
+        if quiet:
+            return
+        frame = state["frame"]
+        try:
+            view.value = view_html(frame[frame.run_dir.isin(pick_runs.value)], pick_metric.value,
+                                   state["others"].get(pick_campaign.value, 0))
+        except Exception as e:  # a callback's error reaches no one: the view says it
+            view.value = f"<p>could not draw: {html.escape(f'{type(e).__name__}: {e}')}</p>"
 
-    pick_campaign.observe(refresh_runs, "value")
+    pick_campaign.observe(lambda *_: read_again() if not quiet else None, "value")
+    reload.on_click(read_again)
     for widget in (pick_runs, pick_metric):
         widget.observe(draw, "value")
-    box = w.VBox([w.HBox([pick_campaign, pick_metric]), pick_runs, view])
+    box = w.VBox([w.HBox([pick_campaign, pick_metric, reload]), pick_runs, view])
     refresh_runs()
     box._repr_mimebundle_ = lambda **kw: {**w.VBox._repr_mimebundle_(box, **kw), "text/html": view.value}
     return box
 
 
-def view_html(chosen: pd.DataFrame, metric: str) -> str:
-    """The chosen runs' ``metric`` curves (a PNG) and their table, as HTML."""
+def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0) -> str:
+    """The chosen runs' ``metric`` curves (a PNG) and their table, as HTML; a run whose folder has gone is named,
+    and so is the number of the campaign's runs not listed (not complete)."""
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4))
+    gone = []
     for r in chosen.itertuples():
         m = pd.DataFrame(records.read_metrics(r.run_dir))
+        if m.empty or metric not in m:
+            gone.append(r.run_id)
+            continue
         ax.plot(m.epoch, m[metric], marker="o", label=r.run_id)
     ax.set(xlabel="epoch", ylabel=metric)
     integer_epochs(ax)
-    if len(chosen):
+    if len(chosen) > len(gone):
         ax.legend(fontsize=7)
     png = io.BytesIO()
     fig.savefig(png, format="png", bbox_inches="tight")
     plt.close(fig)  # never shown as a figure: the inline backend would show it at the cell's end
     table = chosen[[c for c in COLUMNS if c in chosen]]
-    return (f'<img alt="{metric} by epoch" src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}">'
-            + TABLE_STYLE + table.to_html(index=False, border=0, classes="explorer-table", formatters={
-                c: (lambda v, f=f: "–" if pd.isna(v) else f.format(v)) for c, f in SHOWN_AS.items() if c in table}))
+    notes = ([f"no {metric} curve (its folder moved or emptied; reload records): {', '.join(gone)}"] if gone else []) \
+        + ([f"{not_complete} run(s) of this campaign not complete (failed, running, interrupted or skipped) are not "
+            f"listed: python -m cifar100lab runs lists them"] if not_complete else [])
+    # The image and the table fit the width the notebook gives them (JupyterLab's, beside its file browser).
+    return (f'<img style="max-width: 100%; height: auto" alt="{metric} by epoch" '
+            f'src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}">'
+            + "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+            + TABLE_STYLE + '<div style="overflow-x: auto">' + table.to_html(
+                index=False, border=0, classes="explorer-table", formatters={
+                    c: (lambda v, f=f: "–" if pd.isna(v) else f.format(v)) for c, f in SHOWN_AS.items() if c in table})
+            + "</div>")
