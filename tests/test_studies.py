@@ -322,3 +322,20 @@ def test_a_campaign_or_study_that_is_not_there_is_one_error_line_and_writes_noth
     with pytest.raises(ConfigError, match="campaign 'reg' has no study 'nosuch'; its studies: regularisation"):
         report.write_study_report("reg", "nosuch", runs, gen)
     assert not gen.exists()
+
+
+def test_the_ablations_page_names_the_study_pages_another_campaign_left_in_the_book(reg, tmp_path):
+    """The sidebar lists every executed ablation notebook in book/generated; one from an earlier campaign was
+    there with nothing on the Ablations page to say it was not this campaign's."""
+    import json
+    _, runs, _ = reg
+    gen = tmp_path / "book" / "generated"
+    gen.mkdir(parents=True)
+    for study, campaign in (("width", "earlier"), ("regularisation", "reg")):
+        (gen / f"ablation-{study}.ipynb").write_text(json.dumps(
+            {"cells": [], "metadata": {"papermill": {"parameters": {"campaign": campaign, "study": study}}}}))
+    report.write_campaign_report("reg", runs, gen)
+    en, zh = ((gen / f"ablations_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "Study pages of other campaigns are still in the book (the sidebar lists them), each measured on its " \
+           "own campaign's runs: [width](../generated/ablation-width.ipynb) (earlier)." in en
+    assert "ablation-regularisation.ipynb" not in en and "[width](../generated/ablation-width.ipynb) (earlier)" in zh

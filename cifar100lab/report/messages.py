@@ -212,6 +212,9 @@ MESSAGES = {
     "study_caption_one": {"en": "One seed per variant: each dot is a single run, with no spread.",
                           "zh": "每个变体一个种子：每个圆点为单次运行，没有波动信息。"},
     "no_studies": {"en": "This campaign ran no ablation study.", "zh": "本实验配置未运行消融实验。"},
+    "other_studies": {"en": "Study pages of other campaigns are still in the book (the sidebar lists them), each "
+                            "measured on its own campaign's runs: {pages}.",
+                      "zh": "书中仍保留其他实验配置的消融实验页面（侧栏列出），各自基于其实验配置的运行：{pages}。"},
     # ---------------------------------------------------------------- tables and figures
     "t1": {"en": "Table 1. Models ranked by top-1 accuracy", "zh": "表 1. 按 Top-1 准确率排序的模型"},
     "t1_order": {"en": "Table 1. Models in order of top-1 accuracy (not a ranking)",

@@ -217,10 +217,28 @@ def study_label(ctx: dict, df: pd.DataFrame, lang: str) -> str:
                seeds=", ".join(map(str, sorted(set(df.seeds) - {0}))) or "–")
 
 
-def ablations_index(manifest: dict, ctx: dict, lang: str) -> str:
+def other_study_pages(generated: Path, campaign: str) -> list[tuple[str, str]]:
+    """(page name, its campaign) of each executed ablation notebook in ``generated`` that another campaign wrote:
+    the book's sidebar lists every one, this campaign's or not."""
+    found = []
+    for page in sorted(Path(generated).glob("ablation-*.ipynb")):
+        try:
+            given = json.loads(page.read_text(encoding="utf-8"))["metadata"]["papermill"]["parameters"]
+        except (OSError, ValueError, KeyError, TypeError):
+            given = {}
+        if given.get("campaign") not in (None, campaign):  # (a page papermill did not write says nothing)
+            found.append((page.stem, str(given["campaign"])))
+    return found
+
+
+def ablations_index(manifest: dict, ctx: dict, lang: str, others: list[tuple[str, str]] = ()) -> str:
     parts = [provenance(ctx, lang)]
     if not manifest.get("studies"):
         parts.append(say("no_studies", lang) + "\n")
     for st in manifest.get("studies", []):
         parts.append(f"```{{include}} ../generated/study-{st['name']}_{lang}.md\n```\n")
+    if others:
+        pages = ", ".join(f"[{name.removeprefix('ablation-')}](../generated/{name}.ipynb) ({campaign})"
+                          for name, campaign in others)
+        parts.append(say("other_studies", lang, pages=pages) + "\n")
     return "\n".join(parts)
