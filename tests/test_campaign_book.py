@@ -304,9 +304,11 @@ def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini, built_boo
 
 def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
     yaml_path = write_campaign(tmp_path / "k.yaml", synthetic_root, name="kill", models=["resnet_20", "ghost_resnet_20"],
-                               defaults={"epochs": 3, "batch_size": 16, "train_subset": 256, "test_subset": 64,
+                               defaults={"epochs": 6, "batch_size": 16, "train_subset": 256, "test_subset": 64,
                                          "eval_batch_size": 64, "data_root": str(synthetic_root), "progress": False})
     runs, book = tmp_path / "runs", tmp_path / "book"
+    # 6 epochs: a kernel runs in a session of its own and outlives the group's kill until it sees its parent
+    # gone (ipykernel's poller); with 3 tiny epochs a loaded machine let it finish the run first, so nothing resumed
     proc = subprocess.Popen(campaign_cmd(yaml_path, runs, book, "--no-analysis"), cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = runs / "kill" / "kill-resnet_20-s0" / "checkpoint.pt"
@@ -321,7 +323,7 @@ def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
     again = campaign_here(yaml_path, runs, book, "--no-analysis")
     assert again.returncode == 0, again.stdout + again.stderr
     first = records.read_json(runs / "kill" / "kill-resnet_20-s0" / "record.json")
-    assert first["status"] == "complete" and first["resumed_from_epoch"] >= 1 and first["epochs_done"] == 3
+    assert first["status"] == "complete" and first["resumed_from_epoch"] >= 1 and first["epochs_done"] == 6
     assert records.read_json(runs / "kill" / "kill-ghost_resnet_20-s0" / "record.json")["status"] == "complete"
 
 
