@@ -68,12 +68,18 @@ def stop_after_drawing():
             signal.raise_signal(signal.SIGINT)
 
 
+def not_cifar_notice(kind: str | None, label: str | None) -> str:
+    """A curve's line naming its data when that is not CIFAR-100 (a picture is also seen alone), else ""."""
+    return f"{label} · not CIFAR-100" if kind not in (None, "real") else ""
+
+
 class Progress:
     """The progress of one attempt at a run: one bar over the epochs it trains, the epoch log lines and, in a
     notebook, the curve so far (only when nobody executes the notebook unwatched: a campaign's runs draw none)."""
 
-    def __init__(self, run_id: str, epochs: int, steps: int, start: int, enabled: bool, curve: bool = True):
-        self.run_id, self.epochs, self.enabled = run_id, epochs, enabled
+    def __init__(self, run_id: str, epochs: int, steps: int, start: int, enabled: bool, curve: bool = True,
+                 notice: str = ""):
+        self.run_id, self.epochs, self.enabled, self.notice = run_id, epochs, enabled, notice
         self.live = enabled and in_notebook()
         self.bar = self._bar(steps * (epochs - start), start) if enabled else None
         self.figure = None
@@ -116,7 +122,8 @@ class Progress:
 
         from .curves import run_curves_png
         with stop_after_drawing():
-            self.figure.update(Image(run_curves_png(history, f"{self.run_id}: {len(history)}/{self.epochs} epochs")))
+            title = f"{self.run_id}: {len(history)}/{self.epochs} epochs" + (f"\n{self.notice}" if self.notice else "")
+            self.figure.update(Image(run_curves_png(history, title)))
 
     def close(self, finished: bool = True) -> None:
         """End the bar: live, the widget gives way to its final text line. A finished run's curve makes room for

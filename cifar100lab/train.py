@@ -30,7 +30,7 @@ from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
 from .learner import Learner, build_learner, build_model
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
-from .progress import Progress
+from .progress import Progress, not_cifar_notice
 from .seeds import dropout_seed, mix_seed, seed_everything
 from .step_graph import device_conflict
 from .trial import trial_report
@@ -152,7 +152,7 @@ def _attempt(run: RunState, trial, teacher_spec) -> dict:
         data = dataset.to(accelerator.device)
         # a campaign's notebooks run unwatched: no live curve to draw there
         run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress,
-                                curve=not cfg.campaign)
+                                curve=not cfg.campaign, notice=not_cifar_notice(dataset.kind, dataset.label))
         for epoch in range(start, cfg.epochs):
             row = _epoch(run, learner, data, policy, steps, epoch)
             history.append(row)

@@ -89,3 +89,19 @@ def test_explorer_reads_the_records_again_so_new_changed_moved_and_unfinished_ru
     view = static_view(box)
     assert "no top1 curve (its folder moved or emptied; reload records): later" in view and "could not" not in view
     assert json.dumps(view)  # drawn, not frozen on the previous picture
+
+
+def test_the_explorers_figure_names_a_dataset_that_is_not_cifar100(monkeypatch):
+    """The figure alone (saved, copied) said nothing of its data: only the table's last column did."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from cifar100lab.report.explorer import view_html
+    axes, real = [], plt.subplots
+    monkeypatch.setattr(plt, "subplots", lambda *a, **kw: (lambda fig, ax: (axes.append(ax), (fig, ax))[1])(
+        *real(*a, **kw)))
+    frame = pd.DataFrame([{"run_id": "r", "run_dir": "/nowhere", "dataset_kind": "stand-in",
+                           "dataset_label": "Fashion-MNIST (stand-in for CIFAR-100)"}])
+    assert "base64," in view_html(frame, "top1")
+    view_html(frame.assign(dataset_kind="real", dataset_label="CIFAR-100"), "top1")
+    assert [ax.get_title(loc="left") for ax in axes] == ["Fashion-MNIST (stand-in for CIFAR-100) · not CIFAR-100", ""]

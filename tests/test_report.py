@@ -561,3 +561,21 @@ def test_run_pages_of_another_campaign_are_indexed_under_its_name_with_their_dat
     other = index[index.index(head):]
     assert "**Dataset: Fashion-MNIST (stand-in for CIFAR-100)" in other and "[resnet_20 · seed 0]" in other
     assert "[lost-s0](lost-s0.ipynb) | – · – | – |" in index
+
+
+def test_a_runs_curves_name_a_dataset_that_is_not_cifar100(monkeypatch):
+    """The run page's curve (and the live one, through the same notice) said only the run id."""
+    from cifar100lab.progress import not_cifar_notice
+    from cifar100lab.report import display
+    titles = []
+    monkeypatch.setattr(display, "figure_run_curves", lambda history, title: titles.append(title) or
+                        __import__("matplotlib.pyplot").pyplot.figure())
+    _displayed(monkeypatch)
+    monkeypatch.setattr(display, "_glue", lambda: lambda *a, **kw: None)
+    stand_in = {"kind": "stand-in", "label": "Fashion-MNIST (stand-in for CIFAR-100)"}
+    for dataset in (stand_in, {"kind": "real", "label": "CIFAR-100"}):
+        display.show_run({"run_id": "r", "status": "complete", "model": "resnet_20", "dataset": dataset,
+                          "history": []})
+    assert titles == ["r\nFashion-MNIST (stand-in for CIFAR-100) · not CIFAR-100", "r"]
+    assert not_cifar_notice("synthetic", "synthetic data") == "synthetic data · not CIFAR-100"
+    assert not_cifar_notice("real", "CIFAR-100") == not_cifar_notice(None, None) == ""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..progress import not_cifar_notice
 from .figures import figure_run_curves
 from .i18n import fmt
 from .sources import hardware_label
@@ -81,8 +82,9 @@ def show_run(record: dict) -> None:
     glue("params_m", (record.get("params") or 0) / 1e6, display=False)
     if record["status"] == "complete":
         import matplotlib.pyplot as plt
-        fig = figure_run_curves(records.curve(record),
-                                record["run_id"])
+        ds = record.get("dataset") or {}
+        notice = not_cifar_notice(ds.get("kind"), ds.get("label"))
+        fig = figure_run_curves(records.curve(record), record["run_id"] + (f"\n{notice}" if notice else ""))
         glue("curves", fig, display=True)
         plt.close(fig)  # glue displayed it; closing stops the inline backend from showing it a second time
 

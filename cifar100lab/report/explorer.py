@@ -118,6 +118,9 @@ def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0) -> str:
             continue
         ax.plot(m.epoch, m[metric], marker="o", label=r.run_id)
     ax.set(xlabel="epoch", ylabel=metric)
+    not_cifar = sorted({r.dataset_label for r in chosen.itertuples() if r.dataset_kind not in (None, "real")})
+    if not_cifar:  # the picture alone (copied, saved) still says what it was measured on
+        ax.set_title(f"{'; '.join(not_cifar)} · not CIFAR-100", fontsize=9, color="#9a3412", loc="left")
     integer_epochs(ax)
     if len(chosen) > len(gone):
         ax.legend(fontsize=7)
