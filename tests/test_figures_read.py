@@ -10,6 +10,14 @@ from cifar100lab import records
 from cifar100lab.report import figures
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Each test's figures closed after it (pyplot keeps every one it made open)."""
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")
+
+
 def _rows(points: list[tuple[str, float, float]]) -> pd.DataFrame:
     return pd.DataFrame([{"model": m, "group": "attention", "status": "complete", "params_m": p, "top1": t,
                           "flops_m": 100.0, "chance": 10.0, "diverged": None} for m, p, t in points])

@@ -576,6 +576,7 @@ def test_a_runs_curves_name_a_dataset_that_is_not_cifar100(monkeypatch):
     for dataset in (stand_in, {"kind": "real", "label": "CIFAR-100"}):
         display.show_run({"run_id": "r", "status": "complete", "model": "resnet_20", "dataset": dataset,
                           "history": []})
+    __import__("matplotlib.pyplot").pyplot.close("all")
     assert titles == ["r\nFashion-MNIST (stand-in for CIFAR-100) · not CIFAR-100", "r"]
     assert not_cifar_notice("synthetic", "synthetic data") == "synthetic data · not CIFAR-100"
     assert not_cifar_notice("real", "CIFAR-100") == not_cifar_notice(None, None) == ""
