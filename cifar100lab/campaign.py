@@ -160,13 +160,9 @@ def load_study(path: str | os.PathLike) -> Study:
         raise ConfigError(f"{path}: compare_within must be {' or '.join(COMPARE_WITHIN)} (or omitted: every "
                           f"variant against the first), got {within!r}")
     name = check_name(d.get("study") or path.stem, f"{path}: study name")
-    return Study(name, _bilingual(path, d, "title") or {"en": name, "zh": name}, _bilingual(path, d, "question"),
+    return Study(name, bilingual(d.get("title"), f"{path}: title") or {"en": name, "zh": name},
+                 bilingual(d.get("question"), f"{path}: question"),
                  _seeds(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), within)
-
-
-def _bilingual(path: Path, d: dict, key: str) -> dict:
-    """A study's ``title`` or ``question``, checked now: the report reads it per language after every run."""
-    return {} if d.get(key) is None else bilingual(d[key], f"{path}: {key}")
 
 
 def _studies(path: Path, entries) -> list[Study]:

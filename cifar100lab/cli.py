@@ -59,10 +59,8 @@ def executor_with_flags(executor, a):
 def check_folder(path, flag: str, what: str) -> None:
     """A folder flag that names a file, or a path under one, is refused before any work: the campaign would
     otherwise fail writing into it (README.md/generated: not a directory) only after every run."""
-    from .config_files import ConfigError
-    path = Path(path)
-    there = next(p for p in (path, *path.parents) if p.exists())  # '.' or '/' at the latest
-    if not there.is_dir():
+    from .config_files import ConfigError, file_in_the_way
+    if there := file_in_the_way(path):
         raise ConfigError(f"{flag} {path}: {there} is not a folder; give {what}")
 
 

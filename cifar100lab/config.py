@@ -217,7 +217,7 @@ def run_folder(cfg: TrainConfig) -> TrainConfig:
         return cfg
     if cfg.run_id is not None:  # it names the folder under runs/: '../x' would train and write outside it
         check_name(cfg.run_id, "run_id")
-    if cfg.run_id is None:  # fields newer than the ids, at their old behaviour, stay out: old runs keep their folder
+    else:  # fields newer than the ids, at their old behaviour, stay out: old runs keep their folder
         kept = {k: v for k, v in fingerprint(cfg.to_dict()).items() if k not in ID_NEUTRAL or v != ID_NEUTRAL[k]}
         settings = json.dumps(kept, sort_keys=True, default=str)
         cfg = dataclasses.replace(cfg, run_id=f"{cfg.model}-s{cfg.seed}-{hashlib.sha1(settings.encode()).hexdigest()[:8]}")

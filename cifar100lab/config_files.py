@@ -98,12 +98,20 @@ def _yaml_problem(e: yaml.YAMLError) -> str:
     return where + (getattr(e, "problem", None) or str(e)).strip() + (f" ({context})" if context else "")
 
 
+def file_in_the_way(folder: str | os.PathLike) -> Path | None:
+    """The nearest part of ``folder`` that exists (itself, or a parent), when that is a file: the folder cannot
+    be made there. None when the folder is or can be made."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    return existing if existing is not None and not existing.is_dir() else None
+
+
 def refuse_file_as_folder(folder: str | os.PathLike, what: str) -> None:
     """A ConfigError when ``folder`` (the ``what`` setting), or the nearest part of it that exists, is a file:
     the folder could not be made there, and the OS's "File exists" would not say which setting is wrong."""
     folder = Path(folder)
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is None or existing.is_dir():
+    existing = file_in_the_way(folder)
+    if existing is None:
         return
     if existing == folder:
         raise ConfigError(f"{what} {folder} is a file, not a folder; give a folder")
@@ -157,7 +165,9 @@ LANGUAGES = ("en", "zh")  # the report's (report.i18n.LANGS; importing it here w
 
 def bilingual(value, where: str) -> dict:
     """A text the report shows in each language, ``{en: TEXT, zh: TEXT}`` (a language left out: the report's
-    fallback). A plain string is refused: the report looks each language up in it."""
+    fallback; the whole left out, None: {}). A plain string is refused: the report looks each language up in it."""
+    if value is None:
+        return {}
     if not isinstance(value, dict) or not all(isinstance(text, str) for text in value.values()):
         raise ConfigError(f"{where} must be a mapping of language to text, {{en: TEXT, zh: TEXT}}, got {value!r}")
     refuse_unknown_keys(value, LANGUAGES, where)

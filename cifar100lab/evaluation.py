@@ -19,7 +19,6 @@ from .train import Learner, build_learner, build_model, evaluate
 
 EVALUATION = "evaluation.json"  # beside the checkpoint, unless --out says otherwise
 EVALUATION_KEYS = {"checkpoint", "epoch", "evaluated_at"}  # what marks a file as an earlier evaluation
-RUN_FILES = (records.RECORD, records.CHECKPOINT, records.CONFIG, records.METRICS)
 
 
 @dataclass
@@ -51,8 +50,8 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
 def check_out(out: Path) -> None:
     """The evaluation goes to a new file or over an earlier evaluation, never over a run's own files (a record
     replaced by an evaluation reads as no run at all) nor over a file it did not write."""
-    if {out.name, out.resolve().name} & set(RUN_FILES):
-        raise ConfigError(f"cannot write the evaluation to {out}: {', '.join(RUN_FILES)} are a run's own files; "
+    if {out.name, out.resolve().name} & set(records.RUN_FILES):
+        raise ConfigError(f"cannot write the evaluation to {out}: {', '.join(records.RUN_FILES)} are a run's own files; "
                           f"pass --out another file (default: {EVALUATION} beside the checkpoint)")
     records.writable_output(out, "the evaluation")
     if out.exists() and not _is_evaluation(out):

@@ -37,7 +37,8 @@ LEGACY_NORMALIZATION = {"cifar100": (data_mod.CIFAR100_MEAN, data_mod.CIFAR100_S
 # The pretrained-cfg fields that describe the architecture itself; the rest of timm's cfg (licence, hub ids,
 # test-time sizes) describes the ImageNet weights a run may have started from, not the exported ones.
 ARCHITECTURE_CFG_KEYS = ("first_conv", "classifier", "fixed_input_size")
-RUN_FILES = (records.RECORD, records.CHECKPOINT, records.METRICS)  # what marks a folder as a run's
+# What marks a folder as a run's: its own files but config.json, whose name the export's config shares.
+RUN_MARKS = tuple(name for name in records.RUN_FILES if name != records.CONFIG)
 RECORD_REMEDY = "restore it, or move it aside to export from the checkpoint's config alone"
 EXPORT_REMEDY = "export the run again with `python -m cifar100lab export`"
 
@@ -261,7 +262,7 @@ def check_export_folder(out: Path) -> None:
     own config.json has the export config's name, and files another tool wrote are not ours to replace."""
     if out.exists() and not out.is_dir():
         raise ExportError(f"cannot export to {out}: it is a file; pass --out FOLDER")
-    held = [name for name in RUN_FILES if (out / name).exists()]
+    held = [name for name in RUN_MARKS if (out / name).exists()]
     if held:
         raise ExportError(f"cannot export to {out}: it is a run's folder (it holds {', '.join(held)}), whose "
                           f"{EXPORT_CONFIG} the export would replace; pass --out a new folder (default: <run>/export)")

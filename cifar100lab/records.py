@@ -136,6 +136,9 @@ def _raise_if_disk_full(error: BaseException, path: Path) -> None:
                                      f"some space and run again (a run resumes from its last checkpoint)") from None
 
 
+RUN_FILES = (RECORD, CHECKPOINT, CONFIG, METRICS)  # a run folder's own files: no other output goes over them
+
+
 def writable_output(path: str | os.PathLike, what: str) -> Path:
     """``path``, an output file a command writes at its end, checked before the command's work: a folder that is
     missing, a file or not writable would lose that work when :func:`atomic_write` fails on it."""

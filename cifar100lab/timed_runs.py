@@ -22,8 +22,7 @@ def load_runs_file(path) -> dict:
     path = Path(path)
     d = read_yaml_mapping(path, RUNS_KEYS, "runs")
     for key in ("title", "description"):  # the Performance page looks each language up in them
-        if d.get(key) is not None:
-            bilingual(d[key], f"{path}: {key}")
+        bilingual(d.get(key), f"{path}: {key}")
     variants = d.get("variants") or [{"label": "default"}]
     if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
         raise ConfigError(f"{path}: variants must be a list of mappings, each with a 'label', got {variants!r}")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import records
 from ..curves import integer_epochs
+from ..progress import not_cifar_notice
 
 OUTSIDE = "(runs outside a campaign)"
 METRICS = ["top1", "top5", "test_loss", "train_loss", "train_acc", "lr"]
@@ -118,9 +119,9 @@ def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0) -> str:
             continue
         ax.plot(m.epoch, m[metric], marker="o", label=r.run_id)
     ax.set(xlabel="epoch", ylabel=metric)
-    not_cifar = sorted({r.dataset_label for r in chosen.itertuples() if r.dataset_kind not in (None, "real")})
-    if not_cifar:  # the picture alone (copied, saved) still says what it was measured on
-        ax.set_title(f"{'; '.join(not_cifar)} · not CIFAR-100", fontsize=9, color="#9a3412", loc="left")
+    notices = sorted({not_cifar_notice(r.dataset_kind, r.dataset_label) for r in chosen.itertuples()} - {""})
+    if notices:  # the picture alone (copied, saved) still says what it was measured on
+        ax.set_title("; ".join(notices), fontsize=9, color="#9a3412", loc="left")
     integer_epochs(ax)
     if len(chosen) > len(gone):
         ax.legend(fontsize=7)

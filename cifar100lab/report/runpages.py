@@ -11,7 +11,7 @@ from .. import records
 from ..model_catalog import catalog_rows
 from ..run_listing import short_id
 from .i18n import STATUS, dataset_label, fmt
-from .sources import row_name
+from .sources import executed_parameters, record_row
 from .tables import regularisation
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -21,8 +21,7 @@ def run_title(rec: dict, catalog: dict[str, dict] | None = None) -> str:
     """'eca_resnet_20 · k_size=5 · seed 0', 'resnet_56 · Mixup 0.8 · CutMix 1 · seed 0': unique within a
     campaign (a study variant's regularisation is part of it), readable in the sidebar. A fine-tune model
     trained from scratch is named as its results row is ('coatnet_0-scratch'), apart from its fine-tune."""
-    model = rec.get("model")
-    name = row_name(model, rec.get("pretrained"), catalog_rows() if catalog is None else catalog) if model else None
+    name = record_row(rec, catalog_rows() if catalog is None else catalog) if rec.get("model") else None
     opts = " · ".join(f"{k}={v}" for k, v in (rec.get("options") or {}).items())
     reg = regularisation(rec.get("recipe") or {}, "en")
     return " · ".join(x for x in (name or rec.get("run_id"), opts, reg if reg != "–" else "",
@@ -98,10 +97,7 @@ def _pages_of_other_campaigns(shown: list[dict], book_dir: Path, runs_root) -> l
     for page in sorted((Path(book_dir) / "runs").glob("*.ipynb")):
         if page.stem in mine:
             continue
-        try:
-            given = json.loads(page.read_text(encoding="utf-8"))["metadata"]["papermill"]["parameters"]
-        except (OSError, ValueError, KeyError, TypeError):
-            given = {}
+        given = executed_parameters(page)
         folders = [Path(runs_root) / str(given.get("campaign")) / page.stem, Path(str(given.get("run_dir")))]
         rec = next((r for r in map(records.load, folders) if r), None) if given else None
         others.append({**(rec or {"model": None, "status": None}), "run_id": page.stem,
@@ -136,8 +132,8 @@ def runs_index(recs: list[dict], book_dir: Path, runs_root="runs") -> str:
     if not shown and not others:
         return (":::{note}\nNo run has been published yet: `make report` runs the quick campaign and writes one "
                 "page per run here. 尚无运行记录：`make report` 执行 quick 实验，并在此为每次运行生成一页。\n:::\n")
-    titles = run_titles(shown)
-    titles.update({r["run_id"]: run_title(r) if r.get("model") else r["run_id"] for r in others})
+    titles, catalog = run_titles(shown), catalog_rows()
+    titles.update({r["run_id"]: run_title(r, catalog) if r.get("model") else r["run_id"] for r in others})
     parts = _index_tables(shown, titles)
     by_campaign: dict[str, list[dict]] = {}
     for r in others:

@@ -1,6 +1,7 @@
 """Run records -> the frames every page is computed from (one row per model, the campaign's context)."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -142,6 +143,14 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
             "top5": ok.top5.mean(), "top5_std": ok.top5.std() if len(ok) > 1 else math.nan,
             "params_m": ok.params.iloc[0] / 1e6, "flops_m": ok.flops.iloc[0] / 1e6,
             "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean()}
+
+
+def executed_parameters(page: Path) -> dict:
+    """The parameters papermill executed a notebook with (its metadata), or {} for a page it did not write."""
+    try:
+        return dict(json.loads(Path(page).read_text(encoding="utf-8"))["metadata"]["papermill"]["parameters"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def runs_frame(recs: list[dict]) -> pd.DataFrame:

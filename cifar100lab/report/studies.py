@@ -13,7 +13,15 @@ from ..intervals import wilson
 from .figures import figure_study, save
 from .i18n import LANGS, dataset_label, say
 from .prose import provenance
-from .sources import REFERENCE, chance_level, context, divergence, load_campaign_records, num_classes
+from .sources import (
+    REFERENCE,
+    chance_level,
+    context,
+    divergence,
+    executed_parameters,
+    load_campaign_records,
+    num_classes,
+)
 from .tables import markdown_table, study_display
 
 # The original's Fig. 7 plots Ghost's ratio against parameters: the ratio's point is the parameter saving.
@@ -222,10 +230,7 @@ def other_study_pages(generated: Path, campaign: str) -> list[tuple[str, str]]:
     the book's sidebar lists every one, this campaign's or not."""
     found = []
     for page in sorted(Path(generated).glob("ablation-*.ipynb")):
-        try:
-            given = json.loads(page.read_text(encoding="utf-8"))["metadata"]["papermill"]["parameters"]
-        except (OSError, ValueError, KeyError, TypeError):
-            given = {}
+        given = executed_parameters(page)
         if given.get("campaign") not in (None, campaign):  # (a page papermill did not write says nothing)
             found.append((page.stem, str(given["campaign"])))
     return found
