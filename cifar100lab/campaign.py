@@ -14,7 +14,8 @@ settings, :class:`cifar100lab.robustness.RobustnessSettings`; without it there i
 Study YAML keys: ``study``, ``title`` / ``question`` (``en`` and ``zh``), ``seeds``, ``variants``
 (each ``label``, unique, ``model``, optional ``options``, ``overrides`` (recipe fields, over the campaign
 defaults' overrides) and ``label_zh``), ``compare_within`` (``model``: each variant against the first variant
-of its model; default: every variant against the study's first).
+of its model; default: every variant against the study's first), ``x_axis`` (what the study's figure plots
+top-1 against: ``variant``, the default, or ``params``: the variants' parameter counts).
 A variant's ``distill_from: best:MODEL|MODEL`` is this campaign's best complete run of those models, found when
 the campaign is loaded; a variant whose teacher is not there is skipped, and the manifest, the dry run and the
 study page say which (:mod:`cifar100lab.distill`).
@@ -39,9 +40,10 @@ from .settings import apply_set, check_mapping_fields, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs", "runs_per_gpu", "executor", "robustness")
-STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "compare_within")
+STUDY_KEYS = ("study", "title", "question", "seeds", "variants", "compare_within", "x_axis")
 VARIANT_KEYS = ("label", "label_zh", "model", "options", "overrides")
 COMPARE_WITHIN = ("model",)
+X_AXES = ("variant", "params")  # a study figure's x-axis: its variants side by side, or their parameter counts
 DATASET_ENV = "CIFAR100LAB_DATASET"
 # TrainConfig fields the campaign sets per run, so `defaults:` (or --set) may not hold them: where each belongs.
 PER_RUN = {"model": "a model entry ('models:')", "options": "a model entry ('options:') or a study variant",
@@ -71,6 +73,7 @@ class Study:
     path: str
     compare_within: str | None = None  # None: the whole study against its first variant; "model": per model
     left_out: list[str] = field(default_factory=list)  # models whose variants this campaign does not run
+    x_axis: str = "variant"  # one of X_AXES
 
 
 @dataclass
@@ -159,10 +162,14 @@ def load_study(path: str | os.PathLike) -> Study:
     if within is not None and within not in COMPARE_WITHIN:
         raise ConfigError(f"{path}: compare_within must be {' or '.join(COMPARE_WITHIN)} (or omitted: every "
                           f"variant against the first), got {within!r}")
+    x_axis = d.get("x_axis", "variant")
+    if x_axis not in X_AXES:
+        raise ConfigError(f"{path}: x_axis must be {' or '.join(X_AXES)} (what the figure plots top-1 against), "
+                          f"got {x_axis!r}")
     name = check_name(d.get("study") or path.stem, f"{path}: study name")
     return Study(name, bilingual(d.get("title"), f"{path}: title") or {"en": name, "zh": name},
                  bilingual(d.get("question"), f"{path}: question"),
-                 _seeds(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), within)
+                 _seeds(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), within, x_axis=x_axis)
 
 
 def _studies(path: Path, entries) -> list[Study]:
@@ -432,7 +439,7 @@ def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
         "runs": [r.run_id for r in campaign.runs], "model_runs": list(dict.fromkeys(campaign.model_runs)),
         "robustness": campaign.robustness and campaign.robustness.as_dict(),
         "studies": [{"name": s.name, "title": s.title, "question": s.question, "path": s.path,
-                     "compare_within": s.compare_within, "left_out": s.left_out,
+                     "compare_within": s.compare_within, "left_out": s.left_out, "x_axis": s.x_axis,
                      "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,
                                    "options": v.options,
                                    "overrides": campaign.variant_runs[(s.name, v.label)].overrides,

@@ -138,6 +138,7 @@ def write_fake_study(runs_root: Path, study, top1: dict, ema: dict | None = None
                     "test_loss": 2.0 / epoch + acc / 1000, "epoch_seconds": 10.0, **row})
     manifest_study = {"name": study.name, "title": study.title, "question": study.question, "path": study.path,
                       "compare_within": study.compare_within, "runs": runs, "left_out": study.left_out,
+                      "x_axis": study.x_axis,
                       "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,
                                     "options": v.options, "overrides": v.overrides} for v in study.variants]}
     records.atomic_write_json(root / records.MANIFEST, {

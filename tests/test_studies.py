@@ -1,5 +1,6 @@
 """Ablation studies whose variants change the recipe (``overrides``), compare within each model, and keep a
 weight EMA beside the raw weights: campaign expansion without training, the report on hand-made records."""
+import matplotlib.pyplot as plt
 import pytest
 import yaml
 from conftest import ROOT
@@ -62,6 +63,8 @@ def test_manifest_records_each_variants_recipe_change_and_how_the_study_compares
      "variant label.* x appear more than once"),
     ({"variants": [{"label": "x", "model": "resnet_20"}], "compare_within": "seed"},
      "compare_within must be model .*got 'seed'"),
+    ({"variants": [{"label": "x", "model": "resnet_20"}], "x_axis": "params_m"},
+     "x_axis must be variant or params .*got 'params_m'"),
 ])
 def test_bad_study_input_fails_at_load_in_one_error_naming_the_study(tmp_path, change, message):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump({"study": "s", "seeds": 1, **change}))
@@ -69,6 +72,23 @@ def test_bad_study_input_fails_at_load_in_one_error_naming_the_study(tmp_path, c
     with pytest.raises(ConfigError, match=message):
         load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("x_axis, xlabels", [(None, ["variant", "变体"]), ("params", ["parameters (M)", "参数量（M）"])])
+def test_a_studys_yaml_alone_sets_whether_its_figure_plots_against_parameters(tmp_path, monkeypatch, x_axis, xlabels):
+    """A new ablation is one YAML: plotting against parameter counts (the Ghost ratio's point) is its x_axis key,
+    not an entry in the report's code."""
+    variants = [{"label": "plain", "model": "resnet_20"},
+                {"label": "ratio 4", "model": "ghost_resnet_20", "options": {"ratio": 4}}]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"study": "s", "seeds": 2, "variants": variants,
+                                                     **({"x_axis": x_axis} if x_axis else {})}))
+    write_fake_study(tmp_path / "runs", load_study(tmp_path / "s.yaml"),
+                     {"plain": [60.0, 61.0], "ratio 4": [55.0, 56.0]}, name="c")
+    made = []
+    monkeypatch.setattr(studies, "figure_study", lambda *a, **k: made.append(figures.figure_study(*a, **k)) or made[-1])
+    report.write_study_report("c", "s", tmp_path / "runs", tmp_path / "gen")
+    assert [fig.axes[0].get_xlabel() for fig in made] == xlabels
+    plt.close("all")
 
 
 # ---------------------------------------------------------------- the regularisation study (needs the new recipe fields)

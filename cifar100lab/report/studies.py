@@ -24,8 +24,8 @@ from .sources import (
 )
 from .tables import markdown_table, study_display
 
-# The original's Fig. 7 plots Ghost's ratio against parameters: the ratio's point is the parameter saving.
-X_AXIS = {"ghost_ratio": "params_m"}
+# A study's x_axis (its YAML) as the study table's column
+X_COLUMN = {"variant": "variant", "params": "params_m"}
 
 
 def _history(run: dict) -> list:
@@ -194,7 +194,7 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     for lang in LANGS:
         title = st["title"].get(lang, st["name"])
         notice = say("not_cifar_title", lang) if ctx["kind"] != "real" else ""
-        save(figure_study(df, title, lang, X_AXIS.get(study, "variant"), notice), out / f"study-{study}_{lang}.png")
+        save(figure_study(df, title, lang, X_COLUMN[st.get("x_axis") or "variant"], notice), out / f"study-{study}_{lang}.png")
         cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
         text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n*{study_label(ctx, df, lang)}.*\n\n"
                 + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
