@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_campaign(sub) -> None:
     c = sub.add_parser("campaign", help="run a campaign YAML with papermill, then its analysis")
     c.add_argument("file", help="the campaign YAML (e.g. params/quick.yaml)")
-    c.add_argument("--dataset", help="a registered dataset (cifar100, cifar10, fashion-mnist, synthetic, a plugin's) "
+    from .data import DATASETS  # the registry's facts load without torch
+    c.add_argument("--dataset", help=f"a registered dataset ({', '.join(DATASETS)}, a plugin's) "
                    "or imagefolder:/path (default: $CIFAR100LAB_DATASET or the YAML's)")
     c.add_argument("--runs-root", default="runs", help="folder holding <campaign>/<run> folders (default: runs)")
     c.add_argument("--book", default="book", help="the book folder the analysis writes pages into (default: book)")

@@ -85,6 +85,16 @@ def test_every_option_and_argument_of_every_command_has_help_text():
     assert not missing, missing
 
 
+def test_campaign_dataset_help_lists_the_registered_datasets_a_new_entry_included(monkeypatch):
+    """A new dataset is one registry entry: the help must not keep a list of its own."""
+    from cifar100lab.data import DATASETS, DatasetEntry
+    monkeypatch.setitem(DATASETS, "blobs", DatasetEntry("blobs", "stand-in", {"en": "Blobs", "zh": "Blobs"}, 4,
+                                                        (100, 10), (0.5,) * 3, (0.2,) * 3))
+    campaign = dict(_parsers(build_parser()))["cifar100lab campaign"]
+    (dataset,) = [a for a in campaign._actions if "--dataset" in a.option_strings]
+    assert f"({', '.join(DATASETS)}, a plugin's)" in dataset.help and "blobs" in dataset.help
+
+
 def test_top_level_help_is_plain_text_without_restructuredtext_markup(capfd):
     proc = run_cli(capfd, "--help")
     assert proc.returncode == 0 and "campaign" in proc.stdout
