@@ -158,18 +158,15 @@ def load_study(path: str | os.PathLike) -> Study:
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:  # the label is the variant's key in the manifest and the tables
         raise ConfigError(f"{path}: variant label(s) {', '.join(twice)} appear more than once; labels must be unique")
-    within = d.get("compare_within")
-    if within is not None and within not in COMPARE_WITHIN:
-        raise ConfigError(f"{path}: compare_within must be {' or '.join(COMPARE_WITHIN)} (or omitted: every "
-                          f"variant against the first), got {within!r}")
-    x_axis = d.get("x_axis", "variant")
-    if x_axis not in X_AXES:
-        raise ConfigError(f"{path}: x_axis must be {' or '.join(X_AXES)} (what the figure plots top-1 against), "
-                          f"got {x_axis!r}")
+    for key, valid, means in (("compare_within", COMPARE_WITHIN, "or omitted: every variant against the first"),
+                              ("x_axis", X_AXES, "what the figure plots top-1 against")):
+        if d.get(key) is not None and d[key] not in valid:
+            raise ConfigError(f"{path}: {key} must be {' or '.join(valid)} ({means}), got {d[key]!r}")
     name = check_name(d.get("study") or path.stem, f"{path}: study name")
     return Study(name, bilingual(d.get("title"), f"{path}: title") or {"en": name, "zh": name},
                  bilingual(d.get("question"), f"{path}: question"),
-                 _seeds(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), within, x_axis=x_axis)
+                 _seeds(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), d.get("compare_within"),
+                 x_axis=d.get("x_axis") or "variant")
 
 
 def _studies(path: Path, entries) -> list[Study]:
