@@ -137,3 +137,21 @@ def test_the_confusion_figure_shows_two_different_models_and_says_when_they_are_
     assert "highest clean top-1 (convnext_tiny) and the lowest (resnet_20)" in confusion_caption(ranked, "en")
     assert [r["model"] for r in best_and_worst(ranked[:1])] == ["resnet_20"]
     assert "one model, resnet_20" in confusion_caption(ranked[:1], "en")
+
+
+def test_a_fine_tune_model_trained_from_scratch_is_named_as_its_results_row(tmp_path, no_figures):
+    """cspresnet50 trained from scratch (its weights unavailable) is the Results page's row cspresnet50-scratch;
+    the chapter named it cspresnet50, the fine-tune that never ran."""
+    folder = _campaign(tmp_path / "runs")
+    rid = "c-cspresnet50_scratch-s0"
+    result = _result("cspresnet50", 60.0, {"gaussian_noise": {1: 45.0, 3: 65.0}, "contrast": {1: 40.0, 3: 55.0}})
+    records.atomic_write_json(folder / rid / "robustness.json", {**result, "run_id": rid})
+    records.atomic_write_json(folder / rid / records.RECORD, {"run_id": rid, "model": "cspresnet50", "pretrained": None,
+                                                              "status": "complete", "options": {}})
+    manifest = records.read_json(folder / records.MANIFEST)
+    records.atomic_write_json(folder / records.MANIFEST, {**manifest, "runs": manifest["runs"] + [rid]})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    for lang in ("en", "zh"):
+        rows = [line.split(" | ")[0] for line in (tmp_path / "gen" / f"robustness_{lang}.md").read_text().splitlines()
+                if line.startswith("| cspresnet50")]
+        assert rows == ["| cspresnet50-scratch"] * 2  # the summary table and the errors table

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..model_catalog import catalog_rows
 from ..robustness.metrics import mce, mce_interval, relative_mce
 from ..robustness.results import OUT, campaign_runs, read_result
 from ..robustness.settings import RobustnessSettings
@@ -14,7 +15,7 @@ from .i18n import LANGS, dataset_label, fmt, join
 from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
 from .robustness_gradcam import figure_gradcam, with_panels
 from .robustness_text import corruption_name, text
-from .sources import wilson
+from .sources import record_row, wilson
 from .studies import figure_block
 from .tables import markdown_table
 
@@ -31,13 +32,22 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
         run_ids = campaign_runs(manifest, folder / records.MANIFEST)
     except (OSError, records.RecordError, ValueError):
         return {}, []
-    found = [read_result(folder / rid / OUT) for rid in run_ids]
-    return manifest, [r for r in found if r and r.get("corrupted") is not None]
+    found = [(rid, read_result(folder / rid / OUT)) for rid in run_ids]
+    catalog = catalog_rows()
+    return manifest, [{**r, "row": _row(records.load(folder / rid), r, catalog)} for rid, r in found
+                      if r and r.get("corrupted") is not None]
+
+
+def _row(record: dict | None, result: dict, catalog: dict) -> str:
+    """The Results page's row name of a run (``coatnet_0-scratch`` for a fine-tune model trained from scratch),
+    read from its run record (a robustness.json does not say where the weights started); the result's model
+    when the record is gone."""
+    return record_row(record, catalog) if record and record.get("model") else result["model"]
 
 
 def baseline_of(results: list[dict], name: str) -> dict | None:
-    """The baseline model's result (its default options; the first seed)."""
-    return next((r for r in results if r["model"] == name and not r.get("options")), None)
+    """The baseline model's result (its default options; the first seed; not its from-scratch row's)."""
+    return next((r for r in results if (r.get("row") or r["model"]) == name and not r.get("options")), None)
 
 
 def _recipe(result: dict, lang: str) -> str:

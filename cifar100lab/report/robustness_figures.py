@@ -10,9 +10,10 @@ from .robustness_text import text
 
 
 def label(result: dict) -> str:
-    """The model, its options and (with several seeds) its seed, as the chapter names a run."""
+    """The model (as its Results row names it: ``coatnet_0-scratch`` for a fine-tune model trained from scratch),
+    its options and (with several seeds) its seed, as the chapter names a run."""
     options = "".join(f" {k}={v}" for k, v in (result.get("options") or {}).items())
-    return f"{result['model']}{options}" + (f" (s{result['seed']})" if result.get("seed") else "")
+    return f"{result.get('row') or result['model']}{options}" + (f" (s{result['seed']})" if result.get("seed") else "")
 
 
 def family_accuracy(result: dict) -> dict[str, dict[int, float]]:
