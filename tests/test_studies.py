@@ -359,3 +359,11 @@ def test_the_ablations_page_names_the_study_pages_another_campaign_left_in_the_b
     assert "Study pages of other campaigns are still in the book (the sidebar lists them), each measured on its " \
            "own campaign's runs: [width](../generated/ablation-width.ipynb) (earlier)." in en
     assert "ablation-regularisation.ipynb" not in en and "[width](../generated/ablation-width.ipynb) (earlier)" in zh
+
+
+def test_recipes_table_names_a_fine_tune_model_trained_from_scratch_as_its_results_row():
+    """The Recipes table listed the from-scratch run of coatnet_0 as coatnet_0, the fine-tune the Results page
+    lists as skipped; it is the row coatnet_0-scratch there."""
+    runs = [{"run_id": "a", "status": "complete", "model": "coatnet_0", "pretrained": None, "recipe": RECIPE},
+            {"run_id": "b", "status": "complete", "model": "resnet_20", "pretrained": None, "recipe": RECIPE}]
+    assert list(sources.recipes_used(runs).models.iloc[0]) == ["coatnet_0-scratch", "resnet_20"]

@@ -251,16 +251,18 @@ def comparable_with_claims(ctx: dict) -> bool:
 
 
 def recipes_used(recs: list[dict]) -> pd.DataFrame:
-    """One row per distinct recipe the campaign's complete runs recorded (``record['recipe']``)."""
-    rows = {}
+    """One row per distinct recipe the campaign's complete runs recorded (``record['recipe']``), naming each run
+    as its results row does (``coatnet_0-scratch`` for a fine-tune model trained from scratch)."""
+    rows, catalog = {}, catalog_rows()
     for r in recs:
         rec = r.get("recipe")
         if r.get("status") != "complete" or not rec:
             continue
         key = tuple(sorted((k, str(v)) for k, v in rec.items() if k not in ("global_batch",)))
         row = rows.setdefault(key, {**rec, "models": []})
-        if r["model"] not in row["models"]:
-            row["models"].append(r["model"])
+        name = record_row(r, catalog)
+        if name not in row["models"]:
+            row["models"].append(name)
     return pd.DataFrame(rows.values())
 
 
