@@ -34,6 +34,18 @@ def full_protocol(tmp_path_factory):
     return _report(tmp_path_factory.mktemp("full_protocol"), dataset="cifar100", epochs=200, seeds=(0, 1))
 
 
+def test_the_interval_sentence_says_when_it_pools_the_seeds_images(stand_in, full_protocol):
+    """With several seeds the interval is over all their test images pooled, narrower than one seed's: the
+    sentence said each top-1 was measured on 1,000 images beside that narrower interval."""
+    one, pooled = ((gen / f"results_{lang}.md").read_text() for (_, gen) in (stand_in, full_protocol)
+                   for lang in ("en",))
+    assert "Each top-1 was measured on 1,000 test images, so its 95 % (Wilson) interval is about ±" in one
+    assert "Each top-1 was measured on" not in pooled
+    assert "Each top-1 is a mean over seeds, each seed measured on 1,000 test images; with the seeds' images " \
+           "pooled, its 95 % (Wilson) interval is about ±" in pooled
+    assert "合并各种子的图像后" in (full_protocol[1] / "results_zh.md").read_text()
+
+
 def _header(path: Path) -> list[str]:
     """The CSV's column names (after its leading comment line, which says what the table was measured on)."""
     return next(csv.reader(line for line in path.open(encoding="utf-8") if not line.startswith("#")))

@@ -52,6 +52,11 @@ MESSAGES = {
         "en": "Each top-1 was measured on {n_test} test images, so its 95 % (Wilson) interval is about "
               "±{half} points.",
         "zh": "每个 Top-1 都在 {n_test} 张测试图像上测得，其 95%（Wilson）置信区间约为 ±{half} 个百分点。"},
+    "interval_pooled": {
+        "en": "Each top-1 is a mean over seeds, each seed measured on {n_test} test images; with the seeds' images "
+              "pooled, its 95 % (Wilson) interval is about ±{half} points.",
+        "zh": "每个 Top-1 是多个种子的平均值，每个种子在 {n_test} 张测试图像上测得；合并各种子的图像后，其 95%（Wilson）"
+              "置信区间约为 ±{half} 个百分点。"},
     "not_separable": {
         "en": "{k} of {pairs} neighbouring pairs in Table 1 are not separable (their intervals overlap): {list}.",
         "zh": "表 1 中相邻的 {pairs} 对模型里有 {k} 对无法区分（置信区间重叠）：{list}。"},

@@ -56,7 +56,8 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     n_test = int(done.evaluated.iloc[0]) if "evaluated" in done and done.evaluated.notna().any() else 0
     if n_test:
         half = (done.top1_hi - done.top1_lo).median() / 2
-        facts.append(("interval", dict(n_test=f"{n_test:,}", half=fmt(half, 1))))
+        pooled = int(done.seeds.max()) > 1  # sources._pooled_interval: over every seed's images
+        facts.append(("interval_pooled" if pooled else "interval", dict(n_test=f"{n_test:,}", half=fmt(half, 1))))
     if len(done) > 1:
         pairs = not_separable(rows)
         facts.append(("not_separable", dict(k=len(pairs), pairs=len(done) - 1,
