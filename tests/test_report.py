@@ -46,6 +46,17 @@ def test_the_interval_sentence_says_when_it_pools_the_seeds_images(stand_in, ful
     assert "合并各种子的图像后" in (full_protocol[1] / "results_zh.md").read_text()
 
 
+def test_the_seed_sentence_gives_the_range_when_models_have_different_seed_counts(full_protocol):
+    """One model left with one seed (a failed seed) made the page say every model has one seed."""
+    from cifar100lab.report.prose import results_prose
+    rows = full_protocol[0]["rows"]
+    assert "With 2 seeds per model" in results_prose(rows, "en")
+    mixed = rows.assign(seeds=[1] + [2] * (len(rows) - 1))
+    en, zh = results_prose(mixed, "en"), results_prose(mixed, "zh")
+    assert "Each model has one seed" not in en and "With 1 seeds" not in en
+    assert "Models have between 1 and 2 seeds (Table 1's Seeds column)" in en and "各模型有 1 到 2 个种子" in zh
+
+
 def _header(path: Path) -> list[str]:
     """The CSV's column names (after its leading comment line, which says what the table was measured on)."""
     return next(csv.reader(line for line in path.open(encoding="utf-8") if not line.startswith("#")))

@@ -65,6 +65,10 @@ MESSAGES = {
     "seed_spread": {
         "en": "With {seeds} seeds per model, Table 1 also gives the mean ± standard deviation over seeds.",
         "zh": "每个模型有 {seeds} 个种子，表 1 同时给出种子间的平均值 ± 标准差。"},
+    "seed_mixed": {
+        "en": "Models have between {lo} and {hi} seeds (Table 1's Seeds column); where a model has several, Table 1 "
+              "gives their mean ± standard deviation.",
+        "zh": "各模型有 {lo} 到 {hi} 个种子（见表 1 的种子数列）；有多个种子的模型，表 1 给出其平均值 ± 标准差。"},
     "one_seed": {
         "en": "Each model has one seed, so the seed-to-seed spread is unknown; only the test-set interval is given.",
         "zh": "每个模型只有一个种子，种子间波动未知；表中只给出测试集置信区间。"},

@@ -64,8 +64,9 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
                                             list={"en": "; ".join(f"{a} / {b}" for a, b in pairs),
                                                   "zh": "；".join(f"{a} / {b}" for a, b in pairs)}))
                      if pairs else ("all_separable", {}))
-    seeds = int(done.seeds.min())
-    facts.append(("seed_spread", dict(seeds=seeds)) if seeds > 1 else ("one_seed", {}))
+    lo, hi = int(done.seeds.min()), int(done.seeds.max())
+    facts.append(("one_seed", {}) if hi == 1 else ("seed_spread", dict(seeds=hi)) if lo == hi
+                 else ("seed_mixed", dict(lo=lo, hi=hi)))
     eff = done.sort_values("efficiency", ascending=False).iloc[0]
     facts.append(("efficiency", dict(model=eff.model, eff=fmt(eff.efficiency, 1))))
     facts += group_facts(rows) + failure_facts(rows)
