@@ -114,6 +114,37 @@ def test_a_study_file_whose_search_changed_is_refused_before_any_trial_and_the_s
     assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == kept and not (tmp_path / "book").exists()
 
 
+@pytest.mark.parametrize("change, now", [
+    (("epochs: 2,", "epochs: 1,"), "epochs: 2 → 1"),
+    (("model: resnet_20", "model: resnet_32"), "model: 'resnet_20' → 'resnet_32'"),
+    (("max_steps_per_epoch: 1,", "max_steps_per_epoch: 1, overrides: {weight_decay: 0.001},"),
+     "overrides.weight_decay: 0.0005 → 0.001"),
+], ids=["epochs", "model", "recipe"])
+def test_a_study_file_whose_fixed_settings_changed_is_refused_before_any_trial_and_the_study_is_kept(
+        tmp_path, capfd, synthetic_root, change, now):
+    """Only the search space was compared: a study file with other epochs (or model, or recipe field) added its
+    trials to the old ones, its best trial compared them, and --finish re-ran the best values with settings that
+    trial never trained with."""
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=1))
+    runs = tmp_path / "runs"
+    workers.run_trials(spec, runs, spec.storage_url(runs), jobs=1, execute=FakeRuns(seconds=0), log=lambda *_: None)
+    text = STUDY.format(root=synthetic_root, n_trials=2)
+    assert change[0] in text
+    kept = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+    for args in ([], ["--finish"]):
+        _refused(run_cli(capfd, "tune", _study(tmp_path, synthetic_root, text=text.replace(*change)), *args,
+                         "--runs-root", runs, "--book", tmp_path / "book"),
+                 "study tiny in sqlite:///", "ran its trials with other fixed settings", now,
+                 "give it another name (the file's study: key)")
+        assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == kept and not (tmp_path / "book").exists()
+    # more trials, another data folder: the same study, resumed
+    again = load_study_file(_study(tmp_path, synthetic_root, text=text.replace(f"data_root: {synthetic_root}",
+                                                                               f"data_root: {tmp_path}")))
+    fake = FakeRuns(seconds=0)
+    assert workers.run_trials(again, runs, again.storage_url(runs), jobs=1, execute=fake, log=lambda *_: None) == {
+        "complete": 2} and len(fake.executed) == 1
+
+
 def test_study_file_puts_searched_recipe_fields_in_overrides_and_run_settings_at_the_top(tmp_path):
     spec = load_study_file(_study(tmp_path, "/data"))
     config = spec.config({"lr": 0.2, "batch_size": 16}, tmp_path / "r", "r")

@@ -8,12 +8,13 @@ the heartbeat, then retried with its parameters in its first try's run folder, s
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
 
 from .. import locks, records
-from ..config import ConfigError, resolve
+from ..config import ConfigError, resolve, resolved_fingerprint
 from ..kernels import KernelSlot, job_envs, keep_kernels, processes_per_run, resolve_jobs, run_in_slots
 from ..optuna_parts import (
     RETRIES,
@@ -47,9 +48,12 @@ def open_study(spec: StudySpec, url: str, heartbeat: bool = True):
     except (ImportError, SQLAlchemyError) as e:  # no driver for the URL, a server that does not answer
         raise ConfigError(f"cannot open the study's storage {shown(url)}: {str(e).splitlines()[0]}") from None
     refuse_changed_space(spec, storage, url)
-    return optuna.create_study(study_name=spec.name, storage=storage, direction="maximize", load_if_exists=True,
-                               sampler=build_sampler(spec.sampler, spec.sampler_seed),
-                               pruner=build_pruner(spec.pruner))
+    study = optuna.create_study(study_name=spec.name, storage=storage, direction="maximize", load_if_exists=True,
+                                sampler=build_sampler(spec.sampler, spec.sampler_seed),
+                                pruner=build_pruner(spec.pruner))
+    if FIXED_ATTR not in study.user_attrs:  # a new study: what its every trial shares, for the next `tune` to check
+        study.set_user_attr(FIXED_ATTR, fixed_settings(spec))
+    return study
 
 
 def _space(distributions: dict) -> str:
@@ -61,19 +65,44 @@ def _space(distributions: dict) -> str:
     return ", ".join(f"{name} {one(d)}" for name, d in sorted(distributions.items()))
 
 
+FIXED_ATTR = "fixed_settings"  # the study's user attribute: the settings every trial shares (fixed_settings)
+
+
+def fixed_settings(spec: StudySpec) -> dict:
+    """What decides a trial's result besides its searched values (model, options, dataset, epochs, subsets,
+    val_fraction, the recipe's other fields, seed, ...), as the runs resolve it, in JSON's spelling."""
+    searched = {p.name for p in spec.search}
+    fp = resolved_fingerprint(resolve(spec.config(spec.first(), "check", "check")))
+    fp = {k: v for k, v in fp.items() if k not in searched}
+    fp["overrides"] = {k: v for k, v in fp["overrides"].items() if k not in searched}
+    return json.loads(json.dumps(fp, sort_keys=True))
+
+
 def refuse_changed_space(spec: StudySpec, storage, url: str) -> None:
-    """A study file whose search space differs from the one its stored trials sampled is refused: the sampler
-    would learn from trials of both spaces, and the study's best trial compare them."""
+    """A study file whose search space, or whose fixed settings (``defaults``, model, options, dataset),
+    differ from those its stored trials ran with is refused: the sampler would learn from trials of both, the
+    study's best trial compare them, and ``--finish`` re-run the best values with settings it never trained with."""
     try:
-        trials = storage.get_all_trials(storage.get_study_id_from_name(spec.name), deepcopy=False)
+        study_id = storage.get_study_id_from_name(spec.name)
     except KeyError:  # a new study
         return
+    trials = storage.get_all_trials(study_id, deepcopy=False)
     wanted = {p.name: p.distribution() for p in spec.search}
     for t in trials:
         if t.distributions and t.distributions != wanted:  # a trial not yet sampled has none
             raise ConfigError(f"study {spec.name} in {shown(url)} searched {_space(t.distributions)}; {spec.path} "
                               f"searches {_space(wanted)}: a changed search is a new study, so give it another "
                               f"name (the file's study: key)")
+    recorded, now = storage.get_study_user_attrs(study_id).get(FIXED_ATTR), fixed_settings(spec)
+    if recorded is not None and recorded != now:
+        changed = "; ".join(f"{k}: {recorded.get(k)!r} → {now.get(k)!r}" if k != "overrides" else
+                            "; ".join(f"overrides.{o}: {recorded[k].get(o)!r} → {now[k].get(o)!r}"
+                                      for o in sorted(set(recorded[k]) | set(now[k]))
+                                      if recorded[k].get(o) != now[k].get(o))
+                            for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k))
+        raise ConfigError(f"study {spec.name} in {shown(url)} ran its trials with other fixed settings than "
+                          f"{spec.path} sets now ({changed}): a changed study is a new study, so give it another "
+                          f"name (the file's study: key), or set them back to resume it")
 
 
 def trials_left(study, n_trials: int) -> int:
