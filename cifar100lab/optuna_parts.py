@@ -14,8 +14,23 @@ RETRIES = 2  # times a trial interrupted by a dead worker is retried
 
 
 def build_sampler(name: str, seed: int | None):
+    """The study's sampler. With a ``seed`` its random draws for a trial are seeded from the seed and the trial's
+    number, not once per process: a resumed ``tune``, or each of several Slurm workers, would otherwise start the
+    same random sequence again and run trials with the same values as earlier ones."""
     import optuna
-    return optuna.samplers.TPESampler(seed=seed) if name == "tpe" else optuna.samplers.RandomSampler(seed=seed)
+    sampler = optuna.samplers.TPESampler(seed=seed) if name == "tpe" else optuna.samplers.RandomSampler(seed=seed)
+    if seed is not None:
+        before = sampler.before_trial
+
+        def before_trial(study, trial):
+            import numpy as np
+            trial_seed = int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0])
+            for part in (sampler, getattr(sampler, "_random_sampler", None)):  # TPE draws its first trials by one
+                if part is not None:
+                    part._rng.rng.seed(trial_seed)
+            before(study, trial)
+        sampler.before_trial = before_trial
+    return sampler
 
 
 def build_pruner(spec: dict):

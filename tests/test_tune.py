@@ -215,6 +215,27 @@ def test_two_local_workers_on_one_sqlite_storage_never_run_the_same_trial(tmp_pa
         assert t.user_attrs["run_id"] == f"tiny-t{t.number:04d}" and t.value == pytest.approx(100 * t.params["lr"])
 
 
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_a_seeded_study_resumed_or_on_two_workers_does_not_repeat_its_earlier_trials_values(
+        tmp_path, synthetic_root, sampler):
+    """The sampler was seeded once per process: a resumed tune (and each Slurm worker, a process of its own) drew
+    the same values again, so with sampler_seed: 0 trial 2 repeated trial 0 and trial 3 trial 1."""
+    text = STUDY.format(root=synthetic_root, n_trials=2) + f"sampler: {sampler}\nsampler_seed: 0\n"
+    runs, lrs = tmp_path / "runs", []
+    for n_trials in (2, 4):  # a study run, then resumed for two more trials (a new process: a new sampler)
+        spec = load_study_file(_study(tmp_path, synthetic_root, text=text.replace("n_trials: 2", f"n_trials: {n_trials}")))
+        fake = FakeRuns(seconds=0)
+        workers.run_trials(spec, runs, spec.storage_url(runs), jobs=1, execute=fake, log=lambda *_: None)
+        lrs += [lr for _, lr in fake.executed]
+    assert len(lrs) == 4 and len(set(lrs)) == 4, lrs
+    # still reproducible: the same file on a fresh storage draws the same values
+    spec = load_study_file(_study(tmp_path, synthetic_root, text=text.replace("n_trials: 2", "n_trials: 4")))
+    fake = FakeRuns(seconds=0)
+    workers.run_trials(spec, tmp_path / "again", spec.storage_url(tmp_path / "again"), jobs=1, execute=fake,
+                       log=lambda *_: None)
+    assert [lr for _, lr in fake.executed] == lrs
+
+
 def test_a_killed_tune_resumes_its_study_and_retries_the_trial_its_dead_worker_left_running(tmp_path, synthetic_root):
     spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
     url = spec.storage_url(tmp_path / "runs")
