@@ -354,6 +354,22 @@ def test_finish_reruns_the_best_configuration_with_the_study_seeds_as_a_campaign
         assert cfg.trial is None and cfg.val_fraction == 0.25  # an ordinary run: it evaluates the test set
 
 
+def test_finish_reruns_on_the_studys_dataset_whatever_cifar100lab_dataset_says(tmp_path, synthetic_root, monkeypatch):
+    """The re-runs were a campaign, which puts $CIFAR100LAB_DATASET before its file's dataset: with it set (as the
+    README suggests offline), a study tuned on one dataset was tested on another, and its page showed that test
+    top-1 under the study's dataset."""
+    from cifar100lab.executors import local
+    from cifar100lab.tune.finish import finish
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=1))
+    url = spec.storage_url(tmp_path / "runs")
+    workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=FakeRuns(seconds=0), log=lambda *_: None)
+    ran = []
+    monkeypatch.setattr(local, "execute", lambda camp, *a, **k: ran.append(camp) or {"failed": 0})
+    monkeypatch.setenv("CIFAR100LAB_DATASET", "fashion-mnist")
+    finish(spec, workers.open_study(spec, url), tmp_path / "runs", tmp_path / "book", log=lambda *_: None)
+    assert ran[0].dataset == "synthetic" and {r.config.dataset for r in ran[0].runs} == {"synthetic"}
+
+
 def test_finish_before_any_trial_or_any_complete_trial_is_one_error_line_and_writes_nothing(
         tmp_path, capfd, synthetic_root):
     path = _study(tmp_path, synthetic_root)

@@ -61,7 +61,8 @@ def finish(spec: StudySpec, study, runs_root: str | os.PathLike, book: str | os.
     from ..executors import local
     best = best_trial(study)  # refused before anything is written
     path = finish_campaign_file(spec, best, runs_root)
-    camp = load_campaign(path, runs_root=runs_root, book_dir=book)
+    # the study's dataset, as its trials had: never $CIFAR100LAB_DATASET's, which a campaign would put first
+    camp = load_campaign(path, dataset=spec.dataset, runs_root=runs_root, book_dir=book)
     log(f"study {spec.name}: re-running trial {best.number}'s configuration {best.params} with seeds "
         f"{spec.seeds} ({path})")
     summary = local.execute(camp, runs_root, jobs=jobs, log=log)
