@@ -155,3 +155,20 @@ def test_a_fine_tune_model_trained_from_scratch_is_named_as_its_results_row(tmp_
         rows = [line.split(" | ")[0] for line in (tmp_path / "gen" / f"robustness_{lang}.md").read_text().splitlines()
                 if line.startswith("| cspresnet50")]
         assert rows == ["| cspresnet50-scratch"] * 2  # the summary table and the errors table
+
+
+def test_a_result_measured_with_other_settings_is_left_out_and_named_not_shown_as_this_campaigns(tmp_path, no_figures):
+    """A run whose robustness step failed after the campaign's robustness block changed kept its old
+    robustness.json: the page showed it under the new corruptions, severities and image count, and normalised its
+    mCE by a baseline measured on other images."""
+    from cifar100lab.robustness.settings import RobustnessSettings
+    folder = _campaign(tmp_path / "runs")
+    now = RobustnessSettings.from_dict(SETTINGS, "test").as_dict()
+    for model, settings in (("resnet_20", now), ("convnext_tiny", {**now, "images": 16})):
+        path = folder / f"c-{model}-s0" / "robustness.json"
+        records.atomic_write_json(path, {**records.read_json(path), "key": {"settings": settings}})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "| resnet_20 |" in en and "| convnext_tiny |" not in en
+    assert "Left out: c-convnext_tiny-s0" in en and "未列入：c-convnext_tiny-s0" in zh
+    assert "Campaign **c**, 1 model on" in en

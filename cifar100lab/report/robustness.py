@@ -23,19 +23,24 @@ PAGE = "robustness"
 ERRORS_CSV = "robustness_errors.csv"  # every corruption and severity (English headers)
 
 
-def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
-    """(manifest, the model runs' robustness results in manifest order); none when the campaign or the
-    results are missing."""
+def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], list[str]]:
+    """(manifest, the model runs' robustness results in manifest order, the runs whose result was measured with
+    other settings than the manifest's, left out); none when the campaign or the results are missing. A result
+    of other settings (a step that failed for that run after the settings changed) is never shown as this
+    campaign's: its corruptions, severities or images are not the ones the page names, nor the baseline's."""
     folder = Path(runs_root) / campaign
     try:
         manifest = records.read_json(folder / records.MANIFEST)
         run_ids = campaign_runs(manifest, folder / records.MANIFEST)
+        settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, "campaign manifest: robustness")
     except (OSError, records.RecordError, ValueError):
-        return {}, []
-    found = [(rid, read_result(folder / rid / OUT)) for rid in run_ids]
+        return {}, [], []
+    found = [(rid, r) for rid in run_ids if (r := read_result(folder / rid / OUT)) and r.get("corrupted") is not None]
+    measured_with = lambda r: (r.get("key") or {}).get("settings", settings.as_dict())  # noqa: E731
     catalog = catalog_rows()
-    return manifest, [{**r, "row": _row(records.load(folder / rid), r, catalog)} for rid, r in found
-                      if r and r.get("corrupted") is not None]
+    return (manifest, [{**r, "row": _row(records.load(folder / rid), r, catalog)} for rid, r in found
+                       if measured_with(r) == settings.as_dict()],
+            [r["run_id"] for _, r in found if measured_with(r) != settings.as_dict()])
 
 
 def _row(record: dict | None, result: dict, catalog: dict) -> str:
@@ -144,7 +149,7 @@ def _figures(results: list[dict], out: Path) -> dict[str, dict[str, str]]:
             for key, make in makers.items()}
 
 
-def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) -> str:
+def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str, stale: list[str] = ()) -> str:
     settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, "campaign manifest: robustness")
     baseline = baseline_of(results, settings.baseline)
     sources = {s for r in results for s in r.get("sources", {})}
@@ -153,6 +158,9 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str) 
                 corruptions=join([corruption_name(c, lang) for c in settings.corruptions], lang),
                 severities=join(map(str, settings.severities), lang),
                 source=join([text(s, lang) for s in sorted(sources)], lang), baseline=settings.baseline) + "\n\n"
+    if stale:
+        body += (f":::{{warning}}\n{text('stale_results', lang, runs=join(list(stale), lang), campaign=manifest.get('name', '?'))}"
+                 f"\n:::\n\n")
     if baseline is None:
         body += f":::{{warning}}\n{text('no_baseline', lang, baseline=settings.baseline)}\n:::\n\n"
     # intervals and recipes wrap inside their cells, so a narrow window keeps every column: book/_static/tables.css
@@ -185,13 +193,13 @@ def write_robustness_page(campaign: str, runs_root="runs", out_dir="book/generat
     """``robustness_<lang>.md`` and its figures from the campaign's robustness results (or the empty state)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    manifest, results = load_results(campaign, runs_root)
+    manifest, results, stale = load_results(campaign, runs_root)
     if not results:
         return write_empty_robustness_page(out, replace=True)
     figs = _figures(results, out)
     records.atomic_write_text(out / ERRORS_CSV, errors_table(results, "en", by_severity=True).to_csv(index=False))
     for lang in LANGS:
-        records.atomic_write_text(out / f"{PAGE}_{lang}.md", robustness_page(manifest, results, figs, lang))
+        records.atomic_write_text(out / f"{PAGE}_{lang}.md", robustness_page(manifest, results, figs, lang, stale))
     return [f"{PAGE}_{lang}.md" for lang in LANGS]
 
 

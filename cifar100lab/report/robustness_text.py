@@ -25,6 +25,12 @@ TEXT = {
     "generated": {"en": "generated with imagecorruptions, cached by checksum",
                   "zh": "由 imagecorruptions 生成，按校验和缓存"},
     "published": {"en": "the published CIFAR-100-C arrays", "zh": "公开发布的 CIFAR-100-C 数组"},
+    "stale_results": {
+        "en": "Left out: {runs}, whose `robustness.json` was measured with other robustness settings than this "
+              "campaign's (its robustness step did not analyse them again); run "
+              "`python -m cifar100lab robustness runs/{campaign}` to measure them.",
+        "zh": "未列入：{runs}，其 `robustness.json` 的鲁棒性设置与本实验当前设置不同（鲁棒性步骤未重新分析它们）；"
+              "运行 `python -m cifar100lab robustness runs/{campaign}` 以重新测量。"},
     "no_baseline": {
         "en": "The baseline {baseline} has no robustness result in this campaign, so mCE cannot be computed.",
         "zh": "本实验中基准模型 {baseline} 没有鲁棒性结果，因此无法计算 mCE。"},
