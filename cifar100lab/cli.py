@@ -204,6 +204,11 @@ def cmd_robustness(a) -> int:
     from .robustness.analyse import analyse_campaign
     summary = analyse_campaign(a.folder, a.data_root, a.force)
     print(", ".join(f"{status} {len(rids)}" for status, rids in summary.items()) or "no model runs")
+    if not a.no_book:  # the chapter from these results, which `book` builds (it never reads the runs itself)
+        from .report.robustness import write_robustness_page
+        folder = Path(a.folder).resolve()
+        write_robustness_page(folder.name, folder.parent, Path(a.book) / "generated")
+        print(f"robustness chapter written to {Path(a.book) / 'generated'}; `python -m cifar100lab book` builds it")
     return 1 if summary.get("failed") else 0
 
 
@@ -278,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("folder", help="the campaign's runs folder, e.g. runs/quick")
     rb.add_argument("--data-root", help="where the dataset lives (default: each run's config's)")
     rb.add_argument("--force", action="store_true", help="analyse again even when up to date")
+    rb.add_argument("--book", default="book", help="the book folder the Robustness chapter is written into "
+                                                   "(default: book)")
+    rb.add_argument("--no-book", action="store_true", help="write robustness.json files only, not the chapter "
+                                                           "(a campaign's step: its analysis writes the chapter)")
     rb.set_defaults(fn=cmd_robustness)
     t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)")
     t.add_argument("config", nargs="?", help="YAML of TrainConfig fields (default: every field's default)")

@@ -216,7 +216,7 @@ def trained_campaign(synthetic_root, tmp_path_factory):
 
 
 def test_the_robustness_step_writes_every_measure_beside_the_record(trained_campaign, capfd):
-    done = run_cli(capfd, "robustness", trained_campaign, "--force")
+    done = run_cli(capfd, "robustness", trained_campaign, "--force", "--no-book")
     assert done.returncode == 0, done.stderr
     result = json.loads((trained_campaign / "c-resnet_20-s0" / "robustness.json").read_text())
     assert result["images"] == 60 and result["sources"] == {"generated": 4}
@@ -257,25 +257,25 @@ def test_a_campaigns_runs_share_one_dataset_read_and_one_corruption_of_each_set(
 
 
 def test_the_robustness_step_skips_a_run_whose_checkpoint_and_settings_are_unchanged(trained_campaign, capfd):
-    run_cli(capfd, "robustness", trained_campaign)
-    again = run_cli(capfd, "robustness", trained_campaign)
+    run_cli(capfd, "robustness", trained_campaign, "--no-book")
+    again = run_cli(capfd, "robustness", trained_campaign, "--no-book")
     assert again.returncode == 0 and again.stdout.strip().endswith("up to date 1")
     checkpoint = trained_campaign / "c-resnet_20-s0" / "checkpoint.pt"
     checkpoint.write_bytes(checkpoint.read_bytes())  # same bytes: still up to date
-    assert "up to date 1" in run_cli(capfd, "robustness", trained_campaign).stdout
+    assert "up to date 1" in run_cli(capfd, "robustness", trained_campaign, "--no-book").stdout
     manifest = trained_campaign / "campaign.json"
     changed = json.loads(manifest.read_text())
     changed["robustness"]["severities"] = [1]
     manifest.write_text(json.dumps(changed))
     try:
-        assert "analysed 1" in run_cli(capfd, "robustness", trained_campaign).stdout
+        assert "analysed 1" in run_cli(capfd, "robustness", trained_campaign, "--no-book").stdout
     finally:
         changed["robustness"]["severities"] = [1, 3]
         manifest.write_text(json.dumps(changed))
 
 
 def test_the_robustness_command_on_a_folder_without_a_campaign_is_one_line(tmp_path, capfd):
-    done = run_cli(capfd, "robustness", tmp_path)
+    done = run_cli(capfd, "robustness", tmp_path, "--no-book")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no campaign at" in done.stderr
 
 
@@ -284,14 +284,14 @@ def test_the_robustness_command_on_a_folder_without_a_campaign_is_one_line(tmp_p
                                              ('{"model_runs": ["../elsewhere"]}', "must be run folder names")])
 def test_a_campaign_json_that_lists_no_runs_is_one_line_naming_it(tmp_path, capfd, manifest, says):
     (tmp_path / "campaign.json").write_text(manifest)
-    done = run_cli(capfd, "robustness", tmp_path)
+    done = run_cli(capfd, "robustness", tmp_path, "--no-book")
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"{tmp_path / 'campaign.json'} is damaged" in done.stderr and says in done.stderr
 
 
 def test_a_data_root_that_is_a_file_is_refused_before_any_run_is_analysed(trained_campaign, tmp_path, capfd):
     (tmp_path / "notes.md").write_text("# notes\n")
-    done = run_cli(capfd, "robustness", trained_campaign, "--data-root", tmp_path / "notes.md", "--force")
+    done = run_cli(capfd, "robustness", trained_campaign, "--data-root", tmp_path / "notes.md", "--force", "--no-book")
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"data_root {tmp_path / 'notes.md'} is a file, not a folder" in done.stderr and not done.stdout
 
@@ -307,8 +307,22 @@ def test_a_run_whose_checkpoint_is_damaged_is_reported_and_the_others_are_analys
     manifest = json.loads((folder / "campaign.json").read_text())
     manifest["model_runs"] = ["c-broken-s0", "c-resnet_20-s0"]
     (folder / "campaign.json").write_text(json.dumps(manifest))
-    done = run_cli(capfd, "robustness", folder)
+    done = run_cli(capfd, "robustness", folder, "--no-book")
     assert done.returncode == 1 and "c-broken-s0: robustness failed:" in done.stdout
     assert done.stdout.strip().splitlines()[-1].startswith("failed 1, ")
     assert (folder / "c-resnet_20-s0" / "robustness.json").exists()
     assert not (folder / "c-broken-s0" / "robustness.json").exists()
+
+
+def test_the_robustness_command_writes_the_chapter_that_book_builds(trained_campaign, tmp_path, capfd, monkeypatch):
+    """The chapter's empty state says: run `robustness runs/<campaign>`, then `book`. But `book` never reads the runs,
+    and the command wrote only robustness.json files: the chapter kept saying there were no results."""
+    from cifar100lab.report import robustness as page
+    monkeypatch.setattr(page, "_figures", lambda results, out: {})  # the figures cost seconds; the page is the point
+    done = run_cli(capfd, "robustness", trained_campaign, "--book", tmp_path / "book")
+    assert done.returncode == 0, done.stderr
+    en = (tmp_path / "book" / "generated" / "robustness_en.md").read_text()
+    assert "Campaign **c**" in en and "| resnet_20 |" in en and "No robustness results yet" not in en
+    assert "robustness chapter written to" in done.stdout
+    done = run_cli(capfd, "robustness", trained_campaign, "--book", tmp_path / "other", "--no-book")
+    assert done.returncode == 0 and not (tmp_path / "other").exists()

@@ -281,7 +281,7 @@ def robustness_step(campaign: Campaign, runs_root: str | os.PathLike, log=print)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     if torch.cuda.is_available():
         with open(log_path, "w", encoding="utf-8") as out:
-            code = subprocess.run([sys.executable, "-m", "cifar100lab", "robustness", str(folder)], stdout=out,
+            code = subprocess.run([sys.executable, "-m", "cifar100lab", "robustness", str(folder), "--no-book"], stdout=out,
                                   stderr=subprocess.STDOUT).returncode
     else:
         code = _robustness_here(folder, log_path)
