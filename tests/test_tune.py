@@ -86,6 +86,13 @@ def test_bad_study_file_is_one_error_line_before_any_work_and_writes_nothing(tmp
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_bad_storage_url_on_the_command_line_is_named_as_the_options_not_the_files(tmp_path, capfd):
+    """It was reported as '<study file>: storage ...', sending the user to a file that has no storage key."""
+    done = run_cli(capfd, "tune", _study(tmp_path, None, text=GOOD), "--storage", "notaurl", "--runs-root", tmp_path / "r")
+    _refused(done, "error: --storage 'notaurl' is not an SQLAlchemy URL")
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_graphed_study_on_the_cpu_is_one_error_before_any_trial(tmp_path, capfd, synthetic_root):
     """Without it every trial failed in its notebook with the same reason, and the study counted failures."""
     text = STUDY.format(root=synthetic_root, n_trials=2).replace("progress: false,", "progress: false, cuda_graph: true,")

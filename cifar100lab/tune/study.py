@@ -210,7 +210,7 @@ def _pruner(path: Path, value, epochs: int) -> dict:
     return spec
 
 
-def _storage(path: Path, url) -> str | None:
+def _storage(where: str, url) -> str | None:
     if url is None:
         return None
     from sqlalchemy.engine import make_url
@@ -218,7 +218,7 @@ def _storage(path: Path, url) -> str | None:
     try:
         make_url(url)
     except (ArgumentError, TypeError, ValueError):
-        raise ConfigError(f"{path}: storage {url!r} is not an SQLAlchemy URL (e.g. sqlite:///study.db, "
+        raise ConfigError(f"{where} {url!r} is not an SQLAlchemy URL (e.g. sqlite:///study.db, "
                           f"mysql+pymysql://user:password@host/db, postgresql://host/db)") from None
     return url
 
@@ -237,7 +237,7 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None) -> Stud
         d["model"], _options(path, d.get("options")), d.get("dataset") or "cifar100", defaults,
         _search(path, d, defaults), _positive(path, d, "n_trials", 20), _seeds(path, d.get("seeds", 3)),
         d.get("sampler", "tpe"), _sampler_seed(path, d.get("sampler_seed")), {},
-        _storage(path, storage or d.get("storage")), _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
+        _storage("--storage" if storage else f"{path}: storage", storage or d.get("storage")), _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
         ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor"), str(path))
     resolve_jobs(spec.jobs, f"{path}: jobs")
     _check_space(spec)
