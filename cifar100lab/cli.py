@@ -202,6 +202,8 @@ def cmd_evaluate(a) -> int:
 
 def cmd_robustness(a) -> int:
     from .robustness.analyse import analyse_campaign
+    if not a.no_book:  # before any work: the chapter is written after the analysis
+        check_folder(a.book, "--book", "the book folder the chapter is written into (default: book)")
     summary = analyse_campaign(a.folder, a.data_root, a.force)
     print(", ".join(f"{status} {len(rids)}" for status, rids in summary.items()) or "no model runs")
     if not a.no_book:  # the chapter from these results, which `book` builds (it never reads the runs itself)

@@ -326,3 +326,10 @@ def test_the_robustness_command_writes_the_chapter_that_book_builds(trained_camp
     assert "robustness chapter written to" in done.stdout
     done = run_cli(capfd, "robustness", trained_campaign, "--book", tmp_path / "other", "--no-book")
     assert done.returncode == 0 and not (tmp_path / "other").exists()
+
+
+def test_a_book_flag_naming_a_file_is_refused_before_any_run_is_analysed(trained_campaign, tmp_path, capfd):
+    (tmp_path / "notes.md").write_text("# notes\n")
+    done = run_cli(capfd, "robustness", trained_campaign, "--book", tmp_path / "notes.md", "--force")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "--book" in done.stderr and "is not a folder" in done.stderr and not done.stdout
