@@ -329,7 +329,7 @@ def test_a_slurm_tune_worker_that_gets_scancels_sigterm_stops_its_trial_and_wait
         time.sleep(1)
         went_on.append("the trial went on training")
     monkeypatch.setattr(workers, "run_trials", trials)
-    monkeypatch.setattr(study_module, "load_study_file", lambda path, storage: None)
+    monkeypatch.setattr(study_module, "load_study_file", lambda path, storage, dataset: None)
     monkeypatch.setattr(slurm_executor, "STOPPED_WAIT_S", 0)  # Slurm's SIGKILL would end the wait
     monkeypatch.setenv(STORAGE_ENV, "sqlite:///study.db")
     monkeypatch.chdir(tmp_path)  # the worker moves to its cwd
@@ -343,6 +343,19 @@ def test_a_slurm_tune_worker_that_gets_scancels_sigterm_stops_its_trial_and_wait
     finally:
         signal.signal(signal.SIGTERM, before)
     assert went_on == []
+
+
+def test_a_slurm_worker_tunes_on_the_dataset_tune_was_given(tmp_path, monkeypatch):
+    """Each array task loads the study file again: without the --dataset given to tune, it read the file's."""
+    from cifar100lab.tune import slurm as tune_slurm
+    from cifar100lab.tune import study as study_module
+    loaded = []
+    monkeypatch.setattr(study_module, "load_study_file", lambda path, storage, dataset: loaded.append(dataset))
+    monkeypatch.setattr(workers, "run_trials", lambda *a, **k: {})
+    monkeypatch.setenv(STORAGE_ENV, "sqlite:///study.db")
+    monkeypatch.chdir(tmp_path)
+    tune_slurm.TuneWorker("study.yaml", str(tmp_path / "runs"), str(tmp_path), "fashion-mnist")()
+    assert loaded == ["fashion-mnist"]
 
 
 def test_finish_reruns_the_best_configuration_with_the_study_seeds_as_a_campaign_entry_on_the_test_set(
@@ -375,6 +388,20 @@ def test_finish_reruns_on_the_studys_dataset_whatever_cifar100lab_dataset_says(t
     monkeypatch.setenv("CIFAR100LAB_DATASET", "fashion-mnist")
     finish(spec, workers.open_study(spec, url), tmp_path / "runs", tmp_path / "book", log=lambda *_: None)
     assert ran[0].dataset == "synthetic" and {r.config.dataset for r in ran[0].runs} == {"synthetic"}
+
+
+def test_tune_dataset_replaces_the_files_dataset_and_an_unknown_one_is_refused_before_any_work(
+        tmp_path, capfd, synthetic_root):
+    """Offline, the CIFAR-100 error tells the user to pass --dataset fashion-mnist, which tune did not take: the
+    study file had to be edited."""
+    path = _study(tmp_path, synthetic_root, text=STUDY.format(root=synthetic_root, n_trials=1).replace(
+        "dataset: synthetic", "dataset: cifar100"))
+    spec = load_study_file(path, dataset="synthetic")
+    assert spec.dataset == "synthetic" and spec.config(spec.first(), "r", "c")["dataset"] == "synthetic"
+    assert load_study_file(path).dataset == "cifar100"
+    _refused(run_cli(capfd, "tune", path, "--dataset", "nosuch", "--runs-root", tmp_path / "runs"),
+             "unknown dataset 'nosuch'")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_finish_before_any_trial_or_any_complete_trial_is_one_error_line_and_writes_nothing(

@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="local workers side by side, each pulling trials from the storage (default: the file's)")
     p.add_argument("--executor", choices=("local", "slurm"), help="slurm: the workers as one job array "
                                                                   "(default: the file's executor, else local)")
+    p.add_argument("--dataset", help="a registered dataset to tune on instead of the file's (e.g. fashion-mnist, "
+                                     "the labelled stand-in, without CIFAR-100); --finish needs the same")
     p.add_argument("--finish", action="store_true", help="re-run the best trial's configuration with the study's "
                                                          "seeds, evaluated on the test set")
     p.set_defaults(fn=main)
@@ -36,7 +38,7 @@ def main(a) -> int:
     from .study import load_study_file
     from .summary import write_summary
     from .workers import open_study, run_trials
-    spec = load_study_file(a.file, storage=a.storage)
+    spec = load_study_file(a.file, storage=a.storage, dataset=a.dataset)
     if a.jobs is not None:
         resolve_jobs(a.jobs, "--jobs")
     url = spec.storage_url(a.runs_root)

@@ -26,6 +26,7 @@ class TuneWorker:
     study_file: str
     runs_root: str
     cwd: str
+    dataset: str | None = None  # tune --dataset: over the file's
 
     def __call__(self) -> dict:
         from .study import load_study_file
@@ -33,7 +34,7 @@ class TuneWorker:
         os.chdir(self.cwd)
         threads_from_slurm()
         url = storage_from_env()
-        spec = load_study_file(self.study_file, storage=url)
+        spec = load_study_file(self.study_file, storage=url, dataset=self.dataset)
         with stopped_by_slurm():  # a stopped trial is failed and marked interrupted: the next `tune` retries it
             return run_trials(spec, self.runs_root, url, jobs=1, stopped_by=STOPPED_BY_SLURM)
 
@@ -51,7 +52,7 @@ def submit_workers(spec, url: str, a, log=print) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     os.environ[STORAGE_ENV] = url  # exported to the jobs by sbatch
     ex = _submitit_executor(executor, folder, executor.time_min or DEFAULT_TIME_MIN, gpus, f"tune-{spec.name}")
-    worker = TuneWorker(str(Path(spec.path).resolve()), str(Path(a.runs_root).resolve()), os.getcwd())
+    worker = TuneWorker(str(Path(spec.path).resolve()), str(Path(a.runs_root).resolve()), os.getcwd(), spec.dataset)
     with ex.batch():
         jobs = [ex.submit(worker) for _ in range(workers)]
     log(f"study {spec.name}: {workers} Slurm worker(s) submitted ({', '.join(j.job_id for j in jobs)}) on "

@@ -223,8 +223,9 @@ def _storage(where: str, url) -> str | None:
     return url
 
 
-def load_study_file(path: str | os.PathLike, storage: str | None = None) -> StudySpec:
-    """The study at ``path`` (``storage``: the command line's URL over the file's), every run it can make checked."""
+def load_study_file(path: str | os.PathLike, storage: str | None = None, dataset: str | None = None) -> StudySpec:
+    """The study at ``path`` (``storage`` and ``dataset``: the command line's over the file's), every run it can
+    make checked."""
     path = Path(path)
     d = read_yaml_mapping(path, STUDY_KEYS, "study")
     if not d.get("model"):
@@ -234,7 +235,7 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None) -> Stud
         raise ConfigError(f"{path}: sampler must be one of {', '.join(SAMPLERS)}, got {d['sampler']!r}")
     spec = StudySpec(
         check_name(d.get("study") or path.stem, f"{path}: study name"), str(d.get("description") or ""),
-        d["model"], _options(path, d.get("options")), d.get("dataset") or "cifar100", defaults,
+        d["model"], _options(path, d.get("options")), dataset or d.get("dataset") or "cifar100", defaults,
         _search(path, d, defaults), _positive(path, d, "n_trials", 20), _seeds(path, d.get("seeds", 3)),
         d.get("sampler", "tpe"), _sampler_seed(path, d.get("sampler_seed")), {},
         _storage("--storage" if storage else f"{path}: storage", storage or d.get("storage")), _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
