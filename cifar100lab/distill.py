@@ -12,7 +12,8 @@ on the hard term's scale as T changes (Hinton et al. §2).
 ``distill_from`` names the teacher: a run folder (its ``checkpoint.pt``), an export folder
 (``model.safetensors`` + ``config.json``), or ``MODEL@WEIGHTS``: a registered timm-backed model with a local
 weights file (or ``@hub``: timm's checkpoint from the local Hugging Face cache). :func:`check_teacher` reads it
-before any work and refuses, in one line, a teacher that is not there or whose classes are not the dataset's.
+before any work and refuses, in one line, a teacher that is not there, whose classes are not the dataset's, or
+(a run or an export) that was trained on another dataset.
 
 The teacher sees exactly the image the student sees (after augmentation and Mixup/CutMix), re-normalised with
 its own statistics and resized to its own input size on the device (a 224-px fine-tune teaches a 32-px
@@ -42,6 +43,7 @@ import torch.nn.functional as F
 
 from . import records
 from .config import ConfigError, RunPlan
+from .data.registry import DATASETS, PREFIXES
 from .export import ExportError, build_trained, read_trained
 from .models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, weights_file
 
@@ -69,6 +71,7 @@ class TeacherSpec:
     std: tuple
     weights: str  # the file its weights come from
     sha256: str
+    trained_on: str | None = None  # the dataset a run or export was trained on (None: MODEL@WEIGHTS, an old export)
 
     def describe(self) -> dict:
         """The record's and the checkpoint's ``teacher``: which network, from which file, which bytes."""
@@ -107,9 +110,10 @@ def _trained_spec(source: str, version) -> TeacherSpec:
     except (ExportError, ConfigError) as e:
         raise ConfigError(f"distill_from {source} is not a usable teacher: {e}") from None
     kind = "export" if Path(facts["weights"]).name == "model.safetensors" else "run"
+    trained_on = (facts.get("trained_on") or {}).get("dataset")
     return TeacherSpec(source, kind, facts["model"], facts["options"], facts["num_classes"], facts["img_size"],
                        facts["input_size"], tuple(facts["mean"]), tuple(facts["std"]), facts["weights"],
-                       file_sha256(facts["weights"]))
+                       file_sha256(facts["weights"]), trained_on if isinstance(trained_on, str) else None)
 
 
 def _model_spec(source: str) -> TeacherSpec:
@@ -155,7 +159,21 @@ def check_teacher(plan: RunPlan, num_classes: int | None = None) -> TeacherSpec 
     if classes is not None and spec.num_classes != classes:
         raise ConfigError(f"distill_from {source}: the teacher answers {spec.num_classes} classes but "
                           f"{plan.config.dataset} has {classes}; a teacher must be trained on the student's classes")
+    if spec.trained_on and not same_dataset(spec.trained_on, plan.config.dataset):  # as many classes, other ones
+        raise ConfigError(f"distill_from {source}: the teacher was trained on {spec.trained_on} but the student "
+                          f"trains on {plan.config.dataset}; a teacher must be trained on the student's dataset")
     return spec
+
+
+def same_dataset(a: str, b: str) -> bool:
+    """Whether two run configs' ``dataset`` names mean the same data: the same registered name, or folders of
+    images that are one folder however it was spelt (``imagefolder:`` or not, a trailing slash)."""
+    if a == b:
+        return True
+    if a in DATASETS or b in DATASETS:
+        return False
+    folder = lambda name: Path(name.partition(":")[2] if name.partition(":")[0] in PREFIXES else name)  # noqa: E731
+    return folder(a).expanduser().resolve() == folder(b).expanduser().resolve()
 
 
 # ------------------------------------------------------------------ the teacher at work

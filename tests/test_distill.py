@@ -193,6 +193,29 @@ def test_a_teacher_of_other_classes_is_refused_before_any_data_is_read(teacher_r
         distill.check_teacher(plan)
 
 
+@pytest.mark.parametrize("form", ["run", "export"])
+def test_a_teacher_of_as_many_classes_of_another_dataset_is_refused_before_any_work(teacher_run, tmp_path, capfd,
+                                                                                    form):
+    """A synthetic 10-class teacher and a CIFAR-10 student: the class counts agree, the classes do not (the old
+    check counted them only, and the student distilled from answers to other questions without a word)."""
+    from cifar100lab.export import export_run
+    source = teacher_run if form == "run" else export_run(teacher_run, tmp_path / "export")
+    cfg = dict(model="resnet_20", dataset="cifar10", data_root=str(tmp_path / "nothing"), epochs=1,
+               run_dir=str(tmp_path / "student"), overrides={"distill_from": str(source)})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    result = run_cli(capfd, "train", tmp_path / "c.yaml")
+    assert result.returncode == 2 and not (tmp_path / "student").exists() and not (tmp_path / "nothing").exists()
+    assert result.stderr.strip().splitlines() == [
+        f"error: distill_from {source}: the teacher was trained on synthetic but the student trains on cifar10; "
+        f"a teacher must be trained on the student's dataset"]
+
+
+def test_an_image_folder_teacher_is_the_students_folder_however_it_is_spelt(tmp_path):
+    assert distill.same_dataset(str(tmp_path), f"imagefolder:{tmp_path}/")
+    assert not distill.same_dataset(f"imagefolder:{tmp_path / 'a'}", f"imagefolder:{tmp_path / 'b'}")
+    assert not distill.same_dataset("synthetic", "fashion-mnist")
+
+
 def test_an_export_and_a_timm_model_with_local_weights_are_teachers(teacher_run, synthetic_root, tmp_path):
     from safetensors.torch import save_file
 
