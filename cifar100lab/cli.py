@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set")
     e.add_argument("checkpoint", help="a run's checkpoint.pt, or its run folder")
     e.add_argument("--out", help="write the metrics here as JSON (default: evaluation.json beside the checkpoint)")
-    e.add_argument("--data-root", help="where the dataset lives (default: the checkpoint's config's)")
+    e.add_argument("--data-root", help="where the dataset lives (default: the checkpoint's config's); data other "
+                   "than the run's record names by its checksum is refused")
     e.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size (default: 1000)")
     e.set_defaults(fn=cmd_evaluate)
     rb = sub.add_parser("robustness", help="corruption robustness, calibration, per-class errors and Grad-CAM of "

@@ -13,7 +13,8 @@ from . import records
 from .accelerator import build_accelerator
 from .checkpoint import CheckpointError, checkpoint_file, load_weights, read_checkpoint
 from .config import ConfigError, RunPlan, resolve
-from .data import Dataset, load_dataset
+from .data import DATASETS, Dataset, load_dataset
+from .data import data_root as data_folder
 from .models import count_params
 from .train import Learner, build_learner, build_model, evaluate
 
@@ -59,6 +60,26 @@ def check_out(out: Path) -> None:
                           f"evaluation, which would be lost; pass --out a new file, or move it aside")
 
 
+def check_same_data(checkpoint: Path, ckpt: dict, root: str | None, dataset: Dataset) -> None:
+    """The data read must be the data the run was measured on, as its record's checksum says: another copy under
+    --data-root (a synthetic set generated again, an image folder changed since) gives other test images, and a
+    number that reads as the run's. Without a record of this run (a checkpoint on its own, a damaged record, which
+    an evaluation may be what replaces) there is nothing to compare."""
+    try:
+        record = records.load(checkpoint.parent)
+    except records.RecordError:
+        return
+    recorded = (record or {}).get("dataset") or {}
+    if (record or {}).get("config", {}).get("model") != ckpt["config"]["model"] or "checksum" not in recorded:
+        return
+    if recorded["checksum"] != dataset.checksum:
+        where, fix = ((f" under {data_folder(root)}", "pass --data-root the folder that holds the run's data")
+                      if dataset.name in DATASETS else ("", "its images have changed since the run"))
+        raise ConfigError(f"the {dataset.name} data{where} ({dataset.checksum}) is not the data "
+                          f"{checkpoint.parent.name} was measured on ({recorded['checksum']}, as its "
+                          f"{records.RECORD} says), so its test images would differ; {fix}")
+
+
 def _is_evaluation(path: Path) -> bool:
     try:  # an evaluation is a few kB: a larger file is something else, and is not read whole to find out
         return path.stat().st_size < 1 << 20 and EVALUATION_KEYS <= records.read_json(path).keys()
@@ -79,6 +100,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     check_out(out)
     loaded = load_for_evaluation(checkpoint, ckpt, data_root)
     cfg, dataset, learner, accelerator = loaded.plan.config, loaded.dataset, loaded.learner, loaded.accelerator
+    check_same_data(checkpoint, ckpt, cfg.data_root, dataset)
     device = accelerator.device
     t0 = time.perf_counter()
     metrics = evaluate(learner, dataset.test_x.to(device), dataset.test_y.to(device), batch_size)

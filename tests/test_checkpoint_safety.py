@@ -137,6 +137,21 @@ def test_evaluate_with_a_data_root_that_is_a_file_says_so(trained, tmp_path, cap
     assert f"data_root {tmp_path / 'notes.md'} is a file, not a folder" in proc.stderr
 
 
+def test_evaluate_refuses_other_data_under_data_root_than_the_run_was_measured_on(trained, synthetic_root, tmp_path,
+                                                                                   capfd):
+    """A synthetic set generated again with another seed has the run's layout, sizes and classes but other images:
+    evaluate gave a top-1 for them as the run's, without a word."""
+    from cifar100lab.data import write_synthetic_cifar100
+    write_synthetic_cifar100(tmp_path / "other" / "synthetic", train_size=1024, test_size=300, num_classes=10, seed=1)
+    proc = run_cli(capfd, "evaluate", trained, "--data-root", tmp_path / "other", "--out", tmp_path / "e.json")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"the synthetic data under {tmp_path / 'other'} (md5:" in proc.stderr
+    assert "is not the data run was measured on" in proc.stderr and "pass --data-root" in proc.stderr
+    assert not (tmp_path / "e.json").exists()
+    same = evaluate_checkpoint(trained, out=tmp_path / "e.json", data_root=str(synthetic_root))  # the run's own data
+    assert same["top1"] == records.load(trained)["final"]["top1"]
+
+
 def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_path, capfd):
     import yaml
     cfg = tiny_config(synthetic_root, tmp_path / "big", batch_size=5000)  # more than the 1,024 images
