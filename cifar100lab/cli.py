@@ -195,8 +195,9 @@ def cmd_synth(a) -> int:
 def cmd_evaluate(a) -> int:
     from .evaluation import evaluate_checkpoint
     m = evaluate_checkpoint(a.checkpoint, a.out, a.data_root, a.batch_size)
+    ema = f"; EMA weights: top-1 {m['ema']['top1']:.2f} top-5 {m['ema']['top5']:.2f}" if m.get("ema") else ""
     print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} test "
-          f"images of {m['dataset']['label']}")
+          f"images of {m['dataset']['label']}{ema}")
     return 0
 
 

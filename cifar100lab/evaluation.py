@@ -29,12 +29,15 @@ class Loaded:
     dataset: Dataset
     learner: Learner
     accelerator: Accelerator
+    ema: Learner | None = None  # the run's EMA weights (recipe ema_decay), when asked for and the checkpoint has them
 
 
-def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = None, read=load_dataset) -> Loaded:
+def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = None, read=load_dataset,
+                        ema: bool = False) -> Loaded:
     """The network of ``ckpt`` (read from ``checkpoint``) with its weights, on this process's device, and the
     run's dataset (its own subsets), so every evaluation sees the images the run was measured on. ``read``:
-    :func:`~cifar100lab.data.load_dataset` or one that returns a dataset it already read."""
+    :func:`~cifar100lab.data.load_dataset` or one that returns a dataset it already read. ``ema``: also the
+    network with the run's EMA weights, where the checkpoint keeps them."""
     try:
         plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")})
     except ConfigError as e:
@@ -45,7 +48,12 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
                    image_size=plan.input_size)
     model = build_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
     load_weights(model, ckpt["model"], checkpoint, cfg.model)
-    return Loaded(plan, dataset, build_learner(plan, accelerator, model), accelerator)
+    averaged = None
+    if ema and isinstance(ckpt.get("ema"), dict):  # timm's ModelEmaV3 state: the network's under "module."
+        averaged = build_model(plan, dataset.num_classes, weights=False)
+        load_weights(averaged, {k.removeprefix("module."): v for k, v in ckpt["ema"].items()}, checkpoint, cfg.model)
+        averaged = build_learner(plan, accelerator, averaged)
+    return Loaded(plan, dataset, build_learner(plan, accelerator, model), accelerator, averaged)
 
 
 def check_out(out: Path) -> None:
@@ -90,20 +98,25 @@ def _is_evaluation(path: Path) -> bool:
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
                         data_root: str | None = None, batch_size: int = 1000) -> dict:
     """Evaluate a saved checkpoint on the test images its run was measured on (its test_subset, if any; single
-    process) and write the metrics a run record holds to ``out`` (default: ``evaluation.json`` beside the
-    checkpoint). ``checkpoint``: the file, or the run folder holding it."""
+    process), its EMA weights too where the run kept them (``ema``, as the record's), and write the metrics a run
+    record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint). ``checkpoint``: the file, or the
+    run folder holding it."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a whole number of images, at least 1, got {batch_size!r}")
     checkpoint = checkpoint_file(checkpoint)
     out = Path(out) if out else checkpoint.parent / EVALUATION
     ckpt = read_checkpoint(checkpoint)  # first: a missing checkpoint's folder is no --out problem
     check_out(out)
-    loaded = load_for_evaluation(checkpoint, ckpt, data_root)
+    loaded = load_for_evaluation(checkpoint, ckpt, data_root, ema=True)
     cfg, dataset, learner, accelerator = loaded.plan.config, loaded.dataset, loaded.learner, loaded.accelerator
     check_same_data(checkpoint, ckpt, cfg.data_root, dataset)
     device = accelerator.device
     t0 = time.perf_counter()
-    metrics = evaluate(learner, dataset.test_x.to(device), dataset.test_y.to(device), batch_size)
+    test_x, test_y = dataset.test_x.to(device), dataset.test_y.to(device)
+    metrics = evaluate(learner, test_x, test_y, batch_size)
+    if loaded.ema is not None:  # as the record's "ema": {"final": ...} holds them
+        averaged = evaluate(loaded.ema, test_x, test_y, batch_size)
+        metrics["ema"] = {k: averaged[k] for k in ("top1", "top5", "test_loss")}
     result = {"checkpoint": str(checkpoint), "epoch": ckpt["epoch"], "model": cfg.model, "options": cfg.options,
               "dataset": dataset.describe(), **metrics, "eval_seconds": time.perf_counter() - t0,
               "params": count_params(accelerator.unwrap_model(learner.model)), "evaluated_at": records.now(),

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import dies_in_epoch, tiny_config
+from conftest import dies_in_epoch, run_cli, tiny_config
 
 from cifar100lab import attempt as attempt_mod
 from cifar100lab import checkpoint as checkpoint_mod
@@ -168,8 +168,20 @@ def test_the_default_path_and_plain_fp32_reach_the_same_accuracy(plain_runs, fp3
 def test_evaluate_checkpoint_reproduces_the_record(fp32_run):
     run_dir = Path(fp32_run["config"]["run_dir"])
     m = evaluate_checkpoint(run_dir / "checkpoint.pt")
-    assert m["top1"] == pytest.approx(fp32_run["final"]["top1"]) and m["evaluated"] == 300
+    assert m["top1"] == pytest.approx(fp32_run["final"]["top1"]) and m["evaluated"] == 300 and "ema" not in m
     assert records.read_json(run_dir / "evaluation.json")["top5"] == pytest.approx(fp32_run["final"]["top5"])
+
+
+def test_evaluate_checkpoint_reproduces_the_records_ema_weights_too(synthetic_root, tmp_path, capfd):
+    """A run with ema_decay records its EMA weights' metrics beside the raw ones (the regularisation study's EMA
+    column); evaluate gave the raw weights' only, so that column could not be checked against the checkpoint."""
+    rec = train(tiny_config(synthetic_root, tmp_path / "ema", epochs=1, max_steps_per_epoch=3, test_subset=100,
+                            overrides={"lr": 0.05, "ema_decay": 0.5}))
+    m = evaluate_checkpoint(tmp_path / "ema", out=tmp_path / "e.json")
+    assert m["top1"] == rec["final"]["top1"] and m["ema"] == rec["ema"]["final"]
+    assert records.read_json(tmp_path / "e.json")["ema"] == rec["ema"]["final"]
+    proc = run_cli(capfd, "evaluate", tmp_path / "ema", "--out", tmp_path / "e.json")
+    assert proc.returncode == 0 and f"; EMA weights: top-1 {rec['ema']['final']['top1']:.2f}" in proc.stdout
 
 
 def _losses(rec) -> list[float]:
