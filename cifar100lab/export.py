@@ -25,6 +25,7 @@ import torch.nn as nn
 from . import data as data_mod
 from . import records
 from .checkpoint import CheckpointError, checkpoint_file, load_weights, read_checkpoint
+from .data.registry import FOLDER_PREFIX
 from .models import classifier_name, create_model, model_entry, shaped_by_input_size
 from .run_listing import listed_run_hint
 
@@ -104,6 +105,13 @@ def _label_names(dataset: str, root: str | None, num_classes: int) -> list[str] 
     None when those are not on this machine or do not match the weights' class count."""
     if dataset == "fashion-mnist":
         names = list(data_mod.FASHION_CLASSES)
+    elif dataset not in data_mod.DATASETS:  # a folder of images: its class folders, listed as training labels them
+        from .data.imagefolder import scan
+        prefix, _, rest = dataset.partition(":")
+        try:
+            names = list(scan(Path(rest if prefix == FOLDER_PREFIX else dataset).expanduser().absolute()).classes)
+        except (OSError, data_mod.DataError):
+            return None
     else:
         folder = data_mod.data_root(root) / ("synthetic" if dataset == "synthetic" else "") / data_mod.CIFAR_FOLDER
         try:

@@ -183,3 +183,20 @@ def test_export_never_writes_over_a_runs_files_nor_files_it_did_not_write(runs, 
     again = tmp_path / "exp"
     for _ in range(2):  # an earlier export of the run is replaced
         assert run_cli(capfd, "export", runs["resnet_20"], "--out", again).returncode == 0
+
+
+def test_an_image_folder_runs_export_names_its_classes(tmp_path, capfd):
+    """An image folder's class names are its sub-folders, there on this machine: the export left them out and said
+    the dataset's files were not on this machine."""
+    from PIL import Image
+    for name in ("daisy", "rose"):
+        (tmp_path / "flowers" / name).mkdir(parents=True)
+        for i in range(5):
+            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / "flowers" / name / f"{i}.png")
+    rec = train(tiny_config(None, tmp_path / "run", dataset=f"imagefolder:{tmp_path / 'flowers'}", data_root=None,
+                            epochs=1, batch_size=4, max_steps_per_epoch=1))
+    assert rec["status"] == "complete"
+    proc = run_cli(capfd, "export", tmp_path / "run", "--out", tmp_path / "export")
+    assert proc.returncode == 0 and "no label names" not in proc.stdout, proc.stdout
+    assert json.loads((tmp_path / "export" / "config.json").read_text())["label_names"] == ["daisy", "rose"]
+    assert load_trained(tmp_path / "export").pretrained_cfg["label_names"] == ["daisy", "rose"]
