@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from . import records
 from .config import ConfigError, RunPlan
 from .data.registry import DATASETS, PREFIXES
-from .export import ExportError, build_trained, read_trained
+from .export import ExportError, build_trained, read_trained, unfinished
 from .models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, weights_file
 
 MODEL_WEIGHTS = "@"  # MODEL@WEIGHTS: a registered timm-backed model with a local weights file (or @hub)
@@ -99,8 +99,10 @@ def teacher_spec(source: str) -> TeacherSpec:
     if not target.is_file():
         raise TeacherMissing(f"distill_from {source}: the folder holds neither {records.CHECKPOINT} (a run not "
                              f"started or not checkpointed yet) nor an export; give {FORMS}")
-    stat = target.stat()  # the version: a teacher trained further or exported again is read again
-    return _trained_spec(str(path), (stat.st_mtime_ns, stat.st_size))
+    # the version: a teacher trained further, finished or exported again is read again
+    version = [(s.st_mtime_ns, s.st_size) for f in (target, target.parent / records.RECORD) if f.exists()
+               for s in [f.stat()]]
+    return _trained_spec(str(path), tuple(version))
 
 
 @functools.lru_cache(maxsize=8)
@@ -110,6 +112,10 @@ def _trained_spec(source: str, version) -> TeacherSpec:
     except (ExportError, ConfigError) as e:
         raise ConfigError(f"distill_from {source} is not a usable teacher: {e}") from None
     kind = "export" if Path(facts["weights"]).name == "model.safetensors" else "run"
+    if kind == "run" and (left := unfinished(facts)):  # an export of such weights is a choice made knowingly
+        raise ConfigError(f"distill_from {source}: its checkpoint holds{left.removeprefix(';')}, not a finished "
+                          f"teacher; wait for it to complete, or export it (`export {source}`) and give the export "
+                          f"folder to teach with these weights on purpose")
     trained_on = (facts.get("trained_on") or {}).get("dataset")
     return TeacherSpec(source, kind, facts["model"], facts["options"], facts["num_classes"], facts["img_size"],
                        facts["input_size"], tuple(facts["mean"]), tuple(facts["std"]), facts["weights"],

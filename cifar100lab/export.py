@@ -134,7 +134,11 @@ def _from_checkpoint(path: Path) -> tuple[dict, dict]:
     recorded = (record or {}).get("config")
     if not isinstance(recorded, dict) or recorded.get("model") != ckpt["config"]["model"]:
         record = None  # a record beside a foreign checkpoint says nothing about it
-    return {**_run_facts(ckpt["config"], record, ckpt["model"], path), "weights": str(path)}, ckpt["model"]
+    # which weights these are: the last epoch written, and whether the run went on to finish
+    trained_for = {"epoch": int(ckpt["epoch"]), "epochs": ckpt["config"].get("epochs"),
+                   "status": (record or {}).get("status")}
+    return ({**_run_facts(ckpt["config"], record, ckpt["model"], path), "weights": str(path),
+             "trained_for": trained_for}, ckpt["model"])
 
 
 def _from_export(folder: Path) -> tuple[dict, dict]:
@@ -157,7 +161,8 @@ def _from_export(folder: Path) -> tuple[dict, dict]:
         facts = {"model": ours["model"], "options": dict(ours["options"]), "img_size": ours["img_size"],
                  "num_classes": int(config["num_classes"]), "input_size": int(cfg["input_size"][-1]),
                  "mean": list(cfg["mean"]), "std": list(cfg["std"]), "label_names": config.get("label_names"),
-                 "trained_on": ours.get("trained_on"), "weights": str(weights_path)}
+                 "trained_on": ours.get("trained_on"), "trained_for": ours.get("trained_for"),
+                 "weights": str(weights_path)}
     except (SafetensorError, KeyError, TypeError, ValueError) as e:
         raise ExportError(f"{folder} is damaged ({type(e).__name__}: {e}); {EXPORT_REMEDY}") from None
     return facts, state
@@ -241,7 +246,8 @@ def hub_config(facts: dict, model: nn.Module, weights_sha256: str) -> dict:
     config["pretrained_cfg"] = cfg
     config[OWN_KEY] = {"model": facts["model"], "options": facts["options"], "img_size": facts["img_size"],
                        "timm_loadable": architecture is not None, "load_with": how,
-                       "trained_on": facts.get("trained_on"), "weights_sha256": weights_sha256}
+                       "trained_on": facts.get("trained_on"), "trained_for": facts.get("trained_for"),
+                       "weights_sha256": weights_sha256}
     return {k: v for k, v in config.items() if v is not None}
 
 
@@ -288,6 +294,15 @@ def _is_export_config(path: Path) -> bool:
         return False
 
 
+def unfinished(facts: dict) -> str:
+    """"; the weights of epoch 3 of 200 (the run is interrupted)" for weights of a run that did not complete; ""
+    for a complete run, or when nobody recorded which (an older export, a checkpoint without its record)."""
+    done = facts.get("trained_for") or {}
+    if done.get("status") in (None, "complete"):
+        return ""
+    return f"; the weights of epoch {done.get('epoch')} of {done.get('epochs')} (the run is {done['status']})"
+
+
 def load_message(out: Path) -> str:
     """What ``export`` prints: where the files are and the one line that loads them."""
     config = read_json_file(out / EXPORT_CONFIG, "the export's config", EXPORT_REMEDY)
@@ -295,7 +310,7 @@ def load_message(out: Path) -> str:
         "; no label names (the dataset's files, which hold them, are not on this machine)"
     trained_on = config[OWN_KEY].get("trained_on") or {}
     other = f"; trained on {trained_on['label']}, not CIFAR-100" if trained_on.get("kind") not in (None, "real") else ""
-    return f"exported to {out} ({WEIGHTS}, {EXPORT_CONFIG}){other}{labels}; load with " + \
+    return f"exported to {out} ({WEIGHTS}, {EXPORT_CONFIG}){other}{unfinished(config[OWN_KEY])}{labels}; load with " + \
         config[OWN_KEY]["load_with"].replace("<this folder>", str(out))
 
 

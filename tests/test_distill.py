@@ -210,6 +210,24 @@ def test_a_teacher_of_as_many_classes_of_another_dataset_is_refused_before_any_w
         f"a teacher must be trained on the student's dataset"]
 
 
+def test_a_run_that_did_not_finish_is_refused_as_a_teacher_but_its_export_is_taken(teacher_run, synthetic_root,
+                                                                                  tmp_path, capfd):
+    """A teacher whose run was interrupted at epoch 1 of 200 taught with those weights without a word."""
+    import shutil
+
+    from cifar100lab.export import export_run
+    run = tmp_path / "teacher"
+    shutil.copytree(teacher_run, run)
+    records.atomic_write_json(run / records.RECORD, {**records.load(run), "status": "interrupted"})
+    plan = resolve(tiny_config(synthetic_root, tmp_path / "s", overrides={"distill_from": str(run)}))
+    with pytest.raises(ConfigError, match=rf"distill_from {run}: its checkpoint holds the weights of epoch 1 of 1 "
+                                          rf"\(the run is interrupted\), not a finished teacher; .*export {run}"):
+        distill.check_teacher(plan)
+    export = export_run(run, tmp_path / "export")  # the way to teach with them on purpose
+    assert distill.teacher_spec(str(export)).kind == "export"
+    assert distill.teacher_spec(str(teacher_run)).kind == "run"  # the finished run still teaches
+
+
 def test_an_image_folder_teacher_is_the_students_folder_however_it_is_spelt(tmp_path):
     assert distill.same_dataset(str(tmp_path), f"imagefolder:{tmp_path}/")
     assert not distill.same_dataset(f"imagefolder:{tmp_path / 'a'}", f"imagefolder:{tmp_path / 'b'}")

@@ -185,6 +185,20 @@ def test_export_never_writes_over_a_runs_files_nor_files_it_did_not_write(runs, 
         assert run_cli(capfd, "export", runs["resnet_20"], "--out", again).returncode == 0
 
 
+def test_an_export_of_a_run_that_did_not_finish_says_which_epochs_weights_it_holds(runs, tmp_path, capfd):
+    """export took an interrupted run's last checkpoint and said nothing of it, here or in its config.json."""
+    run = tmp_path / "run"
+    shutil.copytree(runs["resnet_20"], run)
+    rec = records.load(run)
+    records.atomic_write_json(run / records.RECORD, {**rec, "status": "interrupted"})
+    done = run_cli(capfd, "export", run, "--out", tmp_path / "export")
+    assert done.returncode == 0, done.stderr
+    epochs = rec["config"]["epochs"]
+    assert f"the weights of epoch {epochs} of {epochs} (the run is interrupted)" in done.stdout
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["cifar100lab"]["trained_for"] == {"epoch": epochs, "epochs": epochs, "status": "interrupted"}
+
+
 def test_an_image_folder_runs_export_names_its_classes(tmp_path, capfd):
     """An image folder's class names are its sub-folders, there on this machine: the export left them out and said
     the dataset's files were not on this machine."""
