@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import pickle
 from pathlib import Path
 
 import torch
@@ -25,7 +23,6 @@ import torch.nn as nn
 from . import data as data_mod
 from . import records
 from .checkpoint import CheckpointError, checkpoint_file, load_weights, read_checkpoint
-from .data.registry import FOLDER_PREFIX
 from .models import classifier_name, create_model, model_entry, shaped_by_input_size
 from .run_listing import listed_run_hint
 
@@ -101,28 +98,14 @@ def _classes_of_weights(model: str, options: dict, img_size: int | None, state: 
 
 
 def _label_names(dataset: str, root: str | None, num_classes: int) -> list[str] | None:
-    """The class names, in label order, from the dataset's own files (md5-checked, as training checks them);
-    None when those are not on this machine or do not match the weights' class count."""
-    if dataset == "fashion-mnist":
-        names = list(data_mod.FASHION_CLASSES)
-    elif dataset not in data_mod.DATASETS:  # a folder of images: its class folders, listed as training labels them
-        from .data.imagefolder import scan
-        prefix, _, rest = dataset.partition(":")
-        try:
-            names = list(scan(Path(rest if prefix == FOLDER_PREFIX else dataset).expanduser().absolute()).classes)
-        except (OSError, data_mod.DataError):
-            return None
-    else:
-        folder = data_mod.data_root(root) / ("synthetic" if dataset == "synthetic" else "") / data_mod.CIFAR_FOLDER
-        try:
-            md5s = data_mod.CIFAR100_MD5 if dataset == "cifar100" else \
-                json.loads((folder / data_mod.SYNTHETIC_MANIFEST).read_text())["md5"]
-            data_mod.verify_md5s(folder, {"meta": md5s["meta"]}, dataset)
-            with open(folder / "meta", "rb") as f:
-                names = list(pickle.load(f, encoding="latin1")["fine_label_names"])
-        except (OSError, ValueError, KeyError, data_mod.DataError):
-            return None
-    return names if len(names) == num_classes else None
+    """The class names, in label order, from the dataset's own small files (its registry entry's
+    ``class_names``); None when those are not on this machine or do not match the weights' class count."""
+    try:
+        entry = data_mod.dataset_entry(dataset)
+        names = entry.class_names(data_mod.DataRequest(data_mod.data_root(root))) if entry.class_names else None
+    except (OSError, ValueError, KeyError, data_mod.DataError):
+        return None
+    return names if names and len(names) == num_classes else None
 
 
 def _from_checkpoint(path: Path) -> tuple[dict, dict]:

@@ -159,3 +159,25 @@ def test_an_epoch_has_as_many_steps_as_full_global_batches():
     assert data.full_batches(100, 16) == 6 and data.full_batches(100, 16, world_size=2) == 3
     assert len(list(data.train_batches(torch.zeros(100, 3, 32, 32, dtype=torch.uint8), torch.zeros(100).long(), 16,
                                        epoch=0, seed=0, world_size=2))) == 3
+
+
+def test_every_registered_dataset_names_its_classes_from_its_small_files_alone(tmp_path, monkeypatch):
+    """An export names its classes through the registry entry (one place per dataset): a CIFAR-10 export said
+    its names were not on the machine while batches.meta was there."""
+    from cifar100lab.data import cifar10, dataset_entry
+    from cifar100lab.data.registry import DataRequest
+    md5s = cifar10.write_synthetic_cifar10(tmp_path, train_size=20, test_size=10)
+    request = DataRequest(tmp_path)
+    with pytest.raises(DataError, match="not the official file"):  # unofficial bytes are not read as CIFAR-10's
+        data.DATASETS["cifar10"].class_names(request)
+    monkeypatch.setattr(cifar10, "_official_md5s", lambda: md5s)
+    assert data.DATASETS["cifar10"].class_names(request) == [f"class_{i}" for i in range(10)]
+    write_synthetic_cifar100(tmp_path / "synthetic", train_size=20, test_size=10, num_classes=10)
+    assert len(data.DATASETS["synthetic"].class_names(request)) == 10
+    assert data.DATASETS["fashion-mnist"].class_names(request)[0] == "T-shirt/top"
+    for name in ("cat", "dog"):
+        for split in ("train", "test"):
+            (tmp_path / "pets" / split / name).mkdir(parents=True)
+            (tmp_path / "pets" / split / name / "0.png").write_bytes(b"")  # listed, never opened
+    assert dataset_entry(f"imagefolder:{tmp_path / 'pets'}").class_names(request) == ["cat", "dog"]
+    assert all(entry.class_names for entry in data.DATASETS.values())

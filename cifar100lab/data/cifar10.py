@@ -100,5 +100,16 @@ def write_synthetic_cifar10(root: str | os.PathLike, train_size: int = 500, test
     return {name: md5(folder / name) for name in files}
 
 
+def cifar10_class_names(request: DataRequest) -> list:
+    """The label names from the md5-checked ``batches.meta`` alone."""
+    from torchvision.datasets import CIFAR10
+    path = _folder(request.root) / CIFAR10.meta["filename"]
+    if md5(path) != _official_md5s()[path.name]:
+        raise DataError(f"CIFAR-10: {path} is not the official file")
+    with open(path, "rb") as f:
+        return list(pickle.load(f, encoding="latin1")[CIFAR10.meta["key"]])
+
+
 register_dataset(DatasetEntry("cifar10", "other", {"en": "CIFAR-10", "zh": "CIFAR-10"}, 10, (50000, 10000),
-                              CIFAR10_MEAN, CIFAR10_STD, read_cifar10, locate_cifar10))
+                              CIFAR10_MEAN, CIFAR10_STD, read_cifar10, locate_cifar10,
+                              class_names=cifar10_class_names))

@@ -292,6 +292,18 @@ def _read_synthetic(request: DataRequest) -> Parts:
     return Parts(*read_cifar_python(folder, md5s, "synthetic CIFAR-100-layout data"), combined_checksum(md5s))
 
 
+def cifar_class_names(folder: Path, md5s: dict[str, str], what: str) -> list:
+    """The fine label names of a CIFAR-100-layout folder, from its md5-checked ``meta`` alone."""
+    verify_md5s(folder, {"meta": md5s["meta"]}, what)
+    with open(folder / "meta", "rb") as f:
+        return list(pickle.load(f, encoding="latin1")["fine_label_names"])
+
+
+def _synthetic_names(request: DataRequest) -> list:
+    folder = request.root / "synthetic" / CIFAR_FOLDER
+    return cifar_class_names(folder, _synthetic_md5s(folder / SYNTHETIC_MANIFEST), "synthetic CIFAR-100-layout data")
+
+
 def _read_fashion_mnist(request: DataRequest) -> Parts:
     raw = ensure_fashion_mnist(request.root, request.download)
     return Parts(*read_fashion_mnist(raw), combined_checksum(FASHION_MD5))
@@ -379,14 +391,16 @@ def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
 # are of write_synthetic_cifar100's default set (seed 0, 5,000 train images).
 for _entry in (
     DatasetEntry("cifar100", "real", {"en": "CIFAR-100", "zh": "CIFAR-100"}, 100, (50000, 10000),
-                 CIFAR100_MEAN, CIFAR100_STD, _read_cifar100, _locate_cifar100),
+                 CIFAR100_MEAN, CIFAR100_STD, _read_cifar100, _locate_cifar100,
+                 class_names=lambda request: cifar_class_names(request.root / CIFAR_FOLDER, CIFAR100_MD5, "CIFAR-100")),
     DatasetEntry("fashion-mnist", "stand-in", {"en": "Fashion-MNIST (stand-in for CIFAR-100)",
                                                "zh": "Fashion-MNIST（CIFAR-100 的替代数据集）"}, 10, (60000, 10000),
                  FASHION_MEAN, FASHION_STD, _read_fashion_mnist, _locate_fashion_mnist,
                  about={"en": "real images, but 10 classes of 28×28 grey images padded to 32×32",
-                        "zh": "真实图像，但只有 10 类 28×28 灰度图像（填充到 32×32）"}),
+                        "zh": "真实图像，但只有 10 类 28×28 灰度图像（填充到 32×32）"},
+                 class_names=lambda request: list(FASHION_CLASSES)),
     DatasetEntry("synthetic", "synthetic", {"en": "synthetic data (CIFAR-100 layout)",
                                             "zh": "合成数据（CIFAR-100 目录格式）"}, 100, (5000, 1000),
-                 SYNTHETIC_MEAN, SYNTHETIC_STD, _read_synthetic, _locate_synthetic),
+                 SYNTHETIC_MEAN, SYNTHETIC_STD, _read_synthetic, _locate_synthetic, class_names=_synthetic_names),
 ):
     register_dataset(_entry)

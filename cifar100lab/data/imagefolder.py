@@ -149,7 +149,8 @@ def folder_entry(path: str) -> DatasetEntry:
     return DatasetEntry(f"{FOLDER_PREFIX}:{path}", "other",
                         {"en": f"image folder {layout.folder.name}", "zh": f"图像文件夹 {layout.folder.name}"},
                         len(layout.classes), (len(layout.train), len(layout.test)), IMAGENET_MEAN, IMAGENET_STD,
-                        partial(read_folder, layout), partial(locate_folder, layout))
+                        partial(read_folder, layout), partial(locate_folder, layout),
+                        class_names=lambda request: list(layout.classes))
 
 
 register_prefix(FOLDER_PREFIX, folder_entry)

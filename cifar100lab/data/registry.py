@@ -70,6 +70,8 @@ class DatasetEntry:
     from-scratch runs. ``read(request) -> Parts`` loads the images; ``locate(request) -> str`` says where they
     are or where a real run will get them, only by looking (a dry run writes nothing), or raises DataError.
     ``about`` ({"en", "zh"}): what its images are, in the notice of every results page it is not CIFAR-100 on.
+    ``class_names(request) -> list`` reads the class names in label order from the data's small files, no image
+    (an export names its classes with them), or raises DataError/OSError when they are not on this machine.
     """
     name: str
     kind: str
@@ -81,6 +83,7 @@ class DatasetEntry:
     read: Callable[[DataRequest], Parts] | None = field(default=None, compare=False, repr=False)
     locate: Callable[[DataRequest], str] | None = field(default=None, compare=False, repr=False)
     about: dict | None = None
+    class_names: Callable[[DataRequest], list] | None = field(default=None, compare=False, repr=False)
 
 
 DATASETS: dict[str, DatasetEntry] = {}
