@@ -117,6 +117,8 @@ def record_outcome(run: Run, code: int, tail: str, attempts_before: int) -> str:
 def _mark_failure(run: Run, attempts_before: int, code: int, tail: str) -> None:
     """The notebook exited non-zero: the record must say so for this attempt. The trainer's own failure
     record stands; otherwise this attempt (begun by the trainer, or not even that) is marked failed."""
+    if locks.holder(run.run_dir / locks.TRAINING_LOCK):  # refused: another process trains it and keeps its record
+        return
     record = records.load(run.run_dir)
     ours = record is not None and len(records.attempts_of(record)) > attempts_before
     if ours and record["status"] in ("failed", "skipped"):

@@ -269,6 +269,30 @@ def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holde
     assert (runs / camp.name / records.MANIFEST).exists()
 
 
+def test_a_run_another_process_trains_is_left_alone_and_its_record_is_not_overwritten(tmp_path, synthetic_root,
+                                                                                      monkeypatch):
+    """A Slurm job (or a notebook) trains a run: a local campaign on the same runs neither executes it nor, when a
+    notebook of its own is refused by the training lock, writes a failure over the live record."""
+    from cifar100lab.runs import record_outcome
+    runs, calls, log = tmp_path / "runs", [], []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    live = camp.runs[0]
+    records.save(live.run_dir, records.start(live.run_dir, run_id=live.run_id, config=live.config.to_dict()))
+    before = (live.run_dir / records.RECORD).read_text()
+    trainer = hold_lock(live.run_dir / locks.TRAINING_LOCK)
+    try:
+        monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+        summary = local.execute(camp, runs, log=log.append)
+        # the race the check cannot close: a notebook refused by the lock exits 1; the record stays the trainer's
+        assert record_outcome(live, 1, "ConfigError: being trained by another process", 1) == "running"
+    finally:
+        trainer.send_signal(signal.SIGKILL)
+        trainer.wait()
+    assert summary["locked"] == [live.run_id] and calls == [camp.runs[1].run_id], summary
+    assert any("another process is training it" in m and f"pid {trainer.pid}" in m for m in log), log
+    assert (live.run_dir / records.RECORD).read_text() == before
+
+
 def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exits_3(tmp_path, synthetic_root,
                                                                                      capfd):
     runs = tmp_path / "runs"

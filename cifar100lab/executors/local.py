@@ -135,6 +135,8 @@ def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
     if not force and status_of(run) in done:
         return "already"
+    if trainer := locks.holder(run.run_dir / locks.TRAINING_LOCK):  # a Slurm job, a notebook: its record stays
+        raise locks.Locked(run.run_dir / locks.TRAINING_LOCK, trainer)
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(records.moved_aside(run.run_dir))
     before = attempts_so_far(run)
@@ -236,7 +238,9 @@ def _run_parallel(todo: list[Run], jobs: int, attempt, summary: dict, log, keep:
                 status = attempt(run, slot)
         except locks.Locked as e:
             status = "locked"
-            log(f"{run.run_id}: locked, skipped: another campaign process is running it ({e.holder})")
+            who = "another process is training it" if e.path.name == locks.TRAINING_LOCK else \
+                "another campaign process is running it"
+            log(f"{run.run_id}: locked, skipped: {who} ({e.holder})")
         except records.RecordError as e:  # damaged since the runs to do were chosen: reported, the others go on
             status = "damaged"
             log(f"{run.run_id}: damaged: {e}")
