@@ -48,12 +48,20 @@ def add_executor_arguments(c) -> None:
 
 
 def executor_with_flags(executor, a):
-    """The YAML's executor block with the command line's choices on top."""
+    """The YAML's executor block with the command line's choices on top; Slurm's flags with the local executor
+    are refused."""
+    from .config_files import ConfigError
     from .executor_choices import EXECUTOR_FLAGS
     changes = {k: getattr(a, k) for k in EXECUTOR_FLAGS if getattr(a, k, None) is not None}
     if getattr(a, "executor", None):
         changes["kind"] = a.executor
-    return executor.with_changes(changes, "command line")
+    executor = executor.with_changes(changes, "command line")
+    slurm_only = [f"--{k.replace('_', '-')}" for k in (*changes, "retry_failed", "wait") if k != "kind"
+                  and getattr(a, k, None) and not (k == "wait" and getattr(a, "status", False))]
+    if executor.kind == "local" and slurm_only:  # else ignored, and every run would train here
+        raise ConfigError(f"{', '.join(slurm_only)}: Slurm only, and this campaign runs on this machine (its "
+                          f"executor is local); add --executor slurm, or set executor: {{kind: slurm}} in the YAML")
+    return executor
 
 
 def check_folder(path, flag: str, what: str) -> None:

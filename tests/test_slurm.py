@@ -79,6 +79,18 @@ def test_command_line_flags_override_the_yaml_executor_block():
     assert (executor.kind, executor.partition, executor.account, executor.qos) == ("slurm", "h100", "lab", "normal")
 
 
+@pytest.mark.parametrize("flags, named", [(("--retry-failed",), "--retry-failed"), (("--wait",), "--wait"),
+                                          (("--partition", "gpu", "--time-min", "30"), "--partition, --time-min")])
+def test_slurm_flags_on_a_local_campaign_are_one_error_line_and_nothing_trains(tmp_path, synthetic_root, flags, named):
+    """`campaign c.yaml --retry-failed` after `--executor slurm` (the YAML says local): the flag was ignored and every
+    run trained on the login node."""
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"], executor={"kind": "local"})
+    code, out = campaign(yaml_path, tmp_path / "runs", tmp_path / "book", *flags)
+    assert code == 2 and out == (f"error: {named}: Slurm only, and this campaign runs on this machine (its executor "
+                                 f"is local); add --executor slurm, or set executor: {{kind: slurm}} in the YAML\n"), out
+    assert not (tmp_path / "runs").exists()
+
+
 def test_time_limit_is_bench_epoch_time_times_epochs_with_margin_over_the_processes(tmp_path):
     bench = tmp_path / "epoch-times.json"
     bench.write_text(json.dumps({"networks": [{"runs": ["c-a-s0"], "epoch_seconds": 120.0},
