@@ -239,6 +239,26 @@ def test_a_slurm_that_cannot_take_jobs_is_one_error_line_before_the_data_or_the_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "c.yaml"]
 
 
+def test_submitting_while_a_local_campaign_process_runs_the_campaign_is_one_error_line(tmp_path, monkeypatch,
+                                                                                        synthetic_root):
+    """Its queued runs have no record yet: the jobs would train them beside it, into the same folders."""
+    from conftest import hold_lock
+
+    from cifar100lab.executors import local
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0", sbatch="echo 'Submitted batch job 41'")
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"])
+    runs = tmp_path / "runs"
+    holder = hold_lock(local.campaign_lock(load_campaign(yaml_path, runs_root=runs), runs))
+    try:
+        code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and out.startswith("error: a campaign process on this machine is running campaign c (pid "), out
+    assert out.endswith("submit when it ends (a run it stopped resumes on Slurm)\n") and out.count("\n") == 1, out
+    assert not (runs / "c" / "slurm.json").exists() and not (runs / "c" / "logs").exists()
+
+
 def test_jobs_that_sbatch_refuses_are_one_error_line_and_leave_none_of_their_files(tmp_path, monkeypatch,
                                                                                   synthetic_root):
     fake_slurm(tmp_path, monkeypatch, squeue="exit 0", sbatch=(

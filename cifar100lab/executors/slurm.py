@@ -220,6 +220,9 @@ def check_ready(campaign: Campaign, runs_root) -> None:
     sbatch is on PATH and Slurm's controller answers. The first submission asks Slurm nothing else before
     sbatch, which would fail only after every job's files were written."""
     read_state(state_path(campaign, runs_root))  # damaged: the first thing to mend, whatever Slurm says
+    if holder := locks.holder(Path(runs_root) / campaign.name / locks.LOCKS / "campaign.lock"):
+        raise ConfigError(f"a campaign process on this machine is running campaign {campaign.name} ({holder}); its "
+                          f"jobs would train the same runs: submit when it ends (a run it stopped resumes on Slurm)")
     if shutil.which("sbatch") is None:
         raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
     _query(["squeue", "--me", "-h", "-o", "%i"], required=True)
