@@ -40,6 +40,7 @@ from ..config import ConfigError, ExecutorConfig
 from ..kernels import KernelSlot, Stopped, raise_stopped
 from ..runs import Run, attempts_so_far, execute_notebook, record_outcome, record_stopped
 from ..step_graph import launch_conflict
+from .local import campaign_lock
 
 STATE_FILE = "slurm.json"
 STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's SIGUSR2 or scancel's SIGKILL ends the job
@@ -220,7 +221,7 @@ def check_ready(campaign: Campaign, runs_root) -> None:
     sbatch is on PATH and Slurm's controller answers. The first submission asks Slurm nothing else before
     sbatch, which would fail only after every job's files were written."""
     read_state(state_path(campaign, runs_root))  # damaged: the first thing to mend, whatever Slurm says
-    if holder := locks.holder(Path(runs_root) / campaign.name / locks.LOCKS / "campaign.lock"):
+    if holder := locks.holder(campaign_lock(campaign, runs_root)):
         raise ConfigError(f"a campaign process on this machine is running campaign {campaign.name} ({holder}); its "
                           f"jobs would train the same runs: submit when it ends (a run it stopped resumes on Slurm)")
     if shutil.which("sbatch") is None:
