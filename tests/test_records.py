@@ -458,3 +458,11 @@ def test_campaign_status_says_a_run_training_here_is_running_and_one_whose_proce
     states = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:3]}
     assert states == {"resnet_20-s0": "running", "eca_resnet_20-s0": "interrupted"}, out  # was "new" for both
     assert f"  interrupted: eca_resnet_20-s0: its training process (pid {holders[1].pid} on " in out
+
+
+def test_an_older_records_slurm_stop_reason_still_reads_in_chinese():
+    """The reason's wording gained "or reached its time limit"; records written before keep their Chinese."""
+    from cifar100lab.report import i18n
+    old = "stopped by Slurm (its job was cancelled or preempted) in epoch 3 of 60; submitting the campaign again " \
+          "resumes from its last checkpoint"
+    assert i18n.reason(old)["zh"].startswith("被 Slurm 停止（作业被取消或抢占），于第 3 个 epoch")

@@ -387,9 +387,10 @@ def test_scancel_stops_the_training_kernel_at_once_and_the_next_submission_resum
     c = submitted.cancelled
     assert c.at_end <= c.at_cancel + 1 and c.later == c.at_end, c  # no epoch after the cancel but the one under way
     assert c.record["status"] == "interrupted", c.record  # stopped, not failed
-    assert c.record["reason"] == (f"stopped by Slurm (its job was cancelled or preempted) in epoch {c.at_end + 1} of "
-                                  f"60; submitting the campaign again resumes from its last checkpoint")
-    assert i18n.reason(c.record["reason"])["zh"] == (f"被 Slurm 停止（作业被取消或抢占），于第 {c.at_end + 1} 个 epoch（共 60 个）；"
+    assert c.record["reason"] == (f"stopped by Slurm (its job was cancelled, preempted or reached its time limit) "
+                                  f"in epoch {c.at_end + 1} of 60; submitting the campaign again resumes from its "
+                                  f"last checkpoint")
+    assert i18n.reason(c.record["reason"])["zh"] == (f"被 Slurm 停止（作业被取消、抢占或到达时间上限），于第 {c.at_end + 1} 个 epoch（共 60 个）；"
                                                      f"再次提交实验配置将从最后一个检查点继续")  # the book's Chinese
     code, out = campaign(submitted.cancel, submitted.runs, submitted.book, "--status")
     assert code == 0 and next(ln for ln in out.splitlines() if ln.startswith("long-s0 ")).split()[1] == "interrupted"

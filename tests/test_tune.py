@@ -295,7 +295,7 @@ class StoppedMidTrial(FakeRuns):
 
 
 @pytest.mark.parametrize("by, zh", [({}, "随超参数搜索一同停止"),
-                                   ({"stopped_by": STOPPED_BY_SLURM}, "被 Slurm 停止（作业被取消或抢占）")],
+                                   ({"stopped_by": STOPPED_BY_SLURM}, "被 Slurm 停止（作业被取消、抢占或到达时间上限）")],
                          ids=["tune", "slurm"])
 def test_a_tune_stopped_mid_trial_records_the_trials_run_as_interrupted_and_the_next_tune_resumes_it(
         tmp_path, synthetic_root, by, zh, ctrl_c_raises):

@@ -36,7 +36,9 @@ STOP_REASON = re.compile(r"stopped (?P<who>.+?) (?:in epoch (?P<epoch>\d+) of (?
                          r"epoch, before its record was written)); (?P<again>.+?) (?:resumes from epoch (?P<resume>\d+)"
                          r"|(?P<checkpoint>resumes from its last checkpoint)|finishes it without training)$")
 STOP_WHO_ZH = {"by hand": "手动停止", "with its campaign": "随实验配置一同停止", "with its study": "随超参数搜索一同停止",
-               "by Slurm (its job was cancelled or preempted)": "被 Slurm 停止（作业被取消或抢占）"}
+               "by Slurm (its job was cancelled or preempted)": "被 Slurm 停止（作业被取消或抢占）",  # older records
+               "by Slurm (its job was cancelled, preempted or reached its time limit)":
+                   "被 Slurm 停止（作业被取消、抢占或到达时间上限）"}
 STOP_AGAIN_ZH = {"running it again": "再次运行", "running the campaign again": "再次运行实验配置",
                  "running tune again": "再次运行超参数搜索", "submitting the campaign again": "再次提交实验配置"}
 # Theme words the themes' zh catalogs lack (the rest come from the catalogs Sphinx and the themes ship).
