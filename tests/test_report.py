@@ -456,6 +456,19 @@ def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaign
            "train (skipped), holding 1.0 h of the estimate. For the 1 run that trained, the estimate is 1.5 min of " \
            "epochs; their records hold 0.5 min, so the estimate is **3.0×** what was measured: an over-estimate." in en
     assert "估计为实测的 **3.0×**：估计偏高" in zh and "占估计中的 1.0 h" in zh
+    # Two runs side by side on the CPU each trained on half its threads: their epochs are no test of the estimate.
+    records.atomic_write_json(runs / "c" / records.TIMING, {**timing, "jobs": 2})
+    report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+    en = (tmp_path / "gen" / "performance_en.md").read_text()
+    assert "what was measured" not in en and "over-estimate" not in en
+    assert "with 2 runs side by side; 1 run did not train (skipped), holding 1.0 h of the estimate. For the 1 run " \
+           "that trained, the estimate is 1.5 min of epochs, one run at a time on the whole device; theirs shared " \
+           "it, each on a share, so the 0.5 min of epochs their records hold is not a measurement of the estimate" in en
+    assert "不能用来检验此估计" in (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
+    # One run to each of two GPUs shares nothing: the comparison stands.
+    records.atomic_write_json(runs / "c" / records.TIMING, {**timing, "jobs": 2, "gpus": 2})
+    report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+    assert "**3.0×** what was measured" in (tmp_path / "gen" / "performance_en.md").read_text()
 
 
 def test_provenance_and_run_summary_call_an_fp32_run_fp32_not_accelerates_no():

@@ -97,7 +97,7 @@ def measured_epochs(runs_root, campaign: str | None) -> dict | None:
     timing = records.read_json(path)
     seconds = {r["run_id"]: _epochs_seconds(path.parent / r["run_id"]) for r in timing["runs"]}
     return {"campaign": timing["campaign"], "started": timing["started"][:10], "wall_seconds": timing["wall_seconds"],
-            "jobs": timing["jobs"], "seconds": {k: v for k, v in seconds.items() if v},
+            "jobs": timing["jobs"], "gpus": timing.get("gpus") or 0, "seconds": {k: v for k, v in seconds.items() if v},
             "skipped": [r["run_id"] for r in timing["runs"] if r["status"] == "skipped"]}
 
 
@@ -120,7 +120,10 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
     ratio = predicted / actual
     verdict = "estimate_close" if 0.9 <= ratio <= 1.1 else "estimate_over" if ratio > 1 else "estimate_under"
     skipped = measured.get("skipped") or []
-    return say("against_measured", lang, n=sum(r in ran for n in e["networks"] for r in n["runs"]),
+    # runs side by side on one device (a CPU's threads split, or several runs to a GPU) each train on a share of
+    # it, slower than the estimate's one run on the whole device: their epoch times measure something else
+    shared = measured["jobs"] > max(1, measured.get("gpus") or 0)
+    return say("against_shared" if shared else "against_measured", lang, n=sum(r in ran for n in e["networks"] for r in n["runs"]),
                predicted=_hours(predicted), measured=_hours(actual), started=measured["started"],
                wall=_hours(measured["wall_seconds"]), jobs=measured["jobs"], ratio=f"{ratio:.1f}",
                verdict=say(verdict, lang),

@@ -101,6 +101,14 @@ TEXT = {
                                "their records hold {measured}, so the estimate is **{ratio}×** what was measured: {verdict}",
                          "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
                                "各轮用时估计为 {predicted}；其记录中各轮共用时 {measured}，估计为实测的 **{ratio}×**：{verdict}"},
+    "against_shared": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} runs side by side"
+                             "{skipped}. For the {n} run(s) that trained, the estimate is {predicted} of epochs, one run "
+                             "at a time on the whole device; theirs shared it, each on a share, so the {measured} of "
+                             "epochs their records hold is not a measurement of the estimate (a campaign with one run "
+                             "at a time, `--jobs 1`, is)",
+                       "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
+                             "各轮用时估计为 {predicted}（一次一个运行、独占整个设备）；这些运行共享设备、各用其一部分，"
+                             "因此其记录中各轮共 {measured} 不能用来检验此估计（一次只运行一个的实验，即 `--jobs 1`，才可以）"},
     "against_skipped": {"en": "; {n} run(s) did not train (skipped), holding {t} of the estimate",
                         "zh": "；{n} 次运行未训练（已跳过），占估计中的 {t}"},
     "estimate_over": {"en": "an over-estimate", "zh": "估计偏高"},
