@@ -497,3 +497,23 @@ def test_two_slurm_workers_share_one_study_in_a_mariadb_server_each_trial_run_on
     for t in trials:
         record = records.load(tmp_path / "runs" / "share" / t.user_attrs["run_id"])
         assert record["status"] == "complete" and record["final"]["top1"] == t.value
+
+
+def test_a_job_stamps_its_id_only_on_a_record_it_added_an_attempt_to_and_never_while_another_trains(tmp_path):
+    """A job refused by the training lock (another process trains the run) or finding the run complete rewrote the
+    record anyway with its own job id, reading and writing around the trainer's record."""
+    from cifar100lab import locks
+    from cifar100lab.executors.slurm import note_job
+    job = SimpleNamespace(job_id="77", num_nodes=1, hostnames=["n1"])
+    run = tmp_path / "run"
+    record = {"run_id": "run", "status": "complete", "attempts": [{"status": "complete"}]}
+    records.atomic_write_json(run / records.RECORD, record)
+    note_job(run, job, attempts_before=1)  # the job added no attempt: the run was someone else's
+    assert records.load(run) == record
+    with locks.lock(run / locks.TRAINING_LOCK):  # another process trains it now
+        note_job(run, job, attempts_before=0)
+    assert records.load(run) == record
+    note_job(run, job, attempts_before=0)  # this job's attempt
+    assert records.load(run)["slurm"]["job_id"] == "77"
+    note_job(tmp_path / "never-started", job, attempts_before=0)
+    assert not (tmp_path / "never-started").exists()

@@ -102,6 +102,7 @@ class RunJob:
         os.chdir(self.cwd)
         threads_from_slurm()
         job_env = submitit.JobEnvironment()
+        attempts_before = attempts_so_far(self.run)
         if self.executor.nodes == 1:
             status = self._notebook("auto")  # on every GPU Slurm gave the job
         else:
@@ -113,7 +114,7 @@ class RunJob:
             # node 0 renders the notebook from the finished record (one process: nothing is trained again)
             status = (self._notebook(1) if code == 0
                       else record_outcome(self.run, code, f"accelerate launch exited with {code}", before))
-        note_job(self.run.run_dir, job_env)
+        note_job(self.run.run_dir, job_env, attempts_before)
         if status == "failed":  # the job fails too, so Slurm's accounting agrees with the record
             raise RuntimeError(f"{self.run.run_id} failed: {(records.load(self.run.run_dir) or {}).get('reason')}")
         return status
@@ -163,13 +164,22 @@ def run_file(run: Run, log_dir) -> Path:
     return Path(log_dir) / f"{run.run_id}.run.json"
 
 
-def note_job(run_dir: Path, job_env) -> None:
-    """Add the job that produced the record, and how often Slurm restarted it, to the record."""
-    record = records.load(run_dir)
-    if record:
-        record["slurm"] = {"job_id": job_env.job_id, "requeues": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
-                           "nodes": job_env.num_nodes, "hosts": list(job_env.hostnames)}
-        records.atomic_write_json(Path(run_dir) / records.RECORD, record)
+def note_job(run_dir: Path, job_env, attempts_before: int) -> None:
+    """Add the job that produced the record, and how often Slurm restarted it, to the record: only when this job
+    added an attempt to it (not a run it found complete, nor one another process trains, refused by the training
+    lock), and under that lock, so the read and the write never straddle another trainer's record."""
+    if not (Path(run_dir) / records.RECORD).is_file():  # nothing to add to (and no folder to make for the lock)
+        return
+    try:
+        with locks.lock(Path(run_dir) / locks.TRAINING_LOCK):
+            record = records.load(run_dir)
+            if record and len(records.attempts_of(record)) > attempts_before:
+                record["slurm"] = {"job_id": job_env.job_id, "nodes": job_env.num_nodes,
+                                   "requeues": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
+                                   "hosts": list(job_env.hostnames)}
+                records.atomic_write_json(Path(run_dir) / records.RECORD, record)
+    except locks.Locked:  # another process trains the run now: the record is its own
+        pass
 
 
 # ---- state: which job runs which run, and what Slurm says about it ----
