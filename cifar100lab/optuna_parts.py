@@ -26,8 +26,15 @@ def build_sampler(name: str, seed: int | None):
             import numpy as np
             trial_seed = int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0])
             for part in (sampler, getattr(sampler, "_random_sampler", None)):  # TPE draws its first trials by one
-                if part is not None:
-                    part._rng.rng.seed(trial_seed)
+                if part is None:
+                    continue
+                # Optuna 4 keeps the generator in _rng.rng; were that to move, reseed_rng (public) still draws
+                # afresh per trial, only not reproducibly
+                rng = getattr(getattr(part, "_rng", None), "rng", None)
+                if rng is not None:
+                    rng.seed(trial_seed)
+                else:
+                    part.reseed_rng()
             before(study, trial)
         sampler.before_trial = before_trial
     return sampler
