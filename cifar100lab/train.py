@@ -199,6 +199,7 @@ def _resume(run: RunState) -> dict | None:
     ckpt = load_checkpoint(run.run_dir, run.cfg.to_dict()) if run.cfg.resume else None
     metrics = run.run_dir / records.METRICS
     if ckpt:
+        _refuse_changed_data(run)
         run.record["resumed_from_epoch"] = ckpt["epoch"]
         if run.main:
             print(f"{run.run_id}: resumed from epoch {ckpt['epoch']} of {run.cfg.epochs}")
@@ -212,6 +213,18 @@ def _resume(run: RunState) -> dict | None:
             # torn or lost line in the file is restored from the checkpoint's copy
             write_metrics(run.run_dir, ckpt["history"])
     return ckpt
+
+
+def _refuse_changed_data(run: RunState) -> None:
+    """A checkpoint continues only on the data its epochs were trained on: an image folder changed since (an
+    image added, edited or removed, which also moves the held-out test images) is refused before anything is
+    written, since the run would mix two datasets under the new one's checksum."""
+    before = ((records.load(run.run_dir) or {}).get("dataset") or {}).get("checksum")
+    now = run.record["dataset"].get("checksum")
+    if before and now and before != now:
+        raise DataError(f"{run.run_dir}: the {run.record['dataset']['name']} data changed since this run's "
+                        f"checkpoint was trained on it ({before}, now {now}); restore the data, or train the new "
+                        f"data in a new run_dir")
 
 
 def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, epoch: int) -> dict:

@@ -231,6 +231,24 @@ def test_a_run_on_an_image_folder_records_the_folder_and_its_checksum(tmp_path):
     assert record["dataset"]["folder"] == str(folder) and record["dataset"]["num_classes"] == 3
 
 
+def test_a_run_resumed_after_its_image_folder_changed_is_refused_and_its_record_kept(tmp_path):
+    from conftest import dies_in_epoch, tiny_config
+
+    from cifar100lab import records
+    from cifar100lab.train import train
+    folder = image_folder(tmp_path / "fashion")
+    cfg = tiny_config(tmp_path, tmp_path / "run", dataset=str(folder), epochs=2, batch_size=4,
+                      overrides={"warmup_epochs": 0})
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):  # epoch 1's checkpoint stays
+        train(cfg)
+    before = load_dataset(str(folder)).checksum
+    (folder / "Trouser" / "000.png").rename(folder / "Trouser" / "0000.png")  # moves a test image into training
+    with pytest.raises(DataError, match=r"data changed since this run's checkpoint was trained on it"):
+        train(cfg)
+    record = records.load(tmp_path / "run")
+    assert record["status"] == "interrupted" and record["dataset"]["checksum"] == before
+
+
 def _write(path, content: bytes = b"") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
