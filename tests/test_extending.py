@@ -219,6 +219,21 @@ def test_an_image_folder_resizes_mixed_sizes_to_the_runs_input_size(tmp_path):
     assert plan.dataset.num_classes == 3 and plan.dataset.sizes == (13, 3) and plan.mean == (0.485, 0.456, 0.406)
 
 
+def test_16_bit_greyscale_images_are_scaled_to_8_bits_not_clipped_white(tmp_path):
+    import numpy as np
+    from PIL import Image
+    folder = image_folder(tmp_path / "fashion")
+    for i, value in enumerate((0, 257 * 100, 65535, 257 * 200, 257 * 50)):  # I;16: PIL's convert clips at 255
+        Image.fromarray(np.full((20, 30), value, np.uint16)).save(folder / "Trouser" / f"{i:03d}.png")
+    ds = load_dataset(str(folder))
+    trouser = ds.classes.index("Trouser")
+    assert ds.train_x[ds.train_y == trouser][:, :, 10, 10].tolist() == [[v] * 3 for v in (0, 100, 255, 200)]
+    assert ds.test_x[ds.test_y == trouser][:, :, 10, 10].tolist() == [[50] * 3]
+    Image.fromarray(np.full((20, 30), 0.5, np.float32)).save(folder / "Trouser" / "float.tif")  # range unknown
+    with pytest.raises(DataError, match=r"Trouser/float\.tif is a 32-bit floating-point image"):
+        load_dataset(str(folder))
+
+
 def test_a_run_on_an_image_folder_records_the_folder_and_its_checksum(tmp_path):
     from conftest import tiny_config
 

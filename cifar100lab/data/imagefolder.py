@@ -104,13 +104,26 @@ def _check_split(layout: FolderLayout) -> None:
                         f"{TEST_EVERY} images); add images, or give it train/ and test/ folders")
 
 
+def _rgb(image, path: Path):
+    """The image as 8-bit RGB. 16-bit greyscale (PIL's I;16 modes, and I, as it reads some 16-bit files) is
+    scaled from its 0-65535 range: PIL's own convert clips it at 255, so most of such an image read as white."""
+    from PIL import Image
+    if image.mode.startswith("I;16") or image.mode == "I":
+        grey = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        return Image.fromarray(((grey * 255 + 32767) // 65535).astype(np.uint8)).convert("RGB")
+    if image.mode == "F":
+        raise DataError(f"{path} is a 32-bit floating-point image, whose range is not known; save it with 8 or "
+                        f"16 bits a channel")
+    return image.convert("RGB")
+
+
 def _image(data: bytes, path: Path, size: int) -> torch.Tensor:
     """One image file's bytes as uint8 (3, size, size): RGB, centre-cropped to a square and resized."""
     import torch
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(io.BytesIO(data)) as image:
-            square = ImageOps.fit(image.convert("RGB"), (size, size), method=Image.Resampling.BICUBIC)
+            square = ImageOps.fit(_rgb(image, path), (size, size), method=Image.Resampling.BICUBIC)
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DataError(f"{path} is not an image that can be read ({type(e).__name__}: {e}); replace or remove "
                         f"it") from None
