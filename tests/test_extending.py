@@ -219,6 +219,19 @@ def test_an_image_folder_resizes_mixed_sizes_to_the_runs_input_size(tmp_path):
     assert plan.dataset.num_classes == 3 and plan.dataset.sizes == (13, 3) and plan.mean == (0.485, 0.456, 0.406)
 
 
+def test_hidden_files_and_folders_in_a_class_folder_are_left_out_like_hidden_class_folders(tmp_path):
+    import shutil
+    folder = image_folder(tmp_path / "fashion", per_class=10)
+    clean = load_dataset(str(folder))
+    trouser = folder / "Trouser"
+    (trouser / ".ipynb_checkpoints").mkdir()  # a copy of a test image, in a hidden folder: would be a train image
+    shutil.copy(trouser / "004.png", trouser / ".ipynb_checkpoints" / "004-checkpoint.png")
+    _write(trouser / "._001.png", b"\0\5\26\7 macOS AppleDouble")  # not an image at all
+    ds = load_dataset(str(folder))
+    assert ds.describe()["files"] == 30 and ds.checksum == clean.checksum
+    assert torch.equal(ds.train_x, clean.train_x) and torch.equal(ds.test_x, clean.test_x)
+
+
 def test_16_bit_greyscale_images_are_scaled_to_8_bits_not_clipped_white(tmp_path):
     import numpy as np
     from PIL import Image

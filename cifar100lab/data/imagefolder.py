@@ -1,8 +1,9 @@
 """A folder of images as a dataset: ``dataset: imagefolder:/path/to/images`` (or the bare path).
 
 Layout (torchvision's ``ImageFolder``): one sub-folder per class, its name the class name, images anywhere below
-it. With ``train/`` and ``test/`` (or ``val/``) sub-folders, each holds the class folders of its split; without
-them, every ``TEST_EVERY``-th image of each class (in name order) is a test image, the same ones every time.
+it; hidden files and folders (a name starting with a dot) are left out. With ``train/`` and ``test/`` (or
+``val/``) sub-folders, each holds the class folders of its split; without them, every ``TEST_EVERY``-th image of
+each class (in name order) is a test image, the same ones every time.
 
 Every image is read into the same uint8 on-device pipeline as the built-in sets, at the run's input size: images
 of any size and shape are centre-cropped to a square and resized to it (PIL's ``ImageOps.fit``, bicubic), so mixed
@@ -46,14 +47,20 @@ class FolderLayout:
     split: str  # how the test split was chosen, in words, for the record
 
 
+def _hidden(relative: Path) -> bool:
+    """A hidden file, or one in a hidden folder (macOS's ``._name.png``, ``.ipynb_checkpoints/``): left out, as
+    hidden class folders are; they copy other images, or are not images at all."""
+    return any(part.startswith(".") for part in relative.parts)
+
+
 def _class_files(folder: Path) -> dict[str, list[Path]]:
     """Class name -> its image files (sorted), for each sub-folder of ``folder``; empty classes are an error."""
     classes = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise DataError(f"image folder {folder} has no class sub-folders; put each class's images in a sub-folder "
                         f"of its own ({folder}/<class>/*.png)")
-    files = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-             for d in classes}
+    files = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                            and not _hidden(p.relative_to(d))) for d in classes}
     empty = [name for name, found in files.items() if not found]
     if empty:
         raise DataError(f"image folder {folder}: class folder(s) {', '.join(empty)} hold no images "
