@@ -291,6 +291,8 @@ def _write(path, content: bytes = b"") -> None:
     (lambda f: (image_folder(f / "train"), image_folder(f / "val", classes=(0, 1))),
      r"train/ and val/ name different classes \(only in train/: \['Ankle boot'\]"),
     (lambda f: image_folder(f, per_class=4), r"leaves no test images \(every 5th image"),
+    (lambda f: (image_folder(f), image_folder(f, per_class=2, classes=(2,))),
+     r"class\(es\) Pullover have fewer than 5 images, so none is held out as a test image"),
 ])
 def test_an_image_folder_that_cannot_make_a_classification_set_is_one_clear_error(tmp_path, make, says):
     make(tmp_path / "images")

@@ -9,8 +9,8 @@ Every image is read into the same uint8 on-device pipeline as the built-in sets,
 of any size and shape are centre-cropped to a square and resized to it (PIL's ``ImageOps.fit``, bicubic), so mixed
 sizes are allowed and none is stretched. The record keeps a sha256 over the sorted file list and each file's
 bytes, the folder, the file count and this resize policy. What cannot make a classification set (no folder, no
-class folders, an empty class, one class, a split without test images, a file that is not an image) is one
-DataError naming the folder or file and the fix.
+class folders, an empty class, one class, a split without test images or a class without one, a file that is not
+an image) is one DataError naming the folder or file and the fix.
 """
 from __future__ import annotations
 
@@ -109,6 +109,11 @@ def _check_split(layout: FolderLayout) -> None:
     if not layout.test:
         raise DataError(f"image folder {layout.folder} leaves no test images ({layout.split}: no class has "
                         f"{TEST_EVERY} images); add images, or give it train/ and test/ folders")
+    tested = {label for _, label in layout.test}
+    if untested := [name for label, name in enumerate(layout.classes) if label not in tested]:
+        raise DataError(f"image folder {layout.folder}: class(es) {', '.join(untested)} have fewer than {TEST_EVERY} "
+                        f"images, so none is held out as a test image (every {TEST_EVERY}th is) and the class would "
+                        f"be trained on but never tested; add images, or give it train/ and test/ folders")
 
 
 def _rgb(image, path: Path):
