@@ -232,6 +232,14 @@ def test_hidden_files_and_folders_in_a_class_folder_are_left_out_like_hidden_cla
     assert torch.equal(ds.train_x, clean.train_x) and torch.equal(ds.test_x, clean.test_x)
 
 
+def test_a_test_image_that_is_also_a_training_image_is_refused_naming_both(tmp_path):
+    folder = image_folder(tmp_path / "fashion", per_class=10)
+    (folder / "Trouser" / "010.png").symlink_to(folder / "Ankle boot" / "004.png")  # a test image, now training
+    with pytest.raises(DataError, match=r"1 test image\(s\) are byte for byte a training image \(first: "
+                                        r"Ankle boot/004\.png is Trouser/010\.png"):
+        load_dataset(str(folder))
+
+
 def test_16_bit_greyscale_images_are_scaled_to_8_bits_not_clipped_white(tmp_path):
     import numpy as np
     from PIL import Image

@@ -9,8 +9,8 @@ Every image is read into the same uint8 on-device pipeline as the built-in sets,
 of any size and shape are centre-cropped to a square and resized to it (PIL's ``ImageOps.fit``, bicubic), so mixed
 sizes are allowed and none is stretched. The record keeps a sha256 over the sorted file list and each file's
 bytes, the folder, the file count and this resize policy. What cannot make a classification set (no folder, no
-class folders, an empty class, one class, a split without test images or a class without one, a file that is not
-an image) is one DataError naming the folder or file and the fix.
+class folders, an empty class, one class, a split without test images or a class without one, a test image that is
+byte for byte a training image, a file that is not an image) is one DataError naming the folder or file and the fix.
 """
 from __future__ import annotations
 
@@ -142,21 +142,27 @@ def _image(data: bytes, path: Path, size: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(square).copy()).permute(2, 0, 1)
 
 
-def _read_split(pairs: list, folder: Path, size: int, digest) -> tuple[torch.Tensor, torch.Tensor]:
-    """The split's images and labels; each file's name and bytes go into ``digest`` as it is read."""
+def _read_split(pairs: list, folder: Path, size: int, digest, files: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's images and labels; each file's name and bytes go into ``digest`` as it is read, and ``files``
+    maps each file's sha256 to its (first) path."""
     import torch
     x = torch.empty(len(pairs), 3, size, size, dtype=torch.uint8)
     for i, (path, _) in enumerate(pairs):
-        data = path.read_bytes()
-        digest.update(f"{path.relative_to(folder).as_posix()}\t{hashlib.sha256(data).hexdigest()}\n".encode())
+        data, name = path.read_bytes(), path.relative_to(folder).as_posix()
+        files.setdefault(sha := hashlib.sha256(data).hexdigest(), name)
+        digest.update(f"{name}\t{sha}\n".encode())
         x[i] = _image(data, path, size)
     return x, torch.tensor([label for _, label in pairs], dtype=torch.int64)
 
 
 def read_folder(layout: FolderLayout, request: DataRequest) -> Parts:
-    digest = hashlib.sha256()
-    train_x, train_y = _read_split(layout.train, layout.folder, request.image_size, digest)
-    test_x, test_y = _read_split(layout.test, layout.folder, request.image_size, digest)
+    digest, train_files, test_files = hashlib.sha256(), {}, {}
+    train_x, train_y = _read_split(layout.train, layout.folder, request.image_size, digest, train_files)
+    test_x, test_y = _read_split(layout.test, layout.folder, request.image_size, digest, test_files)
+    if both := sorted(test_files.keys() & train_files.keys(), key=test_files.get):
+        raise DataError(f"image folder {layout.folder}: {len(both)} test image(s) are byte for byte a training image "
+                        f"(first: {test_files[both[0]]} is {train_files[both[0]]}; a copy or a link), so the run "
+                        f"would be tested on images it trained on; remove one of each pair")
     details = {"folder": str(layout.folder), "files": len(layout.train) + len(layout.test),
                "image_size": request.image_size, "split": layout.split, "resize": RESIZE_POLICY}
     return Parts(train_x, train_y, test_x, test_y, list(layout.classes), "sha256:" + digest.hexdigest(), details)
