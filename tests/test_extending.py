@@ -317,6 +317,15 @@ def test_a_file_that_is_not_an_image_is_named(tmp_path):
         load_dataset(str(folder))
 
 
+def test_an_image_over_pils_pixel_limit_is_named_not_a_traceback(tmp_path, monkeypatch):
+    from PIL import Image
+    folder = image_folder(tmp_path / "images")
+    Image.new("L", (40, 40)).save(folder / "Trouser" / "scan.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 1,600 pixels: over twice the limit, as 180-MP scans are
+    with pytest.raises(DataError, match=r"Trouser/scan\.png is too large to read \(Image size \(1600 pixels\)"):
+        load_dataset(str(folder))
+
+
 def test_an_unknown_dataset_lists_the_registered_ones_and_the_image_folder_form():
     with pytest.raises(DataError, match=r"unknown dataset 'imagenet'; valid: cifar100, fashion-mnist, synthetic, "
                                         r"cifar10, or a folder of images \(imagefolder:/path/to/images"):

@@ -136,6 +136,8 @@ def _image(data: bytes, path: Path, size: int) -> torch.Tensor:
     try:
         with Image.open(io.BytesIO(data)) as image:
             square = ImageOps.fit(_rgb(image, path), (size, size), method=Image.Resampling.BICUBIC)
+    except Image.DecompressionBombError as e:  # over PIL's pixel limit (179 million): an Exception of its own
+        raise DataError(f"{path} is too large to read ({e}); scale it down or remove it") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DataError(f"{path} is not an image that can be read ({type(e).__name__}: {e}); replace or remove "
                         f"it") from None
