@@ -285,6 +285,20 @@ def test_a_run_resumed_after_its_image_folder_changed_is_refused_and_its_record_
     assert record["status"] == "interrupted" and record["dataset"]["checksum"] == before
 
 
+def test_a_complete_run_on_an_image_folder_that_changed_since_is_not_returned_as_its_result(tmp_path):
+    from conftest import tiny_config
+
+    from cifar100lab.train import train
+    folder = image_folder(tmp_path / "fashion")
+    cfg = tiny_config(tmp_path, tmp_path / "run", dataset=str(folder), epochs=1, batch_size=4,
+                      overrides={"warmup_epochs": 0})
+    first = train(cfg)
+    assert train(cfg)["attempts"] == first["attempts"]  # nothing changed: already complete, nothing trained
+    (folder / "Trouser" / "000.png").rename(folder / "Trouser" / "0000.png")
+    with pytest.raises(ConfigError, match=r"run is complete on the images .* held then .* they have changed since"):
+        train(cfg)
+
+
 def _write(path, content: bytes = b"") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)

@@ -170,6 +170,15 @@ def read_folder(layout: FolderLayout, request: DataRequest) -> Parts:
     return Parts(train_x, train_y, test_x, test_y, list(layout.classes), "sha256:" + digest.hexdigest(), details)
 
 
+def files_checksum(folder: Path) -> str:
+    """The checksum :func:`read_folder` records for ``folder`` as it is now, from its files' bytes (none decoded)."""
+    layout, digest = scan(folder), hashlib.sha256()
+    for path, _ in layout.train + layout.test:
+        digest.update(f"{path.relative_to(folder).as_posix()}\t{hashlib.sha256(path.read_bytes()).hexdigest()}\n"
+                      .encode())
+    return "sha256:" + digest.hexdigest()
+
+
 def locate_folder(layout: FolderLayout, request: DataRequest) -> str:
     return (f"image folder {layout.folder}: {len(layout.train) + len(layout.test)} images in {len(layout.classes)} "
             f"classes, {layout.split}")
