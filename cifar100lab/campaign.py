@@ -35,7 +35,7 @@ from .kernels import check_runs_per_gpu, resolve_jobs
 from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings
-from .runs import Run
+from .runs import Run, stale_runs
 from .settings import apply_set, check_mapping_fields, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
@@ -434,7 +434,7 @@ def write_manifest(campaign: Campaign, runs_root: str | os.PathLike) -> Path:
         "name": campaign.name, "description": campaign.description, "dataset": campaign.dataset,
         "source": campaign.path, "models": campaign.models, "seeds": campaign.seeds,
         "runs": [r.run_id for r in campaign.runs], "model_runs": list(dict.fromkeys(campaign.model_runs)),
-        "robustness": campaign.robustness and campaign.robustness.as_dict(),
+        "robustness": campaign.robustness and campaign.robustness.as_dict(), "stale": stale_runs(campaign.runs),
         "studies": [{"name": s.name, "title": s.title, "question": s.question, "path": s.path,
                      "compare_within": s.compare_within, "left_out": s.left_out, "x_axis": s.x_axis,
                      "variants": [{"label": v.label, "label_zh": v.label_zh or v.label, "model": v.model,

@@ -62,6 +62,22 @@ def stale_fields(run: Run) -> list[str]:
     return [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
+def stale_runs(runs: list[Run]) -> dict[str, dict]:
+    """The manifest's word on each stale run (run id -> its :func:`stale_fields` and the record's ``started`` and
+    ``finished``, so that the report leaves out that record, and only that one: a forced re-run's is new). A
+    damaged record is no stale run (the campaign reports it as damaged)."""
+    out = {}
+    for run in runs:
+        try:
+            changed = stale_fields(run)
+        except records.RecordError:
+            continue
+        if changed:
+            record = records.load(run.run_dir)
+            out[run.run_id] = {"fields": changed, "started": record.get("started"), "finished": record.get("finished")}
+    return out
+
+
 def stale_groups(stale: dict[str, list[str]]) -> dict[str, list[str]]:
     """Stale runs (run id -> its :func:`stale_fields`) by what changed ("field: recorded → asked; …")."""
     groups: dict[str, list[str]] = {}

@@ -466,3 +466,50 @@ def test_an_older_records_slurm_stop_reason_still_reads_in_chinese():
     old = "stopped by Slurm (its job was cancelled or preempted) in epoch 3 of 60; submitting the campaign again " \
           "resumes from its last checkpoint"
     assert i18n.reason(old)["zh"].startswith("被 Slurm 停止（作业被取消或抢占），于第 3 个 epoch")
+
+
+def _fake_execute_with_results(calls):
+    """A run 'trained' in no time: a complete record with results and its metrics, as the report reads them."""
+    from fake_campaign import _record
+
+    def run(run, notebook, slot, log_dir, num_processes):
+        calls.append(run.run_id)
+        cfg = run.config.to_dict()
+        rec = _record(cfg["campaign"], run.run_id, cfg["model"], cfg["options"], cfg["seed"], [30.0, 40.0],
+                      cfg["dataset"], cfg["epochs"], 64, 0.0)
+        results = ("final", "best", "epochs_done")
+        started = records.start(run.run_dir, **{k: v for k, v in rec.items() if k not in results + (
+            "status", "reason", "started", "finished", "attempts", "config")}, config=cfg)
+        records.save(run.run_dir, records.finish(started, **{k: rec[k] for k in results}))
+        for e in range(1, cfg["epochs"] + 1):
+            records.append_jsonl(run.run_dir / records.METRICS, {"epoch": e, "train_loss": 1.0, "top1": 40.0,
+                                                                 "top5": 70.0, "test_loss": 1.0, "epoch_seconds": 1.0})
+        return 0, ""
+    return run
+
+
+def test_runs_kept_stale_are_left_out_of_the_book_and_named_there(tmp_path, synthetic_root, monkeypatch):
+    """The YAML is edited (another dataset, one more model): the runs kept stale were ranked in Table 1 beside the
+    new model's run on the new dataset, under one dataset's name, without a word. Now the pages leave them out and
+    say which and why; a forced re-run shows the new records again."""
+    from cifar100lab import report
+    runs, calls, book = tmp_path / "runs", [], tmp_path / "book"
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute_with_results(calls))
+    local.execute(C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs), runs, log=lambda *_: None)
+    spec = yaml.safe_load((tmp_path / "rel.yaml").read_text())
+    spec["models"].append("ghost_resnet_20")
+    (tmp_path / "rel.yaml").write_text(yaml.safe_dump(spec))
+    edited = C.load_campaign(tmp_path / "rel.yaml", dataset="fashion-mnist", runs_root=runs)
+    summary = local.execute(edited, runs, log=lambda *_: None)
+    assert summary["stale"] == ["rel-resnet_20-s0", "rel-eca_resnet_20-s0"] and calls[-1] == "rel-ghost_resnet_20-s0"
+    report.write_campaign_report("rel", runs, book / "generated")
+    for lang in ("en", "zh"):
+        page = (book / "generated" / f"results_{lang}.md").read_text()
+        table = page.split("| No. |" if lang == "en" else "| 序号 |")[1].split("\n\n")[0]
+        assert "| ghost_resnet_20 |" in table and "| eca_resnet_20 |" not in table and "| resnet_20 |" not in table
+        assert "rel-resnet_20-s0" in page and "dataset: 'synthetic' → 'fashion-mnist'" in page and "--force" in page
+    assert "Fashion-MNIST" in (book / "generated" / "results_en.md").read_text().split("Provenance")[1][:400]
+    local.execute(edited, runs, force=True, log=lambda *_: None)  # re-run: the new records are the results
+    report.write_campaign_report("rel", runs, book / "generated")
+    page = (book / "generated" / "results_en.md").read_text()
+    assert "| eca_resnet_20 |" in page and "| resnet_20 |" in page and "Runs left out" not in page

@@ -14,6 +14,14 @@ MESSAGES = {
     "provenance_title": {"en": "Provenance", "zh": "数据来源"},
     "not_cifar_title": {"en": "Not CIFAR-100", "zh": "不是 CIFAR-100"},
     "protocol_title": {"en": "Not the original protocol", "zh": "不是原始协议"},
+    "stale_title": {"en": "Runs left out: the campaign now asks otherwise", "zh": "未列入的运行：实验配置现在的要求不同"},
+    "stale_runs": {
+        "en": "{n} complete run(s) of campaign **{campaign}** are not in these results: they were recorded with other "
+              "settings than its YAML now asks for ({changes}). `python -m cifar100lab campaign <its YAML> --force` "
+              "re-runs them (their folders are moved aside); putting the settings back shows them again.",
+        "zh": "实验配置 **{campaign}** 的 {n} 个已完成运行未列入这些结果：它们记录的设置与其 YAML 现在的要求不同"
+              "（{changes}）。`python -m cifar100lab campaign <其 YAML> --force` 会重新运行它们（原文件夹被移到一旁）；"
+              "把设置改回去，它们会重新显示。"},
     "stand_in": {
         "en": "These results were measured on **{dataset}**{about}. They test the pipeline; they are **not "
               "CIFAR-100 results** and rank nothing on CIFAR-100.",

@@ -35,7 +35,20 @@ def provenance(ctx: dict, lang: str) -> str:
                            train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–"))
     title = say("not_cifar_title" if ctx["kind"] != "real" else "protocol_title", lang)
     out = _admonition(title, "\n\n".join(notices), "warning") if notices else ""
-    return out + _admonition(say("provenance_title", lang), src, "note")
+    return out + stale_notice(ctx, lang) + _admonition(say("provenance_title", lang), src, "note")
+
+
+def stale_notice(ctx: dict, lang: str) -> str:
+    """The warning naming the campaign's runs left out as stale (complete under settings it no longer asks for),
+    by what changed; nothing when there are none."""
+    by_change: dict[str, list[str]] = {}
+    for run_id, fields in (ctx.get("stale") or {}).items():
+        by_change.setdefault("; ".join(fields), []).append(run_id)
+    if not by_change:
+        return ""
+    changes = ("; " if lang == "en" else "；").join(f"`{c}`{': ' if lang == 'en' else '：'}{join(rids, lang)}" for c, rids in by_change.items())
+    return _admonition(say("stale_title", lang), say("stale_runs", lang, n=len(ctx["stale"]), campaign=ctx["campaign"],
+                                                      changes=changes), "warning")
 
 
 def _about(ctx: dict, lang: str) -> str:

@@ -28,7 +28,18 @@ def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[d
     manifest = records.read_json(manifest_path)
     # Each run of the manifest is read from its own folder, never from a folder moved aside by --force.
     recs = [records.load(root / rid) for rid in manifest["runs"]]
-    return manifest, [{**r, "run_dir": str(root / rid)} for rid, r in zip(manifest["runs"], recs) if r]
+    # A run the campaign found stale (complete under settings it no longer asks for) is not its result; its
+    # record is left out while it is the one the campaign saw, and the pages name it (manifest["stale"]).
+    stale = {rid: s["fields"] for rid, r in zip(manifest["runs"], recs) if r and _still_stale(r, manifest, rid)
+             for s in [manifest["stale"][rid]]}
+    manifest = {**manifest, "stale": stale}
+    return manifest, [{**r, "run_dir": str(root / rid)} for rid, r in zip(manifest["runs"], recs)
+                      if r and rid not in stale]
+
+
+def _still_stale(record: dict, manifest: dict, run_id: str) -> bool:
+    seen = (manifest.get("stale") or {}).get(run_id)
+    return bool(seen) and (record.get("started"), record.get("finished")) == (seen.get("started"), seen.get("finished"))
 
 
 def study_only_runs(manifest: dict) -> set[str]:
@@ -117,7 +128,7 @@ def context(manifest: dict, recs: list[dict]) -> dict:
             "epochs": sorted({r["config"]["epochs"] for r in done}), "complete": len(done), "total": len(recs),
             "seeds": sorted(set(seeds.values()) - {0}), "commits": sorted({r.get("git_commit") or "–" for r in done}),
             "versions": versions, "start": stamps[0][:10] if stamps else "–", "end": stamps[-1][:10] if stamps else "–",
-            "studies": len(manifest.get("studies") or [])}
+            "studies": len(manifest.get("studies") or []), "stale": manifest.get("stale") or {}}
 
 
 def _pooled_interval(ok: pd.DataFrame) -> tuple[float, float]:
