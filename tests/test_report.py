@@ -616,3 +616,26 @@ def test_a_runs_curves_name_a_dataset_that_is_not_cifar100(monkeypatch):
     assert titles == ["r\nFashion-MNIST (stand-in for CIFAR-100) · not CIFAR-100", "r"]
     assert not_cifar_notice("synthetic", "synthetic data") == "synthetic data · not CIFAR-100"
     assert not_cifar_notice("real", "CIFAR-100") == not_cifar_notice(None, None) == ""
+
+
+def test_run_pages_of_a_model_removed_from_the_campaign_are_not_called_another_campaigns(tmp_path):
+    """resnet_32 is taken out of the campaign's models: its page stays in book/runs (and the sidebar), and the
+    runs index listed it under 'Runs of campaign mini, not the one this book reports' -- the campaign the book
+    reports. Now it says the campaign's YAML no longer asks for the run as recorded."""
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    root = write_fake_campaign(runs, book)
+    manifest = records.read_json(root / records.MANIFEST)
+    manifest["runs"] = [r for r in manifest["runs"] if r != "mini-resnet_32-s0"]
+    manifest["models"] = [m for m in manifest["models"] if m != "resnet_32"]
+    records.atomic_write_json(root / records.MANIFEST, manifest)
+    import json
+    for page in (book / "runs").glob("*.ipynb"):  # as papermill executed them, for this campaign
+        nb = json.loads(page.read_text())
+        nb["metadata"]["papermill"] = {"parameters": {"campaign": "mini", "run_id": page.stem}}
+        page.write_text(json.dumps(nb))
+    report.write_campaign_report("mini", runs, book / "generated")
+    index = (book / "generated" / "runs_index.md").read_text()
+    assert "not the one this book reports" not in index
+    head = "## Runs of campaign mini left out of its results: its YAML no longer asks for them, or asks for other"
+    assert index.index("(mini-resnet_20-s0.ipynb)") < index.index(head) < index.index("(mini-resnet_32-s0.ipynb)")
+    assert "| resnet_32 |" not in (book / "generated" / "results_en.md").read_text()

@@ -145,7 +145,7 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
                  "recipes": f"**{say('recipes_title', lang)}**\n\n" + recipes_table(recipes_used(recs), lang)}
         for name, text in pages.items():
             (out / f"{name}_{lang}.md").write_text(text, encoding="utf-8")
-    (out / "runs_index.md").write_text(runs_index(recs, book_dir, runs_root), encoding="utf-8")
+    (out / "runs_index.md").write_text(runs_index(recs, book_dir, runs_root, manifest["name"]), encoding="utf-8")
     (out / "landing.md").write_text(landing(ctx), encoding="utf-8")
     write_robustness_page(campaign, runs_root, out)
     return {"rows": rows, "context": ctx, "figures": [f["en"] for f in figs.values()], "out_dir": str(out)}

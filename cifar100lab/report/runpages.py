@@ -124,9 +124,10 @@ def _index_tables(recs: list[dict], titles: dict[str, str]) -> list[str]:
     return parts
 
 
-def runs_index(recs: list[dict], book_dir: Path, runs_root="runs") -> str:
+def runs_index(recs: list[dict], book_dir: Path, runs_root="runs", campaign: str | None = None) -> str:
     """The runs index (bilingual): one line per run with a page in the book, this campaign's first, then any
-    other campaign's whose pages are still in the book, under their campaign's name."""
+    other campaign's whose pages are still in the book, under their campaign's name; pages of this campaign
+    (``campaign``) whose runs are not in its results (since removed from its YAML, or stale) say so."""
     shown = _with_pages(recs, book_dir)
     others = _pages_of_other_campaigns(shown, book_dir, runs_root)
     if not shown and not others:
@@ -138,9 +139,11 @@ def runs_index(recs: list[dict], book_dir: Path, runs_root="runs") -> str:
     by_campaign: dict[str, list[dict]] = {}
     for r in others:
         by_campaign.setdefault(r.get("campaign") or "–", []).append(r)
-    for campaign, group in by_campaign.items():
-        parts.append(f"## Runs of campaign {campaign}, not the one this book reports · 实验配置 {campaign} 的运行"
-                     f"（不是本书所报告的实验配置）")
+    for name, group in by_campaign.items():
+        parts.append(f"## Runs of campaign {name} left out of its results: its YAML no longer asks for them, or asks "
+                     f"for other settings · 实验配置 {name} 中未列入结果的运行：其 YAML 已不再要求它们，或要求的设置不同"
+                     if name == campaign else f"## Runs of campaign {name}, not the one this book reports · 实验配置 "
+                     f"{name} 的运行（不是本书所报告的实验配置）")
         parts += _index_tables(group, titles)
     # Run titles wrap between words so Status and Top-1 stay in view; a status stays on one line
     # (book/_static/tables.css, .run-titles and .runs-index).
