@@ -148,7 +148,8 @@ def _campaign_here(camp, a) -> int:
         return _fail(e)
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
           f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}"
-          + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged") if summary[k]))
+          + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged", "unresumable")
+                  if summary.get(k)))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
     for line in skipped_lines([(rid, (records.load(Path(a.runs_root) / camp.name / rid) or {}).get("reason"))
@@ -161,10 +162,13 @@ def _campaign_here(camp, a) -> int:
         print(f"  damaged: {rid} (its record.json cannot be read; --force moves the folder aside and re-runs it)")
     for rid in summary["locked"]:
         print(f"  locked: {rid} (another campaign process is running it; run again when it ends)")
+    for rid in summary.get("unresumable", []):
+        print(f"  not resumed: {rid} (its checkpoint has other settings than the campaign asks; see above)")
     if not a.no_analysis:
         local.analyse(camp, a.runs_root, a.book)
     # 1: a run failed; 3: nothing failed, but not every run is up to date (stale, or held by another process)
-    return 1 if summary["failed"] or summary["damaged"] else 3 if summary["stale"] or summary["locked"] else 0
+    up_to_date = not (summary["stale"] or summary["locked"] or summary.get("unresumable"))
+    return 1 if summary["failed"] or summary["damaged"] else 0 if up_to_date else 3
 
 
 def cmd_book(a) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import locks, records
 from .attempt import skip_without_weights, where_stopped
 from .checkpoint import CheckpointError, restore_metrics
-from .config import RunPlan, TrainConfig, resolved_fingerprint
+from .config import RunPlan, TrainConfig, fingerprint, resolved_fingerprint
 from .kernels import KernelSlot
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
@@ -60,6 +60,27 @@ def stale_fields(run: Run) -> list[str]:
             return spelled_old.get(k), spelled_new[k]
         return old.get(k), new.get(k)
     return [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def unresumable_fields(run: Run) -> list[str]:
+    """How the settings that an unfinished run's checkpoint was trained with (its folder's ``config.json``) differ
+    from what the campaign asks now, compared as the trainer compares them before it resumes, so a run it would
+    refuse in its notebook is named before a kernel starts (none: it resumes, or has no checkpoint)."""
+    record = records.load(run.run_dir)
+    if not record or record.get("status") == "complete" or not (run.run_dir / records.CHECKPOINT).is_file():
+        return []
+    try:
+        saved = records.read_json(run.run_dir / records.CONFIG)
+    except (OSError, records.RecordError):
+        return []
+    old, new = fingerprint(saved), fingerprint(run.config.to_dict())
+    return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def unresumable_note(run_id: str, changed: list[str]) -> str:
+    return (f"{run_id}: not resumed: its checkpoint was trained with other settings than the campaign now asks "
+            f"({'; '.join(changed)}); put them back to resume it, or --force moves its folder aside and starts it "
+            f"afresh")
 
 
 def stale_runs(runs: list[Run]) -> dict[str, dict]:
@@ -111,6 +132,8 @@ def describe(run: Run) -> str:
         return f"damaged ({e}; --force moves the run folder aside and re-runs it)"
     if stale:
         return f"stale (complete, but the campaign now asks {'; '.join(stale)}; --force re-runs it)"
+    if changed := unresumable_fields(run):
+        return f"{status_of(run)}, {unresumable_note(run.run_id, changed).split(': ', 1)[1]}"
     return status_of(run) or "new"
 
 

@@ -513,3 +513,27 @@ def test_runs_kept_stale_are_left_out_of_the_book_and_named_there(tmp_path, synt
     report.write_campaign_report("rel", runs, book / "generated")
     page = (book / "generated" / "results_en.md").read_text()
     assert "| eca_resnet_20 |" in page and "| resnet_20 |" in page and "Runs left out" not in page
+
+
+def test_an_interrupted_run_whose_settings_were_edited_is_named_before_a_kernel_starts(tmp_path, synthetic_root,
+                                                                                       monkeypatch, capsys):
+    """Stopped in epoch 3 of 6, the YAML then asks 8 epochs: the campaign started the run's notebook, the trainer
+    refused its checkpoint ('use a new run_dir', which a campaign cannot), and the run was recorded failed, exit 1.
+    Now it is not started: one line names what changed and the two ways on, exit 3; the edit undone, it resumes."""
+    runs, calls = tmp_path / "runs", []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    for run in camp.runs:  # as the trainer leaves a stopped run: its settings, a checkpoint, an interrupted record
+        records.atomic_write_json(run.run_dir / records.CONFIG, run.config.to_dict())
+        (run.run_dir / records.CHECKPOINT).write_bytes(b"weights")
+        records.save(run.run_dir, records.interrupt(records.start(run.run_dir, run_id=run.run_id,
+                                                                  config=run.config.to_dict()), "stopped", epochs_done=0))
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    edited = _campaign(tmp_path, synthetic_root, epochs=3)
+    args = ["campaign", str(edited), "--runs-root", str(runs), "--book", str(tmp_path / "book"), "--no-analysis"]
+    assert cli_main(args) == 3 and calls == []
+    out = capsys.readouterr().out
+    assert ("rel-resnet_20-s0: not resumed: its checkpoint was trained with other settings than the campaign now asks "
+            "(epochs: 1 → 3); put them back to resume it, or --force moves its folder aside") in out, out
+    assert all(records.load(r.run_dir)["status"] == "interrupted" for r in camp.runs)
+    assert cli_main(args + ["--dry-run"]) == 0 and "interrupted, not resumed: its checkpoint" in capsys.readouterr().out
+    assert cli_main(args[:1] + [str(_campaign(tmp_path, synthetic_root))] + args[2:]) == 0 and len(calls) == 2

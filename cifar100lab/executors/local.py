@@ -45,6 +45,8 @@ from ..runs import (
     stale_groups,
     stale_note,
     status_of,
+    unresumable_fields,
+    unresumable_note,
 )
 from ..step_graph import launch_conflict
 
@@ -77,6 +79,9 @@ def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, l
         elif not force and status_of(run) in done:
             restore_damaged_metrics(run, log)
             summary["already"].append(run.run_id)
+        elif not force and (changed := unresumable_fields(run)):  # the trainer would refuse it in its notebook
+            summary["unresumable"].append(run.run_id)
+            log(unresumable_note(run.run_id, changed))
         else:
             todo.append(run)
     for changed, run_ids in stale_groups(stale_by_run).items():  # one line per change, not per run
@@ -165,7 +170,8 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     def attempt(run: Run, slot: KernelSlot) -> str:
         return _attempt(run, force, done, lambda r: execute_notebook(r, notebook, slot, log_dir, nproc))
 
-    summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": [], "damaged": []}
+    summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": [], "damaged": [],
+               "unresumable": []}
     with contextlib.ExitStack() as held:
         owner = False  # of the campaign's lock, hence of its manifest and timing record
         try:
