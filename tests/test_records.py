@@ -282,6 +282,7 @@ def test_a_run_another_process_trains_is_left_alone_and_its_record_is_not_overwr
     trainer = hold_lock(live.run_dir / locks.TRAINING_LOCK)
     try:
         monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+        monkeypatch.setattr(local, "ORPHAN_GRACE_S", 0.0)  # this trainer lives on: no wait for it to end
         summary = local.execute(camp, runs, log=log.append)
         # the race the check cannot close: a notebook refused by the lock exits 1; the record stays the trainer's
         assert record_outcome(live, 1, "ConfigError: being trained by another process", 1) == "running"
@@ -291,6 +292,22 @@ def test_a_run_another_process_trains_is_left_alone_and_its_record_is_not_overwr
     assert summary["locked"] == [live.run_id] and calls == [camp.runs[1].run_id], summary
     assert any("another process is training it" in m and f"pid {trainer.pid}" in m for m in log), log
     assert (live.run_dir / records.RECORD).read_text() == before
+
+
+def test_a_campaign_started_again_at_once_waits_for_the_killed_campaigns_kernel_to_let_go(tmp_path, synthetic_root,
+                                                                                           monkeypatch):
+    """A killed campaign's kernel (a session of its own) trains on until its poller sees the parent gone: the run
+    was reported locked, though the kernel was about to end."""
+    import threading
+    runs, calls = tmp_path / "runs", []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    orphan = hold_lock(camp.runs[0].run_dir / locks.TRAINING_LOCK)
+    ends = threading.Timer(1.5, lambda: (orphan.send_signal(signal.SIGKILL), orphan.wait()))
+    ends.start()
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    summary = local.execute(camp, runs, log=lambda *_: None)
+    ends.join()
+    assert summary["locked"] == [] and sorted(calls) == sorted(r.run_id for r in camp.runs), summary
 
 
 def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exits_3(tmp_path, synthetic_root,

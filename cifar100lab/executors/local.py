@@ -136,11 +136,24 @@ def refuse_graphs_that_cannot_run(todo: list[Run], jobs: int, num_processes) -> 
         raise ConfigError(f"{why} ({len(graphed)} run(s) to do ask for it: {named}; nothing was started)")
 
 
+# A killed campaign's kernel runs in a session of its own, so the kill misses it; ipykernel's poller ends it
+# within about a second of seeing its parent gone, and a campaign started again at once waits that long for it.
+ORPHAN_GRACE_S = 10.0
+
+
+def _trainer(run: Run) -> str | None:
+    """Who trains ``run`` now (a Slurm job, a notebook), after waiting out a killed campaign's kernel."""
+    path, deadline = run.run_dir / locks.TRAINING_LOCK, time.monotonic() + ORPHAN_GRACE_S
+    while (holder := locks.holder(path)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return holder
+
+
 def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
     """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
     if not force and status_of(run) in done:
         return "already"
-    if trainer := locks.holder(run.run_dir / locks.TRAINING_LOCK):  # a Slurm job, a notebook: its record stays
+    if trainer := _trainer(run):  # a Slurm job, a notebook: its record stays theirs
         raise locks.Locked(run.run_dir / locks.TRAINING_LOCK, trainer)
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
         run.run_dir.rename(records.moved_aside(run.run_dir))
