@@ -143,9 +143,11 @@ ORPHAN_GRACE_S = 10.0
 
 def _trainer(run: Run) -> str | None:
     """Who trains ``run`` now (a Slurm job, a notebook), after waiting out a killed campaign's kernel."""
-    path, deadline = run.run_dir / locks.TRAINING_LOCK, time.monotonic() + ORPHAN_GRACE_S
-    while (holder := locks.holder(path)) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    path = run.run_dir / locks.TRAINING_LOCK
+    if holder := locks.holder(path):
+        deadline = time.monotonic() + ORPHAN_GRACE_S
+        while (holder := locks.holder(path)) and time.monotonic() < deadline:
+            time.sleep(0.5)
     return holder
 
 
