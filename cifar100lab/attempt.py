@@ -122,11 +122,10 @@ def previous_result(plan: RunPlan) -> dict | None:
     previous = records.load(run_dir)
     if previous and previous.get("status") == "complete" and fingerprint(previous["config"]) == fingerprint(cfg.to_dict()):
         measured = previous.get("dataset") or {}
-        if measured.get("folder") and measured.get("checksum"):  # an image folder: its images may have changed
-            from .data.imagefolder import files_checksum
-            if (now := files_checksum(Path(measured["folder"]))) != measured["checksum"]:
-                raise ConfigError(f"{run_dir} is complete on the images {measured['folder']} held then "
-                                  f"({measured['checksum']}); they have changed since ({now}), so its result is not "
-                                  f"theirs: train them in a new run_dir (or run_id), or restore the images")
+        from .data.imagefolder import folder_now
+        if now := folder_now(measured):  # an image folder whose images have changed since
+            raise ConfigError(f"{run_dir} is complete on the images {measured['folder']} held then "
+                              f"({measured['checksum']}); they have changed since ({now}), so its result is not "
+                              f"theirs: train them in a new run_dir (or run_id), or restore the images")
         return previous
     return None

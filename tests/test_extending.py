@@ -4,6 +4,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 from cifar100lab import data, models
 from cifar100lab.campaign import load_campaign
@@ -297,6 +298,23 @@ def test_a_complete_run_on_an_image_folder_that_changed_since_is_not_returned_as
     (folder / "Trouser" / "000.png").rename(folder / "Trouser" / "0000.png")
     with pytest.raises(ConfigError, match=r"run is complete on the images .* held then .* they have changed since"):
         train(cfg)
+
+
+def test_a_campaigns_complete_run_on_an_image_folder_that_changed_since_is_stale_not_already_done(tmp_path):
+    """The campaign counted such a run already done and the book showed the old images' result as the folder's."""
+    from cifar100lab.runs import stale_fields, stale_runs
+    from cifar100lab.train import train
+    folder = image_folder(tmp_path / "fashion")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "name": "c", "dataset": str(folder), "models": ["resnet_20"],
+        "defaults": {"epochs": 1, "batch_size": 4, "progress": False, "overrides": {"warmup_epochs": 0}}}))
+    (run,) = load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs").runs
+    before = train(run.config.to_dict())["dataset"]["checksum"]
+    assert stale_fields(run) == []
+    (folder / "Trouser" / "000.png").rename(folder / "Trouser" / "0000.png")
+    (run,) = load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs").runs
+    (changed,) = stale_fields(run)
+    assert changed.startswith(f"images: {before} → sha256:") and run.run_id in stale_runs([run])
 
 
 def _write(path, content: bytes = b"") -> None:

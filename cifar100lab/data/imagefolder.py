@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -177,6 +177,29 @@ def files_checksum(folder: Path) -> str:
         digest.update(f"{path.relative_to(folder).as_posix()}\t{hashlib.sha256(path.read_bytes()).hexdigest()}\n"
                       .encode())
     return "sha256:" + digest.hexdigest()
+
+
+def folder_now(measured: dict) -> str | None:
+    """The checksum an image folder a record measured (its ``dataset``: ``folder`` and ``checksum``) has now,
+    when that differs from the recorded one (an image added, edited, renamed or removed: its result is not the
+    folder's any more); None when unchanged, not an image folder, or gone. Files are hashed once per state of
+    the folder (their sizes and times), so a campaign asking for each of its runs reads them once."""
+    folder, recorded = measured.get("folder"), measured.get("checksum")
+    if not folder or not recorded:
+        return None
+    try:
+        layout = scan(Path(folder))
+        state = hash(tuple((str(p), s.st_size, s.st_mtime_ns) for p, _ in layout.train + layout.test
+                           for s in [p.stat()]))
+        now = _checksum_of(folder, state)
+    except (OSError, DataError):
+        return None
+    return now if now != recorded else None
+
+
+@lru_cache(maxsize=8)
+def _checksum_of(folder: str, state: int) -> str:
+    return files_checksum(Path(folder))
 
 
 def locate_folder(layout: FolderLayout, request: DataRequest) -> str:
