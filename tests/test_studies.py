@@ -359,6 +359,22 @@ def test_the_ablations_page_names_the_study_pages_another_campaign_left_in_the_b
     assert "Study pages of other campaigns are still in the book (the sidebar lists them), each measured on its " \
            "own campaign's runs: [width](../generated/ablation-width.ipynb) (earlier)." in en
     assert "ablation-regularisation.ipynb" not in en and "[width](../generated/ablation-width.ipynb) (earlier)" in zh
+    assert "no longer runs" not in en
+
+
+def test_the_ablations_page_names_the_study_pages_of_a_study_the_campaign_no_longer_runs(reg, tmp_path):
+    """A study taken out of the campaign's YAML left its page (and its old numbers) in the sidebar, unexplained."""
+    import json
+    _, runs, _ = reg
+    gen = tmp_path / "book" / "generated"
+    gen.mkdir(parents=True)
+    (gen / "ablation-width.ipynb").write_text(json.dumps(
+        {"cells": [], "metadata": {"papermill": {"parameters": {"campaign": "reg", "study": "width"}}}}))
+    report.write_campaign_report("reg", runs, gen)
+    en, zh = ((gen / f"ablations_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "Study pages campaign reg no longer runs (its YAML no longer lists them) are still in the book (the " \
+           "sidebar lists them), measured on its earlier runs: [width](../generated/ablation-width.ipynb) (reg)." in en
+    assert "Study pages of other campaigns" not in en and "已不再运行的消融实验页面" in zh
 
 
 def test_recipes_table_names_a_fine_tune_model_trained_from_scratch_as_its_results_row():

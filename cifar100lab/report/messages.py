@@ -232,6 +232,10 @@ MESSAGES = {
     "other_studies": {"en": "Study pages of other campaigns are still in the book (the sidebar lists them), each "
                             "measured on its own campaign's runs: {pages}.",
                       "zh": "书中仍保留其他实验配置的消融实验页面（侧栏列出），各自基于其实验配置的运行：{pages}。"},
+    "dropped_studies": {"en": "Study pages campaign {campaign} no longer runs (its YAML no longer lists them) are "
+                              "still in the book (the sidebar lists them), measured on its earlier runs: {pages}.",
+                        "zh": "书中仍保留实验配置 {campaign} 已不再运行的消融实验页面（其 YAML 已不再列出，侧栏仍列出），"
+                              "基于其较早的运行：{pages}。"},
     # ---------------------------------------------------------------- tables and figures
     "t1": {"en": "Table 1. Models ranked by top-1 accuracy", "zh": "表 1. 按 Top-1 准确率排序的模型"},
     "t1_order": {"en": "Table 1. Models in order of top-1 accuracy (not a ranking)",

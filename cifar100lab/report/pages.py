@@ -139,7 +139,7 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
                  "comparison": provenance(ctx, lang) + comparison_prose(rows, ctx, subtract, lang) + "\n"
                  + f"**{say('cmp', lang)}**\n\n" + markdown_table(tables[lang]["cmp"]) + "\n"
                  + _downloads(["comparison.csv", "comparison.tex"], lang),
-                 "ablations": ablations_index(manifest, ctx, lang, other_study_pages(out, campaign)),
+                 "ablations": ablations_index(manifest, ctx, lang, other_study_pages(out, manifest)),
                  "findings": provenance(ctx, lang) + findings(rows, ctx, studies, lang),
                  "summary": results_prose(rows, lang) + "\n" + comparison_prose(rows, ctx, subtract, lang),
                  "recipes": f"**{say('recipes_title', lang)}**\n\n" + recipes_table(recipes_used(recs), lang)}

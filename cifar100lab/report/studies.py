@@ -225,13 +225,16 @@ def study_label(ctx: dict, df: pd.DataFrame, lang: str) -> str:
                seeds=", ".join(map(str, sorted(set(df.seeds) - {0}))) or "–")
 
 
-def other_study_pages(generated: Path, campaign: str) -> list[tuple[str, str]]:
-    """(page name, its campaign) of each executed ablation notebook in ``generated`` that another campaign wrote:
-    the book's sidebar lists every one, this campaign's or not."""
+def other_study_pages(generated: Path, manifest: dict) -> list[tuple[str, str]]:
+    """(page name, its campaign) of each executed ablation notebook in ``generated`` that another campaign wrote,
+    or this one for a study it no longer runs: the book's sidebar lists every one."""
+    campaign, studies = manifest.get("name"), {s["name"] for s in manifest.get("studies") or []}
     found = []
     for page in sorted(Path(generated).glob("ablation-*.ipynb")):
         given = executed_parameters(page)
-        if given.get("campaign") not in (None, campaign):  # (a page papermill did not write says nothing)
+        # (a page papermill did not write says nothing)
+        if given.get("campaign") not in (None, campaign) or (given.get("campaign") and given.get("study")
+                                                               and given["study"] not in studies):
             found.append((page.stem, str(given["campaign"])))
     return found
 
@@ -242,8 +245,10 @@ def ablations_index(manifest: dict, ctx: dict, lang: str, others: list[tuple[str
         parts.append(say("no_studies", lang) + "\n")
     for st in manifest.get("studies", []):
         parts.append(f"```{{include}} ../generated/study-{st['name']}_{lang}.md\n```\n")
-    if others:
-        pages = ", ".join(f"[{name.removeprefix('ablation-')}](../generated/{name}.ipynb) ({campaign})"
-                          for name, campaign in others)
-        parts.append(say("other_studies", lang, pages=pages) + "\n")
+    for key, pages in (("other_studies", [p for p in others if p[1] != manifest.get("name")]),
+                       ("dropped_studies", [p for p in others if p[1] == manifest.get("name")])):
+        if pages:
+            links = ", ".join(f"[{name.removeprefix('ablation-')}](../generated/{name}.ipynb) ({campaign})"
+                              for name, campaign in pages)
+            parts.append(say(key, lang, pages=links, campaign=manifest.get("name")) + "\n")
     return "\n".join(parts)
