@@ -81,10 +81,10 @@ def unresumable_fields(run: Run) -> list[str]:
     return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def unresumable_note(run_id: str, changed: list[str]) -> str:
+def unresumable_note(run_id: str, changed: list[str], afresh: str = "--force moves its folder aside and starts it "
+                                                                    "afresh") -> str:
     return (f"{run_id}: not resumed: its checkpoint was trained with other settings than the campaign now asks "
-            f"({'; '.join(changed)}); put them back to resume it, or --force moves its folder aside and starts it "
-            f"afresh")
+            f"({'; '.join(changed)}); put them back to resume it, or {afresh}")
 
 
 def stale_runs(runs: list[Run]) -> dict[str, dict]:

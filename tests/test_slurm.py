@@ -517,3 +517,19 @@ def test_a_job_stamps_its_id_only_on_a_record_it_added_an_attempt_to_and_never_w
     assert records.load(run)["slurm"]["job_id"] == "77"
     note_job(tmp_path / "never-started", job, attempts_before=0)
     assert not (tmp_path / "never-started").exists()
+
+
+def test_a_stopped_run_whose_settings_were_edited_is_named_and_not_submitted(tmp_path, monkeypatch, synthetic_root):
+    """Its job would start the notebook only for the trainer to refuse the checkpoint (other settings)."""
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0", sacct="echo '41|CANCELLED by 0'",
+               sbatch=f"echo \"$@\" >> {tmp_path / 'sbatch.log'}\necho 'Submitted batch job 42'")
+    yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
+    (run,) = load_campaign(yaml_path, runs_root=runs).runs
+    records.save(run.run_dir, records.start(run.run_dir, run_id=run.run_id))
+    records.atomic_write_json(run.run_dir / records.CONFIG, {**run.config.to_dict(), "epochs": run.config.epochs + 5})
+    (run.run_dir / records.CHECKPOINT).write_bytes(b"epoch 1")
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "slurm")
+    assert f"c-resnet_20-s0: not resumed: its checkpoint was trained with other settings than the campaign now " \
+           f"asks (epochs: {run.config.epochs + 5} → {run.config.epochs}); put them back to resume it, or move its " \
+           f"folder aside to start it afresh" in out, out
+    assert "nothing to submit" in out and not (tmp_path / "sbatch.log").exists()

@@ -38,7 +38,15 @@ from .. import locks, records
 from ..campaign import Campaign, write_manifest
 from ..config import ConfigError, ExecutorConfig
 from ..kernels import KernelSlot, Stopped, raise_stopped
-from ..runs import Run, attempts_so_far, execute_notebook, record_outcome, record_stopped
+from ..runs import (
+    Run,
+    attempts_so_far,
+    execute_notebook,
+    record_outcome,
+    record_stopped,
+    unresumable_fields,
+    unresumable_note,
+)
 from ..step_graph import launch_conflict
 from .local import campaign_lock
 
@@ -358,6 +366,11 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
         write_manifest(campaign, runs_root)  # after the state is read and Slurm answered: a refusal writes nothing
         again = {"new", "interrupted"} | ({"failed"} if retry_failed else set()) | ({"skipped"} if retry_skipped else set())
         todo = [r for r in campaign.runs if states[r.run_id]["state"] in again]
+        # a job would start its notebook only for the trainer to refuse the checkpoint: named here instead
+        unresumable = {r.run_id: changed for r in todo if (changed := unresumable_fields(r))}
+        for rid, changed in unresumable.items():
+            log(unresumable_note(rid, changed, "move its folder aside to start it afresh"))
+        todo = [r for r in todo if r.run_id not in unresumable]
         if not todo:
             return []
         try:
