@@ -59,7 +59,8 @@ def stale_fields(run: Run) -> list[str]:
         if k in spelled_new and spelled_old.get(k) != spelled_new[k]:
             return spelled_old.get(k), spelled_new[k]
         return old.get(k), new.get(k)
-    changed = [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    changed = [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new))
+               if old.get(k) != new.get(k)]
     from .data.imagefolder import folder_now
     if now := folder_now(record.get("dataset") or {}):  # the same settings, other images: not the folder's result
         changed.append(f"images: {record['dataset']['checksum']} → {now}")

@@ -306,8 +306,8 @@ def robustness_step(campaign: Campaign, runs_root: str | os.PathLike, log=print)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     if torch.cuda.is_available():
         with open(log_path, "w", encoding="utf-8") as out:
-            code = subprocess.run([sys.executable, "-m", "cifar100lab", "robustness", str(folder), "--no-book"], stdout=out,
-                                  stderr=subprocess.STDOUT).returncode
+            command = [sys.executable, "-m", "cifar100lab", "robustness", str(folder), "--no-book"]
+            code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode
     else:
         code = _robustness_here(folder, log_path)
     log(f"robustness: {'done' if code == 0 else f'failed (exit {code})'}; log: {log_path}")

@@ -92,7 +92,8 @@ def accelerate_command(run_file: str | os.PathLike, executor: ExecutorConfig, gp
     return cmd, {**os.environ, "NUM_NODES": str(env.num_nodes)}
 
 
-STOPPED_BY_SLURM = "by Slurm (its job was cancelled, preempted or reached its time limit)"  # a stopped run's reason: stopped {this} in epoch …
+# a stopped run's reason: "stopped {this} in epoch …"
+STOPPED_BY_SLURM = "by Slurm (its job was cancelled, preempted or reached its time limit)"
 
 
 @dataclass

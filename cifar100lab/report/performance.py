@@ -123,7 +123,8 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
     # runs side by side on one device (a CPU's threads split, or several runs to a GPU) each train on a share of
     # it, slower than the estimate's one run on the whole device: their epoch times measure something else
     shared = measured["jobs"] > max(1, measured.get("gpus") or 0)
-    return say("against_shared" if shared else "against_measured", lang, n=sum(r in ran for n in e["networks"] for r in n["runs"]),
+    return say("against_shared" if shared else "against_measured", lang,
+               n=sum(r in ran for n in e["networks"] for r in n["runs"]),
                predicted=_hours(predicted), measured=_hours(actual), started=measured["started"],
                wall=_hours(measured["wall_seconds"]), jobs=measured["jobs"], ratio=f"{ratio:.1f}",
                verdict=say(verdict, lang),

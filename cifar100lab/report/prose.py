@@ -46,7 +46,8 @@ def stale_notice(ctx: dict, lang: str) -> str:
         by_change.setdefault("; ".join(fields), []).append(run_id)
     if not by_change:
         return ""
-    changes = ("; " if lang == "en" else "；").join(f"`{c}`{': ' if lang == 'en' else '：'}{join(rids, lang)}" for c, rids in by_change.items())
+    colon, sep = (": ", "; ") if lang == "en" else ("：", "；")
+    changes = sep.join(f"`{c}`{colon}{join(rids, lang)}" for c, rids in by_change.items())
     return _admonition(say("stale_title", lang), say("stale_runs", lang, n=len(ctx["stale"]), campaign=ctx["campaign"],
                                                       changes=changes), "warning")
 

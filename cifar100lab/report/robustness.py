@@ -159,8 +159,8 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str, 
                 severities=join(map(str, settings.severities), lang),
                 source=join([text(s, lang) for s in sorted(sources)], lang), baseline=settings.baseline) + "\n\n"
     if stale:
-        body += (f":::{{warning}}\n{text('stale_results', lang, runs=join(list(stale), lang), campaign=manifest.get('name', '?'))}"
-                 f"\n:::\n\n")
+        warning = text("stale_results", lang, runs=join(list(stale), lang), campaign=manifest.get("name", "?"))
+        body += f":::{{warning}}\n{warning}\n:::\n\n"
     if baseline is None:
         body += f":::{{warning}}\n{text('no_baseline', lang, baseline=settings.baseline)}\n:::\n\n"
     # intervals and recipes wrap inside their cells, so a narrow window keeps every column: book/_static/tables.css

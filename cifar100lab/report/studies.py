@@ -194,7 +194,8 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     for lang in LANGS:
         title = st["title"].get(lang, st["name"])
         notice = say("not_cifar_title", lang) if ctx["kind"] != "real" else ""
-        save(figure_study(df, title, lang, X_COLUMN[st.get("x_axis") or "variant"], notice), out / f"study-{study}_{lang}.png")
+        figure = figure_study(df, title, lang, X_COLUMN[st.get("x_axis") or "variant"], notice)
+        save(figure, out / f"study-{study}_{lang}.png")
         cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
         text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n*{study_label(ctx, df, lang)}.*\n\n"
                 + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")

@@ -238,7 +238,8 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None, dataset
         d["model"], _options(path, d.get("options")), dataset or d.get("dataset") or "cifar100", defaults,
         _search(path, d, defaults), _positive(path, d, "n_trials", 20), _seeds(path, d.get("seeds", 3)),
         d.get("sampler", "tpe"), _sampler_seed(path, d.get("sampler_seed")), {},
-        _storage("--storage" if storage else f"{path}: storage", storage or d.get("storage")), _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
+        _storage("--storage" if storage else f"{path}: storage", storage or d.get("storage")),
+        _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
         ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor"), str(path))
     resolve_jobs(spec.jobs, f"{path}: jobs")
     _check_space(spec)
