@@ -134,6 +134,12 @@ def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
                          "a run folder, an export folder or MODEL@WEIGHTS); give it, or drop them")
     if recipe.lr <= 0:
         raise ValueError(f"recipe lr must be above 0, got {recipe.lr}")
+    if recipe.min_lr > recipe.lr:  # the cosine would climb from lr to min_lr instead of decaying
+        raise ValueError(f"recipe min_lr ({recipe.min_lr:g}) is the cosine's floor and must be at most lr "
+                         f"({recipe.lr:g})")
+    if recipe.optimizer == "sgd" and recipe.nesterov and not recipe.momentum:
+        raise ValueError("recipe nesterov: true needs momentum above 0 (got momentum 0); set momentum or "
+                         "nesterov: false")
     return recipe
 
 

@@ -43,6 +43,8 @@ def test_plan_carries_recipe_with_overrides_and_effective_lr():
     ({"overrides": {"lr": "abc"}}, "recipe lr must be a finite number, got 'abc'"),
     ({"overrides": {"momentum": 1.5}}, r"recipe momentum=1.5 is out of range"),
     ({"overrides": {"nesterov": "yes"}}, "recipe nesterov must be true or false"),
+    ({"overrides": {"min_lr": 0.5}}, r"recipe min_lr \(0.5\) is the cosine's floor and must be at most lr \(0.1\)"),
+    ({"overrides": {"nesterov": True, "momentum": 0}}, "recipe nesterov: true needs momentum above 0"),
     ({"train_subset": -5}, "train_subset must be at least 1, got -5"),
     ({"test_subset": 0}, "test_subset must be at least 1"),
     ({"max_steps_per_epoch": -1}, "max_steps_per_epoch must be at least 1, got -1"),
