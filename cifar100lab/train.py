@@ -200,6 +200,7 @@ def _resume(run: RunState) -> dict | None:
     metrics = run.run_dir / records.METRICS
     if ckpt:
         _refuse_changed_data(run)
+        _refuse_changed_processes(run, ckpt)
         run.record["resumed_from_epoch"] = ckpt["epoch"]
         if run.main:
             print(f"{run.run_id}: resumed from epoch {ckpt['epoch']} of {run.cfg.epochs}")
@@ -225,6 +226,17 @@ def _refuse_changed_data(run: RunState) -> None:
         raise DataError(f"{run.run_dir}: the {run.record['dataset']['name']} data changed since this run's "
                         f"checkpoint was trained on it ({before}, now {now}); restore the data, or train the new "
                         f"data in a new run_dir")
+
+
+def _refuse_changed_processes(run: RunState, ckpt: dict) -> None:
+    """A checkpoint continues only on as many processes as trained it: the count sets the global batch, the steps
+    per epoch, each process's samples and (lr_scaling) the learning rate, which the restored schedule keeps."""
+    before = ckpt.get("processes") or (((records.load(run.run_dir) or {}).get("hardware") or {}).get("count"))
+    now = run.accelerator.num_processes
+    if before and before != now:
+        raise ConfigError(f"{run.run_dir}: this run's checkpoint was trained on {before} process(es) and this launch "
+                          f"has {now}; the global batch, the learning rate and the sample order follow the count, so "
+                          f"resume it on {before}, or train in a new run_dir")
 
 
 def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, epoch: int) -> dict:
@@ -300,7 +312,8 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
         records.append_jsonl(run.run_dir / records.METRICS, row)
         if checkpoint_due(row["epoch"], cfg):
             run.checkpoints.save(run.run_dir, {**learner.state_dict(), "config": cfg.to_dict(),
-                                               "epoch": row["epoch"], "best": best, "history": history})
+                                               "epoch": row["epoch"], "best": best, "history": history,
+                                               "processes": run.accelerator.num_processes})
         run.progress.end_epoch(row, history)
     run.accelerator.wait_for_everyone()
 

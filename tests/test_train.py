@@ -82,6 +82,22 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_p
     assert resumed["final"] == straight["final"] and resumed["best"] == straight["best"]
 
 
+def test_a_checkpoint_resumes_only_on_as_many_processes_as_trained_it(synthetic_root, tmp_path):
+    """The process count sets the global batch, the steps per epoch and (lr_scaling) the learning rate, which the
+    restored schedule would have kept from the old count while the record named the new one: refused, untouched."""
+    cut = tiny_config(synthetic_root, tmp_path / "cut", train_subset=256, max_steps_per_epoch=2, epochs=3)
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
+        train(cut)
+    path = tmp_path / "cut" / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["processes"] == 1
+    torch.save({**ckpt, "processes": 2}, path)  # as a 2-process launch wrote it
+    with pytest.raises(ConfigError, match=r"trained on 2 process\(es\) and this launch has 1.*resume it on 2"):
+        train(cut)
+    assert records.read_json(tmp_path / "cut" / "record.json")["status"] == "interrupted"
+    assert len(records.read_metrics(tmp_path / "cut")) == 1
+
+
 def test_complete_run_is_not_redone_and_nothing_is_overwritten(synthetic_root, tmp_path):
     cfg = tiny_config(synthetic_root, tmp_path / "r", epochs=1, max_steps_per_epoch=2)
     first = train(cfg)
