@@ -37,7 +37,7 @@ class Recipe:
     gamma: float = 0.1  # multistep factor
     label_smoothing: float = 0.0
     lr_scaling: str = "linear"  # linear | sqrt | none
-    decay_norm_and_bias: bool = True  # False: no weight decay on norm weights and biases (AdamW practice)
+    decay_norm_and_bias: bool = True  # False: no weight decay on norm weights, biases and the model's no_weight_decay()
     # regularisation and augmentation (off by default)
     mixup: float = 0.0  # Mixup Beta(alpha, alpha); 0: off
     cutmix: float = 0.0  # CutMix Beta(alpha, alpha); 0: off
@@ -206,15 +206,22 @@ def build_optimizer(model: torch.nn.Module, recipe: Recipe, world_size: int = 1,
 
 def param_groups(model: torch.nn.Module, recipe: Recipe) -> list[dict]:
     """Weight-decay groups; with ``layer_decay`` < 1, timm's layer-wise groups (each with an ``lr_scale``),
-    built from the model's ``group_matcher`` (``config.resolve`` refuses models without one)."""
+    built from the model's ``group_matcher`` (``config.resolve`` refuses models without one). Without
+    ``decay_norm_and_bias``, the parameters the model names in ``no_weight_decay()`` (position embeddings, class
+    tokens, relative position tables) are exempt too, as timm's optimizer factory, DeiT, Swin and MAE exempt them."""
+    import fnmatch
+    skip = tuple(model.no_weight_decay()) if hasattr(model, "no_weight_decay") and not recipe.decay_norm_and_bias \
+        else ()
     if recipe.layer_decay < 1:
         from timm.optim import param_groups_layer_decay
         return param_groups_layer_decay(model, weight_decay=recipe.weight_decay, layer_decay=recipe.layer_decay,
-                                        weight_decay_exclude_1d=not recipe.decay_norm_and_bias)
+                                        weight_decay_exclude_1d=not recipe.decay_norm_and_bias,
+                                        no_weight_decay_list=skip)
     decay, no_decay = [], []
-    for p in model.parameters():
+    for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if (p.ndim <= 1 and not recipe.decay_norm_and_bias) else decay).append(p)
+            exempt = not recipe.decay_norm_and_bias and (p.ndim <= 1 or any(fnmatch.fnmatch(name, s) for s in skip))
+            (no_decay if exempt else decay).append(p)
     return [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 

@@ -90,6 +90,19 @@ def test_adamw_recipes_exclude_norm_and_bias_from_weight_decay():
     assert no_decay["weight_decay"] == 0
 
 
+@pytest.mark.parametrize("recipe", ["deit_scratch", "vit_finetune"])  # the plain groups, and timm's layer-wise ones
+def test_adamw_recipes_exempt_what_the_model_names_in_no_weight_decay(recipe):
+    """timm's optimizer factory, DeiT and MAE leave the position embedding and class token undecayed."""
+    model = create_model("deit_tiny", num_classes=10, pretrained=None, img_size=32)
+    wd = {id(p): g["weight_decay"] for g in recipes.build_optimizer(model, recipes.build_recipe(recipe)).param_groups
+          for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert wd[id(named["pos_embed"])] == wd[id(named["cls_token"])] == 0.0
+    assert wd[id(named["blocks.0.attn.qkv.weight"])] == 0.05
+    sgd = recipes.build_optimizer(model, recipes.build_recipe("resnet_sgd"))  # decay_norm_and_bias: all decayed
+    assert all(g["weight_decay"] == 5e-4 for g in sgd.param_groups if g["params"])
+
+
 @pytest.mark.parametrize("recipe", ["resnet_sgd", "mixer_adamw"])
 def test_fused_optimizer_switch_reaches_the_optimizer(recipe):
     model = create_model("resnet_20")
