@@ -259,7 +259,8 @@ def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, e
     metrics = _evaluations(learner, data, cfg.eval_batch_size)
     return {"epoch": epoch + 1, "train_loss": totals[0].item() / totals[2].item(),
             "train_acc": 100 * totals[1].item() / totals[2].item(), **metrics,
-            "lr": float(learner.optimizer.param_groups[0]["lr"]), "epoch_seconds": train_time,
+            # the peak (with layer_decay, the top layer's: group 0 is the stem's, scaled by layer_decay^(L-1))
+            "lr": max(float(g["lr"]) for g in learner.optimizer.param_groups), "epoch_seconds": train_time,
             "eval_seconds": time.perf_counter() - t1, "images_per_second": totals[2].item() / train_time}
 
 

@@ -198,6 +198,12 @@ def test_layer_decay_gives_each_layer_its_learning_rate(synthetic_root, tmp_path
     assert math.isclose(lr_of[id(names["stem.0.weight"])] / lr_of[id(names["head.weight"])], 0.5 ** 10)
 
 
+def test_the_lr_in_metrics_is_the_recipes_not_the_stems_under_layer_decay(synthetic_root, tmp_path):
+    rec = train(tiny_config(synthetic_root, tmp_path / "ld", epochs=1, train_subset=128, max_steps_per_epoch=1,
+                            overrides={"lr": 0.05, "layer_decay": 0.5, "schedule": "constant"}))
+    assert records.read_metrics(tmp_path / "ld")[0]["lr"] == rec["recipe"]["effective_lr"] == 0.05
+
+
 @pytest.mark.parametrize("change, message", [
     ({"batch_size": 63, "overrides": {"mixup": 0.8}}, "batch_size must be even"),
     ({"epochs": 2, "overrides": {"freeze_epochs": 2}}, "freeze_epochs .2. must be shorter"),
