@@ -271,9 +271,20 @@ def _evaluations(learner: Learner, data: Dataset, batch_size: int) -> dict:
         val = evaluate(learner, data.val_x, data.val_y, batch_size)
         metrics.update(val_top1=val["top1"], val_top5=val["top5"], val_loss=val["test_loss"])
     if learner.ema is not None:
+        _main_process_buffers(learner.accelerator, learner.ema.module)
         ema = evaluate(learner.ema_learner(), data.test_x, data.test_y, batch_size)
         metrics.update(ema_top1=ema["top1"], ema_top5=ema["top5"], ema_test_loss=ema["test_loss"])
     return metrics
+
+
+def _main_process_buffers(accelerator, module: torch.nn.Module) -> None:
+    """``module``'s buffers (BatchNorm statistics) made the main process's on every process. Each process's EMA
+    averages its own network's statistics, which DDP overwrites with the main process's only before each forward:
+    evaluated as they were, each process's share of the test set met other statistics than the checkpoint keeps
+    (the main process's), and a resume, which gives every process those, drew other EMA numbers."""
+    if accelerator.num_processes > 1:
+        for buffer in module.buffers():
+            torch.distributed.broadcast(buffer, src=0)
 
 
 def train_steps(learner: Learner, batches, keys, on_step: Callable = lambda: None) -> torch.Tensor:

@@ -152,6 +152,20 @@ def test_two_process_gloo_run_is_one_job_evaluating_every_sample_once(cuda_runti
     assert abs(single["top1"] - rec["final"]["top1"]) <= 100 / 300 + 1e-9  # at most one borderline sample
 
 
+@pytest.mark.slow  # starts processes
+def test_two_process_ema_evaluation_is_the_checkpoints_ema_evaluated_on_one_process(synthetic_root, tmp_path,
+                                                                                      monkeypatch):
+    """Each process's EMA averaged its own BatchNorm statistics; the record's EMA numbers mixed them, and were not
+    those of the EMA the checkpoint keeps (the main process's)."""
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, batch_size=16, eval_batch_size=64,
+                      max_steps_per_epoch=3, precision="fp32", overrides={"lr": 0.05, "ema_decay": 0.9})
+    rec = launch.run(cfg, num_processes=2)
+    single = evaluate_checkpoint(tmp_path / "ddp" / "checkpoint.pt")
+    assert single["ema"]["test_loss"] == pytest.approx(rec["ema"]["final"]["test_loss"], rel=1e-5)
+    assert single["test_loss"] == pytest.approx(rec["final"]["test_loss"], rel=1e-5)
+
+
 def test_more_jobs_than_gpus_share_them_round_robin_after_an_nvml_memory_check(nvml_reports, cuda_runtime_forbidden,
                                                                                monkeypatch):
     from cifar100lab import devices
