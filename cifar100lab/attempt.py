@@ -37,7 +37,8 @@ class RunState:
         self.record = transition(self.record, *reason, wall_seconds=self.wall(), **fields)
         self.save()
         self.closed = True
-        self.accelerator.wait_for_everyone()
+        if transition is not records.fail:  # a failed process's peers may be in another collective (a barrier
+            self.accelerator.wait_for_everyone()  # here would hang them both) or gone: it ends without them
         return self.record
 
     def interrupt(self, epochs_done: int) -> None:

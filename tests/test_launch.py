@@ -166,6 +166,57 @@ def test_two_process_ema_evaluation_is_the_checkpoints_ema_evaluated_on_one_proc
     assert single["test_loss"] == pytest.approx(rec["final"]["test_loss"], rel=1e-5)
 
 
+@pytest.mark.slow  # starts processes
+def test_a_checkpoint_resumes_only_on_the_process_count_that_trained_it(synthetic_root, tmp_path, monkeypatch):
+    """On another count the global batch changed while the restored optimizer kept the old count's learning rate,
+    and the record stated the new one's: refused, before anything in the folder is written."""
+    from cifar100lab.config import ConfigError
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=2, batch_size=16, max_steps_per_epoch=2,
+                      precision="fp32")
+    assert launch.run(cfg, num_processes=2)["status"] == "complete"
+    ckpt_path, record_path = tmp_path / "ddp" / records.CHECKPOINT, tmp_path / "ddp" / records.RECORD
+    ckpt = torch.load(ckpt_path, weights_only=True)  # as if stopped after epoch 1
+    torch.save({**ckpt, "epoch": 1, "history": ckpt["history"][:1]}, ckpt_path)
+    records.atomic_write_json(record_path, {**records.read_json(record_path), "status": "interrupted"})
+    before = record_path.read_bytes()
+    with pytest.raises(ConfigError, match=r"checkpoint was trained on 2 process\(es\) and this launch has 1; .* "
+                                          r"resume it on 2"):
+        launch.run(cfg, num_processes=1)
+    assert record_path.read_bytes() == before
+
+
+FAIL_ON_RANK_1 = """
+import json, sys
+from cifar100lab import launch, train
+real = train._evaluations
+def failing(learner, data, batch_size):
+    if learner.accelerator.process_index == 1:
+        raise RuntimeError("fails on rank 1 only")
+    return real(learner, data, batch_size)
+train._evaluations, launch.visible_gpus = failing, lambda: 0
+launch.run(json.loads(sys.argv[1]), num_processes=2)
+"""
+
+
+@pytest.mark.slow  # starts processes
+def test_a_failure_in_one_process_ends_the_run_as_failed_instead_of_hanging(synthetic_root, tmp_path):
+    """The failed process's record closing waited at a barrier while the other waited in the epoch's all-reduce."""
+    import signal
+    import subprocess
+    import sys
+    cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, batch_size=16, max_steps_per_epoch=2)
+    proc = subprocess.Popen([sys.executable, "-c", FAIL_ON_RANK_1, json.dumps(cfg)], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert records.read_json(tmp_path / "ddp" / records.RECORD)["status"] == "failed"
+
+
 def test_more_jobs_than_gpus_share_them_round_robin_after_an_nvml_memory_check(nvml_reports, cuda_runtime_forbidden,
                                                                                monkeypatch):
     from cifar100lab import devices
