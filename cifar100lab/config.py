@@ -224,6 +224,21 @@ def run_folder(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, run_dir=f"{RUNS_ROOT}/{cfg.run_id}")
 
 
+def field_changes(old: dict, new: dict, expand: tuple[str, ...] = ()) -> list[str]:
+    """``field: old → new`` for each field whose value differs between two settings mappings (a fingerprint, a
+    resolved one); the mappings named in ``expand`` (e.g. ``overrides``) say which of their keys changed."""
+    changes = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if a == b:
+            continue
+        if k in expand and isinstance(a, dict) and isinstance(b, dict):
+            changes += [f"{k}.{change}" for change in field_changes(a, b)]
+        else:
+            changes.append(f"{k}: {a!r} → {b!r}")
+    return changes
+
+
 def check_fields(cfg: TrainConfig) -> None:  # every field's type (a bool is not an int) and every integer's range
     hints = typing.get_type_hints(TrainConfig)
     for f in fields(TrainConfig):

@@ -113,7 +113,7 @@ def _trained_spec(source: str, version) -> TeacherSpec:
         raise ConfigError(f"distill_from {source} is not a usable teacher: {e}") from None
     kind = "export" if Path(facts["weights"]).name == "model.safetensors" else "run"
     if kind == "run" and (left := unfinished(facts)):  # an export of such weights is a choice made knowingly
-        raise ConfigError(f"distill_from {source}: its checkpoint holds{left.removeprefix(';')}, not a finished "
+        raise ConfigError(f"distill_from {source}: its checkpoint holds {left}, not a finished "
                           f"teacher; wait for it to complete, or export it (`export {source}`) and give the export "
                           f"folder to teach with these weights on purpose")
     trained_on = (facts.get("trained_on") or {}).get("dataset")

@@ -278,12 +278,12 @@ def _is_export_config(path: Path) -> bool:
 
 
 def unfinished(facts: dict) -> str:
-    """"; the weights of epoch 3 of 200 (the run is interrupted)" for weights of a run that did not complete; ""
+    """"the weights of epoch 3 of 200 (the run is interrupted)" for weights of a run that did not complete; ""
     for a complete run, or when nobody recorded which (an older export, a checkpoint without its record)."""
     done = facts.get("trained_for") or {}
     if done.get("status") in (None, "complete"):
         return ""
-    return f"; the weights of epoch {done.get('epoch')} of {done.get('epochs')} (the run is {done['status']})"
+    return f"the weights of epoch {done.get('epoch')} of {done.get('epochs')} (the run is {done['status']})"
 
 
 def load_message(out: Path) -> str:
@@ -293,7 +293,8 @@ def load_message(out: Path) -> str:
         "; no label names (the dataset's files, which hold them, are not on this machine)"
     trained_on = config[OWN_KEY].get("trained_on") or {}
     other = f"; trained on {trained_on['label']}, not CIFAR-100" if trained_on.get("kind") not in (None, "real") else ""
-    return f"exported to {out} ({WEIGHTS}, {EXPORT_CONFIG}){other}{unfinished(config[OWN_KEY])}{labels}; load with " + \
+    weights = f"; {left}" if (left := unfinished(config[OWN_KEY])) else ""
+    return f"exported to {out} ({WEIGHTS}, {EXPORT_CONFIG}){other}{weights}{labels}; load with " + \
         config[OWN_KEY]["load_with"].replace("<this folder>", str(out))
 
 

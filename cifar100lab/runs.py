@@ -12,7 +12,7 @@ from pathlib import Path
 from . import locks, records
 from .attempt import skip_without_weights, where_stopped
 from .checkpoint import CheckpointError, restore_metrics
-from .config import RunPlan, TrainConfig, fingerprint, resolved_fingerprint
+from .config import RunPlan, TrainConfig, field_changes, fingerprint, resolved_fingerprint
 from .kernels import KernelSlot
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
@@ -78,8 +78,7 @@ def unresumable_fields(run: Run) -> list[str]:
         saved = records.read_json(run.run_dir / records.CONFIG)
     except (OSError, records.RecordError):
         return []
-    old, new = fingerprint(saved), fingerprint(run.config.to_dict())
-    return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return field_changes(fingerprint(saved), fingerprint(run.config.to_dict()))
 
 
 def unresumable_note(run_id: str, changed: list[str], afresh: str = "--force moves its folder aside and starts it "

@@ -199,8 +199,9 @@ def _resume(run: RunState) -> dict | None:
     ckpt = load_checkpoint(run.run_dir, run.cfg.to_dict()) if run.cfg.resume else None
     metrics = run.run_dir / records.METRICS
     if ckpt:
-        _refuse_changed_data(run)
-        _refuse_changed_processes(run, ckpt)
+        previous = records.load(run.run_dir) or {}
+        _refuse_changed_data(run, previous)
+        _refuse_changed_processes(run, ckpt, previous)
         run.record["resumed_from_epoch"] = ckpt["epoch"]
         if run.main:
             print(f"{run.run_id}: resumed from epoch {ckpt['epoch']} of {run.cfg.epochs}")
@@ -216,11 +217,11 @@ def _resume(run: RunState) -> dict | None:
     return ckpt
 
 
-def _refuse_changed_data(run: RunState) -> None:
+def _refuse_changed_data(run: RunState, previous: dict) -> None:
     """A checkpoint continues only on the data its epochs were trained on: an image folder changed since (an
     image added, edited or removed, which also moves the held-out test images) is refused before anything is
     written, since the run would mix two datasets under the new one's checksum."""
-    before = ((records.load(run.run_dir) or {}).get("dataset") or {}).get("checksum")
+    before = (previous.get("dataset") or {}).get("checksum")
     now = run.record["dataset"].get("checksum")
     if before and now and before != now:
         raise DataError(f"{run.run_dir}: the {run.record['dataset']['name']} data changed since this run's "
@@ -228,10 +229,10 @@ def _refuse_changed_data(run: RunState) -> None:
                         f"data in a new run_dir")
 
 
-def _refuse_changed_processes(run: RunState, ckpt: dict) -> None:
+def _refuse_changed_processes(run: RunState, ckpt: dict, previous: dict) -> None:
     """A checkpoint continues only on as many processes as trained it: the count sets the global batch, the steps
     per epoch, each process's samples and (lr_scaling) the learning rate, which the restored schedule keeps."""
-    before = ckpt.get("processes") or (((records.load(run.run_dir) or {}).get("hardware") or {}).get("count"))
+    before = ckpt.get("processes") or (previous.get("hardware") or {}).get("count")
     now = run.accelerator.num_processes
     if before and before != now:
         raise ConfigError(f"{run.run_dir}: this run's checkpoint was trained on {before} process(es) and this launch "

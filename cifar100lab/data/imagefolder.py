@@ -150,9 +150,8 @@ def _read_split(pairs: list, folder: Path, size: int, digest, files: dict) -> tu
     import torch
     x = torch.empty(len(pairs), 3, size, size, dtype=torch.uint8)
     for i, (path, _) in enumerate(pairs):
-        data, name = path.read_bytes(), path.relative_to(folder).as_posix()
-        files.setdefault(sha := hashlib.sha256(data).hexdigest(), name)
-        digest.update(f"{name}\t{sha}\n".encode())
+        data = path.read_bytes()
+        files.setdefault(_digest_file(digest, folder, path, data), path.relative_to(folder).as_posix())
         x[i] = _image(data, path, size)
     return x, torch.tensor([label for _, label in pairs], dtype=torch.int64)
 
@@ -174,9 +173,15 @@ def files_checksum(folder: Path) -> str:
     """The checksum :func:`read_folder` records for ``folder`` as it is now, from its files' bytes (none decoded)."""
     layout, digest = scan(folder), hashlib.sha256()
     for path, _ in layout.train + layout.test:
-        digest.update(f"{path.relative_to(folder).as_posix()}\t{hashlib.sha256(path.read_bytes()).hexdigest()}\n"
-                      .encode())
+        _digest_file(digest, folder, path, path.read_bytes())
     return "sha256:" + digest.hexdigest()
+
+
+def _digest_file(digest, folder: Path, path: Path, data: bytes) -> str:
+    """Add a file's line (its name in the folder, its bytes' sha256) to the folder's ``digest``; return the sha256."""
+    sha = hashlib.sha256(data).hexdigest()
+    digest.update(f"{path.relative_to(folder).as_posix()}\t{sha}\n".encode())
+    return sha
 
 
 def folder_now(measured: dict) -> str | None:

@@ -30,7 +30,7 @@ from .sources import (
     recipes_used,
     short_protocol,
 )
-from .studies import ablations_index, figure_block, other_study_pages, record_alt, study_facts, study_table
+from .studies import ablations_index, figure_block, record_alt, study_facts, study_pages_not_run, study_table
 from .tables import campaigns_table, comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
 
 # The fragments a campaign writes (``{include} ../generated/<name>_<lang>.md``); a fresh clone gets a note for each.
@@ -139,7 +139,7 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
                  "comparison": provenance(ctx, lang) + comparison_prose(rows, ctx, subtract, lang) + "\n"
                  + f"**{say('cmp', lang)}**\n\n" + markdown_table(tables[lang]["cmp"]) + "\n"
                  + _downloads(["comparison.csv", "comparison.tex"], lang),
-                 "ablations": ablations_index(manifest, ctx, lang, other_study_pages(out, manifest)),
+                 "ablations": ablations_index(manifest, ctx, lang, study_pages_not_run(out, manifest)),
                  "findings": provenance(ctx, lang) + findings(rows, ctx, studies, lang),
                  "summary": results_prose(rows, lang) + "\n" + comparison_prose(rows, ctx, subtract, lang),
                  "recipes": f"**{say('recipes_title', lang)}**\n\n" + recipes_table(recipes_used(recs), lang)}

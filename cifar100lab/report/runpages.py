@@ -88,7 +88,7 @@ def publish_run_pages(book_dir: Path, recs: list[dict]) -> int:
     return len(shown)
 
 
-def _pages_of_other_campaigns(shown: list[dict], book_dir: Path, runs_root) -> list[dict]:
+def _pages_not_shown(shown: list[dict], book_dir: Path, runs_root) -> list[dict]:
     """The run pages in the book that ``shown`` (this campaign's) does not hold, each with its record where it
     can be found (its campaign's folder under ``runs_root``, or the run_dir papermill was given), else the
     little its notebook says: they stay in the book (the sidebar lists them), so the index says what they are."""
@@ -129,7 +129,7 @@ def runs_index(recs: list[dict], book_dir: Path, runs_root="runs", campaign: str
     other campaign's whose pages are still in the book, under their campaign's name; pages of this campaign
     (``campaign``) whose runs are not in its results (since removed from its YAML, or stale) say so."""
     shown = _with_pages(recs, book_dir)
-    others = _pages_of_other_campaigns(shown, book_dir, runs_root)
+    others = _pages_not_shown(shown, book_dir, runs_root)
     if not shown and not others:
         return (":::{note}\nNo run has been published yet: `make report` runs the quick campaign and writes one "
                 "page per run here. 尚无运行记录：`make report` 执行 quick 实验，并在此为每次运行生成一页。\n:::\n")

@@ -226,7 +226,7 @@ def study_label(ctx: dict, df: pd.DataFrame, lang: str) -> str:
                seeds=", ".join(map(str, sorted(set(df.seeds) - {0}))) or "–")
 
 
-def other_study_pages(generated: Path, manifest: dict) -> list[tuple[str, str]]:
+def study_pages_not_run(generated: Path, manifest: dict) -> list[tuple[str, str]]:
     """(page name, its campaign) of each executed ablation notebook in ``generated`` that another campaign wrote,
     or this one for a study it no longer runs: the book's sidebar lists every one."""
     campaign, studies = manifest.get("name"), {s["name"] for s in manifest.get("studies") or []}

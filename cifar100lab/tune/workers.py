@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from .. import locks, records
-from ..config import ConfigError, resolve, resolved_fingerprint
+from ..config import ConfigError, field_changes, resolve, resolved_fingerprint
 from ..kernels import KernelSlot, job_envs, keep_kernels, processes_per_run, resolve_jobs, run_in_slots
 from ..optuna_parts import (
     RETRIES,
@@ -95,11 +95,7 @@ def refuse_changed_space(spec: StudySpec, storage, url: str) -> None:
                               f"name (the file's study: key)")
     recorded, now = storage.get_study_user_attrs(study_id).get(FIXED_ATTR), fixed_settings(spec)
     if recorded is not None and recorded != now:
-        changed = "; ".join(f"{k}: {recorded.get(k)!r} → {now.get(k)!r}" if k != "overrides" else
-                            "; ".join(f"overrides.{o}: {recorded[k].get(o)!r} → {now[k].get(o)!r}"
-                                      for o in sorted(set(recorded[k]) | set(now[k]))
-                                      if recorded[k].get(o) != now[k].get(o))
-                            for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k))
+        changed = "; ".join(field_changes(recorded, now, expand=("overrides",)))
         raise ConfigError(f"study {spec.name} in {shown(url)} ran its trials with other fixed settings than "
                           f"{spec.path} sets now ({changed}): a changed study is a new study, so give it another "
                           f"name (the file's study: key), or set them back to resume it")
