@@ -117,6 +117,48 @@ RANGES = {"lr": (0, math.inf, False), "momentum": (0, 1, False), "weight_decay":
           "distill_alpha": (0, 1, True), "distill_temperature": (0, math.inf, False)}
 
 
+# Fields that act only when another field allows: (the fields they depend on, whether this recipe lets them act,
+# what they are, what would use them), as build_optimizer, lr_factor, learner's Mixup, the augmentation policy and
+# the distillation loss read them. A value the user set that does nothing is refused; a recipe's own is not (the
+# AdamW recipes keep SGD's momentum default, say).
+_SCHEDULE, _OPTIMIZER, _MIXING = ("schedule",), ("optimizer",), ("mixup", "cutmix")
+_TEACHER = "distill_from (the teacher: a run folder, an export folder or MODEL@WEIGHTS)"
+DEPENDENT = {
+    "min_lr": (_SCHEDULE, lambda r: r.schedule == "cosine", "the cosine schedule's floor", "schedule: cosine"),
+    "milestones": (_SCHEDULE, lambda r: r.schedule == "multistep", "where the multistep schedule decays",
+                   "schedule: multistep"),
+    "gamma": (_SCHEDULE, lambda r: r.schedule == "multistep", "the multistep schedule's factor",
+              "schedule: multistep"),
+    "momentum": (_OPTIMIZER, lambda r: r.optimizer == "sgd", "SGD's momentum (AdamW's are betas)", "optimizer: sgd"),
+    "nesterov": (_OPTIMIZER, lambda r: r.optimizer == "sgd", "SGD's Nesterov momentum", "optimizer: sgd"),
+    "betas": (_OPTIMIZER, lambda r: r.optimizer == "adamw", "AdamW's moment decays (SGD's is momentum)",
+              "optimizer: adamw"),
+    "mix_prob": (_MIXING, lambda r: bool(r.mixup or r.cutmix), "the share of batches Mixup/CutMix mixes",
+                 "mixup or cutmix above 0"),
+    "mix_switch_prob": (_MIXING, lambda r: bool(r.mixup and r.cutmix), "the share of mixed batches that take "
+                        "CutMix rather than Mixup when both are on", "both mixup and cutmix above 0"),
+    "ra_ops": (("auto_augment",), lambda r: r.auto_augment == "randaugment", "RandAugment's operations per image",
+               "auto_augment: randaugment"),
+    "ra_magnitude": (("auto_augment",), lambda r: r.auto_augment == "randaugment", "RandAugment's magnitude",
+                     "auto_augment: randaugment"),
+    "decay_norm_and_bias": (("weight_decay",), lambda r: r.weight_decay > 0, "whether weight decay reaches norm "
+                            "weights and biases", "weight_decay above 0"),
+    "label_smoothing": (("distill_alpha",), lambda r: not (r.distill_from and r.distill_alpha == 1),
+                        "the labels' smoothing, and at distill_alpha 1 the labels' loss weighs nothing",
+                        "distill_alpha below 1"),
+    "distill_alpha": (("distill_from",), lambda r: bool(r.distill_from), "the teacher's weight in the loss", _TEACHER),
+    "distill_temperature": (("distill_from",), lambda r: bool(r.distill_from), "the softmax temperature of the "
+                            "teacher's soft targets", _TEACHER),
+}
+
+
+def idle_setting(key: str, recipe: Recipe) -> str:
+    """Why the recipe field ``key``, as ``recipe`` stands, does nothing, and what would use it: one line."""
+    depends, _, what, use = DEPENDENT[key]
+    now = ", ".join(f"{k}: {getattr(recipe, k)}" for k in depends).replace(": None", ": null")
+    return f"recipe {key} does nothing with {now}: it is {what}; drop it, or set {use}"
+
+
 def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
     """The named recipe with ``overrides`` applied; unknown names, keys or values fail here, naming the key."""
     if name not in RECIPES:
@@ -129,12 +171,11 @@ def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
     for key, value in overrides.items():
         overrides[key] = _checked(key, value)
     recipe = replace(RECIPES[name], **overrides)
-    if not recipe.distill_from and {"distill_alpha", "distill_temperature"} & set(overrides):
-        raise ValueError("recipe distill_alpha and distill_temperature only act with distill_from (the teacher: "
-                         "a run folder, an export folder or MODEL@WEIGHTS); give it, or drop them")
+    if idle := [key for key in DEPENDENT if key in overrides and not DEPENDENT[key][1](recipe)]:
+        raise ValueError("; ".join(idle_setting(key, recipe) for key in idle))
     if recipe.lr <= 0:
         raise ValueError(f"recipe lr must be above 0, got {recipe.lr}")
-    if recipe.min_lr > recipe.lr:  # the cosine would climb from lr to min_lr instead of decaying
+    if recipe.schedule == "cosine" and recipe.min_lr > recipe.lr:  # it would climb from lr to min_lr
         raise ValueError(f"recipe min_lr ({recipe.min_lr:g}) is the cosine's floor and must be at most lr "
                          f"({recipe.lr:g})")
     if recipe.optimizer == "sgd" and recipe.nesterov and not recipe.momentum:

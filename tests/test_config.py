@@ -195,3 +195,55 @@ def test_notebook_parameters_papermill_injected_but_not_declared_are_refused_als
     with pytest.raises(ConfigError, match=r"^unknown notebook parameter\(s\) campain \(did you mean campaign\?\), "
                                           r"zz; this notebook's parameters are campaign, runs_root$"):
         check_notebook_parameters({"In": run + [params, "# Parameters\ncampain = 'full'\nzz = 1\n", call]})
+
+
+@pytest.mark.parametrize("recipe, overrides, message", [
+    ("resnet_sgd", {"schedule": "multistep", "min_lr": 0.001},
+     "recipe min_lr does nothing with schedule: multistep: it is the cosine schedule's floor; drop it, or set "
+     "schedule: cosine"),
+    ("resnet_sgd", {"milestones": [0.3, 0.6]}, "recipe milestones does nothing with schedule: cosine"),
+    ("resnet_sgd", {"schedule": "constant", "gamma": 0.2}, "recipe gamma does nothing with schedule: constant"),
+    ("convnext_scratch", {"momentum": 0.95}, r"recipe momentum does nothing with optimizer: adamw: it is SGD's "
+                                             r"momentum \(AdamW's are betas\); drop it, or set optimizer: sgd"),
+    ("resnet_sgd", {"optimizer": "adamw", "nesterov": True}, "recipe nesterov does nothing with optimizer: adamw"),
+    ("resnet_sgd", {"betas": [0.9, 0.99]}, "recipe betas does nothing with optimizer: sgd"),
+    ("resnet_sgd", {"mix_prob": 0.5}, "recipe mix_prob does nothing with mixup: 0.0, cutmix: 0.0"),
+    ("resnet_sgd", {"mixup": 0.8, "mix_switch_prob": 0.3},
+     "recipe mix_switch_prob does nothing with mixup: 0.8, cutmix: 0.0: .*; drop it, or set both mixup and cutmix"),
+    ("resnet_sgd", {"auto_augment": "trivialaugment", "ra_magnitude": 12},
+     "recipe ra_magnitude does nothing with auto_augment: trivialaugment"),
+    ("resnet_sgd", {"ra_ops": 3}, "recipe ra_ops does nothing with auto_augment: none"),
+    ("resnet_sgd", {"weight_decay": 0, "decay_norm_and_bias": False},
+     "recipe decay_norm_and_bias does nothing with weight_decay: 0.0"),
+    ("resnet_sgd", {"distill_temperature": 2}, r"recipe distill_temperature does nothing with distill_from: null: .*"
+                                               r"; drop it, or set distill_from \(the teacher"),
+    ("resnet_sgd", {"distill_from": "t", "distill_alpha": 1, "label_smoothing": 0.1},
+     "recipe label_smoothing does nothing with distill_alpha: 1.0"),
+])
+def test_a_recipe_setting_the_user_gave_that_does_nothing_is_one_line_naming_it(recipe, overrides, message):
+    """Training reads each of these only under another field's value (build_optimizer, lr_factor, timm's Mixup,
+    the augmentation policy, the distillation loss): given where it is not read, it would be accepted and ignored."""
+    with pytest.raises(ConfigError, match=message) as e:
+        resolve({"model": "resnet_20", "recipe": recipe, "epochs": 10, "overrides": overrides})
+    assert "\n" not in str(e.value)
+
+
+def test_a_recipes_own_settings_that_do_not_apply_are_never_refused():
+    """The AdamW recipes keep SGD's momentum and the multistep milestones as defaults, DeiT's its cosine floor:
+    only what the user wrote is held against them, and min_lr bounds lr only where the cosine reads it."""
+    for name, overrides in (("convnext_scratch", {"lr": 1e-3}), ("deit_scratch", {"schedule": "multistep"}),
+                            ("deit_scratch", {"schedule": "constant", "lr": 5e-6}),
+                            ("resnet_sgd", {"optimizer": "adamw", "weight_decay": 0}),
+                            ("resnet_sgd", {"mixup": 0.8, "mix_prob": 0.5}),
+                            ("resnet_sgd", {"auto_augment": "randaugment", "ra_ops": 3})):
+        resolve({"model": "resnet_20", "recipe": name, "epochs": 10, "overrides": overrides})
+
+
+def test_a_campaign_default_that_does_nothing_for_a_model_is_refused_before_any_work(tmp_path, capsys):
+    from cifar100lab.cli import main
+    path = write_campaign(tmp_path / "c.yaml", "models: [convnext_tiny]\ndefaults: {overrides: {nesterov: true}}\n")
+    assert main(["campaign", str(path), "--dry-run", "--dataset", "fashion-mnist", "--runs-root",
+                 str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "recipe nesterov does nothing with optimizer: adamw" in err
+    assert not (tmp_path / "runs").exists()

@@ -167,7 +167,7 @@ def test_a_resume_under_other_teacher_weights_is_refused(teacher_run, synthetic_
     ({"distill_from": "{teacher}", "distill_alpha": 1.5}, r"recipe distill_alpha=1.5 is out of range \[0, 1\]"),
     ({"distill_from": "{teacher}", "distill_temperature": 0}, r"distill_temperature must be above 0"),
     ({"distill_from": "{teacher}", "distill_temperature": -1.0}, r"distill_temperature=-1.0 is out of range"),
-    ({"distill_alpha": 0.9}, r"distill_alpha and distill_temperature only act with distill_from"),
+    ({"distill_alpha": 0.9}, r"distill_alpha does nothing with distill_from: null: .*; drop it, or set distill_from"),
     ({"distill_from": ""}, r"distill_from must be a run folder, an export folder or MODEL@WEIGHTS"),
     ({"distill_from": "best:resnet_56"}, r"best:… names a campaign's run, so it works in a campaign's study only"),
     ({"distill_from": "resnet_56@/w.pt"}, r"resnet_56 is not a timm-backed model"),
