@@ -25,15 +25,21 @@ and flip drawn from the seed and the epoch, RandAugment, Mixup/CutMix drawn per 
 for it differs each epoch and a cache would be filled and read once. Only a run with ``augment: false`` and no
 mixing or policy sees the same images each epoch; it is rare enough not to warrant a second code path.
 
-In a study, ``distill_from: best:MODEL|MODEL`` means the campaign's complete run of those models with the
-highest final top-1 (:func:`best_run`); a variant whose teacher has no such run is skipped, and the study says
-which (:class:`TeacherMissing`), so a campaign that has not yet trained its teachers still runs the rest.
+In a study, ``distill_from: best:MODEL|MODEL`` means the campaign's best complete run of those models
+(:func:`best_run`); a variant whose teacher has no such run is skipped, and the study says which
+(:class:`TeacherMissing`), so a campaign that has not yet trained its teachers still runs the rest. The study
+reports the students' test top-1, so choosing their teacher on the test set would be selection on it: the
+teacher is the run whose final epoch (the weights that teach) scores the highest validation top-1, among the
+runs that hold out a validation split (``val_fraction``). Only where none does is it the highest final-epoch
+test top-1, not the peak of the test curve, and the line naming the teacher says the choice saw the test set.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
+import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -268,12 +274,20 @@ def check_resume(state: dict | None, teacher: Teacher | None) -> None:
 
 # ------------------------------------------------------------------ a study's teachers
 
-def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -> Path | None:
-    """The complete run under ``campaign_dir`` of one of ``models`` on ``dataset``, itself not distilled, with
-    the highest final top-1; None when there is none. A model is meant as registered: a fine-tune's run started
-    from pretrained weights, a from-scratch model's without, so the from-scratch row a campaign adds for a
-    fine-tune whose weights cannot be had (``<name>_scratch``) never stands in for the fine-tuned teacher."""
-    best, best_top1 = None, None
+@dataclass(frozen=True)
+class Candidate:
+    """A complete run ``best:MODEL`` may pick, scored as its final weights (the checkpoint's, which teach)."""
+    run: Path
+    top1: float  # the final epoch's test top-1
+    val_top1: float | None  # the final epoch's validation top-1; None: no validation split held out
+
+
+def candidates(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -> list[Candidate]:
+    """The complete runs under ``campaign_dir`` of one of ``models`` on ``dataset``, themselves not distilled. A
+    model is meant as registered: a fine-tune's run started from pretrained weights, a from-scratch model's
+    without, so the from-scratch row a campaign adds for a fine-tune whose weights cannot be had
+    (``<name>_scratch``) never stands in for the fine-tuned teacher."""
+    found = []
     for path in records.find_records(campaign_dir):
         try:
             record = records.load(path.parent)
@@ -283,9 +297,46 @@ def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -
         ok = (record.get("status") == "complete" and model in models and (record.get("config") or {}).get("dataset") == dataset
               and may_teach(model, record.get("pretrained"), (record.get("recipe") or {}).get("distill_from")))
         top1 = (record.get("final") or {}).get("top1") if ok else None
-        if top1 is not None and (best_top1 is None or top1 > best_top1):
-            best, best_top1 = path.parent, top1
-    return best
+        if top1 is not None:
+            found.append(Candidate(path.parent, top1, _final_val_top1(path.parent, record)))
+    return found
+
+
+def _final_val_top1(run: Path, record: dict) -> float | None:
+    """The validation top-1 of the run's last epoch (``metrics.jsonl``; the record keeps the best epoch's, not
+    the last's); None when the run held out no validation split or its curve does not reach its last epoch."""
+    if (record.get("best") or {}).get("selected_on") != "validation":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a torn last line: the last epoch is missing, which the check sees
+            rows = records.read_metrics(run)
+    except records.RecordError:
+        return None
+    last = rows[-1] if rows else {}
+    return last.get("val_top1") if last.get("epoch") == record.get("epochs_done") else None
+
+
+def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -> tuple[Path, str] | None:
+    """The run ``best:`` picks among :func:`candidates`, and on what (for the line that names it); None when
+    there is none. The student's test top-1 is the study's result, so the teacher is not chosen on the test set
+    when it can be helped: by the final epoch's validation top-1 among the runs that hold out a validation split
+    (``val_fraction``), the others left out; only when none does, by the final epoch's test top-1, never the peak
+    of the test curve, and the line says the choice saw the test set. Ties go to the first run by folder name."""
+    found = candidates(campaign_dir, models, dataset)
+    held_out = [c for c in found if c.val_top1 is not None]
+    if held_out:
+        best = max(held_out, key=lambda c: c.val_top1)
+        left = len(found) - len(held_out)
+        return best.run, (f"the highest final-epoch validation top-1 ({best.val_top1:.2f}) of {len(held_out)} "
+                          f"run(s)" + (f"; {left} run(s) without a validation split left out, as only the test "
+                                       f"set could rank them" if left else ""))
+    if not found:
+        return None
+    best = max(found, key=lambda c: c.top1)
+    return best.run, (f"the highest final-epoch test top-1 ({best.top1:.2f}) of {len(found)} run(s): none holds "
+                      f"out a validation split (val_fraction), so the choice saw the test set the student is "
+                      f"measured on")
 
 
 def may_teach(model: str, pretrained, distill_from) -> bool:
@@ -320,15 +371,26 @@ def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -
     (TeacherMissing when there is none yet); anything else is checked to be there."""
     if source.startswith(BEST):
         models = best_models(source)
-        run = best_run(campaign_dir, models, dataset)
-        if run is None:
+        chosen = best_run(campaign_dir, models, dataset)
+        if chosen is None:
             fine_tunes = [m for m in models if is_fine_tune(m)]
             raise TeacherMissing(f"no complete run of {' or '.join(models)} in {campaign_dir} yet"
                                  + (f"; {' or '.join(fine_tunes)} means a run fine-tuned from pretrained weights, "
                                     f"not a from-scratch one" if fine_tunes else ""))
-        return str(run)
+        _say_once(f"distill_from {source}: the teacher is {chosen[0]}, {chosen[1]}")
+        return str(chosen[0])
     teacher_spec(source)
     return source
+
+
+_SAID: set[str] = set()
+
+
+def _say_once(line: str) -> None:
+    """``line`` on stderr once per process: every variant with the same teacher finds the same run."""
+    if line not in _SAID:
+        _SAID.add(line)
+        print(line, file=sys.stderr)
 
 
 def id_fields(changed: dict) -> dict:

@@ -291,14 +291,34 @@ def test_a_variant_waiting_for_its_teacher_is_checked_before_the_campaign_trains
         load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
 
 
-def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_run, tmp_path):
+def finished_teacher(teacher_run, runs_root, name, top1, val_curve=()):
+    """A complete resnet_56 run of campaign ``c`` whose final test top-1 is ``top1``; with ``val_curve``, it held
+    out a validation split and its epochs' validation top-1 were those (its test curve peaks at 90)."""
+    run = runs_root / "c" / name
+    shutil.copytree(teacher_run, run)
+    record = {**records.read_json(run / records.RECORD), "model": "resnet_56"}
+    record["final"] = {**record["final"], "top1": top1}
+    if val_curve:
+        (run / records.METRICS).unlink()
+        for epoch, val in enumerate(val_curve, 1):
+            records.append_jsonl(run / records.METRICS, {"epoch": epoch, "top1": 90.0 if epoch == 1 else top1,
+                                                         "val_top1": val})
+        peak = max(range(len(val_curve)), key=lambda i: val_curve[i])
+        record |= {"epochs_done": len(val_curve), "best": {"epoch": peak + 1, "selected_on": "validation",
+                                                          "score": val_curve[peak], "val_top1": val_curve[peak]}}
+    records.save(run, record)
+
+
+def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_run, tmp_path, capsys):
     runs_root = tmp_path / "runs"
     for name, top1 in (("c-resnet_56-s0", 12.0), ("c-resnet_56-s1", 30.0)):  # two teacher runs: the better one
-        shutil.copytree(teacher_run, runs_root / "c" / name)
-        record = records.read_json(runs_root / "c" / name / records.RECORD)
-        records.save(runs_root / "c" / name, {**record, "model": "resnet_56", "final": {**record["final"],
-                                                                                      "top1": top1}})
+        finished_teacher(teacher_run, runs_root, name, top1)
     camp = campaign_with_study(tmp_path, runs_root)
+    # no validation split: chosen on the test set, which the line naming the teacher says, once
+    said = capsys.readouterr().err
+    assert said.count(f"distill_from best:convnext_tiny|resnet_56: the teacher is {runs_root / 'c' / 'c-resnet_56-s1'}, "
+                      f"the highest final-epoch test top-1 (30.00) of 2 run(s): none holds out a validation split "
+                      f"(val_fraction), so the choice saw the test set the student is measured on\n") == 1
     runs = study_runs(camp, camp.studies[0])
     assert runs["ResNet-20 · trained teacher, α 0.9"] == [
         "c-resnet_20-distill_alpha-0.9-distill_from-c-resnet_56-s1-s0"]
@@ -306,6 +326,22 @@ def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_ru
     assert runs["ResNet-20 · ImageNet ConvNeXt-T, α 0.5"] == []  # no fine-tuned ConvNeXt-T run: still skipped
     student = next(r for r in camp.runs if r.run_id == runs["ResNet-20 · trained teacher, α 0.9"][0])
     assert student.plan.recipe.distill_from == str(runs_root / "c" / "c-resnet_56-s1")
+
+
+def test_a_teacher_is_chosen_on_its_final_epochs_validation_top1_not_on_the_test_set(teacher_run, tmp_path, capsys):
+    """The study reports the students' test top-1: a teacher picked by test top-1 would be selection on the test
+    set. Among the runs that hold out a validation split, the final epoch's validation top-1 (the weights that
+    teach) decides; not its best epoch's, and not the test top-1 of a run without a split, however high."""
+    runs_root = tmp_path / "runs"
+    finished_teacher(teacher_run, runs_root, "c-resnet_56-s0", 40.0, val_curve=(35.0, 20.0))  # peaked, then fell
+    finished_teacher(teacher_run, runs_root, "c-resnet_56-s1", 30.0, val_curve=(22.0, 25.0))
+    finished_teacher(teacher_run, runs_root, "c-resnet_56-s2", 50.0)  # the best test top-1, no validation split
+    camp = campaign_with_study(tmp_path, runs_root)
+    runs = study_runs(camp, camp.studies[0])
+    assert runs["ResNet-20 · trained teacher, α 0.5"] == ["c-resnet_20-distill_from-c-resnet_56-s1-s0"]
+    assert (f"the teacher is {runs_root / 'c' / 'c-resnet_56-s1'}, the highest final-epoch validation top-1 (25.00) "
+            f"of 2 run(s); 1 run(s) without a validation split left out, as only the test set could rank them"
+            in capsys.readouterr().err)
 
 
 def test_the_from_scratch_row_of_a_fine_tune_never_stands_in_for_its_fine_tuned_teacher(teacher_run, tmp_path):
