@@ -531,6 +531,27 @@ def test_the_analysis_and_ablation_notebooks_show_plain_markdown_with_every_figu
     assert any(isinstance(o, Markdown) and o.data.startswith("*Figure 1. ") for o in shown)
 
 
+def test_a_study_page_of_its_own_numbers_its_one_figure_1_while_the_ablations_page_keeps_its_number(
+        tmp_path, monkeypatch):
+    """The second study's own page (its notebook) showed one figure, captioned "Figure 2." as on the Ablations
+    page, which shows every study."""
+    from IPython.display import Markdown
+
+    from cifar100lab.report import display
+    root = write_fake_campaign(tmp_path / "runs")
+    manifest = records.read_json(root / records.MANIFEST)
+    manifest["studies"].insert(0, {**manifest["studies"][0], "name": "first"})
+    records.atomic_write_json(root / records.MANIFEST, manifest)
+    result = report.write_study_report("mini", "eca_kernel", tmp_path / "runs", tmp_path / "gen")
+    assert "\nFigure 2. " in (tmp_path / "gen" / "study-eca_kernel_en.md").read_text()
+    assert "\n图 2. " in (tmp_path / "gen" / "study-eca_kernel_zh.md").read_text()
+    for lang, first in ((None, "*Figure 1. "), ("zh", "*图 1. ")):  # the notebook shows English
+        shown = _displayed(monkeypatch)
+        display.show_study(result, *[lang] if lang else [])
+        captions = [o.data for o in shown if isinstance(o, Markdown) and o.data.startswith("*")]
+        assert len(captions) == 1 and captions[0].startswith(first), captions
+
+
 def test_an_evaluation_shows_its_dataset_and_says_when_it_is_not_cifar(monkeypatch):
     """The evaluate notebook showed the raw metrics dict, its dataset cut off inside it."""
     from IPython.display import Markdown

@@ -151,9 +151,14 @@ def notebook_parts(text: str, folder: Path) -> list[tuple[str, str] | tuple[str,
 
 def show_markdown(path: Path) -> list[str]:
     """A generated Markdown fragment, rendered with its figures (:func:`notebook_parts`); the figures' names."""
+    return show_text(Path(path).read_text(encoding="utf-8"), Path(path).parent)
+
+
+def show_text(text: str, folder: Path) -> list[str]:
+    """Markdown in a generated fragment's form, its figures in ``folder``, as :func:`show_markdown` shows it."""
     from IPython.display import Image, Markdown, display
     shown = []
-    for part in notebook_parts(Path(path).read_text(encoding="utf-8"), Path(path).parent):
+    for part in notebook_parts(text, Path(folder)):
         if part[0] == "markdown":
             display(Markdown(part[1]))
         elif part[1].exists():
@@ -171,6 +176,7 @@ def show_campaign(results: dict) -> None:
             display(Image(filename=str(Path(results["out_dir"]) / name)))
 
 
-def show_study(result: dict) -> None:
-    show_markdown(Path(result["out_dir"]) / f"study-{result['study']['name']}_en.md")
+def show_study(result: dict, lang: str = "en") -> None:
+    """The study as its own page shows it: its one figure is Figure 1, not its number on the Ablations page."""
+    show_text(result["standalone"][lang], Path(result["out_dir"]))
 

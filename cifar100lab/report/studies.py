@@ -189,25 +189,33 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     records.atomic_write_text(out / f"study-{study}.csv", f"# {study_label(ctx, df, 'en')}\n" + csv_text)
     claims = pd.read_csv(REFERENCE / "original_ablations.csv")
     claims = claims[claims.study == study]
-    seeds = int(df.seeds.max()) if len(df) else 0
-    number = [s["name"] for s in manifest["studies"]].index(study) + 1  # figures numbered per page: one per study
+    # The Ablations page shows every study, one figure each; the study's own page (its notebook) shows one.
+    number = [s["name"] for s in manifest["studies"]].index(study) + 1
+    standalone = {}
     for lang in LANGS:
         title = st["title"].get(lang, st["name"])
         notice = say("not_cifar_title", lang) if ctx["kind"] != "real" else ""
         figure = figure_study(df, title, lang, X_COLUMN[st.get("x_axis") or "variant"], notice)
         save(figure, out / f"study-{study}_{lang}.png")
-        cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
-        text = (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n*{study_label(ctx, df, lang)}.*\n\n"
-                + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
-                + study_prose(df, lang) + "\n"
-                + markdown_table(study_display(df, claims, lang)) + "\n"
-                + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
-                + figure_block(f"study-{study}_{lang}.png",
-                               f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}",
-                               study_alt(df, title, lang)))
         record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang)})
-        (out / f"study-{study}_{lang}.md").write_text(text, encoding="utf-8")
-    return {"study": st, "table": df, "context": ctx, "out_dir": str(out)}
+        (out / f"study-{study}_{lang}.md").write_text(study_text(st, df, ctx, claims, lang, number), encoding="utf-8")
+        standalone[lang] = study_text(st, df, ctx, claims, lang, 1)
+    return {"study": st, "table": df, "context": ctx, "out_dir": str(out), "standalone": standalone}
+
+
+def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang: str, number: int) -> str:
+    """A study's section: question, scale, prose, table, and its figure as the page's figure ``number``."""
+    title, study = st["title"].get(lang, st["name"]), st["name"]
+    seeds = int(df.seeds.max()) if len(df) else 0
+    cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
+    return (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n*{study_label(ctx, df, lang)}.*\n\n"
+            + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
+            + study_prose(df, lang) + "\n"
+            + markdown_table(study_display(df, claims, lang)) + "\n"
+            + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
+            + figure_block(f"study-{study}_{lang}.png",
+                           f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}",
+                           study_alt(df, title, lang)))
 
 
 def left_out_note(st: dict, lang: str) -> str:
