@@ -72,6 +72,23 @@ def check_folder(path, flag: str, what: str) -> None:
         raise ConfigError(f"{flag} {path}: {there} is not a folder; give {what}")
 
 
+BOOK_FOLDER = ("a book folder is a Jupyter Book's source folder, the one that holds _toc.yml; give one "
+               "(default: book)")
+
+
+def check_book(a) -> None:
+    """A command's ``--book`` that is no book folder (a typo, a file, a folder without _toc.yml) is refused
+    before any work: the campaign and the robustness analysis would write their pages into it, and only
+    ``book``, run after them, would find that it is no book."""
+    from .config_files import ConfigError
+    if getattr(a, "book", None) is None or getattr(a, "no_book", False):
+        return
+    book = Path(a.book)
+    if not (book / "_toc.yml").is_file():  # what jupyter-book builds from; without it, it prints its usage text
+        why = "it does not exist" if not book.exists() else "it is a file" if not book.is_dir() else "it holds no _toc.yml"
+        raise ConfigError(f"--book {a.book} is not a book folder ({why}): {BOOK_FOLDER}")
+
+
 def cmd_campaign(a) -> int:
     from . import campaign as C
     from .config_files import ConfigError
@@ -84,7 +101,6 @@ def cmd_campaign(a) -> int:
     from .settings import parse_set
     try:
         check_folder(a.runs_root, "--runs-root", "the folder that holds <campaign>/<run> folders (default: runs)")
-        check_folder(a.book, "--book", "the book folder the analysis writes pages into (default: book)")
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=parse_set(a.set))
         if a.jobs is not None:
@@ -172,10 +188,6 @@ def _campaign_here(camp, a) -> int:
 
 
 def cmd_book(a) -> int:
-    from .config_files import ConfigError
-    if not (Path(a.book) / "_toc.yml").is_file():  # jupyter-book would answer with its usage text
-        raise ConfigError(f"--book {a.book} is not a book folder (it holds no _toc.yml); give the folder that does "
-                          f"(default: book)")
     from jupyter_book.cli.main import find_config_path
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", a.book, "-W", "-n", "--keep-going"]
     if subprocess.run(cmd).returncode:
@@ -215,8 +227,6 @@ def cmd_evaluate(a) -> int:
 
 def cmd_robustness(a) -> int:
     from .robustness.analyse import analyse_campaign
-    if not a.no_book:  # before any work: the chapter is written after the analysis
-        check_folder(a.book, "--book", "the book folder the chapter is written into (default: book)")
     summary = analyse_campaign(a.folder, a.data_root, a.force)
     print(", ".join(f"{status} {len(rids)}" for status, rids in summary.items()) or "no model runs")
     if not a.no_book:  # the chapter from these results, which `book` builds (it never reads the runs itself)
@@ -375,6 +385,7 @@ def main(argv=None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
     try:
+        check_book(a)  # every command's --book, before the command starts any work
         # a listing only reads files: it skips the signal handling of commands that start kernels (and the
         # torch import that comes with it)
         with _stop_signals() if not getattr(a, "reads_only", False) else contextlib.nullcontext():

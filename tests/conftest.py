@@ -141,6 +141,14 @@ def copy_repo_book(tmp_path):
     return dst
 
 
+def scratch_book(folder: Path) -> Path:
+    """A book folder (it holds _toc.yml) for a command's --book, which refuses a folder that is no book."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "_toc.yml").exists():  # a copy of the repository's book keeps its own
+        (folder / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def reader_book(tmp_path_factory) -> Path:
     """The book built once per session from a fake campaign's records (tests/book_reader.py), shared by every

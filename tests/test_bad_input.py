@@ -7,7 +7,7 @@ import os
 import warnings
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, scratch_book
 from test_records import _campaign, _fake_execute
 
 from cifar100lab import campaign as C
@@ -18,6 +18,17 @@ from cifar100lab.executors import local, slurm
 from cifar100lab.runs import describe, stale_fields
 
 MODELS = "models: [resnet_20]\n"
+
+
+def _book(tmp_path):
+    """The book folder a campaign's --book names (a folder that is no book is refused first)."""
+    return scratch_book(tmp_path / "book")
+
+
+def _written(tmp_path) -> list[str]:
+    """What is in ``tmp_path``, the scratch book counted only when something was written into it."""
+    return sorted(p.name for p in tmp_path.iterdir()
+                  if p.name != "book" or {q.name for q in p.iterdir()} != {"_toc.yml"})
 
 
 def _refused(result, *parts):
@@ -74,10 +85,10 @@ def _refused(result, *parts):
 def test_bad_campaign_file_is_one_error_line_and_writes_nothing(tmp_path, capfd, text, parts):
     path = tmp_path / "c.yaml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    args = ["campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs", "--book", tmp_path / "book"]
+    args = ["campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs", "--book", _book(tmp_path)]
     for flag in ("--dry-run", "--no-analysis"):  # the dry run first: a real run that is not refused trains
         _refused(run_cli(capfd, *args, flag), *parts)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no runs, book or data folder
+    assert _written(tmp_path) == ["c.yaml"]  # no runs, book pages or data folder
 
 
 def test_more_processes_than_this_machine_has_are_refused_before_the_data_or_the_manifest_is_written(
@@ -87,9 +98,9 @@ def test_more_processes_than_this_machine_has_are_refused_before_the_data_or_the
     path = tmp_path / "c.yaml"
     path.write_text(MODELS + f"num_processes: {cpus + 1}\ndefaults: {{data_root: {tmp_path / 'data'}}}\n")
     _refused(run_cli(capfd, "campaign", path, "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
-                     "--book", tmp_path / "book", "--no-analysis"),
+                     "--book", _book(tmp_path), "--no-analysis"),
              f"c.yaml: num_processes={cpus + 1} exceeds the {cpus} CPUs of this machine; use 'auto' or at most {cpus}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+    assert _written(tmp_path) == ["c.yaml"]
 
 
 STUDY = "variants: [{label: a, model: resnet_20}]\n"
@@ -112,15 +123,15 @@ def test_bad_study_file_is_one_error_line_in_a_dry_and_a_real_run_and_writes_not
     (tmp_path / "s.yaml").write_text(text)
     (tmp_path / "c.yaml").write_text("studies: [s.yaml]\n")
     args = ["campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
-            "--book", tmp_path / "book"]
+            "--book", _book(tmp_path)]
     for flag in ("--dry-run", "--no-analysis"):  # the dry run first: a real run that is not refused trains
         _refused(run_cli(capfd, *args, flag), *parts)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "s.yaml"]
+    assert _written(tmp_path) == ["c.yaml", "s.yaml"]
 
 
 @pytest.mark.parametrize("flag, given, parts", [
-    ("--book", "README.md", ["--book {tmp}/README.md: {tmp}/README.md is not a folder; give the book folder"]),
-    ("--book", "README.md/book", ["--book {tmp}/README.md/book: {tmp}/README.md is not a folder"]),
+    ("--book", "README.md", ["--book {tmp}/README.md is not a book folder (it is a file): a book folder is"]),
+    ("--book", "README.md/book", ["--book {tmp}/README.md/book is not a book folder (it does not exist)"]),
     ("--runs-root", "README.md", ["--runs-root {tmp}/README.md: {tmp}/README.md is not a folder; give the folder "
                                   "that holds <campaign>/<run> folders"]),
 ], ids=["book-file", "book-under-a-file", "runs-root-file"])
@@ -128,11 +139,11 @@ def test_a_folder_flag_that_names_a_file_is_refused_before_any_run(tmp_path, cap
     """--book README.md passed the dry run, then failed after every run: README.md/generated: not a directory."""
     (tmp_path / "README.md").write_text("kept\n")
     (tmp_path / "c.yaml").write_text(MODELS)
-    folders = {"--runs-root": tmp_path / "runs", "--book": tmp_path / "book", flag: tmp_path / given}
+    folders = {"--runs-root": tmp_path / "runs", "--book": _book(tmp_path), flag: tmp_path / given}
     args = ["campaign", tmp_path / "c.yaml", "--dataset", "synthetic", *[x for kv in folders.items() for x in kv]]
     for more in (["--dry-run"], ["--no-analysis"]):
         _refused(run_cli(capfd, *args, *more), *[p.format(tmp=tmp_path) for p in parts])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "c.yaml"]
+    assert _written(tmp_path) == ["README.md", "c.yaml"]
     assert (tmp_path / "README.md").read_text() == "kept\n"
 
 
@@ -227,11 +238,11 @@ def test_dry_run_with_missing_data_root_creates_nothing_and_says_where_the_data_
     path = tmp_path / "c.yaml"
     path.write_text(MODELS + f"defaults: {{epochs: 1, data_root: {data}}}\n")
     result = run_cli(capfd, "campaign", path, "--dataset", "fashion-mnist", "--dry-run",
-                     "--runs-root", tmp_path / "runs", "--book", tmp_path / "book")
+                     "--runs-root", tmp_path / "runs", "--book", _book(tmp_path))
     assert result.returncode == 0, result.stderr
     assert f"data: fashion-mnist not in {data}/FashionMNIST/raw: a real run decompresses it" in result.stdout
     assert "c-resnet_20-s0 new" in result.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+    assert _written(tmp_path) == ["c.yaml"]
 
 
 def test_train_refused_for_missing_data_leaves_no_run_folder(tmp_path, capfd):
@@ -291,7 +302,7 @@ def test_damaged_record_is_named_and_reported_while_the_other_runs_go_on(tmp_pat
     (damaged.run_dir / records.RECORD).write_bytes(DAMAGE[damage])
     with pytest.raises(records.RecordError, match=f"{damaged.run_dir / records.RECORD} is damaged"):
         records.load(damaged.run_dir)
-    args = ["campaign", path, "--runs-root", runs, "--book", tmp_path / "book", "--no-analysis"]
+    args = ["campaign", path, "--runs-root", runs, "--book", _book(tmp_path), "--no-analysis"]
     dry = run_cli(capfd, *args, "--dry-run")
     assert dry.returncode == 0 and f"{damaged.run_id} damaged ({damaged.run_dir / records.RECORD} is damaged" in dry.stdout
     monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, scratch_book
 
 from cifar100lab import cli, records
 from cifar100lab.models import model_names
@@ -27,7 +27,8 @@ MINI_MODELS = ["resnet_20", "ghost_resnet_20", "deit_tiny"]
 
 
 def campaign_cmd(yaml_path, runs, book, *extra):
-    return [PY, "-m", "cifar100lab", "campaign", str(yaml_path), "--runs-root", str(runs), "--book", str(book), *extra]
+    return [PY, "-m", "cifar100lab", "campaign", str(yaml_path), "--runs-root", str(runs), "--book",
+            str(scratch_book(book)), *extra]
 
 
 def campaign_here(yaml_path, runs, book, *extra) -> subprocess.CompletedProcess:

@@ -48,11 +48,27 @@ def test_a_campaign_file_that_is_a_folder_is_called_a_folder_not_missing(tmp_pat
     assert not (tmp_path / "runs").exists()
 
 
-def test_book_of_a_folder_that_is_not_a_book_is_one_error_line(tmp_path, capfd):
-    proc = run_cli(capfd, "book", "--book", tmp_path / "boo")  # jupyter-book would print its usage text
+BOOK = ("a book folder is a Jupyter Book's source folder, the one that holds _toc.yml; give one (default: book)")
+
+
+@pytest.mark.parametrize("given, why", [("boko", "it does not exist"), ("notes.md", "it is a file"),
+                                        ("empty", "it holds no _toc.yml")])
+@pytest.mark.parametrize("command", ["campaign", "tune", "robustness", "book"])
+def test_every_command_refuses_a_book_flag_that_is_no_book_before_any_work(tmp_path, capfd, command, given, why):
+    """A typo'd --book, a file or a folder without _toc.yml passed the campaign, tune and robustness commands:
+    they ran, wrote their pages into it, and only `book` afterwards said it was no book."""
+    (tmp_path / "notes.md").write_text("kept\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "c.yaml").write_text("models: [resnet_20]\n")
+    (tmp_path / "camp").mkdir()
+    args = {"campaign": ["c.yaml", "--dataset", "synthetic", "--dry-run", "--runs-root", tmp_path / "runs"],
+            "tune": [ROOT / "params/tune/resnet56-sgd.yaml", "--runs-root", tmp_path / "runs"],
+            "robustness": [tmp_path / "camp"], "book": []}[command]
+    proc = run_cli(capfd, command, *[tmp_path / a if a == "c.yaml" else a for a in args], "--book", tmp_path / given)
     assert proc.returncode == 2 and proc.stderr == (
-        f"error: --book {tmp_path / 'boo'} is not a book folder (it holds no _toc.yml); give the folder that does "
-        f"(default: book)\n") and proc.stdout == ""
+        f"error: --book {tmp_path / given} is not a book folder ({why}): {BOOK}\n") and proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "camp", "empty", "notes.md"]
+    assert not any((tmp_path / "camp").iterdir()) and (tmp_path / "notes.md").read_text() == "kept\n"
 
 
 def test_every_settings_file_a_commands_help_gives_as_an_example_exists(monkeypatch):

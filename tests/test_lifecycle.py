@@ -15,7 +15,7 @@ import papermill as pm
 import psutil
 import pytest
 import yaml
-from conftest import ROOT, dies_in_epoch, fill, hold_lock, run_cli, tiny_config
+from conftest import ROOT, dies_in_epoch, fill, hold_lock, run_cli, scratch_book, tiny_config
 
 from cifar100lab import campaign as C
 from cifar100lab import cli, kernels, records
@@ -72,7 +72,7 @@ def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_k
     # A terminal's foreground command starts with Ctrl-C's default action, whatever this worker process inherited
     # or was given (a process that starts with SIGINT ignored keeps it ignored, as a shell's `cmd &` does).
     proc = subprocess.Popen([sys.executable, "-m", "cifar100lab", "campaign", str(path), "--runs-root", str(runs),
-                             "--book", str(tmp_path / "book"), "--jobs", "1"], cwd=ROOT, text=True,
+                             "--book", str(scratch_book(tmp_path / "book")), "--jobs", "1"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
@@ -113,7 +113,8 @@ def test_a_stop_signal_to_a_campaign_kills_its_kernel_prints_one_line_and_exits_
     code = ("import sys; from pathlib import Path; from cifar100lab import cli; from cifar100lab.executors import local\n"
             "local.NOTEBOOKS = Path(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(books), "campaign", str(path), "--runs-root", str(runs),
-                             "--book", str(tmp_path / "book"), "--jobs", "1", "--no-analysis"], cwd=ROOT, text=True,
+                             "--book", str(scratch_book(tmp_path / "book")), "--jobs", "1", "--no-analysis"], cwd=ROOT,
+                            text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     pid_file = runs / "life" / "life-resnet_20-s0" / "kernel.pid"
     wait_for(lambda: pid_file.exists() and pid_file.read_text(), proc)
@@ -155,7 +156,7 @@ def snapshot(*folders: Path) -> dict:
 
 def test_the_campaign_that_loses_the_lock_leaves_every_file_of_the_holder_as_it_was(tmp_path, synthetic_root,
                                                                                     monkeypatch, capfd):
-    runs, book = tmp_path / "runs", tmp_path / "book"
+    runs, book = tmp_path / "runs", scratch_book(tmp_path / "book")
     path = write_campaign(tmp_path, synthetic_root)
     camp = C.load_campaign(path, runs_root=runs, book_dir=book)
     held, free = camp.runs
@@ -200,7 +201,7 @@ def test_a_campaign_that_cannot_write_at_start_says_so_in_one_line_exits_2_and_k
     manifest = runs / "life" / records.MANIFEST
     records.atomic_write_json(manifest, {"name": "life", "runs": ["from before"]})
     kept = manifest.read_bytes()
-    main_args = ["campaign", str(path), "--runs-root", str(runs), "--book", str(tmp_path / "book")]
+    main_args = ["campaign", str(path), "--runs-root", str(runs), "--book", str(scratch_book(tmp_path / "book"))]
     fill(small_disk)
     code = cli.main(main_args)
     err = capsys.readouterr().err

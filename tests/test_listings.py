@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, scratch_book
 
 from cifar100lab import model_catalog
 from cifar100lab.model_catalog import measure_catalog, read_catalog, registry_fingerprint
@@ -211,7 +211,7 @@ def test_a_campaign_says_when_the_model_counts_are_not_cached(tmp_path, monkeypa
     the cache is saved: the campaign says so (on stderr), and says nothing while the cache holds."""
     camp = tmp_path / "c.yaml"
     camp.write_text("name: t\ndataset: synthetic\nmodels: [resnet_20]\ndefaults: {epochs: 1}\n")
-    args = ("campaign", camp, "--dry-run", "--runs-root", tmp_path / "runs", "--book", tmp_path / "book")
+    args = ("campaign", camp, "--dry-run", "--runs-root", tmp_path / "runs", "--book", scratch_book(tmp_path / "book"))
     held = run_cli(capfd, *args)
     assert held.returncode == 0 and "update-cache" not in held.stderr
     models_dir = tmp_path / "models"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import dies_in_epoch, hold_lock, run_cli, tiny_config
+from conftest import dies_in_epoch, hold_lock, run_cli, scratch_book, tiny_config
 
 from cifar100lab import campaign as C
 from cifar100lab import locks, records
@@ -152,7 +152,7 @@ def test_complete_run_with_a_changed_config_is_stale_and_reruns_only_with_force(
     local.execute(C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs), runs, log=lambda *_: None)
     assert len(calls) == 2
     edited = _campaign(tmp_path, synthetic_root, epochs=2, overrides={"lr": 0.05})  # the YAML is edited
-    args = ["campaign", str(edited), "--runs-root", str(runs), "--book", str(tmp_path / "book"), "--no-analysis"]
+    args = ["campaign", str(edited), "--runs-root", str(runs), "--book", str(scratch_book(tmp_path / "book")), "--no-analysis"]
     assert cli_main(args + ["--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("stale") == 2 and "epochs: 1 → 2" in out and "overrides: {} → {'lr': 0.05}" in out
@@ -176,7 +176,7 @@ def test_runs_kept_stale_by_a_dataset_change_are_told_how_to_go_on_with_the_reco
         rec = records.load(run.run_dir)
         records.save(run.run_dir, {**rec, "config": {**rec["config"], "dataset": "fashion-mnist"}})
     args = ["campaign", str(_campaign(tmp_path, synthetic_root)), "--runs-root", str(runs), "--book",
-            str(tmp_path / "book"), "--no-analysis"]
+            str(scratch_book(tmp_path / "book")), "--no-analysis"]
     assert cli_main(args) == 3 and len(calls) == 2
     out = capsys.readouterr().out
     assert ("  stale: 2 run(s) complete, but the campaign now asks dataset: 'fashion-mnist' → 'synthetic': "
@@ -317,7 +317,7 @@ def test_campaign_command_next_to_a_running_campaign_reports_locked_runs_and_exi
     camp = C.load_campaign(path, runs_root=runs)
     holders = [hold_lock(local.campaign_lock(camp, runs))] + [hold_lock(run_lock(r)) for r in camp.runs]
     try:
-        proc = run_cli(capfd, "campaign", path, "--runs-root", runs, "--book", tmp_path / "book")
+        proc = run_cli(capfd, "campaign", path, "--runs-root", runs, "--book", scratch_book(tmp_path / "book"))
     finally:
         for p in holders:
             p.kill()
@@ -546,7 +546,7 @@ def test_an_interrupted_run_whose_settings_were_edited_is_named_before_a_kernel_
                                                                   config=run.config.to_dict()), "stopped", epochs_done=0))
     monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
     edited = _campaign(tmp_path, synthetic_root, epochs=3)
-    args = ["campaign", str(edited), "--runs-root", str(runs), "--book", str(tmp_path / "book"), "--no-analysis"]
+    args = ["campaign", str(edited), "--runs-root", str(runs), "--book", str(scratch_book(tmp_path / "book")), "--no-analysis"]
     assert cli_main(args) == 3 and calls == []
     out = capsys.readouterr().out
     assert ("rel-resnet_20-s0: not resumed: its checkpoint was trained with other settings than the campaign now asks "

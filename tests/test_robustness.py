@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import ROOT, run_cli, tiny_config
+from conftest import ROOT, run_cli, scratch_book, tiny_config
 
 from cifar100lab.config import ConfigError
 from cifar100lab.robustness.calibration import binned_ece, ece_interval, expected_calibration_error, reliability
@@ -319,7 +319,7 @@ def test_the_robustness_command_writes_the_chapter_that_book_builds(trained_camp
     and the command wrote only robustness.json files: the chapter kept saying there were no results."""
     from cifar100lab.report import robustness as page
     monkeypatch.setattr(page, "_figures", lambda results, out: {})  # the figures cost seconds; the page is the point
-    done = run_cli(capfd, "robustness", trained_campaign, "--book", tmp_path / "book")
+    done = run_cli(capfd, "robustness", trained_campaign, "--book", scratch_book(tmp_path / "book"))
     assert done.returncode == 0, done.stderr
     en = (tmp_path / "book" / "generated" / "robustness_en.md").read_text()
     assert "Campaign **c**" in en and "| resnet_20 |" in en and "No robustness results yet" not in en
@@ -332,4 +332,4 @@ def test_a_book_flag_naming_a_file_is_refused_before_any_run_is_analysed(trained
     (tmp_path / "notes.md").write_text("# notes\n")
     done = run_cli(capfd, "robustness", trained_campaign, "--book", tmp_path / "notes.md", "--force")
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert "--book" in done.stderr and "is not a folder" in done.stderr and not done.stdout
+    assert "--book" in done.stderr and "is not a book folder (it is a file)" in done.stderr and not done.stdout

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from conftest import scratch_book
 from mariadb_server import LocalMariaDB, MariaDBUnavailable
 from slurm_cluster import LocalSlurm, SlurmUnavailable
 
@@ -37,7 +38,8 @@ def campaign(yaml_path, runs, book, *extra) -> tuple[int, str]:
     """The campaign command in this process (torch is imported once); its exit code and output."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = cli.main(["campaign", str(yaml_path), "--runs-root", str(runs), "--book", str(book), "--no-analysis",
+        code = cli.main(["campaign", str(yaml_path), "--runs-root", str(runs), "--book", str(scratch_book(book)),
+                         "--no-analysis",
                          *extra])
     return code, out.getvalue()
 
@@ -236,7 +238,8 @@ def test_a_slurm_that_cannot_take_jobs_is_one_error_line_before_the_data_or_the_
     yaml_path = write_campaign(tmp_path / "c.yaml", tmp_path / "data", "c", ["resnet_20"])
     code, out = campaign(yaml_path, tmp_path / "runs", tmp_path / "book", "--executor", "slurm")
     assert code == 2 and out.startswith(f"error: {why}") and out.count("\n") == 1, out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "c.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "book", "c.yaml"]  # the book as it was given
+    assert [p.name for p in (tmp_path / "book").iterdir()] == ["_toc.yml"]
 
 
 def test_submitting_while_a_local_campaign_process_runs_the_campaign_is_one_error_line(tmp_path, monkeypatch,

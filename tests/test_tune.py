@@ -10,7 +10,7 @@ import time
 
 import optuna
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, scratch_book
 
 from cifar100lab import records
 from cifar100lab.attempt import start_record
@@ -115,10 +115,11 @@ def test_a_study_file_whose_search_changed_is_refused_before_any_trial_and_the_s
     changed = STUDY.format(root=synthetic_root, n_trials=2).replace("lr: {low: 0.01, high: 0.5, log: true}", search)
     kept = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     _refused(run_cli(capfd, "tune", _study(tmp_path, synthetic_root, text=changed), *args, "--runs-root", runs,
-                     "--book", tmp_path / "book"),
+                     "--book", scratch_book(tmp_path / "book")),
              "study tiny in sqlite:///", "searched batch_size choices [16, 32], lr 0.01..0.5 log;",
              f"searches batch_size choices [16, 32], {now}", "give it another name (the file's study: key)")
-    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == kept and not (tmp_path / "book").exists()
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == kept
+    assert [p.name for p in (tmp_path / "book").iterdir()] == ["_toc.yml"]  # no page written
 
 
 @pytest.mark.parametrize("change, now", [
@@ -140,10 +141,11 @@ def test_a_study_file_whose_fixed_settings_changed_is_refused_before_any_trial_a
     kept = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
     for args in ([], ["--finish"]):
         _refused(run_cli(capfd, "tune", _study(tmp_path, synthetic_root, text=text.replace(*change)), *args,
-                         "--runs-root", runs, "--book", tmp_path / "book"),
+                         "--runs-root", runs, "--book", scratch_book(tmp_path / "book")),
                  "study tiny in sqlite:///", "ran its trials with other fixed settings", now,
                  "give it another name (the file's study: key)")
-        assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == kept and not (tmp_path / "book").exists()
+        assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == kept
+        assert [p.name for p in (tmp_path / "book").iterdir()] == ["_toc.yml"]  # no page written
     # more trials, another data folder: the same study, resumed
     again = load_study_file(_study(tmp_path, synthetic_root, text=text.replace(f"data_root: {synthetic_root}",
                                                                                f"data_root: {tmp_path}")))
@@ -465,7 +467,7 @@ def test_tune_then_finish_end_to_end_trials_are_notebook_runs_and_only_the_rerun
         tmp_path, capfd, synthetic_root):
     text = STUDY.format(root=synthetic_root, n_trials=1).replace("seeds: [0, 1]", "seeds: [1]")
     path = _study(tmp_path, synthetic_root, text=text)
-    runs, book = tmp_path / "runs", tmp_path / "book"
+    runs, book = tmp_path / "runs", scratch_book(tmp_path / "book")
     tuned = run_cli(capfd, "tune", path, "--runs-root", runs, "--book", book)
     assert tuned.returncode == 0 and "study tiny: complete 1" in tuned.stdout, tuned.stdout + tuned.stderr
     trial = records.load(runs / "tiny" / "tiny-t0000")

@@ -25,6 +25,8 @@ from cifar100lab.data import write_synthetic_cifar100  # noqa: E402
 
 def campaign(spec: Path, folder: Path, stop_after: float | None = None, signum=signal.SIGINT):
     """The campaign run into ``folder``, stopped after ``stop_after`` seconds: its exit status and output."""
+    (folder / "book").mkdir(parents=True, exist_ok=True)  # a book folder: --book refuses one without _toc.yml
+    (folder / "book" / "_toc.yml").touch()
     cmd = [sys.executable, "-m", "cifar100lab", "campaign", str(spec), "--runs-root", str(folder / "runs"),
            "--book", str(folder / "book")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
