@@ -227,6 +227,18 @@ def test_ema_top1_stands_beside_the_raw_top1_in_the_table_and_the_prose_in_both_
     assert "builds the same network" not in en
 
 
+def test_a_study_whose_every_variant_failed_says_its_highest_top1_ranks_failures(reg):
+    """Every quick-campaign regularisation run diverged or stayed at chance (the Note column said so), and the
+    prose still named "the highest mean top-1" as if it were a finding."""
+    healthy = reg[0]["table"]
+    failed = healthy.assign(diverged=[{"epoch": 1, "loss": 30.0}] * len(healthy))
+    assert "rank trainings that failed" not in studies.study_prose(healthy, "en")
+    en, zh = studies.study_prose(failed, "en"), studies.study_prose(failed, "zh")
+    assert ("3 seeds). Every variant's runs diverged or ended at or below chance (the table's Note column): these "
+            "numbers rank trainings that failed, not the variants.") in en  # right after the highest
+    assert "每个变体的运行都发散或不高于随机水平（见表中备注列）" in zh
+
+
 def test_a_study_without_ema_has_no_ema_column(tmp_path):
     from fake_campaign import write_fake_campaign
     write_fake_campaign(tmp_path / "runs")

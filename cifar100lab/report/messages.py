@@ -192,6 +192,10 @@ MESSAGES = {
                   "zh": "平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
     "study_top_model": {"en": "For {model}, the highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
                         "zh": "{model} 中平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
+    "study_all_failed": {
+        "en": "Every variant's runs diverged or ended at or below chance (the table's Note column): these numbers "
+              "rank trainings that failed, not the variants.",
+        "zh": "每个变体的运行都发散或不高于随机水平（见表中备注列）：这些数字比较的是失败的训练，而不是各变体。"},
     "study_one_seed": {
         "en": "With a single seed per variant the seed-to-seed spread is unknown, so **no variant is called "
               "better than another** here; run the study with several seeds (the `fast` or `full` profile).",

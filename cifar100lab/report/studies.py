@@ -107,6 +107,9 @@ def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
     per_model = bool((df.base != 0).any())
     facts = [_top(g, label, model if per_model else None) for model, g in
              (done.groupby("model", sort=False) if per_model else [(None, done)])]
+    # "the highest" of runs that all failed would read as a finding
+    if all(r.at_chance or isinstance(r.diverged, dict) for r in done.itertuples()):
+        facts.append(("study_all_failed", {}))
     significant = [r for r in df.itertuples() if r.beyond_spread]
     sep = "; " if lang == "en" else "；"
     if not (done.seeds > 1).all():
