@@ -10,6 +10,7 @@ from cifar100lab import records, report
 from cifar100lab.campaign import load_campaign, load_study, study_runs, write_manifest
 from cifar100lab.config import ConfigError
 from cifar100lab.report import figures, sources, studies, tables
+from cifar100lab.report.i18n import dataset_label
 
 REGULARISATION = ROOT / "params" / "ablations" / "regularisation.yaml"
 
@@ -88,6 +89,13 @@ def test_a_studys_yaml_alone_sets_whether_its_figure_plots_against_parameters(tm
     monkeypatch.setattr(studies, "figure_study", lambda *a, **k: made.append(figures.figure_study(*a, **k)) or made[-1])
     report.write_study_report("c", "s", tmp_path / "runs", tmp_path / "gen")
     assert [fig.axes[0].get_xlabel() for fig in made] == xlabels
+    # seen alone (a slide), the figure names its data as the campaign's figures do, not only "Not CIFAR-100"
+    assert all(dataset_label("synthetic")[lang] in fig._suptitle.get_text() for fig, lang in zip(made, ("en", "zh")))
+    for fig in made:  # the labels beside the points stay inside the axes (the rightmost ran past its frame)
+        fig.canvas.draw()
+        frame = fig.axes[0].get_window_extent()
+        for text in fig.axes[0].texts:
+            assert text.get_window_extent().x1 <= frame.x1, text.get_text()
     plt.close("all")
 
 

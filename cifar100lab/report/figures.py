@@ -23,12 +23,16 @@ def save(fig, path: Path) -> str:
     return Path(path).name
 
 
-def mark_not_cifar(fig, ctx: dict, lang: str):
-    """``fig`` headed with its dataset and "Not CIFAR-100" when its runs were on a stand-in or synthetic data: a
+def not_cifar_heading(ctx: dict, lang: str) -> str:
+    """The dataset and "Not CIFAR-100" for a figure of runs on a stand-in or synthetic data ("" for CIFAR-100): a
     figure is also seen alone (downloaded, copied into slides), away from the page's notice."""
-    if ctx.get("kind") != "real":
-        fig.suptitle(f"{dataset_label(ctx.get('dataset'))[lang]} · {say('not_cifar_title', lang)}", fontsize=9,
-                     color="#9a3412", x=0.01, ha="left")
+    return f"{dataset_label(ctx.get('dataset'))[lang]} · {say('not_cifar_title', lang)}" if ctx.get("kind") != "real" else ""
+
+
+def mark_not_cifar(fig, ctx: dict, lang: str):
+    """``fig`` headed with :func:`not_cifar_heading`, where it has one."""
+    if heading := not_cifar_heading(ctx, lang):
+        fig.suptitle(heading, fontsize=9, color="#9a3412", x=0.01, ha="left")
         fig.tight_layout()
     return fig
 
@@ -232,6 +236,7 @@ def _study_params(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang: 
     sns.lineplot(data=points, x="params_m", y="top1", errorbar="sd", marker="o", ax=ax)
     for r in df.itertuples():
         ax.annotate(getattr(r, label), (r.params_m, r.mean), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.margins(x=0.12)  # room for the rightmost point's label inside the axes
     ax.set_xlabel(say("ax_params", lang).replace(", log scale", "").replace("，对数坐标", ""))
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import records
 from ..config_files import ConfigError
 from ..intervals import wilson
-from .figures import figure_study, save
+from .figures import figure_study, not_cifar_heading, save
 from .i18n import LANGS, dataset_label, say
 from .prose import provenance
 from .sources import (
@@ -197,7 +197,7 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     standalone = {}
     for lang in LANGS:
         title = st["title"].get(lang, st["name"])
-        notice = say("not_cifar_title", lang) if ctx["kind"] != "real" else ""
+        notice = not_cifar_heading(ctx, lang)
         figure = figure_study(df, title, lang, X_COLUMN[st.get("x_axis") or "variant"], notice)
         save(figure, out / f"study-{study}_{lang}.png")
         record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang)})
