@@ -165,7 +165,7 @@ def _campaign_here(camp, a) -> int:
     print(f"complete {len(summary['complete'])}, already done {len(summary['already'])}, "
           f"skipped {len(summary['skipped'])}, failed {len(summary['failed'])}"
           + "".join(f", {k} {len(summary[k])}" for k in ("stale", "locked", "damaged", "unresumable")
-                  if summary.get(k)))
+                  if summary.get(k)) + (f", left to Slurm {len(summary['slurm'])}" if summary.get("slurm") else ""))
     for rid in summary["failed"]:
         print(f"  failed: {rid} (log: {Path(a.runs_root) / camp.name / 'logs' / (rid + '.log')})")
     for line in skipped_lines([(rid, (records.load(Path(a.runs_root) / camp.name / rid) or {}).get("reason"))
@@ -182,8 +182,8 @@ def _campaign_here(camp, a) -> int:
         print(f"  not resumed: {rid} (its checkpoint has other settings than the campaign asks; see above)")
     if not a.no_analysis:
         local.analyse(camp, a.runs_root, a.book)
-    # 1: a run failed; 3: nothing failed, but not every run is up to date (stale, or held by another process)
-    up_to_date = not (summary["stale"] or summary["locked"] or summary.get("unresumable"))
+    # 1: a run failed; 3: nothing failed, but not every run is up to date (stale, held by another process or job)
+    up_to_date = not (summary["stale"] or summary["locked"] or summary.get("unresumable") or summary.get("slurm"))
     return 1 if summary["failed"] or summary["damaged"] else 0 if up_to_date else 3
 
 

@@ -292,6 +292,73 @@ def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_e
     assert env["NUM_NODES"] == "2"  # the record's hardware.nodes
 
 
+# ---- a local campaign beside the Slurm jobs of the same campaign ----
+
+def fake_notebooks(monkeypatch) -> list[str]:
+    """The local executor's notebooks, each writing a complete record at once; the run ids it executed."""
+    from cifar100lab.executors import local
+    executed = []
+
+    def execute(run, notebook, slot, log_dir, num_processes):
+        executed.append(run.run_id)
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        return 0, ""
+    monkeypatch.setattr(local, "execute_notebook", execute)
+    return executed
+
+
+def runs_submitted_as(tmp_path, synthetic_root, jobs: list[str]):
+    """A campaign with one run per job (seeds 0, 1, …), each submitted as that job: its YAML and runs root."""
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"], seeds=list(range(len(jobs))))
+    runs = tmp_path / "runs"
+    records.atomic_write_json(runs / "c" / "slurm.json", {"runs": {
+        f"c-resnet_20-s{seed}": {"job_id": job, "jobs": [job]} for seed, job in enumerate(jobs)}})
+    return yaml_path, runs
+
+
+def test_a_local_campaign_leaves_runs_to_their_live_slurm_jobs_and_trains_those_whose_job_ended_while_queued(
+        tmp_path, monkeypatch, synthetic_root):
+    """A queued job holds no run lock yet: the local campaign trained its run too, and the job then found the run
+    complete (or both trained it at once). Slurm says which jobs live; one cancelled while queued blocks nothing."""
+    fake_slurm(tmp_path, monkeypatch, squeue="echo '41|PENDING'\necho '42|RUNNING'", sacct="echo '43|CANCELLED by 0'")
+    executed = fake_notebooks(monkeypatch)
+    yaml_path, runs = runs_submitted_as(tmp_path, synthetic_root, ["41", "42", "43"])
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "local")
+    assert executed == ["c-resnet_20-s2"], out
+    assert "c-resnet_20-s0: left to Slurm job 41 (pending), not run here (`scancel 41` first to run it here)\n" in out
+    assert "c-resnet_20-s1: left to Slurm job 42 (running), not run here (`scancel 42` first to run it here)\n" in out
+    assert code == 3 and "complete 1, already done 0, skipped 0, failed 0, left to Slurm 2\n" in out, out
+
+
+def test_force_on_a_run_that_a_live_slurm_job_will_train_is_one_error_line_naming_the_job_to_scancel(
+        tmp_path, monkeypatch, synthetic_root):
+    """--force trained the run here, and the job trained it again over the result."""
+    fake_slurm(tmp_path, monkeypatch, squeue="echo '41|PENDING'", sacct="exit 0")
+    executed = fake_notebooks(monkeypatch)
+    yaml_path, runs = runs_submitted_as(tmp_path, synthetic_root, ["41", "42"])
+    records.atomic_write_json(runs / "c" / "c-resnet_20-s0" / records.RECORD, {"status": "complete"})
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "local", "--force")
+    assert code == 2 and out.endswith(
+        "error: --force would train 1 run(s) here that live Slurm jobs will train too (c-resnet_20-s0: job 41, "
+        "pending); `scancel 41` first, then run again (nothing was started)\n") and out.count("error") == 1, out
+    assert executed == [] and records.load(runs / "c" / "c-resnet_20-s0") == {"status": "complete"}  # not moved
+
+
+def test_where_slurm_cannot_be_asked_a_local_campaign_names_the_recorded_jobs_and_trains_their_runs(
+        tmp_path, monkeypatch, synthetic_root):
+    """A job id in slurm.json cannot be checked from a machine without Slurm: it must not block the run for good,
+    and the user learns which jobs would train it twice if they still live."""
+    fake_slurm(tmp_path, monkeypatch, sacct="exit 1",
+               squeue="echo 'squeue: fatal: Could not establish a configuration source' >&2\nexit 1")
+    executed = fake_notebooks(monkeypatch)
+    yaml_path, runs = runs_submitted_as(tmp_path, synthetic_root, ["41"])
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "local")
+    assert code == 0 and executed == ["c-resnet_20-s0"], out
+    assert ("warning: Slurm job(s) 41 of runs to do cannot be checked: `squeue --me -h -r -o %i|%T` failed (squeue: "
+            "fatal: Could not establish a configuration source); is Slurm reachable from here? Their runs are "
+            "trained here; if a job is still queued or running, `scancel` it, or it trains its run again\n") in out
+
+
 # ---- against a real single-node Slurm ----
 
 def test_local_slurm_that_cannot_start_says_exactly_why(tmp_path, monkeypatch):
@@ -456,6 +523,26 @@ def test_status_reports_each_runs_state_and_job(submitted):
     assert any(ln.split()[:3] == ["run", "state", "job"] for ln in out.splitlines()), out  # a header names them
     line = next(ln for ln in out.splitlines() if ln.startswith("other-s0 "))  # the id without the campaign's name
     assert line.split()[:4] == ["other-s0", "complete", state["three-other-s0"]["job_id"], "2/2"]
+
+
+def test_a_local_campaign_leaves_a_run_to_its_queued_job_and_trains_it_once_the_job_is_cancelled(
+        slurm, tmp_path, monkeypatch, synthetic_root):
+    """squeue's own words for a job array's task that waits for its begin time; then the same job scancel'd."""
+    yaml_path = write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"],
+                               executor={**EXECUTOR, "extra": {"begin": "now+1hour"}})
+    runs = tmp_path / "runs"
+    code, out = campaign(yaml_path, runs, tmp_path / "book")
+    job = records.read_json(runs / "c" / "slurm.json")["runs"]["c-resnet_20-s0"]["job_id"]
+    assert code == 0 and f"submitted 1 run(s) as one job array: {job}" in out, out
+    executed = fake_notebooks(monkeypatch)
+    try:
+        code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "local")
+        assert code == 3 and executed == [] and f"c-resnet_20-s0: left to Slurm job {job} (pending)" in out, out
+    finally:
+        subprocess.run(["scancel", job], check=True)
+    wait_for(lambda: job not in squeue(), 60, f"job {job} to leave the queue after scancel")
+    code, out = campaign(yaml_path, runs, tmp_path / "book", "--executor", "local")
+    assert code == 0 and executed == ["c-resnet_20-s0"] and "left to Slurm" not in out, out
 
 
 # ---- tune: two Slurm workers on one study in a real MariaDB server ----

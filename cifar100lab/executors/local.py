@@ -3,7 +3,8 @@ interrupted ones resume from their checkpoint, failures are recorded and do not 
 whose recorded config differs from what the campaign asks now are reported as stale (re-run with ``force``).
 
 One campaign per runs folder: a process holds OS locks on the campaign (for the manifest, the timing record and
-the analysis) and on each run it runs; a second process on the same campaign skips what the first holds.
+the analysis) and on each run it runs; a second process on the same campaign skips what the first holds, and
+runs that a live Slurm job of the campaign will train (queued, it holds no run lock yet) are left to it.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ from ..runs import (
     unresumable_note,
 )
 from ..step_graph import launch_conflict
+from .slurm_jobs import SlurmError, alive, job_states, recorded_jobs
 
 
 class CannotStart(RuntimeError):
@@ -87,6 +89,34 @@ def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, l
     for changed, run_ids in stale_groups(stale_by_run).items():  # one line per change, not per run
         log(f"stale, not re-run: {stale_note(changed, run_ids)}")
     return todo
+
+
+def leave_to_slurm(campaign: Campaign, runs_root, todo: list[Run], force: bool, summary: dict, log) -> list[Run]:
+    """``todo`` less the runs a live Slurm job will train (a queued job holds no run lock yet), each named and
+    listed as ``slurm``. Live is what Slurm says, not the record: a job cancelled or failed while queued blocks
+    nothing. ``force`` is refused for them, as the job would still train the run over this one. Where Slurm
+    cannot be asked, the jobs are named and their runs trained here: a job long gone must not block them."""
+    try:
+        jobs = recorded_jobs(campaign, runs_root, todo)
+        states = job_states(sorted(set(jobs.values())), then="")
+    except records.RecordError as e:  # only the Slurm executor needs slurm.json whole
+        log(f"warning: {e}; cannot tell which runs Slurm jobs will train, so every run to do is trained here")
+        return todo
+    except SlurmError as e:
+        log(f"warning: Slurm job(s) {', '.join(sorted(set(jobs.values())))} of runs to do cannot be checked: {e} "
+            f"Their runs are trained here; if a job is still queued or running, `scancel` it, or it trains its "
+            f"run again")
+        return todo
+    live = {rid: (job, states[job].lower()) for rid, job in jobs.items() if alive(states.get(job))}
+    if force and live:
+        raise ConfigError(f"--force would train {len(live)} run(s) here that live Slurm jobs will train too ("
+                          + "; ".join(f"{rid}: job {job}, {state}" for rid, (job, state) in live.items())
+                          + f"); `scancel {' '.join(sorted({job for job, _ in live.values()}))}` first, then run "
+                          f"again (nothing was started)")
+    for rid, (job, state) in live.items():
+        log(f"{rid}: left to Slurm job {job} ({state}), not run here (`scancel {job}` first to run it here)")
+    summary["slurm"] = list(live)
+    return [r for r in todo if r.run_id not in live]
 
 
 def refuse_both_flags(jobs, runs_per_gpu) -> None:
@@ -171,7 +201,8 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
             force: bool = False, retry_skipped: bool = False, jobs: int | None = None, runs_per_gpu: int | None = None,
             log=print) -> dict:
     """Execute every run not already done; returns {status: [run ids]}, with ``stale`` (complete runs whose
-    config changed, not re-run without ``force``) and ``locked`` (runs another campaign process holds).
+    config changed, not re-run without ``force``), ``locked`` (runs another campaign process holds) and ``slurm``
+    (runs a live Slurm job will train).
 
     This process holds the campaign's lock (for the manifest) and each run's lock while it runs it. A second
     process on the same campaign runs only what nobody holds and reports the rest as ``locked``. The locks are
@@ -186,7 +217,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         return _attempt(run, force, done, lambda r: execute_notebook(r, notebook, slot, log_dir, nproc))
 
     summary = {"complete": [], "skipped": [], "failed": [], "already": [], "stale": [], "locked": [], "damaged": [],
-               "unresumable": []}
+               "unresumable": [], "slurm": []}
     with contextlib.ExitStack() as held:
         owner = False  # of the campaign's lock, hence of its manifest and timing record
         try:
@@ -199,6 +230,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
             raise CannotStart(Path(runs_root) / campaign.name, e) from None
         todo = runs_to_do(campaign, force, done, summary, log)
+        todo = leave_to_slurm(campaign, runs_root, todo, force, summary, log)
         refuse_graphs_that_cannot_run(todo, jobs, nproc)
         skipped_before = sum(status_of(r) == "skipped" for r in campaign.runs if r.run_id in summary["already"])
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {dataset_entry(campaign.dataset).label['en']}; "

@@ -21,7 +21,6 @@ YAML (``executor:``) keys are :class:`cifar100lab.config.ExecutorConfig`'s; ``--
 """
 from __future__ import annotations
 
-import fcntl
 import io
 import math
 import os
@@ -49,13 +48,9 @@ from ..runs import (
 )
 from ..step_graph import launch_conflict
 from .local import campaign_lock
+from .slurm_jobs import STARTED, SlurmError, alive, job_states, last_line, locked, query, read_state, state_path
 
-STATE_FILE = "slurm.json"
 STOPPED_WAIT_S = 300  # after SIGTERM: longer than any KillWait, so preemption's SIGUSR2 or scancel's SIGKILL ends the job
-# Slurm states after which no job runs any more; every other state Slurm reports is a live job.
-FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-            "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"}
-STARTED = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
 STOPPED = {"CANCELLED", "PREEMPTED"}  # somebody (or the scheduler) stopped the job: its run resumes, as after Ctrl-C
 # submitit counts an interrupt as a time-out when the limit is short, and time-outs are
 # capped (3 requeues), so a computed limit is never shorter.
@@ -191,48 +186,7 @@ def note_job(run_dir: Path, job_env, attempts_before: int) -> None:
         pass
 
 
-# ---- state: which job runs which run, and what Slurm says about it ----
-
-def state_path(campaign: Campaign, runs_root) -> Path:
-    return Path(runs_root) / campaign.name / STATE_FILE
-
-
-def read_state(path: Path) -> dict:
-    return records.read_json(path) if path.exists() else {"runs": {}}
-
-
-@contextmanager
-def locked(path: Path):
-    """One submitter at a time per campaign (two at once could both see a run as new)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-class SlurmError(RuntimeError):
-    """Slurm could not be asked; nothing is submitted on a guess."""
-
-
-def last_line(text: str, limit: int = 300) -> str:
-    """The last line of a Slurm command's error text, where sbatch and squeue say why ("fatal: …"), so the
-    refusal stays one line."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= limit else line[:limit] + " …"
-
-
-def _query(cmd: list[str], required: bool) -> list[str]:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as e:
-        proc = subprocess.CompletedProcess(cmd, -1, "", str(e))
-    if proc.returncode == 0:
-        return proc.stdout.splitlines()
-    if required:  # without the live view every job would look gone, and live runs would be submitted again
-        raise SlurmError(f"`{' '.join(cmd)}` failed ({last_line(proc.stderr) or proc.returncode}); is Slurm "
-                         f"reachable from here? Nothing was submitted.")
-    return []  # sacct without accounting: squeue alone knows the live jobs
+# ---- state: what Slurm and the records say of each run (slurm_jobs: which job runs which) ----
 
 
 def check_ready(campaign: Campaign, runs_root) -> None:
@@ -240,31 +194,18 @@ def check_ready(campaign: Campaign, runs_root) -> None:
     sbatch is on PATH and Slurm's controller answers. The first submission asks Slurm nothing else before
     sbatch, which would fail only after every job's files were written."""
     read_state(state_path(campaign, runs_root))  # damaged: the first thing to mend, whatever Slurm says
+    refuse_while_run_here(campaign, runs_root)
+    if shutil.which("sbatch") is None:
+        raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
+    query(["squeue", "--me", "-h", "-o", "%i"], required=True)
+
+
+def refuse_while_run_here(campaign: Campaign, runs_root) -> None:
+    """A local campaign process holds the campaign: its runs to do have no run lock yet, so jobs would train
+    them beside it."""
     if holder := locks.holder(campaign_lock(campaign, runs_root)):
         raise ConfigError(f"a campaign process on this machine is running campaign {campaign.name} ({holder}); its "
                           f"jobs would train the same runs: submit when it ends (a run it stopped resumes on Slurm)")
-    if shutil.which("sbatch") is None:
-        raise ConfigError("--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node)")
-    _query(["squeue", "--me", "-h", "-o", "%i"], required=True)
-
-
-def job_states(job_ids: list[str]) -> dict[str, str]:
-    """Slurm's state of each job it still knows: sacct (where accounting is on) for finished ones, squeue's
-    live view on top. Jobs Slurm has forgotten are missing."""
-    if not job_ids:
-        return {}
-    states = {}
-    for line in _query(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)], required=False):
-        job, _, state = line.partition("|")
-        states[job] = state.split()[0] if state else ""
-    for line in _query(["squeue", "--me", "-h", "-r", "-o", "%i|%T"], required=True):
-        job, _, state = line.partition("|")
-        states[job] = state
-    return {j: states[j] for j in job_ids if j in states}
-
-
-def alive(slurm_state: str | None) -> bool:
-    return slurm_state is not None and slurm_state not in FINISHED
 
 
 def run_state(record_status: str | None, submitted: bool, slurm_state: str | None) -> str:
