@@ -359,6 +359,27 @@ def test_where_slurm_cannot_be_asked_a_local_campaign_names_the_recorded_jobs_an
             "trained here; if a job is still queued or running, `scancel` it, or it trains its run again\n") in out
 
 
+def test_a_submission_that_finds_a_local_campaign_started_since_its_check_submits_nothing(tmp_path, monkeypatch,
+                                                                                          synthetic_root):
+    """The local campaign looks at slurm.json once, under its campaign lock: a submission that had passed its
+    check before the campaign started would add jobs for runs the campaign trains."""
+    from conftest import hold_lock
+
+    from cifar100lab.executors import local, slurm
+    fake_slurm(tmp_path, monkeypatch, squeue="exit 0", sbatch=f"echo x >> {tmp_path / 'sbatch.log'}\n"
+                                                             f"echo 'Submitted batch job 41'")
+    camp = load_campaign(write_campaign(tmp_path / "c.yaml", synthetic_root, "c", ["resnet_20"]),
+                         runs_root=tmp_path / "runs")
+    holder = hold_lock(local.campaign_lock(camp, tmp_path / "runs"))
+    try:
+        with pytest.raises(ConfigError, match="a campaign process on this machine is running campaign c"):
+            slurm.submit(camp, camp.executor, tmp_path / "runs", tmp_path / "train.ipynb", log=lambda *_: None)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "sbatch.log").exists() and not (tmp_path / "runs" / "c" / "slurm.json").exists()
+
+
 # ---- against a real single-node Slurm ----
 
 def test_local_slurm_that_cannot_start_says_exactly_why(tmp_path, monkeypatch):

@@ -230,7 +230,7 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
         except OSError as e:  # a full disk, a read-only or foreign folder: found before any run starts
             raise CannotStart(Path(runs_root) / campaign.name, e) from None
         todo = runs_to_do(campaign, force, done, summary, log)
-        todo = leave_to_slurm(campaign, runs_root, todo, force, summary, log)
+        todo = leave_to_slurm(campaign, runs_root, todo, force, summary, log)  # held: no submission comes after
         refuse_graphs_that_cannot_run(todo, jobs, nproc)
         skipped_before = sum(status_of(r) == "skipped" for r in campaign.runs if r.run_id in summary["already"])
         log(f"campaign {campaign.name}: {len(campaign.runs)} runs on {dataset_entry(campaign.dataset).label['en']}; "

@@ -300,7 +300,8 @@ def submit(campaign: Campaign, executor: ExecutorConfig, runs_root, notebook: Pa
            log=print) -> list[str]:
     """Submit every run that is new (or failed / skipped, when asked) and has no live job; returns their ids."""
     path = state_path(campaign, runs_root)
-    with locked(path):
+    with locked(path):  # a local campaign reads slurm.json under this lock too, so it sees these jobs
+        refuse_while_run_here(campaign, runs_root)  # again: one may have started since check_ready
         state = read_state(path)
         states = campaign_states(campaign, runs_root, state)
         manifest = Path(runs_root) / campaign.name / records.MANIFEST
