@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import distill, records
+from . import distill, recipes, records
 from .config import ExecutorConfig, RunPlan, check_name, resolve
 from .config_files import ConfigError, bilingual, read_yaml_mapping, refuse_unknown_keys
 from .kernels import check_runs_per_gpu, resolve_jobs
@@ -371,7 +371,7 @@ class _CampaignRuns:
                 plan = resolve(cfg)
                 distill.check_teacher(plan)  # there, and trained on the campaign's classes
             except ConfigError as e:
-                raise ConfigError(f"{self.path}, run {rid}: {e}") from None
+                raise ConfigError(f"{self.path}, run {rid}: {e}{recipes.from_defaults_note(self.defaults, extra, e)}") from None
             self.runs[rid] = Run(rid, plan, self.book_dir / "runs" / f"{rid}.ipynb")
         return rid
 

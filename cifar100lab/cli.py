@@ -83,6 +83,8 @@ def check_book(a) -> None:
     from .config_files import ConfigError
     if getattr(a, "book", None) is None or getattr(a, "no_book", False):
         return
+    if a.book == "book" and a.cmd != "book":  # the default: a campaign run outside a project (a wheel install)
+        return check_folder(a.book, "--book", "the book folder pages are written into (default: book)")  # makes it
     book = Path(a.book)
     if not (book / "_toc.yml").is_file():  # what jupyter-book builds from; without it, it prints its usage text
         why = "it does not exist" if not book.exists() else "it is a file" if not book.is_dir() else "it holds no _toc.yml"

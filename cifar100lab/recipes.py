@@ -159,6 +159,16 @@ def idle_setting(key: str, recipe: Recipe) -> str:
     return f"recipe {key} does nothing with {now}: it is {what}; drop it, or set {use}"
 
 
+
+def from_defaults_note(defaults: dict, extra: dict | None, error: Exception) -> str:
+    """For a campaign run refused for a setting that does nothing (:func:`idle_setting`) which came from the
+    campaign's defaults, which reach every model: "drop it" is then the wrong advice for the models it is for
+    (a mixed SGD/AdamW campaign's momentum), so say where to put it."""
+    own = (extra or {}).get("overrides") or {}
+    keys = [k for k in defaults.get("overrides") or {} if k not in own and f"recipe {k} does nothing" in str(error)]
+    return (f" ({', '.join(keys)}: from defaults.overrides, which reach every model; to keep it for the others, "
+            f"set it on their model entries instead: {{model: NAME, overrides: {{...}}}})") if keys else ""
+
 def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
     """The named recipe with ``overrides`` applied; unknown names, keys or values fail here, naming the key."""
     if name not in RECIPES:

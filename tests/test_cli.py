@@ -71,6 +71,19 @@ def test_every_command_refuses_a_book_flag_that_is_no_book_before_any_work(tmp_p
     assert not any((tmp_path / "camp").iterdir()) and (tmp_path / "notes.md").read_text() == "kept\n"
 
 
+def test_a_campaign_outside_a_project_takes_the_default_book_folder_it_makes(tmp_path, capfd, monkeypatch):
+    """A wheel install runs campaigns from a folder of its own, without the repository's book: the default --book
+    is made there as it always was, and only a --book the user names must be a book already."""
+    (tmp_path / "c.yaml").write_text("models: [resnet_20]\n")
+    monkeypatch.chdir(tmp_path)
+    proc = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--dry-run", "--runs-root",
+                   tmp_path / "runs")
+    assert proc.returncode == 0 and "c-resnet_20-s0 new" in proc.stdout, proc.stderr
+    (tmp_path / "book").write_text("a file\n")
+    proc = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--dry-run")
+    assert proc.returncode == 2 and "--book book: book is not a folder" in proc.stderr
+
+
 def test_every_settings_file_a_commands_help_gives_as_an_example_exists(monkeypatch):
     """`tune --help` once gave params/tune/resnet20-lr.yaml, a file the repository never had."""
     from cifar100lab.cli import build_parser

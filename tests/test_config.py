@@ -247,3 +247,21 @@ def test_a_campaign_default_that_does_nothing_for_a_model_is_refused_before_any_
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "recipe nesterov does nothing with optimizer: adamw" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_campaign_default_that_does_nothing_for_some_models_says_to_set_it_on_the_models_it_is_for(tmp_path, capsys):
+    """"Drop it" is the wrong advice for a mixed SGD/AdamW campaign whose momentum default is for the SGD models:
+    the campaign has per-model overrides, and the error says so."""
+    from cifar100lab.cli import main
+    path = write_campaign(tmp_path / "c.yaml", "models: [resnet_20, convnext_tiny]\n"
+                                              "defaults: {overrides: {momentum: 0.95}}\n")
+    assert main(["campaign", str(path), "--dry-run", "--dataset", "fashion-mnist", "--runs-root",
+                 str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run c-convnext_tiny-s0: recipe momentum does nothing" in err
+    assert "(momentum: from defaults.overrides, which reach every model; to keep it for the others, set it on " \
+           "their model entries instead: {model: NAME, overrides: {...}})" in err
+    own = write_campaign(tmp_path / "d.yaml", "models: [{model: convnext_tiny, overrides: {momentum: 0.9}}]\n")
+    assert main(["campaign", str(own), "--dry-run", "--dataset", "fashion-mnist", "--runs-root",
+                 str(tmp_path / "runs")]) == 2
+    assert "from defaults.overrides" not in capsys.readouterr().err  # the entry's own: "drop it" is right
