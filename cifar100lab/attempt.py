@@ -114,14 +114,22 @@ def skip_without_weights(plan: RunPlan) -> dict | None:
     return record
 
 
-def previous_result(plan: RunPlan) -> dict | None:
-    """The record of this very run when it is already complete; refuses a folder that ``resume=False`` may
-    not touch."""
+def previous_result(plan: RunPlan, processes: int) -> dict | None:
+    """The record of this very run when it is already complete on as many ``processes`` as this launch has;
+    refuses a folder that ``resume=False`` may not touch, and a complete run that is not this launch's result."""
     cfg, run_dir = plan.config, Path(plan.config.run_dir)
     if not cfg.resume and ((run_dir / records.RECORD).exists() or (run_dir / records.CHECKPOINT).exists()):
         raise ConfigError(f"{run_dir} already holds a run; pass resume=True to continue it or choose another run_dir")
     previous = records.load(run_dir)
     if previous and previous.get("status") == "complete" and fingerprint(previous["config"]) == fingerprint(cfg.to_dict()):
+        # The process count is no config field, yet it changes the result: batch_size is each process's, so the
+        # global batch, the steps per epoch, each step's samples and (lr_scaling) the learning rate follow it.
+        trained_on = (previous.get("hardware") or {}).get("count")
+        if trained_on and trained_on != processes:
+            raise ConfigError(f"{run_dir} is complete on {trained_on} process(es) and this launch has {processes}; "
+                              f"the global batch, the learning rate and the sample order follow the count, so its "
+                              f"result is not this launch's: launch it on {trained_on} to read it, or train "
+                              f"on {processes} in a new run_dir (or run_id)")
         measured = previous.get("dataset") or {}
         from .data.imagefolder import folder_now
         if now := folder_now(measured):  # an image folder whose images have changed since

@@ -87,7 +87,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     plan = resolve(config)
     cfg = plan.config
     refuse_file_as_folder(cfg.run_dir, "run_dir")
-    if done := previous_result(plan):  # nothing to redo, nothing overwritten
+    if done := previous_result(plan, int(os.environ.get("WORLD_SIZE", 1))):  # nothing to redo, nothing overwritten
         if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
             print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
         return done

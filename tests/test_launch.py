@@ -217,6 +217,22 @@ def test_a_failure_in_one_process_ends_the_run_as_failed_instead_of_hanging(synt
     assert records.read_json(tmp_path / "ddp" / records.RECORD)["status"] == "failed"
 
 
+def test_a_run_complete_on_two_processes_is_not_a_one_process_launchs_result(synthetic_root, tmp_path):
+    """batch_size is each process's: on 2 processes the global batch, the steps, each step's samples and the
+    learning rate differ from 1's, yet the run's fingerprint (its settings) is the same, and a one-process launch
+    returned the two-process result as "already complete"."""
+    from cifar100lab.config import ConfigError
+    cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, max_steps_per_epoch=2)
+    rec = launch.run(cfg, num_processes=1)
+    record_path = tmp_path / "ddp" / records.RECORD
+    records.atomic_write_json(record_path, {**rec, "hardware": {**rec["hardware"], "count": 2}})  # as if on 2
+    before = record_path.read_bytes()
+    with pytest.raises(ConfigError, match=r"is complete on 2 process\(es\) and this launch has 1; .* launch it on "
+                                          r"2 to read it, or train on 1 in a new run_dir"):
+        launch.run(cfg, num_processes=1)
+    assert record_path.read_bytes() == before
+
+
 def test_more_jobs_than_gpus_share_them_round_robin_after_an_nvml_memory_check(nvml_reports, cuda_runtime_forbidden,
                                                                                monkeypatch):
     from cifar100lab import devices
