@@ -49,6 +49,7 @@ class RunRecord(TypedDict, total=False):
     run_id: str
     status: str  # one of STATUSES
     reason: str | None  # why it failed or was skipped
+    failed_process: int  # a multi-process run's: the process (rank) whose error failed it first
     started: str  # ISO timestamps (UTC) of the latest attempt
     finished: str | None
     attempts: list[Attempt]  # every attempt, oldest first; the last one is the top level's

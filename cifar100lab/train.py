@@ -82,16 +82,28 @@ def steps_per_epoch(plan: RunPlan, n_train: int, world: int) -> int:
     return steps
 
 
+def preflight(plan: RunPlan, processes: int | None = None) -> dict | None:
+    """The checks that need no accelerator, before any work: a ConfigError for a setting that cannot run (a run_dir
+    that is a file, a teacher that is not there), or this run's record when it is already complete on as many
+    ``processes`` (None: the launched processes' count). A multi-process launch makes them before it starts any
+    process (:func:`launch.run`), so its error is one line there and a complete run starts none."""
+    cfg = plan.config
+    refuse_file_as_folder(cfg.run_dir, "run_dir")
+    if done := previous_result(plan, processes or int(os.environ.get("WORLD_SIZE", 1))):  # nothing overwritten
+        if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
+            print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
+        return done
+    distill.check_teacher(plan)
+    return None
+
+
 def train(config: RunPlan | TrainConfig | dict) -> dict:
     """Train one run (on every process) and return its run record."""
     plan = resolve(config)
     cfg = plan.config
-    refuse_file_as_folder(cfg.run_dir, "run_dir")
-    if done := previous_result(plan, int(os.environ.get("WORLD_SIZE", 1))):  # nothing to redo, nothing overwritten
-        if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
-            print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
+    if done := preflight(plan):
         return done
-    teacher_spec = distill.check_teacher(plan)  # before any work: a teacher that is not there is one error line
+    teacher_spec = distill.check_teacher(plan)  # checked by preflight (its reading is cached): here its spec
     kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
     if cfg.cuda_graph and (why := device_conflict(accelerator)):  # refused before anything is written

@@ -200,21 +200,73 @@ launch.run(json.loads(sys.argv[1]), num_processes=2)
 
 
 @pytest.mark.slow  # starts processes
-def test_a_failure_in_one_process_ends_the_run_as_failed_instead_of_hanging(synthetic_root, tmp_path):
-    """The failed process's record closing waited at a barrier while the other waited in the epoch's all-reduce."""
+def test_a_failure_in_one_process_fails_the_run_with_that_processs_error_and_leaves_no_launcher_files(
+        synthetic_root, tmp_path):
+    """The failed process's record closing waited at a barrier while the other waited in the epoch's all-reduce.
+    Then the record and the error shown said the other process's lost connection (torch elastic's
+    ChildFailedError, which names the process it saw end first), and each launch left its error files and log
+    folders in the temporary folder."""
     import signal
     import subprocess
     import sys
     cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, batch_size=16, max_steps_per_epoch=2)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", FAIL_ON_RANK_1, json.dumps(cfg)], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(temporary)})
     try:
-        assert proc.wait(timeout=60) != 0
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert records.read_json(tmp_path / "ddp" / records.RECORD)["status"] == "failed"
+    assert proc.returncode != 0
+    record = records.read_json(tmp_path / "ddp" / records.RECORD)
+    assert record["status"] == "failed" and record["failed_process"] == 1
+    assert record["reason"] == record["attempts"][-1]["reason"] == "process 1 of 2: RuntimeError: fails on rank 1 only"
+    assert err.rstrip().endswith("RuntimeError: fails on rank 1 only") and "raised in process 1 of 2:" in err, err
+    assert "ChildFailedError" not in err and "Connection" not in err, err
+    assert [p.name for p in temporary.iterdir() if p.name.startswith(("pytorch-errorfile-", "torchelastic_"))] == []
+
+
+@pytest.mark.slow  # starts processes
+def test_a_user_error_a_launched_process_finds_is_its_one_line(synthetic_root, tmp_path, monkeypatch, capfd):
+    """Only a process that has read the data knows that 100 images fill no global batch of 2 × 64: its ConfigError
+    came back as torch elastic's ChildFailedError, with every process's traceback, logged and raised."""
+    from cifar100lab.config import ConfigError
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, train_subset=100)
+    with pytest.raises(ConfigError, match=r"^100 training images are fewer than one global batch \(64 × 2 processes\)$") \
+            as caught:
+        launch.run(cfg, num_processes=2)
+    assert caught.value._render_traceback_() == [f"ConfigError: {caught.value}"]
+    assert "Traceback" not in capfd.readouterr().err
+    assert not (tmp_path / "ddp").exists()  # refused before anything was written
+
+
+def test_a_multi_process_launch_makes_the_checks_it_can_before_it_starts_a_process(nvml_reports, monkeypatch,
+                                                                                   synthetic_root, tmp_path):
+    """A run_dir that is a file, a folder resume=False may not touch: each launched process found out on its own
+    (and its ConfigError came back as torch elastic's ChildFailedError); a complete run started them all to say so."""
+    import accelerate
+
+    from cifar100lab.config import ConfigError, resolve
+    nvml_reports(2)
+    calls = []
+    monkeypatch.setattr(accelerate, "notebook_launcher", fake_record_launcher(calls))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="run_dir .*file is a file, not a folder"):
+        launch.run(tiny_config(synthetic_root, tmp_path / "file"), num_processes=2)
+    held = tiny_config(synthetic_root, tmp_path / "held", resume=False)
+    records.atomic_write_json(tmp_path / "held" / records.RECORD, {"status": "failed", "run_id": "held"})
+    with pytest.raises(ConfigError, match="already holds a run; pass resume=True"):
+        launch.run(held, num_processes=2)
+    done = tiny_config(synthetic_root, tmp_path / "done")
+    complete = {"status": "complete", "run_id": "done", "config": resolve(done).config.to_dict(), "hardware": {"count": 2}}
+    records.atomic_write_json(tmp_path / "done" / records.RECORD, complete)
+    assert launch.run(done, num_processes=2) == complete
+    assert calls == []
 
 
 def test_a_run_complete_on_two_processes_is_not_a_one_process_launchs_result(synthetic_root, tmp_path):
