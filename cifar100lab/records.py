@@ -81,7 +81,7 @@ class RunRecord(TypedDict, total=False):
     eval_seconds: float
     wall_seconds: float  # this attempt only (restarts on resume)
     images_per_second: float
-    eval_images_per_second: float
+    eval_images_per_second: float  # every image an epoch's evaluations take (test, validation, EMA) per second
     history_tail: list[dict]  # the last metrics row of a diverged run
     run_dir: str  # added by load_records when read back; not written
 

@@ -290,6 +290,12 @@ def _evaluations(learner: Learner, data: Dataset, batch_size: int) -> dict:
     return metrics
 
 
+def images_evaluated(dataset: dict, ema: bool) -> int:
+    """The images :func:`_evaluations` takes each epoch (``dataset``: the record's): the test set, the validation
+    split, and the test set again for the EMA weights."""
+    return dataset["test_size"] * (2 if ema else 1) + dataset.get("val_size", 0)
+
+
 def _main_process_buffers(accelerator, module: torch.nn.Module) -> None:
     """``module``'s buffers (BatchNorm statistics) made the main process's on every process. Each process's EMA
     averages its own network's statistics, which DDP overwrites with the main process's only before each forward:
@@ -345,6 +351,7 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
 
 def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = False) -> dict:
     """The complete record; speeds are averaged over the epochs this attempt ran (not the resumed ones)."""
+    evaluated = images_evaluated(run.record["dataset"], ema)  # eval_seconds times all of them
     if ema:
         last = history[-1]
         run.record["ema"] = {"decay": run.plan.recipe.ema_decay,
@@ -354,4 +361,4 @@ def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = F
         best=best, train_seconds=sum(r["epoch_seconds"] for r in history),
         eval_seconds=sum(r["eval_seconds"] for r in history),
         images_per_second=sum(r["images_per_second"] for r in fresh) / max(1, len(fresh)),
-        eval_images_per_second=sum(r["evaluated"] / r["eval_seconds"] for r in fresh) / max(1, len(fresh)))
+        eval_images_per_second=sum(evaluated / r["eval_seconds"] for r in fresh) / max(1, len(fresh)))

@@ -200,6 +200,16 @@ def test_evaluate_checkpoint_reproduces_the_records_ema_weights_too(synthetic_ro
     assert proc.returncode == 0 and f"; EMA weights: top-1 {rec['ema']['final']['top1']:.2f}" in proc.stdout
 
 
+def test_eval_images_per_second_counts_every_image_the_evaluations_take(synthetic_root, tmp_path):
+    """An epoch evaluates the test set, the validation split and the test set again for the EMA weights, all in
+    its eval_seconds; the rate divided that time by the test set's count alone."""
+    rec = train(tiny_config(synthetic_root, tmp_path / "ema-val", epochs=1, max_steps_per_epoch=2, test_subset=100,
+                            val_fraction=0.2, overrides={"lr": 0.05, "ema_decay": 0.5}))
+    [row] = records.read_metrics(tmp_path / "ema-val")
+    images = 2 * 100 + rec["dataset"]["val_size"]
+    assert rec["eval_images_per_second"] == pytest.approx(images / row["eval_seconds"])
+
+
 def _losses(rec) -> list[float]:
     return [r["train_loss"] for r in records.read_metrics(rec["config"]["run_dir"])]
 
