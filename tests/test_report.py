@@ -660,3 +660,24 @@ def test_run_pages_of_a_model_removed_from_the_campaign_are_not_called_another_c
     head = "## Runs of campaign mini left out of its results: its YAML no longer asks for them, or asks for other"
     assert index.index("(mini-resnet_20-s0.ipynb)") < index.index(head) < index.index("(mini-resnet_32-s0.ipynb)")
     assert "| resnet_32 |" not in (book / "generated" / "results_en.md").read_text()
+
+
+def test_hand_written_pages_code_lines_fit_the_text_column_at_1000_px():
+    # A code block scrolls sideways instead of wrapping: at 1000 px the column shows about 82 monospace columns
+    # (a CJK character takes two), so a longer line hid its end -- the Slurm block's comments, the papermill
+    # and evaluate commands' arguments, the Design page's data-flow line.
+    import unicodedata
+
+    def width(line: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+    long = []
+    for page in sorted(BOOK.glob("[ez][nh]/*.md")):
+        inside = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("```"):
+                inside = not inside
+            elif inside and width(line.rstrip()) > 82:
+                long.append(f"{page.relative_to(BOOK)}:{number}: {line.strip()[:50]}")
+    assert not long, long
+
