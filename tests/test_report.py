@@ -681,3 +681,22 @@ def test_hand_written_pages_code_lines_fit_the_text_column_at_1000_px():
                 long.append(f"{page.relative_to(BOOK)}:{number}: {line.strip()[:50]}")
     assert not long, long
 
+
+def test_the_executed_analysis_notebook_is_titled_in_both_languages_as_its_placeholder():
+    # The placeholder (before any campaign) read "Campaign analysis · 实验分析"; the notebook a campaign executes
+    # said "Campaign analysis" only, so with results the Chinese navigation's Runs part had an English heading
+    # beside the bilingual study pages under it.
+    import json
+
+    from cifar100lab.report.sphinx_ext import PLACEHOLDER_NOTEBOOKS
+    nb = json.loads((BOOK.parent / "notebooks" / "analysis.ipynb").read_text(encoding="utf-8"))
+    first = "".join(next(c for c in nb["cells"] if c["cell_type"] == "markdown")["source"]).split("\n", 1)[0]
+    assert first == PLACEHOLDER_NOTEBOOKS["analysis"].split("\n", 1)[0]
+
+
+def test_introduction_says_the_runs_part_holds_the_campaign_analysis_and_study_pages():
+    toc = (BOOK / "_toc.yml").read_text(encoding="utf-8")
+    assert "generated/analysis" in toc and "generated/ablation-*" in toc
+    for lang, words in (("en", ("campaign analysis", "one page per ablation study")), ("zh", ("实验分析", "每个消融实验各一页"))):
+        text = " ".join((BOOK / lang / "introduction.md").read_text(encoding="utf-8").split())
+        assert all(w in text for w in words), lang
