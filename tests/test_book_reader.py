@@ -11,7 +11,7 @@ import pytest
 
 from cifar100lab.report import i18n
 
-PAGES = [f"{lang}/{p}.html" for lang in i18n.LANGS for p in ("introduction", "results", "ablations", "method",
+PAGES = [f"{lang}/{p}.html" for lang in i18n.LANGS for p in ("introduction", "results", "ablations", "method", "design",
                                                               "performance", "conclusion")]
 PAGES += ["runs/index.html", "runs/mini-resnet_20-s0.html", "generated/ablation-eca_kernel.html",
           "generated/analysis.html"]

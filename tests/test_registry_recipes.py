@@ -113,8 +113,9 @@ def test_fused_optimizer_switch_reaches_the_optimizer(recipe):
 PACKAGE = Path(__file__).resolve().parent.parent / "cifar100lab"
 
 
-def imported_modules(path: Path, package_dir: Path = PACKAGE) -> set[str]:
-    """Every cifar100lab module a file imports, read statically: imports inside functions count too."""
+def imported_modules(path: Path, package_dir: Path = PACKAGE, package_only: bool = True) -> set[str]:
+    """Every cifar100lab module a file imports, read statically: imports inside functions count too (with
+    ``package_only=False``, every other module it imports as well: torch, yaml, os)."""
     package = ".".join(path.relative_to(package_dir.parent).with_suffix("").parts)
     if path.name == "__init__.py":
         package += ".__init__"
@@ -126,7 +127,7 @@ def imported_modules(path: Path, package_dir: Path = PACKAGE) -> set[str]:
             base = package.split(".")[:len(package.split(".")) - node.level] if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
             found |= {module} | {f"{module}.{a.name}" for a in node.names}
-    return {m for m in found if m.startswith("cifar100lab")}
+    return {m for m in found if m.startswith("cifar100lab") or not package_only}
 
 
 def imports_of(part: str) -> set[str]:
