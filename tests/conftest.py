@@ -170,3 +170,17 @@ def run_cli(capfd, *args) -> subprocess.CompletedProcess:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     out, err = capfd.readouterr()
     return subprocess.CompletedProcess(["cifar100lab", *map(str, args)], code, out, err)
+
+
+def fake_notebooks(monkeypatch) -> list[str]:
+    """The local executor's notebooks, each writing a complete record at once; the run ids it executed."""
+    from cifar100lab import records
+    from cifar100lab.executors import local
+    executed = []
+
+    def execute(run, notebook, slot, log_dir, num_processes):
+        executed.append(run.run_id)
+        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
+        return 0, ""
+    monkeypatch.setattr(local, "execute_notebook", execute)
+    return executed

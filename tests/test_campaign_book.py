@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli, scratch_book
+from conftest import ROOT, fake_notebooks, run_cli, scratch_book
 
 from cifar100lab import cli, records
 from cifar100lab.models import model_names
@@ -445,14 +445,7 @@ def test_runs_sharing_a_gpu_need_the_memory_the_bench_measured_for_their_network
     monkeypatch.setattr(local, "visible_gpus", lambda: 1)
     monkeypatch.setattr(devices, "gpu_memory", lambda ids: {"0": (10 * gib, 80 * gib)})
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    started = []
-
-    def fake_execute(run, notebook, slot, log_dir, num_processes):
-        started.append(run.run_id)
-        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
-        return 0, ""
-
-    monkeypatch.setattr(local, "execute_notebook", fake_execute)
+    started = fake_notebooks(monkeypatch)
     small = C.load_campaign(write_campaign(tmp_path / "small.yaml", synthetic_root, seeds=[0, 1, 2, 3],
                                            runs_per_gpu=4, models=["resnet_20"]), runs_root=tmp_path / "runs")
     assert len(local.execute(small, tmp_path / "runs", log=lambda *_: None)["complete"]) == 4  # 4 × 2 GiB fit

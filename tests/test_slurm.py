@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import scratch_book
+from conftest import fake_notebooks, scratch_book
 from mariadb_server import LocalMariaDB, MariaDBUnavailable
 from slurm_cluster import LocalSlurm, SlurmUnavailable
 
@@ -293,18 +293,6 @@ def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_e
 
 
 # ---- a local campaign beside the Slurm jobs of the same campaign ----
-
-def fake_notebooks(monkeypatch) -> list[str]:
-    """The local executor's notebooks, each writing a complete record at once; the run ids it executed."""
-    from cifar100lab.executors import local
-    executed = []
-
-    def execute(run, notebook, slot, log_dir, num_processes):
-        executed.append(run.run_id)
-        records.atomic_write_json(run.run_dir / records.RECORD, {"status": "complete"})
-        return 0, ""
-    monkeypatch.setattr(local, "execute_notebook", execute)
-    return executed
 
 
 def runs_submitted_as(tmp_path, synthetic_root, jobs: list[str]):
