@@ -143,7 +143,7 @@ def resolved_fingerprint(cfg: "dict | TrainConfig | RunPlan") -> dict:
         cfg.to_dict() if isinstance(cfg, TrainConfig) else cfg)
     out = fingerprint(spelled)
     try:
-        plan = resolve(cfg if isinstance(cfg, (RunPlan, TrainConfig)) else fingerprint(cfg))
+        plan = resolve(cfg if isinstance(cfg, (RunPlan, TrainConfig)) else fingerprint(cfg), stored=True)
     except (ConfigError, TypeError):
         return out
     return {**out, "recipe": plan.recipe_name, "overrides": recipes.recipe_dict(plan.recipe),
@@ -175,8 +175,9 @@ class RunPlan:
                 "global_batch": self.config.batch_size * world_size}
 
 
-def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
-    """The run's plan; every check that needs no data happens here, so bad input fails before any work."""
+def resolve(config: "TrainConfig | dict | RunPlan", stored: bool = False) -> RunPlan:
+    """The run's plan; every check that needs no data happens here, so bad input fails before any work. ``stored``:
+    the config of a run that trained (its record or checkpoint), where a setting that did nothing is no error."""
     if isinstance(config, RunPlan):
         return config
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
@@ -193,7 +194,7 @@ def resolve(config: "TrainConfig | dict | RunPlan") -> RunPlan:
         raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
     try:
         recipe_name = cfg.recipe or entry.default_recipe(pretrained)
-        recipe = recipes.build_recipe(recipe_name, cfg.overrides)
+        recipe = recipes.build_recipe(recipe_name, cfg.overrides, idle_ok=stored)
         input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
     except ValueError as e:
         raise ConfigError(str(e)) from None

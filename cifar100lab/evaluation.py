@@ -39,7 +39,7 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
     :func:`~cifar100lab.data.load_dataset` or one that returns a dataset it already read. ``ema``: also the
     network with the run's EMA weights, where the checkpoint keeps them."""
     try:
-        plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")})
+        plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")}, stored=True)
     except ConfigError as e:
         raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
     cfg = plan.config

@@ -60,7 +60,7 @@ def _run_facts(config: dict, record: dict | None, state: dict, source: Path) -> 
     when there is one, says what the run actually used."""
     from .config import ConfigError, resolve
     try:
-        plan = resolve(config)
+        plan = resolve(config, stored=True)
     except ConfigError as e:
         raise ExportError(f"{source} carries a run config that is not valid: {e}") from None
     record = record or {}

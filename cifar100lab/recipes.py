@@ -169,8 +169,9 @@ def from_defaults_note(defaults: dict, extra: dict | None, error: Exception) -> 
     return (f" ({', '.join(keys)}: from defaults.overrides, which reach every model; to keep it for the others, "
             f"set it on their model entries instead: {{model: NAME, overrides: {{...}}}})") if keys else ""
 
-def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
-    """The named recipe with ``overrides`` applied; unknown names, keys or values fail here, naming the key."""
+def build_recipe(name: str, overrides: dict[str, Any] | None = None, idle_ok: bool = False) -> Recipe:
+    """The named recipe with ``overrides`` applied; unknown names, keys or values fail here, naming the key, and so
+    does a setting that does nothing (:data:`DEPENDENT`) unless ``idle_ok`` (a run trained before it was refused)."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; valid: {', '.join(RECIPES)}")
     overrides = dict(overrides or {})
@@ -181,7 +182,7 @@ def build_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
     for key, value in overrides.items():
         overrides[key] = _checked(key, value)
     recipe = replace(RECIPES[name], **overrides)
-    if idle := [key for key in DEPENDENT if key in overrides and not DEPENDENT[key][1](recipe)]:
+    if not idle_ok and (idle := [key for key in DEPENDENT if key in overrides and not DEPENDENT[key][1](recipe)]):
         raise ValueError("; ".join(idle_setting(key, recipe) for key in idle))
     if recipe.lr <= 0:
         raise ValueError(f"recipe lr must be above 0, got {recipe.lr}")

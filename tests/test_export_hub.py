@@ -214,3 +214,20 @@ def test_an_image_folder_runs_export_names_its_classes(tmp_path, capfd):
     assert proc.returncode == 0 and "no label names" not in proc.stdout, proc.stdout
     assert json.loads((tmp_path / "export" / "config.json").read_text())["label_names"] == ["daisy", "rose"]
     assert load_trained(tmp_path / "export").pretrained_cfg["label_names"] == ["daisy", "rose"]
+
+
+def test_a_run_that_trained_with_a_setting_since_refused_for_doing_nothing_still_exports_and_evaluates(runs, tmp_path):
+    """min_lr under the multistep schedule did nothing and a new run with it is refused; a run that trained with
+    it before is read as it trained (export, evaluation, a teacher, the campaign's stale check), not refused."""
+    from cifar100lab.config import ConfigError, resolve
+    from cifar100lab.evaluation import load_for_evaluation
+    old = tmp_path / "old"
+    shutil.copytree(runs["resnet_20"], old)
+    path = old / records.CHECKPOINT
+    ckpt = read_checkpoint(path)
+    ckpt["config"]["overrides"] = {**ckpt["config"]["overrides"], "schedule": "multistep", "min_lr": 0.001}
+    torch.save(ckpt, path)
+    with pytest.raises(ConfigError, match="recipe min_lr does nothing with schedule: multistep"):
+        resolve(ckpt["config"])
+    assert load_trained(old).pretrained_cfg["num_classes"] == 10
+    assert load_for_evaluation(path, read_checkpoint(path)).plan.recipe.schedule == "multistep"
