@@ -86,15 +86,15 @@ def torch_threads(threads: int):
 LAUNCHER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-def _stop_once(failures: Path | None, signum, frame):
+def _stop_once(failures: Path, signum, frame):
     signal.signal(signum, signal.SIG_IGN)  # one stop: the launcher passes the stop button's SIGINT on again
-    if failures and any(failures.glob(FAILURE_NOTES)):
+    if any(failures.glob(FAILURE_NOTES)):
         # no stop by hand: the launcher stops the other processes once one has failed (and noted why)
         raise RuntimeError("stopped by the launcher: another process had failed")
     raise KeyboardInterrupt
 
 
-def worker(plan: RunPlan, threads: int | None, failures: str | None = None, tempdir: str | None = None) -> None:
+def worker(plan: RunPlan, threads: int | None, failures: str, tempdir: str | None) -> None:
     """One launched process: its CPU-thread share, then the trainer. A stop (the stop button's SIGINT reaches the
     kernel's whole process group; SIGTERM) reaches the trainer as KeyboardInterrupt, which records the run as
     interrupted; with the launcher's inherited handler it raised SignalException and the run was recorded failed.
@@ -102,7 +102,7 @@ def worker(plan: RunPlan, threads: int | None, failures: str | None = None, temp
     as it was before the launch (the launcher's own files went to one it removes; a compile cache goes here)."""
     from .train import train
     tempfile.tempdir = tempdir
-    failures = Path(failures) if failures else None
+    failures = Path(failures)
     stop = functools.partial(_stop_once, failures)
     for signum in LAUNCHER_SIGNALS:
         signal.signal(signum, stop if signum in (signal.SIGINT, signal.SIGTERM) else signal.SIG_DFL)
@@ -114,10 +114,9 @@ def worker(plan: RunPlan, threads: int | None, failures: str | None = None, temp
     try:
         train(plan)
     except Exception as e:
-        if failures:
-            for signum in (signal.SIGINT, signal.SIGTERM):  # the launcher's, once it sees a process fail: the
-                signal.signal(signum, signal.SIG_IGN)  # note is written first, and this process ends right after
-            note_failure(failures, e)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # the launcher's, once it sees a process fail: the note
+            signal.signal(signum, signal.SIG_IGN)  # is written first, and this process ends right after
+        note_failure(failures, e)
         raise
 
 

@@ -156,7 +156,11 @@ def idle_setting(key: str, recipe: Recipe) -> str:
     """Why the recipe field ``key``, as ``recipe`` stands, does nothing, and what would use it: one line."""
     depends, _, what, use = DEPENDENT[key]
     now = ", ".join(f"{k}: {getattr(recipe, k)}" for k in depends).replace(": None", ": null")
-    return f"recipe {key} does nothing with {now}: it is {what}; drop it, or set {use}"
+    return f"{_idle(key)} with {now}: it is {what}; drop it, or set {use}"
+
+
+def _idle(key: str) -> str:  # how an idle setting's line begins, which from_defaults_note finds in an error
+    return f"recipe {key} does nothing"
 
 
 
@@ -165,7 +169,7 @@ def from_defaults_note(defaults: dict, extra: dict | None, error: Exception) -> 
     campaign's defaults, which reach every model: "drop it" is then the wrong advice for the models it is for
     (a mixed SGD/AdamW campaign's momentum), so say where to put it."""
     own = (extra or {}).get("overrides") or {}
-    keys = [k for k in defaults.get("overrides") or {} if k not in own and f"recipe {k} does nothing" in str(error)]
+    keys = [k for k in defaults.get("overrides") or {} if k not in own and _idle(k) in str(error)]
     return (f" ({', '.join(keys)}: from defaults.overrides, which reach every model; to keep it for the others, "
             f"set it on their model entries instead: {{model: NAME, overrides: {{...}}}})") if keys else ""
 

@@ -290,10 +290,10 @@ def _evaluations(learner: Learner, data: Dataset, batch_size: int) -> dict:
     return metrics
 
 
-def images_evaluated(dataset: dict, ema: bool) -> int:
-    """The images :func:`_evaluations` takes each epoch (``dataset``: the record's): the test set, the validation
-    split, and the test set again for the EMA weights."""
-    return dataset["test_size"] * (2 if ema else 1) + dataset.get("val_size", 0)
+def images_evaluated(test_size: int, val_size: int, ema: bool) -> int:
+    """The images :func:`_evaluations` takes each epoch: the test set, the validation split, and the test set
+    again for the EMA weights (what the record's eval rate and the campaign-time prediction count)."""
+    return test_size * (2 if ema else 1) + val_size
 
 
 def _main_process_buffers(accelerator, module: torch.nn.Module) -> None:
@@ -351,7 +351,8 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
 
 def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = False) -> dict:
     """The complete record; speeds are averaged over the epochs this attempt ran (not the resumed ones)."""
-    evaluated = images_evaluated(run.record["dataset"], ema)  # eval_seconds times all of them
+    measured = run.record["dataset"]
+    evaluated = images_evaluated(measured["test_size"], measured.get("val_size", 0), ema)  # eval_seconds times all
     if ema:
         last = history[-1]
         run.record["ema"] = {"decay": run.plan.recipe.ema_decay,

@@ -16,6 +16,7 @@ from ..config import resolve
 from ..model_facts import training_flops
 from ..models import count_flops, create_model
 from ..step_graph import settings_conflict
+from ..train import images_evaluated
 from ..wall_time import campaign_prediction
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images
 
@@ -140,7 +141,7 @@ def epoch_images(plan, train_size: int, test_size: int) -> tuple[int, int]:
     n_all = min(c.train_subset or train_size, train_size)
     n_val = round(n_all * c.val_fraction)
     n_test = min(c.test_subset or test_size, test_size)
-    return (n_all - n_val) // c.batch_size * c.batch_size, n_test * (2 if plan.recipe.ema_decay else 1) + n_val
+    return (n_all - n_val) // c.batch_size * c.batch_size, images_evaluated(n_test, n_val, bool(plan.recipe.ema_decay))
 
 
 def _network_row(net: dict, rates: dict, train_size: int, test_size: int, flops: int) -> dict:
