@@ -44,6 +44,32 @@ def test_point_labels_of_near_equal_models_neither_overlap_nor_leave_the_plot():
 
 
 
+# The quick campaign's complete models on Fashion-MNIST: name, parameters (M), top-1, MFLOPs[, loss diverged]
+QUICK_MODELS = [("cspresnet50-scratch", 20.60, 60.6, 141), ("segnext_mscan_tiny", 3.906, 52.0, 145),
+                ("lsknet_tiny", 3.993, 51.2, 146), ("resnest50d-scratch", 25.45, 49.0, 223),
+                ("eca_resnet_20", 0.2697, 46.0, 81), ("hornet_tiny", 21.90, 42.4, 647), ("ghostnet_100", 3.914, 40.4, 11),
+                ("convnext_tiny", 27.82, 40.4, 726), ("resnet_20", 0.2697, 39.8, 81), ("ghost_resnet_20", 0.1405, 32.6, 43),
+                ("coatnet_0-scratch", 26.61, 23.4, 173), ("eca_resnet_32", 0.4642, 21.8, 138),
+                ("mlp_mixer_tiny", 1.743, 19.2, 237), ("resnet_32", 0.4642, 15.8, 138),
+                ("ghost_resnet_32", 0.2410, 11.4, 72, {"epoch": 2, "loss": 305.8}),
+                ("resnet_56", 0.8530, 9.0, 251, {"epoch": 1, "loss": 7.27})]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_no_point_label_ends_flush_with_the_plots_frame(lang):
+    """adjustText keeps a label inside the axes by pushing it against the frame: on the quick campaign's figure
+    the labels of the largest models (cspresnet50-scratch, resnest50d-scratch) ended on its right edge."""
+    rows = _rows([m[:3] for m in QUICK_MODELS])
+    rows["flops_m"] = [float(m[3]) for m in QUICK_MODELS]
+    rows["diverged"] = [m[4] if len(m) > 4 else None for m in QUICK_MODELS]
+    fig = figures.figure_acc_params(rows, lang)
+    axes, labels = _boxes(fig)
+    assert len(labels) == len(QUICK_MODELS)
+    gaps = {t.get_text(): min(b.x0 - axes.x0, axes.x1 - b.x1, b.y0 - axes.y0, axes.y1 - b.y1)
+            for t, b in zip(fig.axes[0].texts, labels)}
+    assert not {name: gap for name, gap in gaps.items() if gap < 2}  # pixels from the frame
+
+
 def test_no_point_label_covers_a_models_marker_however_large():
     """The markers grow with FLOPs: the quick campaign's HorNet and ConvNeXt labels sat on their own bubbles."""
     import math

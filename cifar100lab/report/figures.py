@@ -117,11 +117,14 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
     return fig
 
 
+LABEL_GAP = 3  # pixels between a point label and the axes' frame: a label flush with the frame reads as cut off
+
+
 def place_labels(ax, labels: list[tuple[str, float, float]], markers=None) -> list:
-    """Point labels that overlap neither each other nor the points and stay inside the axes (adjustText moves
-    them apart; a thin line leads from a moved label to its point). ``markers``, the points' scatter, keeps the
-    labels off each marker's whole extent, not only its centre: a large model's bubble otherwise sat under its
-    label."""
+    """Point labels that overlap neither each other nor the points and stay inside the axes, clear of its frame
+    (adjustText moves them apart; a thin line leads from a moved label to its point). ``markers``, the points'
+    scatter, keeps the labels off each marker's whole extent, not only its centre: a large model's bubble
+    otherwise sat under its label."""
     from adjustText import adjust_text
     # Each label starts 8 pixels right of its point, whatever the axis spans, and adjustText moves it clear of the
     # markers (a step in data units put the labels of points within 2 % of each other at the far edge).
@@ -132,9 +135,33 @@ def place_labels(ax, labels: list[tuple[str, float, float]], markers=None) -> li
         # A fixed number of steps: adjustText's default stops after 1 s, so the labels sat where the machine's speed
         # left them and the same records drew a different figure each time. The quick campaign's 16 labels settle
         # within 50 steps and stay put after.
-        adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, objects=markers, ax=ax, ensure_inside_axes=True,
-                    iter_lim=200, expand=(1.2, 1.5), arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
+        texts, arrows = adjust_text(texts, x=xs, y=ys, target_x=xs, target_y=ys, objects=markers, ax=ax,
+                                    ensure_inside_axes=True, iter_lim=200, expand=(1.2, 1.5),
+                                    arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.5})
+        clear_of_frame(ax, texts, arrows)
     return texts
+
+
+LABEL_GAP = 3  # pixels between a label and the axes' frame: a label flush with the frame reads as cut off
+
+
+def clear_of_frame(ax, texts: list, arrows: list) -> None:
+    """Move each label that ends flush with the axes' frame :data:`LABEL_GAP` pixels inside it. adjustText keeps
+    a label inside the axes by pushing it against the frame: the quick campaign's largest models' labels ended
+    there. A few pixels stay within the room adjustText keeps around each label (``expand``), and the leader
+    line starts at the label's new centre."""
+    renderer = ax.figure.canvas.get_renderer()
+    frame, to_data = ax.get_window_extent(renderer), ax.transData.inverted()
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        dx = max(0.0, frame.x0 + LABEL_GAP - box.x0) - max(0.0, box.x1 - (frame.x1 - LABEL_GAP))
+        dy = max(0.0, frame.y0 + LABEL_GAP - box.y0) - max(0.0, box.y1 - (frame.y1 - LABEL_GAP))
+        if dx or dy:
+            centre = ax.transData.transform(text.get_position())
+            text.set_position(to_data.transform(centre + (dx, dy)))
+            for arrow in arrows:
+                if arrow.patchA is text:
+                    arrow.set_positions(text.get_position(), None)
 
 
 def one_per_group(rows: pd.DataFrame) -> list[str]:
