@@ -240,11 +240,47 @@ def test_a_study_whose_every_variant_failed_says_its_highest_top1_ranks_failures
     prose still named "the highest mean top-1" as if it were a finding."""
     healthy = reg[0]["table"]
     failed = healthy.assign(diverged=[{"epoch": 1, "loss": 30.0}] * len(healthy))
-    assert "rank trainings that failed" not in studies.study_prose(healthy, "en")
+    assert "failed" not in studies.study_prose(healthy, "en")
     en, zh = studies.study_prose(failed, "en"), studies.study_prose(failed, "zh")
-    assert ("3 seeds). Every variant's runs diverged or ended at or below chance (the table's Note column): these "
-            "numbers rank trainings that failed, not the variants.") in en  # right after the highest
-    assert "每个变体的运行都发散或不高于随机水平（见表中备注列）" in zh
+    assert "3 seeds). **Every run of this study failed**" in en  # right after the highest
+    assert "These numbers rank trainings that failed, not the variants" in en and "the table's Note column" in en
+    assert "**该消融实验的所有运行都失败了**" in zh and "表中备注列" in zh
+    # nor is a difference between failures measured against the seed-to-seed spread
+    assert "seed-to-seed spread" not in en and "种子波动" not in zh
+
+
+def test_a_one_seed_study_whose_every_run_failed_says_so_and_does_not_ask_for_more_seeds(reg):
+    """The quick campaign's regularisation study (one seed, every run diverged or at chance) told the reader to
+    run it with several seeds, as if the spread were what was missing."""
+    healthy = reg[0]["table"]
+    one_seed = healthy.assign(seeds=1, values=[v[:1] for v in healthy["values"]], std=float("nan"),
+                              beyond_spread=None)
+    assert "several seeds" in studies.study_prose(one_seed, "en")  # healthy runs: more seeds do help
+    failed = one_seed.assign(diverged=[{"epoch": 1, "loss": 7.27}] * len(healthy))
+    en, zh = studies.study_prose(failed, "en"), studies.study_prose(failed, "zh")
+    assert "**Every run of this study failed**" in en and "more seeds would not change that" in en
+    assert "several seeds" not in en and "`fast`" not in en
+    assert "**该消融实验的所有运行都失败了**" in zh and "增加种子也无济于事" in zh
+    assert "多种子" not in zh and "`fast`" not in zh
+
+
+def test_a_study_whose_every_run_stopped_before_completing_says_so_and_its_table_gives_each_reason(reg):
+    """Runs that all failed outright left a study page saying only that none had completed, with no word of why."""
+    _, runs, _ = reg
+    manifest = records.read_json(runs / "reg" / records.MANIFEST)["studies"][0]
+    why = "loss became nan in epoch 2; lower the learning rate (0.1) or check the data"
+    recs = {r["run_id"]: {**r, "status": "failed", "reason": why} for r in records.load_records(runs / "reg")}
+    df = studies.study_table(manifest, recs)
+    en, zh = studies.study_prose(df, "en"), studies.study_prose(df, "zh")
+    assert en.startswith("**Every run of this study failed** before completing; the table's Note column")
+    assert zh.startswith("**该消融实验的所有运行都在完成前失败了**")
+    for lang, sentence in (("en", "loss became nan in epoch 2; lower the learning rate (0.1)"),
+                           ("zh", "损失在第 2 个 epoch 变为 nan；请降低学习率（0.1）")):
+        table = tables.study_display(df, df.iloc[:0], lang)
+        assert all(note.startswith(sentence) for note in table.iloc[:, -1]), (lang, table.iloc[:, -1].tolist())
+    # one variant that trained is not "every run failed"
+    recs[manifest["runs"]["ResNet-56 · none"][0]]["status"] = "complete"
+    assert "Every run" not in studies.study_prose(studies.study_table(manifest, recs), "en")
 
 
 def test_a_study_without_ema_has_no_ema_column(tmp_path):

@@ -193,9 +193,15 @@ MESSAGES = {
     "study_top_model": {"en": "For {model}, the highest mean top-1 is **{variant}** ({top1} %, {seeds} seed(s)).",
                         "zh": "{model} 中平均 Top-1 最高的是 **{variant}**（{top1}%，{seeds} 个种子）。"},
     "study_all_failed": {
-        "en": "Every variant's runs diverged or ended at or below chance (the table's Note column): these numbers "
-              "rank trainings that failed, not the variants.",
-        "zh": "每个变体的运行都发散或不高于随机水平（见表中备注列）：这些数字比较的是失败的训练，而不是各变体。"},
+        "en": "**Every run of this study failed**: its runs diverged, ended at or below chance or did not complete, "
+              "and the table's Note column says which, in which epoch and why. These numbers rank trainings that "
+              "failed, not the variants, and more seeds would not change that: the training needs fixing first.",
+        "zh": "**该消融实验的所有运行都失败了**：运行发散、不高于随机水平或未能完成，表中备注列说明是哪种情况、在哪个 "
+              "epoch 以及原因。这些数字比较的是失败的训练，而不是各变体，增加种子也无济于事：需要先修正训练本身。"},
+    "study_none_failed": {
+        "en": "**Every run of this study failed** before completing; the table's Note column gives each variant's "
+              "reason.",
+        "zh": "**该消融实验的所有运行都在完成前失败了**；表中备注列给出每个变体的原因。"},
     "study_one_seed": {
         "en": "With a single seed per variant the seed-to-seed spread is unknown, so **no variant is called "
               "better than another** here; run the study with several seeds (the `fast` or `full` profile).",

@@ -49,6 +49,7 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
             "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
             "history": _history(ok[0]) if ok else [],
             "status": "complete" if ok else (runs[0]["status"] if runs else "skipped" if v.get("skipped") else "missing"),
+            "reason": "" if ok or not runs else runs[0].get("reason") or "",  # why a variant has no complete run
             "skipped_teacher": (v.get("skipped") or {}).get("teacher") or ""}  # "": not skipped (None reads as NaN)
 
 
@@ -99,17 +100,23 @@ def same_network(df: pd.DataFrame) -> list[int]:
     return out
 
 
+def every_run_failed(df: pd.DataFrame) -> bool:
+    """Whether each variant that ran failed: its runs diverged or ended at or below chance, or none completed."""
+    ran = [r for r in df.itertuples() if r.seeds > 0 or r.status == "failed"]
+    return bool(ran) and all(r.seeds == 0 or r.at_chance or isinstance(r.diverged, dict) for r in ran)
+
+
 def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
     label = "variant" if lang == "en" else "variant_zh"
     done = df[df.seeds > 0]
+    failed = every_run_failed(df)
     if done.empty:
-        return [("study_none", {})] + skipped_facts(df, lang)
+        return [("study_none_failed" if failed else "study_none", {})] + skipped_facts(df, lang)
     per_model = bool((df.base != 0).any())
     facts = [_top(g, label, model if per_model else None) for model, g in
              (done.groupby("model", sort=False) if per_model else [(None, done)])]
-    # "the highest" of runs that all failed would read as a finding
-    if all(r.at_chance or isinstance(r.diverged, dict) for r in done.itertuples()):
-        facts.append(("study_all_failed", {}))
+    if failed:  # "the highest" of runs that all failed would read as a finding; more seeds would not help
+        return facts + [("study_all_failed", {})] + skipped_facts(df, lang)
     significant = [r for r in df.itertuples() if r.beyond_spread]
     sep = "; " if lang == "en" else "；"
     if not (done.seeds > 1).all():

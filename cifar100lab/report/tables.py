@@ -142,7 +142,9 @@ def study_display(df: pd.DataFrame, claims: pd.DataFrame, lang: str) -> pd.DataF
     t.update({head("seeds", lang): df.seeds, head("params", lang): df.params_m.map(lambda v: fmt(v, 3)),
               head(delta, lang): df.delta.map(fmt),
               head("beyond", lang): df.beyond_spread.map(lambda b: "–" if b is None else YES_NO[b][lang])})
-    notes = [failure_note(r, lang) for r in df.itertuples()]
+    # a variant with no complete run: why its runs stopped (a known reason as its sentence)
+    notes = [failure_note(r, lang) or (reason(r.reason)[lang] if getattr(r, "reason", "") else "")
+             for r in df.itertuples()]
     if any(notes):
         t[head("note", lang)] = [n or "–" for n in notes]
     t = pd.DataFrame(t)
