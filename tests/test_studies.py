@@ -1,5 +1,8 @@
 """Ablation studies whose variants change the recipe (``overrides``), compare within each model, and keep a
 weight EMA beside the raw weights: campaign expansion without training, the report on hand-made records."""
+import re
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import pytest
 import yaml
@@ -13,6 +16,7 @@ from cifar100lab.report import figures, sources, studies, tables
 from cifar100lab.report.i18n import dataset_label
 
 REGULARISATION = ROOT / "params" / "ablations" / "regularisation.yaml"
+DISTILLATION = ROOT / "params" / "ablations" / "distillation.yaml"
 
 
 def _campaign(tmp_path, variants, defaults=None, models=("resnet_20",), **study):
@@ -411,6 +415,7 @@ def test_the_ablations_page_names_the_study_pages_another_campaign_left_in_the_b
         (gen / f"ablation-{study}.ipynb").write_text(json.dumps(
             {"cells": [], "metadata": {"papermill": {"parameters": {"campaign": campaign, "study": study}}}}))
     report.write_campaign_report("reg", runs, gen)
+    report.write_study_report("reg", "regularisation", runs, gen)
     en, zh = ((gen / f"ablations_{lang}.md").read_text() for lang in ("en", "zh"))
     assert "Study pages of other campaigns are still in the book (the sidebar lists them), each measured on its " \
            "own campaign's runs: [width](../generated/ablation-width.ipynb) (earlier)." in en
@@ -427,6 +432,7 @@ def test_the_ablations_page_names_the_study_pages_of_a_study_the_campaign_no_lon
     (gen / "ablation-width.ipynb").write_text(json.dumps(
         {"cells": [], "metadata": {"papermill": {"parameters": {"campaign": "reg", "study": "width"}}}}))
     report.write_campaign_report("reg", runs, gen)
+    report.write_study_report("reg", "regularisation", runs, gen)
     en, zh = ((gen / f"ablations_{lang}.md").read_text() for lang in ("en", "zh"))
     assert "Study pages campaign reg no longer runs (its YAML no longer lists them) are still in the book (the " \
            "sidebar lists them), measured on its earlier runs: [width](../generated/ablation-width.ipynb) (reg)." in en
@@ -439,3 +445,34 @@ def test_recipes_table_names_a_fine_tune_model_trained_from_scratch_as_its_resul
     runs = [{"run_id": "a", "status": "complete", "model": "coatnet_0", "pretrained": None, "recipe": RECIPE},
             {"run_id": "b", "status": "complete", "model": "resnet_20", "pretrained": None, "recipe": RECIPE}]
     assert list(sources.recipes_used(runs).models.iloc[0]) == ["coatnet_0-scratch", "resnet_20"]
+
+
+def _page_as_read(page: Path, generated: Path) -> str:
+    """A book page with its includes of generated fragments put in place: the text its reader sees."""
+    return re.sub(r"```\{include\} \.\./generated/(\S+)\n```",
+                  lambda m: _page_as_read(generated / m[1], generated), page.read_text(encoding="utf-8"))
+
+
+def test_the_ablations_page_speaks_of_a_study_only_where_the_campaign_ran_it(reg, tmp_path):
+    """The page described the distillation study (its teachers, how the best one is chosen) in every build, also
+    of the quick campaign, which does not run it; it now says how a study is run in that study's own section."""
+    _, runs, _ = reg
+    gen = tmp_path / "reg" / "generated"
+    report.write_campaign_report("reg", runs, gen)
+    report.write_study_report("reg", "regularisation", runs, gen)
+    en, zh = (_page_as_read(ROOT / "book" / lang / "ablations.md", gen) for lang in ("en", "zh"))
+    assert "distill" not in en.lower() and "蒸馏" not in zh and "Hinton" not in en + zh
+    assert "each variant is compared with the plain runs of its own model" in en  # the study it ran
+    assert "每个变体都与同一模型的普通运行比较" in zh
+
+    study = load_study(DISTILLATION)
+    write_fake_study(tmp_path / "runs", study, {v.label: [40.0, 41.0] for v in study.variants}, name="kd")
+    gen = tmp_path / "kd" / "generated"
+    report.write_campaign_report("kd", tmp_path / "runs", gen)
+    result = report.write_study_report("kd", "distillation", tmp_path / "runs", gen)
+    en, zh = (_page_as_read(ROOT / "book" / lang / "ablations.md", gen) for lang in ("en", "zh"))
+    for text in (en, result["standalone"]["en"]):  # the Ablations page, and the study's own page
+        assert "Knowledge distillation (Hinton et al., 2015)" in text and "`distill_from: best:" in text
+        assert "each variant is compared with the plain runs" not in text
+    for text in (zh, result["standalone"]["zh"]):
+        assert "知识蒸馏（Hinton 等人，2015）" in text and "`val_fraction`" in text

@@ -182,6 +182,40 @@ MESSAGES = {
     "study_left_out": {"en": "This campaign runs the variants of {kept} only; those of {left} are in the study "
                                "file (`{path}`) and other campaigns run them.",
                        "zh": "本实验配置只运行 {kept} 的变体；{left} 的变体在研究文件（`{path}`）中，由其他实验配置运行。"},
+    # How a study is run, where its question leaves that out: shown in the study's own section (the Ablations page,
+    # its study page), so a campaign that does not run the study says nothing of it.
+    "study_about_regularisation": {
+        "en": "ResNet-56 and ConvNeXt-T are trained from scratch with Mixup and CutMix, RandAugment with random "
+              "erasing, a weight EMA, or all of them; each variant is compared with the plain runs of its own model, "
+              "and the EMA weights' top-1 is shown beside the raw weights'.",
+        "zh": "从头训练 ResNet-56 与 ConvNeXt-T，分别使用 Mixup 加 CutMix、RandAugment 加随机擦除、权重 EMA，或全部一起；"
+              "每个变体都与同一模型的普通运行比较，EMA 权重的 Top-1 与原始权重的 Top-1 并列给出。"},
+    "study_about_distillation": {
+        "en": "Knowledge distillation (Hinton et al., 2015): ResNet-20 and GhostNet-ResNet-20 learn from the labels "
+              "and from a teacher's answers softened at temperature T = 4, with the loss "
+              "(1 − α)·CE + α·T²·KL(teacher ‖ student) at α = 0.5 or 0.9. The teachers are this campaign's own runs: the best ConvNeXt-T or ResNet-56 trained from scratch, and the "
+              "ConvNeXt-T fine-tuned from ImageNet weights (fed at 224 px, the student's images resized on the "
+              "device). The teacher sees every augmented and mixed image the student sees; its answers are computed "
+              "on the fly, not cached, because each epoch re-draws every crop, flip and Mixup, so a cached answer "
+              "would never be read twice. A variant whose teacher has no complete run yet is not run, and the study "
+              "says which.\n\n"
+              "Which run is \"the best\" (`distill_from: best:convnext_tiny|resnet_56`) is decided without the test "
+              "set where the campaign allows it, since the study then reports the students' test accuracy: when the "
+              "runs hold out a validation split (`val_fraction`), the teacher is the run whose final epoch, whose "
+              "weights are the ones that teach, scores the highest validation top-1; runs without a split are left "
+              "out. When none holds one out, it is the highest final-epoch test top-1, never the peak of the test "
+              "curve, and that choice has seen the test set the students are measured on. The line the campaign "
+              "prints to name each teacher says which rule chose it.",
+        "zh": "知识蒸馏（Hinton 等人，2015）：ResNet-20 与 GhostNet-ResNet-20 同时从标签和教师网络在温度 T = 4 下软化的输出中学习，损失为 (1 − α)·CE + α·T²·KL(教师 ‖ 学生)，α 取 0.5 或 "
+              "0.9。教师是本实验配置自己的运行：从头训练的 ConvNeXt-T 或 ResNet-56 中最好的一个，以及从 ImageNet 权重"
+              "微调的 ConvNeXt-T（以 224 像素输入，学生的图像在设备上缩放）。教师看到学生看到的每一张增强和混合后的图像；"
+              "它的输出是即时计算的而非缓存的，因为每个 epoch 都会重新抽取裁剪、翻转和 Mixup，缓存的输出永远不会被读取"
+              "第二次。教师尚无完成运行的变体不会运行，实验会说明是哪些。\n\n"
+              "由于该实验随后报告学生的测试准确率，“最好”的运行（`distill_from: best:convnext_tiny|resnet_56`）在实验"
+              "配置允许时不借助测试集选出：若运行划出了验证集（`val_fraction`），教师是最后一个 epoch（即用于教学的权重）"
+              "验证集 Top-1 最高的运行，没有验证集的运行不参与比较。若所有运行都没有验证集，则取最后一个 epoch 测试集 "
+              "Top-1 最高的运行，而不是测试曲线的峰值；这一选择看过了衡量学生所用的测试集。实验配置在指明每个教师的那一行"
+              "输出中会说明是按哪条规则选出的。"},
     "study_page_title": {"en": "Ablation: {title}", "zh": "消融实验：{title}"},
     "study_none": {"en": "No run of this study has completed.", "zh": "该消融实验尚无完成的运行。"},
     "variant_skipped": {

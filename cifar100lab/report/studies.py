@@ -12,6 +12,7 @@ from ..config_files import ConfigError
 from ..intervals import wilson
 from .figures import figure_study, not_cifar_heading, save
 from .i18n import LANGS, dataset_label, say
+from .messages import MESSAGES
 from .prose import provenance
 from .sources import (
     REFERENCE,
@@ -218,7 +219,10 @@ def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang
     title, study = st["title"].get(lang, st["name"]), st["name"]
     seeds = int(df.seeds.max()) if len(df) else 0
     cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
-    return (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n*{study_label(ctx, df, lang)}.*\n\n"
+    about = f"study_about_{study}"  # how the study is run, where its question does not say
+    return (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n"
+            + (say(about, lang) + "\n\n" if about in MESSAGES else "")
+            + f"*{study_label(ctx, df, lang)}.*\n\n"
             + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
             + study_prose(df, lang) + "\n"
             + markdown_table(study_display(df, claims, lang)) + "\n"
