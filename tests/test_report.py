@@ -517,17 +517,21 @@ def test_the_analysis_and_ablation_notebooks_show_plain_markdown_with_every_figu
     shown = _displayed(monkeypatch)
     display.show_campaign(out)
     texts = [o.data for o in shown if isinstance(o, Markdown)]
-    assert texts[0].startswith("> **Not CIFAR-100**\n>\n> These results were measured on **Fashion-MNIST")
+    assert texts[0].startswith("## English\n\n> **Not CIFAR-100**\n>\n> These results were measured on **Fashion-MNIST")
     page = "\n".join(texts)
     assert ":::" not in page and "{download}" not in page and "](../" not in page and "```" not in page
     assert f"`{(gen / 'table1.csv').as_posix()}`" in page  # where the notebook wrote it
     images = [Path(o.filename).name for o in shown if isinstance(o, Image)]
-    assert sorted(images) == sorted(out["figures"])  # each once, in place
-    for n in range(1, len(images) + 1):
-        assert any(t.startswith(f"*Figure {n}. ") for t in texts), n
+    # each once, in place: the English part's, then the Chinese part's
+    assert images == [n for n in images if n.endswith("_en.png")] + [n.replace("_en.", "_zh.") for n in images
+                                                                    if n.endswith("_en.png")]
+    assert sorted(images[:len(images) // 2]) == sorted(out["figures"])
+    for n in range(1, len(images) // 2 + 1):
+        assert any(t.startswith(f"*Figure {n}. ") for t in texts) and any(t.startswith(f"*图 {n}") for t in texts), n
     shown.clear()
     display.show_study(report.write_study_report("mini", "eca_kernel", gen.parent.parent / "runs", gen))
-    assert [Path(o.filename).name for o in shown if isinstance(o, Image)] == ["study-eca_kernel_en.png"]
+    assert [Path(o.filename).name for o in shown if isinstance(o, Image)] == ["study-eca_kernel_en.png",
+                                                                               "study-eca_kernel_zh.png"]
     assert any(isinstance(o, Markdown) and o.data.startswith("*Figure 1. ") for o in shown)
 
 
@@ -545,11 +549,47 @@ def test_a_study_page_of_its_own_numbers_its_one_figure_1_while_the_ablations_pa
     result = report.write_study_report("mini", "eca_kernel", tmp_path / "runs", tmp_path / "gen")
     assert "\nFigure 2. " in (tmp_path / "gen" / "study-eca_kernel_en.md").read_text()
     assert "\n图 2. " in (tmp_path / "gen" / "study-eca_kernel_zh.md").read_text()
-    for lang, first in ((None, "*Figure 1. "), ("zh", "*图 1. ")):  # the notebook shows English
-        shown = _displayed(monkeypatch)
-        display.show_study(result, *[lang] if lang else [])
-        captions = [o.data for o in shown if isinstance(o, Markdown) and o.data.startswith("*")]
-        assert len(captions) == 1 and captions[0].startswith(first), captions
+    shown = _displayed(monkeypatch)
+    display.show_study(result)
+    captions = [o.data for o in shown if isinstance(o, Markdown) and o.data.startswith("*")]
+    assert len(captions) == 2 and captions[0].startswith("*Figure 1. ") and captions[1].startswith("*图 1. "), captions
+
+
+def test_a_study_page_serves_both_languages_each_under_its_name_with_its_own_figure(tmp_path, monkeypatch):
+    """The study pages under "Runs · 运行记录" are titled in both languages, but showed the English text and
+    figure only: a Chinese reader landed on English."""
+    from IPython.display import Image, Markdown
+
+    from cifar100lab.report import display
+    write_fake_campaign(tmp_path / "runs")
+    result = report.write_study_report("mini", "eca_kernel", tmp_path / "runs", tmp_path / "gen")
+    shown = _displayed(monkeypatch)
+    display.show_study(result)
+    parts = [o.data if isinstance(o, Markdown) else Path(o.filename).name for o in shown
+             if isinstance(o, (Markdown, Image))]
+    # each language's text, then its figure and the figure's caption, in that language
+    assert len(parts) == 6 and parts[1:3] == ["study-eca_kernel_en.png", parts[2]] and parts[4] == "study-eca_kernel_zh.png"
+    english, chinese = parts[0] + parts[2], parts[3] + parts[5]
+    assert parts[0].startswith("## English\n") and parts[3].startswith("## 中文\n")
+    assert "Does k matter?" in english and "| Variant |" in english and parts[2].startswith("*Figure 1. ")
+    assert "k 重要吗？" in chinese and "| 变体 |" in chinese and parts[5].startswith("*图 1. ")
+    assert "| Variant |" not in chinese and "Does k matter?" not in chinese
+    assert "ECA kernel size on ResNet-20" not in parts[0]  # the page's own title names the study
+
+
+def test_a_study_pages_figures_are_described_each_in_its_own_language(tmp_path):
+    """A study page now shows the Chinese figure too; the book described only the English figures a notebook
+    shows, so the Chinese one would have had no alt text."""
+    import hashlib
+
+    from cifar100lab.report.sphinx_ext import notebook_alt_texts
+    write_fake_campaign(tmp_path / "runs")
+    report.write_study_report("mini", "eca_kernel", tmp_path / "runs", tmp_path / "gen")
+    known = notebook_alt_texts(tmp_path / "gen")
+    for lang in i18n.LANGS:
+        figure = tmp_path / "gen" / f"study-eca_kernel_{lang}.png"
+        alt = known.get(hashlib.sha256(figure.read_bytes()).hexdigest())
+        assert alt == records.read_json(tmp_path / "gen" / "alt.json")[figure.name] and alt, lang
 
 
 def test_an_evaluation_shows_its_dataset_and_says_when_it_is_not_cifar(monkeypatch):

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import records
 from ..progress import not_cifar_notice
 from .figures import figure_run_curves
-from .i18n import fmt
+from .i18n import LANGS, fmt, say
 from .sources import hardware_label
 
 
@@ -168,15 +168,24 @@ def show_text(text: str, folder: Path) -> list[str]:
     return shown
 
 
+def show_in_both_languages(texts: dict[str, str], folder: Path) -> list[str]:
+    """Fragments of each language (:func:`show_text`), each under its language's name: a notebook page of the
+    book's Runs part serves both languages' readers, so neither lands on the other's text only. The figures'
+    names."""
+    return [name for lang in LANGS for name in show_text(f"## {say('lang_name', lang)}\n\n{texts[lang]}", folder)]
+
+
 def show_campaign(results: dict) -> None:
+    """The campaign's results as its Results pages show them, in English and then in Chinese."""
     from IPython.display import Image, display
-    shown = show_markdown(Path(results["out_dir"]) / "results_en.md")
+    out = Path(results["out_dir"])
+    shown = show_in_both_languages({lang: (out / f"results_{lang}.md").read_text(encoding="utf-8") for lang in LANGS}, out)
     for name in results["figures"]:
         if name not in shown:
-            display(Image(filename=str(Path(results["out_dir"]) / name)))
+            display(Image(filename=str(out / name)))
 
 
-def show_study(result: dict, lang: str = "en") -> None:
-    """The study as its own page shows it: its one figure is Figure 1, not its number on the Ablations page."""
-    show_text(result["standalone"][lang], Path(result["out_dir"]))
-
+def show_study(result: dict) -> None:
+    """The study as its own page shows it, in English and then in Chinese: its one figure is Figure 1 of each
+    language's part, not its number on the Ablations page."""
+    show_in_both_languages(result["standalone"], Path(result["out_dir"]))

@@ -89,11 +89,12 @@ def _retitle_study_page(app, doctree) -> None:
 
 
 def notebook_alt_texts(generated: Path) -> dict[str, str]:
-    """sha256 of each generated figure's bytes -> its recorded alt text (English: notebook pages are)."""
+    """sha256 of each generated figure's bytes -> its recorded alt text, in the figure's language (a notebook page
+    shows each language's figure in that language's part)."""
     path = generated / "alt.json"
     texts = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     return {hashlib.sha256((generated / name).read_bytes()).hexdigest(): text
-            for name, text in texts.items() if name.endswith("_en.png") and (generated / name).exists()}
+            for name, text in texts.items() if (generated / name).exists()}
 
 
 def _alt_texts(app, doctree) -> None:

@@ -210,17 +210,19 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
         save(figure, out / f"study-{study}_{lang}.png")
         record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang)})
         (out / f"study-{study}_{lang}.md").write_text(study_text(st, df, ctx, claims, lang, number), encoding="utf-8")
-        standalone[lang] = study_text(st, df, ctx, claims, lang, 1)
+        standalone[lang] = study_text(st, df, ctx, claims, lang, 1, titled=False)  # the page's title names it
     return {"study": st, "table": df, "context": ctx, "out_dir": str(out), "standalone": standalone}
 
 
-def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang: str, number: int) -> str:
-    """A study's section: question, scale, prose, table, and its figure as the page's figure ``number``."""
+def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang: str, number: int,
+               titled: bool = True) -> str:
+    """A study's section: its title (where ``titled``), question, scale, prose, table, and its figure as the
+    page's figure ``number``."""
     title, study = st["title"].get(lang, st["name"]), st["name"]
     seeds = int(df.seeds.max()) if len(df) else 0
     cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
     about = f"study_about_{study}"  # how the study is run, where its question does not say
-    return (f"## {title}\n\n{st.get('question', {}).get(lang, '')}\n\n"
+    return ((f"## {title}\n\n" if titled else "") + f"{st.get('question', {}).get(lang, '')}\n\n"
             + (say(about, lang) + "\n\n" if about in MESSAGES else "")
             + f"*{study_label(ctx, df, lang)}.*\n\n"
             + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
