@@ -476,3 +476,11 @@ def test_the_ablations_page_speaks_of_a_study_only_where_the_campaign_ran_it(reg
         assert "each variant is compared with the plain runs" not in text
     for text in (zh, result["standalone"]["zh"]):
         assert "知识蒸馏（Hinton 等人，2015）" in text and "`val_fraction`" in text
+
+
+def test_a_studys_scale_line_ends_with_its_languages_full_stop(reg):
+    """The Chinese line said what the study was measured on and ended with an English period ('1 个种子.')."""
+    _, _, gen = reg
+    en, zh = ((gen / f"study-regularisation_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "3 seeds per variant.*" in en
+    assert "每个变体 3 个种子。*" in zh and "个种子.*" not in zh

@@ -224,7 +224,7 @@ def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang
     about = f"study_about_{study}"  # how the study is run, where its question does not say
     return ((f"## {title}\n\n" if titled else "") + f"{st.get('question', {}).get(lang, '')}\n\n"
             + (say(about, lang) + "\n\n" if about in MESSAGES else "")
-            + f"*{study_label(ctx, df, lang)}.*\n\n"
+            + f"*{study_label(ctx, df, lang)}{'.' if lang == 'en' else '。'}*\n\n"
             + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
             + study_prose(df, lang) + "\n"
             + markdown_table(study_display(df, claims, lang)) + "\n"
