@@ -117,9 +117,6 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
     return fig
 
 
-LABEL_GAP = 3  # pixels between a point label and the axes' frame: a label flush with the frame reads as cut off
-
-
 def place_labels(ax, labels: list[tuple[str, float, float]], markers=None) -> list:
     """Point labels that overlap neither each other nor the points and stay inside the axes, clear of its frame
     (adjustText moves them apart; a thin line leads from a moved label to its point). ``markers``, the points'
