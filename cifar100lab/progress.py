@@ -5,10 +5,17 @@ so an executed or saved notebook shows where the run got (a widget's saved text 
 epoch prints its log line and, live, redraws the run's curve. A worker forked from the kernel (``num_processes``
 > 1) cannot send display messages ("attempted to send message from fork"), so it reports as text, as a terminal
 does; only the main process reports at all.
+
+A kernel lives on after a stop (the stop button's SIGINT) and runs the cell again, so a stop that lands in an
+import of the package or in a drawing takes effect once that is done (:func:`stop_held`): cut short, either left
+the kernel unable to train again.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.abc
+import importlib.machinery
 import multiprocessing
 import signal
 import sys
@@ -48,24 +55,66 @@ def import_plotting() -> None:
         raise
 
 
+_held: list[int] = []  # the stops held by stop_held, to raise when it ends
+
+
+def _hold(signum, frame) -> None:
+    _held.append(signum)
+
+
 @contextlib.contextmanager
-def stop_after_drawing():
-    """A stop (SIGINT: the stop button, Ctrl-C) that lands while the curve is drawn takes effect once it is drawn.
-    Inside Agg's compiled renderer the KeyboardInterrupt is lost: pybind11 clears it while converting a clip box
-    and raises ``ValueError: Invalid bounding box``, and the stopped run was recorded as failed (CI, JupyterLab's
-    stop button one step after the epoch's log line). The signal is held, then raised again under the handler
-    it would have met."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+def stop_held():
+    """A stop (SIGINT: the stop button, Ctrl-C) that lands within takes effect at its end: the signal is held,
+    then raised again under the handler it would have met. Nested, the outermost raises it."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (None, _hold):
         yield  # only the main thread receives signals; a handler set outside Python cannot be put back
         return
-    held = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    previous = signal.signal(signal.SIGINT, _hold)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        if held:
+        if _held:
+            _held.clear()
             signal.raise_signal(signal.SIGINT)
+
+
+class _ImportsFinishBeforeAStop(importlib.abc.MetaPathFinder):
+    """Finds the package's modules as Python does, each to be executed under :func:`stop_held`."""
+
+    def __init__(self, package: str):
+        self.prefix = f"{package}."
+
+    def find_spec(self, name, path, target=None):
+        if not name.startswith(self.prefix):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and hasattr(spec.loader, "exec_module"):  # a loader is made for each module found
+            spec.loader.exec_module = functools.partial(_exec_whole, spec.loader.exec_module)
+        return spec
+
+
+def _exec_whole(exec_module, module) -> None:
+    try:
+        with stop_held():
+            exec_module(module)
+    except KeyboardInterrupt as stop:  # shown as its line (IPython renders _render_traceback_), not importlib's
+        line = f"KeyboardInterrupt: stopped once {module.__name__} was imported; running the cell again goes on"
+        stop._render_traceback_ = lambda: [line]
+        raise
+
+
+def finish_imports_before_a_stop(package: str) -> None:
+    """In an IPython kernel, which lives on after a stop to import again: an import of one of ``package``'s
+    modules, with everything it imports (torch, timm, pandas: seconds, in a notebook's first run cell), finishes
+    before a stop takes effect. A stop cut it short and left modules that others had already imported half
+    initialised, so every later import of torch failed ("partially initialized module 'torch' has no attribute
+    'cuda'") until the kernel was restarted. The stop then ends the import as a KeyboardInterrupt, which drops
+    only the outermost of the package's modules, whole (importing it again runs it again: nothing it imports is
+    run again)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is not None and not any(type(f).__name__ == "_ImportsFinishBeforeAStop" for f in sys.meta_path):
+        sys.meta_path.insert(0, _ImportsFinishBeforeAStop(package))
 
 
 def not_cifar_notice(kind: str | None, label: str | None) -> str:
@@ -121,7 +170,9 @@ class Progress:
         from IPython.display import Image
 
         from .curves import run_curves_png
-        with stop_after_drawing():
+        # Inside Agg's compiled renderer a KeyboardInterrupt is lost: pybind11 clears it while converting a clip
+        # box and raises "ValueError: Invalid bounding box", and the stopped run was recorded as failed.
+        with stop_held():
             title = f"{self.run_id}: {len(history)}/{self.epochs} epochs" + (f"\n{self.notice}" if self.notice else "")
             self.figure.update(Image(run_curves_png(history, title)))
 
