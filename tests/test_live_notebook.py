@@ -217,6 +217,31 @@ def run_notebook_live(kernel: LiveKernel, name: str, **parameters) -> list[tuple
     return [kernel.run(code) for code in sources]
 
 
+def test_after_a_run_stopped_in_the_train_notebook_no_cell_shows_the_kernels_earlier_run_as_its_result(
+        kernel, synthetic_root, tmp_path):
+    """Cell by cell, as a person runs it: a run to the end, then other parameters and the stop button in the
+    training cell, then the cells after it. The summary was a cell of its own, showing the kernel's ``record``:
+    after the stop, the earlier run's (its id, 'complete', its top-1 and curves) under this run's parameters."""
+    first = tiny_config(synthetic_root, tmp_path / "first", epochs=1, max_steps_per_epoch=2, train_subset=128,
+                        test_subset=64)
+    cells = run_notebook_live(kernel, "train.ipynb", **first)
+    assert all(reply["status"] == "ok" for reply, _ in cells), [r for r, _ in cells]
+    assert any("first" in text for text in shown(cells[-1][1], "text/plain"))  # its summary, under its training
+
+    kernel.run("import time\nfrom cifar100lab import train as T\n"  # each evaluation waits: the stop lands mid-run
+               "real = T.evaluate\nT.evaluate = lambda *a, **k: (time.sleep(1), real(*a, **k))[1]")
+    code = [c for c in json.loads((ROOT / "notebooks" / "train.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+    training = next(i for i, c in enumerate(code) if "run(config" in "".join(c["source"]))
+    kernel.run(f"run_dir = {str(tmp_path / 'second')!r}; epochs = 4")
+    checkpoint = tmp_path / "second" / records.CHECKPOINT
+    reply, _ = kernel.run("".join(code[training]["source"]),
+                          while_running=lambda: checkpoint.exists() and (kernel.km.interrupt_kernel() or True))
+    assert reply["ename"] == "KeyboardInterrupt"
+    after = [kernel.run("".join(c["source"])) for c in code[training + 1:]]
+    texts = [text for _, messages in after for mime in ("text/plain", "text/html") for text in shown(messages, mime)]
+    assert not [text for text in texts if "first" in text], texts
+
+
 def shown(messages: list[dict], mime: str) -> list:
     return [m["content"]["data"][mime] for m in messages if m["msg_type"] in ("display_data", "execute_result")
             and mime in m["content"]["data"]]
