@@ -105,3 +105,20 @@ def test_the_explorers_figure_names_a_dataset_that_is_not_cifar100(monkeypatch):
     assert "base64," in view_html(frame, "top1")
     view_html(frame.assign(dataset_kind="real", dataset_label="CIFAR-100"), "top1")
     assert [ax.get_title(loc="left") for ax in axes] == ["Fashion-MNIST (stand-in for CIFAR-100) · not CIFAR-100", ""]
+
+
+def test_a_resumed_runs_row_shows_the_training_time_of_all_its_epochs_not_its_last_attempts_wall_clock(
+        runs, tmp_path):
+    """The table's time was the record's wall_seconds, which is the last attempt's alone: a run stopped and run
+    again read as fast as its last few epochs (and one resumed after its last epoch, a fraction of a second)."""
+    import shutil
+
+    from cifar100lab import records
+    root = tmp_path / "runs"
+    shutil.copytree(runs / "alone", root / "alone")
+    rec = records.read_json(root / "alone" / records.RECORD)
+    attempts = [{**rec["attempts"][0], "status": "interrupted"}, rec["attempts"][0]]
+    records.atomic_write_json(root / "alone" / records.RECORD, {**rec, "attempts": attempts, "resumed_from_epoch": 1,
+                                                                "wall_seconds": 0.25, "train_seconds": 61.5})
+    view = static_view(explorer(root))
+    assert "<th>train time (s)</th>" in view and "<td>61.5</td>" in view and "<td>0.2</td>" not in view

@@ -25,9 +25,13 @@ TABLE_STYLE = ("<style>.explorer-table { border-collapse: collapse; font-size: 0
                ".explorer-table th, .explorer-table td { padding: 0.2em 0.6em; text-align: right; } "
                ".explorer-table th { border-bottom: 1px solid #888; } "
                ".explorer-table tr:nth-child(even) td { background: rgba(128, 128, 128, 0.08); }</style>")
-COLUMNS = ["run_id", "model", "seed", "top1", "top5", "params", "flops", "wall_seconds", "images_per_second",
-           "dataset_label"]
-SHOWN_AS = {"top1": "{:.2f}", "top5": "{:.2f}", "params": "{:,.0f}", "flops": "{:,.0f}", "wall_seconds": "{:.1f}",
+# The table's columns and their headings, as a run's summary (report.run_summary) names them. Its time is the
+# training time of every epoch: a record's wall_seconds is its last attempt's alone (a resumed run's, only since it
+# resumed).
+COLUMNS = {"run_id": "run", "model": "model", "seed": "seed", "top1": "top-1 (%)", "top5": "top-5 (%)",
+           "params": "params", "flops": "FLOPs", "train_seconds": "train time (s)", "images_per_second": "images/s",
+           "dataset_label": "dataset"}
+SHOWN_AS = {"top1": "{:.2f}", "top5": "{:.2f}", "params": "{:,.0f}", "flops": "{:,.0f}", "train_seconds": "{:.1f}",
             "images_per_second": "{:,.0f}"}
 
 
@@ -136,7 +140,8 @@ def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0) -> str:
     return (f'<img style="max-width: 100%; height: auto" alt="{metric} by epoch" '
             f'src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}">'
             + "".join(f"<p>{html.escape(n)}</p>" for n in notes)
-            + TABLE_STYLE + '<div style="overflow-x: auto">' + table.to_html(
+            + TABLE_STYLE + '<div style="overflow-x: auto">' + table.rename(columns=COLUMNS).to_html(
                 index=False, border=0, classes="explorer-table", formatters={
-                    c: (lambda v, f=f: "–" if pd.isna(v) else f.format(v)) for c, f in SHOWN_AS.items() if c in table})
+                    COLUMNS[c]: (lambda v, f=f: "–" if pd.isna(v) else f.format(v))
+                    for c, f in SHOWN_AS.items() if c in table})
             + "</div>")
