@@ -36,7 +36,7 @@ def read_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict:
     ``mmap``: tensors are read from the file when first used (an evaluation never reads the optimizer's)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}{listed_run_hint(path)}")
+        raise CheckpointError(f"no checkpoint at {path}{listed_run_hint(path) or checkpoints_near(path)}")
     ckpt = _load_plain(path, mmap)
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
@@ -49,6 +49,22 @@ def read_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict:
     if not isinstance(ckpt["model"], dict) or not all(isinstance(v, torch.Tensor) for v in ckpt["model"].values()):
         raise CheckpointError(f"{path} is damaged: its 'model' must be a state dict (names to tensors)")
     return ckpt
+
+
+def checkpoints_near(path: Path, most: int = 6) -> str:
+    """For a checkpoint that is not there: the run folders holding one in the nearest folder above it that exists
+    (a runs folder, a campaign's), as a clause for the error line; "" when there is none. The evaluate notebook's
+    default names a quick campaign's run, which a user who trained in the train notebook does not have."""
+    folder = next(p for p in path.parents if p.is_dir())  # "." or the root at the latest
+    if folder == Path(folder.anchor) and folder.is_absolute():
+        return ""  # the file system's root is not searched
+    found = sorted({c.parent for pattern in (f"*/{records.CHECKPOINT}", f"*/*/{records.CHECKPOINT}")
+                    for c in folder.glob(pattern)})
+    if not found:
+        return ""
+    more = f" and {len(found) - most} more" if len(found) > most else ""
+    return (f"; run folders with one under {folder}: {', '.join(str(f) for f in found[:most])}{more} (give one, "
+            f"or its {records.CHECKPOINT})")
 
 
 def _load_plain(path: Path, mmap: bool = False):

@@ -106,6 +106,19 @@ def test_a_run_path_built_from_the_runs_listing_is_pointed_to_the_runs_folder(tm
     assert unknown.returncode == 2 and "runs listing" not in unknown.stderr  # no such run: nothing to point to
 
 
+def test_a_checkpoint_that_is_not_there_is_answered_with_the_run_folders_that_hold_one(trained, tmp_path):
+    """The evaluate notebook's default is a quick campaign's run: a user who trained in the train notebook got
+    'no checkpoint at runs/quick/quick-resnet_20-s0/checkpoint.pt' and no word of what to give instead."""
+    runs = trained.parent
+    with pytest.raises(CheckpointError) as missing:
+        evaluate_checkpoint(runs / "quick" / "quick-resnet_20-s0" / records.CHECKPOINT)
+    assert str(missing.value) == (f"no checkpoint at {runs / 'quick' / 'quick-resnet_20-s0' / records.CHECKPOINT}; "
+                                  f"run folders with one under {runs}: {trained} (give one, or its checkpoint.pt)")
+    with pytest.raises(CheckpointError) as elsewhere:  # nothing near: the line says only what is missing
+        evaluate_checkpoint(tmp_path / "nowhere" / records.CHECKPOINT)
+    assert str(elsewhere.value) == f"no checkpoint at {tmp_path / 'nowhere' / records.CHECKPOINT}"
+
+
 def test_evaluate_checks_its_output_before_evaluating(trained, tmp_path, monkeypatch):
     from cifar100lab import evaluation
     from cifar100lab.config import ConfigError
