@@ -163,7 +163,8 @@ def _attempt(run: RunState, trial, teacher_spec) -> dict:
         run.record["kernels"]["fp32_depthwise_convs"] = learner.fp32_depthwise_convs
         data = dataset.to(accelerator.device)
         # a campaign's notebooks run unwatched: no live curve to draw there
-        run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress,
+        # nothing left to train (stopped after its last epoch): no bar, whose line would read "epoch 3/2"
+        run.progress = Progress(run.run_id, cfg.epochs, steps, start, run.main and cfg.progress and start < cfg.epochs,
                                 curve=not cfg.campaign, notice=not_cifar_notice(dataset.kind, dataset.label))
         for epoch in range(start, cfg.epochs):
             row = _epoch(run, learner, data, policy, steps, epoch)
@@ -350,7 +351,10 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
 
 
 def _finish(run: RunState, history: list, best: dict, fresh: list, ema: bool = False) -> dict:
-    """The complete record; speeds are averaged over the epochs this attempt ran (not the resumed ones)."""
+    """The complete record; speeds are averaged over the epochs this attempt ran (not the resumed ones), or, when
+    it ran none (stopped after its last epoch, before its record was written), over the epochs that trained: an
+    average over none read 0 images/s."""
+    fresh = fresh or history
     measured = run.record["dataset"]
     evaluated = images_evaluated(measured["test_size"], measured.get("val_size", 0), ema)  # eval_seconds times all
     if ema:

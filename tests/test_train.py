@@ -322,7 +322,7 @@ def test_a_stop_waits_for_the_checkpoint_being_written_and_names_it(synthetic_ro
 
 @pytest.mark.parametrize("lands_in", ["build_learner", "Progress", "_finish"])
 def test_a_stop_before_the_first_epoch_or_after_the_last_is_recorded_and_running_again_ends_the_run(
-        lands_in, synthetic_root, tmp_path, monkeypatch):
+        lands_in, synthetic_root, tmp_path, monkeypatch, capsys):
     """Stops can land outside the epochs once the record says running: while the learner is built or the live
     display imports its plotting, or after the last epoch (the stress test of the stop button found both). The
     record said running for good, and a stop after the last epoch was "in epoch 3 of 2"."""
@@ -340,9 +340,15 @@ def test_a_stop_before_the_first_epoch_or_after_the_last_is_recorded_and_running
         "stopped by hand after its last epoch, before its record was written; running it again finishes it "
         "without training" if after_the_last else "stopped by hand in epoch 1 of 2; running it again resumes from epoch 0")
     monkeypatch.setattr(train_mod, lands_in, real)
-    again = train(cfg)
+    capsys.readouterr()
+    again = train({**cfg, "progress": True})
     assert again["status"] == "complete" and again.get("resumed_from_epoch") == (2 if after_the_last else None)
-    assert [r["epoch"] for r in records.read_metrics(tmp_path / "run")] == [1, 2]
+    rows = records.read_metrics(tmp_path / "run")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    # the speeds of the epochs that trained (after the last epoch, the stopped attempt's): an average over the
+    # none the finishing attempt trained read 0 images/s, and its bar "epoch 3/2"
+    assert again["images_per_second"] == pytest.approx(sum(r["images_per_second"] for r in rows) / 2)
+    assert again["eval_images_per_second"] > 0 and "epoch 3/2" not in capsys.readouterr().err
 
 
 def test_a_stop_landing_just_after_an_inline_checkpoint_is_renamed_names_that_checkpoint(
