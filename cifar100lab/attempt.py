@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import locks, records
 from .checkpoint import CheckpointWriter, overlaps_training
-from .config import ConfigError, RunPlan, fingerprint
+from .config import ConfigError, RunPlan, field_changes, fingerprint
 from .models import missing_weights
 
 
@@ -121,20 +121,26 @@ def previous_result(plan: RunPlan, processes: int) -> dict | None:
     if not cfg.resume and ((run_dir / records.RECORD).exists() or (run_dir / records.CHECKPOINT).exists()):
         raise ConfigError(f"{run_dir} already holds a run; pass resume=True to continue it or choose another run_dir")
     previous = records.load(run_dir)
-    if previous and previous.get("status") == "complete" and fingerprint(previous["config"]) == fingerprint(cfg.to_dict()):
-        # The process count is no config field, yet it changes the result: batch_size is each process's, so the
-        # global batch, the steps per epoch, each step's samples and (lr_scaling) the learning rate follow it.
-        trained_on = (previous.get("hardware") or {}).get("count")
-        if trained_on and trained_on != processes:
-            raise ConfigError(f"{run_dir} is complete on {trained_on} process(es) and this launch has {processes}; "
-                              f"the global batch, the learning rate and the sample order follow the count, so its "
-                              f"result is not this launch's: launch it on {trained_on} to read it, or train "
-                              f"on {processes} in a new run_dir (or run_id)")
-        measured = previous.get("dataset") or {}
-        from .data.imagefolder import folder_now
-        if now := folder_now(measured):  # an image folder whose images have changed since
-            raise ConfigError(f"{run_dir} is complete on the images {measured['folder']} held then "
-                              f"({measured['checksum']}); they have changed since ({now}), so its result is not "
-                              f"theirs: train them in a new run_dir (or run_id), or restore the images")
-        return previous
-    return None
+    if not previous or previous.get("status") != "complete":
+        return None
+    # Checked here, not by the checkpoint's check alone: a complete run's folder may hold no checkpoint (removed to
+    # save space), and the run was trained over, its record and curve replaced by the other settings'.
+    if changed := field_changes(fingerprint(previous.get("config") or {}), fingerprint(cfg.to_dict())):
+        raise ConfigError(f"{run_dir} holds a complete run of a different configuration (differs in: "
+                          f"{'; '.join(changed)}); nothing is trained over it: train these settings in a new "
+                          f"run_dir (or run_id), or move that folder aside")
+    # The process count is no config field, yet it changes the result: batch_size is each process's, so the
+    # global batch, the steps per epoch, each step's samples and (lr_scaling) the learning rate follow it.
+    trained_on = (previous.get("hardware") or {}).get("count")
+    if trained_on and trained_on != processes:
+        raise ConfigError(f"{run_dir} is complete on {trained_on} process(es) and this launch has {processes}; "
+                          f"the global batch, the learning rate and the sample order follow the count, so its "
+                          f"result is not this launch's: launch it on {trained_on} to read it, or train "
+                          f"on {processes} in a new run_dir (or run_id)")
+    measured = previous.get("dataset") or {}
+    from .data.imagefolder import folder_now
+    if now := folder_now(measured):  # an image folder whose images have changed since
+        raise ConfigError(f"{run_dir} is complete on the images {measured['folder']} held then "
+                          f"({measured['checksum']}); they have changed since ({now}), so its result is not "
+                          f"theirs: train them in a new run_dir (or run_id), or restore the images")
+    return previous

@@ -108,6 +108,15 @@ def test_complete_run_is_not_redone_and_nothing_is_overwritten(synthetic_root, t
     with pytest.raises(ConfigError, match="different configuration.*epochs"):
         train({**cfg, "epochs": 2})
     assert (tmp_path / "r" / "record.json").read_text() == before
+    # its checkpoint removed (to save space, once the run was done): the run was trained over, its record and
+    # curve replaced by the other settings' (attempts: complete, complete)
+    (tmp_path / "r" / records.CHECKPOINT).unlink()
+    curve = (tmp_path / "r" / records.METRICS).read_text()
+    with pytest.raises(ConfigError, match=r"holds a complete run of a different configuration \(differs in: "
+                                          r"epochs: 1 → 2\); nothing is trained over it"):
+        train({**cfg, "epochs": 2})
+    assert (tmp_path / "r" / "record.json").read_text() == before
+    assert (tmp_path / "r" / records.METRICS).read_text() == curve
 
 
 def test_nan_loss_stops_with_clear_error_kept_in_record(synthetic_root, tmp_path):
