@@ -249,7 +249,7 @@ def run_notebook_cells(overrides: dict) -> dict:
     namespace: dict = {}
     exec("".join(cells[0]["source"]), namespace)
     namespace.update(overrides)
-    for cell in cells[1:-1]:  # entering the project, then the launch; the display cell is the book's
+    for cell in cells[1:]:  # entering the project, then the launch and its summary
         exec("".join(cell["source"]), namespace)
     return namespace["record"]
 
