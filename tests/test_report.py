@@ -609,6 +609,25 @@ def test_an_evaluation_shows_its_dataset_and_says_when_it_is_not_cifar(monkeypat
     assert not any(isinstance(o, Markdown) for o in shown)
 
 
+def test_an_evaluation_of_a_run_with_ema_weights_shows_both_weights_metrics(monkeypatch):
+    """evaluation.json held the EMA weights' top-1/top-5 of a run trained with ema_decay; the table showed only
+    the raw weights'."""
+    from cifar100lab.report import display
+    shown = _displayed(monkeypatch)
+    result = {"checkpoint": "runs/r/checkpoint.pt", "epoch": 2, "model": "resnet_20", "top1": 61.5, "top5": 88.25,
+              "test_loss": 1.5, "ema": {"top1": 63.0, "top5": 89.5, "test_loss": 1.25},
+              "dataset": {"name": "cifar100", "kind": "real", "label": "CIFAR-100"}}
+    display.show_evaluation(result)
+    table = shown[0]["value"]
+    assert (table["top-1 (%), raw weights"], table["top-5 (%), raw weights"]) == ("61.50", "88.25")
+    assert (table["top-1 (%), EMA weights"], table["top-5 (%), EMA weights"]) == ("63.00", "89.50")
+    assert table["test loss, EMA weights"] == "1.2500" and "top-1 (%)" not in table.index
+    del result["ema"]
+    shown.clear()
+    display.show_evaluation(result)
+    assert shown[0]["value"]["top-1 (%)"] == "61.50" and not any("EMA" in k for k in shown[0]["value"].index)
+
+
 def _context(**changes) -> dict:
     ctx = {"campaign": "c", "complete": 2, "total": 2, "dataset": "cifar100", "kind": "real", "classes": 100,
            "train_size": 50000, "test_size": 10000, "epochs": [200], "seeds": [3], "hardware": [], "commits": [],

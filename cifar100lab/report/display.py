@@ -89,13 +89,21 @@ def show_run(record: dict) -> None:
         plt.close(fig)  # glue displayed it; closing stops the inline backend from showing it a second time
 
 
+def _metrics(metrics: dict, weights: str = "") -> dict:
+    return {f"top-1 (%){weights}": fmt(metrics.get("top1")), f"top-5 (%){weights}": fmt(metrics.get("top5")),
+            f"test loss{weights}": fmt(metrics.get("test_loss"), 4)}
+
+
 def evaluation_summary(result: dict) -> pd.Series:
-    """An evaluation (:func:`cifar100lab.evaluation.evaluate_checkpoint`) as a readable two-column table."""
+    """An evaluation (:func:`cifar100lab.evaluation.evaluate_checkpoint`) as a readable two-column table; a run
+    that kept an EMA of its weights (recipe ema_decay) has both weights' metrics, each row saying whose."""
     ds, hw, versions = result.get("dataset") or {}, result.get("hardware") or {}, result.get("versions") or {}
+    ema = result.get("ema")
+    metrics = ({**_metrics(result, ", raw weights"), **_metrics(ema, ", EMA weights")} if ema
+               else _metrics(result))
     rows = {"checkpoint": result.get("checkpoint"), "epoch": result.get("epoch"), "model": result.get("model"),
             "options": json.dumps(result.get("options") or {}), "dataset": ds.get("label"),
-            "test images": _int(result.get("evaluated")), "top-1 (%)": fmt(result.get("top1")),
-            "top-5 (%)": fmt(result.get("top5")), "test loss": fmt(result.get("test_loss"), 4),
+            "test images": _int(result.get("evaluated")), **metrics,
             "eval time (s)": fmt(result.get("eval_seconds"), 1), "params": _int(result.get("params")),
             "hardware": f"{hw['device']} ({hw.get('precision')})" if hw.get("device") else None,
             "commit": (result.get("git_commit") or "–")[:12],
