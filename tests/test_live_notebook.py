@@ -98,7 +98,8 @@ def test_stop_button_stops_a_live_run_within_seconds_and_running_the_cell_again_
     # metrics and its checkpoint
     on_disk = read_checkpoint(checkpoint)["epoch"]
     assert on_disk in (done, done - 1)
-    assert record["reason"] == f"stopped by hand in epoch {done + 1} of 4; running it again resumes from epoch {on_disk}"
+    again = f"resumes from epoch {on_disk}" if on_disk else "starts it over from epoch 1: no checkpoint was saved yet"
+    assert record["reason"] == f"stopped by hand in epoch {done + 1} of 4; running it again {again}"
     assert record["reason"] in printed(messages)
     # the progress bar was a widget while it ran, and its display ended as one text line where the run stopped
     assert any(WIDGET in m["content"].get("data", {}) for m in messages if m["msg_type"] == "display_data")

@@ -334,7 +334,8 @@ def test_a_stop_before_the_first_epoch_or_after_the_last_is_recorded_and_running
         lands_in, synthetic_root, tmp_path, monkeypatch, capsys):
     """Stops can land outside the epochs once the record says running: while the learner is built or the live
     display imports its plotting, or after the last epoch (the stress test of the stop button found both). The
-    record said running for good, and a stop after the last epoch was "in epoch 3 of 2"."""
+    record said running for good, and a stop after the last epoch was "in epoch 3 of 2". Before the first
+    checkpoint, running it again starts over, which the reason said as "resumes from epoch 0"."""
     real = getattr(train_mod, lands_in)
 
     def stopped(*args, **kwargs):
@@ -347,7 +348,7 @@ def test_a_stop_before_the_first_epoch_or_after_the_last_is_recorded_and_running
     after_the_last = lands_in == "_finish"
     assert record["status"] == "interrupted" and record["reason"] == (
         "stopped by hand after its last epoch, before its record was written; running it again finishes it "
-        "without training" if after_the_last else "stopped by hand in epoch 1 of 2; running it again resumes from epoch 0")
+        "without training" if after_the_last else "stopped by hand in epoch 1 of 2; running it again starts it over from epoch 1: no checkpoint was saved yet")
     monkeypatch.setattr(train_mod, lands_in, real)
     capsys.readouterr()
     again = train({**cfg, "progress": True})

@@ -34,7 +34,8 @@ REASONS_ZH = {"pretrained weights unavailable": "预训练权重不可用", "not
 # A stop's reason (attempt.interrupt, runs.record_stopped), "stopped <who> <where>; <again> <then>", read whole.
 STOP_REASON = re.compile(r"stopped (?P<who>.+?) (?:in epoch (?P<epoch>\d+) of (?P<epochs>\d+)|(?P<last>after its last "
                          r"epoch, before its record was written)); (?P<again>.+?) (?:resumes from epoch (?P<resume>\d+)"
-                         r"|(?P<checkpoint>resumes from its last checkpoint)|finishes it without training)$")
+                         r"|(?P<checkpoint>resumes from its last checkpoint)|finishes it without training"
+                         r"|(?P<over>starts it over from epoch 1: no checkpoint was saved yet))$")
 STOP_WHO_ZH = {"by hand": "手动停止", "with its campaign": "随实验配置一同停止", "with its study": "随超参数搜索一同停止",
                "by Slurm (its job was cancelled or preempted)": "被 Slurm 停止（作业被取消或抢占）",  # older records
                "by Slurm (its job was cancelled, preempted or reached its time limit)":
@@ -121,7 +122,8 @@ def _stop_reason_zh(stop: re.Match) -> str:
     where = ("于最后一个 epoch 之后、记录写入之前" if stop["last"] else
              f"于第 {stop['epoch']} 个 epoch（共 {stop['epochs']} 个）")
     then = (f"将从第 {stop['resume']} 个 epoch 的检查点继续" if stop["resume"] else
-            "将从最后一个检查点继续" if stop["checkpoint"] else "将直接完成，无需再训练")
+            "将从最后一个检查点继续" if stop["checkpoint"] else
+            "将从第 1 个 epoch 重新开始：尚未保存任何检查点" if stop["over"] else "将直接完成，无需再训练")
     return f"{STOP_WHO_ZH[stop['who']]}，{where}；{STOP_AGAIN_ZH[stop['again']]}{then}"
 
 
