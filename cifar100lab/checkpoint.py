@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import records
-from .config import ConfigError, fingerprint
+from .config import ConfigError, field_changes, fingerprint
 from .run_listing import listed_run_hint
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "best", "history")
@@ -120,11 +120,10 @@ def load_checkpoint(run_dir: Path, config: dict) -> dict | None:
     if not path.exists():
         return None
     ckpt = read_checkpoint(path)
-    old, new = fingerprint(ckpt["config"]), fingerprint(config)
-    if old != new:
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    # each difference as "field: checkpoint's → this run's", a recipe override or model option by its own key
+    if changed := field_changes(fingerprint(ckpt["config"]), fingerprint(config), expand=("overrides", "options")):
         raise ConfigError(f"{path} was written by a run with a different configuration (differs in: "
-                          f"{', '.join(diff)}); resume with the same configuration or use a new run_dir")
+                          f"{'; '.join(changed)}); resume with the same configuration or use a new run_dir")
     return ckpt
 
 

@@ -60,7 +60,9 @@ def test_refused_resume_leaves_the_folders_config_untouched(trained, synthetic_r
     shutil.copytree(trained, run_dir)
     (run_dir / records.RECORD).unlink()  # an interrupted run: checkpoint, config and metrics, no final record
     before = (run_dir / records.CONFIG).read_text()
-    with pytest.raises(CheckpointError.__mro__[1], match="differs in: overrides"):
+    # each field with its old and new value (the fields alone left the user to find what they had been)
+    with pytest.raises(CheckpointError.__mro__[1], match=r"\(differs in: overrides\.lr: 0\.05 → 0\.01\); resume "
+                                                         r"with the same configuration"):
         train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2, overrides={"lr": 0.01}))
     assert (run_dir / records.CONFIG).read_text() == before
 
