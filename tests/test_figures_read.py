@@ -70,6 +70,32 @@ def test_no_point_label_ends_flush_with_the_plots_frame(lang):
     assert not {name: gap for name, gap in gaps.items() if gap < 2}  # pixels from the frame
 
 
+# The quick campaign's Ghost ratio study on Fashion-MNIST (one seed), and the same shape with three seeds and the
+# most accurate variant the smallest: variant, Chinese label, model, parameters (M), each seed's top-1
+GHOST_RATIO = {"quick": [("plain convs", "普通卷积", "resnet_20", 0.269722, [39.8]),
+                         ("ratio 2", "比例 2", "ghost_resnet_20", 0.140458, [32.6]),
+                         ("ratio 4", "比例 4", "ghost_resnet_20", 0.075154, [32.6])],
+               "smallest best": [("plain convs", "普通卷积", "resnet_20", 0.269722, [30.0, 31.2, 29.5]),
+                                 ("ratio 2", "比例 2", "ghost_resnet_20", 0.140458, [32.6, 33.0, 31.9]),
+                                 ("ratio 4", "比例 4", "ghost_resnet_20", 0.075154, [40.0, 41.1, 39.2])]}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("study", list(GHOST_RATIO))
+def test_no_point_label_of_a_study_against_parameters_ends_on_or_past_the_frame(study, lang):
+    """A study plotted against parameters labelled its points at a fixed offset: on the quick campaign's Ghost
+    ratio figure the most accurate variant's label ran over the top of the frame (and a leftmost one's past it)."""
+    df = pd.DataFrame([{"variant": v, "variant_zh": zh, "model": m, "params_m": p, "values": top1,
+                        "mean": sum(top1) / len(top1), "chance": 10.0, "base": 0}
+                       for v, zh, m, p, top1 in GHOST_RATIO[study]])
+    fig = figures.figure_study(df, "Ghost ratio on ResNet-20", lang, x="params_m", notice="Not CIFAR-100")
+    axes, labels = _boxes(fig)
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(df.variant if lang == "en" else df.variant_zh)
+    gaps = {t.get_text(): min(b.x0 - axes.x0, axes.x1 - b.x1, b.y0 - axes.y0, axes.y1 - b.y1)
+            for t, b in zip(fig.axes[0].texts, labels)}
+    assert not {name: gap for name, gap in gaps.items() if gap < 2}  # pixels from the frame
+
+
 def test_no_point_label_covers_a_models_marker_however_large():
     """The markers grow with FLOPs: the quick campaign's HorNet and ConvNeXt labels sat on their own bubbles."""
     import math
