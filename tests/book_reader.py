@@ -18,14 +18,31 @@ LONG_RECIPE = {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "auto_augmen
                "random_erasing": 0.25, "ema_decay": 0.9998}
 
 
-def _ablation_page(gen: Path, study: str, figure_of: str) -> None:
-    """The study's notebook page as the campaign's analysis executes it: the generic heading, then the study's
-    figure displayed as an output (myst-nb names it by the sha256 of its bytes)."""
+def _display_outputs(show) -> list[dict]:
+    """What ``show()`` displays (Markdown, images), as the display_data outputs of the notebook cell that ran it."""
+    import IPython.display
+    shown = []
+    real, IPython.display.display = IPython.display.display, lambda *objs, **kw: shown.extend(objs)
+    try:
+        show()
+    finally:
+        IPython.display.display = real
+    return [{"output_type": "display_data", "metadata": {},
+             "data": {"text/markdown": o.data, "text/plain": "<IPython.core.display.Markdown object>"}
+             if isinstance(o, IPython.display.Markdown) else
+             {"image/png": base64.b64encode(o.data).decode(), "text/plain": "<IPython.core.display.Image object>"}}
+            for o in shown]
+
+
+def _ablation_page(gen: Path, study: str, figure_of: str, outputs: list[dict] | None = None) -> None:
+    """The study's notebook page as the campaign's analysis executes it: the generic heading, then ``outputs``
+    (default: only the study's figure; myst-nb names an image by the sha256 of its bytes)."""
     png = base64.b64encode((gen / f"study-{figure_of}_en.png").read_bytes()).decode()
+    outputs = outputs or [{"output_type": "display_data", "metadata": {},
+                           "data": {"image/png": png, "text/plain": "<IPython.core.display.Image object>"}}]
     nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Ablation study\n\nEvery variant.\n"},
                     {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "report.show_study(r)",
-                     "outputs": [{"output_type": "display_data", "metadata": {},
-                                  "data": {"image/png": png, "text/plain": "<IPython.core.display.Image object>"}}]}],
+                     "outputs": outputs}],
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
     (gen / f"ablation-{study}.ipynb").write_text(json.dumps(nb))
@@ -41,13 +58,14 @@ def build_reader_book(tmp_path_factory) -> Path:
     rec = records.read_json(runs / "mini" / rid / records.RECORD)
     records.atomic_write_json(runs / "mini" / rid / records.RECORD, {**rec, "recipe": {**rec["recipe"], **LONG_RECIPE}})
     report.write_campaign_report("mini", runs, gen)
-    report.write_study_report("mini", "eca_kernel", runs, gen)
+    study = report.write_study_report("mini", "eca_kernel", runs, gen)
     for lang in i18n.LANGS:  # a second study page: the same variants under their own name and title
         text = (gen / f"study-eca_kernel_{lang}.md").read_text(encoding="utf-8")
         (gen / f"study-ghost_ratio_{lang}.md").write_text(
             text.replace("ECA kernel size", "Ghost ratio").replace("ECA 卷积核大小", "Ghost 比例"), encoding="utf-8")
-    for study in ("eca_kernel", "ghost_ratio"):
-        _ablation_page(gen, study, "eca_kernel")
+    # one page as show_study shows it, in English and then in Chinese; the other with its figure only
+    _ablation_page(gen, "eca_kernel", "eca_kernel", _display_outputs(lambda: report.show_study(study)))
+    _ablation_page(gen, "ghost_ratio", "eca_kernel")
     proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "book/", "-W", "-n",
                            "--keep-going"], capture_output=True, text=True, cwd=proj)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

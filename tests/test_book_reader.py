@@ -69,6 +69,25 @@ def _theme_words(m: dict) -> list[str]:
 
 
 @pytest.mark.slow
+def test_a_bilingual_pages_chinese_part_is_marked_chinese(reader_book):
+    """A study page under Runs shows its English part, then its Chinese part, under <html lang="en">: screen
+    readers read the Chinese with English rules and browsers chose its font for English."""
+    from bs4 import BeautifulSoup
+    page = BeautifulSoup((reader_book / "generated" / "ablation-eca_kernel.html").read_text(encoding="utf-8"),
+                         "html.parser")
+    assert page.html["lang"] == "en"
+    [chinese] = page.select('article div[lang="zh-CN"]')
+    headings = [h.get_text() for h in page.select("article .rubric")]
+    assert headings[0] == "English" and "中文" in headings
+    assert [h.get_text() for h in chinese.select(".rubric")][0] == "中文"  # it starts at the Chinese heading
+    assert "English" not in [h.get_text() for h in chinese.select(".rubric")]
+    # the Chinese text and figure are inside it, the English ones outside
+    assert CJK.search(chinese.get_text()) and [CJK.search(i["alt"]) is not None for i in chinese.select("img")] == [True]
+    english = chinese.find_previous("img")
+    assert english is not None and not CJK.search(english["alt"]) and not english.find_parent(attrs={"lang": "zh-CN"})
+
+
+@pytest.mark.slow
 def test_each_language_reads_the_themes_words_in_its_own_language_at_both_widths(read_pages):
     for (page, width), m in read_pages.items():
         lang = page.split("/")[0]

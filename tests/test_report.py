@@ -579,6 +579,28 @@ def test_a_study_page_serves_both_languages_each_under_its_name_with_its_own_fig
     assert "ECA kernel size on ResNet-20" not in parts[0]  # the page's own title names the study
 
 
+def test_the_chinese_part_of_a_bilingual_notebook_output_is_marked_chinese_in_html():
+    """A notebook page of the Runs part is <html lang="en">: its Chinese part (show_in_both_languages) was
+    read as English by screen readers, in a font chosen for English."""
+    from docutils import nodes
+    from docutils.core import publish_from_doctree
+    from docutils.utils import new_document
+
+    from cifar100lab.report.sphinx_lang import mark_chinese_part
+    doc = new_document("page")
+    output = nodes.container(classes=["cell_output"])
+    output += [nodes.rubric(text="English"), nodes.paragraph(text="Does k matter?"),
+               nodes.rubric(text="中文"), nodes.paragraph(text="k 重要吗？"), nodes.image(uri="fig_zh.png", alt="图")]
+    doc += output
+    assert mark_chinese_part(output)
+    html = publish_from_doctree(doc, writer_name="html5").decode()
+    english, chinese = html.split('<div lang="zh-CN">')
+    assert "Does k matter?" in english and "中文" not in english
+    assert chinese.index("中文") < chinese.index("k 重要吗？") < chinese.index("fig_zh.png") < chinese.index("</div>")
+    one_language = nodes.container("", nodes.rubric(text="Results"), classes=["cell_output"])
+    assert not mark_chinese_part(one_language) and len(one_language) == 1
+
+
 def test_a_study_pages_figures_are_described_each_in_its_own_language(tmp_path):
     """A study page now shows the Chinese figure too; the book described only the English figures a notebook
     shows, so the Chinese one would have had no alt text."""

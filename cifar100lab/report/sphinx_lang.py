@@ -8,6 +8,7 @@ reads in Chinese throughout, a page under ``en/`` in English (``jupyter-book bui
 * Previous/Next never lead into the other language, and the sidebar shows the page's own language's part
   (the bilingual parts, runs and references, stay in both).
 * Every page with a twin (``en/x`` and ``zh/x``) starts with a link to it.
+* A bilingual notebook page's Chinese part (a study's page, the analysis) is marked ``lang="zh-CN"``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import posixpath
 from functools import lru_cache
 from pathlib import Path
 
+from docutils import nodes
 from sphinx import locale
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from .i18n import LANGS, THEME_ZH, say
 
@@ -101,6 +104,33 @@ def _install_theme_language(app, pagename, templatename, context, doctree) -> No
     _use_language(app, pagename)
     if page_language(pagename) == "zh":
         context["language"] = "zh-CN"
+
+
+def mark_chinese_part(output: nodes.Element) -> bool:
+    """Put a cell output's Chinese part in a ``<div lang="zh-CN">``: from its "## 中文" heading (a rubric in an
+    output) to the output's end, for :func:`~cifar100lab.report.display.show_in_both_languages` shows it last.
+    The page's ``<html lang>`` is en, so screen readers read the Chinese with English rules and browsers chose its
+    font for English. Whether it had one."""
+    heading = say("lang_name", "zh")
+    start = next((i for i, child in enumerate(output.children)
+                  if isinstance(child, nodes.rubric) and child.astext() == heading), None)
+    if start is None:
+        return False
+    output.insert(start, nodes.raw("", '<div lang="zh-CN">', format="html"))
+    output.append(nodes.raw("", "</div>", format="html"))
+    return True
+
+
+class ChinesePartLanguage(SphinxPostTransform):
+    """:func:`mark_chinese_part` on each cell output of a page, once myst-nb has put each output's chosen
+    format (its Markdown, as nodes) in place (its SelectMimeType, priority 4)."""
+    default_priority = 100
+    formats = ("html",)
+
+    def run(self, **kwargs) -> None:
+        for output in list(self.document.findall(nodes.container)):
+            if "cell_output" in output["classes"]:
+                mark_chinese_part(output)
 
 
 def _one_language_relations(app, pagename, context) -> None:
@@ -203,4 +233,5 @@ def setup(app):
     app.connect("doctree-resolved", _language_before_writing)
     app.connect("html-page-context", _install_theme_language, priority=1)
     app.connect("html-page-context", _one_language_navigation, priority=900)
+    app.add_post_transform(ChinesePartLanguage)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
