@@ -624,9 +624,11 @@ def test_an_evaluation_shows_its_dataset_and_says_when_it_is_not_cifar(monkeypat
     shown = _displayed(monkeypatch)
     dataset = {"name": "fashion-mnist", "kind": "stand-in", "label": "Fashion-MNIST (stand-in for CIFAR-100)"}
     display.show_evaluation({"checkpoint": "runs/r/checkpoint.pt", "epoch": 2, "model": "resnet_20", "top1": 61.5,
-                             "evaluated": 200, "dataset": dataset})
+                             "evaluated": 200, "dataset": dataset,
+                             "hardware": {"device": "AMD EPYC (2 logical CPUs)", "precision": "no"}})
     assert shown[0].data == "**Dataset: Fashion-MNIST (stand-in for CIFAR-100) — not CIFAR-100.**"
     table = shown[1]["value"]
+    assert table["hardware"] == "AMD EPYC (2 logical CPUs) (fp32)"  # Accelerate's "no" read "(no)"
     assert table["top-1 (%)"] == "61.50" and table["test images"] == "200" and table["dataset"] == dataset["label"]
     shown.clear()
     display.show_evaluation({"dataset": {"name": "cifar100", "kind": "real", "label": "CIFAR-100"}})

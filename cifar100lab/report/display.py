@@ -10,7 +10,7 @@ import pandas as pd
 from .. import records
 from ..progress import not_cifar_notice
 from .figures import figure_run_curves
-from .i18n import LANGS, fmt, say
+from .i18n import LANGS, fmt, precision_label, say
 from .sources import hardware_label
 
 
@@ -105,7 +105,7 @@ def evaluation_summary(result: dict) -> pd.Series:
             "options": json.dumps(result.get("options") or {}), "dataset": ds.get("label"),
             "test images": _int(result.get("evaluated")), **metrics,
             "eval time (s)": fmt(result.get("eval_seconds"), 1), "params": _int(result.get("params")),
-            "hardware": f"{hw['device']} ({hw.get('precision')})" if hw.get("device") else None,
+            "hardware": f"{hw['device']} ({precision_label(hw.get('precision'))})" if hw.get("device") else None,
             "commit": (result.get("git_commit") or "–")[:12],
             "versions": ", ".join(f"{k} {versions[k]}" for k in ("torch", "timm", "accelerate") if k in versions)}
     return pd.Series({k: ("–" if v is None else v) for k, v in rows.items()})
