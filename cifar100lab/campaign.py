@@ -30,7 +30,7 @@ from typing import Any
 
 from . import distill, recipes, records
 from .config import ExecutorConfig, RunPlan, check_name, resolve
-from .config_files import ConfigError, bilingual, read_yaml_mapping, refuse_unknown_keys
+from .config_files import ConfigError, bilingual, read_yaml_mapping, refuse_unknown_keys, seed_list
 from .kernels import check_runs_per_gpu, resolve_jobs
 from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
@@ -115,18 +115,6 @@ def _refuse_per_run_fields(fields: dict, where: str, allowed: tuple[str, ...] = 
                           + "; ".join(f"{k} belongs in {PER_RUN[k]}" for k in bad))
 
 
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _seeds(value, where: str) -> list[int]:
-    """A count (seeds 0 … n-1) or a list of integers; ``where`` names the key."""
-    seeds = list(range(value)) if _whole(value) else list(value) if isinstance(value, list) else []
-    if not seeds or not all(map(_whole, seeds)):
-        raise ConfigError(f"{where} must be a count or a list of integers (e.g. 3 or [0, 1, 2]), got {value!r}")
-    return seeds
-
-
 def _variant(path: Path, i: int, v) -> Variant:
     where = f"{path}: variant {i + 1}"
     if not isinstance(v, dict):
@@ -165,7 +153,7 @@ def load_study(path: str | os.PathLike) -> Study:
     name = check_name(d.get("study") or path.stem, f"{path}: study name")
     return Study(name, bilingual(d.get("title"), f"{path}: title") or {"en": name, "zh": name},
                  bilingual(d.get("question"), f"{path}: question"),
-                 _seeds(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), d.get("compare_within"),
+                 seed_list(d.get("seeds", 3), f"{path}: seeds"), variants, str(path), d.get("compare_within"),
                  x_axis=d.get("x_axis") or "variant")
 
 
@@ -235,7 +223,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
     studies = _studies(path, d.get("studies") or [])
     camp = Campaign(name, d.get("description", ""), dataset, d.get("num_processes", "auto"),
-                    _seeds(d.get("seeds", [0]), f"{path}: seeds"), list(models), defaults, studies,
+                    seed_list(d.get("seeds", [0]), f"{path}: seeds"), list(models), defaults, studies,
                     jobs=d.get("jobs", 1), path=str(path))
     resolve_jobs(camp.jobs, str(path))
     check_processes(camp.num_processes, f"{path}: num_processes")  # this machine's count: when runs start here
@@ -244,7 +232,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
         raise ConfigError(f"{path}: give jobs (runs side by side in all) or runs_per_gpu (runs sharing each GPU), "
                           "not both")
     camp.executor = ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor")
-    study_seeds = None if d.get("study_seeds") is None else _seeds(d["study_seeds"], f"{path}: study_seeds")
+    study_seeds = None if d.get("study_seeds") is None else seed_list(d["study_seeds"], f"{path}: study_seeds")
     # A model entry is a name or a mapping {model, options, name (run-id stem), any TrainConfig field}.
     entries = [_model_entry(path, e) for e in models]
     camp.models = [e.get("name") or e["model"] for e in entries]

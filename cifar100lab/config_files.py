@@ -183,6 +183,19 @@ FILE_KINDS = (("search", "a tune study, which `cifar100lab tune` runs"),
               ("model", "a training config, which `cifar100lab train` runs"))
 
 
+def seed_list(value, where: str) -> list[int]:
+    """A ``seeds`` key: a count (seeds 0 … n-1) or a list of whole numbers from 0, each once (a seed twice is one
+    run counted as two); ``where`` names the key."""
+    def whole(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+    seeds = list(range(value)) if whole(value) else list(value) if isinstance(value, list) else []
+    if not seeds or not all(map(whole, seeds)):
+        raise ConfigError(f"{where} must be a count or a list of integers (e.g. 3 or [0, 1, 2]), got {value!r}")
+    if min(seeds) < 0 or len(set(seeds)) < len(seeds):
+        raise ConfigError(f"{where} must name each seed once, each a whole number from 0, got {value!r}")
+    return seeds
+
+
 def refuse_unknown_keys(given, valid: tuple[str, ...], where: str, whole_file: bool = False) -> None:
     """The one unknown-key check: a mapping with a key outside ``valid`` is refused, listing the valid ones (and,
     for a whole file, what kind of file its keys say it is)."""

@@ -67,6 +67,10 @@ def _refused(result, *parts):
     (MODELS + "seeds: true\n", ["c.yaml: seeds must be a count", "got True"]),
     (MODELS + "seeds: [0, 1.5]\n", ["c.yaml: seeds must be a count", "got [0, 1.5]"]),
     (MODELS + "study_seeds: 2.5\n", ["c.yaml: study_seeds must be a count or a list of integers", "got 2.5"]),
+    # one run each, which the manifest counted as two seeds (the book's tables: "Seeds: 3")
+    (MODELS + "seeds: [0, 1, 0]\n", ["c.yaml: seeds must name each seed once, each a whole number from 0, got "
+                                       "[0, 1, 0]"]),
+    (MODELS + "study_seeds: [2, 2]\n", ["c.yaml: study_seeds must name each seed once"]),
     ("models: 5\n", ["c.yaml: models must be a list of model names or entries, or a model set's name", "got 5"]),
     ("models: [[resnet_20]]\n", ["model entry ['resnet_20'] must be a model name or a mapping {model: NAME"]),
     ("models: [{model: [resnet_20]}]\n", ["model entry {'model': ['resnet_20']}: model must be a registered"]),

@@ -73,6 +73,7 @@ GOOD = STUDY.format(root="/nonexistent", n_trials=2)
     (("model: resnet_20", "model: resnet_20\noptions: 5"), ["options must map the model's option names", "got 5"]),
     (("model: resnet_20", "model: resnet_20\noptions: [1]"), ["options must map", "got [1]"]),
     (("heartbeat: 1", "heartbeat: 1\nsampler_seed: abc"), ["sampler_seed must be a whole number", "'abc'"]),
+    (("seeds: [0, 1]", "seeds: [0, 0]"), ["tiny.yaml: seeds must name each seed once", "got [0, 0]"]),
     (("heartbeat: 1", "heartbeat: 1\nsampler_seed: -1"), ["sampler_seed must be a whole number from 0"]),
     (("high: 0.5, log: true", "high: 0.5, step: -1"), ["search: lr: step must be a positive number, got -1"]),
     (("high: 0.5, log: true", "high: 0.5, step: abc"), ["search: lr: step must be a positive number, got 'abc'"]),

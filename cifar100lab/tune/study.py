@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..campaign import PER_RUN
 from ..config import ExecutorConfig, TrainConfig, check_name, resolve
-from ..config_files import ConfigError, read_yaml_mapping
+from ..config_files import ConfigError, read_yaml_mapping, seed_list
 from ..kernels import resolve_jobs
 from ..optuna_parts import PRUNERS, SAMPLERS, build_pruner
 from ..recipes import Recipe
@@ -189,13 +189,6 @@ def _sampler_seed(path: Path, value) -> int | None:
     return value
 
 
-def _seeds(path: Path, value) -> list[int]:
-    seeds = list(range(value)) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise ConfigError(f"{path}: seeds must be a count or a list of non-negative integers, got {value!r}")
-    return seeds
-
-
 def _pruner(path: Path, value, epochs: int) -> dict:
     spec = {"kind": value} if isinstance(value, str) else dict(value) if isinstance(value, dict) else {}
     if spec.get("kind") not in PRUNERS:
@@ -236,7 +229,7 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None, dataset
     spec = StudySpec(
         check_name(d.get("study") or path.stem, f"{path}: study name"), str(d.get("description") or ""),
         d["model"], _options(path, d.get("options")), dataset or d.get("dataset") or "cifar100", defaults,
-        _search(path, d, defaults), _positive(path, d, "n_trials", 20), _seeds(path, d.get("seeds", 3)),
+        _search(path, d, defaults), _positive(path, d, "n_trials", 20), seed_list(d.get("seeds", 3), f"{path}: seeds"),
         d.get("sampler", "tpe"), _sampler_seed(path, d.get("sampler_seed")), {},
         _storage("--storage" if storage else f"{path}: storage", storage or d.get("storage")),
         _positive(path, d, "heartbeat", 60), d.get("jobs", 1),
