@@ -35,7 +35,7 @@ from .kernels import check_runs_per_gpu, resolve_jobs
 from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.settings import RobustnessSettings
-from .runs import Run, stale_runs
+from .runs import Run, plan_changes, stale_runs
 from .settings import apply_set, check_mapping_fields, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
@@ -333,34 +333,45 @@ class _CampaignRuns:
     runs: dict[str, Run] = field(default_factory=dict)
     base_recipes: dict = field(default_factory=dict)  # model -> its recipe under the campaign's defaults
     model_runs: list[str] = field(default_factory=list)  # the model entries' runs, in order
+    asked_by: dict[str, str] = field(default_factory=dict)  # run id -> what first asked for it (a model entry, ...)
 
     def config(self, model: str, options: dict, seed: int, extra: dict) -> dict:
         return run_config(self.name, self.dataset, self.defaults, model, options, seed, extra)
 
     def add_entry(self, entry: dict, seeds: list[int]) -> RunPlan:
-        """A model entry's runs, one per seed; the plan of its first."""
+        """A model entry's runs, one per seed; the plan of its first. An earlier entry's runs are refused."""
         extra = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
-        rids = [self.add(entry["model"], entry.get("options") or {}, s, entry.get("name"), extra) for s in seeds]
+        where = f"model entry {entry.get('name') or entry['model']}"
+        rids = [self.add(entry["model"], entry.get("options") or {}, s, entry.get("name"), extra, where=where)
+                for s in seeds]
+        if twice := [rid for rid in rids if rid in self.model_runs]:
+            raise ConfigError(f"{self.path}: {where} makes run {twice[0]}, as an earlier model entry does; list "
+                              f"each network once")
         self.model_runs += rids
         return self.runs[rids[0]].plan
 
     def add(self, model: str, options: dict, seed: int, stem: str | None = None, extra: dict | None = None,
-            changed: dict | None = None) -> str:
-        """The run id of this network, recipe change and seed; the run is made and resolved on first sight."""
+            changed: dict | None = None, where: str = "") -> str:
+        """The run id of this network, recipe change and seed; the run is made and resolved on first sight, and
+        ``where`` (what asks for it), sharing it, must ask for its settings: a run trains once."""
         try:
             options = canonical_options(model, options)
         except KeyError as e:
             raise ConfigError(f"{self.path}: {e}") from None
         rid = check_name(run_id_for(self.name, stem or model, options, seed, changed), f"{self.path}: run id")
+        cfg = {**self.config(model, options, seed, extra or {}),
+               "run_dir": str(self.runs_root / self.name / rid), "run_id": rid}
+        try:
+            plan = resolve(cfg)
+            distill.check_teacher(plan)  # there, and trained on the campaign's classes
+        except ConfigError as e:
+            raise ConfigError(f"{self.path}, run {rid}: {e}{recipes.from_defaults_note(self.defaults, extra, e)}") from None
+        if rid in self.runs and (differ := plan_changes(self.runs[rid].plan, plan)):
+            raise ConfigError(f"{self.path}: {where} makes run {rid} with other settings than {self.asked_by[rid]} "
+                              f"({'; '.join(differ)}): one run cannot train both; give the model entry a name: of "
+                              f"its own (its runs are then {self.name}-<name>-s<seed>)")
         if rid not in self.runs:
-            cfg = {**self.config(model, options, seed, extra or {}),
-                   "run_dir": str(self.runs_root / self.name / rid), "run_id": rid}
-            try:
-                plan = resolve(cfg)
-                distill.check_teacher(plan)  # there, and trained on the campaign's classes
-            except ConfigError as e:
-                raise ConfigError(f"{self.path}, run {rid}: {e}{recipes.from_defaults_note(self.defaults, extra, e)}") from None
-            self.runs[rid] = Run(rid, plan, self.book_dir / "runs" / f"{rid}.ipynb")
+            self.runs[rid], self.asked_by[rid] = Run(rid, plan, self.book_dir / "runs" / f"{rid}.ipynb"), where
         return rid
 
     def add_variant(self, study: Study, v: Variant, seeds: list[int]) -> VariantRuns:
@@ -372,8 +383,9 @@ class _CampaignRuns:
         changed = self.changed_fields(study, v)
         extra = {"overrides": v.overrides} if changed else {}  # no change: the plain network's runs
         in_id = distill.id_fields(changed)
-        return VariantRuns(changed, [self.add(v.model, v.options, s, extra=extra, changed=in_id) for s in seeds],
-                           seeds=seeds)
+        where = f"study {study.name} variant {v.label!r}"
+        return VariantRuns(changed, [self.add(v.model, v.options, s, extra=extra, changed=in_id, where=where)
+                                     for s in seeds], seeds=seeds)
 
     def with_teacher(self, study: Study, v: Variant) -> Variant:
         """The variant with its ``distill_from`` made concrete (``best:…`` becomes the campaign's best run of

@@ -67,6 +67,14 @@ def stale_fields(run: Run) -> list[str]:
     return changed
 
 
+def plan_changes(old: RunPlan, new: RunPlan) -> list[str]:
+    """``field: old → new`` for each setting two plans of one run id differ in, as resolved (the spelling of an
+    equal value is no difference); ``run_dir`` and ``run_id`` are the id's own."""
+    def settings(plan):
+        return {**plan.config.to_dict(), **resolved_fingerprint(plan)}
+    return field_changes(settings(old), settings(new), expand=("overrides", "options"))
+
+
 def unresumable_fields(run: Run) -> list[str]:
     """How the settings that an unfinished run's checkpoint was trained with (its folder's ``config.json``) differ
     from what the campaign asks now, compared as the trainer compares them before it resumes, so a run it would

@@ -85,6 +85,12 @@ def _refused(result, *parts):
     (MODELS + "executor: slurm\n", ["c.yaml: executor must be a mapping, e.g. {kind: slurm, partition: gpu} "
                                     "(keys: kind,", "got 'slurm'"]),
     (MODELS + "executor: {kind: slurm, extra: exclusive}\n", ["executor: extra must be a mapping of sbatch options"]),
+    # the second entry's runs were the first's: one entry listed twice, or one whose settings were lost
+    ("models: [resnet_20, {model: resnet_20, options: {}}]\n", ["c.yaml: model entry resnet_20 makes run "
+                                                                "c-resnet_20-s0, as an earlier model entry does"]),
+    ("models: [resnet_20, {model: resnet_20, epochs: 2}]\n", ["model entry resnet_20 makes run c-resnet_20-s0 with "
+                                                              "other settings than model entry resnet_20 (epochs: ",
+                                                              "→ 2)", "give the model entry a name: of its own"]),
 ])
 def test_bad_campaign_file_is_one_error_line_and_writes_nothing(tmp_path, capfd, text, parts):
     path = tmp_path / "c.yaml"
@@ -131,6 +137,22 @@ def test_bad_study_file_is_one_error_line_in_a_dry_and_a_real_run_and_writes_not
     for flag in ("--dry-run", "--no-analysis"):  # the dry run first: a real run that is not refused trains
         _refused(run_cli(capfd, *args, flag), *parts)
     assert _written(tmp_path) == ["c.yaml", "s.yaml"]
+
+
+def test_a_study_variant_sharing_a_model_entrys_run_with_other_settings_is_refused(tmp_path, capfd):
+    """The study's plain variant was the model entry's run, trained at the entry's lr, and the study compared it
+    with variants trained at the recipe's."""
+    (tmp_path / "s.yaml").write_text(STUDY)
+    (tmp_path / "c.yaml").write_text("models: [{model: resnet_20, overrides: {lr: 0.05}}]\nstudies: [s.yaml]\n")
+    args = ["campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
+            "--book", _book(tmp_path)]
+    for flag in ("--dry-run", "--no-analysis"):
+        _refused(run_cli(capfd, *args, flag), "c.yaml: study s variant 'a' makes run c-resnet_20-s0 with other "
+                 "settings than model entry resnet_20 (overrides.lr: 0.05 → 0.1)", "give the model entry a name:")
+    assert _written(tmp_path) == ["c.yaml", "s.yaml"]
+    (tmp_path / "c.yaml").write_text("models: [{model: resnet_20, name: r20, overrides: {lr: 0.05}}]\n"
+                                     "studies: [s.yaml]\nstudy_seeds: [0]\n")  # what the error says to do
+    assert [r.run_id for r in C.load_campaign(tmp_path / "c.yaml", "synthetic").runs] == ["c-r20-s0", "c-resnet_20-s0"]
 
 
 @pytest.mark.parametrize("flag, given, parts", [
