@@ -133,7 +133,7 @@ def cmd_campaign(a) -> int:
     if a.dry_run:
         print(f"data: {data_note}")
         for r in camp.runs:
-            print(r.run_id, describe(r))
+            print(r.run_id, describe(r, a.force, a.retry_skipped))
         return 0
     if a.status or executor.kind == "slurm":
         return _campaign_on_slurm(camp, executor, a)

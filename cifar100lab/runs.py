@@ -132,21 +132,28 @@ def run_lock(run: Run) -> Path:
     return run.run_dir.parent / locks.LOCKS / f"{run.run_id}.lock"
 
 
-def describe(run: Run) -> str:
+def describe(run: Run, force: bool = False, retry_skipped: bool = False) -> str:
     """A run's state for ``--dry-run``: new, its status, stale (with the fields), locked (by whom) or damaged
-    (why). It reads and writes nothing else."""
+    (why), and what the same command without ``--dry-run`` does with it (``force``: re-runs whatever is there,
+    ``retry_skipped``: tries a skipped run again). It reads and writes nothing else."""
     holder = locks.holder(run_lock(run))
     if holder:
         return f"locked (another campaign process is running it: {holder})"
     try:
-        stale = stale_fields(run)
+        stale, status = stale_fields(run), status_of(run)
     except records.RecordError as e:
         return f"damaged ({e}; --force moves the run folder aside and re-runs it)"
+    killed = status == "running" and locks.killed(run.run_dir)  # as the runs listing says of it
+    shown = "interrupted" if killed else status
+    if force and status:  # as the executor's _attempt does: every run folder moved aside, nothing resumed
+        return f"{'stale' if stale else shown}, re-run from the start (--force; its folder is moved aside)"
     if stale:
         return f"stale (complete, but the campaign now asks {'; '.join(stale)}; --force re-runs it)"
     if changed := unresumable_fields(run):
-        return f"{status_of(run)}, {unresumable_note(run.run_id, changed).split(': ', 1)[1]}"
-    return status_of(run) or "new"
+        return f"{shown}, {unresumable_note(run.run_id, changed).split(': ', 1)[1]}"
+    if status == "skipped" and retry_skipped:
+        return "skipped, tried again (--retry-skipped)"
+    return f"interrupted ({killed})" if killed else status or "new"
 
 
 def execute_notebook(run: Run, notebook: Path, slot: KernelSlot, log_dir: Path, num_processes) -> tuple[int, str]:

@@ -94,3 +94,36 @@ def test_every_settings_file_a_commands_help_gives_as_an_example_exists(monkeypa
     named = set(re.findall(r"[\w./-]+\.ya?ml\b", " ".join(texts)))
     assert {"params/tune/resnet56-sgd.yaml", "params/quick.yaml"} <= named  # the pattern finds them
     assert not [path for path in sorted(named) if not (ROOT / path).is_file()]
+
+
+def test_a_dry_run_says_what_the_same_command_does_with_force_retry_skipped_and_a_killed_run(tmp_path, capfd):
+    """`--dry-run --force` said 'complete' of runs that --force moves aside and trains again, `--dry-run
+    --retry-skipped` said 'skipped' of runs it tries again, and a run whose campaign was killed said 'running'
+    where `runs` says interrupted."""
+    import socket
+
+    from cifar100lab import locks, records
+    from cifar100lab.campaign import load_campaign
+    (tmp_path / "c.yaml").write_text("models: [resnet_20, resnet_32, eca_resnet_20]\n")
+    done, skipped, killed = load_campaign(tmp_path / "c.yaml", "synthetic", runs_root=tmp_path / "runs").runs
+    for run, end in ((done, records.finish), (skipped, lambda r: records.skip(r, "no weights here")), (killed, None)):
+        started = records.start(run.run_dir, run_id=run.run_id, config=run.config.to_dict())
+        records.save(run.run_dir, end(started) if end else started)
+    (killed.run_dir / locks.TRAINING_LOCK).write_text(f"pid 999999999 on {socket.gethostname()} since 2026-01-01\n")
+
+    def said(*flags) -> dict[str, str]:
+        proc = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--runs-root",
+                       tmp_path / "runs", "--dry-run", *flags)
+        assert proc.returncode == 0, proc.stderr
+        return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith("c-"))
+
+    plain = said()
+    assert (plain[done.run_id], plain[skipped.run_id]) == ("complete", "skipped")
+    assert plain[killed.run_id].startswith("interrupted (its training process (pid 999999999 on"), plain
+    assert said("--force") == {
+        done.run_id: "complete, re-run from the start (--force; its folder is moved aside)",
+        skipped.run_id: "skipped, re-run from the start (--force; its folder is moved aside)",
+        killed.run_id: "interrupted, re-run from the start (--force; its folder is moved aside)"}
+    assert said("--retry-skipped")[skipped.run_id] == "skipped, tried again (--retry-skipped)"
+    assert sorted(p.name for p in (tmp_path / "runs" / "c").iterdir()) == sorted(
+        r.run_id for r in (done, skipped, killed))  # a dry run writes nothing
