@@ -74,6 +74,8 @@ GOOD = STUDY.format(root="/nonexistent", n_trials=2)
     (("model: resnet_20", "model: resnet_20\noptions: [1]"), ["options must map", "got [1]"]),
     (("heartbeat: 1", "heartbeat: 1\nsampler_seed: abc"), ["sampler_seed must be a whole number", "'abc'"]),
     (("seeds: [0, 1]", "seeds: [0, 0]"), ["tiny.yaml: seeds must name each seed once", "got [0, 0]"]),
+    # it said "search: lr = 0.01 makes an invalid run: unknown dataset", sending the user to the range
+    (("dataset: synthetic", "dataset: synthetc"), ["tiny.yaml: unknown dataset 'synthetc' (did you mean synthetic?)"]),
     (("heartbeat: 1", "heartbeat: 1\nsampler_seed: -1"), ["sampler_seed must be a whole number from 0"]),
     (("high: 0.5, log: true", "high: 0.5, step: -1"), ["search: lr: step must be a positive number, got -1"]),
     (("high: 0.5, log: true", "high: 0.5, step: abc"), ["search: lr: step must be a positive number, got 'abc'"]),

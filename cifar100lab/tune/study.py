@@ -241,11 +241,23 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None, dataset
 
 
 def _check_space(spec: StudySpec) -> None:
-    """Every end of every searched range, with the other names at their first value, resolves to a valid run."""
+    """Every end of every searched range, with the other names at their first value, resolves to a valid run. An
+    error the fixed settings make without any searched value (a mistyped dataset) is theirs, not the range's."""
     first = spec.first()
     for p in spec.search:
         for value in p.ends():
             try:
                 resolve(spec.config({**first, p.name: value}, "check", "check"))
             except ConfigError as e:
+                if str(e) == _unsearched_error(spec):
+                    raise ConfigError(f"{spec.path}: {e}") from None
                 raise ConfigError(f"{spec.path}: search: {p.name} = {value!r} makes an invalid run: {e}") from None
+
+
+def _unsearched_error(spec: StudySpec) -> str | None:
+    """The error of the study's settings with every searched name at the recipe's own value, if any."""
+    try:
+        resolve(spec.config({}, "check", "check"))
+    except ConfigError as e:
+        return str(e)
+    return None
