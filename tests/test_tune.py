@@ -89,6 +89,17 @@ def test_bad_study_file_is_one_error_line_before_any_work_and_writes_nothing(tmp
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("runs_root, says", [("taken", "--runs-root {tmp}/taken is a file, not a folder"),
+                                             ("taken/runs", "--runs-root {tmp}/taken/runs cannot be made: {tmp}/taken "
+                                                            "is a file")])
+def test_a_runs_root_that_is_a_file_is_one_error_line_naming_the_flag(tmp_path, capfd, runs_root, says):
+    """It was the OS's "[Errno 20] Not a directory: '.../taken/tiny'", naming no setting."""
+    (tmp_path / "taken").write_text("kept\n")
+    _refused(run_cli(capfd, "tune", _study(tmp_path, None, text=GOOD), "--runs-root", tmp_path / runs_root),
+             says.format(tmp=tmp_path))
+    assert (tmp_path / "taken").read_text() == "kept\n"
+
+
 def test_a_bad_storage_url_on_the_command_line_is_named_as_the_options_not_the_files(tmp_path, capfd):
     """It was reported as '<study file>: storage ...', sending the user to a file that has no storage key."""
     done = run_cli(capfd, "tune", _study(tmp_path, None, text=GOOD), "--storage", "notaurl", "--runs-root", tmp_path / "r")

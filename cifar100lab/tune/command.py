@@ -32,12 +32,14 @@ def write_page(a) -> None:
 
 
 def main(a) -> int:
+    from ..config_files import refuse_file_as_folder
     from ..data import load_dataset
     from ..kernels import resolve_jobs
     from ..optuna_parts import shown
     from .study import load_study_file
     from .summary import write_summary
     from .workers import open_study, run_trials
+    refuse_file_as_folder(a.runs_root, "--runs-root")  # else the OS's "Not a directory", naming no setting
     spec = load_study_file(a.file, storage=a.storage, dataset=a.dataset)
     if a.jobs is not None:
         resolve_jobs(a.jobs, "--jobs")
