@@ -160,8 +160,18 @@ def execute_notebook(run: Run, notebook: Path, slot: KernelSlot, log_dir: Path, 
     """The run's notebook, executed by papermill with the run's config as parameters; papermill's exit status
     and the tail of the error."""
     log_dir.mkdir(parents=True, exist_ok=True)
+    keep_earlier_log(log_dir / f"{run.run_id}.log")
     params = {**run.config.to_dict(), "num_processes": num_processes}
     return slot.execute(notebook, run.notebook, params, log_dir / run.run_id)
+
+
+def keep_earlier_log(log: Path) -> None:
+    """An earlier attempt's log (a failure's traceback, the log of a folder ``--force`` moved aside) is kept as
+    ``<run>.log.1``, ``.2``, … (oldest first) rather than overwritten by this attempt's: the record keeps only
+    the error's last line."""
+    if log.exists():
+        kept = [int(n) for p in log.parent.iterdir() if (n := p.name.removeprefix(f"{log.name}.")).isdigit()]
+        log.rename(log.with_name(f"{log.name}.{max(kept, default=0) + 1}"))
 
 
 def record_outcome(run: Run, code: int, tail: str, attempts_before: int) -> str:

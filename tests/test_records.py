@@ -133,6 +133,26 @@ def test_rerun_failing_for_a_new_reason_records_the_new_reason_and_keeps_the_old
     assert [a["reason"] for a in rec["attempts"]] == ["A: loss became nan", "notebook failed: DataError: B: md5 mismatch"]
 
 
+def test_each_attempt_of_a_run_keeps_its_own_log(tmp_path, synthetic_root):
+    """A failed run's log (its traceback) was overwritten when the campaign ran it again, as was the log of a
+    folder --force moved aside: the record keeps only the error's last line."""
+    from cifar100lab.runs import execute_notebook
+    run = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs").runs[0]
+    logs = tmp_path / "logs"
+
+    class Slot:  # writes its log as KernelSlot.execute does: the attempt's own, from its first line
+        def __init__(self, attempt):
+            self.attempt = attempt
+
+        def execute(self, notebook, target, params, log_stem):
+            log_stem.with_name(log_stem.name + ".log").write_text(f"attempt {self.attempt}\n")
+            return 1, "Traceback ...\n"
+    for attempt in (1, 2, 3):
+        execute_notebook(run, Path("train.ipynb"), Slot(attempt), logs, 1)
+    assert {p.name: p.read_text() for p in logs.iterdir()} == {
+        f"{run.run_id}.log": "attempt 3\n", f"{run.run_id}.log.1": "attempt 1\n", f"{run.run_id}.log.2": "attempt 2\n"}
+
+
 def test_trainer_that_began_and_died_has_that_attempt_marked_failed(tmp_path, synthetic_root, monkeypatch):
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
 
