@@ -427,6 +427,79 @@ def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_agai
     assert "| Weights |" in en and "| ImageNet fine-tune |" in en and "| from scratch |" in en and "| 权重 |" in zh
 
 
+def _with_entries(runs: Path, entries: list[tuple[str, str, float, str | None]]) -> None:
+    """The fake campaign ``mini`` with more model entries, each ``(name, model, top-1, pretrained)`` one seed's
+    run named ``mini-<name>-s0``, and its manifest listing every entry's runs (``model_runs``), as
+    campaign.write_manifest does."""
+    from fake_campaign import _record
+    root = runs / "mini"
+    manifest = records.read_json(root / records.MANIFEST)
+    added = []
+    for name, model, top1, pretrained in entries:
+        rid = f"mini-{name}-s0"
+        rec = _record("mini", rid, model, {}, 0, [top1 - 10, top1], "fashion-mnist", 2, 1000, 0.0)
+        records.atomic_write_json(root / rid / records.RECORD, {**rec, "pretrained": pretrained})
+        for epoch, t in enumerate([top1 - 10, top1], 1):
+            records.append_jsonl(root / rid / records.METRICS, {"epoch": epoch, "train_loss": 1.0, "train_acc": t,
+                                                                "top1": t, "top5": 90.0, "test_loss": 1.0})
+        added.append(rid)
+    records.atomic_write_json(root / records.MANIFEST, {
+        **manifest, "models": manifest["models"] + [name for name, *_ in entries], "runs": manifest["runs"] + added,
+        "model_runs": [f"mini-{m}-s0" for m in manifest["models"]] + added})
+
+
+def test_each_model_entry_is_its_own_row_never_averaged_with_another_entry_of_its_model(tmp_path):
+    """models: [resnet_20, {model: resnet_20, name: r20_long, epochs: 4}]: the two entries were one row, their
+    top-1 averaged as two seeds of one configuration."""
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    _with_entries(runs, [("r20_long", "resnet_20", 70.0, None)])
+    out = report.write_campaign_report("mini", runs, book / "generated")
+    rows = out["rows"].set_index("model")
+    assert (rows.loc["resnet_20", "seeds"], rows.loc["resnet_20", "top1"]) == (1, 61.0)  # the plain entry's alone
+    assert (rows.loc["r20_long", "seeds"], rows.loc["r20_long", "top1"]) == (1, 70.0)
+    assert rows.loc["r20_long", "base_model"] == "resnet_20" and not rows.loc["r20_long", "fallback"]
+    gen = book / "generated"
+    for lang in ("en", "zh"):
+        table = (gen / f"results_{lang}.md").read_text(encoding="utf-8")
+        assert "r20_long" in table and "| Seeds |" not in table and "| 种子数 |" not in table  # one seed each
+    assert out["context"]["seeds"] == [1]
+    # A named entry has other settings than the model the original report measured: no claim beside it.
+    assert "r20_long" not in sources.claims_matched(out["rows"]).model.tolist()
+    assert "| r20_long | 70.00 | – |" in (gen / "comparison_en.md").read_text()
+
+
+def test_a_named_entry_whose_model_is_not_listed_plainly_has_its_row(tmp_path):
+    """models: [..., {model: eca_resnet_32, name: eca32}]: the table kept runs of the models in the manifest's
+    models, which holds entry names (eca32), so the entry was left out."""
+    runs = tmp_path / "runs"
+    write_fake_campaign(runs, dataset="fashion-mnist")
+    _with_entries(runs, [("eca32", "eca_resnet_32", 55.0, None)])
+    manifest, recs = sources.load_campaign_records("mini", runs)
+    rows = sources.model_rows(sources.model_records(manifest, recs), manifest["models"]).set_index("model")
+    assert rows.loc["eca32", "top1"] == 55.0 and rows.loc["eca32", "base_model"] == "eca_resnet_32"
+    assert (rows.status == "complete").sum() == len(manifest["models"]) - 1  # every entry but the skipped one
+
+
+def test_a_named_from_scratch_entry_of_a_fine_tune_model_is_its_scratch_row(tmp_path):
+    """params/full.yaml's {model: deit_tiny, name: deit_tiny_scratch, pretrained: off} beside deit_tiny (here
+    convnext_tiny_timm, skipped offline) is row <model>-scratch, as a campaign's own from-scratch entry is; another
+    named from-scratch entry of that model is a row of its own, not a second seed of it."""
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    skipped = runs / "mini" / "mini-convnext_tiny_timm-s0" / records.RECORD  # the fine-tune, asked with weights
+    records.atomic_write_json(skipped, {**records.read_json(skipped), "pretrained": "hub"})
+    _with_entries(runs, [("convnext_tiny_timm_scratch", "convnext_tiny_timm", 50.0, None),
+                         ("cnx_short", "convnext_tiny_timm", 40.0, None)])
+    out = report.write_campaign_report("mini", runs, book / "generated")
+    rows = out["rows"].set_index("model")
+    assert rows.loc["convnext_tiny_timm-scratch", "top1"] == 50.0 and rows.loc["cnx_short-scratch", "top1"] == 40.0
+    assert rows.loc[["convnext_tiny_timm-scratch", "cnx_short-scratch"], "seeds"].tolist() == [1, 1]
+    assert rows.loc["convnext_tiny_timm", "status"] == "skipped"
+    assert "Trained from scratch instead: row **convnext_tiny_timm-scratch**" in (
+        book / "generated" / "results_en.md").read_text()
+
+
 def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaigns_measured_time(tmp_path):
     from cifar100lab import records
     runs, bench = tmp_path / "runs", tmp_path / "bench"

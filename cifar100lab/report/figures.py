@@ -10,7 +10,7 @@ from ..curves import CJK_FONTS, figure_run_curves, integer_epochs, style  # noqa
 from ..model_catalog import catalog_rows
 from ..model_facts import GROUPS
 from .i18n import dataset_label, group, say
-from .sources import chance_level, num_classes, record_row
+from .sources import chance_level, num_classes, record_row, table_records
 
 
 def save(fig, path: Path) -> str:
@@ -172,8 +172,8 @@ def figure_curves(recs: list[dict], models: list[str], lang: str):
     import seaborn as sns
     style()
     frames, catalog = [], catalog_rows()
-    for r in recs:  # ``models`` are results rows: a fine-tune model's scratch run is its '-scratch' row
-        if r.get("status") == "complete" and record_row(r, catalog) in models and not r.get("options"):
+    for r in table_records(recs):  # ``models`` are results rows: a fine-tune model's scratch run is its '-scratch' row
+        if r.get("status") == "complete" and record_row(r, catalog) in models:
             m = pd.DataFrame(records.curve(r))
             m["model"], m["seed"] = record_row(r, catalog), r["seed"]
             frames.append(m)
@@ -198,8 +198,8 @@ def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns
     import matplotlib.pyplot as plt
     style()
     catalog, frames = catalog_rows(), {}
-    for r in recs:  # every seed's curve: a panel shows their mean
-        if r.get("status") == "complete" and record_row(r, catalog) in models and not r.get("options"):
+    for r in table_records(recs):  # every seed's curve: a panel shows their mean
+        if r.get("status") == "complete" and record_row(r, catalog) in models:
             frames.setdefault(record_row(r, catalog), []).append(pd.DataFrame(records.curve(r)))
     curves = {row: pd.concat(parts) for row, parts in frames.items()}
     shown = [m for m in models if m in curves]

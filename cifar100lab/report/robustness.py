@@ -15,7 +15,7 @@ from .i18n import LANGS, dataset_label, fmt, join
 from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
 from .robustness_gradcam import figure_gradcam, with_panels
 from .robustness_text import corruption_name, text
-from .sources import record_row, wilson
+from .sources import record_row, wilson, with_results_rows
 from .studies import figure_block
 from .tables import markdown_table
 
@@ -38,16 +38,18 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
     found = [(rid, r) for rid in run_ids if (r := read_result(folder / rid / OUT)) and r.get("corrupted") is not None]
     measured_with = lambda r: (r.get("key") or {}).get("settings", settings.as_dict())  # noqa: E731
     catalog = catalog_rows()
-    return (manifest, [{**r, "row": _row(records.load(folder / rid), r, catalog)} for rid, r in found
+    return (manifest, [{**r, "row": _row(records.load(folder / rid), r, catalog, manifest)} for rid, r in found
                        if measured_with(r) == settings.as_dict()],
             [r["run_id"] for _, r in found if measured_with(r) != settings.as_dict()])
 
 
-def _row(record: dict | None, result: dict, catalog: dict) -> str:
-    """The Results page's row name of a run (``coatnet_0-scratch`` for a fine-tune model trained from scratch),
-    read from its run record (a robustness.json does not say where the weights started); the result's model
-    when the record is gone."""
-    return record_row(record, catalog) if record and record.get("model") else result["model"]
+def _row(record: dict | None, result: dict, catalog: dict, manifest: dict) -> str:
+    """The Results page's row name of a run (its model entry's: ``r20_long``; ``coatnet_0-scratch`` for a
+    fine-tune model trained from scratch), read from its run record (a robustness.json does not say where the
+    weights started); the result's model when the record is gone."""
+    if not (record and record.get("model")):
+        return result["model"]
+    return record_row(with_results_rows(manifest, [record])[0], catalog)
 
 
 def baseline_of(results: list[dict], name: str) -> dict | None:

@@ -11,7 +11,7 @@ from .. import records
 from ..model_catalog import catalog_rows
 from ..run_listing import short_id
 from .i18n import STATUS, dataset_label, fmt
-from .sources import executed_parameters, record_row
+from .sources import RESULTS_ROW, executed_parameters, record_row
 from .tables import regularisation
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -22,7 +22,8 @@ def run_title(rec: dict, catalog: dict[str, dict] | None = None) -> str:
     campaign (a study variant's regularisation is part of it), readable in the sidebar. A fine-tune model
     trained from scratch is named as its results row is ('coatnet_0-scratch'), apart from its fine-tune."""
     name = record_row(rec, catalog_rows() if catalog is None else catalog) if rec.get("model") else None
-    opts = " · ".join(f"{k}={v}" for k, v in (rec.get("options") or {}).items())
+    # a model entry's row name carries its options already (eca_resnet_20-k_size-5)
+    opts = "" if rec.get(RESULTS_ROW) else " · ".join(f"{k}={v}" for k, v in (rec.get("options") or {}).items())
     reg = regularisation(rec.get("recipe") or {}, "en")
     return " · ".join(x for x in (name or rec.get("run_id"), opts, reg if reg != "–" else "",
                                   f"seed {rec.get('seed')}") if x)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,8 +34,8 @@ def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[d
     stale = {rid: s["fields"] for rid, r in zip(manifest["runs"], recs) if r and _still_stale(r, manifest, rid)
              for s in [manifest["stale"][rid]]}
     manifest = {**manifest, "stale": stale}
-    return manifest, [{**r, "run_dir": str(root / rid)} for rid, r in zip(manifest["runs"], recs)
-                      if r and rid not in stale]
+    return manifest, with_results_rows(manifest, [{**r, "run_dir": str(root / rid)}
+                                                  for rid, r in zip(manifest["runs"], recs) if r and rid not in stale])
 
 
 def _still_stale(record: dict, manifest: dict, run_id: str) -> bool:
@@ -116,7 +117,7 @@ def context(manifest: dict, recs: list[dict]) -> dict:
     ds = _dataset(recs, manifest)
     hw = sorted({hardware_label(r["hardware"]) for r in done if r.get("hardware")})
     versions = (done[0].get("versions") or {}) if done else {}
-    plain = [r for r in model_records(manifest, done) if not r.get("options")]
+    plain = table_records(model_records(manifest, done))
     catalog = catalog_rows()
     seeds = {record_row(r, catalog): 0 for r in plain}  # a fine-tune and its scratch run are two rows
     for r in plain:
@@ -181,17 +182,55 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
 SCRATCH = "-scratch"
 
 
-def row_name(model: str, pretrained, catalog: dict[str, dict]) -> str:
-    """The row a run belongs to: its model, or ``<model>-scratch`` for a model that is fine-tuned from ImageNet
-    weights by default but was trained from scratch (weights unavailable): a different experiment, never
-    compared with the fine-tune's claims or pairs. ``catalog``: :func:`model_catalog.catalog_rows`."""
+def row_name(model: str, pretrained, catalog: dict[str, dict], entry: str | None = None) -> str:
+    """The row a run belongs to: its model entry (``entry``: its name, or its model), or ``<entry>-scratch`` for a
+    model that is fine-tuned from ImageNet weights by default but was trained from scratch (weights unavailable,
+    or the entry asked so): a different experiment, never compared with the fine-tune's claims or pairs. An entry
+    named ``<name>_scratch`` (as a campaign names the from-scratch entry it adds) is row ``<name>-scratch``.
+    ``catalog``: :func:`model_catalog.catalog_rows`."""
     fine_tune = (catalog.get(model) or {}).get("default_run") == "fine-tune"
-    return f"{model}{SCRATCH}" if fine_tune and not _given(pretrained) else model
+    name = entry or model
+    return f"{name.removesuffix('_scratch')}{SCRATCH}" if fine_tune and not _given(pretrained) else name
 
 
 def record_row(rec: dict, catalog: dict[str, dict]) -> str:
-    """The results row a run record belongs to (:func:`row_name`)."""
-    return row_name(rec["model"], rec.get("pretrained"), catalog)
+    """The results row a run record belongs to: its :data:`RESULTS_ROW` where the campaign's manifest says which
+    model entry it is a seed of, else :func:`row_name` of its model."""
+    return rec.get(RESULTS_ROW) or row_name(rec["model"], rec.get("pretrained"), catalog)
+
+
+# The Results row a campaign's record is a seed of (None: of no model entry), set when the campaign is read.
+RESULTS_ROW = "results_row"
+
+
+def run_stem(run_id: str, campaign: str) -> str | None:
+    """A campaign run id without its campaign and seed: the model entry's name, or its model and options
+    (``<campaign>-<stem>-s<seed>``, :func:`cifar100lab.campaign.run_id_for`)."""
+    found = re.fullmatch(rf"{re.escape(campaign)}-(.+)-s\d+", run_id or "")
+    return found.group(1) if found else None
+
+
+def with_results_rows(manifest: dict, recs: list[dict]) -> list[dict]:
+    """``recs``, each with the Results row of the model entry it is a seed of (:data:`RESULTS_ROW`). A model
+    entry is known by its runs' ids (the manifest's ``model_runs``): two entries of one model (``resnet_20`` and
+    ``{model: resnet_20, name: r20_long, epochs: 4}``) are two rows, and a study's run of the same network at
+    another seed is one more seed of its entry. A manifest without ``model_runs`` (older): ``recs`` unmarked,
+    one row per model as then."""
+    if not isinstance(manifest.get("model_runs"), list):
+        return recs
+    entries = {run_stem(rid, manifest["name"]) for rid in manifest["model_runs"]} - {None}
+    catalog = catalog_rows()
+    return [{**r, RESULTS_ROW: row_name(r["model"], r.get("pretrained"), catalog, stem)
+             if (stem := run_stem(r.get("run_id"), manifest["name"])) in entries and r.get("model") else None}
+            for r in recs]
+
+
+def table_records(recs: list[dict]) -> list[dict]:
+    """The records the Results table counts: the model entries' seeds where the records say which they are
+    (:func:`with_results_rows`), else every run without model options (as before entries were known)."""
+    if any(RESULTS_ROW in r for r in recs):
+        return [r for r in recs if r.get(RESULTS_ROW)]
+    return [r for r in recs if not r.get("options")]
 
 
 def _given(value) -> bool:
@@ -203,20 +242,24 @@ def _weights(row: dict, g: pd.DataFrame, catalog: dict[str, dict]) -> dict:
     model stands in for it (``fallback``), unless the model has a from-scratch recipe of its own: then it
     trains from scratch by design (the Vision Transformers' small-image layouts)."""
     model = g.model.iloc[0]
-    by_design = bool((catalog.get(model) or {}).get("scratch_recipe"))
-    return {**row, "base_model": model, "pretrained": _given(g.pretrained.iloc[0]),
-            "fallback": row["model"] != model and not by_design}
+    facts = catalog.get(model) or {}
+    pretrained = _given(g.pretrained.iloc[0])
+    return {**row, "base_model": model, "pretrained": pretrained,
+            "fallback": facts.get("default_run") == "fine-tune" and not pretrained and not facts.get("scratch_recipe")}
 
 
 def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFrame:
-    """One row per model (seeds aggregated) from the campaign's plain model runs (no options), ranked; a
-    fine-tune model trained from scratch is a row of its own (:func:`row_name`)."""
+    """One row per model entry (its seeds aggregated, :func:`table_records`), ranked; a fine-tune model trained
+    from scratch is a row of its own (:func:`row_name`). Records of a campaign that does not say its entries' runs:
+    one row per model of ``models`` from its runs without options."""
     df = runs_frame(recs)
     if df.empty:
         return pd.DataFrame(columns=["rank", "model", "group", "status", "top1"])
-    plain = df[(df.options == "{}") & (df.model.isin(models) if models is not None else True)].copy()
+    table = {r["run_id"]: r for r in table_records(recs)}
+    marked = any(RESULTS_ROW in r for r in recs)
+    plain = df[df.run_id.isin(table) & (df.model.isin(models) if models is not None and not marked else True)].copy()
     catalog = catalog_rows()  # the registry's facts, read without importing torch
-    plain["row"] = [row_name(m, p, catalog) for m, p in zip(plain.model, plain.pretrained)]
+    plain["row"] = [record_row(table[i], catalog) for i in plain.run_id]
     groups = {r["model"]: r.get("group") for r in recs}
     diverged = {r["run_id"]: divergence(r) for r in recs}
     out = pd.DataFrame([_weights(_model_row(name, g, groups.get(g.model.iloc[0]), diverged), g, catalog)

@@ -9,7 +9,7 @@ import pandas as pd
 from ..model_catalog import catalog_rows
 from ..model_facts import GROUPS, resolve_model_set
 from .i18n import YES_NO, fill, fmt, group, head, reason, say, status
-from .sources import REFERENCE, group_intervals
+from .sources import REFERENCE, SCRATCH, group_intervals
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -85,9 +85,10 @@ def weights_label(row, lang: str) -> str:
 def not_run_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Models without a complete run and why; a fine-tune whose weights were unavailable names its from-scratch row."""
     other = rows[rows.status != "complete"]
-    # the same network's from-scratch row: a fallback, or a scratch layout the campaign trains beside it
-    fallbacks = {r.base_model: r.model for r in rows.itertuples() if r.model != getattr(r, "base_model", r.model)
-                 and r.status == "complete"}
+    # the same entry's from-scratch row (<entry>-scratch): a fallback, or a scratch layout the campaign trains beside
+    # it; a named entry of the same model (another row, other settings) is neither
+    fallbacks = {r.model.removesuffix(SCRATCH): r.model for r in rows.itertuples() if r.status == "complete"
+                 and r.model.endswith(SCRATCH) and getattr(r, "pretrained", None) is False}
     why = [reason(r)[lang] if m not in fallbacks else say("reason_fallback", lang, reason=reason(r), row=fallbacks[m])
            for m, r in zip(other.model, other.reason)]
     return pd.DataFrame({head("model", lang): other.model,
