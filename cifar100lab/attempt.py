@@ -45,7 +45,7 @@ class RunState:
         """Record the attempt as stopped by hand, with the epoch its next run resumes from (the last checkpoint
         on disk). No collective call: in a multi-process run the other processes may have stopped already."""
         self.checkpoints.wait(raise_error=False)
-        again = then_again(self.checkpoints.on_disk(), self.cfg.epochs)
+        again = records.then_again(self.checkpoints.on_disk(), self.cfg.epochs)
         reason = f"stopped by hand {where_stopped(epochs_done, self.cfg.epochs)}; running it again {again}"
         self.record = records.interrupt(self.record, reason, wall_seconds=self.wall(), epochs_done=epochs_done)
         self.save()
@@ -82,14 +82,6 @@ def where_stopped(epochs_done: int, epochs: int) -> str:
     """Where in a run a stop landed, as its reason says it: "in epoch 3 of 10", or after the last epoch."""
     return f"in epoch {epochs_done + 1} of {epochs}" if epochs_done < epochs else \
         "after its last epoch, before its record was written"
-
-
-def then_again(on_disk: int, epochs: int) -> str:
-    """What running a stopped run again does, from the epoch of its checkpoint on disk (0: none was saved, and
-    "resumes from epoch 0" read as a checkpoint to resume from)."""
-    if on_disk == epochs:
-        return "finishes it without training"
-    return f"resumes from epoch {on_disk}" if on_disk else "starts it over from epoch 1: no checkpoint was saved yet"
 
 
 def start_record(plan: RunPlan) -> dict:

@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
-from .records import now
+from .records import now, then_again_unread
 
 LOCKS = ".locks"  # a campaign's lock files, beside its run folders (a run folder may be moved aside)
 TRAINING_LOCK = ".training.lock"  # in a run folder: held by the process training it, while it trains
@@ -85,4 +85,4 @@ def killed(run_dir: str | os.PathLike) -> str | None:
     without writing a final record; None while it trains, or when that cannot be known."""
     gone = holder_gone(Path(run_dir) / TRAINING_LOCK)
     return gone and (f"its training process ({gone}) ended without a final record (killed, or the machine went "
-                     f"down); running it again resumes from its last checkpoint")
+                     f"down); running it again {then_again_unread(run_dir)}")

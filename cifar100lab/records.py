@@ -366,6 +366,24 @@ def interrupt(record: RunRecord, reason: str, **fields) -> RunRecord:
     return _end(record, "interrupted", reason, fields)
 
 
+STARTS_OVER = "starts it over from epoch 1: no checkpoint was saved yet"
+
+
+def then_again(on_disk: int, epochs: int) -> str:
+    """What running a stopped run again does, from the epoch of its checkpoint on disk (0: none was saved, and
+    "resumes from epoch 0" read as a checkpoint to resume from)."""
+    if on_disk == epochs:
+        return "finishes it without training"
+    return f"resumes from epoch {on_disk}" if on_disk else STARTS_OVER
+
+
+def then_again_unread(run_dir: str | os.PathLike) -> str:
+    """:func:`then_again` from the run folder alone, for a process that does not read the checkpoint (its epoch
+    takes torch and a load of the whole file, while a campaign stops or the runs are listed): it resumes from the
+    checkpoint when one was saved, else it starts over."""
+    return "resumes from its last checkpoint" if (Path(run_dir) / CHECKPOINT).is_file() else STARTS_OVER
+
+
 def save(run_dir: str | os.PathLike, record: RunRecord) -> None:
     atomic_write_json(Path(run_dir) / RECORD, record)
 

@@ -208,7 +208,7 @@ def record_stopped(run: Run, cause: str = "with its campaign", again: str = "run
     if not record or record.get("status") != "running":
         return
     done = len(records.read_metrics(run.run_dir))
-    reason = f"stopped {cause} {where_stopped(done, run.config.epochs)}; {again} resumes from its last checkpoint"
+    reason = f"stopped {cause} {where_stopped(done, run.config.epochs)}; {again} {records.then_again_unread(run.run_dir)}"
     records.save(run.run_dir, records.interrupt(record, reason, epochs_done=done))
 
 

@@ -3,6 +3,7 @@ metrics line, the latest attempt on record, one campaign per runs folder (OS loc
 import json
 import os
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from cifar100lab import train as train_mod
 from cifar100lab.cli import main as cli_main
 from cifar100lab.config import ConfigError
 from cifar100lab.executors import local
-from cifar100lab.runs import describe, run_lock, stale_fields
+from cifar100lab.runs import describe, record_stopped, run_lock, stale_fields
 
 TINY = dict(epochs=2, max_steps_per_epoch=2, train_subset=128, test_subset=64)
 
@@ -472,9 +473,46 @@ def test_a_run_whose_training_process_was_killed_is_listed_as_interrupted_not_ru
     assert rows["killed"]["status"] == "interrupted"
     assert rows["killed"]["reason"].startswith(f"its training process (pid {holders[0].pid} on ")
     assert rows["killed"]["reason"].endswith(") ended without a final record (killed, or the machine went down); "
-                                             "running it again resumes from its last checkpoint")
+                                             "running it again starts it over from epoch 1: no checkpoint was saved "
+                                             "yet")  # none was saved: _running writes no checkpoint
     assert rows["training"]["status"] == "running"  # its process holds the lock
     assert rows["elsewhere"]["status"] == "running"  # a lock another host held proves nothing here
+
+
+def test_a_killed_runs_reason_says_it_resumes_only_when_its_folder_holds_a_checkpoint(tmp_path):
+    """Before its first checkpoint a killed run starts over when run again; "resumes" named a checkpoint there was
+    none of. A lock file naming a holder on this host that holds nothing is what a killed process leaves."""
+    for name in ("early", "later"):
+        _running(tmp_path / name)
+        (tmp_path / name / locks.TRAINING_LOCK).write_text(f"pid 7 on {socket.gethostname()} since 2026-01-01\n")
+    (tmp_path / "later" / records.CHECKPOINT).write_bytes(b"")  # only whether one is there counts
+    assert locks.killed(tmp_path / "early").endswith("; running it again starts it over from epoch 1: no checkpoint "
+                                                     "was saved yet")
+    assert locks.killed(tmp_path / "later").endswith("; running it again resumes from its last checkpoint")
+
+
+def test_a_run_stopped_with_its_campaign_before_its_first_checkpoint_says_running_again_starts_it_over(
+        tmp_path, synthetic_root):
+    """The campaign's stop (and Slurm's, tune's) records where a run stopped and what running it again does: it
+    resumes from the checkpoint when one was saved; before the first, it starts over, in both languages."""
+    from cifar100lab.report import i18n
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root, epochs=3), runs_root=tmp_path / "runs")
+    early, later = camp.runs
+    for run in camp.runs:
+        _running(run.run_dir)
+        records.append_jsonl(run.run_dir / records.METRICS, {"epoch": 1, "train_loss": 2.0, "top1": 20.0})
+    (later.run_dir / records.CHECKPOINT).write_bytes(b"")
+    for run in camp.runs:
+        record_stopped(run)
+    reasons = {run.run_id: records.load(run.run_dir)["reason"] for run in camp.runs}
+    assert reasons == {
+        early.run_id: "stopped with its campaign in epoch 2 of 3; running the campaign again starts it over from "
+                      "epoch 1: no checkpoint was saved yet",
+        later.run_id: "stopped with its campaign in epoch 2 of 3; running the campaign again resumes from its last "
+                      "checkpoint"}
+    zh = {run_id: i18n.reason(reason)["zh"] for run_id, reason in reasons.items()}
+    assert zh == {early.run_id: "随实验配置一同停止，于第 2 个 epoch（共 3 个）；再次运行实验配置将从第 1 个 epoch 重新开始：尚未保存任何检查点",
+                  later.run_id: "随实验配置一同停止，于第 2 个 epoch（共 3 个）；再次运行实验配置将从最后一个检查点继续"}
 
 
 def test_campaign_status_says_a_run_training_here_is_running_and_one_whose_process_died_is_interrupted(

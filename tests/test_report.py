@@ -561,6 +561,8 @@ def test_provenance_and_run_summary_call_an_fp32_run_fp32_not_accelerates_no():
      "training", "手动停止，于最后一个 epoch 之后、记录写入之前；再次运行将直接完成，无需再训练"),
     ("stopped with its campaign in epoch 1 of 2; running the campaign again resumes from its last checkpoint",
      "随实验配置一同停止，于第 1 个 epoch（共 2 个）；再次运行实验配置将从最后一个检查点继续"),
+    ("stopped with its campaign in epoch 1 of 2; running the campaign again starts it over from epoch 1: no "
+     "checkpoint was saved yet", "随实验配置一同停止，于第 1 个 epoch（共 2 个）；再次运行实验配置将从第 1 个 epoch 重新开始：尚未保存任何检查点"),
     ("stopped by hand in epoch 1 of 2; running it again starts it over from epoch 1: no checkpoint was saved yet",
      "手动停止，于第 1 个 epoch（共 2 个）；再次运行将从第 1 个 epoch 重新开始：尚未保存任何检查点"),
     ("stopped so-and-so in epoch 1 of 2; running it again resumes from epoch 1",  # unknown words stay English

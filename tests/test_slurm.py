@@ -180,10 +180,12 @@ def test_a_job_killed_mid_run_by_a_fault_is_failed_with_the_reason_and_is_submit
 
 
 @pytest.mark.parametrize("began, line", [
-    (False, "  new: resnet_20-s0: job 41 was cancelled before it started; the next submission submits it again"),
-    (True, "  interrupted: resnet_20-s0: job 41 was cancelled before the run could record where it stopped; the next "
-           "submission resumes it from its last checkpoint"),  # scancel's SIGKILL came before the record
-], ids=["while-pending", "mid-run"])
+    (None, "  new: resnet_20-s0: job 41 was cancelled before it started; the next submission submits it again"),
+    ("record", "  interrupted: resnet_20-s0: job 41 was cancelled before the run could record where it stopped; the "
+               "next submission starts it over from epoch 1: no checkpoint was saved yet"),  # scancel's SIGKILL came
+    ("checkpoint", "  interrupted: resnet_20-s0: job 41 was cancelled before the run could record where it stopped; "
+                   "the next submission resumes from its last checkpoint"),  # before the record (and a checkpoint)
+], ids=["while-pending", "mid-run", "mid-run-checkpointed"])
 def test_a_cancelled_job_is_submitted_again_by_the_next_plain_submission(tmp_path, monkeypatch, synthetic_root,
                                                                          began, line):
     fake_slurm(tmp_path, monkeypatch, squeue="exit 0",  # no live job
@@ -192,6 +194,8 @@ def test_a_cancelled_job_is_submitted_again_by_the_next_plain_submission(tmp_pat
     yaml_path, runs = job_41_submitted(tmp_path, synthetic_root)
     if began:
         records.save(runs / "c" / "c-resnet_20-s0", records.start(runs / "c" / "c-resnet_20-s0", run_id="c-resnet_20-s0"))
+    if began == "checkpoint":
+        (runs / "c" / "c-resnet_20-s0" / records.CHECKPOINT).write_bytes(b"")  # only whether one is there counts
     code, out = campaign(yaml_path, runs, tmp_path / "book", "--status")
     assert code == 0 and line in out, out
     assert not (tmp_path / "sbatch.log").exists()

@@ -325,8 +325,9 @@ def test_a_tune_stopped_mid_trial_records_the_trials_run_as_interrupted_and_the_
     epochs = record["config"]["epochs"]
     assert record["status"] == "interrupted", record  # not running, for good
     assert record["reason"] == (f"stopped {by.get('stopped_by', 'with its study')} in epoch 2 of {epochs}; running "
-                                f"tune again resumes from its last checkpoint")
-    assert i18n.reason(record["reason"])["zh"] == f"{zh}，于第 2 个 epoch（共 {epochs} 个）；再次运行超参数搜索将从最后一个检查点继续"
+                                f"tune again starts it over from epoch 1: no checkpoint was saved yet")  # none written
+    assert i18n.reason(record["reason"])["zh"] == (f"{zh}，于第 2 个 epoch（共 {epochs} 个）；再次运行超参数搜索将从第 1 个 "
+                                                   f"epoch 重新开始：尚未保存任何检查点")
     again = FakeRuns()
     workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
     assert again.executed[0] == first.executed[0]  # the same run folder and parameters

@@ -245,7 +245,7 @@ def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dic
                 record = {"reason": f"job {job} was cancelled before it started; the next submission submits it again"}
             elif state == "interrupted" and record.get("status") == "running":
                 record = {"reason": f"job {job} was {slurm[job].lower()} before the run could record where it "
-                                    f"stopped; the next submission resumes it from its last checkpoint"}
+                                    f"stopped; the next submission {records.then_again_unread(run.run_dir)}"}
         except records.RecordError as e:  # reported, never submitted on a guess; the other runs go on
             record, state = {"reason": str(e)}, "running" if alive(slurm.get(job)) else "damaged"
         out[run.run_id] = {"state": state, "job": job, "slurm": slurm.get(job), "reason": record.get("reason")}
