@@ -122,3 +122,35 @@ def test_a_resumed_runs_row_shows_the_training_time_of_all_its_epochs_not_its_la
                                                                 "wall_seconds": 0.25, "train_seconds": 61.5})
     view = static_view(explorer(root))
     assert "<th>train time (s)</th>" in view and "<td>61.5</td>" in view and "<td>0.2</td>" not in view
+
+
+def _complete(run_dir, model, campaign=None):
+    from cifar100lab import records
+    run_dir.mkdir(parents=True)
+    record = records.start(run_dir, run_id=run_dir.name, campaign=campaign, model=model, seed=0, config={"epochs": 1})
+    records.save(run_dir, records.finish(record, final={"top1": 50.0}, epochs_done=1))
+    records.append_jsonl(run_dir / records.METRICS, {"epoch": 1, "top1": 50.0})
+
+
+def test_a_campaign_runs_model_is_its_model_entry_so_two_entries_of_one_model_tell_apart(tmp_path):
+    """resnet_20 and {model: resnet_20, name: r20_long, epochs: 4} both showed model resnet_20: the model column
+    names the entry as the Results table names its row, the model beside a name of its own; a run that is no
+    entry's (a study's variant), or a campaign whose manifest does not say its entries, shows its model."""
+    from cifar100lab import records
+    for run_id, model in (("c-resnet_20-s0", "resnet_20"), ("c-r20_long-s0", "resnet_20"),
+                          ("c-eca_resnet_20-k_size-5-s0", "eca_resnet_20"), ("c-resnet_20-mixup-s0", "resnet_20")):
+        _complete(tmp_path / "c" / run_id, model, "c")
+    records.atomic_write_json(tmp_path / "c" / records.MANIFEST, {"name": "c", "model_runs": [
+        "c-resnet_20-s0", "c-r20_long-s0", "c-eca_resnet_20-k_size-5-s0"]})  # the mixup run: a study's variant
+    _complete(tmp_path / "old" / "old-r20_long-s0", "resnet_20", "old")
+    records.atomic_write_json(tmp_path / "old" / records.MANIFEST, {"name": "old"})  # from before model_runs
+    box = explorer(tmp_path)
+    campaign, picked, _ = controls(box)
+    picked.value = tuple(run_dir for _, run_dir in picked.options)
+    view = static_view(box)
+    assert [cell for cell in ("<td>resnet_20</td>", "<td>r20_long (resnet_20)</td>",
+                              "<td>eca_resnet_20-k_size-5 (eca_resnet_20)</td>") if cell not in view] == []
+    assert view.count("<td>resnet_20</td>") == 2  # the plain entry, and the mixup variant by its model
+    campaign.value = "old"
+    view = static_view(box)
+    assert "<td>resnet_20</td>" in view and "r20_long (" not in view

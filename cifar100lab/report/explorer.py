@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 
 import pandas as pd
 
 from .. import records
 from ..curves import integer_epochs
 from ..progress import not_cifar_notice
+from .sources import RESULTS_ROW, with_results_rows
 
 OUTSIDE = "(runs outside a campaign)"
 METRICS = ["top1", "top5", "test_loss", "train_loss", "train_acc", "lr"]
@@ -27,8 +29,8 @@ TABLE_STYLE = ("<style>.explorer-table { border-collapse: collapse; font-size: 0
                ".explorer-table tr:nth-child(even) td { background: rgba(128, 128, 128, 0.08); }</style>")
 # The table's columns and their headings, as a run's summary (report.run_summary) names them. Its time is the
 # training time of every epoch: a record's wall_seconds is its last attempt's alone (a resumed run's, only since it
-# resumed).
-COLUMNS = {"run_id": "run", "model": "model", "seed": "seed", "top1": "top-1 (%)", "top5": "top-5 (%)",
+# resumed). Its model is the run's model entry, named as the Results table names its row (:func:`_entries`).
+COLUMNS = {"run_id": "run", "entry": "model", "seed": "seed", "top1": "top-1 (%)", "top5": "top-5 (%)",
            "params": "params", "flops": "FLOPs", "train_seconds": "train time (s)", "images_per_second": "images/s",
            "dataset_label": "dataset"}
 SHOWN_AS = {"top1": "{:.2f}", "top5": "{:.2f}", "params": "{:,.0f}", "flops": "{:,.0f}", "train_seconds": "{:.1f}",
@@ -38,14 +40,37 @@ SHOWN_AS = {"top1": "{:.2f}", "top5": "{:.2f}", "params": "{:,.0f}", "flops": "{
 def _records(runs_root) -> tuple[pd.DataFrame, dict[str, int]]:
     """The complete runs under ``runs_root`` (a campaign's name, or OUTSIDE), and how many others each has."""
     found = records.load_records(runs_root)
-    frame = records.records_frame([r for r in found if r.get("status") == "complete"])
+    complete = [r for r in found if r.get("status") == "complete"]
+    frame = records.records_frame(complete)
     if not frame.empty:
         frame["campaign"] = frame.campaign.fillna(OUTSIDE)
+        frame["entry"] = _entries(complete)
     others: dict[str, int] = {}
     for r in found:
         if r.get("status") != "complete":
             others[r.get("campaign") or OUTSIDE] = others.get(r.get("campaign") or OUTSIDE, 0) + 1
     return frame, others
+
+
+def _entries(recs: list[dict]) -> list[str]:
+    """Each run's model as the table shows it: a campaign run's model entry, named as the Results table names its
+    row (``r20_long (resnet_20)``, the model beside a name of its own: two entries of one model otherwise look
+    alike), where the manifest beside its folder says which entry it is a seed of; else its model."""
+    shown = [r.get("model") for r in recs]
+    by_folder: dict[Path, list[int]] = {}
+    for i, r in enumerate(recs):
+        if r.get("campaign"):
+            by_folder.setdefault(Path(r["run_dir"]).parent, []).append(i)
+    for folder, seen in by_folder.items():
+        try:
+            manifest = records.read_json(folder / records.MANIFEST)
+            marked = with_results_rows(manifest, [recs[i] for i in seen])
+        except (OSError, records.RecordError, KeyError, TypeError):  # no manifest, or not one: models, as before
+            continue
+        for i, r in zip(seen, marked):
+            if r.get(RESULTS_ROW):
+                shown[i] = r[RESULTS_ROW] if r[RESULTS_ROW] == r["model"] else f"{r[RESULTS_ROW]} ({r['model']})"
+    return shown
 
 
 def explorer(runs_root="runs"):
