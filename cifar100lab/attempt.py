@@ -67,6 +67,24 @@ def hold_training_lock(run: RunState, held: contextlib.ExitStack) -> None:
         pass
 
 
+def refuse_campaign_folder(run_dir: str | Path) -> None:
+    """A ConfigError when ``run_dir`` is a campaign's own folder (it holds the campaign's manifest): a run trained
+    there would be listed as a run of no campaign and write its files beside the manifest and the campaign's
+    locks. The campaign's run folders, under it, are where its notebooks train."""
+    manifest = Path(run_dir) / records.MANIFEST
+    if not manifest.is_file():
+        return
+    try:
+        source = records.read_json(manifest).get("source")
+    except (OSError, records.RecordError):
+        source = None
+    rerun = f"python -m cifar100lab campaign {source}" if isinstance(source, str) and source else "its campaign"
+    name = Path(run_dir).resolve().name
+    raise ConfigError(f"run_dir {run_dir} is the folder of campaign {name} (it holds {records.MANIFEST}), not a "
+                      f"run folder; give the run a folder of its own outside the campaign's (e.g. run_dir="
+                      f"{Path(run_dir).parent / (name + '-extra')}), or train the campaign's runs with {rerun}")
+
+
 def drop_unused_folder(run_dir: Path) -> None:
     """Remove a run folder this attempt made and left holding nothing but its training lock (the attempt was
     refused before it wrote anything): bad input leaves no trace."""
@@ -115,8 +133,10 @@ def skip_without_weights(plan: RunPlan) -> dict | None:
 
 def previous_result(plan: RunPlan, processes: int) -> dict | None:
     """The record of this very run when it is already complete on as many ``processes`` as this launch has;
-    refuses a folder that ``resume=False`` may not touch, and a complete run that is not this launch's result."""
+    refuses a campaign's own folder, a folder that ``resume=False`` may not touch, and a complete run that is not
+    this launch's result."""
     cfg, run_dir = plan.config, Path(plan.config.run_dir)
+    refuse_campaign_folder(run_dir)
     if not cfg.resume and ((run_dir / records.RECORD).exists() or (run_dir / records.CHECKPOINT).exists()):
         raise ConfigError(f"{run_dir} already holds a run; pass resume=True to continue it or choose another run_dir")
     previous = records.load(run_dir)

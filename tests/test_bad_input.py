@@ -279,6 +279,21 @@ def test_train_refused_for_missing_data_leaves_no_run_folder(tmp_path, capfd):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_train_into_a_campaigns_own_folder_is_refused_and_its_run_folders_are_not(tmp_path, capfd, synthetic_root):
+    """A run_dir that is a campaign's folder would put a run beside its manifest (listed as a run of no
+    campaign); the campaign's run folders under it are where its notebooks train."""
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
+    manifest = C.write_manifest(camp, tmp_path / "runs")
+    folder, before = manifest.parent, manifest.read_bytes()
+    result = run_cli(capfd, "train", "--set", "dataset=synthetic", "--set", f"data_root={synthetic_root}",
+                     "--set", "epochs=1", "--set", f"run_dir={folder}")
+    _refused(result, f"run_dir {folder} is the folder of campaign rel (it holds campaign.json)",
+             f"python -m cifar100lab campaign {camp.path}")
+    assert sorted(p.name for p in folder.iterdir()) == ["campaign.json"] and manifest.read_bytes() == before
+    from cifar100lab.train import preflight
+    assert preflight(camp.runs[0].plan) is None  # the campaign's own run folder: trained as its notebook does
+
+
 @pytest.mark.parametrize("command", ["train", "timed-runs"])
 def test_a_data_root_that_is_a_file_is_one_line_saying_so_not_a_damaged_dataset(tmp_path, capfd, command):
     not_a_folder = tmp_path / "README.md"
