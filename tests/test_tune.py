@@ -421,6 +421,26 @@ def test_tune_dataset_replaces_the_files_dataset_and_an_unknown_one_is_refused_b
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_study_whose_every_trial_failed_exits_1_saying_so_and_where_the_reasons_are(
+        tmp_path, capfd, synthetic_root, monkeypatch):
+    """It exited 0, as if the search had found something; what it writes (summary, page) is as before."""
+    monkeypatch.setattr(workers, "notebook_execution", lambda *a: lambda run: (1, "RuntimeError: boom"))
+    runs, book = tmp_path / "runs", scratch_book(tmp_path / "book")
+    result = run_cli(capfd, "tune", _study(tmp_path, synthetic_root), "--runs-root", runs, "--book", book)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "study tiny: fail 2" in result.stdout
+    assert (f"study tiny: every trial failed, so it has no result; each trial's reason is in its record "
+            f"({runs / 'tiny'}/<trial run>/record.json) and its notebook's output in {runs / 'tiny'}/logs/") \
+        in result.stderr
+    summary = json.loads((runs / "tiny" / "study.json").read_text())
+    assert [t["state"] for t in summary["trials"]] == ["fail", "fail"] and (book / "generated" / "tuning_en.md").exists()
+    assert records.load(runs / "tiny" / "tiny-t0000")["reason"] == "notebook failed: RuntimeError: boom"
+    from cifar100lab.tune.command import found_nothing
+    assert found_nothing("s", {"fail": 1, "running": 1}, runs) is None  # another worker's trial may complete
+    assert found_nothing("s", {"fail": 1, "complete": 1}, runs) is None
+    assert "no trial completed (fail 1, pruned 2)" in found_nothing("s", {"fail": 1, "pruned": 2}, runs)
+
+
 def test_finish_before_any_trial_or_any_complete_trial_is_one_error_line_and_writes_nothing(
         tmp_path, capfd, synthetic_root):
     path = _study(tmp_path, synthetic_root)

@@ -1,9 +1,12 @@
 """``python -m cifar100lab tune STUDY.yaml``: run a study's trials (here on ``--jobs`` workers, or as a Slurm job
 array), resume it when run again, and ``--finish`` re-runs its best configuration on the test set. Bad input is
-refused before any work (one ``error:`` line, exit status 2, nothing written)."""
+refused before any work (one ``error:`` line, exit status 2, nothing written); a study left without a complete
+trial (every trial failed) found nothing, and exits 1 (:func:`found_nothing`)."""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,8 +28,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def write_page(a) -> None:
     """The book's Hyperparameter search page, from every study's summary under the runs folder."""
-    from pathlib import Path
-
     from ..report.tuning import write_tuning_page
     write_tuning_page(a.runs_root, Path(a.book) / "generated")
 
@@ -62,4 +63,19 @@ def main(a) -> int:
     write_summary(spec, open_study(spec, url, heartbeat=False), a.runs_root)
     write_page(a)
     print(f"study {spec.name}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())) + f" ({shown(url)})")
+    if why := found_nothing(spec.name, states, a.runs_root):
+        print(why, file=sys.stderr)
+        return 1
     return 0
+
+
+def found_nothing(study: str, states: dict, runs_root) -> str | None:
+    """The line saying why a study that has ended without a complete trial found nothing (it has no best trial
+    for ``--finish``), or None: a complete trial, or one another worker still runs, is a search under way."""
+    if states.get("complete") or states.get("running") or states.get("waiting"):
+        return None
+    folder = Path(runs_root) / study
+    what = "every trial failed" if set(states) == {"fail"} else "no trial completed (" + ", ".join(
+        f"{k} {v}" for k, v in sorted(states.items())) + ")"
+    return (f"study {study}: {what}, so it has no result; each trial's reason is in its record "
+            f"({folder}/<trial run>/record.json) and its notebook's output in {folder}/logs/<trial run>.log")
