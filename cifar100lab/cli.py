@@ -64,6 +64,26 @@ def executor_with_flags(executor, a):
     return executor
 
 
+def refuse_what_status_ignores(a) -> None:
+    """``--status`` only reports: a flag that acts on the runs (re-run, retry, side by side, Slurm's resources)
+    would do nothing with it, and was dropped unsaid. ``--dry-run`` takes them all: it says what the same command
+    without it does (``--force`` included)."""
+    from .config_files import ConfigError
+    from .executor_choices import EXECUTOR_FLAGS
+    if not a.status:
+        return
+    if a.dry_run:
+        raise ConfigError("give --status (each run's state, and its Slurm job) or --dry-run (what the campaign "
+                          "would do), not both")
+    given = {k: getattr(a, k, None) for k in ("force", "retry_skipped", "retry_failed", "jobs", "runs_per_gpu",
+                                              *EXECUTOR_FLAGS)}
+    ignored = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None and v is not False]  # --jobs 0
+    if ignored:
+        raise ConfigError(f"{', '.join(ignored)}: nothing to do with --status, which only reports each run's state; "
+                          f"drop {'them' if len(ignored) > 1 else 'it'}, or drop --status to run the campaign "
+                          f"(with --dry-run first to see what it would do)")
+
+
 def check_folder(path, flag: str, what: str) -> None:
     """A folder flag that names a file, or a path under one, is refused before any work: the campaign would
     otherwise fail writing into it (README.md/generated: not a directory) only after every run."""
@@ -102,6 +122,7 @@ def cmd_campaign(a) -> int:
     from .runs import describe
     from .settings import parse_set
     try:
+        refuse_what_status_ignores(a)
         check_folder(a.runs_root, "--runs-root", "the folder that holds <campaign>/<run> folders (default: runs)")
         camp = C.load_campaign(a.file, dataset=a.dataset, runs_root=a.runs_root, book_dir=a.book,
                                set_values=parse_set(a.set))

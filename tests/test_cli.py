@@ -127,3 +127,23 @@ def test_a_dry_run_says_what_the_same_command_does_with_force_retry_skipped_and_
     assert said("--retry-skipped")[skipped.run_id] == "skipped, tried again (--retry-skipped)"
     assert sorted(p.name for p in (tmp_path / "runs" / "c").iterdir()) == sorted(
         r.run_id for r in (done, skipped, killed))  # a dry run writes nothing
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--force"], "error: --force: nothing to do with --status, which only reports each run's state; drop it, or "
+                  "drop --status to run the campaign (with --dry-run first to see what it would do)"),
+    (["--retry-skipped", "--jobs", "2"], "error: --retry-skipped, --jobs: nothing to do with --status"),
+    (["--executor", "slurm", "--retry-failed", "--partition", "gpu"], "error: --retry-failed, --partition: nothing"),
+    (["--runs-per-gpu", "2"], "error: --runs-per-gpu: nothing to do with --status"),
+    (["--dry-run"], "error: give --status (each run's state, and its Slurm job) or --dry-run (what the campaign "
+                    "would do), not both"),
+], ids=["force", "retry-skipped-jobs", "slurm-retry-partition", "runs-per-gpu", "dry-run"])
+def test_a_flag_that_does_nothing_with_status_is_one_error_line_not_dropped_unsaid(tmp_path, capfd, flags, says):
+    """`campaign c.yaml --status --force` reported the states and exit 0, as if --force had been taken."""
+    (tmp_path / "c.yaml").write_text("models: [resnet_20]\n")
+    proc = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
+                   "--no-analysis", "--status", *flags)
+    assert proc.returncode == 2 and proc.stderr.startswith(says) and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "runs").exists()
+    assert run_cli(capfd, "campaign", tmp_path / "c.yaml", "--dataset", "synthetic", "--runs-root", tmp_path / "runs",
+                   "--no-analysis", "--status").returncode == 0  # --status alone reports, as before
