@@ -30,7 +30,7 @@ from typing import Any
 
 from . import distill, recipes, records
 from .config import ExecutorConfig, RunPlan, check_name, resolve
-from .config_files import ConfigError, bilingual, read_yaml_mapping, refuse_unknown_keys, seed_list
+from .config_files import ConfigError, bilingual, plain_text, read_yaml_mapping, refuse_unknown_keys, seed_list
 from .kernels import check_runs_per_gpu, resolve_jobs
 from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
@@ -222,9 +222,9 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     defaults = apply_set(defaults, set_values or {})
     dataset = dataset or os.environ.get(DATASET_ENV) or d.get("dataset") or "cifar100"
     studies = _studies(path, d.get("studies") or [])
-    camp = Campaign(name, d.get("description", ""), dataset, d.get("num_processes", "auto"),
-                    seed_list(d.get("seeds", [0]), f"{path}: seeds"), list(models), defaults, studies,
-                    jobs=d.get("jobs", 1), path=str(path))
+    camp = Campaign(name, plain_text(d.get("description"), f"{path}: description"), dataset,
+                    d.get("num_processes", "auto"), seed_list(d.get("seeds", [0]), f"{path}: seeds"), list(models),
+                    defaults, studies, jobs=d.get("jobs", 1), path=str(path))
     resolve_jobs(camp.jobs, str(path))
     check_processes(camp.num_processes, f"{path}: num_processes")  # this machine's count: when runs start here
     camp.runs_per_gpu = check_runs_per_gpu(d.get("runs_per_gpu"), str(path))

@@ -174,6 +174,17 @@ def bilingual(value, where: str) -> dict:
     return value
 
 
+def plain_text(value, where: str) -> str:
+    """A key the report shows as written (a description): left out or empty, ""; a list, a number or a mapping
+    (what YAML reads ``[a, b]``, ``42`` or ``a: b`` as) is refused, not shown as Python's spelling of it."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be text, got {value!r}; put it in quotes if YAML read your text as "
+                          f"something else")
+    return value
+
+
 # The files the commands read, each told by a key only it has (first match wins): a file given to the wrong
 # command (most of its keys unknown there, not one mistyped key) is named for what it is.
 FILE_KINDS = (("search", "a tune study, which `cifar100lab tune` runs"),

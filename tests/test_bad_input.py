@@ -85,6 +85,9 @@ def _refused(result, *parts):
     (MODELS + "executor: slurm\n", ["c.yaml: executor must be a mapping, e.g. {kind: slurm, partition: gpu} "
                                     "(keys: kind,", "got 'slurm'"]),
     (MODELS + "executor: {kind: slurm, extra: exclusive}\n", ["executor: extra must be a mapping of sbatch options"]),
+    # the book showed Python's spelling of it, ['a', 'b']
+    (MODELS + "description: [a, b]\n", ["c.yaml: description must be text, got ['a', 'b']; put it in quotes"]),
+    (MODELS + "description: 42\n", ["c.yaml: description must be text, got 42"]),
     # the second entry's runs were the first's: one entry listed twice, or one whose settings were lost
     ("models: [resnet_20, {model: resnet_20, options: {}}]\n", ["c.yaml: model entry resnet_20 makes run "
                                                                 "c-resnet_20-s0, as an earlier model entry does"]),

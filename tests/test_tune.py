@@ -77,6 +77,7 @@ GOOD = STUDY.format(root="/nonexistent", n_trials=2)
     # it said "search: lr = 0.01 makes an invalid run: unknown dataset", sending the user to the range
     (("dataset: synthetic", "dataset: synthetc"), ["tiny.yaml: unknown dataset 'synthetc' (did you mean synthetic?)"]),
     (("heartbeat: 1", "heartbeat: 1\nsampler_seed: -1"), ["sampler_seed must be a whole number from 0"]),
+    (("heartbeat: 1", "heartbeat: 1\ndescription: [a, b]"), ["tiny.yaml: description must be text, got ['a', 'b']"]),
     (("high: 0.5, log: true", "high: 0.5, step: -1"), ["search: lr: step must be a positive number, got -1"]),
     (("high: 0.5, log: true", "high: 0.5, step: abc"), ["search: lr: step must be a positive number, got 'abc'"]),
     (("log: true", "log: true, step: 0.1"), ["search: lr: step and log: true cannot be combined"]),

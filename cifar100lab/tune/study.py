@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..campaign import PER_RUN
 from ..config import ExecutorConfig, TrainConfig, check_name, resolve
-from ..config_files import ConfigError, read_yaml_mapping, seed_list
+from ..config_files import ConfigError, plain_text, read_yaml_mapping, seed_list
 from ..kernels import resolve_jobs
 from ..optuna_parts import PRUNERS, SAMPLERS, build_pruner
 from ..recipes import Recipe
@@ -227,7 +227,8 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None, dataset
     if d.get("sampler", "tpe") not in SAMPLERS:
         raise ConfigError(f"{path}: sampler must be one of {', '.join(SAMPLERS)}, got {d['sampler']!r}")
     spec = StudySpec(
-        check_name(d.get("study") or path.stem, f"{path}: study name"), str(d.get("description") or ""),
+        check_name(d.get("study") or path.stem, f"{path}: study name"),
+        plain_text(d.get("description"), f"{path}: description"),
         d["model"], _options(path, d.get("options")), dataset or d.get("dataset") or "cifar100", defaults,
         _search(path, d, defaults), _positive(path, d, "n_trials", 20), seed_list(d.get("seeds", 3), f"{path}: seeds"),
         d.get("sampler", "tpe"), _sampler_seed(path, d.get("sampler_seed")), {},
