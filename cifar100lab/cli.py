@@ -19,7 +19,7 @@ def interrupted(e: KeyboardInterrupt) -> int:
     """One line for Ctrl-C or a stop signal, and the shell's status for it (128 + the signal's number)."""
     signum = getattr(e, "signum", signal.SIGINT)  # stopping.Stopped carries the stop signal's number
     print(f"interrupted by {signal.Signals(signum).name}: stopped; a run in progress resumes from its last "
-          f"checkpoint when the command runs again", file=sys.stderr)
+          f"checkpoint when the command runs again (or starts over, if it had saved none)", file=sys.stderr)
     return 128 + signum
 
 

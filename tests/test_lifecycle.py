@@ -89,7 +89,7 @@ def test_ctrl_c_on_a_campaign_prints_one_line_exits_130_and_stops_its_training_k
                     p.kill()
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted by SIGINT: stopped; a run in progress resumes from its last "
-                                        "checkpoint when the command runs again"]
+                                        "checkpoint when the command runs again (or starts over, if it had saved none)"]
     time.sleep(3)
     assert all(gone(k.pid) for k in kernel_processes)
     record = records.load(runs / "life" / "life-resnet_20-s0")  # stopped and resumable, not failed nor running
@@ -128,7 +128,8 @@ def test_a_stop_signal_to_a_campaign_kills_its_kernel_prints_one_line_and_exits_
     name = signal.Signals(signum).name
     assert proc.returncode == 128 + signum, err
     assert err.strip().splitlines() == [f"interrupted by {name}: stopped; a run in progress resumes from its last "
-                                        f"checkpoint when the command runs again"]
+                                        f"checkpoint when the command runs again (or starts over, if it had "
+                                        f"saved none)"]
     deadline = time.time() + 5
     while not gone(kernel) and time.time() < deadline:
         time.sleep(0.1)
