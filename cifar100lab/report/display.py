@@ -157,13 +157,9 @@ def notebook_parts(text: str, folder: Path) -> list[tuple[str, str] | tuple[str,
     return [p for p in parts if p[0] == "figure" or p[1].strip()]
 
 
-def show_markdown(path: Path) -> list[str]:
-    """A generated Markdown fragment, rendered with its figures (:func:`notebook_parts`); the figures' names."""
-    return show_text(Path(path).read_text(encoding="utf-8"), Path(path).parent)
-
-
 def show_text(text: str, folder: Path) -> list[str]:
-    """Markdown in a generated fragment's form, its figures in ``folder``, as :func:`show_markdown` shows it."""
+    """Markdown in a generated fragment's form, rendered with its figures in ``folder`` (:func:`notebook_parts`);
+    the figures' names."""
     from IPython.display import Image, Markdown, display
     shown = []
     for part in notebook_parts(text, Path(folder)):

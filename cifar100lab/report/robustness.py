@@ -37,19 +37,15 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
         return {}, [], []
     found = [(rid, r) for rid in run_ids if (r := read_result(folder / rid / OUT)) and r.get("corrupted") is not None]
     measured_with = lambda r: (r.get("key") or {}).get("settings", settings.as_dict())  # noqa: E731
+    kept = [(rid, r) for rid, r in found if measured_with(r) == settings.as_dict()]
+    # Each result's Results row (its model entry's: r20_long; coatnet_0-scratch for a fine-tune model trained from
+    # scratch), read from its run record, as a robustness.json does not say where the weights started; the
+    # result's model when the record is gone.
+    runs = with_results_rows(manifest, [records.load(folder / rid) or {} for rid, _ in kept])
     catalog = catalog_rows()
-    return (manifest, [{**r, "row": _row(records.load(folder / rid), r, catalog, manifest)} for rid, r in found
-                       if measured_with(r) == settings.as_dict()],
+    return (manifest, [{**r, "row": record_row(run, catalog) if run.get("model") else r["model"]}
+                       for (_, r), run in zip(kept, runs)],
             [r["run_id"] for _, r in found if measured_with(r) != settings.as_dict()])
-
-
-def _row(record: dict | None, result: dict, catalog: dict, manifest: dict) -> str:
-    """The Results page's row name of a run (its model entry's: ``r20_long``; ``coatnet_0-scratch`` for a
-    fine-tune model trained from scratch), read from its run record (a robustness.json does not say where the
-    weights started); the result's model when the record is gone."""
-    if not (record and record.get("model")):
-        return result["model"]
-    return record_row(with_results_rows(manifest, [record])[0], catalog)
 
 
 def baseline_of(results: list[dict], name: str) -> dict | None:
