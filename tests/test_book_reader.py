@@ -144,3 +144,75 @@ def test_search_finds_a_chinese_word_on_every_page_that_has_it_and_english_words
               if "种子" in BeautifulSoup(p.read_text(encoding="utf-8"), "html.parser").select_one("article").get_text()}
     assert len(having) >= 5 and having <= found("种子")
     assert {"en/results", "en/method"} <= found("seed")  # English words are still stemmed and found
+
+
+@pytest.mark.slow
+def test_a_bilingual_page_links_from_its_top_to_its_chinese_part_and_back(reader_book):
+    """A reader of Chinese reached a study page's Chinese part only by scrolling through the whole English part."""
+    from bs4 import BeautifulSoup
+    page = BeautifulSoup((reader_book / "generated" / "ablation-eca_kernel.html").read_text(encoding="utf-8"),
+                         "html.parser")
+    article = page.select_one("article")
+    to_chinese = article.select_one(".lang-jump a")
+    assert article.find(True) is to_chinese.parent  # the page's first element, where a twin page has its switch
+    assert to_chinese.get_text() == "中文 ↓" and to_chinese["lang"] == "zh-CN"
+    [chinese_heading] = page.find_all(id=to_chinese["href"][1:])
+    part = chinese_heading.find_parent(attrs={"lang": "zh-CN"})
+    assert chinese_heading.get_text() == "中文" and part is not None
+    to_english = part.select_one(".lang-jump a")
+    assert to_english.get_text() == "English ↑" and to_english["lang"] == "en"
+    [english_heading] = page.find_all(id=to_english["href"][1:])
+    assert english_heading.get_text() == "English" and not english_heading.find_parent(attrs={"lang": "zh-CN"})
+    for other in ("generated/analysis.html", "generated/ablation-ghost_ratio.html", "en/results.html"):  # one language each
+        assert "lang-jump" not in (reader_book / other).read_text(encoding="utf-8"), other
+
+
+@pytest.mark.slow
+def test_following_a_part_link_brings_that_parts_heading_into_view_below_the_header(reader_book):
+    import chromium
+    if not chromium.find():
+        pytest.skip("chromium not installed")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the lab extra)")
+    seen = {}
+    with chromium.session() as page:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 1200})
+            page.goto((reader_book / "generated" / "ablation-eca_kernel.html").as_uri())
+            for link, heading in (("中文 ↓", "中文"), ("English ↑", "English")):
+                page.get_by_text(link, exact=True).click()
+                seen[width, link] = page.evaluate("""async heading => {
+                    for (let last = -1; window.scrollY !== last; await new Promise(r => setTimeout(r, 150)))
+                        last = window.scrollY;  // a smooth scroll has come to rest
+                    const h = [...document.querySelectorAll('.rubric')].find(r => r.innerText.trim() === heading);
+                    const box = h.getBoundingClientRect();
+                    return [box.top - document.querySelector('.bd-header').getBoundingClientRect().bottom,
+                            window.innerHeight - box.bottom, window.scrollY];}""", heading)
+    for (width, link), (below_header, above_bottom, scrolled) in seen.items():  # in view, not under the header
+        assert below_header >= 0 and above_bottom >= 0, (width, link, below_header, above_bottom)
+        assert scrolled > 0 and (link == "English ↑" or scrolled > seen[width, "English ↑"][2]), (width, link, scrolled)
+
+
+@pytest.mark.slow
+def test_every_id_is_once_on_its_page_and_every_link_to_an_anchor_finds_it(reader_book):
+    """The part links are plain HTML anchors on every bilingual page (the Runs part, beside both languages' own
+    parts): an id twice on one page, or a link to an id the page lacks, would land the reader elsewhere."""
+    from urllib.parse import unquote
+
+    from bs4 import BeautifulSoup
+    root = reader_book.resolve()
+    pages = {p: BeautifulSoup(p.read_text(encoding="utf-8"), "html.parser")
+             for p in root.rglob("*.html") if p.relative_to(root).parts[0] not in ("_static", "_sources")}
+    ids = {p: [e["id"] for e in soup.find_all(id=True)] for p, soup in pages.items()}
+    doubled = {str(p.relative_to(root)): sorted({i for i in found if found.count(i) > 1})
+               for p, found in ids.items() if len(found) != len(set(found))}
+    assert not doubled, doubled
+    links, missing = 0, []
+    for p, soup in pages.items():
+        for a in soup.find_all("a", href=re.compile(r"^[^:]*#.")):
+            target, anchor = a["href"].split("#", 1)
+            page = (p.parent / unquote(target)).resolve() if target else p
+            links += 1
+            if unquote(anchor) not in ids.get(page, []):
+                missing.append((str(p.relative_to(root)), a["href"]))
+    assert not missing, missing[:20]
+    assert links > 100  # the theme's heading links, the sidebar's, the bibliography's, the part links

@@ -272,6 +272,19 @@ def test_built_html_has_no_raw_myst_no_duplicate_run_titles_and_no_duplicate_fig
     assert len(titles) >= 5 and all(len(v) == 1 for v in titles.values()), titles  # every run page titled apart
 
 
+def test_every_bilingual_notebook_page_links_to_its_chinese_part_and_back(mini, built_book):
+    """The campaign analysis and each study's page (executed notebooks) show an English part and then a Chinese
+    part: each starts with a link to the Chinese heading, and the Chinese part with one back to the English."""
+    from bs4 import BeautifulSoup
+    html = built_html(mini, built_book)
+    for name in ("analysis", "ablation-ghost_ratio"):
+        page = BeautifulSoup((html / "generated" / f"{name}.html").read_text(encoding="utf-8"), "html.parser")
+        links = [(a.get_text(), a["href"]) for a in page.select("article .lang-jump a")]
+        assert links == [("中文 ↓", "#part-zh"), ("English ↑", "#part-en")], (name, links)
+        headings = {i: [h.get_text() for h in page.find_all(id=i)] for i in ("part-en", "part-zh")}
+        assert headings == {"part-en": ["English"], "part-zh": ["中文"]}, (name, headings)
+
+
 def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini, built_book):
     """The real campaign's pages in one headless Chromium at 1400 px (tests/test_book_reader.py reads more pages,
     at both widths, from a fake campaign's records); screenshots of some go to test-output/ for a reader's eye."""

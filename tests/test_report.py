@@ -676,6 +676,30 @@ def test_the_chinese_part_of_a_bilingual_notebook_output_is_marked_chinese_in_ht
     assert not mark_chinese_part(one_language) and len(one_language) == 1
 
 
+def test_a_bilingual_outputs_parts_are_anchored_and_its_chinese_part_links_back_to_the_english_part():
+    """A reader of Chinese reached a study page's or the analysis's Chinese part only by scrolling through the
+    whole English part: nothing linked to it (a MyST label per page would be a duplicate label under -W)."""
+    from docutils import nodes
+    from docutils.core import publish_from_doctree
+    from docutils.utils import new_document
+
+    from cifar100lab.report.sphinx_lang import PART_IDS, link_parts, mark_chinese_part
+    doc = new_document("page")
+    output = nodes.container(classes=["cell_output"])
+    output += [nodes.rubric(text="English", ids=["english"]), nodes.paragraph(text="Does k matter?"),
+               nodes.rubric(text="中文", ids=["id1"]), nodes.paragraph(text="k 重要吗？")]
+    doc += output
+    assert mark_chinese_part(output) and link_parts(output)
+    html = publish_from_doctree(doc, writer_name="html5").decode()
+    english, chinese = html.split('<div lang="zh-CN">')
+    assert f'id="{PART_IDS["en"]}">English<' in english and 'id="english"' not in html
+    back = re.search(r'<a href="#([\w-]+)" lang="en" title="[^"]+">English ↑</a>', chinese)
+    assert back and back[1] == PART_IDS["en"] and back.start() < chinese.index(f'id="{PART_IDS["zh"]}">中文<')
+    one_language = nodes.container("", nodes.rubric(text="English"), nodes.paragraph(text="only"),
+                                   classes=["cell_output"])
+    assert not link_parts(one_language) and len(one_language) == 2 and one_language[0]["ids"] == []
+
+
 def test_a_study_pages_figures_are_described_each_in_its_own_language(tmp_path):
     """A study page now shows the Chinese figure too; the book described only the English figures a notebook
     shows, so the Chinese one would have had no alt text."""

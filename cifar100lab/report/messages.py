@@ -361,6 +361,8 @@ MESSAGES = {
                 "zh": "运行 {run} 的训练曲线：每个 epoch 的损失与测试集 Top-1 准确率。"},
     "lang_name": {"en": "English", "zh": "中文"},  # the language switch names the twin page's language in it
     "lang_switch_tip": {"en": "This page in Chinese", "zh": "本页的英文版"},
+    # a bilingual page's link to one of its parts, in that part's language (its readers follow it)
+    "lang_jump_tip": {"en": "This page's English part", "zh": "本页的中文部分"},
     "search_bar": {"en": "Search this book...", "zh": "搜索本书……"},
     "ax_chance": {"en": "chance ({chance} %)", "zh": "随机水平（{chance}%）"},
     "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},

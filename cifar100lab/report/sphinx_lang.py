@@ -8,7 +8,8 @@ reads in Chinese throughout, a page under ``en/`` in English (``jupyter-book bui
 * Previous/Next never lead into the other language, and the sidebar shows the page's own language's part
   (the bilingual parts, runs and references, stay in both).
 * Every page with a twin (``en/x`` and ``zh/x``) starts with a link to it.
-* A bilingual notebook page's Chinese part (a study's page, the analysis) is marked ``lang="zh-CN"``.
+* A bilingual notebook page's Chinese part (a study's page, the analysis) is marked ``lang="zh-CN"``, and the page
+  starts with a link to it ("中文 ↓"; the Chinese part with one back, "English ↑").
 """
 from __future__ import annotations
 
@@ -106,31 +107,66 @@ def _install_theme_language(app, pagename, templatename, context, doctree) -> No
         context["language"] = "zh-CN"
 
 
+# The anchors of a bilingual page's two parts (on their headings), for the links between them: plain HTML ids,
+# not MyST labels, which must be unique across the book (-W refuses a second "English" label on the next page).
+PART_IDS = {lang: f"part-{lang}" for lang in LANGS}
+_HTML_LANG = {"en": "en", "zh": "zh-CN"}
+
+
+def part_link(lang: str, arrow: str) -> nodes.raw:
+    """A link to the page's ``lang`` part, in that language ("中文 ↓"), styled as the twin page's switch."""
+    return nodes.raw("", f'<p class="lang-jump"><a href="#{PART_IDS[lang]}" lang="{_HTML_LANG[lang]}" '
+                         f'title="{say("lang_jump_tip", lang)}">{say("lang_name", lang)} {arrow}</a></p>\n',
+                     format="html")
+
+
+def _part_headings(output: nodes.Element) -> dict[str, nodes.rubric]:
+    """The headings of a cell output's language parts ("## English", "## 中文": rubrics in an output), by language."""
+    names = {say("lang_name", lang): lang for lang in LANGS}
+    return {names[child.astext()]: child for child in output.children
+            if isinstance(child, nodes.rubric) and child.astext() in names}
+
+
 def mark_chinese_part(output: nodes.Element) -> bool:
     """Put a cell output's Chinese part in a ``<div lang="zh-CN">``: from its "## 中文" heading (a rubric in an
     output) to the output's end, for :func:`~cifar100lab.report.display.show_in_both_languages` shows it last.
     The page's ``<html lang>`` is en, so screen readers read the Chinese with English rules and browsers chose its
     font for English. Whether it had one."""
-    heading = say("lang_name", "zh")
-    start = next((i for i, child in enumerate(output.children)
-                  if isinstance(child, nodes.rubric) and child.astext() == heading), None)
-    if start is None:
+    chinese = _part_headings(output).get("zh")
+    if chinese is None:
         return False
-    output.insert(start, nodes.raw("", '<div lang="zh-CN">', format="html"))
+    output.insert(output.index(chinese), nodes.raw("", '<div lang="zh-CN">', format="html"))
     output.append(nodes.raw("", "</div>", format="html"))
+    return True
+
+
+def link_parts(output: nodes.Element) -> bool:
+    """Make each part's heading an anchor (:data:`PART_IDS`) and put a link back to the English part before the
+    Chinese heading; whether the output has both parts, English first. Once a page: the ids are the page's."""
+    headings = _part_headings(output)
+    if set(headings) != set(LANGS) or output.index(headings["en"]) > output.index(headings["zh"]):
+        return False
+    for lang, heading in headings.items():
+        heading["ids"] = [PART_IDS[lang]]  # in place of the heading's slug ("english", "id1" for 中文)
+    output.insert(output.index(headings["zh"]), part_link("en", "↑"))
     return True
 
 
 class ChinesePartLanguage(SphinxPostTransform):
     """:func:`mark_chinese_part` on each cell output of a page, once myst-nb has put each output's chosen
-    format (its Markdown, as nodes) in place (its SelectMimeType, priority 4)."""
+    format (its Markdown, as nodes) in place (its SelectMimeType, priority 4); the first output with both parts
+    gets :func:`link_parts`, and the page then starts with a link to its Chinese part, where a page with a twin
+    has its switch: a reader of Chinese need not scroll through the English part to find it."""
     default_priority = 100
     formats = ("html",)
 
     def run(self, **kwargs) -> None:
+        linked = False
         for output in list(self.document.findall(nodes.container)):
-            if "cell_output" in output["classes"]:
-                mark_chinese_part(output)
+            if "cell_output" in output["classes"] and mark_chinese_part(output) and not linked:
+                linked = link_parts(output)
+        if linked:
+            self.document.insert(0, part_link("zh", "↓"))
 
 
 def _one_language_relations(app, pagename, context) -> None:
