@@ -34,7 +34,8 @@ from .config_files import ConfigError, bilingual, plain_text, read_yaml_mapping,
 from .kernels import check_runs_per_gpu, resolve_jobs
 from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
-from .robustness.settings import RobustnessSettings
+from .robustness.results import entry_of
+from .robustness.settings import RobustnessSettings, campaign_settings
 from .runs import Run, plan_changes, stale_runs
 from .settings import apply_set, check_mapping_fields, top_level_keys
 
@@ -249,7 +250,8 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
         for v in st.variants:
             camp.variant_runs[(st.name, v.label)] = runs.add_variant(st, v, seeds)
     camp.runs = list(runs.runs.values())
-    camp.robustness = _robustness(path, d.get("robustness"), [e["model"] for e in entries])
+    camp.robustness = campaign_settings(d.get("robustness"), f"{path}: robustness",
+                                        {entry_of(rid, name): runs.runs[rid].plan.config.model for rid in camp.model_runs})
     if not camp.runs:
         raise ConfigError(f"{path} defines no runs; list 'models' (names, study or registered) or 'studies'")
     return camp
@@ -266,17 +268,6 @@ def scratch_fallbacks(entries: list[dict], plans: list[RunPlan]) -> list[dict]:
             for e, plan in zip(entries, plans)
             if plan.pretrained == "hub" and plan.model.family not in from_scratch
             and hub_weights_unreachable(plan.model.pretrained_source, probe)]
-
-
-def _robustness(path: Path, block, models: list[str]) -> RobustnessSettings | None:
-    """The robustness step's checked settings; mCE needs its baseline trained in the same campaign."""
-    if block is None:
-        return None
-    settings = RobustnessSettings.from_dict(block, f"{path}: robustness")
-    if settings.baseline not in models:
-        raise ConfigError(f"{path}: robustness: its baseline {settings.baseline} (mCE is normalised by it) is not "
-                          f"among the campaign's models; add it to 'models:' or name another baseline")
-    return settings
 
 
 def _model_list(path: Path, models) -> list:

@@ -154,7 +154,7 @@ def test_a_cached_set_whose_file_was_altered_is_generated_again(tmp_path):
     ({"corruptions": ["fogg"]}, "unknown corruption(s) fogg; valid: gaussian_noise"),
     ({"severities": [0, 3]}, "severities must be 'all' or a list of distinct integers 1 to 5"),
     ({"images": 0}, "images (omit it for the whole test set) must be an integer ≥ 1"),
-    ({"baseline": "resnet_21"}, "baseline 'resnet_21' is not a registered model"),
+    ({"baseline": 3}, "baseline must be the name of one of the campaign's model entries (its name:, else its model"),
     ({"severity": [1]}, "unknown key(s) severity (did you mean severities?); valid keys: corruptions"),
     ({"cam_images": -1}, "cam_images must be an integer ≥ 0"),
 ])
@@ -168,8 +168,52 @@ def test_a_campaign_without_its_mce_baseline_is_refused_before_work(tmp_path, ca
     yaml = tmp_path / "c.yaml"
     yaml.write_text("name: c\nmodels: [resnet_32]\nrobustness: {severities: [1]}\n", encoding="utf-8")
     done = run_cli(capfd, "campaign", yaml, "--dataset", "synthetic", "--runs-root", tmp_path / "runs")
-    assert done.returncode == 2 and "its baseline resnet_20" in done.stderr
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "baseline resnet_20 (mCE is normalised by it) is none of the campaign's model entries" in done.stderr
+    assert "add resnet_20 to models:" in done.stderr and not (tmp_path / "runs").exists()
+
+
+def _campaign_yaml(tmp_path, models: str, robustness: str = "{severities: [1]}"):
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text(f"name: c\nmodels: {models}\nrobustness: {robustness}\n", encoding="utf-8")
+    return yaml
+
+
+def test_a_baseline_naming_no_model_entry_is_refused_before_work_naming_the_entries_it_could_be(tmp_path, capfd):
+    """The check asked whether resnet_20 was among the entries' models, the page looked for the entry named resnet_20:
+    a campaign whose only ResNet-20 is a named entry passed, trained, and showed every mCE as '–' with a warning."""
+    yaml = _campaign_yaml(tmp_path, "[resnet_32, {model: resnet_20, name: r20_long, epochs: 4}]")
+    done = run_cli(capfd, "campaign", yaml, "--dataset", "synthetic", "--runs-root", tmp_path / "runs")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert ": resnet_32, r20_long; set robustness: {baseline: r20_long}" in done.stderr  # an entry of its model
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_baseline_names_a_model_entry_by_its_name_or_by_its_model(tmp_path):
+    """A named entry could not be the baseline at all: 'baseline r20_long is not a registered model'."""
+    from cifar100lab.campaign import load_campaign
+    two = "[{model: resnet_20, name: r20_long, epochs: 4}, resnet_20]"
+    for models, baseline in ((two, "r20_long"), (two, "resnet_20"), ("[{model: eca_resnet_20, options: {k_size: 5}}]",
+                                                                      "eca_resnet_20-k_size-5")):
+        yaml = _campaign_yaml(tmp_path, models, f"{{severities: [1], baseline: {baseline}}}")
+        assert load_campaign(yaml, "synthetic", tmp_path / "runs").robustness.baseline == baseline
+    with pytest.raises(ConfigError, match=r"model entries \(.*\): eca_resnet_20-k_size-5; set robustness: "):
+        load_campaign(_campaign_yaml(tmp_path, "[{model: eca_resnet_20, options: {k_size: 5}}]",
+                                     "{baseline: eca_resnet_20}"), "synthetic", tmp_path / "runs")
+
+
+def test_the_robustness_command_refuses_a_baseline_naming_no_entry_before_any_run_is_analysed(tmp_path, capfd):
+    """A campaign without a robustness block measures with the default baseline, resnet_20: where no entry has that
+    name the command analysed every run and then wrote a chapter whose mCE were all '–'."""
+    from cifar100lab import records
+    records.atomic_write_json(tmp_path / "c" / records.MANIFEST, {"name": "c", "source": "params/c.yaml",
+                                                                  "runs": ["c-r20_long-s0"],
+                                                                  "model_runs": ["c-r20_long-s0"], "robustness": None})
+    done = run_cli(capfd, "robustness", tmp_path / "c", "--no-book")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and not done.stdout, done.stderr
+    assert ("baseline resnet_20 (mCE is normalised by it) is none of the campaign's model entries (an entry is named "
+            "by its name:, else by its model): r20_long; set robustness: {baseline: r20_long} in params/c.yaml and "
+            "run the campaign again") in done.stderr
 
 
 @pytest.mark.parametrize("campaign, shape", [("quick", (5, 2)), ("fast", (15, 5)), ("full", (15, 5))])

@@ -157,6 +157,36 @@ def test_a_fine_tune_model_trained_from_scratch_is_named_as_its_results_row(tmp_
         assert rows == ["| cspresnet50-scratch"] * 2  # the summary table and the errors table
 
 
+@pytest.mark.parametrize("baseline, model_runs", [("resnet_20", True), ("resnet_20", False), ("r20_long", True)])
+def test_the_baseline_is_the_model_entry_it_names_never_another_entry_of_its_model(tmp_path, no_figures, baseline,
+                                                                                   model_runs):
+    """Two entries of ResNet-20, {model: resnet_20, name: r20_long} listed first and the plain one: the baseline
+    resnet_20 is the plain entry (a manifest without model_runs made both rows resnet_20, and the first won), and
+    r20_long names the other (it could not be named: 'not a registered model', so the chapter was never written)."""
+    folder = _campaign(tmp_path / "runs")
+    long = _result("resnet_20", 75.0, {"gaussian_noise": {1: 20.0, 3: 30.0}, "contrast": {1: 35.0, 3: 50.0}})
+    records.atomic_write_json(folder / "c-r20_long-s0" / "robustness.json", {**long, "run_id": "c-r20_long-s0"})
+    runs = ["c-r20_long-s0", "c-resnet_20-s0", "c-convnext_tiny-s0"]
+    for rid in runs:
+        model = records.read_json(folder / rid / "robustness.json")["model"]
+        records.atomic_write_json(folder / rid / records.RECORD, {"run_id": rid, "model": model, "pretrained": None,
+                                                                  "status": "complete", "options": {}})
+    records.atomic_write_json(folder / records.MANIFEST, {"name": "c", "runs": runs, "robustness": {
+        **SETTINGS, "baseline": baseline}, **({"model_runs": runs} if model_runs else {})})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en = (tmp_path / "gen" / "robustness_en.md").read_text()
+    assert f"normalised by **{baseline}**" in en and "has no robustness result" not in en
+    summary = en.split("**Corruption error")[0].splitlines()
+    mce_by_top1 = {cells[1].split(" ")[0]: cells[2].split(" ")[0]
+                   for line in summary if line.startswith("| ") and (cells := line.split(" | "))[1][:1].isdigit()}
+    # the plain entry's clean top-1 is 70.0, r20_long's 75.0; r20_long's summed errors are 50 and 85 where the plain
+    # one's are 100 and 85: mCE 75 against the plain one, the plain one 150 against r20_long
+    if baseline == "resnet_20":
+        assert mce_by_top1["70.0"] == "100.0" and mce_by_top1["75.0"] == "75.0"
+    else:
+        assert mce_by_top1["75.0"] == "100.0" and mce_by_top1["70.0"] == "150.0"
+
+
 def test_a_result_measured_with_other_settings_is_left_out_and_named_not_shown_as_this_campaigns(tmp_path, no_figures):
     """A run whose robustness step failed after the campaign's robustness block changed kept its old
     robustness.json: the page showed it under the new corruptions, severities and image count, and normalised its

@@ -9,7 +9,7 @@ import pandas as pd
 from .. import records
 from ..model_catalog import catalog_rows
 from ..robustness.metrics import mce, mce_interval, relative_mce
-from ..robustness.results import OUT, campaign_runs, read_result
+from ..robustness.results import OUT, campaign_runs, entry_of, read_result
 from ..robustness.settings import RobustnessSettings
 from .i18n import LANGS, dataset_label, fmt, join
 from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
@@ -48,9 +48,10 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
             [r["run_id"] for _, r in found if measured_with(r) != settings.as_dict()])
 
 
-def baseline_of(results: list[dict], name: str) -> dict | None:
-    """The baseline model's result (its default options; the first seed; not its from-scratch row's)."""
-    return next((r for r in results if (r.get("row") or r["model"]) == name and not r.get("options")), None)
+def baseline_of(results: list[dict], name: str, campaign: str) -> dict | None:
+    """The baseline's result: its first seed's, of the model entry it names (:func:`entry_of`: ``resnet_20`` is
+    the plain entry, never ``{model: resnet_20, name: r20_long}``), as the campaign checked it before any work."""
+    return next((r for r in results if entry_of(r.get("run_id"), campaign) == name), None)
 
 
 def _recipe(result: dict, lang: str) -> str:
@@ -149,7 +150,7 @@ def _figures(results: list[dict], out: Path) -> dict[str, dict[str, str]]:
 
 def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str, stale: list[str] = ()) -> str:
     settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, "campaign manifest: robustness")
-    baseline = baseline_of(results, settings.baseline)
+    baseline = baseline_of(results, settings.baseline, manifest.get("name", ""))
     sources = {s for r in results for s in r.get("sources", {})}
     body = text("intro", lang, campaign=manifest.get("name", "?"), n=len(results),
                 dataset=dataset_label(results[0]["dataset"]["name"]), images=f"{results[0]['images']:,}",

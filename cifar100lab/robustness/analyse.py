@@ -22,8 +22,8 @@ from .calibration import ece_interval, expected_calibration_error, reliability
 from .corruptions import CACHE_FOLDER, PUBLISHED_FOLDER, CorruptedSet, generated_set, images_checksum, published_set
 from .gradcam import panel
 from .per_class import confusion, per_class_accuracy, superclasses
-from .results import OUT, campaign_runs, read_result
-from .settings import RobustnessSettings
+from .results import OUT, campaign_runs, entry_of, read_result
+from .settings import RobustnessSettings, refuse_unknown_baseline
 
 FORMAT = 2  # bumped when what is measured changes, so older files count as out of date
 RECIPE_FIELDS = ("label_smoothing", "mixup", "cutmix")  # known to change calibration: named beside ECE
@@ -190,9 +190,15 @@ def analyse_campaign(folder: str | Path, data: str | None = None, force: bool = 
         data_root(data)  # a bad --data-root is the command's input, not each run's failure
     manifest = records.read_json(manifest_path)
     settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, f"{manifest_path}: robustness")
+    run_ids = campaign_runs(manifest, manifest_path)
+    if run_ids:  # the page's mCE needs its baseline's result: not found, it is one line before any run is analysed
+        entries = dict.fromkeys(e for rid in run_ids if (e := entry_of(rid, manifest.get("name") or folder.name)))
+        refuse_unknown_baseline(settings, entries,
+                                f"{manifest_path}: robustness", f" in {manifest.get('source') or 'the campaign YAML'} "
+                                "and run the campaign again (its robustness step analyses the runs)")
     summary: dict[str, list[str]] = {}
     shared = Shared()
-    for rid in campaign_runs(manifest, manifest_path):
+    for rid in run_ids:
         t0 = time.perf_counter()
         try:
             status, _ = analyse_run(folder / rid, settings, data, force, shared)

@@ -3,6 +3,7 @@ without the evaluation machinery (the report never imports the trainer)."""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,13 @@ def campaign_runs(manifest: dict, path: Path) -> list[str]:
         raise records.RecordError(f"{path} is damaged: its runs must be run folder names beside it, got {found!r}; "
                                   f"run the campaign again to write it")
     return found
+
+
+def entry_of(run_id: str, campaign: str) -> str | None:
+    """The model entry a campaign's run is a seed of, as its run id ``<campaign>-<entry>-s<seed>`` names it: the
+    entry's ``name``, or its model and options (``eca_resnet_20-k_size-5``); None for another campaign's run."""
+    found = re.fullmatch(rf"{re.escape(campaign)}-(.+)-s\d+", run_id or "")
+    return found.group(1) if found else None
 
 
 def decode(block: dict, key: str) -> np.ndarray:

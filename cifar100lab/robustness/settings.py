@@ -3,10 +3,11 @@ any work like every other setting.
 
 Keys: ``corruptions`` (names, or ``all``: the 15 of Hendrycks & Dietterich), ``severities`` (1–5, or ``all``),
 ``images`` (how many of the run's test images, a fixed seeded subset; omitted: all of them), ``seed`` (of the
-subset and of the generated corruptions), ``baseline`` (the model mCE is normalised by; it must be one of the
-campaign's models), ``cam_images`` (how many of the analysed images, the first of the seeded subset, get
-Grad-CAM heat maps for every model; 0: none). A campaign without the block has no robustness step; the ``robustness`` command then
-measures the whole protocol.
+subset and of the generated corruptions), ``baseline`` (the model entry mCE is normalised by: one of the campaign's
+entries, named by its ``name``, else by its model, and options if it has some, as its run ids are: resnet_20,
+r20_long, eca_resnet_20-k_size-5), ``cam_images`` (how many of the analysed images, the first of the seeded
+subset, get Grad-CAM heat maps for every model; 0: none). A campaign without the block has no robustness step; the
+``robustness`` command then measures the whole protocol, normalised by resnet_20, which must then be one of its entries.
 """
 from __future__ import annotations
 
@@ -95,8 +96,34 @@ def _images(value, where: str) -> int | None:
 
 
 def _baseline(value, where: str) -> str:
-    registered = catalog_rows()  # the registry's names without importing torch: the report reads these settings
-    if value not in registered:
-        raise ConfigError(f"{where}: baseline {value!r} is not a registered model; valid: {', '.join(sorted(registered))}")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: baseline must be the name of one of the campaign's model entries (its name:, "
+                          f"else its model, e.g. resnet_20), got {value!r}")
     return value
+
+
+def refuse_unknown_baseline(settings: RobustnessSettings, entries: dict[str, str | None], where: str,
+                            then: str = "") -> None:
+    """mCE is normalised by the baseline entry's own result, found by entry (:func:`.results.entry_of`): a baseline
+    that names none of the campaign's model entries would leave every mCE empty after all the work, so it is one
+    error line first, naming the entries it could be. ``entries``: entry name -> its model (None: not known);
+    ``then``: what to do once it is set, where that is more than editing the campaign's YAML."""
+    if settings.baseline in entries:
+        return
+    # An example of the fix: an entry of the baseline's model (a named ResNet-20 for resnet_20), else the first.
+    pick = next((e for e, model in entries.items() if model == settings.baseline), next(iter(entries), "NAME"))
+    add = f", or add {settings.baseline} to models:" if settings.baseline in catalog_rows() else ""
+    raise ConfigError(f"{where}: baseline {settings.baseline} (mCE is normalised by it) is none of the campaign's "
+                      f"model entries (an entry is named by its name:, else by its model): "
+                      f"{', '.join(entries) or 'none'}; set robustness: {{baseline: {pick}}}{then}{add}")
+
+
+def campaign_settings(block, where: str, entries: dict[str, str | None]) -> RobustnessSettings | None:
+    """A campaign's robustness step (None: its YAML has no ``robustness:`` block), its baseline one of
+    ``entries`` (its model entries' names -> models)."""
+    if block is None:
+        return None
+    settings = RobustnessSettings.from_dict(block, where)
+    refuse_unknown_baseline(settings, entries, where)
+    return settings
 
