@@ -318,6 +318,22 @@ def test_the_robustness_step_skips_a_run_whose_checkpoint_and_settings_are_uncha
         manifest.write_text(json.dumps(changed))
 
 
+def test_naming_another_baseline_measures_nothing_again(trained_campaign, tmp_path, capfd):
+    """The baseline was part of each result's up-to-date key: following the refusal's advice (set robustness:
+    {baseline: r20_long}, run the campaign again) analysed every run of the campaign again, the whole protocol."""
+    import shutil
+    folder = tmp_path / "c"
+    shutil.copytree(trained_campaign, folder)
+    assert run_cli(capfd, "robustness", folder, "--no-book").returncode == 0  # measured with baseline resnet_20
+    shutil.copytree(folder / "c-resnet_20-s0", folder / "c-r20_long-s0")
+    manifest = json.loads((folder / "campaign.json").read_text())
+    manifest["model_runs"] += ["c-r20_long-s0"]
+    manifest["robustness"]["baseline"] = "r20_long"
+    (folder / "campaign.json").write_text(json.dumps(manifest))
+    done = run_cli(capfd, "robustness", folder, "--no-book")
+    assert done.returncode == 0 and done.stdout.strip().endswith("up to date 2"), done.stdout
+
+
 def test_the_robustness_command_on_a_folder_without_a_campaign_is_one_line(tmp_path, capfd):
     done = run_cli(capfd, "robustness", tmp_path, "--no-book")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no campaign at" in done.stderr

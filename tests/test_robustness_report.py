@@ -202,3 +202,18 @@ def test_a_result_measured_with_other_settings_is_left_out_and_named_not_shown_a
     assert "| resnet_20 |" in en and "| convnext_tiny |" not in en
     assert "Left out: c-convnext_tiny-s0" in en and "未列入：c-convnext_tiny-s0" in zh
     assert "Campaign **c**, 1 model on" in en
+
+
+def test_a_result_measured_before_the_baseline_changed_is_still_this_campaigns(tmp_path, no_figures):
+    """Another baseline measures nothing again, so the results stored with the old one are the campaign's: the page
+    left every one out as measured with other settings."""
+    from cifar100lab.robustness.settings import RobustnessSettings
+    folder = _campaign(tmp_path / "runs")
+    measured = {**RobustnessSettings.from_dict(SETTINGS, "test").as_dict(), "baseline": "convnext_tiny"}
+    for model in ("resnet_20", "convnext_tiny"):
+        path = folder / f"c-{model}-s0" / "robustness.json"
+        records.atomic_write_json(path, {**records.read_json(path), "key": {"settings": measured}})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")  # the manifest's baseline: resnet_20
+    en = (tmp_path / "gen" / "robustness_en.md").read_text()
+    assert "Left out" not in en and "Campaign **c**, 2 models on" in en
+    assert " | 100.0 | 100.0 | " in next(line for line in en.splitlines() if line.startswith("| resnet_20 |"))

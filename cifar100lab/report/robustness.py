@@ -10,7 +10,7 @@ from .. import records
 from ..model_catalog import catalog_rows
 from ..robustness.metrics import mce, mce_interval, relative_mce
 from ..robustness.results import OUT, campaign_runs, entry_of, read_result
-from ..robustness.settings import RobustnessSettings
+from ..robustness.settings import RobustnessSettings, measured
 from .i18n import LANGS, dataset_label, fmt, join
 from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
 from .robustness_gradcam import figure_gradcam, with_panels
@@ -27,7 +27,8 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
     """(manifest, the model runs' robustness results in manifest order, the runs whose result was measured with
     other settings than the manifest's, left out); none when the campaign or the results are missing. A result
     of other settings (a step that failed for that run after the settings changed) is never shown as this
-    campaign's: its corruptions, severities or images are not the ones the page names, nor the baseline's."""
+    campaign's: its corruptions, severities or images are not the ones the page names, nor the baseline's. The
+    baseline is no such setting: it measures nothing, it only normalises mCE."""
     folder = Path(runs_root) / campaign
     try:
         manifest = records.read_json(folder / records.MANIFEST)
@@ -36,8 +37,8 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
     except (OSError, records.RecordError, ValueError):
         return {}, [], []
     found = [(rid, r) for rid in run_ids if (r := read_result(folder / rid / OUT)) and r.get("corrupted") is not None]
-    measured_with = lambda r: (r.get("key") or {}).get("settings", settings.as_dict())  # noqa: E731
-    kept = [(rid, r) for rid, r in found if measured_with(r) == settings.as_dict()]
+    measured_with = lambda r: measured((r.get("key") or {}).get("settings", settings.as_dict()))  # noqa: E731
+    kept = [(rid, r) for rid, r in found if measured_with(r) == settings.measured]
     # Each result's Results row (its model entry's: r20_long; coatnet_0-scratch for a fine-tune model trained from
     # scratch), read from its run record, as a robustness.json does not say where the weights started; the
     # result's model when the record is gone.
@@ -45,7 +46,7 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
     catalog = catalog_rows()
     return (manifest, [{**r, "row": record_row(run, catalog) if run.get("model") else r["model"]}
                        for (_, r), run in zip(kept, runs)],
-            [r["run_id"] for _, r in found if measured_with(r) != settings.as_dict()])
+            [r["run_id"] for _, r in found if measured_with(r) != settings.measured])
 
 
 def baseline_of(results: list[dict], name: str, campaign: str) -> dict | None:

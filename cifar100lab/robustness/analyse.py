@@ -23,7 +23,7 @@ from .corruptions import CACHE_FOLDER, PUBLISHED_FOLDER, CorruptedSet, generated
 from .gradcam import panel
 from .per_class import confusion, per_class_accuracy, superclasses
 from .results import OUT, campaign_runs, entry_of, read_result
-from .settings import RobustnessSettings, refuse_unknown_baseline
+from .settings import RobustnessSettings, measured, refuse_unknown_baseline
 
 FORMAT = 2  # bumped when what is measured changes, so older files count as out of date
 RECIPE_FIELDS = ("label_smoothing", "mixup", "cutmix")  # known to change calibration: named beside ECE
@@ -38,7 +38,13 @@ def file_sha256(path: Path) -> str:
 
 
 def up_to_date_key(checkpoint: Path, settings: RobustnessSettings) -> dict:
-    return {"format": FORMAT, "checkpoint_sha256": file_sha256(checkpoint), "settings": settings.as_dict()}
+    return {"format": FORMAT, "checkpoint_sha256": file_sha256(checkpoint), "settings": settings.measured}
+
+
+def stored_key(result: dict | None) -> dict | None:
+    """A result's key as :func:`up_to_date_key` makes it now (an older one held the baseline too)."""
+    key = (result or {}).get("key")
+    return {**key, "settings": measured(key.get("settings"))} if isinstance(key, dict) else key
 
 
 @torch.no_grad()
@@ -80,7 +86,7 @@ def analyse_run(run_dir: str | Path, settings: RobustnessSettings, data: str | N
         return "not complete", None
     key = up_to_date_key(checkpoint, settings)
     old = read_result(out)
-    if old and old.get("key") == key and not force:
+    if old and stored_key(old) == key and not force:
         return "up to date", old
     t0 = time.perf_counter()
     shared = shared or Shared()

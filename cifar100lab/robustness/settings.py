@@ -46,6 +46,10 @@ class RobustnessSettings:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @property
+    def measured(self) -> dict:
+        return measured(self.as_dict())
+
+    @property
     def calibration_severity(self) -> int:
         """Severity 3 when measured, else the measured severity nearest to it."""
         return min(self.severities, key=lambda s: (abs(s - CALIBRATION_SEVERITY), s))
@@ -62,6 +66,12 @@ class RobustnessSettings:
                    _images(d.get("images"), where), _integer(d.get("seed", 0), f"{where}: seed"),
                    _baseline(d.get("baseline", BASELINE), where),
                    _integer(d.get("cam_images", CAM_IMAGES), f"{where}: cam_images"))
+
+
+def measured(settings):
+    """What a result depends on of its settings: all but the baseline, which only normalises mCE on the page, so
+    naming another re-measures nothing (a result stored with its baseline, as older ones are, reads the same)."""
+    return {k: v for k, v in settings.items() if k != "baseline"} if isinstance(settings, dict) else settings
 
 
 def _names(value, where: str) -> tuple[str, ...]:
