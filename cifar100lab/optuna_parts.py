@@ -3,8 +3,11 @@ trial whose worker died is failed and retried). Shared by the workers and, for t
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import warnings
+from pathlib import Path
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
@@ -110,3 +113,40 @@ def storage_from_env() -> str:
     if not url:
         raise RuntimeError(f"a tuning trial needs ${STORAGE_ENV} (the study's storage URL); `tune` sets it")
     return url
+
+
+class TrialLogs(logging.Filter):
+    """Optuna's warnings that a trial failed, for each trial given its run's log (:meth:`send`), written to that
+    log instead of the console. Optuna adds the failure's traceback (the worker's own frames; an interrupted
+    notebook's reach through papermill): pages of it per trial, where the worker says in one line what failed
+    and where the log is. The trial still fails in the study. In use (``with``) on Optuna's logger of a trial's end."""
+
+    LOGGER = "optuna.study._optimize"  # "Trial 3 failed with parameters: ... because of ...", traceback, value
+
+    def __init__(self):
+        super().__init__()
+        self.logs: dict[int, Path] = {}
+        self.formatter = logging.Formatter("[optuna %(levelname)s %(asctime)s] %(message)s")
+
+    def send(self, trial_number: int, log: Path) -> None:
+        self.logs[trial_number] = log
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = re.match(r"Trial (\d+) failed", str(record.msg))
+        log = self.logs.get(int(found.group(1))) if found else None
+        if log is None:
+            return True
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(self.formatter.format(record) + "\n")
+        except OSError:  # the log cannot be written: the console keeps it
+            return True
+        return False
+
+    def __enter__(self) -> "TrialLogs":
+        logging.getLogger(self.LOGGER).addFilter(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger(self.LOGGER).removeFilter(self)

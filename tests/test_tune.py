@@ -3,6 +3,7 @@ epoch and never see the test set; a pruned run says so in its record; workers on
 a killed or stopped study resumes and retries its interrupted trial; `--finish` re-runs the best configuration as
 an ordinary campaign entry on the test set."""
 import json
+import logging
 import os
 import signal
 import threading
@@ -275,12 +276,16 @@ def test_a_killed_tune_resumes_its_study_and_retries_the_trial_its_dead_worker_l
     assert len(fake.executed) == 2
 
 
-def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries_it(tmp_path, synthetic_root):
+def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries_it(tmp_path, synthetic_root, caplog):
     spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
     url = spec.storage_url(tmp_path / "runs")
     first = FakeRuns(stop_first=True)
+    caplog.set_level(logging.WARNING, logger="optuna")
     workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=first, log=lambda *_: None)
     assert first.executed == first.executed[:1]  # stopped in its first trial
+    # Optuna's warning of the stopped trial, with the stop's traceback, is in the trial's log, not on the console
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("optuna")]
+    assert "KeyboardInterrupt: stopped" in (tmp_path / "runs" / "tiny" / "logs" / f"{first.executed[0][0]}.log").read_text()
     again = FakeRuns()
     states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
     assert states == {"fail": 1, "complete": 2}
@@ -440,6 +445,27 @@ def test_a_study_whose_every_trial_failed_exits_1_saying_so_and_where_the_reason
     assert found_nothing("s", {"fail": 1, "running": 1}, runs) is None  # another worker's trial may complete
     assert found_nothing("s", {"fail": 1, "complete": 1}, runs) is None
     assert "no trial completed (fail 1, pruned 2)" in found_nothing("s", {"fail": 1, "pruned": 2}, runs)
+
+
+def test_a_failed_trial_is_one_line_with_its_error_and_log_and_optunas_traceback_goes_into_that_log(
+        tmp_path, capfd, synthetic_root, monkeypatch, caplog):
+    """Optuna logged each failed trial as a warning with the failure's whole traceback (and a second warning of its
+    value), pages per trial on the console; the worker's own line said only 'trial 0: failed'."""
+    caplog.set_level(logging.WARNING, logger="optuna")
+    monkeypatch.setattr(workers, "notebook_execution", lambda *a: lambda run: (1, "Traceback\nRuntimeError: boom"))
+    runs = tmp_path / "runs"
+    result = run_cli(capfd, "tune", _study(tmp_path, synthetic_root), "--runs-root", runs, "--book",
+                     scratch_book(tmp_path / "book"))
+    assert result.returncode == 1 and "study tiny: fail 2" in result.stdout  # still failed, and counted so
+    assert result.stderr.startswith("study tiny: every trial failed") and result.stderr.count("\n") == 1, result.stderr
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("optuna")]  # what Optuna's handler shows
+    for n in (0, 1):
+        log = runs / "tiny" / "logs" / f"tiny-t000{n}.log"
+        assert (f"trial {n}: tiny-t000{n}: failed: notebook failed: RuntimeError: boom; its log: {log}\n"
+                in result.stdout)
+        kept = log.read_text()
+        assert f"Trial {n} failed with parameters" in kept and "Traceback (most recent call last)" in kept
+        assert f"TrialFailed: tiny-t000{n}: failed: notebook failed: RuntimeError: boom" in kept
 
 
 def test_finish_before_any_trial_or_any_complete_trial_is_one_error_line_and_writes_nothing(

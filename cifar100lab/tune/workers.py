@@ -19,6 +19,7 @@ from ..kernels import KernelSlot, job_envs, keep_kernels, processes_per_run, res
 from ..optuna_parts import (
     RETRIES,
     STORAGE_ENV,
+    TrialLogs,
     build_pruner,
     build_sampler,
     build_storage,
@@ -155,32 +156,45 @@ def objective_value(run: Run, status: str) -> float:
     raise TrialFailed(f"{run.run_id}: {status}: {record.get('reason')}")
 
 
-def execute_trial(spec: StudySpec, trial, runs_root, execute, log) -> float:
-    """One trial: its run executed under the run's lock, its outcome recorded, its value returned."""
+def trial_log(spec: StudySpec, runs_root, run_id: str) -> Path:
+    """A trial run's log: its notebook's output and, where it failed, the traceback."""
+    return Path(runs_root) / spec.name / "logs" / f"{run_id}.log"
+
+
+def execute_trial(spec: StudySpec, trial, runs_root, execute, log, logs: TrialLogs | None = None) -> float:
+    """One trial: its run executed under the run's lock, its outcome recorded, its value returned. A failure is
+    one line saying why and where the run's log is, which ``logs`` gives Optuna's warning of it, traceback and all."""
     run = trial_run(spec, trial, runs_root)
+    if logs is not None:
+        logs.send(trial.number, trial_log(spec, runs_root, run.run_id))
     trial.set_user_attr("run_id", run.run_id)
     # which worker ran it: its Slurm job, else this process and thread (a local worker)
     trial.set_user_attr("worker", os.environ.get("SLURM_JOB_ID") or f"pid {os.getpid()} "
                                                                      f"{threading.current_thread().name}")
     log(f"trial {trial.number}: {run.run_id} {trial.params}")
     try:
-        with locks.lock(run_lock(run)):
-            before = attempts_so_far(run)
-            code, tail = execute(run)
-            status = record_outcome(run, code, tail, before)
-    except locks.Locked as e:
-        raise TrialFailed(f"{run.run_id}: another process is running it ({e.holder})") from None
+        try:
+            with locks.lock(run_lock(run)):
+                before = attempts_so_far(run)
+                code, tail = execute(run)
+                status = record_outcome(run, code, tail, before)
+        except locks.Locked as e:
+            raise TrialFailed(f"{run.run_id}: another process is running it ({e.holder})") from None
+        value = objective_value(run, status)
+    except TrialFailed as e:
+        log(f"trial {trial.number}: {e}; its log: {trial_log(spec, runs_root, run.run_id)}")
+        raise
     except KeyboardInterrupt:  # Optuna fails the trial; the next `tune` enqueues it again (retry_interrupted)
         trial.set_user_attr("interrupted", True)
         raise
     log(f"trial {trial.number}: {status}")
-    return objective_value(run, status)
+    return value
 
 
 def notebook_execution(runs_root, spec: StudySpec, slot: KernelSlot, num_processes):
     """Execute a trial's run as every run executes: its notebook by papermill on the job's kernel."""
-    log_dir = Path(runs_root) / spec.name / "logs"
-    return lambda run: execute_notebook(run, NOTEBOOKS / "train.ipynb", slot, log_dir, num_processes)
+    return lambda run: execute_notebook(run, NOTEBOOKS / "train.ipynb", slot,
+                                        trial_log(spec, runs_root, run.run_id).parent, num_processes)
 
 
 def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = None, execute=None,
@@ -206,6 +220,7 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
              for i, env in enumerate(job_envs(jobs))]
 
     runs: dict[int, Run] = {}  # work item -> the run its trial executes
+    logs = TrialLogs()  # Optuna's warning of a failed trial: into its run's log
 
     def work(item: int, slot: KernelSlot) -> None:
         if trials_left(study, spec.n_trials) <= 0:
@@ -216,7 +231,7 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
         def run(r: Run):
             runs[item] = r
             return execute_run(r)
-        study.optimize(lambda trial: execute_trial(spec, trial, runs_root, run, log), n_trials=1,
+        study.optimize(lambda trial: execute_trial(spec, trial, runs_root, run, log, logs), n_trials=1,
                        catch=(TrialFailed,))
 
     def stopped(item: int) -> None:  # its kernel is gone: the run's record says where it stopped
@@ -224,7 +239,8 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
             record_stopped(runs[item], stopped_by, "running tune again")
 
     # one item per trial it may take: the planned ones and each possible retry
-    run_in_slots(list(range(spec.n_trials * (RETRIES + 1))), slots, work, stopped)
+    with logs:
+        run_in_slots(list(range(spec.n_trials * (RETRIES + 1))), slots, work, stopped)
     return trial_states(study)
 
 
