@@ -245,6 +245,8 @@ def cmd_evaluate(a) -> int:
     ema = f"; EMA weights: top-1 {m['ema']['top1']:.2f} top-5 {m['ema']['top5']:.2f}" if m.get("ema") else ""
     print(f"{m['model']} epoch {m['epoch']}: top-1 {m['top1']:.2f} top-5 {m['top5']:.2f} on {m['evaluated']} test "
           f"images of {m['dataset']['label']}{ema}")
+    if m.get("tuning_trial"):  # a trial's test score is not its study's result
+        print(f"note: {m['tuning_trial']['note']}")
     return 0
 
 

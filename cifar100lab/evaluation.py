@@ -122,5 +122,19 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
               "params": count_params(accelerator.unwrap_model(learner.model)), "evaluated_at": records.now(),
               "hardware": {"device": records.device_name(device), "precision": accelerator.mixed_precision},
               "versions": records.versions(), "git_commit": records.git_commit()}
+    if cfg.trial:
+        result["tuning_trial"] = tuning_trial(cfg.run_id or checkpoint.parent.name, cfg.trial)
     records.atomic_write_json(out, result)
     return result
+
+
+def tuning_trial(run_id: str, trial: dict) -> dict:
+    """Which tuning trial an evaluated checkpoint is, and the note its test score goes with (printed by the command,
+    shown by the notebook, kept in the file): a study chooses among its trials on their validation split, so one
+    trial's test score is a look at that trial, not the study's result, and trials chosen by it are tuned on the
+    test set. The study's test result is ``tune --finish``'s."""
+    note = (f"{run_id} is trial {trial['number']} of tuning study {trial['study']}, which chooses among its trials "
+            f"on their validation split: this test score is one look at one trial, not the study's result (choosing "
+            f"trials by it would tune on the test set); the study's test result is what `python -m cifar100lab tune "
+            f"<its study file> --finish` measures, its best trial's configuration re-run with the study's seeds")
+    return {"study": trial["study"], "number": trial["number"], "note": note}

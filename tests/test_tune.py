@@ -227,6 +227,34 @@ class FakeRuns:
         return 0, ""
 
 
+@pytest.mark.slow  # trains one epoch in this process
+def test_a_trials_checkpoint_evaluated_on_the_test_set_says_its_score_is_not_the_studys_result(
+        tmp_path, capfd, synthetic_root, monkeypatch):
+    """`evaluate <trial run>` printed a bare test top-1 for a trial chosen on its validation split, which reads as
+    the study's result; evaluating every trial so and keeping the best would tune on the test set."""
+    from IPython import display
+
+    from cifar100lab.report import show_evaluation
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=1))
+    url = spec.storage_url(tmp_path / "runs")
+    monkeypatch.setenv(STORAGE_ENV, url)
+    run = workers.trial_run(spec, workers.open_study(spec, url, heartbeat=False).ask(), tmp_path / "runs")
+    assert train({**run.plan.config.to_dict(), "epochs": 1})["status"] == "complete"
+    done = run_cli(capfd, "evaluate", run.run_dir)
+    assert done.returncode == 0 and done.stdout.count("\n") == 2, done.stdout + done.stderr
+    note = ("note: tiny-t0000 is trial 0 of tuning study tiny, which chooses among its trials on their validation "
+            "split: this test score is one look at one trial, not the study's result (choosing trials by it would "
+            "tune on the test set); the study's test result is what `python -m cifar100lab tune <its study file> "
+            "--finish` measures")
+    assert " test images of " in done.stdout.splitlines()[0] and done.stdout.splitlines()[1].startswith(note)
+    result = json.loads((run.run_dir / "evaluation.json").read_text())
+    assert result["tuning_trial"]["study"] == "tiny" and result["tuning_trial"]["number"] == 0  # the file says so too
+    shown = []
+    monkeypatch.setattr(display, "display", lambda obj, *a, **k: shown.append(obj))
+    show_evaluation(result)  # the evaluate notebook's display: the note above the table
+    assert shown[0].data.startswith("**Note:** tiny-t0000 is trial 0 of tuning study tiny")
+
+
 def test_two_local_workers_on_one_sqlite_storage_never_run_the_same_trial(tmp_path, synthetic_root):
     spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=4))
     url = spec.storage_url(tmp_path / "runs")

@@ -112,6 +112,9 @@ def evaluation_summary(result: dict) -> pd.Series:
 
 
 def show_evaluation(result: dict) -> None:
+    if result.get("tuning_trial"):  # a trial's test score is not its study's result (evaluation.tuning_trial)
+        from IPython.display import Markdown, display
+        display(Markdown(f"**Note:** {result['tuning_trial']['note']}"))
     _show_table(evaluation_summary(result), result.get("dataset") or {})
 
 
