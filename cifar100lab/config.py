@@ -205,7 +205,7 @@ def resolve(config: "TrainConfig | dict | RunPlan", stored: bool = False) -> Run
     check_network(cfg.model, cfg.options, input_size, layer_groups=recipe.layer_decay < 1,
                   size_asked=cfg.img_size is not None or bool(cfg.options))
     check_schedule(cfg, recipe)
-    check_batch(cfg, dataset)
+    data_mod.check_sizes(cfg, dataset, stored)  # subsets, validation split and batch against the data's sizes
     mean, std = entry.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
     return RunPlan(cfg, entry, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std))
 
@@ -311,18 +311,6 @@ def check_schedule(cfg: TrainConfig, recipe: recipes.Recipe) -> None:
     if (recipe.mixup or recipe.cutmix) and cfg.batch_size % 2:
         raise ConfigError(f"Mixup/CutMix pair each batch with itself reversed, so batch_size must be even, "
                           f"got {cfg.batch_size}")
-
-
-def check_batch(cfg: TrainConfig, dataset: data_mod.DatasetEntry) -> None:
-    """A batch larger than the training set trains nothing. A synthetic set's size is only known once it is
-    generated, so there only the subset bounds it."""
-    full = None if dataset.kind == "synthetic" else dataset.sizes[0]
-    sizes = [n for n in (full, cfg.train_subset) if n]
-    if sizes and cfg.batch_size > min(sizes) - round(min(sizes) * cfg.val_fraction):
-        kept = min(sizes) - round(min(sizes) * cfg.val_fraction)
-        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {kept} training images "
-                          f"({cfg.dataset}{', train_subset' if cfg.train_subset else ''}"
-                          f"{', less the validation split' if cfg.val_fraction else ''}); lower batch_size")
 
 
 _CHECKED_NETWORKS: set = set()

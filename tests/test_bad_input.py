@@ -297,6 +297,45 @@ def test_train_into_a_campaigns_own_folder_is_refused_and_its_run_folders_are_no
     assert preflight(camp.runs[0].plan) is None  # the campaign's own run folder: trained as its notebook does
 
 
+def _snapshot(folder) -> dict:
+    """Every file under ``folder``: its bytes and modification time."""
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("subset, says", [
+    ({"train_subset": 2000}, "train_subset 2000 is more than the 1024 training images of synthetic in"),
+    ({"test_subset": 301}, "test_subset 301 is more than the 300 test images of synthetic in"),
+])
+def test_a_subset_larger_than_the_dataset_stops_a_campaign_before_its_first_run_and_leaves_its_runs(
+        tmp_path, capfd, synthetic_root, subset, says):
+    """The campaign trained before (its manifest and a run's record are there); asked again for more images than
+    the data holds, it says so before any run starts, and every file it wrote stays as it was."""
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
+    folder = C.write_manifest(camp, tmp_path / "runs").parent
+    records.save(camp.runs[0].run_dir, records.finish(records.start(camp.runs[0].run_dir,
+                                                                    config=camp.runs[0].config.to_dict())))
+    before = _snapshot(folder)
+    path = _campaign(tmp_path, synthetic_root, **subset)
+    for flag in ("--dry-run", "--no-analysis"):
+        _refused(run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book", _book(tmp_path), flag),
+                 f"rel.yaml, run rel-resnet_20-s0: {says} {synthetic_root}; give at most",
+                 "or leave it out for all of them")
+    assert _snapshot(folder) == before
+
+
+def test_a_subset_larger_than_the_dataset_is_refused_by_train_and_the_notebooks_launch_before_a_run_folder(
+        tmp_path, capfd, synthetic_root):
+    from conftest import tiny_config
+
+    from cifar100lab.config import ConfigError
+    _refused(run_cli(capfd, "train", "--set", "dataset=synthetic", "--set", f"data_root={synthetic_root}",
+                     "--set", "train_subset=1025", "--set", f"run_dir={tmp_path / 'run'}"),
+             "train_subset 1025 is more than the 1024 training images")
+    with pytest.raises(ConfigError, match="test_subset 500 is more than the 300 test images"):  # the train notebook
+        launch.run(tiny_config(synthetic_root, tmp_path / "run", test_subset=500), num_processes=1)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("command", ["train", "timed-runs"])
 def test_a_data_root_that_is_a_file_is_one_line_saying_so_not_a_damaged_dataset(tmp_path, capfd, command):
     not_a_folder = tmp_path / "README.md"

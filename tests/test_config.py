@@ -1,4 +1,6 @@
 """A run's settings are worked out once (config.resolve), with one normalization rule and every value checked."""
+import re
+
 import pytest
 import yaml
 
@@ -52,6 +54,12 @@ def test_plan_carries_recipe_with_overrides_and_effective_lr():
     ({"epochs": 2, "overrides": {"warmup_epochs": 2}}, r"warmup_epochs \(2.0\) must be shorter than the run \(2"),
     ({"train_subset": 100, "batch_size": 128}, "batch_size 128 is larger than the 100 training images"),
     ({"dataset": "cifar100", "batch_size": 60000}, "larger than the 50000 training images"),
+    ({"train_subset": 100000}, "^train_subset 100000 is more than the 60000 training images of fashion-mnist; give at "
+                               "most 60000, or leave it out for all of them$"),
+    ({"test_subset": 10001}, "^test_subset 10001 is more than the 10000 test images of fashion-mnist; give at most "
+                             "10000, or leave it out for all of them$"),
+    ({"dataset": "cifar100", "train_subset": 60000}, "train_subset 60000 is more than the 50000 training images of "
+                                                     "cifar100; give at most 50000"),
     ({"compile": "yes"}, "compile must be bool"),
     ({"options": [1]}, "options must be dict"),
     ({"pretrained": True}, "pretrained must be default, off, hub or a weights path"),
@@ -72,6 +80,31 @@ def test_every_bad_value_is_refused_by_resolve_naming_its_key(change, message):
 def test_a_synthetic_set_without_subset_is_not_bounded_by_a_guessed_size():
     """Synthetic sets are generated at any size, so only a subset bounds the batch there."""
     assert resolve({"dataset": "synthetic", "batch_size": 8000}).config.batch_size == 8000
+
+
+def test_a_subset_the_size_of_its_split_is_all_of_it_and_a_trained_runs_larger_one_still_resolves():
+    """Only a subset larger than its split is refused; a run that trained with one before the check (it took
+    every image, as its record's sizes say) still resolves for evaluate and export."""
+    assert resolve({"dataset": "fashion-mnist", "train_subset": 60000, "test_subset": 10000}).config.train_subset == 60000
+    stored = {"dataset": "fashion-mnist", "train_subset": 100000, "test_subset": 50000, "batch_size": 128}
+    assert resolve(stored, stored=True).config.train_subset == 100000
+
+
+def test_a_synthetic_set_is_bounded_by_the_sizes_written_under_its_data_root(synthetic_root, tmp_path):
+    """Synthetic sets are written at any size (`synth --train-size`): the one under the data root bounds the run,
+    read from its manifest (no image); where none is written yet, the size a run generates it at."""
+    root = str(synthetic_root)
+    with pytest.raises(ConfigError, match=re.escape(f"train_subset 1025 is more than the 1024 training images of "
+                                                    f"synthetic in {root}; give at most 1024, or leave it out")):
+        resolve({"dataset": "synthetic", "data_root": root, "train_subset": 1025})
+    with pytest.raises(ConfigError, match="test_subset 301 is more than the 300 test images of synthetic"):
+        resolve({"dataset": "synthetic", "data_root": root, "test_subset": 301})
+    assert resolve({"dataset": "synthetic", "data_root": root, "train_subset": 1024, "test_subset": 300,
+                    "batch_size": 1024}).config.batch_size == 1024
+    empty = tmp_path / "none"
+    with pytest.raises(ConfigError, match="train_subset 5001 is more than the 5000 training images of synthetic in"):
+        resolve({"dataset": "synthetic", "data_root": str(empty), "train_subset": 5001})
+    assert not empty.exists()  # only looked
 
 
 def test_launch_resolves_a_config_once_and_builds_each_network_on_meta_once(monkeypatch, synthetic_root, tmp_path):
@@ -104,6 +137,8 @@ def write_campaign(path, text):
     ("models: [resnet_20]\ndefaults: {max_steps_per_epoch: -1}\n", "max_steps_per_epoch must be at least 1"),
     ("models: [resnet_20]\ndefaults: {epochs: 2, overrides: {warmup_epochs: 2}}\n", "must be shorter than the run"),
     ("models: [resnet_20]\ndefaults: {train_subset: 100, batch_size: 128}\n", "larger than the 100 training images"),
+    ("models: [resnet_20]\ndefaults: {train_subset: 100000}\n",
+     "c.yaml, run c-resnet_20-s0: train_subset 100000 is more than the 60000 training images of fashion-mnist"),
 ])
 def test_campaign_dry_run_refuses_bad_input_in_one_line_before_any_work(tmp_path, capsys, text, message):
     from cifar100lab.cli import main

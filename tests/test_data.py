@@ -1,5 +1,6 @@
 import json
 import pickle
+import re
 import urllib.error
 
 import pytest
@@ -181,3 +182,28 @@ def test_every_registered_dataset_names_its_classes_from_its_small_files_alone(t
             (tmp_path / "pets" / split / name / "0.png").write_bytes(b"")  # listed, never opened
     assert dataset_entry(f"imagefolder:{tmp_path / 'pets'}").class_names(request) == ["cat", "dog"]
     assert all(entry.class_names for entry in data.DATASETS.values())
+
+
+def test_an_image_folders_subsets_are_bounded_by_its_files_counted_before_any_image_is_read(tmp_path):
+    """An image folder's entry is made by listing it, so its real counts bound a run's subsets at resolve."""
+    from PIL import Image
+
+    from cifar100lab.config import ConfigError, resolve
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        for i in range(5):  # every 5th image is a test image: 4 + 1 a class
+            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / name / f"{i}.png")
+    folder = f"imagefolder:{tmp_path}"
+    with pytest.raises(ConfigError, match=re.escape(f"train_subset 9 is more than the 8 training images of {folder}; "
+                                                    f"give at most 8, or leave it out for all of them")):
+        resolve({"dataset": folder, "train_subset": 9, "batch_size": 4})
+    with pytest.raises(ConfigError, match="test_subset 3 is more than the 2 test images"):
+        resolve({"dataset": folder, "test_subset": 3, "batch_size": 4})
+    assert resolve({"dataset": folder, "train_subset": 8, "test_subset": 2, "batch_size": 4}).dataset.sizes == (8, 2)
+
+
+def test_reading_a_subset_larger_than_its_split_takes_all_of_it_for_runs_that_trained_before_the_check(
+        synthetic_root):
+    """load_dataset also reads for evaluating old runs, whose subset larger than the split did nothing."""
+    ds = load_dataset("synthetic", synthetic_root, train_subset=5000, test_subset=5000)
+    assert (len(ds.train_y), len(ds.test_y)) == (1024, 300) and "train_subset" not in ds.describe()

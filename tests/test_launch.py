@@ -111,7 +111,8 @@ def test_campaign_cli_and_job_plan_never_ask_the_cuda_runtime(cuda_runtime_forbi
     assert kernels.resolve_jobs("auto") == 1 and kernels.resolve_jobs(2) == 2
     assert [env["CUDA_VISIBLE_DEVICES"] for env in kernels.job_envs(2)] == ["0,2", "1,3"]
     code = main(["campaign", str(ROOT / "params/quick.yaml"), "--dataset", "synthetic", "--jobs", "2", "--dry-run",
-                 "--runs-root", str(tmp_path / "runs"), "--set", f"data_root={synthetic_root}"])
+                 "--runs-root", str(tmp_path / "runs"), "--set", f"data_root={synthetic_root}",
+                 "--set", "test_subset=300"])  # the fixture's set has 300 test images; quick.yaml asks 500
     assert code == 0 and "quick-resnet_20-s0" in capsys.readouterr().out
 
 

@@ -1,6 +1,7 @@
 """Data, in jobs: :mod:`.registry` names every dataset (one :class:`DatasetEntry` each, plugins through the
 ``cifar100lab.datasets`` entry point group); :mod:`.datasets` (CIFAR-100, the Fashion-MNIST stand-in, the synthetic
-set), :mod:`.cifar10` and :mod:`.imagefolder` register and read them; :mod:`.pipeline` turns a dataset into the
+set), :mod:`.cifar10` and :mod:`.imagefolder` register and read them; :mod:`.sizes` checks a run's subsets, validation
+split and batch against a dataset's sizes before any image is read; :mod:`.pipeline` turns a dataset into the
 training batches on the device and :mod:`.policy` augments them (RandAugment, erasing). Importing this package
 registers every built-in dataset and installed plugin. The names the rest of the package and users call are here."""
 import importlib
@@ -37,6 +38,7 @@ from .registry import (
     register_dataset,
     register_prefix,
 )
+from .sizes import check_sizes
 
 load_plugins()
 
@@ -53,7 +55,7 @@ def __getattr__(name: str):
 
 __all__ = ["CIFAR100_MD5", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR_FOLDER", "DATASETS", "FASHION_CLASSES",
            "FASHION_DEBIAN_DIR", "FASHION_MD5", "KIND_LABELS", "PLUGIN_GROUP", "SYNTHETIC_MANIFEST", "DataError",
-           "DataRequest", "Dataset", "DatasetEntry", "Parts", "crop_flip", "data_available", "data_root",
+           "DataRequest", "Dataset", "DatasetEntry", "Parts", "check_sizes", "crop_flip", "data_available", "data_root",
            "dataset_entry", "epoch_draws", "full_batches", "hold_out", "load_dataset", "load_plugins", "normalizer",
            "policy_augmentation", "register_dataset", "register_prefix", "train_batches", "verify_md5s",
            "write_synthetic_cifar10", "write_synthetic_cifar100"]

@@ -44,6 +44,7 @@ from .registry import (
     md5,
     register_dataset,
 )
+from .sizes import held_out_count
 
 if TYPE_CHECKING:
     import torch
@@ -54,6 +55,7 @@ CIFAR100_MD5 = {"train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae6
                 "meta": "7973b15100ade9c7d40fb424638fde48"}
 CIFAR_FOLDER = "cifar-100-python"
 SYNTHETIC_MANIFEST = "SYNTHETIC.json"
+SYNTHETIC_SIZES = (5000, 1000)  # (train, test) a run generates when the data root has no synthetic set
 
 # md5 of the *decompressed* idx files (Debian recompressed the .gz, so their md5s differ from torchvision's).
 FASHION_MD5 = {"train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -186,7 +188,8 @@ def synthetic_splits(sizes: tuple[int, ...], num_classes: int, seed: int = 0, no
     return [make(n) for n in sizes]
 
 
-def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = 5000, test_size: int = 1000,
+def write_synthetic_cifar100(root: str | os.PathLike, train_size: int = SYNTHETIC_SIZES[0],
+                             test_size: int = SYNTHETIC_SIZES[1],
                              num_classes: int = 100, seed: int = 0, noise: float = 48.0) -> Path:
     """Write a synthetic dataset (:func:`synthetic_splits`) in the official CIFAR-100 python layout under
     ``root/cifar-100-python``, with a manifest of its files' md5s."""
@@ -299,6 +302,18 @@ def cifar_class_names(folder: Path, md5s: dict[str, str], what: str) -> list:
         return list(pickle.load(f, encoding="latin1")["fine_label_names"])
 
 
+def _synthetic_sizes(request: DataRequest) -> tuple[int, int]:
+    """The synthetic set's sizes under the data root, from its manifest (a DataError when damaged); the sizes a
+    run generates it at when it is not there yet."""
+    manifest = request.root / "synthetic" / CIFAR_FOLDER / SYNTHETIC_MANIFEST
+    if not manifest.is_file():
+        return SYNTHETIC_SIZES
+    _synthetic_md5s(manifest)  # not JSON, or not the manifest's shape: a DataError saying how to mend it
+    made = json.loads(manifest.read_text(encoding="utf-8"))
+    sizes = made.get("train_size"), made.get("test_size")
+    return sizes if all(isinstance(n, int) for n in sizes) else (None, None)  # older manifests: unknown
+
+
 def _synthetic_names(request: DataRequest) -> list:
     folder = request.root / "synthetic" / CIFAR_FOLDER
     return cifar_class_names(folder, _synthetic_md5s(folder / SYNTHETIC_MANIFEST), "synthetic CIFAR-100-layout data")
@@ -378,7 +393,7 @@ def _synthetic_md5s(manifest: Path) -> dict[str, str]:
 
 def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
     """(train x, train y, val x, val y): a fixed, seeded ``fraction`` of the images as validation (None if 0)."""
-    n_val = round(len(y) * fraction)
+    n_val = held_out_count(len(y), fraction)  # the count config's batch check takes out (sizes.check_sizes)
     if n_val == 0:
         return x, y, None, None
     import torch
@@ -400,7 +415,8 @@ for _entry in (
                         "zh": "真实图像，但只有 10 类 28×28 灰度图像（填充到 32×32）"},
                  class_names=lambda request: list(FASHION_CLASSES)),
     DatasetEntry("synthetic", "synthetic", {"en": "synthetic data (CIFAR-100 layout)",
-                                            "zh": "合成数据（CIFAR-100 目录格式）"}, 100, (5000, 1000),
-                 SYNTHETIC_MEAN, SYNTHETIC_STD, _read_synthetic, _locate_synthetic, class_names=_synthetic_names),
+                                            "zh": "合成数据（CIFAR-100 目录格式）"}, 100, SYNTHETIC_SIZES,
+                 SYNTHETIC_MEAN, SYNTHETIC_STD, _read_synthetic, _locate_synthetic, class_names=_synthetic_names,
+                 sizes_at=_synthetic_sizes),
 ):
     register_dataset(_entry)

@@ -70,6 +70,8 @@ class DatasetEntry:
     from-scratch runs. ``read(request) -> Parts`` loads the images; ``locate(request) -> str`` says where they
     are or where a real run will get them, only by looking (a dry run writes nothing), or raises DataError.
     ``about`` ({"en", "zh"}): what its images are, in the notice of every results page it is not CIFAR-100 on.
+    ``sizes_at(request) -> (train, test)``: the sizes of the data under the request's root, found by looking
+    (no image read), for a dataset whose sizes are whatever was written there (the synthetic set); None: ``sizes``.
     ``class_names(request) -> list`` reads the class names in label order from the data's small files, no image
     (an export names its classes with them), or raises DataError/OSError when they are not on this machine.
     """
@@ -84,6 +86,7 @@ class DatasetEntry:
     locate: Callable[[DataRequest], str] | None = field(default=None, compare=False, repr=False)
     about: dict | None = None
     class_names: Callable[[DataRequest], list] | None = field(default=None, compare=False, repr=False)
+    sizes_at: Callable[[DataRequest], tuple[int, int]] | None = field(default=None, compare=False, repr=False)
 
 
 DATASETS: dict[str, DatasetEntry] = {}

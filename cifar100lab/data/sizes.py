@@ -1,0 +1,61 @@
+"""How many images a run's settings leave it, worked out before any image is read: each subset against its split,
+the validation split taken out of the training images, and the batch against the training images left.
+
+:func:`check_sizes` is called by ``config.resolve``, so ``train``, a campaign (every run, before the first starts),
+``tune`` and the train notebook all refuse a size the data cannot give before any work. Every dataset's sizes are
+known by then: a registered one's are its entry's, an image folder's are the files its entry was made by listing,
+and the synthetic set's are those its manifest records (or the ones a run generates it at), read without an image.
+Reading the data (``load_dataset``) stays lenient: it also reads for the evaluation of runs that trained before
+this check, where a subset larger than its split took all of it.
+"""
+from __future__ import annotations
+
+from ..config_files import ConfigError
+from .registry import DataError, DataRequest, DatasetEntry, data_root
+
+SPLIT_WORDS = {"train_subset": "training", "test_subset": "test"}
+
+
+def held_out_count(n: int, fraction: float) -> int:
+    """How many of ``n`` training images a validation ``fraction`` holds out (``hold_out`` takes this many)."""
+    return round(n * fraction)
+
+
+def split_sizes(entry: DatasetEntry, root: str | None, look: bool = True) -> tuple[int | None, int | None]:
+    """The dataset's (training, test) image counts, None where unknown. ``look``: a dataset whose sizes are what
+    is on disk (``sizes_at``) is looked at under ``root``; else its sizes stay unknown."""
+    if entry.sizes_at is None:
+        sizes = entry.sizes
+    elif not look:
+        return None, None
+    else:
+        try:
+            sizes = entry.sizes_at(DataRequest(data_root(root)))
+        except (DataError, OSError):  # a damaged manifest, a data_root that is a file: reading the data says so
+            return None, None
+    return tuple(n if n else None for n in sizes)  # 0: a plugin that does not say
+
+
+def check_sizes(cfg, entry: DatasetEntry, stored: bool = False) -> None:
+    """Refuse (ConfigError) a subset larger than its split, and a batch larger than the training images left
+    (less the validation split). ``cfg``: a TrainConfig. ``stored``: a run that trained, whose subset larger than
+    its split took all of it (its record's dataset sizes say so): only its batch is checked, against the sizes
+    known without looking at the disk."""
+    train_size, test_size = split_sizes(entry, cfg.data_root, look=not stored)
+    if not stored:
+        for key, size in (("train_subset", train_size), ("test_subset", test_size)):
+            asked = getattr(cfg, key)
+            if asked and size and asked > size:
+                where = f" in {data_root(cfg.data_root)}" if entry.sizes_at else ""  # it depends on the folder
+                raise ConfigError(f"{key} {asked} is more than the {size} {SPLIT_WORDS[key]} images of {cfg.dataset}"
+                                  f"{where}; give at most {size}, or leave it out for all of them")
+    # a batch is bounded, as before, by the sizes known without looking: a synthetic set's by its subset alone
+    known = [n for n in (None if entry.sizes_at else train_size, cfg.train_subset) if n]
+    if not known:
+        return
+    training = min(known)
+    kept = training - held_out_count(training, cfg.val_fraction)
+    if cfg.batch_size > kept:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {kept} training images "
+                          f"({cfg.dataset}{', train_subset' if cfg.train_subset else ''}"
+                          f"{', less the validation split' if cfg.val_fraction else ''}); lower batch_size")
