@@ -336,6 +336,16 @@ def test_a_subset_larger_than_the_dataset_is_refused_by_train_and_the_notebooks_
     assert not (tmp_path / "run").exists()
 
 
+def test_a_tune_study_whose_validation_split_holds_no_image_is_refused_before_its_storage_is_made(tmp_path, capfd):
+    """A trial is judged on the validation split alone: one of no image had nothing to report."""
+    study = tmp_path / "s.yaml"
+    study.write_text("study: s\nmodel: resnet_20\ndataset: fashion-mnist\ndefaults: {epochs: 2, batch_size: 2, "
+                     "train_subset: 3, val_fraction: 0.1}\nsearch: {lr: {low: 0.01, high: 0.1}}\nn_trials: 1\n")
+    _refused(run_cli(capfd, "tune", study, "--runs-root", tmp_path / "runs"),
+             "s.yaml: val_fraction 0.1 holds out none of the 3 training images")
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("command", ["train", "timed-runs"])
 def test_a_data_root_that_is_a_file_is_one_line_saying_so_not_a_damaged_dataset(tmp_path, capfd, command):
     not_a_folder = tmp_path / "README.md"

@@ -107,6 +107,25 @@ def test_a_synthetic_set_is_bounded_by_the_sizes_written_under_its_data_root(syn
     assert not empty.exists()  # only looked
 
 
+def test_a_validation_fraction_that_holds_out_no_image_is_refused_and_one_image_is_a_split(synthetic_root):
+    """hold_out rounds the fraction's share; where it rounds to none, the run had no validation split and chose its
+    best epoch on the test set, which val_fraction was asked to avoid (and a tune trial had nothing to be judged
+    on). One image is a split, if a small one."""
+    fashion = {"dataset": "fashion-mnist", "batch_size": 1}
+    with pytest.raises(ConfigError, match=re.escape(
+            "val_fraction 0.1 holds out none of the 4 training images (fashion-mnist, train_subset: 0.1 × 4 rounds "
+            "to 0), so the best epoch would be chosen on the test set after all; give at least 6 training images or "
+            "a val_fraction above 0.125, or val_fraction 0 for no validation split")):
+        resolve({**fashion, "train_subset": 4, "val_fraction": 0.1})
+    with pytest.raises(ConfigError, match=r"holds out none of the 1 training image \(.*give at least 2 training "
+                                          r"images, or val_fraction 0"):
+        resolve({**fashion, "train_subset": 1, "val_fraction": 0.5})
+    with pytest.raises(ConfigError, match="holds out none of the 1024 training images"):  # the synthetic set's own
+        resolve({"dataset": "synthetic", "data_root": str(synthetic_root), "val_fraction": 0.0004})
+    assert resolve({**fashion, "train_subset": 2, "val_fraction": 0.5}).config.val_fraction == 0.5  # 1 and 1
+    assert resolve({**fashion, "train_subset": 4, "val_fraction": 0.1}, stored=True)  # a run that trained so
+
+
 def test_launch_resolves_a_config_once_and_builds_each_network_on_meta_once(monkeypatch, synthetic_root, tmp_path):
     from conftest import tiny_config
 
@@ -137,6 +156,8 @@ def write_campaign(path, text):
     ("models: [resnet_20]\ndefaults: {max_steps_per_epoch: -1}\n", "max_steps_per_epoch must be at least 1"),
     ("models: [resnet_20]\ndefaults: {epochs: 2, overrides: {warmup_epochs: 2}}\n", "must be shorter than the run"),
     ("models: [resnet_20]\ndefaults: {train_subset: 100, batch_size: 128}\n", "larger than the 100 training images"),
+    ("models: [resnet_20]\ndefaults: {train_subset: 8, batch_size: 4, val_fraction: 0.05}\n",
+     "c.yaml, run c-resnet_20-s0: val_fraction 0.05 holds out none of the 8 training images"),
     ("models: [resnet_20]\ndefaults: {train_subset: 100000}\n",
      "c.yaml, run c-resnet_20-s0: train_subset 100000 is more than the 60000 training images of fashion-mnist"),
 ])

@@ -207,3 +207,12 @@ def test_reading_a_subset_larger_than_its_split_takes_all_of_it_for_runs_that_tr
     """load_dataset also reads for evaluating old runs, whose subset larger than the split did nothing."""
     ds = load_dataset("synthetic", synthetic_root, train_subset=5000, test_subset=5000)
     assert (len(ds.train_y), len(ds.test_y)) == (1024, 300) and "train_subset" not in ds.describe()
+
+
+def test_a_validation_fraction_that_holds_out_no_image_is_refused_when_read_too(synthetic_root):
+    """resolve refuses it wherever the sizes are known; reading refuses it for a plugin that does not say its own."""
+    from cifar100lab.data import hold_out
+    ds = load_dataset("synthetic", synthetic_root, train_subset=4)
+    with pytest.raises(DataError, match=r"^val_fraction 0.1 holds out none of the 4 training images \(0.1 × 4"):
+        hold_out(ds.train_x, ds.train_y, 0.1)
+    assert len(hold_out(ds.train_x, ds.train_y, 0.25)[3]) == 1

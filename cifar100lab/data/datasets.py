@@ -44,7 +44,7 @@ from .registry import (
     md5,
     register_dataset,
 )
-from .sizes import held_out_count
+from .sizes import held_out_count, none_held_out
 
 if TYPE_CHECKING:
     import torch
@@ -394,6 +394,8 @@ def _synthetic_md5s(manifest: Path) -> dict[str, str]:
 def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int = 0):
     """(train x, train y, val x, val y): a fixed, seeded ``fraction`` of the images as validation (None if 0)."""
     n_val = held_out_count(len(y), fraction)  # the count config's batch check takes out (sizes.check_sizes)
+    if n_val == 0 and fraction:  # resolve refuses it where the sizes are known; a plugin's may not be
+        raise DataError(none_held_out(len(y), fraction))
     if n_val == 0:
         return x, y, None, None
     import torch

@@ -37,10 +37,11 @@ def split_sizes(entry: DatasetEntry, root: str | None, look: bool = True) -> tup
 
 
 def check_sizes(cfg, entry: DatasetEntry, stored: bool = False) -> None:
-    """Refuse (ConfigError) a subset larger than its split, and a batch larger than the training images left
-    (less the validation split). ``cfg``: a TrainConfig. ``stored``: a run that trained, whose subset larger than
-    its split took all of it (its record's dataset sizes say so): only its batch is checked, against the sizes
-    known without looking at the disk."""
+    """Refuse (ConfigError) a subset larger than its split, a validation fraction that holds out no image, and a
+    batch larger than the training images left (less the validation split). ``cfg``: a TrainConfig. ``stored``: a
+    run that trained, whose subset larger than its split took all of it and whose empty validation split chose on
+    the test set (its record says both): only its batch is checked, against the sizes known without looking at
+    the disk."""
     train_size, test_size = split_sizes(entry, cfg.data_root, look=not stored)
     if not stored:
         for key, size in (("train_subset", train_size), ("test_subset", test_size)):
@@ -49,6 +50,10 @@ def check_sizes(cfg, entry: DatasetEntry, stored: bool = False) -> None:
                 where = f" in {data_root(cfg.data_root)}" if entry.sizes_at else ""  # it depends on the folder
                 raise ConfigError(f"{key} {asked} is more than the {size} {SPLIT_WORDS[key]} images of {cfg.dataset}"
                                   f"{where}; give at most {size}, or leave it out for all of them")
+    training = [n for n in (train_size, cfg.train_subset) if n]
+    if not stored and training and cfg.val_fraction and not held_out_count(min(training), cfg.val_fraction):
+        raise ConfigError(none_held_out(min(training), cfg.val_fraction,
+                                        f"{cfg.dataset}{', train_subset' if cfg.train_subset else ''}"))
     # a batch is bounded, as before, by the sizes known without looking: a synthetic set's by its subset alone
     known = [n for n in (None if entry.sizes_at else train_size, cfg.train_subset) if n]
     if not known:
@@ -59,3 +64,15 @@ def check_sizes(cfg, entry: DatasetEntry, stored: bool = False) -> None:
         raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {kept} training images "
                           f"({cfg.dataset}{', train_subset' if cfg.train_subset else ''}"
                           f"{', less the validation split' if cfg.val_fraction else ''}); lower batch_size")
+
+
+def none_held_out(n: int, fraction: float, what: str = "") -> str:
+    """Why ``fraction`` of ``n`` training images is no validation split (it rounds to none): a run would choose
+    its best epoch on the test set after all, and a tune trial would have nothing to be judged on."""
+    fewest = max(1, int(0.5 / fraction))
+    while not held_out_count(fewest, fraction):
+        fewest += 1
+    larger = f" or a val_fraction above {0.5 / n:.3g}" if n > 1 else ""  # it is at most 0.5
+    return (f"val_fraction {fraction} holds out none of the {n} training image{'s' * (n != 1)} ({what + ': ' if what else ''}"
+            f"{fraction} × {n} rounds to 0), so the best epoch would be chosen on the test set after all; give at "
+            f"least {fewest} training images{larger}, or val_fraction 0 for no validation split")
