@@ -177,7 +177,7 @@ def test_train_cli_gives_one_line_for_bad_data_and_config(synthetic_root, tmp_pa
     with open(corrupt / "synthetic" / "cifar-100-python" / "test", "ab") as f:
         f.write(b"x")
     (tmp_path / "corrupt.yaml").write_text(yaml.safe_dump(tiny_config(corrupt, tmp_path / "c")))
-    for name, expect in (("big", "fewer than one global batch"), ("corrupt", "md5")):
+    for name, expect in (("big", "batch_size 5000 is larger than the 1024 training images"), ("corrupt", "md5")):
         proc = run_cli(capfd, "train", tmp_path / f"{name}.yaml")
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert expect in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -77,11 +77,6 @@ def test_every_bad_value_is_refused_by_resolve_naming_its_key(change, message):
         resolve({"model": "resnet_20", "dataset": "fashion-mnist", "epochs": 5, **change})
 
 
-def test_a_synthetic_set_without_subset_is_not_bounded_by_a_guessed_size():
-    """Synthetic sets are generated at any size, so only a subset bounds the batch there."""
-    assert resolve({"dataset": "synthetic", "batch_size": 8000}).config.batch_size == 8000
-
-
 def test_a_subset_the_size_of_its_split_is_all_of_it_and_a_trained_runs_larger_one_still_resolves():
     """Only a subset larger than its split is refused; a run that trained with one before the check (it took
     every image, as its record's sizes say) still resolves for evaluate and export."""
@@ -99,11 +94,15 @@ def test_a_synthetic_set_is_bounded_by_the_sizes_written_under_its_data_root(syn
         resolve({"dataset": "synthetic", "data_root": root, "train_subset": 1025})
     with pytest.raises(ConfigError, match="test_subset 301 is more than the 300 test images of synthetic"):
         resolve({"dataset": "synthetic", "data_root": root, "test_subset": 301})
+    with pytest.raises(ConfigError, match=r"^batch_size 2000 is larger than the 1024 training images \(synthetic\)"):
+        resolve({"dataset": "synthetic", "data_root": root, "batch_size": 2000})  # as its subset bounds it
     assert resolve({"dataset": "synthetic", "data_root": root, "train_subset": 1024, "test_subset": 300,
                     "batch_size": 1024}).config.batch_size == 1024
     empty = tmp_path / "none"
     with pytest.raises(ConfigError, match="train_subset 5001 is more than the 5000 training images of synthetic in"):
         resolve({"dataset": "synthetic", "data_root": str(empty), "train_subset": 5001})
+    with pytest.raises(ConfigError, match="batch_size 8000 is larger than the 5000 training images"):
+        resolve({"dataset": "synthetic", "data_root": str(empty), "batch_size": 8000})
     assert not empty.exists()  # only looked
 
 

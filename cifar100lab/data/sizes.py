@@ -40,8 +40,8 @@ def check_sizes(cfg, entry: DatasetEntry, stored: bool = False) -> None:
     """Refuse (ConfigError) a subset larger than its split, a validation fraction that holds out no image, and a
     batch larger than the training images left (less the validation split). ``cfg``: a TrainConfig. ``stored``: a
     run that trained, whose subset larger than its split took all of it and whose empty validation split chose on
-    the test set (its record says both): only its batch is checked, against the sizes known without looking at
-    the disk."""
+    the test set (its record says both): only its batch is checked, and a synthetic set's sizes (the disk's now,
+    not necessarily the run's) are left unknown."""
     train_size, test_size = split_sizes(entry, cfg.data_root, look=not stored)
     if not stored:
         for key, size in (("train_subset", train_size), ("test_subset", test_size)):
@@ -50,15 +50,12 @@ def check_sizes(cfg, entry: DatasetEntry, stored: bool = False) -> None:
                 where = f" in {data_root(cfg.data_root)}" if entry.sizes_at else ""  # it depends on the folder
                 raise ConfigError(f"{key} {asked} is more than the {size} {SPLIT_WORDS[key]} images of {cfg.dataset}"
                                   f"{where}; give at most {size}, or leave it out for all of them")
-    training = [n for n in (train_size, cfg.train_subset) if n]
-    if not stored and training and cfg.val_fraction and not held_out_count(min(training), cfg.val_fraction):
-        raise ConfigError(none_held_out(min(training), cfg.val_fraction,
-                                        f"{cfg.dataset}{', train_subset' if cfg.train_subset else ''}"))
-    # a batch is bounded, as before, by the sizes known without looking: a synthetic set's by its subset alone
-    known = [n for n in (None if entry.sizes_at else train_size, cfg.train_subset) if n]
-    if not known:
+    training = min((n for n in (train_size, cfg.train_subset) if n), default=None)
+    if training is None:
         return
-    training = min(known)
+    if not stored and cfg.val_fraction and not held_out_count(training, cfg.val_fraction):
+        raise ConfigError(none_held_out(training, cfg.val_fraction,
+                                        f"{cfg.dataset}{', train_subset' if cfg.train_subset else ''}"))
     kept = training - held_out_count(training, cfg.val_fraction)
     if cfg.batch_size > kept:
         raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {kept} training images "
