@@ -383,3 +383,20 @@ def test_an_epoch_record_older_than_whole_epoch_timing_says_what_it_leaves_out(t
     newer_en, _ = _pages(tmp_path / "newer", {**_epoch_record([_net()]), "untimed_variants": []})
     assert "older than the bench's timing" not in newer_en and "Not timed" not in newer_en
     assert "A distilling run's step includes its teacher's forward" not in newer_en  # said where a teacher is
+
+
+def test_the_same_setup_note_counts_the_images_the_run_trained_on_from_its_record(tmp_path):
+    """A run that asked for more images than the split (train_subset 100000 on Fashion-MNIST's 60,000, which runs
+    before config.resolve refused it could) trained on the whole split: the note says what its record says, not
+    "100,000 images"; a run that asked for no subset is counted too, where the note failed (None is no number)."""
+    def on_the_whole_split(run: dict, asked: int | None) -> dict:
+        return {**run, "config": {**run["config"], "train_subset": asked},
+                "dataset": {"name": "fashion-mnist", "train_size": 60000, "test_size": 10000, "val_size": 0}}
+
+    for asked in (100000, None):
+        fast = _record("Speed switches", [on_the_whole_split(_run("plain", 645.0, [19.0, 19.0, 19.0]), asked)])
+        slow = _record("Regularisation", [on_the_whole_split(_run("default recipe", 30.0, [857.6, 219.6, 366.9]), asked)],
+                       when="2026-11-29T23:49:52", commit="e63ac7f1")
+        en, zh = _pages(tmp_path / str(asked), fast, slow)
+        assert "batch 64, 60,000 images × 3 epochs" in en and "100,000" not in en, asked
+        assert "批大小 64、60,000 张图像 × 3 轮" in zh and "100,000" not in zh, asked

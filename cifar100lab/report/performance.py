@@ -197,6 +197,13 @@ def _setup(record: dict, run: dict) -> str:
                        *(cfg.get(k) for k in SETUP_KEYS)], sort_keys=True, default=str)
 
 
+def _trained_images(run: dict) -> str:
+    """The images a run trained on each epoch, as its record's dataset says: a train_subset larger than the split
+    (refused since 2026-12-06, not before) trained on the whole split. The config's subset where a record lacks it."""
+    n = (run.get("dataset") or {}).get("train_size") or (run.get("config") or {}).get("train_subset")
+    return f"{n:,}" if n else "–"
+
+
 def _same_setup_notes(r: dict, found: list[dict], lang: str) -> list[str]:
     """For each run of ``r`` that another record measured in the same setup at a very different speed (this one
     the slower): why the two numbers differ, from the two records (dates, commits, this run's epoch spread)."""
@@ -210,7 +217,7 @@ def _same_setup_notes(r: dict, found: list[dict], lang: str) -> list[str]:
         o, y = max(twins, key=lambda t: (t[1]["config"].get("seed") == x["config"].get("seed"), t[1]["images_per_second"]))
         cfg, lo, hi = x["config"], min(x["epoch_seconds"]), max(x["epoch_seconds"])
         setup = say("setup_words", lang, precision=precision_label(x["hardware"]["precision"]), batch=cfg["batch_size"],
-                    layout="channels_last" if cfg.get("channels_last") else "NCHW", images=cfg["train_subset"],
+                    layout="channels_last" if cfg.get("channels_last") else "NCHW", images=_trained_images(x),
                     epochs=cfg["epochs"], threads=r.get("torch_threads"))
         notes.append(say("same_setup", lang, model=cfg["model"], setup=setup, label=x["label"], ips=fmt(x["images_per_second"], 0),
                          other=y["label"], other_title=o["title"].get(lang, ""), other_ips=fmt(y["images_per_second"], 0),

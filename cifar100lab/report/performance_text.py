@@ -123,8 +123,8 @@ TEXT = {
                          "{other_ips} 图像/秒。这是两次不同的测量（{when} 与 {other_when}，提交 {commit} 与 {other_commit}），"
                          "而非不同的设置；本次运行中每轮用时 {lo}–{hi} 秒（相差 {spread}×），表明运行期间机器很可能同时在做其他工作。"
                          "某一设置的速度应以各轮用时一致的那次运行为准。"},
-    "setup_words": {"en": "{precision}, {layout}, batch {batch}, {images:,} images × {epochs} epochs, {threads} threads",
-                    "zh": "{precision}、{layout}、批大小 {batch}、{images:,} 张图像 × {epochs} 轮、{threads} 线程"},
+    "setup_words": {"en": "{precision}, {layout}, batch {batch}, {images} images × {epochs} epochs, {threads} threads",
+                    "zh": "{precision}、{layout}、批大小 {batch}、{images} 张图像 × {epochs} 轮、{threads} 线程"},
     "other_gpu": {"en": "The target above names an {named}; this record ran on an {device} (the record's GPU), so it "
                         "shows the time on an {device}, not whether an {named} meets the target.",
                   "zh": "上文的目标针对 {named}；本记录在 {device} 上测得（记录中的 GPU），因此它给出的是 {device} 上的用时，"
