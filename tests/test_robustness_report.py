@@ -217,3 +217,25 @@ def test_a_result_measured_before_the_baseline_changed_is_still_this_campaigns(t
     en = (tmp_path / "gen" / "robustness_en.md").read_text()
     assert "Left out" not in en and "Campaign **c**, 2 models on" in en
     assert " | 100.0 | 100.0 | " in next(line for line in en.splitlines() if line.startswith("| resnet_20 |"))
+
+
+@pytest.mark.parametrize("campaign", ["fast", "full"])
+def test_the_docs_say_the_baseline_is_a_campaign_model_entry_as_the_code_takes_it(campaign, tmp_path):
+    """The chapter and the README called the baseline a model: it names one of the campaign's model entries (by
+    its name:, else its model and options), resnet_20 by default. The campaign file's commented example, set, is
+    one of its entries."""
+    from conftest import ROOT
+
+    from cifar100lab.campaign import load_campaign
+    from cifar100lab.robustness.settings import BASELINE
+    for doc in (ROOT / "book" / "en" / "robustness.md", ROOT / "book" / "zh" / "robustness.md", ROOT / "README.md"):
+        text = " ".join(doc.read_text(encoding="utf-8").split())
+        assert f"`{BASELINE}`" in text and "robustness: {baseline:" in text and "r20_long" in text, doc
+        assert "`name:`" in text and "robustness` " in text, doc  # how an entry is named; the command refuses too
+    source = (ROOT / "params" / f"{campaign}.yaml").read_text(encoding="utf-8")
+    example = re.search(r"^  # (baseline: \w+)", source, re.M)
+    assert example and example[1] == f"baseline: {BASELINE}"
+    (tmp_path / f"{campaign}.yaml").write_text(source.replace(example[0], f"  {example[1]}"), encoding="utf-8")
+    for folder in ("ablations",):
+        (tmp_path / folder).symlink_to(ROOT / "params" / folder)
+    assert load_campaign(tmp_path / f"{campaign}.yaml", "synthetic").robustness.baseline == BASELINE
