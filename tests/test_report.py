@@ -700,6 +700,17 @@ def test_a_bilingual_outputs_parts_are_anchored_and_its_chinese_part_links_back_
     assert not link_parts(one_language) and len(one_language) == 2 and one_language[0]["ids"] == []
 
 
+def test_the_readme_names_the_links_between_a_bilingual_pages_parts_as_the_book_writes_them():
+    """The README's account of the Chinese book said nothing of the links between a bilingual page's parts."""
+    from conftest import ROOT
+
+    from cifar100lab.report.sphinx_lang import part_link
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    for lang, arrow in (("zh", "↓"), ("en", "↑")):
+        words = re.search(r">([^<>]+)</a>", part_link(lang, arrow).astext())[1]
+        assert f'"{words}"' in readme, words
+
+
 def test_a_study_pages_figures_are_described_each_in_its_own_language(tmp_path):
     """A study page now shows the Chinese figure too; the book described only the English figures a notebook
     shows, so the Chinese one would have had no alt text."""
