@@ -43,6 +43,79 @@ def test_a_new_file_in_the_models_folder_is_a_model_found_by_name_without_editin
     assert models.model_entry("probe_file_net").options == {"width": 8}
 
 
+@pytest.fixture
+def models_folder(tmp_path, monkeypatch):
+    """A folder of model files read as part of ``cifar100lab/models/``; what its files register, or fail to, is
+    forgotten afterwards."""
+    folder = tmp_path / "more_models"
+    folder.mkdir()
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(folder)])
+    before = set(models.MODEL_REGISTRY)
+    yield folder
+    for name in set(models.MODEL_REGISTRY) - before:
+        del models.MODEL_REGISTRY[name]
+    for module in [m for m in sys.modules if m.startswith("cifar100lab.models.probe_")]:
+        del sys.modules[module]
+    models.BROKEN_FILES.clear()
+
+
+PROBE_HEAD = "import torch.nn as nn\nfrom ._registry import register_model\n\n"
+PROBE_REGISTER = ('@register_model("probe_broken_net", family="probe", group="basic ResNet", source="own", '
+                  'paper="a test", recipe="resnet_sgd"{meta})\n')
+PROBE_BUILDER = ("def build_probe(num_classes=100, width=8):\n    return nn.Sequential(nn.Conv2d(3, width, 3), "
+                 "nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))\n")
+
+
+def _probe_file(meta: str = "", builder: str = PROBE_BUILDER) -> str:
+    return PROBE_HEAD + PROBE_REGISTER.format(meta=meta) + builder
+
+
+@pytest.mark.parametrize("source, line, says", [
+    (_probe_file().replace('"basic ResNet"', '"cnn"'), 4,
+     r"model 'probe_broken_net': group 'cnn' is not one of the report's groups \('basic ResNet', .*\) \(a new group is "
+     r"added to model_facts\.GROUPS and its labels to report/i18n\.py's GROUPS\)"),
+    (_probe_file().replace('source="own"', 'source="mine"'), 4, r"model 'probe_broken_net': source must be 'own' \(written here\) or 'timm' \(timm's network\), got 'mine'"),
+    (_probe_file(', cam_layr="0"'), 4, r"model 'probe_broken_net': register_model takes no cam_layr \(did you mean "
+                                       r"cam_layer\?\); besides family, group, source, paper and recipe it takes input_size"),
+    (_probe_file(builder=PROBE_BUILDER.replace("num_classes=100", "n=100")), 4,
+     r"model 'probe_broken_net': its builder build_probe\(\) takes no num_classes; a builder is def build_probe\(num_classes=100, option=default"),
+    (_probe_file(builder=PROBE_BUILDER.replace("num_classes=100, width=8", "num_classes, width")), 4,
+     r"model 'probe_broken_net': its builder build_probe\(\) gives width no default; a builder is def build_probe\(num_classes=100, "
+     r"option=default, \.\.\.\), each option with the default a run uses unless told"),
+    (_probe_file(builder=PROBE_BUILDER.replace("width=8)", "width=8")), 5, r"SyntaxError: "),
+    (_probe_file() + "\nWIDTHS = widths()\n", 8, r"NameError: name 'widths' is not defined"),
+])
+def test_a_model_file_that_cannot_register_is_one_error_line_naming_its_file_and_line(models_folder, tmp_path, capfd,
+                                                                                         source, line, says):
+    """A group, keyword or builder the registry cannot take, or a typo, raised while cifar100lab.models was being
+    imported: every command printed two tracebacks (the second from the error handler, which imports the package
+    again). Each is now the registry's one line, naming the file and its line, from every command that uses it."""
+    from conftest import run_cli
+    (models_folder / "probe_broken.py").write_text(source)
+    models.import_families()
+    where = rf"^model file {models_folder / 'probe_broken.py'}, line {line}: "
+    with pytest.raises(ConfigError, match=where + says):
+        models.model_names()
+    with pytest.raises(ConfigError, match=r"; fix it \(or move it out of the models folder\): no model is used while "
+                                          r"a model file does not import$"):
+        resolve({"model": "resnet_20", "dataset": "synthetic"})
+    train = run_cli(capfd, "train", "--set", "model=resnet_20", "--set", "dataset=synthetic", "--set",
+                    f"run_dir={tmp_path / 'run'}")
+    assert train.returncode == 2 and "Traceback" not in train.stderr and not (tmp_path / "run").exists()
+    assert train.stderr.startswith("error: model file ") and train.stderr.count("\n") == 1
+    (models_folder / "probe_broken.py").write_text(_probe_file())
+    models.import_families()  # fixed: the registry answers again
+    assert "probe_broken_net" in models.model_names()
+
+
+def test_a_model_registered_under_a_taken_name_names_the_file_that_has_it(models_folder):
+    (models_folder / "probe_twice.py").write_text(_probe_file().replace("probe_broken_net", "resnet_20"))
+    models.import_families()
+    with pytest.raises(ConfigError, match=r"probe_twice\.py, line 4: model 'resnet_20' registered twice \(also in "
+                                          r"cifar100lab\.models\.cifar_resnet\); give it a name of its own"):
+        models.model_entry("resnet_20")
+
+
 def _plugin(site, module: str, source: str, group: str = "cifar100lab.models") -> None:
     """An installed distribution in ``site`` whose ``group`` entry point names ``module``."""
     (site / f"{module}.py").write_text(source)

@@ -7,13 +7,13 @@ registry lives beside the families, so importing a family never climbs back out 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from ..config_files import did_you_mean, with_guesses
+from ..config_files import ConfigError, did_you_mean, with_guesses
 from ..model_facts import GROUPS, STUDY_MODELS, TRAINING_FLOPS_PER_FORWARD, resolve_model_set  # noqa: F401 (the registry's names too)
 
 
@@ -24,6 +24,10 @@ class PretrainedWeightsUnavailable(RuntimeError):
 class UnknownModelError(KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class RegistrationError(ValueError):
+    """A ``@register_model`` that cannot stand: its message names the model and what to write instead."""
 
 
 @dataclass(frozen=True)
@@ -87,19 +91,34 @@ CAM_LAYERS = {"resnet": ("blocks", False), "eca_resnet": ("blocks", False), "gho
               "swin": ("layers.2", True)}
 
 
+SOURCES = ("own", "timm")  # written here, or timm's network
+FROM_THE_REGISTRY = ("num_classes", "pretrained", "img_size")  # what create_model passes; not options
+# What ``register_model`` takes beyond its named arguments: the entry's other fields
+META_FIELDS = tuple(f.name for f in fields(ModelEntry)
+                    if f.name not in ("name", "builder", "family", "group", "source", "paper", "recipe", "options"))
+
+
 def register_model(name: str, *, family: str, group: str, source: str, paper: str, recipe: str,
                    **meta: Any) -> Callable:
-    """Decorator: register ``builder(num_classes=..., **options)`` under ``name``."""
+    """Decorator: register ``builder(num_classes=..., **options)`` under ``name``; a registration that cannot stand
+    (an unknown group, source or keyword, a builder without num_classes or an option without a default, a name
+    taken) is a :class:`RegistrationError` naming the fix. The recipe is checked when a run is planned: the models
+    import no recipes."""
     if group not in GROUPS:
-        raise ValueError(f"{name}: group {group!r} is not one of the report's groups {GROUPS} (a new group is "
-                         f"added to model_facts.GROUPS with its labels)")
+        raise RegistrationError(f"model {name!r}: group {group!r} is not one of the report's groups {GROUPS} (a new "
+                                f"group is added to model_facts.GROUPS and its labels to report/i18n.py's GROUPS)")
+    if source not in SOURCES:
+        raise RegistrationError(f"model {name!r}: source must be 'own' (written here) or 'timm' (timm's network), "
+                                f"got {source!r}")
+    if unknown := sorted(set(meta) - set(META_FIELDS)):
+        raise RegistrationError(f"model {name!r}: register_model takes no {with_guesses(unknown, META_FIELDS)}; "
+                                f"besides family, group, source, paper and recipe it takes {', '.join(META_FIELDS)}")
 
     def wrap(builder: Callable) -> Callable:
         if name in MODEL_REGISTRY:
-            raise ValueError(f"model {name!r} registered twice")
-        sig = inspect.signature(builder)
-        options = {k: p.default for k, p in sig.parameters.items()
-                   if k not in ("num_classes", "pretrained", "img_size") and p.default is not inspect.Parameter.empty}
+            raise RegistrationError(f"model {name!r} registered twice (also in {MODEL_REGISTRY[name].builder.__module__}"
+                                    f"); give it a name of its own")
+        options = builder_options(name, builder)
         cam_layer, cam_tokens = CAM_LAYERS.get(family, (None, False))
         MODEL_REGISTRY[name] = ModelEntry(name, builder, family, group, source, paper, recipe, options=options,
                                          **{"cam_layer": cam_layer, "cam_tokens": cam_tokens, **meta})
@@ -108,7 +127,34 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
     return wrap
 
 
+def builder_options(name: str, builder: Callable) -> dict[str, Any]:
+    """The model's options, its builder's keyword arguments and their defaults: ``num_classes`` it must take, and
+    every other argument needs a default (an option without one would fail each build that does not give it)."""
+    params = inspect.signature(builder).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    no_default = [k for k, p in params.items() if k not in FROM_THE_REGISTRY and p.default is p.empty
+                  and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if ("num_classes" not in params and not takes_any) or no_default:
+        what = "takes no num_classes" if not no_default else f"gives {', '.join(no_default)} no default"
+        raise RegistrationError(f"model {name!r}: its builder {builder.__name__}() {what}; a builder is "
+                                f"def {builder.__name__}(num_classes=100, option=default, ...), each option with the "
+                                f"default a run uses unless told")
+    return {k: p.default for k, p in params.items() if k not in FROM_THE_REGISTRY and p.default is not p.empty}
+
+
+# Model files of this package that failed to import (module -> why, with its file and line): the registry
+# answers nothing while one is there, so no command goes on as if that file's models had not been asked for.
+BROKEN_FILES: dict[str, str] = {}
+
+
+def refuse_broken_files() -> None:
+    if BROKEN_FILES:
+        raise ConfigError(f"{'; '.join(BROKEN_FILES.values())}; fix it (or move it out of the models folder): no "
+                          f"model is used while a model file does not import")
+
+
 def model_names() -> list[str]:
+    refuse_broken_files()
     return sorted(MODEL_REGISTRY)
 
 
@@ -120,6 +166,7 @@ def model_set(name: str) -> list[str]:
 
 
 def model_entry(name: str) -> ModelEntry:
+    refuse_broken_files()
     try:
         return MODEL_REGISTRY[name]
     except KeyError:
