@@ -1,5 +1,6 @@
 """Extending the benchmark without editing a list: a model is one file (or a plugin package's entry point), a
 campaign's model set says what it means, and a dataset is a registry entry, a plugin or a folder of images."""
+import re
 import sys
 
 import pytest
@@ -114,6 +115,29 @@ def test_a_model_registered_under_a_taken_name_names_the_file_that_has_it(models
     with pytest.raises(ConfigError, match=r"probe_twice\.py, line 4: model 'resnet_20' registered twice \(also in "
                                           r"cifar100lab\.models\.cifar_resnet\); give it a name of its own"):
         models.model_entry("resnet_20")
+
+
+@pytest.mark.parametrize("width, says", [
+    ("'abc'", r"TypeError: not all arguments converted during string formatting"),
+    (-1, r"RuntimeError: Trying to create tensor with negative dimension -1"),
+    (8.5, r"out_channels must be divisible by groups"),  # torch's own ValueError
+])
+def test_an_option_value_the_builder_cannot_take_names_the_model_the_option_and_the_defaults(models_folder, width,
+                                                                                            says):
+    """width='abc' failed inside nn.Conv2d: `train` printed 'error: not all arguments converted during string
+    formatting', naming neither the model nor the option, and width=-1 was a RuntimeError traceback."""
+    (models_folder / "probe_options.py").write_text(_probe_file())
+    models.import_families()
+    assert resolve({"model": "probe_broken_net", "options": {"width": 4}, "dataset": "synthetic"})
+    with pytest.raises(ConfigError, match=rf"^{says}.* \(model 'probe_broken_net' with width={re.escape(str(width))}; "
+                                          r"its options and their defaults: width=8\)$"):
+        resolve({"model": "probe_broken_net", "options": {"width": yaml.safe_load(str(width))}, "dataset": "synthetic"})
+
+
+def test_a_builders_own_value_error_keeps_its_words_first_and_names_the_model():
+    with pytest.raises(ConfigError, match=r"^k_size must be an odd positive integer or 'adaptive', got 4 \(model "
+                                          r"'eca_resnet_20' with k_size=4; its options and their defaults: k_size=3, "):
+        resolve({"model": "eca_resnet_20", "options": {"k_size": 4}, "dataset": "synthetic"})
 
 
 def _plugin(site, module: str, source: str, group: str = "cifar100lab.models") -> None:

@@ -221,7 +221,20 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
         kwargs["pretrained"] = str(pretrained)
     if shaped_by_input_size(name):
         kwargs["img_size"] = resolve_input_size(name, pretrained, img_size)
-    return entry.builder(**kwargs)
+    try:
+        return entry.builder(**kwargs)
+    except Exception as e:  # an option value reaches torch or Python's arithmetic: any error at all
+        # the defaults build (tests/test_every_model_steps.py); weights that cannot be had are their own case
+        if not options or isinstance(e, PretrainedWeightsUnavailable):
+            raise
+        given, defaults = (", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, entry.options))
+        raise ConfigError(f"{option_problem(e)} (model {name!r} with {given}; its options and their defaults: "
+                          f"{defaults})") from None
+
+
+def option_problem(e: Exception) -> str:
+    """A builder's own ValueError says what was wrong; anything else (torch's, Python's) also says what it is."""
+    return str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
 
 
 def classifier_name(model: torch.nn.Module) -> str:
