@@ -140,6 +140,18 @@ def test_a_builders_own_value_error_keeps_its_words_first_and_names_the_model():
         resolve({"model": "eca_resnet_20", "options": {"k_size": 4}, "dataset": "synthetic"})
 
 
+def test_a_grad_cam_layer_that_is_not_in_the_network_is_refused_before_any_run(models_folder):
+    """A mistyped cam_layer was taken: the campaign trained its runs, then its robustness step failed ('robustness
+    step failed: ValueError: Sequential has no module 'nope'')."""
+    (models_folder / "probe_cam.py").write_text(_probe_file(', cam_layer="1.0"'))
+    models.import_families()
+    with pytest.raises(ConfigError, match=r"model 'probe_broken_net': cam_layer '1\.0' \(the layer Grad-CAM weighs, "
+                                          r"from register_model or CAM_LAYERS\) is not a module of the network; its "
+                                          r"top-level modules: 0, 1, 2, 3"):
+        resolve({"model": "probe_broken_net", "dataset": "synthetic"})
+    assert models.create_model("resnet_20").get_submodule(models.model_entry("resnet_20").cam_layer) is not None
+
+
 def _plugin(site, module: str, source: str, group: str = "cifar100lab.models") -> None:
     """An installed distribution in ``site`` whose ``group`` entry point names ``module``."""
     (site / f"{module}.py").write_text(source)

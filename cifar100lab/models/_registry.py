@@ -222,7 +222,7 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
     if shaped_by_input_size(name):
         kwargs["img_size"] = resolve_input_size(name, pretrained, img_size)
     try:
-        return entry.builder(**kwargs)
+        network = entry.builder(**kwargs)
     except Exception as e:  # an option value reaches torch or Python's arithmetic: any error at all
         # the defaults build (tests/test_every_model_steps.py); weights that cannot be had are their own case
         if not options or isinstance(e, PretrainedWeightsUnavailable):
@@ -230,6 +230,21 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
         given, defaults = (", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, entry.options))
         raise ConfigError(f"{option_problem(e)} (model {name!r} with {given}; its options and their defaults: "
                           f"{defaults})") from None
+    check_cam_layer(entry, network)
+    return network
+
+
+def check_cam_layer(entry: ModelEntry, network: torch.nn.Module) -> None:
+    """Grad-CAM's layer must be in the network: a wrong path would pass training and fail the robustness step."""
+    if entry.cam_layer is None:
+        return
+    try:
+        network.get_submodule(entry.cam_layer)
+    except AttributeError:
+        top = ", ".join(n for n, _ in network.named_children())
+        raise ConfigError(f"model {entry.name!r}: cam_layer {entry.cam_layer!r} (the layer Grad-CAM weighs, from "
+                          f"register_model or CAM_LAYERS) is not a module of the network; its top-level modules: "
+                          f"{top}") from None
 
 
 def option_problem(e: Exception) -> str:
