@@ -347,8 +347,8 @@ class _CampaignRuns:
         ``where`` (what asks for it), sharing it, must ask for its settings: a run trains once."""
         try:
             options = canonical_options(model, options)
-        except KeyError as e:
-            raise ConfigError(f"{self.path}: {e}") from None
+        except KeyError as e:  # an unknown model: say which entry or study variant names it
+            raise ConfigError(f"{self.path}: {where + ': ' if where else ''}{e}") from None
         rid = check_name(run_id_for(self.name, stem or model, options, seed, changed), f"{self.path}: run id")
         cfg = {**self.config(model, options, seed, extra or {}),
                "run_dir": str(self.runs_root / self.name / rid), "run_id": rid}

@@ -227,6 +227,19 @@ def test_the_campaign_files_say_which_model_set_they_mean():
             assert names[:len(STUDY_MODELS)] == list(STUDY_MODELS), why
 
 
+def test_an_unknown_model_in_a_study_names_the_study_and_its_variant_not_only_the_campaign(tmp_path):
+    """It said 'c.yaml: unknown model 'resnet20'', sending the reader to a campaign file that names no such model."""
+    (tmp_path / "s.yaml").write_text("study: s\nvariants:\n  - {label: plain, model: resnet_20}\n"
+                                     "  - {label: typo, model: resnet20, options: {shortcut: B}}\n")
+    (tmp_path / "c.yaml").write_text("name: c\nmodels: [resnet_20]\nstudies: [s.yaml]\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: study s variant 'typo': unknown model 'resnet20' \(did you mean "
+                                          r"resnet_20\?\)"):
+        load_campaign(tmp_path / "c.yaml", dataset="synthetic", runs_root=tmp_path / "runs")
+    (tmp_path / "c.yaml").write_text("name: c\nmodels: [resnet_20, {model: resnet56}]\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: model entry resnet56: unknown model 'resnet56'"):
+        load_campaign(tmp_path / "c.yaml", dataset="synthetic", runs_root=tmp_path / "runs")
+
+
 # --- datasets -------------------------------------------------------------------------------------------------
 
 
