@@ -5,6 +5,7 @@ step."""
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,11 +16,11 @@ from . import distill, recipes
 from .accelerator import cpu_depthwise_in_fp32
 from .config import ConfigError, RunPlan
 from .data import normalizer
-from .models import classifier_name, create_model
+from .models import PretrainedWeightsUnavailable, classifier_name, create_model, weights_file
 from .seeds import seeded
 from .step_graph import StepGraph, attach_graph, device_conflict, plain_lrs
 
-__all__ = ["Frozen", "Learner", "build_learner", "build_model"]
+__all__ = ["Frozen", "Learner", "build_learner", "build_model", "check_pretrained_weights"]
 
 
 class Frozen:
@@ -154,6 +155,48 @@ def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.
     is all that is measured)."""
     return create_model(plan.config.model, num_classes=num_classes, pretrained=plan.pretrained if weights else None,
                         img_size=plan.input_size, **plan.config.options)
+
+
+_WEIGHTS_CHECKED: set = set()  # (network, weights file as it was) found to load, once per process
+
+
+def check_pretrained_weights(plan: RunPlan) -> None:
+    """A ConfigError, before any work, when the plan's local weights are there but cannot be loaded into its network
+    (a truncated or damaged file, another architecture's tensors): the run would read its data first and then fail
+    with timm's traceback. Weights that are not there are left to the run, which is skipped for want of them; hub
+    weights are timm's own for the network."""
+    if plan.pretrained in (None, "hub"):
+        return
+    try:
+        path = weights_file(plan.model.pretrained_source, plan.pretrained)
+    except PretrainedWeightsUnavailable:
+        return
+    except ValueError as e:  # a folder of several weights files: which one is the user's to say
+        raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
+    stat = path.stat()
+    key = (plan.config.model, repr(sorted(plan.config.options.items())), plan.input_size, str(path.resolve()),
+           stat.st_size, stat.st_mtime_ns)
+    if key in _WEIGHTS_CHECKED:
+        return
+    try:
+        _load_without_memory(plan)
+    except ValueError as e:
+        raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
+    _WEIGHTS_CHECKED.add(key)
+
+
+def _load_without_memory(plan: RunPlan) -> None:
+    """Build the plan's network with its pretrained weights on the meta device, where the file is read and loaded as
+    training will (timm's checkpoint filter, its shape checks) but no tensor is allocated; where that fails, on the
+    CPU, which alone says whether the weights load: a filter that makes tensors of its own (CoAtNet's resized
+    relative-position tables) cannot mix them with the meta device's."""
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        warnings.simplefilter("ignore")  # torch warns, tensor by tensor, that a copy to the meta device is a no-op
+        try:
+            with torch.device("meta"):
+                build_model(plan, plan.dataset.num_classes)
+        except ValueError:
+            build_model(plan, plan.dataset.num_classes)
 
 
 def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,

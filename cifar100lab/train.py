@@ -28,7 +28,7 @@ from .checkpoint import checkpoint_due, load_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
-from .learner import Learner, build_learner, build_model
+from .learner import Learner, build_learner, build_model, check_pretrained_weights
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
 from .progress import Progress, not_cifar_notice
 from .seeds import dropout_seed, mix_seed, seed_everything
@@ -93,6 +93,7 @@ def preflight(plan: RunPlan, processes: int | None = None) -> dict | None:
         if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
             print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
         return done
+    check_pretrained_weights(plan)  # local weights that are there but do not load: one line, before the data is read
     distill.check_teacher(plan)
     return None
 

@@ -6,9 +6,13 @@ import time
 
 import pytest
 import safetensors.torch
+import timm
 import torch
 import torch.nn.functional as F
+from conftest import run_cli
 
+from cifar100lab.config import resolve
+from cifar100lab.learner import check_pretrained_weights
 from cifar100lab.models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, timm_backed
 
 # Exact parameter counts with 100 classes at 32×32 (scratch default) ...
@@ -111,6 +115,45 @@ def test_file_for_another_model_is_refused(ghostnet_1000, tmp_path):
         create_model("ghostnet_100", pretrained=str(tmp_path))
 
 
+def unloadable_weights(ghostnet_1000, folder):
+    """Weights files GhostNet-1.0 cannot load, by what the error says of each: a truncated download, the half-width
+    GhostNet's tensors (every name there, every shape another), and a pickle that holds no tensors."""
+    _, good = ghostnet_1000
+    blob = (good / "model.safetensors").read_bytes()
+    (folder / "truncated.safetensors").write_bytes(blob[:len(blob) // 2])
+    safetensors.torch.save_file(timm.create_model("ghostnet_050").state_dict(), folder / "ghostnet_050.safetensors")
+    torch.save({"epoch": 3, "lr": 0.1}, folder / "no_tensors.pth")
+    return {folder / "truncated.safetensors": "cannot be read as weights (SafetensorError",
+            folder / "ghostnet_050.safetensors": "does not fit ghostnet_100.in1k: Error(s) in loading state_dict for "
+                                                 "GhostNet: size mismatch for conv_stem.weight",
+            folder / "no_tensors.pth": "holds no state dict"}
+
+
+def test_weights_that_cannot_be_loaded_are_one_error_line_before_the_data_is_read(ghostnet_1000, tmp_path, capfd):
+    """A truncated file or another network's weights failed with timm's or safetensors' traceback once the run had
+    read its data (a 224-px fine-tune's, resized), leaving a run folder that held only its lock."""
+    for weights, why in unloadable_weights(ghostnet_1000, tmp_path).items():
+        with pytest.raises(ValueError) as refused:
+            create_model("ghostnet_100", pretrained=str(weights))
+        assert str(refused.value).startswith(f"{weights} ") and why in str(refused.value)  # the file, its trouble
+        assert "\n" not in str(refused.value)
+        run_dir = tmp_path / "runs" / weights.stem
+        proc = run_cli(capfd, "train", "--set", "model=ghostnet_100", "--set", f"pretrained={weights}", "--set",
+                       "dataset=fashion-mnist", "--set", f"data_root={tmp_path / 'no-data'}", "--set", "download=false",
+                       "--set", f"run_dir={run_dir}", "--set", "progress=false")
+        assert proc.returncode == 2 and proc.stderr.startswith(f"error: pretrained {weights}: "), proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and why in proc.stderr, proc.stderr
+        assert not run_dir.exists() and not (tmp_path / "no-data").exists()  # no folder made, no data looked for
+
+
+def test_weights_that_load_pass_the_check_and_load_as_before(ghostnet_1000):
+    saved, folder = ghostnet_1000
+    plan = resolve(dict(model="ghostnet_100", pretrained=str(folder), dataset="synthetic", run_dir="unused"))
+    check_pretrained_weights(plan)  # built on the meta device: nothing allocated, nothing raised
+    loaded = create_model("ghostnet_100", pretrained=str(folder)).state_dict()
+    assert torch.equal(loaded["conv_stem.weight"], saved["conv_stem.weight"])
+
+
 def test_missing_weights_unavailable(tmp_path):
     with pytest.raises(PretrainedWeightsUnavailable, match="not found"):
         create_model("ghostnet_100", pretrained=str(tmp_path / "nope.safetensors"))
@@ -155,6 +198,9 @@ def test_coatnet_224_weights_load_at_32(tmp_path):
     tables = [k for k in loaded if k.endswith("relative_position_bias_table")]
     assert tables and all(loaded[k].shape[0] < saved[k].shape[0] for k in tables)
     assert all(torch.equal(loaded[k], saved[k]) for k in loaded if k not in tables)  # head kept: 100 classes
+    # the check before a run: the resizing filter cannot run on the meta device, so the CPU says the weights load
+    check_pretrained_weights(resolve(dict(model="coatnet_0", pretrained=str(tmp_path / "coatnet.safetensors"),
+                                          img_size=32, dataset="synthetic", run_dir=str(tmp_path / "run"))))
 
 
 @pytest.mark.slow

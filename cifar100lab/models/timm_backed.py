@@ -14,7 +14,7 @@ Every weights file is loaded through timm's pretrained loader, so the model's ch
 (e.g. CoAtNet's relative-position tables are resized to the built resolution) and the classifier is
 dropped and re-initialised when the checkpoint's class count differs from ``num_classes``.
 Anything that keeps the weights from being had raises ``PretrainedWeightsUnavailable`` with a one-line
-reason; weights that are there but do not fit the architecture raise ``ValueError``.
+reason; weights that are there but cannot be read or do not fit the architecture raise a one-line ``ValueError``.
 """
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def local_weights_file(path: str | Path) -> Path:
 def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs) -> nn.Module:
     # Read once to check the file against the architecture; timm reads it again to load it (a state dict
     # handed to timm in memory would be deep-copied into the model's pretrained_cfg and kept there).
-    state_dict = load_state_dict(str(weights))
+    state_dict = read_weights(weights)
     classifiers = get_pretrained_cfg(timm_name).classifier
     classifiers = (classifiers,) if isinstance(classifiers, str) else tuple(classifiers or ())
     classifier_keys = {f"{name}.{p}" for name in classifiers for p in ("weight", "bias")}
@@ -148,8 +148,24 @@ def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs)
     # timm re-initialises the classifier when num_classes differs from the checkpoint's class count, which it
     # reads from the pretrained cfg: give it the file's count, so a file with num_classes outputs (e.g. a
     # CIFAR-100 fine-tune) keeps its head.
-    return timm.create_model(timm_name, num_classes=num_classes, pretrained=True,
-                             pretrained_cfg_overlay=dict(file=str(weights), num_classes=file_classes), **kwargs)
+    try:
+        return timm.create_model(timm_name, num_classes=num_classes, pretrained=True,
+                                 pretrained_cfg_overlay=dict(file=str(weights), num_classes=file_classes), **kwargs)
+    except (RuntimeError, ValueError, KeyError, IndexError) as err:  # a tensor of another shape, in the load or
+        raise ValueError(f"{weights} does not fit {timm_name}: {_gist(err)}") from None  # in timm's checkpoint filter
+
+
+def read_weights(weights: Path) -> dict:
+    """The state dict in the weights file ``weights``; a file that is not one (a truncated download, a damaged
+    copy, something else under a weights name) is a one-line ValueError naming it."""
+    try:
+        state_dict = load_state_dict(str(weights))
+    except Exception as err:  # safetensors', torch's and pickle's errors alike: the file is no weights file
+        raise ValueError(f"{weights} cannot be read as weights ({type(err).__name__}: {_gist(err)}); a truncated "
+                         f"or damaged copy? copy or download it again") from None
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise ValueError(f"{weights} holds no state dict (tensors by name), so it cannot be read as weights")
+    return state_dict
 
 
 def _probe_hub() -> None:
@@ -182,6 +198,14 @@ def probe_hub_once():
 def _first_line(err: Exception) -> str:
     lines = str(err).strip().splitlines()
     return lines[0] if lines else ""
+
+
+def _gist(err: Exception, width: int = 300) -> str:
+    """An error's message on one line: torch's load errors open with a heading line ("Error(s) in loading
+    state_dict for ...:") before the line that says what is wrong, so both are kept, shortened to ``width``."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else type(err).__name__)
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def imagenet_layout(label: str, img_size: int, pretrained_size: int, pretrained: str | None) -> bool:
