@@ -9,6 +9,7 @@ from pathlib import Path
 from . import locks, records
 from .checkpoint import CheckpointWriter, overlaps_training
 from .config import ConfigError, RunPlan, field_changes, fingerprint
+from .learner import resumes_from_checkpoint
 from .models import missing_weights
 
 
@@ -115,8 +116,9 @@ def start_record(plan: RunPlan) -> dict:
 
 
 def weights_unavailable(plan: RunPlan) -> str | None:
-    """Why the plan's fine-tune cannot have its pretrained weights (offline, not cached), or None."""
-    return missing_weights(plan.model.pretrained_source, plan.pretrained)
+    """Why the plan's fine-tune cannot have its pretrained weights (offline, not cached), or None; None too for a
+    run that resumes, whose checkpoint holds every weight."""
+    return None if resumes_from_checkpoint(plan) else missing_weights(plan.model.pretrained_source, plan.pretrained)
 
 
 def skip_without_weights(plan: RunPlan) -> dict | None:

@@ -28,7 +28,7 @@ from .checkpoint import checkpoint_due, load_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
-from .learner import Learner, build_learner, build_model, check_pretrained_weights
+from .learner import Learner, build_learner, build_model, check_pretrained_weights, resumes_from_checkpoint
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
 from .progress import Progress, not_cifar_notice
 from .seeds import dropout_seed, mix_seed, seed_everything
@@ -148,7 +148,7 @@ def _attempt(run: RunState, trial, teacher_spec) -> dict:
                                val_fraction=cfg.val_fraction, image_size=plan.input_size)
         dataset = trial.held_out(dataset) if trial else dataset
         run.record["dataset"] = dataset.describe()
-        model = build_model(plan, dataset.num_classes)
+        model = build_model(plan, dataset.num_classes, weights=not resumes_from_checkpoint(plan))
         teacher = teacher_spec and distill.build_teacher(teacher_spec, plan, accelerator.device, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
         return _skipped(run, f"pretrained weights unavailable: {e}")

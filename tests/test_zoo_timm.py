@@ -9,11 +9,13 @@ import safetensors.torch
 import timm
 import torch
 import torch.nn.functional as F
-from conftest import run_cli
+from conftest import dies_in_epoch, run_cli, tiny_config
 
+from cifar100lab import records
 from cifar100lab.config import resolve
 from cifar100lab.learner import check_pretrained_weights
 from cifar100lab.models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, timm_backed
+from cifar100lab.train import train
 
 # Exact parameter counts with 100 classes at 32×32 (scratch default) ...
 PARAMS_32 = {
@@ -152,6 +154,33 @@ def test_weights_that_load_pass_the_check_and_load_as_before(ghostnet_1000):
     check_pretrained_weights(plan)  # built on the meta device: nothing allocated, nothing raised
     loaded = create_model("ghostnet_100", pretrained=str(folder)).state_dict()
     assert torch.equal(loaded["conv_stem.weight"], saved["conv_stem.weight"])
+
+
+def test_a_fine_tune_resumes_from_its_checkpoint_without_its_pretrained_weights(ghostnet_1000, synthetic_root,
+                                                                                 tmp_path):
+    """A fine-tune stopped after its first checkpoint was skipped when run again on a machine without its pretrained
+    weights (offline, the file moved), though its checkpoint holds every weight: its record said skipped. It resumes
+    from the checkpoint, never reading the weights, and ends as the uninterrupted run does."""
+    _, folder = ghostnet_1000
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    config = lambda name: tiny_config(synthetic_root, tmp_path / name, model="ghostnet_100", img_size=32,  # noqa: E731
+                                      pretrained=str(weights), max_steps_per_epoch=2, batch_size=32, test_subset=64,
+                                      precision="fp32", overrides={"warmup_epochs": 0})
+    straight = train(config("straight"))
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
+        train(config("cut"))
+    assert records.load(tmp_path / "cut")["status"] == "interrupted"
+    (weights / "model.safetensors").rename(tmp_path / "moved.safetensors")
+    resumed = train(config("cut"))
+    assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == 1, resumed.get("reason")
+    assert resumed["final"] == straight["final"]
+    ends = [torch.load(tmp_path / name / records.CHECKPOINT, weights_only=True)["model"] for name in ("straight", "cut")]
+    assert all(torch.equal(ends[0][k], ends[1][k]) for k in ends[0])
+    # a run that has no checkpoint to resume from still needs them, and says so
+    fresh = train(config("fresh"))
+    assert fresh["status"] == "skipped" and "pretrained weights unavailable" in fresh["reason"]
 
 
 def test_missing_weights_unavailable(tmp_path):
