@@ -28,11 +28,11 @@ from . import recipes
 from .config_files import ConfigError, check_notebook_parameters, parse_yaml, refuse_unknown_keys
 from .executor_choices import EXECUTOR_KINDS
 from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size, shaped_by_input_size
+from .models.timm_backed import pretrained_source
 from .optuna_parts import PRUNERS
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 RUNS_ROOT = "runs"  # where a run without run_dir gets its folder (relative to the working folder)
-PRETRAINED_OFF = (None, "", "off", False)  # YAML reads a bare `off` as False
 # Smallest value of every integer field (``None`` stays allowed where the default is None).
 MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_size": 1, "train_subset": 1,
            "test_subset": 1, "max_steps_per_epoch": 1, "checkpoint_every": 1}
@@ -188,8 +188,7 @@ def resolve(config: "TrainConfig | dict | RunPlan", stored: bool = False) -> Run
         dataset = data_mod.dataset_entry(cfg.dataset)
     except (KeyError, ValueError, data_mod.DataError) as e:
         raise ConfigError(str(e)) from None
-    pretrained = entry.default_pretrained if cfg.pretrained == "default" else cfg.pretrained
-    pretrained = None if pretrained in PRETRAINED_OFF else str(pretrained)
+    pretrained = pretrained_source(cfg.pretrained, entry.default_pretrained, stored)  # None, "hub" or a path
     if pretrained and not entry.pretrainable:
         raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
     try:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from conftest import dies_in_epoch, run_cli, tiny_config
 
 from cifar100lab import records
-from cifar100lab.config import resolve
+from cifar100lab.config import ConfigError, resolve
 from cifar100lab.learner import check_pretrained_weights
 from cifar100lab.models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, timm_backed
 from cifar100lab.train import train
@@ -181,6 +181,39 @@ def test_a_fine_tune_resumes_from_its_checkpoint_without_its_pretrained_weights(
     # a run that has no checkpoint to resume from still needs them, and says so
     fresh = train(config("fresh"))
     assert fresh["status"] == "skipped" and "pretrained weights unavailable" in fresh["reason"]
+
+
+@pytest.mark.parametrize("spelt, says", [("hbu", ""), ("on", ""), ("imagenet", ""), ("OFF", " (did you mean off?)"),
+                                         ("Hub", " (did you mean hub?)"), ("hf-hub:timm/deit_tiny_patch16_224", ""),
+                                         ("local-dir:/models/deit", "; for timm's local-dir: give the folder itself "
+                                                                    "(pretrained: /models/deit)")])
+def test_a_misspelt_pretrained_is_one_error_listing_the_valid_values(spelt, says, tmp_path, capfd):
+    """pretrained: hbu (or a notebook's -p pretrained on, timm's local-dir: spelling) was looked for as a weights
+    file, and the run skipped as if offline: 'pretrained weights hbu not found (no such file or folder)'."""
+    expected = (f"pretrained {spelt!r} is not one of default, off, hub{says.split(';')[0] if '(' in says else ''}, "
+                f"nor a file or folder here; valid: default (the model's own), off (from scratch), hub (timm's ImageNet "
+                f"weights) or the path of a weights file (*.safetensors, *.pth, *.pt, *.bin) or of a folder holding one")
+    with pytest.raises(ConfigError) as refused:
+        resolve(dict(model="deit_tiny", pretrained=spelt, dataset="synthetic", run_dir=str(tmp_path / "run")))
+    assert str(refused.value) == expected + (says if says.startswith(";") else "")
+    run_dir = tmp_path / "cli-run"
+    proc = run_cli(capfd, "train", "--set", "model=deit_tiny", "--set", f'pretrained="{spelt}"', "--set",  # quoted:
+                   "dataset=synthetic", "--set", f"data_root={tmp_path}", "--set", "download=false",  # YAML reads a
+                   "--set", "epochs=1", "--set", f"run_dir={run_dir}")  # bare on or OFF as a bool
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {refused.value}" and not run_dir.exists()
+
+
+def test_a_path_not_there_is_still_a_fine_tune_without_its_weights_and_a_word_that_is_a_folder_a_path(
+        tmp_path, monkeypatch):
+    for path in ("./weights", str(tmp_path / "gone"), "deit.safetensors", "~/weights/deit"):
+        assert resolve(dict(model="deit_tiny", pretrained=path, dataset="synthetic", run_dir="r")).pretrained == path
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imagenet").mkdir()  # a folder of that name here: the path, as the trainer reads it
+    assert resolve(dict(model="deit_tiny", pretrained="imagenet", dataset="synthetic", run_dir="r")).pretrained == \
+        "imagenet"
+    # a trained run's config is read as it trained, whatever became of its weights' path
+    assert resolve(dict(model="deit_tiny", pretrained="hbu", dataset="synthetic", run_dir="r"), stored=True).pretrained \
+        == "hbu"
 
 
 def test_missing_weights_unavailable(tmp_path):

@@ -19,6 +19,7 @@ reason; weights that are there but cannot be read or do not fit the architecture
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import timm
@@ -28,12 +29,15 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_session, hf_hub_download, try_to_load_from_cache
 from timm.models import get_pretrained_cfg, load_state_dict
 
+from ..config_files import ConfigError, did_you_mean
 from ._registry import PretrainedWeightsUnavailable
 
 HUB_PROBE_TIMEOUT_S = 5.0
 HUB_WEIGHTS_FILE = "model.safetensors"  # every timm/ repo on the hub carries its weights as safetensors
 FOLDER_WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")  # the hub layout, looked for first
 WEIGHTS_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+PRETRAINED_WORDS = ("default", "off", "hub")  # what ``pretrained`` takes besides a weights path
+PRETRAINED_OFF = (None, "", "off", False)  # YAML reads a bare `off` as False
 
 
 def create_timm_model(timm_name: str, num_classes: int, pretrained: str | None = None, **kwargs) -> nn.Module:
@@ -59,6 +63,35 @@ def missing_weights(timm_name: str | None, pretrained: str | Path | None) -> str
     except PretrainedWeightsUnavailable as e:
         return f"pretrained weights unavailable: {e}"
     return None
+
+
+def pretrained_source(asked, model_default: str | None, stored: bool = False) -> str | None:
+    """What a run's ``pretrained`` setting means: None (from scratch), ``"hub"`` or a weights path, ``default``
+    being the model's own choice. A misspelling is a ConfigError (:func:`misspelt_pretrained`), but not in the
+    config of a run that trained (``stored``), whose weights path may have gone since."""
+    pretrained = model_default if asked == "default" else asked
+    pretrained = None if pretrained in PRETRAINED_OFF else str(pretrained)
+    if not stored and (why := misspelt_pretrained(pretrained)):
+        raise ConfigError(why)
+    return pretrained
+
+
+def misspelt_pretrained(value: str | None) -> str | None:
+    """Why ``value`` (a run's ``pretrained``, off already read as None) is neither ``hub`` nor a weights path, or
+    None. A bare word that names no file or folder here (``hbu``, ``imagenet``, a notebook's ``-p pretrained on``)
+    and a ``scheme:`` spelling (timm's ``local-dir:``, a URL) would be looked for as a file, and the run skipped for
+    want of it, as if offline. A path that is not there (it has a folder or a weights suffix) is such a fine-tune."""
+    if not value or value == "hub" or Path(value).expanduser().exists():
+        return None
+    scheme = re.match(r"([A-Za-z][\w+.-]+):", value)  # two letters at least: C:\weights is a path
+    if not scheme and (re.search(r"[/\\]", value) or value.startswith(("~", ".")) or value.endswith(WEIGHTS_SUFFIXES)):
+        return None
+    hint = f"; for timm's local-dir: give the folder itself (pretrained: {value[scheme.end():]})" \
+        if scheme and scheme.group(1) == "local-dir" else ""
+    return (f"pretrained {value!r} is not one of {', '.join(PRETRAINED_WORDS)}"
+            f"{did_you_mean(value.lower(), PRETRAINED_WORDS)}, nor a file or folder here; valid: default (the "
+            f"model's own), off (from scratch), hub (timm's ImageNet weights) or the path of a weights file "
+            f"({', '.join('*' + s for s in WEIGHTS_SUFFIXES)}) or of a folder holding one{hint}")
 
 
 def hub_weights_file(timm_name: str) -> Path:
