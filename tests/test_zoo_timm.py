@@ -223,17 +223,31 @@ def test_missing_weights_unavailable(tmp_path):
         create_model("ghostnet_100", pretrained=str(tmp_path))
 
 
-def test_hub_unreachable_fails_fast(network_off):
+def where_to_put(repo_id, cache):
+    """What the reason says to do without the hub: which repository to fetch, and the two places it then works from
+    (a folder given as the path; the repository's cache folder, as test_hub_weights_from_cache_without_network has)."""
+    return (f"fetch {repo_id} where there is a network (`hf download {repo_id} --local-dir DIR`) and pass DIR as "
+            f"pretrained=<path>, or copy that machine's cache folder models--{repo_id.replace('/', '--')} into "
+            f"{cache} here")
+
+
+def test_hub_unreachable_fails_fast_and_says_what_to_fetch_and_where_it_goes(network_off):
+    """The reason said 'pass a local weights file as pretrained=<path>' without naming the weights to fetch."""
     start = time.monotonic()
-    with pytest.raises(PretrainedWeightsUnavailable, match="cannot reach"):
+    with pytest.raises(PretrainedWeightsUnavailable, match="^cannot reach") as unavailable:
         create_model("cspresnet50", pretrained="hub")
     assert time.monotonic() - start < 5
+    assert str(unavailable.value).endswith("; " + where_to_put("timm/cspresnet50.ra_in1k", network_off))
+    why = timm_backed.hub_weights_unreachable("ghostnet_100.in1k", timm_backed.probe_hub_once())
+    assert why.startswith("pretrained weights unavailable: cannot reach")  # as the book's reasons read it
+    assert why.endswith(where_to_put("timm/ghostnet_100.in1k", network_off))
 
 
 def test_hub_offline_mode_fails_fast(network_off, monkeypatch):
     monkeypatch.setattr(timm_backed.hf_constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(PretrainedWeightsUnavailable, match="HF_HUB_OFFLINE"):
+    with pytest.raises(PretrainedWeightsUnavailable, match="HF_HUB_OFFLINE") as unavailable:
         create_model("convnext_tiny_timm", pretrained="hub")
+    assert str(unavailable.value).endswith("unset it, or " + where_to_put("timm/convnext_tiny.fb_in1k", network_off))
 
 
 def test_hub_weights_from_cache_without_network(network_off, ghostnet_1000):

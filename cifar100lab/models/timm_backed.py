@@ -103,8 +103,8 @@ def hub_weights_file(timm_name: str) -> Path:
     try:
         return Path(hf_hub_download(repo_id, filename, revision=revision))
     except Exception as err:  # any hub/network failure means the weights cannot be had
-        raise PretrainedWeightsUnavailable(
-            f"could not download {repo_id}/{filename}: {type(err).__name__}: {_first_line(err)}") from err
+        raise PretrainedWeightsUnavailable(f"could not download {repo_id}/{filename}: {type(err).__name__}: "
+                                           f"{_first_line(err)}; {_where_to_get(repo_id)}") from err
 
 
 def hub_weights_unreachable(timm_name: str, probe=None) -> str | None:
@@ -134,10 +134,21 @@ def _cached_or_reachable(repo_id: str, filename: str, revision: str | None, prob
         return Path(cached)
     if hf_constants.HF_HUB_OFFLINE:
         raise PretrainedWeightsUnavailable(
-            f"HF_HUB_OFFLINE is set and {repo_id}/{filename} is not in the Hugging Face cache; "
-            f"unset it or pass a local weights file as pretrained=<path>")
-    (probe or _probe_hub)()
+            f"HF_HUB_OFFLINE is set and {repo_id}/{filename} is not in the Hugging Face cache; unset it, or "
+            f"{_where_to_get(repo_id)}")
+    try:
+        (probe or _probe_hub)()
+    except PretrainedWeightsUnavailable as err:
+        raise PretrainedWeightsUnavailable(f"{err}; {_where_to_get(repo_id)}") from None
     return None
+
+
+def _where_to_get(repo_id: str) -> str:
+    """Where weights the hub cannot give go: fetched where there is a network, as a folder given as the path, or
+    as that machine's cache folder of the repository copied into this one's (where timm then finds them)."""
+    return (f"fetch {repo_id} where there is a network (`hf download {repo_id} --local-dir DIR`) and pass DIR as "
+            f"pretrained=<path>, or copy that machine's cache folder models--{repo_id.replace('/', '--')} into "
+            f"{hf_constants.HF_HUB_CACHE} here")
 
 
 def local_weights_file(path: str | Path) -> Path:
@@ -207,8 +218,7 @@ def _probe_hub() -> None:
         get_session().head(hf_constants.ENDPOINT, timeout=HUB_PROBE_TIMEOUT_S)
     except Exception as err:
         raise PretrainedWeightsUnavailable(
-            f"cannot reach {hf_constants.ENDPOINT} ({type(err).__name__}: {_first_line(err)}); "
-            f"pass a local weights file as pretrained=<path>") from None
+            f"cannot reach {hf_constants.ENDPOINT} ({type(err).__name__}: {_first_line(err)})") from None
 
 
 def probe_hub_once():
