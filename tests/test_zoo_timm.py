@@ -2,6 +2,7 @@
 
 Nothing here touches the network: hub tests switch it off, pretrained weights come from files written here.
 """
+import re
 import time
 
 import pytest
@@ -126,8 +127,8 @@ def unloadable_weights(ghostnet_1000, folder):
     safetensors.torch.save_file(timm.create_model("ghostnet_050").state_dict(), folder / "ghostnet_050.safetensors")
     torch.save({"epoch": 3, "lr": 0.1}, folder / "no_tensors.pth")
     return {folder / "truncated.safetensors": "cannot be read as weights (SafetensorError",
-            folder / "ghostnet_050.safetensors": "does not fit ghostnet_100.in1k: Error(s) in loading state_dict for "
-                                                 "GhostNet: size mismatch for conv_stem.weight",
+            folder / "ghostnet_050.safetensors": "does not fit ghostnet_100.in1k: RuntimeError: Error(s) in loading "
+                                                 "state_dict for GhostNet: size mismatch for conv_stem.weight",
             folder / "no_tensors.pth": "holds no state dict"}
 
 
@@ -214,6 +215,39 @@ def test_a_path_not_there_is_still_a_fine_tune_without_its_weights_and_a_word_th
     # a trained run's config is read as it trained, whatever became of its weights' path
     assert resolve(dict(model="deit_tiny", pretrained="hbu", dataset="synthetic", run_dir="r"), stored=True).pretrained \
         == "hbu"
+
+
+def fb_convnext_name(timm_key: str) -> str:
+    """A ConvNeXt tensor's name in FB's original checkpoints, as timm's convnext.checkpoint_filter_fn reads them."""
+    key = timm_key.replace("stem.", "downsample_layers.0.").replace("conv_dw", "dwconv").replace("mlp.fc", "pwconv")
+    key = re.sub(r"stages\.(\d+)\.downsample\.(\d+)", r"downsample_layers.\1.\2", key)
+    key = re.sub(r"stages\.(\d+)\.blocks\.(\d+)", r"stages.\1.\2", key)
+    return key.replace("head.norm.", "norm.").replace("head.fc.", "head.")
+
+
+def test_a_checkpoint_in_another_layout_of_the_network_loads_as_timm_loads_it(tmp_path):
+    """FB's own ConvNeXt checkpoints ({"model": ...} in the original repository's names, which timm's checkpoint
+    filter converts) were refused as another network's weights: 'does not fit convnext_tiny.fb_in1k: 180 of its
+    tensors are not in the file (first: stem.0.weight)', the names checked before the filter. ConvNeXt-Atto: the
+    same code as ConvNeXt-T (convnext_tiny_timm), a seventh of its size."""
+    reference = timm.create_model("convnext_atto", num_classes=1000).state_dict()
+    torch.save({"model": {fb_convnext_name(k): v for k, v in reference.items()}}, tmp_path / "convnext_atto_1k.pth")
+    loaded = timm_backed.create_timm_model("convnext_atto", 100, str(tmp_path / "convnext_atto_1k.pth")).state_dict()
+    assert all(torch.equal(loaded[k], reference[k]) for k in reference if not k.startswith("head.fc."))
+    assert loaded["head.fc.weight"].shape == (100, 320)  # a fresh 100-way head
+
+
+def test_a_file_with_tensors_the_network_has_no_place_for_is_refused_in_one_line(ghostnet_1000, tmp_path, capfd):
+    """Tensors of the file the network does not have (another variant's: a distilled DeiT's second head) were
+    dropped without a word, timm loading non-strictly whenever the class count differs."""
+    saved, _ = ghostnet_1000
+    safetensors.torch.save_file({**saved, "head_dist.weight": torch.zeros(1000, 1280)}, tmp_path / "extra.safetensors")
+    capfd.readouterr()
+    with pytest.raises(ValueError, match=r"extra\.safetensors does not fit ghostnet_100\.in1k: 1 of the file's tensors "
+                                         r"have no place in it \(first: head_dist\.weight\); the weights of another "
+                                         r"variant\?$"):
+        create_model("ghostnet_100", pretrained=str(tmp_path / "extra.safetensors"))
+    assert "head_dist" not in capfd.readouterr().err  # timm's warning, which lists every such key, kept quiet
 
 
 def test_missing_weights_unavailable(tmp_path):

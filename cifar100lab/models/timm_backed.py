@@ -18,7 +18,9 @@ reason; weights that are there but cannot be read or do not fit the architecture
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import re
 from pathlib import Path
 
@@ -27,6 +29,7 @@ import torch
 import torch.nn as nn
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_session, hf_hub_download, try_to_load_from_cache
+from timm.models import _builder as timm_builder
 from timm.models import get_pretrained_cfg, load_state_dict
 
 from ..config_files import ConfigError, did_you_mean
@@ -172,31 +175,65 @@ def local_weights_file(path: str | Path) -> Path:
 
 
 def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs) -> nn.Module:
-    # Read once to check the file against the architecture; timm reads it again to load it (a state dict
-    # handed to timm in memory would be deep-copied into the model's pretrained_cfg and kept there).
+    # Read once for the file's class count; timm reads it again to load it (a state dict handed to timm in memory
+    # would be deep-copied into the model's pretrained_cfg and kept there).
     state_dict = read_weights(weights)
     classifiers = get_pretrained_cfg(timm_name).classifier
     classifiers = (classifiers,) if isinstance(classifiers, str) else tuple(classifiers or ())
-    classifier_keys = {f"{name}.{p}" for name in classifiers for p in ("weight", "bias")}
     head = state_dict.get(f"{classifiers[0]}.weight") if classifiers else None
-    file_classes = 0 if head is None else head.shape[0]  # 0: a headless file
-    # A classifier mismatch makes timm load non-strictly, which would accept a file for another model; check
-    # the names first on a meta-device build (no memory, no init).
-    with torch.device("meta"):
-        expected = timm.create_model(timm_name, num_classes=num_classes, **kwargs).state_dict()
-    missing = [k for k in expected if k not in state_dict and k not in classifier_keys]
+    file_classes = 0 if head is None else head.shape[0]  # 0: a headless file (or one its filter renames)
     del state_dict
-    if missing:
-        raise ValueError(f"{weights} does not fit {timm_name}: {len(missing)} of its tensors are not in the file "
-                         f"(first: {missing[0]})")
     # timm re-initialises the classifier when num_classes differs from the checkpoint's class count, which it
     # reads from the pretrained cfg: give it the file's count, so a file with num_classes outputs (e.g. a
     # CIFAR-100 fine-tune) keeps its head.
+    seen: dict = {}
     try:
-        return timm.create_model(timm_name, num_classes=num_classes, pretrained=True,
-                                 pretrained_cfg_overlay=dict(file=str(weights), num_classes=file_classes), **kwargs)
-    except (RuntimeError, ValueError, KeyError, IndexError) as err:  # a tensor of another shape, in the load or
-        raise ValueError(f"{weights} does not fit {timm_name}: {_gist(err)}") from None  # in timm's checkpoint filter
+        with watched_load(seen):
+            model = timm.create_model(timm_name, num_classes=num_classes, pretrained=True,
+                                      pretrained_cfg_overlay=dict(file=str(weights), num_classes=file_classes),
+                                      **kwargs)
+    except (RuntimeError, ValueError, KeyError, IndexError) as err:  # a tensor of another shape, in the load or in
+        # timm's checkpoint filter, which expects its own network's tensors
+        raise ValueError(f"{weights} does not fit {timm_name}: {type(err).__name__}: {_gist(err)}") from None
+    if "missing" not in seen:  # timm loaded by another path than load_pretrained: nothing was checked
+        raise RuntimeError(f"timm {timm.__version__} loaded {weights} without timm.models._builder.load_pretrained; "
+                           f"cifar100lab.models.timm_backed.watched_load needs updating")
+    classifier_keys = {f"{name}.{p}" for name in classifiers for p in ("weight", "bias")}
+    if missing := [k for k in seen["missing"] if k not in classifier_keys]:
+        raise ValueError(f"{weights} does not fit {timm_name}: {len(missing)} of its tensors are not in the file "
+                         f"(first: {missing[0]})")
+    if unexpected := seen["unexpected"]:
+        raise ValueError(f"{weights} does not fit {timm_name}: {len(unexpected)} of the file's tensors have no place "
+                         f"in it (first: {unexpected[0]}); the weights of another variant?")
+    return model
+
+
+@contextlib.contextmanager
+def watched_load(seen: dict):
+    """timm's pretrained load, with the tensors it left missing or unexpected recorded in ``seen``: timm loads
+    non-strictly whenever the class count differs and only logs them, and they are known only after the model's
+    checkpoint filter, which converts other layouts of the same network (FB's ConvNeXt, Microsoft's Swin) and
+    resizes position tables; checked before it, such a file was refused as another network's."""
+    load = timm_builder.load_pretrained
+
+    def load_watched(model, *args, **kwargs):
+        record = lambda _, keys: seen.update(missing=list(keys.missing_keys),  # noqa: E731
+                                             unexpected=list(keys.unexpected_keys))
+        hook = model.register_load_state_dict_post_hook(record)
+        try:
+            return load(model, *args, **kwargs)
+        finally:
+            hook.remove()
+
+    timm_log = logging.getLogger(timm_builder.__name__)  # its warning lists every key: the error here counts them
+    level = timm_log.level
+    timm_log.setLevel(logging.ERROR)
+    timm_builder.load_pretrained = load_watched  # what build_model_with_cfg calls, for this build only
+    try:
+        yield
+    finally:
+        timm_builder.load_pretrained = load
+        timm_log.setLevel(level)
 
 
 def read_weights(weights: Path) -> dict:
