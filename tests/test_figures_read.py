@@ -96,6 +96,67 @@ def test_no_point_label_of_a_study_against_parameters_ends_on_or_past_the_frame(
     assert not {name: gap for name, gap in gaps.items() if gap < 2}  # pixels from the frame
 
 
+def _saved(monkeypatch) -> dict[str, dict]:
+    """Each figure the report saves, by file name: its size and each visible axes' box, y ticks, y limits and
+    point labels (text, place) as saved (the figure drawn, so the ticks are those of its laid-out axes)."""
+    import re
+
+    from matplotlib.figure import Figure
+    saved, savefig = {}, Figure.savefig
+
+    def spy(fig, target, **kw):
+        fig.draw_without_rendering()
+        name = re.sub(r"^\.(.+)\.\d+\.tmp$", r"\1", Path(getattr(target, "name", str(target))).name)
+        saved[name] = {"size": tuple(fig.get_size_inches()),
+                       "axes": [(tuple(ax.get_position().bounds), list(ax.get_yticks()), ax.get_ylim(),
+                                 [(t.get_text(), tuple(t.get_position())) for t in ax.texts])
+                                for ax in fig.axes if ax.get_visible()]}
+        return savefig(fig, target, **kw)
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return saved
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_a_studys_figure_is_the_same_in_both_languages_but_for_its_words(tmp_path, monkeypatch):
+    """The quick campaign's ECA kernel figure was ticked every 5 in English and every 10 in Chinese: each language
+    was laid out to fit its own words, the Chinese labels' taller lines shrank its axes by 1 %, and matplotlib's
+    locator picks the step by the axes' length."""
+    from conftest import ROOT
+    from fake_campaign import write_fake_study
+
+    from cifar100lab import report
+    from cifar100lab.campaign import load_study
+    quick = {"no ECA": [39.8], "k=3": [46.0], "k=5": [39.6], "k=7": [43.8], "adaptive k": [46.0]}
+    write_fake_study(tmp_path / "runs", load_study(ROOT / "params" / "ablations" / "eca_kernel.yaml"), quick,
+                     name="quick", dataset="fashion-mnist")
+    saved = _saved(monkeypatch)
+    report.write_study_report("quick", "eca_kernel", tmp_path / "runs", tmp_path / "gen")
+    en, zh = saved["study-eca_kernel_en.png"], saved["study-eca_kernel_zh.png"]
+    assert en == zh  # figure size; each axes' place, size, y ticks and y limits
+    assert _png_size(tmp_path / "gen" / "study-eca_kernel_en.png") == _png_size(tmp_path / "gen" / "study-eca_kernel_zh.png")
+
+
+def test_the_campaigns_figures_are_the_same_in_both_languages_but_for_their_words(tmp_path, monkeypatch):
+    """The Results pages' figures were laid out per language too: their axes sat up to 1 % apart, so their ticks
+    could differ as the study figure's did, and the point labels of Figure 2 sat elsewhere in each language."""
+    from fake_campaign import write_fake_campaign
+
+    from cifar100lab import report
+    write_fake_campaign(tmp_path / "runs", dataset="fashion-mnist")
+    saved = _saved(monkeypatch)
+    report.write_campaign_report("mini", tmp_path / "runs", tmp_path / "gen")
+    pairs = sorted(name[:-len("_en.png")] for name in saved if name.startswith("fig_") and name.endswith("_en.png"))
+    assert pairs == ["fig_curves", "fig_curves_all", "fig_params", "fig_top1"]
+    for key in pairs:
+        assert saved[f"{key}_en.png"] == saved[f"{key}_zh.png"], key
+        assert _png_size(tmp_path / "gen" / f"{key}_en.png") == _png_size(tmp_path / "gen" / f"{key}_zh.png"), key
+
+
 def test_no_point_label_covers_a_models_marker_however_large():
     """The markers grow with FLOPs: the quick campaign's HorNet and ConvNeXt labels sat on their own bubbles."""
     import math

@@ -9,18 +9,62 @@ from .. import records
 from ..curves import CJK_FONTS, figure_run_curves, integer_epochs, style  # noqa: F401 (the report's names too)
 from ..model_catalog import catalog_rows
 from ..model_facts import GROUPS
-from .i18n import dataset_label, group, say
+from .i18n import LANGS, dataset_label, group, say
 from .sources import chance_level, num_classes, record_row, table_records
 
+DPI = 130
 
-def save(fig, path: Path) -> str:
-    """Write the figure all or nothing, as every result file is: a stopped analysis leaves the last figure whole."""
+
+def save(fig, path: Path, box=None) -> str:
+    """Write the figure all or nothing, as every result file is: a stopped analysis leaves the last figure whole.
+    Cropped to what it draws, or to ``box`` (inches; :func:`save_in_every_language`)."""
     import matplotlib.pyplot as plt
     try:
-        records.atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:], dpi=130, bbox_inches="tight"))
+        records.atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:], dpi=DPI,
+                                                         bbox_inches="tight" if box is None else box))
     finally:
         plt.close(fig)
     return Path(path).name
+
+
+def lay_out(fig, layout: dict | None = None) -> None:
+    """Fit the figure's axes to its words (tight_layout), or place them as ``layout`` (subplot parameters) says."""
+    if layout is None:
+        fig.tight_layout()
+    else:
+        fig.subplots_adjust(**layout)
+
+
+def in_every_language(make) -> dict:
+    """``make(lang, layout)`` in every language, each figure's axes at the same place and size. Laid out alone,
+    each language's figure fitted its own words: the Chinese labels' taller lines shrank its axes, and matplotlib's
+    tick locator, which picks its step by the axes' length, ticked a study by 10 in Chinese and by 5 in English.
+    So each language is drafted once, and every figure is drawn again with the margins that fit every language's
+    words; point labels are then placed on the same axes in each."""
+    import matplotlib.pyplot as plt
+    drafts = [make(lang, None) for lang in LANGS]
+    params = [fig.subplotpars for fig in drafts]
+    layout = {"left": max(p.left for p in params), "right": min(p.right for p in params),
+              "bottom": max(p.bottom for p in params), "top": min(p.top for p in params),
+              "wspace": max(p.wspace for p in params), "hspace": max(p.hspace for p in params)}
+    for fig in drafts:
+        plt.close(fig)
+    return {lang: make(lang, layout) for lang in LANGS}
+
+
+def save_in_every_language(make, stem: Path) -> dict[str, str]:
+    """:func:`in_every_language`'s figures saved as ``<stem>_<lang>.png``, each cropped to the box that holds
+    every language's drawing: the images are the same size, their axes at the same pixels (cropping each to its
+    own words moved the plot by a few pixels between the languages). {lang: file name}."""
+    import matplotlib as mpl
+    from matplotlib.transforms import Bbox
+    figs = in_every_language(make)
+    boxes = []
+    for fig in figs.values():
+        fig.set_dpi(DPI)  # the text's extent as saved
+        boxes.append(fig.get_tightbbox(fig.canvas.get_renderer()))
+    box = Bbox.union(boxes).padded(mpl.rcParams["savefig.pad_inches"])
+    return {lang: save(fig, stem.with_name(f"{stem.name}_{lang}.png"), box) for lang, fig in figs.items()}
 
 
 def not_cifar_heading(ctx: dict, lang: str) -> str:
@@ -29,11 +73,11 @@ def not_cifar_heading(ctx: dict, lang: str) -> str:
     return f"{dataset_label(ctx.get('dataset'))[lang]} · {say('not_cifar_title', lang)}" if ctx.get("kind") != "real" else ""
 
 
-def mark_not_cifar(fig, ctx: dict, lang: str):
+def mark_not_cifar(fig, ctx: dict, lang: str, layout: dict | None = None):
     """``fig`` headed with :func:`not_cifar_heading`, where it has one."""
     if heading := not_cifar_heading(ctx, lang):
         fig.suptitle(heading, fontsize=9, color="#9a3412", x=0.01, ha="left")
-        fig.tight_layout()
+        lay_out(fig, layout)
     return fig
 
 
@@ -60,7 +104,7 @@ def _group_order(done: pd.DataFrame, lang: str) -> list[str]:
     return [group(g)[lang] for g in GROUPS if g in set(done.group)]
 
 
-def figure_top1(rows: pd.DataFrame, lang: str):
+def figure_top1(rows: pd.DataFrame, lang: str, layout: dict | None = None):
     import matplotlib.pyplot as plt
     import seaborn as sns
     style()
@@ -75,7 +119,7 @@ def figure_top1(rows: pd.DataFrame, lang: str):
     ax.set(xlabel=say("ax_top1", lang), ylabel="")
     # beside the plot: inside, it covered the ends and whiskers of the longest bars
     ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left", title=say("ax_group", lang), title_fontsize=8)
-    fig.tight_layout()
+    lay_out(fig, layout)
     return fig
 
 
@@ -90,7 +134,7 @@ def _plain_minor_log_formatter(**kw):
     return PlainMinorLogFormatter(**kw)
 
 
-def figure_acc_params(rows: pd.DataFrame, lang: str):
+def figure_acc_params(rows: pd.DataFrame, lang: str, layout: dict | None = None):
     import matplotlib.pyplot as plt
     import seaborn as sns
     style()
@@ -112,7 +156,7 @@ def figure_acc_params(rows: pd.DataFrame, lang: str):
         mid = (lo * hi) ** 0.5
         ax.set_xlim(mid / 2 ** 0.5, mid * 2 ** 0.5)
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
-    fig.tight_layout()
+    lay_out(fig, layout)
     place_labels(ax, [(failure_label(r), r.params_m, r.top1) for r in done.itertuples()], markers=ax.collections[0])
     return fig
 
@@ -167,7 +211,7 @@ def one_per_group(rows: pd.DataFrame) -> list[str]:
     return list(done.sort_values("top1", ascending=False).groupby("group", sort=False).head(1).model)
 
 
-def figure_curves(recs: list[dict], models: list[str], lang: str):
+def figure_curves(recs: list[dict], models: list[str], lang: str, layout: dict | None = None):
     import matplotlib.pyplot as plt
     import seaborn as sns
     style()
@@ -188,11 +232,11 @@ def figure_curves(recs: list[dict], models: list[str], lang: str):
         ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left", ncol=1 if few else 2)
     integer_epochs(ax)
     ax.set(xlabel=say("ax_epoch", lang), ylabel=say("ax_top1", lang))
-    fig.tight_layout()
+    lay_out(fig, layout)
     return fig
 
 
-def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns: int = 4):
+def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns: int = 4, layout: dict | None = None):
     """One small panel per model (its curve in colour, every other model's in grey behind it, the same axes in
     every panel), for more models than one legend keeps apart."""
     import matplotlib.pyplot as plt
@@ -220,11 +264,11 @@ def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns
         integer_epochs(ax)
     fig.supxlabel(say("ax_epoch", lang), fontsize=10)
     fig.supylabel(say("ax_top1", lang), fontsize=10)
-    fig.tight_layout()
+    lay_out(fig, layout)
     return fig
 
 
-def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", notice: str = ""):
+def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", notice: str = "", layout: dict | None = None):
     """Top-1 per variant (or against parameters, ``x='params_m'``), each seed a dot; one panel per model when
     the study compares within each model (``base`` rows other than the first)."""
     import matplotlib.pyplot as plt
@@ -248,13 +292,13 @@ def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", no
         ax.set(ylabel=say("ax_top1", lang) if ax is axes[0][0] else "")
         ax.tick_params(axis="both", labelsize=10)
     fig.suptitle(title + (f"\n{notice}" if notice else ""), fontsize=11)
-    fig.tight_layout()
+    lay_out(fig, layout)
     for ax, labels in point_labels:
         place_labels(ax, labels)
     if x == "variant":
         fig.draw_without_rendering()  # places the tick labels, for every panel at once
         if any([_slant_if_crowded(ax) for ax in axes[0]]):
-            fig.tight_layout()  # room under the slanted labels
+            lay_out(fig, layout)  # room under the slanted labels
     return fig
 
 

@@ -14,7 +14,7 @@ from .figures import (
     figure_top1,
     mark_not_cifar,
     one_per_group,
-    save,
+    save_in_every_language,
 )
 from .findings import render_pairs, short_lists
 from .i18n import LANGS, dataset_label, fmt, join, kind_label, say
@@ -42,12 +42,15 @@ def _figures(rows: pd.DataFrame, recs: list[dict], ctx: dict, out: Path) -> dict
     if not (rows.status == "complete").any():
         return {}
     done = list(rows[rows.status == "complete"].model)
-    makers = {"fig_top1": lambda lang: figure_top1(rows, lang), "fig_params": lambda lang: figure_acc_params(rows, lang),
-              "fig_curves": lambda lang: figure_curves(recs, one_per_group(rows), lang)}
+    makers = {"fig_top1": lambda lang, layout: figure_top1(rows, lang, layout),
+              "fig_params": lambda lang, layout: figure_acc_params(rows, lang, layout),
+              "fig_curves": lambda lang, layout: figure_curves(recs, one_per_group(rows), lang, layout)}
     if len(done) > len(one_per_group(rows)):
-        makers["fig_curves_all"] = lambda lang: figure_curves_panels(recs, done, lang)
-    figs = {key: {lang: save(mark_not_cifar(make(lang), ctx, lang), out / f"{key}_{lang}.png") for lang in LANGS}
-            for key, make in makers.items()}
+        makers["fig_curves_all"] = lambda lang, layout: figure_curves_panels(recs, done, lang, layout=layout)
+
+    def marked(make):
+        return lambda lang, layout: mark_not_cifar(make(lang, layout), ctx, lang, layout)
+    figs = {key: save_in_every_language(marked(make), out / key) for key, make in makers.items()}
     record_alt(out, {files[lang]: figure_alt(key, rows, lang) for key, files in figs.items() for lang in LANGS})
     return figs
 

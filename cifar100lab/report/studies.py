@@ -10,7 +10,7 @@ import pandas as pd
 from .. import records
 from ..config_files import ConfigError
 from ..intervals import wilson
-from .figures import figure_study, not_cifar_heading, save
+from .figures import figure_study, not_cifar_heading, save_in_every_language
 from .i18n import LANGS, dataset_label, say
 from .messages import MESSAGES
 from .prose import provenance
@@ -202,12 +202,12 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     claims = claims[claims.study == study]
     # The Ablations page shows every study, one figure each; the study's own page (its notebook) shows one.
     number = [s["name"] for s in manifest["studies"]].index(study) + 1
-    standalone = {}
+    standalone, x = {}, X_COLUMN[st.get("x_axis") or "variant"]
+    save_in_every_language(lambda lang, layout: figure_study(df, st["title"].get(lang, st["name"]), lang, x,
+                                                             not_cifar_heading(ctx, lang), layout),
+                           out / f"study-{study}")
     for lang in LANGS:
         title = st["title"].get(lang, st["name"])
-        notice = not_cifar_heading(ctx, lang)
-        figure = figure_study(df, title, lang, X_COLUMN[st.get("x_axis") or "variant"], notice)
-        save(figure, out / f"study-{study}_{lang}.png")
         record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang)})
         (out / f"study-{study}_{lang}.md").write_text(study_text(st, df, ctx, claims, lang, number), encoding="utf-8")
         standalone[lang] = study_text(st, df, ctx, claims, lang, 1, titled=False)  # the page's title names it
