@@ -21,6 +21,7 @@ LONG_RECIPE = {"mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1, "auto_augmen
 def _display_outputs(show) -> list[dict]:
     """What ``show()`` displays (Markdown, images), as the display_data outputs of the notebook cell that ran it."""
     import IPython.display
+    from IPython.core.formatters import DisplayFormatter
     shown = []
     real, IPython.display.display = IPython.display.display, lambda *objs, **kw: shown.extend(objs)
     try:
@@ -28,9 +29,8 @@ def _display_outputs(show) -> list[dict]:
     finally:
         IPython.display.display = real
     return [{"output_type": "display_data", "metadata": {},
-             "data": {"text/markdown": o.data, "text/plain": "<IPython.core.display.Markdown object>"}
-             if isinstance(o, IPython.display.Markdown) else
-             {"image/png": base64.b64encode(o.data).decode(), "text/plain": "<IPython.core.display.Image object>"}}
+             "data": {"image/png": base64.b64encode(o.data).decode(), "text/plain": "<IPython.core.display.Image object>"}
+             if isinstance(o, IPython.display.Image) else DisplayFormatter().format(o)[0]}  # Markdown: MyST and HTML
             for o in shown]
 
 

@@ -285,6 +285,25 @@ def test_every_bilingual_notebook_page_links_to_its_chinese_part_and_back(mini, 
         assert headings == {"part-en": ["English"], "part-zh": ["中文"]}, (name, headings)
 
 
+def test_the_analysis_page_shows_its_notes_and_downloads_as_the_results_pages_do(mini, built_book):
+    """The executed analysis notebook's page showed the Results pages' 'Not CIFAR-100' and 'Provenance' warning and
+    note boxes as plain block quotes, and its downloads as file paths."""
+    from bs4 import BeautifulSoup
+    html = built_html(mini, built_book)
+    boxes = {}
+    for page in ("generated/analysis", "en/results", "zh/results"):
+        soup = BeautifulSoup((html / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
+        article = soup.select_one("article")
+        boxes[page] = [(" ".join(sorted(set(a["class"]) - {"admonition"})), a.select_one(".admonition-title").get_text())
+                       for a in article.select("div.admonition")]
+        downloads = [a["href"] for a in article.select("a.download")]
+        assert downloads and all((html / page).parent.joinpath(href).resolve().is_file() for href in downloads), page
+        shown = article.select(".cell_output") or [article]  # the notebook's outputs (its code names out_dir)
+        assert not any("book/generated" in o.get_text() or o.select("blockquote") for o in shown), page
+    assert boxes["en/results"][:2] == [("warning", "Not CIFAR-100"), ("note", "Provenance")]
+    assert boxes["generated/analysis"] == boxes["en/results"][:2] + boxes["zh/results"][:2]  # each part's, in its words
+
+
 def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini, built_book):
     """The real campaign's pages in one headless Chromium at 1400 px (tests/test_book_reader.py reads more pages,
     at both widths, from a fake campaign's records); screenshots of some go to test-output/ for a reader's eye."""

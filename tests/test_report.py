@@ -593,7 +593,7 @@ def test_the_analysis_and_ablation_notebooks_show_plain_markdown_with_every_figu
     out, gen = stand_in
     shown = _displayed(monkeypatch)
     display.show_campaign(out)
-    texts = [o.data for o in shown if isinstance(o, Markdown)]
+    texts = [o.data for o in shown if isinstance(o, (Markdown, display.BookMarkdown))]  # what Jupyter shows
     assert texts[0].startswith("## English\n\n> **Not CIFAR-100**\n>\n> These results were measured on **Fashion-MNIST")
     page = "\n".join(texts)
     assert ":::" not in page and "{download}" not in page and "](../" not in page and "```" not in page
@@ -610,6 +610,45 @@ def test_the_analysis_and_ablation_notebooks_show_plain_markdown_with_every_figu
     assert [Path(o.filename).name for o in shown if isinstance(o, Image)] == ["study-eca_kernel_en.png",
                                                                                "study-eca_kernel_zh.png"]
     assert any(isinstance(o, Markdown) and o.data.startswith("*Figure 1. ") for o in shown)
+
+
+def test_the_analysis_notebook_gives_the_book_the_results_pages_notes_and_download_links_and_jupyter_plain_markdown(
+        stand_in, monkeypatch):
+    """The analysis page showed the 'Not CIFAR-100' and 'Provenance' notes as plain quotes where the Results pages
+    show them as warning and note boxes, and its downloads as file paths: the notebook's one Markdown output was
+    the plain form Jupyter needs, and the book rendered that."""
+    from IPython.core.formatters import DisplayFormatter
+
+    from cifar100lab.report import display
+    out, gen = stand_in
+    shown = _displayed(monkeypatch)
+    display.show_campaign(out)
+    english = DisplayFormatter().format(shown[0])[0]  # the notebook's output, as IPython writes it
+    book, jupyter = english["text/markdown"], english["text/html"]
+    # the book (myst-nb, Markdown above HTML): the Results page's own MyST, up to its first figure
+    heading = "## English\n\n"
+    assert book.startswith(heading + ":::{admonition} Not CIFAR-100\n:class: warning\n")
+    assert ":::{admonition} Provenance\n:class: note\n" in book and "{figure}" not in book
+    assert (gen / "results_en.md").read_text().startswith(book[len(heading):])
+    assert "{download}`table1.csv <../generated/table1.csv>`" in book
+    # Jupyter (HTML above Markdown): the plain form, the notes as quotes and the downloads as where they are
+    assert "<blockquote>\n<p><strong>Not CIFAR-100</strong></p>" in jupyter and ":::" not in jupyter
+    assert f"<code>{(gen / 'table1.csv').as_posix()}</code>" in jupyter and "{download}" not in jupyter
+    assert english["text/plain"] == shown[0].data and "<table>" in jupyter
+    chinese = next(DisplayFormatter().format(o)[0] for o in shown if isinstance(o, display.BookMarkdown)
+                   and o.data.startswith("## 中文"))
+    assert chinese["text/markdown"].startswith("## 中文\n\n:::{admonition} 不是 CIFAR-100\n:class: warning\n")
+
+
+def test_without_markdown_it_a_notebook_shows_its_plain_markdown_in_jupyter_and_the_book_alike(monkeypatch):
+    """A training server without the book extra has no Markdown-to-HTML renderer: the output is the plain
+    Markdown, which Jupyter reads as before (raw MyST would read as ':::{admonition}' there)."""
+    import sys
+
+    from cifar100lab.report import display
+    monkeypatch.setitem(sys.modules, "markdown_it", None)  # its import fails
+    part = display.BookMarkdown("> **Provenance**", ":::{admonition} Provenance\n:class: note\n:::")
+    assert part._repr_mimebundle_() == {"text/markdown": "> **Provenance**", "text/plain": "> **Provenance**"}
 
 
 def test_a_study_page_of_its_own_numbers_its_one_figure_1_while_the_ablations_page_keeps_its_number(
@@ -642,8 +681,8 @@ def test_a_study_page_serves_both_languages_each_under_its_name_with_its_own_fig
     result = report.write_study_report("mini", "eca_kernel", tmp_path / "runs", tmp_path / "gen")
     shown = _displayed(monkeypatch)
     display.show_study(result)
-    parts = [o.data if isinstance(o, Markdown) else Path(o.filename).name for o in shown
-             if isinstance(o, (Markdown, Image))]
+    parts = [Path(o.filename).name if isinstance(o, Image) else o.data for o in shown
+             if isinstance(o, (Markdown, display.BookMarkdown, Image))]
     # each language's text, then its figure and the figure's caption, in that language
     assert len(parts) == 6 and parts[1:3] == ["study-eca_kernel_en.png", parts[2]] and parts[4] == "study-eca_kernel_zh.png"
     english, chinese = parts[0] + parts[2], parts[3] + parts[5]

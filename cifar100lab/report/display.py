@@ -118,8 +118,8 @@ def show_evaluation(result: dict) -> None:
     _show_table(evaluation_summary(result), result.get("dataset") or {})
 
 
-# The book's MyST, as plain Markdown renders it: a notebook shows a fragment in Jupyter, where MyST's directives
-# and roles would read as raw text, as well as in the book.
+# The book's MyST, as plain Markdown renders it: for Jupyter, where MyST's directives and roles would read as raw
+# text (the book renders a notebook's fragment from its MyST: BookMarkdown).
 _FENCE = re.compile(r"^(:::|```)\{(\w+)\}\s*(.*)$")
 _ROLE = re.compile(r"\{(\w+)\}`([^`<]*?)\s*(?:<[^>]*>)?`")
 _RELATIVE_LINK = re.compile(r"\[([^\]]+)\]\((?!https?:|mailto:)[^)]*\)")  # a book page's: no target in Jupyter
@@ -131,21 +131,23 @@ def _inline(text: str, folder: Path) -> str:
     return _RELATIVE_LINK.sub(r"\1", text)
 
 
-def notebook_parts(text: str, folder: Path) -> list[tuple[str, str] | tuple[str, Path, str]]:
-    """A generated fragment as ("markdown", text) and ("figure", image path, caption) parts in page order: an
-    admonition becomes a quote under its title, a figure its image with its caption, a role its text, a link to
-    a book page its words."""
-    parts, lines, block = [], [], None  # block: (kind, title, body lines) while inside a directive
+def notebook_parts(text: str, folder: Path) -> list[tuple[str, str, str] | tuple[str, Path, str]]:
+    """A generated fragment as ("markdown", plain text, MyST) and ("figure", image path, caption) parts in page
+    order. The plain text is the part as plain Markdown renders it: an admonition becomes a quote under its title,
+    a figure its image with its caption, a role its text, a link to a book page its words. The MyST is the part as
+    the fragment wrote it (its figures are parts of their own)."""
+    parts, lines, source, block = [], [], [], None  # block: (kind, title, body lines, its start in source)
     for line in text.splitlines():
+        source.append(line)
         fence = _FENCE.match(line)
         if block is None and fence:
-            block = (fence[2], fence[3].strip(), [])
+            block = (fence[2], fence[3].strip(), [], len(source) - 1)
         elif block is not None and line.strip() in (":::", "```"):
-            kind, title, body = block
+            kind, title, body, start = block
             body = [b for b in body if not re.match(r"^:[\w-]+:", b)]  # the directive's options
             if kind == "figure":
-                parts.append(("markdown", "\n".join(lines)))
-                lines = []
+                parts.append(("markdown", "\n".join(lines), "\n".join(source[:start])))
+                lines, source = [], []
                 parts.append(("figure", folder / Path(title).name, _inline(" ".join(b for b in body if b.strip()), folder)))
             elif kind == "div":
                 lines += [_inline(b, folder) for b in body]
@@ -156,18 +158,36 @@ def notebook_parts(text: str, folder: Path) -> list[tuple[str, str] | tuple[str,
             block[2].append(line)
         else:
             lines.append(_inline(line, folder))
-    parts.append(("markdown", "\n".join(lines)))
+    parts.append(("markdown", "\n".join(lines), "\n".join(source)))
     return [p for p in parts if p[0] == "figure" or p[1].strip()]
 
 
+class BookMarkdown:
+    """A fragment's part (:func:`notebook_parts`) as each reader of a notebook shows it: the book (myst-nb, which
+    ranks Markdown above HTML: ``nb_mime_priority_overrides`` in ``_config.yml``) renders its MyST, so its notes are
+    the Results pages' admonitions and its downloads links; Jupyter, which shows HTML before Markdown, shows the
+    plain Markdown (``data``) as HTML. Without markdown-it (no book extra), the plain Markdown for both."""
+
+    def __init__(self, plain: str, myst: str):
+        self.data, self.myst = plain, myst
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        try:
+            from markdown_it import MarkdownIt
+        except ImportError:
+            return {"text/markdown": self.data, "text/plain": self.data}
+        return {"text/markdown": self.myst, "text/html": MarkdownIt("commonmark").enable("table").render(self.data),
+                "text/plain": self.data}
+
+
 def show_text(text: str, folder: Path) -> list[str]:
-    """Markdown in a generated fragment's form, rendered with its figures in ``folder`` (:func:`notebook_parts`);
-    the figures' names."""
+    """Markdown in a generated fragment's form, rendered with its figures in ``folder`` (:func:`notebook_parts`,
+    :class:`BookMarkdown`); the figures' names."""
     from IPython.display import Image, Markdown, display
     shown = []
     for part in notebook_parts(text, Path(folder)):
         if part[0] == "markdown":
-            display(Markdown(part[1]))
+            display(BookMarkdown(part[1], part[2]))
         elif part[1].exists():
             display(Image(filename=str(part[1])))
             display(Markdown(f"*{part[2]}*"))
