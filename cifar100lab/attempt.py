@@ -7,9 +7,8 @@ import contextlib
 from pathlib import Path
 
 from . import locks, records
-from .checkpoint import CheckpointWriter, overlaps_training
+from .checkpoint import CheckpointWriter, overlaps_training, resumes_from_checkpoint
 from .config import ConfigError, RunPlan, field_changes, fingerprint
-from .learner import resumes_from_checkpoint
 from .models import missing_weights
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import records
-from .config import ConfigError, field_changes, fingerprint
+from .config import ConfigError, RunPlan, field_changes, fingerprint
 from .run_listing import listed_run_hint
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "epoch", "best", "history")
@@ -111,6 +111,13 @@ def load_weights(model: torch.nn.Module, state: dict, source, name: str) -> torc
                               f"use the run's own checkpoint or export it again")
     model.load_state_dict(state)
     return model
+
+
+def resumes_from_checkpoint(plan: RunPlan) -> bool:
+    """Whether the run continues from the checkpoint in its folder (it resumes, or refuses to: never starts over),
+    which holds every weight of its network: a fine-tune's pretrained weights are then neither read nor needed, so
+    one resumed on a machine without them (offline, the weights file moved) goes on rather than being skipped."""
+    return plan.config.resume and (Path(plan.config.run_dir) / records.CHECKPOINT).is_file()
 
 
 def load_checkpoint(run_dir: Path, config: dict) -> dict | None:

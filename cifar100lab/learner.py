@@ -7,13 +7,12 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
-from . import distill, recipes, records
+from . import distill, recipes
 from .accelerator import cpu_depthwise_in_fp32
 from .config import ConfigError, RunPlan
 from .data import normalizer
@@ -21,7 +20,7 @@ from .models import PretrainedWeightsUnavailable, classifier_name, create_model,
 from .seeds import seeded
 from .step_graph import StepGraph, attach_graph, device_conflict, plain_lrs
 
-__all__ = ["Frozen", "Learner", "build_learner", "build_model", "check_pretrained_weights", "resumes_from_checkpoint"]
+__all__ = ["Frozen", "Learner", "build_learner", "build_model", "check_pretrained_weights"]
 
 
 class Frozen:
@@ -151,13 +150,6 @@ def zero_missing_momentum(optimizer) -> None:
                     s["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
-def resumes_from_checkpoint(plan: RunPlan) -> bool:
-    """Whether the run continues from the checkpoint in its folder (it resumes, or refuses to: never starts over),
-    which holds every weight of its network: a fine-tune's pretrained weights are then neither read nor needed, so
-    one resumed on a machine without them (offline, the weights file moved) goes on rather than being skipped."""
-    return plan.config.resume and (Path(plan.config.run_dir) / records.CHECKPOINT).is_file()
-
-
 def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:
     """The plan's network; ``weights=False`` skips pretrained weights (they come from a checkpoint, or speed
     is all that is measured)."""
@@ -172,8 +164,9 @@ def check_pretrained_weights(plan: RunPlan) -> None:
     """A ConfigError, before any work, when the plan's local weights are there but cannot be loaded into its network
     (a truncated or damaged file, another architecture's tensors): the run would read its data first and then fail
     with timm's traceback. Weights that are not there are left to the run, which is skipped for want of them; hub
-    weights are timm's own for the network; a run that resumes takes every weight from its checkpoint."""
-    if plan.pretrained in (None, "hub") or resumes_from_checkpoint(plan):
+    weights are timm's own for the network. A run that resumes takes every weight from its checkpoint: its caller
+    does not ask (train.preflight)."""
+    if plan.pretrained in (None, "hub"):
         return
     try:
         path = weights_file(plan.model.pretrained_source, plan.pretrained)

@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from . import distill, records
 from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
 from .attempt import RunState, drop_unused_folder, hold_training_lock, previous_result, weights_unavailable
-from .checkpoint import checkpoint_due, load_checkpoint, write_metrics
+from .checkpoint import checkpoint_due, load_checkpoint, resumes_from_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
-from .learner import Learner, build_learner, build_model, check_pretrained_weights, resumes_from_checkpoint
+from .learner import Learner, build_learner, build_model, check_pretrained_weights
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
 from .progress import Progress, not_cifar_notice
 from .seeds import dropout_seed, mix_seed, seed_everything
@@ -93,7 +93,8 @@ def preflight(plan: RunPlan, processes: int | None = None) -> dict | None:
         if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
             print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
         return done
-    check_pretrained_weights(plan)  # local weights that are there but do not load: one line, before the data is read
+    if not resumes_from_checkpoint(plan):  # a resumed run's weights are its checkpoint's
+        check_pretrained_weights(plan)  # local weights there that do not load: one line, before the data is read
     distill.check_teacher(plan)
     return None
 
