@@ -335,6 +335,10 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
         raise ConfigError(str(e)) from None
     if size_asked and (why := forward_problem(network, input_size)):
         works = [size for size in PROBE_SIZES if runs_at(model, options, size, network)]
+        if options and not works:  # no size helps: its forward pass cannot take the options (depth 0, say)
+            given, defaults = (", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, model_entry(model).options))
+            raise ConfigError(f"{why}, in its forward pass at every img_size tried (model {model!r} with {given}; "
+                              f"its options and their defaults: {defaults})")
         raise ConfigError(f"{model} cannot run on {input_size}×{input_size} images ({why}); img_size it runs at: "
                           f"{', '.join(map(str, works)) or 'none'} (of {', '.join(map(str, PROBE_SIZES))} tried)")
     if layer_groups and not hasattr(network, "group_matcher"):
@@ -353,8 +357,8 @@ def forward_problem(network, input_size: int) -> str | None:
             network.eval()(torch.empty(1, 3, input_size, input_size, device="meta"))
     except NotImplementedError:  # an operation the meta device lacks says nothing about the size
         return None
-    except (RuntimeError, AssertionError, ValueError) as e:
-        return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    except Exception as e:  # a model file's forward may fail any way (an empty list indexed, a division by zero)
+        return f"{type(e).__name__}{': ' + str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     return None
 
 
@@ -366,7 +370,7 @@ def runs_at(model: str, options: dict, input_size: int, built) -> bool:
         try:
             with torch.device("meta"):
                 built = create_model(model, num_classes=10, img_size=input_size, **options)
-        except (KeyError, ValueError, TypeError):
+        except Exception:  # whatever a network built for this size raises: not a size it runs at
             return False
     return forward_problem(built, input_size) is None
 

@@ -152,6 +152,49 @@ def test_a_grad_cam_layer_that_is_not_in_the_network_is_refused_before_any_run(m
     assert models.create_model("resnet_20").get_submodule(models.model_entry("resnet_20").cam_layer) is not None
 
 
+FORWARD_PROBE = PROBE_HEAD + '''
+class ProbeNet(nn.Module):
+    def __init__(self, num_classes, depth):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(3, 3, 3, padding=1) for _ in range(depth))
+        self.head = nn.Linear(3 * 32 * 32, num_classes)  # the maps flattened: 32×32 only
+
+    def forward(self, x):
+        x = self.convs[0](x)  # depth=0: an empty list indexed
+        for conv in self.convs[1:]:
+            x = conv(x)
+        return self.head(x.flatten(1))
+
+
+@register_model("probe_forward_net", family="probe", group="basic ResNet", source="own", paper="a test",
+                recipe="resnet_sgd")
+def build_probe(num_classes=100, depth=2, img_size=32):
+    assert img_size % 16 == 0, "img_size must be a multiple of 16"  # of the sizes the check tries, 24 fails here
+    return ProbeNet(num_classes, depth)
+'''
+
+
+def test_a_forward_pass_that_fails_in_any_way_is_one_error_line_before_any_run(models_folder, tmp_path, capfd):
+    """Only a RuntimeError, AssertionError or ValueError of the check's forward pass was caught, and of a build at
+    each size it tries for the line, a KeyError, ValueError or TypeError: `train --set options.depth=0` on a model
+    whose forward indexes its (empty) list of layers was an IndexError traceback, and img_size 48 on one whose
+    builder asserts a multiple of 16 an AssertionError traceback from the try at 24 px."""
+    from conftest import run_cli
+    (models_folder / "probe_forward.py").write_text(FORWARD_PROBE)
+    models.import_families()
+    assert resolve({"model": "probe_forward_net", "options": {"depth": 1}, "dataset": "synthetic"})
+    with pytest.raises(ConfigError, match=r"^probe_forward_net cannot run on 48×48 images \(RuntimeError: .*\); "
+                                          r"img_size it runs at: 32 \(of 16, 24, 32, 48, 64, 96, 128, 224 tried\)$"):
+        resolve({"model": "probe_forward_net", "img_size": 48, "dataset": "synthetic"})
+    says = ("IndexError: index 0 is out of range, in its forward pass at every img_size tried (model "
+            "'probe_forward_net' with depth=0; its options and their defaults: depth=2)")
+    with pytest.raises(ConfigError, match=f"^{re.escape(says)}$"):
+        resolve({"model": "probe_forward_net", "options": {"depth": 0}, "dataset": "synthetic"})
+    train = run_cli(capfd, "train", "--set", "model=probe_forward_net", "--set", "options.depth=0", "--set",
+                    "dataset=synthetic", "--set", f"run_dir={tmp_path / 'run'}")
+    assert (train.returncode, train.stderr) == (2, f"error: {says}\n") and not (tmp_path / "run").exists()
+
+
 def _plugin(site, module: str, source: str, group: str = "cifar100lab.models") -> None:
     """An installed distribution in ``site`` whose ``group`` entry point names ``module``."""
     (site / f"{module}.py").write_text(source)
