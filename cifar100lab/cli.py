@@ -221,7 +221,16 @@ def cmd_book(a) -> int:
 
 
 def cmd_models(a) -> int:
-    from .model_catalog import models_listing
+    from .model_catalog import models_listing, stale_note
+    # The models import no recipes, so a recipe a model file mistypes is looked for wherever they are counted: a
+    # cache that holds was counted from these model files, and --update-cache writes none while one names no recipe.
+    if a.measure or a.update_cache or stale_note():
+        from .config import registration_problems
+        from .config_files import ConfigError
+        if (problems := registration_problems()) and a.update_cache:
+            raise ConfigError(f"{'; '.join(problems)}; fix it, then count again (the cache is left as it was)")
+        for problem in problems:
+            print(f"models: {problem}; a run of it with its own recipe is refused until it names one", file=sys.stderr)
     print(models_listing(a.format, measure=a.measure, update_cache=a.update_cache))
     return 0
 

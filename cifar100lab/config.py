@@ -192,7 +192,7 @@ def resolve(config: "TrainConfig | dict | RunPlan", stored: bool = False) -> Run
     if pretrained and not entry.pretrainable:
         raise ConfigError(f"model {cfg.model!r} has no pretrained weights; use pretrained: off")
     try:
-        recipe_name = cfg.recipe or entry.default_recipe(pretrained)
+        recipe_name = cfg.recipe or recipes.registered_recipe(entry, pretrained)
         recipe = recipes.build_recipe(recipe_name, cfg.overrides, idle_ok=stored)
         input_size = resolve_input_size(cfg.model, pretrained, cfg.img_size)
     except ValueError as e:
@@ -207,6 +207,12 @@ def resolve(config: "TrainConfig | dict | RunPlan", stored: bool = False) -> Run
     data_mod.check_sizes(cfg, dataset, stored)  # subsets, validation split and batch against the data's sizes
     mean, std = entry.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
     return RunPlan(cfg, entry, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std))
+
+
+def registration_problems() -> list[str]:
+    """A line for each registered model whose register_model names a recipe that is not one, naming its file."""
+    from .models import model_names
+    return [why for name in model_names() if (why := recipes.registration_problem(model_entry(name)))]
 
 
 def run_folder(cfg: TrainConfig) -> TrainConfig:

@@ -13,13 +13,14 @@ its first ``freeze_epochs``, and layer-wise lr decay (``timm.optim.param_groups_
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
 
-from .config_files import with_guesses
+from .config_files import did_you_mean, with_guesses
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,37 @@ def from_defaults_note(defaults: dict, extra: dict | None, error: Exception) -> 
     keys = [k for k in defaults.get("overrides") or {} if k not in own and _idle(k) in str(error)]
     return (f" ({', '.join(keys)}: from defaults.overrides, which reach every model; to keep it for the others, "
             f"set it on their model entries instead: {{model: NAME, overrides: {{...}}}})") if keys else ""
+
+
+def registered_recipe(entry, pretrained: str | None) -> str:
+    """The recipe a run of the model ``entry`` (a models.ModelEntry) uses unless told; a ValueError naming the model
+    and its file when its register_model names one that is not a recipe."""
+    if why := registration_problem(entry):
+        raise ValueError(why)
+    return entry.default_recipe(pretrained)
+
+
+def registration_problem(entry) -> str | None:
+    """What is wrong with the recipes a model's ``register_model`` names (``entry``: its models.ModelEntry), or
+    None. The models import no recipes, so a mistyped name there is found here: when a run of the model is planned
+    with its own recipe (:func:`registered_recipe`), and when the models are counted."""
+    named = {"recipe": entry.recipe, "scratch_recipe": entry.scratch_recipe}
+    bad = [f"{key}={name!r}{did_you_mean(name, RECIPES)}" for key, name in named.items()
+           if name is not None and name not in RECIPES]
+    if not bad:
+        return None
+    return (f"model {entry.name!r}: its register_model ({registered_at(entry.builder)}) names {' and '.join(bad)}, "
+            f"{'which is not a recipe' if len(bad) == 1 else 'which are not recipes'}; valid recipes: "
+            f"{', '.join(RECIPES)}")
+
+
+def registered_at(builder) -> str:
+    """Where a model builder's ``register_model`` is written: 'FILE, line N' (its decorator's line), else its module."""
+    try:
+        return f"{inspect.getsourcefile(builder)}, line {inspect.getsourcelines(builder)[1]}"
+    except (OSError, TypeError):  # a builder made at run time, or not a function
+        return f"module {getattr(builder, '__module__', '?')}"
+
 
 def build_recipe(name: str, overrides: dict[str, Any] | None = None, idle_ok: bool = False) -> Recipe:
     """The named recipe with ``overrides`` applied; unknown names, keys or values fail here, naming the key, and so

@@ -195,6 +195,49 @@ def test_a_forward_pass_that_fails_in_any_way_is_one_error_line_before_any_run(m
     assert (train.returncode, train.stderr) == (2, f"error: {says}\n") and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("source, named", [
+    (_probe_file().replace('recipe="resnet_sgd"', 'recipe="resnet_sgdd"'),
+     "recipe='resnet_sgdd' (did you mean resnet_sgd?), which is not a recipe"),
+    (_probe_file(', scratch_recipe="cifar_resnett"'), "scratch_recipe='cifar_resnett', which is not a recipe"),
+])
+def test_a_recipe_a_model_file_mistypes_is_named_with_the_model_and_its_file_when_run_and_listed(
+        models_folder, tmp_path, monkeypatch, capfd, source, named):
+    """register_model(..., recipe="resnet_sgdd") was found only when a run was planned, as "unknown recipe
+    'resnet_sgdd'; valid: ...", naming neither the model nor the file it came from, and the models listing
+    listed it without a word."""
+    from conftest import run_cli
+
+    from cifar100lab import model_catalog
+    from cifar100lab.models import _registry
+    (models_folder / "probe_recipe.py").write_text(source)
+    models.import_families()
+    says = (f"model 'probe_broken_net': its register_model ({models_folder / 'probe_recipe.py'}, line 4) names "
+            f"{named}; valid recipes: resnet_sgd, ghostnet_sgd, ")
+    with pytest.raises(ConfigError, match=f"^{re.escape(says)}"):
+        resolve({"model": "probe_broken_net", "dataset": "synthetic"})
+    assert resolve({"model": "probe_broken_net", "recipe": "resnet_sgd", "dataset": "synthetic"})  # one it names
+    train = run_cli(capfd, "train", "--set", "model=probe_broken_net", "--set", "dataset=synthetic", "--set",
+                    f"run_dir={tmp_path / 'run'}")
+    assert train.returncode == 2 and train.stderr.startswith(f"error: {says}") and train.stderr.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+    # The listing counts now (this test's registry: one model beside it) and says so; the counts are not cached.
+    cache = tmp_path / "models.json"
+    monkeypatch.setattr(model_catalog, "CATALOG", cache)
+    monkeypatch.setattr(_registry, "MODEL_REGISTRY", {name: entry for name, entry in models.MODEL_REGISTRY.items()
+                                                      if name in ("resnet_20", "probe_broken_net")})
+    listing = run_cli(capfd, "models")
+    assert listing.returncode == 0 and "probe_broken_net" in listing.stdout
+    assert listing.stderr.startswith(f"models: {says}") and listing.stderr.count("\n") == 2  # and "counted now"
+    assert "; a run of it with its own recipe is refused until it names one\n" in listing.stderr
+    update = run_cli(capfd, "models", "--update-cache")
+    assert update.returncode == 2 and update.stderr.startswith(f"error: {says}") and not cache.exists()
+    assert update.stderr.endswith("; fix it, then count again (the cache is left as it was)\n")
+    (models_folder / "probe_recipe.py").write_text(_probe_file())  # fixed, and read again as a new process would
+    del sys.modules["cifar100lab.models.probe_recipe"], _registry.MODEL_REGISTRY["probe_broken_net"]
+    models.import_families()
+    assert run_cli(capfd, "models", "--update-cache").returncode == 0 and "probe_broken_net" in cache.read_text()
+
+
 def _plugin(site, module: str, source: str, group: str = "cifar100lab.models") -> None:
     """An installed distribution in ``site`` whose ``group`` entry point names ``module``."""
     (site / f"{module}.py").write_text(source)
