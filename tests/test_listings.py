@@ -51,12 +51,15 @@ def test_model_catalog_counts_equal_counts_made_now():
     assert measure_catalog() == read_catalog(), REGENERATE
 
 
-TINY_CNN = """from torch import nn
+# The model file a test adds, under a name no one would give a model of their own: a tiny_cnn of one's own in
+# cifar100lab/models/, cached as the README says, made the listing test below fail when the test's was tiny_cnn too.
+PROBE_MODEL = "_listing_probe_cnn"
+PROBE_FILE = f"""from torch import nn
 from cifar100lab.models import register_model
 
 
-@register_model("tiny_cnn", family="tiny", group="basic ResNet", source="own", paper="-", recipe="resnet_sgd")
-def tiny_cnn(num_classes: int = 100, width: int = 8):
+@register_model("{PROBE_MODEL}", family="probe", group="basic ResNet", source="own", paper="-", recipe="resnet_sgd")
+def build_listing_probe(num_classes: int = 100, width: int = 8):
     return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                          nn.Linear(width, num_classes))
 """
@@ -68,25 +71,25 @@ def test_a_model_file_added_is_listed_at_once_and_update_cache_writes_its_counts
     from cifar100lab.report.models_page import models_table
     models_dir, cache = tmp_path / "models", tmp_path / "models.json"
     shutil.copytree(model_catalog.MODELS_DIR, models_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    (models_dir / "tiny_cnn.py").write_text(TINY_CNN)
+    (models_dir / "listing_probe_cnn.py").write_text(PROBE_FILE)
     shutil.copy(model_catalog.CATALOG, cache)
     monkeypatch.setattr(model_catalog, "MODELS_DIR", models_dir)
     monkeypatch.setattr(model_catalog, "CATALOG", cache)
     # This test's registry: two models and the new one (counting all of them, twice, took most of its time).
     kept = {name: entry for name, entry in _registry.MODEL_REGISTRY.items() if name in ("resnet_20", "ghostnet_100")}
     monkeypatch.setattr(_registry, "MODEL_REGISTRY", kept)
-    spec = importlib.util.spec_from_file_location("tiny_cnn_family", models_dir / "tiny_cnn.py")
+    spec = importlib.util.spec_from_file_location("listing_probe_cnn", models_dir / "listing_probe_cnn.py")
     spec.loader.exec_module(importlib.util.module_from_spec(spec))  # as importing cifar100lab.models imports it
 
     first = run_cli(capfd, "models")
-    assert first.returncode == 0 and "tiny_cnn" in first.stdout
+    assert first.returncode == 0 and PROBE_MODEL in first.stdout
     assert "counted now" in first.stderr and "models --update-cache" in first.stderr
-    assert "tiny_cnn" not in {r["model"] for r in read_catalog(cache)}  # a listing writes nothing
+    assert PROBE_MODEL not in {r["model"] for r in read_catalog(cache)}  # a listing writes nothing
     assert run_cli(capfd, "models", "--update-cache").returncode == 0
     assert json.loads(cache.read_text())["fingerprint"] == registry_fingerprint()
     again = run_cli(capfd, "models")
     assert again.stdout == first.stdout and again.stderr == ""  # read from the cache it wrote
-    assert "tiny_cnn" in set(models_table().model)
+    assert PROBE_MODEL in set(models_table().model)
 
 
 def test_models_listing_formats_for_other_tools(capfd):
@@ -216,7 +219,7 @@ def test_a_campaign_says_when_the_model_counts_are_not_cached(tmp_path, monkeypa
     assert held.returncode == 0 and "update-cache" not in held.stderr
     models_dir = tmp_path / "models"
     shutil.copytree(model_catalog.MODELS_DIR, models_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    (models_dir / "tiny_cnn.py").write_text(TINY_CNN)  # the file alone: its model need not be imported here
+    (models_dir / "listing_probe_cnn.py").write_text(PROBE_FILE)  # the file alone: its model need not be imported here
     monkeypatch.setattr(model_catalog, "MODELS_DIR", models_dir)
     stale = run_cli(capfd, *args)
     assert stale.returncode == 0 and stale.stdout == held.stdout
