@@ -27,7 +27,16 @@ from . import data as data_mod
 from . import recipes
 from .config_files import ConfigError, check_notebook_parameters, parse_yaml, refuse_unknown_keys
 from .executor_choices import EXECUTOR_KINDS
-from .models import ModelEntry, check_options, create_model, model_entry, resolve_input_size, shaped_by_input_size
+from .models import (
+    PROBE_SIZES,
+    ModelEntry,
+    check_options,
+    create_model,
+    forward_problem,
+    model_entry,
+    resolve_input_size,
+    runs_at,
+)
 from .models.timm_backed import pretrained_source
 from .optuna_parts import PRUNERS
 
@@ -319,7 +328,6 @@ def check_schedule(cfg: TrainConfig, recipe: recipes.Recipe) -> None:
 
 
 _CHECKED_NETWORKS: set = set()
-PROBE_SIZES = (16, 24, 32, 48, 64, 96, 128, 224)  # named when a network cannot take the asked input size
 
 
 def check_network(model: str, options: dict, input_size: int, layer_groups: bool = False,
@@ -351,34 +359,6 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
         raise ConfigError(f"layer_decay needs a network that groups its layers (timm's group_matcher); {model} "
                           f"does not. It works with timm's models and the CIFAR ResNets, ConvNeXt-T and MLP-Mixer")
     _CHECKED_NETWORKS.add(key)
-
-
-def forward_problem(network, input_size: int) -> str | None:
-    """Why ``network`` (on the meta device) cannot take one image of ``input_size``, or None. Building it checks
-    the options, not the size: a fixed patch grid, or a kernel larger than the last feature map, only fails in
-    the forward pass, which on the meta device costs no memory and no arithmetic."""
-    import torch
-    try:
-        with torch.no_grad():
-            network.eval()(torch.empty(1, 3, input_size, input_size, device="meta"))
-    except NotImplementedError:  # an operation the meta device lacks says nothing about the size
-        return None
-    except Exception as e:  # a model file's forward may fail any way (an empty list indexed, a division by zero)
-        return f"{type(e).__name__}{': ' + str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-    return None
-
-
-def runs_at(model: str, options: dict, input_size: int, built) -> bool:
-    """Whether ``model`` runs on ``input_size``; ``built`` (on the meta device) serves unless the network is
-    built for its input size."""
-    import torch
-    if shaped_by_input_size(model):
-        try:
-            with torch.device("meta"):
-                built = create_model(model, num_classes=10, img_size=input_size, **options)
-        except Exception:  # whatever a network built for this size raises: not a size it runs at
-            return False
-    return forward_problem(built, input_size) is None
 
 
 # --- where a campaign's runs execute --------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Extending the benchmark without editing a list: a model is one file (or a plugin package's entry point), a
 campaign's model set says what it means, and a dataset is a registry entry, a plugin or a folder of images."""
+import dataclasses
 import re
 import sys
 
@@ -193,6 +194,36 @@ def test_a_forward_pass_that_fails_in_any_way_is_one_error_line_before_any_run(m
     train = run_cli(capfd, "train", "--set", "model=probe_forward_net", "--set", "options.depth=0", "--set",
                     "dataset=synthetic", "--set", f"run_dir={tmp_path / 'run'}")
     assert (train.returncode, train.stderr) == (2, f"error: {says}\n") and not (tmp_path / "run").exists()
+
+
+def test_a_builder_that_fails_at_the_img_size_asked_is_one_line_naming_the_size_and_the_sizes_it_runs_at(
+        models_folder, tmp_path, capfd):
+    """img_size 40 on a model whose builder asserts a multiple of 16 was an AssertionError traceback from `train`
+    (the build's error was raised as is where no options were given), and with options the line blamed them
+    ('... (model 'probe_forward_net' with depth=1; its options and their defaults: depth=2)')."""
+    from conftest import run_cli
+    (models_folder / "probe_forward.py").write_text(FORWARD_PROBE)
+    models.import_families()
+    tried = "(of 16, 24, 32, 48, 64, 96, 128, 224 tried)"
+    says = ("probe_forward_net cannot be built for 40×40 images (AssertionError: img_size must be a multiple of 16); "
+            f"img_size it runs at: 32 {tried}")
+    with pytest.raises(ConfigError, match=f"^{re.escape(says)}$"):
+        resolve({"model": "probe_forward_net", "img_size": 40, "dataset": "synthetic"})
+    train = run_cli(capfd, "train", "--set", "model=probe_forward_net", "--set", "img_size=40", "--set",
+                    "dataset=synthetic", "--set", f"run_dir={tmp_path / 'run'}")
+    assert (train.returncode, train.stderr) == (2, f"error: {says}\n") and not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="^" + re.escape(says.replace("_net cannot", "_net with depth=1 cannot"))):
+        resolve({"model": "probe_forward_net", "img_size": 40, "options": {"depth": 1}, "dataset": "synthetic"})
+    # options no size runs with: they are the cause, and the line names the size asked too
+    with pytest.raises(ConfigError, match=re.escape("multiple of 16 (model 'probe_forward_net' with depth=0 at img_size "
+                                                    "40; with these options it runs at no img_size tried (16, 24, ")):
+        resolve({"model": "probe_forward_net", "img_size": 40, "options": {"depth": 0}, "dataset": "synthetic"})
+    # the model's own size and defaults: a builder failing there is the model file's bug, raised as it is
+    entry = models.MODEL_REGISTRY["probe_forward_net"]
+    models.MODEL_REGISTRY["probe_forward_net"] = dataclasses.replace(entry, builder=lambda num_classes=100, depth=2,
+                                                                     img_size=32: [][0])
+    with pytest.raises(IndexError):
+        models.create_model("probe_forward_net", img_size=32)
 
 
 @pytest.mark.parametrize("source, named", [

@@ -18,6 +18,7 @@ from ._registry import (
     BROKEN_FILES,
     GROUPS,
     MODEL_REGISTRY,
+    PROBE_SIZES,
     STUDY_MODELS,
     TRAINING_FLOPS_PER_FORWARD,
     ModelEntry,
@@ -29,11 +30,13 @@ from ._registry import (
     count_flops,
     count_params,
     create_model,
+    forward_problem,
     model_entry,
     model_names,
     model_set,
     register_model,
     resolve_input_size,
+    runs_at,
     shaped_by_input_size,
 )
 from .timm_backed import hub_weights_unreachable, missing_weights, probe_hub_once, weights_file
@@ -83,10 +86,9 @@ def load_plugins() -> None:
 import_families()
 load_plugins()
 
-__all__ = ["BROKEN_FILES", "GROUPS", "MODEL_REGISTRY", "PLUGIN_GROUP", "STUDY_MODELS", "TRAINING_FLOPS_PER_FORWARD",
-           "ModelEntry", "PretrainedWeightsUnavailable", "RegistrationError", "UnknownModelError", "check_options",
-           "classifier_name", "count_flops",
-           "count_params", "create_model", "hub_weights_unreachable", "import_families", "load_plugins", "missing_weights",
-           "probe_hub_once", "model_entry",
-           "model_names", "model_set", "register_model", "resolve_input_size", "shaped_by_input_size",
-           "weights_file"]
+__all__ = ["BROKEN_FILES", "GROUPS", "MODEL_REGISTRY", "PLUGIN_GROUP", "PROBE_SIZES", "STUDY_MODELS",
+           "TRAINING_FLOPS_PER_FORWARD", "ModelEntry", "PretrainedWeightsUnavailable", "RegistrationError",
+           "UnknownModelError", "check_options", "classifier_name", "count_flops", "count_params", "create_model",
+           "forward_problem", "hub_weights_unreachable", "import_families", "load_plugins", "missing_weights",
+           "probe_hub_once", "model_entry", "model_names", "model_set", "register_model", "resolve_input_size",
+           "runs_at", "shaped_by_input_size", "weights_file"]

@@ -214,24 +214,74 @@ def create_model(name: str, num_classes: int = 100, pretrained: str | Path | Non
     check_options(name, options)
     if pretrained in (None, "", "off", False):
         pretrained = None
-    kwargs: dict[str, Any] = dict(num_classes=num_classes, **options)
-    if pretrained is not None:
-        if not entry.pretrainable:
-            raise ValueError(f"model {name!r} has no pretrained weights; use pretrained=off")
-        kwargs["pretrained"] = str(pretrained)
-    if shaped_by_input_size(name):
-        kwargs["img_size"] = resolve_input_size(name, pretrained, img_size)
+    if pretrained is not None and not entry.pretrainable:
+        raise ValueError(f"model {name!r} has no pretrained weights; use pretrained=off")
+    kwargs = build_arguments(entry, num_classes, pretrained, img_size, options)
     try:
         network = entry.builder(**kwargs)
-    except Exception as e:  # an option value reaches torch or Python's arithmetic: any error at all
+    except Exception as e:  # an option value or a size reaches torch or Python's arithmetic: any error at all
+        # a size other than the model's own, from scratch (a fine-tune's other sizes would each load its weights)
+        size = kwargs.get("img_size") if pretrained is None and kwargs.get("img_size") != entry.input_size else None
         # the defaults build (tests/test_every_model_steps.py); weights that cannot be had are their own case
-        if not options or isinstance(e, PretrainedWeightsUnavailable):
+        if not (options or size) or isinstance(e, PretrainedWeightsUnavailable):
             raise
-        given, defaults = (", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, entry.options))
-        raise ConfigError(f"{option_problem(e)} (model {name!r} with {given}; its options and their defaults: "
-                          f"{defaults})") from None
+        raise ConfigError(build_problem(entry, e, options, size)) from None
     check_cam_layer(entry, network)
     return network
+
+
+def build_arguments(entry: ModelEntry, num_classes: int, pretrained: str | Path | None, img_size: int | None,
+                    options: dict[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = dict(num_classes=num_classes, **options)
+    if pretrained is not None:
+        kwargs["pretrained"] = str(pretrained)
+    if shaped_by_input_size(entry.name):
+        kwargs["img_size"] = resolve_input_size(entry.name, pretrained, img_size)
+    return kwargs
+
+
+PROBE_SIZES = (16, 24, 32, 48, 64, 96, 128, 224)  # named when a network cannot take the asked input size
+
+
+def build_problem(entry: ModelEntry, e: Exception, options: dict[str, Any], size: int | None) -> str:
+    """The line for a build that failed with the run's options or at its img_size (``size``; None: the model's
+    own): the size is named as the cause, with the sizes the network runs at, unless options were given and no
+    size tried runs with them (then it is the options, as without a size)."""
+    given, defaults = (", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, entry.options))
+    tried = ", ".join(map(str, PROBE_SIZES))
+    works = [str(s) for s in PROBE_SIZES if runs_at(entry.name, options, s)] if size else []
+    if size and (works or not options):
+        return (f"{entry.name}{f' with {given}' if options else ''} cannot be built for {size}×{size} images "
+                f"({option_problem(e)}); img_size it runs at: {', '.join(works) or 'none'} (of {tried} tried)")
+    at = f" at img_size {size}; with these options it runs at no img_size tried ({tried})" if size else ""
+    return f"{option_problem(e)} (model {entry.name!r} with {given}{at}; its options and their defaults: {defaults})"
+
+
+def forward_problem(network: torch.nn.Module, input_size: int) -> str | None:
+    """Why ``network`` (on the meta device) cannot take one image of ``input_size``, or None. Building it checks
+    the options, not the size: a fixed patch grid, or a kernel larger than the last feature map, only fails in
+    the forward pass, which on the meta device costs no memory and no arithmetic."""
+    try:
+        with torch.no_grad():
+            network.eval()(torch.empty(1, 3, input_size, input_size, device="meta"))
+    except NotImplementedError:  # an operation the meta device lacks says nothing about the size
+        return None
+    except Exception as e:  # a model file's forward may fail any way (an empty list indexed, a division by zero)
+        return f"{type(e).__name__}{': ' + str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    return None
+
+
+def runs_at(name: str, options: dict[str, Any], input_size: int, built: torch.nn.Module | None = None) -> bool:
+    """Whether model ``name`` with ``options`` runs on ``input_size`` (built and run on the meta device);
+    ``built`` (on the meta device) serves unless the network is built for its input size."""
+    if built is None or shaped_by_input_size(name):
+        entry = model_entry(name)
+        try:
+            with torch.device("meta"):  # the builder itself: a failure is an answer here, not create_model's line
+                built = entry.builder(**build_arguments(entry, 10, None, input_size, options))
+        except Exception:  # whatever a network built for this size raises: not a size it runs at
+            return False
+    return forward_problem(built, input_size) is None
 
 
 def check_cam_layer(entry: ModelEntry, network: torch.nn.Module) -> None:
