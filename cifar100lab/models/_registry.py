@@ -102,8 +102,8 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
                    **meta: Any) -> Callable:
     """Decorator: register ``builder(num_classes=..., **options)`` under ``name``; a registration that cannot stand
     (an unknown group, source or keyword, a builder without num_classes or an option without a default, a name
-    taken) is a :class:`RegistrationError` naming the fix. The recipe is checked when a run is planned: the models
-    import no recipes."""
+    taken) is a :class:`RegistrationError` naming the fix. The recipe is checked when a run is planned and when the
+    models are counted (config.registration_problems): the models import no recipes."""
     if group not in GROUPS:
         raise RegistrationError(f"model {name!r}: group {group!r} is not one of the report's groups {GROUPS} (a new "
                                 f"group is added to model_facts.GROUPS and its labels to report/i18n.py's GROUPS)")
