@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import yaml
 from conftest import ROOT
@@ -102,6 +103,54 @@ def test_a_studys_yaml_alone_sets_whether_its_figure_plots_against_parameters(tm
         for text in fig.axes[0].texts:
             assert text.get_window_extent().x1 <= frame.x1, text.get_text()
     plt.close("all")
+
+
+PLAIN_AND_GHOST = [{"label": "plain", "model": "resnet_20"},
+                   {"label": "ratio 4", "label_zh": "比例 4", "model": "ghost_resnet_20", "options": {"ratio": 4}}]
+
+
+def _two_variant_study(tmp_path, top1: dict, x_axis: str | None = None, monkeypatch=None) -> tuple[dict, list]:
+    """The report of a study of :data:`PLAIN_AND_GHOST` with ``top1[label]`` per seed, and (with ``monkeypatch``)
+    the figures it saved, English first."""
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"study": "s", "seeds": 2, "variants": PLAIN_AND_GHOST,
+                                                     **({"x_axis": x_axis} if x_axis else {})}))
+    write_fake_study(tmp_path / "runs", load_study(tmp_path / "s.yaml"), top1, name="c")
+    made = []
+    if monkeypatch:
+        monkeypatch.setattr(studies, "figure_study", lambda *a, **k: made.append(figures.figure_study(*a, **k)) or made[-1])
+    return report.write_study_report("c", "s", tmp_path / "runs", tmp_path / "gen"), made[-2:]
+
+
+def _bar_extents(ax) -> list[tuple[float, float]]:
+    """(low, high) of every vertical bar the axes draws (an error bar: a line between two heights at one x), as
+    matplotlib draws them (a LineCollection) or seaborn (a line with its caps, the pieces split by NaN)."""
+    from matplotlib.collections import LineCollection
+    pieces = [piece for line in ax.lines for piece in np.split(line.get_xydata(), np.flatnonzero(
+        np.isnan(line.get_xydata()).any(axis=1)))]
+    segments = [piece[~np.isnan(piece).any(axis=1)] for piece in pieces] + [
+        seg for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    return sorted((min(seg[0][1], seg[1][1]), max(seg[0][1], seg[1][1])) for seg in segments
+                  if len(seg) == 2 and seg[0][0] == seg[1][0] and seg[0][1] != seg[1][1])
+
+
+@pytest.mark.parametrize("x_axis", [None, "params"])
+def test_a_studys_error_bars_are_its_tables_95_intervals_within_0_and_100_percent(tmp_path, x_axis):
+    """Two seeds of a variant at chance (0 % and 3 %) showed 1.50 ± 2.12 and a bar, the seeds' standard deviation,
+    down to -0.62 %; two at 97 % and 100 % one up to 100.6 %. The bars are now the table's 95 % interval (Wilson's,
+    every seed's test images pooled), which the caption names."""
+    result, _ = _two_variant_study(tmp_path, {"plain": [0.0, 3.0], "ratio 4": [97.0, 100.0]}, x_axis)
+    df = result["table"]
+    fig = figures.figure_study(df, "t", "en", x="params_m" if x_axis else "variant")
+    bars = [end for bar in _bar_extents(fig.axes[0]) for end in bar]
+    assert bars == pytest.approx(sorted([*df.top1_lo, *df.top1_hi])) and 0 < bars[0] and bars[-1] < 100
+    plt.close("all")
+    en, zh = (tmp_path / "gen" / "study-s_en.md").read_text(), (tmp_path / "gen" / "study-s_zh.md").read_text()
+    assert "95 % interval (Wilson's, over every seed's test images pooled, as in the table)" in en
+    assert "95% 置信区间（Wilson 区间，合并各种子的测试图像，与表中相同）" in zh
+    assert "Mean ± standard deviation" not in en and "平均值 ± 标准差；" not in zh
+    # the table's ± is the seeds' spread, and says so
+    assert "| plain | 1.50 ± 2.12 | 1.1–2.1 |" in en and "mean ± standard deviation of the seeds' top-1" in en
+    assert "各种子 Top-1 的平均值 ± 标准差" in zh
 
 
 # ---------------------------------------------------------------- the regularisation study (needs the new recipe fields)

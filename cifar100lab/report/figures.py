@@ -269,8 +269,9 @@ def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns
 
 
 def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", notice: str = "", layout: dict | None = None):
-    """Top-1 per variant (or against parameters, ``x='params_m'``), each seed a dot; one panel per model when
-    the study compares within each model (``base`` rows other than the first)."""
+    """Top-1 per variant (or against parameters, ``x='params_m'``): each variant's mean with its 95 % interval,
+    each seed a dot; one panel per model when the study compares within each model (``base`` rows other than the
+    first)."""
     import matplotlib.pyplot as plt
     style()
     label = "variant" if lang == "en" else "variant_zh"
@@ -302,22 +303,34 @@ def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", no
     return fig
 
 
+def _interval_bars(ax, xs, part: pd.DataFrame, **kw) -> None:
+    """Each variant's mean with the table's 95 % interval (Wilson's, over every seed's test images pooled), which
+    stays within 0-100 %: a mean ± standard deviation bar claimed accuracies below 0 % (1.50 ± 2.12 for a variant
+    at chance with two seeds) or above 100 %."""
+    lo = part.top1_lo if "top1_lo" in part else part["mean"]
+    hi = part.top1_hi if "top1_hi" in part else part["mean"]
+    below, above = (part["mean"] - lo).clip(lower=0).fillna(0), (hi - part["mean"]).clip(lower=0).fillna(0)
+    ax.errorbar(xs, part["mean"], yerr=[below, above], color="C0", ecolor="C0", capsize=5, elinewidth=1.5,
+                markersize=7, zorder=3, **kw)
+
+
 def _study_params(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang: str) -> list[tuple[str, float, float]]:
-    """The variants' mean top-1 against their parameters; their point labels, for :func:`place_labels` (labels
-    at a fixed offset ran past the frame: the quick campaign's most accurate variant's, over its top edge)."""
-    import seaborn as sns
-    sns.lineplot(data=points, x="params_m", y="top1", errorbar="sd", marker="o", ax=ax)
+    """The variants' mean top-1 against their parameters, joined in order of parameters, with their intervals;
+    their point labels, for :func:`place_labels` (labels at a fixed offset ran past the frame: the quick
+    campaign's most accurate variant's, over its top edge)."""
+    done = df[df.seeds > 0].sort_values("params_m") if "seeds" in df else df.sort_values("params_m")
+    _interval_bars(ax, done.params_m, done, fmt="-o")
     ax.margins(x=0.12, y=0.12)  # room inside the axes for the outermost points' labels
     ax.set_xlabel(say("ax_params", lang).replace(", log scale", "").replace("，对数坐标", ""))
-    return [(getattr(r, label), r.params_m, r.mean) for r in df.itertuples()]
+    return [(getattr(r, label), r.params_m, r.mean) for r in done.itertuples()]
 
 
 def _study_variants(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang: str, several: bool) -> None:
     import seaborn as sns
     order = list(df[label])
-    sns.pointplot(data=points, x="variant", y="top1", errorbar="sd", capsize=0.15, linestyle="none", ax=ax,
-                  order=order)
-    sns.stripplot(data=points, x="variant", y="top1", color="0.4", size=4, ax=ax, order=order)
+    sns.stripplot(data=points, x="variant", y="top1", color="0.4", size=4, ax=ax, order=order, zorder=4)
+    _interval_bars(ax, range(len(df)), df, fmt="o")
+    ax.set_xlim(-0.5, len(order) - 0.5)  # the categories' own room, which the bars' autoscaling narrowed
     ema = [(i + 0.25, r.ema_mean) for i, r in enumerate(df.itertuples()) if r.ema_values]
     if ema:  # the EMA weights of the same runs, beside the raw weights
         ax.scatter(*zip(*ema), marker="D", s=30, facecolors="none", edgecolors="C1", label=say("ax_ema", lang))

@@ -266,12 +266,21 @@ MESSAGES = {
         "zh": "**{variant}** 与 **{twin}** 构建的是同一个网络（{why}）：其数字重复了那次运行，不是独立结果。"},
     "same_network_why": {"en": "same parameters and the same per-epoch numbers",
                          "zh": "参数量与每个 epoch 的数字都相同"},
+    "study_table_note": {"en": "Top-1: mean ± standard deviation of the seeds' top-1 (their spread, not an interval); "
+                                "95 % CI: Wilson's interval over every seed's test images pooled.",
+                         "zh": "Top-1：各种子 Top-1 的平均值 ± 标准差（种子间的波动，不是区间）；95% 置信区间：合并各种子测试"
+                               "图像的 Wilson 区间。"},
     "study_claims_note": {"en": "The original report's values in the last column were produced by its simulation script.",
                           "zh": "最后一列原报告的数值由其模拟脚本生成。"},
-    "study_caption_seeds": {"en": "Mean ± standard deviation over {seeds} seeds; dots are single runs.",
-                            "zh": "{seeds} 个种子的平均值 ± 标准差；圆点为单次运行。"},
-    "study_caption_one": {"en": "One seed per variant: each dot is a single run, with no spread.",
-                          "zh": "每个变体一个种子：每个圆点为单次运行，没有波动信息。"},
+    # A study's figure: each variant's mean with the table's interval (Wilson's, bounded by 0 and 100 %), each run a dot
+    "study_caption_seeds": {"en": "Each variant's mean over {seeds} seeds with its 95 % interval (Wilson's, over every "
+                                  "seed's test images pooled, as in the table); small dots are single runs.",
+                            "zh": "每个变体 {seeds} 个种子的平均值及其 95% 置信区间（Wilson 区间，合并各种子的测试图像，与表中"
+                                  "相同）；小圆点为单次运行。"},
+    "study_caption_one": {"en": "One seed per variant: each dot is a single run, with its 95 % interval (Wilson's, "
+                                "over its test images); the seed-to-seed spread is unknown.",
+                          "zh": "每个变体一个种子：每个圆点为单次运行及其 95% 置信区间（Wilson 区间，基于其测试图像）；种子间"
+                                "波动未知。"},
     "no_studies": {"en": "This campaign ran no ablation study.", "zh": "本实验配置未运行消融实验。"},
     "other_studies": {"en": "Study pages of other campaigns are still in the book (the sidebar lists them), each "
                             "measured on its own campaign's runs: {pages}.",

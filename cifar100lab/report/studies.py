@@ -228,6 +228,7 @@ def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang
             + (left_out_note(st, lang) + "\n\n" if st.get("left_out") else "")
             + study_prose(df, lang) + "\n"
             + markdown_table(study_display(df, claims, lang)) + "\n"
+            + (say("study_table_note", lang) + "\n\n" if seeds > 1 else "")
             + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
             + figure_block(f"study-{study}_{lang}.png",
                            f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}",
