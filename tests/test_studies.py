@@ -9,6 +9,7 @@ import pytest
 import yaml
 from conftest import ROOT
 from fake_campaign import RECIPE, write_fake_study
+from matplotlib.collections import PathCollection
 
 from cifar100lab import records, report
 from cifar100lab.campaign import load_campaign, load_study, study_runs, write_manifest
@@ -151,6 +152,31 @@ def test_a_studys_error_bars_are_its_tables_95_intervals_within_0_and_100_percen
     # the table's ± is the seeds' spread, and says so
     assert "| plain | 1.50 ± 2.12 | 1.1–2.1 |" in en and "mean ± standard deviation of the seeds' top-1" in en
     assert "各种子 Top-1 的平均值 ± 标准差" in zh
+
+
+def test_a_study_against_parameters_draws_the_dots_its_caption_names_and_its_alt_text_calls_it_a_line_plot(
+        tmp_path, monkeypatch):
+    """A study with x_axis: params drew a line through the variants' means only, while its caption said "dots are
+    single runs" and its alt text called it a dot plot, in both languages."""
+    top1 = {"plain": [60.0, 61.0], "ratio 4": [55.0, 56.5]}
+    result, made = _two_variant_study(tmp_path, top1, "params", monkeypatch)
+    df = result["table"].set_index("variant")
+    runs = sorted((df.params_m[label], v) for label, values in top1.items() for v in values)
+    for fig in made:
+        dots = sorted(tuple(xy) for c in fig.axes[0].collections if isinstance(c, PathCollection)
+                      for xy in c.get_offsets())
+        assert [xy for dot in dots for xy in dot] == pytest.approx([xy for run in runs for xy in run])
+    plt.close("all")
+    en, zh = (tmp_path / "gen" / "study-s_en.md").read_text(), (tmp_path / "gen" / "study-s_zh.md").read_text()
+    assert "The line joins the variants' means over 2 seeds in order of parameters" in en
+    assert "small dots are single runs" in en and "折线按参数量顺序连接各变体 2 个种子的平均值" in zh and "小圆点为单次运行" in zh
+    alt = records.read_json(tmp_path / "gen" / studies.ALT_TEXTS)
+    assert alt["study-s_en.png"].startswith("Line plot of test top-1 accuracy against parameter count (M)")
+    assert alt["study-s_zh.png"].startswith("折线图") and "Dot plot" not in en and "点图" not in zh
+    assert f":alt: {alt['study-s_en.png']}" in en and f":alt: {alt['study-s_zh.png']}" in zh  # the page's own
+    # a study by variant is still a dot plot
+    _two_variant_study(tmp_path, top1)
+    assert records.read_json(tmp_path / "gen" / studies.ALT_TEXTS)["study-s_en.png"].startswith("Dot plot")
 
 
 # ---------------------------------------------------------------- the regularisation study (needs the new recipe fields)

@@ -310,16 +310,18 @@ def _interval_bars(ax, xs, part: pd.DataFrame, **kw) -> None:
     lo = part.top1_lo if "top1_lo" in part else part["mean"]
     hi = part.top1_hi if "top1_hi" in part else part["mean"]
     below, above = (part["mean"] - lo).clip(lower=0).fillna(0), (hi - part["mean"]).clip(lower=0).fillna(0)
+    # an open marker: the runs' dots drawn over it stay visible
     ax.errorbar(xs, part["mean"], yerr=[below, above], color="C0", ecolor="C0", capsize=5, elinewidth=1.5,
-                markersize=7, zorder=3, **kw)
+                markersize=8, markerfacecolor="white", markeredgewidth=1.5, zorder=3, **kw)
 
 
 def _study_params(ax, df: pd.DataFrame, points: pd.DataFrame, label: str, lang: str) -> list[tuple[str, float, float]]:
-    """The variants' mean top-1 against their parameters, joined in order of parameters, with their intervals;
-    their point labels, for :func:`place_labels` (labels at a fixed offset ran past the frame: the quick
-    campaign's most accurate variant's, over its top edge)."""
+    """The variants' mean top-1 against their parameters, joined in order of parameters, with their intervals and
+    each run as a dot; their point labels, for :func:`place_labels` (labels at a fixed offset ran past the frame:
+    the quick campaign's most accurate variant's, over its top edge)."""
     done = df[df.seeds > 0].sort_values("params_m") if "seeds" in df else df.sort_values("params_m")
     _interval_bars(ax, done.params_m, done, fmt="-o")
+    ax.scatter(points.params_m, points.top1, color="0.4", s=12, zorder=4)
     ax.margins(x=0.12, y=0.12)  # room inside the axes for the outermost points' labels
     ax.set_xlabel(say("ax_params", lang).replace(", log scale", "").replace("，对数坐标", ""))
     return [(getattr(r, label), r.params_m, r.mean) for r in done.itertuples()]

@@ -281,6 +281,16 @@ MESSAGES = {
                                 "over its test images); the seed-to-seed spread is unknown.",
                           "zh": "每个变体一个种子：每个圆点为单次运行及其 95% 置信区间（Wilson 区间，基于其测试图像）；种子间"
                                 "波动未知。"},
+    "study_caption_params_seeds": {
+        "en": "The line joins the variants' means over {seeds} seeds in order of parameters, each with its 95 % "
+              "interval (Wilson's, over every seed's test images pooled, as in the table); small dots are single runs.",
+        "zh": "折线按参数量顺序连接各变体 {seeds} 个种子的平均值，每个平均值带 95% 置信区间（Wilson 区间，合并各种子的"
+              "测试图像，与表中相同）；小圆点为单次运行。"},
+    "study_caption_params_one": {
+        "en": "One seed per variant: the line joins the single runs in order of parameters, each with its 95 % "
+              "interval (Wilson's, over its test images); the seed-to-seed spread is unknown.",
+        "zh": "每个变体一个种子：折线按参数量顺序连接各次单次运行，每个点带 95% 置信区间（Wilson 区间，基于其测试图像）；"
+              "种子间波动未知。"},
     "no_studies": {"en": "This campaign ran no ablation study.", "zh": "本实验配置未运行消融实验。"},
     "other_studies": {"en": "Study pages of other campaigns are still in the book (the sidebar lists them), each "
                             "measured on its own campaign's runs: {pages}.",
@@ -364,8 +374,15 @@ MESSAGES = {
                        "zh": "折线图：{models} 每个 epoch 的测试集 Top-1 准确率。"},
     "alt_fig_curves_all": {"en": "Line charts of test top-1 accuracy per epoch for all {n} models, one small panel per model.",
                            "zh": "折线图：全部 {n} 个模型每个 epoch 的测试集 Top-1 准确率，每个模型一个小图。"},
-    "alt_study": {"en": "Dot plot of test top-1 accuracy for the {n} variants of the study \"{title}\", from {lo} % to {hi} %.",
-                  "zh": "点图：消融实验“{title}”中 {n} 个变体的测试集 Top-1 准确率，从 {lo}% 到 {hi}%。"},
+    "alt_study": {"en": "Dot plot of test top-1 accuracy for the {n} variants of the study \"{title}\": each variant's "
+                        "mean with its 95 % interval, each run a small dot; from {lo} % to {hi} %.",
+                  "zh": "点图：消融实验“{title}”中 {n} 个变体的测试集 Top-1 准确率：每个变体的平均值及其 95% 置信区间，"
+                        "每次运行为一个小圆点；从 {lo}% 到 {hi}%。"},
+    "alt_study_params": {"en": "Line plot of test top-1 accuracy against parameter count (M) for the {n} variants of "
+                               "the study \"{title}\": the line joins the variants' means, each with its 95 % interval, "
+                               "each run a small dot; from {lo} % to {hi} %.",
+                         "zh": "折线图：消融实验“{title}”中 {n} 个变体的测试集 Top-1 准确率与参数量（M）：折线连接各变体的"
+                               "平均值，每个带 95% 置信区间，每次运行为一个小圆点；从 {lo}% 到 {hi}%。"},
     "alt_run": {"en": "Training curves of run {run}: loss and test top-1 accuracy per epoch.",
                 "zh": "运行 {run} 的训练曲线：每个 epoch 的损失与测试集 Top-1 准确率。"},
     "lang_name": {"en": "English", "zh": "中文"},  # the language switch names the twin page's language in it

@@ -180,10 +180,11 @@ def record_alt(out: Path, texts: dict[str, str]) -> None:
     records.atomic_write_text(path, json.dumps({**known, **texts}, indent=1, ensure_ascii=False, sort_keys=True))
 
 
-def study_alt(df: pd.DataFrame, title: str, lang: str) -> str:
+def study_alt(df: pd.DataFrame, title: str, lang: str, x: str = "variant") -> str:
+    """What the study's figure draws: dots per variant, or (``x='params_m'``) a line against parameters."""
     done = df[df.seeds > 0]
-    return say("alt_study", lang, n=len(df), title=title, lo=f"{done['mean'].min():.1f}" if len(done) else "–",
-               hi=f"{done['mean'].max():.1f}" if len(done) else "–")
+    return say("alt_study_params" if x == "params_m" else "alt_study", lang, n=len(df), title=title,
+               lo=f"{done['mean'].min():.1f}" if len(done) else "–", hi=f"{done['mean'].max():.1f}" if len(done) else "–")
 
 
 def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="book/generated") -> dict:
@@ -208,7 +209,7 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
                            out / f"study-{study}")
     for lang in LANGS:
         title = st["title"].get(lang, st["name"])
-        record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang)})
+        record_alt(out, {f"study-{study}_{lang}.png": study_alt(df, title, lang, x)})
         (out / f"study-{study}_{lang}.md").write_text(study_text(st, df, ctx, claims, lang, number), encoding="utf-8")
         standalone[lang] = study_text(st, df, ctx, claims, lang, 1, titled=False)  # the page's title names it
     return {"study": st, "table": df, "context": ctx, "out_dir": str(out), "standalone": standalone}
@@ -219,8 +220,9 @@ def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang
     """A study's section: its title (where ``titled``), question, scale, prose, table, and its figure as the
     page's figure ``number``."""
     title, study = st["title"].get(lang, st["name"]), st["name"]
-    seeds = int(df.seeds.max()) if len(df) else 0
-    cap = say("study_caption_seeds", lang, seeds=seeds) if seeds > 1 else say("study_caption_one", lang)
+    seeds, x = int(df.seeds.max()) if len(df) else 0, X_COLUMN[st.get("x_axis") or "variant"]
+    caption = "study_caption_params" if x == "params_m" else "study_caption"
+    cap = say(f"{caption}_seeds", lang, seeds=seeds) if seeds > 1 else say(f"{caption}_one", lang)
     about = f"study_about_{study}"  # how the study is run, where its question does not say
     return ((f"## {title}\n\n" if titled else "") + f"{st.get('question', {}).get(lang, '')}\n\n"
             + (say(about, lang) + "\n\n" if about in MESSAGES else "")
@@ -232,7 +234,7 @@ def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang
             + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
             + figure_block(f"study-{study}_{lang}.png",
                            f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}",
-                           study_alt(df, title, lang)))
+                           study_alt(df, title, lang, x)))
 
 
 def left_out_note(st: dict, lang: str) -> str:
