@@ -934,3 +934,20 @@ def test_introduction_says_the_runs_part_holds_the_campaign_analysis_and_study_p
     for lang, words in (("en", ("campaign analysis", "one page per ablation study")), ("zh", ("实验分析", "每个消融实验各一页"))):
         text = " ".join((BOOK / lang / "introduction.md").read_text(encoding="utf-8").split())
         assert all(w in text for w in words), lang
+
+
+def test_counts_that_differ_between_runs_read_as_alternatives_not_a_list():
+    """A campaign whose models had 1 and 2 seeds (a study's second seed of one model) and 1 and 4 epochs said
+    "1, 4 epochs, 1, 2 seeds per model" in its Provenance note, its short-protocol notice and its studies' scale."""
+    import pandas as pd
+
+    from cifar100lab.report.prose import provenance
+    from cifar100lab.report.studies import study_label
+    ctx = _context(dataset="synthetic", kind="synthetic", classes=10, train_size=512, epochs=[1, 4], seeds=[1, 2])
+    en, zh = provenance(ctx, "en"), provenance(ctx, "zh")
+    assert "1 or 4 epochs, 1 or 2 seeds per model;" in en and "1 or 4 epochs on 512 training images" in en
+    assert "1 或 4 个 epoch，每个模型 1 或 2 个种子" in zh
+    assert "1, 2" not in en and "1、2" not in zh
+    three = study_label({**ctx, "epochs": [2]}, pd.DataFrame({"seeds": [0, 1, 2, 3]}), "en")
+    assert three.endswith("2 epochs, 1, 2 or 3 seeds per variant")
+    assert study_label(ctx, pd.DataFrame({"seeds": [2, 2]}), "zh").endswith("1 或 4 个 epoch，每个变体 2 个种子")

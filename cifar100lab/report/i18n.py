@@ -140,6 +140,16 @@ def join(items, lang: str) -> str:
     return LIST_SEP[lang].join(pick(i, lang) for i in items)
 
 
+def alternatives(values) -> dict | str:
+    """Counts that differ between runs, as a reader says them (both languages): "4", "1 or 4", "1, 2 or 4"
+    (zh "1 或 4"、"1、2 或 4"); "–" for none. Joined by commas, "1, 2 seeds per model" read as a list."""
+    words = [str(v) for v in values]
+    if not words:
+        return "–"
+    return {lang: (LIST_SEP[lang].join(words[:-1]) + f" {word} " if len(words) > 1 else "") + words[-1]
+            for lang, word in (("en", "or"), ("zh", "或"))}
+
+
 def pick(value, lang: str):
     """A bilingual value ({"en", "zh"}) in one language; anything else unchanged."""
     return value[lang] if isinstance(value, dict) and set(value) == set(LANGS) else value

@@ -17,7 +17,7 @@ from .figures import (
     save_in_every_language,
 )
 from .findings import render_pairs, short_lists
-from .i18n import LANGS, dataset_label, fmt, join, kind_label, say
+from .i18n import LANGS, alternatives, dataset_label, fmt, join, kind_label, say
 from .prose import comparison_prose, provenance, render, results_prose
 from .robustness import write_robustness_page
 from .runpages import publish_run_pages, runs_index
@@ -85,9 +85,9 @@ def _write_tables(rows: pd.DataFrame, ctx: dict, out: Path, book_dir: Path) -> d
 def download_label(ctx: dict) -> str:
     """What a downloaded table was measured on, so it cannot be read as a CIFAR-100 result out of context."""
     return say("download_label", "en", dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
-               epochs=", ".join(map(str, ctx["epochs"])) or "–",
+               epochs=alternatives(ctx["epochs"]),
                train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
-               seeds=", ".join(map(str, ctx["seeds"])) or "–")
+               seeds=alternatives(ctx["seeds"]))
 
 
 def write_download(table: pd.DataFrame, stem: Path, caption: str) -> None:
@@ -157,7 +157,7 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
 def landing(ctx: dict) -> str:
     """The landing page's notice (both languages): which campaign and data this build shows."""
     facts = [("landing", dict(campaign=ctx["campaign"], dataset=dataset_label(ctx["dataset"]),
-                              kind=kind_label(ctx["kind"]), epochs=", ".join(map(str, ctx["epochs"])) or "–"))]
+                              kind=kind_label(ctx["kind"]), epochs=alternatives(ctx["epochs"])))]
     if ctx["kind"] != "real":
         facts.append(("landing_not_cifar", {}))
     text = "\n\n".join(render(facts, lang) for lang in LANGS)

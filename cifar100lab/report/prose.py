@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from ..data import DATASETS
-from .i18n import dataset_label, fmt, group, join, kind_label, say
+from .i18n import alternatives, dataset_label, fmt, group, join, kind_label, say
 from .sources import claims_matched, group_intervals, not_separable, short_protocol
 
 
@@ -23,7 +23,7 @@ def provenance(ctx: dict, lang: str) -> str:
               dataset=label, kind=kind_label(ctx["kind"]), classes=ctx["classes"] or "–",
               train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
               test_size=f"{ctx['test_size']:,}" if ctx["test_size"] else "–",
-              epochs=", ".join(map(str, ctx["epochs"])) or "–", seeds=", ".join(map(str, ctx["seeds"])) or "–",
+              epochs=alternatives(ctx["epochs"]), seeds=alternatives(ctx["seeds"]),
               hardware="; ".join(ctx["hardware"]) or "–", commit=", ".join(c[:12] for c in ctx["commits"]) or "–",
               versions=versions, checksum=(ctx["checksum"] or "–")[:16], start=ctx["start"], end=ctx["end"])
     notices = []
@@ -31,7 +31,7 @@ def provenance(ctx: dict, lang: str) -> str:
         notice = {"stand-in": "stand_in", "synthetic": "synthetic"}.get(ctx["kind"], "other_data")
         notices.append(say(notice, lang, dataset=label, classes=ctx["classes"] or "–", about=_about(ctx, lang)))
     if short_protocol(ctx):
-        notices.append(say("short_protocol", lang, epochs=", ".join(map(str, ctx["epochs"])),
+        notices.append(say("short_protocol", lang, epochs=alternatives(ctx["epochs"]),
                            train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–"))
     title = say("not_cifar_title" if ctx["kind"] != "real" else "protocol_title", lang)
     out = _admonition(title, "\n\n".join(notices), "warning") if notices else ""
@@ -132,7 +132,7 @@ def comparison_facts(rows: pd.DataFrame, ctx: dict, subtract: bool) -> list[tupl
     facts = [("simulated", {}), ("head_classes", dict(classes=ctx["classes"] or "–"))]
     if not subtract:
         return facts + [("no_subtraction", dict(dataset=dataset_label(ctx["dataset"]),
-                                                epochs=", ".join(map(str, ctx["epochs"])) or "–"))]
+                                                epochs=alternatives(ctx["epochs"])))]
     m = claims_matched(rows)
     if len(m):
         d = m.top1 - m.top1_claim

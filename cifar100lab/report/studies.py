@@ -11,7 +11,7 @@ from .. import records
 from ..config_files import ConfigError
 from ..intervals import wilson
 from .figures import figure_study, not_cifar_heading, save_in_every_language
-from .i18n import LANGS, dataset_label, say
+from .i18n import LANGS, alternatives, dataset_label, say
 from .messages import MESSAGES
 from .prose import provenance
 from .sources import (
@@ -249,8 +249,8 @@ def study_label(ctx: dict, df: pd.DataFrame, lang: str) -> str:
     """What a study was measured on: dataset, campaign and scale (images, epochs, seeds per variant)."""
     return say("study_scale", lang, dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
                train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
-               epochs=", ".join(map(str, ctx["epochs"])) or "–",
-               seeds=", ".join(map(str, sorted(set(df.seeds) - {0}))) or "–")
+               epochs=alternatives(ctx["epochs"]),
+               seeds=alternatives(sorted(set(df.seeds) - {0})))
 
 
 def study_pages_not_run(generated: Path, manifest: dict) -> list[tuple[str, str]]:
