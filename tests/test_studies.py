@@ -5,6 +5,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT
@@ -464,6 +465,52 @@ def test_ema_is_set_beside_the_raw_weights_of_the_same_runs_only():
                               "runs": {"a": ["r0", "r1"]}}, recs)
     assert studies.ema_facts(df, "en") == [("ema_beside_raw", {"variant": "a", "ema": "62.00", "raw": "60.00",
                                                                "diff": "+2.00", "seeds": 1})]
+
+
+def _shortcut_study(a: list[float], b: list[float]):
+    """A study of two variants, A first, with these top-1 per seed, each measured on 1,000 test images."""
+    recs = {f"{v}{i}": {"status": "complete", "final": {"top1": t, "evaluated": 1000}, "params": 1}
+            for v, values in (("a", a), ("b", b)) for i, t in enumerate(values)}
+    variants = [{"label": "shortcut A", "label_zh": "捷径 A", "model": "resnet_20"},
+                {"label": "shortcut B", "label_zh": "捷径 B", "model": "resnet_20", "options": {"shortcut": "B"}}]
+    return studies.study_table({"variants": variants, "runs": {"shortcut A": [f"a{i}" for i in range(len(a))],
+                                                               "shortcut B": [f"b{i}" for i in range(len(b))]}}, recs)
+
+
+def test_two_seeds_judge_no_difference_against_the_seed_spread_in_the_table_or_the_words():
+    """With 2 seeds, shortcut B was "beyond seed spread: yes" against shortcut A, whose two seeds were identical
+    (81.00 ± 0.00): twice a standard error estimated from two runs each, one of them 0, while their 95 % intervals
+    overlapped. Below 3 seeds per variant nothing is judged, and the table and the prose say why."""
+    df = _shortcut_study([81.0, 81.0], [83.0, 84.0])
+    assert df.top1_hi[0] > df.top1_lo[1]  # the intervals overlap
+    assert list(df.beyond_spread) == [None, None] and list(df.too_few_seeds) == [False, True]
+    en, zh = tables.study_display(df, pd.DataFrame(), "en"), tables.study_display(df, pd.DataFrame(), "zh")
+    assert list(en["Beyond seed spread?"]) == ["–", "too few seeds"] and list(zh["超出种子波动？"]) == ["–", "种子太少"]
+    en, zh = studies.study_prose(df, "en"), studies.study_prose(df, "zh")
+    assert ("With 2 seeds per variant the seed-to-seed spread is too poorly known to tell a real difference from "
+            "chance" in en and "**no variant is called better than another**" in en and "3 seeds or more" in en)
+    assert "每个变体只有 2 个种子" in zh and "**这里不判定任何变体优于其他变体**" in zh
+    assert "beyond the seed-to-seed spread" not in en and "超出种子波动的差异" not in zh
+
+
+@pytest.mark.parametrize("a, b, beyond", [
+    ([60.0, 60.5, 61.0], [61.0, 62.0, 63.2], False),  # 2.2 standard errors apart, but Welch's p = 0.12
+    ([60.0, 60.5, 61.0], [64.0, 64.5, 65.0], True),
+    ([70.0, 70.0, 70.0], [71.0, 71.0, 71.0], True),  # every seed alike on each side: a difference the seeds share
+    ([70.0, 70.0, 70.0], [70.0, 70.0, 70.0], False),
+])
+def test_three_seeds_judge_a_difference_by_welchs_t_test_over_the_seeds(a, b, beyond):
+    """Twice the standard error called a 1.57-point difference of 3 seeds each real; a t-test on that few seeds
+    needs a t of 2.8 to 4.3."""
+    df = _shortcut_study(a, b)
+    assert df.beyond_spread[1] is beyond and not df.too_few_seeds.any()
+    en, zh = studies.study_prose(df, "en"), studies.study_prose(df, "zh")
+    if beyond:
+        assert ("Differences from the first variant (shortcut A) beyond the seed-to-seed spread (Welch's t-test over "
+                "the seeds, p < 0.05): shortcut B (") in en and "对各种子做 Welch t 检验，p < 0.05）有：捷径 B" in zh
+    else:
+        assert "No variant differs from shortcut A beyond the seed-to-seed spread (Welch's t-test" in en
+        assert "没有任何变体与 捷径 A 的差异超出种子波动" in zh
 
 
 def test_a_campaign_or_study_that_is_not_there_is_one_error_line_and_writes_nothing(reg, tmp_path):

@@ -240,21 +240,33 @@ MESSAGES = {
         "en": "With a single seed per variant the seed-to-seed spread is unknown, so **no variant is called "
               "better than another** here; run the study with several seeds (the `fast` or `full` profile).",
         "zh": "每个变体只有一个种子，种子间波动未知，因此 **这里不判定任何变体优于其他变体**；请用多种子（`fast` 或 `full` 配置）运行。"},
-    "study_beyond": {"en": "Differences from the first variant ({base}) that exceed twice their standard error: "
-                           "{list}. All other differences are within the seed-to-seed spread.",
-                     "zh": "与第一个变体（{base}）相比，差异超过两倍标准误的有：{list}。其余差异都在种子波动范围内。"},
-    "study_within": {"en": "No variant differs from {base} by more than twice the standard error of the difference: "
-                           "**within the seed-to-seed spread, no best variant can be claimed**.",
-                     "zh": "没有任何变体与 {base} 的差异超过差值标准误的两倍：**在种子波动范围内，无法宣称最佳变体**。"},
+    "study_few_seeds": {
+        "en": "With {seeds} seed(s) per variant the seed-to-seed spread is too poorly known to tell a real difference "
+              "from chance (two runs can even agree exactly), so **no variant is called better than another** here; "
+              "a difference is judged once every variant has {min} seeds or more (the `fast` and `full` profiles run 3).",
+        "zh": "每个变体只有 {seeds} 个种子，种子间波动估计不足，无法区分真实差异与偶然（两次运行甚至可能完全相同），因此 "
+              "**这里不判定任何变体优于其他变体**；每个变体都有 {min} 个及以上种子时才判定差异（`fast` 和 `full` 配置运行 "
+              "3 个种子）。"},
+    "study_beyond": {"en": "Differences from the first variant ({base}) beyond the seed-to-seed spread (Welch's t-test "
+                           "over the seeds, p < 0.05): {list}. All other differences are within the seed-to-seed spread.",
+                     "zh": "与第一个变体（{base}）相比，超出种子波动的差异（对各种子做 Welch t 检验，p < 0.05）有：{list}。"
+                           "其余差异都在种子波动范围内。"},
+    "study_within": {"en": "No variant differs from {base} beyond the seed-to-seed spread (Welch's t-test over the "
+                           "seeds, p < 0.05): **within the seed-to-seed spread, no best variant can be claimed**.",
+                     "zh": "没有任何变体与 {base} 的差异超出种子波动（对各种子做 Welch t 检验，p < 0.05）：**在种子波动范围"
+                           "内，无法宣称最佳变体**。"},
     "study_beyond_model": {
-        "en": "Differences from the first variant of the same model that exceed twice their standard error: {list}. "
-              "All other differences are within the seed-to-seed spread.",
-        "zh": "与同一模型的第一个变体相比，差异超过两倍标准误的有：{list}。其余差异都在种子波动范围内。"},
+        "en": "Differences from the first variant of the same model beyond the seed-to-seed spread (Welch's t-test over "
+              "the seeds, p < 0.05): {list}. All other differences are within the seed-to-seed spread.",
+        "zh": "与同一模型的第一个变体相比，超出种子波动的差异（对各种子做 Welch t 检验，p < 0.05）有：{list}。其余差异都在"
+              "种子波动范围内。"},
     "delta_against": {"en": "{variant} ({delta} against {base})", "zh": "{variant}（相对 {base} {delta}）"},
     "study_within_model": {
-        "en": "No variant differs from the first variant of its model by more than twice the standard error of the "
-              "difference: **within the seed-to-seed spread, no best variant can be claimed**.",
-        "zh": "没有任何变体与同一模型第一个变体的差异超过差值标准误的两倍：**在种子波动范围内，无法宣称最佳变体**。"},
+        "en": "No variant differs from the first variant of its model beyond the seed-to-seed spread (Welch's t-test "
+              "over the seeds, p < 0.05): **within the seed-to-seed spread, no best variant can be claimed**.",
+        "zh": "没有任何变体与同一模型第一个变体的差异超出种子波动（对各种子做 Welch t 检验，p < 0.05）：**在种子波动范围"
+              "内，无法宣称最佳变体**。"},
+    "too_few_seeds": {"en": "too few seeds", "zh": "种子太少"},
     "ema_beside_raw": {
         "en": "With **{variant}**, the EMA of the weights reaches {ema} % top-1 against {raw} % for the raw weights "
               "of the same runs ({diff} points; {seeds} seed(s)).",

@@ -142,7 +142,8 @@ def study_display(df: pd.DataFrame, claims: pd.DataFrame, lang: str) -> pd.DataF
     delta = "delta_model" if (df.base != 0).any() else "delta"
     t.update({head("seeds", lang): df.seeds, head("params", lang): df.params_m.map(lambda v: fmt(v, 3)),
               head(delta, lang): df.delta.map(fmt),
-              head("beyond", lang): df.beyond_spread.map(lambda b: "–" if b is None else YES_NO[b][lang])})
+              head("beyond", lang): [say("too_few_seeds", lang) if few else "–" if b is None else YES_NO[b][lang]
+                                     for b, few in zip(df.beyond_spread, df.get("too_few_seeds", [False] * len(df)))]})
     # a variant with no complete run: why its runs stopped (a known reason as its sentence)
     notes = [failure_note(r, lang) or (reason(r.reason)[lang] if getattr(r, "reason", "") else "")
              for r in df.itertuples()]
