@@ -951,3 +951,18 @@ def test_counts_that_differ_between_runs_read_as_alternatives_not_a_list():
     three = study_label({**ctx, "epochs": [2]}, pd.DataFrame({"seeds": [0, 1, 2, 3]}), "en")
     assert three.endswith("2 epochs, 1, 2 or 3 seeds per variant")
     assert study_label(ctx, pd.DataFrame({"seeds": [2, 2]}), "zh").endswith("1 或 4 个 epoch，每个变体 2 个种子")
+
+
+def test_the_training_time_sentence_shows_times_precise_enough_to_read_its_ratio():
+    """A model trained in 0.17 s made the findings say "From 0 s (r32_quick) to 8 s (resnet_20): 48.4×": a ratio
+    beside times rounded to whole seconds."""
+    import pandas as pd
+
+    from cifar100lab.report.findings import render_pairs
+    rows = pd.DataFrame([{"model": "r32_quick", "status": "complete", "top1": 40.0, "train_seconds": 0.17},
+                         {"model": "resnet_20", "status": "complete", "top1": 98.0, "train_seconds": 8.23},
+                         {"model": "resnet_56", "status": "complete", "top1": 60.0, "train_seconds": 3.6}])
+    assert "From 0.17 s (r32_quick) to 8.2 s (resnet_20): 48.4× between" in render_pairs(rows, "en")
+    assert "从 0.17 秒（r32_quick）到 8.2 秒（resnet_20）：同一硬件上最快与最慢的模型相差 48.4 倍" in render_pairs(rows, "zh")
+    slow = rows.assign(train_seconds=[95.0, 1234.4, 300.0])  # whole seconds where they have two digits already
+    assert "From 95 s (r32_quick) to 1,234 s (resnet_20): 13.0×" in render_pairs(slow, "en")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .i18n import both, fmt, head, say
+from .i18n import both, fmt, head, say, seconds
 from .tables import markdown_table
 
 # (question, model, reference): the comparisons the original report discussed.
@@ -35,8 +35,8 @@ def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
                                              diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
     if len(done) > 1:
         t = done.train_seconds.sort_values()
-        facts.append(("time_spread", dict(fast=t.index[0], fast_s=fmt(t.iloc[0], 0), slow=t.index[-1],
-                                          slow_s=fmt(t.iloc[-1], 0), ratio=fmt(t.iloc[-1] / t.iloc[0], 1))))
+        facts.append(("time_spread", dict(fast=t.index[0], fast_s=seconds(t.iloc[0]), slow=t.index[-1],
+                                          slow_s=seconds(t.iloc[-1]), ratio=fmt(t.iloc[-1] / t.iloc[0], 1))))
     return facts
 
 
