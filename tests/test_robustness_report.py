@@ -157,6 +157,34 @@ def test_a_fine_tune_model_trained_from_scratch_is_named_as_its_results_row(tmp_
         assert rows == ["| cspresnet50-scratch"] * 2  # the summary table and the errors table
 
 
+def test_a_model_entry_with_options_is_named_once_as_its_results_row(tmp_path, no_figures):
+    """A model entry with options and no name ({model: resnet_20, options: {shortcut: B}}) is the Results row
+    resnet_20-shortcut-B, and the chapter wrote "resnet_20-shortcut-B shortcut=B" in its tables and its confusion
+    figure's caption. A named entry's options, which its name does not say, and a result whose record is gone keep
+    theirs."""
+    folder = _campaign(tmp_path / "runs")
+    entries = {"c-resnet_20-shortcut-B-s0": ("resnet_20", {"shortcut": "B"}, 50.0),
+               "c-r20_b-s0": ("resnet_20", {"shortcut": "B"}, 55.0),
+               "c-resnet_32-widths-8_16_32-s0": ("resnet_32", {"widths": [8, 16, 32]}, 60.0)}
+    for rid, (model, options, top1) in entries.items():
+        result = _result(model, top1, {"gaussian_noise": {1: 45.0, 3: 65.0}, "contrast": {1: 40.0, 3: 55.0}})
+        records.atomic_write_json(folder / rid / "robustness.json", {**result, "run_id": rid, "options": options})
+        records.atomic_write_json(folder / rid / records.RECORD, {"run_id": rid, "model": model, "pretrained": None,
+                                                                  "status": "complete", "options": options})
+    manifest = records.read_json(folder / records.MANIFEST)
+    runs = manifest["runs"] + list(entries)
+    records.atomic_write_json(folder / records.MANIFEST, {**manifest, "runs": runs, "model_runs": runs})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    for lang in ("en", "zh"):
+        text = (tmp_path / "gen" / f"robustness_{lang}.md").read_text()
+        rows = [line.split(" | ")[0] for line in text.splitlines() if line.startswith(("| resnet_", "| r20"))]
+        assert rows == ["| resnet_20", "| resnet_20-shortcut-B", "| r20_b shortcut=B",
+                        "| resnet_32-widths-8_16_32"] * 2  # the summary table and the errors table
+    (folder / "c-resnet_20-shortcut-B-s0" / records.RECORD).unlink()  # no record: the model, then its options
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    assert "| resnet_20 shortcut=B |" in (tmp_path / "gen" / "robustness_en.md").read_text()
+
+
 @pytest.mark.parametrize("baseline, model_runs", [("resnet_20", True), ("resnet_20", False), ("r20_long", True)])
 def test_the_baseline_is_the_model_entry_it_names_never_another_entry_of_its_model(tmp_path, no_figures, baseline,
                                                                                    model_runs):

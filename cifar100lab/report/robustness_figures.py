@@ -11,9 +11,18 @@ from .robustness_text import text
 
 def label(result: dict) -> str:
     """The model (as its Results row names it: ``coatnet_0-scratch`` for a fine-tune model trained from scratch),
-    its options and (with several seeds) its seed, as the chapter names a run."""
-    options = "".join(f" {k}={v}" for k, v in (result.get("options") or {}).items())
-    return f"{result.get('row') or result['model']}{options}" + (f" (s{result['seed']})" if result.get("seed") else "")
+    its options where that name does not say them, and (with several seeds) its seed, as the chapter names a run.
+    A model entry without a name is its row by model and options, as in its run ids: "resnet_20-shortcut-B
+    shortcut=B" said them twice."""
+    row, options = result.get("row") or result["model"], result.get("options") or {}
+    said = "".join(f" {k}={v}" for k, v in options.items() if f"-{k}-{_id_value(v)}-" not in f"{row}-")
+    return f"{row}{said}" + (f" (s{result['seed']})" if result.get("seed") else "")
+
+
+def _id_value(value) -> str:
+    """An option's value as a run id spells it (campaign.run_id_for)."""
+    text = "_".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return text.replace("/", "_").replace(" ", "_")
 
 
 def family_accuracy(result: dict) -> dict[str, dict[int, float]]:
