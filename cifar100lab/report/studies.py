@@ -105,7 +105,7 @@ def beyond_seed_spread(values: list[float], reference: list[float]) -> bool:
     """Whether a variant's seeds differ from its reference's beyond their seed-to-seed spread: Welch's t-test (each
     side its own spread), two-sided at the 5 % level. Twice the standard error, the rule before, ignored how few
     seeds estimate that error (for 3 seeds each, a t quantile of 2.8 to 4.3, not 2)."""
-    from scipy.stats import ttest_ind  # scipy: with the book extra (adjustText needs it)
+    from scipy.stats import ttest_ind  # the book extra's
     if statistics.pvariance(values) == 0 and statistics.pvariance(reference) == 0:
         return statistics.fmean(values) != statistics.fmean(reference)  # every seed alike on each side
     return bool(ttest_ind(values, reference, equal_var=False).pvalue < LEVEL)
