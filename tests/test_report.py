@@ -966,3 +966,31 @@ def test_the_training_time_sentence_shows_times_precise_enough_to_read_its_ratio
     assert "从 0.17 秒（r32_quick）到 8.2 秒（resnet_20）：同一硬件上最快与最慢的模型相差 48.4 倍" in render_pairs(rows, "zh")
     slow = rows.assign(train_seconds=[95.0, 1234.4, 300.0])  # whole seconds where they have two digits already
     assert "From 95 s (r32_quick) to 1,234 s (resnet_20): 13.0×" in render_pairs(slow, "en")
+
+
+def test_the_tables_show_training_times_to_two_significant_digits_and_the_downloads_keep_them_as_numbers(
+        stand_in, tmp_path):
+    """Table 1, Table 2 and the "5 fastest to train" list gave times in whole seconds: a run of 0.17 s read "0",
+    as fast as nothing, and two quick runs alike."""
+    import pandas as pd
+
+    from cifar100lab.report.findings import short_lists
+    from cifar100lab.report.i18n import head
+    from cifar100lab.report.pages import _write_tables
+    from cifar100lab.report.tables import table1, table2
+    out, _ = stand_in
+    done = out["rows"].status == "complete"
+    quick = [0.17, 8.23, 1234.4] + [0.04] * (int(done.sum()) - 3)  # whole seconds: "0", "8", "1234", "0"
+    rows = out["rows"].copy()
+    rows.loc[done, "train_seconds"] = quick
+    shown = {"0.17", "8.2", "1234", "0.040"}
+    for lang in ("en", "zh"):
+        assert set(table1(rows, lang)[head("time", lang)]) == shown, lang
+        assert f"| {rows[done].model.iloc[0]} | 0.17 |" in short_lists(rows, lang), lang
+        alike = table2(rows.assign(train_seconds=0.17), lang)[head("time", lang)]
+        assert set(alike) == {"0.17"}, lang
+    _write_tables(rows, out["context"], tmp_path, tmp_path)
+    # the downloads are Table 1 as the page shows it; its times still read as numbers (no thousands separator)
+    csv_times = pd.read_csv(tmp_path / "table1.csv", comment="#")[head("time", "en")]
+    assert csv_times.dtype == float and set(csv_times) == {0.17, 8.2, 1234.0, 0.04}
+    assert "& 0.17 &" in (tmp_path / "table1.tex").read_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .i18n import both, fmt, head, say, seconds
-from .tables import markdown_table
+from .tables import markdown_table, table_seconds
 
 # (question, model, reference): the comparisons the original report discussed.
 PAIRS = [("pair_pretrained", "convnext_tiny_timm", "convnext_tiny"),
@@ -53,7 +53,7 @@ def short_lists(rows: pd.DataFrame, lang: str) -> str:
     fast = done.sort_values("train_seconds").head(5)
     t_eff = pd.DataFrame({head("model", lang): eff.model, head("eff", lang): eff.efficiency.map(lambda v: fmt(v, 1)),
                           head("top1", lang): eff.top1.map(fmt)})
-    t_fast = pd.DataFrame({head("model", lang): fast.model, head("time", lang): fast.train_seconds.map(lambda v: fmt(v, 0)),
+    t_fast = pd.DataFrame({head("model", lang): fast.model, head("time", lang): fast.train_seconds.map(table_seconds),
                            head("top1", lang): fast.top1.map(fmt)})
     return (f"**{say('list_eff', lang)}**\n\n" + markdown_table(t_eff) + "\n"
             + f"**{say('list_fast', lang)}**\n\n" + markdown_table(t_fast) + "\n")

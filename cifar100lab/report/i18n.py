@@ -184,12 +184,13 @@ def precision_label(precision) -> str:
     return {"no": "fp32", None: "–"}.get(precision, str(precision))
 
 
-def seconds(x) -> str:
+def seconds(x, thousands: str = ",") -> str:
     """A time in seconds to two significant digits or more (0.17, 2.4, 36, 1,234): rounded to whole seconds, a
-    fast run's 0.17 s read "0 s", beside a ratio worked out from the precise times."""
+    fast run's 0.17 s read "0 s", beside a ratio worked out from the precise times. ``thousands=""`` for a table
+    column, whose CSV download then still reads as numbers (1234)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    return f"{x:,.{max(0, 1 - math.floor(math.log10(x))) if x > 0 else 0}f}"
+    return f"{x:{thousands}.{max(0, 1 - math.floor(math.log10(x))) if x > 0 else 0}f}"
 
 
 def fmt(x, digits=2) -> str:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..model_catalog import catalog_rows
 from ..model_facts import GROUPS, resolve_model_set
-from .i18n import YES_NO, fill, fmt, group, head, reason, say, status
+from .i18n import YES_NO, fill, fmt, group, head, reason, say, seconds, status
 from .sources import REFERENCE, SCRATCH, group_intervals
 
 
@@ -26,6 +26,12 @@ def mean_std(values, digits=2) -> str:
         return "–"
     s = pd.Series(values)
     return f"{s.mean():.{digits}f} ± {s.std():.{digits}f}" if len(s) > 1 else f"{s.mean():.{digits}f}"
+
+
+def table_seconds(v) -> str:
+    """A training time as the tables show it: to two significant digits (a 0.17 s run read "0" in whole seconds),
+    no thousands separator, so the CSV downloads' column still reads as numbers."""
+    return seconds(v, thousands="")
 
 
 def _value_std(v, s) -> str:
@@ -62,7 +68,7 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
         t[head("top5", lang)] = [_value_std(a, s) for a, s in zip(done.top5, done.top5_std)]
     t.update({head("params", lang): done.params_m.map(lambda v: fmt(v, 3)),
               head("flops", lang): done.flops_m.map(lambda v: fmt(v, 1)),
-              head("time", lang): done.train_seconds.map(lambda v: fmt(v, 0)),
+              head("time", lang): done.train_seconds.map(table_seconds),
               head("ips", lang): done.images_per_second.map(lambda v: fmt(v, 0)),
               head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1))})
     # Only beside an ImageNet fine-tune: when every row trained from scratch the column says nothing (a fallback
@@ -109,7 +115,7 @@ def table2(rows: pd.DataFrame, lang: str, show_top5: bool = True) -> pd.DataFram
         t[head("top5", lang)] = g.top5.map(fmt).values
     t.update({head("params", lang): g.params.map(lambda v: fmt(v, 3)).values,
               head("eff", lang): g.eff.map(lambda v: fmt(v, 1)).values,
-              head("time", lang): g.time.map(lambda v: fmt(v, 0)).values})
+              head("time", lang): g.time.map(table_seconds).values})
     return pd.DataFrame(t)
 
 
