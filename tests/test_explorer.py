@@ -154,3 +154,17 @@ def test_a_campaign_runs_model_is_its_model_entry_so_two_entries_of_one_model_te
     campaign.value = "old"
     view = static_view(box)
     assert "<td>resnet_20</td>" in view and "r20_long (" not in view
+
+
+def test_the_tables_training_time_tells_quick_runs_apart(runs, tmp_path):
+    """To one decimal a 0.04 s run read "0.0" and runs of 0.15 s and 0.24 s alike "0.2": below a second, two
+    significant digits (a longer run keeps its one decimal, 61.5)."""
+    import shutil
+
+    from cifar100lab import records
+    root = tmp_path / "runs"
+    shutil.copytree(runs / "alone", root / "alone")
+    rec = records.read_json(root / "alone" / records.RECORD)
+    records.atomic_write_json(root / "alone" / records.RECORD, {**rec, "train_seconds": 0.17})
+    view = static_view(explorer(root))
+    assert "<td>0.17</td>" in view and "<td>0.2</td>" not in view

@@ -18,6 +18,7 @@ import pandas as pd
 from .. import records
 from ..curves import integer_epochs
 from ..progress import not_cifar_notice
+from .i18n import seconds
 from .sources import RESULTS_ROW, with_results_rows
 
 OUTSIDE = "(runs outside a campaign)"
@@ -33,8 +34,10 @@ TABLE_STYLE = ("<style>.explorer-table { border-collapse: collapse; font-size: 0
 COLUMNS = {"run_id": "run", "entry": "model", "seed": "seed", "top1": "top-1 (%)", "top5": "top-5 (%)",
            "params": "params", "flops": "FLOPs", "train_seconds": "train time (s)", "images_per_second": "images/s",
            "dataset_label": "dataset"}
-SHOWN_AS = {"top1": "{:.2f}", "top5": "{:.2f}", "params": "{:,.0f}", "flops": "{:,.0f}", "train_seconds": "{:.1f}",
-            "images_per_second": "{:,.0f}"}
+# A time to one decimal, and below a second to two significant digits: a 0.04 s run read "0.0" and runs of 0.15 s
+# and 0.24 s alike "0.2".
+SHOWN_AS = {"top1": "{:.2f}".format, "top5": "{:.2f}".format, "params": "{:,.0f}".format, "flops": "{:,.0f}".format,
+            "train_seconds": lambda v: seconds(v) if v < 1 else f"{v:.1f}", "images_per_second": "{:,.0f}".format}
 
 
 def _records(runs_root) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -167,6 +170,6 @@ def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0) -> str:
             + "".join(f"<p>{html.escape(n)}</p>" for n in notes)
             + TABLE_STYLE + '<div style="overflow-x: auto">' + table.rename(columns=COLUMNS).to_html(
                 index=False, border=0, classes="explorer-table", formatters={
-                    COLUMNS[c]: (lambda v, f=f: "–" if pd.isna(v) else f.format(v))
+                    COLUMNS[c]: (lambda v, f=f: "–" if pd.isna(v) else f(v))
                     for c, f in SHOWN_AS.items() if c in table})
             + "</div>")
