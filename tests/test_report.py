@@ -948,9 +948,10 @@ def test_counts_that_differ_between_runs_read_as_alternatives_not_a_list():
     assert "1 or 4 epochs, 1 or 2 seeds per model;" in en and "1 or 4 epochs on 512 training images" in en
     assert "1 或 4 个 epoch，每个模型 1 或 2 个种子" in zh
     assert "1, 2" not in en and "1、2" not in zh
-    three = study_label({**ctx, "epochs": [2]}, pd.DataFrame({"seeds": [0, 1, 2, 3]}), "en")
-    assert three.endswith("2 epochs, 1, 2 or 3 seeds per variant")
-    assert study_label(ctx, pd.DataFrame({"seeds": [2, 2]}), "zh").endswith("1 或 4 个 epoch，每个变体 2 个种子")
+    three = pd.DataFrame({"seeds": [0, 1, 2, 3], "epochs": [[], [2], [2], [2]], "train_sizes": [[], [512], [512], [512]]})
+    assert study_label(ctx, three, "en").endswith("2 epochs, 1, 2 or 3 seeds per variant")
+    two = pd.DataFrame({"seeds": [2, 2], "epochs": [[1], [4]], "train_sizes": [[512], [512]]})
+    assert study_label(ctx, two, "zh").endswith("1 或 4 个 epoch，每个变体 2 个种子")
 
 
 def test_the_training_time_sentence_shows_times_precise_enough_to_read_its_ratio():

@@ -607,3 +607,26 @@ def test_a_studys_scale_line_ends_with_its_languages_full_stop(reg):
     en, zh = ((gen / f"study-regularisation_{lang}.md").read_text() for lang in ("en", "zh"))
     assert "3 seeds per variant.*" in en
     assert "每个变体 3 个种子。*" in zh and "个种子.*" not in zh
+
+
+def test_a_studys_scale_line_counts_its_own_runs_not_the_campaigns(tmp_path):
+    """A campaign whose model entry trained 1 epoch on 512 images and whose study trained 4 on 2,000 said
+    "1 or 4 epochs" of the study, every run of which had 4, and the images of whichever run it read first."""
+    from fake_campaign import _record
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"study": "s", "seeds": 2, "variants": PLAIN_AND_GHOST}))
+    root = write_fake_study(tmp_path / "runs", load_study(tmp_path / "s.yaml"),
+                            {"plain": [60.0, 61.0], "ratio 4": [55.0, 56.0]}, name="c", epochs=4)
+    quick = _record("c", "c-resnet_32-s0", "resnet_32", {}, 0, [40.0, 50.0], "synthetic", 1, 1000, 0.0)
+    quick["dataset"]["train_size"] = 512
+    records.atomic_write_json(root / quick["run_id"] / records.RECORD, quick)
+    manifest = records.read_json(root / records.MANIFEST)
+    records.atomic_write_json(root / records.MANIFEST, {**manifest, "models": manifest["models"] + ["resnet_32"],
+                                                        "runs": [quick["run_id"]] + manifest["runs"]})
+    result = report.write_study_report("c", "s", tmp_path / "runs", tmp_path / "gen")
+    assert result["context"]["epochs"] == [1, 4]  # the campaign's
+    en, zh = ((tmp_path / "gen" / f"study-s_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "campaign c: 2,000 training images, 4 epochs, 2 seeds per variant.*" in en
+    assert "实验配置 c：2,000 张训练图像，4 个 epoch，每个变体 2 个种子。*" in zh
+    assert (tmp_path / "gen" / "study-s.csv").read_text().splitlines()[0].endswith(
+        "campaign c: 2,000 training images, 4 epochs, 2 seeds per variant")
+    assert "epochs" not in (tmp_path / "gen" / "study-s.csv").read_text().splitlines()[1].split(",")

@@ -36,6 +36,7 @@ def _history(run: dict) -> list:
 
 def _variant_row(v: dict, runs: list[dict]) -> dict:
     ok = [r for r in runs if r.get("status") == "complete"]
+    ran = ok or runs  # the scale the study's line states: its complete runs', else (none complete) its runs'
     top1 = [r["final"]["top1"] for r in ok]
     with_ema = [r for r in ok if (r.get("ema") or {}).get("final")]
     ema = [r["ema"]["final"]["top1"] for r in with_ema]
@@ -49,10 +50,16 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
             # the EMA weights against the raw weights of the same runs
             "ema_mean": _mean(ema), "ema_raw_mean": _mean([r["final"]["top1"] for r in with_ema]),
             "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
+            "epochs": _recorded(ran, "config", "epochs"), "train_sizes": _recorded(ran, "dataset", "train_size"),
             "history": _history(ok[0]) if ok else [],
             "status": "complete" if ok else (runs[0]["status"] if runs else "skipped" if v.get("skipped") else "missing"),
             "reason": "" if ok or not runs else runs[0].get("reason") or "",  # why a variant has no complete run
             "skipped_teacher": (v.get("skipped") or {}).get("teacher") or ""}  # "": not skipped (None reads as NaN)
+
+
+def _recorded(runs: list[dict], part: str, key: str) -> list:
+    """The values of ``record[part][key]`` among ``runs``, each once, in order."""
+    return sorted({(r.get(part) or {}).get(key) for r in runs} - {None})
 
 
 def _pooled_wilson(ok: list[dict]) -> tuple[float, float]:
@@ -222,7 +229,7 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     out.mkdir(parents=True, exist_ok=True)
     ctx = context(manifest, recs_list)
     df = study_table(st, {r["run_id"]: r for r in recs_list})
-    csv_text = df.drop(columns=["values", "ema_values", "history"]).to_csv(index=False)
+    csv_text = df.drop(columns=["values", "ema_values", "history", "epochs", "train_sizes"]).to_csv(index=False)
     records.atomic_write_text(out / f"study-{study}.csv", f"# {study_label(ctx, df, 'en')}\n" + csv_text)
     claims = pd.read_csv(REFERENCE / "original_ablations.csv")
     claims = claims[claims.study == study]
@@ -271,10 +278,13 @@ def left_out_note(st: dict, lang: str) -> str:
 
 
 def study_label(ctx: dict, df: pd.DataFrame, lang: str) -> str:
-    """What a study was measured on: dataset, campaign and scale (images, epochs, seeds per variant)."""
+    """What a study was measured on: dataset, campaign and the scale of its own runs (training images, epochs,
+    seeds per variant); the campaign's, "1 or 4 epochs", was said of a study whose runs all had 4. A study with
+    no run recorded yet states the campaign's images and epochs."""
+    sizes = sorted(set().union(*df.train_sizes)) or [n for n in [ctx["train_size"]] if n]
     return say("study_scale", lang, dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
-               train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
-               epochs=alternatives(ctx["epochs"]),
+               train_size=alternatives([f"{n:,}" for n in sizes]),
+               epochs=alternatives(sorted(set().union(*df.epochs)) or ctx["epochs"]),
                seeds=alternatives(sorted(set(df.seeds) - {0})))
 
 
