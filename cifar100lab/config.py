@@ -10,7 +10,7 @@ The error every refused setting raises (``ConfigError``) and the YAML reader are
 needs no torch.
 
 Normalization rule (the only place it lives): a run from scratch uses its dataset's statistics; a fine-tune
-uses the statistics its pretrained checkpoint was trained with (timm's ``pretrained_cfg``).
+uses the statistics its pretrained weights were trained with (their folder's ``pretrained_cfg``, else timm's).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from .models import (
     resolve_input_size,
     runs_at,
 )
-from .models.timm_backed import pretrained_source
+from .models.timm_backed import pretrained_source, weights_statistics
 from .optuna_parts import PRUNERS
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -171,11 +171,11 @@ class RunPlan:
     input_size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    normalization_source: str = ""  # where mean and std come from: the dataset, or the weights' pretrained_cfg
 
     @property
     def normalization(self) -> dict:
-        return {"source": "pretrained checkpoint" if self.pretrained else f"dataset {self.dataset.name}",
-                "mean": list(self.mean), "std": list(self.std)}
+        return {"source": self.normalization_source, "mean": list(self.mean), "std": list(self.std)}
 
     def recipe_record(self, world_size: int) -> dict:
         """The recipe as the run uses it: overrides applied, lr scaled for ``world_size`` processes."""
@@ -214,8 +214,9 @@ def resolve(config: "TrainConfig | dict | RunPlan", stored: bool = False) -> Run
                   size_asked=cfg.img_size is not None or bool(cfg.options))
     check_schedule(cfg, recipe)
     data_mod.check_sizes(cfg, dataset, stored)  # subsets, validation split and batch against the data's sizes
-    mean, std = entry.pretrained_stats() if pretrained else (dataset.mean, dataset.std)
-    return RunPlan(cfg, entry, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std))
+    mean, std, stats_from = weights_statistics(entry.pretrained_source, pretrained, stored) if pretrained else (
+        dataset.mean, dataset.std, f"dataset {dataset.name}")
+    return RunPlan(cfg, entry, dataset, recipe_name, recipe, pretrained, input_size, tuple(mean), tuple(std), stats_from)
 
 
 def registration_problems() -> list[str]:

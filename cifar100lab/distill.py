@@ -52,6 +52,7 @@ from .config import ConfigError, RunPlan
 from .data.registry import DATASETS, PREFIXES
 from .export import ExportError, build_trained, read_trained, unfinished
 from .models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, weights_file
+from .models.timm_backed import weights_statistics
 
 MODEL_WEIGHTS = "@"  # MODEL@WEIGHTS: a registered timm-backed model with a local weights file (or @hub)
 BEST = "best:"  # best:MODEL|MODEL — a study's teacher: the campaign's best complete run of those models
@@ -142,7 +143,7 @@ def _model_spec(source: str) -> TeacherSpec:
         path = weights_file(entry.pretrained_source, weights)
     except PretrainedWeightsUnavailable as e:
         raise TeacherMissing(f"distill_from {source}: {e}") from None
-    mean, std = entry.pretrained_stats()
+    mean, std, _ = weights_statistics(entry.pretrained_source, weights)  # its folder's own, else its tag's
     return TeacherSpec(source, "model", name, {}, _classes_in_file(entry.pretrained_source, path), None,
                        resolve_input_size(name, weights), tuple(mean), tuple(std), str(path), file_sha256(path))
 

@@ -15,6 +15,7 @@ from .checkpoint import CheckpointError, checkpoint_file, load_weights, read_che
 from .config import ConfigError, RunPlan, resolve
 from .data import DATASETS, Dataset, load_dataset
 from .data import data_root as data_folder
+from .learner import as_trained
 from .models import count_params
 from .train import Learner, build_learner, build_model, evaluate
 
@@ -42,6 +43,7 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
         plan = resolve({**ckpt["config"], "data_root": data_root or ckpt["config"].get("data_root")}, stored=True)
     except ConfigError as e:
         raise CheckpointError(f"{checkpoint} carries a run config that is not valid: {e}") from None
+    plan = as_trained(plan, ckpt, record_of(checkpoint, ckpt))  # fed as it trained, whatever became of its weights
     cfg = plan.config
     accelerator = build_accelerator(cfg.precision)
     dataset = read(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
@@ -68,17 +70,22 @@ def check_out(out: Path) -> None:
                           f"evaluation, which would be lost; pass --out a new file, or move it aside")
 
 
-def check_same_data(checkpoint: Path, ckpt: dict, root: str | None, dataset: Dataset) -> None:
-    """The data read must be the data the run was measured on, as its record's checksum says: another copy under
-    --data-root (a synthetic set generated again, an image folder changed since) gives other test images, and a
-    number that reads as the run's. Without a record of this run (a checkpoint on its own, a damaged record, which
-    an evaluation may be what replaces) there is nothing to compare."""
+def record_of(checkpoint: Path, ckpt: dict) -> dict | None:
+    """The record of the run that wrote ``ckpt``, beside it; None for a checkpoint on its own, a damaged record (which
+    an evaluation may be what replaces) or one of another model's run."""
     try:
         record = records.load(checkpoint.parent)
     except records.RecordError:
-        return
-    recorded = (record or {}).get("dataset") or {}
-    if (record or {}).get("config", {}).get("model") != ckpt["config"]["model"] or "checksum" not in recorded:
+        return None
+    return record if (record or {}).get("config", {}).get("model") == ckpt["config"]["model"] else None
+
+
+def check_same_data(checkpoint: Path, ckpt: dict, root: str | None, dataset: Dataset) -> None:
+    """The data read must be the data the run was measured on, as its record's checksum says: another copy under
+    --data-root (a synthetic set generated again, an image folder changed since) gives other test images, and a
+    number that reads as the run's. Without a record of this run there is nothing to compare."""
+    recorded = (record_of(checkpoint, ckpt) or {}).get("dataset") or {}
+    if "checksum" not in recorded:
         return
     if recorded["checksum"] != dataset.checksum:
         where, fix = ((f" under {data_folder(root)}", "pass --data-root the folder that holds the run's data")

@@ -55,9 +55,9 @@ def read_json_file(path: Path, what: str, remedy: str) -> dict:
         raise ExportError(f"{e}: {what} cannot be read; {remedy}") from None
 
 
-def _run_facts(config: dict, record: dict | None, state: dict, source: Path) -> dict:
-    """Model, options, classes, input size and normalisation of the run that wrote ``config``; the record,
-    when there is one, says what the run actually used."""
+def _run_facts(config: dict, record: dict | None, ckpt: dict, source: Path) -> dict:
+    """Model, options, classes, input size and normalisation of the run that wrote ``config``; the checkpoint
+    ``ckpt`` and the record, when there is one, say what the run actually used."""
     from .config import ConfigError, resolve
     try:
         plan = resolve(config, stored=True)
@@ -67,25 +67,26 @@ def _run_facts(config: dict, record: dict | None, state: dict, source: Path) -> 
     try:
         pretrained = record["pretrained"] if "pretrained" in record else plan.pretrained
         input_size = int(record.get("input_size") or plan.input_size)
-        mean, std = ([float(v) for v in values] for values in _normalization(record.get("normalization"), plan))
+        mean, std = ([float(v) for v in values] for values in _normalization(
+            ckpt.get("normalization") or record.get("normalization"), plan))
     except (KeyError, TypeError, ValueError) as e:
         raise ExportError(f"{source.parent / records.RECORD} is damaged (its input size or normalization cannot "
                           f"be read: {type(e).__name__}: {e}); {RECORD_REMEDY}") from None
     cfg = plan.config
     img_size = input_size if pretrained else cfg.img_size
-    num_classes = _classes_of_weights(cfg.model, cfg.options, img_size, state) or plan.dataset.num_classes
+    num_classes = _classes_of_weights(cfg.model, cfg.options, img_size, ckpt["model"]) or plan.dataset.num_classes
     return {"model": cfg.model, "options": dict(cfg.options), "num_classes": num_classes, "input_size": input_size,
             "mean": mean, "std": std, "img_size": img_size,
             "label_names": _label_names(cfg.dataset, cfg.data_root, num_classes),
             "trained_on": {"dataset": cfg.dataset, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]}}
 
 
-def _normalization(recorded, plan) -> tuple:
-    if isinstance(recorded, dict):
-        return recorded["mean"], recorded["std"]
-    if recorded:
-        return LEGACY_NORMALIZATION[recorded]
-    return plan.mean, plan.std  # no record: the rule the run was trained with
+def _normalization(kept, plan) -> tuple:
+    if isinstance(kept, dict):
+        return kept["mean"], kept["std"]
+    if kept:
+        return LEGACY_NORMALIZATION[kept]
+    return plan.mean, plan.std  # neither says (a checkpoint on its own, of before they kept it): the plan's rule
 
 
 def _classes_of_weights(model: str, options: dict, img_size: int | None, state: dict) -> int | None:
@@ -120,7 +121,7 @@ def _from_checkpoint(path: Path) -> tuple[dict, dict]:
     # which weights these are: the last epoch written, and whether the run went on to finish
     trained_for = {"epoch": int(ckpt["epoch"]), "epochs": ckpt["config"].get("epochs"),
                    "status": (record or {}).get("status")}
-    return ({**_run_facts(ckpt["config"], record, ckpt["model"], path), "weights": str(path),
+    return ({**_run_facts(ckpt["config"], record, ckpt, path), "weights": str(path),
              "trained_for": trained_for}, ckpt["model"])
 
 

@@ -4,23 +4,27 @@ frozen backbone, a distillation teacher, a CUDA graph of the step), and :meth:`L
 step."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
-from . import distill, recipes
+from . import distill, recipes, records
 from .accelerator import cpu_depthwise_in_fp32
+from .checkpoint import read_checkpoint, resumes_from_checkpoint
 from .config import ConfigError, RunPlan
 from .data import normalizer
 from .models import PretrainedWeightsUnavailable, classifier_name, create_model, weights_file
 from .seeds import seeded
 from .step_graph import StepGraph, attach_graph, device_conflict, plain_lrs
 
-__all__ = ["Frozen", "Learner", "build_learner", "build_model", "check_pretrained_weights"]
+__all__ = ["Frozen", "Learner", "as_trained", "build_learner", "build_model", "check_pretrained_weights",
+           "resumed_as_trained"]
 
 
 class Frozen:
@@ -148,6 +152,28 @@ def zero_missing_momentum(optimizer) -> None:
             for p, s in zip(group["params"], states):
                 if s.get("momentum_buffer") is None:
                     s["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+def as_trained(plan: RunPlan, *described: dict | None) -> RunPlan:
+    """``plan`` normalising as its run trained: with the ``normalization`` of the first of ``described`` (its
+    checkpoint, its record) that keeps one. A fine-tune's statistics are its weights folder's (their config.json),
+    read when the plan is resolved: a folder since gone or changed would otherwise give a resumed run, its
+    evaluation or its export other statistics than it trained with."""
+    for found in described:
+        kept = (found or {}).get("normalization")
+        if isinstance(kept, dict) and isinstance(kept.get("mean"), list) and isinstance(kept.get("std"), list):
+            return dataclasses.replace(plan, mean=tuple(kept["mean"]), std=tuple(kept["std"]),
+                                       normalization_source=str(kept.get("source") or plan.normalization_source))
+    return plan
+
+
+def resumed_as_trained(plan: RunPlan) -> RunPlan:
+    """The plan of a run that resumes from its folder's checkpoint with the statistics it trained with (its
+    checkpoint's, or for one written before checkpoints kept them, its record's); any other plan as it is."""
+    if not resumes_from_checkpoint(plan):
+        return plan
+    run_dir = Path(plan.config.run_dir)
+    return as_trained(plan, read_checkpoint(run_dir / records.CHECKPOINT, mmap=True), records.load(run_dir))
 
 
 def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:

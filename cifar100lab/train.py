@@ -28,7 +28,7 @@ from .checkpoint import checkpoint_due, load_checkpoint, resumes_from_checkpoint
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
-from .learner import Learner, build_learner, build_model, check_pretrained_weights
+from .learner import Learner, build_learner, build_model, check_pretrained_weights, resumed_as_trained
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
 from .progress import Progress, not_cifar_notice
 from .seeds import dropout_seed, mix_seed, seed_everything
@@ -105,6 +105,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     cfg = plan.config
     if done := preflight(plan):
         return done
+    plan = resumed_as_trained(plan)  # its weights folder's statistics may have changed or gone since it began
     teacher_spec = distill.check_teacher(plan)  # checked by preflight (its reading is cached): here its spec
     kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
@@ -347,7 +348,8 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
         if checkpoint_due(row["epoch"], cfg):
             run.checkpoints.save(run.run_dir, {**learner.state_dict(), "config": cfg.to_dict(),
                                                "epoch": row["epoch"], "best": best, "history": history,
-                                               "processes": run.accelerator.num_processes})
+                                               "processes": run.accelerator.num_processes,
+                                               "normalization": run.plan.normalization})
         run.progress.end_epoch(row, history)
     run.accelerator.wait_for_everyone()
 

@@ -7,6 +7,7 @@ import yaml
 from cifar100lab import config as config_mod
 from cifar100lab import data
 from cifar100lab.config import ConfigError, RunPlan, TrainConfig, resolve
+from cifar100lab.models import model_entry
 
 
 def test_from_scratch_runs_normalize_with_their_dataset_statistics():
@@ -27,7 +28,7 @@ def test_fine_tunes_normalize_like_their_pretrained_checkpoint(model, mean, std)
     plan = resolve({"model": model, "dataset": "fashion-mnist"})
     assert plan.pretrained == "hub" and plan.input_size == 224
     assert plan.mean == pytest.approx(mean) and plan.std == pytest.approx(std)
-    assert plan.normalization["source"] == "pretrained checkpoint"
+    assert plan.normalization["source"] == f"pretrained_cfg of timm/{model_entry(model).pretrained_source}"
 
 
 def test_plan_carries_recipe_with_overrides_and_effective_lr():

@@ -252,6 +252,21 @@ def test_an_export_and_a_timm_model_with_local_weights_are_teachers(teacher_run,
     assert teacher.view(student_batch).shape[-1] == 224 and teacher.logits(student_batch).shape == (2, 10)
 
 
+def test_a_timm_teacher_in_a_hub_layout_folder_is_fed_with_the_statistics_its_folder_states(tmp_path):
+    """MODEL@FOLDER fed the teacher with its model's default weights' statistics (ImageNet's for GhostNet), whatever
+    the folder's config.json said its weights were trained on."""
+    import json
+
+    from safetensors.torch import save_file
+    folder = tmp_path / "ghostnet-10"
+    folder.mkdir()
+    save_file(create_model("ghostnet_100", num_classes=10).state_dict(), folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps({"architecture": "ghostnet_100", "num_classes": 10, "pretrained_cfg": {
+        "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "input_size": [3, 224, 224]}}))
+    spec = distill.teacher_spec(f"ghostnet_100@{folder}")
+    assert (spec.num_classes, spec.mean, spec.std) == (10, (0.5,) * 3, (0.5,) * 3)
+
+
 # ---------------------------------------------------------------- the study in a campaign
 
 def campaign_with_study(tmp_path, runs_root):

@@ -2,7 +2,9 @@
 
 Nothing here touches the network: hub tests switch it off, pretrained weights come from files written here.
 """
+import json
 import re
+import shutil
 import time
 
 import pytest
@@ -13,7 +15,10 @@ import torch.nn.functional as F
 from conftest import dies_in_epoch, run_cli, tiny_config
 
 from cifar100lab import records
+from cifar100lab.checkpoint import read_checkpoint
 from cifar100lab.config import ConfigError, resolve
+from cifar100lab.evaluation import evaluate_checkpoint
+from cifar100lab.export import export_run
 from cifar100lab.learner import check_pretrained_weights
 from cifar100lab.models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, timm_backed
 from cifar100lab.train import train
@@ -182,6 +187,89 @@ def test_a_fine_tune_resumes_from_its_checkpoint_without_its_pretrained_weights(
     # a run that has no checkpoint to resume from still needs them, and says so
     fresh = train(config("fresh"))
     assert fresh["status"] == "skipped" and "pretrained weights unavailable" in fresh["reason"]
+
+
+IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}  # ghostnet_100.in1k's, in timm
+STATED = {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}  # a weights folder's own: neither ImageNet's nor the data's
+
+
+def hub_layout(ghostnet_1000, folder, **pretrained_cfg):
+    """GhostNet's weights as a folder in timm's Hub layout (as `hf download` or timm's push_to_hf_hub leave it):
+    model.safetensors and a config.json whose pretrained_cfg states the images' statistics (STATED unless told)."""
+    folder.mkdir(parents=True)
+    shutil.copy(ghostnet_1000[1] / "model.safetensors", folder / "model.safetensors")
+    cfg = {"tag": "own_in1k", "input_size": [3, 224, 224], "num_classes": 1000, **STATED, **pretrained_cfg}
+    (folder / "config.json").write_text(json.dumps({"architecture": "ghostnet_100", "num_classes": 1000,
+                                                    "pretrained_cfg": cfg}))
+    return folder
+
+
+def ghostnet_run(synthetic_root, run_dir, weights):
+    return tiny_config(synthetic_root, run_dir, model="ghostnet_100", img_size=32, pretrained=str(weights),
+                       max_steps_per_epoch=2, batch_size=32, test_subset=64, precision="fp32",
+                       overrides={"warmup_epochs": 0})
+
+
+def test_a_weights_folder_states_its_own_statistics_and_a_bare_file_normalises_as_the_default_weights(
+        ghostnet_1000, tmp_path, capfd):
+    """Normalisation always took the default tag's statistics: a folder of augreg weights (0.5/0.5) for a network
+    whose default weights are at ImageNet's was fine-tuned on other statistics than it learnt, without a word."""
+    folder = hub_layout(ghostnet_1000, tmp_path / "own")
+    plan = lambda pretrained, **kw: resolve(dict(model="ghostnet_100", pretrained=str(pretrained),  # noqa: E731
+                                                 dataset="synthetic", run_dir=str(tmp_path / "r")), **kw)
+    for given in (folder, folder / "model.safetensors"):  # the folder, or the Hub layout's weights file in it
+        assert plan(given).normalization == {"source": f"pretrained_cfg in {folder.resolve() / 'config.json'}",
+                                             **STATED}
+    bare = ghostnet_1000[1] / "model.safetensors"  # a weights file alone says nothing: the model's default tag's
+    assert plan(bare).normalization == {"source": f"pretrained_cfg of timm/ghostnet_100.in1k (the model's default "
+                                                  f"weights; {bare} states none of its own)", **IMAGENET}
+    assert plan("hub").normalization == {"source": "pretrained_cfg of timm/ghostnet_100.in1k", **IMAGENET}
+    (tmp_path / "run").mkdir()  # a run folder's config.json is a TrainConfig, no Hub config: no statistics there
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"model": "ghostnet_100", "epochs": 3}))
+    (tmp_path / "run" / "w.safetensors").write_bytes(bare.read_bytes())
+    assert plan(tmp_path / "run").mean == tuple(IMAGENET["mean"])
+    # statistics stated wrongly: one line before any work, but a trained run's config still reads
+    (folder / "config.json").write_text(json.dumps({"pretrained_cfg": {"mean": [0.5, 0.5], "std": [0.5] * 3}}))
+    run_dir = tmp_path / "cli-run"
+    proc = run_cli(capfd, "train", "--set", "model=ghostnet_100", "--set", f"pretrained={folder}", "--set",
+                   "dataset=synthetic", "--set", f"data_root={tmp_path / 'no-data'}", "--set", f"run_dir={run_dir}")
+    assert proc.returncode == 2 and not run_dir.exists(), proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {folder / 'config.json'}: pretrained_cfg's mean [0.5, 0.5] and std [0.5, 0.5, 0.5] must be three "
+        f"numbers each (std above 0); correct them, or remove both to normalise as the model's default weights"]
+    assert plan(folder, stored=True).mean == tuple(IMAGENET["mean"])
+
+
+def test_a_fine_tune_trains_evaluates_and_exports_with_its_weights_statistics_whatever_becomes_of_them(
+        ghostnet_1000, synthetic_root, tmp_path):
+    """The run's record names the statistics and where they came from; its checkpoint keeps them, so `evaluate`
+    and `export`, which work the plan out again, feed the network as it trained once the folder has changed."""
+    folder = hub_layout(ghostnet_1000, tmp_path / "own")
+    record = train(ghostnet_run(synthetic_root, tmp_path / "run", folder))
+    stated = {"source": f"pretrained_cfg in {folder.resolve() / 'config.json'}", **STATED}
+    assert record["status"] == "complete" and record["normalization"] == stated
+    assert read_checkpoint(tmp_path / "run" / records.CHECKPOINT)["normalization"] == stated
+    (folder / "config.json").write_text(json.dumps({"pretrained_cfg": {"mean": [0.1] * 3, "std": [0.9] * 3}}))
+    evaluated = evaluate_checkpoint(tmp_path / "run", out=tmp_path / "evaluation.json")
+    assert (evaluated["top1"], evaluated["test_loss"]) == pytest.approx((record["final"]["top1"],
+                                                                         record["final"]["test_loss"]), rel=1e-6)
+    shutil.copytree(tmp_path / "run", tmp_path / "alone", ignore=shutil.ignore_patterns(records.RECORD))
+    exported = json.loads((export_run(tmp_path / "alone", tmp_path / "export") / "config.json").read_text())
+    assert {k: exported["pretrained_cfg"][k] for k in ("mean", "std")} == STATED  # from the checkpoint alone
+
+
+def test_a_resumed_fine_tune_normalises_as_it_began_though_its_weights_folder_has_gone(ghostnet_1000, synthetic_root,
+                                                                                      tmp_path):
+    """A resume works its plan out again: with the weights folder gone (a resume needs no weights) it took the
+    default tag's statistics for the epochs left."""
+    folder = hub_layout(ghostnet_1000, tmp_path / "own")
+    straight = train(ghostnet_run(synthetic_root, tmp_path / "straight", folder))
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
+        train(ghostnet_run(synthetic_root, tmp_path / "cut", folder))
+    shutil.rmtree(folder)
+    resumed = train(ghostnet_run(synthetic_root, tmp_path / "cut", folder))
+    assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == 1, resumed.get("reason")
+    assert resumed["normalization"] == straight["normalization"] and resumed["final"] == straight["final"]
 
 
 @pytest.mark.parametrize("spelt, says", [("hbu", ""), ("on", ""), ("imagenet", ""), ("OFF", " (did you mean off?)"),

@@ -15,11 +15,15 @@ Every weights file is loaded through timm's pretrained loader, so the model's ch
 dropped and re-initialised when the checkpoint's class count differs from ``num_classes``.
 Anything that keeps the weights from being had raises ``PretrainedWeightsUnavailable`` with a one-line
 reason; weights that are there but cannot be read or do not fit the architecture raise a one-line ``ValueError``.
+
+A fine-tune normalises its images as its weights were trained (:func:`weights_statistics`): with the mean and std a
+folder in timm's Hub layout states (its ``config.json``'s ``pretrained_cfg``), else with the model's default tag's.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import re
 from pathlib import Path
@@ -41,6 +45,7 @@ FOLDER_WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")  # the hub lay
 WEIGHTS_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 PRETRAINED_WORDS = ("default", "off", "hub")  # what ``pretrained`` takes besides a weights path
 PRETRAINED_OFF = (None, "", "off", False)  # YAML reads a bare `off` as False
+HUB_CONFIG = "config.json"  # beside the weights in timm's Hub layout: pretrained_cfg (mean, std, input_size, ...)
 
 
 def create_timm_model(timm_name: str, num_classes: int, pretrained: str | None = None, **kwargs) -> nn.Module:
@@ -172,6 +177,57 @@ def local_weights_file(path: str | Path) -> Path:
                          f"pass the one to load")
     raise PretrainedWeightsUnavailable(
         f"no weights file ({', '.join('*' + s for s in WEIGHTS_SUFFIXES)}) in folder {path}")
+
+
+def weights_statistics(timm_name: str, pretrained: str, stored: bool = False) -> tuple[tuple, tuple, str]:
+    """(mean, std, where they come from) of the images ``pretrained`` ("hub" or a path) was trained on: those its
+    folder states in timm's Hub layout (``config.json``'s ``pretrained_cfg``: augreg weights at 0.5/0.5 for a network
+    whose default tag is at ImageNet's), else those of ``timm_name``'s tag in timm. Found without reading the weights;
+    a config.json that states them wrongly is a ConfigError, but not in a trained run's config (``stored``), whose
+    record and checkpoint keep the statistics it trained with."""
+    cfg = get_pretrained_cfg(timm_name)
+    default = f"pretrained_cfg of {cfg.hf_hub_id or timm_name}"
+    config = None if pretrained == "hub" else _hub_layout_config(Path(pretrained).expanduser())
+    try:
+        stated = config and _stated_statistics(config)
+    except ConfigError:
+        if not stored:
+            raise
+        stated = None
+    if stated:
+        return (*stated, f"pretrained_cfg in {config.resolve()}")
+    says = "" if pretrained == "hub" else f" (the model's default weights; {pretrained} states none of its own)"
+    return tuple(cfg.mean), tuple(cfg.std), default + says
+
+
+def _hub_layout_config(path: Path) -> Path | None:
+    """The ``config.json`` describing the weights at ``path``: a folder's own, or the one beside the Hub layout's
+    weights file; None where there is none (a bare weights file, a run folder's config is no Hub config)."""
+    folder = path if path.is_dir() else path.parent if path.name in FOLDER_WEIGHTS_FILES else None
+    config = folder / HUB_CONFIG if folder else None
+    return config if config and config.is_file() else None
+
+
+def _stated_statistics(config: Path) -> tuple[tuple, tuple] | None:
+    """The mean and std ``config`` (timm's Hub config, or its older single-dict form) states, or None when it states
+    none (another file of that name); statistics that are not three numbers each are a ConfigError."""
+    try:
+        found = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{config} cannot be read ({type(err).__name__}: {_first_line(err)}); the weights' mean and "
+                          f"std are read from it: restore it, or remove it to normalise as the model's default weights")
+    found = found if isinstance(found, dict) else {}
+    stated = found.get("pretrained_cfg") if isinstance(found.get("pretrained_cfg"), dict) else \
+        found if "architecture" in found else {}
+    if "mean" not in stated and "std" not in stated:
+        return None
+    mean, std = stated.get("mean"), stated.get("std")
+    numbers = lambda v: isinstance(v, list) and len(v) == 3 and all(  # noqa: E731
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+    if not (numbers(mean) and numbers(std) and min(std) > 0):
+        raise ConfigError(f"{config}: pretrained_cfg's mean {mean!r} and std {std!r} must be three numbers each (std "
+                          f"above 0); correct them, or remove both to normalise as the model's default weights")
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
 def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs) -> nn.Module:
