@@ -20,11 +20,12 @@ from .checkpoint import read_checkpoint, resumes_from_checkpoint
 from .config import ConfigError, RunPlan
 from .data import normalizer
 from .models import PretrainedWeightsUnavailable, classifier_name, create_model, weights_file
+from .models.timm_backed import weights_identity
 from .seeds import seeded
 from .step_graph import StepGraph, attach_graph, device_conflict, plain_lrs
 
 __all__ = ["Frozen", "Learner", "as_trained", "build_learner", "build_model", "check_pretrained_weights",
-           "resumed_as_trained"]
+           "pretrained_weights", "resumed_as_trained"]
 
 
 class Frozen:
@@ -174,6 +175,17 @@ def resumed_as_trained(plan: RunPlan) -> RunPlan:
         return plan
     run_dir = Path(plan.config.run_dir)
     return as_trained(plan, read_checkpoint(run_dir / records.CHECKPOINT, mmap=True), records.load(run_dir))
+
+
+def pretrained_weights(plan: RunPlan) -> dict | None:
+    """Which weights the plan's fine-tune starts from (its record's ``pretrained_weights``): the hub repository, or
+    the local file with its sha256; for a run that resumes, what its record said (they are not read again). None
+    from scratch."""
+    if plan.pretrained is None:
+        return None
+    if resumes_from_checkpoint(plan):
+        return (records.load(plan.config.run_dir) or {}).get("pretrained_weights")
+    return weights_identity(plan.model.pretrained_source, plan.pretrained)
 
 
 def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.nn.Module:

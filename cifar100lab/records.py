@@ -61,6 +61,7 @@ class RunRecord(TypedDict, total=False):
     options: dict  # as asked (canonical: defaults dropped)
     resolved_options: dict  # with the model's defaults
     pretrained: str | None
+    pretrained_weights: dict  # a fine-tune's: {"hub": "timm/<name>.<tag>"} or {"file", "bytes", "sha256"}
     seed: int
     config: dict  # the full training config (TrainConfig fields)
     recipe: dict | None  # the recipe used: fields with overrides, effective_lr, global_batch
@@ -284,7 +285,8 @@ def records_frame(records: list[dict]):
             "run_id": r.get("run_id"), "status": r.get("status"), "reason": r.get("reason"),
             "campaign": r.get("campaign"),
             "model": r.get("model"), "group": r.get("group"), "options": json.dumps(r.get("options") or {}),
-            "pretrained": r.get("pretrained"), "seed": r.get("seed"), "dataset": ds.get("name"),
+            "pretrained": r.get("pretrained"), "pretrained_weights": weights_label(r.get("pretrained_weights")),
+            "seed": r.get("seed"), "dataset": ds.get("name"),
             "dataset_kind": ds.get("kind"), "dataset_label": ds.get("label"), "params": r.get("params"),
             "flops": r.get("flops"), "input_size": r.get("input_size"),
             "top1": (r.get("final") or {}).get("top1"), "top5": (r.get("final") or {}).get("top5"),
@@ -297,6 +299,14 @@ def records_frame(records: list[dict]):
             "run_dir": r.get("run_dir"),
         })
     return pd.DataFrame(rows)
+
+
+def weights_label(weights) -> str | None:
+    """A fine-tune's weights in a few words: the hub repository, or the file's name and its sha256's start; None
+    without them (from scratch, or a record written before records named them)."""
+    if not isinstance(weights, dict):
+        return None
+    return weights.get("hub") or f"{Path(str(weights.get('file'))).name} (sha256 {str(weights.get('sha256'))[:12]})"
 
 
 # --- transitions ---------------------------------------------------------------------------------------

@@ -28,7 +28,14 @@ from .checkpoint import checkpoint_due, load_checkpoint, resumes_from_checkpoint
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
-from .learner import Learner, build_learner, build_model, check_pretrained_weights, resumed_as_trained
+from .learner import (
+    Learner,
+    build_learner,
+    build_model,
+    check_pretrained_weights,
+    pretrained_weights,
+    resumed_as_trained,
+)
 from .models import PretrainedWeightsUnavailable, count_flops, count_params
 from .progress import Progress, not_cifar_notice
 from .seeds import dropout_seed, mix_seed, seed_everything
@@ -151,6 +158,8 @@ def _attempt(run: RunState, trial, teacher_spec) -> dict:
         dataset = trial.held_out(dataset) if trial else dataset
         run.record["dataset"] = dataset.describe()
         model = build_model(plan, dataset.num_classes, weights=not resumes_from_checkpoint(plan))
+        if run.main and (weights := pretrained_weights(plan)):  # which weights: a hub tag, or a file and its sha256
+            run.record["pretrained_weights"] = weights
         teacher = teacher_spec and distill.build_teacher(teacher_spec, plan, accelerator.device, dataset.num_classes)
     except PretrainedWeightsUnavailable as e:
         return _skipped(run, f"pretrained weights unavailable: {e}")

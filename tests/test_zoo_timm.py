@@ -2,6 +2,7 @@
 
 Nothing here touches the network: hub tests switch it off, pretrained weights come from files written here.
 """
+import hashlib
 import json
 import re
 import shutil
@@ -182,6 +183,7 @@ def test_a_fine_tune_resumes_from_its_checkpoint_without_its_pretrained_weights(
     resumed = train(config("cut"))
     assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == 1, resumed.get("reason")
     assert resumed["final"] == straight["final"]
+    assert resumed["pretrained_weights"] == straight["pretrained_weights"]  # what it began from, though gone now
     ends = [torch.load(tmp_path / name / records.CHECKPOINT, weights_only=True)["model"] for name in ("straight", "cut")]
     assert all(torch.equal(ends[0][k], ends[1][k]) for k in ends[0])
     # a run that has no checkpoint to resume from still needs them, and says so
@@ -270,6 +272,34 @@ def test_a_resumed_fine_tune_normalises_as_it_began_though_its_weights_folder_ha
     resumed = train(ghostnet_run(synthetic_root, tmp_path / "cut", folder))
     assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == 1, resumed.get("reason")
     assert resumed["normalization"] == straight["normalization"] and resumed["final"] == straight["final"]
+
+
+def test_the_record_names_the_weights_a_fine_tune_began_from(ghostnet_1000, synthetic_root, network_off, tmp_path,
+                                                              monkeypatch):
+    """The record said only pretrained: <path> (or hub) and its statistics' source 'pretrained checkpoint': two
+    fine-tunes from two files of one name, or a file replaced between them, read alike."""
+    weights = tmp_path / "weights" / "ghostnet.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes((ghostnet_1000[1] / "model.safetensors").read_bytes())
+    hashed = []
+    digest = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, name: hashed.append(f.name) or digest(f, name))
+    record = train(ghostnet_run(synthetic_root, tmp_path / "file-run", weights))
+    assert record["pretrained_weights"] == {"file": str(weights.resolve()), "bytes": weights.stat().st_size,
+                                            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    timm_backed.weights_identity("ghostnet_100.in1k", str(weights.parent))  # the same file again: not hashed again
+    assert hashed == [str(weights.resolve())]
+    repo = network_off / "models--timm--ghostnet_100.in1k" / "snapshots" / ("0" * 40)  # the hub's, from the cache
+    repo.mkdir(parents=True)
+    (repo.parent.parent / "refs").mkdir()
+    (repo.parent.parent / "refs" / "main").write_text("0" * 40)
+    (repo / "model.safetensors").write_bytes(weights.read_bytes())
+    hub = train(ghostnet_run(synthetic_root, tmp_path / "hub-run", "hub"))
+    assert hub["pretrained_weights"] == {"hub": "timm/ghostnet_100.in1k"}
+    frame = records.records_frame([record, hub, {"run_id": "older", "pretrained": "hub"}])  # one from before
+    assert list(frame.pretrained_weights[:2]) == [
+        f"ghostnet.safetensors (sha256 {record['pretrained_weights']['sha256'][:12]})", "timm/ghostnet_100.in1k"]
+    assert frame.pretrained_weights.isna()[2]
 
 
 @pytest.mark.parametrize("spelt, says", [("hbu", ""), ("on", ""), ("imagenet", ""), ("OFF", " (did you mean off?)"),

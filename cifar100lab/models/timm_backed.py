@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -228,6 +229,29 @@ def _stated_statistics(config: Path) -> tuple[tuple, tuple] | None:
         raise ConfigError(f"{config}: pretrained_cfg's mean {mean!r} and std {std!r} must be three numbers each (std "
                           f"above 0); correct them, or remove both to normalise as the model's default weights")
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+
+def weights_identity(timm_name: str, pretrained: str) -> dict:
+    """Which weights ``pretrained`` gives ``timm_name`` (a run record's ``pretrained_weights``): the hub repository
+    (``timm/<name>.<tag>``), or the local file's path, size and sha256."""
+    if pretrained == "hub":
+        repo_id, _, revision = _hub_file(timm_name)
+        return {"hub": repo_id, **({"revision": revision} if revision else {})}
+    path = local_weights_file(pretrained).resolve()
+    return {"file": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of ``path``, hashed once per process and version of the file (its size and modification time):
+    weights files run to hundreds of MB, and every run of a campaign's kernel that starts from them asks."""
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs) -> nn.Module:
