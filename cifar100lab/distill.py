@@ -52,7 +52,7 @@ from .config import ConfigError, RunPlan
 from .data.registry import DATASETS, PREFIXES
 from .export import ExportError, build_trained, read_trained, unfinished
 from .models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, weights_file
-from .models.timm_backed import weights_statistics
+from .models.timm_backed import classifier_keys, file_classes, load_without_memory, weights_statistics
 
 MODEL_WEIGHTS = "@"  # MODEL@WEIGHTS: a registered timm-backed model with a local weights file (or @hub)
 BEST = "best:"  # best:MODEL|MODEL — a study's teacher: the campaign's best complete run of those models
@@ -143,19 +143,33 @@ def _model_spec(source: str) -> TeacherSpec:
         path = weights_file(entry.pretrained_source, weights)
     except PretrainedWeightsUnavailable as e:
         raise TeacherMissing(f"distill_from {source}: {e}") from None
-    mean, std, _ = weights_statistics(entry.pretrained_source, weights)  # its folder's own, else its tag's
-    return TeacherSpec(source, "model", name, {}, _classes_in_file(entry.pretrained_source, path), None,
-                       resolve_input_size(name, weights), tuple(mean), tuple(std), str(path), file_sha256(path))
+    except ValueError as e:  # a folder of several weights files
+        raise ConfigError(f"distill_from {source}: {e}") from None
+    stat = path.stat()  # read once per file version in a process: check_teacher is asked before and during a run
+    return _weights_spec(source, path, stat.st_size, stat.st_mtime_ns)
 
 
-def _classes_in_file(timm_name: str, path: Path) -> int:
-    from timm.models import get_pretrained_cfg, load_state_dict
-    head = get_pretrained_cfg(timm_name).classifier
-    head = head if isinstance(head, str) else head[0]
-    weight = load_state_dict(str(path)).get(f"{head}.weight")
-    if weight is None:
-        raise ConfigError(f"distill_from: {path} has no classifier ({head}.weight), so it cannot teach classes")
-    return int(weight.shape[0])
+@functools.lru_cache(maxsize=8)
+def _weights_spec(source: str, path: Path, size: int, mtime_ns: int) -> TeacherSpec:
+    """The teacher of ``MODEL@WEIGHTS`` whose weights file is ``path``: read with the trainer's own reading (a file
+    that is no weights file, a truncated download, is one line) and, a local file, loaded into its network without
+    memory, so another network's weights are refused here in one line, as a fine-tune's are, not once the run
+    has read its data."""
+    name, _, weights = source.partition(MODEL_WEIGHTS)
+    timm_name = model_entry(name).pretrained_source
+    try:
+        classes = file_classes(timm_name, path)
+        if weights != "hub":  # the hub's are timm's own for the network
+            load_without_memory(lambda: create_model(name, num_classes=classes or 1, pretrained=str(path)))
+    except ValueError as e:
+        raise ConfigError(f"distill_from {source}: {e}") from None
+    if not classes:
+        head = classifier_keys(timm_name)[0]
+        raise ConfigError(f"distill_from {source}: {path} fits {name} but has no classifier ({head}), so it "
+                          f"cannot teach classes; give weights with their head (a fine-tune's run or export)")
+    mean, std, _ = weights_statistics(timm_name, weights)  # its folder's own, else its tag's
+    return TeacherSpec(source, "model", name, {}, classes, None, resolve_input_size(name, weights), tuple(mean),
+                       tuple(std), str(path), file_sha256(path))
 
 
 def check_teacher(plan: RunPlan, num_classes: int | None = None) -> TeacherSpec | None:

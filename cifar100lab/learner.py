@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +19,7 @@ from .checkpoint import read_checkpoint, resumes_from_checkpoint
 from .config import ConfigError, RunPlan
 from .data import normalizer
 from .models import PretrainedWeightsUnavailable, classifier_name, create_model, weights_file
-from .models.timm_backed import weights_identity
+from .models.timm_backed import load_without_memory, weights_identity
 from .seeds import seeded
 from .step_graph import StepGraph, attach_graph, device_conflict, plain_lrs
 
@@ -218,24 +217,12 @@ def check_pretrained_weights(plan: RunPlan) -> None:
     if key in _WEIGHTS_CHECKED:
         return
     try:
-        _load_without_memory(plan)
+        load_without_memory(lambda: build_model(plan, plan.dataset.num_classes))  # as training will
     except ValueError as e:
         raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
     _WEIGHTS_CHECKED.add(key)
 
 
-def _load_without_memory(plan: RunPlan) -> None:
-    """Build the plan's network with its pretrained weights on the meta device, where the file is read and loaded as
-    training will (timm's checkpoint filter, its shape checks) but no tensor is allocated; where that fails, on the
-    CPU, which alone says whether the weights load: a filter that makes tensors of its own (CoAtNet's resized
-    relative-position tables) cannot mix them with the meta device's."""
-    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
-        warnings.simplefilter("ignore")  # torch warns, tensor by tensor, that a copy to the meta device is a no-op
-        try:
-            with torch.device("meta"):
-                build_model(plan, plan.dataset.num_classes)
-        except ValueError:
-            build_model(plan, plan.dataset.num_classes)
 
 
 def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,

@@ -186,6 +186,35 @@ def test_a_bad_distillation_setting_is_one_error_line_before_any_work(overrides,
     assert __import__("re").search(message, lines[0]), lines[0]
 
 
+def test_a_timm_teachers_weights_that_cannot_teach_are_one_error_line_before_any_work(synthetic_root, tmp_path, capfd):
+    """MODEL@WEIGHTS: a truncated file failed with safetensors' raw traceback (SafetensorError), another network's
+    weights said 'has no classifier', as if the file were right but headless, and those of one whose head has
+    GhostNet's name were taken, to fail once the run had read its data."""
+    import timm
+    from safetensors.torch import save_file
+    taught = create_model("ghostnet_100", num_classes=10).state_dict()
+    save_file(taught, tmp_path / "good.safetensors")
+    blob = (tmp_path / "good.safetensors").read_bytes()
+    (tmp_path / "truncated.safetensors").write_bytes(blob[:len(blob) // 2])
+    save_file(timm.create_model("resnet10t").state_dict(), tmp_path / "other.safetensors")
+    save_file(timm.create_model("mobilenetv3_small_050").state_dict(), tmp_path / "named-alike.safetensors")
+    save_file({k: v for k, v in taught.items() if not k.startswith("classifier.")}, tmp_path / "headless.safetensors")
+    says = {"truncated": "truncated.safetensors cannot be read as weights (SafetensorError: ",
+            "other": "other.safetensors does not fit ghostnet_100.in1k: ",
+            "named-alike": "named-alike.safetensors does not fit ghostnet_100.in1k: ",  # its head is classifier.* too
+            "headless": "headless.safetensors fits ghostnet_100 but has no classifier (classifier.weight), so it "
+                        "cannot teach classes"}
+    for name, why in says.items():
+        source = f"ghostnet_100@{tmp_path / name}.safetensors"
+        cfg = tiny_config(synthetic_root, tmp_path / f"student-{name}", overrides={"lr": 0.05, "distill_from": source})
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+        result = run_cli(capfd, "train", tmp_path / "c.yaml")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and not (tmp_path / f"student-{name}").exists(), result.stderr
+        assert lines[0].startswith(f"error: distill_from {source}: ") and why in lines[0], lines[0]
+    assert distill.teacher_spec(f"ghostnet_100@{tmp_path / 'good.safetensors'}").num_classes == 10
+
+
 def test_a_teacher_of_other_classes_is_refused_before_any_data_is_read(teacher_run, tmp_path):
     plan = resolve(dict(model="resnet_20", dataset="cifar100", data_root=str(tmp_path / "nothing"), epochs=1,
                         run_dir=str(tmp_path / "s"), overrides={"distill_from": str(teacher_run)}))

@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import re
+import warnings
 from pathlib import Path
 
 import timm
@@ -254,15 +255,38 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs) -> nn.Module:
-    # Read once for the file's class count; timm reads it again to load it (a state dict handed to timm in memory
-    # would be deep-copied into the model's pretrained_cfg and kept there).
-    state_dict = read_weights(weights)
+def classifier_keys(timm_name: str) -> tuple[str, ...]:
+    """The names of ``timm_name``'s classifier tensors (weight and bias of each head), as its weights files hold them."""
     classifiers = get_pretrained_cfg(timm_name).classifier
     classifiers = (classifiers,) if isinstance(classifiers, str) else tuple(classifiers or ())
-    head = state_dict.get(f"{classifiers[0]}.weight") if classifiers else None
-    file_classes = 0 if head is None else head.shape[0]  # 0: a headless file (or one its filter renames)
-    del state_dict
+    return tuple(f"{name}.{p}" for name in classifiers for p in ("weight", "bias"))
+
+
+def file_classes(timm_name: str, weights: Path) -> int:
+    """How many classes the classifier in the weights file ``weights`` answers; 0 for a file without one (headless,
+    or another network's). A file that cannot be read as weights is a one-line ValueError (:func:`read_weights`)."""
+    keys = classifier_keys(timm_name)
+    head = read_weights(weights).get(keys[0]) if keys else None
+    return 0 if head is None or head.ndim < 1 else int(head.shape[0])
+
+
+def load_without_memory(build) -> nn.Module | None:
+    """Call ``build`` (it builds a network with its pretrained weights) on the meta device, where the file is read and
+    loaded as a real build would (timm's checkpoint filter, the checks of :func:`_create_from_file`) but no tensor is
+    allocated; where that fails, on the CPU, which alone says whether the weights load: a filter that makes tensors of
+    its own (CoAtNet's resized relative-position tables) cannot mix them with the meta device's."""
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        warnings.simplefilter("ignore")  # torch warns, tensor by tensor, that a copy to the meta device is a no-op
+        try:
+            with torch.device("meta"):
+                return build()
+        except ValueError:
+            return build()
+
+
+def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs) -> nn.Module:
+    # Read once for the file's class count (0: a headless file, or one its filter renames); timm reads it again to
+    # load it (a state dict handed to timm in memory would be deep-copied into the model's pretrained_cfg and kept).
     # timm re-initialises the classifier when num_classes differs from the checkpoint's class count, which it
     # reads from the pretrained cfg: give it the file's count, so a file with num_classes outputs (e.g. a
     # CIFAR-100 fine-tune) keeps its head.
@@ -270,7 +294,8 @@ def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs)
     try:
         with watched_load(seen):
             model = timm.create_model(timm_name, num_classes=num_classes, pretrained=True,
-                                      pretrained_cfg_overlay=dict(file=str(weights), num_classes=file_classes),
+                                      pretrained_cfg_overlay=dict(file=str(weights),
+                                                                  num_classes=file_classes(timm_name, weights)),
                                       **kwargs)
     except (RuntimeError, ValueError, KeyError, IndexError) as err:  # a tensor of another shape, in the load or in
         # timm's checkpoint filter, which expects its own network's tensors
@@ -278,8 +303,7 @@ def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs)
     if "missing" not in seen:  # timm loaded by another path than load_pretrained: nothing was checked
         raise RuntimeError(f"timm {timm.__version__} loaded {weights} without timm.models._builder.load_pretrained; "
                            f"cifar100lab.models.timm_backed.watched_load needs updating")
-    classifier_keys = {f"{name}.{p}" for name in classifiers for p in ("weight", "bias")}
-    if missing := [k for k in seen["missing"] if k not in classifier_keys]:
+    if missing := [k for k in seen["missing"] if k not in classifier_keys(timm_name)]:
         raise ValueError(f"{weights} does not fit {timm_name}: {len(missing)} of its tensors are not in the file "
                          f"(first: {missing[0]})")
     if unexpected := seen["unexpected"]:
