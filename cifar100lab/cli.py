@@ -280,6 +280,12 @@ def _user_errors():
     return ConfigError, DataError, RecordError, ExportError, OSError, yaml.YAMLError
 
 
+TRAIN_SKIPPED = 3  # as a campaign's 3: nothing failed, but not everything asked for is done
+TRAIN_EXIT = ("exit status: 0 trained (or already complete), 1 failed, 2 bad input (nothing started), 3 skipped: "
+              "nothing trained (a fine-tune whose pretrained weights cannot be had here; the record says why), 130 on "
+              "Ctrl-C (128 + N on signal N; it resumes from its last checkpoint)")
+
+
 def cmd_train(a) -> int:
     """One run on this process (and its peers when started by `accelerate launch`, e.g. on several nodes)."""
     from .config import resolve
@@ -292,6 +298,9 @@ def cmd_train(a) -> int:
     # refused here, before the trainer makes the run folder, if the data cannot be had
     data_available(plan.config.dataset, plan.config.data_root, plan.config.download)
     record = train(plan)
+    if record["status"] == "skipped":  # not a success: nothing trained (the trainer printed why, above)
+        print(f"{record['run_id']}: skipped, nothing trained (exit status {TRAIN_SKIPPED})")
+        return TRAIN_SKIPPED
     print(f"{record['run_id']}: {record['status']}" + (f" top-1 {record['final']['top1']:.2f}" if record.get("final") else ""))
     return 0 if record["status"] != "failed" else 1
 
@@ -348,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--no-book", action="store_true", help="write robustness.json files only, not the chapter "
                                                            "(a campaign's step: its analysis writes the chapter)")
     rb.set_defaults(fn=cmd_robustness)
-    t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)")
+    t = sub.add_parser("train", help="train one run from a YAML of TrainConfig fields (works under accelerate launch)",
+                       epilog=TRAIN_EXIT)
     t.add_argument("config", nargs="?", help="YAML of TrainConfig fields (default: every field's default)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="change a field, VALUE read as YAML; a dotted key changes one recipe field or model "

@@ -302,6 +302,19 @@ def test_the_record_names_the_weights_a_fine_tune_began_from(ghostnet_1000, synt
     assert frame.pretrained_weights.isna()[2]
 
 
+def test_train_exits_3_and_says_so_last_when_a_fine_tune_is_skipped_for_want_of_its_weights(synthetic_root, tmp_path,
+                                                                                             capfd):
+    """`train` of a fine-tune whose weights could not be had exited 0 after 'r: skipped', as a run that trained."""
+    run_dir = tmp_path / "r"
+    proc = run_cli(capfd, "train", "--set", "model=ghostnet_100", "--set", f"pretrained={tmp_path / 'gone'}/",
+                   "--set", "img_size=32", "--set", "dataset=synthetic", "--set", f"data_root={synthetic_root}",
+                   "--set", f"run_dir={run_dir}", "--set", "progress=false")
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "r: skipped, nothing trained (exit status 3)"
+    assert records.load(run_dir)["status"] == "skipped" and "not found" in records.load(run_dir)["reason"]
+    assert "3 skipped: nothing trained" in run_cli(capfd, "train", "--help").stdout  # as its help says
+
+
 @pytest.mark.parametrize("spelt, says", [("hbu", ""), ("on", ""), ("imagenet", ""), ("OFF", " (did you mean off?)"),
                                          ("Hub", " (did you mean hub?)"), ("hf-hub:timm/deit_tiny_patch16_224", ""),
                                          ("local-dir:/models/deit", "; for timm's local-dir: give the folder itself "
