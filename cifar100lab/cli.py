@@ -280,7 +280,6 @@ def _user_errors():
     return ConfigError, DataError, RecordError, ExportError, OSError, yaml.YAMLError
 
 
-TRAIN_SKIPPED = 3  # as a campaign's 3: nothing failed, but not everything asked for is done
 TRAIN_EXIT = ("exit status: 0 trained (or already complete), 1 failed, 2 bad input (nothing started), 3 skipped: "
               "nothing trained (a fine-tune whose pretrained weights cannot be had here; the record says why), 130 on "
               "Ctrl-C (128 + N on signal N; it resumes from its last checkpoint)")
@@ -291,6 +290,7 @@ def cmd_train(a) -> int:
     from .config import resolve
     from .config_files import read_yaml_mapping
     from .data import data_available
+    from .runs import TRAIN_SKIPPED
     from .settings import apply_set, parse_set
     from .train import train
     cfg = read_yaml_mapping(a.config, None, "training config") if a.config else {}

@@ -16,6 +16,7 @@ from .config import RunPlan, TrainConfig, field_changes, fingerprint, resolved_f
 from .kernels import KernelSlot
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"  # package data: found in a checkout and an install
+TRAIN_SKIPPED = 3  # `train`'s exit status when its run is skipped (as a campaign's 3: none failed, not all done)
 
 
 @dataclass

@@ -296,6 +296,39 @@ def test_multinode_task_launches_accelerate_with_the_rendezvous_from_the_slurm_e
     assert env["NUM_NODES"] == "2"  # the record's hardware.nodes
 
 
+@pytest.mark.parametrize("code, status, rendered", [(0, "complete", True), (3, "skipped", True), (1, "failed", False)])
+def test_node_0_renders_the_notebook_after_accelerate_launch_trained_or_skipped_the_run(tmp_path, monkeypatch, code,
+                                                                                       status, rendered):
+    """`train` exits 3 for a run skipped for want of its weights; node 0 took that as a failed launch and rendered no
+    notebook for it, where it had rendered one (saying why it was skipped) while `train` exited 0 on a skip."""
+    import submitit
+
+    from cifar100lab.executors import slurm
+    monkeypatch.chdir(tmp_path)
+    run = SimpleNamespace(run_id="r", run_dir=tmp_path / "r")
+    end = {"complete": records.finish, "skipped": records.skip, "failed": records.fail}[status]
+
+    def launched(cmd, env):  # the trainer, on every node: the run's record, then `train`'s exit status
+        record = records.start(run.run_dir, run_id="r")
+        records.save(run.run_dir, end(record, "why") if status != "complete" else end(record))
+        return SimpleNamespace(returncode=code)
+    monkeypatch.setattr(submitit, "JobEnvironment", lambda: SimpleNamespace(global_rank=0, job_id="7", num_nodes=2,
+                                                                            hostnames=["n1", "n2"]))
+    monkeypatch.setattr(slurm, "accelerate_command", lambda *a, **k: (["launch"], {}))
+    monkeypatch.setattr(slurm.subprocess, "run", launched)
+    notebooks = []
+    monkeypatch.setattr(slurm.RunJob, "_notebook", lambda job, processes: notebooks.append(processes) or status)
+    executor = ExecutorConfig.from_dict({"kind": "slurm", "nodes": 2})
+    job = slurm.RunJob(run, "train.ipynb", str(tmp_path / "logs"), str(tmp_path), executor, gpus=1)
+    if status == "failed":
+        with pytest.raises(RuntimeError, match="r failed"):
+            job()
+    else:
+        assert job() == status
+    assert notebooks == ([1] if rendered else [])
+    assert records.load(run.run_dir)["status"] == status
+
+
 # ---- a local campaign beside the Slurm jobs of the same campaign ----
 
 

@@ -38,6 +38,7 @@ from ..campaign import Campaign, write_manifest
 from ..config import ConfigError, ExecutorConfig
 from ..kernels import KernelSlot, Stopped, raise_stopped
 from ..runs import (
+    TRAIN_SKIPPED,
     Run,
     attempts_so_far,
     execute_notebook,
@@ -115,8 +116,9 @@ class RunJob:
             code = subprocess.run(cmd, env=env).returncode
             if job_env.global_rank != 0:
                 return "worker"
-            # node 0 renders the notebook from the finished record (one process: nothing is trained again)
-            status = (self._notebook(1) if code == 0
+            # node 0 renders the notebook from the finished record (one process: nothing is trained again), also
+            # for a run skipped for want of its weights (exit 3): its page says why
+            status = (self._notebook(1) if code in (0, TRAIN_SKIPPED)
                       else record_outcome(self.run, code, f"accelerate launch exited with {code}", before))
         note_job(self.run.run_dir, job_env, attempts_before)
         if status == "failed":  # the job fails too, so Slurm's accounting agrees with the record
