@@ -223,8 +223,6 @@ def check_pretrained_weights(plan: RunPlan) -> None:
     _WEIGHTS_CHECKED.add(key)
 
 
-
-
 def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,
                   state: dict | None = None, num_classes: int | None = None,
                   teacher: distill.Teacher | None = None) -> Learner:
