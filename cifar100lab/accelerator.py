@@ -48,27 +48,49 @@ def set_kernel_policy(deterministic: bool) -> dict:
 
 
 class Fp32DepthwiseConv2d(torch.nn.Conv2d):
-    """A depthwise convolution computed in fp32 inside CPU bf16 autocast. On the CPU, oneDNN's bf16 weight
-    gradient for depthwise kernels larger than 3×3 is 2–4× slower than its fp32 one (forward the same); ConvNeXt,
-    HorNet, LSKNet and MSCAN spend most of a step there. Measured at 1 thread, batch 32: 7×7 over 96×16×16 takes
-    62 ms backward in bf16, 25 ms in fp32; whole ConvNeXt-T steps run 1.35–1.5× faster. Same parameters and
-    state dict as ``nn.Conv2d``."""
+    """A depthwise convolution computed in fp32 inside CPU bf16 autocast, where oneDNN's bf16 kernels for it are
+    slower than its fp32 ones: its weight gradient for kernels larger than 3×3 (ConvNeXt, HorNet, LSKNet and MSCAN
+    spend most of a step there) and its input gradient for any stride above 1, which oneDNN computes with a generic
+    strided kernel instead of its depthwise one (GhostNet's downsampling blocks). Same parameters and state dict
+    as ``nn.Conv2d``; the timings are in ``benchmarks/records/cpu-precision.json``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cpu", enabled=False):
             return super().forward(x.float())
 
 
+class SmallMapFp32DepthwiseConv2d(Fp32DepthwiseConv2d):
+    """A small-kernel, stride-1 depthwise convolution computed in fp32 on feature maps smaller than its kernel
+    (the last stages of a deep network at 32 px: 2×2 and 1×1), where oneDNN's bf16 weight gradient is the slow
+    one, and in bf16 on larger maps, where it is as fast and the casts around an fp32 convolution would cost more
+    than they save. The map's size is only known here, at the call."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] < self.kernel_size[0] or x.shape[-1] < self.kernel_size[1]:
+            return super().forward(x)
+        return torch.nn.Conv2d.forward(self, x)
+
+
+def _fp32_kind(module: torch.nn.Module) -> type | None:
+    """The class :func:`cpu_depthwise_in_fp32` gives ``module``: none but to a plain depthwise convolution."""
+    if type(module) is not torch.nn.Conv2d or not 1 < module.groups == module.in_channels:
+        return None
+    if max(module.kernel_size) > 3 or max(module.stride) > 1:
+        return Fp32DepthwiseConv2d
+    return SmallMapFp32DepthwiseConv2d
+
+
 def cpu_depthwise_in_fp32(model: torch.nn.Module, accelerator) -> int:
-    """Turn ``model``'s large-kernel depthwise convolutions into :class:`Fp32DepthwiseConv2d` when it trains on
-    the CPU under bf16 autocast (3×3 ones stay: oneDNN's bf16 kernel is as fast there); returns how many it has
-    (for the run record)."""
+    """Give ``model``'s depthwise convolutions the fp32 kernel policy when it trains on the CPU under bf16
+    autocast: :class:`Fp32DepthwiseConv2d` for kernels larger than 3×3 and for strides above 1,
+    :class:`SmallMapFp32DepthwiseConv2d` for the rest; returns how many depthwise convolutions it took over, of
+    both kinds (for the run record). Other grouped convolutions stay in bf16, where oneDNN's kernels for them are
+    the fast ones."""
     if accelerator.device.type != "cpu" or accelerator.mixed_precision != "bf16":
         return 0
     for module in model.modules():
-        if (type(module) is torch.nn.Conv2d and module.groups > 1 and module.groups == module.in_channels
-                and max(module.kernel_size) > 3):
-            module.__class__ = Fp32DepthwiseConv2d
+        if kind := _fp32_kind(module):
+            module.__class__ = kind
     return sum(isinstance(module, Fp32DepthwiseConv2d) for module in model.modules())
 
 
