@@ -184,3 +184,15 @@ def fake_notebooks(monkeypatch) -> list[str]:
         return 0, ""
     monkeypatch.setattr(local, "execute_notebook", execute)
     return executed
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_as_they_were():
+    """A test that runs launch.worker in-process (or anything else that sets a stop handler) leaves it set in the
+    xdist worker, and every process a later test starts inherits an ignored SIGINT: restore them after each test."""
+    import signal
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in kept.items():
+        if handler is not None and signal.getsignal(s) is not handler:
+            signal.signal(s, handler)

@@ -43,6 +43,9 @@ def test_plotting_imports_again_after_a_stop_cut_its_first_import_short_and_then
 # import (a real SIGINT, as the stop button sends), then imports it again, as running the cell again does.
 STOPPED_PACKAGE_IMPORT = """
 import importlib.abc, os, signal, sys
+# a kernel's SIGINT raises KeyboardInterrupt; a process started with SIGINT ignored (an xdist worker whose earlier
+# test left it so) would otherwise ignore the stop, and the import would simply finish
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from IPython.core.interactiveshell import InteractiveShell
 InteractiveShell.instance()  # as in a kernel, which lives on after a stop, to import again
 
