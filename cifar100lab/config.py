@@ -34,6 +34,7 @@ from .models import (
     create_model,
     forward_problem,
     model_entry,
+    option_words,
     resolve_input_size,
     runs_at,
 )
@@ -351,7 +352,7 @@ def check_network(model: str, options: dict, input_size: int, layer_groups: bool
     if size_asked and (why := forward_problem(network, input_size)):
         works = [size for size in PROBE_SIZES if runs_at(model, options, size, network)]
         if options and not works:  # no size helps: its forward pass cannot take the options (depth 0, say)
-            given, defaults = (", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, model_entry(model).options))
+            given, defaults = option_words(options, model_entry(model).options)
             raise ConfigError(f"{why}, in its forward pass at every img_size tried (model {model!r} with {given}; "
                               f"its options and their defaults: {defaults})")
         raise ConfigError(f"{model} cannot run on {input_size}×{input_size} images ({why}); img_size it runs at: "

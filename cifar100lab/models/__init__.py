@@ -34,6 +34,7 @@ from ._registry import (
     model_entry,
     model_names,
     model_set,
+    option_words,
     register_model,
     resolve_input_size,
     runs_at,
@@ -91,4 +92,4 @@ __all__ = ["BROKEN_FILES", "GROUPS", "MODEL_REGISTRY", "PLUGIN_GROUP", "PROBE_SI
            "UnknownModelError", "check_options", "classifier_name", "count_flops", "count_params", "create_model",
            "forward_problem", "hub_weights_unreachable", "import_families", "load_plugins", "missing_weights",
            "probe_hub_once", "model_entry", "model_names", "model_set", "register_model", "resolve_input_size",
-           "runs_at", "shaped_by_input_size", "weights_file"]
+           "option_words", "runs_at", "shaped_by_input_size", "weights_file"]

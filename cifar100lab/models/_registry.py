@@ -65,13 +65,6 @@ class ModelEntry:
     def pretrainable(self) -> bool:
         return self.pretrained_source is not None
 
-    def pretrained_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """The mean/std the pretrained checkpoint was trained with (timm's ``pretrained_cfg``: the CoAtNet and
-        Mixer weights use 0.5/0.5, the others ImageNet's statistics)."""
-        from timm.models import get_pretrained_cfg
-        cfg = get_pretrained_cfg(self.pretrained_source)
-        return tuple(cfg.mean), tuple(cfg.std)
-
 
 MODEL_REGISTRY: dict[str, ModelEntry] = {}
 
@@ -243,11 +236,16 @@ def build_arguments(entry: ModelEntry, num_classes: int, pretrained: str | Path 
 PROBE_SIZES = (16, 24, 32, 48, 64, 96, 128, 224)  # named when a network cannot take the asked input size
 
 
+def option_words(options: dict[str, Any], defaults: dict[str, Any]) -> tuple[str, str]:
+    """The options a run gave and the model's options with their defaults, as error lines name them."""
+    return tuple(", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, defaults))
+
+
 def build_problem(entry: ModelEntry, e: Exception, options: dict[str, Any], size: int | None) -> str:
     """The line for a build that failed with the run's options or at its img_size (``size``; None: the model's
     own): the size is named as the cause, with the sizes the network runs at, unless options were given and no
     size tried runs with them (then it is the options, as without a size)."""
-    given, defaults = (", ".join(f"{k}={v!r}" for k, v in d.items()) for d in (options, entry.options))
+    given, defaults = option_words(options, entry.options)
     tried = ", ".join(map(str, PROBE_SIZES))
     works = [str(s) for s in PROBE_SIZES if runs_at(entry.name, options, s)] if size else []
     if size and (works or not options):

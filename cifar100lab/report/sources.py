@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +12,7 @@ from ..config_files import ConfigError
 from ..data import DATASETS
 from ..intervals import wilson
 from ..model_catalog import catalog_rows
+from ..robustness.results import entry_of
 from .i18n import precision_label
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
@@ -203,13 +203,6 @@ def record_row(rec: dict, catalog: dict[str, dict]) -> str:
 RESULTS_ROW = "results_row"
 
 
-def run_stem(run_id: str, campaign: str) -> str | None:
-    """A campaign run id without its campaign and seed: the model entry's name, or its model and options
-    (``<campaign>-<stem>-s<seed>``, :func:`cifar100lab.campaign.run_id_for`)."""
-    found = re.fullmatch(rf"{re.escape(campaign)}-(.+)-s\d+", run_id or "")
-    return found.group(1) if found else None
-
-
 def with_results_rows(manifest: dict, recs: list[dict]) -> list[dict]:
     """``recs``, each with the Results row of the model entry it is a seed of (:data:`RESULTS_ROW`). A model
     entry is known by its runs' ids (the manifest's ``model_runs``): two entries of one model (``resnet_20`` and
@@ -218,10 +211,10 @@ def with_results_rows(manifest: dict, recs: list[dict]) -> list[dict]:
     one row per model as then."""
     if not isinstance(manifest.get("model_runs"), list):
         return recs
-    entries = {run_stem(rid, manifest["name"]) for rid in manifest["model_runs"]} - {None}
+    entries = {entry_of(rid, manifest["name"]) for rid in manifest["model_runs"]} - {None}
     catalog = catalog_rows()
     return [{**r, RESULTS_ROW: row_name(r["model"], r.get("pretrained"), catalog, stem)
-             if (stem := run_stem(r.get("run_id"), manifest["name"])) in entries and r.get("model") else None}
+             if (stem := entry_of(r.get("run_id"), manifest["name"])) in entries and r.get("model") else None}
             for r in recs]
 
 
