@@ -177,15 +177,32 @@ def one_line(error: BaseException) -> BaseException:
 USER_ERRORS = (ConfigError, DataError, OSError)  # the user's to fix (a bad setting, missing data, an unwritable folder)
 
 
+# Set in the kernel that renders the notebook of a run another launch trained (a multi-node Slurm job's `accelerate
+# launch`): there :func:`run` returns the record as that launch left it. Run again, the trainer would skip a skipped
+# run once more (a second attempt) and refuse a complete one on its one process (the record then said failed).
+RENDER_ONLY_ENV = "CIFAR100LAB_RENDER_ONLY"
+
+
 def run(config: RunPlan | TrainConfig | dict, num_processes: int | str | None = "auto", port: int | None = None) -> dict:
-    """Resolve the config (once), launch ``train`` on ``num_processes`` processes, and return the run record.
+    """Resolve the config (once), launch ``train`` on ``num_processes`` processes, and return the run record
+    (with :data:`RENDER_ONLY_ENV` set: the record, nothing trained or written).
     An error that is the user's to fix shows as one line, also where a launched process raised it."""
     try:
+        if os.environ.get(RENDER_ONLY_ENV):
+            return _recorded(config)
         return _launch(config, num_processes, port)
     except USER_ERRORS as e:
         raise one_line(e)
     except KeyboardInterrupt as e:  # stopped by hand: the trainer said where, and that running again resumes
         raise one_line(KeyboardInterrupt(str(e) or "stopped; running the cell again resumes the run")) from None
+
+
+def _recorded(config: RunPlan | TrainConfig | dict) -> dict:
+    run_dir = Path(resolve(config).config.run_dir)
+    if (record := records.load(run_dir)) is None:
+        raise ConfigError(f"{run_dir} holds no run record to show ({RENDER_ONLY_ENV} is set: this notebook shows a "
+                          f"run trained by another launch and trains nothing; unset it to train the run here)")
+    return record
 
 
 def _launch(config: RunPlan | TrainConfig | dict, num_processes, port: int | None) -> dict:

@@ -329,6 +329,67 @@ def test_node_0_renders_the_notebook_after_accelerate_launch_trained_or_skipped_
     assert records.load(run.run_dir)["status"] == status
 
 
+@pytest.mark.parametrize("code, status", [(3, "skipped"), (0, "complete")])
+def test_node_0s_render_of_a_multinode_run_shows_its_record_and_adds_no_attempt(tmp_path, monkeypatch, code, status):
+    """The render (the run's notebook on one process, after `accelerate launch` on every node) called the trainer
+    again: a skipped fine-tune was skipped a second time (two skipped attempts for one job), and a run complete on
+    the launch's 2 processes was refused on 1 and its record made failed. The notebook runs in this process here,
+    under the kernel's environment, as its cell does (`launch.run`)."""
+    import submitit
+
+    from cifar100lab import launch
+    from cifar100lab.attempt import start_record
+    from cifar100lab.config import TrainConfig, resolve
+    from cifar100lab.executors import slurm
+    from cifar100lab.runs import Run
+    from cifar100lab.train import train
+    monkeypatch.chdir(tmp_path)
+    model = {"skipped": "mlp_mixer_b16", "complete": "resnet_20"}[status]  # offline (conftest): no hub weights
+    plan = resolve(TrainConfig(model=model, dataset="synthetic", run_dir=str(tmp_path / "r"), run_id="r", epochs=2,
+                               overrides={"warmup_epochs": 0}, progress=False))
+    run = Run("r", plan, tmp_path / "book" / "r.ipynb")
+
+    def launched(cmd, **kwargs):  # `accelerate launch` of the trainer on 2 processes: the record it leaves, its status
+        if cmd != ["launch"]:  # git, asked for the record's commit
+            return subprocess_run(cmd, **kwargs)
+        if status == "skipped":
+            assert train(plan)["status"] == "skipped"
+        else:
+            record = {**start_record(plan), "hardware": {"count": 2}}
+            records.save(run.run_dir, records.finish(record, epochs_done=2))
+        return SimpleNamespace(returncode=code)
+
+    def notebook(run, notebook, slot, log_dir, num_processes):  # papermill: the cell's exit status and error
+        with monkeypatch.context() as kernel:
+            for key, value in slot.env.items():
+                kernel.setenv(key, value)
+            try:
+                launch.run(run.config, num_processes=num_processes)
+            except Exception as e:
+                return 1, f"{type(e).__name__}: {e}\n"
+        return 0, ""
+    monkeypatch.setattr(submitit, "JobEnvironment", lambda: SimpleNamespace(global_rank=0, job_id="7", num_nodes=2,
+                                                                            hostnames=["n1", "n2"]))
+    monkeypatch.setattr(slurm, "accelerate_command", lambda *a, **k: (["launch"], {}))
+    subprocess_run = subprocess.run
+    monkeypatch.setattr(slurm.subprocess, "run", launched)
+    monkeypatch.setattr(slurm, "execute_notebook", notebook)
+    executor = ExecutorConfig.from_dict({"kind": "slurm", "nodes": 2})
+    assert slurm.RunJob(run, "train.ipynb", str(tmp_path / "logs"), str(tmp_path), executor, gpus=1)() == status
+    record = records.load(run.run_dir)
+    assert [a["status"] for a in records.attempts_of(record)] == [status], record["reason"]
+    assert record["slurm"]["job_id"] == "7"
+
+
+def test_a_render_only_notebook_of_a_run_without_a_record_is_one_error_line_and_writes_nothing(tmp_path, monkeypatch):
+    from cifar100lab import launch
+    monkeypatch.setenv(launch.RENDER_ONLY_ENV, "1")
+    config = {"model": "resnet_20", "dataset": "synthetic", "run_dir": str(tmp_path / "r"), "epochs": 2}
+    with pytest.raises(ConfigError, match=r"r holds no run record to show \(CIFAR100LAB_RENDER_ONLY is set"):
+        launch.run(config, num_processes=1)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- a local campaign beside the Slurm jobs of the same campaign ----
 
 

@@ -15,7 +15,8 @@ exactly as with the local executor. The repository, the runs root, the book and 
   and requeues the job; the trainer checkpoints every epoch, so the requeued job resumes from ``run_dir``.
   ``record["slurm"]["requeues"]`` counts the restarts.
 - ``nodes: N > 1``: every node's task starts ``accelerate launch -m cifar100lab train`` with the rendezvous
-  taken from the Slurm environment (:func:`accelerate_command`); node 0 then renders the notebook.
+  taken from the Slurm environment (:func:`accelerate_command`); node 0 then renders the notebook, which shows
+  the record that launch left (:data:`cifar100lab.launch.RENDER_ONLY_ENV`) and trains nothing.
 
 YAML (``executor:``) keys are :class:`cifar100lab.config.ExecutorConfig`'s; ``--partition`` etc. override them.
 """
@@ -37,6 +38,7 @@ from .. import locks, records
 from ..campaign import Campaign, write_manifest
 from ..config import ConfigError, ExecutorConfig
 from ..kernels import KernelSlot, Stopped, raise_stopped
+from ..launch import RENDER_ONLY_ENV
 from ..runs import (
     TRAIN_SKIPPED,
     Run,
@@ -116,7 +118,7 @@ class RunJob:
             code = subprocess.run(cmd, env=env).returncode
             if job_env.global_rank != 0:
                 return "worker"
-            # node 0 renders the notebook from the finished record (one process: nothing is trained again), also
+            # node 0 renders the notebook from the finished record (nothing is trained or recorded again), also
             # for a run skipped for want of its weights (exit 3): its page says why
             status = (self._notebook(1) if code in (0, TRAIN_SKIPPED)
                       else record_outcome(self.run, code, f"accelerate launch exited with {code}", before))
@@ -129,8 +131,10 @@ class RunJob:
         before = attempts_so_far(self.run)
         # the record says where a cancelled run stopped, so the next submission resumes it as it would a new
         # run, rather than reading a vanished job as failed
+        # a multi-node run was trained by `accelerate launch` on every node: its notebook only shows the record
+        env = {**os.environ, **({RENDER_ONLY_ENV: "1"} if self.executor.nodes > 1 else {})}
         with stopped_by_slurm(lambda: record_stopped(self.run, STOPPED_BY_SLURM, "submitting the campaign again")):
-            code, tail = execute_notebook(self.run, Path(self.notebook), KernelSlot(dict(os.environ)),
+            code, tail = execute_notebook(self.run, Path(self.notebook), KernelSlot(env),
                                           Path(self.log_dir), num_processes)
         return record_outcome(self.run, code, tail, before)
 
