@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -15,7 +14,7 @@ import torch.nn.functional as F
 
 from . import distill, recipes, records
 from .accelerator import cpu_depthwise_in_fp32
-from .checkpoint import read_checkpoint, resumes_from_checkpoint
+from .checkpoint import resumes_from_checkpoint
 from .config import ConfigError, RunPlan
 from .data import normalizer
 from .models import PretrainedWeightsUnavailable, classifier_name, create_model, weights_file
@@ -167,13 +166,10 @@ def as_trained(plan: RunPlan, *described: dict | None) -> RunPlan:
     return plan
 
 
-def resumed_as_trained(plan: RunPlan) -> RunPlan:
-    """The plan of a run that resumes from its folder's checkpoint with the statistics it trained with (its
-    checkpoint's, or for one written before checkpoints kept them, its record's); any other plan as it is."""
-    if not resumes_from_checkpoint(plan):
-        return plan
-    run_dir = Path(plan.config.run_dir)
-    return as_trained(plan, read_checkpoint(run_dir / records.CHECKPOINT, mmap=True), records.load(run_dir))
+def resumed_as_trained(plan: RunPlan, ckpt: dict | None) -> RunPlan:
+    """The plan of a run that resumes from ``ckpt`` (its folder's checkpoint, as read) with the statistics it trained
+    with (the checkpoint's, or for one written before checkpoints kept them, its record's); without one, as it is."""
+    return plan if ckpt is None else as_trained(plan, ckpt, records.load(plan.config.run_dir))
 
 
 def pretrained_weights(plan: RunPlan) -> dict | None:

@@ -112,7 +112,11 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     cfg = plan.config
     if done := preflight(plan):
         return done
-    plan = resumed_as_trained(plan)  # its weights folder's statistics may have changed or gone since it began
+    # the checkpoint a resume continues from, read once (a ConvNeXt's is 110 MB) and refused here if another
+    # configuration wrote it; the plan normalises as the run trained (its weights folder's statistics may have
+    # changed or gone since it began)
+    ckpt = load_checkpoint(cfg.run_dir, cfg.to_dict()) if cfg.resume else None
+    plan = resumed_as_trained(plan, ckpt)
     teacher_spec = distill.check_teacher(plan)  # checked by preflight (its reading is cached): here its spec
     kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
@@ -130,7 +134,7 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
             if run.main:
                 run.run_dir.mkdir(parents=True, exist_ok=True)
                 hold_training_lock(run, held)
-            return _attempt(run, trial, teacher_spec)
+            return _attempt(run, trial, teacher_spec, ckpt)
     except (ConfigError, DataError):  # the user's to fix (no data, too few images): no folder left behind
         if created:
             drop_unused_folder(run.run_dir)
@@ -145,9 +149,9 @@ def _skipped(run: RunState, reason: str) -> dict:
     return run.close(records.skip, reason)
 
 
-def _attempt(run: RunState, trial, teacher_spec) -> dict:
+def _attempt(run: RunState, trial, teacher_spec, ckpt: dict | None) -> dict:
     """The attempt from its folder on: skipped offline, or the data read, the network built and trained from
-    its last checkpoint; the record says how it ended."""
+    its last checkpoint (``ckpt``, as :func:`train` read it); the record says how it ended."""
     plan, cfg, accelerator = run.plan, run.cfg, run.accelerator
     # offline, a fine-tune is skipped here: before the data is read or a network built
     if reason := weights_unavailable(plan):
@@ -166,7 +170,7 @@ def _attempt(run: RunState, trial, teacher_spec) -> dict:
     steps = steps_per_epoch(plan, len(dataset.train_y), accelerator.num_processes)
     _describe(run, model)
     policy = policy_augmentation(plan.recipe, plan.mean)
-    ckpt = _resume(run)  # from here the record says running: however the attempt ends, the record says how
+    _resume(run, ckpt)  # from here the record says running: however the attempt ends, the record says how
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
     run.checkpoints.written = start
     run.progress = None
@@ -218,10 +222,10 @@ def _describe(run: RunState, model: torch.nn.Module) -> None:
                               "distributed": str(accelerator.distributed_type)}
 
 
-def _resume(run: RunState) -> dict | None:
-    """The checkpoint to continue from, checked against this config before anything is written (a refused
-    resume leaves config.json describing what is there), and the metrics cut to the epochs it knows about."""
-    ckpt = load_checkpoint(run.run_dir, run.cfg.to_dict()) if run.cfg.resume else None
+def _resume(run: RunState, ckpt: dict | None) -> None:
+    """The attempt under way from ``ckpt`` (None: from the start), checked against this launch before anything is
+    written (a refused resume leaves config.json describing what is there), and the metrics cut to the epochs it
+    knows about."""
     metrics = run.run_dir / records.METRICS
     if ckpt:
         previous = records.load(run.run_dir) or {}
@@ -239,7 +243,6 @@ def _resume(run: RunState) -> dict | None:
             # exactly the rows the checkpoint knows about: a crash can land between append and checkpoint, and a
             # torn or lost line in the file is restored from the checkpoint's copy
             write_metrics(run.run_dir, ckpt["history"])
-    return ckpt
 
 
 def _refuse_changed_data(run: RunState, previous: dict) -> None:

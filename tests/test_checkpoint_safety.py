@@ -226,3 +226,21 @@ def test_reading_a_checkpoint_exporting_and_asking_for_weights_never_import_the_
         return seen
     for module in ("cifar100lab.checkpoint", "cifar100lab.export", "cifar100lab.attempt"):
         assert module in graph and "cifar100lab.train" not in reached(module, set()), module
+
+
+def test_a_resume_reads_its_checkpoint_once(trained, synthetic_root, tmp_path, monkeypatch):
+    """The trainer read a resumed run's checkpoint twice (for its statistics, then for its state): a ConvNeXt's
+    110 MB twice, on a slow network file system the more. The run still resumes, from its checkpoint's epoch."""
+    import shutil
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained, run_dir)
+    (run_dir / records.RECORD).unlink()  # an interrupted run: checkpoint, config and metrics, no final record
+    reads, load = [], torch.load
+
+    def counted(f, *args, **kwargs):
+        reads.append(f)
+        return load(f, *args, **kwargs)
+    monkeypatch.setattr(torch, "load", counted)
+    rec = train(tiny_config(synthetic_root, run_dir, epochs=1, max_steps_per_epoch=2))
+    assert rec["status"] == "complete" and rec["resumed_from_epoch"] == 1
+    assert reads.count(run_dir / records.CHECKPOINT) == 1, reads
