@@ -9,7 +9,8 @@ from pathlib import Path
 from . import locks, records
 from .checkpoint import CheckpointWriter, overlaps_training, resumes_from_checkpoint
 from .config import ConfigError, RunPlan, field_changes, fingerprint
-from .models import missing_weights
+from .models import PretrainedWeightsUnavailable, create_model, missing_weights, weights_file
+from .models.timm_backed import load_without_memory
 
 
 class RunState:
@@ -130,6 +131,38 @@ def skip_without_weights(plan: RunPlan) -> dict | None:
     record = records.skip(start_record(plan), reason, wall_seconds=wall())
     records.save(plan.config.run_dir, record)
     return record
+
+
+_WEIGHTS_CHECKED: set = set()  # (network, weights file as it was) found to load, once per process
+
+
+def check_pretrained_weights(plan: RunPlan) -> None:
+    """A ConfigError, before any work, when the plan's local weights are there but cannot be loaded into its network
+    (a truncated or damaged file, another architecture's tensors, a file of no tensors): the run would read its data
+    and fail on them, and a campaign would train its other runs first. The trainer asks, and a campaign for every run
+    when it is loaded; each network and version of a file (size, modification time) is checked once per process, from
+    the file's header or a memory map (models.timm_backed.load_without_memory). Weights that are not there are left
+    to the run, skipped for want of them (:func:`skip_without_weights`); hub weights are timm's own for the network;
+    a run that resumes reads none: its checkpoint holds every weight."""
+    if plan.pretrained in (None, "hub") or resumes_from_checkpoint(plan):
+        return
+    try:
+        path = weights_file(plan.model.pretrained_source, plan.pretrained)
+    except PretrainedWeightsUnavailable:
+        return
+    except ValueError as e:  # a folder of several weights files: which one is the user's to say
+        raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
+    cfg, stat = plan.config, path.stat()
+    key = (cfg.model, repr(sorted(cfg.options.items())), plan.input_size, str(path.resolve()), stat.st_size,
+           stat.st_mtime_ns)
+    if key in _WEIGHTS_CHECKED:
+        return
+    try:  # built as the trainer builds it (learner.build_model)
+        load_without_memory(lambda: create_model(cfg.model, num_classes=plan.dataset.num_classes,
+                                                 pretrained=plan.pretrained, img_size=plan.input_size, **cfg.options))
+    except ValueError as e:
+        raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
+    _WEIGHTS_CHECKED.add(key)
 
 
 def previous_result(plan: RunPlan, processes: int) -> dict | None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import distill, recipes, records
+from . import attempt, distill, recipes, records
 from .config import ExecutorConfig, RunPlan, check_name, resolve
 from .config_files import ConfigError, bilingual, plain_text, read_yaml_mapping, refuse_unknown_keys, seed_list
 from .kernels import check_runs_per_gpu, resolve_jobs
@@ -354,6 +354,7 @@ class _CampaignRuns:
                "run_dir": str(self.runs_root / self.name / rid), "run_id": rid}
         try:
             plan = resolve(cfg)
+            attempt.check_pretrained_weights(plan)  # weights there that do not load: refused before any run
             distill.check_teacher(plan)  # there, and trained on the campaign's classes
         except ConfigError as e:
             raise ConfigError(f"{self.path}, run {rid}: {e}{recipes.from_defaults_note(self.defaults, extra, e)}") from None

@@ -52,7 +52,7 @@ from .config import ConfigError, RunPlan
 from .data.registry import DATASETS, PREFIXES
 from .export import ExportError, build_trained, read_trained, unfinished
 from .models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, weights_file
-from .models.timm_backed import classifier_keys, file_classes, load_without_memory, weights_statistics
+from .models.timm_backed import classifier_keys, file_classes, load_without_memory, tensors_unread, weights_statistics
 
 MODEL_WEIGHTS = "@"  # MODEL@WEIGHTS: a registered timm-backed model with a local weights file (or @hub)
 BEST = "best:"  # best:MODEL|MODEL — a study's teacher: the campaign's best complete run of those models
@@ -158,7 +158,8 @@ def _weights_spec(source: str, path: Path, size: int, mtime_ns: int) -> TeacherS
     name, _, weights = source.partition(MODEL_WEIGHTS)
     timm_name = model_entry(name).pretrained_source
     try:
-        classes = file_classes(timm_name, path)
+        with tensors_unread():  # the head's shape: the file is not read
+            classes = file_classes(timm_name, path)
         if weights != "hub":  # the hub's are timm's own for the network
             load_without_memory(lambda: create_model(name, num_classes=classes or 1, pretrained=str(path)))
     except ValueError as e:

@@ -17,13 +17,13 @@ from .accelerator import cpu_depthwise_in_fp32
 from .checkpoint import resumes_from_checkpoint
 from .config import ConfigError, RunPlan
 from .data import normalizer
-from .models import PretrainedWeightsUnavailable, classifier_name, create_model, weights_file
-from .models.timm_backed import load_without_memory, weights_identity
+from .models import classifier_name, create_model
+from .models.timm_backed import weights_identity
 from .seeds import seeded
 from .step_graph import StepGraph, attach_graph, device_conflict, plain_lrs
 
-__all__ = ["Frozen", "Learner", "as_trained", "build_learner", "build_model", "check_pretrained_weights",
-           "pretrained_weights", "resumed_as_trained"]
+__all__ = ["Frozen", "Learner", "as_trained", "build_learner", "build_model", "pretrained_weights",
+           "resumed_as_trained"]
 
 
 class Frozen:
@@ -188,35 +188,6 @@ def build_model(plan: RunPlan, num_classes: int, weights: bool = True) -> torch.
     is all that is measured)."""
     return create_model(plan.config.model, num_classes=num_classes, pretrained=plan.pretrained if weights else None,
                         img_size=plan.input_size, **plan.config.options)
-
-
-_WEIGHTS_CHECKED: set = set()  # (network, weights file as it was) found to load, once per process
-
-
-def check_pretrained_weights(plan: RunPlan) -> None:
-    """A ConfigError, before any work, when the plan's local weights are there but cannot be loaded into its network
-    (a truncated or damaged file, another architecture's tensors): the run would read its data first and then fail
-    with timm's traceback. Weights that are not there are left to the run, which is skipped for want of them; hub
-    weights are timm's own for the network. A run that resumes takes every weight from its checkpoint: its caller
-    does not ask (train.preflight)."""
-    if plan.pretrained in (None, "hub"):
-        return
-    try:
-        path = weights_file(plan.model.pretrained_source, plan.pretrained)
-    except PretrainedWeightsUnavailable:
-        return
-    except ValueError as e:  # a folder of several weights files: which one is the user's to say
-        raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
-    stat = path.stat()
-    key = (plan.config.model, repr(sorted(plan.config.options.items())), plan.input_size, str(path.resolve()),
-           stat.st_size, stat.st_mtime_ns)
-    if key in _WEIGHTS_CHECKED:
-        return
-    try:
-        load_without_memory(lambda: build_model(plan, plan.dataset.num_classes))  # as training will
-    except ValueError as e:
-        raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
-    _WEIGHTS_CHECKED.add(key)
 
 
 def build_learner(plan: RunPlan, accelerator, model: torch.nn.Module, steps_per_epoch: int | None = None,

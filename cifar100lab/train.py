@@ -23,7 +23,14 @@ import torch.nn.functional as F
 
 from . import distill, records
 from .accelerator import build_accelerator, log_epoch, set_kernel_policy, start_trackers
-from .attempt import RunState, drop_unused_folder, hold_training_lock, previous_result, weights_unavailable
+from .attempt import (
+    RunState,
+    check_pretrained_weights,
+    drop_unused_folder,
+    hold_training_lock,
+    previous_result,
+    weights_unavailable,
+)
 from .checkpoint import checkpoint_due, load_checkpoint, resumes_from_checkpoint, write_metrics
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .config_files import refuse_file_as_folder
@@ -32,7 +39,6 @@ from .learner import (
     Learner,
     build_learner,
     build_model,
-    check_pretrained_weights,
     pretrained_weights,
     resumed_as_trained,
 )
@@ -100,8 +106,7 @@ def preflight(plan: RunPlan, processes: int | None = None) -> dict | None:
         if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
             print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
         return done
-    if not resumes_from_checkpoint(plan):  # a resumed run's weights are its checkpoint's
-        check_pretrained_weights(plan)  # local weights there that do not load: one line, before the data is read
+    check_pretrained_weights(plan)  # local weights there that do not load: one line, before the data is read
     distill.check_teacher(plan)
     return None
 

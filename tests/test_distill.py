@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 import yaml
-from conftest import ROOT, run_cli, tiny_config
+from conftest import ROOT, fake_notebooks, run_cli, scratch_book, tiny_config
 
 from cifar100lab import distill, records
 from cifar100lab.accelerator import build_accelerator
@@ -213,6 +213,34 @@ def test_a_timm_teachers_weights_that_cannot_teach_are_one_error_line_before_any
         assert result.returncode == 2 and len(lines) == 1 and not (tmp_path / f"student-{name}").exists(), result.stderr
         assert lines[0].startswith(f"error: distill_from {source}: ") and why in lines[0], lines[0]
     assert distill.teacher_spec(f"ghostnet_100@{tmp_path / 'good.safetensors'}").num_classes == 10
+
+
+def test_a_campaign_whose_second_run_names_a_teacher_file_that_cannot_teach_trains_nothing(synthetic_root, tmp_path,
+                                                                                          capfd, monkeypatch):
+    """A campaign checks every run's teacher file (MODEL@WEIGHTS) before it trains any run: a truncated file or
+    another network's weights named by its second run is one error line, and its first run is not trained."""
+    import timm
+    from safetensors.torch import save_file
+    executed = fake_notebooks(monkeypatch)
+    save_file(create_model("ghostnet_100", num_classes=10).state_dict(), tmp_path / "good.safetensors")
+    blob = (tmp_path / "good.safetensors").read_bytes()
+    (tmp_path / "truncated.safetensors").write_bytes(blob[:len(blob) // 2])
+    save_file(timm.create_model("resnet10t").state_dict(), tmp_path / "other.safetensors")
+    says = {"truncated": "truncated.safetensors cannot be read as weights (SafetensorError: ",
+            "other": "other.safetensors does not fit ghostnet_100.in1k: "}
+    for name, why in says.items():
+        source = f"ghostnet_100@{tmp_path / name}.safetensors"
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({
+            "name": "c", "dataset": "synthetic", "seeds": [0],
+            "models": ["resnet_20", {"model": "resnet_20", "name": "student", "overrides": {"distill_from": source}}],
+            "defaults": {"epochs": 1, "data_root": str(synthetic_root), "progress": False}}))
+        result = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book",
+                         scratch_book(tmp_path / "book"), "--no-analysis")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"error: {path}, run c-student-s0: distill_from {source}: ") and why in lines[0]
+    assert executed == [] and not (tmp_path / "runs").exists()  # no run trained, no folder or record written
 
 
 def test_a_teacher_of_other_classes_is_refused_before_any_data_is_read(teacher_run, tmp_path):

@@ -4,23 +4,26 @@ Nothing here touches the network: hub tests switch it off, pretrained weights co
 """
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
 
 import pytest
+import safetensors
 import safetensors.torch
 import timm
 import torch
 import torch.nn.functional as F
-from conftest import dies_in_epoch, run_cli, tiny_config
+import yaml
+from conftest import dies_in_epoch, fake_notebooks, run_cli, scratch_book, tiny_config
 
 from cifar100lab import records
+from cifar100lab.attempt import check_pretrained_weights
 from cifar100lab.checkpoint import read_checkpoint
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.evaluation import evaluate_checkpoint
 from cifar100lab.export import export_run
-from cifar100lab.learner import check_pretrained_weights
 from cifar100lab.models import PretrainedWeightsUnavailable, create_model, model_entry, resolve_input_size, timm_backed
 from cifar100lab.train import train
 
@@ -153,6 +156,56 @@ def test_weights_that_cannot_be_loaded_are_one_error_line_before_the_data_is_rea
         assert proc.returncode == 2 and proc.stderr.startswith(f"error: pretrained {weights}: "), proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and why in proc.stderr, proc.stderr
         assert not run_dir.exists() and not (tmp_path / "no-data").exists()  # no folder made, no data looked for
+
+
+def two_run_campaign(path, synthetic_root, second: dict):
+    """A campaign whose first run (ResNet-20 from scratch) needs no weights and whose second is ``second``."""
+    path.write_text(yaml.safe_dump({"name": "c", "dataset": "synthetic", "seeds": [0],
+                                    "models": ["resnet_20", {"model": "ghostnet_100", "name": "ghost", **second}],
+                                    "defaults": {"epochs": 1, "data_root": str(synthetic_root), "progress": False}}))
+    return path
+
+
+def test_a_campaign_refuses_local_weights_that_do_not_load_before_it_trains_any_run(ghostnet_1000, synthetic_root,
+                                                                                      tmp_path, capfd, monkeypatch):
+    """The check ran in each run's kernel only: a campaign whose second run named a truncated file or another
+    network's weights trained its first run, then failed the second (in a campaign of 20, 14 runs trained first)."""
+    executed = fake_notebooks(monkeypatch)
+    for weights, why in unloadable_weights(ghostnet_1000, tmp_path).items():
+        path = two_run_campaign(tmp_path / f"{weights.stem}.yaml", synthetic_root, {"pretrained": str(weights)})
+        proc = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book",
+                       scratch_book(tmp_path / "book"), "--no-analysis")
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith(f"error: {path}, run c-ghost-s0: pretrained {weights}: ") and why in lines[0]
+    assert executed == [] and not (tmp_path / "runs").exists()  # no run trained, no folder or record written
+    path = two_run_campaign(tmp_path / "good.yaml", synthetic_root, {"pretrained": str(ghostnet_1000[1])})
+    proc = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book", tmp_path / "book",
+                   "--no-analysis")
+    assert proc.returncode == 0 and executed == ["c-resnet_20-s0", "c-ghost-s0"], proc.stderr  # weights that load
+
+
+def test_the_check_before_a_run_reads_a_safetensors_header_and_each_file_once(ghostnet_1000, tmp_path, monkeypatch):
+    """The check read the whole weights file twice (its class count, then timm's load on the meta device), for
+    each network asking, once per process; a campaign checks every run's weights when it is loaded."""
+    _, folder = ghostnet_1000
+    weights = tmp_path / "ghostnet.safetensors"
+    shutil.copy(folder / "model.safetensors", weights)
+    read, headers = [], []
+    load_file, safe_open = safetensors.torch.load_file, safetensors.safe_open
+    monkeypatch.setattr(safetensors.torch, "load_file", lambda *a, **k: read.append(a) or load_file(*a, **k))
+    monkeypatch.setattr(safetensors, "safe_open", lambda *a, **k: headers.append(a) or safe_open(*a, **k))
+    plans = [resolve(dict(model="ghostnet_100", pretrained=str(weights), seed=seed, dataset="synthetic",
+                          run_dir=str(tmp_path / f"r{seed}"))) for seed in (0, 1, 2)]
+    check_pretrained_weights(plans[0])
+    assert read == [] and headers and all(h[0] == str(weights) for h in headers)  # its header, not its tensors
+    once = len(headers)
+    for plan in plans[1:]:  # more runs of that network and file: checked already
+        check_pretrained_weights(plan)
+    assert len(headers) == once
+    os.utime(weights, ns=(0, weights.stat().st_mtime_ns + 10**9))  # another version of the file: checked again
+    check_pretrained_weights(plans[0])
+    assert read == [] and len(headers) == 2 * once
 
 
 def test_weights_that_load_pass_the_check_and_load_as_before(ghostnet_1000):

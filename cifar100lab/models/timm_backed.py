@@ -36,10 +36,11 @@ import torch.nn as nn
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import get_session, hf_hub_download, try_to_load_from_cache
 from timm.models import _builder as timm_builder
-from timm.models import get_pretrained_cfg, load_state_dict
+from timm.models import get_pretrained_cfg
 
 from ..config_files import ConfigError, did_you_mean
 from ._registry import PretrainedWeightsUnavailable
+from ._weights_metadata import tensors_unread
 
 HUB_PROBE_TIMEOUT_S = 5.0
 HUB_WEIGHTS_FILE = "model.safetensors"  # every timm/ repo on the hub carries its weights as safetensors
@@ -271,14 +272,15 @@ def file_classes(timm_name: str, weights: Path) -> int:
 
 
 def load_without_memory(build) -> nn.Module | None:
-    """Call ``build`` (it builds a network with its pretrained weights) on the meta device, where the file is read and
-    loaded as a real build would (timm's checkpoint filter, the checks of :func:`_create_from_file`) but no tensor is
-    allocated; where that fails, on the CPU, which alone says whether the weights load: a filter that makes tensors of
-    its own (CoAtNet's resized relative-position tables) cannot mix them with the meta device's."""
+    """Call ``build`` (it builds a network with its pretrained weights) on the meta device, where the file is read
+    (for its tensors' names, shapes and dtypes: :func:`tensors_unread`) and loaded as a real build would (timm's
+    checkpoint filter, the checks of :func:`_create_from_file`) but no tensor is allocated; where that fails, on the
+    CPU from the file read whole, which alone then says whether the weights load: a filter may make tensors of its
+    own, which cannot mix with the meta device's."""
     with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
         warnings.simplefilter("ignore")  # torch warns, tensor by tensor, that a copy to the meta device is a no-op
         try:
-            with torch.device("meta"):
+            with torch.device("meta"), tensors_unread():
                 return build()
         except ValueError:
             return build()
@@ -344,7 +346,7 @@ def read_weights(weights: Path) -> dict:
     """The state dict in the weights file ``weights``; a file that is not one (a truncated download, a damaged
     copy, something else under a weights name) is a one-line ValueError naming it."""
     try:
-        state_dict = load_state_dict(str(weights))
+        state_dict = timm_builder.load_state_dict(str(weights))  # timm's reading (or :func:`tensors_unread`'s)
     except Exception as err:  # safetensors', torch's and pickle's errors alike: the file is no weights file
         raise ValueError(f"{weights} cannot be read as weights ({type(err).__name__}: {_gist(err)}); a truncated "
                          f"or damaged copy? copy or download it again") from None
