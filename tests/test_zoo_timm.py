@@ -208,6 +208,17 @@ def test_the_check_before_a_run_reads_a_safetensors_header_and_each_file_once(gh
     assert read == [] and len(headers) == 2 * once
 
 
+def test_a_file_that_cannot_be_read_as_weights_is_not_said_not_to_fit(tmp_path):
+    """A truncated file was 'W does not fit ghostnet_100.in1k: ValueError: W cannot be read as weights (...)': the
+    reading's own error, wrapped as the network's."""
+    safetensors.torch.save_file({"conv_stem.weight": torch.zeros(16, 3, 3, 3)}, tmp_path / "w.safetensors")
+    (tmp_path / "w.safetensors").write_bytes((tmp_path / "w.safetensors").read_bytes()[:-8])
+    with pytest.raises(ValueError) as refused:
+        create_model("ghostnet_100", pretrained=str(tmp_path / "w.safetensors"))
+    assert str(refused.value).startswith(f"{tmp_path / 'w.safetensors'} cannot be read as weights (SafetensorError: ")
+    assert "does not fit" not in str(refused.value)
+
+
 def test_weights_that_load_pass_the_check_and_load_as_before(ghostnet_1000):
     saved, folder = ghostnet_1000
     plan = resolve(dict(model="ghostnet_100", pretrained=str(folder), dataset="synthetic", run_dir="unused"))

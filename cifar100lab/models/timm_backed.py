@@ -292,13 +292,11 @@ def _create_from_file(timm_name: str, weights: Path, num_classes: int, **kwargs)
     # timm re-initialises the classifier when num_classes differs from the checkpoint's class count, which it
     # reads from the pretrained cfg: give it the file's count, so a file with num_classes outputs (e.g. a
     # CIFAR-100 fine-tune) keeps its head.
-    seen: dict = {}
+    seen, classes = {}, file_classes(timm_name, weights)  # a file that is no weights file: its own one line
     try:
         with watched_load(seen):
             model = timm.create_model(timm_name, num_classes=num_classes, pretrained=True,
-                                      pretrained_cfg_overlay=dict(file=str(weights),
-                                                                  num_classes=file_classes(timm_name, weights)),
-                                      **kwargs)
+                                      pretrained_cfg_overlay=dict(file=str(weights), num_classes=classes), **kwargs)
     except (RuntimeError, ValueError, KeyError, IndexError) as err:  # a tensor of another shape, in the load or in
         # timm's checkpoint filter, which expects its own network's tensors
         raise ValueError(f"{weights} does not fit {timm_name}: {type(err).__name__}: {_gist(err)}") from None
