@@ -11,6 +11,7 @@ import time
 
 import optuna
 import pytest
+import torch
 from conftest import ROOT, run_cli, scratch_book
 
 from cifar100lab import records
@@ -115,6 +116,25 @@ def test_a_graphed_study_on_the_cpu_is_one_error_before_any_trial(tmp_path, capf
     _refused(run_cli(capfd, "tune", _study(tmp_path, synthetic_root, text=text), "--runs-root", tmp_path / "runs"),
              "study tiny: cuda_graph: true needs a CUDA device", "(no trial was started)")
     assert not (tmp_path / "runs" / "tiny" / "optuna.db").exists()
+
+
+@pytest.mark.parametrize("setting, says", [
+    ("pretrained: {weights}", "pretrained {weights}: {weights} cannot be read as weights (SafetensorError: "),
+    ("overrides: {{distill_from: 'ghostnet_100@{weights}'}}", "distill_from ghostnet_100@{weights}: {weights} cannot "
+                                                             "be read as weights (SafetensorError: ")])
+def test_a_study_whose_weights_or_teacher_file_does_not_load_is_one_error_line_before_any_trial(
+        tmp_path, capfd, synthetic_root, setting, says):
+    """Checked only in each trial's notebook: every trial of the study failed on the same truncated file in turn."""
+    from safetensors.torch import save_file
+    save_file({"conv_stem.weight": torch.zeros(16, 3, 3, 3)}, tmp_path / "w.safetensors")
+    blob = (tmp_path / "w.safetensors").read_bytes()
+    (tmp_path / "w.safetensors").write_bytes(blob[:len(blob) - 8])  # a truncated copy
+    study = STUDY.format(root=synthetic_root, n_trials=2).replace("model: resnet_20", "model: ghostnet_100").replace(
+        "progress: false,", "progress: false, " + setting.format(weights=tmp_path / "w.safetensors") + ",")
+    path = _study(tmp_path, synthetic_root, text=study)
+    _refused(run_cli(capfd, "tune", path, "--runs-root", tmp_path / "runs"),
+             f"error: {path}: " + says.format(weights=tmp_path / "w.safetensors"))
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("search, args, now", [

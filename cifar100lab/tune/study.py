@@ -17,9 +17,11 @@ import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ..attempt import check_pretrained_weights
 from ..campaign import PER_RUN
 from ..config import ExecutorConfig, TrainConfig, check_name, resolve
 from ..config_files import ConfigError, plain_text, read_yaml_mapping, seed_list
+from ..distill import check_teacher
 from ..kernels import resolve_jobs
 from ..optuna_parts import PRUNERS, SAMPLERS, build_pruner
 from ..recipes import Recipe
@@ -237,7 +239,13 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None, dataset
         ExecutorConfig.from_dict(d.get("executor"), f"{path}: executor"), str(path))
     resolve_jobs(spec.jobs, f"{path}: jobs")
     _check_space(spec)
-    spec.pruner = _pruner(path, d.get("pruner", "median"), resolve(spec.config(spec.first(), "check", "check")).config.epochs)
+    first = resolve(spec.config(spec.first(), "check", "check"))
+    try:  # weights or a teacher that cannot be used: refused here, not by each trial's notebook in turn
+        check_pretrained_weights(first)
+        check_teacher(first)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    spec.pruner = _pruner(path, d.get("pruner", "median"), first.config.epochs)
     return spec
 
 
