@@ -71,7 +71,8 @@ def test_every_fact_has_one_template_per_language_with_the_same_fields():
 
 def test_comparison_refuses_to_subtract_across_datasets(stand_in):
     _, gen = stand_in
-    assert "Ours − claim" not in _header(gen / "comparison.csv")
+    assert "ours_minus_claim_pp" not in _header(gen / "comparison.csv")
+    assert "Ours − claim" not in (gen / "comparison.tex").read_text()
     for lang, says in (("en", "Nothing is subtracted"), ("zh", "不计算任何差值")):
         for page in ("comparison", "findings", "summary"):
             text = (gen / f"{page}_{lang}.md").read_text()
@@ -80,7 +81,7 @@ def test_comparison_refuses_to_subtract_across_datasets(stand_in):
 
 def test_comparison_subtracts_when_dataset_and_protocol_match(full_protocol):
     _, gen = full_protocol
-    assert "Ours − claim" in _header(gen / "comparison.csv")
+    assert "ours_minus_claim_pp" in _header(gen / "comparison.csv") and "Ours − claim" in (gen / "comparison.tex").read_text()
     assert "differs from the claim" in (gen / "comparison_en.md").read_text()
 
 
@@ -100,20 +101,20 @@ def test_ranking_names_the_neighbours_inside_each_others_interval(stand_in):
 
 def test_top5_is_shown_only_with_more_than_ten_classes(stand_in, full_protocol):
     _, gen = stand_in
-    assert "Top-5 (%)" not in _header(gen / "table1.csv")
+    assert "top5_mean_pct" not in _header(gen / "table1.csv") and "Top-5" not in (gen / "table1.tex").read_text()
     assert "Top-5 is not in the table" in (gen / "results_en.md").read_text()
     _, gen100 = full_protocol
-    assert "Top-5 (%)" in _header(gen100 / "table1.csv")
+    assert "top5_mean_pct" in _header(gen100 / "table1.csv") and "Top-5" in (gen100 / "table1.tex").read_text()
 
 
 def test_seed_spread_is_given_with_n_only_where_there_are_seeds(stand_in, full_protocol):
     _, gen = stand_in
-    assert "one seed" in (gen / "results_en.md").read_text() and " ± " not in (gen / "table1.csv").read_text()
+    assert "one seed" in (gen / "results_en.md").read_text() and " ± " not in (gen / "table1.tex").read_text()
     _, gen2 = full_protocol
     text = (gen2 / "results_en.md").read_text()
-    assert "With 2 seeds per model" in text and "Seeds" not in _header(gen2 / "table1.csv")
+    assert "With 2 seeds per model" in text and "Seeds" not in (gen2 / "table1.tex").read_text()
     assert "2 seeds per model" in text  # n, in the provenance box
-    assert " ± " in (gen2 / "table1.csv").read_text()
+    assert " ± " in (gen2 / "table1.tex").read_text()
 
 
 def test_adaptive_k_that_builds_the_k3_network_is_reported_as_a_repeat(stand_in):
@@ -297,11 +298,11 @@ def test_group_sentence_on_the_results_page_follows_the_intervals_it_prints(stan
 
 def test_a_short_protocol_orders_models_without_calling_it_a_rank(stand_in, full_protocol):
     _, gen = stand_in
-    assert _header(gen / "table1.csv")[0] == "No." and "Rank" not in _header(gen / "table1.csv")
+    assert _header(gen / "table1.csv")[0] == "order" and "rank" not in _header(gen / "table1.csv")
     en = (gen / "results_en.md").read_text()
     assert "not a ranking" in en and "| Rank |" not in en and "Overall ranking" not in (gen / "findings_en.md").read_text()
     _, full = full_protocol
-    assert _header(full / "table1.csv")[0] == "Rank" and "Models ranked by top-1" in (full / "results_en.md").read_text()
+    assert _header(full / "table1.csv")[0] == "rank" and "Models ranked by top-1" in (full / "results_en.md").read_text()
 
 
 def _fail_resnet_20(runs: Path) -> None:
@@ -991,7 +992,91 @@ def test_the_tables_show_training_times_to_two_significant_digits_and_the_downlo
         alike = table2(rows.assign(train_seconds=0.17), lang)[head("time", lang)]
         assert set(alike) == {"0.17"}, lang
     _write_tables(rows, out["context"], tmp_path, tmp_path)
-    # the downloads are Table 1 as the page shows it; its times still read as numbers (no thousands separator)
-    csv_times = pd.read_csv(tmp_path / "table1.csv", comment="#")[head("time", "en")]
-    assert csv_times.dtype == float and set(csv_times) == {0.17, 8.2, 1234.0, 0.04}
+    # the CSV download holds the times unrounded; the LaTeX one is Table 1 as the page shows it
+    csv_times = pd.read_csv(tmp_path / "table1.csv", comment="#")["train_seconds_mean"]
+    assert csv_times.dtype == float and set(csv_times) == {0.17, 8.23, 1234.4, 0.04}
     assert "& 0.17 &" in (tmp_path / "table1.tex").read_text()
+
+
+def _runs_named(gen: Path, run_ids: str) -> list[dict]:
+    """The run records a download's ``run_ids`` cell names (``;``-separated)."""
+    return [records.read_json(gen.parent.parent / "runs" / "mini" / rid / records.RECORD) for rid in run_ids.split(";")]
+
+
+def test_the_tables_csv_downloads_are_the_records_numbers_unrounded_with_their_seeds_spread_and_run_ids(
+        stand_in, full_protocol):
+    """Table 1's, Table 2's, the comparison's and the studies' CSV downloads held the tables as displayed
+    ('64.20 ± 0.28', '62.1–66.3', params '0.283' M): text to parse back, rounded, without the runs behind a row.
+    Each is now the numbers behind its table: its rows in its order with its labels, one column per quantity
+    at full precision, each row's seeds, spread and run ids."""
+    import statistics
+
+    import pandas as pd
+
+    from cifar100lab.report.i18n import head
+    from cifar100lab.report.tables import comparison_table, table1, table2
+    for (out, gen), seeds in ((stand_in, 1), (full_protocol, 2)):
+        rows, read = out["rows"], lambda name: pd.read_csv(gen / name, comment="#")  # noqa: B023
+        t1 = read("table1.csv")
+        assert list(t1.model) == list(table1(rows, "en")[head("model", "en")])
+        assert t1.params.dtype == "int64" and t1.seeds.dtype == "int64" and t1.top1_mean_pct.dtype == float
+        means = {}
+        for row in t1.itertuples():
+            runs = _runs_named(gen, row.run_ids)
+            top1 = [r["final"]["top1"] for r in runs]
+            means[row.model] = statistics.fmean(top1)
+            assert {r["model"] for r in runs} == {row.model} and row.seeds == len(runs) == seeds
+            assert row.top1_mean_pct == pytest.approx(statistics.fmean(top1), rel=1e-12)
+            if seeds > 1:
+                assert row.top1_std_pct == pytest.approx(statistics.stdev(top1), rel=1e-12) and row.top1_std_pct > 0
+            else:
+                assert pd.isna(row.top1_std_pct)
+            assert row.params == runs[0]["params"] and row.flops_per_image == runs[0]["flops"]
+            assert row.train_seconds_mean == pytest.approx(statistics.fmean(r["train_seconds"] for r in runs))
+            assert row.test_images_per_seed == runs[0]["final"]["evaluated"]
+        t2 = read("table2.csv")
+        assert list(t2.group) == list(table2(rows, "en")[head("group", "en")])
+        for row in t2.itertuples():
+            models = row.model_names.split(";")
+            assert row.models == len(models) and row.runs == len(_runs_named(gen, row.run_ids)) == seeds * len(models)
+            assert row.top1_mean_pct == pytest.approx(statistics.fmean(means[m] for m in models), rel=1e-12)
+        cmp = read("comparison.csv")
+        assert list(cmp.model) == list(comparison_table(rows, "en", False)[head("model", "en")])
+        ours = cmp[cmp.run_ids.notna()]
+        assert len(ours) == len(t1) and all(r.top1_mean_pct == pytest.approx(means[r.model], rel=1e-12)
+                                            for r in ours.itertuples())
+        study = read("study-eca_kernel.csv")
+        assert list(study.variant) == ["no ECA", "k=3", "k=5", "adaptive k"]
+        for row in study.itertuples():
+            runs = _runs_named(gen, row.run_ids)
+            assert row.seeds == len(runs) == seeds and row.params == runs[0]["params"]
+            assert row.top1_mean_pct == pytest.approx(statistics.fmean(r["final"]["top1"] for r in runs), rel=1e-12)
+        for lang in ("en", "zh"):
+            assert "{download}`study-eca_kernel.csv <../generated/study-eca_kernel.csv>`" in \
+                (gen / f"study-eca_kernel_{lang}.md").read_text()
+
+
+def test_the_analysis_page_links_every_models_numbers_in_both_languages(stand_in, monkeypatch):
+    """The whole campaign's numeric models.csv was written but no page linked it: the analysis page (and the
+    Results pages it shows) offered only the rounded tables."""
+    import pandas as pd
+
+    from cifar100lab.report import display
+    out, gen = stand_in
+    shown = _displayed(monkeypatch)
+    display.show_campaign(out)
+    book = "\n".join(o.myst for o in shown if isinstance(o, display.BookMarkdown))  # the analysis page's MyST
+    link = "{download}`models.csv <../generated/models.csv>`"
+    assert "Every number of this campaign, one row per model" in book and "本实验配置的全部数值" in book
+    assert book.count(link) == 2 and all(link in (gen / f"results_{lang}.md").read_text() for lang in ("en", "zh"))
+    models = pd.read_csv(gen / "models.csv", comment="#")
+    rows = out["rows"]
+    assert list(models.model) == list(rows.model) and list(models.status) == list(rows.status)
+    t1 = pd.read_csv(gen / "table1.csv", comment="#")
+    done = models[models.status == "complete"].reset_index(drop=True)
+    # Table 1's numbers, as it orders them (a column with the skipped row's gaps reads as floats)
+    pd.testing.assert_frame_equal(done[t1.columns], t1, check_dtype=False)
+    assert "rank" not in models  # a 2-epoch campaign's order is no ranking, as Table 1 says
+    skipped = models[models.status == "skipped"].iloc[0]
+    assert skipped.seeds == 0 and pd.isna(skipped.top1_mean_pct)
+    assert skipped.reason == "pretrained weights unavailable offline"

@@ -345,11 +345,7 @@ MESSAGES = {
     "all_images": {"en": "all", "zh": "全部"},
     "one_per_gpu": {"en": "one per GPU (1 on a CPU)", "zh": "每个 GPU 一个（CPU 上为 1）"},
     "no_campaign_files": {"en": "No campaign files in `{where}`.", "zh": "`{where}` 中没有实验配置文件。"},
-    "downloads": {"en": "Download: {links}.", "zh": "下载：{links}。"},
-    "download_label": {"en": "Measured on {dataset}, campaign {campaign}: {epochs} epoch(s) on {train_size} training "
-                             "images, {seeds} seed(s) per model",
-                       "zh": "在 {dataset} 上测得，实验配置 {campaign}：{train_size} 张训练图像上训练 {epochs} 个 epoch，"
-                             "每个模型 {seeds} 个种子"},
+    # the downloads' texts: downloads.TEXT
     "t1_caption": {"en": "Top-1: {what}; the 95 % CI is Wilson's interval over the {n_test} test images{pooled}. "
                          "Train time is the sum of epoch times (unaffected by resumes).",
                    "zh": "Top-1：{what}；95% 置信区间为 {n_test} 张测试图像上的 Wilson 区间{pooled}。"

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..records import atomic_write_text
+from .downloads import (
+    MODELS_CSV,
+    comparison_data,
+    download_label,
+    download_links,
+    models_data,
+    models_link,
+    table1_data,
+    table2_data,
+    write_csv,
+    write_download,
+)
 from .figures import (
     figure_acc_params,
     figure_curves,
@@ -64,37 +75,21 @@ def figure_alt(key: str, rows: pd.DataFrame, lang: str) -> str:
                worst=done.model.iloc[0], best=done.model.iloc[-1], models=join(one_per_group(rows), lang))
 
 
-def _downloads(names: list[str], lang: str) -> str:
-    links = ", ".join(f"{{download}}`{n} <../generated/{n}>`" for n in names)
-    return say("downloads", lang, links=links) + "\n\n"
-
-
 def _write_tables(rows: pd.DataFrame, ctx: dict, out: Path, book_dir: Path) -> dict:
-    """Tables per language, plus the CSV / LaTeX downloads (English headers)."""
+    """Tables per language, and their downloads: the numbers behind each (CSV) and the table as shown (LaTeX),
+    English headers; ``models.csv``, every model row's numbers."""
     top5 = (ctx["classes"] or 100) > 10
     subtract, ranked = comparable_with_claims(ctx), not short_protocol(ctx)
     tables = {lang: {"t1": table1(rows, lang, top5, book_dir, ranked), "t2": table2(rows, lang, top5),
                      "cmp": comparison_table(rows, lang, subtract), "nr": not_run_table(rows, lang)} for lang in LANGS}
-    titles = {"t1": say("t1" if ranked else "t1_order", "en"), "t2": say("t2", "en"), "cmp": say("cmp", "en")}
-    for key, name in (("t1", "table1"), ("t2", "table2"), ("cmp", "comparison")):
-        t = tables["en"][key] if key != "t1" else table1(rows, "en", top5, None, ranked)
-        write_download(t, out / name, f"{titles[key]}. {download_label(ctx)}")
+    label = download_label(ctx)
+    write_download(table1_data(rows, top5, ranked), table1(rows, "en", top5, None, ranked), out / "table1",
+                   f"{say('t1' if ranked else 't1_order', 'en')}. {label}")
+    write_download(table2_data(rows, top5), tables["en"]["t2"], out / "table2", f"{say('t2', 'en')}. {label}")
+    write_download(comparison_data(rows, subtract), tables["en"]["cmp"], out / "comparison",
+                   f"{say('cmp', 'en')}. {label}")
+    write_csv(models_data(rows, ranked), out / MODELS_CSV, f"Every model of campaign {ctx['campaign']}, one row each. {label}")
     return tables
-
-
-def download_label(ctx: dict) -> str:
-    """What a downloaded table was measured on, so it cannot be read as a CIFAR-100 result out of context."""
-    return say("download_label", "en", dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
-               epochs=alternatives(ctx["epochs"]),
-               train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
-               seeds=alternatives(ctx["seeds"]))
-
-
-def write_download(table: pd.DataFrame, stem: Path, caption: str) -> None:
-    """``stem``.csv with the caption as a leading ``#`` comment line (``pandas.read_csv(comment="#")`` skips it)
-    and ``stem``.tex with it as the table's caption."""
-    atomic_write_text(stem.with_suffix(".csv"), f"# {caption}\n" + table.to_csv(index=False))
-    atomic_write_text(stem.with_suffix(".tex"), table.to_latex(index=False, escape=True, caption=caption))
 
 
 def _results_page(rows, ctx, tables, figs, lang) -> str:
@@ -109,10 +104,11 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
         done = rows[rows.status == "complete"]
         body += " " + say("top5_hidden", lang, classes=ctx["classes"], lo=fmt(done.top5.min(), 1),
                           hi=fmt(done.top5.max(), 1))
-    body += "\n\n" + _downloads(["table1.csv", "table1.tex"], lang)
+    body += "\n\n" + download_links(["table1.csv", "table1.tex"], lang)
     if len(t["nr"]):
         body += f"**{say('nr', lang)}**\n\n" + markdown_table(t["nr"]) + "\n"
-    body += f"**{say('t2', lang)}**\n\n" + markdown_table(t["t2"]) + "\n" + _downloads(["table2.csv", "table2.tex"], lang)
+    body += f"**{say('t2', lang)}**\n\n" + markdown_table(t["t2"]) + "\n" + download_links(["table2.csv", "table2.tex"], lang)
+    body += models_link(lang)
     body += short_lists(rows, lang)
     sep = " " if lang == "en" else ""
     marks = sep + say("fig_chance", lang) + (sep + say("fig_diverged", lang) if rows.diverged.notna().any() else "")
@@ -133,7 +129,6 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
     rows = model_rows(plain, manifest["models"])
     ctx = context(manifest, recs)
     figs = _figures(rows, plain, ctx, out)
-    rows.drop(columns=["run_ids"], errors="ignore").to_csv(out / "models.csv", index=False)
     tables = _write_tables(rows, ctx, out, book_dir)
     studies = {st["name"]: (st, study_table(st, {r["run_id"]: r for r in recs})) for st in manifest.get("studies", [])}
     subtract = comparable_with_claims(ctx)
@@ -141,7 +136,7 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
         pages = {"results": _results_page(rows, ctx, tables, figs, lang),
                  "comparison": provenance(ctx, lang) + comparison_prose(rows, ctx, subtract, lang) + "\n"
                  + f"**{say('cmp', lang)}**\n\n" + markdown_table(tables[lang]["cmp"]) + "\n"
-                 + _downloads(["comparison.csv", "comparison.tex"], lang),
+                 + download_links(["comparison.csv", "comparison.tex"], lang),
                  "ablations": ablations_index(manifest, ctx, lang, study_pages_not_run(out, manifest)),
                  "findings": provenance(ctx, lang) + findings(rows, ctx, studies, lang),
                  "summary": results_prose(rows, lang) + "\n" + comparison_prose(rows, ctx, subtract, lang),

@@ -12,6 +12,7 @@ from ..config_files import ConfigError
 from ..data import DATASETS
 from ..intervals import wilson
 from ..model_catalog import catalog_rows
+from ..model_facts import GROUPS
 from ..robustness.results import entry_of
 from .i18n import precision_label
 
@@ -153,6 +154,7 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
             "top1": ok.top1.mean(), "top1_std": ok.top1.std() if len(ok) > 1 else math.nan,
             "top1_lo": lo, "top1_hi": hi, "evaluated": int(ok.evaluated.iloc[0]),
             "top5": ok.top5.mean(), "top5_std": ok.top5.std() if len(ok) > 1 else math.nan,
+            "params": ok.params.iloc[0], "flops": ok.flops.iloc[0],
             "params_m": ok.params.iloc[0] / 1e6, "flops_m": ok.flops.iloc[0] / 1e6,
             "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean()}
 
@@ -257,8 +259,8 @@ def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFram
     diverged = {r["run_id"]: divergence(r) for r in recs}
     out = pd.DataFrame([_weights(_model_row(name, g, groups.get(g.model.iloc[0]), diverged), g, catalog)
                         for name, g in plain.groupby("row", sort=False)])
-    for col in ("classes", "chance", "at_chance", "diverged", "top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params_m", "flops_m",
-                "train_seconds", "images_per_second", "evaluated"):
+    for col in ("classes", "chance", "at_chance", "diverged", "top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params", "flops",
+                "params_m", "flops_m", "train_seconds", "images_per_second", "evaluated"):
         if col not in out:
             out[col] = math.nan
     out["efficiency"] = out.top1 / out.params_m
@@ -285,6 +287,20 @@ def group_intervals(rows: pd.DataFrame) -> pd.DataFrame:
         out.append({"group": name, "n": len(g), "top1": g.top1.mean(), "lo": lo, "hi": hi})
     cols = ["group", "n", "top1", "lo", "hi"]
     return pd.DataFrame(out, columns=cols).sort_values("top1", ascending=False).reset_index(drop=True)
+
+
+def group_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Table 2's rows, indexed by group, in its order (the book's groups, best mean top-1 first): per group of
+    complete models their count (``n``) and names, their runs and the runs' ids, the means over its models
+    (``top1``, ``top5``, ``params_m``, ``params``, ``eff``, ``time``) and the interval of :func:`group_intervals`
+    (``lo``, ``hi``). Its table and its download both read these rows."""
+    done = rows[rows.status == "complete"]
+    g = done.groupby("group").agg(n=("model", "count"), models=("model", list), runs=("seeds", "sum"),
+                                  run_ids=("run_ids", lambda ids: [i for row in ids for i in row]),
+                                  top1=("top1", "mean"), top5=("top5", "mean"), params_m=("params_m", "mean"),
+                                  params=("params", "mean"), eff=("efficiency", "mean"), time=("train_seconds", "mean"))
+    g = g.reindex([x for x in GROUPS if x in g.index]).sort_values("top1", ascending=False)
+    return g.join(group_intervals(rows).set_index("group")[["lo", "hi"]])
 
 
 def short_protocol(ctx: dict) -> bool:

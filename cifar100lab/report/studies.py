@@ -11,6 +11,7 @@ import pandas as pd
 from .. import records
 from ..config_files import ConfigError
 from ..intervals import wilson
+from .downloads import download_links, study_data, write_csv
 from .figures import figure_study, not_cifar_heading, save_in_every_language
 from .i18n import LANGS, alternatives, dataset_label, say
 from .messages import MESSAGES
@@ -49,7 +50,8 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
             "mean": _mean(top1), "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,
             # the EMA weights against the raw weights of the same runs
             "ema_mean": _mean(ema), "ema_raw_mean": _mean([r["final"]["top1"] for r in with_ema]),
-            "params_m": ok[0]["params"] / 1e6 if ok else math.nan, "values": top1, "ema_values": ema,
+            "params": ok[0]["params"] if ok else None, "params_m": ok[0]["params"] / 1e6 if ok else math.nan,
+            "values": top1, "ema_values": ema, "run_ids": [r["run_id"] for r in ok if r.get("run_id")],
             "epochs": _recorded(ran, "config", "epochs"), "train_sizes": _recorded(ran, "dataset", "train_size"),
             "history": _history(ok[0]) if ok else [],
             "status": "complete" if ok else (runs[0]["status"] if runs else "skipped" if v.get("skipped") else "missing"),
@@ -229,10 +231,9 @@ def write_study_report(campaign: str, study: str, runs_root="runs", out_dir="boo
     out.mkdir(parents=True, exist_ok=True)
     ctx = context(manifest, recs_list)
     df = study_table(st, {r["run_id"]: r for r in recs_list})
-    csv_text = df.drop(columns=["values", "ema_values", "history", "epochs", "train_sizes"]).to_csv(index=False)
-    records.atomic_write_text(out / f"study-{study}.csv", f"# {study_label(ctx, df, 'en')}\n" + csv_text)
     claims = pd.read_csv(REFERENCE / "original_ablations.csv")
     claims = claims[claims.study == study]
+    write_csv(study_data(df, claims), out / f"study-{study}.csv", study_label(ctx, df, "en"))
     # The Ablations page shows every study, one figure each; the study's own page (its notebook) shows one.
     number = [s["name"] for s in manifest["studies"]].index(study) + 1
     standalone, x = {}, X_COLUMN[st.get("x_axis") or "variant"]
@@ -264,6 +265,7 @@ def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang
             + markdown_table(study_display(df, claims, lang)) + "\n"
             + (say("study_table_note", lang) + "\n\n" if seeds > 1 else "")
             + (say("study_claims_note", lang) + "\n\n" if len(claims) else "")
+            + download_links([f"study-{study}.csv"], lang)
             + figure_block(f"study-{study}_{lang}.png",
                            f"{say('fig_no', lang, i=number)} {title}{'. ' if lang == 'en' else '。'}{cap}",
                            study_alt(df, title, lang, x)))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..model_catalog import catalog_rows
-from ..model_facts import GROUPS, resolve_model_set
+from ..model_facts import resolve_model_set
 from .i18n import YES_NO, fill, fmt, group, head, reason, say, seconds, status
-from .sources import REFERENCE, SCRATCH, group_intervals
+from .sources import REFERENCE, SCRATCH, group_summary
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -71,9 +71,7 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
               head("time", lang): done.train_seconds.map(table_seconds),
               head("ips", lang): done.images_per_second.map(lambda v: fmt(v, 0)),
               head("eff", lang): done.efficiency.map(lambda v: fmt(v, 1))})
-    # Only beside an ImageNet fine-tune: when every row trained from scratch the column says nothing (a fallback
-    # row's note says why it did), and at 1000 px it would squeeze that note to a few characters a line.
-    if "pretrained" in done and done.pretrained.eq(True).any():
+    if shows_weights(done):
         t[head("weights", lang)] = [weights_label(r, lang) for r in done.itertuples()]
     if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
         t[head("seeds", lang)] = done.seeds
@@ -81,6 +79,13 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
     if any(notes):
         t[head("note", lang)] = [n or "–" for n in notes]
     return pd.DataFrame(t)
+
+
+def shows_weights(done: pd.DataFrame) -> bool:
+    """Whether Table 1 has a Weights column: only beside an ImageNet fine-tune. When every row trained from
+    scratch the column says nothing (a fallback row's note says why it did), and at 1000 px it would squeeze
+    that note to a few characters a line."""
+    return "pretrained" in done and bool(done.pretrained.eq(True).any())
 
 
 def weights_label(row, lang: str) -> str:
@@ -102,28 +107,26 @@ def not_run_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def table2(rows: pd.DataFrame, lang: str, show_top5: bool = True) -> pd.DataFrame:
-    done = rows[rows.status == "complete"]
-    g = done.groupby("group").agg(n=("model", "count"), top1=("top1", "mean"), top5=("top5", "mean"),
-                                  params=("params_m", "mean"), eff=("efficiency", "mean"),
-                                  time=("train_seconds", "mean"))
-    g = g.reindex([x for x in GROUPS if x in g.index]).sort_values("top1", ascending=False)
-    ci = group_intervals(rows).set_index("group").reindex(g.index)
+    g = group_summary(rows)
     t = {head("group", lang): [group(x)[lang] for x in g.index], head("n", lang): g.n.values,
          head("top1", lang): g.top1.map(fmt).values,
-         head("ci", lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(ci.lo, ci.hi)]}
+         head("ci", lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(g.lo, g.hi)]}
     if show_top5:
         t[head("top5", lang)] = g.top5.map(fmt).values
-    t.update({head("params", lang): g.params.map(lambda v: fmt(v, 3)).values,
+    t.update({head("params", lang): g.params_m.map(lambda v: fmt(v, 3)).values,
               head("eff", lang): g.eff.map(lambda v: fmt(v, 1)).values,
               head("time", lang): g.time.map(table_seconds).values})
     return pd.DataFrame(t)
 
 
 def comparison_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The claims, ours (a model row's columns) and the published results (each model's, joined) on one row per
+    model; its table and its download both read these rows."""
     claims = pd.read_csv(REFERENCE / "original_claims.csv")
     pub = pd.read_csv(REFERENCE / "published.csv").groupby("model").agg(
-        top1=("top1", lambda s: " / ".join(f"{v:.2f}" for v in s)), source=("source", lambda s: "; ".join(s)))
-    ours = rows[["model", "top1", "params_m", "status"]]
+        top1=("top1", lambda s: " / ".join(f"{v:.2f}" for v in s)), source=("source", lambda s: "; ".join(s)),
+        values=("top1", list), sources=("source", list))
+    ours = rows.reindex(columns=["model", "top1", "top1_std", "seeds", "params", "params_m", "status", "run_ids"])
     m = claims.merge(ours, on="model", how="outer", suffixes=("_claim", ""))
     return m.merge(pub, left_on="model", right_index=True, how="left", suffixes=("", "_pub"))
 
@@ -150,15 +153,20 @@ def study_display(df: pd.DataFrame, claims: pd.DataFrame, lang: str) -> pd.DataF
               head(delta, lang): df.delta.map(fmt),
               head("beyond", lang): [say("too_few_seeds", lang) if few else "–" if b is None else YES_NO[b][lang]
                                      for b, few in zip(df.beyond_spread, df.get("too_few_seeds", [False] * len(df)))]})
-    # a variant with no complete run: why its runs stopped (a known reason as its sentence)
-    notes = [failure_note(r, lang) or (reason(r.reason)[lang] if getattr(r, "reason", "") else "")
-             for r in df.itertuples()]
+    notes = study_notes(df, lang)
     if any(notes):
         t[head("note", lang)] = [n or "–" for n in notes]
     t = pd.DataFrame(t)
     if len(claims):
         t[head("claim", lang)] = df.variant.map(dict(zip(claims.variant, claims.top1))).map(fmt).values
     return t
+
+
+def study_notes(df: pd.DataFrame, lang: str) -> list[str]:
+    """A study row's Note: :func:`failure_note`, or for a variant with no complete run why its runs stopped (a
+    known reason as its sentence); '' when neither."""
+    return [failure_note(r, lang) or (reason(r.reason)[lang] if getattr(r, "reason", "") else "")
+            for r in df.itertuples()]
 
 
 SCHEDULE = {"en": "{schedule}, warmup {warmup} ep", "zh": "{schedule}，预热 {warmup} 轮"}  # one column, not two
