@@ -267,3 +267,26 @@ def test_the_docs_say_the_baseline_is_a_campaign_model_entry_as_the_code_takes_i
     for folder in ("ablations",):
         (tmp_path / folder).symlink_to(ROOT / "params" / folder)
     assert load_campaign(tmp_path / f"{campaign}.yaml", "synthetic").robustness.baseline == BASELINE
+
+
+def test_the_errors_download_holds_every_severitys_error_unrounded_with_the_rows_run(tmp_path, no_figures):
+    """robustness_errors.csv held each error rounded to one decimal, as the page shows numbers ('38.1'), without
+    the run it was measured on; it is now the numbers behind the errors table: its rows, each with its run id, the
+    mean over severities the table shows and each severity's error, unrounded."""
+    import pandas as pd
+    folder = _campaign(tmp_path / "runs")
+    path = folder / "c-convnext_tiny-s0" / "robustness.json"
+    result = records.read_json(path)
+    result["corrupted"]["contrast"]["3"]["error"] = 41.23456789
+    records.atomic_write_json(path, result)
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    data = pd.read_csv(tmp_path / "gen" / "robustness_errors.csv", comment="#")
+    assert list(data.model) == ["resnet_20", "convnext_tiny"]
+    assert list(data.run_id) == ["c-resnet_20-s0", "c-convnext_tiny-s0"]
+    row = data.set_index("model").loc["convnext_tiny"]
+    assert row.contrast_severity_3_error_pct == 41.23456789 and row.gaussian_noise_severity_1_error_pct == 20.0
+    assert row.contrast_error_pct == pytest.approx((35.0 + 41.23456789) / 2, rel=1e-12)
+    en = (tmp_path / "gen" / "robustness_en.md").read_text()
+    assert "| convnext_tiny | 25.0 | 38.1 |" in en  # the table as shown, rounded
+    link = "{download}`robustness_errors.csv <../generated/robustness_errors.csv>`"
+    assert all(link in (tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))

@@ -20,7 +20,7 @@ from .studies import figure_block
 from .tables import markdown_table
 
 PAGE = "robustness"
-ERRORS_CSV = "robustness_errors.csv"  # every corruption and severity (English headers)
+ERRORS_CSV = "robustness_errors.csv"  # every corruption and severity, unrounded (English headers)
 
 
 def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], list[str]]:
@@ -89,17 +89,26 @@ def summary_table(results: list[dict], baseline: dict | None, lang: str) -> pd.D
     return pd.DataFrame(rows)
 
 
-def errors_table(results: list[dict], lang: str, by_severity: bool = False) -> pd.DataFrame:
-    """Corruption error (%) per model (rows) and corruption (columns): the mean over the measured severities,
-    or (``by_severity``, for the download) one column per corruption and severity."""
+def errors_table(results: list[dict], lang: str) -> pd.DataFrame:
+    """Corruption error (%) per model (rows) and corruption (columns), the mean over the measured severities."""
     rows = []
     for r in results:
         row = {text("model", lang): label(r)}
         for name, errors in r["corrupted"].items():
-            if by_severity:
-                row.update({f"{corruption_name(name, lang)} {s}": fmt(v["error"], 1) for s, v in errors.items()})
-            else:
-                row[corruption_name(name, lang)] = fmt(sum(v["error"] for v in errors.values()) / len(errors), 1)
+            row[corruption_name(name, lang)] = fmt(sum(v["error"] for v in errors.values()) / len(errors), 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def errors_data(results: list[dict]) -> pd.DataFrame:
+    """The errors table's download: its rows (model, as labelled there) with their run ids, and per corruption
+    the top-1 error (%) unrounded, the mean over severities the table shows and each severity's."""
+    rows = []
+    for r in results:
+        row = {"model": label(r), "run_id": r.get("run_id")}
+        for name, errors in r["corrupted"].items():
+            row[f"{name}_error_pct"] = sum(v["error"] for v in errors.values()) / len(errors)
+            row.update({f"{name}_severity_{s}_error_pct": v["error"] for s, v in errors.items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -197,7 +206,7 @@ def write_robustness_page(campaign: str, runs_root="runs", out_dir="book/generat
     if not results:
         return write_empty_robustness_page(out, replace=True)
     figs = _figures(results, out)
-    records.atomic_write_text(out / ERRORS_CSV, errors_table(results, "en", by_severity=True).to_csv(index=False))
+    records.atomic_write_text(out / ERRORS_CSV, errors_data(results).to_csv(index=False))
     for lang in LANGS:
         records.atomic_write_text(out / f"{PAGE}_{lang}.md", robustness_page(manifest, results, figs, lang, stale))
     return [f"{PAGE}_{lang}.md" for lang in LANGS]
