@@ -18,6 +18,18 @@ TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+# What the tests replace in the kernel (a slow evaluation, a stop mid-draw), put back after each test.
+KEEP_ORIGINALS = ("from cifar100lab import curves as _curves, train as _train\n"
+                  "from matplotlib.transforms import BboxBase as _BboxBase\n"
+                  "_originals = [(_train, 'evaluate', _train.evaluate),\n"
+                  "              (_curves, 'integer_epochs', _curves.integer_epochs),\n"
+                  "              (_BboxBase, '__array__', _BboxBase.__array__)]\n"
+                  "_names = set(globals()) | {'_names'}")  # what a fresh kernel's namespace holds, and these
+RESTORE_ORIGINALS = ("for _module, _name, _value in _originals:\n    setattr(_module, _name, _value)\n"
+                     "import matplotlib.pyplot as _plt\n_plt.close('all')\n"
+                     "for _n in set(globals()) - _names:\n    del globals()[_n]")  # not %reset: its gc took 0.7 s
+
+
 class LiveKernel:
     """The project's kernel, started as JupyterLab starts it, with the messages each cell sent back."""
 
@@ -30,6 +42,27 @@ class LiveKernel:
         self.client = self.km.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
+        self.log_from = 0
+
+    def log_text(self) -> str:
+        """What the kernel's processes said outside the notebook since :meth:`begin_test`."""
+        with open(self.log, "rb") as f:
+            f.seek(self.log_from)
+            return f.read().decode(errors="replace")
+
+    def begin_test(self) -> None:
+        self.log_from = self.log.stat().st_size
+        reply, _ = self.run(KEEP_ORIGINALS, timeout=60)
+        assert reply["status"] == "ok", reply
+
+    def end_test(self) -> bool:
+        """The kernel as the next test should find it: the functions tests replace restored, no figure left open,
+        no name of this test's cells left; False where that could not be done."""
+        try:
+            reply, _ = self.run(RESTORE_ORIGINALS, timeout=30)
+        except AssertionError:  # still busy with a cell
+            return False
+        return reply["status"] == "ok"
 
     def run(self, code: str, timeout: float = 120, while_running=None) -> tuple[dict, list[dict]]:
         """Execute ``code``; ``while_running()`` is called as messages come until it returns True once.
@@ -57,11 +90,29 @@ class LiveKernel:
         self.km.shutdown_kernel(now=True)
 
 
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    """The module's kernel, one as a person keeps one open for several notebooks: starting one and importing torch
+    and timm in it took more CPU than most of these tests' cells. A test that fails hands the next one a fresh
+    kernel."""
+    started = []
+    yield started, tmp_path_factory
+    for live in started:
+        live.close()
+
+
 @pytest.fixture
-def kernel(tmp_path):
-    live = LiveKernel(tmp_path)
+def kernel(kernels, request):
+    started, tmp_path_factory = kernels
+    if not started:
+        started.append(LiveKernel(tmp_path_factory.mktemp("kernel")))
+    live = started[-1]
+    live.begin_test()
+    failed = request.session.testsfailed
     yield live
-    live.close()
+    if request.session.testsfailed > failed or not live.end_test():
+        started.remove(live)
+        live.close()
 
 
 def printed(messages: list[dict], name: str = "stdout") -> str:
@@ -163,7 +214,7 @@ def test_two_process_gloo_run_from_a_live_kernel_reports_progress_as_text_and_a_
     out, err = printed(messages), printed(messages, "stderr")
     assert "gloo epoch 1/1: loss" in out and "complete" in out
     assert "gloo epoch 1/1: 100%" in err  # the bar, as text: a forked worker cannot drive a widget
-    assert "fork" not in err + kernel.log.read_text() and "Warning" not in err, err
+    assert "fork" not in err + kernel.log_text() and "Warning" not in err, err
     assert not [m for m in messages if m["msg_type"] == "display_data" and WIDGET in m["content"]["data"]]
 
     # The stop button mid-run: its SIGINT reaches the kernel's process group, and torch's launcher passes it on to
