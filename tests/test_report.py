@@ -23,6 +23,15 @@ def _report(tmp_path, **kw):
     return out, book / "generated"
 
 
+def _pages_without_figures(monkeypatch) -> None:
+    """write_campaign_report as it is, but its figures are named, not drawn (nor written): drawing them took nine
+    tenths of a report's time, and a test that reads the pages' words and tables, not their figures, needs only
+    their names. The stand_in report draws them, as do tests/test_figures_read.py and tests/test_campaign_book.py."""
+    from cifar100lab.report import pages
+    monkeypatch.setattr(pages, "save_in_every_language",
+                        lambda make, stem: {lang: f"{stem.name}_{lang}.png" for lang in i18n.LANGS})
+
+
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory):
     return _report(tmp_path_factory.mktemp("stand_in"), dataset="fashion-mnist")
@@ -30,8 +39,11 @@ def stand_in(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def full_protocol(tmp_path_factory):
-    """The fake campaign on CIFAR-100 itself, two seeds of each model trained the published 200 epochs."""
-    return _report(tmp_path_factory.mktemp("full_protocol"), dataset="cifar100", epochs=200, seeds=(0, 1))
+    """The fake campaign on CIFAR-100 itself, two seeds of each model trained the published 200 epochs (its pages'
+    words and tables: no test reads its figures)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _pages_without_figures(monkeypatch)
+        return _report(tmp_path_factory.mktemp("full_protocol"), dataset="cifar100", epochs=200, seeds=(0, 1))
 
 
 def test_the_interval_sentence_says_when_it_pools_the_seeds_images(stand_in, full_protocol):
@@ -320,8 +332,9 @@ def _fail_resnet_20(runs: Path) -> None:
                                                      "top1": top1, "top5": 50.0, "test_loss": 2.4, "epoch_seconds": 1.0})
 
 
-def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_and_figures(tmp_path):
+def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_and_figures(tmp_path, monkeypatch):
     from cifar100lab.report import figures
+    _pages_without_figures(monkeypatch)  # the figure is checked below, as figure_top1 draws it for the page
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
     _fail_resnet_20(runs)
@@ -398,7 +411,9 @@ def test_introduction_states_the_one_rule_for_where_claims_appear():
         assert column in text and "ablations.md" in text and "comparison.md" in text, lang
 
 
-def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_against_the_fine_tunes_claim(tmp_path):
+def test_a_fine_tune_trained_from_scratch_is_its_own_labelled_row_never_set_against_the_fine_tunes_claim(
+        tmp_path, monkeypatch):
+    _pages_without_figures(monkeypatch)
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
     offline_fine_tune_with_scratch_row(runs)
@@ -449,9 +464,10 @@ def _with_entries(runs: Path, entries: list[tuple[str, str, float, str | None]])
         "model_runs": [f"mini-{m}-s0" for m in manifest["models"]] + added})
 
 
-def test_each_model_entry_is_its_own_row_never_averaged_with_another_entry_of_its_model(tmp_path):
+def test_each_model_entry_is_its_own_row_never_averaged_with_another_entry_of_its_model(tmp_path, monkeypatch):
     """models: [resnet_20, {model: resnet_20, name: r20_long, epochs: 4}]: the two entries were one row, their
     top-1 averaged as two seeds of one configuration."""
+    _pages_without_figures(monkeypatch)
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
     _with_entries(runs, [("r20_long", "resnet_20", 70.0, None)])
@@ -482,10 +498,11 @@ def test_a_named_entry_whose_model_is_not_listed_plainly_has_its_row(tmp_path):
     assert (rows.status == "complete").sum() == len(manifest["models"]) - 1  # every entry but the skipped one
 
 
-def test_a_named_from_scratch_entry_of_a_fine_tune_model_is_its_scratch_row(tmp_path):
+def test_a_named_from_scratch_entry_of_a_fine_tune_model_is_its_scratch_row(tmp_path, monkeypatch):
     """params/full.yaml's {model: deit_tiny, name: deit_tiny_scratch, pretrained: off} beside deit_tiny (here
     convnext_tiny_timm, skipped offline) is row <model>-scratch, as a campaign's own from-scratch entry is; another
     named from-scratch entry of that model is a row of its own, not a second seed of it."""
+    _pages_without_figures(monkeypatch)
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
     skipped = runs / "mini" / "mini-convnext_tiny_timm-s0" / records.RECORD  # the fine-tune, asked with weights
@@ -874,10 +891,11 @@ def test_a_runs_curves_name_a_dataset_that_is_not_cifar100(monkeypatch):
     assert not_cifar_notice("real", "CIFAR-100") == not_cifar_notice(None, None) == ""
 
 
-def test_run_pages_of_a_model_removed_from_the_campaign_are_not_called_another_campaigns(tmp_path):
+def test_run_pages_of_a_model_removed_from_the_campaign_are_not_called_another_campaigns(tmp_path, monkeypatch):
     """resnet_32 is taken out of the campaign's models: its page stays in book/runs (and the sidebar), and the
     runs index listed it under 'Runs of campaign mini, not the one this book reports' -- the campaign the book
     reports. Now it says the campaign's YAML no longer asks for the run as recorded."""
+    _pages_without_figures(monkeypatch)
     runs, book = tmp_path / "runs", tmp_path / "book"
     root = write_fake_campaign(runs, book)
     manifest = records.read_json(root / records.MANIFEST)
