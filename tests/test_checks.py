@@ -7,8 +7,10 @@ import torch
 import yaml
 from conftest import ROOT, run_cli, tiny_config
 
+from cifar100lab import records
 from cifar100lab.accelerator import set_kernel_policy
-from cifar100lab.train import train
+from cifar100lab.config import resolve
+from cifar100lab.train import preflight, train
 
 
 @pytest.fixture
@@ -51,9 +53,11 @@ def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root
     config_file.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "resume.json"
     # an earlier check's run, complete, left in the work dir: found "already complete", it would train nothing
-    earlier = {**cfg, "run_dir": str(tmp_path / "work" / "resume" / "straight"), "run_id": "straight"}
-    assert train(earlier)["status"] == "complete"
-    (tmp_path / "work" / "resume" / "straight.yaml").write_text(yaml.safe_dump(earlier))
+    earlier = resolve({**cfg, "run_dir": str(tmp_path / "work" / "resume" / "straight"), "run_id": "straight"})
+    records.save(earlier.config.run_dir, records.finish(records.start(
+        earlier.config.run_dir, run_id="straight", config=earlier.config.to_dict())))
+    assert preflight(earlier)["status"] == "complete"  # what a train of these settings there would find
+    (tmp_path / "work" / "resume" / "straight.yaml").write_text(yaml.safe_dump(earlier.config.to_dict()))
     # the check's own process is this one (its runs are real processes); one torch import fewer than a child
     proc = run_cli(capfd, "check", "resume", config_file, "--work-dir", tmp_path / "work", "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
