@@ -48,7 +48,10 @@ def test_fork_check_passes_after_kernel_side_preparation(synthetic_root, tmp_pat
 
 
 def test_resume_check_kills_a_real_run_and_finds_identical_curves(synthetic_root, tmp_path, capfd):
-    cfg = tiny_config(synthetic_root, tmp_path / "unused", epochs=3, max_steps_per_epoch=4, deterministic=True)
+    # three real processes train this run (straight, killed, resumed): batches of 32 and 64 test images keep each
+    # cheap, and 4 steps an epoch leave two epochs after the first checkpoint for the kill to land in
+    cfg = tiny_config(synthetic_root, tmp_path / "unused", epochs=3, max_steps_per_epoch=4, deterministic=True,
+                      batch_size=32, test_subset=64)
     config_file = tmp_path / "check.yaml"
     config_file.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "resume.json"
