@@ -262,7 +262,9 @@ def run_notebook_cells(overrides: dict) -> dict:
 def test_notebook_runs_without_run_dir_get_their_own_folders_and_say_resumed_or_complete(
         tmp_path, synthetic_root, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    settings = {k: v for k, v in tiny_config(synthetic_root, None, max_steps_per_epoch=2).items() if k != "run_dir"}
+    # four runs train here: 2 steps of 16 images an epoch and 64 test images are enough to start, stop and resume
+    small = tiny_config(synthetic_root, None, max_steps_per_epoch=2, batch_size=16, test_subset=64)
+    settings = {k: v for k, v in small.items() if k != "run_dir"}
     first = run_notebook_cells(settings)
     other = run_notebook_cells({**settings, "model": "eca_resnet_20"})  # refused before: runs/default was taken
     assert first["status"] == other["status"] == "complete"
