@@ -336,7 +336,9 @@ def test_pages_in_chromium_fit_the_text_column_in_both_languages(mini, built_boo
 
 
 def test_killed_campaign_resumes_the_interrupted_run(tmp_path, synthetic_root):
-    yaml_path = write_campaign(tmp_path / "k.yaml", synthetic_root, name="kill", models=["resnet_20", "ghost_resnet_20"],
+    # the second run starts only when the campaign runs again: it need only complete there (1 epoch of 2 steps)
+    second = {"model": "ghost_resnet_20", "epochs": 1, "max_steps_per_epoch": 2}
+    yaml_path = write_campaign(tmp_path / "k.yaml", synthetic_root, name="kill", models=["resnet_20", second],
                                defaults={"epochs": 6, "batch_size": 16, "train_subset": 256, "test_subset": 64,
                                          "eval_batch_size": 64, "data_root": str(synthetic_root), "progress": False})
     runs, book = tmp_path / "runs", tmp_path / "book"
