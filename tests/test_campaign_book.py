@@ -160,13 +160,20 @@ def test_different_records_change_every_number_and_ranking(mini, tmp_path):
         assert (mini["book"] / "generated" / name).read_text() != (tmp_path / "after" / name).read_text(), name
 
 
-def test_second_invocation_skips_everything_done(mini):
+def test_second_invocation_skips_everything_done(mini, monkeypatch):
+    from cifar100lab.executors import local
+    executed = []
+
+    def fails_again(run, notebook, slot, log_dir, num_processes):  # as the diverging run does, without its kernel
+        executed.append(run.run_id)
+        return 1, "TrainingDiverged: loss became nan\n"
+    monkeypatch.setattr(local, "execute_notebook", fails_again)
     again = campaign_here(mini["yaml"], mini["base"] / "runs", mini["book"], "--no-analysis")
     done = len([p for p in mini["runs"].glob("*/record.json")])
     # only the failed run is retried; the fine-tune skipped offline is done, and the line says how to retry it
     assert (f"{done - 1} already done (1 of them skipped for want of pretrained weights: --retry-skipped tries "
             f"again), 1 to run") in again.stdout
-    assert again.returncode == 1
+    assert executed == ["mini-diverging-s0"] and again.returncode == 1
 
 
 def test_analysis_tables_figures_and_study(mini):
