@@ -1,5 +1,6 @@
 """The speed benchmark's measurements (pipeline throughput, campaign epoch times, runs sharing a device), the timed
 training runs, and the Performance page rendered from their records."""
+import functools
 import json
 import os
 import runpy
@@ -22,6 +23,15 @@ from cifar100lab.records import atomic_write_json
 from cifar100lab.report.performance import CPU_TRAIN_SPEEDUP_TARGET
 
 SMALL = dict(batch_size=16, steps=2, warmup=1, workers=0, eval_batch_size=32, repeats=2)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def brief_matmul_peaks():
+    """Every bench record measures the device's matmul peak by multiplying for a whole second per precision (two
+    busy seconds a call, a dozen calls here); no test reads the peak's value, so it multiplies for 50 ms."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timing, "matmul_peak", functools.partial(timing.matmul_peak, seconds=0.05))
+        yield
 
 
 @pytest.fixture(scope="module")
