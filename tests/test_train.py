@@ -1,6 +1,5 @@
 import math
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -273,14 +272,15 @@ def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_r
     assert resumed["final"] == straight["final"] and resumed["best"] == straight["best"]
 
 
-def slowed_checkpoints(monkeypatch, seconds: float = 0.0, error: Exception | None = None):
-    """Every checkpoint write first waits ``seconds`` (or raises ``error``): a slow or full disk. The trainer
-    writes in the background as it does on a GPU."""
+def background_checkpoints(monkeypatch, error: Exception | None = None, held: threading.Event | None = None):
+    """Checkpoints written in the background, as the trainer writes them on a GPU: each write raises ``error`` (a
+    full disk), and with ``held`` epoch 2's write waits until ``held`` is set (a slow disk, still writing)."""
     monkeypatch.setattr(attempt_mod, "overlaps_training", lambda device: True)
     real = checkpoint_mod.save_checkpoint
 
     def save(run_dir, state):
-        time.sleep(seconds)
+        if held is not None and state["epoch"] == 2:
+            held.wait(60)
         if error is not None:
             raise error
         real(run_dir, state)
@@ -311,7 +311,7 @@ def test_checkpoint_writer_overlaps_the_write_and_keeps_the_epochs_weights(tmp_p
 
 def test_a_checkpoint_write_that_fails_fails_the_run(synthetic_root, tmp_path, monkeypatch):
     """The last write's error reaches the trainer, which records the run as failed, not complete."""
-    slowed_checkpoints(monkeypatch, error=records.DiskFull("no space left on device writing checkpoint.pt"))
+    background_checkpoints(monkeypatch, error=records.DiskFull("no space left on device writing checkpoint.pt"))
     with pytest.raises(records.DiskFull):
         train(tiny_config(synthetic_root, tmp_path / "run", epochs=1, max_steps_per_epoch=1, test_subset=64))
     record = records.load(tmp_path / "run")
@@ -319,11 +319,21 @@ def test_a_checkpoint_write_that_fails_fails_the_run(synthetic_root, tmp_path, m
 
 
 def test_a_stop_waits_for_the_checkpoint_being_written_and_names_it(synthetic_root, tmp_path, monkeypatch):
-    """Stopped while epoch 2's checkpoint is still being written: the stop waits for it, and the record says the
-    run resumes from epoch 2, which is the checkpoint on disk."""
-    slowed_checkpoints(monkeypatch, seconds=1.0)
+    """Stopped while epoch 2's checkpoint is still being written (the write goes on only once the stop has landed):
+    the stop waits for it, and the record says the run resumes from epoch 2, which is the checkpoint on disk."""
+    stop_landed = threading.Event()
+    background_checkpoints(monkeypatch, held=stop_landed)
     cfg = tiny_config(synthetic_root, tmp_path / "run", epochs=3, max_steps_per_epoch=2, test_subset=64)
     with dies_in_epoch(3), pytest.raises(KeyboardInterrupt):
+        dying = train_mod.train_batches
+
+        def batches(*args, **kwargs):
+            try:
+                yield from dying(*args, **kwargs)
+            except KeyboardInterrupt:
+                stop_landed.set()
+                raise
+        train_mod.train_batches = batches  # dies_in_epoch puts the trainer's own back
         train(cfg)
     assert checkpoint_mod.read_checkpoint(tmp_path / "run" / records.CHECKPOINT)["epoch"] == 2
     assert "resumes from epoch 2" in records.load(tmp_path / "run")["reason"]
