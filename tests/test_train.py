@@ -256,7 +256,7 @@ def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_r
     """checkpoint_every 2 of 4 epochs writes after epochs 2 and 4; killed in epoch 4, the run resumes from epoch 2
     (the row of epoch 3 is dropped and redone) and ends exactly as the uninterrupted run."""
     cfg = lambda name: tiny_config(synthetic_root, tmp_path / name, epochs=4, max_steps_per_epoch=2,  # noqa: E731
-                                   test_subset=64, checkpoint_every=2)
+                                   batch_size=32, test_subset=32, checkpoint_every=2)
     real_save, saved = checkpoint_mod.save_checkpoint, []
     monkeypatch.setattr(checkpoint_mod, "save_checkpoint",
                         lambda run_dir, state: saved.append(state["epoch"]) or real_save(run_dir, state))
