@@ -66,9 +66,10 @@ def test_fashion_mnist_learnability_resnet20(fashion_root, tmp_path):
     assert rec["final"]["top1"] >= 50, rec["final"]
 
 
-def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path, plain_runs):
-    straight = plain_runs[0]
-    cut = tiny_config(synthetic_root, tmp_path / "cut", seed=0, overrides={"lr": 0.1})
+def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path):
+    cfg = lambda name: tiny_config(synthetic_root, tmp_path / name, max_steps_per_epoch=2,  # noqa: E731
+                                   test_subset=64, overrides={"lr": 0.1})
+    straight, cut = train(cfg("straight")), cfg("cut")
     with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
         train(cut)
     assert records.read_json(tmp_path / "cut" / "record.json")["status"] == "interrupted"  # stopped, resumable
