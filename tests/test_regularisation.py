@@ -37,7 +37,7 @@ def regularised(synthetic_root, tmp_path_factory):
     """Every regularisation at once, logged to TensorBoard: straight through, and killed in epoch 2 then resumed."""
     root = tmp_path_factory.mktemp("regularised")
     cfg = lambda name: tiny_config(synthetic_root, root / name, epochs=2, max_steps_per_epoch=3,  # noqa: E731
-                                   log_with="tensorboard", overrides=EVERYTHING)
+                                   batch_size=32, test_subset=64, log_with="tensorboard", overrides=EVERYTHING)
     straight = train(cfg("straight"))
     with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
         train(cfg("cut"))
