@@ -413,7 +413,7 @@ def test_performance_page_renders_every_kind_of_record_in_both_languages(pipelin
     camp = write_campaign(tmp_path)
     atomic_write_json(records_dir / "cpu-epochs.json",
                       campaign_time.run_campaign_times(camp, steps=2, warmup=1, progress=lambda *_: None))
-    runs = write_runs_file(tmp_path, "  - {label: plain-run}\n")
+    runs = write_runs_file(tmp_path, "  - {label: plain-run, max_steps_per_epoch: 2, test_subset: 64}\n")
     atomic_write_json(records_dir / "cpu-runs.json", timed_runs.run_timed_runs(runs, str(synthetic_root), lambda *_: None))
     # the script as `python benchmarks/checkpoint_write.py ...` runs it, in this process (torch is imported already)
     monkeypatch.chdir(ROOT)
