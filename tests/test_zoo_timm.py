@@ -515,8 +515,17 @@ def test_mixer_224_size_and_pretrained_size_check(network_off):
         create_model("mlp_mixer_b16", pretrained="hub", img_size=32)  # fails before looking for weights
 
 
-@pytest.mark.parametrize("name, img_size", [("coatnet_0", 48), ("coatnet_0", 80), ("mlp_mixer_b16", 40),
-                                            ("mlp_mixer_b16", 16)])
-def test_bad_img_size(name, img_size):
-    with pytest.raises(ValueError, match="img_size"):
-        create_model(name, img_size=img_size)
+@pytest.mark.parametrize("name, img_sizes, runs_at", [("coatnet_0", (48, 80), "32, 64, 96, 128, 224"),
+                                                      ("mlp_mixer_b16", (40, 16), "32, 48, 64, 96, 128, 224")],
+                         ids=["coatnet_0", "mlp_mixer_b16"])
+def test_bad_img_size(name, img_sizes, runs_at, monkeypatch):
+    """The line names the sizes the network runs at, each tried by building and running it on the meta device: a
+    process tries each size once, however many sizes it is asked (each seed's, config's and command's)."""
+    from cifar100lab.models import _registry
+    monkeypatch.setattr(_registry, "_RUNS_AT", {}, raising=False)  # what earlier tests asked does not count
+    tried, forward = [], _registry.forward_problem
+    monkeypatch.setattr(_registry, "forward_problem", lambda net, size: tried.append(size) or forward(net, size))
+    for img_size in img_sizes:
+        with pytest.raises(ValueError, match=f"img_size.*got {img_size}\\); img_size it runs at: {runs_at} \\(of"):
+            create_model(name, img_size=img_size)
+    assert sorted(tried) == [int(s) for s in runs_at.split(", ")]  # the second size asked tried none again

@@ -269,9 +269,22 @@ def forward_problem(network: torch.nn.Module, input_size: int) -> str | None:
     return None
 
 
+# (builder, options, size) -> whether it runs. A try builds and runs the network on the meta device, a line tries
+# every size, and a process asks again for each seed, config and command; the builder itself is in the key, so a
+# model file imported again (a new builder under the same name) is tried afresh.
+_RUNS_AT: dict[tuple, bool] = {}
+
+
 def runs_at(name: str, options: dict[str, Any], input_size: int, built: torch.nn.Module | None = None) -> bool:
     """Whether model ``name`` with ``options`` runs on ``input_size`` (built and run on the meta device);
     ``built`` (on the meta device) serves unless the network is built for its input size."""
+    key = (model_entry(name).builder, name, repr(sorted(options.items())), input_size)
+    if key not in _RUNS_AT:
+        _RUNS_AT[key] = _tried_at(name, options, input_size, built)
+    return _RUNS_AT[key]
+
+
+def _tried_at(name: str, options: dict[str, Any], input_size: int, built: torch.nn.Module | None) -> bool:
     if built is None or shaped_by_input_size(name):
         entry = model_entry(name)
         try:
