@@ -227,34 +227,6 @@ def test_weights_that_load_pass_the_check_and_load_as_before(ghostnet_1000):
     assert torch.equal(loaded["conv_stem.weight"], saved["conv_stem.weight"])
 
 
-def test_a_fine_tune_resumes_from_its_checkpoint_without_its_pretrained_weights(ghostnet_1000, synthetic_root,
-                                                                                 tmp_path):
-    """A fine-tune stopped after its first checkpoint was skipped when run again on a machine without its pretrained
-    weights (offline, the file moved), though its checkpoint holds every weight: its record said skipped. It resumes
-    from the checkpoint, never reading the weights, and ends as the uninterrupted run does."""
-    _, folder = ghostnet_1000
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    (weights / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
-    config = lambda name: tiny_config(synthetic_root, tmp_path / name, model="ghostnet_100", img_size=32,  # noqa: E731
-                                      pretrained=str(weights), max_steps_per_epoch=2, batch_size=32, test_subset=64,
-                                      precision="fp32", overrides={"warmup_epochs": 0})
-    straight = train(config("straight"))
-    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
-        train(config("cut"))
-    assert records.load(tmp_path / "cut")["status"] == "interrupted"
-    (weights / "model.safetensors").rename(tmp_path / "moved.safetensors")
-    resumed = train(config("cut"))
-    assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == 1, resumed.get("reason")
-    assert resumed["final"] == straight["final"]
-    assert resumed["pretrained_weights"] == straight["pretrained_weights"]  # what it began from, though gone now
-    ends = [torch.load(tmp_path / name / records.CHECKPOINT, weights_only=True)["model"] for name in ("straight", "cut")]
-    assert all(torch.equal(ends[0][k], ends[1][k]) for k in ends[0])
-    # a run that has no checkpoint to resume from still needs them, and says so
-    fresh = train(config("fresh"))
-    assert fresh["status"] == "skipped" and "pretrained weights unavailable" in fresh["reason"]
-
-
 IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}  # ghostnet_100.in1k's, in timm
 STATED = {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}  # a weights folder's own: neither ImageNet's nor the data's
 
@@ -270,9 +242,10 @@ def hub_layout(ghostnet_1000, folder, **pretrained_cfg):
     return folder
 
 
-def ghostnet_run(synthetic_root, run_dir, weights):
+def ghostnet_run(synthetic_root, run_dir, weights, epochs=2):
+    """A fine-tune of GhostNet from ``weights``: ``epochs`` of 2 steps (2: one to stop in, after a checkpoint)."""
     return tiny_config(synthetic_root, run_dir, model="ghostnet_100", img_size=32, pretrained=str(weights),
-                       max_steps_per_epoch=2, batch_size=32, test_subset=64, precision="fp32",
+                       max_steps_per_epoch=2, batch_size=32, test_subset=64, precision="fp32", epochs=epochs,
                        overrides={"warmup_epochs": 0})
 
 
@@ -311,7 +284,7 @@ def test_a_fine_tune_trains_evaluates_and_exports_with_its_weights_statistics_wh
     """The run's record names the statistics and where they came from; its checkpoint keeps them, so `evaluate`
     and `export`, which work the plan out again, feed the network as it trained once the folder has changed."""
     folder = hub_layout(ghostnet_1000, tmp_path / "own")
-    record = train(ghostnet_run(synthetic_root, tmp_path / "run", folder))
+    record = train(ghostnet_run(synthetic_root, tmp_path / "run", folder, epochs=1))
     stated = {"source": f"pretrained_cfg in {folder.resolve() / 'config.json'}", **STATED}
     assert record["status"] == "complete" and record["normalization"] == stated
     assert read_checkpoint(tmp_path / "run" / records.CHECKPOINT)["normalization"] == stated
@@ -324,18 +297,29 @@ def test_a_fine_tune_trains_evaluates_and_exports_with_its_weights_statistics_wh
     assert {k: exported["pretrained_cfg"][k] for k in ("mean", "std")} == STATED  # from the checkpoint alone
 
 
-def test_a_resumed_fine_tune_normalises_as_it_began_though_its_weights_folder_has_gone(ghostnet_1000, synthetic_root,
-                                                                                      tmp_path):
-    """A resume works its plan out again: with the weights folder gone (a resume needs no weights) it took the
-    default tag's statistics for the epochs left."""
+def test_a_fine_tune_resumes_from_its_checkpoint_without_its_pretrained_weights_normalising_as_it_began(
+        ghostnet_1000, synthetic_root, tmp_path):
+    """A fine-tune stopped after its first checkpoint was skipped when run again on a machine without its pretrained
+    weights (offline, the folder moved), though its checkpoint holds every weight: its record said skipped. It resumes
+    from the checkpoint, never reading the weights, and ends as the uninterrupted run does. A resume works its plan
+    out again: with the weights folder gone it took the default tag's statistics for the epochs left; it normalises
+    as it began, at the statistics the folder stated."""
     folder = hub_layout(ghostnet_1000, tmp_path / "own")
     straight = train(ghostnet_run(synthetic_root, tmp_path / "straight", folder))
+    assert straight["normalization"] == {"source": f"pretrained_cfg in {folder.resolve() / 'config.json'}", **STATED}
     with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
         train(ghostnet_run(synthetic_root, tmp_path / "cut", folder))
+    assert records.load(tmp_path / "cut")["status"] == "interrupted"
     shutil.rmtree(folder)
     resumed = train(ghostnet_run(synthetic_root, tmp_path / "cut", folder))
     assert resumed["status"] == "complete" and resumed["resumed_from_epoch"] == 1, resumed.get("reason")
-    assert resumed["normalization"] == straight["normalization"] and resumed["final"] == straight["final"]
+    assert resumed["final"] == straight["final"] and resumed["normalization"] == straight["normalization"]
+    assert resumed["pretrained_weights"] == straight["pretrained_weights"]  # what it began from, though gone now
+    ends = [torch.load(tmp_path / name / records.CHECKPOINT, weights_only=True)["model"] for name in ("straight", "cut")]
+    assert all(torch.equal(ends[0][k], ends[1][k]) for k in ends[0])
+    # a run that has no checkpoint to resume from still needs them, and says so
+    fresh = train(ghostnet_run(synthetic_root, tmp_path / "fresh", folder))
+    assert fresh["status"] == "skipped" and "pretrained weights unavailable" in fresh["reason"]
 
 
 def test_the_record_names_the_weights_a_fine_tune_began_from(ghostnet_1000, synthetic_root, network_off, tmp_path,
@@ -348,7 +332,7 @@ def test_the_record_names_the_weights_a_fine_tune_began_from(ghostnet_1000, synt
     hashed = []
     digest = hashlib.file_digest
     monkeypatch.setattr(hashlib, "file_digest", lambda f, name: hashed.append(f.name) or digest(f, name))
-    record = train(ghostnet_run(synthetic_root, tmp_path / "file-run", weights))
+    record = train(ghostnet_run(synthetic_root, tmp_path / "file-run", weights, epochs=1))
     assert record["pretrained_weights"] == {"file": str(weights.resolve()), "bytes": weights.stat().st_size,
                                             "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
     timm_backed.weights_identity("ghostnet_100.in1k", str(weights.parent))  # the same file again: not hashed again
@@ -358,7 +342,7 @@ def test_the_record_names_the_weights_a_fine_tune_began_from(ghostnet_1000, synt
     (repo.parent.parent / "refs").mkdir()
     (repo.parent.parent / "refs" / "main").write_text("0" * 40)
     (repo / "model.safetensors").write_bytes(weights.read_bytes())
-    hub = train(ghostnet_run(synthetic_root, tmp_path / "hub-run", "hub"))
+    hub = train(ghostnet_run(synthetic_root, tmp_path / "hub-run", "hub", epochs=1))
     assert hub["pretrained_weights"] == {"hub": "timm/ghostnet_100.in1k"}
     frame = records.records_frame([record, hub, {"run_id": "older", "pretrained": "hub"}])  # one from before
     assert list(frame.pretrained_weights[:2]) == [
