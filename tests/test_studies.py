@@ -226,7 +226,7 @@ def _narrowing_campaign(tmp_path, entry):
     return load_campaign(tmp_path / "c.yaml", runs_root=tmp_path / "runs")
 
 
-def test_a_campaign_may_run_a_studys_variants_of_some_models_and_its_page_says_which_it_left_out(tmp_path):
+def test_a_campaign_may_run_a_studys_variants_of_some_models_and_its_page_says_which_it_left_out(tmp_path, reg):
     camp = _narrowing_campaign(tmp_path, {"study": str(REGULARISATION), "models": ["resnet_56"]})
     (study,) = camp.studies
     assert [v.model for v in study.variants] == ["resnet_56"] * 5 and study.left_out == ["convnext_tiny"]
@@ -241,10 +241,7 @@ def test_a_campaign_may_run_a_studys_variants_of_some_models_and_its_page_says_w
     assert "runs the variants of `resnet_56` only; those of `convnext_tiny` are in the study file " \
            "(`ablations/regularisation.yaml`)" in en
     assert "只运行 `resnet_56` 的变体；`convnext_tiny` 的变体" in zh
-    whole = tmp_path / "whole"
-    write_fake_study(whole, load_study(REGULARISATION), TOP1, EMA)
-    report.write_study_report("reg", "regularisation", whole, tmp_path / "gen")
-    assert "only" not in (tmp_path / "gen" / "study-regularisation_en.md").read_text().split("|")[0]
+    assert "only" not in (reg[2] / "study-regularisation_en.md").read_text().split("|")[0]  # the whole study's page
 
 
 @pytest.mark.parametrize("entry, message", [
@@ -279,6 +276,17 @@ def reg(tmp_path_factory):
     write_fake_study(runs, load_study(REGULARISATION), TOP1, EMA)
     result = report.write_study_report("reg", "regularisation", runs, gen)
     return result, runs, gen
+
+
+@pytest.fixture(scope="module")
+def reg_book(reg):
+    """The book's pages of the campaign :func:`reg` made, as its analysis writes them: the campaign report, then the
+    study's (the report's return value, and its folder)."""
+    _, runs, _ = reg
+    gen = runs.parent / "book" / "generated"  # the run pages go beside it, into book/runs
+    campaign = report.write_campaign_report("reg", runs, gen)
+    report.write_study_report("reg", "regularisation", runs, gen)
+    return campaign, gen
 
 
 def test_compare_within_model_measures_each_variant_against_the_first_of_its_model(reg):
@@ -372,9 +380,9 @@ def test_a_study_without_ema_has_no_ema_column(tmp_path):
     assert "Δ vs first (pp)" in (tmp_path / "gen" / "study-eca_kernel_en.md").read_text()
 
 
-def test_recipe_changing_variants_stay_out_of_the_model_table_and_get_run_titles_of_their_own(reg, tmp_path):
+def test_recipe_changing_variants_stay_out_of_the_model_table_and_get_run_titles_of_their_own(reg, reg_book):
     _, runs, _ = reg
-    out = report.write_campaign_report("reg", runs, tmp_path / "book" / "generated")
+    out, _ = reg_book
     rows = out["rows"].set_index("model")
     assert rows.loc["resnet_56", "top1"] == pytest.approx(60.5) and rows.loc["resnet_56", "seeds"] == 3
     assert out["context"]["seeds"] == [3]
@@ -537,8 +545,7 @@ def test_the_ablations_page_names_the_study_pages_another_campaign_left_in_the_b
     for study, campaign in (("width", "earlier"), ("regularisation", "reg")):
         (gen / f"ablation-{study}.ipynb").write_text(json.dumps(
             {"cells": [], "metadata": {"papermill": {"parameters": {"campaign": campaign, "study": study}}}}))
-    report.write_campaign_report("reg", runs, gen)
-    report.write_study_report("reg", "regularisation", runs, gen)
+    report.write_campaign_report("reg", runs, gen)  # the Ablations page, listing the study pages it finds
     en, zh = ((gen / f"ablations_{lang}.md").read_text() for lang in ("en", "zh"))
     assert "Study pages of other campaigns are still in the book (the sidebar lists them), each measured on its " \
            "own campaign's runs: [width](../generated/ablation-width.ipynb) (earlier)." in en
@@ -554,8 +561,7 @@ def test_the_ablations_page_names_the_study_pages_of_a_study_the_campaign_no_lon
     gen.mkdir(parents=True)
     (gen / "ablation-width.ipynb").write_text(json.dumps(
         {"cells": [], "metadata": {"papermill": {"parameters": {"campaign": "reg", "study": "width"}}}}))
-    report.write_campaign_report("reg", runs, gen)
-    report.write_study_report("reg", "regularisation", runs, gen)
+    report.write_campaign_report("reg", runs, gen)  # the Ablations page, listing the study pages it finds
     en, zh = ((gen / f"ablations_{lang}.md").read_text() for lang in ("en", "zh"))
     assert "Study pages campaign reg no longer runs (its YAML no longer lists them) are still in the book (the " \
            "sidebar lists them), measured on its earlier runs: [width](../generated/ablation-width.ipynb) (reg)." in en
@@ -576,13 +582,10 @@ def _page_as_read(page: Path, generated: Path) -> str:
                   lambda m: _page_as_read(generated / m[1], generated), page.read_text(encoding="utf-8"))
 
 
-def test_the_ablations_page_speaks_of_a_study_only_where_the_campaign_ran_it(reg, tmp_path):
+def test_the_ablations_page_speaks_of_a_study_only_where_the_campaign_ran_it(reg_book, tmp_path):
     """The page described the distillation study (its teachers, how the best one is chosen) in every build, also
     of the quick campaign, which does not run it; it now says how a study is run in that study's own section."""
-    _, runs, _ = reg
-    gen = tmp_path / "reg" / "generated"
-    report.write_campaign_report("reg", runs, gen)
-    report.write_study_report("reg", "regularisation", runs, gen)
+    _, gen = reg_book
     en, zh = (_page_as_read(ROOT / "book" / lang / "ablations.md", gen) for lang in ("en", "zh"))
     assert "distill" not in en.lower() and "蒸馏" not in zh and "Hinton" not in en + zh
     assert "each variant is compared with the plain runs of its own model" in en  # the study it ran
