@@ -2,10 +2,12 @@
 epoch and never see the test set; a pruned run says so in its record; workers on one storage never share a trial;
 a killed or stopped study resumes and retries its interrupted trial; `--finish` re-runs the best configuration as
 an ordinary campaign entry on the test set."""
+import contextlib
 import json
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 
@@ -316,8 +318,10 @@ def test_a_killed_tune_resumes_its_study_and_retries_the_trial_its_dead_worker_l
     orphan = study.ask()
     params = {p.name: p.suggest(orphan) for p in spec.search}
     study._storage.record_heartbeat(orphan._trial_id)  # its worker beat once, then was killed
-    time.sleep(3.5)  # well past the grace period (twice the 1-second heartbeat; the stored beat may be rounded)
-    fake = FakeRuns()
+    # a minute ago: its last beat is far past the grace period (twice the 1-second heartbeat), as a wait would leave it
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db, db:
+        db.execute("UPDATE trial_heartbeats SET heartbeat = datetime(heartbeat, '-60 seconds')")
+    fake = FakeRuns(seconds=0)
     states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=fake, log=lambda *_: None)
     assert states == {"fail": 1, "complete": 2}
     assert ("tiny-t0000", params["lr"]) in fake.executed  # retried with its parameters, in its first try's folder
@@ -334,7 +338,7 @@ def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries
     # Optuna's warning of the stopped trial, with the stop's traceback, is in the trial's log, not on the console
     assert not [r.getMessage() for r in caplog.records if r.name.startswith("optuna")]
     assert "KeyboardInterrupt: stopped" in (tmp_path / "runs" / "tiny" / "logs" / f"{first.executed[0][0]}.log").read_text()
-    again = FakeRuns()
+    again = FakeRuns(seconds=0)
     states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
     assert states == {"fail": 1, "complete": 2}
     assert again.executed[0] == first.executed[0]  # the same run folder and parameters, before any new trial
@@ -382,7 +386,7 @@ def test_a_tune_stopped_mid_trial_records_the_trials_run_as_interrupted_and_the_
                                 f"tune again starts it over from epoch 1: no checkpoint was saved yet")  # none written
     assert i18n.reason(record["reason"])["zh"] == (f"{zh}，于第 2 个 epoch（共 {epochs} 个）；再次运行超参数搜索将从第 1 个 "
                                                    f"epoch 重新开始：尚未保存任何检查点")
-    again = FakeRuns()
+    again = FakeRuns(seconds=0)
     workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
     assert again.executed[0] == first.executed[0]  # the same run folder and parameters
 
