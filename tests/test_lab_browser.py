@@ -50,14 +50,22 @@ def explore_command(project: Path, port: int) -> list[str]:
             f"--port={port}", "--no-browser"]
 
 
+@pytest.fixture(scope="module")
+def made_runs(tmp_path_factory, synthetic_root) -> Path:
+    """A runs folder holding one campaign run, trained once for the module's tests."""
+    from cifar100lab.train import train
+    runs = tmp_path_factory.mktemp("made") / "runs"
+    train(tiny_config(synthetic_root, runs / "c" / "made-by-a-campaign", epochs=2, campaign="c",
+                      max_steps_per_epoch=2, train_subset=128, test_subset=64, run_id="made-by-a-campaign"))
+    return runs
+
+
 @pytest.fixture
-def project(tmp_path, synthetic_root) -> Path:
-    """A project folder: the notebooks, and one campaign run already made."""
+def project(tmp_path, made_runs) -> Path:
+    """A project folder: the notebooks, and one campaign run already made (a copy: a test adds runs of its own)."""
     project = tmp_path / "project"
     shutil.copytree(ROOT / "notebooks", project / "notebooks")
-    from cifar100lab.train import train
-    train(tiny_config(synthetic_root, project / "runs" / "c" / "made-by-a-campaign", epochs=2, campaign="c",
-                      max_steps_per_epoch=2, train_subset=128, test_subset=64, run_id="made-by-a-campaign"))
+    shutil.copytree(made_runs, project / "runs")
     return project
 
 
@@ -100,19 +108,27 @@ def lab(tmp_path, project):
         yield project, url, token
 
 
-@pytest.fixture
-def page(request, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module's tests."""
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        sync_api.expect.set_options(timeout=60_000)  # expect() keeps its own 5 s default; a loaded CI needs more
-        failures = request.session.testsfailed
-        yield page
-        if request.session.testsfailed > failures:  # the call failed (its report comes before the teardown)
-            FAILED_SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(FAILED_SHOTS / f"{request.node.name}.png"), full_page=True)
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(request, browser):
+    """A page of its own (a fresh context: no cookie or storage of another test's)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    sync_api.expect.set_options(timeout=60_000)  # expect() keeps its own 5 s default; a loaded CI needs more
+    failures = request.session.testsfailed
+    yield page
+    if request.session.testsfailed > failures:  # the call failed (its report comes before the teardown)
+        FAILED_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(FAILED_SHOTS / f"{request.node.name}.png"), full_page=True)
+    page.context.close()
 
 
 def shot(page, name: str) -> None:
