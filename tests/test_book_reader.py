@@ -20,20 +20,28 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def read_pages(reader_book):
-    """{(page, width): what Chromium read}: every page at both widths, in one browser for the module."""
+def browser_page():
+    """One headless Chromium page for the module's tests: starting the browser is the costly part."""
     import chromium
     if not chromium.find():
         if os.environ.get("CI"):
             pytest.fail("chromium must be installed in CI (.ci/run installs it)")
         pytest.skip("chromium not installed")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the lab extra)")
+    with chromium.session() as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def read_pages(reader_book, browser_page):
+    """{(page, width): what Chromium read}: every page at both widths."""
+    import chromium
     shots = Path(os.environ["BOOK_SHOTS"]) if os.environ.get("BOOK_SHOTS") else None  # a screenshot per page, width
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
-    with chromium.session() as page:
-        return {(p, w): chromium.read(page, reader_book / p, w, shot=shots / f"{p.replace('/', '_')}-{w}.png" if shots else None)
-                for p in PAGES for w in WIDTHS}
+    return {(p, w): chromium.read(browser_page, reader_book / p, w,
+                                  shot=shots / f"{p.replace('/', '_')}-{w}.png" if shots else None)
+            for p in PAGES for w in WIDTHS}
 
 
 @pytest.mark.slow
@@ -168,25 +176,20 @@ def test_a_bilingual_page_links_from_its_top_to_its_chinese_part_and_back(reader
 
 
 @pytest.mark.slow
-def test_following_a_part_link_brings_that_parts_heading_into_view_below_the_header(reader_book):
-    import chromium
-    if not chromium.find():
-        pytest.skip("chromium not installed")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the lab extra)")
-    seen = {}
-    with chromium.session() as page:
-        for width in WIDTHS:
-            page.set_viewport_size({"width": width, "height": 1200})
-            page.goto((reader_book / "generated" / "ablation-eca_kernel.html").as_uri())
-            for link, heading in (("中文 ↓", "中文"), ("English ↑", "English")):
-                page.get_by_text(link, exact=True).click()
-                seen[width, link] = page.evaluate("""async heading => {
-                    for (let last = -1; window.scrollY !== last; await new Promise(r => setTimeout(r, 150)))
-                        last = window.scrollY;  // a smooth scroll has come to rest
-                    const h = [...document.querySelectorAll('.rubric')].find(r => r.innerText.trim() === heading);
-                    const box = h.getBoundingClientRect();
-                    return [box.top - document.querySelector('.bd-header').getBoundingClientRect().bottom,
-                            window.innerHeight - box.bottom, window.scrollY];}""", heading)
+def test_following_a_part_link_brings_that_parts_heading_into_view_below_the_header(reader_book, browser_page):
+    page, seen = browser_page, {}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 1200})
+        page.goto((reader_book / "generated" / "ablation-eca_kernel.html").as_uri())
+        for link, heading in (("中文 ↓", "中文"), ("English ↑", "English")):
+            page.get_by_text(link, exact=True).click()
+            seen[width, link] = page.evaluate("""async heading => {
+                for (let last = -1; window.scrollY !== last; await new Promise(r => setTimeout(r, 150)))
+                    last = window.scrollY;  // a smooth scroll has come to rest
+                const h = [...document.querySelectorAll('.rubric')].find(r => r.innerText.trim() === heading);
+                const box = h.getBoundingClientRect();
+                return [box.top - document.querySelector('.bd-header').getBoundingClientRect().bottom,
+                        window.innerHeight - box.bottom, window.scrollY];}""", heading)
     for (width, link), (below_header, above_bottom, scrolled) in seen.items():  # in view, not under the header
         assert below_header >= 0 and above_bottom >= 0, (width, link, below_header, above_bottom)
         assert scrolled > 0 and (link == "English ↑" or scrolled > seen[width, "English ↑"][2]), (width, link, scrolled)
