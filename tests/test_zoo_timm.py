@@ -14,7 +14,6 @@ import safetensors
 import safetensors.torch
 import timm
 import torch
-import torch.nn.functional as F
 import yaml
 from conftest import dies_in_epoch, fake_notebooks, run_cli, scratch_book, tiny_config
 
@@ -75,19 +74,14 @@ def ghostnet_1000(tmp_path_factory):
     return state(model), folder
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", PARAMS_32)
-def test_scratch_32_params_and_sgd_step(name):
-    model = create_model(name)
-    assert n_params(model) == PARAMS_32[name]
-    params = [p for p in model.parameters() if p.requires_grad]
-    before = [p.detach().clone() for p in params]
-    opt = torch.optim.SGD(params, lr=0.1)
-    out = model(torch.randn(2, 3, 32, 32))
-    assert out.shape == (2, 100) and torch.isfinite(out).all()
-    F.cross_entropy(out, torch.tensor([0, 1])).backward()
-    opt.step()
-    assert any(not torch.equal(b, p) for b, p in zip(before, params))
+def test_scratch_32_params(name):
+    """Counted on the meta device (nothing allocated); each network's training step, with finite outputs and its
+    parameters moved, is tests/test_every_model_steps.py's (the trainer's own step, every registered model)."""
+    with torch.device("meta"):
+        model = create_model(name)
+        assert n_params(model) == PARAMS_32[name]
+        assert model(torch.empty(2, 3, 32, 32)).shape == (2, 100)
 
 
 def test_metadata():
@@ -492,9 +486,9 @@ def test_coatnet_224_weights_load_at_32(tmp_path):
                                           img_size=32, dataset="synthetic", run_dir=str(tmp_path / "run"))))
 
 
-@pytest.mark.slow
 def test_mixer_224_size_and_pretrained_size_check(network_off):
-    assert n_params(create_model("mlp_mixer_b16", img_size=224)) == PARAMS_224["mlp_mixer_b16"]
+    with torch.device("meta"):
+        assert n_params(create_model("mlp_mixer_b16", img_size=224)) == PARAMS_224["mlp_mixer_b16"]
     with pytest.raises(ValueError, match="img_size=224"):
         create_model("mlp_mixer_b16", pretrained="hub", img_size=32)  # fails before looking for weights
 
