@@ -267,11 +267,11 @@ def test_a_run_complete_on_two_processes_is_not_a_one_process_launchs_result(syn
     """batch_size is each process's: on 2 processes the global batch, the steps, each step's samples and the
     learning rate differ from 1's, yet the run's fingerprint (its settings) is the same, and a one-process launch
     returned the two-process result as "already complete"."""
-    from cifar100lab.config import ConfigError
+    from cifar100lab.config import ConfigError, resolve
     cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, max_steps_per_epoch=2)
-    rec = launch.run(cfg, num_processes=1)
-    record_path = tmp_path / "ddp" / records.RECORD
-    records.atomic_write_json(record_path, {**rec, "hardware": {**rec["hardware"], "count": 2}})  # as if on 2
+    record_path = tmp_path / "ddp" / records.RECORD  # the record a 2-process run of these settings leaves
+    records.atomic_write_json(record_path, {"status": "complete", "run_id": "ddp", "config": resolve(cfg).config.to_dict(),
+                                            "hardware": {"count": 2}})
     before = record_path.read_bytes()
     with pytest.raises(ConfigError, match=r"is complete on 2 process\(es\) and this launch has 1; .* launch it on "
                                           r"2 to read it, or train on 1 in a new run_dir"):
