@@ -252,8 +252,7 @@ def test_offline_fine_tune_is_skipped_by_the_campaign_without_starting_its_noteb
     assert [a["status"] for a in rec["attempts"]] == ["skipped"] and not tuned.notebook.exists()
 
 
-def test_weights_the_campaign_cannot_judge_are_left_to_the_notebook_to_fail_on(tmp_path, synthetic_root,
-                                                                               monkeypatch):
+def test_a_weights_folder_with_several_files_is_one_error_line_when_the_campaign_is_loaded(tmp_path, synthetic_root):
     weights = tmp_path / "weights"
     weights.mkdir()
     for name in ("a.safetensors", "b.safetensors"):  # which one? the loader refuses to guess
@@ -261,11 +260,12 @@ def test_weights_the_campaign_cannot_judge_are_left_to_the_notebook_to_fail_on(t
     path = _campaign(tmp_path, synthetic_root, pretrained=str(weights), overrides={"warmup_epochs": 0})
     spec = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**spec, "models": ["ghostnet_100"]}))
-    camp = C.load_campaign(path, runs_root=tmp_path / "runs")
-    calls = []
-    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls, code=1, tail="ValueError: several weights files"))
-    summary = local.execute(camp, tmp_path / "runs", log=lambda *_: None)
-    assert calls == ["rel-ghostnet_100-s0"] and summary["failed"] == calls
+    # the campaign checks every run's weights before any work, as the run itself would (it once left this to the
+    # run's notebook, after the runs before it had trained)
+    with pytest.raises(ConfigError, match="holds several weights files \\(a.safetensors, b.safetensors\\); "
+                                         "pass the one to load"):
+        C.load_campaign(path, runs_root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holder_leaves_no_lock(
