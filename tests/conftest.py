@@ -172,6 +172,15 @@ def run_cli(capfd, *args) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["cifar100lab", *map(str, args)], code, out, err)
 
 
+def campaign_refused(capfd, path: Path, tmp_path: Path) -> str:
+    """The one error line of a campaign that refuses ``path`` before any work (exit 2, nothing else printed)."""
+    result = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book",
+                     scratch_book(tmp_path / "book"), "--no-analysis")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def fake_notebooks(monkeypatch) -> list[str]:
     """The local executor's notebooks, each writing a complete record at once; the run ids it executed."""
     from cifar100lab import records

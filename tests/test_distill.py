@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 import yaml
-from conftest import ROOT, fake_notebooks, run_cli, scratch_book, tiny_config
+from conftest import ROOT, campaign_refused, fake_notebooks, run_cli, tiny_config
 
 from cifar100lab import distill, records
 from cifar100lab.accelerator import build_accelerator
@@ -235,11 +235,8 @@ def test_a_campaign_whose_second_run_names_a_teacher_file_that_cannot_teach_trai
             "name": "c", "dataset": "synthetic", "seeds": [0],
             "models": ["resnet_20", {"model": "resnet_20", "name": "student", "overrides": {"distill_from": source}}],
             "defaults": {"epochs": 1, "data_root": str(synthetic_root), "progress": False}}))
-        result = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book",
-                         scratch_book(tmp_path / "book"), "--no-analysis")
-        lines = result.stderr.strip().splitlines()
-        assert result.returncode == 2 and len(lines) == 1, result.stderr
-        assert lines[0].startswith(f"error: {path}, run c-student-s0: distill_from {source}: ") and why in lines[0]
+        line = campaign_refused(capfd, path, tmp_path)
+        assert line.startswith(f"error: {path}, run c-student-s0: distill_from {source}: ") and why in line
     assert executed == [] and not (tmp_path / "runs").exists()  # no run trained, no folder or record written
 
 

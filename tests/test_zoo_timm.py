@@ -15,7 +15,7 @@ import safetensors.torch
 import timm
 import torch
 import yaml
-from conftest import dies_in_epoch, fake_notebooks, run_cli, scratch_book, tiny_config
+from conftest import campaign_refused, dies_in_epoch, fake_notebooks, run_cli, tiny_config
 
 from cifar100lab import records
 from cifar100lab.attempt import check_pretrained_weights
@@ -167,11 +167,8 @@ def test_a_campaign_refuses_local_weights_that_do_not_load_before_it_trains_any_
     executed = fake_notebooks(monkeypatch)
     for weights, why in unloadable_weights(ghostnet_1000, tmp_path).items():
         path = two_run_campaign(tmp_path / f"{weights.stem}.yaml", synthetic_root, {"pretrained": str(weights)})
-        proc = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book",
-                       scratch_book(tmp_path / "book"), "--no-analysis")
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-        assert lines[0].startswith(f"error: {path}, run c-ghost-s0: pretrained {weights}: ") and why in lines[0]
+        line = campaign_refused(capfd, path, tmp_path)
+        assert line.startswith(f"error: {path}, run c-ghost-s0: pretrained {weights}: ") and why in line
     assert executed == [] and not (tmp_path / "runs").exists()  # no run trained, no folder or record written
     path = two_run_campaign(tmp_path / "good.yaml", synthetic_root, {"pretrained": str(ghostnet_1000[1])})
     proc = run_cli(capfd, "campaign", path, "--runs-root", tmp_path / "runs", "--book", tmp_path / "book",
