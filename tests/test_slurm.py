@@ -329,12 +329,15 @@ def test_node_0_renders_the_notebook_after_accelerate_launch_trained_or_skipped_
     assert records.load(run.run_dir)["status"] == status
 
 
-@pytest.mark.parametrize("code, status", [(3, "skipped"), (0, "complete")])
-def test_node_0s_render_of_a_multinode_run_shows_its_record_and_adds_no_attempt(tmp_path, monkeypatch, code, status):
+@pytest.mark.parametrize("code, status, kernel_dies", [(3, "skipped", False), (0, "complete", False),
+                                                       (0, "complete", True)])
+def test_node_0s_render_of_a_multinode_run_shows_its_record_and_adds_no_attempt(tmp_path, monkeypatch, capsys, code,
+                                                                               status, kernel_dies):
     """The render (the run's notebook on one process, after `accelerate launch` on every node) called the trainer
     again: a skipped fine-tune was skipped a second time (two skipped attempts for one job), and a run complete on
-    the launch's 2 processes was refused on 1 and its record made failed. The notebook runs in this process here,
-    under the kernel's environment, as its cell does (`launch.run`)."""
+    the launch's 2 processes was refused on 1 and its record made failed; a render whose kernel died made the
+    complete run's record failed too. The notebook runs in this process here, under the kernel's environment, as
+    its cell does (`launch.run`)."""
     import submitit
 
     from cifar100lab import launch
@@ -367,7 +370,7 @@ def test_node_0s_render_of_a_multinode_run_shows_its_record_and_adds_no_attempt(
                 launch.run(run.config, num_processes=num_processes)
             except Exception as e:
                 return 1, f"{type(e).__name__}: {e}\n"
-        return 0, ""
+        return (1, "DeadKernelError: Kernel died\n") if kernel_dies else (0, "")
     monkeypatch.setattr(submitit, "JobEnvironment", lambda: SimpleNamespace(global_rank=0, job_id="7", num_nodes=2,
                                                                             hostnames=["n1", "n2"]))
     monkeypatch.setattr(slurm, "accelerate_command", lambda *a, **k: (["launch"], {}))
@@ -379,6 +382,9 @@ def test_node_0s_render_of_a_multinode_run_shows_its_record_and_adds_no_attempt(
     record = records.load(run.run_dir)
     assert [a["status"] for a in records.attempts_of(record)] == [status], record["reason"]
     assert record["slurm"]["job_id"] == "7"
+    if kernel_dies:  # the job's log says the page failed, in one line
+        assert ("r: its notebook page could not be made (DeadKernelError: Kernel died); the run's record is as the "
+                "launch left it") in capsys.readouterr().err
 
 
 def test_a_render_only_notebook_of_a_run_without_a_record_is_one_error_line_and_writes_nothing(tmp_path, monkeypatch):

@@ -46,6 +46,7 @@ from ..runs import (
     execute_notebook,
     record_outcome,
     record_stopped,
+    status_of,
     unresumable_fields,
     unresumable_note,
 )
@@ -132,10 +133,16 @@ class RunJob:
         # the record says where a cancelled run stopped, so the next submission resumes it as it would a new
         # run, rather than reading a vanished job as failed
         # a multi-node run was trained by `accelerate launch` on every node: its notebook only shows the record
-        env = {**os.environ, **({RENDER_ONLY_ENV: "1"} if self.executor.nodes > 1 else {})}
+        render_only = self.executor.nodes > 1
+        env = {**os.environ, **({RENDER_ONLY_ENV: "1"} if render_only else {})}
         with stopped_by_slurm(lambda: record_stopped(self.run, STOPPED_BY_SLURM, "submitting the campaign again")):
             code, tail = execute_notebook(self.run, Path(self.notebook), KernelSlot(env),
                                           Path(self.log_dir), num_processes)
+        if render_only and code != 0:  # only its page failed (a kernel that died): the launch's record stands
+            why = last_line(tail) or f"exit status {code}"
+            print(f"{self.run.run_id}: its notebook page could not be made ({why}); the run's record is as the launch "
+                  f"left it", file=sys.stderr)
+            return status_of(self.run) or "failed"
         return record_outcome(self.run, code, tail, before)
 
     def checkpoint(self, *args, **kwargs):
