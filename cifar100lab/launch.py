@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 
 from . import records
+from .attempt import drop_unused_folder
 from .config import ConfigError, RunPlan, TrainConfig, resolve
 from .data import DataError
 from .devices import visible_gpus  # NVML only (see devices): the CUDA runtime is never asked here
@@ -238,6 +239,7 @@ def _launch_processes(plan: RunPlan, n: int, threads: int | None, port: int | No
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     run_dir = Path(plan.config.run_dir)
+    made_here = not run_dir.exists()
     attempts = len(records.attempts_of(records.load(run_dir)))
     with tempfile.TemporaryDirectory(prefix="cifar100lab-launch-", ignore_cleanup_errors=True) as scratch, \
             _temporary_files_in(scratch) as tempdir, _environment(env), _without_line(sys.stdout, "Launching training on"), \
@@ -250,7 +252,12 @@ def _launch_processes(plan: RunPlan, n: int, threads: int | None, port: int | No
         except ChildFailedError as e:
             failure = first_failure(Path(scratch), e)
             _record_failure(run_dir, attempts, failure, n)
-            raise _raised(failure, n) from None
+            error = _raised(failure, n)
+            if made_here and isinstance(error, USER_ERRORS):
+                # refused by the process that read the data: the main process may have been stopped by the
+                # launcher before it removed the folder it had made, so bad input leaves no trace here either
+                drop_unused_folder(run_dir)
+            raise error from None
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 gloo job on the CPU (the only multi-process layout a machine without GPUs can test)."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -237,6 +238,40 @@ def test_a_user_error_a_launched_process_finds_is_its_one_line(synthetic_root, t
     assert caught.value._render_traceback_() == [f"ConfigError: {caught.value}"]
     assert "Traceback" not in capfd.readouterr().err
     assert not (tmp_path / "ddp").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("folder_before", [False, True])
+def test_a_folder_the_refused_launch_made_is_removed_though_its_main_process_was_stopped_first(
+        synthetic_root, tmp_path, monkeypatch, folder_before):
+    """Process 1 refuses the data (too few images) and the launcher stops process 0, which had made the run's folder
+    and taken its training lock, before it could remove them: the folder stayed (a flaky failure of the test above
+    in CI). The launching process removes a folder it did not find, holding nothing but the lock; one that was
+    there before the launch stays."""
+    import accelerate
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    from cifar100lab import locks
+    from cifar100lab.config import ConfigError
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    run_dir = tmp_path / "ddp"
+    if folder_before:
+        run_dir.mkdir()
+
+    def launcher(fn, args, num_processes, use_port):  # what the two processes left when the launcher returned
+        plan, threads, scratch, tempdir = args
+        run_dir.mkdir(exist_ok=True)
+        (run_dir / locks.TRAINING_LOCK).write_text("")  # process 0's, stopped before it cleaned up
+        monkeypatch.setenv("RANK", "1")
+        try:
+            raise ConfigError("100 training images are fewer than one global batch (64 × 2 processes)")
+        except ConfigError as e:
+            launch.note_failure(Path(scratch), e)
+        raise ChildFailedError("worker", {1: ProcessFailure(local_rank=1, pid=1, exitcode=1,
+                                                            error_file=str(tmp_path / "none"))})
+    monkeypatch.setattr(accelerate, "notebook_launcher", launcher)
+    with pytest.raises(ConfigError, match="fewer than one global batch"):
+        launch.run(tiny_config(synthetic_root, run_dir, epochs=1), num_processes=2)
+    assert run_dir.exists() == folder_before  # (a dead process's lock file holds no lock: it may stay)
 
 
 def test_a_multi_process_launch_makes_the_checks_it_can_before_it_starts_a_process(nvml_reports, monkeypatch,
