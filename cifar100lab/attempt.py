@@ -9,7 +9,8 @@ from pathlib import Path
 from . import locks, records
 from .checkpoint import CheckpointWriter, overlaps_training, resumes_from_checkpoint
 from .config import ConfigError, RunPlan, field_changes, fingerprint
-from .models import PretrainedWeightsUnavailable, create_model, missing_weights, weights_file
+from .learner import build_model
+from .models import PretrainedWeightsUnavailable, missing_weights, weights_file
 from .models.timm_backed import load_without_memory
 
 
@@ -157,9 +158,8 @@ def check_pretrained_weights(plan: RunPlan) -> None:
            stat.st_mtime_ns)
     if key in _WEIGHTS_CHECKED:
         return
-    try:  # built as the trainer builds it (learner.build_model)
-        load_without_memory(lambda: create_model(cfg.model, num_classes=plan.dataset.num_classes,
-                                                 pretrained=plan.pretrained, img_size=plan.input_size, **cfg.options))
+    try:
+        load_without_memory(lambda: build_model(plan, plan.dataset.num_classes))  # as the trainer builds it
     except ValueError as e:
         raise ConfigError(f"pretrained {plan.pretrained}: {e}") from None
     _WEIGHTS_CHECKED.add(key)
