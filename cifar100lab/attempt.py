@@ -56,14 +56,14 @@ class RunState:
             print(f"{self.run_id}: {reason}", flush=True)
 
 
-def hold_training_lock(run: RunState, held: contextlib.ExitStack) -> None:
+def hold_training_lock(run_dir: Path, held: contextlib.ExitStack) -> None:
     """The run folder's lock, held in ``held`` by the process that trains it: a second process training the same
     folder at once is refused before it writes anything, and a listing tells a run whose process was killed
     from one still training (:func:`locks.holder_gone`)."""
     try:
-        held.enter_context(locks.lock(run.run_dir / locks.TRAINING_LOCK))
+        held.enter_context(locks.lock(run_dir / locks.TRAINING_LOCK))
     except locks.Locked as e:
-        raise ConfigError(f"{run.run_dir} is being trained by another process ({e.holder}); wait for it to end, "
+        raise ConfigError(f"{run_dir} is being trained by another process ({e.holder}); wait for it to end, "
                           f"or give this run another run_dir") from None
     except OSError:  # a file system without flock: trained unguarded, as before there was a lock
         pass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -102,13 +103,19 @@ def preflight(plan: RunPlan, processes: int | None = None) -> dict | None:
     process (:func:`launch.run`), so its error is one line there and a complete run starts none."""
     cfg = plan.config
     refuse_file_as_folder(cfg.run_dir, "run_dir")
-    if done := previous_result(plan, processes or int(os.environ.get("WORLD_SIZE", 1))):  # nothing overwritten
-        if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
-            print(f"{done['run_id']}: already complete, nothing trained ({cfg.run_dir})")
+    if done := _already_complete(plan, processes or int(os.environ.get("WORLD_SIZE", 1))):
         return done
     check_pretrained_weights(plan)  # local weights there that do not load: one line, before the data is read
     distill.check_teacher(plan)
     return None
+
+
+def _already_complete(plan: RunPlan, processes: int) -> dict | None:
+    """The run's record when it is complete on as many ``processes`` (nothing is trained over it), said once."""
+    if done := previous_result(plan, processes):
+        if int(os.environ.get("RANK", 0)) == 0:  # the launched processes' first (no accelerator yet to ask)
+            print(f"{done['run_id']}: already complete, nothing trained ({plan.config.run_dir})")
+    return done
 
 
 def train(config: RunPlan | TrainConfig | dict) -> dict:
@@ -117,33 +124,42 @@ def train(config: RunPlan | TrainConfig | dict) -> dict:
     cfg = plan.config
     if done := preflight(plan):
         return done
-    # the checkpoint a resume continues from, read once (a ConvNeXt's is 110 MB) and refused here if another
-    # configuration wrote it; the plan normalises as the run trained (its weights folder's statistics may have
-    # changed or gone since it began)
-    ckpt = load_checkpoint(cfg.run_dir, cfg.to_dict()) if cfg.resume else None
-    plan = resumed_as_trained(plan, ckpt)
-    teacher_spec = distill.check_teacher(plan)  # checked by preflight (its reading is cached): here its spec
     kernels = set_kernel_policy(cfg.deterministic)  # before the first CUDA call (cuBLAS reads its env then)
     accelerator = build_accelerator(cfg.precision, log_with=cfg.log_with, project_dir=cfg.run_dir)
     if cfg.cuda_graph and (why := device_conflict(accelerator)):  # refused before anything is written
         raise ConfigError(why)
+    main, run_dir = accelerator.is_main_process, Path(cfg.run_dir)
+    created = main and not run_dir.exists()
+    try:
+        with contextlib.ExitStack() as held:  # released however the attempt ends, also in a kernel that lives on
+            if main:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                hold_training_lock(run_dir, held)
+            accelerator.wait_for_everyone()  # the other processes read the folder once it is this launch's
+            # Read under the lock: another process may have completed or checkpointed the run since preflight.
+            if done := _already_complete(plan, accelerator.num_processes):
+                return done
+            # the checkpoint a resume continues from, read once (a ConvNeXt's is 110 MB) and refused here if another
+            # configuration wrote it; the plan normalises as the run trained (its weights folder's statistics may
+            # have changed or gone since it began)
+            ckpt = load_checkpoint(cfg.run_dir, cfg.to_dict()) if cfg.resume else None
+            return _attempt(resumed_as_trained(plan, ckpt), accelerator, kernels, ckpt)
+    except (ConfigError, DataError):  # the user's to fix (no data, too few images): no folder left behind
+        if created:
+            drop_unused_folder(run_dir)
+        raise
+
+
+def _attempt(plan: RunPlan, accelerator, kernels: dict, ckpt: dict | None) -> dict:
+    """The attempt, its folder held: the record started, then :func:`_train` from ``ckpt``."""
+    teacher_spec = distill.check_teacher(plan)  # checked by preflight (its reading is cached): here its spec
     run = RunState(plan, accelerator)
     run.record["kernels"] = kernels
     if teacher_spec:
         run.record["distillation"] = teacher_spec.describe()
     trial = trial_report(run)  # a tuning trial reports each epoch and may be pruned; None for other runs
-    seed_everything(cfg.seed)
-    created = run.main and not run.run_dir.exists()
-    try:
-        with contextlib.ExitStack() as held:  # released however the attempt ends, also in a kernel that lives on
-            if run.main:
-                run.run_dir.mkdir(parents=True, exist_ok=True)
-                hold_training_lock(run, held)
-            return _attempt(run, trial, teacher_spec, ckpt)
-    except (ConfigError, DataError):  # the user's to fix (no data, too few images): no folder left behind
-        if created:
-            drop_unused_folder(run.run_dir)
-        raise
+    seed_everything(plan.config.seed)
+    return _train(run, trial, teacher_spec, ckpt)
 
 
 def _skipped(run: RunState, reason: str) -> dict:
@@ -154,9 +170,9 @@ def _skipped(run: RunState, reason: str) -> dict:
     return run.close(records.skip, reason)
 
 
-def _attempt(run: RunState, trial, teacher_spec, ckpt: dict | None) -> dict:
-    """The attempt from its folder on: skipped offline, or the data read, the network built and trained from
-    its last checkpoint (``ckpt``, as :func:`train` read it); the record says how it ended."""
+def _train(run: RunState, trial, teacher_spec, ckpt: dict | None) -> dict:
+    """Skipped offline, or the data read, the network built and trained from its last checkpoint (``ckpt``, as
+    :func:`train` read it); the record says how it ended."""
     plan, cfg, accelerator = run.plan, run.cfg, run.accelerator
     # offline, a fine-tune is skipped here: before the data is read or a network built
     if reason := weights_unavailable(plan):

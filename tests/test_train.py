@@ -119,6 +119,46 @@ def test_complete_run_is_not_redone_and_nothing_is_overwritten(synthetic_root, t
     assert (tmp_path / "r" / records.METRICS).read_text() == curve
 
 
+def _another_process_first(monkeypatch, run_dir: Path, other) -> None:
+    """``other()`` (another process on ``run_dir``) runs just before this process takes the folder's training
+    lock: after this one checked the folder and before it holds it, the window two launches race in."""
+    real_lock, raced = attempt_mod.locks.lock, []
+
+    def lock(path, *a, **k):
+        if not raced and Path(path).parent == run_dir:
+            raced.append(True)
+            other()
+        return real_lock(path, *a, **k)
+    monkeypatch.setattr(attempt_mod.locks, "lock", lock)
+
+
+def test_what_another_process_finished_before_the_lock_was_taken_is_what_this_one_sees(synthetic_root, tmp_path,
+                                                                                     monkeypatch):
+    """A run's folder is read under its training lock: a run another process completed meanwhile is returned as
+    it is (not trained again over its record), and one it checkpointed further resumes from that checkpoint (its
+    epochs are not redone from the one read before)."""
+    cfg = tiny_config(synthetic_root, tmp_path / "done", epochs=1, max_steps_per_epoch=2, test_subset=64)
+    theirs = []
+    _another_process_first(monkeypatch, tmp_path / "done",
+                           lambda: theirs.append((train(cfg), (tmp_path / "done" / records.RECORD).read_text())))
+    rec = train(cfg)
+    [(their_record, their_file)] = theirs
+    assert rec["finished"] == their_record["finished"] and len(records.attempts_of(rec)) == 1
+    assert (tmp_path / "done" / records.RECORD).read_text() == their_file
+
+    cfg = tiny_config(synthetic_root, tmp_path / "on", epochs=3, max_steps_per_epoch=2, test_subset=64)
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
+        train(cfg)  # checkpoint of epoch 1
+
+    def other_resumes_to_epoch_2():
+        with dies_in_epoch(3), pytest.raises(KeyboardInterrupt):
+            train(cfg)
+    _another_process_first(monkeypatch, tmp_path / "on", other_resumes_to_epoch_2)
+    rec = train(cfg)
+    assert rec["status"] == "complete" and rec["resumed_from_epoch"] == 2
+    assert [r["epoch"] for r in records.read_metrics(tmp_path / "on")] == [1, 2, 3]
+
+
 def test_nan_loss_stops_with_clear_error_kept_in_record(synthetic_root, tmp_path):
     with pytest.raises(TrainingDiverged, match="loss became"):
         train(tiny_config(synthetic_root, tmp_path / "nan", epochs=2, max_steps_per_epoch=3, overrides={"lr": 1e12}))
