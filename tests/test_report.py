@@ -332,6 +332,31 @@ def _fail_resnet_20(runs: Path) -> None:
                                                      "top1": top1, "top5": 50.0, "test_loss": 2.4, "epoch_seconds": 1.0})
 
 
+def test_a_test_loss_that_diverged_while_training_did_not_is_named_as_such(tmp_path, monkeypatch):
+    """The quick campaign's resnet_32 on Fashion-MNIST (fp32): training loss 3.88 then 2.26, test loss 1218 then
+    14.9, top-1 9.4 %. Its Note said "loss diverged", which a reader takes for the training loss."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    run = runs / "mini" / "mini-resnet_20-s0"
+    (run / records.METRICS).unlink()
+    for epoch, (train_loss, test_loss) in enumerate([(3.88, 1218.5), (2.26, 14.89)], 1):
+        records.append_jsonl(run / records.METRICS, {"epoch": epoch, "train_loss": train_loss, "train_acc": 20.0,
+                                                     "top1": 30.0, "top5": 60.0, "test_loss": test_loss,
+                                                     "epoch_seconds": 1.0})
+    report.write_campaign_report("mini", runs, book / "generated")
+    gen = book / "generated"
+    en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
+    row = next(line for line in en.splitlines() if "[resnet_20](../runs/" in line)
+    assert "| test loss diverged (epoch 2: 14.9; training loss 2.26) |" in row
+    assert ("The loss diverged for resnet_20 (Table 1's Note column gives which loss, and the epoch). For resnet_20 "
+            "only the test loss did, while the training loss stayed low") in en
+    assert "测试损失发散（第 2 个 epoch：14.9；训练损失 2.26）" in zh and "其中 resnet_20 只有测试损失发散" in zh
+    lines = (gen / "models.csv").read_text().splitlines()[1:]  # below its "# ..." caption
+    [model_row] = [r for r in csv.DictReader(lines) if r["model"] == "resnet_20"]
+    assert (model_row["diverged_epoch"], model_row["diverged_loss"], model_row["diverged_which"]) == ("2", "14.89", "test")
+
+
 def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_and_figures(tmp_path, monkeypatch):
     from cifar100lab.report import figures
     _pages_without_figures(monkeypatch)  # the figure is checked below, as figure_top1 draws it for the page
@@ -343,7 +368,7 @@ def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_
     gen = book / "generated"
     en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
     row = next(line for line in en.splitlines() if "[resnet_20](../runs/" in line)  # Table 1's row
-    assert "at or below chance (10 %); loss diverged (epoch 1: 9.5) |" in row
+    assert "at or below chance (10 %); training loss diverged (epoch 1: 9.5) |" in row
     assert "At or below chance (10 %, a uniform guess over 10 classes): resnet_20." in en
     assert "The loss diverged for resnet_20" in en and "resnet_20 的损失发散" in zh
     assert "The dashed line is chance" in en and "† marks a model whose loss diverged" in en

@@ -92,7 +92,8 @@ def models_data(rows: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
         "images_per_second_mean": r.images_per_second, "top1_mean_pct_per_m_params": r.efficiency,
         "classes": _count(r.classes), "chance_top1_pct": r.chance, "at_or_below_chance": r.at_chance,
         "diverged_epoch": _count(diverged.map(lambda d: d.get("epoch"))),
-        "diverged_loss": diverged.map(lambda d: d.get("loss")), "run_ids": r.run_ids.map(_ids)})
+        "diverged_loss": diverged.map(lambda d: d.get("loss")), "diverged_which": diverged.map(lambda d: d.get("which")),
+        "run_ids": r.run_ids.map(_ids)})
 
 
 def table1_data(rows: pd.DataFrame, show_top5: bool = True, ranked: bool = True) -> pd.DataFrame:

@@ -98,8 +98,11 @@ MESSAGES = {
                         "says the training failed, not how good the architecture is.",
                   "zh": "不高于随机猜测水平（{chance}%，即在 {classes} 个类别中均匀猜测）的模型：{list}。"
                         "这样的数字说明训练失败，而不是架构的优劣。"},
-    "diverged": {"en": "The loss diverged for {list} (Table 1's Note column gives the epoch).",
-                 "zh": "{list} 的损失发散（表 1 的备注列给出发生的 epoch）。"},
+    "diverged": {"en": "The loss diverged for {list} (Table 1's Note column gives which loss, and the epoch).",
+                 "zh": "{list} 的损失发散（表 1 的备注列给出是哪一项损失及发生的 epoch）。"},
+    "diverged_test_only": {"en": "For {list} only the test loss did, while the training loss stayed low: the network "
+                                 "failed as it was evaluated, not as it trained.",
+                           "zh": "其中 {list} 只有测试损失发散，训练损失仍然较低：网络是在评估时失效，而不是在训练中。"},
     "reason_offline": {"en": "ImageNet weights unavailable: {host} cannot be reached from this machine (offline); a local "
                              "weights file, given as pretrained=<path>, lets the fine-tune run",
                        "zh": "ImageNet 预训练权重不可用：本机无法连接 {host}（离线）；以 pretrained=<路径> 提供本地权重文件即可运行微调"},
@@ -115,6 +118,10 @@ MESSAGES = {
     "note_fallback": {"en": "from scratch; ImageNet weights unavailable", "zh": "从头训练；ImageNet 权重不可用"},
     "note_chance": {"en": "at or below chance ({chance} %)", "zh": "不高于随机水平（{chance}%）"},
     "note_diverged": {"en": "loss diverged (epoch {epoch}: {loss})", "zh": "损失发散（第 {epoch} 个 epoch：{loss}）"},
+    "note_diverged_train": {"en": "training loss diverged (epoch {epoch}: {loss})",
+                            "zh": "训练损失发散（第 {epoch} 个 epoch：{loss}）"},
+    "note_diverged_test": {"en": "test loss diverged (epoch {epoch}: {loss}; training loss {train})",
+                           "zh": "测试损失发散（第 {epoch} 个 epoch：{loss}；训练损失 {train}）"},
     "not_complete": {"en": "{k} model(s) did not complete ({list}); the table *Models that did not complete* on "
                            "the Results page gives each reason.",
                      "zh": "{k} 个模型未完成（{list}）；结果页的“未完成的模型”表给出了各自的原因。"},

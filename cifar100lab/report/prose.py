@@ -115,6 +115,8 @@ def failure_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     bad = done[done.diverged.notna()]
     if len(bad):
         facts.append(("diverged", dict(list=list(bad.model))))
+        if tested := [r.model for r in bad.itertuples() if r.diverged.get("which") == "test"]:
+            facts.append(("diverged_test_only", dict(list=tested)))
     return facts
 
 

@@ -74,9 +74,11 @@ def chance_level(classes: int | None) -> float:
 
 
 def divergence(record: dict) -> dict | None:
-    """{'epoch', 'loss'} of the first sign that a run's loss diverged, or None. Signs: a non-finite loss, a
-    training loss above DIVERGED_FACTOR x ln(classes) in any epoch, or such a final test loss (an early test
-    loss may spike while BatchNorm statistics settle; a final one has not recovered)."""
+    """{'epoch', 'loss', 'which'} of the first sign that a run's loss diverged, or None. Signs: a non-finite loss,
+    a training loss above DIVERGED_FACTOR x ln(classes) in any epoch (``which`` 'train'), or such a final test loss
+    (``which`` 'test', with that epoch's ``train_loss``: an early test loss may spike while BatchNorm statistics
+    settle; a final one has not recovered, and beside a training loss that fell it says the network failed as it
+    was evaluated, not as it trained)."""
     classes = num_classes(record)
     if record.get("status") != "complete" or not classes:
         return None
@@ -84,10 +86,13 @@ def divergence(record: dict) -> dict | None:
     curve = records.curve(record)
     final_epoch = curve[-1].get("epoch") if curve else None
     for row in curve:
-        losses = [row.get("train_loss")] + ([row.get("test_loss")] if row.get("epoch") == final_epoch else [])
-        bad = [v for v in losses if v is not None and (not math.isfinite(v) or v > limit)]
+        losses = [("train", row.get("train_loss"))] + \
+            ([("test", row.get("test_loss"))] if row.get("epoch") == final_epoch else [])
+        bad = [(which, v) for which, v in losses if v is not None and (not math.isfinite(v) or v > limit)]
         if bad:
-            return {"epoch": row.get("epoch"), "loss": bad[0]}
+            which, loss = bad[0]
+            return {"epoch": row.get("epoch"), "loss": loss, "which": which} | \
+                ({"train_loss": row.get("train_loss")} if which == "test" else {})
     return None
 
 
