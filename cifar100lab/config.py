@@ -132,7 +132,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """The config with these fields; unknown keys fail here, values are checked by :func:`resolve`."""
-        refuse_unknown_keys(d, cls.field_names(), "training config", whole_file=True)
+        # a recipe field written beside the training fields (lr: 0.1) belongs in overrides: the error says so
+        recipe_key = next((k for k in d if k not in cls.field_names() and k in recipes.valid_keys()), None)
+        hint = (f" ({recipe_key} is a recipe field: set it in overrides, e.g. overrides: "
+                f"{{{recipe_key}: {json.dumps(d[recipe_key], default=str)}}})") if recipe_key else ""
+        refuse_unknown_keys(d, cls.field_names(), "training config", whole_file=True, hint=hint)
         return cls(**d)
 
     def to_dict(self) -> dict:

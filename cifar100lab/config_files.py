@@ -207,12 +207,12 @@ def seed_list(value, where: str) -> list[int]:
     return seeds
 
 
-def refuse_unknown_keys(given, valid: tuple[str, ...], where: str, whole_file: bool = False) -> None:
+def refuse_unknown_keys(given, valid: tuple[str, ...], where: str, whole_file: bool = False, hint: str = "") -> None:
     """The one unknown-key check: a mapping with a key outside ``valid`` is refused, listing the valid ones (and,
-    for a whole file, what kind of file its keys say it is)."""
+    for a whole file, what kind of file its keys say it is), then ``hint``."""
     bad = sorted(map(str, set(given) - set(valid)))
     if bad:
         other_file = whole_file and len(bad) > len(set(map(str, given))) - len(bad)
         kind = next((what for key, what in FILE_KINDS if key in bad), None) if other_file else None
         raise ConfigError(f"{where}: unknown key(s) {with_guesses(bad, valid)}; valid keys: {', '.join(valid)}"
-                          + (f" (its keys say it is {kind})" if kind else ""))
+                          + (f" (its keys say it is {kind})" if kind else "") + hint)

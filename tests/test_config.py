@@ -3,6 +3,7 @@ import re
 
 import pytest
 import yaml
+from conftest import run_cli
 
 from cifar100lab import config as config_mod
 from cifar100lab import data
@@ -186,6 +187,21 @@ def test_campaign_studies_resolve_relative_to_the_campaign_file(tmp_path, monkey
 def test_train_config_from_dict_names_unknown_keys():
     with pytest.raises(ConfigError, match="training config: unknown key.*modle.*valid keys: model"):
         TrainConfig.from_dict({"modle": "resnet_20"})
+
+
+def test_a_recipe_field_beside_the_training_fields_is_refused_saying_it_belongs_in_overrides(tmp_path, capfd):
+    """`lr: 0.1` in a train YAML or a campaign's model entry was refused with the 34 valid keys and no word of
+    where a learning rate goes (a notebook's -p lr and `--set lr=` said so already)."""
+    with pytest.raises(ConfigError, match=re.escape("(lr is a recipe field: set it in overrides, e.g. overrides: "
+                                                    "{lr: 0.05})")):
+        TrainConfig.from_dict({"model": "resnet_20", "lr": 0.05})
+    with pytest.raises(ConfigError, match=re.escape("(schedule is a recipe field: set it in overrides, e.g. "
+                                                    'overrides: {schedule: "multistep"})')):
+        TrainConfig.from_dict({"model": "resnet_20", "schedule": "multistep"})
+    (tmp_path / "c.yaml").write_text("name: c\nmodels:\n  - {model: resnet_20, warmup_epochs: 1}\n")
+    proc = run_cli(capfd, "campaign", tmp_path / "c.yaml", "--runs-root", tmp_path / "runs", "--dry-run")
+    assert proc.returncode == 2 and proc.stderr.count("error:") == 1
+    assert "(warmup_epochs is a recipe field: set it in overrides, e.g. overrides: {warmup_epochs: 1})" in proc.stderr
 
 
 def test_a_fine_tune_without_its_weights_gets_a_from_scratch_run_unless_its_family_trains_from_scratch(
