@@ -390,7 +390,9 @@ def _add_campaign(sub) -> None:
                    "or imagefolder:/path (default: $CIFAR100LAB_DATASET or the YAML's)")
     c.add_argument("--runs-root", default="runs", help="folder holding <campaign>/<run> folders (default: runs)")
     c.add_argument("--book", default="book", help="the book folder the analysis writes pages into (default: book)")
-    c.add_argument("--force", action="store_true", help="re-run complete runs, stale ones too (old run folders are moved aside)")
+    c.add_argument("--force", action="store_true",
+                   help="start every run afresh: complete, stale and interrupted ones alike (their folders are moved "
+                        "aside, never deleted; without it an interrupted run resumes)")
     c.add_argument("--retry-skipped", action="store_true", help="retry runs skipped for missing pretrained weights")
     c.add_argument("--jobs", type=lambda v: int(v) if v.lstrip("-").isdigit() else v,
                    help="runs side by side, each on its own GPU subset or CPU-thread share; 'auto': 1 with "
