@@ -20,12 +20,22 @@ TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
 AUTO_CPU_PRECISION = "bf16" if cpu_has_native_bf16() else "no"  # what precision auto picks on this CPU
 
 
+def _plain(synthetic_root, folder, seed: int) -> dict:
+    return train(tiny_config(synthetic_root, folder / f"s{seed}", seed=seed, overrides={"lr": 0.1}))
+
+
 @pytest.fixture(scope="module")
-def plain_runs(synthetic_root, tmp_path_factory):
-    """The plain path (precision auto, channels_last) with two seeds, trained once for this module: seed 0 is
-    the reference run of several tests; the seeds' difference is the noise a speed switch must stay inside."""
-    root = tmp_path_factory.mktemp("plain")
-    return [train(tiny_config(synthetic_root, root / f"s{seed}", seed=seed, overrides={"lr": 0.1})) for seed in (0, 1)]
+def plain_run(synthetic_root, tmp_path_factory):
+    """The plain path (precision auto, channels_last), seed 0, trained once for this module: the reference run of
+    several tests."""
+    return _plain(synthetic_root, tmp_path_factory.mktemp("plain"), 0)
+
+
+@pytest.fixture(scope="module")
+def plain_runs(synthetic_root, tmp_path_factory, plain_run):
+    """The plain run and its seed 1: the seeds' difference is the noise a speed switch must stay inside (only the
+    slow tests train the second seed)."""
+    return [plain_run, _plain(synthetic_root, tmp_path_factory.mktemp("plain-seed-1"), 1)]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +44,8 @@ def fp32_run(synthetic_root, tmp_path_factory):
                              precision="fp32", channels_last=False))
 
 
-def test_learns_synthetic_data_far_above_chance(plain_runs):
-    rec = plain_runs[0]
+def test_learns_synthetic_data_far_above_chance(plain_run):
+    rec = plain_run
     assert rec["status"] == "complete" and rec["epochs_done"] == 2
     assert rec["final"]["top1"] > 60  # chance is 10 %
     assert rec["final"]["evaluated"] == 300
@@ -48,11 +58,11 @@ def test_learns_synthetic_data_far_above_chance(plain_runs):
     assert records.read_json(f"{rec['config']['run_dir']}/record.json")["status"] == "complete"
 
 
-def test_record_states_the_normalization_the_plan_chose(plain_runs):
+def test_record_states_the_normalization_the_plan_chose(plain_run):
     from cifar100lab.data import DATASETS
-    norm = plain_runs[0]["normalization"]
+    norm = plain_run["normalization"]
     assert norm["mean"] == list(DATASETS["synthetic"].mean) and norm["std"] == list(DATASETS["synthetic"].std)
-    assert plain_runs[0]["input_size"] == 32
+    assert plain_run["input_size"] == 32
 
 
 @pytest.mark.slow
@@ -222,10 +232,10 @@ def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_the_default_path_and_plain_fp32_reach_the_same_accuracy(plain_runs, fp32_run):
+def test_the_default_path_and_plain_fp32_reach_the_same_accuracy(plain_run, fp32_run):
     """The default fast path (precision auto: bf16 autocast on a CPU with native bf16, fp32 on others; channels_last)
     stays within noise of fp32 in NCHW."""
-    fast = plain_runs[0]
+    fast = plain_run
     assert abs(fp32_run["final"]["top1"] - fast["final"]["top1"]) < 8
     assert fp32_run["hardware"]["precision"] == "no" and fast["hardware"]["precision"] == AUTO_CPU_PRECISION
 
