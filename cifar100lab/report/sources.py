@@ -76,9 +76,8 @@ def chance_level(classes: int | None) -> float:
 def divergence(record: dict) -> dict | None:
     """{'epoch', 'loss', 'which'} of the first sign that a run's loss diverged, or None. Signs: a non-finite loss,
     a training loss above DIVERGED_FACTOR x ln(classes) in any epoch (``which`` 'train'), or such a final test loss
-    (``which`` 'test', with that epoch's ``train_loss``: an early test loss may spike while BatchNorm statistics
-    settle; a final one has not recovered, and beside a training loss that fell it says the network failed as it
-    was evaluated, not as it trained)."""
+    (``which`` 'test', with that epoch's ``train_loss``, which the report shows beside it: an early test loss may
+    spike while BatchNorm statistics settle; a final one has not recovered)."""
     classes = num_classes(record)
     if record.get("status") != "complete" or not classes:
         return None

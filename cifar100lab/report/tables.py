@@ -52,8 +52,9 @@ def failure_note(row, lang: str) -> str:
     if pd.notna(getattr(row, "at_chance", None)) and bool(row.at_chance):
         notes.append(say("note_chance", lang, chance=fmt(row.chance, 0)))
     if isinstance(d := getattr(row, "diverged", None), dict):
-        notes.append(say(f"note_diverged_{d['which']}" if d.get("which") in ("train", "test") else "note_diverged",
-                         lang, epoch=d["epoch"], loss=f"{d['loss']:.3g}", train=f"{d.get('train_loss') or 0:.3g}"))
+        which = d.get("which") if d.get("which") == "train" or d.get("train_loss") is not None else None
+        notes.append(say(f"note_diverged_{which}" if which else "note_diverged", lang, epoch=d["epoch"],
+                         loss=f"{d['loss']:.3g}", train=f"{d.get('train_loss') or 0:.3g}"))
     return "; ".join(notes) if lang == "en" else "；".join(notes)
 
 
