@@ -349,9 +349,12 @@ def test_a_test_loss_that_diverged_while_training_did_not_is_named_as_such(tmp_p
     en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
     row = next(line for line in en.splitlines() if "[resnet_20](../runs/" in line)
     assert "| test loss diverged (epoch 2: 14.9; training loss 2.26) |" in row
-    assert ("The loss diverged for resnet_20 (Table 1's Note column gives which loss, and the epoch). For resnet_20 "
-            "only the final test loss diverged; the training loss did not.") in en
-    assert "测试损失发散（第 2 个 epoch：14.9；训练损失 2.26）" in zh and "其中 resnet_20 只有最后的测试损失发散，训练损失没有。" in zh
+    assert ("For resnet_20 only the final test loss diverged, not the training loss (Table 1's Note column gives the "
+            "epoch and both losses).") in en
+    assert "The loss diverged for" not in en, "the model is named once, by the sentence that says which loss"
+    assert "resnet_20 只有最后的测试损失发散，训练损失没有（表 1 的备注列给出发生的 epoch 及两项损失）。" in zh
+    assert "的损失发散（表 1 的备注列给出是哪一项损失" not in zh
+    assert "测试损失发散（第 2 个 epoch：14.9；训练损失 2.26）" in zh
     lines = (gen / "models.csv").read_text().splitlines()[1:]  # below its "# ..." caption
     [model_row] = [r for r in csv.DictReader(lines) if r["model"] == "resnet_20"]
     assert (model_row["diverged_epoch"], model_row["diverged_loss"], model_row["diverged_which"]) == ("2", "14.89", "test")

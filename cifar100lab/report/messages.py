@@ -100,8 +100,9 @@ MESSAGES = {
                         "这样的数字说明训练失败，而不是架构的优劣。"},
     "diverged": {"en": "The loss diverged for {list} (Table 1's Note column gives which loss, and the epoch).",
                  "zh": "{list} 的损失发散（表 1 的备注列给出是哪一项损失及发生的 epoch）。"},
-    "diverged_test_only": {"en": "For {list} only the final test loss diverged; the training loss did not.",
-                           "zh": "其中 {list} 只有最后的测试损失发散，训练损失没有。"},
+    "diverged_test_only": {"en": "For {list} only the final test loss diverged, not the training loss (Table 1's Note "
+                                 "column gives the epoch and both losses).",
+                           "zh": "{list} 只有最后的测试损失发散，训练损失没有（表 1 的备注列给出发生的 epoch 及两项损失）。"},
     "reason_offline": {"en": "ImageNet weights unavailable: {host} cannot be reached from this machine (offline); a local "
                              "weights file, given as pretrained=<path>, lets the fine-tune run",
                        "zh": "ImageNet 预训练权重不可用：本机无法连接 {host}（离线）；以 pretrained=<路径> 提供本地权重文件即可运行微调"},

@@ -113,10 +113,12 @@ def failure_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
         facts.append(("at_chance", dict(chance=fmt(done.chance.iloc[0], 0),
                                         classes=int(done.classes.iloc[0]), list=list(low.model))))
     bad = done[done.diverged.notna()]
-    if len(bad):
-        facts.append(("diverged", dict(list=list(bad.model))))
-        if tested := [r.model for r in bad.itertuples() if r.diverged.get("which") == "test"]:
-            facts.append(("diverged_test_only", dict(list=tested)))
+    # each model named once: a test-loss-only divergence gets its own sentence, not the general one as well
+    test_only = [r.model for r in bad.itertuples() if r.diverged.get("which") == "test"]
+    if other := [m for m in bad.model if m not in test_only]:
+        facts.append(("diverged", dict(list=other)))
+    if test_only:
+        facts.append(("diverged_test_only", dict(list=test_only)))
     return facts
 
 
