@@ -24,15 +24,17 @@ def visible_gpus() -> int:
     return max(0, count)
 
 
-def gpu_memory(ids: list[str]) -> dict[str, tuple[int, int]] | None:
-    """(free, total) bytes of each GPU in ``ids`` (``CUDA_VISIBLE_DEVICES`` entries: indices or UUIDs), read
-    through NVML with ctypes as torch counts GPUs (the CUDA runtime is never asked, so the caller may still fork);
-    None where NVML cannot be loaded."""
+def visible_gpu_ids(gpus: int) -> list[str]:
+    """The ``CUDA_VISIBLE_DEVICES`` entries of the ``gpus`` GPUs this process may use (:func:`visible_gpus`;
+    indices where it is unset)."""
+    return os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(gpus)))).split(",")[:gpus]
+
+
+def _each_gpu(ids: list[str], read) -> dict | None:
+    """``read(nvml, handle)`` of each GPU in ``ids`` (``CUDA_VISIBLE_DEVICES`` entries: indices or UUIDs), through
+    NVML with ctypes as torch counts GPUs (the CUDA runtime is never asked, so the caller may still fork); None
+    where NVML cannot be loaded, a GPU is not found or ``read`` returns None."""
     import ctypes
-
-    class Memory(ctypes.Structure):
-        _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong), ("used", ctypes.c_ulonglong)]
-
     try:
         nvml = ctypes.CDLL("libnvidia-ml.so.1")
     except OSError:
@@ -42,13 +44,39 @@ def gpu_memory(ids: list[str]) -> dict[str, tuple[int, int]] | None:
     try:
         out = {}
         for gpu in ids:
-            handle, memory = ctypes.c_void_p(), Memory()
+            handle = ctypes.c_void_p()
             found = (nvml.nvmlDeviceGetHandleByIndex_v2(ctypes.c_uint(int(gpu)), ctypes.byref(handle))
                      if gpu.strip().isdigit() else
                      nvml.nvmlDeviceGetHandleByUUID(gpu.strip().encode(), ctypes.byref(handle)))
-            if found != 0 or nvml.nvmlDeviceGetMemoryInfo(handle, ctypes.byref(memory)) != 0:
+            if found != 0 or (value := read(nvml, handle)) is None:
                 return None
-            out[gpu] = (memory.free, memory.total)
+            out[gpu] = value
         return out
     finally:
         nvml.nvmlShutdown()
+
+
+def gpu_memory(ids: list[str]) -> dict[str, tuple[int, int]] | None:
+    """(free, total) bytes of each GPU in ``ids``; None where NVML cannot say (:func:`_each_gpu`)."""
+    import ctypes
+
+    class Memory(ctypes.Structure):
+        _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong), ("used", ctypes.c_ulonglong)]
+
+    def read(nvml, handle):
+        memory = Memory()
+        return None if nvml.nvmlDeviceGetMemoryInfo(handle, ctypes.byref(memory)) else (memory.free, memory.total)
+
+    return _each_gpu(ids, read)
+
+
+def gpu_names(ids: list[str]) -> dict[str, str] | None:
+    """Each GPU's name as NVML gives it ("NVIDIA H200", as ``torch.cuda.get_device_name``); None where NVML cannot
+    say (:func:`_each_gpu`)."""
+    import ctypes
+
+    def read(nvml, handle):
+        name = ctypes.create_string_buffer(96)
+        return None if nvml.nvmlDeviceGetName(handle, name, ctypes.c_uint(96)) else name.value.decode()
+
+    return _each_gpu(ids, read)

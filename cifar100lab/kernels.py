@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from .config import ConfigError
-from .devices import visible_gpus  # NVML only (see devices): the CUDA runtime is never asked here
+from .devices import visible_gpu_ids, visible_gpus  # NVML only (see devices): the CUDA runtime is never asked here
 from .launch import choose_processes, thread_share
 from .stopping import STOP_SIGNALS, Stopped, raise_stopped, stop_signals  # noqa: F401 (the kernels' names too)
 
@@ -91,7 +91,7 @@ def job_envs(jobs: int, memory_per_run: int = MEMORY_PER_SHARED_RUN) -> list[dic
     shared round-robin (k runs on a GPU, after NVML says each of them finds ``memory_per_run`` free there); on a
     machine without GPUs a CPU-thread share each."""
     gpus = visible_gpus()
-    ids = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(gpus)))).split(",")[:gpus]
+    ids = visible_gpu_ids(gpus)
     if gpus and jobs > gpus:
         check_shared_memory(ids, runs_per_gpu(jobs, gpus), memory_per_run)
     envs = []

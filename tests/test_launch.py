@@ -66,6 +66,54 @@ def test_without_nvml_there_are_no_gpus_and_the_runtime_is_not_asked(monkeypatch
     assert launch.visible_gpus() == 0 and launch.choose_processes("auto") == 1
 
 
+FAKE_NVML = r"""
+#include <string.h>
+typedef struct { unsigned long long total, free, used; } mem_t;
+static const char *names[] = {"NVIDIA H200", "NVIDIA H100 80GB HBM3"};
+static int up = 0;
+int nvmlInit_v2(void) { up = 1; return 0; }
+int nvmlShutdown(void) { up = 0; return 0; }
+int nvmlDeviceGetHandleByIndex_v2(unsigned i, void **h) { if (!up || i > 1) return 2; *h = (void *)(long)(i + 1); return 0; }
+int nvmlDeviceGetHandleByUUID(const char *uuid, void **h) { if (strcmp(uuid, "GPU-b")) return 6; *h = (void *)2L; return 0; }
+int nvmlDeviceGetName(void *h, char *out, unsigned n) { strncpy(out, names[(long)h - 1], n); return 0; }
+int nvmlDeviceGetMemoryInfo(void *h, mem_t *m) { m->total = 80UL << 30; m->free = ((long)h * 10UL) << 30; m->used = 0; return 0; }
+"""
+
+
+@pytest.fixture
+def fake_nvml(tmp_path, monkeypatch):
+    """A libnvidia-ml.so.1 of two GPUs (0: an H200 with 10 GiB free, 1 or UUID GPU-b: an H100 with 20), built with
+    the machine's C compiler, which ctypes loads in place of NVIDIA's."""
+    import ctypes
+    import shutil
+    import subprocess
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler to build the stand-in NVML library")
+    (tmp_path / "nvml.c").write_text(FAKE_NVML)
+    lib = tmp_path / "libnvidia-ml.so.1"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, tmp_path / "nvml.c"], check=True)
+    real = ctypes.CDLL
+    monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **k: real(str(lib) if name == "libnvidia-ml.so.1" else name,
+                                                                 *a, **k))
+
+
+def test_gpu_memory_and_names_come_from_nvml_by_index_or_uuid_and_a_campaigns_timing_names_its_gpu(
+        fake_nvml, nvml_reports, cuda_runtime_forbidden, monkeypatch):
+    """The campaign's timing record names the GPU its runs trained on as a benchmark record names its device, so the
+    Performance page compares an estimate only with a campaign on the same device; the CUDA runtime is not asked."""
+    from cifar100lab import devices
+    from cifar100lab.executors import local
+    gib = 2**30
+    assert devices.gpu_memory(["0", "GPU-b"]) == {"0": (10 * gib, 80 * gib), "GPU-b": (20 * gib, 80 * gib)}
+    assert devices.gpu_names(["1", "0"]) == {"1": "NVIDIA H100 80GB HBM3", "0": "NVIDIA H200"}
+    assert devices.gpu_names(["7"]) is None and devices.gpu_memory(["GPU-x"]) is None  # not found: NVML cannot say
+    nvml_reports(2)
+    assert local.timing_device(2) == "NVIDIA H200"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-b")
+    assert local.timing_device(1) == "NVIDIA H100 80GB HBM3"
+    assert local.timing_device(0) == records.device_name("cpu")
+
+
 def test_auto_launches_one_process_per_gpu_nvml_reports(nvml_reports, cuda_runtime_forbidden, monkeypatch,
                                                         synthetic_root, tmp_path):
     import accelerate

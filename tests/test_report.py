@@ -560,7 +560,7 @@ def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaign
            "eval_images_per_second": 1.0, "precision": "fp32", "channels_last": False, "compile": False,
            "optimizer": "SGD", "epoch_seconds": 45.0, "run_epochs": 2}
     records.atomic_write_json(bench / "cpu-c-epoch-times.json", {
-        "kind": "epoch_times", "device": "CPU", "campaign": "c", "campaign_file": "c.yaml", "measured": "2026-12-02",
+        "kind": "epoch_times", "device": "CPU (2 logical CPUs)", "campaign": "c", "campaign_file": "c.yaml", "measured": "2026-12-02",
         "versions": {"torch": "2.x"}, "train_images": 500, "test_images": 500, "dataset": "synthetic",
         "predicted_campaign_seconds": 3690.0, "networks": [
             {**net, "model": "a", "runs": ["c-a-s0"], "predicted_seconds": 90.0},  # a trained: 90 s against 30 s
@@ -584,8 +584,28 @@ def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaign
            "that trained, the estimate is 1.5 min of epochs, one run at a time on the whole device; theirs shared " \
            "it, each on a share, so the 0.5 min of epochs their records hold is not a measurement of the estimate" in en
     assert "不能用来检验此估计" in (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
-    # One run to each of two GPUs shares nothing: the comparison stands.
-    records.atomic_write_json(runs / "c" / records.TIMING, {**timing, "jobs": 2, "gpus": 2})
+    # One run to each of two GPUs shares nothing: the comparison stands, when the estimate is of that GPU.
+    estimate = records.read_json(bench / "cpu-c-epoch-times.json")
+    records.atomic_write_json(bench / "cpu-c-epoch-times.json", {**estimate, "device": "NVIDIA H200"})
+    on_gpus = {**timing, "jobs": 2, "gpus": 2, "device": "NVIDIA H200"}
+    records.atomic_write_json(runs / "c" / records.TIMING, on_gpus)
+    report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+    assert "**3.0×** what was measured" in (tmp_path / "gen" / "performance_en.md").read_text()
+    # The campaign ran on another machine than the estimate's (an Intel Xeon's estimate beside an AMD EPYC's
+    # campaign on this page): its epochs measure that machine, so no ratio and no verdict; what ran where is said.
+    for device, named in [("AMD EPYC (2 logical CPUs)", "another device, AMD EPYC (2 logical CPUs)"),
+                          (None, "another device, which its timing record does not name")]:
+        records.atomic_write_json(runs / "c" / records.TIMING, {**on_gpus, "device": device})
+        report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+        en = (tmp_path / "gen" / "performance_en.md").read_text()
+        zh = (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
+        assert "what was measured" not in en and "-estimate" not in en and "估计为实测" not in zh
+        assert f"The campaign itself ran on 2026-12-02 on {named}: 1.0 min of wall time with 2 runs side by side. " \
+               "The estimate is of the device named here, so the two are not compared" in en
+        assert "因此两者不作比较" in zh
+    # A timing record written before it named its device: a CPU's is known from its parts.
+    records.atomic_write_json(bench / "cpu-c-epoch-times.json", estimate)
+    records.atomic_write_json(runs / "c" / records.TIMING, timing)
     report.write_performance_page(bench, tmp_path / "gen", runs, "c")
     assert "**3.0×** what was measured" in (tmp_path / "gen" / "performance_en.md").read_text()
 

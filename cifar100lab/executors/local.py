@@ -20,7 +20,7 @@ from .. import locks, records
 from ..campaign import Campaign, write_manifest
 from ..config_files import ConfigError
 from ..data import dataset_entry
-from ..devices import visible_gpus
+from ..devices import gpu_names, visible_gpu_ids, visible_gpus
 from ..kernels import (
     MEMORY_PER_SHARED_RUN,
     KernelSlot,
@@ -255,12 +255,23 @@ def write_timing(campaign: Campaign, runs_root, started: str, wall_seconds: floa
     how many runs side by side, and each executed run's time from its start to its record."""
     status = {rid: s for s, rids in summary.items() for rid in rids}
     path = Path(runs_root) / campaign.name / records.TIMING
+    gpus = visible_gpus()
     records.atomic_write_json(path, {
         "campaign": campaign.name, "source": campaign.path, "dataset": campaign.dataset, "started": started,
         "finished": records.now(), "wall_seconds": wall_seconds, "jobs": jobs, "cpu": records.cpu_name(),
-        "cpus": os.cpu_count(), "gpus": visible_gpus(), "already_done": len(summary["already"]),
+        "cpus": os.cpu_count(), "gpus": gpus, "device": timing_device(gpus), "already_done": len(summary["already"]),
         "runs": [{"run_id": rid, "status": status.get(rid), "seconds": s} for rid, s in seconds.items()]})
     return path
+
+
+def timing_device(gpus: int) -> str | None:
+    """The device the runs trained on, named as a benchmark record names its own (``records.device_name``), so the
+    Performance page sets an estimate beside this campaign's times only when both are of one device: the first
+    GPU's name (NVML: a campaign process never starts CUDA), or the CPU's; None where NVML cannot say."""
+    if not gpus:
+        return records.device_name("cpu")
+    first = visible_gpu_ids(gpus)[:1]
+    return (gpu_names(first) or {}).get(first[0]) if first else None
 
 
 # What a run ends as without executing its notebook: it took no time, so it says nothing of the pace.

@@ -88,16 +88,20 @@ def _bench_section(b: dict, lang: str) -> str:
 
 
 def measured_epochs(runs_root, campaign: str | None) -> dict | None:
-    """{'campaign', 'started', 'wall_seconds', 'jobs', 'seconds': {run id: epoch seconds}, 'skipped': [run ids]}:
-    the epoch time (training and evaluation) each run of the campaign's last timed invocation recorded, and the
-    runs that did not train; None without a timing record."""
+    """{'campaign', 'started', 'wall_seconds', 'jobs', 'gpus', 'device', 'seconds': {run id: epoch seconds},
+    'skipped': [run ids]}: the epoch time (training and evaluation) each run of the campaign's last timed invocation
+    recorded, the runs that did not train, and the device they trained on (named as a benchmark record names its
+    own; a record written before it was kept names a CPU by its parts, and a GPU not at all); None without a timing
+    record."""
     path = Path(runs_root or "runs") / (campaign or "") / records.TIMING
     if not campaign or not path.is_file():
         return None
     timing = records.read_json(path)
     seconds = {r["run_id"]: _epochs_seconds(path.parent / r["run_id"]) for r in timing["runs"]}
     return {"campaign": timing["campaign"], "started": timing["started"][:10], "wall_seconds": timing["wall_seconds"],
-            "jobs": timing["jobs"], "gpus": timing.get("gpus") or 0, "seconds": {k: v for k, v in seconds.items() if v},
+            "jobs": timing["jobs"], "gpus": timing.get("gpus") or 0, "device": timing.get("device") or (
+                f"{timing['cpu']} ({timing['cpus']} logical CPUs)" if not timing.get("gpus") and timing.get("cpu") else None),
+            "seconds": {k: v for k, v in seconds.items() if v},
             "skipped": [r["run_id"] for r in timing["runs"] if r["status"] == "skipped"]}
 
 
@@ -117,6 +121,9 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
     actual = sum(ran[r] for n in e["networks"] for r in n["runs"] if r in ran)
     if not predicted or not actual:
         return ""
+    if measured.get("device") != e.get("device"):  # another machine's epochs are no test of this one's estimate
+        return say("against_elsewhere", lang, started=measured["started"], wall=_hours(measured["wall_seconds"]),
+                   jobs=measured["jobs"], device=measured.get("device") or say("device_unnamed", lang))
     ratio = predicted / actual
     verdict = "estimate_close" if 0.9 <= ratio <= 1.1 else "estimate_over" if ratio > 1 else "estimate_under"
     skipped = measured.get("skipped") or []

@@ -109,6 +109,12 @@ TEXT = {
                        "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
                              "各轮用时估计为 {predicted}（一次一个运行、独占整个设备）；这些运行共享设备、各用其一部分，"
                              "因此其记录中各轮共 {measured} 不能用来检验此估计（一次只运行一个的实验，即 `--jobs 1`，才可以）"},
+    "against_elsewhere": {"en": ". The campaign itself ran on {started} on another device, {device}: {wall} of wall "
+                                "time with {jobs} run(s) side by side. The estimate is of the device named here, so "
+                                "the two are not compared",
+                          "zh": "。实验本身于 {started} 在另一设备（{device}）上运行：总用时 {wall}，{jobs} 个运行并行。"
+                                "此估计针对这里所列的设备，因此两者不作比较"},
+    "device_unnamed": {"en": "which its timing record does not name", "zh": "其计时记录未注明设备"},
     "against_skipped": {"en": "; {n} run(s) did not train (skipped), holding {t} of the estimate",
                         "zh": "；{n} 次运行未训练（已跳过），占估计中的 {t}"},
     "estimate_over": {"en": "an over-estimate", "zh": "估计偏高"},
