@@ -590,7 +590,9 @@ def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaign
     on_gpus = {**timing, "jobs": 2, "gpus": 2, "device": "NVIDIA H200"}
     records.atomic_write_json(runs / "c" / records.TIMING, on_gpus)
     report.write_performance_page(bench, tmp_path / "gen", runs, "c")
-    assert "**3.0×** what was measured" in (tmp_path / "gen" / "performance_en.md").read_text()
+    en = (tmp_path / "gen" / "performance_en.md").read_text()
+    assert "**3.0×** what was measured" in en and "2 side by side, on CPU (2 CPUs) with 2 GPUs, NVIDIA H200." in en
+    assert "，2 块 GPU（NVIDIA H200）" in (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
     # The campaign ran on another machine than the estimate's (an Intel Xeon's estimate beside an AMD EPYC's
     # campaign on this page): its epochs measure that machine, so no ratio and no verdict; what ran where is said.
     for device, named in [("AMD EPYC (2 logical CPUs)", "another device, AMD EPYC (2 logical CPUs)"),

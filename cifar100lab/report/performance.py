@@ -281,13 +281,21 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
                dataset=dataset_label(timing.get("dataset")), started=timing["started"][:16].replace("T", " "),
                runs=len(runs), wall=_hours(timing["wall_seconds"]), jobs=timing["jobs"],
                device=f"{timing['cpu']} ({timing['cpus']} CPUs)",
-               gpus=say("campaign_gpus", lang, n=timing["gpus"]) if timing.get("gpus") else "",
+               gpus=_gpus_words(timing, lang),
                already=say("campaign_already", lang, n=timing["already_done"]) if timing.get("already_done") else "",
                mean=fmt(sum(total) / max(1, len(total)), 1), epochs=fmt(sum(epochs) / max(1, len(epochs)), 1))
     t = table({"run": [r["run_id"] for r in runs], "status": [status(r["status"])[lang] for r in runs],
                 "run_total": [fmt(x, 1) for x in total], "run_epochs": [fmt(x, 1) for x in epochs]}, lang)
     # run ids (a study variant's names its recipe changes) may wrap: book/_static/tables.css, .run-ids
     return head + "\n\n:::{div} run-ids\n" + t + "\n:::\n"
+
+
+def _gpus_words(timing: dict, lang: str) -> str:
+    if not timing.get("gpus"):
+        return ""
+    name = timing.get("device")  # the GPUs' name, in a record that keeps it
+    return say("campaign_gpus_named", lang, n=timing["gpus"], name=name) if name else \
+        say("campaign_gpus", lang, n=timing["gpus"])
 
 
 def _campaign_part(runs_root, campaign: str | None, lang: str) -> list[str]:

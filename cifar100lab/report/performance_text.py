@@ -154,6 +154,7 @@ TEXT = {
               "{jobs} 个并行，设备为 {device}{gpus}{already}。每次运行从启动到写出记录平均用时 {mean} 秒，其中各轮（训练与"
               "评估）用时 {epochs} 秒；其余为启动与收尾（notebook 内核、导入、构建网络、计算 FLOPs、检查点、记录与运行页）。"},
     "campaign_gpus": {"en": " with {n} GPU(s)", "zh": "，{n} 块 GPU"},
+    "campaign_gpus_named": {"en": " with {n} GPU(s), {name}", "zh": "，{n} 块 GPU（{name}）"},
     "campaign_already": {"en": " ({n} runs already done were not repeated)", "zh": "（{n} 次已完成的运行未重复）"},
     "no_campaign_time": {"en": "No campaign has been timed yet: `make report` runs the quick campaign, which records "
                                "its wall time here.",
