@@ -360,6 +360,40 @@ def test_a_test_loss_that_diverged_while_training_did_not_is_named_as_such(tmp_p
     assert (model_row["diverged_epoch"], model_row["diverged_loss"], model_row["diverged_which"]) == ("2", "14.89", "test")
 
 
+def test_runs_trained_on_different_hardware_are_not_ranked_by_their_training_time(tmp_path, monkeypatch):
+    """A campaign whose runs trained on two machines (a Slurm cluster of mixed nodes, or a campaign resumed
+    elsewhere): the Findings page called the spread of their training times one "on the same hardware", and the
+    Results page listed the 5 fastest to train, a ranking of the machines as much as of the models."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    run = runs / "mini" / "mini-resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {**rec, "hardware": {"device": "NVIDIA H200", "count": 1,
+                                                                         "precision": "bf16"}})
+    out = report.write_campaign_report("mini", runs, book / "generated")
+    gen = book / "generated"
+    results, results_zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
+    findings, findings_zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
+    both = "1 × Intel Xeon CPU (bf16), 1 × NVIDIA H200 (bf16)"
+    assert f"The runs trained on more than one kind of hardware ({both}), so their training times" in results
+    assert "The 5 fastest to train" not in results and "训练最快的 5 个模型不予列出" in results_zh
+    assert "训练最快的 5 个模型**" not in results_zh and "Top 5 by accuracy per parameter" in results
+    row = next(line for line in results.splitlines() if "[resnet_20](../runs/" in line)
+    assert row.endswith("| trained on 1 × NVIDIA H200 (bf16) |"), row
+    other = next(line for line in results.splitlines() if "[eca_resnet_20](../runs/" in line)
+    assert other.endswith("| trained on 1 × Intel Xeon CPU (bf16) |"), other
+    assert "训练于 1 × NVIDIA H200 (bf16)" in results_zh
+    assert "**Training time.** Not compared: the runs trained on more than one kind of hardware (1 × Intel Xeon CPU " \
+           "(bf16); 1 × NVIDIA H200 (bf16))." in findings and "same hardware" not in findings
+    assert "**训练时间。** 不作比较" in findings_zh and "同一硬件上" not in findings_zh
+    lines = (gen / "models.csv").read_text().splitlines()[1:]  # below its "# ..." caption
+    hardware = {r["model"]: r["hardware"] for r in csv.DictReader(lines)}
+    assert hardware["resnet_20"] == "1 × NVIDIA H200 (bf16)" and hardware["eca_resnet_20"] == "1 × Intel Xeon CPU (bf16)"
+    assert "hardware" in (gen / "table1.csv").read_text().splitlines()[1]
+    assert len(out["rows"]) > 2
+
+
 def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_and_figures(tmp_path, monkeypatch):
     from cifar100lab.report import figures
     _pages_without_figures(monkeypatch)  # the figure is checked below, as figure_top1 draws it for the page

@@ -89,7 +89,8 @@ def models_data(rows: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
         "top1_ci95_low_pct": r.top1_lo, "top1_ci95_high_pct": r.top1_hi, "top5_mean_pct": r.top5,
         "top5_std_pct": r.top5_std, "test_images_per_seed": _count(r.evaluated), "params": _count(r.params),
         "flops_per_image": _count(r.flops), "train_seconds_mean": r.train_seconds,
-        "images_per_second_mean": r.images_per_second, "top1_mean_pct_per_m_params": r.efficiency,
+        "images_per_second_mean": r.images_per_second, "hardware": r.get("hardware"),
+        "top1_mean_pct_per_m_params": r.efficiency,
         "classes": _count(r.classes), "chance_top1_pct": r.chance, "at_or_below_chance": r.at_chance,
         "diverged_epoch": _count(diverged.map(lambda d: d.get("epoch"))),
         "diverged_loss": diverged.map(lambda d: d.get("loss")), "diverged_which": diverged.map(lambda d: d.get("which")),
@@ -102,7 +103,8 @@ def table1_data(rows: pd.DataFrame, show_top5: bool = True, ranked: bool = True)
     data = models_data(done, ranked)
     keep = ["rank" if ranked else "order", "model", "top1_mean_pct", "top1_std_pct", "top1_ci95_low_pct", "top1_ci95_high_pct"]
     keep += ["top5_mean_pct", "top5_std_pct"] if show_top5 else []
-    keep += ["params", "flops_per_image", "train_seconds_mean", "images_per_second_mean", "top1_mean_pct_per_m_params"]
+    keep += ["params", "flops_per_image", "train_seconds_mean", "images_per_second_mean", "hardware",
+             "top1_mean_pct_per_m_params"]
     keep += ["pretrained"] if shows_weights(done) else []
     t = data[keep + ["seeds", "test_images_per_seed"]]
     notes = [failure_note(r, "en") for r in done.itertuples()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .i18n import both, fmt, head, say, seconds
+from .sources import mixed_hardware
 from .tables import markdown_table, table_seconds
 
 # (question, model, reference): the comparisons the original report discussed.
@@ -33,7 +34,9 @@ def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
             a, b = done.loc[model], done.loc[ref]
             facts.append(("pair_ghost", dict(model=model, ref=ref, saving=f"{100 * (1 - a.params_m / b.params_m):.0f}",
                                              diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
-    if len(done) > 1:
+    if mixed := mixed_hardware(rows):  # the times of two machines measure the machines too
+        facts.append(("time_mixed", dict(list="; ".join(mixed))))
+    elif len(done) > 1:
         t = done.train_seconds.sort_values()
         facts.append(("time_spread", dict(fast=t.index[0], fast_s=seconds(t.iloc[0]), slow=t.index[-1],
                                           slow_s=seconds(t.iloc[-1]), ratio=fmt(t.iloc[-1] / t.iloc[0], 1))))
@@ -55,5 +58,7 @@ def short_lists(rows: pd.DataFrame, lang: str) -> str:
                           head("top1", lang): eff.top1.map(fmt)})
     t_fast = pd.DataFrame({head("model", lang): fast.model, head("time", lang): fast.train_seconds.map(table_seconds),
                            head("top1", lang): fast.top1.map(fmt)})
-    return (f"**{say('list_eff', lang)}**\n\n" + markdown_table(t_eff) + "\n"
-            + f"**{say('list_fast', lang)}**\n\n" + markdown_table(t_fast) + "\n")
+    lists = f"**{say('list_eff', lang)}**\n\n" + markdown_table(t_eff) + "\n"
+    if mixed_hardware(rows):  # not a ranking of the models' speed (the Results prose says why)
+        return lists
+    return lists + f"**{say('list_fast', lang)}**\n\n" + markdown_table(t_fast) + "\n"

@@ -159,6 +159,14 @@ MESSAGES = {
     "findings_claims": {"en": "Against the original report", "zh": "与原报告对照"},
     "list_eff": {"en": "Top 5 by accuracy per parameter", "zh": "单位参数准确率前 5"},
     "list_fast": {"en": "The 5 fastest to train", "zh": "训练最快的 5 个模型"},
+    "hardware_mixed": {"en": "The runs trained on more than one kind of hardware ({list}), so their training times and "
+                             "images/s compare the machines as well as the models: Table 1's Note names each row's "
+                             "hardware, and the 5 fastest to train are not listed.",
+                       "zh": "这些运行在不止一种硬件上训练（{list}），因此其训练时间与图像/秒比较的既是模型也是机器："
+                             "表 1 的备注列给出每行的硬件，训练最快的 5 个模型不予列出。"},
+    "note_hardware": {"en": "trained on {hw}", "zh": "训练于 {hw}"},
+    "time_mixed": {"en": "**Training time.** Not compared: the runs trained on more than one kind of hardware ({list}).",
+                   "zh": "**训练时间。** 不作比较：这些运行在不止一种硬件上训练（{list}）。"},
     # ---------------------------------------------------------------- comparison
     "simulated": {
         "en": "**The original report's numbers were not measured**: its repository produces them with a "

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..data import DATASETS
 from .i18n import alternatives, dataset_label, fmt, group, join, kind_label, say
-from .sources import claims_matched, group_intervals, not_separable, short_protocol
+from .sources import claims_matched, group_intervals, mixed_hardware, not_separable, short_protocol
 
 
 def _admonition(title: str, body: str, cls: str) -> str:
@@ -84,6 +84,8 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     eff = done.sort_values("efficiency", ascending=False).iloc[0]
     facts.append(("efficiency", dict(model=eff.model, eff=fmt(eff.efficiency, 1))))
     facts += group_facts(rows) + failure_facts(rows)
+    if mixed := mixed_hardware(rows):
+        facts.append(("hardware_mixed", dict(list=mixed)))
     skipped = rows[rows.status != "complete"]
     if len(skipped):
         facts.append(("not_complete", dict(k=len(skipped), list=list(skipped.model))))

@@ -160,7 +160,16 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
             "top5": ok.top5.mean(), "top5_std": ok.top5.std() if len(ok) > 1 else math.nan,
             "params": ok.params.iloc[0], "flops": ok.flops.iloc[0],
             "params_m": ok.params.iloc[0] / 1e6, "flops_m": ok.flops.iloc[0] / 1e6,
-            "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean()}
+            "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean(),
+            "hardware": "; ".join(sorted(set(ok.hardware.dropna()))) or None}
+
+
+def mixed_hardware(rows: pd.DataFrame) -> list[str]:
+    """The hardware the complete rows' runs trained on (:func:`hardware_label` each), when more than one: their
+    training times and images/s then compare machines as well as models. [] when one (or unknown)."""
+    done = rows[rows.status == "complete"]
+    labels = sorted({label for h in done.get("hardware", pd.Series(dtype=object)).dropna() for label in h.split("; ")})
+    return labels if len(labels) > 1 else []
 
 
 def executed_parameters(page: Path) -> dict:
@@ -182,6 +191,7 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
     # train_seconds sums epoch times, so a resumed run is not timed from its last restart only.
     df["train_seconds"] = [by_id[i].get("train_seconds", by_id[i].get("wall_seconds")) for i in df.run_id]
     df["num_classes"] = [num_classes(by_id[i]) for i in df.run_id]
+    df["hardware"] = [hardware_label(by_id[i]["hardware"]) if by_id[i].get("hardware") else None for i in df.run_id]
     return df
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from ..model_catalog import catalog_rows
 from ..model_facts import resolve_model_set
 from .i18n import YES_NO, fill, fmt, group, head, reason, say, seconds, status
-from .sources import REFERENCE, SCRATCH, group_summary
+from .sources import REFERENCE, SCRATCH, group_summary, mixed_hardware
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -78,6 +78,10 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
     if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
         t[head("seeds", lang)] = done.seeds
     notes = [failure_note(r, lang) for r in done.itertuples()]
+    if mixed_hardware(done):  # each row's times are of its own machine
+        sep = "; " if lang == "en" else "；"
+        notes = [sep.join(filter(None, [n, say("note_hardware", lang, hw=r.hardware) if r.hardware else ""]))
+                 for n, r in zip(notes, done.itertuples())]
     if any(notes):
         t[head("note", lang)] = [n or "–" for n in notes]
     return pd.DataFrame(t)
