@@ -386,7 +386,8 @@ def test_runs_trained_on_different_hardware_are_not_ranked_by_their_training_tim
     assert "训练于 1 × NVIDIA H200 (bf16)" in results_zh
     assert "**Training time.** Not compared: the runs trained on more than one kind of hardware (1 × Intel Xeon CPU " \
            "(bf16); 1 × NVIDIA H200 (bf16))." in findings and "same hardware" not in findings
-    assert "**训练时间。** 不作比较" in findings_zh and "同一硬件上" not in findings_zh
+    assert "**训练时间。** 不作比较：这些运行在不止一种硬件上训练（1 × Intel Xeon CPU (bf16)；1 × NVIDIA H200 (bf16)）。" \
+        in findings_zh and "同一硬件上" not in findings_zh
     lines = (gen / "models.csv").read_text().splitlines()[1:]  # below its "# ..." caption
     hardware = {r["model"]: r["hardware"] for r in csv.DictReader(lines)}
     assert hardware["resnet_20"] == "1 × NVIDIA H200 (bf16)" and hardware["eca_resnet_20"] == "1 × Intel Xeon CPU (bf16)"

@@ -35,7 +35,7 @@ def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
             facts.append(("pair_ghost", dict(model=model, ref=ref, saving=f"{100 * (1 - a.params_m / b.params_m):.0f}",
                                              diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
     if mixed := mixed_hardware(rows):  # the times of two machines measure the machines too
-        facts.append(("time_mixed", dict(list="; ".join(mixed))))
+        facts.append(("time_mixed", dict(list={"en": "; ".join(mixed), "zh": "；".join(mixed)})))
     elif len(done) > 1:
         t = done.train_seconds.sort_values()
         facts.append(("time_spread", dict(fast=t.index[0], fast_s=seconds(t.iloc[0]), slow=t.index[-1],
