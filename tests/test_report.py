@@ -369,28 +369,32 @@ def test_runs_trained_on_different_hardware_are_not_ranked_by_their_training_tim
     write_fake_campaign(runs, book, dataset="fashion-mnist")
     run = runs / "mini" / "mini-resnet_20-s0"
     rec = records.read_json(run / records.RECORD)
+    gen = book / "generated"
+    # another precision on the same machine is a setting of the run, not another machine: the list stays
+    records.atomic_write_json(run / records.RECORD, {**rec, "hardware": {**rec["hardware"], "precision": "no"}})
+    report.write_campaign_report("mini", runs, gen)
+    assert "The 5 fastest to train" in (gen / "results_en.md").read_text()
     records.atomic_write_json(run / records.RECORD, {**rec, "hardware": {"device": "NVIDIA H200", "count": 1,
                                                                          "precision": "bf16"}})
-    out = report.write_campaign_report("mini", runs, book / "generated")
-    gen = book / "generated"
+    out = report.write_campaign_report("mini", runs, gen)
     results, results_zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
     findings, findings_zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
-    both = "1 × Intel Xeon CPU (bf16), 1 × NVIDIA H200 (bf16)"
+    both = "1 × Intel Xeon CPU, 1 × NVIDIA H200"
     assert f"The runs trained on more than one kind of hardware ({both}), so their training times" in results
     assert "The 5 fastest to train" not in results and "训练最快的 5 个模型不予列出" in results_zh
     assert "训练最快的 5 个模型**" not in results_zh and "Top 5 by accuracy per parameter" in results
     row = next(line for line in results.splitlines() if "[resnet_20](../runs/" in line)
-    assert row.endswith("| trained on 1 × NVIDIA H200 (bf16) |"), row
+    assert row.endswith("| trained on 1 × NVIDIA H200 |"), row
     other = next(line for line in results.splitlines() if "[eca_resnet_20](../runs/" in line)
-    assert other.endswith("| trained on 1 × Intel Xeon CPU (bf16) |"), other
-    assert "训练于 1 × NVIDIA H200 (bf16)" in results_zh
-    assert "**Training time.** Not compared: the runs trained on more than one kind of hardware (1 × Intel Xeon CPU " \
-           "(bf16); 1 × NVIDIA H200 (bf16))." in findings and "same hardware" not in findings
-    assert "**训练时间。** 不作比较：这些运行在不止一种硬件上训练（1 × Intel Xeon CPU (bf16)；1 × NVIDIA H200 (bf16)）。" \
+    assert other.endswith("| trained on 1 × Intel Xeon CPU |"), other
+    assert "训练于 1 × NVIDIA H200" in results_zh
+    assert "**Training time.** Not compared: the runs trained on more than one kind of hardware (1 × Intel Xeon CPU; " \
+           "1 × NVIDIA H200)." in findings and "same hardware" not in findings
+    assert "**训练时间。** 不作比较：这些运行在不止一种硬件上训练（1 × Intel Xeon CPU；1 × NVIDIA H200）。" \
         in findings_zh and "同一硬件上" not in findings_zh
     lines = (gen / "models.csv").read_text().splitlines()[1:]  # below its "# ..." caption
     hardware = {r["model"]: r["hardware"] for r in csv.DictReader(lines)}
-    assert hardware["resnet_20"] == "1 × NVIDIA H200 (bf16)" and hardware["eca_resnet_20"] == "1 × Intel Xeon CPU (bf16)"
+    assert hardware["resnet_20"] == "1 × NVIDIA H200" and hardware["eca_resnet_20"] == "1 × Intel Xeon CPU"
     assert "hardware" in (gen / "table1.csv").read_text().splitlines()[1]
     assert len(out["rows"]) > 2
 

@@ -103,8 +103,13 @@ def short_device(name: str) -> str:
 
 def hardware_label(hw: dict, short: bool = True) -> str:
     """'1 × AMD EPYC CPU (fp32)': the device count, the device (shortened) and the run's precision."""
-    device = short_device(hw["device"]) if short else hw["device"]
-    return f"{hw.get('count')} × {device} ({precision_label(hw.get('precision'))})"
+    return f"{machine_label(hw, short)} ({precision_label(hw.get('precision'))})"
+
+
+def machine_label(hw: dict, short: bool = True) -> str:
+    """'1 × AMD EPYC CPU': what a run trained on, the device count and the device (shortened); its precision is a
+    setting of the run, not of the machine."""
+    return f"{hw.get('count')} × {short_device(hw['device']) if short else hw['device']}"
 
 
 def _dataset(recs: list[dict], manifest: dict) -> dict:
@@ -165,7 +170,7 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
 
 
 def mixed_hardware(rows: pd.DataFrame) -> list[str]:
-    """The hardware the complete rows' runs trained on (:func:`hardware_label` each), when more than one: their
+    """The machines the complete rows' runs trained on (:func:`machine_label` each), when more than one: their
     training times and images/s then compare machines as well as models. [] when one (or unknown)."""
     done = rows[rows.status == "complete"]
     labels = sorted({label for h in done.get("hardware", pd.Series(dtype=object)).dropna() for label in h.split("; ")})
@@ -191,7 +196,8 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
     # train_seconds sums epoch times, so a resumed run is not timed from its last restart only.
     df["train_seconds"] = [by_id[i].get("train_seconds", by_id[i].get("wall_seconds")) for i in df.run_id]
     df["num_classes"] = [num_classes(by_id[i]) for i in df.run_id]
-    df["hardware"] = [hardware_label(by_id[i]["hardware"]) if by_id[i].get("hardware") else None for i in df.run_id]
+    df["hardware"] = [machine_label(by_id[i]["hardware"]) if (by_id[i].get("hardware") or {}).get("device") else None
+                      for i in df.run_id]
     return df
 
 
