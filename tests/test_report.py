@@ -399,6 +399,44 @@ def test_runs_trained_on_different_hardware_are_not_ranked_by_their_training_tim
     assert len(out["rows"]) > 2
 
 
+def test_model_entries_trained_on_their_own_epochs_and_subsets_show_them_row_by_row(tmp_path, monkeypatch):
+    """A model entry may set its own epochs and subsets ({model: resnet_20, name: r20_long, epochs: 4,
+    train_subset: ...}). The provenance named the first record's image counts as everyone's, the interval sentence
+    and Table 1's caption the first row's test images, and Table 1 set rows trained differently side by side with
+    nothing to tell them apart."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    same = (gen / "results_en.md").read_text()
+    assert "| Epochs |" not in same and "Not every row trained alike" not in same  # one protocol: the box says it
+    assert "(stand-in dataset, 10 classes, 2,000 training / 1,000 test images), 2 epochs" in same
+    run = runs / "mini" / "mini-resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {
+        **rec, "config": {**rec["config"], "epochs": 4}, "dataset": {**rec["dataset"], "train_size": 8000,
+                                                                      "test_size": 500},
+        "final": {**rec["final"], "evaluated": 500}})
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
+    assert "2,000 or 8,000 training / 500 or 1,000 test images), 2 or 4 epochs" in en
+    assert "2,000 或 8,000" in zh and "500 或 1,000" in zh
+    assert "Each top-1 was measured on 500 or 1,000 test images" in en
+    assert "Wilson's interval over the 500 or 1,000 test images" in en
+    assert "Not every row trained alike (Table 1's columns Epochs, Training images, Test images give each row's)" in en
+    assert "并非每行的训练条件都相同（表 1 的轮数、训练图像、测试图像列给出每行的取值）" in zh
+    header = next(line for line in en.splitlines() if line.startswith("| No. |"))
+    assert header.endswith("| Epochs | Training images | Test images |"), header
+    row = next(line for line in en.splitlines() if "[resnet_20](../runs/" in line)
+    other = next(line for line in en.splitlines() if "[eca_resnet_20](../runs/" in line)
+    assert row.endswith("| 4 | 8,000 | 500 |") and other.endswith("| 2 | 2,000 | 1,000 |"), (row, other)
+    lines = (gen / "table1.csv").read_text().splitlines()
+    assert "2 or 4 epochs on 2,000 or 8,000 training images" in lines[0]
+    [csv_row] = [r for r in csv.DictReader(lines[1:]) if r["model"] == "resnet_20"]
+    assert (csv_row["epochs"], csv_row["train_images"], csv_row["test_images_per_seed"]) == ("4", "8,000", "500")
+
+
 def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_and_figures(tmp_path, monkeypatch):
     from cifar100lab.report import figures
     _pages_without_figures(monkeypatch)  # the figure is checked below, as figure_top1 draws it for the page

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..records import atomic_write_text
 from .i18n import LIST_SEP, alternatives, dataset_label, fill, group
+from .prose import sizes
 from .sources import group_summary
 from .tables import comparison_frame, failure_note, shows_weights, study_notes
 
@@ -51,7 +52,7 @@ def models_link(lang: str) -> str:
 def download_label(ctx: dict) -> str:
     """What a downloaded table was measured on, so it cannot be read as a CIFAR-100 result out of context."""
     return say("label", "en", dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
-               epochs=alternatives(ctx["epochs"]), train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
+               epochs=alternatives(ctx["epochs"]), train_size=sizes(ctx, "train"),
                seeds=alternatives(ctx["seeds"]))
 
 
@@ -89,7 +90,8 @@ def models_data(rows: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
         "top1_ci95_low_pct": r.top1_lo, "top1_ci95_high_pct": r.top1_hi, "top5_mean_pct": r.top5,
         "top5_std_pct": r.top5_std, "test_images_per_seed": _count(r.evaluated), "params": _count(r.params),
         "flops_per_image": _count(r.flops), "train_seconds_mean": r.train_seconds,
-        "images_per_second_mean": r.images_per_second, "hardware": r.get("hardware"),
+        "images_per_second_mean": r.images_per_second, "hardware": r.get("hardware"), "epochs": r.get("epochs"),
+        "train_images": r.get("train_size"),
         "top1_mean_pct_per_m_params": r.efficiency,
         "classes": _count(r.classes), "chance_top1_pct": r.chance, "at_or_below_chance": r.at_chance,
         "diverged_epoch": _count(diverged.map(lambda d: d.get("epoch"))),
@@ -106,7 +108,7 @@ def table1_data(rows: pd.DataFrame, show_top5: bool = True, ranked: bool = True)
     keep += ["params", "flops_per_image", "train_seconds_mean", "images_per_second_mean", "hardware",
              "top1_mean_pct_per_m_params"]
     keep += ["pretrained"] if shows_weights(done) else []
-    t = data[keep + ["seeds", "test_images_per_seed"]]
+    t = data[keep + ["seeds", "epochs", "train_images", "test_images_per_seed"]]
     notes = [failure_note(r, "en") for r in done.itertuples()]
     if any(notes):
         t["note"] = notes

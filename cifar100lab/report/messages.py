@@ -159,6 +159,11 @@ MESSAGES = {
     "findings_claims": {"en": "Against the original report", "zh": "与原报告对照"},
     "list_eff": {"en": "Top 5 by accuracy per parameter", "zh": "单位参数准确率前 5"},
     "list_fast": {"en": "The 5 fastest to train", "zh": "训练最快的 5 个模型"},
+    "protocol_varies": {"en": "Not every row trained alike (Table 1's columns {what} give each row's): a top-1 "
+                              "difference between rows trained differently is in part their training's, not their "
+                              "architectures'.",
+                        "zh": "并非每行的训练条件都相同（表 1 的{what}列给出每行的取值）：训练条件不同的行之间的 Top-1 差异"
+                              "部分来自训练条件，而非架构本身。"},
     "hardware_mixed": {"en": "The runs trained on more than one kind of hardware ({list}), so their training times and "
                              "images/s compare the machines as well as the models: Table 1's Note names each row's "
                              "hardware, and the 5 fastest to train are not listed.",

@@ -96,10 +96,10 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     t = tables[lang]
     seeds = max(ctx["seeds"] or [1])
     what = say("t1_mean" if seeds > 1 else "t1_one", lang)
-    n_test = int(rows.evaluated.dropna().iloc[0]) if rows.evaluated.notna().any() else 0
+    n_test = alternatives([f"{n:,}" for n in sorted({int(n) for n in rows[rows.status == "complete"].evaluated.dropna()})])
     body = provenance(ctx, lang) + results_prose(rows, lang) + "\n"
     body += f"**{say('t1' if not short_protocol(ctx) else 't1_order', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
-    body += say("t1_caption", lang, what=what, n_test=f"{n_test:,}", pooled=say("t1_pooled", lang) if seeds > 1 else "")
+    body += say("t1_caption", lang, what=what, n_test=n_test, pooled=say("t1_pooled", lang) if seeds > 1 else "")
     if (ctx["classes"] or 100) <= 10:
         done = rows[rows.status == "complete"]
         body += " " + say("top5_hidden", lang, classes=ctx["classes"], lo=fmt(done.top5.min(), 1),

@@ -6,12 +6,20 @@ import math
 import pandas as pd
 
 from ..data import DATASETS
-from .i18n import alternatives, dataset_label, fmt, group, join, kind_label, say
-from .sources import claims_matched, group_intervals, mixed_hardware, not_separable, short_protocol
+from .i18n import alternatives, dataset_label, fmt, group, head, join, kind_label, say
+from .sources import claims_matched, group_intervals, mixed_hardware, not_separable, short_protocol, varying
+from .tables import PROTOCOL_HEADS
 
 
 def _admonition(title: str, body: str, cls: str) -> str:
     return f":::{{admonition}} {title}\n:class: {cls}\n{body}\n:::\n\n"
+
+
+def sizes(ctx: dict, split: str) -> dict | str:
+    """The training or test images of a page's runs, as a reader says them: "500", or "500 or 2,000" where model
+    entries set their own subsets (:func:`sources.context`'s lists; a context without them has one size)."""
+    found = ctx.get(f"{split}_sizes") or [n for n in [ctx.get(f"{split}_size")] if n]
+    return alternatives([f"{n:,}" for n in found])
 
 
 def provenance(ctx: dict, lang: str) -> str:
@@ -21,9 +29,7 @@ def provenance(ctx: dict, lang: str) -> str:
     label = dataset_label(ctx["dataset"])
     src = say("source", lang, campaign=ctx["campaign"], complete=ctx["complete"], total=ctx["total"],
               dataset=label, kind=kind_label(ctx["kind"]), classes=ctx["classes"] or "–",
-              train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–",
-              test_size=f"{ctx['test_size']:,}" if ctx["test_size"] else "–",
-              epochs=alternatives(ctx["epochs"]), seeds=alternatives(ctx["seeds"]),
+              train_size=sizes(ctx, "train"), test_size=sizes(ctx, "test"), epochs=alternatives(ctx["epochs"]), seeds=alternatives(ctx["seeds"]),
               hardware="; ".join(ctx["hardware"]) or "–", commit=", ".join(c[:12] for c in ctx["commits"]) or "–",
               versions=versions, checksum=(ctx["checksum"] or "–")[:16], start=ctx["start"], end=ctx["end"])
     notices = []
@@ -31,8 +37,7 @@ def provenance(ctx: dict, lang: str) -> str:
         notice = {"stand-in": "stand_in", "synthetic": "synthetic"}.get(ctx["kind"], "other_data")
         notices.append(say(notice, lang, dataset=label, classes=ctx["classes"] or "–", about=_about(ctx, lang)))
     if short_protocol(ctx):
-        notices.append(say("short_protocol", lang, epochs=alternatives(ctx["epochs"]),
-                           train_size=f"{ctx['train_size']:,}" if ctx["train_size"] else "–"))
+        notices.append(say("short_protocol", lang, epochs=alternatives(ctx["epochs"]), train_size=sizes(ctx, "train")))
     title = say("not_cifar_title" if ctx["kind"] != "real" else "protocol_title", lang)
     out = _admonition(title, "\n\n".join(notices), "warning") if notices else ""
     return out + stale_notice(ctx, lang) + _admonition(say("provenance_title", lang), src, "note")
@@ -67,11 +72,15 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     best, worst = done.iloc[0], done.iloc[-1]
     facts = [("results_head", dict(n=len(rows), done=len(done), best=best.model, best_top1=fmt(best.top1),
                                    best_params=fmt(best.params_m), worst=worst.model, worst_top1=fmt(worst.top1)))]
-    n_test = int(done.evaluated.iloc[0]) if "evaluated" in done and done.evaluated.notna().any() else 0
+    n_test = sorted({int(n) for n in done.evaluated.dropna() if n}) if "evaluated" in done else []
     if n_test:
         half = (done.top1_hi - done.top1_lo).median() / 2
         pooled = int(done.seeds.max()) > 1  # sources._pooled_interval: over every seed's images
-        facts.append(("interval_pooled" if pooled else "interval", dict(n_test=f"{n_test:,}", half=fmt(half, 1))))
+        facts.append(("interval_pooled" if pooled else "interval",
+                      dict(n_test=alternatives([f"{n:,}" for n in n_test]), half=fmt(half, 1))))
+    if protocol := varying(rows):  # model entries with their own epochs or subsets
+        facts.append(("protocol_varies", dict(what={lang: join([head(PROTOCOL_HEADS[c], lang) for c in protocol], lang)
+                                                   for lang in ("en", "zh")})))
     if len(done) > 1:
         pairs = not_separable(rows)
         facts.append(("not_separable", dict(k=len(pairs), pairs=len(done) - 1,

@@ -136,6 +136,10 @@ def context(manifest: dict, recs: list[dict]) -> dict:
     return {"campaign": manifest["name"], "dataset": ds.get("name"), "kind": ds["kind"],
             "checksum": ds.get("checksum"), "classes": ds.get("num_classes"),
             "train_size": ds.get("train_size"), "test_size": ds.get("test_size"), "hardware": hw,
+            # every size the complete runs had (a model entry may set its own subset)
+            "train_sizes": sorted({(r.get("dataset") or {}).get("train_size") for r in done} - {None}),
+            "test_sizes": sorted({(r.get("final") or {}).get("evaluated") or (r.get("dataset") or {}).get("test_size")
+                                  for r in done} - {None}),
             "epochs": sorted({r["config"]["epochs"] for r in done}), "complete": len(done), "total": len(recs),
             "seeds": sorted(set(seeds.values()) - {0}), "commits": sorted({r.get("git_commit") or "–" for r in done}),
             "versions": versions, "start": stamps[0][:10] if stamps else "–", "end": stamps[-1][:10] if stamps else "–",
@@ -166,7 +170,22 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
             "params": ok.params.iloc[0], "flops": ok.flops.iloc[0],
             "params_m": ok.params.iloc[0] / 1e6, "flops_m": ok.flops.iloc[0] / 1e6,
             "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean(),
-            "hardware": "; ".join(sorted(set(ok.hardware.dropna()))) or None}
+            "hardware": "; ".join(sorted(set(ok.hardware.dropna()))) or None,
+            "epochs": counts(ok.epochs), "train_size": counts(ok.train_size), "test_size": counts(ok.evaluated)}
+
+
+def counts(values) -> str | None:
+    """A row's count (epochs, images) as Table 1 shows it: "2", or "2 / 4" where its seeds differ; None unknown."""
+    found = sorted({int(v) for v in values if v == v and v is not None})
+    return " / ".join(f"{v:,}" for v in found) or None
+
+
+def varying(rows: pd.DataFrame) -> list[str]:
+    """The protocol counts that differ between the complete rows (``epochs``, ``train_size``, ``test_size``): a
+    campaign's model entries may set their own, and Table 1 then shows each row's, so no difference in top-1 is
+    read as the models' alone."""
+    done = rows[rows.status == "complete"]
+    return [c for c in ("epochs", "train_size", "test_size") if c in done and done[c].dropna().nunique() > 1]
 
 
 def mixed_hardware(rows: pd.DataFrame) -> list[str]:
@@ -196,6 +215,7 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
     # train_seconds sums epoch times, so a resumed run is not timed from its last restart only.
     df["train_seconds"] = [by_id[i].get("train_seconds", by_id[i].get("wall_seconds")) for i in df.run_id]
     df["num_classes"] = [num_classes(by_id[i]) for i in df.run_id]
+    df["train_size"] = [(by_id[i].get("dataset") or {}).get("train_size") for i in df.run_id]
     df["hardware"] = [machine_label(by_id[i]["hardware"]) if (by_id[i].get("hardware") or {}).get("device") else None
                       for i in df.run_id]
     return df

@@ -9,7 +9,7 @@ import pandas as pd
 from ..model_catalog import catalog_rows
 from ..model_facts import resolve_model_set
 from .i18n import YES_NO, fill, fmt, group, head, reason, say, seconds, status
-from .sources import REFERENCE, SCRATCH, group_summary, mixed_hardware
+from .sources import REFERENCE, SCRATCH, group_summary, mixed_hardware, varying
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -58,6 +58,10 @@ def failure_note(row, lang: str) -> str:
     return "; ".join(notes) if lang == "en" else "；".join(notes)
 
 
+# Table 1's column for each protocol count a model entry may set (shown where the rows differ: sources.varying)
+PROTOCOL_HEADS = {"epochs": "epochs", "train_size": "train_images", "test_size": "test_images"}
+
+
 def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path | None = None,
            ranked: bool = True) -> pd.DataFrame:
     """Complete models by top-1; the first column is a Rank only when the protocol makes the order a ranking."""
@@ -77,6 +81,8 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
         t[head("weights", lang)] = [weights_label(r, lang) for r in done.itertuples()]
     if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
         t[head("seeds", lang)] = done.seeds
+    for count in varying(done):  # likewise: one value for every row is in the provenance box
+        t[head(PROTOCOL_HEADS[count], lang)] = done[count].fillna("–")
     notes = [failure_note(r, lang) for r in done.itertuples()]
     if mixed_hardware(done):  # each row's times are of its own machine
         sep = "; " if lang == "en" else "；"
