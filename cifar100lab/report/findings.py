@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .i18n import both, fmt, head, say, seconds
-from .sources import mixed_hardware
+from .sources import mixed_hardware, varying
 from .tables import markdown_table, table_seconds
 
 # (question, model, reference): the comparisons the original report discussed.
@@ -36,11 +36,19 @@ def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
                                              diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
     if mixed := mixed_hardware(rows):  # the times of two machines measure the machines too
         facts.append(("time_mixed", dict(list={"en": "; ".join(mixed), "zh": "；".join(mixed)})))
+    elif budget_varies(rows):  # so do those of different training budgets
+        facts.append(("time_budget", {}))
     elif len(done) > 1:
         t = done.train_seconds.sort_values()
         facts.append(("time_spread", dict(fast=t.index[0], fast_s=seconds(t.iloc[0]), slow=t.index[-1],
                                           slow_s=seconds(t.iloc[-1]), ratio=fmt(t.iloc[-1] / t.iloc[0], 1))))
     return facts
+
+
+def budget_varies(rows: pd.DataFrame) -> bool:
+    """Whether the rows trained for different epochs or on different numbers of images: their training times then
+    measure their budgets as well as the models."""
+    return bool({"epochs", "train_size"} & set(varying(rows)))
 
 
 def render_pairs(rows: pd.DataFrame, lang: str) -> str:
@@ -59,6 +67,6 @@ def short_lists(rows: pd.DataFrame, lang: str) -> str:
     t_fast = pd.DataFrame({head("model", lang): fast.model, head("time", lang): fast.train_seconds.map(table_seconds),
                            head("top1", lang): fast.top1.map(fmt)})
     lists = f"**{say('list_eff', lang)}**\n\n" + markdown_table(t_eff) + "\n"
-    if mixed_hardware(rows):  # not a ranking of the models' speed (the Results prose says why)
+    if mixed_hardware(rows) or budget_varies(rows):  # not a ranking of the models' speed (the Results prose says why)
         return lists
     return lists + f"**{say('list_fast', lang)}**\n\n" + markdown_table(t_fast) + "\n"

@@ -159,17 +159,23 @@ MESSAGES = {
     "findings_claims": {"en": "Against the original report", "zh": "与原报告对照"},
     "list_eff": {"en": "Top 5 by accuracy per parameter", "zh": "单位参数准确率前 5"},
     "list_fast": {"en": "The 5 fastest to train", "zh": "训练最快的 5 个模型"},
-    "protocol_varies": {"en": "Not every row trained alike (Table 1's columns {what} give each row's): a top-1 "
+    "protocol_varies": {"en": "Not every row trained alike (Table 1's column {what} gives each row's): a top-1 "
                               "difference between rows trained differently is in part their training's, not their "
-                              "architectures'.",
-                        "zh": "并非每行的训练条件都相同（表 1 的{what}列给出每行的取值）：训练条件不同的行之间的 Top-1 差异"
-                              "部分来自训练条件，而非架构本身。"},
+                              "architectures'.{budget}",
+                        "zh": "并非每行的训练条件都相同（表 1 的“{what}”列给出每行的取值）：训练条件不同的行之间的 Top-1 差异"
+                              "部分来自训练条件，而非架构本身。{budget}"},
+    "protocol_budget": {"en": " Their training times measure their budgets too, so the 5 fastest to train are not "
+                              "listed.",
+                        "zh": "其训练时间也随训练量而变，因此训练最快的 5 个模型不予列出。"},
     "hardware_mixed": {"en": "The runs trained on more than one kind of hardware ({list}), so their training times and "
                              "images/s compare the machines as well as the models: Table 1's Note names each row's "
                              "hardware, and the 5 fastest to train are not listed.",
                        "zh": "这些运行在不止一种硬件上训练（{list}），因此其训练时间与图像/秒比较的既是模型也是机器："
                              "表 1 的备注列给出每行的硬件，训练最快的 5 个模型不予列出。"},
     "note_hardware": {"en": "trained on {hw}", "zh": "训练于 {hw}"},
+    "time_budget": {"en": "**Training time.** Not compared: the models trained for different numbers of epochs or "
+                          "images.",
+                    "zh": "**训练时间。** 不作比较：各模型训练的 epoch 数或图像数不同。"},
     "time_mixed": {"en": "**Training time.** Not compared: the runs trained on more than one kind of hardware ({list}).",
                    "zh": "**训练时间。** 不作比较：这些运行在不止一种硬件上训练（{list}）。"},
     # ---------------------------------------------------------------- comparison

@@ -6,9 +6,9 @@ import math
 import pandas as pd
 
 from ..data import DATASETS
-from .i18n import alternatives, dataset_label, fmt, group, head, join, kind_label, say
+from .i18n import alternatives, dataset_label, fmt, group, join, kind_label, say
 from .sources import claims_matched, group_intervals, mixed_hardware, not_separable, short_protocol, varying
-from .tables import PROTOCOL_HEADS
+from .tables import protocol_head
 
 
 def _admonition(title: str, body: str, cls: str) -> str:
@@ -79,8 +79,10 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
         facts.append(("interval_pooled" if pooled else "interval",
                       dict(n_test=alternatives([f"{n:,}" for n in n_test]), half=fmt(half, 1))))
     if protocol := varying(rows):  # model entries with their own epochs or subsets
-        facts.append(("protocol_varies", dict(what={lang: join([head(PROTOCOL_HEADS[c], lang) for c in protocol], lang)
-                                                   for lang in ("en", "zh")})))
+        budget = {"epochs", "train_size"} & set(protocol)
+        facts.append(("protocol_varies", dict(what={lang: protocol_head(protocol, lang) for lang in ("en", "zh")},
+                                              budget={lang: say("protocol_budget", lang) if budget else ""
+                                                      for lang in ("en", "zh")})))
     if len(done) > 1:
         pairs = not_separable(rows)
         facts.append(("not_separable", dict(k=len(pairs), pairs=len(done) - 1,

@@ -62,6 +62,11 @@ def failure_note(row, lang: str) -> str:
 PROTOCOL_HEADS = {"epochs": "epochs", "train_size": "train_images", "test_size": "test_images"}
 
 
+def protocol_head(counts: list[str], lang: str) -> str:
+    """Table 1's column of the protocol counts that differ between its rows: "Epochs / Training images"."""
+    return " / ".join(head(PROTOCOL_HEADS[c], lang) for c in counts)
+
+
 def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path | None = None,
            ranked: bool = True) -> pd.DataFrame:
     """Complete models by top-1; the first column is a Rank only when the protocol makes the order a ranking."""
@@ -81,8 +86,9 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
         t[head("weights", lang)] = [weights_label(r, lang) for r in done.itertuples()]
     if done.seeds.nunique() > 1:  # a constant seed count is stated in the provenance box instead
         t[head("seeds", lang)] = done.seeds
-    for count in varying(done):  # likewise: one value for every row is in the provenance box
-        t[head(PROTOCOL_HEADS[count], lang)] = done[count].fillna("–")
+    if counts := varying(done):  # likewise: one value for every row is in the provenance box; one column, to fit
+        t[protocol_head(counts, lang)] = [" / ".join(v if isinstance(v, str) else "–" for v in values)
+                                          for values in zip(*(done[c] for c in counts))]
     notes = [failure_note(r, lang) for r in done.itertuples()]
     if mixed_hardware(done):  # each row's times are of its own machine
         sep = "; " if lang == "en" else "；"
