@@ -97,6 +97,27 @@ def test_comparison_subtracts_when_dataset_and_protocol_match(full_protocol):
     assert "differs from the claim" in (gen / "comparison_en.md").read_text()
 
 
+def test_no_subtraction_from_the_claims_when_a_run_trained_on_a_subset_of_cifar100(tmp_path, monkeypatch):
+    """200 epochs on CIFAR-100, but a model entry's train_subset: the page subtracted the whole-dataset claims
+    from a run that saw a fifth of the images."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="cifar100", epochs=200)
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    assert "differs from the claim" in (gen / "comparison_en.md").read_text()  # the whole dataset: subtracted
+    run = runs / "mini" / "mini-resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "train_subset": 10000},
+                                                     "dataset": {**rec["dataset"], "train_size": 10000}})
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "comparison_en.md").read_text(), (gen / "comparison_zh.md").read_text()
+    assert "differs from the claim" not in en and "ours_minus_claim_pp" not in _header(gen / "comparison.csv")
+    assert "**Nothing is subtracted here**: some of our runs trained or were tested on a subset of CIFAR-100 " \
+           "(2,000 or 10,000 training / 1,000 test images)" in en
+    assert "本项目的部分运行只在 CIFAR-100 的子集上训练或测试" in zh
+
+
 def test_wilson_interval_matches_the_textbook_value():
     lo, hi = intervals.wilson(60.0, 1000)
     assert round(lo, 1) == 56.9 and round(hi, 1) == 63.0

@@ -200,6 +200,13 @@ MESSAGES = {
               "measure the protocol, not the models, so the columns stand side by side only.",
         "zh": "**这里不计算任何差值**：本项目的运行使用{dataset}、训练 {epochs} 个 epoch，而声称值与公开结果是 CIFAR-100 上 200 "
               "个 epoch 的结果。两者的差值或相关系数反映的是协议差异而非模型差异，因此只并列展示。"},
+    "no_subtraction_subset": {
+        "en": "**Nothing is subtracted here**: some of our runs trained or were tested on a subset of CIFAR-100 "
+              "({train_size} training / {test_size} test images), while the claims and the published results are "
+              "the whole of it (50,000 / 10,000). A difference or a correlation between them would measure the "
+              "protocol, not the models, so the columns stand side by side only.",
+        "zh": "**这里不计算任何差值**：本项目的部分运行只在 CIFAR-100 的子集上训练或测试（训练 {train_size} / 测试 {test_size} 张图像），"
+              "而声称值与公开结果用的是完整数据（50,000 / 10,000）。两者的差值或相关系数反映的是协议差异而非模型差异，因此只并列展示。"},
     # ---------------------------------------------------------------- studies
     "study_scale": {"en": "Measured on {dataset}, campaign {campaign}: {train_size} training images, {epochs} epoch(s), "
                           "{seeds} seed(s) per variant",

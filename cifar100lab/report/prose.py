@@ -147,6 +147,8 @@ def results_prose(rows: pd.DataFrame, lang: str) -> str:
 
 def comparison_facts(rows: pd.DataFrame, ctx: dict, subtract: bool) -> list[tuple[str, dict]]:
     facts = [("simulated", {}), ("head_classes", dict(classes=ctx["classes"] or "–"))]
+    if not subtract and ctx["dataset"] == "cifar100" and ctx["epochs"] == [200] and ctx.get("subsets"):
+        return facts + [("no_subtraction_subset", dict(train_size=sizes(ctx, "train"), test_size=sizes(ctx, "test")))]
     if not subtract:
         return facts + [("no_subtraction", dict(dataset=dataset_label(ctx["dataset"]),
                                                 epochs=alternatives(ctx["epochs"])))]

@@ -136,7 +136,8 @@ def context(manifest: dict, recs: list[dict]) -> dict:
     return {"campaign": manifest["name"], "dataset": ds.get("name"), "kind": ds["kind"],
             "checksum": ds.get("checksum"), "classes": ds.get("num_classes"),
             "train_size": ds.get("train_size"), "test_size": ds.get("test_size"), "hardware": hw,
-            # every size the complete runs had (a model entry may set its own subset)
+            # every size the complete runs had (a model entry may set its own subset), and whether any was a subset
+            "subsets": any((r.get("config") or {}).get(k) for r in done for k in ("train_subset", "test_subset")),
             "train_sizes": sorted({(r.get("dataset") or {}).get("train_size") for r in done} - {None}),
             "test_sizes": sorted({(r.get("final") or {}).get("evaluated") or (r.get("dataset") or {}).get("test_size")
                                   for r in done} - {None}),
@@ -349,8 +350,9 @@ def short_protocol(ctx: dict) -> bool:
 
 
 def comparable_with_claims(ctx: dict) -> bool:
-    """Claims and published results are CIFAR-100 at 200 epochs; only such runs may be subtracted from them."""
-    return ctx["dataset"] == "cifar100" and ctx["epochs"] == [200]
+    """Claims and published results are CIFAR-100 at 200 epochs, its whole training and test sets; only such runs
+    may be subtracted from them."""
+    return ctx["dataset"] == "cifar100" and ctx["epochs"] == [200] and not ctx.get("subsets")
 
 
 def recipes_used(recs: list[dict]) -> pd.DataFrame:
