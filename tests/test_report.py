@@ -106,6 +106,7 @@ def test_no_subtraction_from_the_claims_when_a_run_trained_on_a_subset_of_cifar1
     gen = book / "generated"
     report.write_campaign_report("mini", runs, gen)
     assert "differs from the claim" in (gen / "comparison_en.md").read_text()  # the whole dataset: subtracted
+    assert "| Rank |" in (gen / "results_en.md").read_text()  # and one protocol: a ranking
     run = runs / "mini" / "mini-resnet_20-s0"
     rec = records.read_json(run / records.RECORD)
     records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "train_subset": 10000},
@@ -116,6 +117,9 @@ def test_no_subtraction_from_the_claims_when_a_run_trained_on_a_subset_of_cifar1
     assert "**Nothing is subtracted here**: some of our runs trained or were tested on a subset of CIFAR-100 " \
            "(2,000 or 10,000 training / 1,000 test images)" in en
     assert "本项目的部分运行只在 CIFAR-100 的子集上训练或测试" in zh
+    results = (gen / "results_en.md").read_text()  # rows trained on different sets are no ranking either
+    assert "| Rank |" not in results and "| No. |" in results and "Models in order of top-1" in results
+    assert "## All models, by top-1 (not a ranking)" in (gen / "findings_en.md").read_text()
 
 
 def test_wilson_interval_matches_the_textbook_value():

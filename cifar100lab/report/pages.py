@@ -38,8 +38,8 @@ from .sources import (
     load_campaign_records,
     model_records,
     model_rows,
+    ranked,
     recipes_used,
-    short_protocol,
 )
 from .studies import ablations_index, figure_block, record_alt, study_facts, study_pages_not_run, study_table
 from .tables import campaigns_table, comparison_table, markdown_table, not_run_table, recipes_table, table1, table2
@@ -79,16 +79,16 @@ def _write_tables(rows: pd.DataFrame, ctx: dict, out: Path, book_dir: Path) -> d
     """Tables per language, and their downloads: the numbers behind each (CSV) and the table as shown (LaTeX),
     English headers; ``models.csv``, every model row's numbers."""
     top5 = (ctx["classes"] or 100) > 10
-    subtract, ranked = comparable_with_claims(ctx), not short_protocol(ctx)
-    tables = {lang: {"t1": table1(rows, lang, top5, book_dir, ranked), "t2": table2(rows, lang, top5),
+    subtract, in_rank = comparable_with_claims(ctx), ranked(ctx)
+    tables = {lang: {"t1": table1(rows, lang, top5, book_dir, in_rank), "t2": table2(rows, lang, top5),
                      "cmp": comparison_table(rows, lang, subtract), "nr": not_run_table(rows, lang)} for lang in LANGS}
     label = download_label(ctx)
-    write_download(table1_data(rows, top5, ranked), table1(rows, "en", top5, None, ranked), out / "table1",
-                   f"{say('t1' if ranked else 't1_order', 'en')}. {label}")
+    write_download(table1_data(rows, top5, in_rank), table1(rows, "en", top5, None, in_rank), out / "table1",
+                   f"{say('t1' if in_rank else 't1_order', 'en')}. {label}")
     write_download(table2_data(rows, top5), tables["en"]["t2"], out / "table2", f"{say('t2', 'en')}. {label}")
     write_download(comparison_data(rows, subtract), tables["en"]["cmp"], out / "comparison",
                    f"{say('cmp', 'en')}. {label}")
-    write_csv(models_data(rows, ranked), out / MODELS_CSV, f"Every model of campaign {ctx['campaign']}, one row each. {label}")
+    write_csv(models_data(rows, in_rank), out / MODELS_CSV, f"Every model of campaign {ctx['campaign']}, one row each. {label}")
     return tables
 
 
@@ -98,7 +98,7 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     what = say("t1_mean" if seeds > 1 else "t1_one", lang)
     n_test = alternatives([f"{n:,}" for n in sorted({int(n) for n in rows[rows.status == "complete"].evaluated.dropna()})])
     body = provenance(ctx, lang) + results_prose(rows, lang) + "\n"
-    body += f"**{say('t1' if not short_protocol(ctx) else 't1_order', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
+    body += f"**{say('t1' if ranked(ctx) else 't1_order', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
     body += say("t1_caption", lang, what=what, n_test=n_test, pooled=say("t1_pooled", lang) if seeds > 1 else "")
     if (ctx["classes"] or 100) <= 10:
         done = rows[rows.status == "complete"]
@@ -163,7 +163,7 @@ def findings(rows: pd.DataFrame, ctx: dict, studies: dict, lang: str) -> str:
     """The findings discussion: the pairwise questions first, then ranking, ablations and the claims."""
     sep = " " if lang == "en" else ""
     parts = [f"## {say('findings_pairs', lang)}\n\n" + render_pairs(rows, lang),
-             f"## {say('findings_order' if short_protocol(ctx) else 'findings_overall', lang)}\n\n"
+             f"## {say('findings_overall' if ranked(ctx) else 'findings_order', lang)}\n\n"
              + results_prose(rows, lang)]
     if studies:
         parts.append(f"## {say('findings_studies', lang)}\n\n" + "".join(

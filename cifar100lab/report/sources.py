@@ -349,6 +349,12 @@ def short_protocol(ctx: dict) -> bool:
     return bool(ctx["epochs"]) and max(ctx["epochs"]) < 200
 
 
+def ranked(ctx: dict) -> bool:
+    """Whether Table 1's order is a ranking: the original protocol's length, and every run trained alike (one
+    epoch count, one training-set size); otherwise it is an order by top-1."""
+    return not short_protocol(ctx) and len(ctx["epochs"]) <= 1 and len(ctx.get("train_sizes") or []) <= 1
+
+
 def comparable_with_claims(ctx: dict) -> bool:
     """Claims and published results are CIFAR-100 at 200 epochs, its whole training and test sets; only such runs
     may be subtracted from them."""
