@@ -97,6 +97,22 @@ def test_comparison_subtracts_when_dataset_and_protocol_match(full_protocol):
     assert "differs from the claim" in (gen / "comparison_en.md").read_text()
 
 
+def test_the_provenance_names_every_version_the_runs_trained_with(tmp_path, monkeypatch):
+    """A campaign resumed after an upgrade: the provenance named the first record's torch as every run's."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    assert "torch 2.x, timm 1.x, accelerate 1.x;" in (gen / "results_en.md").read_text()
+    run = runs / "mini" / "mini-resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {**rec, "versions": {**rec["versions"], "torch": "2.14.1"}})
+    report.write_campaign_report("mini", runs, gen)
+    assert "torch 2.14.1 / 2.x, timm 1.x, accelerate 1.x;" in (gen / "results_en.md").read_text()
+    assert "torch 2.14.1 / 2.x" in (gen / "results_zh.md").read_text()
+
+
 def test_no_subtraction_from_the_claims_when_a_run_trained_on_a_subset_of_cifar100(tmp_path, monkeypatch):
     """200 epochs on CIFAR-100, but a model entry's train_subset: the page subtracted the whole-dataset claims
     from a run that saw a fifth of the images."""

@@ -25,7 +25,7 @@ def sizes(ctx: dict, split: str) -> dict | str:
 def provenance(ctx: dict, lang: str) -> str:
     """The provenance box of every results page, plus the notices this build calls for."""
     v = ctx["versions"]
-    versions = ", ".join(f"{k} {v[k]}" for k in ("torch", "timm", "accelerate") if k in v) or "–"
+    versions = ", ".join(f"{k} {' / '.join(v[k])}" for k in v if v[k]) or "–"
     label = dataset_label(ctx["dataset"])
     src = say("source", lang, campaign=ctx["campaign"], complete=ctx["complete"], total=ctx["total"],
               dataset=label, kind=kind_label(ctx["kind"]), classes=ctx["classes"] or "–",

@@ -121,12 +121,16 @@ def _dataset(recs: list[dict], manifest: dict) -> dict:
     return ds
 
 
+PROVENANCE_PACKAGES = ("torch", "timm", "accelerate")  # the versions a results page's provenance names
+
+
 def context(manifest: dict, recs: list[dict]) -> dict:
     """Campaign, dataset, protocol and provenance a page's numbers come from."""
     done = [r for r in recs if r.get("status") == "complete"]
     ds = _dataset(recs, manifest)
     hw = sorted({hardware_label(r["hardware"]) for r in done if r.get("hardware")})
-    versions = (done[0].get("versions") or {}) if done else {}
+    # every version a complete run recorded (a campaign resumed after an upgrade ran on two)
+    versions = {k: sorted({(r.get("versions") or {}).get(k) for r in done} - {None}) for k in PROVENANCE_PACKAGES}
     plain = table_records(model_records(manifest, done))
     catalog = catalog_rows()
     seeds = {record_row(r, catalog): 0 for r in plain}  # a fine-tune and its scratch run are two rows
