@@ -7,6 +7,7 @@ every file the package writes goes through. The OS locks that say who is writing
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -422,12 +423,10 @@ def versions() -> dict:
 
 
 def cpu_name() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
@@ -435,7 +434,12 @@ def device_name(device) -> str:
     import torch
     if getattr(device, "type", str(device)) == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{cpu_name()} ({os.cpu_count()} logical CPUs)"
+    return cpu_device_name(cpu_name(), os.cpu_count())
+
+
+def cpu_device_name(cpu: str, count: int | None) -> str:
+    """A CPU as a record names its device: 'AMD EPYC (2 logical CPUs)'."""
+    return f"{cpu} ({count} logical CPUs)"
 
 
 class Timer:

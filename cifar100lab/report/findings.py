@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .i18n import both, fmt, head, say, seconds
-from .sources import mixed_hardware, varying
+from .sources import budget_varies, mixed_hardware
 from .tables import markdown_table, table_seconds
 
 # (question, model, reference): the comparisons the original report discussed.
@@ -43,12 +43,6 @@ def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
         facts.append(("time_spread", dict(fast=t.index[0], fast_s=seconds(t.iloc[0]), slow=t.index[-1],
                                           slow_s=seconds(t.iloc[-1]), ratio=fmt(t.iloc[-1] / t.iloc[0], 1))))
     return facts
-
-
-def budget_varies(rows: pd.DataFrame) -> bool:
-    """Whether the rows trained for different epochs or on different numbers of images: their training times then
-    measure their budgets as well as the models."""
-    return bool({"epochs", "train_size"} & set(varying(rows)))
 
 
 def render_pairs(rows: pd.DataFrame, lang: str) -> str:

@@ -29,12 +29,13 @@ from .figures import (
 )
 from .findings import render_pairs, short_lists
 from .i18n import LANGS, alternatives, dataset_label, fmt, join, kind_label, say
-from .prose import comparison_prose, provenance, render, results_prose
+from .prose import comparison_prose, counts_said, provenance, render, results_prose
 from .robustness import write_robustness_page
 from .runpages import publish_run_pages, runs_index
 from .sources import (
     comparable_with_claims,
     context,
+    evaluated_counts,
     load_campaign_records,
     model_records,
     model_rows,
@@ -96,7 +97,7 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     t = tables[lang]
     seeds = max(ctx["seeds"] or [1])
     what = say("t1_mean" if seeds > 1 else "t1_one", lang)
-    n_test = alternatives([f"{n:,}" for n in sorted({int(n) for n in rows[rows.status == "complete"].evaluated.dropna()})])
+    n_test = counts_said(evaluated_counts(rows))
     body = provenance(ctx, lang) + results_prose(rows, lang) + "\n"
     body += f"**{say('t1' if ranked(ctx) else 't1_order', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
     body += say("t1_caption", lang, what=what, n_test=n_test, pooled=say("t1_pooled", lang) if seeds > 1 else "")

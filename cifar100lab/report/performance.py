@@ -100,7 +100,8 @@ def measured_epochs(runs_root, campaign: str | None) -> dict | None:
     seconds = {r["run_id"]: _epochs_seconds(path.parent / r["run_id"]) for r in timing["runs"]}
     return {"campaign": timing["campaign"], "started": timing["started"][:10], "wall_seconds": timing["wall_seconds"],
             "jobs": timing["jobs"], "gpus": timing.get("gpus") or 0, "device": timing.get("device") or (
-                f"{timing['cpu']} ({timing['cpus']} logical CPUs)" if not timing.get("gpus") and timing.get("cpu") else None),
+                records.cpu_device_name(timing["cpu"], timing["cpus"]) if not timing.get("gpus") and timing.get("cpu")
+                else None),
             "seconds": {k: v for k, v in seconds.items() if v},
             "skipped": [r["run_id"] for r in timing["runs"] if r["status"] == "skipped"]}
 

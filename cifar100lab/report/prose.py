@@ -7,7 +7,17 @@ import pandas as pd
 
 from ..data import DATASETS
 from .i18n import alternatives, dataset_label, fmt, group, join, kind_label, say
-from .sources import claims_matched, group_intervals, mixed_hardware, not_separable, short_protocol, varying
+from .sources import (
+    budget_varies,
+    claims_matched,
+    comparable_with_claims,
+    evaluated_counts,
+    group_intervals,
+    mixed_hardware,
+    not_separable,
+    short_protocol,
+    varying,
+)
 from .tables import protocol_head
 
 
@@ -18,8 +28,12 @@ def _admonition(title: str, body: str, cls: str) -> str:
 def sizes(ctx: dict, split: str) -> dict | str:
     """The training or test images of a page's runs, as a reader says them: "500", or "500 or 2,000" where model
     entries set their own subsets (:func:`sources.context`'s lists; a context without them has one size)."""
-    found = ctx.get(f"{split}_sizes") or [n for n in [ctx.get(f"{split}_size")] if n]
-    return alternatives([f"{n:,}" for n in found])
+    return counts_said(ctx.get(f"{split}_sizes") or [n for n in [ctx.get(f"{split}_size")] if n])
+
+
+def counts_said(values) -> dict | str:
+    """Image counts that differ between runs, as a reader says them: "1,000", or "500 or 1,000"."""
+    return alternatives([f"{n:,}" for n in values])
 
 
 def provenance(ctx: dict, lang: str) -> str:
@@ -72,14 +86,13 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     best, worst = done.iloc[0], done.iloc[-1]
     facts = [("results_head", dict(n=len(rows), done=len(done), best=best.model, best_top1=fmt(best.top1),
                                    best_params=fmt(best.params_m), worst=worst.model, worst_top1=fmt(worst.top1)))]
-    n_test = sorted({int(n) for n in done.evaluated.dropna() if n}) if "evaluated" in done else []
-    if n_test:
+    if n_test := evaluated_counts(rows):
         half = (done.top1_hi - done.top1_lo).median() / 2
         pooled = int(done.seeds.max()) > 1  # sources._pooled_interval: over every seed's images
         facts.append(("interval_pooled" if pooled else "interval",
-                      dict(n_test=alternatives([f"{n:,}" for n in n_test]), half=fmt(half, 1))))
+                      dict(n_test=counts_said(n_test), half=fmt(half, 1))))
     if protocol := varying(rows):  # model entries with their own epochs or subsets
-        budget = {"epochs", "train_size"} & set(protocol)
+        budget = budget_varies(rows)
         facts.append(("protocol_varies", dict(what={lang: protocol_head(protocol, lang) for lang in ("en", "zh")},
                                               budget={lang: say("protocol_budget", lang) if budget else ""
                                                       for lang in ("en", "zh")})))
@@ -147,7 +160,7 @@ def results_prose(rows: pd.DataFrame, lang: str) -> str:
 
 def comparison_facts(rows: pd.DataFrame, ctx: dict, subtract: bool) -> list[tuple[str, dict]]:
     facts = [("simulated", {}), ("head_classes", dict(classes=ctx["classes"] or "–"))]
-    if not subtract and ctx["dataset"] == "cifar100" and ctx["epochs"] == [200] and ctx.get("subsets"):
+    if not subtract and ctx.get("subsets") and comparable_with_claims({**ctx, "subsets": False}):  # subsets alone
         return facts + [("no_subtraction_subset", dict(train_size=sizes(ctx, "train"), test_size=sizes(ctx, "test")))]
     if not subtract:
         return facts + [("no_subtraction", dict(dataset=dataset_label(ctx["dataset"]),

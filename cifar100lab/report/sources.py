@@ -193,6 +193,18 @@ def varying(rows: pd.DataFrame) -> list[str]:
     return [c for c in ("epochs", "train_size", "test_size") if c in done and done[c].dropna().nunique() > 1]
 
 
+def budget_varies(rows: pd.DataFrame) -> bool:
+    """Whether the rows trained for different epochs or on different numbers of images: their training times then
+    measure their budgets as well as the models."""
+    return bool({"epochs", "train_size"} & set(varying(rows)))
+
+
+def evaluated_counts(rows: pd.DataFrame) -> list[int]:
+    """The test images each complete row's top-1 was measured on, every count once (model entries may differ)."""
+    done = rows[rows.status == "complete"]
+    return sorted({int(n) for n in done.evaluated.dropna() if n}) if "evaluated" in done else []
+
+
 def mixed_hardware(rows: pd.DataFrame) -> list[str]:
     """The machines the complete rows' runs trained on (:func:`machine_label` each), when more than one: their
     training times and images/s then compare machines as well as models. [] when one (or unknown)."""
