@@ -345,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="write the metrics here as JSON (default: evaluation.json beside the checkpoint)")
     e.add_argument("--data-root", help="where the dataset lives (default: the checkpoint's config's); data other "
                    "than the run's record names by its checksum is refused")
-    e.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size (default: 1000)")
+    e.add_argument("--batch-size", type=int, default=None,
+                   help="evaluation batch size (default: 1000 on a GPU, 128 on a CPU)")
     e.set_defaults(fn=cmd_evaluate)
     rb = sub.add_parser("robustness", help="corruption robustness, calibration, per-class errors and Grad-CAM of "
                                            "a campaign's model runs (robustness.json beside each record.json)")

@@ -51,6 +51,19 @@ MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_s
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
+# Evaluation's batch per process when eval_batch_size is None. A CPU evaluates a batch of 128 about twice as fast
+# as one of 1000, whose activations outgrow its caches (ResNet-20/-56 in fp32 on a 2-core AMD EPYC: 1,597 against
+# 729 and 506 against 278 images/s); a GPU wants large batches.
+EVAL_BATCH = {"cpu": 128, "gpu": 1000}
+
+
+def eval_batch(eval_batch_size: int | None, device_type: str) -> int:
+    """The evaluation batch a run uses on a device of ``device_type`` (``torch.device.type``)."""
+    if eval_batch_size is not None:
+        return eval_batch_size
+    return EVAL_BATCH["cpu" if device_type == "cpu" else "gpu"]
+
+
 # Fields that may change between an interrupted run and its resume without changing the result.
 RESUME_FREE = {"run_dir", "run_id", "resume", "campaign", "data_root", "download",
                "eval_batch_size", "progress", "notes", "log_with", "checkpoint_every", "trial"}
@@ -89,7 +102,7 @@ class TrainConfig:
     val_fraction: float = 0.0  # hold out this share of the training images to choose the best epoch on (0: off)
     epochs: int = 200
     batch_size: int = 128  # per process
-    eval_batch_size: int = 1000  # per process
+    eval_batch_size: int | None = None  # per process; None: 1000 on a GPU, 128 on a CPU (EVAL_BATCH)
     recipe: str | None = None  # None: the model's default recipe
     overrides: dict = field(default_factory=dict)  # recipe fields to override (lr, weight_decay, …)
     seed: int = 0

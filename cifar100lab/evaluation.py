@@ -12,7 +12,7 @@ from accelerate import Accelerator
 from . import records
 from .accelerator import build_accelerator
 from .checkpoint import CheckpointError, checkpoint_file, load_weights, read_checkpoint
-from .config import ConfigError, RunPlan, resolve
+from .config import ConfigError, RunPlan, eval_batch, resolve
 from .data import DATASETS, Dataset, load_dataset
 from .data import data_root as data_folder
 from .learner import as_trained
@@ -103,13 +103,13 @@ def _is_evaluation(path: Path) -> bool:
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
-                        data_root: str | None = None, batch_size: int = 1000) -> dict:
+                        data_root: str | None = None, batch_size: int | None = None) -> dict:
     """Evaluate a saved checkpoint on the test images its run was measured on (its test_subset, if any; single
     process), its EMA weights too where the run kept them (``ema``, as the record's), and write the metrics a run
     record holds to ``out`` (default: ``evaluation.json`` beside the checkpoint). ``checkpoint``: the file, or the
-    run folder holding it."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a whole number of images, at least 1, got {batch_size!r}")
+    run folder holding it. ``batch_size``: None is 1000 on a GPU, 128 on a CPU (:func:`config.eval_batch`)."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ConfigError(f"batch_size must be a whole number of images, at least 1, or None, got {batch_size!r}")
     checkpoint = checkpoint_file(checkpoint)
     out = Path(out) if out else checkpoint.parent / EVALUATION
     ckpt = read_checkpoint(checkpoint)  # first: a missing checkpoint's folder is no --out problem
@@ -118,6 +118,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
     cfg, dataset, learner, accelerator = loaded.plan.config, loaded.dataset, loaded.learner, loaded.accelerator
     check_same_data(checkpoint, ckpt, cfg.data_root, dataset)
     device = accelerator.device
+    batch_size = eval_batch(batch_size, device.type)
     t0 = time.perf_counter()
     test_x, test_y = dataset.test_x.to(device), dataset.test_y.to(device)
     metrics = evaluate(learner, test_x, test_y, batch_size)

@@ -33,7 +33,7 @@ from .attempt import (
     weights_unavailable,
 )
 from .checkpoint import checkpoint_due, load_checkpoint, resumes_from_checkpoint, write_metrics
-from .config import ConfigError, RunPlan, TrainConfig, resolve
+from .config import ConfigError, RunPlan, TrainConfig, eval_batch, resolve
 from .config_files import refuse_file_as_folder
 from .data import DataError, Dataset, full_batches, load_dataset, policy_augmentation, train_batches
 from .learner import (
@@ -306,7 +306,7 @@ def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, e
                                f"rate ({run.record['recipe']['effective_lr']}) or check the data")
     train_time = time.perf_counter() - t0
     t1 = time.perf_counter()
-    metrics = _evaluations(learner, data, cfg.eval_batch_size)
+    metrics = _evaluations(learner, data, eval_batch(cfg.eval_batch_size, learner.accelerator.device.type))
     return {"epoch": epoch + 1, "train_loss": totals[0].item() / totals[2].item(),
             "train_acc": 100 * totals[1].item() / totals[2].item(), **metrics,
             # the peak (with layer_decay, the top layer's: group 0 is the stem's, scaled by layer_decay^(L-1))

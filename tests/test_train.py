@@ -14,6 +14,7 @@ from cifar100lab import train as train_mod
 from cifar100lab.accelerator import build_accelerator, cpu_has_native_bf16
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.evaluation import evaluate_checkpoint
+from cifar100lab.learner import Learner
 from cifar100lab.train import TrainingDiverged, train
 
 TIMING = {"epoch_seconds", "eval_seconds", "images_per_second"}
@@ -267,6 +268,26 @@ def test_eval_images_per_second_counts_every_image_the_evaluations_take(syntheti
     [row] = records.read_metrics(tmp_path / "ema-val")
     images = 2 * 100 + rec["dataset"]["val_size"]
     assert rec["eval_images_per_second"] == pytest.approx(images / row["eval_seconds"])
+
+
+def test_a_cpu_evaluates_in_batches_of_128_unless_told_and_so_does_evaluating_a_checkpoint(synthetic_root, tmp_path,
+                                                                                          monkeypatch):
+    """A batch of 1000 outgrows a CPU's caches (about half the images/s of 128): without eval_batch_size a CPU
+    run, and a checkpoint evaluated on the CPU, take batches of 128; a size that is given is kept."""
+    seen = []
+    logits = Learner.logits
+    monkeypatch.setattr(Learner, "logits", lambda self, xb: seen.append(len(xb)) or logits(self, xb))
+    rec = train(tiny_config(synthetic_root, tmp_path / "r", epochs=1, max_steps_per_epoch=1, test_subset=300,
+                            eval_batch_size=None))
+    assert rec["config"]["eval_batch_size"] is None and seen == [128, 128, 44]
+    seen.clear()
+    evaluate_checkpoint(tmp_path / "r", out=tmp_path / "e.json")
+    assert seen == [128, 128, 44]
+    seen.clear()
+    evaluate_checkpoint(tmp_path / "r", out=tmp_path / "e.json", batch_size=200)
+    train(tiny_config(synthetic_root, tmp_path / "given", epochs=1, max_steps_per_epoch=1, test_subset=300,
+                      eval_batch_size=250))
+    assert seen == [200, 100, 250, 50]
 
 
 def _losses(rec) -> list[float]:

@@ -12,7 +12,7 @@ import torch
 from .. import data as data_mod
 from .. import distill
 from ..campaign import Run, canonical_options, load_campaign, run_config
-from ..config import resolve
+from ..config import eval_batch, resolve
 from ..model_facts import training_flops
 from ..models import count_flops, create_model
 from ..step_graph import settings_conflict
@@ -101,7 +101,7 @@ def campaign_classes(campaign) -> int:
 def _network_rates(net: dict, steps: int, warmup: int, compile_model: bool, device, compile_mode=None,
                    cuda_graph=False) -> dict:
     """Measured train and eval images/s of one network, built as its first run is configured."""
-    b, eb = net["batch_size"], net["eval_batch_size"]
+    b, eb = net["batch_size"], eval_batch(net["eval_batch_size"], device.type)
     plan = net["runs"][0].plan  # the run's own switches, recipe, optimizer and classes: the epoch it will have
     x, y = synthetic_images(max((steps + warmup) * b, 2 * eb), plan.dataset.num_classes)
     changes = {**({"compile": True} if compile_model or compile_mode else {}),

@@ -4,7 +4,7 @@ process, same model, same synthetic data.
 * original: per-image PIL transforms (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize)
   through a DataLoader with worker processes, fp32, contiguous (NCHW) memory;
 * ours: the trainer's defaults — uint8 tensors resident on the device, batched crop/flip on the device,
-  channels_last, bf16 autocast, large-batch evaluation;
+  channels_last, bf16 autocast, evaluation in the trainer's batches (1000 on a GPU, 128 on a CPU);
 * ours+compile (``--compile``): the same with ``torch.compile``; its one-off compile time is recorded apart;
 * ours+compile:MODE (``--compile-mode``): also with ``torch.compile`` in that mode (reduce-overhead replays the
   network's forward and backward as CUDA graphs);
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import data as data_mod
-from ..config import resolve
+from ..config import eval_batch, resolve
 from ..models import TRAINING_FLOPS_PER_FORWARD, count_flops, create_model
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images, timed
 
@@ -94,9 +94,9 @@ def _rows(name: str, result: dict, flops: int, peaks: dict) -> list[dict]:
 
 
 def run_bench(models, batch_size=128, steps=20, warmup=3, workers=2, precision="auto", compile_model=False,
-              eval_batch_size=1000, device=None, repeats=3, compile_mode=None, cuda_graph=False) -> dict:
+              eval_batch_size=None, device=None, repeats=3, compile_mode=None, cuda_graph=False) -> dict:
     device = default_device(device)
-    x, y = synthetic_images(max((steps + warmup) * batch_size, eval_batch_size * 2))
+    x, y = synthetic_images(max((steps + warmup) * batch_size, eval_batch(eval_batch_size, device.type) * 2))
     train = x[:(steps + warmup) * batch_size], y[:(steps + warmup) * batch_size]  # a round = one pass over it
     peaks = measured_peaks(device, precision)
     rows = []

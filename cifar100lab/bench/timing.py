@@ -10,6 +10,7 @@ import torch
 from .. import data as data_mod
 from .. import distill, records
 from ..accelerator import build_accelerator, choose_precision
+from ..config import eval_batch
 from ..devices import visible_gpus
 from ..train import build_learner, build_model
 
@@ -116,7 +117,8 @@ class OursPath:
         self.policy = data_mod.policy_augmentation(plan.recipe, plan.mean)
         device = accelerator.device
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
-        self.batch_size, self.eval_batch_size, self.warmup, self.device = cfg.batch_size, cfg.eval_batch_size, warmup, device
+        self.batch_size, self.warmup, self.device = cfg.batch_size, warmup, device
+        self.eval_batch_size = eval_batch(cfg.eval_batch_size, device.type)
         self.augment, self.seed, self.epoch = cfg.augment, cfg.seed, 0
         precision = {"no": "fp32"}.get(accelerator.mixed_precision, accelerator.mixed_precision)  # Accelerate says "no"
         self.info = {"precision": precision, "channels_last": cfg.channels_last,

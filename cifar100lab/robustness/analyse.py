@@ -13,7 +13,7 @@ import torch
 
 from .. import records
 from ..checkpoint import CheckpointError, read_checkpoint
-from ..config import ConfigError
+from ..config import ConfigError, eval_batch
 from ..data import DataError, data_root, load_dataset
 from ..data.datasets import fixed_subset
 from ..evaluation import load_for_evaluation
@@ -140,7 +140,8 @@ def measure(loaded, settings: RobustnessSettings, data: str | None, shared: Shar
     """Clean accuracy, calibration and per-class errors; corruption error per set; calibration at the
     calibration severity over every corruption; the Grad-CAM panel."""
     clean, labels, rows = _test_images(loaded, settings)
-    device, batch = loaded.accelerator.device, loaded.plan.config.eval_batch_size
+    device = loaded.accelerator.device
+    batch = eval_batch(loaded.plan.config.eval_batch_size, device.type)
     probs = probabilities(loaded.learner, clean.to(device), batch)
     result = {"images": len(labels), "clean": clean_metrics(loaded, probs, labels, settings.seed, data),
               "corrupted": {}, "calibration_severity": settings.calibration_severity, "sources": {}}
