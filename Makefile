@@ -83,6 +83,7 @@ bench: install
 	  --out benchmarks/records/cpu-quick-epoch-times.json
 	$(PY) benchmarks/checkpoint_write.py --out benchmarks/records/cpu-checkpoint-write.json
 	$(PY) benchmarks/cpu_precision.py --threads 2 --out benchmarks/records/cpu-precision.json
+	$(PY) benchmarks/eval_batch.py --threads 2 --out benchmarks/records/cpu-eval-batch.json
 
 # Working interactively: JupyterLab on notebooks/ with the project's kernel, which works in the project folder
 # (so runs/ and params/ are where a campaign has them); it prints the URL with its token.

@@ -51,9 +51,8 @@ MINIMUM = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "seed": 0, "img_s
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
-# Evaluation's batch per process when eval_batch_size is None. A CPU evaluates a batch of 128 about twice as fast
-# as one of 1000, whose activations outgrow its caches (ResNet-20/-56 in fp32 on a 2-core AMD EPYC: 1,597 against
-# 729 and 506 against 278 images/s); a GPU wants large batches.
+# Evaluation's batch per process when eval_batch_size is None: a GPU wants large batches, while a batch of 1000
+# outgrows a CPU's caches and evaluates far slower than one of 128 (benchmarks/eval_batch.py measures it).
 EVAL_BATCH = {"cpu": 128, "gpu": 1000}
 
 

@@ -682,3 +682,21 @@ def test_the_campaign_table_shows_gpu_memory_per_run_when_the_record_has_it():
     shown = format_table({**record, "networks": [{**row, "peak_memory_bytes": 1.5 * 2**30}]})
     assert "GPU GiB" in shown and " 1.5 " in shown
     assert "GPU GiB" not in format_table({**record, "networks": [{**row, "peak_memory_bytes": None}]})
+
+
+def test_eval_batch_bench_times_the_trainers_evaluation_at_each_batch_and_names_the_default_it_checks(
+        tmp_path, monkeypatch, capfd):
+    """benchmarks/eval_batch.py, as ``make bench`` runs it: each network's whole-set evaluation at every batch size
+    (the sizes taking turns), the fastest named, beside the batch ``eval_batch_size: null`` takes on this device."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", ["eval_batch.py", "--models", "resnet_20", "--batches", "50", "20",
+                                      "--images", "100", "--rounds", "2", "--device", "cpu",
+                                      "--out", str(tmp_path / "eval.json")])
+    runpy.run_path(str(ROOT / "benchmarks" / "eval_batch.py"), run_name="__main__")
+    assert "eval_batch_size null takes 128 here" in capfd.readouterr().out
+    rec = json.loads((tmp_path / "eval.json").read_text())
+    assert rec["kind"] == "eval_batch" and rec["device_type"] == "cpu" and rec["default_batch"] == 128
+    row, = rec["rows"]
+    rates = {b["batch"]: b["images_per_second"] for b in row["batches"]}
+    assert row["model"] == "resnet_20" and list(rates) == [20, 50] and all(len(b["samples"]) == 2 for b in row["batches"])
+    assert row["fastest_batch"] == max(rates, key=rates.get) and all(v > 0 for v in rates.values())
