@@ -3,7 +3,7 @@ does) of each network at each batch size, the sizes taking turns round by round 
 machine falls on all of them. The record is the evidence for ``config.EVAL_BATCH`` (what ``eval_batch_size:
 null`` takes on a CPU and on a GPU).
 Usage: python benchmarks/eval_batch.py --out RECORD.json [--models resnet_20 resnet_56] [--batches 64 128 256 1000]
-[--images 5000] [--rounds 3] [--threads 2] [--device cuda] (``make bench``)."""
+[--images 2000] [--rounds 3] [--threads 2] [--device cuda] (``make bench``)."""
 import argparse
 import statistics
 import time
@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="+", default=["resnet_20", "resnet_56"])
     ap.add_argument("--batches", nargs="+", type=int, default=[64, 128, 256, 500, 1000])
-    ap.add_argument("--images", type=int, default=5000, help="test images evaluated per round")
+    ap.add_argument("--images", type=int, default=2000, help="test images evaluated per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     ap.add_argument("--device", help="cpu or cuda (default: cuda when a GPU is visible)")
