@@ -15,6 +15,7 @@
 #      deterministic kernels, SGD and AdamW with Mixup, EMA and clipping);
 #      sync: every training feature's steps under torch.cuda.set_sync_debug_mode("error");
 #      checkpoint: how long a checkpoint holds training up, inline and written in the background;
+#      eval-batch: whole-set evaluation at batches of 128 to 2000 (whether eval_batch_size null's 1000 suits a GPU);
 #   8. pack: aggregate images/s of 1, 2, 4 and 8 ResNet-20 runs sharing the GPU (target: 8 runs ≥ 3× one);
 #   9. full-epoch-times-packed: the full protocol's prediction on 1 and 8 GPUs with 4 runs per GPU
 #      (--slowdown taken from the pack record's shared_run_slowdown for k = 4); its 50 networks are 42 and the
@@ -36,7 +37,7 @@
 #      with the distilling students, timed eagerly with their teachers' forward);
 #   2. OUT=$OUT BUDGET=310 STEPS="resnet_20-200-epochs resnet_20-prediction" (timeout_s 330; 3.2 min and 15 s
 #      before compile was added to both);
-#   3. with the time left: STEPS="precision checkpoint pack-graphed" (precision compiles two variants).
+#   3. with the time left: STEPS="precision checkpoint eval-batch pack-graphed" (precision compiles two variants).
 set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
 py=${PYTHON:-python3}
@@ -89,6 +90,7 @@ step precision 240 "$py" -m cifar100lab timed-runs benchmarks/gpu_precision.yaml
 step graph 90 "$py" benchmarks/graph_check.py
 step checkpoint 90 "$py" benchmarks/checkpoint_write.py
 step sync 100 "$py" benchmarks/sync_check.py
+step eval-batch 60 "$py" benchmarks/eval_batch.py --batches 128 256 500 1000 2000 --images 10000
 step resnet_20 180 "$py" -m cifar100lab bench --models resnet_20 --cuda-graph --compile --steps 100 --warmup 10 \
   --repeats 3 --workers 4
 step full-epoch-times 200 "$py" -m cifar100lab bench --campaign params/full.yaml --steps 10 --warmup 3
