@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .i18n import both, fmt, head, say, seconds
+from .i18n import CLAUSE_SEP, both, fmt, head, say, seconds
 from .sources import budget_varies, mixed_hardware
 from .tables import markdown_table, table_seconds
 
@@ -35,7 +35,7 @@ def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
             facts.append(("pair_ghost", dict(model=model, ref=ref, saving=f"{100 * (1 - a.params_m / b.params_m):.0f}",
                                              diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
     if mixed := mixed_hardware(rows):  # the times of two machines measure the machines too
-        facts.append(("time_mixed", dict(list={"en": "; ".join(mixed), "zh": "；".join(mixed)})))
+        facts.append(("time_mixed", dict(list={lang: sep.join(mixed) for lang, sep in CLAUSE_SEP.items()})))
     elif budget_varies(rows):  # so do those of different training budgets
         facts.append(("time_budget", {}))
     elif len(done) > 1:

@@ -50,6 +50,7 @@ THEME_ZH = {"Color mode": "配色模式", "System Settings": "跟随系统", "Co
             "Print to PDF": "打印为 PDF"}  # the theme's zh_CN catalog has the traditional 列印成 PDF
 YES_NO = {True: {"en": "yes", "zh": "是"}, False: {"en": "no", "zh": "否"}}
 LIST_SEP = {"en": ", ", "zh": "、"}
+CLAUSE_SEP = {"en": "; ", "zh": "；"}  # between items that hold commas of their own
 
 HEAD = {
     "rank": {"en": "Rank", "zh": "排名"}, "order": {"en": "No.", "zh": "序号"}, "model": {"en": "Model", "zh": "模型"},

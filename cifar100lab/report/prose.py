@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from ..data import DATASETS
-from .i18n import alternatives, dataset_label, fmt, group, join, kind_label, say
+from .i18n import CLAUSE_SEP, alternatives, dataset_label, fmt, group, join, kind_label, say
 from .sources import (
     budget_varies,
     claims_matched,
@@ -65,8 +65,8 @@ def stale_notice(ctx: dict, lang: str) -> str:
         by_change.setdefault("; ".join(fields), []).append(run_id)
     if not by_change:
         return ""
-    colon, sep = (": ", "; ") if lang == "en" else ("：", "；")
-    changes = sep.join(f"`{c}`{colon}{join(rids, lang)}" for c, rids in by_change.items())
+    colon = ": " if lang == "en" else "："
+    changes = CLAUSE_SEP[lang].join(f"`{c}`{colon}{join(rids, lang)}" for c, rids in by_change.items())
     return _admonition(say("stale_title", lang), say("stale_runs", lang, n=len(ctx["stale"]), campaign=ctx["campaign"],
                                                       changes=changes), "warning")
 
@@ -99,8 +99,8 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     if len(done) > 1:
         pairs = not_separable(rows)
         facts.append(("not_separable", dict(k=len(pairs), pairs=len(done) - 1,
-                                            list={"en": "; ".join(f"{a} / {b}" for a, b in pairs),
-                                                  "zh": "；".join(f"{a} / {b}" for a, b in pairs)}))
+                                            list={lang: sep.join(f"{a} / {b}" for a, b in pairs)
+                                                  for lang, sep in CLAUSE_SEP.items()}))
                      if pairs else ("all_separable", {}))
     lo, hi = int(done.seeds.min()), int(done.seeds.max())
     facts.append(("one_seed", {}) if hi == 1 else ("seed_spread", dict(seeds=hi)) if lo == hi

@@ -13,7 +13,7 @@ from ..config_files import ConfigError
 from ..intervals import wilson
 from .downloads import download_links, study_data, write_csv
 from .figures import figure_study, not_cifar_heading, save_in_every_language
-from .i18n import LANGS, alternatives, dataset_label, say
+from .i18n import CLAUSE_SEP, LANGS, alternatives, dataset_label, say
 from .messages import MESSAGES
 from .prose import provenance
 from .sources import (
@@ -151,7 +151,7 @@ def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
     if failed:  # "the highest" of runs that all failed would read as a finding; more seeds would not help
         return facts + [("study_all_failed", {})] + skipped_facts(df, lang)
     significant = [r for r in df.itertuples() if r.beyond_spread]
-    sep = "; " if lang == "en" else "；"
+    sep = CLAUSE_SEP[lang]
     if not (done.seeds > 1).all():
         facts.append(("study_one_seed", {}))
     elif not seeds_enough(df):

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..model_catalog import catalog_rows
 from ..model_facts import resolve_model_set
-from .i18n import YES_NO, fill, fmt, group, head, reason, say, seconds, status
+from .i18n import CLAUSE_SEP, YES_NO, fill, fmt, group, head, reason, say, seconds, status
 from .sources import REFERENCE, SCRATCH, group_summary, mixed_hardware, varying
 
 
@@ -55,7 +55,7 @@ def failure_note(row, lang: str) -> str:
         which = d.get("which") if d.get("which") == "train" or d.get("train_loss") is not None else None
         notes.append(say(f"note_diverged_{which}" if which else "note_diverged", lang, epoch=d["epoch"],
                          loss=f"{d['loss']:.3g}", train=f"{d.get('train_loss') or 0:.3g}"))
-    return "; ".join(notes) if lang == "en" else "；".join(notes)
+    return CLAUSE_SEP[lang].join(notes)
 
 
 # Table 1's column for each protocol count a model entry may set (shown where the rows differ: sources.varying)
@@ -91,8 +91,7 @@ def table1(rows: pd.DataFrame, lang: str, show_top5: bool = True, book_dir: Path
                                           for values in zip(*(done[c] for c in counts))]
     notes = [failure_note(r, lang) for r in done.itertuples()]
     if mixed_hardware(done):  # each row's times are of its own machine
-        sep = "; " if lang == "en" else "；"
-        notes = [sep.join(filter(None, [n, say("note_hardware", lang, hw=r.hardware) if r.hardware else ""]))
+        notes = [CLAUSE_SEP[lang].join(filter(None, [n, say("note_hardware", lang, hw=r.hardware) if r.hardware else ""]))
                  for n, r in zip(notes, done.itertuples())]
     if any(notes):
         t[head("note", lang)] = [n or "–" for n in notes]
