@@ -462,7 +462,7 @@ def test_performance_page_shows_the_campaigns_own_wall_time_record_in_both_langu
                                                {"run_id": "c-mlp_mixer_b16-s0", "status": "skipped", "seconds": 9.0}]})
     report.write_performance_page(tmp_path / "none", tmp_path / "gen", runs, "c")
     en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh"))
-    assert "**2 runs in 5.2 min**" in en and "2 side by side" in en and "Some CPU (2 CPUs)" in en
+    assert "**2 runs in 5.2 min**" in en and "2 side by side" in en and "Some CPU (2 logical CPUs)" in en
     assert "14.5 s on average, of which its epochs (training and evaluation) took 2.0 s" in en
     assert "1 runs already done" in en and "Fashion-MNIST" in en
     assert "| c-resnet_20-s0 | complete | 20.0 | 4.0 |" in en and "| c-mlp_mixer_b16-s0 | skipped | 9.0 | 0.0 |" in en

@@ -138,6 +138,26 @@ def test_no_subtraction_from_the_claims_when_a_run_trained_on_a_subset_of_cifar1
     assert "## All models, by top-1 (not a ranking)" in (gen / "findings_en.md").read_text()
 
 
+def test_no_subtraction_from_the_claims_when_a_run_held_out_a_validation_split(tmp_path, monkeypatch):
+    """200 epochs on CIFAR-100 with val_fraction 0.1: the run trained on nine tenths of the training set, yet the
+    page subtracted the whole-dataset claims from it as if it had seen all of it."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="cifar100", epochs=200)
+    for run in sorted((runs / "mini").iterdir()):
+        rec = records.read_json(run / records.RECORD) if (run / records.RECORD).is_file() else {}
+        if rec.get("status") == "complete":
+            records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "val_fraction": 0.1},
+                                                             "dataset": {**rec["dataset"], "train_size": 1800}})
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "comparison_en.md").read_text(), (gen / "comparison_zh.md").read_text()
+    assert "differs from the claim" not in en and "ours_minus_claim_pp" not in _header(gen / "comparison.csv")
+    assert "**Nothing is subtracted here**: some of our runs trained or were tested on a subset of CIFAR-100 " \
+           "(1,800 training / 1,000 test images)" in en
+    assert "本项目的部分运行只在 CIFAR-100 的子集上训练或测试" in zh
+
+
 def test_wilson_interval_matches_the_textbook_value():
     lo, hi = intervals.wilson(60.0, 1000)
     assert round(lo, 1) == 56.9 and round(hi, 1) == 63.0
@@ -716,7 +736,7 @@ def test_the_campaign_estimate_is_called_an_estimate_and_set_beside_the_campaign
     records.atomic_write_json(runs / "c" / records.TIMING, on_gpus)
     report.write_performance_page(bench, tmp_path / "gen", runs, "c")
     en = (tmp_path / "gen" / "performance_en.md").read_text()
-    assert "**3.0×** what was measured" in en and "2 side by side, on CPU (2 CPUs) with 2 GPUs, NVIDIA H200." in en
+    assert "**3.0×** what was measured" in en and "2 side by side, on CPU (2 logical CPUs) with 2 GPUs, NVIDIA H200." in en
     assert "，2 块 GPU（NVIDIA H200）" in (tmp_path / "gen" / "performance_zh.md").read_text(encoding="utf-8")
     # The campaign ran on another machine than the estimate's (an Intel Xeon's estimate beside an AMD EPYC's
     # campaign on this page): its epochs measure that machine, so no ratio and no verdict; what ran where is said.

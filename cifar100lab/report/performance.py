@@ -281,7 +281,7 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
     head = say("campaign_time", lang, campaign=timing["campaign"], file=source.name if source.is_absolute() else source,
                dataset=dataset_label(timing.get("dataset")), started=timing["started"][:16].replace("T", " "),
                runs=len(runs), wall=_hours(timing["wall_seconds"]), jobs=timing["jobs"],
-               device=f"{timing['cpu']} ({timing['cpus']} CPUs)",
+               device=records.cpu_device_name(timing["cpu"], timing["cpus"]),
                gpus=_gpus_words(timing, lang),
                already=say("campaign_already", lang, n=timing["already_done"]) if timing.get("already_done") else "",
                mean=fmt(sum(total) / max(1, len(total)), 1), epochs=fmt(sum(epochs) / max(1, len(epochs)), 1))

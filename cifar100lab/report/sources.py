@@ -140,8 +140,10 @@ def context(manifest: dict, recs: list[dict]) -> dict:
     return {"campaign": manifest["name"], "dataset": ds.get("name"), "kind": ds["kind"],
             "checksum": ds.get("checksum"), "classes": ds.get("num_classes"),
             "train_size": ds.get("train_size"), "test_size": ds.get("test_size"), "hardware": hw,
-            # every size the complete runs had (a model entry may set its own subset), and whether any was a subset
-            "subsets": any((r.get("config") or {}).get(k) for r in done for k in ("train_subset", "test_subset")),
+            # every size the complete runs had (a model entry may set its own subset), and whether any trained or
+            # tested on part of a split (a validation split's share is held out of training)
+            "subsets": any((r.get("config") or {}).get(k) for r in done
+                           for k in ("train_subset", "test_subset", "val_fraction")),
             "train_sizes": sorted({(r.get("dataset") or {}).get("train_size") for r in done} - {None}),
             "test_sizes": sorted({(r.get("final") or {}).get("evaluated") or (r.get("dataset") or {}).get("test_size")
                                   for r in done} - {None}),
