@@ -3,6 +3,7 @@ training runs, and the Performance page rendered from their records."""
 import functools
 import json
 import os
+import re
 import runpy
 import shutil
 import statistics
@@ -477,6 +478,9 @@ def test_committed_benchmark_records_render(tmp_path):
     page = (tmp_path / "performance_en.md").read_text()
     for r in found:
         assert (r.get("device") or f"**{r['check']}**") in page
+    for lang in ("en", "zh"):  # a record's timestamp is shown as its date, as every section dates its records
+        stamps = re.findall(r"\d{4}-\d\d-\d\dT[\d:+]+", (tmp_path / f"performance_{lang}.md").read_text())
+        assert not stamps, (lang, stamps)
 
 
 def test_gpu_check_script_refuses_a_machine_without_gpu(tmp_path):

@@ -19,7 +19,7 @@ CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CP
 def _check_section(r: dict, lang: str) -> str:
     device = (r.get("hardware") or {}).get("device") or (f"{r['gpus']} GPU" if r.get("gpus") else "CPU")
     return say("check", lang, check=r["check"], what=say(f"check_{r['check']}", lang), device=device,
-               result=say("check_passed" if r["passed"] else "check_failed", lang), created=r.get("created", "–")) + "\n"
+               result=say("check_passed" if r["passed"] else "check_failed", lang), created=(r.get("created") or "–")[:10]) + "\n"
 
 
 def _checkpoint_section(r: dict, lang: str) -> str:
@@ -68,7 +68,7 @@ def _bench_section(b: dict, lang: str) -> str:
                 "tflops": df.achieved_tflops.map(lambda v: fmt(v, 3)),
                 "peak": df.fraction_of_peak.map(_percent),
                 "speedup": speedup.map(lambda v: f"{v:.2f}×" if v == v and v else "–")}, lang)
-    head = say("bench_head", lang, device=b["device"], measured=b["measured"], torch=b["versions"]["torch"],
+    head = say("bench_head", lang, device=b["device"], measured=b["measured"][:10], torch=b["versions"]["torch"],
                batch=b["batch_size"], steps=b["steps"], repeats=b.get("repeats", 1),
                peaks=", ".join(f"{k} {v:.3f}" for k, v in b["peaks_tflops"].items()))
     lines = []
@@ -180,7 +180,7 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
                 "predicted": df.predicted_seconds.map(_hours)}, lang)
     tuned = sum(n["predicted_seconds"] for n in e["networks"] if n.get("pretrained"))
     head = say("epochs_head", lang, device=e["device"], campaign=e["campaign"], file=e["campaign_file"],
-               partial="" if e.get("complete", True) else say("partial", lang), measured=e["measured"],
+               partial="" if e.get("complete", True) else say("partial", lang), measured=e["measured"][:10],
                torch=e["versions"]["torch"], train=f"{e['train_images']:,}", dataset=e["dataset"],
                test=f"{e['test_images']:,}", total=_hours(e["predicted_campaign_seconds"]),
                tuned=say("tuned", lang, t=_hours(tuned)) if tuned else "", against=_against(e, measured, lang),
@@ -257,7 +257,7 @@ def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
                                else "–" for x in rows],
                 "train": [fmt(x.get("images_per_second"), 0) for x in rows]}, lang)
     head = say("runs_head", lang, device=r["device"], data=dataset_label(dataset.get("name"), dataset.get("label", "")),
-               measured=r["measured"], torch=r["versions"]["torch"], file=r["file"])
+               measured=r["measured"][:10], torch=r["versions"]["torch"], file=r["file"])
     title = r["title"].get(lang, r["title"].get("en", ""))
     notes = "".join("\n" + n + "\n" for n in gpu.run_target(r, lang) + _gpu_notes(r, lang)
                     + _same_setup_notes(r, list(found), lang))
