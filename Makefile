@@ -61,14 +61,17 @@ report: install
 # mixes long and short ones; handing out the longest first (--no-loadscope-reorder) was slower: the heaviest ran
 # side by side, each about 1.5 times as long. TEST_WORKERS=0 runs the suite in this one process.
 TEST_WORKERS ?= 4
-TEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+xdist = $(if $(filter 0,$(1)),-p no:xdist,-n $(1) --dist loadfile)
 
 test: install
-	$(PY) -m pytest -q $(TEST_XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(call xdist,$(TEST_WORKERS)) $(PYTEST_ARGS)
 
-# The inner loop: everything but the tests marked slow (kernels, clusters, browsers, seconds of training).
+# The inner loop: everything but the tests marked slow (kernels, clusters, browsers, seconds of training). Its
+# tests compute and wait on nothing, so one worker per core keeps both busy; more would each import torch and
+# collect the suite again (README, Timings).
+FAST_WORKERS ?= 2
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" $(TEST_XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" $(call xdist,$(FAST_WORKERS)) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

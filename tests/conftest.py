@@ -21,7 +21,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # `make test-fast` (pytest -m "not slow") leaves out what starts kernels, processes, a cluster or a browser, or
 # trains for seconds: every test of these modules, and the tests marked slow in their own files.
 SLOW_MODULES = {"test_campaign_book", "test_checks", "test_every_model_steps", "test_install", "test_kernels",
-                "test_lifecycle", "test_slurm"}
+                "test_lifecycle", "test_pinned_metrics", "test_progress", "test_slurm"}
 
 
 # Tests write into temporary folders only: a run notebook left in the repository's book breaks the next

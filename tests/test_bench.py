@@ -158,6 +158,7 @@ def test_a_network_that_cannot_be_timed_is_named_with_its_error_and_the_others_a
     assert "resnet_32（32 px）未能计时" in (tmp_path / "gen" / "performance_zh.md").read_text()
 
 
+@pytest.mark.slow
 def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_not_trained_yet(tmp_path, monkeypatch):
     """Before its teachers have run, a campaign skips its distilling variants; the bench times them as they will
     run, the teacher a randomly initialised network of the campaign's teacher run, its forward in every step and
@@ -202,6 +203,7 @@ def test_campaign_epoch_times_count_the_distilling_variants_whose_teachers_are_n
     assert "未计时（实验中没有其教师模型的运行）：`kd` · 预训练 (`best:convnext_tiny_timm`)。" in zh
 
 
+@pytest.mark.slow
 def test_the_full_protocols_prediction_covers_its_distillation_study(tmp_path, monkeypatch):
     """Before any teacher has run, the `full` campaign's 24 distilled runs (2 students × 2 teachers × 2 α × 3 seeds)
     are in what `bench --campaign params/full.yaml` times, each with the costlier teacher it may get."""
@@ -483,6 +485,7 @@ def test_committed_benchmark_records_render(tmp_path):
         assert not stamps, (lang, stamps)
 
 
+@pytest.mark.slow
 def test_gpu_check_script_refuses_a_machine_without_gpu(tmp_path):
     """Run on a CPU box, the GPU script must stop before measuring anything (no gpu-*.json written)."""
     from cifar100lab.devices import visible_gpus

@@ -56,6 +56,7 @@ def readme_block() -> str:
     return found.group(1)
 
 
+@pytest.mark.slow
 def test_the_readmes_load_lines_give_the_checkpoints_logits_exactly(runs, exports):
     x = torch.randn(2, 3, 32, 32)
     expected = checkpoint_logits(runs["ghostnet_100"], x)

@@ -303,6 +303,7 @@ def _campaign(tmp_path, models_line: str):
     return load_campaign(path, dataset="synthetic", runs_root=tmp_path / "runs", book_dir=tmp_path / "book")
 
 
+@pytest.mark.slow
 def test_models_study_is_the_original_eighteen_and_registered_adds_every_new_model(tmp_path, monkeypatch,
                                                                                    forget_models):
     (tmp_path / "probe_family.py").write_text(PROBE_FAMILY.format(registry="._registry", name="probe_set_net"))

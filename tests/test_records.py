@@ -385,6 +385,7 @@ def _tear_last_line(run_dir: Path) -> None:
     path.write_text(text[:text.rstrip("\n").rfind("\n") + 1] + text.rstrip("\n").rsplit("\n", 1)[-1][:20])
 
 
+@pytest.mark.slow
 def test_resume_rewrites_metrics_from_the_checkpoint_restoring_torn_lines_and_dropping_later_ones(synthetic_root, tmp_path, monkeypatch):
     cfg = tiny_config(synthetic_root, tmp_path / "run", **{**TINY, "epochs": 3})
     with dies_in_epoch(3), pytest.raises(KeyboardInterrupt):
@@ -565,6 +566,7 @@ def _fake_execute_with_results(calls):
     return run
 
 
+@pytest.mark.slow
 def test_runs_kept_stale_are_left_out_of_the_book_and_named_there(tmp_path, synthetic_root, monkeypatch):
     """The YAML is edited (another dataset, one more model): the runs kept stale were ranked in Table 1 beside the
     new model's run on the new dataset, under one dataset's name, without a word. Now the pages leave them out and

@@ -122,6 +122,7 @@ def test_erasing_fills_one_box_per_group_with_the_dataset_mean():
     assert [erased[0, c][boxes[0]].unique().tolist() for c in range(3)] == [[64], [128], [191]]
 
 
+@pytest.mark.slow
 def test_regularised_run_resumes_to_the_uninterrupted_runs_metrics(regularised):
     straight, resumed = regularised
     assert resumed["resumed_from_epoch"] == 1

@@ -45,6 +45,7 @@ def fp32_run(synthetic_root, tmp_path_factory):
                              precision="fp32", channels_last=False))
 
 
+@pytest.mark.slow
 def test_learns_synthetic_data_far_above_chance(plain_run):
     rec = plain_run
     assert rec["status"] == "complete" and rec["epochs_done"] == 2
@@ -59,6 +60,7 @@ def test_learns_synthetic_data_far_above_chance(plain_run):
     assert records.read_json(f"{rec['config']['run_dir']}/record.json")["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_record_states_the_normalization_the_plan_chose(plain_run):
     from cifar100lab.data import DATASETS
     norm = plain_run["normalization"]
@@ -77,6 +79,7 @@ def test_fashion_mnist_learnability_resnet20(fashion_root, tmp_path):
     assert rec["final"]["top1"] >= 50, rec["final"]
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_matches_uninterrupted(synthetic_root, tmp_path):
     cfg = lambda name: tiny_config(synthetic_root, tmp_path / name, max_steps_per_epoch=2,  # noqa: E731
                                    test_subset=64, overrides={"lr": 0.1})
@@ -143,6 +146,7 @@ def _another_process_first(monkeypatch, run_dir: Path, other) -> None:
     monkeypatch.setattr(attempt_mod.locks, "lock", lock)
 
 
+@pytest.mark.slow
 def test_what_another_process_finished_before_the_lock_was_taken_is_what_this_one_sees(synthetic_root, tmp_path,
                                                                                      monkeypatch):
     """A run's folder is read under its training lock: a run another process completed meanwhile is returned as
@@ -233,6 +237,7 @@ def test_bad_config_fails_before_any_work(synthetic_root, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_the_default_path_and_plain_fp32_reach_the_same_accuracy(plain_run, fp32_run):
     """The default fast path (precision auto: bf16 autocast on a CPU with native bf16, fp32 on others; channels_last)
     stays within noise of fp32 in NCHW."""
@@ -241,6 +246,7 @@ def test_the_default_path_and_plain_fp32_reach_the_same_accuracy(plain_run, fp32
     assert fp32_run["hardware"]["precision"] == "no" and fast["hardware"]["precision"] == AUTO_CPU_PRECISION
 
 
+@pytest.mark.slow
 def test_evaluate_checkpoint_reproduces_the_record(fp32_run):
     run_dir = Path(fp32_run["config"]["run_dir"])
     m = evaluate_checkpoint(run_dir / "checkpoint.pt")
@@ -270,6 +276,7 @@ def test_eval_images_per_second_counts_every_image_the_evaluations_take(syntheti
     assert rec["eval_images_per_second"] == pytest.approx(images / row["eval_seconds"])
 
 
+@pytest.mark.slow
 def test_a_cpu_evaluates_in_batches_of_128_unless_told_and_so_does_evaluating_a_checkpoint(synthetic_root, tmp_path,
                                                                                           monkeypatch):
     """A batch of 1000 outgrows a CPU's caches (about half the images/s of 128): without eval_batch_size a CPU
@@ -324,6 +331,7 @@ def test_compile_mode_reaches_torch_compile(synthetic_root, tmp_path, monkeypatc
     assert modes == ["reduce-overhead"]
 
 
+@pytest.mark.slow
 def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_root, tmp_path, monkeypatch):
     """checkpoint_every 2 of 4 epochs writes after epochs 2 and 4; killed in epoch 4, the run resumes from epoch 2
     (the row of epoch 3 is dropped and redone) and ends exactly as the uninterrupted run."""

@@ -36,6 +36,7 @@ def test_best_epoch_follows_validation_not_test():
     assert best["epoch"] == 2 and best["selected_on"] == "test"
 
 
+@pytest.mark.slow
 def test_a_run_with_a_validation_split_records_it_per_epoch_and_chooses_on_it(synthetic_root, tmp_path):
     rec = train(tiny_config(synthetic_root, tmp_path / "val", epochs=2, max_steps_per_epoch=3, val_fraction=0.2))
     assert rec["dataset"]["val_size"] == 205 and rec["best"]["selected_on"] == "validation"

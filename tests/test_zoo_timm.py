@@ -288,6 +288,7 @@ def test_a_fine_tune_trains_evaluates_and_exports_with_its_weights_statistics_wh
     assert {k: exported["pretrained_cfg"][k] for k in ("mean", "std")} == STATED  # from the checkpoint alone
 
 
+@pytest.mark.slow
 def test_a_fine_tune_resumes_from_its_checkpoint_without_its_pretrained_weights_normalising_as_it_began(
         ghostnet_1000, synthetic_root, tmp_path):
     """A fine-tune stopped after its first checkpoint was skipped when run again on a machine without its pretrained
