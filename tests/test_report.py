@@ -113,6 +113,23 @@ def test_the_provenance_names_every_version_the_runs_trained_with(tmp_path, monk
     assert "torch 2.14.1 / 2.x" in (gen / "results_zh.md").read_text()
 
 
+def test_the_provenance_gives_one_day_once_and_a_span_as_its_first_and_last_day(tmp_path, monkeypatch):
+    """A campaign run within a day said it ran "from 2026-01-01 to 2026-01-01"."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = ((gen / f"results_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "; runs on 2026-01-01." in en and "运行时间 2026-01-01。" in zh and "to 2026-01-01" not in en
+    run = runs / "mini" / "mini-resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {**rec, "finished": "2026-01-03T09:00:00+00:00"})
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = ((gen / f"results_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "; runs from 2026-01-01 to 2026-01-03." in en and "运行时间 2026-01-01 至 2026-01-03。" in zh
+
+
 def _subtracts_nothing_as_runs_saw_a_subset(runs, gen, sizes: str) -> None:
     """The campaign's pages, written again, set no claim against its runs and say they saw a subset (``sizes``)."""
     report.write_campaign_report("mini", runs, gen)

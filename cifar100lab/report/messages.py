@@ -9,10 +9,13 @@ MESSAGES = {
         "en": "Campaign **{campaign}**: {complete} of {total} runs complete; dataset **{dataset}** ({kind}, "
               "{classes} classes, {train_size} training / {test_size} test images), {epochs} epoch(s), "
               "{seeds} seed(s) per model; hardware: {hardware}; commit `{commit}`; {versions}; dataset checksum `{checksum}`; runs "
-              "from {start} to {end}.",
+              "{when}.",
         "zh": "实验配置 **{campaign}**：{total} 个运行中 {complete} 个完成；数据集 **{dataset}**（{kind}，"
               "{classes} 类，训练 {train_size} / 测试 {test_size} 张图像），{epochs} 个 epoch，每个模型 {seeds} 个种子；"
-              "硬件：{hardware}；提交 `{commit}`；{versions}；数据集校验和 `{checksum}`；运行时间 {start} 至 {end}。"},
+              "硬件：{hardware}；提交 `{commit}`；{versions}；数据集校验和 `{checksum}`；运行时间 {when}。"},
+    # when a campaign's runs ran: one day, or the first and the last
+    "run_day": {"en": "on {day}", "zh": "{day}"},
+    "run_days": {"en": "from {start} to {end}", "zh": "{start} 至 {end}"},
     "provenance_title": {"en": "Provenance", "zh": "数据来源"},
     "not_cifar_title": {"en": "Not CIFAR-100", "zh": "不是 CIFAR-100"},
     "protocol_title": {"en": "Not the original protocol", "zh": "不是原始协议"},
