@@ -60,12 +60,12 @@ def test_at_32_px_each_transformer_is_built_in_its_stated_small_image_layout(nam
 
 def test_the_models_page_states_each_adaptation_in_both_languages():
     assert adaptation_text(model_entry("swin_tiny").adaptation, "en") == "patch 4 → 2; window 7 → 4"
-    assert adaptation_text(model_entry("swin_tiny").adaptation, "zh") == "patch 大小 4 → 2; 窗口 7 → 4"
+    assert adaptation_text(model_entry("swin_tiny").adaptation, "zh") == "patch 大小 4 → 2；窗口 7 → 4"
     assert adaptation_text(model_entry("resnet_20").adaptation, "en") == "–"
     row = next(r for r in read_catalog() if r["model"] == "pvt_v2_b0")  # the page renders the catalog
     page = {lang: models_markdown(pd.DataFrame([row]), lang) for lang in ("en", "zh")}
     assert "| stem stride 4 → 2; K/V reduction ratios 8, 4, 2, 1 → 4, 2, 1, 1 |" in page["en"]
-    assert "| stem 步幅 4 → 2; K/V 空间缩减比 8, 4, 2, 1 → 4, 2, 1, 1 |" in page["zh"]
+    assert "| stem 步幅 4 → 2；K/V 空间缩减比 8, 4, 2, 1 → 4, 2, 1, 1 |" in page["zh"]
     assert "32 px layout (ImageNet → here)" in page["en"] and "32 px 布局（ImageNet → 本项目）" in page["zh"]
 
 @pytest.mark.parametrize("name", TRANSFORMERS)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..model_catalog import current_catalog
 from ..model_facts import GROUPS
-from .i18n import ADAPTATIONS, LANGS, group
+from .i18n import ADAPTATIONS, CLAUSE_SEP, LANGS, group
 from .tables import markdown_table
 
 SOURCE = {"own": {"en": "own", "zh": "本项目实现"}}
@@ -40,7 +40,7 @@ def models_table() -> pd.DataFrame:
 
 def adaptation_text(adaptation, lang: str) -> str:
     """A small-image layout's changes, e.g. 'patch 16 → 4; window 7 → 4'; '–' for a model without one."""
-    return "; ".join(f"{ADAPTATIONS[what][lang]} {imagenet} → {small}" for what, imagenet, small in adaptation) or "–"
+    return CLAUSE_SEP[lang].join(f"{ADAPTATIONS[what][lang]} {imagenet} → {small}" for what, imagenet, small in adaptation) or "–"
 
 
 def models_markdown(df: pd.DataFrame, lang: str) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import records
 from . import performance_gpu as gpu
-from .i18n import LANGS, dataset_label, fmt, precision_label, reason, status
+from .i18n import CLAUSE_SEP, LANGS, dataset_label, fmt, precision_label, reason, status
 from .performance_text import PATHS, SECTIONS, commit_words, say, table
 
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
@@ -143,8 +143,8 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
 def _untimed(variants: list[dict] | None, lang: str) -> str:
     """The study variants the estimate leaves out, as the study pages name them."""
     label = "label_zh" if lang == "zh" else "label"
-    return say("untimed", lang, variants="; ".join(f"`{v['study']}` · {v[label]} (`{v['teacher']}`)"
-                                                 for v in variants)) if variants else ""
+    return say("untimed", lang, variants=CLAUSE_SEP[lang].join(f"`{v['study']}` · {v[label]} (`{v['teacher']}`)"
+                                                            for v in variants)) if variants else ""
 
 
 def _run_id_changes(network: dict, campaign: str) -> str:

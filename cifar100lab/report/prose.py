@@ -44,7 +44,7 @@ def provenance(ctx: dict, lang: str) -> str:
     src = say("source", lang, campaign=ctx["campaign"], complete=ctx["complete"], total=ctx["total"],
               dataset=label, kind=kind_label(ctx["kind"]), classes=ctx["classes"] or "–",
               train_size=sizes(ctx, "train"), test_size=sizes(ctx, "test"), epochs=alternatives(ctx["epochs"]), seeds=alternatives(ctx["seeds"]),
-              hardware="; ".join(ctx["hardware"]) or "–", commit=", ".join(c[:12] for c in ctx["commits"]) or "–",
+              hardware=CLAUSE_SEP[lang].join(ctx["hardware"]) or "–", commit=", ".join(c[:12] for c in ctx["commits"]) or "–",
               versions=versions, checksum=(ctx["checksum"] or "–")[:16],
               when=say("run_day", lang, day=ctx["start"]) if ctx["start"] == ctx["end"]
               else say("run_days", lang, start=ctx["start"], end=ctx["end"]))
