@@ -97,36 +97,38 @@ def test_comparison_subtracts_when_dataset_and_protocol_match(full_protocol):
     assert "differs from the claim" in (gen / "comparison_en.md").read_text()
 
 
-def test_the_provenance_names_every_version_the_runs_trained_with(tmp_path, monkeypatch):
-    """A campaign resumed after an upgrade: the provenance named the first record's torch as every run's."""
+def _stand_in_campaign(tmp_path, monkeypatch) -> tuple[Path, Path]:
+    """The fake Fashion-MNIST campaign's runs folder and the folder its pages are written to (figures unwritten)."""
     _pages_without_figures(monkeypatch)
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
-    gen = book / "generated"
+    return runs, book / "generated"
+
+
+def _results_pages(runs: Path, gen: Path, **record_changes) -> tuple[str, str]:
+    """The campaign's Results pages (en, zh), written after mini-resnet_20-s0's record takes ``record_changes``."""
+    if record_changes:
+        path = runs / "mini" / "mini-resnet_20-s0" / records.RECORD
+        records.atomic_write_json(path, {**records.read_json(path), **record_changes})
     report.write_campaign_report("mini", runs, gen)
-    assert "torch 2.x, timm 1.x, accelerate 1.x;" in (gen / "results_en.md").read_text()
-    run = runs / "mini" / "mini-resnet_20-s0"
-    rec = records.read_json(run / records.RECORD)
-    records.atomic_write_json(run / records.RECORD, {**rec, "versions": {**rec["versions"], "torch": "2.14.1"}})
-    report.write_campaign_report("mini", runs, gen)
-    assert "torch 2.14.1 / 2.x, timm 1.x, accelerate 1.x;" in (gen / "results_en.md").read_text()
-    assert "torch 2.14.1 / 2.x" in (gen / "results_zh.md").read_text()
+    return tuple((gen / f"results_{lang}.md").read_text() for lang in i18n.LANGS)
+
+
+def test_the_provenance_names_every_version_the_runs_trained_with(tmp_path, monkeypatch):
+    """A campaign resumed after an upgrade: the provenance named the first record's torch as every run's."""
+    runs, gen = _stand_in_campaign(tmp_path, monkeypatch)
+    en, _ = _results_pages(runs, gen)
+    assert "torch 2.x, timm 1.x, accelerate 1.x;" in en
+    en, zh = _results_pages(runs, gen, versions={"python": "3.11", "torch": "2.14.1", "timm": "1.x", "accelerate": "1.x"})
+    assert "torch 2.14.1 / 2.x, timm 1.x, accelerate 1.x;" in en and "torch 2.14.1 / 2.x" in zh
 
 
 def test_the_provenance_gives_one_day_once_and_a_span_as_its_first_and_last_day(tmp_path, monkeypatch):
     """A campaign run within a day said it ran "from 2026-01-01 to 2026-01-01"."""
-    _pages_without_figures(monkeypatch)
-    runs, book = tmp_path / "runs", tmp_path / "book"
-    write_fake_campaign(runs, book, dataset="fashion-mnist")
-    gen = book / "generated"
-    report.write_campaign_report("mini", runs, gen)
-    en, zh = ((gen / f"results_{lang}.md").read_text() for lang in ("en", "zh"))
+    runs, gen = _stand_in_campaign(tmp_path, monkeypatch)
+    en, zh = _results_pages(runs, gen)
     assert "; runs on 2026-01-01." in en and "运行时间 2026-01-01。" in zh and "to 2026-01-01" not in en
-    run = runs / "mini" / "mini-resnet_20-s0"
-    rec = records.read_json(run / records.RECORD)
-    records.atomic_write_json(run / records.RECORD, {**rec, "finished": "2026-01-03T09:00:00+00:00"})
-    report.write_campaign_report("mini", runs, gen)
-    en, zh = ((gen / f"results_{lang}.md").read_text() for lang in ("en", "zh"))
+    en, zh = _results_pages(runs, gen, finished="2026-01-03T09:00:00+00:00")
     assert "; runs from 2026-01-01 to 2026-01-03." in en and "运行时间 2026-01-01 至 2026-01-03。" in zh
 
 
