@@ -16,6 +16,16 @@ def cpu_has_native_bf16() -> bool:
     return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
 
 
+def cpu_instruction_set() -> str:
+    """What decides a CPU's speed here: AMX, AVX512-BF16 (native bf16), else ATen's kernel level (AVX512, AVX2, ...).
+    Two CPUs of one name (an 'AMD EPYC' is Zen 3 or Zen 4) can differ in it."""
+    if torch.cpu._is_amx_tile_supported():
+        return "AMX"
+    if torch.cpu._is_avx512_bf16_supported():
+        return "AVX512-BF16"
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def choose_precision(precision: str, cuda: bool) -> str:
     """Accelerate's mixed_precision value. auto: on a GPU bf16 where supported, else fp16; on a CPU bf16 where it
     is native (:func:`cpu_has_native_bf16`), else fp32."""

@@ -53,6 +53,9 @@ def test_pipeline_bench_times_both_paths_in_interleaved_rounds(pipeline_record):
     assert ours["train_speedup"] == pytest.approx(ours["train_images_per_second"] / orig["train_images_per_second"])
     assert "train_speedup" not in orig
     assert pipeline_record["device_type"] == "cpu" and pipeline_record["versions"]["torch"]
+    # the CPU's instruction set, which its name alone does not give (an AMD EPYC with or without native bf16)
+    assert pipeline_record["cpu_isa"] in {"AMX", "AVX512-BF16", "AVX512", "AVX2", "DEFAULT"}
+    assert (pipeline_record["cpu_isa"] in {"AMX", "AVX512-BF16"}) == cpu_has_native_bf16()
 
 
 def write_campaign(tmp_path, models="[resnet_20]", studies=""):
@@ -444,6 +447,7 @@ def test_performance_page_renders_every_kind_of_record_in_both_languages(pipelin
         assert f"{run['final']['top1']:.2f}" in page and "plain-run" in page
         assert "gpu_check.sh" in page  # no GPU record: the page says so
         assert f"| resnet_20 | 2.2 | {written['tensors']} | {written['inline_ms']:.1f} |" in page
+        assert f"**{pipeline_record['device']} · {pipeline_record['cpu_isa']}** —" in page
     page_en = (tmp_path / "gen" / "performance_en.md").read_text()
     assert "synthetic data" in page_en
     met = ours["train_speedup"] >= CPU_TRAIN_SPEEDUP_TARGET

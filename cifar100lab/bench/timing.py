@@ -9,7 +9,7 @@ import torch
 
 from .. import data as data_mod
 from .. import distill, records
-from ..accelerator import build_accelerator, choose_precision
+from ..accelerator import build_accelerator, choose_precision, cpu_instruction_set
 from ..config import eval_batch
 from ..devices import visible_gpus
 from ..train import build_learner, build_model
@@ -61,7 +61,8 @@ def measured_peaks(device, precision: str) -> dict[str, float]:
 
 def header(device, peaks, **extra) -> dict:
     """The fields every measurement record starts with: where, when and with what it was measured."""
-    return {"device": records.device_name(device), "device_type": device.type,
+    cpu = {"cpu_isa": cpu_instruction_set()} if device.type == "cpu" else {}
+    return {"device": records.device_name(device), "device_type": device.type, **cpu,
             "peaks_tflops": {k: v / 1e12 for k, v in peaks.items()}, **extra,
             "versions": records.versions(), "git_commit": records.git_commit(),
             "torch_threads": torch.get_num_threads(), "measured": records.now()}

@@ -16,6 +16,12 @@ from .performance_text import PATHS, SECTIONS, commit_words, say, table
 CPU_TRAIN_SPEEDUP_TARGET = 2.5  # the project's goal: ResNet-20 training on 2 CPU cores vs the original pipeline
 
 
+def _device(r: dict) -> str:
+    """A record's device as its section heads it: a CPU with its instruction set where the record names it (two
+    CPUs of one name, an 'AMD EPYC' with and one without native bf16, differ in it)."""
+    return r["device"] + (f" · {r['cpu_isa']}" if r.get("cpu_isa") else "")
+
+
 def _check_section(r: dict, lang: str) -> str:
     device = (r.get("hardware") or {}).get("device") or (f"{r['gpus']} GPU" if r.get("gpus") else "CPU")
     return say("check", lang, check=r["check"], what=say(f"check_{r['check']}", lang), device=device,
@@ -26,7 +32,7 @@ def _checkpoint_section(r: dict, lang: str) -> str:
     """``benchmarks/checkpoint_write.py``: how long a checkpoint holds up training, inline and in the background."""
     df = pd.DataFrame(r["rows"])
     mode = say("ckpt_background" if r["trainer_writes_in_background"] else "ckpt_inline", lang)
-    head = say("ckpt_head", lang, device=r["device"], measured=r["measured"][:10], commit=commit_words(r, lang),
+    head = say("ckpt_head", lang, device=_device(r), measured=r["measured"][:10], commit=commit_words(r, lang),
                repeats=r["repeats"], mode=mode)
     one_decimal = lambda column: df[column].map(lambda v: fmt(v, 1))  # noqa: E731
     return head + "\n\n" + table({
@@ -68,7 +74,7 @@ def _bench_section(b: dict, lang: str) -> str:
                 "tflops": df.achieved_tflops.map(lambda v: fmt(v, 3)),
                 "peak": df.fraction_of_peak.map(_percent),
                 "speedup": speedup.map(lambda v: f"{v:.2f}×" if v == v and v else "–")}, lang)
-    head = say("bench_head", lang, device=b["device"], measured=b["measured"][:10], torch=b["versions"]["torch"],
+    head = say("bench_head", lang, device=_device(b), measured=b["measured"][:10], torch=b["versions"]["torch"],
                batch=b["batch_size"], steps=b["steps"], repeats=b.get("repeats", 1),
                peaks=", ".join(f"{k} {v:.3f}" for k, v in b["peaks_tflops"].items()))
     lines = []
@@ -179,7 +185,7 @@ def _epoch_times_section(e: dict, lang: str, measured: dict | None = None, found
                 "runs": [f"{len(r)} × {n // max(len(r), 1)}" for r, n in zip(df.runs, df.run_epochs)],
                 "predicted": df.predicted_seconds.map(_hours)}, lang)
     tuned = sum(n["predicted_seconds"] for n in e["networks"] if n.get("pretrained"))
-    head = say("epochs_head", lang, device=e["device"], campaign=e["campaign"], file=e["campaign_file"],
+    head = say("epochs_head", lang, device=_device(e), campaign=e["campaign"], file=e["campaign_file"],
                partial="" if e.get("complete", True) else say("partial", lang), measured=e["measured"][:10],
                torch=e["versions"]["torch"], train=f"{e['train_images']:,}", dataset=e["dataset"],
                test=f"{e['test_images']:,}", total=_hours(e["predicted_campaign_seconds"]),
@@ -256,7 +262,7 @@ def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
                 "mean_epoch": [fmt(sum(x["epoch_seconds"]) / len(x["epoch_seconds"]), 1) if x.get("epoch_seconds")
                                else "–" for x in rows],
                 "train": [fmt(x.get("images_per_second"), 0) for x in rows]}, lang)
-    head = say("runs_head", lang, device=r["device"], data=dataset_label(dataset.get("name"), dataset.get("label", "")),
+    head = say("runs_head", lang, device=_device(r), data=dataset_label(dataset.get("name"), dataset.get("label", "")),
                measured=r["measured"][:10], torch=r["versions"]["torch"], file=r["file"])
     title = r["title"].get(lang, r["title"].get("en", ""))
     notes = "".join("\n" + n + "\n" for n in gpu.run_target(r, lang) + _gpu_notes(r, lang)
