@@ -18,13 +18,14 @@ import torch
 from conftest import tiny_config
 
 from cifar100lab import records
+from cifar100lab.accelerator import cpu_instruction_set
 from cifar100lab.launch import torch_threads
 from cifar100lab.train import train
 
 
 def cpu_kind() -> str:
     """The CPU's kernel family as the bits see it: ATen's vector capability, and native bf16 (AMX, AVX512-BF16)."""
-    bf16 = "-amx" if torch.cpu._is_amx_tile_supported() else "-bf16" if torch.cpu._is_avx512_bf16_supported() else ""
+    bf16 = {"AMX": "-amx", "AVX512-BF16": "-bf16"}.get(cpu_instruction_set(), "")
     return torch.backends.cpu.get_cpu_capability().lower() + bf16
 
 
