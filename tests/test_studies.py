@@ -139,7 +139,7 @@ def _bar_extents(ax) -> list[tuple[float, float]]:
 def test_a_studys_error_bars_are_its_tables_95_intervals_within_0_and_100_percent(tmp_path, x_axis):
     """Two seeds of a variant at chance (0 % and 3 %) showed 1.50 ± 2.12 and a bar, the seeds' standard deviation,
     down to -0.62 %; two at 97 % and 100 % one up to 100.6 %. The bars are now the table's 95 % interval (Wilson's,
-    every seed's test images pooled), which the caption names."""
+    over the test images the seeds share), which the caption names."""
     result, _ = _two_variant_study(tmp_path, {"plain": [0.0, 3.0], "ratio 4": [97.0, 100.0]}, x_axis)
     df = result["table"]
     fig = figures.figure_study(df, "t", "en", x="params_m" if x_axis else "variant")
@@ -147,11 +147,11 @@ def test_a_studys_error_bars_are_its_tables_95_intervals_within_0_and_100_percen
     assert bars == pytest.approx(sorted([*df.top1_lo, *df.top1_hi])) and 0 < bars[0] and bars[-1] < 100
     plt.close("all")
     en, zh = (tmp_path / "gen" / "study-s_en.md").read_text(), (tmp_path / "gen" / "study-s_zh.md").read_text()
-    assert "95 % interval (Wilson's, over every seed's test images pooled, as in the table)" in en
-    assert "95% 置信区间（Wilson 区间，合并各种子的测试图像，与表中相同）" in zh
+    assert "95 % interval (Wilson's, over the test images the seeds share, as in the table)" in en
+    assert "95% 置信区间（Wilson 区间，基于各种子共用的测试图像，与表中相同）" in zh
     assert "Mean ± standard deviation" not in en and "平均值 ± 标准差；" not in zh
     # the table's ± is the seeds' spread, and says so
-    assert "| plain | 1.50 ± 2.12 | 1.1–2.1 |" in en and "mean ± standard deviation of the seeds' top-1" in en
+    assert "| plain | 1.50 ± 2.12 | 0.9–2.5 |" in en and "mean ± standard deviation of the seeds' top-1" in en
     assert "各种子 Top-1 的平均值 ± 标准差" in zh
 
 
@@ -315,8 +315,9 @@ def test_ema_top1_stands_beside_the_raw_top1_in_the_table_and_the_prose_in_both_
     _, _, gen = reg
     en, zh = (gen / "study-regularisation_en.md").read_text(), (gen / "study-regularisation_zh.md").read_text()
     assert "| Variant | Top-1 (%) | 95 % CI | EMA top-1 (%) |" in en and "| 变体 | Top-1 (%) | 95% 置信区间 | EMA Top-1 (%) |" in zh
-    assert "| ResNet-56 · EMA | 60.50 ± 0.50 | 58.7–62.2 | 61.50 ± 0.50 |" in en  # Wilson over 3 × 1,000 images
-    assert "| ResNet-56 · none | 60.50 ± 0.50 | 58.7–62.2 | – |" in en
+    # Wilson over the 1,000 test images the 3 seeds share
+    assert "| ResNet-56 · EMA | 60.50 ± 0.50 | 57.4–63.5 | 61.50 ± 0.50 |" in en
+    assert "| ResNet-56 · none | 60.50 ± 0.50 | 57.4–63.5 | – |" in en
     assert ("With **ResNet-56 · EMA**, the EMA of the weights reaches 61.50 % top-1 against 60.50 % for the raw "
             "weights of the same runs (+1.00 points; 3 seeds).") in en
     assert "**ConvNeXt-T · 全部** 中，权重的 EMA 达到 56.50% 的 Top-1，同一批运行的原始权重为 55.50%" in zh

@@ -304,7 +304,7 @@ def figure_study(df: pd.DataFrame, title: str, lang: str, x: str = "variant", no
 
 
 def _interval_bars(ax, xs, part: pd.DataFrame, **kw) -> None:
-    """Each variant's mean with the table's 95 % interval (Wilson's, over every seed's test images pooled), which
+    """Each variant's mean with the table's 95 % interval (Wilson's, over the test images the seeds share), which
     stays within 0-100 %: a mean ± standard deviation bar claimed accuracies below 0 % (1.50 ± 2.12 for a variant
     at chance with two seeds) or above 100 %."""
     lo = part.top1_lo if "top1_lo" in part else part["mean"]

@@ -65,11 +65,12 @@ MESSAGES = {
         "en": "Each top-1 was measured on {n_test} test images, so its 95 % (Wilson) interval is about "
               "±{half} points.",
         "zh": "每个 Top-1 都在 {n_test} 张测试图像上测得，其 95%（Wilson）置信区间约为 ±{half} 个百分点。"},
-    "interval_pooled": {
-        "en": "Each top-1 is a mean over seeds, each seed measured on {n_test} test images; with the seeds' images "
-              "pooled, its 95 % (Wilson) interval is about ±{half} points.",
-        "zh": "每个 Top-1 是多个种子的平均值，每个种子在 {n_test} 张测试图像上测得；合并各种子的图像后，其 95%（Wilson）"
-              "置信区间约为 ±{half} 个百分点。"},
+    "interval_seeds": {
+        "en": "Each top-1 is a mean over seeds, all measured on the same {n_test} test images, so its 95 % (Wilson) "
+              "interval is over those images, about ±{half} points: more seeds add no test images, so it is no "
+              "narrower than one seed's.",
+        "zh": "每个 Top-1 是多个种子的平均值，各种子都在同样的 {n_test} 张测试图像上测得，因此其 95%（Wilson）置信区间"
+              "按这些图像计算，约为 ±{half} 个百分点：增加种子并不增加测试图像，区间不会比单个种子的更窄。"},
     "not_separable": {
         "en": "{k} of {pairs} neighbouring pairs in Table 1 are not separable (their intervals overlap): {list}.",
         "zh": "表 1 中相邻的 {pairs} 对模型里有 {k} 对无法区分（置信区间重叠）：{list}。"},
@@ -317,15 +318,15 @@ MESSAGES = {
     "same_network_why": {"en": "same parameters and the same per-epoch numbers",
                          "zh": "参数量与每个 epoch 的数字都相同"},
     "study_table_note": {"en": "Top-1: mean ± standard deviation of the seeds' top-1 (their spread, not an interval); "
-                                "95 % CI: Wilson's interval over every seed's test images pooled.",
-                         "zh": "Top-1：各种子 Top-1 的平均值 ± 标准差（种子间的波动，不是区间）；95% 置信区间：合并各种子测试"
-                               "图像的 Wilson 区间。"},
+                                "95 % CI: Wilson's interval of that mean over the test images the seeds share.",
+                         "zh": "Top-1：各种子 Top-1 的平均值 ± 标准差（种子间的波动，不是区间）；95% 置信区间：该平均值在各种子"
+                               "共用的测试图像上的 Wilson 区间。"},
     "study_claims_note": {"en": "The original report's values in the last column were produced by its simulation script.",
                           "zh": "最后一列原报告的数值由其模拟脚本生成。"},
     # A study's figure: each variant's mean with the table's interval (Wilson's, bounded by 0 and 100 %), each run a dot
-    "study_caption_seeds": {"en": "Each variant's mean over {seeds} seeds with its 95 % interval (Wilson's, over every "
-                                  "seed's test images pooled, as in the table); small dots are single runs.",
-                            "zh": "每个变体 {seeds} 个种子的平均值及其 95% 置信区间（Wilson 区间，合并各种子的测试图像，与表中"
+    "study_caption_seeds": {"en": "Each variant's mean over {seeds} seeds with its 95 % interval (Wilson's, over the "
+                                  "test images the seeds share, as in the table); small dots are single runs.",
+                            "zh": "每个变体 {seeds} 个种子的平均值及其 95% 置信区间（Wilson 区间，基于各种子共用的测试图像，与表中"
                                   "相同）；小圆点为单次运行。"},
     "study_caption_one": {"en": "One seed per variant: each dot is a single run, with its 95 % interval (Wilson's, "
                                 "over its test images); the seed-to-seed spread is unknown.",
@@ -333,8 +334,8 @@ MESSAGES = {
                                 "波动未知。"},
     "study_caption_params_seeds": {
         "en": "The line joins the variants' means over {seeds} seeds in order of parameters, each with its 95 % "
-              "interval (Wilson's, over every seed's test images pooled, as in the table); small dots are single runs.",
-        "zh": "折线按参数量顺序连接各变体 {seeds} 个种子的平均值，每个平均值带 95% 置信区间（Wilson 区间，合并各种子的"
+              "interval (Wilson's, over the test images the seeds share, as in the table); small dots are single runs.",
+        "zh": "折线按参数量顺序连接各变体 {seeds} 个种子的平均值，每个平均值带 95% 置信区间（Wilson 区间，基于各种子共用的"
               "测试图像，与表中相同）；小圆点为单次运行。"},
     "study_caption_params_one": {
         "en": "One seed per variant: the line joins the single runs in order of parameters, each with its 95 % "
@@ -384,13 +385,13 @@ MESSAGES = {
     "one_per_gpu": {"en": "one per GPU (1 on a CPU)", "zh": "每个 GPU 一个（CPU 上为 1）"},
     "no_campaign_files": {"en": "No campaign files in `{where}`.", "zh": "`{where}` 中没有实验配置文件。"},
     # the downloads' texts: downloads.TEXT
-    "t1_caption": {"en": "Top-1: {what}; the 95 % CI is Wilson's interval over the {n_test} test images{pooled}. "
+    "t1_caption": {"en": "Top-1: {what}; the 95 % CI is Wilson's interval over the {n_test} test images{shared}. "
                          "Train time is the sum of epoch times (unaffected by resumes).",
-                   "zh": "Top-1：{what}；95% 置信区间为 {n_test} 张测试图像上的 Wilson 区间{pooled}。"
+                   "zh": "Top-1：{what}；95% 置信区间为 {n_test} 张测试图像{shared}上的 Wilson 区间。"
                          "训练时间为各 epoch 用时之和（不受断点续训影响）。"},
     "t1_one": {"en": "one run per model", "zh": "每个模型一次运行"},
     "t1_mean": {"en": "mean ± standard deviation over seeds", "zh": "多种子的平均值 ± 标准差"},
-    "t1_pooled": {"en": " (pooled over seeds)", "zh": "（合并各种子）"},
+    "t1_shared": {"en": " the seeds share", "zh": "（各种子共用）"},
     "fig_no": {"en": "Figure {i}.", "zh": "图 {i}."},
     "fig_top1": {"en": "Test top-1 accuracy per model, with 95 % intervals.",
                  "zh": "各模型测试集 Top-1 准确率及 95% 置信区间。"},

@@ -100,7 +100,7 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     n_test = counts_said(evaluated_counts(rows))
     body = provenance(ctx, lang) + results_prose(rows, lang) + "\n"
     body += f"**{say('t1' if ranked(ctx) else 't1_order', lang)}**\n\n" + markdown_table(t["t1"]) + "\n"
-    body += say("t1_caption", lang, what=what, n_test=n_test, pooled=say("t1_pooled", lang) if seeds > 1 else "")
+    body += say("t1_caption", lang, what=what, n_test=n_test, shared=say("t1_shared", lang) if seeds > 1 else "")
     if (ctx["classes"] or 100) <= 10:
         done = rows[rows.status == "complete"]
         body += " " + say("top5_hidden", lang, classes=ctx["classes"], lo=fmt(done.top5.min(), 1),

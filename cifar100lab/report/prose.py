@@ -90,8 +90,8 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
                                    best_params=fmt(best.params_m), worst=worst.model, worst_top1=fmt(worst.top1)))]
     if n_test := evaluated_counts(rows):
         half = (done.top1_hi - done.top1_lo).median() / 2
-        pooled = int(done.seeds.max()) > 1  # sources._pooled_interval: over every seed's images
-        facts.append(("interval_pooled" if pooled else "interval",
+        seeds = int(done.seeds.max()) > 1  # intervals.shared_images_interval: the seeds share the test images
+        facts.append(("interval_seeds" if seeds else "interval",
                       dict(n_test=counts_said(n_test), half=fmt(half, 1))))
     if protocol := varying(rows):  # model entries with their own epochs or subsets
         budget = budget_varies(rows)

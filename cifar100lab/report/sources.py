@@ -10,7 +10,7 @@ import pandas as pd
 from .. import records
 from ..config_files import ConfigError
 from ..data import DATASETS
-from ..intervals import wilson
+from ..intervals import shared_images_interval
 from ..model_catalog import catalog_rows
 from ..model_facts import GROUPS
 from ..robustness.results import entry_of
@@ -32,11 +32,15 @@ def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[d
     recs = [records.load(root / rid) for rid in manifest["runs"]]
     # A run the campaign found stale (complete under settings it no longer asks for) is not its result; its
     # record is left out while it is the one the campaign saw, and the pages name it (manifest["stale"]).
-    stale = {rid: s["fields"] for rid, r in zip(manifest["runs"], recs) if r and _still_stale(r, manifest, rid)
-             for s in [manifest["stale"][rid]]}
+    stale = stale_runs(manifest, dict(zip(manifest["runs"], recs)))
     manifest = {**manifest, "stale": stale}
     return manifest, with_results_rows(manifest, [{**r, "run_dir": str(root / rid)}
                                                   for rid, r in zip(manifest["runs"], recs) if r and rid not in stale])
+
+
+def stale_runs(manifest: dict, recs: dict[str, dict | None]) -> dict[str, list[str]]:
+    """Run id -> what changed, of the runs the campaign found stale whose record is still the one it saw."""
+    return {rid: manifest["stale"][rid]["fields"] for rid, r in recs.items() if r and _still_stale(r, manifest, rid)}
 
 
 def _still_stale(record: dict, manifest: dict, run_id: str) -> bool:
@@ -153,13 +157,6 @@ def context(manifest: dict, recs: list[dict]) -> dict:
             "studies": len(manifest.get("studies") or []), "stale": manifest.get("stale") or {}}
 
 
-def _pooled_interval(ok: pd.DataFrame) -> tuple[float, float]:
-    """Wilson interval of the seeds' pooled correct count over their pooled test images."""
-    n = int(ok.evaluated.sum())
-    correct = float((ok.top1 * ok.evaluated).sum() / 100)
-    return wilson(100 * correct / n, n) if n else (math.nan, math.nan)
-
-
 def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -> dict:
     ok = g[g.status == "complete"]
     first = g.iloc[0]
@@ -167,7 +164,7 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
            "reason": None if len(ok) else first.reason, "seeds": len(ok), "run_ids": list(ok.run_id)}
     if not len(ok):
         return row
-    lo, hi = _pooled_interval(ok)
+    lo, hi = shared_images_interval(ok.top1, ok.evaluated)
     chance = chance_level(ok.num_classes.iloc[0])
     return {**row, "classes": ok.num_classes.iloc[0], "chance": chance, "at_chance": bool(ok.top1.mean() <= chance),
             "diverged": next((diverged[i] for i in ok.run_id if diverged.get(i)), None),
@@ -335,14 +332,12 @@ def not_separable(rows: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def group_intervals(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per group of complete models: n, mean top-1 and the Wilson interval of the group's pooled correct count
-    over its models' pooled test images (the test-set noise of the average), best mean first."""
+    """Per group of complete models: n, mean top-1 and the Wilson interval of that mean over the test images its
+    models share (the test-set noise of the average), best mean first."""
     done = rows[rows.status == "complete"]
     out = []
     for name, g in done.groupby("group", sort=False):
-        n = int((g.evaluated * g.seeds).sum())
-        correct = float((g.top1 * g.evaluated * g.seeds).sum() / 100)
-        lo, hi = wilson(100 * correct / n, n) if n else (math.nan, math.nan)
+        lo, hi = shared_images_interval(g.top1, g.evaluated)
         out.append({"group": name, "n": len(g), "top1": g.top1.mean(), "lo": lo, "hi": hi})
     cols = ["group", "n", "top1", "lo", "hi"]
     return pd.DataFrame(out, columns=cols).sort_values("top1", ascending=False).reset_index(drop=True)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import records
 from ..config_files import ConfigError
-from ..intervals import wilson
+from ..intervals import shared_images_interval
 from .downloads import download_links, study_data, write_csv
 from .figures import figure_study, not_cifar_heading, save_in_every_language
 from .i18n import CLAUSE_SEP, LANGS, alternatives, dataset_label, say
@@ -41,7 +41,8 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
     top1 = [r["final"]["top1"] for r in ok]
     with_ema = [r for r in ok if (r.get("ema") or {}).get("final")]
     ema = [r["ema"]["final"]["top1"] for r in with_ema]
-    lo, hi = _pooled_wilson(ok)
+    lo, hi = shared_images_interval(top1, [r["final"].get("evaluated") or (r.get("dataset") or {}).get("test_size")
+                                           for r in ok])
     chance = chance_level(num_classes(ok[0])) if ok else math.nan
     return {"top1_lo": lo, "top1_hi": hi, "chance": chance, "at_chance": bool(ok) and _mean(top1) <= chance,
             "diverged": next((d for d in map(divergence, ok) if d), None),"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
@@ -62,13 +63,6 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
 def _recorded(runs: list[dict], part: str, key: str) -> list:
     """The values of ``record[part][key]`` among ``runs``, each once, in order."""
     return sorted({(r.get(part) or {}).get(key) for r in runs} - {None})
-
-
-def _pooled_wilson(ok: list[dict]) -> tuple[float, float]:
-    """Wilson's 95 % interval of the variant's seeds pooled: their correct counts over their test images."""
-    images = [r["final"].get("evaluated") or (r.get("dataset") or {}).get("test_size") or 0 for r in ok]
-    n, correct = sum(images), sum(r["final"]["top1"] / 100 * m for r, m in zip(ok, images))
-    return wilson(100 * correct / n, n) if n else (math.nan, math.nan)
 
 
 def _mean(values: list) -> float:
