@@ -21,6 +21,7 @@ from cifar100lab.bench import campaign_time, throughput, timing
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.model_catalog import read_catalog
 from cifar100lab.records import atomic_write_json
+from cifar100lab.report import performance
 from cifar100lab.report.performance import CPU_TRAIN_SPEEDUP_TARGET
 
 SMALL = dict(batch_size=16, steps=2, warmup=1, workers=0, eval_batch_size=32, repeats=2)
@@ -95,6 +96,26 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
     assert pred["gpus_1_seconds"] == pytest.approx(rec["predicted_campaign_seconds"]) and pred["runs_per_gpu"] == 1
     longest = max(n["epoch_seconds"] * e for n in rec["networks"] for e in n["epochs_per_run"])
     assert longest <= pred["gpus_8_seconds"] < pred["gpus_1_seconds"]
+
+
+def test_a_model_entry_with_its_own_budget_is_priced_at_it_and_its_network_timed_once(tmp_path, monkeypatch):
+    """Two entries of one network, one with its own name, epochs and subsets: the bench folded the second's runs
+    into the first's row and priced them at the first's epoch (21 s predicted for 93 s of epochs)."""
+    timed = []
+    monkeypatch.setattr(campaign_time, "_network_rates", lambda net, *a, **k: timed.append(net["model"]) or {
+        **dict.fromkeys(campaign_time.RATE_KEYS), "train_images_per_second": 100.0, "eval_images_per_second": 1000.0})
+    camp = write_campaign(tmp_path, "[resnet_20, {model: resnet_20, name: r20_long, epochs: 8, train_subset: 640, "
+                                    "test_subset: 500}]")
+    rec = campaign_time.run_campaign_times(camp, steps=1, warmup=0, progress=lambda *_: None)
+    assert timed == ["resnet_20"]  # one network: its second budget reuses the timing
+    rows = {tuple(n["runs"]): n for n in rec["networks"]}
+    plain, long = rows[("t-resnet_20-s0", "t-resnet_20-s1")], rows[("t-r20_long-s0", "t-r20_long-s1")]
+    assert plain["epoch_seconds"] == pytest.approx(320 / 100 + 10000 / 1000) and plain["epochs_per_run"] == [3, 3]
+    assert long["epoch_seconds"] == pytest.approx(640 / 100 + 500 / 1000) and long["epochs_per_run"] == [8, 8]
+    assert rec["predicted_campaign_seconds"] == pytest.approx(2 * 3 * 13.2 + 2 * 8 * 6.9)
+    en = performance._epoch_times_section(rec, "en")
+    assert re.search(r"\| resnet_20 \|.*\| 13\.2 \| 2 × 3 \|", en)
+    assert re.search(r"\| resnet_20 \(r20_long\) \|.*\| 6\.9 \| 2 × 8 \|", en)
 
 
 def test_campaign_epoch_times_time_each_runs_whole_epoch_on_its_own_datasets_classes(tmp_path, monkeypatch):
@@ -456,24 +477,33 @@ def test_performance_page_renders_every_kind_of_record_in_both_languages(pipelin
 
 
 def test_performance_page_shows_the_campaigns_own_wall_time_record_in_both_languages(tmp_path):
+    """The invocation's time of each run beside its epochs' in that invocation: a run resumed at epoch 2 of 3
+    trained one epoch (11 s) there, where its record sums all three (33 s, more than the run's 15 s)."""
     runs = tmp_path / "runs"
     empty = report.write_performance_page(tmp_path / "none", tmp_path / "before", runs, "c")
     assert empty == [] and "No campaign has been timed yet" in (tmp_path / "before" / "performance_en.md").read_text()
     for rid, train_s in (("c-resnet_20-s0", 3.0), ("c-mlp_mixer_b16-s0", None)):
         atomic_write_json(runs / "c" / rid / "record.json", {"run_id": rid, "train_seconds": train_s,
                                                              "eval_seconds": 1.0 if train_s else None})
+    resumed = runs / "c" / "c-resnet_32-s0"
+    atomic_write_json(resumed / "record.json", {"run_id": resumed.name, "train_seconds": 30.0, "eval_seconds": 3.0,
+                                                "resumed_from_epoch": 2})
+    (resumed / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "epoch_seconds": 10.0, "eval_seconds": 1.0})
+                                                   + "\n" for e in (1, 2, 3)))
     atomic_write_json(runs / "c" / "timing.json", {
         "campaign": "c", "source": "params/c.yaml", "dataset": "fashion-mnist", "started": "2026-11-29T23:00:00+00:00",
         "finished": "2026-11-29T23:05:12+00:00", "wall_seconds": 312.0, "jobs": 2, "cpu": "Some CPU", "cpus": 2,
         "gpus": 0, "already_done": 1, "runs": [{"run_id": "c-resnet_20-s0", "status": "complete", "seconds": 20.0},
-                                               {"run_id": "c-mlp_mixer_b16-s0", "status": "skipped", "seconds": 9.0}]})
+                                               {"run_id": "c-mlp_mixer_b16-s0", "status": "skipped", "seconds": 9.0},
+                                               {"run_id": "c-resnet_32-s0", "status": "complete", "seconds": 15.0}]})
     report.write_performance_page(tmp_path / "none", tmp_path / "gen", runs, "c")
     en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh"))
-    assert "**2 runs in 5.2 min**" in en and "2 side by side" in en and "Some CPU (2 logical CPUs)" in en
-    assert "14.5 s on average, of which its epochs (training and evaluation) took 2.0 s" in en
+    assert "**3 runs in 5.2 min**" in en and "2 side by side" in en and "Some CPU (2 logical CPUs)" in en
+    assert "14.7 s on average, of which its epochs (training and evaluation) took 5.0 s" in en
     assert "1 runs already done" in en and "Fashion-MNIST" in en
     assert "| c-resnet_20-s0 | complete | 20.0 | 4.0 |" in en and "| c-mlp_mixer_b16-s0 | skipped | 9.0 | 0.0 |" in en
-    assert "**2 次运行共用时 5.2 min**" in zh and "平均用时 14.5 秒" in zh and "| c-resnet_20-s0 | 完成 | 20.0 | 4.0 |" in zh
+    assert "| c-resnet_32-s0 | complete | 15.0 | 11.0 |" in en
+    assert "**3 次运行共用时 5.2 min**" in zh and "平均用时 14.7 秒" in zh and "| c-resnet_20-s0 | 完成 | 20.0 | 4.0 |" in zh
 
 
 def test_committed_benchmark_records_render(tmp_path):

@@ -25,16 +25,19 @@ RATE_KEYS = ("train_images_per_second", "eval_images_per_second", "first_round_s
 
 
 def campaign_networks(campaign) -> dict[tuple, dict]:
-    """Distinct networks of a campaign -> what one epoch of each costs to time (one process)."""
+    """Distinct networks of a campaign, each with one budget (epochs, subsets, validation split) -> what one
+    epoch of each costs to time (one process). Runs of one network with other budgets are rows of their own, which
+    share its timing (``timed_as``): a model entry's own subset or epochs is not priced at another run's."""
     nets, variants = {}, recipe_variants(campaign)
     for run in campaign.runs:
         p, c = run.plan, run.config
-        key = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
-               c.precision, c.channels_last, c.compile, c.cuda_graph, c.fused_optimizer, p.recipe)
+        network = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
+                   c.precision, c.channels_last, c.compile, c.cuda_graph, c.fused_optimizer, p.recipe)
+        key = (*network, c.epochs, c.train_subset, c.test_subset, c.val_fraction)
         if key not in nets:
             teacher = distill.check_teacher(p)  # a distilling run's, trained: read, not built
             nets[key] = {**_network(p), "teacher_model": teacher.model if teacher else None, "runs": [],
-                         **({"variant": variants[run.run_id]} if run.run_id in variants else {})}
+                         "timed_as": network, **({"variant": variants[run.run_id]} if run.run_id in variants else {})}
         nets[key]["runs"].append(run)
     return nets
 
@@ -197,10 +200,13 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
                 "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
                 "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
 
-    networks, failed = [], []
+    networks, failed, timed = [], [], {}
     for i, net in enumerate(chosen):
         try:
-            rates = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
+            timing = net.get("timed_as") or id(net)  # a waiting student's network is its own
+            if timing not in timed:
+                timed[timing] = _network_rates(net, steps, warmup, compile_model, device, compile_mode, cuda_graph)
+            rates = timed[timing]
             row = _network_row(net, rates, train_size, test_size, forward_flops(net, entry.num_classes))
             if "teacher" in row:  # its forward on every training image is part of the step
                 row["teacher"]["flops_per_image"] = forward_flops(row["teacher"], entry.num_classes)

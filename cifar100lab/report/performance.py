@@ -154,10 +154,12 @@ def _untimed(variants: list[dict] | None, lang: str) -> str:
 
 
 def _run_id_changes(network: dict, campaign: str) -> str:
-    """For rows a record names alike (one older than the study variants' labels): what the row's first run id
-    changes (" (ema_decay-0.9998)"), so they are told apart; "" for the model's plain run."""
-    run_id, prefix = (network.get("runs") or [""])[0], f"{campaign}-{network['model']}-"
-    changes = re.sub(r"-?s\d+$", "", run_id[len(prefix):]) if run_id.startswith(prefix) else ""
+    """For rows a record names alike (one older than the study variants' labels, or a model entry with its own
+    name and budget): what the row's first run id changes (" (ema_decay-0.9998)") or the entry's name
+    (" (r20_long)"), so they are told apart; "" for the model's plain run."""
+    run_id, prefix = (network.get("runs") or [""])[0], f"{campaign}-"
+    entry = re.sub(r"-?s\d+$", "", run_id[len(prefix):]) if run_id.startswith(prefix) else network["model"]
+    changes = entry.removeprefix(f"{network['model']}-") if entry != network["model"] else ""
     return f" ({changes})" if changes else ""
 
 
@@ -272,8 +274,18 @@ def _runs_section(r: dict, lang: str, found: list[dict] = ()) -> str:
 
 
 def _epochs_seconds(run_dir: Path) -> float:
+    """The training and evaluation seconds of every epoch the run's record holds, resumes included."""
     rec = records.load(run_dir) or {}
     return (rec.get("train_seconds") or 0.0) + (rec.get("eval_seconds") or 0.0)
+
+
+def _attempt_epochs_seconds(run_dir: Path) -> float:
+    """Those of the epochs the run's last attempt trained: a resumed run's record sums every epoch since its
+    start, most of them outside the invocation the campaign timed."""
+    if not (since := (records.load(run_dir) or {}).get("resumed_from_epoch")):
+        return _epochs_seconds(run_dir)
+    return sum((r.get("epoch_seconds") or 0.0) + (r.get("eval_seconds") or 0.0)
+               for r in records.read_metrics(run_dir) if r["epoch"] > since)
 
 
 def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
@@ -281,7 +293,7 @@ def campaign_time_section(timing: dict, runs_root, lang: str) -> str:
     epochs (from the run records) and the rest."""
     folder = Path(runs_root) / timing["campaign"]
     runs = timing["runs"]
-    epochs = [_epochs_seconds(folder / r["run_id"]) for r in runs]
+    epochs = [_attempt_epochs_seconds(folder / r["run_id"]) for r in runs]
     total = [r["seconds"] for r in runs]
     source = Path(timing.get("source") or "–")
     head = say("campaign_time", lang, campaign=timing["campaign"], file=source.name if source.is_absolute() else source,
