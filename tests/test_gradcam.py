@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from cifar100lab.models import MODEL_REGISTRY
-from cifar100lab.robustness.gradcam import heat_maps, tokens_to_grid
+from cifar100lab.models import MODEL_REGISTRY, create_model, model_entry
+from cifar100lab.robustness.gradcam import cam_layer_for, heat_maps, tokens_to_grid
 
 
 class SeesOneQuadrant(nn.Module):
@@ -58,3 +58,21 @@ def test_every_registered_family_declares_its_grad_cam_layer():
     assert not missing, (f"no Grad-CAM layer declared for {missing}: give @register_model cam_layer='<module "
                          f"path>' (cam_tokens=True for tokens), or add the family to models/_registry.py CAM_LAYERS")
     assert {e.family for e in MODEL_REGISTRY.values() if e.cam_tokens} == {"mixer", "deit", "swin"}
+
+
+@pytest.mark.parametrize("name", ["ghostnet_100", "coatnet_0", "cspresnet50", "resnest50d"])
+@pytest.mark.parametrize("size", [32, 224])
+def test_the_grad_cam_layer_has_a_map_wider_than_2x2_at_the_runs_input_size(name, size):
+    """At 32 px these networks' registered layers are 2×2 or 1×1 (the quick campaign's coatnet_0, cspresnet50 and
+    resnest50d rows trained from scratch at 32 px drew flat, all-zero heat maps); their 4×4 layer is weighed
+    there, and the registered one at 224 px."""
+    entry = model_entry(name)
+    with torch.device("meta"):
+        network = create_model(name, num_classes=10, **({"img_size": size} if name == "coatnet_0" else {}))
+        x = torch.zeros(1, 3, size, size)
+    layer = cam_layer_for(network, entry, x)
+    shapes = []
+    network.get_submodule(layer).register_forward_hook(lambda m, i, out: shapes.append(out.shape))
+    with torch.no_grad():
+        network(x)
+    assert min(shapes[0][-2:]) > 2 and (layer == entry.cam_layer) == (size == 224)

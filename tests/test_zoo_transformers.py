@@ -141,3 +141,16 @@ def test_an_export_of_a_small_image_layout_says_timm_cannot_build_it_and_one_at_
     assert small["architecture"] == "cifar100lab/pvt_v2_b0" and not small["cifar100lab"]["timm_loadable"]
     assert "timm cannot build it" in small["cifar100lab"]["load_with"] and "model_args" not in small
     assert tuned["architecture"] == "pvt_v2_b0" and tuned["cifar100lab"]["timm_loadable"]
+
+
+def test_a_model_whose_stem_stride_is_changed_for_32_px_says_so_on_the_models_page():
+    """ConvNeXt-T, HorNet-T, MSCAN-T and LSKNet-T halve their papers' stride-4 stems for 32 px, yet the Models page's
+    layout column said '–' (the ImageNet layout) for each."""
+    changed = [name for name in model_names() if "stem_stride" in model_entry(name).options]
+    assert {"convnext_tiny", "hornet_tiny", "segnext_mscan_tiny", "lsknet_tiny"} <= set(changed)
+    for name in changed:
+        entry = model_entry(name)
+        imagenet, small = next((i, s) for what, i, s in entry.adaptation if what == "stem stride")
+        assert small == str(entry.options["stem_stride"]) != imagenet
+    row = next(r for r in read_catalog() if r["model"] == "convnext_tiny")
+    assert "| scratch | stem stride 4 → 2 |" in models_markdown(pd.DataFrame([row]), "en")

@@ -51,6 +51,9 @@ class ModelEntry:
     # and whether that output is a token sequence (B×N×C) to lay out as the square grid it came from
     cam_layer: str | None = None
     cam_tokens: bool = False
+    # the layer for an input at which cam_layer's map is 2×2 or less (a 224-px network trained at 32 px): a 1×1
+    # map has one cell to weigh, and its heat map is flat
+    cam_layer_small: str | None = None
     # how a family with an ImageNet layout is adapted to small images: (what, ImageNet value, small value) each,
     # e.g. ("patch", "16", "4"); what names a key of the Models page's bilingual labels
     adaptation: tuple[tuple[str, str, str], ...] = ()
@@ -70,11 +73,13 @@ MODEL_REGISTRY: dict[str, ModelEntry] = {}
 
 # Grad-CAM's target per family, beside the classifier (:func:`classifier_name`): the last feature map that is
 # still wider than 2×2 at the family's run size (at 32 px the modern families' last stage is 2×2, too coarse
-# to show where; their third stage is 4×4), as (module path, output is a token sequence).
+# to show where; their third stage is 4×4), as (module path, output is a token sequence[, the path at an input
+# where that map is 2×2 or less: the 4×4 one of a 224-px network at 32 px]).
 CAM_LAYERS = {"resnet": ("blocks", False), "eca_resnet": ("blocks", False), "ghost_resnet": ("blocks", False),
-              "ghostnet": ("blocks.6", False), "convnext": ("stages.2", False), "hornet": ("stages.2", False),
-              "mscan": ("stages.2", False), "lsknet": ("stages.2", False), "coatnet": ("stages.3", False),
-              "cspresnet": ("stages", False), "resnest": ("layer4", False),
+              "ghostnet": ("blocks.6", False, "blocks.4"), "convnext": ("stages.2", False),
+              "hornet": ("stages.2", False), "mscan": ("stages.2", False), "lsknet": ("stages.2", False),
+              "coatnet": ("stages.3", False, "stages.1"),
+              "cspresnet": ("stages", False, "stages.1"), "resnest": ("layer4", False, "layer2"),
               # Mixer has no convolutional map: its last block's tokens, one per patch, on the patch grid
               "mixer": ("blocks", True),
               # the transformers: MaxViT's and PVT-v2's stages are maps; DeiT's patch tokens before its last block
@@ -112,9 +117,10 @@ def register_model(name: str, *, family: str, group: str, source: str, paper: st
             raise RegistrationError(f"model {name!r} registered twice (also in {MODEL_REGISTRY[name].builder.__module__}"
                                     f"); give it a name of its own")
         options = builder_options(name, builder)
-        cam_layer, cam_tokens = CAM_LAYERS.get(family, (None, False))
+        cam_layer, cam_tokens, *small = CAM_LAYERS.get(family, (None, False))
         MODEL_REGISTRY[name] = ModelEntry(name, builder, family, group, source, paper, recipe, options=options,
-                                         **{"cam_layer": cam_layer, "cam_tokens": cam_tokens, **meta})
+                                         **{"cam_layer": cam_layer, "cam_tokens": cam_tokens,
+                                            "cam_layer_small": next(iter(small), None), **meta})
         return builder
 
     return wrap
@@ -297,15 +303,15 @@ def _tried_at(name: str, options: dict[str, Any], input_size: int, built: torch.
 
 def check_cam_layer(entry: ModelEntry, network: torch.nn.Module) -> None:
     """Grad-CAM's layer must be in the network: a wrong path would pass training and fail the robustness step."""
-    if entry.cam_layer is None:
-        return
-    try:
-        network.get_submodule(entry.cam_layer)
-    except AttributeError:
-        top = ", ".join(n for n, _ in network.named_children())
-        raise ConfigError(f"model {entry.name!r}: cam_layer {entry.cam_layer!r} (the layer Grad-CAM weighs, from "
-                          f"register_model or CAM_LAYERS) is not a module of the network; its top-level modules: "
-                          f"{top}") from None
+    for name, layer in (("cam_layer", entry.cam_layer), ("cam_layer_small", entry.cam_layer_small)):
+        try:
+            if layer is not None:
+                network.get_submodule(layer)
+        except AttributeError:
+            top = ", ".join(n for n, _ in network.named_children())
+            raise ConfigError(f"model {entry.name!r}: {name} {layer!r} (the layer Grad-CAM weighs, from "
+                              f"register_model or CAM_LAYERS) is not a module of the network; its top-level modules: "
+                              f"{top}") from None
 
 
 def option_problem(e: Exception) -> str:

@@ -10,6 +10,9 @@ per stage, global average pool, linear head. Variants swap parts of the BasicBlo
 * Ghost-ResNet (Han et al. 2020, GhostNet §4.1): every 3×3 conv of the BasicBlocks replaced by
   timm's ``GhostModule`` (3×3 primary conv producing 1/ratio of the channels, 3×3 depthwise cheap
   operations for the rest). The stem conv stays a plain conv, as in the paper's Ghost-ResNet-56.
+  timm's module normalises its primary and cheap outputs (a BatchNorm each, as in GhostNet) and the
+  BasicBlock's own BatchNorm follows, as after any conv: a Ghost module written as a bare conv
+  replacement lacks those inner norms (36 of them, 1,344 parameters, in Ghost-ResNet-20).
 
 Shortcut: ``shortcut="A"`` (He et al.'s CIFAR choice: identity, strided and zero-padded in channels
 when the shape changes; no parameters) or ``"B"`` (1×1 conv + BN projection when the shape changes).

@@ -44,7 +44,7 @@ def patchify_stem_conv(in_chans: int, out_chs: int, stride: int) -> nn.Conv2d:
 
 
 @register_model("convnext_tiny", family="convnext", group="modern conv", source="own", paper=PAPER_CONVNEXT,
-                recipe="convnext_scratch")
+                recipe="convnext_scratch", adaptation=(("stem stride", "4", "2"),))
 def build_convnext_tiny(num_classes=100, drop_path_rate=0.1, stem_stride=2):
     if stem_stride not in STEM_STRIDES:
         raise ValueError(f"stem_stride must be one of {STEM_STRIDES}, got {stem_stride!r}")

@@ -122,7 +122,7 @@ class HorNet(nn.Module):
 
 
 @register_model("hornet_tiny", family="hornet", group="hybrid & advanced", source="own", paper=PAPER_HORNET,
-                recipe="hybrid_adamw")
+                recipe="hybrid_adamw", adaptation=(("stem stride", "4", "2"),))
 def hornet_tiny(num_classes=100, drop_path_rate=0.2, stem_stride=2):
     if stem_stride not in STEM_STRIDES:
         raise ValueError(f"stem_stride must be one of {STEM_STRIDES} (32x32 input keeps a last stage >= 2x2), "

@@ -54,7 +54,7 @@ class LargeSelectiveKernel(nn.Module):
 
 
 @register_model("lsknet_tiny", family="lsknet", group="attention", source="own", paper=PAPER_LSKNET,
-                recipe="mixer_adamw")
+                recipe="mixer_adamw", adaptation=(("stem stride", "4", "2"),))
 def lsknet_tiny(num_classes=100, stem_stride=2, drop_path_rate=0.1, drop_rate=0.0):
     check_van_options(stem_stride, drop_rate, drop_path_rate)
     embed_dims = (32, 64, 160, 256)

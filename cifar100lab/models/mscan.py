@@ -63,7 +63,7 @@ class MscanStem(nn.Sequential):
 
 
 @register_model("segnext_mscan_tiny", family="mscan", group="attention", source="own", paper=PAPER_SEGNEXT,
-                recipe="mixer_adamw")
+                recipe="mixer_adamw", adaptation=(("stem stride", "4", "2"),))
 def segnext_mscan_tiny(num_classes=100, stem_stride=2, drop_path_rate=0.1, drop_rate=0.0):
     check_van_options(stem_stride, drop_rate, drop_path_rate)
     embed_dims = (32, 64, 160, 256)

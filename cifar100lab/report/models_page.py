@@ -23,12 +23,13 @@ NOTE = {"en": "Parameters are exact counts with a 100-class head, at the input s
               "(its pretraining size when it fine-tunes: patch and position embeddings grow with the input). FLOPs "
               "are measured with `torch.utils.flop_counter` for one image at that size (a multiply-add counts as two). "
               "Each model's paper is on the Related work page. "
-              "The Vision Transformers fine-tune in timm's ImageNet layout at their pretraining size and train from "
-              "scratch at 32 px in the small-image layout the last column gives (what changes, ImageNet → here).",
+              "The last column gives what a network changes for 32 px (ImageNet → here): the stems of the "
+              "convolutional networks written here, and the small-image layout in which the Vision Transformers "
+              "train from scratch (they fine-tune in timm's ImageNet layout at their pretraining size).",
         "zh": "参数量为 100 类分类头下的精确计数，按各模型默认运行的输入尺寸统计（微调模型为其预训练尺寸：patch 与位置嵌入随输入尺寸变化）。"
               "FLOPs 由 `torch.utils.flop_counter` 在该尺寸下对单张图像测得（乘加计为 2 次）。各模型的论文见“相关工作”页。"
-              "视觉 Transformer 在预训练尺寸下以 timm 的 ImageNet 布局微调，在 32 px 下以最后一列给出的小图像布局从头训练"
-              "（改动之处，ImageNet → 本项目）。"}
+              "最后一列给出网络为 32 px 所做的改动（ImageNet → 本项目）：本项目自写卷积网络的 stem，以及视觉 Transformer "
+              "从头训练时的小图像布局（微调时它们在预训练尺寸下使用 timm 的 ImageNet 布局）。"}
 
 
 def models_table() -> pd.DataFrame:

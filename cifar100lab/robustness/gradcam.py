@@ -1,7 +1,8 @@
 """Grad-CAM heat maps (the ``grad-cam`` package) of a run's network on a fixed, seeded panel of its test
 images, at the run's input size: where the network looked for the class it predicted.
 
-The target layer is the model registry's (``ModelEntry.cam_layer``, declared per family); a token sequence
+The target layer is the model registry's (``ModelEntry.cam_layer``, declared per family; ``cam_layer_small``
+where that layer's map is 2×2 or less at the run's input size); a token sequence
 (Mixer) is laid out on the square patch grid it came from first, so its map is one cell per patch.
 """
 from __future__ import annotations
@@ -46,6 +47,22 @@ def heat_maps(model: torch.nn.Module, layer: str, tokens: bool, x: torch.Tensor)
     return torch.from_numpy(np.ascontiguousarray(maps)).float(), predicted.cpu()
 
 
+def cam_layer_for(model: torch.nn.Module, entry, x: torch.Tensor) -> str:
+    """The registry's layer, or its small-input one (``cam_layer_small``) where the layer's map at ``x``'s size is
+    2×2 or less: a 224-px network trained at 32 px (a 1×1 map has one cell to weigh, and its heat map is flat)."""
+    if not entry.cam_layer_small:
+        return entry.cam_layer
+    shapes = []
+    hook = submodule(model, entry.cam_layer).register_forward_hook(lambda m, i, out: shapes.append(out.shape))
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        hook.remove()
+    return entry.cam_layer if min(shapes[0][-2:]) > 2 else entry.cam_layer_small
+
+
 def _bytes(x: torch.Tensor) -> str:
     return base64.b64encode(x.contiguous().numpy().tobytes()).decode("ascii")
 
@@ -55,10 +72,11 @@ def panel(learner, accelerator, entry, images: torch.Tensor, labels: torch.Tenso
     the true and predicted classes and what the map is of."""
     model = accelerator.unwrap_model(learner.model, keep_fp32_wrapper=False)  # float32: no autocast
     x = learner.prepare(images.to(accelerator.device))
-    maps, predicted = heat_maps(model, entry.cam_layer, entry.cam_tokens, x)
+    layer = cam_layer_for(model, entry, x)
+    maps, predicted = heat_maps(model, layer, entry.cam_tokens, x)
     if maps.shape[-2:] != images.shape[-2:]:
         maps = F.interpolate(maps[:, None], size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-    return {"layer": entry.cam_layer, "tokens": entry.cam_tokens, "shape": list(maps.shape),
+    return {"layer": layer, "tokens": entry.cam_tokens, "shape": list(maps.shape),
             "labels": labels.tolist(), "predicted": predicted.tolist(),
             "images": _bytes(images.permute(0, 2, 3, 1).cpu()),
             "maps": _bytes((maps.clamp(0, 1) * 255).round().to(torch.uint8))}
