@@ -93,6 +93,9 @@ def test_the_chapter_renders_every_number_from_the_results_in_both_languages(tmp
     assert lo < 75.0 < hi
     assert "label smoothing 0.1, Mixup 0.8" in convnext_row and "标签平滑 0.1、Mixup 0.8" in zh
     assert "generated with imagecorruptions" in en and "由 imagecorruptions 生成" in zh
+    # imagecorruptions applies ImageNet-C's strengths, not CIFAR-100-C's milder ones: the source says so
+    assert "at the strengths of ImageNet-C, which are stronger than CIFAR-100-C's" in en
+    assert "强度为 ImageNet-C 的，比 CIFAR-100-C 的更强" in zh
     numbers = lambda s: sorted(re.findall(r"\b\d+\.\d\b", s))
     assert numbers(en) == numbers(zh)
     assert "c0" in en  # no model gets class c0 right
@@ -230,6 +233,42 @@ def test_a_result_measured_with_other_settings_is_left_out_and_named_not_shown_a
     assert "| resnet_20 |" in en and "| convnext_tiny |" not in en
     assert "Left out: c-convnext_tiny-s0" in en and "未列入：c-convnext_tiny-s0" in zh
     assert "Campaign **c**, 1 model on" in en
+
+
+def test_no_mce_for_a_model_that_met_other_corrupted_images_than_the_baseline(tmp_path, no_figures):
+    """A model entry with a test subset of its own met other images than its baseline: its mCE divided errors on
+    other images (one network against itself scored 102.4); now it has none, and the page says why."""
+    folder = _campaign(tmp_path / "runs")
+    for model, checksum in (("resnet_20", "a"), ("convnext_tiny", "b")):
+        path = folder / f"c-{model}-s0" / "robustness.json"
+        result = records.read_json(path)
+        for by_severity in result["corrupted"].values():
+            for measured in by_severity.values():
+                measured["checksum"] = checksum * 64
+        records.atomic_write_json(path, result)
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+    convnext_row = next(line for line in en.splitlines() if line.startswith("| convnext_tiny |"))
+    assert convnext_row.split(" | ")[2:4] == ["–", "–"]  # mCE and relative mCE
+    assert "No mCE for convnext_tiny (–): their corrupted images are not those resnet_20 was measured on" in en
+    assert "convnext_tiny 不给出 mCE（–）" in zh
+
+
+def test_a_stale_runs_result_is_left_out_and_named_as_the_results_pages_do(tmp_path, no_figures):
+    """A run complete under settings the campaign no longer asks for is left out of the Results pages, yet its
+    robustness result stayed on this page as the campaign's (and a stale baseline normalised everyone's mCE)."""
+    folder = _campaign(tmp_path / "runs")
+    times = {"started": "2026-12-07T10:00:00+00:00", "finished": "2026-12-07T10:05:00+00:00"}
+    records.atomic_write_json(folder / "c-convnext_tiny-s0" / records.RECORD,
+                              {"run_id": "c-convnext_tiny-s0", "model": "convnext_tiny", "status": "complete", **times})
+    manifest = records.read_json(folder / records.MANIFEST)
+    records.atomic_write_json(folder / records.MANIFEST, {**manifest, "stale": {
+        "c-convnext_tiny-s0": {"fields": ["epochs: 1 → 2"], **times}}})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "| resnet_20 |" in en and "| convnext_tiny |" not in en and "Campaign **c**, 1 model on" in en
+    assert "1 complete run(s) of campaign **c** are not in these results" in en and "`epochs: 1 → 2`" in en
+    assert "c-convnext_tiny-s0" in zh and "未列入这些结果" in zh
 
 
 def test_a_result_measured_before_the_baseline_changed_is_still_this_campaigns(tmp_path, no_figures):

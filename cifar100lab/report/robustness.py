@@ -7,15 +7,17 @@ from pathlib import Path
 import pandas as pd
 
 from .. import records
+from ..intervals import wilson
 from ..model_catalog import catalog_rows
-from ..robustness.metrics import mce, mce_interval, relative_mce
+from ..robustness.metrics import mce, mce_interval, relative_mce, same_images
 from ..robustness.results import OUT, campaign_runs, entry_of, read_result
 from ..robustness.settings import RobustnessSettings, measured
 from .i18n import LANGS, dataset_label, fmt, join
+from .prose import stale_notice
 from .robustness_figures import figure_confusion, figure_reliability, figure_severity, label
 from .robustness_gradcam import figure_gradcam, with_panels
 from .robustness_text import corruption_name, text
-from .sources import record_row, wilson, with_results_rows
+from .sources import record_row, stale_runs, with_results_rows
 from .studies import figure_block
 from .tables import markdown_table
 
@@ -28,7 +30,9 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
     other settings than the manifest's, left out); none when the campaign or the results are missing. A result
     of other settings (a step that failed for that run after the settings changed) is never shown as this
     campaign's: its corruptions, severities or images are not the ones the page names, nor the baseline's. The
-    baseline is no such setting: it measures nothing, it only normalises mCE."""
+    baseline is no such setting: it measures nothing, it only normalises mCE. Nor is a stale run's result (a
+    run complete under settings the campaign no longer asks for, which the Results pages leave out): the
+    manifest returned names those runs (``stale``), as :func:`sources.load_campaign_records` does."""
     folder = Path(runs_root) / campaign
     try:
         manifest = records.read_json(folder / records.MANIFEST)
@@ -36,13 +40,16 @@ def load_results(campaign: str, runs_root="runs") -> tuple[dict, list[dict], lis
         settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, "campaign manifest: robustness")
     except (OSError, records.RecordError, ValueError):
         return {}, [], []
-    found = [(rid, r) for rid in run_ids if (r := read_result(folder / rid / OUT)) and r.get("corrupted") is not None]
+    recs = {rid: records.load(folder / rid) for rid in run_ids}
+    manifest = {**manifest, "stale": stale_runs(manifest, recs)}
+    found = [(rid, r) for rid in run_ids if rid not in manifest["stale"]
+             and (r := read_result(folder / rid / OUT)) and r.get("corrupted") is not None]
     measured_with = lambda r: measured((r.get("key") or {}).get("settings", settings.as_dict()))  # noqa: E731
     kept = [(rid, r) for rid, r in found if measured_with(r) == settings.measured]
     # Each result's Results row (its model entry's: r20_long; coatnet_0-scratch for a fine-tune model trained from
     # scratch), read from its run record, as a robustness.json does not say where the weights started; the
     # result's model when the record is gone.
-    runs = with_results_rows(manifest, [records.load(folder / rid) or {} for rid, _ in kept])
+    runs = with_results_rows(manifest, [recs[rid] or {} for rid, _ in kept])
     catalog = catalog_rows()
     return (manifest, [{**r, "row": record_row(run, catalog) if run.get("model") else r["model"]}
                        for (_, r), run in zip(kept, runs)],
@@ -158,7 +165,7 @@ def _figures(results: list[dict], out: Path) -> dict[str, dict[str, str]]:
             for key, make in makers.items()}
 
 
-def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str, stale: list[str] = ()) -> str:
+def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str, other_settings: list[str] = ()) -> str:
     settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, "campaign manifest: robustness")
     baseline = baseline_of(results, settings.baseline, manifest.get("name", ""))
     sources = {s for r in results for s in r.get("sources", {})}
@@ -167,11 +174,15 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str, 
                 corruptions=join([corruption_name(c, lang) for c in settings.corruptions], lang),
                 severities=join(map(str, settings.severities), lang),
                 source=join([text(s, lang) for s in sorted(sources)], lang), baseline=settings.baseline) + "\n\n"
-    if stale:
-        warning = text("stale_results", lang, runs=join(list(stale), lang), campaign=manifest.get("name", "?"))
+    body += stale_notice({"stale": manifest.get("stale") or {}, "campaign": manifest.get("name", "?")}, lang)
+    if other_settings:
+        warning = text("stale_results", lang, runs=join(list(other_settings), lang), campaign=manifest.get("name", "?"))
         body += f":::{{warning}}\n{warning}\n:::\n\n"
     if baseline is None:
         body += f":::{{warning}}\n{text('no_baseline', lang, baseline=settings.baseline)}\n:::\n\n"
+    elif other := [label(r) for r in results if not same_images(r, baseline)]:
+        warning = text("other_images", lang, runs=join(other, lang), baseline=label(baseline))
+        body += f":::{{warning}}\n{warning}\n:::\n\n"
     # intervals and recipes wrap inside their cells, so a narrow window keeps every column: book/_static/tables.css
     body += (f"**{text('table', lang)}**\n\n:::{{div}} robustness-summary\n"
              + markdown_table(summary_table(results, baseline, lang)) + "\n:::\n")
@@ -202,13 +213,14 @@ def write_robustness_page(campaign: str, runs_root="runs", out_dir="book/generat
     """``robustness_<lang>.md`` and its figures from the campaign's robustness results (or the empty state)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    manifest, results, stale = load_results(campaign, runs_root)
+    manifest, results, other_settings = load_results(campaign, runs_root)
     if not results:
         return write_empty_robustness_page(out, replace=True)
     figs = _figures(results, out)
     records.atomic_write_text(out / ERRORS_CSV, errors_data(results).to_csv(index=False))
     for lang in LANGS:
-        records.atomic_write_text(out / f"{PAGE}_{lang}.md", robustness_page(manifest, results, figs, lang, stale))
+        page = robustness_page(manifest, results, figs, lang, other_settings)
+        records.atomic_write_text(out / f"{PAGE}_{lang}.md", page)
     return [f"{PAGE}_{lang}.md" for lang in LANGS]
 
 

@@ -22,8 +22,11 @@ TEXT = {
               "{images} 张测试图像上测得，读自其 `robustness.json`。损坏类型：{corruptions}，严重度 {severities}"
               "（{source}）。mCE 与相对 mCE 以 **{baseline}** 为基准归一化，基准模型按定义为 100；低于 100 "
               "表示在损坏下错误少于 {baseline}。"},
-    "generated": {"en": "generated with imagecorruptions, cached by checksum",
-                  "zh": "由 imagecorruptions 生成，按校验和缓存"},
+    "generated": {"en": "generated with imagecorruptions, cached by checksum, at the strengths of ImageNet-C, which "
+                        "are stronger than CIFAR-100-C's (Gaussian noise σ 0.08–0.38 against 0.04–0.10): not "
+                        "comparable with published CIFAR-100-C results",
+                  "zh": "由 imagecorruptions 生成，按校验和缓存，强度为 ImageNet-C 的，比 CIFAR-100-C 的更强（高斯噪声 σ "
+                        "0.08–0.38，CIFAR-100-C 为 0.04–0.10）：不能与已发表的 CIFAR-100-C 结果比较"},
     "published": {"en": "the published CIFAR-100-C arrays", "zh": "公开发布的 CIFAR-100-C 数组"},
     "stale_results": {
         "en": "Left out: {runs}, whose `robustness.json` was measured with other robustness settings than this "
@@ -34,6 +37,11 @@ TEXT = {
     "no_baseline": {
         "en": "The baseline {baseline} has no robustness result in this campaign, so mCE cannot be computed.",
         "zh": "本实验中基准模型 {baseline} 没有鲁棒性结果，因此无法计算 mCE。"},
+    "other_images": {
+        "en": "No mCE for {runs} (–): their corrupted images are not those {baseline} was measured on (another "
+              "test subset, or other corrupted sets), and mCE divides errors on the same images.",
+        "zh": "{runs} 不给出 mCE（–）：其损坏图像不是 {baseline} 所测的那些（测试子集不同，或损坏图像集不同），而 mCE "
+              "是同一批图像上误差之比。"},
     "table": {"en": "Clean accuracy, corruption error and calibration", "zh": "干净准确率、损坏误差与校准"},
     "table_caption": {
         "en": "Top-1 with Wilson's 95 % interval; ECE (15 bins) with a bootstrap 95 % interval, clean and over "
@@ -90,14 +98,17 @@ TEXT = {
               "for every model, each at its run size, for the class the model predicted, named above each map "
               "(green: right; red and marked ×: wrong; the true class under each column). The map is the "
               "registry's layer per family: the residual stage for the CIFAR ResNets (8×8 at 32 px), the third "
-              "stage for ConvNeXt, HorNet, MSCAN and LSKNet (4×4; their last stage is 2×2 at 32 px). MLP-Mixer has no convolutional feature map: what is shown is "
+              "stage for ConvNeXt, HorNet, MSCAN and LSKNet (4×4; their last stage is 2×2 at 32 px), and a 4×4 stage "
+              "for the networks whose registered layer is 2×2 or less at their run size (a 224-px network trained "
+              "at 32 px: CoAtNet, CSPResNet, ResNeSt; GhostNet). MLP-Mixer has no convolutional feature map: what is shown is "
               "the gradient-weighted activation of its last block's tokens, one per patch, on the patch grid, "
               "upsampled to the image.",
         "zh": "Grad-CAM 热力图（grad-cam 库）：所分析测试图像中的 {cams} 张，各模型相同，均在其运行尺寸下，"
               "针对模型预测的类别，标于每张图上方（绿色：正确；红色并标 ×：错误；每列下方为真实类别）。"
               "热力图取自注册表为每个模型族声明的层："
               "CIFAR ResNet 为残差阶段（32 像素下 8×8），ConvNeXt、HorNet、MSCAN 与 LSKNet 为第三阶段（4×4；"
-              "其最后阶段在 32 像素下仅 2×2）。MLP-Mixer 没有卷积特征图：所示为其最后一个块的各 token（每个图块一个）"
+              "其最后阶段在 32 像素下仅 2×2）；注册层在运行尺寸下只有 2×2 或更小的网络（在 32 像素下训练的 224 像素网络："
+              "CoAtNet、CSPResNet、ResNeSt；以及 GhostNet）取 4×4 的阶段。MLP-Mixer 没有卷积特征图：所示为其最后一个块的各 token（每个图块一个）"
               "按梯度加权的激活，排列在图块网格上并上采样到图像大小。"},
     "true": {"en": "true", "zh": "真实"},
     "mce_interval": {"en": "mCE with a bootstrap 95 % interval over the images (the model and the baseline "

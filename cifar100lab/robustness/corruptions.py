@@ -1,6 +1,10 @@
 """Corrupted copies of a run's test images: the published CIFAR-100-C arrays when they are on disk, else
 generated with ``imagecorruptions`` (Hendrycks & Dietterich's own code, packaged) and cached by checksum.
 
+The package applies ImageNet-C's strengths; CIFAR-10/100-C were made with milder ones (their
+``make_cifar_c.py``: Gaussian noise σ 0.04–0.10 of the range where ImageNet-C's is 0.08–0.38, contrast 0.75–0.15
+where it is 0.4–0.05), so a generated set is harder than the release's and the pages say so.
+
 A generated set is a pure function of the clean images, the corruption, the severity and the seed, so the
 cache is keyed by all four (and the generator's version) and a regenerated set is identical.
 """
@@ -14,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -23,25 +28,31 @@ from ..records import atomic_write, atomic_write_json
 from .settings import CORRUPTIONS
 
 GENERATOR = "imagecorruptions"
+GENERATED_REVISION = 2  # in the cache key: sets cached before impulse noise was seeded (1) are generated again
 CACHE_FOLDER = "corruptions-generated"  # under the data root, beside the datasets
 PUBLISHED_FOLDER = "CIFAR-100-C"  # Hendrycks & Dietterich's release: <name>.npy (5 × 10,000 images), labels.npy
 
 
 def _imagecorruptions():
     """The package, made to run on current NumPy and scikit-image: it still spells ``np.float_`` (gone in
-    NumPy 2) and ``gaussian(multichannel=)`` (now ``channel_axis``), which break fog and glass blur."""
+    NumPy 2) and ``gaussian(multichannel=)`` (now ``channel_axis``), which break fog and glass blur; and its
+    impulse noise calls scikit-image's ``random_noise``, which now draws from a generator of its own, unseeded,
+    so it is given one seeded from NumPy's global generator, as every other corruption draws."""
     if not hasattr(np, "float_"):
         np.float_ = np.float64
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it imports pkg_resources, which warns on import
         import imagecorruptions
         import imagecorruptions.corruptions as implementation
+    import skimage
     from skimage.filters import gaussian
 
     def gaussian_any_version(image, sigma=1, multichannel=None, **kw):
         return gaussian(image, sigma=sigma, **({"channel_axis": -1} if multichannel else {}), **kw)
 
     implementation.gaussian = gaussian_any_version
+    implementation.sk = SimpleNamespace(color=skimage.color, util=SimpleNamespace(
+        random_noise=lambda image, **kw: skimage.util.random_noise(image, rng=np.random.randint(2**31), **kw)))
     return imagecorruptions
 
 
@@ -84,7 +95,7 @@ class CorruptedSet:
 def generated_set(clean: torch.Tensor, corruption: str, severity: int, seed: int, cache: Path) -> CorruptedSet:
     """The generated set, from the cache when a file with its key and a matching checksum is there."""
     key = hashlib.sha256(json.dumps([images_checksum(clean), corruption, severity, seed, GENERATOR,
-                                     version(GENERATOR)]).encode()).hexdigest()[:24]
+                                     version(GENERATOR), GENERATED_REVISION]).encode()).hexdigest()[:24]
     data, meta = cache / f"{corruption}-{severity}-{key}.npy", cache / f"{corruption}-{severity}-{key}.json"
     if data.is_file() and meta.is_file():
         images = torch.from_numpy(np.load(data, allow_pickle=False))

@@ -13,16 +13,31 @@ def corruption_errors(result: dict) -> dict[str, dict[int, float]]:
             for name, by_severity in result["corrupted"].items()}
 
 
+def same_images(model: dict, baseline: dict) -> bool:
+    """Whether the model met the baseline's corrupted images, set by set (their checksums): a model entry with
+    its own test subset meets others. A result written before the checksums were kept is taken at its word."""
+    for name, by_severity in model["corrupted"].items():
+        for severity, measured in by_severity.items():
+            theirs = ((baseline["corrupted"].get(name) or {}).get(severity) or {}).get("checksum")
+            if measured.get("checksum") and theirs and measured["checksum"] != theirs:
+                return False
+    return True
+
+
 def mce(model: dict, baseline: dict) -> float:
     """100 × the mean over corruptions of (the model's errors summed over severities) / (the baseline's):
     the baseline scores exactly 100. NaN when a corruption's baseline error is 0 or the two measured
-    different corruptions or severities."""
+    different corruptions, severities or images."""
+    if not same_images(model, baseline):
+        return math.nan
     return _normalised(corruption_errors(model), corruption_errors(baseline), 0.0, 0.0)
 
 
 def relative_mce(model: dict, baseline: dict) -> float:
     """As :func:`mce`, of each error's rise over the model's own clean error: how much a corruption costs, not
     how good the model is. The baseline scores exactly 100."""
+    if not same_images(model, baseline):
+        return math.nan
     return _normalised(corruption_errors(model), corruption_errors(baseline), 100 - model["clean"]["top1"],
                        100 - baseline["clean"]["top1"])
 
@@ -50,6 +65,8 @@ def mce_interval(model: dict, baseline: dict, seed: int = 0, resamples: int = BO
     """The 2.5th and 97.5th percentiles of mCE over bootstrap resamples of the images, the same images for the
     model and its baseline (both measured them); None when the per-image results needed are not there."""
     n = model.get("images")
+    if not same_images(model, baseline):
+        return None
     try:
         sets = [(c, s, _correct(v["correct"], n), _correct(baseline["corrupted"][c][s]["correct"], n))
                 for c, by in model["corrupted"].items() for s, v in by.items()]
