@@ -465,6 +465,39 @@ def test_finish_reruns_on_the_studys_dataset_whatever_cifar100lab_dataset_says(t
     assert ran[0].dataset == "synthetic" and {r.config.dataset for r in ran[0].runs} == {"synthetic"}
 
 
+def test_reruns_of_an_earlier_best_trial_are_moved_aside_by_finish_and_never_shown_as_the_new_bests(
+        tmp_path, synthetic_root, monkeypatch):
+    """More trials found another best: `--finish` kept the earlier best's re-runs (the same run ids, another lr)
+    as stale, and the page showed their test top-1 under the new best trial."""
+    import dataclasses
+
+    from cifar100lab.executors import local
+    from cifar100lab.report.tuning import write_tuning_page
+    from cifar100lab.tune.finish import finish
+    from cifar100lab.tune.summary import write_summary
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
+    runs = tmp_path / "runs"
+    url = spec.storage_url(runs)
+    workers.run_trials(spec, runs, url, jobs=1, execute=FakeRuns(seconds=0), log=lambda *_: None)
+    best = workers.open_study(spec, url).best_trial
+    run = load_campaign(finish_campaign_file(spec, best, runs), runs_root=runs).runs[0]
+    earlier = dataclasses.replace(run.plan, config=dataclasses.replace(run.config, overrides={"lr": 0.777}))
+    records.save(run.run_dir, records.finish(start_record(earlier), final={"top1": 99.0, "evaluated": 32}))
+    # the page, before --finish runs again: the re-runs are another trial's
+    write_summary(spec, workers.open_study(spec, url), runs,
+                  finish={"campaign": "tiny-best", "trial": best.number + 7, "runs": [run.run_id]})
+    write_tuning_page(runs, tmp_path / "generated")
+    en, zh = ((tmp_path / "generated" / f"tuning_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "99.00" not in en and f"the re-runs there are of trial #{best.number + 7}'s configuration" in en
+    assert f"现有的重新训练来自试验 #{best.number + 7} 的配置" in zh
+    # --finish: the earlier re-run is kept aside, and its run id trains anew
+    seen = []
+    monkeypatch.setattr(local, "execute", lambda camp, *a, **k: seen.append(run.run_dir.exists()) or {"failed": 0})
+    finish(spec, workers.open_study(spec, url), runs, tmp_path / "book", log=lambda *_: None)
+    kept = list(run.run_dir.parent.glob(f"{run.run_id}{records.REPLACED}*"))
+    assert seen == [False] and len(kept) == 1 and records.load(kept[0])["final"]["top1"] == 99.0
+
+
 def test_tune_dataset_replaces_the_files_dataset_and_an_unknown_one_is_refused_before_any_work(
         tmp_path, capfd, synthetic_root):
     """Offline, the CIFAR-100 error tells the user to pass --dataset fashion-mnist, which tune did not take: the

@@ -93,8 +93,10 @@ def _relabel(fig, key: str, lang: str) -> None:
             ax.set_ylabel(say("tune_ax_trial" if ax.get_ylabel() == "Trial" else "tune_ax_value", lang))
 
 
-def _reruns(summary: dict, runs_root: Path, lang: str) -> str:
+def _reruns(summary: dict, best: int, runs_root: Path, lang: str) -> str:
     finish = summary.get("finish") or {}
+    if finish.get("trial", best) != best:  # trials after --finish found a better one: its re-runs are not this one's
+        return say("tune_reruns_other", lang, trial=finish["trial"], best=best) + "\n"
     rows = []
     for run_id in finish.get("runs", []):
         record = records.load(runs_root / finish["campaign"] / run_id) or {}
@@ -125,7 +127,7 @@ def study_section(summary: dict, runs_root: Path, out: Path, lang: str) -> str:
         params = pd.DataFrame([{say("tune_col_param", lang): k, say("tune_col_value", lang): f"{v:.4g}"
                                 if isinstance(v, float) else v} for k, v in best["params"].items()])
         text += [say("tune_best", lang, number=best["number"], value=fmt(best["value"])) + "\n",
-                 markdown_table(params), _reruns(summary, runs_root, lang)]
+                 markdown_table(params), _reruns(summary, best["number"], runs_root, lang)]
     return "\n".join(text)
 
 

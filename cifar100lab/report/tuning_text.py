@@ -13,6 +13,10 @@ TUNING = {
                   "zh": "最佳试验为 **#{number}**（验证集 Top-1 {value}%）："},
     "tune_reruns": {"en": "Its configuration re-run with {seeds} seed(s) and tested: mean test top-1 {mean} %.",
                     "zh": "以 {seeds} 个种子重新训练该配置并在测试集上评估：平均测试 Top-1 {mean}%。"},
+    "tune_reruns_other": {"en": "Not re-run on the test set since it became the best trial: the re-runs there are of "
+                                 "trial #{trial}'s configuration (`tune --finish` re-runs trial #{best}'s).",
+                          "zh": "自成为最佳试验以来尚未在测试集上重新训练：现有的重新训练来自试验 #{trial} 的配置"
+                                "（`tune --finish` 会重新训练试验 #{best} 的配置）。"},
     "tune_no_reruns": {"en": "Not re-run on the test set yet (`tune --finish` does it).",
                        "zh": "尚未在测试集上重新训练（运行 `tune --finish`）。"},
     "tune_col_param": {"en": "parameter", "zh": "参数"}, "tune_col_value": {"en": "value", "zh": "取值"},

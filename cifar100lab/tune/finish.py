@@ -11,6 +11,7 @@ import yaml
 from .. import records
 from ..campaign import load_campaign
 from ..config import ConfigError
+from ..runs import stale_fields
 from .study import StudySpec
 from .workers import refuse_changed_space
 
@@ -65,6 +66,13 @@ def finish(spec: StudySpec, study, runs_root: str | os.PathLike, book: str | os.
     camp = load_campaign(path, dataset=spec.dataset, runs_root=runs_root, book_dir=book)
     log(f"study {spec.name}: re-running trial {best.number}'s configuration {best.params} with seeds "
         f"{spec.seeds} ({path})")
+    # Re-runs of an earlier best trial have these run ids and its configuration: never this trial's result, so
+    # they are moved aside (kept, as --force keeps a folder it replaces) and run again.
+    for run in camp.runs:
+        if changed := stale_fields(run):
+            aside = records.moved_aside(run.run_dir)
+            run.run_dir.rename(aside)
+            log(f"{run.run_id}: re-run of another trial's configuration ({'; '.join(changed)}), moved to {aside}")
     summary = local.execute(camp, runs_root, jobs=jobs, log=log)
     return {"campaign": camp.name, "file": str(path), "trial": best.number, "params": best.params,
             "runs": [r.run_id for r in camp.runs], "summary": summary}
