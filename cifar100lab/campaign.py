@@ -36,7 +36,7 @@ from .launch import check_processes
 from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_once
 from .robustness.results import entry_of
 from .robustness.settings import RobustnessSettings, campaign_settings
-from .runs import Run, plan_changes, stale_runs
+from .runs import Run, plan_changes, stale_fields, stale_runs
 from .settings import apply_set, check_mapping_fields, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
@@ -386,7 +386,8 @@ class _CampaignRuns:
         if not isinstance(source, str):
             return v
         try:
-            concrete = distill.locate_teacher(source, self.runs_root / self.name, self.dataset)
+            concrete = distill.locate_teacher(source, self.runs_root / self.name, self.dataset,
+                                              lambda rid: rid in self.runs and not stale_fields(self.runs[rid]))
         except distill.TeacherMissing:
             raise
         except ConfigError as e:

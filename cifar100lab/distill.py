@@ -42,6 +42,7 @@ import sys
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -298,11 +299,14 @@ class Candidate:
     val_top1: float | None  # the final epoch's validation top-1; None: no validation split held out
 
 
-def candidates(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -> list[Candidate]:
+def candidates(campaign_dir: str | os.PathLike, models: list[str], dataset: str,
+               current: Callable[[str], bool] | None = None) -> list[Candidate]:
     """The complete runs under ``campaign_dir`` of one of ``models`` on ``dataset``, themselves not distilled. A
     model is meant as registered: a fine-tune's run started from pretrained weights, a from-scratch model's
     without, so the from-scratch row a campaign adds for a fine-tune whose weights cannot be had
-    (``<name>_scratch``) never stands in for the fine-tuned teacher."""
+    (``<name>_scratch``) never stands in for the fine-tuned teacher. ``current`` (run id -> whether it is one of
+    the campaign's runs as it asks for them now) leaves out a run the campaign no longer has and a stale one,
+    which its pages leave out."""
     found = []
     for path in records.find_records(campaign_dir):
         try:
@@ -312,6 +316,7 @@ def candidates(campaign_dir: str | os.PathLike, models: list[str], dataset: str)
         model = record.get("model")
         ok = (record.get("status") == "complete" and model in models and (record.get("config") or {}).get("dataset") == dataset
               and may_teach(model, record.get("pretrained"), (record.get("recipe") or {}).get("distill_from")))
+        ok = ok and (current is None or current(path.parent.name))
         top1 = (record.get("final") or {}).get("top1") if ok else None
         if top1 is not None:
             found.append(Candidate(path.parent, top1, _final_val_top1(path.parent, record)))
@@ -333,13 +338,14 @@ def _final_val_top1(run: Path, record: dict) -> float | None:
     return last.get("val_top1") if last.get("epoch") == record.get("epochs_done") else None
 
 
-def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str) -> tuple[Path, str] | None:
+def best_run(campaign_dir: str | os.PathLike, models: list[str], dataset: str,
+             current: Callable[[str], bool] | None = None) -> tuple[Path, str] | None:
     """The run ``best:`` picks among :func:`candidates`, and on what (for the line that names it); None when
     there is none. The student's test top-1 is the study's result, so the teacher is not chosen on the test set
     when it can be helped: by the final epoch's validation top-1 among the runs that hold out a validation split
     (``val_fraction``), the others left out; only when none does, by the final epoch's test top-1, never the peak
     of the test curve, and the line says the choice saw the test set. Ties go to the first run by folder name."""
-    found = candidates(campaign_dir, models, dataset)
+    found = candidates(campaign_dir, models, dataset, current)
     held_out = [c for c in found if c.val_top1 is not None]
     if held_out:
         best = max(held_out, key=lambda c: c.val_top1)
@@ -382,12 +388,13 @@ def best_models(source: str) -> list[str]:
     return models
 
 
-def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str) -> str:
+def locate_teacher(source: str, campaign_dir: str | os.PathLike, dataset: str,
+                   current: Callable[[str], bool] | None = None) -> str:
     """A study variant's ``distill_from`` as a concrete source: ``best:A|B`` becomes the best run's folder
     (TeacherMissing when there is none yet); anything else is checked to be there."""
     if source.startswith(BEST):
         models = best_models(source)
-        chosen = best_run(campaign_dir, models, dataset)
+        chosen = best_run(campaign_dir, models, dataset, current)
         if chosen is None:
             fine_tunes = [m for m in models if is_fine_tune(m)]
             raise TeacherMissing(f"no complete run of {' or '.join(models)} in {campaign_dir} yet"

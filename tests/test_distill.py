@@ -323,11 +323,18 @@ def test_a_timm_teacher_in_a_hub_layout_folder_is_fed_with_the_statistics_its_fo
 
 # ---------------------------------------------------------------- the study in a campaign
 
-def campaign_with_study(tmp_path, runs_root):
+def campaign_with_study(tmp_path, runs_root, models=("resnet_56",)):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({
-        "name": "c", "dataset": "synthetic", "models": ["resnet_56"], "studies": [str(STUDY)],
+        "name": "c", "dataset": "synthetic", "models": list(models), "seeds": [0, 1, 2], "studies": [str(STUDY)],
         "study_seeds": [0], "defaults": {"epochs": 2, "overrides": {"warmup_epochs": 0}}}))
     return load_campaign(tmp_path / "c.yaml", runs_root=runs_root, book_dir=tmp_path / "book")
+
+
+def as_the_campaign_asks(record: dict, runs_root, run_id: str, models=("resnet_56",)) -> dict:
+    """``record`` with the config the campaign asks its run ``run_id`` to train with (a teacher must be one of
+    the campaign's runs as it asks for them now)."""
+    camp = campaign_with_study(runs_root.parent, runs_root, models)
+    return {**record, "config": next(r.plan.config.to_dict() for r in camp.runs if r.run_id == run_id)}
 
 
 def test_a_study_whose_teachers_have_no_run_skips_those_variants_and_says_which(tmp_path):
@@ -365,7 +372,7 @@ def finished_teacher(teacher_run, runs_root, name, top1, val_curve=()):
     out a validation split and its epochs' validation top-1 were those (its test curve peaks at 90)."""
     run = runs_root / "c" / name
     shutil.copytree(teacher_run, run)
-    record = {**records.read_json(run / records.RECORD), "model": "resnet_56"}
+    record = as_the_campaign_asks({**records.read_json(run / records.RECORD), "model": "resnet_56"}, runs_root, name)
     record["final"] = {**record["final"], "top1": top1}
     if val_curve:
         (run / records.METRICS).unlink()
@@ -397,6 +404,25 @@ def test_a_study_distils_from_the_campaigns_best_complete_teacher_run(teacher_ru
     assert student.plan.recipe.distill_from == str(runs_root / "c" / "c-resnet_56-s1")
 
 
+def test_only_the_campaigns_current_runs_teach_not_a_stale_one_nor_one_it_no_longer_has(teacher_run, tmp_path):
+    """best: scanned every record under the campaign's folder: a teacher run complete under settings the campaign
+    no longer asks for (stale: its pages leave it out), or of a seed it no longer has, taught the students."""
+    runs_root, label = tmp_path / "runs", "ResNet-20 · trained teacher, α 0.5"
+    finished_teacher(teacher_run, runs_root, "c-resnet_56-s0", 20.0)
+    finished_teacher(teacher_run, runs_root, "c-resnet_56-s1", 60.0)
+    stale = runs_root / "c" / "c-resnet_56-s1"
+    record = records.read_json(stale / records.RECORD)
+    records.save(stale, {**record, "config": {**record["config"], "epochs": 1}})  # the campaign now asks for 2
+    gone = runs_root / "c" / "c-resnet_56-s7"  # a seed the campaign no longer has
+    shutil.copytree(runs_root / "c" / "c-resnet_56-s0", gone)
+    records.save(gone, {**records.read_json(gone / records.RECORD), "final": {"top1": 90.0}})
+    camp = campaign_with_study(tmp_path, runs_root)
+    assert study_runs(camp, camp.studies[0])[label] == ["c-resnet_20-distill_from-c-resnet_56-s0-s0"]
+    shutil.rmtree(gone)  # the stale run alone is no teacher either
+    camp = campaign_with_study(tmp_path, runs_root)
+    assert study_runs(camp, camp.studies[0])[label] == ["c-resnet_20-distill_from-c-resnet_56-s0-s0"]
+
+
 def test_a_teacher_is_chosen_on_its_final_epochs_validation_top1_not_on_the_test_set(teacher_run, tmp_path, capsys):
     """The study reports the students' test top-1: a teacher picked by test top-1 would be selection on the test
     set. Among the runs that hold out a validation split, the final epoch's validation top-1 (the weights that
@@ -419,11 +445,14 @@ def test_the_from_scratch_row_of_a_fine_tune_never_stands_in_for_its_fine_tuned_
     skipped and say why; the fine-tuned run, once there, is the teacher."""
     runs_root, label = tmp_path / "runs", "ResNet-20 · ImageNet ConvNeXt-T, α 0.5"
 
+    models = ("resnet_56", "convnext_tiny_timm")
+
     def finished(name, pretrained):
         shutil.copytree(teacher_run, runs_root / "c" / name)
         record = records.read_json(runs_root / "c" / name / records.RECORD)
-        records.save(runs_root / "c" / name, {**record, "model": "convnext_tiny_timm", "pretrained": pretrained})
-        camp = campaign_with_study(tmp_path, runs_root)
+        records.save(runs_root / "c" / name, as_the_campaign_asks(
+            {**record, "model": "convnext_tiny_timm", "pretrained": pretrained}, runs_root, name, models))
+        camp = campaign_with_study(tmp_path, runs_root, models)
         return camp, study_runs(camp, camp.studies[0])[label]
 
     camp, runs = finished("c-convnext_tiny_timm_scratch-s0", None)
