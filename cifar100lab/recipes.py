@@ -8,8 +8,8 @@ learning rate grow together; ``"none"`` keeps ``lr`` for any world size (the ori
 Regularisation and fine-tuning fields are all off by default, so the report's recipes are unchanged
 unless a YAML turns one on: Mixup/CutMix (``timm.data.Mixup``, soft-target loss), RandAugment or
 TrivialAugmentWide and random erasing (torchvision ``transforms.v2``, batched on the device), weight EMA
-(``timm.utils.ModelEmaV3``), gradient-norm clipping, a frozen backbone for the whole run (linear probe) or
-its first ``freeze_epochs``, and layer-wise lr decay (``timm.optim.param_groups_layer_decay``).
+(``timm.utils.ModelEmaV3``, bias-corrected), gradient-norm clipping, a frozen backbone for the whole run (linear
+probe) or its first ``freeze_epochs``, and layer-wise lr decay (``timm.optim.param_groups_layer_decay``).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class Recipe:
     ra_ops: int = 2  # RandAugment: operations per image
     ra_magnitude: int = 9  # RandAugment: magnitude (0-30)
     random_erasing: float = 0.0  # probability of erasing a random box (filled with the dataset mean)
-    ema_decay: float = 0.0  # weight EMA decay (with timm's warm-up); 0: no EMA
+    ema_decay: float = 0.0  # weight EMA decay, applied from the first step (bias-corrected); 0: no EMA
     grad_clip: float = 0.0  # clip the gradient norm to this; 0: off
     # fine-tuning strategies (the original report §3.4.2)
     freeze: str = "none"  # none | backbone (only the classifier trains: a linear probe)
@@ -318,12 +318,12 @@ def lr_factor(recipe: Recipe, step: int, total_steps: int, steps_per_epoch: int)
     warmup = int(round(recipe.warmup_epochs * steps_per_epoch))
     if step < warmup:
         return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total_steps - warmup)
-    if recipe.schedule == "cosine":
+    if recipe.schedule == "cosine":  # over the steps after the warmup (ConvNeXt's and MAE's schedulers)
+        progress = (step - warmup) / max(1, total_steps - warmup)
         floor = recipe.min_lr / recipe.lr
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-    if recipe.schedule == "multistep":
-        return recipe.gamma ** sum(progress >= m for m in recipe.milestones)
+    if recipe.schedule == "multistep":  # milestones are fractions of the whole run, warmup included (Goyal et al.)
+        return recipe.gamma ** sum(step >= m * total_steps for m in recipe.milestones)
     return 1.0
 
 

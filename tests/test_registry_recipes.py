@@ -184,3 +184,17 @@ def test_a_study_variant_naming_the_same_network_shares_its_runs(tmp_path):
     runs = study_runs(camp, camp.studies[0])
     assert runs["adaptive k"] == runs["k=3"] == ["c-eca_resnet_20-s0", "c-eca_resnet_20-s1"]
     assert len(camp.runs) == 2 * (len(runs) - 1)  # one network fewer than there are labels
+
+
+def test_multistep_milestones_are_fractions_of_the_whole_run_warmup_included():
+    """With a 5-epoch warmup, milestones at 50 % and 75 % of 200 epochs fell at epochs 103.5 and 152.25: they
+    were fractions of the steps after the warmup. Goyal et al. warm up for 5 epochs and still divide at the
+    whole run's epochs, as MultiStepLR counts them."""
+    import dataclasses
+    recipe = dataclasses.replace(recipes.RECIPES["resnet_sgd"], schedule="multistep", warmup_epochs=5,
+                                 milestones=(0.5, 0.75), gamma=0.1)
+    steps, total = 100, 200 * 100
+    factor = [recipes.lr_factor(recipe, s, total, steps) for s in range(total)]
+    assert factor[0] == pytest.approx(1 / 500) and factor[499] == 1.0  # the warmup
+    first_low = [next(s for s, f in enumerate(factor) if s >= 500 and f <= bound) for bound in (0.1 + 1e-9, 0.01 + 1e-9)]
+    assert first_low == [100 * steps, 150 * steps]  # the first steps of epochs 101 and 151 (1-based)

@@ -1,5 +1,6 @@
 """Issue 14's training features: Mixup/CutMix, RandAugment and erasing, EMA, clipping, frozen backbones,
 layer-wise lr decay and TensorBoard, each switched on through recipe fields (``overrides``) or TrainConfig."""
+import dataclasses
 import math
 
 import pytest
@@ -130,6 +131,24 @@ def test_regularised_run_resumes_to_the_uninterrupted_runs_metrics(regularised):
     rows = strip(records.read_metrics(straight["config"]["run_dir"]))
     assert rows == strip(records.read_metrics(resumed["config"]["run_dir"])) and "ema_top1" in rows[0]
     assert resumed["final"] == straight["final"] and resumed["ema"] == straight["ema"]
+
+
+def test_the_ema_applies_its_decay_from_the_first_step_bias_corrected():
+    """timm's warm-up set the decay to min(ema_decay, 1 − (1+t)^(−2/3)), below 0.9998 for 350,000 steps: every run
+    here averaged with about 0.998 whatever it asked for, and 0.999, 0.9998 and 0.99999 gave the same weights.
+    Now, after T updates, update t's weights weigh (1 − d)·d^(T−t) / (1 − d^T) (bias-corrected, as optax's)."""
+    from cifar100lab.learner import _ema
+    network = torch.nn.Linear(1, 1, bias=False).requires_grad_(False)
+    averaged = {}
+    for decay in (0.9, 0.999, 0.9998):
+        ema = _ema(network, dataclasses.replace(recipes.RECIPES["resnet_sgd"], ema_decay=decay), None)
+        for t in range(1, 301):
+            network.weight.fill_(t)
+            ema.update(network, step=t)
+        averaged[decay] = float(ema.module.weight)
+        expected = sum((1 - decay) * decay ** (300 - t) * t for t in range(1, 301)) / (1 - decay ** 300)
+        assert averaged[decay] == pytest.approx(expected, rel=1e-6)
+    assert len(set(averaged.values())) == 3  # each decay is its own average
 
 
 def test_ema_weights_are_evaluated_and_recorded_beside_the_raw_ones(regularised):
