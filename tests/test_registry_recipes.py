@@ -43,6 +43,14 @@ def test_shortcut_b_and_ghost_ratio_and_eca_options():
         create_model("eca_resnet_20", position="middle")
 
 
+def test_an_eca_kernel_given_as_a_yaml_boolean_is_refused_not_built_as_k_1():
+    """`k_size: true` (YAML's `on`, `yes`) passed the odd-integer check as the int 1: the run trained an ECA with a
+    1-tap kernel (275,581 parameters) and was recorded as k_size=True."""
+    for flag in (True, False):
+        with pytest.raises(ValueError, match="k_size must be an odd positive integer"):
+            create_model("eca_resnet_20", k_size=flag)
+
+
 def test_eca_position_changes_where_attention_acts():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 32, 32)

@@ -2,11 +2,14 @@
 import copy
 import functools
 
+import pandas as pd
 import pytest
 import timm
 import torch
 
+from cifar100lab.model_catalog import read_catalog
 from cifar100lab.models import create_model, model_entry
+from cifar100lab.report.models_page import models_markdown
 
 
 def n_params(model):
@@ -77,6 +80,15 @@ def test_convnext_stochastic_depth_rises_linearly():
     assert len(blocks) == 18
     assert isinstance(blocks[0].drop_path, torch.nn.Identity)
     assert blocks[-1].drop_path.drop_prob == pytest.approx(0.1)
+
+
+def test_the_models_page_says_the_tiny_mixer_cuts_the_papers_16_px_patch_to_4():
+    """The tiny Mixer embeds 4×4 patches where the paper's smallest are 16×16, yet the Models page's 32 px layout
+    column said '–' (the paper's layout) for it."""
+    entry = model_entry("mlp_mixer_tiny")
+    assert ("patch", "16", str(entry.options["patch_size"])) in entry.adaptation
+    row = next(r for r in read_catalog() if r["model"] == "mlp_mixer_tiny")
+    assert "| scratch | patch 16 → 4 |" in models_markdown(pd.DataFrame([row]), "en")
 
 
 def test_mixer_shape():

@@ -140,7 +140,9 @@ def eca_canonical(options: dict) -> dict:
 
 
 def _check_k(k_size):
-    if k_size != "adaptive" and (not isinstance(k_size, int) or k_size < 1 or k_size % 2 == 0):
+    # bool is an int to Python: YAML's `true`/`on` would build a k=1 ECA labelled k_size=True
+    if k_size != "adaptive" and (not isinstance(k_size, int) or isinstance(k_size, bool) or k_size < 1
+                                 or k_size % 2 == 0):
         raise ValueError(f"k_size must be an odd positive integer or 'adaptive', got {k_size!r}")
 
 

@@ -27,11 +27,13 @@ MIXER_TINY_DIM = 160
 MIXER_TINY_BLOCKS = 8
 MIXER_MLP_RATIOS = (0.5, 4.0)  # D_S = C/2, D_C = 4C
 PATCH_SIZES = (1, 2, 4, 8, 16)  # divisors of 32 leaving at least 2×2 tokens
+PAPER_PATCH, SMALL_PATCH = 16, 4  # Mixer-S/16 and B/16 (the paper also has /32, H/14); 4: 8×8 tokens at 32 px
 
 
+# The patch is the Mixer's stem: the Models page states its change for 32 px as it does the other stems'
 @register_model("mlp_mixer_tiny", family="mixer", group="MLP", source="own", paper=PAPER_MIXER,
-                recipe="mixer_adamw")
-def build_mlp_mixer_tiny(num_classes=100, patch_size=4, drop_path_rate=0.1):
+                recipe="mixer_adamw", adaptation=(("patch", str(PAPER_PATCH), str(SMALL_PATCH)),))
+def build_mlp_mixer_tiny(num_classes=100, patch_size=SMALL_PATCH, drop_path_rate=0.1):
     if patch_size not in PATCH_SIZES:
         raise ValueError(f"patch_size must divide 32 and leave at least 2x2 tokens: one of {PATCH_SIZES}, "
                          f"got {patch_size!r}")
