@@ -40,6 +40,7 @@ from .models import (
 )
 from .models.timm_backed import pretrained_source, weights_statistics
 from .optuna_parts import PRUNERS
+from .seeds import seed_problem
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 RUNS_ROOT = "runs"  # where a run without run_dir gets its folder (relative to the working folder)
@@ -208,6 +209,8 @@ def resolve(config: "TrainConfig | dict | RunPlan", stored: bool = False) -> Run
         return config
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     check_fields(cfg)
+    if not stored and (why := seed_problem(cfg.seed)):  # a stored run trained with it: it is evaluated as it is
+        raise ConfigError(why)
     cfg = run_folder(cfg)
     try:
         entry = model_entry(cfg.model)

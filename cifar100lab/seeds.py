@@ -16,11 +16,25 @@ def seed_everything(seed: int) -> None:
     """Python's, numpy's and torch's global generators from ``seed``.
 
     What ``accelerate.utils.set_seed`` does, except that numpy gets ``seed % 2**32``: set_seed hands numpy the
-    seed unreduced, and numpy refuses seeds of 2**32 and more, which a run's config allows."""
+    seed unreduced, and numpy refuses seeds of 2**32 and more, which runs trained before :func:`seed_problem`
+    refused them may have."""
     import torch
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+SEEDS = 2**32  # a run's seed is below this: torch seeds its CPU generator (and so these streams) from 32 bits
+
+
+def seed_problem(seed: int) -> str | None:
+    """Why a new run cannot have ``seed`` (None: it can). torch keeps a CPU seed's low 32 bits only, so seeds 2**32
+    apart trained the same run (the same weights, sample order and crops), and the derived seeds of one above
+    about 1.8e13 overflow torch's 64 bits: that run failed in its first epoch."""
+    if seed < SEEDS:
+        return None
+    return (f"seed must be below 2**32 ({SEEDS}), got {seed}: torch keeps only a seed's low 32 bits, so seed {seed} "
+            f"would train seed {seed % SEEDS}'s run again")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

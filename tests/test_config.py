@@ -79,6 +79,21 @@ def test_every_bad_value_is_refused_by_resolve_naming_its_key(change, message):
         resolve({"model": "resnet_20", "dataset": "fashion-mnist", "epochs": 5, **change})
 
 
+
+def test_a_seed_of_2_to_the_32_or_more_is_refused_before_any_work_as_torch_keeps_its_low_32_bits():
+    """torch seeds its CPU generator from a seed's low 32 bits: seed 5 + 2**32 trained seed 5's run bit for bit
+    (top-1 12.5 and the same test loss, as a third replicate would be counted), and seed 2**45 passed resolve,
+    then failed in its first epoch (ValueError: Overflow when unpacking long long). A trained run's seed stays read."""
+    import torch
+    same = zip(data.epoch_draws(64, 0, 5), data.epoch_draws(64, 0, 5 + 2**32))  # order, crops, flips: why
+    assert all(torch.equal(a, b) for a, b in same)
+    base = {"model": "resnet_20", "dataset": "fashion-mnist", "epochs": 5}
+    for seed in (2**32, 5 + 2**32, 2**45):
+        with pytest.raises(ConfigError, match=rf"^seed must be below 2\*\*32 \(4294967296\), got {seed}"):
+            resolve({**base, "seed": seed})
+    assert resolve({**base, "seed": 2**32 - 1}).config.seed == 2**32 - 1
+    assert resolve({**base, "seed": 5 + 2**32}, stored=True).config.seed == 5 + 2**32
+
 def test_a_subset_the_size_of_its_split_is_all_of_it_and_a_trained_runs_larger_one_still_resolves():
     """Only a subset larger than its split is refused; a run that trained with one before the check (it took
     every image, as its record's sizes say) still resolves for evaluate and export."""
