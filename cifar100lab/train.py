@@ -14,6 +14,7 @@ and schedule (:func:`.learner.build_learner`), the loop, evaluation, checkpoint.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from pathlib import Path
@@ -252,6 +253,7 @@ def _resume(run: RunState, ckpt: dict | None) -> None:
         previous = records.load(run.run_dir) or {}
         _refuse_changed_data(run, previous)
         _refuse_changed_processes(run, ckpt, previous)
+        _refuse_changed_precision(run, ckpt, previous)
         run.record["resumed_from_epoch"] = ckpt["epoch"]
         if run.main:
             print(f"{run.run_id}: resumed from epoch {ckpt['epoch']} of {run.cfg.epochs}")
@@ -289,6 +291,19 @@ def _refuse_changed_processes(run: RunState, ckpt: dict, previous: dict) -> None
                           f"resume it on {before}, or train in a new run_dir")
 
 
+def _refuse_changed_precision(run: RunState, ckpt: dict, previous: dict) -> None:
+    """A checkpoint continues only in the precision that trained it: ``auto`` resolves by the machine (bf16 or
+    fp16 on a GPU, bf16 or fp32 on a CPU), and a resume elsewhere would train the rest of the run in another."""
+    before = ckpt.get("precision") or (previous.get("hardware") or {}).get("precision")
+    now = run.accelerator.mixed_precision
+    if before and before != now:
+        named = {"no": "fp32"}  # Accelerate's word for no autocast
+        raise ConfigError(f"{run.run_dir}: this run's checkpoint was trained in {named.get(before, before)} and this "
+                          f"launch trains in {named.get(now, now)} (precision {run.cfg.precision} on "
+                          f"{run.record['hardware']['device']}); resume it where it trained in "
+                          f"{named.get(before, before)}, or train in a new run_dir")
+
+
 def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, epoch: int) -> dict:
     """Train one epoch, evaluate, and return its metrics row."""
     cfg, accelerator, rank = run.cfg, run.accelerator, run.accelerator.process_index
@@ -307,6 +322,12 @@ def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, e
     train_time = time.perf_counter() - t0
     t1 = time.perf_counter()
     metrics = _evaluations(learner, data, eval_batch(cfg.eval_batch_size, learner.accelerator.device.type))
+    # the training loss is each step's before its update: weights that the epoch's last update made inf or NaN
+    # show first here (in the last epoch, a run recorded complete with a top-1 from NaN logits)
+    if not math.isfinite(metrics["test_loss"]):
+        raise TrainingDiverged(f"the test loss became {metrics['test_loss']} after epoch {epoch + 1} (the weights "
+                               f"are no longer finite); lower the learning rate "
+                               f"({run.record['recipe']['effective_lr']}) or check the data")
     return {"epoch": epoch + 1, "train_loss": totals[0].item() / totals[2].item(),
             "train_acc": 100 * totals[1].item() / totals[2].item(), **metrics,
             # the peak (with layer_decay, the top layer's: group 0 is the stem's, scaled by layer_decay^(L-1))
@@ -382,6 +403,7 @@ def _end_of_epoch(run: RunState, learner: Learner, row: dict, best: dict, histor
             run.checkpoints.save(run.run_dir, {**learner.state_dict(), "config": cfg.to_dict(),
                                                "epoch": row["epoch"], "best": best, "history": history,
                                                "processes": run.accelerator.num_processes,
+                                               "precision": run.accelerator.mixed_precision,
                                                "normalization": run.plan.normalization})
         run.progress.end_epoch(row, history)
     run.accelerator.wait_for_everyone()

@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import dies_in_epoch, run_cli, tiny_config
 
+from cifar100lab import accelerator as accelerator_mod
 from cifar100lab import attempt as attempt_mod
 from cifar100lab import checkpoint as checkpoint_mod
 from cifar100lab import records
@@ -112,6 +113,23 @@ def test_a_checkpoint_resumes_only_on_as_many_processes_as_trained_it(synthetic_
     assert len(records.read_metrics(tmp_path / "cut")) == 1
 
 
+def test_a_checkpoint_resumes_only_in_the_precision_that_trained_it(synthetic_root, tmp_path, monkeypatch):
+    """precision auto is bf16 on a CPU with native bf16 and fp32 on one without (fp16 or bf16 on a GPU): a run
+    stopped on the first and resumed on the second went on in fp32 with no word, its record saying precision 'no'
+    for a curve whose first epoch trained in bf16."""
+    cut = tiny_config(synthetic_root, tmp_path / "cut", train_subset=256, max_steps_per_epoch=2, epochs=3,
+                      precision="auto")
+    monkeypatch.setattr(accelerator_mod, "cpu_has_native_bf16", lambda: True)
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
+        train(cut)
+    monkeypatch.setattr(accelerator_mod, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(ConfigError, match=r"trained in bf16 and this launch trains in fp32 .*resume it where"):
+        train(cut)
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["precision"] == "bf16"
+    assert records.read_json(tmp_path / "cut" / "record.json")["status"] == "interrupted"
+    assert len(records.read_metrics(tmp_path / "cut")) == 1
+
+
 def test_complete_run_is_not_redone_and_nothing_is_overwritten(synthetic_root, tmp_path):
     cfg = tiny_config(synthetic_root, tmp_path / "r", epochs=1, max_steps_per_epoch=2)
     first = train(cfg)
@@ -179,6 +197,17 @@ def test_nan_loss_stops_with_clear_error_kept_in_record(synthetic_root, tmp_path
         train(tiny_config(synthetic_root, tmp_path / "nan", epochs=2, max_steps_per_epoch=3, overrides={"lr": 1e12}))
     rec = records.read_json(tmp_path / "nan" / "record.json")
     assert rec["status"] == "failed" and "loss became" in rec["reason"]
+
+
+def test_weights_that_diverge_in_the_last_step_fail_the_run_rather_than_complete_it(synthetic_root, tmp_path):
+    """The divergence check read only the training loss, each step's before its update: one step at lr 1e12 left
+    NaN weights, and the run was recorded complete with top-1 18.75 % and test_loss NaN."""
+    with pytest.raises(TrainingDiverged, match="test loss became nan after epoch 1"):
+        train(tiny_config(synthetic_root, tmp_path / "nan", epochs=1, max_steps_per_epoch=1, test_subset=64,
+                          overrides={"lr": 1e12}))
+    rec = records.read_json(tmp_path / "nan" / "record.json")
+    assert rec["status"] == "failed" and "final" not in rec and "test loss became nan" in rec["reason"]
+    assert not (tmp_path / "nan" / "checkpoint.pt").exists()  # no NaN weights kept to resume or evaluate
 
 
 def test_pretrained_without_weights_is_skipped_with_reason(synthetic_root, tmp_path, capsys):
