@@ -46,8 +46,9 @@ def load_for_evaluation(checkpoint: Path, ckpt: dict, data_root: str | None = No
     plan = as_trained(plan, ckpt, record_of(checkpoint, ckpt))  # fed as it trained, whatever became of its weights
     cfg = plan.config
     accelerator = build_accelerator(cfg.precision)
+    # with its validation split, as the run read it: the evaluation's "dataset" describes the run's data
     dataset = read(cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset,
-                   image_size=plan.input_size)
+                   val_fraction=cfg.val_fraction, image_size=plan.input_size)
     model = build_model(plan, dataset.num_classes, weights=False)  # the weights are the checkpoint's
     load_weights(model, ckpt["model"], checkpoint, cfg.model)
     averaged = None

@@ -110,8 +110,11 @@ class Learner:
         return loss, logits, totals
 
     def logits(self, xb: torch.Tensor) -> torch.Tensor:
+        """Evaluation logits, through the network itself, not DDP's wrapper: its first forward after training
+        broadcasts the buffers, a collective a process with no image in its share never joins (the run hung);
+        :func:`train._evaluations` makes the buffers the main process's first."""
         with self.accelerator.autocast():
-            return self.model(self.prepare(xb)).float()
+            return self.accelerator.unwrap_model(self.model)(self.prepare(xb)).float()
 
     def train_mode(self, epoch: int | None = None) -> None:
         """Training mode, with a frozen backbone held in eval mode (``epoch``: the one about to run)."""

@@ -209,6 +209,38 @@ def test_two_process_gloo_run_is_one_job_evaluating_every_sample_once(cuda_runti
     assert single["ema"]["test_loss"] == pytest.approx(rec["ema"]["final"]["test_loss"], rel=1e-5)
 
 
+ONE_TEST_IMAGE = """
+import json, sys
+from cifar100lab import launch
+launch.visible_gpus = lambda: 0
+rec = launch.run(json.loads(sys.argv[1]), num_processes=2)
+print(json.dumps(rec["final"]))
+"""
+
+
+@pytest.mark.slow  # starts processes
+def test_a_process_whose_share_of_the_test_set_is_empty_still_ends_the_evaluation(synthetic_root, tmp_path):
+    """With one test image on two processes, the second evaluated none: the first's DDP forward broadcast the
+    buffers, a collective the second never joined, and the run hung in its first evaluation (killed at 300 s)."""
+    import signal
+    import subprocess
+    import sys
+    cfg = tiny_config(synthetic_root, tmp_path / "ddp", epochs=1, batch_size=32, max_steps_per_epoch=1, test_subset=1,
+                      precision="fp32")
+    proc = subprocess.Popen([sys.executable, "-c", ONE_TEST_IMAGE, json.dumps(cfg)], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run did not end in 120 s: hung in its evaluation")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, err[-2000:]
+    assert json.loads(out.strip().splitlines()[-1])["evaluated"] == 1
+
+
 @pytest.mark.slow  # starts processes
 def test_a_checkpoint_resumes_only_on_the_process_count_that_trained_it(synthetic_root, tmp_path, monkeypatch):
     """On another count the global batch changed while the restored optimizer kept the old count's learning rate,

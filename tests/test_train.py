@@ -295,6 +295,15 @@ def test_evaluate_checkpoint_reproduces_the_records_ema_weights_too(synthetic_ro
     assert proc.returncode == 0 and f"; EMA weights: top-1 {rec['ema']['final']['top1']:.2f}" in proc.stdout
 
 
+def test_an_evaluation_describes_the_data_the_run_was_measured_on_its_validation_split_too(synthetic_root, tmp_path):
+    """evaluate read the run's data without its validation split: evaluation.json said 1,024 training images and
+    val_size 0 for a run that trained on 819 and chose its best epoch on 205 held out."""
+    rec = train(tiny_config(synthetic_root, tmp_path / "val", epochs=1, max_steps_per_epoch=1, test_subset=100,
+                            val_fraction=0.2))
+    m = evaluate_checkpoint(tmp_path / "val", out=tmp_path / "e.json")
+    assert m["dataset"] == rec["dataset"] and m["dataset"]["val_size"] == 205 and m["evaluated"] == 100
+
+
 def test_eval_images_per_second_counts_every_image_the_evaluations_take(synthetic_root, tmp_path):
     """An epoch evaluates the test set, the validation split and the test set again for the EMA weights, all in
     its eval_seconds; the rate divided that time by the test set's count alone."""
