@@ -73,12 +73,12 @@ def runs_per_gpu(jobs: int, gpus: int) -> int:
 
 def processes_per_run(jobs: int, num_processes) -> int:
     """The processes a campaign run launches with ``jobs`` jobs side by side: the campaign's ``num_processes``
-    with one job; otherwise ``auto`` within the job's GPU subset (:func:`job_envs`: the first subset is the
-    largest), or 1 on a machine without GPUs."""
+    with one job; otherwise ``auto`` within the job's GPU subset (:func:`job_envs`: every subset alike), or 1 on
+    a machine without GPUs."""
     if jobs == 1:
         return choose_processes(num_processes)
     gpus = visible_gpus()
-    return max(1, -(-gpus // jobs))
+    return max(1, gpus // jobs)
 
 
 def notebook_jobs(count: int) -> int:
@@ -87,9 +87,9 @@ def notebook_jobs(count: int) -> int:
 
 
 def job_envs(jobs: int, memory_per_run: int = MEMORY_PER_SHARED_RUN) -> list[dict]:
-    """One environment per parallel job: a disjoint GPU subset each, or, with more jobs than GPUs, one GPU each
-    shared round-robin (k runs on a GPU, after NVML says each of them finds ``memory_per_run`` free there); on a
-    machine without GPUs a CPU-thread share each."""
+    """One environment per parallel job: a disjoint GPU subset each, all of one size, or, with more jobs than GPUs,
+    one GPU each shared round-robin (k runs on a GPU, after NVML says each of them finds ``memory_per_run`` free
+    there); on a machine without GPUs a CPU-thread share each."""
     gpus = visible_gpus()
     ids = visible_gpu_ids(gpus)
     if gpus and jobs > gpus:
@@ -98,7 +98,9 @@ def job_envs(jobs: int, memory_per_run: int = MEMORY_PER_SHARED_RUN) -> list[dic
     for j in range(jobs):
         env = dict(os.environ)
         if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(ids[j::jobs]) if jobs <= gpus else ids[j % gpus]
+            # as many GPUs to each job (those left over idle): a run's GPU count sets its global batch and lr,
+            # so a job with one more would train its runs to another result than its neighbours'
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(ids[j::jobs][:gpus // jobs]) if jobs <= gpus else ids[j % gpus]
         elif jobs > 1:
             env[THREADS_ENV] = str(thread_share(jobs))
         envs.append(env)

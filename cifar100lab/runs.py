@@ -24,6 +24,7 @@ class Run:
     run_id: str
     plan: RunPlan
     notebook: Path  # the executed notebook, the run's page in the book
+    processes: int | None = None  # what the executor launches it on, once it knows (None: not compared)
 
     @property
     def config(self) -> TrainConfig:
@@ -48,7 +49,8 @@ def stale_fields(run: Run) -> list[str]:
     """How a complete run's recorded config differs from what the campaign asks for now, one
     ``field: recorded → asked`` per field that changes the result (none: up to date or not complete).
     Resolved plans are compared, not spellings, so ``lr: 0.1`` on a recipe whose lr is 0.1 changes nothing;
-    a field added after the run was recorded had its default then."""
+    a field added after the run was recorded had its default then. The process count is compared once the executor
+    has set ``run.processes``."""
     record = records.load(run.run_dir)
     if not record or record.get("status") != "complete":
         return []
@@ -62,6 +64,10 @@ def stale_fields(run: Run) -> list[str]:
         return old.get(k), new.get(k)
     changed = [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new))
                if old.get(k) != new.get(k)]
+    # no config field, yet the count sets the global batch and lr: the trainer refuses such a record as not its result
+    trained_on = (record.get("hardware") or {}).get("count")
+    if run.processes and trained_on and trained_on != run.processes:
+        changed.append(f"processes: {trained_on} → {run.processes}")
     from .data.imagefolder import folder_now
     if now := folder_now(record.get("dataset") or {}):  # the same settings, other images: not the folder's result
         changed.append(f"images: {record['dataset']['checksum']} → {now}")

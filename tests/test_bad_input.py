@@ -411,7 +411,8 @@ def test_report_and_slurm_status_name_a_damaged_record_and_read_the_others(tmp_p
     runs = tmp_path / "runs"
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
     bad, good = camp.runs
-    records.save(good.run_dir, records.finish(records.start(good.run_dir, run_id=good.run_id)))
+    records.save(good.run_dir, records.finish(records.start(good.run_dir, run_id=good.run_id,
+                                                                   config=good.config.to_dict())))
     bad.run_dir.mkdir(parents=True)
     (bad.run_dir / records.RECORD).write_text("{")
     with warnings.catch_warnings(record=True) as caught:

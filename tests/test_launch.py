@@ -411,6 +411,20 @@ def test_more_jobs_than_gpus_share_them_round_robin_after_an_nvml_memory_check(n
         kernels.job_envs(10)
 
 
+def test_jobs_that_do_not_divide_the_gpus_give_every_run_the_same_number_of_gpus(nvml_reports,
+                                                                                 cuda_runtime_forbidden):
+    """A run's process count sets its global batch and (lr_scaling) its learning rate. Before, 2 jobs on 3 GPUs got
+    subsets 0,2 and 1 (8 GPUs, 3 jobs: 3, 3 and 2), so which job took a run decided whether it trained on 2 GPUs
+    or 1: one campaign's runs silently mixed two global batches."""
+    nvml_reports(3)
+    subsets = [env["CUDA_VISIBLE_DEVICES"].split(",") for env in kernels.job_envs(2)]
+    assert [len(s) for s in subsets] == [1, 1] == [kernels.processes_per_run(2, "auto")] * 2
+    nvml_reports(8)
+    subsets = [env["CUDA_VISIBLE_DEVICES"].split(",") for env in kernels.job_envs(3)]
+    assert [len(s) for s in subsets] == [2, 2, 2] == [kernels.processes_per_run(3, "auto")] * 3
+    assert len({gpu for s in subsets for gpu in s}) == 6  # disjoint
+
+
 def test_gpu_memory_without_nvml_is_unknown_and_never_asks_the_cuda_runtime(cuda_runtime_forbidden, monkeypatch):
     import ctypes
 

@@ -174,7 +174,7 @@ def test_campaign_status_has_a_header_and_each_runs_epochs_and_top1(tmp_path, ca
     path = tmp_path / "c.yaml"
     path.write_text("name: c\nmodels: [resnet_20, resnet_32]\ndataset: synthetic\ndefaults: {epochs: 2}\n")
     done = load_campaign(path, runs_root=tmp_path / "runs").runs[0]
-    _record(Path(done.run_dir), run_id=done.run_id, campaign="c", epochs_done=2,
+    _record(Path(done.run_dir), run_id=done.run_id, campaign="c", epochs_done=2, config=done.config.to_dict(),
             final={"top1": 40.0, "evaluated": 1000}, train_seconds=60, dataset=SYNTHETIC)
     proc = run_cli(capfd, "campaign", path, "--status", "--runs-root", tmp_path / "runs", "--no-analysis")
     lines = proc.stdout.splitlines()

@@ -187,6 +187,21 @@ def test_complete_run_with_a_changed_config_is_stale_and_reruns_only_with_force(
     assert "stale" not in (capsys.readouterr().out) and cli_main(args) == 0  # now up to date
 
 
+def test_campaign_status_shows_a_stale_run_as_stale_and_exits_3_as_the_campaign_does(tmp_path, synthetic_root,
+                                                                                     monkeypatch, capsys):
+    """``--status`` (and the Slurm executor, which reports the same states) showed a complete run whose campaign
+    now asks 2 epochs instead of 1 as ``complete`` with its old top-1, and exited 0, where the campaign itself
+    says stale and exits 3."""
+    runs = tmp_path / "runs"
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute([]))
+    local.execute(C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs), runs, log=lambda *_: None)
+    edited = _campaign(tmp_path, synthetic_root, epochs=2)
+    assert cli_main(["campaign", str(edited), "--runs-root", str(runs), "--status"]) == 3
+    out = capsys.readouterr().out
+    assert "campaign rel: stale 2" in out and "complete" not in out.split("\n")[1].split()
+    assert "stale: resnet_20-s0: complete, but the campaign now asks epochs: 1 → 2; not run again" in out, out
+
+
 def test_runs_kept_stale_by_a_dataset_change_are_told_how_to_go_on_with_the_recorded_dataset(
         tmp_path, synthetic_root, monkeypatch, capsys):
     runs, calls = tmp_path / "runs", []
@@ -203,6 +218,25 @@ def test_runs_kept_stale_by_a_dataset_change_are_told_how_to_go_on_with_the_reco
     assert ("  stale: 2 run(s) complete, but the campaign now asks dataset: 'fashion-mnist' → 'synthetic': "
             "rel-resnet_20-s0, rel-eca_resnet_20-s0; --force re-runs them (their folders are moved aside), "
             "--dataset fashion-mnist goes on with the runs as recorded") in out, out
+
+
+def test_a_complete_run_trained_on_another_process_count_is_stale_not_already_done(tmp_path, synthetic_root,
+                                                                                   monkeypatch):
+    """The count sets the global batch and lr, and the trainer refuses such a record as not its result; yet the
+    campaign, its YAML edited from num_processes 1 to 2, counted the 1-process run as already done (stale: []) and
+    its manifest kept it in the book."""
+    runs, calls = tmp_path / "runs", []
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    for run in camp.runs:  # trained on one process, as its record says
+        records.save(run.run_dir, {**records.finish(records.start(run.run_dir, config=run.config.to_dict())),
+                                   "hardware": {"device": "cpu", "count": 1}})
+    path = _campaign(tmp_path, synthetic_root)
+    path.write_text(path.read_text() + "num_processes: 2\n")
+    summary = local.execute(C.load_campaign(path, runs_root=runs), runs, log=lambda *_: None)
+    assert summary["stale"] == [r.run_id for r in camp.runs] and summary["already"] == [] and calls == []
+    manifest = records.read_json(runs / "rel" / records.MANIFEST)
+    assert manifest["stale"][camp.runs[0].run_id]["fields"] == ["processes: 1 → 2"]
 
 
 def test_a_field_added_since_a_run_was_recorded_does_not_make_it_stale(tmp_path, synthetic_root):

@@ -212,6 +212,8 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     done = {"complete"} | (set() if retry_skipped else {"skipped"})
     log_dir = Path(runs_root) / campaign.name / "logs"
     nproc = run_processes(campaign, jobs, shared)
+    for run in campaign.runs:  # a complete run trained on another count is stale (manifest and runs to do alike)
+        run.processes = processes_per_run(jobs, nproc)
 
     def attempt(run: Run, slot: KernelSlot) -> str:
         return _attempt(run, force, done, lambda r: execute_notebook(r, notebook, slot, log_dir, nproc))

@@ -46,6 +46,7 @@ from ..runs import (
     execute_notebook,
     record_outcome,
     record_stopped,
+    stale_fields,
     status_of,
     unresumable_fields,
     unresumable_note,
@@ -256,6 +257,9 @@ def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dic
                                     f"its last checkpoint if it wrote one"}
             elif state == "new" and job is not None:
                 record = {"reason": f"job {job} was cancelled before it started; the next submission submits it again"}
+            elif state == "complete" and (stale := stale_fields(run)):  # the local executor's word for it too
+                state, record = "stale", {"reason": f"complete, but the campaign now asks {'; '.join(stale)}; not "
+                                                    f"run again: move its folder aside, or --force it locally"}
             elif state == "interrupted" and record.get("status") == "running":
                 record = {"reason": f"job {job} was {slurm[job].lower()} before the run could record where it "
                                     f"stopped; the next submission {records.then_again_unread(run.run_dir)}"}
@@ -358,7 +362,7 @@ def report(campaign: Campaign, states: dict[str, dict], log=print) -> dict[str, 
     if note := not_cifar100_note(rows):
         log(note)
     for row in rows:
-        if row["state"] in ("failed", "damaged", "interrupted", "new") and row.get("reason"):
+        if row["state"] in ("failed", "damaged", "interrupted", "new", "stale") and row.get("reason"):
             log(f"  {row['state']}: {row['short_id']}: {row['reason']}")
     for line in skipped_lines([(row["short_id"], row.get("reason")) for row in rows if row["state"] == "skipped"],
                               "; --retry-skipped submits them again"):
@@ -378,6 +382,9 @@ def wait(campaign: Campaign, runs_root, poll_s: float = 2.0) -> dict[str, dict]:
 
 def main(campaign: Campaign, executor: ExecutorConfig, args, notebook: Path, log=print) -> int:
     """``campaign --executor slurm`` / ``--status``: submit what is due, report, exit 1 if any run failed."""
+    if executor.kind == "slurm":  # each job's processes (RunJob): its GPUs (one process without) on every node
+        for run in campaign.runs:
+            run.processes = max(1, executor.gpus(campaign.num_processes)) * executor.nodes
     if executor.kind == "slurm" and not args.status:
         if args.force:
             raise ConfigError("--force is for the local executor; move a run's folder aside to re-run it on Slurm")
@@ -388,4 +395,5 @@ def main(campaign: Campaign, executor: ExecutorConfig, args, notebook: Path, log
     states = wait(campaign, args.runs_root) if args.wait else campaign_states(campaign, args.runs_root,
                                                                               read_state(path))
     by_state = report(campaign, states, log)
-    return 1 if by_state.get("failed") or by_state.get("damaged") else 0
+    # as the local executor: 3 when nothing failed but a complete run is stale (not what the campaign now asks)
+    return 1 if by_state.get("failed") or by_state.get("damaged") else 3 if by_state.get("stale") else 0
