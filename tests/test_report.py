@@ -1330,3 +1330,65 @@ def test_the_analysis_page_links_every_models_numbers_in_both_languages(stand_in
     skipped = models[models.status == "skipped"].iloc[0]
     assert skipped.seeds == 0 and pd.isna(skipped.top1_mean_pct)
     assert skipped.reason == "pretrained weights unavailable offline"
+
+
+def test_a_model_entry_the_campaign_has_not_run_yet_is_listed_as_missing_and_counted(tmp_path, monkeypatch):
+    """A model entry whose run has no record yet (the campaign stopped before it, or it is queued on Slurm) had no
+    row at all: a campaign of 6 models read "Of 5 models, 4 completed", the provenance "7 of 8 runs" for its 9, and
+    the table of models that did not complete left it out."""
+    import shutil
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    manifest = records.read_json(runs / "mini" / records.MANIFEST)
+    records.atomic_write_json(runs / "mini" / records.MANIFEST,
+                              {**manifest, "model_runs": [f"mini-{m}-s0" for m in manifest["models"]]})
+    shutil.rmtree(runs / "mini" / "mini-resnet_32-s0")
+    out = report.write_campaign_report("mini", runs, book / "generated")
+    rows = out["rows"].set_index("model")
+    assert rows.loc["resnet_32", "status"] == "missing" and rows.loc["resnet_32", "seeds"] == 0
+    assert (out["context"]["complete"], out["context"]["total"]) == (7, len(manifest["runs"])) == (7, 9)
+    en = (book / "generated" / "results_en.md").read_text(encoding="utf-8")
+    zh = (book / "generated" / "results_zh.md").read_text(encoding="utf-8")
+    assert "Of 6 models, 4 completed" in en and "7 of 9 runs complete" in en
+    assert "| resnet_32 | missing | no record yet: not run, or still queued" in en
+    assert "| resnet_32 | 缺失 | 尚无运行记录" in zh
+
+
+def test_a_seed_that_did_not_complete_is_named_beside_the_mean_of_the_others(tmp_path):
+    """One of resnet_20's three seeds diverged (failed): Table 1 and the study table showed 61.40 ± 0.57 over 2
+    seeds with Note "–", a mean of the survivors nothing on the page told from a mean of every seed it ran."""
+    from cifar100lab.report.studies import study_table
+    from cifar100lab.report.tables import study_display, table1
+    runs = tmp_path / "runs"
+    write_fake_campaign(runs, dataset="fashion-mnist", seeds=(0, 1, 2))
+    path = runs / "mini" / "mini-resnet_20-s1" / records.RECORD
+    rec = records.read_json(path)
+    del rec["final"]
+    records.atomic_write_json(path, {**rec, "status": "failed", "reason": "loss became nan in epoch 2; lower the "
+                                     "learning rate (0.1) or check the data"})
+    manifest, recs = sources.load_campaign_records("mini", runs)
+    rows = sources.model_rows(sources.model_records(manifest, recs), manifest["models"])
+    study = study_table(manifest["studies"][0], {r["run_id"]: r for r in recs})
+    for lang, words in (("en", "1 of 3 runs did not complete (failed 1), left out of the mean"),
+                        ("zh", "3 次运行中有 1 次未完成（失败 1），未计入平均值")):
+        t1 = table1(rows, lang)
+        note = t1[i18n.head("note", lang)][t1[i18n.head("model", lang)] == "resnet_20"].item()
+        assert words in note, (lang, note)
+        shown = study_display(study, pd.DataFrame(), lang)
+        assert words in shown[i18n.head("note", lang)].iloc[0], lang  # the "no ECA" variant: resnet_20's runs
+        assert shown[i18n.head("note", lang)].iloc[1] == "–"
+    assert rows.set_index("model").loc["resnet_20", "seeds"] == 2
+
+
+def test_the_conclusions_numbers_come_with_their_provenance_and_the_not_cifar100_warning(tmp_path, monkeypatch):
+    """The Conclusion page (summary_<lang>.md) opened a Fashion-MNIST build with "The most accurate is
+    **eca_resnet_20** (64.00 % top-1 …)" under no warning and with no campaign, dataset or hardware, though the page
+    says they are given; its only word of the data was the last sentence's "our runs used Fashion-MNIST"."""
+    _pages_without_figures(monkeypatch)
+    _, gen = _report(tmp_path, dataset="fashion-mnist")
+    for lang, words in (("en", ("Not CIFAR-100", "**not CIFAR-100 results**", "Campaign **mini**", "hardware: 1 × Intel")),
+                        ("zh", ("不是 CIFAR-100", "**不是 CIFAR-100 结果**", "实验配置 **mini**", "硬件：1 × Intel"))):
+        summary = (gen / f"summary_{lang}.md").read_text(encoding="utf-8")
+        first_number = summary.index("64.00")
+        assert all(-1 < summary.find(w) < first_number for w in words), (lang, summary[:first_number])

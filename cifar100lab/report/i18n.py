@@ -101,7 +101,8 @@ REASON_FACTS = ((re.compile(r"pretrained weights unavailable: cannot reach (?:ht
                  "reason_offline"),
                 (re.compile(r"pretrained weights unavailable"), "reason_no_weights"),
                 (re.compile(r"loss became (?P<loss>\S+) in epoch (?P<epoch>\d+); lower the learning rate "
-                            r"\((?P<lr>[^)]*)\) or check the data$"), "reason_diverged"))
+                            r"\((?P<lr>[^)]*)\) or check the data$"), "reason_diverged"),
+                (re.compile(r"no record yet: not run, or still queued or running elsewhere$"), "reason_no_record"))
 
 
 def reason(text) -> dict:

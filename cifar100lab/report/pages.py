@@ -140,7 +140,9 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
                  + download_links(["comparison.csv", "comparison.tex"], lang),
                  "ablations": ablations_index(manifest, ctx, lang, study_pages_not_run(out, manifest)),
                  "findings": provenance(ctx, lang) + findings(rows, ctx, studies, lang),
-                 "summary": results_prose(rows, lang) + "\n" + comparison_prose(rows, ctx, subtract, lang),
+                 # the Conclusion page's: its numbers with what they were measured on, as on every results page
+                 "summary": provenance(ctx, lang) + results_prose(rows, lang) + "\n"
+                 + comparison_prose(rows, ctx, subtract, lang),
                  "recipes": f"**{say('recipes_title', lang)}**\n\n" + recipes_table(recipes_used(recs), lang)}
         for name, text in pages.items():
             (out / f"{name}_{lang}.md").write_text(text, encoding="utf-8")

@@ -34,8 +34,40 @@ def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[d
     # record is left out while it is the one the campaign saw, and the pages name it (manifest["stale"]).
     stale = stale_runs(manifest, dict(zip(manifest["runs"], recs)))
     manifest = {**manifest, "stale": stale}
-    return manifest, with_results_rows(manifest, [{**r, "run_dir": str(root / rid)}
-                                                  for rid, r in zip(manifest["runs"], recs) if r and rid not in stale])
+    found = with_results_rows(manifest, [{**r, "run_dir": str(root / rid)}
+                                         for rid, r in zip(manifest["runs"], recs) if r and rid not in stale])
+    return manifest, found + not_recorded(manifest, [rid for rid, r in zip(manifest["runs"], recs) if not r])
+
+
+# The reason of a run the manifest lists without a record (i18n.REASON_FACTS reads it as "reason_no_record").
+NO_RECORD = "no record yet: not run, or still queued or running elsewhere"
+
+
+def not_recorded(manifest: dict, run_ids: list[str]) -> list[dict]:
+    """A ``missing`` stand-in record for each run of a model entry that has no record yet (a campaign stopped
+    before it, or runs queued on Slurm): its model's row then says so, and the counts include it. Left out, a
+    model with no record had no row at all ("Of 5 models" for a campaign of 6) and its runs were not counted.
+    Last, so a figure's first record is a real one. A study variant's runs are its study table's own."""
+    entries = set(manifest.get("model_runs") or [])
+    catalog = catalog_rows()
+    out = []
+    for rid in run_ids:
+        stem = entry_of(rid, manifest["name"])
+        if rid not in entries or not stem:
+            continue
+        model = _entry_model(stem, catalog)
+        # named as row_name names its runs: a fine-tune model's entry <name>_scratch is row <name>-scratch
+        row = row_name(model, None if stem.endswith("_scratch") else "hub", catalog, stem)
+        out.append({"run_id": rid, "status": "missing", "reason": NO_RECORD, "campaign": manifest["name"],
+                    "model": model, "group": (catalog.get(model) or {}).get("group"), RESULTS_ROW: row})
+    return out
+
+
+def _entry_model(stem: str, catalog: dict[str, dict]) -> str:
+    """The registered model a run id's entry names (``eca_resnet_20-k_size-5``, ``coatnet_0_scratch``: its model
+    and options, or its model's from-scratch entry), else the entry's own name (a named entry)."""
+    named = [m for m in catalog if stem in (m, f"{m}_scratch") or stem.startswith(f"{m}-")]
+    return max(named, key=len, default=stem)
 
 
 def stale_runs(manifest: dict, recs: dict[str, dict | None]) -> dict[str, list[str]]:
@@ -167,6 +199,7 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
     lo, hi = shared_images_interval(ok.top1, ok.evaluated)
     chance = chance_level(ok.num_classes.iloc[0])
     return {**row, "classes": ok.num_classes.iloc[0], "chance": chance, "at_chance": bool(ok.top1.mean() <= chance),
+            "not_complete": not_complete(g.status),
             "diverged": next((diverged[i] for i in ok.run_id if diverged.get(i)), None),
             "top1": ok.top1.mean(), "top1_std": ok.top1.std() if len(ok) > 1 else math.nan,
             "top1_lo": lo, "top1_hi": hi, "evaluated": int(ok.evaluated.iloc[0]),
@@ -176,6 +209,13 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
             "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean(),
             "hardware": "; ".join(sorted(set(ok.hardware.dropna()))) or None,
             "epochs": counts(ok.epochs), "train_size": counts(ok.train_size), "test_size": counts(ok.evaluated)}
+
+
+def not_complete(statuses) -> dict:
+    """{status: count} of a row's runs that did not complete, beside its complete ones: its mean is of the others,
+    and its Note says how many of its runs that leaves out (a seed that diverged left a mean of the survivors that
+    nothing on the page told from one of every seed)."""
+    return {s: n for s, n in pd.Series(list(statuses)).value_counts(sort=False).items() if s != "complete"}
 
 
 def counts(values) -> str | None:

@@ -23,6 +23,7 @@ from .sources import (
     divergence,
     executed_parameters,
     load_campaign_records,
+    not_complete,
     num_classes,
 )
 from .tables import markdown_table, study_display
@@ -45,7 +46,9 @@ def _variant_row(v: dict, runs: list[dict]) -> dict:
                                            for r in ok])
     chance = chance_level(num_classes(ok[0])) if ok else math.nan
     return {"top1_lo": lo, "top1_hi": hi, "chance": chance, "at_chance": bool(ok) and _mean(top1) <= chance,
-            "diverged": next((d for d in map(divergence, ok) if d), None),"variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
+            "diverged": next((d for d in map(divergence, ok) if d), None),
+            "not_complete": not_complete(r.get("status") for r in runs) if ok else {},
+            "variant": v["label"], "variant_zh": v.get("label_zh") or v["label"], "model": v["model"],
             "options": json.dumps(v.get("options") or {}),
             "overrides": json.dumps(v.get("overrides") or {}, sort_keys=True), "seeds": len(ok),
             "mean": _mean(top1), "std": pd.Series(top1).std() if len(top1) > 1 else math.nan,

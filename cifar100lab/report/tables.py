@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..model_catalog import catalog_rows
 from ..model_facts import resolve_model_set
-from .i18n import CLAUSE_SEP, YES_NO, fill, fmt, group, head, reason, say, seconds, status
+from .i18n import CLAUSE_SEP, LIST_SEP, YES_NO, fill, fmt, group, head, reason, say, seconds, status
 from .sources import REFERENCE, SCRATCH, group_summary, mixed_hardware, varying
 
 
@@ -51,6 +51,9 @@ def failure_note(row, lang: str) -> str:
     notes = [say("note_fallback", lang)] if getattr(row, "fallback", False) is True else []
     if pd.notna(getattr(row, "at_chance", None)) and bool(row.at_chance):
         notes.append(say("note_chance", lang, chance=fmt(row.chance, 0)))
+    if isinstance(left := getattr(row, "not_complete", None), dict) and left:
+        notes.append(say("note_not_complete", lang, k=sum(left.values()), n=sum(left.values()) + row.seeds,
+                         statuses=LIST_SEP[lang].join(f"{status(s)[lang]} {n}" for s, n in left.items())))
     if isinstance(d := getattr(row, "diverged", None), dict):
         which = d.get("which") if d.get("which") == "train" or d.get("train_loss") is not None else None
         notes.append(say(f"note_diverged_{which}" if which else "note_diverged", lang, epoch=d["epoch"],
