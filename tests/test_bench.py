@@ -18,6 +18,7 @@ from conftest import ROOT, run_cli
 from cifar100lab import distill, report, timed_runs, wall_time
 from cifar100lab.accelerator import NATIVE_BF16, cpu_has_native_bf16
 from cifar100lab.bench import campaign_time, throughput, timing
+from cifar100lab.campaign import load_campaign
 from cifar100lab.config import ConfigError, resolve
 from cifar100lab.model_catalog import read_catalog
 from cifar100lab.records import atomic_write_json
@@ -96,6 +97,7 @@ def test_campaign_epoch_times_predict_the_campaign_from_each_network(tmp_path):
     assert pred["gpus_1_seconds"] == pytest.approx(rec["predicted_campaign_seconds"]) and pred["runs_per_gpu"] == 1
     longest = max(n["epoch_seconds"] * e for n in rec["networks"] for e in n["epochs_per_run"])
     assert longest <= pred["gpus_8_seconds"] < pred["gpus_1_seconds"]
+    assert rec["run_order"] == [run.run_id for run in load_campaign(camp).runs]  # the order the queue hands out
 
 
 def test_a_model_entry_with_its_own_budget_is_priced_at_it_and_its_network_timed_once(tmp_path, monkeypatch):
@@ -261,13 +263,32 @@ def test_a_distilling_runs_own_teacher_answers_in_its_timed_step(tmp_path, monke
     assert path.info["teacher"] == {"model": "ghostnet_100", "options": {}, "input_size": 224, "kind": "model"}
 
 
-def test_predicted_wall_time_hands_the_longest_runs_out_first_to_the_first_free_slot():
+def test_predicted_wall_time_hands_the_runs_out_in_the_campaigns_order_to_the_first_free_job():
+    """The prediction sorted the runs longest first, which the campaign's queue does not: 8 short runs before a
+    long one on 8 GPUs were predicted 10 s (they take 11), and the committed H200 `full` record 2.66 h on 8 GPUs
+    where its runs in the campaign's order take 3.24 h."""
     runs = [10, 6, 4, 4]
     predicted_wall = wall_time.predicted_wall
     assert predicted_wall(runs, gpus=1) == 24 and predicted_wall(runs, gpus=2) == 14
     assert predicted_wall(runs, gpus=8) == 10  # more GPUs than runs: the longest run
-    # two runs per GPU, each 1.5× slower than alone: slots 15 | 9+6 | then 6 more on the first free
-    assert predicted_wall(runs, gpus=1, runs_per_gpu=2, slowdown=1.5) == 21
+    assert predicted_wall([1] * 8 + [10], gpus=8) == 11  # the long run starts once a short one has ended
+    nets = [{"epoch_seconds": 1.0, "epochs_per_run": [1] * 8, "runs": [f"s{i}" for i in range(8)]},
+            {"epoch_seconds": 10.0, "epochs_per_run": [1], "runs": ["long"]}]
+    order = ["long", *(f"s{i}" for i in range(8))]
+    assert wall_time.campaign_prediction(nets)["gpus_8_seconds"] == 11  # the networks' order without one
+    assert wall_time.campaign_prediction(nets, order=order)["gpus_8_seconds"] == 10
+
+
+def test_a_run_with_its_gpu_to_itself_is_not_slowed_by_sharing():
+    """Every run was slowed as if it shared its GPU: one 10 s run with 4 runs allowed per GPU and no gain from
+    sharing was predicted 40 s, and so were 8 of them on 8 GPUs, where the queue gives each a GPU of its own."""
+    predicted_wall = wall_time.predicted_wall
+    assert predicted_wall([10], gpus=1, runs_per_gpu=4, slowdown=4.0) == 10
+    assert predicted_wall([10] * 8, gpus=8, runs_per_gpu=4, slowdown=4.0) == 10
+    assert predicted_wall([10] * 4, gpus=1, runs_per_gpu=4, slowdown=4.0) == 40  # no gain: the GPU's whole sum
+    # two runs per GPU, each 1.5× slower than alone: 10 and 6 side by side (6 ends at 9), then 4 beside the 10's
+    # last 4 (both end at 15), then the last 4 alone, at full speed
+    assert predicted_wall([10, 6, 4, 4], gpus=1, runs_per_gpu=2, slowdown=1.5) == 19
 
 
 @pytest.mark.slow  # a fork server importing torch once, and three runs forked from it

@@ -195,10 +195,42 @@ def test_a_packed_prediction_says_its_slowdown_was_measured_on_a_small_network_a
     assert ("4 runs sharing each GPU, each 1.00× slower than alone (the slowdown `bench --pack` measured for one small "
             "network; a network that keeps the GPU busy on its own gains nothing from sharing, each of its 4 runs 4× "
             "slower, and were that so of every network the campaign would take up to **0.33 h** on one and "
-            "**0.33 h** on 8).") in en
+            "**0.08 h** on 8).") in en  # 4 runs on 8 GPUs: each has one to itself
     assert "若所有网络都如此，整个实验单块上最多需 **0.33 h**" in zh
     en, _ = _pages(tmp_path / "alone", _epoch_record(nets))  # one run per GPU: no bound to give
     assert "gains nothing from sharing" not in en
+
+
+def test_the_gpu_prediction_is_scheduled_in_the_campaigns_order_from_the_records_epoch_times(tmp_path):
+    """A record's prediction scheduled its runs longest first, which the campaign's queue does not: 8 runs of
+    300 s before one of 3,000 s take 0.92 h on 8 GPUs, and the page showed the record's 0.83 h."""
+    nets = [{**_net(runs=[f"s{i}" for i in range(8)]), "epochs_per_run": [200] * 8},
+            {**_net("resnet_56", epoch=15.0, runs=("long",)), "epochs_per_run": [200]}]
+    record = _epoch_record(nets, campaign="c")
+    record["prediction"].update(gpus_1_seconds=5400.0, gpus_8_seconds=3000.0)  # as scheduled longest first
+    en, zh = _pages(tmp_path, {**record, "run_order": [f"s{i}" for i in range(8)] + ["long"]})
+    assert "**1.50 h** on one NVIDIA H200 and **0.92 h** on 8" in en and "8 块上 **0.92 h**" in zh
+
+
+def test_a_run_that_trained_only_some_of_its_epochs_is_not_set_against_its_whole_estimate(tmp_path):
+    """A failed run's one epoch (10 s) was set against its whole run's estimate (100 s): an exact estimate was
+    called 1.8× the measurement, an over-estimate."""
+    runs = tmp_path / "runs"
+    for rid, seconds in (("c-resnet_20-s0", 100.0), ("c-resnet_20-s1", 10.0)):
+        records.atomic_write_json(runs / "c" / rid / records.RECORD,
+                                  {"run_id": rid, "train_seconds": seconds - 1, "eval_seconds": 1.0})
+    records.atomic_write_json(runs / "c" / records.TIMING, {
+        "campaign": "c", "started": "2026-11-29T23:00:00+00:00", "wall_seconds": 120.0, "jobs": 1, "cpu": "Some CPU",
+        "cpus": 2, "gpus": 0, "device": CPU, "runs": [{"run_id": "c-resnet_20-s0", "status": "complete", "seconds": 101.0},
+                                                       {"run_id": "c-resnet_20-s1", "status": "failed", "seconds": 11.0}]})
+    net = {**_net(epoch=10.0, runs=("c-resnet_20-s0", "c-resnet_20-s1")), "run_epochs": 20, "predicted_seconds": 200.0}
+    bench = tmp_path / "bench"
+    records.atomic_write_json(bench / "e.json", {**_epoch_record([net], campaign="c"), "device": CPU, "device_type": "cpu"})
+    report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+    en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh"))
+    assert "; 1 run trained only some of their epochs (failed or stopped), left out of the comparison. For the 1 run " \
+           "that trained, the estimate is 1.7 min of epochs; their records hold 1.7 min, so the estimate is **1.0×**" in en
+    assert "1 次运行只训练了部分轮次（失败或中途停止），不计入比较" in zh and "over-estimate" not in en
 
 
 def test_a_gpu_records_memory_per_run_is_a_column_and_an_older_record_has_none(tmp_path):

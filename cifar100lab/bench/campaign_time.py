@@ -186,6 +186,7 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
     peaks = measured_peaks(device, "auto")
     students, untimed = waiting_students(camp)  # distilling variants whose teachers are not trained yet
     nets = [*campaign_networks(camp).values(), *students]
+    order = [run.run_id for run in camp.runs]
     # --models: a distilling network runs two, so it is timed when both its model and its teacher's are named
     chosen = [net for net in nets if not only or net["model"] in only and net["teacher_model"] in (None, *only)]
 
@@ -198,7 +199,8 @@ def run_campaign_times(campaign_path, steps=10, warmup=2, compile_model=False, d
                 "unfinished": len(chosen) - len(networks) - len(failed), "networks": networks,
                 "failed_networks": failed, "untimed_variants": untimed,
                 "predicted_campaign_seconds": sum(n["predicted_seconds"] for n in networks),
-                "prediction": campaign_prediction(networks, runs_per_gpu, slowdown)}
+                # the queue hands runs out in the campaign's order, not longest first: the schedule predicted
+                "run_order": order, "prediction": campaign_prediction(networks, runs_per_gpu, slowdown, order)}
 
     networks, failed, timed = [], [], {}
     for i, net in enumerate(chosen):

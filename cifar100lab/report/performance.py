@@ -95,20 +95,24 @@ def _bench_section(b: dict, lang: str) -> str:
 
 def measured_epochs(runs_root, campaign: str | None) -> dict | None:
     """{'campaign', 'started', 'wall_seconds', 'jobs', 'gpus', 'device', 'seconds': {run id: epoch seconds},
-    'skipped': [run ids]}: the epoch time (training and evaluation) each run of the campaign's last timed invocation
-    recorded, the runs that did not train, and the device they trained on (named as a benchmark record names its
-    own; a record written before it was kept names a CPU by its parts, and a GPU not at all); None without a timing
-    record."""
+    'unfinished': [run ids], 'skipped': [run ids]}: the epoch time (training and evaluation) each complete run of the
+    campaign's last timed invocation recorded, the runs that trained only some of their epochs (failed, stopped),
+    the runs that did not train, and the device they trained on (named as a benchmark record names its own; a record
+    written before it was kept names a CPU by its parts, and a GPU not at all); None without a timing record."""
     path = Path(runs_root or "runs") / (campaign or "") / records.TIMING
     if not campaign or not path.is_file():
         return None
     timing = records.read_json(path)
     seconds = {r["run_id"]: _epochs_seconds(path.parent / r["run_id"]) for r in timing["runs"]}
+    # only a complete run trained every epoch the estimate prices; one that failed or was stopped part-way is not
+    # set against its whole run's estimate
+    complete = {r["run_id"] for r in timing["runs"] if r["status"] == "complete"}
     return {"campaign": timing["campaign"], "started": timing["started"][:10], "wall_seconds": timing["wall_seconds"],
             "jobs": timing["jobs"], "gpus": timing.get("gpus") or 0, "device": timing.get("device") or (
                 records.cpu_device_name(timing["cpu"], timing["cpus"]) if not timing.get("gpus") and timing.get("cpu")
                 else None),
-            "seconds": {k: v for k, v in seconds.items() if v},
+            "seconds": {k: v for k, v in seconds.items() if v and k in complete},
+            "unfinished": [k for k, v in seconds.items() if v and k not in complete],
             "skipped": [r["run_id"] for r in timing["runs"] if r["status"] == "skipped"]}
 
 
@@ -133,7 +137,7 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
                    jobs=measured["jobs"], device=measured.get("device") or say("device_unnamed", lang))
     ratio = predicted / actual
     verdict = "estimate_close" if 0.9 <= ratio <= 1.1 else "estimate_over" if ratio > 1 else "estimate_under"
-    skipped = measured.get("skipped") or []
+    skipped, unfinished = measured.get("skipped") or [], measured.get("unfinished") or []
     # runs side by side on one device (a CPU's threads split, or several runs to a GPU) each train on a share of
     # it, slower than the estimate's one run on the whole device: their epoch times measure something else
     shared = measured["jobs"] > max(1, measured.get("gpus") or 0)
@@ -142,8 +146,8 @@ def _against(e: dict, measured: dict | None, lang: str) -> str:
                predicted=_hours(predicted), measured=_hours(actual), started=measured["started"],
                wall=_hours(measured["wall_seconds"]), jobs=measured["jobs"], ratio=f"{ratio:.1f}",
                verdict=say(verdict, lang),
-               skipped=say("against_skipped", lang, n=len(skipped), t=_hours(_predicted_for(e, skipped)))
-               if skipped else "")
+               skipped=(say("against_skipped", lang, n=len(skipped), t=_hours(_predicted_for(e, skipped)))
+                        if skipped else "") + (say("against_unfinished", lang, n=len(unfinished)) if unfinished else ""))
 
 
 def _untimed(variants: list[dict] | None, lang: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..model_facts import TRAINING_FLOPS_PER_FORWARD, training_flops
-from ..wall_time import no_gain_prediction
+from ..wall_time import campaign_prediction, no_gain_prediction
 from .i18n import fmt
 from .performance_text import commit_words, say, table
 from .sources import REFERENCE
@@ -42,19 +42,29 @@ def _original_claim(lang: str) -> str:
                hi=f"{hours.max():.1f} h", resnet_20=f"{hours['resnet_20']:.1f} h")
 
 
+def scheduled(e: dict) -> dict:
+    """The record's 1- and 8-GPU prediction, scheduled again from its networks' epoch times as the campaign's queue
+    hands its runs out (a record written before 2026-12-08 scheduled them longest first, and slowed a run sharing
+    nothing); the record's own where its networks lack their epochs per run."""
+    pred = e["prediction"]
+    if not all(n.get("epochs_per_run") for n in e["networks"]):
+        return pred
+    return campaign_prediction(e["networks"], pred["runs_per_gpu"], pred["shared_run_slowdown"], e.get("run_order"))
+
+
 def prediction(e: dict, lang: str) -> str:
     """The campaign's wall time on 1 and 8 GPUs (with runs packed onto each GPU, if the record says so); beside
     the original report's claim only where both speak for the same whole study."""
     pred = e.get("prediction")
     if not pred or e.get("device_type") != "cuda":
         return ""
-    complete = e.get("complete", True)
+    pred, complete = scheduled(e), e.get("complete", True)
     runs = sum(len(n["runs"]) for n in e["networks"])
     k = pred["runs_per_gpu"]
     packing = say("runs_per_gpu", lang, k=k, slowdown=f"{pred['shared_run_slowdown']:.2f}") \
         if k > 1 else say("one_run_per_gpu", lang)
     if k > 1 and pred["shared_run_slowdown"] < k and all(n.get("epochs_per_run") for n in e["networks"]):
-        bound = no_gain_prediction(e["networks"], k)  # the slowdown was measured on one small network
+        bound = no_gain_prediction(e["networks"], k, e.get("run_order"))  # the slowdown was measured on one small network
         packing += say("no_gain", lang, k=k, gpus_1=_in_hours(bound["gpus_1_seconds"]),
                        gpus_8=_in_hours(bound["gpus_8_seconds"]))
     whole_study = complete and e["campaign"] == CLAIM_CAMPAIGN
@@ -66,7 +76,7 @@ def prediction(e: dict, lang: str) -> str:
 
 def _protocol_target(e: dict, lang: str) -> str:
     gpu = PACK_TARGET["gpu"]
-    met = gpu in e["device"] and e["prediction"]["gpus_1_seconds"] <= PROTOCOL_TARGET_SECONDS
+    met = gpu in e["device"] and scheduled(e)["gpus_1_seconds"] <= PROTOCOL_TARGET_SECONDS
     return say("protocol_target", lang, target=PROTOCOL_TARGET_SECONDS // 3600, gpu=gpu,
                verdict=say("met" if met else "missed", lang))
 
@@ -82,7 +92,7 @@ def _protocol_arithmetic(e: dict, lang: str) -> str:
     flop = sum(n["run_epochs"] * (training_flops(n) * n["train_images"]
                                   + n["flops_per_image"] * n.get("eval_images", n.get("test_images")))
                for n in nets)  # records before 2026-12-06 named the evaluated images test_images
-    need, now = flop / PROTOCOL_TARGET_SECONDS / 1e12, flop / e["prediction"]["gpus_1_seconds"] / 1e12
+    need, now = flop / PROTOCOL_TARGET_SECONDS / 1e12, flop / scheduled(e)["gpus_1_seconds"] / 1e12
     return say("protocol_arithmetic", lang, factor=TRAINING_FLOPS_PER_FORWARD, eflop=f"{flop / 1e18:.2f}",
                target=PROTOCOL_TARGET_SECONDS // 3600, need=f"{need:.0f}", need_share=f"{need / peak:.0%}", precision=next(iter(precisions)),
                peak=f"{peak:.0f}", now=f"{now:.0f}", now_share=f"{now / peak:.0%}")

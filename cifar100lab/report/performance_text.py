@@ -117,6 +117,9 @@ TEXT = {
     "device_unnamed": {"en": "which its timing record does not name", "zh": "其计时记录未注明设备"},
     "against_skipped": {"en": "; {n} run(s) did not train (skipped), holding {t} of the estimate",
                         "zh": "；{n} 次运行未训练（已跳过），占估计中的 {t}"},
+    "against_unfinished": {"en": "; {n} run(s) trained only some of their epochs (failed or stopped), left out of the "
+                                 "comparison",
+                           "zh": "；{n} 次运行只训练了部分轮次（失败或中途停止），不计入比较"},
     "estimate_over": {"en": "an over-estimate", "zh": "估计偏高"},
     "estimate_under": {"en": "an under-estimate", "zh": "估计偏低"},
     "estimate_close": {"en": "within 10 % of the measurement", "zh": "与实测相差不到 10%"},
