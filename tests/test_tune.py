@@ -19,6 +19,7 @@ from conftest import ROOT, run_cli, scratch_book
 from cifar100lab import records
 from cifar100lab.attempt import start_record
 from cifar100lab.campaign import load_campaign
+from cifar100lab.config_files import ConfigError
 from cifar100lab.executors.slurm import STOPPED_BY_SLURM
 from cifar100lab.optuna_parts import STORAGE_ENV
 from cifar100lab.report import i18n
@@ -92,6 +93,29 @@ def test_bad_study_file_is_one_error_line_before_any_work_and_writes_nothing(tmp
     assert change[0] in GOOD
     _refused(run_cli(capfd, "tune", path, "--runs-root", tmp_path / "runs"), *parts)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("space, narrowed", [("lr: {low: 0.01, high: 0.5, step: 1.0}", "0.01..0.01"),
+                                             ("batch_size: {low: 16, high: 40, step: 16}", "16..32")])
+def test_a_step_that_does_not_divide_its_range_is_refused_not_narrowed_by_optuna(tmp_path, space, narrowed):
+    """Optuna moves a high end that is off the step's grid down to it with only a warning: lr 0.01..0.5 in steps
+    of 1.0 was accepted and every trial ran lr 0.01, while study.json said 0.01..0.5."""
+    text = GOOD.replace("  batch_size: {choices: [16, 32]}\n", "").replace("  lr: {low: 0.01, high: 0.5, log: true}",
+                                                                        "  " + space)
+    with pytest.raises(ConfigError, match=f"does not divide .*Optuna would search {narrowed} instead"):
+        load_study_file(_study(tmp_path, None, text=text))
+    grid = GOOD.replace("low: 0.01, high: 0.5, log: true", "low: 0.1, high: 0.5, step: 0.1")  # on the grid: kept
+    assert load_study_file(_study(tmp_path, None, text=grid)).search[0].step == 0.1
+
+
+@pytest.mark.parametrize("epochs, longest", [("{low: 2, high: 27}", 27), ("{choices: [3, 9]}", 9)])
+def test_hyperbands_max_resource_is_the_longest_trials_epochs_when_epochs_are_searched(tmp_path, epochs, longest):
+    """max_resource was the first trial's epochs, the low end: epochs 2..27 gave max_resource 2, one bracket
+    where Hyperband makes four, and trials trained on past the resource the pruner was told was the most."""
+    text = GOOD.replace("epochs: 2, ", "").replace("  batch_size: {choices: [16, 32]}\n", f"  epochs: {epochs}\n")
+    spec = load_study_file(_study(tmp_path, None, text=text.replace("max_steps_per_epoch: 1,", "max_steps_per_epoch: "
+                                                                    "1, batch_size: 16,") + "pruner: hyperband\n"))
+    assert spec.pruner == {"kind": "hyperband", "max_resource": longest}
 
 
 @pytest.mark.parametrize("runs_root, says", [("taken", "--runs-root {tmp}/taken is a file, not a folder"),
@@ -288,6 +312,17 @@ def test_two_local_workers_on_one_sqlite_storage_never_run_the_same_trial(tmp_pa
     study = workers.open_study(spec, url)
     for t in study.get_trials():
         assert t.user_attrs["run_id"] == f"tiny-t{t.number:04d}" and t.value == pytest.approx(100 * t.params["lr"])
+
+
+@pytest.mark.parametrize("n_trials, jobs", [(3, 2), (1, 2)])
+def test_workers_side_by_side_run_exactly_n_trials_however_many_they_are(tmp_path, synthetic_root, n_trials, jobs):
+    """Each worker counted the trials left and then created its trial: two that counted together each started
+    one, so 3 planned trials on 2 workers ran 4 ({'complete': 4}), and 1 on 2 ran 2."""
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=n_trials))
+    fake = FakeRuns()  # trials of equal length: the workers count again at the same moment
+    states = workers.run_trials(spec, tmp_path / "runs", spec.storage_url(tmp_path / "runs"), jobs=jobs,
+                                execute=fake, log=lambda *_: None)
+    assert states == {"complete": n_trials} and len(fake.executed) == n_trials
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random"])
@@ -591,6 +626,26 @@ def test_tuning_page_shows_each_study_in_both_languages_with_its_plots_pruned_tr
         for plot in ("history", "importance", "slice"):
             figure = f"tuning-tiny-{plot}_{lang}.png"
             assert f"../generated/{figure}" in page and (tmp_path / "generated" / figure).exists()
+
+
+def test_tuning_pages_rerun_mean_names_the_reruns_that_did_not_complete(tmp_path):
+    """The mean test top-1 of `--finish`'s re-runs was the complete ones' alone, said as "re-run with 1 seed",
+    with no word of the seed that failed (1 of 2 runs); and when every re-run failed the page said "Not re-run yet"."""
+    from types import SimpleNamespace
+
+    from cifar100lab.report.tuning import _reruns
+    spec, runs = load_study_file(_study(tmp_path, "/data")), tmp_path / "runs"
+    best = SimpleNamespace(number=0, value=50.0, params={"lr": 0.1, "batch_size": 16})
+    camp = load_campaign(finish_campaign_file(spec, best, runs), runs_root=runs)
+    finish = {"campaign": camp.name, "trial": 0, "runs": [r.run_id for r in camp.runs]}
+    failed = records.fail(start_record(camp.runs[1].plan), "loss became nan in epoch 1")
+    records.save(camp.runs[1].run_dir, failed)
+    records.save(camp.runs[0].run_dir, records.finish(start_record(camp.runs[0].plan), final={"top1": 37.5, "evaluated": 32}))
+    assert "1 of 2 runs did not complete (failed 1), left out of the mean" in _reruns({"finish": finish}, 0, runs, "en")
+    assert "2 次运行中有 1 次未完成（失败 1），未计入平均值" in _reruns({"finish": finish}, 0, runs, "zh")
+    records.save(camp.runs[0].run_dir, records.fail(start_record(camp.runs[0].plan), "loss became nan in epoch 1"))
+    assert _reruns({"finish": finish}, 0, runs, "en") == ("2 of 2 runs did not complete (failed 2), left out of the "
+                                                          "mean\n")
 
 
 def test_tuning_page_before_any_study_says_how_to_run_one(tmp_path):

@@ -14,7 +14,7 @@ import pandas as pd
 from .. import records
 from ..intervals import wilson
 from .figures import integer_epochs, save, style
-from .i18n import LANGS, fmt, say
+from .i18n import LANGS, LIST_SEP, fmt, say, status
 from .tables import markdown_table
 
 SUMMARY = "study.json"  # a study's summary beside its trial runs (written by cifar100lab.tune.summary)
@@ -97,7 +97,7 @@ def _reruns(summary: dict, best: int, runs_root: Path, lang: str) -> str:
     finish = summary.get("finish") or {}
     if finish.get("trial", best) != best:  # trials after --finish found a better one: its re-runs are not this one's
         return say("tune_reruns_other", lang, trial=finish["trial"], best=best) + "\n"
-    rows = []
+    rows, left = [], {}  # left: the re-runs that did not complete, by status (a failed seed, one not run yet)
     for run_id in finish.get("runs", []):
         record = records.load(runs_root / finish["campaign"] / run_id) or {}
         if record.get("status") == "complete":
@@ -105,11 +105,19 @@ def _reruns(summary: dict, best: int, runs_root: Path, lang: str) -> str:
             low, high = wilson(top1, n)
             rows.append({say("tune_col_run", lang): run_id, say("tune_col_top1", lang): fmt(top1),
                          say("tune_col_interval", lang): f"{fmt(low)}–{fmt(high)}", "_top1": top1})
-    if not rows:
+        else:
+            state = record.get("status") or "missing"
+            left[state] = left.get(state, 0) + 1
+    if not rows and not left:
         return say("tune_no_reruns", lang) + "\n"
+    # as Table 1 says of a model's seeds: the mean is of the complete ones, and the others are named
+    note = say("note_not_complete", lang, k=sum(left.values()), n=len(rows) + sum(left.values()),
+               statuses=LIST_SEP[lang].join(f"{status(s)[lang]} {n}" for s, n in left.items())) + "\n" if left else ""
+    if not rows:
+        return note
     mean = fmt(statistics.mean(r["_top1"] for r in rows))
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "_top1"} for r in rows])
-    return say("tune_reruns", lang, seeds=len(rows), mean=mean) + "\n\n" + markdown_table(table)
+    return say("tune_reruns", lang, seeds=len(rows), mean=mean) + "\n\n" + markdown_table(table) + (note and "\n" + note)
 
 
 def study_section(summary: dict, runs_root: Path, out: Path, lang: str) -> str:

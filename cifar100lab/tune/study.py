@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import typing
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def _param(path: Path, name: str, spec) -> Param:
         raise ConfigError(f"{where}: needs numbers low < high (low > 0 with log: true), got {spec!r}")
     if kind == "int" and not all(isinstance(v, int) for v in (low, high)):
         raise ConfigError(f"{where}: {name} is a whole number; give integer low and high, got {spec!r}")
-    return Param(name, kind, low, high, log, _step(where, kind, spec))
+    return _on_grid(where, Param(name, kind, low, high, log, _step(where, kind, spec)))
 
 
 def _step(where: str, kind: str, spec: dict):
@@ -143,6 +144,20 @@ def _step(where: str, kind: str, spec: dict):
     if spec.get("log"):
         raise ConfigError(f"{where}: step and log: true cannot be combined (a grid is linear); give one of them")
     return step
+
+
+def _on_grid(where: str, param: Param) -> Param:
+    """``param`` whose high end is on its step's grid. Optuna moves an end off the grid down to it, with only a
+    warning: ``{low: 0.01, high: 0.5, step: 1.0}`` searched 0.01 alone, every trial the same configuration."""
+    if param.step is None:
+        return param
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        top = param.distribution().high
+    if top != param.high:
+        raise ConfigError(f"{where}: step {param.step!r} does not divide {param.low}..{param.high}: Optuna would "
+                          f"search {param.low}..{top} instead; make high - low a whole number of steps")
+    return param
 
 
 def _search(path: Path, d: dict, defaults: dict) -> list[Param]:
@@ -245,7 +260,9 @@ def load_study_file(path: str | os.PathLike, storage: str | None = None, dataset
         check_teacher(first)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
-    spec.pruner = _pruner(path, d.get("pruner", "median"), first.config.epochs)
+    # Hyperband's max_resource: the longest trial's epochs (a searched epochs' low end left longer trials past it)
+    epochs = max([first.config.epochs, *(max(p.ends()) for p in spec.search if p.name == "epochs")])
+    spec.pruner = _pruner(path, d.get("pruner", "median"), epochs)
     return spec
 
 

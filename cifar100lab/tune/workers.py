@@ -221,18 +221,16 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
 
     runs: dict[int, Run] = {}  # work item -> the run its trial executes
     logs = TrialLogs()  # Optuna's warning of a failed trial: into its run's log
+    taking = threading.Lock()  # see optimize_one
 
     def work(item: int, slot: KernelSlot) -> None:
-        if trials_left(study, spec.n_trials) <= 0:
-            return
         execute_run = (lambda r: execute(r, slot)) if execute else notebook_execution(runs_root, spec, slot,
                                                                                        num_processes)
 
         def run(r: Run):
             runs[item] = r
             return execute_run(r)
-        study.optimize(lambda trial: execute_trial(spec, trial, runs_root, run, log, logs), n_trials=1,
-                       catch=(TrialFailed,))
+        optimize_one(study, spec.n_trials, taking, lambda trial: execute_trial(spec, trial, runs_root, run, log, logs))
 
     def stopped(item: int) -> None:  # its kernel is gone: the run's record says where it stopped
         if item in runs:
@@ -242,6 +240,26 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
     with logs:
         run_in_slots(list(range(spec.n_trials * (RETRIES + 1))), slots, work, stopped)
     return trial_states(study)
+
+
+def optimize_one(study, n_trials: int, taking: threading.Lock, objective) -> None:
+    """One trial of ``objective``, if the study has one left to run. Counting the trials left and creating the
+    trial are one step under ``taking``, the workers' shared lock: two workers that counted together would each
+    start one, past ``n_trials`` (3 planned on 2 workers: 4 ran). Released once the trial exists, or none is."""
+    held = [taking.acquire()]
+
+    def release() -> None:
+        if held and held.pop():
+            taking.release()
+
+    def started(trial):
+        release()
+        return objective(trial)
+    try:
+        if trials_left(study, n_trials) > 0:
+            study.optimize(started, n_trials=1, catch=(TrialFailed,))
+    finally:
+        release()
 
 
 def trial_states(study) -> dict:
