@@ -77,7 +77,7 @@ def _run_facts(config: dict, record: dict | None, ckpt: dict, source: Path) -> d
     num_classes = _classes_of_weights(cfg.model, cfg.options, img_size, ckpt["model"]) or plan.dataset.num_classes
     return {"model": cfg.model, "options": dict(cfg.options), "num_classes": num_classes, "input_size": input_size,
             "mean": mean, "std": std, "img_size": img_size,
-            "label_names": _label_names(cfg.dataset, cfg.data_root, num_classes),
+            "label_names": _label_names(cfg.dataset, cfg.data_root, num_classes, record.get("dataset")),
             "trained_on": {"dataset": cfg.dataset, "kind": plan.dataset.kind, "label": plan.dataset.label["en"]}}
 
 
@@ -98,9 +98,14 @@ def _classes_of_weights(model: str, options: dict, img_size: int | None, state: 
     return int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.ndim >= 1 else None
 
 
-def _label_names(dataset: str, root: str | None, num_classes: int) -> list[str] | None:
+def _label_names(dataset: str, root: str | None, num_classes: int, measured: dict | None) -> list[str] | None:
     """The class names, in label order, from the dataset's own small files (its registry entry's
-    ``class_names``); None when those are not on this machine or do not match the weights' class count."""
+    ``class_names``); None when those are not on this machine, do not match the weights' class count, or are an
+    image folder's that changed since the run measured it (``measured``: its record's dataset): a class folder
+    renamed since would shift every name onto another label."""
+    from .data.imagefolder import folder_now
+    if measured and folder_now(measured):
+        return None
     try:
         entry = data_mod.dataset_entry(dataset)
         names = entry.class_names(data_mod.DataRequest(data_mod.data_root(root))) if entry.class_names else None
@@ -291,7 +296,8 @@ def load_message(out: Path) -> str:
     """What ``export`` prints: where the files are and the one line that loads them."""
     config = read_json_file(out / EXPORT_CONFIG, "the export's config", EXPORT_REMEDY)
     labels = "" if config.get("label_names") else \
-        "; no label names (the dataset's files, which hold them, are not on this machine)"
+        "; no label names (the dataset's files, which hold them, are not on this machine, or have changed since the " \
+        "run)"
     trained_on = config[OWN_KEY].get("trained_on") or {}
     other = f"; trained on {trained_on['label']}, not CIFAR-100" if trained_on.get("kind") not in (None, "real") else ""
     weights = f"; {left}" if (left := unfinished(config[OWN_KEY])) else ""
@@ -301,10 +307,17 @@ def load_message(out: Path) -> str:
 
 def hub_entry(name: str):
     """A torch.hub entry point for model ``name``: untrained, or with a run's weights (``pretrained=``)."""
-    def entry(pretrained: str | os.PathLike | None = None, num_classes: int = 100, **options) -> nn.Module:
-        if pretrained:
-            return load_trained(pretrained, expect_model=name)
-        return create_model(name, num_classes=num_classes, **options)
+    def entry(pretrained: str | os.PathLike | None = None, num_classes: int | None = None, **options) -> nn.Module:
+        if not pretrained:
+            return create_model(name, num_classes=100 if num_classes is None else num_classes, **options)
+        if options:  # the run's own options built the network its weights fit: others were silently ignored
+            raise ExportError(f"{name}(pretrained=...) takes no options (got {', '.join(sorted(options))}): the run's "
+                              f"own options build the network its weights fit; drop them, or leave out pretrained")
+        model = load_trained(pretrained, expect_model=name)
+        if num_classes is not None and num_classes != model.pretrained_cfg["num_classes"]:
+            raise ExportError(f"{pretrained} holds a {model.pretrained_cfg['num_classes']}-class head, not "
+                              f"num_classes={num_classes}; drop num_classes, or leave out pretrained")
+        return model
     entry.__name__ = name
     entry.__doc__ = (f"{name} ({model_entry(name).paper}). pretrained: a cifar100lab run folder, its checkpoint.pt "
                      f"or an exported folder; None: untrained.")

@@ -217,6 +217,24 @@ def test_an_image_folder_runs_export_names_its_classes(tmp_path, capfd):
     assert load_trained(tmp_path / "export").pretrained_cfg["label_names"] == ["daisy", "rose"]
 
 
+
+def test_an_export_gives_no_label_names_from_an_image_folder_changed_since_the_run(tmp_path, capfd):
+    """A class folder renamed after training (daisy -> tulip) shifted the names onto other labels: label 0, daisy's,
+    was exported as 'rose' and label 1 as 'tulip'. The names are left out and the export's line says why."""
+    from PIL import Image
+    for name in ("daisy", "rose"):
+        (tmp_path / "flowers" / name).mkdir(parents=True)
+        for i in range(5):
+            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / "flowers" / name / f"{i}.png")
+    rec = train(tiny_config(None, tmp_path / "run", dataset=f"imagefolder:{tmp_path / 'flowers'}", data_root=None,
+                            epochs=1, batch_size=4, max_steps_per_epoch=1))
+    assert rec["status"] == "complete"
+    (tmp_path / "flowers" / "daisy").rename(tmp_path / "flowers" / "tulip")
+    proc = run_cli(capfd, "export", tmp_path / "run", "--out", tmp_path / "export")
+    assert proc.returncode == 0 and "no label names" in proc.stdout and "changed since the run" in proc.stdout
+    assert "label_names" not in json.loads((tmp_path / "export" / "config.json").read_text())
+    assert "label_names" not in load_trained(tmp_path / "run").pretrained_cfg
+
 def test_a_run_that_trained_with_a_setting_since_refused_for_doing_nothing_still_exports_and_evaluates(runs, tmp_path):
     """min_lr under the multistep schedule did nothing and a new run with it is refused; a run that trained with
     it before is read as it trained (export, evaluation, a teacher, the campaign's stale check), not refused."""
@@ -232,3 +250,15 @@ def test_a_run_that_trained_with_a_setting_since_refused_for_doing_nothing_still
         resolve(ckpt["config"])
     assert load_trained(old).pretrained_cfg["num_classes"] == 10
     assert load_for_evaluation(path, read_checkpoint(path)).plan.recipe.schedule == "multistep"
+
+
+def test_hub_entry_with_weights_refuses_options_and_a_class_count_they_do_not_fit(runs):
+    """With pretrained= every other argument was dropped without a word: num_classes=100 gave the run's 10-class
+    head and width=2, no option of resnet_20 at all, gave the run's network."""
+    load = lambda **kw: torch.hub.load(str(ROOT), "resnet_20", pretrained=str(runs["resnet_20"]),  # noqa: E731
+                                       source="local", trust_repo=True, **kw)
+    with pytest.raises(ExportError, match="holds a 10-class head, not num_classes=100"):
+        load(num_classes=100)
+    with pytest.raises(ExportError, match=r"takes no options \(got width\)"):
+        load(width=2)
+    assert load(num_classes=10).pretrained_cfg["num_classes"] == 10

@@ -413,3 +413,29 @@ def test_a_book_flag_naming_a_file_is_refused_before_any_run_is_analysed(trained
     done = run_cli(capfd, "robustness", trained_campaign, "--book", tmp_path / "notes.md", "--force")
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "--book" in done.stderr and "is not a book folder (it is a file)" in done.stderr and not done.stdout
+
+
+def test_a_run_is_analysed_only_on_the_data_its_record_was_measured_on(trained_campaign, tmp_path):
+    """Another copy of the data (--data-root elsewhere, a synthetic set generated again) was analysed without a
+    word: the run's clean top-1 read 9.5 where its record's was 11.0, and the result then stayed "up to date" on
+    the run's own data. It is refused, as `evaluate` refuses it, and such a result is analysed again."""
+    import shutil
+
+    from cifar100lab.data import write_synthetic_cifar100
+    from cifar100lab.robustness.analyse import analyse_campaign, analyse_run
+    folder = tmp_path / "c"
+    shutil.copytree(trained_campaign, folder)
+    other = tmp_path / "other"
+    write_synthetic_cifar100(other / "synthetic", train_size=1024, test_size=300, num_classes=10, seed=1)
+    said = []
+    assert analyse_campaign(folder, str(other), force=True, log=said.append) == {"failed": ["c-resnet_20-s0"]}
+    assert "is not the data c-resnet_20-s0 was measured on" in said[0] and f"under {other}" in said[0]
+    settings = RobustnessSettings.from_dict({"corruptions": ["contrast"], "severities": [1], "images": 20,
+                                            "cam_images": 0}, "test")
+    status, result = analyse_run(folder / "c-resnet_20-s0", settings)
+    assert status == "analysed"
+    result["dataset"]["checksum"] = "md5:of-another-copy"  # as written from another copy before it was refused
+    (folder / "c-resnet_20-s0" / "robustness.json").write_text(json.dumps(result))
+    status, result = analyse_run(folder / "c-resnet_20-s0", settings)
+    assert status == "analysed" and result["dataset"]["checksum"] != "md5:of-another-copy"
+    assert analyse_run(folder / "c-resnet_20-s0", settings)[0] == "up to date"

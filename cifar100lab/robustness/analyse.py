@@ -16,7 +16,7 @@ from ..checkpoint import CheckpointError, read_checkpoint
 from ..config import ConfigError, eval_batch
 from ..data import DataError, data_root, load_dataset
 from ..data.datasets import fixed_subset
-from ..evaluation import load_for_evaluation
+from ..evaluation import check_same_data, load_for_evaluation
 from ..models import model_entry
 from .calibration import ece_interval, expected_calibration_error, reliability
 from .corruptions import CACHE_FOLDER, PUBLISHED_FOLDER, CorruptedSet, generated_set, images_checksum, published_set
@@ -45,6 +45,13 @@ def stored_key(result: dict | None) -> dict | None:
     """A result's key as :func:`up_to_date_key` makes it now (an older one held the baseline too)."""
     key = (result or {}).get("key")
     return {**key, "settings": measured(key.get("settings"))} if isinstance(key, dict) else key
+
+
+def measured_on_runs_data(result: dict, record: dict) -> bool:
+    """Whether ``result`` was measured on the data the run's record says it was measured on (a result written
+    from another copy of the data before such copies were refused is analysed again)."""
+    theirs, ours = ((d or {}).get("checksum") for d in (result.get("dataset"), record.get("dataset")))
+    return not (theirs and ours) or theirs == ours
 
 
 @torch.no_grad()
@@ -86,12 +93,16 @@ def analyse_run(run_dir: str | Path, settings: RobustnessSettings, data: str | N
         return "not complete", None
     key = up_to_date_key(checkpoint, settings)
     old = read_result(out)
-    if old and stored_key(old) == key and not force:
+    if old and stored_key(old) == key and measured_on_runs_data(old, record) and not force:
         return "up to date", old
     t0 = time.perf_counter()
     shared = shared or Shared()
     # the run's device and precision; the dataset as read for an earlier run of this analysis
-    loaded = load_for_evaluation(checkpoint, read_checkpoint(checkpoint, mmap=True), data, shared.load_dataset)
+    ckpt = read_checkpoint(checkpoint, mmap=True)
+    loaded = load_for_evaluation(checkpoint, ckpt, data, shared.load_dataset)
+    # another copy of the data (a --data-root elsewhere, a synthetic set generated again) has other test images:
+    # its numbers would read as the run's, and stay "up to date"; refused as the evaluate command refuses it
+    check_same_data(checkpoint, ckpt, loaded.plan.config.data_root, loaded.dataset)
     result = measure(loaded, settings, data, shared)
     result.update(key=key, run_id=record["run_id"], model=record["model"], options=record.get("options") or {},
                   seed=record.get("seed"), group=record.get("group"),
