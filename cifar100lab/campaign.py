@@ -37,7 +37,7 @@ from .models import hub_weights_unreachable, model_entry, model_set, probe_hub_o
 from .robustness.results import entry_of
 from .robustness.settings import RobustnessSettings, campaign_settings
 from .runs import Run, plan_changes, stale_fields, stale_runs
-from .settings import apply_set, check_mapping_fields, top_level_keys
+from .settings import apply_set, check_mapping_fields, refuse_entry_conflicts, top_level_keys
 
 CAMPAIGN_KEYS = ("name", "description", "dataset", "num_processes", "seeds", "models", "defaults", "studies",
                  "study_seeds", "jobs", "runs_per_gpu", "executor", "robustness")
@@ -236,6 +236,7 @@ def load_campaign(path: str | os.PathLike, dataset: str | None = None, runs_root
     study_seeds = None if d.get("study_seeds") is None else seed_list(d["study_seeds"], f"{path}: study_seeds")
     # A model entry is a name or a mapping {model, options, name (run-id stem), any TrainConfig field}.
     entries = [_model_entry(path, e) for e in models]
+    refuse_entry_conflicts(set_values or {}, entries, str(path))
     camp.models = [e.get("name") or e["model"] for e in entries]
     runs = _CampaignRuns(path, name, dataset, defaults, Path(runs_root), Path(book_dir))
     plans = [runs.add_entry(e, camp.seeds) for e in entries]

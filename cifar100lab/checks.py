@@ -98,6 +98,11 @@ def _start_run(config_path: Path, log: Path) -> subprocess.Popen:
 def resume_check(config: dict, work_dir: str | os.PathLike, timeout: float = 900) -> dict:
     """Run ``config`` straight through and, in another run folder, kill it after its first checkpoint and
     resume it; compare every epoch's metrics (timings aside)."""
+    if config["checkpoint_every"] >= config["epochs"]:  # its first checkpoint is its last: nothing to resume
+        raise ConfigError(f"check resume needs a checkpoint before the last epoch to kill the run after, and this "
+                          f"config's first is after epoch {config['epochs']} (epochs {config['epochs']}, "
+                          f"checkpoint_every {config['checkpoint_every']}); give at least 2 epochs and a smaller "
+                          f"checkpoint_every")
     work_dir = Path(work_dir)
     fresh_work_dir(work_dir)
     runs = {}
@@ -127,6 +132,9 @@ def resume_check(config: dict, work_dir: str | os.PathLike, timeout: float = 900
               for name in RUN_NAMES}
     record_path = work_dir / "interrupted" / records.RECORD
     record = records.read_json(record_path) if record_path.exists() else {}
+    # killed mid-run only if the resume had epochs left to train: one killed as it ended (after its last checkpoint)
+    # was resumed as "already complete", or from its last epoch, and passed having resumed nothing
+    killed = killed and 0 < (record.get("resumed_from_epoch") or 0) < config["epochs"]
     passed = (killed and straight.returncode == 0 and resumed.returncode == 0
               and len(curves["straight"]) == config["epochs"] and curves["straight"] == curves["interrupted"])
     # a run that failed says why in the record (its log's last lines), not only "FAILED"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                                 f"key once", key_node.start_mark)
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
+
+
+# YAML 1.1 (PyYAML) reads a number whose exponent has no sign or whose mantissa no point, 1e-3, 5e-4, 1.0e30, as text: valid JSON (-p overrides
+# '{"lr": 1e-3}') and --set overrides.lr=1e-3 were refused as "must be a finite number, got '1e-3'". YAML 1.2 and
+# JSON read it as a float, as here.
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
+    r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"), list("-+.0123456789"))
 
 
 def _yaml_problem(e: yaml.YAMLError) -> str:

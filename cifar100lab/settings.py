@@ -57,6 +57,11 @@ def apply_set(base: dict, values: dict[str, Any]) -> dict:
     replaces its field, a dotted one changes one key of a mapping field and keeps the rest."""
     out = copy.deepcopy(base)
     check_mapping_fields({key: value for key, value in values.items() if "." not in key}, "--set")
+    keys = list(values)
+    # a whole mapping after one of its keys replaced it: --set overrides.lr=0.05 --set overrides={…} lost the lr
+    if lost := next((k for i, k in enumerate(keys) if "." in k and k.split(".")[0] in keys[i + 1:]), None):
+        raise ConfigError(f"--set {lost} is followed by --set {lost.split('.')[0]}=…, which replaces the whole "
+                          f"mapping and would drop it; give the whole mapping first, or put {lost.split('.')[1]} in it")
     for key, value in values.items():
         path = check_set_key(key)
         if len(path) == 1:
@@ -83,3 +88,30 @@ def check_mapping_fields(fields: dict, where: str) -> None:
 def top_level_keys(values: dict[str, Any]) -> dict[str, Any]:
     """The TrainConfig fields ``values`` touches (``overrides.lr`` touches ``overrides``)."""
     return {key.split(".")[0]: value for key, value in values.items()}
+
+
+
+def _set_pairs(values: dict[str, Any]):
+    """``--set`` values as (field, key or None, value): a whole mapping field's value key by key."""
+    for key, value in values.items():
+        field, _, inner = key.partition(".")
+        if not inner and field in MAPPING_FIELDS and isinstance(value, dict):
+            yield from ((field, k, v) for k, v in value.items())
+        else:
+            yield field, inner or None, value
+
+
+def refuse_entry_conflicts(values: dict[str, Any], entries: list[dict], where: str) -> None:
+    """A campaign's ``--set`` value that a model entry sets otherwise: the entry's own value wins for its runs, so
+    ``--set epochs=1`` ("for every run") left an entry's ``epochs: 5`` training 5 epochs without a word. Refused,
+    naming both; an entry that sets the same value is no conflict."""
+    for field, key, value in _set_pairs(values):
+        for e in entries:
+            inner = e.get(field)
+            asked = field in e if key is None else isinstance(inner, dict) and key in inner
+            own = inner if key is None else (inner or {}).get(key) if asked else None
+            if asked and own != value:
+                shown = field if key is None else f"{field}.{key}"
+                raise ConfigError(f"{where}: --set {shown}={value!r}, but model entry {e.get('name') or e['model']} "
+                                  f"sets its own {shown} ({own!r}), which its runs would keep; drop it from the "
+                                  f"entry or from --set")

@@ -105,3 +105,15 @@ def test_performance_page_lists_the_acceptance_checks_in_both_languages(tmp_path
     en, zh = ((tmp_path / "out" / f"performance_{lang}.md").read_text() for lang in ("en", "zh"))
     assert "- **resume** (a deterministic run killed" in en and "passed on NVIDIA H200, 2026-11-29." in en
     assert "在 NVIDIA H200 上通过" in zh
+
+
+def test_resume_check_refuses_a_config_whose_first_checkpoint_is_its_last(synthetic_root, tmp_path, capfd):
+    """With checkpoint_every 2 of 2 epochs the run was killed as it ended, after its only checkpoint: the resume
+    found it "already complete, nothing trained" and the check said passed (killed_mid_run true), testing nothing."""
+    cfg = tiny_config(synthetic_root, tmp_path / "unused", epochs=2, checkpoint_every=2, max_steps_per_epoch=4,
+                      deterministic=True, batch_size=32, test_subset=64)
+    config_file = tmp_path / "check.yaml"
+    config_file.write_text(yaml.safe_dump(cfg))
+    proc = run_cli(capfd, "check", "resume", config_file, "--work-dir", tmp_path / "work")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "needs a checkpoint before the last epoch" in proc.stderr and not (tmp_path / "work").exists()

@@ -120,3 +120,39 @@ def test_two_process_cpu_run_says_cpu_and_prints_no_thread_warning(synthetic_roo
     assert "Launching training on 2 CPU processes (one gloo group)." in out
     assert "CUDA" not in out + err and "OMP_NUM_THREADS" not in out + err, out + err
     assert "OMP_NUM_THREADS" not in os.environ  # the launch's setting ends with it
+
+
+def test_a_number_with_an_exponent_is_a_number_in_set_and_in_papermills_json():
+    """PyYAML reads 1e-3 (no point, no exponent sign) as text: --set overrides.lr=1e-3 and the valid JSON
+    -p overrides '{"lr": 5e-4}' were refused as "recipe lr must be a finite number, got '1e-3'"."""
+    assert parse_set(["overrides.lr=1e-3", "val_fraction=1.0e-1"]) == {"overrides.lr": 0.001, "val_fraction": 0.1}
+    cfg = TrainConfig.from_namespace(_defaults_from_namespace(overrides='{"lr": 5e-4}'))
+    assert resolve(cfg).recipe.lr == 0.0005
+    assert parse_set(["notes=e5", "run_id=1e"]) == {"notes": "e5", "run_id": "1e"}  # words stay words
+
+
+def test_a_whole_mapping_set_after_one_of_its_keys_is_refused_rather_than_dropping_it():
+    """--set overrides.lr=0.05 --set overrides={weight_decay: 0.0} replaced the mapping after the lr was set: the run
+    trained at the recipe's lr 0.1 with overrides {'weight_decay': 0.0}, without a word."""
+    from cifar100lab.config_files import ConfigError
+    with pytest.raises(ConfigError, match="--set overrides.lr is followed by --set overrides="):
+        apply_set({}, parse_set(["overrides.lr=0.05", "overrides={weight_decay: 0.0}"]))
+    assert apply_set({}, parse_set(["overrides={weight_decay: 0.0}", "overrides.lr=0.05"])) == \
+        {"overrides": {"weight_decay": 0.0, "lr": 0.05}}  # the whole first, then one key: both kept
+
+
+def test_campaign_set_of_a_field_a_model_entry_sets_otherwise_is_refused(tmp_path, capfd):
+    """`campaign --set epochs=1` ("for every run") left a model entry's own `epochs: 5` (and --set overrides.lr its
+    `overrides: {lr: 0.2}`) in its runs: r20_long trained 5 epochs at lr 0.2 without a word."""
+    path = tmp_path / "c.yaml"
+    path.write_text("models: [resnet_20, {model: resnet_20, name: r20_long, epochs: 5, overrides: {lr: 0.2}}]\n"
+                    "defaults: {epochs: 3}\n")
+    for pair, shown in (("epochs=1", "epochs (5)"), ("overrides.lr=0.05", "overrides.lr (0.2)"),
+                        ("overrides={lr: 0.05}", "overrides.lr (0.2)")):
+        proc = run_cli(capfd, "campaign", path, "--dry-run", "--dataset", "synthetic", "--set", pair,
+                       "--runs-root", tmp_path / "runs")
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert f"model entry r20_long sets its own {shown}" in proc.stderr
+    camp = load_campaign(path, dataset="synthetic", runs_root=tmp_path / "runs",  # the entry's own value: no conflict
+                         set_values=parse_set(["epochs=5", "overrides.lr=0.2"]))
+    assert [(r.config.epochs, r.config.overrides) for r in camp.runs] == [(5, {"lr": 0.2})] * 2
