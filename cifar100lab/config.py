@@ -427,12 +427,15 @@ class ExecutorConfig:
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0
                                       or (value == 0 and key != "gpus_per_node")):
                 raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
-        if self.mem_gb is not None and (not isinstance(self.mem_gb, (int, float)) or self.mem_gb <= 0):
+        for key in ("partition", "account", "qos", "constraint", "epoch_times"):  # a number made Path(5) fail
+            if (value := getattr(self, key)) is not None and not isinstance(value, str):
+                raise ConfigError(f"{where}: {key} must be text, got {value!r}")
+        if self.mem_gb is not None and (type(self.mem_gb) not in (int, float) or self.mem_gb <= 0):  # no bool
             raise ConfigError(f"{where}: mem_gb must be a positive number, got {self.mem_gb!r}")
         if self.extra is not None and not isinstance(self.extra, dict):  # passed to sbatch option by option
             raise ConfigError(f"{where}: extra must be a mapping of sbatch options, e.g. {{exclusive: true}}, "
                               f"got {self.extra!r}")
-        if not isinstance(self.time_margin, (int, float)) or self.time_margin < 1:
+        if type(self.time_margin) not in (int, float) or self.time_margin < 1:
             raise ConfigError(f"{where}: time_margin must be a number >= 1, got {self.time_margin!r}")
         if self.epoch_times and not Path(self.epoch_times).is_file():
             raise ConfigError(f"{where}: epoch_times {self.epoch_times} does not exist; write it with "

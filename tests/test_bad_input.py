@@ -85,6 +85,12 @@ def _refused(result, *parts):
     (MODELS + "executor: slurm\n", ["c.yaml: executor must be a mapping, e.g. {kind: slurm, partition: gpu} "
                                     "(keys: kind,", "got 'slurm'"]),
     (MODELS + "executor: {kind: slurm, extra: exclusive}\n", ["executor: extra must be a mapping of sbatch options"]),
+    # a number where a file or a name belongs failed as Python's TypeError (Path(5)), or went to sbatch as it was;
+    # YAML's true passed as the number 1
+    (MODELS + "executor: {epoch_times: 5}\n", ["c.yaml: executor: epoch_times must be text, got 5"]),
+    (MODELS + "executor: {kind: slurm, partition: [a]}\n", ["executor: partition must be text, got ['a']"]),
+    (MODELS + "executor: {kind: slurm, time_margin: true}\n", ["executor: time_margin must be a number >= 1, got True"]),
+    (MODELS + "executor: {kind: slurm, mem_gb: true}\n", ["executor: mem_gb must be a positive number, got True"]),
     # the book showed Python's spelling of it, ['a', 'b']
     (MODELS + "description: [a, b]\n", ["c.yaml: description must be text, got ['a', 'b']; put it in quotes"]),
     (MODELS + "description: 42\n", ["c.yaml: description must be text, got 42"]),
