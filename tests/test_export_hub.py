@@ -200,9 +200,8 @@ def test_an_export_of_a_run_that_did_not_finish_says_which_epochs_weights_it_hol
     assert config["cifar100lab"]["trained_for"] == {"epoch": epochs, "epochs": epochs, "status": "interrupted"}
 
 
-def test_an_image_folder_runs_export_names_its_classes(tmp_path, capfd):
-    """An image folder's class names are its sub-folders, there on this machine: the export left them out and said
-    the dataset's files were not on this machine."""
+def _flowers_run(tmp_path) -> None:
+    """A run trained on an image folder of two classes, daisy and rose, in tmp_path/run."""
     from PIL import Image
     for name in ("daisy", "rose"):
         (tmp_path / "flowers" / name).mkdir(parents=True)
@@ -211,24 +210,22 @@ def test_an_image_folder_runs_export_names_its_classes(tmp_path, capfd):
     rec = train(tiny_config(None, tmp_path / "run", dataset=f"imagefolder:{tmp_path / 'flowers'}", data_root=None,
                             epochs=1, batch_size=4, max_steps_per_epoch=1))
     assert rec["status"] == "complete"
+
+
+def test_an_image_folder_runs_export_names_its_classes(tmp_path, capfd):
+    """An image folder's class names are its sub-folders, there on this machine: the export left them out and said
+    the dataset's files were not on this machine."""
+    _flowers_run(tmp_path)
     proc = run_cli(capfd, "export", tmp_path / "run", "--out", tmp_path / "export")
     assert proc.returncode == 0 and "no label names" not in proc.stdout, proc.stdout
     assert json.loads((tmp_path / "export" / "config.json").read_text())["label_names"] == ["daisy", "rose"]
     assert load_trained(tmp_path / "export").pretrained_cfg["label_names"] == ["daisy", "rose"]
 
 
-
 def test_an_export_gives_no_label_names_from_an_image_folder_changed_since_the_run(tmp_path, capfd):
     """A class folder renamed after training (daisy -> tulip) shifted the names onto other labels: label 0, daisy's,
     was exported as 'rose' and label 1 as 'tulip'. The names are left out and the export's line says why."""
-    from PIL import Image
-    for name in ("daisy", "rose"):
-        (tmp_path / "flowers" / name).mkdir(parents=True)
-        for i in range(5):
-            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / "flowers" / name / f"{i}.png")
-    rec = train(tiny_config(None, tmp_path / "run", dataset=f"imagefolder:{tmp_path / 'flowers'}", data_root=None,
-                            epochs=1, batch_size=4, max_steps_per_epoch=1))
-    assert rec["status"] == "complete"
+    _flowers_run(tmp_path)
     (tmp_path / "flowers" / "daisy").rename(tmp_path / "flowers" / "tulip")
     proc = run_cli(capfd, "export", tmp_path / "run", "--out", tmp_path / "export")
     assert proc.returncode == 0 and "no label names" in proc.stdout and "changed since the run" in proc.stdout
