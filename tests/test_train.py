@@ -117,8 +117,8 @@ def test_a_checkpoint_resumes_only_in_the_precision_that_trained_it(synthetic_ro
     """precision auto is bf16 on a CPU with native bf16 and fp32 on one without (fp16 or bf16 on a GPU): a run
     stopped on the first and resumed on the second went on in fp32 with no word, its record saying precision 'no'
     for a curve whose first epoch trained in bf16."""
-    cut = tiny_config(synthetic_root, tmp_path / "cut", train_subset=256, max_steps_per_epoch=2, epochs=3,
-                      precision="auto")
+    cut = tiny_config(synthetic_root, tmp_path / "cut", train_subset=64, batch_size=32, max_steps_per_epoch=2,
+                      test_subset=64, epochs=3, precision="auto")  # small: bf16 is emulated on a CPU without it
     monkeypatch.setattr(accelerator_mod, "cpu_has_native_bf16", lambda: True)
     with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
         train(cut)
