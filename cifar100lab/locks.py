@@ -25,15 +25,16 @@ class Locked(RuntimeError):
 
 
 @contextlib.contextmanager
-def lock(path: str | os.PathLike) -> Iterator[Path]:
-    """An exclusive OS lock (``flock``) on ``path``, or :class:`Locked` at once if another process holds it.
-    The kernel drops it when the holder's process ends, however it ends, so a killed campaign never leaves a
-    stale lock. The file (kept afterwards) names the holder, for the message of whoever finds it taken."""
+def lock(path: str | os.PathLike, wait: bool = False) -> Iterator[Path]:
+    """An exclusive OS lock (``flock``) on ``path``, or :class:`Locked` at once if another process holds it
+    (``wait``: until it is free). The kernel drops it when the holder's process ends, however it ends, so a killed
+    campaign never leaves a stale lock. The file (kept afterwards) names the holder, for the message of whoever
+    finds it taken. Each call opens the file anew, so two threads of one process exclude each other too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
             raise Locked(path, f.read().strip()) from None

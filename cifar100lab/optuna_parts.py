@@ -102,6 +102,12 @@ def first_try(trial) -> int:
     return trial.number if retried is None else retried
 
 
+def retried_numbers(trials) -> set[int]:
+    """The numbers of the trials that were interrupted and enqueued again (Optuna's retry history): their retry
+    stands for them."""
+    return {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+
+
 def shown(url: str) -> str:
     """The URL as printed: its password hidden."""
     from sqlalchemy.engine import make_url

@@ -325,6 +325,29 @@ def test_workers_side_by_side_run_exactly_n_trials_however_many_they_are(tmp_pat
     assert states == {"complete": n_trials} and len(fake.executed) == n_trials
 
 
+def test_two_tunes_on_one_study_side_by_side_run_exactly_n_trials(tmp_path, synthetic_root, monkeypatch):
+    """Two `tune` processes on one study (a Slurm array's tasks, each one worker) each held only its own lock
+    while it counted the trials left and created one: 1 planned trial ran twice. Two run_trials side by side here
+    each have their own threads' lock; the count is slowed so that both count before either creates."""
+    spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=1))
+    url = spec.storage_url(tmp_path / "runs")
+    workers.open_study(spec, url)  # created once, as `tune` does before it submits the array
+    counted = workers.trials_left
+
+    def slow_count(study, n_trials):
+        left = counted(study, n_trials)
+        time.sleep(0.5)
+        return left
+    monkeypatch.setattr(workers, "trials_left", slow_count)
+    fake = FakeRuns(seconds=0)
+    tunes = [threading.Thread(target=workers.run_trials, args=(spec, tmp_path / "runs", url),
+                              kwargs=dict(jobs=1, execute=fake, log=lambda *_: None)) for _ in range(2)]
+    for t in tunes:
+        t.start()
+    for t in tunes:
+        t.join()
+    assert len(fake.executed) == 1 and workers.trial_states(workers.open_study(spec, url)) == {"complete": 1}
+
 @pytest.mark.parametrize("sampler", ["tpe", "random"])
 def test_a_seeded_study_resumed_or_on_two_workers_does_not_repeat_its_earlier_trials_values(
         tmp_path, synthetic_root, sampler):
@@ -358,12 +381,16 @@ def test_a_killed_tune_resumes_its_study_and_retries_the_trial_its_dead_worker_l
         db.execute("UPDATE trial_heartbeats SET heartbeat = datetime(heartbeat, '-60 seconds')")
     fake = FakeRuns(seconds=0)
     states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=fake, log=lambda *_: None)
-    assert states == {"fail": 1, "complete": 2}
+    assert states == {"retried": 1, "complete": 2}  # its retry stands for the dead worker's trial
     assert ("tiny-t0000", params["lr"]) in fake.executed  # retried with its parameters, in its first try's folder
     assert len(fake.executed) == 2
 
 
 def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries_it(tmp_path, synthetic_root, caplog):
+    """The stopped trial stays failed in the storage, but its retry stands for it: the study and its page said
+    "1 failed" of a study that had failed nothing."""
+    from cifar100lab.report.tuning import write_tuning_page
+    from cifar100lab.tune.summary import write_summary
     spec = load_study_file(_study(tmp_path, synthetic_root, n_trials=2))
     url = spec.storage_url(tmp_path / "runs")
     first = FakeRuns(stop_first=True)
@@ -375,8 +402,12 @@ def test_a_stopped_tune_marks_its_running_trial_failed_and_the_next_tune_retries
     assert "KeyboardInterrupt: stopped" in (tmp_path / "runs" / "tiny" / "logs" / f"{first.executed[0][0]}.log").read_text()
     again = FakeRuns(seconds=0)
     states = workers.run_trials(spec, tmp_path / "runs", url, jobs=1, execute=again, log=lambda *_: None)
-    assert states == {"fail": 1, "complete": 2}
+    assert states == {"retried": 1, "complete": 2}
     assert again.executed[0] == first.executed[0]  # the same run folder and parameters, before any new trial
+    write_summary(spec, workers.open_study(spec, url), tmp_path / "runs")
+    en, zh = (p.read_text() for p in write_tuning_page(tmp_path / "runs", tmp_path / "book"))
+    assert "2 complete, 0 pruned, 0 failed (1 more stopped and run again" in en
+    assert "完成 2，剪枝 0，失败 0（另有 1 次被中断后重新运行" in zh
 
 
 @pytest.fixture

@@ -121,11 +121,14 @@ def _reruns(summary: dict, best: int, runs_root: Path, lang: str) -> str:
 
 
 def study_section(summary: dict, runs_root: Path, out: Path, lang: str) -> str:
-    states = [t["state"] for t in summary["trials"]]
+    # a trial interrupted and retried is not a failure: its retry stands for it (summaries before 2026-12-07 lack it)
+    states = ["retried" if t.get("retried") else t["state"] for t in summary["trials"]]
+    retried = say("tune_retried", lang, n=states.count("retried")) if "retried" in states else ""
     text = [f"## {summary['study']}\n", *([summary["description"] + "\n"] if summary.get("description") else []),
             say("tune_facts", lang, model=summary["model"], dataset=summary["dataset"],
                 n_trials=summary["n_trials"], complete=states.count("complete"), pruned=states.count("pruned"),
-                failed=states.count("fail"), sampler=summary["sampler"], pruner=summary["pruner"]["kind"]) + "\n"]
+                failed=states.count("fail"), retried=retried, sampler=summary["sampler"],
+                pruner=summary["pruner"]["kind"]) + "\n"]
     study = rebuild(summary)
     for name, caption in _figures(summary, study, out, lang):
         text.append(f"```{{figure}} ../generated/{name}\n:width: 100%\n:alt: {caption}\n\n{caption}\n```\n")

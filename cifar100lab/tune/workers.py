@@ -8,6 +8,7 @@ the heartbeat, then retried with its parameters in its first try's run folder, s
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -26,6 +27,7 @@ from ..optuna_parts import (
     first_try,
     is_sqlite,
     quiet,
+    retried_numbers,
     retry_callback,
     shown,
 )
@@ -108,7 +110,7 @@ def trials_left(study, n_trials: int) -> int:
     from optuna.trial import TrialState
     _fail_stale(study)
     trials = study.get_trials(deepcopy=False)
-    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    retried = retried_numbers(trials)
     counted = [t for t in trials if t.state != TrialState.WAITING and t.number not in retried]
     return n_trials - len(counted)
 
@@ -124,7 +126,7 @@ def retry_interrupted(study) -> list[int]:
     fails the running trial at once; a killed worker's trial goes stale instead, and Optuna retries that one)."""
     from optuna.trial import TrialState
     trials = study.get_trials(deepcopy=False)
-    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    retried = retried_numbers(trials)
     stopped = [t for t in trials if t.state == TrialState.FAIL and t.user_attrs.get("interrupted")
                and t.number not in retried]
     retry = retry_callback()
@@ -221,7 +223,7 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
 
     runs: dict[int, Run] = {}  # work item -> the run its trial executes
     logs = TrialLogs()  # Optuna's warning of a failed trial: into its run's log
-    taking = threading.Lock()  # see optimize_one
+    taking = Path(runs_root) / spec.name / locks.LOCKS / "new-trial.lock"  # see optimize_one
 
     def work(item: int, slot: KernelSlot) -> None:
         execute_run = (lambda r: execute(r, slot)) if execute else notebook_execution(runs_root, spec, slot,
@@ -242,28 +244,29 @@ def run_trials(spec: StudySpec, runs_root, url: str, jobs: int | str | None = No
     return trial_states(study)
 
 
-def optimize_one(study, n_trials: int, taking: threading.Lock, objective) -> None:
+def optimize_one(study, n_trials: int, taking: str | os.PathLike, objective) -> None:
     """One trial of ``objective``, if the study has one left to run. Counting the trials left and creating the
-    trial are one step under ``taking``, the workers' shared lock: two workers that counted together would each
-    start one, past ``n_trials`` (3 planned on 2 workers: 4 ran). Released once the trial exists, or none is."""
-    held = [taking.acquire()]
+    trial are one step under the OS lock ``taking`` (a file beside the study's runs), which every worker waits
+    for: the threads of one ``tune`` and the processes of others (a Slurm array's tasks). Two workers that counted
+    together would each start one, past ``n_trials`` (3 planned on 2 workers: 4 ran). Released once the trial
+    exists, or none is."""
+    with contextlib.ExitStack() as held:
+        held.enter_context(locks.lock(taking, wait=True))
 
-    def release() -> None:
-        if held and held.pop():
-            taking.release()
-
-    def started(trial):
-        release()
-        return objective(trial)
-    try:
+        def started(trial):
+            held.close()
+            return objective(trial)
         if trials_left(study, n_trials) > 0:
             study.optimize(started, n_trials=1, catch=(TrialFailed,))
-    finally:
-        release()
 
 
 def trial_states(study) -> dict:
+    """{state: count} over the study's trials; an interrupted trial whose retry stands for it is ``retried``, not
+    ``fail`` (a stopped and resumed study had failed nothing)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
     states: dict = {}
-    for t in study.get_trials(deepcopy=False):
-        states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
+    for t in trials:
+        state = "retried" if t.number in retried else t.state.name.lower()
+        states[state] = states.get(state, 0) + 1
     return states
