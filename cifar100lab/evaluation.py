@@ -128,7 +128,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike | 
         metrics["ema"] = {k: averaged[k] for k in ("top1", "top5", "test_loss")}
     result = {"checkpoint": str(checkpoint), "epoch": ckpt["epoch"], "model": cfg.model, "options": cfg.options,
               "dataset": dataset.describe(), **metrics, "eval_seconds": time.perf_counter() - t0,
-              "params": count_params(accelerator.unwrap_model(learner.model)), "evaluated_at": records.now(),
+              "params": count_params(learner.network), "evaluated_at": records.now(),
               "hardware": {"device": records.device_name(device), "precision": accelerator.mixed_precision},
               "versions": records.versions(), "git_commit": records.git_commit()}
     if cfg.trial:

@@ -87,7 +87,7 @@ class Learner:
         out = self.graph(x, target, yb) if self.graph is not None else self.update(x, target, yb)
         self.scheduler.step()  # outside a CUDA graph: it writes the LR tensor the captured optimizer reads
         if self.ema is not None:
-            self.ema.update(self.accelerator.unwrap_model(self.model), step=self.scheduler.last_epoch)
+            self.ema.update(self.network, step=self.scheduler.last_epoch)
         return out
 
     def update(self, x: torch.Tensor, target: torch.Tensor, labels: torch.Tensor):
@@ -114,7 +114,13 @@ class Learner:
         broadcasts the buffers, a collective a process with no image in its share never joins (the run hung);
         :func:`train._evaluations` makes the buffers the main process's first."""
         with self.accelerator.autocast():
-            return self.accelerator.unwrap_model(self.model)(self.prepare(xb)).float()
+            return self.network(self.prepare(xb)).float()
+
+    @functools.cached_property
+    def network(self) -> torch.nn.Module:
+        """The network itself, without DDP's or compile's wrapper: unwrapped once, since the EMA reads it every step
+        and evaluation every batch."""
+        return self.accelerator.unwrap_model(self.model)
 
     def train_mode(self, epoch: int | None = None) -> None:
         """Training mode, with a frozen backbone held in eval mode (``epoch``: the one about to run)."""
@@ -133,7 +139,7 @@ class Learner:
     def state_dict(self) -> dict:
         """What a checkpoint keeps of the learner; :func:`build_learner` restores it."""
         accelerator = self.accelerator
-        return {"model": accelerator.unwrap_model(self.model).state_dict(),
+        return {"model": self.network.state_dict(),
                 "optimizer": plain_lrs(self.optimizer.state_dict()),
                 "scheduler": plain_lrs(self.scheduler.state_dict()),
                 "scaler": accelerator.scaler.state_dict() if accelerator.scaler else None,

@@ -59,9 +59,10 @@ def apply_set(base: dict, values: dict[str, Any]) -> dict:
     check_mapping_fields({key: value for key, value in values.items() if "." not in key}, "--set")
     keys = list(values)
     # a whole mapping after one of its keys replaced it: --set overrides.lr=0.05 --set overrides={…} lost the lr
-    if lost := next((k for i, k in enumerate(keys) if "." in k and k.split(".")[0] in keys[i + 1:]), None):
-        raise ConfigError(f"--set {lost} is followed by --set {lost.split('.')[0]}=…, which replaces the whole "
-                          f"mapping and would drop it; give the whole mapping first, or put {lost.split('.')[1]} in it")
+    if lost := next((k for i, k in enumerate(keys) if "." in k and field_and_key(k)[0] in keys[i + 1:]), None):
+        field, inner = field_and_key(lost)
+        raise ConfigError(f"--set {lost} is followed by --set {field}=…, which replaces the whole "
+                          f"mapping and would drop it; give the whole mapping first, or put {inner} in it")
     for key, value in values.items():
         path = check_set_key(key)
         if len(path) == 1:
@@ -85,20 +86,26 @@ def check_mapping_fields(fields: dict, where: str) -> None:
                               f"{key}.NAME), got {fields[key]!r}")
 
 
+def field_and_key(key: str) -> tuple[str, str | None]:
+    """A ``--set`` key as (TrainConfig field, key inside that mapping field or None): ``overrides.lr`` →
+    (overrides, lr)."""
+    field, _, inner = key.partition(".")
+    return field, inner or None
+
+
 def top_level_keys(values: dict[str, Any]) -> dict[str, Any]:
     """The TrainConfig fields ``values`` touches (``overrides.lr`` touches ``overrides``)."""
-    return {key.split(".")[0]: value for key, value in values.items()}
-
+    return {field_and_key(key)[0]: value for key, value in values.items()}
 
 
 def _set_pairs(values: dict[str, Any]):
     """``--set`` values as (field, key or None, value): a whole mapping field's value key by key."""
     for key, value in values.items():
-        field, _, inner = key.partition(".")
-        if not inner and field in MAPPING_FIELDS and isinstance(value, dict):
+        field, inner = field_and_key(key)
+        if inner is None and field in MAPPING_FIELDS and isinstance(value, dict):
             yield from ((field, k, v) for k, v in value.items())
         else:
-            yield field, inner or None, value
+            yield field, inner, value
 
 
 def refuse_entry_conflicts(values: dict[str, Any], entries: list[dict], where: str) -> None:

@@ -338,7 +338,7 @@ def _epoch(run: RunState, learner: Learner, data: Dataset, policy, steps: int, e
 def _evaluations(learner: Learner, data: Dataset, batch_size: int) -> dict:
     """The epoch's test metrics, with the validation split's and the EMA weights' beside them when there are."""
     # every process evaluates with the statistics the checkpoint keeps (Learner.logits bypasses DDP, which did this)
-    _main_process_buffers(learner.accelerator, learner.accelerator.unwrap_model(learner.model))
+    _main_process_buffers(learner.accelerator, learner.network)
     metrics = evaluate(learner, data.test_x, data.test_y, batch_size)
     if data.val_y is not None:
         val = evaluate(learner, data.val_x, data.val_y, batch_size)

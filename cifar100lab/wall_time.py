@@ -2,7 +2,7 @@
 with it and the report bounds a prediction with it (no torch, and outside bench, which the report may not import)."""
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 
 
 def predicted_wall(run_seconds: list[float], gpus: int, runs_per_gpu: int = 1, slowdown: float = 1.0) -> float:
@@ -14,12 +14,12 @@ def predicted_wall(run_seconds: list[float], gpus: int, runs_per_gpu: int = 1, s
     def rate(n: int) -> float:
         return 1.0 / (1.0 + (slowdown - 1.0) * (n - 1) / max(1, runs_per_gpu - 1))
 
-    queue, left, now = list(run_seconds), {}, 0.0  # left: job -> seconds alone its run still needs
+    queue, left, now = deque(run_seconds), {}, 0.0  # left: job -> seconds alone its run still needs
     jobs = gpus * runs_per_gpu
     while queue or left:
         for job in range(jobs):
             if job not in left and queue:
-                left[job] = queue.pop(0)
+                left[job] = queue.popleft()
         sharing = Counter(job % gpus for job in left)
         rates = {job: rate(sharing[job % gpus]) for job in left}
         first = min(left, key=lambda job: left[job] / rates[job])

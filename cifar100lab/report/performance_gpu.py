@@ -70,20 +70,21 @@ def prediction(e: dict, lang: str) -> str:
     whole_study = complete and e["campaign"] == CLAIM_CAMPAIGN
     return say("prediction", lang, scope=say("prediction_all" if complete else "prediction_partial", lang, n=runs),
                gpus_1=_in_hours(pred["gpus_1_seconds"]), gpus_8=_in_hours(pred["gpus_8_seconds"]), device=e["device"],
-               packing=packing, claim=_original_claim(lang) + _protocol_target(e, lang) if whole_study else "") \
-        + (_protocol_arithmetic(e, lang) if whole_study else "")
+               packing=packing, claim=_original_claim(lang) + _protocol_target(e, pred, lang) if whole_study else "") \
+        + (_protocol_arithmetic(e, pred, lang) if whole_study else "")
 
 
-def _protocol_target(e: dict, lang: str) -> str:
+def _protocol_target(e: dict, pred: dict, lang: str) -> str:
     gpu = PACK_TARGET["gpu"]
-    met = gpu in e["device"] and scheduled(e)["gpus_1_seconds"] <= PROTOCOL_TARGET_SECONDS
+    met = gpu in e["device"] and pred["gpus_1_seconds"] <= PROTOCOL_TARGET_SECONDS
     return say("protocol_target", lang, target=PROTOCOL_TARGET_SECONDS // 3600, gpu=gpu,
                verdict=say("met" if met else "missed", lang))
 
 
-def _protocol_arithmetic(e: dict, lang: str) -> str:
+def _protocol_arithmetic(e: dict, pred: dict, lang: str) -> str:
     """What the target asks of the GPU: the protocol's FLOPs over the target time, against the measured matmul
-    peak of the networks' precision and what the prediction sustains ("" for a record without FLOPs)."""
+    peak of the networks' precision and what the prediction ``pred`` (:func:`scheduled`) sustains ("" for a record
+    without FLOPs)."""
     nets = e["networks"]
     precisions = {n["precision"] for n in nets}
     peak = e.get("peaks_tflops", {}).get(next(iter(precisions)))
@@ -92,7 +93,7 @@ def _protocol_arithmetic(e: dict, lang: str) -> str:
     flop = sum(n["run_epochs"] * (training_flops(n) * n["train_images"]
                                   + n["flops_per_image"] * n.get("eval_images", n.get("test_images")))
                for n in nets)  # records before 2026-12-06 named the evaluated images test_images
-    need, now = flop / PROTOCOL_TARGET_SECONDS / 1e12, flop / scheduled(e)["gpus_1_seconds"] / 1e12
+    need, now = flop / PROTOCOL_TARGET_SECONDS / 1e12, flop / pred["gpus_1_seconds"] / 1e12
     return say("protocol_arithmetic", lang, factor=TRAINING_FLOPS_PER_FORWARD, eflop=f"{flop / 1e18:.2f}",
                target=PROTOCOL_TARGET_SECONDS // 3600, need=f"{need:.0f}", need_share=f"{need / peak:.0%}", precision=next(iter(precisions)),
                peak=f"{peak:.0f}", now=f"{now:.0f}", now_share=f"{now / peak:.0%}")
