@@ -196,4 +196,9 @@ def previous_result(plan: RunPlan, processes: int) -> dict | None:
         raise ConfigError(f"{run_dir} is complete on the images {measured['folder']} held then "
                           f"({measured['checksum']}); they have changed since ({now}), so its result is not "
                           f"theirs: train them in a new run_dir (or run_id), or restore the images")
+    from .distill import teacher_changed  # the teacher's weights are part of the result, as the images are
+    if changed := teacher_changed(previous, plan):
+        raise ConfigError(f"{run_dir} is complete, distilled from {plan.recipe.distill_from} when its weights' "
+                          f"sha256 was {changed[0][:12]}…, now {changed[1][:12]}…, so its result is not this "
+                          f"teacher's: train in a new run_dir (or run_id), or restore the teacher's weights")
     return previous

@@ -289,6 +289,21 @@ def check_resume(state: dict | None, teacher: Teacher | None) -> None:
                           f"or use a new run_dir")
 
 
+def teacher_changed(previous: dict, plan: RunPlan) -> tuple[str, str] | None:
+    """(the sha256 a complete run's record ``previous`` names for its teacher's weights, the one ``plan``'s teacher
+    has now) where they differ: a teacher retrained in its folder since, whose student's result is not this
+    teacher's. None when they agree, the run does not distil, or the teacher cannot be read (:func:`check_teacher`
+    says so)."""
+    before, source = (previous.get("distillation") or {}).get("sha256"), plan.recipe.distill_from
+    if not before or not source or source.startswith(BEST):
+        return None
+    try:
+        now = teacher_spec(source).sha256
+    except ConfigError:
+        return None
+    return None if now == before else (before, now)
+
+
 # ------------------------------------------------------------------ a study's teachers
 
 @dataclass(frozen=True)

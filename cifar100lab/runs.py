@@ -71,6 +71,9 @@ def stale_fields(run: Run) -> list[str]:
     from .data.imagefolder import folder_now
     if now := folder_now(record.get("dataset") or {}):  # the same settings, other images: not the folder's result
         changed.append(f"images: {record['dataset']['checksum']} → {now}")
+    from .distill import teacher_changed
+    if teacher := teacher_changed(record, run.plan):  # the same teacher folder, retrained since
+        changed.append(f"teacher weights: {teacher[0][:12]} → {teacher[1][:12]}")
     return changed
 
 

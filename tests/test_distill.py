@@ -514,3 +514,26 @@ def test_a_campaign_dry_run_lists_the_variants_it_skips_for_want_of_a_teacher(tm
     assert ("study distillation: variant 'GhostNet-ResNet-20 · trained teacher, α 0.5' skipped: its teacher "
             "best:convnext_tiny|resnet_56 is not there (no complete run of convnext_tiny or resnet_56 in") in result.stdout
     assert "c-ghost_resnet_20-s0" in result.stdout
+
+
+def test_a_complete_student_is_not_returned_as_the_result_of_a_teacher_retrained_since(teacher_run, synthetic_root,
+                                                                                     tmp_path):
+    """Before, a complete distilled run was returned as "already complete" after its teacher's folder had been
+    trained again: the record named sha256 X while the teacher now held Y, and nothing said so; a campaign kept it
+    as up to date (not stale)."""
+    from cifar100lab.runs import Run, stale_fields
+    teacher = tmp_path / "teacher"
+    shutil.copytree(teacher_run, teacher)
+    student = tiny_config(synthetic_root, tmp_path / "student", epochs=1, max_steps_per_epoch=2, test_subset=64,
+                          overrides={"lr": 0.05, "distill_from": str(teacher)})
+    assert train(student)["status"] == "complete"
+    retrained = tmp_path / "retrained"
+    train(tiny_config(synthetic_root, retrained, epochs=1, max_steps_per_epoch=2, test_subset=64, seed=1))
+    for name in (records.CHECKPOINT, records.RECORD):
+        shutil.copy(retrained / name, teacher / name)
+    with pytest.raises(ConfigError, match="its result is not this teacher's"):
+        train(student)
+    before = records.load(tmp_path / "student")["distillation"]["sha256"]
+    now = distill.teacher_spec(str(teacher)).sha256
+    assert stale_fields(Run("student", resolve(student), tmp_path / "student.ipynb")) == [
+        f"teacher weights: {before[:12]} → {now[:12]}"]
