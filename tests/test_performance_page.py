@@ -110,6 +110,15 @@ def test_several_runs_on_one_gpu_are_tabled_and_the_8_run_target_is_judged_from_
     assert "each run's step as one CUDA graph" not in next(_pages(tmp_path / "eager", _pack_record({1: 1.0})))
 
 
+def test_the_h200_packing_target_is_not_judged_met_from_another_gpus_record(tmp_path):
+    """The target names an H200: an H100's 5.0× at 8 runs was called "met (5.00×)", where the run and protocol
+    targets already judge only a record of the GPU they name."""
+    h100 = {**_pack_record({1: 1.0, 8: 5.0}), "device": "NVIDIA H100 80GB HBM3"}
+    en, zh = _pages(tmp_path, h100)
+    assert ("of one run: not judged here: this record ran on an NVIDIA H100 80GB HBM3, not an H200 (5.00× there).") in en
+    assert "met (5.00×)" not in en and "此处不作判断：本记录在 NVIDIA H100 80GB HBM3 上测得，而非 H200（该设备上为 5.00×）" in zh
+
+
 WHERE = """Traceback (most recent call last):
   File "/work/main/benchmarks/sync_check.py", line 47, in check
     totals = train_steps(network, batches, range(4))
@@ -233,6 +242,25 @@ def test_a_run_that_trained_only_some_of_its_epochs_is_not_set_against_its_whole
     assert "1 次运行只训练了部分轮次（失败或中途停止），不计入比较" in zh and "over-estimate" not in en
 
 
+def test_runs_that_trained_on_several_processes_are_not_set_against_the_one_process_estimate(tmp_path):
+    """full.yaml on an 8-GPU node: one job, each run on 8 processes. Its epochs (0.6 min) were set against the
+    estimate of one process (5.0 min), and the page called an estimate of the right size "8.0×, an over-estimate"."""
+    runs = tmp_path / "runs"
+    records.atomic_write_json(runs / "c" / "c-resnet_20-s0" / records.RECORD, {
+        "run_id": "c-resnet_20-s0", "train_seconds": 36.0, "eval_seconds": 1.5, "hardware": {"device": H200, "count": 8}})
+    records.atomic_write_json(runs / "c" / records.TIMING, {
+        "campaign": "c", "started": "2026-11-29T23:00:00+00:00", "wall_seconds": 60.0, "jobs": 1, "cpu": "Some CPU",
+        "cpus": 16, "gpus": 8, "device": H200, "runs": [{"run_id": "c-resnet_20-s0", "status": "complete", "seconds": 50.0}]})
+    bench = tmp_path / "bench"
+    records.atomic_write_json(bench / "e.json", _epoch_record([_net(runs=("c-resnet_20-s0",))], campaign="c"))
+    report.write_performance_page(bench, tmp_path / "gen", runs, "c")
+    en, zh = ((tmp_path / "gen" / f"performance_{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh"))
+    assert ("For the 1 run that trained, the estimate is 5.0 min of epochs on one process; theirs trained on 8 "
+            "processes each, so the 0.6 min of epochs their records hold is not a measurement of the estimate") in en
+    assert "over-estimate" not in en and "8.0×" not in en
+    assert "这些运行各用 8 个进程训练" in zh and "估计偏高" not in zh
+
+
 def test_a_gpu_records_memory_per_run_is_a_column_and_an_older_record_has_none(tmp_path):
     nets = [{**_net(), "peak_memory_bytes": 3 * 2**30}, {**_net("resnet_32"), "peak_memory_bytes": None}]
     en, zh = _pages(tmp_path, _epoch_record(nets))
@@ -338,6 +366,17 @@ def test_a_missed_cpu_target_says_what_share_of_the_peak_it_would_need(tmp_path)
     assert "trains in fp32, as the original pipeline does; the original runs at" in en  # fp32 asked for, not forced
     en, zh = _pages(tmp_path / "amx", _cpu_bench_record({"ours": 2.2, "ours+compile": 2.7}, {"fp32": 0.1, "bf16": 0.8}))
     assert "met by `ours+compile` (2.70×)." in en and "On this CPU" not in en and "在这台 CPU 上" not in zh
+
+
+def test_the_cpu_target_is_judged_by_resnet_20s_speed_up_not_another_models(tmp_path):
+    """The CPU target is ResNet-20's: a bench of ResNet-20 (2.0×) and ResNet-56 (3.0×) said "met by `ours`
+    (3.00×)", from the ResNet-56 row."""
+    record = _cpu_bench_record({"ours": 2.0}, {"fp32": 0.1, "bf16": 0.8})
+    other = _cpu_bench_record({"ours": 3.0}, {"fp32": 0.1, "bf16": 0.8})["rows"]
+    en, zh = _pages(tmp_path, {**record, "rows": record["rows"] + [{**r, "model": "resnet_56"} for r in other]})
+    assert ("- The project's CPU target is resnet_20 training at ≥ 2.5× the original pipeline: not met (best: `ours`, "
+            "2.00×).") in en
+    assert "met by" not in en and "CPU 目标是 resnet_20 的训练速度达到原始管线的 ≥ 2.5×：未达到（最好为 `ours`，2.00×）" in zh
 
 
 def test_the_cuda_graph_check_tables_each_case_against_the_eager_step(tmp_path):

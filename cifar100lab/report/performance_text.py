@@ -47,12 +47,12 @@ TEXT = {
         "zh": "**{device}** —— 测于 {measured}，torch {torch}，批大小 {batch}，每轮计时 {steps} 步，取 {repeats} 轮交替测量的"
               "中位数；实测矩阵乘峰值（TFLOP/s）：{peaks}。“首轮用时”是第一轮未计时的预热（DataLoader 启动；`ours+compile` "
               "含一次性编译；若 torch 的编译缓存已存在则更短）。"},
-    "target_met": {"en": "- The project's CPU target is training at ≥ {target}× the original pipeline: met by `{path}` "
-                         "({speedup}×).",
-                   "zh": "- 本项目的 CPU 目标是训练速度达到原始管线的 ≥ {target}×：`{path}` 达到（{speedup}×）。"},
-    "target_missed": {"en": "- The project's CPU target is training at ≥ {target}× the original pipeline: not met "
+    "target_met": {"en": "- The project's CPU target is {model} training at ≥ {target}× the original pipeline: met by "
+                         "`{path}` ({speedup}×).",
+                   "zh": "- 本项目的 CPU 目标是 {model} 的训练速度达到原始管线的 ≥ {target}×：`{path}` 达到（{speedup}×）。"},
+    "target_missed": {"en": "- The project's CPU target is {model} training at ≥ {target}× the original pipeline: not met "
                             "(best: `{path}`, {speedup}×).",
-                      "zh": "- 本项目的 CPU 目标是训练速度达到原始管线的 ≥ {target}×：未达到（最好为 `{path}`，{speedup}×）。"},
+                      "zh": "- 本项目的 CPU 目标是 {model} 的训练速度达到原始管线的 ≥ {target}×：未达到（最好为 `{path}`，{speedup}×）。"},
     "target_needs": {"en": " On this CPU the measured {precision} matmul peak is {peak_ratio}× the fp32 one; the original pipeline "
                            "runs at {original} of the fp32 peak, so {target}× needs `{path}` to run at {need} of the "
                            "{precision} peak (it runs at {now}){beyond}.",
@@ -109,6 +109,14 @@ TEXT = {
                        "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
                              "各轮用时估计为 {predicted}（一次一个运行、独占整个设备）；这些运行共享设备、各用其一部分，"
                              "因此其记录中各轮共 {measured} 不能用来检验此估计（一次只运行一个的实验，即 `--jobs 1`，才可以）"},
+    "against_processes": {"en": ". The campaign itself ran on {started}: {wall} of wall time with {jobs} run(s) side "
+                                "by side{skipped}. For the {n} run(s) that trained, the estimate is {predicted} of "
+                                "epochs on one process; theirs trained on {processes} processes each, so the {measured} "
+                                "of epochs their records hold is not a measurement of the estimate (a campaign with one "
+                                "process to a run, e.g. `--runs-per-gpu 1`, is)",
+                          "zh": "。实验本身于 {started} 运行：总用时 {wall}，{jobs} 个运行并行{skipped}。对实际训练的 {n} 次运行，"
+                                "各轮用时估计为 {predicted}（单进程）；这些运行各用 {processes} 个进程训练，因此其记录中各轮共 "
+                                "{measured} 不能用来检验此估计（每次运行只用一个进程的实验，例如 `--runs-per-gpu 1`，才可以）"},
     "against_elsewhere": {"en": ". The campaign itself ran on {started} on another device, {device}: {wall} of wall "
                                 "time with {jobs} run(s) side by side. The estimate is of the device named here, so "
                                 "the two are not compared",
@@ -187,6 +195,8 @@ TEXT = {
                           "{verdict}。"},
     "pack_met": {"en": "met ({speedup}×)", "zh": "达到（{speedup}×）"},
     "pack_missed": {"en": "not met ({speedup}×)", "zh": "未达到（{speedup}×）"},
+    "pack_elsewhere": {"en": "not judged here: this record ran on an {device}, not an {gpu} ({speedup}× there)",
+                       "zh": "此处不作判断：本记录在 {device} 上测得，而非 {gpu}（该设备上为 {speedup}×）"},
     "pack_unmeasured": {"en": "not measured (this record has no row with {runs} runs)",
                         "zh": "未测（本记录没有 {runs} 个运行的一行）"},
     "sync_head": {"en": "**{device}** — measured {measured}, {commit}: {passed} of {n} features train without a host wait.",
