@@ -195,6 +195,32 @@ def test_no_subtraction_from_the_claims_when_a_run_held_out_a_validation_split(t
     _subtracts_nothing_as_runs_saw_a_subset(runs, book / "generated", "1,800 training / 1,000 test images")
 
 
+def test_runs_capped_at_a_few_steps_an_epoch_are_neither_ranked_nor_set_against_the_claims(tmp_path, monkeypatch):
+    """200 epochs on CIFAR-100 with max_steps_per_epoch 2 (a smoke test of the full protocol): each run trained on
+    400 batches in all, yet Table 1 was a "Rank", the pages subtracted the claims (Ours − claim +8.66 for
+    resnet_20) and nothing on them said that the epochs were cut short."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="cifar100", epochs=200)
+    for run in sorted((runs / "mini").iterdir()):
+        rec = records.read_json(run / records.RECORD) if (run / records.RECORD).is_file() else {}
+        if rec.get("status") == "complete":
+            records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "max_steps_per_epoch": 2}})
+    gen = book / "generated"
+    assert sources.steps_cap({"config": {"max_steps_per_epoch": 31}, "recipe": {"global_batch": 64},
+                              "dataset": {"train_size": 2000}}) is None  # 31 full batches of 64: no step cut
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "comparison_en.md").read_text(), (gen / "comparison_zh.md").read_text()
+    assert "differs from the claim" not in en and "ours_minus_claim_pp" not in _header(gen / "comparison.csv")
+    assert "**Nothing is subtracted here**: every epoch of our runs stopped after at most 2 steps" in en
+    assert "每个 epoch 最多只训练 2 步" in zh
+    results = (gen / "results_en.md").read_text()
+    assert "| Rank |" not in results and "| No. |" in results
+    assert (gen / "table1.csv").read_text().splitlines()[0].endswith("(every epoch at most 2 steps: max_steps_per_epoch)")
+    assert "Every epoch stopped after at most 2 steps (max_steps_per_epoch, a smoke test's cap)" in results
+    assert "每个 epoch 最多只训练 2 步（max_steps_per_epoch，冒烟测试用的上限）" in (gen / "results_zh.md").read_text()
+
+
 def test_wilson_interval_matches_the_textbook_value():
     lo, hi = intervals.wilson(60.0, 1000)
     assert round(lo, 1) == 56.9 and round(hi, 1) == 63.0
@@ -339,6 +365,25 @@ def test_findings_answer_the_original_pairwise_questions_from_the_records(stand_
     assert "Pretrained against scratch" not in en  # convnext_tiny_timm was skipped: no pair, no sentence
     results = (gen / "results_en.md").read_text()
     assert "Top 5 by accuracy per parameter" in results and "The 5 fastest to train" in results
+
+
+def test_a_pairwise_question_is_not_answered_from_two_rows_trained_differently(tmp_path, monkeypatch):
+    """eca_resnet_20's entry trained 4 epochs, resnet_20's 2: the Findings page still answered "ECA on resnet_20"
+    with their difference ("+3.00 points") and a verdict, a difference in part of their training."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    run = runs / "mini" / "mini-eca_resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "epochs": 4}})
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
+    assert "+3.00 points" not in en and "eca_resnet_20 reaches" not in en
+    assert ("**eca_resnet_20 against resnet_20.** Not compared: the two trained differently (Epochs: 4 against 2), "
+            "so a difference between them would be in part their training's.") in en
+    assert "**eca_resnet_20 与 resnet_20。** 不作比较：两者的训练条件不同（轮数：4 对 2）" in zh
+    assert "Ghost modules on resnet_20" in en  # a pair trained alike is still answered
 
 
 @pytest.mark.slow

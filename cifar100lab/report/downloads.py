@@ -30,6 +30,8 @@ TEXT = {
                     "{seeds} seed(s) per model",
               "zh": "在 {dataset} 上测得，实验配置 {campaign}：{train_size} 张训练图像上训练 {epochs} 个 epoch，"
                     "每个模型 {seeds} 个种子"},
+    "capped": {"en": " (every epoch at most {steps} steps: max_steps_per_epoch)",
+               "zh": "（每个 epoch 最多 {steps} 步：max_steps_per_epoch）"},
 }
 MODELS_CSV = "models.csv"  # every model row of the campaign (models_data), linked from the Results pages
 SEP = ";"  # between a cell's items: run ids, model names, published results
@@ -51,9 +53,10 @@ def models_link(lang: str) -> str:
 
 def download_label(ctx: dict) -> str:
     """What a downloaded table was measured on, so it cannot be read as a CIFAR-100 result out of context."""
+    capped = say("capped", "en", steps=alternatives(ctx["steps_capped"])) if ctx.get("steps_capped") else ""
     return say("label", "en", dataset=dataset_label(ctx["dataset"]), campaign=ctx["campaign"],
                epochs=alternatives(ctx["epochs"]), train_size=sizes(ctx, "train"),
-               seeds=alternatives(ctx["seeds"]))
+               seeds=alternatives(ctx["seeds"])) + capped
 
 
 def write_csv(data: pd.DataFrame, path: Path, caption: str) -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 
 from .i18n import CLAUSE_SEP, both, fmt, head, say, seconds
 from .sources import budget_varies, mixed_hardware
-from .tables import markdown_table, table_seconds
+from .tables import markdown_table, protocol_head, table_seconds
 
 # (question, model, reference): the comparisons the original report discussed.
 PAIRS = [("pair_pretrained", "convnext_tiny_timm", "convnext_tiny"),
@@ -22,18 +22,33 @@ def _separable(a, b) -> str:
     return "separable" if a.top1_lo > b.top1_hi or b.top1_lo > a.top1_hi else "not_separable_pair"
 
 
+def _unlike(model: str, ref: str, a, b) -> tuple[str, dict] | None:
+    """The fact that two rows trained differently (a model entry's own epochs or training subset), so their
+    question is not answered from them; None when they trained alike. (Their test images may differ: each top-1's
+    interval is over its own.)"""
+    counts = [c for c in ("epochs", "train_size") if c in a.index and not (pd.isna(a[c]) and pd.isna(b[c]))
+              and a[c] != b[c]]
+    if not counts:
+        return None
+    said = lambda row: " / ".join(str(row[c]) if isinstance(row[c], str) else "–" for c in counts)  # noqa: E731
+    return ("pair_unlike", dict(model=model, ref=ref, a=said(a), b=said(b),
+                                what={lang: protocol_head(counts, lang) for lang in ("en", "zh")}))
+
+
 def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     done, facts = _done(rows), []
     for question, model, ref in PAIRS:
         if model in done.index and ref in done.index:
             a, b = done.loc[model], done.loc[ref]
-            facts.append((question, dict(model=model, ref=ref, a=fmt(a.top1), b=fmt(b.top1),
-                                         diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
+            facts.append(_unlike(model, ref, a, b) or (question, dict(
+                model=model, ref=ref, a=fmt(a.top1), b=fmt(b.top1), diff=f"{a.top1 - b.top1:+.2f}",
+                verdict=both(_separable(a, b)))))
     for model, ref in GHOST:
         if model in done.index and ref in done.index:
             a, b = done.loc[model], done.loc[ref]
-            facts.append(("pair_ghost", dict(model=model, ref=ref, saving=f"{100 * (1 - a.params_m / b.params_m):.0f}",
-                                             diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
+            facts.append(_unlike(model, ref, a, b) or ("pair_ghost", dict(
+                model=model, ref=ref, saving=f"{100 * (1 - a.params_m / b.params_m):.0f}",
+                diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
     if mixed := mixed_hardware(rows):  # the times of two machines measure the machines too
         facts.append(("time_mixed", dict(list={lang: sep.join(mixed) for lang, sep in CLAUSE_SEP.items()})))
     elif budget_varies(rows):  # so do those of different training budgets

@@ -1,6 +1,7 @@
 """The book's prose: one English and one Chinese template per fact, with the same named fields
 (:func:`cifar100lab.report.i18n.say` fills them)."""
 
+from .protocol_text import PROTOCOL
 from .tuning_text import TUNING
 
 MESSAGES = {
@@ -444,4 +445,5 @@ MESSAGES = {
     "ax_chance": {"en": "chance ({chance} %)", "zh": "随机水平（{chance}%）"},
     "ax_ema": {"en": "EMA weights (mean)", "zh": "EMA 权重（均值）"},
     **TUNING,  # the Hyperparameter search page's words (tuning_text)
+    **PROTOCOL,  # runs not comparable as they stand (protocol_text)
 }

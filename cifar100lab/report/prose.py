@@ -52,7 +52,9 @@ def provenance(ctx: dict, lang: str) -> str:
     if ctx["kind"] != "real":  # every other dataset says what it is, whatever the protocol
         notice = {"stand-in": "stand_in", "synthetic": "synthetic"}.get(ctx["kind"], "other_data")
         notices.append(say(notice, lang, dataset=label, classes=ctx["classes"] or "–", about=_about(ctx, lang)))
-    if short_protocol(ctx):
+    if ctx.get("steps_capped"):  # "200 epochs on 50,000 images is far from 200 epochs on 50,000" would say nothing
+        notices.append(say("steps_capped", lang, steps=alternatives(ctx["steps_capped"])))
+    elif short_protocol(ctx):
         notices.append(say("short_protocol", lang, epochs=alternatives(ctx["epochs"]), train_size=sizes(ctx, "train")))
     title = say("not_cifar_title" if ctx["kind"] != "real" else "protocol_title", lang)
     out = _admonition(title, "\n\n".join(notices), "warning") if notices else ""
@@ -162,8 +164,10 @@ def results_prose(rows: pd.DataFrame, lang: str) -> str:
 
 def comparison_facts(rows: pd.DataFrame, ctx: dict, subtract: bool) -> list[tuple[str, dict]]:
     facts = [("simulated", {}), ("head_classes", dict(classes=ctx["classes"] or "–"))]
-    if not subtract and ctx.get("subsets") and comparable_with_claims({**ctx, "subsets": False}):  # subsets alone
-        return facts + [("no_subtraction_subset", dict(train_size=sizes(ctx, "train"), test_size=sizes(ctx, "test")))]
+    if not subtract and comparable_with_claims({**ctx, "subsets": False, "steps_capped": []}):  # same data and epochs
+        if ctx.get("subsets"):
+            return facts + [("no_subtraction_subset", dict(train_size=sizes(ctx, "train"), test_size=sizes(ctx, "test")))]
+        return facts + [("no_subtraction_capped", dict(steps=alternatives(ctx["steps_capped"])))]
     if not subtract:
         return facts + [("no_subtraction", dict(dataset=dataset_label(ctx["dataset"]),
                                                 epochs=alternatives(ctx["epochs"])))]

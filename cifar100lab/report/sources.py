@@ -184,9 +184,19 @@ def context(manifest: dict, recs: list[dict]) -> dict:
             "test_sizes": sorted({(r.get("final") or {}).get("evaluated") or (r.get("dataset") or {}).get("test_size")
                                   for r in done} - {None}),
             "epochs": sorted({r["config"]["epochs"] for r in done}), "complete": len(done), "total": len(recs),
+            "steps_capped": sorted({steps_cap(r) for r in done} - {None}),
             "seeds": sorted(set(seeds.values()) - {0}), "commits": sorted({r.get("git_commit") or "–" for r in done}),
             "versions": versions, "start": stamps[0][:10] if stamps else "–", "end": stamps[-1][:10] if stamps else "–",
             "studies": len(manifest.get("studies") or []), "stale": manifest.get("stale") or {}}
+
+
+def steps_cap(record: dict) -> int | None:
+    """A smoke test's max_steps_per_epoch where it cut the run's epochs short (fewer steps than its training
+    images' full global batches, train.steps_per_epoch, or those unknown): each epoch then saw part of the training
+    images. None otherwise."""
+    cap, batch = (record.get("config") or {}).get("max_steps_per_epoch"), (record.get("recipe") or {}).get("global_batch")
+    size = (record.get("dataset") or {}).get("train_size")
+    return cap if cap and not (batch and size and cap >= size // batch) else None
 
 
 def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -> dict:
@@ -398,8 +408,9 @@ def group_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def short_protocol(ctx: dict) -> bool:
-    """Runs far shorter than the original 200 epochs: they test the pipeline and their order is not a ranking."""
-    return bool(ctx["epochs"]) and max(ctx["epochs"]) < 200
+    """Runs far shorter than the original 200 epochs, or whose epochs a step cap cut short: they test the pipeline
+    and their order is not a ranking."""
+    return (bool(ctx["epochs"]) and max(ctx["epochs"]) < 200) or bool(ctx.get("steps_capped"))
 
 
 def ranked(ctx: dict) -> bool:
@@ -409,9 +420,10 @@ def ranked(ctx: dict) -> bool:
 
 
 def comparable_with_claims(ctx: dict) -> bool:
-    """Claims and published results are CIFAR-100 at 200 epochs, its whole training and test sets; only such runs
-    may be subtracted from them."""
-    return ctx["dataset"] == "cifar100" and ctx["epochs"] == [200] and not ctx.get("subsets")
+    """Claims and published results are CIFAR-100 at 200 epochs, its whole training and test sets (every epoch
+    all of it: no step cap); only such runs may be subtracted from them."""
+    return ctx["dataset"] == "cifar100" and ctx["epochs"] == [200] and not ctx.get("subsets") \
+        and not ctx.get("steps_capped")
 
 
 def recipes_used(recs: list[dict]) -> pd.DataFrame:

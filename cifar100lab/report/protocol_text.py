@@ -1,0 +1,22 @@
+"""The words for runs a page cannot compare as they stand (epochs cut short by a step cap, two rows of a pairwise
+question trained differently), one en/zh template per fact: part of :data:`messages.MESSAGES`."""
+
+PROTOCOL = {
+    "steps_capped": {
+        "en": "Every epoch stopped after at most {steps} steps (max_steps_per_epoch, a smoke test's cap), so the runs "
+              "saw only part of their training images each epoch: these numbers test the pipeline, they are not a "
+              "ranking of the models.",
+        "zh": "每个 epoch 最多只训练 {steps} 步（max_steps_per_epoch，冒烟测试用的上限），因此每个 epoch 只用到部分训练图像："
+              "这些数字检验流程，并不是模型排名。"},
+    "no_subtraction_capped": {
+        "en": "**Nothing is subtracted here**: every epoch of our runs stopped after at most {steps} steps "
+              "(max_steps_per_epoch), while the claims and the published results trained on all of CIFAR-100 every "
+              "epoch. A difference or a correlation between them would measure the protocol, not the models, so the "
+              "columns stand side by side only.",
+        "zh": "**这里不计算任何差值**：本项目的运行每个 epoch 最多只训练 {steps} 步（max_steps_per_epoch），而声称值与公开结果"
+              "每个 epoch 都用完整的 CIFAR-100 训练。两者的差值或相关系数反映的是协议差异而非模型差异，因此只并列展示。"},
+    "pair_unlike": {
+        "en": "**{model} against {ref}.** Not compared: the two trained differently ({what}: {a} against {b}), so a "
+              "difference between them would be in part their training's.",
+        "zh": "**{model} 与 {ref}。** 不作比较：两者的训练条件不同（{what}：{a} 对 {b}），其差异部分来自训练条件。"},
+}
