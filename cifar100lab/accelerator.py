@@ -59,6 +59,16 @@ def set_kernel_policy(deterministic: bool) -> dict:
             "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
 
 
+def torch_default_kernel_policy() -> None:
+    """PyTorch's own kernel settings (no cuDNN autotuning, fp32 matmuls without TF32): the original pipeline is
+    timed as its script ran, after :func:`set_kernel_policy` set the trainer's for a round of ours."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.deterministic = False
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(False)
+
+
 class Fp32DepthwiseConv2d(torch.nn.Conv2d):
     """A depthwise convolution computed in fp32 inside CPU bf16 autocast, where oneDNN's bf16 kernels for it are
     slower than its fp32 ones: its weight gradient for kernels larger than 3×3 (ConvNeXt, HorNet, LSKNet and MSCAN

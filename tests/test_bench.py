@@ -120,17 +120,20 @@ def test_a_model_entry_with_its_own_budget_is_priced_at_it_and_its_network_timed
     assert re.search(r"\| resnet_20 \(r20_long\) \|.*\| 6\.9 \| 2 × 8 \|", en)
 
 
-def test_entries_that_differ_only_in_their_compile_mode_are_timed_each_in_its_own_mode(tmp_path, monkeypatch):
-    """A max-autotune entry beside a default-mode one of the same network was folded into the first's row and
-    priced at the default mode's timing (one row of 4 runs, one timing, compile_mode 'default')."""
-    modes = []
-    monkeypatch.setattr(campaign_time, "_network_rates", lambda net, *a, **k: modes.append(
-        net["runs"][0].config.compile_mode) or {**dict.fromkeys(campaign_time.RATE_KEYS),
-                                                "train_images_per_second": 100.0, "eval_images_per_second": 1000.0})
-    camp = write_campaign(tmp_path, "[{model: resnet_20, compile: true}, {model: resnet_20, name: r20_max, compile: "
-                                    "true, compile_mode: max-autotune}]")
+@pytest.mark.parametrize("field, other, seen", [("compile_mode", "max-autotune", ["default", "max-autotune"]),
+                                               ("deterministic", "true", [False, True])])
+def test_entries_that_differ_only_in_their_kernels_are_timed_each_with_its_own(tmp_path, monkeypatch, field, other,
+                                                                              seen):
+    """A max-autotune entry (or a deterministic one) beside a plain one of the same network was folded into the
+    first's row and priced at its timing (one row of 4 runs, one timing, compile_mode 'default')."""
+    timed = []
+    monkeypatch.setattr(campaign_time, "_network_rates", lambda net, *a, **k: timed.append(
+        getattr(net["runs"][0].config, field)) or {**dict.fromkeys(campaign_time.RATE_KEYS),
+                                                   "train_images_per_second": 100.0, "eval_images_per_second": 1000.0})
+    camp = write_campaign(tmp_path, f"[{{model: resnet_20, compile: true}}, {{model: resnet_20, name: r20_max, compile: "
+                                    f"true, {field}: {other}}}]")
     rec = campaign_time.run_campaign_times(camp, steps=1, warmup=0, progress=lambda *_: None)
-    assert modes == ["default", "max-autotune"]
+    assert timed == seen
     assert [n["runs"] for n in rec["networks"]] == [["t-resnet_20-s0", "t-resnet_20-s1"], ["t-r20_max-s0", "t-r20_max-s1"]]
 
 
@@ -402,6 +405,32 @@ def test_the_original_paths_evaluation_times_its_only_batch_when_there_is_one():
     path = throughput.OriginalPath("resnet_20", (x, y), 4, 0, 0, torch.device("cpu"))
     seconds, seen, _ = path.eval_round()
     assert seen == 4 and seconds > 0
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_ours_is_timed_with_the_trainers_kernel_settings_and_the_original_with_pytorchs(monkeypatch, deterministic):
+    """The bench never set the trainer's kernel policy: ours was timed without cuDNN autotuning while every run
+    trains with it (and the original was timed with whatever an earlier round of ours left set)."""
+    seen = []
+
+    def flags(*args):
+        seen.append((torch.backends.cudnn.benchmark, torch.are_deterministic_algorithms_enabled()))
+        return 1.0, 1, 0.0
+    monkeypatch.setattr(timing, "timed", flags)
+    monkeypatch.setattr(throughput, "timed", flags)
+    x, y = timing.synthetic_images(8, num_classes=10)
+    ours = timing.OursPath(resolve(dict(model="resnet_20", dataset="synthetic", batch_size=4, eval_batch_size=4,
+                                        deterministic=deterministic)), (x, y), (x, y), 0, torch.device("cpu"))
+    original = throughput.OriginalPath("resnet_20", (x, y), 4, 0, 0, torch.device("cpu"))
+    try:
+        for path in (ours, original, ours, original):
+            path.train_round()
+            path.eval_round()
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.benchmark = False
+    trainer, pytorch = (not deterministic, deterministic), (False, False)
+    assert seen == [trainer, trainer, pytorch, pytorch] * 2
 
 
 def test_bench_runs_flag_names_the_timed_runs_command_and_trains_nothing(tmp_path, capfd):

@@ -34,7 +34,7 @@ def campaign_networks(campaign) -> dict[tuple, dict]:
         # the compile mode too: max-autotune or reduce-overhead steps at another speed than the default mode's
         network = (c.model, tuple(sorted(c.options.items())), p.input_size, c.batch_size, c.eval_batch_size,
                    c.precision, c.channels_last, c.compile, c.compile_mode if c.compile else None, c.cuda_graph,
-                   c.fused_optimizer, p.recipe)
+                   c.fused_optimizer, c.deterministic, p.recipe)  # deterministic: other kernels, another speed
         key = (*network, c.epochs, c.train_subset, c.test_subset, c.val_fraction)
         if key not in nets:
             teacher = distill.check_teacher(p)  # a distilling run's, trained: read, not built

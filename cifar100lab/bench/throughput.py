@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import data as data_mod
+from ..accelerator import torch_default_kernel_policy
 from ..config import eval_batch, resolve
 from ..models import TRAINING_FLOPS_PER_FORWARD, count_flops, create_model
 from .timing import OursPath, default_device, header, interleaved, measured_peaks, synthetic_images, timed
@@ -58,6 +59,7 @@ class OriginalPath:
                      "pipeline": f"PIL transforms + DataLoader({workers} workers)"}
 
     def train_round(self):
+        torch_default_kernel_policy()  # the original script set none; a round of ours before set the trainer's
         model, opt, device = self.model.train(), self.opt, self.device
         loader = torch.utils.data.DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
                                              num_workers=self.workers, drop_last=True)
@@ -71,6 +73,7 @@ class OriginalPath:
         return timed(step, loader, self.warmup, device)
 
     def eval_round(self):
+        torch_default_kernel_policy()
         model = self.model.eval()
         loader = torch.utils.data.DataLoader(self.test_set, batch_size=self.batch_size, num_workers=self.workers)
         with torch.no_grad():

@@ -9,7 +9,7 @@ import torch
 
 from .. import data as data_mod
 from .. import distill, records
-from ..accelerator import build_accelerator, choose_precision, cpu_instruction_set
+from ..accelerator import build_accelerator, choose_precision, cpu_instruction_set, set_kernel_policy
 from ..config import eval_batch
 from ..devices import visible_gpus
 from ..train import build_learner, build_model
@@ -120,7 +120,7 @@ class OursPath:
         (self.x, self.y), (self.test_x, self.test_y) = ((a.to(device), b.to(device)) for a, b in (train, test))
         self.batch_size, self.warmup, self.device = cfg.batch_size, warmup, device
         self.eval_batch_size = eval_batch(cfg.eval_batch_size, device.type)
-        self.augment, self.seed, self.epoch = cfg.augment, cfg.seed, 0
+        self.augment, self.seed, self.epoch, self.deterministic = cfg.augment, cfg.seed, 0, cfg.deterministic
         precision = {"no": "fp32"}.get(accelerator.mixed_precision, accelerator.mixed_precision)  # Accelerate says "no"
         self.info = {"precision": precision, "channels_last": cfg.channels_last,
                      "compile": cfg.compile, "compile_mode": cfg.compile_mode if cfg.compile else None,
@@ -132,6 +132,7 @@ class OursPath:
                                     "kind": spec.kind}
 
     def train_round(self):
+        set_kernel_policy(self.deterministic)  # as the trainer runs (cuDNN autotuning, TF32), whatever ran before
         self.network.train_mode()
         self.epoch += 1
         batches = data_mod.train_batches(self.x, self.y, self.batch_size, self.epoch, self.seed,
@@ -139,6 +140,7 @@ class OursPath:
         return timed(self.network.step, batches, self.warmup, self.device)
 
     def eval_round(self):
+        set_kernel_policy(self.deterministic)
         self.network.model.eval()
         n, b = len(self.test_y), self.eval_batch_size
         batches = ((self.test_x[i:i + b], self.test_y[i:i + b]) for i in range(0, n - b + 1, b))
