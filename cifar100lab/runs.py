@@ -5,6 +5,7 @@ still what the campaign asks for.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,15 +56,18 @@ def stale_fields(run: Run) -> list[str]:
     if not record or record.get("status") != "complete":
         return []
     recorded = record.get("config") or {}
-    old, new = resolved_fingerprint(recorded), resolved_fingerprint(run.plan)
+    new = json.loads(json.dumps(resolved_fingerprint(run.plan), default=str))  # as a record keeps it (tuples: lists)
+    old = json.loads(json.dumps(resolved_fingerprint(recorded), default=str))
+    old.update(recipe_used(record, new["overrides"]) if isinstance(new.get("overrides"), dict) else {})
     spelled_old, spelled_new = {**TrainConfig().to_dict(), **recorded}, run.config.to_dict()
 
     def shown(k):  # as the YAML spells it where the spellings differ; else as resolved
         if k in spelled_new and spelled_old.get(k) != spelled_new[k]:
-            return spelled_old.get(k), spelled_new[k]
-        return old.get(k), new.get(k)
-    changed = [f"{k}: {shown(k)[0]!r} → {shown(k)[1]!r}" for k in sorted(set(old) | set(new))
-               if old.get(k) != new.get(k)]
+            return [f"{k}: {spelled_old.get(k)!r} → {spelled_new[k]!r}"]
+        if k == "overrides" and isinstance(old.get(k), dict):  # the recipe edited since: the fields it changed
+            return [f"{k}.{change}" for change in field_changes(old[k], new[k])]
+        return [f"{k}: {old.get(k)!r} → {new.get(k)!r}"]
+    changed = [line for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) for line in shown(k)]
     # no config field, yet the count sets the global batch and lr: the trainer refuses such a record as not its result
     trained_on = (record.get("hardware") or {}).get("count")
     if run.processes and trained_on and trained_on != run.processes:
@@ -75,6 +79,26 @@ def stale_fields(run: Run) -> list[str]:
     if teacher := teacher_changed(record, run.plan):  # the same teacher folder, retrained since
         changed.append(f"teacher weights: {teacher[0][:12]} → {teacher[1][:12]}")
     return changed
+
+
+def skipped_under_other_settings(run: Run) -> bool:
+    """Whether ``run`` was skipped under other settings than the campaign asks now (a fine-tune skipped for want
+    of its weights, since asked to train from scratch): nothing of it is kept, so it is tried again, not done."""
+    record = records.load(run.run_dir)
+    if not record or record.get("status") != "skipped":
+        return False
+    return resolved_fingerprint(record.get("config") or {}) != resolved_fingerprint(run.plan)
+
+
+def recipe_used(record: dict, asked: dict) -> dict:
+    """The recipe fields of ``asked`` (the resolved recipe, as JSON keeps it) as the record says the run trained
+    with them, and the recipe's name ({} for a record without its recipe). Resolved again, the recorded config
+    takes the recipe as the code says it now: a recipe edited since (its lr, say) made the old result look up to
+    date. A field the record lacks had its default then."""
+    used = record.get("recipe")
+    if not isinstance(used, dict):
+        return {}
+    return {"recipe": used.get("name"), "overrides": {k: used.get(k, v) for k, v in asked.items()}}
 
 
 def plan_changes(old: RunPlan, new: RunPlan) -> list[str]:
@@ -161,6 +185,8 @@ def describe(run: Run, force: bool = False, retry_skipped: bool = False) -> str:
         return f"stale (complete, but the campaign now asks {'; '.join(stale)}; --force re-runs it)"
     if changed := unresumable_fields(run):
         return f"{shown}, {unresumable_note(run.run_id, changed).split(': ', 1)[1]}"
+    if status == "skipped" and skipped_under_other_settings(run):
+        return "skipped under other settings than the campaign asks now, tried again"
     if status == "skipped" and retry_skipped:
         return "skipped, tried again (--retry-skipped)"
     return f"interrupted ({killed})" if killed else status or "new"

@@ -334,7 +334,8 @@ def as_the_campaign_asks(record: dict, runs_root, run_id: str, models=("resnet_5
     """``record`` with the config the campaign asks its run ``run_id`` to train with (a teacher must be one of
     the campaign's runs as it asks for them now)."""
     camp = campaign_with_study(runs_root.parent, runs_root, models)
-    return {**record, "config": next(r.plan.config.to_dict() for r in camp.runs if r.run_id == run_id)}
+    plan = next(r.plan for r in camp.runs if r.run_id == run_id)
+    return {**record, "config": plan.config.to_dict(), "recipe": plan.recipe_record(1)}
 
 
 def test_a_study_whose_teachers_have_no_run_skips_those_variants_and_says_which(tmp_path):

@@ -239,6 +239,23 @@ def test_a_complete_run_trained_on_another_process_count_is_stale_not_already_do
     assert manifest["stale"][camp.runs[0].run_id]["fields"] == ["processes: 1 → 2"]
 
 
+def test_a_complete_run_whose_recipe_was_edited_in_the_code_since_is_stale(tmp_path, synthetic_root, monkeypatch):
+    """The recorded config was resolved again with the recipe as the code says it now: a run trained at the
+    resnet_sgd recipe's lr 0.1 was counted up to date (stale: []) after the recipe's lr became 0.2, and its result
+    ranked beside runs trained at 0.2. Its record says the recipe it trained with."""
+    import dataclasses
+
+    from cifar100lab import recipes
+    path = _campaign(tmp_path, synthetic_root)
+    run = C.load_campaign(path, runs_root=tmp_path / "runs").runs[0]
+    record = records.finish(records.start(run.run_dir, config=run.config.to_dict()))
+    records.save(run.run_dir, {**record, "recipe": run.plan.recipe_record(1)})
+    assert run.plan.recipe.lr == 0.1 and stale_fields(run) == []
+    monkeypatch.setitem(recipes.RECIPES, "resnet_sgd", dataclasses.replace(recipes.RECIPES["resnet_sgd"], lr=0.2))
+    run = C.load_campaign(path, runs_root=tmp_path / "runs").runs[0]
+    assert stale_fields(run) == ["overrides.lr: 0.1 → 0.2"]
+
+
 def test_a_field_added_since_a_run_was_recorded_does_not_make_it_stale(tmp_path, synthetic_root):
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")
     run = camp.runs[0]
@@ -288,6 +305,26 @@ def test_offline_fine_tune_is_skipped_by_the_campaign_without_starting_its_noteb
     assert [a["status"] for a in rec["attempts"]] == ["skipped"] and not tuned.notebook.exists()
 
 
+def test_a_fine_tune_skipped_offline_and_since_asked_from_scratch_is_trained_not_counted_done(
+        tmp_path, synthetic_root, monkeypatch):
+    """A skipped run was done whatever its settings: the entry edited to pretrained: off (no weights needed) was
+    still counted already done, "skipped for want of pretrained weights", and never trained. The same skip is
+    still done (tried again only with --retry-skipped)."""
+    runs, calls = tmp_path / "runs", []
+    path = _campaign(tmp_path, synthetic_root, overrides={"warmup_epochs": 0})
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "models": [{"model": "pvt_v2_b0", "pretrained": "off", "img_size": 32}]}))
+    run = C.load_campaign(path, runs_root=runs).runs[0]
+    asked_before = {**run.config.to_dict(), "pretrained": "default", "img_size": None}  # the fine-tune, at 224 px
+    records.save(run.run_dir, records.skip(records.start(run.run_dir, config=asked_before), "weights unavailable"))
+    assert describe(run) == "skipped under other settings than the campaign asks now, tried again"
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    summary = local.execute(C.load_campaign(path, runs_root=runs), runs, log=lambda *_: None)
+    assert calls == [run.run_id] and summary["complete"] == [run.run_id] and not summary["already"]
+    records.save(run.run_dir, records.skip(records.start(run.run_dir, config=run.config.to_dict()), "as asked"))
+    assert local.execute(C.load_campaign(path, runs_root=runs), runs, log=lambda *_: None)["already"] == [run.run_id]
+
+
 def test_a_weights_folder_with_several_files_is_one_error_line_when_the_campaign_is_loaded(tmp_path, synthetic_root):
     weights = tmp_path / "weights"
     weights.mkdir()
@@ -324,6 +361,27 @@ def test_second_campaign_skips_the_runs_another_process_holds_and_a_killed_holde
     assert locks.holder(run_lock(camp.runs[0])) is None
     assert local.execute(camp, runs, log=log.append)["complete"] == [camp.runs[0].run_id]
     assert (runs / camp.name / records.MANIFEST).exists()
+
+
+def test_a_run_another_process_completes_meanwhile_under_other_settings_is_stale_not_already_done(
+        tmp_path, synthetic_root, monkeypatch):
+    """A second campaign process (its YAML edited to 3 epochs) completed a run while this one, asking 1 epoch, was
+    busy with another: the run was counted already done, the manifest's stale list stayed empty, and the book
+    ranked its 3-epoch result as this campaign's."""
+    runs = tmp_path / "runs"
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    first, other = camp.runs
+
+    def meanwhile(run, *_):
+        records.save(other.run_dir, records.finish(records.start(other.run_dir,
+                                                                 config={**other.config.to_dict(), "epochs": 3})))
+        records.save(run.run_dir, records.finish(records.start(run.run_dir, config=run.config.to_dict())))
+        return 0, ""
+    monkeypatch.setattr(local, "execute_notebook", meanwhile)
+    summary = local.execute(camp, runs, log=lambda *_: None)
+    assert summary["complete"] == [first.run_id] and summary["stale"] == [other.run_id] and not summary["already"]
+    stale = records.read_json(runs / camp.name / records.MANIFEST)["stale"]
+    assert list(stale) == [other.run_id] and stale[other.run_id]["fields"] == ["epochs: 3 → 1"]
 
 
 def test_a_run_another_process_trains_is_left_alone_and_its_record_is_not_overwritten(tmp_path, synthetic_root,
@@ -590,6 +648,7 @@ def _fake_execute_with_results(calls):
         rec = _record(cfg["campaign"], run.run_id, cfg["model"], cfg["options"], cfg["seed"], [30.0, 40.0],
                       cfg["dataset"], cfg["epochs"], 64, 0.0)
         results = ("final", "best", "epochs_done")
+        rec["recipe"] = run.plan.recipe_record(1)  # as the trainer records it: what the run trains with
         started = records.start(run.run_dir, **{k: v for k, v in rec.items() if k not in results + (
             "status", "reason", "started", "finished", "attempts", "config")}, config=cfg)
         records.save(run.run_dir, records.finish(started, **{k: rec[k] for k in results}))

@@ -42,6 +42,7 @@ from ..runs import (
     restore_damaged_metrics,
     run_lock,
     skipped_offline,
+    skipped_under_other_settings,
     stale_fields,
     stale_groups,
     stale_note,
@@ -78,7 +79,7 @@ def runs_to_do(campaign: Campaign, force: bool, done: set[str], summary: dict, l
         if stale:
             summary["stale"].append(run.run_id)
             stale_by_run[run.run_id] = stale
-        elif not force and status_of(run) in done:
+        elif not force and status_of(run) in done and not skipped_under_other_settings(run):
             restore_damaged_metrics(run, log)
             summary["already"].append(run.run_id)
         elif not force and (changed := unresumable_fields(run)):  # the trainer would refuse it in its notebook
@@ -182,9 +183,10 @@ def _trainer(run: Run) -> str | None:
 
 
 def _attempt(run: Run, force: bool, done: set[str], execute_run) -> str:
-    """One run, under its lock: re-checked (another process may have finished it meanwhile), then executed."""
-    if not force and status_of(run) in done:
-        return "already"
+    """One run, under its lock: re-checked (another process may have finished it meanwhile, perhaps with other
+    settings: stale, not this campaign's result), then executed."""
+    if not force and status_of(run) in done and not skipped_under_other_settings(run):
+        return "stale" if stale_fields(run) else "already"
     if trainer := _trainer(run):  # a Slurm job, a notebook: its record stays theirs
         raise locks.Locked(run.run_dir / locks.TRAINING_LOCK, trainer)
     if force and run.run_dir.exists():  # keep what was there: move it aside, never delete it
@@ -248,6 +250,8 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
                                 shared_run_memory(campaign, todo))
         if todo and owner:
             write_timing(campaign, runs_root, started, clock(), jobs, seconds, summary)
+            # a run another process completed meanwhile under other settings is stale: the book leaves it out
+            write_manifest(campaign, runs_root)
     return summary
 
 
@@ -277,7 +281,7 @@ def timing_device(gpus: int) -> str | None:
 
 
 # What a run ends as without executing its notebook: it took no time, so it says nothing of the pace.
-UNTIMED = {"already", "skipped", "locked", "damaged"}
+UNTIMED = {"already", "stale", "skipped", "locked", "damaged"}
 
 
 def eta_note(elapsed: float, timed: int, remaining: int) -> str:
