@@ -15,7 +15,7 @@ from cifar100lab import locks, records
 from cifar100lab import train as train_mod
 from cifar100lab.cli import main as cli_main
 from cifar100lab.config import ConfigError
-from cifar100lab.executors import local
+from cifar100lab.executors import local, slurm
 from cifar100lab.runs import describe, record_stopped, run_lock, stale_fields
 
 TINY = dict(epochs=2, max_steps_per_epoch=2, train_subset=128, test_subset=64)
@@ -318,6 +318,8 @@ def test_a_fine_tune_skipped_offline_and_since_asked_from_scratch_is_trained_not
     asked_before = {**run.config.to_dict(), "pretrained": "default", "img_size": None}  # the fine-tune, at 224 px
     records.save(run.run_dir, records.skip(records.start(run.run_dir, config=asked_before), "weights unavailable"))
     assert describe(run) == "skipped under other settings than the campaign asks now, tried again"
+    assert slurm.campaign_states(C.load_campaign(path, runs_root=runs), runs, {"runs": {}})[run.run_id]["state"] \
+        == "new"  # a submission submits it, as the local executor trains it
     monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
     summary = local.execute(C.load_campaign(path, runs_root=runs), runs, log=lambda *_: None)
     assert calls == [run.run_id] and summary["complete"] == [run.run_id] and not summary["already"]

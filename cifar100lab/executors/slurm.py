@@ -46,6 +46,7 @@ from ..runs import (
     execute_notebook,
     record_outcome,
     record_stopped,
+    skipped_under_other_settings,
     stale_fields,
     status_of,
     unresumable_fields,
@@ -260,6 +261,9 @@ def campaign_states(campaign: Campaign, runs_root, state: dict) -> dict[str, dic
             elif state == "complete" and (stale := stale_fields(run)):  # the local executor's word for it too
                 state, record = "stale", {"reason": f"complete, but the campaign now asks {'; '.join(stale)}; not "
                                                     f"run again: move its folder aside, or --force it locally"}
+            elif state == "skipped" and skipped_under_other_settings(run):  # the local executor tries it again too
+                state, record = "new", {"reason": "skipped under other settings than the campaign asks now; the "
+                                                  "next submission tries it again"}
             elif state == "interrupted" and record.get("status") == "running":
                 record = {"reason": f"job {job} was {slurm[job].lower()} before the run could record where it "
                                     f"stopped; the next submission {records.then_again_unread(run.run_dir)}"}
