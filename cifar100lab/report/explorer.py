@@ -19,7 +19,7 @@ from .. import records
 from ..curves import integer_epochs
 from ..progress import not_cifar_notice
 from .i18n import seconds
-from .sources import RESULTS_ROW, with_results_rows
+from .sources import RESULTS_ROW, stale_runs, with_results_rows
 
 OUTSIDE = "(runs outside a campaign)"
 METRICS = ["top1", "top5", "test_loss", "train_loss", "train_acc", "lr"]
@@ -40,19 +40,40 @@ SHOWN_AS = {"top1": "{:.2f}".format, "top5": "{:.2f}".format, "params": "{:,.0f}
             "train_seconds": lambda v: seconds(v) if v < 1 else f"{v:.1f}", "images_per_second": "{:,.0f}".format}
 
 
-def _records(runs_root) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The complete runs under ``runs_root`` (a campaign's name, or OUTSIDE), and how many others each has."""
+def _records(runs_root) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """The complete runs under ``runs_root`` (a campaign's name, or OUTSIDE), and how many others each has: not
+    complete, and stale (complete under settings its campaign no longer asks for, which its Results pages leave
+    out: listed, a 1-epoch run read as one more seed beside the 3-epoch runs the campaign now asks for)."""
     found = records.load_records(runs_root)
-    complete = [r for r in found if r.get("status") == "complete"]
+    stale = _stale(found)
+    complete = [r for r in found if r.get("status") == "complete" and r["run_dir"] not in stale]
     frame = records.records_frame(complete)
     if not frame.empty:
         frame["campaign"] = frame.campaign.fillna(OUTSIDE)
         frame["entry"] = _entries(complete)
-    others: dict[str, int] = {}
+    others: dict[str, dict[str, int]] = {}
     for r in found:
-        if r.get("status") != "complete":
-            others[r.get("campaign") or OUTSIDE] = others.get(r.get("campaign") or OUTSIDE, 0) + 1
+        if r.get("status") != "complete" or r["run_dir"] in stale:
+            counts = others.setdefault(r.get("campaign") or OUTSIDE, {"not_complete": 0, "stale": 0})
+            counts["stale" if r["run_dir"] in stale else "not_complete"] += 1
     return frame, others
+
+
+def _stale(recs: list[dict]) -> set[str]:
+    """The folders of the campaign runs whose campaign's manifest (beside them) says they are stale, while their
+    record is still the one it saw (:func:`.sources.stale_runs`, as the Results pages read it)."""
+    by_folder: dict[Path, list[dict]] = {}
+    for r in recs:
+        if r.get("campaign"):
+            by_folder.setdefault(Path(r["run_dir"]).parent, []).append(r)
+    out = set()
+    for folder, seen in by_folder.items():
+        try:
+            stale = stale_runs(records.read_json(folder / records.MANIFEST), {Path(r["run_dir"]).name: r for r in seen})
+        except (OSError, records.RecordError, KeyError, TypeError, AttributeError):  # no manifest, or not one
+            continue
+        out |= {r["run_dir"] for r in seen if Path(r["run_dir"]).name in stale}
+    return out
 
 
 def _entries(recs: list[dict]) -> list[str]:
@@ -124,7 +145,7 @@ def explorer(runs_root="runs"):
         frame = state["frame"]
         try:
             view.value = view_html(frame[frame.run_dir.isin(pick_runs.value)], pick_metric.value,
-                                   state["others"].get(pick_campaign.value, 0))
+                                   **state["others"].get(pick_campaign.value, {}))
         except Exception as e:  # a callback's error reaches no one: the view says it
             view.value = f"<p>could not draw: {html.escape(f'{type(e).__name__}: {e}')}</p>"
 
@@ -138,9 +159,9 @@ def explorer(runs_root="runs"):
     return box
 
 
-def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0) -> str:
+def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0, stale: int = 0) -> str:
     """The chosen runs' ``metric`` curves (a PNG) and their table, as HTML; a run whose folder has gone is named,
-    and so is the number of the campaign's runs not listed (not complete)."""
+    and so is the number of the campaign's runs not listed (not complete, stale)."""
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4))
     gone = []
@@ -163,7 +184,9 @@ def view_html(chosen: pd.DataFrame, metric: str, not_complete: int = 0) -> str:
     table = chosen[[c for c in COLUMNS if c in chosen]]
     notes = ([f"no {metric} curve (its folder moved or emptied; reload records): {', '.join(gone)}"] if gone else []) \
         + ([f"{not_complete} run(s) of this campaign not complete (failed, running, interrupted or skipped) are not "
-            f"listed: python -m cifar100lab runs lists them"] if not_complete else [])
+            f"listed: python -m cifar100lab runs lists them"] if not_complete else []) \
+        + ([f"{stale} stale run(s) of this campaign (complete under settings it no longer asks for; its Results "
+            f"pages leave them out) are not listed: python -m cifar100lab campaign CAMPAIGN.yaml --dry-run names them"] if stale else [])
     # The image and the table fit the width the notebook gives them (JupyterLab's, beside its file browser).
     return (f'<img style="max-width: 100%; height: auto" alt="{metric} by epoch" '
             f'src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}">'
