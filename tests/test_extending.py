@@ -475,6 +475,22 @@ def test_hidden_files_and_folders_in_a_class_folder_are_left_out_like_hidden_cla
     assert torch.equal(ds.train_x, clean.train_x) and torch.equal(ds.test_x, clean.test_x)
 
 
+def test_images_in_a_linked_folder_inside_a_class_folder_are_read_as_torchvisions_image_folder_reads_them(tmp_path):
+    """A sub-folder of a class that is a link to a folder of images was not walked (Path.rglob follows no link):
+    its 5 images were left out without a word (files 30, not 35; torchvision's ImageFolder reads 35)."""
+    import shutil
+
+    from torchvision.datasets import ImageFolder
+    folder = image_folder(tmp_path / "fashion", per_class=10)
+    shutil.copytree(image_folder(tmp_path / "more", per_class=5, classes=(1,)) / "Trouser", tmp_path / "extra")
+    (folder / "Trouser" / "extra").symlink_to(tmp_path / "extra", target_is_directory=True)
+    ds = load_dataset(str(folder))
+    assert ds.describe()["files"] == len(ImageFolder(str(folder)).samples) == 35
+    assert (ds.train_y == ds.classes.index("Trouser")).sum() == 12 and len(ds.test_y) == 7
+    (tmp_path / "extra" / "loop").symlink_to(folder / "Trouser", target_is_directory=True)  # walked once, not forever
+    assert load_dataset(str(folder)).checksum == ds.checksum
+
+
 def test_a_test_image_that_is_also_a_training_image_is_refused_naming_both(tmp_path):
     folder = image_folder(tmp_path / "fashion", per_class=10)
     (folder / "Trouser" / "010.png").symlink_to(folder / "Ankle boot" / "004.png")  # a test image, now training
@@ -638,6 +654,30 @@ def test_a_plugin_package_registers_a_dataset_through_the_entry_point_group(tmp_
     assert data.data_available("probe-set") == "probe-set: generated"
     assert resolve({"model": "resnet_20", "dataset": "probe-set", "epochs": 2, "batch_size": 8,
                     "overrides": {"warmup_epochs": 0}}).mean == (0.5,) * 3
+
+
+@pytest.mark.parametrize("images, labels, says", [
+    (lambda x: x.float() / 255, lambda y: y, r"train images are torch\.float32 \(40, 3, 8, 8\); its read must "
+                                             r"return uint8 \(N, 3, H, W\) images, 0-255"),
+    (lambda x: x[:, :1], lambda y: y, r"train images are torch\.uint8 \(40, 1, 8, 8\)"),
+    (lambda x: x, lambda y: y + 1, r"train labels run from 1 to 4, but it names 4 classes; labels must be 0 to 3"),
+    (lambda x: x, lambda y: y.int(), r"train labels are torch\.int32 \(40,\); its read must return int64 labels"),
+])
+def test_a_dataset_whose_read_returns_images_or_labels_the_pipeline_cannot_take_is_one_clear_error(
+        monkeypatch, images, labels, says):
+    """A registry entry's read returning 0-1 float images was taken as it was: normalised as 0-255 uint8, every
+    image was a near-constant -2.0 (std 0.005) and the run trained at chance without an error; labels from 1
+    (1 to 4 with 4 classes) stopped the run only at a training step."""
+    from cifar100lab.data import DatasetEntry, Parts
+    x, y = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8), torch.arange(40) % 4
+
+    def read(request):
+        return Parts(images(x), labels(y), x[:8], y[:8], ["a", "b", "c", "d"], "probe:1")
+    monkeypatch.setattr(data.registry, "DATASETS", dict(data.DATASETS))  # forgotten after the test
+    data.register_dataset(DatasetEntry("probe-bad", "other", {"en": "probe", "zh": "探针"}, 4, (40, 8),
+                                       (0.5,) * 3, (0.25,) * 3, read))
+    with pytest.raises(DataError, match=r"^dataset 'probe-bad': its " + says):
+        load_dataset("probe-bad")
 
 
 @pytest.mark.slow  # draws every figure of a campaign's report

@@ -38,6 +38,7 @@ from .registry import (
     DataRequest,
     DatasetEntry,
     Parts,
+    check_parts,
     combined_checksum,
     data_root,
     dataset_entry,
@@ -363,6 +364,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
     side a dataset of images of any size (an image folder) is resized to, the run's input size."""
     entry = dataset_entry(name)
     parts = entry.read(DataRequest(data_root(root), download, image_size))
+    check_parts(name, parts)  # a plugin's read is the one not written here
     train_x, train_y, test_x, test_y = parts.train_x, parts.train_y, parts.test_x, parts.test_y
     subsets = {}
     for split, n in (("train", train_subset), ("test", test_subset)):

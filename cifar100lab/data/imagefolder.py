@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -47,10 +48,21 @@ class FolderLayout:
     split: str  # how the test split was chosen, in words, for the record
 
 
-def _hidden(relative: Path) -> bool:
-    """A hidden file, or one in a hidden folder (macOS's ``._name.png``, ``.ipynb_checkpoints/``): left out, as
-    hidden class folders are; they copy other images, or are not images at all."""
-    return any(part.startswith(".") for part in relative.parts)
+def _images_below(class_folder: Path) -> list[Path]:
+    """The image files anywhere below a class folder, sorted. Hidden files and folders (macOS's ``._name.png``,
+    ``.ipynb_checkpoints/``) are left out: they copy other images, or are not images at all. A linked folder is
+    walked, as torchvision's ImageFolder walks it (``Path.rglob`` does not follow one, so its images were left out
+    without a word); a folder reached again through a link (a loop) is walked once."""
+    found, walked = [], set()
+    for top, folders, names in os.walk(class_folder, followlinks=True):
+        if (real := os.path.realpath(top)) in walked:
+            folders[:] = []
+            continue
+        walked.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [path for name in names if not name.startswith(".") and (path := Path(top, name)).is_file()
+                  and path.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found)
 
 
 def _class_files(folder: Path) -> dict[str, list[Path]]:
@@ -59,8 +71,7 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
     if not classes:
         raise DataError(f"image folder {folder} has no class sub-folders; put each class's images in a sub-folder "
                         f"of its own ({folder}/<class>/*.png)")
-    files = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                            and not _hidden(p.relative_to(d))) for d in classes}
+    files = {d.name: _images_below(d) for d in classes}
     empty = [name for name, found in files.items() if not found]
     if empty:
         raise DataError(f"image folder {folder}: class folder(s) {', '.join(empty)} hold no images "

@@ -89,6 +89,25 @@ class DatasetEntry:
     sizes_at: Callable[[DataRequest], tuple[int, int]] | None = field(default=None, compare=False, repr=False)
 
 
+def check_parts(name: str, parts: Parts) -> None:
+    """Refuse (DataError) images or labels a dataset's ``read`` returned that the pipeline cannot take as they
+    are: it scales uint8 0-255, so 0-1 floats trained on an all but constant input, at chance and without a word,
+    and a label outside 0..classes-1 (labels from 1) stopped the run only at a training step."""
+    import torch
+    for split, x, y in (("train", parts.train_x, parts.train_y), ("test", parts.test_x, parts.test_y)):
+        if not (isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.dim() == 4 and x.shape[1] == 3):
+            got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise DataError(f"dataset {name!r}: its {split} images are {got}; its read must return uint8 "
+                            f"(N, 3, H, W) images, 0-255")
+        if not (isinstance(y, torch.Tensor) and y.dtype == torch.int64 and tuple(y.shape) == (len(x),)):
+            got = f"{y.dtype} {tuple(y.shape)}" if isinstance(y, torch.Tensor) else type(y).__name__
+            raise DataError(f"dataset {name!r}: its {split} labels are {got}; its read must return int64 labels, "
+                            f"one per image ({len(x)})")
+        if len(y) and not 0 <= int(y.min()) <= int(y.max()) < len(parts.classes):
+            raise DataError(f"dataset {name!r}: its {split} labels run from {int(y.min())} to {int(y.max())}, but "
+                            f"it names {len(parts.classes)} classes; labels must be 0 to {len(parts.classes) - 1}")
+
+
 DATASETS: dict[str, DatasetEntry] = {}
 PREFIXES: dict[str, Callable[[str], DatasetEntry]] = {}  # "imagefolder" -> entry of "imagefolder:<rest>"
 
