@@ -184,28 +184,29 @@ def test_no_subtraction_from_the_claims_when_a_run_trained_on_a_subset_of_cifar1
 def test_no_subtraction_from_the_claims_when_a_run_held_out_a_validation_split(tmp_path, monkeypatch):
     """200 epochs on CIFAR-100 with val_fraction 0.1: the run trained on nine tenths of the training set, yet the
     page subtracted the whole-dataset claims from it as if it had seen all of it."""
+    runs, book = _full_protocol_with(tmp_path, monkeypatch, lambda rec: {
+        **rec, "config": {**rec["config"], "val_fraction": 0.1}, "dataset": {**rec["dataset"], "train_size": 1800}})
+    _subtracts_nothing_as_runs_saw_a_subset(runs, book / "generated", "1,800 training / 1,000 test images")
+
+
+def _full_protocol_with(tmp_path, monkeypatch, change) -> tuple:
+    """(runs, book) of a fake 200-epoch CIFAR-100 campaign whose complete records ``change`` rewrites."""
     _pages_without_figures(monkeypatch)
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="cifar100", epochs=200)
     for run in sorted((runs / "mini").iterdir()):
         rec = records.read_json(run / records.RECORD) if (run / records.RECORD).is_file() else {}
         if rec.get("status") == "complete":
-            records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "val_fraction": 0.1},
-                                                             "dataset": {**rec["dataset"], "train_size": 1800}})
-    _subtracts_nothing_as_runs_saw_a_subset(runs, book / "generated", "1,800 training / 1,000 test images")
+            records.atomic_write_json(run / records.RECORD, change(rec))
+    return runs, book
 
 
 def test_runs_capped_at_a_few_steps_an_epoch_are_neither_ranked_nor_set_against_the_claims(tmp_path, monkeypatch):
     """200 epochs on CIFAR-100 with max_steps_per_epoch 2 (a smoke test of the full protocol): each run trained on
     400 batches in all, yet Table 1 was a "Rank", the pages subtracted the claims (Ours − claim +8.66 for
     resnet_20) and nothing on them said that the epochs were cut short."""
-    _pages_without_figures(monkeypatch)
-    runs, book = tmp_path / "runs", tmp_path / "book"
-    write_fake_campaign(runs, book, dataset="cifar100", epochs=200)
-    for run in sorted((runs / "mini").iterdir()):
-        rec = records.read_json(run / records.RECORD) if (run / records.RECORD).is_file() else {}
-        if rec.get("status") == "complete":
-            records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "max_steps_per_epoch": 2}})
+    runs, book = _full_protocol_with(tmp_path, monkeypatch,
+                                     lambda rec: {**rec, "config": {**rec["config"], "max_steps_per_epoch": 2}})
     gen = book / "generated"
     assert sources.steps_cap({"config": {"max_steps_per_epoch": 31}, "recipe": {"global_batch": 64},
                               "dataset": {"train_size": 2000}}) is None  # 31 full batches of 64: no step cut
