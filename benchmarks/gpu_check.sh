@@ -37,7 +37,8 @@
 #      with the distilling students, timed eagerly with their teachers' forward);
 #   2. OUT=$OUT BUDGET=310 STEPS="resnet_20-200-epochs resnet_20-prediction" (timeout_s 330; 3.2 min and 15 s
 #      before compile was added to both);
-#   3. with the time left: STEPS="precision checkpoint eval-batch pack-graphed" (precision compiles two variants).
+#   3. with the time left: STEPS="resnet_20 pack-graphed precision checkpoint eval-batch" (resnet_20 and the
+#      packing first: since 2026-12-07 ours is timed with the trainer's kernel policy; precision compiles two variants).
 set -uo pipefail
 data_root=${1:?usage: bash benchmarks/gpu_check.sh DATA_ROOT (holding FashionMNIST/raw)}
 py=${PYTHON:-python3}
