@@ -2,6 +2,7 @@
 uncertainty, facts rendered from records in both languages; and the book on a fresh clone."""
 import csv
 import re
+import shutil
 import string
 import subprocess
 import sys
@@ -54,9 +55,21 @@ def test_the_interval_sentence_says_the_seeds_share_their_test_images(stand_in, 
                   for lang in ("en",))
     assert "Each top-1 was measured on 1,000 test images, so its 95 % (Wilson) interval is about ±" in one
     assert "Each top-1 was measured on" not in seeds
-    assert "Each top-1 is a mean over seeds, all measured on the same 1,000 test images, so its 95 % (Wilson) " \
+    assert "Each top-1 is a mean over 2 seeds, all measured on the same 1,000 test images, so its 95 % (Wilson) " \
            "interval is over those images, about ±" in seeds
-    assert "各种子都在同样的 1,000 张测试图像上测得" in (full_protocol[1] / "results_zh.md").read_text()
+    assert "每个 Top-1 是 2 个种子的平均值，各种子都在同样的 1,000 张测试图像上测得" in (full_protocol[1] / "results_zh.md").read_text()
+
+
+def test_the_interval_sentence_gives_each_count_of_seeds_where_rows_differ(tmp_path, monkeypatch):
+    """A model with one complete seed beside models with two was "a mean over seeds" like the others."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, seeds=(0, 1))
+    shutil.rmtree(runs / "mini" / "mini-resnet_20-s1")
+    report.write_campaign_report("mini", runs, book / "generated")
+    assert "Each top-1 is a mean over 1 or 2 seeds, all measured on the same 1,000 test images" in \
+        (book / "generated" / "results_en.md").read_text()
+    assert "每个 Top-1 是 1 或 2 个种子的平均值" in (book / "generated" / "results_zh.md").read_text()
 
 
 def test_seeds_and_models_scored_on_the_same_test_images_do_not_narrow_an_interval(full_protocol):

@@ -67,10 +67,10 @@ MESSAGES = {
               "±{half} points.",
         "zh": "每个 Top-1 都在 {n_test} 张测试图像上测得，其 95%（Wilson）置信区间约为 ±{half} 个百分点。"},
     "interval_seeds": {
-        "en": "Each top-1 is a mean over seeds, all measured on the same {n_test} test images, so its 95 % (Wilson) "
-              "interval is over those images, about ±{half} points: more seeds add no test images, so it is no "
-              "narrower than one seed's.",
-        "zh": "每个 Top-1 是多个种子的平均值，各种子都在同样的 {n_test} 张测试图像上测得，因此其 95%（Wilson）置信区间"
+        "en": "Each top-1 is a mean over {seeds} seeds, all measured on the same {n_test} test images, so its 95 % "
+              "(Wilson) interval is over those images, about ±{half} points: more seeds add no test images, so it is "
+              "no narrower than one seed's.",
+        "zh": "每个 Top-1 是 {seeds} 个种子的平均值，各种子都在同样的 {n_test} 张测试图像上测得，因此其 95%（Wilson）置信区间"
               "按这些图像计算，约为 ±{half} 个百分点：增加种子并不增加测试图像，区间不会比单个种子的更窄。"},
     "not_separable": {
         "en": "{k} of {pairs} neighbouring pairs in Table 1 are not separable (their intervals overlap): {list}.",

@@ -93,8 +93,9 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     if n_test := evaluated_counts(rows):
         half = (done.top1_hi - done.top1_lo).median() / 2
         seeds = int(done.seeds.max()) > 1  # intervals.shared_images_interval: the seeds share the test images
-        facts.append(("interval_seeds" if seeds else "interval",
-                      dict(n_test=counts_said(n_test), half=fmt(half, 1))))
+        facts.append(("interval_seeds" if seeds else "interval",  # a row's own count where rows differ: "1 or 3"
+                      dict(n_test=counts_said(n_test), half=fmt(half, 1),
+                           seeds=alternatives(sorted({int(s) for s in done.seeds})))))
     if protocol := varying(rows):  # model entries with their own epochs or subsets
         budget = budget_varies(rows)
         facts.append(("protocol_varies", dict(what={lang: protocol_head(protocol, lang) for lang in ("en", "zh")},
