@@ -549,14 +549,17 @@ def submitted(slurm, tmp_path_factory, synthetic_root):
 
 
 def scancel_when_training(campaign_runs, run_id) -> SimpleNamespace:
-    """A plain ``scancel`` (SIGTERM, then SIGKILL after KillWait) once the run has trained an epoch; the run's
-    metrics rows when it was sent, once the job has left the queue, and 2 s after that."""
+    """A plain ``scancel`` (SIGTERM, then SIGKILL after KillWait) once the run has trained an epoch and saved its
+    checkpoint; the run's metrics rows when it was sent, once the job has left the queue, and 2 s after that."""
     job = records.read_json(campaign_runs / "slurm.json")["runs"][run_id]["job_id"]
     metrics = campaign_runs / run_id / records.METRICS
 
     def rows() -> int:
         return len(metrics.read_text().splitlines()) if metrics.exists() else 0
-    wait_for(lambda: rows() >= 1, 240, f"the first epoch of {run_id}")
+    # the checkpoint too, not the first metrics row alone: the row comes first, and a cancel between the two (seen
+    # with four test workers on two cores) rightly says "starts it over from epoch 1: no checkpoint was saved yet"
+    checkpoint = campaign_runs / run_id / records.CHECKPOINT
+    wait_for(lambda: rows() >= 1 and checkpoint.exists(), 240, f"the first epoch and checkpoint of {run_id}")
     at_cancel = rows()
     subprocess.run(["scancel", job], check=True)
     wait_for(lambda: job not in squeue(), 60, f"job {job} to end after scancel")
