@@ -55,8 +55,9 @@ def record_row(record: dict, run_dir: Path) -> dict:
     done = record.get("epochs_done")
     if done is None:
         done = len(records.read_metrics(run_dir))
-    low, high = wilson(final.get("top1"), final.get("evaluated") or 0) if final.get("top1") is not None else (
-        None, None)
+    # a record without the count of images evaluated (written before it was kept) has no interval to show
+    low, high = wilson(final["top1"], final["evaluated"]) if final.get("top1") is not None and final.get(
+        "evaluated") else (None, None)
     seconds = [record.get(k) for k in ("train_seconds", "eval_seconds") if record.get(k) is not None]
     run_id = record.get("run_id") or run_dir.name
     dataset = record.get("dataset") or {}

@@ -137,6 +137,12 @@ def test_runs_lists_campaign_and_hand_made_runs_with_status_epochs_top1_interval
     assert len(lines) == 5 and max(map(len, lines)) <= 120
 
 
+def test_a_record_without_its_count_of_images_evaluated_lists_its_top1_without_an_interval(tmp_path, capfd):
+    _record(tmp_path / "runs" / "old", run_id="old", campaign=None, epochs_done=2, final={"top1": 40.0})
+    row = run_cli(capfd, "runs", "--runs-root", tmp_path / "runs").stdout.splitlines()[1].split()
+    assert row[3:6] == ["2/2", "40.00", "-"] and "nan" not in " ".join(row)
+
+
 def test_every_dataset_that_is_not_cifar100_is_named_under_the_listing_and_a_cifar100_one_is_not(tmp_path, capfd):
     for name, dataset in (("a", CIFAR100), ("b", SYNTHETIC), ("c", FASHION), ("d", SYNTHETIC)):
         _record(tmp_path / "runs" / name, run_id=name, campaign=None, dataset=dataset)
