@@ -184,6 +184,18 @@ def test_a_bad_robustness_setting_is_one_line_naming_it(block, says):
     assert says in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("seed, analyses", [(2**32, 0), (2**64, 0)])
+def test_a_robustness_seed_torch_keeps_only_part_of_is_refused_before_work(seed, analyses):
+    """A seed of 2**64 was accepted, and then every run's analysis failed after the campaign had trained
+    (ValueError: Overflow when unpacking long long); 2**32 analysed seed 0's images under another seed's name."""
+    from cifar100lab.data.datasets import fixed_subset
+    assert torch.equal(fixed_subset(100, 10, 2**32), fixed_subset(100, 10, 0))  # torch's low 32 bits
+    with pytest.raises(ConfigError) as e:
+        RobustnessSettings.from_dict({"seed": seed}, "quick.yaml: robustness")
+    assert "seed must be below 2**32" in str(e.value) and f"seed {analyses}'s images" in str(e.value)
+    assert RobustnessSettings.from_dict({"seed": 2**32 - 1}, "quick.yaml: robustness").seed == 2**32 - 1
+
+
 def test_a_campaign_without_its_mce_baseline_is_refused_before_work(tmp_path, capfd):
     yaml = tmp_path / "c.yaml"
     yaml.write_text("name: c\nmodels: [resnet_32]\nrobustness: {severities: [1]}\n", encoding="utf-8")

@@ -101,6 +101,20 @@ def test_the_chapter_renders_every_number_from_the_results_in_both_languages(tmp
     assert "c0" in en  # no model gets class c0 right
 
 
+def test_the_chapter_counts_models_not_their_seeds_runs(tmp_path, no_figures):
+    """Two models, one of them with two seeds: the intro said "3 models" (zh "3 个模型"), counting the seeds of
+    resnet_20 as models of their own."""
+    folder = _campaign(tmp_path / "runs")
+    second = {**records.read_json(folder / "c-resnet_20-s0" / "robustness.json"), "run_id": "c-resnet_20-s1", "seed": 1}
+    records.atomic_write_json(folder / "c-resnet_20-s1" / "robustness.json", second)
+    manifest = records.read_json(folder / records.MANIFEST)
+    records.atomic_write_json(folder / records.MANIFEST, {**manifest, "runs": [*manifest["runs"], "c-resnet_20-s1"]})
+    write_robustness_page("c", tmp_path / "runs", tmp_path / "gen")
+    en, zh = ((tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "| resnet_20 (s1) |" in en  # the seed is its own row
+    assert "Campaign **c**, 2 models on" in en and "上的 2 个模型" in zh
+
+
 @pytest.mark.slow
 def test_the_chapter_draws_its_figures_in_both_languages_and_cites_them(tmp_path):
     _campaign(tmp_path / "runs")

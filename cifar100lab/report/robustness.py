@@ -169,7 +169,9 @@ def robustness_page(manifest: dict, results: list[dict], figs: dict, lang: str, 
     settings = RobustnessSettings.from_dict(manifest.get("robustness") or {}, "campaign manifest: robustness")
     baseline = baseline_of(results, settings.baseline, manifest.get("name", ""))
     sources = {s for r in results for s in r.get("sources", {})}
-    body = text("intro", lang, campaign=manifest.get("name", "?"), n=len(results),
+    # models, not runs: the seeds of one entry are rows of the table, not models ("3 models" for one model × 3 seeds)
+    models = {entry_of(r.get("run_id"), manifest.get("name", "")) or r.get("run_id") for r in results}
+    body = text("intro", lang, campaign=manifest.get("name", "?"), n=len(models),
                 dataset=dataset_label(results[0]["dataset"]["name"]), images=f"{results[0]['images']:,}",
                 corruptions=join([corruption_name(c, lang) for c in settings.corruptions], lang),
                 severities=join(map(str, settings.severities), lang),

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 from ..config_files import ConfigError, refuse_unknown_keys
 from ..model_catalog import catalog_rows
+from ..seeds import SEEDS
 
 # The CIFAR-100-C protocol's 15 corruptions by family (the four held-out validation corruptions are not used).
 FAMILIES = {"noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
@@ -63,7 +64,7 @@ class RobustnessSettings:
             raise ConfigError(f"{where} must be a mapping of {', '.join(KEYS)}, got {d!r}")
         refuse_unknown_keys(d, KEYS, where)
         return cls(_names(d.get("corruptions", "all"), where), _severities(d.get("severities", "all"), where),
-                   _images(d.get("images"), where), _integer(d.get("seed", 0), f"{where}: seed"),
+                   _images(d.get("images"), where), _seed(d.get("seed", 0), where),
                    _baseline(d.get("baseline", BASELINE), where),
                    _integer(d.get("cam_images", CAM_IMAGES), f"{where}: cam_images"))
 
@@ -99,6 +100,16 @@ def _integer(value, where: str, low: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ConfigError(f"{where} must be an integer ≥ {low}, got {value!r}")
     return value
+
+
+def _seed(value, where: str) -> int:
+    """The subset's and the corruptions' seed: torch seeds the subset from its low 32 bits (seed 2**32 analysed seed
+    0's images) and refuses one of 2**64 and more, which failed every run's analysis after the campaign trained."""
+    seed = _integer(value, f"{where}: seed")
+    if seed >= SEEDS:
+        raise ConfigError(f"{where}: seed must be below 2**32 ({SEEDS}), got {seed}: torch keeps only a seed's "
+                          f"low 32 bits, so it would analyse seed {seed % SEEDS}'s images")
+    return seed
 
 
 def _images(value, where: str) -> int | None:
