@@ -4,6 +4,7 @@ a campaign asks here, without the trainer, whether a run is already complete or 
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 from . import locks, records
@@ -54,6 +55,19 @@ class RunState:
         self.closed = True
         if self.main:
             print(f"{self.run_id}: {reason}", flush=True)
+
+
+def recipe_changes(previous: dict, recipe: dict) -> list[str]:
+    """``field: old → now`` for each field of ``recipe`` (this attempt's record's) that the record of the attempt
+    before it (``previous``) trained with otherwise: a recipe edited in the package between a stop and its resume.
+    The checkpoint keeps no recipe, so the rest of the run would train under the new one (its optimizer keeping the
+    old weight decay), recorded as if the whole run had. A field the old record lacks is taken as unchanged; the
+    global batch follows the process count, refused on its own."""
+    old = previous.get("recipe")
+    if not isinstance(old, dict):
+        return []
+    now = {k: v for k, v in json.loads(json.dumps(recipe, default=str)).items() if k != "global_batch"}  # as kept
+    return field_changes({k: old.get(k, v) for k, v in now.items()}, now)
 
 
 def hold_training_lock(run_dir: Path, held: contextlib.ExitStack) -> None:

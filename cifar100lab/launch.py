@@ -40,7 +40,8 @@ def check_processes(num_processes: int | str | None, where: str = "num_processes
     """``num_processes`` as written: ``auto`` (or None, 0) or a whole number. This machine is not asked, so a
     campaign's file is checked so where its runs will not execute (a dry run, a Slurm login node)."""
     whole = isinstance(num_processes, int) and not isinstance(num_processes, bool)
-    if not (num_processes in (None, "auto") or whole or (isinstance(num_processes, str) and num_processes.isdigit())):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses
+    if not (num_processes in (None, "auto") or whole or (isinstance(num_processes, str) and num_processes.isdecimal())):
         raise ConfigError(f"{where} must be 'auto' or a whole number of processes, got {num_processes!r}")
     if whole and num_processes < 0:
         raise ConfigError(f"{where} must be >= 1 or 'auto', got {num_processes!r}")
@@ -54,9 +55,9 @@ def choose_processes(num_processes: int | str | None = "auto") -> int:
     """
     check_processes(num_processes)
     gpus = visible_gpus()
-    if num_processes in (None, "auto", 0, "0"):
+    n = 0 if num_processes in (None, "auto") else int(num_processes)
+    if n == 0:  # "00" too: it was 0 processes, and the launch divided by it
         return max(1, gpus)
-    n = int(num_processes)
     if gpus and n > gpus:
         raise ConfigError(f"num_processes={n} but only {gpus} GPU(s) are visible; use 'auto' or at most {gpus}")
     if not gpus and n > (os.cpu_count() or 1):

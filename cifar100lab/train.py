@@ -31,6 +31,7 @@ from .attempt import (
     drop_unused_folder,
     hold_training_lock,
     previous_result,
+    recipe_changes,
     weights_unavailable,
 )
 from .checkpoint import checkpoint_due, load_checkpoint, resumes_from_checkpoint, write_metrics
@@ -192,11 +193,12 @@ def _train(run: RunState, trial, teacher_spec, ckpt: dict | None) -> dict:
     steps = steps_per_epoch(plan, len(dataset.train_y), accelerator.num_processes)
     _describe(run, model)
     policy = policy_augmentation(plan.recipe, plan.mean)
-    _resume(run, ckpt)  # from here the record says running: however the attempt ends, the record says how
     start, history, best = (ckpt["epoch"], ckpt["history"], ckpt["best"]) if ckpt else (0, [], {"epoch": None})
     run.checkpoints.written = start
     run.progress = None
+    _resume(run, ckpt)  # from here the record says running: however the attempt ends, the record says how
     try:
+        _metrics_as_checkpointed(run, ckpt)
         learner = build_learner(plan, accelerator, model, steps, ckpt, dataset.num_classes, teacher)
         run.record["kernels"]["fp32_depthwise_convs"] = learner.fp32_depthwise_convs
         data = dataset.to(accelerator.device)
@@ -246,20 +248,30 @@ def _describe(run: RunState, model: torch.nn.Module) -> None:
 
 def _resume(run: RunState, ckpt: dict | None) -> None:
     """The attempt under way from ``ckpt`` (None: from the start), checked against this launch before anything is
-    written (a refused resume leaves config.json describing what is there), and the metrics cut to the epochs it
-    knows about."""
-    metrics = run.run_dir / records.METRICS
+    written (a refused resume leaves config.json describing what is there); :func:`_metrics_as_checkpointed` then
+    cuts the metrics to the epochs it knows about."""
     if ckpt:
         previous = records.load(run.run_dir) or {}
         _refuse_changed_data(run, previous)
         _refuse_changed_processes(run, ckpt, previous)
         _refuse_changed_precision(run, ckpt, previous)
+        if changed := recipe_changes(previous, run.record["recipe"]):
+            raise ConfigError(f"{run.run_dir}: this run's checkpoint was trained under another recipe than its settings "
+                              f"give now, edited since (differs in: {'; '.join(changed)}); resume it with the package "
+                              f"version that started it, or train in a new run_dir")
         run.record["resumed_from_epoch"] = ckpt["epoch"]
         if run.main:
             print(f"{run.run_id}: resumed from epoch {ckpt['epoch']} of {run.cfg.epochs}")
     if run.main:
         records.atomic_write_json(run.run_dir / records.CONFIG, run.cfg.to_dict())
         run.save()  # this attempt is under way: the record says so (and keeps the earlier attempts)
+
+
+def _metrics_as_checkpointed(run: RunState, ckpt: dict | None) -> None:
+    """The metrics cut to the epochs ``ckpt`` knows about (none without one), once the record says running: a
+    failure or a stop here is the attempt's, which its record then says (it said running, for good)."""
+    metrics = run.run_dir / records.METRICS
+    if run.main:
         if not ckpt and metrics.exists():
             metrics.unlink()  # a leftover from a run that died before its first checkpoint
         elif ckpt:

@@ -471,6 +471,16 @@ def test_a_process_count_that_is_not_a_whole_number_is_one_error_line_before_any
     assert not (tmp_path / "r").exists()
 
 
+def test_a_process_count_of_zero_however_written_is_auto_and_other_digits_are_refused(monkeypatch):
+    """'0' was auto but '00' was 0 processes (the launch then failed with ZeroDivisionError), and '²', a digit to
+    str.isdigit, passed the check to fail in int() with a raw ValueError."""
+    from cifar100lab.config import ConfigError
+    monkeypatch.setattr(launch, "visible_gpus", lambda: 0)
+    assert launch.choose_processes("00") == launch.choose_processes("0") == 1
+    with pytest.raises(ConfigError, match="num_processes must be 'auto' or a whole number"):
+        launch.choose_processes("²")
+
+
 def test_a_run_id_that_would_leave_the_runs_folder_is_refused(tmp_path, monkeypatch):
     """Without run_dir the run id names runs/<run_id>: '../../escape' trained and wrote outside runs/."""
     from cifar100lab.config import ConfigError

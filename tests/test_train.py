@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import threading
 from pathlib import Path
@@ -10,7 +11,7 @@ from conftest import dies_in_epoch, run_cli, tiny_config
 from cifar100lab import accelerator as accelerator_mod
 from cifar100lab import attempt as attempt_mod
 from cifar100lab import checkpoint as checkpoint_mod
-from cifar100lab import records
+from cifar100lab import recipes, records
 from cifar100lab import train as train_mod
 from cifar100lab.accelerator import build_accelerator, cpu_has_native_bf16
 from cifar100lab.config import ConfigError, resolve
@@ -388,6 +389,42 @@ def test_checkpoint_every_n_epochs_resumes_exactly_from_the_last_one(synthetic_r
     strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]  # noqa: E731
     assert strip(records.read_metrics(tmp_path / "cut")) == strip(records.read_metrics(tmp_path / "straight"))
     assert resumed["final"] == straight["final"] and resumed["best"] == straight["best"]
+
+
+def test_a_checkpoint_resumes_only_under_the_recipe_that_trained_it(synthetic_root, tmp_path, monkeypatch):
+    """The recipe is not in the checkpoint: a recipe edited between a stop and its resume (a package update) trained
+    the rest of the run under it with no word, and the complete record said label_smoothing 0.3 and weight_decay
+    1e-3 for epochs trained with 0.0 and 5e-4 (the optimizer, restored from the checkpoint, even kept 5e-4)."""
+    cfg = tiny_config(synthetic_root, tmp_path / "run", epochs=3, max_steps_per_epoch=2, test_subset=64)
+    with dies_in_epoch(3), pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    edited = dataclasses.replace(recipes.RECIPES["resnet_sgd"], label_smoothing=0.3, weight_decay=1e-3)
+    monkeypatch.setitem(recipes.RECIPES, "resnet_sgd", edited)
+    config_before = (tmp_path / "run" / records.CONFIG).read_bytes()
+    with pytest.raises(ConfigError, match=r"label_smoothing: 0\.0 → 0\.3.*weight_decay: 0\.0005 → 0\.001"):
+        train(cfg)
+    assert records.load(tmp_path / "run")["status"] == "interrupted"  # refused before anything was written
+    assert (tmp_path / "run" / records.CONFIG).read_bytes() == config_before
+    monkeypatch.undo()
+    assert train(cfg)["resumed_from_epoch"] == 2  # the recipe it trained with resumes as before
+
+
+def test_a_resume_that_fails_rewriting_its_metrics_closes_its_record(synthetic_root, tmp_path, monkeypatch):
+    """The metrics were cut back to the checkpoint's rows after the record said running but outside the trainer's
+    handlers: a full disk (or a stop) there left the record saying running, for good, with nothing running."""
+    cfg = tiny_config(synthetic_root, tmp_path / "run", epochs=3, max_steps_per_epoch=2, test_subset=64)
+    with dies_in_epoch(2), pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    monkeypatch.setattr(train_mod, "write_metrics", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left")))
+    with pytest.raises(OSError):
+        train(cfg)
+    record = records.load(tmp_path / "run")
+    assert record["status"] == "failed" and "No space left" in record["reason"] and record["epochs_done"] == 1
+    monkeypatch.setattr(train_mod, "write_metrics", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    record = records.load(tmp_path / "run")
+    assert record["status"] == "interrupted" and record["reason"].endswith("resumes from epoch 1")
 
 
 def background_checkpoints(monkeypatch, error: Exception | None = None, held: threading.Event | None = None):
