@@ -120,7 +120,10 @@ def unresumable_fields(run: Run) -> list[str]:
         saved = records.read_json(run.run_dir / records.CONFIG)
     except (OSError, records.RecordError):
         return []
-    return field_changes(fingerprint(saved), fingerprint(run.config.to_dict()))
+    from .attempt import recipe_changes  # a recipe edited in the package since the stop: refused as well
+    trained_on = (record.get("hardware") or {}).get("count") or 1  # the lr as scaled then (a count change is its own)
+    return (field_changes(fingerprint(saved), fingerprint(run.config.to_dict()))
+            or [f"recipe {change}" for change in recipe_changes(record, run.plan.recipe_record(trained_on))])
 
 
 def unresumable_note(run_id: str, changed: list[str], afresh: str = "--force moves its folder aside and starts it "

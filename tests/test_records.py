@@ -711,3 +711,30 @@ def test_an_interrupted_run_whose_settings_were_edited_is_named_before_a_kernel_
     assert all(records.load(r.run_dir)["status"] == "interrupted" for r in camp.runs)
     assert cli_main(args + ["--dry-run"]) == 0 and "interrupted, not resumed: its checkpoint" in capsys.readouterr().out
     assert cli_main(args[:1] + [str(_campaign(tmp_path, synthetic_root))] + args[2:]) == 0 and len(calls) == 2
+
+
+def test_an_interrupted_run_whose_recipe_was_edited_since_is_named_before_a_kernel_starts(tmp_path, synthetic_root,
+                                                                                         monkeypatch, capsys):
+    """The trainer refuses a checkpoint trained under a recipe edited in the package since its stop; the campaign
+    started its notebook anyway (config.json, its settings as spelled, had not changed), to fail there."""
+    import dataclasses
+
+    from cifar100lab import recipes
+    runs, calls = tmp_path / "runs", []
+    camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=runs)
+    for run in camp.runs:  # stopped under the recipe as it was, which its record names
+        records.atomic_write_json(run.run_dir / records.CONFIG, run.config.to_dict())
+        (run.run_dir / records.CHECKPOINT).write_bytes(b"weights")
+        started = records.start(run.run_dir, run_id=run.run_id, config=run.config.to_dict(),
+                                recipe=run.plan.recipe_record(1), hardware={"count": 1})
+        records.save(run.run_dir, records.interrupt(started, "stopped", epochs_done=0))
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    edited = dataclasses.replace(recipes.RECIPES["resnet_sgd"], weight_decay=1e-3)
+    monkeypatch.setitem(recipes.RECIPES, "resnet_sgd", edited)
+    args = ["campaign", str(_campaign(tmp_path, synthetic_root)), "--runs-root", str(runs), "--book",
+            str(scratch_book(tmp_path / "book")), "--no-analysis"]
+    assert cli_main(args) == 3 and calls == []
+    assert "(recipe weight_decay: 0.0005 → 0.001); put them back" in capsys.readouterr().out
+    monkeypatch.undo()
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    assert cli_main(args) == 0 and len(calls) == 2  # the recipe as it was: they resume
