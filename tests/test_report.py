@@ -288,6 +288,23 @@ def test_recipes_table_shows_what_the_runs_used(stand_in):
     assert "0.1 → 0.1" in text
 
 
+def test_recipes_table_gives_each_run_the_global_batch_it_trained_with():
+    """Runs of one recipe at different global batches (a model entry with its own batch_size, lr_scaling on the
+    process count only) were one row of the recipes table, with the first run's batch: resnet_32, trained at a
+    global batch of 32, read "128" on the Method page."""
+    from fake_campaign import RECIPE
+
+    from cifar100lab.report.tables import recipes_table
+    runs = [{"run_id": m, "model": m, "status": "complete", "recipe": {**RECIPE, "global_batch": b}}
+            for m, b in (("resnet_20", 128), ("resnet_32", 32))]
+    for lang in i18n.LANGS:
+        rows = [line for line in recipes_table(sources.recipes_used(runs), lang).splitlines()
+                if line.startswith("| resnet_sgd |")]
+        assert len(rows) == 2, rows
+        assert rows[0].startswith("| resnet_sgd | resnet_<wbr>20 |") and rows[0].endswith("| 128 |"), rows
+        assert rows[1].startswith("| resnet_sgd | resnet_<wbr>32 |") and rows[1].endswith("| 32 |"), rows
+
+
 def test_every_build_dependent_sentence_follows_the_records(stand_in):
     _, gen = stand_in
     en, zh = (gen / "results_en.md").read_text(), (gen / "results_zh.md").read_text()
@@ -598,7 +615,7 @@ def test_model_entries_trained_on_their_own_epochs_and_subsets_show_them_row_by_
     lines = (gen / "table1.csv").read_text().splitlines()
     assert "2 or 4 epochs on 2,000 or 8,000 training images" in lines[0]
     [csv_row] = [r for r in csv.DictReader(lines[1:]) if r["model"] == "resnet_20"]
-    assert (csv_row["epochs"], csv_row["train_images"], csv_row["test_images_per_seed"]) == ("4", "8,000", "500")
+    assert (csv_row["epochs"], csv_row["train_images"], csv_row["test_images_per_seed"]) == ("4", "8000", "500")
 
 
 def test_runs_at_or_below_chance_and_diverged_losses_are_marked_in_tables_prose_and_figures(tmp_path, monkeypatch):
@@ -1363,6 +1380,42 @@ def test_the_tables_csv_downloads_are_the_records_numbers_unrounded_with_their_s
         for lang in ("en", "zh"):
             assert "{download}`study-eca_kernel.csv <../generated/study-eca_kernel.csv>`" in \
                 (gen / f"study-eca_kernel_{lang}.md").read_text()
+
+
+def test_the_downloads_give_each_rows_epochs_and_training_images_as_numbers(full_protocol):
+    """table1.csv and models.csv held a row's training images as Table 1 shows them, "2,000": text beside
+    test_images_per_seed's 1000 (and 2.0 where a comma is the decimal mark). A row whose seeds differ keeps both
+    counts, "2000 / 8000"."""
+    from cifar100lab.report.downloads import models_data
+    out, gen = full_protocol
+    for name in ("table1.csv", "models.csv"):
+        data = pd.read_csv(gen / name, comment="#")
+        done = data[data.seeds > 0]
+        for column, value in (("train_images", 2000), ("epochs", 200)):  # numbers (models.csv: NaN where none ran)
+            assert pd.api.types.is_numeric_dtype(data[column]) and set(done[column]) == {value}, data[column]
+    rows = out["rows"].assign(train_size=lambda r: r.train_size.where(r.index != 0, "2,000 / 8,000"))
+    assert models_data(rows).train_images.iloc[0] == "2000 / 8000"
+
+
+def test_a_campaign_of_recipe_changing_study_variants_only_gets_its_pages(tmp_path, monkeypatch):
+    """A valid campaign of one study whose every variant changes the recipe (a learning-rate sweep) has no model
+    row: its report stopped with AttributeError: 'DataFrame' object has no attribute 'top1_std', and no page."""
+    from fake_campaign import write_fake_study
+
+    from cifar100lab.campaign import Study, Variant
+    _pages_without_figures(monkeypatch)
+    sweep = Study("lr", {"en": "LR", "zh": "学习率"}, {"en": "Which?", "zh": "哪个？"}, [0],
+                  [Variant("lr 0.05", "resnet_20", {}, overrides={"lr": 0.05}),
+                   Variant("lr 0.2", "resnet_20", {}, overrides={"lr": 0.2})], "params/ablations/lr.yaml")
+    runs, gen = tmp_path / "runs", tmp_path / "book" / "generated"
+    write_fake_study(runs, sweep, {"lr 0.05": [50.0], "lr 0.2": [55.0]}, name="lr")
+    out = report.write_campaign_report("lr", runs, gen)
+    assert out["rows"].empty
+    assert pd.read_csv(gen / "table1.csv", comment="#").empty and pd.read_csv(gen / "models.csv", comment="#").empty
+    en, zh = ((gen / f"results_{lang}.md").read_text() for lang in ("en", "zh"))
+    assert "2 of 2 runs complete" in en and "no model ranking here" in en and "没有模型排名" in zh
+    assert "has completed yet" not in en  # it said so, beside "2 of 2 runs complete"
+    assert "| resnet_sgd | resnet_<wbr>20 |" in (gen / "recipes_en.md").read_text()
 
 
 def test_the_analysis_page_links_every_models_numbers_in_both_languages(stand_in, monkeypatch):

@@ -80,6 +80,16 @@ def _count(values) -> pd.Series:
     return pd.Series(values).astype("Int64")
 
 
+def _protocol_counts(values) -> pd.Series | None:
+    """A row's epochs or training images as :func:`sources.counts` gives them to Table 1 ("8,000", "2,000 / 8,000"
+    where its seeds differ), without the thousands separators that made "8,000" text (or 8.0 where a comma is the
+    decimal mark): a number, or the numbers joined as Table 1 joins them."""
+    if values is None:
+        return None
+    plain = [v.replace(",", "") if isinstance(v, str) else v for v in values]
+    return pd.Series([int(v) if isinstance(v, str) and v.isdigit() else v for v in plain], dtype=object)
+
+
 def models_data(rows: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
     """``models.csv``: every row of :func:`sources.model_rows` (Table 1's models in its order, then the models
     without a complete run, their status and reason), every quantity it holds; its first column is a ``rank``
@@ -93,8 +103,8 @@ def models_data(rows: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
         "top1_ci95_low_pct": r.top1_lo, "top1_ci95_high_pct": r.top1_hi, "top5_mean_pct": r.top5,
         "top5_std_pct": r.top5_std, "test_images_per_seed": _count(r.evaluated), "params": _count(r.params),
         "flops_per_image": _count(r.flops), "train_seconds_mean": r.train_seconds,
-        "images_per_second_mean": r.images_per_second, "hardware": r.get("hardware"), "epochs": r.get("epochs"),
-        "train_images": r.get("train_size"),
+        "images_per_second_mean": r.images_per_second, "hardware": r.get("hardware"),
+        "epochs": _protocol_counts(r.get("epochs")), "train_images": _protocol_counts(r.get("train_size")),
         "top1_mean_pct_per_m_params": r.efficiency,
         "classes": _count(r.classes), "chance_top1_pct": r.chance, "at_or_below_chance": r.at_chance,
         "diverged_epoch": _count(diverged.map(lambda d: d.get("epoch"))),

@@ -84,6 +84,8 @@ def _about(ctx: dict, lang: str) -> str:
 
 def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     """The results facts (name, values) in reading order; rendered per language by :func:`results_prose`."""
+    if rows.empty:  # a campaign of recipe-changing study variants only: its runs answer its studies
+        return [("no_model_rows", {})]
     done = rows[rows.status == "complete"]
     if done.empty:
         return [("no_complete", {})]

@@ -1,5 +1,6 @@
-"""The words for runs a page cannot compare as they stand (epochs cut short by a step cap, two rows of a pairwise
-question trained differently), one en/zh template per fact: part of :data:`messages.MESSAGES`."""
+"""The words for runs a page cannot compare or rank as they stand (epochs cut short by a step cap, two rows of a
+pairwise question trained differently, a campaign of study variants only), one en/zh template per fact: part of
+:data:`messages.MESSAGES`."""
 
 PROTOCOL = {
     "steps_capped": {
@@ -19,4 +20,8 @@ PROTOCOL = {
         "en": "**{model} against {ref}.** Not compared: the two trained differently ({what}: {a} against {b}), so a "
               "difference between them would be in part their training's.",
         "zh": "**{model} 与 {ref}。** 不作比较：两者的训练条件不同（{what}：{a} 对 {b}），其差异部分来自训练条件。"},
+    "no_model_rows": {
+        "en": "This campaign trains no model entry of its own: each of its runs is a variant of a study that changes "
+              "the recipe, so there is no model ranking here; the study pages give its results.",
+        "zh": "本实验配置没有自己的模型条目：每次运行都是改变训练配方的消融实验变体，因此这里没有模型排名；结果见各消融实验页面。"},
 }

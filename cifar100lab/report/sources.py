@@ -353,9 +353,8 @@ def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFram
     """One row per model entry (its seeds aggregated, :func:`table_records`), ranked; a fine-tune model trained
     from scratch is a row of its own (:func:`row_name`). Records of a campaign that does not say its entries' runs:
     one row per model of ``models`` from its runs without options."""
-    df = runs_frame(recs)
-    if df.empty:
-        return pd.DataFrame(columns=["rank", "model", "group", "status", "top1"])
+    df = runs_frame(recs)  # none (a campaign of recipe-changing study variants only): no rows, every column
+    df = df if len(df) else pd.DataFrame(columns=["run_id", "model"])
     table = {r["run_id"]: r for r in table_records(recs)}
     marked = any(RESULTS_ROW in r for r in recs)
     plain = df[df.run_id.isin(table) & (df.model.isin(models) if models is not None and not marked else True)].copy()
@@ -364,7 +363,8 @@ def model_rows(recs: list[dict], models: list[str] | None = None) -> pd.DataFram
     groups = {r["model"]: r.get("group") for r in recs}
     diverged = {r["run_id"]: divergence(r) for r in recs}
     out = pd.DataFrame([_weights(_model_row(name, g, groups.get(g.model.iloc[0]), diverged), g, catalog)
-                        for name, g in plain.groupby("row", sort=False)])
+                        for name, g in plain.groupby("row", sort=False)],
+                       columns=None if len(plain) else ["model", "group", "status", "reason", "seeds", "run_ids"])
     for col in ("classes", "chance", "at_chance", "diverged", "top1", "top1_std", "top1_lo", "top1_hi", "top5", "top5_std", "params", "flops",
                 "params_m", "flops_m", "train_seconds", "images_per_second", "evaluated"):
         if col not in out:
@@ -434,7 +434,7 @@ def recipes_used(recs: list[dict]) -> pd.DataFrame:
         rec = r.get("recipe")
         if r.get("status") != "complete" or not rec:
             continue
-        key = tuple(sorted((k, str(v)) for k, v in rec.items() if k not in ("global_batch",)))
+        key = tuple(sorted((k, str(v)) for k, v in rec.items()))  # global_batch too: an entry may set batch_size
         row = rows.setdefault(key, {**rec, "models": []})
         name = record_row(r, catalog)
         if name not in row["models"]:
