@@ -149,10 +149,11 @@ def comparison_data(rows: pd.DataFrame, subtract: bool) -> pd.DataFrame:
     m = comparison_frame(rows)
     t = {"model": m.model, "top1_mean_pct": m.top1, "claim_top1_pct": m.top1_claim}
     if subtract:
-        t["ours_minus_claim_pp"] = m.top1 - m.top1_claim
+        t["ours_minus_claim_pp"] = (m.top1 - m.top1_claim).where(m.same_start)  # none across starts (tables)
     listed = lambda values: SEP.join(map(str, values)) if isinstance(values, list) else ""  # noqa: E731
     t.update({"params": _count(m.params), "claim_params_millions": m.params_m_claim,
               "published_top1_pct": m["values"].map(listed), "published_source": m.sources.map(listed),
+              "published_recipe": m.recipes.map(listed),
               "top1_std_pct": m.top1_std, "seeds": _count(m.seeds), "run_ids": m.run_ids.map(_ids)})
     return pd.DataFrame(t)
 

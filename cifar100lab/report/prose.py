@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..data import DATASETS
 from .i18n import CLAUSE_SEP, alternatives, dataset_label, fmt, group, join, kind_label, say
+from .protocol_text import START
 from .sources import (
     budget_varies,
     claims_matched,
@@ -18,7 +19,7 @@ from .sources import (
     short_protocol,
     varying,
 )
-from .tables import protocol_head
+from .tables import claims_unlike, protocol_head
 
 
 def _admonition(title: str, body: str, cls: str) -> str:
@@ -180,7 +181,8 @@ def comparison_facts(rows: pd.DataFrame, ctx: dict, subtract: bool) -> list[tupl
         rho = m.top1.rank().corr(m.top1_claim.rank()) if len(m) > 2 else math.nan
         facts.append(("gap", dict(n=len(m), mean=f"{d.mean():+.2f}", lo=f"{d.min():+.2f}", hi=f"{d.max():+.2f}",
                                   rho=fmt(rho))))
-    return facts
+    return facts + [("claim_unlike", dict(model=r.model, theirs=START[r.weights == "imagenet"],
+                                          ours=START[r.weights != "imagenet"])) for r in claims_unlike(rows).itertuples()]
 
 
 def comparison_prose(rows: pd.DataFrame, ctx: dict, subtract: bool, lang: str) -> str:

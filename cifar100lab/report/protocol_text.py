@@ -24,4 +24,12 @@ PROTOCOL = {
         "en": "This campaign trains no model entry of its own: each of its runs is a variant of a study that changes "
               "the recipe, so there is no model ranking here; the study pages give its results.",
         "zh": "本实验配置没有自己的模型条目：每次运行都是改变训练配方的消融实验变体，因此这里没有模型排名；结果见各消融实验页面。"},
+    "claim_unlike": {
+        "en": "**{model}** is not subtracted from its claim: the original report's run {theirs} (its §3.4.3) and ours "
+              "{ours}, so a difference would be in part the starting weights'.",
+        "zh": "**{model}** 不与其声称值相减：原报告的运行{theirs}（其 §3.4.3），本项目的运行{ours}，两者之差部分来自初始权重。"},
 }
+
+# Where a run's weights started (a claim's, from original_claims.csv, or ours): True for ImageNet weights.
+START = {True: {"en": "fine-tuned ImageNet weights", "zh": "微调了 ImageNet 预训练权重"},
+         False: {"en": "trained from scratch", "zh": "从头训练"}}

@@ -443,7 +443,7 @@ def recipes_used(recs: list[dict]) -> pd.DataFrame:
 
 
 def claims_matched(rows: pd.DataFrame) -> pd.DataFrame:
-    """The original report's claims joined to our complete models (columns top1_claim, top1)."""
-    claims = pd.read_csv(REFERENCE / "original_claims.csv")
-    done = rows[rows.status == "complete"][["model", "top1"]]
-    return claims.merge(done, on="model", suffixes=("_claim", ""))
+    """The claims joined to our complete models that started as the claim's run did (its ``weights``)."""
+    done = rows[rows.status == "complete"].reindex(columns=["model", "top1", "pretrained"])
+    m = pd.read_csv(REFERENCE / "original_claims.csv").merge(done, on="model", suffixes=("_claim", ""))
+    return m[(m.weights == "imagenet") == m.pretrained.eq(True)]
