@@ -25,7 +25,7 @@ STUDY = {"name": "eca_kernel", "title": {"en": "ECA kernel size on ResNet-20", "
                        "options": {"k_size": "adaptive"}}]}
 STUDY_CURVES = {"k=3": [41.0, 64.0], "k=5": [40.5, 63.0], "adaptive k": [41.0, 64.0]}
 RECIPE = {"name": "resnet_sgd", "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
-          "schedule": "cosine", "warmup_epochs": 0.5, "lr_scaling": "linear", "effective_lr": 0.1, "global_batch": 64}
+          "schedule": "cosine", "warmup_epochs": 0.5, "lr_scaling": "none", "effective_lr": 0.1, "global_batch": 1024}
 
 
 def _stretch(curve: list[float], epochs: int) -> list[float]:

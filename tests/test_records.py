@@ -122,6 +122,23 @@ def _fake_execute(calls, code=0, tail=""):
     return run
 
 
+def test_jobs_that_change_the_campaigns_process_count_say_so_before_the_runs(tmp_path, synthetic_root, monkeypatch):
+    """full.yaml asks num_processes: 8 (global batch 1,024, the original's); --jobs 8 trained each run on one process,
+    a global batch of 128 at the same lr, without a word."""
+    spec = yaml.safe_load(_campaign(tmp_path, synthetic_root).read_text())
+    (tmp_path / "rel.yaml").write_text(yaml.safe_dump({**spec, "num_processes": 2}))
+    camp, calls, said = C.load_campaign(tmp_path / "rel.yaml", runs_root=tmp_path / "runs"), [], []
+    monkeypatch.setattr(local, "execute_notebook", _fake_execute(calls))
+    local.execute(camp, tmp_path / "runs", jobs=2, log=said.append)
+    assert len(calls) == 2 and [r.processes for r in camp.runs] == [1, 1]
+    [line] = [s for s in said if "gives way" in s]
+    assert "num_processes: 2 gives way to 2 runs side by side: each trains on 1 process(es), so its global batch " \
+           "is batch_size × 1, not × 2" in line
+    said.clear()
+    local.execute(camp, tmp_path / "runs", jobs=1, log=said.append, force=True)
+    assert not [s for s in said if "gives way" in s]
+
+
 def test_rerun_failing_for_a_new_reason_records_the_new_reason_and_keeps_the_old(tmp_path, synthetic_root,
                                                                                monkeypatch):
     camp = C.load_campaign(_campaign(tmp_path, synthetic_root), runs_root=tmp_path / "runs")

@@ -218,8 +218,8 @@ def test_runs_capped_at_a_few_steps_an_epoch_are_neither_ranked_nor_set_against_
     """200 epochs on CIFAR-100 with max_steps_per_epoch 2 (a smoke test of the full protocol): each run trained on
     400 batches in all, yet Table 1 was a "Rank", the pages subtracted the claims (Ours − claim +8.66 for
     resnet_20) and nothing on them said that the epochs were cut short."""
-    runs, book = _full_protocol_with(tmp_path, monkeypatch,
-                                     lambda rec: {**rec, "config": {**rec["config"], "max_steps_per_epoch": 2}})
+    runs, book = _full_protocol_with(tmp_path, monkeypatch, lambda rec: {  # 48 full batches of 1,024 an epoch
+        **rec, "config": {**rec["config"], "max_steps_per_epoch": 2}, "dataset": {**rec["dataset"], "train_size": 50000}})
     gen = book / "generated"
     assert sources.steps_cap({"config": {"max_steps_per_epoch": 31}, "recipe": {"global_batch": 64},
                               "dataset": {"train_size": 2000}}) is None  # 31 full batches of 64: no step cut
@@ -233,6 +233,21 @@ def test_runs_capped_at_a_few_steps_an_epoch_are_neither_ranked_nor_set_against_
     assert (gen / "table1.csv").read_text().splitlines()[0].endswith("(every epoch at most 2 steps: max_steps_per_epoch)")
     assert "Every epoch stopped after at most 2 steps (max_steps_per_epoch, a smoke test's cap)" in results
     assert "每个 epoch 最多只训练 2 步（max_steps_per_epoch，冒烟测试用的上限）" in (gen / "results_zh.md").read_text()
+
+
+def test_runs_at_another_global_batch_than_the_claims_are_set_beside_them_not_subtracted(tmp_path, monkeypatch):
+    """full.yaml with --jobs 8 trains each run on one GPU: a global batch of 128 at the lr the original stated for
+    1,024. The page subtracted the claims all the same ("differs from the claim by … on average")."""
+    runs, book = _full_protocol_with(tmp_path, monkeypatch,
+                                     lambda rec: {**rec, "recipe": {**rec["recipe"], "global_batch": 128}})
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "comparison_en.md").read_text(), (gen / "comparison_zh.md").read_text()
+    assert "differs from the claim" not in en and "ours_minus_claim_pp" not in _header(gen / "comparison.csv")
+    assert "**Nothing is subtracted here**: our runs trained at a global batch of 128 images, while the claims " \
+           "trained at 1,024" in en
+    assert "本项目的运行以 128 张图像的全局批量训练，而声称值以 1,024" in zh
+    assert "| Rank |" in (gen / "results_en.md").read_text()  # a ranking still: every run trained alike
 
 
 def test_wilson_interval_matches_the_textbook_value():

@@ -214,8 +214,14 @@ def execute(campaign: Campaign, runs_root: str | os.PathLike = "runs", notebook:
     done = {"complete"} | (set() if retry_skipped else {"skipped"})
     log_dir = Path(runs_root) / campaign.name / "logs"
     nproc = run_processes(campaign, jobs, shared)
+    per_run = processes_per_run(jobs, nproc)
     for run in campaign.runs:  # a complete run trained on another count is stale (manifest and runs to do alike)
-        run.processes = processes_per_run(jobs, nproc)
+        run.processes = per_run
+    asked = campaign.num_processes  # full.yaml's 8 GPUs × 128 is the original's protocol; --jobs 8 is not
+    if nproc == "auto" and str(asked).isdecimal() and int(asked) not in (0, per_run):
+        log(f"campaign {campaign.name}: num_processes: {asked} gives way to {jobs} runs side by side: each trains on "
+            f"{per_run} process(es), so its global batch is batch_size × {per_run}, not × {asked} as the file asks "
+            f"(another protocol: the book sets such runs beside the original's claims without subtracting them)")
 
     def attempt(run: Run, slot: KernelSlot) -> str:
         return _attempt(run, force, done, lambda r: execute_notebook(r, notebook, slot, log_dir, nproc))

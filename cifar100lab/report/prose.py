@@ -9,6 +9,7 @@ from ..data import DATASETS
 from .i18n import CLAUSE_SEP, alternatives, dataset_label, fmt, group, join, kind_label, say
 from .protocol_text import START
 from .sources import (
+    CLAIMS_GLOBAL_BATCH,
     budget_varies,
     claims_matched,
     comparable_with_claims,
@@ -168,10 +169,13 @@ def results_prose(rows: pd.DataFrame, lang: str) -> str:
 
 def comparison_facts(rows: pd.DataFrame, ctx: dict, subtract: bool) -> list[tuple[str, dict]]:
     facts = [("simulated", {}), ("head_classes", dict(classes=ctx["classes"] or "–"))]
-    if not subtract and comparable_with_claims({**ctx, "subsets": False, "steps_capped": []}):  # same data and epochs
-        if ctx.get("subsets"):
+    if not subtract and comparable_with_claims({**ctx, "subsets": False, "steps_capped": [], "global_batches": []}):
+        if ctx.get("subsets"):  # the same data and epochs, but part of the images, fewer steps or another batch
             return facts + [("no_subtraction_subset", dict(train_size=sizes(ctx, "train"), test_size=sizes(ctx, "test")))]
-        return facts + [("no_subtraction_capped", dict(steps=alternatives(ctx["steps_capped"])))]
+        if ctx.get("steps_capped"):
+            return facts + [("no_subtraction_capped", dict(steps=alternatives(ctx["steps_capped"])))]
+        return facts + [("no_subtraction_batch", dict(batches=alternatives(f"{b:,}" for b in ctx["global_batches"]),
+                                                      claims=f"{CLAIMS_GLOBAL_BATCH:,}"))]
     if not subtract:
         return facts + [("no_subtraction", dict(dataset=dataset_label(ctx["dataset"]),
                                                 epochs=alternatives(ctx["epochs"])))]

@@ -24,6 +24,12 @@ PROTOCOL = {
         "en": "This campaign trains no model entry of its own: each of its runs is a variant of a study that changes "
               "the recipe, so there is no model ranking here; the study pages give its results.",
         "zh": "本实验配置没有自己的模型条目：每次运行都是改变训练配方的消融实验变体，因此这里没有模型排名；结果见各消融实验页面。"},
+    "no_subtraction_batch": {
+        "en": "**Nothing is subtracted here**: our runs trained at a global batch of {batches} images, while the claims "
+              "trained at {claims} (8 GPUs × 128, at the learning rates stated for it; `--jobs` gives each run fewer "
+              "GPUs). A difference would measure the protocol, not the models, so the columns stand side by side only.",
+        "zh": "**这里不计算任何差值**：本项目的运行以 {batches} 张图像的全局批量训练，而声称值以 {claims}（8 块 GPU × 128，"
+              "及为其设定的学习率）训练（`--jobs` 让每次运行使用更少的 GPU）。两者的差值反映的是协议差异而非模型差异，因此只并列展示。"},
     "claim_unlike": {
         "en": "**{model}** is not subtracted from its claim: the original report's run {theirs} (its §3.4.3) and ours "
               "{ours}, so a difference would be in part the starting weights'.",

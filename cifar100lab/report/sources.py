@@ -17,6 +17,7 @@ from ..robustness.results import entry_of
 from .i18n import precision_label
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
+CLAIMS_GLOBAL_BATCH = 1024  # the original's 8 GPUs × 128, its learning rates stated for it (params/full.yaml)
 
 
 def load_campaign_records(campaign: str, runs_root="runs") -> tuple[dict, list[dict]]:
@@ -185,6 +186,7 @@ def context(manifest: dict, recs: list[dict]) -> dict:
                                   for r in done} - {None}),
             "epochs": sorted({r["config"]["epochs"] for r in done}), "complete": len(done), "total": len(recs),
             "steps_capped": sorted({steps_cap(r) for r in done} - {None}),
+            "global_batches": sorted({(r.get("recipe") or {}).get("global_batch") for r in done} - {None}),
             "seeds": sorted(set(seeds.values()) - {0}), "commits": sorted({r.get("git_commit") or "–" for r in done}),
             "versions": versions, "start": stamps[0][:10] if stamps else "–", "end": stamps[-1][:10] if stamps else "–",
             "studies": len(manifest.get("studies") or []), "stale": manifest.get("stale") or {}}
@@ -408,8 +410,7 @@ def group_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def short_protocol(ctx: dict) -> bool:
-    """Runs far shorter than the original 200 epochs, or whose epochs a step cap cut short: they test the pipeline
-    and their order is not a ranking."""
+    """Runs far shorter than the original 200 epochs, or cut short by a step cap: a pipeline test, not a ranking."""
     return (bool(ctx["epochs"]) and max(ctx["epochs"]) < 200) or bool(ctx.get("steps_capped"))
 
 
@@ -420,10 +421,10 @@ def ranked(ctx: dict) -> bool:
 
 
 def comparable_with_claims(ctx: dict) -> bool:
-    """Claims and published results are CIFAR-100 at 200 epochs, its whole training and test sets (every epoch
-    all of it: no step cap); only such runs may be subtracted from them."""
+    """Claims are CIFAR-100 at 200 epochs, its whole training and test sets (every epoch all of it: no step cap), at
+    a global batch of 1,024 (``--jobs 8`` trains full.yaml at 128); only such runs may be subtracted from them."""
     return ctx["dataset"] == "cifar100" and ctx["epochs"] == [200] and not ctx.get("subsets") \
-        and not ctx.get("steps_capped")
+        and not ctx.get("steps_capped") and ctx.get("global_batches", []) in ([], [CLAIMS_GLOBAL_BATCH])
 
 
 def recipes_used(recs: list[dict]) -> pd.DataFrame:
