@@ -432,6 +432,26 @@ def test_a_pairwise_question_is_not_answered_from_two_rows_trained_differently(t
     assert "Ghost modules on resnet_20" in en  # a pair trained alike is still answered
 
 
+def test_a_pairwise_question_is_not_answered_against_a_row_whose_training_failed(tmp_path, monkeypatch):
+    """resnet_20 ended at 9.00 %, below chance (10 % of Fashion-MNIST's 10 classes): the Findings page still said
+    eca_resnet_20 "reaches 64.00 % against 9.00 % without ECA (+55.00 points; outside both 95 % intervals)", the
+    size of a failed training read as ECA's gain."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    run = runs / "mini" / "mini-resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {**rec, "final": {**rec["final"], "top1": 9.0}})
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
+    assert "+55.00 points" not in en and "eca_resnet_20 reaches" not in en and "changes top-1 by" not in en
+    assert ("**eca_resnet_20 against resnet_20.** Not compared: the training of resnet_20 failed (Table 1's Note "
+            "says how)") in en and "**ghost_resnet_20 against resnet_20.** Not compared" in en
+    assert "**eca_resnet_20 与 resnet_20。** 不作比较：resnet_20 的训练失败了" in zh
+    assert "**Training time.**" in en
+
+
 @pytest.mark.slow
 def test_make_report_offline_ends_with_the_data_error(tmp_path):
     """No CIFAR-100 and no network: the campaign's data error is the last thing printed; no book is built."""

@@ -634,3 +634,42 @@ def test_a_studys_scale_line_counts_its_own_runs_not_the_campaigns(tmp_path):
     assert (tmp_path / "gen" / "study-s.csv").read_text().splitlines()[0].endswith(
         "campaign c: 2,000 training images, 4 epochs, 2 seeds per variant")
     assert "epochs" not in (tmp_path / "gen" / "study-s.csv").read_text().splitlines()[1].split(",")
+
+
+def _study_of(top1: dict[str, list], classes: int = 100):
+    """A study of these variants (the first the reference), each with these top-1 per seed on 1,000 test images of
+    ``classes`` classes; None: a seed that failed."""
+    recs, runs, variants = {}, {}, []
+    for j, (label, values) in enumerate(top1.items()):
+        variants.append({"label": label, "label_zh": f"{label}（中）", "model": "resnet_20", "options": {"v": j} if j else {}})
+        runs[label] = [f"{label}{i}" for i in range(len(values))]
+        recs.update({f"{label}{i}": {"status": "failed", "reason": "CUDA error"} if t is None else
+                     {"status": "complete", "final": {"top1": t, "evaluated": 1000}, "params": 1,
+                      "dataset": {"num_classes": classes}} for i, t in enumerate(values)})
+    return studies.study_table({"variants": variants, "runs": runs}, recs)
+
+
+@pytest.mark.parametrize("reference", [[None, None, None], [0.5, 0.9, 1.0]], ids=["no complete run", "at chance"])
+def test_nothing_is_judged_against_a_reference_variant_that_did_not_train(reference):
+    """With its first variant's three runs failed, the prose said "No variant differs from A beyond the seed-to-seed
+    spread" of B (60.50 ± 0.50) and C (64.50 ± 0.50), which nothing had compared; with them at chance (0.80 %), B
+    and C were "beyond the seed-to-seed spread" by about 60 points, the failure's size."""
+    df = _study_of({"A": reference, "B": [60.0, 60.5, 61.0], "C": [64.0, 64.5, 65.0]})
+    assert list(df.beyond_spread) == [None, None, None]
+    en, zh = studies.study_prose(df, "en"), studies.study_prose(df, "zh")
+    assert "**Nothing is compared with A**: it has no complete run that trained" in en
+    assert "**没有变体与 A（中） 比较**" in zh
+    assert "differs from A" not in en and "beyond the seed-to-seed spread (Welch" not in en and "超出种子波动" not in zh
+    assert list(tables.study_display(df, pd.DataFrame(), "en")["Beyond seed spread?"]) == ["–", "–", "–"]
+
+
+def test_a_study_whose_variants_have_one_or_three_seeds_does_not_say_each_has_one():
+    """B's other two seeds failed: the prose said "With a single seed per variant" (A and C had 3) and asked for a
+    study of several seeds, which it was; the caption said every mean was over 3 seeds."""
+    df = _study_of({"A": [60.0, 60.5, 61.0], "B": [64.0, None, None], "C": [64.0, 64.5, 65.0]})
+    en, zh = studies.study_prose(df, "en"), studies.study_prose(df, "zh")
+    assert "single seed" not in en and "With 1 or 3 seeds per variant" in en and "每个变体只有 1 或 3 个种子" in zh
+    ctx = {"dataset": "synthetic", "campaign": "c", "train_size": 2000, "epochs": [2]}
+    st = {"name": "s", "title": {"en": "S", "zh": "S"}}
+    text = studies.study_text(st, df, ctx, pd.DataFrame(), "en", 1)
+    assert "Each variant's mean over 1 or 3 seeds" in text

@@ -35,18 +35,30 @@ def _unlike(model: str, ref: str, a, b) -> tuple[str, dict] | None:
                                 what={lang: protocol_head(counts, lang) for lang in ("en", "zh")}))
 
 
+def _failed(model: str, ref: str, a, b) -> tuple[str, dict] | None:
+    """The fact that a row of the pair failed to train (its loss diverged, or its top-1 is at or below chance), so
+    their difference measures that failure, not the question ("+55.30 points" for ECA against a ResNet-20 at
+    chance); None when both trained."""
+    failed = [name for name, row in ((model, a), (ref, b)) if _at_chance(row) or isinstance(row.diverged, dict)]
+    return ("pair_failed", dict(model=model, ref=ref, failed=" / ".join(failed))) if failed else None
+
+
+def _at_chance(row) -> bool:
+    return pd.notna(row.at_chance) and bool(row.at_chance)  # (NaN where unknown)
+
+
 def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     done, facts = _done(rows), []
     for question, model, ref in PAIRS:
         if model in done.index and ref in done.index:
             a, b = done.loc[model], done.loc[ref]
-            facts.append(_unlike(model, ref, a, b) or (question, dict(
+            facts.append(_unlike(model, ref, a, b) or _failed(model, ref, a, b) or (question, dict(
                 model=model, ref=ref, a=fmt(a.top1), b=fmt(b.top1), diff=f"{a.top1 - b.top1:+.2f}",
                 verdict=both(_separable(a, b)))))
     for model, ref in GHOST:
         if model in done.index and ref in done.index:
             a, b = done.loc[model], done.loc[ref]
-            facts.append(_unlike(model, ref, a, b) or ("pair_ghost", dict(
+            facts.append(_unlike(model, ref, a, b) or _failed(model, ref, a, b) or ("pair_ghost", dict(
                 model=model, ref=ref, saving=f"{100 * (1 - a.params_m / b.params_m):.0f}",
                 diff=f"{a.top1 - b.top1:+.2f}", verdict=both(_separable(a, b)))))
     if mixed := mixed_hardware(rows):  # the times of two machines measure the machines too

@@ -20,6 +20,15 @@ PROTOCOL = {
         "en": "**{model} against {ref}.** Not compared: the two trained differently ({what}: {a} against {b}), so a "
               "difference between them would be in part their training's.",
         "zh": "**{model} 与 {ref}。** 不作比较：两者的训练条件不同（{what}：{a} 对 {b}），其差异部分来自训练条件。"},
+    "pair_failed": {
+        "en": "**{model} against {ref}.** Not compared: the training of {failed} failed (Table 1's Note says how), so a "
+              "difference between them would measure that failure, not the question.",
+        "zh": "**{model} 与 {ref}。** 不作比较：{failed} 的训练失败了（表 1 的备注说明情况），其差异反映的是这次失败，而不是所问的问题。"},
+    "study_no_reference": {
+        "en": "**Nothing is compared with {base}**: it has no complete run that trained (its Note says why: no run "
+              "completed, the loss diverged or top-1 stayed at or below chance), so no variant is judged against it.",
+        "zh": "**没有变体与 {base} 比较**：它没有一次正常训练完成的运行（其备注说明原因：没有运行完成、损失发散或 Top-1 "
+              "不高于随机水平），因此不以它为基准判定任何变体。"},
     "no_model_rows": {
         "en": "This campaign trains no model entry of its own: each of its runs is a variant of a study that changes "
               "the recipe, so there is no model ranking here; the study pages give its results.",

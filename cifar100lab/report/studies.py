@@ -87,12 +87,27 @@ def study_table(manifest_study: dict, recs: dict) -> pd.DataFrame:
     base = df.loc[df.base].reset_index(drop=True)
     df["delta"] = df["mean"] - base["mean"]
     judged = seeds_enough(df)
-    compared = [i != b and n > 0 and df.seeds[b] > 0 for i, (b, n) in enumerate(zip(df.base, df.seeds))]
+    reference = [trained(r) for r in df.itertuples()]
+    compared = [i != b and n > 0 and reference[b] for i, (b, n) in enumerate(zip(df.base, df.seeds))]
     df["beyond_spread"] = [beyond_seed_spread(v, df["values"][b]) if c and judged else None
                            for c, v, b in zip(compared, df["values"], df.base)]
     df["too_few_seeds"] = [c and not judged for c in compared]
     df["same_as"] = same_network(df)
     return df
+
+
+def trained(row) -> bool:
+    """Whether a variant's runs can be the reference others are measured against: some completed, and they neither
+    diverged nor ended at or below chance. Against a failed reference every variant was "beyond the seed-to-seed
+    spread" by the failure's size, and against one with no complete run nothing was compared, yet the prose said no
+    variant differed from it."""
+    return row.seeds > 0 and not row.at_chance and not isinstance(row.diverged, dict)
+
+
+def untrained_references(df: pd.DataFrame) -> list[int]:
+    """The reference rows (:func:`trained` not) of variants that ran: nothing is compared with them."""
+    return [b for b in dict.fromkeys(df.base) if not trained(df.iloc[b])
+            and any(n > 0 and i != b for i, (base, n) in enumerate(zip(df.base, df.seeds)) if base == b)]
 
 
 MIN_SEEDS = 3  # per variant, before any difference is judged against the seeds' spread
@@ -149,10 +164,13 @@ def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
         return facts + [("study_all_failed", {})] + skipped_facts(df, lang)
     significant = [r for r in df.itertuples() if r.beyond_spread]
     sep = CLAUSE_SEP[lang]
-    if not (done.seeds > 1).all():
+    unjudged = untrained_references(df)
+    if (done.seeds == 1).all():  # (a variant of 1 seed beside others of 3 is "1 or 3 seeds", not "a single seed")
         facts.append(("study_one_seed", {}))
     elif not seeds_enough(df):
         facts.append(("study_few_seeds", dict(seeds=alternatives(sorted(set(done.seeds))), min=MIN_SEEDS)))
+    elif unjudged and not df.beyond_spread.notna().any():
+        pass  # nothing was compared: study_no_reference below says why, no sentence says what did not differ
     elif significant and per_model:
         facts.append(("study_beyond_model", dict(list=sep.join(say(
             "delta_against", lang, variant=getattr(r, label), delta=f"{r.delta:+.2f}", base=df.iloc[r.base][label])
@@ -166,6 +184,8 @@ def study_facts(df: pd.DataFrame, lang: str) -> list[tuple[str, dict]]:
         if r.same_as >= 0:
             facts.append(("same_network", dict(variant=getattr(r, label), twin=df.iloc[r.same_as][label],
                                                why=say("same_network_why", lang))))
+    if unjudged:
+        facts.append(("study_no_reference", dict(base=sep.join(df.iloc[b][label] for b in unjudged))))
     return facts + ema_facts(df, lang) + skipped_facts(df, lang)
 
 
@@ -252,7 +272,9 @@ def study_text(st: dict, df: pd.DataFrame, ctx: dict, claims: pd.DataFrame, lang
     title, study = st["title"].get(lang, st["name"]), st["name"]
     seeds, x = int(df.seeds.max()) if len(df) else 0, X_COLUMN[st.get("x_axis") or "variant"]
     caption = "study_caption_params" if x == "params_m" else "study_caption"
-    cap = say(f"{caption}_seeds", lang, seeds=seeds) if seeds > 1 else say(f"{caption}_one", lang)
+    # every variant's seed count ("1 or 3"): a variant whose other seeds failed is a mean of fewer
+    cap = say(f"{caption}_seeds", lang, seeds=alternatives(sorted(set(df.seeds) - {0}))) if seeds > 1 \
+        else say(f"{caption}_one", lang)
     about = f"study_about_{study}"  # how the study is run, where its question does not say
     return ((f"## {title}\n\n" if titled else "") + f"{st.get('question', {}).get(lang, '')}\n\n"
             + (say(about, lang) + "\n\n" if about in MESSAGES else "")
