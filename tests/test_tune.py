@@ -531,6 +531,37 @@ def test_finish_reruns_on_the_studys_dataset_whatever_cifar100lab_dataset_says(t
     assert ran[0].dataset == "synthetic" and {r.config.dataset for r in ran[0].runs} == {"synthetic"}
 
 
+def test_finish_reruns_train_on_as_many_processes_as_the_best_trial_did(tmp_path, synthetic_root, monkeypatch):
+    """batch_size and lr are per process: the trials of a study with jobs: 4 on 4 GPUs trained on 1 process each
+    (global batch 16), and `--finish` re-ran the best one on all 4 (global batch 64, linear-scaled lr × 4)."""
+    from cifar100lab import kernels, launch
+    from cifar100lab.executors import local
+    from cifar100lab.tune.finish import finish
+    for module in (kernels, launch, local):
+        monkeypatch.setattr(module, "visible_gpus", lambda: 4)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    spec = load_study_file(_study(tmp_path, synthetic_root, text=STUDY.format(root=synthetic_root, n_trials=2)
+                                  + "jobs: 4\n"))
+    runs, url, seen = tmp_path / "runs", spec.storage_url(tmp_path / "runs"), {}
+
+    def processes(slot, num_processes):  # what the slot's kernel launches: auto is every GPU it sees
+        return len(slot.env["CUDA_VISIBLE_DEVICES"].split(",")) if num_processes == "auto" else int(num_processes)
+
+    def trial(run, slot):
+        record = records.finish(start_record(run.plan), final={"top1": 100 * run.plan.config.overrides["lr"]})
+        records.save(run.run_dir, {**record, "hardware": {"count": processes(slot, "auto")}})
+        return 0, ""
+
+    def rerun(run, notebook, slot, log_dir, num_processes):
+        seen[run.run_id] = processes(slot, num_processes)
+        records.save(run.run_dir, records.finish(start_record(run.plan), final={"top1": 1.0, "evaluated": 32}))
+        return 0, ""
+    workers.run_trials(spec, runs, url, execute=trial, log=lambda *_: None)
+    monkeypatch.setattr(local, "execute_notebook", rerun)
+    finish(spec, workers.open_study(spec, url), runs, tmp_path / "book", log=lambda *_: None)
+    assert seen == {"tiny-best-resnet_20-s0": 1, "tiny-best-resnet_20-s1": 1}
+
+
 def test_reruns_of_an_earlier_best_trial_are_moved_aside_by_finish_and_never_shown_as_the_new_bests(
         tmp_path, synthetic_root, monkeypatch):
     """More trials found another best: `--finish` kept the earlier best's re-runs (the same run ids, another lr)
@@ -677,6 +708,44 @@ def test_tuning_pages_rerun_mean_names_the_reruns_that_did_not_complete(tmp_path
     records.save(camp.runs[0].run_dir, records.fail(start_record(camp.runs[0].plan), "loss became nan in epoch 1"))
     assert _reruns({"finish": finish}, 0, runs, "en") == ("2 of 2 runs did not complete (failed 2), left out of the "
                                                           "mean\n")
+
+
+@pytest.mark.slow  # four figures
+def test_tuning_page_of_trials_that_all_scored_alike_has_no_importance_plot_and_is_written(tmp_path, synthetic_root):
+    """Every trial at chance (a short smoke study): fANOVA raised 'RuntimeError: Encountered zero total variance
+    in all trees' while the page was written, so `tune` ended in a traceback after its trials and left no page."""
+    from cifar100lab.report.tuning import write_tuning_page
+    from cifar100lab.tune.summary import write_summary
+    spec, runs = load_study_file(_study(tmp_path, synthetic_root, n_trials=3)), tmp_path / "runs"
+    url = spec.storage_url(runs)
+
+    def chance(run, slot):
+        records.save(run.run_dir, records.finish(start_record(run.plan), final={"top1": 12.5}))
+        return 0, ""
+    assert workers.run_trials(spec, runs, url, jobs=1, execute=chance, log=lambda *_: None) == {"complete": 3}
+    write_summary(spec, workers.open_study(spec, url), runs)
+    en, zh = (p.read_text() for p in write_tuning_page(runs, tmp_path / "generated"))
+    assert "tuning-tiny-history_en.png" in en and "tuning-tiny-slice_zh.png" in zh
+    assert "importance" not in en + zh and "validation top-1 12.50 %" in en
+
+
+def test_tuning_page_written_while_a_trial_still_runs_keeps_the_trial_numbers_and_says_it_runs(
+        tmp_path, synthetic_root):
+    """With trial 0 still running on another worker, the page's figures numbered trials 1 and 2 as 0 and 1 (the
+    best trial #1 drawn at 0), and its facts read '3 trial(s) planned: 2 complete, 0 pruned, 0 failed'."""
+    from cifar100lab.report.tuning import rebuild, study_section
+    from cifar100lab.tune.summary import write_summary
+    spec, runs = load_study_file(_study(tmp_path, synthetic_root, n_trials=3)), tmp_path / "runs"
+    url = spec.storage_url(runs)
+    other = workers.open_study(spec, url, heartbeat=False).ask()  # another worker's trial, under way
+    for p in spec.search:
+        p.suggest(other)
+    workers.run_trials(spec, runs, url, jobs=1, execute=FakeRuns(seconds=0), log=lambda *_: None)
+    summary = records.read_json(write_summary(spec, workers.open_study(spec, url, heartbeat=False), runs))
+    assert [t.number for t in rebuild(summary).trials if t.value is not None] == [1, 2]
+    facts = {lang: study_section({**summary, "search": []}, runs, tmp_path, lang) for lang in ("en", "zh")}
+    assert "2 complete, 0 pruned, 0 failed, 1 not finished yet (running, or waiting for a worker);" in facts["en"]
+    assert "完成 2，剪枝 0，失败 0，尚未结束 1（运行中或等待执行）；" in facts["zh"]
 
 
 def test_tuning_page_before_any_study_says_how_to_run_one(tmp_path):

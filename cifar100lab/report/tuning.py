@@ -26,7 +26,9 @@ def load_studies(runs_root: str | os.PathLike) -> list[dict]:
 
 
 def rebuild(summary: dict):
-    """The study as an in-memory Optuna study: finished trials only, with their reports."""
+    """The study as an in-memory Optuna study, every trial with its reports. One still running (another worker's, or
+    a waiting retry) is kept, unplotted: the study numbers its trials as added, and without it each later trial's
+    number in the figures was one less than the page's (the best trial #2 drawn at 1)."""
     import optuna
     from optuna.distributions import json_to_distribution
     from optuna.trial import TrialState, create_trial
@@ -34,8 +36,6 @@ def rebuild(summary: dict):
     study = optuna.create_study(direction="maximize", study_name=summary["study"])
     for t in summary["trials"]:
         state = TrialState[t["state"].upper()]
-        if not state.is_finished():
-            continue
         study.add_trial(create_trial(
             state=state, value=t["value"] if state == TrialState.COMPLETE else None, params=t["params"],
             distributions={k: json_to_distribution(v) for k, v in t["distributions"].items()},
@@ -56,6 +56,9 @@ def _figures(summary: dict, study, out: Path, lang: str) -> list[tuple[str, str]
              ("slice", vis.plot_slice, 1)]
     for key, plot, needed in plots:
         if len(complete) < needed or (key == "importance" and len(summary["search"]) < 2):
+            continue
+        # trials that all scored alike (a smoke study at chance) leave fANOVA nothing to explain: it raised
+        if key == "importance" and len({t.value for t in complete}) < 2:
             continue
         # Optuna sets its own style (ggplot) while plotting: keep the CJK fonts and an ASCII minus sign
         rc = {"font.sans-serif": plt.rcParams["font.sans-serif"], "axes.unicode_minus": False}
@@ -124,10 +127,13 @@ def study_section(summary: dict, runs_root: Path, out: Path, lang: str) -> str:
     # a trial interrupted and retried is not a failure: its retry stands for it (summaries before 2026-12-07 lack it)
     states = ["retried" if t.get("retried") else t["state"] for t in summary["trials"]]
     retried = say("tune_retried", lang, n=states.count("retried")) if "retried" in states else ""
+    # trials another worker still runs (or a retry waiting for one): the page was written with the search under way
+    unfinished = states.count("running") + states.count("waiting")
+    unfinished = say("tune_unfinished", lang, n=unfinished) if unfinished else ""
     text = [f"## {summary['study']}\n", *([summary["description"] + "\n"] if summary.get("description") else []),
             say("tune_facts", lang, model=summary["model"], dataset=summary["dataset"],
                 n_trials=summary["n_trials"], complete=states.count("complete"), pruned=states.count("pruned"),
-                failed=states.count("fail"), retried=retried, sampler=summary["sampler"],
+                failed=states.count("fail"), unfinished=unfinished, retried=retried, sampler=summary["sampler"],
                 pruner=summary["pruner"]["kind"]) + "\n"]
     study = rebuild(summary)
     for name, caption in _figures(summary, study, out, lang):

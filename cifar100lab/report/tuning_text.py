@@ -5,10 +5,12 @@ TUNING = {
     "tune_none": {"en": "No study has been run yet. `python -m cifar100lab tune params/tune/<study>.yaml` runs one.",
                   "zh": "尚未运行任何超参数搜索。运行 `python -m cifar100lab tune params/tune/<study>.yaml` 开始一个。"},
     "tune_facts": {"en": "**{model}** on **{dataset}**; {n_trials} trial(s) planned: {complete} complete, {pruned} "
-                         "pruned, {failed} failed{retried}; sampler {sampler}, pruner {pruner}. The objective is "
-                         "validation top-1; no trial saw the test set.",
+                         "pruned, {failed} failed{retried}{unfinished}; sampler {sampler}, pruner {pruner}. The "
+                         "objective is validation top-1; no trial saw the test set.",
                    "zh": "**{model}**，数据集 **{dataset}**；计划 {n_trials} 次试验：完成 {complete}，剪枝 {pruned}，"
-                         "失败 {failed}{retried}；采样器 {sampler}，剪枝器 {pruner}。目标为验证集 Top-1；任何试验都未使用测试集。"},
+                         "失败 {failed}{retried}{unfinished}；采样器 {sampler}，剪枝器 {pruner}。目标为验证集 Top-1；任何试验都未使用测试集。"},
+    "tune_unfinished": {"en": ", {n} not finished yet (running, or waiting for a worker)",
+                        "zh": "，尚未结束 {n}（运行中或等待执行）"},
     "tune_retried": {"en": " ({n} more stopped and run again: the retry counts in its place)",
                      "zh": "（另有 {n} 次被中断后重新运行：以重新运行的试验计）"},
     "tune_best": {"en": "The best trial is **#{number}** (validation top-1 {value} %):",

@@ -45,10 +45,21 @@ def best_trial(study):
                           f"trial completes), then `tune --finish`") from None
 
 
+def trial_processes(spec: StudySpec, best, runs_root: str | os.PathLike) -> int | None:
+    """The processes ``best``'s run trained on (its record's hardware count); None where its record does not say."""
+    run_id = getattr(best, "user_attrs", {}).get("run_id")
+    record = (records.load(Path(runs_root) / spec.name / run_id) if run_id else None) or {}
+    return (record.get("hardware") or {}).get("count")
+
+
 def finish_campaign_file(spec: StudySpec, best, runs_root: str | os.PathLike) -> Path:
     """The campaign that re-runs ``best``'s configuration, written beside the study's runs."""
     entry = {"model": spec.model, "options": spec.options, **spec.settings(best.params)}
-    campaign = {"name": f"{spec.name}-best", "dataset": spec.dataset, "seeds": spec.seeds, "models": [entry],
+    # batch_size and lr are per process: the re-runs train on as many processes as the trial did, else at another
+    # global batch and scaled lr (trials of `tune --jobs 4` on 4 GPUs had 1 each, the re-runs took all 4)
+    processes = trial_processes(spec, best, runs_root)
+    campaign = {"name": f"{spec.name}-best", "dataset": spec.dataset,
+                **({"num_processes": processes} if processes else {}), "seeds": spec.seeds, "models": [entry],
                 "description": f"the best configuration of study {spec.name} (trial {best.number}, validation "
                                f"top-1 {best.value:.2f}), re-run with seeds {spec.seeds} and tested"}
     path = Path(runs_root) / spec.name / FINISH_FILE
