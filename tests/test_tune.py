@@ -792,3 +792,19 @@ def test_tune_then_finish_end_to_end_trials_are_notebook_runs_and_only_the_rerun
 def test_every_study_file_in_params_is_valid(path):
     spec = load_study_file(path)
     assert spec.defaults["val_fraction"] > 0 and spec.search
+
+
+def test_a_stopped_trial_whose_retries_are_spent_is_not_said_to_be_enqueued_again(tmp_path):
+    """tune printed 'trial(s) 2 were stopped; enqueued again' for a trial stopped after its last retry, which Optuna's
+    retry callback does not enqueue: no trial ran for it, and the study counted it failed."""
+    from cifar100lab.optuna_parts import RETRIES
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", direction="maximize")
+    said = []
+    for _ in range(RETRIES + 1):  # the trial, then each of its retries, stopped by Ctrl-C
+        trial = study.ask({"lr": optuna.distributions.FloatDistribution(0.01, 0.1)})
+        trial.set_user_attr("interrupted", True)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        said.append(workers.retry_interrupted(study))
+    assert said == [[n] for n in range(RETRIES)] + [[]]
+    assert not [t for t in study.get_trials() if t.state == optuna.trial.TrialState.WAITING]
+    assert workers.retried_numbers(study.get_trials(deepcopy=False)) == set(range(RETRIES))  # the last: failed

@@ -125,7 +125,9 @@ def retry_interrupted(study) -> list[int]:
     """Enqueue again, with their parameters, the trials a stopped ``tune`` left failed (Ctrl-C or a stop signal
     fails the running trial at once; a killed worker's trial goes stale instead, and Optuna retries that one)."""
     from optuna.trial import TrialState
-    trials = study.get_trials(deepcopy=False)
+    # copies: Optuna's callback appends to the trial's own retry history, which in the storage's cache made a trial
+    # it did not enqueue (stopped for the RETRIES-th time: it stays failed) look retried for the rest of the process
+    trials = study.get_trials(deepcopy=True)
     retried = retried_numbers(trials)
     stopped = [t for t in trials if t.state == TrialState.FAIL and t.user_attrs.get("interrupted")
                and t.number not in retried]
@@ -133,7 +135,8 @@ def retry_interrupted(study) -> list[int]:
     for t in stopped:
         with quiet():
             retry(study, t)
-    return [t.number for t in stopped]
+    again = retried_numbers(study.get_trials(deepcopy=False))
+    return [t.number for t in stopped if t.number in again]
 
 
 def trial_run(spec: StudySpec, trial, runs_root: str | os.PathLike) -> Run:
