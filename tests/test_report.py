@@ -432,6 +432,24 @@ def test_a_pairwise_question_is_not_answered_from_two_rows_trained_differently(t
     assert "Ghost modules on resnet_20" in en  # a pair trained alike is still answered
 
 
+def test_a_pairwise_question_is_not_answered_from_rows_trained_under_different_recipes(tmp_path, monkeypatch):
+    """A campaign entry `{model: eca_resnet_20, overrides: {lr: 0.2}}` is row eca_resnet_20: the Findings page read
+    its gain over resnet_20 at lr 0.1 as ECA's ("eca_resnet_20 reaches 64.00 % against …"), the lr's part unsaid."""
+    _pages_without_figures(monkeypatch)
+    runs, book = tmp_path / "runs", tmp_path / "book"
+    write_fake_campaign(runs, book, dataset="fashion-mnist")
+    run = runs / "mini" / "mini-eca_resnet_20-s0"
+    rec = records.read_json(run / records.RECORD)
+    records.atomic_write_json(run / records.RECORD, {**rec, "recipe": {**rec["recipe"], "lr": 0.2, "effective_lr": 0.2}})
+    gen = book / "generated"
+    report.write_campaign_report("mini", runs, gen)
+    en, zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
+    assert ("**eca_resnet_20 against resnet_20.** Not compared: the two trained differently (recipe effective_lr, lr: "
+            "0.2, 0.2 against 0.1, 0.1)") in en and "eca_resnet_20 reaches" not in en
+    assert "**eca_resnet_20 与 resnet_20。** 不作比较：两者的训练条件不同（配方 effective_lr, lr：0.2, 0.2 对 0.1, 0.1）" in zh
+    assert "ghost_resnet_20 has" in en  # the pair trained alike is answered
+
+
 def test_a_pairwise_question_is_not_answered_against_a_row_whose_training_failed(tmp_path, monkeypatch):
     """resnet_20 ended at 9.00 %, below chance (10 % of Fashion-MNIST's 10 classes): the Findings page still said
     eca_resnet_20 "reaches 64.00 % against 9.00 % without ECA (+55.00 points; outside both 95 % intervals)", the

@@ -194,8 +194,7 @@ def context(manifest: dict, recs: list[dict]) -> dict:
 
 def steps_cap(record: dict) -> int | None:
     """A smoke test's max_steps_per_epoch where it cut the run's epochs short (fewer steps than its training
-    images' full global batches, train.steps_per_epoch, or those unknown): each epoch then saw part of the training
-    images. None otherwise."""
+    images' full global batches, train.steps_per_epoch, or those unknown): each epoch saw part of them. Else None."""
     cap, batch = (record.get("config") or {}).get("max_steps_per_epoch"), (record.get("recipe") or {}).get("global_batch")
     size = (record.get("dataset") or {}).get("train_size")
     return cap if cap and not (batch and size and cap >= size // batch) else None
@@ -220,13 +219,13 @@ def _model_row(model: str, g: pd.DataFrame, group: str | None, diverged: dict) -
             "params_m": ok.params.iloc[0] / 1e6, "flops_m": ok.flops.iloc[0] / 1e6,
             "train_seconds": ok.train_seconds.mean(), "images_per_second": ok.images_per_second.mean(),
             "hardware": "; ".join(sorted(set(ok.hardware.dropna()))) or None,
-            "epochs": counts(ok.epochs), "train_size": counts(ok.train_size), "test_size": counts(ok.evaluated)}
+            "epochs": counts(ok.epochs), "train_size": counts(ok.train_size), "test_size": counts(ok.evaluated),
+            "recipe": ok.recipe.iloc[0]}  # as recorded (JSON): a pairwise question needs both rows' to agree
 
 
 def not_complete(statuses) -> dict:
-    """{status: count} of a row's runs that did not complete, beside its complete ones: its mean is of the others,
-    and its Note says how many of its runs that leaves out (a seed that diverged left a mean of the survivors that
-    nothing on the page told from one of every seed)."""
+    """{status: count} of a row's runs that did not complete, beside its complete ones: its Note says how many its
+    mean leaves out (a mean of the surviving seeds looked like one of every seed)."""
     return {s: n for s, n in pd.Series(list(statuses)).value_counts(sort=False).items() if s != "complete"}
 
 
@@ -284,6 +283,7 @@ def runs_frame(recs: list[dict]) -> pd.DataFrame:
     df["train_seconds"] = [by_id[i].get("train_seconds", by_id[i].get("wall_seconds")) for i in df.run_id]
     df["num_classes"] = [num_classes(by_id[i]) for i in df.run_id]
     df["train_size"] = [(by_id[i].get("dataset") or {}).get("train_size") for i in df.run_id]
+    df["recipe"] = [json.dumps((by_id[i].get("recipe") or {}), sort_keys=True, default=str) for i in df.run_id]
     df["hardware"] = [machine_label(by_id[i]["hardware"]) if (by_id[i].get("hardware") or {}).get("device") else None
                       for i in df.run_id]
     return df
