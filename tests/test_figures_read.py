@@ -386,3 +386,14 @@ def test_without_any_cjk_font_the_figures_warn_once_naming_the_packages_to_insta
     curves.find_cjk_font.cache_clear()
     said = [str(w.message) for w in caught if "CJK" in str(w.message)]
     assert len(said) == 1 and "fonts-wqy-zenhei" in said[0] and "boxes" in said[0], said
+
+
+def test_the_curves_draw_chance_when_the_campaigns_first_run_was_skipped(tmp_path):
+    """Both curve figures took the class count from the campaign's first record: a fine-tune skipped offline listed
+    first has no dataset, so neither figure drew the chance line the caption ("The dashed line is chance") names."""
+    skipped = {"status": "skipped", "model": "convnext_tiny_timm", "seed": 0, "reason": "pretrained weights unavailable"}
+    recs = [skipped] + _curve_records(tmp_path, [("resnet_20", None, 0, [15.0, 25.0]), ("resnet_32", None, 0, [10.0, 20.0])])
+    for fig in (figures.figure_curves(recs, ["resnet_20", "resnet_32"], "en"),
+                figures.figure_curves_panels(recs, ["resnet_20", "resnet_32"], "en")):
+        shown = [ax for ax in fig.axes if ax.get_visible()]
+        assert all([line.get_label() for line in ax.lines if line.get_label() == "chance (10 %)"] for ax in shown)

@@ -432,6 +432,16 @@ def test_a_pairwise_question_is_not_answered_from_two_rows_trained_differently(t
     assert "Ghost modules on resnet_20" in en  # a pair trained alike is still answered
 
 
+def test_the_conclusions_summary_says_what_eca_and_ghost_change_as_its_text_promises(stand_in):
+    """The Conclusion says that what ECA and Ghost modules change is rendered below it; its summary held the ranking
+    and the comparison with the claims only."""
+    _, gen = stand_in
+    for lang in ("en", "zh"):
+        summary, findings = (gen / f"summary_{lang}.md").read_text(), (gen / f"findings_{lang}.md").read_text()
+        pairs = [line for line in findings.splitlines() if line.startswith("- **") and "resnet_20" in line]
+        assert pairs and all(line in summary.splitlines() for line in pairs), (pairs, summary)
+
+
 def test_a_pairwise_question_is_not_answered_from_rows_trained_under_different_recipes(tmp_path, monkeypatch):
     """A campaign entry `{model: eca_resnet_20, overrides: {lr: 0.2}}` is row eca_resnet_20: the Findings page read
     its gain over resnet_20 at lr 0.1 as ECA's ("eca_resnet_20 reaches 64.00 % against …"), the lr's part unsaid."""
@@ -1608,3 +1618,40 @@ def test_each_published_number_on_the_comparison_page_names_its_recipe(full_prot
     note = (stand_in[1] / "comparison_en.md").read_text()
     assert "**Nothing is subtracted here**" in note and "published results are CIFAR-100 at 200 epochs" not in note
     assert "published results CIFAR-100 under their sources' recipes" in note
+
+
+def test_no_model_is_called_the_most_accurate_when_the_runner_up_is_within_its_interval(tmp_path):
+    """The Conclusion, Results and Findings pages said "The most accurate is **eca_resnet_20** (64.00 % top-1" though
+    resnet_32's 62.50 % lay within its 95 % interval (60.97-66.91 on 1,000 test images): a winner that test-set
+    noise cannot tell apart, which the group sentence beside it refuses to name."""
+    from cifar100lab.report.prose import results_prose
+    for n_test, tied in ((1000, True), (100_000, False)):
+        runs = tmp_path / str(n_test)
+        write_fake_campaign(runs, n_test=n_test)
+        manifest, recs = sources.load_campaign_records("mini", runs)
+        rows = sources.model_rows(sources.model_records(manifest, recs), manifest["models"])
+        en, zh = results_prose(rows, "en"), results_prose(rows, "zh")
+        assert ("The most accurate is **eca_resnet_20**" in en) is not tied, en
+        assert ("完成训练。准确率最高的是 **eca_resnet_20**" in zh) is not tied, zh
+        if tied:
+            assert ("The highest top-1 is **eca_resnet_20**'s (64.00 %, 0.28 M parameters), within noise of "
+                    "**resnet_32** (62.50 %)") in en
+            assert "与 **resnet_32**（62.50%）的差异在噪声之内" in zh
+            assert "neither can be called the most accurate" in en and "The least accurate is **mlp_mixer_tiny**" in en
+
+
+def test_a_campaign_figures_alt_text_says_its_data_is_not_cifar100(tmp_path, monkeypatch):
+    """Each figure of a Fashion-MNIST campaign is headed "Fashion-MNIST (stand-in for CIFAR-100) · Not CIFAR-100",
+    but its alt text, read in the image's place, said only "Bar chart of test top-1 accuracy for 5 models ...": a
+    reader who cannot see the image lost the one word of the data the figure itself carries."""
+    _pages_without_figures(monkeypatch)
+    _, gen = _report(tmp_path, dataset="fashion-mnist")
+    alts = records.read_json(gen / "alt.json")
+    for lang, says in (("en", "Fashion-MNIST (stand-in for CIFAR-100) · Not CIFAR-100"),
+                       ("zh", "Fashion-MNIST（CIFAR-100 的替代数据集） · 不是 CIFAR-100")):
+        page = (gen / f"results_{lang}.md").read_text(encoding="utf-8")
+        for key in ("fig_top1", "fig_params", "fig_curves", "fig_curves_all"):
+            assert alts[f"{key}_{lang}.png"].startswith(says), (key, alts[f"{key}_{lang}.png"])
+            assert f"{key}_{lang}.png\n:width: 100%\n:alt: {says}" in page, key
+    _, real = _report(tmp_path / "real", dataset="cifar100")
+    assert records.read_json(real / "alt.json")["fig_top1_en.png"].startswith("Bar chart")

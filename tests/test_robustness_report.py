@@ -343,3 +343,29 @@ def test_the_errors_download_holds_every_severitys_error_unrounded_with_the_rows
     assert "| convnext_tiny | 25.0 | 38.1 |" in en  # the table as shown, rounded
     link = "{download}`robustness_errors.csv <../generated/robustness_errors.csv>`"
     assert all(link in (tmp_path / "gen" / f"robustness_{lang}.md").read_text() for lang in ("en", "zh"))
+
+
+def test_each_robustness_figure_names_a_dataset_that_is_not_cifar100(tmp_path, monkeypatch):
+    """The campaign's figures are headed "Fashion-MNIST (stand-in for CIFAR-100) · Not CIFAR-100" (a figure is also
+    seen alone), but the Robustness chapter's four figures of the same Fashion-MNIST runs had no heading at all: a
+    copied severity plot read as CIFAR-100's corruption robustness."""
+    import matplotlib.pyplot as plt
+
+    from cifar100lab.report import figures, robustness
+    headings = {}
+
+    def kept(fig, path, box=None):
+        headings[path.name] = fig._suptitle.get_text() if fig._suptitle else None
+        plt.close(fig)
+        return path.name
+    monkeypatch.setattr(figures, "save", kept)
+    errors = {"gaussian_noise": {1: 40.0, 3: 60.0}}
+    results = [_result("resnet_20", 70.0, errors), _result("convnext_tiny", 80.0, errors)]
+    figs = robustness._figures(results, tmp_path)
+    assert set(figs) == {"fig_severity", "fig_reliability", "fig_confusion", "fig_gradcam"}
+    for lang, says in (("en", "Fashion-MNIST (stand-in for CIFAR-100) · Not CIFAR-100"),
+                       ("zh", "Fashion-MNIST（CIFAR-100 的替代数据集） · 不是 CIFAR-100")):
+        assert all(headings[files[lang]] == says for files in figs.values()), headings
+    headings.clear()
+    robustness._figures([{**r, "dataset": {"name": "cifar100"}} for r in results], tmp_path)
+    assert set(headings.values()) == {None}

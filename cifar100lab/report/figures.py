@@ -211,16 +211,29 @@ def one_per_group(rows: pd.DataFrame) -> list[str]:
     return list(done.sort_values("top1", ascending=False).groupby("group", sort=False).head(1).model)
 
 
+def _plotted(recs: list[dict], models: list[str]) -> list[tuple[str, dict]]:
+    """(results row, record) of every complete run of ``models``, every seed. ``models`` are results rows: a
+    fine-tune model's scratch run is its '-scratch' row."""
+    catalog = catalog_rows()
+    return [(record_row(r, catalog), r) for r in table_records(recs)
+            if r.get("status") == "complete" and record_row(r, catalog) in models]
+
+
+def _chance(plotted: list[tuple[str, dict]]) -> float:
+    """The chance level of the runs drawn: the campaign's first record may be a run skipped or failed before its
+    data was read, which has no class count (the figure then lost the chance line its caption names)."""
+    return chance_level(num_classes(plotted[0][1])) if plotted else float("nan")
+
+
 def figure_curves(recs: list[dict], models: list[str], lang: str, layout: dict | None = None):
     import matplotlib.pyplot as plt
     import seaborn as sns
     style()
-    frames, catalog = [], catalog_rows()
-    for r in table_records(recs):  # ``models`` are results rows: a fine-tune model's scratch run is its '-scratch' row
-        if r.get("status") == "complete" and record_row(r, catalog) in models:
-            m = pd.DataFrame(records.curve(r))
-            m["model"], m["seed"] = record_row(r, catalog), r["seed"]
-            frames.append(m)
+    frames, plotted = [], _plotted(recs, models)
+    for row, r in plotted:
+        m = pd.DataFrame(records.curve(r))
+        m["model"], m["seed"] = row, r["seed"]
+        frames.append(m)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if frames:
         df = pd.concat(frames)
@@ -228,7 +241,7 @@ def figure_curves(recs: list[dict], models: list[str], lang: str, layout: dict |
         sns.lineplot(data=df, x="epoch", y="top1", hue="model", hue_order=models, ax=ax,
                      style="model" if few else None, markers=few, dashes=few,
                      errorbar="sd" if df.seed.nunique() > 1 else None)
-        chance_line(ax, chance_level(num_classes(recs[0])), lang)
+        chance_line(ax, _chance(plotted), lang)
         ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left", ncol=1 if few else 2)
     integer_epochs(ax)
     ax.set(xlabel=say("ax_epoch", lang), ylabel=say("ax_top1", lang))
@@ -241,15 +254,14 @@ def figure_curves_panels(recs: list[dict], models: list[str], lang: str, columns
     every panel), for more models than one legend keeps apart."""
     import matplotlib.pyplot as plt
     style()
-    catalog, frames = catalog_rows(), {}
-    for r in table_records(recs):  # every seed's curve: a panel shows their mean
-        if r.get("status") == "complete" and record_row(r, catalog) in models:
-            frames.setdefault(record_row(r, catalog), []).append(pd.DataFrame(records.curve(r)))
+    frames, plotted = {}, _plotted(recs, models)
+    for row, r in plotted:  # every seed's curve: a panel shows their mean
+        frames.setdefault(row, []).append(pd.DataFrame(records.curve(r)))
     curves = {row: pd.concat(parts) for row, parts in frames.items()}
     shown = [m for m in models if m in curves]
     rows = max(1, -(-len(shown) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(8, 1.9 * rows + 0.6), sharex=True, sharey=True, squeeze=False)
-    chance = chance_level(num_classes(recs[0])) if recs else float("nan")
+    chance = _chance(plotted)
     for i, ax in enumerate(axes.flat):
         if i >= len(shown):
             ax.set_visible(False)

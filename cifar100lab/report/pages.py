@@ -24,6 +24,7 @@ from .figures import (
     figure_curves_panels,
     figure_top1,
     mark_not_cifar,
+    not_cifar_heading,
     one_per_group,
     save_in_every_language,
 )
@@ -63,17 +64,20 @@ def _figures(rows: pd.DataFrame, recs: list[dict], ctx: dict, out: Path) -> dict
     def marked(make):
         return lambda lang, layout: mark_not_cifar(make(lang, layout), ctx, lang, layout)
     figs = {key: save_in_every_language(marked(make), out / key) for key, make in makers.items()}
-    record_alt(out, {files[lang]: figure_alt(key, rows, lang) for key, files in figs.items() for lang in LANGS})
+    record_alt(out, {files[lang]: figure_alt(key, rows, ctx, lang) for key, files in figs.items() for lang in LANGS})
     return figs
 
 
-def figure_alt(key: str, rows: pd.DataFrame, lang: str) -> str:
-    """A campaign figure's alt text, from the rows it plots."""
+def figure_alt(key: str, rows: pd.DataFrame, ctx: dict, lang: str) -> str:
+    """A campaign figure's alt text, from the rows it plots, led by the figure's heading where it has one (the
+    dataset, not CIFAR-100): the alt text is read in the image's place."""
     done = rows[rows.status == "complete"].sort_values("top1")
     if done.empty:
         return ""
-    return say(f"alt_{key}", lang, n=len(done), lo=fmt(done.top1.iloc[0], 1), hi=fmt(done.top1.iloc[-1], 1),
+    text = say(f"alt_{key}", lang, n=len(done), lo=fmt(done.top1.iloc[0], 1), hi=fmt(done.top1.iloc[-1], 1),
                worst=done.model.iloc[0], best=done.model.iloc[-1], models=join(one_per_group(rows), lang))
+    heading = not_cifar_heading(ctx, lang)
+    return f"{heading}{'. ' if lang == 'en' else '。'}{text}" if heading else text
 
 
 def _write_tables(rows: pd.DataFrame, ctx: dict, out: Path, book_dir: Path) -> dict:
@@ -115,7 +119,7 @@ def _results_page(rows, ctx, tables, figs, lang) -> str:
     marks = sep + say("fig_chance", lang) + (sep + say("fig_diverged", lang) if rows.diverged.notna().any() else "")
     for i, (key, files) in enumerate(figs.items(), 1):
         body += figure_block(files[lang], say("fig_no", lang, i=i) + " " + say(key, lang) + marks,
-                             figure_alt(key, rows, lang))
+                             figure_alt(key, rows, ctx, lang))
     return body
 
 
@@ -140,9 +144,10 @@ def write_campaign_report(campaign: str, runs_root="runs", out_dir="book/generat
                  + download_links(["comparison.csv", "comparison.tex"], lang),
                  "ablations": ablations_index(manifest, ctx, lang, study_pages_not_run(out, manifest)),
                  "findings": provenance(ctx, lang) + findings(rows, ctx, studies, lang),
-                 # the Conclusion page's: its numbers with what they were measured on, as on every results page
-                 "summary": provenance(ctx, lang) + results_prose(rows, lang) + "\n"
-                 + comparison_prose(rows, ctx, subtract, lang),
+                 # the Conclusion page's: its numbers with what they were measured on, as on every results page, and
+                 # what its text promises: which models lead, what ECA and Ghost change, how the claims compare
+                 "summary": provenance(ctx, lang) + results_prose(rows, lang) + "\n" + render_pairs(rows, lang)
+                 + "\n" + comparison_prose(rows, ctx, subtract, lang),
                  "recipes": f"**{say('recipes_title', lang)}**\n\n" + recipes_table(recipes_used(recs), lang)}
         for name, text in pages.items():
             (out / f"{name}_{lang}.md").write_text(text, encoding="utf-8")

@@ -92,8 +92,13 @@ def ranking_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:
     if done.empty:
         return [("no_complete", {})]
     best, worst = done.iloc[0], done.iloc[-1]
-    facts = [("results_head", dict(n=len(rows), done=len(done), best=best.model, best_top1=fmt(best.top1),
-                                   best_params=fmt(best.params_m), worst=worst.model, worst_top1=fmt(worst.top1)))]
+    head = dict(n=len(rows), done=len(done), best=best.model, best_top1=fmt(best.top1), best_params=fmt(best.params_m),
+                worst=worst.model, worst_top1=fmt(worst.top1))
+    # the first row is "the most accurate" only beyond the runner-up's interval, as a group is (group_facts)
+    if len(done) > 1 and (best.model, done.model.iloc[1]) in not_separable(rows):
+        facts = [("results_head_tied", dict(head, next=done.model.iloc[1], next_top1=fmt(done.top1.iloc[1])))]
+    else:
+        facts = [("results_head", head)]
     if n_test := evaluated_counts(rows):
         half = (done.top1_hi - done.top1_lo).median() / 2
         seeds = int(done.seeds.max()) > 1  # intervals.shared_images_interval: the seeds share the test images

@@ -1,5 +1,6 @@
 """The words for runs a page cannot compare or rank as they stand (epochs cut short by a step cap, two rows of a
-pairwise question trained differently, a campaign of study variants only), one en/zh template per fact: part of
+pairwise question trained differently, a campaign of study variants only, a most accurate model within noise of the
+next), one en/zh template per fact: part of
 :data:`messages.MESSAGES`."""
 
 PROTOCOL = {
@@ -39,6 +40,13 @@ PROTOCOL = {
               "GPUs). A difference would measure the protocol, not the models, so the columns stand side by side only.",
         "zh": "**这里不计算任何差值**：本项目的运行以 {batches} 张图像的全局批量训练，而声称值以 {claims}（8 块 GPU × 128，"
               "及为其设定的学习率）训练（`--jobs` 让每次运行使用更少的 GPU）。两者的差值反映的是协议差异而非模型差异，因此只并列展示。"},
+    "results_head_tied": {
+        "en": "Of {n} models, {done} completed. The highest top-1 is **{best}**'s ({best_top1} %, {best_params} M "
+              "parameters), within noise of **{next}** ({next_top1} %): their 95 % intervals overlap, so neither can be "
+              "called the most accurate. The least accurate is **{worst}** ({worst_top1} %).",
+        "zh": "{n} 个模型中 {done} 个完成训练。Top-1 最高的是 **{best}**（{best_top1}%，参数量 {best_params} M），"
+              "与 **{next}**（{next_top1}%）的差异在噪声之内：两者的 95% 置信区间重叠，无法认定哪个最准确。"
+              "最低的是 **{worst}**（{worst_top1}%）。"},
     "claim_unlike": {
         "en": "**{model}** is not subtracted from its claim: the original report's run {theirs} (its §3.4.3) and ours "
               "{ours}, so a difference would be in part the starting weights'.",

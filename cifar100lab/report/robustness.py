@@ -154,14 +154,18 @@ def confusion_caption(results: list[dict], lang: str) -> str:
 
 
 def _figures(results: list[dict], out: Path) -> dict[str, dict[str, str]]:
-    from .figures import save
+    from ..data import DATASETS
+    from .figures import mark_not_cifar, save
+    # headed with the dataset where it is not CIFAR-100, as the campaign's figures are: a figure is also seen alone
+    name = results[0]["dataset"]["name"]
+    ctx = {"dataset": name, "kind": DATASETS[name].kind if name in DATASETS else None}
     makers = {"fig_severity": lambda lang: figure_severity(results, lang),
               "fig_reliability": lambda lang: figure_reliability(results, lang)}
     if results[0]["clean"].get("confusion"):
         makers["fig_confusion"] = lambda lang: figure_confusion(best_and_worst(results), lang)
     if with_panels(results):
         makers["fig_gradcam"] = lambda lang: figure_gradcam(results, lang)
-    return {key: {lang: save(make(lang), out / f"robustness_{key}_{lang}.png") for lang in LANGS}
+    return {key: {lang: save(mark_not_cifar(make(lang), ctx, lang), out / f"robustness_{key}_{lang}.png") for lang in LANGS}
             for key, make in makers.items()}
 
 
