@@ -413,18 +413,22 @@ def test_findings_answer_the_original_pairwise_questions_from_the_records(stand_
     assert "Top 5 by accuracy per parameter" in results and "The 5 fastest to train" in results
 
 
-def test_a_pairwise_question_is_not_answered_from_two_rows_trained_differently(tmp_path, monkeypatch):
-    """eca_resnet_20's entry trained 4 epochs, resnet_20's 2: the Findings page still answered "ECA on resnet_20"
-    with their difference ("+3.00 points") and a verdict, a difference in part of their training."""
+def _findings_after(tmp_path, monkeypatch, run_id: str, change) -> tuple[str, str]:
+    """The Findings page (en, zh) of the fake Fashion-MNIST campaign once ``change`` rewrote ``run_id``'s record."""
     _pages_without_figures(monkeypatch)
     runs, book = tmp_path / "runs", tmp_path / "book"
     write_fake_campaign(runs, book, dataset="fashion-mnist")
-    run = runs / "mini" / "mini-eca_resnet_20-s0"
-    rec = records.read_json(run / records.RECORD)
-    records.atomic_write_json(run / records.RECORD, {**rec, "config": {**rec["config"], "epochs": 4}})
-    gen = book / "generated"
-    report.write_campaign_report("mini", runs, gen)
-    en, zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
+    run = runs / "mini" / run_id
+    records.atomic_write_json(run / records.RECORD, change(records.read_json(run / records.RECORD)))
+    report.write_campaign_report("mini", runs, book / "generated")
+    return tuple((book / "generated" / f"findings_{lang}.md").read_text() for lang in ("en", "zh"))
+
+
+def test_a_pairwise_question_is_not_answered_from_two_rows_trained_differently(tmp_path, monkeypatch):
+    """eca_resnet_20's entry trained 4 epochs, resnet_20's 2: the Findings page still answered "ECA on resnet_20"
+    with their difference ("+3.00 points") and a verdict, a difference in part of their training."""
+    en, zh = _findings_after(tmp_path, monkeypatch, "mini-eca_resnet_20-s0",
+                             lambda rec: {**rec, "config": {**rec["config"], "epochs": 4}})
     assert "+3.00 points" not in en and "eca_resnet_20 reaches" not in en
     assert ("**eca_resnet_20 against resnet_20.** Not compared: the two trained differently (Epochs: 4 against 2), "
             "so a difference between them would be in part their training's.") in en
@@ -445,15 +449,8 @@ def test_the_conclusions_summary_says_what_eca_and_ghost_change_as_its_text_prom
 def test_a_pairwise_question_is_not_answered_from_rows_trained_under_different_recipes(tmp_path, monkeypatch):
     """A campaign entry `{model: eca_resnet_20, overrides: {lr: 0.2}}` is row eca_resnet_20: the Findings page read
     its gain over resnet_20 at lr 0.1 as ECA's ("eca_resnet_20 reaches 64.00 % against …"), the lr's part unsaid."""
-    _pages_without_figures(monkeypatch)
-    runs, book = tmp_path / "runs", tmp_path / "book"
-    write_fake_campaign(runs, book, dataset="fashion-mnist")
-    run = runs / "mini" / "mini-eca_resnet_20-s0"
-    rec = records.read_json(run / records.RECORD)
-    records.atomic_write_json(run / records.RECORD, {**rec, "recipe": {**rec["recipe"], "lr": 0.2, "effective_lr": 0.2}})
-    gen = book / "generated"
-    report.write_campaign_report("mini", runs, gen)
-    en, zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
+    en, zh = _findings_after(tmp_path, monkeypatch, "mini-eca_resnet_20-s0",
+                             lambda rec: {**rec, "recipe": {**rec["recipe"], "lr": 0.2, "effective_lr": 0.2}})
     assert ("**eca_resnet_20 against resnet_20.** Not compared: the two trained differently (recipe effective_lr, lr: "
             "0.2, 0.2 against 0.1, 0.1)") in en and "eca_resnet_20 reaches" not in en
     assert "**eca_resnet_20 与 resnet_20。** 不作比较：两者的训练条件不同（配方 effective_lr, lr：0.2, 0.2 对 0.1, 0.1）" in zh
@@ -464,15 +461,8 @@ def test_a_pairwise_question_is_not_answered_against_a_row_whose_training_failed
     """resnet_20 ended at 9.00 %, below chance (10 % of Fashion-MNIST's 10 classes): the Findings page still said
     eca_resnet_20 "reaches 64.00 % against 9.00 % without ECA (+55.00 points; outside both 95 % intervals)", the
     size of a failed training read as ECA's gain."""
-    _pages_without_figures(monkeypatch)
-    runs, book = tmp_path / "runs", tmp_path / "book"
-    write_fake_campaign(runs, book, dataset="fashion-mnist")
-    run = runs / "mini" / "mini-resnet_20-s0"
-    rec = records.read_json(run / records.RECORD)
-    records.atomic_write_json(run / records.RECORD, {**rec, "final": {**rec["final"], "top1": 9.0}})
-    gen = book / "generated"
-    report.write_campaign_report("mini", runs, gen)
-    en, zh = (gen / "findings_en.md").read_text(), (gen / "findings_zh.md").read_text()
+    en, zh = _findings_after(tmp_path, monkeypatch, "mini-resnet_20-s0",
+                             lambda rec: {**rec, "final": {**rec["final"], "top1": 9.0}})
     assert "+55.00 points" not in en and "eca_resnet_20 reaches" not in en and "changes top-1 by" not in en
     assert ("**eca_resnet_20 against resnet_20.** Not compared: the training of resnet_20 failed (Table 1's Note "
             "says how)") in en and "**ghost_resnet_20 against resnet_20.** Not compared" in en
