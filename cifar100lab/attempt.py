@@ -57,6 +57,11 @@ class RunState:
             print(f"{self.run_id}: {reason}", flush=True)
 
 
+def as_recorded(value):
+    """``value`` as a record keeps it (JSON: tuples become lists, other objects their text), to compare with one."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def recipe_changes(previous: dict, recipe: dict) -> list[str]:
     """``field: old → now`` for each field of ``recipe`` (this attempt's record's) that the record of the attempt
     before it (``previous``) trained with otherwise: a recipe edited in the package between a stop and its resume.
@@ -66,7 +71,7 @@ def recipe_changes(previous: dict, recipe: dict) -> list[str]:
     old = previous.get("recipe")
     if not isinstance(old, dict):
         return []
-    now = {k: v for k, v in json.loads(json.dumps(recipe, default=str)).items() if k != "global_batch"}  # as kept
+    now = {k: v for k, v in as_recorded(recipe).items() if k != "global_batch"}
     return field_changes({k: old.get(k, v) for k, v in now.items()}, now)
 
 

@@ -5,13 +5,12 @@ still what the campaign asks for.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import locks, records
-from .attempt import skip_without_weights, where_stopped
+from .attempt import as_recorded, recipe_changes, skip_without_weights, where_stopped
 from .checkpoint import CheckpointError, restore_metrics
 from .config import RunPlan, TrainConfig, field_changes, fingerprint, resolved_fingerprint
 from .kernels import KernelSlot
@@ -56,8 +55,7 @@ def stale_fields(run: Run) -> list[str]:
     if not record or record.get("status") != "complete":
         return []
     recorded = record.get("config") or {}
-    new = json.loads(json.dumps(resolved_fingerprint(run.plan), default=str))  # as a record keeps it (tuples: lists)
-    old = json.loads(json.dumps(resolved_fingerprint(recorded), default=str))
+    new, old = as_recorded(resolved_fingerprint(run.plan)), as_recorded(resolved_fingerprint(recorded))
     old.update(recipe_used(record, new["overrides"]) if isinstance(new.get("overrides"), dict) else {})
     spelled_old, spelled_new = {**TrainConfig().to_dict(), **recorded}, run.config.to_dict()
 
@@ -120,7 +118,6 @@ def unresumable_fields(run: Run) -> list[str]:
         saved = records.read_json(run.run_dir / records.CONFIG)
     except (OSError, records.RecordError):
         return []
-    from .attempt import recipe_changes  # a recipe edited in the package since the stop: refused as well
     trained_on = (record.get("hardware") or {}).get("count") or 1  # the lr as scaled then (a count change is its own)
     return (field_changes(fingerprint(saved), fingerprint(run.config.to_dict()))
             or [f"recipe {change}" for change in recipe_changes(record, run.plan.recipe_record(trained_on))])

@@ -215,8 +215,8 @@ def _plotted(recs: list[dict], models: list[str]) -> list[tuple[str, dict]]:
     """(results row, record) of every complete run of ``models``, every seed. ``models`` are results rows: a
     fine-tune model's scratch run is its '-scratch' row."""
     catalog = catalog_rows()
-    return [(record_row(r, catalog), r) for r in table_records(recs)
-            if r.get("status") == "complete" and record_row(r, catalog) in models]
+    rows = [(record_row(r, catalog), r) for r in table_records(recs) if r.get("status") == "complete"]
+    return [(row, r) for row, r in rows if row in models]
 
 
 def _chance(plotted: list[tuple[str, dict]]) -> float:

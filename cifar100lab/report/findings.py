@@ -51,16 +51,18 @@ def _other_recipe(model: str, ref: str, a, b) -> tuple[str, dict] | None:
                                                                                            ("zh", "配方"))}))
 
 
+def trained(row) -> bool:
+    """Whether a row (a model's, or a study variant's) trained: some run completed, and its runs neither diverged nor
+    ended at or below chance. A difference from a row that did not measures that failure, not the question."""
+    at_chance = pd.notna(row.at_chance) and bool(row.at_chance)  # (NaN where unknown)
+    return row.seeds > 0 and not at_chance and not isinstance(row.diverged, dict)
+
+
 def _failed(model: str, ref: str, a, b) -> tuple[str, dict] | None:
-    """The fact that a row of the pair failed to train (its loss diverged, or its top-1 is at or below chance), so
-    their difference measures that failure, not the question ("+55.30 points" for ECA against a ResNet-20 at
-    chance); None when both trained."""
-    failed = [name for name, row in ((model, a), (ref, b)) if _at_chance(row) or isinstance(row.diverged, dict)]
+    """The fact that a row of the pair failed to train (:func:`trained`), so their difference measures that
+    failure ("+55.30 points" for ECA against a ResNet-20 at chance); None when both trained."""
+    failed = [name for name, row in ((model, a), (ref, b)) if not trained(row)]
     return ("pair_failed", dict(model=model, ref=ref, failed=" / ".join(failed))) if failed else None
-
-
-def _at_chance(row) -> bool:
-    return pd.notna(row.at_chance) and bool(row.at_chance)  # (NaN where unknown)
 
 
 def pair_facts(rows: pd.DataFrame) -> list[tuple[str, dict]]:

@@ -1,7 +1,6 @@
 """The words for runs a page cannot compare or rank as they stand (epochs cut short by a step cap, two rows of a
 pairwise question trained differently, a campaign of study variants only, a most accurate model within noise of the
-next), one en/zh template per fact: part of
-:data:`messages.MESSAGES`."""
+next), one en/zh template per fact: part of :data:`messages.MESSAGES`."""
 
 PROTOCOL = {
     "steps_capped": {

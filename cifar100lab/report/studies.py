@@ -13,6 +13,7 @@ from ..config_files import ConfigError
 from ..intervals import shared_images_interval
 from .downloads import download_links, study_data, write_csv
 from .figures import figure_study, not_cifar_heading, save_in_every_language
+from .findings import trained
 from .i18n import CLAUSE_SEP, LANGS, alternatives, dataset_label, say
 from .messages import MESSAGES
 from .prose import provenance
@@ -87,6 +88,8 @@ def study_table(manifest_study: dict, recs: dict) -> pd.DataFrame:
     base = df.loc[df.base].reset_index(drop=True)
     df["delta"] = df["mean"] - base["mean"]
     judged = seeds_enough(df)
+    # only a variant that trained is a reference: against a failed one every variant was "beyond the seed-to-seed
+    # spread" by the failure's size, and against one with no complete run the prose said none differed from it
     reference = [trained(r) for r in df.itertuples()]
     compared = [i != b and n > 0 and reference[b] for i, (b, n) in enumerate(zip(df.base, df.seeds))]
     df["beyond_spread"] = [beyond_seed_spread(v, df["values"][b]) if c and judged else None
@@ -94,14 +97,6 @@ def study_table(manifest_study: dict, recs: dict) -> pd.DataFrame:
     df["too_few_seeds"] = [c and not judged for c in compared]
     df["same_as"] = same_network(df)
     return df
-
-
-def trained(row) -> bool:
-    """Whether a variant's runs can be the reference others are measured against: some completed, and they neither
-    diverged nor ended at or below chance. Against a failed reference every variant was "beyond the seed-to-seed
-    spread" by the failure's size, and against one with no complete run nothing was compared, yet the prose said no
-    variant differed from it."""
-    return row.seeds > 0 and not row.at_chance and not isinstance(row.diverged, dict)
 
 
 def untrained_references(df: pd.DataFrame) -> list[int]:
